@@ -1,0 +1,133 @@
+"""Shared fixtures: one App per backend (SQLite file, real PostgreSQL), a settable clock.
+
+The PostgreSQL side needs ``CLAUSES_TEST_DATABASE_URL`` (``.ci/run`` sets it); without it those
+tests are skipped with a message saying how to enable them. Each test run creates its own database
+on that server, migrates it once and empties it between tests, so runs never see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from workflow.adapters.db import make_engine, normalise_url, upgrade
+from workflow.adapters.orm import Base
+from workflow.bootstrap import App, bootstrap
+from workflow.settings import Settings
+
+PG_ENV = "CLAUSES_TEST_DATABASE_URL"
+PG_HOWTO = (
+    f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://postgres@127.0.0.1:5432/test "
+    "(any database the user may CREATE DATABASE from) to run them; .ci/run always does."
+)
+
+
+class Clock:
+    """A clock the test moves by hand; the App reads it like the real one."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        assert now.tzinfo is not None
+        self.now = now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "clauses.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        if os.environ.get("CLAUSES_REQUIRE_POSTGRES"):
+            pytest.fail(
+                f"{PG_ENV} is not set but CLAUSES_REQUIRE_POSTGRES is: CI never skips these"
+            )
+        pytest.skip(PG_HOWTO)
+    base = normalise_url(base)
+    name = f"clauses_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "clauses.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "clauses.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "mail_dir": tmp_path / "mail",
+        "facilitator_name": "Camille Martin",
+        "facilitator_email": "camille.martin@example.org",
+        "facilitator_organisation": "Maison de l'emploi de l'Exemple",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: Clock) -> Iterator[App]:
+    application = bootstrap(settings, clock=clock)
+    yield application
+    application.close()

@@ -1,0 +1,1 @@
+"""Adapters: the database, mail transports, templates and files."""

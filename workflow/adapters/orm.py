@@ -1,0 +1,340 @@
+"""SQLAlchemy 2 typed mappings: the whole schema in one place.
+
+Migrations in ``workflow/migrations`` are generated from these classes. Due dates live in indexed
+columns (``AwardParty.next_call_at``, ``DeclarationLadder.next_step_at``, ``OutboxMessage.next_attempt_at``)
+so that each scheduler pass asks the database what is due instead of scanning clauses.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from workflow.adapters.types import Hours, Money, Ratio, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CalendarOverrides:
+    """Per-buyer or per-lot changes to the declaration calendar; None means the default."""
+
+    declaration_due_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    reminder_offsets: Mapped[str | None] = mapped_column(String(40), default=None)  # "3,7"
+    escalation_offset: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class Buyer(CalendarOverrides, Base):
+    __tablename__ = "buyers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(60), default="")
+    notice_preference: Mapped[str] = mapped_column(String(20), default="each_milestone")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    contacts: Mapped[list[BuyerContact]] = relationship(
+        back_populates="buyer", cascade="all, delete-orphan", order_by="BuyerContact.id"
+    )
+    operations: Mapped[list[Operation]] = relationship(back_populates="buyer")
+
+
+class BuyerContact(Base):
+    __tablename__ = "buyer_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    role: Mapped[str] = mapped_column(String(100), default="")
+
+    buyer: Mapped[Buyer] = relationship(back_populates="contacts")
+
+
+class Operation(Base):
+    __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("buyer_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    buyer: Mapped[Buyer] = relationship(back_populates="operations")
+    markets: Mapped[list[Market]] = relationship(back_populates="operation")
+
+
+class Market(Base):
+    __tablename__ = "markets"
+    __table_args__ = (UniqueConstraint("operation_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200), default="")
+
+    operation: Mapped[Operation] = relationship(back_populates="markets")
+    clauses: Mapped[list[Clause]] = relationship(back_populates="market")
+
+
+class Clause(CalendarOverrides, Base):
+    """One lot of a market carrying an insertion clause: the unit the stage machine moves."""
+
+    __tablename__ = "clauses"
+    __table_args__ = (UniqueConstraint("market_id", "lot_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(20), default="")  # "" for a single-lot market
+    lot_title: Mapped[str] = mapped_column(String(200))
+    trade: Mapped[str] = mapped_column(String(100), default="")
+    amount_excl_tax: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    labour_share: Mapped[Decimal | None] = mapped_column(Ratio, default=None)
+    insertion_rate: Mapped[Decimal | None] = mapped_column(Ratio, default=None)
+    hourly_cost: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    hours_computed: Mapped[int | None] = mapped_column(Integer, default=None)
+    hours_override: Mapped[int | None] = mapped_column(Integer, default=None)
+    override_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    planned_notification: Mapped[date | None] = mapped_column(Date, default=None)
+    awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    start_date: Mapped[date | None] = mapped_column(Date, default=None)
+    planned_end_date: Mapped[date | None] = mapped_column(Date, default=None)
+    end_date: Mapped[date | None] = mapped_column(Date, default=None)
+    final_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    final_report: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    market: Mapped[Market] = relationship(back_populates="clauses")
+    parties: Mapped[list[AwardParty]] = relationship(
+        back_populates="clause", cascade="all, delete-orphan", order_by="AwardParty.id"
+    )
+    history: Mapped[list[ClauseHistory]] = relationship(
+        back_populates="clause", order_by="ClauseHistory.id"
+    )
+
+    @property
+    def hours_target(self) -> int | None:
+        return self.hours_override if self.hours_override is not None else self.hours_computed
+
+    @property
+    def label(self) -> str:
+        lot = f" lot {self.lot_number}" if self.lot_number else ""
+        return f"Clause n° {self.id} (marché {self.market.reference}{lot} – {self.lot_title})"
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    siret: Mapped[str | None] = mapped_column(String(14), unique=True, default=None)
+    city: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    correspondents: Mapped[list[Correspondent]] = relationship(
+        back_populates="company", order_by="Correspondent.id"
+    )
+
+
+class Correspondent(Base):
+    """The person at a company who receives calls and reminders ("correspondant·e insertion")."""
+
+    __tablename__ = "correspondents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+    company: Mapped[Company] = relationship(back_populates="correspondents")
+
+
+class AwardParty(Base):
+    """A company bound by the clause: the holder, a co-contractor or a subcontractor.
+
+    ``next_call_month``/``next_call_at`` say which month this company is next called to declare
+    and when: the scheduler's pass selects on ``next_call_at`` and moves it forward.
+    """
+
+    __tablename__ = "award_parties"
+    __table_args__ = (UniqueConstraint("clause_id", "company_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    correspondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("correspondents.id"), default=None
+    )
+    hours_share: Mapped[int | None] = mapped_column(Integer, default=None)
+    next_call_month: Mapped[date | None] = mapped_column(Date, default=None)
+    next_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+
+    clause: Mapped[Clause] = relationship(back_populates="parties")
+    company: Mapped[Company] = relationship()
+    correspondent: Mapped[Correspondent | None] = relationship()
+
+
+class Participant(Base):
+    """Kept minimal on purpose (GDPR): a pseudonymous reference, never a name."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    criterion: Mapped[str] = mapped_column(String(40))
+    proof: Mapped[str] = mapped_column(String(200), default="")
+    validated_on: Mapped[date | None] = mapped_column(Date, default=None)
+    sex: Mapped[str | None] = mapped_column(String(1), default=None)
+    birth_year: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Declaration(Base):
+    """A company's monthly statement of insertion hours for one lot; zero hours is a declaration."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (
+        UniqueConstraint("clause_id", "company_id", "month"),
+        Index("ix_declarations_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)  # first day of the month declared
+    total_hours: Mapped[Decimal] = mapped_column(Hours)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200), default="")
+
+    lines: Mapped[list[DeclarationLine]] = relationship(
+        back_populates="declaration", cascade="all, delete-orphan", order_by="DeclarationLine.id"
+    )
+
+
+class DeclarationLine(Base):
+    __tablename__ = "declaration_lines"
+    __table_args__ = (UniqueConstraint("declaration_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    hours: Mapped[Decimal] = mapped_column(Hours)
+    delivery_mode: Mapped[str] = mapped_column(String(30))
+    contract_type: Mapped[str] = mapped_column(String(30))
+
+    declaration: Mapped[Declaration] = relationship(back_populates="lines")
+    participant: Mapped[Participant] = relationship()
+
+
+class Outcome(Base):
+    """What became of a participant ("sortie"): grouped for reporting."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    clause_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"), index=True)
+    group: Mapped[str] = mapped_column(String(30))
+    type: Mapped[str] = mapped_column(String(60))
+    date: Mapped[date] = mapped_column(Date)
+
+
+class ClauseHistory(Base):
+    """Append-only: one row per stage change or notable action, in the same transaction."""
+
+    __tablename__ = "clause_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    event: Mapped[str] = mapped_column(String(30))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    clause: Mapped[Clause] = relationship(back_populates="history")
+
+
+class DeclarationLadder(Base):
+    """The reminder ladder of one company x lot x month: call, reminders, escalation.
+
+    ``next_step`` is the step to send at ``next_step_at``; recording the declaration sets
+    ``declared_at`` and clears ``next_step_at``, which stops the ladder in the same transaction.
+    """
+
+    __tablename__ = "declaration_ladders"
+    __table_args__ = (UniqueConstraint("clause_id", "company_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    next_step: Mapped[str] = mapped_column(String(20))
+    next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class OutboxMessage(Base):
+    """Every email, written in the transaction that caused it; ``key`` makes a retry harmless."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    clause_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"), index=True)
+    recipients: Mapped[str] = mapped_column(Text)  # "Name <a@b>" joined by newlines
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    refused_recipients: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class PeriodicRun(Base):
+    """Which period a periodic job (digest, monthly summary) has already produced."""
+
+    __tablename__ = "periodic_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,122 @@
+"""Email rendering: Jinja2 templates under ``templates/emails/<kind>/`` in French.
+
+Each kind has ``subject.txt``, ``body.txt`` and ``body.html``; the HTML extends ``_base/layout.html``
+and the text extends ``_base/layout.txt`` (the signature lives there). Undefined variables are errors
+(StrictUndefined), the HTML is autoescaped and its CSS inlined so webmails render it as intended.
+Dates, numbers and amounts are formatted the French way through Babel filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import css_inline
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency, format_decimal, format_percent
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+LOCALE = "fr_FR"
+
+
+def templates_root() -> Path:
+    """The folder holding ``emails/``: the checkout's ``templates/`` or the copy in the wheel."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_templates", here.parent / "templates"):
+        if (candidate / "emails").is_dir():
+            return candidate
+    raise FileNotFoundError(f"no templates/emails folder near {here}")
+
+
+def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
+    return str(babel_format_date(value, pattern, locale=LOCALE))
+
+
+def french_month(value: date) -> str:
+    """``2026-10-01`` -> ``octobre 2026``."""
+    return str(babel_format_date(value, "MMMM y", locale=LOCALE))
+
+
+def french_number(value: int | float | Decimal, digits: int = 0) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return str(format_decimal(value, format=pattern, locale=LOCALE))
+
+
+def french_hours(value: int | float | Decimal) -> str:
+    """Hours keep their hundredths only when they have some: ``4 725 h``, ``151,67 h``."""
+    amount = Decimal(str(value))
+    digits = 0 if amount == amount.to_integral_value() else 2
+    return f"{french_number(amount, digits)}\u00a0h"
+
+
+def french_percent(value: float | Decimal, digits: int = 0) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "\u00a0%"
+    return str(format_percent(value, format=pattern, locale=LOCALE))
+
+
+def french_euros(value: int | float | Decimal) -> str:
+    return str(format_currency(value, "EUR", locale=LOCALE))
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class TemplateRenderer:
+    """Renders one kind of email from a context; shared by the services and ``mail preview``."""
+
+    def __init__(self, root: Path | None = None, signature: Mapping[str, str] | None = None):
+        self.root = root or templates_root()
+        self.signature = dict(signature or {})
+        loader = FileSystemLoader(str(self.root / "emails"))
+        self._html = Environment(
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(["html"], default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._text = Environment(
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        for env in (self._html, self._text):
+            env.filters.update(
+                date=french_date,
+                month=french_month,
+                number=french_number,
+                hours=french_hours,
+                percent=french_percent,
+                euros=french_euros,
+            )
+        self._inliner = css_inline.CSSInliner()
+
+    def kinds(self) -> list[str]:
+        return sorted(
+            p.name
+            for p in (self.root / "emails").iterdir()
+            if p.is_dir() and not p.name.startswith("_")
+        )
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+        full = {"signature": self.signature, "kind": kind, **context}
+        subject = self._text.get_template(f"{kind}/subject.txt").render(full)
+        # A subject is one line: a line break there could forge a header.
+        subject = " ".join(subject.split())
+        text = self._text.get_template(f"{kind}/body.txt").render(full)
+        html = self._inline(self._html.get_template(f"{kind}/body.html").render(full))
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+    def _inline(self, html: str) -> str:
+        return str(self._inliner.inline(html))

@@ -1,0 +1,67 @@
+"""Domain events: frozen, past tense, with aware UTC timestamps.
+
+Services return them after a change; the notice service turns them into outbox rows in the same
+transaction, so a stage change and its emails are saved together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from workflow.domain.stages import ClauseEvent, Stage
+
+
+def require_aware(moment: datetime, what: str = "now") -> datetime:
+    """Naive datetimes are a bug waiting for the next DST change: refuse them early."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment!r}")
+    return moment
+
+
+@dataclass(frozen=True)
+class ClauseIdentified:
+    clause_id: int
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class ClauseAdvanced:
+    clause_id: int
+    event: ClauseEvent
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ClauseAwarded:
+    """The award parties were recorded: the buyer is told who holds it, the companies welcomed."""
+
+    clause_id: int
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class FinalReportRecorded:
+    clause_id: int
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class DeclarationRecorded:
+    clause_id: int
+    company_id: int
+    month: date
+    declaration_id: int
+    at: datetime
+
+
+DomainEvent = (
+    ClauseIdentified | ClauseAdvanced | ClauseAwarded | FinalReportRecorded | DeclarationRecorded
+)

@@ -1,0 +1,170 @@
+"""The life of a clause as a hand-written transition table, with guards that say what is missing.
+
+Stages and events are English in code; ``LABELS`` and ``EVENT_LABELS`` give the French a person reads.
+The CLI also accepts the French verbs (``attribuer``, ``demarrer``...) through ``parse_event``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from workflow.errors import InputRefused, TransitionRefused
+
+
+class Stage(StrEnum):
+    IDENTIFICATION = "identification"
+    DRAFTING = "drafting"
+    AWARD = "award"
+    EXECUTION = "execution"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+    ABANDONED = "abandoned"
+    SUSPENDED = "suspended"
+
+
+class ClauseEvent(StrEnum):
+    DRAFT = "draft"
+    AWARD = "award"
+    START = "start"
+    FINISH = "finish"
+    CLOSE = "close"
+    ABANDON = "abandon"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+
+
+LABELS: dict[Stage, str] = {
+    Stage.IDENTIFICATION: "repérage",
+    Stage.DRAFTING: "calibrage et rédaction",
+    Stage.AWARD: "attribution",
+    Stage.EXECUTION: "mise en œuvre",
+    Stage.FOLLOW_UP: "suivi et bilan",
+    Stage.CLOSED: "clôturée",
+    Stage.ABANDONED: "abandonnée",
+    Stage.SUSPENDED: "suspendue",
+}
+
+EVENT_LABELS: dict[ClauseEvent, str] = {
+    ClauseEvent.DRAFT: "rediger",
+    ClauseEvent.AWARD: "attribuer",
+    ClauseEvent.START: "demarrer",
+    ClauseEvent.FINISH: "achever",
+    ClauseEvent.CLOSE: "cloturer",
+    ClauseEvent.ABANDON: "abandonner",
+    ClauseEvent.SUSPEND: "suspendre",
+    ClauseEvent.RESUME: "reprendre",
+}
+
+#: Stages in which the company declares its monthly hours.
+DECLARING_STAGES = frozenset({Stage.EXECUTION})
+#: Stages from which nothing leaves.
+FINAL_STAGES = frozenset({Stage.CLOSED, Stage.ABANDONED})
+
+
+@dataclass(frozen=True)
+class ClauseFacts:
+    """What the guards need to know of a clause, gathered by the service layer."""
+
+    hours_target: int | None
+    holder_email: str | None
+    start_date: date | None
+    end_date: date | None
+    final_report_recorded: bool
+
+
+Guard = Callable[[ClauseFacts], list[str]]
+
+
+def _needs_hours(facts: ClauseFacts) -> list[str]:
+    if facts.hours_target is None:
+        return ["le nombre d'heures d'insertion (calculé ou imposé)"]
+    return []
+
+
+def _needs_award(facts: ClauseFacts) -> list[str]:
+    missing = []
+    if not facts.holder_email:
+        missing.append("une entreprise attributaire avec l'adresse e-mail de son correspondant")
+    if facts.start_date is None:
+        missing.append("la date de démarrage")
+    return missing
+
+
+def _needs_end_date(facts: ClauseFacts) -> list[str]:
+    return [] if facts.end_date else ["la date de fin d'exécution"]
+
+
+def _needs_final_report(facts: ClauseFacts) -> list[str]:
+    return [] if facts.final_report_recorded else ["le bilan de l'opération"]
+
+
+def _nothing(facts: ClauseFacts) -> list[str]:
+    return []
+
+
+#: (from stage, event) -> (to stage, guard). Anything absent is refused.
+TRANSITIONS: dict[tuple[Stage, ClauseEvent], tuple[Stage, Guard]] = {
+    (Stage.IDENTIFICATION, ClauseEvent.DRAFT): (Stage.DRAFTING, _nothing),
+    (Stage.DRAFTING, ClauseEvent.AWARD): (Stage.AWARD, _needs_hours),
+    (Stage.AWARD, ClauseEvent.START): (Stage.EXECUTION, _needs_award),
+    (Stage.EXECUTION, ClauseEvent.FINISH): (Stage.FOLLOW_UP, _needs_end_date),
+    (Stage.FOLLOW_UP, ClauseEvent.CLOSE): (Stage.CLOSED, _needs_final_report),
+    (Stage.IDENTIFICATION, ClauseEvent.ABANDON): (Stage.ABANDONED, _nothing),
+    (Stage.DRAFTING, ClauseEvent.ABANDON): (Stage.ABANDONED, _nothing),
+    (Stage.AWARD, ClauseEvent.ABANDON): (Stage.ABANDONED, _nothing),
+    (Stage.EXECUTION, ClauseEvent.SUSPEND): (Stage.SUSPENDED, _nothing),
+    (Stage.SUSPENDED, ClauseEvent.RESUME): (Stage.EXECUTION, _nothing),
+}
+
+
+def allowed_events(stage: Stage) -> list[ClauseEvent]:
+    return [event for (origin, event) in TRANSITIONS if origin == stage]
+
+
+def _describe(events: list[ClauseEvent]) -> str:
+    if not events:
+        return "aucun (étape finale)"
+    return ", ".join(f"{EVENT_LABELS[e]} ({e.value})" for e in events)
+
+
+def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: ClauseFacts) -> Stage:
+    """Return the stage ``event`` leads to, or raise ``TransitionRefused`` saying why not."""
+    allowed = allowed_events(stage)
+    rule = TRANSITIONS.get((stage, event))
+    if rule is None:
+        raise TransitionRefused(
+            f"{clause_label} est à l'étape « {LABELS[stage]} » : l'événement "
+            f"« {EVENT_LABELS[event]} » n'y est pas permis. Permis maintenant : {_describe(allowed)}."
+        )
+    target, guard = rule
+    missing = guard(facts)
+    if missing:
+        raise TransitionRefused(
+            f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
+            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}. "
+            f"Permis maintenant : {_describe(allowed)}."
+        )
+    return target
+
+
+def parse_event(text: str) -> ClauseEvent:
+    """Accept the English code or the French verb, with or without accents."""
+    wanted = text.strip().lower()
+    wanted = wanted.replace("é", "e").replace("è", "e").replace("ô", "o").replace("ê", "e")
+    for event in ClauseEvent:
+        if wanted in (event.value, EVENT_LABELS[event]):
+            return event
+    choices = ", ".join(EVENT_LABELS[e] for e in ClauseEvent)
+    raise InputRefused(f"Événement inconnu « {text} ». Événements possibles : {choices}.")
+
+
+def parse_stage(text: str) -> Stage:
+    wanted = text.strip().lower()
+    for stage in Stage:
+        if wanted in (stage.value, LABELS[stage]):
+            return stage
+    choices = ", ".join(s.value for s in Stage)
+    raise InputRefused(f"Étape inconnue « {text} ». Étapes possibles : {choices}.")

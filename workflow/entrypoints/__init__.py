@@ -1,0 +1,1 @@
+"""Entry points: the CLI, the scheduler service. The only code that reads the clock."""

@@ -1,0 +1,36 @@
+"""The ``clauses`` command. Each area lives in its own module and registers its commands here."""
+
+from __future__ import annotations
+
+import click
+
+from workflow.entrypoints.cli import catalog, clauses, mail, service, summary
+from workflow.entrypoints.cli.common import CliState, console, handle_errors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Suivi des clauses sociales d'insertion : étapes, déclarations, relances et synthèses."""
+    state = ctx.ensure_object(CliState)
+    ctx.call_on_close(state.close)
+
+
+@cli.command("init")
+@handle_errors
+def init_command() -> None:
+    """Crée ou met à jour la base de données (sans risque si relancé)."""
+    from workflow.entrypoints.cli.common import get_app
+
+    app = get_app()
+    revision = app.init_database()
+    console.print(f"Base de données prête (schéma {revision}) : {app.settings.database_url}")
+
+
+for module in (catalog, clauses, mail, service, summary):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="clauses")

@@ -1,0 +1,107 @@
+"""What every CLI command shares: the lazily built App, French output, JSON output, exit codes.
+
+Exit codes: 0 success, 1 refused input (``InputRefused``, ``ConcurrentChange``, bad settings),
+2 usage (click's own).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from workflow.bootstrap import App, bootstrap
+from workflow.errors import ClausesError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Sortie JSON pour les machines.")
+
+
+class CliState:
+    """Holds the App for one CLI run; built on first use so ``--help`` needs no database."""
+
+    def __init__(self) -> None:
+        self._app: App | None = None
+        self.factory: Callable[[], App] = bootstrap
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = self.factory()
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def get_app() -> App:
+    return click.get_current_context().find_object(CliState).app  # type: ignore[union-attr]
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the service's refusals into a French message and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ClausesError as exc:
+            error_console.print(f"[bold red]Refusé :[/] {exc.message}", soft_wrap=True)
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)
+    if not rows:
+        console.print("(aucun élément)")
+
+
+def parse_date_fr(text: str, field: str) -> date:
+    """Accept ``25/11/2026`` as people write it and ``2026-11-25`` as machines do."""
+    from workflow.errors import InputRefused
+
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise InputRefused(f"{field} : « {text} » n'est pas une date (jj/mm/aaaa).")

@@ -1,0 +1,27 @@
+"""Alembic environment: the engine is handed over by ``workflow.adapters.db.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from workflow.adapters.db import make_engine
+from workflow.adapters.orm import Base
+
+config = context.config
+engine = config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "set sqlalchemy.url or pass an engine"
+    engine = make_engine(url)
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,373 @@
+"""Use cases on one clause: create it, set its hours, record its award, move it through its stages.
+
+Each function runs inside the caller's transaction and hands the domain events it causes to
+``publish`` before returning, so the notices they trigger are written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import (
+    AwardParty,
+    Clause,
+    ClauseHistory,
+    Company,
+    Correspondent,
+    Market,
+)
+from workflow.domain.events import (
+    ClauseAdvanced,
+    ClauseAwarded,
+    ClauseIdentified,
+    DomainEvent,
+    FinalReportRecorded,
+    require_aware,
+)
+from workflow.domain.hours import HoursCalculation, compute_hours
+from workflow.domain.stages import (
+    FINAL_STAGES,
+    LABELS,
+    ClauseEvent,
+    ClauseFacts,
+    Stage,
+    next_stage,
+)
+from workflow.domain.vocabulary import PartyRole
+from workflow.errors import ConcurrentChange, InputRefused, NotFound
+
+Publish = Callable[[Session, DomainEvent], None]
+
+
+def no_publish(session: Session, event: DomainEvent) -> None:
+    """For callers that want the change without its notices (imports of past data, tests)."""
+
+
+def get_clause(session: Session, clause_id: int, *, for_update: bool = False) -> Clause:
+    statement = select(Clause).where(Clause.id == clause_id)
+    if for_update:
+        statement = statement.with_for_update()
+    clause = session.scalar(statement)
+    if clause is None:
+        raise NotFound(f"Aucune clause n° {clause_id}.")
+    return clause
+
+
+def _history(
+    session: Session,
+    clause: Clause,
+    *,
+    event: str,
+    from_stage: str | None,
+    to_stage: str,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        ClauseHistory(
+            clause_id=clause.id,
+            at=now,
+            actor=actor,
+            event=event,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            reason=reason,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ClauseParameters:
+    """The figures of the calculation note; any may be missing at identification."""
+
+    amount_excl_tax: Decimal | None = None
+    labour_share: Decimal | None = None
+    insertion_rate: Decimal | None = None
+    hourly_cost: Decimal | None = None
+    hours_override: int | None = None
+    override_reason: str | None = None
+
+    def calculation(self) -> HoursCalculation | None:
+        figures = (self.amount_excl_tax, self.labour_share, self.insertion_rate, self.hourly_cost)
+        if any(f is None for f in figures):
+            return None
+        amount, share, rate, cost = figures
+        assert amount is not None and share is not None and rate is not None and cost is not None
+        return compute_hours(amount, share, rate, cost)
+
+
+def apply_parameters(clause: Clause, params: ClauseParameters) -> HoursCalculation | None:
+    if params.hours_override is not None:
+        if params.hours_override <= 0:
+            raise InputRefused(f"Heures imposées : {params.hours_override} doit être positif.")
+        if not (params.override_reason or "").strip():
+            raise InputRefused("Heures imposées : indiquez la raison (--reason).")
+    calculation = params.calculation()
+    clause.amount_excl_tax = params.amount_excl_tax
+    clause.labour_share = params.labour_share
+    clause.insertion_rate = params.insertion_rate
+    clause.hourly_cost = params.hourly_cost
+    clause.hours_computed = calculation.hours if calculation else None
+    clause.hours_override = params.hours_override
+    clause.override_reason = params.override_reason if params.hours_override is not None else None
+    return calculation
+
+
+def create_clause(
+    session: Session,
+    market: Market,
+    *,
+    lot_number: str,
+    lot_title: str,
+    params: ClauseParameters,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+    planned_notification: date | None = None,
+    trade: str = "",
+) -> Clause:
+    require_aware(now)
+    clause = Clause(
+        market=market,
+        lot_number=lot_number,
+        lot_title=lot_title,
+        trade=trade,
+        stage=Stage.IDENTIFICATION.value,
+        version=1,
+        stage_changed_at=now,
+        planned_notification=planned_notification,
+        created_at=now,
+    )
+    apply_parameters(clause, params)
+    session.add(clause)
+    session.flush()
+    _history(
+        session,
+        clause,
+        event="identify",
+        from_stage=None,
+        to_stage=Stage.IDENTIFICATION.value,
+        actor=actor,
+        reason="clause repérée",
+        now=now,
+    )
+    publish(session, ClauseIdentified(clause_id=clause.id, at=now, actor=actor))
+    return clause
+
+
+def set_hours_override(
+    session: Session, clause_id: int, hours: int, *, reason: str, actor: str, now: datetime
+) -> Clause:
+    """The facilitator imposes a figure; the computed one is kept beside it."""
+    clause = get_clause(session, clause_id, for_update=True)
+    if Stage(clause.stage) in FINAL_STAGES:
+        raise InputRefused(f"{clause.label} est {LABELS[Stage(clause.stage)]} : heures figées.")
+    if hours <= 0 or not reason.strip():
+        raise InputRefused("Heures imposées : un nombre positif et une raison sont nécessaires.")
+    clause.hours_override = hours
+    clause.override_reason = reason.strip()
+    _history(
+        session,
+        clause,
+        event="hours_override",
+        from_stage=clause.stage,
+        to_stage=clause.stage,
+        actor=actor,
+        reason=f"{hours} h imposées : {reason.strip()}",
+        now=now,
+    )
+    return clause
+
+
+@dataclass(frozen=True)
+class PartyInput:
+    company_id: int
+    role: PartyRole
+    correspondent_id: int | None = None
+    hours_share: int | None = None
+
+
+def record_award(
+    session: Session,
+    clause_id: int,
+    *,
+    parties: list[PartyInput],
+    start_date: date,
+    planned_end_date: date,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+) -> Clause:
+    """Record who won the lot (the holder first) and when the work runs."""
+    require_aware(now)
+    clause = get_clause(session, clause_id, for_update=True)
+    if Stage(clause.stage) is not Stage.AWARD:
+        raise InputRefused(
+            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : l'attribution "
+            "s'enregistre à l'étape « attribution »."
+        )
+    if planned_end_date < start_date:
+        raise InputRefused(
+            f"Fin prévue {planned_end_date:%d/%m/%Y} avant le démarrage {start_date:%d/%m/%Y}."
+        )
+    holders = [p for p in parties if p.role is PartyRole.HOLDER]
+    if len(holders) != 1:
+        raise InputRefused("L'attribution compte exactement une entreprise titulaire.")
+    clause.parties.clear()
+    session.flush()
+    for party in parties:
+        company = session.get(Company, party.company_id)
+        if company is None:
+            raise NotFound(f"Aucune entreprise n° {party.company_id}.")
+        if party.correspondent_id is not None:
+            correspondent = session.get(Correspondent, party.correspondent_id)
+            if correspondent is None or correspondent.company_id != company.id:
+                raise InputRefused(
+                    f"Le correspondant n° {party.correspondent_id} n'appartient pas à "
+                    f"l'entreprise {company.name}."
+                )
+        clause.parties.append(
+            AwardParty(
+                company_id=company.id,
+                role=party.role.value,
+                correspondent_id=party.correspondent_id,
+                hours_share=party.hours_share,
+            )
+        )
+    clause.start_date = start_date
+    clause.planned_end_date = planned_end_date
+    clause.awarded_at = now
+    session.flush()
+    names = ", ".join(session.get_one(Company, p.company_id).name for p in parties)
+    _history(
+        session,
+        clause,
+        event="award_recorded",
+        from_stage=clause.stage,
+        to_stage=clause.stage,
+        actor=actor,
+        reason=f"attribuée à {names}",
+        now=now,
+    )
+    publish(session, ClauseAwarded(clause_id=clause.id, at=now, actor=actor))
+    return clause
+
+
+def record_final_report(
+    session: Session, clause_id: int, *, text: str, actor: str, now: datetime, publish: Publish
+) -> Clause:
+    clause = get_clause(session, clause_id, for_update=True)
+    if Stage(clause.stage) is not Stage.FOLLOW_UP:
+        raise InputRefused(
+            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : le bilan "
+            "s'enregistre à l'étape « suivi et bilan »."
+        )
+    if not text.strip():
+        raise InputRefused("Le bilan de l'opération est vide.")
+    clause.final_report = text.strip()
+    clause.final_report_at = now
+    _history(
+        session,
+        clause,
+        event="final_report",
+        from_stage=clause.stage,
+        to_stage=clause.stage,
+        actor=actor,
+        reason="bilan de l'opération enregistré",
+        now=now,
+    )
+    publish(session, FinalReportRecorded(clause_id=clause.id, at=now, actor=actor))
+    return clause
+
+
+def holder_email(clause: Clause) -> str | None:
+    for party in clause.parties:
+        if party.role == PartyRole.HOLDER.value and party.correspondent is not None:
+            return party.correspondent.email or None
+    return None
+
+
+def facts_of(clause: Clause) -> ClauseFacts:
+    return ClauseFacts(
+        hours_target=clause.hours_target,
+        holder_email=holder_email(clause),
+        start_date=clause.start_date,
+        end_date=clause.end_date,
+        final_report_recorded=clause.final_report_at is not None,
+    )
+
+
+def advance_clause(
+    session: Session,
+    clause_id: int,
+    event: ClauseEvent,
+    *,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+    publish: Publish,
+    expected_version: int | None = None,
+    end_date: date | None = None,
+) -> ClauseAdvanced:
+    """Apply one transition: compare-and-set on stage and version, history row, domain event.
+
+    Two transitions racing on one clause: the second UPDATE matches no row once the first has
+    committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
+    """
+    require_aware(now)
+    clause = get_clause(session, clause_id)
+    version = clause.version if expected_version is None else expected_version
+    if expected_version is not None and expected_version != clause.version:
+        raise ConcurrentChange(
+            f"{clause.label} a changé (version {clause.version}, vous aviez la version "
+            f"{expected_version}) ; rechargez-la et recommencez."
+        )
+    if end_date is not None and event is ClauseEvent.FINISH:
+        if clause.start_date and end_date < clause.start_date:
+            raise InputRefused(
+                f"Date de fin {end_date:%d/%m/%Y} antérieure au démarrage "
+                f"{clause.start_date:%d/%m/%Y}."
+            )
+        clause.end_date = end_date
+    origin = Stage(clause.stage)
+    target = next_stage(clause.label, origin, event, facts_of(clause))
+    result = session.execute(
+        update(Clause)
+        .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
+        .values(stage=target.value, version=version + 1, stage_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ConcurrentChange(
+            f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
+            "rien n'a été enregistré, recommencez."
+        )
+    session.refresh(clause)
+    _history(
+        session,
+        clause,
+        event=event.value,
+        from_stage=origin.value,
+        to_stage=target.value,
+        actor=actor,
+        reason=reason,
+        now=now,
+    )
+    advanced = ClauseAdvanced(
+        clause_id=clause.id,
+        event=event,
+        from_stage=origin,
+        to_stage=target,
+        at=now,
+        actor=actor,
+        reason=reason,
+    )
+    publish(session, advanced)
+    return advanced

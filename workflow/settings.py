@@ -1,0 +1,159 @@
+"""The one place configuration is read: environment (``CLAUSES_*``), ``.env``, then a TOML file.
+
+A bad setting stops start-up with one French line naming the setting and what it accepts
+(``load_settings`` turns pydantic's report into ``SettingsInvalid``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from workflow.errors import SettingsInvalid
+
+CONFIG_FILE_ENV = "CLAUSES_CONFIG"
+
+
+def _config_file() -> Path | None:
+    raw = os.environ.get(CONFIG_FILE_ENV)
+    if raw:
+        return Path(raw)
+    default = Path("config/clauses.toml")
+    return default if default.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLAUSES_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=os.environ.get("CLAUSES_SECRETS_DIR") or None,
+    )
+
+    database_url: str = "sqlite:///var/clauses.db"
+    timezone: str = "Europe/Paris"
+    base_url: str = "http://localhost:8000"
+
+    facilitator_name: str = "Camille Martin"
+    facilitator_organisation: str = "Maison de l'emploi de l'Exemple"
+    facilitator_email: str = "clauses@example.org"
+    facilitator_phone: str = "05 62 00 00 00"
+    facilitator_title: str = "Facilitatrice des clauses sociales"
+    facilitator_signature: str = ""
+
+    mail_transport: Literal["file", "smtp"] = "file"
+    mail_dir: Path = Path("var/mail")
+    mail_from: str = "clauses@example.org"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(default=30.0, gt=0)
+
+    # The declaration calendar's defaults; buyers and lots may override the first three.
+    declaration_due_day: int = Field(default=10, ge=1, le=28)
+    reminder_offsets: str = "3,7"
+    escalation_offset: int = Field(default=15, ge=1, le=60)
+    call_time: time = time(9, 0)
+    digest_time: time = time(8, 0)
+    summary_time: time = time(7, 0)
+    # Days a clause may wait in a stage before the digest mentions it.
+    stage_wait_days: dict[str, int] = Field(
+        default_factory=lambda: {"identification": 60, "drafting": 90, "award": 45}
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("fuseau horaire IANA attendu, par exemple Europe/Paris") from None
+        return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def signature(self) -> dict[str, str]:
+        """What the email layouts print under every message."""
+        return {
+            "name": self.facilitator_name,
+            "title": self.facilitator_title,
+            "organisation": self.facilitator_organisation,
+            "email": self.facilitator_email,
+            "phone": self.facilitator_phone,
+            "extra": self.facilitator_signature,
+        }
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def reminder_offset_list(self) -> tuple[int, ...]:
+        return parse_offsets(self.reminder_offsets)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        ]
+        toml = _config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+def parse_offsets(value: str) -> tuple[int, ...]:
+    """``"3,7"`` -> (3, 7): working days after the due date at which reminders go out."""
+    try:
+        offsets = tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ValueError("liste de jours ouvrés attendue, par exemple 3,7") from None
+    if not offsets or any(o < 1 for o in offsets) or list(offsets) != sorted(set(offsets)):
+        raise ValueError("jours ouvrés croissants et positifs attendus, par exemple 3,7")
+    return offsets
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings or raise ``SettingsInvalid`` with one line per bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]) or "?"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(
+                f"Réglage invalide CLAUSES_{name.upper()} = {error.get('input')!r} : {message}"
+            )
+        raise SettingsInvalid("\n".join(lines)) from None
+    except OSError as exc:
+        raise SettingsInvalid(f"Fichier de configuration illisible : {exc}") from None
