@@ -142,17 +142,55 @@ def parse_offsets(value: str) -> tuple[int, ...]:
     return offsets
 
 
+_FRENCH_ERRORS: dict[str, str] = {
+    "literal_error": "valeurs acceptées : {expected}",
+    "int_parsing": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "bool_parsing": "true ou false attendu",
+    "time_parsing": "heure attendue au format HH:MM",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être strictement supérieur à {gt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "string_type": "texte attendu",
+    "dict_type": "table attendue (par exemple {{identification = 60}})",
+}
+
+
+def _french(error: Any) -> str:
+    template = _FRENCH_ERRORS.get(error["type"])
+    if template is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    return template.format(**(error.get("ctx") or {}))
+
+
+def _secret_files() -> dict[str, str]:
+    """``CLAUSES_SMTP_PASSWORD_FILE=/run/secrets/smtp`` reads the secret from that file."""
+    values: dict[str, str] = {}
+    for name, path in os.environ.items():
+        if not (name.startswith("CLAUSES_") and name.endswith("_FILE")):
+            continue
+        field = name.removeprefix("CLAUSES_").removesuffix("_FILE").lower()
+        if field not in Settings.model_fields:
+            continue
+        try:
+            values[field] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsInvalid(
+                f"Réglage invalide {name} = {path!r} : fichier illisible ({exc.strerror})"
+            ) from None
+    return values
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings or raise ``SettingsInvalid`` with one line per bad setting."""
     try:
-        return Settings(**overrides)
+        return Settings(**{**_secret_files(), **overrides})
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
             name = "_".join(str(part) for part in error["loc"]) or "?"
-            message = error["msg"].removeprefix("Value error, ")
             lines.append(
-                f"Réglage invalide CLAUSES_{name.upper()} = {error.get('input')!r} : {message}"
+                f"Réglage invalide CLAUSES_{name.upper()} = {error.get('input')!r} : {_french(error)}"
             )
         raise SettingsInvalid("\n".join(lines)) from None
     except OSError as exc:

@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from workflow.errors import SettingsInvalid
+from workflow.settings import load_settings
+
+
+def test_it_defaults_to_embedded_sqlite_and_eml_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLAUSES_DATABASE_URL", "CLAUSES_MAIL_TRANSPORT", "CLAUSES_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no config/clauses.toml here
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///var/clauses.db"
+    assert settings.mail_transport == "file"
+    assert settings.timezone == "Europe/Paris"
+
+
+def test_it_names_the_bad_setting_and_what_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSES_SMTP_TLS", "ssl")
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings()
+    assert refused.value.message == (
+        "Réglage invalide CLAUSES_SMTP_TLS = 'ssl' : valeurs acceptées : 'none', 'starttls' or 'tls'"
+    )
+
+
+def test_it_refuses_an_unknown_time_zone_in_french(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSES_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingsInvalid, match="CLAUSES_TIMEZONE .* fuseau horaire IANA"):
+        load_settings()
+
+
+def test_it_reads_the_toml_file_under_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "clauses.toml"
+    config.write_text('smtp_port = 2525\nfacilitator_name = "Lucie Robert"\n', encoding="utf-8")
+    monkeypatch.setenv("CLAUSES_CONFIG", str(config))
+    monkeypatch.setenv("CLAUSES_FACILITATOR_NAME", "Nadia Benali")
+    settings = load_settings()
+    assert settings.smtp_port == 2525
+    assert settings.facilitator_name == "Nadia Benali"
+
+
+def test_it_reads_a_secret_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "smtp_password"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("CLAUSES_SMTP_PASSWORD_FILE", str(secret))
+    settings = load_settings()
+    assert settings.smtp_password is not None
+    assert settings.smtp_password.get_secret_value() == "s3cret"
+
+
+def test_the_example_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "clauses.example.toml"
+    monkeypatch.setenv("CLAUSES_CONFIG", str(example))
+    settings = load_settings()
+    assert settings.smtp_tls == "starttls"
+    assert settings.stage_wait_days["award"] == 45

@@ -1,0 +1,167 @@
+"""Working days, French public holidays and the declaration calendar of one month.
+
+All pure: dates in, dates and aware UTC datetimes out. Local wall-clock times (09:00 in Paris) are
+turned into UTC here, once, so a DST change never moves a call to 08:00 or 10:00.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+
+@lru_cache(maxsize=64)
+def _french_holidays(year: int) -> frozenset[date]:
+    # Metropolitan France; Alsace-Moselle's extra days are not counted (a setting could add them).
+    return frozenset(holidays.country_holidays("FR", years=year).keys())
+
+
+def is_holiday(day: date) -> bool:
+    return day in _french_holidays(day.year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and not is_holiday(day)
+
+
+def next_working_day(day: date) -> date:
+    """``day`` itself when it is a working day, else the next one."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, count: int) -> date:
+    """The working day ``count`` working days after ``day`` (``day`` itself is not counted)."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    remaining = count
+    current = day
+    while remaining:
+        current += timedelta(days=1)
+        if is_working_day(current):
+            remaining -= 1
+    return current
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days in (start, end]: how late a declaration is on ``end`` when due on ``start``."""
+    if end <= start:
+        return 0
+    return sum(
+        1
+        for offset in range(1, (end - start).days + 1)
+        if is_working_day(start + timedelta(offset))
+    )
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + (month.month - 1) + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """Every month from ``first``'s to ``last``'s, both included, as first days."""
+    months = []
+    current, end = month_start(first), month_start(last)
+    while current <= end:
+        months.append(current)
+        current = add_months(current, 1)
+    return months
+
+
+def first_working_day(month: date) -> date:
+    return next_working_day(month_start(month))
+
+
+def at_local(day: date, moment: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of ``moment`` on ``day`` in ``zone`` (09:00 stays 09:00 across DST)."""
+    return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
+
+
+def local_date(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()
+
+
+class LadderStep:
+    CALL = "call"
+    REMINDER = "reminder"  # followed by its number: reminder_1, reminder_2...
+    ESCALATION = "escalation"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class CalendarRules:
+    """The rhythm of declarations: settings' defaults, possibly overridden per buyer or lot."""
+
+    due_day: int = 10
+    reminder_offsets: tuple[int, ...] = (3, 7)
+    escalation_offset: int = 15
+    call_time: time = time(9, 0)
+
+
+@dataclass(frozen=True)
+class ScheduledStep:
+    name: str  # "call", "reminder_1", "reminder_2", "escalation"
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MonthSchedule:
+    """When month ``month`` is called, due, reminded and escalated."""
+
+    month: date
+    due_on: date
+    steps: tuple[ScheduledStep, ...]
+
+    @property
+    def call_at(self) -> datetime:
+        return self.steps[0].at
+
+    def step_after(self, name: str) -> ScheduledStep | None:
+        names = [s.name for s in self.steps]
+        index = names.index(name)
+        return self.steps[index + 1] if index + 1 < len(self.steps) else None
+
+    def step(self, name: str) -> ScheduledStep:
+        for candidate in self.steps:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+def due_date(month: date, due_day: int) -> date:
+    """Month M is due on ``due_day`` of M+1, moved to the next working day."""
+    following = add_months(month_start(month), 1)
+    return next_working_day(following.replace(day=due_day))
+
+
+def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSchedule:
+    """Call on the first working day of M+1, reminders and escalation counted in working days
+    after the due date, every step at ``rules.call_time`` local time."""
+    month = month_start(month)
+    following = add_months(month, 1)
+    due_on = due_date(month, rules.due_day)
+    steps = [
+        ScheduledStep(
+            LadderStep.CALL, at_local(first_working_day(following), rules.call_time, zone)
+        )
+    ]
+    for number, offset in enumerate(rules.reminder_offsets, start=1):
+        day = add_working_days(due_on, offset)
+        steps.append(
+            ScheduledStep(f"{LadderStep.REMINDER}_{number}", at_local(day, rules.call_time, zone))
+        )
+    escalation_day = add_working_days(due_on, rules.escalation_offset)
+    steps.append(
+        ScheduledStep(LadderStep.ESCALATION, at_local(escalation_day, rules.call_time, zone))
+    )
+    return MonthSchedule(month=month, due_on=due_on, steps=tuple(steps))
