@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.adapters.db import make_engine, make_session_factory, transaction, upgrade
+from workflow.adapters.mail import MailTransport, build_transport
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import DomainEvent
 from workflow.settings import Settings, load_settings
@@ -32,6 +33,7 @@ class App:
     engine: Engine
     sessions: sessionmaker[Session]
     renderer: TemplateRenderer
+    transport: MailTransport
     clock: Callable[[], datetime] = utc_now
     handlers: list[EventHandler] = field(default_factory=list)
 
@@ -63,6 +65,7 @@ def bootstrap(
     *,
     clock: Callable[[], datetime] = utc_now,
     handlers: list[EventHandler] | None = None,
+    transport: MailTransport | None = None,
 ) -> App:
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
@@ -71,6 +74,7 @@ def bootstrap(
         engine=engine,
         sessions=make_session_factory(engine),
         renderer=TemplateRenderer(signature=settings.signature),
+        transport=transport or build_transport(settings),
         clock=clock,
         handlers=default_handlers() if handlers is None else handlers,
     )

@@ -33,7 +33,11 @@ def templates_root() -> Path:
 
 
 def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
-    return str(babel_format_date(value, pattern, locale=LOCALE))
+    """``2026-09-01`` -> ``1er septembre 2026``: French writes the first of the month 1er."""
+    text = str(babel_format_date(value, pattern, locale=LOCALE))
+    if value.day == 1 and pattern.startswith("d "):
+        text = "1er" + text[1:]
+    return text
 
 
 def french_month(value: date) -> str:
@@ -114,6 +118,8 @@ class TemplateRenderer:
         subject = self._text.get_template(f"{kind}/subject.txt").render(full)
         # A subject is one line: a line break there could forge a header.
         subject = " ".join(subject.split())
+        # The layouts print the subject (HTML <title>, preheader): rendered once, passed down.
+        full["subject"] = subject
         text = self._text.get_template(f"{kind}/body.txt").render(full)
         html = self._inline(self._html.get_template(f"{kind}/body.html").render(full))
         return RenderedEmail(subject=subject, text=text, html=html)

@@ -6,12 +6,17 @@ turned into UTC here, once, so a DST change never moves a call to 08:00 or 10:00
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import holidays
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=64)
@@ -139,9 +144,11 @@ class MonthSchedule:
 
 
 def due_date(month: date, due_day: int) -> date:
-    """Month M is due on ``due_day`` of M+1, moved to the next working day."""
+    """Month M is due on ``due_day`` of M+1 (the last day when shorter), moved to the next
+    working day when it falls on a weekend or a public holiday."""
     following = add_months(month_start(month), 1)
-    return next_working_day(following.replace(day=due_day))
+    last = calendar.monthrange(following.year, following.month)[1]
+    return next_working_day(following.replace(day=max(1, min(due_day, last))))
 
 
 def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSchedule:
@@ -155,7 +162,10 @@ def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSc
             LadderStep.CALL, at_local(first_working_day(following), rules.call_time, zone)
         )
     ]
-    for number, offset in enumerate(rules.reminder_offsets, start=1):
+    # A reminder on or after the escalation day would reach the company after its buyer was
+    # alerted: such offsets are dropped so the ladder only ever climbs.
+    offsets = [o for o in rules.reminder_offsets if o < rules.escalation_offset]
+    for number, offset in enumerate(offsets, start=1):
         day = add_working_days(due_on, offset)
         steps.append(
             ScheduledStep(f"{LadderStep.REMINDER}_{number}", at_local(day, rules.call_time, zone))
@@ -165,3 +175,76 @@ def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSc
         ScheduledStep(LadderStep.ESCALATION, at_local(escalation_day, rules.call_time, zone))
     )
     return MonthSchedule(month=month, due_on=due_on, steps=tuple(steps))
+
+
+def _first(candidates: Sequence[T | None], default: T) -> T:
+    return next((c for c in candidates if c is not None), default)
+
+
+def resolve_rules(
+    defaults: CalendarRules,
+    *,
+    due_days: Sequence[int | None] = (),
+    reminder_offsets: Sequence[tuple[int, ...] | None] = (),
+    escalation_offsets: Sequence[int | None] = (),
+) -> CalendarRules:
+    """The rules of one lot: each list of candidates is tried in order (lot, then buyer) and the
+    first value set wins, else the default."""
+    return CalendarRules(
+        due_day=_first(due_days, defaults.due_day),
+        reminder_offsets=_first(reminder_offsets, defaults.reminder_offsets),
+        escalation_offset=_first(escalation_offsets, defaults.escalation_offset),
+        call_time=defaults.call_time,
+    )
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What one pass does to one ladder: the step it sends, the steps it skips, what comes next."""
+
+    send: ScheduledStep
+    skipped: tuple[ScheduledStep, ...]
+    following: ScheduledStep | None
+
+
+def plan_step(schedule: MonthSchedule, current: str, now: datetime) -> StepPlan:
+    """Choose the step to send now for a ladder waiting on step ``current``.
+
+    Normally one step is due and it is sent. After a long downtime several may be due at once:
+    a company must hear the call before anything else (it is the first time it is told about
+    this month), otherwise only the latest due step is sent, because three reminders in one
+    minute help nobody. Steps already past when the chosen one leaves are skipped; the caller
+    logs them.
+    """
+    steps = schedule.steps
+    names = [s.name for s in steps]
+    if current in names:
+        start = names.index(current)
+    else:
+        # The calendar changed under the ladder (fewer reminders): resume at the latest step due.
+        due_now = [i for i, s in enumerate(steps) if i > 0 and s.at <= now]
+        start = due_now[-1] if due_now else 1
+    due = [s for s in steps[start:] if s.at <= now] or [steps[start]]
+    if due[0] is not steps[start]:
+        due.insert(0, steps[start])
+    send = steps[start] if steps[start].name == LadderStep.CALL else due[-1]
+    skipped = tuple(s for s in due if s is not send)
+    index = steps.index(send)
+    following = next((s for s in steps[index + 1 :] if s.at > now), None)
+    return StepPlan(send=send, skipped=skipped, following=following)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A stretch of time, ``end`` None while it lasts (a suspension still running)."""
+
+    start: datetime
+    end: datetime | None
+
+
+def month_fully_within(month: date, intervals: Sequence[Interval], zone: ZoneInfo) -> bool:
+    """True when every moment of ``month`` (local time) lies inside one of ``intervals``: a month
+    the clause spent entirely suspended, which nobody is asked to declare."""
+    begin = at_local(month_start(month), time(0), zone)
+    end = at_local(add_months(month_start(month), 1), time(0), zone)
+    return any(i.start <= begin and (i.end is None or i.end >= end) for i in intervals)

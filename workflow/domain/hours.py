@@ -1,7 +1,8 @@
 """The hours calculation ("note de calcul") and the parsing of the figures it takes.
 
 hours = amount excl. tax x labour share x insertion rate / loaded hourly cost, rounded down.
-Everything is Decimal so that 833.333... never becomes 833.9999 and then 834.
+Everything is Decimal, and the rounding down is done on the exact fraction, so that 833.333...
+never becomes 833.9999 and then 834, and 4725 never becomes 4724.9999 and then 4724.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from fractions import Fraction
 
 from workflow.errors import InputRefused
 
@@ -26,8 +28,8 @@ def parse_decimal(text: str | int | float | Decimal, field: str) -> Decimal:
     if isinstance(text, int | float):
         return Decimal(str(text))
     cleaned = _SPACES.sub("", text).replace("€", "")
-    if cleaned.count(",") == 1 and "." in cleaned:
-        # "1.234,56": dots are thousands separators.
+    if (cleaned.count(",") == 1 and "." in cleaned) or cleaned.count(".") > 1:
+        # "1.234,56" or "1.000.000": dots are thousands separators.
         cleaned = cleaned.replace(".", "")
     cleaned = cleaned.replace(",", ".")
     try:
@@ -47,8 +49,10 @@ def parse_ratio(text: str | int | float | Decimal, field: str) -> Decimal:
     if is_percent:
         value = value / 100
     if not (0 < value <= 1):
+        hint = f" (vouliez-vous dire {raw} % ?)" if not is_percent and 1 < value <= 100 else ""
         raise InputRefused(
-            f"{field} : « {raw} » doit être compris entre 0 (exclu) et 1, par exemple 0,5 ou 50 %."
+            f"{field} : « {raw} » doit être compris entre 0 (exclu) et 1, par exemple 0,5 ou "
+            f"50 %{hint}."
         )
     return value
 
@@ -57,6 +61,23 @@ def parse_positive(text: str | int | float | Decimal, field: str) -> Decimal:
     value = parse_decimal(text, field)
     if value <= 0:
         raise InputRefused(f"{field} : « {text} » doit être strictement positif.")
+    return value
+
+
+def check_money(value: Decimal, field: str) -> Decimal:
+    """Amounts are kept to the cent: refuse what would be silently cut."""
+    if value != value.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
+        raise InputRefused(f"{field} : « {value} » a plus de deux décimales (au centime près).")
+    return value
+
+
+def check_ratio_precision(value: Decimal, field: str) -> Decimal:
+    """Shares and rates are kept to the millionth, i.e. four decimals of a percentage."""
+    if value != value.quantize(Decimal("0.000001"), rounding=ROUND_DOWN):
+        raise InputRefused(
+            f"{field} : « {format_percent(value, 8)} » est trop précis "
+            "(quatre décimales au plus en pourcentage)."
+        )
     return value
 
 
@@ -70,16 +91,69 @@ class HoursCalculation:
     hourly_cost: Decimal
 
     @property
+    def exact_fraction(self) -> Fraction:
+        return (
+            Fraction(self.amount_excl_tax)
+            * Fraction(self.labour_share)
+            * Fraction(self.insertion_rate)
+            / Fraction(self.hourly_cost)
+        )
+
+    @property
     def exact(self) -> Decimal:
         return self.amount_excl_tax * self.labour_share * self.insertion_rate / self.hourly_cost
 
     @property
+    def is_whole(self) -> bool:
+        return self.exact_fraction.denominator == 1
+
+    @property
     def hours(self) -> int:
-        return math.floor(self.exact)
+        return math.floor(self.exact_fraction)
 
     @property
     def is_low(self) -> bool:
         return self.hours < LOW_HOURS_WARNING
+
+    def formula(self) -> str:
+        """``1 000 000 € × 50 % × 5 % ÷ 30 €/h``."""
+        return (
+            f"{format_euros(self.amount_excl_tax)} × {format_percent(self.labour_share)} × "
+            f"{format_percent(self.insertion_rate)} ÷ {format_euros(self.hourly_cost)}/h"
+        )
+
+    def exact_text(self) -> str:
+        """The exact result to two decimals, with an ellipsis when it goes on (``833,33… h``)."""
+        shown = self.exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        return f"{format_decimal(shown, 2)}{'' if shown == self.exact else '…'} h"
+
+    def warning(self) -> str | None:
+        if not self.is_low:
+            return None
+        return (
+            f"Attention : {format_decimal(self.hours, 0)} h, c'est moins de {LOW_HOURS_WARNING} heures. Une clause "
+            "d'insertion est rarement pertinente à ce niveau : envisagez un taux plus élevé, le "
+            "regroupement de plusieurs lots ou un autre support."
+        )
+
+    def note(self) -> list[str]:
+        """The calculation note, line by line, in French."""
+        lines = [
+            "Note de calcul des heures d'insertion",
+            f"  Montant HT du marché ou du lot : {format_euros(self.amount_excl_tax)}",
+            f"  Part de main-d'œuvre : {format_percent(self.labour_share)}",
+            f"  Taux d'insertion : {format_percent(self.insertion_rate)}",
+            f"  Coût horaire chargé : {format_euros(self.hourly_cost)}/h",
+            "  Heures = montant HT × part de main-d'œuvre × taux d'insertion ÷ coût horaire",
+            f"         = {self.formula()}",
+            f"         = {self.exact_text()} (valeur exacte)",
+            "  Heures d'insertion retenues (arrondi à l'heure inférieure) : "
+            f"{format_decimal(self.hours, 0)} h",
+        ]
+        warning = self.warning()
+        if warning:
+            lines.append(warning)
+        return lines
 
 
 def compute_hours(
@@ -97,3 +171,36 @@ def compute_hours(
         if not (0 < ratio <= 1):
             raise InputRefused(f"{name} : {ratio} doit être compris entre 0 (exclu) et 1.")
     return HoursCalculation(amount_excl_tax, labour_share, insertion_rate, hourly_cost)
+
+
+def format_decimal(value: Decimal | int, places: int = 2) -> str:
+    """French writing without a locale database: ``1 234 567,5`` (spaces, decimal comma).
+
+    Trailing zeros after the comma are dropped; at most ``places`` decimals are kept (rounded down).
+    """
+    value = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    sign = "-" if value < 0 else ""
+    whole, _, fraction = f"{abs(value):f}".partition(".")
+    fraction = fraction.rstrip("0")
+    groups: list[str] = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    text = " ".join(groups)
+    return f"{sign}{text},{fraction}" if fraction else f"{sign}{text}"
+
+
+def format_euros(value: Decimal) -> str:
+    """``1 000 000 €``, ``28,50 €``: cents shown only when there are some."""
+    if value == value.to_integral_value():
+        return f"{format_decimal(value, 0)} €"
+    text = format_decimal(value, 2)
+    if len(text.partition(",")[2]) == 1:
+        text += "0"
+    return f"{text} €"
+
+
+def format_percent(ratio: Decimal, places: int = 4) -> str:
+    """``0.075`` -> ``7,5 %``."""
+    return f"{format_decimal(ratio * 100, places)} %"

@@ -1,7 +1,8 @@
 """The life of a clause as a hand-written transition table, with guards that say what is missing.
 
 Stages and events are English in code; ``LABELS`` and ``EVENT_LABELS`` give the French a person reads.
-The CLI also accepts the French verbs (``attribuer``, ``demarrer``...) through ``parse_event``.
+The CLI accepts the English codes and the French verbs, with or without accents (``attribuer``,
+``demarrer``, ``démarrer``...), through ``parse_event``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from workflow.domain.vocabulary import normalise
 from workflow.errors import InputRefused, TransitionRefused
 
 
@@ -48,11 +50,11 @@ LABELS: dict[Stage, str] = {
 }
 
 EVENT_LABELS: dict[ClauseEvent, str] = {
-    ClauseEvent.DRAFT: "rediger",
+    ClauseEvent.DRAFT: "rédiger",
     ClauseEvent.AWARD: "attribuer",
-    ClauseEvent.START: "demarrer",
+    ClauseEvent.START: "démarrer",
     ClauseEvent.FINISH: "achever",
-    ClauseEvent.CLOSE: "cloturer",
+    ClauseEvent.CLOSE: "clôturer",
     ClauseEvent.ABANDON: "abandonner",
     ClauseEvent.SUSPEND: "suspendre",
     ClauseEvent.RESUME: "reprendre",
@@ -79,7 +81,7 @@ Guard = Callable[[ClauseFacts], list[str]]
 
 
 def _needs_hours(facts: ClauseFacts) -> list[str]:
-    if facts.hours_target is None:
+    if facts.hours_target is None or facts.hours_target <= 0:
         return ["le nombre d'heures d'insertion (calculé ou imposé)"]
     return []
 
@@ -151,20 +153,21 @@ def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: Claus
 
 
 def parse_event(text: str) -> ClauseEvent:
-    """Accept the English code or the French verb, with or without accents."""
-    wanted = text.strip().lower()
-    wanted = wanted.replace("é", "e").replace("è", "e").replace("ô", "o").replace("ê", "e")
+    """Accept the English code or the French verb, with or without accents or capitals."""
+    wanted = normalise(text)
     for event in ClauseEvent:
-        if wanted in (event.value, EVENT_LABELS[event]):
+        if wanted in (event.value, normalise(EVENT_LABELS[event])):
             return event
     choices = ", ".join(EVENT_LABELS[e] for e in ClauseEvent)
     raise InputRefused(f"Événement inconnu « {text} ». Événements possibles : {choices}.")
 
 
 def parse_stage(text: str) -> Stage:
-    wanted = text.strip().lower()
+    """Accept the English code or the French label (``mise en oeuvre``, ``suivi et bilan``)."""
+    wanted = normalise(text).replace("œ", "oe").replace("-", "_")
     for stage in Stage:
-        if wanted in (stage.value, LABELS[stage]):
+        label = normalise(LABELS[stage]).replace("œ", "oe")
+        if wanted in (stage.value, label, label.replace(" ", "_")):
             return stage
-    choices = ", ".join(s.value for s in Stage)
+    choices = ", ".join(f"{s.value} ({LABELS[s]})" for s in Stage)
     raise InputRefused(f"Étape inconnue « {text} ». Étapes possibles : {choices}.")

@@ -30,7 +30,12 @@ from workflow.domain.events import (
     FinalReportRecorded,
     require_aware,
 )
-from workflow.domain.hours import HoursCalculation, compute_hours
+from workflow.domain.hours import (
+    HoursCalculation,
+    check_money,
+    check_ratio_precision,
+    compute_hours,
+)
 from workflow.domain.stages import (
     FINAL_STAGES,
     LABELS,
@@ -55,7 +60,7 @@ def get_clause(session: Session, clause_id: int, *, for_update: bool = False) ->
         statement = statement.with_for_update()
     clause = session.scalar(statement)
     if clause is None:
-        raise NotFound(f"Aucune clause n° {clause_id}.")
+        raise NotFound(f"Aucune clause n° {clause_id}. La liste : « clauses clause list ».")
     return clause
 
 
@@ -102,8 +107,21 @@ class ClauseParameters:
         assert amount is not None and share is not None and rate is not None and cost is not None
         return compute_hours(amount, share, rate, cost)
 
+    def checked(self) -> ClauseParameters:
+        """Refuse figures the database would cut: amounts to the cent, ratios to the millionth."""
+        if self.amount_excl_tax is not None:
+            check_money(self.amount_excl_tax, "Montant HT")
+        if self.hourly_cost is not None:
+            check_money(self.hourly_cost, "Coût horaire chargé")
+        if self.labour_share is not None:
+            check_ratio_precision(self.labour_share, "Part de main-d'œuvre")
+        if self.insertion_rate is not None:
+            check_ratio_precision(self.insertion_rate, "Taux d'insertion")
+        return self
+
 
 def apply_parameters(clause: Clause, params: ClauseParameters) -> HoursCalculation | None:
+    params.checked()
     if params.hours_override is not None:
         if params.hours_override <= 0:
             raise InputRefused(f"Heures imposées : {params.hours_override} doit être positif.")
@@ -166,11 +184,19 @@ def set_hours_override(
     session: Session, clause_id: int, hours: int, *, reason: str, actor: str, now: datetime
 ) -> Clause:
     """The facilitator imposes a figure; the computed one is kept beside it."""
+    require_aware(now)
     clause = get_clause(session, clause_id, for_update=True)
-    if Stage(clause.stage) in FINAL_STAGES:
-        raise InputRefused(f"{clause.label} est {LABELS[Stage(clause.stage)]} : heures figées.")
-    if hours <= 0 or not reason.strip():
-        raise InputRefused("Heures imposées : un nombre positif et une raison sont nécessaires.")
+    stage = Stage(clause.stage)
+    if stage in FINAL_STAGES:
+        raise InputRefused(
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses heures ne changent plus."
+        )
+    if hours <= 0:
+        raise InputRefused(f"Heures imposées : {hours} doit être un nombre entier positif.")
+    if not reason.strip():
+        raise InputRefused(
+            "Heures imposées : indiquez la raison (--reason), elle est gardée à l'historique."
+        )
     clause.hours_override = hours
     clause.override_reason = reason.strip()
     _history(
@@ -184,6 +210,59 @@ def set_hours_override(
         now=now,
     )
     return clause
+
+
+#: Stages in which the figures of the calculation note may still change; later, an amendment
+#: ("avenant") is an override with its reason.
+PARAMETER_STAGES = frozenset({Stage.IDENTIFICATION, Stage.DRAFTING})
+
+
+def set_parameters(
+    session: Session,
+    clause_id: int,
+    *,
+    amount_excl_tax: Decimal | None = None,
+    labour_share: Decimal | None = None,
+    insertion_rate: Decimal | None = None,
+    hourly_cost: Decimal | None = None,
+    actor: str,
+    now: datetime,
+) -> tuple[Clause, HoursCalculation | None]:
+    """Change some figures of the calculation note (None keeps the current one) and recompute."""
+    require_aware(now)
+    clause = get_clause(session, clause_id, for_update=True)
+    stage = Stage(clause.stage)
+    if stage not in PARAMETER_STAGES:
+        raise InputRefused(
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : les paramètres du calcul ne "
+            "changent plus qu'en « repérage » ou « calibrage et rédaction ». Pour un avenant, "
+            "imposez le nombre d'heures avec sa raison (clauses clause hours)."
+        )
+    params = ClauseParameters(
+        amount_excl_tax=_pick(amount_excl_tax, clause.amount_excl_tax),
+        labour_share=_pick(labour_share, clause.labour_share),
+        insertion_rate=_pick(insertion_rate, clause.insertion_rate),
+        hourly_cost=_pick(hourly_cost, clause.hourly_cost),
+        hours_override=clause.hours_override,
+        override_reason=clause.override_reason,
+    )
+    calculation = apply_parameters(clause, params)
+    computed = f"{calculation.hours} h calculées" if calculation else "calcul incomplet"
+    _history(
+        session,
+        clause,
+        event="parameters",
+        from_stage=clause.stage,
+        to_stage=clause.stage,
+        actor=actor,
+        reason=f"paramètres du calcul modifiés : {computed}",
+        now=now,
+    )
+    return clause, calculation
+
+
+def _pick(new: Decimal | None, current: Decimal | None) -> Decimal | None:
+    return current if new is None else new
 
 
 @dataclass(frozen=True)
@@ -220,6 +299,19 @@ def record_award(
     holders = [p for p in parties if p.role is PartyRole.HOLDER]
     if len(holders) != 1:
         raise InputRefused("L'attribution compte exactement une entreprise titulaire.")
+    seen: set[int] = set()
+    for party in parties:
+        if party.company_id in seen:
+            raise InputRefused(
+                f"L'entreprise n° {party.company_id} figure deux fois dans l'attribution : "
+                "une entreprise y a un seul rôle (titulaire, cotraitant ou sous-traitant)."
+            )
+        seen.add(party.company_id)
+        if party.hours_share is not None and party.hours_share < 0:
+            raise InputRefused(
+                f"Heures confiées à l'entreprise n° {party.company_id} : {party.hours_share} "
+                "doit être positif ou nul."
+            )
     clause.parties.clear()
     session.flush()
     for party in parties:

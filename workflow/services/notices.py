@@ -1,19 +1,609 @@
-"""Milestone notices to buyers and welcomes to companies, turned from domain events.
+"""Milestone notices to buyers, welcomes and receipts to companies, turned from domain events.
 
-Placeholder until the email issue lands: events are accepted and produce no email yet.
+``handle_event`` runs inside the transaction that changed the clause (``App.publish``), so a stage
+change and the emails it causes are saved together or not at all. Each key is built from the cause
+(the history row of the change, the award's time, the declaration's id), so handling the same event
+twice writes nothing new.
+
+Buyers hear of each milestone only when their preference is ``each_milestone``; the others read it in
+the monthly summary. Buyer emails carry counts, never a participant's reference.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
-from workflow.domain.events import DomainEvent
+from workflow.adapters.orm import (
+    AwardParty,
+    Buyer,
+    Clause,
+    ClauseHistory,
+    Company,
+    Correspondent,
+    Declaration,
+    DeclarationLine,
+    Outcome,
+    Participant,
+)
+from workflow.domain.calendar import add_months, due_date, month_start, months_between
+from workflow.domain.events import (
+    ClauseAdvanced,
+    ClauseAwarded,
+    ClauseIdentified,
+    DeclarationRecorded,
+    DomainEvent,
+    FinalReportRecorded,
+)
+from workflow.domain.stages import LABELS, ClauseEvent, Stage
+from workflow.domain.vocabulary import (
+    CONTRACT_LABELS,
+    DELIVERY_MODE_LABELS,
+    OUTCOME_GROUP_LABELS,
+    PARTY_ROLE_LABELS,
+    NoticePreference,
+    PartyRole,
+)
+from workflow.services.outbox import Recipient, queue_email
 
 if TYPE_CHECKING:
     from workflow.bootstrap import App
+    from workflow.settings import Settings
+
+#: Stage changes a buyer hears of. Entering drafting is left out: the identification notice has
+#: just said the facilitator is writing the clause. Closing is left out: the final report said it.
+ADVANCE_NOTICES: dict[ClauseEvent, str] = {
+    ClauseEvent.AWARD: "notice_drafted",  # drafting -> award: clause written, tender launched
+    ClauseEvent.START: "notice_execution_started",
+    ClauseEvent.SUSPEND: "notice_suspended",
+    ClauseEvent.RESUME: "notice_resumed",
+    ClauseEvent.FINISH: "notice_execution_ended",
+    ClauseEvent.ABANDON: "notice_abandoned",
+}
+
+BUYER_KINDS = (
+    "notice_identified",
+    "notice_drafted",
+    "notice_awarded",
+    "notice_execution_started",
+    "notice_execution_ended",
+    "notice_final_report",
+    "notice_abandoned",
+    "notice_suspended",
+    "notice_resumed",
+)
+#: Buyer kinds whose context carries the clause's results (hours done, outcomes...).
+RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
+#: Buyer kinds that quote the reason the facilitator gave for the change (others have a fixed one).
+REASON_KINDS = frozenset(BUYER_KINDS) - {
+    "notice_identified",
+    "notice_awarded",
+    "notice_final_report",
+}
+
+#: The columns of a declaration file, as the importer names them (``declaration_imports``), with
+#: what the welcome tells the company to put there; ``{market}`` and ``{lot}`` are this lot's.
+DECLARATION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("SIRET", "le SIRET de votre entreprise"),
+    ("N° marché", "{market}"),
+    ("Lot", "{lot}"),
+    ("Mois", "le mois déclaré, par exemple 10/2026"),
+    ("Référence participant", "la référence de la personne, jamais son nom"),
+    ("Type de contrat", "l'un des types ci-dessous"),
+    ("Modalité de réalisation", "l'une des modalités ci-dessous"),
+    ("Heures", "les heures du mois, de 0 à 250, virgule décimale acceptée"),
+)
+
+MASK = "[participant]"
+
+
+# --- what the database knows of a clause's results -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    value: int | Decimal
+
+
+@dataclass(frozen=True)
+class CompanyHours:
+    name: str
+    role: str
+    hours_share: int | None
+    hours_done: Decimal
+
+
+@dataclass(frozen=True)
+class ClauseResults:
+    """Aggregates of one clause, computed in SQL; ``report_text`` has references masked."""
+
+    hours_done: Decimal = Decimal(0)
+    participants: int = 0
+    months_declared: int = 0
+    by_company: list[CompanyHours] = field(default_factory=list)
+    by_mode: list[Count] = field(default_factory=list)
+    contracts: list[Count] = field(default_factory=list)
+    outcomes: list[Count] = field(default_factory=list)
+    report_text: str | None = None
+
+
+def _label(labels: dict[Any, str], value: str) -> str:
+    for member, label in labels.items():
+        if member.value == value:
+            return label
+    return value
+
+
+def _pairs(session: Session, statement: Select[Any, Any]) -> dict[Any, Any]:
+    return {row[0]: row[1] for row in session.execute(statement)}
+
+
+def clause_results(session: Session, clause: Clause) -> ClauseResults:
+    declared = select(Declaration.id).where(Declaration.clause_id == clause.id)
+    line_filter = DeclarationLine.declaration_id.in_(declared.scalar_subquery())
+    hours_done = session.scalar(
+        select(func.coalesce(func.sum(Declaration.total_hours), 0)).where(
+            Declaration.clause_id == clause.id
+        )
+    )
+    participants = session.scalar(
+        select(func.count(distinct(DeclarationLine.participant_id))).where(line_filter)
+    )
+    months = session.scalar(
+        select(func.count(distinct(Declaration.month))).where(Declaration.clause_id == clause.id)
+    )
+    per_company = _pairs(
+        session,
+        select(Declaration.company_id, func.sum(Declaration.total_hours))
+        .where(Declaration.clause_id == clause.id)
+        .group_by(Declaration.company_id),
+    )
+    per_mode = _pairs(
+        session,
+        select(DeclarationLine.delivery_mode, func.sum(DeclarationLine.hours))
+        .where(line_filter)
+        .group_by(DeclarationLine.delivery_mode),
+    )
+    per_contract = _pairs(
+        session,
+        select(DeclarationLine.contract_type, func.count(distinct(DeclarationLine.participant_id)))
+        .where(line_filter)
+        .group_by(DeclarationLine.contract_type),
+    )
+    per_outcome = _pairs(
+        session,
+        select(Outcome.group, func.count(Outcome.id))
+        .where(Outcome.clause_id == clause.id)
+        .group_by(Outcome.group),
+    )
+    references = session.scalars(
+        select(Participant.reference).where(
+            Participant.id.in_(
+                select(DeclarationLine.participant_id).where(line_filter).scalar_subquery()
+            )
+            | Participant.id.in_(
+                select(Outcome.participant_id).where(Outcome.clause_id == clause.id)
+            )
+        )
+    ).all()
+    return ClauseResults(
+        hours_done=Decimal(hours_done or 0),
+        participants=int(participants or 0),
+        months_declared=int(months or 0),
+        by_company=[
+            CompanyHours(
+                name=party.company.name,
+                role=PARTY_ROLE_LABELS[PartyRole(party.role)],
+                hours_share=party.hours_share,
+                hours_done=Decimal(per_company.get(party.company_id) or 0),
+            )
+            for party in clause.parties
+        ],
+        by_mode=[
+            Count(_label(DELIVERY_MODE_LABELS, mode), Decimal(hours or 0))
+            for mode, hours in sorted(per_mode.items(), key=lambda item: -(item[1] or 0))
+        ],
+        contracts=[
+            Count(_label(CONTRACT_LABELS, kind), int(count))
+            for kind, count in sorted(per_contract.items(), key=lambda item: -item[1])
+        ],
+        outcomes=[
+            Count(label, int(per_outcome.get(group.value, 0)))
+            for group, label in OUTCOME_GROUP_LABELS.items()
+        ],
+        report_text=mask_references(clause.final_report, references),
+    )
+
+
+def mask_references(text: str | None, references: Iterable[str]) -> str | None:
+    """A final report typed by hand may quote a participant: buyers must not read who."""
+    if text is None:
+        return None
+    for reference in sorted({r for r in references if r}, key=len, reverse=True):
+        text = re.sub(re.escape(reference), MASK, text, flags=re.IGNORECASE)
+    return text
+
+
+# --- contexts (pure: ORM objects and figures in, plain dicts out) -----------------------------
+
+
+def due_day_of(clause: Clause, settings: Settings) -> int:
+    """The lot's override, else the buyer's, else the service default."""
+    buyer = clause.market.operation.buyer
+    for candidate in (clause.declaration_due_day, buyer.declaration_due_day):
+        if candidate is not None:
+            return candidate
+    return settings.declaration_due_day
+
+
+def clause_context(clause: Clause) -> dict[str, Any]:
+    market = clause.market
+    operation = market.operation
+    number, name = clause.lot_number, clause.lot_title
+    return {
+        "id": clause.id,
+        "title": f"{operation.name}, lot {number} – {name}"
+        if number
+        else f"{operation.name} – {name}",
+        "buyer": operation.buyer.name,
+        "operation": operation.name,
+        "place": operation.place,
+        "market": market.reference,
+        "market_title": market.title,
+        "lot_number": clause.lot_number,
+        "lot_title": clause.lot_title,
+        "lot": f"{number} – {name}" if number else name,
+        # "le lot 3 « Gros œuvre »": what the sentences say
+        "lot_phrase": f"lot {number} « {name} »" if number else f"lot « {name} »",
+        "trade": clause.trade,
+        "stage": LABELS[Stage(clause.stage)],
+        "amount_excl_tax": clause.amount_excl_tax,
+        "labour_share": clause.labour_share,
+        "insertion_rate": clause.insertion_rate,
+        "hourly_cost": clause.hourly_cost,
+        "hours_computed": clause.hours_computed,
+        "hours_override": clause.hours_override,
+        "override_reason": clause.override_reason,
+        "hours_target": clause.hours_target,
+        "planned_notification": clause.planned_notification,
+        "start_date": clause.start_date,
+        "planned_end_date": clause.planned_end_date,
+        "end_date": clause.end_date,
+    }
+
+
+def parties_context(clause: Clause) -> list[dict[str, Any]]:
+    """Companies bound by the clause, the holder first; no personal data beyond a contact name."""
+    ordered = sorted(clause.parties, key=lambda p: p.role != PartyRole.HOLDER.value)
+    return [
+        {
+            "company": party.company.name,
+            "city": party.company.city,
+            "role": PARTY_ROLE_LABELS[PartyRole(party.role)],
+            "is_holder": party.role == PartyRole.HOLDER.value,
+            "hours_share": party.hours_share,
+            "correspondent": party.correspondent.name if party.correspondent else None,
+        }
+        for party in ordered
+    ]
+
+
+def schedule_context(clause: Clause, settings: Settings) -> list[dict[str, date]]:
+    """Every month to declare, from the start month to the planned end month, with its due date."""
+    if clause.start_date is None:
+        return []
+    last = clause.planned_end_date or clause.end_date or clause.start_date
+    day = due_day_of(clause, settings)
+    return [
+        {"month": m, "due_on": due_date(m, day)} for m in months_between(clause.start_date, last)
+    ]
+
+
+def results_context(results: ClauseResults, hours_target: int | None) -> dict[str, Any]:
+    ratio = (
+        results.hours_done / Decimal(hours_target) if hours_target else None
+    )  # None: no target to compare with
+    return {
+        "hours_done": results.hours_done,
+        "hours_target": hours_target,
+        "ratio": ratio,
+        "reached": ratio is not None and ratio >= 1,
+        "participants": results.participants,
+        "months_declared": results.months_declared,
+        "by_company": [vars(c) for c in results.by_company],
+        "by_mode": [vars(c) for c in results.by_mode],
+        "contracts": [vars(c) for c in results.contracts],
+        "outcomes": [vars(c) for c in results.outcomes],
+        "outcomes_total": sum(int(c.value) for c in results.outcomes),
+        "report_text": results.report_text,
+    }
+
+
+def notice_context(
+    clause: Clause,
+    settings: Settings,
+    *,
+    at: date,
+    reason: str | None,
+    results: ClauseResults | None = None,
+) -> dict[str, Any]:
+    """Context of every buyer notice; ``results`` only for the kinds that report figures."""
+    return {
+        "clause": clause_context(clause),
+        "buyer": {"name": clause.market.operation.buyer.name},
+        "at": at,
+        "reason": reason,
+        "parties": parties_context(clause),
+        "schedule": schedule_context(clause, settings),
+        "due_day": due_day_of(clause, settings),
+        "results": None if results is None else results_context(results, clause.hours_target),
+    }
+
+
+def welcome_context(
+    clause: Clause, party: AwardParty, correspondent: Correspondent, settings: Settings
+) -> dict[str, Any]:
+    return {
+        "clause": clause_context(clause),
+        "company": {"name": party.company.name},
+        "correspondent": {"name": correspondent.name, "email": correspondent.email},
+        "role": PARTY_ROLE_LABELS[PartyRole(party.role)],
+        "is_holder": party.role == PartyRole.HOLDER.value,
+        "hours_share": party.hours_share,
+        "parties": parties_context(clause),
+        "schedule": schedule_context(clause, settings),
+        "due_day": due_day_of(clause, settings),
+        "columns": [
+            {
+                "name": name,
+                "meaning": meaning.format(
+                    market=clause.market.reference, lot=clause.lot_number or "(vide)"
+                ),
+            }
+            for name, meaning in DECLARATION_COLUMNS
+        ],
+        "delivery_modes": list(DELIVERY_MODE_LABELS.values()),
+        "contract_types": list(CONTRACT_LABELS.values()),
+    }
+
+
+def receipt_context(
+    clause: Clause,
+    company: Company,
+    declaration: Declaration,
+    *,
+    cumulated: Decimal,
+    hours_share: int | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    """For the company only: its own participants' references are shown to it, nobody else."""
+    following = add_months(month_start(declaration.month), 1)
+    last = clause.planned_end_date or clause.end_date
+    next_month = None
+    if last is not None and following <= month_start(last):
+        next_month = {
+            "month": following,
+            "due_on": due_date(following, due_day_of(clause, settings)),
+        }
+    lines = [
+        {
+            "reference": line.participant.reference,
+            "hours": line.hours,
+            "mode": _label(DELIVERY_MODE_LABELS, line.delivery_mode),
+            "contract": _label(CONTRACT_LABELS, line.contract_type),
+        }
+        for line in declaration.lines
+    ]
+    return {
+        "clause": clause_context(clause),
+        "company": {"name": company.name},
+        "declaration": {
+            "id": declaration.id,
+            "month": declaration.month,
+            "total_hours": declaration.total_hours,
+            "lines_count": len(lines),
+            "received_on": declaration.recorded_at.astimezone(settings.zone).date(),
+            "lines": lines,
+        },
+        "cumulated": cumulated,
+        "hours_share": hours_share,
+        "next": next_month,
+    }
+
+
+# --- from events to outbox rows ---------------------------------------------------------------
 
 
 def handle_event(app: App, session: Session, event: DomainEvent) -> None:
-    return None
+    """Queue the emails ``event`` causes; a no-op for events nobody is told about."""
+    if isinstance(event, ClauseIdentified):
+        _buyer_notice(app, session, event.clause_id, "notice_identified", "identify", event.at)
+    elif isinstance(event, ClauseAdvanced):
+        kind = ADVANCE_NOTICES.get(event.event)
+        if kind is not None:
+            _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
+    elif isinstance(event, ClauseAwarded):
+        _award(app, session, event)
+    elif isinstance(event, FinalReportRecorded):
+        _buyer_notice(
+            app, session, event.clause_id, "notice_final_report", "final_report", event.at
+        )
+    elif isinstance(event, DeclarationRecorded):
+        _receipt(app, session, event)
+
+
+def buyer_recipients(buyer: Buyer) -> list[Recipient]:
+    return [Recipient(c.name, c.email) for c in buyer.contacts if c.email.strip()]
+
+
+def wants_each_milestone(buyer: Buyer) -> bool:
+    return buyer.notice_preference == NoticePreference.EACH_MILESTONE.value
+
+
+def party_correspondent(party: AwardParty) -> Correspondent | None:
+    """The correspondent named at award, else the company's first one."""
+    if party.correspondent is not None:
+        return party.correspondent
+    return party.company.correspondents[0] if party.company.correspondents else None
+
+
+def _cause(session: Session, clause_id: int, history_event: str, at: datetime) -> str:
+    """The history row written with the change: a stable name for it whenever we look again."""
+    row_id = session.scalar(
+        select(ClauseHistory.id)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == history_event,
+            ClauseHistory.at == at,
+        )
+        .order_by(ClauseHistory.id.desc())
+        .limit(1)
+    )
+    if row_id is not None:
+        return f"h{row_id}"
+    return f"{history_event}@{at.astimezone(UTC).isoformat()}"
+
+
+def _history_reason(
+    session: Session, clause_id: int, history_event: str, at: datetime
+) -> str | None:
+    return session.scalar(
+        select(ClauseHistory.reason)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == history_event,
+            ClauseHistory.at == at,
+        )
+        .order_by(ClauseHistory.id.desc())
+        .limit(1)
+    )
+
+
+def _load_clause(session: Session, clause_id: int) -> Clause:
+    clause = session.get(Clause, clause_id)
+    if clause is None:
+        raise LookupError(f"clause {clause_id} vanished inside its own transaction")
+    return clause
+
+
+def _buyer_notice(
+    app: App, session: Session, clause_id: int, kind: str, history_event: str, at: datetime
+) -> None:
+    clause = _load_clause(session, clause_id)
+    buyer = clause.market.operation.buyer
+    recipients = buyer_recipients(buyer)
+    if not wants_each_milestone(buyer) or not recipients:
+        return
+    key = f"notice:{clause_id}:{kind}:{_cause(session, clause_id, history_event, at)}"
+    results = clause_results(session, clause) if kind in RESULT_KINDS else None
+    context = notice_context(
+        clause,
+        app.settings,
+        at=local_day(at, app.settings.zone),
+        reason=(
+            _history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
+        ),
+        results=results,
+    )
+    queue_email(
+        session,
+        app.renderer,
+        key=key,
+        kind=kind,
+        recipients=recipients,
+        context=context,
+        now=at,
+        clause_id=clause_id,
+    )
+
+
+def _award(app: App, session: Session, event: ClauseAwarded) -> None:
+    clause = _load_clause(session, event.clause_id)
+    stamp = event.at.astimezone(UTC).isoformat()
+    buyer = clause.market.operation.buyer
+    recipients = buyer_recipients(buyer)
+    if wants_each_milestone(buyer) and recipients:
+        queue_email(
+            session,
+            app.renderer,
+            key=f"notice:{clause.id}:notice_awarded:{stamp}",
+            kind="notice_awarded",
+            recipients=recipients,
+            context=notice_context(
+                clause, app.settings, at=local_day(event.at, app.settings.zone), reason=None
+            ),
+            now=event.at,
+            clause_id=clause.id,
+        )
+    for party in clause.parties:
+        correspondent = party_correspondent(party)
+        if correspondent is None or not correspondent.email.strip():
+            continue  # the digest lists awards missing a correspondent
+        queue_email(
+            session,
+            app.renderer,
+            key=f"welcome:{clause.id}:{party.company_id}:{stamp}",
+            kind="company_welcome",
+            recipients=[Recipient(correspondent.name, correspondent.email)],
+            context=welcome_context(clause, party, correspondent, app.settings),
+            now=event.at,
+            clause_id=clause.id,
+        )
+
+
+def company_hours(session: Session, clause_id: int, company_id: int) -> Decimal:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Declaration.total_hours), 0)).where(
+            Declaration.clause_id == clause_id, Declaration.company_id == company_id
+        )
+    )
+    return Decimal(total or 0)
+
+
+def _receipt(app: App, session: Session, event: DeclarationRecorded) -> None:
+    declaration = session.get(Declaration, event.declaration_id)
+    if declaration is None:
+        raise LookupError(f"declaration {event.declaration_id} vanished inside its transaction")
+    clause = _load_clause(session, event.clause_id)
+    company = session.get_one(Company, event.company_id)
+    party = session.scalar(
+        select(AwardParty).where(
+            AwardParty.clause_id == clause.id, AwardParty.company_id == company.id
+        )
+    )
+    correspondent = party_correspondent(party) if party is not None else None
+    if correspondent is None and company.correspondents:
+        correspondent = company.correspondents[0]
+    if correspondent is None or not correspondent.email.strip():
+        return
+    queue_email(
+        session,
+        app.renderer,
+        # A corrected declaration keeps its id: the recording time tells the two receipts apart.
+        key=f"receipt:{declaration.id}:{event.at.astimezone(UTC).isoformat()}",
+        kind="declaration_receipt",
+        recipients=[Recipient(correspondent.name, correspondent.email)],
+        context=receipt_context(
+            clause,
+            company,
+            declaration,
+            cumulated=company_hours(session, clause.id, company.id),
+            hours_share=party.hours_share if party is not None else None,
+            settings=app.settings,
+        ),
+        now=event.at,
+        clause_id=clause.id,
+    )
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()

@@ -10,15 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formataddr
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import OutboxMessage
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import require_aware
+from workflow.errors import InputRefused, NotFound
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,17 @@ class Recipient:
         return formataddr((name, email))
 
 
+# Built once: constructing a statement costs more than running it (BENCHMARKS.md, enqueue).
+_TABLE = cast(Table, OutboxMessage.__table__)
+_KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
+_INSERTS = {
+    name: dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def key_exists(session: Session, key: str) -> bool:
-    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None
+    return session.execute(_KEY_EXISTS, {"key": key}).first() is not None
 
 
 def queue_email(
@@ -69,9 +79,108 @@ def queue_email(
         "created_at": now,
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    )
-    result = session.execute(statement)
+    statement = _INSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
+    result = session.execute(statement, values)
     return bool(getattr(result, "rowcount", 0))
+
+
+#: Every state of an outbox row, with the word a facilitator reads.
+STATE_LABELS = {
+    "pending": "en attente",
+    "sending": "en cours d'envoi",
+    "sent": "envoyé",
+    "failed": "refusé",
+    "dead": "abandonné",
+}
+#: States from which ``retry`` may put a message back in the queue.
+RETRYABLE = ("failed", "dead", "pending")
+
+
+def parse_state(text: str) -> str:
+    value = text.strip().lower()
+    for state, label in STATE_LABELS.items():
+        if value in (state, label):
+            return state
+    accepted = ", ".join(f"{state} ({label})" for state, label in STATE_LABELS.items())
+    raise InputRefused(f"État de courriel « {text} » inconnu ; états acceptés : {accepted}.")
+
+
+def list_messages(
+    session: Session,
+    *,
+    states: Sequence[str] = (),
+    kind: str | None = None,
+    limit: int | None = None,
+) -> list[OutboxMessage]:
+    """Newest first; ``states`` empty means every state."""
+    statement = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if states:
+        statement = statement.where(OutboxMessage.state.in_(states))
+    if kind:
+        statement = statement.where(OutboxMessage.kind == kind)
+    if limit:
+        statement = statement.limit(limit)
+    return list(session.scalars(statement))
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    ).all()
+    counts = dict.fromkeys(STATE_LABELS, 0)
+    counts.update({state: int(count) for state, count in rows})
+    return counts
+
+
+def undelivered(session: Session) -> list[OutboxMessage]:
+    """What the facilitator must see: refused or abandoned messages, and refused recipients."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.state.in_(("failed", "dead")),
+                    OutboxMessage.refused_recipients.is_not(None),
+                )
+            )
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def _requeue(message: OutboxMessage, now: datetime) -> None:
+    # A fresh set of attempts: the facilitator fixed what was wrong (an address, the server).
+    message.state = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now
+    message.claimed_at = None
+
+
+def retry_message(session: Session, message_id: int, now: datetime) -> OutboxMessage:
+    """Put one refused, abandoned or waiting message back in the queue, due at once."""
+    require_aware(now)
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound(f"Courriel n° {message_id} introuvable dans la file d'envoi.")
+    if message.state not in RETRYABLE:
+        allowed = ", ".join(STATE_LABELS[s] for s in RETRYABLE)
+        raise InputRefused(
+            f"Courriel n° {message_id} : il est « {STATE_LABELS[message.state]} », "
+            f"il ne peut pas être renvoyé ; seuls les courriels {allowed} peuvent l'être."
+        )
+    _requeue(message, now)
+    return message
+
+
+def retry_all_failed(session: Session, now: datetime) -> list[int]:
+    """Every refused or abandoned message back in the queue; returns their numbers."""
+    require_aware(now)
+    messages = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.state.in_(("failed", "dead")))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    for message in messages:
+        _requeue(message, now)
+    return [m.id for m in messages]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workflow.entrypoints.cli import catalog, clauses, mail, service, summary
+from workflow.entrypoints.cli import catalog, clauses, imports, mail, service, summary
 from workflow.entrypoints.cli.common import CliState, console, handle_errors
 
 
@@ -27,7 +27,7 @@ def init_command() -> None:
     console.print(f"Base de données prête (schéma {revision}) : {app.settings.database_url}")
 
 
-for module in (catalog, clauses, mail, service, summary):
+for module in (catalog, clauses, imports, mail, service, summary):
     for command in module.COMMANDS:
         cli.add_command(command)
 

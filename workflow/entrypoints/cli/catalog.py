@@ -1,7 +1,540 @@
-"""CLI commands of this area (filled by its issue)."""
+"""``clauses buyer|company|operation|market|lot ...``: the territory's reference data.
+
+Every ``add`` runs in one transaction and prints what was created (``--json`` for machines);
+every ``list`` prints a table. Objects are designated by their number (``id``), shown by ``list``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from workflow.adapters.orm import Buyer, Company, Market, Operation
+from workflow.domain.vocabulary import NoticePreference
+from workflow.entrypoints.cli.clauses import (
+    actor_option,
+    clause_summary,
+    figure_options,
+    list_clauses,
+    parse_figures,
+    print_calculation,
+    say,
+)
+from workflow.entrypoints.cli.common import (
+    get_app,
+    handle_errors,
+    json_option,
+    parse_date_fr,
+    print_json,
+    print_table,
+)
+from workflow.services import catalog
+from workflow.services.catalog import NOTICE_PREFERENCE_LABELS, CalendarInput
+from workflow.services.clauses import ClauseParameters
+
+
+def calendar_options(func: Any) -> Any:
+    """The three calendar overrides shared by buyers and lots."""
+    func = click.option(
+        "--escalation-offset",
+        type=int,
+        default=None,
+        help="Jours ouvrés après l'échéance avant de signaler le retard au donneur d'ordre.",
+    )(func)
+    func = click.option(
+        "--reminder-offsets",
+        default=None,
+        help="Jours ouvrés après l'échéance où partent les rappels, par exemple 3,7.",
+    )(func)
+    func = click.option(
+        "--due-day",
+        type=int,
+        default=None,
+        help="Jour du mois suivant où la déclaration est due (1 à 28).",
+    )(func)
+    return func
+
+
+def calendar_text(holder: Buyer) -> str:
+    parts = []
+    if holder.declaration_due_day is not None:
+        parts.append(f"échéance le {holder.declaration_due_day}")
+    if holder.reminder_offsets:
+        parts.append(f"rappels J+{holder.reminder_offsets.replace(',', ', J+')}")
+    if holder.escalation_offset is not None:
+        parts.append(f"signalement J+{holder.escalation_offset}")
+    return " ; ".join(parts) or "calendrier par défaut"
+
+
+# --- buyers -----------------------------------------------------------------------------------
+
+
+def buyer_data(buyer: Buyer) -> dict[str, Any]:
+    preference = NoticePreference(buyer.notice_preference)
+    return {
+        "id": buyer.id,
+        "nom": buyer.name,
+        "type": buyer.kind,
+        "avis": preference.value,
+        "avis_libelle": NOTICE_PREFERENCE_LABELS[preference],
+        "jour_echeance": buyer.declaration_due_day,
+        "jours_rappels": buyer.reminder_offsets,
+        "jours_signalement": buyer.escalation_offset,
+        "contacts": [
+            {
+                "id": c.id,
+                "nom": c.name,
+                "email": c.email,
+                "telephone": c.phone,
+                "fonction": c.role,
+            }
+            for c in buyer.contacts
+        ],
+    }
+
+
+@click.group("buyer")
+def buyer_group() -> None:
+    """Donneurs d'ordre (acheteurs, maîtres d'ouvrage) et leurs contacts."""
+
+
+@buyer_group.command("add")
+@click.argument("name", metavar="NOM")
+@click.option("--kind", default="", help="Type : département, commune, agglomération, bailleur…")
+@click.option(
+    "--notices",
+    "notice_preference",
+    default=NoticePreference.EACH_MILESTONE.value,
+    show_default=True,
+    help="Avis au donneur d'ordre : each_milestone (chaque étape) ou monthly_only (mensuel).",
+)
+@calendar_options
+@json_option
+@handle_errors
+def buyer_add(
+    name: str,
+    kind: str,
+    notice_preference: str,
+    due_day: int | None,
+    reminder_offsets: str | None,
+    escalation_offset: int | None,
+    as_json: bool,
+) -> None:
+    """Ajoute un donneur d'ordre."""
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        buyer = catalog.add_buyer(
+            session,
+            name=name,
+            kind=kind,
+            notice_preference=notice_preference,
+            calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
+            now=now,
+        )
+        data = buyer_data(buyer)
+    if as_json:
+        print_json(data)
+        return
+    say(
+        f"Donneur d'ordre n° {data['id']} ajouté : [bold]{data['nom']}[/]"
+        f"{' (' + data['type'] + ')' if data['type'] else ''}, {data['avis_libelle']}."
+    )
+
+
+@buyer_group.command("list")
+@json_option
+@handle_errors
+def buyer_list(as_json: bool) -> None:
+    """Liste les donneurs d'ordre et leurs contacts."""
+    app = get_app()
+    with app.transaction() as session:
+        buyers = catalog.list_buyers(session)
+        rows = [buyer_data(b) for b in buyers]
+        calendars = {b.id: calendar_text(b) for b in buyers}
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Donneurs d'ordre",
+        ["N°", "Nom", "Type", "Avis", "Calendrier", "Contacts"],
+        [
+            [
+                r["id"],
+                r["nom"],
+                r["type"],
+                r["avis_libelle"],
+                calendars[r["id"]],
+                "\n".join(f"{c['nom']} <{c['email']}>" for c in r["contacts"]) or "aucun",
+            ]
+            for r in rows
+        ],
+    )
+
+
+@buyer_group.command("contact-add")
+@click.argument("buyer_id", type=int, metavar="DONNEUR_D_ORDRE")
+@click.option("--name", required=True, help="Nom du contact.")
+@click.option("--email", required=True, help="Adresse e-mail du contact.")
+@click.option("--phone", default="", help="Téléphone.")
+@click.option("--role", default="", help="Fonction (acheteur, chargé d'opération…).")
+@json_option
+@handle_errors
+def buyer_contact_add(
+    buyer_id: int, name: str, email: str, phone: str, role: str, as_json: bool
+) -> None:
+    """Ajoute un contact à un donneur d'ordre (il reçoit les avis)."""
+    app = get_app()
+    with app.transaction() as session:
+        contact = catalog.add_buyer_contact(
+            session, buyer_id, name=name, email=email, phone=phone, role=role
+        )
+        data = {
+            "id": contact.id,
+            "donneur_d_ordre_id": buyer_id,
+            "donneur_d_ordre": contact.buyer.name,
+            "nom": contact.name,
+            "email": contact.email,
+            "telephone": contact.phone,
+            "fonction": contact.role,
+        }
+    if as_json:
+        print_json(data)
+        return
+    say(
+        f"Contact n° {data['id']} ajouté à {data['donneur_d_ordre']} : "
+        f"{data['nom']} <{data['email']}>."
+    )
+
+
+# --- companies --------------------------------------------------------------------------------
+
+
+def company_data(company: Company) -> dict[str, Any]:
+    return {
+        "id": company.id,
+        "nom": company.name,
+        "siret": company.siret,
+        "ville": company.city,
+        "correspondants": [
+            {"id": c.id, "nom": c.name, "email": c.email, "telephone": c.phone}
+            for c in company.correspondents
+        ],
+    }
+
+
+@click.group("company")
+def company_group() -> None:
+    """Entreprises (titulaires, cotraitants, sous-traitants) et leurs correspondants."""
+
+
+@company_group.command("add")
+@click.argument("name", metavar="NOM")
+@click.option("--siret", default=None, help="SIRET à 14 chiffres (espaces permis).")
+@click.option("--city", default="", help="Ville.")
+@json_option
+@handle_errors
+def company_add(name: str, siret: str | None, city: str, as_json: bool) -> None:
+    """Ajoute une entreprise."""
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        data = company_data(
+            catalog.add_company(session, name=name, siret=siret, city=city, now=now)
+        )
+    if as_json:
+        print_json(data)
+        return
+    siret_text = f", SIRET {data['siret']}" if data["siret"] else ""
+    say(f"Entreprise n° {data['id']} ajoutée : [bold]{data['nom']}[/]{siret_text}.")
+
+
+@company_group.command("list")
+@json_option
+@handle_errors
+def company_list(as_json: bool) -> None:
+    """Liste les entreprises et leurs correspondants."""
+    app = get_app()
+    with app.transaction() as session:
+        rows = [company_data(c) for c in catalog.list_companies(session)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Entreprises",
+        ["N°", "Nom", "SIRET", "Ville", "Correspondants"],
+        [
+            [
+                r["id"],
+                r["nom"],
+                r["siret"] or "",
+                r["ville"],
+                "\n".join(f"n° {c['id']} {c['nom']} <{c['email']}>" for c in r["correspondants"])
+                or "aucun",
+            ]
+            for r in rows
+        ],
+    )
+
+
+@company_group.command("correspondent-add")
+@click.argument("company_id", type=int, metavar="ENTREPRISE")
+@click.option("--name", required=True, help="Nom du correspondant insertion.")
+@click.option("--email", required=True, help="Adresse e-mail (reçoit appels et rappels).")
+@click.option("--phone", default="", help="Téléphone.")
+@json_option
+@handle_errors
+def company_correspondent_add(
+    company_id: int, name: str, email: str, phone: str, as_json: bool
+) -> None:
+    """Ajoute un correspondant insertion à une entreprise."""
+    app = get_app()
+    with app.transaction() as session:
+        person = catalog.add_correspondent(session, company_id, name=name, email=email, phone=phone)
+        data = {
+            "id": person.id,
+            "entreprise_id": company_id,
+            "entreprise": person.company.name,
+            "nom": person.name,
+            "email": person.email,
+            "telephone": person.phone,
+        }
+    if as_json:
+        print_json(data)
+        return
+    say(
+        f"Correspondant n° {data['id']} ajouté à {data['entreprise']} : "
+        f"{data['nom']} <{data['email']}>."
+    )
+
+
+# --- operations and markets -------------------------------------------------------------------
+
+
+def operation_data(operation: Operation) -> dict[str, Any]:
+    return {
+        "id": operation.id,
+        "donneur_d_ordre_id": operation.buyer_id,
+        "donneur_d_ordre": operation.buyer.name,
+        "nom": operation.name,
+        "lieu": operation.place,
+        "marches": len(operation.markets),
+    }
+
+
+@click.group("operation")
+def operation_group() -> None:
+    """Opérations (un chantier, un programme) d'un donneur d'ordre."""
+
+
+@operation_group.command("add")
+@click.argument("name", metavar="NOM")
+@click.option("--buyer", "buyer_id", type=int, required=True, help="N° du donneur d'ordre.")
+@click.option("--place", default="", help="Lieu de l'opération.")
+@json_option
+@handle_errors
+def operation_add(name: str, buyer_id: int, place: str, as_json: bool) -> None:
+    """Ajoute une opération à un donneur d'ordre."""
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        operation = catalog.add_operation(session, buyer_id, name=name, place=place, now=now)
+        data = operation_data(operation)
+    if as_json:
+        print_json(data)
+        return
+    say(f"Opération n° {data['id']} ajoutée : [bold]{data['nom']}[/] ({data['donneur_d_ordre']}).")
+
+
+@operation_group.command("list")
+@click.option("--buyer", "buyer_id", type=int, default=None, help="Un seul donneur d'ordre.")
+@json_option
+@handle_errors
+def operation_list(buyer_id: int | None, as_json: bool) -> None:
+    """Liste les opérations."""
+    app = get_app()
+    with app.transaction() as session:
+        rows = [operation_data(o) for o in catalog.list_operations(session, buyer_id)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Opérations",
+        ["N°", "Donneur d'ordre", "Nom", "Lieu", "Marchés"],
+        [[r["id"], r["donneur_d_ordre"], r["nom"], r["lieu"], r["marches"]] for r in rows],
+    )
+
+
+def market_data(market: Market) -> dict[str, Any]:
+    return {
+        "id": market.id,
+        "operation_id": market.operation_id,
+        "operation": market.operation.name,
+        "donneur_d_ordre": market.operation.buyer.name,
+        "reference": market.reference,
+        "intitule": market.title,
+        "lots": len(market.clauses),
+    }
+
+
+@click.group("market")
+def market_group() -> None:
+    """Marchés d'une opération (chacun compte un ou plusieurs lots)."""
+
+
+@market_group.command("add")
+@click.argument("reference", metavar="REFERENCE")
+@click.option("--operation", "operation_id", type=int, required=True, help="N° de l'opération.")
+@click.option("--title", default="", help="Intitulé du marché.")
+@json_option
+@handle_errors
+def market_add(reference: str, operation_id: int, title: str, as_json: bool) -> None:
+    """Ajoute un marché à une opération."""
+    app = get_app()
+    with app.transaction() as session:
+        market = catalog.add_market(session, operation_id, reference=reference, title=title)
+        data = market_data(market)
+    if as_json:
+        print_json(data)
+        return
+    say(
+        f"Marché n° {data['id']} ajouté : [bold]{data['reference']}[/] "
+        f"{data['intitule']} (opération {data['operation']})."
+    )
+
+
+@market_group.command("list")
+@click.option("--operation", "operation_id", type=int, default=None, help="Une seule opération.")
+@json_option
+@handle_errors
+def market_list(operation_id: int | None, as_json: bool) -> None:
+    """Liste les marchés."""
+    app = get_app()
+    with app.transaction() as session:
+        rows = [market_data(m) for m in catalog.list_markets(session, operation_id)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Marchés",
+        ["N°", "Donneur d'ordre", "Opération", "Référence", "Intitulé", "Lots"],
+        [
+            [
+                r["id"],
+                r["donneur_d_ordre"],
+                r["operation"],
+                r["reference"],
+                r["intitule"],
+                r["lots"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+# --- lots -------------------------------------------------------------------------------------
+
+
+@click.group("lot")
+def lot_group() -> None:
+    """Lots d'un marché portant une clause d'insertion (une clause par lot)."""
+
+
+@lot_group.command("add")
+@click.option("--market", "market_id", type=int, required=True, help="N° du marché.")
+@click.option("--title", required=True, help="Intitulé du lot (ex. Gros œuvre).")
+@click.option("--number", "lot_number", default="", help="Numéro du lot (vide : lot unique).")
+@click.option("--trade", default="", help="Corps d'état.")
+@figure_options
+@click.option("--hours", "hours_override", type=int, default=None, help="Heures imposées.")
+@click.option("--hours-reason", default=None, help="Raison des heures imposées (obligatoire).")
+@click.option(
+    "--planned-notification", default=None, help="Notification prévue du marché (jj/mm/aaaa)."
+)
+@calendar_options
+@actor_option
+@json_option
+@handle_errors
+def lot_add(
+    market_id: int,
+    title: str,
+    lot_number: str,
+    trade: str,
+    amount: str | None,
+    labour_share: str | None,
+    rate: str | None,
+    hourly_cost: str | None,
+    hours_override: int | None,
+    hours_reason: str | None,
+    planned_notification: str | None,
+    due_day: int | None,
+    reminder_offsets: str | None,
+    escalation_offset: int | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Ajoute un lot et sa clause, à l'étape « repérage » ; calcule ses heures si les quatre
+    paramètres sont donnés."""
+    app = get_app()
+    figures = parse_figures(amount, labour_share, rate, hourly_cost)
+    if hours_reason is not None and hours_override is None:
+        raise click.UsageError("--hours-reason va avec --hours.")
+    params = ClauseParameters(
+        amount_excl_tax=figures.amount,
+        labour_share=figures.labour_share,
+        insertion_rate=figures.rate,
+        hourly_cost=figures.hourly_cost,
+        hours_override=hours_override,
+        override_reason=hours_reason,
+    )
+    notification = (
+        parse_date_fr(planned_notification, "--planned-notification")
+        if planned_notification
+        else None
+    )
+    now = app.clock()
+    with app.transaction() as session:
+        clause = catalog.add_lot(
+            session,
+            market_id,
+            lot_number=lot_number,
+            lot_title=title,
+            params=params,
+            actor=actor or app.settings.facilitator_name,
+            now=now,
+            publish=app.publish,
+            trade=trade,
+            planned_notification=notification,
+            calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
+        )
+        data = clause_summary(clause)
+    calculation = params.calculation()
+    data["note_de_calcul"] = calculation.note() if calculation else None
+    if as_json:
+        print_json(data)
+        return
+    lot = f" lot {data['lot']}" if data["lot"] else ""
+    say(
+        f"Clause n° {data['id']} créée à l'étape « {data['etape_libelle']} » : "
+        f"marché {data['marche']}{lot} – {data['intitule']}."
+    )
+    if calculation:
+        print_calculation(calculation)
+    if hours_override is not None:
+        say(f"Heures imposées : {hours_override} h ({hours_reason}).")
+    elif calculation is None:
+        say("Heures d'insertion : à calculer (--amount, --labour-share, --rate et --hourly-cost).")
+
+
+# The same command as ``clauses clause list``: a lot and its clause are one row.
+lot_group.add_command(list_clauses, name="list")
+
+
+COMMANDS: list[click.Command] = [
+    buyer_group,
+    company_group,
+    operation_group,
+    market_group,
+    lot_group,
+]

@@ -1,7 +1,365 @@
-"""CLI commands of this area (filled by its issue)."""
+"""``clauses serve | tick | simulate | demo``: the service clock, one pass, a simulated calendar."""
 
 from __future__ import annotations
 
-import click
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from workflow.adapters.templates import french_date, french_month
+from workflow.entrypoints.cli.common import (
+    console,
+    get_app,
+    handle_errors,
+    json_option,
+    parse_date_fr,
+    print_json,
+    print_table,
+)
+from workflow.errors import InputRefused
+from workflow.services.ticks import PassReport, SimulationReport
+
+if TYPE_CHECKING:
+    from workflow.bootstrap import App
+    from workflow.settings import Settings
+
+R = TypeVar("R")
+
+#: What each kind of email is, in the words of the people who receive it.
+KIND_LABELS = {
+    "declaration_call": "Appels à déclarer (entreprises)",
+    "declaration_reminder": "Rappels (entreprises)",
+    "declaration_escalation": "Alertes avant mise en demeure (donneurs d'ordre)",
+    "declaration_receipt": "Accusés de réception de déclaration",
+    "company_welcome": "Accueils des entreprises attributaires",
+    "facilitator_digest": "Récapitulatifs des tâches (facilitatrice)",
+    "monthly_summary": "Synthèses mensuelles (facilitatrice)",
+    "monthly_summary_buyer": "Synthèses mensuelles (donneurs d'ordre)",
+    "notice_identified": "Avis : clause repérée",
+    "notice_drafted": "Avis : clause rédigée",
+    "notice_awarded": "Avis : attribution",
+    "notice_execution_started": "Avis : démarrage",
+    "notice_suspended": "Avis : suspension",
+    "notice_resumed": "Avis : reprise",
+    "notice_execution_ended": "Avis : fin d'exécution",
+    "notice_final_report": "Avis : bilan",
+    "notice_abandoned": "Avis : abandon",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count < 2 else many}"
+
+
+def parse_instant(text: str, zone: Any) -> datetime:
+    """ISO 8601; without an offset the time is read in the service's time zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputRefused(
+            f"--now : « {text} » n'est pas un instant ISO 8601 ; exemples : 2026-06-01T09:00 "
+            "(heure locale) ou 2026-06-01T07:00+00:00."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def describe_pass(report: PassReport) -> str:
+    ladders = report.ladders
+    parts = [
+        plural(ladders.calls, "appel à déclarer", "appels à déclarer"),
+        plural(ladders.reminders, "rappel", "rappels"),
+        plural(ladders.escalations, "alerte au donneur d'ordre", "alertes aux donneurs d'ordre"),
+        plural(report.digests, "récapitulatif", "récapitulatifs"),
+        plural(report.summaries, "synthèse", "synthèses"),
+    ]
+    text = ", ".join(parts)
+    if report.dispatch is not None:
+        text += f" ; {plural(report.dispatch.sent, 'courriel envoyé', 'courriels envoyés')}"
+        if report.dispatch.retried or report.dispatch.failed or report.dispatch.dead:
+            text += (
+                f" ({report.dispatch.retried} à retenter, {report.dispatch.failed} en échec, "
+                f"{report.dispatch.dead} abandonnés)"
+            )
+    if ladders.steps_skipped:
+        text += (
+            f" ; {plural(ladders.steps_skipped, 'étape en retard sautée', 'étapes en retard sautées')}"
+            " (seule la plus récente part)"
+        )
+    return text
+
+
+@click.command("tick")
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    metavar="ISO",
+    help="Instant du passage (ISO 8601, heure locale si sans fuseau). Par défaut : maintenant.",
+)
+@json_option
+@handle_errors
+def tick(now_text: str | None, as_json: bool) -> None:
+    """Fait un passage : appels, rappels, alertes, récapitulatif, synthèses dus, puis envois."""
+    from workflow.services.ticks import run_pass
+
+    app = get_app()
+    now = parse_instant(now_text, app.settings.zone) if now_text else app.clock()
+    report = run_pass(app, now)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    local = now.astimezone(app.settings.zone)
+    console.print(
+        f"Passage du {french_date(local)} à {local:%H:%M} ({app.settings.timezone}) : "
+        f"{describe_pass(report)}."
+    )
+
+
+class MonthlyProgress:
+    """Rich progress over the simulated instants, and one line per month of emails queued."""
+
+    def __init__(self, progress: Progress, total: int, zone: ZoneInfo) -> None:
+        self.progress = progress
+        self.zone = zone
+        self.task = progress.add_task("", total=total)
+        self.month: date | None = None
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, report: PassReport) -> None:
+        local = report.now.astimezone(self.zone)
+        month = local.date().replace(day=1)
+        if self.month is not None and month != self.month:
+            self.flush()
+        self.month = month
+        ladders = report.ladders
+        self.counts.update(
+            calls=ladders.calls,
+            reminders=ladders.reminders,
+            escalations=ladders.escalations,
+            digests=report.digests,
+            summaries=report.summaries,
+            sent=report.sent,
+        )
+        self.progress.update(self.task, advance=1, description=french_date(local).rjust(18))
+
+    def flush(self) -> None:
+        if self.month is None:
+            return
+        c = self.counts
+        self.progress.console.print(
+            f"[bold]{french_month(self.month).capitalize():<15}[/] "
+            f"{plural(c['calls'], 'appel', 'appels')}, {plural(c['reminders'], 'rappel', 'rappels')}, "
+            f"{plural(c['escalations'], 'alerte', 'alertes')}, "
+            f"{plural(c['digests'], 'récapitulatif', 'récapitulatifs')}, "
+            f"{plural(c['summaries'], 'synthèse', 'synthèses')} · "
+            f"{plural(c['sent'], 'courriel envoyé', 'courriels envoyés')}"
+        )
+        self.counts.clear()
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("passages"),
+        console=console,
+        transient=True,
+    )
+
+
+def print_simulation(report: SimulationReport, zone: ZoneInfo, *, by_kind: bool = True) -> None:
+    console.print(
+        f"\nSimulation du {french_date(report.start.astimezone(zone))} au "
+        f"{french_date(report.end.astimezone(zone))} : {report.passes} passages, "
+        f"{plural(report.actions, 'action simulée', 'actions simulées')}, "
+        f"{plural(report.queued, 'courriel préparé', 'courriels préparés')}, "
+        f"{plural(report.sent, 'envoyé', 'envoyés')}."
+    )
+    if by_kind:
+        print_table(
+            "Courriels préparés pendant la simulation, par type",
+            ["Type", "Nombre"],
+            [[kind_label(kind), count] for kind, count in sorted(report.by_kind.items())],
+        )
+    if report.steps_skipped:
+        console.print(
+            f"{plural(report.steps_skipped, 'étape de relance sautée', 'étapes de relance sautées')}"
+            " parce qu'une plus récente était déjà due."
+        )
+
+
+def tracked_simulation(
+    app: App, start: date, end: date, run: Callable[[Callable[[PassReport], None]], R]
+) -> R:
+    """Run ``run(on_pass)`` under a progress bar, printing one line per simulated month."""
+    from workflow.services.ticks import simulation_instants
+
+    total = len(simulation_instants(start, end, app.settings))
+    with progress_bar() as progress:
+        tracker = MonthlyProgress(progress, total, app.settings.zone)
+        result = run(tracker)
+        tracker.flush()
+    return result
+
+
+@click.command("simulate")
+@click.option("--from", "start_text", required=True, help="Premier jour simulé (jj/mm/aaaa).")
+@click.option("--to", "end_text", required=True, help="Dernier jour simulé, inclus (jj/mm/aaaa).")
+@click.option(
+    "--no-dispatch", is_flag=True, help="Préparer les courriels sans les envoyer (file d'envoi)."
+)
+@json_option
+@handle_errors
+def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json: bool) -> None:
+    """Rejoue les vrais passages jour après jour sur un calendrier simulé (rien n'attend)."""
+    start = parse_date_fr(start_text, "--from")
+    end = parse_date_fr(end_text, "--to")
+    if end < start:
+        raise InputRefused(
+            f"--to {end:%d/%m/%Y} précède --from {start:%d/%m/%Y} : la fin vient après le début."
+        )
+    app = get_app()
+    if as_json:
+        from workflow.services.ticks import simulate
+
+        report = simulate(app, start, end, dispatch=not no_dispatch)
+        print_json(
+            {
+                "debut": report.start,
+                "fin": report.end,
+                "passages": report.passes,
+                "envoyes": report.sent,
+                "par_type": report.by_kind,
+            }
+        )
+        return
+    from workflow.services.ticks import simulate
+
+    console.print(
+        f"Simulation sur {app.settings.database_url} ; courriels : {app.transport.describe()}."
+    )
+    report = tracked_simulation(
+        app,
+        start,
+        end,
+        lambda on_pass: simulate(app, start, end, dispatch=not no_dispatch, on_pass=on_pass),
+    )
+    print_simulation(report, app.settings.zone)
+
+
+@click.command("serve")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    envvar="CLAUSES_PASS_INTERVAL",
+    help="Secondes entre deux passages (ou CLAUSES_PASS_INTERVAL).",
+)
+@handle_errors
+def serve(interval: float) -> None:
+    """Lance le service : appels, rappels, alertes, récapitulatifs, synthèses et envois, en continu.
+
+    S'arrête proprement sur SIGTERM ou Ctrl-C. Journal : une ligne JSON par action (stderr).
+    """
+    from workflow.entrypoints.scheduler import configure_logging
+    from workflow.entrypoints.scheduler import serve as run_service
+
+    app = get_app()
+    configure_logging()
+    run_service(app, interval)
+
+
+DEMO_DIR = Path("var")
+
+
+def fresh_demo_settings() -> Settings:
+    """``var/demo.db`` and ``var/mail/``, both emptied: the demo never touches real data."""
+    from workflow.settings import load_settings
+
+    database = DEMO_DIR / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    mail_dir = DEMO_DIR / "mail"
+    shutil.rmtree(mail_dir, ignore_errors=True)
+    return load_settings(
+        database_url=f"sqlite:///{database}", mail_transport="file", mail_dir=mail_dir
+    )
+
+
+@click.command("demo")
+@handle_errors
+def demo() -> None:
+    """Démonstration : territoire d'exemple et 14 mois simulés (base var/demo.db, courriels
+    var/mail/)."""
+    from workflow.adapters.reports import print_summary
+    from workflow.bootstrap import bootstrap
+    from workflow.services.demo import CAST, FIRST_DAY, LAST_DAY, run_demo
+    from workflow.services.summaries import compile_summary
+
+    settings = fresh_demo_settings()
+    console.print(
+        f"Démonstration sur une base neuve [bold]{settings.database_url}[/] (remplace "
+        f"CLAUSES_DATABASE_URL le temps de la démonstration) ; dossier [bold]{settings.mail_dir}/[/]"
+        " vidé : les courriels y seront écrits en fichiers .eml, aucun n'est envoyé."
+    )
+    app = bootstrap(settings)
+    try:
+        app.init_database()
+        console.print(
+            f"Territoire d'exemple chargé, puis 14 mois simulés du {french_date(FIRST_DAY)} au "
+            f"{french_date(LAST_DAY)}, par les vrais passages du service :"
+        )
+        for line in CAST:
+            console.print(f"  • {line}")
+        report = tracked_simulation(
+            app, FIRST_DAY, LAST_DAY, lambda on_pass: run_demo(app, on_pass=on_pass)
+        )
+        print_simulation(report.simulation, settings.zone, by_kind=False)
+        print_mail_folders(settings.mail_dir)
+        with app.transaction() as session:
+            summary = compile_summary(
+                session,
+                report.last_summary_month,
+                now=report.simulation.end,
+                zone=settings.zone,
+            )
+        console.print(
+            f"\nDernière synthèse mensuelle, {french_month(report.last_summary_month)} "
+            "(envoyée le premier jour ouvré du mois suivant) :\n"
+        )
+        print_summary(console, summary)
+    finally:
+        app.close()
+
+
+def print_mail_folders(mail_dir: Path) -> None:
+    folders = sorted(p for p in mail_dir.iterdir() if p.is_dir()) if mail_dir.is_dir() else []
+    rows = [(folder, len(list(folder.glob("*.eml")))) for folder in folders]
+    total = sum(count for _, count in rows)
+    console.print(
+        f"\nLes courriels sont dans [bold]{mail_dir}/[/], un dossier par type "
+        f"({plural(total, 'fichier .eml', 'fichiers .eml')}) :"
+    )
+    print_table(
+        "Courriels écrits",
+        ["Dossier", "Type", "Fichiers"],
+        [[f"{folder}/", kind_label(folder.name), count] for folder, count in rows],
+    )
+
+
+COMMANDS: list[click.Command] = [serve, tick, simulate_command, demo]

@@ -1,7 +1,158 @@
-"""CLI commands of this area (filled by its issue)."""
+"""``clauses summary`` (the monthly figures on demand) and ``clauses digest`` (today's tasks)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import cast
+
 import click
 
-COMMANDS: list[click.Command] = []
+from workflow.adapters.reports import FORMATS, Format, print_summary, render_summary
+from workflow.domain.calendar import add_months, month_start
+from workflow.entrypoints.cli.common import (
+    console,
+    get_app,
+    handle_errors,
+    json_option,
+    print_json,
+)
+from workflow.errors import InputRefused
+from workflow.services.digest import CATEGORY_TITLES, compile_digest
+from workflow.services.summaries import compile_summary
+
+#: Where xlsx and html summaries go when no --output is given.
+REPORTS_DIR = Path("var/reports")
+SUFFIXES = {"text": "txt", "csv": "csv", "xlsx": "xlsx", "html": "html"}
+
+
+def parse_month(text: str) -> date:
+    """``2026-03`` (or ``2026-3``, ``03/2026``) -> 2026-03-01."""
+    cleaned = text.strip()
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})", cleaned) or re.fullmatch(
+        r"(\d{1,2})/(\d{4})", cleaned
+    )
+    if match:
+        first, second = match.groups()
+        year, month = (int(first), int(second)) if len(first) == 4 else (int(second), int(first))
+        if 1 <= month <= 12:
+            return date(year, month, 1)
+    raise InputRefused(
+        f"--month : « {text} » n'est pas un mois ; attendu AAAA-MM, par exemple 2026-03."
+    )
+
+
+def parse_now(text: str, zone_name: str) -> datetime:
+    """An ISO date-time; without an offset it is read as local time in the configured zone."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputRefused(
+            f"--now : « {text} » n'est pas une date-heure ISO ; attendu par exemple "
+            "2026-03-16T08:00 ou 2026-03-16T08:00+01:00."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone_name))
+    return moment
+
+
+@click.command("summary")
+@click.option("--month", "month_text", help="Mois résumé, AAAA-MM (par défaut : le mois dernier).")
+@click.option("--buyer", "buyer_id", type=int, help="N° d'un donneur d'ordre : ses clauses seules.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text (tableaux), csv, xlsx (un onglet par tableau) ou html (avec graphique).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
+)
+@handle_errors
+def summary_command(
+    month_text: str | None, buyer_id: int | None, fmt: str, output: Path | None
+) -> None:
+    """Synthèse mensuelle : heures, participants, contrats, sorties et étapes d'un mois."""
+    app = get_app()
+    now = app.clock()
+    if month_text:
+        month = parse_month(month_text)
+    else:
+        month = add_months(month_start(now.astimezone(app.settings.zone).date()), -1)
+    with app.transaction() as session:
+        summary = compile_summary(
+            session, month, buyer_id=buyer_id, now=now, zone=app.settings.zone
+        )
+    chosen = cast(Format, fmt)
+    if output is None and chosen == "text":
+        print_summary(console, summary)
+        return
+    data = render_summary(summary, chosen)
+    if output is None and chosen == "csv":
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    if output is None:
+        name = f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id else "")
+        output = REPORTS_DIR / f"{name}.{SUFFIXES[chosen]}"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        raise InputRefused(
+            f"Impossible d'écrire la synthèse dans {output} : {exc.strerror}."
+        ) from None
+    console.print(f"Synthèse de {month:%m/%Y} écrite dans {output}")
+
+
+@click.command("digest")
+@click.option("--now", "now_text", help="Date-heure ISO à simuler (par défaut : maintenant).")
+@json_option
+@handle_errors
+def digest_command(now_text: str | None, as_json: bool) -> None:
+    """Récapitulatif des tâches du jour, affiché sans rien envoyer."""
+    app = get_app()
+    now = parse_now(now_text, app.settings.timezone) if now_text else app.clock()
+    with app.transaction() as session:
+        digest = compile_digest(session, now, app.settings)
+    if as_json:
+        print_json(
+            {
+                "jour": digest.day,
+                "jour_ouvre": digest.working_day,
+                "elements": [
+                    {
+                        "categorie": item.category.value,
+                        "rubrique": CATEGORY_TITLES[item.category],
+                        "titre": item.title,
+                        "detail": item.detail,
+                        "a_faire": item.action,
+                        "clause": item.clause_id,
+                        "jours": item.days,
+                    }
+                    for item in digest.items
+                ],
+            }
+        )
+        return
+    console.print(f"[bold]Récapitulatif des tâches du {digest.day:%d/%m/%Y}[/]")
+    if not digest.working_day:
+        console.print("(jour non ouvré : aucun récapitulatif n'est envoyé ce jour-là)")
+    if not digest.items:
+        console.print("Rien à faire : aucun récapitulatif ne serait envoyé.")
+        return
+    for category, items in digest.sections():
+        console.print(f"\n[bold]{CATEGORY_TITLES[category]}[/] ({len(items)})")
+        for item in items:
+            console.print(f"• {item.title}", soft_wrap=True, markup=False)
+            console.print(f"  {item.detail}", soft_wrap=True, markup=False)
+            console.print(f"  À faire : {item.action}", soft_wrap=True, markup=False)
+
+
+COMMANDS: list[click.Command] = [summary_command, digest_command]

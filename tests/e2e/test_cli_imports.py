@@ -1,0 +1,139 @@
+"""``clauses import lots``, ``clauses declaration import|zero`` and ``clauses sample load``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import Clock, make_settings
+from tests.integration.test_declarations import DECLARATION, start_sample
+from tests.integration.test_imports import LOTS
+from workflow.bootstrap import bootstrap
+from workflow.entrypoints.cli import cli
+from workflow.entrypoints.cli.common import CliState
+from workflow.settings import Settings
+
+NOVEMBER = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_url: str) -> Settings:
+    return make_settings(tmp_path, sqlite_url)
+
+
+@pytest.fixture
+def run(settings: Settings, clock: Clock) -> Invoke:
+    def invoke(*args: str) -> Result:
+        state = CliState()
+        state.factory = lambda: bootstrap(settings, clock=clock)
+        return CliRunner().invoke(cli, list(args), obj=state, catch_exceptions=False)
+
+    return invoke
+
+
+def test_it_imports_lots_then_says_there_is_nothing_new(run: Invoke) -> None:
+    first = run("import", "lots", str(LOTS))
+    second = run("import", "lots", str(LOTS))
+
+    assert first.exit_code == 0, first.output
+    assert "Créés : 3 donneurs d'ordre, 3 opérations, 3 marchés, 6 clauses." in first.stdout
+    assert "Attention :" in first.stdout
+    assert "ligne 7 : 47" in first.stdout
+    assert second.exit_code == 0
+    assert "Rien de nouveau : les 6 lots du fichier existent déjà" in second.stdout
+
+
+def test_it_gives_the_lots_import_as_json(run: Invoke) -> None:
+    result = run("import", "lots", "--json", str(LOTS))
+
+    data = json.loads(result.stdout)
+    assert [lot["heures_prevues"] for lot in data["lots"]] == [4725, 426, 761, 341, 1200, 47]
+    assert data["lots"][4]["heures_imposees"] == 1200
+    assert data["crees"]["clauses"] == 6
+    assert len(data["avertissements"]) == 1
+
+
+def test_it_refuses_a_broken_lots_file_with_exit_code_1(run: Invoke, tmp_path: Path) -> None:
+    broken = tmp_path / "lots.csv"
+    broken.write_bytes(LOTS.read_bytes().replace(b"640 000,00", b"six cent mille"))
+
+    result = run("import", "lots", str(broken))
+
+    assert result.exit_code == 1
+    assert "lots.csv : 1 erreur, rien n'a été importé." in result.stderr
+    assert "ligne 3, colonne « Montant HT (€) » : « six cent mille » n'est pas un nombre" in (
+        result.stderr
+    )
+    listed = run("import", "lots", "--json", str(LOTS))
+    assert json.loads(listed.stdout)["crees"]["clauses"] == 6
+
+
+def test_it_needs_an_existing_file(run: Invoke, tmp_path: Path) -> None:
+    result = run("import", "lots", str(tmp_path / "absent.csv"))
+
+    assert result.exit_code == 2
+
+
+def test_it_loads_the_sample_once(run: Invoke) -> None:
+    first = run("sample", "load")
+    second = run("sample", "load")
+
+    assert first.exit_code == 0, first.output
+    assert "Territoire d'exemple chargé : 3 donneurs d'ordre" in first.stdout
+    assert "8 clauses" in first.stdout
+    assert second.exit_code == 0
+    assert "déjà chargé : rien de nouveau" in second.stdout
+
+
+def test_it_records_refuses_then_replaces_a_declaration(
+    run: Invoke, settings: Settings, clock: Clock
+) -> None:
+    app = bootstrap(settings, clock=clock, handlers=[])
+    start_sample(app)
+    app.close()
+    clock.set(NOVEMBER)
+
+    first = run("declaration", "import", str(DECLARATION))
+    second = run("declaration", "import", str(DECLARATION))
+    replaced = run("declaration", "import", "--replace", "--json", str(DECLARATION))
+
+    assert first.exit_code == 0, first.output
+    assert "Déclaration d'octobre 2026 enregistrée : Bâtiments Gascons SARL" in first.stdout
+    assert "370,17\u00a0h au total, 4 participants, dont 1 à 0 h." in first.stdout
+    assert "Par critère (4)" in first.stdout and "Par modalité (3)" in first.stdout
+    assert second.exit_code == 1
+    assert "existe déjà" in second.stderr and "--replace" in second.stderr
+    assert replaced.exit_code == 0, replaced.output
+    data = json.loads(replaced.stdout)["declarations"][0]
+    assert (data["heures"], data["remplacee"]) == (370.17, True)
+
+
+def test_it_declares_a_month_without_hours(run: Invoke, settings: Settings, clock: Clock) -> None:
+    app = bootstrap(settings, clock=clock, handlers=[])
+    start_sample(app)
+    app.close()
+    clock.set(NOVEMBER)
+
+    zero = run(
+        "declaration", "zero", "--clause", "1", "--company", "41234567800012", "--month", "09/2026"
+    )
+    bad_month = run(
+        "declaration", "zero", "--clause", "1", "--company", "1", "--month", "septembre"
+    )
+    not_a_party = run(
+        "declaration", "zero", "--clause", "2", "--company", "1", "--month", "09/2026"
+    )
+
+    assert zero.exit_code == 0, zero.output
+    assert "Déclaration de septembre 2026 à zéro heure enregistrée" in zero.stdout
+    assert bad_month.exit_code == 1
+    assert "--month : « septembre » n'est pas un mois" in bad_month.stderr
+    assert not_a_party.exit_code == 1
+    assert "n'est pas attributaire" in not_a_party.stderr

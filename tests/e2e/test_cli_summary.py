@@ -1,0 +1,129 @@
+"""``clauses summary`` and ``clauses digest`` through click, on both backends."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from tests.integration import summary_dataset
+from tests.integration.summary_dataset import Dataset
+from workflow.bootstrap import App
+from workflow.entrypoints.cli import cli
+from workflow.entrypoints.cli.common import CliState
+
+
+@pytest.fixture
+def data(app: App) -> Dataset:
+    with app.transaction() as session:
+        return summary_dataset.build(session)
+
+
+def run(app: App, *args: str) -> Result:
+    state = CliState()
+    state.factory = lambda: app
+    return CliRunner().invoke(cli, list(args), obj=state)
+
+
+def test_it_prints_the_month_as_tables(app: App, data: Dataset) -> None:
+    result = run(app, "summary", "--month", "2026-03")
+    assert result.exit_code == 0, result.output
+    assert "Synthèse mensuelle des clauses sociales – mars 2026" in result.output
+    assert "170,25\u00a0h réalisées dans le mois" in result.output
+    assert "Ville d'Auch" in result.output
+
+
+def test_it_prints_one_buyer_only(app: App, data: Dataset) -> None:
+    result = run(app, "summary", "--month", "03/2026", "--buyer", str(data.auch))
+    assert result.exit_code == 0, result.output
+    assert "Ville d'Auch" in result.output
+    assert "Gers" not in result.output
+    assert "PAR-0" not in result.output
+
+
+def test_it_writes_a_workbook_with_one_sheet_per_table(
+    app: App, data: Dataset, tmp_path: Path
+) -> None:
+    target = tmp_path / "mars.xlsx"
+    result = run(app, "summary", "--month", "2026-03", "--format", "xlsx", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert str(target) in result.output.replace("\n", "")
+    workbook = load_workbook(target)
+    assert workbook.sheetnames == [
+        "Avancement",
+        "Clauses",
+        "Heures par mois",
+        "Participants par critère",
+        "Participants par sexe",
+        "Participants par âge",
+        "Heures par modalité",
+        "Contrats par type",
+        "Sorties par groupe",
+        "Clauses par étape",
+    ]
+    assert workbook["Heures par mois"]["B13"].value == 170.25
+
+
+def test_it_writes_html_under_var_reports_by_default(
+    app: App, data: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(app, "summary", "--month", "2026-03", "--format", "html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "var" / "reports" / "synthese-2026-03.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "<script" not in page
+    assert "Heures réalisées par mois" in page
+
+
+def test_it_prints_csv_to_stdout(app: App, data: Dataset) -> None:
+    result = run(app, "summary", "--month", "2026-03", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "tableau,ligne,indicateur,valeur"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--month", "mars"], "« mars » n'est pas un mois ; attendu AAAA-MM"),
+        (["--month", "2026-13"], "n'est pas un mois"),
+        (["--month", "2026-03", "--buyer", "999"], "Aucun donneur d'ordre n° 999"),
+    ],
+)
+def test_it_refuses_bad_input_in_french(
+    app: App, data: Dataset, args: list[str], message: str
+) -> None:
+    result = run(app, "summary", *args)
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+
+
+def test_it_prints_the_digest_as_json_without_sending(app: App, data: Dataset) -> None:
+    result = run(app, "digest", "--now", "2026-06-01T08:00", "--json")
+    assert result.exit_code == 0, result.output
+    digest = json.loads(result.output)
+    assert digest["jour"] == "2026-06-01" and digest["jour_ouvre"] is True
+    assert [e["categorie"] for e in digest["elements"]] == ["waiting"] * 3
+    assert [e["clause"] for e in digest["elements"]] == [
+        data.clauses["c7"],  # 146 days in drafting, 56 over its threshold
+        data.clauses["c4"],  # 111 days in identification, 51 over
+        data.clauses["c6"],  # 61 days in identification, 1 over
+    ]
+    assert "clauses clause advance" in digest["elements"][0]["a_faire"]
+
+
+def test_it_says_when_no_digest_would_be_sent(app: App) -> None:
+    app.clock = lambda: datetime(2026, 3, 28, 9, 0, tzinfo=UTC)
+    result = run(app, "digest")
+    assert result.exit_code == 0, result.output
+    assert "jour non ouvré" in result.output
+    assert "Rien à faire" in result.output
+
+
+def test_it_refuses_a_bad_now(app: App) -> None:
+    result = run(app, "digest", "--now", "demain")
+    assert result.exit_code == 1
+    assert "n'est pas une date-heure ISO" in result.output

@@ -1,0 +1,149 @@
+"""``clauses serve``: one service per SQLite file, a graceful stop, one JSON line per action."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import Clock, make_settings
+from tests.integration._ladders import make_lot
+from workflow.adapters.db import make_engine, upgrade
+from workflow.adapters.mail.memory import MemoryTransport
+from workflow.bootstrap import App, bootstrap
+from workflow.entrypoints.cli import cli
+from workflow.entrypoints.scheduler import JsonFormatter, Service, single_instance
+from workflow.errors import SchedulerAlreadyRunning
+
+
+def test_a_second_service_on_the_same_sqlite_file_is_refused(sqlite_url: str) -> None:
+    with single_instance(sqlite_url) as lock:
+        assert lock is not None and lock.name == "clauses.db.lock"
+        with pytest.raises(SchedulerAlreadyRunning) as refused, single_instance(sqlite_url):
+            pass  # pragma: no cover
+    message = refused.value.message
+    assert "tourne déjà sur la base SQLite" in message
+    assert f"processus {os.getpid()}" in message and "PostgreSQL" in message
+    with single_instance(sqlite_url):  # released with the first one
+        pass
+
+
+def test_the_cli_refuses_a_second_serve_with_a_clear_french_message(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUSES_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CLAUSES_MAIL_DIR", str(tmp_path / "mail"))
+    with single_instance(sqlite_url):
+        result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert "Refusé" in result.output and "un seul service à la fois" in result.output
+
+
+def test_several_services_may_share_a_postgresql_database() -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/whatever"
+    with single_instance(url) as first, single_instance(url) as second:
+        assert first is None and second is None
+
+
+def test_serve_refuses_a_database_that_was_never_initialised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUSES_DATABASE_URL", f"sqlite:///{tmp_path / 'vide.db'}")
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1 and "clauses init" in result.output
+
+
+def test_each_log_line_is_one_json_object_with_its_action() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tests.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("ladder step", extra={"action": "ladder.step_queued", "step": "call"})
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line["action"] == "ladder.step_queued" and line["step"] == "call"
+    assert line["level"] == "WARNING" and line["time"].endswith("+00:00")
+
+
+def test_the_service_job_reads_the_clock_once_and_runs_the_pass(
+    app: App, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime
+
+    transport = MemoryTransport()
+    service_app = bootstrap(app.settings, clock=clock, transport=transport)
+    make_lot(service_app)
+    clock.set(datetime(2026, 4, 1, 7, 0, tzinfo=UTC))
+    service = Service(service_app, interval=3600)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(service.run(stop))
+        while service.passes == 0:  # the first pass starts at once
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    service_app.close()
+
+    actions = [getattr(r, "action", None) for r in caplog.records]
+    assert actions[0] == "service.started" and actions[-1] == "service.stopped"
+    assert "pass.done" in actions and "ladder.step_queued" in actions
+    assert any(m.kind == "declaration_call" for m in transport.sent)
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    database = tmp_path / "clauses.db"
+    url = f"sqlite:///{database}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    app = bootstrap(make_settings(tmp_path, url))
+    start = date.today() - timedelta(days=70)  # the service runs on the real clock
+    make_lot(app, start=start, end=start + timedelta(days=365))
+    app.close()
+    env = {
+        **os.environ,
+        "CLAUSES_DATABASE_URL": url,
+        "CLAUSES_MAIL_DIR": str(tmp_path / "mail"),
+        "CLAUSES_PASS_INTERVAL": "1",
+    }
+    command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()", "serve"]
+    process = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert process.stderr is not None
+        lines = []
+        for raw in process.stderr:  # wait for a first complete pass
+            lines.append(json.loads(raw))
+            if lines[-1]["action"] == "pass.done":
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # pragma: no cover - only when the test fails
+            process.kill()
+    lines += [json.loads(raw) for raw in rest.splitlines() if raw.strip()]
+    actions = [line["action"] for line in lines]
+    assert process.returncode == 0
+    assert actions[0] == "service.started"
+    assert "service.stopping" in actions and actions[-1] == "service.stopped"
+    # The months since the start were called in that first pass, and it was logged.
+    assert "ladder.step_queued" in actions

@@ -1,0 +1,302 @@
+"""The monthly summary on both backends: exact figures of a hand-worked dataset, and its emails."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from tests.integration import summary_dataset
+from tests.integration.summary_dataset import Dataset
+from workflow.adapters.orm import OutboxMessage, PeriodicRun
+from workflow.adapters.reports import build_tables, render_summary
+from workflow.bootstrap import App, bootstrap
+from workflow.errors import NotFound
+from workflow.services.summaries import (
+    Figures,
+    MonthlySummary,
+    compile_summary,
+    queue_monthly_summaries,
+)
+from workflow.settings import Settings
+
+PARIS = ZoneInfo("Europe/Paris")
+MARCH = date(2026, 3, 1)
+# 1 April 2026, 07:00 in Paris (summer time since 29 March): the March summary is due.
+DUE = datetime(2026, 4, 1, 5, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def data(app: App) -> Dataset:
+    with app.transaction() as session:
+        return summary_dataset.build(session)
+
+
+def compile_march(app: App, buyer_id: int | None = None) -> MonthlySummary:
+    with app.transaction() as session:
+        return compile_summary(session, MARCH, buyer_id=buyer_id, now=DUE, zone=PARIS)
+
+
+def rows(items: tuple[object, ...], *fields: str) -> dict[str, tuple[object, ...]]:
+    """code -> selected figures, leaving out lines of zeros."""
+    result = {}
+    for item in items:
+        values = tuple(getattr(item, f) for f in fields)
+        if any(values):
+            result[getattr(item, "code")] = values  # noqa: B009
+    return result
+
+
+def elapsed(days: int, total: int) -> Decimal:
+    return Decimal(days) / Decimal(total)
+
+
+def test_it_compiles_the_hours_against_the_target(app: App, data: Dataset) -> None:
+    summary = compile_march(app)
+    progress = summary.overall.progress
+    assert progress.clauses == 3
+    assert progress.hours_target == 1800  # 1000 + 500 (override wins over 600) + 300
+    assert progress.hours_month == Decimal("170.25")
+    assert progress.hours_cumulated == Decimal("405.75")
+    assert isinstance(progress.hours_month, Decimal)  # SUM over scaled integers comes back exact
+    assert progress.target_fraction == Decimal("405.75") / 1800
+    expected = (
+        1000 * elapsed(31 + 28 + 31, 365) + 500 * elapsed(28 + 31, 120) + 300 * elapsed(31, 184)
+    )
+    assert progress.time_fraction == expected / 1800
+    assert progress.behind
+    by_clause = {c.clause_id: c.progress for c in summary.clauses}
+    c1, c2, c3 = (data.clauses[k] for k in ("c1", "c2", "c3"))
+    assert set(by_clause) == {c1, c2, c3}  # not the identification, abandoned or drafting ones
+    assert (by_clause[c1].hours_month, by_clause[c1].hours_cumulated) == (
+        Decimal("75.25"),
+        Decimal("260.75"),
+    )
+    assert by_clause[c2].hours_target == 500
+    assert by_clause[c2].hours_cumulated == 120
+    assert by_clause[c3].time_fraction == elapsed(31, 184)
+
+
+def test_it_counts_participants_new_active_and_cumulated(app: App, data: Dataset) -> None:
+    overall = compile_march(app).overall
+    assert (overall.participants.new, overall.participants.active) == (1, 4)
+    assert overall.participants.cumulated == 4  # PAR-0005 only comes in April
+    fields = ("new", "active", "cumulated")
+    assert rows(overall.by_criterion, *fields) == {
+        "long_term_jobseeker": (0, 1, 1),
+        "minimum_income": (0, 2, 2),
+        "disabled_worker": (1, 1, 1),
+    }
+    assert rows(overall.by_sex, *fields) == {"F": (0, 1, 1), "M": (0, 2, 2), "unknown": (1, 1, 1)}
+    assert rows(overall.by_age_band, *fields) == {
+        "under_26": (0, 1, 1),
+        "26_49": (0, 1, 1),
+        "50_plus": (0, 1, 1),
+        "unknown": (1, 1, 1),
+    }
+
+
+def test_it_breaks_down_modes_contracts_outcomes_and_stages(app: App, data: Dataset) -> None:
+    overall = compile_march(app).overall
+    assert rows(overall.hours_by_mode, "month", "cumulated") == {
+        "direct_hiring": (Decimal("100.25"), Decimal("250.25")),
+        "provision_etti": (0, Decimal("35.5")),
+        "subcontracting": (60, 110),
+        "training": (10, 10),
+    }
+    # Distinct participant x contract type: PAR-0002 had a CDDI in February only.
+    assert rows(overall.contracts_by_type, "month", "cumulated") == {
+        "cdi": (1, 1),
+        "cdd": (1, 1),
+        "temp_work": (1, 1),
+        "cddi": (1, 2),
+        "training": (1, 1),
+    }
+    assert rows(overall.outcomes_by_group, "month", "cumulated") == {
+        "lasting_job": (1, 1),
+        "transitional_job": (1, 1),
+        "positive_exit": (0, 1),
+        "other": (1, 1),  # tied to no clause: counted overall only
+    }
+    # The clause created at 00:30 on 1 April in Paris is not counted.
+    assert rows(overall.clauses_by_stage, "clauses") == {
+        "identification": (1,),
+        "drafting": (1,),
+        "execution": (3,),
+        "abandoned": (1,),
+    }
+
+
+def test_it_ends_the_month_at_local_midnight(app: App, data: Dataset) -> None:
+    with app.transaction() as session:
+        in_utc = compile_summary(session, MARCH)  # no zone: the month ends at midnight UTC
+    stages = {s.code: s.clauses for s in in_utc.overall.clauses_by_stage}
+    assert stages["identification"] == 2
+
+
+def test_it_gives_each_buyer_its_own_figures(app: App, data: Dataset) -> None:
+    summary = compile_march(app)
+    buyers = {b.buyer_id: b.figures for b in summary.buyers}
+    assert set(buyers) == {data.gers, data.auch, data.hlm}
+    gers, auch = buyers[data.gers], buyers[data.auch]
+    assert (gers.progress.hours_month, gers.progress.hours_cumulated) == (
+        Decimal("145.25"),
+        Decimal("380.75"),
+    )
+    assert gers.progress.hours_target == 1500
+    assert (auch.participants.new, auch.participants.active) == (2, 2)  # new to Auch's clauses
+    assert (gers.participants.new, gers.participants.active) == (0, 3)
+    assert rows(auch.outcomes_by_group, "month", "cumulated") == {"transitional_job": (1, 1)}
+    assert rows(buyers[data.hlm].clauses_by_stage, "clauses") == {"drafting": (1,)}
+
+
+def test_it_keeps_a_buyer_summary_to_its_own_clauses(app: App, data: Dataset) -> None:
+    summary = compile_march(app, buyer_id=data.auch)
+    assert summary.for_buyer and summary.buyer_name == "Ville d'Auch"
+    assert [b.buyer_id for b in summary.buyers] == [data.auch]
+    assert [c.clause_id for c in summary.clauses] == [data.clauses["c3"]]
+    figures: Figures = summary.overall
+    assert figures.progress.hours_month == 25
+    assert figures.participants.cumulated == 2
+    assert rows(figures.hours_by_mode, "month", "cumulated") == {"direct_hiring": (25, 25)}
+    assert rows(figures.clauses_by_stage, "clauses") == {"identification": (1,), "execution": (1,)}
+    assert [m.hours for m in summary.hours_by_month][-2:] == [0, 25]
+    text = render_summary(summary, "text").decode()
+    html = render_summary(summary, "html").decode()
+    for other in ("Gers", "HLM", "2025-001", *data.participants.values()):
+        assert other not in text
+        assert other not in html
+
+
+def test_it_refuses_an_unknown_buyer(app: App, data: Dataset) -> None:
+    with pytest.raises(NotFound, match="Aucun donneur d'ordre n° 999"):
+        compile_march(app, buyer_id=999)
+
+
+def test_it_writes_one_sheet_per_table_and_an_html_chart(app: App, data: Dataset) -> None:
+    summary = compile_march(app)
+    workbook = load_workbook(io.BytesIO(render_summary(summary, "xlsx")))
+    tables = build_tables(summary)
+    assert workbook.sheetnames == [t.sheet for t in tables]
+    progress = workbook["Avancement"]
+    assert [c.value for c in progress[2]][:5] == ["Ensemble", 3, 1800, 170.25, 405.75]
+    html = render_summary(summary, "html").decode()
+    assert (
+        "<svg" in html
+        and "<script" not in html
+        and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+    assert "mars 2026 : 170,25" in html  # the bar's title
+    lines = list(csv.reader(io.StringIO(render_summary(summary, "csv").decode())))
+    assert lines[0] == ["tableau", "ligne", "indicateur", "valeur"]
+    title = "Heures d'insertion : mois, cumul et objectif"
+    assert [title, "Ensemble", "Heures du mois", "170.25"] in lines
+    assert [title, "Ensemble", "Rythme", "en retard"] in lines
+    assert ["Participants par critère d'éligibilité", "Ville d'Auch – Travailleur handicapé (RQTH)",
+            "Nouveaux", "1"] in lines  # fmt: skip
+
+
+# --- Queueing -------------------------------------------------------------------------------------
+
+
+def outbox(app: App) -> dict[str, OutboxMessage]:
+    with app.transaction() as session:
+        return {m.key: m for m in session.scalars(select(OutboxMessage))}
+
+
+def test_it_sends_march_once_on_the_first_working_day_of_april(app: App, data: Dataset) -> None:
+    with app.transaction() as session:
+        for period in ("2026-01", "2026-02"):
+            session.add(PeriodicRun(job="monthly_summary", period=period, done_at=DUE))
+    assert queue_monthly_summaries(app, datetime(2026, 4, 1, 4, 59, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, DUE) == 3
+    assert queue_monthly_summaries(app, DUE) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 4, 20, 12, 0, tzinfo=UTC)) == 0
+    sent = outbox(app)
+    assert set(sent) == {
+        "summary:2026-03:facilitator",
+        f"summary:2026-03:buyer:{data.gers}",
+        f"summary:2026-03:buyer:{data.auch}",
+    }  # the HLM office has nothing in execution and no hours: no email
+    facilitator = sent["summary:2026-03:facilitator"]
+    assert facilitator.kind == "monthly_summary"
+    assert facilitator.recipients == "Camille Martin <camille.martin@example.org>"
+    assert "mars 2026" in facilitator.subject
+    assert (
+        "Ville d'Auch" in facilitator.body_text and "Département du Gers" in facilitator.body_text
+    )
+    gers = sent[f"summary:2026-03:buyer:{data.gers}"]
+    assert gers.kind == "monthly_summary_buyer"
+    assert [line.split("<")[-1] for line in gers.recipients.splitlines()] == [
+        "anne.achat@gers.example>",
+        "bruno@gers.example>",
+    ]
+    assert "145,25" in gers.body_text
+    for message in (gers, sent[f"summary:2026-03:buyer:{data.auch}"]):
+        for reference in data.participants.values():
+            assert reference not in message.body_text + message.body_html + message.subject
+    assert "Ville d'Auch" not in gers.body_text + gers.body_html
+
+
+def test_it_waits_for_the_first_working_day_in_winter_time(app: App, data: Dataset) -> None:
+    with app.transaction() as session:
+        for month in range(1, 10):
+            session.add(PeriodicRun(job="monthly_summary", period=f"2026-{month:02}", done_at=DUE))
+    # 1 November 2026 is a Sunday and All Saints' Day; Monday the 2nd, 07:00 CET = 06:00 UTC.
+    assert queue_monthly_summaries(app, datetime(2026, 11, 1, 10, 0, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 11, 2, 5, 59, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 11, 2, 6, 0, tzinfo=UTC)) == 3
+    assert "summary:2026-10:facilitator" in outbox(app)
+
+
+def test_it_catches_up_each_missed_month_once_after_a_downtime(app: App, data: Dataset) -> None:
+    # Running on 28 February: January is due (the data start in January), not February.
+    assert queue_monthly_summaries(app, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == 3
+    # Stopped on the 28th, restarted on 3 April: February and March, once each.
+    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 0, tzinfo=UTC)) == 6
+    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 5, tzinfo=UTC)) == 0
+    keys = sorted(k for k in outbox(app) if k.endswith("facilitator"))
+    assert keys == [f"summary:2026-{m:02}:facilitator" for m in (1, 2, 3)]
+    with app.transaction() as session:
+        periods = session.scalars(select(PeriodicRun.period).order_by(PeriodicRun.period)).all()
+    assert periods == ["2026-01", "2026-02", "2026-03"]
+
+
+def test_it_sends_nothing_before_there_is_any_activity(app: App) -> None:
+    assert queue_monthly_summaries(app, DUE) == 0
+    with app.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(PeriodicRun)) == 0
+
+
+def test_it_sends_each_summary_once_when_two_instances_run_at_once(
+    app: App, data: Dataset, settings: Settings
+) -> None:
+    others = [bootstrap(settings) for _ in range(2)]
+    results: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(others))
+
+    def run(instance: App) -> None:
+        try:
+            start.wait()
+            results.append(queue_monthly_summaries(instance, DUE))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(o,)) for o in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for instance in others:
+        instance.close()
+    assert not errors
+    assert sum(results) == 9  # January, February and March, three emails each
+    assert len(outbox(app)) == 9

@@ -1,0 +1,143 @@
+"""The email templates of notices, welcomes and receipts: snapshots, escaping, French formats.
+
+Snapshots live in ``tests/unit/snapshots/<kind>.txt`` (subject, blank line, text part). After a
+deliberate change of wording, regenerate them with ``UPDATE_SNAPSHOTS=1 pytest tests/unit`` and
+read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from workflow.adapters.templates import TemplateRenderer, french_date
+from workflow.services import notices, previews
+from workflow.settings import Settings
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SIGNATURE = {
+    "name": "Camille Martin",
+    "title": "Facilitatrice des clauses sociales",
+    "organisation": "Maison de l'emploi de l'Exemple",
+    "email": "camille.martin@example.org",
+    "phone": "05 62 00 00 00",
+    "extra": "",
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> TemplateRenderer:
+    return TemplateRenderer(signature=SIGNATURE)
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    # Everything the contexts read is pinned, whatever the environment or config/ says.
+    return Settings(
+        database_url="sqlite://",
+        timezone="Europe/Paris",
+        declaration_due_day=10,
+        facilitator_name=SIGNATURE["name"],
+        facilitator_email=SIGNATURE["email"],
+    )
+
+
+def snapshot_text(renderer: TemplateRenderer, kind: str, settings: Settings) -> str:
+    _, context = previews.sample_context(kind, settings)
+    rendered = renderer.render(kind, context)
+    return f"{rendered.subject}\n\n{rendered.text}"
+
+
+@pytest.mark.parametrize("kind", previews.OWN_KINDS)
+def test_it_renders_the_text_part_as_in_its_snapshot(
+    renderer: TemplateRenderer, settings: Settings, kind: str
+) -> None:
+    text = snapshot_text(renderer, kind, settings)
+    path = SNAPSHOTS / f"{kind}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no snapshot for {kind}: run UPDATE_SNAPSHOTS=1 pytest {__file__}"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", previews.OWN_KINDS)
+def test_it_inlines_the_css_of_the_html_part(
+    renderer: TemplateRenderer, settings: Settings, kind: str
+) -> None:
+    _, context = previews.sample_context(kind, settings)
+    html = renderer.render(kind, context).html
+    assert "<style" not in html
+    assert 'style="' in html
+    assert "Camille Martin" in html
+    assert "<title>" in html and "lot 3 – Gros œuvre" in html
+
+
+def test_it_escapes_a_company_name_in_the_html_part(
+    renderer: TemplateRenderer, settings: Settings
+) -> None:
+    clause = previews.sample_clause()
+    holder = clause.parties[0]
+    holder.company.name = "<script>alert('x')</script> & Fils"
+    assert holder.correspondent is not None
+    context = notices.welcome_context(clause, holder, holder.correspondent, settings)
+
+    rendered = renderer.render("company_welcome", context)
+
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert "&amp; Fils" in rendered.html
+    # The text part is plain text: no entities there.
+    assert "<script>alert('x')</script> & Fils est titulaire" in rendered.text
+
+
+def test_it_keeps_a_line_break_out_of_the_subject(
+    renderer: TemplateRenderer, settings: Settings
+) -> None:
+    clause = previews.sample_clause()
+    clause.market.operation.name = "Collège\r\nBcc: victime@example.org"
+    context = notices.notice_context(clause, settings, at=date(2026, 3, 2), reason=None)
+
+    subject = renderer.render("notice_identified", context).subject
+
+    assert "\n" not in subject and "\r" not in subject
+    assert subject.startswith("Clause d'insertion repérée – Collège Bcc: victime@example.org")
+
+
+def test_it_writes_the_first_of_the_month_the_french_way() -> None:
+    assert french_date(date(2026, 9, 1)) == "1er septembre 2026"
+    assert french_date(date(2026, 9, 2)) == "2 septembre 2026"
+
+
+def test_it_follows_the_lot_due_day_over_the_buyer_and_the_default(settings: Settings) -> None:
+    clause = previews.sample_clause()
+    assert notices.due_day_of(clause, settings) == 10
+    clause.market.operation.buyer.declaration_due_day = 15
+    assert notices.due_day_of(clause, settings) == 15
+    clause.declaration_due_day = 5
+    schedule = notices.schedule_context(clause, settings)
+
+    assert notices.due_day_of(clause, settings) == 5
+    # March 2026 to June 2027; 5 April 2026 is Easter Sunday, Easter Monday is a holiday.
+    assert len(schedule) == 16
+    assert schedule[0] == {"month": date(2026, 3, 1), "due_on": date(2026, 4, 7)}
+    assert schedule[-1]["month"] == date(2027, 6, 1)
+
+
+def test_it_masks_participant_references_in_a_final_report() -> None:
+    text = "P-2026-031 et p-2026-0311 ont signé ; P-2026-03 aussi."
+    masked = notices.mask_references(text, ["P-2026-03", "P-2026-031", "P-2026-0311"])
+    assert masked == f"{notices.MASK} et {notices.MASK} ont signé ; {notices.MASK} aussi."
+    assert notices.mask_references(None, ["X"]) is None
+
+
+def test_it_describes_the_columns_the_declaration_import_reads() -> None:
+    from workflow.services.declaration_imports import DECLARATION_COLUMNS
+
+    for header, _ in notices.DECLARATION_COLUMNS:
+        assert any(column.matches(header) for column in DECLARATION_COLUMNS), header
+    required = {column.label for column in DECLARATION_COLUMNS if column.required}
+    assert required <= {header for header, _ in notices.DECLARATION_COLUMNS}

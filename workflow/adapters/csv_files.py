@@ -1,0 +1,418 @@
+"""Reading CSV files as Excel on a French system writes them.
+
+What is accepted: Windows-1252, UTF-8 with or without BOM (and UTF-16 with BOM), ``;``, ``,`` or tab
+separators with quoted fields, CRLF or LF line ends, columns in any order, headers matched without
+regard to accents, case or punctuation. Cell values are read by ``RowReader``, which collects every
+problem with its line and column instead of stopping at the first one, so that a person can fix a
+whole file in one go.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from workflow.domain.hours import parse_decimal, parse_ratio
+from workflow.domain.vocabulary import match_label, normalise
+from workflow.errors import FieldError, FileRefused, InputRefused
+
+E = TypeVar("E", bound=StrEnum)
+
+_DELIMITERS = (";", ",", "\t")
+_QUOTED = re.compile(r'"[^"]*"')
+_FRENCH_MONTHS = {
+    "janvier": 1,
+    "janv": 1,
+    "jan": 1,
+    "fevrier": 2,
+    "fevr": 2,
+    "fev": 2,
+    "mars": 3,
+    "mar": 3,
+    "avril": 4,
+    "avr": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "juil": 7,
+    "aout": 8,
+    "septembre": 9,
+    "sept": 9,
+    "sep": 9,
+    "octobre": 10,
+    "oct": 10,
+    "novembre": 11,
+    "nov": 11,
+    "decembre": 12,
+    "dec": 12,
+}
+
+
+def header_key(text: str) -> str:
+    """``"Coût horaire chargé (€)"`` -> ``"cout horaire charge"``: what two headers share."""
+    text = normalise(text.replace("œ", "oe").replace("Œ", "oe"))
+    text = re.sub(r"\([^)]*\)", " ", text)  # units in brackets: "(€)", "(h)"
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column an import expects; ``label`` is how the file is meant to name it."""
+
+    key: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    required: bool = True
+
+    def matches(self, header: str) -> bool:
+        wanted = header_key(header)
+        return wanted in {header_key(self.label), *(header_key(a) for a in self.aliases)}
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int  # the line of the file where the record starts (the header is line 1)
+    cells: dict[str, str]  # column key -> stripped text ("" when blank)
+
+
+@dataclass
+class CsvTable:
+    source: str
+    encoding: str
+    delimiter: str
+    headers: dict[str, str]  # column key -> the header as the file writes it
+    rows: list[CsvRow]
+    warnings: list[FieldError] = field(default_factory=list)
+
+    def has(self, key: str) -> bool:
+        return key in self.headers
+
+    def column_name(self, key: str) -> str:
+        return self.headers.get(key, key)
+
+
+def decode(data: bytes, source: str) -> tuple[str, str]:
+    """Return the text and the encoding it was read with; UTF-8 first, then Windows-1252."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise FileRefused(
+                    source,
+                    [FieldError(None, None, f"encodage {encoding} illisible ({exc.reason}).")],
+                ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        raise FileRefused(
+            source,
+            [
+                FieldError(
+                    None,
+                    None,
+                    "encodage non reconnu : enregistrez le fichier en « CSV (séparateur : "
+                    "point-virgule) » ou en « CSV UTF-8 ».",
+                )
+            ],
+        ) from None
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The separator the header uses most, quoted text aside; ``;`` when there is a tie."""
+    bare = _QUOTED.sub("", header_line)
+    counts = {d: bare.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ";"
+
+
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """Each record with the line it starts on; quoted fields may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+    records: list[tuple[int, list[str]]] = []
+    previous_end = 0
+    for values in reader:
+        records.append((previous_end + 1, values))
+        previous_end = reader.line_num
+    return records
+
+
+def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: str) -> CsvTable:
+    """Find the columns in the header and cut the records; structural problems refuse the file."""
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise FileRefused(source, [FieldError(None, None, "le fichier est vide.")])
+    first_line = next(line for line in text.splitlines() if line.strip())
+    delimiter = sniff_delimiter(first_line)
+    try:
+        records = _records(text, delimiter)
+    except csv.Error as exc:
+        raise FileRefused(source, [FieldError(None, None, f"CSV illisible : {exc}.")]) from None
+    records = [(line, values) for line, values in records if any(v.strip() for v in values)]
+    if not records:
+        raise FileRefused(source, [FieldError(None, None, "le fichier est vide.")])
+    header_line, header = records[0]
+    errors: list[FieldError] = []
+    warnings: list[FieldError] = []
+    positions: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    for index, raw in enumerate(header):
+        name = raw.strip()
+        if not name:
+            continue
+        column = next((c for c in columns if c.matches(name)), None)
+        if column is None:
+            warnings.append(FieldError(header_line, name, "colonne inconnue, ignorée."))
+            continue
+        if column.key in positions:
+            errors.append(
+                FieldError(
+                    header_line,
+                    name,
+                    f"colonne en double (déjà en position {positions[column.key] + 1}).",
+                )
+            )
+            continue
+        positions[column.key] = index
+        headers[column.key] = name
+    for column in columns:
+        if column.required and column.key not in positions:
+            found = ", ".join(f"« {h.strip()} »" for h in header if h.strip()) or "aucune"
+            errors.append(
+                FieldError(
+                    header_line,
+                    column.label,
+                    f"colonne manquante. Colonnes trouvées : {found}.",
+                )
+            )
+    if errors:
+        raise FileRefused(source, errors)
+    rows: list[CsvRow] = []
+    width = len(header)
+    for line, values in records[1:]:
+        extra = [v for v in values[width:] if v.strip()]
+        if extra:
+            errors.append(
+                FieldError(
+                    line,
+                    None,
+                    f"{len(values)} valeurs pour {width} colonnes : vérifiez le séparateur "
+                    "et les guillemets.",
+                )
+            )
+            continue
+        cells = {
+            key: (values[index].strip() if index < len(values) else "")
+            for key, index in positions.items()
+        }
+        rows.append(CsvRow(line=line, cells={k: _clean(v) for k, v in cells.items()}))
+    if errors:
+        raise FileRefused(source, errors)
+    if not rows:
+        raise FileRefused(
+            source, [FieldError(None, None, "le fichier ne contient que la ligne d'en-tête.")]
+        )
+    return CsvTable(source, encoding, delimiter, headers, rows, warnings)
+
+
+def _clean(value: str) -> str:
+    return value.replace("\u00a0", " ").replace("\u202f", " ").strip()
+
+
+def read_csv(path: Path | str, columns: Sequence[Column], source: str | None = None) -> CsvTable:
+    path = Path(path)
+    name = source or path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileRefused(
+            name, [FieldError(None, None, f"lecture impossible ({exc.strerror}).")]
+        ) from None
+    text, encoding = decode(data, name)
+    return read_csv_text(text, columns, name, encoding)
+
+
+def read_csv_bytes(data: bytes, columns: Sequence[Column], source: str) -> CsvTable:
+    text, encoding = decode(data, source)
+    return read_csv_text(text, columns, source, encoding)
+
+
+def parse_month(text: str) -> date | None:
+    """``10/2026``, ``2026-10``, ``01/10/2026`` (Excel's rewrite), ``oct-26``, ``octobre 2026``."""
+    raw = normalise(text).replace(".", "")
+    match = re.fullmatch(r"(\d{1,2})\s*[/-]\s*(\d{4})", raw)
+    if match:
+        month, year = int(match.group(1)), int(match.group(2))
+    elif match := re.fullmatch(r"(\d{4})\s*-\s*(\d{1,2})", raw):
+        year, month = int(match.group(1)), int(match.group(2))
+    elif match := re.fullmatch(r"([a-z]+)\s*[-/ ]\s*(\d{2}|\d{4})", raw):
+        if match.group(1) not in _FRENCH_MONTHS:
+            return None
+        month = _FRENCH_MONTHS[match.group(1)]
+        year = int(match.group(2))
+        year = year + 2000 if year < 100 else year
+    else:
+        day = parse_day(text)
+        return day.replace(day=1) if day else None
+    if not (1 <= month <= 12 and 1900 <= year <= 2999):
+        return None
+    return date(year, month, 1)
+
+
+def parse_day(text: str) -> date | None:
+    """``15/03/2026`` (also ``15-03-2026``, ``2026-03-15``); None when it is not a date."""
+    raw = text.strip()
+    for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+class RowReader:
+    """Reads the cells of one row, recording each problem as a ``FieldError`` of that cell."""
+
+    def __init__(self, table: CsvTable, row: CsvRow, errors: list[FieldError]) -> None:
+        self.table = table
+        self.row = row
+        self.errors = errors
+        self.ok = True
+
+    def fail(self, key: str | None, message: str) -> None:
+        column = self.table.column_name(key) if key else None
+        self.errors.append(FieldError(self.row.line, column, message))
+        self.ok = False
+
+    def raw(self, key: str) -> str:
+        return self.row.cells.get(key, "")
+
+    def text(self, key: str, *, required: bool = True, max_length: int = 200) -> str | None:
+        value = " ".join(self.raw(key).split())
+        if not value:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        if len(value) > max_length:
+            self.fail(key, f"{len(value)} caractères, {max_length} au plus.")
+            return None
+        return value
+
+    def decimal(self, key: str, *, required: bool = True) -> Decimal | None:
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        try:
+            return parse_decimal(raw, self.table.column_name(key))
+        except InputRefused:
+            self.fail(key, f"« {raw} » n'est pas un nombre (exemple : 3 780 000,00).")
+            return None
+
+    def positive(self, key: str, *, required: bool = True) -> Decimal | None:
+        value = self.decimal(key, required=required)
+        if value is not None and value <= 0:
+            self.fail(key, f"« {self.raw(key)} » doit être strictement positif.")
+            return None
+        return value
+
+    def whole(self, key: str, *, required: bool = True) -> int | None:
+        """A positive whole number such as ``1 200``."""
+        value = self.positive(key, required=required)
+        if value is not None and value != value.to_integral_value():
+            self.fail(key, f"« {self.raw(key)} » doit être un nombre entier.")
+            return None
+        return None if value is None else int(value)
+
+    def ratio(self, key: str, *, required: bool = True) -> Decimal | None:
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        try:
+            return parse_ratio(raw, self.table.column_name(key))
+        except InputRefused:
+            self.fail(
+                key, f"« {raw} » doit être un pourcentage entre 0 et 100 %, par exemple 50 %."
+            )
+            return None
+
+    def day(self, key: str, *, required: bool = True) -> date | None:
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        value = parse_day(raw)
+        if value is None:
+            self.fail(key, f"« {raw} » n'est pas une date (jj/mm/aaaa).")
+        return value
+
+    def month(self, key: str, *, required: bool = True) -> date | None:
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        value = parse_month(raw)
+        if value is None:
+            self.fail(key, f"« {raw} » n'est pas un mois (mm/aaaa, par exemple 10/2026).")
+        return value
+
+    def choice(
+        self, key: str, labels: dict[E, str], aliases: dict[str, E], *, required: bool = True
+    ) -> E | None:
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        value = match_label(raw, labels, aliases)
+        if value is None:
+            accepted = " ; ".join(f"« {label} »" for label in labels.values())
+            self.fail(key, f"« {raw} » n'est pas reconnu. Valeurs acceptées : {accepted}.")
+        return value
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+#: La Poste's establishments share one SIREN and do not follow the Luhn key.
+_LA_POSTE_SIREN = "356000000"
+
+
+def parse_siret(text: str) -> str | None:
+    """14 digits (spaces forgiven) with a valid Luhn key; None otherwise."""
+    digits = re.sub(r"[\s.]", "", text)
+    if not re.fullmatch(r"\d{14}", digits):
+        return None
+    if digits.startswith(_LA_POSTE_SIREN) or luhn_ok(digits):
+        return digits
+    return None

@@ -1,0 +1,413 @@
+"""The territory's reference data: buyers and their contacts, operations, markets, lots, companies
+and their correspondents.
+
+Each function runs in the caller's transaction, checks its input first and refuses with a French
+message naming the object and what is accepted, so a refusal writes nothing. Lots are clauses:
+they are created through ``services.clauses.create_clause`` so the history row and the
+``ClauseIdentified`` event are never forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from workflow.adapters.orm import (
+    Buyer,
+    BuyerContact,
+    CalendarOverrides,
+    Clause,
+    Company,
+    Correspondent,
+    Market,
+    Operation,
+)
+from workflow.domain.events import require_aware
+from workflow.domain.vocabulary import NoticePreference, normalise
+from workflow.errors import InputRefused, NotFound
+from workflow.services.clauses import ClauseParameters, Publish, create_clause
+from workflow.settings import parse_offsets
+
+NOTICE_PREFERENCE_LABELS: dict[NoticePreference, str] = {
+    NoticePreference.EACH_MILESTONE: "un avis à chaque étape",
+    NoticePreference.MONTHLY_ONLY: "la synthèse mensuelle seulement",
+}
+
+_NOTICE_ALIASES: dict[str, NoticePreference] = {
+    "each_milestone": NoticePreference.EACH_MILESTONE,
+    "each-milestone": NoticePreference.EACH_MILESTONE,
+    "chaque etape": NoticePreference.EACH_MILESTONE,
+    "chaque-etape": NoticePreference.EACH_MILESTONE,
+    "etape": NoticePreference.EACH_MILESTONE,
+    "monthly_only": NoticePreference.MONTHLY_ONLY,
+    "monthly-only": NoticePreference.MONTHLY_ONLY,
+    "mensuel": NoticePreference.MONTHLY_ONLY,
+    "mensuelle": NoticePreference.MONTHLY_ONLY,
+}
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+# --- checking input -------------------------------------------------------------------------
+
+
+def clean_text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str:
+    """Strip and bound a free text; the database would otherwise refuse it (PostgreSQL) or not
+    (SQLite), and the two backends must behave alike."""
+    text = " ".join((value or "").split())
+    if required and not text:
+        raise InputRefused(f"{field} : une valeur est nécessaire.")
+    if len(text) > max_length:
+        raise InputRefused(f"{field} : {len(text)} caractères, c'est trop ({max_length} au plus).")
+    return text
+
+
+def check_email(value: str, field: str = "Adresse e-mail") -> str:
+    email = value.strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise InputRefused(
+            f"{field} : « {value} » n'est pas une adresse e-mail (exemple : nom@example.org)."
+        )
+    return email
+
+
+def parse_notice_preference(text: str | NoticePreference) -> NoticePreference:
+    if isinstance(text, NoticePreference):
+        return text
+    found = _NOTICE_ALIASES.get(normalise(text))
+    if found is None:
+        raise InputRefused(
+            f"Préférence d'avis « {text} » inconnue. Valeurs possibles : each_milestone "
+            "(un avis à chaque étape, ou « chaque-etape ») ou monthly_only (la synthèse "
+            "mensuelle seulement, ou « mensuel »)."
+        )
+    return found
+
+
+def parse_siret(text: str) -> str:
+    """Fourteen digits (spaces allowed when typed) whose Luhn key is right.
+
+    La Poste's establishments share SIREN 356 000 000 and cannot all pass Luhn: INSEE checks
+    them with "sum of the digits is a multiple of 5" instead.
+    """
+    digits = re.sub(r"[\s\u00a0\u202f.]", "", text)
+    if not digits.isdigit() or len(digits) != 14:
+        raise InputRefused(
+            f"SIRET « {text} » : 14 chiffres attendus (espaces permis), par exemple "
+            "732 829 320 00074."
+        )
+    if luhn_valid(digits):
+        return digits
+    if digits.startswith("356000000") and sum(int(d) for d in digits) % 5 == 0:
+        return digits
+    raise InputRefused(
+        f"SIRET « {text} » : la clé de contrôle ne correspond pas ; vérifiez qu'aucun chiffre "
+        "n'a été mal recopié."
+    )
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+@dataclass(frozen=True)
+class CalendarInput:
+    """Changes to the declaration calendar for one buyer or lot; None keeps the default."""
+
+    due_day: int | None = None
+    reminder_offsets: str | None = None
+    escalation_offset: int | None = None
+
+    def checked(self) -> CalendarInput:
+        if self.due_day is not None and not 1 <= self.due_day <= 28:
+            raise InputRefused(
+                f"Jour d'échéance des déclarations : {self.due_day} doit être entre 1 et 28."
+            )
+        offsets: str | None = None
+        if self.reminder_offsets is not None:
+            try:
+                parsed = parse_offsets(self.reminder_offsets)
+            except ValueError:
+                raise InputRefused(
+                    f"Jours de rappel « {self.reminder_offsets} » : jours ouvrés croissants et "
+                    "positifs après l'échéance attendus, par exemple 3,7."
+                ) from None
+            if parsed[-1] > 60:
+                raise InputRefused(
+                    f"Jours de rappel « {self.reminder_offsets} » : 60 jours ouvrés au plus."
+                )
+            offsets = ",".join(str(o) for o in parsed)
+        if self.escalation_offset is not None:
+            if not 1 <= self.escalation_offset <= 60:
+                raise InputRefused(
+                    f"Délai de signalement au donneur d'ordre : {self.escalation_offset} doit "
+                    "être entre 1 et 60 jours ouvrés."
+                )
+            if offsets and self.escalation_offset <= int(offsets.split(",")[-1]):
+                raise InputRefused(
+                    f"Délai de signalement au donneur d'ordre : {self.escalation_offset} jours "
+                    f"ouvrés doit venir après le dernier rappel ({offsets.split(',')[-1]})."
+                )
+        return CalendarInput(self.due_day, offsets, self.escalation_offset)
+
+    def apply(self, target: CalendarOverrides) -> None:
+        target.declaration_due_day = self.due_day
+        target.reminder_offsets = self.reminder_offsets
+        target.escalation_offset = self.escalation_offset
+
+
+# --- buyers -----------------------------------------------------------------------------------
+
+
+def get_buyer(session: Session, buyer_id: int) -> Buyer:
+    buyer = session.get(Buyer, buyer_id)
+    if buyer is None:
+        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
+    return buyer
+
+
+def add_buyer(
+    session: Session,
+    *,
+    name: str,
+    kind: str = "",
+    notice_preference: str | NoticePreference = NoticePreference.EACH_MILESTONE,
+    calendar: CalendarInput | None = None,
+    now: datetime,
+) -> Buyer:
+    require_aware(now)
+    name = clean_text(name, "Nom du donneur d'ordre", max_length=200)
+    kind = clean_text(kind, "Type de donneur d'ordre", max_length=60, required=False)
+    preference = parse_notice_preference(notice_preference)
+    rules = (calendar or CalendarInput()).checked()
+    existing = session.scalar(select(Buyer).where(Buyer.name == name))
+    if existing is not None:
+        raise InputRefused(f"Le donneur d'ordre « {name} » existe déjà (n° {existing.id}).")
+    buyer = Buyer(name=name, kind=kind, notice_preference=preference.value, created_at=now)
+    rules.apply(buyer)
+    session.add(buyer)
+    session.flush()
+    return buyer
+
+
+def list_buyers(session: Session) -> Sequence[Buyer]:
+    return session.scalars(
+        select(Buyer).options(selectinload(Buyer.contacts)).order_by(Buyer.name, Buyer.id)
+    ).all()
+
+
+def add_buyer_contact(
+    session: Session,
+    buyer_id: int,
+    *,
+    name: str,
+    email: str,
+    phone: str = "",
+    role: str = "",
+) -> BuyerContact:
+    buyer = get_buyer(session, buyer_id)
+    contact = BuyerContact(
+        buyer=buyer,
+        name=clean_text(name, "Nom du contact", max_length=200),
+        email=check_email(email, "E-mail du contact"),
+        phone=clean_text(phone, "Téléphone du contact", max_length=40, required=False),
+        role=clean_text(role, "Fonction du contact", max_length=100, required=False),
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+# --- operations and markets -------------------------------------------------------------------
+
+
+def get_operation(session: Session, operation_id: int) -> Operation:
+    operation = session.get(Operation, operation_id)
+    if operation is None:
+        raise NotFound(
+            f"Aucune opération n° {operation_id}. La liste : « clauses operation list »."
+        )
+    return operation
+
+
+def add_operation(
+    session: Session, buyer_id: int, *, name: str, place: str = "", now: datetime
+) -> Operation:
+    require_aware(now)
+    buyer = get_buyer(session, buyer_id)
+    name = clean_text(name, "Nom de l'opération", max_length=200)
+    place = clean_text(place, "Lieu de l'opération", max_length=200, required=False)
+    existing = session.scalar(
+        select(Operation).where(Operation.buyer_id == buyer.id, Operation.name == name)
+    )
+    if existing is not None:
+        raise InputRefused(
+            f"L'opération « {name} » existe déjà chez {buyer.name} (n° {existing.id})."
+        )
+    operation = Operation(buyer=buyer, name=name, place=place, created_at=now)
+    session.add(operation)
+    session.flush()
+    return operation
+
+
+def list_operations(session: Session, buyer_id: int | None = None) -> Sequence[Operation]:
+    statement = (
+        select(Operation)
+        .options(selectinload(Operation.buyer), selectinload(Operation.markets))
+        .order_by(Operation.id)
+    )
+    if buyer_id is not None:
+        get_buyer(session, buyer_id)
+        statement = statement.where(Operation.buyer_id == buyer_id)
+    return session.scalars(statement).all()
+
+
+def get_market(session: Session, market_id: int) -> Market:
+    market = session.get(Market, market_id)
+    if market is None:
+        raise NotFound(f"Aucun marché n° {market_id}. La liste : « clauses market list ».")
+    return market
+
+
+def add_market(session: Session, operation_id: int, *, reference: str, title: str = "") -> Market:
+    operation = get_operation(session, operation_id)
+    reference = clean_text(reference, "Référence du marché", max_length=60)
+    title = clean_text(title, "Intitulé du marché", max_length=200, required=False)
+    existing = session.scalar(
+        select(Market).where(Market.operation_id == operation.id, Market.reference == reference)
+    )
+    if existing is not None:
+        raise InputRefused(
+            f"Le marché « {reference} » existe déjà dans l'opération « {operation.name} » "
+            f"(n° {existing.id})."
+        )
+    market = Market(operation=operation, reference=reference, title=title)
+    session.add(market)
+    session.flush()
+    return market
+
+
+def list_markets(session: Session, operation_id: int | None = None) -> Sequence[Market]:
+    statement = (
+        select(Market)
+        .options(
+            selectinload(Market.operation).selectinload(Operation.buyer),
+            selectinload(Market.clauses),
+        )
+        .order_by(Market.id)
+    )
+    if operation_id is not None:
+        get_operation(session, operation_id)
+        statement = statement.where(Market.operation_id == operation_id)
+    return session.scalars(statement).all()
+
+
+def add_lot(
+    session: Session,
+    market_id: int,
+    *,
+    lot_number: str,
+    lot_title: str,
+    params: ClauseParameters,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+    trade: str = "",
+    planned_notification: date | None = None,
+    calendar: CalendarInput | None = None,
+) -> Clause:
+    """A lot of a market with its clause, at the identification stage."""
+    market = get_market(session, market_id)
+    lot_number = clean_text(lot_number, "Numéro de lot", max_length=20, required=False)
+    lot_title = clean_text(lot_title, "Intitulé du lot", max_length=200)
+    trade = clean_text(trade, "Corps d'état", max_length=100, required=False)
+    rules = (calendar or CalendarInput()).checked()
+    existing = session.scalar(
+        select(Clause).where(Clause.market_id == market.id, Clause.lot_number == lot_number)
+    )
+    if existing is not None:
+        which = f"Le lot {lot_number}" if lot_number else "Le lot unique"
+        raise InputRefused(
+            f"{which} du marché « {market.reference} » existe déjà (clause n° {existing.id})."
+        )
+    clause = create_clause(
+        session,
+        market,
+        lot_number=lot_number,
+        lot_title=lot_title,
+        params=params,
+        actor=actor,
+        now=now,
+        publish=publish,
+        planned_notification=planned_notification,
+        trade=trade,
+    )
+    rules.apply(clause)
+    session.flush()
+    return clause
+
+
+# --- companies --------------------------------------------------------------------------------
+
+
+def get_company(session: Session, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(f"Aucune entreprise n° {company_id}. La liste : « clauses company list ».")
+    return company
+
+
+def add_company(
+    session: Session, *, name: str, siret: str | None = None, city: str = "", now: datetime
+) -> Company:
+    require_aware(now)
+    name = clean_text(name, "Nom de l'entreprise", max_length=200)
+    city = clean_text(city, "Ville de l'entreprise", max_length=100, required=False)
+    number = parse_siret(siret) if siret and siret.strip() else None
+    if number is not None:
+        existing = session.scalar(select(Company).where(Company.siret == number))
+        if existing is not None:
+            raise InputRefused(
+                f"Le SIRET {number} est déjà celui de l'entreprise « {existing.name} » "
+                f"(n° {existing.id})."
+            )
+    company = Company(name=name, siret=number, city=city, created_at=now)
+    session.add(company)
+    session.flush()
+    return company
+
+
+def list_companies(session: Session) -> Sequence[Company]:
+    return session.scalars(
+        select(Company)
+        .options(selectinload(Company.correspondents))
+        .order_by(Company.name, Company.id)
+    ).all()
+
+
+def add_correspondent(
+    session: Session, company_id: int, *, name: str, email: str, phone: str = ""
+) -> Correspondent:
+    company = get_company(session, company_id)
+    correspondent = Correspondent(
+        company=company,
+        name=clean_text(name, "Nom du correspondant", max_length=200),
+        email=check_email(email, "E-mail du correspondant"),
+        phone=clean_text(phone, "Téléphone du correspondant", max_length=40, required=False),
+    )
+    session.add(correspondent)
+    session.flush()
+    return correspondent

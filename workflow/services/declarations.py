@@ -1,0 +1,257 @@
+"""Recording a company's monthly declaration of insertion hours for one lot.
+
+One transaction does everything a declaration causes: the declaration and its lines, the stop of
+that month's reminder ladder (so no reminder can leave after the hours arrived), a history row and
+the ``DeclarationRecorded`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import (
+    AwardParty,
+    Clause,
+    ClauseHistory,
+    Company,
+    Declaration,
+    DeclarationLadder,
+    DeclarationLine,
+    Participant,
+)
+from workflow.adapters.templates import french_date, french_hours, french_month
+from workflow.domain.calendar import LadderStep, month_start
+from workflow.domain.events import DeclarationRecorded, require_aware
+from workflow.domain.stages import LABELS, Stage
+from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
+from workflow.errors import InputRefused, NotFound
+from workflow.services.clauses import Publish, get_clause
+
+#: Nobody works more than this for one company in one month (about 1.6 full-time months).
+MAX_MONTHLY_HOURS = Decimal(250)
+
+_LATE_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
+
+
+@dataclass(frozen=True)
+class LineInput:
+    participant_id: int
+    hours: Decimal
+    delivery_mode: DeliveryMode
+    contract_type: ContractType
+
+
+def month_phrase(month: date) -> str:
+    """``d'octobre 2026``, ``de mars 2026``: French elides « de » before a vowel."""
+    name = french_month(month)
+    return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
+
+
+def clause_ref(clause: Clause) -> str:
+    """The clause's label inside a sentence: « la clause n° 1 (marché …) »."""
+    return "la c" + clause.label[1:] if clause.label.startswith("Clause") else clause.label
+
+
+def hours_problem(hours: Decimal) -> str | None:
+    """Why these monthly hours are refused, or None; 0 is allowed (a month without work)."""
+    shown = f"{hours:f}".replace(".", ",")
+    if hours < 0 or hours > MAX_MONTHLY_HOURS:
+        return f"{shown} h hors limites : entre 0 et {MAX_MONTHLY_HOURS} h par mois."
+    if hours != hours.quantize(Decimal("0.01")):
+        return f"{shown} h : deux décimales au plus (par exemple 151,67)."
+    return None
+
+
+def declaration_problems(
+    session: Session,
+    clause: Clause,
+    company: Company,
+    month: date,
+    *,
+    now: datetime,
+    replace: bool = False,
+) -> list[str]:
+    """Everything that forbids declaring ``month`` for this company and lot, in French."""
+    problems: list[str] = []
+    stage = Stage(clause.stage)
+    phrase = month_phrase(month)
+    if stage in _LATE_STAGES:
+        left = month_start(clause.stage_changed_at.date())
+        if month > left:
+            problems.append(
+                f"{clause.label} est à l'étape « {LABELS[stage]} » depuis le "
+                f"{french_date(clause.stage_changed_at)} : seuls les mois jusqu'à "
+                f"{french_month(left)} peuvent encore être déclarés."
+            )
+    elif stage is not Stage.EXECUTION:
+        problems.append(
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : les heures se déclarent pendant "
+            "la mise en œuvre (ou, pour un mois en retard, quand la clause est suspendue ou en "
+            "suivi)."
+        )
+    if month > month_start(now.date()):
+        problems.append(f"Le mois {phrase} n'est pas encore commencé : il ne peut être déclaré.")
+    if clause.start_date and month < month_start(clause.start_date):
+        problems.append(
+            f"Le mois {phrase} précède le démarrage de {clause_ref(clause)} "
+            f"({clause.start_date:%d/%m/%Y})."
+        )
+    if clause.end_date and month > month_start(clause.end_date):
+        problems.append(
+            f"Le mois {phrase} suit la fin d'exécution de {clause_ref(clause)} "
+            f"({clause.end_date:%d/%m/%Y})."
+        )
+    parties = session.scalars(select(AwardParty).where(AwardParty.clause_id == clause.id)).all()
+    if company.id not in {p.company_id for p in parties}:
+        named = ", ".join(
+            f"{session.get_one(Company, p.company_id).name} ({PARTY_ROLE_LABELS[PartyRole(p.role)]})"
+            for p in parties
+        )
+        problems.append(
+            f"L'entreprise {company.name} n'est pas attributaire de {clause_ref(clause)} ; "
+            f"entreprises attributaires : {named or 'aucune enregistrée'}."
+        )
+    existing = find_declaration(session, clause.id, company.id, month)
+    if existing is not None and not replace:
+        problems.append(
+            f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
+            f"(enregistrée le {french_date(existing.recorded_at)}, "
+            f"{french_hours(existing.total_hours)}). Pour la corriger, recommencez avec "
+            "--replace : ses lignes seront remplacées."
+        )
+    return problems
+
+
+def find_declaration(
+    session: Session, clause_id: int, company_id: int, month: date
+) -> Declaration | None:
+    return session.scalar(
+        select(Declaration).where(
+            Declaration.clause_id == clause_id,
+            Declaration.company_id == company_id,
+            Declaration.month == month,
+        )
+    )
+
+
+def _check_lines(session: Session, lines: Sequence[LineInput]) -> None:
+    seen: set[int] = set()
+    for line in lines:
+        participant = session.get(Participant, line.participant_id)
+        if participant is None:
+            raise NotFound(f"Aucun participant n° {line.participant_id}.")
+        problem = hours_problem(line.hours)
+        if problem:
+            raise InputRefused(f"Participant {participant.reference} : {problem}")
+        if line.participant_id in seen:
+            raise InputRefused(
+                f"Participant {participant.reference} déclaré deux fois pour le même mois."
+            )
+        seen.add(line.participant_id)
+
+
+def record_declaration(
+    session: Session,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    lines: Sequence[LineInput],
+    actor: str,
+    now: datetime,
+    source: str,
+    publish: Publish,
+    replace: bool = False,
+) -> Declaration:
+    """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours."""
+    require_aware(now)
+    if month.day != 1:
+        raise InputRefused(f"Mois déclaré {month:%d/%m/%Y} : indiquez le 1er du mois.")
+    clause = get_clause(session, clause_id, for_update=True)
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(f"Aucune entreprise n° {company_id}.")
+    problems = declaration_problems(session, clause, company, month, now=now, replace=replace)
+    if problems:
+        raise InputRefused(" ".join(problems))
+    _check_lines(session, lines)
+    total = sum((line.hours for line in lines), Decimal(0))
+    declaration = find_declaration(session, clause.id, company.id, month)
+    previous = None
+    if declaration is None:
+        declaration = Declaration(clause_id=clause.id, company_id=company.id, month=month)
+        session.add(declaration)
+    else:
+        previous = declaration.total_hours
+        declaration.lines.clear()
+        session.flush()  # the old lines go before the new ones hit the unique constraint
+    declaration.total_hours = total
+    declaration.recorded_at = now
+    declaration.recorded_by = actor
+    declaration.source = source[:200]
+    declaration.lines.extend(
+        DeclarationLine(
+            participant_id=line.participant_id,
+            hours=line.hours,
+            delivery_mode=line.delivery_mode.value,
+            contract_type=line.contract_type.value,
+        )
+        for line in lines
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another transaction recorded the same month between our check and our insert.
+        raise InputRefused(
+            f"La déclaration {month_phrase(month)} de {company.name} pour {clause_ref(clause)} vient "
+            "d'être enregistrée par ailleurs ; rien n'a été modifié."
+        ) from None
+    _stop_ladder(session, clause.id, company.id, month, now)
+    reason = f"déclaration {month_phrase(month)} de {company.name} : {french_hours(total)}"
+    if previous is not None:
+        reason += f" (remplace {french_hours(previous)})"
+    session.add(
+        ClauseHistory(
+            clause_id=clause.id,
+            at=now,
+            actor=actor,
+            event="declaration",
+            from_stage=clause.stage,
+            to_stage=clause.stage,
+            reason=reason,
+        )
+    )
+    publish(
+        session,
+        DeclarationRecorded(
+            clause_id=clause.id,
+            company_id=company.id,
+            month=month,
+            declaration_id=declaration.id,
+            at=now,
+        ),
+    )
+    return declaration
+
+
+def _stop_ladder(
+    session: Session, clause_id: int, company_id: int, month: date, now: datetime
+) -> None:
+    """The reminders of this month stop in the transaction that records the hours."""
+    session.execute(
+        update(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id == clause_id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month == month,
+        )
+        .values(declared_at=now, next_step=LadderStep.DONE, next_step_at=None)
+        .execution_options(synchronize_session=False)
+    )

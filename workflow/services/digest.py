@@ -1,0 +1,569 @@
+"""The facilitator's task digest ("récapitulatif des tâches"): what needs her today, most urgent first.
+
+One email per working day at ``settings.digest_time`` local time, none on weekends and French public
+holidays, none when there is nothing to do, no back-fill of missed days. The day is claimed in
+``periodic_runs`` the first time a pass looks at it (sent or not), so later passes that day cost one
+primary-key lookup and two instances never both send it.
+
+Order: by category (undelivered emails, overdue declarations, contracts ending behind the pace,
+incomplete awards, final reports, clauses waiting in a stage), then by how late within it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import (
+    AwardParty,
+    Buyer,
+    Clause,
+    Company,
+    Correspondent,
+    Declaration,
+    DeclarationLadder,
+    Market,
+    Operation,
+    OutboxMessage,
+    PeriodicRun,
+)
+from workflow.adapters.templates import french_date, french_hours, french_month, french_percent
+from workflow.domain.calendar import LadderStep, at_local, is_working_day, local_date
+from workflow.domain.events import require_aware
+from workflow.domain.stages import LABELS as STAGE_LABELS
+from workflow.domain.stages import Stage
+from workflow.domain.summary import elapsed_fraction, fraction, is_behind
+from workflow.domain.vocabulary import PartyRole
+from workflow.services.outbox import Recipient, queue_email
+from workflow.services.summaries import claim_period
+from workflow.settings import Settings
+
+if TYPE_CHECKING:
+    from workflow.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+JOB = "daily_digest"
+KIND = "facilitator_digest"
+#: A contract ending within this many days is checked against the pace.
+ENDING_WITHIN_DAYS = 30
+
+
+class Category(StrEnum):
+    """Digest sections, in order of urgency."""
+
+    EMAIL = "email"
+    DECLARATION = "declaration"
+    PACE = "pace"
+    AWARD = "award"
+    FINAL_REPORT = "final_report"
+    WAITING = "waiting"
+
+
+CATEGORY_TITLES: dict[Category, str] = {
+    Category.EMAIL: "Courriels non distribués",
+    Category.DECLARATION: "Déclarations d'heures en retard",
+    Category.PACE: "Marchés bientôt terminés, heures en retard",
+    Category.AWARD: "Attributions incomplètes",
+    Category.FINAL_REPORT: "Bilans à envoyer",
+    Category.WAITING: "Clauses en attente depuis trop longtemps",
+}
+RANK = {category: index for index, category in enumerate(Category)}
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    category: Category
+    weight: int  # within a category, the higher the more urgent (days late, days waiting...)
+    title: str  # what is wrong
+    detail: str  # the figures behind it
+    action: str  # what to do and where
+    clause_id: int | None = None
+    days: int | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, str]:
+        return (RANK[self.category], -self.weight, self.clause_id or 0, self.title)
+
+
+@dataclass(frozen=True)
+class Digest:
+    day: date  # the local date it is for
+    working_day: bool
+    items: tuple[DigestItem, ...]
+
+    def sections(self) -> list[tuple[Category, list[DigestItem]]]:
+        grouped: dict[Category, list[DigestItem]] = {}
+        for item in self.items:
+            grouped.setdefault(item.category, []).append(item)
+        return list(grouped.items())
+
+
+def _clause_label(clause_id: int, reference: str, lot: str, title: str, buyer: str) -> str:
+    lot_text = f" lot {lot}" if lot else ""
+    return f"clause n° {clause_id} (marché {reference}{lot_text} – {title}, {buyer})"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _clause_columns() -> list[Any]:
+    return [Clause.id, Market.reference, Clause.lot_number, Clause.lot_title, Buyer.name]
+
+
+def _with_buyer(statement: Any) -> Any:
+    return (
+        statement.join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .join(Buyer, Buyer.id == Operation.buyer_id)
+    )
+
+
+# --- The six kinds of items -----------------------------------------------------------------------
+
+
+STATE_LABELS = {
+    "failed": "refusé définitivement",
+    "dead": "abandonné après plusieurs tentatives",
+}
+
+
+def _emails(session: Session) -> list[DigestItem]:
+    statement = (
+        select(OutboxMessage)
+        .where(OutboxMessage.state.in_(("failed", "dead")))
+        .order_by(OutboxMessage.id)
+    )
+    items = []
+    for message in session.scalars(statement):
+        recipients = ", ".join(line for line in message.recipients.splitlines() if line)
+        detail = f"Erreur : {message.last_error or 'inconnue'}"
+        if message.refused_recipients:
+            refused = ", ".join(message.refused_recipients.split())
+            detail += f" ; adresses refusées : {refused}"
+        items.append(
+            DigestItem(
+                Category.EMAIL,
+                weight=2 if message.state == "dead" else 1,
+                title=(
+                    f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}"
+                ),
+                detail=detail,
+                action=(
+                    f"Corriger l'adresse ou prévenir le destinataire, puis renvoyer le message "
+                    f"n° {message.id} depuis la file d'envoi (clauses mail)."
+                ),
+                clause_id=message.clause_id,
+            )
+        )
+    return items
+
+
+def ladder_state(
+    next_step: str, next_step_at: datetime | None, escalated_at: datetime | None, settings: Settings
+) -> str:
+    """Where a declaration's reminder ladder stands, in French."""
+
+    def when(moment: datetime | None) -> str:
+        return "" if moment is None else f" le {french_date(local_date(moment, settings.zone))}"
+
+    if escalated_at is not None or next_step == LadderStep.DONE:
+        return f"alerte avant mise en demeure envoyée au donneur d'ordre{when(escalated_at)}"
+    if next_step == LadderStep.CALL:
+        return f"appel à déclarer prévu{when(next_step_at)}"
+    if next_step == LadderStep.ESCALATION:
+        return f"relances envoyées, alerte au donneur d'ordre prévue{when(next_step_at)}"
+    if next_step.startswith(LadderStep.REMINDER):
+        number = next_step.rsplit("_", 1)[-1]
+        sent = "appel envoyé" if number == "1" else "relances envoyées"
+        return f"{sent}, relance n° {number} prévue{when(next_step_at)}"
+    return f"étape {next_step}{when(next_step_at)}"
+
+
+def _declarations(session: Session, today: date, settings: Settings) -> list[DigestItem]:
+    """One item per company x lot with months overdue, told from its oldest month's ladder."""
+    overdue = and_(DeclarationLadder.declared_at.is_(None), DeclarationLadder.due_on < today)
+    groups = (
+        select(
+            DeclarationLadder.clause_id.label("clause_id"),
+            DeclarationLadder.company_id.label("company_id"),
+            func.min(DeclarationLadder.month).label("oldest"),
+            func.max(DeclarationLadder.month).label("newest"),
+            func.count().label("months"),
+        )
+        .where(overdue)
+        .group_by(DeclarationLadder.clause_id, DeclarationLadder.company_id)
+        .subquery()
+    )
+    oldest = DeclarationLadder
+    statement = _with_buyer(
+        select(
+            *_clause_columns(),
+            Company.name,
+            groups.c.oldest,
+            groups.c.newest,
+            groups.c.months,
+            oldest.due_on,
+            oldest.next_step,
+            oldest.next_step_at,
+            oldest.escalated_at,
+            Correspondent.name,
+            Correspondent.email,
+            Correspondent.phone,
+        )
+        .select_from(groups)
+        .join(
+            oldest,
+            and_(
+                oldest.clause_id == groups.c.clause_id,
+                oldest.company_id == groups.c.company_id,
+                oldest.month == groups.c.oldest,
+            ),
+        )
+        .join(Clause, Clause.id == groups.c.clause_id)
+        .join(Company, Company.id == groups.c.company_id)
+        .outerjoin(
+            AwardParty,
+            and_(AwardParty.clause_id == Clause.id, AwardParty.company_id == Company.id),
+        )
+        .outerjoin(Correspondent, Correspondent.id == AwardParty.correspondent_id)
+    )
+    items = []
+    for row in session.execute(statement):
+        (cid, ref, lot, title, buyer, company, first, last, count, due_on) = row[:10]
+        (step, step_at, escalated_at, who, email, phone) = row[10:]
+        late = (today - due_on).days
+        months = (
+            french_month(first) if count == 1 else f"{french_month(first)} à {french_month(last)}"
+        )
+        contact = ", ".join(x for x in (who, email, phone) if x) or "correspondant à désigner"
+        items.append(
+            DigestItem(
+                Category.DECLARATION,
+                weight=late,
+                title=(
+                    f"{company} : heures de {months} non déclarées – "
+                    f"{_clause_label(cid, ref, lot, title, buyer)}"
+                ),
+                detail=(
+                    f"{count} mois en retard, le plus ancien dû le {french_date(due_on)} "
+                    f"({late} jours de retard) ; {ladder_state(step, step_at, escalated_at, settings)}."
+                ),
+                action=(
+                    f"Appeler le correspondant ({contact}) ou saisir la déclaration reçue "
+                    f"sur la clause n° {cid}."
+                ),
+                clause_id=cid,
+                days=late,
+            )
+        )
+    return items
+
+
+def _hours_done() -> Any:
+    return (
+        select(
+            Declaration.clause_id.label("clause_id"),
+            func.sum(Declaration.total_hours).label("done"),
+        )
+        .group_by(Declaration.clause_id)
+        .subquery()
+    )
+
+
+def _pace(session: Session, today: date) -> list[DigestItem]:
+    done = _hours_done()
+    target = func.coalesce(Clause.hours_override, Clause.hours_computed)
+    statement = _with_buyer(
+        select(*_clause_columns(), target, Clause.start_date, Clause.planned_end_date, done.c.done)
+        .select_from(Clause)
+        .outerjoin(done, done.c.clause_id == Clause.id)
+        .where(
+            Clause.stage == Stage.EXECUTION.value,
+            target.is_not(None),
+            Clause.planned_end_date >= today,
+            Clause.planned_end_date <= today + timedelta(days=ENDING_WITHIN_DAYS),
+        )
+    )
+    items = []
+    for row in session.execute(statement):
+        cid, ref, lot, title, buyer, hours_target, start, end, hours_done = row
+        hours = Decimal(0) if hours_done is None else Decimal(hours_done)
+        elapsed = elapsed_fraction(start, end, today)
+        if not is_behind(hours, hours_target, elapsed):
+            continue
+        share = fraction(hours, hours_target) or Decimal(0)
+        left = (end - today).days
+        assert elapsed is not None
+        items.append(
+            DigestItem(
+                Category.PACE,
+                weight=ENDING_WITHIN_DAYS - left,
+                title=(
+                    f"{_capital(_clause_label(cid, ref, lot, title, buyer))} se termine le "
+                    f"{french_date(end)}, dans {left} jours, avec des heures en retard"
+                ),
+                detail=(
+                    f"{french_hours(hours)} réalisées sur {french_hours(hours_target)} prévues "
+                    f"({french_percent(share)} de l'objectif pour {french_percent(elapsed)} "
+                    f"du temps écoulé) ; reste {french_hours(max(Decimal(0), hours_target - hours))}."
+                ),
+                action=(
+                    f"Voir avec l'entreprise titulaire comment réaliser les heures restantes "
+                    f"avant la fin, ou préparer un avenant (clauses clause show {cid})."
+                ),
+                clause_id=cid,
+                days=left,
+            )
+        )
+    return items
+
+
+def _awards(session: Session, now: datetime) -> list[DigestItem]:
+    holder_ready = (
+        select(AwardParty.id)
+        .join(Correspondent, Correspondent.id == AwardParty.correspondent_id)
+        .where(
+            AwardParty.clause_id == Clause.id,
+            AwardParty.role == PartyRole.HOLDER.value,
+            Correspondent.email != "",
+        )
+        .exists()
+    )
+    statement = _with_buyer(
+        select(*_clause_columns(), Clause.start_date, holder_ready, Clause.stage_changed_at)
+        .select_from(Clause)
+        .where(
+            Clause.stage == Stage.AWARD.value,
+            or_(Clause.start_date.is_(None), ~holder_ready),
+        )
+    )
+    items = []
+    for row in session.execute(statement):
+        cid, ref, lot, title, buyer, start, holder_ok, since = row
+        missing = []
+        if not holder_ok:
+            missing.append("l'entreprise titulaire avec l'adresse e-mail de son correspondant")
+        if start is None:
+            missing.append("la date de démarrage")
+        days = (now - since).days
+        items.append(
+            DigestItem(
+                Category.AWARD,
+                weight=days,
+                title=(
+                    f"{_capital(_clause_label(cid, ref, lot, title, buyer))} : "
+                    "attribution incomplète"
+                ),
+                detail=f"Il manque {' et '.join(missing)} ; attribuée depuis {days} jours.",
+                action=(
+                    "Compléter l'attribution pour que l'entreprise soit accueillie et appelée à "
+                    f"déclarer, puis démarrer (clauses clause advance {cid} demarrer)."
+                ),
+                clause_id=cid,
+                days=days,
+            )
+        )
+    return items
+
+
+def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
+    statement = _with_buyer(
+        select(*_clause_columns(), Clause.stage_changed_at, Clause.end_date)
+        .select_from(Clause)
+        .where(Clause.stage == Stage.FOLLOW_UP.value, Clause.final_report_at.is_(None))
+    )
+    items = []
+    for row in session.execute(statement):
+        cid, ref, lot, title, buyer, since, end = row
+        days = (now - since).days
+        ended = f" (fin d'exécution le {french_date(end)})" if end else ""
+        items.append(
+            DigestItem(
+                Category.FINAL_REPORT,
+                weight=days,
+                title=(
+                    "Bilan à envoyer au donneur d'ordre : "
+                    f"{_clause_label(cid, ref, lot, title, buyer)}"
+                ),
+                detail=f"Achevée depuis {days} jours{ended}, bilan pas encore enregistré.",
+                action=(
+                    "Rassembler les sorties des participants, enregistrer le bilan puis clôturer "
+                    f"(clauses clause advance {cid} cloturer)."
+                ),
+                clause_id=cid,
+                days=days,
+            )
+        )
+    return items
+
+
+WAITING_ACTIONS = {
+    Stage.IDENTIFICATION.value: "Décider avec le donneur d'ordre : rédiger la clause "
+    "(clauses clause advance {id} rediger) ou l'abandonner (abandonner).",
+    Stage.DRAFTING.value: "Vérifier où en est la consultation ; à la notification, "
+    "enregistrer l'attribution (clauses clause advance {id} attribuer).",
+    Stage.AWARD.value: "Organiser la réunion de démarrage et démarrer la clause "
+    "(clauses clause advance {id} demarrer).",
+}
+
+
+def _waiting(session: Session, now: datetime, settings: Settings) -> list[DigestItem]:
+    thresholds = {stage: days for stage, days in settings.stage_wait_days.items() if days > 0}
+    if not thresholds:
+        return []
+    conditions = [
+        and_(Clause.stage == stage, Clause.stage_changed_at < now - timedelta(days=days))
+        for stage, days in thresholds.items()
+    ]
+    statement = _with_buyer(
+        select(*_clause_columns(), Clause.stage, Clause.stage_changed_at)
+        .select_from(Clause)
+        .where(or_(*conditions))
+    )
+    items = []
+    for row in session.execute(statement):
+        cid, ref, lot, title, buyer, stage, since = row
+        days = (now - since).days
+        limit = thresholds[stage]
+        stage_label = STAGE_LABELS[Stage(stage)] if stage in set(Stage) else stage
+        action = WAITING_ACTIONS.get(
+            stage,
+            "Faire avancer la clause ou noter pourquoi elle attend (clauses clause show {id}).",
+        )
+        items.append(
+            DigestItem(
+                Category.WAITING,
+                weight=days - limit,
+                title=(
+                    f"{_capital(_clause_label(cid, ref, lot, title, buyer))} attend à "
+                    f"l'étape « {stage_label} »"
+                ),
+                detail=f"Depuis {days} jours (seuil : {limit} jours).",
+                action=action.format(id=cid),
+                clause_id=cid,
+                days=days,
+            )
+        )
+    return items
+
+
+def compile_digest(session: Session, now: datetime, settings: Settings) -> Digest:
+    """Everything that needs the facilitator at ``now``, most urgent first (nothing is sent)."""
+    require_aware(now)
+    today = local_date(now, settings.zone)
+    items = [
+        *_emails(session),
+        *_declarations(session, today, settings),
+        *_pace(session, today),
+        *_awards(session, now),
+        *_final_reports(session, now),
+        *_waiting(session, now, settings),
+    ]
+    items.sort(key=lambda item: item.sort_key)
+    return Digest(day=today, working_day=is_working_day(today), items=tuple(items))
+
+
+def digest_context(digest: Digest) -> dict[str, Any]:
+    return {
+        "day": digest.day,
+        "count": len(digest.items),
+        "sections": [
+            {
+                "title": CATEGORY_TITLES[category],
+                "entries": [
+                    {"title": i.title, "detail": i.detail, "action": i.action} for i in items
+                ],
+            }
+            for category, items in digest.sections()
+        ],
+    }
+
+
+def queue_daily_digest(app: App, now: datetime) -> int:
+    """Queue today's digest if today is a working day, its time has come and there is something
+    to do; 1 when an email was queued, else 0."""
+    require_aware(now)
+    settings = app.settings
+    today = local_date(now, settings.zone)
+    if not is_working_day(today) or now < at_local(today, settings.digest_time, settings.zone):
+        return 0
+    period = today.isoformat()
+    with app.transaction() as session:
+        if session.get(PeriodicRun, (JOB, period)) is not None:
+            return 0
+        if not claim_period(session, JOB, period, now):
+            return 0
+        digest = compile_digest(session, now, settings)
+        if not digest.items:
+            log.info("digest empty", extra={"action": "digest_empty", "period": period})
+            return 0
+        queued = queue_email(
+            session,
+            app.renderer,
+            key=f"digest:{period}",
+            kind=KIND,
+            recipients=[Recipient(settings.facilitator_name, settings.facilitator_email)],
+            context=digest_context(digest),
+            now=now,
+        )
+    log.info(
+        "digest queued",
+        extra={"action": "digest_queued", "period": period, "items": len(digest.items)},
+    )
+    return int(queued)
+
+
+def sample_digest() -> Digest:
+    day = date(2026, 3, 16)
+    return Digest(
+        day=day,
+        working_day=True,
+        items=(
+            DigestItem(
+                Category.EMAIL,
+                2,
+                "Courriel abandonné après plusieurs tentatives : « Déclaration des heures de "
+                "février 2026 » à Jean Dupont <jean.dupont@example.org>",
+                "Erreur : 550 boîte inconnue ; adresses refusées : jean.dupont@example.org",
+                "Corriger l'adresse ou prévenir le destinataire, puis renvoyer le message n° 41 "
+                "depuis la file d'envoi (clauses mail).",
+            ),
+            DigestItem(
+                Category.DECLARATION,
+                6,
+                "Bâtiments du Sud : heures de février 2026 non déclarées – clause n° 12 "
+                "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
+                "1 mois en retard, le plus ancien dû le 10 mars 2026 (6 jours de retard) ; appel "
+                "envoyé, relance n° 1 prévue le 13 mars 2026.",
+                "Appeler le correspondant (Jean Dupont, 05 62 00 00 01) ou saisir la déclaration "
+                "reçue sur la clause n° 12.",
+                12,
+                6,
+            ),
+            DigestItem(
+                Category.FINAL_REPORT,
+                20,
+                "Bilan à envoyer au donneur d'ordre : clause n° 7 (marché 2025-031 – Voirie, "
+                "Ville de l'Exemple)",
+                "Achevée depuis 20 jours, bilan pas encore enregistré.",
+                "Rassembler les sorties des participants, enregistrer le bilan puis clôturer "
+                "(clauses clause advance 7 cloturer).",
+                7,
+                20,
+            ),
+        ),
+    )
+
+
+def preview_context(kind: str) -> dict[str, Any] | None:
+    """A sample context for ``clauses mail preview``; None for kinds not made here."""
+    return digest_context(sample_digest()) if kind == KIND else None

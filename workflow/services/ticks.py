@@ -1,0 +1,264 @@
+"""One whole pass of the service clock, and the same passes run over a simulated calendar.
+
+``run_pass(app, now)`` is everything the service does at ``now``, in short transactions:
+(a) arm new parties and open the ladders of the months whose call is due, (b) climb the due ladder
+steps, (c) the facilitator's digest and the monthly summaries (each decides whether it is due),
+(d) dispatch the outbox. Everything it writes is keyed by the scheduled period, so running it again,
+late, or from two instances at once produces nothing new.
+
+``simulate`` runs those same passes at the instants a live service would hit (the configured local
+times of every day), with the clock injected: nothing sleeps, and a year takes seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from workflow.adapters.orm import OutboxMessage
+from workflow.domain.calendar import at_local, is_working_day
+from workflow.domain.events import require_aware
+from workflow.services.reminders import (
+    LadderReport,
+    StopCheck,
+    arm_parties,
+    climb_due_ladders,
+    open_due_ladders,
+)
+
+if TYPE_CHECKING:
+    from workflow.bootstrap import App
+    from workflow.services.dispatch import DispatchReport
+    from workflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class PassReport:
+    now: datetime
+    ladders: LadderReport = field(default_factory=LadderReport)
+    digests: int = 0
+    summaries: int = 0
+    dispatch: DispatchReport | None = None
+    #: True when a stop was asked for in the middle: the rest is left for the next pass.
+    interrupted: bool = False
+
+    @property
+    def queued(self) -> int:
+        ladders = self.ladders
+        return (
+            ladders.calls + ladders.reminders + ladders.escalations + self.digests + self.summaries
+        )
+
+    @property
+    def sent(self) -> int:
+        return self.dispatch.sent if self.dispatch else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            **self.ladders.as_dict(),
+            "digests": self.digests,
+            "summaries": self.summaries,
+            "dispatch": self.dispatch.as_dict() if self.dispatch else None,
+            "interrupted": self.interrupted,
+        }
+
+
+def queue_work(app: App, now: datetime, stop: StopCheck = _never) -> PassReport:
+    """Steps (a) to (c): everything that writes outbox rows, none of the sending."""
+    require_aware(now)
+    report = PassReport(now=now)
+    report.ladders.armed = arm_parties(app, now, stop)
+    open_due_ladders(app, now, report.ladders, stop)
+    climb_due_ladders(app, now, report.ladders, stop)
+    if stop():
+        report.interrupted = True
+        return report
+    from workflow.services.digest import queue_daily_digest
+    from workflow.services.summaries import queue_monthly_summaries
+
+    report.digests = queue_daily_digest(app, now)
+    report.summaries = queue_monthly_summaries(app, now)
+    report.interrupted = stop()
+    return report
+
+
+def log_pass(report: PassReport) -> None:
+    # An idle pass (the usual case, once a minute) is only worth a debug line.
+    idle = report.queued == 0 and report.dispatch is None and not report.ladders.armed
+    log.log(
+        logging.DEBUG if idle else logging.INFO,
+        "pass done",
+        extra={"action": "pass.done", **report.as_dict()},
+    )
+
+
+def outbox_has_due(app: App, now: datetime) -> bool:
+    """One indexed lookup, so an idle pass opens no mail connection at all."""
+    from workflow.services.dispatch import due_condition
+
+    with app.transaction() as session:
+        found = session.scalar(select(OutboxMessage.id).where(due_condition(now)).limit(1))
+    return found is not None
+
+
+def run_pass(
+    app: App, now: datetime, *, dispatch: bool = True, stop: StopCheck = _never
+) -> PassReport:
+    """One pass at ``now``: queue what is due, then (unless told not to) send the outbox."""
+    report = queue_work(app, now, stop)
+    if dispatch and not stop() and outbox_has_due(app, now):
+        from workflow.services.dispatch import dispatch_due
+
+        report.dispatch = dispatch_due(app, now)
+    log_pass(report)
+    return report
+
+
+# --- simulation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimedAction:
+    """Something a person does at a given moment of a simulation (a declaration, a stage change).
+
+    ``run`` receives the app and ``at``, and opens its own transaction.
+    """
+
+    at: datetime
+    label: str
+    run: Callable[[App, datetime], None]
+
+
+def pass_times(settings: Settings) -> tuple[time, ...]:
+    """The local times at which a day's work falls due: summaries, digest, calls and reminders."""
+    return tuple(sorted({settings.summary_time, settings.digest_time, settings.call_time}))
+
+
+def simulation_instants(start: date, end: date, settings: Settings) -> list[datetime]:
+    """Every instant a live service would find work at, from ``start`` to ``end`` included.
+
+    On working days: each configured local time (turned into UTC per day, so a DST change keeps
+    09:00 at 09:00). Nothing falls due on weekends and holidays; one pass at the call time still
+    runs there, so an outbox retry or a hand-made change is never left waiting until Monday.
+    """
+    zone = settings.zone
+    times = pass_times(settings)
+    instants: list[datetime] = []
+    day = start
+    while day <= end:
+        chosen = times if is_working_day(day) else (settings.call_time,)
+        instants.extend(at_local(day, moment, zone) for moment in chosen)
+        day += timedelta(days=1)
+    return instants
+
+
+class SimulatedClock:
+    """What ``app.clock`` returns during a simulation: the instant being played."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class SimulationReport:
+    start: datetime
+    end: datetime
+    passes: int = 0
+    actions: int = 0
+    sent: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    steps_skipped: int = 0
+
+    @property
+    def queued(self) -> int:
+        return sum(self.by_kind.values())
+
+
+def timeline(
+    instants: Iterable[datetime], actions: Sequence[TimedAction]
+) -> Iterator[tuple[datetime, list[TimedAction]]]:
+    """Instants in order, each with the actions that happen at it (actions get a pass too)."""
+    by_instant: dict[datetime, list[TimedAction]] = {}
+    for instant in instants:
+        by_instant.setdefault(instant, [])
+    for action in actions:
+        require_aware(action.at, "action time")
+        by_instant.setdefault(action.at, []).append(action)
+    for instant in sorted(by_instant):
+        yield instant, by_instant[instant]
+
+
+def emails_by_kind(app: App, start: datetime, end: datetime) -> dict[str, int]:
+    """Outbox rows created in [start, end], counted by kind with one SQL aggregate."""
+    with app.transaction() as session:
+        rows = session.execute(
+            select(OutboxMessage.kind, func.count())
+            .where(OutboxMessage.created_at >= start, OutboxMessage.created_at <= end)
+            .group_by(OutboxMessage.kind)
+            .order_by(OutboxMessage.kind)
+        ).all()
+    return {kind: int(count) for kind, count in rows}
+
+
+def simulate(
+    app: App,
+    start: date,
+    end: date,
+    *,
+    actions: Sequence[TimedAction] = (),
+    dispatch: bool = True,
+    on_pass: Callable[[PassReport], None] | None = None,
+) -> SimulationReport:
+    """Run the real passes from ``start`` to ``end`` (local days, included) on an injected clock."""
+    zone = app.settings.zone
+    first = at_local(start, time(0), zone)
+    last = at_local(end + timedelta(days=1), time(0), zone) - timedelta(microseconds=1)
+    result = SimulationReport(start=first, end=last)
+    instants = simulation_instants(start, end, app.settings)
+    outside = [a for a in actions if not first <= a.at <= last]
+    if outside:
+        raise ValueError(
+            f"action {outside[0].label!r} at {outside[0].at} is outside the simulation"
+        )
+    real_clock = app.clock
+    clock = SimulatedClock(first)
+    app.clock = clock
+    try:
+        for instant, happening in timeline(instants, actions):
+            clock.now = instant
+            for action in happening:
+                action.run(app, instant)
+                result.actions += 1
+                log.info(
+                    "simulated action",
+                    extra={
+                        "action": "simulate.action",
+                        "at": instant.isoformat(),
+                        "label": action.label,
+                    },
+                )
+            report = run_pass(app, instant, dispatch=dispatch)
+            result.passes += 1
+            result.sent += report.sent
+            result.steps_skipped += report.ladders.steps_skipped
+            if on_pass is not None:
+                on_pass(report)
+    finally:
+        app.clock = real_clock
+    result.by_kind = emails_by_kind(app, first, last)
+    return result
