@@ -27,7 +27,7 @@ def test_it_names_the_bad_setting_and_what_is_accepted(monkeypatch: pytest.Monke
 
 def test_it_refuses_an_unknown_time_zone_in_french(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAUSES_TIMEZONE", "Mars/Olympus")
-    with pytest.raises(SettingsInvalid, match="CLAUSES_TIMEZONE .* fuseau horaire IANA"):
+    with pytest.raises(SettingsInvalid, match=r"CLAUSES_TIMEZONE .* fuseau horaire IANA"):
         load_settings()
 
 
