@@ -24,5 +24,5 @@ ENV PATH="/opt/clauses/bin:${PATH}" \
 WORKDIR /data
 VOLUME ["/data"]
 USER clauses
-# `clauses serve` migrates the database on start, then runs the clock.
-CMD ["clauses", "serve"]
+# `clauses serve --migrate` creates or upgrades the database, then runs the clock.
+CMD ["clauses", "serve", "--migrate"]

@@ -7,6 +7,7 @@ A bad setting stops start-up with one French line naming the setting and what it
 from __future__ import annotations
 
 import os
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -160,7 +161,11 @@ def _french(error: Any) -> str:
     template = _FRENCH_ERRORS.get(error["type"])
     if template is None:
         return str(error["msg"]).removeprefix("Value error, ")
-    return template.format(**(error.get("ctx") or {}))
+    context = dict(error.get("ctx") or {})
+    if "expected" in context:
+        # pydantic writes "'none', 'starttls' or 'tls'": keep the values, drop the English "or".
+        context["expected"] = ", ".join(re.findall(r"'([^']*)'", str(context["expected"])))
+    return template.format(**context)
 
 
 def _secret_files() -> dict[str, str]:

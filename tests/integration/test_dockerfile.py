@@ -30,4 +30,4 @@ def test_it_runs_as_a_non_root_user_with_a_data_volume() -> None:
     assert text.count("FROM ") >= 2
     assert "USER clauses" in text
     assert 'VOLUME ["/data"]' in text
-    assert 'CMD ["clauses", "serve"]' in text
+    assert 'CMD ["clauses", "serve", "--migrate"]' in text

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -144,6 +148,38 @@ def test_tick_runs_one_pass_at_the_given_local_time(
     assert '"calls": 0' in again.output
     assert wrong.exit_code == 1 and "ISO 8601" in wrong.output
     assert len(list((tmp_path / "mail" / "declaration_call").glob("*.eml"))) == 1
+
+
+def test_tick_keeps_log_lines_off_the_terminal_unless_asked(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Months overdue make the ladder log a warning: English, for operators, only with --log."""
+    app = bootstrap(make_settings(tmp_path, sqlite_url))
+    make_lot(app)
+    app.close()
+    env = {**os.environ, "CLAUSES_DATABASE_URL": sqlite_url, "CLAUSES_MAIL_DIR": str(tmp_path)}
+    command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()", "tick"]
+
+    quiet = subprocess.run(
+        [*command, "--now", "2026-08-03T10:00"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    logged = subprocess.run(
+        [*command, "--now", "2026-09-01T10:00", "--log"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+
+    assert quiet.returncode == 0 and "étapes en retard sautées" in quiet.stdout
+    assert quiet.stderr == ""
+    assert logged.returncode == 0 and "Passage du 1er septembre 2026" in logged.stdout
+    actions = [json.loads(line)["action"] for line in logged.stderr.splitlines()]
+    assert "pass.done" in actions
 
 
 def test_simulate_prints_a_french_summary_by_kind(

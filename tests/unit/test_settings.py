@@ -21,7 +21,7 @@ def test_it_names_the_bad_setting_and_what_is_accepted(monkeypatch: pytest.Monke
     with pytest.raises(SettingsInvalid) as refused:
         load_settings()
     assert refused.value.message == (
-        "Réglage invalide CLAUSES_SMTP_TLS = 'ssl' : valeurs acceptées : 'none', 'starttls' or 'tls'"
+        "Réglage invalide CLAUSES_SMTP_TLS = 'ssl' : valeurs acceptées : none, starttls, tls"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from workflow.entrypoints.cli import catalog, clauses, imports, mail, service, summary
@@ -13,6 +15,9 @@ from workflow.entrypoints.cli.common import CliState, console, handle_errors
 def cli(ctx: click.Context) -> None:
     """Suivi des clauses sociales d'insertion : étapes, déclarations, relances et synthèses."""
     state = ctx.ensure_object(CliState)
+    # The service's log lines are for operators (``serve``, ``tick --log``); without a handler,
+    # Python would print the English warnings bare under the French output.
+    logging.getLogger().addHandler(logging.NullHandler())
     ctx.call_on_close(state.close)
 
 

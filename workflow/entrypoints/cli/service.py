@@ -109,13 +109,22 @@ def describe_pass(report: PassReport) -> str:
     metavar="ISO",
     help="Instant du passage (ISO 8601, heure locale si sans fuseau). Par défaut : maintenant.",
 )
+@click.option(
+    "--log", "with_log", is_flag=True, help="Journal JSON, une ligne par action, sur stderr."
+)
 @json_option
 @handle_errors
-def tick(now_text: str | None, as_json: bool) -> None:
-    """Fait un passage : appels, rappels, alertes, récapitulatif, synthèses dus, puis envois."""
+def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
+    """Fait un passage : appels, rappels, alertes, récapitulatif, synthèses dus, puis envois.
+
+    Pour un lancement périodique (cron, minuteur systemd) à la place de « clauses serve ».
+    """
+    from workflow.entrypoints.scheduler import configure_logging
     from workflow.services.ticks import run_pass
 
     app = get_app()
+    if with_log:
+        configure_logging()
     now = parse_instant(now_text, app.settings.zone) if now_text else app.clock()
     report = run_pass(app, now)
     if as_json:
@@ -270,8 +279,13 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
     envvar="CLAUSES_PASS_INTERVAL",
     help="Secondes entre deux passages (ou CLAUSES_PASS_INTERVAL).",
 )
+@click.option(
+    "--migrate",
+    is_flag=True,
+    help="Crée ou met à jour la base avant de démarrer (comme « clauses init »).",
+)
 @handle_errors
-def serve(interval: float) -> None:
+def serve(interval: float, migrate: bool) -> None:
     """Lance le service : appels, rappels, alertes, récapitulatifs, synthèses et envois, en continu.
 
     S'arrête proprement sur SIGTERM ou Ctrl-C. Journal : une ligne JSON par action (stderr).
@@ -281,6 +295,9 @@ def serve(interval: float) -> None:
 
     app = get_app()
     configure_logging()
+    if migrate:
+        # The container's default command: a fresh /data volume needs no separate init step.
+        app.init_database()
     run_service(app, interval)
 
 
