@@ -17,7 +17,9 @@ def cli(ctx: click.Context) -> None:
     state = ctx.ensure_object(CliState)
     # The service's log lines are for operators (``serve``, ``tick --log``); without a handler,
     # Python would print the English warnings bare under the French output.
-    logging.getLogger().addHandler(logging.NullHandler())
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     ctx.call_on_close(state.close)
 
 
