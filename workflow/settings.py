@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -198,5 +200,21 @@ def load_settings(**overrides: Any) -> Settings:
                 f"Réglage invalide CLAUSES_{name.upper()} = {error.get('input')!r} : {_french(error)}"
             )
         raise SettingsInvalid("\n".join(lines)) from None
+    except SettingsError as exc:
+        # Raised before validation when a table-valued setting is not JSON (environment, .env).
+        field = re.search(r'field "([a-z_]+)"', str(exc))
+        name = f"CLAUSES_{field.group(1).upper()}" if field else "?"
+        raise SettingsInvalid(
+            f"Réglage invalide {name} : JSON attendu, par exemple "
+            '{"identification": 60, "drafting": 90, "award": 45}'
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib says "Illegal character '\n' (at line 2, column 22)": keep the place, in French.
+        what, _, where = str(exc).partition(" (at line ")
+        line, _, column = where.rstrip(")").partition(", column ")
+        place = f" à la ligne {line}, colonne {column}" if column else ""
+        raise SettingsInvalid(
+            f"Fichier de configuration {_config_file()} mal formé{place} ({what})"
+        ) from None
     except OSError as exc:
         raise SettingsInvalid(f"Fichier de configuration illisible : {exc}") from None

@@ -58,3 +58,22 @@ def test_the_example_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert settings.smtp_tls == "starttls"
     assert settings.stage_wait_days["award"] == 45
+
+
+def test_a_table_setting_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSES_STAGE_WAIT_DAYS", "identification=60")
+    with pytest.raises(SettingsInvalid, match=r"^Réglage invalide CLAUSES_STAGE_WAIT_DAYS : JSON"):
+        load_settings()
+
+
+def test_a_malformed_config_file_is_named_with_its_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "clauses.toml"
+    config.write_text('timezone = "Europe/Paris"\nbase_url = "https://x\n', encoding="utf-8")
+    monkeypatch.setenv("CLAUSES_CONFIG", str(config))
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings()
+    assert refused.value.message.startswith(
+        f"Fichier de configuration {config} mal formé à la ligne 2, colonne"
+    )
