@@ -56,6 +56,10 @@ def test_it_previews_every_kind_of_email(sqlite_url: str, tmp_path: Path, kind: 
         == unix(html.get_content()).strip()
     )
     assert message["Auto-Submitted"] == "auto-generated"
+    # The same sender as the dispatcher's, so that the preview is what the recipient will see.
+    settings = make_settings(tmp_path, sqlite_url)
+    assert message["From"].addresses[0].display_name == settings.facilitator_name
+    assert message["Reply-To"].addresses[0].addr_spec == settings.facilitator_email
 
 
 def test_it_refuses_an_unknown_kind_and_lists_the_known_ones(

@@ -377,17 +377,14 @@ def build_preview(app: App, kind: str, clause_id: int | None = None) -> Preview:
 
 def eml_bytes(preview: Preview, settings: Settings, now: datetime) -> bytes:
     """The message as the dispatcher would put it on the wire."""
-    from workflow.adapters.mail.message import (
-        Mailbox,
-        MessageParts,
-        build_message,
-        mailbox_from_setting,
-    )
+    from workflow.adapters.mail.message import Mailbox, MessageParts, build_message
+    from workflow.services.dispatch import MessageFactory
 
+    factory = MessageFactory(settings)  # the sender and reply-to the dispatcher puts on the wire
     parts = MessageParts(
         key=preview.key,
-        sender=mailbox_from_setting(settings.mail_from, settings.facilitator_organisation),
-        reply_to=Mailbox(settings.facilitator_name, settings.facilitator_email),
+        sender=factory.sender,
+        reply_to=factory.reply_to,
         recipients=[Mailbox(r.name, r.email) for r in preview.recipients],
         subject=preview.rendered.subject,
         text=preview.rendered.text,
