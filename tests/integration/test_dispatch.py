@@ -495,3 +495,45 @@ def test_it_commits_what_was_accepted_before_a_sigterm(sqlite_url: str) -> None:
         assert states == ["sent", "sent", "sending", "pending", "pending"]
     finally:
         local.close()
+
+
+def test_it_stops_between_two_messages_when_asked_and_gives_the_rest_back(
+    app: App, memory: MemoryTransport
+) -> None:
+    """The service's SIGTERM: the message on the wire finishes, the others wait for the restart."""
+    for number in range(30):
+        queue(app, f"k{number}")
+    stop = threading.Event()
+
+    def script(message: OutgoingMessage) -> None:
+        if len(memory.sent) == 2:  # the third message is on the wire when the stop comes
+            stop.set()
+
+    memory.script = script
+    report = asyncio.run(dispatch_due_async(app, NOW, rand=middle, should_stop=stop.is_set))
+
+    assert report.stopped == "arrêt demandé"
+    assert len(memory.sent) == report.sent == 3
+    with app.transaction() as session:
+        states = [m.state for m in session.scalars(select(OutboxMessage))]
+    assert states.count("sent") == 3 and states.count("pending") == 27
+    later = dispatch_due(app, NOW, rand=middle)  # the next start sends the rest, nothing twice
+    assert later.sent == 27 and len(set(memory.keys())) == 30
+
+
+def test_it_logs_each_message_the_server_did_not_take(
+    app: App, memory: MemoryTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue(app, "refused")
+    queue(app, "busy")
+    memory.script = lambda m: (
+        PermanentFailure("550 boîte inconnue")
+        if m.key == "refused"
+        else TransientFailure("451 réessayez")
+    )
+    with caplog.at_level("WARNING"):
+        dispatch_due(app, NOW, rand=middle)
+
+    lines = {r.action: r for r in caplog.records if getattr(r, "action", "").startswith("mail.")}  # type: ignore[attr-defined]
+    assert set(lines) == {"mail.failed", "mail.retry"}
+    assert "550" in lines["mail.failed"].error  # type: ignore[attr-defined]

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from tests.conftest import Clock, make_settings
 from tests.integration._ladders import make_lot
 from workflow.adapters.db import current_revision, make_engine, upgrade
 from workflow.adapters.mail.memory import MemoryTransport
+from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App, bootstrap
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.scheduler import JsonFormatter, Service, single_instance
@@ -189,3 +191,33 @@ def test_serve_with_migrate_sets_up_a_fresh_database_first(tmp_path: Path) -> No
     engine = make_engine(f"sqlite:///{database}")
     assert current_revision(engine) is not None
     engine.dispose()
+
+
+def test_a_stop_during_a_pass_ends_the_sending_between_two_messages(app: App, clock: Clock) -> None:
+    """SIGTERM with a long queue: the service does not send the whole queue before stopping."""
+    from tests.integration.test_dispatch import NOW, queue
+
+    transport = MemoryTransport()
+    service_app = bootstrap(app.settings, clock=clock, transport=transport)
+    for number in range(40):
+        queue(service_app, f"k{number}")
+    clock.set(NOW)
+    service = Service(service_app, interval=3600)
+
+    def stop_after_the_fifth(message: object) -> None:
+        if len(transport.sent) == 4:
+            service.stopping = True  # what the SIGTERM handler's stop leads to
+
+    transport.script = stop_after_the_fifth
+
+    async def one_pass() -> None:
+        service._busy = asyncio.Lock()
+        await service.tick()
+
+    asyncio.run(one_pass())
+    service_app.close()
+
+    assert len(transport.sent) == 5
+    with app.transaction() as session:
+        states = [m.state for m in session.scalars(select(OutboxMessage))]
+    assert states.count("sent") == 5 and states.count("pending") == 35

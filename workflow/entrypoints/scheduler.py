@@ -143,7 +143,9 @@ class Service:
                 report = await asyncio.to_thread(queue_work, self.app, now, self.should_stop)
                 due = await asyncio.to_thread(outbox_has_due, self.app, now)
                 if due and not self.stopping:
-                    report.dispatch = await dispatch_due_async(self.app, now)
+                    report.dispatch = await dispatch_due_async(
+                        self.app, now, should_stop=self.should_stop
+                    )
             except Exception:
                 # The database or the mail server is away: say so, the next pass tries again.
                 log.exception("pass failed", extra={"action": "pass.failed", "now": now})

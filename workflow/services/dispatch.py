@@ -88,7 +88,7 @@ class DispatchReport:
     dead: int = 0
     #: Sent messages of which the server refused at least one recipient.
     partly_refused: int = 0
-    #: Set when the server could not be reached: the pass stopped there.
+    #: Set when the pass stopped early: the server could not be reached, or a stop was asked.
     stopped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -376,6 +376,24 @@ def release_claims(app: App, rows: Sequence[Claimed], claimed_at: datetime) -> N
         )
 
 
+#: What ``DispatchReport.stopped`` says when the service asked the pass to stop.
+STOP_REQUESTED = "arrêt demandé"
+
+
+def _log_failure(row: Claimed, outcome: Outcome) -> None:
+    """One line per message the server did not take, so an operator sees which and why."""
+    log.warning(
+        "mail not delivered",
+        extra={
+            "action": f"mail.{'retry' if outcome.state == 'pending' else outcome.state}",
+            "outbox_id": row.id,
+            "kind": row.kind,
+            "attempts": outcome.attempts,
+            "error": outcome.last_error,
+        },
+    )
+
+
 async def _deliver_batch(
     connection: MailConnection,
     factory: MessageFactory,
@@ -383,8 +401,15 @@ async def _deliver_batch(
     recorder: Recorder,
     now: datetime,
     rand: Callable[[], float],
+    should_stop: Callable[[], bool],
 ) -> None:
     for index, row in enumerate(batch):
+        if should_stop():
+            # Asked to stop (SIGTERM): the message before this one was finished and will be
+            # recorded; this one and the rest go back to the queue for the next start.
+            release_claims(recorder.app, batch[index:], now)
+            recorder.report.stopped = STOP_REQUESTED
+            return
         try:
             accepted = await connection.send(factory.build(row))
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -404,7 +429,9 @@ async def _deliver_batch(
             )
             return
         except (TransientFailure, PermanentFailure) as exc:
-            recorder.add(failed_outcome(row, exc, now, rand))
+            outcome = failed_outcome(row, exc, now, rand)
+            _log_failure(row, outcome)
+            recorder.add(outcome)
             continue
         recorder.add(sent_outcome(row, accepted, now))
 
@@ -417,12 +444,14 @@ async def dispatch_due_async(
     group_size: int = GROUP_SIZE,
     rand: Callable[[], float] = random.random,
     transport: MailTransport | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DispatchReport:
     """Send every row due at ``now``: claim a batch, send it, record the outcomes, repeat.
 
     The next batch is claimed (in a worker thread) while the current one is on the wire. Rows
     that fail go back with a later ``next_attempt_at``, so the loop ends once nothing due is left;
-    it also stops at the first batch that cannot reach the server.
+    it also stops at the first batch that cannot reach the server, and between two messages once
+    ``should_stop()`` says so (the service's SIGTERM), giving the rows not sent back to the queue.
     """
     require_aware(now)
     transport = transport or app.transport
@@ -440,7 +469,7 @@ async def dispatch_due_async(
                 batch = await claiming
                 claiming = claim() if batch else None
                 report.claimed += len(batch)
-                await _deliver_batch(connection, factory, batch, recorder, now, rand)
+                await _deliver_batch(connection, factory, batch, recorder, now, rand, should_stop)
                 if report.stopped is not None:
                     break
         finally:
