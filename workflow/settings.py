@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from workflow.adapters.mail.message import check_address, mailbox_from_setting
 from workflow.errors import SettingsInvalid
 
 CONFIG_FILE_ENV = "CLAUSES_CONFIG"
@@ -85,6 +86,49 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("fuseau horaire IANA attendu, par exemple Europe/Paris") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "sqlite:///chemin/vers/fichier.db ou postgresql://utilisateur@hôte:5432/base attendu"
+            )
+        return value
+
+    @field_validator("facilitator_email")
+    @classmethod
+    def _facilitator_address(cls, value: str) -> str:
+        return check_address(value)  # it goes into Reply-To and receives the digest
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if "<" in value:  # « Nom <adresse> »
+            mailbox_from_setting(value, "")
+        else:
+            check_address(value)
+        return value
+
+    @field_validator("stage_wait_days")
+    @classmethod
+    def _stages(cls, value: dict[str, int]) -> dict[str, int]:
+        known = ("identification", "drafting", "award", "execution", "follow_up", "suspended")
+        for stage, days in value.items():
+            if stage not in known:
+                raise ValueError(
+                    f"étape « {stage} » inconnue : étapes possibles {', '.join(known)}"
+                )
+            if days < 0:
+                raise ValueError(f"{days} jours pour « {stage} » : 0 (jamais) ou plus attendu")
         return value
 
     @field_validator("reminder_offsets")

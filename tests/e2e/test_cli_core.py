@@ -492,7 +492,10 @@ def test_it_refuses_bad_clause_commands_with_exit_code_1(
         ("hours", "--amount"),
     ],
 )
-def test_it_exits_with_2_when_the_command_is_misused(run: Run, args: tuple[str, ...]) -> None:
+def test_it_exits_with_2_when_the_command_is_misused(
+    run: Run, args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the file named on the command line, not in the checkout
     Path("bilan.txt").write_text("bilan", encoding="utf-8")
     assert usage(run(*args))
 

@@ -201,6 +201,23 @@ def test_simulate_prints_a_french_summary_by_kind(
     assert backwards.exit_code == 1 and "précède" in backwards.output
 
 
+def test_simulate_refuses_to_send_real_emails_over_smtp(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUSES_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CLAUSES_MAIL_TRANSPORT", "smtp")
+    app = bootstrap(make_settings(tmp_path, sqlite_url))
+    make_lot(app)
+    app.close()
+    args = ["simulate", "--from", "01/04/2026", "--to", "30/04/2026"]
+
+    refused = CliRunner().invoke(cli, args)
+    queued_only = CliRunner().invoke(cli, [*args, "--no-dispatch"])
+
+    assert refused.exit_code == 1 and "CLAUSES_MAIL_TRANSPORT=file" in refused.output
+    assert queued_only.exit_code == 0, queued_only.output
+
+
 # --- two instances on one PostgreSQL database --------------------------------------------------
 
 

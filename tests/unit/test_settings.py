@@ -77,3 +77,36 @@ def test_a_malformed_config_file_is_named_with_its_line(
     assert refused.value.message.startswith(
         f"Fichier de configuration {config} mal formé à la ligne 2, colonne"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CLAUSES_DATABASE_URL", "foo://x", "sqlite:///chemin/vers/fichier.db ou postgresql://"),
+        (
+            "CLAUSES_DATABASE_URL",
+            "pas une url",
+            "sqlite:///chemin/vers/fichier.db ou postgresql://",
+        ),
+        ("CLAUSES_FACILITATOR_EMAIL", "nope", "adresse électronique invalide : « nope »"),
+        ("CLAUSES_MAIL_FROM", "not an email", "adresse électronique invalide : « not an email »"),
+        ("CLAUSES_MAIL_FROM", "Clauses <pas-d-arobase>", "adresse électronique invalide"),
+        ("CLAUSES_STAGE_WAIT_DAYS", '{"foo": 3}', "étape « foo » inconnue"),
+        ("CLAUSES_STAGE_WAIT_DAYS", '{"award": -1}', "0 (jamais) ou plus attendu"),
+    ],
+)
+def test_settings_that_would_fail_later_are_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings()
+    assert refused.value.message.startswith(f"Réglage invalide {name} = ")
+    assert expected in refused.value.message
+
+
+def test_a_named_sender_and_a_postgresql_url_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSES_MAIL_FROM", "Clauses sociales <clauses@example.org>")
+    monkeypatch.setenv("CLAUSES_DATABASE_URL", "postgresql+psycopg://u:p@db.example.org:5432/c")
+    settings = load_settings()
+    assert settings.mail_from.endswith("<clauses@example.org>")

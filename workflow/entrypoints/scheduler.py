@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from workflow.adapters.db import current_revision, sqlite_path
+from workflow.adapters.db import current_revision, safe_url, sqlite_path
 from workflow.bootstrap import App
 from workflow.errors import InputRefused, SchedulerAlreadyRunning
 from workflow.services.dispatch import dispatch_due_async
@@ -180,7 +180,7 @@ class Service:
                 "pid": os.getpid(),
                 "interval": self.interval,
                 "timezone": settings.timezone,
-                "database": _safe_url(settings.database_url),
+                "database": safe_url(settings.database_url),
                 "transport": self.app.transport.describe(),
             },
         )
@@ -195,12 +195,6 @@ class Service:
                 "service stopped",
                 extra={"action": "service.stopped", "passes": self.passes},
             )
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 async def serve_async(app: App, interval: float = DEFAULT_INTERVAL) -> int:

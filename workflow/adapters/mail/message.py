@@ -70,7 +70,7 @@ def check_address(address: str) -> str:
         or not local
         or not domain
         or not address.isascii()
-        or any(c.isspace() or c in '<>,;"()\\' for c in address)
+        or any(c.isspace() or c in '<>,;:"()[]\\' for c in address)
     ):
         raise AddressRefused(f"adresse électronique invalide : « {one_line(address)} »")
     return address

@@ -17,7 +17,9 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
+from workflow.adapters.db import safe_url
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import ClausesError
 
@@ -62,8 +64,30 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ClausesError as exc:
             error_console.print(f"[bold red]Refusé :[/] {exc.message}", soft_wrap=True)
             raise SystemExit(1) from None
+        except DBAPIError as exc:
+            error_console.print(f"[bold red]Refusé :[/] {database_trouble(exc)}", soft_wrap=True)
+            raise SystemExit(1) from None
 
     return wrapper
+
+
+def database_trouble(exc: DBAPIError) -> str:
+    """What a person can do about a database error: initialise it, or make it reachable."""
+    state = click.get_current_context().find_object(CliState)
+    settings_url = state.app.settings.database_url if state and state._app else None
+    where = f"La base {safe_url(settings_url)}" if settings_url else "La base de données"
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    if _missing_table(exc):
+        return (
+            f"{where} n'est pas initialisée ou pas à jour : lancez « clauses init » "
+            f"(détail : {detail})."
+        )
+    return f"{where} ne répond pas ou a refusé l'opération : {detail}"
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    text = str(exc.orig)
+    return "no such table" in text or type(exc.orig).__name__ == "UndefinedTable"
 
 
 def to_jsonable(value: Any) -> Any:

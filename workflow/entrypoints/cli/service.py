@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from workflow.adapters.db import safe_url
 from workflow.adapters.templates import french_date, french_month
 from workflow.entrypoints.cli.common import (
     console,
@@ -234,7 +235,10 @@ def tracked_simulation(
 @json_option
 @handle_errors
 def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json: bool) -> None:
-    """Rejoue les vrais passages jour après jour sur un calendrier simulé (rien n'attend)."""
+    """Rejoue les vrais passages jour après jour sur un calendrier simulé (rien n'attend).
+
+    Elle écrit dans la base configurée : à lancer sur une base d'essai ou une copie.
+    """
     start = parse_date_fr(start_text, "--from")
     end = parse_date_fr(end_text, "--to")
     if end < start:
@@ -242,6 +246,12 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
             f"--to {end:%d/%m/%Y} précède --from {start:%d/%m/%Y} : la fin vient après le début."
         )
     app = get_app()
+    if app.settings.mail_transport == "smtp" and not no_dispatch:
+        # Simulated dates, real inboxes: companies would get months of reminders in a minute.
+        raise InputRefused(
+            "La simulation enverrait de vrais courriels par SMTP : lancez-la avec "
+            "CLAUSES_MAIL_TRANSPORT=file (fichiers .eml) ou avec --no-dispatch."
+        )
     if as_json:
         from workflow.services.ticks import simulate
 
@@ -259,7 +269,8 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
     from workflow.services.ticks import simulate
 
     console.print(
-        f"Simulation sur {app.settings.database_url} ; courriels : {app.transport.describe()}."
+        f"Simulation sur {safe_url(app.settings.database_url)} ; "
+        f"courriels : {app.transport.describe()}."
     )
     report = tracked_simulation(
         app,
