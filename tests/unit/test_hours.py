@@ -217,3 +217,10 @@ def test_it_writes_euros_and_percentages_the_french_way() -> None:
     assert format_euros(Decimal("28.5")) == "28,50 €"
     assert format_percent(Decimal("0.075")) == "7,5 %"
     assert format_percent(Decimal("0.5")) == "50 %"
+
+
+def test_an_amount_beyond_any_contract_is_a_typing_slip() -> None:
+    with pytest.raises(InputRefused, match="Montant HT : plus de 1 000 milliards d'euros"):
+        compute_hours(Decimal("1e400"), Decimal("0.5"), Decimal("0.05"), Decimal(30))
+    with pytest.raises(InputRefused, match="Coût horaire chargé : plus de 1 000 milliards"):
+        check_money(Decimal("1e13"), "Coût horaire chargé")

@@ -64,8 +64,20 @@ def parse_positive(text: str | int | float | Decimal, field: str) -> Decimal:
     return value
 
 
+#: No public contract comes near it; beyond, a figure is a typing slip (and would not fit the
+#: database's cents in a 64-bit integer much further on).
+MAX_MONEY = Decimal(10) ** 12
+
+
+def check_money_range(value: Decimal, field: str) -> Decimal:
+    if value > MAX_MONEY:
+        raise InputRefused(f"{field} : plus de 1 000 milliards d'euros, vérifiez le montant.")
+    return value
+
+
 def check_money(value: Decimal, field: str) -> Decimal:
     """Amounts are kept to the cent: refuse what would be silently cut."""
+    check_money_range(value, field)
     if value != value.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
         raise InputRefused(f"{field} : « {value} » a plus de deux décimales (au centime près).")
     return value
@@ -167,6 +179,8 @@ def compute_hours(
         raise InputRefused(f"Montant HT : {amount_excl_tax} doit être strictement positif.")
     if hourly_cost <= 0:
         raise InputRefused(f"Coût horaire chargé : {hourly_cost} doit être strictement positif.")
+    check_money_range(amount_excl_tax, "Montant HT")
+    check_money_range(hourly_cost, "Coût horaire chargé")
     for name, ratio in (("Part main-d'œuvre", labour_share), ("Taux d'insertion", insertion_rate)):
         if not (0 < ratio <= 1):
             raise InputRefused(f"{name} : {ratio} doit être compris entre 0 (exclu) et 1.")
