@@ -79,10 +79,20 @@ def test_it_writes_html_under_var_reports_by_default(
     assert "Heures réalisées par mois" in page
 
 
-def test_it_prints_csv_to_stdout(app: App, data: Dataset) -> None:
+def test_it_prints_csv_to_stdout_for_excel(app: App, data: Dataset) -> None:
     result = run(app, "summary", "--month", "2026-03", "--format", "csv")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "tableau,ligne,indicateur,valeur"
+    # The very bytes of the file: redirected with ">", it opens in French Excel as it is.
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbftableau;ligne;indicateur;valeur;unit")
+    assert result.stdout_bytes.count(b"\xef\xbb\xbf") == 1
+
+
+def test_it_writes_the_same_csv_to_a_file(app: App, data: Dataset, tmp_path: Path) -> None:
+    target = tmp_path / "mars.csv"
+    printed = run(app, "summary", "--month", "2026-03", "--format", "csv")
+    written = run(app, "summary", "--month", "2026-03", "--format", "csv", "--output", str(target))
+    assert written.exit_code == 0, written.output
+    assert target.read_bytes() == printed.stdout_bytes
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,10 @@ Paris time), the HLM office only has a clause in drafting.
 Hand-worked figures for March 2026 (see the test module for the assertions):
 - hours: month 75.25 + 70 + 25 = 170.25; cumulated 260.75 + 120 + 25 = 405.75; target 1800.
 - participants overall: new 1 (P4), active 4, cumulated 4; Auch: new 2 (P1, P4), active 2.
+
+Each clause has the ``clause_history`` rows that led it to its stage, all before the end of March
+(clause 3's award and start share one instant: the start, written last, wins). ``move_on`` then
+changes stages after March, as the following months would.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from workflow.adapters.orm import (
     Buyer,
     BuyerContact,
     Clause,
+    ClauseHistory,
     Company,
     Correspondent,
     Declaration,
@@ -71,6 +76,66 @@ def _clause(
     )
 
 
+#: The stage each event leaves a clause in (events that keep the stage are not listed).
+EVENT_STAGES = {
+    "draft": "drafting",
+    "award": "award",
+    "start": "execution",
+    "finish": "follow_up",
+    "abandon": "abandoned",
+}
+
+
+def _at(month: int, day: int) -> datetime:
+    return datetime(2026, month, day, 9, 0, tzinfo=UTC)
+
+
+def history(
+    session: Session, clause: Clause, created: datetime, *steps: tuple[str, datetime]
+) -> None:
+    """The append-only rows of ``clause``: identified at ``created``, then each (event, at)."""
+    stage = "identification"
+    rows = [ClauseHistory(clause_id=clause.id, at=created, actor="test", event="identify",
+                          from_stage=None, to_stage=stage)]  # fmt: skip
+    for event, at in steps:
+        before, stage = stage, EVENT_STAGES.get(event, stage)
+        rows.append(
+            ClauseHistory(clause_id=clause.id, at=at, actor="test", event=event,
+                          from_stage=before, to_stage=stage)
+        )  # fmt: skip
+    session.add_all(rows)
+
+
+def move(session: Session, clause_id: int, event: str, at: datetime, **changes: object) -> None:
+    """Advance a clause as the service would: its stage, and one more history row."""
+    clause = session.get_one(Clause, clause_id)
+    stage = EVENT_STAGES.get(event, clause.stage)
+    session.add(
+        ClauseHistory(clause_id=clause_id, at=at, actor="test", event=event,
+                      from_stage=clause.stage, to_stage=stage)
+    )  # fmt: skip
+    clause.stage, clause.stage_changed_at = stage, at
+    for name, value in changes.items():
+        setattr(clause, name, value)
+
+
+def move_on(session: Session, data: Dataset) -> None:
+    """Stage changes after March 2026, none of which the March summary may show.
+
+    Clause 2 ends at 00:30 on 1 April in Paris (22:30 UTC on 31 March); the HLM office's clause 7
+    is awarded and started in April with a start date back in March; clause 4 is abandoned.
+    """
+    clauses = data.clauses
+    move(session, clauses["c2"], "finish", datetime(2026, 3, 31, 22, 30, tzinfo=UTC))
+    move(session, clauses["c7"], "award", _at(4, 8))
+    move(
+        session, clauses["c7"], "start", _at(4, 15),
+        start_date=date(2026, 3, 16), planned_end_date=date(2026, 12, 31),
+    )  # fmt: skip
+    move(session, clauses["c4"], "abandon", _at(4, 20))
+    session.flush()
+
+
 def build(session: Session) -> Dataset:
     gers = Buyer(name="Département du Gers", created_at=T0)
     auch = Buyer(name="Ville d'Auch", created_at=T0)
@@ -105,6 +170,17 @@ def build(session: Session) -> Dataset:
     k2 = Company(name="Routes du Sud", created_at=T0)
     session.add_all([k1, k2])
     session.flush()
+    march_start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    history(session, c1, T0, ("draft", _at(1, 12)), ("award", _at(1, 26)), ("start", _at(2, 2)))
+    history(session, c2, T0, ("draft", _at(1, 12)), ("award", _at(1, 19)), ("start", _at(2, 2)))
+    history(
+        session, c3, T0, ("draft", _at(1, 12)), ("award", _at(2, 9)),
+        ("award_recorded", march_start), ("start", march_start),
+    )  # fmt: skip
+    history(session, c4, c4.created_at)
+    history(session, c5, T0, ("abandon", _at(2, 16)))
+    history(session, c6, c6.created_at)
+    history(session, c7, T0, ("draft", _at(1, 20)))
     for clause, company in ((c1, k1), (c2, k2), (c3, k2)):
         contact = Correspondent(company=company, name="Corr", email=f"c{clause.id}@example.org")
         session.add(contact)

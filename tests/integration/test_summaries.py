@@ -7,6 +7,7 @@ import io
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,6 +142,62 @@ def test_it_ends_the_month_at_local_midnight(app: App, data: Dataset) -> None:
     assert stages["identification"] == 2
 
 
+def test_it_counts_each_clause_in_its_stage_at_the_end_of_the_month(
+    app: App, data: Dataset
+) -> None:
+    with app.transaction() as session:
+        summary_dataset.move_on(session, data)
+    summary = compile_march(app)
+    assert rows(summary.overall.clauses_by_stage, "clauses") == {
+        "identification": (1,),  # clause 4, abandoned in April
+        "drafting": (1,),  # clause 7, started in April
+        "execution": (3,),  # clause 2 among them: it ended at 00:30 on 1 April in Paris
+        "abandoned": (1,),
+    }
+    hlm = next(b.figures for b in summary.buyers if b.buyer_id == data.hlm)
+    assert rows(hlm.clauses_by_stage, "clauses") == {"drafting": (1,)}
+    c1, c2, c3 = (data.clauses[k] for k in ("c1", "c2", "c3"))
+    # Clause 7's start date is in March, but it was still being drafted: not followed in March.
+    assert {c.clause_id: c.stage for c in summary.clauses} == {
+        c1: "execution",
+        c2: "execution",
+        c3: "execution",
+    }
+    assert "suivi et bilan" not in render_summary(summary, "text").decode()
+
+
+def test_it_ends_the_month_of_a_stage_at_local_midnight(app: App, data: Dataset) -> None:
+    with app.transaction() as session:
+        summary_dataset.move_on(session, data)
+        in_utc = compile_summary(session, MARCH)  # 22:30 UTC on 31 March is still in March
+        april = compile_summary(session, date(2026, 4, 1), zone=PARIS)
+    assert rows(in_utc.overall.clauses_by_stage, "clauses") == {
+        "identification": (2,),
+        "drafting": (1,),
+        "execution": (2,),
+        "follow_up": (1,),
+        "abandoned": (1,),
+    }
+    assert rows(april.overall.clauses_by_stage, "clauses") == {
+        "identification": (1,),  # clause 6, created on 1 April
+        "execution": (3,),
+        "follow_up": (1,),
+        "abandoned": (2,),
+    }
+
+
+def test_it_writes_to_buyers_by_their_clauses_stage_at_the_end_of_the_month(
+    app: App, data: Dataset
+) -> None:
+    with app.transaction() as session:
+        summary_dataset.move_on(session, data)
+        for period in ("2026-01", "2026-02"):
+            session.add(PeriodicRun(job="monthly_summary", period=period, done_at=DUE))
+    # The HLM office's clause is in execution now, but was being drafted in March: no email.
+    assert queue_monthly_summaries(app, datetime(2026, 4, 20, 12, 0, tzinfo=UTC)) == 3
+    assert f"summary:2026-03:buyer:{data.hlm}" not in outbox(app)
+
+
 def test_it_gives_each_buyer_its_own_figures(app: App, data: Dataset) -> None:
     summary = compile_march(app)
     buyers = {b.buyer_id: b.figures for b in summary.buyers}
@@ -194,13 +251,48 @@ def test_it_writes_one_sheet_per_table_and_an_html_chart(app: App, data: Dataset
         and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     )
     assert "mars 2026 : 170,25" in html  # the bar's title
-    lines = list(csv.reader(io.StringIO(render_summary(summary, "csv").decode())))
-    assert lines[0] == ["tableau", "ligne", "indicateur", "valeur"]
+
+
+def test_it_shows_in_the_workbook_the_rows_the_text_shows(app: App, data: Dataset) -> None:
+    with app.transaction() as session:
+        january = compile_summary(session, date(2026, 1, 1), now=DUE, zone=PARIS)
+    workbook = load_workbook(io.BytesIO(render_summary(january, "xlsx")))
+    text = render_summary(january, "text").decode()
+    # No outcome yet in January: the text says so under the title, and so does the sheet.
+    assert "(aucun élément)" in text.split("Sorties par groupe")[1].split("Clauses par étape")[0]
+    outcomes = [[c for c in row if c is not None] for row in workbook["Sorties par groupe"].values]
+    assert outcomes == [["Périmètre", "Groupe", "Mois", "Cumul"], ["(aucun élément)"]]
+    # Lines of zeros are left out, as on screen; a time series keeps its zeros.
+    for table in build_tables(january):
+        sheet = workbook[table.sheet]
+        assert sheet.max_row == 1 + max(1, len(table.shown_rows())), table.sheet
+    assert [c.value for c in workbook["Heures par mois"]["B"]][-2:] == [0, 70]
+    march = workbook_of(compile_march(app))
+    scopes = {row[0] for row in march["Sorties par groupe"].iter_rows(min_row=2, values_only=True)}
+    assert scopes == {"Ensemble", "Département du Gers", "Ville d'Auch"}  # HLM: only zeros
+
+
+def workbook_of(summary: MonthlySummary) -> Any:
+    return load_workbook(io.BytesIO(render_summary(summary, "xlsx")))
+
+
+def test_it_writes_a_csv_for_french_excel(app: App, data: Dataset) -> None:
+    data_bytes = render_summary(compile_march(app), "csv")
+    assert data_bytes.startswith(b"\xef\xbb\xbf")  # the BOM: Excel then reads UTF-8
+    text = data_bytes.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert lines[0] == ["tableau", "ligne", "indicateur", "valeur", "unité"]
     title = "Heures d'insertion : mois, cumul et objectif"
-    assert [title, "Ensemble", "Heures du mois", "170.25"] in lines
-    assert [title, "Ensemble", "Rythme", "en retard"] in lines
+    assert [title, "Ensemble", "Heures du mois", "170,25", "h"] in lines
+    assert [title, "Ensemble", "Heures prévues", "1800", "h"] in lines  # no thousands separator
+    assert [title, "Ensemble", "% de l'objectif", "22,54", "%"] in lines  # 405.75 / 1800
+    assert [title, "Ensemble", "Rythme", "en retard", ""] in lines
     assert ["Participants par critère d'éligibilité", "Ville d'Auch – Travailleur handicapé (RQTH)",
-            "Nouveaux", "1"] in lines  # fmt: skip
+            "Nouveaux", "1", "nombre"] in lines  # fmt: skip
+    assert ["Heures réalisées par mois", "2026-03", "Heures", "170,25", "h"] in lines
+    # Data for a pivot table: lines of zeros are kept, unlike on screen.
+    assert ["Sorties par groupe", "Office HLM – Emploi durable", "Mois", "0", "nombre"] in lines
+    assert "\r\n" in text and "\n\n" not in text
 
 
 # --- Queueing -------------------------------------------------------------------------------------
@@ -257,10 +349,11 @@ def test_it_waits_for_the_first_working_day_in_winter_time(app: App, data: Datas
 
 
 def test_it_catches_up_each_missed_month_once_after_a_downtime(app: App, data: Dataset) -> None:
-    # Running on 28 February: January is due (the data start in January), not February.
-    assert queue_monthly_summaries(app, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == 3
+    # Running on 28 February: January is due (the data start in January), not February. Auch's
+    # clause only started in March: January and February go to the facilitator and the Gers.
+    assert queue_monthly_summaries(app, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == 2
     # Stopped on the 28th, restarted on 3 April: February and March, once each.
-    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 0, tzinfo=UTC)) == 6
+    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 0, tzinfo=UTC)) == 2 + 3
     assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 5, tzinfo=UTC)) == 0
     keys = sorted(k for k in outbox(app) if k.endswith("facilitator"))
     assert keys == [f"summary:2026-{m:02}:facilitator" for m in (1, 2, 3)]
@@ -298,5 +391,5 @@ def test_it_sends_each_summary_once_when_two_instances_run_at_once(
     for instance in others:
         instance.close()
     assert not errors
-    assert sum(results) == 9  # January, February and March, three emails each
-    assert len(outbox(app)) == 9
+    assert sum(results) == 2 + 2 + 3  # January, February and March
+    assert len(outbox(app)) == 7

@@ -1,20 +1,23 @@
-"""The email templates of notices, welcomes and receipts: snapshots, escaping, French formats.
+"""The email templates: a snapshot of every kind's text part, escaping, French formats.
 
-Snapshots live in ``tests/unit/snapshots/<kind>.txt`` (subject, blank line, text part). After a
-deliberate change of wording, regenerate them with ``UPDATE_SNAPSHOTS=1 pytest tests/unit`` and
-read the diff before committing it.
+Snapshots live in ``tests/unit/snapshots/<kind>.txt`` (subject, blank line, text part), one per
+template directory, each rendered from a fixed sample context (no today's date, no setting read
+from the environment). After a deliberate change of wording, regenerate them with
+``UPDATE_SNAPSHOTS=1 pytest tests/unit`` and read the diff before committing it.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import time_machine
 
 from workflow.adapters.templates import TemplateRenderer, french_date
-from workflow.services import notices, previews
+from workflow.services import notices, previews, reminder_emails
 from workflow.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -33,35 +36,85 @@ def renderer() -> TemplateRenderer:
     return TemplateRenderer(signature=SIGNATURE)
 
 
+#: Kinds whose sample context another service offers (``preview_context``), not ``previews``.
+FOREIGN_KINDS = (
+    "declaration_call",
+    "declaration_reminder",
+    "declaration_escalation",
+    "facilitator_digest",
+    "monthly_summary",
+    "monthly_summary_buyer",
+)
+ALL_KINDS = (*previews.OWN_KINDS, *FOREIGN_KINDS)
+
+
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    # Everything the contexts read is pinned, whatever the environment or config/ says.
-    return Settings(
+    # Everything the contexts read is pinned: ``model_construct`` reads no environment variable,
+    # no .env and no config/clauses.toml, so a snapshot is the same on every machine.
+    return Settings.model_construct(
         database_url="sqlite://",
         timezone="Europe/Paris",
         declaration_due_day=10,
+        reminder_offsets="3,7",
+        escalation_offset=15,
+        call_time=time(9, 0),
         facilitator_name=SIGNATURE["name"],
+        facilitator_title=SIGNATURE["title"],
+        facilitator_organisation=SIGNATURE["organisation"],
         facilitator_email=SIGNATURE["email"],
+        facilitator_phone=SIGNATURE["phone"],
+        facilitator_signature="",
     )
 
 
+@pytest.fixture
+def pinned(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The reminders' sample reads ``Settings()``: give it the pinned settings instead."""
+    monkeypatch.setattr(reminder_emails, "Settings", lambda: settings)
+    return settings
+
+
+def sample(kind: str, settings: Settings) -> dict[str, Any]:
+    if kind in previews.OWN_KINDS:
+        return previews.sample_context(kind, settings)[1]
+    context = previews.foreign_context(kind)
+    assert context is not None, f"no preview_context offers {kind}"
+    return context
+
+
 def snapshot_text(renderer: TemplateRenderer, kind: str, settings: Settings) -> str:
-    _, context = previews.sample_context(kind, settings)
-    rendered = renderer.render(kind, context)
+    rendered = renderer.render(kind, sample(kind, settings))
     return f"{rendered.subject}\n\n{rendered.text}"
 
 
-@pytest.mark.parametrize("kind", previews.OWN_KINDS)
+def test_it_has_a_snapshot_for_every_template(renderer: TemplateRenderer) -> None:
+    assert sorted(ALL_KINDS) == renderer.kinds()
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_it_renders_the_text_part_as_in_its_snapshot(
-    renderer: TemplateRenderer, settings: Settings, kind: str
+    renderer: TemplateRenderer, pinned: Settings, kind: str
 ) -> None:
-    text = snapshot_text(renderer, kind, settings)
+    text = snapshot_text(renderer, kind, pinned)
     path = SNAPSHOTS / f"{kind}.txt"
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"no snapshot for {kind}: run UPDATE_SNAPSHOTS=1 pytest {__file__}"
     assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_it_renders_the_same_text_whatever_the_day(
+    renderer: TemplateRenderer, pinned: Settings, kind: str
+) -> None:
+    # A sample context that read the clock would make the snapshot fail some other day.
+    texts = set()
+    for day in (datetime(2019, 1, 1, 3, 0, tzinfo=UTC), datetime(2031, 7, 14, 22, 0, tzinfo=UTC)):
+        with time_machine.travel(day, tick=False):
+            texts.add(snapshot_text(renderer, kind, pinned))
+    assert len(texts) == 1
 
 
 @pytest.mark.parametrize("kind", previews.OWN_KINDS)

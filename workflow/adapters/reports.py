@@ -34,6 +34,8 @@ FORMATS: tuple[Format, ...] = ("text", "csv", "xlsx", "html")
 # "status" is a word that is a figure (the pace), not a label of the line.
 ColumnKind = Literal["text", "month", "int", "hours", "percent", "status"]
 LABEL_KINDS = ("text", "month")
+#: Under a table with nothing to show (text and XLSX alike).
+NOTHING = "(aucun élément)"
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,7 @@ def print_summary(console: Console, summary: MonthlySummary) -> None:
             rich.add_row(*(format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)))
         console.print(rich)
         if not shown:
-            console.print("(aucun élément)")
+            console.print(NOTHING)
 
 
 def _text(summary: MonthlySummary) -> bytes:
@@ -348,32 +350,62 @@ def _text(summary: MonthlySummary) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _raw(value: Any, kind: ColumnKind) -> str:
-    """Machine-readable: dot decimals, fractions for percentages, ISO months."""
+#: What a figure of the CSV counts, in its "unité" column.
+CSV_UNITS: dict[ColumnKind, str] = {"hours": "h", "percent": "%", "int": "nombre"}
+CSV_HEADER = ("tableau", "ligne", "indicateur", "valeur", "unité")
+
+
+def _label_cell(value: Any, kind: ColumnKind) -> str:
     if value is None:
         return ""
     if isinstance(value, date):
         return f"{value:%Y-%m}" if kind == "month" else value.isoformat()
-    if isinstance(value, Decimal):
-        if kind == "percent":
-            value = round(value, 4)
-        return format(value.normalize(), "f") if value else "0"
     return str(value)
 
 
+def _csv_number(value: Any, kind: ColumnKind) -> str:
+    """A figure as French Excel reads a number: decimal comma, no thousands separator.
+
+    Percentages are written as numbers of percent (37,67 for 0.3767), labelled "%" in the unit
+    column: a fraction would read as 0,3767 in a French spreadsheet.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, (int, Decimal)):
+        return str(value)
+    number = Decimal(value)
+    if kind == "percent":
+        number = (number * 100).quantize(Decimal("0.01"))
+    text = format(number.normalize(), "f") if number else "0"
+    return text.replace(".", ",")
+
+
 def _csv(summary: MonthlySummary) -> bytes:
-    """One tidy CSV: a line per figure (table, row, measure, value), ready for a pivot table."""
+    """One tidy CSV for French Excel: a line per figure (table, row, measure, value, unit).
+
+    ``;`` separator, decimal commas and UTF-8 with a BOM, which is how Excel recognises the
+    encoding of a file opened with a double click. Every row is kept, zeros included: it is data
+    for a pivot table, not a page to read.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["tableau", "ligne", "indicateur", "valeur"])
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
     for table in build_tables(summary):
         for row in table.rows:
             cells = list(zip(row, table.columns, strict=True))
-            label = " – ".join(_raw(v, c.kind) for v, c in cells if c.is_label)
+            label = " – ".join(_label_cell(v, c.kind) for v, c in cells if c.is_label)
             for value, column in cells:
                 if not column.is_label:
-                    writer.writerow([table.title, label, column.title, _raw(value, column.kind)])
-    return buffer.getvalue().encode("utf-8")
+                    writer.writerow(
+                        [
+                            table.title,
+                            label,
+                            column.title,
+                            _csv_number(value, column.kind),
+                            CSV_UNITS.get(column.kind, ""),
+                        ]
+                    )
+    return buffer.getvalue().encode("utf-8-sig")
 
 
 XLSX_FORMATS: dict[ColumnKind, str] = {
@@ -397,7 +429,11 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 def _xlsx(summary: MonthlySummary) -> bytes:
-    """One sheet per table; numbers stay numbers (formats do the French display)."""
+    """One sheet per table; numbers stay numbers (formats do the French display).
+
+    The rows are those of the text output: lines of zeros left out, and "(aucun élément)" under
+    the headers of a table with nothing to show.
+    """
     workbook = Workbook()
     workbook.remove(workbook.active)  # type: ignore[arg-type]
     taken: set[str] = set()
@@ -406,13 +442,17 @@ def _xlsx(summary: MonthlySummary) -> bytes:
         sheet.append([c.title for c in table.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in table.rows:
+        shown = table.shown_rows()
+        for row in shown:
             sheet.append([_xlsx_value(v) for v in row])
+        if not shown:
+            sheet.append([NOTHING])
+            sheet["A2"].font = Font(italic=True)
         for index, column in enumerate(table.columns, start=1):
             letter = get_column_letter(index)
-            width = max([len(column.title), *(len(str(r[index - 1] or "")) for r in table.rows)])
+            width = max([len(column.title), *(len(str(r[index - 1] or "")) for r in shown)])
             sheet.column_dimensions[letter].width = min(60, width + 2)
-            if column.kind != "text":
+            if column.kind != "text" and shown:
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                     cell.number_format = XLSX_FORMATS[column.kind]
         sheet.freeze_panes = "A2"

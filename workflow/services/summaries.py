@@ -13,7 +13,10 @@ PostgreSQL; Python only folds the aggregated rows into tables. Definitions:
 - contracts by type: distinct participant x contract type, seen in the month and cumulated.
 - outcomes: ``Outcome`` rows dated in the month, and up to its end. Outcomes not tied to a clause
   count only in the overall scope.
-- clauses by stage: the stage at compilation, for clauses created before the month's end.
+- stages (clauses by stage, each clause's stage, the buyers written to): the stage at the end of
+  the month, read from the append-only ``clause_history`` (its latest row before the month's end,
+  in the configured time zone), for clauses created before that end. A clause without any history
+  row then (data loaded by hand) keeps its current stage.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, distinct, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
     Buyer,
     Clause,
+    ClauseHistory,
     Declaration,
     DeclarationLine,
     Market,
@@ -236,8 +240,46 @@ class _Period:
     end_instant: datetime  # the first instant after the month, UTC
 
 
+def _period(month: date, zone: ZoneInfo | None) -> _Period:
+    """``month`` ends at local midnight in ``zone`` (UTC when not given)."""
+    end_instant = datetime.combine(add_months(month, 1), time(0), tzinfo=zone or UTC)
+    return _Period(month, month_end(month), end_instant.astimezone(UTC))
+
+
+def _stage_at(end_instant: datetime) -> tuple[Subquery, ColumnElement[str]]:
+    """Each clause's stage just before ``end_instant``: a subquery to outer-join on clause id,
+    and the stage expression to select.
+
+    The latest history row before the end gives it (``to_stage`` is the stage the row left the
+    clause in); among rows at the same instant, the last written. Two GROUP BYs, no window.
+    """
+    before = ClauseHistory.at < end_instant
+    last_at = (
+        select(ClauseHistory.clause_id, func.max(ClauseHistory.at).label("at"))
+        .where(before)
+        .group_by(ClauseHistory.clause_id)
+        .subquery()
+    )
+    last_id = (
+        select(ClauseHistory.clause_id, func.max(ClauseHistory.id).label("id"))
+        .join(
+            last_at,
+            and_(last_at.c.clause_id == ClauseHistory.clause_id, last_at.c.at == ClauseHistory.at),
+        )
+        .group_by(ClauseHistory.clause_id)
+        .subquery()
+    )
+    stage_then = (
+        select(ClauseHistory.clause_id, ClauseHistory.to_stage.label("stage"))
+        .join(last_id, last_id.c.id == ClauseHistory.id)
+        .subquery()
+    )
+    return stage_then, func.coalesce(stage_then.c.stage, Clause.stage)
+
+
 def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> list[ClauseLine]:
     m = period.month
+    stage_then, stage_at_end = _stage_at(period.end_instant)
     hours = (
         select(
             Declaration.clause_id.label("clause_id"),
@@ -252,10 +294,11 @@ def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> li
     )
     end = func.coalesce(Clause.end_date, Clause.planned_end_date)
     running = and_(
+        Clause.created_at < period.end_instant,
         Clause.start_date.is_not(None),
         Clause.start_date <= period.last,
         or_(end.is_(None), end >= m),
-        Clause.stage.not_in(NOT_FOLLOWED),
+        stage_at_end.not_in(NOT_FOLLOWED),
     )
     target = func.coalesce(Clause.hours_override, Clause.hours_computed)
     statement = (
@@ -266,7 +309,7 @@ def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> li
             Market.reference,
             Clause.lot_number,
             Clause.lot_title,
-            Clause.stage,
+            stage_at_end,
             target,
             Clause.start_date,
             end,
@@ -278,6 +321,7 @@ def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> li
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
         .outerjoin(hours, hours.c.clause_id == Clause.id)
+        .outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
         .where(or_(running, hours.c.month_hours > 0))
         .order_by(Buyer.name, Clause.id)
     )
@@ -406,9 +450,12 @@ def _outcomes(session: Session, period: _Period, by_buyer: bool, buyer_id: int |
 
 
 def _stages(session: Session, period: _Period, by_buyer: bool, buyer_id: int | None) -> Scoped:
-    statement, leading = _scoped([Clause.stage, func.count()], by_buyer, buyer_id)
-    statement = statement.where(Clause.created_at < period.end_instant).group_by(
-        *leading, Clause.stage
+    stage_then, stage = _stage_at(period.end_instant)
+    statement, leading = _scoped([stage, func.count()], by_buyer, buyer_id)
+    statement = (
+        statement.outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
+        .where(Clause.created_at < period.end_instant)
+        .group_by(*leading, stage)
     )
     result: Scoped = defaultdict(dict)
     for row in session.execute(statement):
@@ -527,8 +574,7 @@ def compile_summary(
         if buyer is None:
             raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}.")
         buyer_name = buyer.name
-    end_instant = datetime.combine(add_months(month, 1), time(0), tzinfo=zone or UTC)
-    period = _Period(month, month_end(month), end_instant.astimezone(UTC))
+    period = _period(month, zone)
     by_buyer = True
 
     lines = _clause_lines(session, period, buyer_id)
@@ -616,18 +662,25 @@ def claim_period(session: Session, job: str, period: str, now: datetime) -> bool
     return bool(getattr(session.execute(statement), "rowcount", 0))
 
 
-def _buyers_to_inform(session: Session, month: date) -> list[Buyer]:
-    """Buyers with clauses in execution or follow-up, or with hours declared in ``month``."""
+def _buyers_to_inform(session: Session, period: _Period) -> list[Buyer]:
+    """Buyers with clauses in execution or follow-up at the end of the month, or with hours
+    declared in it."""
+    stage_then, stage = _stage_at(period.end_instant)
     active = (
         select(Operation.buyer_id)
         .join(Market, Market.operation_id == Operation.id)
         .join(Clause, Clause.market_id == Market.id)
+        .outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
         .outerjoin(
-            Declaration, and_(Declaration.clause_id == Clause.id, Declaration.month == month)
+            Declaration,
+            and_(Declaration.clause_id == Clause.id, Declaration.month == period.month),
         )
         .where(
             or_(
-                Clause.stage.in_([Stage.EXECUTION.value, Stage.FOLLOW_UP.value]),
+                and_(
+                    Clause.created_at < period.end_instant,
+                    stage.in_([Stage.EXECUTION.value, Stage.FOLLOW_UP.value]),
+                ),
                 Declaration.total_hours > 0,
             )
         )
@@ -650,7 +703,7 @@ def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
             now=now,
         )
     )
-    for buyer in _buyers_to_inform(session, month):
+    for buyer in _buyers_to_inform(session, _period(month, settings.zone)):
         contacts = [Recipient(c.name, c.email) for c in buyer.contacts if c.email]
         if not contacts:
             log.warning(

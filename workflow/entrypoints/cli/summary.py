@@ -68,7 +68,8 @@ def parse_now(text: str, zone_name: str) -> datetime:
     type=click.Choice(FORMATS),
     default="text",
     show_default=True,
-    help="text (tableaux), csv, xlsx (un onglet par tableau) ou html (avec graphique).",
+    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
+    "tableau) ou html (avec graphique).",
 )
 @click.option(
     "--output",
@@ -96,7 +97,8 @@ def summary_command(
         return
     data = render_summary(summary, chosen)
     if output is None and chosen == "csv":
-        click.echo(data.decode("utf-8"), nl=False)
+        # Bytes as they are (BOM, CRLF): redirected to a file, it opens as such in Excel.
+        click.echo(data, nl=False)
         return
     if output is None:
         name = f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id else "")
