@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from workflow.adapters.orm import Clause, Company, OutboxMessage
+from workflow.adapters.orm import Clause, Company, Market, OutboxMessage, Outcome
 from workflow.bootstrap import bootstrap
 from workflow.entrypoints.cli import cli
 from workflow.settings import Settings
@@ -95,3 +95,30 @@ def test_one_lot_is_abandoned_and_one_is_closed_after_its_final_report(
     folder = demo[0]
     assert any((folder / "var" / "mail" / "notice_final_report").glob("*.eml"))
     assert any((folder / "var" / "mail" / "notice_abandoned").glob("*.eml"))
+
+
+def test_the_reported_lot_counts_its_outcomes_in_the_report_and_the_last_summary(
+    demo: tuple[Path, str],
+) -> None:
+    folder, output = demo
+    settings = Settings(database_url=f"sqlite:///{folder / 'var' / 'demo.db'}")
+    app = bootstrap(settings)
+    try:
+        with app.transaction() as session:
+            outcomes = session.execute(
+                select(Market.reference, Outcome.group)
+                .join(Clause, Clause.id == Outcome.clause_id)
+                .join(Market, Market.id == Clause.market_id)
+                .order_by(Outcome.id)
+            ).all()
+    finally:
+        app.close()
+    assert sorted(tuple(row) for row in outcomes) == [
+        ("2026-AC-03", "lasting_job"),
+        ("2026-V1", "lasting_job"),
+        ("2026-V1", "positive_exit"),
+    ]
+    [report] = (folder / "var" / "mail" / "notice_final_report").glob("*.eml")
+    assert "Sorties des participants (2 connues)" in report.read_text()
+    summary = output.split("Sorties par groupe", 1)[1]
+    assert "Emploi durable" in summary.split("Clauses par étape", 1)[0]

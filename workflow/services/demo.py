@@ -9,7 +9,8 @@ The cast: the holder of the middle school's structural lot and the cleaning comp
 time; the roofer declares the day after its first reminder; the finishing company after its second
 one; the insertion company subcontracting on the structural lot never declares, so its buyer is
 alerted before any formal notice; the outdoor works lot is abandoned; the road repair lot is
-finished, reported on and closed.
+finished, its participants' outcomes recorded (``record_outcome``), reported on and closed; the
+cleaning lot ends early with its participant hired on a permanent contract.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from workflow.domain.calendar import (
     month_schedule,
     months_between,
 )
+from workflow.domain.outcomes import OutcomeType
 from workflow.domain.stages import ClauseEvent
 from workflow.domain.vocabulary import ContractType, DeliveryMode
 from workflow.sample import SAMPLE_AWARDS, load_sample, resolve_award
 from workflow.sample.data import SampleAward
 from workflow.services.clauses import advance_clause, record_award, record_final_report
 from workflow.services.declarations import LineInput, record_declaration
+from workflow.services.outcomes import record_outcome
 from workflow.services.participants import find_participant
 from workflow.services.reminders import default_rules
 from workflow.services.ticks import PassReport, SimulationReport, TimedAction, simulate
@@ -85,7 +88,10 @@ WORKERS: dict[tuple[str, str], tuple[tuple[str, str, DeliveryMode, ContractType]
     ),
     ("2026-014", "07"): (("P-0063", "38.5", DeliveryMode.DIRECT_HIRING, ContractType.CDD),),
     ("2026-AC-03", ""): (("P-0040", "104", DeliveryMode.DIRECT_HIRING, ContractType.CDI),),
-    ("2026-V1", ""): (("P-0063", "16", DeliveryMode.DIRECT_HIRING, ContractType.SITE_CONTRACT),),
+    ("2026-V1", ""): (
+        ("P-0063", "16", DeliveryMode.DIRECT_HIRING, ContractType.SITE_CONTRACT),
+        ("P-0052", "7", DeliveryMode.PROVISION_ETTI, ContractType.TEMP_WORK),
+    ),
 }
 
 #: What the demo shows, as the CLI tells it.
@@ -96,8 +102,9 @@ CAST = (
     "lendemain du 2e ;",
     "Gascogne Insertion Bâtiment, sous-traitant du gros œuvre, ne déclare jamais : le "
     "Département est alerté avant mise en demeure ;",
-    "le lot VRD du collège est déclaré sans suite ; la voirie de Lasbordes s'achève, reçoit "
-    "son bilan et est clôturée.",
+    "le lot VRD du collège est déclaré sans suite ; la voirie de Lasbordes s'achève, ses "
+    "participants ont leur sortie enregistrée, puis elle reçoit son bilan et est clôturée ;",
+    "le nettoyage de l'agglomération s'achève en février 2027 sur une embauche en CDI.",
 )
 
 ABANDONED = ("2026-014", "09")
@@ -106,8 +113,20 @@ REPORTED = ("2026-V1", "")
 FINISHED_EARLY = {("2026-AC-03", ""): date(2027, 2, 26), REPORTED: date(2026, 7, 31)}
 FINAL_REPORT = (
     "Réfection de voirie achevée dans les délais. Un demandeur d'emploi de plus de 50 ans a "
-    "travaillé sur le chantier en contrat de chantier, puis a été recruté en CDD par l'entreprise."
+    "travaillé sur le chantier en contrat de chantier, puis a été recruté en CDD par l'entreprise. "
+    "Une habitante d'un quartier prioritaire, mise à disposition par une ETTI, est ensuite entrée "
+    "en formation qualifiante."
 )
+#: Outcomes recorded on a lot once known: (participant, type, its date, the day it is recorded).
+#: The road repair's come before its final report, so that the report and the buyer's notice
+#: count them.
+OUTCOMES: dict[tuple[str, str], tuple[tuple[str, OutcomeType, date, date], ...]] = {
+    REPORTED: (
+        ("P-0063", OutcomeType.LONG_CDD, date(2026, 9, 1), date(2026, 9, 14)),
+        ("P-0052", OutcomeType.QUALIFYING_TRAINING, date(2026, 9, 1), date(2026, 9, 14)),
+    ),
+    ("2026-AC-03", ""): (("P-0040", OutcomeType.CDI, date(2027, 2, 26), date(2027, 2, 26)),),
+}
 
 
 @dataclass
@@ -215,6 +234,25 @@ def _final_report(clause_id: int) -> Callable[[App, datetime], None]:
     return run
 
 
+def _outcome(
+    clause_id: int, reference: str, outcome_type: OutcomeType, on: date
+) -> Callable[[App, datetime], None]:
+    def run(app: App, at: datetime) -> None:
+        with app.transaction() as session:
+            record_outcome(
+                session,
+                reference=reference,
+                clause_id=clause_id,
+                outcome_type=outcome_type,
+                on=on,
+                actor=ACTOR,
+                now=at,
+                zone=app.settings.zone,
+            )
+
+    return run
+
+
 def _declaration_day(app: App, month: date, habit: Habit) -> datetime | None:
     """When a company with ``habit`` sends month ``month``: counted from its ladder's steps."""
     schedule = month_schedule(month, default_rules(app.settings), app.settings.zone)
@@ -266,6 +304,13 @@ def _lot_actions(app: App, award: SampleAward) -> Iterator[TimedAction]:
             f"{name} : fin d'exécution",
             _advance(clause_id, ClauseEvent.FINISH, end_date=end),
         )
+    for reference, outcome_type, on, recorded_on in OUTCOMES.get(key, ()):
+        if recorded_on <= LAST_DAY:
+            yield TimedAction(
+                local(app, recorded_on, 17, 30),
+                f"{name} : sortie de {reference}",
+                _outcome(clause_id, reference, outcome_type, on),
+            )
     if key == REPORTED:
         yield TimedAction(
             local(app, date(2026, 9, 15), 11), f"{name} : bilan", _final_report(clause_id)

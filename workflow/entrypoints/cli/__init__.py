@@ -6,7 +6,15 @@ import logging
 
 import click
 
-from workflow.entrypoints.cli import catalog, clauses, imports, mail, service, summary
+from workflow.entrypoints.cli import (
+    catalog,
+    clauses,
+    imports,
+    mail,
+    participants,
+    service,
+    summary,
+)
 from workflow.entrypoints.cli.common import CliState, console, handle_errors
 
 
@@ -34,9 +42,10 @@ def init_command() -> None:
     console.print(f"Base de données prête (schéma {revision}) : {app.settings.database_url}")
 
 
-for module in (catalog, clauses, imports, mail, service, summary):
+for module in (catalog, clauses, imports, mail, participants, service, summary):
     for command in module.COMMANDS:
         cli.add_command(command)
+imports.import_group.add_command(participants.import_outcomes_command)
 
 
 def main() -> None:
