@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from tests.conftest import Clock, make_settings
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -21,7 +27,17 @@ from workflow.adapters.orm import (
     Operation,
     OutboxMessage,
 )
-from workflow.bootstrap import App
+from workflow.bootstrap import App, bootstrap
+from workflow.domain.stages import (
+    FINAL_STAGES,
+    TRANSITIONS,
+    Stage,
+    allowed_events,
+    parse_event,
+)
+from workflow.entrypoints.cli import cli
+from workflow.services.clauses import PARAMETER_STAGES
+from workflow.services.declarations import declaration_problems
 from workflow.services.digest import Category, compile_digest, queue_daily_digest
 
 # Monday 30 March 2026, 08:00 in Paris: the first working day in summer time (CEST, UTC+2).
@@ -185,7 +201,7 @@ def test_it_lists_what_needs_the_facilitator_most_urgent_first(app: App) -> None
         replace(i, title=spaces(i.title), detail=spaces(i.detail), action=spaces(i.action))
         for i in digest.items
     )
-    assert f"n° {built.emails['dead']}" in dead.action
+    assert f"(clauses mail retry {built.emails['dead']})" in dead.action
     assert "adresses refusées : jean@example.org" in dead.detail
     assert "550 boîte inconnue" in failed.detail
     assert "janvier 2026 à février 2026" in declaration.title
@@ -262,3 +278,180 @@ def test_it_reads_the_digest_hour_in_winter_time_too(app: App) -> None:
     # Friday 27 March 2026, still winter time (CET, UTC+1): 08:00 local is 07:00 UTC.
     assert queue_daily_digest(app, datetime(2026, 3, 27, 6, 59, tzinfo=UTC)) == 0
     assert queue_daily_digest(app, datetime(2026, 3, 27, 7, 0, tzinfo=UTC)) == 1
+
+
+# --- wording -------------------------------------------------------------------------------------
+
+
+def one_late_lot(app: App, months: list[date], due: date) -> int:
+    """A lot in execution whose holder has not declared ``months``; the oldest is due on ``due``."""
+    with app.transaction() as session:
+        market = Market(
+            operation=Operation(
+                buyer=Buyer(name="Ville d'Auch", created_at=T0), name="Voirie", created_at=T0
+            ),
+            reference="2025-002",
+        )
+        clause = _clause(
+            market, "1", "execution", T0, hours_computed=500,
+            start_date=date(2025, 1, 6), planned_end_date=date(2026, 12, 31),
+        )  # fmt: skip
+        company = Company(name="Routes du Gers", created_at=T0)
+        session.add_all([clause, company])
+        session.flush()
+        session.add(AwardParty(clause_id=clause.id, company_id=company.id, role="holder"))
+        for index, month in enumerate(sorted(months)):
+            session.add(
+                DeclarationLadder(
+                    clause_id=clause.id, company_id=company.id, month=month,
+                    due_on=due + timedelta(days=index),
+                    next_step="escalation", next_step_at=NOW + timedelta(days=3),
+                )
+            )  # fmt: skip
+        return clause.id
+
+
+@pytest.mark.parametrize(
+    ("months", "words"),
+    [
+        ([date(2025, 4, 1)], "heures d'avril 2025 non déclarées"),
+        ([date(2025, 8, 1)], "heures d'août 2025 non déclarées"),
+        ([date(2025, 10, 1)], "heures d'octobre 2025 non déclarées"),
+        ([date(2025, 3, 1)], "heures de mars 2025 non déclarées"),
+        ([date(2025, 4, 1), date(2025, 5, 1)], "heures d'avril 2025 à mai 2025 non déclarées"),
+        ([date(2025, 9, 1), date(2025, 10, 1)], "heures de septembre 2025 à octobre 2025"),
+    ],
+)
+def test_it_elides_de_before_a_month_that_starts_with_a_vowel(
+    app: App, months: list[date], words: str
+) -> None:
+    one_late_lot(app, months, due=TODAY - timedelta(days=3))
+    with app.transaction() as session:
+        [item] = compile_digest(session, NOW, app.settings).items
+    assert words in item.title
+    assert "de avril" not in item.title and "de août" not in item.title
+
+
+@pytest.mark.parametrize(("late", "words"), [(1, "(1 jour de retard)"), (2, "(2 jours de retard)")])
+def test_it_says_jour_in_the_singular_for_one_day_late(app: App, late: int, words: str) -> None:
+    one_late_lot(app, [date(2026, 2, 1)], due=TODAY - timedelta(days=late))
+    with app.transaction() as session:
+        [item] = compile_digest(session, NOW, app.settings).items
+    assert words in item.detail
+
+
+def test_it_suggests_recording_the_award_then_the_report_before_closing(app: App) -> None:
+    built = build(app)
+    with app.transaction() as session:
+        items = {i.category: i for i in compile_digest(session, NOW, app.settings).items}
+    award, report = items[Category.AWARD].action, items[Category.FINAL_REPORT].action
+    award_id, report_id = built.clauses["award"], built.clauses["report"]
+    assert f"clauses clause award {award_id} --company ENTREPRISE --correspondent" in award
+    assert award.index("clause award") < award.index(f"clause advance {award_id} demarrer")
+    assert "attribuée depuis 5 jours" in items[Category.AWARD].detail
+    assert f"clauses clause report {report_id} --file bilan.txt" in report
+    assert report.index("clause report") < report.index(f"clause advance {report_id} cloturer")
+
+
+# --- every suggested command exists and suits the clause's stage ---------------------------------
+
+COMMAND = re.compile(r"clauses ([^;)]+)")
+
+
+def suggested(action: str) -> list[list[str]]:
+    return [shlex.split(found.group(1)) for found in COMMAND.finditer(action)]
+
+
+def resolve(tokens: list[str]) -> tuple[list[str], click.Command, list[str], dict[str, str]]:
+    """The command's path, the click command, its positional values and its options."""
+    command: click.Command = cli
+    path: list[str] = []
+    rest = list(tokens)
+    while isinstance(command, click.Group) and rest and rest[0] in command.commands:
+        path.append(rest[0])
+        command = command.commands[rest.pop(0)]
+    options = {opt: p for p in command.params for opt in p.opts if isinstance(p, click.Option)}
+    positional: list[str] = []
+    given: dict[str, str] = {}
+    while rest:
+        token = rest.pop(0)
+        if token.startswith("--"):
+            assert token in options, f"{' '.join(path)} has no option {token}"
+            given[token] = "" if options[token].is_flag else rest.pop(0)
+        else:
+            positional.append(token)
+    arguments = [p for p in command.params if isinstance(p, click.Argument)]
+    assert len(positional) == len(arguments), f"clauses {' '.join(tokens)}"
+    return path, command, positional, given
+
+
+def check_stage(
+    session: Session,
+    path: list[str],
+    positional: list[str],
+    given: dict[str, str],
+    moved: dict[int, Stage],
+) -> None:
+    """The command is accepted at the clause's stage (guards aside): its stage now, or the one
+    an earlier ``clause advance`` of the same action leads to (``moved``)."""
+    if path[0] == "mail":
+        message = session.get_one(OutboxMessage, int(positional[0]))
+        assert message.state in ("failed", "dead")
+        return
+    if path[0] == "company":
+        return
+    number = positional[0] if path[0] == "clause" else given["--clause"]
+    clause = session.get_one(Clause, int(number))
+    stage = moved.get(clause.id, Stage(clause.stage))
+    verb = path[1]
+    if path == ["clause", "advance"]:
+        event = parse_event(positional[1])
+        assert event in allowed_events(stage), (clause.id, stage)
+        moved[clause.id] = TRANSITIONS[(stage, event)][0]
+    elif path == ["clause", "award"]:
+        assert stage is Stage.AWARD
+    elif path == ["clause", "report"]:
+        assert stage is Stage.FOLLOW_UP
+    elif path == ["clause", "figures"]:
+        assert stage in PARAMETER_STAGES
+    elif path == ["clause", "hours"]:
+        assert stage not in FINAL_STAGES
+    elif path == ["declaration", "zero"]:
+        company = session.get_one(Company, int(given["--company"]))
+        month = datetime.strptime(given["--month"], "%m/%Y").date()
+        assert declaration_problems(session, clause, company, month, now=NOW) == []
+    elif path == ["declaration", "import"]:
+        assert stage in (Stage.EXECUTION, Stage.SUSPENDED, Stage.FOLLOW_UP)
+    else:
+        assert verb == "show", path
+
+
+def test_every_suggested_command_exists_and_suits_the_stage(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    waits = {s: 1 for s in ("identification", "drafting", "award", "execution", "follow_up")}
+    settings = make_settings(tmp_path, database_url, stage_wait_days={**waits, "suspended": 1})
+    app = bootstrap(settings, clock=clock)
+    try:
+        build(app)
+        with app.transaction() as session:
+            market = session.scalars(select(Market)).first()
+            assert market is not None
+            session.add(_clause(market, "11", "suspended", T0, hours_computed=100))
+        with app.transaction() as session:
+            digest = compile_digest(session, NOW, app.settings)
+            seen = set()
+            for item in digest.items:
+                commands = suggested(item.action)
+                assert commands, item.action
+                moved: dict[int, Stage] = {}
+                for tokens in commands:
+                    path, _, positional, given = resolve(tokens)
+                    check_stage(session, path, positional, given, moved)
+                    seen.add(" ".join(path))
+    finally:
+        app.close()
+    assert {
+        "mail retry", "declaration zero", "declaration import", "clause hours", "clause award",
+        "clause advance", "clause report", "clause figures", "company correspondent-add",
+    } <= seen  # fmt: skip

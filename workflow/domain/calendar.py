@@ -234,6 +234,34 @@ def plan_step(schedule: MonthSchedule, current: str, now: datetime) -> StepPlan:
     return StepPlan(send=send, skipped=skipped, following=following)
 
 
+def reminder_count(schedule: MonthSchedule) -> int:
+    return sum(1 for s in schedule.steps if s.name.startswith(f"{LadderStep.REMINDER}_"))
+
+
+def replan_step(current: str, old: MonthSchedule, new: MonthSchedule) -> ScheduledStep:
+    """The step of ``new`` that a ladder waiting on step ``current`` of ``old`` waits on now,
+    when the lot's calendar changes under it.
+
+    Progress is counted in steps sent, never in dates: a ladder waiting on its call still waits
+    on it; one that has sent k reminders waits on reminder k + 1 if the new calendar has one,
+    else on the escalation. No step is sent twice (its email key carries its name) and none
+    already sent is sent again. The time is the new calendar's, even if already past: the next
+    pass then sends it (the latest one only, as after a downtime, see ``plan_step``).
+    """
+    if current == LadderStep.CALL:
+        return new.step(LadderStep.CALL)
+    prefix = f"{LadderStep.REMINDER}_"
+    if current == LadderStep.ESCALATION:
+        sent = reminder_count(old)
+    elif current.startswith(prefix) and current[len(prefix) :].isdigit():
+        sent = int(current[len(prefix) :]) - 1
+    else:
+        raise ValueError(f"no step {current!r} to re-plan")
+    if sent < reminder_count(new):
+        return new.step(f"{prefix}{sent + 1}")
+    return new.step(LadderStep.ESCALATION)
+
+
 @dataclass(frozen=True)
 class Interval:
     """A stretch of time, ``end`` None while it lasts (a suspension still running)."""

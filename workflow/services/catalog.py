@@ -31,7 +31,13 @@ from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import NoticePreference, normalise
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import ClauseParameters, Publish, create_clause
-from workflow.settings import parse_offsets
+from workflow.services.lot_calendars import (
+    SOURCE_LABELS,
+    ExplainedCalendar,
+    Overrides,
+    explain_calendar,
+)
+from workflow.settings import Settings, parse_offsets
 
 NOTICE_PREFERENCE_LABELS: dict[NoticePreference, str] = {
     NoticePreference.EACH_MILESTONE: "un avis à chaque étape",
@@ -123,6 +129,59 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def check_due_day(day: int) -> int:
+    if not 1 <= day <= 28:
+        raise InputRefused(f"Jour d'échéance des déclarations : {day} doit être entre 1 et 28.")
+    return day
+
+
+def check_offsets(text: str) -> str:
+    """``"3, 7"`` -> ``"3,7"``: working days after the due date, rising, 60 at most."""
+    try:
+        parsed = parse_offsets(text)
+    except ValueError:
+        raise InputRefused(
+            f"Jours de rappel « {text} » : jours ouvrés croissants et positifs après l'échéance "
+            "attendus, par exemple 3,7."
+        ) from None
+    if parsed[-1] > 60:
+        raise InputRefused(f"Jours de rappel « {text} » : 60 jours ouvrés au plus.")
+    return ",".join(str(o) for o in parsed)
+
+
+def check_escalation(offset: int) -> int:
+    if not 1 <= offset <= 60:
+        raise InputRefused(
+            f"Délai de signalement au donneur d'ordre : {offset} doit être entre 1 et 60 jours "
+            "ouvrés."
+        )
+    return offset
+
+
+def offsets_text(offsets: Sequence[int]) -> str:
+    return ", ".join(f"J+{o}" for o in offsets)
+
+
+def refuse_dropped_reminders(calendar: ExplainedCalendar, who: str, hint: str = "") -> None:
+    """A reminder on or after the escalation day would never go out: say so instead."""
+    dropped = calendar.dropped_reminders
+    if not dropped:
+        return
+    rules = calendar.rules
+    plural = len(dropped) > 1
+    reminders = (
+        f"{'les rappels' if plural else 'le rappel'} à {offsets_text(dropped)} "
+        f"({SOURCE_LABELS[calendar.reminders_from]})"
+    )
+    raise InputRefused(
+        f"{who} : {reminders} ne {'viendraient' if plural else 'viendrait'} pas avant le "
+        f"signalement au donneur d'ordre à J+{rules.escalation_offset} "
+        f"({SOURCE_LABELS[calendar.escalation_from]}), {'ils ne partiraient' if plural else 'il ne partirait'} "
+        "jamais. Choisissez un signalement plus tardif (--escalation-offset) ou des rappels plus "
+        f"tôt (--reminder-offsets){hint}."
+    )
+
+
 @dataclass(frozen=True)
 class CalendarInput:
     """Changes to the declaration calendar for one buyer or lot; None keeps the default."""
@@ -132,36 +191,19 @@ class CalendarInput:
     escalation_offset: int | None = None
 
     def checked(self) -> CalendarInput:
-        if self.due_day is not None and not 1 <= self.due_day <= 28:
-            raise InputRefused(
-                f"Jour d'échéance des déclarations : {self.due_day} doit être entre 1 et 28."
-            )
-        offsets: str | None = None
-        if self.reminder_offsets is not None:
-            try:
-                parsed = parse_offsets(self.reminder_offsets)
-            except ValueError:
-                raise InputRefused(
-                    f"Jours de rappel « {self.reminder_offsets} » : jours ouvrés croissants et "
-                    "positifs après l'échéance attendus, par exemple 3,7."
-                ) from None
-            if parsed[-1] > 60:
-                raise InputRefused(
-                    f"Jours de rappel « {self.reminder_offsets} » : 60 jours ouvrés au plus."
-                )
-            offsets = ",".join(str(o) for o in parsed)
+        due_day = None if self.due_day is None else check_due_day(self.due_day)
+        offsets = None if self.reminder_offsets is None else check_offsets(self.reminder_offsets)
         if self.escalation_offset is not None:
-            if not 1 <= self.escalation_offset <= 60:
-                raise InputRefused(
-                    f"Délai de signalement au donneur d'ordre : {self.escalation_offset} doit "
-                    "être entre 1 et 60 jours ouvrés."
-                )
+            check_escalation(self.escalation_offset)
             if offsets and self.escalation_offset <= int(offsets.split(",")[-1]):
                 raise InputRefused(
                     f"Délai de signalement au donneur d'ordre : {self.escalation_offset} jours "
                     f"ouvrés doit venir après le dernier rappel ({offsets.split(',')[-1]})."
                 )
-        return CalendarInput(self.due_day, offsets, self.escalation_offset)
+        return CalendarInput(due_day, offsets, self.escalation_offset)
+
+    def overrides(self) -> Overrides:
+        return Overrides(self.due_day, self.reminder_offsets, self.escalation_offset)
 
     def apply(self, target: CalendarOverrides) -> None:
         target.declaration_due_day = self.due_day
@@ -187,12 +229,19 @@ def add_buyer(
     notice_preference: str | NoticePreference = NoticePreference.EACH_MILESTONE,
     calendar: CalendarInput | None = None,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Buyer:
+    """A new buyer; with ``settings``, a calendar whose reminders would never go out (the
+    escalation comes first once the defaults fill the gaps) is refused too."""
     require_aware(now)
     name = clean_text(name, "Nom du donneur d'ordre", max_length=200)
     kind = clean_text(kind, "Type de donneur d'ordre", max_length=60, required=False)
     preference = parse_notice_preference(notice_preference)
     rules = (calendar or CalendarInput()).checked()
+    if settings is not None:
+        refuse_dropped_reminders(
+            explain_calendar(settings, buyer=rules.overrides()), f"Le donneur d'ordre « {name} »"
+        )
     existing = session.scalar(select(Buyer).where(Buyer.name == name))
     if existing is not None:
         raise InputRefused(f"Le donneur d'ordre « {name} » existe déjà (n° {existing.id}).")
@@ -328,13 +377,24 @@ def add_lot(
     trade: str = "",
     planned_notification: date | None = None,
     calendar: CalendarInput | None = None,
+    settings: Settings | None = None,
 ) -> Clause:
-    """A lot of a market with its clause, at the identification stage."""
+    """A lot of a market with its clause, at the identification stage; with ``settings``, a
+    calendar whose reminders would never go out (with the buyer's rules) is refused too."""
     market = get_market(session, market_id)
     lot_number = clean_text(lot_number, "Numéro de lot", max_length=20, required=False)
     lot_title = clean_text(lot_title, "Intitulé du lot", max_length=200)
     trade = clean_text(trade, "Corps d'état", max_length=100, required=False)
     rules = (calendar or CalendarInput()).checked()
+    if settings is not None:
+        refuse_dropped_reminders(
+            explain_calendar(
+                settings,
+                buyer=Overrides.of(market.operation.buyer),
+                lot=rules.overrides(),
+            ),
+            f"Le lot « {lot_title} »",
+        )
     existing = session.scalar(
         select(Clause).where(Clause.market_id == market.id, Clause.lot_number == lot_number)
     )

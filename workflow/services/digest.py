@@ -7,6 +7,9 @@ primary-key lookup and two instances never both send it.
 
 Order: by category (undelivered emails, overdue declarations, contracts ending behind the pace,
 incomplete awards, final reports, clauses waiting in a stage), then by how late within it.
+
+Every item ends with what to do, naming a ``clauses`` command that works at the clause's stage
+(``tests/integration/test_digest.py`` runs each of them).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.stages import Stage
 from workflow.domain.summary import elapsed_fraction, fraction, is_behind
 from workflow.domain.vocabulary import PartyRole
+from workflow.services.declarations import month_phrase
 from workflow.services.outbox import Recipient, queue_email
 from workflow.services.summaries import claim_period
 from workflow.settings import Settings
@@ -115,6 +119,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _days(count: int) -> str:
+    """``1 jour``, ``3 jours``: French keeps 0 and 1 singular."""
+    return f"{count} jour{'s' if count > 1 else ''}"
+
+
 def _clause_columns() -> list[Any]:
     return [Clause.id, Market.reference, Clause.lot_number, Clause.lot_title, Buyer.name]
 
@@ -157,10 +166,7 @@ def _emails(session: Session) -> list[DigestItem]:
                     f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}"
                 ),
                 detail=detail,
-                action=(
-                    f"Corriger l'adresse ou prévenir le destinataire, puis renvoyer le message "
-                    f"n° {message.id} depuis la file d'envoi (clauses mail)."
-                ),
+                action=_email_action(message.id),
                 clause_id=message.clause_id,
             )
         )
@@ -207,6 +213,7 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
     statement = _with_buyer(
         select(
             *_clause_columns(),
+            Company.id,
             Company.name,
             groups.c.oldest,
             groups.c.newest,
@@ -238,11 +245,11 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
     )
     items = []
     for row in session.execute(statement):
-        (cid, ref, lot, title, buyer, company, first, last, count, due_on) = row[:10]
-        (step, step_at, escalated_at, who, email, phone) = row[10:]
+        (cid, ref, lot, title, buyer, company_id, company, first, last, count, due_on) = row[:11]
+        (step, step_at, escalated_at, who, email, phone) = row[11:]
         late = (today - due_on).days
         months = (
-            french_month(first) if count == 1 else f"{french_month(first)} à {french_month(last)}"
+            month_phrase(first) if count == 1 else f"{month_phrase(first)} à {french_month(last)}"
         )
         contact = ", ".join(x for x in (who, email, phone) if x) or "correspondant à désigner"
         items.append(
@@ -250,22 +257,36 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
                 Category.DECLARATION,
                 weight=late,
                 title=(
-                    f"{company} : heures de {months} non déclarées – "
+                    f"{company} : heures {months} non déclarées – "
                     f"{_clause_label(cid, ref, lot, title, buyer)}"
                 ),
                 detail=(
                     f"{count} mois en retard, le plus ancien dû le {french_date(due_on)} "
-                    f"({late} jours de retard) ; {ladder_state(step, step_at, escalated_at, settings)}."
+                    f"({_days(late)} de retard) ; "
+                    f"{ladder_state(step, step_at, escalated_at, settings)}."
                 ),
-                action=(
-                    f"Appeler le correspondant ({contact}) ou saisir la déclaration reçue "
-                    f"sur la clause n° {cid}."
-                ),
+                action=_declaration_action(cid, company_id, first, contact),
                 clause_id=cid,
                 days=late,
             )
         )
     return items
+
+
+def _declaration_action(clause_id: int, company_id: int, month: date, contact: str) -> str:
+    return (
+        f"Appeler le correspondant ({contact}) ; enregistrer la déclaration reçue "
+        f"(clauses declaration import FICHIER.csv --clause {clause_id}) ou un mois sans heure "
+        f"(clauses declaration zero --clause {clause_id} --company {company_id} "
+        f"--month {month:%m/%Y})."
+    )
+
+
+def _email_action(message_id: int) -> str:
+    return (
+        "Corriger l'adresse ou prévenir le destinataire, puis remettre le message en file "
+        f"(clauses mail retry {message_id})."
+    )
 
 
 def _hours_done() -> Any:
@@ -302,6 +323,7 @@ def _pace(session: Session, today: date) -> list[DigestItem]:
             continue
         share = fraction(hours, hours_target) or Decimal(0)
         left = (end - today).days
+        when = "aujourd'hui" if left == 0 else f"dans {_days(left)}"
         assert elapsed is not None
         items.append(
             DigestItem(
@@ -309,7 +331,7 @@ def _pace(session: Session, today: date) -> list[DigestItem]:
                 weight=ENDING_WITHIN_DAYS - left,
                 title=(
                     f"{_capital(_clause_label(cid, ref, lot, title, buyer))} se termine le "
-                    f"{french_date(end)}, dans {left} jours, avec des heures en retard"
+                    f"{french_date(end)}, {when}, avec des heures en retard"
                 ),
                 detail=(
                     f"{french_hours(hours)} réalisées sur {french_hours(hours_target)} prévues "
@@ -317,8 +339,9 @@ def _pace(session: Session, today: date) -> list[DigestItem]:
                     f"du temps écoulé) ; reste {french_hours(max(Decimal(0), hours_target - hours))}."
                 ),
                 action=(
-                    f"Voir avec l'entreprise titulaire comment réaliser les heures restantes "
-                    f"avant la fin, ou préparer un avenant (clauses clause show {cid})."
+                    "Voir avec l'entreprise titulaire comment réaliser les heures restantes "
+                    "avant la fin, ou enregistrer un avenant qui change les heures "
+                    f'(clauses clause hours {cid} HEURES --reason "avenant …").'
                 ),
                 clause_id=cid,
                 days=left,
@@ -363,16 +386,30 @@ def _awards(session: Session, now: datetime) -> list[DigestItem]:
                     f"{_capital(_clause_label(cid, ref, lot, title, buyer))} : "
                     "attribution incomplète"
                 ),
-                detail=f"Il manque {' et '.join(missing)} ; attribuée depuis {days} jours.",
-                action=(
-                    "Compléter l'attribution pour que l'entreprise soit accueillie et appelée à "
-                    f"déclarer, puis démarrer (clauses clause advance {cid} demarrer)."
-                ),
+                detail=f"Il manque {' et '.join(missing)} ; attribuée depuis {_days(days)}.",
+                action=_award_action(cid, holder_ok),
                 clause_id=cid,
                 days=days,
             )
         )
     return items
+
+
+def _award_action(clause_id: int, holder_ok: bool) -> str:
+    command = (
+        f"clauses clause award {clause_id} --company ENTREPRISE"
+        + ("" if holder_ok else " --correspondent CORRESPONDANT")
+        + " --start jj/mm/aaaa --end jj/mm/aaaa"
+    )
+    if not holder_ok:
+        command += (
+            " ; un correspondant s'ajoute par clauses company correspondent-add ENTREPRISE "
+            "--name … --email …"
+        )
+    return (
+        f"Compléter l'attribution pour que l'entreprise soit accueillie et appelée à déclarer "
+        f"({command}), puis démarrer (clauses clause advance {clause_id} demarrer)."
+    )
 
 
 def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
@@ -394,11 +431,8 @@ def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
                     "Bilan à envoyer au donneur d'ordre : "
                     f"{_clause_label(cid, ref, lot, title, buyer)}"
                 ),
-                detail=f"Achevée depuis {days} jours{ended}, bilan pas encore enregistré.",
-                action=(
-                    "Rassembler les sorties des participants, enregistrer le bilan puis clôturer "
-                    f"(clauses clause advance {cid} cloturer)."
-                ),
+                detail=f"Achevée depuis {_days(days)}{ended}, bilan pas encore enregistré.",
+                action=_final_report_action(cid),
                 clause_id=cid,
                 days=days,
             )
@@ -406,17 +440,75 @@ def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
     return items
 
 
-WAITING_ACTIONS = {
-    Stage.IDENTIFICATION.value: "Décider avec le donneur d'ordre : rédiger la clause "
-    "(clauses clause advance {id} rediger) ou l'abandonner (abandonner).",
-    Stage.DRAFTING.value: "Vérifier où en est la consultation ; à la notification, "
-    "enregistrer l'attribution (clauses clause advance {id} attribuer).",
-    Stage.AWARD.value: "Organiser la réunion de démarrage et démarrer la clause "
-    "(clauses clause advance {id} demarrer).",
-}
+def _final_report_action(clause_id: int) -> str:
+    return (
+        "Rassembler les sorties des participants, enregistrer le bilan "
+        f"(clauses clause report {clause_id} --file bilan.txt) puis clôturer "
+        f"(clauses clause advance {clause_id} cloturer)."
+    )
 
 
-def _waiting(session: Session, now: datetime, settings: Settings) -> list[DigestItem]:
+@dataclass(frozen=True)
+class _Waiting:
+    """What the action of a clause waiting in a stage depends on."""
+
+    clause_id: int
+    stage: str
+    hours_target: int | None
+    final_report: bool
+    award_incomplete: bool
+
+
+def _waiting_action(w: _Waiting) -> str:
+    """What to do next, with a command the clause's stage accepts."""
+    cid = w.clause_id
+    if w.stage == Stage.IDENTIFICATION.value:
+        return (
+            f"Décider avec le donneur d'ordre : rédiger la clause (clauses clause advance {cid} "
+            f'rediger) ou l\'abandonner (clauses clause advance {cid} abandonner --reason "…").'
+        )
+    if w.stage == Stage.DRAFTING.value:
+        award = (
+            f"à la notification, passer à l'attribution (clauses clause advance {cid} attribuer) "
+            f"puis l'enregistrer (clauses clause award {cid} --company ENTREPRISE "
+            "--start jj/mm/aaaa --end jj/mm/aaaa)"
+        )
+        if not w.hours_target:
+            return (
+                f"Calculer les heures (clauses clause figures {cid} --amount … --labour-share … "
+                f"--rate … --hourly-cost …) ; {award}."
+            )
+        return f"Vérifier où en est la consultation ; {award}."
+    if w.stage == Stage.AWARD.value and w.award_incomplete:
+        return (
+            f"Compléter l'attribution (voir « {CATEGORY_TITLES[Category.AWARD]} »), puis "
+            f"démarrer la clause (clauses clause advance {cid} demarrer)."
+        )
+    if w.stage == Stage.AWARD.value:
+        return (
+            "Organiser la réunion de démarrage et démarrer la clause "
+            f"(clauses clause advance {cid} demarrer)."
+        )
+    if w.stage == Stage.EXECUTION.value:
+        return (
+            "Vérifier que les travaux continuent ; à leur fin, achever la clause "
+            f"(clauses clause advance {cid} achever --end-date jj/mm/aaaa)."
+        )
+    if w.stage == Stage.SUSPENDED.value:
+        return (
+            "Voir avec le donneur d'ordre si la clause reprend "
+            f"(clauses clause advance {cid} reprendre)."
+        )
+    if w.stage == Stage.FOLLOW_UP.value and not w.final_report:
+        return _final_report_action(cid)
+    if w.stage == Stage.FOLLOW_UP.value:
+        return f"Clôturer la clause (clauses clause advance {cid} cloturer)."
+    return f"Voir la clause (clauses clause show {cid})."
+
+
+def _waiting(
+    session: Session, now: datetime, settings: Settings, award_incomplete: set[int]
+) -> list[DigestItem]:
     thresholds = {stage: days for stage, days in settings.stage_wait_days.items() if days > 0}
     if not thresholds:
         return []
@@ -424,20 +516,26 @@ def _waiting(session: Session, now: datetime, settings: Settings) -> list[Digest
         and_(Clause.stage == stage, Clause.stage_changed_at < now - timedelta(days=days))
         for stage, days in thresholds.items()
     ]
+    target = func.coalesce(Clause.hours_override, Clause.hours_computed)
     statement = _with_buyer(
-        select(*_clause_columns(), Clause.stage, Clause.stage_changed_at)
+        select(
+            *_clause_columns(),
+            Clause.stage,
+            Clause.stage_changed_at,
+            target,
+            Clause.final_report_at,
+        )
         .select_from(Clause)
         .where(or_(*conditions))
     )
     items = []
     for row in session.execute(statement):
-        cid, ref, lot, title, buyer, stage, since = row
+        cid, ref, lot, title, buyer, stage, since, hours_target, report_at = row
         days = (now - since).days
         limit = thresholds[stage]
         stage_label = STAGE_LABELS[Stage(stage)] if stage in set(Stage) else stage
-        action = WAITING_ACTIONS.get(
-            stage,
-            "Faire avancer la clause ou noter pourquoi elle attend (clauses clause show {id}).",
+        action = _waiting_action(
+            _Waiting(cid, stage, hours_target, report_at is not None, cid in award_incomplete)
         )
         items.append(
             DigestItem(
@@ -447,8 +545,8 @@ def _waiting(session: Session, now: datetime, settings: Settings) -> list[Digest
                     f"{_capital(_clause_label(cid, ref, lot, title, buyer))} attend à "
                     f"l'étape « {stage_label} »"
                 ),
-                detail=f"Depuis {days} jours (seuil : {limit} jours).",
-                action=action.format(id=cid),
+                detail=f"Depuis {_days(days)} (seuil : {_days(limit)}).",
+                action=action,
                 clause_id=cid,
                 days=days,
             )
@@ -460,13 +558,15 @@ def compile_digest(session: Session, now: datetime, settings: Settings) -> Diges
     """Everything that needs the facilitator at ``now``, most urgent first (nothing is sent)."""
     require_aware(now)
     today = local_date(now, settings.zone)
+    awards = _awards(session, now)
+    incomplete = {item.clause_id for item in awards if item.clause_id is not None}
     items = [
         *_emails(session),
         *_declarations(session, today, settings),
         *_pace(session, today),
-        *_awards(session, now),
+        *awards,
         *_final_reports(session, now),
-        *_waiting(session, now, settings),
+        *_waiting(session, now, settings, incomplete),
     ]
     items.sort(key=lambda item: item.sort_key)
     return Digest(day=today, working_day=is_working_day(today), items=tuple(items))
@@ -534,8 +634,7 @@ def sample_digest() -> Digest:
                 "Courriel abandonné après plusieurs tentatives : « Déclaration des heures de "
                 "février 2026 » à Jean Dupont <jean.dupont@example.org>",
                 "Erreur : 550 boîte inconnue ; adresses refusées : jean.dupont@example.org",
-                "Corriger l'adresse ou prévenir le destinataire, puis renvoyer le message n° 41 "
-                "depuis la file d'envoi (clauses mail).",
+                _email_action(41),
             ),
             DigestItem(
                 Category.DECLARATION,
@@ -544,8 +643,9 @@ def sample_digest() -> Digest:
                 "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
                 "1 mois en retard, le plus ancien dû le 10 mars 2026 (6 jours de retard) ; appel "
                 "envoyé, relance n° 1 prévue le 13 mars 2026.",
-                "Appeler le correspondant (Jean Dupont, 05 62 00 00 01) ou saisir la déclaration "
-                "reçue sur la clause n° 12.",
+                _declaration_action(
+                    12, 5, date(2026, 2, 1), "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
+                ),
                 12,
                 6,
             ),
@@ -555,8 +655,7 @@ def sample_digest() -> Digest:
                 "Bilan à envoyer au donneur d'ordre : clause n° 7 (marché 2025-031 – Voirie, "
                 "Ville de l'Exemple)",
                 "Achevée depuis 20 jours, bilan pas encore enregistré.",
-                "Rassembler les sorties des participants, enregistrer le bilan puis clôturer "
-                "(clauses clause advance 7 cloturer).",
+                _final_report_action(7),
                 7,
                 20,
             ),

@@ -1,25 +1,50 @@
 """What the ladders need to know of each lot, read in one query per batch: its calendar rules
 (lot override, else the buyer's, else the settings), its first and last month to declare, the
 stretches it spent suspended, and which of its months are already declared.
+
+Also where each rule of a lot comes from (``explain_calendar``, for ``clause show``) and the
+re-planning of the ladders still running when a lot's or a buyer's calendar changes
+(``replan_ladders``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
+from typing import NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Buyer, Clause, ClauseHistory, Declaration, Market, Operation
-from workflow.domain.calendar import CalendarRules, Interval, month_start, resolve_rules
+from workflow.adapters.orm import (
+    Buyer,
+    CalendarOverrides,
+    Clause,
+    ClauseHistory,
+    Declaration,
+    DeclarationLadder,
+    Market,
+    Operation,
+)
+from workflow.domain.calendar import (
+    CalendarRules,
+    Interval,
+    LadderStep,
+    month_schedule,
+    month_start,
+    replan_step,
+    resolve_rules,
+)
 from workflow.domain.stages import Stage
 from workflow.settings import Settings, parse_offsets
 
 log = logging.getLogger("workflow.services.reminders")
+T = TypeVar("T")
 
 
 def default_rules(settings: Settings) -> CalendarRules:
@@ -142,3 +167,165 @@ def declared_months(
         )
     ).all()
     return {(c, co, m): at for c, co, m, at in rows}
+
+
+# --- where each rule comes from -----------------------------------------------------------------
+
+
+class RuleSource(StrEnum):
+    LOT = "lot"
+    BUYER = "buyer"
+    DEFAULT = "default"
+
+
+SOURCE_LABELS: dict[RuleSource, str] = {
+    RuleSource.LOT: "lot",
+    RuleSource.BUYER: "donneur d'ordre",
+    RuleSource.DEFAULT: "réglage général",
+}
+
+
+class Overrides(NamedTuple):
+    """The three calendar columns of a buyer or a lot, None where the level above applies."""
+
+    due_day: int | None = None
+    reminder_offsets: str | None = None
+    escalation_offset: int | None = None
+
+    @classmethod
+    def of(cls, holder: CalendarOverrides) -> Overrides:
+        return cls(holder.declaration_due_day, holder.reminder_offsets, holder.escalation_offset)
+
+
+@dataclass(frozen=True)
+class ExplainedCalendar:
+    """A lot's (or a buyer's) calendar and, for each rule, the level it comes from."""
+
+    rules: CalendarRules
+    due_day_from: RuleSource
+    reminders_from: RuleSource
+    escalation_from: RuleSource
+
+    @property
+    def dropped_reminders(self) -> tuple[int, ...]:
+        """Reminders on or after the escalation day: ``month_schedule`` never sends them."""
+        return tuple(o for o in self.rules.reminder_offsets if o >= self.rules.escalation_offset)
+
+
+def _pick(levels: Sequence[tuple[RuleSource, T | None]], default: T) -> tuple[T, RuleSource]:
+    for source, value in levels:
+        if value is not None:
+            return value, source
+    return default, RuleSource.DEFAULT
+
+
+def explain_calendar(
+    settings: Settings, *, buyer: Overrides, lot: Overrides | None = None
+) -> ExplainedCalendar:
+    """The rules ``lot_calendars`` applies (lot, else buyer, else settings) with their origin;
+    without ``lot``, the calendar a buyer gives to its lots that override nothing."""
+    lot = lot or Overrides()
+    defaults = default_rules(settings)
+    day, day_from = _pick(
+        [(RuleSource.LOT, lot.due_day), (RuleSource.BUYER, buyer.due_day)], defaults.due_day
+    )
+    offsets, offsets_from = _pick(
+        [
+            (RuleSource.LOT, _offsets(lot.reminder_offsets, "lot")),
+            (RuleSource.BUYER, _offsets(buyer.reminder_offsets, "buyer")),
+        ],
+        defaults.reminder_offsets,
+    )
+    escalation, escalation_from = _pick(
+        [(RuleSource.LOT, lot.escalation_offset), (RuleSource.BUYER, buyer.escalation_offset)],
+        defaults.escalation_offset,
+    )
+    return ExplainedCalendar(
+        rules=CalendarRules(
+            due_day=day,
+            reminder_offsets=offsets,
+            escalation_offset=escalation,
+            call_time=defaults.call_time,
+        ),
+        due_day_from=day_from,
+        reminders_from=offsets_from,
+        escalation_from=escalation_from,
+    )
+
+
+def clause_calendar(clause: Clause, settings: Settings) -> ExplainedCalendar:
+    buyer = clause.market.operation.buyer
+    return explain_calendar(settings, buyer=Overrides.of(buyer), lot=Overrides.of(clause))
+
+
+# --- re-planning running ladders ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """What a calendar change did to the ladders already running."""
+
+    ladders: int = 0  # ladders whose due date or next step moved
+    due_now: int = 0  # of which the next step is already due: it goes at the next pass
+
+
+def replan_ladders(
+    session: Session,
+    before: Mapping[int, CalendarRules],
+    after: Mapping[int, CalendarRules],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Replanned:
+    """Move every running ladder of the lots whose rules changed onto their new calendar.
+
+    A ladder is running until its month is declared or its escalation sent. Its due date
+    (``due_on``, which the digest reads to count days late) and its next step are recomputed
+    with ``replan_step``: steps already sent stay sent, the next one takes the new calendar's
+    time, even if that time is already past (then the next pass sends it). Calls not yet
+    written (``AwardParty.next_call_at``) need nothing: the call is on the first working day
+    of the month at the settings' hour, whatever the lot's calendar. The rows are locked, so a
+    pass climbing them at the same moment finishes first or waits for this change.
+    """
+    changed = sorted(cid for cid, rules in after.items() if before.get(cid, rules) != rules)
+    if not changed:
+        return Replanned()
+    running = session.scalars(
+        select(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id.in_(changed),
+            DeclarationLadder.declared_at.is_(None),
+            DeclarationLadder.next_step != LadderStep.DONE,
+        )
+        .order_by(DeclarationLadder.id)
+        .with_for_update()
+    ).all()
+    moved = due = 0
+    for ladder in running:
+        old = month_schedule(ladder.month, before[ladder.clause_id], zone)
+        new = month_schedule(ladder.month, after[ladder.clause_id], zone)
+        step = replan_step(ladder.next_step, old, new)
+        if (ladder.due_on, ladder.next_step, ladder.next_step_at) == (
+            new.due_on,
+            step.name,
+            step.at,
+        ):
+            continue
+        log.info(
+            "ladder re-planned",
+            extra={
+                "action": "ladder.replanned",
+                "clause_id": ladder.clause_id,
+                "company_id": ladder.company_id,
+                "month": f"{ladder.month:%Y-%m}",
+                "from_step": ladder.next_step,
+                "to_step": step.name,
+                "due_on": new.due_on.isoformat(),
+                "next_step_at": step.at.isoformat(),
+            },
+        )
+        ladder.due_on, ladder.next_step, ladder.next_step_at = new.due_on, step.name, step.at
+        moved += 1
+        due += step.at <= now
+    session.flush()
+    return Replanned(ladders=moved, due_now=due)

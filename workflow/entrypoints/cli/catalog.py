@@ -12,6 +12,14 @@ import click
 
 from workflow.adapters.orm import Buyer, Company, Market, Operation
 from workflow.domain.vocabulary import NoticePreference
+from workflow.entrypoints.cli.calendar_options import (
+    calendar_change,
+    calendar_changed_data,
+    calendar_options,
+    change_calendar_options,
+    plural,
+    print_calendar_changed,
+)
 from workflow.entrypoints.cli.clauses import (
     actor_option,
     clause_summary,
@@ -19,6 +27,7 @@ from workflow.entrypoints.cli.clauses import (
     list_clauses,
     parse_figures,
     print_calculation,
+    print_calendar,
     say,
 )
 from workflow.entrypoints.cli.common import (
@@ -30,30 +39,9 @@ from workflow.entrypoints.cli.common import (
     print_table,
 )
 from workflow.services import catalog
+from workflow.services.calendar_changes import Reset, set_buyer, set_lot_calendar
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS, CalendarInput
 from workflow.services.clauses import ClauseParameters
-
-
-def calendar_options(func: Any) -> Any:
-    """The three calendar overrides shared by buyers and lots."""
-    func = click.option(
-        "--escalation-offset",
-        type=int,
-        default=None,
-        help="Jours ouvrés après l'échéance avant de signaler le retard au donneur d'ordre.",
-    )(func)
-    func = click.option(
-        "--reminder-offsets",
-        default=None,
-        help="Jours ouvrés après l'échéance où partent les rappels, par exemple 3,7.",
-    )(func)
-    func = click.option(
-        "--due-day",
-        type=int,
-        default=None,
-        help="Jour du mois suivant où la déclaration est due (1 à 28).",
-    )(func)
-    return func
 
 
 def calendar_text(holder: Buyer) -> str:
@@ -132,6 +120,7 @@ def buyer_add(
             notice_preference=notice_preference,
             calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
             now=now,
+            settings=app.settings,
         )
         data = buyer_data(buyer)
     if as_json:
@@ -171,6 +160,73 @@ def buyer_list(as_json: bool) -> None:
             for r in rows
         ],
     )
+
+
+@buyer_group.command("set")
+@click.argument("buyer_id", type=int, metavar="DONNEUR_D_ORDRE")
+@click.option(
+    "--notices",
+    "notice_preference",
+    default=None,
+    help="Avis au donneur d'ordre : each_milestone (chaque étape) ou monthly_only (mensuel).",
+)
+@change_calendar_options
+@click.option("--reason", default=None, help="Motif inscrit à l'historique des lots concernés.")
+@actor_option
+@json_option
+@handle_errors
+def buyer_set(
+    buyer_id: int,
+    notice_preference: str | None,
+    due_day: int | Reset | None,
+    reminder_offsets: str | Reset | None,
+    escalation_offset: int | Reset | None,
+    reset_calendar: bool,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Change la préférence d'avis ou le calendrier des déclarations d'un donneur d'ordre.
+
+    Le calendrier vaut pour ses lots qui n'ont pas le leur ; « défaut » (ou --reset-calendar)
+    revient au réglage général. Les relances en cours de ces lots suivent le nouveau calendrier.
+    """
+    change = calendar_change(due_day, reminder_offsets, escalation_offset, reset_calendar)
+    if notice_preference is None and change.empty:
+        raise click.UsageError(
+            "Donnez au moins une option : --notices, --due-day, --reminder-offsets, "
+            "--escalation-offset ou --reset-calendar."
+        )
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        buyer, result = set_buyer(
+            session,
+            buyer_id,
+            notice_preference=notice_preference,
+            calendar=change,
+            actor=actor or app.settings.facilitator_name,
+            now=now,
+            settings=app.settings,
+            reason=reason,
+        )
+        data = {**buyer_data(buyer), **calendar_changed_data(result)}
+    if as_json:
+        print_json(data)
+        return
+    if not result.changes:
+        say(
+            f"Rien à changer : le donneur d'ordre n° {buyer_id} ({data['nom']}) a déjà ces réglages."
+        )
+        return
+    say(f"Donneur d'ordre n° {buyer_id} ({data['nom']}) modifié :")
+    print_calendar_changed(result)
+    print_calendar(result.calendar, "Calendrier de ses lots qui n'ont pas le leur")
+    if result.lots:
+        numbers = ", ".join(str(n) for n in result.lots)
+        say(
+            f"Lots dont le calendrier change : {plural(len(result.lots), 'clause', 'clauses')} (n° {numbers})."
+        )
 
 
 @buyer_group.command("contact-add")
@@ -507,6 +563,7 @@ def lot_add(
             trade=trade,
             planned_notification=notification,
             calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
+            settings=app.settings,
         )
         data = clause_summary(clause)
     calculation = params.calculation()
@@ -525,6 +582,54 @@ def lot_add(
         say(f"Heures imposées : {hours_override} h ({hours_reason}).")
     elif calculation is None:
         say("Heures d'insertion : à calculer (--amount, --labour-share, --rate et --hourly-cost).")
+
+
+@lot_group.command("set")
+@click.argument("clause_id", type=int, metavar="CLAUSE")
+@change_calendar_options
+@click.option("--reason", default=None, help="Motif inscrit à l'historique de la clause.")
+@actor_option
+@json_option
+@handle_errors
+def lot_set(
+    clause_id: int,
+    due_day: int | Reset | None,
+    reminder_offsets: str | Reset | None,
+    escalation_offset: int | Reset | None,
+    reset_calendar: bool,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Change le calendrier des déclarations d'un lot ; « défaut » (ou --reset-calendar) revient
+    à celui du donneur d'ordre. Les relances en cours suivent le nouveau calendrier."""
+    change = calendar_change(due_day, reminder_offsets, escalation_offset, reset_calendar)
+    if change.empty:
+        raise click.UsageError(
+            "Donnez au moins une option : --due-day, --reminder-offsets, --escalation-offset "
+            "ou --reset-calendar."
+        )
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        result = set_lot_calendar(
+            session,
+            clause_id,
+            change,
+            actor=actor or app.settings.facilitator_name,
+            now=now,
+            settings=app.settings,
+            reason=reason,
+        )
+    if as_json:
+        print_json({"clause": clause_id, **calendar_changed_data(result)})
+        return
+    if not result.changes:
+        say(f"Rien à changer : la clause n° {clause_id} a déjà ce calendrier.")
+        return
+    say(f"Clause n° {clause_id} : calendrier des déclarations changé.")
+    print_calendar_changed(result)
+    print_calendar(result.calendar)
 
 
 # The same command as ``clauses clause list``: a lot and its clause are one row.

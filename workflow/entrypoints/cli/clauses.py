@@ -41,7 +41,14 @@ from workflow.entrypoints.cli.common import (
 from workflow.errors import InputRefused
 from workflow.services import catalog
 from workflow.services import clauses as clause_service
+from workflow.services.calendar_changes import calendar_lines
 from workflow.services.clauses import PartyInput
+from workflow.services.lot_calendars import (
+    SOURCE_LABELS,
+    ExplainedCalendar,
+    RuleSource,
+    clause_calendar,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +65,8 @@ HISTORY_LABELS: dict[str, str] = {
     "final_report": "bilan enregistré",
     "hours_override": "heures imposées",
     "parameters": "paramètres du calcul",
+    "calendar": "calendrier des déclarations",
+    "outcome": "sortie d'un participant",
     **{event.value: EVENT_LABELS[event] for event in ClauseEvent},
 }
 
@@ -218,6 +227,27 @@ def clause_detail(clause: Clause) -> dict[str, Any]:
     return data
 
 
+def calendar_data(calendar: ExplainedCalendar) -> dict[str, Any]:
+    """The declaration calendar and where each rule comes from: lot, buyer or settings."""
+
+    def origin(source: RuleSource) -> dict[str, str]:
+        return {"origine": source.value, "origine_libelle": SOURCE_LABELS[source]}
+
+    rules = calendar.rules
+    return {
+        "echeance": {"jour": rules.due_day, **origin(calendar.due_day_from)},
+        "rappels": {"jours": list(rules.reminder_offsets), **origin(calendar.reminders_from)},
+        "signalement": {"jours": rules.escalation_offset, **origin(calendar.escalation_from)},
+        "rappels_jamais_envoyes": list(calendar.dropped_reminders),
+    }
+
+
+def print_calendar(calendar: ExplainedCalendar, title: str = "Calendrier des déclarations") -> None:
+    say(f"{title} :")
+    for line in calendar_lines(calendar):
+        say(f"  {line}")
+
+
 def load_clause(session: Session, clause_id: int) -> Clause:
     clause_service.get_clause(session, clause_id)
     return session.scalars(
@@ -231,7 +261,7 @@ def load_clause(session: Session, clause_id: int) -> Clause:
     ).one()
 
 
-def print_clause(data: dict[str, Any], zone: ZoneInfo) -> None:
+def print_clause(data: dict[str, Any], calendar: ExplainedCalendar, zone: ZoneInfo) -> None:
     say(
         f"[bold]Clause n° {data['id']}[/] – {data['intitule']} "
         f"(marché {data['marche']}{' lot ' + data['lot'] if data['lot'] else ''})"
@@ -258,6 +288,7 @@ def print_clause(data: dict[str, Any], zone: ZoneInfo) -> None:
             f"{data['fin_prevue']:%d/%m/%Y}"
             + (f" · fin : {data['fin']:%d/%m/%Y}" if data["fin"] else "")
         )
+    print_calendar(calendar)
     allowed = ", ".join(data["evenements_permis"]) or "aucun"
     say(f"Événements permis : {allowed}")
     print_table(
@@ -281,11 +312,14 @@ def show_clause(clause_id: int, as_json: bool) -> None:
     """Print a clause after a change, in the same shape as ``clause show``."""
     app = get_app()
     with app.transaction() as session:
-        data = clause_detail(load_clause(session, clause_id))
+        clause = load_clause(session, clause_id)
+        data = clause_detail(clause)
+        calendar = clause_calendar(clause, app.settings)
+    data["calendrier"] = calendar_data(calendar)
     if as_json:
         print_json(data)
     else:
-        print_clause(data, app.settings.zone)
+        print_clause(data, calendar, app.settings.zone)
 
 
 @clause_group.command("show")
@@ -293,7 +327,8 @@ def show_clause(clause_id: int, as_json: bool) -> None:
 @json_option
 @handle_errors
 def show(clause_id: int, as_json: bool) -> None:
-    """Affiche une clause et son historique."""
+    """Affiche une clause, son calendrier des déclarations (et d'où vient chaque règle : lot,
+    donneur d'ordre ou réglage général) et son historique."""
     show_clause(clause_id, as_json)
 
 
