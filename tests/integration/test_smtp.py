@@ -208,7 +208,9 @@ def tls_app(
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_tls=tls,
-        smtp_timeout=5,
+        # Generous: on a loaded 2-core CI machine a TLS handshake with aiosmtpd can take seconds,
+        # and a timeout here would read as a transient failure, not as the bug under test.
+        smtp_timeout=30,
         **account,
     )
     options = replace(SmtpOptions.from_settings(settings), tls_context=client)
