@@ -4,13 +4,17 @@ The whole file is read and every line checked first (cells, SIRET, market and lo
 and whether each company x lot x month may be declared); any problem refuses the file as a whole
 with the line and column of each error. Then each company x lot x month found in the file is
 recorded through ``record_declaration`` in the caller's single transaction.
+
+The optional "Sexe" and "Année de naissance" columns describe the participant, not the month: they
+fill those fields of a participant created by the file, and of a known one only where empty. A value
+that contradicts the one recorded, or another line of the file, refuses the file.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +25,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.csv_files import Column, CsvTable, RowReader, parse_siret, read_csv
 from workflow.adapters.orm import Clause, Company, Market, Participant
 from workflow.domain.events import require_aware
+from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import (
     CONTRACT_ALIASES,
     CONTRACT_LABELS,
@@ -76,8 +81,8 @@ DECLARATION_COLUMNS = (
         ("modalité", "modalités de réalisation", "mode de réalisation"),
     ),
     Column("hours", "Heures", ("heures réalisées", "nombre d'heures", "heures d'insertion")),
-    Column("sex", "Sexe", (), required=False),
-    Column("birth_year", "Année de naissance", ("année naissance",), required=False),
+    Column("sex", "Sexe", ("genre",), required=False),
+    Column("birth_year", "Année de naissance", ("année naissance", "naissance"), required=False),
 )
 
 
@@ -114,6 +119,7 @@ class DeclarationSummary:
     lines: int
     participants_at_zero: int
     new_participants: tuple[str, ...]
+    completed_participants: tuple[str, ...]  # known ones whose empty sex or birth year was filled
     criteria: dict[str, int]  # criterion -> participants
     delivery_modes: dict[str, Decimal]  # delivery mode -> hours
     replaced: bool
@@ -205,23 +211,27 @@ class _Resolver:
 
 
 def _parse_sex(reader: RowReader) -> Sex | None:
-    raw = normalise(reader.raw("sex"))
+    raw = reader.raw("sex")
     if not raw:
         return None
-    if raw in ("f", "femme", "feminin"):
-        return Sex.FEMALE
-    if raw in ("m", "h", "homme", "masculin"):
-        return Sex.MALE
-    reader.fail("sex", f"« {reader.raw('sex')} » : indiquez F ou M.")
-    return None
+    sex = parse_sex(raw)
+    if sex is None:
+        reader.fail("sex", f"« {raw} » : indiquez F ou M (Femme, Homme ou H sont compris).")
+    return sex
 
 
 def _parse_birth_year(reader: RowReader, now: datetime) -> int | None:
-    value = reader.whole("birth_year", required=False)
-    if value is not None and not (1900 <= value <= now.year):
-        reader.fail("birth_year", f"« {reader.raw('birth_year')} » n'est pas une année plausible.")
+    raw = reader.raw("birth_year")
+    if not raw:
         return None
-    return value
+    year = parse_birth_year(raw)
+    if year is None:
+        reader.fail("birth_year", f"« {raw} » : indiquez l'année sur 4 chiffres (ex. 1987).")
+        return None
+    if problem := birth_year_problem(year, now.year):
+        reader.fail("birth_year", f"« {raw} » : {problem}")
+        return None
+    return year
 
 
 def _parse_declaration_line(reader: RowReader, now: datetime) -> _Line | None:
@@ -249,6 +259,7 @@ def _check_participants(
         p.reference: p
         for p in session.scalars(select(Participant).where(Participant.reference.in_(references)))
     }
+    _check_identities(table, groups, known, errors)
     warnings: list[FieldError] = []
     column = table.column_name("criterion")
     for group in groups:
@@ -273,6 +284,65 @@ def _check_participants(
                     )
                 )
     return warnings
+
+
+#: The participant's own fields a line may carry: key, French name, option of ``participant set``.
+_IDENTITY_FIELDS = (("sex", "sexe", "--sex"), ("birth_year", "année de naissance", "--birth-year"))
+
+
+def _identity(line: _Line, key: str) -> Sex | int | None:
+    return line.sex if key == "sex" else line.birth_year
+
+
+def _recorded(participant: Participant | None, key: str) -> str | int | None:
+    if participant is None:
+        return None
+    return participant.sex if key == "sex" else participant.birth_year
+
+
+def _check_identities(
+    table: CsvTable,
+    groups: Sequence[_Group],
+    known: dict[str, Participant],
+    errors: list[FieldError],
+) -> None:
+    """One sex and birth year per participant, agreeing with what is recorded; then every line
+    of a participant carries the file's values, so whichever group comes first fills them."""
+    lines = sorted((line for group in groups for line in group.lines), key=lambda ln: ln.line)
+    first: dict[tuple[str, str], tuple[Sex | int, int]] = {}
+    for line in lines:
+        for key, label, option in _IDENTITY_FIELDS:
+            value = _identity(line, key)
+            if value is None:
+                continue
+            reference = line.reference
+            earlier = first.setdefault((reference, key), (value, line.line))
+            recorded = _recorded(known.get(reference), key)
+            if earlier[0] != value:
+                problem = (
+                    f"participant « {reference} » : {label} {value} ici mais {earlier[0]} "
+                    f"ligne {earlier[1]}."
+                )
+            elif earlier[1] == line.line and recorded is not None and recorded != value:
+                # Said once, on the participant's first line: the later ones repeat it.
+                problem = (
+                    f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
+                    f"indique {value} : corrigez le fichier, ou d'abord le participant "
+                    f"(clauses participant set {reference} {option} {value})."
+                )
+            else:
+                continue
+            errors.append(FieldError(line.line, table.column_name(key), problem))
+    for group in groups:
+        group.lines = [_with_file_identity(line, first) for line in group.lines]
+
+
+def _with_file_identity(line: _Line, first: dict[tuple[str, str], tuple[Sex | int, int]]) -> _Line:
+    sex = first.get((line.reference, "sex"))
+    year = first.get((line.reference, "birth_year"))
+    return replace(
+        line, sex=Sex(str(sex[0])) if sex else None, birth_year=int(year[0]) if year else None
+    )
 
 
 def parse_declarations(
@@ -348,6 +418,7 @@ def _record_group(
 ) -> DeclarationSummary:
     lines: list[LineInput] = []
     created: list[str] = []
+    completed: list[str] = []
     criteria: dict[str, int] = defaultdict(int)
     modes: dict[str, Decimal] = defaultdict(Decimal)
     for line in group.lines:
@@ -361,6 +432,8 @@ def _record_group(
         )
         if is_new:
             created.append(participant.reference)
+        elif _fill(participant, line):
+            completed.append(participant.reference)
         criteria[participant.criterion] += 1
         modes[line.mode.value] += line.hours
         lines.append(LineInput(participant.id, line.hours, line.mode, line.contract))
@@ -388,10 +461,21 @@ def _record_group(
         lines=len(lines),
         participants_at_zero=sum(1 for line in lines if line.hours == 0),
         new_participants=tuple(created),
+        completed_participants=tuple(completed),
         criteria=dict(criteria),
         delivery_modes=dict(modes),
         replaced=replaced,
     )
+
+
+def _fill(participant: Participant, line: _Line) -> bool:
+    """Give a known participant the file's sex and birth year where none is recorded."""
+    filled = False
+    if participant.sex is None and line.sex is not None:
+        participant.sex, filled = line.sex.value, True
+    if participant.birth_year is None and line.birth_year is not None:
+        participant.birth_year, filled = line.birth_year, True
+    return filled
 
 
 def import_declaration_file(

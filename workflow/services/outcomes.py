@@ -33,11 +33,11 @@ from workflow.adapters.templates import french_month
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType
 from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
-from workflow.domain.vocabulary import CRITERION_LABELS, OUTCOME_GROUP_LABELS, Criterion
+from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import get_clause
 from workflow.services.declarations import clause_ref
-from workflow.services.participants import clean_reference, find_participant
+from workflow.services.participants import clean_reference, criterion_label, find_participant
 
 HISTORY_EVENT = "outcome"
 
@@ -291,6 +291,10 @@ class ParticipantLine:
     reference: str
     criterion: str
     criterion_label: str
+    sex: str | None
+    birth_year: int | None
+    proof: str
+    validated_on: date | None
     hours: Decimal
     clause_ids: tuple[int, ...]
     outcomes: tuple[OutcomeLine, ...]
@@ -362,17 +366,14 @@ def list_participants(session: Session, clause_id: int | None = None) -> list[Pa
         ParticipantLine(
             reference=p.reference,
             criterion=p.criterion,
-            criterion_label=_criterion_label(p.criterion),
+            criterion_label=criterion_label(p.criterion),
+            sex=p.sex,
+            birth_year=p.birth_year,
+            proof=p.proof,
+            validated_on=p.validated_on,
             hours=hours.get(p.id, Decimal(0)),
             clause_ids=tuple(sorted(clauses.get(p.id, []))),
             outcomes=tuple(outcomes.get(p.reference, [])),
         )
         for p in session.scalars(people)
     ]
-
-
-def _criterion_label(code: str) -> str:
-    try:
-        return CRITERION_LABELS[Criterion(code)]
-    except ValueError:
-        return code

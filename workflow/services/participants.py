@@ -1,16 +1,30 @@
-"""Participants: a pseudonymous reference, an eligibility criterion and little else (GDPR)."""
+"""Participants: a pseudonymous reference, an eligibility criterion and little else (GDPR).
+
+Besides the reference and criterion, only what the reports count is kept: sex, birth year, and the
+proof of eligibility the facilitator checked with its validation date. ``update_participant``
+completes or corrects the first three, ``validate_eligibility`` records the last two; both change
+only what differs, so running the same command twice says there is nothing new.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Participant
 from workflow.domain.events import require_aware
-from workflow.domain.vocabulary import Criterion, Sex
-from workflow.errors import InputRefused
+from workflow.domain.participants import (
+    birth_year_problem,
+    clean_proof,
+    proof_problem,
+    validation_date_problem,
+)
+from workflow.domain.vocabulary import CRITERION_LABELS, Criterion, Sex
+from workflow.errors import InputRefused, NotFound
 
 REFERENCE_MAX = 40
 
@@ -26,8 +40,23 @@ def clean_reference(text: str) -> str:
     return reference
 
 
-def find_participant(session: Session, reference: str) -> Participant | None:
-    return session.scalar(select(Participant).where(Participant.reference == reference))
+def find_participant(
+    session: Session, reference: str, *, for_update: bool = False
+) -> Participant | None:
+    statement = select(Participant).where(Participant.reference == reference)
+    if for_update:
+        statement = statement.with_for_update()
+    return session.scalar(statement)
+
+
+def get_participant(session: Session, reference: str, *, for_update: bool = False) -> Participant:
+    reference = clean_reference(reference)
+    participant = find_participant(session, reference, for_update=for_update)
+    if participant is None:
+        raise NotFound(
+            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
+        )
+    return participant
 
 
 def create_participant(
@@ -45,8 +74,8 @@ def create_participant(
     reference = clean_reference(reference)
     if find_participant(session, reference) is not None:
         raise InputRefused(f"Le participant « {reference} » existe déjà.")
-    if birth_year is not None and not (1900 <= birth_year <= now.year):
-        raise InputRefused(f"Année de naissance {birth_year} impossible pour « {reference} ».")
+    if birth_year is not None and (problem := birth_year_problem(birth_year, now.year)):
+        raise InputRefused(f"Participant « {reference} » : {problem}")
     participant = Participant(
         reference=reference,
         criterion=criterion.value,
@@ -78,3 +107,213 @@ def get_or_create_participant(
         session, reference=reference, criterion=criterion, now=now, sex=sex, birth_year=birth_year
     )
     return created, True
+
+
+# --- completing and validating ------------------------------------------------------------------
+
+
+def criterion_label(code: str) -> str:
+    """The French label of a stored criterion; rows written by other means keep their own text."""
+    try:
+        return CRITERION_LABELS[Criterion(code)]
+    except ValueError:
+        return code
+
+
+def local_today(now: datetime, zone: ZoneInfo) -> date:
+    return require_aware(now).astimezone(zone).date()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a participant, as a person reads it before and after (None: not recorded)."""
+
+    field: str  # sex, birth_year, criterion, proof, validated_on
+    label: str
+    before: str | None
+    after: str | None
+
+    @property
+    def phrase(self) -> str:
+        if self.after is None:
+            return f"{self.label} retirée (était : {self.before})"
+        was = f" (au lieu de {self.before})" if self.before is not None else ""
+        return f"{self.label} {self.after}{was}"
+
+
+@dataclass(frozen=True)
+class ParticipantChange:
+    """What ``update_participant`` or ``validate_eligibility`` did, with what the CLI prints."""
+
+    reference: str
+    changes: tuple[FieldChange, ...]
+    message: str
+    # The participant as it now stands.
+    criterion: str
+    sex: str | None
+    birth_year: int | None
+    proof: str
+    validated_on: date | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def _result(
+    participant: Participant, changes: list[FieldChange], message: str
+) -> ParticipantChange:
+    return ParticipantChange(
+        participant.reference,
+        tuple(changes),
+        message,
+        criterion=participant.criterion,
+        sex=participant.sex,
+        birth_year=participant.birth_year,
+        proof=participant.proof,
+        validated_on=participant.validated_on,
+    )
+
+
+def _change(
+    changes: list[FieldChange], field: str, label: str, before: str | None, after: str | None
+) -> None:
+    if before != after:
+        changes.append(FieldChange(field, label, before, after))
+
+
+def _day(on: date | None) -> str | None:
+    return None if on is None else f"{on:%d/%m/%Y}"
+
+
+def _criterion(code: str) -> str:
+    return f"« {criterion_label(code)} »"
+
+
+def update_participant(
+    session: Session,
+    reference: str,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    sex: Sex | None = None,
+    birth_year: int | None = None,
+    criterion: Criterion | None = None,
+) -> ParticipantChange:
+    """Complete or correct a participant's sex, birth year or criterion; only what is given.
+
+    A new criterion withdraws the recorded validation: its proof justified the former criterion,
+    so the facilitator checks the new one with ``validate_eligibility``.
+    """
+    reference = clean_reference(reference)
+    if sex is None and birth_year is None and criterion is None:
+        raise InputRefused(
+            f"Rien à modifier pour « {reference} » : indiquez le sexe, l'année de naissance "
+            "ou le critère d'éligibilité."
+        )
+    if birth_year is not None:
+        problem = birth_year_problem(birth_year, local_today(now, zone).year)
+        if problem:
+            raise InputRefused(f"Participant « {reference} » : {problem}")
+    participant = get_participant(session, reference, for_update=True)
+    changes: list[FieldChange] = []
+    if sex is not None:
+        _change(changes, "sex", "sexe", participant.sex, sex.value)
+        participant.sex = sex.value
+    if birth_year is not None:
+        before = None if participant.birth_year is None else str(participant.birth_year)
+        _change(changes, "birth_year", "année de naissance", before, str(birth_year))
+        participant.birth_year = birth_year
+    withdrawn = False
+    if criterion is not None and criterion.value != participant.criterion:
+        _change(
+            changes,
+            "criterion",
+            "critère",
+            _criterion(participant.criterion),
+            _criterion(criterion.value),
+        )
+        participant.criterion = criterion.value
+        if participant.validated_on is not None or participant.proof:
+            withdrawn_validation = _validation(participant)
+            changes.append(FieldChange("validated_on", "validation", withdrawn_validation, None))
+            participant.proof, participant.validated_on = "", None
+            withdrawn = True
+    session.flush()
+    message = _update_message(
+        participant, changes, asked=(sex, birth_year, criterion), withdrawn=withdrawn
+    )
+    return _result(participant, changes, message)
+
+
+def _validation(participant: Participant) -> str:
+    on = f"le {participant.validated_on:%d/%m/%Y}" if participant.validated_on else "sans date"
+    proof = participant.proof or "sans justificatif"
+    return f"{on}, {proof}"
+
+
+def _update_message(
+    participant: Participant,
+    changes: list[FieldChange],
+    *,
+    asked: tuple[Sex | None, int | None, Criterion | None],
+    withdrawn: bool,
+) -> str:
+    reference = participant.reference
+    if not changes:
+        sex, birth_year, criterion = asked
+        held = [
+            f"sexe {sex.value}" if sex else "",
+            f"année de naissance {birth_year}" if birth_year else "",
+            f"critère « {criterion_label(criterion.value)} »" if criterion else "",
+        ]
+        return f"Rien de nouveau : {reference} a déjà : {', '.join(h for h in held if h)}."
+    text = f"Participant {reference} mis à jour : {' ; '.join(c.phrase for c in changes)}."
+    if withdrawn:
+        text += (
+            " L'éligibilité validée portait sur l'ancien critère : enregistrez le justificatif du "
+            f"nouveau avec « clauses participant validate {reference} --proof … »."
+        )
+    return text
+
+
+def validate_eligibility(
+    session: Session,
+    reference: str,
+    *,
+    proof: str,
+    now: datetime,
+    zone: ZoneInfo,
+    on: date | None = None,
+) -> ParticipantChange:
+    """Record the proof of eligibility the facilitator checked and the day it was validated.
+
+    Without a date, the same proof as recorded keeps its date (running the command again changes
+    nothing); a new proof is dated today in the service's time zone.
+    """
+    reference = clean_reference(reference)
+    proof = clean_proof(proof)
+    today = local_today(now, zone)
+    found = [proof_problem(proof), validation_date_problem(on, today) if on else None]
+    problems = [p for p in found if p]
+    if problems:
+        raise InputRefused(f"Participant « {reference} » : {' ; '.join(problems)}")
+    participant = get_participant(session, reference, for_update=True)
+    if on is None:
+        recorded = participant.validated_on
+        on = recorded if recorded is not None and participant.proof == proof else today
+    changes: list[FieldChange] = []
+    before = _validation(participant) if participant.validated_on else None
+    _change(changes, "proof", "justificatif", participant.proof or None, proof)
+    _change(changes, "validated_on", "date de validation", _day(participant.validated_on), _day(on))
+    participant.proof, participant.validated_on = proof, on
+    session.flush()
+    if not changes:
+        message = (
+            f"Rien de nouveau : l'éligibilité de {reference} est déjà validée le {on:%d/%m/%Y} "
+            f"({proof})."
+        )
+    else:
+        message = f"Éligibilité de {reference} validée le {on:%d/%m/%Y} : {proof}"
+        message += f" (remplace : {before})." if before else "."
+    return _result(participant, changes, message)

@@ -184,6 +184,7 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "lignes": summary.lines,
         "participants_a_zero": summary.participants_at_zero,
         "nouveaux_participants": list(summary.new_participants),
+        "participants_completes": list(summary.completed_participants),
         "criteres": summary.criteria,
         "modalites": summary.delivery_modes,
         "remplacee": summary.replaced,
@@ -204,6 +205,10 @@ def print_declaration(summary: DeclarationSummary) -> None:
     )
     if summary.new_participants:
         say(f"  Nouveaux participants : {', '.join(summary.new_participants)}.")
+    if summary.completed_participants:
+        say(
+            f"  Sexe ou année de naissance complétés : {', '.join(summary.completed_participants)}."
+        )
     if summary.criteria:
         criteria = " ; ".join(
             f"{CRITERION_LABELS[Criterion(c)]} : {n}" for c, n in summary.criteria.items()

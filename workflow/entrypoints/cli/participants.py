@@ -1,6 +1,7 @@
 """``clauses participant ...`` and ``clauses import outcomes``: participants and their outcomes.
 
-Participants are pseudonymous: the CLI shows their reference and criterion, never a name.
+Participants are pseudonymous: the CLI shows their reference, criterion, sex, birth year and
+eligibility proof, never a name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import click
 
 from workflow.adapters.templates import french_hours
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, parse_outcome_type
-from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS
+from workflow.domain.participants import parse_birth_year, parse_sex
+from workflow.domain.summary import AGE_BAND_LABELS, age_band
+from workflow.domain.vocabulary import (
+    CRITERION_ALIASES,
+    CRITERION_LABELS,
+    OUTCOME_GROUP_LABELS,
+    Criterion,
+    Sex,
+    match_label,
+)
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
@@ -32,6 +42,12 @@ from workflow.services.outcomes import (
     RecordedOutcome,
     list_participants,
     record_outcome,
+)
+from workflow.services.participants import (
+    ParticipantChange,
+    local_today,
+    update_participant,
+    validate_eligibility,
 )
 
 CHANGE_WORDS = {
@@ -92,7 +108,7 @@ def recorded_data(recorded: RecordedOutcome) -> dict[str, Any]:
 
 @click.group("participant")
 def participant_group() -> None:
-    """Participants (références pseudonymes) et leurs sorties."""
+    """Participants (références pseudonymes) : sexe, année de naissance, éligibilité, sorties."""
 
 
 @participant_group.command("outcome")
@@ -143,11 +159,19 @@ def outcome_command(
         say(recorded.message)
 
 
-def participant_data(line: ParticipantLine) -> dict[str, Any]:
+def participant_data(line: ParticipantLine, this_year: int) -> dict[str, Any]:
+    band = age_band(line.birth_year, this_year)
     return {
         "reference": line.reference,
         "critere": line.criterion,
         "critere_libelle": line.criterion_label,
+        "sexe": line.sex,
+        "annee_naissance": line.birth_year,
+        "tranche_age": band,
+        "tranche_age_libelle": AGE_BAND_LABELS[band],
+        "eligibilite_validee": line.validated_on is not None,
+        "justificatif": line.proof or None,
+        "date_validation": line.validated_on,
         "heures": line.hours,
         "clauses": list(line.clause_ids),
         "sorties": [outcome_data(o) for o in line.outcomes],
@@ -159,27 +183,57 @@ def outcome_cell(line: OutcomeLine, with_clause: bool) -> str:
     return f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}{where}"
 
 
+def eligibility_cell(line: ParticipantLine) -> str:
+    return "à valider" if line.validated_on is None else f"{line.validated_on:%d/%m/%Y}"
+
+
+def to_complete(lines: list[ParticipantLine]) -> str | None:
+    """What the facilitator still has to record, and with which command; None when nothing."""
+    missing = sum(1 for line in lines if line.sex is None or line.birth_year is None)
+    unchecked = sum(1 for line in lines if line.validated_on is None)
+    parts = []
+    if missing:
+        parts.append(
+            f"{plural(missing, 'participant', 'participants')} sans sexe ou année de naissance "
+            "(clauses participant set)"
+        )
+    if unchecked:
+        parts.append(
+            f"{plural(unchecked, 'éligibilité', 'éligibilités')} à valider "
+            "(clauses participant validate)"
+        )
+    return f"À compléter : {' ; '.join(parts)}." if parts else None
+
+
 @participant_group.command("list")
 @click.option("--clause", "clause_id", type=int, default=None, help="Une seule clause.")
 @json_option
 @handle_errors
 def list_command(clause_id: int | None, as_json: bool) -> None:
-    """Liste les participants : critère, heures déclarées, clauses et sorties."""
+    """Liste les participants : critère, sexe, année de naissance, éligibilité validée, heures
+    déclarées, clauses et sorties (jamais de nom)."""
     app = get_app()
+    this_year = local_today(app.clock(), app.settings.zone).year
     with app.transaction() as session:
         lines = list_participants(session, clause_id)
     if as_json:
-        print_json([participant_data(line) for line in lines])
+        print_json([participant_data(line, this_year) for line in lines])
         return
     scope = f" de la clause n° {clause_id}" if clause_id is not None else ""
     hours_column = "Heures sur la clause" if clause_id is not None else "Heures déclarées"
     print_table(
         f"Participants{scope}",
-        ["Référence", "Critère", hours_column, "Clauses", "Sorties"],
+        [
+            *("Référence", "Critère", "Sexe", "Naissance", "Éligibilité"),
+            *(hours_column, "Clauses", "Sorties"),
+        ],
         [
             [
                 line.reference,
                 line.criterion_label,
+                line.sex or "–",
+                line.birth_year or "–",
+                eligibility_cell(line),
                 french_hours(line.hours),
                 ", ".join(f"n° {n}" for n in line.clause_ids) or "–",
                 "\n".join(outcome_cell(o, clause_id is None) for o in line.outcomes) or "–",
@@ -192,6 +246,131 @@ def list_command(clause_id: int | None, as_json: bool) -> None:
         f"{plural(len(lines), 'participant', 'participants')}, "
         f"{plural(outcomes, 'sortie enregistrée', 'sorties enregistrées')}."
     )
+    if note := to_complete(lines):
+        say(note)
+
+
+# --- completing and validating ------------------------------------------------------------------
+
+
+def change_data(change: ParticipantChange) -> dict[str, Any]:
+    return {
+        "participant": change.reference,
+        "modifie": change.changed,
+        "changements": [
+            {"champ": c.field, "libelle": c.label, "avant": c.before, "apres": c.after}
+            for c in change.changes
+        ],
+        "message": change.message,
+        "critere": change.criterion,
+        "sexe": change.sex,
+        "annee_naissance": change.birth_year,
+        "justificatif": change.proof or None,
+        "date_validation": change.validated_on,
+    }
+
+
+def print_change(change: ParticipantChange, as_json: bool) -> None:
+    if as_json:
+        print_json(change_data(change))
+    else:
+        say(change.message)
+
+
+def parse_sex_option(text: str) -> Sex:
+    sex = parse_sex(text)
+    if sex is None:
+        raise InputRefused(f"--sex « {text} » : indiquez F (femme) ou M (homme).")
+    return sex
+
+
+def parse_birth_year_option(text: str) -> int:
+    year = parse_birth_year(text)
+    if year is None:
+        raise InputRefused(f"--birth-year « {text} » : indiquez l'année sur 4 chiffres (ex. 1987).")
+    return year
+
+
+def parse_criterion_option(text: str) -> Criterion:
+    criterion = match_label(text, CRITERION_LABELS, CRITERION_ALIASES)
+    if criterion is None:
+        accepted = " ; ".join(f"« {label} »" for label in CRITERION_LABELS.values())
+        raise InputRefused(
+            f"--criterion « {text} » n'est pas reconnu. Valeurs acceptées : {accepted} "
+            "(ou RSA, RQTH, DELD, QPV, IAE, senior)."
+        )
+    return criterion
+
+
+@participant_group.command("set")
+@click.argument("reference", metavar="REFERENCE")
+@click.option("--sex", "sex_text", default=None, help="F (femme) ou M (homme).")
+@click.option("--birth-year", "birth_year_text", default=None, help="Année de naissance (aaaa).")
+@click.option(
+    "--criterion",
+    "criterion_text",
+    default=None,
+    help="Critère d'éligibilité, ex. « RSA », « RQTH », « Demandeur d'emploi de longue durée ».",
+)
+@json_option
+@handle_errors
+def set_command(
+    reference: str,
+    sex_text: str | None,
+    birth_year_text: str | None,
+    criterion_text: str | None,
+    as_json: bool,
+) -> None:
+    """Complète ou corrige un participant : seuls les champs indiqués changent. Changer de
+    critère retire la validation d'éligibilité, à refaire avec « participant validate »."""
+    if sex_text is None and birth_year_text is None and criterion_text is None:
+        raise click.UsageError(
+            "Rien à modifier : indiquez --sex, --birth-year ou --criterion (au moins un)."
+        )
+    sex = parse_sex_option(sex_text) if sex_text is not None else None
+    birth_year = parse_birth_year_option(birth_year_text) if birth_year_text is not None else None
+    criterion = parse_criterion_option(criterion_text) if criterion_text is not None else None
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        change = update_participant(
+            session,
+            reference,
+            now=now,
+            zone=app.settings.zone,
+            sex=sex,
+            birth_year=birth_year,
+            criterion=criterion,
+        )
+    print_change(change, as_json)
+
+
+@participant_group.command("validate")
+@click.argument("reference", metavar="REFERENCE")
+@click.option(
+    "--proof",
+    required=True,
+    help="La pièce vérifiée, ex. « Attestation France Travail DELD » (sans nom ni numéro).",
+)
+@click.option(
+    "--date",
+    "date_text",
+    default=None,
+    help="Date de la validation (jj/mm/aaaa ; par défaut : aujourd'hui).",
+)
+@json_option
+@handle_errors
+def validate_command(reference: str, proof: str, date_text: str | None, as_json: bool) -> None:
+    """Enregistre le justificatif d'éligibilité vérifié et la date de validation (sans risque si
+    relancé : le même justificatif garde sa date)."""
+    on = parse_date_fr(date_text, "--date") if date_text is not None else None
+    app = get_app()
+    now = app.clock()
+    with app.transaction() as session:
+        change = validate_eligibility(
+            session, reference, proof=proof, now=now, zone=app.settings.zone, on=on
+        )
+    print_change(change, as_json)
 
 
 @participant_group.command("types")
