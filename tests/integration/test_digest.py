@@ -23,9 +23,11 @@ from workflow.adapters.orm import (
     Correspondent,
     Declaration,
     DeclarationLadder,
+    DeclarationLine,
     Market,
     Operation,
     OutboxMessage,
+    Participant,
 )
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.stages import (
@@ -400,6 +402,12 @@ def check_stage(
         return
     if path[0] == "company":
         return
+    if path == ["participant", "validate"]:
+        participant = session.scalar(
+            select(Participant).where(Participant.reference == positional[0])
+        )
+        assert participant is not None and participant.validated_on is None
+        return
     number = positional[0] if path[0] == "clause" else given["--clause"]
     clause = session.get_one(Clause, int(number))
     stage = moved.get(clause.id, Stage(clause.stage))
@@ -455,3 +463,40 @@ def test_every_suggested_command_exists_and_suits_the_stage(
         "mail retry", "declaration zero", "declaration import", "clause hours", "clause award",
         "clause advance", "clause report", "clause figures", "company correspondent-add",
     } <= seen  # fmt: skip
+
+
+def test_it_asks_to_check_eligibility_of_participants_with_hours(app: App) -> None:
+    built = build(app)
+    clause_id = built.clauses["behind"]
+    with app.transaction() as session:
+        declaration = session.scalars(
+            select(Declaration).where(Declaration.clause_id == clause_id)
+        ).one()
+        people = {
+            reference: Participant(
+                reference=reference, criterion="long_term_jobseeker", created_at=T0,
+                validated_on=date(2026, 1, 5) if reference == "P-OK" else None,
+            )
+            for reference in ("P-OK", "P-2", "P-1", "P-ZERO")
+        }  # fmt: skip
+        session.add_all(people.values())
+        session.flush()
+        for reference, hours in (("P-OK", 35), ("P-2", 20), ("P-1", 45), ("P-ZERO", 0)):
+            session.add(
+                DeclarationLine(
+                    declaration_id=declaration.id, participant_id=people[reference].id,
+                    hours=Decimal(hours), delivery_mode="direct_hiring", contract_type="cdd",
+                )
+            )  # fmt: skip
+    with app.transaction() as session:
+        digest = compile_digest(session, NOW, app.settings)
+        items = [i for i in digest.items if i.category is Category.ELIGIBILITY]
+        assert len(items) == 1 and items[0].clause_id == clause_id
+        assert items[0].title.startswith("Éligibilité à vérifier : 2 participants, clause n° ")
+        assert items[0].detail == "Heures déclarées sans justificatif validé : P-1, P-2."
+        [tokens] = suggested(items[0].action)
+        path, _, positional, given = resolve(tokens)
+        check_stage(session, path, positional, given, {})
+    order = [i.category for i in digest.items]
+    assert order.index(Category.FINAL_REPORT) < order.index(Category.ELIGIBILITY)
+    assert order.index(Category.ELIGIBILITY) < order.index(Category.WAITING)

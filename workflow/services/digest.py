@@ -6,7 +6,8 @@ holidays, none when there is nothing to do, no back-fill of missed days. The day
 primary-key lookup and two instances never both send it.
 
 Order: by category (undelivered emails, overdue declarations, contracts ending behind the pace,
-incomplete awards, final reports, clauses waiting in a stage), then by how late within it.
+incomplete awards, final reports, eligibility to check, clauses waiting in a stage), then by how
+late within it.
 
 Every item ends with what to do, naming a ``clauses`` command that works at the clause's stage
 (``tests/integration/test_digest.py`` runs each of them).
@@ -32,9 +33,11 @@ from workflow.adapters.orm import (
     Correspondent,
     Declaration,
     DeclarationLadder,
+    DeclarationLine,
     Market,
     Operation,
     OutboxMessage,
+    Participant,
     PeriodicRun,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month, french_percent
@@ -68,6 +71,7 @@ class Category(StrEnum):
     PACE = "pace"
     AWARD = "award"
     FINAL_REPORT = "final_report"
+    ELIGIBILITY = "eligibility"
     WAITING = "waiting"
 
 
@@ -77,6 +81,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.PACE: "Marchés bientôt terminés, heures en retard",
     Category.AWARD: "Attributions incomplètes",
     Category.FINAL_REPORT: "Bilans à envoyer",
+    Category.ELIGIBILITY: "Éligibilités à vérifier",
     Category.WAITING: "Clauses en attente depuis trop longtemps",
 }
 RANK = {category: index for index, category in enumerate(Category)}
@@ -448,6 +453,51 @@ def _final_report_action(clause_id: int) -> str:
     )
 
 
+#: References named in one eligibility line; the rest are counted.
+ELIGIBILITY_NAMED = 8
+
+
+def _eligibility(session: Session) -> list[DigestItem]:
+    """Participants with hours declared on a clause and no eligibility validated yet.
+
+    The facilitator checks eligibility (DOMAIN.md): until she records the proof, those hours rest
+    on the company's word. Only she reads the digest, so the pseudonymous references are named.
+    """
+    statement = _with_buyer(
+        select(*_clause_columns(), Participant.reference)
+        .select_from(DeclarationLine)
+        .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+        .join(Participant, Participant.id == DeclarationLine.participant_id)
+        .join(Clause, Clause.id == Declaration.clause_id)
+        .where(DeclarationLine.hours > 0, Participant.validated_on.is_(None))
+        .group_by(*_clause_columns(), Participant.reference)
+        .order_by(Clause.id, Participant.reference)
+    )
+    by_clause: dict[tuple[Any, ...], list[str]] = {}
+    for *clause, reference in session.execute(statement):
+        by_clause.setdefault(tuple(clause), []).append(reference)
+    items = []
+    for (cid, ref, lot, title, buyer), references in by_clause.items():
+        count = len(references)
+        named = ", ".join(references[:ELIGIBILITY_NAMED])
+        more = f" et {count - ELIGIBILITY_NAMED} autre(s)" if count > ELIGIBILITY_NAMED else ""
+        people = "1 participant" if count == 1 else f"{count} participants"
+        items.append(
+            DigestItem(
+                Category.ELIGIBILITY,
+                weight=count,
+                title=f"Éligibilité à vérifier : {people}, {_clause_label(cid, ref, lot, title, buyer)}",
+                detail=f"Heures déclarées sans justificatif validé : {named}{more}.",
+                action=(
+                    "Vérifier le justificatif de chacun puis l'enregistrer "
+                    f'(clauses participant validate {references[0]} --proof "…").'
+                ),
+                clause_id=cid,
+            )
+        )
+    return items
+
+
 @dataclass(frozen=True)
 class _Waiting:
     """What the action of a clause waiting in a stage depends on."""
@@ -566,6 +616,7 @@ def compile_digest(session: Session, now: datetime, settings: Settings) -> Diges
         *_pace(session, today),
         *awards,
         *_final_reports(session, now),
+        *_eligibility(session),
         *_waiting(session, now, settings, incomplete),
     ]
     items.sort(key=lambda item: item.sort_key)
