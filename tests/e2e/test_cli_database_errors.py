@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from workflow.entrypoints.cli import cli
 
@@ -41,3 +43,30 @@ def test_a_postgresql_server_out_of_reach_is_named_without_its_password(
     assert result.exit_code == 1, result.output
     assert "ne répond pas ou a refusé l'opération" in result.stderr
     assert "secret" not in result.stderr and "clauses:***@127.0.0.1" in result.stderr
+
+
+@pytest.mark.postgres
+def test_init_does_not_print_the_database_password(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_password = make_url(postgres_url).set(password="secret-pw")
+    monkeypatch.setenv("CLAUSES_DATABASE_URL", with_password.render_as_string(hide_password=False))
+    result = CliRunner().invoke(cli, ["init"])
+    # Trust authentication ignores the password: init succeeds and must not echo it.
+    assert result.exit_code == 0, result.output
+    assert "secret-pw" not in result.output and "***" in result.output
+
+
+def test_a_schema_behind_and_a_concurrent_change_get_their_own_words() -> None:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from workflow.entrypoints.cli.common import database_trouble
+
+    class Orig(Exception):
+        pass
+
+    with click.Context(cli):
+        behind = database_trouble(OperationalError("SELECT", {}, Orig("no such column: x.y")))
+        clash = database_trouble(IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed")))
+    assert "lancez « clauses init »" in behind
+    assert clash.startswith("Changement concurrent sur les mêmes données : rien n'a été enregistré")

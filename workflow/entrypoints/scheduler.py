@@ -114,7 +114,7 @@ def single_instance(database_url: str) -> Iterator[Path | None]:
 def require_schema(app: App) -> None:
     if current_revision(app.engine) is None:
         raise InputRefused(
-            f"La base {app.settings.database_url} n'est pas initialisée : lancez d'abord "
+            f"La base {safe_url(app.settings.database_url)} n'est pas initialisée : lancez d'abord "
             "« clauses init »."
         )
 

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from workflow.adapters.db import safe_url
 from workflow.entrypoints.cli import (
     catalog,
     clauses,
@@ -39,7 +40,9 @@ def init_command() -> None:
 
     app = get_app()
     revision = app.init_database()
-    console.print(f"Base de données prête (schéma {revision}) : {app.settings.database_url}")
+    console.print(
+        f"Base de données prête (schéma {revision}) : {safe_url(app.settings.database_url)}"
+    )
 
 
 for module in (catalog, clauses, imports, mail, participants, service, summary):

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from workflow.adapters.db import safe_url
 from workflow.bootstrap import App, bootstrap
@@ -77,17 +77,36 @@ def database_trouble(exc: DBAPIError) -> str:
     settings_url = state.app.settings.database_url if state and state._app else None
     where = f"La base {safe_url(settings_url)}" if settings_url else "La base de données"
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if _missing_table(exc):
+    if _schema_behind(exc):
         return (
             f"{where} n'est pas initialisée ou pas à jour : lancez « clauses init » "
             f"(détail : {detail})."
         )
+    if isinstance(exc, IntegrityError) or _concurrent(exc):
+        # Another instance or command changed the same rows at the same moment; nothing was
+        # written by this one (its transaction was rolled back).
+        return (
+            "Changement concurrent sur les mêmes données : rien n'a été enregistré, "
+            f"relancez la commande (détail : {detail})."
+        )
     return f"{where} ne répond pas ou a refusé l'opération : {detail}"
 
 
-def _missing_table(exc: DBAPIError) -> bool:
+def _schema_behind(exc: DBAPIError) -> bool:
     text = str(exc.orig)
-    return "no such table" in text or type(exc.orig).__name__ == "UndefinedTable"
+    kind = type(exc.orig).__name__
+    return (
+        "no such table" in text
+        or "no such column" in text
+        or kind in ("UndefinedTable", "UndefinedColumn")
+    )
+
+
+def _concurrent(exc: DBAPIError) -> bool:
+    kind = type(exc.orig).__name__
+    return kind in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable") or (
+        "database is locked" in str(exc.orig)
+    )
 
 
 def to_jsonable(value: Any) -> Any:
