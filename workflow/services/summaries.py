@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -246,40 +246,29 @@ def _period(month: date, zone: ZoneInfo | None) -> _Period:
     return _Period(month, month_end(month), end_instant.astimezone(UTC))
 
 
-def _stage_at(end_instant: datetime) -> tuple[Subquery, ColumnElement[str]]:
-    """Each clause's stage just before ``end_instant``: a subquery to outer-join on clause id,
-    and the stage expression to select.
+def _stage_at(end_instant: datetime) -> ColumnElement[str]:
+    """Each clause's stage just before ``end_instant``, as a column to select on ``Clause``.
 
     The latest history row before the end gives it (``to_stage`` is the stage the row left the
-    clause in); among rows at the same instant, the last written. Two GROUP BYs, no window.
+    clause in); among rows at the same instant, the last written. A correlated subquery: one
+    index lookup per clause on ``clause_history.clause_id``, where aggregating the whole history
+    and joining it back grew with clauses × history (a buyer's summary went from 0.05 s to 25 s
+    on 100,000 clauses). A clause with no history row before the end keeps its current stage.
     """
-    before = ClauseHistory.at < end_instant
-    last_at = (
-        select(ClauseHistory.clause_id, func.max(ClauseHistory.at).label("at"))
-        .where(before)
-        .group_by(ClauseHistory.clause_id)
-        .subquery()
-    )
-    last_id = (
-        select(ClauseHistory.clause_id, func.max(ClauseHistory.id).label("id"))
-        .join(
-            last_at,
-            and_(last_at.c.clause_id == ClauseHistory.clause_id, last_at.c.at == ClauseHistory.at),
-        )
-        .group_by(ClauseHistory.clause_id)
-        .subquery()
-    )
     stage_then = (
-        select(ClauseHistory.clause_id, ClauseHistory.to_stage.label("stage"))
-        .join(last_id, last_id.c.id == ClauseHistory.id)
-        .subquery()
+        select(ClauseHistory.to_stage)
+        .where(ClauseHistory.clause_id == Clause.id, ClauseHistory.at < end_instant)
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+        .limit(1)
+        .correlate(Clause)
+        .scalar_subquery()
     )
-    return stage_then, func.coalesce(stage_then.c.stage, Clause.stage)
+    return func.coalesce(stage_then, Clause.stage)
 
 
 def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> list[ClauseLine]:
     m = period.month
-    stage_then, stage_at_end = _stage_at(period.end_instant)
+    stage_at_end = _stage_at(period.end_instant)
     hours = (
         select(
             Declaration.clause_id.label("clause_id"),
@@ -321,7 +310,6 @@ def _clause_lines(session: Session, period: _Period, buyer_id: int | None) -> li
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
         .outerjoin(hours, hours.c.clause_id == Clause.id)
-        .outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
         .where(or_(running, hours.c.month_hours > 0))
         .order_by(Buyer.name, Clause.id)
     )
@@ -450,13 +438,9 @@ def _outcomes(session: Session, period: _Period, by_buyer: bool, buyer_id: int |
 
 
 def _stages(session: Session, period: _Period, by_buyer: bool, buyer_id: int | None) -> Scoped:
-    stage_then, stage = _stage_at(period.end_instant)
+    stage = _stage_at(period.end_instant).label("stage")
     statement, leading = _scoped([stage, func.count()], by_buyer, buyer_id)
-    statement = (
-        statement.outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
-        .where(Clause.created_at < period.end_instant)
-        .group_by(*leading, stage)
-    )
+    statement = statement.where(Clause.created_at < period.end_instant).group_by(*leading, stage)
     result: Scoped = defaultdict(dict)
     for row in session.execute(statement):
         stage, count = _rest(row, by_buyer)
@@ -665,12 +649,11 @@ def claim_period(session: Session, job: str, period: str, now: datetime) -> bool
 def _buyers_to_inform(session: Session, period: _Period) -> list[Buyer]:
     """Buyers with clauses in execution or follow-up at the end of the month, or with hours
     declared in it."""
-    stage_then, stage = _stage_at(period.end_instant)
+    stage = _stage_at(period.end_instant)
     active = (
         select(Operation.buyer_id)
         .join(Market, Market.operation_id == Operation.id)
         .join(Clause, Clause.market_id == Market.id)
-        .outerjoin(stage_then, stage_then.c.clause_id == Clause.id)
         .outerjoin(
             Declaration,
             and_(Declaration.clause_id == Clause.id, Declaration.month == period.month),
