@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from workflow.adapters.mail.message import check_address, mailbox_from_setting
+from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.errors import SettingsInvalid
 
 CONFIG_FILE_ENV = "CLAUSES_CONFIG"
@@ -121,7 +122,7 @@ class Settings(BaseSettings):
     @field_validator("stage_wait_days")
     @classmethod
     def _stages(cls, value: dict[str, int]) -> dict[str, int]:
-        known = ("identification", "drafting", "award", "execution", "follow_up", "suspended")
+        known = tuple(stage.value for stage in Stage if stage not in FINAL_STAGES)
         for stage, days in value.items():
             if stage not in known:
                 raise ValueError(
@@ -129,6 +130,19 @@ class Settings(BaseSettings):
                 )
             if days < 0:
                 raise ValueError(f"{days} jours pour « {stage} » : 0 (jamais) ou plus attendu")
+        return value
+
+    @field_validator("escalation_offset")
+    @classmethod
+    def _escalation_after_reminders(cls, value: int, info: ValidationInfo) -> int:
+        # A reminder on or after the escalation day would never go out (the ladder stops there),
+        # and every buyer and lot without a calendar of its own would inherit the contradiction.
+        offsets = info.data.get("reminder_offsets")
+        if offsets is not None and max(parse_offsets(offsets)) >= value:
+            raise ValueError(
+                f"l'alerte doit venir après le dernier rappel (CLAUSES_REMINDER_OFFSETS = "
+                f"{offsets}) : plus de {max(parse_offsets(offsets))} jours ouvrés attendu"
+            )
         return value
 
     @field_validator("reminder_offsets")

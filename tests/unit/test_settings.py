@@ -93,6 +93,7 @@ def test_a_malformed_config_file_is_named_with_its_line(
         ("CLAUSES_MAIL_FROM", "Clauses <pas-d-arobase>", "adresse électronique invalide"),
         ("CLAUSES_STAGE_WAIT_DAYS", '{"foo": 3}', "étape « foo » inconnue"),
         ("CLAUSES_STAGE_WAIT_DAYS", '{"award": -1}', "0 (jamais) ou plus attendu"),
+        ("CLAUSES_ESCALATION_OFFSET", "2", "l'alerte doit venir après le dernier rappel"),
     ],
 )
 def test_settings_that_would_fail_later_are_refused_at_start_up(
@@ -110,3 +111,11 @@ def test_a_named_sender_and_a_postgresql_url_are_accepted(monkeypatch: pytest.Mo
     monkeypatch.setenv("CLAUSES_DATABASE_URL", "postgresql+psycopg://u:p@db.example.org:5432/c")
     settings = load_settings()
     assert settings.mail_from.endswith("<clauses@example.org>")
+
+
+def test_reminders_reaching_the_escalation_day_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSES_REMINDER_OFFSETS", "3,20")
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings()
+    assert "CLAUSES_ESCALATION_OFFSET = 15" in refused.value.message
+    assert "CLAUSES_REMINDER_OFFSETS = 3,20" in refused.value.message
