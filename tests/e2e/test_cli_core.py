@@ -516,3 +516,11 @@ def test_it_recomputes_hours_when_the_figures_change(run: Run, territory: dict[s
     result = data(run("clause", "figures", str(ids["clause"]), "--amount", "1 000 000", "--json"))
     assert result["heures_calculees"] == 1250
     assert result["calcul"]["formule"] == "1 000 000 € × 50 % × 7,5 % ÷ 30 €/h"
+
+
+def test_it_prints_names_with_brackets_as_typed(run: Run) -> None:
+    """Rich would read ``[/x]`` as a closing tag and stop, or swallow ``[lot a]``."""
+    company = run("company", "add", "Bâtiment [lot a] [/x]")
+
+    assert company.exit_code == 0, company.output
+    assert company.stdout == "Entreprise n° 1 ajoutée : Bâtiment [lot a] [/x].\n"

@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock
+from tests.e2e.conftest import Invoke
 from tests.integration.test_declarations import DECLARATION, start_sample
 from tests.integration.test_imports import LOTS
 from workflow.bootstrap import bootstrap
-from workflow.entrypoints.cli import cli
-from workflow.entrypoints.cli.common import CliState
 from workflow.settings import Settings
 
 NOVEMBER = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
-
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def settings(tmp_path: Path, sqlite_url: str) -> Settings:
-    return make_settings(tmp_path, sqlite_url)
-
-
-@pytest.fixture
-def run(settings: Settings, clock: Clock) -> Invoke:
-    def invoke(*args: str) -> Result:
-        state = CliState()
-        state.factory = lambda: bootstrap(settings, clock=clock)
-        return CliRunner().invoke(cli, list(args), obj=state, catch_exceptions=False)
-
-    return invoke
 
 
 def test_it_imports_lots_then_says_there_is_nothing_new(run: Invoke) -> None:
@@ -93,9 +71,9 @@ def test_it_loads_the_sample_once(run: Invoke) -> None:
 
 
 def test_it_records_refuses_then_replaces_a_declaration(
-    run: Invoke, settings: Settings, clock: Clock
+    run: Invoke, sqlite_settings: Settings, clock: Clock
 ) -> None:
-    app = bootstrap(settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)
@@ -115,8 +93,10 @@ def test_it_records_refuses_then_replaces_a_declaration(
     assert (data["heures"], data["remplacee"]) == (370.17, True)
 
 
-def test_it_declares_a_month_without_hours(run: Invoke, settings: Settings, clock: Clock) -> None:
-    app = bootstrap(settings, clock=clock, handlers=[])
+def test_it_declares_a_month_without_hours(
+    run: Invoke, sqlite_settings: Settings, clock: Clock
+) -> None:
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)

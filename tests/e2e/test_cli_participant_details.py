@@ -7,40 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from tests.conftest import Clock, make_settings
-from tests.e2e.test_cli_imports import NOVEMBER, Invoke
+from tests.conftest import Clock
+from tests.e2e.conftest import Invoke
+from tests.e2e.test_cli_imports import NOVEMBER
 from tests.integration.test_declaration_identity import BIRTH_YEAR, SEX, edit
 from tests.integration.test_declarations import start_sample
 from workflow.bootstrap import bootstrap
-from workflow.entrypoints.cli import cli
-from workflow.entrypoints.cli.common import CliState
 from workflow.settings import Settings
 
 HEADER = (
     "SIRET;Entreprise;N° marché;Lot;Mois;Référence participant;Critère d'éligibilité;"
     "Type de contrat;Modalité de réalisation;Heures;Sexe;Année de naissance"
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, sqlite_url: str) -> Settings:
-    return make_settings(tmp_path, sqlite_url)
-
-
-@pytest.fixture
-def run(settings: Settings, clock: Clock) -> Invoke:
-    """The CLI on a wide terminal, so that table cells are not wrapped."""
-
-    def invoke(*args: str) -> Result:
-        state = CliState()
-        state.factory = lambda: bootstrap(settings, clock=clock)
-        return CliRunner().invoke(
-            cli, list(args), obj=state, catch_exceptions=False, env={"COLUMNS": "200"}
-        )
-
-    return invoke
 
 
 def write(tmp_path: Path, text: str, name: str = "declaration.csv") -> str:
@@ -50,10 +30,10 @@ def write(tmp_path: Path, text: str, name: str = "declaration.csv") -> str:
 
 
 @pytest.fixture
-def declared(run: Invoke, settings: Settings, clock: Clock, tmp_path: Path) -> Invoke:
+def declared(run: Invoke, sqlite_settings: Settings, clock: Clock, tmp_path: Path) -> Invoke:
     """The sample in execution; September and October 2026 declared on lot 01 with the identity
     fixture, except that P-0102 comes without sex or birth year (as from a file without them)."""
-    app = bootstrap(settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)

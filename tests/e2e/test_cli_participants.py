@@ -6,41 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from tests.conftest import Clock, make_settings
-from tests.e2e.test_cli_imports import NOVEMBER, Invoke
+from tests.conftest import Clock
+from tests.e2e.conftest import Invoke
+from tests.e2e.test_cli_imports import NOVEMBER
 from tests.integration.test_declarations import DECLARATION, start_sample
 from tests.integration.test_outcomes import OUTCOMES
 from workflow.bootstrap import bootstrap
-from workflow.entrypoints.cli import cli
-from workflow.entrypoints.cli.common import CliState
 from workflow.settings import Settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path, sqlite_url: str) -> Settings:
-    return make_settings(tmp_path, sqlite_url)
-
-
-@pytest.fixture
-def run(settings: Settings, clock: Clock) -> Invoke:
-    """The CLI on a wide terminal, so that table cells are not wrapped."""
-
-    def invoke(*args: str) -> Result:
-        state = CliState()
-        state.factory = lambda: bootstrap(settings, clock=clock)
-        return CliRunner().invoke(
-            cli, list(args), obj=state, catch_exceptions=False, env={"COLUMNS": "200"}
-        )
-
-    return invoke
-
-
-@pytest.fixture
-def declared(run: Invoke, settings: Settings, clock: Clock) -> Invoke:
+def declared(run: Invoke, sqlite_settings: Settings, clock: Clock) -> Invoke:
     """The sample in execution and October 2026 declared on clause 1 (middle school, lot 01)."""
-    app = bootstrap(settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)
@@ -118,7 +98,16 @@ def test_it_refuses_an_unknown_participant_and_needs_the_options(declared: Invok
 
 
 def test_it_lists_participants_with_hours_and_outcomes(declared: Invoke) -> None:
-    outcome(declared, "P-0031", "--clause", "1", "--type", "formation", "--date", "04/11/2026")
+    outcome(
+        declared,
+        "P-0031",
+        "--clause",
+        "1",
+        "--type",
+        "formation qualifiante",
+        "--date",
+        "04/11/2026",
+    )
 
     table = declared("participant", "list", "--clause", "1")
     data = json.loads(declared("participant", "list", "--json").stdout)

@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from tests.conftest import Clock, _empty_postgres, make_settings
-from tests.integration.test_declarations import DATA, NOVEMBER, ids, import_file, start_sample
-from workflow.adapters.orm import ClauseHistory, Outcome
+from tests.integration.test_declarations import (
+    DATA,
+    DECLARATION,
+    NOVEMBER,
+    ids,
+    import_file,
+    start_sample,
+)
+from workflow.adapters.orm import Clause, ClauseHistory, Outcome
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.outcomes import OutcomeType
 from workflow.domain.stages import ClauseEvent
 from workflow.errors import FileRefused, InputRefused, NotFound
+from workflow.sample.data import CHARPENTES_ARRATS
 from workflow.services.clauses import advance_clause, no_publish, record_final_report
 from workflow.services.outcome_imports import OutcomesImport, import_outcomes_file
 from workflow.services.outcomes import (
@@ -422,3 +432,117 @@ def test_it_imports_with_a_fixed_clause_when_the_file_has_no_market(
 
     assert "colonne manquante (ou indiquez la clause avec --clause)" in without.value.message
     assert [(o.reference, o.on) for o in result.outcomes] == [("P-0007", OCTOBER_30)]
+
+
+def test_with_a_fixed_clause_a_lot_that_differs_is_the_lines_only_error(
+    declared: App, tmp_path: Path
+) -> None:
+    path = tmp_path / "sorties.csv"
+    path.write_bytes(
+        "Participant;N° marché;Lot;Sortie;Date\r\nP-0007;2026-014;02;CDI;30/10/2026\r\n".encode(
+            "cp1252"
+        )
+    )
+
+    with pytest.raises(FileRefused) as caught:
+        import_outcomes(declared, path, clause_id=ids(declared)[0])
+
+    assert caught.value.message.splitlines() == [
+        "sorties.csv : 1 erreur, rien n'a été importé.",
+        "  - ligne 2, colonne « Lot » : « 02 » ne correspond pas à la clause n° "
+        f"{ids(declared)[0]} (marché 2026-014 lot 01 – Gros œuvre – maçonnerie) (option --clause).",
+    ]
+    assert stored(declared) == []
+
+
+@contextmanager
+def statements(app: App) -> Iterator[list[str]]:
+    """The SQL statements the App's engine sends while the block runs, first word upper."""
+    sent: list[str] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
+    event.listen(app.engine, "before_cursor_execute", spy)
+    try:
+        yield sent
+    finally:
+        event.remove(app.engine, "before_cursor_execute", spy)
+
+
+def test_an_import_asks_as_many_questions_for_three_lines_as_for_one(
+    declared: App, tmp_path: Path
+) -> None:
+    one = tmp_path / "une-sortie.csv"
+    one.write_bytes(b"".join(OUTCOMES.read_bytes().splitlines(keepends=True)[:2]))
+
+    with statements(declared) as for_one:
+        import_outcomes(declared, one)
+    with statements(declared) as for_three:  # P-0007 again (unchanged), P-0012 and P-0031 new
+        import_outcomes(declared, OUTCOMES)
+
+    assert for_three.count("SELECT") == for_one.count("SELECT")
+    assert for_three.count("INSERT") <= 2 * 2  # at most an outcome and a history row a new line
+    assert len(stored(declared)) == 3
+
+
+def declare_lot_02(app: App, tmp_path: Path) -> None:
+    """October 2026 on lot 02 too (Charpentes de l'Arrats): P-0007 worked there as well."""
+    path = tmp_path / "lot-02.csv"
+    header = DECLARATION.read_bytes().decode("cp1252").splitlines()[0]
+    line = (
+        f"{CHARPENTES_ARRATS};Charpentes de l'Arrats;2026-014;02;10/2026;P-0007;"
+        "Demandeur d'emploi de longue durée;CDD;Embauche directe;70"
+    )
+    path.write_bytes(f"{header}\r\n{line}\r\n".encode("cp1252"))
+    import_file(app, path)
+
+
+@pytest.mark.postgres
+def test_an_import_locks_its_clauses_in_the_order_of_their_ids(
+    postgres_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Two imports naming the same lots in opposite orders deadlocked when each locked a lot at
+    its first line. Here another transaction holds the lower lot while the import, whose file
+    names the higher lot first, runs: the import waits for the lower one without having taken
+    the higher one, which the other transaction can therefore still take."""
+    _empty_postgres(postgres_url)
+    app = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers=[])
+    results: dict[str, object] = {}
+    try:
+        start_sample(app)
+        clock.set(NOVEMBER)
+        import_file(app)
+        declare_lot_02(app, tmp_path)
+        lot_01, lot_02 = ids(app)[0], ids(app, lot="02")[0]
+        low, high = sorted((lot_01, lot_02))
+        path = tmp_path / "sorties.csv"
+        first, second = ("02", "01") if lot_02 == high else ("01", "02")
+        path.write_bytes(
+            (
+                "Participant;N° marché;Lot;Sortie;Date\r\n"
+                f"P-0007;2026-014;{first};CDI;30/10/2026\r\n"
+                f"P-0007;2026-014;{second};CDI;30/10/2026\r\n"
+            ).encode("cp1252")
+        )
+
+        def run_import() -> None:
+            try:
+                results["import"] = [o.change for o in import_outcomes(app, path).outcomes]
+            except Exception as exc:  # surfaced by the assertion below, never swallowed
+                results["import"] = exc
+
+        with app.sessions() as other, other.begin():
+            other.execute(select(Clause).where(Clause.id == low).with_for_update())
+            thread = threading.Thread(target=run_import)
+            thread.start()
+            give_up = time.monotonic() + 30
+            while thread.is_alive() and not waiting_on_a_lock(app) and time.monotonic() < give_up:
+                time.sleep(0.01)
+            # Raises LockNotAvailable were the higher lot already the import's.
+            other.execute(select(Clause).where(Clause.id == high).with_for_update(nowait=True))
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert results == {"import": [Change.CREATED, Change.CREATED]}
+    finally:
+        app.close()

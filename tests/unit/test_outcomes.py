@@ -63,7 +63,8 @@ def test_it_gives_every_type_a_label_and_a_group_and_every_group_a_type() -> Non
         ("interim de 6 mois ou plus", OutcomeType.LONG_TEMP_WORK),
         ("Formation qualifiante", OutcomeType.QUALIFYING_TRAINING),
         ("FORMATION  QUALIFIANTE", OutcomeType.QUALIFYING_TRAINING),
-        ("formation", OutcomeType.QUALIFYING_TRAINING),
+        ("Formation certifiante", OutcomeType.QUALIFYING_TRAINING),
+        ("formation diplomante", OutcomeType.QUALIFYING_TRAINING),
         ("perdu de vue", OutcomeType.LOST_CONTACT),
         ("Perdu de vue ", OutcomeType.LOST_CONTACT),
         ("sans nouvelles", OutcomeType.LOST_CONTACT),
@@ -95,6 +96,9 @@ def test_it_matches_french_wording_and_aliases(text: str, expected: OutcomeType 
         ("intérim moins de 6 mois", OutcomeType.SHORT_TEMP_WORK),
         ("mission d'intérim de 9 mois", OutcomeType.LONG_TEMP_WORK),
         ("CDD de plus de 3 mois", None),  # may or may not reach 6 months
+        ("CDD d'un an", OutcomeType.LONG_CDD),
+        ("CDD de six mois", OutcomeType.LONG_CDD),
+        ("CDD vingt-quatre mois", None),  # not four months: asked rather than guessed
         ("CDD", None),
         ("CDDI", None),
     ],
@@ -103,6 +107,65 @@ def test_it_reads_the_length_of_a_contract_when_the_text_gives_it(
     text: str, expected: OutcomeType | None
 ) -> None:
     assert match_outcome_type(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CDD au moins 6 mois", OutcomeType.LONG_CDD),
+        ("CDD d'au moins 8 mois", OutcomeType.LONG_CDD),
+        ("intérim au moins 12 mois", OutcomeType.LONG_TEMP_WORK),
+        ("CDD de plus de 6 mois", OutcomeType.LONG_CDD),
+        ("CDD >= 6 mois", OutcomeType.LONG_CDD),
+        ("intérim ≥ 6 mois", OutcomeType.LONG_TEMP_WORK),
+        ("CDD 3 mois minimum", None),  # at least 3 months: may reach 6
+    ],
+)
+def test_it_reads_au_moins_and_plus_de_as_a_minimum(
+    text: str, expected: OutcomeType | None
+) -> None:
+    assert match_outcome_type(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CDD moins de 6 mois", OutcomeType.SHORT_CDD),
+        ("CDD de moins de trois mois", OutcomeType.SHORT_CDD),
+        ("intérim < 4 mois", OutcomeType.SHORT_TEMP_WORK),
+        ("CDD moins de 12 mois", None),  # may be 8 months, a lasting job
+        ("CDD de moins d'un an", None),
+        ("CDD <= 6 mois", None),  # may be exactly 6 months
+        ("CDD de 6 mois ou moins", None),
+        ("CDD de 5 mois maximum", OutcomeType.SHORT_CDD),
+    ],
+)
+def test_it_reads_moins_de_as_short_only_when_the_bound_is_6_months_or_less(
+    text: str, expected: OutcomeType | None
+) -> None:
+    assert match_outcome_type(text) is expected
+
+
+def test_it_asks_for_the_length_when_a_maximum_leaves_it_open() -> None:
+    with pytest.raises(InputRefused) as caught:
+        parse_outcome_type("CDD moins de 12 mois")
+
+    assert caught.value.message.startswith(
+        "« CDD moins de 12 mois » : précisez la durée du contrat de sortie"
+    )
+
+
+@pytest.mark.parametrize("text", ["formation", "Formation", "formation pré-qualifiante"])
+def test_it_refuses_a_bare_training_and_asks_which(text: str) -> None:
+    assert match_outcome_type(text) is None
+    with pytest.raises(InputRefused) as caught:
+        parse_outcome_type(text)
+
+    assert caught.value.message == (
+        f"« {text} » : précisez « Formation qualifiante » (ou certifiante, ou diplômante), seule "
+        "comptée en sortie positive ; pour une autre formation, indiquez la situation de la "
+        "personne (par exemple « Demandeur d'emploi »)."
+    )
 
 
 def test_it_asks_for_the_length_of_a_cdd_given_without_one() -> None:

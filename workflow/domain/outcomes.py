@@ -3,7 +3,8 @@
 The groups are those of the reporting (see DOMAIN.md, "Outcomes"): a lasting job, a transitional
 job, a positive exit or another outcome. A contract's length decides between the first two, so
 ``CDD`` or ``intérim`` alone is not enough: ``parse_outcome_type`` asks for the length, and reads
-it when the text gives it (``CDD 8 mois``, ``intérim < 6 mois``).
+it when the text gives it (``CDD 8 mois``, ``intérim < 6 mois``, ``CDD d'au moins 8 mois``). A bare
+``formation`` is refused too: only a qualifying training is a positive exit.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ OUTCOME_TYPE_ALIASES: dict[str, OutcomeType] = {
     "pec": OutcomeType.SUBSIDISED_CONTRACT,
     "parcours emploi compétences": OutcomeType.SUBSIDISED_CONTRACT,
     "cui": OutcomeType.SUBSIDISED_CONTRACT,
-    "formation": OutcomeType.QUALIFYING_TRAINING,
     "formation certifiante": OutcomeType.QUALIFYING_TRAINING,
     "formation diplômante": OutcomeType.QUALIFYING_TRAINING,
     "siae": OutcomeType.INSERTION_STRUCTURE,
@@ -112,30 +112,58 @@ _BY_LENGTH: dict[str, tuple[OutcomeType, OutcomeType]] = {
     "mission d'interim": (OutcomeType.SHORT_TEMP_WORK, OutcomeType.LONG_TEMP_WORK),
 }
 _LENGTHY = re.compile(r"^(cdd|interim|mission d'interim)\b(.*)$")
-_MONTHS = re.compile(r"(\d+)\s*mois")
-_YEARS = re.compile(r"(\d+)\s*ans?\b")
+_NUMBER_WORDS = {
+    **{"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6},
+    **{"sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12},
+}
+# Not after a hyphen: "vingt-quatre mois" is not four months.
+_NUMBER = rf"(?<![\w-])(\d+|{'|'.join(_NUMBER_WORDS)})"
+_MONTHS = re.compile(rf"{_NUMBER}\s*mois\b")
+_YEARS = re.compile(rf"{_NUMBER}\s*(?:ans?|annees?)\b")
+# The bounds a text may put on a length, checked in this order: "<=" before "<", "au moins"
+# (a minimum) before "moins de" (a maximum).
+_AT_MOST = re.compile(r"<=|≤|au plus|pas plus|ou moins|maximum|\bmax\b|inferieur ou egal|jusqu")
+_AT_LEAST = re.compile(r"au moins|\bplus\b|\+|>|≥|superieur|minimum|\bmini\b")
+_UNDER = re.compile(r"moins|<|inferieur")
 #: How long a contract must last to count as a lasting job.
 LASTING_MONTHS = 6
 
 
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+
+
+def _months(text: str) -> int | None:
+    """The length a text gives in months (``1 an``, ``8 mois``, ``un an et 3 mois``)."""
+    years, months = _YEARS.search(text), _MONTHS.search(text)
+    if years is None and months is None:
+        return None
+    return (12 * _count(years.group(1)) if years else 0) + (
+        _count(months.group(1)) if months else 0
+    )
+
+
 def _by_length(wanted: str) -> OutcomeType | None:
-    """``cdd 8 mois`` -> long CDD; ``interim < 6 mois`` -> short temp work; None when unclear."""
+    """``cdd 8 mois`` -> long CDD; ``interim < 6 mois`` -> short temp work; None when unclear.
+
+    A bound decides only when it settles the side of 6 months: ``au moins 8 mois`` is lasting,
+    ``moins de 6 mois`` is short, but ``plus de 3 mois`` or ``moins de 12 mois`` may be either.
+    """
     found = _LENGTHY.match(wanted)
     if found is None:
         return None
     short, long = _BY_LENGTH[found.group(1)]
     rest = found.group(2)
-    if re.search(r"moins|<|inferieur", rest):
-        return short
-    if years := _YEARS.search(rest):
-        return long if int(years.group(1)) >= 1 else None
-    months = _MONTHS.search(rest)
+    months = _months(rest)
     if months is None:
         return None
-    if int(months.group(1)) >= LASTING_MONTHS:
-        return long
-    # "plus de 3 mois" may still be 6 months or more: only a plain length under 6 is short.
-    return None if re.search(r"plus|\+|>|superieur|au moins", rest) else short
+    if _AT_MOST.search(rest):
+        return short if months < LASTING_MONTHS else None
+    if _AT_LEAST.search(rest):
+        return long if months >= LASTING_MONTHS else None
+    if _UNDER.search(rest):
+        return short if months <= LASTING_MONTHS else None
+    return long if months >= LASTING_MONTHS else short
 
 
 def match_outcome_type(text: str) -> OutcomeType | None:
@@ -153,6 +181,12 @@ def outcome_type_problem(text: str) -> str:
         return (
             f"« {text.strip()} » : précisez la durée du contrat de sortie, « {short.label} » "
             f"(emploi de transition) ou « {long.label} » (emploi durable)."
+        )
+    if wanted.startswith("formation"):
+        return (
+            f"« {text.strip()} » : précisez « {OutcomeType.QUALIFYING_TRAINING.label} » (ou "
+            "certifiante, ou diplômante), seule comptée en sortie positive ; pour une autre "
+            "formation, indiquez la situation de la personne (par exemple « Demandeur d'emploi »)."
         )
     accepted = " ; ".join(f"« {label} »" for label in OUTCOME_TYPE_LABELS.values())
     return f"« {text.strip()} » n'est pas un type de sortie reconnu. Types acceptés : {accepted}."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
@@ -181,3 +182,8 @@ def match_label(text: str, labels: dict[E, str], aliases: dict[str, E]) -> E | N
             if inner.group(1).strip() == normalise(alias):
                 return member
     return None
+
+
+def label_of(labels: Mapping[E, str], code: str) -> str:
+    """The French label of a stored code; a code written by other means keeps its own text."""
+    return next((label for member, label in labels.items() if member.value == code), code)

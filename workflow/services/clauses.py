@@ -64,28 +64,33 @@ def get_clause(session: Session, clause_id: int, *, for_update: bool = False) ->
     return clause
 
 
-def _history(
+def add_history(
     session: Session,
     clause: Clause,
     *,
     event: str,
-    from_stage: str | None,
-    to_stage: str,
     actor: str,
     reason: str | None,
     now: datetime,
-) -> None:
-    session.add(
-        ClauseHistory(
-            clause_id=clause.id,
-            at=now,
-            actor=actor,
-            event=event,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            reason=reason,
-        )
+    moved: tuple[str | None, str] | None = None,
+) -> ClauseHistory:
+    """Write the history row of a change to ``clause``, in the caller's transaction.
+
+    ``moved`` is the (from, to) stages of an event that moved the clause; without it the row
+    records an action at the clause's current stage.
+    """
+    from_stage, to_stage = moved if moved is not None else (clause.stage, clause.stage)
+    row = ClauseHistory(
+        clause_id=clause.id,
+        at=now,
+        actor=actor,
+        event=event,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        reason=reason,
     )
+    session.add(row)
+    return row
 
 
 @dataclass(frozen=True)
@@ -166,15 +171,14 @@ def create_clause(
     apply_parameters(clause, params)
     session.add(clause)
     session.flush()
-    _history(
+    add_history(
         session,
         clause,
         event="identify",
-        from_stage=None,
-        to_stage=Stage.IDENTIFICATION.value,
         actor=actor,
         reason="clause repérée",
         now=now,
+        moved=(None, Stage.IDENTIFICATION.value),
     )
     publish(session, ClauseIdentified(clause_id=clause.id, at=now, actor=actor))
     return clause
@@ -199,12 +203,10 @@ def set_hours_override(
         )
     clause.hours_override = hours
     clause.override_reason = reason.strip()
-    _history(
+    add_history(
         session,
         clause,
         event="hours_override",
-        from_stage=clause.stage,
-        to_stage=clause.stage,
         actor=actor,
         reason=f"{hours} h imposées : {reason.strip()}",
         now=now,
@@ -248,12 +250,10 @@ def set_parameters(
     )
     calculation = apply_parameters(clause, params)
     computed = f"{calculation.hours} h calculées" if calculation else "calcul incomplet"
-    _history(
+    add_history(
         session,
         clause,
         event="parameters",
-        from_stage=clause.stage,
-        to_stage=clause.stage,
         actor=actor,
         reason=f"paramètres du calcul modifiés : {computed}",
         now=now,
@@ -338,12 +338,10 @@ def record_award(
     clause.awarded_at = now
     session.flush()
     names = ", ".join(session.get_one(Company, p.company_id).name for p in parties)
-    _history(
+    add_history(
         session,
         clause,
         event="award_recorded",
-        from_stage=clause.stage,
-        to_stage=clause.stage,
         actor=actor,
         reason=f"attribuée à {names}",
         now=now,
@@ -365,12 +363,10 @@ def record_final_report(
         raise InputRefused("Le bilan de l'opération est vide.")
     clause.final_report = text.strip()
     clause.final_report_at = now
-    _history(
+    add_history(
         session,
         clause,
         event="final_report",
-        from_stage=clause.stage,
-        to_stage=clause.stage,
         actor=actor,
         reason="bilan de l'opération enregistré",
         now=now,
@@ -442,15 +438,14 @@ def advance_clause(
             "rien n'a été enregistré, recommencez."
         )
     session.refresh(clause)
-    _history(
+    add_history(
         session,
         clause,
         event=event.value,
-        from_stage=origin.value,
-        to_stage=target.value,
         actor=actor,
         reason=reason,
         now=now,
+        moved=(origin.value, target.value),
     )
     advanced = ClauseAdvanced(
         clause_id=clause.id,

@@ -132,7 +132,7 @@ class DeclarationImport:
     warnings: list[FieldError] = field(default_factory=list)
 
 
-class _Resolver:
+class Resolver:
     """Companies by SIRET and lots by market reference and lot number, each looked up once."""
 
     def __init__(self, session: Session, clause_id: int | None) -> None:
@@ -360,7 +360,7 @@ def parse_declarations(
             FieldError(1, "N° marché", "colonne manquante (ou indiquez la clause avec --clause).")
         )
         raise FileRefused(table.source, errors)
-    resolver = _Resolver(session, clause_id)
+    resolver = Resolver(session, clause_id)
     groups: dict[tuple[int, int, date], _Group] = {}
     seen: dict[tuple[int, int, date, str], int] = {}
     warnings = list(table.warnings)

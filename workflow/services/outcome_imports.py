@@ -2,9 +2,14 @@
 
 Same rules as the other imports: the whole file is read and every line checked (cells, market and
 lot, participant, and whether the outcome may be recorded), any problem refuses the file as a
-whole with the line and column of each error, then every line is recorded through
-``record_outcome`` in the caller's single transaction. Importing the same file again changes
+whole with the line and column of each error, then every line is written through
+``write_outcome`` in the caller's single transaction. Importing the same file again changes
 nothing: each line is then reported as already recorded.
+
+The file's clauses are locked once, in the order of their ids, before anything is checked: two
+imports naming the same clauses in different orders then queue instead of deadlocking, and the
+checks see what the other one committed. The checks ask the database a fixed number of questions
+per file, not per line.
 """
 
 from __future__ import annotations
@@ -19,18 +24,21 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.csv_files import Column, CsvTable, RowReader, read_csv
 from workflow.adapters.orm import Clause, Participant
+from workflow.domain.calendar import local_date
+from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OutcomeType, match_outcome_type, outcome_type_problem
-from workflow.errors import FieldError, FileRefused, InputRefused
+from workflow.errors import FieldError, FileRefused
 
 # The market and lot lookup of the declaration import, with its French messages.
-from workflow.services.declaration_imports import _Resolver
+from workflow.services.declaration_imports import Resolver
 from workflow.services.imports import LOT_ALIASES, MARKET_ALIASES
 from workflow.services.outcomes import (
     Change,
+    Known,
     RecordedOutcome,
-    local_today,
+    known_of_pairs,
     outcome_problems,
-    record_outcome,
+    write_outcome,
 )
 from workflow.services.participants import REFERENCE_MAX
 
@@ -59,6 +67,10 @@ class _Row:
     outcome_type: OutcomeType
     on: date
 
+    @property
+    def pair(self) -> tuple[int, int]:
+        return (self.participant.id, self.clause.id)
+
 
 @dataclass
 class OutcomesImport:
@@ -81,7 +93,7 @@ def _participants(session: Session, table: CsvTable) -> dict[str, Participant]:
 
 
 def _read_row(
-    reader: RowReader, resolver: _Resolver, participants: dict[str, Participant]
+    reader: RowReader, resolver: Resolver, participants: dict[str, Participant]
 ) -> _Row | None:
     reference = reader.text("reference", max_length=REFERENCE_MAX)
     participant = participants.get(reference) if reference else None
@@ -99,9 +111,23 @@ def _read_row(
     elif outcome_type is None:
         reader.fail("type", outcome_type_problem(raw_type))
     on = reader.day("date")
-    if participant is None or clause is None or outcome_type is None or on is None:
+    # A lot that contradicts --clause comes back with that clause: its error is the line's only.
+    if not reader.ok or not (participant and clause and outcome_type and on):
         return None
     return _Row(reader.row.line, participant, clause, outcome_type, on)
+
+
+def _lock_clauses(session: Session, rows: list[_Row]) -> None:
+    """Lock every clause of the file in one statement, by id, and read them afresh."""
+    ids = sorted({row.clause.id for row in rows})
+    if ids:
+        session.scalars(
+            select(Clause)
+            .where(Clause.id.in_(ids))
+            .order_by(Clause.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
 
 
 def parse_outcomes(
@@ -111,15 +137,17 @@ def parse_outcomes(
     clause_id: int | None,
     today: date,
     replace: bool,
-) -> list[_Row]:
-    """Check every line of an outcomes file against the database; refuse it whole if needed."""
+) -> tuple[list[_Row], dict[tuple[int, int], Known]]:
+    """Check every line of an outcomes file against the database; refuse it whole if needed.
+
+    Returns the lines with what the database holds of each, the file's clauses locked."""
     errors: list[FieldError] = []
     if clause_id is None and not table.has("market"):
         errors.append(
             FieldError(1, "N° marché", "colonne manquante (ou indiquez la clause avec --clause).")
         )
         raise FileRefused(table.source, errors)
-    resolver = _Resolver(session, clause_id)
+    resolver = Resolver(session, clause_id)
     participants = _participants(session, table)
     rows: list[_Row] = []
     seen: dict[tuple[int, int], int] = {}
@@ -128,15 +156,18 @@ def parse_outcomes(
         row = _read_row(reader, resolver, participants)
         if row is None:
             continue
-        key = (row.participant.id, row.clause.id)
-        if key in seen:
+        if row.pair in seen:
             reader.fail(
                 "reference",
                 f"participant « {row.participant.reference} » : sortie de la même clause déjà "
-                f"indiquée ligne {seen[key]} (une sortie par participant et par clause).",
+                f"indiquée ligne {seen[row.pair]} (une sortie par participant et par clause).",
             )
             continue
-        seen[key] = row.line
+        seen[row.pair] = row.line
+        rows.append(row)
+    _lock_clauses(session, rows)
+    known = known_of_pairs(session, seen)
+    for row in rows:
         for problem in outcome_problems(
             session,
             row.participant,
@@ -145,12 +176,12 @@ def parse_outcomes(
             row.on,
             today=today,
             replace=replace,
+            known=known[row.pair],
         ):
             errors.append(FieldError(row.line, None, problem))
-        rows.append(row)
     if errors:
         raise FileRefused(table.source, sorted(errors, key=lambda e: e.line or 0))
-    return rows
+    return rows, known
 
 
 def import_outcomes_file(
@@ -164,24 +195,25 @@ def import_outcomes_file(
     replace: bool = False,
 ) -> OutcomesImport:
     """Record every outcome the file holds, or nothing at all."""
-    today = local_today(now, zone)
+    today = local_date(require_aware(now), zone)
     table = read_csv(path, OUTCOME_COLUMNS)
-    rows = parse_outcomes(session, table, clause_id=clause_id, today=today, replace=replace)
-    result = OutcomesImport(source=table.source, warnings=list(table.warnings))
-    for row in rows:
-        try:
-            recorded = record_outcome(
-                session,
-                reference=row.participant.reference,
-                clause_id=row.clause.id,
-                outcome_type=row.outcome_type,
-                on=row.on,
-                actor=actor,
-                now=now,
-                zone=zone,
-                replace=replace,
-            )
-        except InputRefused as exc:
-            raise FileRefused(table.source, [FieldError(row.line, None, exc.message)]) from None
-        result.outcomes.append(recorded)
-    return result
+    rows, known = parse_outcomes(session, table, clause_id=clause_id, today=today, replace=replace)
+    written = [
+        write_outcome(
+            session,
+            row.participant,
+            row.clause,
+            row.outcome_type,
+            row.on,
+            existing=known[row.pair].existing,
+            actor=actor,
+            now=now,
+        )
+        for row in rows
+    ]
+    session.flush()
+    return OutcomesImport(
+        source=table.source,
+        outcomes=[w.recorded() for w in written],
+        warnings=list(table.warnings),
+    )

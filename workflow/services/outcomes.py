@@ -10,7 +10,9 @@ and the final report count the rows of ``Outcome`` by group.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
     Clause,
-    ClauseHistory,
     Declaration,
     DeclarationLine,
     Market,
@@ -30,14 +31,15 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import french_month
+from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType
 from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
-from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS
+from workflow.domain.vocabulary import CRITERION_LABELS, OUTCOME_GROUP_LABELS, label_of
 from workflow.errors import InputRefused, NotFound
-from workflow.services.clauses import get_clause
+from workflow.services.clauses import add_history, get_clause
 from workflow.services.declarations import clause_ref
-from workflow.services.participants import clean_reference, criterion_label, find_participant
+from workflow.services.participants import clean_reference, find_participant
 
 HISTORY_EVENT = "outcome"
 
@@ -46,6 +48,9 @@ class Change(StrEnum):
     CREATED = "created"
     UNCHANGED = "unchanged"
     REPLACED = "replaced"
+
+
+Pair = tuple[int, int]  # (participant id, clause id)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,15 @@ class RecordedOutcome:
         return f"{self.outcome_type.label} ({group}) le {self.on:%d/%m/%Y}"
 
     @property
+    def history_reason(self) -> str:
+        # The pseudonymous reference is kept: the history is the facilitator's, never a buyer's.
+        reason = f"sortie de {self.reference} : {self.description}"
+        if self.previous is not None:
+            label, on = self.previous
+            reason += f" (remplace {label} le {on:%d/%m/%Y})"
+        return reason
+
+    @property
     def message(self) -> str:
         where = f"{self.reference}, clause n° {self.clause_id}"
         if self.change is Change.UNCHANGED:
@@ -82,10 +96,6 @@ class RecordedOutcome:
                 f"{on:%d/%m/%Y})."
             )
         return f"Sortie enregistrée : {where}, {self.description}."
-
-
-def local_today(now: datetime, zone: ZoneInfo) -> date:
-    return require_aware(now).astimezone(zone).date()
 
 
 def first_worked_month(session: Session, participant_id: int, clause_id: int) -> date | None:
@@ -122,16 +132,58 @@ def find_outcome(session: Session, participant_id: int, clause_id: int) -> Outco
     )
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the database holds of one participant on one clause, as the checks need it."""
+
+    existing: Outcome | None
+    first_month: date | None  # the first month with hours declared there
+
+
+def known_of(session: Session, participant_id: int, clause_id: int) -> Known:
+    return Known(
+        find_outcome(session, participant_id, clause_id),
+        first_worked_month(session, participant_id, clause_id),
+    )
+
+
+def known_of_pairs(session: Session, pairs: Collection[Pair]) -> dict[Pair, Known]:
+    """``known_of`` for many (participant, clause) pairs in two statements, for imports."""
+    if not pairs:
+        return {}
+    people, clauses = {p for p, _ in pairs}, {c for _, c in pairs}
+    existing: dict[tuple[int, int | None], Outcome] = {}
+    for outcome in session.scalars(
+        select(Outcome)
+        .where(Outcome.participant_id.in_(people), Outcome.clause_id.in_(clauses))
+        .order_by(Outcome.id.desc())
+    ):
+        # Newest first, so the oldest row of a pair wins as in ``find_outcome``.
+        existing[(outcome.participant_id, outcome.clause_id)] = outcome
+    first: dict[Pair, date] = {
+        (participant_id, clause_id): month
+        for participant_id, clause_id, month in session.execute(
+            select(
+                DeclarationLine.participant_id, Declaration.clause_id, func.min(Declaration.month)
+            )
+            .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+            .where(
+                DeclarationLine.participant_id.in_(people),
+                Declaration.clause_id.in_(clauses),
+                DeclarationLine.hours > 0,
+            )
+            .group_by(DeclarationLine.participant_id, Declaration.clause_id)
+        )
+    }
+    return {pair: Known(existing.get(pair), first.get(pair)) for pair in pairs}
+
+
 def type_label(code: str) -> str:
-    """The French label of a stored type; rows written by other means keep their own text."""
-    try:
-        return OUTCOME_TYPE_LABELS[OutcomeType(code)]
-    except ValueError:
-        return code
+    return label_of(OUTCOME_TYPE_LABELS, code)
 
 
-def is_same(existing: Outcome, outcome_type: OutcomeType, on: date) -> bool:
-    return existing.type == outcome_type.value and existing.date == on
+def is_same(existing: Outcome | None, outcome_type: OutcomeType, on: date) -> bool:
+    return existing is not None and existing.type == outcome_type.value and existing.date == on
 
 
 def outcome_problems(
@@ -143,13 +195,16 @@ def outcome_problems(
     *,
     today: date,
     replace: bool = False,
+    known: Known | None = None,
 ) -> list[str]:
     """Everything that forbids recording this outcome, in French; [] when it may be recorded.
 
     The very same outcome already recorded is no problem: recording it changes nothing.
+    ``known`` spares the lookups when the caller has them (``known_of_pairs``).
     """
-    existing = find_outcome(session, participant.id, clause.id)
-    if existing is not None and is_same(existing, outcome_type, on):
+    known = known or known_of(session, participant.id, clause.id)
+    existing = known.existing
+    if is_same(existing, outcome_type, on):
         return []
     stage = Stage(clause.stage)
     if stage in FINAL_STAGES:
@@ -157,7 +212,7 @@ def outcome_problems(
             f"{clause.label} est à l'étape « {LABELS[stage]} » : ses chiffres ne changent plus, "
             "aucune sortie ne peut y être enregistrée."
         ]
-    first = first_worked_month(session, participant.id, clause.id)
+    first = known.first_month
     if first is None:
         elsewhere = ", ".join(f"n° {n}" for n in worked_clauses(session, participant.id))
         return [
@@ -198,7 +253,7 @@ def record_outcome(
     replace: bool = False,
 ) -> RecordedOutcome:
     """Record (or with ``replace``, correct) what became of a participant after a clause."""
-    today = local_today(now, zone)
+    today = local_date(require_aware(now), zone)
     reference = clean_reference(reference)
     participant = find_participant(session, reference)
     if participant is None:
@@ -207,65 +262,65 @@ def record_outcome(
         )
     # The clause row lock makes two runs of the same command queue: the second sees the first.
     clause = get_clause(session, clause_id, for_update=True)
+    known = known_of(session, participant.id, clause.id)
     problems = outcome_problems(
-        session, participant, clause, outcome_type, on, today=today, replace=replace
+        session, participant, clause, outcome_type, on, today=today, replace=replace, known=known
     )
     if problems:
         raise InputRefused(" ".join(problems))
-    existing = find_outcome(session, participant.id, clause.id)
-    if existing is not None and is_same(existing, outcome_type, on):
-        return RecordedOutcome(
-            existing.id,
-            participant.reference,
-            clause.id,
-            clause.label,
-            outcome_type,
-            on,
-            Change.UNCHANGED,
-        )
-    previous = None
-    if existing is None:
-        existing = Outcome(participant_id=participant.id, clause_id=clause.id)
-        session.add(existing)
-    else:
-        previous = (type_label(existing.type), existing.date)
-    existing.type = outcome_type.value
-    existing.group = outcome_type.group.value
-    existing.date = on
-    session.flush()
-    done = RecordedOutcome(
-        existing.id,
-        participant.reference,
-        clause.id,
-        clause.label,
+    written = write_outcome(
+        session,
+        participant,
+        clause,
         outcome_type,
         on,
-        Change.CREATED if previous is None else Change.REPLACED,
-        previous,
+        existing=known.existing,
+        actor=actor,
+        now=now,
     )
-    _history(session, clause, done, actor=actor, now=now)
-    return done
+    session.flush()
+    return written.recorded()
 
 
-def _history(
-    session: Session, clause: Clause, done: RecordedOutcome, *, actor: str, now: datetime
-) -> None:
-    # The pseudonymous reference is kept: the history is the facilitator's, never a buyer's.
-    reason = f"sortie de {done.reference} : {done.description}"
-    if done.previous is not None:
-        label, on = done.previous
-        reason += f" (remplace {label} le {on:%d/%m/%Y})"
-    session.add(
-        ClauseHistory(
-            clause_id=clause.id,
-            at=now,
-            actor=actor,
-            event=HISTORY_EVENT,
-            from_stage=clause.stage,
-            to_stage=clause.stage,
-            reason=reason,
-        )
+@dataclass(frozen=True)
+class WrittenOutcome:
+    """An outcome written in the session; its id is known once the session is flushed."""
+
+    row: Outcome
+    draft: RecordedOutcome  # with outcome_id 0
+
+    def recorded(self) -> RecordedOutcome:
+        return dataclasses.replace(self.draft, outcome_id=self.row.id)
+
+
+def write_outcome(
+    session: Session,
+    participant: Participant,
+    clause: Clause,
+    outcome_type: OutcomeType,
+    on: date,
+    *,
+    existing: Outcome | None,
+    actor: str,
+    now: datetime,
+) -> WrittenOutcome:
+    """Write an outcome that ``outcome_problems`` allowed, with its history row, on a clause the
+    caller has locked. No flush: an import sends all its rows together."""
+    draft = RecordedOutcome(
+        0, participant.reference, clause.id, clause.label, outcome_type, on, Change.CREATED
     )
+    if existing is not None and is_same(existing, outcome_type, on):
+        return WrittenOutcome(existing, dataclasses.replace(draft, change=Change.UNCHANGED))
+    row = existing or Outcome(participant_id=participant.id, clause_id=clause.id)
+    if existing is not None:
+        previous = (type_label(existing.type), existing.date)
+        draft = dataclasses.replace(draft, change=Change.REPLACED, previous=previous)
+    row.type, row.group, row.date = outcome_type.value, outcome_type.group.value, on
+    session.add(row)
+    add_history(
+        session, clause, event=HISTORY_EVENT, actor=actor, reason=draft.history_reason, now=now
+    )
+    return WrittenOutcome(row, draft)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -322,15 +377,11 @@ def list_outcomes(session: Session, clause_id: int | None = None) -> list[Outcom
             type=outcome.type,
             type_label=type_label(outcome.type),
             group=outcome.group,
-            group_label=_group_label(outcome.group),
+            group_label=label_of(OUTCOME_GROUP_LABELS, outcome.group),
             on=outcome.date,
         )
         for outcome, reference, market, lot in session.execute(statement)
     ]
-
-
-def _group_label(code: str) -> str:
-    return next((label for g, label in OUTCOME_GROUP_LABELS.items() if g.value == code), code)
 
 
 def list_participants(session: Session, clause_id: int | None = None) -> list[ParticipantLine]:
@@ -366,7 +417,7 @@ def list_participants(session: Session, clause_id: int | None = None) -> list[Pa
         ParticipantLine(
             reference=p.reference,
             criterion=p.criterion,
-            criterion_label=criterion_label(p.criterion),
+            criterion_label=label_of(CRITERION_LABELS, p.criterion),
             sex=p.sex,
             birth_year=p.birth_year,
             proof=p.proof,

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from workflow.entrypoints.cli.clauses import calendar_data, say
+from workflow.entrypoints.cli.clauses import calendar_data
+from workflow.entrypoints.cli.common import plural, say
 from workflow.services.calendar_changes import (
     DEFAULT,
     CalendarChange,
@@ -109,10 +110,6 @@ def calendar_change(
             "--due-day, --reminder-offsets ou --escalation-offset."
         )
     return CalendarChange.reset() if reset_calendar else change
-
-
-def plural(count: int, singular: str, plural: str) -> str:
-    return f"{count} {singular if count == 1 else plural}"
 
 
 def print_calendar_changed(result: CalendarChanged) -> None:

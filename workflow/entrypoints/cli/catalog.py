@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from workflow.adapters.orm import Buyer, Company, Market, Operation
 from workflow.domain.vocabulary import NoticePreference
@@ -17,26 +18,26 @@ from workflow.entrypoints.cli.calendar_options import (
     calendar_changed_data,
     calendar_options,
     change_calendar_options,
-    plural,
     print_calendar_changed,
 )
 from workflow.entrypoints.cli.clauses import (
-    actor_option,
     clause_summary,
     figure_options,
     list_clauses,
     parse_figures,
     print_calculation,
     print_calendar,
-    say,
 )
 from workflow.entrypoints.cli.common import (
+    actor_option,
     get_app,
     handle_errors,
     json_option,
     parse_date_fr,
+    plural,
     print_json,
     print_table,
+    say,
 )
 from workflow.services import catalog
 from workflow.services.calendar_changes import Reset, set_buyer, set_lot_calendar
@@ -126,9 +127,11 @@ def buyer_add(
     if as_json:
         print_json(data)
         return
+    kind = f" ({data['type']})" if data["type"] else ""
     say(
-        f"Donneur d'ordre n° {data['id']} ajouté : [bold]{data['nom']}[/]"
-        f"{' (' + data['type'] + ')' if data['type'] else ''}, {data['avis_libelle']}."
+        f"Donneur d'ordre n° {data['id']} ajouté : [bold]{escape(data['nom'])}[/]"
+        f"{escape(kind)}, {data['avis_libelle']}.",
+        markup=True,
     )
 
 
@@ -303,7 +306,10 @@ def company_add(name: str, siret: str | None, city: str, as_json: bool) -> None:
         print_json(data)
         return
     siret_text = f", SIRET {data['siret']}" if data["siret"] else ""
-    say(f"Entreprise n° {data['id']} ajoutée : [bold]{data['nom']}[/]{siret_text}.")
+    say(
+        f"Entreprise n° {data['id']} ajoutée : [bold]{escape(data['nom'])}[/]{siret_text}.",
+        markup=True,
+    )
 
 
 @company_group.command("list")
@@ -400,7 +406,11 @@ def operation_add(name: str, buyer_id: int, place: str, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    say(f"Opération n° {data['id']} ajoutée : [bold]{data['nom']}[/] ({data['donneur_d_ordre']}).")
+    say(
+        f"Opération n° {data['id']} ajoutée : [bold]{escape(data['nom'])}[/] "
+        f"({escape(data['donneur_d_ordre'])}).",
+        markup=True,
+    )
 
 
 @operation_group.command("list")
@@ -455,8 +465,9 @@ def market_add(reference: str, operation_id: int, title: str, as_json: bool) -> 
         print_json(data)
         return
     say(
-        f"Marché n° {data['id']} ajouté : [bold]{data['reference']}[/] "
-        f"{data['intitule']} (opération {data['operation']})."
+        f"Marché n° {data['id']} ajouté : [bold]{escape(data['reference'])}[/] "
+        f"{escape(data['intitule'])} (opération {escape(data['operation'])}).",
+        markup=True,
     )
 
 

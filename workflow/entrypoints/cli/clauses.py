@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,13 +31,14 @@ from workflow.domain.stages import (
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.entrypoints.cli.common import (
-    console,
+    actor_option,
     get_app,
     handle_errors,
     json_option,
     parse_date_fr,
     print_json,
     print_table,
+    say,
 )
 from workflow.errors import InputRefused
 from workflow.services import catalog
@@ -53,11 +55,6 @@ from workflow.services.lot_calendars import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def say(text: str, style: str | None = None) -> None:
-    """One message, never cut by rich at the terminal's width (tests and pipes read it whole)."""
-    console.print(text, style=style, soft_wrap=True)
-
-
 #: French words for the history rows that are not stage changes.
 HISTORY_LABELS: dict[str, str] = {
     "identify": "repérage",
@@ -69,10 +66,6 @@ HISTORY_LABELS: dict[str, str] = {
     "outcome": "sortie d'un participant",
     **{event.value: EVENT_LABELS[event] for event in ClauseEvent},
 }
-
-actor_option = click.option(
-    "--actor", default=None, help="Qui fait le changement (par défaut : la facilitatrice)."
-)
 
 # --- the calculation note ---------------------------------------------------------------------
 
@@ -158,7 +151,7 @@ def hours_command(
     if as_json:
         print_json(calculation_data(calculation))
         return
-    say(f"[bold]{calculation.hours}[/] heures d'insertion")
+    say(f"[bold]{calculation.hours}[/] heures d'insertion", markup=True)
     print_calculation(calculation)
 
 
@@ -262,12 +255,11 @@ def load_clause(session: Session, clause_id: int) -> Clause:
 
 
 def print_clause(data: dict[str, Any], calendar: ExplainedCalendar, zone: ZoneInfo) -> None:
-    say(
-        f"[bold]Clause n° {data['id']}[/] – {data['intitule']} "
-        f"(marché {data['marche']}{' lot ' + data['lot'] if data['lot'] else ''})"
-    )
+    lot = f" lot {data['lot']}" if data["lot"] else ""
+    title = escape(f"{data['intitule']} (marché {data['marche']}{lot})")
+    say(f"[bold]Clause n° {data['id']}[/] – {title}", markup=True)
     say(f"Donneur d'ordre : {data['donneur_d_ordre']} · Opération : {data['operation']}")
-    say(f"Étape : [bold]{data['etape_libelle']}[/] (version {data['version']})")
+    say(f"Étape : [bold]{data['etape_libelle']}[/] (version {data['version']})", markup=True)
     hours = data["heures_prevues"]
     say(f"Heures d'insertion prévues : {hours if hours is not None else 'à calculer'}")
     if data["heures_imposees"] is not None:
@@ -426,7 +418,8 @@ def advance(
     else:
         say(
             f"Clause n° {clause_id} : {LABELS[advanced.from_stage]} → "
-            f"[bold]{LABELS[advanced.to_stage]}[/]"
+            f"[bold]{LABELS[advanced.to_stage]}[/]",
+            markup=True,
         )
 
 

@@ -30,6 +30,25 @@ console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Sortie JSON pour les machines.")
+actor_option = click.option(
+    "--actor",
+    default=None,
+    help="Qui agit, inscrit à l'historique (par défaut : la facilitatrice).",
+)
+
+
+def say(text: str, style: str | None = None, *, markup: bool = False) -> None:
+    """One message, never cut by rich at the terminal's width (tests and pipes read it whole).
+
+    Plain text unless ``markup``: names and reasons people typed may hold brackets that rich
+    would read as tags. With ``markup``, pass what people typed through ``rich.markup.escape``.
+    """
+    console.print(text, style=style, soft_wrap=True, markup=markup)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``0 clause``, ``1 clause``, ``2 clauses``: French keeps 0 in the singular."""
+    return f"{count} {one if count < 2 else many}"
 
 
 class CliState:

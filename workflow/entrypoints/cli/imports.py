@@ -20,12 +20,14 @@ from workflow.domain.vocabulary import (
     DeliveryMode,
 )
 from workflow.entrypoints.cli.common import (
-    console,
+    actor_option,
     get_app,
     handle_errors,
     json_option,
+    plural,
     print_json,
     print_table,
+    say,
 )
 from workflow.errors import FieldError, InputRefused, NotFound
 from workflow.sample import load_sample
@@ -33,20 +35,9 @@ from workflow.services.declaration_imports import DeclarationSummary, import_dec
 from workflow.services.declarations import month_phrase, record_declaration
 from workflow.services.imports import ImportedLot, LotsImport, import_lots_file
 
-actor_option = click.option(
-    "--actor", default=None, help="Qui fait l'import (par défaut : la facilitatrice)."
-)
 csv_argument = click.argument(
     "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-
-
-def say(text: str, style: str | None = None) -> None:
-    console.print(text, style=style, soft_wrap=True, markup=False)
-
-
-def plural(count: int, singular: str, several: str) -> str:
-    return f"{count} {singular if count <= 1 else several}"
 
 
 def print_warnings(warnings: Sequence[FieldError | str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from workflow.adapters.templates import french_hours
+from workflow.domain.calendar import local_date
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, parse_outcome_type
 from workflow.domain.participants import parse_birth_year, parse_sex
 from workflow.domain.summary import AGE_BAND_LABELS, age_band
@@ -24,15 +25,16 @@ from workflow.domain.vocabulary import (
     match_label,
 )
 from workflow.entrypoints.cli.common import (
-    console,
+    actor_option,
     get_app,
     handle_errors,
     json_option,
     parse_date_fr,
+    plural,
     print_json,
     print_table,
+    say,
 )
-from workflow.entrypoints.cli.imports import plural
 from workflow.errors import InputRefused
 from workflow.services.outcome_imports import OutcomesImport, import_outcomes_file
 from workflow.services.outcomes import (
@@ -45,7 +47,6 @@ from workflow.services.outcomes import (
 )
 from workflow.services.participants import (
     ParticipantChange,
-    local_today,
     update_participant,
     validate_eligibility,
 )
@@ -56,16 +57,9 @@ CHANGE_WORDS = {
     Change.REPLACED: "corrigée",
 }
 
-actor_option = click.option(
-    "--actor", default=None, help="Qui enregistre (par défaut : la facilitatrice)."
-)
 replace_option = click.option(
     "--replace", is_flag=True, help="Remplace une sortie déjà enregistrée pour ce participant."
 )
-
-
-def say(text: str, style: str | None = None) -> None:
-    console.print(text, style=style, soft_wrap=True, markup=False)
 
 
 def parse_type(text: str) -> OutcomeType:
@@ -213,7 +207,7 @@ def list_command(clause_id: int | None, as_json: bool) -> None:
     """Liste les participants : critère, sexe, année de naissance, éligibilité validée, heures
     déclarées, clauses et sorties (jamais de nom)."""
     app = get_app()
-    this_year = local_today(app.clock(), app.settings.zone).year
+    this_year = local_date(app.clock(), app.settings.zone).year
     with app.transaction() as session:
         lines = list_participants(session, clause_id)
     if as_json:

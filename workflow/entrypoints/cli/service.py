@@ -21,6 +21,7 @@ from workflow.entrypoints.cli.common import (
     handle_errors,
     json_option,
     parse_date_fr,
+    plural,
     print_json,
     print_table,
 )
@@ -57,10 +58,6 @@ KIND_LABELS = {
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
-
-
-def plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count < 2 else many}"
 
 
 def parse_instant(text: str, zone: Any) -> datetime:
