@@ -4,18 +4,23 @@ nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from tests.conftest import Clock, _empty_postgres, make_settings
 from tests.integration._ladders import Lot, declare, ladder_emails, ladder_pass, ladders, make_lot
-from workflow.adapters.orm import Buyer, Clause, ClauseHistory, Market
-from workflow.bootstrap import App
-from workflow.domain.calendar import is_working_day
+from workflow.adapters.orm import Buyer, Clause, ClauseHistory, DeclarationLadder, Market
+from workflow.bootstrap import App, bootstrap
+from workflow.domain.calendar import at_local, is_working_day
 from workflow.domain.stages import ClauseEvent
 from workflow.errors import InputRefused, NotFound
-from workflow.services import catalog
+from workflow.services import catalog, reminders
 from workflow.services.calendar_changes import (
     DEFAULT,
     CalendarChange,
@@ -31,15 +36,20 @@ from workflow.services.clauses import (
 )
 from workflow.services.digest import Category, compile_digest
 from workflow.services.lot_calendars import (
+    LotCalendar,
     Overrides,
     RuleSource,
     clause_calendar,
     explain_calendar,
     lot_calendars,
 )
+from workflow.services.reminders import LadderReport, open_due_ladders
+from workflow.settings import Settings
 
 MARCH = date(2026, 3, 1)
 APRIL = date(2026, 4, 1)
+PARIS = ZoneInfo("Europe/Paris")
+MINUTE = timedelta(minutes=1)
 
 
 def utc(*args: int) -> datetime:
@@ -220,6 +230,24 @@ def test_a_step_the_new_calendar_puts_in_the_past_goes_once_at_the_next_pass(app
     assert "le plus ancien dû le 1er avril 2026 (16 jours de retard)" in item.detail
     walk(app, date(2026, 4, 17), date(2026, 4, 23))
     assert steps(app, MARCH)[-1] == ("escalation", nine(23))
+
+
+def test_a_ladder_edited_by_hand_does_not_stop_a_change(app: App) -> None:
+    lot = make_lot(app)
+    ladder_pass(app, nine(1))
+    with app.transaction() as session:
+        session.execute(update(DeclarationLadder).values(next_step="relance"))
+
+    result = set_lot(app, lot, CalendarChange(due_day=3), nine(2))
+
+    assert result.replanned.ladders == 1
+    [march] = ladders(app)
+    # Where the climb resumes a step name it does not know: the first step after the call.
+    assert (march.due_on, march.next_step, march.next_step_at) == (
+        date(2026, 4, 3),
+        "reminder_1",
+        nine(9),
+    )
 
 
 def test_it_leaves_declared_and_escalated_months_alone(app: App) -> None:
@@ -458,7 +486,7 @@ def test_it_refuses_at_creation_a_calendar_whose_reminders_would_never_go(app: A
         catalog.add_buyer(
             session,
             name="Ville",
-            calendar=catalog.CalendarInput(escalation_offset=6),
+            calendar=CalendarChange(escalation_offset=6),
             now=now,
             settings=app.settings,
         )
@@ -475,9 +503,42 @@ def test_it_refuses_at_creation_a_calendar_whose_reminders_would_never_go(app: A
                 actor="test",
                 now=now,
                 publish=app.publish,
-                calendar=catalog.CalendarInput(escalation_offset=7),
+                calendar=CalendarChange(escalation_offset=7),
                 settings=app.settings,
             )
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (CalendarChange(due_day=0), "Jour d'échéance des déclarations : 0 doit être entre 1 et 28."),
+        (CalendarChange(reminder_offsets="7,3"), "Jours de rappel « 7,3 » : jours ouvrés croissants"),
+        (CalendarChange(escalation_offset=61), "doit être entre 1 et 60 jours ouvrés"),
+    ],
+)  # fmt: skip
+def test_it_checks_a_calendar_at_creation_as_it_does_a_change(
+    app: App, change: CalendarChange, words: str
+) -> None:
+    with app.transaction() as session, pytest.raises(InputRefused, match=words):
+        catalog.add_buyer(
+            session, name="Ville", calendar=change, now=nine(1), settings=app.settings
+        )
+    with app.transaction() as session:
+        assert session.scalar(select(Buyer).where(Buyer.name == "Ville")) is None
+
+
+def test_it_stores_a_calendar_given_at_creation_checked_and_tidied(app: App) -> None:
+    with app.transaction() as session:
+        buyer = catalog.add_buyer(
+            session,
+            name="Ville",
+            calendar=CalendarChange(
+                due_day=15, reminder_offsets=" 2, 5", escalation_offset=DEFAULT
+            ),
+            now=nine(1),
+            settings=app.settings,
+        )
+        assert Overrides.of(buyer) == Overrides(15, "2,5", None)
 
 
 # --- where each rule comes from -----------------------------------------------------------------
@@ -505,3 +566,143 @@ def test_it_explains_the_same_rules_the_ladders_apply(
         applied = lot_calendars(session, [made.clause_id], app.settings)[made.clause_id].rules
         assert clause_calendar(clause, app.settings).rules == applied
         assert explain_calendar(app.settings, buyer=buyer, lot=lot).rules == applied
+
+
+# --- a change racing the opening of a month (PostgreSQL) ----------------------------------------
+
+
+def stale_rules(
+    monkeypatch: pytest.MonkeyPatch, app: App, lot: Lot, change: CalendarChange, at: datetime
+) -> CalendarChanged:
+    """Make the next opening of ladders read the lot's rules as they were before ``change``.
+
+    On PostgreSQL nothing orders a pass opening a month and a ``lot set``: the pass may read the
+    rules, the change commit (re-planning no ladder, as the month's does not exist yet), then
+    the pass insert the ladder with the old due date. Here the pass is given the rules read
+    before the change, which is exactly what it would have read.
+    """
+    with app.transaction() as session:
+        before = lot_calendars(session, [lot.clause_id], app.settings)
+    result = set_lot(app, lot, change, at)
+    real = reminders.lot_calendars
+
+    def racing(session: Session, ids: Iterable[int], settings: Settings) -> dict[int, LotCalendar]:
+        return {**real(session, ids, settings), **before}
+
+    monkeypatch.setattr(reminders, "lot_calendars", racing)
+    return result
+
+
+def test_a_month_opened_with_the_rules_of_just_before_a_change_is_put_right_by_its_call(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lot = make_lot(app)
+    ladder_pass(app, nine(31, 3))  # the party is armed: March is called on 1 April
+
+    result = stale_rules(monkeypatch, app, lot, CalendarChange(due_day=3), nine(1) - MINUTE)
+    open_due_ladders(app, nine(1), LadderReport())
+    monkeypatch.undo()
+
+    assert result.replanned.ladders == 0
+    [march] = ladders(app)
+    assert (march.due_on, march.next_step) == (date(2026, 4, 10), "call")  # the old rules
+    report = ladder_pass(app, nine(1))  # the same pass goes on with the call
+    assert report.calls == 1
+    [march] = ladders(app)
+    assert (march.due_on, march.next_step, march.next_step_at) == (
+        date(2026, 4, 3),
+        "reminder_1",
+        nine(9),  # Easter Monday (6 April) is not counted
+    )
+    with app.transaction() as session:
+        digest = compile_digest(session, nine(8), app.settings)
+    [item] = [i for i in digest.items if i.category is Category.DECLARATION]
+    assert item.days == 5  # from Friday 3 April, not from 10 April (nothing late then)
+
+
+@pytest.fixture
+def pg_app(postgres_url: str, tmp_path: Path, clock: Clock) -> Iterator[App]:
+    _empty_postgres(postgres_url)
+    application = bootstrap(make_settings(tmp_path, postgres_url), clock=clock)
+    yield application
+    application.close()
+
+
+@pytest.mark.postgres
+def test_a_change_committed_while_a_pass_opens_the_month_is_followed_from_the_call(
+    pg_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real interleaving, with two connections: the pass reads the rules, ``lot set``
+    commits in between, then the pass inserts the ladder."""
+    app = pg_app
+    lot = make_lot(app)
+    ladder_pass(app, nine(31, 3))
+    real = reminders.lot_calendars
+    changed: list[CalendarChanged] = []
+
+    def read_then_change(
+        session: Session, ids: Iterable[int], settings: Settings
+    ) -> dict[int, LotCalendar]:
+        read = real(session, ids, settings)
+        if not changed:  # another connection: commits while this pass holds its transaction
+            changed.append(set_lot(app, lot, CalendarChange(due_day=3), nine(1)))
+        return read
+
+    monkeypatch.setattr(reminders, "lot_calendars", read_then_change)
+    open_due_ladders(app, nine(1), LadderReport())
+    monkeypatch.undo()
+
+    assert changed[0].replanned.ladders == 0
+    [march] = ladders(app)
+    assert march.due_on == date(2026, 4, 10)
+    ladder_pass(app, nine(1))
+    [march] = ladders(app)
+    assert (march.due_on, march.next_step, march.next_step_at) == (
+        date(2026, 4, 3),
+        "reminder_1",
+        nine(9),
+    )
+
+
+# --- across the summer time change and Easter Monday --------------------------------------------
+
+
+def nine_in_paris(day: date) -> datetime:
+    return at_local(day, time(9), PARIS)
+
+
+def walk_paris(app: App, first: date, last: date) -> None:
+    """A pass at 09:00 in Paris each working day, whatever the offset that day."""
+    day = first
+    while day <= last:
+        if is_working_day(day):
+            ladder_pass(app, nine_in_paris(day))
+        day += timedelta(days=1)
+
+
+def test_it_replans_a_ladder_across_the_clock_change_and_easter_monday(app: App) -> None:
+    lot = make_lot(app, start=date(2026, 2, 2))
+    walk_paris(app, date(2026, 3, 2), date(2026, 3, 13))  # February: called, reminded on 13 March
+    [february] = ladders(app)
+    assert (february.next_step, february.next_step_at) == ("reminder_2", utc(2026, 3, 19, 8))
+
+    result = set_lot(app, lot, CalendarChange(due_day=20), nine_in_paris(date(2026, 3, 16)))
+
+    assert result.replanned.ladders == 1
+    [february] = ladders(app)
+    # Due Friday 20 March; J+7 is Tuesday 31 March, after the clocks went forward on Sunday 29.
+    assert (february.due_on, february.next_step, february.next_step_at) == (
+        date(2026, 3, 20),
+        "reminder_2",
+        utc(2026, 3, 31, 7),
+    )
+    walk_paris(app, date(2026, 3, 17), date(2026, 4, 14))
+    # The escalation: 15 working days after 20 March, Easter Monday (6 April) not counted.
+    assert steps(app, date(2026, 2, 1)) == [
+        ("call", utc(2026, 3, 2, 8)),
+        ("reminder_1", utc(2026, 3, 13, 8)),
+        ("reminder_2", utc(2026, 3, 31, 7)),
+        ("escalation", utc(2026, 4, 13, 7)),
+    ]
+    march = [lad for lad in ladders(app) if lad.month == MARCH]
+    assert [lad.due_on for lad in march] == [date(2026, 4, 20)]  # opened with the new rules

@@ -28,7 +28,7 @@ from workflow.domain.vocabulary import NoticePreference, PartyRole
 from workflow.errors import ConcurrentChange, InputRefused, NotFound, TransitionRefused
 from workflow.services import catalog
 from workflow.services import clauses as service
-from workflow.services.catalog import CalendarInput
+from workflow.services.catalog import CalendarChange
 from workflow.services.clauses import ClauseParameters, PartyInput
 
 SIRET_A = "73282932000074"
@@ -66,7 +66,11 @@ def territory(app: App, recorder: Recorder) -> Territory:
     now = app.clock()
     with app.transaction() as session:
         buyer = catalog.add_buyer(
-            session, name="Département de l'Exemple", kind="département", now=now
+            session,
+            name="Département de l'Exemple",
+            kind="département",
+            now=now,
+            settings=app.settings,
         )
         catalog.add_buyer_contact(
             session, buyer.id, name="Anne Achat", email="anne.achat@example.org", role="acheteuse"
@@ -106,6 +110,7 @@ def add_lot(
             actor="Camille Martin",
             now=app.clock(),
             publish=app.publish,
+            settings=app.settings,
         )
         return clause.id
 
@@ -588,7 +593,9 @@ def test_it_refuses_duplicate_buyers_operations_markets_and_sirets(
     now = app.clock()
     cases: list[tuple[Callable[[Session], object], str]] = [
         (
-            lambda s: catalog.add_buyer(s, name=" Département  de l'Exemple ", now=now),
+            lambda s: catalog.add_buyer(
+                s, name=" Département  de l'Exemple ", now=now, settings=app.settings
+            ),
             "existe déjà (n° 1)",
         ),
         (
@@ -639,6 +646,7 @@ def test_it_names_what_it_could_not_find(
                 actor="a",
                 now=now,
                 publish=app.publish,
+                settings=app.settings,
             )
         else:
             catalog.add_correspondent(session, 77, name="X", email="x@example.org")
@@ -651,8 +659,9 @@ def test_it_keeps_a_buyers_preference_and_calendar(app: App, territory: Territor
             session,
             name="Ville de l'Exemple",
             notice_preference="mensuel",
-            calendar=CalendarInput(due_day=15, reminder_offsets="2, 5", escalation_offset=12),
+            calendar=CalendarChange(due_day=15, reminder_offsets="2, 5", escalation_offset=12),
             now=app.clock(),
+            settings=app.settings,
         )
         buyer_id = buyer.id
     with app.transaction() as session:

@@ -41,7 +41,9 @@ def pg_app(postgres_url: str, tmp_path: Path, clock: Clock) -> Iterator[App]:
 def clause_id(pg_app: App) -> int:
     now = pg_app.clock()
     with pg_app.transaction() as session:
-        buyer = catalog.add_buyer(session, name="Agglomération de l'Exemple", now=now)
+        buyer = catalog.add_buyer(
+            session, name="Agglomération de l'Exemple", now=now, settings=pg_app.settings
+        )
         operation = catalog.add_operation(session, buyer.id, name="Piscine", now=now)
         market = catalog.add_market(session, operation.id, reference="P-2026-03")
         clause = catalog.add_lot(
@@ -53,6 +55,7 @@ def clause_id(pg_app: App) -> int:
             actor="Camille Martin",
             now=now,
             publish=no_publish,
+            settings=pg_app.settings,
         )
         return clause.id
 

@@ -10,6 +10,8 @@ import pytest
 from workflow.domain.calendar import (
     CalendarRules,
     Interval,
+    RuleOverrides,
+    RuleSource,
     add_working_days,
     at_local,
     due_date,
@@ -123,13 +125,35 @@ def test_a_time_in_the_hour_skipped_or_repeated_by_dst_is_still_one_instant() ->
 
 
 def test_the_lot_override_wins_over_the_buyer_which_wins_over_the_default() -> None:
-    rules = resolve_rules(
+    calendar = resolve_rules(
         RULES,
-        due_days=(None, 15),
-        reminder_offsets=((2,), (4, 8)),
-        escalation_offsets=(None, None),
+        lot=RuleOverrides(reminder_offsets=(2,)),
+        buyer=RuleOverrides(due_day=15, reminder_offsets=(4, 8)),
     )
+    rules = calendar.rules
     assert (rules.due_day, rules.reminder_offsets, rules.escalation_offset) == (15, (2,), 15)
+    assert (calendar.due_day_from, calendar.reminders_from, calendar.escalation_from) == (
+        RuleSource.BUYER,
+        RuleSource.LOT,
+        RuleSource.DEFAULT,
+    )
+
+
+def test_a_buyer_alone_gives_its_rules_and_the_defaults_fill_the_rest() -> None:
+    calendar = resolve_rules(
+        CalendarRules(call_time=time(8, 30)), buyer=RuleOverrides(escalation_offset=20)
+    )
+    assert calendar.rules == CalendarRules(escalation_offset=20, call_time=time(8, 30))
+    assert (calendar.due_day_from, calendar.escalation_from) == (
+        RuleSource.DEFAULT,
+        RuleSource.BUYER,
+    )
+    assert resolve_rules(RULES).rules == RULES
+
+
+def test_it_names_the_reminders_that_would_come_after_the_escalation() -> None:
+    calendar = resolve_rules(RULES, lot=RuleOverrides(escalation_offset=7))
+    assert calendar.dropped_reminders == (7,)
 
 
 def test_a_reminder_on_or_after_the_escalation_is_dropped() -> None:

@@ -7,9 +7,11 @@ turned into UTC here, once, so a DST change never moves a call to 08:00 or 10:00
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -131,11 +133,6 @@ class MonthSchedule:
     def call_at(self) -> datetime:
         return self.steps[0].at
 
-    def step_after(self, name: str) -> ScheduledStep | None:
-        names = [s.name for s in self.steps]
-        index = names.index(name)
-        return self.steps[index + 1] if index + 1 < len(self.steps) else None
-
     def step(self, name: str) -> ScheduledStep:
         for candidate in self.steps:
             if candidate.name == name:
@@ -177,24 +174,76 @@ def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSc
     return MonthSchedule(month=month, due_on=due_on, steps=tuple(steps))
 
 
-def _first(candidates: Sequence[T | None], default: T) -> T:
-    return next((c for c in candidates if c is not None), default)
+class RuleSource(StrEnum):
+    """The level a rule of a lot's calendar comes from."""
+
+    LOT = "lot"
+    BUYER = "buyer"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class RuleOverrides:
+    """The rules one level (a lot, or its buyer) sets itself; None leaves it to the level above."""
+
+    due_day: int | None = None
+    reminder_offsets: tuple[int, ...] | None = None
+    escalation_offset: int | None = None
+
+
+@dataclass(frozen=True)
+class ExplainedCalendar:
+    """A lot's (or a buyer's) calendar and, for each rule, the level it comes from."""
+
+    rules: CalendarRules
+    due_day_from: RuleSource
+    reminders_from: RuleSource
+    escalation_from: RuleSource
+
+    @property
+    def dropped_reminders(self) -> tuple[int, ...]:
+        """Reminders on or after the escalation day: ``month_schedule`` never sends them."""
+        return tuple(o for o in self.rules.reminder_offsets if o >= self.rules.escalation_offset)
+
+
+def _pick(levels: Sequence[tuple[RuleSource, T | None]], default: T) -> tuple[T, RuleSource]:
+    for source, value in levels:
+        if value is not None:
+            return value, source
+    return default, RuleSource.DEFAULT
 
 
 def resolve_rules(
     defaults: CalendarRules,
     *,
-    due_days: Sequence[int | None] = (),
-    reminder_offsets: Sequence[tuple[int, ...] | None] = (),
-    escalation_offsets: Sequence[int | None] = (),
-) -> CalendarRules:
-    """The rules of one lot: each list of candidates is tried in order (lot, then buyer) and the
-    first value set wins, else the default."""
-    return CalendarRules(
-        due_day=_first(due_days, defaults.due_day),
-        reminder_offsets=_first(reminder_offsets, defaults.reminder_offsets),
-        escalation_offset=_first(escalation_offsets, defaults.escalation_offset),
-        call_time=defaults.call_time,
+    lot: RuleOverrides | None = None,
+    buyer: RuleOverrides | None = None,
+) -> ExplainedCalendar:
+    """The one place a lot's rules are decided: each rule is the lot's, else its buyer's, else
+    ``defaults`` (the settings). Without ``lot``, the calendar a buyer gives to its lots that set
+    nothing themselves. The call time is always the default's."""
+    lot, buyer = lot or RuleOverrides(), buyer or RuleOverrides()
+    day, day_from = _pick(
+        [(RuleSource.LOT, lot.due_day), (RuleSource.BUYER, buyer.due_day)], defaults.due_day
+    )
+    offsets, offsets_from = _pick(
+        [(RuleSource.LOT, lot.reminder_offsets), (RuleSource.BUYER, buyer.reminder_offsets)],
+        defaults.reminder_offsets,
+    )
+    escalation, escalation_from = _pick(
+        [(RuleSource.LOT, lot.escalation_offset), (RuleSource.BUYER, buyer.escalation_offset)],
+        defaults.escalation_offset,
+    )
+    return ExplainedCalendar(
+        rules=CalendarRules(
+            due_day=day,
+            reminder_offsets=offsets,
+            escalation_offset=escalation,
+            call_time=defaults.call_time,
+        ),
+        due_day_from=day_from,
+        reminders_from=offsets_from,
+        escalation_from=escalation_from,
     )
 
 
@@ -235,30 +284,45 @@ def plan_step(schedule: MonthSchedule, current: str, now: datetime) -> StepPlan:
 
 
 def reminder_count(schedule: MonthSchedule) -> int:
-    return sum(1 for s in schedule.steps if s.name.startswith(f"{LadderStep.REMINDER}_"))
+    return sum(1 for s in schedule.steps if reminder_number(s.name) is not None)
 
 
-def replan_step(current: str, old: MonthSchedule, new: MonthSchedule) -> ScheduledStep:
+_REMINDER_NAME = re.compile(rf"{LadderStep.REMINDER}_([1-9][0-9]*)", re.ASCII)
+
+
+def reminder_number(name: str) -> int | None:
+    """3 for ``reminder_3``; None for any other step name."""
+    found = _REMINDER_NAME.fullmatch(name)
+    return int(found.group(1)) if found else None
+
+
+def replan_step(current: str, old: MonthSchedule, new: MonthSchedule) -> ScheduledStep | None:
     """The step of ``new`` that a ladder waiting on step ``current`` of ``old`` waits on now,
-    when the lot's calendar changes under it.
+    when the lot's calendar changes under it; None for a ladder done (it waits on nothing).
 
     Progress is counted in steps sent, never in dates: a ladder waiting on its call still waits
     on it; one that has sent k reminders waits on reminder k + 1 if the new calendar has one,
     else on the escalation. No step is sent twice (its email key carries its name) and none
     already sent is sent again. The time is the new calendar's, even if already past: the next
     pass then sends it (the latest one only, as after a downtime, see ``plan_step``).
+
+    Every name gets an answer, so a calendar change never stops on one ladder: a name this code
+    never writes (a row edited by hand) waits on the first step after the call, which is where
+    ``plan_step`` resumes such a ladder anyway (the latest step due, or the first reminder).
     """
+    if current == LadderStep.DONE:
+        return None
     if current == LadderStep.CALL:
         return new.step(LadderStep.CALL)
-    prefix = f"{LadderStep.REMINDER}_"
-    if current == LadderStep.ESCALATION:
+    number = reminder_number(current)
+    if number is not None:
+        sent = number - 1
+    elif current == LadderStep.ESCALATION:
         sent = reminder_count(old)
-    elif current.startswith(prefix) and current[len(prefix) :].isdigit():
-        sent = int(current[len(prefix) :]) - 1
     else:
-        raise ValueError(f"no step {current!r} to re-plan")
+        return new.steps[1]
     if sent < reminder_count(new):
-        return new.step(f"{prefix}{sent + 1}")
+        return new.step(f"{LadderStep.REMINDER}_{sent + 1}")
     return new.step(LadderStep.ESCALATION)
 
 

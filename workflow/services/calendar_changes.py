@@ -12,6 +12,11 @@ is written, so a refusal changes nothing. In the same transaction:
   the days late from the new due date.
 
 Months not yet called need nothing: they are opened with the rules of the day they are called.
+A month opened at the very moment of the change, with the rules read just before it, is put right
+by its call (``reminders._advance`` writes the due date of the rules the call was sent with).
+
+``CalendarChange`` (with ``DEFAULT``) is the same input as ``add_buyer`` and ``add_lot`` take, so
+it lives in ``catalog``; it is re-exported here, where it is used most.
 """
 
 from __future__ import annotations
@@ -19,26 +24,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Buyer, CalendarOverrides, Clause, ClauseHistory, Market, Operation
+from workflow.adapters.orm import Buyer, Clause, Market, Operation
 from workflow.domain.events import require_aware
 from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
-from workflow.domain.vocabulary import NoticePreference, normalise
+from workflow.domain.vocabulary import NoticePreference
 from workflow.errors import InputRefused, NotFound
+from workflow.services.catalog import DEFAULT as DEFAULT
 from workflow.services.catalog import (
     NOTICE_PREFERENCE_LABELS,
-    check_due_day,
-    check_escalation,
-    check_offsets,
     offsets_text,
     parse_notice_preference,
     refuse_dropped_reminders,
 )
-from workflow.services.clauses import get_clause
+from workflow.services.catalog import CalendarChange as CalendarChange
+from workflow.services.catalog import Reset as Reset
+from workflow.services.catalog import is_default_word as is_default_word
+from workflow.services.clauses import add_history, get_clause
 from workflow.services.lot_calendars import (
     SOURCE_LABELS,
     ExplainedCalendar,
@@ -51,55 +56,6 @@ from workflow.settings import Settings
 
 #: The history event of a calendar change (``clause show`` prints it in French).
 HISTORY_EVENT = "calendar"
-
-
-class Reset(Enum):
-    """Clear an override: the level above (buyer, then settings) applies again."""
-
-    DEFAULT = "défaut"
-
-
-DEFAULT = Reset.DEFAULT
-_DEFAULT_WORDS = frozenset({"defaut", "default", "par defaut", "par-defaut"})
-
-
-def is_default_word(text: str) -> bool:
-    """``défaut``, ``defaut``, ``default`` or ``par défaut``: how a person asks for the default."""
-    return normalise(text) in _DEFAULT_WORDS
-
-
-@dataclass(frozen=True)
-class CalendarChange:
-    """What to change in one calendar: None keeps a rule, ``DEFAULT`` clears its override."""
-
-    due_day: int | Reset | None = None
-    reminder_offsets: str | Reset | None = None
-    escalation_offset: int | Reset | None = None
-
-    @classmethod
-    def reset(cls) -> CalendarChange:
-        return cls(DEFAULT, DEFAULT, DEFAULT)
-
-    @property
-    def empty(self) -> bool:
-        return self == CalendarChange()
-
-    def applied(self, current: Overrides) -> Overrides:
-        """The override columns after the change, each new value checked."""
-        day, offsets, escalation = current
-        if isinstance(self.due_day, int):
-            day = check_due_day(self.due_day)
-        elif self.due_day is DEFAULT:
-            day = None
-        if isinstance(self.reminder_offsets, str):
-            offsets = check_offsets(self.reminder_offsets)
-        elif self.reminder_offsets is DEFAULT:
-            offsets = None
-        if isinstance(self.escalation_offset, int):
-            escalation = check_escalation(self.escalation_offset)
-        elif self.escalation_offset is DEFAULT:
-            escalation = None
-        return Overrides(day, offsets, escalation)
 
 
 # --- French wording -----------------------------------------------------------------------------
@@ -188,24 +144,6 @@ class CalendarChanged:
 # --- lots ---------------------------------------------------------------------------------------
 
 
-def _history(clause: Clause, *, actor: str, reason: str, now: datetime) -> ClauseHistory:
-    return ClauseHistory(
-        clause_id=clause.id,
-        at=now,
-        actor=actor,
-        event=HISTORY_EVENT,
-        from_stage=clause.stage,
-        to_stage=clause.stage,
-        reason=reason,
-    )
-
-
-def _store(target: CalendarOverrides, values: Overrides) -> None:
-    target.declaration_due_day = values.due_day
-    target.reminder_offsets = values.reminder_offsets
-    target.escalation_offset = values.escalation_offset
-
-
 def set_lot_calendar(
     session: Session,
     clause_id: int,
@@ -234,14 +172,14 @@ def set_lot_calendar(
         return CalendarChanged(changes=(), calendar=after)
     refuse_dropped_reminders(after, clause.label)
     changes = describe_changes(before, after)
-    _store(clause, new)
-    session.add(
-        _history(
-            clause,
-            actor=actor,
-            reason=_reason("calendrier des déclarations du lot", changes, reason),
-            now=now,
-        )
+    new.write_to(clause)
+    add_history(
+        session,
+        clause,
+        event=HISTORY_EVENT,
+        actor=actor,
+        reason=_reason("calendrier des déclarations du lot", changes, reason),
+        now=now,
     )
     session.flush()
     replanned = replan_ladders(
@@ -322,19 +260,19 @@ def set_buyer(
     if not changes:
         return buyer, result
     buyer.notice_preference = preference.value
-    _store(buyer, new)
+    new.write_to(buyer)
     for lot, lot_before, lot_after in moved:
-        session.add(
-            _history(
-                lot,
-                actor=actor,
-                reason=_reason(
-                    f"calendrier du donneur d'ordre « {buyer.name} » changé",
-                    describe_changes(lot_before, lot_after),
-                    reason,
-                ),
-                now=now,
-            )
+        add_history(
+            session,
+            lot,
+            event=HISTORY_EVENT,
+            actor=actor,
+            reason=_reason(
+                f"calendrier du donneur d'ordre « {buyer.name} » changé",
+                describe_changes(lot_before, lot_after),
+                reason,
+            ),
+            now=now,
         )
     session.flush()
     replanned = replan_ladders(

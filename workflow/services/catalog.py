@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session, selectinload
 from workflow.adapters.orm import (
     Buyer,
     BuyerContact,
-    CalendarOverrides,
     Clause,
     Company,
     Correspondent,
@@ -182,33 +182,55 @@ def refuse_dropped_reminders(calendar: ExplainedCalendar, who: str, hint: str = 
     )
 
 
+class Reset(Enum):
+    """Clear an override: the level above (buyer, then settings) applies again."""
+
+    DEFAULT = "défaut"
+
+
+DEFAULT = Reset.DEFAULT
+_DEFAULT_WORDS = frozenset({"defaut", "default", "par defaut", "par-defaut"})
+
+
+def is_default_word(text: str) -> bool:
+    """``défaut``, ``defaut``, ``default`` or ``par défaut``: how a person asks for the default."""
+    return normalise(text) in _DEFAULT_WORDS
+
+
 @dataclass(frozen=True)
-class CalendarInput:
-    """Changes to the declaration calendar for one buyer or lot; None keeps the default."""
+class CalendarChange:
+    """What to set in the calendar of one buyer or lot, at creation (``add_buyer``,
+    ``add_lot``) or later (``calendar_changes``): None keeps a rule as it is (unset at
+    creation), ``DEFAULT`` clears its override."""
 
-    due_day: int | None = None
-    reminder_offsets: str | None = None
-    escalation_offset: int | None = None
+    due_day: int | Reset | None = None
+    reminder_offsets: str | Reset | None = None
+    escalation_offset: int | Reset | None = None
 
-    def checked(self) -> CalendarInput:
-        due_day = None if self.due_day is None else check_due_day(self.due_day)
-        offsets = None if self.reminder_offsets is None else check_offsets(self.reminder_offsets)
-        if self.escalation_offset is not None:
-            check_escalation(self.escalation_offset)
-            if offsets and self.escalation_offset <= int(offsets.split(",")[-1]):
-                raise InputRefused(
-                    f"Délai de signalement au donneur d'ordre : {self.escalation_offset} jours "
-                    f"ouvrés doit venir après le dernier rappel ({offsets.split(',')[-1]})."
-                )
-        return CalendarInput(due_day, offsets, self.escalation_offset)
+    @classmethod
+    def reset(cls) -> CalendarChange:
+        return cls(DEFAULT, DEFAULT, DEFAULT)
 
-    def overrides(self) -> Overrides:
-        return Overrides(self.due_day, self.reminder_offsets, self.escalation_offset)
+    @property
+    def empty(self) -> bool:
+        return self == CalendarChange()
 
-    def apply(self, target: CalendarOverrides) -> None:
-        target.declaration_due_day = self.due_day
-        target.reminder_offsets = self.reminder_offsets
-        target.escalation_offset = self.escalation_offset
+    def applied(self, current: Overrides) -> Overrides:
+        """The override columns after the change, each new value checked."""
+        day, offsets, escalation = current
+        if isinstance(self.due_day, int):
+            day = check_due_day(self.due_day)
+        elif self.due_day is DEFAULT:
+            day = None
+        if isinstance(self.reminder_offsets, str):
+            offsets = check_offsets(self.reminder_offsets)
+        elif self.reminder_offsets is DEFAULT:
+            offsets = None
+        if isinstance(self.escalation_offset, int):
+            escalation = check_escalation(self.escalation_offset)
+        elif self.escalation_offset is DEFAULT:
+            escalation = None
+        return Overrides(day, offsets, escalation)
 
 
 # --- buyers -----------------------------------------------------------------------------------
@@ -227,26 +249,25 @@ def add_buyer(
     name: str,
     kind: str = "",
     notice_preference: str | NoticePreference = NoticePreference.EACH_MILESTONE,
-    calendar: CalendarInput | None = None,
+    calendar: CalendarChange | None = None,
     now: datetime,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Buyer:
-    """A new buyer; with ``settings``, a calendar whose reminders would never go out (the
-    escalation comes first once the defaults fill the gaps) is refused too."""
+    """A new buyer; a calendar whose reminders would never go out (the escalation comes first
+    once the settings fill the gaps) is refused."""
     require_aware(now)
     name = clean_text(name, "Nom du donneur d'ordre", max_length=200)
     kind = clean_text(kind, "Type de donneur d'ordre", max_length=60, required=False)
     preference = parse_notice_preference(notice_preference)
-    rules = (calendar or CalendarInput()).checked()
-    if settings is not None:
-        refuse_dropped_reminders(
-            explain_calendar(settings, buyer=rules.overrides()), f"Le donneur d'ordre « {name} »"
-        )
+    rules = (calendar or CalendarChange()).applied(Overrides())
+    refuse_dropped_reminders(
+        explain_calendar(settings, buyer=rules), f"Le donneur d'ordre « {name} »"
+    )
     existing = session.scalar(select(Buyer).where(Buyer.name == name))
     if existing is not None:
         raise InputRefused(f"Le donneur d'ordre « {name} » existe déjà (n° {existing.id}).")
     buyer = Buyer(name=name, kind=kind, notice_preference=preference.value, created_at=now)
-    rules.apply(buyer)
+    rules.write_to(buyer)
     session.add(buyer)
     session.flush()
     return buyer
@@ -376,25 +397,20 @@ def add_lot(
     publish: Publish,
     trade: str = "",
     planned_notification: date | None = None,
-    calendar: CalendarInput | None = None,
-    settings: Settings | None = None,
+    calendar: CalendarChange | None = None,
+    settings: Settings,
 ) -> Clause:
-    """A lot of a market with its clause, at the identification stage; with ``settings``, a
-    calendar whose reminders would never go out (with the buyer's rules) is refused too."""
+    """A lot of a market with its clause, at the identification stage; a calendar whose
+    reminders would never go out (with the buyer's rules) is refused."""
     market = get_market(session, market_id)
     lot_number = clean_text(lot_number, "Numéro de lot", max_length=20, required=False)
     lot_title = clean_text(lot_title, "Intitulé du lot", max_length=200)
     trade = clean_text(trade, "Corps d'état", max_length=100, required=False)
-    rules = (calendar or CalendarInput()).checked()
-    if settings is not None:
-        refuse_dropped_reminders(
-            explain_calendar(
-                settings,
-                buyer=Overrides.of(market.operation.buyer),
-                lot=rules.overrides(),
-            ),
-            f"Le lot « {lot_title} »",
-        )
+    rules = (calendar or CalendarChange()).applied(Overrides())
+    refuse_dropped_reminders(
+        explain_calendar(settings, buyer=Overrides.of(market.operation.buyer), lot=rules),
+        f"Le lot « {lot_title} »",
+    )
     existing = session.scalar(
         select(Clause).where(Clause.market_id == market.id, Clause.lot_number == lot_number)
     )
@@ -415,7 +431,7 @@ def add_lot(
         planned_notification=planned_notification,
         trade=trade,
     )
-    rules.apply(clause)
+    rules.write_to(clause)
     session.flush()
     return clause
 

@@ -14,8 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, tuple_
@@ -35,16 +34,18 @@ from workflow.domain.calendar import (
     CalendarRules,
     Interval,
     LadderStep,
+    RuleOverrides,
     month_schedule,
     month_start,
     replan_step,
     resolve_rules,
 )
+from workflow.domain.calendar import ExplainedCalendar as ExplainedCalendar
+from workflow.domain.calendar import RuleSource as RuleSource
 from workflow.domain.stages import Stage
 from workflow.settings import Settings, parse_offsets
 
 log = logging.getLogger("workflow.services.reminders")
-T = TypeVar("T")
 
 
 def default_rules(settings: Settings) -> CalendarRules:
@@ -109,10 +110,9 @@ def lot_calendars(
     for cid, c_day, c_off, c_esc, bid, b_day, b_off, b_esc, start, planned, end in rows:
         rules = resolve_rules(
             defaults,
-            due_days=(c_day, b_day),
-            reminder_offsets=(_offsets(c_off, f"clause {cid}"), _offsets(b_off, f"buyer {bid}")),
-            escalation_offsets=(c_esc, b_esc),
-        )
+            lot=Overrides(c_day, c_off, c_esc).parsed(f"clause {cid}"),
+            buyer=Overrides(b_day, b_off, b_esc).parsed(f"buyer {bid}"),
+        ).rules
         last = end or planned
         calendars[cid] = LotCalendar(
             rules=rules,
@@ -172,12 +172,6 @@ def declared_months(
 # --- where each rule comes from -----------------------------------------------------------------
 
 
-class RuleSource(StrEnum):
-    LOT = "lot"
-    BUYER = "buyer"
-    DEFAULT = "default"
-
-
 SOURCE_LABELS: dict[RuleSource, str] = {
     RuleSource.LOT: "lot",
     RuleSource.BUYER: "donneur d'ordre",
@@ -196,60 +190,28 @@ class Overrides(NamedTuple):
     def of(cls, holder: CalendarOverrides) -> Overrides:
         return cls(holder.declaration_due_day, holder.reminder_offsets, holder.escalation_offset)
 
+    def write_to(self, holder: CalendarOverrides) -> None:
+        holder.declaration_due_day = self.due_day
+        holder.reminder_offsets = self.reminder_offsets
+        holder.escalation_offset = self.escalation_offset
 
-@dataclass(frozen=True)
-class ExplainedCalendar:
-    """A lot's (or a buyer's) calendar and, for each rule, the level it comes from."""
-
-    rules: CalendarRules
-    due_day_from: RuleSource
-    reminders_from: RuleSource
-    escalation_from: RuleSource
-
-    @property
-    def dropped_reminders(self) -> tuple[int, ...]:
-        """Reminders on or after the escalation day: ``month_schedule`` never sends them."""
-        return tuple(o for o in self.rules.reminder_offsets if o >= self.rules.escalation_offset)
-
-
-def _pick(levels: Sequence[tuple[RuleSource, T | None]], default: T) -> tuple[T, RuleSource]:
-    for source, value in levels:
-        if value is not None:
-            return value, source
-    return default, RuleSource.DEFAULT
+    def parsed(self, owner: str) -> RuleOverrides:
+        """The columns as rules; unreadable offsets (``owner`` names them in the log) are
+        left to the level above."""
+        return RuleOverrides(
+            self.due_day, _offsets(self.reminder_offsets, owner), self.escalation_offset
+        )
 
 
 def explain_calendar(
     settings: Settings, *, buyer: Overrides, lot: Overrides | None = None
 ) -> ExplainedCalendar:
-    """The rules ``lot_calendars`` applies (lot, else buyer, else settings) with their origin;
+    """The rules ``lot_calendars`` applies, with their origin (both call ``resolve_rules``);
     without ``lot``, the calendar a buyer gives to its lots that override nothing."""
-    lot = lot or Overrides()
-    defaults = default_rules(settings)
-    day, day_from = _pick(
-        [(RuleSource.LOT, lot.due_day), (RuleSource.BUYER, buyer.due_day)], defaults.due_day
-    )
-    offsets, offsets_from = _pick(
-        [
-            (RuleSource.LOT, _offsets(lot.reminder_offsets, "lot")),
-            (RuleSource.BUYER, _offsets(buyer.reminder_offsets, "buyer")),
-        ],
-        defaults.reminder_offsets,
-    )
-    escalation, escalation_from = _pick(
-        [(RuleSource.LOT, lot.escalation_offset), (RuleSource.BUYER, buyer.escalation_offset)],
-        defaults.escalation_offset,
-    )
-    return ExplainedCalendar(
-        rules=CalendarRules(
-            due_day=day,
-            reminder_offsets=offsets,
-            escalation_offset=escalation,
-            call_time=defaults.call_time,
-        ),
-        due_day_from=day_from,
-        reminders_from=offsets_from,
-        escalation_from=escalation_from,
+    return resolve_rules(
+        default_rules(settings),
+        lot=(lot or Overrides()).parsed("lot"),
+        buyer=buyer.parsed("buyer"),
     )
 
 
@@ -305,6 +267,8 @@ def replan_ladders(
         old = month_schedule(ladder.month, before[ladder.clause_id], zone)
         new = month_schedule(ladder.month, after[ladder.clause_id], zone)
         step = replan_step(ladder.next_step, old, new)
+        if step is None:  # done: the query leaves such ladders out
+            continue
         if (ladder.due_on, ladder.next_step, ladder.next_step_at) == (
             new.due_on,
             step.name,

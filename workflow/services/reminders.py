@@ -407,7 +407,12 @@ def _climb_one(
             clause_id=ladder.clause_id,
         )
     if not _advance(
-        session, ladder, plan.following, escalated=step.name == LadderStep.ESCALATION, now=now
+        session,
+        ladder,
+        schedule,
+        plan.following,
+        escalated=step.name == LadderStep.ESCALATION,
+        now=now,
     ):
         # Someone else moved this ladder (a declaration): take our email back.
         if queued:
@@ -437,13 +442,22 @@ def _climb_one(
 def _advance(
     session: Session,
     ladder: DeclarationLadder,
+    schedule: MonthSchedule,
     following: ScheduledStep | None,
     *,
     escalated: bool,
     now: datetime,
 ) -> bool:
-    """Compare-and-set on ``next_step``: True when this pass moved the ladder."""
+    """Compare-and-set on ``next_step``: True when this pass moved the ladder.
+
+    The due date is written again from ``schedule`` (today's rules), as the next step is. A
+    ladder opened with the rules read just before a ``lot set`` or ``buyer set`` committed (on
+    PostgreSQL nothing orders the two; the change re-planned no ladder, this one did not exist
+    yet) would otherwise keep the old date, and the digest count its days late from it forever:
+    it heals at its call, normally sent by the same pass.
+    """
     values: dict[str, Any] = {
+        "due_on": schedule.due_on,
         "next_step": following.name if following else LadderStep.DONE,
         "next_step_at": following.at if following else None,
     }

@@ -41,7 +41,7 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.services import catalog
 from workflow.services.calendar_changes import Reset, set_buyer, set_lot_calendar
-from workflow.services.catalog import NOTICE_PREFERENCE_LABELS, CalendarInput
+from workflow.services.catalog import NOTICE_PREFERENCE_LABELS, CalendarChange
 from workflow.services.clauses import ClauseParameters
 
 
@@ -119,7 +119,7 @@ def buyer_add(
             name=name,
             kind=kind,
             notice_preference=notice_preference,
-            calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
+            calendar=CalendarChange(due_day, reminder_offsets, escalation_offset),
             now=now,
             settings=app.settings,
         )
@@ -573,7 +573,7 @@ def lot_add(
             publish=app.publish,
             trade=trade,
             planned_notification=notification,
-            calendar=CalendarInput(due_day, reminder_offsets, escalation_offset),
+            calendar=CalendarChange(due_day, reminder_offsets, escalation_offset),
             settings=app.settings,
         )
         data = clause_summary(clause)
