@@ -89,7 +89,10 @@ def free_port() -> int:
 @contextmanager
 def running_server(handler: Any, **smtp_options: Any) -> Iterator[Controller]:
     """Start aiosmtpd on 127.0.0.1 and a free port; ``smtp_options`` go to aiosmtpd's SMTP."""
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_options)
+    # ready_timeout: aiosmtpd's 5 s default is short for a TLS start-up on a loaded CI machine.
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), ready_timeout=30, **smtp_options
+    )
     controller.start()
     try:
         yield controller
