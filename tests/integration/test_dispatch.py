@@ -34,6 +34,8 @@ from workflow.services import outbox
 from workflow.services.dispatch import (
     RETRY_DELAYS,
     STALE_CLAIM,
+    Claimed,
+    MessageFactory,
     dispatch_due,
     dispatch_due_async,
     retry_delay,
@@ -365,6 +367,62 @@ def test_it_never_sends_a_message_it_could_not_build(app: App, memory: MemoryTra
     queue(app, "ok")
 
     assert dispatch_due(app, NOW).sent == 1
+
+
+class WaitingConnection(MailConnection):
+    """Takes each message after a turn of the loop, as a server across the network would."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    async def send(self, message: OutgoingMessage) -> Accepted:
+        self.events.append(f"send {message.key}")
+        await asyncio.sleep(0)
+        self.events.append(f"sent {message.key}")
+        return Accepted()
+
+
+class WaitingTransport(MailTransport):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[MailConnection]:
+        yield WaitingConnection(self.events)
+
+    def describe(self) -> str:
+        return "waiting"
+
+
+def test_it_builds_each_message_while_the_one_before_is_on_the_wire(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(app, "m0")
+    queue(app, "bad", Recipient("Sans domaine", "pas-une-adresse"))
+    queue(app, "m2")
+    transport = WaitingTransport()
+    build = MessageFactory.build
+
+    def logged_build(self: MessageFactory, claimed: Claimed) -> OutgoingMessage:
+        transport.events.append(f"build {claimed.key}")
+        return build(self, claimed)
+
+    monkeypatch.setattr(MessageFactory, "build", logged_build)
+
+    report = dispatch_due(app, NOW, transport=transport)
+
+    # "bad" is built while m0 waits for the server, and refused at its own turn.
+    assert transport.events == [
+        "build m0",
+        "send m0",
+        "build bad",
+        "sent m0",
+        "build m2",
+        "send m2",
+        "sent m2",
+    ]
+    assert (report.sent, report.failed) == (2, 1)
+    assert "adresse électronique invalide" in (row(app, "bad").last_error or "")
 
 
 def test_it_gives_back_the_rows_it_claimed_ahead_when_the_server_is_out_of_reach(

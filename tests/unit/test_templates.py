@@ -12,11 +12,18 @@ import os
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from jinja2 import StrictUndefined, UndefinedError
 
-from workflow.adapters.templates import TemplateRenderer, french_date
+from workflow.adapters.templates import (
+    EmailEnvironment,
+    TemplateRenderer,
+    french_date,
+    remembered,
+)
 from workflow.services import notices, previews, reminder_emails
 from workflow.settings import Settings
 
@@ -158,6 +165,26 @@ def test_it_keeps_a_line_break_out_of_the_subject(
 
     assert "\n" not in subject and "\r" not in subject
     assert subject.startswith("Clause d'insertion repérée – Collège Bcc: victime@example.org")
+
+
+def test_it_never_gives_a_remembered_date_to_an_equal_instant_of_another_zone() -> None:
+    remembered_date = remembered(french_date)
+    evening = datetime(2026, 8, 31, 22, 30, tzinfo=UTC)
+    in_paris = evening.astimezone(ZoneInfo("Europe/Paris"))  # the same instant, 1 September
+    assert evening == in_paris
+
+    assert remembered_date(evening) == "31 août 2026"
+    assert remembered_date(in_paris) == "1er septembre 2026"
+    assert remembered_date(evening) == "31 août 2026"
+
+
+def test_it_reads_a_dict_key_or_a_dict_method_as_jinja_does() -> None:
+    environment = EmailEnvironment(undefined=StrictUndefined)
+    template = environment.from_string("{{ d.name }} {{ d.items is callable }} {{ n.real }}")
+
+    assert template.render(d={"name": "Élodie", "items": "x"}, n=3) == "Élodie True 3"
+    with pytest.raises(UndefinedError):
+        environment.from_string("{{ d.missing }}").render(d={})
 
 
 def test_it_writes_the_first_of_the_month_the_french_way() -> None:

@@ -394,6 +394,46 @@ def _log_failure(row: Claimed, outcome: Outcome) -> None:
     )
 
 
+class MessagesAhead:
+    """Builds each row's wire message while the message before it is on the wire.
+
+    ``prepare(i)`` schedules the build of row ``i`` as a loop callback just before a send: it runs
+    once the send has written its first command and waits for the server, time the loop would
+    otherwise spend idle (BENCHMARKS.md). ``take(i)`` returns that message, or builds it then if
+    the callback did not run (a send that never waited). What a build raises is returned, not
+    raised, so that it reaches its own row at its own turn.
+    """
+
+    def __init__(self, factory: MessageFactory, batch: Sequence[Claimed]) -> None:
+        self.factory = factory
+        self.batch = batch
+        self.built: dict[int, OutgoingMessage | Exception] = {}
+        self.pending: asyncio.Handle | None = None
+
+    def prepare(self, index: int) -> None:
+        if index < len(self.batch):
+            self.pending = asyncio.get_running_loop().call_soon(self._build_into, index)
+
+    def take(self, index: int) -> OutgoingMessage | Exception:
+        self.cancel()
+        built = self.built.pop(index, None)
+        return built if built is not None else self._build(index)
+
+    def cancel(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()  # harmless once it has run
+            self.pending = None
+
+    def _build_into(self, index: int) -> None:
+        self.built[index] = self._build(index)
+
+    def _build(self, index: int) -> OutgoingMessage | Exception:
+        try:
+            return self.factory.build(self.batch[index])
+        except Exception as exc:  # raised again, or recorded, at the row's own turn
+            return exc
+
+
 async def _deliver_batch(
     connection: MailConnection,
     factory: MessageFactory,
@@ -403,37 +443,55 @@ async def _deliver_batch(
     rand: Callable[[], float],
     should_stop: Callable[[], bool],
 ) -> None:
-    for index, row in enumerate(batch):
-        if should_stop():
-            # Asked to stop (SIGTERM): the message before this one was finished and will be
-            # recorded; this one and the rest go back to the queue for the next start.
-            release_claims(recorder.app, batch[index:], now)
-            recorder.report.stopped = STOP_REQUESTED
-            return
-        try:
-            accepted = await connection.send(factory.build(row))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            # Stopped mid-batch: the rows not tried yet go back to the queue at once. The one in
-            # flight stays ``sending``; the stale-claim rule resends it if the server had not
-            # taken it (and duplicates it if it had: the at-least-once edge).
-            release_claims(recorder.app, batch[index + 1 :], now)
-            raise
-        except ConnectionFailure as exc:
-            # The server is out of reach: every row left in the batch waits like this one.
-            for rest in batch[index:]:
-                recorder.add(failed_outcome(rest, exc, now, rand))
-            recorder.report.stopped = exc.message
-            log.warning(
-                "mail server unreachable",
-                extra={"action": "mail.unreachable", "error": exc.message},
-            )
-            return
-        except (TransientFailure, PermanentFailure) as exc:
-            outcome = failed_outcome(row, exc, now, rand)
-            _log_failure(row, outcome)
-            recorder.add(outcome)
-            continue
-        recorder.add(sent_outcome(row, accepted, now))
+    ahead = MessagesAhead(factory, batch)
+    try:
+        for index, row in enumerate(batch):
+            if should_stop():
+                # Asked to stop (SIGTERM): the message before this one was finished and will be
+                # recorded; this one and the rest go back to the queue for the next start.
+                release_claims(recorder.app, batch[index:], now)
+                recorder.report.stopped = STOP_REQUESTED
+                return
+            message = ahead.take(index)
+            try:
+                if isinstance(message, Exception):
+                    raise message  # the build failed: handled as if it had just been raised
+                ahead.prepare(index + 1)
+                accepted = await connection.send(message)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Stopped mid-batch: the rows not tried yet go back to the queue at once. The
+                # one in flight stays ``sending``; the stale-claim rule resends it if the server
+                # had not taken it (and duplicates it if it had: the at-least-once edge).
+                release_claims(recorder.app, batch[index + 1 :], now)
+                raise
+            except ConnectionFailure as exc:
+                # The server is out of reach: every row left in the batch waits like this one.
+                for rest in batch[index:]:
+                    recorder.add(failed_outcome(rest, exc, now, rand))
+                recorder.report.stopped = exc.message
+                log.warning(
+                    "mail server unreachable",
+                    extra={"action": "mail.unreachable", "error": exc.message},
+                )
+                return
+            except (TransientFailure, PermanentFailure) as exc:
+                _record_failure(row, exc, recorder, now, rand)
+                continue
+            recorder.add(sent_outcome(row, accepted, now))
+    finally:
+        ahead.cancel()
+
+
+def _record_failure(
+    row: Claimed,
+    error: DeliveryError,
+    recorder: Recorder,
+    now: datetime,
+    rand: Callable[[], float],
+) -> None:
+    outcome = failed_outcome(row, error, now, rand)
+    _log_failure(row, outcome)
+    recorder.add(outcome)
 
 
 async def dispatch_due_async(

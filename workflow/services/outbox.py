@@ -38,7 +38,7 @@ class Recipient:
 _TABLE = cast(Table, OutboxMessage.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 _INSERTS = {
-    name: dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    name: dialect.insert(_TABLE).inline().on_conflict_do_nothing(index_elements=["key"])
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -62,7 +62,12 @@ def queue_email(
     require_aware(now)
     if not recipients:
         raise ValueError(f"email {key} has no recipient")
-    if key_exists(session, key):
+    # Core statements on the session's connection: ``session.execute`` would autoflush before
+    # each, then hand them to this connection; one flush (what autoflush does) is enough here.
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    if connection.execute(_KEY_EXISTS, {"key": key}).first() is not None:
         return False
     rendered = renderer.render(kind, context)
     values = {
@@ -78,10 +83,8 @@ def queue_email(
         "next_attempt_at": now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    statement = _INSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
-    result = session.execute(statement, values)
-    return bool(getattr(result, "rowcount", 0))
+    statement = _INSERTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    return bool(connection.execute(statement, values).rowcount)
 
 
 #: Every state of an outbox row, with the word a facilitator reads.
