@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck format bench clean
+# Test processes (pytest-xdist): "auto" is one per core; `make test PYTEST_WORKERS=0` runs in one.
+PYTEST_WORKERS ?= auto
+# pytest-randomly shuffles the order on every run and prints the seed in the header
+# ("Using --randomly-seed=N"); to replay that order: `make test PYTEST_ARGS=--randomly-seed=N`.
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +25,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict workflow
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10 $(PYTEST_ARGS)
+
+# The suite without the tests marked slow (the demo, real servers): for quick checks while coding.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -353,8 +353,8 @@ def run_service_on(
     build = timings.wrap("deliver: build (in the send before)", dispatch.MessageFactory.build)
     sizes = []
 
-    def measured_build(self: Any, row: Any) -> Any:
-        message = build(self, row)
+    def measured_build(self: Any, row: Any, date: Any = None) -> Any:
+        message = build(self, row, date)
         sizes.append(len(message.data))
         return message
 

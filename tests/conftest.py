@@ -7,6 +7,7 @@ on that server, migrates it once and empties it between tests, so runs never see
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -23,11 +24,36 @@ from workflow.adapters.orm import Base
 from workflow.bootstrap import App, bootstrap
 from workflow.settings import Settings
 
+# pytest-xdist's workers get COLUMNS=80 and LINES=24 in their environment. Rich reads them once,
+# when the CLI's Console is created at import, and would then draw every table 80 columns wide
+# whatever COLUMNS a test gives the command: a worker must see what a plain run sees.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 PG_ENV = "CLAUSES_TEST_DATABASE_URL"
 PG_HOWTO = (
     f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://postgres@127.0.0.1:5432/test "
     "(any database the user may CREATE DATABASE from) to run them; .ci/run always does."
 )
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """Give each test the process's logging as it found it.
+
+    ``clauses serve`` and ``clauses tick --log`` configure logging for the whole process (root
+    handlers, APScheduler quietened to warnings): run in-process by a test, that setup used to leak
+    into every later test, so a test could pass or fail depending on what ran before it.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    apscheduler = logging.getLogger("apscheduler")
+    quiet = apscheduler.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    apscheduler.setLevel(quiet)
 
 
 class Clock:

@@ -58,7 +58,7 @@ class FieldError:
         if self.line is not None:
             where.append(f"ligne {self.line}")
         if self.column:
-            where.append(f"colonne « {self.column} »")
+            where.append(f"colonne « {self.column} »")
         prefix = ", ".join(where)
         return f"{prefix} : {self.message}" if prefix else self.message
 

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from workflow.adapters.mail.message import check_address, mailbox_from_setting
+from workflow.domain.outcomes import outcome_groups_problem
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.errors import SettingsInvalid
 
@@ -67,6 +68,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout: float = Field(default=30.0, gt=0)
+    # The wait for the reply after the final dot: RFC 5321 (4.5.3.2.6) asks for 10 minutes, since
+    # the server may scan the message first; a shorter one makes accepted mail look lost.
+    smtp_data_timeout: float = Field(default=600.0, gt=0)
+    # A message whose claim expired while it was on the wire may have been delivered: "ask" leaves
+    # it for the facilitator (« clauses mail retry N° »), "resend" sends it again (maybe twice).
+    uncertain_mail: Literal["ask", "resend"] = "ask"
 
     # The declaration calendar's defaults; buyers and lots may override the first three.
     declaration_due_day: int = Field(default=10, ge=1, le=28)
@@ -75,10 +82,15 @@ class Settings(BaseSettings):
     call_time: time = time(9, 0)
     digest_time: time = time(8, 0)
     summary_time: time = time(7, 0)
+    # Working days after the general due date at which the monthly summary leaves; None: the
+    # working day after the last reminder (largest reminder offset + 1), see summary_delay_days.
+    summary_delay: int | None = None
     # Days a clause may wait in a stage before the digest mentions it.
     stage_wait_days: dict[str, int] = Field(
         default_factory=lambda: {"identification": 60, "drafting": 90, "award": 45}
     )
+    # Outcome type code -> reporting group code, over the documented default mapping.
+    outcome_groups: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -113,7 +125,7 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _sender(cls, value: str) -> str:
-        if "<" in value:  # « Nom <adresse> »
+        if "<" in value:  # « Nom <adresse> »
             mailbox_from_setting(value, "")
         else:
             check_address(value)
@@ -126,10 +138,19 @@ class Settings(BaseSettings):
         for stage, days in value.items():
             if stage not in known:
                 raise ValueError(
-                    f"étape « {stage} » inconnue : étapes possibles {', '.join(known)}"
+                    f"étape « {stage} » inconnue : étapes possibles {', '.join(known)}"
                 )
             if days < 0:
-                raise ValueError(f"{days} jours pour « {stage} » : 0 (jamais) ou plus attendu")
+                raise ValueError(f"{days} jours pour « {stage} » : 0 (jamais) ou plus attendu")
+        return value
+
+    @field_validator("outcome_groups")
+    @classmethod
+    def _outcome_groups(cls, value: dict[str, str]) -> dict[str, str]:
+        # A mistyped code would otherwise silently leave the default group in every report.
+        problem = outcome_groups_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("escalation_offset")
@@ -142,6 +163,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"l'alerte doit venir après le dernier rappel (CLAUSES_REMINDER_OFFSETS = "
                 f"{offsets}) : plus de {max(parse_offsets(offsets))} jours ouvrés attendu"
+            )
+        return value
+
+    @field_validator("summary_delay")
+    @classmethod
+    def _summary_after_due_date(cls, value: int | None) -> int | None:
+        # 0 would compile the summary on the due day itself, before that day's declarations.
+        if value is not None and not 1 <= value <= 60:
+            raise ValueError(
+                "nombre de jours ouvrés après la date limite de déclaration attendu, de 1 à 60 "
+                "(sans réglage : le jour ouvré qui suit la dernière relance)"
             )
         return value
 
@@ -170,6 +202,14 @@ class Settings(BaseSettings):
     @property
     def reminder_offset_list(self) -> tuple[int, ...]:
         return parse_offsets(self.reminder_offsets)
+
+    @property
+    def summary_delay_days(self) -> int:
+        """Working days from the due date to the monthly summary: the setting, else the working
+        day after the last reminder of the general calendar."""
+        if self.summary_delay is not None:
+            return self.summary_delay
+        return max(self.reminder_offset_list) + 1
 
     @classmethod
     def settings_customise_sources(

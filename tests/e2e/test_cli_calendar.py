@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, ladder_pass, ladders, make_lot
+from tests.text import squash
 from workflow.bootstrap import App
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
@@ -29,7 +30,7 @@ def run(app: App, *args: str) -> Result:
 
 def ok(result: Result) -> str:
     assert result.exit_code == 0, result.output
-    return " ".join(result.stdout.split())
+    return squash(result.stdout)
 
 
 def data(result: Result) -> Any:
@@ -40,7 +41,7 @@ def data(result: Result) -> Any:
 def refused(result: Result) -> str:
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Refusé : "), result.stderr
-    return " ".join(result.stderr.split())
+    return squash(result.stderr)
 
 
 @pytest.fixture
@@ -155,10 +156,10 @@ def test_it_changes_a_buyers_notices_and_calendar(app: App, lot: Lot) -> None:
          "le rappel à J+7 (réglage général) ne viendrait pas avant le signalement au donneur "
          "d'ordre à J+5 (lot), il ne partirait jamais."),
         (("lot", "set", "{clause}", "--due-day", "29"), "doit être entre 1 et 28"),
-        (("lot", "set", "{clause}", "--reminder-offsets", "7,3"), "Jours de rappel « 7,3 »"),
+        (("lot", "set", "{clause}", "--reminder-offsets", "7,3"), "Jours de rappel « 7,3 »"),
         (("lot", "set", "999", "--due-day", "5"), "Aucune clause n° 999."),
         (("buyer", "set", "{buyer}", "--notices", "parfois", "--due-day", "5"),
-         "Préférence d'avis « parfois » inconnue."),
+         "Préférence d'avis « parfois » inconnue."),
         (("buyer", "set", "{buyer}", "--escalation-offset", "6"),
          "le rappel à J+7 (réglage général) ne viendrait pas avant le signalement au donneur "
          "d'ordre à J+6 (donneur d'ordre)"),
@@ -180,8 +181,8 @@ def test_it_refuses_with_exit_code_1_and_changes_nothing(
         (("lot", "set", "{clause}"), "Donnez au moins une option"),
         (("buyer", "set", "{buyer}", "--reason", "x"), "Donnez au moins une option"),
         (("lot", "set", "{clause}", "--reset-calendar", "--due-day", "3"), "ne le combinez pas"),
-        (("lot", "set", "{clause}", "--due-day", "le dix"), "un nombre entier ou « défaut »"),
-        (("buyer", "set", "{buyer}", "--escalation-offset", "x"), "un nombre entier ou « défaut »"),
+        (("lot", "set", "{clause}", "--due-day", "le dix"), "un nombre entier ou « défaut »"),
+        (("buyer", "set", "{buyer}", "--escalation-offset", "x"), "un nombre entier ou « défaut »"),
         (("lot", "set", "un", "--due-day", "3"), "'un' is not a valid integer"),
     ],
 )
@@ -203,4 +204,4 @@ def test_a_new_lot_whose_reminders_would_never_go_is_refused(app: App, lot: Lot)
         run(app, "lot", "add", "--market", str(market["id"]), "--number", "2", "--title",
             "Peinture", "--escalation-offset", "7")
     )  # fmt: skip
-    assert "Le lot « Peinture » : le rappel à J+7 (réglage général) ne viendrait pas" in message
+    assert "Le lot « Peinture » : le rappel à J+7 (réglage général) ne viendrait pas" in message

@@ -11,13 +11,21 @@ import contextlib
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.text import squash
+from workflow.adapters.templates import of_name, to_name
+from workflow.domain.stages import ClauseEvent
 from workflow.entrypoints.cli import cli
+from workflow.entrypoints.cli.clauses import HISTORY_LABELS, history_label
+from workflow.entrypoints.cli.common import hours_text, plural
 
 Run = Callable[..., Result]
 
@@ -80,7 +88,7 @@ def data(result: Result) -> Any:
 def refused(result: Result) -> str:
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Refusé : "), result.stderr
-    return " ".join(result.stderr.split())
+    return squash(result.stderr)
 
 
 def usage(result: Result) -> str:
@@ -161,21 +169,21 @@ def test_it_warns_under_150_hours(run: Run) -> None:
             "30",
         )
     )
-    assert "Attention : 45 h, c'est moins de 150 heures" in " ".join(out.split())
+    assert "Attention : 45 h, c'est moins de 150 heures" in squash(out)
 
 
 @pytest.mark.parametrize(
     ("option", "value", "words"),
     [
-        ("--amount", "beaucoup", "--amount (montant HT) : « beaucoup » n'est pas un nombre."),
-        ("--amount", "-5", "--amount (montant HT) : « -5 » doit être strictement positif."),
+        ("--amount", "beaucoup", "--amount (montant HT) : « beaucoup » n'est pas un nombre."),
+        ("--amount", "-5", "--amount (montant HT) : « -5 » doit être strictement positif."),
         (
             "--labour-share",
             "50",
-            "--labour-share (part de main-d'œuvre) : « 50 » doit être compris",
+            "--labour-share (part de main-d'œuvre) : « 50 » doit être compris",
         ),
-        ("--rate", "120 %", "--rate (taux d'insertion) : « 120 % » doit être compris"),
-        ("--hourly-cost", "0", "--hourly-cost (coût horaire chargé) : « 0 » doit être"),
+        ("--rate", "120 %", "--rate (taux d'insertion) : « 120 % » doit être compris"),
+        ("--hourly-cost", "0", "--hourly-cost (coût horaire chargé) : « 0 » doit être"),
     ],
 )
 def test_it_refuses_a_bad_figure_and_names_the_option(
@@ -322,9 +330,9 @@ def test_it_adds_a_lot_with_imposed_hours_and_shows_both_figures(
             "--hours", "200", "--hours-reason", "arbitrage du donneur d'ordre",
         )
     )  # fmt: skip
-    assert "Clause n° 2 créée à l'étape « repérage »" in out
+    assert "Clause n° 2 créée à l'étape « repérage »" in out
     assert "Attention : 33 h" in out
-    assert "Heures imposées : 200 h (arbitrage du donneur d'ordre)." in out
+    assert "Heures imposées : 200\u00a0h (arbitrage du donneur d'ordre)." in out
     shown = data(run("clause", "show", "2", "--json"))
     assert (shown["heures_calculees"], shown["heures_imposees"], shown["heures_prevues"]) == (
         33,
@@ -336,21 +344,21 @@ def test_it_adds_a_lot_with_imposed_hours_and_shows_both_figures(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("buyer", "add", "Département de l'Exemple"), "Le donneur d'ordre « Département de l'Exemple » existe déjà (n° 1)."),
-        (("buyer", "add", "Autre", "--notices", "parfois"), "Préférence d'avis « parfois » inconnue."),
-        (("buyer", "add", "Autre", "--reminder-offsets", "7,3"), "Jours de rappel « 7,3 »"),
+        (("buyer", "add", "Département de l'Exemple"), "Le donneur d'ordre « Département de l'Exemple » existe déjà (n° 1)."),
+        (("buyer", "add", "Autre", "--notices", "parfois"), "Préférence d'avis « parfois » inconnue."),
+        (("buyer", "add", "Autre", "--reminder-offsets", "7,3"), "Jours de rappel « 7,3 »"),
         (("buyer", "add", "Autre", "--due-day", "31"), "doit être entre 1 et 28"),
         (("buyer", "contact-add", "9", "--name", "X", "--email", "x@example.org"), "Aucun donneur d'ordre n° 9."),
-        (("buyer", "contact-add", "1", "--name", "X", "--email", "pas-une-adresse"), "« pas-une-adresse » n'est pas une adresse e-mail"),
+        (("buyer", "contact-add", "1", "--name", "X", "--email", "pas-une-adresse"), "« pas-une-adresse » n'est pas une adresse e-mail"),
         (("company", "add", "Autre", "--siret", "732 829 320 00075"), "la clé de contrôle ne correspond pas"),
         (("company", "add", "Autre", "--siret", "1234"), "14 chiffres attendus (espaces permis)"),
-        (("company", "add", "Autre", "--siret", "73282932000074"), "déjà celui de l'entreprise « BTP Exemple »"),
+        (("company", "add", "Autre", "--siret", "73282932000074"), "déjà celui de l'entreprise « BTP Exemple »"),
         (("company", "correspondent-add", "99", "--name", "X", "--email", "x@example.org"), "Aucune entreprise n° 99."),
         (("operation", "add", "X", "--buyer", "42"), "Aucun donneur d'ordre n° 42."),
         (("market", "add", "X", "--operation", "42"), "Aucune opération n° 42."),
         (("lot", "add", "--market", "42", "--title", "X"), "Aucun marché n° 42."),
-        (("lot", "add", "--market", "1", "--number", "1", "--title", "X"), "Le lot 1 du marché « M-2026-01 » existe déjà (clause n° 1)."),
-        (("lot", "add", "--market", "1", "--title", "X", "--rate", "5"), "--rate (taux d'insertion) : « 5 »"),
+        (("lot", "add", "--market", "1", "--number", "1", "--title", "X"), "Le lot 1 du marché « M-2026-01 » existe déjà (clause n° 1)."),
+        (("lot", "add", "--market", "1", "--title", "X", "--rate", "5"), "--rate (taux d'insertion) : « 5 »"),
         (("lot", "add", "--market", "1", "--title", "X", "--hours", "300"), "indiquez la raison"),
     ],
 )  # fmt: skip
@@ -404,7 +412,8 @@ def test_it_walks_a_clause_through_every_stage(
 
     ok(run("clause", "advance", clause, "demarrer"))
     imposed = ok(run("clause", "hours", clause, "5000", "--reason", "avenant n° 1"))
-    assert "5000 heures imposées (calculées : 4725)." in imposed
+    # Thousands apart by Babel's narrow no-break space, as in the emails.
+    assert "5\u202f000 heures imposées (calculées : 4\u202f725)." in imposed
     ok(run("clause", "advance", clause, "achever", "--end-date", "31/05/2027"))
 
     bilan = tmp_path / "bilan.txt"
@@ -424,8 +433,22 @@ def test_it_walks_a_clause_through_every_stage(
     ]  # fmt: skip
     text = ok(run("clause", "show", clause))
     assert "Étape : clôturée (version 6)" in text
-    assert "imposées (avenant n° 1) ; calculées : 4725" in text
+    assert "Heures d'insertion prévues : 5\u202f000\u00a0h" in text
+    assert "imposées (avenant n° 1) ; calculées : 4\u202f725\u00a0h" in text
     assert "Historique" in text
+    history = text.split("Historique", 1)[1]
+    # Every row in French words, none as a code; the time in the service's zone, never UTC.
+    for label in (
+        "repérage", "rédaction", "attribution", "attribution enregistrée", "démarrage",
+        "heures imposées", "fin d'exécution", "bilan enregistré", "clôture",
+    ):  # fmt: skip
+        assert f"│ {label} " in history, label
+    for code in ("draft", "award_recorded", "hours_override", "final_report", "close"):
+        assert code not in history
+    for row in shown["historique"]:
+        moment = datetime.fromisoformat(row["date"])
+        assert f"{moment.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y %H:%M}" in history
+        assert f"{moment.astimezone(UTC):%d/%m/%Y %H:%M}" not in history
 
 
 def test_it_explains_a_refused_transition_and_changes_nothing(
@@ -436,8 +459,8 @@ def test_it_explains_a_refused_transition_and_changes_nothing(
     before = data(run("clause", "show", clause, "--json"))
     message = refused(run("clause", "advance", clause, "démarrer"))
     assert message == (
-        "Refusé : Clause n° 1 (marché M-2026-01 lot 1 – Gros œuvre) est à l'étape « repérage » : "
-        "l'événement « démarrer » n'y est pas permis. Permis maintenant : rédiger (draft), "
+        "Refusé : Clause n° 1 (marché M-2026-01 lot 1 – Gros œuvre) est à l'étape « repérage » : "
+        "l'événement « démarrer » n'y est pas permis. Permis maintenant : rédiger (draft), "
         "abandonner (abandon)."
     )
     assert data(run("clause", "show", clause, "--json")) == before
@@ -459,17 +482,17 @@ def test_it_says_what_is_missing_before_starting(run: Run, territory: dict[str, 
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("clause", "advance", "1", "valider"), "Événement inconnu « valider »."),
+        (("clause", "advance", "1", "valider"), "Événement inconnu « valider »."),
         (("clause", "advance", "99", "draft"), "Aucune clause n° 99."),
         (("clause", "show", "99"), "Aucune clause n° 99."),
-        (("clause", "list", "--stage", "finie"), "Étape inconnue « finie »."),
-        (("clause", "advance", "1", "achever", "--end-date", "31/02/2027"), "--end-date : « 31/02/2027 » n'est pas une date"),
-        (("clause", "award", "1", "--company", "1", "--start", "01/04/2026", "--end", "30/06/2027"), "l'attribution s'enregistre à l'étape « attribution »"),
-        (("clause", "award", "1", "--company", "1", "--start", "1er avril", "--end", "30/06/2027"), "--start : « 1er avril » n'est pas une date"),
-        (("clause", "award", "1", "--company", "1", "--start", "01/04/2026", "--end", "30/06/2027", "--co-contractor", "a:b"), "--co-contractor « a:b »"),
-        (("clause", "report", "1", "--text", "bilan"), "le bilan s'enregistre à l'étape « suivi et bilan »"),
+        (("clause", "list", "--stage", "finie"), "Étape inconnue « finie »."),
+        (("clause", "advance", "1", "achever", "--end-date", "31/02/2027"), "--end-date : « 31/02/2027 » n'est pas une date"),
+        (("clause", "award", "1", "--company", "1", "--start", "01/04/2026", "--end", "30/06/2027"), "l'attribution s'enregistre à l'étape « attribution »"),
+        (("clause", "award", "1", "--company", "1", "--start", "1er avril", "--end", "30/06/2027"), "--start : « 1er avril » n'est pas une date"),
+        (("clause", "award", "1", "--company", "1", "--start", "01/04/2026", "--end", "30/06/2027", "--co-contractor", "a:b"), "--co-contractor « a:b »"),
+        (("clause", "report", "1", "--text", "bilan"), "le bilan s'enregistre à l'étape « suivi et bilan »"),
         (("clause", "hours", "1", "0", "--reason", "x"), "doit être un nombre entier positif"),
-        (("clause", "figures", "1", "--labour-share", "2"), "--labour-share (part de main-d'œuvre) : « 2 »"),
+        (("clause", "figures", "1", "--labour-share", "2"), "--labour-share (part de main-d'œuvre) : « 2 »"),
     ],
 )  # fmt: skip
 def test_it_refuses_bad_clause_commands_with_exit_code_1(
@@ -524,3 +547,56 @@ def test_it_prints_names_with_brackets_as_typed(run: Run) -> None:
 
     assert company.exit_code == 0, company.output
     assert company.stdout == "Entreprise n° 1 ajoutée : Bâtiment [lot a] [/x].\n"
+
+
+# --- French typography ------------------------------------------------------------------------
+
+
+def test_it_puts_the_article_and_the_elision_where_french_needs_them(run: Run) -> None:
+    department = data(run("buyer", "add", "Département du Gers", "--kind", "departement", "--json"))
+    added = ok(
+        run(
+            "buyer", "contact-add", str(department["id"]), "--name", "Anne Achat",
+            "--email", "anne.achat@example.org",
+        )
+    )  # fmt: skip
+    assert "Contact n° 1 ajouté au Département du Gers : Anne Achat" in added
+    company = data(run("company", "add", "Isol'Sud", "--json"))
+    added = ok(
+        run(
+            "company", "correspondent-add", str(company["id"]), "--name", "Inès Moreau",
+            "--email", "ines.moreau@example.org",
+        )
+    )  # fmt: skip
+    assert "Correspondant n° 1 ajouté à Isol'Sud : Inès Moreau" in added
+
+
+@pytest.mark.parametrize(
+    ("name", "of", "to"),
+    [
+        ("Département de l'Exemple", "du Département de l'Exemple", "au Département de l'Exemple"),
+        ("Commune de Lasbordes", "de la Commune de Lasbordes", "à la Commune de Lasbordes"),
+        ("Agglomération du Grand Auch", "de l'Agglomération du Grand Auch", "à l'Agglomération du Grand Auch"),
+        ("État", "de l'État", "à l'État"),
+        ("Isol'Sud", "d'Isol'Sud", "à Isol'Sud"),
+        ("Inès Moreau", "d'Inès Moreau", "à Inès Moreau"),
+        ("Bâtiments Gascons", "de Bâtiments Gascons", "à Bâtiments Gascons"),
+    ],
+)  # fmt: skip
+def test_names_take_de_and_a_as_french_writes_them(name: str, of: str, to: str) -> None:
+    assert (of_name(name), to_name(name)) == (of, to)
+
+
+def test_every_history_row_has_a_french_label() -> None:
+    for event in ClauseEvent:  # « abandon » is French as it is; the others are not
+        assert event.value in HISTORY_LABELS
+    assert history_label("draft") == "rédaction" and history_label("finish") == "fin d'exécution"
+    assert history_label("some_new_event") == "some new event"
+
+
+def test_counts_are_printed_with_thousands_apart() -> None:
+    assert plural(12345, "courriel envoyé", "courriels envoyés") == "12\u202f345 courriels envoyés"
+    assert plural(0, "clause", "clauses") == "0 clause"
+    assert hours_text(Decimal("4725")) == "4\u202f725\u00a0h"
+    assert hours_text(Decimal("1151.5")) == "1\u202f151,50\u00a0h"
+    assert hours_text(None, "à calculer") == "à calculer"

@@ -28,7 +28,7 @@ def test_a_database_never_initialised_says_to_run_init(
     result = CliRunner().invoke(cli, ["clause", "list"])
 
     assert result.exit_code == 1
-    assert "n'est pas initialisée ou pas à jour : lancez « clauses init »" in result.stderr
+    assert "n'est pas initialisée ou pas à jour : lancez « clauses init »" in result.stderr
     assert "Traceback" not in result.output + result.stderr
 
 
@@ -68,5 +68,5 @@ def test_a_schema_behind_and_a_concurrent_change_get_their_own_words() -> None:
     with click.Context(cli):
         behind = database_trouble(OperationalError("SELECT", {}, Orig("no such column: x.y")))
         clash = database_trouble(IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed")))
-    assert "lancez « clauses init »" in behind
+    assert "lancez « clauses init »" in behind
     assert clash.startswith("Changement concurrent sur les mêmes données : rien n'a été enregistré")

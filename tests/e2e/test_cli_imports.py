@@ -46,7 +46,7 @@ def test_it_refuses_a_broken_lots_file_with_exit_code_1(run: Invoke, tmp_path: P
 
     assert result.exit_code == 1
     assert "lots.csv : 1 erreur, rien n'a été importé." in result.stderr
-    assert "ligne 3, colonne « Montant HT (€) » : « six cent mille » n'est pas un nombre" in (
+    assert "ligne 3, colonne « Montant HT (€) » : « six cent mille » n'est pas un nombre" in (
         result.stderr
     )
     listed = run("import", "lots", "--json", str(LOTS))
@@ -114,6 +114,46 @@ def test_it_declares_a_month_without_hours(
     assert zero.exit_code == 0, zero.output
     assert "Déclaration de septembre 2026 à zéro heure enregistrée" in zero.stdout
     assert bad_month.exit_code == 1
-    assert "--month : « septembre » n'est pas un mois" in bad_month.stderr
+    assert "--month : « septembre » n'est pas un mois" in bad_month.stderr
     assert not_a_party.exit_code == 1
     assert "n'est pas attributaire" in not_a_party.stderr
+
+
+def test_it_refuses_a_month_not_over_from_every_command(
+    run: Invoke, sqlite_settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    start_sample(app)
+    app.close()
+    clock.set(NOVEMBER)  # 5 November 2026: November opens on Monday 30 November
+    november = tmp_path / "novembre.csv"
+    november.write_bytes(DECLARATION.read_bytes().replace(b";10/2026;", b";11/2026;"))
+
+    zero = run(
+        "declaration", "zero", "--clause", "1", "--company", "41234567800012", "--month", "11/2026"
+    )
+    imported = run("declaration", "import", str(november))
+
+    opening = "La déclaration de novembre 2026 s'ouvre le lundi 30 novembre 2026."
+    assert zero.exit_code == 1 and opening in zero.stderr
+    # In a file the refusal names its column, and goes on in lower case after the colon.
+    assert imported.exit_code == 1
+    assert "colonne « Mois » : l" + opening[1:] in imported.stderr
+    assert "rien n'a été importé" in imported.stderr
+
+
+def test_it_imports_a_workbook_from_the_command_line(
+    run: Invoke, sqlite_settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    from tests.integration.test_declaration_files import sample_xlsx
+
+    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    start_sample(app)
+    app.close()
+    clock.set(NOVEMBER)
+
+    result = run("declaration", "import", str(sample_xlsx(tmp_path / "octobre.xlsx")))
+
+    assert result.exit_code == 0, result.output
+    assert "Déclaration d'octobre 2026 enregistrée : Bâtiments Gascons SARL" in result.stdout
+    assert "370,17\u00a0h au total, 4 participants, dont 1 à 0 h." in result.stdout

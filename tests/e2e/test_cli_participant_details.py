@@ -75,7 +75,7 @@ def test_it_corrects_the_criterion_as_json(declared: Invoke) -> None:
         "jobseeker_over_50",
     )
     assert [c["champ"] for c in data["changements"]] == ["criterion", "validated_on"]
-    assert data["changements"][0]["avant"] == "« Demandeur d'emploi de longue durée »"
+    assert data["changements"][0]["avant"] == "« Demandeur d'emploi de longue durée »"
     assert (data["justificatif"], data["date_validation"]) == (None, None)
     assert (data["sexe"], data["annee_naissance"]) == ("M", 1979)
 
@@ -90,10 +90,10 @@ def test_it_needs_something_to_change(declared: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--sex", "X"), "--sex « X » : indiquez F (femme) ou M (homme)."),
-        (("--birth-year", "06"), "--birth-year « 06 » : indiquez l'année sur 4 chiffres"),
+        (("--sex", "X"), "--sex « X » : indiquez F (femme) ou M (homme)."),
+        (("--birth-year", "06"), "--birth-year « 06 » : indiquez l'année sur 4 chiffres"),
         (("--birth-year", "2020"), "année de naissance 2020 impossible : entre 1900 et 2012"),
-        (("--criterion", "chômeur"), "--criterion « chômeur » n'est pas reconnu."),
+        (("--criterion", "chômeur"), "--criterion « chômeur » n'est pas reconnu."),
     ],
 )
 def test_it_refuses_bad_values_with_exit_code_1_and_changes_nothing(
@@ -111,7 +111,7 @@ def test_it_refuses_an_unknown_participant(declared: Invoke) -> None:
     result = participant(declared, "set", "P-9999", "--sex", "F")
 
     assert result.exit_code == 1
-    assert "Aucun participant « P-9999 »" in result.stderr
+    assert "Aucun participant « P-9999 »" in result.stderr
 
 
 # --- participant validate -----------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_the_import_refuses_a_contradiction_and_names_the_fix(
 
     assert result.exit_code == 1
     assert "aout.csv : 1 erreur, rien n'a été importé." in result.stderr
-    assert "ligne 2, colonne « Sexe » : participant « P-0007 » enregistré avec sexe M" in (
+    assert "ligne 2, colonne « Sexe » : participant « P-0007 » enregistré avec sexe M" in (
         result.stderr
     )
     assert "clauses participant set P-0007 --sex F" in result.stderr

@@ -71,8 +71,8 @@ def test_it_gives_the_outcome_as_json_and_corrects_it_with_replace(declared: Inv
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--type", "CDD", "--date", "30/10/2026"), "--type « CDD » : précisez la durée"),
-        (("--type", "CDI", "--date", "30 octobre"), "--date : « 30 octobre » n'est pas une date"),
+        (("--type", "CDD", "--date", "30/10/2026"), "--type « CDD » : précisez la durée"),
+        (("--type", "CDI", "--date", "30 octobre"), "--date : « 30 octobre » n'est pas une date"),
         (("--type", "CDI", "--date", "01/12/2026"), "Date de sortie 01/12/2026 dans le futur"),
         (("--type", "CDI", "--date", "01/09/2026"), "antérieure à octobre 2026"),
     ],
@@ -92,7 +92,7 @@ def test_it_refuses_an_unknown_participant_and_needs_the_options(declared: Invok
     no_type = outcome(declared, "P-0007", "--clause", "1", "--date", "30/10/2026")
 
     assert unknown.exit_code == 1
-    assert "Aucun participant « P-9999 »" in unknown.stderr
+    assert "Aucun participant « P-9999 »" in unknown.stderr
     assert no_type.exit_code == 2
     assert "--type" in no_type.output
 

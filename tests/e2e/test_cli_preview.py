@@ -68,7 +68,7 @@ def test_it_refuses_an_unknown_kind_and_lists_the_known_ones(
     result = run(sqlite_url, tmp_path, "notice_nope", "--out", str(tmp_path / "p"))
 
     assert result.exit_code == 1
-    assert "Type de courriel inconnu « notice_nope »" in result.stderr
+    assert "Type de courriel inconnu « notice_nope »" in result.stderr
     for kind in ("notice_awarded", "company_welcome", "declaration_receipt"):
         assert kind in result.stderr
     assert not (tmp_path / "p").exists()

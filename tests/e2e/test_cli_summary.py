@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,9 +16,12 @@ from openpyxl import load_workbook
 
 from tests.integration import summary_dataset
 from tests.integration.summary_dataset import Dataset
+from tests.text import squash
+from workflow.adapters.templates import french_hours
 from workflow.bootstrap import App
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
+from workflow.services.summaries import compile_summary
 
 
 @pytest.fixture
@@ -33,7 +40,8 @@ def test_it_prints_the_month_as_tables(app: App, data: Dataset) -> None:
     result = run(app, "summary", "--month", "2026-03")
     assert result.exit_code == 0, result.output
     assert "Synthèse mensuelle des clauses sociales – mars 2026" in result.output
-    assert "170,25\u00a0h réalisées dans le mois" in result.output
+    assert "- Heures réalisées dans le mois\u00a0: 170,25\u00a0h" in result.output
+    assert "- Déclarations de mars 2026\u00a0: toutes reçues (3 sur 3)" in result.output
     assert "Ville d'Auch" in result.output
 
 
@@ -55,6 +63,8 @@ def test_it_writes_a_workbook_with_one_sheet_per_table(
     workbook = load_workbook(target)
     assert workbook.sheetnames == [
         "Avancement",
+        "Déclarations",
+        "Déclarations manquantes",
         "Clauses",
         "Heures par mois",
         "Participants par critère",
@@ -62,10 +72,23 @@ def test_it_writes_a_workbook_with_one_sheet_per_table(
         "Participants par âge",
         "Heures par modalité",
         "Contrats par type",
+        "Sorties par type",
         "Sorties par groupe",
         "Clauses par étape",
     ]
-    assert workbook["Heures par mois"]["B13"].value == 170.25
+    # From the first declared month (January) to March.
+    assert [c.value for c in workbook["Heures par mois"]["B"]] == ["Heures", 70, 165.5, 170.25]
+
+
+def test_it_summarises_by_default_the_last_month_whose_summary_left(
+    app: App, data: Dataset
+) -> None:
+    # 21 April 2026: March's summary leaves on the 22nd (after its last reminder), so the
+    # default month is still February; on the 22nd at 07:00 in Paris it is March.
+    app.clock = lambda: datetime(2026, 4, 21, 12, 0, tzinfo=UTC)
+    assert "– février 2026" in run(app, "summary").output
+    app.clock = lambda: datetime(2026, 4, 22, 5, 0, tzinfo=UTC)
+    assert "– mars 2026" in run(app, "summary").output
 
 
 def test_it_writes_html_under_var_reports_by_default(
@@ -98,7 +121,7 @@ def test_it_writes_the_same_csv_to_a_file(app: App, data: Dataset, tmp_path: Pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--month", "mars"], "« mars » n'est pas un mois ; attendu AAAA-MM"),
+        (["--month", "mars"], "« mars » n'est pas un mois ; attendu AAAA-MM"),
         (["--month", "2026-13"], "n'est pas un mois"),
         (["--month", "2026-03", "--buyer", "999"], "Aucun donneur d'ordre n° 999"),
     ],
@@ -108,7 +131,8 @@ def test_it_refuses_bad_input_in_french(
 ) -> None:
     result = run(app, "summary", *args)
     assert result.exit_code == 1
-    assert message in " ".join(result.output.split())
+    # Lines joined as printed (no-break spaces kept: "«\u00a0mars\u00a0»").
+    assert message in " ".join(result.output.split("\n"))
 
 
 def test_it_prints_the_digest_as_json_without_sending(app: App, data: Dataset) -> None:
@@ -142,3 +166,58 @@ def test_it_refuses_a_bad_now(app: App) -> None:
     result = run(app, "digest", "--now", "demain")
     assert result.exit_code == 1
     assert "n'est pas une date-heure ISO" in result.output
+
+
+def test_it_shows_the_figures_as_known_at_a_given_moment(app: App, data: Dataset) -> None:
+    # Every declaration of the dataset was recorded on 5 January 2026: none was known before.
+    before = run(app, "summary", "--month", "2026-03", "--now", "2026-01-04T12:00")
+    after = run(app, "summary", "--month", "2026-03", "--now", "2026-04-22T07:00")
+    assert "Chiffres arrêtés le 4 janvier 2026 à 12:00." in before.output
+    assert "- Heures réalisées dans le mois\u00a0: 0\u00a0h" in before.output
+    assert "- Heures réalisées dans le mois\u00a0: 170,25\u00a0h" in after.output
+
+
+def test_it_names_the_month_in_words_when_it_writes_a_file(
+    app: App, data: Dataset, tmp_path: Path
+) -> None:
+    target = tmp_path / "s.csv"
+    result = run(app, "summary", "--month", "2026-04", "--format", "csv", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert squash(result.output) == f"Synthèse d'avril 2026 écrite dans {target}"
+    result = run(app, "summary", "--month", "2026-03", "--format", "csv", "--output", str(target))
+    assert squash(result.output) == f"Synthèse de mars 2026 écrite dans {target}"
+
+
+def test_its_tables_are_whole_when_the_output_goes_to_a_file(
+    app: App, data: Dataset, tmp_path: Path
+) -> None:
+    # As a person runs ``clauses summary --month 2026-03 > s.txt``: the real command, its
+    # standard output a pipe, no COLUMNS in the environment.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(CLAUSES_DATABASE_URL=app.settings.database_url, CLAUSES_TIMEZONE="Europe/Paris")
+    clauses = Path(sys.executable).parent / "clauses"
+    done = subprocess.run(
+        [str(clauses), "summary", "--month", "2026-03", "--now", "2026-04-22T07:00"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
+    assert "…" not in printed
+    with app.transaction() as session:
+        summary = compile_summary(
+            session, date(2026, 3, 1), now=datetime(2026, 4, 22, 5, 0, tzinfo=UTC),
+            zone=app.settings.zone,
+        )  # fmt: skip
+    lines = printed.splitlines()
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    # Every cell whole on one line: the clause table's rows read as the data says.
+    for clause in summary.clauses:
+        expected = [str(clause.clause_id), clause.buyer, clause.market, clause.lot or "–",
+                    clause.title, clause.stage_label, french_hours(clause.progress.hours_target),
+                    french_hours(clause.progress.hours_month),
+                    french_hours(clause.progress.hours_cumulated)]  # fmt: skip
+        assert any(row[: len(expected)] == expected for row in cells), (expected, printed)
+    assert ["Ensemble", "3", french_hours(1800), french_hours(Decimal("170.25"))] in [
+        row[:4] for row in cells
+    ], printed
+    assert max(len(line) for line in lines) > 80  # the width was not cut to 80

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,39 +17,111 @@ from workflow.bootstrap import bootstrap
 from workflow.entrypoints.cli import cli
 from workflow.settings import Settings
 
-pytestmark = pytest.mark.slow
+# One demo run (half a minute) serves the whole module: under xdist its tests stay on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+
+
+#: What a facilitator's real folders hold before the demo runs next to them.
+REAL_FILES = {
+    "var/mail/notice_awarded/real.eml": "un vrai courriel, à garder",
+    "var/clauses.db": "la vraie base, à garder",
+    "var/reports/synthese-2026-03.html": "un vrai rapport",
+}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("demo")
-    (folder / "var" / "mail" / "old").mkdir(parents=True)
-    (folder / "var" / "mail" / "old" / "stale.eml").write_text("left by a previous run")
+    for name, text in REAL_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    # A previous demo's leftovers: the demo starts its own place afresh.
+    (folder / "var" / "demo" / "mail" / "old").mkdir(parents=True)
+    (folder / "var" / "demo" / "mail" / "old" / "stale.eml").write_text("démonstration d'avant")
     previous = Path.cwd()
     try:
         os.chdir(folder)
-        result = CliRunner().invoke(cli, ["demo"], env={"COLUMNS": "120"})
+        # The real defaults are what CLAUSES_DATABASE_URL and CLAUSES_MAIL_DIR say: point them at
+        # the real folders, as a facilitator's settings would.
+        result = CliRunner().invoke(
+            cli,
+            ["demo"],
+            env={
+                "COLUMNS": "120",
+                "CLAUSES_DATABASE_URL": "sqlite:///var/clauses.db",
+                "CLAUSES_MAIL_DIR": "var/mail",
+            },
+        )
     finally:
         os.chdir(previous)
     assert result.exit_code == 0, result.output
     return folder, result.output
 
 
-def test_it_says_where_the_demo_writes_and_where_the_emails_are(demo: tuple[Path, str]) -> None:
+def test_it_never_touches_the_real_database_and_mail_folders(demo: tuple[Path, str]) -> None:
     folder, output = demo
-    assert "var/demo.db" in output and "remplace CLAUSES_DATABASE_URL" in output
-    assert "var/mail/ vidé" in output
-    assert not (folder / "var" / "mail" / "old").exists()
-    assert "Les courriels sont dans var/mail/, un dossier par type" in output
+    files = _files(folder)
+    outside = {name for name in files if not name.startswith("var/demo/")}
+    assert outside == set(REAL_FILES)
+    for name, text in REAL_FILES.items():
+        assert files[name] == text.encode()
+    assert not (folder / "var" / "demo" / "mail" / "old").exists()
+    assert (folder / "var" / "demo" / "clauses.db").is_file()
+    assert "var/demo/" in output and "ne sont pas touchés" in output
+
+
+def test_it_ends_with_commands_that_show_what_it_made(demo: tuple[Path, str]) -> None:
+    folder, output = demo
+    ending = output.rsplit("Pour explorer la démonstration", 1)[1]
+    commands = [line.strip() for line in ending.splitlines() if line.startswith("    ")]
+    assert len(commands) == 2
+    listing, mail = commands
+    assert listing == "CLAUSES_DATABASE_URL=sqlite:///var/demo/clauses.db clauses clause list"
+    # Run as a person would paste them, in the folder where the demo ran, with the installed
+    # ``clauses`` on the PATH and no other setting.
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "200",
+        "HOME": str(folder),
+    }
+    clauses = subprocess.run(
+        listing, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert clauses.returncode == 0, clauses.stderr
+    for market in ("2026-014", "2026-AC-03", "2026-V1"):
+        assert market in clauses.stdout
+    assert "clôturée" in clauses.stdout and "abandonnée" in clauses.stdout
+    listed = subprocess.run(
+        mail, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    shown = set(listed.stdout.split())
+    written = {p.name for p in (folder / "var" / "demo" / "mail").rglob("*.eml")}
+    assert written and written <= shown
+    # The real mail folder was never listed nor written to.
+    assert "real.eml" not in shown
+
+
+def test_it_says_where_the_emails_are(demo: tuple[Path, str]) -> None:
+    folder, output = demo
+    assert "Les courriels sont dans var/demo/mail/, un dossier par type" in output
     for kind in ("declaration_call", "declaration_reminder", "declaration_escalation"):
-        assert f"var/mail/{kind}/" in output
-        assert any((folder / "var" / "mail" / kind).glob("*.eml"))
-    assert "Dernière synthèse mensuelle, février 2027" in output
+        assert f"var/demo/mail/{kind}/" in output
+        assert any((folder / "var" / "demo" / "mail" / kind).glob("*.eml"))
+    assert "Dernière synthèse mensuelle envoyée, février 2027, telle que reçue le" in output
     assert "Heures par modalité de réalisation" in output
 
 
 def _steps_by_company(folder: Path) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
-    settings = Settings(database_url=f"sqlite:///{folder / 'var' / 'demo.db'}")
+    settings = Settings(database_url=f"sqlite:///{folder / 'var' / 'demo' / 'clauses.db'}")
     app = bootstrap(settings)
     try:
         with app.transaction() as session:
@@ -93,15 +167,15 @@ def test_one_lot_is_abandoned_and_one_is_closed_after_its_final_report(
     steps, _ = _steps_by_company(demo[0])
     assert {"abandoned", "closed", "execution", "follow_up", "award"} <= steps["stages"]
     folder = demo[0]
-    assert any((folder / "var" / "mail" / "notice_final_report").glob("*.eml"))
-    assert any((folder / "var" / "mail" / "notice_abandoned").glob("*.eml"))
+    assert any((folder / "var" / "demo" / "mail" / "notice_final_report").glob("*.eml"))
+    assert any((folder / "var" / "demo" / "mail" / "notice_abandoned").glob("*.eml"))
 
 
 def test_the_reported_lot_counts_its_outcomes_in_the_report_and_the_last_summary(
     demo: tuple[Path, str],
 ) -> None:
     folder, output = demo
-    settings = Settings(database_url=f"sqlite:///{folder / 'var' / 'demo.db'}")
+    settings = Settings(database_url=f"sqlite:///{folder / 'var' / 'demo' / 'clauses.db'}")
     app = bootstrap(settings)
     try:
         with app.transaction() as session:
@@ -118,7 +192,7 @@ def test_the_reported_lot_counts_its_outcomes_in_the_report_and_the_last_summary
         ("2026-V1", "lasting_job"),
         ("2026-V1", "positive_exit"),
     ]
-    [report] = (folder / "var" / "mail" / "notice_final_report").glob("*.eml")
+    [report] = (folder / "var" / "demo" / "mail" / "notice_final_report").glob("*.eml")
     assert "Sorties des participants (2 connues)" in report.read_text()
     summary = output.split("Sorties par groupe", 1)[1]
     assert "Emploi durable" in summary.split("Clauses par étape", 1)[0]

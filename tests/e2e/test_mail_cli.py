@@ -65,7 +65,7 @@ def test_it_refuses_an_unknown_state_in_french(app: App) -> None:
     result = run(app, "mail", "list", "--state", "perdu")
 
     assert result.exit_code == 1
-    assert "État de courriel « perdu » inconnu" in result.output
+    assert "État de courriel « perdu » inconnu" in result.output
 
 
 def test_it_retries_failed_messages_from_the_command_line(
@@ -97,7 +97,7 @@ def test_it_refuses_to_resend_a_sent_message(
     result = run(app, "mail", "retry", str(row(app, "a").id))
 
     assert result.exit_code == 1
-    assert "il est « envoyé », il ne peut pas être renvoyé" in result.output
+    assert "il est « envoyé », il ne peut pas être renvoyé" in result.output
 
 
 def test_it_asks_for_a_number_or_all_failed(app: App) -> None:

@@ -2,17 +2,19 @@
 
 ``ScriptedHandler`` accepts everything by default; a test queues the replies it wants for the
 coming ``DATA`` commands (``"451 ..."``, ``"550 ..."``, or ``DROP`` to cut the connection before
-answering) and maps addresses to ``RCPT`` refusals. Accepted messages are kept, parsed with the
+answering), maps addresses to ``RCPT`` refusals, and may wait before answering a final dot
+(``answer_delay``). Accepted messages are kept, parsed with the
 email package's default policy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -45,12 +47,17 @@ class ScriptedHandler:
         self.data_replies: deque[str] = deque()
         self.rcpt_replies: dict[str, str] = {}
         self.sessions = 0
+        #: Every message whose data reached the server, answered or not: what may have arrived.
+        self.arrived: list[Received] = []
+        #: Seconds to wait before answering a message's final dot (a slow or scanning server).
+        self.answer_delay: Callable[[Received], float] = lambda received: 0.0
 
     def reset(self) -> None:
         self.received.clear()
         self.data_replies.clear()
         self.rcpt_replies.clear()
         self.sessions = 0
+        self.arrived.clear()
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -69,14 +76,17 @@ class ScriptedHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        self.arrived.append(received)
+        delay = self.answer_delay(received)
+        if delay:
+            await asyncio.sleep(delay)
         reply = self.data_replies.popleft() if self.data_replies else "250 Message accepted"
         if reply == DROP:
             server.transport.close()
             return "451 never seen: the connection is already closed"
         if reply.startswith("250"):
-            self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-            )
+            self.received.append(received)
         return reply
 
 

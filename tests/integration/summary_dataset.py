@@ -82,6 +82,7 @@ EVENT_STAGES = {
     "award": "award",
     "start": "execution",
     "finish": "follow_up",
+    "close": "closed",
     "abandon": "abandoned",
 }
 
@@ -238,12 +239,14 @@ def build(session: Session) -> Dataset:
     declare(c2, k2, mar, (p3, "60", "subcontracting", "cddi"), (p1, "10", "training", "training"))
     declare(c3, k2, mar, (p4, "20", "direct_hiring", "cdi"), (p1, "5", "direct_hiring", "cdd"))
     declare(c3, k2, apr, (p5, "30", "direct_hiring", "cdi"))
+    # Types are read, never the stored group: the first row's group is stale on purpose (a
+    # mapping changed since it was written), the summary must still count it as a lasting job.
     session.add_all(
         [
-            Outcome(participant_id=p1.id, clause_id=c1.id, group="lasting_job", type="cdi", date=date(2026, 3, 15)),
-            Outcome(participant_id=p2.id, clause_id=c1.id, group="positive_exit", type="formation", date=date(2026, 2, 10)),
-            Outcome(participant_id=p4.id, clause_id=c3.id, group="transitional_job", type="cdd", date=date(2026, 3, 31)),
-            Outcome(participant_id=p3.id, clause_id=None, group="other", type="perdu de vue", date=date(2026, 3, 2)),
+            Outcome(participant_id=p1.id, clause_id=c1.id, group="other", type="cdi", date=date(2026, 3, 15)),
+            Outcome(participant_id=p2.id, clause_id=c1.id, group="positive_exit", type="qualifying_training", date=date(2026, 2, 10)),
+            Outcome(participant_id=p4.id, clause_id=c3.id, group="transitional_job", type="cdd_under_6_months", date=date(2026, 3, 31)),
+            Outcome(participant_id=p3.id, clause_id=None, group="other", type="lost_contact", date=date(2026, 3, 2)),
             Outcome(participant_id=p1.id, clause_id=c1.id, group="lasting_job", type="cdi", date=date(2026, 4, 1)),
         ]
     )  # fmt: skip

@@ -205,31 +205,34 @@ def test_it_sends_an_added_reminder_before_the_escalation(app: App) -> None:
     ]
 
 
-def test_a_step_the_new_calendar_puts_in_the_past_goes_once_at_the_next_pass(app: App) -> None:
+def test_a_step_the_new_calendar_moves_earlier_keeps_its_distance_from_the_last_one(
+    app: App,
+) -> None:
     lot = make_lot(app)
-    walk(app, date(2026, 4, 1), date(2026, 4, 16))  # waiting on reminder 2 (21 April)
+    walk(app, date(2026, 4, 1), date(2026, 4, 16))  # reminder 1 sent on 15 April
     moment = utc(2026, 4, 16, 10)
 
     result = set_lot(app, lot, CalendarChange(due_day=1), moment)
 
-    assert (result.replanned.ladders, result.replanned.due_now) == (1, 1)
+    # Due on 1 April now: reminder 2 would be 7 working days later (13 April, already past),
+    # but it keeps its 4 working days after reminder 1, sent on 15 April.
+    assert (result.replanned.ladders, result.replanned.due_now) == (1, 0)
     [march] = ladders(app)
-    assert (march.due_on, march.next_step, march.next_step_at) == (
-        APRIL,
-        "reminder_2",
-        nine(13),  # 7 working days after 1 April: already past
-    )
+    assert (march.due_on, march.next_step, march.next_step_at) == (APRIL, "reminder_2", nine(21))
     first = ladder_pass(app, moment)
-    again = ladder_pass(app, moment + timedelta(minutes=5))
-    assert (first.reminders, again.reminders) == (1, 0)
-    assert steps(app, MARCH)[-1] == ("reminder_2", moment)
+    due = ladder_pass(app, nine(21))
+    again = ladder_pass(app, nine(21) + timedelta(minutes=5))
+    assert (first.reminders, due.reminders, again.reminders) == (0, 1, 0)
+    assert steps(app, MARCH)[-1] == ("reminder_2", nine(21))
     with app.transaction() as session:
         digest = compile_digest(session, utc(2026, 4, 17, 7), app.settings)
     [item] = [i for i in digest.items if i.category is Category.DECLARATION]
-    assert item.days == 16  # counted from the new due date
-    assert "le plus ancien dû le 1er avril 2026 (16 jours de retard)" in item.detail
-    walk(app, date(2026, 4, 17), date(2026, 4, 23))
-    assert steps(app, MARCH)[-1] == ("escalation", nine(23))
+    assert item.days == 11  # working days from the new due date (Easter Monday excluded)
+    assert "le plus ancien dû le 1er avril 2026 (11 jours ouvrés de retard)" in item.detail
+    # The alert too: 15 working days after 1 April would be 23 April, but it comes 15 - 7 = 8
+    # working days after reminder 2 (1 May is a holiday).
+    walk(app, date(2026, 4, 22), date(2026, 5, 5))
+    assert steps(app, MARCH)[-1] == ("escalation", nine(4, 5))
 
 
 def test_a_ladder_edited_by_hand_does_not_stop_a_change(app: App) -> None:
@@ -342,7 +345,7 @@ def test_it_replans_the_lots_that_follow_their_buyers_calendar(app: App) -> None
     }
     [row] = history(app, second.clause_id)
     assert row.reason == (
-        f"calendrier du donneur d'ordre « {name} » changé : "
+        f"calendrier du donneur d'ordre « {name} » changé : "
         "échéance : le 3 (donneur d'ordre), avant le 10 (réglage général) ; motif : demande de "
         "l'acheteur"
     )
@@ -398,7 +401,7 @@ def snapshot(app: App, lot: Lot) -> tuple[object, ...]:
             "d'ordre à J+15 (réglage général)",
         ),
         (CalendarChange(due_day=0), "Jour d'échéance des déclarations : 0 doit être entre 1 et 28."),
-        (CalendarChange(reminder_offsets="7,3"), "Jours de rappel « 7,3 » : jours ouvrés croissants"),
+        (CalendarChange(reminder_offsets="7,3"), "Jours de rappel « 7,3 » : jours ouvrés croissants"),
         (CalendarChange(reminder_offsets="3,61"), "60 jours ouvrés au plus"),
         (CalendarChange(escalation_offset=61), "doit être entre 1 et 60 jours ouvrés"),
     ],
@@ -448,7 +451,7 @@ def test_it_refuses_a_buyer_change_that_would_silence_a_lots_reminders(app: App)
 
 def test_it_refuses_a_buyer_calendar_whose_own_reminders_would_never_go(app: App) -> None:
     lot = make_lot(app)
-    with pytest.raises(InputRefused, match="Le donneur d'ordre « Donneur d'ordre"):
+    with pytest.raises(InputRefused, match="Le donneur d'ordre « Donneur d'ordre"):
         change_buyer(app, lot.buyer_id, nine(2), calendar=CalendarChange(escalation_offset=7))
 
 
@@ -466,7 +469,7 @@ def test_it_refuses_to_change_a_closed_lot(app: App) -> None:
             session, lot.clause_id, ClauseEvent.CLOSE, actor="test", reason=None,
             now=nine(1), publish=app.publish,
         )  # fmt: skip
-    with pytest.raises(InputRefused, match="clôturée » : son calendrier des déclarations ne sert"):
+    with pytest.raises(InputRefused, match="clôturée » : son calendrier des déclarations ne sert"):
         set_lot(app, lot, CalendarChange(due_day=5), nine(2))
 
 
@@ -493,7 +496,7 @@ def test_it_refuses_at_creation_a_calendar_whose_reminders_would_never_go(app: A
     lot = make_lot(app)
     with app.transaction() as session:
         market_id = session.get_one(Clause, lot.clause_id).market_id
-        with pytest.raises(InputRefused, match=r"Le lot « Peinture » : le rappel à J\+7"):
+        with pytest.raises(InputRefused, match=r"Le lot « Peinture » : le rappel à J\+7"):
             catalog.add_lot(
                 session,
                 market_id,
@@ -512,7 +515,7 @@ def test_it_refuses_at_creation_a_calendar_whose_reminders_would_never_go(app: A
     ("change", "words"),
     [
         (CalendarChange(due_day=0), "Jour d'échéance des déclarations : 0 doit être entre 1 et 28."),
-        (CalendarChange(reminder_offsets="7,3"), "Jours de rappel « 7,3 » : jours ouvrés croissants"),
+        (CalendarChange(reminder_offsets="7,3"), "Jours de rappel « 7,3 » : jours ouvrés croissants"),
         (CalendarChange(escalation_offset=61), "doit être entre 1 et 60 jours ouvrés"),
     ],
 )  # fmt: skip
@@ -617,7 +620,9 @@ def test_a_month_opened_with_the_rules_of_just_before_a_change_is_put_right_by_i
     with app.transaction() as session:
         digest = compile_digest(session, nine(8), app.settings)
     [item] = [i for i in digest.items if i.category is Category.DECLARATION]
-    assert item.days == 5  # from Friday 3 April, not from 10 April (nothing late then)
+    # Working days from Friday 3 April (Easter Monday excluded), not from 10 April (nothing
+    # late then).
+    assert item.days == 2
 
 
 @pytest.fixture

@@ -299,8 +299,8 @@ def test_it_leaves_the_database_unchanged_when_an_event_is_not_allowed(
         advance(app, clause_id, ClauseEvent.START)
     message = refused.value.message
     assert f"Clause n° {clause_id} (marché M-2026-01 lot 1 – Gros œuvre)" in message
-    assert "« calibrage et rédaction »" in message
-    assert "« démarrer » n'y est pas permis" in message
+    assert "« calibrage et rédaction »" in message
+    assert "« démarrer » n'y est pas permis" in message
     assert "attribuer (award), abandonner (abandon)" in message
     assert snapshot(app, clause_id) == before
     assert len(recorder.events) == published
@@ -362,9 +362,9 @@ def test_it_records_the_award_and_the_report_only_at_their_stage(
 ) -> None:
     clause_id = add_lot(app, territory)
     before = snapshot(app, clause_id)
-    with pytest.raises(InputRefused, match="l'attribution s'enregistre à l'étape « attribution »"):
+    with pytest.raises(InputRefused, match="l'attribution s'enregistre à l'étape « attribution »"):
         award(app, clause_id, territory)
-    with pytest.raises(InputRefused, match="le bilan s'enregistre à l'étape « suivi et bilan »"):
+    with pytest.raises(InputRefused, match="le bilan s'enregistre à l'étape « suivi et bilan »"):
         report(app, clause_id)
     assert snapshot(app, clause_id) == before
 
@@ -457,7 +457,7 @@ def test_it_refuses_to_abandon_once_execution_has_started(
 ) -> None:
     clause_id = add_lot(app, territory)
     walk_to(app, clause_id, territory, stage)
-    with pytest.raises(TransitionRefused, match="« abandonner » n'y est pas permis"):
+    with pytest.raises(TransitionRefused, match="« abandonner » n'y est pas permis"):
         advance(app, clause_id, ClauseEvent.ABANDON)
 
 
@@ -567,7 +567,7 @@ def test_it_creates_a_lot_with_its_history_row_and_event(
 def test_it_refuses_a_second_lot_with_the_same_number(app: App, territory: Territory) -> None:
     first = add_lot(app, territory, number="2")
     with pytest.raises(
-        InputRefused, match=f"Le lot 2 du marché « M-2026-01 » existe déjà \\(clause n° {first}\\)"
+        InputRefused, match=f"Le lot 2 du marché « M-2026-01 » existe déjà \\(clause n° {first}\\)"
     ):
         add_lot(app, territory, number="2")
 
@@ -575,7 +575,7 @@ def test_it_refuses_a_second_lot_with_the_same_number(app: App, territory: Terri
 def test_it_refuses_figures_the_database_would_cut(app: App, territory: Territory) -> None:
     params = ClauseParameters(amount_excl_tax=Decimal("1000.005"))
     with pytest.raises(
-        InputRefused, match=re.escape("Montant HT : « 1000.005 » a plus de deux décimales")
+        InputRefused, match=re.escape("Montant HT : « 1000.005 » a plus de deux décimales")
     ):
         add_lot(app, territory, number="9", params=params)
     with app.transaction() as session:
@@ -607,7 +607,7 @@ def test_it_refuses_duplicate_buyers_operations_markets_and_sirets(
         (lambda s: catalog.add_market(s, 1, reference="M-2026-01"), "existe déjà dans l'opération"),
         (
             lambda s: catalog.add_company(s, name="Autre", siret="732 829 320 00074", now=now),
-            "déjà celui de l'entreprise « BTP Exemple »",
+            "déjà celui de l'entreprise « BTP Exemple »",
         ),
     ]
     for action, words in cases:
@@ -618,7 +618,7 @@ def test_it_refuses_duplicate_buyers_operations_markets_and_sirets(
 @pytest.mark.parametrize(
     ("call", "words"),
     [
-        ("contact", "Aucun donneur d'ordre n° 77. La liste : « clauses buyer list »."),
+        ("contact", "Aucun donneur d'ordre n° 77. La liste : « clauses buyer list »."),
         ("operation", "Aucun donneur d'ordre n° 77."),
         ("market", "Aucune opération n° 77."),
         ("lot", "Aucun marché n° 77."),

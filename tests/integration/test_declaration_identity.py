@@ -116,36 +116,36 @@ CONTRADICTIONS = [
     (
         "sex recorded otherwise",
         edit(3, SEX, "F"),
-        "ligne 3, colonne « Sexe » : participant « P-0007 » enregistré avec sexe M, le fichier "
+        "ligne 3, colonne « Sexe » : participant « P-0007 » enregistré avec sexe M, le fichier "
         "indique F : corrigez le fichier, ou d'abord le participant (clauses participant set "
         "P-0007 --sex F).",
     ),
     (
         "birth year recorded otherwise",
         edit(4, BIRTH_YEAR, "1990"),
-        "ligne 4, colonne « Année de naissance » : participant « P-0012 » enregistré avec année "
+        "ligne 4, colonne « Année de naissance » : participant « P-0012 » enregistré avec année "
         "de naissance 1988, le fichier indique 1990",
     ),
     (
         "two lines of the file disagree",
         edit(2, BIRTH_YEAR, "1997"),
-        "ligne 5, colonne « Année de naissance » : participant « P-0101 » : année de naissance "
+        "ligne 5, colonne « Année de naissance » : participant « P-0101 » : année de naissance "
         "1998 ici mais 1997 ligne 2.",
     ),
     (
         "sex neither F nor M",
         edit(5, SEX, "X"),
-        "ligne 5, colonne « Sexe » : « X » : indiquez F ou M (Femme, Homme ou H sont compris).",
+        "ligne 5, colonne « Sexe » : « X » : indiquez F ou M (Femme, Homme ou H sont compris).",
     ),
     (
         "birth year on two digits",
         edit(6, BIRTH_YEAR, "06"),
-        "ligne 6, colonne « Année de naissance » : « 06 » : indiquez l'année sur 4 chiffres",
+        "ligne 6, colonne « Année de naissance » : « 06 » : indiquez l'année sur 4 chiffres",
     ),
     (
         "birth year of a child",
         edit(6, BIRTH_YEAR, "2015"),
-        "ligne 6, colonne « Année de naissance » : « 2015 » : année de naissance 2015 "
+        "ligne 6, colonne « Année de naissance » : « 2015 » : année de naissance 2015 "
         "impossible : entre 1900 et 2012 (au moins 14 ans cette année).",
     ),
 ]
@@ -176,7 +176,7 @@ def test_it_reports_a_contradiction_once_with_the_other_errors(
 
     assert message.startswith("declaration.csv : 3 erreurs, rien n'a été importé.")
     assert message.index("ligne 3") < message.index("ligne 5") < message.index("ligne 6")
-    assert "participant « P-0102 » enregistré avec sexe F, le fichier indique M" in message
+    assert "participant « P-0102 » enregistré avec sexe F, le fichier indique M" in message
     with started.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Participant)) == 7
 

@@ -207,7 +207,10 @@ def test_it_refuses_a_second_declaration_of_the_month_and_says_how_to_correct(
 
     message = refused(started, DECLARATION)
 
-    assert "ligne 2 : La déclaration d'octobre 2026 de Bâtiments Gascons SARL" in message
+    assert (
+        "ligne 2, colonne « Mois » : la déclaration d'octobre 2026 de Bâtiments Gascons SARL"
+        in message
+    )
     assert "existe déjà" in message and "--replace" in message
     assert declarations(started) == [(Decimal("370.17"), 4)]
 
@@ -268,20 +271,34 @@ def test_it_accepts_a_clause_given_on_the_command_line_without_market_columns(
 
 #: (line, column index, new value, what the refusal must say)
 BAD_CELLS = [
-    (3, 9, "251", "ligne 3, colonne « Heures » : 251 h hors limites : entre 0 et 250 h"),
-    (4, 9, "-1", "ligne 4, colonne « Heures » : -1 h hors limites"),
-    (2, 9, "151,675", "ligne 2, colonne « Heures » : 151,675 h : deux décimales au plus"),
-    (2, 9, "cent", "ligne 2, colonne « Heures » : « cent » n'est pas un nombre"),
-    (3, 6, "Chômeur", "ligne 3, colonne « Critère d'éligibilité » : « Chômeur » n'est pas "),
-    (4, 8, "Bénévolat", "ligne 4, colonne « Modalité de réalisation » : « Bénévolat »"),
-    (5, 7, "Stage", "ligne 5, colonne « Type de contrat » : « Stage » n'est pas reconnu"),
-    (2, 4, "13/2026", "ligne 2, colonne « Mois » : « 13/2026 » n'est pas un mois"),
-    (3, 0, "41234567800013", "ligne 3, colonne « SIRET » : « 41234567800013 » n'est pas un"),
-    (3, 0, "90000000000001", "ligne 3, colonne « SIRET » : aucune entreprise"),
-    (2, 2, "2099-001", "ligne 2, colonne « N° marché » : aucun marché enregistré"),
-    (2, 3, "04", "ligne 2, colonne « Lot » : le marché 2026-014 n'a pas de lot « 04 »"),
-    (2, 3, "", "ligne 2, colonne « Lot » : le marché 2026-014 compte plusieurs lots"),
-    (2, 5, "", "ligne 2, colonne « Référence participant » : valeur manquante."),
+    (3, 9, "251", "ligne 3, colonne « Heures » : 251 h hors limites : entre 0 et 250 h"),
+    (4, 9, "-1", "ligne 4, colonne « Heures » : -1 h hors limites"),
+    (2, 9, "151,675", "ligne 2, colonne « Heures » : 151,675 h : deux décimales au plus"),
+    (2, 9, "cent", "ligne 2, colonne « Heures » : « cent » n'est pas un nombre"),
+    (3, 6, "Chômeur", "ligne 3, colonne « Critère d'éligibilité » : « Chômeur » n'est pas "),
+    (4, 8, "Bénévolat", "ligne 4, colonne « Modalité de réalisation » : « Bénévolat »"),
+    (5, 7, "Stage", "ligne 5, colonne « Type de contrat » : « Stage » n'est pas reconnu"),
+    (2, 4, "13/2026", "ligne 2, colonne « Mois » : « 13/2026 » n'est pas un mois"),
+    (3, 0, "41234567800013", "ligne 3, colonne « SIRET » : « 41234567800013 » n'est pas un"),
+    (3, 0, "90000000000001", "ligne 3, colonne « SIRET » : aucune entreprise"),
+    (2, 2, "2099-001", "ligne 2, colonne « N° marché » : aucun marché enregistré"),
+    (2, 3, "04", "ligne 2, colonne « Lot » : le marché 2026-014 n'a pas de lot « 04 »"),
+    (2, 3, "", "ligne 2, colonne « Lot » : le marché 2026-014 compte plusieurs lots"),
+    (2, 5, "", "ligne 2, colonne « Référence participant » : valeur manquante."),
+    (
+        2,
+        9,
+        "35 hrs",
+        "ligne 2, colonne « Heures » : « 35 hrs » n'est pas un nombre d'heures (exemple : 151,67).",
+    ),
+    (3, 0, "", "ligne 3, colonne « SIRET » : valeur manquante."),
+    (
+        2,
+        4,
+        "12/2026",
+        "ligne 2, colonne « Mois » : la déclaration de décembre 2026 s'ouvre le jeudi "
+        "31 décembre 2026.",
+    ),
 ]
 
 
@@ -296,6 +313,20 @@ def test_it_refuses_each_bad_cell_naming_its_line_and_column(started: App, tmp_p
     assert declarations(started) == []
 
 
+def test_it_reads_hours_typed_with_their_unit(started: App, tmp_path: Path) -> None:
+    text = edit(2, 9, "35h")
+    text = edit(3, 9, "98,5 h", text)
+    text = edit(4, 9, "120 heures", text)
+    text = edit(5, 9, "0 H", text)
+
+    [summary] = import_file(started, write(tmp_path, text)).declarations
+
+    with started.transaction() as session:
+        hours = [line.hours for line in session.scalars(select(DeclarationLine))]
+    assert sorted(hours) == [Decimal("0"), Decimal("35"), Decimal("98.5"), Decimal("120")]
+    assert summary.total_hours == sum(hours) == Decimal("253.5")
+
+
 def without_hours_column() -> str:
     rows = [line.split(";") for line in sample_text().split("\r\n") if line]
     return "\r\n".join(";".join(r[:9]) for r in rows)
@@ -306,27 +337,28 @@ BAD_FILES = [
     (
         "hours and criterion both wrong",
         edit(2, 9, "300", edit(4, 6, "Retraité")),
-        ["2 erreurs", "ligne 2, colonne « Heures »", "ligne 4, colonne « Critère d'éligibilité »"],
+        ["2 erreurs", "ligne 2, colonne « Heures »", "ligne 4, colonne « Critère d'éligibilité »"],
     ),
     (
         "participant twice in the month",
         edit(4, 5, "P-0007"),
         [
-            "ligne 4, colonne « Référence participant » : participant « P-0007 » déjà déclaré ligne 2"
+            "ligne 4, colonne « Référence participant » : participant « P-0007 » déjà déclaré ligne 2"
         ],
     ),
     (
         "new participant without criterion",
         edit(5, 6, "", edit(5, 5, "P-0100")),
-        ["ligne 5, colonne « Critère d'éligibilité » : participant « P-0100 » inconnu"],
+        ["ligne 5, colonne « Critère d'éligibilité » : participant « P-0100 » inconnu"],
     ),
-    ("missing column", without_hours_column(), ["ligne 1, colonne « Heures » : colonne manquante"]),
+    ("missing column", without_hours_column(), ["ligne 1, colonne « Heures » : colonne manquante"]),
     ("empty file", "", ["le fichier est vide"]),
     (
         "company not an award party of lot 02",
         sample_text().replace(";2026-014;01;", ";2026-014;02;"),
         [
-            "ligne 2 : L'entreprise Bâtiments Gascons SARL n'est pas attributaire de la clause n°",
+            "ligne 2, colonne « SIRET » : l'entreprise Bâtiments Gascons SARL n'est pas attributaire "
+            "de la clause n°",
             "Charpentes de l'Arrats (titulaire)",
         ],
     ),
@@ -377,7 +409,7 @@ def test_it_refuses_a_clause_that_is_not_in_execution(app: App, clock: Clock) ->
     with pytest.raises(InputRefused) as caught:
         record(app, clause_id, company_id, date(2026, 2, 1))
 
-    assert "est à l'étape « repérage » : les heures se déclarent pendant la mise en œuvre" in (
+    assert "est à l'étape « repérage » : les heures se déclarent pendant la mise en œuvre" in (
         caught.value.message
     )
     assert "n'est pas attributaire" in caught.value.message
@@ -409,7 +441,7 @@ def test_it_refuses_months_before_the_start_and_in_the_future(started: App) -> N
 
     with pytest.raises(InputRefused, match="précède le démarrage"):
         record(started, clause_id, company_id, date(2026, 3, 1))
-    with pytest.raises(InputRefused, match="pas encore commencé"):
+    with pytest.raises(InputRefused, match="La déclaration de décembre 2026 s'ouvre le jeudi 31"):
         record(started, clause_id, company_id, date(2026, 12, 1))
 
 

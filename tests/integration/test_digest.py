@@ -156,6 +156,21 @@ def build(app: App) -> Built:
             late, company, date(2026, 2, 1), date(2026, 3, 10),
             next_step="reminder_2", next_step_at=datetime(2026, 3, 19, 8, tzinfo=UTC),
         )  # fmt: skip
+        # What January's ladder really sent: its second reminder never left (skipped by an
+        # older version of the service), which the digest must say rather than « envoyée ».
+        for step, kind, sent_on in (
+            ("call", "declaration_call", datetime(2026, 2, 2, 8, tzinfo=UTC)),
+            ("reminder_1", "declaration_reminder", datetime(2026, 2, 13, 8, tzinfo=UTC)),
+            ("escalation", "declaration_escalation", datetime(2026, 3, 3, 8, tzinfo=UTC)),
+        ):
+            session.add(
+                OutboxMessage(
+                    key=f"reminder:{late.id}:{company.id}:2026-01:{step}", kind=kind,
+                    clause_id=late.id, recipients="Jean Dupont <jean@example.org>",
+                    subject=step, body_text="", body_html="", state="sent", attempts=1,
+                    created_at=sent_on, sent_at=sent_on,
+                )
+            )  # fmt: skip
         ladder(
             on_time, other, date(2026, 2, 1), date(2026, 3, 10),
             next_step="done", next_step_at=None, declared_at=datetime(2026, 3, 9, tzinfo=UTC),
@@ -208,10 +223,15 @@ def test_it_lists_what_needs_the_facilitator_most_urgent_first(app: App) -> None
     assert "550 boîte inconnue" in failed.detail
     assert "janvier 2026 à février 2026" in declaration.title
     assert "Bâtir Gascogne" in declaration.title
-    assert "48 jours de retard" in declaration.detail  # due on 10 February
-    assert "alerte avant mise en demeure envoyée" in declaration.detail
+    # Due on 10 February: 34 working days to Monday 30 March, as the alert counts them (48
+    # calendar days).
+    assert "(34 jours ouvrés de retard)" in declaration.detail
+    assert declaration.days == 34
+    assert declaration.detail.endswith(
+        "appel à déclaration envoyé le 2 février 2026 ; rappel n° 1 envoyé le 13 février 2026 ; "
+        "rappel n° 2 sauté, non envoyé ; alerte au donneur d'ordre envoyée le 3 mars 2026."
+    )
     assert "Jean Dupont, jean@example.org, 05 62 00 00 01" in declaration.action
-    assert declaration.days == 48
     assert "dans 20 jours" in pace.title and "100 h réalisées sur 1 000 h" in pace.detail
     assert "titulaire" in award.detail and "date de démarrage" in award.detail
     assert f"clauses clause advance {built.clauses['report']} cloturer" in report.action
@@ -334,9 +354,18 @@ def test_it_elides_de_before_a_month_that_starts_with_a_vowel(
     assert "de avril" not in item.title and "de août" not in item.title
 
 
-@pytest.mark.parametrize(("late", "words"), [(1, "(1 jour de retard)"), (2, "(2 jours de retard)")])
-def test_it_says_jour_in_the_singular_for_one_day_late(app: App, late: int, words: str) -> None:
-    one_late_lot(app, [date(2026, 2, 1)], due=TODAY - timedelta(days=late))
+@pytest.mark.parametrize(
+    ("due", "words"),
+    [
+        # Friday to Monday 30 March: one working day, though three calendar days.
+        (date(2026, 3, 27), "(1 jour ouvré de retard)"),
+        (date(2026, 3, 26), "(2 jours ouvrés de retard)"),
+    ],
+)
+def test_it_counts_working_days_late_and_says_jour_in_the_singular_for_one(
+    app: App, due: date, words: str
+) -> None:
+    one_late_lot(app, [date(2026, 2, 1)], due=due)
     with app.transaction() as session:
         [item] = compile_digest(session, NOW, app.settings).items
     assert words in item.detail

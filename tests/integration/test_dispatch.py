@@ -32,8 +32,8 @@ from workflow.bootstrap import App, bootstrap
 from workflow.errors import InputRefused
 from workflow.services import outbox
 from workflow.services.dispatch import (
+    LEASE,
     RETRY_DELAYS,
-    STALE_CLAIM,
     Claimed,
     MessageFactory,
     dispatch_due,
@@ -219,28 +219,36 @@ def test_it_refuses_a_row_whose_address_cannot_be_sent(app: App, memory: MemoryT
     assert "adresse électronique invalide" in (row(app, "bad").last_error or "")
 
 
-def test_it_takes_over_a_claim_left_by_a_stopped_instance(
+def test_it_takes_over_claims_whose_lease_is_over_and_never_resends_one_in_flight(
     app: App, memory: MemoryTransport
 ) -> None:
-    queue(app, "stale")
-    queue(app, "fresh")
+    """Judged on the real clock (``wall``), whatever instant the pass is for."""
+    wall = NOW + timedelta(days=30)
+    for key in ("never-handed", "held", "in-flight"):
+        queue(app, key)
+    claims = {
+        # A run that stopped after claiming: its lease is over, nothing was handed over.
+        "never-handed": {"lease_until": wall - timedelta(seconds=1), "send_started_at": None},
+        # A run still alive: its lease runs on.
+        "held": {"lease_until": wall + timedelta(minutes=1), "send_started_at": None},
+        # A run that stopped with this one on the wire: it may have arrived.
+        "in-flight": {"lease_until": wall - timedelta(seconds=1), "send_started_at": NOW},
+    }
     with app.transaction() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.key == "stale")
-            .values(state="sending", claimed_at=NOW - STALE_CLAIM - timedelta(seconds=1))
-        )
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.key == "fresh")
-            .values(state="sending", claimed_at=NOW - timedelta(minutes=1))
-        )
+        for key, claim in claims.items():
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.key == key)
+                .values(state="sending", claimed_by="stopped-run", claimed_at=NOW, **claim)
+            )
 
-    report = dispatch_due(app, NOW)
+    report = dispatch_due(app, NOW, wall=lambda: wall)
 
-    assert memory.keys() == ["stale"]
-    assert report.sent == 1
-    assert row(app, "fresh").state == "sending"
+    assert memory.keys() == ["never-handed"]
+    assert (report.sent, report.uncertain) == (1, 1)
+    assert row(app, "held").state == "sending"
+    assert row(app, "in-flight").state == "uncertain"
+    assert dispatch_due(app, NOW + timedelta(days=1), wall=lambda: wall).claimed == 0
 
 
 def test_it_puts_failed_messages_back_in_the_queue_with_fresh_attempts(
@@ -273,14 +281,23 @@ def test_it_writes_one_eml_per_message_grouped_by_kind(app: App, tmp_path: Path)
     queue(app, "notice:awarded:12", kind="notice_awarded")
 
     dispatch_due(app, NOW)
-    # As if the instance had stopped before recording the acceptance: the message goes again.
+    # As if the instance had stopped before recording the acceptance: once its lease is over
+    # the message is uncertain; sent again by the facilitator's decision, it overwrites its file.
     with app.transaction() as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.key == "notice:awarded:12")
-            .values(state="sending", claimed_at=NOW)
+            .values(
+                state="sending",
+                claimed_by="stopped-run",
+                lease_until=NOW - timedelta(seconds=1),
+                send_started_at=NOW - LEASE,
+            )
         )
-    assert dispatch_due(app, NOW + STALE_CLAIM).sent == 1
+    assert dispatch_due(app, NOW, wall=lambda: NOW).uncertain == 1
+    with app.transaction() as session:
+        outbox.retry_message(session, row(app, "notice:awarded:12").id, NOW)
+    assert dispatch_due(app, NOW, wall=lambda: NOW).sent == 1
 
     files = sorted(p.relative_to(tmp_path / "mail") for p in (tmp_path / "mail").rglob("*"))
     names = [str(p) for p in files if p.suffix == ".eml"]
@@ -403,9 +420,11 @@ def test_it_builds_each_message_while_the_one_before_is_on_the_wire(
     transport = WaitingTransport()
     build = MessageFactory.build
 
-    def logged_build(self: MessageFactory, claimed: Claimed) -> OutgoingMessage:
+    def logged_build(
+        self: MessageFactory, claimed: Claimed, date: datetime | None = None
+    ) -> OutgoingMessage:
         transport.events.append(f"build {claimed.key}")
-        return build(self, claimed)
+        return build(self, claimed, date)
 
     monkeypatch.setattr(MessageFactory, "build", logged_build)
 

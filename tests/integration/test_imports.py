@@ -119,7 +119,7 @@ def test_it_imports_nothing_when_one_line_is_bad(app: App, tmp_path: Path) -> No
     with pytest.raises(FileRefused) as caught:
         import_lots(app, broken)
 
-    assert "ligne 8, colonne « Montant HT (€) » : « beaucoup » n'est pas un nombre" in (
+    assert "ligne 8, colonne « Montant HT (€) » : « beaucoup » n'est pas un nombre" in (
         caught.value.message
     )
     assert counts(app) == dict.fromkeys(counts(app), 0)

@@ -322,19 +322,28 @@ def test_it_acknowledges_each_declaration_to_the_company(app: App, clock: Clock)
     march = receipts[0].body_text
     assert "pour mars 2026" in march
     assert "Total du mois : 200,50\u00a0h, 2 lignes" in march
-    assert "Prochaine déclaration : avril 2026, à envoyer au plus tard le 11 mai 2026." in march
+    assert "Tous les mois ouverts sont déclarés sur ce lot." in march
+    assert (
+        "Prochaine déclaration : avril 2026, à partir du 30 avril 2026 et au plus tard le "
+        "11 mai 2026." in march
+    )
 
 
-def test_it_tells_a_monthly_only_buyer_nothing_but_still_welcomes_companies(
+def test_a_monthly_only_buyer_gets_no_milestone_but_its_final_report(
     app: App, clock: Clock
 ) -> None:
     clock.set(at(date(2025, 10, 6)))
     walk = Walk(app, clock, make_territory(app, clock, preference="monthly_only"))
     walk.whole_life()
 
-    kinds = Counter(row.kind for row in outbox_rows(app))
-    assert not [kind for kind in kinds if kind.startswith("notice_")]
-    assert kinds == Counter({"company_welcome": 2, "declaration_receipt": 2})
+    rows = outbox_rows(app)
+    kinds = Counter(row.kind for row in rows)
+    # Milestones are left to the monthly summary; the final report is the buyer's result.
+    assert kinds == Counter(
+        {"company_welcome": 2, "declaration_receipt": 2, "notice_final_report": 1}
+    )
+    (report,) = [row for row in rows if row.kind == "notice_final_report"]
+    assert "Bilan" in report.subject or "bilan" in report.body_text
 
 
 def test_it_inserts_nothing_new_when_the_same_events_are_handled_again(

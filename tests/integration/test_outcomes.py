@@ -216,7 +216,7 @@ def test_two_runs_at_once_record_the_outcome_once(
 
 
 def test_it_refuses_an_unknown_participant_or_clause(declared: App) -> None:
-    with pytest.raises(NotFound, match="Aucun participant « P-9999 »"):
+    with pytest.raises(NotFound, match="Aucun participant « P-9999 »"):
         record(declared, reference="P-9999")
     with pytest.raises(NotFound, match="Aucune clause n° 999"):
         record(declared, clause_id=999)
@@ -288,7 +288,7 @@ def test_it_refuses_an_outcome_on_a_closed_clause(declared: App) -> None:
     again = record(declared, reference="P-0012")
 
     assert in_follow_up.change is Change.CREATED
-    assert "est à l'étape « clôturée » : ses chiffres ne changent plus" in message
+    assert "est à l'étape « clôturée » : ses chiffres ne changent plus" in message
     assert again.change is Change.UNCHANGED  # still safe to run twice
     assert len(stored(declared)) == 1
 
@@ -402,17 +402,17 @@ def test_it_refuses_a_bad_outcomes_file_whole_with_every_error(
 
     lines = caught.value.message.splitlines()
     assert lines[0] == "sorties.csv : 6 erreurs, rien n'a été importé."
-    assert lines[1].startswith("  - ligne 3, colonne « Type de sortie » : « CDD » : précisez")
+    assert lines[1].startswith("  - ligne 3, colonne « Type de sortie » : « CDD » : précisez")
     assert lines[2] == (
-        "  - ligne 3, colonne « Date » : « 31/13/2026 » n'est pas une date (jj/mm/aaaa)."
+        "  - ligne 3, colonne « Date » : « 31/13/2026 » n'est pas une date (jj/mm/aaaa)."
     )
     assert lines[3].startswith(
-        "  - ligne 4, colonne « Référence participant » : participant « P-0099 » inconnu"
+        "  - ligne 4, colonne « Référence participant » : participant « P-0099 » inconnu"
     )
-    assert lines[4].startswith("  - ligne 4, colonne « Lot » : le marché 2026-014 n'a pas de lot")
+    assert lines[4].startswith("  - ligne 4, colonne « Lot » : le marché 2026-014 n'a pas de lot")
     assert lines[5].startswith("  - ligne 5 : P-0040 n'a aucune heure déclarée")
     assert lines[6].startswith(
-        "  - ligne 6, colonne « Référence participant » : participant « P-0007 » : sortie de "
+        "  - ligne 6, colonne « Référence participant » : participant « P-0007 » : sortie de "
         "la même clause déjà indiquée ligne 2"
     )
     assert stored(declared) == [] and outcome_history(declared) == []
@@ -449,7 +449,7 @@ def test_with_a_fixed_clause_a_lot_that_differs_is_the_lines_only_error(
 
     assert caught.value.message.splitlines() == [
         "sorties.csv : 1 erreur, rien n'a été importé.",
-        "  - ligne 2, colonne « Lot » : « 02 » ne correspond pas à la clause n° "
+        "  - ligne 2, colonne « Lot » : « 02 » ne correspond pas à la clause n° "
         f"{ids(declared)[0]} (marché 2026-014 lot 01 – Gros œuvre – maçonnerie) (option --clause).",
     ]
     assert stored(declared) == []
@@ -546,3 +546,82 @@ def test_an_import_locks_its_clauses_in_the_order_of_their_ids(
         assert results == {"import": [Change.CREATED, Change.CREATED]}
     finally:
         app.close()
+
+
+# --- the field's words and the mapping in force -------------------------------------------------
+
+
+def test_it_records_the_gers_flyers_outcome_types(declared: App) -> None:
+    done = [
+        record(declared, "P-0007", OutcomeType.APPRENTICESHIP),
+        record(declared, "P-0012", OutcomeType.PROFESSIONALISATION),
+        record(declared, "P-0031", OutcomeType.SHORT_TRAINING),
+    ]
+
+    assert [r.description for r in done] == [
+        "Contrat d'apprentissage (emploi durable) le 30/10/2026",
+        "Contrat de professionnalisation (emploi durable) le 30/10/2026",
+        "Formation courte (non qualifiante) (autre) le 30/10/2026",
+    ]
+    assert [(kind, group) for kind, group, _ in stored(declared)] == [
+        ("apprenticeship_contract", "lasting_job"),
+        ("professionalisation_contract", "lasting_job"),
+        ("short_training", "other"),
+    ]
+
+
+def test_the_mapping_in_force_is_stored_said_and_read(declared: App) -> None:
+    moved = {"short_training": "positive_exit"}
+    with declared.transaction() as session:
+        recorded = record_outcome(
+            session,
+            reference="P-0031",
+            clause_id=ids(declared)[0],
+            outcome_type=OutcomeType.SHORT_TRAINING,
+            on=OCTOBER_30,
+            actor="Camille Martin",
+            now=NOVEMBER,
+            zone=PARIS,
+            groups=moved,
+        )
+    record(declared, "P-0012", OutcomeType.SHORT_TRAINING)  # under the default mapping
+
+    with declared.transaction() as session:
+        by_default = {o.reference: o.group for o in list_outcomes(session)}
+        in_force = {o.reference: o.group_label for o in list_outcomes(session, groups=moved)}
+
+    assert recorded.message.endswith(
+        "Formation courte (non qualifiante) (sortie positive) le 30/10/2026."
+    )
+    # The rows keep the group of their recording; readers use the mapping they are given.
+    assert sorted(group for _, group, _ in stored(declared)) == ["other", "positive_exit"]
+    assert by_default == {"P-0031": "other", "P-0012": "other"}
+    assert in_force == {"P-0031": "Sortie positive", "P-0012": "Sortie positive"}
+
+
+def test_the_final_report_counts_outcomes_by_type_and_by_the_group_in_force(
+    declared: App,
+) -> None:
+    """The buyer's final report gives each outcome's type in the field's words, and its group as
+    the ``outcome_groups`` setting says at reading time (never the group stored at entry)."""
+    from workflow.services.notices import clause_results
+
+    clause_id = ids(declared)[0]
+    record(declared)  # CDI
+    record(declared, reference="P-0012", outcome_type=OutcomeType.SHORT_TRAINING)
+    record(declared, reference="P-0031", outcome_type=OutcomeType.PROFESSIONALISATION)
+    with declared.transaction() as session:
+        clause = session.get_one(Clause, clause_id)
+        default = clause_results(session, clause)
+        moved = clause_results(session, clause, {"short_training": "positive_exit"})
+
+    assert [(c.label, c.value) for c in default.outcome_types] == [
+        ("CDI", 1),
+        ("Contrat de professionnalisation", 1),
+        ("Formation courte (non qualifiante)", 1),
+    ]
+    groups = {c.label: c.value for c in default.outcomes}
+    assert (groups["Emploi durable"], groups["Sortie positive"], groups["Autre"]) == (2, 0, 1)
+    assert sum(c.value for c in default.outcomes) == sum(c.value for c in default.outcome_types)
+    moved_groups = {c.label: c.value for c in moved.outcomes}
+    assert (moved_groups["Sortie positive"], moved_groups["Autre"]) == (1, 0)

@@ -94,7 +94,7 @@ def test_it_says_nothing_changed_when_the_values_are_already_recorded(people: Ap
     assert not again.changed
     assert again.message == (
         "Rien de nouveau : P-0101 a déjà : sexe F, année de naissance 1998, "
-        "critère « Habitant d'un quartier prioritaire (QPV) »."
+        "critère « Habitant d'un quartier prioritaire (QPV) »."
     )
 
 
@@ -111,7 +111,7 @@ def test_a_new_criterion_withdraws_the_validation_of_the_former_one(people: App)
     change = update(people, "P-0007", criterion=Criterion.JOBSEEKER_OVER_50)
 
     assert [c.field for c in change.changes] == ["criterion", "validated_on"]
-    assert "critère « Demandeur d'emploi de plus de 50 ans » (au lieu de « Demandeur" in (
+    assert "critère « Demandeur d'emploi de plus de 50 ans » (au lieu de « Demandeur" in (
         change.message
     )
     assert "validation retirée (était : le 20/03/2026, attestation France Travail)" in (
@@ -127,7 +127,7 @@ def test_it_refuses_an_implausible_birth_year_and_changes_nothing(people: App, y
         update(people, sex=Sex.FEMALE, birth_year=year)
 
     assert caught.value.message == (
-        f"Participant « P-0101 » : année de naissance {year} impossible : entre 1900 et 2012 "
+        f"Participant « P-0101 » : année de naissance {year} impossible : entre 1900 et 2012 "
         "(au moins 14 ans cette année)."
     )
     assert stored(people, "P-0101") == ("qpv_resident", None, None, "", None)
@@ -143,9 +143,9 @@ def test_it_accepts_a_fourteen_year_old_in_the_local_year(people: App) -> None:
 
 
 def test_it_refuses_an_unknown_participant_and_an_empty_request(people: App) -> None:
-    with pytest.raises(NotFound, match="Aucun participant « P-9999 »"):
+    with pytest.raises(NotFound, match="Aucun participant « P-9999 »"):
         update(people, "P-9999", sex=Sex.MALE)
-    with pytest.raises(InputRefused, match="Rien à modifier pour « P-0101 »"):
+    with pytest.raises(InputRefused, match="Rien à modifier pour « P-0101 »"):
         update(people)
 
 
@@ -202,7 +202,7 @@ def test_it_refuses_a_bad_validation_and_changes_nothing(
     with pytest.raises(InputRefused) as caught:
         validate(people, proof=proof, on=on)
 
-    assert caught.value.message.startswith("Participant « P-0101 » : ")
+    assert caught.value.message.startswith("Participant « P-0101 » : ")
     assert expected in caught.value.message
     assert stored(people, "P-0101")[3:] == ("", None)
 

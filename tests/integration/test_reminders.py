@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from tests.integration._ladders import (
@@ -96,7 +94,8 @@ def test_it_reminds_twice_then_alerts_the_buyer_and_the_facilitator(app: App) ->
     assert "camille.martin@example.org" in escalation.recipients
     assert "mise en demeure" in escalation.subject
     assert "Charpentes Test" in escalation.body_text
-    assert "Rappel n° 2 envoyé le 21 avril 2026" in escalation.body_text
+    # Read from the outbox: these passes queue without sending (``ladder_pass``).
+    assert "Rappel n° 2 : en cours d'envoi depuis le 21 avril 2026" in escalation.body_text
     reminder_2 = march[2]
     assert "Dernier rappel" in reminder_2.subject
     assert "pénalités" in reminder_2.body_text
@@ -167,37 +166,49 @@ def test_a_pass_run_twice_queues_nothing_new(app: App) -> None:
     assert len(ladders(app)) == 2
 
 
-def test_after_a_long_downtime_only_the_latest_due_step_goes_out(
-    app: App, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_after_a_downtime_no_reminder_is_skipped_and_each_keeps_its_pace(app: App) -> None:
     lot = make_lot(app)
     ladder_pass(app, utc(2026, 4, 1, 7))
 
-    with caplog.at_level(logging.INFO, logger="workflow.services.reminders"):
-        report = ladder_pass(app, utc(2026, 4, 22, 10))  # reminders 1 and 2 both due
+    # Down from 2 to 21 April; at 12:00 on the 22nd, after the call hour: nothing yet.
+    late = ladder_pass(app, utc(2026, 4, 22, 10))
+    assert (late.reminders, late.steps_deferred) == (0, 1)
+    walk(app, date(2026, 4, 23), date(2026, 5, 31))
 
-    assert report.reminders == 1 and report.steps_skipped == 1
-    assert [k.rsplit(":", 1)[1] for k in ladder_keys(app)] == ["call", "reminder_2"]
-    skipped = [r for r in caplog.records if getattr(r, "action", "") == "ladder.steps_skipped"]
-    assert [r.skipped for r in skipped] == [["reminder_1"]]  # type: ignore[attr-defined]
-    [ladder] = ladders(app)
-    assert ladder.next_step == "escalation"
-    assert lot.clause_id == ladder.clause_id
+    march = [
+        (m.key.rsplit(":", 1)[1], m.created_at) for m in ladder_emails(app) if ":2026-03:" in m.key
+    ]
+    assert march == [
+        ("call", utc(2026, 4, 1, 7)),
+        ("reminder_1", utc(2026, 4, 23, 7)),  # missed on 15 April: the next call time
+        ("reminder_2", utc(2026, 4, 29, 7)),  # 7 - 3 = 4 working days after reminder 1
+        ("escalation", utc(2026, 5, 13, 7)),  # 15 - 7 = 8 after reminder 2 (1 and 8 May off)
+    ]
+    assert lot.clause_id == ladders(app)[0].clause_id
 
 
-def test_a_call_that_comes_late_is_sent_and_the_past_steps_are_skipped(app: App) -> None:
-    """A lot recorded in execution months after its start: each month is called once, in order,
-    and no company is reminded or reported before it was called."""
-    make_lot(app, start=date(2026, 1, 5), at=utc(2026, 3, 16, 9))
+def test_a_call_that_comes_late_lists_every_month_due_and_gives_a_new_due_date(app: App) -> None:
+    """A lot recorded in execution months after its start: one call for all the months due,
+    the working day after, and no company reminded or reported before it was called."""
+    lot = make_lot(app, start=date(2026, 1, 5), at=utc(2026, 3, 16, 9))
 
-    report = ladder_pass(app, utc(2026, 3, 16, 10))
+    same_day = ladder_pass(app, utc(2026, 3, 16, 10))
+    report = ladder_pass(app, utc(2026, 3, 17, 8))  # 09:00 in Paris (winter time)
 
-    assert report.opened == 2 and report.calls == 2 and report.escalations == 0
-    keys = ladder_keys(app)
-    assert [k.split(":")[3:] for k in keys] == [["2026-01", "call"], ["2026-02", "call"]]
-    january, february = ladders(app)
-    assert january.next_step == "done"  # its escalation day (16 February) has passed
-    assert february.next_step == "reminder_2"  # 19 March still to come
+    assert (same_day.opened, same_day.calls) == (0, 0)
+    assert (report.opened, report.calls, report.escalations) == (2, 1, 0)
+    january, february = date(2026, 1, 1), date(2026, 2, 1)
+    assert ladder_keys(app) == [
+        step_key(lot.clause_id, lot.company_ids[0], [january, february], "call")
+    ]
+    [call] = ladder_emails(app)
+    assert "de janvier et de février 2026" in call.subject
+    # 6 working days after Tuesday 17 March, as from 2 to 10 March.
+    assert "25 mars 2026" in call.subject
+    assert [(lad.month, lad.due_on, lad.next_step) for lad in ladders(app)] == [
+        (january, date(2026, 3, 25), "reminder_1"),
+        (february, date(2026, 3, 25), "reminder_1"),
+    ]
 
 
 def test_a_suspended_lot_is_left_alone_and_its_fully_suspended_months_are_not_called(

@@ -67,8 +67,11 @@ def test_it_delivers_through_one_session_with_both_parts_and_all_headers(
     assert str(message["Subject"]) == "Rappel : déclaration de février"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"].endswith("@example.org>")
-    # The queueing instant, in the service's time zone (Paris is UTC+1 in March).
-    assert message["Date"] == "Mon, 02 Mar 2026 10:00:00 +0100"
+    # When it left (the pass's instant, plus the time since), in the service's time zone (Paris
+    # is UTC+1 in March).
+    assert message["Date"].startswith("Mon, 02 Mar 2026 10:00:") and message["Date"].endswith(
+        " +0100"
+    )
     text, html = message.get_body(("plain",)), message.get_body(("html",))
     assert text is not None and html is not None
     assert text.get_content().replace("\r\n", "\n") == "Bonjour,\nMerci de déclarer vos heures.\n"
@@ -153,22 +156,69 @@ def test_it_fails_a_message_whose_only_recipient_is_refused(
     assert "gone@btp.fr" in (row(smtp_app, "one").last_error or "")
 
 
-def test_it_waits_when_nothing_listens(tmp_path: Path, database_url: str, clock: Clock) -> None:
+def test_it_waits_when_nothing_listens(
+    tmp_path: Path, database_url: str, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
     settings = make_settings(
-        tmp_path, database_url, mail_transport="smtp", smtp_host="127.0.0.1", smtp_port=free_port()
+        tmp_path, database_url, mail_transport="smtp", smtp_host="127.0.0.1", smtp_port=port
     )
     app = bootstrap(settings, clock=clock)
     try:
         queue(app, "a")
         queue(app, "b")
 
-        report = dispatch_due(app, NOW, rand=middle)
+        with caplog.at_level("WARNING"):
+            report = dispatch_due(app, NOW, rand=middle)
 
-        assert (report.retried, report.sent) == (2, 0)
-        assert report.stopped is not None and "injoignable" in report.stopped
+        assert (report.retried, report.sent, report.outage) == (2, 0, True)
+        assert report.stopped is not None
+        assert report.stopped.startswith(f"serveur SMTP 127.0.0.1:{port} injoignable : ")
+        assert "connexion refusée, aucun serveur n'écoute à cette adresse" in report.stopped
         assert row(app, "b").next_attempt_at == LATER
+        assert (row(app, "b").last_error or "").startswith("Échec passager : serveur SMTP")
+        # One line for the outage, in French, the system's own words kept as a detail.
+        [line] = [r for r in caplog.records if getattr(r, "action", "") == "mail.unreachable"]
+        assert line.getMessage() == report.stopped
+        assert line.detail  # type: ignore[attr-defined]
     finally:
         app.close()
+
+
+def test_it_waits_for_a_slow_answer_after_the_final_dot_with_its_own_timeout(
+    tmp_path: Path, sqlite_url: str, clock: Clock, handler: ScriptedHandler
+) -> None:
+    """The server scans each message for 1.5 s: longer than the command timeout (0.5 s), which
+    would give up on mail the server keeps; the final-dot timeout (5 s) waits for it."""
+    handler.answer_delay = lambda received: 1.5
+    with running_server(handler) as server:
+        settings = make_settings(
+            tmp_path,
+            sqlite_url,
+            mail_transport="smtp",
+            smtp_host=server.hostname,
+            smtp_port=server.port,
+            smtp_timeout=0.5,
+            smtp_data_timeout=5,
+        )
+        app = bootstrap(settings, clock=clock)
+        try:
+            queue(app, "scanned")
+            assert SmtpOptions.from_settings(settings).data_timeout == 5
+            assert dispatch_due(app, NOW).sent == 1
+            assert len(handler.received) == 1
+
+            # The same server with a final-dot timeout shorter than its scan: a transient
+            # failure, as before the setting existed.
+            short = replace(SmtpOptions.from_settings(settings), data_timeout=0.5)
+            queue(app, "cut-short")
+            report = dispatch_due(app, NOW, transport=SmtpTransport(short), rand=middle)
+            assert (report.sent, report.retried) == (0, 1)
+            assert "le serveur n'a pas répondu dans le délai" in (
+                row(app, "cut-short").last_error or ""
+            )
+        finally:
+            app.close()
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +330,9 @@ def test_it_keeps_mail_waiting_when_the_password_is_wrong(
         try:
             queue(app, "wrong-password")
             report = dispatch_due(app, NOW)
-            assert (report.retried, report.failed) == (1, 0)
+            assert (report.retried, report.failed, report.outage) == (1, 0, True)
             assert report.stopped is not None and "535" in report.stopped
+            # A server that answers no is not « injoignable »: it refuses the session.
+            assert "refuse la session : identifiant ou mot de passe refusé" in report.stopped
         finally:
             app.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from tests.integration import summary_dataset
 from tests.integration.summary_dataset import Dataset
-from workflow.adapters.orm import OutboxMessage, PeriodicRun
+from workflow.adapters.orm import Buyer, Company, Declaration, OutboxMessage, PeriodicRun
 from workflow.adapters.reports import build_tables, render_summary
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import NotFound
@@ -30,8 +31,11 @@ from workflow.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
 MARCH = date(2026, 3, 1)
-# 1 April 2026, 07:00 in Paris (summer time since 29 March): the March summary is due.
+# 1 April 2026, 07:00 in Paris (summer time since 29 March): the figures of March are compiled.
 DUE = datetime(2026, 4, 1, 5, 0, tzinfo=UTC)
+# March is due on Friday 10 April, reminded 3 and 7 working days later (15 and 21 April): its
+# summary leaves the working day after the last reminder, Wednesday 22 April at 07:00 in Paris.
+SENT = datetime(2026, 4, 22, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -171,10 +175,11 @@ def test_it_ends_the_month_of_a_stage_at_local_midnight(app: App, data: Dataset)
         summary_dataset.move_on(session, data)
         in_utc = compile_summary(session, MARCH)  # 22:30 UTC on 31 March is still in March
         april = compile_summary(session, date(2026, 4, 1), zone=PARIS)
+    # Compiled with everything known now: clause 7, started in April with a start date of
+    # 16 March, is in execution at the end of March by its dates (its companies owe March).
     assert rows(in_utc.overall.clauses_by_stage, "clauses") == {
         "identification": (2,),
-        "drafting": (1,),
-        "execution": (2,),
+        "execution": (3,),
         "follow_up": (1,),
         "abandoned": (1,),
     }
@@ -193,9 +198,21 @@ def test_it_writes_to_buyers_by_their_clauses_stage_at_the_end_of_the_month(
         summary_dataset.move_on(session, data)
         for period in ("2026-01", "2026-02"):
             session.add(PeriodicRun(job="monthly_summary", period=period, done_at=DUE))
-    # The HLM office's clause is in execution now, but was being drafted in March: no email.
-    assert queue_monthly_summaries(app, datetime(2026, 4, 20, 12, 0, tzinfo=UTC)) == 3
-    assert f"summary:2026-03:buyer:{data.hlm}" not in outbox(app)
+    # On 22 April the HLM office's clause is in execution (started on 15 April) with a start
+    # date of 16 March: the service asks its companies for March, so March's summary covers it
+    # and its buyer gets one, although the clause was still being drafted on 31 March.
+    assert queue_monthly_summaries(app, SENT) == 4
+    hlm = outbox(app)[f"summary:2026-03:buyer:{data.hlm}"]
+    assert "Clauses comptées\u00a0: 1" in hlm.body_text, hlm.body_text
+    with app.transaction() as session:
+        then = compile_summary(session, MARCH, buyer_id=data.hlm, now=SENT, zone=PARIS)
+        before = compile_summary(session, MARCH, buyer_id=data.hlm, now=DUE, zone=PARIS)
+    assert [(c.clause_id, c.stage) for c in then.clauses] == [(data.clauses["c7"], "execution")]
+    assert rows(then.overall.clauses_by_stage, "clauses") == {"execution": (1,)}
+    # Known on 1 April, it was not started: not counted, in drafting.
+    assert before.clauses == () and rows(before.overall.clauses_by_stage, "clauses") == {
+        "drafting": (1,)
+    }
 
 
 def test_it_gives_each_buyer_its_own_figures(app: App, data: Dataset) -> None:
@@ -224,7 +241,8 @@ def test_it_keeps_a_buyer_summary_to_its_own_clauses(app: App, data: Dataset) ->
     assert figures.participants.cumulated == 2
     assert rows(figures.hours_by_mode, "month", "cumulated") == {"direct_hiring": (25, 25)}
     assert rows(figures.clauses_by_stage, "clauses") == {"identification": (1,), "execution": (1,)}
-    assert [m.hours for m in summary.hours_by_month][-2:] == [0, 25]
+    # From the buyer's first declared month: March, Auch's only one so far.
+    assert [(m.month, m.hours) for m in summary.hours_by_month] == [(MARCH, 25)]
     text = render_summary(summary, "text").decode()
     html = render_summary(summary, "html").decode()
     for other in ("Gers", "HLM", "2025-001", *data.participants.values()):
@@ -266,7 +284,7 @@ def test_it_shows_in_the_workbook_the_rows_the_text_shows(app: App, data: Datase
     for table in build_tables(january):
         sheet = workbook[table.sheet]
         assert sheet.max_row == 1 + max(1, len(table.shown_rows())), table.sheet
-    assert [c.value for c in workbook["Heures par mois"]["B"]][-2:] == [0, 70]
+    assert [c.value for c in workbook["Heures par mois"]["B"]] == ["Heures", 70]
     march = workbook_of(compile_march(app))
     scopes = {row[0] for row in march["Sorties par groupe"].iter_rows(min_row=2, values_only=True)}
     assert scopes == {"Ensemble", "Département du Gers", "Ville d'Auch"}  # HLM: only zeros
@@ -289,7 +307,8 @@ def test_it_writes_a_csv_for_french_excel(app: App, data: Dataset) -> None:
     assert [title, "Ensemble", "Rythme", "en retard", ""] in lines
     assert ["Participants par critère d'éligibilité", "Ville d'Auch – Travailleur handicapé (RQTH)",
             "Nouveaux", "1", "nombre"] in lines  # fmt: skip
-    assert ["Heures réalisées par mois", "2026-03", "Heures", "170,25", "h"] in lines
+    hours_title = "Heures réalisées par mois (depuis le premier mois déclaré)"
+    assert [hours_title, "2026-03", "Heures", "170,25", "h"] in lines
     # Data for a pivot table: lines of zeros are kept, unlike on screen.
     assert ["Sorties par groupe", "Office HLM – Emploi durable", "Mois", "0", "nombre"] in lines
     assert "\r\n" in text and "\n\n" not in text
@@ -303,14 +322,19 @@ def outbox(app: App) -> dict[str, OutboxMessage]:
         return {m.key: m for m in session.scalars(select(OutboxMessage))}
 
 
-def test_it_sends_march_once_on_the_first_working_day_of_april(app: App, data: Dataset) -> None:
+def test_it_sends_march_once_the_working_day_after_the_last_reminder(
+    app: App, data: Dataset
+) -> None:
     with app.transaction() as session:
         for period in ("2026-01", "2026-02"):
             session.add(PeriodicRun(job="monthly_summary", period=period, done_at=DUE))
-    assert queue_monthly_summaries(app, datetime(2026, 4, 1, 4, 59, tzinfo=UTC)) == 0
-    assert queue_monthly_summaries(app, DUE) == 3
+    # Not on the first working day of April, nor on the due date: the figures are not in.
     assert queue_monthly_summaries(app, DUE) == 0
-    assert queue_monthly_summaries(app, datetime(2026, 4, 20, 12, 0, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 4, 10, 12, 0, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, SENT - timedelta(minutes=1)) == 0
+    assert queue_monthly_summaries(app, SENT) == 3
+    assert queue_monthly_summaries(app, SENT) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 4, 30, 12, 0, tzinfo=UTC)) == 0
     sent = outbox(app)
     assert set(sent) == {
         "summary:2026-03:facilitator",
@@ -337,29 +361,41 @@ def test_it_sends_march_once_on_the_first_working_day_of_april(app: App, data: D
     assert "Ville d'Auch" not in gers.body_text + gers.body_html
 
 
-def test_it_waits_for_the_first_working_day_in_winter_time(app: App, data: Dataset) -> None:
+def test_it_counts_working_days_over_a_holiday_in_winter_time(app: App, data: Dataset) -> None:
     with app.transaction() as session:
         for month in range(1, 10):
             session.add(PeriodicRun(job="monthly_summary", period=f"2026-{month:02}", done_at=DUE))
-    # 1 November 2026 is a Sunday and All Saints' Day; Monday the 2nd, 07:00 CET = 06:00 UTC.
-    assert queue_monthly_summaries(app, datetime(2026, 11, 1, 10, 0, tzinfo=UTC)) == 0
-    assert queue_monthly_summaries(app, datetime(2026, 11, 2, 5, 59, tzinfo=UTC)) == 0
-    assert queue_monthly_summaries(app, datetime(2026, 11, 2, 6, 0, tzinfo=UTC)) == 3
+    # October is due on Tuesday 10 November; the 11th is Armistice Day: 8 working days later is
+    # Monday 23 November, 07:00 CET = 06:00 UTC.
+    assert queue_monthly_summaries(app, datetime(2026, 11, 2, 6, 0, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 11, 23, 5, 59, tzinfo=UTC)) == 0
+    assert queue_monthly_summaries(app, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)) == 3
     assert "summary:2026-10:facilitator" in outbox(app)
 
 
-def test_it_catches_up_each_missed_month_once_after_a_downtime(app: App, data: Dataset) -> None:
-    # Running on 28 February: January is due (the data start in January), not February. Auch's
-    # clause only started in March: January and February go to the facilitator and the Gers.
-    assert queue_monthly_summaries(app, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == 2
-    # Stopped on the 28th, restarted on 3 April: February and March, once each.
-    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 0, tzinfo=UTC)) == 2 + 3
-    assert queue_monthly_summaries(app, datetime(2026, 4, 3, 8, 5, tzinfo=UTC)) == 0
-    keys = sorted(k for k in outbox(app) if k.endswith("facilitator"))
-    assert keys == [f"summary:2026-{m:02}:facilitator" for m in (1, 2, 3)]
+def periodic_runs(app: App, job: str) -> list[str]:
     with app.transaction() as session:
-        periods = session.scalars(select(PeriodicRun.period).order_by(PeriodicRun.period)).all()
-    assert periods == ["2026-01", "2026-02", "2026-03"]
+        statement = select(PeriodicRun.period).where(PeriodicRun.job == job)
+        return list(session.scalars(statement.order_by(PeriodicRun.period)))
+
+
+def test_it_sends_only_the_latest_due_month_after_a_downtime(
+    app: App, data: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Running on 28 February: January is due (sent on the 20th), not February. Auch's clause
+    # only started in March: January goes to the facilitator and the Gers.
+    assert queue_monthly_summaries(app, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == 2
+    # Stopped on the 28th, restarted on 23 April: March only, the latest due month. February's
+    # summary, two months late, is not sent in a burst: March's carries the cumulated figures.
+    with caplog.at_level(logging.INFO, logger="workflow.services.summaries"):
+        assert queue_monthly_summaries(app, datetime(2026, 4, 23, 8, 0, tzinfo=UTC)) == 3
+    assert queue_monthly_summaries(app, datetime(2026, 4, 23, 8, 5, tzinfo=UTC)) == 0
+    keys = sorted(k for k in outbox(app) if k.endswith("facilitator"))
+    assert keys == ["summary:2026-01:facilitator", "summary:2026-03:facilitator"]
+    assert periodic_runs(app, "monthly_summary") == ["2026-01", "2026-03"]
+    assert periodic_runs(app, "monthly_summary_skipped") == ["2026-02"]
+    skipped = [r for r in caplog.records if r.getMessage() == "summary.skipped"]
+    assert [getattr(r, "periods", None) for r in skipped] == [["2026-02"]]
 
 
 def test_it_sends_nothing_before_there_is_any_activity(app: App) -> None:
@@ -379,7 +415,7 @@ def test_it_sends_each_summary_once_when_two_instances_run_at_once(
     def run(instance: App) -> None:
         try:
             start.wait()
-            results.append(queue_monthly_summaries(instance, DUE))
+            results.append(queue_monthly_summaries(instance, SENT))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -391,5 +427,145 @@ def test_it_sends_each_summary_once_when_two_instances_run_at_once(
     for instance in others:
         instance.close()
     assert not errors
-    assert sum(results) == 2 + 2 + 3  # January, February and March
-    assert len(outbox(app)) == 7
+    assert sorted(results) == [0, 3]  # March only, by one of them; January, February skipped
+    assert len(outbox(app)) == 3
+    assert periodic_runs(app, "monthly_summary") == ["2026-03"]
+    assert periodic_runs(app, "monthly_summary_skipped") == ["2026-01", "2026-02"]
+
+
+# --- Missing declarations, figures as known at an instant, the past kept --------------------------
+
+
+APRIL = date(2026, 4, 1)
+
+
+def compile_april(app: App, now: datetime, buyer_id: int | None = None) -> MonthlySummary:
+    with app.transaction() as session:
+        return compile_summary(session, APRIL, buyer_id=buyer_id, now=now, zone=PARIS)
+
+
+def test_it_names_the_companies_whose_declaration_is_missing(app: App, data: Dataset) -> None:
+    summary = compile_april(app, datetime(2026, 5, 20, 5, 0, tzinfo=UTC))
+    declarations = summary.overall.declarations
+    # Three lots work in April, each with one company; only Auch's clause 3 has declared.
+    assert (declarations.expected, declarations.received) == (3, 1)
+    assert [(m.company, m.clause_id) for m in declarations.missing] == [
+        ("Bâtir Gascogne", data.clauses["c1"]),
+        ("Routes du Sud", data.clauses["c2"]),
+    ]
+    by_buyer = {b.buyer_id: b.figures.declarations for b in summary.buyers}
+    assert (by_buyer[data.gers].expected, len(by_buyer[data.gers].missing)) == (2, 2)
+    assert (by_buyer[data.auch].expected, by_buyer[data.auch].missing) == (1, ())
+    text = render_summary(summary, "text").decode()
+    assert "1 reçue sur 3 attendues ; 2 manquantes : Bâtir Gascogne (2025-001 lot 1" in text
+    # The buyer's own summary names its companies, never another buyer's.
+    gers = render_summary(compile_april(app, summary.compiled_at or SENT, data.gers), "text")
+    assert "0 reçue sur 2 attendues" in gers.decode() and "Auch" not in gers.decode()
+
+
+def test_it_counts_what_was_recorded_by_the_moment_it_is_compiled(app: App, data: Dataset) -> None:
+    before = datetime(2026, 5, 20, 5, 0, tzinfo=UTC)
+    arrival = datetime(2026, 5, 25, 14, 0, tzinfo=UTC)
+    with app.transaction() as session:
+        session.add(
+            Declaration(
+                clause_id=data.clauses["c1"], company_id=company_of(app, "Bâtir Gascogne"),
+                month=APRIL, total_hours=Decimal("44.5"), recorded_at=arrival,
+                recorded_by="test",
+            )
+        )  # fmt: skip
+    then = compile_april(app, before)
+    later = compile_april(app, arrival)
+    assert then.overall.progress.hours_month == 30  # Auch's April only
+    assert later.overall.progress.hours_month == Decimal("74.5")
+    assert len(then.overall.declarations.missing) == 2
+    assert [m.company for m in later.overall.declarations.missing] == ["Routes du Sud"]
+    assert then.hours_by_month[-1].hours == 30 and later.hours_by_month[-1].hours == Decimal("74.5")
+
+
+def company_of(app: App, name: str) -> int:
+    with app.transaction() as session:
+        found = session.scalar(select(Company.id).where(Company.name == name))
+    assert found is not None
+    return found
+
+
+def test_it_keeps_the_hours_of_a_clause_that_ended_before_the_month(
+    app: App, data: Dataset
+) -> None:
+    # Clause 2 ends in May and is closed in June: its 120 hours stay in the later months'
+    # cumulated figures, the Gers' and the territory's, with its target.
+    with app.transaction() as session:
+        summary_dataset.move(
+            session,
+            data.clauses["c2"],
+            "finish",
+            datetime(2026, 5, 31, 15, 0, tzinfo=UTC),
+            end_date=date(2026, 5, 29),
+        )
+        summary_dataset.move(
+            session, data.clauses["c2"], "close", datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+        )
+    with app.transaction() as session:
+        july = compile_summary(
+            session, date(2026, 7, 1), now=datetime(2026, 8, 25, tzinfo=UTC), zone=PARIS
+        )
+    gers = next(b.figures for b in july.buyers if b.buyer_id == data.gers)
+    assert gers.progress.hours_cumulated == Decimal("380.75")  # 260.75 + 120, as in March
+    assert gers.progress.hours_target == 1500 and gers.progress.clauses == 2
+    assert july.overall.progress.hours_cumulated == sum(m.hours for m in july.hours_by_month)
+    assert july.overall.progress.hours_cumulated == Decimal("435.75")  # with Auch's April
+    earlier = july.earlier_clauses
+    assert (earlier.clauses, earlier.hours_cumulated) == (1, 120)
+    # The closed clause is added up on one line of the clause table, which sums to the total.
+    clauses = next(t for t in build_tables(july) if t.sheet == "Clauses")
+    assert sum(row[-3] for row in clauses.rows) == Decimal("435.75")
+    assert "1 clause achevée avant juillet 2026" in [row[4] for row in clauses.rows]
+
+
+def test_it_reads_outcome_types_and_folds_them_into_groups_by_the_settings(
+    app: App, data: Dataset
+) -> None:
+    with app.transaction() as session:
+        default = compile_summary(session, MARCH, now=DUE, zone=PARIS)
+        moved = compile_summary(
+            session, MARCH, now=DUE, zone=PARIS, outcome_groups={"cdi": "transitional_job"}
+        )
+    by_type = {c.code: (c.month, c.cumulated, c.group) for c in default.overall.outcomes_by_type}
+    assert by_type["cdi"] == (1, 1, "lasting_job")  # the stored group says "other": not read
+    assert by_type["qualifying_training"] == (0, 1, "positive_exit")
+    assert rows(moved.overall.outcomes_by_group, "month", "cumulated") == {
+        "transitional_job": (2, 2),
+        "positive_exit": (0, 1),
+        "other": (1, 1),
+    }
+
+
+# --- Exports safe to open -------------------------------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example","Cliquez")'
+
+
+def test_it_writes_a_formula_like_name_as_text_in_csv_and_xlsx(app: App, data: Dataset) -> None:
+    routes = company_of(app, "Routes du Sud")
+    with app.transaction() as session:
+        session.get_one(Buyer, data.auch).name = FORMULA
+        session.get_one(Company, routes).name = "+33 Routes"
+    with app.transaction() as session:
+        summary = compile_summary(session, APRIL, now=datetime(2026, 5, 20, tzinfo=UTC), zone=PARIS)
+    lines = list(
+        csv.reader(io.StringIO(render_summary(summary, "csv").decode("utf-8-sig")), delimiter=";")
+    )
+    cells = [cell for line in lines for cell in line]
+    assert not [c for c in cells if c.startswith(("=", "+", "@"))]
+    assert any(c.startswith("'" + FORMULA) for c in cells)
+    workbook = workbook_of(summary)
+    found = []
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+")):
+                    found.append((sheet.title, cell.data_type, cell.value))
+    assert found, "the names are in the workbook"
+    assert {data_type for _, data_type, _ in found} == {"s"}  # text cells, never formulas
+    assert ("Déclarations manquantes", "s", "+33 Routes") in found

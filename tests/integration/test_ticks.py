@@ -54,11 +54,13 @@ def test_a_pass_run_twice_queues_and_sends_nothing_new(
     mail_app: App, transport: MemoryTransport
 ) -> None:
     make_lot(mail_app, companies=("A", "B"))
-    first = run_pass(mail_app, utc(2026, 4, 1, 7, 30))
+    # 22 April, 09:30 in Paris: March's calls (the lot started on 2 March) and March's summary
+    # (the working day after its last reminder) are both due.
+    first = run_pass(mail_app, utc(2026, 4, 22, 7, 30))
     rows = len(outbox(mail_app))
     sent = len(transport.sent)
 
-    again = run_pass(mail_app, utc(2026, 4, 1, 7, 30))
+    again = run_pass(mail_app, utc(2026, 4, 22, 7, 30))
 
     assert first.ladders.calls == 2 and first.summaries >= 1 and first.sent == sent
     assert again.queued == 0 and again.dispatch is None
@@ -78,7 +80,7 @@ def test_downtime_across_a_month_end_sends_each_message_once(
 ) -> None:
     lot = make_lot(mail_app, start=date(2026, 3, 2))
     company = lot.company_ids[0]
-    simulate(mail_app, date(2026, 5, 1), date(2026, 5, 28))  # stopped on the 28th...
+    simulate(mail_app, date(2026, 4, 1), date(2026, 5, 28))  # stopped on the 28th...
     simulate(mail_app, date(2026, 6, 3), date(2026, 6, 30))  # ...restarted on the 3rd
 
     keys = Counter(m.key for m in transport.sent)
@@ -89,33 +91,39 @@ def test_downtime_across_a_month_end_sends_each_message_once(
     # April's ladder ran through the downtime: its escalation was due on 3 June at 09:00.
     assert created[step_key(lot.clause_id, company, april, "reminder_2")] == utc(2026, 5, 21, 7)
     assert created[step_key(lot.clause_id, company, april, "escalation")] == utc(2026, 6, 3, 7)
-    # May's call was due on Monday 1 June: it leaves at the first pass after the restart.
-    assert created[step_key(lot.clause_id, company, may, "call")] == utc(2026, 6, 3, 5)
-    assert created[step_key(lot.clause_id, company, may, "reminder_1")] == utc(2026, 6, 15, 7)
+    # May's call was due on Monday 1 June: it leaves on the restart day at the call time
+    # (09:00, not at the 07:00 pass), and gives 7 working days from then (due 12 June).
+    assert created[step_key(lot.clause_id, company, may, "call")] == utc(2026, 6, 3, 7)
+    assert created[step_key(lot.clause_id, company, may, "reminder_1")] == utc(2026, 6, 17, 7)
     summaries = sorted(k for k in keys if k.startswith("summary:") and "facilitator" in k)
-    # Months since the lot was created (February), each once, May's after the restart.
-    assert summaries == [f"summary:2026-0{m}:facilitator" for m in (2, 3, 4, 5)]
-    assert created["summary:2026-05:facilitator"] == utc(2026, 6, 3, 5)
+    # Months the lot worked in (from March: it started on 2 March), each once; April's before
+    # the stop (22 May, the working day after its last reminder), May's after the restart on
+    # 22 June (due on 10 June, reminders 3 and 7 working days later, at 07:00 in Paris).
+    assert summaries == [f"summary:2026-0{m}:facilitator" for m in (3, 4, 5)]
+    assert created["summary:2026-04:facilitator"] == utc(2026, 5, 22, 5)
+    assert created["summary:2026-05:facilitator"] == utc(2026, 6, 22, 5)
     digests = [k for k in keys if k.startswith("digest:")]
     assert "digest:2026-06-01" not in digests and len(digests) == len(set(digests))
 
 
 @pytest.mark.parametrize(
-    ("month", "due_day", "first", "expected"),
+    ("month", "due_day", "called", "first", "expected"),
     [
-        # February, due Wednesday 25 March; reminder 3 working days later on Monday 30 March,
-        # the day after clocks go forward: 09:00 in Paris is 07:00 UTC.
-        (date(2026, 2, 1), 25, utc(2026, 3, 29, 0), utc(2026, 3, 30, 7)),
-        # September, due Wednesday 21 October; reminder on Monday 26 October, the day after
-        # clocks go back: 09:00 in Paris is 08:00 UTC.
-        (date(2026, 9, 1), 21, utc(2026, 10, 25, 0), utc(2026, 10, 26, 8)),
+        # February, called Monday 2 March (09:00 = 08:00 UTC in winter), due Wednesday
+        # 25 March; reminder 3 working days later on Monday 30 March, the day after clocks go
+        # forward: 09:00 in Paris is 07:00 UTC.
+        (date(2026, 2, 1), 25, utc(2026, 3, 2, 8), utc(2026, 3, 29, 0), utc(2026, 3, 30, 7)),
+        # September, called Thursday 1 October (07:00 UTC), due Wednesday 21 October;
+        # reminder on Monday 26 October, the day after clocks go back: 09:00 in Paris is
+        # 08:00 UTC.
+        (date(2026, 9, 1), 21, utc(2026, 10, 1, 7), utc(2026, 10, 25, 0), utc(2026, 10, 26, 8)),
     ],
 )
 def test_a_nine_oclock_reminder_fires_once_at_nine_local_across_dst(
-    app: App, month: date, due_day: int, first: datetime, expected: datetime
+    app: App, month: date, due_day: int, called: datetime, first: datetime, expected: datetime
 ) -> None:
     lot = make_lot(app, start=month, buyer_due_day=due_day)
-    ladder_pass(app, first)  # the call and anything before
+    ladder_pass(app, called)  # the call, on time
     moment = first
     while moment <= first + timedelta(hours=36):  # every 30 minutes, DST night included
         ladder_pass(app, moment)
@@ -153,7 +161,7 @@ def test_tick_runs_one_pass_at_the_given_local_time(
 def test_tick_keeps_log_lines_off_the_terminal_unless_asked(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    """Months overdue make the ladder log a warning: English, for operators, only with --log."""
+    """Log lines are English, for operators, and only on stderr with --log."""
     app = bootstrap(make_settings(tmp_path, sqlite_url))
     make_lot(app)
     app.close()
@@ -175,7 +183,9 @@ def test_tick_keeps_log_lines_off_the_terminal_unless_asked(
         cwd=tmp_path,
     )
 
-    assert quiet.returncode == 0 and "étapes en retard sautées" in quiet.stdout
+    # Months overdue, found at 10:00: held to the next call time, none skipped any more.
+    assert quiet.returncode == 0 and "Passage du 3 août 2026" in quiet.stdout
+    assert "sautée" not in quiet.stdout
     assert quiet.stderr == ""
     assert logged.returncode == 0 and "Passage du 1er septembre 2026" in logged.stdout
     actions = [json.loads(line)["action"] for line in logged.stderr.splitlines()]
@@ -289,8 +299,7 @@ def test_two_instances_running_passes_together_send_every_message_exactly_once(
                 }
     assert {k for k in sent if k.startswith("reminder:")} == expected
     summaries = {k for k in sent if k.startswith("summary:") and k.endswith("facilitator")}
-    assert summaries == {
-        f"summary:{m:%Y-%m}:facilitator" for m in months_between(first, last)[:-1]
-    } | {"summary:2026-02:facilitator"}
+    # Every month the lots worked in (from March), once; February had no lot started.
+    assert summaries == {f"summary:{m:%Y-%m}:facilitator" for m in months_between(first, last)[:-1]}
     for app in apps:
         app.close()

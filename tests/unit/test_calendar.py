@@ -10,17 +10,25 @@ import pytest
 from workflow.domain.calendar import (
     CalendarRules,
     Interval,
+    LadderDays,
     RuleOverrides,
     RuleSource,
     add_working_days,
     at_local,
+    call_gap,
+    due_after_call,
     due_date,
+    first_call_not_before,
     is_working_day,
     month_fully_within,
     month_schedule,
     months_between,
-    plan_step,
+    planned_step_day,
+    pushed_due,
     resolve_rules,
+    sending_slot,
+    step_offsets,
+    suspended_days,
     working_days_between,
 )
 from workflow.services.ticks import simulation_instants
@@ -166,40 +174,115 @@ def test_a_reminder_on_or_after_the_escalation_is_dropped() -> None:
     ]
 
 
-# --- what a pass sends ------------------------------------------------------------------------
+# --- the ladder as it really runs ---------------------------------------------------------------
 
 
 MARCH = month_schedule(date(2026, 3, 1), RULES, PARIS)  # 1, 15, 21 April, 4 May at 07:00 UTC
+NINE = time(9, 0)
 
 
-def test_it_sends_the_step_that_is_due_and_schedules_the_next() -> None:
-    plan = plan_step(MARCH, "reminder_1", utc(2026, 4, 15, 7))
-    assert plan.send.name == "reminder_1" and plan.skipped == ()
-    assert plan.following is not None and plan.following.name == "reminder_2"
+def test_a_call_on_time_keeps_the_scheduled_due_date() -> None:
+    # Wednesday 1 April -> Friday 10 April: 6 working days, Easter Monday (6 April) is not one.
+    assert call_gap(MARCH, PARIS) == 6
+    assert due_after_call(MARCH, date(2026, 4, 1), PARIS) == date(2026, 4, 10)
 
 
-def test_after_downtime_it_sends_only_the_latest_due_step() -> None:
-    plan = plan_step(MARCH, "reminder_1", utc(2026, 4, 30, 12))
-    assert plan.send.name == "reminder_2"
-    assert [s.name for s in plan.skipped] == ["reminder_1"]
-    assert plan.following is not None and plan.following.name == "escalation"
+def test_a_late_call_gives_the_usual_working_days_from_the_day_it_left() -> None:
+    # Called on Wednesday 22 April instead of 1 April: 6 working days later, Thursday 30 April.
+    assert due_after_call(MARCH, date(2026, 4, 22), PARIS) == date(2026, 4, 30)
 
 
-def test_a_late_call_goes_first_and_the_past_reminders_are_skipped() -> None:
-    plan = plan_step(MARCH, "call", utc(2026, 4, 22, 10))
-    assert plan.send.name == "call"
-    assert [s.name for s in plan.skipped] == ["reminder_1", "reminder_2"]
-    assert plan.following is not None and plan.following.name == "escalation"
+def test_steps_are_counted_from_the_due_date_of_the_call_really_sent() -> None:
+    due = due_after_call(MARCH, date(2026, 4, 22), PARIS)
+    plan = {
+        name: planned_step_day(
+            MARCH, RULES, name, due_on=due, called_on=date(2026, 4, 22), previous_on=None,
+            days=LadderDays(),
+        )
+        for name in ("reminder_1", "reminder_2", "escalation")
+    }  # fmt: skip
+    # From 30 April: 1 May, 8 May, Ascension (14 May) and Whit Monday (25 May) are holidays.
+    assert plan == {
+        "reminder_1": date(2026, 5, 6),
+        "reminder_2": date(2026, 5, 13),
+        "escalation": date(2026, 5, 27),
+    }
 
 
-def test_the_last_step_leaves_nothing_to_follow() -> None:
-    plan = plan_step(MARCH, "escalation", utc(2026, 5, 4, 7))
-    assert plan.send.name == "escalation" and plan.following is None
+def test_after_a_stop_the_next_step_keeps_its_distance_from_the_step_sent_before_it() -> None:
+    # Reminder 1 left on time (15 April), reminder 2 (due 21 April) only after a stop, on
+    # 30 April: the alert waits 15 - 7 = 8 working days after it (15 May), not 4 May.
+    day = planned_step_day(
+        MARCH, RULES, "escalation", due_on=date(2026, 4, 10), called_on=date(2026, 4, 1),
+        previous_on=date(2026, 4, 30), days=LadderDays(),
+    )  # fmt: skip
+    assert day == date(2026, 5, 15)
 
 
-def test_a_step_the_calendar_no_longer_has_resumes_at_the_latest_due() -> None:
-    plan = plan_step(MARCH, "reminder_3", utc(2026, 4, 22, 10))
-    assert plan.send.name == "reminder_2"
+def test_suspended_working_days_push_the_due_date_and_the_steps() -> None:
+    # Suspended from Monday 6 to Wednesday 8 April at noon: 7 and 8 April do not count
+    # (Easter Monday never does).
+    intervals = [Interval(utc(2026, 4, 6, 7), utc(2026, 4, 8, 10))]
+    days = LadderDays(suspended_days(intervals, PARIS, date(2026, 5, 1)))
+    assert sorted(days.suspended) == [date(2026, 4, 6), date(2026, 4, 7), date(2026, 4, 8)]
+    assert pushed_due(date(2026, 4, 10), date(2026, 4, 1), days) == date(2026, 4, 14)
+    first = planned_step_day(
+        MARCH, RULES, "reminder_1", due_on=date(2026, 4, 10), called_on=date(2026, 4, 1),
+        previous_on=None, days=days,
+    )  # fmt: skip
+    assert first == date(2026, 4, 17)
+    assert days.between(date(2026, 4, 3), date(2026, 4, 10)) == 2  # 9 and 10 April
+
+
+def test_a_running_suspension_counts_up_to_the_day_asked() -> None:
+    days = suspended_days([Interval(utc(2026, 4, 6, 7), None)], PARIS, date(2026, 4, 9))
+    assert max(days) == date(2026, 4, 9) and len(days) == 4
+
+
+def test_a_step_found_late_leaves_at_the_call_time_never_at_the_hour_of_the_pass() -> None:
+    planned = at_local(date(2026, 3, 2), NINE, PARIS)  # missed during a stop
+    # A pass at 07:00 on Thursday 9 April: the step waits for 09:00 that day.
+    assert sending_slot(planned, at_local(date(2026, 4, 9), time(7), PARIS), NINE, PARIS) == (
+        at_local(date(2026, 4, 9), NINE, PARIS)
+    )
+    # A pass at 09:05 sends it now.
+    at_905 = at_local(date(2026, 4, 9), time(9, 5), PARIS)
+    assert sending_slot(planned, at_905, NINE, PARIS) <= at_905
+    # A pass at 14:00 (a restart in the afternoon) holds it to 09:00 the next working day.
+    assert sending_slot(planned, at_local(date(2026, 4, 10), time(14), PARIS), NINE, PARIS) == (
+        at_local(date(2026, 4, 13), NINE, PARIS)  # 10 April is a Friday
+    )
+    # On a Saturday: Monday 09:00 (Easter Monday 6 April is a holiday: Tuesday).
+    assert sending_slot(planned, at_local(date(2026, 4, 4), time(9), PARIS), NINE, PARIS) == (
+        at_local(date(2026, 4, 7), NINE, PARIS)
+    )
+    # A step not due yet keeps its time.
+    future = at_local(date(2026, 5, 4), NINE, PARIS)
+    assert sending_slot(future, at_905, NINE, PARIS) == future
+
+
+def test_the_call_time_stays_nine_local_across_the_march_dst_change() -> None:
+    # Found on Saturday 28 March (winter time, 09:00 = 08:00 UTC), held to Monday 30 March,
+    # the day after clocks go forward: 09:00 in Paris is 07:00 UTC.
+    planned = utc(2026, 3, 27, 8)
+    assert sending_slot(planned, utc(2026, 3, 28, 12), NINE, PARIS) == utc(2026, 3, 30, 7)
+    # Counted in working days across the change, still at 09:00 local.
+    due = due_after_call(month_schedule(date(2026, 2, 1), RULES, PARIS), date(2026, 3, 27), PARIS)
+    # 6 working days, as 2 -> 10 March; Easter Monday 6 April does not count.
+    assert due == date(2026, 4, 7)
+    assert at_local(due, NINE, PARIS) == utc(2026, 4, 7, 7)
+
+
+def test_a_company_is_not_called_the_day_its_lot_started() -> None:
+    # Started on Wednesday 2 December at 08:00: first call on Thursday 3 at 09:00.
+    assert first_call_not_before(utc(2026, 12, 2, 7), NINE, PARIS) == utc(2026, 12, 3, 8)
+    # Started on a Friday evening: Monday.
+    assert first_call_not_before(utc(2026, 12, 4, 18), NINE, PARIS) == utc(2026, 12, 7, 8)
+
+
+def test_the_step_offsets_leave_out_reminders_past_the_escalation() -> None:
+    rules = CalendarRules(reminder_offsets=(3, 7, 12), escalation_offset=10)
+    assert step_offsets(rules) == {"reminder_1": 3, "reminder_2": 7, "escalation": 10}
 
 
 @pytest.mark.parametrize(

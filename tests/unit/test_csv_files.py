@@ -161,7 +161,7 @@ def test_it_refuses_a_bad_number_with_its_line_and_column() -> None:
     message = refusal(replace_cell(sample_text(), 3, 5, "640 000,00 environ"))
 
     assert "1 erreur, rien n'a été importé" in message
-    assert "ligne 3, colonne « Montant HT (€) » : « 640 000,00 environ » n'est pas un nombre" in (
+    assert "ligne 3, colonne « Montant HT (€) » : « 640 000,00 environ » n'est pas un nombre" in (
         message
     )
 
@@ -173,14 +173,14 @@ def test_it_refuses_a_bad_date_and_a_bad_percentage_and_lists_both() -> None:
     message = refusal(text)
 
     assert "2 erreurs" in message
-    assert "ligne 4, colonne « Notification prévue » : « 31/02/2026 » n'est pas une date" in message
-    assert "ligne 6, colonne « Part main-d'œuvre » : « 180 % » doit être un pourcentage" in message
+    assert "ligne 4, colonne « Notification prévue » : « 31/02/2026 » n'est pas une date" in message
+    assert "ligne 6, colonne « Part main-d'œuvre » : « 180 % » doit être un pourcentage" in message
 
 
 def test_it_refuses_a_lot_without_rate_nor_imposed_hours() -> None:
     message = refusal(replace_cell(sample_text(), 2, 7, ""))
 
-    assert "ligne 2, colonne « Taux d'insertion » : valeur manquante." in message
+    assert "ligne 2, colonne « Taux d'insertion » : valeur manquante." in message
 
 
 def test_it_refuses_a_missing_column_naming_it() -> None:
@@ -188,8 +188,8 @@ def test_it_refuses_a_missing_column_naming_it() -> None:
 
     message = refusal(text)
 
-    assert "ligne 1, colonne « N° marché » : colonne manquante" in message
-    assert "colonne « Intitulé du lot » : colonne manquante" in message
+    assert "ligne 1, colonne « N° marché » : colonne manquante" in message
+    assert "colonne « Intitulé du lot » : colonne manquante" in message
 
 
 def test_it_refuses_an_empty_file_and_a_header_alone() -> None:
@@ -204,7 +204,7 @@ def test_it_refuses_the_same_lot_twice_naming_the_first_line() -> None:
 
     message = refusal(text)
 
-    assert "ligne 8, colonne « Lot » : ce lot figure déjà ligne 3." in message
+    assert "ligne 8, colonne « Lot » : ce lot figure déjà ligne 3." in message
 
 
 def test_it_refuses_a_line_with_too_many_values() -> None:
@@ -228,7 +228,7 @@ def test_it_keeps_the_line_numbers_of_the_file_when_a_quoted_cell_spans_lines() 
 
     message = refusal(text)
 
-    assert "ligne 4, colonne « Montant HT (€) »" in message
+    assert "ligne 4, colonne « Montant HT (€) »" in message
 
 
 # --- small readers ------------------------------------------------------------------------------
@@ -264,5 +264,19 @@ def test_it_reports_unknown_columns_as_warnings() -> None:
     table: CsvTable = read_csv_bytes(text.encode(), LOT_COLUMNS, "lots.csv")
 
     assert [str(w) for w in table.warnings] == [
-        "ligne 1, colonne « Commentaire » : colonne inconnue, ignorée."
+        "ligne 1, colonne « Commentaire » : colonne inconnue, ignorée."
     ]
+
+
+def test_a_column_absent_from_the_file_is_named_by_its_expected_title() -> None:
+    from workflow.adapters.csv_files import Column, read_csv_bytes
+
+    columns = [Column("reference", "Référence"), Column("criterion", "Critère", required=False)]
+    with pytest.raises(FileRefused) as caught:
+        read_csv_bytes(b"Autre\r\nx\r\n", columns, "f.csv")
+    assert "colonne « Référence » : colonne manquante. Colonnes trouvées : « Autre »." in str(
+        caught.value
+    )
+    found = read_csv_bytes("référence\r\nP-1\r\n".encode(), columns, "f.csv")
+    assert found.column_name("reference") == "référence"  # as the file writes it
+    assert found.column_name("criterion") == "Critère"  # absent: the title, never the key

@@ -146,7 +146,7 @@ def test_it_refuses_what_is_not_a_number_and_names_the_field(text: str) -> None:
     with pytest.raises(InputRefused) as refused:
         parse_positive(text, "--amount (montant HT)")
     assert refused.value.message.startswith("--amount (montant HT) : ")
-    assert f"« {text} »" in refused.value.message
+    assert f"« {text} »" in refused.value.message
 
 
 @pytest.mark.parametrize("text", ["0", "-5", "-1 000"])

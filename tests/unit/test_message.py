@@ -78,7 +78,23 @@ def test_it_writes_the_headers_the_issue_asks_for() -> None:
     assert message["Message-ID"] == message_id("reminder:12:34:2026-02:first", "x@example.org")
 
 
-def test_it_derives_the_message_id_from_the_key_only() -> None:
+def test_it_adds_the_row_token_to_the_key_in_the_message_id() -> None:
+    """Two databases (or a database started again) give one key two rows with two tokens."""
+    key = "reminder:1:2:2026-02:first"
+    here = message_id(key, "clauses@example.org", "0123456789abcdef")
+    there = message_id(key, "clauses@example.org", "fedcba9876543210")
+
+    assert here != there
+    assert here == message_id(key, "clauses@example.org", "0123456789abcdef")
+    assert here.endswith(".0123456789abcdef@example.org>")
+    with_token = parse(build_message(parts(token="0123456789abcdef"), PARIS))
+    assert with_token["Message-ID"] == message_id(
+        "reminder:12:34:2026-02:first", "x@example.org", "0123456789abcdef"
+    )
+
+
+def test_a_row_queued_without_a_token_keeps_the_key_only_message_id() -> None:
+    """Rows queued before the token existed: their retries keep their first Message-ID."""
     first = message_id("reminder:1:2:2026-02:first", "clauses@example.org")
 
     assert first == message_id("reminder:1:2:2026-02:first", "clauses@example.org")
@@ -133,7 +149,9 @@ def test_it_folds_a_long_subject_under_78_columns() -> None:
 
     head = data.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 for line in head.split(b"\r\n"))
-    assert str(parse(data)["Subject"]) == " ".join(subject.split())
+    assert str(parse(data)["Subject"]) == " ".join(
+        subject.split()
+    )  # folding may turn a no-break space into a space
 
 
 def test_it_quotes_names_with_specials() -> None:
@@ -177,11 +195,13 @@ def test_it_refuses_addresses_that_cannot_go_in_an_envelope(address: str) -> Non
 
 
 def test_it_never_cuts_a_character_across_encoded_words() -> None:
-    subject = "Clause « sociale » 🏗️ " * 12 + "œuvre"
+    subject = "Clause « sociale » 🏗️ " * 12 + "œuvre"
 
     data = build_message(parts(subject=subject), PARIS)
 
-    assert str(parse(data)["Subject"]) == " ".join(subject.split())
+    assert str(parse(data)["Subject"]) == " ".join(
+        subject.split()
+    )  # folding may turn a no-break space into a space
     head = data.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 for line in head.split(b"\r\n"))
 
@@ -190,3 +210,39 @@ def test_it_reads_quoted_and_plain_stored_lines_alike() -> None:
     assert parse_mailbox('"Durand, Élodie" <e@x.fr>') == Mailbox("Durand, Élodie", "e@x.fr")
     assert parse_mailbox("Paul Martin <p@x.fr>") == Mailbox("Paul Martin", "p@x.fr")
     assert parse_mailbox("p@x.fr") == Mailbox("", "p@x.fr")
+
+
+def test_it_attaches_files_after_both_bodies_byte_for_byte() -> None:
+    from workflow.adapters.mail.message import Attachment
+
+    workbook = bytes(range(256)) * 40  # binary, with every byte value
+    csv_text = "SIRET;Heures\r\n412 345 678 00012;151,67\r\n".encode("cp1252")
+    data = build_message(
+        parts(
+            attachments=[
+                Attachment("déclaration-avril.csv", "text/csv; charset=windows-1252", csv_text),
+                Attachment("modèle.xlsx", "application/vnd.ms-excel", workbook),
+            ]
+        ),
+        PARIS,
+    )
+    message = parse(data)
+
+    assert message.get_content_type() == "multipart/mixed"
+    body = message.get_body(("plain",))
+    assert body is not None and "Merci de déclarer vos heures" in lines(body)
+    html = message.get_body(("html",))
+    assert html is not None and "<b>heures</b>" in html.get_content()
+    files = list(message.iter_attachments())
+    assert [f.get_filename() for f in files] == ["déclaration-avril.csv", "modèle.xlsx"]
+    assert [f.get_content_type() for f in files] == ["text/csv", "application/vnd.ms-excel"]
+    assert files[0].get_param("charset") == "windows-1252"
+    assert [f.get_payload(decode=True) for f in files] == [csv_text, workbook]
+    # SMTP's line limit holds: base64 is cut at 76 columns.
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+
+
+def test_it_keeps_a_message_without_attachments_as_it_was() -> None:
+    assert parse(build_message(parts(attachments=()), PARIS)).get_content_type() == (
+        "multipart/alternative"
+    )

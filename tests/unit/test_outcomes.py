@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workflow.domain.outcomes import (
     OUTCOME_GROUPS,
     OUTCOME_TYPE_LABELS,
+    OUTCOME_TYPE_WORDS,
     OutcomeType,
+    group_of,
     match_outcome_type,
+    outcome_groups_problem,
     outcome_type_problem,
     parse_outcome_type,
     types_by_group,
 )
 from workflow.domain.vocabulary import OutcomeGroup
-from workflow.errors import InputRefused
+from workflow.errors import InputRefused, SettingsInvalid
+from workflow.settings import load_settings
 
 LASTING = OutcomeGroup.LASTING_JOB
 TRANSITIONAL = OutcomeGroup.TRANSITIONAL_JOB
@@ -26,6 +32,8 @@ OTHER = OutcomeGroup.OTHER
     ("outcome_type", "group"),
     [
         (OutcomeType.CDI, LASTING),
+        (OutcomeType.APPRENTICESHIP, LASTING),
+        (OutcomeType.PROFESSIONALISATION, LASTING),
         (OutcomeType.LONG_CDD, LASTING),
         (OutcomeType.LONG_TEMP_WORK, LASTING),
         (OutcomeType.CIVIL_SERVICE, LASTING),
@@ -35,6 +43,7 @@ OTHER = OutcomeGroup.OTHER
         (OutcomeType.SUBSIDISED_CONTRACT, TRANSITIONAL),
         (OutcomeType.QUALIFYING_TRAINING, POSITIVE),
         (OutcomeType.INSERTION_STRUCTURE, POSITIVE),
+        (OutcomeType.SHORT_TRAINING, OTHER),
         (OutcomeType.JOBSEEKER, OTHER),
         (OutcomeType.INACTIVE, OTHER),
         (OutcomeType.LOST_CONTACT, OTHER),
@@ -44,10 +53,13 @@ def test_it_puts_each_type_in_the_group_of_the_reporting(
     outcome_type: OutcomeType, group: OutcomeGroup
 ) -> None:
     assert outcome_type.group is group
+    assert group_of(outcome_type.value) is group
+    assert outcome_type in types_by_group()[group]
 
 
 def test_it_gives_every_type_a_label_and_a_group_and_every_group_a_type() -> None:
     assert set(OUTCOME_GROUPS) == set(OutcomeType) == set(OUTCOME_TYPE_LABELS)
+    assert set(OUTCOME_TYPE_WORDS) == set(OutcomeType)
     assert all(types_by_group()[group] for group in OutcomeGroup)
     assert list(types_by_group()) == list(OutcomeGroup)
 
@@ -79,6 +91,21 @@ def test_it_gives_every_type_a_label_and_a_group_and_every_group_a_type() -> Non
         ("Embauche dans une autre structure d'insertion (SIAE)", OutcomeType.INSERTION_STRUCTURE),
         ("CDI intérimaire", OutcomeType.CDI),
         ("temp_work_under_6_months", OutcomeType.SHORT_TEMP_WORK),  # the code itself
+        # The field's words (the Gers flyer of 2017 and facilitators' spreadsheets).
+        ("Contrat d'apprentissage", OutcomeType.APPRENTICESHIP),
+        ("apprentissage", OutcomeType.APPRENTICESHIP),
+        ("Apprenti", OutcomeType.APPRENTICESHIP),
+        ("Contrat de professionnalisation", OutcomeType.PROFESSIONALISATION),
+        ("contrat pro", OutcomeType.PROFESSIONALISATION),
+        ("Contrat de professionalisation", OutcomeType.PROFESSIONALISATION),
+        ("professionnalisation", OutcomeType.PROFESSIONALISATION),
+        ("Formation courte", OutcomeType.SHORT_TRAINING),
+        ("formation courte (non qualifiante)", OutcomeType.SHORT_TRAINING),
+        ("Formation non qualifiante", OutcomeType.SHORT_TRAINING),
+        ("formation pré-qualifiante", OutcomeType.SHORT_TRAINING),
+        ("Autre SIAE", OutcomeType.INSERTION_STRUCTURE),
+        ("Inactivité", OutcomeType.INACTIVE),
+        ("Création d’entreprise", OutcomeType.BUSINESS_CREATION),
     ],
 )
 def test_it_matches_french_wording_and_aliases(text: str, expected: OutcomeType | None) -> None:
@@ -151,20 +178,59 @@ def test_it_asks_for_the_length_when_a_maximum_leaves_it_open() -> None:
         parse_outcome_type("CDD moins de 12 mois")
 
     assert caught.value.message.startswith(
-        "« CDD moins de 12 mois » : précisez la durée du contrat de sortie"
+        "« CDD moins de 12 mois » : précisez la durée du contrat de sortie"
     )
 
 
-@pytest.mark.parametrize("text", ["formation", "Formation", "formation pré-qualifiante"])
-def test_it_refuses_a_bare_training_and_asks_which(text: str) -> None:
+@pytest.mark.parametrize("text", ["formation", "Formation", "formation CACES"])
+def test_it_asks_whether_a_bare_training_is_qualifying_or_short(text: str) -> None:
     assert match_outcome_type(text) is None
     with pytest.raises(InputRefused) as caught:
         parse_outcome_type(text)
 
     assert caught.value.message == (
-        f"« {text} » : précisez « Formation qualifiante » (ou certifiante, ou diplômante), seule "
-        "comptée en sortie positive ; pour une autre formation, indiquez la situation de la "
-        "personne (par exemple « Demandeur d'emploi »)."
+        f"« {text} » : précisez « Formation qualifiante » (ou certifiante, ou diplômante) ou "
+        "« Formation courte (non qualifiante) » (ou formation courte) : elles ne comptent pas "
+        "dans le même groupe."
+    )
+
+
+@pytest.mark.parametrize("text", ["alternance", "Contrat en alternance"])
+def test_it_asks_which_work_study_contract(text: str) -> None:
+    assert match_outcome_type(text) is None
+    with pytest.raises(InputRefused) as caught:
+        parse_outcome_type(text)
+
+    assert caught.value.message == (
+        f"« {text} » : précisez « Contrat d'apprentissage » ou « Contrat de professionnalisation »."
+    )
+
+
+def test_the_setting_moves_a_type_to_another_group_and_unknown_codes_count_as_other() -> None:
+    overrides = {"short_training": "positive_exit", "apprenticeship_contract": "transitional_job"}
+
+    assert group_of("short_training", overrides) is POSITIVE
+    assert group_of("apprenticeship_contract", overrides) is TRANSITIONAL
+    assert group_of("cdi", overrides) is LASTING  # not overridden: the default
+    assert group_of("written_by_an_old_version", overrides) is OTHER
+    moved = types_by_group(overrides)
+    assert OutcomeType.SHORT_TRAINING in moved[POSITIVE]
+    assert OutcomeType.SHORT_TRAINING not in moved[OTHER]
+    assert sum(len(types) for types in moved.values()) == len(OutcomeType)
+
+
+def test_it_names_the_accepted_codes_of_a_bad_mapping() -> None:
+    assert outcome_groups_problem({"short_training": "positive_exit"}) is None
+    bad_type = outcome_groups_problem({"formation_courte": "positive_exit"})
+    bad_group = outcome_groups_problem({"short_training": "sortie_positive"})
+
+    assert bad_type is not None and bad_type.startswith(
+        "type de sortie « formation_courte » inconnu : types possibles cdi, "
+        "apprenticeship_contract, professionalisation_contract,"
+    )
+    assert bad_group == (
+        "groupe « sortie_positive » (pour short_training) inconnu : groupes possibles "
+        "lasting_job, transitional_job, positive_exit, other"
     )
 
 
@@ -173,13 +239,43 @@ def test_it_asks_for_the_length_of_a_cdd_given_without_one() -> None:
         parse_outcome_type("CDD")
 
     assert caught.value.message == (
-        "« CDD » : précisez la durée du contrat de sortie, « CDD de moins de 6 mois » (emploi de "
-        "transition) ou « CDD de 6 mois ou plus » (emploi durable)."
+        "« CDD » : précisez la durée du contrat de sortie, « CDD de moins de 6 mois » (emploi de "
+        "transition) ou « CDD de 6 mois ou plus » (emploi durable)."
     )
 
 
 def test_it_lists_the_accepted_types_when_nothing_fits() -> None:
     problem = outcome_type_problem("Emploi durable")
 
-    assert problem.startswith("« Emploi durable » n'est pas un type de sortie reconnu.")
-    assert "« Perdu de vue »" in problem and "« Formation qualifiante »" in problem
+    assert problem.startswith("« Emploi durable » n'est pas un type de sortie reconnu.")
+    assert "« Perdu de vue »" in problem and "« Formation qualifiante »" in problem
+
+
+# --- the outcome_groups setting -----------------------------------------------------------------
+
+
+def test_a_mapping_with_an_unknown_code_stops_start_up_in_french(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAUSES_OUTCOME_GROUPS", '{"formation_courte": "positive_exit"}')
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings()
+
+    assert refused.value.message.startswith(
+        "Réglage invalide CLAUSES_OUTCOME_GROUPS = {'formation_courte': 'positive_exit'} : type "
+        "de sortie « formation_courte » inconnu : types possibles cdi, "
+    )
+
+
+def test_the_mapping_is_read_from_the_toml_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "clauses.toml"
+    config.write_text('[outcome_groups]\nshort_training = "positive_exit"\n', encoding="utf-8")
+    monkeypatch.setenv("CLAUSES_CONFIG", str(config))
+    monkeypatch.delenv("CLAUSES_OUTCOME_GROUPS", raising=False)
+
+    settings = load_settings()
+
+    assert settings.outcome_groups == {"short_training": "positive_exit"}
+    assert group_of("short_training", settings.outcome_groups) is POSITIVE

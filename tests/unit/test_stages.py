@@ -81,8 +81,8 @@ def test_it_refuses_every_other_pair_and_explains_why(pair: tuple[Stage, ClauseE
         next_stage(CLAUSE, stage, event, COMPLETE)
     message = refused.value.message
     assert CLAUSE in message
-    assert f"« {LABELS[stage]} »" in message
-    assert f"« {EVENT_LABELS[event]} »" in message
+    assert f"« {LABELS[stage]} »" in message
+    assert f"« {EVENT_LABELS[event]} »" in message
     assert "n'y est pas permis" in message
     allowed = allowed_events(stage)
     if allowed:
@@ -117,8 +117,8 @@ def test_it_keeps_a_clause_in_drafting_until_it_has_hours(hours: int | None) -> 
     facts = ClauseFacts(hours, None, None, None, False)
     message = _refusal(Stage.DRAFTING, ClauseEvent.AWARD, facts)
     assert CLAUSE in message
-    assert "« calibrage et rédaction »" in message
-    assert "impossible de passer à « attribution » (attribuer)" in message
+    assert "« calibrage et rédaction »" in message
+    assert "impossible de passer à « attribution » (attribuer)" in message
     assert "il manque le nombre d'heures d'insertion (calculé ou imposé)" in message
     assert "Permis maintenant : attribuer (award), abandonner (abandon)." in message
 
@@ -130,7 +130,7 @@ def test_it_lets_a_clause_leave_drafting_with_hours_and_nothing_else() -> None:
 
 def test_it_needs_the_holder_email_and_the_start_date_to_start() -> None:
     message = _refusal(Stage.AWARD, ClauseEvent.START, EMPTY)
-    assert "impossible de passer à « mise en œuvre » (démarrer)" in message
+    assert "impossible de passer à « mise en œuvre » (démarrer)" in message
     assert (
         "il manque une entreprise attributaire avec l'adresse e-mail de son correspondant ; "
         "la date de démarrage." in message
@@ -154,16 +154,16 @@ def test_it_names_only_the_holder_when_the_start_date_is_known() -> None:
 
 def test_it_needs_the_end_date_to_leave_execution() -> None:
     message = _refusal(Stage.EXECUTION, ClauseEvent.FINISH, EMPTY)
-    assert "« mise en œuvre »" in message
-    assert "impossible de passer à « suivi et bilan » (achever)" in message
+    assert "« mise en œuvre »" in message
+    assert "impossible de passer à « suivi et bilan » (achever)" in message
     assert "il manque la date de fin d'exécution." in message
     assert "Permis maintenant : achever (finish), suspendre (suspend)." in message
 
 
 def test_it_needs_the_final_report_to_close() -> None:
     message = _refusal(Stage.FOLLOW_UP, ClauseEvent.CLOSE, EMPTY)
-    assert "« suivi et bilan »" in message
-    assert "impossible de passer à « clôturée » (clôturer)" in message
+    assert "« suivi et bilan »" in message
+    assert "impossible de passer à « clôturée » (clôturer)" in message
     assert "il manque le bilan de l'opération." in message
 
 
@@ -225,7 +225,7 @@ def test_it_refuses_an_unknown_event_and_lists_the_possible_ones(text: str) -> N
     with pytest.raises(InputRefused) as refused:
         parse_event(text)
     message = refused.value.message
-    assert f"Événement inconnu « {text} »" in message
+    assert f"Événement inconnu « {text} »" in message
     for event in ClauseEvent:
         assert EVENT_LABELS[event] in message
 
@@ -252,5 +252,5 @@ def test_it_reads_stages_in_french_and_english(text: str, stage: Stage) -> None:
 def test_it_refuses_an_unknown_stage_and_lists_the_possible_ones() -> None:
     with pytest.raises(InputRefused) as refused:
         parse_stage("terminée")
-    assert "Étape inconnue « terminée »" in refused.value.message
+    assert "Étape inconnue « terminée »" in refused.value.message
     assert "follow_up (suivi et bilan)" in refused.value.message

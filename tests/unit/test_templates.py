@@ -214,10 +214,12 @@ def test_it_masks_participant_references_in_a_final_report() -> None:
     assert notices.mask_references(None, ["X"]) is None
 
 
-def test_it_describes_the_columns_the_declaration_import_reads() -> None:
+def test_it_describes_the_columns_the_declaration_import_reads(settings: Settings) -> None:
     from workflow.services.declaration_imports import DECLARATION_COLUMNS
 
-    for header, _ in notices.DECLARATION_COLUMNS:
-        assert any(column.matches(header) for column in DECLARATION_COLUMNS), header
-    required = {column.label for column in DECLARATION_COLUMNS if column.required}
-    assert required <= {header for header, _ in notices.DECLARATION_COLUMNS}
+    context = previews.sample_context("company_welcome", settings)[1]
+    titles = [column["title"] for column in context["declaration_howto"]["columns"]]
+    # Every column the import reads, in its order, named as it recognises it: criterion included.
+    assert titles == [column.label for column in DECLARATION_COLUMNS]
+    assert all(any(c.matches(t) for c in DECLARATION_COLUMNS) for t in titles)
+    assert "Critère d'éligibilité" in titles

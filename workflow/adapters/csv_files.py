@@ -28,6 +28,8 @@ from workflow.errors import FieldError, FileRefused, InputRefused
 E = TypeVar("E", bound=StrEnum)
 
 _DELIMITERS = (";", ",", "\t")
+#: A unit typed after hours: « 35h », « 35 h », « 35 heures ».
+_HOURS_UNIT = re.compile(r"\s*(?:h|heures?)\.?$", re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"]*"')
 _FRENCH_MONTHS = {
     "janvier": 1,
@@ -67,12 +69,14 @@ def header_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """A column an import expects; ``label`` is how the file is meant to name it."""
+    """A column an import expects; ``label`` is how the file is meant to name it (and how the
+    templates and emails name it), ``hint`` what a person puts there."""
 
     key: str
     label: str
     aliases: tuple[str, ...] = ()
     required: bool = True
+    hint: str = ""
 
     def matches(self, header: str) -> bool:
         wanted = header_key(header)
@@ -93,12 +97,70 @@ class CsvTable:
     headers: dict[str, str]  # column key -> the header as the file writes it
     rows: list[CsvRow]
     warnings: list[FieldError] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # column key -> its expected title
 
     def has(self, key: str) -> bool:
         return key in self.headers
 
     def column_name(self, key: str) -> str:
-        return self.headers.get(key, key)
+        """The column's title as the file writes it, else the title the import expects: a
+        person never reads an internal key such as ``criterion``."""
+        return self.headers.get(key) or self.labels.get(key) or key
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How big a file an import takes; checked before any cell is read."""
+
+    max_bytes: int
+    max_rows: int
+    advice: str = "découpez-le en plusieurs fichiers"
+
+    def check_size(self, size: int, source: str) -> None:
+        if size > self.max_bytes:
+            raise FileRefused(
+                source,
+                [
+                    FieldError(
+                        None,
+                        None,
+                        f"fichier de {format_size(size)}, au-delà de la limite de "
+                        f"{format_size(self.max_bytes)} par import : {self.advice}.",
+                    )
+                ],
+            )
+
+    def check_rows(self, rows: int, source: str, *, at_least: bool = False) -> None:
+        if rows > self.max_rows:
+            count = f"plus de {_thousands(self.max_rows)}" if at_least else _thousands(rows)
+            raise FileRefused(
+                source,
+                [
+                    FieldError(
+                        None,
+                        None,
+                        f"{count} lignes de données, au-delà de la limite de "
+                        f"{_thousands(self.max_rows)} lignes par import : {self.advice}.",
+                    )
+                ],
+            )
+
+
+def _thousands(value: int) -> str:
+    """``50 000`` with a narrow no-break space, as French writes it."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def format_size(size: int) -> str:
+    """``20 Mo``, ``31,2 Mo``, ``850 ko``: sizes in French units (1 Mo = 1 000 000 octets)."""
+    if size >= 1_000_000:
+        value, unit = size / 1_000_000, "Mo"
+    elif size >= 1_000:
+        value, unit = size / 1_000, "ko"
+    else:
+        return f"{size} octets"
+    text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text}\u00a0{unit}"
 
 
 def decode(data: bytes, source: str) -> tuple[str, str]:
@@ -129,8 +191,8 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
                 FieldError(
                     None,
                     None,
-                    "encodage non reconnu : enregistrez le fichier en « CSV (séparateur : "
-                    "point-virgule) » ou en « CSV UTF-8 ».",
+                    "encodage non reconnu : enregistrez le fichier en « CSV (séparateur : "
+                    "point-virgule) » ou en « CSV UTF-8 ».",
                 )
             ],
         ) from None
@@ -155,7 +217,13 @@ def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: str) -> CsvTable:
+def read_csv_text(
+    text: str,
+    columns: Sequence[Column],
+    source: str,
+    encoding: str,
+    limits: ImportLimits | None = None,
+) -> CsvTable:
     """Find the columns in the header and cut the records; structural problems refuse the file."""
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -166,6 +234,20 @@ def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: s
         records = _records(text, delimiter)
     except csv.Error as exc:
         raise FileRefused(source, [FieldError(None, None, f"CSV illisible : {exc}.")]) from None
+    if limits is not None:
+        limits.check_rows(len(records) - 1, source)
+    return table_from_records(records, columns, source, encoding, delimiter)
+
+
+def table_from_records(
+    records: Sequence[tuple[int, Sequence[str]]],
+    columns: Sequence[Column],
+    source: str,
+    encoding: str,
+    delimiter: str = "",
+) -> CsvTable:
+    """The header is the first record with a value; every later record is a row. Shared by CSV
+    and spreadsheets (``spreadsheets``), so both are read and refused the same way."""
     records = [(line, values) for line, values in records if any(v.strip() for v in values)]
     if not records:
         raise FileRefused(source, [FieldError(None, None, "le fichier est vide.")])
@@ -175,7 +257,7 @@ def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: s
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     for index, raw in enumerate(header):
-        name = raw.strip()
+        name = " ".join(raw.split())
         if not name:
             continue
         column = next((c for c in columns if c.matches(name)), None)
@@ -195,12 +277,12 @@ def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: s
         headers[column.key] = name
     for column in columns:
         if column.required and column.key not in positions:
-            found = ", ".join(f"« {h.strip()} »" for h in header if h.strip()) or "aucune"
+            found = ", ".join(f"« {' '.join(h.split())} »" for h in header if h.strip())
             errors.append(
                 FieldError(
                     header_line,
                     column.label,
-                    f"colonne manquante. Colonnes trouvées : {found}.",
+                    f"colonne manquante. Colonnes trouvées : {found or 'aucune'}.",
                 )
             )
     if errors:
@@ -230,29 +312,46 @@ def read_csv_text(text: str, columns: Sequence[Column], source: str, encoding: s
         raise FileRefused(
             source, [FieldError(None, None, "le fichier ne contient que la ligne d'en-tête.")]
         )
-    return CsvTable(source, encoding, delimiter, headers, rows, warnings)
+    labels = {column.key: column.label for column in columns}
+    return CsvTable(source, encoding, delimiter, headers, rows, warnings, labels)
 
 
 def _clean(value: str) -> str:
     return value.replace("\u00a0", " ").replace("\u202f", " ").strip()
 
 
-def read_csv(path: Path | str, columns: Sequence[Column], source: str | None = None) -> CsvTable:
-    path = Path(path)
-    name = source or path.name
+def read_file_bytes(path: Path, source: str, limits: ImportLimits | None = None) -> bytes:
+    """The file's bytes, refused before reading when larger than ``limits`` allow."""
     try:
-        data = path.read_bytes()
+        if limits is not None:
+            limits.check_size(path.stat().st_size, source)
+        return path.read_bytes()
     except OSError as exc:
         raise FileRefused(
-            name, [FieldError(None, None, f"lecture impossible ({exc.strerror}).")]
+            source, [FieldError(None, None, f"lecture impossible ({exc.strerror}).")]
         ) from None
+
+
+def read_csv(
+    path: Path | str,
+    columns: Sequence[Column],
+    source: str | None = None,
+    limits: ImportLimits | None = None,
+) -> CsvTable:
+    path = Path(path)
+    name = source or path.name
+    data = read_file_bytes(path, name, limits)
     text, encoding = decode(data, name)
-    return read_csv_text(text, columns, name, encoding)
+    return read_csv_text(text, columns, name, encoding, limits)
 
 
-def read_csv_bytes(data: bytes, columns: Sequence[Column], source: str) -> CsvTable:
+def read_csv_bytes(
+    data: bytes, columns: Sequence[Column], source: str, limits: ImportLimits | None = None
+) -> CsvTable:
+    if limits is not None:
+        limits.check_size(len(data), source)
     text, encoding = decode(data, source)
-    return read_csv_text(text, columns, source, encoding)
+    return read_csv_text(text, columns, source, encoding, limits)
 
 
 def parse_month(text: str) -> date | None:
@@ -325,13 +424,29 @@ class RowReader:
         try:
             return parse_decimal(raw, self.table.column_name(key))
         except InputRefused:
-            self.fail(key, f"« {raw} » n'est pas un nombre (exemple : 3 780 000,00).")
+            self.fail(key, f"« {raw} » n'est pas un nombre (exemple : 3 780 000,00).")
             return None
+
+    def hours(self, key: str, *, required: bool = True) -> Decimal | None:
+        """Hours as people type them: ``151,67``, ``35h``, ``35 h``, ``35 heures``."""
+        raw = self.raw(key)
+        if not raw:
+            if required:
+                self.fail(key, "valeur manquante.")
+            return None
+        number = _HOURS_UNIT.sub("", raw.strip())
+        try:
+            if number:
+                return parse_decimal(number, self.table.column_name(key))
+        except InputRefused:
+            pass
+        self.fail(key, f"« {raw} » n'est pas un nombre d'heures (exemple : 151,67).")
+        return None
 
     def positive(self, key: str, *, required: bool = True) -> Decimal | None:
         value = self.decimal(key, required=required)
         if value is not None and value <= 0:
-            self.fail(key, f"« {self.raw(key)} » doit être strictement positif.")
+            self.fail(key, f"« {self.raw(key)} » doit être strictement positif.")
             return None
         return value
 
@@ -339,7 +454,7 @@ class RowReader:
         """A positive whole number such as ``1 200``."""
         value = self.positive(key, required=required)
         if value is not None and value != value.to_integral_value():
-            self.fail(key, f"« {self.raw(key)} » doit être un nombre entier.")
+            self.fail(key, f"« {self.raw(key)} » doit être un nombre entier.")
             return None
         return None if value is None else int(value)
 
@@ -353,7 +468,7 @@ class RowReader:
             return parse_ratio(raw, self.table.column_name(key))
         except InputRefused:
             self.fail(
-                key, f"« {raw} » doit être un pourcentage entre 0 et 100 %, par exemple 50 %."
+                key, f"« {raw} » doit être un pourcentage entre 0 et 100 %, par exemple 50 %."
             )
             return None
 
@@ -365,7 +480,7 @@ class RowReader:
             return None
         value = parse_day(raw)
         if value is None:
-            self.fail(key, f"« {raw} » n'est pas une date (jj/mm/aaaa).")
+            self.fail(key, f"« {raw} » n'est pas une date (jj/mm/aaaa).")
         return value
 
     def month(self, key: str, *, required: bool = True) -> date | None:
@@ -376,7 +491,7 @@ class RowReader:
             return None
         value = parse_month(raw)
         if value is None:
-            self.fail(key, f"« {raw} » n'est pas un mois (mm/aaaa, par exemple 10/2026).")
+            self.fail(key, f"« {raw} » n'est pas un mois (mm/aaaa, par exemple 10/2026).")
         return value
 
     def choice(
@@ -389,8 +504,8 @@ class RowReader:
             return None
         value = match_label(raw, labels, aliases)
         if value is None:
-            accepted = " ; ".join(f"« {label} »" for label in labels.values())
-            self.fail(key, f"« {raw} » n'est pas reconnu. Valeurs acceptées : {accepted}.")
+            accepted = " ; ".join(f"« {label} »" for label in labels.values())
+            self.fail(key, f"« {raw} » n'est pas reconnu. Valeurs acceptées : {accepted}.")
         return value
 
 

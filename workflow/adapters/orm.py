@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -290,6 +291,9 @@ class DeclarationLadder(Base):
 
     ``next_step`` is the step to send at ``next_step_at``; recording the declaration sets
     ``declared_at`` and clears ``next_step_at``, which stops the ladder in the same transaction.
+    ``due_on`` is the due date the month's call gave (the scheduled one until it is sent);
+    ``called_at`` and ``stepped_at`` say when its call and its latest step were really queued,
+    from which the following steps are counted.
     """
 
     __tablename__ = "declaration_ladders"
@@ -304,6 +308,8 @@ class DeclarationLadder(Base):
     next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    stepped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class OutboxMessage(Base):
@@ -328,6 +334,38 @@ class OutboxMessage(Base):
     refused_recipients: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The claim: which dispatcher run holds the row (``sending``) and until when. The holder
+    # extends the lease before each send and records only while it still holds the row.
+    claimed_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when the holder hands the row to the server: a lease that ends after it leaves the
+    # message ``uncertain`` (maybe delivered), one that ends before lets another take it.
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Random, drawn at queuing: the Message-ID's own part, the same on every retry of the row.
+    message_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Loaded explicitly in batches by the dispatcher (never lazily one message at a time).
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        back_populates="message",
+        order_by="OutboxAttachment.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class OutboxAttachment(Base):
+    """A file sent with an outbox message (a declaration template), in the order written."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # CASCADE: a queued email taken back (a ladder moved meanwhile) takes its files with it.
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(120))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
 
 
 class PeriodicRun(Base):

@@ -21,13 +21,18 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
+from workflow.adapters.safe_cells import csv_text, xlsx_row
 from workflow.adapters.templates import french_date, french_hours, french_month, french_number
 from workflow.adapters.templates import french_percent as _french_percent
 
 if TYPE_CHECKING:
     from workflow.domain.summary import Progress
-    from workflow.services.summaries import Figures, MonthlySummary
+    from workflow.services.summaries import ClauseLine, Declarations, Figures, MonthlySummary
+
+#: Months in the chart of hours (the table of hours per month has them all).
+CHART_MONTHS = 12
 
 Format = Literal["text", "csv", "xlsx", "html"]
 FORMATS: tuple[Format, ...] = ("text", "csv", "xlsx", "html")
@@ -71,9 +76,10 @@ def french_percent(value: Decimal | None) -> str:
 
 
 def _pace(progress: Progress) -> str:
-    if progress.time_fraction is None or progress.target_fraction is None:
+    pace = progress.pace
+    if pace is None or progress.target_fraction is None:
         return "–"
-    return "en retard" if progress.behind else "dans les temps"
+    return pace.label
 
 
 def _scopes(summary: MonthlySummary) -> list[tuple[str, Figures]]:
@@ -102,9 +108,94 @@ def _scoped_table(
     return Table(sheet, title, lead + tuple(columns), tuple(rows), keep_zeros)
 
 
+def _percent_pair(a: Decimal, b: Decimal) -> tuple[str, str]:
+    """Two shares to compare: with one decimal when whole percents would look equal."""
+    digits = 1 if round(a * 100) == round(b * 100) else 0
+    return _french_percent(a, digits), _french_percent(b, digits)
+
+
+def pace_phrase(progress: Progress) -> str | None:
+    """The "rythme" verdict with its two sides; None when it cannot be said."""
+    done, elapsed, pace = progress.pace_fraction, progress.time_fraction, progress.pace
+    if done is None or elapsed is None or pace is None:
+        return None
+    done_text, elapsed_text = _percent_pair(done, elapsed)
+    return f"{done_text} des heures prévues réalisées pour {elapsed_text} du temps écoulé, " + (
+        pace.label
+    )
+
+
+def declarations_phrase(declarations: Declarations, with_buyer: bool) -> str:
+    """How many of the month's declarations are in, and whose are missing."""
+    expected, missing = declarations.expected, declarations.missing
+    if not expected:
+        return "aucune attendue"
+    if not missing:
+        return f"toutes reçues ({french_number(expected)} sur {french_number(expected)})"
+    names = ", ".join(
+        f"{m.company} ({m.lot_label}{' – ' + m.buyer if with_buyer else ''})" for m in missing
+    )
+    return (
+        f"{french_number(declarations.received)} reçue{'s' if declarations.received > 1 else ''} "
+        f"sur {french_number(expected)} attendue{'s' if expected > 1 else ''} ; "
+        f"{_plural(len(missing), 'manquante', 'manquantes')} : {names}"
+    )
+
+
+def of_month(month: date) -> str:
+    """``d'août 2026``, ``de mars 2026``: French elides "de" before a vowel."""
+    name = french_month(month)
+    return f"d'{name}" if name[0] in "aeiouyéè" else f"de {name}"
+
+
+def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
+    """The summary's headline figures, as (label, value): the emails, the CLI and the HTML
+    report print these very lines."""
+    figures = summary.overall
+    p = figures.progress
+    people = figures.participants
+    month = french_month(summary.month)
+    cumulated = f"{french_hours(p.hours_cumulated)} sur {french_hours(p.hours_target)} prévues"
+    if p.target_fraction is not None:
+        cumulated += f" ({french_percent(p.target_fraction)} de l'objectif)"
+    lines = [
+        ("Heures réalisées dans le mois", french_hours(p.hours_month)),
+        (
+            f"Déclarations {of_month(summary.month)}",
+            declarations_phrase(figures.declarations, not summary.for_buyer),
+        ),
+        ("Heures cumulées depuis le début", cumulated),
+    ]
+    pace = pace_phrase(p)
+    if pace is not None:
+        lines.append((f"Rythme à fin {month}", pace))
+    lines.append(
+        (
+            "Participants actifs dans le mois",
+            f"{french_number(people.active)}, dont "
+            f"{_plural(people.new, 'nouveau', 'nouveaux')} "
+            f"({french_number(people.cumulated)} depuis le début)",
+        )
+    )
+    lines.append(
+        (
+            "Clauses comptées",
+            f"{french_number(p.clauses)}, dont {french_number(figures.followed)} "
+            f"suivie{'s' if figures.followed > 1 else ''} dans le mois",
+        )
+    )
+    return lines
+
+
+def _clause_label(line: ClauseLine, with_buyer: bool) -> str:
+    lot = f" lot {line.lot}" if line.lot else ""
+    who = f"{line.buyer} – " if with_buyer else ""
+    return f"{who}n° {line.clause_id} – {line.market}{lot} – {line.title} ({line.stage_label})"
+
+
 def build_tables(summary: MonthlySummary) -> list[Table]:
     progress_columns = (
-        Column("Clauses suivies", "int"),
+        Column("Clauses comptées", "int"),
         Column("Heures prévues", "hours"),
         Column("Heures du mois", "hours"),
         Column("Heures cumulées", "hours"),
@@ -153,6 +244,48 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
         Column("% de l'objectif", "percent"),
         Column("% du temps écoulé", "percent"),
     )
+    clause_rows: list[tuple[Any, ...]] = [
+        (
+            c.clause_id,
+            *((c.buyer,) if show_buyer else ()),
+            c.market,
+            c.lot or "–",
+            c.title,
+            c.stage_label,
+            c.progress.hours_target or None,
+            c.progress.hours_month,
+            c.progress.hours_cumulated,
+            c.progress.target_fraction,
+            c.progress.time_fraction,
+        )
+        for c in summary.followed_clauses
+    ]
+    earlier = summary.earlier_clauses
+    if earlier.clauses:
+        # One line for the clauses achieved before the month, so the table adds up to the total.
+        clause_rows.append(
+            (
+                None,
+                *(("",) if show_buyer else ()),
+                "",
+                "",
+                f"{_plural(earlier.clauses, 'clause achevée', 'clauses achevées')} avant "
+                f"{french_month(summary.month)}",
+                "",
+                earlier.hours_target or None,
+                earlier.hours_month,
+                earlier.hours_cumulated,
+                earlier.target_fraction,
+                earlier.time_fraction,
+            )
+        )
+    missing_columns = (
+        *((Column("Donneur d'ordre"),) if show_buyer else ()),
+        Column("Entreprise"),
+        Column("Marché"),
+        Column("Lot"),
+        Column("Intitulé"),
+    )
     return [
         _scoped_table(
             summary,
@@ -162,30 +295,42 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
             lambda f: [progress_row(f.progress)],
             keep_zeros=True,
         ),
-        Table(
-            "Clauses",
-            "Avancement par clause",
-            clause_columns,
-            tuple(
-                (
-                    c.clause_id,
-                    *((c.buyer,) if show_buyer else ()),
-                    c.market,
-                    c.lot or "–",
-                    c.title,
-                    c.stage_label,
-                    c.progress.hours_target or None,
-                    c.progress.hours_month,
-                    c.progress.hours_cumulated,
-                    c.progress.target_fraction,
-                    c.progress.time_fraction,
-                )
-                for c in summary.clauses
+        _scoped_table(
+            summary,
+            "Déclarations",
+            f"Déclarations {of_month(summary.month)}",
+            (
+                Column("Attendues", "int"),
+                Column("Reçues", "int"),
+                Column("Manquantes", "int"),
             ),
+            lambda f: [
+                (
+                    f.declarations.expected,
+                    f.declarations.received,
+                    len(f.declarations.missing),
+                )
+            ],
         ),
         Table(
+            "Déclarations manquantes",
+            f"Déclarations {of_month(summary.month)} manquantes",
+            missing_columns,
+            tuple(
+                (
+                    *((m.buyer,) if show_buyer else ()),
+                    m.company,
+                    m.market,
+                    m.lot or "–",
+                    m.title,
+                )
+                for m in summary.overall.declarations.missing
+            ),
+        ),
+        Table("Clauses", "Avancement par clause", clause_columns, tuple(clause_rows)),
+        Table(
             "Heures par mois",
-            "Heures réalisées par mois",
+            "Heures réalisées par mois (depuis le premier mois déclaré)",
             (Column("Mois", "month"), Column("Heures", "hours")),
             tuple((m.month, m.hours) for m in summary.hours_by_month),
             keep_zeros=True,
@@ -227,6 +372,13 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
         ),
         _scoped_table(
             summary,
+            "Sorties par type",
+            "Sorties par type",
+            (Column("Type"), Column("Groupe"), Column("Mois", "int"), Column("Cumul", "int")),
+            lambda f: [(c.label, c.group_label, c.month, c.cumulated) for c in f.outcomes_by_type],
+        ),
+        _scoped_table(
+            summary,
             "Sorties par groupe",
             "Sorties par groupe",
             (Column("Groupe"), Column("Mois", "int"), Column("Cumul", "int")),
@@ -235,7 +387,7 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
         _scoped_table(
             summary,
             "Clauses par étape",
-            "Clauses par étape",
+            "Clauses par étape (à la fin du mois)",
             (Column("Étape"), Column("Clauses", "int")),
             lambda f: [(s.label, s.clauses) for s in f.clauses_by_stage],
         ),
@@ -262,28 +414,163 @@ def _is_zero_row(table: Table, row: tuple[Any, ...]) -> bool:
     return bool(values) and all(not v for v in values)
 
 
+def _email_table(
+    title: str, columns: Sequence[Column], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, Any] | None:
+    table = Table("", title, tuple(columns), tuple(rows))
+    shown = [
+        [format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)]
+        for row in table.shown_rows()
+    ]
+    if not shown:
+        return None
+    titles = [c.title for c in columns]
+    return {
+        "title": title,
+        "columns": titles,
+        "numeric": [not c.is_label for c in columns],
+        "rows": shown,
+        "text": text_table(titles, shown),
+    }
+
+
 def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
-    """The tables for the emails: formatted, rows of zeros left out, empty tables dropped."""
-    result = []
-    for table in build_tables(summary):
-        if table.sheet == "Heures par mois":
-            continue  # a chart's data: in the HTML report, not worth a table in a message
-        rows = [
-            [format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)]
-            for row in table.shown_rows()
-        ]
-        if not rows:
-            continue
-        result.append(
-            {
-                "title": table.title,
-                "columns": [c.title for c in table.columns],
-                "numeric": [not c.is_label for c in table.columns],
-                "rows": rows,
-                "text": text_table([c.title for c in table.columns], rows),
-            }
+    """The tables of a summary email: at most five narrow columns, so that they fit a 600 px
+    message (the full tables, one column per figure and one line per scope, are in the
+    spreadsheet the email points to). The breakdowns are the email's own scope (the whole
+    territory, or the buyer's clauses); the facilitator's email adds a line per buyer.
+    Formatted, rows of zeros left out, empty tables dropped."""
+    month = french_month(summary.month)
+    with_buyer = not summary.for_buyer
+    figures = summary.overall
+    tables: list[dict[str, Any] | None] = []
+    hours = Column("Mois", "hours")
+    cumulated = Column("Cumul", "hours")
+    if with_buyer:
+        tables.append(
+            _email_table(
+                "Par donneur d'ordre",
+                (
+                    Column("Donneur d'ordre"),
+                    hours,
+                    cumulated,
+                    Column("Objectif", "percent"),
+                    Column("Rythme", "status"),
+                ),
+                [
+                    (
+                        b.name,
+                        b.figures.progress.hours_month,
+                        b.figures.progress.hours_cumulated,
+                        b.figures.progress.target_fraction,
+                        _pace(b.figures.progress),
+                    )
+                    for b in summary.buyers
+                    if b.figures.progress.clauses
+                ],
+            )
         )
-    return result
+    tables.append(
+        _email_table(
+            f"Déclarations {of_month(summary.month)} manquantes",
+            (Column("Entreprise"), Column("Lot")),
+            [
+                (m.company, m.lot_label + (f" ({m.buyer})" if with_buyer else ""))
+                for m in figures.declarations.missing
+            ],
+        )
+    )
+    clause_rows: list[tuple[Any, ...]] = [
+        (
+            _clause_label(c, with_buyer),
+            c.progress.hours_month,
+            _of_target(c.progress),
+            c.progress.time_fraction,
+        )
+        for c in summary.followed_clauses
+    ]
+    earlier = summary.earlier_clauses
+    if earlier.clauses:
+        clause_rows.append(
+            (
+                f"{_plural(earlier.clauses, 'clause achevée', 'clauses achevées')} avant {month}",
+                earlier.hours_month,
+                _of_target(earlier),
+                earlier.time_fraction,
+            )
+        )
+    tables.append(
+        _email_table(
+            "Avancement par clause",
+            (
+                Column("Clause"),
+                hours,
+                Column("Cumul / prévues", "status"),
+                Column("Temps", "percent"),
+            ),
+            clause_rows,
+        )
+    )
+    people = (Column("Nouveaux", "int"), Column("Actifs", "int"), Column("Cumul", "int"))
+    for title, first, counts in (
+        ("Participants par critère d'éligibilité", "Critère", figures.by_criterion),
+        ("Participants par sexe", "Sexe", figures.by_sex),
+        ("Participants par tranche d'âge", "Tranche d'âge", figures.by_age_band),
+    ):
+        tables.append(
+            _email_table(
+                title,
+                (Column(first), *people),
+                [(c.label, c.new, c.active, c.cumulated) for c in counts],
+            )
+        )
+    tables.append(
+        _email_table(
+            "Heures par modalité de réalisation",
+            (Column("Modalité"), hours, cumulated),
+            [(c.label, c.month, c.cumulated) for c in figures.hours_by_mode],
+        )
+    )
+    numbers = (Column("Mois", "int"), Column("Cumul", "int"))
+    tables.append(
+        _email_table(
+            "Contrats par type (participants distincts)",
+            (Column("Type de contrat"), *numbers),
+            [(c.label, c.month, c.cumulated) for c in figures.contracts_by_type],
+        )
+    )
+    tables.append(
+        _email_table(
+            "Sorties par type",
+            (Column("Type"), Column("Groupe"), *numbers),
+            [(c.label, c.group_label, c.month, c.cumulated) for c in figures.outcomes_by_type],
+        )
+    )
+    tables.append(
+        _email_table(
+            "Sorties par groupe",
+            (Column("Groupe"), *numbers),
+            [(c.label, c.month, c.cumulated) for c in figures.outcomes_by_group],
+        )
+    )
+    tables.append(
+        _email_table(
+            "Clauses par étape (à la fin du mois)",
+            (Column("Étape"), Column("Clauses", "int")),
+            [(s.label, s.clauses) for s in figures.clauses_by_stage],
+        )
+    )
+    return [t for t in tables if t is not None]
+
+
+def _of_target(progress: Progress) -> str | None:
+    """``2 140 h / 4 725 h (45 %)``: the cumulated hours against the target, in one cell."""
+    if not progress.hours_cumulated and not progress.hours_target:
+        return None
+    text = f"{french_hours(progress.hours_cumulated)} / {french_hours(progress.hours_target)}"
+    if progress.target_fraction is not None:
+        text += f" ({french_percent(progress.target_fraction)})"
+    return text
 
 
 def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -306,21 +593,17 @@ def summary_title(summary: MonthlySummary) -> str:
     return f"Synthèse mensuelle des clauses sociales – {french_month(summary.month)}{who}"
 
 
+def compiled_phrase(summary: MonthlySummary) -> str | None:
+    """When the figures were taken: declarations recorded after that are not in them."""
+    if summary.compiled_at is None:
+        return None
+    local = summary.compiled_at.astimezone(summary.zone)
+    return f"Chiffres arrêtés le {french_date(local.date())} à {local:%H:%M}."
+
+
 def headline(summary: MonthlySummary) -> str:
-    p = summary.overall.progress
-    people = summary.overall.participants
-    shares = []
-    if p.target_fraction is not None:
-        shares.append(f"{french_percent(p.target_fraction)} de l'objectif")
-    if p.time_fraction is not None:
-        shares.append(f"{french_percent(p.time_fraction)} du temps écoulé")
-    return (
-        f"{french_hours(p.hours_month)} réalisées dans le mois, {french_hours(p.hours_cumulated)} "
-        f"cumulées sur {french_hours(p.hours_target)} prévues"
-        + (f" ({', '.join(shares)})" if shares else "")
-        + f" ; {_plural(people.active, 'participant actif', 'participants actifs')} dont "
-        f"{_plural(people.new, 'nouveau', 'nouveaux')}."
-    )
+    """The figure lines in one paragraph (the HTML report's first lines)."""
+    return " ; ".join(f"{label} : {value}" for label, value in figure_lines(summary)) + "."
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -329,15 +612,27 @@ def _plural(count: int, one: str, many: str) -> str:
 
 def print_summary(console: Console, summary: MonthlySummary) -> None:
     """The summary as rich tables, as the CLI prints it."""
-    console.print(f"[bold]{summary_title(summary)}[/]")
-    console.print(headline(summary))
+    console.print(Text(summary_title(summary), style="bold"))
+    stamp = compiled_phrase(summary)
+    if stamp:
+        console.print(Text(stamp))
+    for label, value in figure_lines(summary):
+        # Text, not markup: a company named "[bold]" is printed as it is.
+        console.print(Text(f"- {label}\u00a0: {value}"), soft_wrap=True)
     for table in build_tables(summary):
         rich = RichTable(title=table.title, title_justify="left", header_style="bold")
         for column in table.columns:
-            rich.add_column(column.title, justify="left" if column.is_label else "right")
+            # Never an ellipsis: a label too long for the screen folds onto the next line, a
+            # figure ("271,67 h", "12 / 500 h") is never split.
+            if column.is_label:
+                rich.add_column(column.title, justify="left", overflow="fold")
+            else:
+                rich.add_column(column.title, justify="right", no_wrap=True)
         shown = table.shown_rows()
         for row in shown:
-            rich.add_row(*(format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)))
+            rich.add_row(
+                *(Text(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True))
+            )
         console.print(rich)
         if not shown:
             console.print(NOTHING)
@@ -380,6 +675,13 @@ def _csv_number(value: Any, kind: ColumnKind) -> str:
     return text.replace(".", ",")
 
 
+def _csv_value(value: Any, kind: ColumnKind) -> str:
+    """A number as a number; a word (the pace) as text no spreadsheet evaluates."""
+    if isinstance(value, (int, Decimal)) or value is None:
+        return _csv_number(value, kind)
+    return csv_text(str(value))
+
+
 def _csv(summary: MonthlySummary) -> bytes:
     """One tidy CSV for French Excel: a line per figure (table, row, measure, value, unit).
 
@@ -396,12 +698,14 @@ def _csv(summary: MonthlySummary) -> bytes:
             label = " – ".join(_label_cell(v, c.kind) for v, c in cells if c.is_label)
             for value, column in cells:
                 if not column.is_label:
+                    # Names typed by people (a buyer, a company, a lot) go through csv_text: an
+                    # organisation called "=HYPERLINK(...)" stays text in the spreadsheet.
                     writer.writerow(
                         [
-                            table.title,
-                            label,
-                            column.title,
-                            _csv_number(value, column.kind),
+                            csv_text(table.title),
+                            csv_text(label),
+                            csv_text(column.title),
+                            _csv_value(value, column.kind),
                             CSV_UNITS.get(column.kind, ""),
                         ]
                     )
@@ -439,12 +743,13 @@ def _xlsx(summary: MonthlySummary) -> bytes:
     taken: set[str] = set()
     for table in build_tables(summary):
         sheet = workbook.create_sheet(_sheet_name(table.sheet, taken))
-        sheet.append([c.title for c in table.columns])
+        sheet.append(xlsx_row(sheet, [c.title for c in table.columns]))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         shown = table.shown_rows()
         for row in shown:
-            sheet.append([_xlsx_value(v) for v in row])
+            # Text through xlsx_row: a name starting with "=" is a text cell, never a formula.
+            sheet.append(xlsx_row(sheet, [_xlsx_value(v) for v in row]))
         if not shown:
             sheet.append([NOTHING])
             sheet["A2"].font = Font(italic=True)
@@ -472,16 +777,19 @@ def _xlsx_value(value: Any) -> Any:
 
 
 def hours_chart_svg(summary: MonthlySummary, width: int = 640, height: int = 240) -> str:
-    """An inline SVG bar chart of the hours per month (titles give the exact figure on hover)."""
-    months = summary.hours_by_month
+    """An inline SVG bar chart of the hours of the last months (titles give the exact figure on
+    hover). Drawn in a ``width`` x ``height`` viewBox and scaled to the page: at most its own
+    width, never wider than its container (a 600 px message or a phone)."""
+    months = summary.chart_months
     top, bottom, left = 24, 40, 8
     plot = height - top - bottom
     peak = max((m.hours for m in months), default=Decimal(0)) or Decimal(1)
     slot = (width - 2 * left) / max(1, len(months))
     bar = slot * 0.7
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Heures réalisées par mois">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" style="display:block;width:100%;max-width:{width}px;height:auto" '
+        'preserveAspectRatio="xMinYMin meet" role="img" aria-label="Heures réalisées par mois">',
         f'<line x1="{left}" y1="{top + plot}" x2="{width - left}" y2="{top + plot}" '
         'stroke="#9aa5b1" stroke-width="1"/>',
     ]
@@ -509,24 +817,41 @@ def hours_chart_svg(summary: MonthlySummary, width: int = 640, height: int = 240
     return "".join(parts)
 
 
+#: The report's page: tables as wide as the page; below 700 px each row becomes a block of
+#: "column : value" lines (the column title comes from ``data-label``), so that nothing is wider
+#: than a 600 px window.
 HTML_STYLE = """
-body { font-family: Arial, Helvetica, sans-serif; color: #1f2933; margin: 24px; }
+body { font-family: Arial, Helvetica, sans-serif; color: #1f2933; margin: 0; }
+main { max-width: 1100px; margin: 0 auto; padding: 16px; }
 h1 { font-size: 22px; color: #000091; } h2 { font-size: 17px; color: #000091; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0 16px 0; }
+table { border-collapse: collapse; margin: 8px 0 16px 0; width: 100%; }
 th { text-align: left; font-size: 13px; color: #52606d; border-bottom: 1px solid #d9dee3;
-     padding: 6px 10px; }
-td { font-size: 14px; border-bottom: 1px solid #eef1f4; padding: 6px 10px; }
+     padding: 6px 8px; }
+td { font-size: 14px; border-bottom: 1px solid #eef1f4; padding: 6px 8px;
+     overflow-wrap: anywhere; }
 td.num { text-align: right; white-space: nowrap; }
+ul.figures { padding-left: 20px; } ul.figures li { margin: 4px 0; line-height: 1.4; }
 .muted { color: #52606d; font-size: 13px; }
+@media (max-width: 700px) {
+  table, tbody, tr, td { display: block; width: auto; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid #d9dee3; padding: 6px 0; }
+  td, td.num { border: none; padding: 2px 0; text-align: left; white-space: normal; }
+  td[data-label]::before { content: attr(data-label) " : "; color: #52606d; font-size: 13px; }
+}
 """
 
 
 def _html(summary: MonthlySummary) -> bytes:
     title = escape(summary_title(summary))
+    items = "".join(
+        f"<li><strong>{escape(label)}</strong>\u00a0: {escape(value)}</li>"
+        for label, value in figure_lines(summary)
+    )
     body = [
         f"<h1>{title}</h1>",
-        f"<p>{escape(headline(summary))}</p>",
-        "<h2>Heures réalisées par mois</h2>",
+        f'<ul class="figures">{items}</ul>',
+        f"<h2>Heures réalisées par mois ({CHART_MONTHS} derniers mois)</h2>",
         hours_chart_svg(summary),
     ]
     for table in build_tables(summary):
@@ -539,19 +864,21 @@ def _html(summary: MonthlySummary) -> bytes:
         rows = []
         for row in shown:
             cells = "".join(
-                f"<td{'' if c.is_label else ' class=num'}>{escape(format_cell(v, c.kind))}</td>"
+                f'<td{"" if c.is_label else " class=num"} data-label="{escape(c.title)}">'
+                f"{escape(format_cell(v, c.kind))}</td>"
                 for v, c in zip(row, table.columns, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
         body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-    if summary.compiled_at is not None:
-        stamp = f"{summary.compiled_at:%d/%m/%Y à %H:%M}"
-        body.append(f'<p class="muted">Établie le {escape(stamp)} (UTC).</p>')
+    stamp = compiled_phrase(summary)
+    if stamp:
+        body.append(f'<p class="muted">{escape(stamp)}</p>')
     page = (
         '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
-        + "\n</body>\n</html>\n"
+        + "\n</main>\n</body>\n</html>\n"
     )
     return page.encode("utf-8")
 

@@ -67,6 +67,83 @@ def french_euros(value: int | float | Decimal) -> str:
     return str(format_currency(value, "EUR", locale=LOCALE))
 
 
+#: Institutions whose names French writes with the definite article (« le Département de
+#: l'Exemple », « la Commune de … », « l'Agglomération … »), by the name's first word (lower case,
+#: no accent): masculine, feminine; a first word starting with a vowel takes « l' » either way.
+#: Company names (« Bâtiments Gascons », « Isol'Sud ») take none.
+_MASCULINE = frozenset(
+    {"departement", "conseil", "office", "syndicat", "centre", "pole", "groupement", "bailleur"}
+)
+_FEMININE = frozenset(
+    {
+        "commune",
+        "ville",
+        "region",
+        "communaute",
+        "metropole",
+        "maison",
+        "mission",
+        "direction",
+        "prefecture",
+        "collectivite",
+        "caisse",
+        "chambre",
+    }
+)
+_WITH_ARTICLE_VOWEL = frozenset(
+    {"agglomeration", "etat", "etablissement", "office", "universite", "agence", "association"}
+)
+#: Letters before which « de » becomes « d' » and « le »/« la » become « l' » (the h is left
+#: out: French names split between h muet and h aspiré, and « de H… » is never wrong to read).
+_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüœæAEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆ")
+
+
+def _plain(word: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _article(name: str) -> str:
+    """« le », « la », « l' » or « » for an organisation's name."""
+    first = _plain(name.split(" ", 1)[0].split("'", 1)[0]) if name else ""
+    if first in _WITH_ARTICLE_VOWEL or (name[:1] in _VOWELS and first in (_MASCULINE | _FEMININE)):
+        return "l'"
+    if first in _MASCULINE:
+        return "le"
+    if first in _FEMININE:
+        return "la"
+    return ""
+
+
+def with_article(name: str) -> str:
+    """``Département de l'Exemple`` → ``le Département de l'Exemple``; company names unchanged."""
+    article = _article(name)
+    if not article:
+        return name
+    return f"{article}{name}" if article.endswith("'") else f"{article} {name}"
+
+
+def of_name(name: str) -> str:
+    """« de » before a name, as French contracts and elides it: ``du Département de l'Exemple``,
+    ``de la Commune de …``, ``de l'Agglomération …``, ``d'Isol'Sud``, ``de Bâtiments Gascons``."""
+    article = _article(name)
+    if article == "le":
+        return f"du {name}"
+    if article:
+        return f"de {with_article(name)}"
+    return f"d'{name}" if name[:1] in _VOWELS else f"de {name}"
+
+
+def to_name(name: str) -> str:
+    """« à » before a name: ``au Département de l'Exemple``, ``à la Commune …``, ``à Isol'Sud``."""
+    article = _article(name)
+    if article == "le":
+        return f"au {name}"
+    return f"à {with_article(name)}"
+
+
 #: Formatted values a renderer keeps; past this many it starts again from empty.
 REMEMBERED_VALUES = 4096
 
@@ -162,6 +239,10 @@ class TemplateRenderer:
                 ("hours", french_hours),
                 ("percent", french_percent),
                 ("euros", french_euros),
+                # « {{ company.name|de }} » → « d'Isol'Sud », « du Département de l'Exemple ».
+                ("de", of_name),
+                ("au", to_name),
+                ("article", with_article),
             )
         }
         for env in (self._html, self._text):

@@ -247,40 +247,155 @@ def resolve_rules(
     )
 
 
+# --- the ladder as it really ran -------------------------------------------------------------
+#
+# ``month_schedule`` is the plan of a month when everything happens on time. What the company is
+# really sent depends on what really happened: the call may leave late (a late start, a stop of the
+# service, a suspension), the lot may be suspended between two steps. The functions below compute
+# each step from the step actually sent before it, so the buyer's alert can never overtake the
+# company's call and reminders.
+
+
 @dataclass(frozen=True)
-class StepPlan:
-    """What one pass does to one ladder: the step it sends, the steps it skips, what comes next."""
+class LadderDays:
+    """The days a ladder counts: French working days on which the lot was not suspended.
 
-    send: ScheduledStep
-    skipped: tuple[ScheduledStep, ...]
-    following: ScheduledStep | None
-
-
-def plan_step(schedule: MonthSchedule, current: str, now: datetime) -> StepPlan:
-    """Choose the step to send now for a ladder waiting on step ``current``.
-
-    Normally one step is due and it is sent. After a long downtime several may be due at once:
-    a company must hear the call before anything else (it is the first time it is told about
-    this month), otherwise only the latest due step is sent, because three reminders in one
-    minute help nobody. Steps already past when the chosen one leaves are skipped; the caller
-    logs them.
+    A working day the lot spent suspended, wholly or in part, does not count (the company could
+    not be asked to declare that day, and the escalation is serious enough to err on the late
+    side): such days push the due date, the reminders and the escalation later.
     """
-    steps = schedule.steps
-    names = [s.name for s in steps]
-    if current in names:
-        start = names.index(current)
-    else:
-        # The calendar changed under the ladder (fewer reminders): resume at the latest step due.
-        due_now = [i for i, s in enumerate(steps) if i > 0 and s.at <= now]
-        start = due_now[-1] if due_now else 1
-    due = [s for s in steps[start:] if s.at <= now] or [steps[start]]
-    if due[0] is not steps[start]:
-        due.insert(0, steps[start])
-    send = steps[start] if steps[start].name == LadderStep.CALL else due[-1]
-    skipped = tuple(s for s in due if s is not send)
-    index = steps.index(send)
-    following = next((s for s in steps[index + 1 :] if s.at > now), None)
-    return StepPlan(send=send, skipped=skipped, following=following)
+
+    suspended: frozenset[date] = frozenset()
+
+    def counts(self, day: date) -> bool:
+        return is_working_day(day) and day not in self.suspended
+
+    def add(self, day: date, count: int) -> date:
+        """The counted day ``count`` counted days after ``day`` (``day`` itself not counted)."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        current = day
+        while count:
+            current += timedelta(days=1)
+            if self.counts(current):
+                count -= 1
+        return current
+
+    def between(self, start: date, end: date) -> int:
+        """Counted days in (start, end]: how late a month due on ``start`` is on ``end``."""
+        if end <= start:
+            return 0
+        return sum(
+            1
+            for offset in range(1, (end - start).days + 1)
+            if self.counts(start + timedelta(offset))
+        )
+
+
+def suspended_days(intervals: Sequence[Interval], zone: ZoneInfo, until: date) -> frozenset[date]:
+    """The local dates touched by a suspension (a running one counts up to ``until``)."""
+    days: set[date] = set()
+    for interval in intervals:
+        first = local_date(interval.start, zone)
+        last = local_date(interval.end, zone) if interval.end is not None else max(until, first)
+        days.update(first + timedelta(n) for n in range((last - first).days + 1))
+    return frozenset(days)
+
+
+def call_gap(schedule: MonthSchedule, zone: ZoneInfo) -> int:
+    """Working days between the scheduled call and the due date (7 for most months)."""
+    return working_days_between(local_date(schedule.call_at, zone), schedule.due_on)
+
+
+def due_after_call(schedule: MonthSchedule, called_on: date, zone: ZoneInfo) -> date:
+    """The due date a call sent on ``called_on`` gives.
+
+    A call on time gives the scheduled due date. A call that leaves late gives the company the
+    same number of working days it would have had (``call_gap``) from the day it really left:
+    a date the company could not meet is no date, and every later step (reminders, the buyer's
+    alert) is counted from it. Never earlier than the scheduled due date (the contract's date).
+    """
+    return max(schedule.due_on, add_working_days(called_on, call_gap(schedule, zone)))
+
+
+def pushed_due(due_on: date, called_on: date, days: LadderDays) -> date:
+    """``due_on`` (the date the call gave) moved later by the suspended working days between the
+    call and it: the company keeps as many usable days as the call promised."""
+    return days.add(called_on, working_days_between(called_on, due_on))
+
+
+def planned_step_day(
+    schedule: MonthSchedule,
+    rules: CalendarRules,
+    step: str,
+    *,
+    due_on: date,
+    called_on: date,
+    previous_on: date | None,
+    days: LadderDays,
+) -> date:
+    """The day ``step`` (a reminder or the escalation) is due, from what really happened.
+
+    - from the due date of the call actually sent (``due_on``, pushed by suspended days): the
+      configured number of counted days after it;
+    - and never sooner after the step sent before it (``previous_on``) than the configured gap
+      between the two: after a long stop the steps follow each other at the ladder's pace from
+      the restart instead of leaving together.
+    """
+    offsets = step_offsets(rules)
+    names = [s.name for s in schedule.steps]
+    index = names.index(step)
+    effective = pushed_due(due_on, called_on, days)
+    day = days.add(effective, offsets[step])
+    previous = names[index - 1]
+    if previous_on is not None and previous != LadderStep.CALL:
+        day = max(day, days.add(previous_on, offsets[step] - offsets[previous]))
+    return day
+
+
+def step_offsets(rules: CalendarRules) -> dict[str, int]:
+    """Working days after the due date of each step but the call (reminders past the
+    escalation dropped, as ``month_schedule`` drops them)."""
+    kept = [o for o in rules.reminder_offsets if o < rules.escalation_offset]
+    offsets = {f"{LadderStep.REMINDER}_{n}": o for n, o in enumerate(kept, start=1)}
+    offsets[LadderStep.ESCALATION] = rules.escalation_offset
+    return offsets
+
+
+def first_call_not_before(armed_at: datetime, call_time: time, zone: ZoneInfo) -> datetime:
+    """The first call of a party leaves at the call time of the first working day after the day
+    it was armed (its lot started, its welcome sent): a company that just heard of its clause
+    is not called, reminded and welcomed in one morning."""
+    day = next_working_day(local_date(armed_at, zone) + timedelta(days=1))
+    return at_local(day, call_time, zone)
+
+
+#: How long after the call time a pass may still send the day's steps: the service passes every
+#: minute, so a step due at 09:00 leaves at 09:00 or a few minutes after; a pass later than this
+#: (a restart at 14:00, a resumption at 10:00) holds the steps to the next call time.
+CALL_WINDOW = timedelta(hours=1)
+
+
+def sending_slot(planned: datetime, now: datetime, call_time: time, zone: ZoneInfo) -> datetime:
+    """When a step planned at ``planned`` leaves, seen from a pass at ``now``; at or before
+    ``now`` means now.
+
+    Every step leaves on a working day in the hour that starts at the call time, local time
+    (``CALL_WINDOW``). A step planned in the future waits for its time. A step whose time has
+    passed (a stop of the service, a late start, a resumption) leaves now if the pass is in
+    today's call hour, else at the next call time: never at 07:00 because a pass happened to
+    run at 07:00, nor at 14:00 because the service was restarted then.
+    """
+    if planned > now:
+        return planned
+    today = local_date(now, zone)
+    today_call = at_local(today, call_time, zone)
+    if is_working_day(today):
+        if today_call <= now < today_call + CALL_WINDOW:
+            return max(planned, today_call)
+        if now < today_call:
+            return today_call
+    return at_local(next_working_day(today + timedelta(days=1)), call_time, zone)
 
 
 def reminder_count(schedule: MonthSchedule) -> int:
@@ -307,8 +422,7 @@ def replan_step(current: str, old: MonthSchedule, new: MonthSchedule) -> Schedul
     pass then sends it (the latest one only, as after a downtime, see ``plan_step``).
 
     Every name gets an answer, so a calendar change never stops on one ladder: a name this code
-    never writes (a row edited by hand) waits on the first step after the call, which is where
-    ``plan_step`` resumes such a ladder anyway (the latest step due, or the first reminder).
+    never writes (a row edited by hand) waits on the first step after the call.
     """
     if current == LadderStep.DONE:
         return None

@@ -35,9 +35,9 @@ def parse_decimal(text: str | int | float | Decimal, field: str) -> Decimal:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise InputRefused(f"{field} : « {text} » n'est pas un nombre.") from None
+        raise InputRefused(f"{field} : « {text} » n'est pas un nombre.") from None
     if not value.is_finite():
-        raise InputRefused(f"{field} : « {text} » n'est pas un nombre.")
+        raise InputRefused(f"{field} : « {text} » n'est pas un nombre.")
     return value
 
 
@@ -51,7 +51,7 @@ def parse_ratio(text: str | int | float | Decimal, field: str) -> Decimal:
     if not (0 < value <= 1):
         hint = f" (vouliez-vous dire {raw} % ?)" if not is_percent and 1 < value <= 100 else ""
         raise InputRefused(
-            f"{field} : « {raw} » doit être compris entre 0 (exclu) et 1, par exemple 0,5 ou "
+            f"{field} : « {raw} » doit être compris entre 0 (exclu) et 1, par exemple 0,5 ou "
             f"50 %{hint}."
         )
     return value
@@ -60,7 +60,7 @@ def parse_ratio(text: str | int | float | Decimal, field: str) -> Decimal:
 def parse_positive(text: str | int | float | Decimal, field: str) -> Decimal:
     value = parse_decimal(text, field)
     if value <= 0:
-        raise InputRefused(f"{field} : « {text} » doit être strictement positif.")
+        raise InputRefused(f"{field} : « {text} » doit être strictement positif.")
     return value
 
 
@@ -79,7 +79,7 @@ def check_money(value: Decimal, field: str) -> Decimal:
     """Amounts are kept to the cent: refuse what would be silently cut."""
     check_money_range(value, field)
     if value != value.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
-        raise InputRefused(f"{field} : « {value} » a plus de deux décimales (au centime près).")
+        raise InputRefused(f"{field} : « {value} » a plus de deux décimales (au centime près).")
     return value
 
 
@@ -87,7 +87,7 @@ def check_ratio_precision(value: Decimal, field: str) -> Decimal:
     """Shares and rates are kept to the millionth, i.e. four decimals of a percentage."""
     if value != value.quantize(Decimal("0.000001"), rounding=ROUND_DOWN):
         raise InputRefused(
-            f"{field} : « {format_percent(value, 8)} » est trop précis "
+            f"{field} : « {format_percent(value, 8)} » est trop précis "
             "(quatre décimales au plus en pourcentage)."
         )
     return value

@@ -4,12 +4,26 @@ The groups are those of the reporting (see DOMAIN.md, "Outcomes"): a lasting job
 job, a positive exit or another outcome. A contract's length decides between the first two, so
 ``CDD`` or ``intérim`` alone is not enough: ``parse_outcome_type`` asks for the length, and reads
 it when the text gives it (``CDD 8 mois``, ``intérim < 6 mois``, ``CDD d'au moins 8 mois``). A bare
-``formation`` is refused too: only a qualifying training is a positive exit.
+``formation`` is asked about too (qualifying or short: they fall in different groups), and so is
+``alternance`` (apprenticeship or professionalisation: facilitators count them apart).
+
+The default mapping follows DOMAIN.md's reporting groups. Three types the field records are not
+named there, and are placed by its own rules:
+
+- apprenticeship and professionalisation contracts are employment contracts (fixed-term or
+  permanent) that by law last at least six months: by the "CDD of 6 months or more" rule they are
+  lasting jobs;
+- a short (non-qualifying) training is not a qualifying training, the only training DOMAIN.md
+  counts as a positive exit: it goes to "other".
+
+A facilitator whose funder counts otherwise overrides the mapping with the ``outcome_groups``
+setting; reports read the group through ``group_of`` at reading time.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 
 from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS, OutcomeGroup, match_label, normalise
@@ -17,7 +31,10 @@ from workflow.errors import InputRefused
 
 
 class OutcomeType(StrEnum):
+    # The order is the one of the tables and of the annual report's headline.
     CDI = "cdi"
+    APPRENTICESHIP = "apprenticeship_contract"
+    PROFESSIONALISATION = "professionalisation_contract"
     LONG_CDD = "cdd_6_months_or_more"
     LONG_TEMP_WORK = "temp_work_6_months_or_more"
     CIVIL_SERVICE = "civil_service"
@@ -27,12 +44,14 @@ class OutcomeType(StrEnum):
     SUBSIDISED_CONTRACT = "subsidised_contract"
     QUALIFYING_TRAINING = "qualifying_training"
     INSERTION_STRUCTURE = "insertion_structure"
+    SHORT_TRAINING = "short_training"
     JOBSEEKER = "jobseeker"
     INACTIVE = "inactive"
     LOST_CONTACT = "lost_contact"
 
     @property
     def group(self) -> OutcomeGroup:
+        """The default group; reports use ``group_of`` with the setting instead."""
         return OUTCOME_GROUPS[self]
 
     @property
@@ -42,6 +61,9 @@ class OutcomeType(StrEnum):
 
 OUTCOME_GROUPS: dict[OutcomeType, OutcomeGroup] = {
     OutcomeType.CDI: OutcomeGroup.LASTING_JOB,
+    # Work-study contracts of six months at least (see the module's docstring).
+    OutcomeType.APPRENTICESHIP: OutcomeGroup.LASTING_JOB,
+    OutcomeType.PROFESSIONALISATION: OutcomeGroup.LASTING_JOB,
     OutcomeType.LONG_CDD: OutcomeGroup.LASTING_JOB,
     OutcomeType.LONG_TEMP_WORK: OutcomeGroup.LASTING_JOB,
     OutcomeType.CIVIL_SERVICE: OutcomeGroup.LASTING_JOB,
@@ -51,6 +73,8 @@ OUTCOME_GROUPS: dict[OutcomeType, OutcomeGroup] = {
     OutcomeType.SUBSIDISED_CONTRACT: OutcomeGroup.TRANSITIONAL_JOB,
     OutcomeType.QUALIFYING_TRAINING: OutcomeGroup.POSITIVE_EXIT,
     OutcomeType.INSERTION_STRUCTURE: OutcomeGroup.POSITIVE_EXIT,
+    # Only a qualifying training is a positive exit (DOMAIN.md).
+    OutcomeType.SHORT_TRAINING: OutcomeGroup.OTHER,
     OutcomeType.JOBSEEKER: OutcomeGroup.OTHER,
     OutcomeType.INACTIVE: OutcomeGroup.OTHER,
     OutcomeType.LOST_CONTACT: OutcomeGroup.OTHER,
@@ -58,6 +82,8 @@ OUTCOME_GROUPS: dict[OutcomeType, OutcomeGroup] = {
 
 OUTCOME_TYPE_LABELS: dict[OutcomeType, str] = {
     OutcomeType.CDI: "CDI",
+    OutcomeType.APPRENTICESHIP: "Contrat d'apprentissage",
+    OutcomeType.PROFESSIONALISATION: "Contrat de professionnalisation",
     OutcomeType.LONG_CDD: "CDD de 6 mois ou plus",
     OutcomeType.LONG_TEMP_WORK: "Intérim de 6 mois ou plus",
     OutcomeType.CIVIL_SERVICE: "Emploi dans la fonction publique",
@@ -67,14 +93,57 @@ OUTCOME_TYPE_LABELS: dict[OutcomeType, str] = {
     OutcomeType.SUBSIDISED_CONTRACT: "Contrat aidé",
     OutcomeType.QUALIFYING_TRAINING: "Formation qualifiante",
     OutcomeType.INSERTION_STRUCTURE: "Entrée dans une autre structure d'insertion (SIAE)",
+    OutcomeType.SHORT_TRAINING: "Formation courte (non qualifiante)",
     OutcomeType.JOBSEEKER: "Demandeur d'emploi",
     OutcomeType.INACTIVE: "Inactivité",
     OutcomeType.LOST_CONTACT: "Perdu de vue",
 }
 
+#: How the annual report's headline counts each type: (one, several), as a flyer writes them.
+OUTCOME_TYPE_WORDS: dict[OutcomeType, tuple[str, str]] = {
+    OutcomeType.CDI: ("CDI", "CDI"),
+    OutcomeType.APPRENTICESHIP: ("contrat d'apprentissage", "contrats d'apprentissage"),
+    OutcomeType.PROFESSIONALISATION: (
+        "contrat de professionnalisation",
+        "contrats de professionnalisation",
+    ),
+    OutcomeType.LONG_CDD: ("CDD de 6 mois ou plus", "CDD de 6 mois ou plus"),
+    OutcomeType.LONG_TEMP_WORK: (
+        "mission d'intérim de 6 mois ou plus",
+        "missions d'intérim de 6 mois ou plus",
+    ),
+    OutcomeType.CIVIL_SERVICE: (
+        "emploi dans la fonction publique",
+        "emplois dans la fonction publique",
+    ),
+    OutcomeType.BUSINESS_CREATION: ("création d'entreprise", "créations d'entreprise"),
+    OutcomeType.SHORT_CDD: ("CDD de moins de 6 mois", "CDD de moins de 6 mois"),
+    OutcomeType.SHORT_TEMP_WORK: (
+        "mission d'intérim de moins de 6 mois",
+        "missions d'intérim de moins de 6 mois",
+    ),
+    OutcomeType.SUBSIDISED_CONTRACT: ("contrat aidé", "contrats aidés"),
+    OutcomeType.QUALIFYING_TRAINING: ("formation qualifiante", "formations qualifiantes"),
+    OutcomeType.INSERTION_STRUCTURE: ("entrée dans une autre SIAE", "entrées dans une autre SIAE"),
+    OutcomeType.SHORT_TRAINING: ("formation courte", "formations courtes"),
+    OutcomeType.JOBSEEKER: ("demandeur d'emploi", "demandeurs d'emploi"),
+    OutcomeType.INACTIVE: ("personne inactive", "personnes inactives"),
+    OutcomeType.LOST_CONTACT: ("personne perdue de vue", "personnes perdues de vue"),
+}
+
 OUTCOME_TYPE_ALIASES: dict[str, OutcomeType] = {
     "contrat à durée indéterminée": OutcomeType.CDI,
     "cdi intérimaire": OutcomeType.CDI,
+    "apprentissage": OutcomeType.APPRENTICESHIP,
+    "contrat apprentissage": OutcomeType.APPRENTICESHIP,
+    "contrat en apprentissage": OutcomeType.APPRENTICESHIP,
+    "apprenti": OutcomeType.APPRENTICESHIP,
+    "apprentie": OutcomeType.APPRENTICESHIP,
+    "professionnalisation": OutcomeType.PROFESSIONALISATION,
+    "professionalisation": OutcomeType.PROFESSIONALISATION,  # the frequent one-n spelling
+    "contrat de professionalisation": OutcomeType.PROFESSIONALISATION,
+    "contrat pro": OutcomeType.PROFESSIONALISATION,
+    "contrat de pro": OutcomeType.PROFESSIONALISATION,
     "cdd long": OutcomeType.LONG_CDD,
     "intérim long": OutcomeType.LONG_TEMP_WORK,
     "fonction publique": OutcomeType.CIVIL_SERVICE,
@@ -91,6 +160,13 @@ OUTCOME_TYPE_ALIASES: dict[str, OutcomeType] = {
     "cui": OutcomeType.SUBSIDISED_CONTRACT,
     "formation certifiante": OutcomeType.QUALIFYING_TRAINING,
     "formation diplômante": OutcomeType.QUALIFYING_TRAINING,
+    "formation courte": OutcomeType.SHORT_TRAINING,
+    "formation non qualifiante": OutcomeType.SHORT_TRAINING,
+    "formation courte non qualifiante": OutcomeType.SHORT_TRAINING,
+    "formation non certifiante": OutcomeType.SHORT_TRAINING,
+    "formation non diplômante": OutcomeType.SHORT_TRAINING,
+    "formation pré-qualifiante": OutcomeType.SHORT_TRAINING,
+    "formation préqualifiante": OutcomeType.SHORT_TRAINING,
     "siae": OutcomeType.INSERTION_STRUCTURE,
     "autre siae": OutcomeType.INSERTION_STRUCTURE,
     "structure d'insertion": OutcomeType.INSERTION_STRUCTURE,
@@ -179,17 +255,22 @@ def outcome_type_problem(text: str) -> str:
     if found is not None:
         short, long = _BY_LENGTH[found.group(1)]
         return (
-            f"« {text.strip()} » : précisez la durée du contrat de sortie, « {short.label} » "
-            f"(emploi de transition) ou « {long.label} » (emploi durable)."
+            f"« {text.strip()} » : précisez la durée du contrat de sortie, « {short.label} » "
+            f"(emploi de transition) ou « {long.label} » (emploi durable)."
         )
     if wanted.startswith("formation"):
         return (
-            f"« {text.strip()} » : précisez « {OutcomeType.QUALIFYING_TRAINING.label} » (ou "
-            "certifiante, ou diplômante), seule comptée en sortie positive ; pour une autre "
-            "formation, indiquez la situation de la personne (par exemple « Demandeur d'emploi »)."
+            f"« {text.strip()} » : précisez « {OutcomeType.QUALIFYING_TRAINING.label} » (ou "
+            f"certifiante, ou diplômante) ou « {OutcomeType.SHORT_TRAINING.label} » (ou "
+            "formation courte) : elles ne comptent pas dans le même groupe."
         )
-    accepted = " ; ".join(f"« {label} »" for label in OUTCOME_TYPE_LABELS.values())
-    return f"« {text.strip()} » n'est pas un type de sortie reconnu. Types acceptés : {accepted}."
+    if wanted.startswith(("alternance", "contrat en alternance", "contrat d'alternance")):
+        return (
+            f"« {text.strip()} » : précisez « {OutcomeType.APPRENTICESHIP.label} » ou "
+            f"« {OutcomeType.PROFESSIONALISATION.label} »."
+        )
+    accepted = " ; ".join(f"« {label} »" for label in OUTCOME_TYPE_LABELS.values())
+    return f"« {text.strip()} » n'est pas un type de sortie reconnu. Types acceptés : {accepted}."
 
 
 def parse_outcome_type(text: str) -> OutcomeType:
@@ -199,6 +280,59 @@ def parse_outcome_type(text: str) -> OutcomeType:
     return found
 
 
-def types_by_group() -> dict[OutcomeGroup, list[OutcomeType]]:
-    """Every type under its group, in the order of the reporting groups (for help texts)."""
-    return {group: [t for t in OutcomeType if t.group is group] for group in OUTCOME_GROUP_LABELS}
+def types_by_group(
+    overrides: Mapping[str, str] | None = None,
+) -> dict[OutcomeGroup, list[OutcomeType]]:
+    """Every type under its group (the mapping in force), in the order of the reporting groups.
+    A group left without any type by the overrides is still listed, empty."""
+    return {
+        group: [t for t in OutcomeType if group_of(t.value, overrides) is group]
+        for group in OUTCOME_GROUP_LABELS
+    }
+
+
+def outcome_groups_problem(overrides: Mapping[str, str]) -> str | None:
+    """Why an ``outcome_groups`` setting cannot be used, in French, naming the accepted codes;
+    None when every type and group code is known."""
+    types = [t.value for t in OutcomeType]
+    groups = [g.value for g in OutcomeGroup]
+    unknown_types = [code for code in overrides if code not in types]
+    if unknown_types:
+        return (
+            f"type de sortie {', '.join(f'« {c} »' for c in unknown_types)} inconnu : types "
+            f"possibles {', '.join(types)}"
+        )
+    unknown_groups = [f"« {g} » (pour {t})" for t, g in overrides.items() if g not in groups]
+    if unknown_groups:
+        return f"groupe {', '.join(unknown_groups)} inconnu : groupes possibles {', '.join(groups)}"
+    return None
+
+
+def group_of(type_code: str, overrides: Mapping[str, str] | None = None) -> OutcomeGroup:
+    """The reporting group of an outcome type: ``overrides`` (the ``outcome_groups`` setting,
+    type code -> group code) first, then the documented default mapping. Reports call this at
+    reading time, so a changed mapping reclassifies past outcomes too. An unknown code (a row
+    written by an older version) counts as « autre »."""
+    if overrides and type_code in overrides:
+        return OutcomeGroup(overrides[type_code])
+    try:
+        return OutcomeType(type_code).group
+    except ValueError:
+        return OutcomeGroup.OTHER
+
+
+def outcome_label(type_code: str) -> str:
+    """The French label of a stored type code; the code itself for a type this version lacks."""
+    try:
+        return OutcomeType(type_code).label
+    except ValueError:
+        return type_code
+
+
+def outcome_order(type_code: str) -> int:
+    """Position of a type in the grid (reports list types in this order, unknown ones last)."""
+    members = list(OutcomeType)
+    try:
+        return members.index(OutcomeType(type_code))
+    except ValueError:
+        return len(members)

@@ -62,7 +62,7 @@ def proof_problem(proof: str) -> str | None:
     if not proof:
         return (
             "justificatif vide : indiquez la pièce vérifiée, par exemple "
-            "« Attestation France Travail DELD »."
+            "« Attestation France Travail DELD »."
         )
     if len(proof) > PROOF_MAX:
         return f"justificatif trop long : {len(proof)} caractères, {PROOF_MAX} au plus."

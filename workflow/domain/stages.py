@@ -138,15 +138,15 @@ def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: Claus
     rule = TRANSITIONS.get((stage, event))
     if rule is None:
         raise TransitionRefused(
-            f"{clause_label} est à l'étape « {LABELS[stage]} » : l'événement "
-            f"« {EVENT_LABELS[event]} » n'y est pas permis. Permis maintenant : {_describe(allowed)}."
+            f"{clause_label} est à l'étape « {LABELS[stage]} » : l'événement "
+            f"« {EVENT_LABELS[event]} » n'y est pas permis. Permis maintenant : {_describe(allowed)}."
         )
     target, guard = rule
     missing = guard(facts)
     if missing:
         raise TransitionRefused(
-            f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
-            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}. "
+            f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
+            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}. "
             f"Permis maintenant : {_describe(allowed)}."
         )
     return target
@@ -159,7 +159,7 @@ def parse_event(text: str) -> ClauseEvent:
         if wanted in (event.value, normalise(EVENT_LABELS[event])):
             return event
     choices = ", ".join(EVENT_LABELS[e] for e in ClauseEvent)
-    raise InputRefused(f"Événement inconnu « {text} ». Événements possibles : {choices}.")
+    raise InputRefused(f"Événement inconnu « {text} ». Événements possibles : {choices}.")
 
 
 def parse_stage(text: str) -> Stage:
@@ -170,4 +170,4 @@ def parse_stage(text: str) -> Stage:
         if wanted in (stage.value, label, label.replace(" ", "_")):
             return stage
     choices = ", ".join(f"{s.value} ({LABELS[s]})" for s in Stage)
-    raise InputRefused(f"Étape inconnue « {text} ». Étapes possibles : {choices}.")
+    raise InputRefused(f"Étape inconnue « {text} ». Étapes possibles : {choices}.")

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from workflow.domain.calendar import add_months, at_local, first_working_day, month_start
+from workflow.domain.calendar import add_months, add_working_days, at_local, due_date, month_start
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -74,21 +74,69 @@ def elapsed_fraction(start: date | None, end: date | None, on: date) -> Decimal 
     return min(ONE, max(ZERO, Decimal(passed) / Decimal(total)))
 
 
-def is_behind(done: Decimal | int, target: int | None, elapsed: Decimal | None) -> bool:
-    """The pace rule: behind when the share of hours done is below the share of time elapsed."""
-    done_share = fraction(done, target)
+#: How far (in shares of the target, 0.05 = 5 points) the hours done may stray from the time
+#: elapsed before the pace is called "en retard" or "en avance". Why 5 points: hours arrive in
+#: monthly lumps (holidays, a participant starting mid-month, a seasonal site), and one month is
+#: already 8.3 points of a one-year clause; below 5 points the gap is noise a facilitator cannot
+#: act on (the demo's April 2026 read "7,2 % réalisées pour 7,2 % du temps écoulé, en retard"),
+#: above it, it is more than half a month of a one-year clause behind: worth a call.
+PACE_TOLERANCE = Decimal("0.05")
+
+
+class Pace(StrEnum):
+    """The "rythme" verdict: hours done against time elapsed, with ``PACE_TOLERANCE``."""
+
+    BEHIND = "behind"
+    ON_PACE = "on_pace"
+    AHEAD = "ahead"
+
+    @property
+    def label(self) -> str:
+        return PACE_LABELS[self]
+
+
+PACE_LABELS: dict[Pace, str] = {
+    Pace.BEHIND: "en retard",
+    Pace.ON_PACE: "dans le rythme",
+    Pace.AHEAD: "en avance",
+}
+
+
+def pace_of(done_share: Decimal | None, elapsed: Decimal | None) -> Pace | None:
+    """The verdict for a share of the target done against a share of the time elapsed.
+
+    Behind only when the hours are more than ``PACE_TOLERANCE`` below the time, ahead only when
+    more than that above it; None when either side cannot be said.
+    """
     if done_share is None or elapsed is None:
-        return False
-    return done_share < elapsed
+        return None
+    if done_share < elapsed - PACE_TOLERANCE:
+        return Pace.BEHIND
+    if done_share > elapsed + PACE_TOLERANCE:
+        return Pace.AHEAD
+    return Pace.ON_PACE
+
+
+def is_behind(done: Decimal | int, target: int | None, elapsed: Decimal | None) -> bool:
+    """The pace rule (summaries and digest alike): the share of hours done is more than
+    ``PACE_TOLERANCE`` below the share of time elapsed."""
+    return pace_of(fraction(done, target), elapsed) is Pace.BEHIND
 
 
 @dataclass(frozen=True)
 class Progress:
     """Hours against the target for one clause or a group of clauses.
 
-    ``expected`` is the hours the elapsed time calls for (target x elapsed fraction, summed over
-    clauses): for a group, ``time_fraction`` is therefore the target-weighted share of time elapsed,
-    which is what "percent of time elapsed" can mean for several contracts of different lengths.
+    Two comparisons, each over one set of clauses:
+
+    - ``target_fraction``: all the hours declared (``hours_cumulated``) over all the targets
+      (``hours_target``): what "% de l'objectif" says, and what a reader can check by dividing
+      the two figures printed next to it.
+    - the pace ("rythme"): over the *paced* clauses only, those with a target and both dates, the
+      share of their target done by the end of the month (``paced_done / paced_target``) against
+      the share of their time elapsed at that same end (``expected / paced_target``, where
+      ``expected`` is target x elapsed fraction summed over them). Like with like: a clause
+      without dates neither adds hours to one side nor time to the other.
     """
 
     clauses: int
@@ -96,6 +144,8 @@ class Progress:
     hours_month: Decimal
     hours_cumulated: Decimal
     expected: Decimal | None
+    paced_target: int = 0
+    paced_done: Decimal = ZERO
 
     @property
     def target_fraction(self) -> Decimal | None:
@@ -105,12 +155,23 @@ class Progress:
     def time_fraction(self) -> Decimal | None:
         if self.expected is None:
             return None
-        return fraction(self.expected, self.hours_target)
+        return fraction(self.expected, self.paced_target)
+
+    @property
+    def pace_fraction(self) -> Decimal | None:
+        """The share of the paced clauses' target done: the side ``time_fraction`` is set against."""
+        if self.expected is None:
+            return None
+        return fraction(self.paced_done, self.paced_target)
+
+    @property
+    def pace(self) -> Pace | None:
+        """The "rythme" verdict (see ``pace_of``); None when it cannot be said."""
+        return pace_of(self.pace_fraction, self.time_fraction)
 
     @property
     def behind(self) -> bool:
-        done, elapsed = self.target_fraction, self.time_fraction
-        return done is not None and elapsed is not None and done < elapsed
+        return self.pace is Pace.BEHIND
 
 
 def clause_progress(
@@ -120,43 +181,65 @@ def clause_progress(
     elapsed: Decimal | None,
 ) -> Progress:
     target = hours_target or 0
-    expected = None if elapsed is None or not target else Decimal(target) * elapsed
-    return Progress(1, target, hours_month, hours_cumulated, expected)
+    if elapsed is None or not target:
+        return Progress(1, target, hours_month, hours_cumulated, None)
+    expected = Decimal(target) * elapsed
+    return Progress(1, target, hours_month, hours_cumulated, expected, target, hours_cumulated)
 
 
 def combine_progress(parts: Iterable[Progress]) -> Progress:
-    """Add clauses up; the expected hours only count clauses that have both a target and dates."""
-    clauses, target = 0, 0
-    month, cumulated = ZERO, ZERO
+    """Add clauses up; the pace only counts the clauses that have both a target and dates."""
+    clauses, target, paced_target = 0, 0, 0
+    month, cumulated, paced_done = ZERO, ZERO, ZERO
     expected: Decimal | None = None
-    expected_target = 0
     for part in parts:
         clauses += part.clauses
         month += part.hours_month
         cumulated += part.hours_cumulated
+        target += part.hours_target
         if part.expected is not None:
             expected = (expected or ZERO) + part.expected
-            expected_target += part.hours_target
-        target += part.hours_target
-    if expected is not None and expected_target != target:
-        # Clauses without dates: scale so the weighted share covers only the dated ones.
-        expected = expected * Decimal(target) / Decimal(expected_target)
-    return Progress(clauses, target, month, cumulated, expected)
+            paced_target += part.paced_target
+            paced_done += part.paced_done
+    return Progress(clauses, target, month, cumulated, expected, paced_target, paced_done)
 
 
-def latest_due_month(now: datetime, summary_time: time, zone: ZoneInfo) -> date:
-    """The last month whose summary is due at ``now``: M-1 from the first working day of M at
-    ``summary_time`` local time, M-2 before that."""
-    this_month = month_start(now.astimezone(zone).date())
-    due_at = at_local(first_working_day(this_month), summary_time, zone)
-    return add_months(this_month, -1 if now >= due_at else -2)
+@dataclass(frozen=True)
+class SummaryTiming:
+    """When the summary of a month leaves: ``delay`` working days after the month's due date
+    (general calendar: ``due_day`` of the following month, moved to a working day), at ``at``
+    local time in ``zone``."""
+
+    due_day: int
+    delay: int
+    at: time
+    zone: ZoneInfo
+
+
+def summary_due_at(month: date, timing: SummaryTiming) -> datetime:
+    """The instant the summary of ``month`` is due."""
+    day = add_working_days(due_date(month, timing.due_day), timing.delay)
+    return at_local(day, timing.at, timing.zone)
+
+
+def latest_due_month(now: datetime, timing: SummaryTiming) -> date:
+    """The last month whose summary is due at ``now`` (see ``summary_due_at``).
+
+    The summary of M leaves in M+1, or in M+2 when a late due day and a long delay push it
+    there: start from the current month (never due yet) and step back until one is due.
+    """
+    month = month_start(now.astimezone(timing.zone).date())
+    while summary_due_at(month, timing) > now:
+        month = add_months(month, -1)
+    return month
 
 
 def months_to_summarise(
     latest_due: date, first_activity: date | None, last_done: date | None
 ) -> list[date]:
-    """Months still owed a summary: after the last one done (or from the first month with any
-    activity), up to ``latest_due``. A downtime thus yields each missed month once."""
+    """Months not summarised yet: after the last one done (or from the first month with any
+    activity), up to ``latest_due``. The service sends the last one only and records the others
+    as skipped (see ``workflow.services.summaries.queue_monthly_summaries``)."""
     if first_activity is None:
         return []
     start = month_start(first_activity)

@@ -96,7 +96,7 @@ def single_instance(database_url: str) -> Iterator[Path | None]:
         holder = handle.read().strip() or "?"
         handle.close()
         raise SchedulerAlreadyRunning(
-            f"Un service « clauses serve » tourne déjà sur la base SQLite {database} "
+            f"Un service « clauses serve » tourne déjà sur la base SQLite {database} "
             f"(processus {holder}, verrou {lock}). Arrêtez-le avant d'en lancer un autre : "
             "sur SQLite, un seul service à la fois. Pour plusieurs instances, utilisez PostgreSQL."
         ) from None
@@ -115,7 +115,7 @@ def require_schema(app: App) -> None:
     if current_revision(app.engine) is None:
         raise InputRefused(
             f"La base {safe_url(app.settings.database_url)} n'est pas initialisée : lancez d'abord "
-            "« clauses init »."
+            "« clauses init »."
         )
 
 

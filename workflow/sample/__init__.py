@@ -229,7 +229,7 @@ def resolve_award(session: Session, award: SampleAward) -> ResolvedAward:
         None,
     )
     if clause is None:
-        raise NotFound(f"Aucune clause pour le marché {award.market} lot « {award.lot_number} ».")
+        raise NotFound(f"Aucune clause pour le marché {award.market} lot « {award.lot_number} ».")
     holder = _company_id(session, award.holder_siret)
     parties = [
         PartyInput(

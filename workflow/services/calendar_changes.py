@@ -96,7 +96,7 @@ def calendar_lines(calendar: ExplainedCalendar) -> list[str]:
 
 
 def describe_changes(before: ExplainedCalendar, after: ExplainedCalendar) -> list[str]:
-    """One phrase per rule whose value or origin changed: « échéance : le 5 (lot), avant … »."""
+    """One phrase per rule whose value or origin changed: « échéance : le 5 (lot), avant … »."""
     b, a = before.rules, after.rules
     rows = [
         ("échéance", _day(b.due_day), before.due_day_from, _day(a.due_day), after.due_day_from),
@@ -160,7 +160,7 @@ def set_lot_calendar(
     stage = Stage(clause.stage)
     if stage in FINAL_STAGES:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : son calendrier des "
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : son calendrier des "
             "déclarations ne sert plus et ne change plus."
         )
     buyer = Overrides.of(clause.market.operation.buyer)
@@ -226,7 +226,7 @@ def set_buyer(
     require_aware(now)
     buyer = session.get(Buyer, buyer_id, with_for_update=True)
     if buyer is None:
-        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
+        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
     changes: list[str] = []
     current = NoticePreference(buyer.notice_preference)
     preference = current
@@ -243,7 +243,7 @@ def set_buyer(
     after = explain_calendar(settings, buyer=new)
     moved: list[tuple[Clause, ExplainedCalendar, ExplainedCalendar]] = []
     if new != old:
-        refuse_dropped_reminders(after, f"Le donneur d'ordre « {buyer.name} »")
+        refuse_dropped_reminders(after, f"Le donneur d'ordre « {buyer.name} »")
         for lot in _live_lots(session, buyer.id):
             lot_before = explain_calendar(settings, buyer=old, lot=Overrides.of(lot))
             lot_after = explain_calendar(settings, buyer=new, lot=Overrides.of(lot))
@@ -268,7 +268,7 @@ def set_buyer(
             event=HISTORY_EVENT,
             actor=actor,
             reason=_reason(
-                f"calendrier du donneur d'ordre « {buyer.name} » changé",
+                f"calendrier du donneur d'ordre « {buyer.name} » changé",
                 describe_changes(lot_before, lot_after),
                 reason,
             ),

@@ -77,7 +77,7 @@ def check_email(value: str, field: str = "Adresse e-mail") -> str:
     email = value.strip()
     if not _EMAIL.match(email) or len(email) > 254:
         raise InputRefused(
-            f"{field} : « {value} » n'est pas une adresse e-mail (exemple : nom@example.org)."
+            f"{field} : « {value} » n'est pas une adresse e-mail (exemple : nom@example.org)."
         )
     return email
 
@@ -88,9 +88,9 @@ def parse_notice_preference(text: str | NoticePreference) -> NoticePreference:
     found = _NOTICE_ALIASES.get(normalise(text))
     if found is None:
         raise InputRefused(
-            f"Préférence d'avis « {text} » inconnue. Valeurs possibles : each_milestone "
-            "(un avis à chaque étape, ou « chaque-etape ») ou monthly_only (la synthèse "
-            "mensuelle seulement, ou « mensuel »)."
+            f"Préférence d'avis « {text} » inconnue. Valeurs possibles : each_milestone "
+            "(un avis à chaque étape, ou « chaque-etape ») ou monthly_only (la synthèse "
+            "mensuelle seulement, ou « mensuel »)."
         )
     return found
 
@@ -104,7 +104,7 @@ def parse_siret(text: str) -> str:
     digits = re.sub(r"[\s\u00a0\u202f.]", "", text)
     if not digits.isdigit() or len(digits) != 14:
         raise InputRefused(
-            f"SIRET « {text} » : 14 chiffres attendus (espaces permis), par exemple "
+            f"SIRET « {text} » : 14 chiffres attendus (espaces permis), par exemple "
             "732 829 320 00074."
         )
     if luhn_valid(digits):
@@ -112,7 +112,7 @@ def parse_siret(text: str) -> str:
     if digits.startswith("356000000") and sum(int(d) for d in digits) % 5 == 0:
         return digits
     raise InputRefused(
-        f"SIRET « {text} » : la clé de contrôle ne correspond pas ; vérifiez qu'aucun chiffre "
+        f"SIRET « {text} » : la clé de contrôle ne correspond pas ; vérifiez qu'aucun chiffre "
         "n'a été mal recopié."
     )
 
@@ -141,11 +141,11 @@ def check_offsets(text: str) -> str:
         parsed = parse_offsets(text)
     except ValueError:
         raise InputRefused(
-            f"Jours de rappel « {text} » : jours ouvrés croissants et positifs après l'échéance "
+            f"Jours de rappel « {text} » : jours ouvrés croissants et positifs après l'échéance "
             "attendus, par exemple 3,7."
         ) from None
     if parsed[-1] > 60:
-        raise InputRefused(f"Jours de rappel « {text} » : 60 jours ouvrés au plus.")
+        raise InputRefused(f"Jours de rappel « {text} » : 60 jours ouvrés au plus.")
     return ",".join(str(o) for o in parsed)
 
 
@@ -239,7 +239,7 @@ class CalendarChange:
 def get_buyer(session: Session, buyer_id: int) -> Buyer:
     buyer = session.get(Buyer, buyer_id)
     if buyer is None:
-        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
+        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
     return buyer
 
 
@@ -261,11 +261,11 @@ def add_buyer(
     preference = parse_notice_preference(notice_preference)
     rules = (calendar or CalendarChange()).applied(Overrides())
     refuse_dropped_reminders(
-        explain_calendar(settings, buyer=rules), f"Le donneur d'ordre « {name} »"
+        explain_calendar(settings, buyer=rules), f"Le donneur d'ordre « {name} »"
     )
     existing = session.scalar(select(Buyer).where(Buyer.name == name))
     if existing is not None:
-        raise InputRefused(f"Le donneur d'ordre « {name} » existe déjà (n° {existing.id}).")
+        raise InputRefused(f"Le donneur d'ordre « {name} » existe déjà (n° {existing.id}).")
     buyer = Buyer(name=name, kind=kind, notice_preference=preference.value, created_at=now)
     rules.write_to(buyer)
     session.add(buyer)
@@ -308,7 +308,7 @@ def get_operation(session: Session, operation_id: int) -> Operation:
     operation = session.get(Operation, operation_id)
     if operation is None:
         raise NotFound(
-            f"Aucune opération n° {operation_id}. La liste : « clauses operation list »."
+            f"Aucune opération n° {operation_id}. La liste : « clauses operation list »."
         )
     return operation
 
@@ -325,7 +325,7 @@ def add_operation(
     )
     if existing is not None:
         raise InputRefused(
-            f"L'opération « {name} » existe déjà chez {buyer.name} (n° {existing.id})."
+            f"L'opération « {name} » existe déjà chez {buyer.name} (n° {existing.id})."
         )
     operation = Operation(buyer=buyer, name=name, place=place, created_at=now)
     session.add(operation)
@@ -348,7 +348,7 @@ def list_operations(session: Session, buyer_id: int | None = None) -> Sequence[O
 def get_market(session: Session, market_id: int) -> Market:
     market = session.get(Market, market_id)
     if market is None:
-        raise NotFound(f"Aucun marché n° {market_id}. La liste : « clauses market list ».")
+        raise NotFound(f"Aucun marché n° {market_id}. La liste : « clauses market list ».")
     return market
 
 
@@ -361,7 +361,7 @@ def add_market(session: Session, operation_id: int, *, reference: str, title: st
     )
     if existing is not None:
         raise InputRefused(
-            f"Le marché « {reference} » existe déjà dans l'opération « {operation.name} » "
+            f"Le marché « {reference} » existe déjà dans l'opération « {operation.name} » "
             f"(n° {existing.id})."
         )
     market = Market(operation=operation, reference=reference, title=title)
@@ -409,7 +409,7 @@ def add_lot(
     rules = (calendar or CalendarChange()).applied(Overrides())
     refuse_dropped_reminders(
         explain_calendar(settings, buyer=Overrides.of(market.operation.buyer), lot=rules),
-        f"Le lot « {lot_title} »",
+        f"Le lot « {lot_title} »",
     )
     existing = session.scalar(
         select(Clause).where(Clause.market_id == market.id, Clause.lot_number == lot_number)
@@ -417,7 +417,7 @@ def add_lot(
     if existing is not None:
         which = f"Le lot {lot_number}" if lot_number else "Le lot unique"
         raise InputRefused(
-            f"{which} du marché « {market.reference} » existe déjà (clause n° {existing.id})."
+            f"{which} du marché « {market.reference} » existe déjà (clause n° {existing.id})."
         )
     clause = create_clause(
         session,
@@ -442,7 +442,7 @@ def add_lot(
 def get_company(session: Session, company_id: int) -> Company:
     company = session.get(Company, company_id)
     if company is None:
-        raise NotFound(f"Aucune entreprise n° {company_id}. La liste : « clauses company list ».")
+        raise NotFound(f"Aucune entreprise n° {company_id}. La liste : « clauses company list ».")
     return company
 
 
@@ -457,7 +457,7 @@ def add_company(
         existing = session.scalar(select(Company).where(Company.siret == number))
         if existing is not None:
             raise InputRefused(
-                f"Le SIRET {number} est déjà celui de l'entreprise « {existing.name} » "
+                f"Le SIRET {number} est déjà celui de l'entreprise « {existing.name} » "
                 f"(n° {existing.id})."
             )
     company = Company(name=name, siret=number, city=city, created_at=now)

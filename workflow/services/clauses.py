@@ -60,7 +60,7 @@ def get_clause(session: Session, clause_id: int, *, for_update: bool = False) ->
         statement = statement.with_for_update()
     clause = session.scalar(statement)
     if clause is None:
-        raise NotFound(f"Aucune clause n° {clause_id}. La liste : « clauses clause list ».")
+        raise NotFound(f"Aucune clause n° {clause_id}. La liste : « clauses clause list ».")
     return clause
 
 
@@ -193,7 +193,7 @@ def set_hours_override(
     stage = Stage(clause.stage)
     if stage in FINAL_STAGES:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses heures ne changent plus."
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses heures ne changent plus."
         )
     if hours <= 0:
         raise InputRefused(f"Heures imposées : {hours} doit être un nombre entier positif.")
@@ -236,8 +236,8 @@ def set_parameters(
     stage = Stage(clause.stage)
     if stage not in PARAMETER_STAGES:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : les paramètres du calcul ne "
-            "changent plus qu'en « repérage » ou « calibrage et rédaction ». Pour un avenant, "
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : les paramètres du calcul ne "
+            "changent plus qu'en « repérage » ou « calibrage et rédaction ». Pour un avenant, "
             "imposez le nombre d'heures avec sa raison (clauses clause hours)."
         )
     params = ClauseParameters(
@@ -289,8 +289,8 @@ def record_award(
     clause = get_clause(session, clause_id, for_update=True)
     if Stage(clause.stage) is not Stage.AWARD:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : l'attribution "
-            "s'enregistre à l'étape « attribution »."
+            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : l'attribution "
+            "s'enregistre à l'étape « attribution »."
         )
     if planned_end_date < start_date:
         raise InputRefused(
@@ -356,8 +356,8 @@ def record_final_report(
     clause = get_clause(session, clause_id, for_update=True)
     if Stage(clause.stage) is not Stage.FOLLOW_UP:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : le bilan "
-            "s'enregistre à l'étape « suivi et bilan »."
+            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : le bilan "
+            "s'enregistre à l'étape « suivi et bilan »."
         )
     if not text.strip():
         raise InputRefused("Le bilan de l'opération est vide.")

@@ -18,13 +18,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.csv_files import Column, CsvTable, RowReader, parse_siret, read_csv
+from workflow.adapters.batching import select_in
+from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.orm import Clause, Company, Market, Participant
-from workflow.domain.events import require_aware
+from workflow.adapters.spreadsheets import read_table
+from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import (
     CONTRACT_ALIASES,
@@ -42,48 +45,107 @@ from workflow.domain.vocabulary import (
 from workflow.errors import FieldError, FileRefused, InputRefused
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
+    DEFAULT_ZONE,
     LineInput,
     clause_ref,
-    declaration_problems,
+    column_problems,
     find_declaration,
     hours_problem,
     record_declaration,
 )
 from workflow.services.imports import LOT_ALIASES, MARKET_ALIASES, lot_key
-from workflow.services.participants import REFERENCE_MAX, get_or_create_participant
+from workflow.services.participants import REFERENCE_MAX
 
 
 def _key(text: str) -> str:
     return normalise(text)
 
 
+#: The one definition of a declaration file: the importer matches headers with it, and the
+#: welcome, the calls and the templates sent to companies are written from it (``declaration_howto``),
+#: so what a company is told to send is always what is accepted. ``{market}`` and ``{lot}`` in a
+#: hint are the lot's own values.
 DECLARATION_COLUMNS = (
-    Column("siret", "SIRET", ("n° siret", "numéro siret", "siret de l'entreprise")),
-    Column("company", "Entreprise", ("raison sociale", "nom de l'entreprise"), required=False),
-    Column("market", "N° marché", MARKET_ALIASES, required=False),
-    Column("lot", "Lot", LOT_ALIASES, required=False),
-    Column("month", "Mois", ("mois déclaré", "période", "mois de réalisation")),
+    Column(
+        "siret",
+        "SIRET",
+        ("n° siret", "numéro siret", "siret de l'entreprise"),
+        hint="le SIRET de votre entreprise, 14 chiffres",
+    ),
+    Column(
+        "company",
+        "Entreprise",
+        ("raison sociale", "nom de l'entreprise"),
+        required=False,
+        hint="le nom de votre entreprise",
+    ),
+    Column("market", "N° marché", MARKET_ALIASES, required=False, hint="{market}"),
+    Column("lot", "Lot", LOT_ALIASES, required=False, hint="{lot}"),
+    Column(
+        "month",
+        "Mois",
+        ("mois déclaré", "période", "mois de réalisation"),
+        hint="le mois déclaré, mm/aaaa (par exemple 10/2026)",
+    ),
     Column(
         "reference",
         "Référence participant",
         ("participant", "référence", "réf. participant", "référence du participant"),
+        hint="la référence de la personne, jamais son nom",
     ),
     Column(
         "criterion",
         "Critère d'éligibilité",
         ("critère", "public", "public éligible", "critère d'éligibilité du participant"),
         required=False,
+        hint="son critère d'éligibilité ; obligatoire pour une personne déclarée pour la "
+        "première fois",
     ),
-    Column("contract", "Type de contrat", ("contrat", "nature du contrat")),
+    Column(
+        "contract",
+        "Type de contrat",
+        ("contrat", "nature du contrat"),
+        hint="son type de contrat",
+    ),
     Column(
         "mode",
         "Modalité de réalisation",
         ("modalité", "modalités de réalisation", "mode de réalisation"),
+        hint="la modalité de réalisation des heures",
     ),
-    Column("hours", "Heures", ("heures réalisées", "nombre d'heures", "heures d'insertion")),
-    Column("sex", "Sexe", ("genre",), required=False),
-    Column("birth_year", "Année de naissance", ("année naissance", "naissance"), required=False),
+    Column(
+        "hours",
+        "Heures",
+        ("heures réalisées", "nombre d'heures", "heures d'insertion"),
+        hint="les heures du mois sur le lot, de 0 à 250, deux décimales au plus (151,67)",
+    ),
+    Column("sex", "Sexe", ("genre",), required=False, hint="F ou M"),
+    Column(
+        "birth_year",
+        "Année de naissance",
+        ("année naissance", "naissance"),
+        required=False,
+        hint="sur 4 chiffres, par exemple 1987",
+    ),
 )
+
+#: The cells that describe a person's month; a line with none of them is a template line the
+#: company did not use (only the lot's columns are filled): it is skipped, not refused.
+PERSON_KEYS = ("reference", "criterion", "contract", "mode", "hours", "sex", "birth_year")
+
+#: How big a declaration file may be: a national-scale month (10^6 lines a year over ~5·10^4
+#: companies) is far below; a larger file is refused before any cell is read.
+DECLARATION_LIMITS = ImportLimits(
+    max_bytes=20_000_000,
+    max_rows=50_000,
+    advice="découpez-le, par exemple un fichier par lot ou par mois",
+)
+
+
+def declaration_titles() -> list[str]:
+    """The column titles of a declaration file, in the order of the templates: what the import
+    recognises first for each column (it also accepts each column's aliases)."""
+    return [column.label for column in DECLARATION_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -144,8 +206,11 @@ class Resolver:
     def company(self, reader: RowReader) -> Company | None:
         raw = reader.raw("siret")
         siret = parse_siret(raw)
+        if not raw.strip():
+            reader.fail("siret", "valeur manquante.")
+            return None
         if siret is None:
-            reader.fail("siret", f"« {raw} » n'est pas un SIRET valide (14 chiffres, clé Luhn).")
+            reader.fail("siret", f"« {raw} » n'est pas un SIRET valide (14 chiffres, clé Luhn).")
             return None
         if siret not in self.companies:
             self.companies[siret] = self.session.scalar(
@@ -180,11 +245,11 @@ class Resolver:
         if market and _key(market) != _key(clause.market.reference):
             reader.fail(
                 "market",
-                f"« {market} » ne correspond pas à {clause_ref(clause)} (option --clause).",
+                f"« {market} » ne correspond pas à {clause_ref(clause)} (option --clause).",
             )
         elif lot and lot_key(lot) != lot_key(clause.lot_number):
             reader.fail(
-                "lot", f"« {lot} » ne correspond pas à {clause_ref(clause)} (option --clause)."
+                "lot", f"« {lot} » ne correspond pas à {clause_ref(clause)} (option --clause)."
             )
         return clause
 
@@ -196,14 +261,14 @@ class Resolver:
         )
         candidates = [c for m in markets if _key(m.reference) == _key(market) for c in m.clauses]
         if not candidates:
-            return f"aucun marché enregistré sous la référence « {market} »."
+            return f"aucun marché enregistré sous la référence « {market} »."
         if len({c.market_id for c in candidates}) > 1:
-            return f"plusieurs marchés portent la référence « {market} » : indiquez --clause."
+            return f"plusieurs marchés portent la référence « {market} » : indiquez --clause."
         lots = ", ".join(c.lot_number or "(unique)" for c in candidates)
         if lot:
             matching = [c for c in candidates if lot_key(c.lot_number) == lot_key(lot)]
             if not matching:
-                return f"le marché {market} n'a pas de lot « {lot} » ; lots connus : {lots}."
+                return f"le marché {market} n'a pas de lot « {lot} » ; lots connus : {lots}."
             return matching[0]
         if len(candidates) > 1:
             return f"le marché {market} compte plusieurs lots ({lots}) : indiquez le lot."
@@ -216,7 +281,7 @@ def _parse_sex(reader: RowReader) -> Sex | None:
         return None
     sex = parse_sex(raw)
     if sex is None:
-        reader.fail("sex", f"« {raw} » : indiquez F ou M (Femme, Homme ou H sont compris).")
+        reader.fail("sex", f"« {raw} » : indiquez F ou M (Femme, Homme ou H sont compris).")
     return sex
 
 
@@ -226,10 +291,10 @@ def _parse_birth_year(reader: RowReader, now: datetime) -> int | None:
         return None
     year = parse_birth_year(raw)
     if year is None:
-        reader.fail("birth_year", f"« {raw} » : indiquez l'année sur 4 chiffres (ex. 1987).")
+        reader.fail("birth_year", f"« {raw} » : indiquez l'année sur 4 chiffres (ex. 1987).")
         return None
     if problem := birth_year_problem(year, now.year):
-        reader.fail("birth_year", f"« {raw} » : {problem}")
+        reader.fail("birth_year", f"« {raw} » : {problem}")
         return None
     return year
 
@@ -239,7 +304,7 @@ def _parse_declaration_line(reader: RowReader, now: datetime) -> _Line | None:
     criterion = reader.choice("criterion", CRITERION_LABELS, CRITERION_ALIASES, required=False)
     contract = reader.choice("contract", CONTRACT_LABELS, CONTRACT_ALIASES)
     mode = reader.choice("mode", DELIVERY_MODE_LABELS, DELIVERY_MODE_ALIASES)
-    hours = reader.decimal("hours")
+    hours = reader.hours("hours")
     if hours is not None and (problem := hours_problem(hours)):
         reader.fail("hours", problem)
     sex = _parse_sex(reader)
@@ -250,40 +315,68 @@ def _parse_declaration_line(reader: RowReader, now: datetime) -> _Line | None:
     return _Line(reader.row.line, reference, criterion, sex, birth_year, hours, mode, contract)
 
 
+def _known_participants(session: Session, references: set[str]) -> dict[str, Participant]:
+    """The recorded participants among ``references``, looked up in chunks (a file may name more
+    people than a database accepts values in one ``IN``)."""
+    found = select_in(
+        session,
+        lambda chunk: select(Participant).where(Participant.reference.in_(chunk)),
+        references,
+    )
+    return {p.reference: p for p in found}
+
+
 def _check_participants(
-    session: Session, table: CsvTable, groups: Sequence[_Group], errors: list[FieldError]
+    table: CsvTable,
+    groups: Sequence[_Group],
+    known: dict[str, Participant],
+    errors: list[FieldError],
 ) -> list[FieldError]:
     """New participants need a criterion; a different criterion for a known one is a warning."""
-    references = {line.reference for group in groups for line in group.lines}
-    known = {
-        p.reference: p
-        for p in session.scalars(select(Participant).where(Participant.reference.in_(references)))
-    }
     _check_identities(table, groups, known, errors)
     warnings: list[FieldError] = []
     column = table.column_name("criterion")
-    for group in groups:
-        for line in group.lines:
-            participant = known.get(line.reference)
-            if participant is None and line.criterion is None:
-                errors.append(
-                    FieldError(
-                        line.line,
-                        column,
-                        f"participant « {line.reference} » inconnu : son critère d'éligibilité "
-                        "est nécessaire pour le créer.",
-                    )
+    missing_column = (
+        "" if table.has("criterion") else f" ; ajoutez la colonne « {column} » au fichier"
+    )
+    lines = sorted((line for group in groups for line in group.lines), key=lambda ln: ln.line)
+    # A new participant needs its criterion once, on any of its lines (the file may declare it
+    # for several months): the first one given is the one recorded.
+    given = file_criteria(groups)
+    reported: set[str] = set()
+    for line in lines:
+        participant = known.get(line.reference)
+        if participant is None and line.reference not in given:
+            if line.reference in reported:
+                continue
+            reported.add(line.reference)
+            errors.append(
+                FieldError(
+                    line.line,
+                    column,
+                    f"participant « {line.reference} » inconnu : son critère d'éligibilité "
+                    f"est nécessaire pour le créer{missing_column}.",
                 )
-            elif participant and line.criterion and line.criterion.value != participant.criterion:
-                warnings.append(
-                    FieldError(
-                        line.line,
-                        column,
-                        f"participant « {line.reference} » : le critère enregistré "
-                        f"(« {CRITERION_LABELS[Criterion(participant.criterion)]} ») est conservé.",
-                    )
+            )
+        elif participant and line.criterion and line.criterion.value != participant.criterion:
+            warnings.append(
+                FieldError(
+                    line.line,
+                    column,
+                    f"participant « {line.reference} » : le critère enregistré "
+                    f"(« {CRITERION_LABELS[Criterion(participant.criterion)]} ») est conservé.",
                 )
+            )
     return warnings
+
+
+def file_criteria(groups: Sequence[_Group]) -> dict[str, Criterion]:
+    """Each participant's criterion as the file first gives it (in line order)."""
+    found: dict[str, Criterion] = {}
+    for line in sorted((ln for g in groups for ln in g.lines), key=lambda ln: ln.line):
+        if line.criterion is not None:
+            found.setdefault(line.reference, line.criterion)
+    return found
 
 
 #: The participant's own fields a line may carry: key, French name, option of ``participant set``.
@@ -320,13 +413,13 @@ def _check_identities(
             recorded = _recorded(known.get(reference), key)
             if earlier[0] != value:
                 problem = (
-                    f"participant « {reference} » : {label} {value} ici mais {earlier[0]} "
+                    f"participant « {reference} » : {label} {value} ici mais {earlier[0]} "
                     f"ligne {earlier[1]}."
                 )
             elif earlier[1] == line.line and recorded is not None and recorded != value:
                 # Said once, on the participant's first line: the later ones repeat it.
                 problem = (
-                    f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
+                    f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
                     f"indique {value} : corrigez le fichier, ou d'abord le participant "
                     f"(clauses participant set {reference} {option} {value})."
                 )
@@ -352,8 +445,11 @@ def parse_declarations(
     clause_id: int | None,
     replace: bool,
     now: datetime,
-) -> tuple[list[_Group], list[FieldError]]:
-    """Check every line and every reference of a declaration file; refuse it whole if needed."""
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> tuple[list[_Group], list[FieldError], dict[str, Participant]]:
+    """Check every line and every reference of a declaration file; refuse it whole if needed.
+
+    Returns the groups, the warnings and the participants already recorded, by reference."""
     errors: list[FieldError] = []
     if clause_id is None and not table.has("market"):
         errors.append(
@@ -365,7 +461,19 @@ def parse_declarations(
     seen: dict[tuple[int, int, date, str], int] = {}
     warnings = list(table.warnings)
     named: set[str] = set()
-    for row in table.rows:
+    used = [row for row in table.rows if any(row.cells.get(key) for key in PERSON_KEYS)]
+    if not used:
+        errors.append(
+            FieldError(
+                None,
+                None,
+                "aucune ligne de participant : seules les colonnes du lot sont remplies. "
+                "Inscrivez une ligne par personne et par mois (un mois sans heure se déclare "
+                "à zéro : clauses declaration zero).",
+            )
+        )
+        raise FileRefused(table.source, errors)
+    for row in used:
         reader = RowReader(table, row, errors)
         company = resolver.company(reader)
         clause = resolver.clause(reader)
@@ -380,7 +488,7 @@ def parse_declarations(
                 FieldError(
                     row.line,
                     table.column_name("company"),
-                    f"« {given} » : le SIRET désigne {company.name}, qui est retenue.",
+                    f"« {given} » : le SIRET désigne {company.name}, qui est retenue.",
                 )
             )
         group_key = (clause.id, company.id, month)
@@ -388,50 +496,79 @@ def parse_declarations(
         if duplicate in seen:
             reader.fail(
                 "reference",
-                f"participant « {line.reference} » déjà déclaré ligne {seen[duplicate]} pour "
+                f"participant « {line.reference} » déjà déclaré ligne {seen[duplicate]} pour "
                 "ce mois et ce lot.",
             )
             continue
         seen[duplicate] = row.line
         group = groups.setdefault(group_key, _Group(clause, company, month, row.line))
         group.lines.append(line)
-    warnings.extend(_check_participants(session, table, list(groups.values()), errors))
+    known = _known_participants(
+        session, {line.reference for group in groups.values() for line in group.lines}
+    )
+    warnings.extend(_check_participants(table, list(groups.values()), known, errors))
     for group in groups.values():
-        for problem in declaration_problems(
-            session, group.clause, group.company, group.month, now=now, replace=replace
+        for key, problem in column_problems(
+            session, group.clause, group.company, group.month, now=now, replace=replace, zone=zone
         ):
-            errors.append(FieldError(group.first_line, None, problem))
+            # After « ligne 11, colonne « Mois » : » French goes on in lower case.
+            column = table.column_name(key) if key else None
+            errors.append(FieldError(group.first_line, column, problem[:1].lower() + problem[1:]))
     if errors:
         raise FileRefused(table.source, sorted(errors, key=lambda e: e.line or 0))
-    return list(groups.values()), warnings
+    return list(groups.values()), warnings, known
+
+
+def _create_participants(
+    session: Session, groups: Sequence[_Group], known: dict[str, Participant], now: datetime
+) -> set[str]:
+    """Every participant the file names for the first time, added in one flush, with the first
+    criterion the file gives it (sex and birth year are already the file's, see
+    ``_check_identities``). Returns their references."""
+    created: dict[str, Participant] = {}
+    criteria = file_criteria(groups)
+    for group in sorted(groups, key=lambda g: g.first_line):
+        for line in group.lines:
+            if line.reference in known or line.reference in created:
+                continue
+            created[line.reference] = Participant(
+                reference=line.reference,
+                criterion=criteria.get(line.reference, Criterion.OTHER_VALIDATED).value,
+                proof="",
+                validated_on=None,
+                sex=line.sex.value if line.sex else None,
+                birth_year=line.birth_year,
+                created_at=now,
+            )
+    session.add_all(created.values())
+    session.flush()
+    known.update(created)
+    return set(created)
 
 
 def _record_group(
     session: Session,
     group: _Group,
     *,
+    known: dict[str, Participant],
+    created: set[str],
     source: str,
     replace: bool,
     actor: str,
     now: datetime,
     publish: Publish,
+    zone: ZoneInfo,
 ) -> DeclarationSummary:
     lines: list[LineInput] = []
-    created: list[str] = []
+    new: list[str] = []
     completed: list[str] = []
     criteria: dict[str, int] = defaultdict(int)
     modes: dict[str, Decimal] = defaultdict(Decimal)
     for line in group.lines:
-        participant, is_new = get_or_create_participant(
-            session,
-            reference=line.reference,
-            criterion=line.criterion or Criterion.OTHER_VALIDATED,
-            now=now,
-            sex=line.sex,
-            birth_year=line.birth_year,
-        )
-        if is_new:
-            created.append(participant.reference)
+        participant = known[line.reference]
+        if line.reference in created:
+            created.discard(line.reference)  # new in the first group that names it
+            new.append(participant.reference)
         elif _fill(participant, line):
             completed.append(participant.reference)
         criteria[participant.criterion] += 1
@@ -449,6 +586,7 @@ def _record_group(
         source=source,
         publish=publish,
         replace=replace,
+        zone=zone,
     )
     return DeclarationSummary(
         declaration_id=declaration.id,
@@ -460,7 +598,7 @@ def _record_group(
         total_hours=declaration.total_hours,
         lines=len(lines),
         participants_at_zero=sum(1 for line in lines if line.hours == 0),
-        new_participants=tuple(created),
+        new_participants=tuple(new),
         completed_participants=tuple(completed),
         criteria=dict(criteria),
         delivery_modes=dict(modes),
@@ -487,28 +625,43 @@ def import_declaration_file(
     publish: Publish,
     clause_id: int | None = None,
     replace: bool = False,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    limits: ImportLimits = DECLARATION_LIMITS,
 ) -> DeclarationImport:
-    """Record every company x lot x month the file holds, or nothing at all."""
+    """Record every company x lot x month the file holds (CSV, .xlsx or .ods), or nothing."""
     require_aware(now)
-    table = read_csv(path, DECLARATION_COLUMNS)
-    groups, warnings = parse_declarations(
-        session, table, clause_id=clause_id, replace=replace, now=now
+    table = read_table(path, DECLARATION_COLUMNS, limits=limits)
+    groups, warnings, known = parse_declarations(
+        session, table, clause_id=clause_id, replace=replace, now=now, zone=zone
     )
+    created = _create_participants(session, groups, known, now)
     result = DeclarationImport(source=table.source, warnings=warnings)
+    # The receipts are written once every month of the file is recorded: the receipt of March
+    # must not list April as missing when the same file brings it.
+    events: list[tuple[Session, DomainEvent]] = []
+
+    def publish_later(session: Session, event: DomainEvent) -> None:
+        events.append((session, event))
+
     for group in groups:
         try:
             summary = _record_group(
                 session,
                 group,
+                known=known,
+                created=created,
                 source=f"fichier {table.source}",
                 replace=replace,
                 actor=actor,
                 now=now,
-                publish=publish,
+                publish=publish_later,
+                zone=zone,
             )
         except InputRefused as exc:
             raise FileRefused(
                 table.source, [FieldError(group.first_line, None, exc.message)]
             ) from None
         result.declarations.append(summary)
+    for event_session, event in events:
+        publish(event_session, event)
     return result

@@ -7,10 +7,11 @@ the ``DeclarationRecorded`` event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,17 +28,59 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month
-from workflow.domain.calendar import LadderStep, month_start
+from workflow.domain.calendar import (
+    Interval,
+    LadderStep,
+    add_months,
+    is_working_day,
+    month_fully_within,
+    month_start,
+    months_between,
+)
 from workflow.domain.events import DeclarationRecorded, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
+from workflow.services.lot_calendars import suspensions
 
 #: Nobody works more than this for one company in one month (about 1.6 full-time months).
 MAX_MONTHLY_HOURS = Decimal(250)
 
 _LATE_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
+
+#: The zone a declaration's moment is read in when the caller names none (the settings' default).
+DEFAULT_ZONE = ZoneInfo("Europe/Paris")
+
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def opens_on(month: date) -> date:
+    """The day month ``month`` can first be declared: its last working day. Before that the
+    month is not worked through, and declaring it would stop its call before it is due."""
+    day = add_months(month_start(month), 1) - timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def last_declarable_month(today: date) -> date:
+    """The latest month that can be declared on ``today`` (a local date)."""
+    current = month_start(today)
+    return current if today >= opens_on(current) else add_months(current, -1)
+
+
+def french_day(day: date) -> str:
+    """``vendredi 30 avril 2027``."""
+    return f"{_WEEKDAYS[day.weekday()]} {french_date(day)}"
+
+
+def not_open_problem(month: date, today: date) -> str | None:
+    """Why ``month`` cannot be declared yet on ``today``, in French, or None."""
+    opening = opens_on(month)
+    if today >= opening:
+        return None
+    return f"La déclaration {month_phrase(month)} s'ouvre le {french_day(opening)}."
 
 
 @dataclass(frozen=True)
@@ -49,13 +92,13 @@ class LineInput:
 
 
 def month_phrase(month: date) -> str:
-    """``d'octobre 2026``, ``de mars 2026``: French elides « de » before a vowel."""
+    """``d'octobre 2026``, ``de mars 2026``: French elides « de » before a vowel."""
     name = french_month(month)
     return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
 
 
 def clause_ref(clause: Clause) -> str:
-    """The clause's label inside a sentence: « la clause n° 1 (marché …) »."""
+    """The clause's label inside a sentence: « la clause n° 1 (marché …) »."""
     return "la c" + clause.label[1:] if clause.label.startswith("Clause") else clause.label
 
 
@@ -69,7 +112,7 @@ def hours_problem(hours: Decimal) -> str | None:
     return None
 
 
-def declaration_problems(
+def column_problems(
     session: Session,
     clause: Clause,
     company: Company,
@@ -77,36 +120,51 @@ def declaration_problems(
     *,
     now: datetime,
     replace: bool = False,
-) -> list[str]:
-    """Everything that forbids declaring ``month`` for this company and lot, in French."""
-    problems: list[str] = []
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> list[tuple[str | None, str]]:
+    """Everything that forbids declaring ``month`` for this company and lot, in French, each
+    with the key of the file column it is about (``month``, ``siret``) or None; ``now`` is read
+    in ``zone`` to know which months are open."""
+    problems: list[tuple[str | None, str]] = []
     stage = Stage(clause.stage)
     phrase = month_phrase(month)
     if stage in _LATE_STAGES:
         left = month_start(clause.stage_changed_at.date())
         if month > left:
             problems.append(
-                f"{clause.label} est à l'étape « {LABELS[stage]} » depuis le "
-                f"{french_date(clause.stage_changed_at)} : seuls les mois jusqu'à "
-                f"{french_month(left)} peuvent encore être déclarés."
+                (
+                    None,
+                    f"{clause.label} est à l'étape « {LABELS[stage]} » depuis le "
+                    f"{french_date(clause.stage_changed_at)} : seuls les mois jusqu'à "
+                    f"{french_month(left)} peuvent encore être déclarés.",
+                )
             )
     elif stage is not Stage.EXECUTION:
         problems.append(
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : les heures se déclarent pendant "
-            "la mise en œuvre (ou, pour un mois en retard, quand la clause est suspendue ou en "
-            "suivi)."
+            (
+                None,
+                f"{clause.label} est à l'étape « {LABELS[stage]} » : les heures se déclarent pendant "
+                "la mise en œuvre (ou, pour un mois en retard, quand la clause est suspendue ou en "
+                "suivi).",
+            )
         )
-    if month > month_start(now.date()):
-        problems.append(f"Le mois {phrase} n'est pas encore commencé : il ne peut être déclaré.")
+    if problem := not_open_problem(month, now.astimezone(zone).date()):
+        problems.append(("month", problem))
     if clause.start_date and month < month_start(clause.start_date):
         problems.append(
-            f"Le mois {phrase} précède le démarrage de {clause_ref(clause)} "
-            f"({clause.start_date:%d/%m/%Y})."
+            (
+                "month",
+                f"Le mois {phrase} précède le démarrage de {clause_ref(clause)} "
+                f"({clause.start_date:%d/%m/%Y}).",
+            )
         )
     if clause.end_date and month > month_start(clause.end_date):
         problems.append(
-            f"Le mois {phrase} suit la fin d'exécution de {clause_ref(clause)} "
-            f"({clause.end_date:%d/%m/%Y})."
+            (
+                "month",
+                f"Le mois {phrase} suit la fin d'exécution de {clause_ref(clause)} "
+                f"({clause.end_date:%d/%m/%Y}).",
+            )
         )
     parties = session.scalars(select(AwardParty).where(AwardParty.clause_id == clause.id)).all()
     if company.id not in {p.company_id for p in parties}:
@@ -115,18 +173,43 @@ def declaration_problems(
             for p in parties
         )
         problems.append(
-            f"L'entreprise {company.name} n'est pas attributaire de {clause_ref(clause)} ; "
-            f"entreprises attributaires : {named or 'aucune enregistrée'}."
+            (
+                "siret",
+                f"L'entreprise {company.name} n'est pas attributaire de {clause_ref(clause)} ; "
+                f"entreprises attributaires : {named or 'aucune enregistrée'}.",
+            )
         )
     existing = find_declaration(session, clause.id, company.id, month)
     if existing is not None and not replace:
         problems.append(
-            f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
-            f"(enregistrée le {french_date(existing.recorded_at)}, "
-            f"{french_hours(existing.total_hours)}). Pour la corriger, recommencez avec "
-            "--replace : ses lignes seront remplacées."
+            (
+                "month",
+                f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
+                f"(enregistrée le {french_date(existing.recorded_at)}, "
+                f"{french_hours(existing.total_hours)}). Pour la corriger, recommencez avec "
+                "--replace : ses lignes seront remplacées.",
+            )
         )
     return problems
+
+
+def declaration_problems(
+    session: Session,
+    clause: Clause,
+    company: Company,
+    month: date,
+    *,
+    now: datetime,
+    replace: bool = False,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> list[str]:
+    """``column_problems`` as sentences, for a declaration typed at the command line."""
+    return [
+        message
+        for _, message in column_problems(
+            session, clause, company, month, now=now, replace=replace, zone=zone
+        )
+    ]
 
 
 def find_declaration(
@@ -169,8 +252,11 @@ def record_declaration(
     source: str,
     publish: Publish,
     replace: bool = False,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> Declaration:
-    """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours."""
+    """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours.
+
+    A month opens on its last working day (``opens_on``), in ``zone``'s calendar."""
     require_aware(now)
     if month.day != 1:
         raise InputRefused(f"Mois déclaré {month:%d/%m/%Y} : indiquez le 1er du mois.")
@@ -178,7 +264,9 @@ def record_declaration(
     company = session.get(Company, company_id)
     if company is None:
         raise NotFound(f"Aucune entreprise n° {company_id}.")
-    problems = declaration_problems(session, clause, company, month, now=now, replace=replace)
+    problems = declaration_problems(
+        session, clause, company, month, now=now, replace=replace, zone=zone
+    )
     if problems:
         raise InputRefused(" ".join(problems))
     _check_lines(session, lines)
@@ -254,4 +342,66 @@ def _stop_ladder(
         )
         .values(declared_at=now, next_step=LadderStep.DONE, next_step_at=None)
         .execution_options(synchronize_session=False)
+    )
+
+
+def missing_months(
+    clause: Clause,
+    declared: Iterable[date],
+    suspended: Sequence[Interval],
+    *,
+    today: date,
+    zone: ZoneInfo,
+) -> list[date]:
+    """The months a company still owes on a lot on ``today``: from the start month up to the last
+    month already open (and not past the end), neither declared nor spent entirely suspended."""
+    if clause.start_date is None:
+        return []
+    last = last_declarable_month(today)
+    end = clause.end_date or clause.planned_end_date
+    if end is not None:
+        last = min(last, month_start(end))
+    done = {month_start(m) for m in declared}
+    return [
+        month
+        for month in months_between(clause.start_date, last)
+        if month not in done and not month_fully_within(month, suspended, zone)
+    ]
+
+
+def next_month_to_open(clause: Clause, declared: Iterable[date], today: date) -> date | None:
+    """The first month after the open ones that the company will have to declare, or None past
+    the end of execution."""
+    if clause.start_date is None:
+        return None
+    month = max(add_months(last_declarable_month(today), 1), month_start(clause.start_date))
+    done = {month_start(m) for m in declared}
+    end = clause.end_date or clause.planned_end_date
+    while month in done:
+        month = add_months(month, 1)
+    if end is not None and month > month_start(end):
+        return None
+    return month
+
+
+def declared_months_of(session: Session, clause_id: int, company_id: int) -> list[date]:
+    return list(
+        session.scalars(
+            select(Declaration.month).where(
+                Declaration.clause_id == clause_id, Declaration.company_id == company_id
+            )
+        )
+    )
+
+
+def company_missing_months(
+    session: Session, clause: Clause, company_id: int, *, now: datetime, zone: ZoneInfo
+) -> list[date]:
+    """``missing_months`` read from the database: what this company owes on this lot at ``now``."""
+    return missing_months(
+        clause,
+        declared_months_of(session, clause.id, company_id),
+        suspensions(session, [clause.id]).get(clause.id, []),
+        today=now.astimezone(zone).date(),
+        zone=zone,
     )

@@ -41,14 +41,31 @@ from workflow.adapters.orm import (
     PeriodicRun,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month, french_percent
-from workflow.domain.calendar import LadderStep, at_local, is_working_day, local_date
+from workflow.domain.calendar import (
+    CalendarRules,
+    LadderDays,
+    at_local,
+    is_working_day,
+    local_date,
+    month_schedule,
+    pushed_due,
+    suspended_days,
+)
 from workflow.domain.events import require_aware
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.stages import Stage
 from workflow.domain.summary import elapsed_fraction, fraction, is_behind
 from workflow.domain.vocabulary import PartyRole
 from workflow.services.declarations import month_phrase
+from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.outbox import Recipient, queue_email
+from workflow.services.reminder_emails import (
+    LadderHistory,
+    ladder_history,
+    sent_state,
+    step_label,
+    step_participle,
+)
 from workflow.services.summaries import claim_period
 from workflow.settings import Settings
 
@@ -129,6 +146,11 @@ def _days(count: int) -> str:
     return f"{count} jour{'s' if count > 1 else ''}"
 
 
+def _working_days(count: int) -> str:
+    """``1 jour ouvré``, ``11 jours ouvrés``."""
+    return f"{count} jour{'s' if count > 1 else ''} ouvré{'s' if count > 1 else ''}"
+
+
 def _clause_columns() -> list[Any]:
     return [Clause.id, Market.reference, Clause.lot_number, Clause.lot_title, Buyer.name]
 
@@ -147,19 +169,23 @@ def _with_buyer(statement: Any) -> Any:
 STATE_LABELS = {
     "failed": "refusé définitivement",
     "dead": "abandonné après plusieurs tentatives",
+    "uncertain": "incertain (peut-être déjà arrivé)",
 }
 
 
 def _emails(session: Session) -> list[DigestItem]:
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.state.in_(("failed", "dead")))
+        .where(OutboxMessage.state.in_(tuple(STATE_LABELS)))
         .order_by(OutboxMessage.id)
     )
     items = []
     for message in session.scalars(statement):
         recipients = ", ".join(line for line in message.recipients.splitlines() if line)
         detail = f"Erreur : {message.last_error or 'inconnue'}"
+        if message.state == "uncertain":
+            # Its sender stopped before the server's answer (CLAUSES_UNCERTAIN_MAIL=ask).
+            detail = "L'envoi a été interrompu avant la réponse du serveur."
         if message.refused_recipients:
             refused = ", ".join(message.refused_recipients.split())
             detail += f" ; adresses refusées : {refused}"
@@ -168,10 +194,15 @@ def _emails(session: Session) -> list[DigestItem]:
                 Category.EMAIL,
                 weight=2 if message.state == "dead" else 1,
                 title=(
-                    f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}"
+                    f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}"
                 ),
                 detail=detail,
-                action=_email_action(message.id),
+                action=(
+                    "Demander au destinataire s'il l'a reçu ; sinon le renvoyer "
+                    f"(clauses mail retry {message.id})."
+                    if message.state == "uncertain"
+                    else _email_action(message.id)
+                ),
                 clause_id=message.clause_id,
             )
         )
@@ -179,96 +210,137 @@ def _emails(session: Session) -> list[DigestItem]:
 
 
 def ladder_state(
-    next_step: str, next_step_at: datetime | None, escalated_at: datetime | None, settings: Settings
+    ladder: DeclarationLadder,
+    history: LadderHistory,
+    rules: CalendarRules,
+    settings: Settings,
 ) -> str:
-    """Where a declaration's reminder ladder stands, in French."""
+    """Where a month's reminder ladder stands, in French, told from the outbox.
 
-    def when(moment: datetime | None) -> str:
-        return "" if moment is None else f" le {french_date(local_date(moment, settings.zone))}"
+    Each step before the next one is said « envoyé » with its date only when an email covering
+    that month exists (« en cours d'envoi », « non distribué » when it did not leave); a step
+    passed without any email is said « sauté, non envoyé ». Then the next step and its date."""
+    zone = settings.zone
+    schedule = month_schedule(ladder.month, rules, zone)
+    emails = history.get((ladder.clause_id, ladder.company_id, ladder.month), [])
+    parts: list[str] = []
+    for scheduled in schedule.steps:
+        name = scheduled.name
+        label = step_label(name)
+        if name == ladder.next_step:
+            when = (
+                f" le {french_date(local_date(ladder.next_step_at, zone))}"
+                if ladder.next_step_at
+                else ""
+            )
+            parts.append(f"{label} {step_participle(name, 'prévu')}{when}")
+            break
+        sent = [e for e in emails if e.step == name]
+        if sent:
+            parts.append(f"{label} {sent_state(sent[0], zone)}")
+        else:
+            parts.append(
+                f"{label} {step_participle(name, 'sauté')}, {step_participle(name, 'non envoyé')}"
+            )
+    return " ; ".join(parts)
 
-    if escalated_at is not None or next_step == LadderStep.DONE:
-        return f"alerte avant mise en demeure envoyée au donneur d'ordre{when(escalated_at)}"
-    if next_step == LadderStep.CALL:
-        return f"appel à déclarer prévu{when(next_step_at)}"
-    if next_step == LadderStep.ESCALATION:
-        return f"relances envoyées, alerte au donneur d'ordre prévue{when(next_step_at)}"
-    if next_step.startswith(LadderStep.REMINDER):
-        number = next_step.rsplit("_", 1)[-1]
-        sent = "appel envoyé" if number == "1" else "relances envoyées"
-        return f"{sent}, relance n° {number} prévue{when(next_step_at)}"
-    return f"étape {next_step}{when(next_step_at)}"
+
+@dataclass(frozen=True)
+class _Overdue:
+    ladder: DeclarationLadder
+    due: date  # the due date the company is held to (the call's, pushed by suspended days)
 
 
 def _declarations(session: Session, today: date, settings: Settings) -> list[DigestItem]:
-    """One item per company x lot with months overdue, told from its oldest month's ladder."""
-    overdue = and_(DeclarationLadder.declared_at.is_(None), DeclarationLadder.due_on < today)
-    groups = (
-        select(
-            DeclarationLadder.clause_id.label("clause_id"),
-            DeclarationLadder.company_id.label("company_id"),
-            func.min(DeclarationLadder.month).label("oldest"),
-            func.max(DeclarationLadder.month).label("newest"),
-            func.count().label("months"),
+    """One item per company x lot with months overdue, told from its oldest month's ladder and
+    from the emails really sent for it."""
+    zone = settings.zone
+    candidates = list(
+        session.scalars(
+            select(DeclarationLadder)
+            .where(DeclarationLadder.declared_at.is_(None), DeclarationLadder.due_on < today)
+            .order_by(
+                DeclarationLadder.clause_id, DeclarationLadder.company_id, DeclarationLadder.month
+            )
         )
-        .where(overdue)
-        .group_by(DeclarationLadder.clause_id, DeclarationLadder.company_id)
-        .subquery()
     )
-    oldest = DeclarationLadder
-    statement = _with_buyer(
-        select(
-            *_clause_columns(),
-            Company.id,
-            Company.name,
-            groups.c.oldest,
-            groups.c.newest,
-            groups.c.months,
-            oldest.due_on,
-            oldest.next_step,
-            oldest.next_step_at,
-            oldest.escalated_at,
-            Correspondent.name,
-            Correspondent.email,
-            Correspondent.phone,
+    if not candidates:
+        return []
+    ids = {lad.clause_id for lad in candidates}
+    calendars = lot_calendars(session, ids, settings)
+    suspended = suspensions(session, ids)
+    history = ladder_history(session, ids)
+    overdue: dict[tuple[int, int], list[_Overdue]] = {}
+    # Lateness is told in the days the ladder counts (working days, suspension excluded), as
+    # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
+    days_of = {cid: LadderDays(suspended_days(suspended.get(cid, []), zone, today)) for cid in ids}
+    for ladder in candidates:
+        due = ladder.due_on
+        if ladder.called_at is not None:
+            due = pushed_due(
+                ladder.due_on, local_date(ladder.called_at, zone), days_of[ladder.clause_id]
+            )
+        if due < today:
+            overdue.setdefault((ladder.clause_id, ladder.company_id), []).append(
+                _Overdue(ladder, due)
+            )
+    if not overdue:
+        return []
+    labels = {
+        row[0]: row
+        for row in session.execute(
+            _with_buyer(select(*_clause_columns()).where(Clause.id.in_(sorted(ids))))
         )
-        .select_from(groups)
-        .join(
-            oldest,
-            and_(
-                oldest.clause_id == groups.c.clause_id,
-                oldest.company_id == groups.c.company_id,
-                oldest.month == groups.c.oldest,
-            ),
+    }
+    contacts = {
+        (cid, company_id): (name, who, email, phone)
+        for cid, company_id, name, who, email, phone in session.execute(
+            select(
+                AwardParty.clause_id,
+                AwardParty.company_id,
+                Company.name,
+                Correspondent.name,
+                Correspondent.email,
+                Correspondent.phone,
+            )
+            .join(Company, Company.id == AwardParty.company_id)
+            .outerjoin(Correspondent, Correspondent.id == AwardParty.correspondent_id)
+            .where(AwardParty.clause_id.in_(sorted(ids)))
         )
-        .join(Clause, Clause.id == groups.c.clause_id)
-        .join(Company, Company.id == groups.c.company_id)
-        .outerjoin(
-            AwardParty,
-            and_(AwardParty.clause_id == Clause.id, AwardParty.company_id == Company.id),
-        )
-        .outerjoin(Correspondent, Correspondent.id == AwardParty.correspondent_id)
+    }
+    names = dict(
+        session.execute(
+            select(Company.id, Company.name).where(
+                Company.id.in_(sorted({company for _, company in overdue}))
+            )
+        ).all()
     )
     items = []
-    for row in session.execute(statement):
-        (cid, ref, lot, title, buyer, company_id, company, first, last, count, due_on) = row[:11]
-        (step, step_at, escalated_at, who, email, phone) = row[11:]
-        late = (today - due_on).days
-        months = (
+    for (cid, company_id), months in overdue.items():
+        oldest = months[0]
+        _, ref, lot, title, buyer = labels[cid]
+        company, who, email, phone = contacts.get(
+            (cid, company_id), (names.get(company_id, ""), None, None, None)
+        )
+        late = days_of[cid].between(oldest.due, today)
+        first, last = months[0].ladder.month, months[-1].ladder.month
+        count = len(months)
+        phrase = (
             month_phrase(first) if count == 1 else f"{month_phrase(first)} à {french_month(last)}"
         )
         contact = ", ".join(x for x in (who, email, phone) if x) or "correspondant à désigner"
+        state = ladder_state(oldest.ladder, history, calendars[cid].rules, settings)
         items.append(
             DigestItem(
                 Category.DECLARATION,
                 weight=late,
                 title=(
-                    f"{company} : heures {months} non déclarées – "
+                    f"{company} : heures {phrase} non déclarées – "
                     f"{_clause_label(cid, ref, lot, title, buyer)}"
                 ),
                 detail=(
-                    f"{count} mois en retard, le plus ancien dû le {french_date(due_on)} "
-                    f"({_days(late)} de retard) ; "
-                    f"{ladder_state(step, step_at, escalated_at, settings)}."
+                    f"{count} mois en retard, le plus ancien dû le {french_date(oldest.due)} "
+                    f"({_working_days(late)} de retard) ; {state}."
                 ),
                 action=_declaration_action(cid, company_id, first, contact),
                 clause_id=cid,
@@ -531,7 +603,7 @@ def _waiting_action(w: _Waiting) -> str:
         return f"Vérifier où en est la consultation ; {award}."
     if w.stage == Stage.AWARD.value and w.award_incomplete:
         return (
-            f"Compléter l'attribution (voir « {CATEGORY_TITLES[Category.AWARD]} »), puis "
+            f"Compléter l'attribution (voir « {CATEGORY_TITLES[Category.AWARD]} »), puis "
             f"démarrer la clause (clauses clause advance {cid} demarrer)."
         )
     if w.stage == Stage.AWARD.value:
@@ -593,7 +665,7 @@ def _waiting(
                 weight=days - limit,
                 title=(
                     f"{_capital(_clause_label(cid, ref, lot, title, buyer))} attend à "
-                    f"l'étape « {stage_label} »"
+                    f"l'étape « {stage_label} »"
                 ),
                 detail=f"Depuis {_days(days)} (seuil : {_days(limit)}).",
                 action=action,
@@ -682,23 +754,23 @@ def sample_digest() -> Digest:
             DigestItem(
                 Category.EMAIL,
                 2,
-                "Courriel abandonné après plusieurs tentatives : « Déclaration des heures de "
-                "février 2026 » à Jean Dupont <jean.dupont@example.org>",
+                "Courriel abandonné après plusieurs tentatives : « Déclaration des heures de "
+                "février 2026 » à Jean Dupont <jean.dupont@example.org>",
                 "Erreur : 550 boîte inconnue ; adresses refusées : jean.dupont@example.org",
                 _email_action(41),
             ),
             DigestItem(
                 Category.DECLARATION,
-                6,
+                4,
                 "Bâtiments du Sud : heures de février 2026 non déclarées – clause n° 12 "
                 "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
-                "1 mois en retard, le plus ancien dû le 10 mars 2026 (6 jours de retard) ; appel "
-                "envoyé, relance n° 1 prévue le 13 mars 2026.",
+                "1 mois en retard, le plus ancien dû le 10 mars 2026 (4 jours ouvrés de retard) ; "
+                "appel à déclaration envoyé le 2 mars 2026 ; rappel n° 1 prévu le 13 mars 2026.",
                 _declaration_action(
                     12, 5, date(2026, 2, 1), "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
                 ),
                 12,
-                6,
+                4,
             ),
             DigestItem(
                 Category.FINAL_REPORT,

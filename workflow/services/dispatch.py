@@ -1,35 +1,62 @@
 """Delivering the outbox: claim due rows, send them through one connection, record each outcome.
 
-States: ``pending`` -> ``sending`` (claimed) -> ``sent`` | ``failed`` (permanent) | ``dead`` (retries
-exhausted); a transient failure puts the row back to ``pending`` with a later ``next_attempt_at``.
+States (``OutboxState``): ``pending`` -> ``sending`` (claimed) -> ``sent`` | ``failed`` (permanent) |
+``dead`` (retries exhausted); a transient failure puts the row back to ``pending`` with a later
+``next_attempt_at``; ``uncertain`` is a row whose claim ended while it was on the wire.
 
-Several instances may dispatch at once. PostgreSQL claims with ``SELECT ... FOR UPDATE SKIP LOCKED``
-and marks the rows ``sending`` in the same short transaction; SQLite claims with a conditional
-``UPDATE`` (``WHERE state = 'pending' ...``) inside a ``BEGIN IMMEDIATE`` transaction. A row claimed
-by an instance that died stays ``sending``: once its claim is older than ``STALE_CLAIM`` it is due
-again.
+Several instances may dispatch at once, so a claim has an owner and a lease. Each run of the
+dispatcher has its own id (``claimed_by``: host, pid, random part) and holds its rows until
+``lease_until``, on the real clock of the machine (never a simulated one: two simulations would
+otherwise each judge the other's claims stale). PostgreSQL claims with ``SELECT ... FOR UPDATE SKIP
+LOCKED``; SQLite claims with a conditional ``UPDATE`` inside a ``BEGIN IMMEDIATE`` transaction.
 
-At-least-once, not exactly-once: a row is marked ``sent`` once the server has accepted it, in a
-small group committed within ``GROUP_DELAY`` (50 ms) of the acceptance (``group_size=1`` commits
-each message alone). A stop that cancels the pass (``dispatch_due`` turns SIGTERM into that) still
-commits the outcomes it has and gives the claimed rows not tried yet back to the queue. What stays
-``sending`` is the message in flight at the stop, and, after a crash or a power cut, those accepted
-but not yet committed: the stale-claim rule sends them again ten minutes later, a duplicate if the
-server had taken them. The deterministic Message-ID lets the receiving side recognise it.
+Before sending, the owner *fences* its rows: one committed ``UPDATE ... WHERE id IN (...) AND
+claimed_by = ? AND state = 'sending' AND lease_until > now`` that extends their lease and notes
+``send_started_at``, for a window of ``FENCE_WINDOW`` rows, the next window while the last message
+of the one before is on the wire (``FencesAhead``); a fence older than a third of the lease is taken
+again before its row goes. A row another instance took over (its lease had ended) fails the fence
+and is not sent here. Outcomes are recorded under the same ownership condition; a run that finds
+one of its rows gone logs it. When a lease ends:
+
+- on a row never handed to the server (no ``send_started_at``), any instance may claim it again:
+  its owner would fail the fence, so it cannot be sent twice;
+- on a fenced row, the owner may have delivered it: the row becomes ``uncertain`` and is never
+  sent again silently (a row fenced ahead but never sent is given back by its owner if alive). ``CLAUSES_UNCERTAIN_MAIL=ask`` (the default) leaves it to the
+  facilitator (digest, ``clauses mail retry N°``); ``resend`` sends it again. An owner still alive
+  that then learns the answer (accepted, or refused for good) records it over ``uncertain``.
+
+The lease (``LEASE``, 20 minutes) outlasts the longest single send (connection timeout plus the
+final-dot timeout, 10 minutes), and the owner extends the lease of every row it holds at each fence
+once a third of it has gone by, so a live sender does not lose its rows, however slow the server.
+
+Outcomes are committed in small groups within ``GROUP_DELAY`` (50 ms) of the acceptance
+(``group_size=1`` commits each alone). A stop that cancels the pass (``dispatch_due`` turns SIGTERM
+into that) still commits the outcomes it has and gives the claimed rows not handed over back to the
+queue. The crash window: a message accepted by the server whose outcome was not committed yet
+(the instance killed, the power cut) ends ``uncertain`` once its lease is over, not sent again,
+and so do the few rows fenced with it (at most ``FENCE_WINDOW``), although they never left; with
+``resend`` they go again, and their Message-ID (the same on every attempt) lets the receiving side
+recognise a duplicate.
+
+Transports that reach real inboxes (SMTP) never get a row dated after the real clock, whatever
+instant the caller passes: a simulated or ``--now`` pass may queue mail for the future, not send it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
 import signal
+import socket
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, false, func, or_, select, update
 
 from workflow.adapters.mail import (
     Accepted,
@@ -43,6 +70,7 @@ from workflow.adapters.mail import (
 )
 from workflow.adapters.mail.message import (
     AddressRefused,
+    Attachment,
     Mailbox,
     MessageParts,
     build_message,
@@ -51,6 +79,7 @@ from workflow.adapters.mail.message import (
 )
 from workflow.adapters.orm import OutboxMessage
 from workflow.domain.events import require_aware
+from workflow.services.outbox import OutboxState, message_attachments
 
 if TYPE_CHECKING:
     from workflow.bootstrap import App
@@ -67,11 +96,16 @@ RETRY_DELAYS = (
     timedelta(hours=6),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-#: A ``sending`` row claimed longer ago than this belongs to an instance that stopped.
-STALE_CLAIM = timedelta(minutes=10)
+#: How long a claim holds a row without news from its owner (see the module's docstring).
+LEASE = timedelta(minutes=20)
 #: Each wait is stretched or shrunk by up to this share, so retries of many rows spread out.
 JITTER = 0.2
 BATCH_SIZE = 200
+#: The exit code of ``mail send`` and ``tick`` when the server could not be reached or refused
+#: the session: mail is waiting, which cron and monitors must see.
+EXIT_DELIVERY_FAILED = 3
+#: Whoever has to read the uncertain rows: the log names them with this action.
+UNCERTAIN_ACTION = "mail.uncertain"
 #: Outcomes committed together at most, and the longest an outcome waits for its commit.
 GROUP_SIZE = 20
 GROUP_DELAY = 0.05
@@ -88,8 +122,14 @@ class DispatchReport:
     dead: int = 0
     #: Sent messages of which the server refused at least one recipient.
     partly_refused: int = 0
+    #: Rows this pass found whose lease ended mid-send, now ``uncertain``.
+    uncertain: int = 0
+    #: Rows taken over by another instance before this one could send or record them.
+    lost: int = 0
     #: Set when the pass stopped early: the server could not be reached, or a stop was asked.
     stopped: str | None = None
+    #: The server could not be reached or refused the session (the CLI's exit code 3).
+    outage: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +146,13 @@ class Claimed:
     body_html: str
     attempts: int
     created_at: datetime
+    message_token: str | None = None
+    #: Loaded with the claim, for the whole batch in one query (``message_attachments``).
+    attachments: tuple[Attachment, ...] = ()
+
+
+#: The outbox columns a claim reads, in ``Claimed``'s order.
+_CLAIMED_COLUMNS = tuple(name for name in Claimed.__dataclass_fields__ if name != "attachments")
 
 
 @dataclass(frozen=True)
@@ -129,23 +176,126 @@ def retry_delay(failed_attempts: int, rand: Callable[[], float]) -> timedelta | 
     return base * (1 - JITTER + 2 * JITTER * rand())
 
 
-def due_condition(now: datetime) -> Any:
-    return or_(
-        and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == "sending", OutboxMessage.claimed_at <= now - STALE_CLAIM),
+def real_now() -> datetime:
+    """The machine's clock: leases, and the limit on what may reach real inboxes."""
+    return datetime.now(UTC)
+
+
+def new_owner() -> str:
+    """An id for one run of the dispatcher, unique across hosts, processes and runs."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _lease_over(wall_now: datetime) -> Any:
+    return or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= wall_now)
+
+
+def due_condition(
+    now: datetime,
+    wall_now: datetime | None = None,
+    *,
+    resend_uncertain: bool = False,
+    sendable_until: datetime | None = None,
+) -> Any:
+    """Rows a pass at ``now`` has to deal with: pending ones due, claims whose lease is over
+    (judged on the real clock ``wall_now``), and with ``resend`` the uncertain ones.
+
+    ``sendable_until``: nothing created or due after it (the real clock, for SMTP)."""
+    wall_now = wall_now or real_now()
+    due = now if sendable_until is None else min(now, sendable_until)
+    condition = or_(
+        and_(
+            OutboxMessage.state == OutboxState.PENDING.value, OutboxMessage.next_attempt_at <= due
+        ),
+        and_(OutboxMessage.state == OutboxState.SENDING.value, _lease_over(wall_now)),
+        and_(OutboxMessage.state == OutboxState.UNCERTAIN.value, true_if(resend_uncertain)),
+    )
+    if sendable_until is None:
+        return condition
+    return and_(
+        condition,
+        OutboxMessage.created_at <= sendable_until,
+        or_(
+            OutboxMessage.next_attempt_at.is_(None),
+            OutboxMessage.next_attempt_at <= sendable_until,
+        ),
     )
 
 
-def claim_due(app: App, now: datetime, limit: int) -> list[Claimed]:
-    """Claim up to ``limit`` due rows for this instance, in one short transaction."""
-    columns = [getattr(OutboxMessage, name) for name in Claimed.__dataclass_fields__]
+def true_if(flag: bool) -> Any:
+    return OutboxMessage.id.is_not(None) if flag else false()
+
+
+def mark_uncertain(session: Any, wall_now: datetime) -> list[int]:
+    """Rows handed to the server whose lease ended before their outcome was recorded."""
+    expired = select(OutboxMessage.id).where(
+        OutboxMessage.state == OutboxState.SENDING.value,
+        OutboxMessage.send_started_at.is_not(None),
+        _lease_over(wall_now),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows an owner is recording right now are skipped, not waited for: no lock cycle.
+        expired = expired.with_for_update(skip_locked=True)
+    ids = list(session.scalars(expired))
+    if not ids:
+        return []
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.state == OutboxState.SENDING.value,
+            _lease_over(wall_now),
+        )
+        .values(state=OutboxState.UNCERTAIN.value, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    for outbox_id in ids:
+        log.warning(
+            "courriel incertain : son envoi a dépassé le bail de l'instance qui l'envoyait",
+            extra={"action": UNCERTAIN_ACTION, "outbox_id": outbox_id},
+        )
+    return ids
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who claims, until when, and which rows may be claimed: one dispatcher run's terms."""
+
+    owner: str
+    lease: timedelta = LEASE
+    resend_uncertain: bool = False
+    #: The real clock's limit on what may be sent (``reaches_inboxes`` transports), or None.
+    sendable_until: datetime | None = None
+
+
+def claim_due(
+    app: App,
+    now: datetime,
+    limit: int,
+    terms: Claim | None = None,
+    wall_now: datetime | None = None,
+    report: DispatchReport | None = None,
+) -> list[Claimed]:
+    """Claim up to ``limit`` due rows for this run, in one short transaction."""
+    terms = terms or Claim(new_owner())
+    wall_now = wall_now or real_now()
+    condition = due_condition(
+        now,
+        wall_now,
+        resend_uncertain=terms.resend_uncertain,
+        sendable_until=terms.sendable_until,
+    )
+    columns = [getattr(OutboxMessage, name) for name in _CLAIMED_COLUMNS]
     query = (
         select(*columns)
-        .where(due_condition(now))
+        .where(condition)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
     with app.transaction() as session:
+        uncertain = mark_uncertain(session, wall_now)
+        if report is not None:
+            report.uncertain += len(uncertain)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = session.execute(query).all()
@@ -155,21 +305,88 @@ def claim_due(app: App, now: datetime, limit: int) -> list[Claimed]:
         claimed = set(
             session.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]), due_condition(now))
-                .values(state="sending", claimed_at=now)
+                .where(OutboxMessage.id.in_([row.id for row in rows]), condition)
+                .values(
+                    state=OutboxState.SENDING.value,
+                    claimed_at=wall_now,
+                    claimed_by=terms.owner,
+                    lease_until=wall_now + terms.lease,
+                    send_started_at=None,
+                )
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
             )
         )
-    return [Claimed(*row) for row in rows if row.id in claimed]
+        files = message_attachments(session, sorted(claimed))
+    return [
+        Claimed(**row._asdict(), attachments=tuple(files.get(row.id, ())))
+        for row in rows
+        if row.id in claimed
+    ]
+
+
+# Built once, run on a bare connection: fences must cost little (BENCHMARKS.md).
+_FENCE = (
+    update(TABLE)
+    .where(
+        TABLE.c.id.in_(bindparam("row_ids", expanding=True)),
+        TABLE.c.claimed_by == bindparam("owner"),
+        TABLE.c.state == OutboxState.SENDING.value,
+        TABLE.c.lease_until > bindparam("wall_now"),
+    )
+    .values(lease_until=bindparam("until"), send_started_at=bindparam("wall_now"))
+    .returning(TABLE.c.id)
+)
+_REFRESH = (
+    update(TABLE)
+    .where(
+        TABLE.c.claimed_by == bindparam("owner"),
+        TABLE.c.state == OutboxState.SENDING.value,
+        TABLE.c.lease_until > bindparam("wall_now"),
+    )
+    .values(lease_until=bindparam("until"))
+)
+#: Rows fenced by one commit, the next ones fenced while the last is on the wire.
+FENCE_WINDOW = 4
+
+
+def fence_rows(
+    app: App, row_ids: Sequence[int], terms: Claim, wall_now: datetime, refresh: bool = False
+) -> set[int]:
+    """The rows of ``row_ids`` this run still holds: their lease extended, noted handed over.
+
+    Committed before their sends: no other instance can take them until the new lease ends.
+    ``refresh`` also extends every other row this run holds (the rest of its batches, and the
+    rows fenced ahead): the run is alive and moving on."""
+    values = {
+        "row_ids": list(row_ids),
+        "owner": terms.owner,
+        "wall_now": wall_now,
+        "until": wall_now + terms.lease,
+    }
+    with app.engine.begin() as connection:
+        ours = set(connection.execute(_FENCE, values).scalars())
+        if ours and refresh:
+            connection.execute(_REFRESH, values)
+    return ours
+
+
+def fence(app: App, row_id: int, terms: Claim, wall_now: datetime, refresh: bool = False) -> bool:
+    """``fence_rows`` for one row: True while this run still holds it."""
+    return row_id in fence_rows(app, [row_id], terms, wall_now, refresh)
 
 
 _RECORD = (
     update(TABLE)
     .where(
         TABLE.c.id == bindparam("row_id"),
-        TABLE.c.state == "sending",
-        TABLE.c.claimed_at == bindparam("claim"),
+        TABLE.c.claimed_by == bindparam("owner"),
+        # An uncertain row is still this run's to settle with a sure answer (accepted, refused
+        # for good): what it knows beats what the other instance could only suspect.
+        or_(
+            TABLE.c.state == OutboxState.SENDING.value,
+            and_(TABLE.c.state == OutboxState.UNCERTAIN.value, bindparam("resolves")),
+        ),
     )
     .values(
         state=bindparam("new_state"),
@@ -179,16 +396,24 @@ _RECORD = (
         refused_recipients=bindparam("new_refused"),
         sent_at=bindparam("new_sent_at"),
         claimed_at=None,
+        lease_until=None,
+        send_started_at=None,
     )
 )
 
+#: Outcomes that say for sure whether the message arrived.
+_SURE = (OutboxState.SENT.value, OutboxState.FAILED.value)
 
-def record_outcomes(app: App, claimed_at: datetime, outcomes: Sequence[Outcome]) -> None:
-    """One commit for the given outcomes; only rows still claimed by this pass are touched."""
+
+def record_outcomes(app: App, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """One commit for the given outcomes, on the rows this run still holds; returns the others.
+
+    ``claimed_by`` stays on a recorded row: it says which run sent it."""
     params = [
         {
             "row_id": o.id,
-            "claim": claimed_at,
+            "owner": owner,
+            "resolves": o.state in _SURE,
             "new_state": o.state,
             "new_attempts": o.attempts,
             "new_next": o.next_attempt_at,
@@ -199,7 +424,18 @@ def record_outcomes(app: App, claimed_at: datetime, outcomes: Sequence[Outcome])
         for o in outcomes
     ]
     with app.transaction() as session:
-        session.connection().execute(_RECORD, params)
+        connection = session.connection()
+        connection.execute(_RECORD, params)
+        # Read back in the same transaction (the rows are locked by the update): executemany's
+        # row count is not reliable on every driver.
+        ids = [o.id for o in outcomes]
+        found = {
+            row_id: (by, state)
+            for row_id, by, state in connection.execute(
+                select(TABLE.c.id, TABLE.c.claimed_by, TABLE.c.state).where(TABLE.c.id.in_(ids))
+            )
+        }
+    return [o for o in outcomes if found.get(o.id) != (owner, o.state)]
 
 
 def sent_outcome(row: Claimed, accepted: Accepted, now: datetime) -> Outcome:
@@ -249,7 +485,8 @@ class MessageFactory:
         self.reply_to = Mailbox(settings.facilitator_name, settings.facilitator_email)
         self.zone = settings.zone
 
-    def build(self, row: Claimed) -> OutgoingMessage:
+    def build(self, row: Claimed, date: datetime | None = None) -> OutgoingMessage:
+        """``date`` (``Date:``) is when the message leaves; by default when it was queued."""
         try:
             recipients = parse_recipients(row.recipients)
         except AddressRefused as exc:
@@ -264,7 +501,9 @@ class MessageFactory:
             subject=row.subject,
             text=row.body_text,
             html=row.body_html,
-            date=row.created_at,
+            date=date or row.created_at,
+            attachments=row.attachments,
+            token=row.message_token,
         )
         return OutgoingMessage(
             key=row.key,
@@ -289,13 +528,13 @@ class Recorder:
     def __init__(
         self,
         app: App,
-        claimed_at: datetime,
+        owner: str,
         report: DispatchReport,
         group_size: int = GROUP_SIZE,
         group_delay: float = GROUP_DELAY,
     ) -> None:
         self.app = app
-        self.claimed_at = claimed_at
+        self.owner = owner
         self.report = report
         self.group_size = group_size
         self.group_delay = group_delay
@@ -343,8 +582,21 @@ class Recorder:
             await asyncio.to_thread(self._commit, group)
 
     def _commit(self, group: Sequence[Outcome]) -> None:
-        record_outcomes(self.app, self.claimed_at, group)
+        lost = record_outcomes(self.app, self.owner, group)
         self.commits += 1
+        for outcome in lost:
+            # Its lease ended and another instance took the row (or it stayed uncertain): what
+            # happened here is in this line only, the outbox does not have it.
+            self.report.lost += 1
+            log.warning(
+                "courriel repris par une autre instance : résultat non enregistré",
+                extra={
+                    "action": "mail.lost",
+                    "outbox_id": outcome.id,
+                    "outcome": outcome.state,
+                    "owner": self.owner,
+                },
+            )
 
     async def close(self) -> None:
         """Commit everything still waiting. The waiting group is written by a plain call first,
@@ -359,19 +611,44 @@ class Recorder:
             await asyncio.shield(self._writing)
 
 
-def release_claims(app: App, rows: Sequence[Claimed], claimed_at: datetime) -> None:
-    """Give rows claimed ahead back to the queue untouched: this pass will not send them."""
-    if not rows:
+def release_claims(
+    app: App, rows: Sequence[Claimed], owner: str, unsent: Sequence[int] = ()
+) -> None:
+    """Give rows claimed ahead back to the queue untouched: this pass will not send them.
+
+    A row already handed to the server (fenced) is not given back, since it may have arrived,
+    unless it is in ``unsent``: fenced ahead, known not to have left."""
+    ids = {row.id for row in rows} | set(unsent)
+    if not ids:
         return
     with app.transaction() as session:
         session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id.in_([row.id for row in rows]),
-                OutboxMessage.state == "sending",
-                OutboxMessage.claimed_at == claimed_at,
+                OutboxMessage.id.in_(sorted(ids)),
+                OutboxMessage.claimed_by == owner,
+                or_(
+                    and_(
+                        OutboxMessage.state == OutboxState.SENDING.value,
+                        OutboxMessage.send_started_at.is_(None),
+                    ),
+                    # Known not sent: back even if another instance, seeing the lease over,
+                    # made it uncertain meanwhile.
+                    and_(
+                        OutboxMessage.id.in_(sorted(set(unsent)) or [-1]),
+                        OutboxMessage.state.in_(
+                            (OutboxState.SENDING.value, OutboxState.UNCERTAIN.value)
+                        ),
+                    ),
+                ),
             )
-            .values(state="pending", claimed_at=None)
+            .values(
+                state=OutboxState.PENDING.value,
+                claimed_at=None,
+                claimed_by=None,
+                lease_until=None,
+                send_started_at=None,
+            )
             .execution_options(synchronize_session=False)
         )
 
@@ -404,9 +681,15 @@ class MessagesAhead:
     raised, so that it reaches its own row at its own turn.
     """
 
-    def __init__(self, factory: MessageFactory, batch: Sequence[Claimed]) -> None:
+    def __init__(
+        self,
+        factory: MessageFactory,
+        batch: Sequence[Claimed],
+        date: Callable[[], datetime] | None = None,
+    ) -> None:
         self.factory = factory
         self.batch = batch
+        self.date = date
         self.built: dict[int, OutgoingMessage | Exception] = {}
         self.pending: asyncio.Handle | None = None
 
@@ -429,9 +712,121 @@ class MessagesAhead:
 
     def _build(self, index: int) -> OutgoingMessage | Exception:
         try:
-            return self.factory.build(self.batch[index])
+            return self.factory.build(self.batch[index], self.date() if self.date else None)
         except Exception as exc:  # raised again, or recorded, at the row's own turn
             return exc
+
+
+@dataclass
+class Pass:
+    """What one dispatcher run carries through its batches."""
+
+    app: App
+    now: datetime
+    terms: Claim
+    wall: Callable[[], datetime]
+    rand: Callable[[], float]
+    should_stop: Callable[[], bool]
+    reaches_inboxes: bool
+    #: The real clock at the start, to date each message when it leaves.
+    wall_start: datetime = field(default_factory=real_now)
+    refreshed: datetime | None = None
+
+    def send_date(self) -> datetime:
+        """The pass's instant moved on by the time spent since; never ahead of the real clock
+        for real inboxes."""
+        wall = self.wall()
+        date = self.now + (wall - self.wall_start)
+        return min(date, wall) if self.reaches_inboxes else date
+
+    def fence(self, rows: Sequence[Claimed]) -> tuple[datetime, set[int]]:
+        """When the fence was taken, and the rows it kept."""
+        wall = self.wall()
+        # Extending every row held costs one more statement: once a third of the lease is gone.
+        refresh = self.refreshed is None or wall - self.refreshed >= self.terms.lease / 3
+        ours = fence_rows(self.app, [row.id for row in rows], self.terms, wall, refresh=refresh)
+        if ours and refresh:
+            self.refreshed = wall
+        return wall, ours
+
+    def fresh(self, fenced_at: datetime) -> bool:
+        """A fence younger than a third of the lease leaves room for the longest send."""
+        return self.wall() - fenced_at < self.terms.lease / 3
+
+
+class FencesAhead:
+    """Fences rows a few at a time (``FENCE_WINDOW``), the next few while the message before
+    them is on the wire, in a worker thread.
+
+    One commit per message, waited for between two sends, would cost a database round trip per
+    message (half the dispatcher's pace on SQLite). Fenced ahead, a row counts as handed over a
+    few messages early: a crash in that window leaves it ``uncertain`` although it never left,
+    the safe side. A stop gives such rows back (``unsent``), since they are known not sent.
+    """
+
+    def __init__(self, run: Pass, batch: Sequence[Claimed], window: int = FENCE_WINDOW) -> None:
+        self.run = run
+        self.batch = batch
+        self.window = window
+        #: Each window: its first row's index, its row count, its fence (the ids it kept).
+        self.windows: list[tuple[int, int, asyncio.Future[tuple[datetime, set[int]]]]] = []
+        self.covered = 0  # rows [0, covered) have a fence started
+        self.tried = 0  # rows [0, tried) were handed to the connection or settled
+
+    def start(self) -> None:
+        """Fence the next window if none covers the row after the one about to go."""
+        if self.covered <= self.tried and self.covered < len(self.batch):
+            rows = self.batch[self.covered : self.covered + self.window]
+            future = asyncio.ensure_future(asyncio.to_thread(self.run.fence, rows))
+            self.windows.append((self.covered, len(rows), future))
+            self.covered += len(rows)
+
+    def _fence_of(self, index: int) -> asyncio.Future[tuple[datetime, set[int]]] | None:
+        for first, count, future in self.windows:
+            if first <= index < first + count:
+                return future
+        return None
+
+    async def take(self, index: int) -> bool:
+        """Whether this run still holds row ``index``, fenced; from here on it counts as tried."""
+        self.tried = index
+        self.start()
+        self.tried = index + 1
+        future = self._fence_of(index)
+        assert future is not None  # start() covered it
+        row = self.batch[index]
+        fenced_at, ours = await future
+        if row.id in ours and not self.run.fresh(fenced_at):
+            # The send before took long: fenced again now, in case the lease ran out meanwhile.
+            fenced_at, ours = await asyncio.to_thread(self.run.fence, [row])
+        if row.id in ours:
+            return True
+        # Another instance took it, or found its lease over and made it uncertain: this run
+        # knows it never left, so an uncertain row of its own goes back to the queue.
+        run = self.run
+        await asyncio.to_thread(release_claims, run.app, [], run.terms.owner, [row.id])
+        return False
+
+    async def settle(self, index: int) -> None:
+        """Row ``index`` gets an outcome without a send: a fence on it must be committed first."""
+        future = self._fence_of(index)
+        if future is not None:
+            await asyncio.gather(future, return_exceptions=True)
+        self.tried = max(self.tried, index + 1)
+
+    async def unsent(self) -> list[int]:
+        """Rows fenced and not tried: their fences are waited for, then they may go back."""
+        ids = []
+        for first, count, future in self.windows:
+            try:
+                _, ours = await asyncio.shield(future)
+            except Exception:  # a failed fence fenced nothing
+                continue
+            for index in range(max(first, self.tried), first + count):
+                if self.batch[index].id in ours:
+                    ids.append(self.batch[index].id)
+        self.windows.clear()
+        return ids
 
 
 async def _deliver_batch(
@@ -439,39 +834,54 @@ async def _deliver_batch(
     factory: MessageFactory,
     batch: Sequence[Claimed],
     recorder: Recorder,
-    now: datetime,
-    rand: Callable[[], float],
-    should_stop: Callable[[], bool],
+    run: Pass,
 ) -> None:
-    ahead = MessagesAhead(factory, batch)
+    ahead = MessagesAhead(factory, batch, run.send_date)
+    fences = FencesAhead(run, batch)
+    now, rand, owner = run.now, run.rand, run.terms.owner
     try:
         for index, row in enumerate(batch):
-            if should_stop():
+            if run.should_stop():
                 # Asked to stop (SIGTERM): the message before this one was finished and will be
                 # recorded; this one and the rest go back to the queue for the next start.
-                release_claims(recorder.app, batch[index:], now)
+                release_claims(recorder.app, batch[index:], owner, await fences.unsent())
                 recorder.report.stopped = STOP_REQUESTED
                 return
             message = ahead.take(index)
             try:
                 if isinstance(message, Exception):
-                    raise message  # the build failed: handled as if it had just been raised
+                    # The build failed: handled as if it had just been raised; its outcome
+                    # (refused) replaces a fence taken ahead.
+                    await fences.settle(index)
+                    raise message
+                if not await fences.take(index):
+                    _log_lost(row, owner)
+                    recorder.report.lost += 1
+                    continue
                 ahead.prepare(index + 1)
+                fences.start()
                 accepted = await connection.send(message)
             except (asyncio.CancelledError, KeyboardInterrupt):
-                # Stopped mid-batch: the rows not tried yet go back to the queue at once. The
-                # one in flight stays ``sending``; the stale-claim rule resends it if the server
-                # had not taken it (and duplicates it if it had: the at-least-once edge).
-                release_claims(recorder.app, batch[index + 1 :], now)
+                # Stopped mid-batch: the rows not handed over go back to the queue at once. The
+                # one in flight stays ``sending``; once its lease is over it is ``uncertain``.
+                fences.tried = index + 1  # the row in flight is not given back
+                release_claims(recorder.app, batch[index + 1 :], owner, await fences.unsent())
                 raise
             except ConnectionFailure as exc:
                 # The server is out of reach: every row left in the batch waits like this one.
+                fences.tried = len(batch)  # every row gets an outcome below, which clears it
+                await fences.unsent()
                 for rest in batch[index:]:
                     recorder.add(failed_outcome(rest, exc, now, rand))
                 recorder.report.stopped = exc.message
+                recorder.report.outage = True
                 log.warning(
-                    "mail server unreachable",
-                    extra={"action": "mail.unreachable", "error": exc.message},
+                    exc.message,
+                    extra={
+                        "action": "mail.unreachable",
+                        "error": exc.message,
+                        "detail": exc.detail,
+                    },
                 )
                 return
             except (TransientFailure, PermanentFailure) as exc:
@@ -480,6 +890,15 @@ async def _deliver_batch(
             recorder.add(sent_outcome(row, accepted, now))
     finally:
         ahead.cancel()
+        if fences.windows:  # an error left rows fenced and not tried: they go back
+            release_claims(recorder.app, [], owner, await fences.unsent())
+
+
+def _log_lost(row: Claimed, owner: str) -> None:
+    log.warning(
+        "courriel repris par une autre instance : pas envoyé par celle-ci",
+        extra={"action": "mail.lost", "outbox_id": row.id, "kind": row.kind, "owner": owner},
+    )
 
 
 def _record_failure(
@@ -503,6 +922,8 @@ async def dispatch_due_async(
     rand: Callable[[], float] = random.random,
     transport: MailTransport | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    wall: Callable[[], datetime] = real_now,
+    lease: timedelta = LEASE,
 ) -> DispatchReport:
     """Send every row due at ``now``: claim a batch, send it, record the outcomes, repeat.
 
@@ -510,15 +931,29 @@ async def dispatch_due_async(
     that fail go back with a later ``next_attempt_at``, so the loop ends once nothing due is left;
     it also stops at the first batch that cannot reach the server, and between two messages once
     ``should_stop()`` says so (the service's SIGTERM), giving the rows not sent back to the queue.
+
+    ``wall`` is the real clock (leases, and for SMTP the limit on what may be sent), read here
+    and not taken from ``now``, which a simulation or ``tick --now`` may set anywhere.
     """
     require_aware(now)
     transport = transport or app.transport
     factory = MessageFactory(app.settings)
     report = DispatchReport()
-    recorder = Recorder(app, now, report, group_size=group_size)
+    start = wall()
+    reaches_inboxes = transport.reaches_inboxes
+    terms = Claim(
+        new_owner(),
+        lease,
+        resend_uncertain=app.settings.uncertain_mail == "resend",
+        sendable_until=start if reaches_inboxes else None,
+    )
+    run = Pass(app, now, terms, wall, rand, should_stop, reaches_inboxes, wall_start=start)
+    recorder = Recorder(app, terms.owner, report, group_size=group_size)
 
     def claim() -> asyncio.Future[list[Claimed]]:
-        return asyncio.ensure_future(asyncio.to_thread(claim_due, app, now, batch_size))
+        return asyncio.ensure_future(
+            asyncio.to_thread(claim_due, app, now, batch_size, terms, wall(), report)
+        )
 
     async with transport.connect() as connection:
         claiming: asyncio.Future[list[Claimed]] | None = claim()
@@ -527,20 +962,40 @@ async def dispatch_due_async(
                 batch = await claiming
                 claiming = claim() if batch else None
                 report.claimed += len(batch)
-                await _deliver_batch(connection, factory, batch, recorder, now, rand, should_stop)
+                await _deliver_batch(connection, factory, batch, recorder, run)
                 if report.stopped is not None:
                     break
         finally:
             await recorder.close()
             if claiming is not None:
                 # Stopped early (server out of reach, error, cancellation): rows claimed ahead
-                # go back untouched; if even this fails, the stale-claim rule frees them.
-                release_claims(app, await asyncio.shield(claiming), now)
+                # go back untouched; if even this fails, their lease frees them.
+                release_claims(app, await asyncio.shield(claiming), terms.owner)
+    if reaches_inboxes:
+        _warn_future(app, start)
     log.info(
         "mail dispatched",
         extra={"action": "mail.dispatch", "commits": recorder.commits, **report.as_dict()},
     )
     return report
+
+
+def _warn_future(app: App, wall_now: datetime) -> None:
+    """Mail queued for a moment still to come (a simulated clock): kept, and said once."""
+    with app.transaction() as session:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.state == OutboxState.PENDING.value,
+                OutboxMessage.created_at > wall_now,
+            )
+        )
+    if waiting:
+        log.warning(
+            "courriels datés dans le futur : gardés, pas envoyés avant leur date réelle",
+            extra={"action": "mail.future", "count": int(waiting)},
+        )
 
 
 def dispatch_due(
@@ -551,6 +1006,8 @@ def dispatch_due(
     group_size: int = GROUP_SIZE,
     rand: Callable[[], float] = random.random,
     transport: MailTransport | None = None,
+    wall: Callable[[], datetime] = real_now,
+    lease: timedelta = LEASE,
 ) -> DispatchReport:
     """The same for synchronous callers (CLI, simulations); not from inside a running loop.
 
@@ -586,6 +1043,8 @@ def dispatch_due(
                 group_size=group_size,
                 rand=rand,
                 transport=transport,
+                wall=wall,
+                lease=lease,
             )
         except asyncio.CancelledError:
             if terminated:

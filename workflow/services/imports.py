@@ -183,7 +183,7 @@ def _parse_lot(reader: RowReader) -> LotRow | None:
         reader.fail(
             "amount",
             "le calcul donne 0 heure d'insertion : vérifiez les chiffres ou renseignez "
-            "« Heures imposées ».",
+            "« Heures imposées ».",
         )
         return None
     return LotRow(
@@ -205,7 +205,7 @@ def low_hours_warning(row: LotRow) -> FieldError | None:
     return FieldError(
         row.line,
         None,
-        f"{french_hours(target)} pour « {row.title} », sous les {LOW_HOURS_WARNING} h environ en "
+        f"{french_hours(target)} pour « {row.title} », sous les {LOW_HOURS_WARNING} h environ en "
         "dessous desquelles une clause vaut rarement la peine : à vérifier (ce n'est pas un refus).",
     )
 
@@ -222,7 +222,7 @@ def parse_lots(table: CsvTable) -> tuple[list[LotRow], list[FieldError]]:
                         1,
                         label,
                         "colonne manquante (nécessaire au calcul des heures, faute de colonne "
-                        "« Heures imposées »).",
+                        "« Heures imposées »).",
                     )
                 )
     if errors:

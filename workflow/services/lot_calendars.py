@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
@@ -33,10 +33,15 @@ from workflow.adapters.orm import (
 from workflow.domain.calendar import (
     CalendarRules,
     Interval,
+    LadderDays,
     LadderStep,
     RuleOverrides,
+    at_local,
+    due_after_call,
+    local_date,
     month_schedule,
     month_start,
+    planned_step_day,
     replan_step,
     resolve_rules,
 )
@@ -148,6 +153,34 @@ def suspensions(session: Session, clause_ids: Iterable[int]) -> dict[int, list[I
     return found
 
 
+def execution_starts(session: Session, clause_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each lot entered execution (its « démarrer », when the company was welcomed): the
+    latest move from award to execution in its history, else (a lot put in execution without
+    the services) when it last changed stage."""
+    ids = sorted(set(clause_ids))
+    if not ids:
+        return {}
+    started: dict[int, datetime] = {
+        cid: at
+        for cid, at in session.execute(
+            select(ClauseHistory.clause_id, func.max(ClauseHistory.at))
+            .where(
+                ClauseHistory.clause_id.in_(ids),
+                ClauseHistory.from_stage == Stage.AWARD.value,
+                ClauseHistory.to_stage == Stage.EXECUTION.value,
+            )
+            .group_by(ClauseHistory.clause_id)
+        )
+    }
+    missing = [cid for cid in ids if cid not in started]
+    if missing:
+        for cid, at in session.execute(
+            select(Clause.id, Clause.stage_changed_at).where(Clause.id.in_(missing))
+        ):
+            started[cid] = at
+    return started
+
+
 def declared_months(
     session: Session, keys: Sequence[tuple[int, int, date]]
 ) -> dict[tuple[int, int, date], datetime]:
@@ -244,9 +277,11 @@ def replan_ladders(
     A ladder is running until its month is declared or its escalation sent. Its due date
     (``due_on``, which the digest reads to count days late) and its next step are recomputed
     with ``replan_step``: steps already sent stay sent, the next one takes the new calendar's
-    time, even if that time is already past (then the next pass sends it). Calls not yet
-    written (``AwardParty.next_call_at``) need nothing: the call is on the first working day
-    of the month at the settings' hour, whatever the lot's calendar. The rows are locked, so a
+    time counted from the call really sent (``due_after_call``) and the step sent before it,
+    even if that time is already past (then the next pass sends it, at its call time). A month
+    not called yet keeps its call slot. Calls not yet written (``AwardParty.next_call_at``)
+    need nothing: the call is on the first working day of the month at the settings' hour,
+    whatever the lot's calendar. The rows are locked, so a
     pass climbing them at the same moment finishes first or waits for this change.
     """
     changed = sorted(cid for cid, rules in after.items() if before.get(cid, rules) != rules)
@@ -264,16 +299,33 @@ def replan_ladders(
     ).all()
     moved = due = 0
     for ladder in running:
+        rules = after[ladder.clause_id]
         old = month_schedule(ladder.month, before[ladder.clause_id], zone)
-        new = month_schedule(ladder.month, after[ladder.clause_id], zone)
-        step = replan_step(ladder.next_step, old, new)
-        if step is None:  # done: the query leaves such ladders out
+        new = month_schedule(ladder.month, rules, zone)
+        replanned = replan_step(ladder.next_step, old, new)
+        if replanned is None:  # done: the query leaves such ladders out
             continue
-        if (ladder.due_on, ladder.next_step, ladder.next_step_at) == (
-            new.due_on,
-            step.name,
-            step.at,
-        ):
+        name, at = replanned.name, replanned.at
+        due_on = new.due_on
+        if name == LadderStep.CALL:
+            # Not called yet: it keeps its call slot and will take its due date at its call.
+            at = ladder.next_step_at or at
+        else:
+            # Counted, as the pass counts it, from the call and the step really sent (the pass
+            # adds the suspended days when it comes to it: never earlier than this).
+            called_on = local_date(ladder.called_at or old.call_at, zone)
+            due_on = due_after_call(new, called_on, zone)
+            day = planned_step_day(
+                new,
+                rules,
+                name,
+                due_on=due_on,
+                called_on=called_on,
+                previous_on=local_date(ladder.stepped_at, zone) if ladder.stepped_at else None,
+                days=LadderDays(),
+            )
+            at = at_local(day, rules.call_time, zone)
+        if (ladder.due_on, ladder.next_step, ladder.next_step_at) == (due_on, name, at):
             continue
         log.info(
             "ladder re-planned",
@@ -283,13 +335,13 @@ def replan_ladders(
                 "company_id": ladder.company_id,
                 "month": f"{ladder.month:%Y-%m}",
                 "from_step": ladder.next_step,
-                "to_step": step.name,
-                "due_on": new.due_on.isoformat(),
-                "next_step_at": step.at.isoformat(),
+                "to_step": name,
+                "due_on": due_on.isoformat(),
+                "next_step_at": at.isoformat(),
             },
         )
-        ladder.due_on, ladder.next_step, ladder.next_step_at = new.due_on, step.name, step.at
+        ladder.due_on, ladder.next_step, ladder.next_step_at = due_on, name, at
         moved += 1
-        due += step.at <= now
+        due += at <= now
     session.flush()
     return Replanned(ladders=moved, due_now=due)

@@ -12,7 +12,7 @@ the monthly summary. Buyer emails carry counts, never a participant's reference.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,11 +30,12 @@ from workflow.adapters.orm import (
     Company,
     Correspondent,
     Declaration,
+    DeclarationLadder,
     DeclarationLine,
     Outcome,
     Participant,
 )
-from workflow.domain.calendar import add_months, due_date, month_start, months_between
+from workflow.domain.calendar import due_date, months_between
 from workflow.domain.events import (
     ClauseAdvanced,
     ClauseAwarded,
@@ -43,6 +44,7 @@ from workflow.domain.events import (
     DomainEvent,
     FinalReportRecorded,
 )
+from workflow.domain.outcomes import group_of, outcome_label, outcome_order
 from workflow.domain.stages import LABELS, ClauseEvent, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -52,7 +54,22 @@ from workflow.domain.vocabulary import (
     NoticePreference,
     PartyRole,
 )
-from workflow.services.outbox import Recipient, queue_email
+from workflow.services.declaration_howto import (
+    CatchUp,
+    build_howto,
+    declaration_attachments,
+    expected_due_dates,
+    howto_context,
+)
+from workflow.services.declarations import (
+    company_missing_months,
+    declared_months_of,
+    missing_months,
+    next_month_to_open,
+    opens_on,
+)
+from workflow.services.lot_calendars import execution_starts, lot_calendars
+from workflow.services.outbox import Recipient, key_exists, queue_email
 
 if TYPE_CHECKING:
     from workflow.bootstrap import App
@@ -82,25 +99,14 @@ BUYER_KINDS = (
 )
 #: Buyer kinds whose context carries the clause's results (hours done, outcomes...).
 RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
+#: Buyer kinds sent whatever the buyer's notice preference.
+ALWAYS_SENT_KINDS = frozenset({"notice_final_report"})
 #: Buyer kinds that quote the reason the facilitator gave for the change (others have a fixed one).
 REASON_KINDS = frozenset(BUYER_KINDS) - {
     "notice_identified",
     "notice_awarded",
     "notice_final_report",
 }
-
-#: The columns of a declaration file, as the importer names them (``declaration_imports``), with
-#: what the welcome tells the company to put there; ``{market}`` and ``{lot}`` are this lot's.
-DECLARATION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("SIRET", "le SIRET de votre entreprise"),
-    ("N° marché", "{market}"),
-    ("Lot", "{lot}"),
-    ("Mois", "le mois déclaré, par exemple 10/2026"),
-    ("Référence participant", "la référence de la personne, jamais son nom"),
-    ("Type de contrat", "l'un des types ci-dessous"),
-    ("Modalité de réalisation", "l'une des modalités ci-dessous"),
-    ("Heures", "les heures du mois, de 0 à 250, virgule décimale acceptée"),
-)
 
 MASK = "[participant]"
 
@@ -133,6 +139,8 @@ class ClauseResults:
     by_mode: list[Count] = field(default_factory=list)
     contracts: list[Count] = field(default_factory=list)
     outcomes: list[Count] = field(default_factory=list)
+    #: The same outcomes by type, in the words of the field (« CDI », « Formation courte »).
+    outcome_types: list[Count] = field(default_factory=list)
     report_text: str | None = None
 
 
@@ -147,7 +155,11 @@ def _pairs(session: Session, statement: Select[Any, Any]) -> dict[Any, Any]:
     return {row[0]: row[1] for row in session.execute(statement)}
 
 
-def clause_results(session: Session, clause: Clause) -> ClauseResults:
+def clause_results(
+    session: Session, clause: Clause, outcome_groups: Mapping[str, str] | None = None
+) -> ClauseResults:
+    """``outcome_groups`` is the ``outcome_groups`` setting: outcomes are counted by type, then
+    folded into their reporting group as the mapping in force says (never the stored group)."""
     declared = select(Declaration.id).where(Declaration.clause_id == clause.id)
     line_filter = DeclarationLine.declaration_id.in_(declared.scalar_subquery())
     hours_done = session.scalar(
@@ -179,12 +191,16 @@ def clause_results(session: Session, clause: Clause) -> ClauseResults:
         .where(line_filter)
         .group_by(DeclarationLine.contract_type),
     )
-    per_outcome = _pairs(
-        session,
-        select(Outcome.group, func.count(Outcome.id))
+    per_outcome: dict[str, int] = {}
+    per_type: dict[str, int] = {}
+    for type_code, count in session.execute(
+        select(Outcome.type, func.count(Outcome.id))
         .where(Outcome.clause_id == clause.id)
-        .group_by(Outcome.group),
-    )
+        .group_by(Outcome.type)
+    ):
+        group = group_of(type_code, outcome_groups).value
+        per_outcome[group] = per_outcome.get(group, 0) + int(count)
+        per_type[type_code] = int(count)
     references = session.scalars(
         select(Participant.reference).where(
             Participant.id.in_(
@@ -219,6 +235,10 @@ def clause_results(session: Session, clause: Clause) -> ClauseResults:
         outcomes=[
             Count(label, int(per_outcome.get(group.value, 0)))
             for group, label in OUTCOME_GROUP_LABELS.items()
+        ],
+        outcome_types=[
+            Count(outcome_label(code), count)
+            for code, count in sorted(per_type.items(), key=lambda item: outcome_order(item[0]))
         ],
         report_text=mask_references(clause.final_report, references),
     )
@@ -262,8 +282,8 @@ def clause_context(clause: Clause) -> dict[str, Any]:
         "lot_number": clause.lot_number,
         "lot_title": clause.lot_title,
         "lot": f"{number} – {name}" if number else name,
-        # "le lot 3 « Gros œuvre »": what the sentences say
-        "lot_phrase": f"lot {number} « {name} »" if number else f"lot « {name} »",
+        # "le lot 3 « Gros œuvre »": what the sentences say
+        "lot_phrase": f"lot {number} « {name} »" if number else f"lot « {name} »",
         "trade": clause.trade,
         "stage": LABELS[Stage(clause.stage)],
         "amount_excl_tax": clause.amount_excl_tax,
@@ -324,6 +344,7 @@ def results_context(results: ClauseResults, hours_target: int | None) -> dict[st
         "contracts": [vars(c) for c in results.contracts],
         "outcomes": [vars(c) for c in results.outcomes],
         "outcomes_total": sum(int(c.value) for c in results.outcomes),
+        "outcome_types": [vars(c) for c in results.outcome_types],
         "report_text": results.report_text,
     }
 
@@ -349,9 +370,49 @@ def notice_context(
     }
 
 
+def welcome_months(clause: Clause, declared: Iterable[date], today: date) -> list[date]:
+    """The months a welcome prepares the company for: those already open and not declared
+    (a late start), else the next one to open; none before a start date is known."""
+    missing = missing_months(clause, declared, [], today=today, zone=ZoneInfo("UTC"))
+    if missing:
+        return missing
+    following = next_month_to_open(clause, declared, today)
+    return [following] if following is not None else []
+
+
 def welcome_context(
-    clause: Clause, party: AwardParty, correspondent: Correspondent, settings: Settings
+    clause: Clause,
+    party: AwardParty,
+    correspondent: Correspondent,
+    settings: Settings,
+    *,
+    howto: dict[str, Any] | None = None,
+    due_dates: Mapping[date, date] | None = None,
+    catch_up: CatchUp | None = None,
 ) -> dict[str, Any]:
+    """``howto`` is ``declaration_howto.howto_context`` for this company and its months; without
+    it (a preview with no database) the same is written from the clause alone.
+
+    ``due_dates`` and ``catch_up`` (``declaration_howto.expected_due_dates``): the dates the
+    ladder will really give, so that a late start's welcome announces the catch-up call's due
+    date, never the scheduled ones already past."""
+    # reminder_emails imports this module: its phrase helper is imported where used.
+    from workflow.services.reminder_emails import months_phrase
+
+    due_dates = due_dates or {}
+    if howto is None:
+        months = welcome_months(clause, [], clause.start_date) if clause.start_date else []
+        howto = build_howto(
+            clause,
+            party.company,
+            months[:1],
+            due_day=due_day_of(clause, settings),
+            due_dates=due_dates,
+        )
+    schedule = [
+        {"month": row["month"], "due_on": due_dates.get(row["month"]) or row["due_on"]}
+        for row in schedule_context(clause, settings)
+    ]
     return {
         "clause": clause_context(clause),
         "company": {"name": party.company.name},
@@ -360,19 +421,17 @@ def welcome_context(
         "is_holder": party.role == PartyRole.HOLDER.value,
         "hours_share": party.hours_share,
         "parties": parties_context(clause),
-        "schedule": schedule_context(clause, settings),
+        "schedule": schedule,
+        "catch_up": None
+        if catch_up is None
+        else {
+            "months": list(catch_up.months),
+            "month_phrase": months_phrase(catch_up.months),
+            "call_on": catch_up.call_on,
+            "due_on": catch_up.due_on,
+        },
         "due_day": due_day_of(clause, settings),
-        "columns": [
-            {
-                "name": name,
-                "meaning": meaning.format(
-                    market=clause.market.reference, lot=clause.lot_number or "(vide)"
-                ),
-            }
-            for name, meaning in DECLARATION_COLUMNS
-        ],
-        "delivery_modes": list(DELIVERY_MODE_LABELS.values()),
-        "contract_types": list(CONTRACT_LABELS.values()),
+        "declaration_howto": howto,
     }
 
 
@@ -384,16 +443,23 @@ def receipt_context(
     cumulated: Decimal,
     hours_share: int | None,
     settings: Settings,
+    missing: Sequence[date] = (),
+    next_month: date | None = None,
+    due_dates: Mapping[date, date] | None = None,
 ) -> dict[str, Any]:
-    """For the company only: its own participants' references are shown to it, nobody else."""
-    following = add_months(month_start(declaration.month), 1)
-    last = clause.planned_end_date or clause.end_date
-    next_month = None
-    if last is not None and following <= month_start(last):
-        next_month = {
-            "month": following,
-            "due_on": due_date(following, due_day_of(clause, settings)),
-        }
+    """For the company only: its own participants' references are shown to it, nobody else.
+
+    ``missing``: the months this company still owes on the lot (``company_missing_months`` at
+    the receipt's moment); ``next_month``: the next one to open (``next_month_to_open``);
+    ``due_dates``: the date each month's call gave (``ladder_due_dates``), when not the
+    scheduled one (a catch-up call)."""
+    day = due_day_of(clause, settings)
+    due_dates = due_dates or {}
+
+    def due(month: date) -> date:
+        return due_dates.get(month) or due_date(month, day)
+
+    received_on = declaration.recorded_at.astimezone(settings.zone).date()
     lines = [
         {
             "reference": line.participant.reference,
@@ -411,12 +477,26 @@ def receipt_context(
             "month": declaration.month,
             "total_hours": declaration.total_hours,
             "lines_count": len(lines),
-            "received_on": declaration.recorded_at.astimezone(settings.zone).date(),
+            "received_on": received_on,
             "lines": lines,
         },
         "cumulated": cumulated,
         "hours_share": hours_share,
-        "next": next_month,
+        "missing": [
+            {
+                "month": month,
+                "due_on": due(month),
+                "late": due(month) < received_on,
+            }
+            for month in sorted(missing)
+        ],
+        "next": None
+        if next_month is None
+        else {
+            "month": next_month,
+            "opens_on": opens_on(next_month),
+            "due_on": due_date(next_month, day),
+        },
     }
 
 
@@ -501,10 +581,17 @@ def _buyer_notice(
     clause = _load_clause(session, clause_id)
     buyer = clause.market.operation.buyer
     recipients = buyer_recipients(buyer)
-    if not wants_each_milestone(buyer) or not recipients:
+    # The final report is the buyer's result, not a milestone: a buyer who chose the monthly
+    # summary only still receives it (its summary does not carry the report's text).
+    wanted = wants_each_milestone(buyer) or kind in ALWAYS_SENT_KINDS
+    if not wanted or not recipients:
         return
     key = f"notice:{clause_id}:{kind}:{_cause(session, clause_id, history_event, at)}"
-    results = clause_results(session, clause) if kind in RESULT_KINDS else None
+    results = (
+        clause_results(session, clause, app.settings.outcome_groups)
+        if kind in RESULT_KINDS
+        else None
+    )
     context = notice_context(
         clause,
         app.settings,
@@ -544,29 +631,87 @@ def _award(app: App, session: Session, event: ClauseAwarded) -> None:
             now=event.at,
             clause_id=clause.id,
         )
+    zone = app.settings.zone
+    due_dates, catch_up = _expected_due_dates(session, clause, app.settings, event.at)
     for party in clause.parties:
         correspondent = party_correspondent(party)
         if correspondent is None or not correspondent.email.strip():
             continue  # the digest lists awards missing a correspondent
+        key = f"welcome:{clause.id}:{party.company_id}:{stamp}"
+        if key_exists(session, key):
+            continue  # the templates are not built again for nothing
+        months = company_missing_months(session, clause, party.company_id, now=event.at, zone=zone)
+        if not months:
+            following = next_month_to_open(
+                clause,
+                declared_months_of(session, clause.id, party.company_id),
+                local_day(event.at, zone),
+            )
+            months = [following] if following is not None else []
         queue_email(
             session,
             app.renderer,
-            key=f"welcome:{clause.id}:{party.company_id}:{stamp}",
+            key=key,
             kind="company_welcome",
             recipients=[Recipient(correspondent.name, correspondent.email)],
-            context=welcome_context(clause, party, correspondent, app.settings),
+            context=welcome_context(
+                clause,
+                party,
+                correspondent,
+                app.settings,
+                howto=howto_context(
+                    session, clause, party.company_id, months, app.settings, due_dates=due_dates
+                ),
+                due_dates=due_dates,
+                catch_up=catch_up,
+            ),
             now=event.at,
             clause_id=clause.id,
+            attachments=declaration_attachments(session, clause.id, party.company_id, months),
         )
 
 
-def company_hours(session: Session, clause_id: int, company_id: int) -> Decimal:
+def _expected_due_dates(
+    session: Session, clause: Clause, settings: Settings, at: datetime
+) -> tuple[dict[date, date], CatchUp | None]:
+    """The due dates the ladder will give this lot's months, from when it started; a lot not
+    yet started (the welcome leaves at award) is taken to start now, its earliest: a late
+    start's catch-up call then leaves the next working day, as ``arm_parties`` sends it."""
+    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    if lot.start_month is None or lot.end_month is None:
+        return {}, None
+    started = at
+    if clause.stage in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
+        started = execution_starts(session, [clause.id]).get(clause.id, at)
+    return expected_due_dates(lot.start_month, lot.end_month, lot.rules, settings.zone, started)
+
+
+def company_hours(
+    session: Session, clause_id: int, company_id: int, *, through: date | None = None
+) -> Decimal:
+    """The hours the company declared on the lot; with ``through``, for the months up to that
+    one included: a receipt's cumul is the month's, even when a file of several months
+    recorded the later ones in the same import."""
+    condition = [Declaration.clause_id == clause_id, Declaration.company_id == company_id]
+    if through is not None:
+        condition.append(Declaration.month <= through)
     total = session.scalar(
-        select(func.coalesce(func.sum(Declaration.total_hours), 0)).where(
-            Declaration.clause_id == clause_id, Declaration.company_id == company_id
-        )
+        select(func.coalesce(func.sum(Declaration.total_hours), 0)).where(*condition)
     )
     return Decimal(total or 0)
+
+
+def ladder_due_dates(session: Session, clause_id: int, company_id: int) -> dict[date, date]:
+    """The due date each month's ladder holds the company to (the call's, once it left)."""
+    return {
+        month: due_on
+        for month, due_on in session.execute(
+            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+            )
+        )
+    }
 
 
 def _receipt(app: App, session: Session, event: DeclarationRecorded) -> None:
@@ -596,9 +741,18 @@ def _receipt(app: App, session: Session, event: DeclarationRecorded) -> None:
             clause,
             company,
             declaration,
-            cumulated=company_hours(session, clause.id, company.id),
+            cumulated=company_hours(session, clause.id, company.id, through=declaration.month),
             hours_share=party.hours_share if party is not None else None,
             settings=app.settings,
+            missing=company_missing_months(
+                session, clause, company.id, now=event.at, zone=app.settings.zone
+            ),
+            due_dates=ladder_due_dates(session, clause.id, company.id),
+            next_month=next_month_to_open(
+                clause,
+                declared_months_of(session, clause.id, company.id),
+                local_day(event.at, app.settings.zone),
+            ),
         ),
         now=event.at,
         clause_id=clause.id,

@@ -6,20 +6,26 @@ retried pass, a second instance or a catch-up inserts nothing new: ``INSERT ... 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formataddr
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import OutboxMessage
+from workflow.adapters.batching import chunked
+from workflow.adapters.mail.message import Attachment
+from workflow.adapters.orm import OutboxAttachment, OutboxMessage
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import require_aware
 from workflow.errors import InputRefused, NotFound
+
+__all__ = ["Attachment", "OutboxState", "Recipient", "message_attachments", "queue_email"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Recipient:
 
 # Built once: constructing a statement costs more than running it (BENCHMARKS.md, enqueue).
 _TABLE = cast(Table, OutboxMessage.__table__)
+_ATTACHMENTS = cast(Table, OutboxAttachment.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 _INSERTS = {
     name: dialect.insert(_TABLE).inline().on_conflict_do_nothing(index_elements=["key"])
@@ -57,8 +64,11 @@ def queue_email(
     context: Mapping[str, Any],
     now: datetime,
     clause_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> bool:
-    """Render and queue one email unless its key exists; True when a row was written."""
+    """Render and queue one email unless its key exists; True when a row was written.
+
+    ``attachments`` are stored in ``outbox_attachments`` in their order, only when the row is."""
     require_aware(now)
     if not recipients:
         raise ValueError(f"email {key} has no recipient")
@@ -82,21 +92,75 @@ def queue_email(
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
+        "message_token": secrets.token_hex(8),
     }
     statement = _INSERTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-    return bool(connection.execute(statement, values).rowcount)
+    if not attachments:
+        return bool(connection.execute(statement, values).rowcount)
+    # RETURNING gives the new row's id, and nothing when another transaction won the key.
+    outbox_id = connection.execute(statement.returning(_TABLE.c.id), values).scalar()
+    if outbox_id is None:
+        return False
+    connection.execute(
+        _ATTACHMENTS.insert(),
+        [
+            {
+                "outbox_id": outbox_id,
+                "position": position,
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "content": attachment.content,
+            }
+            for position, attachment in enumerate(attachments)
+        ],
+    )
+    return True
+
+
+def message_attachments(session: Session, outbox_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+    """The attachments of these outbox rows, in their order: one query for a whole batch."""
+    found: dict[int, list[Attachment]] = {}
+    for chunk in chunked(sorted(set(outbox_ids))):
+        rows = session.execute(
+            select(
+                _ATTACHMENTS.c.outbox_id,
+                _ATTACHMENTS.c.filename,
+                _ATTACHMENTS.c.content_type,
+                _ATTACHMENTS.c.content,
+            )
+            .where(_ATTACHMENTS.c.outbox_id.in_(chunk))
+            .order_by(_ATTACHMENTS.c.outbox_id, _ATTACHMENTS.c.position)
+        )
+        for outbox_id, filename, content_type, content in rows:
+            found.setdefault(outbox_id, []).append(
+                Attachment(filename, content_type, bytes(content))
+            )
+    return found
+
+
+class OutboxState(StrEnum):
+    """Every state of an outbox row; the values are what the database stores."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    #: Its claim ended while it was on the wire: maybe delivered, so not sent again silently.
+    UNCERTAIN = "uncertain"
 
 
 #: Every state of an outbox row, with the word a facilitator reads.
 STATE_LABELS = {
-    "pending": "en attente",
-    "sending": "en cours d'envoi",
-    "sent": "envoyé",
-    "failed": "refusé",
-    "dead": "abandonné",
+    OutboxState.PENDING.value: "en attente",
+    OutboxState.SENDING.value: "en cours d'envoi",
+    OutboxState.SENT.value: "envoyé",
+    OutboxState.FAILED.value: "refusé",
+    OutboxState.DEAD.value: "abandonné",
+    OutboxState.UNCERTAIN.value: "incertain",
 }
 #: States from which ``retry`` may put a message back in the queue.
-RETRYABLE = ("failed", "dead", "pending")
+RETRYABLE = ("failed", "dead", "pending", "uncertain")
 
 
 def parse_state(text: str) -> str:
@@ -105,7 +169,7 @@ def parse_state(text: str) -> str:
         if value in (state, label):
             return state
     accepted = ", ".join(f"{state} ({label})" for state, label in STATE_LABELS.items())
-    raise InputRefused(f"État de courriel « {text} » inconnu ; états acceptés : {accepted}.")
+    raise InputRefused(f"État de courriel « {text} » inconnu ; états acceptés : {accepted}.")
 
 
 def list_messages(
@@ -157,10 +221,16 @@ def _requeue(message: OutboxMessage, now: datetime) -> None:
     message.attempts = 0
     message.next_attempt_at = now
     message.claimed_at = None
+    # Released: a sender still holding it (an uncertain row's) can no longer record over it.
+    message.claimed_by = None
+    message.lease_until = None
+    message.send_started_at = None
 
 
 def retry_message(session: Session, message_id: int, now: datetime) -> OutboxMessage:
-    """Put one refused, abandoned or waiting message back in the queue, due at once."""
+    """Put one refused, abandoned, uncertain or waiting message back in the queue, due at once.
+
+    An uncertain message may have arrived already: sending it again is the facilitator's call."""
     require_aware(now)
     message = session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None:
@@ -168,7 +238,7 @@ def retry_message(session: Session, message_id: int, now: datetime) -> OutboxMes
     if message.state not in RETRYABLE:
         allowed = ", ".join(STATE_LABELS[s] for s in RETRYABLE)
         raise InputRefused(
-            f"Courriel n° {message_id} : il est « {STATE_LABELS[message.state]} », "
+            f"Courriel n° {message_id} : il est « {STATE_LABELS[message.state]} », "
             f"il ne peut pas être renvoyé ; seuls les courriels {allowed} peuvent l'être."
         )
     _requeue(message, now)

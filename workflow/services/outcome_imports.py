@@ -14,6 +14,7 @@ per file, not per line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -100,7 +101,7 @@ def _read_row(
     if reference and participant is None:
         reader.fail(
             "reference",
-            f"participant « {reference} » inconnu : il est créé par sa première déclaration "
+            f"participant « {reference} » inconnu : il est créé par sa première déclaration "
             "d'heures.",
         )
     clause = resolver.clause(reader)
@@ -159,7 +160,7 @@ def parse_outcomes(
         if row.pair in seen:
             reader.fail(
                 "reference",
-                f"participant « {row.participant.reference} » : sortie de la même clause déjà "
+                f"participant « {row.participant.reference} » : sortie de la même clause déjà "
                 f"indiquée ligne {seen[row.pair]} (une sortie par participant et par clause).",
             )
             continue
@@ -193,8 +194,10 @@ def import_outcomes_file(
     zone: ZoneInfo,
     clause_id: int | None = None,
     replace: bool = False,
+    groups: Mapping[str, str] | None = None,
 ) -> OutcomesImport:
-    """Record every outcome the file holds, or nothing at all."""
+    """Record every outcome the file holds, or nothing at all; ``groups`` is the
+    ``outcome_groups`` setting (the group stored and said is the one in force)."""
     today = local_date(require_aware(now), zone)
     table = read_csv(path, OUTCOME_COLUMNS)
     rows, known = parse_outcomes(session, table, clause_id=clause_id, today=today, replace=replace)
@@ -208,6 +211,7 @@ def import_outcomes_file(
             existing=known[row.pair].existing,
             actor=actor,
             now=now,
+            groups=groups,
         )
         for row in rows
     ]

@@ -4,15 +4,18 @@ One outcome per participant and clause: recording the very same one again change
 command or an import can be run twice), a different one is refused unless ``replace`` is asked,
 so a correction is deliberate. The participant must have worked on the clause (declared hours)
 and the date must lie between their first declared month there and today, in the service's time
-zone. Each change writes a history row on the clause in the same transaction; the monthly summary
-and the final report count the rows of ``Outcome`` by group.
+zone. Each change writes a history row on the clause in the same transaction.
+
+``Outcome.group`` keeps the group the type had when it was recorded (the mapping then in force);
+readers put each type in its group with ``group_of`` and the ``outcome_groups`` setting, so a
+changed mapping reclassifies past outcomes too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,9 +36,14 @@ from workflow.adapters.orm import (
 from workflow.adapters.templates import french_month
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
-from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType
+from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, group_of
 from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
-from workflow.domain.vocabulary import CRITERION_LABELS, OUTCOME_GROUP_LABELS, label_of
+from workflow.domain.vocabulary import (
+    CRITERION_LABELS,
+    OUTCOME_GROUP_LABELS,
+    OutcomeGroup,
+    label_of,
+)
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import add_history, get_clause
 from workflow.services.declarations import clause_ref
@@ -64,12 +72,13 @@ class RecordedOutcome:
     outcome_type: OutcomeType
     on: date
     change: Change
+    group: OutcomeGroup  # under the mapping in force when recorded
     previous: tuple[str, date] | None = None  # the replaced type's label and date
 
     @property
     def description(self) -> str:
         """``CDI (emploi durable) le 15/03/2027``."""
-        group = OUTCOME_GROUP_LABELS[self.outcome_type.group].lower()
+        group = OUTCOME_GROUP_LABELS[self.group].lower()
         return f"{self.outcome_type.label} ({group}) le {self.on:%d/%m/%Y}"
 
     @property
@@ -209,7 +218,7 @@ def outcome_problems(
     stage = Stage(clause.stage)
     if stage in FINAL_STAGES:
         return [
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses chiffres ne changent plus, "
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses chiffres ne changent plus, "
             "aucune sortie ne peut y être enregistrée."
         ]
     first = known.first_month
@@ -251,14 +260,17 @@ def record_outcome(
     now: datetime,
     zone: ZoneInfo,
     replace: bool = False,
+    groups: Mapping[str, str] | None = None,
 ) -> RecordedOutcome:
-    """Record (or with ``replace``, correct) what became of a participant after a clause."""
+    """Record (or with ``replace``, correct) what became of a participant after a clause.
+
+    ``groups`` is the ``outcome_groups`` setting: the group stored and said is the one in force."""
     today = local_date(require_aware(now), zone)
     reference = clean_reference(reference)
     participant = find_participant(session, reference)
     if participant is None:
         raise NotFound(
-            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
+            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
         )
     # The clause row lock makes two runs of the same command queue: the second sees the first.
     clause = get_clause(session, clause_id, for_update=True)
@@ -277,6 +289,7 @@ def record_outcome(
         existing=known.existing,
         actor=actor,
         now=now,
+        groups=groups,
     )
     session.flush()
     return written.recorded()
@@ -303,11 +316,20 @@ def write_outcome(
     existing: Outcome | None,
     actor: str,
     now: datetime,
+    groups: Mapping[str, str] | None = None,
 ) -> WrittenOutcome:
     """Write an outcome that ``outcome_problems`` allowed, with its history row, on a clause the
     caller has locked. No flush: an import sends all its rows together."""
+    group = group_of(outcome_type.value, groups)
     draft = RecordedOutcome(
-        0, participant.reference, clause.id, clause.label, outcome_type, on, Change.CREATED
+        0,
+        participant.reference,
+        clause.id,
+        clause.label,
+        outcome_type,
+        on,
+        Change.CREATED,
+        group,
     )
     if existing is not None and is_same(existing, outcome_type, on):
         return WrittenOutcome(existing, dataclasses.replace(draft, change=Change.UNCHANGED))
@@ -315,7 +337,7 @@ def write_outcome(
     if existing is not None:
         previous = (type_label(existing.type), existing.date)
         draft = dataclasses.replace(draft, change=Change.REPLACED, previous=previous)
-    row.type, row.group, row.date = outcome_type.value, outcome_type.group.value, on
+    row.type, row.group, row.date = outcome_type.value, group.value, on
     session.add(row)
     add_history(
         session, clause, event=HISTORY_EVENT, actor=actor, reason=draft.history_reason, now=now
@@ -355,8 +377,11 @@ class ParticipantLine:
     outcomes: tuple[OutcomeLine, ...]
 
 
-def list_outcomes(session: Session, clause_id: int | None = None) -> list[OutcomeLine]:
-    """Every outcome recorded (on one clause when asked), oldest first."""
+def list_outcomes(
+    session: Session, clause_id: int | None = None, groups: Mapping[str, str] | None = None
+) -> list[OutcomeLine]:
+    """Every outcome recorded (on one clause when asked), oldest first, each in its group under
+    the mapping in force (``groups``: the ``outcome_groups`` setting)."""
     if clause_id is not None:
         get_clause(session, clause_id)
     statement = (
@@ -368,23 +393,28 @@ def list_outcomes(session: Session, clause_id: int | None = None) -> list[Outcom
     )
     if clause_id is not None:
         statement = statement.where(Outcome.clause_id == clause_id)
-    return [
-        OutcomeLine(
-            reference=reference,
-            clause_id=outcome.clause_id,
-            market=market,
-            lot_number=lot,
-            type=outcome.type,
-            type_label=type_label(outcome.type),
-            group=outcome.group,
-            group_label=label_of(OUTCOME_GROUP_LABELS, outcome.group),
-            on=outcome.date,
+    lines = []
+    for outcome, reference, market, lot in session.execute(statement):
+        group = group_of(outcome.type, groups)
+        lines.append(
+            OutcomeLine(
+                reference=reference,
+                clause_id=outcome.clause_id,
+                market=market,
+                lot_number=lot,
+                type=outcome.type,
+                type_label=type_label(outcome.type),
+                group=group.value,
+                group_label=OUTCOME_GROUP_LABELS[group],
+                on=outcome.date,
+            )
         )
-        for outcome, reference, market, lot in session.execute(statement)
-    ]
+    return lines
 
 
-def list_participants(session: Session, clause_id: int | None = None) -> list[ParticipantLine]:
+def list_participants(
+    session: Session, clause_id: int | None = None, groups: Mapping[str, str] | None = None
+) -> list[ParticipantLine]:
     """Participants by reference: all of them, or those with a declaration line on one clause."""
     if clause_id is not None:
         get_clause(session, clause_id)
@@ -403,7 +433,7 @@ def list_participants(session: Session, clause_id: int | None = None) -> list[Pa
         hours[participant_id] += Decimal(total or 0)
         clauses[participant_id].append(worked_on)
     outcomes: dict[str, list[OutcomeLine]] = defaultdict(list)
-    for line in list_outcomes(session, clause_id):
+    for line in list_outcomes(session, clause_id, groups):
         outcomes[line.reference].append(line)
     people = select(Participant).order_by(Participant.reference)
     if clause_id is not None:

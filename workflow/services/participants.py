@@ -35,7 +35,7 @@ def clean_reference(text: str) -> str:
         raise InputRefused("Référence du participant vide : une référence pseudonyme est exigée.")
     if len(reference) > REFERENCE_MAX:
         raise InputRefused(
-            f"Référence du participant « {reference} » trop longue : {REFERENCE_MAX} caractères au plus."
+            f"Référence du participant « {reference} » trop longue : {REFERENCE_MAX} caractères au plus."
         )
     return reference
 
@@ -54,7 +54,7 @@ def get_participant(session: Session, reference: str, *, for_update: bool = Fals
     participant = find_participant(session, reference, for_update=for_update)
     if participant is None:
         raise NotFound(
-            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
+            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
         )
     return participant
 
@@ -73,9 +73,9 @@ def create_participant(
     require_aware(now)
     reference = clean_reference(reference)
     if find_participant(session, reference) is not None:
-        raise InputRefused(f"Le participant « {reference} » existe déjà.")
+        raise InputRefused(f"Le participant « {reference} » existe déjà.")
     if birth_year is not None and (problem := birth_year_problem(birth_year, now.year)):
-        raise InputRefused(f"Participant « {reference} » : {problem}")
+        raise InputRefused(f"Participant « {reference} » : {problem}")
     participant = Participant(
         reference=reference,
         criterion=criterion.value,
@@ -187,7 +187,7 @@ def _day(on: date | None) -> str | None:
 
 
 def _criterion(code: str) -> str:
-    return f"« {criterion_label(code)} »"
+    return f"« {criterion_label(code)} »"
 
 
 def update_participant(
@@ -208,13 +208,13 @@ def update_participant(
     reference = clean_reference(reference)
     if sex is None and birth_year is None and criterion is None:
         raise InputRefused(
-            f"Rien à modifier pour « {reference} » : indiquez le sexe, l'année de naissance "
+            f"Rien à modifier pour « {reference} » : indiquez le sexe, l'année de naissance "
             "ou le critère d'éligibilité."
         )
     if birth_year is not None:
         problem = birth_year_problem(birth_year, local_today(now, zone).year)
         if problem:
-            raise InputRefused(f"Participant « {reference} » : {problem}")
+            raise InputRefused(f"Participant « {reference} » : {problem}")
     participant = get_participant(session, reference, for_update=True)
     changes: list[FieldChange] = []
     if sex is not None:
@@ -265,14 +265,14 @@ def _update_message(
         held = [
             f"sexe {sex.value}" if sex else "",
             f"année de naissance {birth_year}" if birth_year else "",
-            f"critère « {criterion_label(criterion.value)} »" if criterion else "",
+            f"critère « {criterion_label(criterion.value)} »" if criterion else "",
         ]
         return f"Rien de nouveau : {reference} a déjà : {', '.join(h for h in held if h)}."
     text = f"Participant {reference} mis à jour : {' ; '.join(c.phrase for c in changes)}."
     if withdrawn:
         text += (
             " L'éligibilité validée portait sur l'ancien critère : enregistrez le justificatif du "
-            f"nouveau avec « clauses participant validate {reference} --proof … »."
+            f"nouveau avec « clauses participant validate {reference} --proof … »."
         )
     return text
 
@@ -297,7 +297,7 @@ def validate_eligibility(
     found = [proof_problem(proof), validation_date_problem(on, today) if on else None]
     problems = [p for p in found if p]
     if problems:
-        raise InputRefused(f"Participant « {reference} » : {' ; '.join(problems)}")
+        raise InputRefused(f"Participant « {reference} » : {' ; '.join(problems)}")
     participant = get_participant(session, reference, for_update=True)
     if on is None:
         recorded = participant.validated_on

@@ -37,6 +37,11 @@ from workflow.adapters.templates import RenderedEmail
 from workflow.errors import InputRefused
 from workflow.services import notices
 from workflow.services.clauses import get_clause
+from workflow.services.declarations import (
+    company_missing_months,
+    declared_months_of,
+    next_month_to_open,
+)
 from workflow.services.outbox import Recipient
 
 if TYPE_CHECKING:
@@ -186,6 +191,15 @@ def sample_results() -> notices.ClauseResults:
             notices.Count("Sortie positive", 2),
             notices.Count("Autre", 2),
         ],
+        outcome_types=[
+            notices.Count("CDI", 1),
+            notices.Count("Contrat de professionnalisation", 2),
+            notices.Count("CDD de moins de 6 mois", 3),
+            notices.Count("Contrat aidé", 1),
+            notices.Count("Formation qualifiante", 2),
+            notices.Count("Formation courte (non qualifiante)", 1),
+            notices.Count("Demandeur d'emploi", 1),
+        ],
         report_text=sample_clause().final_report,
     )
 
@@ -231,6 +245,9 @@ def sample_context(kind: str, settings: Settings) -> tuple[list[Recipient], dict
             cumulated=Decimal("2450"),
             hours_share=holder.hours_share,
             settings=settings,
+            # A company that skipped two months: the receipt lists them (late) before the next.
+            missing=[date(2026, 8, 1), date(2026, 9, 1)],
+            next_month=date(2026, 11, 1),
         )
         return [Recipient(correspondent.name, correspondent.email)], context
     at, reason = SAMPLE_MILESTONES[kind]
@@ -258,7 +275,11 @@ def clause_preview_context(
     )
     moment = history.at if history is not None else clause.stage_changed_at
     reason = history.reason if history is not None and kind in notices.REASON_KINDS else None
-    results = notices.clause_results(session, clause) if kind in notices.RESULT_KINDS else None
+    results = (
+        notices.clause_results(session, clause, settings.outcome_groups)
+        if kind in notices.RESULT_KINDS
+        else None
+    )
     context = notices.notice_context(
         clause,
         settings,
@@ -313,6 +334,14 @@ def _receipt_of(
         cumulated=notices.company_hours(session, clause.id, company.id),
         hours_share=party.hours_share if party is not None else None,
         settings=settings,
+        missing=company_missing_months(
+            session, clause, company.id, now=declaration.recorded_at, zone=settings.zone
+        ),
+        next_month=next_month_to_open(
+            clause,
+            declared_months_of(session, clause.id, company.id),
+            declaration.recorded_at.astimezone(settings.zone).date(),
+        ),
     )
     return [recipient], context
 
@@ -345,7 +374,7 @@ def foreign_context(kind: str) -> dict[str, Any] | None:
 
 def unknown_kind(kind: str, kinds: list[str]) -> InputRefused:
     return InputRefused(
-        f"Type de courriel inconnu « {kind} ». Types disponibles : {', '.join(kinds)}."
+        f"Type de courriel inconnu « {kind} ». Types disponibles : {', '.join(kinds)}."
     )
 
 
@@ -365,12 +394,12 @@ def build_preview(app: App, kind: str, clause_id: int | None = None) -> Preview:
         offered = foreign_context(kind)
         if offered is None:
             raise InputRefused(
-                f"Aucun exemple de données pour « {kind} » : le service qui envoie ce courriel "
+                f"Aucun exemple de données pour « {kind} » : le service qui envoie ce courriel "
                 "ne propose pas encore de preview_context()."
             )
         recipients, context = [SAMPLE_RECIPIENT], offered
         if clause_id is not None:
-            note = f"--clause ignoré pour « {kind} » : aperçu avec des données d'exemple."
+            note = f"--clause ignoré pour « {kind} » : aperçu avec des données d'exemple."
     key = f"preview:{kind}:{clause_id if clause_id is not None else 'sample'}"
     return Preview(kind, key, recipients, app.renderer.render(kind, context), note)
 

@@ -4,35 +4,49 @@ its buyer is alerted, until the month's declaration arrives.
 The database says what is due, through two indexed columns:
 
 - ``AwardParty.next_call_at``: when this company is next called, for ``next_call_month``. When it
-  is due, ``open_due_ladders`` writes that month's ``DeclarationLadder`` row (unique per lot x
-  company x month) and moves the party on to the next month, or past the end month.
+  is due, ``open_due_ladders`` writes the ``DeclarationLadder`` row (unique per lot x company x
+  month) of every month whose call is due by now, and moves the party past them.
 - ``DeclarationLadder.next_step_at``: when the ladder's ``next_step`` is due. ``climb_due_ladders``
-  queues that step's email (key ``reminder:<clause>:<company>:<YYYY-MM>:<step>``) and moves the
-  ladder to the following step with a compare-and-set, in the same transaction.
+  queues that step's email and moves the ladder to the following step with a compare-and-set, in
+  the same transaction.
+
+The ladder as it really runs (``domain.calendar``):
+
+- no step is ever skipped: call, then each reminder, then the buyer's alert, each counted from the
+  step really sent before it; the escalation can therefore never overtake a reminder;
+- a call that leaves late gives a new due date (``due_after_call``), from which reminders and the
+  alert are counted; suspended working days push the due date and the steps later
+  (``LadderDays``); a month entirely suspended is not called;
+- every step leaves at the configured call time of a working day (``sending_slot``): after a stop
+  the steps resume at that time, one after the other at the ladder's pace;
+- the first call of a newly armed party waits for the next working day (``first_call_not_before``);
+- the months of one company on one lot whose same step leaves at the same moment go in one email
+  listing them (one catch-up call after a late start or a stop, not one call per month), keyed by
+  the months it covers (``reminder_emails.step_key``); each month keeps its own row.
 
 Both loops work in short transactions of ``BATCH_SIZE`` rows, claimed with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL (SQLite serialises writers with ``BEGIN IMMEDIATE``), and go on until
-nothing is due, which is how a catch-up after downtime happens. A pass run twice, or two
-instances at once, therefore queue each email once. Recording a declaration stops its ladder in
-the declaration's own transaction (``services.declarations``); a ladder found declared here is
-closed without an email.
+nothing is due. A pass run twice, or two instances at once, therefore queue each step of each
+month once. Recording a declaration stops its ladder in the declaration's own transaction
+(``services.declarations``); a ladder found declared here is closed without an email.
 
 A party is armed (given its first ``next_call_at``) by the pass itself, whatever put its lot in
 execution: CLI, import or test. Lots in follow-up are still called up to their end month (the last
-month of work is declared after the work ends). Suspended lots get nothing while suspended, and a
-month spent entirely suspended is not called at all.
+month of work is declared after the work ends). Suspended lots get nothing while suspended.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -45,28 +59,42 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     Market,
     Operation,
-    OutboxMessage,
 )
 from workflow.domain.calendar import (
+    CalendarRules,
+    LadderDays,
     LadderStep,
     MonthSchedule,
-    ScheduledStep,
     add_months,
+    at_local,
+    due_after_call,
+    first_call_not_before,
+    local_date,
     month_fully_within,
     month_schedule,
-    plan_step,
+    planned_step_day,
+    pushed_due,
+    reminder_count,
+    replan_step,
+    sending_slot,
+    suspended_days,
 )
 from workflow.domain.events import require_aware
 from workflow.domain.stages import Stage
+from workflow.services.declaration_howto import declaration_attachments
 from workflow.services.lot_calendars import (
+    LotCalendar,
     declared_months,
     default_rules,
+    execution_starts,
     lot_calendars,
     suspensions,
 )
 from workflow.services.outbox import queue_email
 from workflow.services.reminder_emails import (
     KINDS,
+    MAX_MONTHS_PER_EMAIL,
+    LadderGroup,
     ladder_message,
     preview_context,
     step_key,
@@ -100,7 +128,9 @@ class LadderReport:
     calls: int = 0
     reminders: int = 0
     escalations: int = 0
-    steps_skipped: int = 0
+    #: Always 0 now: no step is skipped any more (kept for the CLI's report).
+    #: Due steps held back to their call time, their pace after a stop, or a suspension.
+    steps_deferred: int = 0
     no_recipient: int = 0
     failed: int = 0
 
@@ -125,8 +155,11 @@ def _has_correspondent() -> Any:
 def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
     """Give a first ``next_call_at`` to every party of a lot in execution that has none.
 
-    Also re-arms a party whose end month moved later (an amendment, a late finish): its
-    ``next_call_month`` was left on the month after the old end, which is now callable.
+    The first call waits for the call time of the working day after the lot started (the day
+    its companies were welcomed, ``first_call_not_before``), unless the first month's call is
+    later anyway. Also re-arms a party whose end month moved
+    later (an amendment, a late finish): its ``next_call_month`` was left on the month after the
+    old end, which is now callable.
     """
     end = func.coalesce(Clause.end_date, Clause.planned_end_date)
     statement = (
@@ -150,13 +183,20 @@ def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
             parties = session.scalars(statement).all()
             if not parties:
                 break
-            calendars = lot_calendars(session, (p.clause_id for p in parties), app.settings)
+            ids = [p.clause_id for p in parties]
+            calendars = lot_calendars(session, ids, app.settings)
+            started = execution_starts(session, ids)
             for party in parties:
                 lot = calendars[party.clause_id]
                 month = party.next_call_month or lot.start_month
                 assert month is not None  # start_date is set: filtered above
                 party.next_call_month = month
-                party.next_call_at = month_schedule(month, lot.rules, zone).call_at
+                party.next_call_at = max(
+                    month_schedule(month, lot.rules, zone).call_at,
+                    first_call_not_before(
+                        started.get(party.clause_id, now), lot.rules.call_time, zone
+                    ),
+                )
                 log.info(
                     "party armed",
                     extra={
@@ -174,9 +214,10 @@ def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
 def open_due_ladders(
     app: App, now: datetime, report: LadderReport, stop: StopCheck = _never
 ) -> None:
-    """Write the ladder of every month whose call is due, and move each party to its next month.
+    """Write the ladder of every month whose call is due, and move each party past them.
 
-    Loops until no call is due, so after downtime each missed month gets its ladder, in order.
+    A party late by several months (a late start, a stop of the service) gets all its due months
+    opened at once, their calls waiting for the same slot so that they leave in one email.
     """
     require_aware(now)
     statement = (
@@ -192,38 +233,58 @@ def open_due_ladders(
             parties = session.scalars(statement).all()
             if not parties:
                 return
-            _open_batch(app, session, parties, report)
+            _open_batch(app, session, parties, now, report)
+
+
+def _due_months(party: AwardParty, lot: LotCalendar, now: datetime, zone: ZoneInfo) -> list[date]:
+    """The months of ``party`` whose call is due at ``now``, from its ``next_call_month`` on."""
+    months: list[date] = []
+    month = party.next_call_month
+    while month is not None and (lot.end_month is None or month <= lot.end_month):
+        # The first month is due (``next_call_at`` has passed, and it is never before the
+        # month's scheduled call); the following ones when their own call has passed.
+        if months and month_schedule(month, lot.rules, zone).call_at > now:
+            break
+        months.append(month)
+        month = add_months(month, 1)
+    return months
 
 
 def _open_batch(
-    app: App, session: Session, parties: Sequence[AwardParty], report: LadderReport
+    app: App,
+    session: Session,
+    parties: Sequence[AwardParty],
+    now: datetime,
+    report: LadderReport,
 ) -> None:
     zone = app.settings.zone
     ids = [p.clause_id for p in parties]
     calendars = lot_calendars(session, ids, app.settings)
     suspended = suspensions(session, ids)
-    keys = [
-        (p.clause_id, p.company_id, p.next_call_month)
-        for p in parties
-        if p.next_call_month is not None
-    ]
-    declared = declared_months(session, keys)
+    due = {p.id: _due_months(p, calendars[p.clause_id], now, zone) for p in parties}
+    declared = declared_months(
+        session, [(p.clause_id, p.company_id, m) for p in parties for m in due[p.id]]
+    )
     rows: list[dict[str, Any]] = []
     for party in parties:
         lot = calendars[party.clause_id]
-        month = party.next_call_month
-        if month is None or (lot.end_month is not None and month > lot.end_month):
+        months = due[party.id]
+        if not months:
             # Past the end (it moved earlier): park the party; a later end re-arms it.
             party.next_call_at = None
             continue
         extra = {"clause_id": party.clause_id, "company_id": party.company_id}
-        if month_fully_within(month, suspended.get(party.clause_id, []), zone):
-            report.months_skipped_suspended += 1
-            log.info(
-                "month fully suspended, not called",
-                extra={"action": "ladder.month_suspended", "month": f"{month:%Y-%m}", **extra},
-            )
-        else:
+        assert party.next_call_at is not None  # selected on it
+        # Every call opened now waits for the same slot: they leave together, in one email.
+        call_at = sending_slot(party.next_call_at, now, lot.rules.call_time, zone)
+        for month in months:
+            if month_fully_within(month, suspended.get(party.clause_id, []), zone):
+                report.months_skipped_suspended += 1
+                log.info(
+                    "month fully suspended, not called",
+                    extra={"action": "ladder.month_suspended", "month": f"{month:%Y-%m}", **extra},
+                )
+                continue
             schedule = month_schedule(month, lot.rules, zone)
             declared_at = declared.get((party.clause_id, party.company_id, month))
             rows.append(
@@ -233,9 +294,11 @@ def _open_batch(
                     "month": month,
                     "due_on": schedule.due_on,
                     "next_step": LadderStep.DONE if declared_at else LadderStep.CALL,
-                    "next_step_at": None if declared_at else schedule.call_at,
+                    "next_step_at": None if declared_at else call_at,
                     "declared_at": declared_at,
                     "escalated_at": None,
+                    "called_at": None,
+                    "stepped_at": None,
                 }
             )
             log.info(
@@ -243,12 +306,12 @@ def _open_batch(
                 extra={
                     "action": "ladder.opened",
                     "month": f"{month:%Y-%m}",
-                    "due_on": schedule.due_on.isoformat(),
+                    "call_at": call_at.isoformat(),
                     "already_declared": declared_at is not None,
                     **extra,
                 },
             )
-        following = add_months(month, 1)
+        following = add_months(months[-1], 1)
         party.next_call_month = following
         if lot.end_month is not None and following > lot.end_month:
             party.next_call_at = None  # done; ``next_call_month`` stays past the end
@@ -269,21 +332,31 @@ def _open_batch(
 # --- (b) climbing the ladders -----------------------------------------------------------------
 
 
+def _due_ladders(now: datetime) -> Any:
+    return (
+        select(DeclarationLadder)
+        .join(Clause, Clause.id == DeclarationLadder.clause_id)
+        .where(
+            DeclarationLadder.next_step_at <= now,
+            DeclarationLadder.declared_at.is_(None),
+            Clause.stage.in_(CALLING_STAGES),
+        )
+    )
+
+
 def climb_due_ladders(
     app: App, now: datetime, report: LadderReport, stop: StopCheck = _never
 ) -> None:
-    """Queue the due step of every undeclared ladder and move it to its next step."""
+    """Queue the due step of every undeclared ladder and move it to its next step.
+
+    A batch takes the due ladders in index order, then every other due ladder of the same
+    companies on the same lots, so that the months of one company leave in one email.
+    """
     require_aware(now)
     failed: set[int] = set()
     while not stop():
         statement = (
-            select(DeclarationLadder)
-            .join(Clause, Clause.id == DeclarationLadder.clause_id)
-            .where(
-                DeclarationLadder.next_step_at <= now,
-                DeclarationLadder.declared_at.is_(None),
-                Clause.stage.in_(CALLING_STAGES),
-            )
+            _due_ladders(now)
             .order_by(DeclarationLadder.next_step_at, DeclarationLadder.id)
             .limit(BATCH_SIZE)
             .with_for_update(skip_locked=True, of=DeclarationLadder)
@@ -291,9 +364,21 @@ def climb_due_ladders(
         if failed:
             statement = statement.where(DeclarationLadder.id.not_in(sorted(failed)))
         with app.transaction() as session:
-            ladders = session.scalars(statement).all()
+            ladders = list(session.scalars(statement).all())
             if not ladders:
                 return
+            pairs = sorted({(lad.clause_id, lad.company_id) for lad in ladders})
+            seen = {lad.id for lad in ladders}
+            siblings = session.scalars(
+                _due_ladders(now)
+                .where(
+                    tuple_(DeclarationLadder.clause_id, DeclarationLadder.company_id).in_(pairs),
+                    DeclarationLadder.id.not_in(sorted(seen | failed)),
+                )
+                .order_by(DeclarationLadder.id)
+                .with_for_update(skip_locked=True, of=DeclarationLadder)
+            ).all()
+            ladders.extend(siblings)
             _climb_batch(app, session, ladders, now, report, failed)
 
 
@@ -315,6 +400,17 @@ def _load_lots(session: Session, clause_ids: Iterable[int]) -> dict[int, Clause]
     return {clause.id: clause for clause in session.scalars(statement)}
 
 
+@dataclass(frozen=True)
+class _Due:
+    """One ladder whose step leaves now, and where it goes next."""
+
+    ladder: DeclarationLadder
+    schedule: MonthSchedule
+    step: str
+    #: The due date the company is held to once this step is sent (for a call: its new one).
+    due_on: date
+
+
 def _climb_batch(
     app: App,
     session: Session,
@@ -323,13 +419,20 @@ def _climb_batch(
     report: LadderReport,
     failed: set[int],
 ) -> None:
+    zone = app.settings.zone
+    today = local_date(now, zone)
     ids = [ladder.clause_id for ladder in ladders]
     lots = _load_lots(session, ids)
     calendars = lot_calendars(session, ids, app.settings)
+    suspended = suspensions(session, ids)
     declared = declared_months(
         session, [(lad.clause_id, lad.company_id, lad.month) for lad in ladders]
     )
-    for ladder in ladders:
+    days_of = {
+        cid: LadderDays(suspended_days(suspended.get(cid, []), zone, today)) for cid in set(ids)
+    }
+    groups: dict[tuple[int, int, str, date], list[_Due]] = defaultdict(list)
+    for ladder in sorted(ladders, key=lambda lad: (lad.clause_id, lad.company_id, lad.month)):
         declared_at = declared.get((ladder.clause_id, ladder.company_id, ladder.month))
         if declared_at is not None or ladder.next_step == LadderStep.DONE:
             # The declaration arrived by a path that did not close the ladder: close it now.
@@ -337,132 +440,216 @@ def _climb_batch(
             ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
             report.closed_declared += declared_at is not None
             continue
-        schedule = month_schedule(
-            ladder.month, calendars[ladder.clause_id].rules, app.settings.zone
-        )
-        try:
-            _climb_one(app, session, lots[ladder.clause_id], ladder, schedule, now, report)
-        except (TemplateError, ValueError) as exc:
-            failed.add(ladder.id)
-            report.failed += 1
-            log.error(
-                "ladder step failed",
-                extra={
-                    "action": "ladder.step_failed",
-                    "ladder_id": ladder.id,
-                    "step": ladder.next_step,
-                    "error": str(exc),
-                },
+        rules = calendars[ladder.clause_id].rules
+        schedule = month_schedule(ladder.month, rules, zone)
+        days = days_of[ladder.clause_id]
+        step = _current_step(ladder, schedule)
+        if step == LadderStep.CALL:
+            planned = ladder.next_step_at or now
+            due_on = due_after_call(schedule, today, zone)
+        else:
+            called_on = _called_on(ladder, schedule, zone)
+            previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
+            planned = at_local(
+                planned_step_day(
+                    schedule,
+                    rules,
+                    step,
+                    due_on=ladder.due_on,
+                    called_on=called_on,
+                    previous_on=previous_on,
+                    days=days,
+                ),
+                rules.call_time,
+                zone,
             )
+            due_on = pushed_due(ladder.due_on, called_on, days)
+        slot = sending_slot(planned, now, rules.call_time, zone)
+        if slot > now:
+            # Not yet: a suspension, the pace after a stop or the call time holds it back.
+            ladder.next_step, ladder.next_step_at = step, slot
+            report.steps_deferred += 1
+            continue
+        # Calls of one company go together whatever their months' due dates (the call gives
+        # one); later steps go together when they hold the company to the same date.
+        group_due = date.min if step == LadderStep.CALL else due_on
+        groups[(ladder.clause_id, ladder.company_id, step, group_due)].append(
+            _Due(ladder, schedule, step, due_on)
+        )
+    for (clause_id, _, step, _), members in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][3], item[0][2])
+    ):
+        if step == LadderStep.CALL:
+            # One call for all the months of a company due now, with one due date: the latest
+            # of theirs, so that none gets fewer days than a call on time would have given it.
+            due_on = max(m.due_on for m in members)
+            members = [_Due(m.ladder, m.schedule, m.step, due_on) for m in members]
+        _send_group(
+            app,
+            session,
+            lots[clause_id],
+            members,
+            now,
+            report,
+            failed,
+            rules=calendars[clause_id].rules,
+            days=days_of[clause_id],
+        )
 
 
-def _climb_one(
+def _current_step(ladder: DeclarationLadder, schedule: MonthSchedule) -> str:
+    """The ladder's next step as a step of today's calendar (a row edited by hand, or a
+    calendar changed under it, still resumes: ``replan_step`` maps any name)."""
+    names = {s.name for s in schedule.steps}
+    if ladder.next_step in names:
+        return ladder.next_step
+    step = replan_step(ladder.next_step, schedule, schedule)
+    return step.name if step is not None else LadderStep.ESCALATION
+
+
+def _called_on(ladder: DeclarationLadder, schedule: MonthSchedule, zone: ZoneInfo) -> date:
+    # Rows written before the call was recorded: their call left on schedule.
+    return local_date(ladder.called_at or schedule.call_at, zone)
+
+
+def _send_group(
     app: App,
     session: Session,
     clause: Clause,
-    ladder: DeclarationLadder,
-    schedule: MonthSchedule,
+    members: Sequence[_Due],
     now: datetime,
     report: LadderReport,
+    failed: set[int],
+    *,
+    rules: CalendarRules,
+    days: LadderDays,
 ) -> None:
-    plan = plan_step(schedule, ladder.next_step, now)
-    step = plan.send
-    key = step_key(ladder.clause_id, ladder.company_id, ladder.month, step.name)
-    extra: dict[str, Any] = {
-        "clause_id": ladder.clause_id,
-        "company_id": ladder.company_id,
-        "month": f"{ladder.month:%Y-%m}",
-        "step": step.name,
-        "key": key,
-    }
-    if plan.skipped:
-        # Several steps came due at once (downtime): only the latest one goes out.
-        report.steps_skipped += len(plan.skipped)
-        log.warning(
-            "overdue steps skipped, latest sent",
-            extra={
-                "action": "ladder.steps_skipped",
-                "skipped": [s.name for s in plan.skipped],
-                **extra,
-            },
+    """Queue one email for ``members`` (one company, one lot, one step) and move each ladder."""
+    first = members[0]
+    step = first.step
+    for start in range(0, len(members), MAX_MONTHS_PER_EMAIL):
+        chunk = members[start : start + MAX_MONTHS_PER_EMAIL]
+        moved = [
+            (m, written)
+            for m in chunk
+            if (written := _advance(session, m, rules, now, days, app.settings.zone))
+        ]
+        if not moved:
+            continue
+        months = tuple(m.ladder.month for m, _ in moved)
+        key = step_key(clause.id, first.ladder.company_id, months, step)
+        extra: dict[str, Any] = {
+            "clause_id": clause.id,
+            "company_id": first.ladder.company_id,
+            "months": [f"{m:%Y-%m}" for m in months],
+            "step": step,
+            "key": key,
+        }
+        alerts = [
+            written["next_step_at"]
+            for _, written in moved
+            if written["next_step"] == LadderStep.ESCALATION
+        ]
+        group = LadderGroup(
+            clause_id=clause.id,
+            company_id=first.ladder.company_id,
+            step=step,
+            months=months,
+            due_on=first.due_on,
+            reminders_total=reminder_count(first.schedule),
+            escalation_on=local_date(min(alerts), app.settings.zone) if alerts else None,
+            days=days,
         )
-    queued = False
-    message = ladder_message(app, session, clause, ladder, schedule, step, now)
-    if message is None:
-        report.no_recipient += 1
-        log.warning(
-            "no correspondent, step passed",
-            extra={"action": "ladder.no_recipient", **extra},
-        )
-    else:
-        recipients, context = message
-        queued = queue_email(
-            session,
-            app.renderer,
-            key=key,
-            kind=step_kind(step.name),
-            recipients=recipients,
-            context=context,
-            now=now,
-            clause_id=ladder.clause_id,
-        )
-    if not _advance(
-        session,
-        ladder,
-        schedule,
-        plan.following,
-        escalated=step.name == LadderStep.ESCALATION,
-        now=now,
-    ):
-        # Someone else moved this ladder (a declaration): take our email back.
+        try:
+            message = ladder_message(app, session, clause, group, now)
+            queued = False
+            if message is None:
+                report.no_recipient += 1
+                log.warning(
+                    "no correspondent, step passed without an email",
+                    extra={"action": "ladder.no_recipient", **extra},
+                )
+            else:
+                recipients, context = message
+                queued = queue_email(
+                    session,
+                    app.renderer,
+                    key=key,
+                    kind=step_kind(step),
+                    recipients=recipients,
+                    context=context,
+                    now=now,
+                    clause_id=clause.id,
+                    attachments=(
+                        declaration_attachments(session, clause.id, first.ladder.company_id, months)
+                        if step == LadderStep.CALL
+                        else ()
+                    ),
+                )
+        except (TemplateError, ValueError) as exc:
+            # The step was not sent: put the ladders back where they were.
+            for member, _ in moved:
+                _restore(session, member.ladder)
+                failed.add(member.ladder.id)
+            report.failed += len(moved)
+            log.error(
+                "ladder step failed",
+                extra={"action": "ladder.step_failed", "error": str(exc), **extra},
+            )
+            continue
         if queued:
-            session.execute(delete(OutboxMessage).where(OutboxMessage.key == key))
-        log.info("ladder moved meanwhile", extra={"action": "ladder.moved", **extra})
-        return
-    if queued:
-        if step.name == LadderStep.CALL:
-            report.calls += 1
-        elif step.name == LadderStep.ESCALATION:
-            report.escalations += 1
-        else:
-            report.reminders += 1
-    following = plan.following
-    log.info(
-        "ladder step queued",
-        extra={
-            "action": "ladder.step_queued",
-            "queued": queued,
-            "next_step": following.name if following else LadderStep.DONE,
-            "next_step_at": following.at.isoformat() if following else None,
-            **extra,
-        },
-    )
+            if step == LadderStep.CALL:
+                report.calls += 1
+            elif step == LadderStep.ESCALATION:
+                report.escalations += 1
+            else:
+                report.reminders += 1
+        log.info(
+            "ladder step queued",
+            extra={"action": "ladder.step_queued", "queued": queued, **extra},
+        )
 
 
 def _advance(
     session: Session,
-    ladder: DeclarationLadder,
-    schedule: MonthSchedule,
-    following: ScheduledStep | None,
-    *,
-    escalated: bool,
+    member: _Due,
+    rules: CalendarRules,
     now: datetime,
-) -> bool:
-    """Compare-and-set on ``next_step``: True when this pass moved the ladder.
+    days: LadderDays,
+    zone: ZoneInfo,
+) -> dict[str, Any] | None:
+    """Compare-and-set on ``next_step``: the values written when this pass moved the ladder past
+    its step, None when someone else moved it (a declaration).
 
-    The due date is written again from ``schedule`` (today's rules), as the next step is. A
-    ladder opened with the rules read just before a ``lot set`` or ``buyer set`` committed (on
-    PostgreSQL nothing orders the two; the change re-planned no ladder, this one did not exist
-    yet) would otherwise keep the old date, and the digest count its days late from it forever:
-    it heals at its call, normally sent by the same pass.
+    The call writes the month's due date: the scheduled one, or the later one a late call gives
+    (``due_after_call``), with today's rules; every later step is counted from it, and from the
+    step sent before it (``planned_step_day``).
     """
-    values: dict[str, Any] = {
-        "due_on": schedule.due_on,
-        "next_step": following.name if following else LadderStep.DONE,
-        "next_step_at": following.at if following else None,
-    }
-    if escalated:
+    ladder, schedule, step = member.ladder, member.schedule, member.step
+    today = local_date(now, zone)
+    names = [s.name for s in schedule.steps]
+    index = names.index(step)
+    following = names[index + 1] if index + 1 < len(names) else None
+    values: dict[str, Any] = {"stepped_at": now, "next_step": following or LadderStep.DONE}
+    if step == LadderStep.CALL:
+        values.update(called_at=now, due_on=member.due_on)
+        due_on, called_on = member.due_on, today
+    else:
+        due_on, called_on = ladder.due_on, _called_on(ladder, schedule, zone)
+    if step == LadderStep.ESCALATION:
         values["escalated_at"] = now
+    values["next_step_at"] = None
+    if following is not None:
+        day = planned_step_day(
+            schedule,
+            rules,
+            following,
+            due_on=due_on,
+            called_on=called_on,
+            previous_on=today,
+            days=days,
+        )
+        values["next_step_at"] = at_local(day, rules.call_time, zone)
     result = session.execute(
         update(DeclarationLadder)
         .where(
@@ -473,7 +660,31 @@ def _advance(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        log.info(
+            "ladder moved meanwhile",
+            extra={"action": "ladder.moved", "ladder_id": ladder.id, "step": step},
+        )
+        return None
+    return values
+
+
+def _restore(session: Session, ladder: DeclarationLadder) -> None:
+    """Undo ``_advance`` (the ORM object still holds the values read: the update did not
+    synchronise it)."""
+    session.execute(
+        update(DeclarationLadder)
+        .where(DeclarationLadder.id == ladder.id)
+        .values(
+            next_step=ladder.next_step,
+            next_step_at=ladder.next_step_at,
+            due_on=ladder.due_on,
+            called_at=ladder.called_at,
+            stepped_at=ladder.stepped_at,
+            escalated_at=ladder.escalated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 __all__ = [

@@ -182,7 +182,6 @@ class SimulationReport:
     actions: int = 0
     sent: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
-    steps_skipped: int = 0
 
     @property
     def queued(self) -> int:
@@ -255,7 +254,6 @@ def simulate(
             report = run_pass(app, instant, dispatch=dispatch)
             result.passes += 1
             result.sent += report.sent
-            result.steps_skipped += report.ladders.steps_skipped
             if on_pass is not None:
                 on_pass(report)
     finally:

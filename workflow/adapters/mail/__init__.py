@@ -50,7 +50,14 @@ class TransientFailure(DeliveryError):
 
 
 class ConnectionFailure(TransientFailure):
-    """The server could not be reached or refused the session: the whole batch waits."""
+    """The server could not be reached or refused the session: the whole batch waits.
+
+    ``message`` is one French sentence (« serveur SMTP injoignable : … »); ``detail`` keeps what
+    the server or the system said, untranslated, for whoever has to fix it."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class PermanentFailure(DeliveryError):
@@ -64,6 +71,10 @@ class MailConnection(abc.ABC):
 
 
 class MailTransport(abc.ABC):
+    #: True when messages reach real people's inboxes (SMTP): the dispatcher then sends nothing
+    #: dated after the real clock, whatever instant a simulation or ``tick --now`` gives it.
+    reaches_inboxes: bool = False
+
     @abc.abstractmethod
     def connect(self) -> AbstractAsyncContextManager[MailConnection]:
         """One connection for a batch of messages; closed when the block ends."""

@@ -9,7 +9,10 @@ BENCHMARKS.md). What we emit is small and fixed, so a direct writer stays easy t
 - non-ASCII or long header text becomes RFC 2047 encoded words (base64, UTF-8), folded under 78
   columns;
 - bodies are quoted-printable, whose output never holds ``=_``, so the boundary ``=_...`` cannot
-  collide with a body line.
+  collide with a body line;
+- attachments (declaration templates) make the message ``multipart/mixed``: the two bodies as one
+  ``multipart/alternative`` part first, then each file in base64 (whose alphabet has no ``_``),
+  its name in RFC 2231 form when it is not plain ASCII.
 
 The tests parse the bytes back with ``email.policy.default`` to hold this writer to the standard.
 """
@@ -19,11 +22,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import decode_header, make_header
-from email.utils import format_datetime, parseaddr
+from email.utils import encode_rfc2231, format_datetime, parseaddr
 from zoneinfo import ZoneInfo
 
 #: RFC 2047 caps an encoded word at 75 characters; 39 bytes of UTF-8 make 52 of base64, so a word
@@ -44,6 +48,16 @@ class Mailbox:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email. ``content_type`` may carry parameters (``text/csv;
+    charset=windows-1252``). ``workflow.services.outbox`` stores them with the outbox row."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class MessageParts:
     """What an outbox row holds, plus the sender; ``build_message`` turns it into bytes."""
 
@@ -54,7 +68,11 @@ class MessageParts:
     subject: str
     text: str
     html: str
+    #: When the message leaves (``Date:``), not when it was queued.
     date: datetime
+    attachments: Sequence[Attachment] = ()
+    #: The outbox row's random Message-ID part (``message_id``).
+    token: str | None = None
 
 
 def one_line(value: str) -> str:
@@ -72,7 +90,7 @@ def check_address(address: str) -> str:
         or not address.isascii()
         or any(c.isspace() or c in '<>,;:"()[]\\' for c in address)
     ):
-        raise AddressRefused(f"adresse électronique invalide : « {one_line(address)} »")
+        raise AddressRefused(f"adresse électronique invalide : « {one_line(address)} »")
     return address
 
 
@@ -93,7 +111,7 @@ def parse_mailbox(text: str) -> Mailbox:
     name, address = simple if simple is not None else parseaddr(line)
     if f"<{address}>" not in line and line != address:
         # parseaddr glues stray words onto the address ("a@b.fr Bcc: c" -> "a@b.frBcc"): refuse.
-        raise AddressRefused(f"adresse électronique invalide : « {line} »")
+        raise AddressRefused(f"adresse électronique invalide : « {line} »")
     if "=?" in name:
         name = str(make_header(decode_header(name)))
     return Mailbox(one_line(name), check_address(address))
@@ -110,10 +128,18 @@ def mailbox_from_setting(value: str, default_name: str) -> Mailbox:
     return Mailbox(one_line(name) or one_line(default_name), check_address(address))
 
 
-def message_id(key: str, sender_address: str) -> str:
-    """Deterministic: the same outbox row always carries the same Message-ID, retries included."""
+def message_id(key: str, sender_address: str, token: str | None = None) -> str:
+    """The same outbox row always carries the same Message-ID, retries included.
+
+    ``token`` is the row's random part, drawn at queuing: the key alone repeats across databases
+    (two territories on one domain, a database started again), and mail clients drop a message
+    whose Message-ID they have already seen. Rows queued before it existed keep the key alone,
+    so their retries keep the Message-ID their first attempt had."""
     domain = sender_address.rpartition("@")[2] or "localhost"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    if token:
+        return f"<{digest[:24]}.{token}@{domain}>"
+    return f"<{digest[:32]}@{domain}>"
 
 
 def encode_words(text: str, offset: int) -> str:
@@ -163,6 +189,44 @@ def _part(content_type: str, body: str) -> bytes:
     ).encode() + _qp(body)
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def _parameter(name: str, value: str) -> str:
+    """``name="value"``, or ``name*=utf-8''...`` (RFC 2231) when the value is not plain ASCII."""
+    value = one_line(value)
+    if value.isascii() and value.isprintable():
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{name}="{quoted}"'
+    return f"{name}*={encode_rfc2231(value, 'utf-8')}"
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    kind, _, parameters = attachment.content_type.partition(";")
+    kind = one_line(kind).lower()
+    if not re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", kind):
+        kind = "application/octet-stream"
+        parameters = ""
+    extra = "".join(
+        f";\r\n {one_line(p)}" for p in parameters.split(";") if _parameter_ok(p.strip())
+    )
+    body = base64.encodebytes(attachment.content).replace(b"\n", b"\r\n")
+    return (
+        f"Content-Type: {kind}{extra};\r\n {_parameter('name', attachment.filename)}\r\n"
+        "Content-Disposition: attachment;\r\n "
+        f"{_parameter('filename', attachment.filename)}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + body
+
+
+def _parameter_ok(parameter: str) -> bool:
+    """``charset=windows-1252`` or ``charset="utf-8"``: a well-formed parameter, kept as is."""
+    name, equals, value = parameter.partition("=")
+    return bool(
+        equals and _TOKEN.fullmatch(name.strip()) and re.fullmatch(r'"?[\w.+-]+"?', value.strip())
+    )
+
+
 def build_message(parts: MessageParts, zone: ZoneInfo | None = None) -> bytes:
     """The whole message, CRLF line endings, ready for SMTP ``DATA`` or an ``.eml`` file."""
     digest = hashlib.sha256(parts.key.encode()).hexdigest()
@@ -178,16 +242,13 @@ def build_message(parts: MessageParts, zone: ZoneInfo | None = None) -> bytes:
     headers += [
         f"Subject: {encode_words(subject, len('Subject: '))}",
         f"Date: {format_datetime(date)}",
-        f"Message-ID: {message_id(parts.key, parts.sender.address)}",
+        f"Message-ID: {message_id(parts.key, parts.sender.address, parts.token)}",
         "Auto-Submitted: auto-generated",
         "MIME-Version: 1.0",
-        f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
     delimiter = f"\r\n--{boundary}\r\n".encode()
-    return b"".join(
+    alternative = b"".join(
         (
-            "\r\n".join(headers).encode(),
-            b"\r\n\r\nThis is a multipart message in MIME format.\r\n",
             delimiter,
             _part("text/plain", parts.text),
             delimiter,
@@ -195,3 +256,21 @@ def build_message(parts: MessageParts, zone: ZoneInfo | None = None) -> bytes:
             f"\r\n--{boundary}--\r\n".encode(),
         )
     )
+    preamble = b"\r\n\r\nThis is a multipart message in MIME format.\r\n"
+    if not parts.attachments:
+        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        return b"".join(("\r\n".join(headers).encode(), preamble, alternative))
+    mixed = f"=_{digest[24:48]}"
+    headers.append(f'Content-Type: multipart/mixed; boundary="{mixed}"')
+    between = f"\r\n--{mixed}\r\n".encode()
+    chunks = [
+        "\r\n".join(headers).encode(),
+        preamble,
+        between,
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
+        alternative,
+    ]
+    for attachment in parts.attachments:
+        chunks += [between, _attachment_part(attachment)]
+    chunks.append(f"\r\n--{mixed}--\r\n".encode())
+    return b"".join(chunks)

@@ -13,6 +13,7 @@ from workflow.entrypoints.cli import (
     imports,
     mail,
     participants,
+    report,
     service,
     summary,
 )
@@ -45,7 +46,7 @@ def init_command() -> None:
     )
 
 
-for module in (catalog, clauses, imports, mail, participants, service, summary):
+for module in (catalog, clauses, imports, mail, participants, report, service, summary):
     for command in module.COMMANDS:
         cli.add_command(command)
 imports.import_group.add_command(participants.import_outcomes_command)

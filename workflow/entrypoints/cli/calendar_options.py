@@ -1,7 +1,7 @@
 """The calendar options shared by ``buyer add|set`` and ``lot add|set``, and how a calendar
 change is printed.
 
-In ``set``, each rule takes a value or « défaut » (the override is cleared, the level above
+In ``set``, each rule takes a value or « défaut » (the override is cleared, the level above
 applies again: the buyer's rule for a lot, the general setting for a buyer); ``--reset-calendar``
 clears all three.
 """
@@ -46,7 +46,7 @@ def calendar_options(func: Any) -> Any:
 
 
 def _day_or_default(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """A whole number of days, or « défaut » to clear the override."""
+    """A whole number of days, or « défaut » to clear the override."""
     if value is None:
         return None
     if is_default_word(value):
@@ -55,7 +55,7 @@ def _day_or_default(ctx: click.Context, param: click.Parameter, value: str | Non
         return int(value)
     except ValueError:
         raise click.BadParameter(
-            f"« {value} » : un nombre entier ou « défaut » attendu.", ctx, param
+            f"« {value} » : un nombre entier ou « défaut » attendu.", ctx, param
         ) from None
 
 
@@ -66,7 +66,7 @@ def _offsets_or_default(ctx: click.Context, param: click.Parameter, value: str |
 
 
 def change_calendar_options(func: Any) -> Any:
-    """The calendar overrides of ``set``: a value, « défaut » for one, --reset-calendar for all."""
+    """The calendar overrides of ``set``: a value, « défaut » for one, --reset-calendar for all."""
     func = click.option(
         "--reset-calendar",
         is_flag=True,
@@ -78,21 +78,21 @@ def change_calendar_options(func: Any) -> Any:
         metavar="N|défaut",
         callback=_day_or_default,
         help="Jours ouvrés après l'échéance avant de signaler le retard au donneur d'ordre, "
-        "ou « défaut ».",
+        "ou « défaut ».",
     )(func)
     func = click.option(
         "--reminder-offsets",
         default=None,
         metavar="J1,J2|défaut",
         callback=_offsets_or_default,
-        help="Jours ouvrés après l'échéance où partent les rappels (ex. 3,7), ou « défaut ».",
+        help="Jours ouvrés après l'échéance où partent les rappels (ex. 3,7), ou « défaut ».",
     )(func)
     func = click.option(
         "--due-day",
         default=None,
         metavar="N|défaut",
         callback=_day_or_default,
-        help="Jour du mois suivant où la déclaration est due (1 à 28), ou « défaut ».",
+        help="Jour du mois suivant où la déclaration est due (1 à 28), ou « défaut ».",
     )(func)
     return func
 

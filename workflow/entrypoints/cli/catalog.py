@@ -12,6 +12,7 @@ import click
 from rich.markup import escape
 
 from workflow.adapters.orm import Buyer, Company, Market, Operation
+from workflow.adapters.templates import to_name
 from workflow.domain.vocabulary import NoticePreference
 from workflow.entrypoints.cli.calendar_options import (
     calendar_change,
@@ -32,7 +33,9 @@ from workflow.entrypoints.cli.common import (
     actor_option,
     get_app,
     handle_errors,
+    hours_text,
     json_option,
+    number,
     parse_date_fr,
     plural,
     print_json,
@@ -191,7 +194,7 @@ def buyer_set(
 ) -> None:
     """Change la préférence d'avis ou le calendrier des déclarations d'un donneur d'ordre.
 
-    Le calendrier vaut pour ses lots qui n'ont pas le leur ; « défaut » (ou --reset-calendar)
+    Le calendrier vaut pour ses lots qui n'ont pas le leur ; « défaut » (ou --reset-calendar)
     revient au réglage général. Les relances en cours de ces lots suivent le nouveau calendrier.
     """
     change = calendar_change(due_day, reminder_offsets, escalation_offset, reset_calendar)
@@ -262,7 +265,7 @@ def buyer_contact_add(
         print_json(data)
         return
     say(
-        f"Contact n° {data['id']} ajouté à {data['donneur_d_ordre']} : "
+        f"Contact n° {data['id']} ajouté {to_name(str(data['donneur_d_ordre']))} : "
         f"{data['nom']} <{data['email']}>."
     )
 
@@ -366,7 +369,7 @@ def company_correspondent_add(
         print_json(data)
         return
     say(
-        f"Correspondant n° {data['id']} ajouté à {data['entreprise']} : "
+        f"Correspondant n° {data['id']} ajouté {to_name(str(data['entreprise']))} : "
         f"{data['nom']} <{data['email']}>."
     )
 
@@ -428,7 +431,7 @@ def operation_list(buyer_id: int | None, as_json: bool) -> None:
     print_table(
         "Opérations",
         ["N°", "Donneur d'ordre", "Nom", "Lieu", "Marchés"],
-        [[r["id"], r["donneur_d_ordre"], r["nom"], r["lieu"], r["marches"]] for r in rows],
+        [[r["id"], r["donneur_d_ordre"], r["nom"], r["lieu"], number(r["marches"])] for r in rows],
     )
 
 
@@ -465,8 +468,9 @@ def market_add(reference: str, operation_id: int, title: str, as_json: bool) -> 
         print_json(data)
         return
     say(
-        f"Marché n° {data['id']} ajouté : [bold]{escape(data['reference'])}[/] "
-        f"{escape(data['intitule'])} (opération {escape(data['operation'])}).",
+        f"Marché n° {data['id']} ajouté : [bold]{escape(data['reference'])}[/]"
+        + (f" {escape(data['intitule'])}" if data["intitule"] else "")
+        + f" (opération {escape(data['operation'])}).",
         markup=True,
     )
 
@@ -493,7 +497,7 @@ def market_list(operation_id: int | None, as_json: bool) -> None:
                 r["operation"],
                 r["reference"],
                 r["intitule"],
-                r["lots"],
+                number(r["lots"]),
             ]
             for r in rows
         ],
@@ -541,7 +545,7 @@ def lot_add(
     actor: str | None,
     as_json: bool,
 ) -> None:
-    """Ajoute un lot et sa clause, à l'étape « repérage » ; calcule ses heures si les quatre
+    """Ajoute un lot et sa clause, à l'étape « repérage » ; calcule ses heures si les quatre
     paramètres sont donnés."""
     app = get_app()
     figures = parse_figures(amount, labour_share, rate, hourly_cost)
@@ -584,13 +588,13 @@ def lot_add(
         return
     lot = f" lot {data['lot']}" if data["lot"] else ""
     say(
-        f"Clause n° {data['id']} créée à l'étape « {data['etape_libelle']} » : "
+        f"Clause n° {data['id']} créée à l'étape « {data['etape_libelle']} » : "
         f"marché {data['marche']}{lot} – {data['intitule']}."
     )
     if calculation:
         print_calculation(calculation)
     if hours_override is not None:
-        say(f"Heures imposées : {hours_override} h ({hours_reason}).")
+        say(f"Heures imposées : {hours_text(hours_override)} ({hours_reason}).")
     elif calculation is None:
         say("Heures d'insertion : à calculer (--amount, --labour-share, --rate et --hourly-cost).")
 
@@ -612,7 +616,7 @@ def lot_set(
     actor: str | None,
     as_json: bool,
 ) -> None:
-    """Change le calendrier des déclarations d'un lot ; « défaut » (ou --reset-calendar) revient
+    """Change le calendrier des déclarations d'un lot ; « défaut » (ou --reset-calendar) revient
     à celui du donneur d'ordre. Les relances en cours suivent le nouveau calendrier."""
     change = calendar_change(due_day, reminder_offsets, escalation_offset, reset_calendar)
     if change.empty:

@@ -34,7 +34,9 @@ from workflow.entrypoints.cli.common import (
     actor_option,
     get_app,
     handle_errors,
+    hours_text,
     json_option,
+    number,
     parse_date_fr,
     print_json,
     print_table,
@@ -55,17 +57,33 @@ from workflow.services.lot_calendars import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-#: French words for the history rows that are not stage changes.
+#: What each history row records, in French: a history tells what happened, so the stage changes
+#: read as nouns (« rédaction », « attribution »), not as the verbs the CLI takes.
 HISTORY_LABELS: dict[str, str] = {
     "identify": "repérage",
+    ClauseEvent.DRAFT.value: "rédaction",
+    ClauseEvent.AWARD.value: "attribution",
     "award_recorded": "attribution enregistrée",
+    ClauseEvent.START.value: "démarrage",
+    ClauseEvent.FINISH.value: "fin d'exécution",
+    ClauseEvent.CLOSE.value: "clôture",
+    ClauseEvent.ABANDON.value: "abandon",
+    ClauseEvent.SUSPEND.value: "suspension",
+    ClauseEvent.RESUME.value: "reprise",
     "final_report": "bilan enregistré",
     "hours_override": "heures imposées",
     "parameters": "paramètres du calcul",
     "calendar": "calendrier des déclarations",
+    "declaration": "déclaration mensuelle",
     "outcome": "sortie d'un participant",
-    **{event.value: EVENT_LABELS[event] for event in ClauseEvent},
 }
+
+
+def history_label(event: str) -> str:
+    """The French label of a history row; a code added later without its label still reads as
+    words (``some_event`` → « some event »), never as an identifier."""
+    return HISTORY_LABELS.get(event) or event.replace("_", " ")
+
 
 # --- the calculation note ---------------------------------------------------------------------
 
@@ -87,7 +105,7 @@ def figure_options(func: F) -> F:
         "--labour-share", default=None, help="Part de main-d'œuvre : 0.5, 0,5, 50% ou 50 %."
     )(func)
     func = click.option(
-        "--amount", default=None, help="Montant HT en euros, ex. 1000000 ou « 1 000 000 »."
+        "--amount", default=None, help="Montant HT en euros, ex. 1000000 ou « 1 000 000 »."
     )(func)
     return func
 
@@ -133,7 +151,7 @@ def print_calculation(calculation: HoursCalculation) -> None:
 
 
 @click.command("hours")
-@click.option("--amount", required=True, help="Montant HT en euros, ex. 1000000 ou « 1 000 000 ».")
+@click.option("--amount", required=True, help="Montant HT en euros, ex. 1000000 ou « 1 000 000 ».")
 @click.option("--labour-share", required=True, help="Part de main-d'œuvre : 0.5, 0,5 ou 50 %.")
 @click.option("--rate", required=True, help="Taux d'insertion : 0.05, 0,05 ou 5 %.")
 @click.option("--hourly-cost", required=True, help="Coût horaire chargé en euros, ex. 30.")
@@ -151,7 +169,7 @@ def hours_command(
     if as_json:
         print_json(calculation_data(calculation))
         return
-    say(f"[bold]{calculation.hours}[/] heures d'insertion", markup=True)
+    say(f"[bold]{number(calculation.hours)}[/] heures d'insertion", markup=True)
     print_calculation(calculation)
 
 
@@ -261,15 +279,15 @@ def print_clause(data: dict[str, Any], calendar: ExplainedCalendar, zone: ZoneIn
     say(f"Donneur d'ordre : {data['donneur_d_ordre']} · Opération : {data['operation']}")
     say(f"Étape : [bold]{data['etape_libelle']}[/] (version {data['version']})", markup=True)
     hours = data["heures_prevues"]
-    say(f"Heures d'insertion prévues : {hours if hours is not None else 'à calculer'}")
+    say(f"Heures d'insertion prévues : {hours_text(hours, 'à calculer')}")
     if data["heures_imposees"] is not None:
         computed = data["heures_calculees"]
         say(
             f"  imposées ({data['raison_heures_imposees']}) ; calculées : "
-            f"{computed if computed is not None else 'non calculées'}"
+            f"{hours_text(computed, 'non calculées')}"
         )
     for party in data["entreprises"]:
-        share = f" – {party['heures']} h" if party["heures"] is not None else ""
+        share = f" – {hours_text(party['heures'])}" if party["heures"] is not None else ""
         say(
             f"Entreprise {party['role']} : {party['entreprise']}{share}"
             f" – correspondant : {party['correspondant'] or 'à désigner'} {party['email'] or ''}"
@@ -290,7 +308,7 @@ def print_clause(data: dict[str, Any], calendar: ExplainedCalendar, zone: ZoneIn
             [
                 f"{h['date'].astimezone(zone):%d/%m/%Y %H:%M}",
                 h["acteur"],
-                HISTORY_LABELS.get(h["evenement"], h["evenement"]),
+                history_label(h["evenement"]),
                 LABELS[Stage(h["de"])] if h["de"] else "",
                 LABELS[Stage(h["vers"])],
                 h["motif"] or "",
@@ -366,7 +384,7 @@ def list_clauses(
                 r["marche"],
                 r["lot"],
                 r["intitule"],
-                r["heures_prevues"] if r["heures_prevues"] is not None else "–",
+                hours_text(r["heures_prevues"]),
             ]
             for r in rows
         ],
@@ -381,7 +399,7 @@ def list_clauses(
 @click.argument("event_name", metavar="EVENEMENT")
 @click.option("--reason", default=None, help="Motif inscrit à l'historique.")
 @click.option(
-    "--end-date", default=None, help="Date de fin d'exécution (jj/mm/aaaa), pour « achever »."
+    "--end-date", default=None, help="Date de fin d'exécution (jj/mm/aaaa), pour « achever »."
 )
 @actor_option
 @json_option
@@ -428,14 +446,14 @@ def parse_party(spec: str, role: PartyRole, option: str) -> PartyInput:
     parts = [p.strip() for p in spec.split(":")]
     if len(parts) > 3 or not parts[0].isdigit():
         raise InputRefused(
-            f"{option} « {spec} » : ENTREPRISE[:CORRESPONDANT[:HEURES]] attendu, avec des "
+            f"{option} « {spec} » : ENTREPRISE[:CORRESPONDANT[:HEURES]] attendu, avec des "
             "numéros, par exemple 12, 12:4 ou 12:4:300."
         )
     numbers: list[int | None] = []
     for part in parts[1:]:
         if part and not part.isdigit():
             raise InputRefused(
-                f"{option} « {spec} » : « {part} » n'est pas un nombre entier positif."
+                f"{option} « {spec} » : « {part} » n'est pas un nombre entier positif."
             )
         numbers.append(int(part) if part else None)
     numbers += [None] * (2 - len(numbers))
@@ -508,7 +526,7 @@ def award(
     actor: str | None,
     as_json: bool,
 ) -> None:
-    """Enregistre l'attribution d'une clause (à l'étape « attribution ») : titulaire,
+    """Enregistre l'attribution d'une clause (à l'étape « attribution ») : titulaire,
     cotraitants, sous-traitants, dates."""
     app = get_app()
     start = parse_date_fr(start_text, "--start")
@@ -549,7 +567,7 @@ def award(
 def report(
     clause_id: int, text: str | None, path: Path | None, actor: str | None, as_json: bool
 ) -> None:
-    """Enregistre le bilan de l'opération (à l'étape « suivi et bilan »)."""
+    """Enregistre le bilan de l'opération (à l'étape « suivi et bilan »)."""
     if (text is None) == (path is None):
         raise click.UsageError("Donnez le bilan avec --text ou avec --file (l'un des deux).")
     if path is not None:
@@ -611,8 +629,8 @@ def impose_hours(clause_id: int, hours: int, reason: str, actor: str | None, as_
         return
     computed = data["heures_calculees"]
     say(
-        f"Clause n° {clause_id} : {hours} heures imposées"
-        + (f" (calculées : {computed})." if computed is not None else ".")
+        f"Clause n° {clause_id} : {number(hours)} heures imposées"
+        + (f" (calculées : {number(computed)})." if computed is not None else ".")
     )
 
 
@@ -662,7 +680,7 @@ def figures_command(
             "montant, la part de main-d'œuvre, le taux et le coût horaire)."
         )
         return
-    say(f"Clause n° {clause_id} : {calculation.hours} heures calculées.")
+    say(f"Clause n° {clause_id} : {number(calculation.hours)} heures calculées.")
     print_calculation(calculation)
 
 

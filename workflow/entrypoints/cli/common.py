@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,14 +22,29 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from workflow.adapters.db import safe_url
+from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import ClausesError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+#: The width of output redirected to a file or a pipe. rich would use 80 columns there, and cut
+#: table cells ("Périmè…") or split numbers ("271,67 / h") in what is read later, whole.
+REDIRECTED_WIDTH = 200
+
+
+def _width(stream: Any) -> int | None:
+    """None (rich measures the terminal) on a terminal or when ``COLUMNS`` says the width;
+    ``REDIRECTED_WIDTH`` when the output goes to a file or a pipe."""
+    if os.environ.get("COLUMNS"):
+        return None
+    isatty = getattr(stream, "isatty", None)
+    return None if isatty is not None and isatty() else REDIRECTED_WIDTH
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+error_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Sortie JSON pour les machines.")
 actor_option = click.option(
@@ -46,9 +63,21 @@ def say(text: str, style: str | None = None, *, markup: bool = False) -> None:
     console.print(text, style=style, soft_wrap=True, markup=markup)
 
 
+def number(value: int | Decimal | float) -> str:
+    """A count or a quantity as French writes it: ``12 345`` (Babel's narrow no-break space
+    between thousands), ``151,67`` (decimal comma, two decimals only when there are some)."""
+    amount = Decimal(str(value))
+    return french_number(amount, 0 if amount == amount.to_integral_value() else 2)
+
+
+def hours_text(value: int | Decimal | float | None, missing: str = "–") -> str:
+    """``4 725 h``, ``151,67 h``; ``missing`` when there is no figure."""
+    return missing if value is None else french_hours(value)
+
+
 def plural(count: int, one: str, many: str) -> str:
-    """``0 clause``, ``1 clause``, ``2 clauses``: French keeps 0 in the singular."""
-    return f"{count} {one if count < 2 else many}"
+    """``0 clause``, ``1 clause``, ``12 345 clauses``: French keeps 0 in the singular."""
+    return f"{number(count)} {one if count < 2 else many}"
 
 
 class CliState:
@@ -98,7 +127,7 @@ def database_trouble(exc: DBAPIError) -> str:
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     if _schema_behind(exc):
         return (
-            f"{where} n'est pas initialisée ou pas à jour : lancez « clauses init » "
+            f"{where} n'est pas initialisée ou pas à jour : lancez « clauses init » "
             f"(détail : {detail})."
         )
     if isinstance(exc, IntegrityError) or _concurrent(exc):
@@ -166,4 +195,4 @@ def parse_date_fr(text: str, field: str) -> date:
             return datetime.strptime(text.strip(), pattern).date()
         except ValueError:
             continue
-    raise InputRefused(f"{field} : « {text} » n'est pas une date (jj/mm/aaaa).")
+    raise InputRefused(f"{field} : « {text} » n'est pas une date (jj/mm/aaaa).")

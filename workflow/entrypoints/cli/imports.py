@@ -219,7 +219,9 @@ def declaration_group() -> None:
 
 
 @declaration_group.command("import")
-@csv_argument
+@click.argument(
+    "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--clause", "clause_id", type=int, help="La clause déclarée (sinon : marché et lot).")
 @click.option(
     "--replace", is_flag=True, help="Remplace une déclaration déjà enregistrée pour ce mois."
@@ -230,7 +232,8 @@ def declaration_group() -> None:
 def declaration_import(
     path: Path, clause_id: int | None, replace: bool, actor: str | None, as_json: bool
 ) -> None:
-    """Enregistre la déclaration mensuelle d'heures d'un fichier CSV (entreprise x lot x mois)."""
+    """Enregistre les déclarations mensuelles d'heures d'un fichier CSV, .xlsx ou .ods
+    (entreprise x lot x mois) : tout le fichier, ou rien s'il contient une erreur."""
     app = get_app()
     now = app.clock()
     with app.transaction() as session:
@@ -242,6 +245,7 @@ def declaration_import(
             publish=app.publish,
             clause_id=clause_id,
             replace=replace,
+            zone=app.settings.zone,
         )
     if as_json:
         print_json(
@@ -266,11 +270,11 @@ def find_company(session: Any, text: str) -> Company:
         siret = parse_siret(wanted)
         if siret is None:
             raise InputRefused(
-                f"--company : « {text} » n'est ni un numéro d'entreprise ni un SIRET."
+                f"--company : « {text} » n'est ni un numéro d'entreprise ni un SIRET."
             )
         company = session.scalar(select(Company).where(Company.siret == siret))
     if company is None:
-        raise NotFound(f"Aucune entreprise « {text} ».")
+        raise NotFound(f"Aucune entreprise « {text} ».")
     assert isinstance(company, Company)
     return company
 
@@ -290,7 +294,7 @@ def declaration_zero(
     month_start = parse_month(month)
     if month_start is None:
         raise InputRefused(
-            f"--month : « {month} » n'est pas un mois (mm/aaaa, par exemple 10/2026)."
+            f"--month : « {month} » n'est pas un mois (mm/aaaa, par exemple 10/2026)."
         )
     app = get_app()
     now = app.clock()
@@ -307,6 +311,7 @@ def declaration_zero(
             source="déclaration à zéro (ligne de commande)",
             publish=app.publish,
             replace=replace,
+            zone=app.settings.zone,
         )
         name = found.name
     if as_json:
@@ -364,8 +369,8 @@ def sample_load(as_json: bool) -> None:
         return
     say(f"Territoire d'exemple chargé : {created_text(summary.created)}.")
     say(
-        f"{plural(len(summary.clause_ids), 'clause', 'clauses')} à l'étape « repérage » : "
-        "« clauses clause list » pour les voir."
+        f"{plural(len(summary.clause_ids), 'clause', 'clauses')} à l'étape « repérage » : "
+        "« clauses clause list » pour les voir."
     )
     print_warnings(summary.warnings)
 

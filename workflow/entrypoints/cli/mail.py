@@ -13,15 +13,18 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.entrypoints.cli.common import (
     console,
+    error_console,
     get_app,
     handle_errors,
     json_option,
+    number,
     print_json,
     print_table,
 )
 from workflow.entrypoints.cli.preview import preview_command
+from workflow.entrypoints.cli.service import kind_label
 from workflow.services import outbox
-from workflow.services.dispatch import BATCH_SIZE, dispatch_due
+from workflow.services.dispatch import BATCH_SIZE, EXIT_DELIVERY_FAILED, dispatch_due
 
 
 @click.group("mail")
@@ -76,7 +79,7 @@ def _message_data(message: OutboxMessage) -> dict[str, Any]:
     "--state",
     "states",
     multiple=True,
-    help="pending, sending, sent, failed ou dead (ou en français) ; répétable.",
+    help="pending, sending, sent, failed, dead ou uncertain (ou en français) ; répétable.",
 )
 @click.option("--kind", default=None, help="N'afficher qu'un type de courriel.")
 @click.option("--limit", type=int, default=100, show_default=True, help="Nombre maximal de lignes.")
@@ -102,7 +105,7 @@ def list_command(states: tuple[str, ...], kind: str | None, limit: int, as_json:
             [
                 r["id"],
                 r["etat_libelle"],
-                r["type"],
+                kind_label(r["type"]),
                 r["destinataires"],
                 _short(r["objet"]),
                 r["tentatives"],
@@ -115,7 +118,7 @@ def list_command(states: tuple[str, ...], kind: str | None, limit: int, as_json:
         if (r["derniere_erreur"] and r["etat"] != "sent") or r["destinataires_refuses"]:
             console.print(f"n° {r['id']} : {r['derniere_erreur']}", soft_wrap=True)
     console.print(
-        " · ".join(f"{outbox.STATE_LABELS[s]} : {n}" for s, n in counts.items()),
+        " · ".join(f"{outbox.STATE_LABELS[s]} : {number(n)}" for s, n in counts.items()),
     )
 
 
@@ -142,8 +145,8 @@ def retry_command(message_id: int | None, all_failed: bool, as_json: bool) -> No
     else:
         numbers = ", ".join(f"n° {i}" for i in ids)
         console.print(
-            f"{len(ids)} courriel(s) remis en file ({numbers}) ; "
-            "ils partiront au prochain envoi (« clauses mail send » ou le service)."
+            f"{number(len(ids))} courriel(s) remis en file ({numbers}) ; "
+            "ils partiront au prochain envoi (« clauses mail send » ou le service)."
         )
 
 
@@ -157,19 +160,30 @@ def send_command(batch_size: int, as_json: bool) -> None:
     report = dispatch_due(app, app.clock(), batch_size=batch_size)
     if as_json:
         print_json({"transport": app.transport.describe(), **report.as_dict()})
+        if report.outage:
+            raise SystemExit(EXIT_DELIVERY_FAILED)
         return
     console.print(
-        f"Envoi par {app.transport.describe()} : {report.sent} envoyé(s), "
-        f"{report.retried} à retenter plus tard, {report.failed} refusé(s), "
-        f"{report.dead} abandonné(s)."
+        f"Envoi par {app.transport.describe()} : {number(report.sent)} envoyé(s), "
+        f"{number(report.retried)} à retenter plus tard, {number(report.failed)} refusé(s), "
+        f"{number(report.dead)} abandonné(s)."
     )
     if report.partly_refused:
         console.print(
-            f"{report.partly_refused} courriel(s) envoyé(s) avec un destinataire refusé : "
-            "voir « clauses mail list --state sent »."
+            f"{number(report.partly_refused)} courriel(s) envoyé(s) avec un destinataire refusé : "
+            "voir « clauses mail list --state sent »."
         )
+    if report.uncertain:
+        console.print(
+            f"{number(report.uncertain)} courriel(s) incertain(s) (peut-être déjà arrivés) : "
+            "voir « clauses mail list --state uncertain », renvoi par « clauses mail retry N° »."
+        )
+    if report.outage:
+        # Exit code 3, so that cron or a monitor sees the outage (README, « Codes de sortie »).
+        error_console.print(f"Envoi interrompu : {report.stopped}", soft_wrap=True)
+        raise SystemExit(EXIT_DELIVERY_FAILED)
     if report.stopped:
-        console.print(f"Serveur injoignable, envoi interrompu : {report.stopped}", soft_wrap=True)
+        console.print(f"Envoi interrompu : {report.stopped}", soft_wrap=True)
 
 
 COMMANDS: list[click.Command] = [mail_group]

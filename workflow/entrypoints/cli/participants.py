@@ -13,7 +13,13 @@ import click
 
 from workflow.adapters.templates import french_hours
 from workflow.domain.calendar import local_date
-from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, parse_outcome_type
+from workflow.domain.outcomes import (
+    OUTCOME_TYPE_LABELS,
+    OutcomeType,
+    group_of,
+    parse_outcome_type,
+    types_by_group,
+)
 from workflow.domain.participants import parse_birth_year, parse_sex
 from workflow.domain.summary import AGE_BAND_LABELS, age_band
 from workflow.domain.vocabulary import (
@@ -29,6 +35,7 @@ from workflow.entrypoints.cli.common import (
     get_app,
     handle_errors,
     json_option,
+    number,
     parse_date_fr,
     plural,
     print_json,
@@ -91,8 +98,8 @@ def recorded_data(recorded: RecordedOutcome) -> dict[str, Any]:
         "clause": recorded.clause_id,
         "type": recorded.outcome_type,
         "type_libelle": recorded.outcome_type.label,
-        "groupe": recorded.outcome_type.group,
-        "groupe_libelle": OUTCOME_GROUP_LABELS[recorded.outcome_type.group],
+        "groupe": recorded.group,
+        "groupe_libelle": OUTCOME_GROUP_LABELS[recorded.group],
         "date": recorded.on,
         "resultat": CHANGE_WORDS[recorded.change],
         "modifie": recorded.change is not Change.UNCHANGED,
@@ -112,8 +119,9 @@ def participant_group() -> None:
     "--type",
     "type_text",
     required=True,
-    help="Type de sortie, ex. « CDI », « CDD de moins de 6 mois », « formation qualifiante », "
-    "« perdu de vue » (la liste : clauses participant types).",
+    help="Type de sortie, ex. « CDI », « CDD de moins de 6 mois », « contrat d'apprentissage », "
+    "« contrat pro », « formation courte », « formation qualifiante », « perdu de vue » (la "
+    "liste : clauses participant types).",
 )
 @click.option("--date", "date_text", required=True, help="Date de la sortie (jj/mm/aaaa).")
 @replace_option
@@ -146,6 +154,7 @@ def outcome_command(
             now=now,
             zone=app.settings.zone,
             replace=replace,
+            groups=app.settings.outcome_groups,
         )
     if as_json:
         print_json(recorded_data(recorded))
@@ -209,7 +218,7 @@ def list_command(clause_id: int | None, as_json: bool) -> None:
     app = get_app()
     this_year = local_date(app.clock(), app.settings.zone).year
     with app.transaction() as session:
-        lines = list_participants(session, clause_id)
+        lines = list_participants(session, clause_id, app.settings.outcome_groups)
     if as_json:
         print_json([participant_data(line, this_year) for line in lines])
         return
@@ -274,23 +283,23 @@ def print_change(change: ParticipantChange, as_json: bool) -> None:
 def parse_sex_option(text: str) -> Sex:
     sex = parse_sex(text)
     if sex is None:
-        raise InputRefused(f"--sex « {text} » : indiquez F (femme) ou M (homme).")
+        raise InputRefused(f"--sex « {text} » : indiquez F (femme) ou M (homme).")
     return sex
 
 
 def parse_birth_year_option(text: str) -> int:
     year = parse_birth_year(text)
     if year is None:
-        raise InputRefused(f"--birth-year « {text} » : indiquez l'année sur 4 chiffres (ex. 1987).")
+        raise InputRefused(f"--birth-year « {text} » : indiquez l'année sur 4 chiffres (ex. 1987).")
     return year
 
 
 def parse_criterion_option(text: str) -> Criterion:
     criterion = match_label(text, CRITERION_LABELS, CRITERION_ALIASES)
     if criterion is None:
-        accepted = " ; ".join(f"« {label} »" for label in CRITERION_LABELS.values())
+        accepted = " ; ".join(f"« {label} »" for label in CRITERION_LABELS.values())
         raise InputRefused(
-            f"--criterion « {text} » n'est pas reconnu. Valeurs acceptées : {accepted} "
+            f"--criterion « {text} » n'est pas reconnu. Valeurs acceptées : {accepted} "
             "(ou RSA, RQTH, DELD, QPV, IAE, senior)."
         )
     return criterion
@@ -304,7 +313,7 @@ def parse_criterion_option(text: str) -> Criterion:
     "--criterion",
     "criterion_text",
     default=None,
-    help="Critère d'éligibilité, ex. « RSA », « RQTH », « Demandeur d'emploi de longue durée ».",
+    help="Critère d'éligibilité, ex. « RSA », « RQTH », « Demandeur d'emploi de longue durée ».",
 )
 @json_option
 @handle_errors
@@ -316,7 +325,7 @@ def set_command(
     as_json: bool,
 ) -> None:
     """Complète ou corrige un participant : seuls les champs indiqués changent. Changer de
-    critère retire la validation d'éligibilité, à refaire avec « participant validate »."""
+    critère retire la validation d'éligibilité, à refaire avec « participant validate »."""
     if sex_text is None and birth_year_text is None and criterion_text is None:
         raise click.UsageError(
             "Rien à modifier : indiquez --sex, --birth-year ou --criterion (au moins un)."
@@ -344,7 +353,7 @@ def set_command(
 @click.option(
     "--proof",
     required=True,
-    help="La pièce vérifiée, ex. « Attestation France Travail DELD » (sans nom ni numéro).",
+    help="La pièce vérifiée, ex. « Attestation France Travail DELD » (sans nom ni numéro).",
 )
 @click.option(
     "--date",
@@ -369,13 +378,25 @@ def validate_command(reference: str, proof: str, date_text: str | None, as_json:
 
 @participant_group.command("types")
 @json_option
+@handle_errors
 def types_command(as_json: bool) -> None:
-    """Liste les types de sortie acceptés, par groupe."""
-    rows = [(t, OUTCOME_TYPE_LABELS[t], OUTCOME_GROUP_LABELS[t.group]) for t in OutcomeType]
+    """Liste les types de sortie acceptés, par groupe (selon le réglage outcome_groups s'il
+    change le classement par défaut)."""
+    overrides = get_app().settings.outcome_groups
+    rows = [
+        (t, OUTCOME_TYPE_LABELS[t], OUTCOME_GROUP_LABELS[group])
+        for group, types in types_by_group(overrides).items()
+        for t in types
+    ]
     if as_json:
         print_json(
             [
-                {"type": t, "type_libelle": label, "groupe": t.group, "groupe_libelle": group}
+                {
+                    "type": t,
+                    "type_libelle": label,
+                    "groupe": group_of(t.value, overrides),
+                    "groupe_libelle": group,
+                }
                 for t, label, group in rows
             ]
         )
@@ -414,9 +435,9 @@ def print_import(result: OutcomesImport) -> None:
         )
     else:
         say(
-            f"Sorties enregistrées : {result.count(Change.CREATED)}, corrigées : "
-            f"{result.count(Change.REPLACED)}, déjà enregistrées : "
-            f"{result.count(Change.UNCHANGED)}."
+            f"Sorties enregistrées : {number(result.count(Change.CREATED))}, corrigées : "
+            f"{number(result.count(Change.REPLACED))}, déjà enregistrées : "
+            f"{number(result.count(Change.UNCHANGED))}."
         )
     if result.warnings:
         say("Attention :", style="bold yellow")
@@ -449,6 +470,7 @@ def import_outcomes_command(
             zone=app.settings.zone,
             clause_id=clause_id,
             replace=replace,
+            groups=app.settings.outcome_groups,
         )
     if as_json:
         print_json(import_data(result))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -17,9 +17,11 @@ from workflow.adapters.db import safe_url
 from workflow.adapters.templates import french_date, french_month
 from workflow.entrypoints.cli.common import (
     console,
+    error_console,
     get_app,
     handle_errors,
     json_option,
+    number,
     parse_date_fr,
     plural,
     print_json,
@@ -66,7 +68,7 @@ def parse_instant(text: str, zone: Any) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputRefused(
-            f"--now : « {text} » n'est pas un instant ISO 8601 ; exemples : 2026-06-01T09:00 "
+            f"--now : « {text} » n'est pas un instant ISO 8601 ; exemples : 2026-06-01T09:00 "
             "(heure locale) ou 2026-06-01T07:00+00:00."
         ) from None
     if moment.tzinfo is None:
@@ -88,13 +90,14 @@ def describe_pass(report: PassReport) -> str:
         text += f" ; {plural(report.dispatch.sent, 'courriel envoyé', 'courriels envoyés')}"
         if report.dispatch.retried or report.dispatch.failed or report.dispatch.dead:
             text += (
-                f" ({report.dispatch.retried} à retenter, {report.dispatch.failed} en échec, "
-                f"{report.dispatch.dead} abandonnés)"
+                f" ({number(report.dispatch.retried)} à retenter, "
+                f"{number(report.dispatch.failed)} en échec, "
+                f"{number(report.dispatch.dead)} abandonnés)"
             )
-    if ladders.steps_skipped:
+    if ladders.steps_deferred:
         text += (
-            f" ; {plural(ladders.steps_skipped, 'étape en retard sautée', 'étapes en retard sautées')}"
-            " (seule la plus récente part)"
+            f" ; {plural(ladders.steps_deferred, 'étape due', 'étapes dues')} gardée"
+            f"{'s' if ladders.steps_deferred > 1 else ''} pour l'heure d'appel"
         )
     return text
 
@@ -115,7 +118,7 @@ def describe_pass(report: PassReport) -> str:
 def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
     """Fait un passage : appels, rappels, alertes, récapitulatif, synthèses dus, puis envois.
 
-    Pour un lancement périodique (cron, minuteur systemd) à la place de « clauses serve ».
+    Pour un lancement périodique (cron, minuteur systemd) à la place de « clauses serve ».
     """
     from workflow.entrypoints.scheduler import configure_logging
     from workflow.services.ticks import run_pass
@@ -124,15 +127,30 @@ def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
     if with_log:
         configure_logging()
     now = parse_instant(now_text, app.settings.zone) if now_text else app.clock()
+    if now_text and app.settings.mail_transport == "smtp":
+        from workflow.services.dispatch import real_now
+
+        # Another instant, real inboxes: calls and summaries of months not over would leave now.
+        if abs(now - real_now()) > timedelta(minutes=1):
+            raise InputRefused(
+                "--now : un passage à un autre instant que maintenant enverrait de vrais "
+                "courriels par SMTP ; lancez-le avec CLAUSES_MAIL_TRANSPORT=file (fichiers .eml)."
+            )
     report = run_pass(app, now)
     if as_json:
         print_json(report.as_dict())
-        return
-    local = now.astimezone(app.settings.zone)
-    console.print(
-        f"Passage du {french_date(local)} à {local:%H:%M} ({app.settings.timezone}) : "
-        f"{describe_pass(report)}."
-    )
+    else:
+        local = now.astimezone(app.settings.zone)
+        console.print(
+            f"Passage du {french_date(local)} à {local:%H:%M} ({app.settings.timezone}) : "
+            f"{describe_pass(report)}."
+        )
+    if report.dispatch is not None and report.dispatch.outage:
+        from workflow.services.dispatch import EXIT_DELIVERY_FAILED
+
+        # Exit code 3: cron and monitors see the outage (README, « Codes de sortie »).
+        error_console.print(f"Envoi interrompu : {report.dispatch.stopped}", soft_wrap=True)
+        raise SystemExit(EXIT_DELIVERY_FAILED)
 
 
 class MonthlyProgress:
@@ -191,21 +209,22 @@ def progress_bar() -> Progress:
 def print_simulation(report: SimulationReport, zone: ZoneInfo, *, by_kind: bool = True) -> None:
     console.print(
         f"\nSimulation du {french_date(report.start.astimezone(zone))} au "
-        f"{french_date(report.end.astimezone(zone))} : {report.passes} passages, "
+        f"{french_date(report.end.astimezone(zone))} : {plural(report.passes, 'passage', 'passages')}, "
         f"{plural(report.actions, 'action simulée', 'actions simulées')}, "
         f"{plural(report.queued, 'courriel préparé', 'courriels préparés')}, "
-        f"{plural(report.sent, 'envoyé', 'envoyés')}."
+        f"{plural(report.sent, 'envoyé', 'envoyés')}"
+        + (
+            # The dispatcher also sends what was queued before the first simulated day.
+            f" (dont {plural(report.sent - report.queued, 'préparé', 'préparés')} avant son début)."
+            if report.sent > report.queued
+            else "."
+        )
     )
     if by_kind:
         print_table(
             "Courriels préparés pendant la simulation, par type",
             ["Type", "Nombre"],
-            [[kind_label(kind), count] for kind, count in sorted(report.by_kind.items())],
-        )
-    if report.steps_skipped:
-        console.print(
-            f"{plural(report.steps_skipped, 'étape de relance sautée', 'étapes de relance sautées')}"
-            " parce qu'une plus récente était déjà due."
+            [[kind_label(kind), number(count)] for kind, count in sorted(report.by_kind.items())],
         )
 
 
@@ -290,7 +309,7 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
 @click.option(
     "--migrate",
     is_flag=True,
-    help="Crée ou met à jour la base avant de démarrer (comme « clauses init »).",
+    help="Crée ou met à jour la base avant de démarrer (comme « clauses init »).",
 )
 @handle_errors
 def serve(interval: float, migrate: bool) -> None:
@@ -309,38 +328,63 @@ def serve(interval: float, migrate: bool) -> None:
     run_service(app, interval)
 
 
-DEMO_DIR = Path("var")
+#: The demo's own place: its database and its mail, and nothing else of the real folders.
+DEMO_DIR = Path("var/demo")
+DEMO_DATABASE = DEMO_DIR / "clauses.db"
+DEMO_MAIL = DEMO_DIR / "mail"
 
 
 def fresh_demo_settings() -> Settings:
-    """``var/demo.db`` and ``var/mail/``, both emptied: the demo never touches real data."""
+    """``var/demo/clauses.db`` and ``var/demo/mail/``, both emptied first.
+
+    Only the demo's own folder is cleared: the real defaults (``var/clauses.db``, ``var/mail/``)
+    may hold a facilitator's data and mail, and the demo never reads, writes nor empties them.
+    """
     from workflow.settings import load_settings
 
-    database = DEMO_DIR / "demo.db"
-    for suffix in ("", "-wal", "-shm"):
-        database.with_name(database.name + suffix).unlink(missing_ok=True)
-    mail_dir = DEMO_DIR / "mail"
-    shutil.rmtree(mail_dir, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        DEMO_DATABASE.with_name(DEMO_DATABASE.name + suffix).unlink(missing_ok=True)
+    shutil.rmtree(DEMO_MAIL, ignore_errors=True)
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
     return load_settings(
-        database_url=f"sqlite:///{database}", mail_transport="file", mail_dir=mail_dir
+        database_url=f"sqlite:///{DEMO_DATABASE}", mail_transport="file", mail_dir=DEMO_MAIL
     )
+
+
+def explore_commands(settings: Settings) -> list[tuple[str, str]]:
+    """What to type to look at what the demo made: its clauses, and its mail folder."""
+    program = ".venv/bin/clauses" if Path(".venv/bin/clauses").exists() else "clauses"
+    return [
+        (
+            "Les clauses de la démonstration (toute commande clauses, préfixée de même) :",
+            f"CLAUSES_DATABASE_URL={settings.database_url} {program} clause list",
+        ),
+        (
+            "Les courriels, un dossier par type (fichiers .eml, lisibles par tout logiciel de "
+            "messagerie) :",
+            f"ls {settings.mail_dir}/*",
+        ),
+    ]
 
 
 @click.command("demo")
 @handle_errors
 def demo() -> None:
-    """Démonstration : territoire d'exemple et 14 mois simulés (base var/demo.db, courriels
-    var/mail/)."""
+    """Démonstration : territoire d'exemple et 14 mois simulés, dans var/demo/ seulement
+    (base var/demo/clauses.db, courriels var/demo/mail/)."""
     from workflow.adapters.reports import print_summary
     from workflow.bootstrap import bootstrap
+    from workflow.domain.summary import summary_due_at
     from workflow.services.demo import CAST, FIRST_DAY, LAST_DAY, run_demo
-    from workflow.services.summaries import compile_summary
+    from workflow.services.summaries import compile_for, summary_timing
 
     settings = fresh_demo_settings()
     console.print(
-        f"Démonstration sur une base neuve [bold]{settings.database_url}[/] (remplace "
-        f"CLAUSES_DATABASE_URL le temps de la démonstration) ; dossier [bold]{settings.mail_dir}/[/]"
-        " vidé : les courriels y seront écrits en fichiers .eml, aucun n'est envoyé."
+        f"Démonstration dans [bold]{DEMO_DIR}/[/], refait à neuf : base [bold]{DEMO_DATABASE}[/], "
+        f"courriels en fichiers .eml dans [bold]{settings.mail_dir}/[/] (aucun n'est envoyé). "
+        "La base et le dossier de courriels réglés (CLAUSES_DATABASE_URL, CLAUSES_MAIL_DIR, "
+        "par défaut var/clauses.db et var/mail/) ne sont pas touchés.",
+        soft_wrap=True,
     )
     app = bootstrap(settings)
     try:
@@ -356,20 +400,22 @@ def demo() -> None:
         )
         print_simulation(report.simulation, settings.zone, by_kind=False)
         print_mail_folders(settings.mail_dir)
-        with app.transaction() as session:
-            summary = compile_summary(
-                session,
-                report.last_summary_month,
-                now=report.simulation.end,
-                zone=settings.zone,
-            )
+        # The figures the recipients read: the summary as compiled when its email left.
+        sent_at = summary_due_at(report.last_summary_month, summary_timing(settings))
+        summary = compile_for(app, report.last_summary_month, now=sent_at)
         console.print(
-            f"\nDernière synthèse mensuelle, {french_month(report.last_summary_month)} "
-            "(envoyée le premier jour ouvré du mois suivant) :\n"
+            f"\nDernière synthèse mensuelle envoyée, {french_month(report.last_summary_month)}, "
+            f"telle que reçue le {french_date(sent_at.astimezone(settings.zone))} à "
+            f"{sent_at.astimezone(settings.zone):%H:%M} :\n"
         )
         print_summary(console, summary)
     finally:
         app.close()
+    console.print("\n[bold]Pour explorer la démonstration[/]")
+    for what, command in explore_commands(settings):
+        console.print(f"  {what}")
+        # Printed as is (no markup, no wrapping): the line is meant to be copied into a shell.
+        console.print(f"    {command}", soft_wrap=True, markup=False, highlight=False)
 
 
 def print_mail_folders(mail_dir: Path) -> None:
@@ -383,7 +429,7 @@ def print_mail_folders(mail_dir: Path) -> None:
     print_table(
         "Courriels écrits",
         ["Dossier", "Type", "Fichiers"],
-        [[f"{folder}/", kind_label(folder.name), count] for folder, count in rows],
+        [[f"{folder}/", kind_label(folder.name), number(count)] for folder, count in rows],
     )
 
 

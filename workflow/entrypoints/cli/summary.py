@@ -9,18 +9,19 @@ from typing import cast
 
 import click
 
-from workflow.adapters.reports import FORMATS, Format, print_summary, render_summary
-from workflow.domain.calendar import add_months, month_start
+from workflow.adapters.reports import FORMATS, Format, of_month, print_summary, render_summary
+from workflow.domain.summary import latest_due_month
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
     handle_errors,
     json_option,
     print_json,
+    say,
 )
 from workflow.errors import InputRefused
 from workflow.services.digest import CATEGORY_TITLES, compile_digest
-from workflow.services.summaries import compile_summary
+from workflow.services.summaries import compile_for, summary_timing
 
 #: Where xlsx and html summaries go when no --output is given.
 REPORTS_DIR = Path("var/reports")
@@ -39,7 +40,7 @@ def parse_month(text: str) -> date:
         if 1 <= month <= 12:
             return date(year, month, 1)
     raise InputRefused(
-        f"--month : « {text} » n'est pas un mois ; attendu AAAA-MM, par exemple 2026-03."
+        f"--month : « {text} » n'est pas un mois ; attendu AAAA-MM, par exemple 2026-03."
     )
 
 
@@ -51,7 +52,7 @@ def parse_now(text: str, zone_name: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputRefused(
-            f"--now : « {text} » n'est pas une date-heure ISO ; attendu par exemple "
+            f"--now : « {text} » n'est pas une date-heure ISO ; attendu par exemple "
             "2026-03-16T08:00 ou 2026-03-16T08:00+01:00."
         ) from None
     if moment.tzinfo is None:
@@ -60,7 +61,11 @@ def parse_now(text: str, zone_name: str) -> datetime:
 
 
 @click.command("summary")
-@click.option("--month", "month_text", help="Mois résumé, AAAA-MM (par défaut : le mois dernier).")
+@click.option(
+    "--month",
+    "month_text",
+    help="Mois résumé, AAAA-MM (par défaut : le dernier mois dont la synthèse est partie).",
+)
 @click.option("--buyer", "buyer_id", type=int, help="N° d'un donneur d'ordre : ses clauses seules.")
 @click.option(
     "--format",
@@ -68,7 +73,7 @@ def parse_now(text: str, zone_name: str) -> datetime:
     type=click.Choice(FORMATS),
     default="text",
     show_default=True,
-    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
+    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
     "tableau) ou html (avec graphique).",
 )
 @click.option(
@@ -76,21 +81,31 @@ def parse_now(text: str, zone_name: str) -> datetime:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
 )
+@click.option(
+    "--now",
+    "now_text",
+    help="Chiffres tels que connus à cette date-heure ISO, par exemple celle d'une synthèse "
+    "envoyée (par défaut : maintenant).",
+)
 @handle_errors
 def summary_command(
-    month_text: str | None, buyer_id: int | None, fmt: str, output: Path | None
+    month_text: str | None,
+    buyer_id: int | None,
+    fmt: str,
+    output: Path | None,
+    now_text: str | None,
 ) -> None:
     """Synthèse mensuelle : heures, participants, contrats, sorties et étapes d'un mois."""
     app = get_app()
-    now = app.clock()
+    now = parse_now(now_text, app.settings.timezone) if now_text else app.clock()
     if month_text:
         month = parse_month(month_text)
     else:
-        month = add_months(month_start(now.astimezone(app.settings.zone).date()), -1)
-    with app.transaction() as session:
-        summary = compile_summary(
-            session, month, buyer_id=buyer_id, now=now, zone=app.settings.zone
-        )
+        # The month the emails last covered: earlier in the month, M-1's declarations are
+        # not due yet and its figures would be read too soon.
+        month = latest_due_month(now, summary_timing(app.settings))
+    # The very code path of the emails, at this moment: same figures as an email written now.
+    summary = compile_for(app, month, buyer_id=buyer_id, now=now)
     chosen = cast(Format, fmt)
     if output is None and chosen == "text":
         print_summary(console, summary)
@@ -110,7 +125,7 @@ def summary_command(
         raise InputRefused(
             f"Impossible d'écrire la synthèse dans {output} : {exc.strerror}."
         ) from None
-    console.print(f"Synthèse de {month:%m/%Y} écrite dans {output}")
+    say(f"Synthèse {of_month(month)} écrite dans {output}")
 
 
 @click.command("digest")

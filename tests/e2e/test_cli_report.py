@@ -1,0 +1,141 @@
+"""``clauses report annual`` on the Gers territory of 2017, in every format, as a funder gets it."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import Clock
+from tests.e2e.conftest import Invoke
+from tests.integration import gers_2017
+from tests.integration.test_annual_report import FLYER
+from workflow.bootstrap import bootstrap
+from workflow.settings import Settings
+
+
+@pytest.fixture
+def gers(sqlite_settings: Settings, clock: Clock) -> gers_2017.Built:
+    app = bootstrap(sqlite_settings, clock=clock)
+    try:
+        return gers_2017.build(app, clock)
+    finally:
+        app.close()
+
+
+def test_it_prints_the_flyers_line_and_the_tables(run: Invoke, gers: gers_2017.Built) -> None:
+    result = run("report", "annual", "--year", "2017")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Bilan annuel des clauses sociales d'insertion – 2017"
+    assert lines[1] == FLYER
+    assert "│ Entreprises accompagnées     │       51 │" in result.output
+    assert "Établi le 15/02/2018 à 10:00." in result.output  # 09:00 UTC, in Paris
+
+
+def test_the_year_defaults_to_last_year(run: Invoke, gers: gers_2017.Built, clock: Clock) -> None:
+    # The clock stands in February 2018 once the scenario is built.
+    assert run("report", "annual").output.splitlines()[1] == FLYER
+
+
+def test_it_writes_a_french_excel_csv(run: Invoke, gers: gers_2017.Built, tmp_path: Path) -> None:
+    path = tmp_path / "bilan.csv"
+    result = run("report", "annual", "--year", "2017", "--format", "csv", "--output", str(path))
+
+    assert result.exit_code == 0, result.output
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["tableau", "ligne", "indicateur", "valeur", "unité"]
+    # The line starts with "+": a spreadsheet would read it as a formula, so it is neutralised.
+    assert rows[1][1:4] == ["En une ligne", "Phrase", "'" + FLYER]
+    figures = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows[2:]}
+    assert figures[("Chiffres clés 2017", "Heures d'insertion réalisées", "Valeur")] == (
+        "18165",
+        "h",
+    )
+    assert figures[("Chiffres clés 2017", "Entreprises accompagnées", "Valeur")] == ("51", "nombre")
+    assert figures[
+        ("Sorties par type", "Formation courte (non qualifiante) – Autre", "Sorties")
+    ] == (
+        "11",
+        "nombre",
+    )
+    # Lines of zeros are data in a CSV: kept.
+    assert figures[("Sorties par groupe", "Sortie positive", "Sorties")] == ("0", "nombre")
+
+
+def test_without_output_the_csv_goes_to_standard_output(run: Invoke, gers: gers_2017.Built) -> None:
+    result = run("report", "annual", "--year", "2017", "--format", "csv")
+
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbftableau;ligne;")
+
+
+def test_it_writes_an_xlsx_workbook(run: Invoke, gers: gers_2017.Built, tmp_path: Path) -> None:
+    path = tmp_path / "bilan.xlsx"
+    result = run("report", "annual", "--year", "2017", "--format", "xlsx", "--output", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"Bilan annuel 2017 écrit dans {path}", FLYER]
+    book = load_workbook(path)
+    front = book["Bilan"]
+    assert front["A2"].value == FLYER and front["A2"].data_type == "s"  # text, not a formula
+    key = {front.cell(r, 1).value: front.cell(r, 2).value for r in range(4, 9)}
+    assert key == {
+        "Heures d'insertion réalisées": 18165,
+        "Entreprises accompagnées": 51,
+        "Clauses suivies": 17,
+        "Participants": key["Participants"],
+        "Sorties": 18,
+    }
+    by_group = {
+        r[0]: r[1] for r in book["Sorties par groupe"].iter_rows(min_row=2, values_only=True)
+    }
+    assert by_group == {
+        "Emploi durable": 7,
+        "Emploi de transition": 0,
+        "Sortie positive": 0,
+        "Autre": 11,
+    }
+
+
+def test_it_writes_a_standalone_html_page(
+    run: Invoke, gers: gers_2017.Built, tmp_path: Path
+) -> None:
+    path = tmp_path / "bilan.html"
+    result = run("report", "annual", "--year", "2017", "--format", "html", "--output", str(path))
+
+    assert result.exit_code == 0, result.output
+    page = path.read_text(encoding="utf-8")
+    assert f'<p class="headline">{html.escape(FLYER)}</p>' in page
+    assert "max-width: 600px" in page and "<script" not in page and "http" not in page
+    assert "<td class=num>18\u202f165\u00a0h</td>" in page
+
+
+def test_a_buyer_report_restricts_every_figure(run: Invoke, gers: gers_2017.Built) -> None:
+    department = gers.buyers[gers_2017.DEPARTMENT]
+    result = run("report", "annual", "--year", "2017", "--buyer", str(department))
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        lines[0] == f"Bilan annuel des clauses sociales d'insertion – 2017 – {gers_2017.DEPARTMENT}"
+    )
+    assert lines[1].startswith("+ de 8\u202f000 heures d'insertion, 18 entreprises accompagnées")
+    assert "Ville d'Auch" not in result.output
+    assert "Heures réalisées par donneur d'ordre" not in result.output  # one buyer: said above
+
+
+def test_an_unknown_buyer_or_a_bad_year_is_refused_in_french(
+    run: Invoke, gers: gers_2017.Built
+) -> None:
+    unknown = run("report", "annual", "--year", "2017", "--buyer", "99")
+    bad_year = run("report", "annual", "--year", "17")
+
+    assert unknown.exit_code == 1 and "Aucun donneur d'ordre n° 99" in unknown.output
+    assert bad_year.exit_code == 1 and "--year : 17 n'est pas une année" in bad_year.output

@@ -1,0 +1,94 @@
+"""``clauses report annual``: the funders' annual report, on screen or as a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import click
+
+from workflow.adapters.annual_report_files import (
+    FORMATS,
+    Format,
+    print_annual_report,
+    render_annual_report,
+)
+from workflow.entrypoints.cli.common import console, get_app, handle_errors, say
+from workflow.errors import InputRefused
+from workflow.services.annual_report import compile_annual_report
+
+#: Where xlsx and html reports go when no --output is given (as the monthly summaries).
+REPORTS_DIR = Path("var/reports")
+SUFFIXES = {"text": "txt", "csv": "csv", "xlsx": "xlsx", "html": "html"}
+
+
+@click.group("report")
+def report_group() -> None:
+    """Bilans pour les financeurs."""
+
+
+@report_group.command("annual")
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="Année civile du bilan, AAAA (par défaut : l'année dernière).",
+)
+@click.option("--buyer", "buyer_id", type=int, help="N° d'un donneur d'ordre : ses clauses seules.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
+    "tableau) ou html (page autonome, lisible sur téléphone).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
+)
+@handle_errors
+def annual_command(year: int | None, buyer_id: int | None, fmt: str, output: Path | None) -> None:
+    """Bilan annuel : heures (par donneur d'ordre, par modalité), entreprises accompagnées,
+    participants, contrats, sorties par type et par groupe, clauses par étape, et la phrase
+    « + de 18 000 heures d'insertion, 51 entreprises accompagnées, … »."""
+    app = get_app()
+    now = app.clock()
+    zone = app.settings.zone
+    if year is None:
+        year = now.astimezone(zone).year - 1
+    with app.transaction() as session:
+        report = compile_annual_report(
+            session,
+            year,
+            buyer_id=buyer_id,
+            groups=app.settings.outcome_groups,
+            now=now.astimezone(zone),
+            zone=zone,
+        )
+    chosen = cast(Format, fmt)
+    if output is None and chosen == "text":
+        print_annual_report(console, report)
+        return
+    data = render_annual_report(report, chosen)
+    if output is None and chosen == "csv":
+        # Bytes as they are (BOM, CRLF): redirected to a file, it opens as such in Excel.
+        click.echo(data, nl=False)
+        return
+    if output is None:
+        name = f"bilan-annuel-{year}" + (f"-donneur-{buyer_id}" if buyer_id else "")
+        output = REPORTS_DIR / f"{name}.{SUFFIXES[chosen]}"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        raise InputRefused(
+            f"Impossible d'écrire le bilan dans {output} : {exc.strerror}."
+        ) from None
+    say(f"Bilan annuel {year} écrit dans {output}")
+    say(report.headline)
+
+
+COMMANDS: list[click.Command] = [report_group]
