@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 
 class Criterion(StrEnum):
@@ -187,3 +187,16 @@ def match_label(text: str, labels: dict[E, str], aliases: dict[str, E]) -> E | N
 def label_of(labels: Mapping[E, str], code: str) -> str:
     """The French label of a stored code; a code written by other means keeps its own text."""
     return next((label for member, label in labels.items() if member.value == code), code)
+
+
+#: The code a breakdown groups a missing category under (a participant's sex not given, say).
+UNKNOWN = "unknown"
+UNKNOWN_LABEL = "Non renseigné"
+
+
+def category_label(labels: Mapping[Any, str], code: str | None) -> str:
+    """A category's label in a report's breakdown: ``UNKNOWN_LABEL`` when missing, a code this
+    version does not know as it is."""
+    if code is None or code == UNKNOWN:
+        return UNKNOWN_LABEL
+    return next((text for member, text in labels.items() if str(member) == code), code)

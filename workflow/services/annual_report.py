@@ -60,13 +60,14 @@ from workflow.domain.vocabulary import (
     DELIVERY_MODE_LABELS,
     OUTCOME_GROUP_LABELS,
     SEX_LABELS,
+    UNKNOWN,
+    UNKNOWN_LABEL,
+    category_label,
 )
 from workflow.errors import InputRefused, NotFound
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
-UNKNOWN = "unknown"
-UNKNOWN_LABEL = "Non renseigné"
 #: The stages in which a clause's companies are accompanied (a suspension is still execution).
 FOLLOWED_STAGES = (Stage.EXECUTION.value, Stage.SUSPENDED.value, Stage.FOLLOW_UP.value)
 #: Situations without activity: counted in the tables, not boasted of in the headline.
@@ -252,12 +253,6 @@ def _dec(value: Any) -> Decimal:
     return Decimal(0) if value is None else Decimal(value)
 
 
-def _label(labels: Mapping[Any, str], code: str | None) -> str:
-    if code is None or code == UNKNOWN:
-        return UNKNOWN_LABEL
-    return next((text for member, text in labels.items() if str(member) == code), code)
-
-
 def _breakdown(
     found: Mapping[str, Decimal | int], labels: Mapping[Any, str], *, keep_zeros: bool = True
 ) -> tuple[Line, ...]:
@@ -269,7 +264,9 @@ def _breakdown(
     ]
     known = {str(code) for code in labels}
     rows += [
-        Line(code, _label(labels, code), found[code]) for code in sorted(found) if code not in known
+        Line(code, category_label(labels, code), found[code])
+        for code in sorted(found)
+        if code not in known
     ]
     return tuple(rows)
 
@@ -364,7 +361,7 @@ def compile_annual_report(
         UNKNOWN: UNKNOWN_LABEL
     }
     contracts = [
-        ContractLine(str(kind), _label(CONTRACT_LABELS, kind), int(count), _dec(total))
+        ContractLine(str(kind), category_label(CONTRACT_LABELS, kind), int(count), _dec(total))
         for kind, count, total in session.execute(
             _lines(
                 select(
@@ -400,7 +397,7 @@ def compile_annual_report(
     outcomes_by_type = tuple(
         OutcomeTypeLine(
             code,
-            _label(OUTCOME_TYPE_LABELS, code),
+            category_label(OUTCOME_TYPE_LABELS, code),
             group_of(code, groups).value,
             OUTCOME_GROUP_LABELS[group_of(code, groups)],
             count,

@@ -118,6 +118,9 @@ from workflow.domain.vocabulary import (
     DELIVERY_MODE_LABELS,
     OUTCOME_GROUP_LABELS,
     SEX_LABELS,
+    UNKNOWN,
+    UNKNOWN_LABEL,
+    category_label,
 )
 from workflow.errors import NotFound
 from workflow.services.outbox import Recipient, queue_email
@@ -133,8 +136,6 @@ KIND_FACILITATOR = "monthly_summary"
 KIND_BUYER = "monthly_summary_buyer"
 #: Months shown in the chart of hours per month (the table has them all).
 CHART_MONTHS = 12
-UNKNOWN = "unknown"
-UNKNOWN_LABEL = "Non renseigné"
 #: Stages of a lot whose work has begun: its companies owe their monthly declarations.
 STARTED = (
     Stage.EXECUTION.value,
@@ -260,7 +261,7 @@ class ClauseLine:
 
     @property
     def stage_label(self) -> str:
-        return _label(STAGE_LABELS, self.stage)
+        return category_label(STAGE_LABELS, self.stage)
 
 
 @dataclass(frozen=True)
@@ -306,15 +307,6 @@ class MonthlySummary:
 
 
 # --- SQL helpers ----------------------------------------------------------------------------------
-
-
-def _label(labels: Mapping[Any, str], code: str | None) -> str:
-    if code is None or code == UNKNOWN:
-        return UNKNOWN_LABEL
-    for member, text in labels.items():
-        if str(member) == code:
-            return text
-    return code
 
 
 def outcome_type_label(code: str) -> str:
@@ -763,7 +755,7 @@ def _counts(
     known = {str(code) for code in labels}
     for code, (month, cumulated) in sorted(found.items(), key=lambda i: str(i[0])):
         if code not in known:
-            rows.append(Count(code or UNKNOWN, _label(labels, code), month, cumulated))
+            rows.append(Count(code or UNKNOWN, category_label(labels, code), month, cumulated))
     return tuple(rows)
 
 
@@ -783,7 +775,7 @@ def _outcome_tables(
                 code,
                 outcome_type_label(code),
                 group,
-                _label(OUTCOME_GROUP_LABELS, group),
+                category_label(OUTCOME_GROUP_LABELS, group),
                 month,
                 cumulated,
             )
@@ -808,7 +800,7 @@ def _people(
     order = [str(c) for c in codes]
     extra = sorted(k for k in sums if k not in order)
     return tuple(
-        ParticipantCount(code, _label(labels, code), *sums.get(code, [0, 0, 0]))
+        ParticipantCount(code, category_label(labels, code), *sums.get(code, [0, 0, 0]))
         for code in order + extra
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -24,10 +25,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from workflow.adapters.db import safe_url
 from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
-from workflow.errors import ClausesError
+from workflow.errors import ClausesError, InputRefused
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: Where xlsx and html reports (monthly summaries, annual reports) go when no --output is given.
+REPORTS_DIR = Path("var/reports")
+REPORT_SUFFIXES = {"text": "txt", "csv": "csv", "xlsx": "xlsx", "html": "html"}
 
 #: The width of output redirected to a file or a pipe. rich would use 80 columns there, and cut
 #: table cells ("Périmè…") or split numbers ("271,67 / h") in what is read later, whole.
@@ -186,10 +191,38 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         console.print("(aucun élément)")
 
 
+def write_report(
+    fmt: str,
+    output: Path | None,
+    default_name: str,
+    *,
+    show: Callable[[], None],
+    render: Callable[[], bytes],
+    what: str,
+) -> Path | None:
+    """A report in ``fmt``: text on screen (``show``), csv on stdout, else the file ``output``
+    (by default ``REPORTS_DIR/default_name.<suffix>``), whose path is returned; None when
+    nothing was written to a file. ``what`` names the report in the error: « la synthèse »."""
+    if output is None and fmt == "text":
+        show()
+        return None
+    data = render()
+    if output is None and fmt == "csv":
+        # Bytes as they are (BOM, CRLF): redirected to a file, it opens as such in Excel.
+        click.echo(data, nl=False)
+        return None
+    if output is None:
+        output = REPORTS_DIR / f"{default_name}.{REPORT_SUFFIXES[fmt]}"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        raise InputRefused(f"Impossible d'écrire {what} dans {output} : {exc.strerror}.") from None
+    return output
+
+
 def parse_date_fr(text: str, field: str) -> date:
     """Accept ``25/11/2026`` as people write it and ``2026-11-25`` as machines do."""
-    from workflow.errors import InputRefused
-
     for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(text.strip(), pattern).date()

@@ -13,13 +13,8 @@ from workflow.adapters.annual_report_files import (
     print_annual_report,
     render_annual_report,
 )
-from workflow.entrypoints.cli.common import console, get_app, handle_errors, say
-from workflow.errors import InputRefused
+from workflow.entrypoints.cli.common import console, get_app, handle_errors, say, write_report
 from workflow.services.annual_report import compile_annual_report
-
-#: Where xlsx and html reports go when no --output is given (as the monthly summaries).
-REPORTS_DIR = Path("var/reports")
-SUFFIXES = {"text": "txt", "csv": "csv", "xlsx": "xlsx", "html": "html"}
 
 
 @click.group("report")
@@ -69,26 +64,17 @@ def annual_command(year: int | None, buyer_id: int | None, fmt: str, output: Pat
             zone=zone,
         )
     chosen = cast(Format, fmt)
-    if output is None and chosen == "text":
-        print_annual_report(console, report)
-        return
-    data = render_annual_report(report, chosen)
-    if output is None and chosen == "csv":
-        # Bytes as they are (BOM, CRLF): redirected to a file, it opens as such in Excel.
-        click.echo(data, nl=False)
-        return
-    if output is None:
-        name = f"bilan-annuel-{year}" + (f"-donneur-{buyer_id}" if buyer_id else "")
-        output = REPORTS_DIR / f"{name}.{SUFFIXES[chosen]}"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
-    except OSError as exc:
-        raise InputRefused(
-            f"Impossible d'écrire le bilan dans {output} : {exc.strerror}."
-        ) from None
-    say(f"Bilan annuel {year} écrit dans {output}")
-    say(report.headline)
+    written = write_report(
+        chosen,
+        output,
+        f"bilan-annuel-{year}" + (f"-donneur-{buyer_id}" if buyer_id else ""),
+        show=lambda: print_annual_report(console, report),
+        render=lambda: render_annual_report(report, chosen),
+        what="le bilan",
+    )
+    if written is not None:
+        say(f"Bilan annuel {year} écrit dans {written}")
+        say(report.headline)
 
 
 COMMANDS: list[click.Command] = [report_group]

@@ -18,14 +18,11 @@ from workflow.entrypoints.cli.common import (
     json_option,
     print_json,
     say,
+    write_report,
 )
 from workflow.errors import InputRefused
 from workflow.services.digest import CATEGORY_TITLES, compile_digest
 from workflow.services.summaries import compile_for, summary_timing
-
-#: Where xlsx and html summaries go when no --output is given.
-REPORTS_DIR = Path("var/reports")
-SUFFIXES = {"text": "txt", "csv": "csv", "xlsx": "xlsx", "html": "html"}
 
 
 def parse_month(text: str) -> date:
@@ -107,25 +104,16 @@ def summary_command(
     # The very code path of the emails, at this moment: same figures as an email written now.
     summary = compile_for(app, month, buyer_id=buyer_id, now=now)
     chosen = cast(Format, fmt)
-    if output is None and chosen == "text":
-        print_summary(console, summary)
-        return
-    data = render_summary(summary, chosen)
-    if output is None and chosen == "csv":
-        # Bytes as they are (BOM, CRLF): redirected to a file, it opens as such in Excel.
-        click.echo(data, nl=False)
-        return
-    if output is None:
-        name = f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id else "")
-        output = REPORTS_DIR / f"{name}.{SUFFIXES[chosen]}"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
-    except OSError as exc:
-        raise InputRefused(
-            f"Impossible d'écrire la synthèse dans {output} : {exc.strerror}."
-        ) from None
-    say(f"Synthèse {of_month(month)} écrite dans {output}")
+    written = write_report(
+        chosen,
+        output,
+        f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id else ""),
+        show=lambda: print_summary(console, summary),
+        render=lambda: render_summary(summary, chosen),
+        what="la synthèse",
+    )
+    if written is not None:
+        say(f"Synthèse {of_month(month)} écrite dans {written}")
 
 
 @click.command("digest")
