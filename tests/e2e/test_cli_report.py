@@ -139,3 +139,19 @@ def test_an_unknown_buyer_or_a_bad_year_is_refused_in_french(
 
     assert unknown.exit_code == 1 and "Aucun donneur d'ordre n° 99" in unknown.output
     assert bad_year.exit_code == 1 and "--year : 17 n'est pas une année" in bad_year.output
+
+
+def test_a_year_not_over_is_said_provisional_with_its_stages_at_that_date(
+    run: Invoke, gers: gers_2017.Built, clock: Clock
+) -> None:
+    """Run on 15 February 2018 for 2018: the figures stop that day, and the report says so."""
+    result = run("report", "annual", "--year", "2018")
+    finished = run("report", "annual", "--year", "2017")
+
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "Année 2018 en cours : chiffres provisoires" in flat
+    assert "Clauses par étape au 15 février 2018" in flat
+    assert "31 décembre 2018" not in flat
+    assert "provisoires" not in finished.output
+    assert "Clauses par étape au 31 décembre 2017" in " ".join(finished.output.split())

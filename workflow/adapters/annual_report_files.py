@@ -24,7 +24,7 @@ from rich.markup import escape as escape_markup
 from rich.table import Table as RichTable
 
 from workflow.adapters.safe_cells import csv_text, xlsx_row
-from workflow.adapters.templates import french_hours, french_number
+from workflow.adapters.templates import french_date, french_hours, french_number
 from workflow.services.annual_report import AnnualReport
 
 Format = Literal["text", "csv", "xlsx", "html"]
@@ -140,7 +140,7 @@ def build_tables(report: AnnualReport) -> list[Table]:
         ),
         Table(
             "Clauses par étape",
-            f"Clauses par étape au 31 décembre {report.year}",
+            stages_title(report),
             (Column("Étape"), Column("Clauses", "int")),
             tuple(
                 (line.label[:1].upper() + line.label[1:], line.value)
@@ -198,7 +198,20 @@ def format_cell(value: Any, kind: Kind) -> str:
 def stamp(report: AnnualReport) -> str | None:
     if report.compiled_at is None:
         return None
-    return f"Établi le {report.compiled_at:%d/%m/%Y à %H:%M}."
+    done = f"Établi le {report.compiled_at:%d/%m/%Y à %H:%M}."
+    if report.provisional_at is not None:
+        # A year not over: its last months are not all declared yet (nor even due).
+        return (
+            f"{done} Année {report.year} en cours : chiffres provisoires, arrêtés à cette date ; "
+            "les déclarations des derniers mois ne sont pas encore toutes arrivées."
+        )
+    return done
+
+
+def stages_title(report: AnnualReport) -> str:
+    if report.provisional_at is not None:
+        return f"Clauses par étape au {french_date(report.provisional_at.date())}"
+    return f"Clauses par étape au 31 décembre {report.year}"
 
 
 # --- text -----------------------------------------------------------------------------------------

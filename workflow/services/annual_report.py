@@ -124,6 +124,9 @@ class AnnualReport:
     clauses_by_stage: tuple[Line, ...]
     #: The types the ``outcome_groups`` setting moved: (type label, group label), for a footnote.
     regrouped: tuple[tuple[str, str], ...] = ()
+    #: Set when the report is compiled before the year is over: its figures stop at this moment
+    #: (local time), so the report says so and gives its stages at that date, not 31 December.
+    provisional_at: datetime | None = None
 
     @property
     def headline(self) -> str:
@@ -430,6 +433,7 @@ def compile_annual_report(
         buyer_id=buyer_id,
         buyer_name=buyer_name,
         compiled_at=now,
+        provisional_at=now if now is not None and now < period.end else None,
         hours=hours,
         hours_by_buyer=hours_by_buyer,
         hours_by_mode=_breakdown(modes, DELIVERY_MODE_LABELS),

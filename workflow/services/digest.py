@@ -352,7 +352,7 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
 
 def _declaration_action(clause_id: int, company_id: int, month: date, contact: str) -> str:
     return (
-        f"Appeler le correspondant ({contact}) ; enregistrer la déclaration reçue "
+        f"Joindre l'entreprise ({contact}) ; enregistrer la déclaration reçue "
         f"(clauses declaration import FICHIER.csv --clause {clause_id}) ou un mois sans heure "
         f"(clauses declaration zero --clause {clause_id} --company {company_id} "
         f"--month {month:%m/%Y})."
