@@ -183,7 +183,7 @@ def test_it_refuses_with_exit_code_1_and_changes_nothing(
         (("lot", "set", "{clause}", "--reset-calendar", "--due-day", "3"), "ne le combinez pas"),
         (("lot", "set", "{clause}", "--due-day", "le dix"), "un nombre entier ou « défaut »"),
         (("buyer", "set", "{buyer}", "--escalation-offset", "x"), "un nombre entier ou « défaut »"),
-        (("lot", "set", "un", "--due-day", "3"), "'un' is not a valid integer"),
+        (("lot", "set", "un", "--due-day", "3"), "« un » n'est pas un entier valide"),
     ],
 )
 def test_it_exits_with_2_when_the_command_is_misused(

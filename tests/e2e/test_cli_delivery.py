@@ -45,7 +45,7 @@ def test_mail_send_exits_3_with_one_french_line_when_the_server_is_unreachable(
     clock.set(clock.now + timedelta(minutes=2))
     as_json = run(unreachable, "mail", "send", "--json")
     assert as_json.exit_code == 3
-    assert '"outage": true' in as_json.stdout
+    assert '"panne": true' in as_json.stdout
 
 
 def test_mail_send_exits_0_when_the_server_takes_the_mail(

@@ -18,9 +18,10 @@ from workflow.entrypoints.cli import (
     summary,
 )
 from workflow.entrypoints.cli.common import CliState, console, handle_errors
+from workflow.entrypoints.cli.french import FrenchGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FrenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Suivi des clauses sociales d'insertion : étapes, déclarations, relances et synthèses."""

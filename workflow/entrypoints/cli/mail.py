@@ -24,7 +24,12 @@ from workflow.entrypoints.cli.common import (
 from workflow.entrypoints.cli.preview import preview_command
 from workflow.entrypoints.cli.service import kind_label
 from workflow.services import outbox
-from workflow.services.dispatch import BATCH_SIZE, EXIT_DELIVERY_FAILED, dispatch_due
+from workflow.services.dispatch import (
+    BATCH_SIZE,
+    EXIT_DELIVERY_FAILED,
+    DispatchReport,
+    dispatch_due,
+)
 
 
 @click.group("mail")
@@ -150,6 +155,25 @@ def retry_command(message_id: int | None, all_failed: bool, as_json: bool) -> No
         )
 
 
+#: ``mail send --json``'s keys, French like ``mail list --json``'s (the log keeps the English names).
+SEND_KEYS = {
+    "claimed": "pris",
+    "sent": "envoyes",
+    "retried": "a_retenter",
+    "failed": "refuses",
+    "dead": "abandonnes",
+    "partly_refused": "envoyes_avec_refus",
+    "uncertain": "incertains",
+    "lost": "repris_ailleurs",
+    "stopped": "interruption",
+    "outage": "panne",
+}
+
+
+def send_data(report: DispatchReport) -> dict[str, Any]:
+    return {SEND_KEYS[key]: value for key, value in report.as_dict().items()}
+
+
 @mail_group.command("send")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=BATCH_SIZE, show_default=True)
 @json_option
@@ -159,7 +183,7 @@ def send_command(batch_size: int, as_json: bool) -> None:
     app = get_app()
     report = dispatch_due(app, app.clock(), batch_size=batch_size)
     if as_json:
-        print_json({"transport": app.transport.describe(), **report.as_dict()})
+        print_json({"transport": app.transport.describe(), **send_data(report)})
         if report.outage:
             raise SystemExit(EXIT_DELIVERY_FAILED)
         return
