@@ -153,7 +153,10 @@ def test_tick_runs_one_pass_at_the_given_local_time(
     assert early.exit_code == 0, early.output
     assert "0 appel à déclarer" in early.output
     assert "1 appel à déclarer" in on_time.output and "1 courriel envoyé" in on_time.output
-    assert '"calls": 0' in again.output
+    assert '"appels": 0' in again.output and '"envoi": null' in again.output
+    # Keys in French like every other --json output; none of the report's English names.
+    keys = set(json.loads(again.output))
+    assert "appels" in keys and not keys & {"calls", "now", "digests", "dispatch"}
     assert wrong.exit_code == 1 and "ISO 8601" in wrong.output
     assert len(list((tmp_path / "mail" / "declaration_call").glob("*.eml"))) == 1
 

@@ -128,7 +128,6 @@ class LadderReport:
     calls: int = 0
     reminders: int = 0
     escalations: int = 0
-    #: Always 0 now: no step is skipped any more (kept for the CLI's report).
     #: Due steps held back to their call time, their pace after a stop, or a suspension.
     steps_deferred: int = 0
     no_recipient: int = 0

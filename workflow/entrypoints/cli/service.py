@@ -62,6 +62,34 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
+#: ``tick --json``'s keys, French like the other commands' (the log keeps the English names).
+PASS_KEYS = {
+    "now": "instant",
+    "armed": "entreprises_armees",
+    "opened": "mois_ouverts",
+    "closed_declared": "mois_clos_deja_declares",
+    "months_skipped_suspended": "mois_suspendus_non_appeles",
+    "calls": "appels",
+    "reminders": "rappels",
+    "escalations": "alertes",
+    "steps_deferred": "etapes_gardees_pour_l_heure_d_appel",
+    "no_recipient": "sans_destinataire",
+    "failed": "en_echec",
+    "digests": "recapitulatifs",
+    "summaries": "syntheses",
+    "dispatch": "envoi",
+    "interrupted": "interrompu",
+}
+
+
+def pass_data(report: PassReport) -> dict[str, Any]:
+    from workflow.entrypoints.cli.mail import send_data
+
+    data = {PASS_KEYS[key]: value for key, value in report.as_dict().items()}
+    data["envoi"] = send_data(report.dispatch) if report.dispatch else None
+    return data
+
+
 def parse_instant(text: str, zone: Any) -> datetime:
     """ISO 8601; without an offset the time is read in the service's time zone."""
     try:
@@ -138,7 +166,7 @@ def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
             )
     report = run_pass(app, now)
     if as_json:
-        print_json(report.as_dict())
+        print_json(pass_data(report))
     else:
         local = now.astimezone(app.settings.zone)
         console.print(
