@@ -8,6 +8,7 @@ import click
 
 from workflow.adapters.db import safe_url
 from workflow.entrypoints.cli import (
+    audit,
     catalog,
     clauses,
     imports,
@@ -47,7 +48,7 @@ def init_command() -> None:
     )
 
 
-for module in (catalog, clauses, imports, mail, participants, report, service, summary):
+for module in (audit, catalog, clauses, imports, mail, participants, report, service, summary):
     for command in module.COMMANDS:
         cli.add_command(command)
 imports.import_group.add_command(participants.import_outcomes_command)
