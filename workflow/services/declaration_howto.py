@@ -2,10 +2,10 @@
 column definitions (``declaration_imports.DECLARATION_COLUMNS``), so that a company following its
 email always sends a file the import accepts.
 
-``howto_context`` gives the ``declaration_howto`` variable the partial
-``templates/emails/_base/declaration_howto.{txt,html}`` renders; ``declaration_attachments`` gives
-the matching templates (CSV for French Excel, and .xlsx) for a lot, a company and its months,
-pre-filled with the participants the company already declared on that lot.
+``declaration_material`` gives, from one reading of the lot, the ``declaration_howto`` variable
+the partial ``templates/emails/_base/declaration_howto.{txt,html}`` renders and the matching
+templates (CSV for French Excel, and .xlsx) for a lot, a company and its months, pre-filled with
+the participants the company already declared on that lot.
 """
 
 from __future__ import annotations
@@ -258,30 +258,40 @@ def build_howto(
     }
 
 
-def howto_context(
+@dataclass(frozen=True)
+class DeclarationMaterial:
+    """What an email asking for ``months`` carries: the ``declaration_howto`` variable and the
+    templates it names, written from one reading of the lot's known participants."""
+
+    howto: dict[str, Any]
+    attachments: list[Attachment]
+
+
+def declaration_material(
     session: Session,
     clause: Clause,
-    company_id: int,
+    company: Company,
     months: Sequence[date],
     settings: Settings,
     *,
     due_dates: Mapping[date, date] | None = None,
-) -> dict[str, Any]:
-    """What a company must send for ``months`` of this lot: the ``declaration_howto`` variable.
+) -> DeclarationMaterial:
+    """The howto and the templates for ``months`` of this lot, pre-filled for this company.
 
     ``due_dates``: each month's real due date when it differs from the schedule (a call gives
     its own, ``LadderGroup.due_on``; a welcome the one the catch-up call will give)."""
-    company = session.get_one(Company, company_id)
+    ordered = sorted(months)
     due_day = lot_calendars(session, [clause.id], settings)[clause.id].rules.due_day
-    participants = known_participants(session, clause.id, company_id)
-    return build_howto(
+    participants = known_participants(session, clause.id, company.id)
+    howto = build_howto(
         clause,
         company,
-        sorted(months),
+        ordered,
         due_day=due_day,
         participants=len(participants),
         due_dates=due_dates,
     )
+    return DeclarationMaterial(howto, build_attachments(clause, company, ordered, participants))
 
 
 def declaration_attachments(

@@ -57,9 +57,8 @@ from workflow.domain.vocabulary import (
 from workflow.services.declaration_howto import (
     CatchUp,
     build_howto,
-    declaration_attachments,
+    declaration_material,
     expected_due_dates,
-    howto_context,
 )
 from workflow.services.declarations import (
     company_missing_months,
@@ -390,7 +389,7 @@ def welcome_context(
     due_dates: Mapping[date, date] | None = None,
     catch_up: CatchUp | None = None,
 ) -> dict[str, Any]:
-    """``howto`` is ``declaration_howto.howto_context`` for this company and its months; without
+    """``howto`` is ``declaration_material(...).howto`` for this company and its months; without
     it (a preview with no database) the same is written from the clause alone.
 
     ``due_dates`` and ``catch_up`` (``declaration_howto.expected_due_dates``): the dates the
@@ -648,6 +647,9 @@ def _award(app: App, session: Session, event: ClauseAwarded) -> None:
                 local_day(event.at, zone),
             )
             months = [following] if following is not None else []
+        material = declaration_material(
+            session, clause, party.company, months, app.settings, due_dates=due_dates
+        )
         queue_email(
             session,
             app.renderer,
@@ -659,15 +661,13 @@ def _award(app: App, session: Session, event: ClauseAwarded) -> None:
                 party,
                 correspondent,
                 app.settings,
-                howto=howto_context(
-                    session, clause, party.company_id, months, app.settings, due_dates=due_dates
-                ),
+                howto=material.howto,
                 due_dates=due_dates,
                 catch_up=catch_up,
             ),
             now=event.at,
             clause_id=clause.id,
-            attachments=declaration_attachments(session, clause.id, party.company_id, months),
+            attachments=material.attachments,
         )
 
 

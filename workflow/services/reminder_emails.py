@@ -29,9 +29,9 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.services import notices
-from workflow.services.declaration_howto import build_howto, howto_context
+from workflow.services.declaration_howto import build_howto, declaration_material
 from workflow.services.lot_calendars import default_rules
-from workflow.services.outbox import Recipient
+from workflow.services.outbox import Attachment, Recipient
 from workflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -173,14 +173,22 @@ class LadderGroup:
     days: LadderDays = field(default_factory=LadderDays)
 
 
+@dataclass(frozen=True)
+class LadderMessage:
+    recipients: list[Recipient]
+    context: dict[str, Any]
+    attachments: Sequence[Attachment] = ()
+
+
 def ladder_message(
     app: App,
     session: Session,
     clause: Clause,
     group: LadderGroup,
     now: datetime,
-) -> tuple[list[Recipient], dict[str, Any]] | None:
-    """Recipients and context of ``group``'s email, or None when there is nobody to write to."""
+) -> LadderMessage | None:
+    """Recipients, context and attachments of ``group``'s email, or None when there is nobody
+    to write to."""
     settings = app.settings
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     company = party.company if party else session.get_one(Company, group.company_id)
@@ -207,23 +215,25 @@ def ladder_message(
         )
         buyer = notices.buyer_recipients(clause.market.operation.buyer)
         recipients = [*buyer, Recipient(settings.facilitator_name, settings.facilitator_email)]
-        return recipients, context
+        return LadderMessage(recipients, context)
     if correspondent is None or not correspondent.email.strip():
         return None
-    if group.step == LadderStep.CALL:
-        # The call says exactly which columns to send, from the importer's own definitions; its
-        # templates are attached by the caller (``declaration_attachments``).
-        # The call gives one due date to all its months (a catch-up call its own, later than
-        # the scheduled ones): the list of months says that date, as the subject does.
-        context["declaration_howto"] = howto_context(
-            session,
-            clause,
-            group.company_id,
-            sorted(group.months),
-            settings,
-            due_dates=dict.fromkeys(group.months, group.due_on),
-        )
-    return [Recipient(correspondent.name, correspondent.email)], context
+    recipients = [Recipient(correspondent.name, correspondent.email)]
+    if group.step != LadderStep.CALL:
+        return LadderMessage(recipients, context)
+    # The call says exactly which columns to send, from the importer's own definitions, and
+    # attaches the templates. It gives one due date to all its months (a catch-up call its own,
+    # later than the scheduled ones): the list of months says that date, as the subject does.
+    material = declaration_material(
+        session,
+        clause,
+        company,
+        group.months,
+        settings,
+        due_dates=dict.fromkeys(group.months, group.due_on),
+    )
+    context["declaration_howto"] = material.howto
+    return LadderMessage(recipients, context, material.attachments)
 
 
 def ladder_context(

@@ -81,7 +81,6 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.events import require_aware
 from workflow.domain.stages import Stage
-from workflow.services.declaration_howto import declaration_attachments
 from workflow.services.lot_calendars import (
     LotCalendar,
     declared_months,
@@ -569,21 +568,16 @@ def _send_group(
                     extra={"action": "ladder.no_recipient", **extra},
                 )
             else:
-                recipients, context = message
                 queued = queue_email(
                     session,
                     app.renderer,
                     key=key,
                     kind=step_kind(step),
-                    recipients=recipients,
-                    context=context,
+                    recipients=message.recipients,
+                    context=message.context,
                     now=now,
                     clause_id=clause.id,
-                    attachments=(
-                        declaration_attachments(session, clause.id, first.ladder.company_id, months)
-                        if step == LadderStep.CALL
-                        else ()
-                    ),
+                    attachments=message.attachments,
                 )
         except (TemplateError, ValueError) as exc:
             # The step was not sent: put the ladders back where they were.

@@ -29,6 +29,7 @@ from workflow.errors import ClausesError, InputRefused
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where xlsx and html reports (monthly summaries, annual reports) go when no --output is given.
 REPORTS_DIR = Path("var/reports")
@@ -189,6 +190,39 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     console.print(table)
     if not rows:
         console.print("(aucun élément)")
+
+
+def report_options(formats: Sequence[str], html_help: str) -> Callable[[F], F]:
+    """``--buyer``, ``--format`` and ``--output``, as every report command takes them."""
+
+    def decorate(command: F) -> F:
+        options = [
+            click.option(
+                "--buyer",
+                "buyer_id",
+                type=int,
+                help="N° d'un donneur d'ordre : ses clauses seules.",
+            ),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(formats),
+                default="text",
+                show_default=True,
+                help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet "
+                f"par tableau) ou html ({html_help}).",
+            ),
+            click.option(
+                "--output",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def write_report(

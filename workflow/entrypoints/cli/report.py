@@ -13,7 +13,14 @@ from workflow.adapters.annual_report_files import (
     print_annual_report,
     render_annual_report,
 )
-from workflow.entrypoints.cli.common import console, get_app, handle_errors, say, write_report
+from workflow.entrypoints.cli.common import (
+    console,
+    get_app,
+    handle_errors,
+    report_options,
+    say,
+    write_report,
+)
 from workflow.services.annual_report import compile_annual_report
 
 
@@ -29,21 +36,7 @@ def report_group() -> None:
     default=None,
     help="Année civile du bilan, AAAA (par défaut : l'année dernière).",
 )
-@click.option("--buyer", "buyer_id", type=int, help="N° d'un donneur d'ordre : ses clauses seules.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
-    "tableau) ou html (page autonome, lisible sur téléphone).",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
-)
+@report_options(FORMATS, "page autonome, lisible sur téléphone")
 @handle_errors
 def annual_command(year: int | None, buyer_id: int | None, fmt: str, output: Path | None) -> None:
     """Bilan annuel : heures (par donneur d'ordre, par modalité), entreprises accompagnées,

@@ -17,6 +17,7 @@ from workflow.entrypoints.cli.common import (
     handle_errors,
     json_option,
     print_json,
+    report_options,
     say,
     write_report,
 )
@@ -63,21 +64,7 @@ def parse_now(text: str, zone_name: str) -> datetime:
     "month_text",
     help="Mois résumé, AAAA-MM (par défaut : le dernier mois dont la synthèse est partie).",
 )
-@click.option("--buyer", "buyer_id", type=int, help="N° d'un donneur d'ordre : ses clauses seules.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text (tableaux), csv (pour Excel : « ; », virgule décimale), xlsx (un onglet par "
-    "tableau) ou html (avec graphique).",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Fichier à écrire (par défaut, xlsx et html vont dans var/reports/).",
-)
+@report_options(FORMATS, "avec graphique")
 @click.option(
     "--now",
     "now_text",
