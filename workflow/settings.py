@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +32,7 @@ from pydantic_settings import (
 
 from workflow.adapters.mail.message import check_address, mailbox_from_setting
 from workflow.domain.outcomes import outcome_groups_problem
+from workflow.domain.privacy import RETENTION_EXAMPLES, Retention, parse_retention
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.errors import SettingsInvalid
 
@@ -74,6 +82,9 @@ class Settings(BaseSettings):
     # A message whose claim expired while it was on the wire may have been delivered: "ask" leaves
     # it for the facilitator (« clauses mail retry N° »), "resend" sends it again (maybe twice).
     uncertain_mail: Literal["ask", "resend"] = "ask"
+    # How long (seconds, on the real clock) a dispatcher owns the rows it claimed before another
+    # instance may take them over. It must outlast one send (connection plus final-dot timeouts).
+    mail_lease: int = Field(default=1200, ge=1)
 
     # The declaration calendar's defaults; buyers and lots may override the first three.
     declaration_due_day: int = Field(default=10, ge=1, le=28)
@@ -91,6 +102,25 @@ class Settings(BaseSettings):
     )
     # Outcome type code -> reporting group code, over the documented default mapping.
     outcome_groups: dict[str, str] = Field(default_factory=dict)
+    # How long a participant's personal data is kept once their last clause is over (README,
+    # « Données personnelles (RGPD) »): « 5a » (5 ans), « 5y », « 18m », « 18mois »; a bare
+    # number counts in years. ``clauses privacy purge`` removes what is older.
+    privacy_retention: str = "5a"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        # A send may start from a fence a third of the lease old (dispatch.py), and the SMTP
+        # timeout applies to each command (MAIL, RCPT per recipient, DATA): the lease must cover
+        # four commands and the final dot from two thirds of itself.
+        longest = 4 * self.smtp_timeout + self.smtp_data_timeout
+        if self.mail_transport == "smtp" and self.mail_lease * 2 / 3 <= longest:
+            raise ValueError(
+                f"CLAUSES_MAIL_LEASE ({self.mail_lease} s) trop court : il doit dépasser une fois "
+                f"et demie l'envoi le plus long, 4 × CLAUSES_SMTP_TIMEOUT + "
+                f"CLAUSES_SMTP_DATA_TIMEOUT ({longest:g} s), soit plus de {longest * 1.5:g} s ; "
+                "sinon une autre instance reprendrait un courriel encore en cours d'envoi."
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -183,6 +213,16 @@ class Settings(BaseSettings):
         parse_offsets(value)
         return value
 
+    @field_validator("privacy_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # « privacy_retention = 5 » in the TOML file: years
+        if not isinstance(value, str):
+            raise ValueError(f"durée attendue, {RETENTION_EXAMPLES}")
+        parse_retention(value)
+        return value
+
     @property
     def signature(self) -> dict[str, str]:
         """What the email layouts print under every message."""
@@ -194,6 +234,11 @@ class Settings(BaseSettings):
             "phone": self.facilitator_phone,
             "extra": self.facilitator_signature,
         }
+
+    @property
+    def retention(self) -> Retention:
+        """``privacy_retention`` as a duration."""
+        return parse_retention(self.privacy_retention)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -268,6 +313,21 @@ def _french(error: Any) -> str:
     return template.format(**context)
 
 
+#: Settings whose value never appears in an error message, a log line or an email.
+SECRET_SETTINGS = frozenset({"smtp_password"})
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:).*@")  # up to the last @: hides too much, never less
+
+
+def _shown(name: str, value: Any) -> str:
+    """The refused value as the error shows it: a password stays hidden, even one inside a
+    database URL the service could not read (``safe_url`` needs a URL it can parse)."""
+    if name in SECRET_SETTINGS:
+        return "'********'"
+    if name == "database_url" and isinstance(value, str):
+        return repr(_URL_PASSWORD.sub(r"\1***@", value))
+    return repr(value)
+
+
 def _secret_files() -> dict[str, str]:
     """``CLAUSES_SMTP_PASSWORD_FILE=/run/secrets/smtp`` reads the secret from that file."""
     values: dict[str, str] = {}
@@ -293,10 +353,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]) or "?"
-            lines.append(
-                f"Réglage invalide CLAUSES_{name.upper()} = {error.get('input')!r} : {_french(error)}"
-            )
+            if not error["loc"]:  # a rule between settings: its message names them
+                lines.append(f"Réglages incompatibles : {_french(error)}")
+                continue
+            name = "_".join(str(part) for part in error["loc"])
+            shown = _shown(name, error.get("input"))
+            lines.append(f"Réglage invalide CLAUSES_{name.upper()} = {shown} : {_french(error)}")
         raise SettingsInvalid("\n".join(lines)) from None
     except SettingsError as exc:
         # Raised before validation when a table-valued setting is not JSON (environment, .env).

@@ -135,12 +135,12 @@ def test_it_changes_a_buyers_notices_and_calendar(app: App, lot: Lot) -> None:
 
     [listed] = [b for b in data(run(app, "buyer", "list", "--json")) if b["id"] == lot.buyer_id]
     assert (listed["avis"], listed["jour_echeance"], listed["jours_signalement"]) == (
-        "monthly_only",
+        "mensuel",
         None,
         20,
     )
     result = data(run(app, "buyer", "set", buyer, "--notices", "chaque-etape", "--json"))
-    assert result["avis"] == "each_milestone"
+    assert result["avis"] == "chaque-etape"
     assert result["changements"] == [
         "avis : un avis à chaque étape, avant la synthèse mensuelle seulement"
     ]
@@ -183,7 +183,7 @@ def test_it_refuses_with_exit_code_1_and_changes_nothing(
         (("lot", "set", "{clause}", "--reset-calendar", "--due-day", "3"), "ne le combinez pas"),
         (("lot", "set", "{clause}", "--due-day", "le dix"), "un nombre entier ou « défaut »"),
         (("buyer", "set", "{buyer}", "--escalation-offset", "x"), "un nombre entier ou « défaut »"),
-        (("lot", "set", "un", "--due-day", "3"), "« un » n'est pas un entier valide"),
+        (("lot", "set", "un", "--due-day", "3"), "« un » n'est pas un entier valide"),
     ],
 )
 def test_it_exits_with_2_when_the_command_is_misused(

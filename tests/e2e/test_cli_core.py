@@ -280,9 +280,7 @@ def test_it_adds_and_lists_the_whole_catalogue(run: Run, territory: dict[str, in
     ids = territory
 
     buyers = data(run("buyer", "list", "--json"))
-    assert [(b["nom"], b["avis"]) for b in buyers] == [
-        ("Département de l'Exemple", "each_milestone")
-    ]
+    assert [(b["nom"], b["avis"]) for b in buyers] == [("Département de l'Exemple", "chaque-etape")]
     assert buyers[0]["contacts"][0]["email"] == "anne.achat@example.org"
 
     companies = {c["nom"]: c for c in data(run("company", "list", "--json"))}

@@ -14,7 +14,7 @@ from workflow.entrypoints.cli.french import MESSAGES, PLURALS
 from workflow.entrypoints.cli.mail import SEND_KEYS
 from workflow.services.dispatch import DispatchReport
 
-#: Words that are the same in French: « Options : », « Option inconnue », « Argument manquant ».
+#: Words that are the same in French: « Options : », « Option inconnue », « Argument manquant ».
 SAME_IN_FRENCH = {"Options", "Option", "Argument"}
 #: The English text of every msgid translated, cut at its placeholders ("No such command", ".").
 ENGLISH = sorted(
@@ -49,22 +49,22 @@ def test_the_oracle_holds_every_translated_msgid() -> None:
         (
             ("nope",),
             True,
-            ["Erreur : Commande inconnue : « nope ».", "Pour l'aide : « cli --help »."],
+            ["Erreur : Commande inconnue : « nope ».", "Pour l'aide : « cli --help »."],
         ),
-        (("operation", "add", "Chantier"), True, ["Option manquante : '--buyer'."]),
+        (("operation", "add", "Chantier"), True, ["Option manquante : «\u00a0--buyer\u00a0»."]),
         (
             ("operation", "add", "Chantier", "--buyer", "abc"),
             True,
-            ["« abc » n'est pas un entier valide."],
+            ["« abc » n'est pas un entier valide."],
         ),
-        (("summary", "--format", "pdf"), True, ["« pdf » n'est pas l'une des valeurs 'text'"]),
+        (("summary", "--format", "pdf"), True, ["« pdf » n'est pas l'une des valeurs 'text'"]),
         (("init", "de", "trop"), True, ["Arguments en trop : de trop"]),
         (
             ("mail", "send", "--batch-size", "0"),
             True,
             ["0 n'est pas dans l'intervalle 1<=x<=5000."],
         ),
-        (("init", "--verbose"), True, ["Option inconnue : « --verbose »."]),
+        (("init", "--verbose"), True, ["Option inconnue : « --verbose »."]),
     ],
 )
 def test_click_speaks_french(

@@ -176,7 +176,7 @@ def test_it_waits_when_nothing_listens(
         assert report.stopped.startswith(f"serveur SMTP 127.0.0.1:{port} injoignable : ")
         assert "connexion refusée, aucun serveur n'écoute à cette adresse" in report.stopped
         assert row(app, "b").next_attempt_at == LATER
-        assert (row(app, "b").last_error or "").startswith("Échec passager : serveur SMTP")
+        assert (row(app, "b").last_error or "").startswith("Envoi impossible : serveur SMTP")
         # One line for the outage, in French, the system's own words kept as a detail.
         [line] = [r for r in caplog.records if getattr(r, "action", "") == "mail.unreachable"]
         assert line.getMessage() == report.stopped

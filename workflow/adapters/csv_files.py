@@ -1,16 +1,22 @@
 """Reading CSV files as Excel on a French system writes them.
 
-What is accepted: Windows-1252, UTF-8 with or without BOM (and UTF-16 with BOM), ``;``, ``,`` or tab
-separators with quoted fields, CRLF or LF line ends, columns in any order, headers matched without
-regard to accents, case or punctuation. Cell values are read by ``RowReader``, which collects every
-problem with its line and column instead of stopping at the first one, so that a person can fix a
-whole file in one go.
+What is accepted: Windows-1252, UTF-8 with or without BOM (and UTF-16 with or without BOM), ``;``,
+``,`` or tab separators with quoted fields, CRLF or LF line ends, columns in any order, headers
+matched without regard to accents, case or punctuation. Cell values are read by ``RowReader``, which
+collects every problem with its line and column instead of stopping at the first one, so that a
+person can fix a whole file in one go.
+
+What is refused before any value is read, with where: a binary file (NUL bytes), a cell holding a
+control character (escape sequences, NUL) or longer than ``MAX_CELL`` characters. Formula-like text
+(``=``, ``+``, ``-``, ``@``) is kept as plain text, never evaluated; the apostrophe our own templates
+put before it (``safe_cells``) is taken off.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import re
 from collections.abc import Sequence
@@ -21,6 +27,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+from workflow.adapters.safe_cells import plain_text
+from workflow.domain.characters import forbidden_character, shown
 from workflow.domain.hours import parse_decimal, parse_ratio
 from workflow.domain.vocabulary import match_label, normalise
 from workflow.errors import FieldError, FileRefused, InputRefused
@@ -28,7 +36,14 @@ from workflow.errors import FieldError, FileRefused, InputRefused
 E = TypeVar("E", bound=StrEnum)
 
 _DELIMITERS = (";", ",", "\t")
-#: A unit typed after hours: « 35h », « 35 h », « 35 heures ».
+#: The longest cell an import reads, in characters: the longest value kept is 200 (a name, a
+#: title); a longer cell is a separator or a quote gone wrong, and would be quoted whole in errors.
+MAX_CELL = 1000
+#: NUL bytes a text file may hold and still be read (each then refused where it is).
+_STRAY_NULS = 16
+#: How many column titles a « colonne manquante » error lists, and how many characters of each.
+_FOUND_TITLES = 20
+#: A unit typed after hours: « 35h », « 35 h », « 35 heures ».
 _HOURS_UNIT = re.compile(r"\s*(?:h|heures?)\.?$", re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"]*"')
 _FRENCH_MONTHS = {
@@ -176,8 +191,17 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
             except UnicodeDecodeError as exc:
                 raise FileRefused(
                     source,
-                    [FieldError(None, None, f"encodage {encoding} illisible ({exc.reason}).")],
+                    [
+                        FieldError(
+                            None,
+                            None,
+                            f"encodage {encoding} illisible (octets {exc.start + 1} à "
+                            f"{exc.end}) : enregistrez de nouveau le fichier en « CSV UTF-8 ».",
+                        )
+                    ],
                 ) from None
+    if b"\x00" in data:
+        return _decode_with_nul(data, source)
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -198,6 +222,40 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
         ) from None
 
 
+def _decode_with_nul(data: bytes, source: str) -> tuple[str, str]:
+    """UTF-16 without its BOM (ASCII text then has a NUL every other byte), or a text with a few
+    stray NULs (then refused at their line and column, like any control character); anything
+    else with NUL bytes is not text at all (an image, a PDF, a damaged file)."""
+    odd, even = data[1::2].count(0), data[0::2].count(0)
+    encoding = "utf-16-le" if odd > even else "utf-16-be"
+    # Mostly Latin text in UTF-16 has a NUL in one byte of two out of four at least.
+    if min(odd, even) == 0 and max(odd, even) >= len(data) // 8:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            text = "\x00"
+        if "\x00" not in text:
+            return text, encoding
+    if odd + even <= _STRAY_NULS:
+        for encoding in ("utf-8", "cp1252"):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                continue
+    raise FileRefused(
+        source,
+        [
+            FieldError(
+                None,
+                None,
+                "ce fichier n'est pas un texte (il contient des octets nuls) : envoyez un CSV "
+                "(«\u00a0CSV (séparateur : point-virgule)\u00a0» ou «\u00a0CSV UTF-8\u00a0») ou un "
+                "classeur .xlsx ou .ods.",
+            )
+        ],
+    )
+
+
 def sniff_delimiter(header_line: str) -> str:
     """The separator the header uses most, quoted text aside; ``;`` when there is a tie."""
     bare = _QUOTED.sub("", header_line)
@@ -206,15 +264,41 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ";"
 
 
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """Each record with the line it starts on; quoted fields may span lines."""
+def _records(
+    text: str, delimiter: str, source: str, max_rows: int | None = None
+) -> tuple[list[tuple[int, list[str]]], int]:
+    """Each record with a value, with the line it starts on (quoted fields may span lines), and
+    how many there are. Blank lines are skipped as they come (a file of twenty million line
+    breaks would otherwise be twenty million records in memory), and past ``max_rows`` data
+    records the rest are only counted."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
     records: list[tuple[int, list[str]]] = []
+    count = 0
     previous_end = 0
-    for values in reader:
-        records.append((previous_end + 1, values))
-        previous_end = reader.line_num
-    return records
+    try:
+        for values in reader:
+            if any(v.strip() for v in values):
+                count += 1
+                if max_rows is None or count <= max_rows + 1:  # the header, then the rows
+                    records.append((previous_end + 1, values))
+            previous_end = reader.line_num
+    except csv.Error:
+        # With these dialect settings the csv module's one error is a field past its size limit
+        # (a quote never closed swallows the rest of the file; NULs are read since Python 3.11
+        # and refused by ``_cell_problems``). Its English message is no help to a person; where
+        # the record starts is.
+        raise FileRefused(
+            source,
+            [
+                FieldError(
+                    previous_end + 1,
+                    None,
+                    "cellule sans fin : un guillemet (\") ouvert n'est jamais refermé, ou une "
+                    "cellule dépasse 131\u202f072 caractères.",
+                )
+            ],
+        ) from None
+    return records, count
 
 
 def read_csv_text(
@@ -230,12 +314,10 @@ def read_csv_text(
         raise FileRefused(source, [FieldError(None, None, "le fichier est vide.")])
     first_line = next(line for line in text.splitlines() if line.strip())
     delimiter = sniff_delimiter(first_line)
-    try:
-        records = _records(text, delimiter)
-    except csv.Error as exc:
-        raise FileRefused(source, [FieldError(None, None, f"CSV illisible : {exc}.")]) from None
+    max_rows = None if limits is None else limits.max_rows
+    records, count = _records(text, delimiter, source, max_rows)
     if limits is not None:
-        limits.check_rows(len(records) - 1, source)
+        limits.check_rows(count - 1, source)
     return table_from_records(records, columns, source, encoding, delimiter)
 
 
@@ -262,22 +344,22 @@ def table_from_records(
             continue
         column = next((c for c in columns if c.matches(name)), None)
         if column is None:
-            warnings.append(FieldError(header_line, name, "colonne inconnue, ignorée."))
+            warnings.append(FieldError(header_line, shown(name), "colonne inconnue, ignorée."))
             continue
         if column.key in positions:
             errors.append(
                 FieldError(
                     header_line,
-                    name,
+                    shown(name),
                     f"colonne en double (déjà en position {positions[column.key] + 1}).",
                 )
             )
             continue
         positions[column.key] = index
-        headers[column.key] = name
+        headers[column.key] = shown(name, 200)
+    found = _found_titles(header)
     for column in columns:
         if column.required and column.key not in positions:
-            found = ", ".join(f"« {' '.join(h.split())} »" for h in header if h.strip())
             errors.append(
                 FieldError(
                     header_line,
@@ -302,9 +384,10 @@ def table_from_records(
             )
             continue
         cells = {
-            key: (values[index].strip() if index < len(values) else "")
-            for key, index in positions.items()
+            key: (values[index] if index < len(values) else "") for key, index in positions.items()
         }
+        # Checked before ``strip``, which takes a trailing U+001F for a space.
+        errors.extend(_cell_problems(line, cells, headers))
         rows.append(CsvRow(line=line, cells={k: _clean(v) for k, v in cells.items()}))
     if errors:
         raise FileRefused(source, errors)
@@ -316,8 +399,35 @@ def table_from_records(
     return CsvTable(source, encoding, delimiter, headers, rows, warnings, labels)
 
 
+def _found_titles(header: Sequence[str]) -> str:
+    """The titles a header holds, as a « colonne manquante » error lists them: shown safely, and
+    only the first ones (a binary file read as text has a "header" of any length)."""
+    titles = [f"« {shown(h, 60)} »" for h in header if h.strip()]
+    more = len(titles) - _FOUND_TITLES
+    listed = ", ".join(titles[:_FOUND_TITLES]) + (f" et {more} autres" if more > 0 else "")
+    return listed
+
+
+def _cell_problems(line: int, cells: dict[str, str], headers: dict[str, str]) -> list[FieldError]:
+    """Cells no import reads: a control character, or a length no value has."""
+    problems = []
+    for key, value in cells.items():
+        if len(value) > MAX_CELL:
+            problems.append(
+                FieldError(
+                    line,
+                    headers[key],
+                    f"{len(value)} caractères, {MAX_CELL} au plus par cellule : vérifiez le "
+                    "séparateur et les guillemets.",
+                )
+            )
+        elif problem := forbidden_character(value):
+            problems.append(FieldError(line, headers[key], f"« {shown(value)} » : {problem}."))
+    return problems
+
+
 def _clean(value: str) -> str:
-    return value.replace("\u00a0", " ").replace("\u202f", " ").strip()
+    return plain_text(value.replace("\u00a0", " ").replace("\u202f", " ").strip())
 
 
 def read_file_bytes(path: Path, source: str, limits: ImportLimits | None = None) -> bytes:
@@ -328,8 +438,20 @@ def read_file_bytes(path: Path, source: str, limits: ImportLimits | None = None)
         return path.read_bytes()
     except OSError as exc:
         raise FileRefused(
-            source, [FieldError(None, None, f"lecture impossible ({exc.strerror}).")]
+            source, [FieldError(None, None, f"lecture impossible : {_os_reason(exc)}.")]
         ) from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """The system's reason in French (``strerror`` is in the system's language, English here)."""
+    reasons = {
+        errno.EACCES: "lecture interdite (droits du fichier)",
+        errno.EPERM: "lecture interdite (droits du fichier)",
+        errno.ENOENT: "fichier introuvable",
+        errno.EISDIR: "c'est un dossier, pas un fichier",
+        errno.EIO: "erreur du disque",
+    }
+    return reasons.get(exc.errno or 0, f"erreur système n° {exc.errno}")
 
 
 def read_csv(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -57,6 +60,10 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """SQLite with its pragmas and ``BEGIN IMMEDIATE``; PostgreSQL with ``pool_pre_ping``: a
+    connection lost while it waited in the pool (server restarted, backend terminated) is
+    replaced when next taken, so only a loss in the middle of a transaction reaches the caller."""
+    kwargs.setdefault("hide_parameters", True)  # values (references, addresses) stay out of errors
     url = normalise_url(url)
     if is_sqlite(url):
         path = sqlite_path(url)
@@ -100,3 +107,84 @@ def current_revision(engine: Engine) -> str | None:
             return None
         row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
         return None if row is None else str(row[0])
+
+
+# --- faults of the database itself -----------------------------------------------------------
+
+#: SQLite's primary result codes (``sqlite_errorcode & 0xFF``) that say the disk let it down.
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+#: Below this much free space, an SQLite I/O error is blamed on a full disk.
+_NEARLY_FULL = 1024 * 1024
+#: PostgreSQL's SQLSTATE for a server out of disk space.
+_PG_DISK_FULL = "53100"
+
+
+def _detail(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+
+
+def database_fault(exc: DBAPIError, url: str, again: str = "relancez la commande") -> str | None:
+    """A fault of the database itself, not of the request, in French: its connection lost in
+    the middle of a transaction, its disk full or failing. None for anything else (a schema
+    behind, a conflict, a server out of reach from the start).
+
+    Each time, the transaction under way was rolled back as a whole: nothing of it is written.
+    ``again`` says what comes once the cause is fixed (the service: « le prochain passage … »)."""
+    detail = _detail(exc)
+    if exc.connection_invalidated:
+        return (
+            f"La connexion à la base {safe_url(url)} a été coupée en pleine opération (serveur "
+            "arrêté ou redémarré, connexion fermée par l'administrateur, réseau coupé) : la "
+            "transaction en cours a été annulée en entier, ce qui était validé avant elle reste. "
+            f"{again[:1].upper()}{again[1:]} quand la base répond (détail : {detail})."
+        )
+    if getattr(exc.orig, "sqlstate", None) == _PG_DISK_FULL:
+        return (
+            f"Le serveur de la base {safe_url(url)} n'a plus de place sur son disque : rien de "
+            "l'opération n'a été enregistré. Libérez de la place sur le serveur PostgreSQL, puis "
+            f"{again} (détail : {detail})."
+        )
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (_SQLITE_FULL, _SQLITE_IOERR):
+        return None
+    path = sqlite_path(url)
+    where = f"La base SQLite {path}" if path else "La base SQLite"
+    folder = path.resolve().parent if path else None
+    room = f"Libérez de la place sur le disque de {folder}" if folder else "Libérez de la place"
+    if code & 0xFF == _SQLITE_FULL:
+        cause = "est pleine : plus de place sur le disque, ou taille limite atteinte"
+        remedy = room
+    else:
+        cause, remedy = _io_cause(folder, room)
+        cause = f"n'a pas pu lire ou écrire ses fichiers : {cause}"
+    return (
+        f"{where} {cause} ; rien de l'opération n'a été enregistré, la base reste comme avant. "
+        f"{remedy}, puis {again} (détail : {detail})."
+    )
+
+
+def _io_cause(folder: Path | None, room: str) -> tuple[str, str]:
+    """Why SQLite failed to read or write, and what to do: it says only « disk I/O error »."""
+    if folder is not None:
+        try:
+            free: int | None = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        if free is not None and free < _NEARLY_FULL:
+            return f"le disque est plein ({_bytes(free)} libre{'s' if free > 1 else ''})", room
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        return (
+            f"la taille des fichiers est limitée pour ce processus (ulimit -f : {_bytes(soft)})",
+            "Relevez cette limite (ulimit -f, ou LimitFSIZE du service systemd)",
+        )
+    return "disque plein, en lecture seule ou défaillant", f"{room} ou vérifiez le disque"
+
+
+def _bytes(count: int) -> str:
+    from workflow.adapters.templates import french_number
+
+    if count == 0:
+        return "aucun octet"
+    return f"{french_number(count)} octet{'s' if count > 1 else ''}"

@@ -376,3 +376,31 @@ class PeriodicRun(Base):
     job: Mapped[str] = mapped_column(String(40), primary_key=True)
     period: Mapped[str] = mapped_column(String(40), primary_key=True)
     done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyPurge(Base):
+    """One run of ``clauses privacy purge`` that removed something: who, when, under which
+    retention, and how much. Never the references purged: the row would keep what it removed."""
+
+    __tablename__ = "privacy_purges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    retention: Mapped[str] = mapped_column(String(40))  # « 5 ans », « 18 mois »
+    cutoff: Mapped[date] = mapped_column(Date)  # what ended before this day was purged
+    participants: Mapped[int] = mapped_column(Integer)
+    history_rows: Mapped[int] = mapped_column(Integer)
+    clause_texts: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[int] = mapped_column(Integer)
+    attachments: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)  # what was done, in French
+
+
+class PurgedParticipant(Base):
+    """A participant whose personal data a purge removed: a later purge leaves them alone."""
+
+    __tablename__ = "purged_participants"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    purge_id: Mapped[int] = mapped_column(ForeignKey("privacy_purges.id"), index=True)

@@ -6,14 +6,15 @@ A value written by a person (an organisation's name, a lot title) may start with
 export writes such text through these functions: in CSV it is prefixed with an apostrophe (the
 mark spreadsheets themselves use for "this is text"), in xlsx it is stored as a text cell, never
 as a formula. Numbers are never touched: a negative figure stays a number.
+
+Reading goes the other way: ``plain_text`` takes the apostrophe off again, so that a template
+sent with « '=X » and returned as is gives back « =X », the text that was meant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-
-from openpyxl.cell.cell import Cell
 
 #: What makes a spreadsheet read a cell as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -28,6 +29,12 @@ def csv_text(value: str) -> str:
     return "'" + value if is_formula_like(value) else value
 
 
+def plain_text(value: str) -> str:
+    """A cell as read from a file: the apostrophe ``csv_text`` puts before formula-like text is
+    not part of the value. Other text, an apostrophe at its start included, is left alone."""
+    return value[1:] if value.startswith("'") and is_formula_like(value[1:]) else value
+
+
 def set_text_cell(cell: Any, value: Any) -> None:
     """Write ``value`` into an openpyxl cell, never as a formula."""
     cell.value = value
@@ -37,6 +44,8 @@ def set_text_cell(cell: Any, value: Any) -> None:
 
 def xlsx_row(sheet: Any, values: Iterable[Any]) -> list[Any]:
     """``values`` ready for ``sheet.append``: formula-like text wrapped in a text cell."""
+    from openpyxl.cell.cell import Cell  # openpyxl is slow to import; only xlsx exports need it
+
     row: list[Any] = []
     for value in values:
         if isinstance(value, str) and is_formula_like(value):

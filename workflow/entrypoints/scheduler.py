@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
 
-from workflow.adapters.db import current_revision, safe_url, sqlite_path
+from workflow.adapters.db import current_revision, database_fault, safe_url, sqlite_path
 from workflow.bootstrap import App
 from workflow.errors import InputRefused, SchedulerAlreadyRunning
 from workflow.services.dispatch import dispatch_due_async
-from workflow.services.ticks import log_pass, outbox_has_due, queue_work
+from workflow.services.ticks import PassReport, log_pass, outbox_has_due, queue_work
 
 log = logging.getLogger("workflow.service")
 
@@ -119,6 +120,10 @@ def require_schema(app: App) -> None:
         )
 
 
+#: What follows a failed pass, in its log line.
+AGAIN = "le prochain passage refait le travail"
+
+
 class Service:
     """The pass job and the graceful stop around it."""
 
@@ -132,23 +137,51 @@ class Service:
     def should_stop(self) -> bool:
         return self.stopping
 
+    async def _run_pass(self, now: datetime) -> PassReport:
+        report = await asyncio.to_thread(queue_work, self.app, now, self.should_stop)
+        due = await asyncio.to_thread(outbox_has_due, self.app, now)
+        if due and not self.stopping:
+            report.dispatch = await dispatch_due_async(self.app, now, should_stop=self.should_stop)
+        return report
+
     async def tick(self) -> None:
         """One pass: the clock is read once, everything below gets that instant."""
         assert self._busy is not None
-        if self.stopping:
-            return
+        if self.stopping or self._busy.locked():
+            return  # a pass longer than the interval: this one is skipped, without a word
         async with self._busy:
             now = self.app.clock()
             try:
-                report = await asyncio.to_thread(queue_work, self.app, now, self.should_stop)
-                due = await asyncio.to_thread(outbox_has_due, self.app, now)
-                if due and not self.stopping:
-                    report.dispatch = await dispatch_due_async(
-                        self.app, now, should_stop=self.should_stop
+                try:
+                    report = await self._run_pass(now)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated or self.stopping:
+                        raise
+                    # Cut mid-transaction (server restarted, backend terminated): that
+                    # transaction left nothing, the pool reconnects, and the pass run again
+                    # redoes only what is left (keys, compare-and-set). Once, not in a loop.
+                    log.warning(
+                        "connexion à la base coupée pendant le passage : passage refait",
+                        extra={
+                            "action": "pass.retried",
+                            "now": now,
+                            "detail": str(exc.orig).splitlines()[0] if exc.orig else "",
+                        },
                     )
+                    report = await self._run_pass(now)
+            except DBAPIError as exc:
+                url = self.app.settings.database_url
+                words = database_fault(exc, url, again=AGAIN) or (
+                    f"passage échoué, la base a refusé l'opération : {exc.orig} ; {AGAIN}"
+                )
+                log.error(words, extra={"action": "pass.failed", "now": now})
+                return
             except Exception:
-                # The database or the mail server is away: say so, the next pass tries again.
-                log.exception("pass failed", extra={"action": "pass.failed", "now": now})
+                # Unforeseen (the mail server's faults are outcomes, not exceptions): the
+                # traceback is for whoever has to fix it; the next pass tries again.
+                log.exception(
+                    "passage échoué ; %s", AGAIN, extra={"action": "pass.failed", "now": now}
+                )
                 return
             self.passes += 1
             log_pass(report)
@@ -161,7 +194,10 @@ class Service:
             job_defaults={
                 "coalesce": True,
                 "misfire_grace_time": MISFIRE_GRACE,
-                "max_instances": 1,
+                # Two, so that APScheduler starts the tick that falls during a long pass and
+                # ``tick`` drops it: at one, APScheduler logs an English warning (no ``action``)
+                # every interval while a long dispatch runs.
+                "max_instances": 2,
             },
         )
         scheduler.add_job(

@@ -56,7 +56,7 @@ _NOTICE_ALIASES: dict[str, NoticePreference] = {
     "mensuelle": NoticePreference.MONTHLY_ONLY,
 }
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_EMAIL = re.compile(r'^(?=[!-~]+$)[^@<>,;:"()\[\]\\]+@[^@<>,;:"()\[\]\\]+\.[^@<>,;:"()\[\]\\]+$')
 
 
 # --- checking input -------------------------------------------------------------------------
@@ -88,9 +88,8 @@ def parse_notice_preference(text: str | NoticePreference) -> NoticePreference:
     found = _NOTICE_ALIASES.get(normalise(text))
     if found is None:
         raise InputRefused(
-            f"Préférence d'avis « {text} » inconnue. Valeurs possibles : each_milestone "
-            "(un avis à chaque étape, ou « chaque-etape ») ou monthly_only (la synthèse "
-            "mensuelle seulement, ou « mensuel »)."
+            f"Préférence d'avis « {text} » inconnue. Valeurs possibles : chaque-etape "
+            "(un avis à chaque étape) ou mensuel (la synthèse mensuelle seulement)."
         )
     return found
 

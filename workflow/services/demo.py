@@ -308,7 +308,7 @@ def _lot_actions(app: App, award: SampleAward) -> Iterator[TimedAction]:
         if recorded_on <= LAST_DAY:
             yield TimedAction(
                 local(app, recorded_on, 17, 30),
-                f"{name} : sortie de {reference}",
+                f"{name} : sortie d'un participant",  # the label is logged: no reference
                 _outcome(clause_id, reference, outcome_type, on),
             )
     if key == REPORTED:

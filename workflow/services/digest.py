@@ -52,13 +52,14 @@ from workflow.domain.calendar import (
     suspended_days,
 )
 from workflow.domain.events import require_aware
+from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.stages import Stage
 from workflow.domain.summary import elapsed_fraction, fraction, is_behind
 from workflow.domain.vocabulary import PartyRole
 from workflow.services.declarations import month_phrase
 from workflow.services.lot_calendars import lot_calendars, suspensions
-from workflow.services.outbox import Recipient, queue_email
+from workflow.services.outage_copies import copy_folder
+from workflow.services.outbox import OUTAGE_ERROR_PREFIX, Recipient, queue_email
 from workflow.services.reminder_emails import (
     LadderHistory,
     ladder_history,
@@ -173,40 +174,125 @@ STATE_LABELS = {
 }
 
 
-def _emails(session: Session) -> list[DigestItem]:
+#: From this many failures with the same answer, the cause is the server or the settings, not
+#: each address: they are one line of the digest, not one « corriger l'adresse » each.
+SAME_CAUSE_FROM = 3
+
+
+def _emails(session: Session, settings: Settings, now: datetime) -> list[DigestItem]:
+    return [*_outage(session, settings, now), *_failures(session)]
+
+
+def _outage(session: Session, settings: Settings, now: datetime) -> list[DigestItem]:
+    """Mail waiting for a route that is down (server out of reach, folder not writable): one line
+    with how many wait, since when, and the cause, whatever the number of messages."""
+    waiting = (
+        select(OutboxMessage.created_at, OutboxMessage.next_attempt_at, OutboxMessage.last_error)
+        .where(
+            OutboxMessage.state == "pending",
+            OutboxMessage.last_error.startswith(OUTAGE_ERROR_PREFIX, autoescape=True),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    rows = session.execute(waiting).all()
+    if not rows:
+        return []
+    zone = settings.zone
+    oldest = min(row.created_at for row in rows)
+    retry = min((row.next_attempt_at for row in rows if row.next_attempt_at), default=None)
+    cause = str(rows[-1].last_error).removeprefix(OUTAGE_ERROR_PREFIX)
+    count = len(rows)
+    detail = f"Le plus ancien attend depuis le {_moment(oldest, zone)}"
+    if retry is not None and retry > now:
+        detail += f" ; nouvel essai automatique le {_moment(retry, zone)}"
+    else:
+        detail += " ; nouvel essai au prochain passage du service"
+    detail += f". Dernière erreur : {cause}"
+    copy = ""
+    if settings.mail_transport == "smtp":
+        copy = f" Tant que la panne dure, ce résumé est aussi copié dans {copy_folder(settings)}/."
+    return [
+        DigestItem(
+            Category.EMAIL,
+            weight=count + 1_000_000,  # before any single message
+            title=(
+                f"Envoi des courriels impossible : {count} courriel{'s' if count > 1 else ''} "
+                "en attente"
+            ),
+            detail=detail,
+            action=(
+                "Rétablir le serveur d'envoi ou les réglages CLAUSES_SMTP_* (ou le dossier "
+                "CLAUSES_MAIL_DIR) ; les courriels partiront d'eux-mêmes, ou tout de suite avec "
+                f"« clauses mail send ».{copy}"
+            ),
+        )
+    ]
+
+
+def _moment(instant: datetime, zone: Any) -> str:
+    local = instant.astimezone(zone)
+    return f"{french_date(local.date())} à {local:%H:%M}"
+
+
+def _failures(session: Session) -> list[DigestItem]:
     statement = (
         select(OutboxMessage)
         .where(OutboxMessage.state.in_(tuple(STATE_LABELS)))
         .order_by(OutboxMessage.id)
     )
-    items = []
+    by_cause: dict[tuple[str, str], list[OutboxMessage]] = {}
     for message in session.scalars(statement):
-        recipients = ", ".join(line for line in message.recipients.splitlines() if line)
-        detail = f"Erreur : {message.last_error or 'inconnue'}"
-        if message.state == "uncertain":
-            # Its sender stopped before the server's answer (CLAUSES_UNCERTAIN_MAIL=ask).
-            detail = "L'envoi a été interrompu avant la réponse du serveur."
-        if message.refused_recipients:
-            refused = ", ".join(message.refused_recipients.split())
-            detail += f" ; adresses refusées : {refused}"
-        items.append(
-            DigestItem(
-                Category.EMAIL,
-                weight=2 if message.state == "dead" else 1,
-                title=(
-                    f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}"
-                ),
-                detail=detail,
-                action=(
-                    "Demander au destinataire s'il l'a reçu ; sinon le renvoyer "
-                    f"(clauses mail retry {message.id})."
-                    if message.state == "uncertain"
-                    else _email_action(message.id)
-                ),
-                clause_id=message.clause_id,
-            )
-        )
+        cause = "" if message.state == "uncertain" else (message.last_error or "inconnue")
+        by_cause.setdefault((message.state, cause), []).append(message)
+    items = []
+    for (state, cause), messages in by_cause.items():
+        if state != "uncertain" and len(messages) >= SAME_CAUSE_FROM:
+            items.append(_same_cause(state, cause, messages))
+        else:
+            items.extend(_failed_one(message) for message in messages)
     return items
+
+
+def _same_cause(state: str, cause: str, messages: list[OutboxMessage]) -> DigestItem:
+    count = len(messages)
+    numbers = [message.id for message in messages]
+    shown = ", ".join(str(n) for n in numbers[:10]) + (" …" if count > 10 else "")
+    label = STATE_LABELS[state].replace("refusé", "refusés").replace("abandonné", "abandonnés")
+    return DigestItem(
+        Category.EMAIL,
+        weight=(2 if state == "dead" else 1) * 1000 + count,
+        title=f"{count} courriels {label}, tous pour la même raison",
+        detail=f"Erreur : {cause} (N° {shown}).",
+        action=(
+            "La même réponse pour tous : la cause est le serveur d'envoi ou ses réglages, pas les "
+            "adresses. Une fois la cause réglée, les remettre tous en file "
+            "(clauses mail retry --all-failed)."
+        ),
+    )
+
+
+def _failed_one(message: OutboxMessage) -> DigestItem:
+    recipients = ", ".join(line for line in message.recipients.splitlines() if line)
+    detail = f"Erreur : {message.last_error or 'inconnue'}"
+    if message.state == "uncertain":
+        # Its sender stopped before the server's answer (CLAUSES_UNCERTAIN_MAIL=ask).
+        detail = "L'envoi a été interrompu avant la réponse du serveur."
+    if message.refused_recipients:
+        refused = ", ".join(message.refused_recipients.split())
+        detail += f" ; adresses refusées : {refused}"
+    return DigestItem(
+        Category.EMAIL,
+        weight=2 if message.state == "dead" else 1,
+        title=f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}",
+        detail=detail,
+        action=(
+            "Demander au destinataire s'il l'a reçu ; sinon le renvoyer "
+            f"(clauses mail retry {message.id})."
+            if message.state == "uncertain"
+            else _email_action(message.id, message.state)
+        ),
+        clause_id=message.clause_id,
+    )
 
 
 def ladder_state(
@@ -272,7 +358,7 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
     history = ladder_history(session, ids)
     overdue: dict[tuple[int, int], list[_Overdue]] = {}
     # Lateness is told in the days the ladder counts (working days, suspension excluded), as
-    # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
+    # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
     days_of = {cid: LadderDays(suspended_days(suspended.get(cid, []), zone, today)) for cid in ids}
     for ladder in candidates:
         due = ladder.due_on
@@ -359,7 +445,13 @@ def _declaration_action(clause_id: int, company_id: int, month: date, contact: s
     )
 
 
-def _email_action(message_id: int) -> str:
+def _email_action(message_id: int, state: str) -> str:
+    if state == "dead":
+        # Given up after temporary failures: the address may well be right.
+        return (
+            "Vérifier la cause ci-dessus (serveur du destinataire, boîte pleine…), puis remettre "
+            f"le message en file (clauses mail retry {message_id})."
+        )
     return (
         "Corriger l'adresse ou prévenir le destinataire, puis remettre le message en file "
         f"(clauses mail retry {message_id})."
@@ -541,7 +633,12 @@ def _eligibility(session: Session) -> list[DigestItem]:
         .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
         .join(Participant, Participant.id == DeclarationLine.participant_id)
         .join(Clause, Clause.id == Declaration.clause_id)
-        .where(DeclarationLine.hours > 0, Participant.validated_on.is_(None))
+        .where(
+            DeclarationLine.hours > 0,
+            Participant.validated_on.is_(None),
+            # A closed or abandoned clause's figures are final: nothing left to check there.
+            Clause.stage.not_in([stage.value for stage in FINAL_STAGES]),
+        )
         .group_by(*_clause_columns(), Participant.reference)
         .order_by(Clause.id, Participant.reference)
     )
@@ -683,7 +780,7 @@ def compile_digest(session: Session, now: datetime, settings: Settings) -> Diges
     awards = _awards(session, now)
     incomplete = {item.clause_id for item in awards if item.clause_id is not None}
     items = [
-        *_emails(session),
+        *_emails(session, settings, now),
         *_declarations(session, today, settings),
         *_pace(session, today),
         *awards,
@@ -754,10 +851,11 @@ def sample_digest() -> Digest:
             DigestItem(
                 Category.EMAIL,
                 2,
-                "Courriel abandonné après plusieurs tentatives : « Déclaration des heures de "
-                "février 2026 » à Jean Dupont <jean.dupont@example.org>",
-                "Erreur : 550 boîte inconnue ; adresses refusées : jean.dupont@example.org",
-                _email_action(41),
+                "Courriel refusé définitivement : « Déclaration des heures de février 2026 » "
+                "à Jean Dupont <jean.dupont@example.org>",
+                "Erreur : Refus définitif : 550 boîte inconnue ; adresses refusées : "
+                "jean.dupont@example.org",
+                _email_action(41, "failed"),
             ),
             DigestItem(
                 Category.DECLARATION,

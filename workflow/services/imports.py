@@ -16,8 +16,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.csv_files import Column, CsvTable, RowReader, read_csv
+from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
 from workflow.adapters.orm import Buyer, Clause, Market, Operation
+from workflow.adapters.spreadsheets import read_table
 from workflow.adapters.templates import french_hours
 from workflow.domain.events import require_aware
 from workflow.domain.hours import LOW_HOURS_WARNING
@@ -63,6 +64,14 @@ LOT_COLUMNS = (
     ),
 )
 _FIGURES = ("amount", "labour_share", "rate", "hourly_cost")
+
+#: How big a lots file may be: a territory's whole catalogue is a few hundred lines; a larger file
+#: is refused before any cell is read, like a declaration file.
+LOTS_LIMITS = ImportLimits(
+    max_bytes=20_000_000,
+    max_rows=50_000,
+    advice="découpez-le, par exemple un fichier par donneur d'ordre",
+)
 
 
 def lot_key(lot_number: str) -> str:
@@ -356,9 +365,16 @@ def _hours_text(hours: int | None) -> str:
 
 
 def import_lots_file(
-    session: Session, path: Path, *, actor: str, now: datetime, publish: Publish
+    session: Session,
+    path: Path,
+    *,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+    limits: ImportLimits = LOTS_LIMITS,
 ) -> LotsImport:
-    table = read_csv(path, LOT_COLUMNS)
+    """Import a lots file (CSV, .xlsx or .ods: the content decides), or nothing."""
+    table = read_table(path, LOT_COLUMNS, limits=limits)
     rows, warnings = parse_lots(table)
     return import_lots(
         session, rows, source=table.source, actor=actor, now=now, publish=publish, warnings=warnings

@@ -44,8 +44,13 @@ class Recipient:
 _TABLE = cast(Table, OutboxMessage.__table__)
 _ATTACHMENTS = cast(Table, OutboxAttachment.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
+# ``preserve_rowcount``: without it psycopg's rowcount of an INSERT reads -1, so a key another
+# instance had just written would still count as queued here.
 _INSERTS = {
-    name: dialect.insert(_TABLE).inline().on_conflict_do_nothing(index_elements=["key"])
+    name: dialect.insert(_TABLE)
+    .inline()
+    .on_conflict_do_nothing(index_elements=["key"])
+    .execution_options(preserve_rowcount=True)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -136,6 +141,11 @@ def message_attachments(session: Session, outbox_ids: Sequence[int]) -> dict[int
                 Attachment(filename, content_type, bytes(content))
             )
     return found
+
+
+#: Starts ``last_error`` of a row that waits because the route (server, folder) is down, not
+#: because of the message itself: such a row is never given up, and the digest groups them.
+OUTAGE_ERROR_PREFIX = "Envoi impossible : "
 
 
 class OutboxState(StrEnum):

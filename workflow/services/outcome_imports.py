@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.csv_files import Column, CsvTable, RowReader, read_csv
+from workflow.adapters.batching import select_in
+from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
 from workflow.adapters.orm import Clause, Participant
+from workflow.adapters.spreadsheets import read_table
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OutcomeType, match_outcome_type, outcome_type_problem
@@ -60,6 +62,14 @@ OUTCOME_COLUMNS = (
 )
 
 
+#: How big an outcomes file may be; a larger one is refused before any cell is read.
+OUTCOMES_LIMITS = ImportLimits(
+    max_bytes=20_000_000,
+    max_rows=50_000,
+    advice="découpez-le, par exemple un fichier par lot",
+)
+
+
 @dataclass(frozen=True)
 class _Row:
     line: int
@@ -89,7 +99,12 @@ class OutcomesImport:
 
 def _participants(session: Session, table: CsvTable) -> dict[str, Participant]:
     references = {" ".join(row.cells.get("reference", "").split()) for row in table.rows}
-    found = session.scalars(select(Participant).where(Participant.reference.in_(references)))
+    # In chunks: a file may name more people than a database takes values in one ``IN``.
+    found = select_in(
+        session,
+        lambda chunk: select(Participant).where(Participant.reference.in_(chunk)),
+        references,
+    )
     return {p.reference: p for p in found}
 
 
@@ -195,11 +210,12 @@ def import_outcomes_file(
     clause_id: int | None = None,
     replace: bool = False,
     groups: Mapping[str, str] | None = None,
+    limits: ImportLimits = OUTCOMES_LIMITS,
 ) -> OutcomesImport:
     """Record every outcome the file holds, or nothing at all; ``groups`` is the
     ``outcome_groups`` setting (the group stored and said is the one in force)."""
     today = local_date(require_aware(now), zone)
-    table = read_csv(path, OUTCOME_COLUMNS)
+    table = read_table(path, OUTCOME_COLUMNS, limits=limits)
     rows, known = parse_outcomes(session, table, clause_id=clause_id, today=today, replace=replace)
     written = [
         write_outcome(

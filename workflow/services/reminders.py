@@ -140,6 +140,18 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _in_called_lot(clause_id: Any) -> Any:
+    """The row's lot is one whose companies are called now.
+
+    A correlated ``EXISTS`` rather than a join, so that the due rows are walked on their indexed
+    instant (``next_call_at``, ``next_step_at``), in the order asked, and each lot looked up by
+    its key: without statistics SQLite drove the join from ``ix_clauses_stage`` instead, through
+    every lot in execution and every one of its rows, then sorted them all, on every pass. With
+    nothing due, that made an idle pass grow with the territory (issue 12).
+    """
+    return exists().where(Clause.id == clause_id, Clause.stage.in_(CALLING_STAGES))
+
+
 # --- (a) arming parties and opening the month's ladders ---------------------------------------
 
 
@@ -220,8 +232,7 @@ def open_due_ladders(
     require_aware(now)
     statement = (
         select(AwardParty)
-        .join(Clause, Clause.id == AwardParty.clause_id)
-        .where(AwardParty.next_call_at <= now, Clause.stage.in_(CALLING_STAGES))
+        .where(AwardParty.next_call_at <= now, _in_called_lot(AwardParty.clause_id))
         .order_by(AwardParty.next_call_at, AwardParty.id)
         .limit(BATCH_SIZE)
         .with_for_update(skip_locked=True, of=AwardParty)
@@ -331,14 +342,10 @@ def _open_batch(
 
 
 def _due_ladders(now: datetime) -> Any:
-    return (
-        select(DeclarationLadder)
-        .join(Clause, Clause.id == DeclarationLadder.clause_id)
-        .where(
-            DeclarationLadder.next_step_at <= now,
-            DeclarationLadder.declared_at.is_(None),
-            Clause.stage.in_(CALLING_STAGES),
-        )
+    return select(DeclarationLadder).where(
+        DeclarationLadder.next_step_at <= now,
+        DeclarationLadder.declared_at.is_(None),
+        _in_called_lot(DeclarationLadder.clause_id),
     )
 
 

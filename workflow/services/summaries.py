@@ -992,6 +992,8 @@ def claim_period(session: Session, job: str, period: str, now: datetime) -> bool
         insert(PeriodicRun)
         .values(job=job, period=period, done_at=now)
         .on_conflict_do_nothing(index_elements=["job", "period"])
+        # Without it psycopg's rowcount of an INSERT reads -1 (true): every instance "claimed".
+        .execution_options(preserve_rowcount=True)
     )
     return bool(getattr(session.execute(statement), "rowcount", 0))
 

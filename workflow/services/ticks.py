@@ -105,11 +105,23 @@ def log_pass(report: PassReport) -> None:
 
 
 def outbox_has_due(app: App, now: datetime) -> bool:
-    """One indexed lookup, so an idle pass opens no mail connection at all."""
-    from workflow.services.dispatch import due_condition
+    """One indexed lookup, so an idle pass opens no mail connection at all.
 
+    The same rows as the dispatcher's claim: with ``CLAUSES_UNCERTAIN_MAIL=resend`` the uncertain
+    ones too (else a queue left with only those would never be sent again), and over a transport
+    that reaches inboxes nothing dated after the real clock (else mail queued for the future
+    would open a connection, for nothing, at every pass)."""
+    from workflow.services.dispatch import due_condition, real_now
+
+    wall = real_now()
+    condition = due_condition(
+        now,
+        wall,
+        resend_uncertain=app.settings.uncertain_mail == "resend",
+        sendable_until=wall if app.transport.reaches_inboxes else None,
+    )
     with app.transaction() as session:
-        found = session.scalar(select(OutboxMessage.id).where(due_condition(now)).limit(1))
+        found = session.scalar(select(OutboxMessage.id).where(condition).limit(1))
     return found is not None
 
 

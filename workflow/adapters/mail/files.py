@@ -2,23 +2,28 @@
 
 Files are grouped by kind (``var/mail/<kind>/``) and named after the outbox key, so sending the same
 message again overwrites its file instead of adding a second one.
+
+A folder that cannot be written (permissions, a full or read-only disk) is a fault of the
+installation, not of the message: it raises ``ConnectionFailure``, so the whole batch waits in the
+outbox and leaves once the folder is fixed, like mail behind an unreachable SMTP server.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from workflow.adapters.mail import (
     Accepted,
+    ConnectionFailure,
     MailConnection,
     MailTransport,
     OutgoingMessage,
-    PermanentFailure,
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -36,6 +41,35 @@ def eml_path(root: Path, kind: str, key: str) -> Path:
     return root / safe_name(kind) / f"{safe_name(key)}-{digest}.eml"
 
 
+#: What the system's error means for the folder, in the words of whoever has to fix it.
+_FULL = {
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EDQUOT: "quota de disque dépassé",
+    errno.EFBIG: "taille de fichier limitée pour ce processus (ulimit -f)",
+}
+_UNREACHABLE = {
+    errno.EACCES: "écriture non permise",
+    errno.EPERM: "écriture non permise",
+    errno.EROFS: "disque en lecture seule",
+    errno.ENOTDIR: "un fichier porte le nom d'un dossier du chemin",
+    errno.EEXIST: "un fichier porte le nom du dossier",
+    errno.ENOENT: "dossier introuvable",
+}
+
+
+def folder_failure(exc: OSError, folder: Path) -> ConnectionFailure:
+    """« dossier du courrier plein : <dossier> (plus de place sur le disque) », or
+    « … inaccessible : … »; the system's own words (and the file) kept as the detail."""
+    code = exc.errno or 0
+    if code in _FULL:
+        message = f"dossier du courrier plein : {folder} ({_FULL[code]})"
+    elif code in _UNREACHABLE:
+        message = f"dossier du courrier inaccessible : {folder} ({_UNREACHABLE[code]})"
+    else:
+        message = f"écriture impossible dans le dossier du courrier : {folder} ({exc.strerror})"
+    return ConnectionFailure(message, str(exc))
+
+
 class FileConnection(MailConnection):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -49,7 +83,10 @@ class FileConnection(MailConnection):
             # Atomic: a reader (or a crash) never sees half a message.
             os.replace(temporary, path)
         except OSError as exc:
-            raise PermanentFailure(f"écriture impossible de {path} : {exc.strerror}") from exc
+            # Half a message must not stay on a full disk, taking the room the next one needs.
+            with suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise folder_failure(exc, path.parent) from exc
         return Accepted()
 
 

@@ -14,12 +14,14 @@ from workflow.entrypoints.cli import (
     imports,
     mail,
     participants,
+    privacy,
     report,
     service,
     summary,
 )
 from workflow.entrypoints.cli.common import CliState, console, handle_errors
 from workflow.entrypoints.cli.french import FrenchGroup
+from workflow.entrypoints.cli.params import guard_parameters
 
 
 @click.group(cls=FrenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,10 +50,22 @@ def init_command() -> None:
     )
 
 
-for module in (audit, catalog, clauses, imports, mail, participants, report, service, summary):
+for module in (
+    audit,
+    catalog,
+    clauses,
+    imports,
+    mail,
+    participants,
+    privacy,
+    report,
+    service,
+    summary,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 imports.import_group.add_command(participants.import_outcomes_command)
+guard_parameters([cli])  # N° past an INTEGER column, control characters: exit 2
 
 
 def main() -> None:

@@ -12,12 +12,28 @@ from workflow.entrypoints.cli.common import (
     print_json,
     say,
 )
-from workflow.services.audit import verify
+from workflow.services.audit import AuditReport, Finding, verify
 
 
 @click.group("audit")
 def audit_group() -> None:
     """Contrôles de cohérence de la base (après une restauration, une mise à jour)."""
+
+
+def _as_json(finding: Finding) -> dict[str, str]:
+    return {"controle": finding.check, "objet": finding.subject, "probleme": finding.problem}
+
+
+def _checked(report: AuditReport) -> str:
+    return ", ".join(
+        (
+            plural(report.clauses, "clause", "clauses"),
+            plural(report.messages, "courriel", "courriels"),
+            plural(report.summaries, "synthèse mensuelle", "synthèses mensuelles"),
+            plural(report.receipts, "accusé de réception", "accusés de réception"),
+            plural(report.declarations, "déclaration", "déclarations"),
+        )
+    )
 
 
 @audit_group.command("verify")
@@ -26,8 +42,11 @@ def audit_group() -> None:
 def verify_command(as_json: bool) -> None:
     """Vérifie, sans rien modifier, que l'historique de chaque clause est une suite de
     transitions permises menant à son étape, que chaque courriel de la boîte d'envoi a une cause
-    qui existe, et que les chiffres de la dernière synthèse mensuelle sont ceux des données.
-    Une ligne par problème ; code de sortie 0 si tout va bien, 1 sinon."""
+    qui existe, que chaque synthèse mensuelle (de la facilitatrice et de chaque donneur d'ordre)
+    dit, chiffre par chiffre et case par case, ce que donnent les données à l'instant où elle a
+    été écrite, et que chaque accusé de réception dit les heures enregistrées à son instant.
+    Une ligne par problème, puis les remarques (écarts qu'explique un changement enregistré
+    depuis) ; code de sortie 0 si tout va bien, 1 sinon."""
     report = verify(get_app())
     if as_json:
         print_json(
@@ -35,21 +54,20 @@ def verify_command(as_json: bool) -> None:
                 "clauses": report.clauses,
                 "courriels": report.messages,
                 "synthese": report.summary_key,
+                "syntheses": report.summaries,
+                "accuses": report.receipts,
+                "declarations": report.declarations,
                 "conforme": report.ok,
-                "problemes": [
-                    {"controle": f.check, "objet": f.subject, "probleme": f.problem}
-                    for f in report.findings
-                ],
+                "problemes": [_as_json(f) for f in report.findings],
+                "remarques": [_as_json(f) for f in report.remarks],
             }
         )
     else:
         for finding in report.findings:
             say(finding.line)
-        checked = (
-            f"{plural(report.clauses, 'clause', 'clauses')}, "
-            f"{plural(report.messages, 'courriel', 'courriels')}"
-            + (f", synthèse {report.summary_key.split(':')[1]}" if report.summary_key else "")
-        )
+        for remark in report.remarks:
+            say(f"Remarque – {remark.line}")
+        checked = _checked(report)
         if report.ok:
             say(f"Aucun problème ({checked} vérifiés).")
         else:

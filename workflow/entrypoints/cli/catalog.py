@@ -62,13 +62,24 @@ def calendar_text(holder: Buyer) -> str:
 # --- buyers -----------------------------------------------------------------------------------
 
 
+#: What a facilitator types after --notices (the service also takes the stored codes).
+NOTICE_WORD = {
+    NoticePreference.EACH_MILESTONE: "chaque-etape",
+    NoticePreference.MONTHLY_ONLY: "mensuel",
+}
+NOTICES_HELP = (
+    "Avis au donneur d'ordre : chaque-etape (un avis à chaque étape) ou mensuel (la synthèse "
+    "mensuelle seulement)."
+)
+
+
 def buyer_data(buyer: Buyer) -> dict[str, Any]:
     preference = NoticePreference(buyer.notice_preference)
     return {
         "id": buyer.id,
         "nom": buyer.name,
         "type": buyer.kind,
-        "avis": preference.value,
+        "avis": NOTICE_WORD[preference],
         "avis_libelle": NOTICE_PREFERENCE_LABELS[preference],
         "jour_echeance": buyer.declaration_due_day,
         "jours_rappels": buyer.reminder_offsets,
@@ -97,9 +108,9 @@ def buyer_group() -> None:
 @click.option(
     "--notices",
     "notice_preference",
-    default=NoticePreference.EACH_MILESTONE.value,
+    default="chaque-etape",
     show_default=True,
-    help="Avis au donneur d'ordre : each_milestone (chaque étape) ou monthly_only (mensuel).",
+    help=NOTICES_HELP,
 )
 @calendar_options
 @json_option
@@ -174,7 +185,7 @@ def buyer_list(as_json: bool) -> None:
     "--notices",
     "notice_preference",
     default=None,
-    help="Avis au donneur d'ordre : each_milestone (chaque étape) ou monthly_only (mensuel).",
+    help=NOTICES_HELP,
 )
 @change_calendar_options
 @click.option("--reason", default=None, help="Motif inscrit à l'historique des lots concernés.")

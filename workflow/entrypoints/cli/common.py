@@ -1,7 +1,8 @@
 """What every CLI command shares: the lazily built App, French output, JSON output, exit codes.
 
-Exit codes: 0 success, 1 refused input (``InputRefused``, ``ConcurrentChange``, bad settings),
-2 usage (click's own).
+Exit codes: 0 success, 1 refused input (``InputRefused``, ``ConcurrentChange``, bad settings) or a
+database fault (connection lost, disk full: « Erreur : » instead of « Refusé : »), 2 usage (click's
+own), 3 mail could not leave (``EXIT_DELIVERY_FAILED``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from workflow.adapters.db import safe_url
+from workflow.adapters.db import database_fault, safe_url
 from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import ClausesError, InputRefused
@@ -119,16 +121,33 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             error_console.print(f"[bold red]Refusé :[/] {exc.message}", soft_wrap=True)
             raise SystemExit(1) from None
         except DBAPIError as exc:
-            error_console.print(f"[bold red]Refusé :[/] {database_trouble(exc)}", soft_wrap=True)
+            # A fault of the database (connection cut, disk full) is not a refusal of the request.
+            label = "Erreur" if _fault(exc) else "Refusé"
+            # Escaped: a path or the server's words may hold brackets rich would take for tags.
+            words = escape(database_trouble(exc))
+            error_console.print(f"[bold red]{label} :[/] {words}", soft_wrap=True)
             raise SystemExit(1) from None
 
     return wrapper
 
 
-def database_trouble(exc: DBAPIError) -> str:
-    """What a person can do about a database error: initialise it, or make it reachable."""
+def _database_url() -> str | None:
     state = click.get_current_context().find_object(CliState)
-    settings_url = state.app.settings.database_url if state and state._app else None
+    return state.app.settings.database_url if state and state._app else None
+
+
+def _fault(exc: DBAPIError) -> str | None:
+    url = _database_url()
+    return database_fault(exc, url) if url else None
+
+
+def database_trouble(exc: DBAPIError) -> str:
+    """What a person can do about a database error: initialise it, make it reachable, give it
+    room, or run the command again."""
+    fault = _fault(exc)
+    if fault is not None:
+        return fault
+    settings_url = _database_url()
     where = f"La base {safe_url(settings_url)}" if settings_url else "La base de données"
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     if _schema_behind(exc):
@@ -255,11 +274,25 @@ def write_report(
     return output
 
 
+#: The years the service's calendars cover (holidays, time zones, the database's instants).
+YEARS = range(1900, 3000)
+
+T = TypeVar("T")
+
+
+def within_calendar(year: int, text: str, field: str, value: T) -> T:
+    """``value`` when ``year`` is one the calendars know, else a French refusal naming ``field``."""
+    if year not in YEARS:
+        raise InputRefused(f"{field} : « {text} » : année entre 1900 et 2999 attendue.")
+    return value
+
+
 def parse_date_fr(text: str, field: str) -> date:
     """Accept ``25/11/2026`` as people write it and ``2026-11-25`` as machines do."""
     for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text.strip(), pattern).date()
+            parsed = datetime.strptime(text.strip(), pattern).date()
         except ValueError:
             continue
+        return within_calendar(parsed.year, text, field, parsed)
     raise InputRefused(f"{field} : « {text} » n'est pas une date (jj/mm/aaaa).")

@@ -10,17 +10,18 @@ the catalogue stays English: the e2e test takes ``MESSAGES`` and ``PLURALS`` as 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-#: click's msgids (8.x) → French. Placeholders keep click's names; ``!r`` becomes « » around the value.
+#: click's msgids (8.x) → French. Placeholders keep click's names; ``!r`` becomes « » around the value.
 MESSAGES: dict[str, str] = {
     # Help.
     "Usage:": "Utilisation :",
-    # click writes a heading then ":"; the space makes it « Options : ».
+    # click writes a heading then ":"; the space makes it « Options : ».
     "Options": "Options ",
     "Commands": "Commandes ",
     "Positional arguments": "Arguments ",
@@ -34,19 +35,19 @@ MESSAGES: dict[str, str] = {
     "(dynamic)": "(calculé)",
     "deprecated": "obsolète",
     "DeprecationWarning: The command {name!r} is deprecated.{extra_message}": (
-        "Attention : la commande « {name} » est obsolète.{extra_message}"
+        "Attention : la commande « {name} » est obsolète.{extra_message}"
     ),
     "DeprecationWarning: The {param_type} {name!r} is deprecated.{extra_message}": (
-        "Attention : le paramètre « {name} » est obsolète.{extra_message}"
+        "Attention : le paramètre « {name} » est obsolète.{extra_message}"
     ),
     # Usage errors.
     "Error: {message}": "Erreur : {message}",
-    "Try '{command} {option}' for help.": "Pour l'aide : « {command} {option} ».",
+    "Try '{command} {option}' for help.": "Pour l'aide : « {command} {option} ».",
     "Aborted!": "Abandon.",
     "Missing command.": "Commande manquante.",
-    "No such command {name!r}.": "Commande inconnue : « {name} ».",
-    "No such option {name!r}.": "Option inconnue : « {name} ».",
-    # click appends the parameter's name, then a dot: « Option manquante : '--name'. ».
+    "No such command {name!r}.": "Commande inconnue : « {name} ».",
+    "No such option {name!r}.": "Option inconnue : « {name} ».",
+    # click appends the parameter's name, then a dot: « Option manquante : '--name'. ».
     "Missing argument": "Argument manquant :",
     "Missing option": "Option manquante :",
     "Missing parameter": "Paramètre manquant :",
@@ -59,25 +60,25 @@ MESSAGES: dict[str, str] = {
     "Invalid start character for option ({option})": (
         "Caractère initial invalide pour l'option ({option})"
     ),
-    "Option {name!r} does not take a value.": "L'option « {name} » ne prend pas de valeur.",
-    "Argument {name!r} takes {nargs} values.": "L'argument « {name} » prend {nargs} valeurs.",
+    "Option {name!r} does not take a value.": "L'option « {name} » ne prend pas de valeur.",
+    "Argument {name!r} takes {nargs} values.": "L'argument « {name} » prend {nargs} valeurs.",
     # Values.
     "Choose from:\n\t{choices}": "Valeurs possibles :\n\t{choices}",
-    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un {number_type} valide.",
+    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un {number_type} valide.",
     "{value} is not in the range {range}.": "{value} n'est pas dans l'intervalle {range}.",
     "{value!r} is not a valid boolean. Recognized values: {states}": (
-        "« {value} » n'est pas un booléen valide. Valeurs reconnues : {states}"
+        "« {value} » n'est pas un booléen valide. Valeurs reconnues : {states}"
     ),
-    "{value!r} is not a valid UUID.": "« {value} » n'est pas un UUID valide.",
+    "{value!r} is not a valid UUID.": "« {value} » n'est pas un UUID valide.",
     "Could not open file {filename!r}: {message}": (
-        "Impossible d'ouvrir le fichier « {filename} » : {message}"
+        "Impossible d'ouvrir le fichier « {filename} » : {message}"
     ),
-    "{name} {filename!r} does not exist.": "{name} « {filename} » introuvable.",
-    "{name} {filename!r} is a file.": "{name} « {filename} » : c'est un fichier.",
-    "{name} {filename!r} is a directory.": "{name} « {filename} » : c'est un dossier.",
-    "{name} {filename!r} is not readable.": "{name} « {filename} » : lecture interdite.",
-    "{name} {filename!r} is not writable.": "{name} « {filename} » : écriture interdite.",
-    "{name} {filename!r} is not executable.": "{name} « {filename} » : exécution interdite.",
+    "{name} {filename!r} does not exist.": "{name} « {filename} » introuvable.",
+    "{name} {filename!r} is a file.": "{name} « {filename} » : c'est un fichier.",
+    "{name} {filename!r} is a directory.": "{name} « {filename} » : c'est un dossier.",
+    "{name} {filename!r} is not readable.": "{name} « {filename} » : lecture interdite.",
+    "{name} {filename!r} is not writable.": "{name} « {filename} » : écriture interdite.",
+    "{name} {filename!r} is not executable.": "{name} « {filename} » : exécution interdite.",
     # Prompts.
     "Repeat for confirmation": "Répétez pour confirmer",
     "Error: The two entered values do not match.": "Erreur : les deux saisies diffèrent.",
@@ -98,19 +99,19 @@ PLURALS: dict[tuple[str, str], tuple[str, str]] = {
         "(Vouliez-vous dire l'une de ces valeurs : {possibilities} ?)",
     ),
     ("{value!r} is not {choice}.", "{value!r} is not one of {choices}."): (
-        "« {value} » n'est pas {choice}.",
-        "« {value} » n'est pas l'une des valeurs {choices}.",
+        "« {value} » n'est pas {choice}.",
+        "« {value} » n'est pas l'une des valeurs {choices}.",
     ),
     (
         "{value!r} does not match the format {format}.",
         "{value!r} does not match the formats {formats}.",
     ): (
-        "« {value} » ne suit pas le format {format}.",
-        "« {value} » ne suit aucun des formats {formats}.",
+        "« {value} » ne suit pas le format {format}.",
+        "« {value} » ne suit aucun des formats {formats}.",
     ),
     ("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."): (
-        "L'option « {name} » attend une valeur.",
-        "L'option « {name} » attend {nargs} valeurs.",
+        "L'option « {name} » attend une valeur.",
+        "L'option « {name} » attend {nargs} valeurs.",
     ),
     ("Takes {nargs} values but 1 was given.", "Takes {nargs} values but {len} were given."): (
         "Attend {nargs} valeurs, 1 donnée.",
@@ -139,7 +140,7 @@ TYPE_NAMES: dict[str, str] = {
     "filename": "fichier",
 }
 
-#: A group's usage line, « clauses [OPTIONS] COMMAND [ARGS]... », is not in click's catalogue.
+#: A group's usage line, « clauses [OPTIONS] COMMAND [ARGS]... », is not in click's catalogue.
 SUBCOMMAND_METAVAR = "COMMANDE [ARGUMENTS]..."
 
 #: The click modules whose ``_`` / ``ngettext`` print something a person reads.
@@ -176,6 +177,18 @@ def _commands(command: click.Command) -> Iterator[click.Command]:
             yield from _commands(sub)
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _french_hint(english: Callable[..., str]) -> Callable[..., str]:
+    """click quotes a parameter's name as in English ('--due-day'); French puts it in « »."""
+
+    def hint(self: click.Parameter, ctx: click.Context | None) -> str:
+        return _QUOTED.sub("«\u00a0\\1\u00a0»", english(self, ctx))
+
+    return hint
+
+
 @contextmanager
 def click_in_french(command: click.Command) -> Iterator[None]:
     """click speaks French for ``command`` and its subcommands until the block ends."""
@@ -191,6 +204,9 @@ def click_in_french(command: click.Command) -> Iterator[None]:
             swap(module, "_", gettext)
         if hasattr(module, "ngettext"):
             swap(module, "ngettext", ngettext)
+    for cls in (click.Parameter, click.Option, click.Argument):
+        if "get_error_hint" in vars(cls):
+            swap(cls, "get_error_hint", _french_hint(vars(cls)["get_error_hint"]))
     seen: set[int] = set()
     for each in _commands(command):
         if isinstance(each, click.Group) and not each.chain:

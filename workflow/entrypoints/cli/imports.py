@@ -134,7 +134,7 @@ def print_lots(result: LotsImport) -> None:
 
 @click.group("import")
 def import_group() -> None:
-    """Importer les fichiers CSV des tableurs (Excel, LibreOffice)."""
+    """Importer les tableurs : CSV, classeurs .xlsx (Excel) et .ods (LibreOffice)."""
 
 
 @import_group.command("lots")
@@ -143,8 +143,9 @@ def import_group() -> None:
 @json_option
 @handle_errors
 def import_lots_command(path: Path, actor: str | None, as_json: bool) -> None:
-    """Importe des lots et leurs paramètres de calcul (crée donneurs d'ordre, opérations,
-    marchés et clauses manquants ; un second import du même fichier ne crée rien)."""
+    """Importe des lots et leurs paramètres de calcul d'un CSV, .xlsx ou .ods (crée donneurs
+    d'ordre, opérations, marchés et clauses manquants ; un second import du même fichier ne crée
+    rien)."""
     app = get_app()
     now = app.clock()
     with app.transaction() as session:

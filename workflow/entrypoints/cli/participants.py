@@ -457,8 +457,9 @@ def print_import(result: OutcomesImport) -> None:
 def import_outcomes_command(
     path: Path, clause_id: int | None, replace: bool, actor: str | None, as_json: bool
 ) -> None:
-    """Importe des sorties de participants (colonnes : Référence participant ; N° marché ; Lot ;
-    Type de sortie ; Date). Tout le fichier est vérifié d'abord : une erreur, rien n'est importé."""
+    """Importe des sorties de participants d'un CSV, .xlsx ou .ods (colonnes : Référence
+    participant ; N° marché ; Lot ; Type de sortie ; Date). Tout le fichier est vérifié d'abord :
+    une erreur, rien n'est importé."""
     app = get_app()
     now = app.clock()
     with app.transaction() as session:

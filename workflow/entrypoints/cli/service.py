@@ -26,6 +26,7 @@ from workflow.entrypoints.cli.common import (
     plural,
     print_json,
     print_table,
+    within_calendar,
 )
 from workflow.errors import InputRefused
 from workflow.services.ticks import PassReport, SimulationReport
@@ -99,6 +100,7 @@ def parse_instant(text: str, zone: Any) -> datetime:
             f"--now : « {text} » n'est pas un instant ISO 8601 ; exemples : 2026-06-01T09:00 "
             "(heure locale) ou 2026-06-01T07:00+00:00."
         ) from None
+    within_calendar(moment.year, text, "--now", moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment

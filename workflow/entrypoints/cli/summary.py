@@ -19,6 +19,7 @@ from workflow.entrypoints.cli.common import (
     print_json,
     report_options,
     say,
+    within_calendar,
     write_report,
 )
 from workflow.errors import InputRefused
@@ -36,6 +37,7 @@ def parse_month(text: str) -> date:
         first, second = match.groups()
         year, month = (int(first), int(second)) if len(first) == 4 else (int(second), int(first))
         if 1 <= month <= 12:
+            within_calendar(year, text, "--month", None)  # date() takes no year 0
             return date(year, month, 1)
     raise InputRefused(
         f"--month : « {text} » n'est pas un mois ; attendu AAAA-MM, par exemple 2026-03."
@@ -53,6 +55,7 @@ def parse_now(text: str, zone_name: str) -> datetime:
             f"--now : « {text} » n'est pas une date-heure ISO ; attendu par exemple "
             "2026-03-16T08:00 ou 2026-03-16T08:00+01:00."
         ) from None
+    within_calendar(moment.year, text, "--now", moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone_name))
     return moment

@@ -1,25 +1,9 @@
-"""``clauses audit verify``: after a restore, does the database still tell one consistent story?
-
-Three read-only checks, each a list of findings (one problem each, in French):
-
-- every clause's ``clause_history`` is a chain of the stage machine's transitions, starting with
-  the identification and ending at the clause's current stage; rows that record an action
-  without moving the clause (award recorded, declaration, calendar, outcome, hours...) keep the
-  stage they found;
-- every outbox row names, through its key, a cause that exists (clause, company, ladder month,
-  history row, declaration, buyer) and has the kind its key implies;
-- the figures printed in the last monthly summary sent to the facilitator are the ones the rows
-  give now for that month, at the moment it was written (``compile_for``).
-
-A restore that lost a transaction, mixed two backups or kept rows edited by hand shows up here.
-"""
+"""Every outbox row names, through its key, a cause that exists (clause, company, ladder month,
+history row, declaration, buyer) and has the kind its key implies."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,130 +18,13 @@ from workflow.adapters.orm import (
     OutboxMessage,
     PeriodicRun,
 )
-from workflow.domain.stages import LABELS, TRANSITIONS, ClauseEvent, Stage
 from workflow.services import digest, summaries
+from workflow.services.audit.findings import CHECK_OUTBOX, Finding
 from workflow.services.reminder_emails import key_months, step_kind
 
-if TYPE_CHECKING:
-    from workflow.bootstrap import App
-
-NBSP = "\u00a0"
-#: The history event that opens every clause's history (``create_clause``).
-FIRST_EVENT = "identify"
-CHECK_HISTORY = "historique"
-CHECK_OUTBOX = "courriels"
-CHECK_SUMMARY = "synthèse"
 #: Kinds of the emails whose key is ``notice:<clause>:<kind>:<cause>``.
 WELCOME_KIND = "company_welcome"
 RECEIPT_KIND = "declaration_receipt"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: which check found it, what it concerns, what is wrong."""
-
-    check: str
-    subject: str
-    problem: str
-
-    @property
-    def line(self) -> str:
-        return f"{self.subject} : {self.problem}"
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    clauses: int
-    messages: int
-    summary_key: str | None
-    findings: tuple[Finding, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-
-def _stage_label(code: str | None) -> str:
-    if code is None:
-        return "aucune"
-    try:
-        return LABELS[Stage(code)]
-    except ValueError:
-        return f"{code} (inconnue)"
-
-
-# --- 1. Histories -----------------------------------------------------------------------------
-
-
-def _row_problem(row: ClauseHistory, stage: str | None) -> str | None:
-    """What is wrong with ``row`` following a history that left the clause at ``stage``."""
-    where = f"ligne d'historique n° {row.id} ({row.event}, {row.at:%d/%m/%Y %H:%M})"
-    if stage is None:
-        if row.event != FIRST_EVENT or row.from_stage is not None:
-            return f"{where} : l'historique ne commence pas par le repérage de la clause"
-        if row.to_stage != Stage.IDENTIFICATION.value:
-            return f"{where} : le repérage mène à « {_stage_label(row.to_stage)} »"
-        return None
-    if row.from_stage != stage:
-        return (
-            f"{where} : part de l'étape « {_stage_label(row.from_stage)} » alors que la clause "
-            f"était à « {_stage_label(stage)} » (une ligne manque ou a été changée)"
-        )
-    try:
-        event: ClauseEvent | None = ClauseEvent(row.event)
-    except ValueError:
-        event = None
-    if event is None:
-        if row.to_stage != row.from_stage:
-            return (
-                f"{where} : l'action « {row.event} » change l'étape de « "
-                f"{_stage_label(row.from_stage)} » à « {_stage_label(row.to_stage)} », ce "
-                "qu'aucune transition ne permet"
-            )
-        return None
-    try:
-        rule = TRANSITIONS.get((Stage(stage), event))
-    except ValueError:
-        rule = None
-    if rule is None or rule[0].value != row.to_stage:
-        return (
-            f"{where} : passage de « {_stage_label(row.from_stage)} » à « "
-            f"{_stage_label(row.to_stage)} » par « {row.event} », transition non permise"
-        )
-    return None
-
-
-def check_histories(session: Session) -> tuple[int, list[Finding]]:
-    rows: dict[int, list[ClauseHistory]] = defaultdict(list)
-    for row in session.scalars(select(ClauseHistory).order_by(ClauseHistory.at, ClauseHistory.id)):
-        rows[row.clause_id].append(row)
-    findings: list[Finding] = []
-    clauses = session.execute(select(Clause.id, Clause.stage).order_by(Clause.id)).all()
-    for clause_id, current in clauses:
-        subject = f"Clause n° {clause_id}"
-        history = rows.get(clause_id, [])
-        if not history:
-            findings.append(Finding(CHECK_HISTORY, subject, "aucun historique"))
-            continue
-        stage: str | None = None
-        for row in history:
-            problem = _row_problem(row, stage)
-            if problem is not None:
-                findings.append(Finding(CHECK_HISTORY, subject, problem))
-            stage = row.to_stage
-        if stage != current:
-            findings.append(
-                Finding(
-                    CHECK_HISTORY,
-                    subject,
-                    f"l'historique finit à l'étape « {_stage_label(stage)} » mais la clause est "
-                    f"à « {_stage_label(current)} »",
-                )
-            )
-    return len(clauses), findings
-
-
-# --- 2. Outbox ----------------------------------------------------------------------------------
 
 
 def _instant(text: str) -> datetime | None:
@@ -358,75 +225,3 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
         subject = f"Courriel n° {row.id} ({row.state}, clé {row.key})"
         findings.extend(Finding(CHECK_OUTBOX, subject, p) for p in problems)
     return len(rows), findings
-
-
-# --- 3. The last summary ------------------------------------------------------------------------
-
-
-def printed_figures(body: str) -> dict[str, str]:
-    """The ``- label : value`` headline lines of a summary's text part, as its reader sees them."""
-    found: dict[str, str] = {}
-    for line in body.splitlines():
-        if line.startswith("- ") and f"{NBSP}: " in line:
-            label, value = line[2:].split(f"{NBSP}: ", 1)
-            found[label] = value
-    return found
-
-
-def last_summary(session: Session) -> OutboxMessage | None:
-    """The latest facilitator summary sent; when none went yet, the latest written."""
-    base = select(OutboxMessage).where(
-        OutboxMessage.key.like("summary:%:facilitator"),
-        OutboxMessage.kind == summaries.KIND_FACILITATOR,
-    )
-    order = (OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    sent = session.scalars(base.where(OutboxMessage.state == "sent").order_by(*order)).first()
-    return sent or session.scalars(base.order_by(*order)).first()
-
-
-def check_summary(
-    app: App, row_id: int, key: str, created_at: datetime, body: str
-) -> list[Finding]:
-    from workflow.adapters.reports import figure_lines
-
-    subject = f"Synthèse {key.split(':')[1]} (courriel n° {row_id})"
-    month = datetime.strptime(key.split(":")[1], "%Y-%m").date()
-    summary = summaries.compile_for(app, month, now=created_at)
-    printed = printed_figures(body)
-    findings: list[Finding] = []
-    matched = 0
-    for label, value in figure_lines(summary):
-        shown = printed.get(label)
-        if shown is None:
-            continue
-        matched += 1
-        if shown != value:
-            findings.append(
-                Finding(
-                    CHECK_SUMMARY,
-                    subject,
-                    f"« {label} » disait « {shown} », les données disent maintenant « {value} »",
-                )
-            )
-    if not matched:
-        findings.append(Finding(CHECK_SUMMARY, subject, "aucun chiffre lisible dans le courriel"))
-    return findings
-
-
-def verify(app: App) -> AuditReport:
-    """Run the three checks; nothing is written."""
-    with app.transaction() as session:
-        clauses, findings = check_histories(session)
-        messages, outbox = check_outbox(session)
-        findings += outbox
-        row = last_summary(session)
-        summary = (row.id, row.key, row.created_at, row.body_text) if row is not None else None
-        session.rollback()
-    if summary is not None:
-        findings += check_summary(app, *summary)
-    return AuditReport(
-        clauses=clauses,
-        messages=messages,
-        summary_key=summary[1] if summary is not None else None,
-        findings=tuple(findings),
-    )

@@ -1,0 +1,372 @@
+"""Declarations and their receipts: the hours a receipt stated are the ones recorded then.
+
+A declaration is one row, overwritten by a correction (``record_declaration``), so what it said
+before lives only in its history rows (« déclaration de mars 2026 de X : 120 h (remplace
+100 h) », one per recording, at the recording's instant) and in the receipts sent then. So:
+
+- each declaration has a history row at its recording instant stating its total, and its total
+  is the sum of its lines;
+- a receipt sent at the declaration's recording instant states its total and each participant's
+  hours as the rows give them; an older receipt (a correction followed) is followed by a later
+  receipt or history row of the declaration, and states the total its own history row gives;
+- the cumul a receipt states is the company's declarations on the lot up to that month, each as
+  recorded by then (a month recorded in the same import may or may not be in it: both pass).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import combinations
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import (
+    Buyer,
+    Clause,
+    ClauseHistory,
+    Company,
+    Declaration,
+    DeclarationLine,
+    Market,
+    Operation,
+    OutboxMessage,
+    Participant,
+)
+from workflow.adapters.templates import french_hours, french_month
+from workflow.services.audit.findings import (
+    CHECK_DECLARATION,
+    CHECK_RECEIPT,
+    Finding,
+    email_subject,
+    local_moment,
+)
+from workflow.services.audit.reading import parse_hours, receipt_hours
+from workflow.services.declarations import month_phrase
+
+RECEIPT_KIND = "declaration_receipt"
+DECLARATION_EVENT = "declaration"
+#: ``record_declaration``'s history reason.
+_REASON = re.compile(
+    r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<hours>[^:()]+?)"
+    r"(?: \(remplace [^()]+\))?"
+)
+#: Same-instant months beyond this many are not combined (2^n sums): the cumul is not judged.
+_MAX_SAME_INSTANT = 8
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording of a declaration, as its history row states it."""
+
+    history_id: int
+    at: datetime
+    hours: Decimal
+
+
+@dataclass
+class DeclarationFacts:
+    id: int
+    clause_id: int
+    company_id: int
+    company: str
+    buyer_id: int
+    buyer: str
+    month: date
+    total_hours: Decimal
+    recorded_at: datetime
+    lines: dict[str, Decimal] = field(default_factory=dict)  # participant reference -> hours
+    recordings: list[Recording] = field(default_factory=list)  # in time order
+
+    @property
+    def label(self) -> str:
+        """``de mars 2026 de Bâtiments Gascons SARL sur la clause n° 1``."""
+        return f"{month_phrase(self.month)} de {self.company} sur la clause n° {self.clause_id}"
+
+    def recording_at(self, moment: datetime) -> Recording | None:
+        return next((r for r in self.recordings if r.at == moment), None)
+
+    def hours_then(self, moment: datetime) -> tuple[Decimal | None, bool]:
+        """Its total as recorded by ``moment`` (None: not yet), and whether that recording was
+        at ``moment`` itself. Its history says what it was; without one, the row itself."""
+        timeline = [(r.at, r.hours) for r in self.recordings]
+        if self.recording_at(self.recorded_at) is None:
+            timeline.append((self.recorded_at, self.total_hours))
+        known = [(at, hours) for at, hours in timeline if at <= moment]
+        if not known:
+            return None, False
+        at, hours = max(known, key=lambda item: item[0])
+        return hours, at == moment
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def load_declarations(session: Session) -> dict[int, DeclarationFacts]:
+    """Every declaration with its lines and its recordings: three queries in all."""
+    rows = session.execute(
+        select(
+            Declaration.id, Declaration.clause_id, Declaration.company_id, Company.name,
+            Operation.buyer_id, Buyer.name, Declaration.month, Declaration.total_hours,
+            Declaration.recorded_at,
+        )
+        .join(Company, Company.id == Declaration.company_id)
+        .join(Clause, Clause.id == Declaration.clause_id)
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .join(Buyer, Buyer.id == Operation.buyer_id)
+    )  # fmt: skip
+    found = {
+        row[0]: DeclarationFacts(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], Decimal(row[7]), _utc(row[8])
+        )
+        for row in rows
+    }
+    for declaration_id, reference, hours in session.execute(
+        select(DeclarationLine.declaration_id, Participant.reference, DeclarationLine.hours).join(
+            Participant, Participant.id == DeclarationLine.participant_id
+        )
+    ):
+        if declaration_id in found:
+            found[declaration_id].lines[reference] = Decimal(hours)
+    _attach_recordings(session, found)
+    return found
+
+
+def _attach_recordings(session: Session, found: dict[int, DeclarationFacts]) -> None:
+    """Each ``declaration`` history row to the declaration it names: same clause and month, the
+    company by its name (or the only company that declared that month, after a rename)."""
+    by_month: dict[tuple[int, str], list[DeclarationFacts]] = defaultdict(list)
+    for facts in found.values():
+        by_month[(facts.clause_id, month_phrase(facts.month))].append(facts)
+    history = session.execute(
+        select(ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        .where(ClauseHistory.event == DECLARATION_EVENT)
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    )
+    for history_id, clause_id, at, reason in history:
+        parsed = _REASON.fullmatch(reason or "")
+        hours = parse_hours(parsed["hours"]) if parsed else None
+        if parsed is None or hours is None:
+            continue
+        candidates = by_month.get((clause_id, parsed["month"]), [])
+        named = [c for c in candidates if c.company == parsed["company"]]
+        chosen = named or (candidates if len(candidates) == 1 else [])
+        for facts in chosen[:1]:
+            facts.recordings.append(Recording(history_id, _utc(at), hours))
+
+
+# --- The declarations themselves ------------------------------------------------------------------
+
+
+def check_declarations(facts: dict[int, DeclarationFacts], zone: ZoneInfo) -> list[Finding]:
+    findings: list[Finding] = []
+    for declaration in sorted(facts.values(), key=lambda d: d.id):
+        subject = (
+            f"Déclaration n° {declaration.id} ({french_month(declaration.month)}, "
+            f"{declaration.company}, clause n° {declaration.clause_id})"
+        )
+        total = declaration.total_hours
+        recording = declaration.recording_at(declaration.recorded_at)
+        if recording is None:
+            findings.append(
+                Finding(
+                    CHECK_DECLARATION,
+                    subject,
+                    f"enregistrée le {local_moment(declaration.recorded_at, zone)} avec "
+                    f"« {french_hours(total)} », aucune ligne d'historique de cet instant ne le "
+                    "dit (changée sans passer par une déclaration ?)",
+                )
+            )
+        elif recording.hours != total:
+            findings.append(
+                Finding(
+                    CHECK_DECLARATION,
+                    subject,
+                    f"« Total du mois » : l'historique du "
+                    f"{local_moment(recording.at, zone)} (ligne n° {recording.history_id}) dit "
+                    f"« {french_hours(recording.hours)} », la déclaration dit "
+                    f"« {french_hours(total)} »",
+                )
+            )
+        lines = sum(declaration.lines.values(), Decimal(0))
+        if lines != total:
+            findings.append(
+                Finding(
+                    CHECK_DECLARATION,
+                    subject,
+                    f"« Total du mois » « {french_hours(total)} » n'est pas la somme de ses "
+                    f"lignes « {french_hours(lines)} »",
+                )
+            )
+    return findings
+
+
+# --- The receipts ---------------------------------------------------------------------------------
+
+
+#: A company's declarations on a lot, by (clause, company).
+_ByParty = dict[tuple[int, int], list[DeclarationFacts]]
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    id: int
+    declaration_id: int
+    at: datetime
+    recipients: str
+    body: str
+
+
+def _receipts(session: Session) -> list[_Receipt]:
+    found = []
+    for row_id, key, recipients, created_at, body in session.execute(
+        select(
+            OutboxMessage.id, OutboxMessage.key, OutboxMessage.recipients,
+            OutboxMessage.created_at, OutboxMessage.body_text,
+        )
+        .where(OutboxMessage.kind == RECEIPT_KIND, OutboxMessage.key.like("receipt:%"))
+        .order_by(OutboxMessage.id)
+    ):  # fmt: skip
+        _, declaration, instant = [*key.split(":", 2), "", ""][:3]
+        try:
+            at = datetime.fromisoformat(instant)
+        except ValueError:
+            at = created_at
+        if declaration.isdigit():
+            moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            found.append(_Receipt(row_id, int(declaration), _utc(moment), recipients, body))
+    return found
+
+
+def check_receipts(
+    session: Session, facts: dict[int, DeclarationFacts], zone: ZoneInfo
+) -> tuple[int, list[Finding]]:
+    """Each receipt against the declaration as recorded at its instant (one query)."""
+    receipts = _receipts(session)
+    by_party: _ByParty = defaultdict(list)
+    for facts_of in facts.values():
+        by_party[(facts_of.clause_id, facts_of.company_id)].append(facts_of)
+    sent_at: dict[int, list[datetime]] = defaultdict(list)
+    for receipt in receipts:
+        sent_at[receipt.declaration_id].append(receipt.at)
+    findings: list[Finding] = []
+    for receipt in receipts:
+        declaration = facts.get(receipt.declaration_id)
+        if declaration is None:
+            continue  # the outbox check says the declaration is gone
+        subject = email_subject(
+            receipt.id, f"accusé de réception de la déclaration {declaration.label}",
+            receipt.recipients,
+        )  # fmt: skip
+        problems = _receipt_problems(receipt, declaration, by_party, sent_at, zone)
+        findings.extend(Finding(CHECK_RECEIPT, subject, p) for p in problems)
+    return len(receipts), findings
+
+
+def _receipt_problems(
+    receipt: _Receipt,
+    declaration: DeclarationFacts,
+    by_party: _ByParty,
+    sent_at: dict[int, list[datetime]],
+    zone: ZoneInfo,
+) -> list[str]:
+    stated = receipt_hours(receipt.body)
+    if stated is None:
+        return ["aucune ligne « Total du mois » lisible dans le courriel"]
+    at, recorded = receipt.at, declaration.recorded_at
+    when = local_moment(at, zone)
+    problems: list[str] = []
+    if at > recorded:
+        return [
+            f"envoyé pour l'enregistrement du {when}, mais la déclaration date du "
+            f"{local_moment(recorded, zone)} : cet enregistrement manque à la base"
+        ]
+    if at == recorded:
+        total: Decimal | None = declaration.total_hours
+        truth = "la déclaration dit"
+        problems += _line_problems(stated.lines, declaration.lines)
+    else:
+        later = [t for t in sent_at[declaration.id] if at < t] + [
+            r.at for r in declaration.recordings if at < r.at
+        ]
+        if not later:
+            problems.append(
+                f"la déclaration a été changée le {local_moment(recorded, zone)} sans accusé de "
+                "réception ni ligne d'historique depuis cet accusé"
+            )
+        recording = declaration.recording_at(at)
+        total = recording.hours if recording is not None else None
+        truth = f"l'historique du {when} dit"
+    shown = parse_hours(stated.total)
+    if total is not None and shown != total:
+        problems.append(
+            f"« Total du mois » : le courriel disait « {stated.total} », {truth} "
+            f"« {french_hours(total)} »"
+        )
+    if stated.cumulated is not None and total is not None:
+        problems += _cumul_problems(stated.cumulated, declaration, total, at, by_party)
+    return problems
+
+
+def _line_problems(stated: dict[str, str], rows: dict[str, Decimal]) -> list[str]:
+    problems = []
+    for reference in sorted(set(stated) | set(rows)):
+        said, hours = stated.get(reference), rows.get(reference)
+        if said is None and hours is not None:
+            problems.append(
+                f"ligne « {reference} » : absente du courriel, la déclaration dit "
+                f"« {french_hours(hours)} »"
+            )
+        elif said is not None and hours is None:
+            problems.append(
+                f"ligne « {reference} » : le courriel disait « {said} », absente de la déclaration"
+            )
+        elif said is not None and hours is not None and parse_hours(said) != hours:
+            problems.append(
+                f"ligne « {reference} » : le courriel disait « {said} », la déclaration dit "
+                f"« {french_hours(hours)} »"
+            )
+    return problems
+
+
+def _cumul_problems(
+    said: str,
+    declaration: DeclarationFacts,
+    total: Decimal,
+    at: datetime,
+    by_party: _ByParty,
+) -> list[str]:
+    """The company's months on the lot up to this one, each as recorded by ``at``. A month
+    recorded at ``at`` itself came in the same transaction, before or after this one: the
+    receipt may count it or not."""
+    certain, maybe = total, []
+    for other in by_party[(declaration.clause_id, declaration.company_id)]:
+        if other.id == declaration.id or other.month > declaration.month:
+            continue
+        hours, same_instant = other.hours_then(at)
+        if hours is None:
+            continue
+        if same_instant:
+            maybe.append(hours)
+        else:
+            certain += hours
+    if len(maybe) > _MAX_SAME_INSTANT:
+        return []
+    shown = parse_hours(said)
+    sums = {
+        certain + sum(chosen) for n in range(len(maybe) + 1) for chosen in combinations(maybe, n)
+    }
+    if shown in sums:
+        return []
+    expected = certain + sum(maybe, Decimal(0))
+    return [
+        f"« Cumul déclaré » : le courriel disait « {said} », les déclarations enregistrées à "
+        f"cet instant disent « {french_hours(expected)} »"
+    ]

@@ -1,0 +1,414 @@
+"""Every monthly summary email, the facilitator's and each buyer's, sent or not: its headline
+figures and each cell of its tables, in the text part, are the ones the rows give for its month
+as known at the moment it was written (``compile_summary`` at the outbox row's ``created_at``,
+the ``now`` it was compiled at: ``queue_email`` stores it); its HTML part says the same as its
+text part.
+
+The email stores no figures apart from its bodies, so the text part is read back (the tables
+``email_tables`` printed) and compared with the same tables built afresh. One compilation per
+email (a handful of aggregate queries), never a query per cell.
+
+Some rows change after a summary for good reasons, and the figures recompiled for its moment
+then differ: a declaration corrected since (its row now carries the correction's instant), an
+outcome recorded since with a date in the month, an amendment of the hours, an end of
+execution, a calendar or an award recorded since. Such a change leaves a history row; a summary
+with one in its scope after it was written has its differences reported as remarks naming the
+change, not as problems. So do a row renamed with the same figures (a company or a lot renamed)
+and a participants table whose totals agree (a participant's criterion, sex or birth year
+corrected: participants have no history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import (
+    Buyer,
+    Clause,
+    ClauseHistory,
+    Market,
+    Operation,
+    OutboxMessage,
+)
+from workflow.adapters.reports import email_tables, figure_lines, of_month
+from workflow.errors import NotFound
+from workflow.services import summaries
+from workflow.services.audit.cells import (
+    Difference,
+    Gap,
+    Reference,
+    Voices,
+    column_totals,
+    compare_figures,
+    compare_tables,
+)
+from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
+from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
+from workflow.services.audit.receipts import DeclarationFacts
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+#: History rows that change what a summary compiled for an earlier moment gives, in French.
+CHANGING_EVENTS = {
+    "finish": "fin d'exécution",
+    "outcome": "sortie d'un participant",
+    "hours_override": "heures imposées",
+    "parameters": "paramètres du calcul",
+    "award_recorded": "attribution enregistrée",
+    "calendar": "calendrier des déclarations",
+}
+OUTCOME_EVENT = "outcome"
+PARTICIPANT_TABLES = "Participants par "
+HTML_AGAINST_TEXT = Voices(
+    said="la partie HTML disait",
+    says="la partie texte dit",
+    of_sent="de la partie HTML",
+    of_truth="de la partie texte",
+    in_truth="dans la partie texte",
+)
+#: Changes named in a remark; the others are counted.
+_NAMED_CHANGES = 5
+
+
+@dataclass(frozen=True)
+class SummaryEmail:
+    id: int
+    key: str
+    kind: str
+    state: str
+    recipients: str
+    created_at: datetime
+    body_text: str
+    body_html: str
+    month: date
+    buyer_id: int | None
+
+
+class Family(Enum):
+    """Which cells a change can move in a summary compiled for an earlier moment."""
+
+    #: A declaration corrected: hours, participants, modes, contracts, missing declarations.
+    DECLARATION = "declaration"
+    #: An outcome recorded with a date in the month: the outcome tables only.
+    OUTCOME = "outcome"
+    #: A clause's dates, target, calendar or parties: progress, pace, expected declarations.
+    CLAUSE = "clause"
+
+
+_OUTCOME_TABLES = "Sorties par "
+_STAGE_TABLE = "Clauses par étape"
+_PEOPLE_TABLES = ("Participants par ", "Heures par modalité", "Contrats par type")
+_CLAUSE_TABLE = "Avancement par clause"
+_BUYER_TABLE = "Par donneur d'ordre"
+#: In the line of the clauses achieved before the month (« 2 clauses achevées avant … »).
+_ACHIEVED = "achevée"
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something recorded after a summary that moves its figures, for good reasons."""
+
+    at: datetime
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    text: str
+    family: Family
+    month: date | None = None  # a corrected declaration's month: later months only
+    known_since: datetime | None = None  # a corrected declaration: first recorded then
+
+    def concerns(self, email: SummaryEmail) -> bool:
+        return (
+            self.at > email.created_at
+            and (email.buyer_id is None or email.buyer_id == self.buyer_id)
+            and (self.month is None or self.month <= email.month)
+            and (self.known_since is None or self.known_since <= email.created_at)
+        )
+
+    def covers(self, difference: Difference) -> bool:
+        """The cells this change can move: its clause's row (or the line of the clauses
+        achieved before the month), its buyer's row, the headline, the missing declarations;
+        a declaration also the participants, modes and contracts; an outcome the outcome
+        tables only."""
+        table, row = difference.table, difference.row or difference.sent or difference.truth
+        if self.family is Family.OUTCOME:
+            return table.startswith(_OUTCOME_TABLES)
+        if table.startswith((_OUTCOME_TABLES, _STAGE_TABLE)):
+            return False
+        if table.startswith(_PEOPLE_TABLES):
+            return self.family is Family.DECLARATION
+        if table == _CLAUSE_TABLE:
+            return f"n° {self.clause_id} –" in row or _ACHIEVED in row
+        if table == _BUYER_TABLE:
+            return row == self.buyer
+        return True  # the headline and the missing declarations
+
+
+def _email(row: tuple[int, str, str, str, str, datetime, str, str]) -> SummaryEmail | None:
+    row_id, key, kind, state, recipients, created_at, text, html = row
+    parts = key.split(":")
+    try:
+        month = datetime.strptime(parts[1], "%Y-%m").date()
+    except (IndexError, ValueError):
+        return None  # the outbox check reports it
+    buyer_id = None
+    if len(parts) == 4 and parts[2] == "buyer" and parts[3].isdigit():
+        buyer_id = int(parts[3])
+    elif parts[2:] != ["facilitator"]:
+        return None
+    moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return SummaryEmail(row_id, key, kind, state, recipients, moment, text, html, month, buyer_id)
+
+
+def summary_emails(session: Session) -> list[SummaryEmail]:
+    rows = session.execute(
+        select(
+            OutboxMessage.id, OutboxMessage.key, OutboxMessage.kind, OutboxMessage.state,
+            OutboxMessage.recipients, OutboxMessage.created_at, OutboxMessage.body_text,
+            OutboxMessage.body_html,
+        )
+        .where(
+            OutboxMessage.kind.in_([summaries.KIND_FACILITATOR, summaries.KIND_BUYER]),
+            OutboxMessage.key.like("summary:%"),
+        )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )  # fmt: skip
+    found = (_email(tuple(row)) for row in rows)  # type: ignore[arg-type]
+    return [email for email in found if email is not None]
+
+
+def latest_facilitator_key(emails: list[SummaryEmail]) -> str | None:
+    """The latest facilitator summary sent; when none went yet, the latest written."""
+    mine = [e for e in emails if e.buyer_id is None]
+    sent = [e for e in mine if e.state == "sent"] or mine
+    return max(sent, key=lambda e: (e.created_at, e.id)).key if sent else None
+
+
+def later_changes(
+    session: Session,
+    declarations: dict[int, DeclarationFacts],
+    since: datetime,
+    zone: ZoneInfo,
+) -> list[Change]:
+    """What was recorded after ``since`` that moves earlier figures: one query, plus the
+    declarations' recordings already read."""
+    found: list[Change] = []
+    for facts in declarations.values():
+        first = facts.recordings[0].at if facts.recordings else None
+        for recording in facts.recordings[1:]:
+            if recording.at > since:
+                found.append(
+                    Change(
+                        recording.at,
+                        facts.clause_id,
+                        facts.buyer_id,
+                        facts.buyer,
+                        f"déclaration {facts.label} corrigée le "
+                        f"{local_moment(recording.at, zone)} (ligne d'historique n° "
+                        f"{recording.history_id})",
+                        Family.DECLARATION,
+                        month=facts.month,
+                        known_since=first,
+                    )
+                )
+    rows = session.execute(
+        select(
+            ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.event,
+            Operation.buyer_id, Buyer.name,
+        )
+        .join(Clause, Clause.id == ClauseHistory.clause_id)
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .join(Buyer, Buyer.id == Operation.buyer_id)
+        .where(ClauseHistory.event.in_(list(CHANGING_EVENTS)), ClauseHistory.at > since)
+    )  # fmt: skip
+    for history_id, clause_id, at, event, buyer_id, buyer in rows:
+        moment = at.astimezone(UTC)
+        found.append(
+            Change(
+                moment,
+                clause_id,
+                buyer_id,
+                buyer,
+                f"{CHANGING_EVENTS[event]} le {local_moment(moment, zone)} (clause n° "
+                f"{clause_id}, ligne d'historique n° {history_id})",
+                Family.OUTCOME if event == OUTCOME_EVENT else Family.CLAUSE,
+            )
+        )
+    return sorted(found, key=lambda c: c.at)
+
+
+def _references(summary: summaries.MonthlySummary) -> list[Reference]:
+    return [
+        Reference(
+            t["title"],
+            tuple(t["columns"]),
+            tuple(t["numeric"]),
+            tuple(tuple(row) for row in t["rows"]),
+        )
+        for t in email_tables(summary)
+    ]
+
+
+def _as_reference(table: SentTable, truth: dict[str, Reference]) -> Reference:
+    """A table the text part printed, as the reference its HTML part must repeat."""
+    known = truth.get(table.title)
+    numeric = {c: n for c, n in zip(known.columns, known.numeric, strict=True)} if known else {}
+    flags = tuple(numeric.get(c, i > 0) for i, c in enumerate(table.columns))
+    return Reference(table.title, table.columns, flags, table.rows)
+
+
+def _same_totals(truth: Reference | None, sent: SentTable | None) -> bool:
+    """A participants table whose rows moved but whose columns add up the same."""
+    if truth is None or sent is None:
+        return False
+    position = {c: i for i, c in enumerate(sent.columns)}
+    if any(c not in position for c in truth.columns):
+        return False
+    rows = [tuple(r[position[c]] for c in truth.columns) for r in sent.rows]
+    mine = column_totals(truth.columns, truth.numeric, truth.rows)
+    theirs = column_totals(truth.columns, truth.numeric, rows)
+    return mine is not None and mine == theirs
+
+
+def _what(email: SummaryEmail, summary: summaries.MonthlySummary) -> str:
+    month = of_month(email.month)
+    if summary.buyer_name is None:
+        return f"synthèse {month} de la facilitatrice"
+    return f"synthèse {month} du donneur d'ordre {summary.buyer_name}"
+
+
+def check_summary_email(
+    session: Session, settings: Settings, email: SummaryEmail, changes: list[Change]
+) -> tuple[list[Finding], list[Finding]]:
+    """The problems and the remarks about one summary email."""
+    try:
+        summary = summaries.compile_summary(
+            session,
+            email.month,
+            buyer_id=email.buyer_id,
+            now=email.created_at,
+            zone=settings.zone,
+            outcome_groups=settings.outcome_groups,
+        )
+    except NotFound:
+        return [], []  # its buyer is gone: the outbox check says so
+    subject = email_subject(email.id, _what(email, summary), email.recipients)
+    truth = _references(summary)
+    by_title = {t.title: t for t in truth}
+    printed, sent = printed_figures(email.body_text), text_tables(email.body_text)
+    sent_by_title = {t.title: t for t in sent}
+    differences = compare_figures(figure_lines(summary), printed) + compare_tables(truth, sent)
+    concerning = [c for c in changes if c.concerns(email)]
+    problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title)
+    problems += _html_problems(email, sent, printed, by_title)
+    return (
+        [Finding(CHECK_SUMMARY, subject, p) for p in problems],
+        [Finding(CHECK_SUMMARY, subject, r) for r in remarks],
+    )
+
+
+def _sort_out(
+    differences: list[Difference],
+    concerning: list[Change],
+    truth: dict[str, Reference],
+    sent: dict[str, SentTable],
+) -> tuple[list[str], list[str]]:
+    """Problems, and remarks: a row renamed with its figures, differences a change recorded
+    since can explain (one remark naming the changes), participants tables with the same
+    totals (one remark)."""
+    problems: list[str] = []
+    remarks: list[str] = []
+    people: list[Difference] = []
+    explained: list[Difference] = []
+    causes: list[Change] = []
+    for difference in differences:
+        why = [c for c in concerning if c.covers(difference)]
+        if difference.gap is Gap.RENAMED_ROW:
+            remarks.append(difference.sentence())
+        elif why:
+            explained.append(difference)
+            causes += [c for c in why if c not in causes]
+        elif difference.table.startswith(PARTICIPANT_TABLES) and _same_totals(
+            truth.get(difference.table), sent.get(difference.table)
+        ):
+            people.append(difference)
+        else:
+            problems.append(difference.sentence())
+    if explained:
+        # The corrected declarations first: they move the most cells.
+        causes.sort(key=lambda c: (c.family is not Family.DECLARATION, c.at))
+        remarks.append(_explained(explained, causes))
+    if people:
+        remarks.append(_participants_moved(people))
+    return problems, remarks
+
+
+def _differences(found: list[Difference]) -> str:
+    count = len(found)
+    example = found[0].sentence()
+    if count == 1:
+        return f"1 différence ({example})"
+    return f"{count} différences (dont {example})"
+
+
+def _explained(found: list[Difference], changes: list[Change]) -> str:
+    named = " ; ".join(c.text for c in changes[:_NAMED_CHANGES])
+    more = len(changes) - _NAMED_CHANGES
+    if more > 0:
+        named += f" et {more} autre{'s' if more > 1 else ''}"
+    return (
+        f"{_differences(found)} avec les données recalculées pour son instant, "
+        f"{'expliquée' if len(found) == 1 else 'expliquées'} par ce qui a été enregistré "
+        f"depuis : {named}"
+    )
+
+
+def _participants_moved(found: list[Difference]) -> str:
+    return (
+        f"{_differences(found)} dans les tableaux de participants, aux mêmes totaux : le "
+        "critère, le sexe ou l'année de naissance d'un participant a été corrigé depuis"
+    )
+
+
+def _html_problems(
+    email: SummaryEmail,
+    sent: list[SentTable],
+    printed: dict[str, str],
+    truth: dict[str, Reference],
+) -> list[str]:
+    """The HTML part, which most people read, against the text part (both as sent)."""
+    if not email.body_html.strip():
+        return []
+    figures, tables = html_parts(email.body_html)
+    references = [_as_reference(t, truth) for t in sent]
+    found: list[Difference] = compare_figures(list(printed.items()), figures)
+    found += compare_tables(references, tables)
+    return [d.sentence(HTML_AGAINST_TEXT) for d in found]
+
+
+def check_summaries(
+    session: Session,
+    settings: Settings,
+    emails: list[SummaryEmail],
+    declarations: dict[int, DeclarationFacts],
+) -> tuple[list[Finding], list[Finding]]:
+    if not emails:
+        return [], []
+    since = min(e.created_at for e in emails)
+    changes = later_changes(session, declarations, since, settings.zone)
+    problems: list[Finding] = []
+    remarks: list[Finding] = []
+    for email in emails:
+        found, noted = check_summary_email(session, settings, email, changes)
+        problems += found
+        remarks += noted
+    return problems, remarks
