@@ -24,7 +24,13 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from workflow.adapters.safe_cells import csv_text, xlsx_row
-from workflow.adapters.templates import french_date, french_hours, french_month, french_number
+from workflow.adapters.templates import (
+    french_count,
+    french_date,
+    french_hours,
+    french_month,
+    french_number,
+)
 from workflow.adapters.templates import french_percent as _french_percent
 
 if TYPE_CHECKING:
@@ -138,7 +144,7 @@ def declarations_phrase(declarations: Declarations, with_buyer: bool) -> str:
     return (
         f"{french_number(declarations.received)} reçue{'s' if declarations.received > 1 else ''} "
         f"sur {french_number(expected)} attendue{'s' if expected > 1 else ''} ; "
-        f"{_plural(len(missing), 'manquante', 'manquantes')} : {names}"
+        f"{french_count(len(missing), 'manquante', 'manquantes')} : {names}"
     )
 
 
@@ -173,7 +179,7 @@ def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
         (
             "Participants actifs dans le mois",
             f"{french_number(people.active)}, dont "
-            f"{_plural(people.new, 'nouveau', 'nouveaux')} "
+            f"{french_count(people.new, 'nouveau', 'nouveaux')} "
             f"({french_number(people.cumulated)} depuis le début)",
         )
     )
@@ -269,7 +275,7 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                 *(("",) if show_buyer else ()),
                 "",
                 "",
-                f"{_plural(earlier.clauses, 'clause achevée', 'clauses achevées')} avant "
+                f"{french_count(earlier.clauses, 'clause achevée', 'clauses achevées')} avant "
                 f"{french_month(summary.month)}",
                 "",
                 earlier.hours_target or None,
@@ -493,7 +499,7 @@ def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
     if earlier.clauses:
         clause_rows.append(
             (
-                f"{_plural(earlier.clauses, 'clause achevée', 'clauses achevées')} avant {month}",
+                f"{french_count(earlier.clauses, 'clause achevée', 'clauses achevées')} avant {month}",
                 earlier.hours_month,
                 _of_target(earlier),
                 earlier.time_fraction,
@@ -604,10 +610,6 @@ def compiled_phrase(summary: MonthlySummary) -> str | None:
 def headline(summary: MonthlySummary) -> str:
     """The figure lines in one paragraph (the HTML report's first lines)."""
     return " ; ".join(f"{label} : {value}" for label, value in figure_lines(summary)) + "."
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{french_number(count)} {one if count < 2 else many}"
 
 
 def print_summary(console: Console, summary: MonthlySummary) -> None:

@@ -51,6 +51,11 @@ def french_number(value: int | float | Decimal, digits: int = 0) -> str:
     return str(format_decimal(value, format=pattern, locale=LOCALE))
 
 
+def french_count(count: int, one: str, many: str) -> str:
+    """``0 courriel``, ``1 courriel``, ``12 345 courriels``: French keeps 0 in the singular."""
+    return f"{french_number(count)} {one if count < 2 else many}"
+
+
 def french_hours(value: int | float | Decimal) -> str:
     """Hours keep their hundredths only when they have some: ``4 725 h``, ``151,67 h``."""
     amount = Decimal(str(value))

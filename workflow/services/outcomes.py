@@ -378,10 +378,14 @@ class ParticipantLine:
 
 
 def list_outcomes(
-    session: Session, clause_id: int | None = None, groups: Mapping[str, str] | None = None
+    session: Session,
+    clause_id: int | None = None,
+    groups: Mapping[str, str] | None = None,
+    *,
+    participant_id: int | None = None,
 ) -> list[OutcomeLine]:
-    """Every outcome recorded (on one clause when asked), oldest first, each in its group under
-    the mapping in force (``groups``: the ``outcome_groups`` setting)."""
+    """Every outcome recorded (on one clause, of one participant when asked), oldest first, each
+    in its group under the mapping in force (``groups``: the ``outcome_groups`` setting)."""
     if clause_id is not None:
         get_clause(session, clause_id)
     statement = (
@@ -393,6 +397,8 @@ def list_outcomes(
     )
     if clause_id is not None:
         statement = statement.where(Outcome.clause_id == clause_id)
+    if participant_id is not None:
+        statement = statement.where(Outcome.participant_id == participant_id)
     lines = []
     for outcome, reference, market, lot in session.execute(statement):
         group = group_of(outcome.type, groups)

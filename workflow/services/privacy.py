@@ -44,9 +44,9 @@ from workflow.adapters.orm import (
     PrivacyPurge,
     PurgedParticipant,
 )
+from workflow.adapters.templates import french_count
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
-from workflow.domain.outcomes import group_of
 from workflow.domain.privacy import MentionRewriter, Retention, generalised_birth_year
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.summary import month_end
@@ -54,11 +54,10 @@ from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     CRITERION_LABELS,
     DELIVERY_MODE_LABELS,
-    OUTCOME_GROUP_LABELS,
     label_of,
 )
 from workflow.errors import NotFound
-from workflow.services.outcomes import type_label
+from workflow.services.outcomes import OutcomeLine, list_outcomes
 from workflow.services.participants import clean_reference, find_participant
 from workflow.services.privacy_mentions import PLACE_LABELS, Mentions, Place, find_mentions
 
@@ -169,18 +168,6 @@ class HeldLine:
 
 
 @dataclass(frozen=True)
-class HeldOutcome:
-    clause_id: int | None
-    market: str | None
-    lot_number: str | None
-    type: str
-    type_label: str
-    group: str
-    group_label: str
-    on: date
-
-
-@dataclass(frozen=True)
 class HeldHistory:
     """A row of a clause's history that names them (an outcome recorded, say)."""
 
@@ -226,7 +213,7 @@ class ParticipantExport:
     validated_on: date | None
     created_at: datetime
     lines: tuple[HeldLine, ...]
-    outcomes: tuple[HeldOutcome, ...]
+    outcomes: tuple[OutcomeLine, ...]
     history: tuple[HeldHistory, ...]
     texts: tuple[HeldText, ...]
     mails: tuple[HeldMail, ...]
@@ -273,7 +260,11 @@ def export_participant(app: App, reference: str) -> ParticipantExport:
             validated_on=participant.validated_on,
             created_at=participant.created_at,
             lines=_held_lines(session, participant.id),
-            outcomes=_held_outcomes(session, participant.id, settings.outcome_groups),
+            outcomes=tuple(
+                list_outcomes(
+                    session, groups=settings.outcome_groups, participant_id=participant.id
+                )
+            ),
             history=tuple(
                 HeldHistory(row.clause_id, row.at, row.actor, row.event, row.reason or "")
                 for row in sorted(mentions.history.values(), key=lambda row: row.id)
@@ -327,34 +318,6 @@ def _held_lines(session: Session, participant_id: int) -> tuple[HeldLine, ...]:
         )
         for line, declaration, clause, market, company in rows
     )
-
-
-def _held_outcomes(
-    session: Session, participant_id: int, groups: dict[str, str]
-) -> tuple[HeldOutcome, ...]:
-    rows = session.execute(
-        select(Outcome, Market.reference, Clause.lot_number)
-        .outerjoin(Clause, Clause.id == Outcome.clause_id)
-        .outerjoin(Market, Market.id == Clause.market_id)
-        .where(Outcome.participant_id == participant_id)
-        .order_by(Outcome.date, Outcome.id)
-    )
-    held = []
-    for outcome, market, lot in rows:
-        group = group_of(outcome.type, groups)
-        held.append(
-            HeldOutcome(
-                clause_id=outcome.clause_id,
-                market=market,
-                lot_number=lot,
-                type=outcome.type,
-                type_label=type_label(outcome.type),
-                group=group.value,
-                group_label=OUTCOME_GROUP_LABELS[group],
-                on=outcome.date,
-            )
-        )
-    return tuple(held)
 
 
 def _held_texts(mentions: Mentions, rewriter: MentionRewriter) -> tuple[HeldText, ...]:
@@ -433,25 +396,21 @@ class PurgeReport:
     @property
     def summary(self) -> str:
         """What goes, in French, as the history row keeps it."""
-        people = _count(self.participants, "participant anonymisé", "participants anonymisés")
+        people = french_count(self.participants, "participant anonymisé", "participants anonymisés")
         text = (
             f"{people} (référence remplacée, justificatif effacé, année de naissance ramenée à "
             "leurs tranches d'âge)"
         )
         rewritten = [
-            _count(self.history_rows, "ligne d'historique", "lignes d'historique"),
-            _count(self.clause_texts, "texte de clause", "textes de clause"),
-            _count(self.messages, "courriel", "courriels"),
+            french_count(self.history_rows, "ligne d'historique", "lignes d'historique"),
+            french_count(self.clause_texts, "texte de clause", "textes de clause"),
+            french_count(self.messages, "courriel", "courriels"),
         ]
         text += f" ; réécrits : {', '.join(rewritten)}"
-        attachments = _count(
+        attachments = french_count(
             self.attachments, "pièce jointe supprimée", "pièces jointes supprimées"
         )
         return f"{text} ; {attachments}."
-
-
-def _count(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count < 2 else many}"
 
 
 def purge(
