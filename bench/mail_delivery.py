@@ -320,7 +320,7 @@ def run_service_on(
     from workflow.services.outbox import queue_email
 
     settings = bench_settings(database_url, port, folder / "mail")
-    app = bootstrap(settings, handlers=[])
+    app = bootstrap(settings, handlers={})
     app.init_database()
     renderer, kind, context_of = reminder_source(settings)
 

@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from bench.territory_spreads import (
     BUYER_KINDS,
+    CANCELLED,
     COMPANY_WORDS,
     CRITERIA,
     CRITERION_WEIGHTS,
@@ -85,7 +86,7 @@ from bench.territory_spreads import (
     UNCERTAIN,
 )
 from workflow.adapters import templates
-from workflow.adapters.templates import french_hours
+from workflow.adapters.templates import french_date, french_hours
 from workflow.domain.calendar import (
     CalendarRules,
     LadderStep,
@@ -107,7 +108,7 @@ from workflow.domain.vocabulary import (
 )
 from workflow.services import declarations
 from workflow.services.lot_calendars import default_rules
-from workflow.services.outbox import Recipient
+from workflow.services.outbox import CANCELLED_PREFIX, Recipient
 from workflow.services.reminder_emails import KEY_PREFIX
 from workflow.services.summaries import JOB as SUMMARY_JOB
 from workflow.services.summaries import summary_timing
@@ -653,6 +654,13 @@ class Territory:
             state, attempts = "uncertain", 0
             claimed_at = at + ONE_SECOND
             started = claimed_at + ONE_SECOND
+        elif draw < FAILED + DEAD + UNCERTAIN + CANCELLED:
+            state, attempts = "cancelled", 0
+            local = at + ONE_SECOND
+            error = (
+                f"{CANCELLED_PREFIX}la facilitatrice le {french_date(local)} à {local:%H:%M} : "
+                "entreprise déjà relancée par téléphone"
+            )
         else:
             sent_at = at + SEND_DELAYS[bits % len(SEND_DELAYS)]
         batch["outbox"].append(

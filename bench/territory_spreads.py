@@ -151,6 +151,8 @@ OUTCOMES = tuple(OutcomeType)
 OUTCOME_WEIGHTS = (6, 2, 2, 8, 6, 1, 1, 10, 9, 3, 5, 4, 8, 14, 3, 6)
 #: Share of outbox rows in each state other than ``sent`` (``pending``: only recent rows).
 FAILED, DEAD, UNCERTAIN, RECENT_PENDING = 0.004, 0.002, 0.001, 0.05
+#: Share cancelled by the facilitator before they left (``clauses mail cancel``).
+CANCELLED = 0.001
 
 KIND_SUBJECTS = {
     "declaration_call": "Déclaration des heures d'insertion",

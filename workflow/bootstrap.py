@@ -6,65 +6,52 @@ their own settings (an SQLite file in a temporary folder, or PostgreSQL) and a m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from workflow.adapters.db import make_engine, make_session_factory, transaction, upgrade
+from workflow.adapters.db import make_engine, make_session_factory
 from workflow.adapters.mail import MailTransport, build_transport
 from workflow.adapters.templates import TemplateRenderer
-from workflow.domain.events import DomainEvent
+from workflow.domain.events import (
+    AwardCorrected,
+    ClauseAdvanced,
+    ClauseAwarded,
+    ClauseIdentified,
+    ClauseReopened,
+    DeclarationCancelled,
+    DeclarationRecorded,
+    FinalReportRecorded,
+)
+
+# Re-exported: entry points and tests take the App from here, with ``bootstrap()``.
+from workflow.runtime import App as App
+from workflow.runtime import EventHandler as EventHandler
+from workflow.runtime import Handlers, utc_now
+from workflow.services import notices
 from workflow.settings import Settings, load_settings
 
-EventHandler = Callable[["App", Session, DomainEvent], None]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class App:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    renderer: TemplateRenderer
-    transport: MailTransport
-    clock: Callable[[], datetime] = utc_now
-    handlers: list[EventHandler] = field(default_factory=list)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with transaction(self.sessions) as session:
-            yield session
-
-    def publish(self, session: Session, event: DomainEvent) -> None:
-        """Hand an event to every handler inside the transaction that caused it."""
-        for handler in self.handlers:
-            handler(self, session, event)
-
-    def init_database(self) -> str:
-        return upgrade(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def default_handlers() -> list[EventHandler]:
-    from workflow.services.notices import handle_event
-
-    return [handle_event]
+def default_handlers() -> Handlers:
+    """Every event and who hears of it: the one place where reactions are wired."""
+    return {
+        ClauseIdentified: [notices.notify_identified],
+        ClauseAdvanced: [notices.notify_advanced],
+        ClauseAwarded: [notices.welcome_award],
+        FinalReportRecorded: [notices.notify_final_report],
+        DeclarationRecorded: [notices.acknowledge_declaration],
+        ClauseReopened: [notices.notify_reopened],
+        AwardCorrected: [notices.correct_award],
+        # The receipt already sent stays the company's; the month is called again by its ladder
+        # (``cancel_declaration`` resumes it): nobody is written to.
+        DeclarationCancelled: [],
+    }
 
 
 def bootstrap(
     settings: Settings | None = None,
     *,
     clock: Callable[[], datetime] = utc_now,
-    handlers: list[EventHandler] | None = None,
+    handlers: Handlers | None = None,
     transport: MailTransport | None = None,
 ) -> App:
     settings = settings or load_settings()

@@ -73,3 +73,16 @@ class FileRefused(InputRefused):
         head = f"{source} : {count} erreur{'s' if count > 1 else ''}, rien n'a été importé."
         lines = [head, *(f"  - {error}" for error in self.errors)]
         super().__init__("\n".join(lines))
+
+
+class DatabaseTrouble(ClausesError):
+    """La base de données n'a pas pu faire l'opération ; rien n'en a été enregistré.
+
+    ``fault`` is True when the database itself failed (connection cut, disk full): the CLI says
+    « Erreur » then, and « Refusé » when the request could not be done as it stands (a schema to
+    initialise, a concurrent change, a server out of reach).
+    """
+
+    def __init__(self, message: str, *, fault: bool) -> None:
+        super().__init__(message)
+        self.fault = fault

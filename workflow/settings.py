@@ -217,7 +217,7 @@ class Settings(BaseSettings):
     @classmethod
     def _retention(cls, value: object) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # « privacy_retention = 5 » in the TOML file: years
+            value = str(value)  # « privacy_retention = 5 » in the TOML file: years
         if not isinstance(value, str):
             raise ValueError(f"durée attendue, {RETENTION_EXAMPLES}")
         parse_retention(value)

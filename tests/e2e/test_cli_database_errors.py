@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
@@ -60,13 +59,12 @@ def test_init_does_not_print_the_database_password(
 def test_a_schema_behind_and_a_concurrent_change_get_their_own_words() -> None:
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    from workflow.entrypoints.cli.common import database_trouble
+    from workflow.app.faults import database_trouble
 
     class Orig(Exception):
         pass
 
-    with click.Context(cli):
-        behind = database_trouble(OperationalError("SELECT", {}, Orig("no such column: x.y")))
-        clash = database_trouble(IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed")))
+    behind = database_trouble(OperationalError("SELECT", {}, Orig("no such column: x.y")), None)
+    clash = database_trouble(IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed")), None)
     assert "lancez « clauses init »" in behind
     assert clash.startswith("Changement concurrent sur les mêmes données : rien n'a été enregistré")

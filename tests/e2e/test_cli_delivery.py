@@ -40,12 +40,12 @@ def test_mail_send_exits_3_with_one_french_line_when_the_server_is_unreachable(
     assert "injoignable : connexion refusée" in result.stderr
     assert "Connect call failed" not in result.stderr.split("(")[0]
     assert row(unreachable, "waiting").state == "pending"
-    # Nothing due before the retry: nothing tried, nothing to report.
-    assert run(unreachable, "mail", "send").exit_code == 0
-    clock.set(clock.now + timedelta(minutes=2))
+    # Asked again before its retry slot: a person asks to send now, so it is tried again (the
+    # service's passes wait for the slot), and the outage is said again.
     as_json = run(unreachable, "mail", "send", "--json")
     assert as_json.exit_code == 3
     assert '"panne": true' in as_json.stdout
+    assert row(unreachable, "waiting").attempts == 2
 
 
 def test_mail_send_exits_0_when_the_server_takes_the_mail(
@@ -78,6 +78,23 @@ def test_tick_exits_3_when_the_server_is_unreachable(unreachable: App, clock: Cl
     assert result.exit_code == 3
     assert "injoignable" in result.stderr
     assert row(unreachable, "waiting").state == "pending"
+
+
+def test_tick_keeps_exiting_3_while_mail_waits_for_the_server_even_with_nothing_tried(
+    unreachable: App, clock: Clock
+) -> None:
+    queue(unreachable, "waiting", now=clock.now)
+    assert run(unreachable, "tick").exit_code == 3
+    clock.set(clock.now + timedelta(seconds=10))  # before the retry slot: nothing is tried
+
+    result = run(unreachable, "tick")
+
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "Envoi impossible : 1 courriel attend le retour du serveur d'envoi, le plus ancien depuis"
+    )
+    assert "Dernière erreur : " in result.stderr
+    assert row(unreachable, "waiting").attempts == 1
 
 
 def test_tick_at_another_instant_refuses_smtp_and_writes_nothing(

@@ -73,7 +73,7 @@ def test_it_loads_the_sample_once(run: Invoke) -> None:
 def test_it_records_refuses_then_replaces_a_declaration(
     run: Invoke, sqlite_settings: Settings, clock: Clock
 ) -> None:
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)
@@ -96,7 +96,7 @@ def test_it_records_refuses_then_replaces_a_declaration(
 def test_it_declares_a_month_without_hours(
     run: Invoke, sqlite_settings: Settings, clock: Clock
 ) -> None:
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)
@@ -122,7 +122,7 @@ def test_it_declares_a_month_without_hours(
 def test_it_refuses_a_month_not_over_from_every_command(
     run: Invoke, sqlite_settings: Settings, clock: Clock, tmp_path: Path
 ) -> None:
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)  # 5 November 2026: November opens on Monday 30 November
@@ -147,7 +147,7 @@ def test_it_imports_a_workbook_from_the_command_line(
 ) -> None:
     from tests.integration.test_declaration_files import sample_xlsx
 
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)

@@ -33,7 +33,7 @@ def write(tmp_path: Path, text: str, name: str = "declaration.csv") -> str:
 def declared(run: Invoke, sqlite_settings: Settings, clock: Clock, tmp_path: Path) -> Invoke:
     """The sample in execution; September and October 2026 declared on lot 01 with the identity
     fixture, except that P-0102 comes without sex or birth year (as from a file without them)."""
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)

@@ -20,7 +20,7 @@ from workflow.settings import Settings
 @pytest.fixture
 def declared(run: Invoke, sqlite_settings: Settings, clock: Clock) -> Invoke:
     """The sample in execution and October 2026 declared on clause 1 (middle school, lot 01)."""
-    app = bootstrap(sqlite_settings, clock=clock, handlers=[])
+    app = bootstrap(sqlite_settings, clock=clock, handlers={})
     start_sample(app)
     app.close()
     clock.set(NOVEMBER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -114,9 +115,13 @@ def test_it_previews_a_notice_with_the_data_of_a_real_clause(
     # Without --out the files land in var/preview/ of the working folder.
     assert (tmp_path / "var" / "preview" / "notice_identified.eml").is_file()
     assert (tmp_path / "var" / "preview" / "notice_identified.html").is_file()
+    # The market's reference names its one lot as well as the N° does.
+    by_reference = run(sqlite_url, tmp_path, "notice_identified", "--clause", "2026-07")
+    assert by_reference.exit_code == 0, by_reference.output + by_reference.stderr
+    assert by_reference.stdout == result.stdout
 
 
 def test_it_explains_why_a_clause_has_nothing_to_preview(sqlite_url: str, tmp_path: Path) -> None:
     missing = run(sqlite_url, tmp_path, "notice_awarded", "--clause", "999")
     assert missing.exit_code == 1
-    assert "Aucune clause n° 999" in missing.stderr
+    assert re.match(r"Refusé : Clause «[\u00a0 ]999[\u00a0 ]» introuvable", missing.stderr)

@@ -60,7 +60,7 @@ def test_the_export_reads_as_what_is_held_on_the_person(territory: Invoke) -> No
         f"à Correspondant Bâtiments Test <{scenario.COMPANY_A_CONTACT}>",
         "; le nomme dans : pièce jointe",
         "Données gardées 5 ans après la fin de sa dernière clause : dernière activité le "
-        "03/09/2018, anonymisées par la purge à partir du 04/09/2023 (« clauses privacy purge »).",
+        "03/09/2018, anonymisées par la purge à partir du 04/09/2023 (« clauses privacy purge »).",
     ):
         assert said in text
     assert "Courriels qui le nomment (" in text
@@ -112,7 +112,7 @@ def test_an_unknown_participant_is_refused_in_french(territory: Invoke) -> None:
 
     assert result.exit_code == 1
     assert squash(result.stderr) == (
-        "Refusé : Aucun participant « PRV-9 ». La liste : « clauses participant list »."
+        "Refusé : Aucun participant « PRV-9 ». La liste : « clauses participant list »."
     )
 
 
@@ -213,8 +213,8 @@ def test_older_than_takes_years_and_months(territory: Invoke) -> None:
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ("5x", "« 5x » n'est pas une durée : un nombre d'années ou de mois, par exemple 5a"),
-        ("0a", "« 0a » : une durée d'au moins 1 mois est attendue."),
+        ("5x", "« 5x » n'est pas une durée : un nombre d'années ou de mois, par exemple 5a"),
+        ("0a", "« 0a » : une durée d'au moins 1 mois est attendue."),
     ],
 )
 def test_a_bad_duration_is_refused_naming_the_option(

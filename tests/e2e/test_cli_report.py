@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import Clock
 from tests.e2e.conftest import Invoke
 from tests.integration import gers_2017
 from tests.integration.test_annual_report import FLYER
+from tests.text import squash
 from workflow.bootstrap import bootstrap
 from workflow.settings import Settings
 
@@ -137,8 +139,42 @@ def test_an_unknown_buyer_or_a_bad_year_is_refused_in_french(
     unknown = run("report", "annual", "--year", "2017", "--buyer", "99")
     bad_year = run("report", "annual", "--year", "17")
 
-    assert unknown.exit_code == 1 and "Aucun donneur d'ordre n° 99" in unknown.output
+    assert unknown.exit_code == 1
+    assert re.search(r"Donneur d'ordre «[\u00a0 ]99[\u00a0 ]» introuvable", unknown.output)
     assert bad_year.exit_code == 1 and "--year : 17 n'est pas une année" in bad_year.output
+
+
+def test_the_buyer_is_taken_by_its_name_and_an_ambiguous_one_lists_the_candidates(
+    run: Invoke, gers: gers_2017.Built
+) -> None:
+    department = gers.buyers[gers_2017.DEPARTMENT]
+    habitat = gers.buyers[gers_2017.HABITAT]
+    by_number = run("report", "annual", "--year", "2017", "--buyer", str(department))
+    by_name = run("report", "annual", "--year", "2017", "--buyer", "departement du GERS")
+    ambiguous = run("report", "annual", "--year", "2017", "--buyer", "Gers")
+
+    assert by_name.exit_code == 0, by_name.output
+    assert by_name.output == by_number.output
+    assert by_name.output.splitlines()[0].endswith(f"– {gers_2017.DEPARTMENT}")
+    # Two buyers have « Gers » in their name: neither is chosen, both are named with their N°.
+    assert ambiguous.exit_code == 1
+    lines = ambiguous.output.splitlines()
+    assert re.fullmatch(
+        r"Refusé : Donneur d'ordre «[\u00a0 ]Gers[\u00a0 ]» : 2 correspondent, précisez par le "
+        r"numéro :",
+        lines[0],
+    ), lines[0]
+    assert lines[1:] == [
+        f"  - n° {department} {gers_2017.DEPARTMENT}",
+        f"  - n° {habitat} {gers_2017.HABITAT}",
+    ]
+
+
+def test_the_help_says_the_buyer_goes_by_number_or_name(run: Invoke) -> None:
+    shown = squash(run("report", "annual", "--help").output)
+
+    assert "--buyer DONNEUR Un donneur d'ordre, par son N° ou son nom" in shown
+    assert "une partie du nom suffit si un seul donneur d'ordre y répond" in shown
 
 
 def test_a_year_not_over_is_said_provisional_with_its_stages_at_that_date(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -123,7 +124,6 @@ def test_it_writes_the_same_csv_to_a_file(app: App, data: Dataset, tmp_path: Pat
     [
         (["--month", "mars"], "« mars » n'est pas un mois ; attendu AAAA-MM"),
         (["--month", "2026-13"], "n'est pas un mois"),
-        (["--month", "2026-03", "--buyer", "999"], "Aucun donneur d'ordre n° 999"),
     ],
 )
 def test_it_refuses_bad_input_in_french(
@@ -133,6 +133,35 @@ def test_it_refuses_bad_input_in_french(
     assert result.exit_code == 1
     # Lines joined as printed (no-break spaces kept: "«\u00a0mars\u00a0»").
     assert message in " ".join(result.output.split("\n"))
+
+
+def test_it_takes_the_buyer_by_its_name_as_well_as_its_number(
+    app: App, data: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    by_number = run(app, "summary", "--month", "2026-03", "--buyer", str(data.auch))
+    # Written as people type it: lower case, a typographic apostrophe.
+    by_name = run(app, "summary", "--month", "2026-03", "--buyer", "ville d’auch")
+    part = run(app, "summary", "--month", "2026-03", "--buyer", "Auch", "--format", "html")
+
+    assert by_name.exit_code == 0, by_name.output
+    assert by_name.output == by_number.output
+    assert "Ville d'Auch" in by_name.output and "Gers" not in by_name.output
+    # A part of the name is enough when it is the only buyer's; the file bears its N°.
+    assert part.exit_code == 0, part.output
+    page = tmp_path / "var" / "reports" / f"synthese-2026-03-donneur-{data.auch}.html"
+    assert "Auch" in page.read_text(encoding="utf-8")
+
+
+def test_an_unknown_buyer_is_refused_saying_where_the_list_is(app: App, data: Dataset) -> None:
+    result = run(app, "summary", "--month", "2026-03", "--buyer", "999")
+
+    assert result.exit_code == 1
+    assert re.search(
+        r"Refusé : Donneur d'ordre «[\u00a0 ]999[\u00a0 ]» introuvable\. "
+        r"La liste : «[\u00a0 ]clauses buyer list[\u00a0 ]»\.",
+        squash(result.output),
+    ), result.output
 
 
 def test_it_prints_the_digest_as_json_without_sending(app: App, data: Dataset) -> None:

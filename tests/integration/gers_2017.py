@@ -240,7 +240,7 @@ def _months(start: date, end: date) -> Iterator[date]:
 
 def build(app: App, clock: Clock) -> Built:
     """The territory, the year's declarations and outcomes, and what surrounds the year."""
-    handlers, app.handlers = app.handlers, []  # the notices are not what this scenario is about
+    handlers, app.handlers = app.handlers, {}  # the notices are not what this scenario is about
     try:
         return _build(app, clock)
     finally:

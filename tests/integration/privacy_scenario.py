@@ -1,8 +1,8 @@
 """A small territory of 2018 built through the services, for the personal data tests.
 
-Lot A (« Gros œuvre ») runs January to June 2018 for Bâtiments Test: PRV-1, PRV-12 and PRV-2
+Lot A (« Gros œuvre ») runs January to June 2018 for Bâtiments Test: PRV-1, PRV-12 and PRV-2
 work on it; it is finished, its outcomes and its final report (which names PRV-1 and PRV-12) are
-recorded, and it is closed on 3 September 2018. Lot B (« Peinture ») runs from January 2018 to
+recorded, and it is closed on 3 September 2018. Lot B (« Peinture ») runs from January 2018 to
 2030 for Peintures Test, with PRV-2 and PRV-OPEN. PRV-IDLE was recorded and never declared.
 
 The service's passes run at chosen moments, so that the outbox holds what a year leaves:

@@ -186,7 +186,7 @@ def test_a_history_row_lost_from_the_middle_breaks_the_chain(restored: App) -> N
     row_id, event, at = broken
     assert lines(report, CHECK_HISTORY) == [
         f"Clause n° {clause_id} : ligne d'historique n° {row_id} ({event}, {at:%d/%m/%Y %H:%M}) : "
-        "part de l'étape « attribution » alors que la clause était à « calibrage et rédaction » "
+        "part de l'étape « attribution » alors que la clause était à « calibrage et rédaction » "
         "(une ligne manque ou a été changée)"
     ]
     # The buyer's notice of that step named the lost row: it has lost its cause too.
@@ -200,8 +200,8 @@ def test_a_stage_changed_by_hand_is_not_where_the_history_ends(restored: App) ->
         session.execute(update(Clause).where(Clause.id == clause_id).values(stage="closed"))
     report = verify(restored)
     assert lines(report, CHECK_HISTORY) == [
-        f"Clause n° {clause_id} : l'historique finit à l'étape « mise en œuvre » mais la "
-        "clause est à « clôturée »"
+        f"Clause n° {clause_id} : l'historique finit à l'étape « mise en œuvre » mais la "
+        "clause est à « clôturée »"
     ]
 
 
@@ -287,8 +287,8 @@ def test_a_message_whose_kind_disagrees_with_its_key(restored: App) -> None:
         assert row is not None
         row.kind, key, row_id = "company_welcome", row.key, row.id
     assert lines(verify(restored)) == [
-        f"Courriel n° {row_id} (sent, clé {key}) : type « company_welcome » alors que la clé "
-        "dit « declaration_receipt »"
+        f"Courriel n° {row_id} (sent, clé {key}) : type « company_welcome » alors que la clé "
+        "dit « declaration_receipt »"
     ]
 
 
@@ -363,13 +363,13 @@ def test_hours_changed_by_hand_after_the_summaries_are_reported_cell_by_cell(
         f"{FACILITATOR})"
     )
     assert (
-        f"{subject} : tableau « Avancement par clause », ligne « {label} », colonne « Mois » : "
-        f"le courriel disait « {month} », les données disent « {french_hours(now)} »"
+        f"{subject} : tableau « Avancement par clause », ligne « {label} », colonne « Mois » : "
+        f"le courriel disait « {month} », les données disent « {french_hours(now)} »"
     ) in summary_lines
     headline = figure_lines(facilitator.body_text)["Heures réalisées dans le mois"]
     assert (
-        f"{subject} : chiffre « Heures réalisées dans le mois » : le courriel disait "
-        f"« {headline} », les données disent « {french_hours(hours(headline) + 10)} »"
+        f"{subject} : chiffre « Heures réalisées dans le mois » : le courriel disait "
+        f"« {headline} », les données disent « {french_hours(hours(headline) + 10)} »"
     ) in summary_lines
     # The buyer's own email, every buyer's and not only the facilitator's.
     buyer_subject = (
@@ -378,10 +378,10 @@ def test_hours_changed_by_hand_after_the_summaries_are_reported_cell_by_cell(
     )
     buyer_month = sent_cell(buyer.body_text, "Avancement par clause", "n° 1 –", "Mois")
     assert any(
-        line.startswith(f"{buyer_subject} : tableau « Avancement par clause », ligne « n° 1 –")
+        line.startswith(f"{buyer_subject} : tableau « Avancement par clause », ligne « n° 1 –")
         and line.endswith(
-            f"colonne « Mois » : le courriel disait « {buyer_month} », les données disent "
-            f"« {french_hours(now)} »"
+            f"colonne « Mois » : le courriel disait « {buyer_month} », les données disent "
+            f"« {french_hours(now)} »"
         )
         for line in summary_lines
     )
@@ -395,8 +395,8 @@ def test_hours_changed_by_hand_after_the_summaries_are_reported_cell_by_cell(
         line.startswith(f"Courriel n° {receipt_id} (accusé de réception de la déclaration de "
                         "février 2027 de Bâtiments Gascons SARL sur la clause n° 1, à ")
         and line.endswith(
-            f": « Total du mois » : le courriel disait « {french_hours(was)} », la déclaration "
-            f"dit « {french_hours(now)} »"
+            f": « Total du mois » : le courriel disait « {french_hours(was)} », la déclaration "
+            f"dit « {french_hours(now)} »"
         )
         for line in lines(report, CHECK_RECEIPT)
     )  # fmt: skip
@@ -404,11 +404,11 @@ def test_hours_changed_by_hand_after_the_summaries_are_reported_cell_by_cell(
     declared = lines(report, CHECK_DECLARATION)
     assert len(declared) == 2 and all(
         d.startswith(f"Déclaration n° {declaration.id} (février 2027, Bâtiments Gascons SARL, "
-                     "clause n° 1) : « Total du mois » ")
+                     "clause n° 1) : « Total du mois » ")
         for d in declared
     )  # fmt: skip
     assert declared[1].endswith(
-        f"« {french_hours(now)} » n'est pas la somme de ses lignes « {french_hours(was)} »"
+        f"« {french_hours(now)} » n'est pas la somme de ses lignes « {french_hours(was)} »"
     )
     assert report.remarks == ()
 
@@ -439,10 +439,10 @@ def test_one_figure_altered_in_a_stored_buyer_summary_is_reported_on_its_cell(
         f"l'Exemple, à {DEPARTMENT})"
     )
     assert lines(report) == [
-        f"{subject} : tableau « {table} », ligne « {row} », colonne « {column} » : le courriel "
-        f"disait « {forged} », les données disent « {true_value} »",
-        f"{subject} : tableau « {table} », ligne « {row} », colonne « {column} » : la partie "
-        f"HTML disait « {true_value} », la partie texte dit « {forged} »",
+        f"{subject} : tableau « {table} », ligne « {row} », colonne « {column} » : le courriel "
+        f"disait « {forged} », les données disent « {true_value} »",
+        f"{subject} : tableau « {table} », ligne « {row} », colonne « {column} » : la partie "
+        f"HTML disait « {true_value} », la partie texte dit « {forged} »",
     ]
 
 
@@ -467,9 +467,9 @@ def test_a_row_dropped_from_a_stored_summary_is_reported_with_the_figures_it_had
         f"Courriel n° {email.id} (synthèse d'octobre 2026 de la facilitatrice, à {FACILITATOR})"
     )
     assert found[0] == (
-        f"{subject} : tableau « {table} », ligne « {dropped['Clause']} » : absente du courriel, "
-        f"les données disent Mois « {dropped['Mois']} », Cumul / prévues "
-        f"« {dropped['Cumul / prévues']} », Temps « {dropped['Temps']} »"
+        f"{subject} : tableau « {table} », ligne « {dropped['Clause']} » : absente du courriel, "
+        f"les données disent Mois « {dropped['Mois']} », Cumul / prévues "
+        f"« {dropped['Cumul / prévues']} », Temps « {dropped['Temps']} »"
     )
     assert len(found) == 2 and "absente de la partie texte" in found[1]
 
@@ -488,7 +488,7 @@ def test_a_receipt_altered_in_the_outbox_is_reported_on_its_line(restored: App) 
     assert len(found) == 1
     assert found[0].startswith(f"Courriel n° {receipt_id} (accusé de réception de la déclaration ")
     assert found[0].endswith(
-        f"ligne « P-0007 » : le courriel disait « 12\u00a0h », la déclaration dit « {said} »"
+        f"ligne « P-0007 » : le courriel disait « 12\u00a0h », la déclaration dit « {said} »"
     )
 
 
@@ -577,7 +577,7 @@ def test_a_participant_corrected_since_is_a_remark_not_a_problem(restored: App) 
     assert report.findings == ()
     assert report.remarks and all(
         "dans les tableaux de participants, aux mêmes totaux" in r.problem
-        and "« Participants par sexe »" in r.problem
+        and "« Participants par sexe »" in r.problem
         for r in report.remarks
     )
 
@@ -607,8 +607,8 @@ def test_the_command_exits_0_when_clean_and_1_with_a_line_per_problem(
     damaged = run_command(restored, tmp_path)
     assert damaged.returncode == 1, damaged.stderr
     assert damaged.stdout.splitlines() == [
-        f"Clause n° {clause_id} : l'historique finit à l'étape « mise en œuvre » mais la clause "
-        "est à « suivi et bilan »",
+        f"Clause n° {clause_id} : l'historique finit à l'étape « mise en œuvre » mais la clause "
+        "est à « suivi et bilan »",
         damaged.stdout.splitlines()[-1],
     ]
     assert damaged.stdout.splitlines()[-1].startswith("1 problème trouvé (8 clauses, ")
@@ -622,8 +622,8 @@ def test_the_command_exits_0_when_clean_and_1_with_a_line_per_problem(
         {
             "controle": CHECK_HISTORY,
             "objet": f"Clause n° {clause_id}",
-            "probleme": "l'historique finit à l'étape « mise en œuvre » mais la clause est à "
-            "« suivi et bilan »",
+            "probleme": "l'historique finit à l'étape « mise en œuvre » mais la clause est à "
+            "« suivi et bilan »",
         }
     ]
 
@@ -662,10 +662,10 @@ def test_the_command_prints_remarks_without_failing_and_fails_on_an_altered_cell
     problems = [line for line in damaged.stdout.splitlines() if line.startswith("Courriel n° ")]
     assert problems == [
         f"Courriel n° {email.id} (synthèse de février 2027 du donneur d'ordre Département de "
-        f"l'Exemple, à {DEPARTMENT}) : chiffre « Heures réalisées dans le mois » : le courriel "
-        f"disait « 1\u00a0h », les données disent « {headline} »",
+        f"l'Exemple, à {DEPARTMENT}) : chiffre « Heures réalisées dans le mois » : le courriel "
+        f"disait « 1\u00a0h », les données disent « {headline} »",
         f"Courriel n° {email.id} (synthèse de février 2027 du donneur d'ordre Département de "
-        f"l'Exemple, à {DEPARTMENT}) : chiffre « Heures réalisées dans le mois » : la partie "
-        f"HTML disait « {headline} », la partie texte dit « 1\u00a0h »",
+        f"l'Exemple, à {DEPARTMENT}) : chiffre « Heures réalisées dans le mois » : la partie "
+        f"HTML disait « {headline} », la partie texte dit « 1\u00a0h »",
     ]
     assert damaged.stdout.splitlines()[-1].startswith("2 problèmes trouvés (8 clauses, ")

@@ -17,6 +17,7 @@ from tests.conftest import Clock
 from workflow.adapters.orm import Clause, ClauseHistory
 from workflow.bootstrap import App
 from workflow.domain.events import (
+    EVENT_TYPES,
     ClauseAdvanced,
     ClauseAwarded,
     ClauseIdentified,
@@ -48,7 +49,7 @@ class Recorder:
 @pytest.fixture
 def recorder(app: App) -> Recorder:
     recording = Recorder()
-    app.handlers = [recording]
+    app.handlers = {kind: [recording] for kind in EVENT_TYPES}
     return recording
 
 

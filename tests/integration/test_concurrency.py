@@ -32,7 +32,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_app(postgres_url: str, tmp_path: Path, clock: Clock) -> Iterator[App]:
     _empty_postgres(postgres_url)
-    application = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers=[])
+    application = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers={})
     yield application
     application.close()
 

@@ -34,7 +34,7 @@ from workflow.errors import FileRefused
 @pytest.fixture
 def started(app: App, clock: Clock) -> App:
     """The sample territory in execution since March 2026, on 5 November 2026."""
-    handlers, app.handlers = app.handlers, []
+    handlers, app.handlers = app.handlers, {}
     start_sample(app)
     app.handlers = handlers
     clock.set(NOVEMBER)
@@ -227,7 +227,7 @@ def test_it_imports_more_participants_than_sqlite_takes_in_one_statement(
     def lower_limit(connection: sqlite3.Connection, _record: object) -> None:
         connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
 
-    app = bootstrap(make_settings(tmp_path, sqlite_url), clock=clock, handlers=[])
+    app = bootstrap(make_settings(tmp_path, sqlite_url), clock=clock, handlers={})
     event.listen(app.engine, "connect", lower_limit)
     start_sample(app)
     count = limit + 234

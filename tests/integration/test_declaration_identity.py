@@ -37,7 +37,7 @@ SEX, BIRTH_YEAR = 10, 11  # column indexes
 @pytest.fixture
 def started(app: App, clock: Clock) -> App:
     """The sample territory in execution since March 2026 (its six participants complete)."""
-    handlers, app.handlers = app.handlers, []
+    handlers, app.handlers = app.handlers, {}
     start_sample(app)
     app.handlers = handlers
     clock.set(NOVEMBER)

@@ -22,7 +22,7 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.bootstrap import App
-from workflow.domain.events import DeclarationRecorded, DomainEvent
+from workflow.domain.events import EVENT_TYPES, DeclarationRecorded, DomainEvent
 from workflow.domain.stages import ClauseEvent
 from workflow.domain.vocabulary import ContractType, DeliveryMode
 from workflow.errors import FileRefused, InputRefused
@@ -70,7 +70,7 @@ def advance(app: App, session: Session, clause_id: int, event: ClauseEvent) -> N
 def started(app: App, clock: Clock) -> App:
     # The notices of the set-up are not what these tests look at: skip their rendering (speed);
     # the declarations themselves go through the real handlers.
-    handlers, app.handlers = app.handlers, []
+    handlers, app.handlers = app.handlers, {}
     start_sample(app)
     app.handlers = handlers
     clock.set(NOVEMBER)
@@ -133,7 +133,8 @@ def declarations(app: App) -> list[tuple[Decimal, int]]:
 
 def test_it_records_the_sample_declaration(started: App) -> None:
     events: list[DomainEvent] = []
-    started.handlers.append(lambda _a, _s, event: events.append(event))
+    for kind in EVENT_TYPES:
+        started.subscribe(kind, lambda _a, _s, event: events.append(event))
 
     result = import_file(started)
 

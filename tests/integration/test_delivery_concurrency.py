@@ -197,7 +197,7 @@ from workflow.bootstrap import bootstrap
 from workflow.services.dispatch import dispatch_due
 from workflow.settings import Settings
 
-app = bootstrap(Settings(), handlers=[])
+app = bootstrap(Settings(), handlers={})
 now = datetime.fromisoformat(sys.argv[1])
 end = time.monotonic() + 60
 def unfinished():

@@ -41,6 +41,7 @@ from workflow.entrypoints.cli import cli
 from workflow.services.clauses import PARAMETER_STAGES
 from workflow.services.declarations import declaration_problems
 from workflow.services.digest import Category, compile_digest, queue_daily_digest
+from workflow.services.outbox import cancel_email
 
 # Monday 30 March 2026, 08:00 in Paris: the first working day in summer time (CEST, UTC+2).
 NOW = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
@@ -236,6 +237,34 @@ def test_it_lists_what_needs_the_facilitator_most_urgent_first(app: App) -> None
     assert "titulaire" in award.detail and "date de démarrage" in award.detail
     assert f"clauses clause advance {built.clauses['report']} cloturer" in report.action
     assert "depuis 100 jours (seuil : 90 jours)" in waiting.detail.lower()
+
+
+def test_a_cancelled_step_email_is_said_cancelled_and_not_counted_as_undelivered(
+    app: App,
+) -> None:
+    """A reminder the facilitator took back (``clauses mail cancel``) never left: the ladder says
+    so, and the email is not one of the « courriels non distribués »."""
+    built = build(app)
+    with app.transaction() as session:
+        reminder = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "declaration_reminder")
+        ).one()
+        reminder.state, reminder.sent_at = "pending", None
+        session.flush()
+        cancel_email(session, reminder.id, actor="Camille Martin", reason="doublon", now=NOW)
+        cancel_email(
+            session, built.emails["failed"], actor="Camille Martin", reason="doublon", now=NOW
+        )
+        digest = compile_digest(session, NOW, app.settings)
+
+    [declaration] = [i for i in digest.items if i.category == Category.DECLARATION]
+    assert spaces(declaration.detail).endswith(
+        "appel à déclaration envoyé le 2 février 2026 ; rappel n° 1 annulé, non envoyé ; "
+        "rappel n° 2 sauté, non envoyé ; alerte au donneur d'ordre envoyée le 3 mars 2026."
+    )
+    emails = [i for i in digest.items if i.category == Category.EMAIL]
+    assert len(emails) == 1  # the abandoned one; the cancelled refusal is gone
+    assert f"clauses mail retry {built.emails['dead']}" in emails[0].action
 
 
 def test_it_queues_one_digest_on_a_working_day_at_its_hour(app: App) -> None:

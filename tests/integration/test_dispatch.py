@@ -209,6 +209,65 @@ def test_it_holds_the_whole_batch_when_the_server_is_out_of_reach(
     assert row(app, "m2").next_attempt_at == NOW + timedelta(minutes=1)
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 200])
+def test_once_one_message_goes_through_all_that_waited_for_the_route_leave_in_the_same_pass(
+    app: App, memory: MemoryTransport, batch_size: int
+) -> None:
+    """Messages waiting for a server that was down keep their retry slot (up to 6 hours) while
+    nothing shows the server is back; the first message it takes shows it, and every waiting
+    one is made due and sent in that pass, whatever the batch size (with small batches the
+    next claim may already be under way when they are made due: it is claimed again)."""
+    server_down = [True]
+
+    def script(message: OutgoingMessage) -> ConnectionFailure | None:
+        return ConnectionFailure("connexion refusée") if server_down[0] else None
+
+    memory.script = script
+    waiting = [f"w{n}" for n in range(5)]
+    for key in waiting:
+        queue(app, key)
+    for minutes in (0, 1, 6):  # slots after each failure: +1 min, +5 min, +30 min
+        assert dispatch_due(app, NOW + timedelta(minutes=minutes), rand=middle).outage
+    assert {row(app, key).next_attempt_at for key in waiting} == {NOW + timedelta(minutes=36)}
+
+    server_down[0] = False
+    back = NOW + timedelta(minutes=7)
+    assert dispatch_due(app, back, batch_size=batch_size, rand=middle).claimed == 0
+    queue(app, "new", now=back)
+    report = dispatch_due(app, back, batch_size=batch_size, rand=middle)
+
+    assert (report.claimed, report.sent, report.released, report.outage) == (6, 6, 5, False)
+    assert memory.keys() == ["new", *waiting]
+    assert {row(app, key).state for key in [*waiting, "new"]} == {"sent"}
+    assert "released" not in report.as_dict()  # the CLI's keys stay what they are
+
+
+def test_mail_send_now_takes_what_waits_for_the_route_but_nothing_else_early(
+    app: App, memory: MemoryTransport
+) -> None:
+    memory.script = lambda message: ConnectionFailure("connexion refusée")
+    queue(app, "waiting")
+    queue(app, "later", now=NOW + timedelta(hours=1))  # queued for later: not due
+    queue(app, "retry")
+    dispatch_due(app, NOW, rand=middle)
+    with app.transaction() as session:  # a 4xx for one message: its own wait, not the route's
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.key == "retry")
+            .values(last_error="Échec passager : 451 plus tard", attempts=1)
+        )
+    memory.script = None
+
+    report = dispatch_due(app, NOW + timedelta(seconds=10), rand=middle, outage_now=True)
+
+    assert memory.keys() == ["waiting"]
+    assert (report.sent, row(app, "later").state, row(app, "retry").state) == (
+        1,
+        "pending",
+        "pending",
+    )
+
+
 def test_it_refuses_a_row_whose_address_cannot_be_sent(app: App, memory: MemoryTransport) -> None:
     queue(app, "bad", Recipient("Sans domaine", "pas-une-adresse"))
 
@@ -542,7 +601,7 @@ class Transport(MailTransport):
     def describe(self):
         return "stalling"
 
-app = bootstrap(Settings(database_url=sys.argv[1]), handlers=[], transport=Transport())
+app = bootstrap(Settings(database_url=sys.argv[1]), handlers={}, transport=Transport())
 dispatch_due(app, datetime.fromisoformat(sys.argv[2]))
 """
 
@@ -554,7 +613,7 @@ def test_it_commits_what_was_accepted_before_a_sigterm(sqlite_url: str) -> None:
 
     from workflow.settings import Settings
 
-    local = bootstrap(Settings(database_url=sqlite_url), handlers=[])
+    local = bootstrap(Settings(database_url=sqlite_url), handlers={})
     try:
         for n in range(5):
             queue(local, f"m{n}")

@@ -23,7 +23,7 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.bootstrap import App
-from workflow.domain.events import ClauseIdentified, DomainEvent
+from workflow.domain.events import EVENT_TYPES, ClauseIdentified, DomainEvent
 from workflow.domain.stages import ClauseEvent, Stage
 from workflow.errors import FileRefused
 from workflow.sample import SAMPLE_AWARDS, load_sample, resolve_award
@@ -37,7 +37,8 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def record_events(app: App) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    app.handlers.append(lambda _app, _session, event: events.append(event))
+    for kind in EVENT_TYPES:
+        app.subscribe(kind, lambda _app, _session, event: events.append(event))
     return events
 
 

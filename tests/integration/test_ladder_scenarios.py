@@ -167,7 +167,7 @@ _FRENCH_DATE = re.compile(r"\b(1er|[0-9]{1,2}) (" + "|".join(FRENCH_MONTHS) + r"
 
 
 def french_dates(text: str) -> list[date]:
-    """Every date written in French in ``text`` (« 14 décembre 2026 », « 1er octobre 2026 »)."""
+    """Every date written in French in ``text`` (« 14 décembre 2026 », « 1er octobre 2026 »)."""
     return [
         date(int(year), FRENCH_MONTHS.index(name) + 1, 1 if day == "1er" else int(day))
         for day, name, year in _FRENCH_DATE.findall(text)
@@ -175,8 +175,8 @@ def french_dates(text: str) -> list[date]:
 
 
 def month_lines(text: str) -> dict[date, list[date]]:
-    """The dates of each line naming a month of the lot first (« - septembre 2026 : … »,
-    « septembre 2026   à envoyer au plus tard le … »): what the email says of that month."""
+    """The dates of each line naming a month of the lot first (« - septembre 2026 : … »,
+    « septembre 2026   à envoyer au plus tard le … »): what the email says of that month."""
     found: dict[date, list[date]] = {}
     for line in text.splitlines():
         stripped = line.strip().lstrip("- ")

@@ -30,7 +30,7 @@ from workflow.domain.stages import ClauseEvent
 from workflow.domain.vocabulary import ContractType, DeliveryMode, PartyRole
 from workflow.services import clauses as clause_service
 from workflow.services.declarations import LineInput, record_declaration
-from workflow.services.notices import MASK, handle_event
+from workflow.services.notices import MASK
 
 REFERENCES = ("P-2026-031", "P-2026-044")
 MILESTONES = (
@@ -358,7 +358,7 @@ def test_it_inserts_nothing_new_when_the_same_events_are_handled_again(
     clock.set(at(date(2026, 12, 1)))
     with app.transaction() as session:
         for event in territory.events:
-            handle_event(app, session, event)
+            app.publish(session, event)
     assert [(row.key, row.kind) for row in outbox_rows(app)] == before
     assert len({key for key, _ in before}) == len(before)
 

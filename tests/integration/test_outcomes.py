@@ -50,7 +50,7 @@ OCTOBER_30 = date(2026, 10, 30)
 def declared(app: App, clock: Clock) -> App:
     """The sample in execution, and October 2026 declared on lot 01 of the middle school:
     P-0007, P-0012 and P-0031 worked; P-0040 is declared at 0 h."""
-    handlers, app.handlers = app.handlers, []
+    handlers, app.handlers = app.handlers, {}
     start_sample(app)
     clock.set(NOVEMBER)
     import_file(app)
@@ -172,7 +172,7 @@ def test_two_runs_at_once_record_the_outcome_once(
     """The first run holds the clause's row lock until it commits; the second waits for it, then
     finds the outcome and changes nothing. Without the lock both would insert a row."""
     _empty_postgres(postgres_url)
-    app = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers=[])
+    app = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers={})
     results: dict[str, object] = {}
 
     def second_run() -> None:
@@ -507,7 +507,7 @@ def test_an_import_locks_its_clauses_in_the_order_of_their_ids(
     names the higher lot first, runs: the import waits for the lower one without having taken
     the higher one, which the other transaction can therefore still take."""
     _empty_postgres(postgres_url)
-    app = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers=[])
+    app = bootstrap(make_settings(tmp_path, postgres_url), clock=clock, handlers={})
     results: dict[str, object] = {}
     try:
         start_sample(app)

@@ -53,7 +53,7 @@ def built(app: App, clock: Clock) -> Built:
 
 
 def dump(app: App) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in primary key order: what « unchanged » is checked against."""
+    """Every row of every table, in primary key order: what « unchanged » is checked against."""
     with app.engine.connect() as conn:
         return {
             table.name: [
@@ -138,7 +138,7 @@ def test_a_participant_on_a_running_clause_is_kept_as_long_as_it_runs(
 
 
 def test_an_unknown_reference_is_refused_in_french(app: App, built: Built) -> None:
-    with pytest.raises(NotFound, match="Aucun participant « PRV-9 »"):
+    with pytest.raises(NotFound, match="Aucun participant « PRV-9 »"):
         export_participant(app, "PRV-9")
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import logging
+import re
 import threading
+import zipfile
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,19 +17,43 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from rich.console import Console
 from sqlalchemy import func, select
 
+from bench.bench_summaries import Moment, baseline, compare, from_baseline, from_summaries
+from bench.generate import generate
 from tests.integration import summary_dataset
 from tests.integration.summary_dataset import Dataset
+from workflow.adapters import reports
 from workflow.adapters.orm import Buyer, Company, Declaration, OutboxMessage, PeriodicRun
-from workflow.adapters.reports import build_tables, render_summary
+from workflow.adapters.reports import (
+    EMAIL_ROWS,
+    RICH_ROWS,
+    build_tables,
+    email_files,
+    email_tables,
+    format_cell,
+    french_percent,
+    print_summary,
+    render_summary,
+)
+from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import NotFound
+from workflow.services.audit import verify
+from workflow.services.audit.findings import CHECK_SUMMARY
+from workflow.services.audit.reading import parse_hours, printed_figures, text_tables
+from workflow.services.outbox import Attachment, message_attachments
 from workflow.services.summaries import (
+    KIND_FACILITATOR,
+    Declarations,
     Figures,
     MonthlySummary,
+    compile_month,
     compile_summary,
     queue_monthly_summaries,
+    sample_summary,
+    summary_email,
 )
 from workflow.settings import Settings
 
@@ -569,3 +597,264 @@ def test_it_writes_a_formula_like_name_as_text_in_csv_and_xlsx(app: App, data: D
     assert found, "the names are in the workbook"
     assert {data_type for _, data_type, _ in found} == {"s"}  # text cells, never formulas
     assert ("Déclarations manquantes", "s", "+33 Routes") in found
+
+
+# --- A generated territory: every summary at once, long tables in the emails ----------------------
+
+OCTOBER = date(2026, 10, 1)
+#: The first morning after the generator's instant: October's summaries are due.
+FIRST_MORNING = datetime(2026, 12, 1, 9, 5, tzinfo=PARIS)
+#: The generator's own instant, in the middle of November.
+AS_OF = datetime(2026, 11, 20, 10, 30, tzinfo=PARIS)
+
+
+@pytest.fixture
+def territory(app: App, database_url: str) -> App:
+    """600 lots, six buyers, a year of declarations (``bench/generate.py``, seed 5)."""
+    generate(600, 5, database_url, console=Console(file=io.StringIO()))
+    return app
+
+
+def by_hand(app: App, month: date, now: datetime) -> dict[Any, dict[str, Any]]:
+    """The month's figures from the benchmark's hand-written GROUP BY queries."""
+    moment = Moment(month, now, PARIS)
+    with app.engine.connect() as connection:
+        raw = baseline(connection, moment)
+        connection.rollback()
+    return from_baseline(raw, moment)
+
+
+def test_every_summary_compiled_at_once_is_the_one_compiled_alone_and_by_hand(
+    territory: App,
+) -> None:
+    groups = territory.settings.outcome_groups
+    for month, now in ((OCTOBER, FIRST_MORNING), (date(2026, 9, 1), AS_OF)):
+        with territory.transaction() as session:
+            batch = compile_month(session, month, now=now, zone=PARIS, outcome_groups=groups)
+            alone = {
+                buyer: compile_summary(
+                    session, month, buyer_id=buyer, now=now, zone=PARIS, outcome_groups=groups
+                )
+                for buyer in batch.by_buyer
+            }
+        overall = batch.summary.overall
+        # Not vacuous: every kind of figure has something to compare.
+        assert len(alone) == 6 and len(batch.summary.clauses) > 300
+        assert overall.declarations.missing and overall.participants.active
+        assert sum(s.clauses for s in overall.clauses_by_stage if s.code != "execution")
+        assert set(batch.informed) <= set(alone)
+        for buyer, summary in alone.items():
+            assert batch.of_buyer(buyer) == summary, f"{month:%Y-%m}, buyer {buyer}"
+        # Every scope's figures, clause lines, buyers written to: as the SQL written by hand.
+        assert compare(from_summaries(batch), by_hand(territory, month, now)) == []
+
+
+def outbox_row(app: App, key: str) -> tuple[OutboxMessage, list[Attachment]]:
+    with app.transaction() as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).one()
+        session.expunge(row)
+        return row, message_attachments(session, [row.id]).get(row.id, [])
+
+
+def sheet(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def test_long_tables_are_cut_in_the_email_and_complete_in_its_attachments(
+    territory: App,
+) -> None:
+    assert queue_monthly_summaries(territory, FIRST_MORNING) == 7  # the facilitator, six buyers
+    email, files = outbox_row(territory, "summary:2026-10:facilitator")
+    with territory.transaction() as session:
+        summary = compile_summary(session, OCTOBER, now=email.created_at, zone=PARIS)
+    followed = summary.followed_clauses
+    missing = summary.overall.declarations.missing
+    assert len(followed) > 2 * EMAIL_ROWS and len(missing) > EMAIL_ROWS
+    tables = {t.title: t for t in text_tables(email.body_text)}
+
+    # The clause table: the 50 clauses that need attention most, one line adding up the
+    # others, the line of those achieved before October; its columns add up to the headline.
+    clauses = tables["Avancement par clause"]
+    rest = len(followed) - EMAIL_ROWS
+    assert len(clauses.rows) == EMAIL_ROWS + 2
+    assert clauses.rows[EMAIL_ROWS][0] == f"… et {french_number(rest)} autres clauses suivies"
+    assert clauses.rows[-1][0].endswith("clauses achevées avant octobre 2026")
+    headline = printed_figures(email.body_text)
+    month_hours = sum((parse_hours(r[1]) or Decimal(0) for r in clauses.rows), Decimal(0))
+    assert french_hours(month_hours) == headline["Heures réalisées dans le mois"]
+    cumulated = sum(
+        (parse_hours(r[2].split(" / ")[0]) or Decimal(0) for r in clauses.rows), Decimal(0)
+    )
+    assert cumulated == summary.overall.progress.hours_cumulated
+    # Those with a declaration missing come first, then those behind: here 50 with missing ones.
+    shown = [int(re.findall(r"– n° (\d+) – ", row[0])[0]) for row in clauses.rows[:EMAIL_ROWS]]
+    lacking = {m.clause_id for m in missing}
+    assert len(lacking & {c.clause_id for c in followed}) >= EMAIL_ROWS
+    assert set(shown) <= lacking
+    note = (
+        f"la ligne «\u00a0… et {french_number(rest)} autres clauses suivies\u00a0» additionne "
+        "les autres, détaillées une à une dans la pièce jointe "
+        "«\u00a0synthese-2026-10-clauses.csv\u00a0»."
+    )
+    assert note in email.body_text and note in html.unescape(email.body_html)
+
+    # Missing declarations: the first 50, then how many more and where.
+    lines = tables["Déclarations d'octobre 2026 manquantes"].rows
+    assert len(lines) == EMAIL_ROWS + 1
+    assert lines[-1] == (
+        f"… et {french_number(len(missing) - EMAIL_ROWS)} autres",
+        "voir la pièce jointe",
+    )
+    said = headline["Déclarations d'octobre 2026"]
+    assert said.endswith(
+        f"et {french_number(len(missing) - 10)} autres, dans le tableau des déclarations manquantes"
+    )
+    assert said.count(" n° ") == 2 * 10  # ten companies named, each with its buyer
+
+    # The attachments: every followed clause, every missing declaration.
+    assert [f.filename for f in files] == [
+        "synthese-2026-10-declarations-manquantes.csv",
+        "synthese-2026-10-clauses.csv",
+    ]
+    assert "Pièces jointes (tableaux complets, pour un tableur) : " in email.body_text
+    complete = sheet(files[1].content)
+    assert complete[0][:2] == ["N°", "Donneur d'ordre"]
+    assert [int(row[0]) for row in complete[1:-1]] == [c.clause_id for c in followed]
+    earlier = len(summary.clauses) - len(followed)
+    assert complete[-1][4] == f"{french_number(earlier)} clauses achevées avant octobre 2026"
+    listed = sheet(files[0].content)
+    assert [(row[0], row[1]) for row in listed[1:]] == [(m.buyer, m.company) for m in missing]
+
+    # A buyer's email: its own clauses, in full in its attachment when its table is cut.
+    for buyer in summary.buyers:
+        _, attached = outbox_row(territory, f"summary:2026-10:buyer:{buyer.buyer_id}")
+        own = [c.clause_id for c in followed if c.buyer_id == buyer.buyer_id]
+        named = {f.filename: f.content for f in attached}
+        if len(own) > EMAIL_ROWS:
+            assert [
+                int(row[0]) for row in sheet(named["synthese-2026-10-clauses.csv"])[1:-1]
+            ] == own
+        else:
+            assert "synthese-2026-10-clauses.csv" not in named
+
+    # What the audit reads in every summary email (cut tables included) is what the data say.
+    report = verify(territory)
+    assert report.summaries == 7
+    assert [f.line for f in report.findings if f.check == CHECK_SUMMARY] == []
+
+
+def many(summary: MonthlySummary, count: int) -> MonthlySummary:
+    """The sample summary with ``count`` buyers, clauses and missing declarations."""
+    line = summary.clauses[0]
+    figures = summary.overall
+    missing = figures.declarations.missing[0]
+    lines = tuple(
+        replace(
+            line,
+            clause_id=i,
+            title=f"Lot {i:05}",
+            progress=replace(line.progress, hours_month=Decimal(i % 40)),
+        )
+        for i in range(count)
+    )
+    buyers = tuple(
+        replace(summary.buyers[0], buyer_id=i, name=f"Commune n° {i:05}") for i in range(count)
+    )
+    declarations = Declarations(
+        count * 2, tuple(replace(missing, clause_id=i) for i in range(count))
+    )
+    return replace(
+        summary,
+        clauses=lines + summary.clauses[1:],
+        buyers=buyers,
+        overall=replace(figures, declarations=declarations),
+    )
+
+
+def test_an_email_stays_the_same_size_whatever_the_territory(app: App) -> None:
+    small, large = many(sample_summary(), 60), many(sample_summary(), 6000)
+    sizes = []
+    for summary in (small, large):
+        context, files = summary_email(summary)
+        rendered = app.renderer.render(KIND_FACILITATOR, context)
+        sizes.append((len(rendered.html), len(rendered.text)))
+        # Whatever it leaves out, it says how many and where they are.
+        assert (
+            f"… et {french_number(len(summary.clauses) - 1 - EMAIL_ROWS)} autres clauses suivies"
+            in rendered.text
+        )
+        assert (
+            f"… et {french_number(len(summary.buyers) - EMAIL_ROWS)} autres donneurs d'ordre"
+            in rendered.text
+        )
+        assert [f.filename for f in files] == (
+            ["synthese-2026-03-donneurs-d-ordre.csv", "synthese-2026-03-declarations-manquantes.csv",
+             "synthese-2026-03-clauses.csv"]
+            if summary is small
+            else ["synthese-2026-03.zip"]  # a megabyte of CSV: one archive
+        )  # fmt: skip
+    # A hundred times more lines: the same email, but for the digits of the counts (which also
+    # widen a column of the text part's tables a little).
+    for small_size, large_size in zip(sizes[0], sizes[1], strict=True):
+        assert small_size <= large_size < small_size * 1.06
+    assert sizes[1][0] < 150_000
+
+
+def test_large_attachments_go_in_one_zip_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = many(sample_summary(), 600)
+    plain = email_files(summary)
+    monkeypatch.setattr(reports, "ZIP_ABOVE", 10_000)
+    zipped = email_files(summary)
+    assert [f.filename for f in zipped.attachments] == ["synthese-2026-03.zip"]
+    with zipfile.ZipFile(io.BytesIO(zipped.attachments[0].content)) as archive:
+        assert {i.filename: archive.read(i) for i in archive.infolist()} == {
+            f.filename: f.content for f in plain.attachments
+        }
+    tables = {t["title"]: t for t in email_tables(summary, zipped.where)}
+    assert tables["Avancement par clause"]["note"].endswith(
+        "dans le fichier «\u00a0synthese-2026-03-clauses.csv\u00a0» de la pièce jointe "
+        "«\u00a0synthese-2026-03.zip\u00a0»."
+    )
+    assert email_files(summary).attachments == zipped.attachments  # the same bytes each time
+
+
+def test_table_cells_read_as_the_french_numbers_of_the_emails() -> None:
+    """The summary tables format their thousands of cells with Babel's patterns parsed once:
+    the same text as ``french_hours``, ``french_number`` and ``french_percent``."""
+    values = [Decimal(n) / 100 for n in range(-250_000, 2_500_000, 997)]
+    values += [Decimal("0.005"), Decimal("1234567.895"), Decimal(0)]
+    for value in values:
+        assert format_cell(value, "hours") == french_hours(value)
+        assert format_cell(int(value), "int") == french_number(int(value))
+        share = value / 1000
+        assert format_cell(share, "percent") == french_percent(share)
+
+
+def test_the_command_prints_a_long_table_as_plain_columns(app: App) -> None:
+    """Over ``RICH_ROWS`` lines (the clauses of a big territory) a table is printed as plain
+    columns, with the cells a rich table would have shown; short ones stay rich tables."""
+    summary = many(sample_summary(), RICH_ROWS + 1)
+    buffer = io.StringIO()
+    print_summary(Console(file=buffer, width=100, color_system=None), summary)
+    printed = buffer.getvalue().splitlines()
+    start = printed.index("Avancement par clause")
+    header = printed[start + 1]
+    assert header.split() == ["N°", "Donneur", "d'ordre", "Marché", "Lot", "Intitulé", "Étape",
+                              "Heures", "prévues", "Heures", "du", "mois", "Heures", "cumulées",
+                              "%", "de", "l'objectif", "%", "du", "temps", "écoulé"]  # fmt: skip
+    rows = printed[start + 3 : start + 3 + RICH_ROWS + 2]
+    first = summary.clauses[0]
+    expected = [
+        french_number(first.clause_id), first.buyer, first.market, first.lot, first.title,
+        first.stage_label, french_hours(first.progress.hours_target),
+        french_hours(first.progress.hours_month), french_hours(first.progress.hours_cumulated),
+        french_percent(first.progress.target_fraction), french_percent(first.progress.time_fraction),
+    ]  # fmt: skip
+    assert re.split(r"\s{2,}", rows[0].strip()) == expected
+    assert [int(re.split(r"\s{2,}", r.strip())[0].replace("\u202f", "")) for r in rows[:-1]] == [
+        c.clause_id for c in summary.followed_clauses
+    ]
+    assert "1 clause achevée avant mars 2026" in rows[-1]
+    # A short table keeps its rich frame.
+    assert "┃ Mois           ┃ Heures ┃" in printed

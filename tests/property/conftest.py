@@ -61,7 +61,7 @@ def started_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFac
     """The sample territory, every awarded lot in execution since March 2026."""
     folder = tmp_path_factory.mktemp("started")
     path = _copy(sqlite_template, folder / "clauses.db")
-    app = bootstrap(make_settings(folder, f"sqlite:///{path}"), handlers=[])
+    app = bootstrap(make_settings(folder, f"sqlite:///{path}"), handlers={})
     try:
         start_sample(app)
     finally:

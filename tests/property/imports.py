@@ -63,7 +63,7 @@ def import_and_check(world: World, kind: ImportKind, path: Path) -> Result:
 
     - refused: exit code 1, the file named, each error with its line or column, in French, and
       the database dump identical to before;
-    - accepted: importing the same file again changes nothing (« Rien de nouveau ») or is
+    - accepted: importing the same file again changes nothing (« Rien de nouveau ») or is
       refused as cleanly (a declaration already recorded), the dump identical after it.
     """
     before = world.dump()

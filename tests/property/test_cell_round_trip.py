@@ -1,7 +1,7 @@
 """A template the service writes reads back as it was written, formulas included.
 
-The CSV templates sent to companies neutralise text that a spreadsheet would compute (« =… »,
-« +… », « -… », « @… » get an apostrophe); the import takes the apostrophe off. Any text a person
+The CSV templates sent to companies neutralise text that a spreadsheet would compute (« =… »,
+« +… », « -… », « @… » get an apostrophe); the import takes the apostrophe off. Any text a person
 can type survives the trip, in the CSV (Windows-1252 or UTF-8) as in the .xlsx."""
 
 from __future__ import annotations

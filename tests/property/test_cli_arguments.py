@@ -258,7 +258,7 @@ def test_a_hostile_argument_is_done_or_refused_in_french(
 
 @given(value=st.sampled_from([v for v in EDGE_VALUES if not v.startswith("-")]))
 @example(value="99999999999999999999999")  # OverflowError from SQLite, a traceback
-@example(value="2147483648")  # PostgreSQL's « integer out of range » in English
+@example(value="2147483648")  # PostgreSQL's « integer out of range » in English
 def test_a_number_no_record_can_have_is_a_usage_error_naming_it(database: Path, value: str) -> None:
     with world(database, NOVEMBER) as w:
         result = w.run("clause", "show", value)
@@ -308,6 +308,9 @@ SERVICE_CASES: list[tuple[tuple[str, ...], st.SearchStrategy[str], list[str]]] =
     (("report", "annual", "--year", X), numbers, ["--year", "année"]),
     (("report", "annual", "--buyer", X), numbers, ["--buyer", "donneur"]),
     (("mail", "retry", X), numbers, ["N°", "MESSAGE_ID", "Courriel"]),
+    (("mail", "cancel", X, "--reason", "envoyé par erreur"), numbers, ["N°", "Courriel"]),
+    (("mail", "cancel", "1", "--reason", X), texts, ["--reason", "raison", "Courriel"]),
+    (("search", X), texts, ["TEXTE", "Recherche"]),
     (("mail", "preview", "notice_awarded", "--clause", X), numbers, ["--clause", "clause"]),
     (("mail", "list", "--limit", X), numbers, ["--limit"]),
 ]

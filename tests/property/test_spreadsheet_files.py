@@ -198,7 +198,7 @@ entry_contents = st.one_of(
 
 @given(entries=st.dictionaries(entry_names, entry_contents, max_size=5))
 @example(entries={"hello.txt": b"bonjour"})
-@example(entries={"xl/workbook.xml": b"<garbage"})  # was « There is no item named … » in English
+@example(entries={"xl/workbook.xml": b"<garbage"})  # was « There is no item named … » in English
 @example(  # an .ods without a manifest, then without XML: odfpy crashed, printed the XML
     entries={"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x"}
 )

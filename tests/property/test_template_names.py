@@ -187,7 +187,7 @@ def check_message(raw: bytes, shown: list[str]) -> None:
         if line[:1] in (b" ", b"\t"):
             continue  # a folded header's next line
         name = line.split(b":", 1)[0].decode("ascii").lower()
-        assert name in HEADERS, f"header « {name} » in:\n{head.decode(errors='replace')}"
+        assert name in HEADERS, f"header « {name} » in:\n{head.decode(errors='replace')}"
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert not message.defects, message.defects
     subject = str(message["Subject"])

@@ -87,8 +87,8 @@ def test_one_cell_changed_is_one_difference_naming_table_row_and_column(
     ]
     found = compare_tables(truth, sent)
     assert [d.sentence() for d in found] == [
-        f"tableau « Avancement par clause », ligne « {row[0]} », colonne « Mois » : le courriel "
-        f"disait « 999{NBSP}h », les données disent « {row[1]} »"
+        f"tableau « Avancement par clause », ligne « {row[0]} », colonne « Mois » : le courriel "
+        f"disait « 999{NBSP}h », les données disent « {row[1]} »"
     ]
 
 
@@ -109,8 +109,8 @@ def test_a_renamed_row_keeps_its_figures_and_a_table_of_names_has_no_renaming() 
     names = Reference("Manquantes", ("Entreprise", "Lot"), (False, False), (("X", "1"),))
     found = compare_tables([names], [SentTable("Manquantes", ("Entreprise", "Lot"), (("Y", "1"),))])
     assert [d.sentence() for d in found] == [
-        "tableau « Manquantes », ligne « X – 1 » : absente du courriel, les données disent "
+        "tableau « Manquantes », ligne « X – 1 » : absente du courriel, les données disent "
         "sans chiffre",
-        "tableau « Manquantes », ligne « Y – 1 » : absente des données, le courriel disait "
+        "tableau « Manquantes », ligne « Y – 1 » : absente des données, le courriel disait "
         "sans chiffre",
     ]  # fmt: skip

@@ -46,12 +46,12 @@ def test_it_reads_a_retention_as_people_write_it(text: str, months: int, label: 
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("5x", "« 5x » n'est pas une durée : un nombre d'années ou de mois, par exemple 5a"),
-        ("cinq ans", "« cinq ans » n'est pas une durée"),
-        ("5.5a", "« 5.5a » n'est pas une durée"),
-        ("", "«  » n'est pas une durée"),
-        ("0m", "« 0m » : une durée d'au moins 1 mois est attendue"),
-        ("101a", "« 101a » : 100 ans au plus"),
+        ("5x", "« 5x » n'est pas une durée : un nombre d'années ou de mois, par exemple 5a"),
+        ("cinq ans", "« cinq ans » n'est pas une durée"),
+        ("5.5a", "« 5.5a » n'est pas une durée"),
+        ("", "«  » n'est pas une durée"),
+        ("0m", "« 0m » : une durée d'au moins 1 mois est attendue"),
+        ("101a", "« 101a » : 100 ans au plus"),
     ],
 )
 def test_it_refuses_what_is_not_a_duration_in_french(text: str, said: str) -> None:
@@ -141,7 +141,7 @@ def test_the_retention_setting_is_read_like_the_option(monkeypatch: pytest.Monke
     with pytest.raises(SettingsInvalid) as refused:
         load_settings(privacy_retention="5 jours")
     assert refused.value.message == (
-        "Réglage invalide CLAUSES_PRIVACY_RETENTION = '5 jours' : « 5 jours » n'est pas une "
+        "Réglage invalide CLAUSES_PRIVACY_RETENTION = '5 jours' : « 5 jours » n'est pas une "
         "durée : un nombre d'années ou de mois, par exemple 5a (5 ans), 5y, 18m ou 18mois "
         "(18 mois)"
     )

@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 
 from workflow.adapters.safe_cells import csv_text, xlsx_row
 from workflow.adapters.templates import french_date, french_hours, french_number
-from workflow.services.annual_report import AnnualReport
+from workflow.domain.annual_report import AnnualReport
 
 Format = Literal["text", "csv", "xlsx", "html"]
 FORMATS: tuple[Format, ...] = ("text", "csv", "xlsx", "html")

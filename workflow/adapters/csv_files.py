@@ -206,6 +206,9 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_encodings(data)
+    if mixed is not None:
+        raise FileRefused(source, [mixed])
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
@@ -222,19 +225,62 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
         ) from None
 
 
+def _mixed_encodings(data: bytes) -> FieldError | None:
+    """A file not wholly UTF-8 where some lines are UTF-8 with accents and others are not (a
+    header saved in UTF-8, rows pasted from a Windows-1252 file, or the reverse): read as
+    Windows-1252, the UTF-8 part would come out as « RÃ©fÃ©rence » and the header would match
+    no column. The first line in the other encoding than the first accented one, or None."""
+    first_utf8 = first_other = None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            first_other = first_other or number
+        else:
+            first_utf8 = first_utf8 or number
+        if first_utf8 and first_other:
+            break
+    if not (first_utf8 and first_other):
+        return None
+    save = "enregistrez de nouveau tout le fichier en «\u00a0CSV UTF-8\u00a0»."
+    if first_utf8 < first_other:
+        return FieldError(
+            first_other,
+            None,
+            f"encodage mélangé : cette ligne n'est pas en UTF-8 (Windows-1252 sans doute) alors "
+            f"que la ligne {first_utf8} l'est ; {save}",
+        )
+    return FieldError(
+        first_utf8,
+        None,
+        f"encodage mélangé : cette ligne est en UTF-8 alors que la ligne {first_other} ne l'est "
+        f"pas (Windows-1252 sans doute) ; {save}",
+    )
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def _decode_with_nul(data: bytes, source: str) -> tuple[str, str]:
     """UTF-16 without its BOM (ASCII text then has a NUL every other byte), or a text with a few
     stray NULs (then refused at their line and column, like any control character); anything
     else with NUL bytes is not text at all (an image, a PDF, a damaged file)."""
     odd, even = data[1::2].count(0), data[0::2].count(0)
     encoding = "utf-16-le" if odd > even else "utf-16-be"
-    # Mostly Latin text in UTF-16 has a NUL in one byte of two out of four at least.
-    if min(odd, even) == 0 and max(odd, even) >= len(data) // 8:
+    # Latin text in UTF-16 is whole code units (an even length) of which most have a NUL byte,
+    # always on the same side; a short file with one stray NUL is not (« P-\x00007 » read as
+    # UTF-16 gave « 倭0〷 », a header of no column).
+    units = len(data) // 2
+    if len(data) % 2 == 0 and min(odd, even) == 0 and max(odd, even) * 2 >= units:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             text = "\x00"
-        if "\x00" not in text:
+        # A CSV header has separators or a line end; UTF-16 text has no NUL once decoded.
+        if "\x00" not in text and any(mark in text for mark in (";", ",", "\t", "\n")):
             return text, encoding
     if odd + even <= _STRAY_NULS:
         for encoding in ("utf-8", "cp1252"):
@@ -246,9 +292,10 @@ def _decode_with_nul(data: bytes, source: str) -> tuple[str, str]:
         source,
         [
             FieldError(
+                _line_of(data, data.index(0)),
                 None,
-                None,
-                "ce fichier n'est pas un texte (il contient des octets nuls) : envoyez un CSV "
+                f"ce fichier n'est pas un texte ({odd + even} octets nuls, le premier sur "
+                "cette ligne) : envoyez un CSV "
                 "(«\u00a0CSV (séparateur : point-virgule)\u00a0» ou «\u00a0CSV UTF-8\u00a0») ou un "
                 "classeur .xlsx ou .ods.",
             )
@@ -338,7 +385,16 @@ def table_from_records(
     warnings: list[FieldError] = []
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
+    damaged: list[FieldError] = []
     for index, raw in enumerate(header):
+        if problem := forbidden_character(raw):
+            # A damaged or binary file: said as such, not as « colonne manquante ».
+            damaged.append(
+                FieldError(
+                    header_line, None, f"titre de colonne «\u00a0{shown(raw)}\u00a0» : {problem}."
+                )
+            )
+            continue
         name = " ".join(raw.split())
         if not name:
             continue
@@ -357,6 +413,9 @@ def table_from_records(
             continue
         positions[column.key] = index
         headers[column.key] = shown(name, 200)
+    if damaged:
+        # The header itself is damaged: which columns are missing would be said of garbage.
+        raise FileRefused(source, damaged)
     found = _found_titles(header)
     for column in columns:
         if column.required and column.key not in positions:

@@ -130,7 +130,7 @@ def database_fault(exc: DBAPIError, url: str, again: str = "relancez la commande
     behind, a conflict, a server out of reach from the start).
 
     Each time, the transaction under way was rolled back as a whole: nothing of it is written.
-    ``again`` says what comes once the cause is fixed (the service: « le prochain passage … »)."""
+    ``again`` says what comes once the cause is fixed (the service: « le prochain passage … »)."""
     detail = _detail(exc)
     if exc.connection_invalidated:
         return (
@@ -165,7 +165,7 @@ def database_fault(exc: DBAPIError, url: str, again: str = "relancez la commande
 
 
 def _io_cause(folder: Path | None, room: str) -> tuple[str, str]:
-    """Why SQLite failed to read or write, and what to do: it says only « disk I/O error »."""
+    """Why SQLite failed to read or write, and what to do: it says only « disk I/O error »."""
     if folder is not None:
         try:
             free: int | None = shutil.disk_usage(folder).free

@@ -286,6 +286,35 @@ class ClauseHistory(Base):
     clause: Mapped[Clause] = relationship(back_populates="history")
 
 
+class RecordHistory(Base):
+    """Append-only: one row per correction of the reference data (a buyer or its contact, a
+    company or its correspondent, an operation, a market, a lot's descriptive fields): who, when,
+    what before and after (JSON text, the changed fields only for an edit), and why.
+
+    No foreign key on purpose: the row outlives the record it tells of (deleted, or merged into
+    another). ``owner``/``owner_id`` name the buyer or company whose ``show`` lists it.
+    """
+
+    __tablename__ = "record_history"
+    __table_args__ = (
+        Index("ix_record_history_entity", "entity", "entity_id"),
+        Index("ix_record_history_owner", "owner", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # buyer, buyer_contact, company, correspondent, operation, market, clause (a lot)
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(20))  # buyer or company
+    owner_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # edit, delete, merge, absorb
+    before: Mapped[str | None] = mapped_column(Text, default=None)
+    after: Mapped[str | None] = mapped_column(Text, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 class DeclarationLadder(Base):
     """The reminder ladder of one company x lot x month: call, reminders, escalation.
 
@@ -387,7 +416,7 @@ class PrivacyPurge(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))
-    retention: Mapped[str] = mapped_column(String(40))  # « 5 ans », « 18 mois »
+    retention: Mapped[str] = mapped_column(String(40))  # « 5 ans », « 18 mois »
     cutoff: Mapped[date] = mapped_column(Date)  # what ended before this day was purged
     participants: Mapped[int] = mapped_column(Integer)
     history_rows: Mapped[int] = mapped_column(Integer)

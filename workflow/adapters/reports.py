@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
+from functools import cache, lru_cache
 from html import escape
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -23,6 +29,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from workflow.adapters.mail.message import Attachment
 from workflow.adapters.safe_cells import csv_text, xlsx_row
 from workflow.adapters.templates import (
     french_count,
@@ -32,10 +39,12 @@ from workflow.adapters.templates import (
     french_number,
 )
 from workflow.adapters.templates import french_percent as _french_percent
+from workflow.domain.french_numbers import LOCALE
+from workflow.domain.summary import combine_progress
 
 if TYPE_CHECKING:
+    from workflow.domain.monthly_summary import ClauseLine, Declarations, Figures, MonthlySummary
     from workflow.domain.summary import Progress
-    from workflow.services.summaries import ClauseLine, Declarations, Figures, MonthlySummary
 
 #: Months in the chart of hours (the table of hours per month has them all).
 CHART_MONTHS = 12
@@ -132,15 +141,24 @@ def pace_phrase(progress: Progress) -> str | None:
 
 
 def declarations_phrase(declarations: Declarations, with_buyer: bool) -> str:
-    """How many of the month's declarations are in, and whose are missing."""
+    """How many of the month's declarations are in, and whose are missing: the first
+    ``EMAIL_NAMES`` companies named, the others counted (the table of missing declarations,
+    and its file, list them all)."""
     expected, missing = declarations.expected, declarations.missing
     if not expected:
         return "aucune attendue"
     if not missing:
         return f"toutes reçues ({french_number(expected)} sur {french_number(expected)})"
     names = ", ".join(
-        f"{m.company} ({m.lot_label}{' – ' + m.buyer if with_buyer else ''})" for m in missing
+        f"{m.company} ({m.lot_label}{' – ' + m.buyer if with_buyer else ''})"
+        for m in missing[:EMAIL_NAMES]
     )
+    if len(missing) > EMAIL_NAMES:
+        others = len(missing) - EMAIL_NAMES
+        names += (
+            f" et {french_count(others, 'autre', 'autres')}, dans le tableau des déclarations "
+            "manquantes"
+        )
     return (
         f"{french_number(declarations.received)} reçue{'s' if declarations.received > 1 else ''} "
         f"sur {french_number(expected)} attendue{'s' if expected > 1 else ''} ; "
@@ -400,16 +418,47 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
     ]
 
 
+_FRENCH = Locale.parse(LOCALE)
+
+
+@cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
+
+
+@lru_cache(maxsize=8192)
+def _babel(value: int | Decimal, pattern: str) -> str:
+    """What Babel's ``format_decimal`` and ``format_percent`` give for ``pattern`` in French (the
+    very call they make), the locale and the pattern parsed once, and the last results kept (a
+    pass writes the same counts and shares in a thousand emails): a summary's thousands of
+    cells cost a third of ``french_number``'s time each, or nothing. Equal values give the same
+    text with these patterns, whatever their type or exponent. ``test_summaries`` checks that
+    the cells read as ``french_hours``, ``french_number`` and ``french_percent`` write them."""
+    return str(_number_pattern(pattern).apply(value, _FRENCH))
+
+
+def _cell_hours(value: int | float | Decimal) -> str:
+    """``french_hours``: ``4 725 h``, ``151,67 h``."""
+    amount = Decimal(str(value))
+    pattern = "#,##0" if amount == amount.to_integral_value() else "#,##0.00"
+    return f"{_babel(amount, pattern)}\u00a0h"
+
+
+def _cell_percent(value: Decimal | None) -> str:
+    """``french_percent``: ``45 %``; a dash for nothing."""
+    return "–" if value is None else _babel(value, "#,##0\u00a0%")
+
+
 def format_cell(value: Any, kind: ColumnKind) -> str:
     """A cell as a French reader expects it."""
     if value is None:
         return "–"
     if kind == "hours":
-        return french_hours(value)
+        return _cell_hours(value)
     if kind == "percent":
-        return french_percent(value)
+        return _cell_percent(value)
     if kind == "int":
-        return french_number(value)
+        return _babel(value, "#,##0")
     if kind == "month" and isinstance(value, date):
         return french_month(value)
     return str(value)
@@ -421,7 +470,10 @@ def _is_zero_row(table: Table, row: tuple[Any, ...]) -> bool:
 
 
 def _email_table(
-    title: str, columns: Sequence[Column], rows: Sequence[tuple[Any, ...]]
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[tuple[Any, ...]],
+    note: str | None = None,
 ) -> dict[str, Any] | None:
     table = Table("", title, tuple(columns), tuple(rows))
     shown = [
@@ -437,22 +489,127 @@ def _email_table(
         "numeric": [not c.is_label for c in columns],
         "rows": shown,
         "text": text_table(titles, shown),
+        "note": note,
     }
 
 
-def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
+# --- Long tables in an email ----------------------------------------------------------------------
+
+#: Lines of a long table (one per clause, per buyer, per missing declaration) that an email
+#: shows; the others are added up on one line and listed in full in a CSV file attached to it.
+#: An email stays readable and its size bounded whatever the size of the territory.
+EMAIL_ROWS = 50
+#: Companies named in the headline line of the month's declarations.
+EMAIL_NAMES = 10
+#: Above this many bytes, an email's CSV files go in one ZIP archive (CSV shrinks about tenfold).
+ZIP_ABOVE = 1_000_000
+
+T = TypeVar("T")
+
+
+class LongTable(StrEnum):
+    """The tables that grow with the territory, and the name of their complete file."""
+
+    BUYERS = "donneurs-d-ordre"
+    MISSING = "declarations-manquantes"
+    CLAUSES = "clauses"
+
+
+def csv_name(summary: MonthlySummary, table: LongTable) -> str:
+    return f"synthese-{summary.month:%Y-%m}-{table.value}.csv"
+
+
+def _first(rows: Sequence[T], urgency: Callable[[T], Any] | None) -> tuple[list[T], list[T]]:
+    """The ``EMAIL_ROWS`` rows an email shows (the most urgent first, when ``urgency`` ranks
+    them; else the first ones, in their order) and the others, in their order."""
+    if len(rows) <= EMAIL_ROWS:
+        return list(rows), []
+    order = sorted(range(len(rows)), key=lambda i: (urgency(rows[i]), i) if urgency else i)
+    kept = set(order[:EMAIL_ROWS])
+    return [rows[i] for i in order[:EMAIL_ROWS]], [r for i, r in enumerate(rows) if i not in kept]
+
+
+def _behind_by(progress: Progress) -> Decimal:
+    """How far the hours are behind the time (shares of the target); 0 when not behind."""
+    if not progress.behind or progress.pace_fraction is None or progress.time_fraction is None:
+        return Decimal(0)
+    return progress.time_fraction - progress.pace_fraction
+
+
+def _where(files: Mapping[LongTable, str] | None, summary: MonthlySummary, table: LongTable) -> str:
+    """Where the complete table is: an attachment, or a file inside the attached archive."""
+    if files and table in files:
+        return files[table]
+    return f"la pièce jointe «\u00a0{csv_name(summary, table)}\u00a0»"
+
+
+def _long_tables(summary: MonthlySummary) -> dict[LongTable, int]:
+    """The long tables of ``summary``'s email that have more lines than it shows: how many."""
+    with_buyer = not summary.for_buyer
+    sizes = {
+        LongTable.CLAUSES: sum(1 for c in summary.followed_clauses if not _nothing(c.progress)),
+        LongTable.MISSING: len(summary.overall.declarations.missing),
+        LongTable.BUYERS: (
+            sum(1 for b in summary.buyers if b.figures.progress.clauses) if with_buyer else 0
+        ),
+    }
+    return {table: size for table, size in sizes.items() if size > EMAIL_ROWS}
+
+
+def _nothing(progress: Progress) -> bool:
+    """A clause line the email leaves out like any line of zeros: no hours, no target, no time
+    (``_of_target`` is None, the time share none or zero)."""
+    return not (
+        progress.hours_month
+        or progress.hours_cumulated
+        or progress.hours_target
+        or progress.time_fraction
+    )
+
+
+def email_tables(
+    summary: MonthlySummary, files: Mapping[LongTable, str] | None = None
+) -> list[dict[str, Any]]:
     """The tables of a summary email: at most five narrow columns, so that they fit a 600 px
     message (the full tables, one column per figure and one line per scope, are in the
     spreadsheet the email points to). The breakdowns are the email's own scope (the whole
     territory, or the buyer's clauses); the facilitator's email adds a line per buyer.
-    Formatted, rows of zeros left out, empty tables dropped."""
+    Formatted, rows of zeros left out, empty tables dropped.
+
+    A long table (a line per buyer, per clause, per missing declaration) shows ``EMAIL_ROWS``
+    lines: the buyers and clauses that need attention most, the first missing declarations.
+    One more line adds the others up, so that the columns still add up to the headline; a note
+    under the table says how many lines are left out and where they are in full (``files``:
+    where each table's CSV file is, by default an attachment of its own name)."""
     month = french_month(summary.month)
     with_buyer = not summary.for_buyer
     figures = summary.overall
     tables: list[dict[str, Any] | None] = []
     hours = Column("Mois", "hours")
     cumulated = Column("Cumul", "hours")
+    missing_by_clause = Counter(m.clause_id for m in figures.declarations.missing)
     if with_buyer:
+        missing_by_buyer = Counter(m.buyer_id for m in figures.declarations.missing)
+        listed = [b for b in summary.buyers if b.figures.progress.clauses]
+        shown, others = _first(
+            listed,
+            lambda b: (
+                not b.figures.progress.behind,
+                -_behind_by(b.figures.progress),
+                -missing_by_buyer[b.buyer_id],
+            ),
+        )
+        rows = [(b.name, b.figures.progress) for b in shown]
+        note = None
+        if others:
+            rest = f"… et {french_count(len(others), 'autre donneur', 'autres donneurs')} d'ordre"
+            rows.append((rest, combine_progress(b.figures.progress for b in others)))
+            note = (
+                f"Les {french_number(len(shown))} donneurs d'ordre qui demandent le plus "
+                "d'attention (en retard sur le rythme, le plus grand retard d'abord, puis "
+                f"déclarations manquantes) ; la ligne «\u00a0{rest}\u00a0» additionne les autres, "
+                f"détaillés dans {_where(files, summary, LongTable.BUYERS)}."
+            )
         tables.append(
             _email_table(
                 "Par donneur d'ordre",
@@ -464,27 +621,42 @@ def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
                     Column("Rythme", "status"),
                 ),
                 [
-                    (
-                        b.name,
-                        b.figures.progress.hours_month,
-                        b.figures.progress.hours_cumulated,
-                        b.figures.progress.target_fraction,
-                        _pace(b.figures.progress),
-                    )
-                    for b in summary.buyers
-                    if b.figures.progress.clauses
+                    (name, p.hours_month, p.hours_cumulated, p.target_fraction, _pace(p))
+                    for name, p in rows
                 ],
+                note,
             )
+        )
+    missing, not_shown = _first(figures.declarations.missing, None)
+    missing_rows = [
+        (m.company, m.lot_label + (f" ({m.buyer})" if with_buyer else "")) for m in missing
+    ]
+    note = None
+    if not_shown:
+        rest = f"… et {french_count(len(not_shown), 'autre', 'autres')}"
+        missing_rows.append((rest, "voir la pièce jointe"))
+        note = (
+            f"Les {french_number(len(missing))} premières, "
+            + ("par donneur d'ordre puis entreprise" if with_buyer else "par entreprise")
+            + f" ; les {french_number(len(not_shown))} autres sont dans "
+            f"{_where(files, summary, LongTable.MISSING)}."
         )
     tables.append(
         _email_table(
             f"Déclarations {of_month(summary.month)} manquantes",
             (Column("Entreprise"), Column("Lot")),
-            [
-                (m.company, m.lot_label + (f" ({m.buyer})" if with_buyer else ""))
-                for m in figures.declarations.missing
-            ],
+            missing_rows,
+            note,
         )
+    )
+    followed = [c for c in summary.followed_clauses if not _nothing(c.progress)]
+    shown_clauses, other_clauses = _first(
+        followed,
+        lambda c: (
+            not missing_by_clause[c.clause_id],
+            not c.progress.behind,
+            -_behind_by(c.progress),
+        ),
     )
     clause_rows: list[tuple[Any, ...]] = [
         (
@@ -493,8 +665,21 @@ def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
             _of_target(c.progress),
             c.progress.time_fraction,
         )
-        for c in summary.followed_clauses
+        for c in shown_clauses
     ]
+    note = None
+    if other_clauses:
+        rest = f"… et {french_count(len(other_clauses), 'autre clause suivie', 'autres clauses suivies')}"
+        together = combine_progress(c.progress for c in other_clauses)
+        clause_rows.append(
+            (rest, together.hours_month, _of_target(together), together.time_fraction)
+        )
+        note = (
+            f"Les {french_number(len(shown_clauses))} clauses suivies qui demandent le plus "
+            "d'attention (déclarations du mois manquantes, puis en retard sur le rythme, le plus "
+            f"grand retard d'abord) ; la ligne «\u00a0{rest}\u00a0» additionne les autres, détaillées une "
+            f"à une dans {_where(files, summary, LongTable.CLAUSES)}."
+        )
     earlier = summary.earlier_clauses
     if earlier.clauses:
         clause_rows.append(
@@ -515,6 +700,7 @@ def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
                 Column("Temps", "percent"),
             ),
             clause_rows,
+            note,
         )
     )
     people = (Column("Nouveaux", "int"), Column("Actifs", "int"), Column("Cumul", "int"))
@@ -569,13 +755,87 @@ def email_tables(summary: MonthlySummary) -> list[dict[str, Any]]:
     return [t for t in tables if t is not None]
 
 
+# --- The complete long tables, attached ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailFiles:
+    """The files attached to a summary email, and where each long table is in them."""
+
+    attachments: tuple[Attachment, ...]
+    where: dict[LongTable, str]  # "la pièce jointe « … »", for the note under the table
+
+    @property
+    def names(self) -> list[str]:
+        return [a.filename for a in self.attachments]
+
+
+def _wide_csv(table: Table) -> bytes:
+    """One table as a CSV file for French Excel, a line per row and a column per column (``;``,
+    decimal commas, UTF-8 with a BOM); percentages as numbers of percent, as in the tidy CSV."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([csv_text(c.title) for c in table.columns])
+    for row in table.rows:
+        writer.writerow(
+            [
+                csv_text(_label_cell(v, c.kind)) if c.is_label else _csv_value(v, c.kind)
+                for v, c in zip(row, table.columns, strict=True)
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def email_files(summary: MonthlySummary) -> EmailFiles:
+    """The complete tables an email shortens, as CSV files: nothing when it shortens none. The
+    clauses' file is the spreadsheet's « Clauses » sheet (every clause followed in the month,
+    then the line of those achieved before it), the buyers' file its « Avancement » sheet, the
+    missing declarations' its « Déclarations manquantes » sheet. Above ``ZIP_ABOVE`` bytes the
+    files go in one ZIP archive."""
+    long = _long_tables(summary)
+    if not long:
+        return EmailFiles((), {})
+    sheets = {
+        LongTable.CLAUSES: "Clauses",
+        LongTable.MISSING: "Déclarations manquantes",
+        LongTable.BUYERS: "Avancement",
+    }
+    by_sheet = {t.sheet: t for t in build_tables(summary)}
+    files = [
+        Attachment(csv_name(summary, table), CSV_TYPE, _wide_csv(by_sheet[sheets[table]]))
+        for table in LongTable
+        if table in long
+    ]
+    if sum(len(f.content) for f in files) <= ZIP_ABOVE:
+        where = {t: f"la pièce jointe «\u00a0{csv_name(summary, t)}\u00a0»" for t in long}
+        return EmailFiles(tuple(files), where)
+    archive = f"synthese-{summary.month:%Y-%m}.zip"
+    buffer = io.BytesIO()
+    # The archive's dates are the summary's moment: the same figures give the same bytes.
+    moment = summary.compiled_at
+    stamp = moment.astimezone(summary.zone).timetuple()[:6] if moment else (1980, 1, 1, 0, 0, 0)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        for file in files:
+            info = zipfile.ZipInfo(file.filename, stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            package.writestr(info, file.content)
+    where = {
+        t: f"le fichier «\u00a0{csv_name(summary, t)}\u00a0» de la pièce jointe «\u00a0{archive}\u00a0»"
+        for t in long
+    }
+    return EmailFiles((Attachment(archive, "application/zip", buffer.getvalue()),), where)
+
+
+CSV_TYPE = "text/csv; charset=utf-8"
+
+
 def _of_target(progress: Progress) -> str | None:
     """``2 140 h / 4 725 h (45 %)``: the cumulated hours against the target, in one cell."""
     if not progress.hours_cumulated and not progress.hours_target:
         return None
-    text = f"{french_hours(progress.hours_cumulated)} / {french_hours(progress.hours_target)}"
+    text = f"{_cell_hours(progress.hours_cumulated)} / {_cell_hours(progress.hours_target)}"
     if progress.target_fraction is not None:
-        text += f" ({french_percent(progress.target_fraction)})"
+        text += f" ({_cell_percent(progress.target_fraction)})"
     return text
 
 
@@ -612,6 +872,32 @@ def headline(summary: MonthlySummary) -> str:
     return " ; ".join(f"{label} : {value}" for label, value in figure_lines(summary)) + "."
 
 
+#: Rows above which the CLI prints a table as plain columns rather than a rich table: rich
+#: measures and folds every cell, 12 s for the 7,500 clauses of 10^4 lots (the spreadsheet,
+#: ``--format xlsx``, is the way to read such a table).
+RICH_ROWS = 500
+
+
+def _print_plain(console: Console, table: Table, shown: list[tuple[Any, ...]]) -> None:
+    """A long table as plain columns, figures aligned right: the same cells as the rich one."""
+    rows = [
+        [format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)] for row in shown
+    ]
+    widths = [max(len(c.title), *(len(r[i]) for r in rows)) for i, c in enumerate(table.columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if column.is_label else cell.rjust(width)
+            for cell, width, column in zip(cells, widths, table.columns, strict=True)
+        ).rstrip()
+
+    console.print(Text(table.title, style="italic"))
+    console.print(Text(line([c.title for c in table.columns]), style="bold"), soft_wrap=True)
+    console.print("  ".join("─" * w for w in widths), soft_wrap=True, highlight=False)
+    # Thousands of lines of plain text: written as they are, rich has nothing to lay out.
+    console.out("\n".join(line(r) for r in rows), highlight=False)
+
+
 def print_summary(console: Console, summary: MonthlySummary) -> None:
     """The summary as rich tables, as the CLI prints it."""
     console.print(Text(summary_title(summary), style="bold"))
@@ -622,6 +908,10 @@ def print_summary(console: Console, summary: MonthlySummary) -> None:
         # Text, not markup: a company named "[bold]" is printed as it is.
         console.print(Text(f"- {label}\u00a0: {value}"), soft_wrap=True)
     for table in build_tables(summary):
+        shown = table.shown_rows()
+        if len(shown) > RICH_ROWS:
+            _print_plain(console, table, shown)
+            continue
         rich = RichTable(title=table.title, title_justify="left", header_style="bold")
         for column in table.columns:
             # Never an ellipsis: a label too long for the screen folds onto the next line, a
@@ -630,7 +920,6 @@ def print_summary(console: Console, summary: MonthlySummary) -> None:
                 rich.add_column(column.title, justify="left", overflow="fold")
             else:
                 rich.add_column(column.title, justify="right", no_wrap=True)
-        shown = table.shown_rows()
         for row in shown:
             rich.add_row(
                 *(Text(format_cell(v, c.kind)) for v, c in zip(row, table.columns, strict=True))

@@ -18,10 +18,14 @@ from typing import Any
 
 import css_inline
 from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-LOCALE = "fr_FR"
+# Re-exported: the email filters and the reports format numbers with the domain's functions.
+from workflow.domain.french_numbers import LOCALE
+from workflow.domain.french_numbers import french_count as french_count
+from workflow.domain.french_numbers import french_hours as french_hours
+from workflow.domain.french_numbers import french_number as french_number
 
 
 def templates_root() -> Path:
@@ -44,23 +48,6 @@ def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
 def french_month(value: date) -> str:
     """``2026-10-01`` -> ``octobre 2026``."""
     return str(babel_format_date(value, "MMMM y", locale=LOCALE))
-
-
-def french_number(value: int | float | Decimal, digits: int = 0) -> str:
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return str(format_decimal(value, format=pattern, locale=LOCALE))
-
-
-def french_count(count: int, one: str, many: str) -> str:
-    """``0 courriel``, ``1 courriel``, ``12 345 courriels``: French keeps 0 in the singular."""
-    return f"{french_number(count)} {one if count < 2 else many}"
-
-
-def french_hours(value: int | float | Decimal) -> str:
-    """Hours keep their hundredths only when they have some: ``4 725 h``, ``151,67 h``."""
-    amount = Decimal(str(value))
-    digits = 0 if amount == amount.to_integral_value() else 2
-    return f"{french_number(amount, digits)}\u00a0h"
 
 
 def french_percent(value: float | Decimal, digits: int = 0) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from workflow.domain.stages import ClauseEvent, Stage
 
@@ -62,6 +63,72 @@ class DeclarationRecorded:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ClauseReopened:
+    """An abandon undone: the clause is back at the stage it was abandoned from."""
+
+    clause_id: int
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AwardChange:
+    """One thing a corrected award changed, as people read it: what, before, after."""
+
+    what: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class AwardCorrected:
+    """The award was recorded again with other data: the buyer is told what changed once, the
+    companies newly bound welcomed (the others were already)."""
+
+    clause_id: int
+    at: datetime
+    actor: str
+    changes: tuple[AwardChange, ...]
+    added_company_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DeclarationCancelled:
+    """A declaration withdrawn (its lines with it): its month is expected again."""
+
+    clause_id: int
+    company_id: int
+    month: date
+    declaration_id: int
+    total_hours: Decimal
+    at: datetime
+    actor: str
+    reason: str
+
+
 DomainEvent = (
-    ClauseIdentified | ClauseAdvanced | ClauseAwarded | FinalReportRecorded | DeclarationRecorded
+    ClauseIdentified
+    | ClauseAdvanced
+    | ClauseAwarded
+    | FinalReportRecorded
+    | DeclarationRecorded
+    | ClauseReopened
+    | AwardCorrected
+    | DeclarationCancelled
+)
+
+#: Every event type, for whoever listens to them all (a test's recorder).
+EVENT_TYPES: tuple[type[DomainEvent], ...] = (
+    ClauseIdentified,
+    ClauseAdvanced,
+    ClauseAwarded,
+    FinalReportRecorded,
+    DeclarationRecorded,
+    ClauseReopened,
+    AwardCorrected,
+    DeclarationCancelled,
 )

@@ -75,14 +75,14 @@ def parse_retention(text: str) -> Retention:
     found = _DURATION.fullmatch(text.strip().lower())
     if found is None or (found.group(2) and found.group(2) not in _YEAR_UNITS | _MONTH_UNITS):
         raise ValueError(
-            f"« {text} » n'est pas une durée : un nombre d'années ou de mois, {RETENTION_EXAMPLES}"
+            f"« {text} » n'est pas une durée : un nombre d'années ou de mois, {RETENTION_EXAMPLES}"
         )
     count, unit = int(found.group(1)), found.group(2)
     months = count if unit in _MONTH_UNITS else count * 12
     if months < 1:
-        raise ValueError(f"« {text} » : une durée d'au moins 1 mois est attendue")
+        raise ValueError(f"« {text} » : une durée d'au moins 1 mois est attendue")
     if months > MAX_RETENTION_MONTHS:
-        raise ValueError(f"« {text} » : 100 ans au plus")
+        raise ValueError(f"« {text} » : 100 ans au plus")
     return Retention(months)
 
 
@@ -126,7 +126,7 @@ def _band_bounds(band: AgeBand, year: int) -> tuple[int | None, int | None]:
         return year - 49, year - 26
     if band is AgeBand.FROM_50:
         return None, year - 50
-    return year + 1, None  # born after the year: the reports say « non renseigné »
+    return year + 1, None  # born after the year: the reports say « non renseigné »
 
 
 # --- references in free text ----------------------------------------------------------------------
@@ -134,7 +134,7 @@ def _band_bounds(band: AgeBand, year: int) -> tuple[int | None, int | None]:
 
 class MentionRewriter:
     """Finds and replaces participants' references in texts, as whole words, in any case (as the
-    buyer notices mask them): « P-1 » is not found inside « P-12 »."""
+    buyer notices mask them): « P-1 » is not found inside « P-12 »."""
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
         self._tokens = {reference.lower(): token for reference, token in tokens.items()}

@@ -60,6 +60,11 @@ EVENT_LABELS: dict[ClauseEvent, str] = {
     ClauseEvent.RESUME: "reprendre",
 }
 
+#: The history event of an abandon undone (``services.clauses.reopen_clause``). Not an event of
+#: a clause's life (``clause advance`` does not take it) but a correction: the clause goes back to
+#: the stage it was abandoned from, with the reason why.
+REOPEN = "reopen"
+
 #: Stages in which the company declares its monthly hours.
 DECLARING_STAGES = frozenset({Stage.EXECUTION})
 #: Stages from which nothing leaves.
@@ -120,6 +125,30 @@ TRANSITIONS: dict[tuple[Stage, ClauseEvent], tuple[Stage, Guard]] = {
     (Stage.EXECUTION, ClauseEvent.SUSPEND): (Stage.SUSPENDED, _nothing),
     (Stage.SUSPENDED, ClauseEvent.RESUME): (Stage.EXECUTION, _nothing),
 }
+
+
+#: The stages a clause can be abandoned from, hence the ones an abandon undone goes back to.
+ABANDON_ORIGINS = frozenset(
+    origin for (origin, event) in TRANSITIONS if event is ClauseEvent.ABANDON
+)
+
+
+def reopened_stage(clause_label: str, stage: Stage, abandoned_from: str | None) -> Stage:
+    """The stage an abandon undone leads back to: the one the clause was abandoned from
+    (``abandoned_from``, read from its history), or ``TransitionRefused`` saying why not."""
+    if stage is not Stage.ABANDONED:
+        raise TransitionRefused(
+            f"{clause_label} est à l'étape « {LABELS[stage]} » : seule une clause abandonnée "
+            "se rouvre. Pour la faire avancer : « clauses clause advance »."
+        )
+    origins = {s.value: s for s in ABANDON_ORIGINS}
+    if abandoned_from not in origins:
+        raise TransitionRefused(
+            f"{clause_label} est abandonnée, mais son historique ne dit pas de quelle étape "
+            "(repérage, calibrage et rédaction ou attribution) : impossible de savoir où la "
+            "rouvrir."
+        )
+    return origins[abandoned_from]
 
 
 def allowed_events(stage: Stage) -> list[ClauseEvent]:

@@ -123,7 +123,7 @@ def is_behind(done: Decimal | int, target: int | None, elapsed: Decimal | None) 
     return pace_of(fraction(done, target), elapsed) is Pace.BEHIND
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Progress:
     """Hours against the target for one clause or a group of clauses.
 

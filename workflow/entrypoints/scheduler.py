@@ -11,31 +11,36 @@ half-written. On SQLite a second ``serve`` on the same database file is refused 
 ``<db>.lock``); on PostgreSQL several instances may run, ``SKIP LOCKED`` and unique keys keep them
 apart.
 
-Every action is one JSON line on stderr with a stable ``action`` key.
+Every action is one JSON line on stderr with a stable ``action`` key. The work of a pass, the
+reading of the database's faults (a connection cut mid-pass is worth one retry at once) and the
+lock that keeps a second service off an SQLite file are the application layer's
+(``workflow.app.service``); this module is the clock, the signals and the log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import DBAPIError
 
-from workflow.adapters.db import current_revision, database_fault, safe_url, sqlite_path
+from workflow.app.admin import database_shown, require_schema
+from workflow.app.service import (
+    AGAIN,
+    PassFault,
+    pass_moment,
+    run_pass_async,
+    single_instance,
+)
 from workflow.bootstrap import App
-from workflow.errors import InputRefused, SchedulerAlreadyRunning
-from workflow.services.dispatch import dispatch_due_async
-from workflow.services.ticks import PassReport, log_pass, outbox_has_due, queue_work
+
+__all__ = ["JsonFormatter", "Service", "configure_logging", "serve", "single_instance"]
 
 log = logging.getLogger("workflow.service")
 
@@ -74,56 +79,6 @@ def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-@contextlib.contextmanager
-def single_instance(database_url: str) -> Iterator[Path | None]:
-    """Hold ``<db>.lock`` while the service runs on an SQLite file; nothing on PostgreSQL.
-
-    The lock is the kernel's (``flock``): it goes away with the process, even after a crash, so a
-    stale file never blocks a restart.
-    """
-    database = sqlite_path(database_url)
-    if database is None:
-        yield None
-        return
-    import fcntl
-
-    lock = database.with_name(database.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock.open("a+")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise SchedulerAlreadyRunning(
-            f"Un service « clauses serve » tourne déjà sur la base SQLite {database} "
-            f"(processus {holder}, verrou {lock}). Arrêtez-le avant d'en lancer un autre : "
-            "sur SQLite, un seul service à la fois. Pour plusieurs instances, utilisez PostgreSQL."
-        ) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield lock
-    finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        handle.close()
-
-
-def require_schema(app: App) -> None:
-    if current_revision(app.engine) is None:
-        raise InputRefused(
-            f"La base {safe_url(app.settings.database_url)} n'est pas initialisée : lancez d'abord "
-            "« clauses init »."
-        )
-
-
-#: What follows a failed pass, in its log line.
-AGAIN = "le prochain passage refait le travail"
-
-
 class Service:
     """The pass job and the graceful stop around it."""
 
@@ -137,44 +92,29 @@ class Service:
     def should_stop(self) -> bool:
         return self.stopping
 
-    async def _run_pass(self, now: datetime) -> PassReport:
-        report = await asyncio.to_thread(queue_work, self.app, now, self.should_stop)
-        due = await asyncio.to_thread(outbox_has_due, self.app, now)
-        if due and not self.stopping:
-            report.dispatch = await dispatch_due_async(self.app, now, should_stop=self.should_stop)
-        return report
-
     async def tick(self) -> None:
         """One pass: the clock is read once, everything below gets that instant."""
         assert self._busy is not None
         if self.stopping or self._busy.locked():
             return  # a pass longer than the interval: this one is skipped, without a word
         async with self._busy:
-            now = self.app.clock()
+            now = pass_moment(self.app)
             try:
                 try:
-                    report = await self._run_pass(now)
-                except DBAPIError as exc:
-                    if not exc.connection_invalidated or self.stopping:
+                    await run_pass_async(self.app, now, self.should_stop)
+                except PassFault as fault:
+                    if not fault.connection_cut or self.stopping:
                         raise
                     # Cut mid-transaction (server restarted, backend terminated): that
                     # transaction left nothing, the pool reconnects, and the pass run again
                     # redoes only what is left (keys, compare-and-set). Once, not in a loop.
                     log.warning(
                         "connexion à la base coupée pendant le passage : passage refait",
-                        extra={
-                            "action": "pass.retried",
-                            "now": now,
-                            "detail": str(exc.orig).splitlines()[0] if exc.orig else "",
-                        },
+                        extra={"action": "pass.retried", "now": now, "detail": fault.detail},
                     )
-                    report = await self._run_pass(now)
-            except DBAPIError as exc:
-                url = self.app.settings.database_url
-                words = database_fault(exc, url, again=AGAIN) or (
-                    f"passage échoué, la base a refusé l'opération : {exc.orig} ; {AGAIN}"
-                )
-                log.error(words, extra={"action": "pass.failed", "now": now})
+                    await run_pass_async(self.app, now, self.should_stop)
+            except PassFault as fault:
+                log.error(fault.words, extra={"action": "pass.failed", "now": now})
                 return
             except Exception:
                 # Unforeseen (the mail server's faults are outcomes, not exceptions): the
@@ -184,7 +124,6 @@ class Service:
                 )
                 return
             self.passes += 1
-            log_pass(report)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._busy = asyncio.Lock()
@@ -216,7 +155,7 @@ class Service:
                 "pid": os.getpid(),
                 "interval": self.interval,
                 "timezone": settings.timezone,
-                "database": safe_url(settings.database_url),
+                "database": database_shown(self.app),
                 "transport": self.app.transport.describe(),
             },
         )

@@ -38,7 +38,7 @@ from workflow.services.imports import (
 from workflow.services.participants import create_participant, find_participant
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 __all__ = ["SAMPLE_AWARDS", "ResolvedAward", "SampleSummary", "load_sample", "resolve_award"]
 

@@ -64,7 +64,16 @@ _EMAIL = re.compile(r'^(?=[!-~]+$)[^@<>,;:"()\[\]\\]+@[^@<>,;:"()\[\]\\]+\.[^@<>
 
 def clean_text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str:
     """Strip and bound a free text; the database would otherwise refuse it (PostgreSQL) or not
-    (SQLite), and the two backends must behave alike."""
+    (SQLite), and the two backends must behave alike.
+
+    A control character (escape, NUL, backspace…) or a lone surrogate is refused with the field's
+    name, before line breaks and tabs are folded: ``str.split`` would take some of them (U+001C
+    to U+001F, U+0085) for spaces and keep the text as if it had been typed."""
+    from workflow.domain.characters import forbidden_character, shown
+
+    problem = forbidden_character(value or "")
+    if problem:
+        raise InputRefused(f"{field} : «\u00a0{shown(value or '')}\u00a0» : {problem}.")
     text = " ".join((value or "").split())
     if required and not text:
         raise InputRefused(f"{field} : une valeur est nécessaire.")

@@ -6,10 +6,11 @@ Each function runs inside the caller's transaction and hands the domain events i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -22,10 +23,14 @@ from workflow.adapters.orm import (
     Correspondent,
     Market,
 )
+from workflow.adapters.templates import french_date, french_hours
 from workflow.domain.events import (
+    AwardChange,
+    AwardCorrected,
     ClauseAdvanced,
     ClauseAwarded,
     ClauseIdentified,
+    ClauseReopened,
     DomainEvent,
     FinalReportRecorded,
     require_aware,
@@ -39,12 +44,14 @@ from workflow.domain.hours import (
 from workflow.domain.stages import (
     FINAL_STAGES,
     LABELS,
+    REOPEN,
     ClauseEvent,
     ClauseFacts,
     Stage,
     next_stage,
+    reopened_stage,
 )
-from workflow.domain.vocabulary import PartyRole
+from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.errors import ConcurrentChange, InputRefused, NotFound
 
 Publish = Callable[[Session, DomainEvent], None]
@@ -273,6 +280,37 @@ class PartyInput:
     hours_share: int | None = None
 
 
+#: The history event of an award recorded again with other data.
+AWARD_CORRECTED = "award_corrected"
+#: How the history row of a corrected award begins; its changes follow, `` ; `` apart.
+CORRECTION_PREFIX = "attribution corrigée : "
+
+
+class AwardResult(StrEnum):
+    """What recording an award did."""
+
+    RECORDED = "recorded"  # the first award of the lot
+    CORRECTED = "corrected"  # recorded again with other data: the changes are in the history
+    UNCHANGED = "unchanged"  # recorded again with the same data: nothing written, nothing sent
+
+
+@dataclass(frozen=True)
+class AwardOutcome:
+    clause: Clause
+    result: AwardResult
+    changes: tuple[AwardChange, ...] = ()
+    added_company_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _PartyTerms:
+    """What the award says of one company: its role, its correspondent, its hours."""
+
+    role: str
+    correspondent_id: int | None
+    hours_share: int | None
+
+
 def record_award(
     session: Session,
     clause_id: int,
@@ -284,7 +322,39 @@ def record_award(
     now: datetime,
     publish: Publish,
 ) -> Clause:
-    """Record who won the lot (the holder first) and when the work runs."""
+    """Record who won the lot (the holder first) and when the work runs (``apply_award``)."""
+    return apply_award(
+        session,
+        clause_id,
+        parties=parties,
+        start_date=start_date,
+        planned_end_date=planned_end_date,
+        actor=actor,
+        now=now,
+        publish=publish,
+    ).clause
+
+
+def apply_award(
+    session: Session,
+    clause_id: int,
+    *,
+    parties: list[PartyInput],
+    start_date: date,
+    planned_end_date: date,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+) -> AwardOutcome:
+    """Record who won the lot (the holder first) and when the work runs.
+
+    The first time, the award is recorded (history « award_recorded », ``ClauseAwarded``: the
+    buyer's notice and the companies' welcomes). Recorded again with the same data, nothing is
+    written and nothing sent. With other data (a company, a correspondent, the hours entrusted,
+    the dates), the change is recorded (history « award_corrected », each change before → after)
+    and ``AwardCorrected`` published: one corrected notice to the buyer, a welcome to each
+    company newly bound only.
+    """
     require_aware(now)
     clause = get_clause(session, clause_id, for_update=True)
     if Stage(clause.stage) is not Stage.AWARD:
@@ -299,22 +369,18 @@ def record_award(
     holders = [p for p in parties if p.role is PartyRole.HOLDER]
     if len(holders) != 1:
         raise InputRefused("L'attribution compte exactement une entreprise titulaire.")
-    seen: set[int] = set()
+    wanted: dict[int, _PartyTerms] = {}
     for party in parties:
-        if party.company_id in seen:
+        if party.company_id in wanted:
             raise InputRefused(
                 f"L'entreprise n° {party.company_id} figure deux fois dans l'attribution : "
                 "une entreprise y a un seul rôle (titulaire, cotraitant ou sous-traitant)."
             )
-        seen.add(party.company_id)
         if party.hours_share is not None and party.hours_share < 0:
             raise InputRefused(
                 f"Heures confiées à l'entreprise n° {party.company_id} : {party.hours_share} "
                 "doit être positif ou nul."
             )
-    clause.parties.clear()
-    session.flush()
-    for party in parties:
         company = session.get(Company, party.company_id)
         if company is None:
             raise NotFound(f"Aucune entreprise n° {party.company_id}.")
@@ -325,29 +391,157 @@ def record_award(
                     f"Le correspondant n° {party.correspondent_id} n'appartient pas à "
                     f"l'entreprise {company.name}."
                 )
-        clause.parties.append(
-            AwardParty(
-                company_id=company.id,
-                role=party.role.value,
-                correspondent_id=party.correspondent_id,
-                hours_share=party.hours_share,
-            )
+        wanted[party.company_id] = _PartyTerms(
+            party.role.value, party.correspondent_id, party.hours_share
         )
+    current = {
+        p.company_id: _PartyTerms(p.role, p.correspondent_id, p.hours_share) for p in clause.parties
+    }
+    first = clause.awarded_at is None
+    dates = (clause.start_date, clause.planned_end_date)
+    if not first and current == wanted and dates == (start_date, planned_end_date):
+        return AwardOutcome(clause, AwardResult.UNCHANGED)
+    changes = (
+        ()
+        if first
+        else _award_changes(session, current, wanted, dates, (start_date, planned_end_date))
+    )
+    # Each company keeps its row (and what the ladders know of it); the others go or come.
+    for gone in [p for p in clause.parties if p.company_id not in wanted]:
+        clause.parties.remove(gone)
+    session.flush()
+    kept = {p.company_id: p for p in clause.parties}
+    for company_id, terms in wanted.items():
+        row = kept.get(company_id)
+        if row is None:
+            clause.parties.append(
+                AwardParty(
+                    company_id=company_id,
+                    role=terms.role,
+                    correspondent_id=terms.correspondent_id,
+                    hours_share=terms.hours_share,
+                )
+            )
+        else:
+            row.role = terms.role
+            row.correspondent_id = terms.correspondent_id
+            row.hours_share = terms.hours_share
     clause.start_date = start_date
     clause.planned_end_date = planned_end_date
-    clause.awarded_at = now
+    if first:
+        clause.awarded_at = now
     session.flush()
-    names = ", ".join(session.get_one(Company, p.company_id).name for p in parties)
+    session.refresh(clause, ["parties"])
+    if first:
+        names = ", ".join(session.get_one(Company, p.company_id).name for p in parties)
+        add_history(
+            session,
+            clause,
+            event="award_recorded",
+            actor=actor,
+            reason=f"attribuée à {names}",
+            now=now,
+        )
+        publish(session, ClauseAwarded(clause_id=clause.id, at=now, actor=actor))
+        return AwardOutcome(clause, AwardResult.RECORDED)
+    added = tuple(company_id for company_id in wanted if company_id not in current)
     add_history(
         session,
         clause,
-        event="award_recorded",
+        event=AWARD_CORRECTED,
         actor=actor,
-        reason=f"attribuée à {names}",
+        reason=award_correction_reason(changes),
         now=now,
     )
-    publish(session, ClauseAwarded(clause_id=clause.id, at=now, actor=actor))
-    return clause
+    publish(
+        session,
+        AwardCorrected(
+            clause_id=clause.id, at=now, actor=actor, changes=changes, added_company_ids=added
+        ),
+    )
+    return AwardOutcome(clause, AwardResult.CORRECTED, changes, added)
+
+
+def award_correction_reason(changes: tuple[AwardChange, ...]) -> str:
+    """``attribution corrigée : Démarrage : 2 mars 2026 → 16 mars 2026 ; …``."""
+    return CORRECTION_PREFIX + " ; ".join(f"{c.what} : {c.before} → {c.after}" for c in changes)
+
+
+def award_changes_of(reason: str | None) -> tuple[AwardChange, ...]:
+    """The changes an ``award_correction_reason`` lists, read back (a preview of the corrected
+    notice from the history); () for any other text."""
+    if not reason or not reason.startswith(CORRECTION_PREFIX):
+        return ()
+    found = []
+    for part in reason[len(CORRECTION_PREFIX) :].split(" ; "):
+        what, colon, rest = part.partition(" : ")
+        before, arrow, after = rest.rpartition(" → ")
+        if colon and arrow:
+            found.append(AwardChange(what, before, after))
+    return tuple(found)
+
+
+def _award_changes(
+    session: Session,
+    current: Mapping[int, _PartyTerms],
+    wanted: Mapping[int, _PartyTerms],
+    dates: tuple[date | None, date | None],
+    new_dates: tuple[date, date],
+) -> tuple[AwardChange, ...]:
+    """What differs between the award recorded and the one given, in the words of people."""
+
+    def company(company_id: int) -> str:
+        return session.get_one(Company, company_id).name
+
+    def correspondent(correspondent_id: int | None) -> str:
+        found = session.get(Correspondent, correspondent_id) if correspondent_id else None
+        return found.name if found is not None else "à désigner"
+
+    def role(code: str) -> str:
+        return PARTY_ROLE_LABELS[PartyRole(code)]
+
+    def hours(share: int | None) -> str:
+        return french_hours(share) if share is not None else "non précisées"
+
+    def terms(t: _PartyTerms) -> str:
+        text = role(t.role)
+        if t.hours_share is not None:
+            text += f", {french_hours(t.hours_share)} d'insertion"
+        if t.correspondent_id is not None:
+            text += f", correspondant : {correspondent(t.correspondent_id)}"
+        return text
+
+    changes: list[AwardChange] = []
+    for company_id, new in wanted.items():
+        old = current.get(company_id)
+        name = company(company_id)
+        if old is None:
+            changes.append(AwardChange(name, "non attributaire", terms(new)))
+            continue
+        if old.role != new.role:
+            changes.append(AwardChange(f"Rôle de {name}", role(old.role), role(new.role)))
+        if old.correspondent_id != new.correspondent_id:
+            changes.append(
+                AwardChange(
+                    f"Correspondant de {name}",
+                    correspondent(old.correspondent_id),
+                    correspondent(new.correspondent_id),
+                )
+            )
+        if old.hours_share != new.hours_share:
+            changes.append(
+                AwardChange(
+                    f"Heures confiées à {name}", hours(old.hours_share), hours(new.hours_share)
+                )
+            )
+    for company_id, old in current.items():
+        if company_id not in wanted:
+            changes.append(AwardChange(company(company_id), terms(old), "retirée de l'attribution"))
+    for what, before, after in zip(("Démarrage", "Fin prévue"), dates, new_dates, strict=True):
+        if before != after:
+            shown = french_date(before) if before is not None else "non renseigné"
+            changes.append(AwardChange(what, shown, french_date(after)))
+    return tuple(changes)
 
 
 def record_final_report(
@@ -458,3 +652,79 @@ def advance_clause(
     )
     publish(session, advanced)
     return advanced
+
+
+def reopen_clause(
+    session: Session,
+    clause_id: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+    expected_version: int | None = None,
+) -> ClauseReopened:
+    """Undo an abandon: the clause goes back to the stage it was abandoned from, with the reason
+    kept in its history (event « reopen »), and takes up its life there: from identification,
+    drafting or award, as any clause of that stage (the ladders start with the execution).
+
+    Compare-and-set on stage and version, as ``advance_clause``.
+    """
+    require_aware(now)
+    clause = get_clause(session, clause_id)
+    version = clause.version if expected_version is None else expected_version
+    if expected_version is not None and expected_version != clause.version:
+        raise ConcurrentChange(
+            f"{clause.label} a changé (version {clause.version}, vous aviez la version "
+            f"{expected_version}) ; rechargez-la et recommencez."
+        )
+    origin = Stage(clause.stage)
+    abandoned_from = None
+    if origin is Stage.ABANDONED:
+        abandoned_from = session.scalar(
+            select(ClauseHistory.from_stage)
+            .where(
+                ClauseHistory.clause_id == clause.id,
+                ClauseHistory.event == ClauseEvent.ABANDON.value,
+            )
+            .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+            .limit(1)
+        )
+    target = reopened_stage(clause.label, origin, abandoned_from)
+    text = (reason or "").strip()
+    if not text:
+        raise InputRefused(
+            f"{clause.label} : indiquez pourquoi la rouvrir (--reason) ; le motif est gardé à "
+            "l'historique."
+        )
+    result = session.execute(
+        update(Clause)
+        .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
+        .values(stage=target.value, version=version + 1, stage_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ConcurrentChange(
+            f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
+            "rien n'a été enregistré, recommencez."
+        )
+    session.refresh(clause)
+    add_history(
+        session,
+        clause,
+        event=REOPEN,
+        actor=actor,
+        reason=text,
+        now=now,
+        moved=(origin.value, target.value),
+    )
+    reopened = ClauseReopened(
+        clause_id=clause.id,
+        from_stage=origin,
+        to_stage=target,
+        at=now,
+        actor=actor,
+        reason=text,
+    )
+    publish(session, reopened)
+    return reopened

@@ -2,7 +2,8 @@
 
 One transaction does everything a declaration causes: the declaration and its lines, the stop of
 that month's reminder ladder (so no reminder can leave after the hours arrived), a history row and
-the ``DeclarationRecorded`` event.
+the ``DeclarationRecorded`` event. Its cancellation (``cancel_declaration``) undoes it the same
+way: the declaration and its lines go, the ladder resumes where it stood, a history row stays.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -37,12 +39,16 @@ from workflow.domain.calendar import (
     month_start,
     months_between,
 )
-from workflow.domain.events import DeclarationRecorded, require_aware
+from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.lot_calendars import suspensions
+
+if TYPE_CHECKING:
+    from workflow.services.reminders import LadderResumption
+    from workflow.settings import Settings
 
 #: Nobody works more than this for one company in one month (about 1.6 full-time months).
 MAX_MONTHLY_HOURS = Decimal(250)
@@ -327,6 +333,138 @@ def record_declaration(
         ),
     )
     return declaration
+
+
+#: The history event of a declaration cancelled; its reason is ``cancellation_reason``.
+DECLARATION_CANCELLED = "declaration_cancelled"
+#: Stages whose declarations may be cancelled: those in which they are recorded. A closed lot's
+#: figures went to its buyer in the final report; an abandoned one has none.
+_CANCELLING_STAGES = frozenset({Stage.EXECUTION, Stage.SUSPENDED, Stage.FOLLOW_UP})
+
+
+def cancellation_reason(
+    declaration_id: int, month: date, company: str, total: Decimal, reason: str
+) -> str:
+    """``déclaration n° 12 d'octobre 2026 de X annulée (120 h retirées) : motif``: what the
+    history keeps of a cancelled declaration (``services.audit`` reads it back)."""
+    return (
+        f"déclaration n° {declaration_id} {month_phrase(month)} de {company} annulée "
+        f"({french_hours(total)} retirées) : {reason}"
+    )
+
+
+@dataclass(frozen=True)
+class CancelledDeclaration:
+    """What a cancellation removed, and where the month's ladder stands again."""
+
+    declaration_id: int
+    clause_id: int
+    clause_label: str
+    company_id: int
+    company: str
+    month: date
+    total_hours: Decimal
+    lines: int
+    recorded_at: datetime
+    reason: str
+    #: None when the month's ladder is not opened yet (its call is not due).
+    ladder: LadderResumption | None
+
+
+def cancel_declaration(
+    session: Session,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    reason: str,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+    publish: Publish,
+) -> CancelledDeclaration:
+    """Withdraw the declaration of one company x lot x month, its lines with it.
+
+    What it said stays in the history (« declaration_cancelled »: its number, month, company,
+    total and the reason); the receipt sent for it is not sent again, nor anything else. The
+    month is expected again: the figures drop its hours, and its ladder resumes where it stood
+    (``reminders.resume_ladder``), so the company is reminded as if the declaration had never
+    come, never called afresh once the month's due date has passed.
+    """
+    # Imported here: the reminders import the notices, which import this module.
+    from workflow.services.reminders import resume_ladder
+
+    require_aware(now)
+    if month.day != 1:
+        raise InputRefused(f"Mois {month:%d/%m/%Y} : indiquez le 1er du mois.")
+    clause = get_clause(session, clause_id, for_update=True)
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(f"Aucune entreprise n° {company_id}.")
+    text = (reason or "").strip()
+    declaration = find_declaration(session, clause.id, company.id, month)
+    if declaration is None:
+        declared = sorted(declared_months_of(session, clause.id, company.id))
+        known = ", ".join(french_month(m) for m in declared) or "aucun"
+        raise NotFound(
+            f"Aucune déclaration {month_phrase(month)} de {company.name} pour "
+            f"{clause_ref(clause)} : rien à annuler. Mois déclarés : {known}."
+        )
+    stage = Stage(clause.stage)
+    if stage not in _CANCELLING_STAGES:
+        raise InputRefused(
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses déclarations ne "
+            "s'annulent plus (le bilan a été transmis au donneur d'ordre)."
+        )
+    if not text:
+        raise InputRefused(
+            f"Annulation de la déclaration {month_phrase(month)} de {company.name} : indiquez "
+            "le motif (--reason), il est gardé à l'historique."
+        )
+    declaration_id, total = declaration.id, Decimal(declaration.total_hours)
+    lines, recorded_at = len(declaration.lines), declaration.recorded_at
+    session.delete(declaration)
+    session.flush()
+    ladder = resume_ladder(
+        session, settings, clause_id=clause.id, company_id=company.id, month=month, now=now
+    )
+    session.add(
+        ClauseHistory(
+            clause_id=clause.id,
+            at=now,
+            actor=actor,
+            event=DECLARATION_CANCELLED,
+            from_stage=clause.stage,
+            to_stage=clause.stage,
+            reason=cancellation_reason(declaration_id, month, company.name, total, text),
+        )
+    )
+    publish(
+        session,
+        DeclarationCancelled(
+            clause_id=clause.id,
+            company_id=company.id,
+            month=month,
+            declaration_id=declaration_id,
+            total_hours=total,
+            at=now,
+            actor=actor,
+            reason=text,
+        ),
+    )
+    return CancelledDeclaration(
+        declaration_id=declaration_id,
+        clause_id=clause.id,
+        clause_label=clause.label,
+        company_id=company.id,
+        company=company.name,
+        month=month,
+        total_hours=total,
+        lines=lines,
+        recorded_at=recorded_at,
+        reason=text,
+        ladder=ladder,
+    )
 
 
 def _stop_ladder(

@@ -46,7 +46,7 @@ from workflow.services.reminders import default_rules
 from workflow.services.ticks import PassReport, SimulationReport, TimedAction, simulate
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 #: The simulated stretch: 14 months, February 2026 to March 2027 included.
 FIRST_DAY = date(2026, 2, 1)

@@ -58,8 +58,8 @@ from workflow.domain.summary import elapsed_fraction, fraction, is_behind
 from workflow.domain.vocabulary import PartyRole
 from workflow.services.declarations import month_phrase
 from workflow.services.lot_calendars import lot_calendars, suspensions
-from workflow.services.outage_copies import copy_folder
-from workflow.services.outbox import OUTAGE_ERROR_PREFIX, Recipient, queue_email
+from workflow.services.outage_copies import copy_folder, moment
+from workflow.services.outbox import OutboxState, Recipient, outage_waiting, queue_email
 from workflow.services.reminder_emails import (
     LadderHistory,
     ladder_history,
@@ -71,7 +71,7 @@ from workflow.services.summaries import claim_period
 from workflow.settings import Settings
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 log = logging.getLogger(__name__)
 
@@ -185,29 +185,23 @@ def _emails(session: Session, settings: Settings, now: datetime) -> list[DigestI
 
 def _outage(session: Session, settings: Settings, now: datetime) -> list[DigestItem]:
     """Mail waiting for a route that is down (server out of reach, folder not writable): one line
-    with how many wait, since when, and the cause, whatever the number of messages."""
-    waiting = (
-        select(OutboxMessage.created_at, OutboxMessage.next_attempt_at, OutboxMessage.last_error)
-        .where(
-            OutboxMessage.state == "pending",
-            OutboxMessage.last_error.startswith(OUTAGE_ERROR_PREFIX, autoescape=True),
-        )
-        .order_by(OutboxMessage.id)
-    )
-    rows = session.execute(waiting).all()
-    if not rows:
+    with how many wait, since when, and the cause, whatever the number of messages.
+
+    What it says will happen is what the dispatcher does: a waiting message is tried again at its
+    slot (6 hours at most after the one before); the first one that goes through makes all the
+    others due, and they leave in the same pass; ``clauses mail send`` tries them all at once."""
+    waiting = outage_waiting(session)
+    if waiting is None:
         return []
     zone = settings.zone
-    oldest = min(row.created_at for row in rows)
-    retry = min((row.next_attempt_at for row in rows if row.next_attempt_at), default=None)
-    cause = str(rows[-1].last_error).removeprefix(OUTAGE_ERROR_PREFIX)
-    count = len(rows)
-    detail = f"Le plus ancien attend depuis le {_moment(oldest, zone)}"
+    count = waiting.count
+    retry = waiting.next_retry
+    detail = f"Le plus ancien attend depuis le {moment(waiting.oldest, zone)}"
     if retry is not None and retry > now:
-        detail += f" ; nouvel essai automatique le {_moment(retry, zone)}"
+        detail += f" ; nouvel essai automatique le {moment(retry, zone)}"
     else:
         detail += " ; nouvel essai au prochain passage du service"
-    detail += f". Dernière erreur : {cause}"
+    detail += f". Dernière erreur : {waiting.cause}"
     copy = ""
     if settings.mail_transport == "smtp":
         copy = f" Tant que la panne dure, ce résumé est aussi copié dans {copy_folder(settings)}/."
@@ -222,16 +216,12 @@ def _outage(session: Session, settings: Settings, now: datetime) -> list[DigestI
             detail=detail,
             action=(
                 "Rétablir le serveur d'envoi ou les réglages CLAUSES_SMTP_* (ou le dossier "
-                "CLAUSES_MAIL_DIR) ; les courriels partiront d'eux-mêmes, ou tout de suite avec "
-                f"« clauses mail send ».{copy}"
+                "CLAUSES_MAIL_DIR). Ensuite, au prochain essai automatique, dès qu'un courriel "
+                "passe, tous ceux qui attendent partent dans le même passage ; « clauses mail "
+                f"send » les envoie tous tout de suite.{copy}"
             ),
         )
     ]
-
-
-def _moment(instant: datetime, zone: Any) -> str:
-    local = instant.astimezone(zone)
-    return f"{french_date(local.date())} à {local:%H:%M}"
 
 
 def _failures(session: Session) -> list[DigestItem]:
@@ -322,7 +312,12 @@ def ladder_state(
             parts.append(f"{label} {step_participle(name, 'prévu')}{when}")
             break
         sent = [e for e in emails if e.step == name]
-        if sent:
+        if sent and sent[0].state == OutboxState.CANCELLED.value:
+            # Taken back by the facilitator (``cancel_email``): it never left.
+            parts.append(
+                f"{label} {step_participle(name, 'annulé')}, {step_participle(name, 'non envoyé')}"
+            )
+        elif sent:
             parts.append(f"{label} {sent_state(sent[0], zone)}")
         else:
             parts.append(

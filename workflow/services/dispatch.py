@@ -53,11 +53,11 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
 
 from workflow.adapters.mail import (
     Accepted,
@@ -81,11 +81,24 @@ from workflow.adapters.mail.message import (
 from workflow.adapters.orm import OutboxMessage
 from workflow.domain.events import require_aware
 from workflow.domain.privacy import mask_addresses
-from workflow.services.outage_copies import COPIED_KINDS, RECENT, copy_stranded
-from workflow.services.outbox import OUTAGE_ERROR_PREFIX, OutboxState, message_attachments
+from workflow.services.outage_copies import (
+    COPIED_KINDS,
+    RECENT,
+    OutageNotice,
+    copy_stranded,
+    outage_notice,
+)
+from workflow.services.outbox import (
+    OUTAGE_ERROR_PREFIX,
+    OutageWaiting,
+    OutboxState,
+    message_attachments,
+    outage_waiting,
+    outage_waiting_condition,
+)
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
     from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,9 +146,15 @@ class DispatchReport:
     stopped: str | None = None
     #: The server could not be reached or refused the session (the CLI's exit code 3).
     outage: bool = False
+    #: Rows waiting for the route made due at once because a send of this pass went through
+    #: (the route is back): they leave in this same pass. Not in ``as_dict`` (the CLI's keys).
+    released: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The counters the CLI shows (``mail send --json``, ``tick --json``), by English name."""
+        data = asdict(self)
+        del data["released"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -199,11 +218,14 @@ def due_condition(
     *,
     resend_uncertain: bool = False,
     sendable_until: datetime | None = None,
+    outage_now: bool = False,
 ) -> Any:
     """Rows a pass at ``now`` has to deal with: pending ones due, claims whose lease is over
     (judged on the real clock ``wall_now``), and with ``resend`` the uncertain ones.
 
-    ``sendable_until``: nothing created or due after it (the real clock, for SMTP)."""
+    ``sendable_until``: nothing created or due after it (the real clock, for SMTP).
+    ``outage_now``: also the rows waiting for a route that was down, whatever their retry slot
+    (a person asked to send now: ``clauses mail send``)."""
     wall_now = wall_now or real_now()
     due = now if sendable_until is None else min(now, sendable_until)
     branches = [
@@ -216,9 +238,12 @@ def due_condition(
         # Left out rather than ``AND false``: SQLite then reads the whole outbox (bench_idle_pass).
         branches.append(OutboxMessage.state == OutboxState.UNCERTAIN.value)
     condition = or_(*branches)
+    # Waiting for the route, whatever their retry slot (set from the moment of their last try),
+    # but none queued after this pass's instant (a simulated clock may have written ahead).
+    waiting = and_(outage_waiting_condition(), OutboxMessage.created_at <= due)
     if sendable_until is None:
-        return condition
-    return and_(
+        return or_(condition, waiting) if outage_now else condition
+    condition = and_(
         condition,
         OutboxMessage.created_at <= sendable_until,
         or_(
@@ -226,6 +251,27 @@ def due_condition(
             OutboxMessage.next_attempt_at <= sendable_until,
         ),
     )
+    return or_(condition, waiting) if outage_now else condition
+
+
+def release_outage_waiting(app: App, due: datetime) -> int:
+    """Make every row waiting for the route due at ``due`` (the pass's instant, never after the
+    real clock for SMTP): a send just went through, so the route is back, and they need not wait
+    for their retry slot (up to 6 hours). None queued after ``due``. The number of rows made
+    due."""
+    condition = and_(
+        outage_waiting_condition(),
+        OutboxMessage.next_attempt_at > due,
+        OutboxMessage.created_at <= due,
+    )
+    with app.transaction() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(condition)
+            .values(next_attempt_at=due)
+            .execution_options(synchronize_session=False)
+        )
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def mark_uncertain(session: Any, wall_now: datetime) -> list[int]:
@@ -268,6 +314,8 @@ class Claim:
     resend_uncertain: bool = False
     #: The real clock's limit on what may be sent (``reaches_inboxes`` transports), or None.
     sendable_until: datetime | None = None
+    #: Take the rows waiting for the route at once, whatever their retry slot.
+    outage_now: bool = False
 
 
 def claim_due(
@@ -286,6 +334,7 @@ def claim_due(
         wall_now,
         resend_uncertain=terms.resend_uncertain,
         sendable_until=terms.sendable_until,
+        outage_now=terms.outage_now,
     )
     columns = [getattr(OutboxMessage, name) for name in _CLAIMED_COLUMNS]
     query = (
@@ -745,6 +794,8 @@ class Pass:
     #: The real clock at the start, to date each message when it leaves.
     wall_start: datetime = field(default_factory=real_now)
     refreshed: datetime | None = None
+    #: A send of this pass went through: the route works (``release_outage_waiting``).
+    route_works: bool = False
 
     def send_date(self) -> datetime:
         """The pass's instant moved on by the time spent since; never ahead of the real clock
@@ -875,6 +926,7 @@ async def _deliver_batch(
                 ahead.prepare(index + 1)
                 fences.start()
                 accepted = await connection.send(message)
+                run.route_works = True
             except (asyncio.CancelledError, KeyboardInterrupt):
                 # Stopped mid-batch: the rows not handed over go back to the queue at once. The
                 # one in flight stays ``sending``; once its lease is over it is ``uncertain``.
@@ -908,6 +960,13 @@ async def _deliver_batch(
             release_claims(recorder.app, [], owner, await fences.unsent())
 
 
+def _log_released(count: int) -> None:
+    log.info(
+        "serveur d'envoi de nouveau joignable : les courriels qui l'attendaient partent maintenant",
+        extra={"action": "mail.route_back", "count": count},
+    )
+
+
 def _log_lost(row: Claimed, owner: str) -> None:
     log.warning(
         "courriel repris par une autre instance : pas envoyé par celle-ci",
@@ -938,6 +997,7 @@ async def dispatch_due_async(
     should_stop: Callable[[], bool] = lambda: False,
     wall: Callable[[], datetime] = real_now,
     lease: timedelta | None = None,
+    outage_now: bool = False,
 ) -> DispatchReport:
     """Send every row due at ``now``: claim a batch, send it, record the outcomes, repeat.
 
@@ -945,6 +1005,11 @@ async def dispatch_due_async(
     that fail go back with a later ``next_attempt_at``, so the loop ends once nothing due is left;
     it also stops at the first batch that cannot reach the server, and between two messages once
     ``should_stop()`` says so (the service's SIGTERM), giving the rows not sent back to the queue.
+
+    Rows waiting for a route that was down wait for their retry slot (up to 6 hours), so that a
+    server still down is not tried at every pass; but once a send of the pass goes through, the
+    route is back and all of them are made due, and leave in the same pass. ``outage_now`` takes
+    them at once, slot or not: a person asked to send now (``clauses mail send``).
 
     ``wall`` is the real clock (leases, and for SMTP the limit on what may be sent), read here
     and not taken from ``now``, which a simulation or ``tick --now`` may set anywhere.
@@ -960,7 +1025,9 @@ async def dispatch_due_async(
         lease if lease is not None else timedelta(seconds=app.settings.mail_lease),
         resend_uncertain=app.settings.uncertain_mail == "resend",
         sendable_until=start if reaches_inboxes else None,
+        outage_now=outage_now,
     )
+    due = now if terms.sendable_until is None else min(now, terms.sendable_until)
     run = Pass(app, now, terms, wall, rand, should_stop, reaches_inboxes, wall_start=start)
     recorder = Recorder(app, terms.owner, report, group_size=group_size)
 
@@ -971,14 +1038,31 @@ async def dispatch_due_async(
 
     async with transport.connect() as connection:
         claiming: asyncio.Future[list[Claimed]] | None = claim()
+        #: Rows were made due after the claim in flight had started: it may not have seen them.
+        released_since_claim = False
+        looked_for_waiting = False
         try:
             while claiming is not None:
                 batch = await claiming
+                if not batch and released_since_claim:
+                    released_since_claim = False
+                    claiming = claim()
+                    continue
                 claiming = claim() if batch else None
                 report.claimed += len(batch)
                 await _deliver_batch(connection, factory, batch, recorder, run)
                 if report.stopped is not None:
                     break
+                if run.route_works and not looked_for_waiting:
+                    # The route is back: what waited for it leaves now, in this pass.
+                    looked_for_waiting = True
+                    report.released = await asyncio.to_thread(release_outage_waiting, app, due)
+                    if report.released:
+                        _log_released(report.released)
+                        if claiming is None:
+                            claiming = claim()
+                        else:
+                            released_since_claim = True
         finally:
             await recorder.close()
             if claiming is not None:
@@ -988,22 +1072,46 @@ async def dispatch_due_async(
     if reaches_inboxes:
         _warn_future(app, start)
     if report.outage:
-        # The digest that would tell the facilitator is stuck behind the same route.
+        # The digest that would tell the facilitator is stuck behind the same route; it may
+        # have been written before the outage was known: its copy says it first.
         copy_time = wall()
-        stranded = await asyncio.to_thread(stranded_digests, app, now, copy_time)
-        await copy_stranded(app.settings, stranded, lambda row: factory.build(row, copy_time))
+        stranded, waiting = await asyncio.to_thread(stranded_digests, app, now, copy_time)
+        if stranded and waiting is not None:
+            notice = outage_notice(app.settings, waiting, copy_time)
+            await copy_stranded(
+                app.settings,
+                stranded,
+                lambda row: factory.build(with_notice(row, notice), copy_time),
+            )
     log.info(
         "mail dispatched",
-        extra={"action": "mail.dispatch", "commits": recorder.commits, **report.as_dict()},
+        extra={
+            "action": "mail.dispatch",
+            "commits": recorder.commits,
+            "released": report.released,
+            **report.as_dict(),
+        },
     )
     return report
 
 
-def stranded_digests(app: App, now: datetime, wall_now: datetime) -> list[Claimed]:
+def with_notice(row: Claimed, notice: OutageNotice) -> Claimed:
+    """``row`` with ``notice`` before its text and inside its HTML body, for its copy on disk."""
+    return replace(
+        row,
+        body_text=notice.before_text(row.body_text),
+        body_html=notice.inside_html(row.body_html),
+    )
+
+
+def stranded_digests(
+    app: App, now: datetime, wall_now: datetime
+) -> tuple[list[Claimed], OutageWaiting | None]:
     """The facilitator's digests of the days before ``now`` waiting for a route that is down
-    (none dated after the real clock)."""
+    (none dated after the real clock), and what the outage holds back, read together."""
     columns = [getattr(OutboxMessage, name) for name in _CLAIMED_COLUMNS]
     with app.transaction() as session:
+        waiting = outage_waiting(session, with_last_sent=True)
         rows = session.execute(
             select(*columns).where(
                 OutboxMessage.kind.in_(COPIED_KINDS),
@@ -1014,7 +1122,9 @@ def stranded_digests(app: App, now: datetime, wall_now: datetime) -> list[Claime
             )
         ).all()
         files = message_attachments(session, [row.id for row in rows])
-    return [Claimed(**row._asdict(), attachments=tuple(files.get(row.id, ()))) for row in rows]
+    return [
+        Claimed(**row._asdict(), attachments=tuple(files.get(row.id, ()))) for row in rows
+    ], waiting
 
 
 def _warn_future(app: App, wall_now: datetime) -> None:
@@ -1045,6 +1155,7 @@ def dispatch_due(
     transport: MailTransport | None = None,
     wall: Callable[[], datetime] = real_now,
     lease: timedelta | None = None,
+    outage_now: bool = False,
 ) -> DispatchReport:
     """The same for synchronous callers (CLI, simulations); not from inside a running loop.
 
@@ -1082,6 +1193,7 @@ def dispatch_due(
                 transport=transport,
                 wall=wall,
                 lease=lease,
+                outage_now=outage_now,
             )
         except asyncio.CancelledError:
             if terminated:

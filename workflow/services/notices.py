@@ -1,6 +1,7 @@
 """Milestone notices to buyers, welcomes and receipts to companies, turned from domain events.
 
-``handle_event`` runs inside the transaction that changed the clause (``App.publish``), so a stage
+Its handlers (``notify_*``, ``welcome_award``, ``acknowledge_declaration``), wired to their events
+by ``bootstrap``, run inside the transaction that changed the clause (``App.publish``), so a stage
 change and the emails it causes are saved together or not at all. Each key is built from the cause
 (the history row of the change, the award's time, the declaration's id), so handling the same event
 twice writes nothing new.
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, distinct, func, select
@@ -37,15 +38,17 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.calendar import due_date, months_between
 from workflow.domain.events import (
+    AwardChange,
+    AwardCorrected,
     ClauseAdvanced,
     ClauseAwarded,
     ClauseIdentified,
+    ClauseReopened,
     DeclarationRecorded,
-    DomainEvent,
     FinalReportRecorded,
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
-from workflow.domain.stages import LABELS, ClauseEvent, Stage
+from workflow.domain.stages import LABELS, REOPEN, ClauseEvent, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     DELIVERY_MODE_LABELS,
@@ -67,12 +70,10 @@ from workflow.services.declarations import (
     next_month_to_open,
     opens_on,
 )
-from workflow.services.lot_calendars import execution_starts, lot_calendars
+from workflow.services.lot_calendars import clause_calendar, execution_starts, lot_calendars
+from workflow.services.mailing import Mailing
 from workflow.services.outbox import Recipient, key_exists, queue_email
-
-if TYPE_CHECKING:
-    from workflow.bootstrap import App
-    from workflow.settings import Settings
+from workflow.settings import Settings
 
 #: Stage changes a buyer hears of. Entering drafting is left out: the identification notice has
 #: just said the facilitator is writing the clause. Closing is left out: the final report said it.
@@ -95,7 +96,12 @@ BUYER_KINDS = (
     "notice_abandoned",
     "notice_suspended",
     "notice_resumed",
+    "notice_reopened",
+    "notice_award_corrected",
 )
+#: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
+#: the clauses service imports this module's neighbours).
+AWARD_CORRECTED_EVENT = "award_corrected"
 #: Buyer kinds whose context carries the clause's results (hours done, outcomes...).
 RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
 #: Buyer kinds sent whatever the buyer's notice preference.
@@ -105,6 +111,7 @@ REASON_KINDS = frozenset(BUYER_KINDS) - {
     "notice_identified",
     "notice_awarded",
     "notice_final_report",
+    "notice_award_corrected",
 }
 
 MASK = "[participant]"
@@ -256,12 +263,9 @@ def mask_references(text: str | None, references: Iterable[str]) -> str | None:
 
 
 def due_day_of(clause: Clause, settings: Settings) -> int:
-    """The lot's override, else the buyer's, else the service default."""
-    buyer = clause.market.operation.buyer
-    for candidate in (clause.declaration_due_day, buyer.declaration_due_day):
-        if candidate is not None:
-            return candidate
-    return settings.declaration_due_day
+    """The lot's override, else the buyer's, else the service default: the one rule of
+    ``resolve_rules`` (through ``clause_calendar``), so a notice and the ladder agree."""
+    return clause_calendar(clause, settings).rules.due_day
 
 
 def clause_context(clause: Clause) -> dict[str, Any]:
@@ -502,22 +506,25 @@ def receipt_context(
 # --- from events to outbox rows ---------------------------------------------------------------
 
 
-def handle_event(app: App, session: Session, event: DomainEvent) -> None:
-    """Queue the emails ``event`` causes; a no-op for events nobody is told about."""
-    if isinstance(event, ClauseIdentified):
-        _buyer_notice(app, session, event.clause_id, "notice_identified", "identify", event.at)
-    elif isinstance(event, ClauseAdvanced):
-        kind = ADVANCE_NOTICES.get(event.event)
-        if kind is not None:
-            _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
-    elif isinstance(event, ClauseAwarded):
-        _award(app, session, event)
-    elif isinstance(event, FinalReportRecorded):
-        _buyer_notice(
-            app, session, event.clause_id, "notice_final_report", "final_report", event.at
-        )
-    elif isinstance(event, DeclarationRecorded):
-        _receipt(app, session, event)
+def notify_identified(app: Mailing, session: Session, event: ClauseIdentified) -> None:
+    _buyer_notice(app, session, event.clause_id, "notice_identified", "identify", event.at)
+
+
+def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
+    """A notice for the stage changes buyers hear of; none for the others (a suspension is
+    told in the monthly summary)."""
+    kind = ADVANCE_NOTICES.get(event.event)
+    if kind is not None:
+        _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
+
+
+def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
+    """The buyer told of the abandon hears that the clause is back, at which stage and why."""
+    _buyer_notice(app, session, event.clause_id, "notice_reopened", REOPEN, event.at)
+
+
+def notify_final_report(app: Mailing, session: Session, event: FinalReportRecorded) -> None:
+    _buyer_notice(app, session, event.clause_id, "notice_final_report", "final_report", event.at)
 
 
 def buyer_recipients(buyer: Buyer) -> list[Recipient]:
@@ -575,7 +582,7 @@ def _load_clause(session: Session, clause_id: int) -> Clause:
 
 
 def _buyer_notice(
-    app: App, session: Session, clause_id: int, kind: str, history_event: str, at: datetime
+    app: Mailing, session: Session, clause_id: int, kind: str, history_event: str, at: datetime
 ) -> None:
     clause = _load_clause(session, clause_id)
     buyer = clause.market.operation.buyer
@@ -612,7 +619,8 @@ def _buyer_notice(
     )
 
 
-def _award(app: App, session: Session, event: ClauseAwarded) -> None:
+def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
+    """The buyer is told who holds the lot; each company is welcomed with its first call."""
     clause = _load_clause(session, event.clause_id)
     stamp = event.at.astimezone(UTC).isoformat()
     buyer = clause.market.operation.buyer
@@ -630,21 +638,35 @@ def _award(app: App, session: Session, event: ClauseAwarded) -> None:
             now=event.at,
             clause_id=clause.id,
         )
+    _welcome(app, session, clause, event.at)
+
+
+def _welcome(
+    app: Mailing,
+    session: Session,
+    clause: Clause,
+    at: datetime,
+    companies: set[int] | None = None,
+) -> None:
+    """Each company of the award (or of ``companies`` only) welcomed with its first call."""
+    stamp = at.astimezone(UTC).isoformat()
     zone = app.settings.zone
-    due_dates, catch_up = _expected_due_dates(session, clause, app.settings, event.at)
+    due_dates, catch_up = _expected_due_dates(session, clause, app.settings, at)
     for party in clause.parties:
+        if companies is not None and party.company_id not in companies:
+            continue
         correspondent = party_correspondent(party)
         if correspondent is None or not correspondent.email.strip():
             continue  # the digest lists awards missing a correspondent
         key = f"welcome:{clause.id}:{party.company_id}:{stamp}"
         if key_exists(session, key):
             continue  # the templates are not built again for nothing
-        months = company_missing_months(session, clause, party.company_id, now=event.at, zone=zone)
+        months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
         if not months:
             following = next_month_to_open(
                 clause,
                 declared_months_of(session, clause.id, party.company_id),
-                local_day(event.at, zone),
+                local_day(at, zone),
             )
             months = [following] if following is not None else []
         material = declaration_material(
@@ -665,10 +687,41 @@ def _award(app: App, session: Session, event: ClauseAwarded) -> None:
                 due_dates=due_dates,
                 catch_up=catch_up,
             ),
-            now=event.at,
+            now=at,
             clause_id=clause.id,
             attachments=material.attachments,
         )
+
+
+def changes_context(changes: Iterable[AwardChange]) -> list[dict[str, str]]:
+    return [{"what": c.what, "before": c.before, "after": c.after} for c in changes]
+
+
+def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None:
+    """An award recorded again with other data: the buyer gets one corrected notice (what
+    changed, before and after, and the award as it stands), each company newly bound its
+    welcome; the companies already welcomed are not written to again."""
+    clause = _load_clause(session, event.clause_id)
+    buyer = clause.market.operation.buyer
+    recipients = buyer_recipients(buyer)
+    if wants_each_milestone(buyer) and recipients:
+        cause = _cause(session, clause.id, AWARD_CORRECTED_EVENT, event.at)
+        context = notice_context(
+            clause, app.settings, at=local_day(event.at, app.settings.zone), reason=None
+        )
+        context["changes"] = changes_context(event.changes)
+        queue_email(
+            session,
+            app.renderer,
+            key=f"notice:{clause.id}:notice_award_corrected:{cause}",
+            kind="notice_award_corrected",
+            recipients=recipients,
+            context=context,
+            now=event.at,
+            clause_id=clause.id,
+        )
+    if event.added_company_ids:
+        _welcome(app, session, clause, event.at, set(event.added_company_ids))
 
 
 def _expected_due_dates(
@@ -714,7 +767,8 @@ def ladder_due_dates(session: Session, clause_id: int, company_id: int) -> dict[
     }
 
 
-def _receipt(app: App, session: Session, event: DeclarationRecorded) -> None:
+def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
+    """The company's receipt of the declaration it made."""
     declaration = session.get(Declaration, event.declaration_id)
     if declaration is None:
         raise LookupError(f"declaration {event.declaration_id} vanished inside its transaction")

@@ -9,13 +9,14 @@ only what differs, so running the same command twice says there is nothing new.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Participant
+from workflow.domain.calendar import at_local
 from workflow.domain.events import require_aware
 from workflow.domain.participants import (
     birth_year_problem,
@@ -38,6 +39,23 @@ def clean_reference(text: str) -> str:
             f"Référence du participant « {reference} » trop longue : {REFERENCE_MAX} caractères au plus."
         )
     return reference
+
+
+#: What makes a spreadsheet read a cell as a formula: a new reference may not start with it.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def new_reference_problem(reference: str) -> str | None:
+    """Why ``reference`` (cleaned) cannot be given to a new participant, in French; None when it
+    can. A reference that a spreadsheet would read as a formula (« =1+1 », « -P12 ») would
+    come alive in every file the companies and the buyers open."""
+    if reference.startswith(FORMULA_STARTS):
+        return (
+            f"Référence du participant « {reference} » refusée : elle commence par "
+            f"« {reference[0]} », qu'un tableur lirait comme une formule. Commencez-la par une "
+            "lettre ou un chiffre (ex. P-0042)."
+        )
+    return None
 
 
 def find_participant(
@@ -72,6 +90,8 @@ def create_participant(
 ) -> Participant:
     require_aware(now)
     reference = clean_reference(reference)
+    if problem := new_reference_problem(reference):
+        raise InputRefused(problem)
     if find_participant(session, reference) is not None:
         raise InputRefused(f"Le participant « {reference} » existe déjà.")
     if birth_year is not None and (problem := birth_year_problem(birth_year, now.year)):
@@ -107,6 +127,51 @@ def get_or_create_participant(
         session, reference=reference, criterion=criterion, now=now, sex=sex, birth_year=birth_year
     )
     return created, True
+
+
+# --- references the facilitator gives -----------------------------------------------------------
+
+#: ``P-2026-0042``: the year the participant is recorded, then their rank among the participants
+#: recorded that year (every one of them, imported ones included).
+AUTO_REFERENCE_FORMAT = "P-{year}-{rank:04d}"
+
+
+def recorded_in_year(session: Session, year: int, zone: ZoneInfo) -> int:
+    """How many participants were recorded during ``year`` (local time), whatever their
+    reference is now: a purge renames a participant but keeps its row and its creation date."""
+    begin = at_local(date(year, 1, 1), time(0), zone)
+    end = at_local(date(year + 1, 1, 1), time(0), zone)
+    count = session.scalar(
+        select(func.count())
+        .select_from(Participant)
+        .where(Participant.created_at >= begin, Participant.created_at < end)
+    )
+    return int(count or 0)
+
+
+def next_auto_reference(session: Session, *, now: datetime, zone: ZoneInfo) -> str:
+    """The reference the facilitator gives the next participant: ``P-<year>-<rank>``.
+
+    The rank is one more than the participants already recorded this year. No participant row
+    is ever deleted and a purge keeps the rows (it only replaces their reference), so the count
+    only grows: a reference once given is never given again, even after its participant was
+    purged. When a company already chose that very text for someone (a reference of the same
+    form, imported), a letter follows (``P-2026-0042-b``); it still holds the rank, which no
+    later participant can have.
+    """
+    year = local_today(now, zone).year
+    base = AUTO_REFERENCE_FORMAT.format(year=year, rank=recorded_in_year(session, year, zone) + 1)
+    candidates = [base, *(f"{base}-{letter}" for letter in "bcdefghijklmnopqrstuvwxyz")]
+    taken = set(
+        session.scalars(select(Participant.reference).where(Participant.reference.in_(candidates)))
+    )
+    for candidate in candidates:
+        if candidate not in taken:
+            return candidate
+    raise InputRefused(
+        f"Aucune référence libre de la forme « {base} » : enregistrez ce participant avec une "
+        "référence choisie (clauses participant add RÉF …)."
+    )
 
 
 # --- completing and validating ------------------------------------------------------------------

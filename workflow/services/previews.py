@@ -34,9 +34,11 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import RenderedEmail
+from workflow.domain.events import AwardChange
+from workflow.domain.stages import REOPEN
 from workflow.errors import InputRefused
 from workflow.services import notices
-from workflow.services.clauses import get_clause
+from workflow.services.clauses import AWARD_CORRECTED, award_changes_of, get_clause
 from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
@@ -45,7 +47,7 @@ from workflow.services.declarations import (
 from workflow.services.outbox import Recipient
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
     from workflow.settings import Settings
 
 #: Modules that own the other kinds; each may offer ``preview_context(kind) -> dict | None``.
@@ -68,7 +70,26 @@ SAMPLE_MILESTONES: dict[str, tuple[date, str | None]] = {
     "notice_execution_ended": (date(2027, 6, 25), None),
     "notice_final_report": (date(2027, 9, 15), None),
     "notice_abandoned": (date(2026, 1, 12), "Consultation déclarée sans suite"),
+    "notice_reopened": (
+        date(2026, 1, 26),
+        "Consultation relancée : le marché est de nouveau ouvert",
+    ),
+    "notice_award_corrected": (date(2026, 2, 16), None),
 }
+#: What the sample corrected award changed.
+SAMPLE_AWARD_CHANGES = (
+    AwardChange(
+        "Heures confiées à Bâtiments du Sud-Ouest", "3\u202f700\u00a0h", "3\u202f500\u00a0h"
+    ),
+    AwardChange(
+        "Menuiseries de l'Exemple",
+        "non attributaire",
+        "cotraitant, 1\u202f225\u00a0h d'insertion, correspondant : Inès Moreau",
+    ),
+    AwardChange("Démarrage", "16 février 2026", "2 mars 2026"),
+)
+#: The stage the sample clause is reopened at (it was abandoned at the award).
+SAMPLE_REOPENED_STAGE = "award"
 #: The history event each buyer notice follows, to find its date and reason with ``--clause``.
 HISTORY_EVENTS = {
     "notice_identified": "identify",
@@ -80,6 +101,8 @@ HISTORY_EVENTS = {
     "notice_execution_ended": "finish",
     "notice_final_report": "final_report",
     "notice_abandoned": "abandon",
+    "notice_reopened": REOPEN,
+    "notice_award_corrected": AWARD_CORRECTED,
 }
 
 
@@ -252,7 +275,11 @@ def sample_context(kind: str, settings: Settings) -> tuple[list[Recipient], dict
         return [Recipient(correspondent.name, correspondent.email)], context
     at, reason = SAMPLE_MILESTONES[kind]
     results = sample_results() if kind in notices.RESULT_KINDS else None
+    if kind == "notice_reopened":
+        clause.stage = SAMPLE_REOPENED_STAGE
     context = notices.notice_context(clause, settings, at=at, reason=reason, results=results)
+    if kind == "notice_award_corrected":
+        context["changes"] = notices.changes_context(SAMPLE_AWARD_CHANGES)
     return notices.buyer_recipients(clause.market.operation.buyer), context
 
 
@@ -287,6 +314,13 @@ def clause_preview_context(
         reason=reason,
         results=results,
     )
+    if kind == "notice_award_corrected":
+        if history is None:
+            raise InputRefused(
+                f"{clause.label} n'a pas d'attribution corrigée : pas d'avis de correction à "
+                "montrer. Essayez sans --clause pour un exemple."
+            )
+        context["changes"] = notices.changes_context(award_changes_of(history.reason))
     buyer = clause.market.operation.buyer
     return notices.buyer_recipients(buyer) or [
         Recipient(buyer.name, "sans-contact@example.invalid")

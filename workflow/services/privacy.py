@@ -62,7 +62,7 @@ from workflow.services.participants import clean_reference, find_participant
 from workflow.services.privacy_mentions import PLACE_LABELS, Mentions, Place, find_mentions
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 #: A purged participant's reference: the prefix, then random hex (nothing derived from them).
 TOKEN_PREFIX = "anonyme-"
@@ -217,7 +217,7 @@ class ParticipantExport:
     history: tuple[HeldHistory, ...]
     texts: tuple[HeldText, ...]
     mails: tuple[HeldMail, ...]
-    retention: str  # « 5 ans »
+    retention: str  # « 5 ans »
     last_activity: date
     running_clauses: tuple[int, ...]
     purge_from: date | None  # None while a clause runs (or once purged)
@@ -280,10 +280,10 @@ def export_participant(app: App, reference: str) -> ParticipantExport:
 
 
 def _not_found(session: Session, reference: str) -> str:
-    text = f"Aucun participant « {reference} ». La liste : « clauses participant list »."
+    text = f"Aucun participant « {reference} ». La liste : « clauses participant list »."
     if session.scalar(select(func.count()).select_from(PrivacyPurge)):
         text += (
-            " Un participant anonymisé par une purge (« clauses privacy purge ») n'a plus sa "
+            " Un participant anonymisé par une purge (« clauses privacy purge ») n'a plus sa "
             "référence : plus rien ne le relie à la personne."
         )
     return text

@@ -3,7 +3,7 @@ texts of clauses (final report, reason of an hours override), emails (subject, b
 declaration templates attached to calls). Found for an export, rewritten by a purge.
 
 The database narrows the rows down (a case-insensitive ``LIKE``, a few references per statement);
-``MentionRewriter`` then keeps whole-word mentions only, so « P-1 » is not found in « P-12 ».
+``MentionRewriter`` then keeps whole-word mentions only, so « P-1 » is not found in « P-12 ».
 """
 
 from __future__ import annotations

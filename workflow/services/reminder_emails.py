@@ -35,7 +35,7 @@ from workflow.services.outbox import Attachment, Recipient
 from workflow.settings import Settings
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 KIND_CALL = "declaration_call"
 KIND_REMINDER = "declaration_reminder"
@@ -325,6 +325,9 @@ def sent_state(sent: SentStep, zone: Any) -> str:
         return f"{step_participle(sent.step, 'envoyé')} le {french_date(day)}"
     if sent.state in ("failed", "dead"):
         return f"{step_participle(sent.step, 'non distribué')} (adresse refusée)"
+    if sent.state == "cancelled":
+        # Taken back by the facilitator (``clauses mail cancel``): it never left.
+        return f"{step_participle(sent.step, 'annulé')} avant envoi par la facilitatrice"
     return f"en cours d'envoi depuis le {french_date(local_date(sent.created_at, zone))}"
 
 

@@ -59,6 +59,7 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     Market,
     Operation,
+    OutboxMessage,
 )
 from workflow.domain.calendar import (
     CalendarRules,
@@ -75,6 +76,7 @@ from workflow.domain.calendar import (
     planned_step_day,
     pushed_due,
     reminder_count,
+    reminder_number,
     replan_step,
     sending_slot,
     suspended_days,
@@ -91,9 +93,11 @@ from workflow.services.lot_calendars import (
 )
 from workflow.services.outbox import queue_email
 from workflow.services.reminder_emails import (
+    KEY_PREFIX,
     KINDS,
     MAX_MONTHS_PER_EMAIL,
     LadderGroup,
+    key_months,
     ladder_message,
     preview_context,
     step_key,
@@ -101,7 +105,8 @@ from workflow.services.reminder_emails import (
 )
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
+    from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -687,13 +692,150 @@ def _restore(session: Session, ladder: DeclarationLadder) -> None:
     )
 
 
+# --- (c) a ladder taken up again ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LadderResumption:
+    """Where a month's ladder stands again once its declaration was cancelled."""
+
+    month: date
+    #: The steps already sent for the month (call, reminders, alert), in ladder order.
+    sent: tuple[str, ...]
+    #: The step it waits on, and when that step leaves; None: every step was already sent.
+    step: str | None
+    at: datetime | None
+    #: The date the company is held to (the call's, once it left).
+    due_on: date
+
+
+def resume_ladder(
+    session: Session,
+    settings: Settings,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    now: datetime,
+) -> LadderResumption | None:
+    """Take up again, in the caller's transaction, the ladder a declaration stopped, now that
+    this declaration is cancelled (``declarations.cancel_declaration``).
+
+    It resumes where it stood: the steps already sent stay sent (their keys would refuse them
+    anyway) and none is skipped, so the buyer is never alerted before the company had every
+    reminder. The ladder waits on the step after the last one sent, at the moment it would have
+    had if the declaration had never come: counted from the due date the call gave (the
+    scheduled one if no call left), suspended days pushing it, and from the step sent before it;
+    a moment already past leaves at the next call time (``sending_slot``), the following steps at
+    the ladder's pace. A month whose call never left (the company declared before it) is called
+    as usual while its due date is ahead; once that date has passed it is not called afresh (a
+    call would give a new due date): it goes on with its first reminder, as it would have.
+
+    None when the month has no ladder yet: its call is not due, and the pass will open it as
+    for any month, no declaration stopping it now. A month all of whose steps were sent stays
+    without a next step (``done``), declared no more.
+    """
+    require_aware(now)
+    ladder = session.scalar(
+        select(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id == clause_id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month == month,
+        )
+        .with_for_update()
+    )
+    if ladder is None:
+        return None
+    zone = settings.zone
+    rules = lot_calendars(session, [clause_id], settings)[clause_id].rules
+    schedule = month_schedule(month, rules, zone)
+    names = [s.name for s in schedule.steps]
+    today = local_date(now, zone)
+    days = LadderDays(
+        suspended_days(suspensions(session, [clause_id]).get(clause_id, []), zone, today)
+    )
+    sent = _steps_sent(session, ladder, names)
+    following = max((names.index(step) for step in sent), default=-1) + 1
+    called_on = _called_on(ladder, schedule, zone)
+    if following == 0 and today > pushed_due(ladder.due_on, called_on, days):
+        following = 1  # past the due date: no fresh call, the first reminder
+    ladder.declared_at = None
+    if following >= len(names):
+        ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
+        return LadderResumption(month, tuple(sent), None, None, ladder.due_on)
+    step = names[following]
+    if step == LadderStep.CALL:
+        planned = schedule.call_at
+    else:
+        previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
+        day = planned_step_day(
+            schedule,
+            rules,
+            step,
+            due_on=ladder.due_on,
+            called_on=called_on,
+            previous_on=previous_on,
+            days=days,
+        )
+        planned = at_local(day, rules.call_time, zone)
+    at = sending_slot(planned, now, rules.call_time, zone)
+    ladder.next_step, ladder.next_step_at = step, at
+    log.info(
+        "ladder resumed after a cancelled declaration",
+        extra={
+            "action": "ladder.resumed",
+            "clause_id": clause_id,
+            "company_id": company_id,
+            "month": f"{month:%Y-%m}",
+            "step": step,
+            "at": at.isoformat(),
+        },
+    )
+    return LadderResumption(month, tuple(sent), step, at, ladder.due_on)
+
+
+def _steps_sent(session: Session, ladder: DeclarationLadder, names: Sequence[str]) -> list[str]:
+    """The steps of ``names`` already sent for the ladder's month, in ladder order: those of its
+    emails (one email may cover several months), and those the row says were passed (a step
+    with no one to write to leaves no email)."""
+    keys = session.scalars(
+        select(OutboxMessage.key).where(
+            OutboxMessage.clause_id == ladder.clause_id,
+            OutboxMessage.kind.in_(KINDS),
+            OutboxMessage.key.startswith(f"{KEY_PREFIX}:{ladder.clause_id}:{ladder.company_id}:"),
+        )
+    )
+    reminders = sum(1 for name in names if reminder_number(name) is not None)
+    reached = -1
+    for key in keys:
+        parsed = key_months(key)
+        if parsed is None or ladder.month not in parsed.months:
+            continue
+        number = reminder_number(parsed.step)
+        if parsed.step in names:
+            reached = max(reached, names.index(parsed.step))
+        elif number is not None:
+            # A reminder of a calendar since changed: as many reminders sent, at most all.
+            reached = max(reached, min(number, reminders))
+    if ladder.escalated_at is not None:
+        reached = len(names) - 1
+    if ladder.called_at is not None:
+        reached = max(reached, 0)
+        if ladder.stepped_at is not None and ladder.stepped_at > ladder.called_at:
+            reached = max(reached, 1)
+    return list(names[: reached + 1])
+
+
 __all__ = [
     "KINDS",
     "LadderReport",
+    "LadderResumption",
     "arm_parties",
     "climb_due_ladders",
     "default_rules",
     "open_due_ladders",
     "preview_context",
+    "resume_ladder",
     "step_key",
 ]

@@ -19,10 +19,12 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import OutboxMessage
 from workflow.domain.calendar import at_local, is_working_day
 from workflow.domain.events import require_aware
+from workflow.services.outbox import OutageWaiting, outage_waiting
 from workflow.services.reminders import (
     LadderReport,
     StopCheck,
@@ -32,7 +34,7 @@ from workflow.services.reminders import (
 )
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
     from workflow.services.dispatch import DispatchReport
     from workflow.settings import Settings
 
@@ -52,6 +54,37 @@ class PassReport:
     dispatch: DispatchReport | None = None
     #: True when a stop was asked for in the middle: the rest is left for the next pass.
     interrupted: bool = False
+    #: Mail waiting for a route that is down, read after a pass that sent nothing (``note_outage``);
+    #: None when nothing waits for it. Not in ``as_dict`` (the CLI's keys).
+    waiting: OutageWaiting | None = None
+
+    @property
+    def delivery_failed(self) -> bool:
+        """The route is down and nothing could be sent: what ``tick`` exits 3 for, so that a
+        monitor sees an outage even in a pass that tried nothing (every message waiting for its
+        retry slot)."""
+        if self.dispatch is not None and self.dispatch.outage:
+            return True
+        return self.waiting is not None and self.sent == 0
+
+    def delivery_trouble(self, zone: Any) -> str | None:
+        """The one French line for the error output when ``delivery_failed``; else None."""
+        if self.dispatch is not None and self.dispatch.outage:
+            return f"Envoi interrompu : {self.dispatch.stopped}"
+        if not self.delivery_failed or self.waiting is None:
+            return None
+        from workflow.services.outage_copies import moment
+
+        waiting = self.waiting
+        count = waiting.count
+        text = (
+            f"Envoi impossible : {count} courriel{'s' if count > 1 else ''} "
+            f"{'attendent' if count > 1 else 'attend'} le retour du serveur d'envoi, le plus "
+            f"ancien depuis le {moment(waiting.oldest, zone)}"
+        )
+        if waiting.next_retry is not None and waiting.next_retry > self.now:
+            text += f" ; nouvel essai automatique le {moment(waiting.next_retry, zone)}"
+        return text + f". Dernière erreur : {waiting.cause}"
 
     @property
     def queued(self) -> int:
@@ -111,6 +144,11 @@ def outbox_has_due(app: App, now: datetime) -> bool:
     ones too (else a queue left with only those would never be sent again), and over a transport
     that reaches inboxes nothing dated after the real clock (else mail queued for the future
     would open a connection, for nothing, at every pass)."""
+    with app.transaction() as session:
+        return _has_due(app, session, now)
+
+
+def _has_due(app: App, session: Session, now: datetime) -> bool:
     from workflow.services.dispatch import due_condition, real_now
 
     wall = real_now()
@@ -120,20 +158,41 @@ def outbox_has_due(app: App, now: datetime) -> bool:
         resend_uncertain=app.settings.uncertain_mail == "resend",
         sendable_until=wall if app.transport.reaches_inboxes else None,
     )
+    return session.scalar(select(OutboxMessage.id).where(condition).limit(1)) is not None
+
+
+def note_outage(app: App, report: PassReport) -> None:
+    """After a pass that sent nothing, read what waits for a route that is down (one indexed
+    look-up): ``report.delivery_failed`` then tells an outage even when no message was due. A
+    pass that sent something proved the route works, and sent what waited for it."""
+    if report.sent and not (report.dispatch and report.dispatch.outage):
+        report.waiting = None
+        return
     with app.transaction() as session:
-        found = session.scalar(select(OutboxMessage.id).where(condition).limit(1))
-    return found is not None
+        report.waiting = outage_waiting(session)
 
 
 def run_pass(
     app: App, now: datetime, *, dispatch: bool = True, stop: StopCheck = _never
 ) -> PassReport:
-    """One pass at ``now``: queue what is due, then (unless told not to) send the outbox."""
-    report = queue_work(app, now, stop)
-    if dispatch and not stop() and outbox_has_due(app, now):
-        from workflow.services.dispatch import dispatch_due
+    """One pass at ``now``: queue what is due, then (unless told not to) send the outbox and
+    note what waits for a route that is down (``PassReport.delivery_failed``).
 
-        report.dispatch = dispatch_due(app, now)
+    Mail waiting for the route is not tried before its retry slot here (the service's passes
+    would otherwise knock at a dead server every minute); once one message goes through, the
+    dispatcher sends all of them in the same pass."""
+    report = queue_work(app, now, stop)
+    if dispatch and not stop():
+        with app.transaction() as session:
+            due = _has_due(app, session, now)
+            if not due:
+                # Nothing to send: what waits for the route is read in the same transaction.
+                report.waiting = outage_waiting(session)
+        if due:
+            from workflow.services.dispatch import dispatch_due
+
+            report.dispatch = dispatch_due(app, now)
+            note_outage(app, report)
     log_pass(report)
     return report
 

@@ -58,8 +58,8 @@ _UNREACHABLE = {
 
 
 def folder_failure(exc: OSError, folder: Path) -> ConnectionFailure:
-    """« dossier du courrier plein : <dossier> (plus de place sur le disque) », or
-    « … inaccessible : … »; the system's own words (and the file) kept as the detail."""
+    """« dossier du courrier plein : <dossier> (plus de place sur le disque) », or
+    « … inaccessible : … »; the system's own words (and the file) kept as the detail."""
     code = exc.errno or 0
     if code in _FULL:
         message = f"dossier du courrier plein : {folder} ({_FULL[code]})"

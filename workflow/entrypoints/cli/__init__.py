@@ -6,16 +6,19 @@ import logging
 
 import click
 
-from workflow.adapters.db import safe_url
+from workflow.app.admin import init_database
 from workflow.entrypoints.cli import (
     audit,
     catalog,
+    clause_corrections,
     clauses,
+    corrections,
     imports,
     mail,
     participants,
     privacy,
     report,
+    search,
     service,
     summary,
 )
@@ -43,22 +46,22 @@ def init_command() -> None:
     """Crée ou met à jour la base de données (sans risque si relancé)."""
     from workflow.entrypoints.cli.common import get_app
 
-    app = get_app()
-    revision = app.init_database()
-    console.print(
-        f"Base de données prête (schéma {revision}) : {safe_url(app.settings.database_url)}"
-    )
+    ready = init_database(get_app())
+    console.print(f"Base de données prête (schéma {ready.revision}) : {ready.database}")
 
 
 for module in (
     audit,
     catalog,
+    clause_corrections,
     clauses,
+    corrections,
     imports,
     mail,
     participants,
     privacy,
     report,
+    search,
     service,
     summary,
 ):

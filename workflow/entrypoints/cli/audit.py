@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from workflow.app.audit import AuditReport, Finding, verify_database
 from workflow.entrypoints.cli.common import (
     get_app,
     handle_errors,
@@ -12,7 +13,6 @@ from workflow.entrypoints.cli.common import (
     print_json,
     say,
 )
-from workflow.services.audit import AuditReport, Finding, verify
 
 
 @click.group("audit")
@@ -47,7 +47,7 @@ def verify_command(as_json: bool) -> None:
     été écrite, et que chaque accusé de réception dit les heures enregistrées à son instant.
     Une ligne par problème, puis les remarques (écarts qu'explique un changement enregistré
     depuis) ; code de sortie 0 si tout va bien, 1 sinon."""
-    report = verify(get_app())
+    report = verify_database(get_app())
     if as_json:
         print_json(
             {

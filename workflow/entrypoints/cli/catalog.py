@@ -1,7 +1,10 @@
 """``clauses buyer|company|operation|market|lot ...``: the territory's reference data.
 
-Every ``add`` runs in one transaction and prints what was created (``--json`` for machines);
-every ``list`` prints a table. Objects are designated by their number (``id``), shown by ``list``.
+Each command parses what was typed, calls one function of ``workflow.app.catalog`` (or
+``workflow.app.calendars``) and prints the view it returns: every ``add`` what was created
+(``--json`` for machines), every ``list`` a table. A buyer, a company, an operation or a market is
+designated by its N° (shown by ``list``) or by what people know of it: its name, its SIRET, its
+reference; a lot by its clause's N° or « 2026-014/01 ».
 """
 
 from __future__ import annotations
@@ -11,8 +14,18 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from workflow.adapters.orm import Buyer, Company, Market, Operation
 from workflow.adapters.templates import to_name
+from workflow.app import calendars as calendar_app
+from workflow.app import catalog as catalog_app
+from workflow.app.catalog import (
+    BuyerView,
+    CompanyView,
+    ContactView,
+    CorrespondentView,
+    MarketView,
+    OperationView,
+)
+from workflow.domain.stages import LABELS
 from workflow.domain.vocabulary import NoticePreference
 from workflow.entrypoints.cli.calendar_options import (
     calendar_change,
@@ -22,12 +35,17 @@ from workflow.entrypoints.cli.calendar_options import (
     print_calendar_changed,
 )
 from workflow.entrypoints.cli.clauses import (
-    clause_summary,
+    BUYER_HELP,
+    DESIGNATION,
+    MARKET_HELP,
+    OPERATION_HELP,
+    clause_argument,
     figure_options,
     list_clauses,
     parse_figures,
     print_calculation,
     print_calendar,
+    summary_data,
 )
 from workflow.entrypoints.cli.common import (
     actor_option,
@@ -42,16 +60,14 @@ from workflow.entrypoints.cli.common import (
     print_table,
     say,
 )
-from workflow.services import catalog
-from workflow.services.calendar_changes import Reset, set_buyer, set_lot_calendar
+from workflow.services.calendar_changes import Reset
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS, CalendarChange
-from workflow.services.clauses import ClauseParameters
 
 
-def calendar_text(holder: Buyer) -> str:
+def calendar_text(holder: BuyerView) -> str:
     parts = []
-    if holder.declaration_due_day is not None:
-        parts.append(f"échéance le {holder.declaration_due_day}")
+    if holder.due_day is not None:
+        parts.append(f"échéance le {holder.due_day}")
     if holder.reminder_offsets:
         parts.append(f"rappels J+{holder.reminder_offsets.replace(',', ', J+')}")
     if holder.escalation_offset is not None:
@@ -73,15 +89,15 @@ NOTICES_HELP = (
 )
 
 
-def buyer_data(buyer: Buyer) -> dict[str, Any]:
-    preference = NoticePreference(buyer.notice_preference)
+def buyer_data(buyer: BuyerView) -> dict[str, Any]:
+    preference = buyer.notice_preference
     return {
         "id": buyer.id,
         "nom": buyer.name,
         "type": buyer.kind,
         "avis": NOTICE_WORD[preference],
         "avis_libelle": NOTICE_PREFERENCE_LABELS[preference],
-        "jour_echeance": buyer.declaration_due_day,
+        "jour_echeance": buyer.due_day,
         "jours_rappels": buyer.reminder_offsets,
         "jours_signalement": buyer.escalation_offset,
         "contacts": [
@@ -99,7 +115,10 @@ def buyer_data(buyer: Buyer) -> dict[str, Any]:
 
 @click.group("buyer")
 def buyer_group() -> None:
-    """Donneurs d'ordre (acheteurs, maîtres d'ouvrage) et leurs contacts."""
+    """Donneurs d'ordre (acheteurs, maîtres d'ouvrage) et leurs contacts.
+
+    Un donneur d'ordre se désigne par son N° ou par son nom (majuscules, accents et tirets
+    n'y comptent pas)."""
 
 
 @buyer_group.command("add")
@@ -125,19 +144,15 @@ def buyer_add(
     as_json: bool,
 ) -> None:
     """Ajoute un donneur d'ordre."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        buyer = catalog.add_buyer(
-            session,
-            name=name,
+    data = buyer_data(
+        catalog_app.add_buyer(
+            get_app(),
+            name,
             kind=kind,
             notice_preference=notice_preference,
             calendar=CalendarChange(due_day, reminder_offsets, escalation_offset),
-            now=now,
-            settings=app.settings,
         )
-        data = buyer_data(buyer)
+    )
     if as_json:
         print_json(data)
         return
@@ -154,33 +169,29 @@ def buyer_add(
 @handle_errors
 def buyer_list(as_json: bool) -> None:
     """Liste les donneurs d'ordre et leurs contacts."""
-    app = get_app()
-    with app.transaction() as session:
-        buyers = catalog.list_buyers(session)
-        rows = [buyer_data(b) for b in buyers]
-        calendars = {b.id: calendar_text(b) for b in buyers}
+    buyers = catalog_app.list_buyers(get_app())
     if as_json:
-        print_json(rows)
+        print_json([buyer_data(b) for b in buyers])
         return
     print_table(
         "Donneurs d'ordre",
         ["N°", "Nom", "Type", "Avis", "Calendrier", "Contacts"],
         [
             [
-                r["id"],
-                r["nom"],
-                r["type"],
-                r["avis_libelle"],
-                calendars[r["id"]],
-                "\n".join(f"{c['nom']} <{c['email']}>" for c in r["contacts"]) or "aucun",
+                b.id,
+                b.name,
+                b.kind,
+                NOTICE_PREFERENCE_LABELS[b.notice_preference],
+                calendar_text(b),
+                "\n".join(f"{c.name} <{c.email}>" for c in b.contacts) or "aucun",
             ]
-            for r in rows
+            for b in buyers
         ],
     )
 
 
 @buyer_group.command("set")
-@click.argument("buyer_id", type=int, metavar="DONNEUR_D_ORDRE")
+@click.argument("buyer", type=DESIGNATION, metavar="DONNEUR_D_ORDRE")
 @click.option(
     "--notices",
     "notice_preference",
@@ -193,7 +204,7 @@ def buyer_list(as_json: bool) -> None:
 @json_option
 @handle_errors
 def buyer_set(
-    buyer_id: int,
+    buyer: str,
     notice_preference: str | None,
     due_day: int | Reset | None,
     reminder_offsets: str | Reset | None,
@@ -205,6 +216,8 @@ def buyer_set(
 ) -> None:
     """Change la préférence d'avis ou le calendrier des déclarations d'un donneur d'ordre.
 
+    DONNEUR_D_ORDRE : N° ou nom du donneur d'ordre.
+
     Le calendrier vaut pour ses lots qui n'ont pas le leur ; « défaut » (ou --reset-calendar)
     revient au réglage général. Les relances en cours de ces lots suivent le nouveau calendrier.
     """
@@ -214,29 +227,23 @@ def buyer_set(
             "Donnez au moins une option : --notices, --due-day, --reminder-offsets, "
             "--escalation-offset ou --reset-calendar."
         )
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        buyer, result = set_buyer(
-            session,
-            buyer_id,
-            notice_preference=notice_preference,
-            calendar=change,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            settings=app.settings,
-            reason=reason,
-        )
-        data = {**buyer_data(buyer), **calendar_changed_data(result)}
+    changed = calendar_app.set_buyer(
+        get_app(),
+        buyer,
+        notice_preference=notice_preference,
+        calendar=change,
+        reason=reason,
+        actor=actor,
+    )
+    result = changed.result
     if as_json:
-        print_json(data)
+        print_json({**buyer_data(changed.buyer), **calendar_changed_data(result)})
         return
+    who = f"n° {changed.buyer.id} ({changed.buyer.name})"
     if not result.changes:
-        say(
-            f"Rien à changer : le donneur d'ordre n° {buyer_id} ({data['nom']}) a déjà ces réglages."
-        )
+        say(f"Rien à changer : le donneur d'ordre {who} a déjà ces réglages.")
         return
-    say(f"Donneur d'ordre n° {buyer_id} ({data['nom']}) modifié :")
+    say(f"Donneur d'ordre {who} modifié :")
     print_calendar_changed(result)
     print_calendar(result.calendar, "Calendrier de ses lots qui n'ont pas le leur")
     if result.lots:
@@ -246,8 +253,20 @@ def buyer_set(
         )
 
 
+def contact_data(contact: ContactView) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "donneur_d_ordre_id": contact.buyer_id,
+        "donneur_d_ordre": contact.buyer,
+        "nom": contact.name,
+        "email": contact.email,
+        "telephone": contact.phone,
+        "fonction": contact.role,
+    }
+
+
 @buyer_group.command("contact-add")
-@click.argument("buyer_id", type=int, metavar="DONNEUR_D_ORDRE")
+@click.argument("buyer", type=DESIGNATION, metavar="DONNEUR_D_ORDRE")
 @click.option("--name", required=True, help="Nom du contact.")
 @click.option("--email", required=True, help="Adresse e-mail du contact.")
 @click.option("--phone", default="", help="Téléphone.")
@@ -255,51 +274,45 @@ def buyer_set(
 @json_option
 @handle_errors
 def buyer_contact_add(
-    buyer_id: int, name: str, email: str, phone: str, role: str, as_json: bool
+    buyer: str, name: str, email: str, phone: str, role: str, as_json: bool
 ) -> None:
-    """Ajoute un contact à un donneur d'ordre (il reçoit les avis)."""
-    app = get_app()
-    with app.transaction() as session:
-        contact = catalog.add_buyer_contact(
-            session, buyer_id, name=name, email=email, phone=phone, role=role
-        )
-        data = {
-            "id": contact.id,
-            "donneur_d_ordre_id": buyer_id,
-            "donneur_d_ordre": contact.buyer.name,
-            "nom": contact.name,
-            "email": contact.email,
-            "telephone": contact.phone,
-            "fonction": contact.role,
-        }
+    """Ajoute un contact à un donneur d'ordre (il reçoit les avis).
+
+    DONNEUR_D_ORDRE : N° ou nom du donneur d'ordre."""
+    contact = catalog_app.add_buyer_contact(
+        get_app(), buyer, name=name, email=email, phone=phone, role=role
+    )
     if as_json:
-        print_json(data)
+        print_json(contact_data(contact))
         return
     say(
-        f"Contact n° {data['id']} ajouté {to_name(str(data['donneur_d_ordre']))} : "
-        f"{data['nom']} <{data['email']}>."
+        f"Contact n° {contact.id} ajouté {to_name(contact.buyer)} : "
+        f"{contact.name} <{contact.email}>."
     )
 
 
 # --- companies --------------------------------------------------------------------------------
 
 
-def company_data(company: Company) -> dict[str, Any]:
+def correspondent_data(person: CorrespondentView) -> dict[str, Any]:
+    return {"id": person.id, "nom": person.name, "email": person.email, "telephone": person.phone}
+
+
+def company_data(company: CompanyView) -> dict[str, Any]:
     return {
         "id": company.id,
         "nom": company.name,
         "siret": company.siret,
         "ville": company.city,
-        "correspondants": [
-            {"id": c.id, "nom": c.name, "email": c.email, "telephone": c.phone}
-            for c in company.correspondents
-        ],
+        "correspondants": [correspondent_data(c) for c in company.correspondents],
     }
 
 
 @click.group("company")
 def company_group() -> None:
-    """Entreprises (titulaires, cotraitants, sous-traitants) et leurs correspondants."""
+    """Entreprises (titulaires, cotraitants, sous-traitants) et leurs correspondants.
+
+    Une entreprise se désigne par son N°, son nom ou son SIRET (espaces permis)."""
 
 
 @company_group.command("add")
@@ -310,12 +323,7 @@ def company_group() -> None:
 @handle_errors
 def company_add(name: str, siret: str | None, city: str, as_json: bool) -> None:
     """Ajoute une entreprise."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        data = company_data(
-            catalog.add_company(session, name=name, siret=siret, city=city, now=now)
-        )
+    data = company_data(catalog_app.add_company(get_app(), name, siret=siret, city=city))
     if as_json:
         print_json(data)
         return
@@ -331,92 +339,90 @@ def company_add(name: str, siret: str | None, city: str, as_json: bool) -> None:
 @handle_errors
 def company_list(as_json: bool) -> None:
     """Liste les entreprises et leurs correspondants."""
-    app = get_app()
-    with app.transaction() as session:
-        rows = [company_data(c) for c in catalog.list_companies(session)]
+    companies = catalog_app.list_companies(get_app())
     if as_json:
-        print_json(rows)
+        print_json([company_data(c) for c in companies])
         return
     print_table(
         "Entreprises",
         ["N°", "Nom", "SIRET", "Ville", "Correspondants"],
         [
             [
-                r["id"],
-                r["nom"],
-                r["siret"] or "",
-                r["ville"],
-                "\n".join(f"n° {c['id']} {c['nom']} <{c['email']}>" for c in r["correspondants"])
-                or "aucun",
+                c.id,
+                c.name,
+                c.siret or "",
+                c.city,
+                "\n".join(f"n° {p.id} {p.name} <{p.email}>" for p in c.correspondents) or "aucun",
             ]
-            for r in rows
+            for c in companies
         ],
     )
 
 
 @company_group.command("correspondent-add")
-@click.argument("company_id", type=int, metavar="ENTREPRISE")
+@click.argument("company", metavar="ENTREPRISE")
 @click.option("--name", required=True, help="Nom du correspondant insertion.")
 @click.option("--email", required=True, help="Adresse e-mail (reçoit appels et rappels).")
 @click.option("--phone", default="", help="Téléphone.")
 @json_option
 @handle_errors
 def company_correspondent_add(
-    company_id: int, name: str, email: str, phone: str, as_json: bool
+    company: str, name: str, email: str, phone: str, as_json: bool
 ) -> None:
-    """Ajoute un correspondant insertion à une entreprise."""
-    app = get_app()
-    with app.transaction() as session:
-        person = catalog.add_correspondent(session, company_id, name=name, email=email, phone=phone)
-        data = {
-            "id": person.id,
-            "entreprise_id": company_id,
-            "entreprise": person.company.name,
-            "nom": person.name,
-            "email": person.email,
-            "telephone": person.phone,
-        }
+    """Ajoute un correspondant insertion à une entreprise.
+
+    ENTREPRISE : N°, nom ou SIRET de l'entreprise."""
+    person = catalog_app.add_correspondent(get_app(), company, name=name, email=email, phone=phone)
     if as_json:
-        print_json(data)
+        print_json(
+            {
+                "id": person.id,
+                "entreprise_id": person.company_id,
+                "entreprise": person.company,
+                "nom": person.name,
+                "email": person.email,
+                "telephone": person.phone,
+            }
+        )
         return
     say(
-        f"Correspondant n° {data['id']} ajouté {to_name(str(data['entreprise']))} : "
-        f"{data['nom']} <{data['email']}>."
+        f"Correspondant n° {person.id} ajouté {to_name(person.company)} : "
+        f"{person.name} <{person.email}>."
     )
 
 
 # --- operations and markets -------------------------------------------------------------------
 
 
-def operation_data(operation: Operation) -> dict[str, Any]:
+def operation_data(operation: OperationView) -> dict[str, Any]:
     return {
         "id": operation.id,
         "donneur_d_ordre_id": operation.buyer_id,
-        "donneur_d_ordre": operation.buyer.name,
+        "donneur_d_ordre": operation.buyer,
         "nom": operation.name,
         "lieu": operation.place,
-        "marches": len(operation.markets),
+        "marches": operation.markets,
     }
 
 
 @click.group("operation")
 def operation_group() -> None:
-    """Opérations (un chantier, un programme) d'un donneur d'ordre."""
+    """Opérations (un chantier, un programme) d'un donneur d'ordre.
+
+    Une opération se désigne par son N° ou par son nom."""
 
 
 @operation_group.command("add")
 @click.argument("name", metavar="NOM")
-@click.option("--buyer", "buyer_id", type=int, required=True, help="N° du donneur d'ordre.")
+@click.option(
+    "--buyer", type=DESIGNATION, required=True, metavar="DONNEUR_D_ORDRE", help=BUYER_HELP
+)
 @click.option("--place", default="", help="Lieu de l'opération.")
 @json_option
 @handle_errors
-def operation_add(name: str, buyer_id: int, place: str, as_json: bool) -> None:
+def operation_add(name: str, buyer: str, place: str, as_json: bool) -> None:
     """Ajoute une opération à un donneur d'ordre."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        operation = catalog.add_operation(session, buyer_id, name=name, place=place, now=now)
-        data = operation_data(operation)
+    data = operation_data(catalog_app.add_operation(get_app(), name, buyer=buyer, place=place))
     if as_json:
         print_json(data)
         return
@@ -428,53 +434,60 @@ def operation_add(name: str, buyer_id: int, place: str, as_json: bool) -> None:
 
 
 @operation_group.command("list")
-@click.option("--buyer", "buyer_id", type=int, default=None, help="Un seul donneur d'ordre.")
+@click.option(
+    "--buyer",
+    type=DESIGNATION,
+    default=None,
+    metavar="DONNEUR_D_ORDRE",
+    help=f"Un seul donneur d'ordre : {BUYER_HELP}",
+)
 @json_option
 @handle_errors
-def operation_list(buyer_id: int | None, as_json: bool) -> None:
+def operation_list(buyer: str | None, as_json: bool) -> None:
     """Liste les opérations."""
-    app = get_app()
-    with app.transaction() as session:
-        rows = [operation_data(o) for o in catalog.list_operations(session, buyer_id)]
+    operations = catalog_app.list_operations(get_app(), buyer=buyer)
     if as_json:
-        print_json(rows)
+        print_json([operation_data(o) for o in operations])
         return
     print_table(
         "Opérations",
         ["N°", "Donneur d'ordre", "Nom", "Lieu", "Marchés"],
-        [[r["id"], r["donneur_d_ordre"], r["nom"], r["lieu"], number(r["marches"])] for r in rows],
+        [[o.id, o.buyer, o.name, o.place, number(o.markets)] for o in operations],
     )
 
 
-def market_data(market: Market) -> dict[str, Any]:
+def market_data(market: MarketView) -> dict[str, Any]:
     return {
         "id": market.id,
         "operation_id": market.operation_id,
-        "operation": market.operation.name,
-        "donneur_d_ordre": market.operation.buyer.name,
+        "operation": market.operation,
+        "donneur_d_ordre": market.buyer,
         "reference": market.reference,
         "intitule": market.title,
-        "lots": len(market.clauses),
+        "lots": market.lots,
     }
 
 
 @click.group("market")
 def market_group() -> None:
-    """Marchés d'une opération (chacun compte un ou plusieurs lots)."""
+    """Marchés d'une opération (chacun compte un ou plusieurs lots).
+
+    Un marché se désigne par son N° ou par sa référence (ex. 2026-014)."""
 
 
 @market_group.command("add")
 @click.argument("reference", metavar="REFERENCE")
-@click.option("--operation", "operation_id", type=int, required=True, help="N° de l'opération.")
+@click.option(
+    "--operation", type=DESIGNATION, required=True, metavar="OPERATION", help=OPERATION_HELP
+)
 @click.option("--title", default="", help="Intitulé du marché.")
 @json_option
 @handle_errors
-def market_add(reference: str, operation_id: int, title: str, as_json: bool) -> None:
+def market_add(reference: str, operation: str, title: str, as_json: bool) -> None:
     """Ajoute un marché à une opération."""
-    app = get_app()
-    with app.transaction() as session:
-        market = catalog.add_market(session, operation_id, reference=reference, title=title)
-        data = market_data(market)
+    data = market_data(
+        catalog_app.add_market(get_app(), reference, operation=operation, title=title)
+    )
     if as_json:
         print_json(data)
         return
@@ -487,31 +500,25 @@ def market_add(reference: str, operation_id: int, title: str, as_json: bool) -> 
 
 
 @market_group.command("list")
-@click.option("--operation", "operation_id", type=int, default=None, help="Une seule opération.")
+@click.option(
+    "--operation",
+    type=DESIGNATION,
+    default=None,
+    metavar="OPERATION",
+    help=f"Une seule opération : {OPERATION_HELP}",
+)
 @json_option
 @handle_errors
-def market_list(operation_id: int | None, as_json: bool) -> None:
+def market_list(operation: str | None, as_json: bool) -> None:
     """Liste les marchés."""
-    app = get_app()
-    with app.transaction() as session:
-        rows = [market_data(m) for m in catalog.list_markets(session, operation_id)]
+    markets = catalog_app.list_markets(get_app(), operation=operation)
     if as_json:
-        print_json(rows)
+        print_json([market_data(m) for m in markets])
         return
     print_table(
         "Marchés",
         ["N°", "Donneur d'ordre", "Opération", "Référence", "Intitulé", "Lots"],
-        [
-            [
-                r["id"],
-                r["donneur_d_ordre"],
-                r["operation"],
-                r["reference"],
-                r["intitule"],
-                number(r["lots"]),
-            ]
-            for r in rows
-        ],
+        [[m.id, m.buyer, m.operation, m.reference, m.title, number(m.lots)] for m in markets],
     )
 
 
@@ -520,11 +527,14 @@ def market_list(operation_id: int | None, as_json: bool) -> None:
 
 @click.group("lot")
 def lot_group() -> None:
-    """Lots d'un marché portant une clause d'insertion (une clause par lot)."""
+    """Lots d'un marché portant une clause d'insertion (une clause par lot).
+
+    Un lot se désigne par le N° de sa clause ou par la référence du marché et le lot, ex.
+    2026-014/01."""
 
 
 @lot_group.command("add")
-@click.option("--market", "market_id", type=int, required=True, help="N° du marché.")
+@click.option("--market", type=DESIGNATION, required=True, metavar="MARCHE", help=MARKET_HELP)
 @click.option("--title", required=True, help="Intitulé du lot (ex. Gros œuvre).")
 @click.option("--number", "lot_number", default="", help="Numéro du lot (vide : lot unique).")
 @click.option("--trade", default="", help="Corps d'état.")
@@ -539,7 +549,7 @@ def lot_group() -> None:
 @json_option
 @handle_errors
 def lot_add(
-    market_id: int,
+    market: str,
     title: str,
     lot_number: str,
     trade: str,
@@ -558,49 +568,38 @@ def lot_add(
 ) -> None:
     """Ajoute un lot et sa clause, à l'étape « repérage » ; calcule ses heures si les quatre
     paramètres sont donnés."""
-    app = get_app()
     figures = parse_figures(amount, labour_share, rate, hourly_cost)
     if hours_reason is not None and hours_override is None:
         raise click.UsageError("--hours-reason va avec --hours.")
-    params = ClauseParameters(
-        amount_excl_tax=figures.amount,
-        labour_share=figures.labour_share,
-        insertion_rate=figures.rate,
-        hourly_cost=figures.hourly_cost,
-        hours_override=hours_override,
-        override_reason=hours_reason,
-    )
     notification = (
         parse_date_fr(planned_notification, "--planned-notification")
         if planned_notification
         else None
     )
-    now = app.clock()
-    with app.transaction() as session:
-        clause = catalog.add_lot(
-            session,
-            market_id,
-            lot_number=lot_number,
-            lot_title=title,
-            params=params,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            publish=app.publish,
-            trade=trade,
-            planned_notification=notification,
-            calendar=CalendarChange(due_day, reminder_offsets, escalation_offset),
-            settings=app.settings,
-        )
-        data = clause_summary(clause)
-    calculation = params.calculation()
-    data["note_de_calcul"] = calculation.note() if calculation else None
+    added = catalog_app.add_lot(
+        get_app(),
+        market=market,
+        title=title,
+        lot_number=lot_number,
+        trade=trade,
+        figures=figures,
+        hours_override=hours_override,
+        hours_reason=hours_reason,
+        planned_notification=notification,
+        calendar=CalendarChange(due_day, reminder_offsets, escalation_offset),
+        actor=actor,
+    )
+    calculation = added.calculation
     if as_json:
+        data = summary_data(added.clause)
+        data["note_de_calcul"] = calculation.note() if calculation else None
         print_json(data)
         return
-    lot = f" lot {data['lot']}" if data["lot"] else ""
+    clause = added.clause
+    lot = f" lot {clause.lot_number}" if clause.lot_number else ""
     say(
-        f"Clause n° {data['id']} créée à l'étape « {data['etape_libelle']} » : "
-        f"marché {data['marche']}{lot} – {data['intitule']}."
+        f"Clause n° {clause.id} créée à l'étape « {LABELS[clause.stage]} » : "
+        f"marché {clause.market}{lot} – {clause.lot_title}."
     )
     if calculation:
         print_calculation(calculation)
@@ -611,14 +610,14 @@ def lot_add(
 
 
 @lot_group.command("set")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @change_calendar_options
 @click.option("--reason", default=None, help="Motif inscrit à l'historique de la clause.")
 @actor_option
 @json_option
 @handle_errors
 def lot_set(
-    clause_id: int,
+    clause: str,
     due_day: int | Reset | None,
     reminder_offsets: str | Reset | None,
     escalation_offset: int | Reset | None,
@@ -628,25 +627,17 @@ def lot_set(
     as_json: bool,
 ) -> None:
     """Change le calendrier des déclarations d'un lot ; « défaut » (ou --reset-calendar) revient
-    à celui du donneur d'ordre. Les relances en cours suivent le nouveau calendrier."""
+    à celui du donneur d'ordre. Les relances en cours suivent le nouveau calendrier.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     change = calendar_change(due_day, reminder_offsets, escalation_offset, reset_calendar)
     if change.empty:
         raise click.UsageError(
             "Donnez au moins une option : --due-day, --reminder-offsets, --escalation-offset "
             "ou --reset-calendar."
         )
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        result = set_lot_calendar(
-            session,
-            clause_id,
-            change,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            settings=app.settings,
-            reason=reason,
-        )
+    changed = calendar_app.set_lot_calendar(get_app(), clause, change, reason=reason, actor=actor)
+    result, clause_id = changed.result, changed.clause_id
     if as_json:
         print_json({"clause": clause_id, **calendar_changed_data(result)})
         return

@@ -1,31 +1,32 @@
 """``clauses clause ...`` and ``clauses hours``: compute, show, list, award and move clauses.
 
-Every command that changes a clause reads the clock once, runs one transaction and hands the
-domain events to ``app.publish`` inside it, so the notices they cause are saved with the change.
+Each command parses what was typed, calls one function of ``workflow.app.clauses`` (which owns
+the transaction, the clock, the actor and the events) and prints the view it returns. A clause
+is designated by its N° or by its market's reference and lot (« 2026-014/01 »).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 from rich.markup import escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
-from workflow.adapters.orm import AwardParty, Clause, Market, Operation
-from workflow.domain.hours import HoursCalculation, compute_hours, parse_positive, parse_ratio
+from workflow.adapters.templates import french_percent
+from workflow.app import clauses as clause_app
+from workflow.app.clause_views import ClauseDetail, ClauseSummary
+from workflow.app.clauses import Figures, PartyChoice
+from workflow.domain.characters import shown
+from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
 from workflow.domain.stages import (
     EVENT_LABELS,
     LABELS,
     ClauseEvent,
     Stage,
-    allowed_events,
     parse_event,
     parse_stage,
 )
@@ -42,17 +43,11 @@ from workflow.entrypoints.cli.common import (
     print_table,
     say,
 )
+from workflow.entrypoints.cli.params import LARGEST, Text
 from workflow.errors import InputRefused
-from workflow.services import catalog
-from workflow.services import clauses as clause_service
 from workflow.services.calendar_changes import calendar_lines
-from workflow.services.clauses import PartyInput
-from workflow.services.lot_calendars import (
-    SOURCE_LABELS,
-    ExplainedCalendar,
-    RuleSource,
-    clause_calendar,
-)
+from workflow.services.clauses import AwardResult
+from workflow.services.lot_calendars import SOURCE_LABELS, ExplainedCalendar, RuleSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,6 +71,10 @@ HISTORY_LABELS: dict[str, str] = {
     "calendar": "calendrier des déclarations",
     "declaration": "déclaration mensuelle",
     "outcome": "sortie d'un participant",
+    "lot": "lot corrigé",
+    "declaration_cancelled": "déclaration annulée",
+    "award_corrected": "attribution corrigée",
+    "reopen": "réouverture",
 }
 
 
@@ -83,6 +82,44 @@ def history_label(event: str) -> str:
     """The French label of a history row; a code added later without its label still reads as
     words (``some_event`` → « some event »), never as an identifier."""
     return HISTORY_LABELS.get(event) or event.replace("_", " ")
+
+
+# --- designations -----------------------------------------------------------------------------
+
+
+class Designation(Text):
+    """A record named by its N° or by what people know of it (name, reference, « 2026-014/01 »).
+
+    Any text is looked up by the application layer; only a number past what an N° can be is a
+    usage error here, as it was when these parameters took numbers alone."""
+
+    name = "texte"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        digits = str(text).strip()
+        if digits.isascii() and digits.isdigit() and int(digits) > LARGEST:
+            largest = f"{LARGEST:,}".replace(",", "\u202f")
+            self.fail(
+                f"«\u00a0{shown(digits)}\u00a0» : nombre trop grand (au plus {largest}).",
+                param,
+                ctx,
+            )
+        return text
+
+
+DESIGNATION = Designation()
+
+#: Help texts of the options and arguments naming a record.
+BUYER_HELP = "N° ou nom du donneur d'ordre."
+COMPANY_HELP = "N°, nom ou SIRET de l'entreprise."
+OPERATION_HELP = "N° ou nom de l'opération."
+MARKET_HELP = "N° ou référence du marché."
+
+
+def clause_argument(func: F) -> F:
+    """The ``CLAUSE`` argument: a N° or « RÉFÉRENCE/LOT »."""
+    return click.argument("clause", type=DESIGNATION, metavar="CLAUSE")(func)
 
 
 # --- the calculation note ---------------------------------------------------------------------
@@ -108,14 +145,6 @@ def figure_options(func: F) -> F:
         "--amount", default=None, help="Montant HT en euros, ex. 1000000 ou « 1 000 000 »."
     )(func)
     return func
-
-
-@dataclass(frozen=True)
-class Figures:
-    amount: Decimal | None
-    labour_share: Decimal | None
-    rate: Decimal | None
-    hourly_cost: Decimal | None
 
 
 def parse_figures(
@@ -163,7 +192,7 @@ def hours_command(
     """Calcule les heures d'insertion et affiche la note de calcul (sans rien enregistrer)."""
     figures = parse_figures(amount, labour_share, rate, hourly_cost)
     assert figures.amount and figures.labour_share and figures.rate and figures.hourly_cost
-    calculation = compute_hours(
+    calculation = clause_app.calculate_hours(
         figures.amount, figures.labour_share, figures.rate, figures.hourly_cost
     )
     if as_json:
@@ -178,20 +207,22 @@ def hours_command(
 
 @click.group("clause")
 def clause_group() -> None:
-    """Clauses : afficher, lister, calculer, attribuer, faire avancer."""
+    """Clauses : afficher, lister, calculer, attribuer, faire avancer.
+
+    Une clause se désigne par son N° ou par la référence du marché et le lot, ex. 2026-014/01
+    (la référence seule si le marché n'a qu'un lot)."""
 
 
-def clause_summary(clause: Clause) -> dict[str, Any]:
-    operation = clause.market.operation
+def summary_data(clause: ClauseSummary) -> dict[str, Any]:
     return {
         "id": clause.id,
-        "donneur_d_ordre": operation.buyer.name,
-        "operation": operation.name,
-        "marche": clause.market.reference,
+        "donneur_d_ordre": clause.buyer,
+        "operation": clause.operation,
+        "marche": clause.market,
         "lot": clause.lot_number,
         "intitule": clause.lot_title,
-        "etape": clause.stage,
-        "etape_libelle": LABELS[Stage(clause.stage)],
+        "etape": clause.stage.value,
+        "etape_libelle": LABELS[clause.stage],
         "heures_calculees": clause.hours_computed,
         "heures_imposees": clause.hours_override,
         "heures_prevues": clause.hours_target,
@@ -199,43 +230,50 @@ def clause_summary(clause: Clause) -> dict[str, Any]:
     }
 
 
-def clause_detail(clause: Clause) -> dict[str, Any]:
-    data = clause_summary(clause)
-    data.update(
-        montant_ht=clause.amount_excl_tax,
-        part_main_d_oeuvre=clause.labour_share,
-        taux_insertion=clause.insertion_rate,
-        cout_horaire=clause.hourly_cost,
-        raison_heures_imposees=clause.override_reason,
-        demarrage=clause.start_date,
-        fin_prevue=clause.planned_end_date,
-        fin=clause.end_date,
-        bilan=clause.final_report_at,
-        entreprises=[
+def detail_data(detail: ClauseDetail) -> dict[str, Any]:
+    """``clause show --json``: the keys of a list's row, then the rest of the clause."""
+    return {
+        **summary_data(detail.summary),
+        "montant_ht": detail.amount_excl_tax,
+        "part_main_d_oeuvre": detail.labour_share,
+        "taux_insertion": detail.insertion_rate,
+        "cout_horaire": detail.hourly_cost,
+        "raison_heures_imposees": detail.override_reason,
+        "demarrage": detail.start_date,
+        "fin_prevue": detail.planned_end_date,
+        "fin": detail.end_date,
+        # When the final report was recorded (its text: « texte_bilan »).
+        "bilan": detail.final_report_at,
+        "texte_bilan": detail.final_report,
+        "heures_realisees": detail.hours_done,
+        # Hours done over the target (1 is the target reached), None without a target.
+        "taux_realisation": detail.completion,
+        "entreprises": [
             {
                 "entreprise_id": party.company_id,
-                "entreprise": party.company.name,
-                "role": PARTY_ROLE_LABELS[PartyRole(party.role)],
-                "correspondant": party.correspondent.name if party.correspondent else None,
-                "email": party.correspondent.email if party.correspondent else None,
+                "entreprise": party.company,
+                "role": PARTY_ROLE_LABELS[party.role],
+                "correspondant": party.correspondent,
+                "email": party.email,
                 "heures": party.hours_share,
+                "heures_realisees": party.hours_done,
             }
-            for party in clause.parties
+            for party in detail.parties
         ],
-        evenements_permis=[EVENT_LABELS[e] for e in allowed_events(Stage(clause.stage))],
-        historique=[
+        "evenements_permis": [EVENT_LABELS[e] for e in detail.allowed_events],
+        "historique": [
             {
                 "date": row.at,
                 "acteur": row.actor,
                 "evenement": row.event,
-                "de": row.from_stage,
-                "vers": row.to_stage,
+                "de": row.from_stage.value if row.from_stage else None,
+                "vers": row.to_stage.value,
                 "motif": row.reason,
             }
-            for row in clause.history
+            for row in detail.history
         ],
-    )
-    return data
+        "calendrier": calendar_data(detail.calendar),
+    }
 
 
 def calendar_data(calendar: ExplainedCalendar) -> dict[str, Any]:
@@ -259,132 +297,142 @@ def print_calendar(calendar: ExplainedCalendar, title: str = "Calendrier des dé
         say(f"  {line}")
 
 
-def load_clause(session: Session, clause_id: int) -> Clause:
-    clause_service.get_clause(session, clause_id)
-    return session.scalars(
-        select(Clause)
-        .where(Clause.id == clause_id)
-        .options(
-            selectinload(Clause.history),
-            selectinload(Clause.parties).selectinload(AwardParty.company),
-            selectinload(Clause.parties).selectinload(AwardParty.correspondent),
-        )
-    ).one()
+#: Stages at which the hours declared are worth a line even when none are.
+DECLARED_STAGES = frozenset({Stage.EXECUTION, Stage.SUSPENDED, Stage.FOLLOW_UP, Stage.CLOSED})
 
 
-def print_clause(data: dict[str, Any], calendar: ExplainedCalendar, zone: ZoneInfo) -> None:
-    lot = f" lot {data['lot']}" if data["lot"] else ""
-    title = escape(f"{data['intitule']} (marché {data['marche']}{lot})")
-    say(f"[bold]Clause n° {data['id']}[/] – {title}", markup=True)
-    say(f"Donneur d'ordre : {data['donneur_d_ordre']} · Opération : {data['operation']}")
-    say(f"Étape : [bold]{data['etape_libelle']}[/] (version {data['version']})", markup=True)
-    hours = data["heures_prevues"]
-    say(f"Heures d'insertion prévues : {hours_text(hours, 'à calculer')}")
-    if data["heures_imposees"] is not None:
-        computed = data["heures_calculees"]
+def completion_text(detail: ClauseDetail) -> str:
+    """« 2 362,50 h sur 4 725 h prévues (50,0 %), reste 2 362,50 h »: the percentage is cut,
+    never rounded up, so 99,96 % does not read as the target reached."""
+    done = hours_text(detail.hours_done)
+    target = detail.summary.hours_target
+    ratio = detail.completion
+    if target is None or ratio is None:
+        return f"{done} (pas d'heures prévues à comparer)"
+    percent = french_percent(ratio.quantize(Decimal("0.001"), rounding=ROUND_DOWN), 1)
+    text = f"{done} sur {hours_text(target)} prévues ({percent})"
+    left = Decimal(target) - detail.hours_done
+    return text + (f", reste {hours_text(left)}" if left > 0 else "")
+
+
+def print_clause(detail: ClauseDetail, zone: ZoneInfo) -> None:
+    clause = detail.summary
+    lot = f" lot {clause.lot_number}" if clause.lot_number else ""
+    title = escape(f"{clause.lot_title} (marché {clause.market}{lot})")
+    say(f"[bold]Clause n° {clause.id}[/] – {title}", markup=True)
+    say(f"Donneur d'ordre : {clause.buyer} · Opération : {clause.operation}")
+    say(f"Étape : [bold]{LABELS[clause.stage]}[/] (version {clause.version})", markup=True)
+    say(f"Heures d'insertion prévues : {hours_text(clause.hours_target, 'à calculer')}")
+    if clause.hours_override is not None:
         say(
-            f"  imposées ({data['raison_heures_imposees']}) ; calculées : "
-            f"{hours_text(computed, 'non calculées')}"
+            f"  imposées ({detail.override_reason}) ; calculées : "
+            f"{hours_text(clause.hours_computed, 'non calculées')}"
         )
-    for party in data["entreprises"]:
-        share = f" – {hours_text(party['heures'])}" if party["heures"] is not None else ""
+    if detail.hours_done or clause.stage in DECLARED_STAGES:
+        say(f"Heures réalisées (déclarées) : {completion_text(detail)}")
+    for party in detail.parties:
+        share = f" – {hours_text(party.hours_share)}" if party.hours_share is not None else ""
+        done = f" (déclarées : {hours_text(party.hours_done)})" if party.hours_done else ""
         say(
-            f"Entreprise {party['role']} : {party['entreprise']}{share}"
-            f" – correspondant : {party['correspondant'] or 'à désigner'} {party['email'] or ''}"
+            f"Entreprise {PARTY_ROLE_LABELS[party.role]} : {party.company}{share}{done}"
+            f" – correspondant : {party.correspondent or 'à désigner'} {party.email or ''}"
         )
-    if data["demarrage"]:
+    if detail.start_date:
+        planned = detail.planned_end_date
         say(
-            f"Démarrage : {data['demarrage']:%d/%m/%Y} · fin prévue : "
-            f"{data['fin_prevue']:%d/%m/%Y}"
-            + (f" · fin : {data['fin']:%d/%m/%Y}" if data["fin"] else "")
+            f"Démarrage : {detail.start_date:%d/%m/%Y} · fin prévue : "
+            + (f"{planned:%d/%m/%Y}" if planned else "–")
+            + (f" · fin : {detail.end_date:%d/%m/%Y}" if detail.end_date else "")
         )
-    print_calendar(calendar)
-    allowed = ", ".join(data["evenements_permis"]) or "aucun"
+    if detail.final_report is not None:
+        when = (
+            f" (enregistré le {detail.final_report_at.astimezone(zone):%d/%m/%Y})"
+            if detail.final_report_at
+            else ""
+        )
+        say(f"Bilan de l'opération{when} :")
+        for line in detail.final_report.splitlines() or [""]:
+            say(f"  {line}")
+    print_calendar(detail.calendar)
+    allowed = ", ".join(EVENT_LABELS[e] for e in detail.allowed_events) or "aucun"
     say(f"Événements permis : {allowed}")
     print_table(
         "Historique",
         ["Date", "Acteur", "Événement", "De", "Vers", "Motif"],
         [
             [
-                f"{h['date'].astimezone(zone):%d/%m/%Y %H:%M}",
-                h["acteur"],
-                history_label(h["evenement"]),
-                LABELS[Stage(h["de"])] if h["de"] else "",
-                LABELS[Stage(h["vers"])],
-                h["motif"] or "",
+                f"{row.at.astimezone(zone):%d/%m/%Y %H:%M}",
+                row.actor,
+                history_label(row.event),
+                LABELS[row.from_stage] if row.from_stage else "",
+                LABELS[row.to_stage],
+                row.reason or "",
             ]
-            for h in data["historique"]
+            for row in detail.history
         ],
     )
 
 
-def show_clause(clause_id: int, as_json: bool) -> None:
-    """Print a clause after a change, in the same shape as ``clause show``."""
-    app = get_app()
-    with app.transaction() as session:
-        clause = load_clause(session, clause_id)
-        data = clause_detail(clause)
-        calendar = clause_calendar(clause, app.settings)
-    data["calendrier"] = calendar_data(calendar)
+def show_detail(detail: ClauseDetail, as_json: bool) -> None:
+    """Print a clause, in the shape of ``clause show``."""
     if as_json:
-        print_json(data)
+        print_json(detail_data(detail))
     else:
-        print_clause(data, calendar, app.settings.zone)
+        print_clause(detail, get_app().settings.zone)
 
 
 @clause_group.command("show")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @json_option
 @handle_errors
-def show(clause_id: int, as_json: bool) -> None:
-    """Affiche une clause, son calendrier des déclarations (et d'où vient chaque règle : lot,
-    donneur d'ordre ou réglage général) et son historique."""
-    show_clause(clause_id, as_json)
+def show(clause: str, as_json: bool) -> None:
+    """Affiche une clause : ses heures prévues et réalisées (déclarées), ses entreprises, son
+    bilan, son calendrier des déclarations (et d'où vient chaque règle : lot, donneur d'ordre ou
+    réglage général) et son historique.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
+    show_detail(clause_app.clause_detail(get_app(), clause), as_json)
 
 
 @clause_group.command("list")
 @click.option("--stage", "stage_text", help="N'afficher qu'une étape (ex. execution).")
-@click.option("--market", "market_id", type=int, default=None, help="Un seul marché.")
-@click.option("--buyer", "buyer_id", type=int, default=None, help="Un seul donneur d'ordre.")
+@click.option(
+    "--market",
+    type=DESIGNATION,
+    default=None,
+    metavar="MARCHE",
+    help=f"Un seul marché : {MARKET_HELP}",
+)
+@click.option(
+    "--buyer",
+    type=DESIGNATION,
+    default=None,
+    metavar="DONNEUR_D_ORDRE",
+    help=f"Un seul donneur d'ordre : {BUYER_HELP}",
+)
 @json_option
 @handle_errors
 def list_clauses(
-    stage_text: str | None, market_id: int | None, buyer_id: int | None, as_json: bool
+    stage_text: str | None, market: str | None, buyer: str | None, as_json: bool
 ) -> None:
     """Liste les clauses (une par lot), par étape."""
-    app = get_app()
-    statement = (
-        select(Clause)
-        .join(Clause.market)
-        .join(Market.operation)
-        .options(
-            selectinload(Clause.market).selectinload(Market.operation).selectinload(Operation.buyer)
-        )
-        .order_by(Clause.stage, Clause.id)
-    )
-    if stage_text:
-        statement = statement.where(Clause.stage == parse_stage(stage_text).value)
-    if market_id is not None:
-        statement = statement.where(Clause.market_id == market_id)
-    if buyer_id is not None:
-        statement = statement.where(Operation.buyer_id == buyer_id)
-    with app.transaction() as session:
-        rows = [clause_summary(c) for c in session.scalars(statement)]
+    stage = parse_stage(stage_text) if stage_text else None
+    rows = clause_app.list_clauses(get_app(), stage=stage, market=market, buyer=buyer)
     if as_json:
-        print_json(rows)
+        print_json([summary_data(r) for r in rows])
         return
     print_table(
         "Clauses",
         ["N°", "Étape", "Donneur d'ordre", "Marché", "Lot", "Intitulé", "Heures"],
         [
             [
-                r["id"],
-                r["etape_libelle"],
-                r["donneur_d_ordre"],
-                r["marche"],
-                r["lot"],
-                r["intitule"],
-                hours_text(r["heures_prevues"]),
+                r.id,
+                LABELS[r.stage],
+                r.buyer,
+                r.market,
+                r.lot_number,
+                r.lot_title,
+                hours_text(r.hours_target),
             ]
             for r in rows
         ],
@@ -395,7 +443,7 @@ def list_clauses(
 
 
 @clause_group.command("advance")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @click.argument("event_name", metavar="EVENEMENT")
 @click.option("--reason", default=None, help="Motif inscrit à l'historique.")
 @click.option(
@@ -405,7 +453,7 @@ def list_clauses(
 @json_option
 @handle_errors
 def advance(
-    clause_id: int,
+    clause: str,
     event_name: str,
     reason: str | None,
     end_date: str | None,
@@ -413,77 +461,64 @@ def advance(
     as_json: bool,
 ) -> None:
     """Fait avancer une clause : rédiger, attribuer, démarrer, achever, clôturer, abandonner,
-    suspendre, reprendre (accents facultatifs ; les codes anglais draft, award… aussi)."""
-    app = get_app()
+    suspendre, reprendre (accents facultatifs ; les codes anglais draft, award… aussi).
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     event = parse_event(event_name)
     finish = parse_date_fr(end_date, "--end-date") if end_date else None
-    now = app.clock()
-    with app.transaction() as session:
-        advanced = clause_service.advance_clause(
-            session,
-            clause_id,
-            event,
-            actor=actor or app.settings.facilitator_name,
-            reason=reason,
-            now=now,
-            publish=app.publish,
-            end_date=finish,
-        )
+    advanced = clause_app.advance_clause(
+        get_app(), clause, event, reason=reason, end_date=finish, actor=actor
+    )
     if as_json:
         print_json(
-            {"clause": clause_id, "de": advanced.from_stage, "vers": advanced.to_stage, "date": now}
+            {
+                "clause": advanced.clause_id,
+                "de": advanced.from_stage,
+                "vers": advanced.to_stage,
+                "date": advanced.at,
+            }
         )
     else:
         say(
-            f"Clause n° {clause_id} : {LABELS[advanced.from_stage]} → "
+            f"Clause n° {advanced.clause_id} : {LABELS[advanced.from_stage]} → "
             f"[bold]{LABELS[advanced.to_stage]}[/]",
             markup=True,
         )
 
 
-def parse_party(spec: str, role: PartyRole, option: str) -> PartyInput:
-    """``COMPANY[:CORRESPONDENT[:HOURS]]``, e.g. ``12``, ``12:4``, ``12:4:300`` or ``12::300``."""
+PARTY_SPEC = "ENTREPRISE[:CORRESPONDANT[:HEURES]]"
+
+
+def parse_party(spec: str, role: PartyRole, option: str) -> PartyChoice:
+    """``COMPANY[:CORRESPONDENT[:HOURS]]``, the company by its N°, name or SIRET, e.g. ``12``,
+    ``12:4``, ``12:4:300``, ``Bâti Sud::300`` or ``732 829 320 00074:4``."""
     parts = [p.strip() for p in spec.split(":")]
-    if len(parts) > 3 or not parts[0].isdigit():
+    if len(parts) > 3 or not parts[0]:
         raise InputRefused(
-            f"{option} « {spec} » : ENTREPRISE[:CORRESPONDANT[:HEURES]] attendu, avec des "
-            "numéros, par exemple 12, 12:4 ou 12:4:300."
+            f"{option} « {spec} » : {PARTY_SPEC} attendu, l'entreprise par son numéro, son nom "
+            "ou son SIRET, le correspondant par son numéro, par exemple 12, 12:4, 12:4:300 ou "
+            "« Bâti Sud::300 »."
         )
     numbers: list[int | None] = []
     for part in parts[1:]:
-        if part and not part.isdigit():
+        if part and not (part.isascii() and part.isdigit() and int(part) <= LARGEST):
             raise InputRefused(
                 f"{option} « {spec} » : « {part} » n'est pas un nombre entier positif."
             )
         numbers.append(int(part) if part else None)
     numbers += [None] * (2 - len(numbers))
-    return PartyInput(
-        company_id=int(parts[0]),
-        role=role,
-        correspondent_id=numbers[0],
-        hours_share=numbers[1],
-    )
-
-
-def default_correspondent(session: Session, party: PartyInput) -> PartyInput:
-    """A company with exactly one correspondent needs no ``--correspondent``."""
-    if party.correspondent_id is not None:
-        return party
-    company = catalog.get_company(session, party.company_id)
-    if len(company.correspondents) != 1:
-        return party
-    return PartyInput(
-        company_id=party.company_id,
-        role=party.role,
-        correspondent_id=company.correspondents[0].id,
-        hours_share=party.hours_share,
+    return PartyChoice(
+        company=parts[0], role=role, correspondent_id=numbers[0], hours_share=numbers[1]
     )
 
 
 @clause_group.command("award")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @click.option(
-    "--company", "company_id", type=int, required=True, help="N° de l'entreprise titulaire."
+    "--company",
+    required=True,
+    metavar="ENTREPRISE",
+    help=f"L'entreprise titulaire : {COMPANY_HELP}",
 )
 @click.option(
     "--correspondent",
@@ -501,22 +536,22 @@ def default_correspondent(session: Session, party: PartyInput) -> PartyInput:
     "--co-contractor",
     "co_contractors",
     multiple=True,
-    metavar="ENTREPRISE[:CORRESPONDANT[:HEURES]]",
-    help="Un cotraitant (option répétable).",
+    metavar=PARTY_SPEC,
+    help="Un cotraitant (option répétable) : l'entreprise par son N°, son nom ou son SIRET.",
 )
 @click.option(
     "--subcontractor",
     "subcontractors",
     multiple=True,
-    metavar="ENTREPRISE[:CORRESPONDANT[:HEURES]]",
-    help="Un sous-traitant (option répétable).",
+    metavar=PARTY_SPEC,
+    help="Un sous-traitant (option répétable) : l'entreprise par son N°, son nom ou son SIRET.",
 )
 @actor_option
 @json_option
 @handle_errors
 def award(
-    clause_id: int,
-    company_id: int,
+    clause: str,
+    company: str,
     correspondent_id: int | None,
     holder_hours: int | None,
     start_text: str,
@@ -527,32 +562,40 @@ def award(
     as_json: bool,
 ) -> None:
     """Enregistre l'attribution d'une clause (à l'étape « attribution ») : titulaire,
-    cotraitants, sous-traitants, dates."""
-    app = get_app()
+    cotraitants, sous-traitants, dates.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     start = parse_date_fr(start_text, "--start")
     end = parse_date_fr(end_text, "--end")
-    parties = [PartyInput(company_id, PartyRole.HOLDER, correspondent_id, holder_hours)]
+    parties = [PartyChoice(company, PartyRole.HOLDER, correspondent_id, holder_hours)]
     parties += [parse_party(s, PartyRole.CO_CONTRACTOR, "--co-contractor") for s in co_contractors]
     parties += [parse_party(s, PartyRole.SUBCONTRACTOR, "--subcontractor") for s in subcontractors]
-    now = app.clock()
-    with app.transaction() as session:
-        clause_service.record_award(
-            session,
-            clause_id,
-            parties=[default_correspondent(session, p) for p in parties],
-            start_date=start,
-            planned_end_date=end,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            publish=app.publish,
-        )
+    recorded = clause_app.award_clause(
+        get_app(),
+        clause,
+        parties=tuple(parties),
+        start_date=start,
+        planned_end_date=end,
+        actor=actor,
+    )
+    detail = recorded.detail
     if not as_json:
-        say(f"Attribution de la clause n° {clause_id} enregistrée.")
-    show_clause(clause_id, as_json)
+        if recorded.result is AwardResult.UNCHANGED:
+            say(
+                f"Attribution de la clause n° {detail.id} déjà enregistrée telle quelle : "
+                "rien n'a été modifié, aucun courriel envoyé."
+            )
+        elif recorded.result is AwardResult.CORRECTED:
+            say(f"Attribution de la clause n° {detail.id} corrigée (donneur d'ordre prévenu) :")
+            for change in recorded.changes:
+                say(f"  - {change.what} : {change.before} → {change.after}")
+        else:
+            say(f"Attribution de la clause n° {detail.id} enregistrée.")
+    show_detail(detail, as_json)
 
 
 @clause_group.command("report")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @click.option("--text", default=None, help="Le bilan de l'opération.")
 @click.option(
     "--file",
@@ -565,29 +608,21 @@ def award(
 @json_option
 @handle_errors
 def report(
-    clause_id: int, text: str | None, path: Path | None, actor: str | None, as_json: bool
+    clause: str, text: str | None, path: Path | None, actor: str | None, as_json: bool
 ) -> None:
-    """Enregistre le bilan de l'opération (à l'étape « suivi et bilan »)."""
+    """Enregistre le bilan de l'opération (à l'étape « suivi et bilan »).
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     if (text is None) == (path is None):
         raise click.UsageError("Donnez le bilan avec --text ou avec --file (l'un des deux).")
     if path is not None:
         text = read_text_file(path)
     assert text is not None
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        clause_service.record_final_report(
-            session,
-            clause_id,
-            text=text,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            publish=app.publish,
-        )
+    recorded = clause_app.record_final_report(get_app(), clause, text, actor=actor)
     if as_json:
-        print_json({"clause": clause_id, "bilan": now})
+        print_json({"clause": recorded.clause_id, "bilan": recorded.at})
     else:
-        say(f"Bilan de la clause n° {clause_id} enregistré.")
+        say(f"Bilan de la clause n° {recorded.clause_id} enregistré.")
 
 
 def read_text_file(path: Path) -> str:
@@ -602,7 +637,7 @@ def read_text_file(path: Path) -> str:
 
 
 @clause_group.command("hours")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @click.argument("hours", type=int, metavar="HEURES")
 @click.option(
     "--reason", required=True, help="Raison (avenant, arbitrage…), gardée à l'historique."
@@ -610,38 +645,29 @@ def read_text_file(path: Path) -> str:
 @actor_option
 @json_option
 @handle_errors
-def impose_hours(clause_id: int, hours: int, reason: str, actor: str | None, as_json: bool) -> None:
-    """Impose un nombre d'heures d'insertion ; le nombre calculé reste à côté."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        clause = clause_service.set_hours_override(
-            session,
-            clause_id,
-            hours,
-            reason=reason,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-        )
-        data = clause_summary(clause)
+def impose_hours(clause: str, hours: int, reason: str, actor: str | None, as_json: bool) -> None:
+    """Impose un nombre d'heures d'insertion ; le nombre calculé reste à côté.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
+    changed = clause_app.impose_hours(get_app(), clause, hours, reason=reason, actor=actor)
     if as_json:
-        print_json(data)
+        print_json(summary_data(changed))
         return
-    computed = data["heures_calculees"]
+    computed = changed.hours_computed
     say(
-        f"Clause n° {clause_id} : {number(hours)} heures imposées"
+        f"Clause n° {changed.id} : {number(hours)} heures imposées"
         + (f" (calculées : {number(computed)})." if computed is not None else ".")
     )
 
 
 @clause_group.command("figures")
-@click.argument("clause_id", type=int, metavar="CLAUSE")
+@clause_argument
 @figure_options
 @actor_option
 @json_option
 @handle_errors
 def figures_command(
-    clause_id: int,
+    clause: str,
     amount: str | None,
     labour_share: str | None,
     rate: str | None,
@@ -650,30 +676,22 @@ def figures_command(
     as_json: bool,
 ) -> None:
     """Change les paramètres du calcul (en repérage ou en rédaction) et recalcule les heures ;
-    les paramètres non donnés restent inchangés."""
+    les paramètres non donnés restent inchangés.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     figures = parse_figures(amount, labour_share, rate, hourly_cost)
-    if figures == Figures(None, None, None, None):
+    if figures.empty:
         raise click.UsageError(
             "Donnez au moins un paramètre : --amount, --labour-share, --rate ou --hourly-cost."
         )
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        clause, calculation = clause_service.set_parameters(
-            session,
-            clause_id,
-            amount_excl_tax=figures.amount,
-            labour_share=figures.labour_share,
-            insertion_rate=figures.rate,
-            hourly_cost=figures.hourly_cost,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-        )
-        data = clause_summary(clause)
-    data["calcul"] = calculation_data(calculation) if calculation else None
+    changed = clause_app.change_figures(get_app(), clause, figures, actor=actor)
+    calculation = changed.calculation
     if as_json:
+        data = summary_data(changed.clause)
+        data["calcul"] = calculation_data(calculation) if calculation else None
         print_json(data)
         return
+    clause_id = changed.clause.id
     if calculation is None:
         say(
             f"Clause n° {clause_id} : paramètres enregistrés ; calcul incomplet (il faut le "

@@ -1,7 +1,7 @@
 """What every CLI command shares: the lazily built App, French output, JSON output, exit codes.
 
 Exit codes: 0 success, 1 refused input (``InputRefused``, ``ConcurrentChange``, bad settings) or a
-database fault (connection lost, disk full: « Erreur : » instead of « Refusé : »), 2 usage (click's
+database fault (connection lost, disk full: « Erreur : » instead of « Refusé : »), 2 usage (click's
 own), 3 mail could not leave (``EXIT_DELIVERY_FAILED``).
 """
 
@@ -22,12 +22,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from workflow.adapters.db import database_fault, safe_url
 from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
-from workflow.errors import ClausesError, InputRefused
+from workflow.errors import ClausesError, DatabaseTrouble, InputRefused
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,75 +109,25 @@ def get_app() -> App:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the service's refusals into a French message and exit code 1."""
+    """Turn the service's refusals into a French message and exit code 1.
+
+    A fault of the database (connection cut, disk full: ``DatabaseTrouble.fault``) is not a
+    refusal of the request: it reads « Erreur » instead of « Refusé »."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except DatabaseTrouble as exc:
+            label = "Erreur" if exc.fault else "Refusé"
+            # Escaped: a path or the server's words may hold brackets rich would take for tags.
+            error_console.print(f"[bold red]{label} :[/] {escape(exc.message)}", soft_wrap=True)
+            raise SystemExit(1) from None
         except ClausesError as exc:
             error_console.print(f"[bold red]Refusé :[/] {exc.message}", soft_wrap=True)
             raise SystemExit(1) from None
-        except DBAPIError as exc:
-            # A fault of the database (connection cut, disk full) is not a refusal of the request.
-            label = "Erreur" if _fault(exc) else "Refusé"
-            # Escaped: a path or the server's words may hold brackets rich would take for tags.
-            words = escape(database_trouble(exc))
-            error_console.print(f"[bold red]{label} :[/] {words}", soft_wrap=True)
-            raise SystemExit(1) from None
 
     return wrapper
-
-
-def _database_url() -> str | None:
-    state = click.get_current_context().find_object(CliState)
-    return state.app.settings.database_url if state and state._app else None
-
-
-def _fault(exc: DBAPIError) -> str | None:
-    url = _database_url()
-    return database_fault(exc, url) if url else None
-
-
-def database_trouble(exc: DBAPIError) -> str:
-    """What a person can do about a database error: initialise it, make it reachable, give it
-    room, or run the command again."""
-    fault = _fault(exc)
-    if fault is not None:
-        return fault
-    settings_url = _database_url()
-    where = f"La base {safe_url(settings_url)}" if settings_url else "La base de données"
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if _schema_behind(exc):
-        return (
-            f"{where} n'est pas initialisée ou pas à jour : lancez « clauses init » "
-            f"(détail : {detail})."
-        )
-    if isinstance(exc, IntegrityError) or _concurrent(exc):
-        # Another instance or command changed the same rows at the same moment; nothing was
-        # written by this one (its transaction was rolled back).
-        return (
-            "Changement concurrent sur les mêmes données : rien n'a été enregistré, "
-            f"relancez la commande (détail : {detail})."
-        )
-    return f"{where} ne répond pas ou a refusé l'opération : {detail}"
-
-
-def _schema_behind(exc: DBAPIError) -> bool:
-    text = str(exc.orig)
-    kind = type(exc.orig).__name__
-    return (
-        "no such table" in text
-        or "no such column" in text
-        or kind in ("UndefinedTable", "UndefinedColumn")
-    )
-
-
-def _concurrent(exc: DBAPIError) -> bool:
-    kind = type(exc.orig).__name__
-    return kind in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable") or (
-        "database is locked" in str(exc.orig)
-    )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -218,9 +166,10 @@ def report_options(formats: Sequence[str], html_help: str) -> Callable[[F], F]:
         options = [
             click.option(
                 "--buyer",
-                "buyer_id",
-                type=int,
-                help="N° d'un donneur d'ordre : ses clauses seules.",
+                metavar="DONNEUR",
+                help="Un donneur d'ordre, par son N° ou son nom (par exemple « Gers "
+                "Habitat » ; une partie du nom suffit si un seul donneur d'ordre y répond) : "
+                "ses clauses seules.",
             ),
             click.option(
                 "--format",
@@ -255,7 +204,7 @@ def write_report(
 ) -> Path | None:
     """A report in ``fmt``: text on screen (``show``), csv on stdout, else the file ``output``
     (by default ``REPORTS_DIR/default_name.<suffix>``), whose path is returned; None when
-    nothing was written to a file. ``what`` names the report in the error: « la synthèse »."""
+    nothing was written to a file. ``what`` names the report in the error: « la synthèse »."""
     if output is None and fmt == "text":
         show()
         return None

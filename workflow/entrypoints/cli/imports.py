@@ -1,18 +1,30 @@
-"""``clauses import lots``, ``clauses declaration import|zero`` and ``clauses sample load``."""
+"""``clauses import lots``, ``clauses declaration import|zero|list`` and ``clauses sample load``.
+
+Each command calls one function of ``workflow.app.imports`` or ``workflow.app.declarations`` and
+renders what it returns.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
-from workflow.adapters.csv_files import parse_month, parse_siret
-from workflow.adapters.orm import Company
-from workflow.adapters.templates import french_hours
+from workflow.adapters.csv_files import parse_month
+from workflow.adapters.templates import french_hours, french_month
+from workflow.app import declarations as declaration_commands
+from workflow.app import imports as commands
+from workflow.app.declarations import (
+    STATE_LABELS,
+    DeclarationList,
+    DeclarationState,
+    ExpectedDeclaration,
+    Totals,
+)
+from workflow.app.imports import LotsImported
 from workflow.domain.vocabulary import (
     CRITERION_LABELS,
     DELIVERY_MODE_LABELS,
@@ -24,16 +36,20 @@ from workflow.entrypoints.cli.common import (
     get_app,
     handle_errors,
     json_option,
+    number,
     plural,
     print_json,
     print_table,
     say,
 )
-from workflow.errors import FieldError, InputRefused, NotFound
-from workflow.sample import load_sample
-from workflow.services.declaration_imports import DeclarationSummary, import_declaration_file
-from workflow.services.declarations import month_phrase, record_declaration
-from workflow.services.imports import ImportedLot, LotsImport, import_lots_file
+from workflow.errors import FieldError, InputRefused
+from workflow.services.declaration_imports import DeclarationSummary
+from workflow.services.declarations import month_phrase
+from workflow.services.imports import ImportedLot
+
+#: A clause and a company designated as people know them.
+CLAUSE_HELP = "son N° ou la référence du marché et le lot, ex. « 2026-014/01 »"
+COMPANY_HELP = "son N°, son SIRET ou son nom"
 
 csv_argument = click.argument(
     "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -62,7 +78,7 @@ _CREATED_WORDS = {
 }
 
 
-def created_text(created: dict[str, int]) -> str:
+def created_text(created: Mapping[str, int]) -> str:
     parts = [plural(n, *_CREATED_WORDS[key]) for key, n in created.items() if n]
     return ", ".join(parts)
 
@@ -75,7 +91,7 @@ def lot_hours(lot: ImportedLot) -> str:
     return "à calculer"
 
 
-def lots_data(result: LotsImport) -> dict[str, Any]:
+def lots_data(result: LotsImported) -> dict[str, Any]:
     return {
         "fichier": result.source,
         "rien_de_nouveau": result.nothing_new,
@@ -105,7 +121,7 @@ def lots_data(result: LotsImport) -> dict[str, Any]:
     }
 
 
-def print_lots(result: LotsImport) -> None:
+def print_lots(result: LotsImported) -> None:
     print_table(
         f"Import des lots de {result.source}",
         ["Ligne", "Donneur d'ordre", "Marché", "Lot", "Intitulé", "Heures", "Clause"],
@@ -146,16 +162,7 @@ def import_lots_command(path: Path, actor: str | None, as_json: bool) -> None:
     """Importe des lots et leurs paramètres de calcul d'un CSV, .xlsx ou .ods (crée donneurs
     d'ordre, opérations, marchés et clauses manquants ; un second import du même fichier ne crée
     rien)."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        result = import_lots_file(
-            session,
-            path,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            publish=app.publish,
-        )
+    result = commands.import_lots(get_app(), path, actor=actor)
     if as_json:
         print_json(lots_data(result))
     else:
@@ -223,7 +230,11 @@ def declaration_group() -> None:
 @click.argument(
     "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--clause", "clause_id", type=int, help="La clause déclarée (sinon : marché et lot).")
+@click.option(
+    "--clause",
+    default=None,
+    help=f"La clause déclarée : {CLAUSE_HELP} (sinon : les colonnes marché et lot).",
+)
 @click.option(
     "--replace", is_flag=True, help="Remplace une déclaration déjà enregistrée pour ce mois."
 )
@@ -231,23 +242,13 @@ def declaration_group() -> None:
 @json_option
 @handle_errors
 def declaration_import(
-    path: Path, clause_id: int | None, replace: bool, actor: str | None, as_json: bool
+    path: Path, clause: str | None, replace: bool, actor: str | None, as_json: bool
 ) -> None:
     """Enregistre les déclarations mensuelles d'heures d'un fichier CSV, .xlsx ou .ods
     (entreprise x lot x mois) : tout le fichier, ou rien s'il contient une erreur."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        result = import_declaration_file(
-            session,
-            path,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            publish=app.publish,
-            clause_id=clause_id,
-            replace=replace,
-            zone=app.settings.zone,
-        )
+    result = commands.import_declarations(
+        get_app(), path, clause=clause, replace=replace, actor=actor
+    )
     if as_json:
         print_json(
             {
@@ -262,74 +263,222 @@ def declaration_import(
     print_warnings(result.warnings)
 
 
-def find_company(session: Any, text: str) -> Company:
-    """A company by its number or its SIRET."""
-    wanted = text.strip()
-    if re.fullmatch(r"\d{1,9}", wanted):
-        company = session.get(Company, int(wanted))
-    else:
-        siret = parse_siret(wanted)
-        if siret is None:
-            raise InputRefused(
-                f"--company : « {text} » n'est ni un numéro d'entreprise ni un SIRET."
-            )
-        company = session.scalar(select(Company).where(Company.siret == siret))
-    if company is None:
-        raise NotFound(f"Aucune entreprise « {text} ».")
-    assert isinstance(company, Company)
-    return company
+def parse_month_option(text: str) -> date:
+    month = parse_month(text)
+    if month is None:
+        raise InputRefused(
+            f"--month : « {text} » n'est pas un mois (mm/aaaa, par exemple 10/2026)."
+        )
+    return month
 
 
 @declaration_group.command("zero")
-@click.option("--clause", "clause_id", type=int, required=True, help="La clause déclarée.")
-@click.option("--company", required=True, help="L'entreprise : son numéro ou son SIRET.")
+@click.option("--clause", required=True, help=f"La clause déclarée : {CLAUSE_HELP}.")
+@click.option("--company", required=True, help=f"L'entreprise : {COMPANY_HELP}.")
 @click.option("--month", required=True, help="Le mois sans heure, mm/aaaa (ex. 10/2026).")
 @click.option("--replace", is_flag=True, help="Remplace une déclaration déjà enregistrée.")
 @actor_option
 @json_option
 @handle_errors
 def declaration_zero(
-    clause_id: int, company: str, month: str, replace: bool, actor: str | None, as_json: bool
+    clause: str, company: str, month: str, replace: bool, actor: str | None, as_json: bool
 ) -> None:
     """Déclare un mois sans heure d'insertion pour une entreprise et une clause."""
-    month_start = parse_month(month)
-    if month_start is None:
-        raise InputRefused(
-            f"--month : « {month} » n'est pas un mois (mm/aaaa, par exemple 10/2026)."
-        )
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        found = find_company(session, company)
-        declaration = record_declaration(
-            session,
-            clause_id=clause_id,
-            company_id=found.id,
-            month=month_start,
-            lines=[],
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            source="déclaration à zéro (ligne de commande)",
-            publish=app.publish,
-            replace=replace,
-            zone=app.settings.zone,
-        )
-        name = found.name
+    month_start = parse_month_option(month)
+    declared = declaration_commands.declare_zero(
+        get_app(),
+        clause=clause,
+        company=company,
+        month=month_start,
+        replace=replace,
+        actor=actor,
+    )
     if as_json:
         print_json(
             {
-                "declaration": declaration.id,
-                "clause": clause_id,
-                "entreprise": name,
-                "mois": month_start,
+                "declaration": declared.declaration_id,
+                "clause": declared.clause_id,
+                "entreprise": declared.company,
+                "mois": declared.month,
                 "heures": 0,
             }
         )
     else:
         say(
-            f"Déclaration {month_phrase(month_start)} à zéro heure enregistrée : {name}, "
-            f"clause n° {clause_id}."
+            f"Déclaration {month_phrase(declared.month)} à zéro heure enregistrée : "
+            f"{declared.company}, clause n° {declared.clause_id}."
         )
+
+
+# --- what is declared ---------------------------------------------------------------------------
+
+
+def clause_cell(line: ExpectedDeclaration) -> str:
+    lot = f"/{line.lot_number}" if line.lot_number else ""
+    return f"n° {line.clause_id} {line.market}{lot}"
+
+
+def state_cell(line: ExpectedDeclaration) -> str:
+    label = STATE_LABELS[line.state]
+    if line.state is DeclarationState.LATE:
+        return f"{label} ({plural(line.late_days, 'jour ouvré', 'jours ouvrés')})"
+    return label
+
+
+def totals_data(totals: Totals) -> dict[str, Any]:
+    return {
+        "attendues": totals.expected,
+        "declarees": totals.declared,
+        "zero_heure": totals.zero,
+        "manquantes": totals.missing,
+        "en_retard": totals.late,
+        "heures": totals.hours,
+    }
+
+
+def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
+    return {
+        "date": listed.today,
+        "clause": listed.clause_id,
+        "entreprise": listed.company,
+        "entreprise_id": listed.company_id,
+        "mois": listed.month,
+        "manquantes_seulement": listed.missing_only,
+        "lignes": [
+            {
+                "mois": line.month,
+                "clause": line.clause_id,
+                "marche": line.market,
+                "lot": line.lot_number,
+                "intitule": line.lot_title,
+                "entreprise": line.company,
+                "entreprise_id": line.company_id,
+                "siret": line.siret,
+                "etat": line.state,
+                "etat_libelle": STATE_LABELS[line.state],
+                "heures": line.hours,
+                "echeance": line.due_on,
+                "jours_de_retard": line.late_days,
+                "enregistree_le": line.recorded_at,
+                "appel_envoye": line.called,
+            }
+            for line in listed.lines
+        ],
+        "totaux_par_mois": [{"mois": t.month, **totals_data(t)} for t in listed.months],
+        "total": totals_data(listed.total),
+    }
+
+
+def list_title(listed: DeclarationList) -> str:
+    what = "Déclarations manquantes ou en retard" if listed.missing_only else "Déclarations"
+    scope = []
+    if listed.clause_label is not None:
+        scope.append(listed.clause_label[0].lower() + listed.clause_label[1:])
+    if listed.company is not None:
+        scope.append(listed.company)
+    if listed.month is not None:
+        scope.append(french_month(listed.month))
+    where = f" – {', '.join(scope)}" if scope else ""
+    return f"{what}{where} (au {listed.today:%d/%m/%Y})"
+
+
+def totals_row(label: str, totals: Totals) -> list[str]:
+    return [
+        label,
+        number(totals.expected),
+        number(totals.declared),
+        number(totals.zero),
+        number(totals.missing),
+        number(totals.late),
+        french_hours(totals.hours),
+    ]
+
+
+def totals_sentence(totals: Totals) -> str:
+    return (
+        f"{plural(totals.expected, 'déclaration attendue', 'déclarations attendues')} : "
+        f"{plural(totals.declared, 'déclarée', 'déclarées')}, "
+        f"{number(totals.zero)} à zéro heure, "
+        f"{plural(totals.missing, 'manquante', 'manquantes')}, "
+        f"{number(totals.late)} en retard ; {french_hours(totals.hours)} déclarées."
+    )
+
+
+def print_declaration_list(listed: DeclarationList) -> None:
+    print_table(
+        list_title(listed),
+        ["Mois", "Clause", "Entreprise", "État", "Heures", "Échéance"],
+        [
+            [
+                french_month(line.month),
+                clause_cell(line),
+                line.company,
+                state_cell(line),
+                french_hours(line.hours) if line.hours is not None else "–",
+                f"{line.due_on:%d/%m/%Y}",
+            ]
+            for line in listed.lines
+        ],
+    )
+    if not listed.lines:
+        return
+    print_table(
+        "Totaux par mois",
+        ["Mois", "Attendues", "Déclarées", "Zéro heure", "Manquantes", "En retard", "Heures"],
+        [
+            *(totals_row(french_month(t.month), t) for t in listed.months if t.month),
+            totals_row("Total", listed.total),
+        ],
+    )
+    if listed.missing_only:
+        # Only what is owed is listed: « 0 déclarée » would read as a fact about the lot.
+        owed = listed.total.missing + listed.total.late
+        say(
+            f"{plural(owed, 'déclaration due', 'déclarations dues')} pas encore reçue(s) : "
+            f"{plural(listed.total.missing, 'manquante', 'manquantes')} (échéance à venir), "
+            f"{number(listed.total.late)} en retard."
+        )
+    else:
+        say(totals_sentence(listed.total))
+
+
+@declaration_group.command("list")
+@click.option("--clause", default=None, help=f"Une seule clause : {CLAUSE_HELP}.")
+@click.option("--company", default=None, help=f"Une seule entreprise : {COMPANY_HELP}.")
+@click.option("--month", default=None, help="Un seul mois, mm/aaaa (ex. 10/2026).")
+@click.option(
+    "--missing",
+    "missing_only",
+    is_flag=True,
+    help="Seulement ce qui manque : les déclarations manquantes et en retard.",
+)
+@json_option
+@handle_errors
+def declaration_list(
+    clause: str | None,
+    company: str | None,
+    month: str | None,
+    missing_only: bool,
+    as_json: bool,
+) -> None:
+    """Liste les déclarations attendues, une ligne par entreprise x lot x mois, avec leur
+    état : déclarée (ses heures), zéro heure, manquante (le mois est ouvert, l'échéance pas
+    encore passée) ou en retard (l'échéance est passée : jours ouvrés de retard, hors jours de
+    suspension, comptés comme dans le point quotidien). Puis les totaux par mois. Un mois est
+    attendu d'une entreprise attributaire dès qu'il est ouvert, jusqu'à la fin d'exécution (un
+    mois entièrement suspendu ne l'est pas)."""
+    month_start = parse_month_option(month) if month is not None else None
+    listed = declaration_commands.declaration_list(
+        get_app(),
+        clause=clause,
+        company=company,
+        month=month_start,
+        missing_only=missing_only,
+    )
+    if as_json:
+        print_json(declaration_list_data(listed))
+    else:
+        print_declaration_list(listed)
 
 
 # --- sample territory ---------------------------------------------------------------------------
@@ -346,8 +495,7 @@ def sample_group() -> None:
 def sample_load(as_json: bool) -> None:
     """Charge le territoire d'exemple : un Département, une agglomération, une commune, le collège
     de Saint-Arrats et ses lots, des entreprises et des participants (sans risque si relancé)."""
-    app = get_app()
-    summary = load_sample(app, app.clock())
+    summary = commands.load_sample(get_app())
     if as_json:
         print_json(
             {

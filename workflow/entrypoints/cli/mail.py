@@ -1,17 +1,16 @@
-"""``clauses mail ...``: the outbox (list, retry, send) and template previews."""
+"""``clauses mail ...``: the outbox (list, retry, cancel, send) and template previews."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parseaddr
 from typing import Any
 
 import click
 
-from workflow.adapters.mail.message import parse_recipients
-from workflow.adapters.orm import OutboxMessage
+from workflow.app import mail
 from workflow.bootstrap import App
 from workflow.entrypoints.cli.common import (
+    actor_option,
     console,
     error_console,
     get_app,
@@ -23,13 +22,8 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.entrypoints.cli.preview import preview_command
 from workflow.entrypoints.cli.service import kind_label
-from workflow.services import outbox
-from workflow.services.dispatch import (
-    BATCH_SIZE,
-    EXIT_DELIVERY_FAILED,
-    DispatchReport,
-    dispatch_due,
-)
+from workflow.services.dispatch import EXIT_DELIVERY_FAILED
+from workflow.services.outbox import STATE_LABELS
 
 
 @click.group("mail")
@@ -41,37 +35,30 @@ def _local(app: App, moment: datetime | None) -> str:
     return "" if moment is None else f"{moment.astimezone(app.settings.zone):%d/%m/%Y %H:%M}"
 
 
-def _recipients_text(stored: str) -> str:
-    try:
-        return ", ".join(m.address for m in parse_recipients(stored))
-    except ValueError:  # an address the dispatcher refused: show it as it was written
-        return ", ".join(parseaddr(line)[1] or line for line in stored.splitlines())
-
-
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _when(app: App, row: dict[str, Any]) -> str:
-    if row["envoye_le"] is not None:
-        return f"envoyé le {_local(app, row['envoye_le'])}"
-    if row["prochain_essai"] is not None:
-        return f"à partir du {_local(app, row['prochain_essai'])}"
+def _when(app: App, message: mail.Message) -> str:
+    if message.sent_at is not None:
+        return f"envoyé le {_local(app, message.sent_at)}"
+    if message.next_attempt_at is not None:
+        return f"à partir du {_local(app, message.next_attempt_at)}"
     return ""
 
 
-def _message_data(message: OutboxMessage) -> dict[str, Any]:
+def _message_data(message: mail.Message) -> dict[str, Any]:
     return {
         "id": message.id,
         "cle": message.key,
         "type": message.kind,
         "clause": message.clause_id,
         "etat": message.state,
-        "etat_libelle": outbox.STATE_LABELS.get(message.state, message.state),
-        "destinataires": _recipients_text(message.recipients),
+        "etat_libelle": message.state_label,
+        "destinataires": message.recipients,
         "objet": message.subject,
         "tentatives": message.attempts,
-        "prochain_essai": message.next_attempt_at if message.state == "pending" else None,
+        "prochain_essai": message.next_attempt_at,
         "envoye_le": message.sent_at,
         "derniere_erreur": message.last_error,
         "destinataires_refuses": message.refused_recipients,
@@ -93,37 +80,32 @@ def _message_data(message: OutboxMessage) -> dict[str, Any]:
 def list_command(states: tuple[str, ...], kind: str | None, limit: int, as_json: bool) -> None:
     """Liste la file d'envoi des courriels, du plus récent au plus ancien."""
     app = get_app()
-    wanted = [outbox.parse_state(s) for s in states]
-    with app.transaction() as session:
-        rows = [
-            _message_data(m)
-            for m in outbox.list_messages(session, states=wanted, kind=kind, limit=limit)
-        ]
-        counts = outbox.count_by_state(session)
+    found = mail.outbox_messages(app, states=states, kind=kind, limit=limit)
+    counts = dict(found.counts)
     if as_json:
-        print_json({"courriels": rows, "par_etat": counts})
+        print_json({"courriels": [_message_data(m) for m in found.messages], "par_etat": counts})
         return
     print_table(
         "File d'envoi des courriels",
         ["N°", "État", "Type", "Destinataires", "Objet", "Essais", "Quand"],
         [
             [
-                r["id"],
-                r["etat_libelle"],
-                kind_label(r["type"]),
-                r["destinataires"],
-                _short(r["objet"]),
-                r["tentatives"],
-                _when(app, r),
+                m.id,
+                m.state_label,
+                kind_label(m.kind),
+                m.recipients,
+                _short(m.subject),
+                m.attempts,
+                _when(app, m),
             ]
-            for r in rows
+            for m in found.messages
         ],
     )
-    for r in rows:
-        if (r["derniere_erreur"] and r["etat"] != "sent") or r["destinataires_refuses"]:
-            console.print(f"n° {r['id']} : {r['derniere_erreur']}", soft_wrap=True)
+    for m in found.messages:
+        if (m.last_error and m.state != "sent") or m.refused_recipients:
+            console.print(f"n° {m.id} : {m.last_error}", soft_wrap=True)
     console.print(
-        " · ".join(f"{outbox.STATE_LABELS[s]} : {number(n)}" for s, n in counts.items()),
+        " · ".join(f"{STATE_LABELS[s]} : {number(n)}" for s, n in counts.items()),
     )
 
 
@@ -137,22 +119,63 @@ def retry_command(message_id: int | None, all_failed: bool, as_json: bool) -> No
     if (message_id is None) == (not all_failed):
         raise click.UsageError("Indiquez soit un numéro de courriel, soit --all-failed.")
     app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        if message_id is not None:
-            ids = [outbox.retry_message(session, message_id, now).id]
-        else:
-            ids = outbox.retry_all_failed(session, now)
+    retried = mail.retry_failed(app) if message_id is None else mail.retry_message(app, message_id)
     if as_json:
-        print_json({"remis_en_file": ids})
-    elif not ids:
+        print_json(
+            {
+                "remis_en_file": [r.id for r in retried],
+                "readresses": {str(r.id): r.readdressed() for r in retried if r.readdressed()},
+            }
+        )
+    elif not retried:
         console.print("Aucun courriel refusé ou abandonné : rien à remettre en file.")
     else:
-        numbers = ", ".join(f"n° {i}" for i in ids)
+        numbers = ", ".join(f"n° {r.id}" for r in retried)
         console.print(
-            f"{number(len(ids))} courriel(s) remis en file ({numbers}) ; "
-            "ils partiront au prochain envoi (« clauses mail send » ou le service)."
+            f"{number(len(retried))} courriel(s) remis en file ({numbers}) ; "
+            "ils partiront au prochain envoi («\u00a0clauses mail send\u00a0» ou le service).",
+            soft_wrap=True,
         )
+        for r in retried:
+            changed = r.readdressed()
+            if changed:
+                console.print(
+                    f"n° {r.id} : adressé aux adresses à jour ({changed}).", soft_wrap=True
+                )
+
+
+@mail_group.command("cancel")
+@click.argument("message_id", metavar="N°", type=int)
+@click.option(
+    "--reason",
+    required=True,
+    help="Pourquoi il ne doit pas partir (gardé dans la file d'envoi avec qui et quand).",
+)
+@actor_option
+@json_option
+@handle_errors
+def cancel_command(message_id: int, reason: str, actor: str | None, as_json: bool) -> None:
+    """Annule un courriel pas encore parti (en attente, refusé, abandonné ou incertain) : il ne
+    partira jamais. Un courriel envoyé ne se reprend pas."""
+    cancelled = mail.cancel_message(get_app(), message_id, reason=reason, actor=actor)
+    if as_json:
+        print_json(
+            {
+                "annule": cancelled.id,
+                "etat_avant": cancelled.state,
+                "objet": cancelled.subject,
+                "destinataires": mail.recipients_text(cancelled.recipients),
+                "note": cancelled.note,
+            }
+        )
+        return
+    console.print(
+        f"Courriel n° {cancelled.id} annulé (il était «\u00a0{STATE_LABELS[cancelled.state]}\u00a0») : "
+        f"«\u00a0{cancelled.subject}\u00a0» à {mail.recipients_text(cancelled.recipients)}. "
+        "Il ne partira pas.",
+        soft_wrap=True,
+    )
+    console.print(cancelled.note, soft_wrap=True)
 
 
 #: ``mail send --json``'s keys, French like ``mail list --json``'s (the log keeps the English names).
@@ -170,25 +193,26 @@ SEND_KEYS = {
 }
 
 
-def send_data(report: DispatchReport) -> dict[str, Any]:
+def send_data(report: mail.Sending) -> dict[str, Any]:
     return {SEND_KEYS[key]: value for key, value in report.as_dict().items()}
 
 
 @mail_group.command("send")
-@click.option("--batch-size", type=click.IntRange(1, 5000), default=BATCH_SIZE, show_default=True)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 5000), default=mail.BATCH_SIZE, show_default=True
+)
 @json_option
 @handle_errors
 def send_command(batch_size: int, as_json: bool) -> None:
     """Envoie maintenant les courriels dus (un passage de l'expéditeur)."""
-    app = get_app()
-    report = dispatch_due(app, app.clock(), batch_size=batch_size)
+    report = mail.send_due(get_app(), batch_size=batch_size)
     if as_json:
-        print_json({"transport": app.transport.describe(), **send_data(report)})
+        print_json({"transport": report.transport, **send_data(report)})
         if report.outage:
             raise SystemExit(EXIT_DELIVERY_FAILED)
         return
     console.print(
-        f"Envoi par {app.transport.describe()} : {number(report.sent)} envoyé(s), "
+        f"Envoi par {report.transport} : {number(report.sent)} envoyé(s), "
         f"{number(report.retried)} à retenter plus tard, {number(report.failed)} refusé(s), "
         f"{number(report.dead)} abandonné(s)."
     )

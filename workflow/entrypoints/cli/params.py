@@ -1,7 +1,7 @@
 """Parameter types that stop at the command line what the database cannot hold.
 
 click's ``int`` takes any size of number and its ``str`` any character. A number past what an
-INTEGER column holds (2 147 483 647) crashed SQLite (« Python int too large ») and made PostgreSQL
+INTEGER column holds (2 147 483 647) crashed SQLite (« Python int too large ») and made PostgreSQL
 refuse the query; a control character or a byte that is not UTF-8 (a lone surrogate, as Python
 reads such an argument) was stored, or crashed the encoder. These types refuse them as usage
 errors (exit code 2), in French, naming the parameter.
@@ -30,7 +30,7 @@ def _french_number(value: int) -> str:
 
 class BoundedInt(click.types.IntParamType):
     """A whole number an INTEGER column holds: a N°, hours, days, a year. Its name stays
-    click's (« « un » n'est pas un entier valide. »), only the size is checked in addition."""
+    click's (« « un » n'est pas un entier valide. »), only the size is checked in addition."""
 
     name = "entier"
 

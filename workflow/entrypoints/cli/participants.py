@@ -1,7 +1,8 @@
 """``clauses participant ...`` and ``clauses import outcomes``: participants and their outcomes.
 
 Participants are pseudonymous: the CLI shows their reference, criterion, sex, birth year and
-eligibility proof, never a name.
+eligibility proof, never a name. Each command calls one function of ``workflow.app.participants``
+(or ``app.imports``) and renders what it returns.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from typing import Any
 import click
 
 from workflow.adapters.templates import french_hours
-from workflow.domain.calendar import local_date
-from workflow.domain.outcomes import (
-    OUTCOME_TYPE_LABELS,
-    OutcomeType,
-    group_of,
-    parse_outcome_type,
-    types_by_group,
-)
+from workflow.app import imports as import_commands
+from workflow.app import participants as commands
+from workflow.app.imports import OutcomesImported
+from workflow.app.participants import AddedParticipant
+from workflow.domain.outcomes import OutcomeType, parse_outcome_type
 from workflow.domain.participants import parse_birth_year, parse_sex
 from workflow.domain.summary import AGE_BAND_LABELS, age_band
 from workflow.domain.vocabulary import (
@@ -43,20 +41,8 @@ from workflow.entrypoints.cli.common import (
     say,
 )
 from workflow.errors import InputRefused
-from workflow.services.outcome_imports import OutcomesImport, import_outcomes_file
-from workflow.services.outcomes import (
-    Change,
-    OutcomeLine,
-    ParticipantLine,
-    RecordedOutcome,
-    list_participants,
-    record_outcome,
-)
-from workflow.services.participants import (
-    ParticipantChange,
-    update_participant,
-    validate_eligibility,
-)
+from workflow.services.outcomes import Change, OutcomeLine, ParticipantLine, RecordedOutcome
+from workflow.services.participants import ParticipantChange
 
 CHANGE_WORDS = {
     Change.CREATED: "enregistrée",
@@ -67,6 +53,9 @@ CHANGE_WORDS = {
 replace_option = click.option(
     "--replace", is_flag=True, help="Remplace une sortie déjà enregistrée pour ce participant."
 )
+
+#: A clause designated as people know it.
+CLAUSE_HELP = "son N° ou la référence du marché et le lot, ex. « 2026-014/01 »"
 
 
 def parse_type(text: str) -> OutcomeType:
@@ -109,12 +98,13 @@ def recorded_data(recorded: RecordedOutcome) -> dict[str, Any]:
 
 @click.group("participant")
 def participant_group() -> None:
-    """Participants (références pseudonymes) : sexe, année de naissance, éligibilité, sorties."""
+    """Participants (références pseudonymes) : enregistrement, sexe, année de naissance,
+    éligibilité, sorties."""
 
 
 @participant_group.command("outcome")
 @click.argument("reference", metavar="REFERENCE")
-@click.option("--clause", "clause_id", type=int, required=True, help="La clause quittée.")
+@click.option("--clause", required=True, help=f"La clause quittée : {CLAUSE_HELP}.")
 @click.option(
     "--type",
     "type_text",
@@ -130,7 +120,7 @@ def participant_group() -> None:
 @handle_errors
 def outcome_command(
     reference: str,
-    clause_id: int,
+    clause: str,
     type_text: str,
     date_text: str,
     replace: bool,
@@ -141,21 +131,15 @@ def outcome_command(
     relancé : la même sortie n'est enregistrée qu'une fois)."""
     outcome_type = parse_type(type_text)
     on = parse_date_fr(date_text, "--date")
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        recorded = record_outcome(
-            session,
-            reference=reference,
-            clause_id=clause_id,
-            outcome_type=outcome_type,
-            on=on,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            zone=app.settings.zone,
-            replace=replace,
-            groups=app.settings.outcome_groups,
-        )
+    recorded = commands.record_outcome(
+        get_app(),
+        reference,
+        clause=clause,
+        outcome_type=outcome_type,
+        on=on,
+        replace=replace,
+        actor=actor,
+    )
     if as_json:
         print_json(recorded_data(recorded))
     else:
@@ -209,18 +193,16 @@ def to_complete(lines: list[ParticipantLine]) -> str | None:
 
 
 @participant_group.command("list")
-@click.option("--clause", "clause_id", type=int, default=None, help="Une seule clause.")
+@click.option("--clause", default=None, help=f"Une seule clause : {CLAUSE_HELP}.")
 @json_option
 @handle_errors
-def list_command(clause_id: int | None, as_json: bool) -> None:
+def list_command(clause: str | None, as_json: bool) -> None:
     """Liste les participants : critère, sexe, année de naissance, éligibilité validée, heures
     déclarées, clauses et sorties (jamais de nom)."""
-    app = get_app()
-    this_year = local_date(app.clock(), app.settings.zone).year
-    with app.transaction() as session:
-        lines = list_participants(session, clause_id, app.settings.outcome_groups)
+    listed = commands.participant_list(get_app(), clause)
+    lines, clause_id = list(listed.lines), listed.clause_id
     if as_json:
-        print_json([participant_data(line, this_year) for line in lines])
+        print_json([participant_data(line, listed.this_year) for line in lines])
         return
     scope = f" de la clause n° {clause_id}" if clause_id is not None else ""
     hours_column = "Heures sur la clause" if clause_id is not None else "Heures déclarées"
@@ -333,18 +315,9 @@ def set_command(
     sex = parse_sex_option(sex_text) if sex_text is not None else None
     birth_year = parse_birth_year_option(birth_year_text) if birth_year_text is not None else None
     criterion = parse_criterion_option(criterion_text) if criterion_text is not None else None
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        change = update_participant(
-            session,
-            reference,
-            now=now,
-            zone=app.settings.zone,
-            sex=sex,
-            birth_year=birth_year,
-            criterion=criterion,
-        )
+    change = commands.update_participant(
+        get_app(), reference, sex=sex, birth_year=birth_year, criterion=criterion
+    )
     print_change(change, as_json)
 
 
@@ -367,13 +340,97 @@ def validate_command(reference: str, proof: str, date_text: str | None, as_json:
     """Enregistre le justificatif d'éligibilité vérifié et la date de validation (sans risque si
     relancé : le même justificatif garde sa date)."""
     on = parse_date_fr(date_text, "--date") if date_text is not None else None
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        change = validate_eligibility(
-            session, reference, proof=proof, now=now, zone=app.settings.zone, on=on
-        )
+    change = commands.validate_eligibility(get_app(), reference, proof=proof, on=on)
     print_change(change, as_json)
+
+
+def added_data(added: AddedParticipant) -> dict[str, Any]:
+    return {
+        "participant": added.reference,
+        "automatique": added.auto,
+        "critere": added.criterion,
+        "critere_libelle": added.criterion_label,
+        "sexe": added.sex,
+        "annee_naissance": added.birth_year,
+        "justificatif": added.proof,
+        "date_validation": added.validated_on,
+        "message": added.message,
+    }
+
+
+@participant_group.command("add")
+@click.argument("reference", metavar="[RÉF]", required=False)
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Au lieu de RÉF : la prochaine référence libre, de la forme P-AAAA-NNNN (l'année "
+    "d'enregistrement, puis le rang du participant parmi tous ceux enregistrés cette année-là, "
+    "importés compris, ex. P-2026-0042). Une référence donnée ne l'est jamais deux fois, même "
+    "après une purge.",
+)
+@click.option(
+    "--criterion",
+    "criterion_text",
+    required=True,
+    help="Critère d'éligibilité, ex. « RSA », « RQTH », « DELD », « Demandeur d'emploi de "
+    "longue durée ».",
+)
+@click.option(
+    "--proof",
+    default=None,
+    help="La pièce vérifiée, ex. « Attestation France Travail DELD » (sans nom ni numéro) : "
+    "l'éligibilité est alors validée.",
+)
+@click.option(
+    "--date",
+    "date_text",
+    default=None,
+    help="Date de la validation, avec --proof (jj/mm/aaaa ; par défaut : aujourd'hui).",
+)
+@click.option("--sex", "sex_text", default=None, help="F (femme) ou M (homme).")
+@click.option("--birth-year", "birth_year_text", default=None, help="Année de naissance (aaaa).")
+@json_option
+@handle_errors
+def add_command(
+    reference: str | None,
+    auto: bool,
+    criterion_text: str,
+    proof: str | None,
+    date_text: str | None,
+    sex_text: str | None,
+    birth_year_text: str | None,
+    as_json: bool,
+) -> None:
+    """Enregistre un participant avant sa première déclaration, sous la référence RÉF choisie
+    (pseudonyme : jamais de nom) ou, avec --auto, sous la prochaine référence libre, à donner à
+    l'entreprise pour ses déclarations. Mêmes règles qu'un fichier de déclaration : critère
+    exigé, au moins 14 ans cette année ; une référence ne commence pas par = + - @ (un tableur
+    la lirait comme une formule)."""
+    if auto and reference is not None:
+        raise click.UsageError(f"--auto donne la référence : n'indiquez pas aussi « {reference} ».")
+    if not auto and reference is None:
+        raise click.UsageError(
+            "Indiquez la référence du participant (RÉF) ou --auto pour la prochaine libre."
+        )
+    if date_text is not None and proof is None:
+        raise click.UsageError("--date est la date de validation : indiquez aussi --proof.")
+    criterion = parse_criterion_option(criterion_text)
+    sex = parse_sex_option(sex_text) if sex_text is not None else None
+    birth_year = parse_birth_year_option(birth_year_text) if birth_year_text is not None else None
+    on = parse_date_fr(date_text, "--date") if date_text is not None else None
+    added = commands.add_participant(
+        get_app(),
+        None if auto else reference,
+        criterion=criterion,
+        sex=sex,
+        birth_year=birth_year,
+        proof=proof,
+        validated_on=on,
+    )
+    if as_json:
+        print_json(added_data(added))
+    else:
+        say(added.message)
 
 
 @participant_group.command("types")
@@ -382,32 +439,29 @@ def validate_command(reference: str, proof: str, date_text: str | None, as_json:
 def types_command(as_json: bool) -> None:
     """Liste les types de sortie acceptés, par groupe (selon le réglage outcome_groups s'il
     change le classement par défaut)."""
-    overrides = get_app().settings.outcome_groups
-    rows = [
-        (t, OUTCOME_TYPE_LABELS[t], OUTCOME_GROUP_LABELS[group])
-        for group, types in types_by_group(overrides).items()
-        for t in types
-    ]
+    rows = commands.outcome_types(get_app())
     if as_json:
         print_json(
             [
                 {
-                    "type": t,
-                    "type_libelle": label,
-                    "groupe": group_of(t.value, overrides),
-                    "groupe_libelle": group,
+                    "type": row.type,
+                    "type_libelle": row.type_label,
+                    "groupe": row.group,
+                    "groupe_libelle": row.group_label,
                 }
-                for t, label, group in rows
+                for row in rows
             ]
         )
         return
-    print_table("Types de sortie", ["Type", "Groupe"], [[label, group] for _, label, group in rows])
+    print_table(
+        "Types de sortie", ["Type", "Groupe"], [[row.type_label, row.group_label] for row in rows]
+    )
 
 
 # --- import -------------------------------------------------------------------------------------
 
 
-def import_data(result: OutcomesImport) -> dict[str, Any]:
+def import_data(result: OutcomesImported) -> dict[str, Any]:
     return {
         "fichier": result.source,
         "rien_de_nouveau": result.nothing_new,
@@ -419,7 +473,7 @@ def import_data(result: OutcomesImport) -> dict[str, Any]:
     }
 
 
-def print_import(result: OutcomesImport) -> None:
+def print_import(result: OutcomesImported) -> None:
     print_table(
         f"Import des sorties de {result.source}",
         ["Participant", "Clause", "Sortie", "Résultat"],
@@ -449,30 +503,24 @@ def print_import(result: OutcomesImport) -> None:
 @click.argument(
     "path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--clause", "clause_id", type=int, help="La clause (sinon : marché et lot).")
+@click.option(
+    "--clause",
+    default=None,
+    help=f"La clause de toutes les lignes : {CLAUSE_HELP} (sinon : les colonnes marché et lot).",
+)
 @replace_option
 @actor_option
 @json_option
 @handle_errors
 def import_outcomes_command(
-    path: Path, clause_id: int | None, replace: bool, actor: str | None, as_json: bool
+    path: Path, clause: str | None, replace: bool, actor: str | None, as_json: bool
 ) -> None:
     """Importe des sorties de participants d'un CSV, .xlsx ou .ods (colonnes : Référence
     participant ; N° marché ; Lot ; Type de sortie ; Date). Tout le fichier est vérifié d'abord :
     une erreur, rien n'est importé."""
-    app = get_app()
-    now = app.clock()
-    with app.transaction() as session:
-        result = import_outcomes_file(
-            session,
-            path,
-            actor=actor or app.settings.facilitator_name,
-            now=now,
-            zone=app.settings.zone,
-            clause_id=clause_id,
-            replace=replace,
-            groups=app.settings.outcome_groups,
-        )
+    result = import_commands.import_outcomes(
+        get_app(), path, clause=clause, replace=replace, actor=actor
+    )
     if as_json:
         print_json(import_data(result))
     else:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from workflow.app.mail import preview_email
 from workflow.entrypoints.cli.common import error_console, get_app, handle_errors
-from workflow.services.previews import build_preview, write_preview
 
 DEFAULT_OUT = Path("var/preview")
 
@@ -16,10 +16,9 @@ DEFAULT_OUT = Path("var/preview")
 @click.argument("kind", metavar="TYPE")
 @click.option(
     "--clause",
-    "clause_id",
-    type=int,
     default=None,
-    help="Utiliser les données réelles de cette clause au lieu de l'exemple.",
+    help="Utiliser les données réelles de cette clause (N° ou RÉFÉRENCE/LOT, par exemple "
+    "2026-014/01) au lieu de l'exemple.",
 )
 @click.option(
     "--out",
@@ -30,14 +29,14 @@ DEFAULT_OUT = Path("var/preview")
     help="Dossier où écrire le .eml et le .html.",
 )
 @handle_errors
-def preview_command(kind: str, clause_id: int | None, out_dir: Path) -> None:
+def preview_command(kind: str, clause: str | None, out_dir: Path) -> None:
     """Montre un courriel (texte à l'écran, .eml et .html dans un dossier).
 
     TYPE est le nom d'un modèle de templates/emails, par exemple notice_awarded ou
     company_welcome ; un type inconnu affiche la liste des types.
     """
-    app = get_app()
-    preview = build_preview(app, kind, clause_id)
+    written = preview_email(get_app(), kind, clause, out_dir=out_dir)
+    preview = written.preview
     if preview.note:
         error_console.print(preview.note, soft_wrap=True)
     recipients = ", ".join(f"{r.name} <{r.email}>" for r in preview.recipients)
@@ -45,6 +44,5 @@ def preview_command(kind: str, clause_id: int | None, out_dir: Path) -> None:
     click.echo(f"Objet : {preview.rendered.subject}")
     click.echo("")
     click.echo(preview.rendered.text.rstrip("\n"))
-    eml, html = write_preview(preview, out_dir, app.settings, app.clock())
     # The files go to stderr's notes so that stdout stays the email's text alone.
-    error_console.print(f"Écrits : {eml} et {html}", soft_wrap=True, markup=False)
+    error_console.print(f"Écrits : {written.eml} et {written.html}", soft_wrap=True, markup=False)

@@ -16,6 +16,12 @@ from zoneinfo import ZoneInfo
 import click
 
 from workflow.adapters.templates import french_hours, french_month
+from workflow.app.privacy import (
+    ParticipantExport,
+    PurgeReport,
+    participant_data,
+    purge_participants,
+)
 from workflow.domain.calendar import local_date
 from workflow.domain.privacy import Retention, parse_retention
 from workflow.entrypoints.cli.common import (
@@ -30,7 +36,6 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.entrypoints.cli.service import kind_label
 from workflow.errors import InputRefused
-from workflow.services.privacy import ParticipantExport, PurgeReport, export_participant, purge
 
 SEX_WORDS = {"F": "femme", "M": "homme"}
 STATE_WORDS = {
@@ -54,7 +59,10 @@ def privacy_group() -> None:
 
 @privacy_group.command("export")
 @click.option(
-    "--participant", "reference", required=True, help="Référence pseudonyme du participant."
+    "--participant",
+    "reference",
+    required=True,
+    help="Référence pseudonyme du participant (ou son N°).",
 )
 @json_option
 @click.option(
@@ -72,7 +80,7 @@ def export_command(reference: str, as_json: bool, output: Path | None) -> None:
     conservation (article 15 du RGPD)."""
     app = get_app()
     zone = app.settings.zone
-    held = export_participant(app, reference)
+    held = participant_data(app, reference)
     if as_json:
         text = json.dumps(to_jsonable(export_data(held)), ensure_ascii=False, indent=2) + "\n"
     else:
@@ -262,7 +270,7 @@ def _mail_line(mail: Any, zone: ZoneInfo) -> str:
     )
     return (
         f"- Courriel n° {mail.outbox_id}, {kind_label(mail.kind)} ({when}) à "
-        f"{', '.join(mail.recipients)} : « {mail.subject} » ; le nomme dans : "
+        f"{', '.join(mail.recipients)} : « {mail.subject} » ; le nomme dans : "
         f"{', '.join(mail.places)}"
     )
 
@@ -282,7 +290,7 @@ def _retention(held: ParticipantExport, zone: ZoneInfo) -> str:
     assert held.purge_from is not None
     return (
         f"{rule} : dernière activité le {held.last_activity:%d/%m/%Y}, anonymisées par la purge "
-        f"à partir du {held.purge_from:%d/%m/%Y} (« clauses privacy purge »)."
+        f"à partir du {held.purge_from:%d/%m/%Y} (« clauses privacy purge »)."
     )
 
 
@@ -326,14 +334,7 @@ def purge_command(
     Heures, sorties, critère et sexe restent : les chiffres des synthèses et bilans passés ne
     changent pas. Une ligne d'historique par purge ; relancée, la purge ne trouve plus rien."""
     retention = parse_older_than(older_than)
-    app = get_app()
-    report = purge(
-        app,
-        retention,
-        app.clock(),
-        actor or app.settings.facilitator_name,
-        dry_run=dry_run or not yes,
-    )
+    report = purge_participants(get_app(), retention, dry_run=dry_run or not yes, actor=actor)
     if as_json:
         print_json(purge_data(report))
         return

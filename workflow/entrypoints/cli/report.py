@@ -13,6 +13,7 @@ from workflow.adapters.annual_report_files import (
     print_annual_report,
     render_annual_report,
 )
+from workflow.app.reports import annual_report
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
@@ -21,7 +22,6 @@ from workflow.entrypoints.cli.common import (
     say,
     write_report,
 )
-from workflow.services.annual_report import compile_annual_report
 
 
 @click.group("report")
@@ -38,35 +38,23 @@ def report_group() -> None:
 )
 @report_options(FORMATS, "page autonome, lisible sur téléphone")
 @handle_errors
-def annual_command(year: int | None, buyer_id: int | None, fmt: str, output: Path | None) -> None:
+def annual_command(year: int | None, buyer: str | None, fmt: str, output: Path | None) -> None:
     """Bilan annuel : heures (par donneur d'ordre, par modalité), entreprises accompagnées,
     participants, contrats, sorties par type et par groupe, clauses par étape, et la phrase
     « + de 18 000 heures d'insertion, 51 entreprises accompagnées, … »."""
-    app = get_app()
-    now = app.clock()
-    zone = app.settings.zone
-    if year is None:
-        year = now.astimezone(zone).year - 1
-    with app.transaction() as session:
-        report = compile_annual_report(
-            session,
-            year,
-            buyer_id=buyer_id,
-            groups=app.settings.outcome_groups,
-            now=now.astimezone(zone),
-            zone=zone,
-        )
+    report = annual_report(get_app(), year, buyer=buyer)
     chosen = cast(Format, fmt)
     written = write_report(
         chosen,
         output,
-        f"bilan-annuel-{year}" + (f"-donneur-{buyer_id}" if buyer_id else ""),
+        f"bilan-annuel-{report.year}"
+        + (f"-donneur-{report.buyer_id}" if report.buyer_id is not None else ""),
         show=lambda: print_annual_report(console, report),
         render=lambda: render_annual_report(report, chosen),
         what="le bilan",
     )
     if written is not None:
-        say(f"Bilan annuel {year} écrit dans {written}")
+        say(f"Bilan annuel {report.year} écrit dans {written}")
         say(report.headline)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -13,8 +12,10 @@ from zoneinfo import ZoneInfo
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from workflow.adapters.db import safe_url
 from workflow.adapters.templates import french_date, french_month
+from workflow.app import service
+from workflow.app.admin import init_database
+from workflow.app.service import PassDone, Simulated
 from workflow.entrypoints.cli.common import (
     console,
     error_console,
@@ -29,7 +30,7 @@ from workflow.entrypoints.cli.common import (
     within_calendar,
 )
 from workflow.errors import InputRefused
-from workflow.services.ticks import PassReport, SimulationReport
+from workflow.services.dispatch import EXIT_DELIVERY_FAILED
 
 if TYPE_CHECKING:
     from workflow.bootstrap import App
@@ -56,6 +57,8 @@ KIND_LABELS = {
     "notice_execution_ended": "Avis : fin d'exécution",
     "notice_final_report": "Avis : bilan",
     "notice_abandoned": "Avis : abandon",
+    "notice_reopened": "Avis : réouverture après abandon",
+    "notice_award_corrected": "Avis : attribution corrigée",
 }
 
 
@@ -83,7 +86,7 @@ PASS_KEYS = {
 }
 
 
-def pass_data(report: PassReport) -> dict[str, Any]:
+def pass_data(report: PassDone) -> dict[str, Any]:
     from workflow.entrypoints.cli.mail import send_data
 
     data = {PASS_KEYS[key]: value for key, value in report.as_dict().items()}
@@ -106,7 +109,7 @@ def parse_instant(text: str, zone: Any) -> datetime:
     return moment
 
 
-def describe_pass(report: PassReport) -> str:
+def describe_pass(report: PassDone) -> str:
     ladders = report.ladders
     parts = [
         plural(ladders.calls, "appel à déclarer", "appels à déclarer"),
@@ -151,35 +154,23 @@ def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
     Pour un lancement périodique (cron, minuteur systemd) à la place de « clauses serve ».
     """
     from workflow.entrypoints.scheduler import configure_logging
-    from workflow.services.ticks import run_pass
 
     app = get_app()
     if with_log:
         configure_logging()
-    now = parse_instant(now_text, app.settings.zone) if now_text else app.clock()
-    if now_text and app.settings.mail_transport == "smtp":
-        from workflow.services.dispatch import real_now
-
-        # Another instant, real inboxes: calls and summaries of months not over would leave now.
-        if abs(now - real_now()) > timedelta(minutes=1):
-            raise InputRefused(
-                "--now : un passage à un autre instant que maintenant enverrait de vrais "
-                "courriels par SMTP ; lancez-le avec CLAUSES_MAIL_TRANSPORT=file (fichiers .eml)."
-            )
-    report = run_pass(app, now)
+    report = service.run_tick(app, parse_instant(now_text, app.settings.zone) if now_text else None)
     if as_json:
         print_json(pass_data(report))
     else:
-        local = now.astimezone(app.settings.zone)
+        local = report.now.astimezone(app.settings.zone)
         console.print(
             f"Passage du {french_date(local)} à {local:%H:%M} ({app.settings.timezone}) : "
             f"{describe_pass(report)}."
         )
-    if report.dispatch is not None and report.dispatch.outage:
-        from workflow.services.dispatch import EXIT_DELIVERY_FAILED
-
-        # Exit code 3: cron and monitors see the outage (README, « Codes de sortie »).
-        error_console.print(f"Envoi interrompu : {report.dispatch.stopped}", soft_wrap=True)
+    if report.delivery_trouble is not None:
+        # Exit code 3: cron and monitors see the outage (README, « Codes de sortie »),
+        # even in a pass that tried nothing, every message waiting for its retry slot.
+        error_console.print(report.delivery_trouble, soft_wrap=True, markup=False)
         raise SystemExit(EXIT_DELIVERY_FAILED)
 
 
@@ -193,7 +184,7 @@ class MonthlyProgress:
         self.month: date | None = None
         self.counts: Counter[str] = Counter()
 
-    def __call__(self, report: PassReport) -> None:
+    def __call__(self, report: PassDone) -> None:
         local = report.now.astimezone(self.zone)
         month = local.date().replace(day=1)
         if self.month is not None and month != self.month:
@@ -236,7 +227,7 @@ def progress_bar() -> Progress:
     )
 
 
-def print_simulation(report: SimulationReport, zone: ZoneInfo, *, by_kind: bool = True) -> None:
+def print_simulation(report: Simulated, zone: ZoneInfo, *, by_kind: bool = True) -> None:
     console.print(
         f"\nSimulation du {french_date(report.start.astimezone(zone))} au "
         f"{french_date(report.end.astimezone(zone))} : {plural(report.passes, 'passage', 'passages')}, "
@@ -254,17 +245,15 @@ def print_simulation(report: SimulationReport, zone: ZoneInfo, *, by_kind: bool 
         print_table(
             "Courriels préparés pendant la simulation, par type",
             ["Type", "Nombre"],
-            [[kind_label(kind), number(count)] for kind, count in sorted(report.by_kind.items())],
+            [[kind_label(kind), number(count)] for kind, count in report.by_kind],
         )
 
 
 def tracked_simulation(
-    app: App, start: date, end: date, run: Callable[[Callable[[PassReport], None]], R]
+    app: App, start: date, end: date, run: Callable[[Callable[[PassDone], None]], R]
 ) -> R:
     """Run ``run(on_pass)`` under a progress bar, printing one line per simulated month."""
-    from workflow.services.ticks import simulation_instants
-
-    total = len(simulation_instants(start, end, app.settings))
+    total = service.simulation_passes(app, start, end)
     with progress_bar() as progress:
         tracker = MonthlyProgress(progress, total, app.settings.zone)
         result = run(tracker)
@@ -292,37 +281,26 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
             f"--to {end:%d/%m/%Y} précède --from {start:%d/%m/%Y} : la fin vient après le début."
         )
     app = get_app()
-    if app.settings.mail_transport == "smtp" and not no_dispatch:
-        # Simulated dates, real inboxes: companies would get months of reminders in a minute.
-        raise InputRefused(
-            "La simulation enverrait de vrais courriels par SMTP : lancez-la avec "
-            "CLAUSES_MAIL_TRANSPORT=file (fichiers .eml) ou avec --no-dispatch."
-        )
+    dispatch = not no_dispatch
+    target = service.simulation_target(app, dispatch=dispatch)
     if as_json:
-        from workflow.services.ticks import simulate
-
-        report = simulate(app, start, end, dispatch=not no_dispatch)
+        report = service.simulate_days(app, start, end, dispatch=dispatch)
         print_json(
             {
                 "debut": report.start,
                 "fin": report.end,
                 "passages": report.passes,
                 "envoyes": report.sent,
-                "par_type": report.by_kind,
+                "par_type": dict(report.by_kind),
             }
         )
         return
-    from workflow.services.ticks import simulate
-
-    console.print(
-        f"Simulation sur {safe_url(app.settings.database_url)} ; "
-        f"courriels : {app.transport.describe()}."
-    )
+    console.print(f"Simulation sur {target.database} ; courriels : {target.transport}.")
     report = tracked_simulation(
         app,
         start,
         end,
-        lambda on_pass: simulate(app, start, end, dispatch=not no_dispatch, on_pass=on_pass),
+        lambda on_pass: service.simulate_days(app, start, end, dispatch=dispatch, on_pass=on_pass),
     )
     print_simulation(report, app.settings.zone)
 
@@ -354,31 +332,8 @@ def serve(interval: float, migrate: bool) -> None:
     configure_logging()
     if migrate:
         # The container's default command: a fresh /data volume needs no separate init step.
-        app.init_database()
+        init_database(app)
     run_service(app, interval)
-
-
-#: The demo's own place: its database and its mail, and nothing else of the real folders.
-DEMO_DIR = Path("var/demo")
-DEMO_DATABASE = DEMO_DIR / "clauses.db"
-DEMO_MAIL = DEMO_DIR / "mail"
-
-
-def fresh_demo_settings() -> Settings:
-    """``var/demo/clauses.db`` and ``var/demo/mail/``, both emptied first.
-
-    Only the demo's own folder is cleared: the real defaults (``var/clauses.db``, ``var/mail/``)
-    may hold a facilitator's data and mail, and the demo never reads, writes nor empties them.
-    """
-    from workflow.settings import load_settings
-
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        DEMO_DATABASE.with_name(DEMO_DATABASE.name + suffix).unlink(missing_ok=True)
-    shutil.rmtree(DEMO_MAIL, ignore_errors=True)
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    return load_settings(
-        database_url=f"sqlite:///{DEMO_DATABASE}", mail_transport="file", mail_dir=DEMO_MAIL
-    )
 
 
 def explore_commands(settings: Settings) -> list[tuple[str, str]]:
@@ -404,13 +359,11 @@ def demo() -> None:
     (base var/demo/clauses.db, courriels var/demo/mail/)."""
     from workflow.adapters.reports import print_summary
     from workflow.bootstrap import bootstrap
-    from workflow.domain.summary import summary_due_at
-    from workflow.services.demo import CAST, FIRST_DAY, LAST_DAY, run_demo
-    from workflow.services.summaries import compile_for, summary_timing
 
-    settings = fresh_demo_settings()
+    settings = service.fresh_demonstration_settings()
     console.print(
-        f"Démonstration dans [bold]{DEMO_DIR}/[/], refait à neuf : base [bold]{DEMO_DATABASE}[/], "
+        f"Démonstration dans [bold]{service.DEMO_DIR}/[/], refait à neuf : base "
+        f"[bold]{service.DEMO_DATABASE}[/], "
         f"courriels en fichiers .eml dans [bold]{settings.mail_dir}/[/] (aucun n'est envoyé). "
         "La base et le dossier de courriels réglés (CLAUSES_DATABASE_URL, CLAUSES_MAIL_DIR, "
         "par défaut var/clauses.db et var/mail/) ne sont pas touchés.",
@@ -418,27 +371,27 @@ def demo() -> None:
     )
     app = bootstrap(settings)
     try:
-        app.init_database()
         console.print(
-            f"Territoire d'exemple chargé, puis 14 mois simulés du {french_date(FIRST_DAY)} au "
-            f"{french_date(LAST_DAY)}, par les vrais passages du service :"
+            f"Territoire d'exemple chargé, puis 14 mois simulés du "
+            f"{french_date(service.DEMO_FIRST_DAY)} au {french_date(service.DEMO_LAST_DAY)}, "
+            "par les vrais passages du service :"
         )
-        for line in CAST:
+        for line in service.DEMO_CAST:
             console.print(f"  • {line}")
-        report = tracked_simulation(
-            app, FIRST_DAY, LAST_DAY, lambda on_pass: run_demo(app, on_pass=on_pass)
+        shown = tracked_simulation(
+            app,
+            service.DEMO_FIRST_DAY,
+            service.DEMO_LAST_DAY,
+            lambda on_pass: service.play_demonstration(app, on_pass=on_pass),
         )
-        print_simulation(report.simulation, settings.zone, by_kind=False)
+        print_simulation(shown.simulation, settings.zone, by_kind=False)
         print_mail_folders(settings.mail_dir)
-        # The figures the recipients read: the summary as compiled when its email left.
-        sent_at = summary_due_at(report.last_summary_month, summary_timing(settings))
-        summary = compile_for(app, report.last_summary_month, now=sent_at)
+        sent_at = shown.summary_sent_at.astimezone(settings.zone)
         console.print(
-            f"\nDernière synthèse mensuelle envoyée, {french_month(report.last_summary_month)}, "
-            f"telle que reçue le {french_date(sent_at.astimezone(settings.zone))} à "
-            f"{sent_at.astimezone(settings.zone):%H:%M} :\n"
+            f"\nDernière synthèse mensuelle envoyée, {french_month(shown.last_summary_month)}, "
+            f"telle que reçue le {french_date(sent_at)} à {sent_at:%H:%M} :\n"
         )
-        print_summary(console, summary)
+        print_summary(console, shown.summary)
     finally:
         app.close()
     console.print("\n[bold]Pour explorer la démonstration[/]")

@@ -10,7 +10,7 @@ from typing import cast
 import click
 
 from workflow.adapters.reports import FORMATS, Format, of_month, print_summary, render_summary
-from workflow.domain.summary import latest_due_month
+from workflow.app.reports import daily_digest, monthly_summary
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
@@ -23,8 +23,7 @@ from workflow.entrypoints.cli.common import (
     write_report,
 )
 from workflow.errors import InputRefused
-from workflow.services.digest import CATEGORY_TITLES, compile_digest
-from workflow.services.summaries import compile_for, summary_timing
+from workflow.services.digest import CATEGORY_TITLES
 
 
 def parse_month(text: str) -> date:
@@ -77,27 +76,26 @@ def parse_now(text: str, zone_name: str) -> datetime:
 @handle_errors
 def summary_command(
     month_text: str | None,
-    buyer_id: int | None,
+    buyer: str | None,
     fmt: str,
     output: Path | None,
     now_text: str | None,
 ) -> None:
     """Synthèse mensuelle : heures, participants, contrats, sorties et étapes d'un mois."""
     app = get_app()
-    now = parse_now(now_text, app.settings.timezone) if now_text else app.clock()
-    if month_text:
-        month = parse_month(month_text)
-    else:
-        # The month the emails last covered: earlier in the month, M-1's declarations are
-        # not due yet and its figures would be read too soon.
-        month = latest_due_month(now, summary_timing(app.settings))
-    # The very code path of the emails, at this moment: same figures as an email written now.
-    summary = compile_for(app, month, buyer_id=buyer_id, now=now)
+    summary = monthly_summary(
+        app,
+        parse_month(month_text) if month_text else None,
+        buyer=buyer,
+        now=parse_now(now_text, app.settings.timezone) if now_text else None,
+    )
+    month = summary.month
     chosen = cast(Format, fmt)
     written = write_report(
         chosen,
         output,
-        f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id else ""),
+        f"synthese-{month:%Y-%m}"
+        + (f"-donneur-{summary.buyer_id}" if summary.buyer_id is not None else ""),
         show=lambda: print_summary(console, summary),
         render=lambda: render_summary(summary, chosen),
         what="la synthèse",
@@ -113,9 +111,7 @@ def summary_command(
 def digest_command(now_text: str | None, as_json: bool) -> None:
     """Récapitulatif des tâches du jour, affiché sans rien envoyer."""
     app = get_app()
-    now = parse_now(now_text, app.settings.timezone) if now_text else app.clock()
-    with app.transaction() as session:
-        digest = compile_digest(session, now, app.settings)
+    digest = daily_digest(app, parse_now(now_text, app.settings.timezone) if now_text else None)
     if as_json:
         print_json(
             {

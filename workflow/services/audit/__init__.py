@@ -44,7 +44,7 @@ from workflow.services.audit.summary_emails import (
 )
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import App
+    from workflow.runtime import App
 
 __all__ = [
     "CHECK_DECLARATION",

@@ -59,29 +59,29 @@ class Difference:
     truth: str = ""
 
     def sentence(self, voices: Voices = EMAIL_AGAINST_DATA) -> str:
-        table, v = f"tableau « {self.table} »", voices
+        table, v = f"tableau « {self.table} »", voices
         if self.gap is Gap.CELL and not self.table:
-            return f"chiffre « {self.row} » : {v.said} « {self.sent} », {v.says} « {self.truth} »"
+            return f"chiffre « {self.row} » : {v.said} « {self.sent} », {v.says} « {self.truth} »"
         if self.gap is Gap.CELL:
             return (
-                f"{table}, ligne « {self.row} », colonne « {self.column} » : "
-                f"{v.said} « {self.sent} », {v.says} « {self.truth} »"
+                f"{table}, ligne « {self.row} », colonne « {self.column} » : "
+                f"{v.said} « {self.sent} », {v.says} « {self.truth} »"
             )
         if self.gap is Gap.MISSING_FIGURE:
-            return f"chiffre « {self.row} » : absent {v.of_sent}, {v.says} « {self.truth} »"
+            return f"chiffre « {self.row} » : absent {v.of_sent}, {v.says} « {self.truth} »"
         if self.gap is Gap.EXTRA_FIGURE:
-            return f"chiffre « {self.row} » : {v.said} « {self.sent} », absent {v.of_truth}"
+            return f"chiffre « {self.row} » : {v.said} « {self.sent} », absent {v.of_truth}"
         if self.gap is Gap.MISSING_ROW:
-            return f"{table}, ligne « {self.row} » : absente {v.of_sent}, {v.says} {self.truth}"
+            return f"{table}, ligne « {self.row} » : absente {v.of_sent}, {v.says} {self.truth}"
         if self.gap is Gap.EXTRA_ROW:
-            return f"{table}, ligne « {self.row} » : absente {v.of_truth}, {v.said} {self.sent}"
+            return f"{table}, ligne « {self.row} » : absente {v.of_truth}, {v.said} {self.sent}"
         if self.gap is Gap.RENAMED_ROW:
             return (
-                f"{table}, ligne « {self.sent} » : s'appelle « {self.truth} » {v.in_truth}, "
+                f"{table}, ligne « {self.sent} » : s'appelle « {self.truth} » {v.in_truth}, "
                 "avec les mêmes chiffres"
             )
         if self.gap is Gap.MISSING_COLUMN:
-            return f"{table}, colonne « {self.column} » : absente {v.of_sent}"
+            return f"{table}, colonne « {self.column} » : absente {v.of_sent}"
         if self.gap is Gap.MISSING_TABLE:
             return f"{table} : absent {v.of_sent}, {v.says} {self.truth}"
         return f"{table} : absent {v.of_truth}, {v.said} {self.sent}"
@@ -111,7 +111,7 @@ def _lines(count: int) -> str:
 
 
 def _described(columns: Sequence[str], row: Sequence[str], numeric: Sequence[bool]) -> str:
-    cells = [f"{c} « {v} »" for c, v, n in zip(columns, row, numeric, strict=False) if n]
+    cells = [f"{c} « {v} »" for c, v, n in zip(columns, row, numeric, strict=False) if n]
     return ", ".join(cells) or "sans chiffre"
 
 

@@ -20,6 +20,7 @@ from workflow.adapters.orm import (
 )
 from workflow.services import digest, summaries
 from workflow.services.audit.findings import CHECK_OUTBOX, Finding
+from workflow.services.audit.receipts import CANCELLED_EVENT, CANCELLED_REASON
 from workflow.services.reminder_emails import key_months, step_kind
 
 #: Kinds of the emails whose key is ``notice:<clause>:<kind>:<cause>``.
@@ -71,6 +72,16 @@ class _Lookup:
         self.declarations: dict[int, int] = {
             i: c for i, c in session.execute(select(Declaration.id, Declaration.clause_id))
         }
+        # Declarations cancelled since: (number, clause, when), read from their history rows.
+        self.cancelled: list[tuple[int, int, datetime]] = []
+        for clause_id, at, reason in session.execute(
+            select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason).where(
+                ClauseHistory.event == CANCELLED_EVENT
+            )
+        ):
+            found = CANCELLED_REASON.fullmatch(reason or "")
+            if found is not None:
+                self.cancelled.append((int(found["id"]), clause_id, at.astimezone(UTC)))
         self.runs: set[tuple[str, str]] = {
             (j, p) for j, p in session.execute(select(PeriodicRun.job, PeriodicRun.period))
         }
@@ -88,11 +99,21 @@ class _Lookup:
         if company_id is None or company_id not in self.companies:
             problems.append(f"l'entreprise n° {company_id} n'existe pas")
 
+    def cancelled_clause(self, declaration_id: int, at: datetime | None) -> int | None:
+        """The clause of declaration ``declaration_id`` if it was cancelled after ``at`` (any
+        time, without one): a receipt keyed so was sent for it."""
+        later = [
+            (when, clause_id)
+            for number, clause_id, when in self.cancelled
+            if number == declaration_id and (at is None or when > at)
+        ]
+        return min(later)[1] if later else None
+
     def moment(self, problems: list[str], clause_id: int, text: str) -> None:
         """The history row written at the instant a key names (an award, a change)."""
         moment = _instant(text)
         if moment is None:
-            problems.append(f"l'instant « {text} » de la clé est illisible")
+            problems.append(f"l'instant « {text} » de la clé est illisible")
         elif (clause_id, moment.astimezone(UTC)) not in self.instants:
             problems.append(
                 f"aucune ligne d'historique de la clause n° {clause_id} à l'instant {text}"
@@ -155,7 +176,14 @@ def _welcome(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list
 def _receipt(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
     _kind(problems, row, RECEIPT_KIND)
     declaration_id = _int(parts[1]) if len(parts) > 2 else None
-    if declaration_id is None or declaration_id not in look.declarations:
+    cancelled = (
+        look.cancelled_clause(declaration_id, _instant(":".join(parts[2:])))
+        if declaration_id is not None
+        else None
+    )
+    if cancelled is not None:
+        _same_clause(problems, row, cancelled)  # sent before its declaration was cancelled
+    elif declaration_id is None or declaration_id not in look.declarations:
         problems.append(f"la déclaration n° {parts[1] if len(parts) > 1 else '?'} n'existe pas")
     else:
         _same_clause(problems, row, look.declarations[declaration_id])
@@ -192,7 +220,7 @@ def _summary(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list
 
 def _kind(problems: list[str], row: OutboxMessage, expected: str) -> None:
     if row.kind != expected:
-        problems.append(f"type « {row.kind} » alors que la clé dit « {expected} »")
+        problems.append(f"type « {row.kind} » alors que la clé dit « {expected} »")
 
 
 def _same_clause(problems: list[str], row: OutboxMessage, clause_id: int | None) -> None:

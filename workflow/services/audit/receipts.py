@@ -1,8 +1,8 @@
 """Declarations and their receipts: the hours a receipt stated are the ones recorded then.
 
 A declaration is one row, overwritten by a correction (``record_declaration``), so what it said
-before lives only in its history rows (« déclaration de mars 2026 de X : 120 h (remplace
-100 h) », one per recording, at the recording's instant) and in the receipts sent then. So:
+before lives only in its history rows (« déclaration de mars 2026 de X : 120 h (remplace
+100 h) », one per recording, at the recording's instant) and in the receipts sent then. So:
 
 - each declaration has a history row at its recording instant stating its total, and its total
   is the sum of its lines;
@@ -11,6 +11,13 @@ before lives only in its history rows (« déclaration de mars 2026 de X : 120 h
   receipt or history row of the declaration, and states the total its own history row gives;
 - the cumul a receipt states is the company's declarations on the lot up to that month, each as
   recorded by then (a month recorded in the same import may or may not be in it: both pass).
+
+A cancelled declaration (``cancel_declaration``) is gone with its lines; its history keeps what it
+said (« declaration_cancelled »: its number, month, company, total). It is read back as a
+declaration that existed until then (``DeclarationFacts.cancelled_at``): its receipts are checked
+against its recordings (not its lines, gone), and it counts in the cumul of a receipt written
+while it existed, not after. The month declared again is a new declaration, whose recordings are
+the ones after the cancellation.
 """
 
 from __future__ import annotations
@@ -51,6 +58,14 @@ from workflow.services.declarations import month_phrase
 
 RECEIPT_KIND = "declaration_receipt"
 DECLARATION_EVENT = "declaration"
+#: ``services.declarations.DECLARATION_CANCELLED`` (the audit reads rows, it imports no writer).
+CANCELLED_EVENT = "declaration_cancelled"
+#: ``services.declarations.cancellation_reason``.
+CANCELLED_REASON = re.compile(
+    r"déclaration n°\s(?P<id>\d+) (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+?) annulée "
+    r"\((?P<hours>[^()]+?) retirées\) : .*",
+    re.DOTALL,
+)
 #: ``record_declaration``'s history reason.
 _REASON = re.compile(
     r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<hours>[^:()]+?)"
@@ -82,6 +97,9 @@ class DeclarationFacts:
     recorded_at: datetime
     lines: dict[str, Decimal] = field(default_factory=dict)  # participant reference -> hours
     recordings: list[Recording] = field(default_factory=list)  # in time order
+    #: A cancelled declaration, read back from its history: when it was cancelled, by which row.
+    cancelled_at: datetime | None = None
+    cancelled_by: int | None = None
 
     @property
     def label(self) -> str:
@@ -92,8 +110,11 @@ class DeclarationFacts:
         return next((r for r in self.recordings if r.at == moment), None)
 
     def hours_then(self, moment: datetime) -> tuple[Decimal | None, bool]:
-        """Its total as recorded by ``moment`` (None: not yet), and whether that recording was
-        at ``moment`` itself. Its history says what it was; without one, the row itself."""
+        """Its total as recorded by ``moment`` (None: not yet, or cancelled by then), and whether
+        that recording was at ``moment`` itself. Its history says what it was; without one, the
+        row itself."""
+        if self.cancelled_at is not None and moment >= self.cancelled_at:
+            return None, False
         timeline = [(r.at, r.hours) for r in self.recordings]
         if self.recording_at(self.recorded_at) is None:
             timeline.append((self.recorded_at, self.total_hours))
@@ -108,8 +129,35 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def load_declarations(session: Session) -> dict[int, DeclarationFacts]:
-    """Every declaration with its lines and its recordings: three queries in all."""
+class Declarations(dict[int, DeclarationFacts]):
+    """The declarations that exist, by number, and (``cancelled``) those cancelled since, read
+    back from their history, in the order they were cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled: list[DeclarationFacts] = []
+
+    def all(self) -> list[DeclarationFacts]:
+        """Those that exist and those cancelled."""
+        return [*self.values(), *self.cancelled]
+
+    def receipt_owner(self, declaration_id: int, at: datetime) -> DeclarationFacts | None:
+        """The declaration a receipt keyed ``receipt:<declaration_id>:<at>`` was sent for: a
+        cancelled one if it was cancelled after ``at`` (a number may be given again once its
+        declaration is gone), else the one that has this number now."""
+        cancelled = [
+            c
+            for c in self.cancelled
+            if c.id == declaration_id and c.cancelled_at is not None and c.cancelled_at > at
+        ]
+        if cancelled:
+            return min(cancelled, key=lambda c: c.cancelled_at or at)
+        return self.get(declaration_id)
+
+
+def load_declarations(session: Session) -> Declarations:
+    """Every declaration with its lines and its recordings, and every declaration cancelled:
+    five queries in all."""
     rows = session.execute(
         select(
             Declaration.id, Declaration.clause_id, Declaration.company_id, Company.name,
@@ -122,12 +170,11 @@ def load_declarations(session: Session) -> dict[int, DeclarationFacts]:
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
     )  # fmt: skip
-    found = {
-        row[0]: DeclarationFacts(
+    found = Declarations()
+    for row in rows:
+        found[row[0]] = DeclarationFacts(
             row[0], row[1], row[2], row[3], row[4], row[5], row[6], Decimal(row[7]), _utc(row[8])
         )
-        for row in rows
-    }
     for declaration_id, reference, hours in session.execute(
         select(DeclarationLine.declaration_id, Participant.reference, DeclarationLine.hours).join(
             Participant, Participant.id == DeclarationLine.participant_id
@@ -139,33 +186,114 @@ def load_declarations(session: Session) -> dict[int, DeclarationFacts]:
     return found
 
 
-def _attach_recordings(session: Session, found: dict[int, DeclarationFacts]) -> None:
+def _attach_recordings(session: Session, found: Declarations) -> None:
     """Each ``declaration`` history row to the declaration it names: same clause and month, the
-    company by its name (or the only company that declared that month, after a rename)."""
+    company by its name (or the only company that declared that month, after a rename). The rows
+    before a cancellation of that month go to the cancelled declaration
+    (``declaration_cancelled``, read back into ``found.cancelled``)."""
     by_month: dict[tuple[int, str], list[DeclarationFacts]] = defaultdict(list)
     for facts in found.values():
         by_month[(facts.clause_id, month_phrase(facts.month))].append(facts)
     history = session.execute(
-        select(ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
-        .where(ClauseHistory.event == DECLARATION_EVENT)
+        select(
+            ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.event,
+            ClauseHistory.reason,
+        )
+        .where(ClauseHistory.event.in_([DECLARATION_EVENT, CANCELLED_EVENT]))
         .order_by(ClauseHistory.at, ClauseHistory.id)
-    )
-    for history_id, clause_id, at, reason in history:
+    )  # fmt: skip
+    # The recordings of each (clause, month, company) since its last cancellation.
+    pending: dict[tuple[int, str, str], list[Recording]] = defaultdict(list)
+    for history_id, clause_id, at, event, reason in history:
+        if event == CANCELLED_EVENT:
+            cancelled = CANCELLED_REASON.fullmatch(reason or "")
+            if cancelled is not None:
+                key = (clause_id, cancelled["month"], cancelled["company"])
+                found.cancelled.append(
+                    _cancelled_facts(
+                        history_id, clause_id, _utc(at), cancelled, pending.pop(key, [])
+                    )
+                )
+            continue
         parsed = _REASON.fullmatch(reason or "")
         hours = parse_hours(parsed["hours"]) if parsed else None
         if parsed is None or hours is None:
             continue
-        candidates = by_month.get((clause_id, parsed["month"]), [])
-        named = [c for c in candidates if c.company == parsed["company"]]
+        pending[(clause_id, parsed["month"], parsed["company"])].append(
+            Recording(history_id, _utc(at), hours)
+        )
+    for (clause_id, month, company), recordings in pending.items():
+        candidates = by_month.get((clause_id, month), [])
+        named = [c for c in candidates if c.company == company]
         chosen = named or (candidates if len(candidates) == 1 else [])
         for facts in chosen[:1]:
-            facts.recordings.append(Recording(history_id, _utc(at), hours))
+            facts.recordings.extend(recordings)
+            facts.recordings.sort(key=lambda r: (r.at, r.history_id))
+    if found.cancelled:
+        _complete_cancelled(session, found)
+
+
+def _cancelled_facts(
+    history_id: int,
+    clause_id: int,
+    at: datetime,
+    cancelled: re.Match[str],
+    recordings: list[Recording],
+) -> DeclarationFacts:
+    """A cancelled declaration as its history gives it; its company and buyer numbers are
+    filled by ``_complete_cancelled``."""
+    hours = parse_hours(cancelled["hours"])
+    last = recordings[-1] if recordings else None
+    return DeclarationFacts(
+        id=int(cancelled["id"]),
+        clause_id=clause_id,
+        company_id=0,
+        company=cancelled["company"],
+        buyer_id=0,
+        buyer="",
+        month=_month_of(cancelled["month"]),
+        total_hours=hours if hours is not None else (last.hours if last else Decimal(0)),
+        recorded_at=last.at if last is not None else at,
+        recordings=recordings,
+        cancelled_at=at,
+        cancelled_by=history_id,
+    )
+
+
+def _month_of(phrase: str) -> date:
+    """``d'octobre 2026`` -> 2026-10-01 (``month_phrase`` read back)."""
+    text = phrase.removeprefix("d'").removeprefix("de ")
+    for number in range(1, 13):
+        candidate = date(2000, number, 1)
+        name = french_month(candidate).rsplit(" ", 1)[0]
+        if text.startswith(name + " "):
+            return date(int(text.rsplit(" ", 1)[1]), number, 1)
+    return date.min
+
+
+def _complete_cancelled(session: Session, found: Declarations) -> None:
+    """The company (by its name) and the buyer of each cancelled declaration: two queries."""
+    companies: dict[str, int] = {}
+    for company_id, name in session.execute(select(Company.id, Company.name).order_by(Company.id)):
+        companies.setdefault(name, company_id)
+    buyers = {
+        clause_id: (buyer_id, name)
+        for clause_id, buyer_id, name in session.execute(
+            select(Clause.id, Operation.buyer_id, Buyer.name)
+            .join(Market, Market.id == Clause.market_id)
+            .join(Operation, Operation.id == Market.operation_id)
+            .join(Buyer, Buyer.id == Operation.buyer_id)
+        )
+    }
+    for facts in found.cancelled:
+        facts.company_id = companies.get(facts.company, 0)
+        facts.buyer_id, facts.buyer = buyers.get(facts.clause_id, (0, ""))
 
 
 # --- The declarations themselves ------------------------------------------------------------------
 
 
-def check_declarations(facts: dict[int, DeclarationFacts], zone: ZoneInfo) -> list[Finding]:
+def check_declarations(facts: Declarations, zone: ZoneInfo) -> list[Finding]:
     findings: list[Finding] = []
     for declaration in sorted(facts.values(), key=lambda d: d.id):
         subject = (
@@ -180,7 +308,7 @@ def check_declarations(facts: dict[int, DeclarationFacts], zone: ZoneInfo) -> li
                     CHECK_DECLARATION,
                     subject,
                     f"enregistrée le {local_moment(declaration.recorded_at, zone)} avec "
-                    f"« {french_hours(total)} », aucune ligne d'historique de cet instant ne le "
+                    f"« {french_hours(total)} », aucune ligne d'historique de cet instant ne le "
                     "dit (changée sans passer par une déclaration ?)",
                 )
             )
@@ -189,10 +317,10 @@ def check_declarations(facts: dict[int, DeclarationFacts], zone: ZoneInfo) -> li
                 Finding(
                     CHECK_DECLARATION,
                     subject,
-                    f"« Total du mois » : l'historique du "
+                    f"« Total du mois » : l'historique du "
                     f"{local_moment(recording.at, zone)} (ligne n° {recording.history_id}) dit "
-                    f"« {french_hours(recording.hours)} », la déclaration dit "
-                    f"« {french_hours(total)} »",
+                    f"« {french_hours(recording.hours)} », la déclaration dit "
+                    f"« {french_hours(total)} »",
                 )
             )
         lines = sum(declaration.lines.values(), Decimal(0))
@@ -201,8 +329,8 @@ def check_declarations(facts: dict[int, DeclarationFacts], zone: ZoneInfo) -> li
                 Finding(
                     CHECK_DECLARATION,
                     subject,
-                    f"« Total du mois » « {french_hours(total)} » n'est pas la somme de ses "
-                    f"lignes « {french_hours(lines)} »",
+                    f"« Total du mois » « {french_hours(total)} » n'est pas la somme de ses "
+                    f"lignes « {french_hours(lines)} »",
                 )
             )
     return findings
@@ -246,19 +374,20 @@ def _receipts(session: Session) -> list[_Receipt]:
 
 
 def check_receipts(
-    session: Session, facts: dict[int, DeclarationFacts], zone: ZoneInfo
+    session: Session, facts: Declarations, zone: ZoneInfo
 ) -> tuple[int, list[Finding]]:
-    """Each receipt against the declaration as recorded at its instant (one query)."""
+    """Each receipt against the declaration as recorded at its instant (one query); the
+    receipt of a declaration since cancelled against what its history says it was."""
     receipts = _receipts(session)
     by_party: _ByParty = defaultdict(list)
-    for facts_of in facts.values():
+    for facts_of in facts.all():
         by_party[(facts_of.clause_id, facts_of.company_id)].append(facts_of)
     sent_at: dict[int, list[datetime]] = defaultdict(list)
     for receipt in receipts:
         sent_at[receipt.declaration_id].append(receipt.at)
     findings: list[Finding] = []
     for receipt in receipts:
-        declaration = facts.get(receipt.declaration_id)
+        declaration = facts.receipt_owner(receipt.declaration_id, receipt.at)
         if declaration is None:
             continue  # the outbox check says the declaration is gone
         subject = email_subject(
@@ -279,7 +408,7 @@ def _receipt_problems(
 ) -> list[str]:
     stated = receipt_hours(receipt.body)
     if stated is None:
-        return ["aucune ligne « Total du mois » lisible dans le courriel"]
+        return ["aucune ligne « Total du mois » lisible dans le courriel"]
     at, recorded = receipt.at, declaration.recorded_at
     when = local_moment(at, zone)
     problems: list[str] = []
@@ -291,7 +420,10 @@ def _receipt_problems(
     if at == recorded:
         total: Decimal | None = declaration.total_hours
         truth = "la déclaration dit"
-        problems += _line_problems(stated.lines, declaration.lines)
+        if declaration.cancelled_at is None:  # a cancelled one's lines went with it
+            problems += _line_problems(stated.lines, declaration.lines)
+        else:
+            truth = f"l'historique du {when} dit"
     else:
         later = [t for t in sent_at[declaration.id] if at < t] + [
             r.at for r in declaration.recordings if at < r.at
@@ -307,8 +439,8 @@ def _receipt_problems(
     shown = parse_hours(stated.total)
     if total is not None and shown != total:
         problems.append(
-            f"« Total du mois » : le courriel disait « {stated.total} », {truth} "
-            f"« {french_hours(total)} »"
+            f"« Total du mois » : le courriel disait « {stated.total} », {truth} "
+            f"« {french_hours(total)} »"
         )
     if stated.cumulated is not None and total is not None:
         problems += _cumul_problems(stated.cumulated, declaration, total, at, by_party)
@@ -321,17 +453,17 @@ def _line_problems(stated: dict[str, str], rows: dict[str, Decimal]) -> list[str
         said, hours = stated.get(reference), rows.get(reference)
         if said is None and hours is not None:
             problems.append(
-                f"ligne « {reference} » : absente du courriel, la déclaration dit "
-                f"« {french_hours(hours)} »"
+                f"ligne « {reference} » : absente du courriel, la déclaration dit "
+                f"« {french_hours(hours)} »"
             )
         elif said is not None and hours is None:
             problems.append(
-                f"ligne « {reference} » : le courriel disait « {said} », absente de la déclaration"
+                f"ligne « {reference} » : le courriel disait « {said} », absente de la déclaration"
             )
         elif said is not None and hours is not None and parse_hours(said) != hours:
             problems.append(
-                f"ligne « {reference} » : le courriel disait « {said} », la déclaration dit "
-                f"« {french_hours(hours)} »"
+                f"ligne « {reference} » : le courriel disait « {said} », la déclaration dit "
+                f"« {french_hours(hours)} »"
             )
     return problems
 
@@ -348,7 +480,7 @@ def _cumul_problems(
     receipt may count it or not."""
     certain, maybe = total, []
     for other in by_party[(declaration.clause_id, declaration.company_id)]:
-        if other.id == declaration.id or other.month > declaration.month:
+        if other is declaration or other.month > declaration.month:
             continue
         hours, same_instant = other.hours_then(at)
         if hours is None:
@@ -367,6 +499,6 @@ def _cumul_problems(
         return []
     expected = certain + sum(maybe, Decimal(0))
     return [
-        f"« Cumul déclaré » : le courriel disait « {said} », les déclarations enregistrées à "
-        f"cet instant disent « {french_hours(expected)} »"
+        f"« Cumul déclaré » : le courriel disait « {said} », les déclarations enregistrées à "
+        f"cet instant disent « {french_hours(expected)} »"
     ]

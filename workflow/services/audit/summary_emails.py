@@ -11,7 +11,8 @@ email (a handful of aggregate queries), never a query per cell.
 Some rows change after a summary for good reasons, and the figures recompiled for its moment
 then differ: a declaration corrected since (its row now carries the correction's instant), an
 outcome recorded since with a date in the month, an amendment of the hours, an end of
-execution, a calendar or an award recorded since. Such a change leaves a history row; a summary
+execution, a calendar or an award recorded (or corrected) since, a declaration cancelled since.
+Such a change leaves a history row; a summary
 with one in its scope after it was written has its differences reported as remarks naming the
 change, not as problems. So do a row renamed with the same figures (a company or a lot renamed)
 and a participants table whose totals agree (a participant's criterion, sex or birth year
@@ -51,7 +52,7 @@ from workflow.services.audit.cells import (
 )
 from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
 from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
-from workflow.services.audit.receipts import DeclarationFacts
+from workflow.services.audit.receipts import Declarations
 
 if TYPE_CHECKING:
     from workflow.settings import Settings
@@ -63,6 +64,7 @@ CHANGING_EVENTS = {
     "hours_override": "heures imposées",
     "parameters": "paramètres du calcul",
     "award_recorded": "attribution enregistrée",
+    "award_corrected": "attribution corrigée",
     "calendar": "calendrier des déclarations",
 }
 OUTCOME_EVENT = "outcome"
@@ -194,15 +196,30 @@ def latest_facilitator_key(emails: list[SummaryEmail]) -> str | None:
 
 def later_changes(
     session: Session,
-    declarations: dict[int, DeclarationFacts],
+    declarations: Declarations,
     since: datetime,
     zone: ZoneInfo,
 ) -> list[Change]:
     """What was recorded after ``since`` that moves earlier figures: one query, plus the
-    declarations' recordings already read."""
+    declarations' recordings and cancellations already read."""
     found: list[Change] = []
-    for facts in declarations.values():
+    for facts in declarations.all():
         first = facts.recordings[0].at if facts.recordings else None
+        if facts.cancelled_at is not None and facts.cancelled_at > since:
+            found.append(
+                Change(
+                    facts.cancelled_at,
+                    facts.clause_id,
+                    facts.buyer_id,
+                    facts.buyer,
+                    f"déclaration {facts.label} annulée le "
+                    f"{local_moment(facts.cancelled_at, zone)} (ligne d'historique n° "
+                    f"{facts.cancelled_by})",
+                    Family.DECLARATION,
+                    month=facts.month,
+                    known_since=first or facts.recorded_at,
+                )
+            )
         for recording in facts.recordings[1:]:
             if recording.at > since:
                 found.append(
@@ -399,7 +416,7 @@ def check_summaries(
     session: Session,
     settings: Settings,
     emails: list[SummaryEmail],
-    declarations: dict[int, DeclarationFacts],
+    declarations: Declarations,
 ) -> tuple[list[Finding], list[Finding]]:
     if not emails:
         return [], []

@@ -1,0 +1,151 @@
+"""Corrections of a clause's records, each leaving its history row (who, when, what, why).
+
+- ``cancel_declaration``: a monthly declaration withdrawn, its lines with it; the month is expected
+  again and its reminders resume where they stood;
+- ``reopen_clause``: an abandon undone, back to the stage the clause was abandoned from.
+
+Re-recording an award with the same data, or with other data, is ``clauses.award_clause`` itself
+(``services.clauses.apply_award`` tells which it was).
+
+A clause is designated by its N° or « RÉFÉRENCE/LOT » (``2026-014/01``), a company by its N°,
+SIRET or name (``lookup``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from workflow.app.lookup import find_clause, find_company
+from workflow.app.unit import unit_of_work
+from workflow.domain.stages import Stage
+from workflow.runtime import App
+from workflow.services import clauses as clause_service
+from workflow.services import declarations
+from workflow.services.reminder_emails import step_label
+
+__all__ = [
+    "CancelledDeclaration",
+    "ClauseReopened",
+    "LadderStanding",
+    "cancel_declaration",
+    "reopen_clause",
+]
+
+Designation = str | int
+
+
+@dataclass(frozen=True)
+class LadderStanding:
+    """Where the month's reminders stand again: the step they wait on and when it leaves."""
+
+    sent: tuple[str, ...]  # the steps already sent (``call``, ``reminder_1`` …)
+    step: str | None  # None: every step was already sent, none is left
+    step_label: str | None  # « rappel n° 1 », « alerte au donneur d'ordre » …
+    at: datetime | None
+    due_on: date
+
+
+@dataclass(frozen=True)
+class CancelledDeclaration:
+    declaration_id: int
+    clause_id: int
+    clause_label: str
+    company_id: int
+    company: str
+    month: date
+    total_hours: Decimal
+    lines: int
+    recorded_at: datetime
+    reason: str
+    at: datetime
+    #: None when the month's reminders had not started: its call comes at its time.
+    ladder: LadderStanding | None
+
+
+def cancel_declaration(
+    app: App,
+    *,
+    clause: Designation,
+    company: Designation,
+    month: date,
+    reason: str,
+    actor: str | None = None,
+) -> CancelledDeclaration:
+    """Withdraw the declaration of ``month`` (its first day) of ``company`` on ``clause``, with
+    the reason why: its hours leave the figures, the month is expected again and its reminders
+    resume where they stood (never a fresh call after its due date); nothing is sent."""
+    with unit_of_work(app, actor) as unit:
+        found_clause = find_clause(unit.session, clause)
+        found_company = find_company(unit.session, company)
+        cancelled = declarations.cancel_declaration(
+            unit.session,
+            clause_id=found_clause.id,
+            company_id=found_company.id,
+            month=month,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            settings=app.settings,
+            publish=unit.app.publish,
+        )
+        ladder = cancelled.ladder
+        return CancelledDeclaration(
+            declaration_id=cancelled.declaration_id,
+            clause_id=cancelled.clause_id,
+            clause_label=cancelled.clause_label,
+            company_id=cancelled.company_id,
+            company=cancelled.company,
+            month=cancelled.month,
+            total_hours=cancelled.total_hours,
+            lines=cancelled.lines,
+            recorded_at=cancelled.recorded_at,
+            reason=cancelled.reason,
+            at=unit.now,
+            ladder=None
+            if ladder is None
+            else LadderStanding(
+                sent=ladder.sent,
+                step=ladder.step,
+                step_label=None if ladder.step is None else step_label(ladder.step),
+                at=ladder.at,
+                due_on=ladder.due_on,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ClauseReopened:
+    """An abandon undone: the clause back from « abandonnée » to ``to_stage``, at ``at``."""
+
+    clause_id: int
+    from_stage: Stage
+    to_stage: Stage
+    reason: str
+    at: datetime
+
+
+def reopen_clause(
+    app: App, clause: Designation, *, reason: str, actor: str | None = None
+) -> ClauseReopened:
+    """Undo the abandon of ``clause``: back to the stage it was abandoned from, the reason kept
+    in its history; its buyer, told of the abandon, is told it is back. Refused, with why, when
+    the clause is not abandoned or no reason is given."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        reopened = clause_service.reopen_clause(
+            unit.session,
+            clause_id,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            publish=unit.app.publish,
+        )
+        return ClauseReopened(
+            clause_id=clause_id,
+            from_stage=reopened.from_stage,
+            to_stage=reopened.to_stage,
+            reason=reopened.reason,
+            at=unit.now,
+        )

@@ -1,0 +1,253 @@
+"""A clause's life: show it, list them, compute its hours, award it, move it through its stages,
+record its final report, impose its hours or change the figures of its calculation.
+
+Every argument naming a clause, a buyer, a market or a company takes its N° or what people know
+of it (« 2026-014/01 », « Gers Habitat », a SIRET), through ``lookup``. Commands run in one
+``unit_of_work``; queries read through ``reading`` and return the views of ``clause_views``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from workflow.adapters.orm import Clause, Market, Operation
+from workflow.app.clause_views import ClauseDetail, ClauseSummary, detail_of, summary_of
+from workflow.app.lookup import find_buyer, find_clause, find_company, find_market
+from workflow.app.unit import reading, unit_of_work
+from workflow.domain.events import AwardChange
+from workflow.domain.hours import HoursCalculation, compute_hours
+from workflow.domain.stages import ClauseEvent, Stage
+from workflow.domain.vocabulary import PartyRole
+from workflow.runtime import App
+from workflow.services import clauses as clause_service
+from workflow.services.clauses import PartyInput
+
+Designation = str | int
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def clause_detail(app: App, clause: Designation) -> ClauseDetail:
+    """A clause as ``clause show`` gives it."""
+    with reading(app) as session:
+        return detail_of(session, find_clause(session, clause).id, app.settings)
+
+
+def list_clauses(
+    app: App,
+    *,
+    stage: Stage | None = None,
+    market: Designation | None = None,
+    buyer: Designation | None = None,
+) -> tuple[ClauseSummary, ...]:
+    """The clauses (one per lot), by stage then N°; only one stage, market or buyer if given."""
+    statement = (
+        select(Clause)
+        .join(Clause.market)
+        .join(Market.operation)
+        .options(
+            selectinload(Clause.market).selectinload(Market.operation).selectinload(Operation.buyer)
+        )
+        .order_by(Clause.stage, Clause.id)
+    )
+    if stage is not None:
+        statement = statement.where(Clause.stage == stage.value)
+    with reading(app) as session:
+        if market is not None:
+            statement = statement.where(Clause.market_id == find_market(session, market).id)
+        if buyer is not None:
+            statement = statement.where(Operation.buyer_id == find_buyer(session, buyer).id)
+        return tuple(summary_of(c) for c in session.scalars(statement))
+
+
+# --- the calculation note ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The four figures of the calculation note, each None when not given."""
+
+    amount: Decimal | None = None
+    labour_share: Decimal | None = None
+    rate: Decimal | None = None
+    hourly_cost: Decimal | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Figures()
+
+
+def calculate_hours(
+    amount: Decimal, labour_share: Decimal, rate: Decimal, hourly_cost: Decimal
+) -> HoursCalculation:
+    """The hours of insertion and their calculation note, nothing recorded."""
+    return compute_hours(amount, labour_share, rate, hourly_cost)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """A clause moved from one stage to another, at ``at``."""
+
+    clause_id: int
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+
+
+def advance_clause(
+    app: App,
+    clause: Designation,
+    event: ClauseEvent,
+    *,
+    reason: str | None = None,
+    end_date: date | None = None,
+    actor: str | None = None,
+) -> Advanced:
+    """Draft, award, start, finish, close, abandon, suspend or resume a clause; the notices the
+    move causes are saved with it."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        advanced = clause_service.advance_clause(
+            unit.session,
+            clause_id,
+            event,
+            actor=unit.actor,
+            reason=reason,
+            now=unit.now,
+            publish=unit.app.publish,
+            end_date=end_date,
+        )
+        return Advanced(clause_id, advanced.from_stage, advanced.to_stage, unit.now)
+
+
+@dataclass(frozen=True)
+class PartyChoice:
+    """A company of the award as a person names it: N°, name or SIRET; its correspondent's N°
+    (by default its only correspondent when it has one) and the hours it is given."""
+
+    company: Designation
+    role: PartyRole
+    correspondent_id: int | None = None
+    hours_share: int | None = None
+
+
+def _party_input(session: Session, choice: PartyChoice) -> PartyInput:
+    company = find_company(session, choice.company)
+    correspondent = choice.correspondent_id
+    if correspondent is None and len(company.correspondents) == 1:
+        correspondent = company.correspondents[0].id
+    return PartyInput(
+        company_id=company.id,
+        role=choice.role,
+        correspondent_id=correspondent,
+        hours_share=choice.hours_share,
+    )
+
+
+def award_clause(
+    app: App,
+    clause: Designation,
+    *,
+    parties: tuple[PartyChoice, ...],
+    start_date: date,
+    planned_end_date: date,
+    actor: str | None = None,
+) -> AwardRecorded:
+    """Record who won the lot (exactly one holder, co-contractors, subcontractors) and when the
+    work runs; recording it again corrects it (each change in the history, the buyer told once)
+    or, with the same data, changes nothing. Returns what it did and the clause as it is then."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        outcome = clause_service.apply_award(
+            unit.session,
+            clause_id,
+            parties=[_party_input(unit.session, p) for p in parties],
+            start_date=start_date,
+            planned_end_date=planned_end_date,
+            actor=unit.actor,
+            now=unit.now,
+            publish=unit.app.publish,
+        )
+        result, changes = outcome.result, outcome.changes
+    return AwardRecorded(result, changes, clause_detail(app, clause_id))
+
+
+@dataclass(frozen=True)
+class AwardRecorded:
+    """What ``award_clause`` did (first award, correction, nothing) and the clause after it."""
+
+    result: clause_service.AwardResult
+    changes: tuple[AwardChange, ...]
+    detail: ClauseDetail
+
+
+@dataclass(frozen=True)
+class ReportRecorded:
+    clause_id: int
+    at: datetime
+
+
+def record_final_report(
+    app: App, clause: Designation, text: str, *, actor: str | None = None
+) -> ReportRecorded:
+    """The final report of the operation, at the « suivi et bilan » stage."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        clause_service.record_final_report(
+            unit.session,
+            clause_id,
+            text=text,
+            actor=unit.actor,
+            now=unit.now,
+            publish=unit.app.publish,
+        )
+        return ReportRecorded(clause_id, unit.now)
+
+
+def impose_hours(
+    app: App, clause: Designation, hours: int, *, reason: str, actor: str | None = None
+) -> ClauseSummary:
+    """Impose the hours of a clause (an amendment, an arbitration); the computed figure stays."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        changed = clause_service.set_hours_override(
+            unit.session, clause_id, hours, reason=reason, actor=unit.actor, now=unit.now
+        )
+        return summary_of(changed)
+
+
+@dataclass(frozen=True)
+class FiguresChanged:
+    """The clause after its figures changed, and the calculation note when it is complete."""
+
+    clause: ClauseSummary
+    calculation: HoursCalculation | None
+
+
+def change_figures(
+    app: App, clause: Designation, figures: Figures, *, actor: str | None = None
+) -> FiguresChanged:
+    """Change some figures of the calculation note (the others stay) and compute the hours again,
+    in « repérage » or « calibrage et rédaction »."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        changed, calculation = clause_service.set_parameters(
+            unit.session,
+            clause_id,
+            amount_excl_tax=figures.amount,
+            labour_share=figures.labour_share,
+            insertion_rate=figures.rate,
+            hourly_cost=figures.hourly_cost,
+            actor=unit.actor,
+            now=unit.now,
+        )
+        return FiguresChanged(summary_of(changed), calculation)

@@ -1,0 +1,184 @@
+"""Monthly declarations: a month without hours typed by the facilitator, and the list of what is
+declared, at zero, missing or late.
+
+A clause is designated by its N° or « RÉFÉRENCE/LOT » (``2026-014/01``), a company by its N°,
+SIRET or name (``lookup``). Files of declarations are imported through ``app.imports``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from workflow.app.lookup import find_clause, find_company
+from workflow.app.unit import reading, unit_of_work
+from workflow.bootstrap import App
+from workflow.domain.calendar import local_date
+from workflow.services.declaration_views import (
+    OWED_STATES,
+    STATE_LABELS,
+    DeclarationState,
+    ExpectedDeclaration,
+    expected_declarations,
+)
+from workflow.services.declarations import record_declaration
+
+__all__ = [
+    "STATE_LABELS",
+    "DeclarationList",
+    "DeclarationState",
+    "ExpectedDeclaration",
+    "Totals",
+    "ZeroDeclaration",
+    "declaration_list",
+    "declare_zero",
+]
+
+#: Where a declaration typed at the command line (or any form) says it came from.
+ZERO_SOURCE = "déclaration à zéro (ligne de commande)"
+
+
+@dataclass(frozen=True)
+class ZeroDeclaration:
+    declaration_id: int
+    clause_id: int
+    company_id: int
+    company: str
+    month: date
+
+
+def declare_zero(
+    app: App,
+    *,
+    clause: str | int,
+    company: str | int,
+    month: date,
+    replace: bool = False,
+    actor: str | None = None,
+) -> ZeroDeclaration:
+    """Declare ``month`` (its first day) without any hour for ``company`` on ``clause``; its
+    reminders stop and its receipt leaves as for any declaration."""
+    with unit_of_work(app, actor) as unit:
+        found_clause = find_clause(unit.session, clause)
+        found_company = find_company(unit.session, company)
+        declaration = record_declaration(
+            unit.session,
+            clause_id=found_clause.id,
+            company_id=found_company.id,
+            month=month,
+            lines=[],
+            actor=unit.actor,
+            now=unit.now,
+            source=ZERO_SOURCE,
+            publish=unit.app.publish,
+            replace=replace,
+            zone=app.settings.zone,
+        )
+        return ZeroDeclaration(
+            declaration_id=declaration.id,
+            clause_id=found_clause.id,
+            company_id=found_company.id,
+            company=found_company.name,
+            month=month,
+        )
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The lines of one month (or of the whole list, ``month`` None), counted by state."""
+
+    month: date | None
+    expected: int
+    declared: int  # with hours
+    zero: int
+    missing: int
+    late: int
+    hours: Decimal  # the hours of the declared lines
+
+    @property
+    def owed(self) -> int:
+        return self.missing + self.late
+
+
+def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
+    chosen = list(lines)
+
+    def count(state: DeclarationState) -> int:
+        return sum(1 for line in chosen if line.state is state)
+
+    return Totals(
+        month=month,
+        expected=len(chosen),
+        declared=count(DeclarationState.DECLARED),
+        zero=count(DeclarationState.ZERO),
+        missing=count(DeclarationState.MISSING),
+        late=count(DeclarationState.LATE),
+        hours=sum((line.hours or Decimal(0) for line in chosen), Decimal(0)),
+    )
+
+
+@dataclass(frozen=True)
+class DeclarationList:
+    today: date
+    #: What the list was narrowed to: the clause's and the company's N° and label, the month.
+    clause_id: int | None
+    clause_label: str | None
+    company_id: int | None
+    company: str | None
+    month: date | None
+    missing_only: bool
+    lines: tuple[ExpectedDeclaration, ...]
+    #: One per month listed, oldest first; each the sum of that month's lines.
+    months: tuple[Totals, ...]
+    total: Totals
+
+
+def declaration_list(
+    app: App,
+    *,
+    clause: str | int | None = None,
+    company: str | int | None = None,
+    month: date | None = None,
+    missing_only: bool = False,
+) -> DeclarationList:
+    """One line per company x lot x month expected today, with its state (declared, zero
+    hours, missing, late), narrowed to a clause, a company or a month when given; with
+    ``missing_only``, the missing and late ones only. Totals per month add up the lines."""
+    today = local_date(app.clock(), app.settings.zone)
+    clause_id = company_id = None
+    clause_label = company_name = None
+    with reading(app) as session:
+        if clause is not None:
+            found_clause = find_clause(session, clause)
+            clause_id, clause_label = found_clause.id, found_clause.label
+        if company is not None:
+            found_company = find_company(session, company)
+            company_id, company_name = found_company.id, found_company.name
+        lines = expected_declarations(
+            session,
+            app.settings,
+            today=today,
+            clause_id=clause_id,
+            company_id=company_id,
+            month=month,
+        )
+    if missing_only:
+        lines = [line for line in lines if line.state in OWED_STATES]
+    months = sorted({line.month for line in lines})
+    return DeclarationList(
+        today=today,
+        clause_id=clause_id,
+        clause_label=clause_label,
+        company_id=company_id,
+        company=company_name,
+        month=month,
+        missing_only=missing_only,
+        lines=tuple(lines),
+        months=tuple(totals(m, (ln for ln in lines if ln.month == m)) for m in months),
+        total=totals(None, lines),
+    )

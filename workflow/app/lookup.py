@@ -1,0 +1,208 @@
+"""Find a record by what people know of it: its number, its name, its SIRET, its market reference.
+
+A facilitator knows « Gers Habitat », the SIRET on a company's letterhead and the market
+reference printed on every document (``2026-014/01`` for lot 01 of market 2026-014), not the
+numbers the database gave them. Every argument that designates a record takes either.
+
+The rule, the same for every kind of record:
+1. a number (digits only) is the record's N° when one has it (a participant's reference comes
+   first: it is what people write);
+2. otherwise, or when no record has that N°, the names that match exactly once written the same
+   way (case, accents, dashes, apostrophes and spaces do not count: « Gers-Habitat » finds
+   « Gers Habitat »), then the names that contain the text;
+3. one match is the record; several are refused with the candidates listed, so the person can
+   type one of their numbers; none is refused with where the list is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, joinedload
+
+from workflow.adapters.orm import Buyer, Clause, Company, Market, Operation, Participant
+from workflow.errors import InputRefused, NotFound
+from workflow.services.catalog import parse_siret
+
+T = TypeVar("T")
+
+#: How many candidates an ambiguous designation lists before « … et N autres ».
+SHOWN_CANDIDATES = 10
+
+_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−-_'’‘`´"), " ")
+
+
+class AmbiguousDesignation(InputRefused):
+    """Plusieurs enregistrements répondent à ce nom."""
+
+
+def normalized(text: str) -> str:
+    """``Gers-Habitat`` and ``gers  habitat`` and ``GERS HABITAT`` read the same; so do
+    « Ré » and « Re »."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_DASHES))
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.casefold().split())
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"\d{1,9}", text) is not None
+
+
+def _choose(
+    text: str,
+    what: str,
+    list_command: str,
+    candidates: Sequence[T],
+    name_of: Callable[[T], str],
+    label_of: Callable[[T], str],
+) -> T:
+    """The one candidate whose name is ``text`` (normalized), else the one that contains it."""
+    wanted = normalized(text)
+    exact = [c for c in candidates if normalized(name_of(c)) == wanted]
+    matches = exact or [c for c in candidates if wanted and wanted in normalized(name_of(c))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"{what} « {text} » introuvable. La liste : « clauses {list_command} ».")
+    shown = "\n".join(f"  - {label_of(c)}" for c in matches[:SHOWN_CANDIDATES])
+    more = len(matches) - SHOWN_CANDIDATES
+    rest = f"\n  … et {more} autres" if more > 0 else ""
+    raise AmbiguousDesignation(
+        f"{what} « {text} » : {len(matches)} correspondent, précisez par le numéro :\n{shown}{rest}"
+    )
+
+
+def find_buyer(session: Session, designation: str | int) -> Buyer:
+    """A buyer by its N° or its name."""
+    text = str(designation).strip()
+    if _is_number(text) and (buyer := session.get(Buyer, int(text))) is not None:
+        return buyer
+    buyers = session.scalars(select(Buyer).order_by(Buyer.id)).all()
+    return _choose(
+        text,
+        "Donneur d'ordre",
+        "buyer list",
+        buyers,
+        lambda b: b.name,
+        lambda b: f"n° {b.id} {b.name}",
+    )
+
+
+def find_company(session: Session, designation: str | int) -> Company:
+    """A company by its N°, its SIRET (spaces allowed) or its name."""
+    text = str(designation).strip()
+    if _is_number(text) and (company := session.get(Company, int(text))) is not None:
+        return company
+    if re.fullmatch(r"[\d\s]{14,20}", text):
+        siret = parse_siret(text)
+        found = session.scalar(select(Company).where(Company.siret == siret)) if siret else None
+        if found is None:
+            raise NotFound(
+                f"Aucune entreprise de SIRET « {text} ». La liste : « clauses company list »."
+            )
+        return found
+    companies = session.scalars(select(Company).order_by(Company.id)).all()
+    return _choose(
+        text,
+        "Entreprise",
+        "company list",
+        companies,
+        lambda c: c.name,
+        lambda c: f"n° {c.id} {c.name}" + (f" (SIRET {c.siret})" if c.siret else ""),
+    )
+
+
+def find_operation(session: Session, designation: str | int) -> Operation:
+    """An operation by its N° or its name."""
+    text = str(designation).strip()
+    if _is_number(text) and (operation := session.get(Operation, int(text))) is not None:
+        return operation
+    operations = session.scalars(
+        select(Operation).options(joinedload(Operation.buyer)).order_by(Operation.id)
+    ).all()
+    return _choose(
+        text,
+        "Opération",
+        "operation list",
+        operations,
+        lambda o: o.name,
+        lambda o: f"n° {o.id} {o.name} ({o.buyer.name})",
+    )
+
+
+def _markets(statement: Select[Any]) -> Select[Any]:
+    return statement.options(joinedload(Market.operation).joinedload(Operation.buyer)).order_by(
+        Market.id
+    )
+
+
+def find_market(session: Session, designation: str | int) -> Market:
+    """A market by its N°, its reference or its title."""
+    text = str(designation).strip()
+    if _is_number(text) and (market := session.get(Market, int(text))) is not None:
+        return market
+    same_reference: Sequence[Market] = session.scalars(
+        _markets(select(Market).where(Market.reference == text))
+    ).all()
+    candidates: Sequence[Market] = same_reference or session.scalars(_markets(select(Market))).all()
+    return _choose(
+        text,
+        "Marché",
+        "market list",
+        candidates,
+        lambda m: m.reference if same_reference else f"{m.reference} {m.title}",
+        lambda m: f"n° {m.id} {m.reference} {m.title} ({m.operation.buyer.name})".replace(
+            "  ", " "
+        ),
+    )
+
+
+def _lot_label(clause: Clause) -> str:
+    lot = f"/{clause.lot_number}" if clause.lot_number else ""
+    return f"n° {clause.id} {clause.market.reference}{lot} {clause.lot_title}"
+
+
+def find_clause(session: Session, designation: str | int) -> Clause:
+    """A clause (one lot) by its N°, by ``RÉFÉRENCE/LOT`` (``2026-014/01``), or by the market's
+    reference alone when the market has one lot."""
+    text = str(designation).strip()
+    if _is_number(text) and (clause := session.get(Clause, int(text))) is not None:
+        return clause
+    statement = select(Clause).join(Clause.market).options(joinedload(Clause.market))
+    reference, slash, lot = text.rpartition("/")
+    if slash and reference.strip():
+        lots = session.scalars(
+            statement.where(Market.reference == reference.strip()).order_by(Clause.id)
+        ).all()
+        wanted = lot.strip().lstrip("0") or "0"
+        chosen = [c for c in lots if (c.lot_number.strip().lstrip("0") or "0") == wanted]
+        if chosen:
+            return _choose(text, "Clause", "clause list", chosen, lambda c: text, _lot_label)
+        if lots:
+            numbers = ", ".join(c.lot_number or "(lot unique)" for c in lots)
+            raise NotFound(
+                f"Clause « {text} » introuvable : le marché {reference.strip()} a les lots "
+                f"{numbers}."
+            )
+    lots = session.scalars(statement.where(Market.reference == text).order_by(Clause.id)).all()
+    if lots:
+        return _choose(text, "Clause", "clause list", lots, lambda c: text, _lot_label)
+    raise NotFound(
+        f"Clause « {text} » introuvable : donnez son numéro ou la référence du marché et le "
+        "lot (ex. 2026-014/01). La liste : « clauses clause list »."
+    )
+
+
+def find_participant(session: Session, designation: str | int) -> Participant:
+    """A participant by the reference the companies write (first), else by its N°."""
+    text = str(designation).strip()
+    participant = session.scalar(select(Participant).where(Participant.reference == text))
+    if participant is None and _is_number(text):
+        participant = session.get(Participant, int(text))
+    if participant is None:
+        raise NotFound(f"Aucun participant « {text} ». La liste : « clauses participant list ».")
+    return participant

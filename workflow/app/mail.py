@@ -1,0 +1,217 @@
+"""The outbox as the facilitator sees and handles it: list it, put failed mail back, send now.
+
+``outbox`` reads the queue (newest first, with the count of every state); ``retry_message`` and
+``retry_failed`` put refused, abandoned or uncertain messages back in the queue, due at once and
+to current addresses; ``cancel_message`` takes back one that has not left;
+``send_due`` runs one pass of the dispatcher (leases, fencing and outage handling are the
+dispatcher's, ``services.dispatch``); ``preview_email`` shows an email as its recipient will read
+it, with sample data or a real clause's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from workflow.adapters.mail.message import parse_recipients
+from workflow.adapters.orm import OutboxMessage
+from workflow.app.faults import translated_faults
+from workflow.app.lookup import find_clause
+from workflow.app.unit import reading, unit_of_work
+from workflow.bootstrap import App
+from workflow.services import outbox
+from workflow.services.dispatch import BATCH_SIZE, DispatchReport, dispatch_due
+from workflow.services.previews import Preview, build_preview, unknown_kind, write_preview
+
+__all__ = [
+    "BATCH_SIZE",
+    "Message",
+    "Outbox",
+    "Preview",
+    "PreviewWritten",
+    "Sending",
+    "cancel_message",
+    "outbox_messages",
+    "preview_email",
+    "retry_failed",
+    "retry_message",
+    "send_due",
+    "sending",
+]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox row as the facilitator reads it."""
+
+    id: int
+    key: str
+    kind: str
+    clause_id: int | None
+    state: str
+    state_label: str  # « en attente », « envoyé » …
+    recipients: str  # the addresses, comma-separated
+    subject: str
+    attempts: int
+    next_attempt_at: datetime | None  # set while it waits (``pending``) only
+    sent_at: datetime | None
+    last_error: str | None
+    refused_recipients: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Outbox:
+    messages: tuple[Message, ...]
+    #: Every state (``pending`` … ``uncertain``, in that order) with its count, zeros included.
+    counts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What one pass of the dispatcher did (``services.dispatch.DispatchReport``, frozen)."""
+
+    claimed: int
+    sent: int
+    retried: int
+    failed: int
+    dead: int
+    #: Sent messages of which the server refused at least one recipient.
+    partly_refused: int
+    #: Rows whose lease ended mid-send: maybe delivered, never sent again silently.
+    uncertain: int
+    #: Rows another instance took over before this one could send or record them.
+    lost: int
+    #: Why the pass stopped early (server out of reach, stop asked), else None.
+    stopped: str | None
+    #: The server could not be reached or refused the session: mail is waiting.
+    outage: bool
+    #: Where the mail went: « fichiers .eml dans … », « SMTP … ».
+    transport: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures under the dispatcher's names (the log's), without ``transport``."""
+        figures = asdict(self)
+        del figures["transport"]
+        return figures
+
+
+def sending(report: DispatchReport, transport: str) -> Sending:
+    return Sending(**report.as_dict(), transport=transport)
+
+
+def recipients_text(stored: str) -> str:
+    """``a@b.fr, c@d.fr``: the addresses of an outbox row, without the names."""
+    try:
+        return ", ".join(m.address for m in parse_recipients(stored))
+    except ValueError:  # an address the dispatcher refused: shown as it was written
+        return ", ".join(parseaddr(line)[1] or line for line in stored.splitlines())
+
+
+def _message(row: OutboxMessage) -> Message:
+    return Message(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        clause_id=row.clause_id,
+        state=row.state,
+        state_label=outbox.STATE_LABELS.get(row.state, row.state),
+        recipients=recipients_text(row.recipients),
+        subject=row.subject,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+        refused_recipients=row.refused_recipients,
+        created_at=row.created_at,
+    )
+
+
+def outbox_messages(
+    app: App, *, states: Sequence[str] = (), kind: str | None = None, limit: int | None = 100
+) -> Outbox:
+    """The outbox, newest first; ``states`` as stored (``sent``) or in French (« envoyé »),
+    none meaning every state."""
+    wanted = [outbox.parse_state(state) for state in states]
+    with reading(app) as session:
+        rows = outbox.list_messages(session, states=wanted, kind=kind, limit=limit)
+        messages = tuple(_message(row) for row in rows)
+        counts = tuple(outbox.count_by_state(session).items())
+    return Outbox(messages=messages, counts=counts)
+
+
+def retry_message(app: App, message_id: int) -> tuple[outbox.RetriedEmail, ...]:
+    """Message ``message_id`` (refused, abandoned, uncertain or waiting) due again at once, to
+    its recipients' current addresses: a contact or correspondent corrected since it was written
+    gets it at the new one (``readdressed()`` says what changed)."""
+    with unit_of_work(app) as unit:
+        retried = outbox.retry_email(
+            unit.session, message_id, now=unit.now, settings=unit.app.settings
+        )
+        return (retried,)
+
+
+def retry_failed(app: App) -> tuple[outbox.RetriedEmail, ...]:
+    """Every refused or abandoned message due again at once, re-addressed like
+    ``retry_message``; in order of their numbers."""
+    with unit_of_work(app) as unit:
+        return outbox.retry_failed_emails(unit.session, now=unit.now, settings=unit.app.settings)
+
+
+def cancel_message(
+    app: App, message_id: int, *, reason: str, actor: str | None = None
+) -> outbox.CancelledEmail:
+    """Take back a message that has not left (waiting, refused, abandoned or uncertain): it will
+    never be sent, and the outbox keeps who cancelled it, when and why."""
+    with unit_of_work(app, actor) as unit:
+        return outbox.cancel_email(
+            unit.session,
+            message_id,
+            actor=unit.actor,
+            reason=reason,
+            now=unit.now,
+            zone=unit.app.settings.zone,
+        )
+
+
+def send_due(app: App, *, batch_size: int = BATCH_SIZE) -> Sending:
+    """Send now what is due: one pass of the dispatcher, at the app's clock.
+
+    A person asked for it: mail waiting for a server that was out of reach is tried at once,
+    whatever its retry slot (the service's passes wait for the slot)."""
+    now = app.clock()
+    with translated_faults(app):
+        report = dispatch_due(app, now, batch_size=batch_size, outage_now=True)
+    return sending(report, app.transport.describe())
+
+
+@dataclass(frozen=True)
+class PreviewWritten:
+    """An email as its recipient will read it, and the files it was written to."""
+
+    preview: Preview
+    eml: Path
+    html: Path
+
+
+def preview_email(
+    app: App, kind: str, clause: str | int | None = None, *, out_dir: Path
+) -> PreviewWritten:
+    """Email ``kind`` rendered with sample data, or with the data of ``clause`` (its N° or
+    « RÉF/LOT »), written to ``out_dir`` as ``KIND.eml`` (what the dispatcher would send) and
+    ``KIND.html``."""
+    kinds = app.renderer.kinds()
+    if kind not in kinds:
+        raise unknown_kind(kind, kinds)
+    clause_id = None
+    if clause is not None:
+        with reading(app) as session:
+            clause_id = find_clause(session, clause).id
+    with translated_faults(app):
+        preview = build_preview(app, kind, clause_id)
+    eml, html = write_preview(preview, out_dir, app.settings, app.clock())
+    return PreviewWritten(preview=preview, eml=eml, html=html)

@@ -1,0 +1,183 @@
+"""The monthly summary, as a tree of frozen dataclasses: what it says about each scope (all
+clauses, or one buyer's), clause by clause and month by month.
+
+``services.summaries`` compiles it from the database; ``adapters.reports`` writes it as text,
+csv, xlsx or html, and the email templates read it. Nothing here reads a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from workflow.domain.calendar import add_months
+from workflow.domain.stages import LABELS as STAGE_LABELS
+from workflow.domain.summary import Progress, combine_progress
+from workflow.domain.vocabulary import category_label
+
+#: Months shown in the chart of hours per month (the table has them all).
+CHART_MONTHS = 12
+
+
+# --- The summary, as a tree of frozen dataclasses -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """One line of a breakdown: a category with its figure in the month and cumulated."""
+
+    code: str
+    label: str
+    month: Decimal
+    cumulated: Decimal
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    """Outcomes of one type, with the reporting group it folds into."""
+
+    code: str
+    label: str
+    group: str
+    group_label: str
+    month: int
+    cumulated: int
+
+
+@dataclass(frozen=True)
+class ParticipantCount:
+    code: str
+    label: str
+    new: int
+    active: int
+    cumulated: int
+
+
+@dataclass(frozen=True)
+class StageCount:
+    code: str
+    label: str
+    clauses: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissingDeclaration:
+    """A company's declaration of the month not received (a company, never a participant)."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company_id: int
+    company: str
+    market: str
+    lot: str
+    title: str
+
+    @property
+    def lot_label(self) -> str:
+        lot = f" lot {self.lot}" if self.lot else ""
+        return f"{self.market}{lot} – {self.title}"
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """The month's declarations in one scope: how many were expected, which are missing."""
+
+    expected: int
+    missing: tuple[MissingDeclaration, ...]
+
+    @property
+    def received(self) -> int:
+        return self.expected - len(self.missing)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything the summary says about one scope (all clauses, or one buyer's)."""
+
+    progress: Progress
+    followed: int  # clauses followed in the month, among ``progress.clauses``
+    declarations: Declarations
+    participants: ParticipantCount
+    by_criterion: tuple[ParticipantCount, ...]
+    by_sex: tuple[ParticipantCount, ...]
+    by_age_band: tuple[ParticipantCount, ...]
+    hours_by_mode: tuple[Count, ...]
+    contracts_by_type: tuple[Count, ...]
+    outcomes_by_type: tuple[OutcomeCount, ...]
+    outcomes_by_group: tuple[Count, ...]
+    clauses_by_stage: tuple[StageCount, ...]
+
+
+@dataclass(frozen=True)
+class BuyerFigures:
+    buyer_id: int
+    name: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseLine:
+    """Progress of one counted clause (no participant in it: buyers may read it). With slots:
+    a summary of 10^5 lots holds as many."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    market: str
+    lot: str
+    title: str
+    stage: str
+    start_date: date | None
+    end_date: date | None
+    progress: Progress
+    #: Its work period touches the month, or it has hours in it (else: achieved before it).
+    followed: bool = True
+
+    @property
+    def stage_label(self) -> str:
+        return category_label(STAGE_LABELS, self.stage)
+
+
+@dataclass(frozen=True)
+class MonthHours:
+    month: date
+    hours: Decimal
+
+
+@dataclass(frozen=True)
+class MonthlySummary:
+    month: date
+    buyer_id: int | None  # set when the summary is one buyer's
+    buyer_name: str | None
+    compiled_at: datetime | None
+    overall: Figures
+    buyers: tuple[BuyerFigures, ...]
+    clauses: tuple[ClauseLine, ...]  # every counted clause; ``followed`` tells them apart
+    hours_by_month: tuple[MonthHours, ...]  # from the scope's first declared month to ``month``
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def for_buyer(self) -> bool:
+        return self.buyer_id is not None
+
+    @property
+    def followed_clauses(self) -> tuple[ClauseLine, ...]:
+        return tuple(c for c in self.clauses if c.followed)
+
+    @property
+    def earlier_clauses(self) -> Progress:
+        """The counted clauses achieved before the month, added up."""
+        return combine_progress(c.progress for c in self.clauses if not c.followed)
+
+    @property
+    def chart_months(self) -> tuple[MonthHours, ...]:
+        """The last ``CHART_MONTHS`` months up to the summary's, zeros included."""
+        found = {m.month: m.hours for m in self.hours_by_month}
+        first = add_months(self.month, 1 - CHART_MONTHS)
+        return tuple(
+            MonthHours(add_months(first, i), found.get(add_months(first, i), Decimal(0)))
+            for i in range(CHART_MONTHS)
+        )

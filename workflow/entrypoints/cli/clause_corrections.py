@@ -1,0 +1,149 @@
+"""Corrections of a clause's records (issue 9, item 5): ``clauses declaration cancel`` and
+``clauses clause reopen``, attached to the ``declaration`` and ``clause`` groups.
+
+Each command calls one function of ``workflow.app.clause_corrections`` and renders what it
+returns. Re-running ``clauses clause award`` with the same data changes nothing; with other data
+it records the correction (``services.clauses.apply_award``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from workflow.adapters.csv_files import parse_month
+from workflow.adapters.templates import french_hours
+from workflow.app import clause_corrections as corrections
+from workflow.domain.stages import LABELS
+from workflow.entrypoints.cli.clauses import clause_group
+from workflow.entrypoints.cli.common import (
+    actor_option,
+    get_app,
+    handle_errors,
+    json_option,
+    plural,
+    print_json,
+    say,
+)
+from workflow.entrypoints.cli.imports import declaration_group
+from workflow.errors import InputRefused
+from workflow.services.declarations import french_day, month_phrase
+
+CLAUSE_HELP = "son N° ou la référence du marché et le lot, ex. « 2026-014/01 »"
+COMPANY_HELP = "son N°, son SIRET ou son nom"
+
+
+# --- a declaration cancelled --------------------------------------------------------------------
+
+
+def ladder_data(ladder: corrections.LadderStanding | None) -> dict[str, Any] | None:
+    if ladder is None:
+        return None
+    return {
+        "etapes_envoyees": list(ladder.sent),
+        "etape": ladder.step,
+        "etape_libelle": ladder.step_label,
+        "date": ladder.at,
+        "echeance": ladder.due_on,
+    }
+
+
+def ladder_sentence(ladder: corrections.LadderStanding | None) -> str:
+    """What happens next for the month, in one sentence."""
+    if ladder is None:
+        return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
+    if ladder.step is None or ladder.at is None:
+        return (
+            "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
+            "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
+        )
+    local = ladder.at.astimezone(get_app().settings.zone)
+    return (
+        f"Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
+        f"{ladder.step_label}, le {french_day(local.date())} à {local:%H:%M}."
+    )
+
+
+@declaration_group.command("cancel")
+@click.option("--clause", required=True, help=f"La clause déclarée : {CLAUSE_HELP}.")
+@click.option("--company", required=True, help=f"L'entreprise : {COMPANY_HELP}.")
+@click.option("--month", required=True, help="Le mois déclaré, mm/aaaa (ex. 10/2026).")
+@click.option("--reason", required=True, help="Pourquoi l'annuler, gardé à l'historique.")
+@actor_option
+@json_option
+@handle_errors
+def declaration_cancel(
+    clause: str, company: str, month: str, reason: str, actor: str | None, as_json: bool
+) -> None:
+    """Annule la déclaration d'un mois (et ses lignes) : ses heures sortent des bilans, le mois
+    est de nouveau attendu et ses relances reprennent où elles en étaient. L'historique garde ce
+    qu'elle disait et le motif ; l'accusé de réception déjà envoyé ne l'est pas de nouveau."""
+    first_day = parse_month(month)
+    if first_day is None:
+        raise InputRefused(
+            f"--month : « {month} » n'est pas un mois (mm/aaaa, par exemple 10/2026)."
+        )
+    cancelled = corrections.cancel_declaration(
+        get_app(), clause=clause, company=company, month=first_day, reason=reason, actor=actor
+    )
+    if as_json:
+        print_json(
+            {
+                "declaration": cancelled.declaration_id,
+                "clause": cancelled.clause_id,
+                "entreprise_id": cancelled.company_id,
+                "entreprise": cancelled.company,
+                "mois": cancelled.month,
+                "heures": cancelled.total_hours,
+                "lignes": cancelled.lines,
+                "motif": cancelled.reason,
+                "date": cancelled.at,
+                "relances": ladder_data(cancelled.ladder),
+            }
+        )
+        return
+    say(
+        f"Déclaration {month_phrase(cancelled.month)} de {cancelled.company} annulée "
+        f"(clause n° {cancelled.clause_id}) : {french_hours(cancelled.total_hours)} retirées, "
+        f"{plural(cancelled.lines, 'ligne', 'lignes')}."
+    )
+    say(ladder_sentence(cancelled.ladder))
+
+
+# --- an abandon undone ----------------------------------------------------------------------------
+
+
+@clause_group.command("reopen")
+@click.argument("clause", metavar="CLAUSE")
+@click.option("--reason", required=True, help="Pourquoi la rouvrir, gardé à l'historique.")
+@actor_option
+@json_option
+@handle_errors
+def reopen(clause: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Rouvre une clause abandonnée : l'abandon est annulé, la clause reprend l'étape qu'elle
+    avait quittée (repérage, calibrage et rédaction ou attribution) et ce qui s'y fait ; son
+    donneur d'ordre, informé de l'abandon, l'est de la réouverture.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
+    reopened = corrections.reopen_clause(get_app(), clause, reason=reason, actor=actor)
+    if as_json:
+        print_json(
+            {
+                "clause": reopened.clause_id,
+                "de": reopened.from_stage,
+                "vers": reopened.to_stage,
+                "motif": reopened.reason,
+                "date": reopened.at,
+            }
+        )
+        return
+    say(
+        f"Clause n° {reopened.clause_id} rouverte : {LABELS[reopened.from_stage]} → "
+        f"[bold]{LABELS[reopened.to_stage]}[/] (abandon annulé).",
+        markup=True,
+    )
+
+
+#: The commands are attached to the ``declaration`` and ``clause`` groups above.
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,263 @@
+"""What is declared and what is not: one line per company x lot x month expected.
+
+A month is expected from a company on a lot when its declaration was recorded, when its call
+went out (its row in ``declaration_ladders``), or when the company owes it today: a month of a
+lot in execution (or suspended, in follow-up, closed) from the start month up to the last month
+already open and not past the end, that the lot did not spend entirely suspended
+(``declarations.missing_months``, what the receipts list as still owed). A lot in follow-up,
+suspended or closed owes no month after the one it left execution in, as the declaration itself
+refuses them (``declarations.column_problems``).
+
+Each line has its state: declared (with its hours), zero hours, missing (open, not yet due) or
+late (past the due date the company is held to, by as many days as the ladder counts: working
+days on which the lot was not suspended, as the digest and the buyer's alert count them). The
+due date is the one its call gave, pushed later by the suspended days after it
+(``calendar.pushed_due``), else the scheduled one of the lot's calendar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from workflow.adapters.orm import AwardParty, Clause, Company, Declaration, DeclarationLadder
+from workflow.domain.calendar import (
+    Interval,
+    LadderDays,
+    local_date,
+    month_schedule,
+    month_start,
+    pushed_due,
+    suspended_days,
+)
+from workflow.domain.stages import Stage
+from workflow.services.declarations import missing_months
+from workflow.services.lot_calendars import lot_calendars, suspensions
+from workflow.settings import Settings
+
+#: Stages in which a lot's companies owe their months (the others only show what was declared).
+OWING_STAGES = (
+    Stage.EXECUTION.value,
+    Stage.SUSPENDED.value,
+    Stage.FOLLOW_UP.value,
+    Stage.CLOSED.value,
+)
+#: Stages that owe no month after the one the lot left execution in.
+_LEFT_EXECUTION = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP, Stage.CLOSED})
+
+
+class DeclarationState(StrEnum):
+    DECLARED = "declared"
+    ZERO = "zero"
+    MISSING = "missing"
+    LATE = "late"
+
+
+STATE_LABELS: dict[DeclarationState, str] = {
+    DeclarationState.DECLARED: "déclarée",
+    DeclarationState.ZERO: "zéro heure",
+    DeclarationState.MISSING: "manquante",
+    DeclarationState.LATE: "en retard",
+}
+
+#: The states ``--missing`` keeps: what the company still owes.
+OWED_STATES = frozenset({DeclarationState.MISSING, DeclarationState.LATE})
+
+Key = tuple[int, int, date]  # (clause id, company id, month)
+
+
+@dataclass(frozen=True)
+class ExpectedDeclaration:
+    """One company x lot x month expected, and where it stands."""
+
+    clause_id: int
+    market: str
+    lot_number: str
+    lot_title: str
+    company_id: int
+    company: str
+    siret: str | None
+    month: date
+    due_on: date  # the due date the company is held to
+    state: DeclarationState
+    hours: Decimal | None  # the hours declared (0 for zero hours); None when not declared
+    recorded_at: datetime | None  # when the declaration was recorded
+    late_days: int  # counted days past the due date; 0 unless late
+    called: bool  # the month's call went out (its ladder exists)
+
+
+def _due(
+    ladder: DeclarationLadder | None, scheduled: date, days: LadderDays, settings: Settings
+) -> date:
+    """The due date the company is held to: its call's (pushed by the suspended days after the
+    call, as the digest counts it), else the lot calendar's."""
+    if ladder is None:
+        return scheduled
+    if ladder.called_at is None:
+        return ladder.due_on
+    return pushed_due(ladder.due_on, local_date(ladder.called_at, settings.zone), days)
+
+
+def expected_declarations(
+    session: Session,
+    settings: Settings,
+    *,
+    today: date,
+    clause_id: int | None = None,
+    company_id: int | None = None,
+    month: date | None = None,
+) -> list[ExpectedDeclaration]:
+    """Every company x lot x month expected on ``today`` (a local date), in month order, then
+    by market, lot and company; only one lot, one company or one month when given."""
+    zone = settings.zone
+    declared = _declarations(session, clause_id, company_id, month)
+    ladders = _ladders(session, clause_id, company_id, month)
+    parties = _owing_parties(session, clause_id, company_id)
+    ids = {k[0] for k in declared} | {k[0] for k in ladders} | {cid for cid, _ in parties}
+    clauses = _clauses(session, ids)
+    suspended = suspensions(session, ids)
+    keys: set[Key] = set(declared) | set(ladders)
+    for cid, party in parties:
+        for owed in _owed_months(clauses[cid], suspended.get(cid, []), today, settings):
+            if month is None or owed == month:
+                keys.add((cid, party, owed))
+    if not keys:
+        return []
+    calendars = lot_calendars(session, ids, settings)
+    days = {cid: LadderDays(suspended_days(suspended.get(cid, []), zone, today)) for cid in ids}
+    companies = {
+        row.id: row
+        for row in session.scalars(
+            select(Company).where(Company.id.in_(sorted({k[1] for k in keys})))
+        )
+    }
+    lines = []
+    for key in keys:
+        cid, company_key, month_key = key
+        clause, company, ladder = clauses[cid], companies[company_key], ladders.get(key)
+        scheduled = month_schedule(month_key, calendars[cid].rules, zone).due_on
+        due = _due(ladder, scheduled, days[cid], settings)
+        found = declared.get(key)
+        late_days = 0
+        if found is not None:
+            state = DeclarationState.DECLARED if found.hours > 0 else DeclarationState.ZERO
+        elif due < today:
+            state, late_days = DeclarationState.LATE, days[cid].between(due, today)
+        else:
+            state = DeclarationState.MISSING
+        lines.append(
+            ExpectedDeclaration(
+                clause_id=cid,
+                market=clause.market.reference,
+                lot_number=clause.lot_number,
+                lot_title=clause.lot_title,
+                company_id=company.id,
+                company=company.name,
+                siret=company.siret,
+                month=month_key,
+                due_on=due,
+                state=state,
+                hours=found.hours if found is not None else None,
+                recorded_at=found.recorded_at if found is not None else None,
+                late_days=late_days,
+                called=ladder is not None,
+            )
+        )
+    return sorted(
+        lines,
+        key=lambda ln: (
+            ln.month,
+            ln.market,
+            ln.lot_number,
+            ln.clause_id,
+            ln.company,
+            ln.company_id,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Declared:
+    hours: Decimal
+    recorded_at: datetime
+
+
+def _declarations(
+    session: Session, clause_id: int | None, company_id: int | None, month: date | None
+) -> dict[Key, _Declared]:
+    statement = select(
+        Declaration.clause_id,
+        Declaration.company_id,
+        Declaration.month,
+        Declaration.total_hours,
+        Declaration.recorded_at,
+    )
+    if clause_id is not None:
+        statement = statement.where(Declaration.clause_id == clause_id)
+    if company_id is not None:
+        statement = statement.where(Declaration.company_id == company_id)
+    if month is not None:
+        statement = statement.where(Declaration.month == month)
+    return {
+        (cid, company, on): _Declared(Decimal(hours), at)
+        for cid, company, on, hours, at in session.execute(statement)
+    }
+
+
+def _ladders(
+    session: Session, clause_id: int | None, company_id: int | None, month: date | None
+) -> dict[Key, DeclarationLadder]:
+    """The ladders of lots that still owe their months (an abandoned lot's calls are over)."""
+    statement = (
+        select(DeclarationLadder)
+        .join(Clause, Clause.id == DeclarationLadder.clause_id)
+        .where(Clause.stage.in_(OWING_STAGES))
+    )
+    if clause_id is not None:
+        statement = statement.where(DeclarationLadder.clause_id == clause_id)
+    if company_id is not None:
+        statement = statement.where(DeclarationLadder.company_id == company_id)
+    if month is not None:
+        statement = statement.where(DeclarationLadder.month == month)
+    return {(lad.clause_id, lad.company_id, lad.month): lad for lad in session.scalars(statement)}
+
+
+def _owing_parties(
+    session: Session, clause_id: int | None, company_id: int | None
+) -> list[tuple[int, int]]:
+    """(lot, company) of every party of a started lot that owes its months."""
+    statement = (
+        select(AwardParty.clause_id, AwardParty.company_id)
+        .join(Clause, Clause.id == AwardParty.clause_id)
+        .where(Clause.stage.in_(OWING_STAGES), Clause.start_date.is_not(None))
+    )
+    if clause_id is not None:
+        statement = statement.where(AwardParty.clause_id == clause_id)
+    if company_id is not None:
+        statement = statement.where(AwardParty.company_id == company_id)
+    return [(cid, company) for cid, company in session.execute(statement)]
+
+
+def _clauses(session: Session, ids: Iterable[int]) -> dict[int, Clause]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    statement = select(Clause).options(joinedload(Clause.market)).where(Clause.id.in_(wanted))
+    return {clause.id: clause for clause in session.scalars(statement)}
+
+
+def _owed_months(
+    clause: Clause, suspended: list[Interval], today: date, settings: Settings
+) -> list[date]:
+    """The months the lot's companies owe on ``today``, declared or not."""
+    months = missing_months(clause, [], suspended, today=today, zone=settings.zone)
+    if Stage(clause.stage) in _LEFT_EXECUTION:
+        left = month_start(clause.stage_changed_at.date())
+        months = [m for m in months if m <= left]
+    return months
