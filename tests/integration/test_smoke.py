@@ -31,6 +31,21 @@ def test_it_migrates_each_backend(app: App) -> None:
     assert app.init_database() == head_revision()
 
 
+def test_the_migrations_build_the_schema_the_code_declares(app: App) -> None:
+    """Every table, column, index and constraint of ``adapters/orm.py`` is made by a migration,
+    and nothing else is: an index added to the models without its migration would exist in the
+    tests' databases and be missing from every database in service."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from workflow.adapters.orm import Base
+
+    app.init_database()
+    with app.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
 @pytest.fixture
 def empty_postgres(postgres_url: str) -> Iterator[str]:
     """A database with nothing in it, on the test server (``postgres_url`` checks it is there)."""

@@ -124,7 +124,9 @@ class Clause(CalendarOverrides, Base):
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     planned_notification: Mapped[date | None] = mapped_column(Date, default=None)
     awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    start_date: Mapped[date | None] = mapped_column(Date, default=None)
+    # Indexed: which lots a month's summary covers (started by its end) and the first month
+    # any lot started are asked of every lot at every summary (issue 12: no full scan).
+    start_date: Mapped[date | None] = mapped_column(Date, default=None, index=True)
     planned_end_date: Mapped[date | None] = mapped_column(Date, default=None)
     end_date: Mapped[date | None] = mapped_column(Date, default=None)
     final_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -266,7 +268,8 @@ class Outcome(Base):
     clause_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"), index=True)
     group: Mapped[str] = mapped_column(String(30))
     type: Mapped[str] = mapped_column(String(60))
-    date: Mapped[date] = mapped_column(Date)
+    # Indexed: summaries and the annual report count the outcomes up to a day.
+    date: Mapped[date] = mapped_column(Date, index=True)
 
 
 class ClauseHistory(Base):

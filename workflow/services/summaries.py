@@ -1098,29 +1098,30 @@ def _has_followed_clause(session: Session, month: date, now: datetime, zone: Zon
         func.coalesce(_history_stage(now), Clause.stage) if now is not None else Clause.stage
     )
     stage_then = _stage_rule(period, _history_stage(period.end_instant), stage_now)
+    # Two questions, not one with an OR: each has its index (declarations by month, lots by
+    # start date), where the OR of both made PostgreSQL read every lot (issue 12, item 4).
     worked = (
         select(Declaration.clause_id)
-        .where(Declaration.month == month, period.received())
+        .join(Clause, Clause.id == Declaration.clause_id)
+        .where(Declaration.month == month, period.received(), _known(period))
         .group_by(Declaration.clause_id)
         .having(func.sum(Declaration.total_hours) > 0)
+        .limit(1)
     )
-    statement = (
+    if session.execute(worked).first() is not None:
+        return True
+    started = (
         select(Clause.id)
         .where(
             _known(period),
-            or_(
-                and_(
-                    Clause.start_date.is_not(None),
-                    Clause.start_date <= period.last,
-                    _works_in(period),
-                    stage_then.in_(STARTED),
-                ),
-                Clause.id.in_(worked),
-            ),
+            Clause.start_date.is_not(None),
+            Clause.start_date <= period.last,
+            _works_in(period),
+            stage_then.in_(STARTED),
         )
         .limit(1)
     )
-    return session.execute(statement).first() is not None
+    return session.execute(started).first() is not None
 
 
 def _last_done(session: Session) -> date | None:
