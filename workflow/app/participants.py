@@ -191,13 +191,15 @@ def update_participant(
     sex: Sex | None = None,
     birth_year: int | None = None,
     criterion: Criterion | None = None,
+    reason: str | None = None,
     actor: str | None = None,
 ) -> ParticipantChange:
     """Complete or correct a participant's sex, birth year or criterion: only what is given
-    changes; a new criterion withdraws the validation of the former one."""
+    changes; a new criterion withdraws the validation of the former one. Each change is kept
+    in the participant's history (who, when, before → after, ``reason``)."""
     with unit_of_work(app, actor) as unit:
         participant = _participant(unit.session, reference)
-        return participant_service.update_participant(
+        change = participant_service.update_participant(
             unit.session,
             participant.reference,
             now=unit.now,
@@ -206,6 +208,10 @@ def update_participant(
             birth_year=birth_year,
             criterion=criterion,
         )
+        participant_service.record_change(
+            unit.session, participant.id, change, actor=unit.actor, now=unit.now, reason=reason
+        )
+        return change
 
 
 def validate_eligibility(
@@ -214,13 +220,14 @@ def validate_eligibility(
     *,
     proof: str,
     on: date | None = None,
+    reason: str | None = None,
     actor: str | None = None,
 ) -> ParticipantChange:
     """Record the proof of eligibility checked and the day it was validated (today when no
-    date is given; the same proof keeps its date)."""
+    date is given; the same proof keeps its date); a change is kept in the history."""
     with unit_of_work(app, actor) as unit:
         participant = _participant(unit.session, reference)
-        return participant_service.validate_eligibility(
+        change = participant_service.validate_eligibility(
             unit.session,
             participant.reference,
             proof=proof,
@@ -228,6 +235,10 @@ def validate_eligibility(
             zone=app.settings.zone,
             on=on,
         )
+        participant_service.record_change(
+            unit.session, participant.id, change, actor=unit.actor, now=unit.now, reason=reason
+        )
+        return change
 
 
 # --- outcomes -----------------------------------------------------------------------------------

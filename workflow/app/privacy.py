@@ -14,9 +14,15 @@ from workflow.bootstrap import App
 from workflow.domain.privacy import Retention
 from workflow.errors import NotFound
 from workflow.services import privacy
-from workflow.services.privacy import ParticipantExport, PurgeReport
+from workflow.services.privacy import HeldCorrection, ParticipantExport, PurgeReport
 
-__all__ = ["ParticipantExport", "PurgeReport", "participant_data", "purge_participants"]
+__all__ = [
+    "HeldCorrection",
+    "ParticipantExport",
+    "PurgeReport",
+    "participant_data",
+    "purge_participants",
+]
 
 
 def participant_data(app: App, participant: str) -> ParticipantExport:

@@ -64,6 +64,9 @@ class RecordKind(StrEnum):
     OPERATION = "operation"
     MARKET = "market"
     LOT = "clause"
+    #: A participant's own corrections (sex, birth year, criterion, proof): its own owner, read
+    #: by the privacy export and emptied of their values by the purge.
+    PARTICIPANT = "participant"
 
 
 class Action(StrEnum):

@@ -382,3 +382,30 @@ def validate_eligibility(
         message = f"Éligibilité de {reference} validée le {on:%d/%m/%Y} : {proof}"
         message += f" (remplace : {before})." if before else "."
     return _result(participant, changes, message)
+
+
+def record_change(
+    session: Session,
+    participant_id: int,
+    change: ParticipantChange,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """The history row of a correction (``update_participant``, ``validate_eligibility``):
+    who, when, each field before → after as people read it (keyed by its French label), why.
+    Nothing is written when nothing changed."""
+    from workflow.services.corrections import Act, Action, RecordKind
+
+    if not change.changes:
+        return
+    Act.of(actor, now, reason).write(
+        session,
+        RecordKind.PARTICIPANT,
+        participant_id,
+        (RecordKind.PARTICIPANT, participant_id),
+        Action.EDIT,
+        before={c.label: c.before for c in change.changes},
+        after={c.label: c.after for c in change.changes},
+    )

@@ -20,6 +20,7 @@ finds nothing more and writes nothing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
@@ -43,6 +44,7 @@ from workflow.adapters.orm import (
     Participant,
     PrivacyPurge,
     PurgedParticipant,
+    RecordHistory,
 )
 from workflow.adapters.templates import french_count
 from workflow.domain.calendar import local_date
@@ -179,6 +181,18 @@ class HeldHistory:
 
 
 @dataclass(frozen=True)
+class HeldCorrection:
+    """A correction of their own record (``participant set``, ``participant validate``): who,
+    when, each field before → after as it was read then, why."""
+
+    at: datetime
+    actor: str
+    #: (field's French label, before, after); None: not recorded, or erased by a purge.
+    changes: tuple[tuple[str, str | None, str | None], ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class HeldText:
     """A clause's free text that names them: its final report or the reason of an override."""
 
@@ -215,6 +229,7 @@ class ParticipantExport:
     lines: tuple[HeldLine, ...]
     outcomes: tuple[OutcomeLine, ...]
     history: tuple[HeldHistory, ...]
+    corrections: tuple[HeldCorrection, ...]
     texts: tuple[HeldText, ...]
     mails: tuple[HeldMail, ...]
     retention: str  # « 5 ans »
@@ -269,6 +284,7 @@ def export_participant(app: App, reference: str) -> ParticipantExport:
                 HeldHistory(row.clause_id, row.at, row.actor, row.event, row.reason or "")
                 for row in sorted(mentions.history.values(), key=lambda row: row.id)
             ),
+            corrections=_held_corrections(session, participant.id),
             texts=_held_texts(mentions, MentionRewriter({participant.reference: ""})),
             mails=_held_mails(mentions),
             retention=retention.label,
@@ -277,6 +293,38 @@ def export_participant(app: App, reference: str) -> ParticipantExport:
             purge_from=purge_from,
             purged_at=purged_at,
         )
+
+
+def _corrections(session: Session, participant_ids: Collection[int]) -> list[RecordHistory]:
+    """The history rows of these participants' own corrections, oldest first."""
+    from workflow.services.corrections import RecordKind
+
+    found: list[RecordHistory] = []
+    for ids in _chunks(sorted(participant_ids)):
+        found += session.scalars(
+            select(RecordHistory).where(
+                RecordHistory.entity == RecordKind.PARTICIPANT.value,
+                RecordHistory.entity_id.in_(ids),
+            )
+        )
+    return sorted(found, key=lambda row: row.id)
+
+
+def _held_corrections(session: Session, participant_id: int) -> tuple[HeldCorrection, ...]:
+    held = []
+    for row in _corrections(session, [participant_id]):
+        before = json.loads(row.before) if row.before else {}
+        after = json.loads(row.after) if row.after else {}
+        labels = list(dict.fromkeys([*before, *after]))
+        held.append(
+            HeldCorrection(
+                row.at,
+                row.actor,
+                tuple((label, before.get(label), after.get(label)) for label in labels),
+                row.reason or "",
+            )
+        )
+    return tuple(held)
 
 
 def _not_found(session: Session, reference: str) -> str:
@@ -445,6 +493,9 @@ def purge(
         )
         clause_ids = {c for a in past for c in a.clause_ids}
         mentions = find_mentions(session, list(references.values()), clause_ids)
+        # Their own corrections keep who and when; the values before and after go, as the proof
+        # and the exact birth year go from the participant itself.
+        corrections = _corrections(session, references)
         report = PurgeReport(
             retention=retention,
             today=today,
@@ -453,7 +504,7 @@ def purge(
             candidates=candidates,
             already_purged=len(done),
             running=sum(1 for a in waiting if a.running),
-            history_rows=len(mentions.history),
+            history_rows=len(mentions.history) + len(corrections),
             clause_texts=len(mentions.clauses),
             messages=len(mentions.messages),
             attachments=mentions.attachments,
@@ -463,6 +514,8 @@ def purge(
         tokens = _tokens(session, references, token)
         _anonymise(session, {a.participant_id: a for a in past}, tokens, today.year)
         _rewrite(session, mentions, MentionRewriter(tokens))
+        for row in corrections:
+            row.before = row.after = row.reason = None
         return _record(session, report, now, actor)
 
 

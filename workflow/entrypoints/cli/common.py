@@ -53,6 +53,10 @@ console = Console(highlight=False, width=_width(sys.stdout))
 error_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Sortie JSON pour les machines.")
+reason_option = click.option(
+    "--reason", default=None, help="Motif de la correction, inscrit à l'historique."
+)
+
 actor_option = click.option(
     "--actor",
     default=None,

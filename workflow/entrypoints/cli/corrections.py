@@ -30,16 +30,13 @@ from workflow.entrypoints.cli.common import (
     plural,
     print_json,
     print_table,
+    reason_option,
     say,
 )
 from workflow.services.corrections import NOUNS, FieldChange, changes_text, quoted
 from workflow.services.record_history import HistoryEntry, moved_text
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-reason_option = click.option(
-    "--reason", default=None, help="Motif de la correction, inscrit à l'historique."
-)
 
 BUYER_HELP = "son N° ou son nom"
 COMPANY_HELP = "son N°, son SIRET ou son nom"

@@ -38,6 +38,7 @@ from workflow.entrypoints.cli.common import (
     plural,
     print_json,
     print_table,
+    reason_option,
     say,
 )
 from workflow.errors import InputRefused
@@ -297,6 +298,8 @@ def parse_criterion_option(text: str) -> Criterion:
     default=None,
     help="Critère d'éligibilité, ex. « RSA », « RQTH », « Demandeur d'emploi de longue durée ».",
 )
+@reason_option
+@actor_option
 @json_option
 @handle_errors
 def set_command(
@@ -304,10 +307,13 @@ def set_command(
     sex_text: str | None,
     birth_year_text: str | None,
     criterion_text: str | None,
+    reason: str | None,
+    actor: str | None,
     as_json: bool,
 ) -> None:
     """Complète ou corrige un participant : seuls les champs indiqués changent. Changer de
-    critère retire la validation d'éligibilité, à refaire avec « participant validate »."""
+    critère retire la validation d'éligibilité, à refaire avec « participant validate ».
+    Chaque changement est gardé à l'historique (« clauses privacy export » le montre)."""
     if sex_text is None and birth_year_text is None and criterion_text is None:
         raise click.UsageError(
             "Rien à modifier : indiquez --sex, --birth-year ou --criterion (au moins un)."
@@ -316,7 +322,13 @@ def set_command(
     birth_year = parse_birth_year_option(birth_year_text) if birth_year_text is not None else None
     criterion = parse_criterion_option(criterion_text) if criterion_text is not None else None
     change = commands.update_participant(
-        get_app(), reference, sex=sex, birth_year=birth_year, criterion=criterion
+        get_app(),
+        reference,
+        sex=sex,
+        birth_year=birth_year,
+        criterion=criterion,
+        reason=reason,
+        actor=actor,
     )
     print_change(change, as_json)
 
@@ -334,13 +346,24 @@ def set_command(
     default=None,
     help="Date de la validation (jj/mm/aaaa ; par défaut : aujourd'hui).",
 )
+@reason_option
+@actor_option
 @json_option
 @handle_errors
-def validate_command(reference: str, proof: str, date_text: str | None, as_json: bool) -> None:
+def validate_command(
+    reference: str,
+    proof: str,
+    date_text: str | None,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
     """Enregistre le justificatif d'éligibilité vérifié et la date de validation (sans risque si
     relancé : le même justificatif garde sa date)."""
     on = parse_date_fr(date_text, "--date") if date_text is not None else None
-    change = commands.validate_eligibility(get_app(), reference, proof=proof, on=on)
+    change = commands.validate_eligibility(
+        get_app(), reference, proof=proof, on=on, reason=reason, actor=actor
+    )
     print_change(change, as_json)
 
 

@@ -17,6 +17,7 @@ import click
 
 from workflow.adapters.templates import french_hours, french_month
 from workflow.app.privacy import (
+    HeldCorrection,
     ParticipantExport,
     PurgeReport,
     participant_data,
@@ -159,6 +160,18 @@ def export_data(held: ParticipantExport) -> dict[str, Any]:
             | {"motif": h.reason}
             for h in held.history
         ],
+        "corrections": [
+            {
+                "date": c.at,
+                "auteur": c.actor,
+                "changements": [
+                    {"champ": label, "avant": before, "apres": after}
+                    for label, before, after in c.changes
+                ],
+                "motif": c.reason or None,
+            }
+            for c in held.corrections
+        ],
         "textes": [
             {"clause": t.clause_id, "champ": t.field, "libelle": t.label, "texte": t.text}
             for t in held.texts
@@ -222,12 +235,23 @@ def export_text(held: ParticipantExport, zone: ZoneInfo) -> str:
         f"- {_day(h.at, zone)}, clause n° {h.clause_id}, par {h.actor} : {h.reason}"
         for h in held.history
     ]
+    lines += ["", _section("Corrections de sa fiche", len(held.corrections), "aucune")]
+    lines += [_correction_line(c, zone) for c in held.corrections]
     lines += ["", _section("Textes des clauses qui le nomment", len(held.texts), "aucun")]
     lines += [f"- Clause n° {t.clause_id}, {t.label} : {t.text}" for t in held.texts]
     lines += ["", _section("Courriels qui le nomment", len(held.mails), "aucun")]
     lines += [_mail_line(m, zone) for m in held.mails]
     lines += ["", "Conservation", f"- {_retention(held, zone)}"]
     return "\n".join(lines) + "\n"
+
+
+def _correction_line(correction: HeldCorrection, zone: ZoneInfo) -> str:
+    changes = " ; ".join(
+        f"{label} : {before or 'non renseigné'} → {after or 'retiré'}"
+        for label, before, after in correction.changes
+    )
+    why = f" (motif : {correction.reason})" if correction.reason else ""
+    return f"- {_day(correction.at, zone)}, par {correction.actor} : {changes}{why}"
 
 
 def _heading(title: str, count: int, held: ParticipantExport) -> str:
