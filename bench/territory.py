@@ -108,7 +108,8 @@ from workflow.domain.vocabulary import (
 )
 from workflow.services import declarations
 from workflow.services.lot_calendars import default_rules
-from workflow.services.outbox import CANCELLED_PREFIX, Recipient
+from workflow.services.outbox import Recipient
+from workflow.services.outbox_corrections import CANCELLED_PREFIX
 from workflow.services.reminder_emails import KEY_PREFIX
 from workflow.services.summaries import JOB as SUMMARY_JOB
 from workflow.services.summaries import summary_timing

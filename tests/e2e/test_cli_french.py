@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import Invoke
 from workflow.entrypoints.cli.french import MESSAGES, PLURALS
-from workflow.entrypoints.cli.mail import SEND_KEYS
+from workflow.entrypoints.cli.mail_words import SEND_KEYS
 from workflow.services.dispatch import DispatchReport
 
 #: Words that are the same in French: « Options : », « Option inconnue », « Argument manquant ».

@@ -44,7 +44,7 @@ from workflow.services.audit.outbox import check_outbox
 from workflow.services.catalog import CalendarChange
 from workflow.services.clauses import ClauseParameters
 from workflow.services.dispatch import dispatch_due
-from workflow.services.outbox import retry_message
+from workflow.services.outbox_corrections import retry_message
 
 NBSP = "\u00a0"
 

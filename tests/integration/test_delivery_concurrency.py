@@ -26,7 +26,7 @@ from tests.integration.test_dispatch import NOW, queue, row
 from workflow.adapters.mail.message import message_id
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App, bootstrap
-from workflow.services import outbox
+from workflow.services import outbox, outbox_corrections
 from workflow.services.dispatch import FENCE_WINDOW, DispatchReport, dispatch_due
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -182,7 +182,7 @@ def test_an_answer_never_heard_leaves_the_row_uncertain_until_the_facilitator_de
         assert (states["sent"], states["uncertain"]) == (MESSAGES - 1, 1)
         # The facilitator sends it again: the same Message-ID, so a mail client that has it
         # already can tell.
-        outbox.retry_message(session, uncertain.id, NOW)
+        outbox_corrections.retry_message(session, uncertain.id, NOW)
     handler.answer_delay = lambda received: 0.0
     assert dispatch_due(first, NOW).sent == 1
     assert arrivals(handler)[slow] == 2

@@ -41,7 +41,7 @@ from workflow.entrypoints.cli import cli
 from workflow.services.clauses import PARAMETER_STAGES
 from workflow.services.declarations import declaration_problems
 from workflow.services.digest import Category, compile_digest, queue_daily_digest
-from workflow.services.outbox import cancel_email
+from workflow.services.outbox_corrections import cancel_email
 
 # Monday 30 March 2026, 08:00 in Paris: the first working day in summer time (CEST, UTC+2).
 NOW = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.adapters.templates import RenderedEmail
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import InputRefused
-from workflow.services import outbox
+from workflow.services import outbox, outbox_corrections
 from workflow.services.dispatch import (
     LEASE,
     RETRY_DELAYS,
@@ -322,7 +322,7 @@ def test_it_puts_failed_messages_back_in_the_queue_with_fresh_attempts(
     ids = [row(app, "a").id, row(app, "b").id]
 
     with app.transaction() as session:
-        assert outbox.retry_all_failed(session, NOW + timedelta(hours=1)) == ids
+        assert outbox_corrections.retry_all_failed(session, NOW + timedelta(hours=1)) == ids
     again = row(app, "a")
     assert (again.state, again.attempts, again.next_attempt_at) == (
         "pending",
@@ -331,7 +331,7 @@ def test_it_puts_failed_messages_back_in_the_queue_with_fresh_attempts(
     )
     assert dispatch_due(app, NOW + timedelta(hours=1)).sent == 2
     with app.transaction() as session, pytest.raises(InputRefused, match="envoyé"):
-        outbox.retry_message(session, again.id, NOW)
+        outbox_corrections.retry_message(session, again.id, NOW)
 
 
 def test_it_writes_one_eml_per_message_grouped_by_kind(app: App, tmp_path: Path) -> None:
@@ -355,7 +355,7 @@ def test_it_writes_one_eml_per_message_grouped_by_kind(app: App, tmp_path: Path)
         )
     assert dispatch_due(app, NOW, wall=lambda: NOW).uncertain == 1
     with app.transaction() as session:
-        outbox.retry_message(session, row(app, "notice:awarded:12").id, NOW)
+        outbox_corrections.retry_message(session, row(app, "notice:awarded:12").id, NOW)
     assert dispatch_due(app, NOW, wall=lambda: NOW).sent == 1
 
     files = sorted(p.relative_to(tmp_path / "mail") for p in (tmp_path / "mail").rglob("*"))

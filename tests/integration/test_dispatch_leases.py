@@ -24,7 +24,7 @@ from workflow.adapters.mail.memory import MemoryTransport
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import InputRefused
-from workflow.services import outbox
+from workflow.services import outbox, outbox_corrections
 from workflow.services.dispatch import (
     FENCE_WINDOW,
     LEASE,
@@ -105,7 +105,7 @@ def test_a_row_whose_lease_ended_on_the_wire_is_uncertain_and_waits_for_a_decisi
         assert [m.key for m in outbox.list_messages(session, states=["uncertain"])] == ["in-flight"]
         assert outbox.parse_state("incertain") == "uncertain"
         # The facilitator decides: « clauses mail retry N° ».
-        outbox.retry_message(session, uncertain.id, NOW)
+        outbox_corrections.retry_message(session, uncertain.id, NOW)
     assert dispatch_due(app, NOW, wall=lambda: WALL + LEASE).sent == 1
     assert memory.keys() == ["behind", "in-flight"]
 
@@ -167,7 +167,7 @@ def test_a_facilitator_retry_takes_the_row_from_its_late_owner(app: App) -> None
     assert fence(app, claimed.id, run, WALL)
     claim_due(app, NOW, 10, Claim("other"), WALL + timedelta(minutes=2))
     with app.transaction() as session:
-        outbox.retry_message(session, claimed.id, NOW)
+        outbox_corrections.retry_message(session, claimed.id, NOW)
 
     lost = record_outcomes(app, "slow-run", [Outcome(claimed.id, "sent", 1, sent_at=NOW)])
 
@@ -293,7 +293,7 @@ def test_a_row_being_sent_cannot_be_retried_and_the_refusal_names_uncertain(app:
     queue(app, "m")
     [claimed] = claim_due(app, NOW, 10, Claim("run"), WALL)
     with app.transaction() as session, pytest.raises(InputRefused, match="incertain"):
-        outbox.retry_message(session, claimed.id, NOW)
+        outbox_corrections.retry_message(session, claimed.id, NOW)
 
 
 def test_an_accepted_message_is_recorded_sent_by_its_owner(

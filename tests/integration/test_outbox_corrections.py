@@ -30,11 +30,12 @@ from workflow.domain.stages import ClauseEvent
 from workflow.entrypoints.cli import cli as cli_group
 from workflow.entrypoints.cli.common import CliState
 from workflow.errors import InputRefused, NotFound
-from workflow.services import outbox
+from workflow.services import outbox, outbox_corrections
 from workflow.services.audit import verify
 from workflow.services.digest import compile_digest
 from workflow.services.dispatch import dispatch_due
-from workflow.services.outbox import OUTAGE_ERROR_PREFIX, cancel_email, retry_email
+from workflow.services.outbox import OUTAGE_ERROR_PREFIX
+from workflow.services.outbox_corrections import cancel_email, retry_email
 
 # Monday 2 March 2026, 10:00 in Paris.
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -59,7 +60,9 @@ def smtp(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[tuple[App,
             app.close()
 
 
-def cancel(app: App, key: str, reason: str = "envoyé par erreur") -> outbox.CancelledEmail:
+def cancel(
+    app: App, key: str, reason: str = "envoyé par erreur"
+) -> outbox_corrections.CancelledEmail:
     with app.transaction() as session:
         return cancel_email(
             session,
@@ -327,7 +330,9 @@ def test_retrying_every_failed_email_readdresses_only_the_contacts_whose_address
             select(BuyerContact).where(BuyerContact.name == "Claire Dupont")
         ).one()
         claire.email = "c.dupont@departement-exemple.fr"
-        retried = outbox.retry_failed_emails(session, now=clock(), settings=app.settings)
+        retried = outbox_corrections.retry_failed_emails(
+            session, now=clock(), settings=app.settings
+        )
 
     # The buyer's three notices so far (identified, drafted, awarded), each re-addressed alike.
     assert notice.id in [r.id for r in retried]

@@ -22,7 +22,7 @@ from workflow.app.unit import unit_of_work
 from workflow.domain.stages import Stage
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
-from workflow.services import declarations
+from workflow.services import declaration_cancellations
 from workflow.services.reminder_emails import step_label
 
 __all__ = [
@@ -79,7 +79,7 @@ def cancel_declaration(
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
-        cancelled = declarations.cancel_declaration(
+        cancelled = declaration_cancellations.cancel_declaration(
             unit.session,
             clause_id=found_clause.id,
             company_id=found_company.id,

@@ -23,8 +23,9 @@ from workflow.app.faults import translated_faults
 from workflow.app.lookup import find_clause
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
-from workflow.services import outbox
+from workflow.services import outbox, outbox_corrections
 from workflow.services.dispatch import BATCH_SIZE, DispatchReport, dispatch_due
+from workflow.services.outbox import OutboxState
 from workflow.services.previews import Preview, build_preview, unknown_kind, write_preview
 
 __all__ = [
@@ -123,7 +124,7 @@ def _message(row: OutboxMessage) -> Message:
         recipients=recipients_text(row.recipients),
         subject=row.subject,
         attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
+        next_attempt_at=row.next_attempt_at if row.state == OutboxState.PENDING else None,
         sent_at=row.sent_at,
         last_error=row.last_error,
         refused_recipients=row.refused_recipients,
@@ -144,31 +145,33 @@ def outbox_messages(
     return Outbox(messages=messages, counts=counts)
 
 
-def retry_message(app: App, message_id: int) -> tuple[outbox.RetriedEmail, ...]:
+def retry_message(app: App, message_id: int) -> tuple[outbox_corrections.RetriedEmail, ...]:
     """Message ``message_id`` (refused, abandoned, uncertain or waiting) due again at once, to
     its recipients' current addresses: a contact or correspondent corrected since it was written
     gets it at the new one (``readdressed()`` says what changed)."""
     with unit_of_work(app) as unit:
-        retried = outbox.retry_email(
+        retried = outbox_corrections.retry_email(
             unit.session, message_id, now=unit.now, settings=unit.app.settings
         )
         return (retried,)
 
 
-def retry_failed(app: App) -> tuple[outbox.RetriedEmail, ...]:
+def retry_failed(app: App) -> tuple[outbox_corrections.RetriedEmail, ...]:
     """Every refused or abandoned message due again at once, re-addressed like
     ``retry_message``; in order of their numbers."""
     with unit_of_work(app) as unit:
-        return outbox.retry_failed_emails(unit.session, now=unit.now, settings=unit.app.settings)
+        return outbox_corrections.retry_failed_emails(
+            unit.session, now=unit.now, settings=unit.app.settings
+        )
 
 
 def cancel_message(
     app: App, message_id: int, *, reason: str, actor: str | None = None
-) -> outbox.CancelledEmail:
+) -> outbox_corrections.CancelledEmail:
     """Take back a message that has not left (waiting, refused, abandoned or uncertain): it will
     never be sent, and the outbox keeps who cancelled it, when and why."""
     with unit_of_work(app, actor) as unit:
-        return outbox.cancel_email(
+        return outbox_corrections.cancel_email(
             unit.session,
             message_id,
             actor=unit.actor,

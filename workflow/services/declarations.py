@@ -39,7 +39,7 @@ from workflow.domain.calendar import (
     month_start,
     months_between,
 )
-from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, require_aware
+from workflow.domain.events import DeclarationRecorded, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
 from workflow.errors import InputRefused, NotFound
@@ -47,8 +47,7 @@ from workflow.services.clauses import Publish, get_clause
 from workflow.services.lot_calendars import suspensions
 
 if TYPE_CHECKING:
-    from workflow.services.reminders import LadderResumption
-    from workflow.settings import Settings
+    pass
 
 #: Nobody works more than this for one company in one month (about 1.6 full-time months).
 MAX_MONTHLY_HOURS = Decimal(250)
@@ -101,6 +100,19 @@ def month_phrase(month: date) -> str:
     """``d'octobre 2026``, ``de mars 2026``: French elides « de » before a vowel."""
     name = french_month(month)
     return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
+
+
+def months_phrase(months: Sequence[date]) -> str:
+    """``de septembre 2026``; ``de septembre, d'octobre et de novembre 2026``; across years
+    each month keeps its year."""
+    ordered = sorted(set(months))
+    if len(ordered) == 1:
+        return month_phrase(ordered[0])
+    same_year = len({m.year for m in ordered}) == 1
+    phrases = [month_phrase(m) for m in ordered]
+    if same_year:
+        phrases = [p.rsplit(" ", 1)[0] for p in phrases[:-1]] + [phrases[-1]]
+    return ", ".join(phrases[:-1]) + " et " + phrases[-1]
 
 
 def clause_ref(clause: Clause) -> str:
@@ -337,9 +349,6 @@ def record_declaration(
 
 #: The history event of a declaration cancelled; its reason is ``cancellation_reason``.
 DECLARATION_CANCELLED = "declaration_cancelled"
-#: Stages whose declarations may be cancelled: those in which they are recorded. A closed lot's
-#: figures went to its buyer in the final report; an abandoned one has none.
-_CANCELLING_STAGES = frozenset({Stage.EXECUTION, Stage.SUSPENDED, Stage.FOLLOW_UP})
 
 
 def cancellation_reason(
@@ -350,120 +359,6 @@ def cancellation_reason(
     return (
         f"déclaration n° {declaration_id} {month_phrase(month)} de {company} annulée "
         f"({french_hours(total)} retirées) : {reason}"
-    )
-
-
-@dataclass(frozen=True)
-class CancelledDeclaration:
-    """What a cancellation removed, and where the month's ladder stands again."""
-
-    declaration_id: int
-    clause_id: int
-    clause_label: str
-    company_id: int
-    company: str
-    month: date
-    total_hours: Decimal
-    lines: int
-    recorded_at: datetime
-    reason: str
-    #: None when the month's ladder is not opened yet (its call is not due).
-    ladder: LadderResumption | None
-
-
-def cancel_declaration(
-    session: Session,
-    *,
-    clause_id: int,
-    company_id: int,
-    month: date,
-    reason: str,
-    actor: str,
-    now: datetime,
-    settings: Settings,
-    publish: Publish,
-) -> CancelledDeclaration:
-    """Withdraw the declaration of one company x lot x month, its lines with it.
-
-    What it said stays in the history (« declaration_cancelled »: its number, month, company,
-    total and the reason); the receipt sent for it is not sent again, nor anything else. The
-    month is expected again: the figures drop its hours, and its ladder resumes where it stood
-    (``reminders.resume_ladder``), so the company is reminded as if the declaration had never
-    come, never called afresh once the month's due date has passed.
-    """
-    # Imported here: the reminders import the notices, which import this module.
-    from workflow.services.reminders import resume_ladder
-
-    require_aware(now)
-    if month.day != 1:
-        raise InputRefused(f"Mois {month:%d/%m/%Y} : indiquez le 1er du mois.")
-    clause = get_clause(session, clause_id, for_update=True)
-    company = session.get(Company, company_id)
-    if company is None:
-        raise NotFound(f"Aucune entreprise n° {company_id}.")
-    text = (reason or "").strip()
-    declaration = find_declaration(session, clause.id, company.id, month)
-    if declaration is None:
-        declared = sorted(declared_months_of(session, clause.id, company.id))
-        known = ", ".join(french_month(m) for m in declared) or "aucun"
-        raise NotFound(
-            f"Aucune déclaration {month_phrase(month)} de {company.name} pour "
-            f"{clause_ref(clause)} : rien à annuler. Mois déclarés : {known}."
-        )
-    stage = Stage(clause.stage)
-    if stage not in _CANCELLING_STAGES:
-        raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses déclarations ne "
-            "s'annulent plus (le bilan a été transmis au donneur d'ordre)."
-        )
-    if not text:
-        raise InputRefused(
-            f"Annulation de la déclaration {month_phrase(month)} de {company.name} : indiquez "
-            "le motif (--reason), il est gardé à l'historique."
-        )
-    declaration_id, total = declaration.id, Decimal(declaration.total_hours)
-    lines, recorded_at = len(declaration.lines), declaration.recorded_at
-    session.delete(declaration)
-    session.flush()
-    ladder = resume_ladder(
-        session, settings, clause_id=clause.id, company_id=company.id, month=month, now=now
-    )
-    session.add(
-        ClauseHistory(
-            clause_id=clause.id,
-            at=now,
-            actor=actor,
-            event=DECLARATION_CANCELLED,
-            from_stage=clause.stage,
-            to_stage=clause.stage,
-            reason=cancellation_reason(declaration_id, month, company.name, total, text),
-        )
-    )
-    publish(
-        session,
-        DeclarationCancelled(
-            clause_id=clause.id,
-            company_id=company.id,
-            month=month,
-            declaration_id=declaration_id,
-            total_hours=total,
-            at=now,
-            actor=actor,
-            reason=text,
-        ),
-    )
-    return CancelledDeclaration(
-        declaration_id=declaration_id,
-        clause_id=clause.id,
-        clause_label=clause.label,
-        company_id=company.id,
-        company=company.name,
-        month=month,
-        total_hours=total,
-        lines=lines,
-        recorded_at=recorded_at,
-        reason=text,
-        ladder=ladder,
     )
 
 

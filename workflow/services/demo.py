@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from workflow.adapters.orm import Clause, Company, Market
 from workflow.domain.calendar import (
+    LadderStep,
     add_months,
     add_working_days,
     at_local,
@@ -262,7 +263,8 @@ def _declaration_day(app: App, month: date, habit: Habit) -> datetime | None:
     if habit is Habit.ON_TIME:
         day = add_working_days(local_date(schedule.call_at, zone), 3)
         return local(app, day, 14, 30)
-    step = "reminder_1" if habit is Habit.AFTER_REMINDER_1 else "reminder_2"
+    number = 1 if habit is Habit.AFTER_REMINDER_1 else 2
+    step = f"{LadderStep.REMINDER}_{number}"
     day = add_working_days(local_date(schedule.step(step).at, zone), 1)
     return local(app, day, 11, 15)
 

@@ -167,10 +167,10 @@ def _with_buyer(statement: Any) -> Any:
 # --- The six kinds of items -----------------------------------------------------------------------
 
 
-STATE_LABELS = {
-    "failed": "refusé définitivement",
-    "dead": "abandonné après plusieurs tentatives",
-    "uncertain": "incertain (peut-être déjà arrivé)",
+STATE_LABELS: dict[str, str] = {
+    OutboxState.FAILED: "refusé définitivement",
+    OutboxState.DEAD: "abandonné après plusieurs tentatives",
+    OutboxState.UNCERTAIN: "incertain (peut-être déjà arrivé)",
 }
 
 
@@ -232,11 +232,11 @@ def _failures(session: Session) -> list[DigestItem]:
     )
     by_cause: dict[tuple[str, str], list[OutboxMessage]] = {}
     for message in session.scalars(statement):
-        cause = "" if message.state == "uncertain" else (message.last_error or "inconnue")
+        cause = "" if message.state == OutboxState.UNCERTAIN else (message.last_error or "inconnue")
         by_cause.setdefault((message.state, cause), []).append(message)
     items = []
     for (state, cause), messages in by_cause.items():
-        if state != "uncertain" and len(messages) >= SAME_CAUSE_FROM:
+        if state != OutboxState.UNCERTAIN and len(messages) >= SAME_CAUSE_FROM:
             items.append(_same_cause(state, cause, messages))
         else:
             items.extend(_failed_one(message) for message in messages)
@@ -250,7 +250,7 @@ def _same_cause(state: str, cause: str, messages: list[OutboxMessage]) -> Digest
     label = STATE_LABELS[state].replace("refusé", "refusés").replace("abandonné", "abandonnés")
     return DigestItem(
         Category.EMAIL,
-        weight=(2 if state == "dead" else 1) * 1000 + count,
+        weight=(2 if state == OutboxState.DEAD else 1) * 1000 + count,
         title=f"{count} courriels {label}, tous pour la même raison",
         detail=f"Erreur : {cause} (N° {shown}).",
         action=(
@@ -264,7 +264,7 @@ def _same_cause(state: str, cause: str, messages: list[OutboxMessage]) -> Digest
 def _failed_one(message: OutboxMessage) -> DigestItem:
     recipients = ", ".join(line for line in message.recipients.splitlines() if line)
     detail = f"Erreur : {message.last_error or 'inconnue'}"
-    if message.state == "uncertain":
+    if message.state == OutboxState.UNCERTAIN:
         # Its sender stopped before the server's answer (CLAUSES_UNCERTAIN_MAIL=ask).
         detail = "L'envoi a été interrompu avant la réponse du serveur."
     if message.refused_recipients:
@@ -272,13 +272,13 @@ def _failed_one(message: OutboxMessage) -> DigestItem:
         detail += f" ; adresses refusées : {refused}"
     return DigestItem(
         Category.EMAIL,
-        weight=2 if message.state == "dead" else 1,
+        weight=2 if message.state == OutboxState.DEAD else 1,
         title=f"Courriel {STATE_LABELS[message.state]} : « {message.subject} » à {recipients}",
         detail=detail,
         action=(
             "Demander au destinataire s'il l'a reçu ; sinon le renvoyer "
             f"(clauses mail retry {message.id})."
-            if message.state == "uncertain"
+            if message.state == OutboxState.UNCERTAIN
             else _email_action(message.id, message.state)
         ),
         clause_id=message.clause_id,
@@ -441,7 +441,7 @@ def _declaration_action(clause_id: int, company_id: int, month: date, contact: s
 
 
 def _email_action(message_id: int, state: str) -> str:
-    if state == "dead":
+    if state == OutboxState.DEAD:
         # Given up after temporary failures: the address may well be right.
         return (
             "Vérifier la cause ci-dessus (serveur du destinataire, boîte pleine…), puis remettre "
@@ -850,7 +850,7 @@ def sample_digest() -> Digest:
                 "à Jean Dupont <jean.dupont@example.org>",
                 "Erreur : Refus définitif : 550 boîte inconnue ; adresses refusées : "
                 "jean.dupont@example.org",
-                _email_action(41, "failed"),
+                _email_action(41, OutboxState.FAILED),
             ),
             DigestItem(
                 Category.DECLARATION,

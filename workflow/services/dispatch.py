@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
 
+from workflow.adapters.dialects import skipping_locked
 from workflow.adapters.mail import (
     Accepted,
     ConnectionFailure,
@@ -281,9 +282,8 @@ def mark_uncertain(session: Any, wall_now: datetime) -> list[int]:
         OutboxMessage.send_started_at.is_not(None),
         _lease_over(wall_now),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Rows an owner is recording right now are skipped, not waited for: no lock cycle.
-        expired = expired.with_for_update(skip_locked=True)
+    # Rows an owner is recording right now are skipped, not waited for: no lock cycle.
+    expired = skipping_locked(expired, session)
     ids = list(session.scalars(expired))
     if not ids:
         return []
@@ -347,8 +347,7 @@ def claim_due(
         uncertain = mark_uncertain(session, wall_now)
         if report is not None:
             report.uncertain += len(uncertain)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = skipping_locked(query, session)
         rows = session.execute(query).all()
         if not rows:
             return []
@@ -499,7 +498,7 @@ def sent_outcome(row: Claimed, accepted: Accepted, now: datetime) -> Outcome:
         )
     return Outcome(
         row.id,
-        "sent",
+        OutboxState.SENT,
         row.attempts + 1,
         last_error=error,
         refused_recipients=refused,
@@ -513,7 +512,7 @@ def failed_outcome(
     attempts = row.attempts + 1
     text = error.message[:2000]
     if isinstance(error, PermanentFailure):
-        return Outcome(row.id, "failed", attempts, last_error=f"Refus définitif : {text}")
+        return Outcome(row.id, OutboxState.FAILED, attempts, last_error=f"Refus définitif : {text}")
     if isinstance(error, ConnectionFailure):
         # The route is down, not the message: it waits for the route (the longest delay at
         # most) and is never given up for it. The prefix lets the digest group the outage.
@@ -521,7 +520,7 @@ def failed_outcome(
         assert delay is not None
         return Outcome(
             row.id,
-            "pending",
+            OutboxState.PENDING,
             attempts,
             next_attempt_at=now + delay,
             last_error=f"{OUTAGE_ERROR_PREFIX}{text}",
@@ -529,11 +528,14 @@ def failed_outcome(
     delay = retry_delay(attempts, rand)
     if delay is None:
         return Outcome(
-            row.id, "dead", attempts, last_error=f"Abandon après {attempts} tentatives : {text}"
+            row.id,
+            OutboxState.DEAD,
+            attempts,
+            last_error=f"Abandon après {attempts} tentatives : {text}",
         )
     return Outcome(
         row.id,
-        "pending",
+        OutboxState.PENDING,
         attempts,
         next_attempt_at=now + delay,
         last_error=f"Échec passager : {text}",
@@ -610,12 +612,12 @@ class Recorder:
     def add(self, outcome: Outcome) -> None:
         self.waiting.append(outcome)
         report = self.report
-        if outcome.state == "sent":
+        if outcome.state == OutboxState.SENT:
             report.sent += 1
             report.partly_refused += outcome.refused_recipients is not None
-        elif outcome.state == "pending":
+        elif outcome.state == OutboxState.PENDING:
             report.retried += 1
-        elif outcome.state == "failed":
+        elif outcome.state == OutboxState.FAILED:
             report.failed += 1
         else:
             report.dead += 1

@@ -67,6 +67,7 @@ from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
     missing_months,
+    months_phrase,
     next_month_to_open,
     opens_on,
 )
@@ -400,7 +401,6 @@ def welcome_context(
     ladder will really give, so that a late start's welcome announces the catch-up call's due
     date, never the scheduled ones already past."""
     # reminder_emails imports this module: its phrase helper is imported where used.
-    from workflow.services.reminder_emails import months_phrase
 
     due_dates = due_dates or {}
     if howto is None:

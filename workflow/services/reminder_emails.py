@@ -30,8 +30,9 @@ from workflow.domain.calendar import (
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.services import notices
 from workflow.services.declaration_howto import build_howto, declaration_material
+from workflow.services.declarations import months_phrase
 from workflow.services.lot_calendars import default_rules
-from workflow.services.outbox import Attachment, Recipient
+from workflow.services.outbox import Attachment, OutboxState, Recipient
 from workflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -130,21 +131,6 @@ def step_label(step: str) -> str:
 def step_participle(step: str, masculine: str) -> str:
     """« envoyé » for the call and the reminders, « envoyée » for the alert (une alerte)."""
     return masculine + "e" if step == LadderStep.ESCALATION else masculine
-
-
-def months_phrase(months: Sequence[date]) -> str:
-    """``de septembre 2026``; ``de septembre, d'octobre et de novembre 2026``; across years
-    each month keeps its year."""
-    from workflow.services.declarations import month_phrase
-
-    ordered = sorted(set(months))
-    if len(ordered) == 1:
-        return month_phrase(ordered[0])
-    same_year = len({m.year for m in ordered}) == 1
-    phrases = [month_phrase(m) for m in ordered]
-    if same_year:
-        phrases = [p.rsplit(" ", 1)[0] for p in phrases[:-1]] + [phrases[-1]]
-    return ", ".join(phrases[:-1]) + " et " + phrases[-1]
 
 
 def facilitator_context(settings: Settings) -> dict[str, str]:
@@ -320,12 +306,12 @@ def sent_state(sent: SentStep, zone: Any) -> str:
     email, agreed with its step (une alerte)."""
     from workflow.adapters.templates import french_date
 
-    if sent.state == "sent":
+    if sent.state == OutboxState.SENT:
         day = local_date(sent.sent_at or sent.created_at, zone)
         return f"{step_participle(sent.step, 'envoyé')} le {french_date(day)}"
-    if sent.state in ("failed", "dead"):
+    if sent.state in (OutboxState.FAILED, OutboxState.DEAD):
         return f"{step_participle(sent.step, 'non distribué')} (adresse refusée)"
-    if sent.state == "cancelled":
+    if sent.state == OutboxState.CANCELLED:
         # Taken back by the facilitator (``clauses mail cancel``): it never left.
         return f"{step_participle(sent.step, 'annulé')} avant envoi par la facilitatrice"
     return f"en cours d'envoi depuis le {french_date(local_date(sent.created_at, zone))}"

@@ -47,9 +47,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 from sqlalchemy import exists, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -139,10 +139,6 @@ class LadderReport:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _in_called_lot(clause_id: Any) -> Any:
@@ -333,9 +329,8 @@ def _open_batch(
             party.next_call_at = month_schedule(following, lot.rules, zone).call_at
     if rows:
         statement = (
-            _insert(session)(DeclarationLadder)
+            insert_ignoring(session, DeclarationLadder, "clause_id", "company_id", "month")
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["clause_id", "company_id", "month"])
             .returning(DeclarationLadder.id)
         )
         # RETURNING counts what was really inserted (rowcount of a multi-row insert is not
@@ -719,7 +714,7 @@ def resume_ladder(
     now: datetime,
 ) -> LadderResumption | None:
     """Take up again, in the caller's transaction, the ladder a declaration stopped, now that
-    this declaration is cancelled (``declarations.cancel_declaration``).
+    this declaration is cancelled (``declaration_cancellations.cancel_declaration``).
 
     It resumes where it stood: the steps already sent stay sent (their keys would refuse them
     anyway) and none is skipped, so the buyer is never alerted before the company had every

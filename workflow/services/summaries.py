@@ -96,10 +96,10 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import chunked
+from workflow.adapters.dialects import insert_ignoring, is_postgresql
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -954,7 +954,7 @@ def compile_month(
             raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}.")
         buyer_name = buyer.name
     period = _period(month, zone, now)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         _reporting(session)
 
     clauses = _clauses(session, period, buyer_id)
@@ -1137,14 +1137,8 @@ def claim_period(session: Session, job: str, period: str, now: datetime) -> bool
     ``ON CONFLICT DO NOTHING``: a second instance waits for the first one's transaction and then
     inserts nothing, so the emails that follow are written by exactly one of them.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(PeriodicRun)
-        .values(job=job, period=period, done_at=now)
-        .on_conflict_do_nothing(index_elements=["job", "period"])
-        # Without it psycopg's rowcount of an INSERT reads -1 (true): every instance "claimed".
-        .execution_options(preserve_rowcount=True)
+    statement = insert_ignoring(session, PeriodicRun, "job", "period").values(
+        job=job, period=period, done_at=now
     )
     return bool(getattr(session.execute(statement), "rowcount", 0))
 

@@ -20,10 +20,10 @@ from workflow.entrypoints.cli.common import (
     print_json,
     print_table,
 )
+from workflow.entrypoints.cli.mail_words import kind_label, send_data
 from workflow.entrypoints.cli.preview import preview_command
-from workflow.entrypoints.cli.service import kind_label
 from workflow.services.dispatch import EXIT_DELIVERY_FAILED
-from workflow.services.outbox import STATE_LABELS
+from workflow.services.outbox import STATE_LABELS, OutboxState
 
 
 @click.group("mail")
@@ -102,7 +102,7 @@ def list_command(states: tuple[str, ...], kind: str | None, limit: int, as_json:
         ],
     )
     for m in found.messages:
-        if (m.last_error and m.state != "sent") or m.refused_recipients:
+        if (m.last_error and m.state != OutboxState.SENT) or m.refused_recipients:
             console.print(f"n° {m.id} : {m.last_error}", soft_wrap=True)
     console.print(
         " · ".join(f"{STATE_LABELS[s]} : {number(n)}" for s, n in counts.items()),
@@ -176,25 +176,6 @@ def cancel_command(message_id: int, reason: str, actor: str | None, as_json: boo
         soft_wrap=True,
     )
     console.print(cancelled.note, soft_wrap=True)
-
-
-#: ``mail send --json``'s keys, French like ``mail list --json``'s (the log keeps the English names).
-SEND_KEYS = {
-    "claimed": "pris",
-    "sent": "envoyes",
-    "retried": "a_retenter",
-    "failed": "refuses",
-    "dead": "abandonnes",
-    "partly_refused": "envoyes_avec_refus",
-    "uncertain": "incertains",
-    "lost": "repris_ailleurs",
-    "stopped": "interruption",
-    "outage": "panne",
-}
-
-
-def send_data(report: mail.Sending) -> dict[str, Any]:
-    return {SEND_KEYS[key]: value for key, value in report.as_dict().items()}
 
 
 @mail_group.command("send")

@@ -35,18 +35,11 @@ from workflow.entrypoints.cli.common import (
     say,
     to_jsonable,
 )
-from workflow.entrypoints.cli.service import kind_label
+from workflow.entrypoints.cli.mail_words import kind_label
 from workflow.errors import InputRefused
+from workflow.services.outbox import STATE_LABELS
 
 SEX_WORDS = {"F": "femme", "M": "homme"}
-STATE_WORDS = {
-    "pending": "en attente",
-    "sending": "en cours d'envoi",
-    "sent": "envoyé",
-    "failed": "refusé",
-    "dead": "abandonné",
-    "uncertain": "incertain",
-}
 
 
 @click.group("privacy")
@@ -290,7 +283,7 @@ def _mail_line(mail: Any, zone: ZoneInfo) -> str:
     when = (
         f"envoyé le {_day(mail.sent_at, zone)}"
         if mail.sent_at
-        else STATE_WORDS.get(mail.state, mail.state)
+        else STATE_LABELS.get(mail.state, mail.state)
     )
     return (
         f"- Courriel n° {mail.outbox_id}, {kind_label(mail.kind)} ({when}) à "

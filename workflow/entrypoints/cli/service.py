@@ -29,6 +29,7 @@ from workflow.entrypoints.cli.common import (
     print_table,
     within_calendar,
 )
+from workflow.entrypoints.cli.mail_words import kind_label, send_data
 from workflow.errors import InputRefused
 from workflow.services.dispatch import EXIT_DELIVERY_FAILED
 
@@ -37,34 +38,6 @@ if TYPE_CHECKING:
     from workflow.settings import Settings
 
 R = TypeVar("R")
-
-#: What each kind of email is, in the words of the people who receive it.
-KIND_LABELS = {
-    "declaration_call": "Appels à déclarer (entreprises)",
-    "declaration_reminder": "Rappels (entreprises)",
-    "declaration_escalation": "Alertes avant mise en demeure (donneurs d'ordre)",
-    "declaration_receipt": "Accusés de réception de déclaration",
-    "company_welcome": "Accueils des entreprises attributaires",
-    "facilitator_digest": "Récapitulatifs des tâches (facilitatrice)",
-    "monthly_summary": "Synthèses mensuelles (facilitatrice)",
-    "monthly_summary_buyer": "Synthèses mensuelles (donneurs d'ordre)",
-    "notice_identified": "Avis : clause repérée",
-    "notice_drafted": "Avis : clause rédigée",
-    "notice_awarded": "Avis : attribution",
-    "notice_execution_started": "Avis : démarrage",
-    "notice_suspended": "Avis : suspension",
-    "notice_resumed": "Avis : reprise",
-    "notice_execution_ended": "Avis : fin d'exécution",
-    "notice_final_report": "Avis : bilan",
-    "notice_abandoned": "Avis : abandon",
-    "notice_reopened": "Avis : réouverture après abandon",
-    "notice_award_corrected": "Avis : attribution corrigée",
-}
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)
-
 
 #: ``tick --json``'s keys, French like the other commands' (the log keeps the English names).
 PASS_KEYS = {
@@ -87,8 +60,6 @@ PASS_KEYS = {
 
 
 def pass_data(report: PassDone) -> dict[str, Any]:
-    from workflow.entrypoints.cli.mail import send_data
-
     data = {PASS_KEYS[key]: value for key, value in report.as_dict().items()}
     data["envoi"] = send_data(report.dispatch) if report.dispatch else None
     return data

@@ -12,7 +12,7 @@ before lives only in its history rows (« déclaration de mars 2026 de X : 120 
 - the cumul a receipt states is the company's declarations on the lot up to that month, each as
   recorded by then (a month recorded in the same import may or may not be in it: both pass).
 
-A cancelled declaration (``cancel_declaration``) is gone with its lines; its history keeps what it
+A cancelled declaration (``declaration_cancellations.cancel_declaration``) is gone with its lines; its history keeps what it
 said (« declaration_cancelled »: its number, month, company, total). It is read back as a
 declaration that existed until then (``DeclarationFacts.cancelled_at``): its receipts are checked
 against its recordings (not its lines, gone), and it counts in the cumul of a receipt written

@@ -53,6 +53,7 @@ from workflow.services.audit.cells import (
 from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
 from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
 from workflow.services.audit.receipts import Declarations
+from workflow.services.outbox import OutboxState
 
 if TYPE_CHECKING:
     from workflow.settings import Settings
@@ -190,7 +191,7 @@ def summary_emails(session: Session) -> list[SummaryEmail]:
 def latest_facilitator_key(emails: list[SummaryEmail]) -> str | None:
     """The latest facilitator summary sent; when none went yet, the latest written."""
     mine = [e for e in emails if e.buyer_id is None]
-    sent = [e for e in mine if e.state == "sent"] or mine
+    sent = [e for e in mine if e.state == OutboxState.SENT] or mine
     return max(sent, key=lambda e: (e.created_at, e.id)).key if sent else None
 
 
