@@ -279,6 +279,8 @@ def test_another_award_sends_one_corrected_notice_and_welcomes_the_newcomer_only
     said = squash(ok(award(run, "--co-contractor", "Insertion 32::200")))
 
     assert f"Attribution de la clause n° {lot['clause']} corrigée (donneur d'ordre prévenu)" in said
+    # The company's role agrees with « Entreprise »: « cotraitante », not « cotraitant ».
+    assert "Entreprise cotraitante : Insertion 32" in squash(said)
     assert "- Insertion 32 : non attributaire → cotraitant, 200\u00a0h d'insertion" in said
     new = emails(run)[len(sent) :]
     assert [kind for kind, _ in new] == ["notice_award_corrected", "company_welcome"]

@@ -78,6 +78,14 @@ HISTORY_LABELS: dict[str, str] = {
 }
 
 
+#: « Entreprise … » agrees with its noun: « titulaire », « cotraitante », « sous-traitante ».
+COMPANY_ROLE_WORDS: dict[str, str] = {
+    PartyRole.HOLDER: "titulaire",
+    PartyRole.CO_CONTRACTOR: "cotraitante",
+    PartyRole.SUBCONTRACTOR: "sous-traitante",
+}
+
+
 def history_label(event: str) -> str:
     """The French label of a history row; a code added later without its label still reads as
     words (``some_event`` → « some event »), never as an identifier."""
@@ -334,7 +342,7 @@ def print_clause(detail: ClauseDetail, zone: ZoneInfo) -> None:
         share = f" – {hours_text(party.hours_share)}" if party.hours_share is not None else ""
         done = f" (déclarées : {hours_text(party.hours_done)})" if party.hours_done else ""
         say(
-            f"Entreprise {PARTY_ROLE_LABELS[party.role]} : {party.company}{share}{done}"
+            f"Entreprise {COMPANY_ROLE_WORDS[party.role]} : {party.company}{share}{done}"
             f" – correspondant : {party.correspondent or 'à désigner'} {party.email or ''}"
         )
     if detail.start_date:
