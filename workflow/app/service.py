@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -89,7 +88,7 @@ class Ladders:
 
 
 @dataclass(frozen=True)
-class PassDone:
+class PassDone(ticks.PassFigures):
     """One pass at ``now``: emails queued by kind of work, then what the sending did."""
 
     now: datetime
@@ -103,28 +102,6 @@ class PassDone:
     #: Set when mail could not leave: the server out of reach during this pass, or mail waiting
     #: for it while nothing was sent. One French line (what ``tick`` exits 3 with), else None.
     delivery_trouble: str | None = None
-
-    @property
-    def queued(self) -> int:
-        ladders = self.ladders
-        return (
-            ladders.calls + ladders.reminders + ladders.escalations + self.digests + self.summaries
-        )
-
-    @property
-    def sent(self) -> int:
-        return self.dispatch.sent if self.dispatch else 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Under the names of the service's log (``pass.done``)."""
-        return {
-            "now": self.now.isoformat(),
-            **self.ladders.as_dict(),
-            "digests": self.digests,
-            "summaries": self.summaries,
-            "dispatch": self.dispatch.as_dict() if self.dispatch else None,
-            "interrupted": self.interrupted,
-        }
 
 
 def pass_done(app: App, report: ticks.PassReport) -> PassDone:

@@ -586,6 +586,52 @@ def facts_of(clause: Clause) -> ClauseFacts:
     )
 
 
+def _version_read(clause: Clause, expected_version: int | None) -> int:
+    """The version the change is based on: the one the person saw, else the one read now."""
+    if expected_version is not None and expected_version != clause.version:
+        raise ConcurrentChange(
+            f"{clause.label} a changé (version {clause.version}, vous aviez la version "
+            f"{expected_version}) ; rechargez-la et recommencez."
+        )
+    return clause.version if expected_version is None else expected_version
+
+
+def _move(
+    session: Session,
+    clause: Clause,
+    version: int,
+    origin: Stage,
+    target: Stage,
+    event: str,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Compare-and-set on stage and version, then the history row: a change racing with another
+    on the same clause matches no row once the other has committed, and keeps nothing."""
+    result = session.execute(
+        update(Clause)
+        .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
+        .values(stage=target.value, version=version + 1, stage_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ConcurrentChange(
+            f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
+            "rien n'a été enregistré, recommencez."
+        )
+    session.refresh(clause)
+    add_history(
+        session,
+        clause,
+        event=event,
+        actor=actor,
+        reason=reason,
+        now=now,
+        moved=(origin.value, target.value),
+    )
+
+
 def advance_clause(
     session: Session,
     clause_id: int,
@@ -605,12 +651,7 @@ def advance_clause(
     """
     require_aware(now)
     clause = get_clause(session, clause_id)
-    version = clause.version if expected_version is None else expected_version
-    if expected_version is not None and expected_version != clause.version:
-        raise ConcurrentChange(
-            f"{clause.label} a changé (version {clause.version}, vous aviez la version "
-            f"{expected_version}) ; rechargez-la et recommencez."
-        )
+    version = _version_read(clause, expected_version)
     if end_date is not None and event is ClauseEvent.FINISH:
         if clause.start_date and end_date < clause.start_date:
             raise InputRefused(
@@ -620,27 +661,7 @@ def advance_clause(
         clause.end_date = end_date
     origin = Stage(clause.stage)
     target = next_stage(clause.label, origin, event, facts_of(clause))
-    result = session.execute(
-        update(Clause)
-        .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
-        .values(stage=target.value, version=version + 1, stage_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        raise ConcurrentChange(
-            f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
-            "rien n'a été enregistré, recommencez."
-        )
-    session.refresh(clause)
-    add_history(
-        session,
-        clause,
-        event=event.value,
-        actor=actor,
-        reason=reason,
-        now=now,
-        moved=(origin.value, target.value),
-    )
+    _move(session, clause, version, origin, target, event.value, actor, reason, now)
     advanced = ClauseAdvanced(
         clause_id=clause.id,
         event=event,
@@ -672,12 +693,7 @@ def reopen_clause(
     """
     require_aware(now)
     clause = get_clause(session, clause_id)
-    version = clause.version if expected_version is None else expected_version
-    if expected_version is not None and expected_version != clause.version:
-        raise ConcurrentChange(
-            f"{clause.label} a changé (version {clause.version}, vous aviez la version "
-            f"{expected_version}) ; rechargez-la et recommencez."
-        )
+    version = _version_read(clause, expected_version)
     origin = Stage(clause.stage)
     abandoned_from = None
     if origin is Stage.ABANDONED:
@@ -697,27 +713,7 @@ def reopen_clause(
             f"{clause.label} : indiquez pourquoi la rouvrir (--reason) ; le motif est gardé à "
             "l'historique."
         )
-    result = session.execute(
-        update(Clause)
-        .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
-        .values(stage=target.value, version=version + 1, stage_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        raise ConcurrentChange(
-            f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
-            "rien n'a été enregistré, recommencez."
-        )
-    session.refresh(clause)
-    add_history(
-        session,
-        clause,
-        event=REOPEN,
-        actor=actor,
-        reason=text,
-        now=now,
-        moved=(origin.value, target.value),
-    )
+    _move(session, clause, version, origin, target, REOPEN, actor, text, now)
     reopened = ClauseReopened(
         clause_id=clause.id,
         from_stage=origin,

@@ -26,6 +26,7 @@ from workflow.domain.participants import (
 )
 from workflow.domain.vocabulary import CRITERION_LABELS, Criterion, Sex
 from workflow.errors import InputRefused, NotFound
+from workflow.services.corrections import Act, Action, RecordKind
 
 REFERENCE_MAX = 40
 
@@ -396,8 +397,6 @@ def record_change(
     """The history row of a correction (``update_participant``, ``validate_eligibility``):
     who, when, each field before → after as people read it (keyed by its French label), why.
     Nothing is written when nothing changed."""
-    from workflow.services.corrections import Act, Action, RecordKind
-
     if not change.changes:
         return
     Act.of(actor, now, reason).write(

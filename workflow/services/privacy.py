@@ -59,6 +59,7 @@ from workflow.domain.vocabulary import (
     label_of,
 )
 from workflow.errors import NotFound
+from workflow.services.corrections import RecordKind
 from workflow.services.outcomes import OutcomeLine, list_outcomes
 from workflow.services.participants import clean_reference, find_participant
 from workflow.services.privacy_mentions import PLACE_LABELS, Mentions, Place, find_mentions
@@ -297,8 +298,6 @@ def export_participant(app: App, reference: str) -> ParticipantExport:
 
 def _corrections(session: Session, participant_ids: Collection[int]) -> list[RecordHistory]:
     """The history rows of these participants' own corrections, oldest first."""
-    from workflow.services.corrections import RecordKind
-
     found: list[RecordHistory] = []
     for ids in _chunks(sorted(participant_ids)):
         found += session.scalars(

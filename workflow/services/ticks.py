@@ -45,8 +45,41 @@ def _never() -> bool:
     return False
 
 
+class PassFigures:
+    """What a pass report and its frozen view (``app.service.PassDone``) both say, written once:
+    the emails queued, those sent, and the figures under the names of the log (``pass.done``)."""
+
+    now: datetime
+    ladders: Any  # LadderReport, or its frozen copy
+    digests: int
+    summaries: int
+    dispatch: Any  # DispatchReport, or its view; None when nothing was due to leave
+    interrupted: bool
+
+    @property
+    def queued(self) -> int:
+        ladders = self.ladders
+        steps: int = ladders.calls + ladders.reminders + ladders.escalations
+        return steps + self.digests + self.summaries
+
+    @property
+    def sent(self) -> int:
+        sent: int = self.dispatch.sent if self.dispatch else 0
+        return sent
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            **self.ladders.as_dict(),
+            "digests": self.digests,
+            "summaries": self.summaries,
+            "dispatch": self.dispatch.as_dict() if self.dispatch else None,
+            "interrupted": self.interrupted,
+        }
+
+
 @dataclass
-class PassReport:
+class PassReport(PassFigures):
     now: datetime
     ladders: LadderReport = field(default_factory=LadderReport)
     digests: int = 0
@@ -85,27 +118,6 @@ class PassReport:
         if waiting.next_retry is not None and waiting.next_retry > self.now:
             text += f" ; nouvel essai automatique le {moment(waiting.next_retry, zone)}"
         return text + f". Dernière erreur : {waiting.cause}"
-
-    @property
-    def queued(self) -> int:
-        ladders = self.ladders
-        return (
-            ladders.calls + ladders.reminders + ladders.escalations + self.digests + self.summaries
-        )
-
-    @property
-    def sent(self) -> int:
-        return self.dispatch.sent if self.dispatch else 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "now": self.now.isoformat(),
-            **self.ladders.as_dict(),
-            "digests": self.digests,
-            "summaries": self.summaries,
-            "dispatch": self.dispatch.as_dict() if self.dispatch else None,
-            "interrupted": self.interrupted,
-        }
 
 
 def queue_work(app: App, now: datetime, stop: StopCheck = _never) -> PassReport:
