@@ -163,11 +163,10 @@ def reminder_source(settings: Any) -> tuple[Any, str, Callable[[int], dict[str, 
 
     kind = "declaration_reminder"
     try:
-        from workflow.services.reminders import preview_context
+        from workflow.emails import registry
 
         renderer = TemplateRenderer(signature=settings.signature)
-        sample = preview_context(kind)
-        assert sample is not None, "no sample context"
+        sample = dict(registry.sample(kind, settings).context)
         renderer.render(kind, sample)
 
         def real(n: int) -> dict[str, Any]:

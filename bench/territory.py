@@ -106,8 +106,7 @@ from workflow.domain.vocabulary import (
     DELIVERY_MODE_LABELS,
     PartyRole,
 )
-from workflow.services import declarations
-from workflow.services.lot_calendars import default_rules
+from workflow.emails import phrases
 from workflow.services.outbox import Recipient
 from workflow.services.outbox_corrections import CANCELLED_PREFIX
 from workflow.services.reminder_emails import KEY_PREFIX
@@ -254,7 +253,7 @@ def hours_text(scaled: int) -> str:
 
 @cache
 def month_phrase(month: date) -> str:
-    return declarations.month_phrase(month)
+    return phrases.month_phrase(month)
 
 
 @cache
@@ -361,7 +360,7 @@ class Territory:
         self.rng = random.Random(seed)
         self.settings = settings
         self.zone: ZoneInfo = settings.zone
-        self.rules: CalendarRules = default_rules(settings)
+        self.rules: CalendarRules = settings.calendar_rules
         self.as_of = as_of.astimezone(UTC)
         self.as_of_naive = self.as_of.replace(tzinfo=None)
         self.today = self.as_of.astimezone(self.zone).date()

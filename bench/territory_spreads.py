@@ -11,7 +11,7 @@ from workflow.domain.calendar import LadderStep
 from workflow.domain.outcomes import OutcomeType
 from workflow.domain.stages import Stage
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
-from workflow.services.reminder_emails import step_kind
+from workflow.emails.ladder import step_kind
 
 #: The stage each lot is in at ``as_of`` (shares of the lots).
 STAGES: tuple[tuple[Stage, float], ...] = (

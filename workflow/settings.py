@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from workflow.adapters.mail.message import check_address, mailbox_from_setting
+from workflow.domain.calendar import CalendarRules
 from workflow.domain.outcomes import outcome_groups_problem
 from workflow.domain.privacy import RETENTION_EXAMPLES, Retention, parse_retention
 from workflow.domain.stages import FINAL_STAGES, Stage
@@ -247,6 +248,16 @@ class Settings(BaseSettings):
     @property
     def reminder_offset_list(self) -> tuple[int, ...]:
         return parse_offsets(self.reminder_offsets)
+
+    @property
+    def calendar_rules(self) -> CalendarRules:
+        """The service's own rhythm, before any buyer's or lot's override (``resolve_rules``)."""
+        return CalendarRules(
+            due_day=self.declaration_due_day,
+            reminder_offsets=self.reminder_offset_list,
+            escalation_offset=self.escalation_offset,
+            call_time=self.call_time,
+        )
 
     @property
     def summary_delay_days(self) -> int:

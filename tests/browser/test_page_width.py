@@ -20,9 +20,9 @@ from tests.conftest import Clock, make_settings
 from tests.integration import summary_dataset
 from workflow.adapters.templates import TemplateRenderer
 from workflow.bootstrap import bootstrap
+from workflow.emails import registry
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
-from workflow.services import previews
 from workflow.settings import Settings
 
 #: Looks at the laid-out page: the document's width and every box reaching past the window.
@@ -102,11 +102,7 @@ def renderer() -> TemplateRenderer:
 
 
 def sample_context(kind: str, settings: Settings) -> dict[str, Any]:
-    if kind in previews.OWN_KINDS:
-        return previews.sample_context(kind, settings)[1]
-    context = previews.foreign_context(kind)
-    assert context is not None, f"no preview_context() offers a sample for {kind}"
-    return context
+    return dict(registry.sample(kind, settings).context)
 
 
 def test_it_covers_every_kind_of_email() -> None:

@@ -19,6 +19,7 @@ from workflow.adapters.orm import Buyer, Clause, ClauseHistory, DeclarationLadde
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import at_local, is_working_day
 from workflow.domain.stages import ClauseEvent
+from workflow.emails.digest import Category
 from workflow.errors import InputRefused, NotFound
 from workflow.services import catalog, reminders
 from workflow.services.calendar_changes import (
@@ -34,7 +35,7 @@ from workflow.services.clauses import (
     get_clause,
     record_final_report,
 )
-from workflow.services.digest import Category, compile_digest
+from workflow.services.digest import compile_digest
 from workflow.services.lot_calendars import (
     LotCalendar,
     Overrides,

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.test_declarations import start_sample
+from workflow.adapters.declaration_columns import declaration_titles
 from workflow.adapters.mail.files import FileTransport
 from workflow.adapters.orm import (
     Clause,
@@ -37,7 +38,7 @@ from workflow.domain.calendar import due_date
 from workflow.domain.vocabulary import Criterion
 from workflow.errors import FileRefused, InputRefused
 from workflow.services.declaration_howto import declaration_attachments
-from workflow.services.declaration_imports import declaration_titles, import_declaration_file
+from workflow.services.declaration_imports import import_declaration_file
 from workflow.services.declarations import record_declaration
 from workflow.services.dispatch import dispatch_due
 from workflow.services.ticks import run_pass

@@ -37,10 +37,11 @@ from workflow.domain.stages import (
     allowed_events,
     parse_event,
 )
+from workflow.emails.digest import Category
 from workflow.entrypoints.cli import cli
 from workflow.services.clauses import PARAMETER_STAGES
 from workflow.services.declarations import declaration_problems
-from workflow.services.digest import Category, compile_digest, queue_daily_digest
+from workflow.services.digest import compile_digest, queue_daily_digest
 from workflow.services.outbox_corrections import cancel_email
 
 # Monday 30 March 2026, 08:00 in Paris: the first working day in summer time (CEST, UTC+2).

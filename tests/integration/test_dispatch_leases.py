@@ -312,7 +312,8 @@ def test_an_accepted_message_is_recorded_sent_by_its_owner(
 def test_the_facilitator_digest_lists_an_uncertain_message_with_how_to_resend_it(
     app: App,
 ) -> None:
-    from workflow.services.digest import Category, compile_digest
+    from workflow.emails.digest import Category
+    from workflow.services.digest import compile_digest
 
     queue(app, "in-flight")
     crashed = Claim("crashed-run", lease=timedelta(minutes=1))

@@ -25,10 +25,9 @@ from workflow.adapters.db import make_engine
 from workflow.adapters.mail.memory import MemoryTransport
 from workflow.adapters.orm import Base, OutboxMessage
 from workflow.bootstrap import App, bootstrap
-from workflow.domain.calendar import at_local
+from workflow.domain.calendar import at_local, opens_on
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
-from workflow.services.declarations import opens_on
 from workflow.services.digest import compile_digest
 from workflow.services.reminder_emails import key_months
 from workflow.services.reminders import step_key

@@ -30,7 +30,8 @@ from tests.integration.test_dispatch import queue, row
 from tests.text import squash
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App, bootstrap
-from workflow.services.digest import KIND, compile_digest, queue_daily_digest
+from workflow.emails.digest import KIND
+from workflow.services.digest import compile_digest, queue_daily_digest
 from workflow.services.dispatch import MAX_ATTEMPTS, dispatch_due
 from workflow.services.outage_copies import copy_folder
 from workflow.services.ticks import run_pass

@@ -39,21 +39,19 @@ from workflow.adapters.reports import (
 )
 from workflow.adapters.templates import french_hours, french_number
 from workflow.bootstrap import App, bootstrap
+from workflow.emails.summaries import KIND_FACILITATOR, sample_summary, summary_email
 from workflow.errors import NotFound
 from workflow.services.audit import verify
 from workflow.services.audit.findings import CHECK_SUMMARY
 from workflow.services.audit.reading import parse_hours, printed_figures, text_tables
 from workflow.services.outbox import Attachment, message_attachments
 from workflow.services.summaries import (
-    KIND_FACILITATOR,
     Declarations,
     Figures,
     MonthlySummary,
     compile_month,
     compile_summary,
     queue_monthly_summaries,
-    sample_summary,
-    summary_email,
 )
 from workflow.settings import Settings
 

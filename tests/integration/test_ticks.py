@@ -24,7 +24,7 @@ from workflow.adapters.orm import Base, Clause, OutboxMessage
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import month_schedule, months_between
 from workflow.entrypoints.cli import cli
-from workflow.services.reminders import default_rules, step_key
+from workflow.services.reminders import step_key
 from workflow.services.ticks import run_pass, simulate, simulation_instants
 from workflow.settings import Settings
 
@@ -285,7 +285,7 @@ def test_two_instances_running_passes_together_send_every_message_exactly_once(
     assert sum(len(t.sent) for t in transports) == len(rows)
 
     end = instants[-1]
-    rules = default_rules(settings)
+    rules = settings.calendar_rules
     expected = set()
     with apps[0].transaction() as session:
         clauses = {c.id: c for c in session.scalars(select(Clause))}

@@ -9,6 +9,9 @@ import pytest
 
 from workflow.adapters.reports import email_tables
 from workflow.adapters.templates import TemplateRenderer, french_hours
+from workflow.emails import registry
+from workflow.emails.receipts import SAMPLE_DECLARATION
+from workflow.emails.summaries import sample_summary, summary_context
 from workflow.services.audit.cells import Gap, Reference, compare_tables
 from workflow.services.audit.reading import (
     SentTable,
@@ -18,8 +21,6 @@ from workflow.services.audit.reading import (
     receipt_hours,
     text_tables,
 )
-from workflow.services.previews import sample_context, sample_declaration
-from workflow.services.summaries import sample_summary, summary_context
 from workflow.settings import Settings
 
 NBSP = "\u00a0"
@@ -48,14 +49,14 @@ def references(buyer: bool) -> list[Reference]:
 
 
 def test_it_reads_a_receipts_hours_as_the_company_reads_them(renderer: TemplateRenderer) -> None:
-    _, context = sample_context("declaration_receipt", Settings())
+    context = registry.sample("declaration_receipt", Settings()).context
     body = renderer.render("declaration_receipt", context).text
     stated = receipt_hours(body)
     assert stated is not None
-    declaration = sample_declaration()
+    declaration = SAMPLE_DECLARATION
     assert parse_hours(stated.total) == declaration.total_hours == Decimal("312.5")
     assert {ref: parse_hours(hours) for ref, hours in stated.lines.items()} == {
-        line.participant.reference: line.hours for line in declaration.lines
+        line.reference: line.hours for line in declaration.lines
     }
     assert stated.cumulated is not None and parse_hours(stated.cumulated) == 2450
 

@@ -78,7 +78,7 @@ def test_it_reads_the_lots_sample_as_excel_saved_it() -> None:
 
 
 def test_it_reads_the_declaration_sample_with_its_crlf_line_ends() -> None:
-    from workflow.services.declaration_imports import DECLARATION_COLUMNS
+    from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 
     table = read_csv(DECLARATION, DECLARATION_COLUMNS)
 

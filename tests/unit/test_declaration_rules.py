@@ -13,10 +13,10 @@ import pytest
 
 from workflow.adapters.batching import chunked
 from workflow.adapters.csv_files import format_size, read_csv_bytes
+from workflow.adapters.declaration_columns import DECLARATION_COLUMNS, declaration_titles
 from workflow.adapters.orm import Clause
 from workflow.adapters.spreadsheets import cell_text, csv_template, xlsx_template
 from workflow.domain.calendar import Interval
-from workflow.services.declaration_imports import DECLARATION_COLUMNS, declaration_titles
 from workflow.services.declarations import (
     last_declarable_month,
     missing_months,

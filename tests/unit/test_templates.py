@@ -9,6 +9,7 @@ from the environment). After a deliberate change of wording, regenerate them wit
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,19 @@ import pytest
 import time_machine
 from jinja2 import StrictUndefined, UndefinedError
 
+from workflow.adapters.orm import Buyer, Clause, Market, Operation
 from workflow.adapters.templates import (
     EmailEnvironment,
     TemplateRenderer,
     french_date,
     remembered,
 )
-from workflow.services import notices, previews, reminder_emails
+from workflow.emails import registry, samples
+from workflow.emails.howto import build_howto
+from workflow.emails.lots import schedule_context
+from workflow.emails.notices import notice_context
+from workflow.emails.welcome import welcome_context
+from workflow.services import notices
 from workflow.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -43,16 +50,14 @@ def renderer() -> TemplateRenderer:
     return TemplateRenderer(signature=SIGNATURE)
 
 
-#: Kinds whose sample context another service offers (``preview_context``), not ``previews``.
-FOREIGN_KINDS = (
-    "declaration_call",
-    "declaration_reminder",
-    "declaration_escalation",
-    "facilitator_digest",
-    "monthly_summary",
-    "monthly_summary_buyer",
-)
-ALL_KINDS = (*previews.OWN_KINDS, *FOREIGN_KINDS)
+ALL_KINDS = registry.kinds()
+#: The kinds about one lot, whose HTML title names it.
+LOT_KINDS = [
+    kind
+    for family in registry.FAMILIES
+    if family.name in ("notices", "welcome", "receipts")
+    for kind in family.kinds
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +81,12 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def pinned(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The reminders' sample reads ``Settings()``: give it the pinned settings instead."""
-    monkeypatch.setattr(reminder_emails, "Settings", lambda: settings)
+def pinned(settings: Settings) -> Settings:
     return settings
 
 
 def sample(kind: str, settings: Settings) -> dict[str, Any]:
-    if kind in previews.OWN_KINDS:
-        return previews.sample_context(kind, settings)[1]
-    context = previews.foreign_context(kind)
-    assert context is not None, f"no preview_context offers {kind}"
-    return context
+    return dict(registry.sample(kind, settings).context)
 
 
 def snapshot_text(renderer: TemplateRenderer, kind: str, settings: Settings) -> str:
@@ -95,8 +94,13 @@ def snapshot_text(renderer: TemplateRenderer, kind: str, settings: Settings) -> 
     return f"{rendered.subject}\n\n{rendered.text}"
 
 
-def test_it_has_a_snapshot_for_every_template(renderer: TemplateRenderer) -> None:
-    assert sorted(ALL_KINDS) == renderer.kinds()
+def test_every_template_has_a_family_that_writes_it_and_each_kind_a_template(
+    renderer: TemplateRenderer,
+) -> None:
+    # Adding a kind touches ``workflow/emails/`` and ``templates/emails/`` only: both must agree.
+    assert renderer.kinds() == ALL_KINDS
+    kinds = [kind for family in registry.FAMILIES for kind in family.kinds]
+    assert len(kinds) == len(set(kinds)), "a kind written by two families"
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -124,11 +128,11 @@ def test_it_renders_the_same_text_whatever_the_day(
     assert len(texts) == 1
 
 
-@pytest.mark.parametrize("kind", previews.OWN_KINDS)
+@pytest.mark.parametrize("kind", LOT_KINDS)
 def test_it_inlines_the_css_of_the_html_part(
     renderer: TemplateRenderer, settings: Settings, kind: str
 ) -> None:
-    _, context = previews.sample_context(kind, settings)
+    context = sample(kind, settings)
     html = renderer.render(kind, context).html
     assert "<style" not in html
     assert 'style="' in html
@@ -139,11 +143,16 @@ def test_it_inlines_the_css_of_the_html_part(
 def test_it_escapes_a_company_name_in_the_html_part(
     renderer: TemplateRenderer, settings: Settings
 ) -> None:
-    clause = previews.sample_clause()
-    holder = clause.parties[0]
-    holder.company.name = "<script>alert('x')</script> & Fils"
-    assert holder.correspondent is not None
-    context = notices.welcome_context(clause, holder, holder.correspondent, settings)
+    holder = replace(samples.HOLDER, company="<script>alert('x')</script> & Fils")
+    howto = build_howto(samples.LOT, holder.company, None, [date(2026, 3, 1)], due_day=10)
+    context = welcome_context(
+        samples.LOT,
+        (holder, samples.PARTNER),
+        holder,
+        samples.HOLDER_CORRESPONDENT,
+        due_day=10,
+        howto=howto,
+    )
 
     rendered = renderer.render("company_welcome", context)
 
@@ -157,9 +166,8 @@ def test_it_escapes_a_company_name_in_the_html_part(
 def test_it_keeps_a_line_break_out_of_the_subject(
     renderer: TemplateRenderer, settings: Settings
 ) -> None:
-    clause = previews.sample_clause()
-    clause.market.operation.name = "Collège\r\nBcc: victime@example.org"
-    context = notices.notice_context(clause, settings, at=date(2026, 3, 2), reason=None)
+    lot = replace(samples.LOT, operation="Collège\r\nBcc: victime@example.org")
+    context = notice_context(lot, samples.PARTIES, due_day=10, at=date(2026, 3, 2), reason=None)
 
     subject = renderer.render("notice_identified", context).subject
 
@@ -193,14 +201,18 @@ def test_it_writes_the_first_of_the_month_the_french_way() -> None:
 
 
 def test_it_follows_the_lot_due_day_over_the_buyer_and_the_default(settings: Settings) -> None:
-    clause = previews.sample_clause()
+    buyer = Buyer(name="Département de l'Exemple", declaration_due_day=None)
+    market = Market(operation=Operation(buyer=buyer, name="Collège"), reference="2025-014")
+    clause = Clause(
+        id=42, market=market, lot_title="Gros œuvre", declaration_due_day=None, stage="execution"
+    )
     assert notices.due_day_of(clause, settings) == 10
-    clause.market.operation.buyer.declaration_due_day = 15
+    buyer.declaration_due_day = 15
     assert notices.due_day_of(clause, settings) == 15
     clause.declaration_due_day = 5
-    schedule = notices.schedule_context(clause, settings)
 
     assert notices.due_day_of(clause, settings) == 5
+    schedule = schedule_context(samples.LOT, notices.due_day_of(clause, settings))
     # March 2026 to June 2027; 5 April 2026 is Easter Sunday, Easter Monday is a holiday.
     assert len(schedule) == 16
     assert schedule[0] == {"month": date(2026, 3, 1), "due_on": date(2026, 4, 7)}
@@ -215,9 +227,9 @@ def test_it_masks_participant_references_in_a_final_report() -> None:
 
 
 def test_it_describes_the_columns_the_declaration_import_reads(settings: Settings) -> None:
-    from workflow.services.declaration_imports import DECLARATION_COLUMNS
+    from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 
-    context = previews.sample_context("company_welcome", settings)[1]
+    context = sample("company_welcome", settings)
     titles = [column["title"] for column in context["declaration_howto"]["columns"]]
     # Every column the import reads, in its order, named as it recognises it: criterion included.
     assert titles == [column.label for column in DECLARATION_COLUMNS]

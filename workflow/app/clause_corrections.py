@@ -20,10 +20,10 @@ from decimal import Decimal
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import unit_of_work
 from workflow.domain.stages import Stage
+from workflow.emails.ladder import step_label
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services import declaration_cancellations
-from workflow.services.reminder_emails import step_label
 
 __all__ = [
     "CancelledDeclaration",

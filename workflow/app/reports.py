@@ -17,8 +17,9 @@ from workflow.bootstrap import App
 from workflow.domain.annual_report import AnnualReport
 from workflow.domain.monthly_summary import MonthlySummary
 from workflow.domain.summary import latest_due_month
+from workflow.emails.digest import Digest
 from workflow.services.annual_report import compile_annual_report
-from workflow.services.digest import Digest, compile_digest
+from workflow.services.digest import compile_digest
 from workflow.services.summaries import compile_for, summary_timing
 
 __all__ = [

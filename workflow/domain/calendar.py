@@ -98,11 +98,23 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
-class LadderStep:
+class LadderStep(StrEnum):
+    """Where a month's ladder stands. The reminders between the call and the alert are
+    numbered (``reminder_step(2)`` is ``reminder_2``): their count is a setting, so they are
+    names built by ``reminder_step`` and read back by ``reminder_number``, not members."""
+
     CALL = "call"
-    REMINDER = "reminder"  # followed by its number: reminder_1, reminder_2...
     ESCALATION = "escalation"
     DONE = "done"
+
+
+#: The stem of a numbered reminder's step name.
+REMINDER_PREFIX = "reminder"
+
+
+def reminder_step(number: int) -> str:
+    """``reminder_2``: the name of the second reminder's step."""
+    return f"{REMINDER_PREFIX}_{number}"
 
 
 @dataclass(frozen=True)
@@ -164,9 +176,7 @@ def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSc
     offsets = [o for o in rules.reminder_offsets if o < rules.escalation_offset]
     for number, offset in enumerate(offsets, start=1):
         day = add_working_days(due_on, offset)
-        steps.append(
-            ScheduledStep(f"{LadderStep.REMINDER}_{number}", at_local(day, rules.call_time, zone))
-        )
+        steps.append(ScheduledStep(reminder_step(number), at_local(day, rules.call_time, zone)))
     escalation_day = add_working_days(due_on, rules.escalation_offset)
     steps.append(
         ScheduledStep(LadderStep.ESCALATION, at_local(escalation_day, rules.call_time, zone))
@@ -357,7 +367,7 @@ def step_offsets(rules: CalendarRules) -> dict[str, int]:
     """Working days after the due date of each step but the call (reminders past the
     escalation dropped, as ``month_schedule`` drops them)."""
     kept = [o for o in rules.reminder_offsets if o < rules.escalation_offset]
-    offsets = {f"{LadderStep.REMINDER}_{n}": o for n, o in enumerate(kept, start=1)}
+    offsets = {reminder_step(n): o for n, o in enumerate(kept, start=1)}
     offsets[LadderStep.ESCALATION] = rules.escalation_offset
     return offsets
 
@@ -402,7 +412,7 @@ def reminder_count(schedule: MonthSchedule) -> int:
     return sum(1 for s in schedule.steps if reminder_number(s.name) is not None)
 
 
-_REMINDER_NAME = re.compile(rf"{LadderStep.REMINDER}_([1-9][0-9]*)", re.ASCII)
+_REMINDER_NAME = re.compile(rf"{REMINDER_PREFIX}_([1-9][0-9]*)", re.ASCII)
 
 
 def reminder_number(name: str) -> int | None:
@@ -436,7 +446,7 @@ def replan_step(current: str, old: MonthSchedule, new: MonthSchedule) -> Schedul
     else:
         return new.steps[1]
     if sent < reminder_count(new):
-        return new.step(f"{LadderStep.REMINDER}_{sent + 1}")
+        return new.step(reminder_step(sent + 1))
     return new.step(LadderStep.ESCALATION)
 
 
@@ -454,3 +464,55 @@ def month_fully_within(month: date, intervals: Sequence[Interval], zone: ZoneInf
     begin = at_local(month_start(month), time(0), zone)
     end = at_local(add_months(month_start(month), 1), time(0), zone)
     return any(i.start <= begin and (i.end is None or i.end >= end) for i in intervals)
+
+
+def opens_on(month: date) -> date:
+    """The day month ``month`` can first be declared: its last working day. Before that the
+    month is not worked through, and declaring it would stop its call before it is due."""
+    day = add_months(month_start(month), 1) - timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """The first call of a lot started late: the months it will ask for together, the day it
+    leaves and the one due date it gives them."""
+
+    months: tuple[date, ...]
+    call_on: date
+    due_on: date
+
+
+def expected_due_dates(
+    start_month: date,
+    end_month: date,
+    rules: CalendarRules,
+    zone: ZoneInfo,
+    started_at: datetime,
+) -> tuple[dict[date, date], CatchUp | None]:
+    """The due date each month of the lot will be given, as the ladder will give it
+    (``reminders.arm_parties`` then the call): the first call leaves at the later of the first
+    month's scheduled call and ``first_call_not_before(started_at)``; every month whose call is
+    due by then goes in it, with one date, the latest ``due_after_call`` of theirs; the later
+    months keep their scheduled date (their calls leave on time). Pure.
+
+    ``started_at`` is when the lot entered (or, for a welcome sent at award, at the earliest
+    enters) execution. The CatchUp is None when the first call leaves on its schedule.
+    """
+    months = months_between(month_start(start_month), month_start(end_month))
+    if not months:
+        return {}, None
+    schedules = {m: month_schedule(m, rules, zone) for m in months}
+    first_call = max(
+        schedules[months[0]].call_at,
+        first_call_not_before(started_at, rules.call_time, zone),
+    )
+    call_on = local_date(first_call, zone)
+    grouped = [m for m in months if schedules[m].call_at <= first_call]
+    due_on = max(due_after_call(schedules[m], call_on, zone) for m in grouped)
+    dates = {m: schedules[m].due_on for m in months}
+    dates.update({m: due_on for m in grouped})
+    late = len(grouped) > 1 or due_on != schedules[grouped[0]].due_on
+    return dates, CatchUp(tuple(grouped), call_on, due_on) if late else None

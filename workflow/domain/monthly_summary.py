@@ -7,15 +7,19 @@ csv, xlsx or html, and the email templates read it. Nothing here reads a databas
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import add_months
+from workflow.domain.outcomes import OutcomeType, group_of
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import Progress, combine_progress
-from workflow.domain.vocabulary import category_label
+from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS, UNKNOWN, category_label
 
 #: Months shown in the chart of hours per month (the table has them all).
 CHART_MONTHS = 12
@@ -181,3 +185,56 @@ class MonthlySummary:
             MonthHours(add_months(first, i), found.get(add_months(first, i), Decimal(0)))
             for i in range(CHART_MONTHS)
         )
+
+
+# --- Folding aggregated rows into tables ----------------------------------------------------
+
+
+def outcome_type_label(code: str) -> str:
+    """A type's French label; a code this version does not know is shown as it is."""
+    try:
+        return OutcomeType(code).label
+    except (ValueError, KeyError):
+        return code
+
+
+def category_counts(
+    found: Mapping[str | None, tuple[Decimal, Decimal]], labels: Mapping[Any, str]
+) -> tuple[Count, ...]:
+    """Every category of the closed list (zeros included, for stable reports), then any other."""
+    rows = [
+        Count(str(code), text, *found.get(str(code), (Decimal(0), Decimal(0))))
+        for code, text in labels.items()
+    ]
+    known = {str(code) for code in labels}
+    for code, (month, cumulated) in sorted(found.items(), key=lambda i: str(i[0])):
+        if code not in known:
+            rows.append(Count(code or UNKNOWN, category_label(labels, code), month, cumulated))
+    return tuple(rows)
+
+
+def outcome_tables(
+    found: Mapping[str, tuple[int, int]], groups: Mapping[str, str] | None
+) -> tuple[tuple[OutcomeCount, ...], tuple[Count, ...]]:
+    """Outcomes by type (every known type, then any other code) and folded into groups."""
+    codes = [t.value for t in OutcomeType]
+    codes += sorted(code for code in found if code not in codes)
+    by_type = []
+    by_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for code in codes:
+        month, cumulated = found.get(code, (0, 0))
+        group = group_of(code, groups).value
+        by_type.append(
+            OutcomeCount(
+                code,
+                outcome_type_label(code),
+                group,
+                category_label(OUTCOME_GROUP_LABELS, group),
+                month,
+                cumulated,
+            )
+        )
+        by_group[group][0] += month
+        by_group[group][1] += cumulated
+    grouped = {g: (Decimal(v[0]), Decimal(v[1])) for g, v in by_group.items()}
+    return tuple(by_type), category_counts(grouped, OUTCOME_GROUP_LABELS)  # type: ignore[arg-type]

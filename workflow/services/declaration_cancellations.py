@@ -17,6 +17,7 @@ from workflow.adapters.orm import ClauseHistory, Company
 from workflow.adapters.templates import french_month
 from workflow.domain.events import DeclarationCancelled, require_aware
 from workflow.domain.stages import LABELS, Stage
+from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
@@ -25,7 +26,6 @@ from workflow.services.declarations import (
     clause_ref,
     declared_months_of,
     find_declaration,
-    month_phrase,
 )
 from workflow.services.reminders import LadderResumption, resume_ladder
 from workflow.settings import Settings

@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
-from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader, parse_siret
+from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
+from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import Clause, Company, Market, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.events import DomainEvent, require_aware
@@ -53,81 +54,13 @@ from workflow.services.declarations import (
     hours_problem,
     record_declaration,
 )
-from workflow.services.imports import LOT_ALIASES, MARKET_ALIASES, lot_key
+from workflow.services.imports import lot_key
 from workflow.services.participants import REFERENCE_MAX
 
 
 def _key(text: str) -> str:
     return normalise(text)
 
-
-#: The one definition of a declaration file: the importer matches headers with it, and the
-#: welcome, the calls and the templates sent to companies are written from it (``declaration_howto``),
-#: so what a company is told to send is always what is accepted. ``{market}`` and ``{lot}`` in a
-#: hint are the lot's own values.
-DECLARATION_COLUMNS = (
-    Column(
-        "siret",
-        "SIRET",
-        ("n° siret", "numéro siret", "siret de l'entreprise"),
-        hint="le SIRET de votre entreprise, 14 chiffres",
-    ),
-    Column(
-        "company",
-        "Entreprise",
-        ("raison sociale", "nom de l'entreprise"),
-        required=False,
-        hint="le nom de votre entreprise",
-    ),
-    Column("market", "N° marché", MARKET_ALIASES, required=False, hint="{market}"),
-    Column("lot", "Lot", LOT_ALIASES, required=False, hint="{lot}"),
-    Column(
-        "month",
-        "Mois",
-        ("mois déclaré", "période", "mois de réalisation"),
-        hint="le mois déclaré, mm/aaaa (par exemple 10/2026)",
-    ),
-    Column(
-        "reference",
-        "Référence participant",
-        ("participant", "référence", "réf. participant", "référence du participant"),
-        hint="la référence de la personne, jamais son nom",
-    ),
-    Column(
-        "criterion",
-        "Critère d'éligibilité",
-        ("critère", "public", "public éligible", "critère d'éligibilité du participant"),
-        required=False,
-        hint="son critère d'éligibilité ; obligatoire pour une personne déclarée pour la "
-        "première fois",
-    ),
-    Column(
-        "contract",
-        "Type de contrat",
-        ("contrat", "nature du contrat"),
-        hint="son type de contrat",
-    ),
-    Column(
-        "mode",
-        "Modalité de réalisation",
-        ("modalité", "modalités de réalisation", "mode de réalisation"),
-        hint="la modalité de réalisation des heures",
-    ),
-    Column(
-        "hours",
-        "Heures",
-        ("heures réalisées", "nombre d'heures", "heures d'insertion"),
-        hint="les heures du mois sur le lot, de 0 à 250, deux décimales au plus (151,67)",
-    ),
-    Column("sex", "Sexe", ("genre",), required=False, hint="F ou M"),
-    Column(
-        "birth_year",
-        "Année de naissance",
-        ("année naissance", "naissance"),
-        required=False,
-        hint="sur 4 chiffres, par exemple 1987",
-    ),
-)
 
 #: The cells that describe a person's month; a line with none of them is a template line the
 #: company did not use (only the lot's columns are filled): it is skipped, not refused.
@@ -140,12 +73,6 @@ DECLARATION_LIMITS = ImportLimits(
     max_rows=50_000,
     advice="découpez-le, par exemple un fichier par lot ou par mois",
 )
-
-
-def declaration_titles() -> list[str]:
-    """The column titles of a declaration file, in the order of the templates: what the import
-    recognises first for each column (it also accepts each column's aliases)."""
-    return [column.label for column in DECLARATION_COLUMNS]
 
 
 @dataclass(frozen=True)

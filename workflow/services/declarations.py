@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -34,14 +34,15 @@ from workflow.domain.calendar import (
     Interval,
     LadderStep,
     add_months,
-    is_working_day,
     month_fully_within,
     month_start,
     months_between,
+    opens_on,
 )
 from workflow.domain.events import DeclarationRecorded, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
+from workflow.emails.phrases import french_day, month_phrase
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.lot_calendars import suspensions
@@ -57,27 +58,11 @@ _LATE_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
 #: The zone a declaration's moment is read in when the caller names none (the settings' default).
 DEFAULT_ZONE = ZoneInfo("Europe/Paris")
 
-_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
-
-def opens_on(month: date) -> date:
-    """The day month ``month`` can first be declared: its last working day. Before that the
-    month is not worked through, and declaring it would stop its call before it is due."""
-    day = add_months(month_start(month), 1) - timedelta(days=1)
-    while not is_working_day(day):
-        day -= timedelta(days=1)
-    return day
-
 
 def last_declarable_month(today: date) -> date:
     """The latest month that can be declared on ``today`` (a local date)."""
     current = month_start(today)
     return current if today >= opens_on(current) else add_months(current, -1)
-
-
-def french_day(day: date) -> str:
-    """``vendredi 30 avril 2027``."""
-    return f"{_WEEKDAYS[day.weekday()]} {french_date(day)}"
 
 
 def not_open_problem(month: date, today: date) -> str | None:
@@ -94,25 +79,6 @@ class LineInput:
     hours: Decimal
     delivery_mode: DeliveryMode
     contract_type: ContractType
-
-
-def month_phrase(month: date) -> str:
-    """``d'octobre 2026``, ``de mars 2026``: French elides « de » before a vowel."""
-    name = french_month(month)
-    return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
-
-
-def months_phrase(months: Sequence[date]) -> str:
-    """``de septembre 2026``; ``de septembre, d'octobre et de novembre 2026``; across years
-    each month keeps its year."""
-    ordered = sorted(set(months))
-    if len(ordered) == 1:
-        return month_phrase(ordered[0])
-    same_year = len({m.year for m in ordered}) == 1
-    phrases = [month_phrase(m) for m in ordered]
-    if same_year:
-        phrases = [p.rsplit(" ", 1)[0] for p in phrases[:-1]] + [phrases[-1]]
-    return ", ".join(phrases[:-1]) + " et " + phrases[-1]
 
 
 def clause_ref(clause: Clause) -> str:

@@ -26,13 +26,13 @@ from sqlalchemy import select
 
 from workflow.adapters.orm import Clause, Company, Market
 from workflow.domain.calendar import (
-    LadderStep,
     add_months,
     add_working_days,
     at_local,
     local_date,
     month_schedule,
     months_between,
+    reminder_step,
 )
 from workflow.domain.outcomes import OutcomeType
 from workflow.domain.stages import ClauseEvent
@@ -43,7 +43,6 @@ from workflow.services.clauses import advance_clause, record_award, record_final
 from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.outcomes import record_outcome
 from workflow.services.participants import find_participant
-from workflow.services.reminders import default_rules
 from workflow.services.ticks import PassReport, SimulationReport, TimedAction, simulate
 
 if TYPE_CHECKING:
@@ -256,7 +255,7 @@ def _outcome(
 
 def _declaration_day(app: App, month: date, habit: Habit) -> datetime | None:
     """When a company with ``habit`` sends month ``month``: counted from its ladder's steps."""
-    schedule = month_schedule(month, default_rules(app.settings), app.settings.zone)
+    schedule = month_schedule(month, app.settings.calendar_rules, app.settings.zone)
     zone = app.settings.zone
     if habit is Habit.NEVER:
         return None
@@ -264,7 +263,7 @@ def _declaration_day(app: App, month: date, habit: Habit) -> datetime | None:
         day = add_working_days(local_date(schedule.call_at, zone), 3)
         return local(app, day, 14, 30)
     number = 1 if habit is Habit.AFTER_REMINDER_1 else 2
-    step = f"{LadderStep.REMINDER}_{number}"
+    step = reminder_step(number)
     day = add_working_days(local_date(schedule.step(step).at, zone), 1)
     return local(app, day, 11, 15)
 

@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
@@ -56,7 +55,19 @@ from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import elapsed_fraction, fraction, is_behind
 from workflow.domain.vocabulary import PartyRole
-from workflow.services.declarations import month_phrase
+from workflow.emails.digest import (
+    CATEGORY_TITLES,
+    KIND,
+    Category,
+    Digest,
+    DigestItem,
+    declaration_action,
+    digest_context,
+    email_action,
+    final_report_action,
+)
+from workflow.emails.ladder import step_label, step_participle
+from workflow.emails.phrases import month_phrase
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.outage_copies import copy_folder, moment
 from workflow.services.outbox import OutboxState, Recipient, outage_waiting, queue_email
@@ -64,8 +75,6 @@ from workflow.services.reminder_emails import (
     LadderHistory,
     ladder_history,
     sent_state,
-    step_label,
-    step_participle,
 )
 from workflow.services.summaries import claim_period
 from workflow.settings import Settings
@@ -76,61 +85,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "daily_digest"
-KIND = "facilitator_digest"
 #: A contract ending within this many days is checked against the pace.
 ENDING_WITHIN_DAYS = 30
-
-
-class Category(StrEnum):
-    """Digest sections, in order of urgency."""
-
-    EMAIL = "email"
-    DECLARATION = "declaration"
-    PACE = "pace"
-    AWARD = "award"
-    FINAL_REPORT = "final_report"
-    ELIGIBILITY = "eligibility"
-    WAITING = "waiting"
-
-
-CATEGORY_TITLES: dict[Category, str] = {
-    Category.EMAIL: "Courriels non distribués",
-    Category.DECLARATION: "Déclarations d'heures en retard",
-    Category.PACE: "Marchés bientôt terminés, heures en retard",
-    Category.AWARD: "Attributions incomplètes",
-    Category.FINAL_REPORT: "Bilans à envoyer",
-    Category.ELIGIBILITY: "Éligibilités à vérifier",
-    Category.WAITING: "Clauses en attente depuis trop longtemps",
-}
-RANK = {category: index for index, category in enumerate(Category)}
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    category: Category
-    weight: int  # within a category, the higher the more urgent (days late, days waiting...)
-    title: str  # what is wrong
-    detail: str  # the figures behind it
-    action: str  # what to do and where
-    clause_id: int | None = None
-    days: int | None = None
-
-    @property
-    def sort_key(self) -> tuple[int, int, int, str]:
-        return (RANK[self.category], -self.weight, self.clause_id or 0, self.title)
-
-
-@dataclass(frozen=True)
-class Digest:
-    day: date  # the local date it is for
-    working_day: bool
-    items: tuple[DigestItem, ...]
-
-    def sections(self) -> list[tuple[Category, list[DigestItem]]]:
-        grouped: dict[Category, list[DigestItem]] = {}
-        for item in self.items:
-            grouped.setdefault(item.category, []).append(item)
-        return list(grouped.items())
 
 
 def _clause_label(clause_id: int, reference: str, lot: str, title: str, buyer: str) -> str:
@@ -279,7 +235,7 @@ def _failed_one(message: OutboxMessage) -> DigestItem:
             "Demander au destinataire s'il l'a reçu ; sinon le renvoyer "
             f"(clauses mail retry {message.id})."
             if message.state == OutboxState.UNCERTAIN
-            else _email_action(message.id, message.state)
+            else email_action(message.id, message.state)
         ),
         clause_id=message.clause_id,
     )
@@ -423,34 +379,12 @@ def _declarations(session: Session, today: date, settings: Settings) -> list[Dig
                     f"{count} mois en retard, le plus ancien dû le {french_date(oldest.due)} "
                     f"({_working_days(late)} de retard) ; {state}."
                 ),
-                action=_declaration_action(cid, company_id, first, contact),
+                action=declaration_action(cid, company_id, first, contact),
                 clause_id=cid,
                 days=late,
             )
         )
     return items
-
-
-def _declaration_action(clause_id: int, company_id: int, month: date, contact: str) -> str:
-    return (
-        f"Joindre l'entreprise ({contact}) ; enregistrer la déclaration reçue "
-        f"(clauses declaration import FICHIER.csv --clause {clause_id}) ou un mois sans heure "
-        f"(clauses declaration zero --clause {clause_id} --company {company_id} "
-        f"--month {month:%m/%Y})."
-    )
-
-
-def _email_action(message_id: int, state: str) -> str:
-    if state == OutboxState.DEAD:
-        # Given up after temporary failures: the address may well be right.
-        return (
-            "Vérifier la cause ci-dessus (serveur du destinataire, boîte pleine…), puis remettre "
-            f"le message en file (clauses mail retry {message_id})."
-        )
-    return (
-        "Corriger l'adresse ou prévenir le destinataire, puis remettre le message en file "
-        f"(clauses mail retry {message_id})."
-    )
 
 
 def _hours_done() -> Any:
@@ -596,20 +530,12 @@ def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
                     f"{_clause_label(cid, ref, lot, title, buyer)}"
                 ),
                 detail=f"Achevée depuis {_days(days)}{ended}, bilan pas encore enregistré.",
-                action=_final_report_action(cid),
+                action=final_report_action(cid),
                 clause_id=cid,
                 days=days,
             )
         )
     return items
-
-
-def _final_report_action(clause_id: int) -> str:
-    return (
-        "Rassembler les sorties des participants, enregistrer le bilan "
-        f"(clauses clause report {clause_id} --file bilan.txt) puis clôturer "
-        f"(clauses clause advance {clause_id} cloturer)."
-    )
 
 
 #: References named in one eligibility line; the rest are counted.
@@ -714,7 +640,7 @@ def _waiting_action(w: _Waiting) -> str:
             f"(clauses clause advance {cid} reprendre)."
         )
     if w.stage == Stage.FOLLOW_UP.value and not w.final_report:
-        return _final_report_action(cid)
+        return final_report_action(cid)
     if w.stage == Stage.FOLLOW_UP.value:
         return f"Clôturer la clause (clauses clause advance {cid} cloturer)."
     return f"Voir la clause (clauses clause show {cid})."
@@ -787,22 +713,6 @@ def compile_digest(session: Session, now: datetime, settings: Settings) -> Diges
     return Digest(day=today, working_day=is_working_day(today), items=tuple(items))
 
 
-def digest_context(digest: Digest) -> dict[str, Any]:
-    return {
-        "day": digest.day,
-        "count": len(digest.items),
-        "sections": [
-            {
-                "title": CATEGORY_TITLES[category],
-                "entries": [
-                    {"title": i.title, "detail": i.detail, "action": i.action} for i in items
-                ],
-            }
-            for category, items in digest.sections()
-        ],
-    }
-
-
 def queue_daily_digest(app: App, now: datetime) -> int:
     """Queue today's digest if today is a working day, its time has come and there is something
     to do; 1 when an email was queued, else 0."""
@@ -835,50 +745,3 @@ def queue_daily_digest(app: App, now: datetime) -> int:
         extra={"action": "digest_queued", "period": period, "items": len(digest.items)},
     )
     return int(queued)
-
-
-def sample_digest() -> Digest:
-    day = date(2026, 3, 16)
-    return Digest(
-        day=day,
-        working_day=True,
-        items=(
-            DigestItem(
-                Category.EMAIL,
-                2,
-                "Courriel refusé définitivement : « Déclaration des heures de février 2026 » "
-                "à Jean Dupont <jean.dupont@example.org>",
-                "Erreur : Refus définitif : 550 boîte inconnue ; adresses refusées : "
-                "jean.dupont@example.org",
-                _email_action(41, OutboxState.FAILED),
-            ),
-            DigestItem(
-                Category.DECLARATION,
-                4,
-                "Bâtiments du Sud : heures de février 2026 non déclarées – clause n° 12 "
-                "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
-                "1 mois en retard, le plus ancien dû le 10 mars 2026 (4 jours ouvrés de retard) ; "
-                "appel à déclaration envoyé le 2 mars 2026 ; rappel n° 1 prévu le 13 mars 2026.",
-                _declaration_action(
-                    12, 5, date(2026, 2, 1), "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
-                ),
-                12,
-                4,
-            ),
-            DigestItem(
-                Category.FINAL_REPORT,
-                20,
-                "Bilan à envoyer au donneur d'ordre : clause n° 7 (marché 2025-031 – Voirie, "
-                "Ville de l'Exemple)",
-                "Achevée depuis 20 jours, bilan pas encore enregistré.",
-                _final_report_action(7),
-                7,
-                20,
-            ),
-        ),
-    )
-
-
-def preview_context(kind: str) -> dict[str, Any] | None:
-    """A sample context for ``clauses mail preview``; None for kinds not made here."""
-    return digest_context(sample_digest()) if kind == KIND else None

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
+from workflow.adapters.declaration_columns import LOT_ALIASES, MARKET_ALIASES
 from workflow.adapters.orm import Buyer, Clause, Market, Operation
 from workflow.adapters.spreadsheets import read_table
 from workflow.adapters.templates import french_hours
@@ -29,16 +30,6 @@ from workflow.errors import FieldError, FileRefused, InputRefused
 from workflow.services.clauses import ClauseParameters, Publish, create_clause
 
 IMPOSED_REASON = "heures imposées au marché"
-
-MARKET_ALIASES = (
-    "marché",
-    "n° de marché",
-    "numéro de marché",
-    "numéro du marché",
-    "référence marché",
-    "référence du marché",
-)
-LOT_ALIASES = ("n° lot", "n° de lot", "numéro de lot", "numéro du lot")
 
 LOT_COLUMNS = (
     Column("operation", "Opération", ("nom de l'opération", "chantier")),

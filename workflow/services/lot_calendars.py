@@ -53,15 +53,6 @@ from workflow.settings import Settings, parse_offsets
 log = logging.getLogger("workflow.services.reminders")
 
 
-def default_rules(settings: Settings) -> CalendarRules:
-    return CalendarRules(
-        due_day=settings.declaration_due_day,
-        reminder_offsets=settings.reminder_offset_list,
-        escalation_offset=settings.escalation_offset,
-        call_time=settings.call_time,
-    )
-
-
 def _offsets(value: str | None, owner: str) -> tuple[int, ...] | None:
     if not value:
         return None
@@ -110,7 +101,7 @@ def lot_calendars(
         .join(Buyer, Buyer.id == Operation.buyer_id)
         .where(Clause.id.in_(ids))
     ).all()
-    defaults = default_rules(settings)
+    defaults = settings.calendar_rules
     calendars = {}
     for cid, c_day, c_off, c_esc, bid, b_day, b_off, b_esc, start, planned, end in rows:
         rules = resolve_rules(
@@ -242,7 +233,7 @@ def explain_calendar(
     """The rules ``lot_calendars`` applies, with their origin (both call ``resolve_rules``);
     without ``lot``, the calendar a buyer gives to its lots that override nothing."""
     return resolve_rules(
-        default_rules(settings),
+        settings.calendar_rules,
         lot=(lot or Overrides()).parsed("lot"),
         buyer=buyer.parsed("buyer"),
     )

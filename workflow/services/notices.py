@@ -6,15 +6,16 @@ change and the emails it causes are saved together or not at all. Each key is bu
 (the history row of the change, the award's time, the declaration's id), so handling the same event
 twice writes nothing new.
 
-Buyers hear of each milestone only when their preference is ``each_milestone``; the others read it in
+The kinds and what their templates read are in ``emails.notices``, ``emails.welcome`` and
+``emails.receipts``; this module reads the values and decides who gets what. Buyers hear of
+each milestone only when their preference is ``each_milestone``; the others read it in
 the monthly summary. Buyer emails carry counts, never a participant's reference.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +37,7 @@ from workflow.adapters.orm import (
     Outcome,
     Participant,
 )
-from workflow.domain.calendar import due_date, months_between
+from workflow.domain.calendar import CatchUp, expected_due_dates
 from workflow.domain.events import (
     AwardChange,
     AwardCorrected,
@@ -48,7 +49,7 @@ from workflow.domain.events import (
     FinalReportRecorded,
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
-from workflow.domain.stages import LABELS, REOPEN, ClauseEvent, Stage
+from workflow.domain.stages import REOPEN, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     DELIVERY_MODE_LABELS,
@@ -57,105 +58,38 @@ from workflow.domain.vocabulary import (
     NoticePreference,
     PartyRole,
 )
-from workflow.services.declaration_howto import (
-    CatchUp,
-    build_howto,
-    declaration_material,
-    expected_due_dates,
+from workflow.emails.notices import (
+    ADVANCE_NOTICES,
+    ALWAYS_SENT_KINDS,
+    REASON_KINDS,
+    RESULT_KINDS,
+    ClauseResults,
+    CompanyHours,
+    Count,
+    notice_context,
 )
+from workflow.emails.phrases import label_of
+from workflow.emails.receipts import receipt_context
+from workflow.emails.welcome import welcome_context
+from workflow.services.declaration_howto import declaration_material
 from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
-    missing_months,
-    months_phrase,
     next_month_to_open,
-    opens_on,
 )
+from workflow.services.email_facts import declared_of, lot_of, parties_of, party_of
 from workflow.services.lot_calendars import clause_calendar, execution_starts, lot_calendars
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import Recipient, key_exists, queue_email
+from workflow.services.outbox import Attachment, Recipient, key_exists, queue_email
 from workflow.settings import Settings
 
-#: Stage changes a buyer hears of. Entering drafting is left out: the identification notice has
-#: just said the facilitator is writing the clause. Closing is left out: the final report said it.
-ADVANCE_NOTICES: dict[ClauseEvent, str] = {
-    ClauseEvent.AWARD: "notice_drafted",  # drafting -> award: clause written, tender launched
-    ClauseEvent.START: "notice_execution_started",
-    ClauseEvent.SUSPEND: "notice_suspended",
-    ClauseEvent.RESUME: "notice_resumed",
-    ClauseEvent.FINISH: "notice_execution_ended",
-    ClauseEvent.ABANDON: "notice_abandoned",
-}
-
-BUYER_KINDS = (
-    "notice_identified",
-    "notice_drafted",
-    "notice_awarded",
-    "notice_execution_started",
-    "notice_execution_ended",
-    "notice_final_report",
-    "notice_abandoned",
-    "notice_suspended",
-    "notice_resumed",
-    "notice_reopened",
-    "notice_award_corrected",
-)
 #: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
 #: the clauses service imports this module's neighbours).
 AWARD_CORRECTED_EVENT = "award_corrected"
-#: Buyer kinds whose context carries the clause's results (hours done, outcomes...).
-RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
-#: Buyer kinds sent whatever the buyer's notice preference.
-ALWAYS_SENT_KINDS = frozenset({"notice_final_report"})
-#: Buyer kinds that quote the reason the facilitator gave for the change (others have a fixed one).
-REASON_KINDS = frozenset(BUYER_KINDS) - {
-    "notice_identified",
-    "notice_awarded",
-    "notice_final_report",
-    "notice_award_corrected",
-}
-
 MASK = "[participant]"
 
 
 # --- what the database knows of a clause's results -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Count:
-    label: str
-    value: int | Decimal
-
-
-@dataclass(frozen=True)
-class CompanyHours:
-    name: str
-    role: str
-    hours_share: int | None
-    hours_done: Decimal
-
-
-@dataclass(frozen=True)
-class ClauseResults:
-    """Aggregates of one clause, computed in SQL; ``report_text`` has references masked."""
-
-    hours_done: Decimal = Decimal(0)
-    participants: int = 0
-    months_declared: int = 0
-    by_company: list[CompanyHours] = field(default_factory=list)
-    by_mode: list[Count] = field(default_factory=list)
-    contracts: list[Count] = field(default_factory=list)
-    outcomes: list[Count] = field(default_factory=list)
-    #: The same outcomes by type, in the words of the field (« CDI », « Formation courte »).
-    outcome_types: list[Count] = field(default_factory=list)
-    report_text: str | None = None
-
-
-def _label(labels: dict[Any, str], value: str) -> str:
-    for member, label in labels.items():
-        if member.value == value:
-            return label
-    return value
 
 
 def _pairs(session: Session, statement: Select[Any, Any]) -> dict[Any, Any]:
@@ -232,11 +166,11 @@ def clause_results(
             for party in clause.parties
         ],
         by_mode=[
-            Count(_label(DELIVERY_MODE_LABELS, mode), Decimal(hours or 0))
+            Count(label_of(DELIVERY_MODE_LABELS, mode), Decimal(hours or 0))
             for mode, hours in sorted(per_mode.items(), key=lambda item: -(item[1] or 0))
         ],
         contracts=[
-            Count(_label(CONTRACT_LABELS, kind), int(count))
+            Count(label_of(CONTRACT_LABELS, kind), int(count))
             for kind, count in sorted(per_contract.items(), key=lambda item: -item[1])
         ],
         outcomes=[
@@ -260,7 +194,7 @@ def mask_references(text: str | None, references: Iterable[str]) -> str | None:
     return text
 
 
-# --- contexts (pure: ORM objects and figures in, plain dicts out) -----------------------------
+# --- contexts (``emails.notices`` writes them from the clause's plain values) ---------------
 
 
 def due_day_of(clause: Clause, settings: Settings) -> int:
@@ -269,238 +203,25 @@ def due_day_of(clause: Clause, settings: Settings) -> int:
     return clause_calendar(clause, settings).rules.due_day
 
 
-def clause_context(clause: Clause) -> dict[str, Any]:
-    market = clause.market
-    operation = market.operation
-    number, name = clause.lot_number, clause.lot_title
-    return {
-        "id": clause.id,
-        "title": f"{operation.name}, lot {number} – {name}"
-        if number
-        else f"{operation.name} – {name}",
-        "buyer": operation.buyer.name,
-        "operation": operation.name,
-        "place": operation.place,
-        "market": market.reference,
-        "market_title": market.title,
-        "lot_number": clause.lot_number,
-        "lot_title": clause.lot_title,
-        "lot": f"{number} – {name}" if number else name,
-        # "le lot 3 « Gros œuvre »": what the sentences say
-        "lot_phrase": f"lot {number} « {name} »" if number else f"lot « {name} »",
-        "trade": clause.trade,
-        "stage": LABELS[Stage(clause.stage)],
-        "amount_excl_tax": clause.amount_excl_tax,
-        "labour_share": clause.labour_share,
-        "insertion_rate": clause.insertion_rate,
-        "hourly_cost": clause.hourly_cost,
-        "hours_computed": clause.hours_computed,
-        "hours_override": clause.hours_override,
-        "override_reason": clause.override_reason,
-        "hours_target": clause.hours_target,
-        "planned_notification": clause.planned_notification,
-        "start_date": clause.start_date,
-        "planned_end_date": clause.planned_end_date,
-        "end_date": clause.end_date,
-    }
-
-
-def parties_context(clause: Clause) -> list[dict[str, Any]]:
-    """Companies bound by the clause, the holder first; no personal data beyond a contact name."""
-    ordered = sorted(clause.parties, key=lambda p: p.role != PartyRole.HOLDER.value)
-    return [
-        {
-            "company": party.company.name,
-            "city": party.company.city,
-            "role": PARTY_ROLE_LABELS[PartyRole(party.role)],
-            "is_holder": party.role == PartyRole.HOLDER.value,
-            "hours_share": party.hours_share,
-            "correspondent": party.correspondent.name if party.correspondent else None,
-        }
-        for party in ordered
-    ]
-
-
-def schedule_context(clause: Clause, settings: Settings) -> list[dict[str, date]]:
-    """Every month to declare, from the start month to the planned end month, with its due date."""
-    if clause.start_date is None:
-        return []
-    last = clause.planned_end_date or clause.end_date or clause.start_date
-    day = due_day_of(clause, settings)
-    return [
-        {"month": m, "due_on": due_date(m, day)} for m in months_between(clause.start_date, last)
-    ]
-
-
-def results_context(results: ClauseResults, hours_target: int | None) -> dict[str, Any]:
-    ratio = (
-        results.hours_done / Decimal(hours_target) if hours_target else None
-    )  # None: no target to compare with
-    return {
-        "hours_done": results.hours_done,
-        "hours_target": hours_target,
-        "ratio": ratio,
-        "reached": ratio is not None and ratio >= 1,
-        "participants": results.participants,
-        "months_declared": results.months_declared,
-        "by_company": [vars(c) for c in results.by_company],
-        "by_mode": [vars(c) for c in results.by_mode],
-        "contracts": [vars(c) for c in results.contracts],
-        "outcomes": [vars(c) for c in results.outcomes],
-        "outcomes_total": sum(int(c.value) for c in results.outcomes),
-        "outcome_types": [vars(c) for c in results.outcome_types],
-        "report_text": results.report_text,
-    }
-
-
-def notice_context(
+def buyer_notice_context(
     clause: Clause,
     settings: Settings,
     *,
     at: date,
     reason: str | None,
     results: ClauseResults | None = None,
+    changes: Iterable[AwardChange] | None = None,
 ) -> dict[str, Any]:
-    """Context of every buyer notice; ``results`` only for the kinds that report figures."""
-    return {
-        "clause": clause_context(clause),
-        "buyer": {"name": clause.market.operation.buyer.name},
-        "at": at,
-        "reason": reason,
-        "parties": parties_context(clause),
-        "schedule": schedule_context(clause, settings),
-        "due_day": due_day_of(clause, settings),
-        "results": None if results is None else results_context(results, clause.hours_target),
-    }
-
-
-def welcome_months(clause: Clause, declared: Iterable[date], today: date) -> list[date]:
-    """The months a welcome prepares the company for: those already open and not declared
-    (a late start), else the next one to open; none before a start date is known."""
-    missing = missing_months(clause, declared, [], today=today, zone=ZoneInfo("UTC"))
-    if missing:
-        return missing
-    following = next_month_to_open(clause, declared, today)
-    return [following] if following is not None else []
-
-
-def welcome_context(
-    clause: Clause,
-    party: AwardParty,
-    correspondent: Correspondent,
-    settings: Settings,
-    *,
-    howto: dict[str, Any] | None = None,
-    due_dates: Mapping[date, date] | None = None,
-    catch_up: CatchUp | None = None,
-) -> dict[str, Any]:
-    """``howto`` is ``declaration_material(...).howto`` for this company and its months; without
-    it (a preview with no database) the same is written from the clause alone.
-
-    ``due_dates`` and ``catch_up`` (``declaration_howto.expected_due_dates``): the dates the
-    ladder will really give, so that a late start's welcome announces the catch-up call's due
-    date, never the scheduled ones already past."""
-    # reminder_emails imports this module: its phrase helper is imported where used.
-
-    due_dates = due_dates or {}
-    if howto is None:
-        months = welcome_months(clause, [], clause.start_date) if clause.start_date else []
-        howto = build_howto(
-            clause,
-            party.company,
-            months[:1],
-            due_day=due_day_of(clause, settings),
-            due_dates=due_dates,
-        )
-    schedule = [
-        {"month": row["month"], "due_on": due_dates.get(row["month"]) or row["due_on"]}
-        for row in schedule_context(clause, settings)
-    ]
-    return {
-        "clause": clause_context(clause),
-        "company": {"name": party.company.name},
-        "correspondent": {"name": correspondent.name, "email": correspondent.email},
-        "role": PARTY_ROLE_LABELS[PartyRole(party.role)],
-        "is_holder": party.role == PartyRole.HOLDER.value,
-        "hours_share": party.hours_share,
-        "parties": parties_context(clause),
-        "schedule": schedule,
-        "catch_up": None
-        if catch_up is None
-        else {
-            "months": list(catch_up.months),
-            "month_phrase": months_phrase(catch_up.months),
-            "call_on": catch_up.call_on,
-            "due_on": catch_up.due_on,
-        },
-        "due_day": due_day_of(clause, settings),
-        "declaration_howto": howto,
-    }
-
-
-def receipt_context(
-    clause: Clause,
-    company: Company,
-    declaration: Declaration,
-    *,
-    cumulated: Decimal,
-    hours_share: int | None,
-    settings: Settings,
-    missing: Sequence[date] = (),
-    next_month: date | None = None,
-    due_dates: Mapping[date, date] | None = None,
-) -> dict[str, Any]:
-    """For the company only: its own participants' references are shown to it, nobody else.
-
-    ``missing``: the months this company still owes on the lot (``company_missing_months`` at
-    the receipt's moment); ``next_month``: the next one to open (``next_month_to_open``);
-    ``due_dates``: the date each month's call gave (``ladder_due_dates``), when not the
-    scheduled one (a catch-up call)."""
-    day = due_day_of(clause, settings)
-    due_dates = due_dates or {}
-
-    def due(month: date) -> date:
-        return due_dates.get(month) or due_date(month, day)
-
-    received_on = declaration.recorded_at.astimezone(settings.zone).date()
-    lines = [
-        {
-            "reference": line.participant.reference,
-            "hours": line.hours,
-            "mode": _label(DELIVERY_MODE_LABELS, line.delivery_mode),
-            "contract": _label(CONTRACT_LABELS, line.contract_type),
-        }
-        for line in declaration.lines
-    ]
-    return {
-        "clause": clause_context(clause),
-        "company": {"name": company.name},
-        "declaration": {
-            "id": declaration.id,
-            "month": declaration.month,
-            "total_hours": declaration.total_hours,
-            "lines_count": len(lines),
-            "received_on": received_on,
-            "lines": lines,
-        },
-        "cumulated": cumulated,
-        "hours_share": hours_share,
-        "missing": [
-            {
-                "month": month,
-                "due_on": due(month),
-                "late": due(month) < received_on,
-            }
-            for month in sorted(missing)
-        ],
-        "next": None
-        if next_month is None
-        else {
-            "month": next_month,
-            "opens_on": opens_on(next_month),
-            "due_on": due_date(next_month, day),
-        },
-    }
+    """A buyer notice's context for this clause as the database holds it."""
+    return notice_context(
+        lot_of(clause),
+        parties_of(clause),
+        due_day=due_day_of(clause, settings),
+        at=at,
+        reason=reason,
+        results=results,
+        changes=changes,
+    )
 
 
 # --- from events to outbox rows ---------------------------------------------------------------
@@ -598,7 +319,7 @@ def _buyer_notice(
         if kind in RESULT_KINDS
         else None
     )
-    context = notice_context(
+    context = buyer_notice_context(
         clause,
         app.settings,
         at=local_day(at, app.settings.zone),
@@ -632,7 +353,7 @@ def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
             key=f"notice:{clause.id}:notice_awarded:{stamp}",
             kind="notice_awarded",
             recipients=recipients,
-            context=notice_context(
+            context=buyer_notice_context(
                 clause, app.settings, at=local_day(event.at, app.settings.zone), reason=None
             ),
             now=event.at,
@@ -650,7 +371,6 @@ def _welcome(
 ) -> None:
     """Each company of the award (or of ``companies`` only) welcomed with its first call."""
     stamp = at.astimezone(UTC).isoformat()
-    zone = app.settings.zone
     due_dates, catch_up = _expected_due_dates(session, clause, app.settings, at)
     for party in clause.parties:
         if companies is not None and party.company_id not in companies:
@@ -661,40 +381,59 @@ def _welcome(
         key = f"welcome:{clause.id}:{party.company_id}:{stamp}"
         if key_exists(session, key):
             continue  # the templates are not built again for nothing
-        months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
-        if not months:
-            following = next_month_to_open(
-                clause,
-                declared_months_of(session, clause.id, party.company_id),
-                local_day(at, zone),
-            )
-            months = [following] if following is not None else []
-        material = declaration_material(
-            session, clause, party.company, months, app.settings, due_dates=due_dates
+        recipient = Recipient(correspondent.name, correspondent.email)
+        context, attachments = welcome_message(
+            session, clause, party, recipient, app.settings, at, due_dates, catch_up
         )
         queue_email(
             session,
             app.renderer,
             key=key,
             kind="company_welcome",
-            recipients=[Recipient(correspondent.name, correspondent.email)],
-            context=welcome_context(
-                clause,
-                party,
-                correspondent,
-                app.settings,
-                howto=material.howto,
-                due_dates=due_dates,
-                catch_up=catch_up,
-            ),
+            recipients=[recipient],
+            context=context,
             now=at,
             clause_id=clause.id,
-            attachments=material.attachments,
+            attachments=attachments,
         )
 
 
-def changes_context(changes: Iterable[AwardChange]) -> list[dict[str, str]]:
-    return [{"what": c.what, "before": c.before, "after": c.after} for c in changes]
+def welcome_message(
+    session: Session,
+    clause: Clause,
+    party: AwardParty,
+    recipient: Recipient,
+    settings: Settings,
+    at: datetime,
+    due_dates: dict[date, date] | None = None,
+    catch_up: CatchUp | None = None,
+) -> tuple[dict[str, Any], list[Attachment]]:
+    """The welcome's context and templates for one company welcomed at ``at``: the months it
+    already owes (a late start), else the next one to open. ``due_dates`` and ``catch_up``
+    (``_expected_due_dates``) are computed once for all the companies of the award."""
+    if due_dates is None:
+        due_dates, catch_up = _expected_due_dates(session, clause, settings, at)
+    zone = settings.zone
+    months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
+    if not months:
+        following = next_month_to_open(
+            clause, declared_months_of(session, clause.id, party.company_id), local_day(at, zone)
+        )
+        months = [following] if following is not None else []
+    material = declaration_material(
+        session, clause, party.company, months, settings, due_dates=due_dates
+    )
+    context = welcome_context(
+        lot_of(clause),
+        parties_of(clause),
+        party_of(party),
+        recipient,
+        due_day=due_day_of(clause, settings),
+        howto=material.howto,
+        due_dates=due_dates,
+        catch_up=catch_up,
+    )
+    return context, material.attachments
 
 
 def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None:
@@ -706,10 +445,13 @@ def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None
     recipients = buyer_recipients(buyer)
     if wants_each_milestone(buyer) and recipients:
         cause = _cause(session, clause.id, AWARD_CORRECTED_EVENT, event.at)
-        context = notice_context(
-            clause, app.settings, at=local_day(event.at, app.settings.zone), reason=None
+        context = buyer_notice_context(
+            clause,
+            app.settings,
+            at=local_day(event.at, app.settings.zone),
+            reason=None,
+            changes=event.changes,
         )
-        context["changes"] = changes_context(event.changes)
         queue_email(
             session,
             app.renderer,
@@ -791,25 +533,38 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
         key=f"receipt:{declaration.id}:{event.at.astimezone(UTC).isoformat()}",
         kind="declaration_receipt",
         recipients=[Recipient(correspondent.name, correspondent.email)],
-        context=receipt_context(
-            clause,
-            company,
-            declaration,
-            cumulated=company_hours(session, clause.id, company.id, through=declaration.month),
-            hours_share=party.hours_share if party is not None else None,
-            settings=app.settings,
-            missing=company_missing_months(
-                session, clause, company.id, now=event.at, zone=app.settings.zone
-            ),
-            due_dates=ladder_due_dates(session, clause.id, company.id),
-            next_month=next_month_to_open(
-                clause,
-                declared_months_of(session, clause.id, company.id),
-                local_day(event.at, app.settings.zone),
-            ),
+        context=receipt_message(
+            session, clause, company, party, declaration, app.settings, event.at
         ),
         now=event.at,
         clause_id=clause.id,
+    )
+
+
+def receipt_message(
+    session: Session,
+    clause: Clause,
+    company: Company,
+    party: AwardParty | None,
+    declaration: Declaration,
+    settings: Settings,
+    at: datetime,
+) -> dict[str, Any]:
+    """The receipt's context as the company reads it at ``at``: the months it still owes then,
+    the due dates its calls gave, its cumul up to the declared month."""
+    return receipt_context(
+        lot_of(clause),
+        company.name,
+        declared_of(declaration),
+        cumulated=company_hours(session, clause.id, company.id, through=declaration.month),
+        hours_share=party.hours_share if party is not None else None,
+        due_day=due_day_of(clause, settings),
+        zone=settings.zone,
+        missing=company_missing_months(session, clause, company.id, now=at, zone=settings.zone),
+        due_dates=ladder_due_dates(session, clause.id, company.id),
+        next_month=next_month_to_open(
+            clause, declared_months_of(session, clause.id, company.id), local_day(at, settings.zone)
+        ),
     )
 
 

@@ -10,8 +10,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import formataddr
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select
@@ -23,24 +21,13 @@ from workflow.adapters.mail.message import Attachment
 from workflow.adapters.orm import OutboxAttachment, OutboxMessage
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import require_aware
+from workflow.emails.envelope import OutboxState, Recipient
 from workflow.errors import InputRefused
 
 if TYPE_CHECKING:
     pass
 
 __all__ = ["Attachment", "OutboxState", "Recipient", "message_attachments", "queue_email"]
-
-
-@dataclass(frozen=True)
-class Recipient:
-    name: str
-    email: str
-
-    def formatted(self) -> str:
-        # Line breaks in a name would let it forge headers: fold them to spaces.
-        name = " ".join(self.name.split())
-        email = "".join(self.email.split())
-        return formataddr((name, email))
 
 
 # Built once: constructing a statement costs more than running it (BENCHMARKS.md, enqueue).
@@ -141,21 +128,6 @@ def message_attachments(session: Session, outbox_ids: Sequence[int]) -> dict[int
 #: Starts ``last_error`` of a row that waits because the route (server, folder) is down, not
 #: because of the message itself: such a row is never given up, and the digest groups them.
 OUTAGE_ERROR_PREFIX = "Envoi impossible : "
-
-
-class OutboxState(StrEnum):
-    """Every state of an outbox row; the values are what the database stores."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    DEAD = "dead"
-    #: Its claim ended while it was on the wire: maybe delivered, so not sent again silently.
-    UNCERTAIN = "uncertain"
-    #: Taken back by the facilitator before it left (``cancel_email``): never sent, never counted
-    #: as waiting or failed; ``last_error`` says who cancelled it, when and why.
-    CANCELLED = "cancelled"
 
 
 #: Every state of an outbox row, with the word a facilitator reads.

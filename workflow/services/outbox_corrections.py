@@ -30,10 +30,11 @@ from workflow.adapters.templates import french_date
 from workflow.domain.characters import forbidden_character
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import normalise
+from workflow.emails.ladder import KIND_ESCALATION
 from workflow.errors import InputRefused, NotFound
 from workflow.services.notices import buyer_recipients, party_correspondent
 from workflow.services.outbox import RETRYABLE, STATE_LABELS, OutboxState, Recipient
-from workflow.services.reminder_emails import KIND_ESCALATION, key_months
+from workflow.services.reminder_emails import key_months
 
 if TYPE_CHECKING:
     from workflow.settings import Settings

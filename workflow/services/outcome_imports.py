@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
+from workflow.adapters.declaration_columns import LOT_ALIASES, MARKET_ALIASES
 from workflow.adapters.orm import Clause, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.calendar import local_date
@@ -34,7 +35,6 @@ from workflow.errors import FieldError, FileRefused
 
 # The market and lot lookup of the declaration import, with its French messages.
 from workflow.services.declaration_imports import Resolver
-from workflow.services.imports import LOT_ALIASES, MARKET_ALIASES
 from workflow.services.outcomes import (
     Change,
     Known,

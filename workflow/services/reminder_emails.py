@@ -1,5 +1,5 @@
-"""The three emails of the declaration ladder: the call, the reminders (company), the alert before
-formal notice (buyer and facilitator). Contexts are plain values, so previews need no database.
+"""The outbox side of the declaration ladder's three emails (``emails.ladder``): their keys,
+their recipients and attachments, and what the outbox says was really sent.
 
 One email may cover several months of one company on one lot (a catch-up call after a late start
 or a stop, the reminders of those months that fall due together): its key names the company, the
@@ -11,7 +11,7 @@ how the buyer's alert and the digest tell what was really sent for a month.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,34 +20,25 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, OutboxMessage
 from workflow.domain.calendar import (
-    LadderDays,
     LadderStep,
     add_months,
     local_date,
-    month_schedule,
-    reminder_number,
+    reminder_step,
 )
-from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
+from workflow.emails.ladder import (
+    KINDS,
+    LadderGroup,
+    ladder_context,
+    step_label,
+    step_participle,
+)
 from workflow.services import notices
-from workflow.services.declaration_howto import build_howto, declaration_material
-from workflow.services.declarations import months_phrase
-from workflow.services.lot_calendars import default_rules
+from workflow.services.declaration_howto import declaration_material
+from workflow.services.email_facts import lot_of, party_of
 from workflow.services.outbox import Attachment, OutboxState, Recipient
-from workflow.settings import Settings
 
 if TYPE_CHECKING:
     from workflow.runtime import App
-
-KIND_CALL = "declaration_call"
-KIND_REMINDER = "declaration_reminder"
-KIND_ESCALATION = "declaration_escalation"
-KINDS = (KIND_CALL, KIND_REMINDER, KIND_ESCALATION)
-
-STEP_LABELS = {
-    LadderStep.CALL: "appel à déclaration",
-    LadderStep.ESCALATION: "alerte au donneur d'ordre",
-}
-
 
 #: The most months one email lists (a longer catch-up is split): keeps keys short.
 MAX_MONTHS_PER_EMAIL = 12
@@ -113,52 +104,6 @@ def key_months(key: str) -> LadderKey | None:
     return LadderKey(clause_id, company_id, tuple(months), parts[4])
 
 
-def step_kind(step: str) -> str:
-    if step == LadderStep.CALL:
-        return KIND_CALL
-    if step == LadderStep.ESCALATION:
-        return KIND_ESCALATION
-    return KIND_REMINDER
-
-
-def step_label(step: str) -> str:
-    number = reminder_number(step)
-    if number is not None:
-        return f"rappel n° {number}"
-    return STEP_LABELS.get(step, step)
-
-
-def step_participle(step: str, masculine: str) -> str:
-    """« envoyé » for the call and the reminders, « envoyée » for the alert (une alerte)."""
-    return masculine + "e" if step == LadderStep.ESCALATION else masculine
-
-
-def facilitator_context(settings: Settings) -> dict[str, str]:
-    return {
-        "name": settings.facilitator_name,
-        "title": settings.facilitator_title,
-        "email": settings.facilitator_email,
-        "phone": settings.facilitator_phone,
-        "organisation": settings.facilitator_organisation,
-    }
-
-
-@dataclass(frozen=True)
-class LadderGroup:
-    """The months of one company on one lot whose same step leaves now, in one email."""
-
-    clause_id: int
-    company_id: int
-    step: str
-    months: tuple[date, ...]
-    #: The due date the company is held to (the call's, pushed by suspended days).
-    due_on: date
-    reminders_total: int
-    #: When the buyer would be alerted (told in the last reminder).
-    escalation_on: date | None
-    days: LadderDays = field(default_factory=LadderDays)
-
-
 @dataclass(frozen=True)
 class LadderMessage:
     recipients: list[Recipient]
@@ -180,10 +125,9 @@ def ladder_message(
     company = party.company if party else session.get_one(Company, group.company_id)
     correspondent = notices.party_correspondent(party) if party else None
     context = ladder_context(
-        clause=notices.clause_context(clause),
+        lot=lot_of(clause),
+        party=party_of(party) if party else None,
         company=company.name,
-        role=PARTY_ROLE_LABELS[PartyRole(party.role)] if party else "",
-        hours_share=party.hours_share if party else None,
         correspondent=correspondent.name if correspondent else None,
         group=group,
         today=local_date(now, settings.zone),
@@ -220,41 +164,6 @@ def ladder_message(
     )
     context["declaration_howto"] = material.howto
     return LadderMessage(recipients, context, material.attachments)
-
-
-def ladder_context(
-    *,
-    clause: dict[str, Any],
-    company: str,
-    role: str,
-    hours_share: int | None,
-    correspondent: str | None,
-    group: LadderGroup,
-    today: date,
-    settings: Settings,
-) -> dict[str, Any]:
-    """The context of the three kinds: plain values only, so previews need no database."""
-    number = reminder_number(group.step) or 0
-    months = sorted(group.months)
-    return {
-        "clause": clause,
-        "company": {"name": company, "role": role},
-        "hours_share": hours_share,
-        "correspondent": {"name": correspondent} if correspondent else None,
-        # ``month`` is the oldest month; ``months`` all those the email covers.
-        "month": months[0],
-        "months": months,
-        "months_count": len(months),
-        "month_phrase": months_phrase(months),
-        "due_on": group.due_on,
-        "step": group.step,
-        "number": number,
-        "reminders_total": group.reminders_total,
-        "last_reminder": group.reminders_total > 0 and number == group.reminders_total,
-        "late_days": group.days.between(group.due_on, today),
-        "escalation_on": group.escalation_on,
-        "facilitator": facilitator_context(settings),
-    }
 
 
 # --- what was really sent -------------------------------------------------------------------
@@ -318,7 +227,7 @@ def sent_state(sent: SentStep, zone: Any) -> str:
 
 
 def steps_before_escalation(reminders_total: int) -> list[str]:
-    return [LadderStep.CALL, *(f"{LadderStep.REMINDER}_{n}" for n in range(1, reminders_total + 1))]
+    return [LadderStep.CALL, *(reminder_step(n) for n in range(1, reminders_total + 1))]
 
 
 def steps_done(
@@ -365,67 +274,3 @@ def steps_done(
                 }
             )
     return entries
-
-
-# --- previews ---------------------------------------------------------------------------------
-
-
-def preview_context(kind: str) -> dict[str, Any] | None:
-    """A sample context for ``clauses mail preview`` (the sample lot of ``services.previews``):
-    October 2026 called on time, each step on its scheduled day."""
-    if kind not in KINDS:
-        return None
-    from workflow.services.previews import sample_clause
-
-    settings = Settings()
-    zone = settings.zone
-    clause = sample_clause()
-    holder = clause.parties[0]
-    month = date(2026, 10, 1)
-    schedule = month_schedule(month, default_rules(settings), zone)
-    step = {
-        KIND_CALL: LadderStep.CALL,
-        KIND_REMINDER: f"{LadderStep.REMINDER}_1",
-        KIND_ESCALATION: LadderStep.ESCALATION,
-    }[kind]
-    reminders = [s for s in schedule.steps if reminder_number(s.name) is not None]
-    group = LadderGroup(
-        clause_id=clause.id,
-        company_id=holder.company_id,
-        step=step,
-        months=(month,),
-        due_on=schedule.due_on,
-        reminders_total=len(reminders),
-        escalation_on=local_date(schedule.step(LadderStep.ESCALATION).at, zone),
-    )
-    context = ladder_context(
-        clause=notices.clause_context(clause),
-        company=holder.company.name,
-        role=PARTY_ROLE_LABELS[PartyRole(holder.role)],
-        hours_share=holder.hours_share,
-        correspondent=holder.correspondent.name if holder.correspondent else None,
-        group=group,
-        today=local_date(schedule.step(step).at, zone),
-        settings=settings,
-    )
-    if kind == KIND_CALL:
-        context["declaration_howto"] = build_howto(
-            clause,
-            holder.company,
-            [month],
-            due_day=settings.declaration_due_day,
-            due_dates={month: context["due_on"]},
-        )
-    if kind == KIND_ESCALATION:
-        from workflow.adapters.templates import french_date
-
-        context["buyer"] = {"name": clause.market.operation.buyer.name}
-        context["sent"] = [
-            {
-                "label": step_label(s.name),
-                "text": f"envoyé le {french_date(local_date(s.at, zone))}",
-            }
-            for s in schedule.steps
-            if s.name != LadderStep.ESCALATION
-        ]
-    return context

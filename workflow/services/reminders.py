@@ -83,10 +83,10 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.events import require_aware
 from workflow.domain.stages import Stage
+from workflow.emails.ladder import KINDS, LadderGroup, step_kind
 from workflow.services.lot_calendars import (
     LotCalendar,
     declared_months,
-    default_rules,
     execution_starts,
     lot_calendars,
     suspensions,
@@ -94,14 +94,10 @@ from workflow.services.lot_calendars import (
 from workflow.services.outbox import queue_email
 from workflow.services.reminder_emails import (
     KEY_PREFIX,
-    KINDS,
     MAX_MONTHS_PER_EMAIL,
-    LadderGroup,
     key_months,
     ladder_message,
-    preview_context,
     step_key,
-    step_kind,
 )
 
 if TYPE_CHECKING:
@@ -828,9 +824,7 @@ __all__ = [
     "LadderResumption",
     "arm_parties",
     "climb_due_ladders",
-    "default_rules",
     "open_due_ladders",
-    "preview_context",
     "resume_ladder",
     "step_key",
 ]

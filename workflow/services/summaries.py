@@ -119,7 +119,6 @@ from workflow.adapters.types import Hours
 from workflow.domain.calendar import add_months, month_fully_within, month_start
 from workflow.domain.events import require_aware
 from workflow.domain.monthly_summary import (
-    CHART_MONTHS,
     BuyerFigures,
     ClauseLine,
     Count,
@@ -131,13 +130,13 @@ from workflow.domain.monthly_summary import (
     OutcomeCount,
     ParticipantCount,
     StageCount,
+    category_counts,
+    outcome_tables,
 )
-from workflow.domain.outcomes import OutcomeType, group_of
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.stages import Stage
 from workflow.domain.summary import (
     AGE_BAND_LABELS,
-    PACE_TOLERANCE,
     AgeBand,
     SummaryTiming,
     clause_progress,
@@ -151,25 +150,22 @@ from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     CRITERION_LABELS,
     DELIVERY_MODE_LABELS,
-    OUTCOME_GROUP_LABELS,
     SEX_LABELS,
     UNKNOWN,
     UNKNOWN_LABEL,
     category_label,
 )
+from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
 from workflow.errors import NotFound
-from workflow.services.outbox import Attachment, Recipient, queue_email
+from workflow.services.outbox import Recipient, queue_email
 
 if TYPE_CHECKING:
-    from workflow.adapters.reports import EmailFiles
     from workflow.runtime import App
     from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
 JOB = "monthly_summary"
-KIND_FACILITATOR = "monthly_summary"
-KIND_BUYER = "monthly_summary_buyer"
 #: Stages of a lot whose work has begun: its companies owe their monthly declarations.
 STARTED = (
     Stage.EXECUTION.value,
@@ -180,14 +176,6 @@ STARTED = (
 
 
 # --- SQL helpers ----------------------------------------------------------------------------------
-
-
-def outcome_type_label(code: str) -> str:
-    """A type's French label; a code this version does not know is shown as it is."""
-    try:
-        return OutcomeType(code).label
-    except (ValueError, KeyError):
-        return code
 
 
 def _dec(value: Decimal | int | None) -> Decimal:
@@ -788,48 +776,6 @@ def _hours_by_month(
 # --- Folding aggregated rows into tables ----------------------------------------------------------
 
 
-def _counts(
-    found: Mapping[str | None, tuple[Decimal, Decimal]], labels: Mapping[Any, str]
-) -> tuple[Count, ...]:
-    """Every category of the closed list (zeros included, for stable reports), then any other."""
-    rows = [
-        Count(str(code), text, *found.get(str(code), (Decimal(0), Decimal(0))))
-        for code, text in labels.items()
-    ]
-    known = {str(code) for code in labels}
-    for code, (month, cumulated) in sorted(found.items(), key=lambda i: str(i[0])):
-        if code not in known:
-            rows.append(Count(code or UNKNOWN, category_label(labels, code), month, cumulated))
-    return tuple(rows)
-
-
-def _outcome_tables(
-    found: Mapping[str, tuple[int, int]], groups: Mapping[str, str] | None
-) -> tuple[tuple[OutcomeCount, ...], tuple[Count, ...]]:
-    """Outcomes by type (every known type, then any other code) and folded into groups."""
-    codes = [t.value for t in OutcomeType]
-    codes += sorted(code for code in found if code not in codes)
-    by_type = []
-    by_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for code in codes:
-        month, cumulated = found.get(code, (0, 0))
-        group = group_of(code, groups).value
-        by_type.append(
-            OutcomeCount(
-                code,
-                outcome_type_label(code),
-                group,
-                category_label(OUTCOME_GROUP_LABELS, group),
-                month,
-                cumulated,
-            )
-        )
-        by_group[group][0] += month
-        by_group[group][1] += cumulated
-    grouped = {g: (Decimal(v[0]), Decimal(v[1])) for g, v in by_group.items()}
-    return tuple(by_type), _counts(grouped, OUTCOME_GROUP_LABELS)  # type: ignore[arg-type]
-
-
 def _people(
     found: Mapping[tuple[str, Any], tuple[int, int, int]],
     breakdown: str,
@@ -878,7 +824,7 @@ def _figures(
     sex_labels: dict[str, str] = {str(k): v for k, v in SEX_LABELS.items()}
     sex_labels[UNKNOWN] = UNKNOWN_LABEL
     age_labels: dict[str, str] = {str(k): v for k, v in AGE_BAND_LABELS.items()}
-    by_type, by_group = _outcome_tables(found.outcomes, outcome_groups)
+    by_type, by_group = outcome_tables(found.outcomes, outcome_groups)
     return Figures(
         progress=combine_progress(c.progress for c in scope_lines),
         followed=sum(1 for c in scope_lines if c.followed),
@@ -889,8 +835,8 @@ def _figures(
         ),
         by_sex=_people(participants, "sex", list(sex_labels), sex_labels, lambda s: s or UNKNOWN),
         by_age_band=_people(participants, "band", list(age_labels), age_labels),
-        hours_by_mode=_counts(found.modes, DELIVERY_MODE_LABELS),
-        contracts_by_type=_counts(found.contracts, CONTRACT_LABELS),
+        hours_by_mode=category_counts(found.modes, DELIVERY_MODE_LABELS),
+        contracts_by_type=category_counts(found.contracts, CONTRACT_LABELS),
         outcomes_by_type=by_type,
         outcomes_by_group=by_group,
         clauses_by_stage=tuple(
@@ -1271,117 +1217,6 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
     return count
 
 
-# --- Email contexts -------------------------------------------------------------------------------
-
-
-def summary_context(summary: MonthlySummary, files: EmailFiles | None = None) -> dict[str, Any]:
-    """What the two summary templates read: the figures and ready-formatted tables; ``files``
-    are the complete long tables attached to the email (``summary_email``)."""
-    from workflow.adapters.reports import email_tables, figure_lines
-
-    return {
-        "month": summary.month,
-        "buyer_name": summary.buyer_name,
-        "figures": [{"label": label, "value": value} for label, value in figure_lines(summary)],
-        "behind": summary.overall.progress.behind,
-        "tolerance_points": int(PACE_TOLERANCE * 100),
-        "tables": email_tables(summary, files.where if files else None),
-        "files": files.names if files else [],
-        "command": f"clauses summary --month {summary.month:%Y-%m}"
-        + (f" --buyer {summary.buyer_id}" if summary.buyer_id else "")
-        + " --format xlsx",
-    }
-
-
-def summary_email(summary: MonthlySummary) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
-    """A summary email's context and attachments: the tables it shortens, complete, in CSV."""
-    from workflow.adapters.reports import email_files
-
-    files = email_files(summary)
-    return summary_context(summary, files), files.attachments
-
-
-def sample_summary(buyer: bool = False) -> MonthlySummary:
-    """A made-up summary for template previews: no database needed."""
-    month = date(2026, 3, 1)
-    progress = clause_progress(4725, Decimal("312.5"), Decimal("2140"), Decimal("0.5"))
-    earlier = clause_progress(1200, Decimal(0), Decimal("1236.5"), Decimal(1))
-
-    def people(code: str, label: str, new: int, active: int, cumulated: int) -> ParticipantCount:
-        return ParticipantCount(code, label, new, active, cumulated)
-
-    missing = MissingDeclaration(
-        12, 1, "Département de l'Exemple", 7, "Gascogne Insertion Bâtiment", "2026-014", "3",
-        "Gros œuvre",
-    )  # fmt: skip
-    by_type, by_group = _outcome_tables({"cdi": (1, 1), "apprenticeship_contract": (0, 1)}, None)
-    figures = Figures(
-        progress=combine_progress([progress, earlier]),
-        followed=1,
-        declarations=Declarations(3, (missing,)),
-        participants=people("all", "Ensemble", 2, 6, 9),
-        by_criterion=(
-            people("long_term_jobseeker", CRITERION_LABELS[next(iter(CRITERION_LABELS))], 1, 3, 4),
-            people("minimum_income", "Bénéficiaire du RSA", 1, 3, 5),
-        ),
-        by_sex=(people("F", "Femmes", 1, 2, 3), people("M", "Hommes", 1, 4, 6)),
-        by_age_band=(
-            people("under_26", "Moins de 26 ans", 1, 2, 3),
-            people("26_49", "26 à 49 ans", 1, 4, 6),
-        ),
-        hours_by_mode=(
-            Count("direct_hiring", "Embauche directe", Decimal("312.5"), Decimal("3376.5")),
-        ),
-        contracts_by_type=(Count("cdd", "CDD", Decimal(3), Decimal(5)),),
-        outcomes_by_type=by_type,
-        outcomes_by_group=by_group,
-        clauses_by_stage=(
-            StageCount("execution", "mise en œuvre", 1),
-            StageCount("closed", "clôturée", 1),
-        ),
-    )
-    line = ClauseLine(
-        12,
-        1,
-        "Département de l'Exemple",
-        "2026-014",
-        "3",
-        "Gros œuvre",
-        "execution",
-        date(2025, 10, 1),
-        date(2027, 3, 31),
-        progress,
-    )
-    closed = ClauseLine(
-        9, 1, "Département de l'Exemple", "2025-031", "", "Voirie", "closed",
-        date(2025, 4, 1), date(2025, 12, 19), earlier, followed=False,
-    )  # fmt: skip
-    hours = tuple(
-        MonthHours(add_months(month, i - CHART_MONTHS + 1), Decimal(40 * i))
-        for i in range(CHART_MONTHS)
-    )
-    return MonthlySummary(
-        month=month,
-        buyer_id=1 if buyer else None,
-        buyer_name="Département de l'Exemple" if buyer else None,
-        compiled_at=datetime(2026, 4, 23, 5, 0, tzinfo=UTC),
-        overall=figures,
-        buyers=(BuyerFigures(1, "Département de l'Exemple", figures),),
-        clauses=(line, closed),
-        hours_by_month=hours,
-        zone=ZoneInfo("Europe/Paris"),
-    )
-
-
-def preview_context(kind: str) -> dict[str, Any] | None:
-    """A sample context for ``clauses mail preview``; None for kinds not made here."""
-    if kind == KIND_FACILITATOR:
-        return summary_context(sample_summary())
-    if kind == KIND_BUYER:
-        return summary_context(sample_summary(buyer=True))
-    return None
-
-
 __all__ = [
     "BuyerFigures",
     "ClauseLine",
@@ -1399,9 +1234,6 @@ __all__ = [
     "compile_for",
     "compile_month",
     "compile_summary",
-    "preview_context",
     "queue_monthly_summaries",
-    "summary_context",
-    "summary_email",
     "summary_timing",
 ]

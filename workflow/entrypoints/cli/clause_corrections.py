@@ -16,6 +16,7 @@ from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_hours
 from workflow.app import clause_corrections as corrections
 from workflow.domain.stages import LABELS
+from workflow.emails.phrases import french_day, month_phrase
 from workflow.entrypoints.cli.clauses import clause_group
 from workflow.entrypoints.cli.common import (
     actor_option,
@@ -28,7 +29,6 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.entrypoints.cli.imports import declaration_group
 from workflow.errors import InputRefused
-from workflow.services.declarations import french_day, month_phrase
 
 CLAUSE_HELP = "son N° ou la référence du marché et le lot, ex. « 2026-014/01 »"
 COMPANY_HELP = "son N°, son SIRET ou son nom"

@@ -31,6 +31,7 @@ from workflow.domain.vocabulary import (
     Criterion,
     DeliveryMode,
 )
+from workflow.emails.phrases import month_phrase
 from workflow.entrypoints.cli.common import (
     actor_option,
     get_app,
@@ -44,7 +45,6 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.errors import FieldError, InputRefused
 from workflow.services.declaration_imports import DeclarationSummary
-from workflow.services.declarations import month_phrase
 from workflow.services.imports import ImportedLot
 
 #: A clause and a company designated as people know them.

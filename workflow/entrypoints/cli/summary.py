@@ -11,6 +11,7 @@ import click
 
 from workflow.adapters.reports import FORMATS, Format, of_month, print_summary, render_summary
 from workflow.app.reports import daily_digest, monthly_summary
+from workflow.emails.digest import CATEGORY_TITLES
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
@@ -23,7 +24,6 @@ from workflow.entrypoints.cli.common import (
     write_report,
 )
 from workflow.errors import InputRefused
-from workflow.services.digest import CATEGORY_TITLES
 
 
 def parse_month(text: str) -> date:

@@ -18,10 +18,13 @@ from workflow.adapters.orm import (
     OutboxMessage,
     PeriodicRun,
 )
-from workflow.services import digest, summaries
+from workflow.emails import digest as digest_email
+from workflow.emails import summaries as summary_email
+from workflow.emails.ladder import step_kind
+from workflow.services import digest
 from workflow.services.audit.findings import CHECK_OUTBOX, Finding
 from workflow.services.audit.receipts import CANCELLED_EVENT, CANCELLED_REASON
-from workflow.services.reminder_emails import key_months, step_kind
+from workflow.services.reminder_emails import key_months
 
 #: Kinds of the emails whose key is ``notice:<clause>:<kind>:<cause>``.
 WELCOME_KIND = "company_welcome"
@@ -190,7 +193,7 @@ def _receipt(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list
 
 
 def _digest(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
-    _kind(problems, row, digest.KIND)
+    _kind(problems, row, digest_email.KIND)
     period = parts[1] if len(parts) == 2 else ""
     try:
         date.fromisoformat(period)
@@ -208,9 +211,9 @@ def _summary(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list
         problems.append("mois de la synthèse illisible")
         return
     if parts[2:] == ["facilitator"]:
-        _kind(problems, row, summaries.KIND_FACILITATOR)
+        _kind(problems, row, summary_email.KIND_FACILITATOR)
     elif len(parts) == 4 and parts[2] == "buyer":
-        _kind(problems, row, summaries.KIND_BUYER)
+        _kind(problems, row, summary_email.KIND_BUYER)
         buyer_id = _int(parts[3])
         if buyer_id is None or buyer_id not in look.buyers:
             problems.append(f"le donneur d'ordre n° {parts[3]} n'existe pas")

@@ -46,6 +46,7 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import french_hours, french_month
+from workflow.emails.phrases import month_phrase
 from workflow.services.audit.findings import (
     CHECK_DECLARATION,
     CHECK_RECEIPT,
@@ -54,7 +55,6 @@ from workflow.services.audit.findings import (
     local_moment,
 )
 from workflow.services.audit.reading import parse_hours, receipt_hours
-from workflow.services.declarations import month_phrase
 
 RECEIPT_KIND = "declaration_receipt"
 DECLARATION_EVENT = "declaration"

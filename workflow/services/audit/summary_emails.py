@@ -39,6 +39,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
 )
 from workflow.adapters.reports import email_tables, figure_lines, of_month
+from workflow.emails import summaries as summary_email
 from workflow.errors import NotFound
 from workflow.services import summaries
 from workflow.services.audit.cells import (
@@ -179,7 +180,7 @@ def summary_emails(session: Session) -> list[SummaryEmail]:
             OutboxMessage.body_html,
         )
         .where(
-            OutboxMessage.kind.in_([summaries.KIND_FACILITATOR, summaries.KIND_BUYER]),
+            OutboxMessage.kind.in_([summary_email.KIND_FACILITATOR, summary_email.KIND_BUYER]),
             OutboxMessage.key.like("summary:%"),
         )
         .order_by(OutboxMessage.created_at, OutboxMessage.id)

@@ -1,0 +1,170 @@
+"""The facilitator's task digest (« récapitulatif des tâches »): its sections in order of urgency,
+each task with what to do and where.
+
+``services.digest`` finds the tasks in the database and decides when the email leaves; the
+action texts are here, so the sample and the real digest say the same commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from workflow.emails.envelope import OutboxState, Recipient
+from workflow.emails.family import EmailFamily, Sample
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+KIND = "facilitator_digest"
+KINDS = (KIND,)
+
+
+class Category(StrEnum):
+    """Digest sections, in order of urgency."""
+
+    EMAIL = "email"
+    DECLARATION = "declaration"
+    PACE = "pace"
+    AWARD = "award"
+    FINAL_REPORT = "final_report"
+    ELIGIBILITY = "eligibility"
+    WAITING = "waiting"
+
+
+CATEGORY_TITLES: dict[Category, str] = {
+    Category.EMAIL: "Courriels non distribués",
+    Category.DECLARATION: "Déclarations d'heures en retard",
+    Category.PACE: "Marchés bientôt terminés, heures en retard",
+    Category.AWARD: "Attributions incomplètes",
+    Category.FINAL_REPORT: "Bilans à envoyer",
+    Category.ELIGIBILITY: "Éligibilités à vérifier",
+    Category.WAITING: "Clauses en attente depuis trop longtemps",
+}
+RANK = {category: index for index, category in enumerate(Category)}
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    category: Category
+    weight: int  # within a category, the higher the more urgent (days late, days waiting...)
+    title: str  # what is wrong
+    detail: str  # the figures behind it
+    action: str  # what to do and where
+    clause_id: int | None = None
+    days: int | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, str]:
+        return (RANK[self.category], -self.weight, self.clause_id or 0, self.title)
+
+
+@dataclass(frozen=True)
+class Digest:
+    day: date  # the local date it is for
+    working_day: bool
+    items: tuple[DigestItem, ...]
+
+    def sections(self) -> list[tuple[Category, list[DigestItem]]]:
+        grouped: dict[Category, list[DigestItem]] = {}
+        for item in self.items:
+            grouped.setdefault(item.category, []).append(item)
+        return list(grouped.items())
+
+
+def declaration_action(clause_id: int, company_id: int, month: date, contact: str) -> str:
+    return (
+        f"Joindre l'entreprise ({contact}) ; enregistrer la déclaration reçue "
+        f"(clauses declaration import FICHIER.csv --clause {clause_id}) ou un mois sans heure "
+        f"(clauses declaration zero --clause {clause_id} --company {company_id} "
+        f"--month {month:%m/%Y})."
+    )
+
+
+def email_action(message_id: int, state: str) -> str:
+    if state == OutboxState.DEAD:
+        # Given up after temporary failures: the address may well be right.
+        return (
+            "Vérifier la cause ci-dessus (serveur du destinataire, boîte pleine…), puis remettre "
+            f"le message en file (clauses mail retry {message_id})."
+        )
+    return (
+        "Corriger l'adresse ou prévenir le destinataire, puis remettre le message en file "
+        f"(clauses mail retry {message_id})."
+    )
+
+
+def final_report_action(clause_id: int) -> str:
+    return (
+        "Rassembler les sorties des participants, enregistrer le bilan "
+        f"(clauses clause report {clause_id} --file bilan.txt) puis clôturer "
+        f"(clauses clause advance {clause_id} cloturer)."
+    )
+
+
+def digest_context(digest: Digest) -> dict[str, Any]:
+    return {
+        "day": digest.day,
+        "count": len(digest.items),
+        "sections": [
+            {
+                "title": CATEGORY_TITLES[category],
+                "entries": [
+                    {"title": i.title, "detail": i.detail, "action": i.action} for i in items
+                ],
+            }
+            for category, items in digest.sections()
+        ],
+    }
+
+
+def sample_digest() -> Digest:
+    day = date(2026, 3, 16)
+    return Digest(
+        day=day,
+        working_day=True,
+        items=(
+            DigestItem(
+                Category.EMAIL,
+                2,
+                "Courriel refusé définitivement : « Déclaration des heures de février 2026 » "
+                "à Jean Dupont <jean.dupont@example.org>",
+                "Erreur : Refus définitif : 550 boîte inconnue ; adresses refusées : "
+                "jean.dupont@example.org",
+                email_action(41, OutboxState.FAILED),
+            ),
+            DigestItem(
+                Category.DECLARATION,
+                4,
+                "Bâtiments du Sud : heures de février 2026 non déclarées – clause n° 12 "
+                "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
+                "1 mois en retard, le plus ancien dû le 10 mars 2026 (4 jours ouvrés de retard) ; "
+                "appel à déclaration envoyé le 2 mars 2026 ; rappel n° 1 prévu le 13 mars 2026.",
+                declaration_action(
+                    12, 5, date(2026, 2, 1), "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
+                ),
+                12,
+                4,
+            ),
+            DigestItem(
+                Category.FINAL_REPORT,
+                20,
+                "Bilan à envoyer au donneur d'ordre : clause n° 7 (marché 2025-031 – Voirie, "
+                "Ville de l'Exemple)",
+                "Achevée depuis 20 jours, bilan pas encore enregistré.",
+                final_report_action(7),
+                7,
+                20,
+            ),
+        ),
+    )
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
+    return Sample((facilitator,), digest_context(sample_digest()))
+
+
+FAMILY = EmailFamily("digest", KINDS, sample)

@@ -1,0 +1,182 @@
+"""The three emails of the declaration ladder: the call, the reminders (company), the alert before
+formal notice (buyer and facilitator).
+
+``services.reminders`` decides when a step leaves and groups the months of one company on one lot
+whose same step leaves together (``LadderGroup``); ``services.reminder_emails`` keys them and reads
+what was really sent. This module says what the templates read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from workflow.adapters.templates import french_date
+from workflow.domain.calendar import (
+    LadderDays,
+    LadderStep,
+    local_date,
+    month_schedule,
+    reminder_number,
+    reminder_step,
+)
+from workflow.emails.envelope import Recipient
+from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.howto import build_howto
+from workflow.emails.lots import Lot, Party, lot_context
+from workflow.emails.phrases import months_phrase
+from workflow.emails.samples import BUYER_CONTACT, HOLDER, HOLDER_CORRESPONDENT, LOT
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+KIND_CALL = "declaration_call"
+KIND_REMINDER = "declaration_reminder"
+KIND_ESCALATION = "declaration_escalation"
+KINDS = (KIND_CALL, KIND_REMINDER, KIND_ESCALATION)
+
+STEP_LABELS: dict[str, str] = {
+    LadderStep.CALL: "appel à déclaration",
+    LadderStep.ESCALATION: "alerte au donneur d'ordre",
+}
+
+
+def step_kind(step: str) -> str:
+    if step == LadderStep.CALL:
+        return KIND_CALL
+    if step == LadderStep.ESCALATION:
+        return KIND_ESCALATION
+    return KIND_REMINDER
+
+
+def step_label(step: str) -> str:
+    number = reminder_number(step)
+    if number is not None:
+        return f"rappel n° {number}"
+    return STEP_LABELS.get(step, step)
+
+
+def step_participle(step: str, masculine: str) -> str:
+    """« envoyé » for the call and the reminders, « envoyée » for the alert (une alerte)."""
+    return masculine + "e" if step == LadderStep.ESCALATION else masculine
+
+
+def facilitator_context(settings: Settings) -> dict[str, str]:
+    return {
+        "name": settings.facilitator_name,
+        "title": settings.facilitator_title,
+        "email": settings.facilitator_email,
+        "phone": settings.facilitator_phone,
+        "organisation": settings.facilitator_organisation,
+    }
+
+
+@dataclass(frozen=True)
+class LadderGroup:
+    """The months of one company on one lot whose same step leaves now, in one email."""
+
+    clause_id: int
+    company_id: int
+    step: str
+    months: tuple[date, ...]
+    #: The due date the company is held to (the call's, pushed by suspended days).
+    due_on: date
+    reminders_total: int
+    #: When the buyer would be alerted (told in the last reminder).
+    escalation_on: date | None
+    days: LadderDays = field(default_factory=LadderDays)
+
+
+def ladder_context(
+    *,
+    lot: Lot,
+    party: Party | None,
+    company: str,
+    correspondent: str | None,
+    group: LadderGroup,
+    today: date,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The context of the three kinds. ``party`` is None for a company no longer on the award
+    (its role and share are then left blank); ``correspondent`` the name the email greets.
+    The call adds ``declaration_howto``, the alert ``buyer`` and ``sent`` (``services``)."""
+    number = reminder_number(group.step) or 0
+    months = sorted(group.months)
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company, "role": party.role_label if party else ""},
+        "hours_share": party.hours_share if party else None,
+        "correspondent": {"name": correspondent} if correspondent else None,
+        # ``month`` is the oldest month; ``months`` all those the email covers.
+        "month": months[0],
+        "months": months,
+        "months_count": len(months),
+        "month_phrase": months_phrase(months),
+        "due_on": group.due_on,
+        "step": group.step,
+        "number": number,
+        "reminders_total": group.reminders_total,
+        "last_reminder": group.reminders_total > 0 and number == group.reminders_total,
+        "late_days": group.days.between(group.due_on, today),
+        "escalation_on": group.escalation_on,
+        "facilitator": facilitator_context(settings),
+    }
+
+
+# --- the sample -------------------------------------------------------------------------------
+
+#: The month the sample ladder asks for: October 2026, called on time.
+SAMPLE_MONTH = date(2026, 10, 1)
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    """October 2026 of the sample lot's holder, each step on its scheduled day."""
+    zone = settings.zone
+    schedule = month_schedule(SAMPLE_MONTH, settings.calendar_rules, zone)
+    step = {
+        KIND_CALL: LadderStep.CALL,
+        KIND_REMINDER: reminder_step(1),
+        KIND_ESCALATION: LadderStep.ESCALATION,
+    }[kind]
+    reminders = [s for s in schedule.steps if reminder_number(s.name) is not None]
+    group = LadderGroup(
+        clause_id=LOT.id,
+        company_id=HOLDER.company_id,
+        step=step,
+        months=(SAMPLE_MONTH,),
+        due_on=schedule.due_on,
+        reminders_total=len(reminders),
+        escalation_on=local_date(schedule.step(LadderStep.ESCALATION).at, zone),
+    )
+    context = ladder_context(
+        lot=LOT,
+        party=HOLDER,
+        company=HOLDER.company,
+        correspondent=HOLDER.correspondent,
+        group=group,
+        today=local_date(schedule.step(step).at, zone),
+        settings=settings,
+    )
+    if kind == KIND_CALL:
+        context["declaration_howto"] = build_howto(
+            LOT,
+            HOLDER.company,
+            HOLDER.siret,
+            [SAMPLE_MONTH],
+            due_day=settings.declaration_due_day,
+            due_dates={SAMPLE_MONTH: group.due_on},
+        )
+    if kind != KIND_ESCALATION:
+        return Sample((HOLDER_CORRESPONDENT,), context)
+    context["buyer"] = {"name": LOT.buyer}
+    context["sent"] = [
+        {"label": step_label(s.name), "text": f"envoyé le {french_date(local_date(s.at, zone))}"}
+        for s in schedule.steps
+        if s.name != LadderStep.ESCALATION
+    ]
+    facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
+    return Sample((BUYER_CONTACT, facilitator), context)
+
+
+FAMILY = EmailFamily("ladder", KINDS, sample)

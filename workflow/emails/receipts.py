@@ -1,0 +1,137 @@
+"""The receipt a company gets for each declaration it makes: what was recorded, its cumul on the
+lot, the months it still owes and the next one to open.
+
+For the company only: its own participants' references are shown to it, nobody else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from workflow.domain.calendar import due_date, opens_on
+from workflow.domain.vocabulary import CONTRACT_LABELS, DELIVERY_MODE_LABELS
+from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.lots import Lot, lot_context
+from workflow.emails.phrases import label_of
+from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+KIND = "declaration_receipt"
+KINDS = (KIND,)
+
+
+@dataclass(frozen=True)
+class DeclaredLine:
+    reference: str
+    hours: Decimal
+    delivery_mode: str
+    contract_type: str
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declaration as recorded: a company's month on a lot."""
+
+    id: int
+    month: date
+    total_hours: Decimal
+    recorded_at: datetime
+    lines: tuple[DeclaredLine, ...]
+
+
+def receipt_context(
+    lot: Lot,
+    company: str,
+    declaration: Declared,
+    *,
+    cumulated: Decimal,
+    hours_share: int | None,
+    due_day: int,
+    zone: ZoneInfo,
+    missing: Sequence[date] = (),
+    next_month: date | None = None,
+    due_dates: Mapping[date, date] | None = None,
+) -> dict[str, Any]:
+    """``missing``: the months this company still owes on the lot at the receipt's moment;
+    ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
+    not the scheduled one (a catch-up call)."""
+    due_dates = due_dates or {}
+
+    def due(month: date) -> date:
+        return due_dates.get(month) or due_date(month, due_day)
+
+    received_on = declaration.recorded_at.astimezone(zone).date()
+    lines = [
+        {
+            "reference": line.reference,
+            "hours": line.hours,
+            "mode": label_of(DELIVERY_MODE_LABELS, line.delivery_mode),
+            "contract": label_of(CONTRACT_LABELS, line.contract_type),
+        }
+        for line in declaration.lines
+    ]
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "declaration": {
+            "id": declaration.id,
+            "month": declaration.month,
+            "total_hours": declaration.total_hours,
+            "lines_count": len(lines),
+            "received_on": received_on,
+            "lines": lines,
+        },
+        "cumulated": cumulated,
+        "hours_share": hours_share,
+        "missing": [
+            {"month": month, "due_on": due(month), "late": due(month) < received_on}
+            for month in sorted(missing)
+        ],
+        "next": None
+        if next_month is None
+        else {
+            "month": next_month,
+            "opens_on": opens_on(next_month),
+            "due_on": due_date(next_month, due_day),
+        },
+    }
+
+
+#: October 2026 declared by the holder, three people.
+SAMPLE_DECLARATION = Declared(
+    id=7,
+    month=date(2026, 10, 1),
+    total_hours=Decimal("312.5"),
+    recorded_at=datetime(2026, 11, 6, 10, 12, tzinfo=UTC),
+    lines=(
+        DeclaredLine("P-2026-031", Decimal("151.67"), "direct_hiring", "cdd"),
+        DeclaredLine("P-2026-044", Decimal("98.5"), "provision_etti", "temp_work"),
+        DeclaredLine("P-2026-052", Decimal("62.33"), "direct_hiring", "apprenticeship"),
+    ),
+)
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    context = receipt_context(
+        LOT,
+        HOLDER.company,
+        SAMPLE_DECLARATION,
+        cumulated=Decimal("2450"),
+        hours_share=HOLDER.hours_share,
+        due_day=settings.declaration_due_day,
+        zone=settings.zone,
+        # A company that skipped two months: the receipt lists them (late) before the next.
+        missing=[date(2026, 8, 1), date(2026, 9, 1)],
+        next_month=date(2026, 11, 1),
+    )
+    return Sample((HOLDER_CORRESPONDENT,), context)
+
+
+FAMILY = EmailFamily("receipts", KINDS, sample)

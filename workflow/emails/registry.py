@@ -1,0 +1,35 @@
+"""The one list of email families: who writes which kind, and its sample."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workflow.emails import digest, ladder, notices, receipts, summaries, welcome
+from workflow.emails.family import EmailFamily, Sample
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+FAMILIES: tuple[EmailFamily, ...] = (
+    notices.FAMILY,
+    welcome.FAMILY,
+    ladder.FAMILY,
+    receipts.FAMILY,
+    digest.FAMILY,
+    summaries.FAMILY,
+)
+_BY_KIND = {kind: family for family in FAMILIES for kind in family.kinds}
+
+
+def kinds() -> list[str]:
+    """Every kind a family writes, sorted (``templates/emails/`` has one folder for each)."""
+    return sorted(_BY_KIND)
+
+
+def family_of(kind: str) -> EmailFamily | None:
+    return _BY_KIND.get(kind)
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    """``kind`` written for the sample territory; KeyError for a kind no family writes."""
+    return _BY_KIND[kind].sample(kind, settings)

@@ -1,0 +1,147 @@
+"""The monthly summaries: the facilitator's (the whole territory) and each buyer's (its clauses).
+
+``services.summaries`` compiles a ``MonthlySummary`` in SQL and decides when the emails leave;
+this module says what their templates read and attaches the tables they shorten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from workflow.adapters.mail.message import Attachment
+from workflow.adapters.reports import EmailFiles, email_files, email_tables, figure_lines
+from workflow.domain.calendar import add_months
+from workflow.domain.monthly_summary import (
+    CHART_MONTHS,
+    BuyerFigures,
+    ClauseLine,
+    Count,
+    Declarations,
+    Figures,
+    MissingDeclaration,
+    MonthHours,
+    MonthlySummary,
+    ParticipantCount,
+    StageCount,
+    outcome_tables,
+)
+from workflow.domain.summary import PACE_TOLERANCE, clause_progress, combine_progress
+from workflow.domain.vocabulary import CRITERION_LABELS
+from workflow.emails.envelope import Recipient
+from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.samples import BUYER_CONTACT
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+KIND_FACILITATOR = "monthly_summary"
+KIND_BUYER = "monthly_summary_buyer"
+KINDS = (KIND_FACILITATOR, KIND_BUYER)
+
+
+def summary_context(summary: MonthlySummary, files: EmailFiles | None = None) -> dict[str, Any]:
+    """What the two summary templates read: the figures and ready-formatted tables; ``files``
+    are the complete long tables attached to the email (``summary_email``)."""
+    return {
+        "month": summary.month,
+        "buyer_name": summary.buyer_name,
+        "figures": [{"label": label, "value": value} for label, value in figure_lines(summary)],
+        "behind": summary.overall.progress.behind,
+        "tolerance_points": int(PACE_TOLERANCE * 100),
+        "tables": email_tables(summary, files.where if files else None),
+        "files": files.names if files else [],
+        "command": f"clauses summary --month {summary.month:%Y-%m}"
+        + (f" --buyer {summary.buyer_id}" if summary.buyer_id else "")
+        + " --format xlsx",
+    }
+
+
+def summary_email(summary: MonthlySummary) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
+    """A summary email's context and attachments: the tables it shortens, complete, in CSV."""
+    files = email_files(summary)
+    return summary_context(summary, files), files.attachments
+
+
+def sample_summary(buyer: bool = False) -> MonthlySummary:
+    """A made-up summary for template previews: no database needed."""
+    month = date(2026, 3, 1)
+    progress = clause_progress(4725, Decimal("312.5"), Decimal("2140"), Decimal("0.5"))
+    earlier = clause_progress(1200, Decimal(0), Decimal("1236.5"), Decimal(1))
+
+    def people(code: str, label: str, new: int, active: int, cumulated: int) -> ParticipantCount:
+        return ParticipantCount(code, label, new, active, cumulated)
+
+    missing = MissingDeclaration(
+        12, 1, "Département de l'Exemple", 7, "Gascogne Insertion Bâtiment", "2026-014", "3",
+        "Gros œuvre",
+    )  # fmt: skip
+    by_type, by_group = outcome_tables({"cdi": (1, 1), "apprenticeship_contract": (0, 1)}, None)
+    figures = Figures(
+        progress=combine_progress([progress, earlier]),
+        followed=1,
+        declarations=Declarations(3, (missing,)),
+        participants=people("all", "Ensemble", 2, 6, 9),
+        by_criterion=(
+            people("long_term_jobseeker", CRITERION_LABELS[next(iter(CRITERION_LABELS))], 1, 3, 4),
+            people("minimum_income", "Bénéficiaire du RSA", 1, 3, 5),
+        ),
+        by_sex=(people("F", "Femmes", 1, 2, 3), people("M", "Hommes", 1, 4, 6)),
+        by_age_band=(
+            people("under_26", "Moins de 26 ans", 1, 2, 3),
+            people("26_49", "26 à 49 ans", 1, 4, 6),
+        ),
+        hours_by_mode=(
+            Count("direct_hiring", "Embauche directe", Decimal("312.5"), Decimal("3376.5")),
+        ),
+        contracts_by_type=(Count("cdd", "CDD", Decimal(3), Decimal(5)),),
+        outcomes_by_type=by_type,
+        outcomes_by_group=by_group,
+        clauses_by_stage=(
+            StageCount("execution", "mise en œuvre", 1),
+            StageCount("closed", "clôturée", 1),
+        ),
+    )
+    line = ClauseLine(
+        12,
+        1,
+        "Département de l'Exemple",
+        "2026-014",
+        "3",
+        "Gros œuvre",
+        "execution",
+        date(2025, 10, 1),
+        date(2027, 3, 31),
+        progress,
+    )
+    closed = ClauseLine(
+        9, 1, "Département de l'Exemple", "2025-031", "", "Voirie", "closed",
+        date(2025, 4, 1), date(2025, 12, 19), earlier, followed=False,
+    )  # fmt: skip
+    hours = tuple(
+        MonthHours(add_months(month, i - CHART_MONTHS + 1), Decimal(40 * i))
+        for i in range(CHART_MONTHS)
+    )
+    return MonthlySummary(
+        month=month,
+        buyer_id=1 if buyer else None,
+        buyer_name="Département de l'Exemple" if buyer else None,
+        compiled_at=datetime(2026, 4, 23, 5, 0, tzinfo=UTC),
+        overall=figures,
+        buyers=(BuyerFigures(1, "Département de l'Exemple", figures),),
+        clauses=(line, closed),
+        hours_by_month=hours,
+        zone=ZoneInfo("Europe/Paris"),
+    )
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    if kind == KIND_BUYER:
+        return Sample((BUYER_CONTACT,), summary_context(sample_summary(buyer=True)))
+    facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
+    return Sample((facilitator,), summary_context(sample_summary()))
+
+
+FAMILY = EmailFamily("summaries", KINDS, sample)
