@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/clauses.db"
     timezone: str = "Europe/Paris"
     base_url: str = "http://localhost:8000"
+    # The web pages (``clauses web``, and ``clauses serve`` unless --no-web) listen here; behind a
+    # reverse proxy, ``base_url`` is the address people reach (README, « Le site web »).
+    web_host: str = "127.0.0.1"
+    # 0: any free port, the one taken is logged (``web.started``): what tests use.
+    web_port: int = Field(default=8000, ge=0, le=65535)
+    # The key that signs companies' declaration links; unset, the service makes one and keeps it
+    # in the database, so every instance sharing it signs alike. Changing it voids the links sent.
+    link_secret: SecretStr | None = None
+    # Days a declaration link stays valid after the email that carries it.
+    link_days: int = Field(default=60, ge=1, le=366)
+    # Hours a dashboard session lasts without use.
+    web_session_hours: int = Field(default=8, ge=1, le=24 * 30)
 
     facilitator_name: str = "Camille Martin"
     facilitator_organisation: str = "Maison de l'emploi de l'Exemple"

@@ -190,3 +190,27 @@ def test_it_refuses_what_it_cannot_find(
 
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_a_month_is_validated_once_by_name_and_a_second_time_changes_nothing(
+    declared: Invoke,
+) -> None:
+    args = ("--clause", "2026-014/01", "--company", "Bâtiments Gascons", "--month", "10/2026")
+    first = declared("declaration", "validate", *args)
+    again = declared("declaration", "validate", *args, "--json")
+    missing = declared(
+        "declaration", "validate", "--clause", "2026-014/01", "--company", "Gascogne Insertion",
+        "--month", "10/2026",
+    )  # fmt: skip
+
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == (
+        f"Déclaration d'octobre 2026 de {HOLDER} (clause n° 1, 370,17\u00a0h) validée : la page "
+        "de l'entreprise ne permet plus de la modifier."
+    )
+    data = json.loads(again.stdout)
+    assert data["deja_validee"] is True and data["heures"] == 370.17
+    assert missing.exit_code == 1
+    assert "Aucune déclaration d'octobre 2026 de Gascogne Insertion Bâtiment (EI)" in missing.stderr
+    history = declared("clause", "show", "1")
+    assert history.stdout.count("déclaration validée") == 1

@@ -107,6 +107,7 @@ def _environment(url: str, mail_dir: Path, **extra: str) -> dict[str, str]:
         CLAUSES_DATABASE_URL=url,
         CLAUSES_MAIL_DIR=str(mail_dir),
         CLAUSES_SMTP_PASSWORD=SMTP_PASSWORD,
+        CLAUSES_WEB_PORT="0",
         COLUMNS="200",
     )
     env.update(extra)

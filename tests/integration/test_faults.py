@@ -88,6 +88,7 @@ def environment(database_url: str, tmp_path: Path, **more: str) -> dict[str, str
         CLAUSES_DATABASE_URL=database_url,
         CLAUSES_CONFIG="",
         CLAUSES_MAIL_DIR=str(tmp_path / "mail"),
+        CLAUSES_WEB_PORT="0",  # ``serve`` starts its pages too: any free port
         CLAUSES_FACILITATOR_NAME="Camille Martin",
         CLAUSES_FACILITATOR_EMAIL="camille.martin@example.org",
         CLAUSES_FACILITATOR_ORGANISATION="Maison de l'emploi de l'Exemple",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import json
 import logging
@@ -138,6 +139,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         "CLAUSES_DATABASE_URL": url,
         "CLAUSES_MAIL_DIR": str(tmp_path / "mail"),
         "CLAUSES_PASS_INTERVAL": "1",
+        "CLAUSES_WEB_PORT": "0",
     }
     command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()", "serve"]
     process = subprocess.Popen(
@@ -158,7 +160,8 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     lines += [json.loads(raw) for raw in rest.splitlines() if raw.strip()]
     actions = [line["action"] for line in lines]
     assert process.returncode == 0
-    assert actions[0] == "service.started"
+    # The pages start first (their port is bound before the clock runs), then the clock.
+    assert actions[:2] == ["web.started", "service.started"]
     assert "service.stopping" in actions and actions[-1] == "service.stopped"
     # The months since the start were opened in that first pass, and it was logged (their
     # one catch-up call waits for the call time, 09:00 on a working day).
@@ -173,6 +176,7 @@ def test_serve_with_migrate_sets_up_a_fresh_database_first(tmp_path: Path) -> No
         "CLAUSES_DATABASE_URL": f"sqlite:///{database}",
         "CLAUSES_MAIL_DIR": str(tmp_path / "mail"),
         "CLAUSES_PASS_INTERVAL": "1",
+        "CLAUSES_WEB_PORT": "0",
     }
     command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()"]
     process = subprocess.Popen(
@@ -234,3 +238,70 @@ def test_a_stop_during_a_pass_ends_the_sending_between_two_messages(app: App, cl
     with app.transaction() as session:
         states = [m.state for m in session.scalars(select(OutboxMessage))]
     assert states.count("sent") == 5 and states.count("pending") == 35
+
+
+def _serve_process(tmp_path: Path, **more: str) -> subprocess.Popen[str]:
+    database = tmp_path / "web.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUSES_")}
+    env.update(
+        CLAUSES_DATABASE_URL=f"sqlite:///{database}",
+        CLAUSES_MAIL_DIR=str(tmp_path / "mail"),
+        CLAUSES_PASS_INTERVAL="3600",
+        CLAUSES_WEB_HOST="127.0.0.1",
+        **more,
+    )
+    command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()"]
+    return subprocess.Popen(
+        [*command, "serve", "--migrate"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+
+
+def test_serve_answers_the_web_pages_from_the_same_process_and_stops_both(tmp_path: Path) -> None:
+    import urllib.request
+
+    process = _serve_process(tmp_path, CLAUSES_WEB_PORT="0")
+    watchdog = threading.Timer(60, process.kill)
+    watchdog.start()
+    try:
+        assert process.stderr is not None
+        started: dict[str, object] = {}
+        seen = []
+        for raw in process.stderr:
+            line = json.loads(raw)
+            seen.append(line["action"])
+            if line["action"] == "web.started":
+                started = line
+            if started and "service.started" in seen:
+                break
+        url = f"http://127.0.0.1:{started['port']}/"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = html.unescape(response.read().decode("utf-8"))
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:  # pragma: no cover - only when the test fails
+            process.kill()
+    assert process.returncode == 0
+    assert "Clauses sociales d'insertion" in page and 'lang="fr"' in page
+    assert json.loads(rest.splitlines()[-1])["action"] == "service.stopped"
+
+
+def test_serve_refuses_a_web_port_already_taken_before_starting_anything(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _serve_process(tmp_path, CLAUSES_WEB_PORT=str(port))
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert f"Les pages web ne peuvent pas écouter sur 127.0.0.1:{port}" in err
+    assert "--no-web" in err
+    assert '"service.started"' not in err

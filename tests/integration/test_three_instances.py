@@ -181,6 +181,7 @@ def instance_environment(database_url: str, port: int, tmp_path: Path) -> dict[s
         CLAUSES_MAIL_LEASE=str(LEASE),
         CLAUSES_UNCERTAIN_MAIL="resend",
         CLAUSES_PASS_INTERVAL="1",
+        CLAUSES_WEB_PORT="0",  # three instances, three pages: each on a free port
         CLAUSES_MAIL_DIR=str(tmp_path / "mail"),
         CLAUSES_FACILITATOR_NAME="Camille Martin",
         CLAUSES_FACILITATOR_EMAIL="camille.martin@example.org",

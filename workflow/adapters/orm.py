@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -237,6 +238,10 @@ class Declaration(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(200), default="")
+    #: Checked by the facilitator (``clauses declaration validate``): the company's page is then
+    #: read-only. A correction she records afterwards clears it.
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    validated_by: Mapped[str | None] = mapped_column(String(100), default=None)
 
     lines: Mapped[list[DeclarationLine]] = relationship(
         back_populates="declaration", cascade="all, delete-orphan", order_by="DeclarationLine.id"
@@ -408,6 +413,70 @@ class PeriodicRun(Base):
     job: Mapped[str] = mapped_column(String(40), primary_key=True)
     period: Mapped[str] = mapped_column(String(40), primary_key=True)
     done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ServiceSecret(Base):
+    """A secret the service made itself, once per database, so that every instance sharing the
+    database uses the same one (``declaration_links``: the key that signs companies' links when
+    no ``CLAUSES_LINK_SECRET`` is set)."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebUser(Base):
+    """A person who signs in to the dashboard (``clauses user add``); the password is kept as an
+    argon2 hash only."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class WebSession(Base):
+    """An open dashboard session: ``id`` is the SHA-256 of the cookie's token, never the token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginFailure(Base):
+    """One failed login, counted per login to slow down password guessing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_login_at", "login", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token of the JSON API (``clauses token create``): its SHA-256 only."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class PrivacyPurge(Base):

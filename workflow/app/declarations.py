@@ -7,7 +7,7 @@ SIRET or name (``lookup``). Files of declarations are imported through ``app.imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,7 +23,13 @@ from workflow.services.declaration_views import (
     ExpectedDeclaration,
     expected_declarations,
 )
-from workflow.services.declarations import record_declaration
+from workflow.services.declarations import (
+    Validation,
+    find_declaration,
+    record_declaration,
+)
+from workflow.services.declarations import validate_declaration as validate_month
+from workflow.services.online_declarations import FormRefused, LineForm, line_inputs, parse_form
 
 __all__ = [
     "STATE_LABELS",
@@ -34,6 +40,7 @@ __all__ = [
     "ZeroDeclaration",
     "declaration_list",
     "declare_zero",
+    "validate_declaration",
 ]
 
 #: Where a declaration typed at the command line (or any form) says it came from.
@@ -82,6 +89,65 @@ def declare_zero(
             company_id=found_company.id,
             company=found_company.name,
             month=month,
+        )
+
+
+def declare_lines(
+    app: App,
+    *,
+    clause: str | int,
+    company: str | int,
+    month: date,
+    lines: Sequence[LineForm],
+    zero: bool,
+    actor: str,
+    source: str,
+) -> int:
+    """Record (or replace) ``month`` of ``company`` on ``clause`` from typed lines, read as the
+    web form reads them (``FormRefused`` names every problem, nothing written); people new to
+    the service are created with their criterion. The declaration's N°."""
+    with unit_of_work(app, actor) as unit:
+        session = unit.session
+        found_clause = find_clause(session, clause)
+        found_company = find_company(session, company)
+        parsed, problems = parse_form(session, lines, zero)
+        if problems:
+            raise FormRefused(problems)
+        inputs = line_inputs(session, parsed, unit.now)
+        declaration = record_declaration(
+            session,
+            clause_id=found_clause.id,
+            company_id=found_company.id,
+            month=month,
+            lines=inputs,
+            actor=unit.actor,
+            now=unit.now,
+            source=source,
+            publish=unit.app.publish,
+            replace=find_declaration(session, found_clause.id, found_company.id, month) is not None,
+            zone=app.settings.zone,
+        )
+        return declaration.id
+
+
+def validate_declaration(
+    app: App,
+    *,
+    clause: str | int,
+    company: str | int,
+    month: date,
+    actor: str | None = None,
+) -> Validation:
+    """The facilitator has checked ``month`` of ``company`` on ``clause``: the company's web
+    page shows it validated and read-only; a later correction she records clears it."""
+    with unit_of_work(app, actor) as unit:
+        return validate_month(
+            unit.session,
+            clause_id=find_clause(unit.session, clause).id,
+            company_id=find_company(unit.session, company).id,
+            month=month,
+            actor=unit.actor,
+            now=unit.now,
         )
 
 

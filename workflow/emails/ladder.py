@@ -8,6 +8,7 @@ what was really sent. This module says what the templates read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,11 @@ from workflow.domain.calendar import (
     reminder_number,
     reminder_step,
 )
+from workflow.domain.declaration_links import expiry
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
+from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context
 from workflow.emails.phrases import months_phrase
 from workflow.emails.samples import BUYER_CONTACT, HOLDER, HOLDER_CORRESPONDENT, LOT
@@ -97,9 +100,11 @@ def ladder_context(
     group: LadderGroup,
     today: date,
     settings: Settings,
+    links: Sequence[DeclarationLink] = (),
 ) -> dict[str, Any]:
     """The context of the three kinds. ``party`` is None for a company no longer on the award
-    (its role and share are then left blank); ``correspondent`` the name the email greets.
+    (its role and share are then left blank); ``correspondent`` the name the email greets;
+    ``links`` the company's web links for these months (none in the buyer's alert).
     The call adds ``declaration_howto``, the alert ``buyer`` and ``sent`` (``services``)."""
     number = reminder_number(group.step) or 0
     months = sorted(group.months)
@@ -121,6 +126,7 @@ def ladder_context(
         "late_days": group.days.between(group.due_on, today),
         "escalation_on": group.escalation_on,
         "facilitator": facilitator_context(settings),
+        "declaration_links": links_context(links),
     }
 
 
@@ -149,14 +155,21 @@ def sample(kind: str, settings: Settings) -> Sample:
         reminders_total=len(reminders),
         escalation_on=local_date(schedule.step(LadderStep.ESCALATION).at, zone),
     )
+    sent_on = local_date(schedule.step(step).at, zone)
+    links = (
+        ()
+        if kind == KIND_ESCALATION
+        else sample_links(settings.base_url, group.months, expiry(sent_on, settings.link_days))
+    )
     context = ladder_context(
         lot=LOT,
         party=HOLDER,
         company=HOLDER.company,
         correspondent=HOLDER.correspondent,
         group=group,
-        today=local_date(schedule.step(step).at, zone),
+        today=sent_on,
         settings=settings,
+        links=links,
     )
     if kind == KIND_CALL:
         context["declaration_howto"] = build_howto(

@@ -12,9 +12,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from workflow.domain.calendar import CatchUp, month_start
+from workflow.domain.declaration_links import expiry
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
+from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
 from workflow.emails.phrases import months_phrase
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT, PARTIES
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 KIND = "company_welcome"
 KINDS = (KIND,)
+#: The day the sample lot was awarded (``emails.notices.SAMPLE_MILESTONES``).
+SAMPLE_AWARDED_ON = date(2026, 2, 9)
 
 
 def welcome_context(
@@ -36,6 +40,7 @@ def welcome_context(
     howto: dict[str, Any],
     due_dates: Mapping[date, date] | None = None,
     catch_up: CatchUp | None = None,
+    links: Sequence[DeclarationLink] = (),
 ) -> dict[str, Any]:
     """``howto`` is the ``declaration_howto`` of this company's first months
     (``services.declaration_howto.declaration_material``). ``due_dates`` and ``catch_up``
@@ -64,6 +69,7 @@ def welcome_context(
         },
         "due_day": due_day,
         "declaration_howto": howto,
+        "declaration_links": links_context(links),
     }
 
 
@@ -71,11 +77,18 @@ def sample(kind: str, settings: Settings) -> Sample:
     """The holder welcomed at award, before the start: its first month is the start's."""
     due_day = settings.declaration_due_day
     assert LOT.start_date is not None
-    howto = build_howto(
-        LOT, HOLDER.company, HOLDER.siret, [month_start(LOT.start_date)], due_day=due_day
-    )
+    first = month_start(LOT.start_date)
+    howto = build_howto(LOT, HOLDER.company, HOLDER.siret, [first], due_day=due_day)
+    # Welcomed at the award, a month before the start.
+    expires_on = expiry(SAMPLE_AWARDED_ON, settings.link_days)
     context = welcome_context(
-        LOT, PARTIES, HOLDER, HOLDER_CORRESPONDENT, due_day=due_day, howto=howto
+        LOT,
+        PARTIES,
+        HOLDER,
+        HOLDER_CORRESPONDENT,
+        due_day=due_day,
+        howto=howto,
+        links=sample_links(settings.base_url, [first], expires_on),
     )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

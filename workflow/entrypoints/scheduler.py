@@ -172,7 +172,9 @@ class Service:
             )
 
 
-async def serve_async(app: App, interval: float = DEFAULT_INTERVAL) -> int:
+async def serve_async(app: App, interval: float = DEFAULT_INTERVAL, *, web: bool = False) -> int:
+    """The clock until SIGTERM or SIGINT; with ``web``, the pages too, in the same event loop
+    (their requests run the application layer in threads, as the passes do)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -186,12 +188,25 @@ async def serve_async(app: App, interval: float = DEFAULT_INTERVAL) -> int:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal, number)
     service = Service(app, interval)
-    await service.run(stop)
+    if not web:
+        await service.run(stop)
+        return service.passes
+    from workflow.entrypoints.web.server import SharedLoopServer, announce, bind, web_config
+
+    listening = bind(app)
+    server = SharedLoopServer(web_config(app))
+    pages = asyncio.create_task(server.serve(sockets=[listening]))
+    announce(app, listening)
+    try:
+        await service.run(stop)
+    finally:
+        server.should_exit = True
+        await pages
     return service.passes
 
 
-def serve(app: App, interval: float = DEFAULT_INTERVAL) -> int:
+def serve(app: App, interval: float = DEFAULT_INTERVAL, *, web: bool = False) -> int:
     """Run until SIGTERM or SIGINT; the number of passes made. Refuses a second SQLite service."""
     require_schema(app)
     with single_instance(app.settings.database_url):
-        return asyncio.run(serve_async(app, interval))
+        return asyncio.run(serve_async(app, interval, web=web))

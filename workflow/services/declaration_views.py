@@ -261,3 +261,43 @@ def _owed_months(
         left = month_start(clause.stage_changed_at.date())
         months = [m for m in months if m <= left]
     return months
+
+
+@dataclass(frozen=True)
+class ToValidate:
+    """A declaration the facilitator has not validated yet, oldest month first."""
+
+    clause_id: int
+    clause_label: str
+    company_id: int
+    company: str
+    month: date
+    total_hours: Decimal
+    lines: int
+    recorded_at: datetime
+    recorded_by: str
+
+
+def declarations_to_validate(session: Session, *, limit: int = 100) -> list[ToValidate]:
+    rows = session.execute(
+        select(Declaration, Company.name)
+        .join(Company, Company.id == Declaration.company_id)
+        .where(Declaration.validated_at.is_(None))
+        .order_by(Declaration.month, Declaration.clause_id, Company.name)
+        .limit(limit)
+    ).all()
+    clauses = _clauses(session, {declaration.clause_id for declaration, _ in rows})
+    return [
+        ToValidate(
+            clause_id=declaration.clause_id,
+            clause_label=clauses[declaration.clause_id].label,
+            company_id=declaration.company_id,
+            company=company,
+            month=declaration.month,
+            total_hours=declaration.total_hours,
+            lines=len(declaration.lines),
+            recorded_at=declaration.recorded_at,
+            recorded_by=declaration.recorded_by,
+        )
+        for declaration, company in rows
+    ]

@@ -257,11 +257,15 @@ def record_declaration(
     total = sum((line.hours for line in lines), Decimal(0))
     declaration = find_declaration(session, clause.id, company.id, month)
     previous = None
+    unvalidated = False
     if declaration is None:
         declaration = Declaration(clause_id=clause.id, company_id=company.id, month=month)
         session.add(declaration)
     else:
         previous = declaration.total_hours
+        # What the facilitator validated is no longer what is recorded: she checks it again.
+        unvalidated = declaration.validated_at is not None
+        declaration.validated_at = declaration.validated_by = None
         declaration.lines.clear()
         session.flush()  # the old lines go before the new ones hit the unique constraint
     declaration.total_hours = total
@@ -288,7 +292,8 @@ def record_declaration(
     _stop_ladder(session, clause.id, company.id, month, now)
     reason = f"déclaration {month_phrase(month)} de {company.name} : {french_hours(total)}"
     if previous is not None:
-        reason += f" (remplace {french_hours(previous)})"
+        reason += f" (remplace {french_hours(previous)}"
+        reason += ", validation levée)" if unvalidated else ")"
     session.add(
         ClauseHistory(
             clause_id=clause.id,
@@ -311,6 +316,73 @@ def record_declaration(
         ),
     )
     return declaration
+
+
+#: The history event of a declaration validated by the facilitator.
+DECLARATION_VALIDATED = "declaration_validated"
+
+
+@dataclass(frozen=True)
+class Validation:
+    declaration_id: int
+    clause_id: int
+    company: str
+    month: date
+    total_hours: Decimal
+    validated_at: datetime
+    validated_by: str
+    already: bool  # validated before: nothing changed
+
+
+def validate_declaration(
+    session: Session,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    actor: str,
+    now: datetime,
+) -> Validation:
+    """The facilitator has checked the month: the company's page shows it and no longer lets
+    it be changed. Safe to run twice (the first validation stands)."""
+    require_aware(now)
+    clause = get_clause(session, clause_id, for_update=True)
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(f"Aucune entreprise n° {company_id}.")
+    declaration = find_declaration(session, clause.id, company.id, month)
+    if declaration is None:
+        raise NotFound(
+            f"Aucune déclaration {month_phrase(month)} de {company.name} pour "
+            f"{clause_ref(clause)} : rien à valider (« clauses declaration list --missing »)."
+        )
+    already = declaration.validated_at is not None
+    if not already:
+        declaration.validated_at = now
+        declaration.validated_by = actor
+        session.add(
+            ClauseHistory(
+                clause_id=clause.id,
+                at=now,
+                actor=actor,
+                event=DECLARATION_VALIDATED,
+                from_stage=clause.stage,
+                to_stage=clause.stage,
+                reason=f"déclaration {month_phrase(month)} de {company.name} validée : "
+                f"{french_hours(declaration.total_hours)}",
+            )
+        )
+    assert declaration.validated_at is not None and declaration.validated_by is not None
+    return Validation(
+        declaration_id=declaration.id,
+        clause_id=clause.id,
+        company=company.name,
+        month=month,
+        total_hours=declaration.total_hours,
+        validated_at=declaration.validated_at,
+        validated_by=declaration.validated_by,
+        already=already,
+    )
 
 
 #: The history event of a declaration cancelled; its reason is ``cancellation_reason``.

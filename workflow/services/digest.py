@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from workflow.adapters.mail.message import parse_recipients
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -217,8 +218,20 @@ def _same_cause(state: str, cause: str, messages: list[OutboxMessage]) -> Digest
     )
 
 
+def readable_recipients(stored: str) -> str:
+    """``Hélène Duprat <helene.duprat@example.org>``: the outbox keeps names as the wire writes
+    them (``=?utf-8?b?…?=`` once accented); a person reads them decoded."""
+    try:
+        return ", ".join(
+            f"{box.name} <{box.address}>" if box.name else box.address
+            for box in parse_recipients(stored)
+        )
+    except ValueError:  # an address the dispatcher refused: shown as it was written
+        return ", ".join(line for line in stored.splitlines() if line)
+
+
 def _failed_one(message: OutboxMessage) -> DigestItem:
-    recipients = ", ".join(line for line in message.recipients.splitlines() if line)
+    recipients = readable_recipients(message.recipients)
     detail = f"Erreur : {message.last_error or 'inconnue'}"
     if message.state == OutboxState.UNCERTAIN:
         # Its sender stopped before the server's answer (CLAUSES_UNCERTAIN_MAIL=ask).

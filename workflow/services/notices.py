@@ -72,6 +72,7 @@ from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
 from workflow.services.declaration_howto import declaration_material
+from workflow.services.declaration_links import month_links
 from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
@@ -432,6 +433,7 @@ def welcome_message(
         howto=material.howto,
         due_dates=due_dates,
         catch_up=catch_up,
+        links=month_links(session, settings, clause.id, party.company_id, months, at),
     )
     return context, material.attachments
 

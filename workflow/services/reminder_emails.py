@@ -34,6 +34,7 @@ from workflow.emails.ladder import (
 )
 from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
+from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_of
 from workflow.services.outbox import Attachment, OutboxState, Recipient
 
@@ -124,6 +125,12 @@ def ladder_message(
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     company = party.company if party else session.get_one(Company, group.company_id)
     correspondent = notices.party_correspondent(party) if party else None
+    # The company's own web links; the buyer's alert carries none.
+    links = (
+        []
+        if group.step == LadderStep.ESCALATION
+        else month_links(session, settings, clause.id, company.id, group.months, now)
+    )
     context = ladder_context(
         lot=lot_of(clause),
         party=party_of(party) if party else None,
@@ -132,6 +139,7 @@ def ladder_message(
         group=group,
         today=local_date(now, settings.zone),
         settings=settings,
+        links=links,
     )
     if group.step == LadderStep.ESCALATION:
         context["buyer"] = {"name": clause.market.operation.buyer.name}

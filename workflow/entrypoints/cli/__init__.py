@@ -21,6 +21,8 @@ from workflow.entrypoints.cli import (
     search,
     service,
     summary,
+    tokens,
+    users,
 )
 from workflow.entrypoints.cli.common import CliState, console, handle_errors
 from workflow.entrypoints.cli.french import FrenchGroup
@@ -64,6 +66,8 @@ for module in (
     search,
     service,
     summary,
+    tokens,
+    users,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

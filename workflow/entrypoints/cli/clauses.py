@@ -73,6 +73,7 @@ HISTORY_LABELS: dict[str, str] = {
     "outcome": "sortie d'un participant",
     "lot": "lot corrigé",
     "declaration_cancelled": "déclaration annulée",
+    "declaration_validated": "déclaration validée",
     "award_corrected": "attribution corrigée",
     "reopen": "réouverture",
 }

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from workflow.adapters.csv_files import parse_month
-from workflow.adapters.templates import french_hours, french_month
+from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.app import declarations as declaration_commands
 from workflow.app import imports as commands
 from workflow.app.declarations import (
@@ -308,6 +308,48 @@ def declaration_zero(
             f"Déclaration {month_phrase(declared.month)} à zéro heure enregistrée : "
             f"{declared.company}, clause n° {declared.clause_id}."
         )
+
+
+@declaration_group.command("validate")
+@click.option("--clause", required=True, help=f"La clause déclarée : {CLAUSE_HELP}.")
+@click.option("--company", required=True, help=f"L'entreprise : {COMPANY_HELP}.")
+@click.option("--month", required=True, help="Le mois vérifié, mm/aaaa (ex. 10/2026).")
+@actor_option
+@json_option
+@handle_errors
+def declaration_validate(
+    clause: str, company: str, month: str, actor: str | None, as_json: bool
+) -> None:
+    """Valide la déclaration d'un mois, vérifiée : la page web de l'entreprise la montre validée
+    et ne permet plus de la modifier. Une correction enregistrée ensuite lève la validation."""
+    validated = declaration_commands.validate_declaration(
+        get_app(), clause=clause, company=company, month=parse_month_option(month), actor=actor
+    )
+    if as_json:
+        print_json(
+            {
+                "declaration": validated.declaration_id,
+                "clause": validated.clause_id,
+                "entreprise": validated.company,
+                "mois": validated.month,
+                "heures": validated.total_hours,
+                "validee_le": validated.validated_at,
+                "validee_par": validated.validated_by,
+                "deja_validee": validated.already,
+            }
+        )
+        return
+    local = validated.validated_at.astimezone(get_app().settings.zone)
+    what = (
+        f"Déclaration {month_phrase(validated.month)} de {validated.company} "
+        f"(clause n° {validated.clause_id}, {french_hours(validated.total_hours)})"
+    )
+    if validated.already:
+        say(
+            f"{what} déjà validée le {french_date(local)} par {validated.validated_by} : rien n'a été modifié."
+        )
+    else:
+        say(f"{what} validée : la page de l'entreprise ne permet plus de la modifier.")
 
 
 # --- what is declared ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from workflow.adapters.templates import french_date, french_month
 from workflow.app import service
-from workflow.app.admin import init_database
+from workflow.app.admin import init_database, require_schema
 from workflow.app.service import PassDone, Simulated
 from workflow.entrypoints.cli.common import (
     console,
@@ -290,9 +290,16 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
     is_flag=True,
     help="Crée ou met à jour la base avant de démarrer (comme « clauses init »).",
 )
+@click.option(
+    "--no-web",
+    "no_web",
+    is_flag=True,
+    help="Sans les pages web (sinon servies sur CLAUSES_WEB_HOST:CLAUSES_WEB_PORT).",
+)
 @handle_errors
-def serve(interval: float, migrate: bool) -> None:
-    """Lance le service : appels, rappels, alertes, récapitulatifs, synthèses et envois, en continu.
+def serve(interval: float, migrate: bool, no_web: bool) -> None:
+    """Lance le service : appels, rappels, alertes, récapitulatifs, synthèses et envois, en continu,
+    et les pages web (déclaration en ligne des entreprises) dans le même processus.
 
     S'arrête proprement sur SIGTERM ou Ctrl-C. Journal : une ligne JSON par action (stderr).
     """
@@ -304,7 +311,7 @@ def serve(interval: float, migrate: bool) -> None:
     if migrate:
         # The container's default command: a fresh /data volume needs no separate init step.
         init_database(app)
-    run_service(app, interval)
+    run_service(app, interval, web=not no_web)
 
 
 def explore_commands(settings: Settings) -> list[tuple[str, str]]:
@@ -321,6 +328,23 @@ def explore_commands(settings: Settings) -> list[tuple[str, str]]:
             f"ls {settings.mail_dir}/*",
         ),
     ]
+
+
+@click.command("web")
+@handle_errors
+def web() -> None:
+    """Sert les pages web seules (sans l'horloge) sur CLAUSES_WEB_HOST:CLAUSES_WEB_PORT.
+
+    Les entreprises y déclarent leurs heures depuis le lien de leurs courriels. Derrière un
+    mandataire inverse, CLAUSES_BASE_URL est l'adresse publique (voir le README).
+    """
+    from workflow.entrypoints.scheduler import configure_logging
+    from workflow.entrypoints.web.server import run_web
+
+    app = get_app()
+    configure_logging()
+    require_schema(app)
+    run_web(app)
 
 
 @click.command("demo")
@@ -387,4 +411,4 @@ def print_mail_folders(mail_dir: Path) -> None:
     )
 
 
-COMMANDS: list[click.Command] = [serve, tick, simulate_command, demo]
+COMMANDS: list[click.Command] = [serve, web, tick, simulate_command, demo]

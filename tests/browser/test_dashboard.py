@@ -1,0 +1,76 @@
+"""The facilitator signs in, validates the month a company declared and sends a refused email
+again, in a real Chromium; each page passes axe-core and is photographed at 1280 and 390 px."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser.conftest import Chromium
+from tests.browser.test_online_declaration import call_path, look_at, site  # noqa: F401
+from tests.conftest import Clock
+from workflow.adapters.orm import Declaration, OutboxMessage
+from workflow.app import web_accounts
+from workflow.bootstrap import App
+from workflow.services.outbox import OutboxState
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "un mot de passe assez long"
+
+
+def test_the_facilitator_validates_a_month_and_sends_a_refused_email_again(
+    chromium: Chromium,
+    site: tuple[App, str, Clock],  # noqa: F811
+    screenshots: Path,
+) -> None:
+    app, base, _ = site
+    web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
+    path = call_path(app)
+    with app.transaction() as session:
+        refused = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        assert refused is not None
+        refused.state = OutboxState.FAILED
+        refused.last_error = "Refus définitif : 550 boîte inconnue"
+        refused_id = refused.id
+
+    def work(page: Any) -> dict[str, Any]:
+        problems: list[str] = []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        # A company declares first, so that there is a month to validate.
+        page.goto(base + path)
+        page.get_by_label("Référence de la personne, ligne 1").fill("P-WEB-1")
+        page.get_by_label("Heures, ligne 1").fill("35")
+        page.get_by_label("Type de contrat, ligne 1").select_option(label="CDD")
+        page.get_by_label("Modalité de réalisation, ligne 1").select_option(
+            label="Embauche directe"
+        )
+        page.get_by_label("Critère d'éligibilité, ligne 1").select_option(index=1)
+        page.get_by_role("button", name="Vérifier la déclaration").click()
+        page.get_by_role("button", name="Confirmer et enregistrer").click()
+
+        page.goto(base + "/tableau-de-bord")
+        problems += look_at(page, "connexion", screenshots)
+        page.get_by_label("Identifiant").fill("camille")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        problems += look_at(page, "tableau-de-bord", screenshots)
+        page.get_by_role("button", name="Valider la déclaration d'avril 2026").click()
+        validated = page.locator("main").inner_text()
+        page.get_by_role("link", name="Courriels").first.click()
+        problems += look_at(page, "courriels", screenshots)
+        page.get_by_role("button", name=f"Renvoyer le courriel n° {refused_id}").click()
+        retried = page.locator("main").inner_text()
+        return {"problems": problems, "validated": validated, "retried": retried}
+
+    seen = chromium.look(work)
+
+    assert seen["problems"] == []
+    assert "Déclaration validée" in seen["validated"]
+    assert f"Courriel n° {refused_id} remis en file" in seen["retried"]
+    with app.transaction() as session:
+        assert session.scalars(select(Declaration.validated_by)).all() == ["Camille Martin"]
+        assert session.get(OutboxMessage, refused_id).state == OutboxState.PENDING  # type: ignore[union-attr]

@@ -1,0 +1,272 @@
+"""A company declares one month of one lot from the signed link of its email.
+
+``declaration_page`` is the page (what the link allows, who was declared before, what is recorded
+already); ``declare_online`` records the form in one transaction, as a declaration by file would:
+the month's reminders stop at once and the receipt leaves. Declaring again replaces the month's
+lines (the history keeps both). A link that was altered, has expired or names a company no longer
+on the lot changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import Clause, Company
+from workflow.adapters.templates import french_date
+from workflow.app.unit import reading, unit_of_work
+from workflow.bootstrap import App
+from workflow.domain.calendar import due_date, opens_on
+from workflow.domain.declaration_links import LinkScope
+from workflow.domain.vocabulary import CONTRACT_LABELS, CRITERION_LABELS, DELIVERY_MODE_LABELS
+from workflow.emails.lots import lot_context
+from workflow.emails.phrases import label_of
+from workflow.errors import InputRefused
+from workflow.services.declaration_links import read_link
+from workflow.services.declarations import (
+    declaration_problems,
+    find_declaration,
+    record_declaration,
+)
+from workflow.services.email_facts import lot_of
+from workflow.services.notices import due_day_of, ladder_due_dates
+from workflow.services.online_declarations import (
+    ONLINE_SOURCE,
+    FormProblem,
+    FormRefused,
+    KnownPerson,
+    LineForm,
+    known_people,
+    line_inputs,
+    lines_from_file,
+    parse_form,
+)
+
+__all__ = [
+    "CheckedDeclaration",
+    "CheckedLine",
+    "Choice",
+    "DeclarationPage",
+    "FormRefused",
+    "LineForm",
+    "RecordedLine",
+    "check_declaration",
+    "declaration_page",
+    "declare_online",
+    "lines_of_file",
+]
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    label: str
+
+
+def _choices(labels: Iterable[tuple[StrEnum, str]]) -> tuple[Choice, ...]:
+    return tuple(Choice(code.value, label) for code, label in labels)
+
+
+#: The lists the form offers, in the order of the vocabulary.
+CRITERIA = _choices(CRITERION_LABELS.items())
+CONTRACTS = _choices(CONTRACT_LABELS.items())
+MODES = _choices(DELIVERY_MODE_LABELS.items())
+
+
+@dataclass(frozen=True)
+class RecordedLine:
+    reference: str
+    hours: Decimal
+    contract: str  # labels, as the page shows them
+    mode: str
+    contract_code: str  # codes, as the correction form preselects them
+    mode_code: str
+
+
+@dataclass(frozen=True)
+class DeclarationPage:
+    """What the page of one link shows."""
+
+    company: str
+    title: str  # « Construction du collège…, lot 3 – Gros œuvre »
+    buyer: str
+    market: str
+    lot: str
+    month: date
+    opens_on: date
+    due_on: date
+    expires_on: date
+    #: Why the month cannot be declared now (not open yet, lot not in execution…), or None.
+    closed_because: str | None
+    known: tuple[KnownPerson, ...]
+    recorded: tuple[RecordedLine, ...] | None  # None: nothing recorded yet for the month
+    recorded_total: Decimal | None
+    recorded_at: datetime | None
+    recorded_by: str | None
+
+    @property
+    def can_declare(self) -> bool:
+        return self.closed_because is None
+
+
+def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> DeclarationPage:
+    clause = session.get(Clause, scope.clause_id)
+    company = session.get(Company, scope.company_id)
+    if (
+        clause is None
+        or company is None
+        or company.id not in {p.company_id for p in clause.parties}
+    ):
+        # The lot or the company left since the email (a corrected award): the link is void.
+        raise InputRefused(
+            "Ce lien de déclaration ne correspond plus à un lot de votre entreprise : "
+            "l'attribution a changé depuis l'envoi du courriel."
+        )
+    existing = find_declaration(session, clause.id, company.id, scope.month)
+    problems = declaration_problems(
+        session, clause, company, scope.month, now=now, replace=True, zone=app.settings.zone
+    )
+    if existing is not None and existing.validated_at is not None:
+        # Checked by the facilitator: a replayed link may show it, never change it.
+        problems.insert(
+            0,
+            f"Cette déclaration a été validée le {french_date(existing.validated_at)} par "
+            f"{existing.validated_by} : elle ne peut plus être modifiée ici. Une erreur ? "
+            "Écrivez à la facilitatrice, qui la corrigera.",
+        )
+    context = lot_context(lot_of(clause))
+    called = ladder_due_dates(session, clause.id, company.id).get(scope.month)
+    return DeclarationPage(
+        company=company.name,
+        title=context["title"],
+        buyer=context["buyer"],
+        market=context["market"],
+        lot=context["lot"],
+        month=scope.month,
+        opens_on=opens_on(scope.month),
+        due_on=called or due_date(scope.month, due_day_of(clause, app.settings)),
+        expires_on=scope.expires_on,
+        closed_because=" ".join(problems) or None,
+        known=tuple(known_people(session, clause.id, company.id, scope.month)),
+        recorded=None
+        if existing is None
+        else tuple(
+            RecordedLine(
+                line.participant.reference,
+                line.hours,
+                label_of(CONTRACT_LABELS, line.contract_type),
+                label_of(DELIVERY_MODE_LABELS, line.delivery_mode),
+                line.contract_type,
+                line.delivery_mode,
+            )
+            for line in existing.lines
+        ),
+        recorded_total=None if existing is None else existing.total_hours,
+        recorded_at=None if existing is None else existing.recorded_at,
+        recorded_by=None if existing is None else existing.recorded_by,
+    )
+
+
+def declaration_page(app: App, token: str) -> DeclarationPage:
+    """The page of ``token``; ``LinkRefused`` or ``InputRefused`` (in French) for a link that
+    allows nothing."""
+    now = app.clock()
+    with reading(app) as session:
+        scope = read_link(session, app.settings, token, now)
+        return _page(session, app, scope, now)
+
+
+@dataclass(frozen=True)
+class CheckedLine:
+    reference: str
+    hours: Decimal
+    contract: str
+    mode: str
+    criterion: str | None  # the label, for a person new to the service
+
+
+@dataclass(frozen=True)
+class CheckedDeclaration:
+    """The form read back for the company to confirm: nothing is written yet."""
+
+    page: DeclarationPage
+    lines: tuple[CheckedLine, ...]
+    zero: bool
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.hours for line in self.lines), Decimal(0))
+
+
+def check_declaration(
+    app: App, token: str, lines: Sequence[LineForm], *, zero: bool
+) -> CheckedDeclaration:
+    """The form as it would be recorded, or ``FormRefused``; writes nothing."""
+    now = app.clock()
+    with reading(app) as session:
+        scope = read_link(session, app.settings, token, now)
+        page = _page(session, app, scope, now)
+        if page.closed_because is not None:
+            raise FormRefused([FormProblem(None, None, page.closed_because)])
+        parsed, problems = parse_form(session, lines, zero)
+        if problems:
+            raise FormRefused(problems)
+        checked = tuple(
+            CheckedLine(
+                line.reference,
+                line.hours,
+                CONTRACT_LABELS[line.contract],
+                DELIVERY_MODE_LABELS[line.mode],
+                None if line.criterion is None else CRITERION_LABELS[line.criterion],
+            )
+            for line in parsed
+        )
+        return CheckedDeclaration(page, checked, zero)
+
+
+def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[LineForm]:
+    """The lines of an uploaded template, to be checked and confirmed as typed ones are;
+    ``FileRefused`` names each line that is wrong. Writes nothing."""
+    now = app.clock()
+    with reading(app) as session:
+        scope = read_link(session, app.settings, token, now)
+        _page(session, app, scope, now)  # a link that allows nothing reads no file
+        return lines_from_file(session, data, filename, scope, now=now, zone=app.settings.zone)
+
+
+def declare_online(
+    app: App, token: str, lines: Sequence[LineForm], *, zero: bool
+) -> DeclarationPage:
+    """Record the month of ``token`` from the form: all of it or, at the first problem, nothing
+    (``FormRefused`` lists every problem with its line)."""
+    with unit_of_work(app) as unit:
+        session = unit.session
+        scope = read_link(session, app.settings, token, unit.now)
+        page = _page(session, app, scope, unit.now)
+        if page.closed_because is not None:
+            raise FormRefused([FormProblem(None, None, page.closed_because)])
+        parsed, problems = parse_form(session, lines, zero)
+        if problems:
+            raise FormRefused(problems)
+        actor = f"{page.company} (déclaration en ligne)"
+        inputs = line_inputs(session, parsed, unit.now)
+        record_declaration(
+            session,
+            clause_id=scope.clause_id,
+            company_id=scope.company_id,
+            month=scope.month,
+            lines=inputs,
+            actor=actor,
+            now=unit.now,
+            source=ONLINE_SOURCE,
+            publish=unit.app.publish,
+            replace=page.recorded is not None,
+            zone=app.settings.zone,
+        )
+        session.flush()
+        return _page(session, app, scope, unit.now)

@@ -1,0 +1,388 @@
+"""The JSON API, ``/api/v1/``: clauses, declarations, the day's tasks and the outbox.
+
+A sub-application of its own, so that it has its own OpenAPI schema (``/api/v1/openapi.json``)
+and its own errors: every refusal is JSON ``{"erreur": "…"}`` in French with a 4xx, never a 500.
+Callers authenticate with a bearer token (``clauses token create``); a read-only token reads and
+never writes (403). What a token writes has its name as the actor. Field names are French, as
+in the command line's ``--json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from workflow.app import api_tokens, clauses, declarations, mail, reports
+from workflow.app.clause_views import ClauseDetail, ClauseSummary
+from workflow.bootstrap import App
+from workflow.domain.stages import LABELS as STAGE_LABELS
+from workflow.domain.stages import ClauseEvent, Stage
+from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
+from workflow.emails.digest import CATEGORY_TITLES
+from workflow.errors import ClausesError, InputRefused, NotFound
+from workflow.services.online_declarations import FormRefused, LineForm
+
+T = TypeVar("T")
+
+API_SOURCE = "API"
+
+
+class ApiError(BaseModel):
+    erreur: str = Field(description="Ce qui est refusé, en français.")
+
+
+class ClauseOut(BaseModel):
+    numero: int
+    donneur_ordre: str
+    operation: str
+    marche: str
+    lot: str
+    intitule: str
+    etape: Stage
+    etape_libelle: str
+    heures_objectif: int | None
+
+
+class PartyOut(BaseModel):
+    entreprise_numero: int
+    entreprise: str
+    role: str
+    correspondant: str | None
+    heures_confiees: int | None
+    heures_declarees: Decimal
+
+
+class ClauseDetailOut(ClauseOut):
+    debut: date | None
+    fin_prevue: date | None
+    fin: date | None
+    heures_declarees: Decimal
+    entreprises: list[PartyOut]
+    evenements_possibles: list[ClauseEvent]
+
+
+class AdvanceIn(BaseModel):
+    evenement: ClauseEvent
+    motif: str | None = Field(default=None, max_length=2000)
+    date_fin: date | None = None
+
+
+class AdvancedOut(BaseModel):
+    numero: int
+    etape_avant: Stage
+    etape: Stage
+    le: datetime
+
+
+class LineIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=40)
+    heures: Decimal = Field(ge=0, le=250, max_digits=5, decimal_places=2)
+    contrat: ContractType
+    modalite: DeliveryMode
+    critere: Criterion | None = Field(
+        default=None, description="Obligatoire pour une personne que le service ne connaît pas."
+    )
+
+
+class DeclarationIn(BaseModel):
+    clause: int = Field(ge=1, le=2_000_000_000)
+    entreprise: int = Field(ge=1, le=2_000_000_000)
+    mois: str = Field(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="AAAA-MM")
+    lignes: list[LineIn] = Field(default_factory=list, max_length=500)
+    aucune_heure: bool = False
+
+
+class DeclarationOut(BaseModel):
+    declaration: int
+
+
+class ExpectedOut(BaseModel):
+    clause: int
+    entreprise_numero: int
+    entreprise: str
+    mois: date
+    etat: str
+    etat_libelle: str
+    heures: Decimal | None
+    echeance: date
+
+
+class TaskOut(BaseModel):
+    rubrique: str
+    titre: str
+    detail: str
+    action: str
+    clause: int | None
+
+
+class MessageOut(BaseModel):
+    numero: int
+    type: str
+    etat: str
+    etat_libelle: str
+    destinataires: str
+    objet: str
+    tentatives: int
+    derniere_erreur: str | None
+    ecrit_le: datetime
+    envoye_le: datetime | None
+
+
+def _clause(summary: ClauseSummary) -> dict[str, Any]:
+    return {
+        "numero": summary.id,
+        "donneur_ordre": summary.buyer,
+        "operation": summary.operation,
+        "marche": summary.market,
+        "lot": summary.lot_number,
+        "intitule": summary.lot_title,
+        "etape": summary.stage,
+        "etape_libelle": STAGE_LABELS[summary.stage],
+        "heures_objectif": summary.hours_target,
+    }
+
+
+def _detail(detail: ClauseDetail) -> dict[str, Any]:
+    return {
+        **_clause(detail.summary),
+        "debut": detail.start_date,
+        "fin_prevue": detail.planned_end_date,
+        "fin": detail.end_date,
+        "heures_declarees": detail.hours_done,
+        "entreprises": [
+            {
+                "entreprise_numero": party.company_id,
+                "entreprise": party.company,
+                "role": party.role.value,
+                "correspondant": party.correspondent,
+                "heures_confiees": party.hours_share,
+                "heures_declarees": party.hours_done,
+            }
+            for party in detail.parties
+        ],
+        "evenements_possibles": list(detail.allowed_events),
+    }
+
+
+_FRENCH_TYPES = {
+    "missing": "obligatoire",
+    "int_parsing": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
+    "decimal_parsing": "nombre attendu",
+    "decimal_type": "nombre attendu",
+    "string_type": "texte attendu",
+    "bool_type": "vrai ou faux attendu",
+    "bool_parsing": "vrai ou faux attendu",
+    "date_parsing": "date AAAA-MM-JJ attendue",
+    "date_from_datetime_parsing": "date AAAA-MM-JJ attendue",
+    "enum": "valeur hors de la liste",
+    "string_pattern_mismatch": "forme refusée",
+    "greater_than_equal": "trop petit",
+    "less_than_equal": "trop grand",
+    "string_too_short": "trop court",
+    "string_too_long": "trop long",
+    "too_long": "trop d'éléments",
+    "list_type": "liste attendue",
+    "model_attributes_type": "objet JSON attendu",
+    "dict_type": "objet JSON attendu",
+    "json_invalid": "JSON invalide",
+    "decimal_max_digits": "trop de chiffres",
+    "decimal_max_places": "deux décimales au plus",
+    "finite_number": "nombre fini attendu",
+}
+
+
+def french_validation(error: RequestValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:10]:
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
+        what = _FRENCH_TYPES.get(str(problem.get("type")), "valeur refusée")
+        parts.append(f"« {where or 'requête'} » : {what}")
+    return "Requête refusée : " + " ; ".join(parts) + "."
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _client(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> api_tokens.ApiClient:
+    app: App = request.app.state.clauses
+    token = credentials.credentials if credentials else None
+    found = await run_in_threadpool(api_tokens.client_of, app, token)
+    if found is None:
+        raise HTTPException(401, "Jeton absent, inconnu ou révoqué (« clauses token create »).")
+    return found
+
+
+async def _writer(
+    caller: Annotated[api_tokens.ApiClient, Depends(_client)],
+) -> api_tokens.ApiClient:
+    if caller.read_only:
+        raise HTTPException(403, f"Le jeton « {caller.name} » est en lecture seule.")
+    return caller
+
+
+#: Any valid token; a token that may write.
+Reader = Annotated[api_tokens.ApiClient, Depends(_client)]
+Writer = Annotated[api_tokens.ApiClient, Depends(_writer)]
+#: A clause's N° in a path: a positive integer an INTEGER column holds.
+ClauseNumber = Annotated[int, Path(ge=1, le=2_000_000_000)]
+
+
+def create_api(app: App) -> FastAPI:
+    api = FastAPI(
+        title="Clauses sociales d'insertion – API",
+        version="1",
+        description="Clauses, déclarations, tâches du jour et courriels. Jeton : « clauses token create ».",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        responses={401: {"model": ApiError}, 403: {"model": ApiError}, 422: {"model": ApiError}},
+    )
+    api.state.clauses = app
+
+    async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_in_threadpool(function, app, *args, **kwargs)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.status_code != 404
+            else ("Adresse inconnue de l'API." if exc.status_code == 404 else "Demande refusée.")
+        )
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"erreur": message}, status_code=exc.status_code, headers=headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"erreur": french_validation(exc)}, status_code=422)
+
+    @api.exception_handler(ClausesError)
+    async def refused(request: Request, exc: ClausesError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 422 if isinstance(exc, InputRefused) else 409
+        return JSONResponse({"erreur": exc.message}, status_code=status)
+
+    @api.get("/clauses", response_model=list[ClauseOut], summary="Les clauses, par étape")
+    async def list_clauses(_: Reader, etape: Stage | None = None) -> list[dict[str, Any]]:
+        return [_clause(s) for s in await call(clauses.list_clauses, stage=etape)]
+
+    @api.get("/clauses/{numero}", response_model=ClauseDetailOut, summary="Une clause")
+    async def show_clause(_: Reader, numero: ClauseNumber) -> dict[str, Any]:
+        return _detail(await call(clauses.clause_detail, numero))
+
+    @api.post("/clauses/{numero}/avancer", response_model=AdvancedOut, summary="Changer d'étape")
+    async def advance(caller: Writer, numero: ClauseNumber, body: AdvanceIn) -> dict[str, Any]:
+        moved = await call(
+            clauses.advance_clause, numero, body.evenement, reason=body.motif,
+            end_date=body.date_fin, actor=caller.name,
+        )  # fmt: skip
+        return {
+            "numero": moved.clause_id,
+            "etape_avant": moved.from_stage,
+            "etape": moved.to_stage,
+            "le": moved.at,
+        }
+
+    @api.get("/declarations", response_model=list[ExpectedOut], summary="Déclarations attendues")
+    async def list_declarations(
+        _: Reader,
+        clause: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
+        entreprise: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
+        manquantes: bool = False,
+    ) -> list[dict[str, Any]]:
+        listed = await call(
+            declarations.declaration_list,
+            clause=clause,
+            company=entreprise,
+            missing_only=manquantes,
+        )
+        return [
+            {
+                "clause": line.clause_id,
+                "entreprise_numero": line.company_id,
+                "entreprise": line.company,
+                "mois": line.month,
+                "etat": line.state.value,
+                "etat_libelle": declarations.STATE_LABELS[line.state],
+                "heures": line.hours,
+                "echeance": line.due_on,
+            }
+            for line in listed.lines
+        ]
+
+    @api.post(
+        "/declarations", response_model=DeclarationOut, status_code=201, summary="Déclarer un mois"
+    )
+    async def declare(caller: Writer, body: DeclarationIn) -> dict[str, Any]:
+        year, month = (int(part) for part in body.mois.split("-"))
+        lines = [
+            LineForm(
+                reference=line.reference,
+                hours=f"{line.heures:f}",
+                contract=line.contrat.value,
+                mode=line.modalite.value,
+                criterion=line.critere.value if line.critere else "",
+            )
+            for line in body.lignes
+        ]
+        try:
+            declaration_id = await call(
+                declarations.declare_lines, clause=body.clause, company=body.entreprise,
+                month=date(year, month, 1), lines=lines, zero=body.aucune_heure,
+                actor=caller.name, source=API_SOURCE,
+            )  # fmt: skip
+        except FormRefused as problems:
+            raise InputRefused(
+                "Déclaration refusée : " + " ; ".join(str(p) for p in problems.problems)
+            ) from None
+        return {"declaration": declaration_id}
+
+    @api.get("/taches", response_model=list[TaskOut], summary="Les tâches du jour")
+    async def tasks(_: Reader) -> list[dict[str, Any]]:
+        digest = await call(reports.daily_digest)
+        return [
+            {
+                "rubrique": CATEGORY_TITLES[item.category],
+                "titre": item.title,
+                "detail": item.detail,
+                "action": item.action,
+                "clause": item.clause_id,
+            }
+            for item in digest.items
+        ]
+
+    @api.get("/courriels", response_model=list[MessageOut], summary="La boîte d'envoi")
+    async def outbox(
+        _: Reader, etat: Annotated[list[str] | None, Query(max_length=7)] = None
+    ) -> list[dict[str, Any]]:
+        listed = await call(mail.outbox_messages, states=etat or (), limit=200)
+        return [
+            {
+                "numero": m.id,
+                "type": m.kind,
+                "etat": m.state,
+                "etat_libelle": m.state_label,
+                "destinataires": m.recipients,
+                "objet": m.subject,
+                "tentatives": m.attempts,
+                "derniere_erreur": m.last_error,
+                "ecrit_le": m.created_at,
+                "envoye_le": m.sent_at,
+            }
+            for m in listed.messages
+        ]
+
+    return api

@@ -1,0 +1,238 @@
+"""A company's page: ``/declarer/<token>``, the link of its welcome, calls and reminders.
+
+GET shows the month, the people declared before and the form; POST « vérifier » reads the form
+back for confirmation (nothing written); POST « confirmer » records it and redirects to the page,
+which then shows what was recorded (so a reload never records twice). « Ajouter une ligne » gives
+one more blank line, the values typed kept. Async routes run the application layer in a thread:
+its transactions must not hold the event loop the clock shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from workflow.app import online_declarations as online
+from workflow.bootstrap import App
+from workflow.domain.declaration_links import LinkProblem, LinkRefused
+from workflow.entrypoints.web.pages import Pages, hours_field
+from workflow.errors import FieldError, FileRefused, InputRefused
+
+T = TypeVar("T")
+
+#: Blank lines the form offers for people declared for the first time.
+BLANK_LINES = 2
+#: The largest file read (the importer's own limit).
+MAX_UPLOAD = 20_000_000
+#: The most lines one form may carry (a month of one company on one lot is far below).
+MAX_LINES = 200
+
+
+def _lines(form: Any) -> list[online.LineForm]:
+    columns = [
+        form.getlist(name) for name in ("reference", "hours", "contract", "mode", "criterion")
+    ]
+    count = min(max(len(column) for column in columns), MAX_LINES)
+    padded = [[*column, *[""] * (count - len(column))] for column in columns]
+    return [
+        online.LineForm(
+            reference=str(padded[0][i]),
+            hours=str(padded[1][i]),
+            contract=str(padded[2][i]),
+            mode=str(padded[3][i]),
+            criterion=str(padded[4][i]),
+        )
+        for i in range(count)
+    ]
+
+
+def _row(
+    reference: str, hours: str, contract: str, mode: str, known: bool, last: Any
+) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "hours": hours,
+        "contract": contract,
+        "mode": mode,
+        "criterion": "",
+        "known": known,
+        "last": last,
+    }
+
+
+def _form_rows(
+    page: online.DeclarationPage, typed: list[online.LineForm] | None, blank: int
+) -> list[dict[str, Any]]:
+    """The lines the form shows: the month as recorded (to correct it), each person declared
+    before (last month's contract and mode chosen), then blank lines for new people; with
+    ``typed``, what was typed, as it was (the known people first, as the form posts them)."""
+    known = _known_rows(page)
+    if typed is not None:
+        rows = [
+            {
+                **_row(line.reference, line.hours, line.contract, line.mode, False, None),
+                "criterion": line.criterion,
+            }
+            for line in typed
+        ]
+        for row, known_row in zip(rows, known, strict=False):
+            if row["reference"] == known_row["reference"]:
+                row.update(known=True, last=known_row["last"])
+        return rows
+    return [*known, *(_row("", "", "", "", False, None) for _ in range(blank))]
+
+
+def _known_rows(page: online.DeclarationPage) -> list[dict[str, Any]]:
+    recorded = page.recorded or ()
+    rows = [
+        _row(
+            line.reference, hours_field(line.hours), line.contract_code, line.mode_code, True, None
+        )
+        for line in recorded
+    ]
+    named = {line.reference for line in recorded}
+    rows += [
+        _row(person.reference, "", person.contract, person.mode, True, person)
+        for person in page.known
+        if person.reference not in named
+    ]
+    return rows
+
+
+def router(app: App, pages: Pages) -> APIRouter:
+    routes = APIRouter()
+
+    async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_in_threadpool(function, app, *args, **kwargs)
+
+    def refused(request: Request, error: InputRefused) -> HTMLResponse:
+        status = (
+            410 if isinstance(error, LinkRefused) and error.problem is LinkProblem.EXPIRED else 403
+        )
+        return pages.render(
+            request,
+            "link_refused.html",
+            status_code=status,
+            message=error.message,
+            expired=status == 410,
+        )
+
+    def form_page(
+        request: Request,
+        page: online.DeclarationPage,
+        token: str,
+        *,
+        typed: list[online.LineForm] | None = None,
+        zero: bool = False,
+        problems: list[str] | None = None,
+        blank: int = BLANK_LINES,
+        status_code: int = 200,
+        saved: bool = False,
+    ) -> HTMLResponse:
+        return pages.render(
+            request,
+            "declaration.html",
+            status_code=status_code,
+            page=page,
+            token=token,
+            rows=_form_rows(page, typed, blank if typed is None else 0),
+            zero=zero,
+            problems=problems or [],
+            saved=saved,
+            criteria=online.CRITERIA,
+            contracts=online.CONTRACTS,
+            modes=online.MODES,
+        )
+
+    @routes.get("/declarer/{token}", response_class=HTMLResponse)
+    async def show(request: Request, token: str) -> HTMLResponse:
+        try:
+            page = await call(online.declaration_page, token)
+        except InputRefused as error:
+            return refused(request, error)
+        return form_page(request, page, token, saved=request.query_params.get("enregistre") == "1")
+
+    @routes.post("/declarer/{token}", response_class=HTMLResponse)
+    async def submit(request: Request, token: str) -> Response:
+        form = await request.form()
+        lines = _lines(form)
+        zero = form.get("zero") == "1"
+        action = str(form.get("action") or "verifier")
+        try:
+            page = await call(online.declaration_page, token)
+        except InputRefused as error:
+            return refused(request, error)
+        if action in ("ajouter", "corriger"):
+            blank = [online.LineForm("", "", "", "", "")] if action == "ajouter" else []
+            return form_page(request, page, token, typed=[*lines, *blank], zero=zero)
+        try:
+            if action == "confirmer":
+                await call(online.declare_online, token, lines, zero=zero)
+                return RedirectResponse(f"/declarer/{token}?enregistre=1", status_code=303)
+            checked = await call(online.check_declaration, token, lines, zero=zero)
+        except online.FormRefused as error:
+            return form_page(
+                request,
+                page,
+                token,
+                typed=lines,
+                zero=zero,
+                problems=[str(p) for p in error.problems],
+                status_code=422,
+            )
+        except InputRefused as error:
+            return refused(request, error)
+        return pages.render(
+            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=zero
+        )
+
+    @routes.post("/declarer/{token}/fichier", response_class=HTMLResponse)
+    async def upload(request: Request, token: str) -> Response:
+        """The filled template, read by the importer, shown for confirmation like a typed form."""
+        try:
+            page = await call(online.declaration_page, token)
+        except InputRefused as error:
+            return refused(request, error)
+        async with request.form() as form:  # closes the spooled upload once read
+            sent = form.get("fichier")
+            filename = sent.filename if isinstance(sent, UploadFile) else None
+            data = await sent.read(MAX_UPLOAD + 1) if isinstance(sent, UploadFile) else b""
+        if not filename:
+            return form_page(
+                request,
+                page,
+                token,
+                problems=["Choisissez d'abord le fichier à envoyer."],
+                status_code=422,
+            )
+        try:
+            if len(data) > MAX_UPLOAD:
+                raise FileRefused(
+                    filename, [FieldError(None, None, "fichier trop gros (20 Mo au plus).")]
+                )
+            lines = await call(online.lines_of_file, token, filename, data)
+            checked = await call(online.check_declaration, token, lines, zero=False)
+        except FileRefused as error:
+            problems = [f"{error.source}, {problem}" for problem in error.errors]
+            return form_page(request, page, token, problems=problems, status_code=422)
+        except online.FormRefused as error:
+            return form_page(
+                request,
+                page,
+                token,
+                typed=lines,
+                problems=[str(p) for p in error.problems],
+                status_code=422,
+            )
+        except InputRefused as error:
+            return refused(request, error)
+        return pages.render(
+            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=False
+        )
+
+    return routes

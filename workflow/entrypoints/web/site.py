@@ -1,0 +1,42 @@
+"""The ASGI application: its pages, its assets (served by itself, no CDN) and its error pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from workflow.bootstrap import App
+from workflow.entrypoints.web import dashboard, declarations
+from workflow.entrypoints.web.api import create_api
+from workflow.entrypoints.web.pages import SITE_NAME, Pages, web_folder
+
+
+def create_site(app: App) -> FastAPI:
+    """The web application of ``app``: ``clauses web`` serves it alone, ``clauses serve`` beside
+    the clock."""
+    site = FastAPI(title=SITE_NAME, docs_url=None, redoc_url=None, openapi_url=None)
+    pages = Pages(app)
+    site.mount("/static", StaticFiles(directory=web_folder() / "static"), name="static")
+    site.mount("/api/v1", create_api(app))
+    site.include_router(declarations.router(app, pages))
+    site.include_router(dashboard.router(app, pages))
+
+    @site.exception_handler(HTTPException)
+    async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:
+        return pages.render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            title="Page introuvable" if exc.status_code == 404 else "Demande refusée",
+            message="Cette adresse ne mène à aucune page du service."
+            if exc.status_code == 404
+            else "Cette demande n'a pas pu être traitée.",
+        )
+
+    @site.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        return pages.render(request, "home.html")
+
+    return site

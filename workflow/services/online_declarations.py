@@ -1,0 +1,283 @@
+"""A company's declaration typed on its web page: what the page shows, and the reading of the form.
+
+The form is read as a whole before anything is written: every line is checked (reference, hours,
+contract, mode, the criterion of a new person) and every problem is named with the line and the
+field it is about; one problem refuses the whole form, as a refused file does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
+from workflow.adapters.orm import Declaration, DeclarationLine, Participant
+from workflow.adapters.spreadsheets import read_table_bytes
+from workflow.domain.declaration_links import LinkScope
+from workflow.domain.hours import parse_decimal
+from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
+from workflow.emails.phrases import month_phrase
+from workflow.errors import FieldError, FileRefused, InputRefused
+from workflow.services.declaration_imports import DECLARATION_LIMITS, parse_declarations
+from workflow.services.declarations import LineInput, hours_problem
+from workflow.services.participants import (
+    REFERENCE_MAX,
+    create_participant,
+    get_participant,
+    new_reference_problem,
+)
+
+#: Where a declaration typed on the web says it came from (history, receipts).
+ONLINE_SOURCE = "déclaration en ligne"
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    """A participant the company already declared on the lot, with their latest line before the
+    month shown: the page offers them again with that contract and mode."""
+
+    reference: str
+    criterion: str
+    contract: str
+    mode: str
+    last_month: date
+    last_hours: Decimal
+
+
+def known_people(
+    session: Session, clause_id: int, company_id: int, before: date
+) -> list[KnownPerson]:
+    rows = session.execute(
+        select(
+            Participant.reference,
+            Participant.criterion,
+            DeclarationLine.contract_type,
+            DeclarationLine.delivery_mode,
+            Declaration.month,
+            DeclarationLine.hours,
+        )
+        .join(DeclarationLine, DeclarationLine.participant_id == Participant.id)
+        .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+        .where(
+            Declaration.clause_id == clause_id,
+            Declaration.company_id == company_id,
+            Declaration.month < before,
+        )
+        .order_by(Declaration.month, DeclarationLine.id)
+    ).all()
+    found: dict[str, KnownPerson] = {}
+    for reference, criterion, contract, mode, month, hours in rows:
+        found[reference] = KnownPerson(reference, criterion, contract, mode, month, hours)
+    return sorted(found.values(), key=lambda person: person.reference)
+
+
+@dataclass(frozen=True)
+class LineForm:
+    """One line of the form as typed: ``criterion`` only matters for a person new to the
+    service. An empty ``hours`` means the person did not work on the lot that month."""
+
+    reference: str
+    hours: str
+    contract: str
+    mode: str
+    criterion: str = ""
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    line: int | None  # 1-based, as the page numbers its lines; None for the whole form
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        where = f"ligne {self.line}" + (f", {self.field}" if self.field else "")
+        return f"{where} : {self.message}"
+
+
+class FormRefused(InputRefused):
+    """La déclaration n'a pas été enregistrée."""
+
+    def __init__(self, problems: Sequence[FormProblem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} point{'s' if count > 1 else ''} à corriger ; rien n'a été enregistré."
+        super().__init__("\n".join([head, *(f"- {problem}" for problem in self.problems)]))
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    reference: str
+    hours: Decimal
+    contract: ContractType
+    mode: DeliveryMode
+    #: Set for a person the service does not know yet (created with the declaration).
+    criterion: Criterion | None
+
+
+Choice = TypeVar("Choice", ContractType, DeliveryMode, Criterion)
+
+
+def _choice(
+    kind: type[Choice], value: str, line: int, field: str, problems: list[FormProblem]
+) -> Choice | None:
+    try:
+        return kind(value.strip())
+    except ValueError:
+        problems.append(FormProblem(line, field, "choisissez une valeur dans la liste."))
+        return None
+
+
+def parse_form(
+    session: Session, lines: Sequence[LineForm], zero: bool
+) -> tuple[list[ParsedLine], list[FormProblem]]:
+    """The lines to record, and every problem found (the lines are worth nothing if any)."""
+    problems: list[FormProblem] = []
+    parsed: list[ParsedLine] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        reference = " ".join(line.reference.split())
+        if not line.hours.strip():
+            if reference and not _known(session, reference):
+                problems.append(
+                    FormProblem(number, "heures", f"indiquez les heures de « {reference} ».")
+                )
+            continue
+        if not reference:
+            problems.append(
+                FormProblem(number, "référence", "indiquez la référence de la personne.")
+            )
+            continue
+        if len(reference) > REFERENCE_MAX:
+            problems.append(
+                FormProblem(number, "référence", f"{REFERENCE_MAX} caractères au plus.")
+            )
+            continue
+        if reference in seen:
+            problems.append(
+                FormProblem(
+                    number, "référence", f"« {reference} » figure déjà ligne {seen[reference]}."
+                )
+            )
+            continue
+        seen[reference] = number
+        try:
+            hours = parse_decimal(line.hours, "heures")
+        except InputRefused:
+            problems.append(FormProblem(number, "heures", f"« {line.hours} » n'est pas un nombre."))
+            continue
+        if problem := hours_problem(hours):
+            problems.append(FormProblem(number, "heures", problem))
+            continue
+        contract = _choice(ContractType, line.contract, number, "type de contrat", problems)
+        mode = _choice(DeliveryMode, line.mode, number, "modalité", problems)
+        criterion = None
+        if not _known(session, reference):
+            if problem := new_reference_problem(reference):
+                problems.append(FormProblem(number, "référence", problem))
+            criterion = _choice(
+                Criterion, line.criterion, number, "critère d'éligibilité", problems
+            )
+            if criterion is None:
+                continue
+        if contract is None or mode is None:
+            continue
+        parsed.append(ParsedLine(reference, hours, contract, mode, criterion))
+    if zero and any(line.hours > 0 for line in parsed):
+        problems.append(
+            FormProblem(
+                None,
+                None,
+                "Vous avez coché « aucune heure ce mois-ci » et saisi des heures : l'un ou l'autre.",
+            )
+        )
+    if not zero and not parsed and not problems:
+        problems.append(
+            FormProblem(
+                None,
+                None,
+                "Saisissez les heures d'au moins une personne, ou cochez « aucune heure ce mois-ci ».",
+            )
+        )
+    return ([] if zero else parsed), problems
+
+
+def line_inputs(session: Session, parsed: Sequence[ParsedLine], now: datetime) -> list[LineInput]:
+    """The lines to record: the people ``parse_form`` gave a criterion are new to the service
+    and created now; the others are found by their reference."""
+    return [
+        LineInput(
+            (
+                get_participant(session, line.reference)
+                if line.criterion is None
+                else create_participant(
+                    session, reference=line.reference, criterion=line.criterion, now=now
+                )
+            ).id,
+            line.hours,
+            line.mode,
+            line.contract,
+        )
+        for line in parsed
+    ]
+
+
+def _known(session: Session, reference: str) -> bool:
+    return (
+        session.scalar(select(Participant.id).where(Participant.reference == reference)) is not None
+    )
+
+
+def lines_from_file(
+    session: Session,
+    data: bytes,
+    filename: str,
+    scope: LinkScope,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+) -> list[LineForm]:
+    """The lines of a filled template (CSV, .xlsx or .ods) as the form would carry them, for
+    the company to confirm: read and checked by the importer itself, and refused whole, line by
+    line, when it holds anything but this link's month of this company on this lot."""
+    table = read_table_bytes(data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS)
+    groups, _, _ = parse_declarations(
+        session, table, clause_id=scope.clause_id, replace=True, now=now, zone=zone
+    )
+    outside = [
+        FieldError(
+            group.first_line,
+            None,
+            f"ce fichier déclare le mois {month_phrase(group.month)} de {group.company.name} ; "
+            f"ce lien ne permet de déclarer que le mois {month_phrase(scope.month)} de votre "
+            "entreprise sur ce lot.",
+        )
+        for group in groups
+        if (group.company.id, group.month) != (scope.company_id, scope.month)
+    ]
+    if outside:
+        raise FileRefused(table.source, outside)
+    if not groups:
+        raise FileRefused(
+            table.source,
+            [FieldError(None, None, "aucune ligne avec des heures : le modèle est-il rempli ?")],
+        )
+    return [
+        LineForm(
+            reference=line.reference,
+            hours=f"{line.hours:f}".replace(".", ","),
+            contract=line.contract.value,
+            mode=line.mode.value,
+            criterion=line.criterion.value if line.criterion else "",
+        )
+        for group in groups
+        for line in group.lines
+    ]
