@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             f"/api/v1/declarations?clause={clause}", headers=bearer
         ),
         "API : tâches du jour": lambda: client.get("/api/v1/taches", headers=bearer),
-        "API : toutes les clauses": lambda: client.get("/api/v1/clauses", headers=bearer),
+        "API : une page de clauses (100)": lambda: client.get("/api/v1/clauses", headers=bearer),
     }
     baseline: Callable[[], Any] = lambda: client.get("/static/clauses.css")  # noqa: E731
 

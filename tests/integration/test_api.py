@@ -76,6 +76,13 @@ def test_it_lists_and_shows_clauses_and_a_read_only_token_cannot_write(api: API)
     assert refused.status_code == 403
     assert refused.json()["erreur"] == "Le jeton « Tableur du Département » est en lecture seule."
     assert client.get("/api/v1/clauses/999999", headers=reader).status_code == 404
+    first, second = (
+        client.get(f"/api/v1/clauses?nombre=1&debut={n}", headers=reader).json() for n in (0, 1)
+    )
+    assert len(first) == len(second) == 1 and first[0]["numero"] != second[0]["numero"]
+    assert first + second == listed.json()[:2]
+    too_many = client.get("/api/v1/clauses?nombre=501", headers=reader)
+    assert too_many.status_code == 422 and "« nombre » : trop grand" in too_many.json()["erreur"]
 
 
 def test_a_stage_change_is_signed_by_the_token(api: API) -> None:

@@ -244,3 +244,16 @@ def test_an_uncertain_email_waits_on_the_dashboard_for_her_decision(
     site.post(f"/courriels/{message_id}/renvoyer", data={"csrf": csrf})
     with app.transaction() as session:
         assert session.get(OutboxMessage, message_id).state == OutboxState.PENDING  # type: ignore[union-attr]
+
+
+def test_a_long_section_shows_its_most_urgent_tasks_and_counts_the_rest(
+    site: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow.entrypoints.web import dashboard
+
+    sign_in(site)
+    monkeypatch.setattr(dashboard, "TASKS_SHOWN", 0)
+    board = visible(site.get("/tableau-de-bord").text)
+    assert "Éligibilités à vérifier (1)" in board
+    assert "… et 1 autre, moins urgente (le récapitulatif du matin les donne toutes)." in board
+    assert "Heures déclarées sans justificatif validé" not in board

@@ -45,8 +45,11 @@ def list_clauses(
     stage: Stage | None = None,
     market: Designation | None = None,
     buyer: Designation | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> tuple[ClauseSummary, ...]:
-    """The clauses (one per lot), by stage then N°; only one stage, market or buyer if given."""
+    """The clauses (one per lot), by stage then N°; only one stage, market or buyer if given;
+    ``limit`` of them from the ``offset``-th (a page of the API)."""
     statement = (
         select(Clause)
         .join(Clause.market)
@@ -58,6 +61,10 @@ def list_clauses(
     )
     if stage is not None:
         statement = statement.where(Clause.stage == stage.value)
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
     with reading(app) as session:
         if market is not None:
             statement = statement.where(Clause.market_id == find_market(session, market).id)

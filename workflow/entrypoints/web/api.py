@@ -35,6 +35,9 @@ from workflow.services.online_declarations import FormRefused, LineForm
 T = TypeVar("T")
 
 API_SOURCE = "API"
+#: Clauses per page of ``GET /clauses``, by default and at most: a territory holds thousands.
+PAGE = 100
+MAX_PAGE = 500
 
 
 class ApiError(BaseModel):
@@ -202,10 +205,14 @@ _FRENCH_TYPES = {
 }
 
 
+#: Where a field was read (body, query…): the field's own name is what a caller reads.
+_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def french_validation(error: RequestValidationError) -> str:
     parts = []
     for problem in error.errors()[:10]:
-        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p not in _SOURCES)
         what = _FRENCH_TYPES.get(str(problem.get("type")), "valeur refusée")
         parts.append(f"« {where or 'requête'} » : {what}")
     return "Requête refusée : " + " ; ".join(parts) + "."
@@ -275,9 +282,19 @@ def create_api(app: App) -> FastAPI:
         status = 404 if isinstance(exc, NotFound) else 422 if isinstance(exc, InputRefused) else 409
         return JSONResponse({"erreur": exc.message}, status_code=status)
 
-    @api.get("/clauses", response_model=list[ClauseOut], summary="Les clauses, par étape")
-    async def list_clauses(_: Reader, etape: Stage | None = None) -> list[dict[str, Any]]:
-        return [_clause(s) for s in await call(clauses.list_clauses, stage=etape)]
+    @api.get(
+        "/clauses",
+        response_model=list[ClauseOut],
+        summary="Les clauses, par étape puis N°, une page à la fois",
+    )
+    async def list_clauses(
+        _: Reader,
+        etape: Stage | None = None,
+        debut: Annotated[int, Query(ge=0, le=10_000_000, description="rang de la première")] = 0,
+        nombre: Annotated[int, Query(ge=1, le=MAX_PAGE, description="combien au plus")] = PAGE,
+    ) -> list[dict[str, Any]]:
+        listed = await call(clauses.list_clauses, stage=etape, offset=debut, limit=nombre)
+        return [_clause(s) for s in listed]
 
     @api.get("/clauses/{numero}", response_model=ClauseDetailOut, summary="Une clause")
     async def show_clause(_: Reader, numero: ClauseNumber) -> dict[str, Any]:

@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 SESSION_COOKIE = "clauses_session"
 LOGIN_COOKIE = "clauses_connexion"
+#: Tasks shown per section, most urgent first: a large territory has thousands.
+TASKS_SHOWN = 30
 #: The states of an email the facilitator may send again from the log.
 RETRYABLE = frozenset({"failed", "dead", "uncertain"})
 
@@ -137,6 +139,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             user=user,
             board=board,
             titles=CATEGORY_TITLES,
+            shown=TASKS_SHOWN,
             done=request.query_params.get("fait"),
         )
 
