@@ -170,7 +170,7 @@ def test_missing_keeps_only_what_is_owed_and_its_totals_add_up(
     total = owed["total"]
     owing = total["manquantes"] + total["en_retard"]
     last = said.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"{owing} déclarations dues pas encore reçue(s) : "), last
+    assert last.startswith(f"{owing} déclarations dues pas encore reçues : "), last
     assert last.endswith(f"{total['en_retard']} en retard."), last
     assert "déclarée" not in last
 

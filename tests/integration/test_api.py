@@ -245,3 +245,54 @@ def test_no_generated_request_makes_a_server_error(fuzzed: tuple[object, str]) -
             case.call_and_validate(headers=headers, checks=[not_a_server_error])
 
         no_server_error()
+
+
+def test_a_validated_month_is_not_changed_and_a_repeated_post_records_once(api: API) -> None:
+    from workflow.app.declarations import validate_declaration
+
+    app, client, writer, _ = api
+    clause_id, holder_id, _ = lot_01(app)
+    body = {
+        "clause": clause_id,
+        "entreprise": holder_id,
+        "mois": "2026-04",
+        "lignes": [
+            {"reference": "P-API-1", "heures": "30,5", "contrat": "cdd",
+             "modalite": "direct_hiring", "critere": "long_term_jobseeker"},
+        ],
+    }  # fmt: skip
+
+    first = client.post("/api/v1/declarations", headers=writer, json=body)
+    body["lignes"][0].pop("critere")  # type: ignore[attr-defined]
+    again = client.post("/api/v1/declarations", headers=writer, json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    with app.transaction() as session:
+        receipts = session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.kind == "declaration_receipt")
+        ).all()
+    assert len(receipts) == 1
+
+    validate_declaration(app, clause=clause_id, company=holder_id, month=APRIL)
+    body["lignes"][0]["heures"] = "12"  # type: ignore[index]
+    refused = client.post("/api/v1/declarations", headers=writer, json=body)
+    assert (
+        refused.status_code == 422
+        and "a été validée par Camille Martin" in refused.json()["erreur"]
+    )
+
+
+def test_the_api_speaks_french_about_methods_json_and_booleans(api: API) -> None:
+    _, client, writer, _ = api
+    wrong_method = client.delete("/api/v1/clauses", headers=writer)
+    broken = client.post(
+        "/api/v1/declarations",
+        headers={**writer, "Content-Type": "application/json"},
+        content=b'{"clause": 1,',
+    )
+    boolean = client.get("/api/v1/declarations?manquantes=vrai", headers=writer)
+
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["erreur"].startswith("Méthode non permise à cette adresse")
+    assert broken.json()["erreur"] == "Requête refusée : corps de la requête : JSON invalide."
+    assert boolean.json()["erreur"] == "Requête refusée : « manquantes » : true ou false attendu."

@@ -257,3 +257,22 @@ def test_a_long_section_shows_its_most_urgent_tasks_and_counts_the_rest(
     assert "Éligibilités à vérifier (1)" in board
     assert "… et 1 autre, moins urgente (le récapitulatif du matin les donne toutes)." in board
     assert "Heures déclarées sans justificatif validé" not in board
+
+
+def test_a_failed_login_keeps_the_login_typed_and_the_log_says_how_many_it_shows(
+    site: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = site.post(
+        "/connexion",
+        data={"csrf": login_token(site), "identifiant": "camille", "mot_de_passe": "non"},
+    )
+    assert 'name="identifiant" value="camille"' in refused.text
+
+    from workflow.app import mail
+
+    sign_in(site)
+    real = mail.outbox_messages
+    monkeypatch.setattr(mail, "outbox_messages", lambda app, **kw: real(app, **{**kw, "limit": 2}))
+    log = visible(site.get("/courriels").text)
+    assert "Les 2 plus récents sur" in log and "tous : « clauses mail list »" in log
+    assert not re.search(r"·\s*(N°|$)", log)

@@ -559,3 +559,15 @@ def test_it_asks_to_check_eligibility_of_participants_with_hours(app: App) -> No
     order = [i.category for i in digest.items]
     assert order.index(Category.FINAL_REPORT) < order.index(Category.ELIGIBILITY)
     assert order.index(Category.ELIGIBILITY) < order.index(Category.WAITING)
+
+
+def test_a_report_due_for_a_clause_finished_later_than_now_never_counts_negative_days(
+    app: App,
+) -> None:
+    """A finish recorded with a later moment (a clock put back, a moment given by hand): the
+    task says « aujourd'hui », never « depuis -86 jour »."""
+    built = build(app)
+    with app.transaction() as session:
+        digest = compile_digest(session, NOW - timedelta(days=30), app.settings)
+    [report] = [i for i in digest.items if i.clause_id == built.clauses["report"]]
+    assert report.detail.startswith("Achevée aujourd'hui") and report.weight == 0

@@ -436,3 +436,66 @@ def test_once_validated_the_page_shows_the_month_and_a_replayed_link_changes_not
     assert april.validated_at is None
     assert any("validation levée" in (reason or "") for reason in reasons)
     assert "Vérifier la déclaration" in visible(client.get(path).text)
+
+
+def test_a_confirmation_sent_twice_records_once_and_sends_one_receipt(
+    called: App, clock: Clock
+) -> None:
+    clause_id, holder_id, _ = lot_01(called)
+    path = call_link(called, clause_id, holder_id)
+    client = TestClient(create_site(called))
+    client.post(path, data=form(TWO_PEOPLE, "confirmer"))
+    clock.set(CALLED + timedelta(minutes=1))  # a reload, a double click, a minute later
+
+    again = client.post(path, data=form(TWO_PEOPLE, "confirmer"), follow_redirects=False)
+
+    assert again.status_code == 303
+    assert outbox_count(called, "declaration_receipt") == 1
+    with called.transaction() as session:
+        events = session.scalars(
+            select(ClauseHistory.event).where(ClauseHistory.event == "declaration")
+        ).all()
+    assert events == ["declaration"]
+
+
+def test_no_hours_ticked_wins_over_hours_kept_in_the_form(called: App) -> None:
+    """The correction form comes back with the month's hours: ticking « aucune heure » is
+    enough, and the confirmation says what will be recorded."""
+    clause_id, holder_id, _ = lot_01(called)
+    path = call_link(called, clause_id, holder_id)
+    client = TestClient(create_site(called))
+
+    checked = client.post(path, data=form(TWO_PEOPLE, "verifier", zero=True))
+    assert checked.status_code == 200
+    assert "Aucune heure ce mois-ci : personne n'a travaillé sur le lot." in visible(checked.text)
+    client.post(path, data=form(TWO_PEOPLE, "confirmer", zero=True))
+    [april] = declarations(called, clause_id, holder_id)
+    assert april.total_hours == 0 and april.lines == []
+
+
+def test_a_reference_with_a_control_character_is_refused(called: App) -> None:
+    clause_id, holder_id, _ = lot_01(called)
+    path = call_link(called, clause_id, holder_id)
+    client = TestClient(create_site(called))
+    bad = {**TWO_PEOPLE, "reference": ["A\x01B", "P-WEB-2"]}
+
+    refused = client.post(path, data=form(bad, "verifier"))
+
+    assert refused.status_code == 422
+    assert "ligne 1, référence : caractère de contrôle U+0001 interdit" in visible(refused.text)
+
+
+def test_a_late_month_says_so_and_the_upload_address_leads_to_the_page(
+    called: App, clock: Clock
+) -> None:
+    clause_id, holder_id, _ = lot_01(called)
+    path = call_link(called, clause_id, holder_id)
+    client = TestClient(create_site(called))
+    # Due Monday 11 May; Thursday 14 May 2026 is Ascension Day: 12 and 13 May are the 2 days.
+    clock.set(datetime(2026, 5, 14, 9, 0, tzinfo=PARIS))
+
+    page = visible(client.get(path).text)
+    typed = client.get(f"{path}/fichier", follow_redirects=False)
+
+    assert "lundi 11 mai 2026 (en retard de 2 jours ouvrés)" in page
+    assert typed.status_code == 303 and typed.headers["location"] == path

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from workflow.adapters.templates import french_date
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.domain.calendar import local_date
+from workflow.emails.phrases import month_phrase
+from workflow.errors import InputRefused
 from workflow.services.declaration_views import (
     OWED_STATES,
     STATE_LABELS,
@@ -29,7 +32,13 @@ from workflow.services.declarations import (
     record_declaration,
 )
 from workflow.services.declarations import validate_declaration as validate_month
-from workflow.services.online_declarations import FormRefused, LineForm, line_inputs, parse_form
+from workflow.services.online_declarations import (
+    FormRefused,
+    LineForm,
+    line_inputs,
+    parse_form,
+    same_as_recorded,
+)
 
 __all__ = [
     "STATE_LABELS",
@@ -113,6 +122,15 @@ def declare_lines(
         parsed, problems = parse_form(session, lines, zero)
         if problems:
             raise FormRefused(problems)
+        recorded = find_declaration(session, found_clause.id, found_company.id, month)
+        if recorded is not None and recorded.validated_at is not None:
+            raise InputRefused(
+                f"La déclaration {month_phrase(month)} de {found_company.name} a été validée par "
+                f"{recorded.validated_by} le {french_date(recorded.validated_at)} : elle ne se "
+                "modifie plus ainsi ; écrivez à la facilitatrice."
+            )
+        if recorded is not None and same_as_recorded(recorded, parsed):
+            return recorded.id  # sent twice: nothing recorded again, no second receipt
         inputs = line_inputs(session, parsed, unit.now)
         declaration = record_declaration(
             session,

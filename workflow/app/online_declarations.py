@@ -21,7 +21,7 @@ from workflow.adapters.orm import Clause, Company
 from workflow.adapters.templates import french_date
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
-from workflow.domain.calendar import due_date, opens_on
+from workflow.domain.calendar import due_date, local_date, opens_on, working_days_between
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.vocabulary import CONTRACT_LABELS, CRITERION_LABELS, DELIVERY_MODE_LABELS
 from workflow.emails.lots import lot_context
@@ -45,6 +45,7 @@ from workflow.services.online_declarations import (
     line_inputs,
     lines_from_file,
     parse_form,
+    same_as_recorded,
 )
 
 __all__ = [
@@ -101,6 +102,8 @@ class DeclarationPage:
     opens_on: date
     due_on: date
     expires_on: date
+    #: Working days past the due date today (0 when not late).
+    late_days: int
     #: Why the month cannot be declared now (not open yet, lot not in execution…), or None.
     closed_because: str | None
     known: tuple[KnownPerson, ...]
@@ -141,6 +144,8 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         )
     context = lot_context(lot_of(clause))
     called = ladder_due_dates(session, clause.id, company.id).get(scope.month)
+    due_on = called or due_date(scope.month, due_day_of(clause, app.settings))
+    late = existing is None and not problems
     return DeclarationPage(
         company=company.name,
         title=context["title"],
@@ -149,7 +154,8 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         lot=context["lot"],
         month=scope.month,
         opens_on=opens_on(scope.month),
-        due_on=called or due_date(scope.month, due_day_of(clause, app.settings)),
+        due_on=due_on,
+        late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         known=tuple(known_people(session, clause.id, company.id, scope.month)),
@@ -253,6 +259,9 @@ def declare_online(
         parsed, problems = parse_form(session, lines, zero)
         if problems:
             raise FormRefused(problems)
+        recorded = find_declaration(session, scope.clause_id, scope.company_id, scope.month)
+        if same_as_recorded(recorded, parsed):
+            return page
         actor = f"{page.company} (déclaration en ligne)"
         inputs = line_inputs(session, parsed, unit.now)
         record_declaration(

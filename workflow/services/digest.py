@@ -536,7 +536,8 @@ def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
     items = []
     for row in session.execute(statement):
         cid, ref, lot, title, buyer, since, end = row
-        days = (now - since).days
+        # A stage changed later than now (a moment given by hand, a clock put back) is today.
+        days = max((now - since).days, 0)
         ended = f" (fin d'exécution le {french_date(end)})" if end else ""
         items.append(
             DigestItem(
@@ -546,7 +547,8 @@ def _final_reports(session: Session, now: datetime) -> list[DigestItem]:
                     "Bilan à envoyer au donneur d'ordre : "
                     f"{_clause_label(cid, ref, lot, title, buyer)}"
                 ),
-                detail=f"Achevée depuis {_days(days)}{ended}, bilan pas encore enregistré.",
+                detail=(f"Achevée depuis {_days(days)}" if days else "Achevée aujourd'hui")
+                + f"{ended}, bilan pas encore enregistré.",
                 action=final_report_action(cid),
                 clause_id=cid,
                 days=days,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import Declaration, DeclarationLine, Participant
 from workflow.adapters.spreadsheets import read_table_bytes
+from workflow.domain.characters import forbidden_character
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
@@ -143,6 +144,10 @@ def parse_form(
     problems: list[FormProblem] = []
     parsed: list[ParsedLine] = []
     seen: dict[str, int] = {}
+    if zero:
+        # « Aucune heure » wins over hours typed or kept from the month recorded before: the
+        # confirmation page says « Aucune heure ce mois-ci » before anything is written.
+        return [], []
     for number, line in enumerate(lines, start=1):
         reference = " ".join(line.reference.split())
         if not line.hours.strip():
@@ -155,6 +160,9 @@ def parse_form(
             problems.append(
                 FormProblem(number, "référence", "indiquez la référence de la personne.")
             )
+            continue
+        if (bad := forbidden_character(reference)) is not None:
+            problems.append(FormProblem(number, "référence", f"{bad}."))
             continue
         if len(reference) > REFERENCE_MAX:
             problems.append(
@@ -191,15 +199,7 @@ def parse_form(
         if contract is None or mode is None:
             continue
         parsed.append(ParsedLine(reference, hours, contract, mode, criterion))
-    if zero and any(line.hours > 0 for line in parsed):
-        problems.append(
-            FormProblem(
-                None,
-                None,
-                "Vous avez coché « aucune heure ce mois-ci » et saisi des heures : l'un ou l'autre.",
-            )
-        )
-    if not zero and not parsed and not problems:
+    if not parsed and not problems:
         problems.append(
             FormProblem(
                 None,
@@ -207,7 +207,20 @@ def parse_form(
                 "Saisissez les heures d'au moins une personne, ou cochez « aucune heure ce mois-ci ».",
             )
         )
-    return ([] if zero else parsed), problems
+    return parsed, problems
+
+
+def same_as_recorded(recorded: Declaration | None, parsed: Sequence[ParsedLine]) -> bool:
+    """True when ``parsed`` is what is already recorded: a confirmation sent twice (a reload, a
+    double click, a client that retries) records nothing and sends no second receipt."""
+    if recorded is None:
+        return False
+    before = sorted(
+        (line.participant.reference, line.hours, line.contract_type, line.delivery_mode)
+        for line in recorded.lines
+    )
+    after = sorted((p.reference, p.hours, p.contract.value, p.mode.value) for p in parsed)
+    return before == after
 
 
 def line_inputs(session: Session, parsed: Sequence[ParsedLine], now: datetime) -> list[LineInput]:

@@ -476,7 +476,7 @@ def print_declaration_list(listed: DeclarationList) -> None:
         # Only what is owed is listed: « 0 déclarée » would read as a fact about the lot.
         owed = listed.total.missing + listed.total.late
         say(
-            f"{plural(owed, 'déclaration due', 'déclarations dues')} pas encore reçue(s) : "
+            f"{plural(owed, 'déclaration due pas encore reçue', 'déclarations dues pas encore reçues')} : "
             f"{plural(listed.total.missing, 'manquante', 'manquantes')} (échéance à venir), "
             f"{number(listed.total.late)} en retard."
         )

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException
 
 from workflow.app import api_tokens, clauses, declarations, mail, reports
@@ -38,6 +38,11 @@ API_SOURCE = "API"
 #: Clauses per page of ``GET /clauses``, by default and at most: a territory holds thousands.
 PAGE = 100
 MAX_PAGE = 500
+
+
+def _comma(value: Any) -> Any:
+    """``"30,5"`` as ``"30.5"``: hours are written with a comma everywhere else."""
+    return value.replace(",", ".") if isinstance(value, str) else value
 
 
 class ApiError(BaseModel):
@@ -89,7 +94,9 @@ class AdvancedOut(BaseModel):
 
 class LineIn(BaseModel):
     reference: str = Field(min_length=1, max_length=40)
-    heures: Decimal = Field(ge=0, le=250, max_digits=5, decimal_places=2)
+    heures: Annotated[Decimal, BeforeValidator(_comma)] = Field(
+        ge=0, le=250, max_digits=5, decimal_places=2
+    )
     contrat: ContractType
     modalite: DeliveryMode
     critere: Criterion | None = Field(
@@ -184,8 +191,8 @@ _FRENCH_TYPES = {
     "decimal_parsing": "nombre attendu",
     "decimal_type": "nombre attendu",
     "string_type": "texte attendu",
-    "bool_type": "vrai ou faux attendu",
-    "bool_parsing": "vrai ou faux attendu",
+    "bool_type": "true ou false attendu",
+    "bool_parsing": "true ou false attendu",
     "date_parsing": "date AAAA-MM-JJ attendue",
     "date_from_datetime_parsing": "date AAAA-MM-JJ attendue",
     "enum": "valeur hors de la liste",
@@ -205,6 +212,13 @@ _FRENCH_TYPES = {
 }
 
 
+#: Starlette's own refusals, in English in ``detail``: said in French instead.
+_HTTP_WORDS = {
+    404: "Adresse inconnue de l'API.",
+    405: "Méthode non permise à cette adresse (voir /api/v1/openapi.json).",
+}
+
+
 #: Where a field was read (body, query…): the field's own name is what a caller reads.
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -212,8 +226,12 @@ _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 def french_validation(error: RequestValidationError) -> str:
     parts = []
     for problem in error.errors()[:10]:
+        kind = str(problem.get("type"))
+        what = _FRENCH_TYPES.get(kind, "valeur refusée")
+        if kind == "json_invalid":  # its place is a character's position, not a field
+            parts.append(f"corps de la requête : {what}")
+            continue
         where = ".".join(str(p) for p in problem.get("loc", ()) if p not in _SOURCES)
-        what = _FRENCH_TYPES.get(str(problem.get("type")), "valeur refusée")
         parts.append(f"« {where or 'requête'} » : {what}")
     return "Requête refusée : " + " ; ".join(parts) + "."
 
@@ -265,10 +283,8 @@ def create_api(app: App) -> FastAPI:
 
     @api.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        message = (
-            exc.detail
-            if isinstance(exc.detail, str) and exc.status_code != 404
-            else ("Adresse inconnue de l'API." if exc.status_code == 404 else "Demande refusée.")
+        message = _HTTP_WORDS.get(exc.status_code) or (
+            exc.detail if isinstance(exc.detail, str) else "Demande refusée."
         )
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"erreur": message}, status_code=exc.status_code, headers=headers)

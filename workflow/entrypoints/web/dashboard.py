@@ -83,10 +83,12 @@ def router(app: App, pages: Pages) -> APIRouter:
 
     # --- signing in and out -------------------------------------------------------------------
 
-    def login_page(request: Request, message: str | None = None, status: int = 200) -> Response:
+    def login_page(
+        request: Request, message: str | None = None, status: int = 200, login: str = ""
+    ) -> Response:
         token = secrets.token_urlsafe(32)
         response = pages.render(
-            request, "login.html", status_code=status, csrf=token, message=message
+            request, "login.html", status_code=status, csrf=token, message=message, login=login
         )
         set_cookie(response, LOGIN_COOKIE, token, 3600)
         return response
@@ -109,7 +111,9 @@ def router(app: App, pages: Pages) -> APIRouter:
                 password=str(form.get("mot_de_passe") or ""),
             )
         except web_accounts.LoginRefused as refused:
-            return login_page(request, refused.message, status=401)
+            return login_page(
+                request, refused.message, status=401, login=str(form.get("identifiant") or "")
+            )
         response = RedirectResponse("/tableau-de-bord", status_code=303)
         set_cookie(response, SESSION_COOKIE, opened.token, None)
         response.delete_cookie(LOGIN_COOKIE, path="/")

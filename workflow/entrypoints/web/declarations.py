@@ -191,6 +191,11 @@ def router(app: App, pages: Pages) -> APIRouter:
             request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=zero
         )
 
+    @routes.get("/declarer/{token}/fichier")
+    async def upload_page(token: str) -> Response:
+        """The upload is a form of the month's page: an address typed or reloaded goes there."""
+        return RedirectResponse(f"/declarer/{token}", status_code=303)
+
     @routes.post("/declarer/{token}/fichier", response_class=HTMLResponse)
     async def upload(request: Request, token: str) -> Response:
         """The filled template, read by the importer, shown for confirmation like a typed form."""
