@@ -149,6 +149,38 @@ def router(app: App, pages: Pages) -> APIRouter:
             modes=online.MODES,
         )
 
+    def form_again(
+        request: Request,
+        page: online.DeclarationPage,
+        token: str,
+        lines: list[online.LineForm],
+        zero: bool,
+        error: online.FormRefused,
+    ) -> HTMLResponse:
+        """The form as it was typed, each problem named above it; nothing written."""
+        problems = [str(p) for p in error.problems]
+        return form_page(
+            request, page, token, typed=lines, zero=zero, problems=problems, status_code=422
+        )
+
+    async def for_confirmation(
+        request: Request,
+        page: online.DeclarationPage,
+        token: str,
+        lines: list[online.LineForm],
+        zero: bool,
+    ) -> Response:
+        """What would be recorded, to confirm (typed or read from a file); nothing written."""
+        try:
+            checked = await call(online.check_declaration, token, lines, zero=zero)
+        except online.FormRefused as error:
+            return form_again(request, page, token, lines, zero, error)
+        except InputRefused as error:
+            return refused(request, error)
+        return pages.render(
+            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=zero
+        )
+
     @routes.get("/declarer/{token}", response_class=HTMLResponse)
     async def show(request: Request, token: str) -> HTMLResponse:
         try:
@@ -159,10 +191,10 @@ def router(app: App, pages: Pages) -> APIRouter:
 
     @routes.post("/declarer/{token}", response_class=HTMLResponse)
     async def submit(request: Request, token: str) -> Response:
-        form = await request.form()
-        lines = _lines(form)
-        zero = form.get("zero") == "1"
-        action = str(form.get("action") or "verifier")
+        async with request.form() as form:  # a multipart post's spooled parts closed once read
+            lines = _lines(form)
+            zero = form.get("zero") == "1"
+            action = str(form.get("action") or "verifier")
         try:
             page = await call(online.declaration_page, token)
         except InputRefused as error:
@@ -170,26 +202,15 @@ def router(app: App, pages: Pages) -> APIRouter:
         if action in ("ajouter", "corriger"):
             blank = [online.LineForm("", "", "", "", "")] if action == "ajouter" else []
             return form_page(request, page, token, typed=[*lines, *blank], zero=zero)
+        if action != "confirmer":
+            return await for_confirmation(request, page, token, lines, zero)
         try:
-            if action == "confirmer":
-                await call(online.declare_online, token, lines, zero=zero)
-                return RedirectResponse(f"/declarer/{token}?enregistre=1", status_code=303)
-            checked = await call(online.check_declaration, token, lines, zero=zero)
+            await call(online.declare_online, token, lines, zero=zero)
         except online.FormRefused as error:
-            return form_page(
-                request,
-                page,
-                token,
-                typed=lines,
-                zero=zero,
-                problems=[str(p) for p in error.problems],
-                status_code=422,
-            )
+            return form_again(request, page, token, lines, zero, error)
         except InputRefused as error:
             return refused(request, error)
-        return pages.render(
-            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=zero
-        )
+        return RedirectResponse(f"/declarer/{token}?enregistre=1", status_code=303)
 
     @routes.get("/declarer/{token}/fichier")
     async def upload_page(token: str) -> Response:
@@ -221,23 +242,11 @@ def router(app: App, pages: Pages) -> APIRouter:
                     filename, [FieldError(None, None, "fichier trop gros (20 Mo au plus).")]
                 )
             lines = await call(online.lines_of_file, token, filename, data)
-            checked = await call(online.check_declaration, token, lines, zero=False)
         except FileRefused as error:
             problems = [f"{error.source}, {problem}" for problem in error.errors]
             return form_page(request, page, token, problems=problems, status_code=422)
-        except online.FormRefused as error:
-            return form_page(
-                request,
-                page,
-                token,
-                typed=lines,
-                problems=[str(p) for p in error.problems],
-                status_code=422,
-            )
         except InputRefused as error:
             return refused(request, error)
-        return pages.render(
-            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=False
-        )
+        return await for_confirmation(request, page, token, lines, False)
 
     return routes
