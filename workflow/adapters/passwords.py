@@ -3,6 +3,8 @@ password itself. Verifying is deliberately slow (tens of milliseconds), which is
 
 from __future__ import annotations
 
+import hashlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -18,6 +20,12 @@ def password_matches(stored: str, password: str) -> bool:
         return _HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def token_digest(token: str) -> str:
+    """What the database keeps of a random token (a session's, an API client's): its SHA-256,
+    enough to find it again, useless to whoever copies the database."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def needs_rehash(stored: str) -> bool:

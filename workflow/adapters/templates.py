@@ -166,6 +166,12 @@ def remembered(format_value: Callable[..., str]) -> Callable[..., str]:
     return format_remembered
 
 
+#: ``french_date`` and ``french_month`` remembered, for the services that write the same few days
+#: thousands of times outside a template (the digest, the ladder's history).
+remembered_date = remembered(french_date)
+remembered_month = remembered(french_month)
+
+
 class EmailEnvironment(Environment):
     """Jinja's environment, with ``a.b`` on a plain dict looked up as a key first.
 

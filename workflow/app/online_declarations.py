@@ -245,11 +245,10 @@ def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[Line
         return lines_from_file(session, data, filename, scope, now=now, zone=app.settings.zone)
 
 
-def declare_online(
-    app: App, token: str, lines: Sequence[LineForm], *, zero: bool
-) -> DeclarationPage:
+def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> int:
     """Record the month of ``token`` from the form: all of it or, at the first problem, nothing
-    (``FormRefused`` lists every problem with its line)."""
+    (``FormRefused`` lists every problem with its line). The declaration's N°; the same lines
+    sent again record nothing (a reload, a double click)."""
     with unit_of_work(app) as unit:
         session = unit.session
         scope = read_link(session, app.settings, token, unit.now)
@@ -260,11 +259,11 @@ def declare_online(
         if problems:
             raise FormRefused(problems)
         recorded = find_declaration(session, scope.clause_id, scope.company_id, scope.month)
-        if same_as_recorded(recorded, parsed):
-            return page
+        if recorded is not None and same_as_recorded(recorded, parsed):
+            return recorded.id
         actor = f"{page.company} (déclaration en ligne)"
         inputs = line_inputs(session, parsed, unit.now)
-        record_declaration(
+        return record_declaration(
             session,
             clause_id=scope.clause_id,
             company_id=scope.company_id,
@@ -274,8 +273,6 @@ def declare_online(
             now=unit.now,
             source=ONLINE_SOURCE,
             publish=unit.app.publish,
-            replace=page.recorded is not None,
+            replace=recorded is not None,
             zone=app.settings.zone,
-        )
-        session.flush()
-        return _page(session, app, scope, unit.now)
+        ).id

@@ -6,7 +6,6 @@ may read every list and never write. A revoked token is refused from then on.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import ApiToken
+from workflow.adapters.passwords import token_digest
 from workflow.domain.events import require_aware
 from workflow.errors import InputRefused, NotFound
 
@@ -41,10 +41,6 @@ class TokenView:
     revoked_at: datetime | None
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _view(row: ApiToken) -> TokenView:
     return TokenView(
         row.id, row.name, row.read_only, row.created_at, row.last_used_at, row.revoked_at
@@ -65,7 +61,7 @@ def create_token(
     if taken is not None:
         raise InputRefused(f"Un jeton « {name} » est déjà actif (« clauses token revoke »).")
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=_digest(token), read_only=read_only, created_at=now)
+    row = ApiToken(name=name, token_hash=token_digest(token), read_only=read_only, created_at=now)
     session.add(row)
     session.flush()
     return token, _view(row)
@@ -74,7 +70,7 @@ def create_token(
 def client_of(session: Session, token: str, *, now: datetime) -> ApiClient | None:
     if not token.startswith(PREFIX):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     if row is None or row.revoked_at is not None:
         return None
     row.last_used_at = now

@@ -40,8 +40,8 @@ from workflow.adapters.orm import (
     Participant,
     PeriodicRun,
 )
-from workflow.adapters.templates import french_date as _french_date
-from workflow.adapters.templates import french_hours, french_month, french_percent, remembered
+from workflow.adapters.templates import french_hours, french_month, french_percent
+from workflow.adapters.templates import remembered_date as french_date
 from workflow.domain.calendar import (
     CalendarRules,
     LadderDays,
@@ -86,8 +86,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A digest of a large territory writes the same due dates thousands of times (Babel is slow).
-french_date = remembered(_french_date)
 
 JOB = "daily_digest"
 #: A contract ending within this many days is checked against the pace.

@@ -148,10 +148,11 @@ def parse_form(
         # « Aucune heure » wins over hours typed or kept from the month recorded before: the
         # confirmation page says « Aucune heure ce mois-ci » before anything is written.
         return [], []
+    known = _known(session, lines)
     for number, line in enumerate(lines, start=1):
         reference = " ".join(line.reference.split())
         if not line.hours.strip():
-            if reference and not _known(session, reference):
+            if reference and reference not in known:
                 problems.append(
                     FormProblem(number, "heures", f"indiquez les heures de « {reference} ».")
                 )
@@ -188,7 +189,7 @@ def parse_form(
         contract = _choice(ContractType, line.contract, number, "type de contrat", problems)
         mode = _choice(DeliveryMode, line.mode, number, "modalité", problems)
         criterion = None
-        if not _known(session, reference):
+        if reference not in known:
             if problem := new_reference_problem(reference):
                 problems.append(FormProblem(number, "référence", problem))
             criterion = _choice(
@@ -243,9 +244,13 @@ def line_inputs(session: Session, parsed: Sequence[ParsedLine], now: datetime) -
     ]
 
 
-def _known(session: Session, reference: str) -> bool:
-    return (
-        session.scalar(select(Participant.id).where(Participant.reference == reference)) is not None
+def _known(session: Session, lines: Sequence[LineForm]) -> set[str]:
+    """Which references of the form the service knows already: one query for the whole form."""
+    wanted = {" ".join(line.reference.split()) for line in lines} - {""}
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(select(Participant.reference).where(Participant.reference.in_(wanted)))
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, OutboxMessage
-from workflow.adapters.templates import french_date, french_month, remembered
+from workflow.adapters.templates import remembered_date, remembered_month
 from workflow.domain.calendar import (
     LadderStep,
     add_months,
@@ -231,23 +231,18 @@ def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory
     return history
 
 
-#: Babel spends tens of µs on a date; a digest names the same few days thousands of times.
-_day_words = remembered(french_date)
-_month_words = remembered(french_month)
-
-
 def sent_state(sent: SentStep, zone: Any) -> str:
     """« envoyé le 3 décembre 2026 », « en cours d'envoi », « non distribué »: the truth of one
     email, agreed with its step (une alerte)."""
     if sent.state == OutboxState.SENT:
         day = local_date(sent.sent_at or sent.created_at, zone)
-        return f"{step_participle(sent.step, 'envoyé')} le {_day_words(day)}"
+        return f"{step_participle(sent.step, 'envoyé')} le {remembered_date(day)}"
     if sent.state in (OutboxState.FAILED, OutboxState.DEAD):
         return f"{step_participle(sent.step, 'non distribué')} (adresse refusée)"
     if sent.state == OutboxState.CANCELLED:
         # Taken back by the facilitator (``clauses mail cancel``): it never left.
         return f"{step_participle(sent.step, 'annulé')} avant envoi par la facilitatrice"
-    return f"en cours d'envoi depuis le {_day_words(local_date(sent.created_at, zone))}"
+    return f"en cours d'envoi depuis le {remembered_date(local_date(sent.created_at, zone))}"
 
 
 def steps_before_escalation(reminders_total: int) -> list[str]:
@@ -283,7 +278,11 @@ def steps_done(
                 {
                     "label": step_label(step),
                     "text": sent_state(email, zone)
-                    + (f" (pour {', '.join(_month_words(m) for m in covered)})" if partial else ""),
+                    + (
+                        f" (pour {', '.join(remembered_month(m) for m in covered)})"
+                        if partial
+                        else ""
+                    ),
                 }
             )
         if missing:
@@ -292,7 +291,11 @@ def steps_done(
                 {
                     "label": step_label(step),
                     "text": "non envoyé"
-                    + (f" (pour {', '.join(_month_words(m) for m in missing)})" if partial else ""),
+                    + (
+                        f" (pour {', '.join(remembered_month(m) for m in missing)})"
+                        if partial
+                        else ""
+                    ),
                 }
             )
     return entries

@@ -9,7 +9,6 @@ password is refused until the window has passed.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import LoginFailure, WebSession, WebUser
-from workflow.adapters.passwords import hash_password, needs_rehash, password_matches
+from workflow.adapters.passwords import (
+    hash_password,
+    needs_rehash,
+    password_matches,
+    token_digest,
+)
 from workflow.domain.events import require_aware
 from workflow.errors import InputRefused, NotFound
 
@@ -41,10 +45,6 @@ class SignedIn:
     login: str
     name: str
     csrf: str
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _clean_login(login: str) -> str:
@@ -136,7 +136,7 @@ def open_session(session: Session, user: WebUser, *, now: datetime, hours: int) 
     csrf = secrets.token_urlsafe(32)
     session.add(
         WebSession(
-            id=_digest(token), user_id=user.id, csrf=csrf, created_at=now, last_seen_at=now,
+            id=token_digest(token), user_id=user.id, csrf=csrf, created_at=now, last_seen_at=now,
             expires_at=now + timedelta(hours=hours),
         )
     )  # fmt: skip
@@ -148,7 +148,7 @@ def signed_in(session: Session, token: str, *, now: datetime, hours: int) -> Sig
     """The session of this cookie if it is still open (its expiry slides with use)."""
     if not token:
         return None
-    found = session.get(WebSession, _digest(token))
+    found = session.get(WebSession, token_digest(token))
     if found is None or found.expires_at <= now:
         return None
     user = session.get(WebUser, found.user_id)
@@ -160,4 +160,4 @@ def signed_in(session: Session, token: str, *, now: datetime, hours: int) -> Sig
 
 
 def close_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.id == _digest(token)))
+    session.execute(delete(WebSession).where(WebSession.id == token_digest(token)))

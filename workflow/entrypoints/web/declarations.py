@@ -149,32 +149,36 @@ def router(app: App, pages: Pages) -> APIRouter:
             modes=online.MODES,
         )
 
-    def form_again(
+    async def page_or_refused(request: Request, token: str) -> online.DeclarationPage | Response:
+        try:
+            return await call(online.declaration_page, token)
+        except InputRefused as error:
+            return refused(request, error)
+
+    async def form_again(
         request: Request,
-        page: online.DeclarationPage,
         token: str,
-        lines: list[online.LineForm],
+        lines: list[online.LineForm] | None,
         zero: bool,
-        error: online.FormRefused,
-    ) -> HTMLResponse:
-        """The form as it was typed, each problem named above it; nothing written."""
-        problems = [str(p) for p in error.problems]
+        problems: list[str],
+    ) -> Response:
+        """The form as it was typed (``lines``; None: as first shown), each problem named above
+        it; nothing written. The page is read here only: a form that passes never needs it."""
+        page = await page_or_refused(request, token)
+        if isinstance(page, Response):
+            return page
         return form_page(
             request, page, token, typed=lines, zero=zero, problems=problems, status_code=422
         )
 
     async def for_confirmation(
-        request: Request,
-        page: online.DeclarationPage,
-        token: str,
-        lines: list[online.LineForm],
-        zero: bool,
+        request: Request, token: str, lines: list[online.LineForm], zero: bool
     ) -> Response:
         """What would be recorded, to confirm (typed or read from a file); nothing written."""
         try:
             checked = await call(online.check_declaration, token, lines, zero=zero)
         except online.FormRefused as error:
-            return form_again(request, page, token, lines, zero, error)
+            return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
         except InputRefused as error:
             return refused(request, error)
         return pages.render(
@@ -195,19 +199,18 @@ def router(app: App, pages: Pages) -> APIRouter:
             lines = _lines(form)
             zero = form.get("zero") == "1"
             action = str(form.get("action") or "verifier")
-        try:
-            page = await call(online.declaration_page, token)
-        except InputRefused as error:
-            return refused(request, error)
         if action in ("ajouter", "corriger"):
+            page = await page_or_refused(request, token)
+            if isinstance(page, Response):
+                return page
             blank = [online.LineForm("", "", "", "", "")] if action == "ajouter" else []
             return form_page(request, page, token, typed=[*lines, *blank], zero=zero)
         if action != "confirmer":
-            return await for_confirmation(request, page, token, lines, zero)
+            return await for_confirmation(request, token, lines, zero)
         try:
             await call(online.declare_online, token, lines, zero=zero)
         except online.FormRefused as error:
-            return form_again(request, page, token, lines, zero, error)
+            return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
         except InputRefused as error:
             return refused(request, error)
         return RedirectResponse(f"/declarer/{token}?enregistre=1", status_code=303)
@@ -220,21 +223,13 @@ def router(app: App, pages: Pages) -> APIRouter:
     @routes.post("/declarer/{token}/fichier", response_class=HTMLResponse)
     async def upload(request: Request, token: str) -> Response:
         """The filled template, read by the importer, shown for confirmation like a typed form."""
-        try:
-            page = await call(online.declaration_page, token)
-        except InputRefused as error:
-            return refused(request, error)
         async with request.form() as form:  # closes the spooled upload once read
             sent = form.get("fichier")
             filename = sent.filename if isinstance(sent, UploadFile) else None
             data = await sent.read(MAX_UPLOAD + 1) if isinstance(sent, UploadFile) else b""
         if not filename:
-            return form_page(
-                request,
-                page,
-                token,
-                problems=["Choisissez d'abord le fichier à envoyer."],
-                status_code=422,
+            return await form_again(
+                request, token, None, False, ["Choisissez d'abord le fichier à envoyer."]
             )
         try:
             if len(data) > MAX_UPLOAD:
@@ -244,9 +239,9 @@ def router(app: App, pages: Pages) -> APIRouter:
             lines = await call(online.lines_of_file, token, filename, data)
         except FileRefused as error:
             problems = [f"{error.source}, {problem}" for problem in error.errors]
-            return form_page(request, page, token, problems=problems, status_code=422)
+            return await form_again(request, token, None, False, problems)
         except InputRefused as error:
             return refused(request, error)
-        return await for_confirmation(request, page, token, lines, False)
+        return await for_confirmation(request, token, lines, False)
 
     return routes
