@@ -1,4 +1,4 @@
-"""The facilitator's pages, behind a login: ``/connexion``, ``/tableau-de-bord``, ``/courriels``.
+"""The facilitator's pages, behind a login: ``/connexion`` and ``/tableau-de-bord``.
 
 The session is an HttpOnly, SameSite=Lax cookie (Secure when ``CLAUSES_BASE_URL`` is https)
 whose token the database keeps only hashed; every form carries the session's CSRF token and a
@@ -9,77 +9,38 @@ cookie of its own, since no session exists yet. Failed logins are limited per lo
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.app import dashboard as dashboard_view
 from workflow.app import declarations as declaration_commands
-from workflow.app import mail, web_accounts
+from workflow.app import web_accounts
 from workflow.bootstrap import App
 from workflow.emails.digest import CATEGORY_TITLES
 from workflow.entrypoints.web.pages import Pages
+from workflow.entrypoints.web.signed_in import SESSION_COOKIE, Guard
 from workflow.errors import InputRefused
-from workflow.services.outbox import STATE_LABELS
 
-T = TypeVar("T")
-
-SESSION_COOKIE = "clauses_session"
 LOGIN_COOKIE = "clauses_connexion"
 #: Tasks shown per section, most urgent first: a large territory has thousands.
 TASKS_SHOWN = 30
-#: The states of an email the facilitator may send again from the log.
-RETRYABLE = frozenset({"failed", "dead", "uncertain"})
 
 
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     secure = app.settings.base_url.startswith("https://")
 
-    async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await run_in_threadpool(function, app, *args, **kwargs)
-
-    async def user_of(request: Request) -> web_accounts.SignedIn | None:
-        return await call(web_accounts.signed_in, request.cookies.get(SESSION_COOKIE))
-
-    def to_login() -> RedirectResponse:
-        return RedirectResponse("/connexion", status_code=303)
-
-    def forbidden(request: Request) -> HTMLResponse:
-        return pages.render(
-            request,
-            "error.html",
-            status_code=403,
-            title="Formulaire périmé",
-            message="Le jeton de sécurité du formulaire manque ou a expiré : rien n'a été fait. "
-            "Rechargez la page et recommencez.",
-        )
-
-    def csrf_ok(form: Any, expected: str) -> bool:
-        sent = str(form.get("csrf") or "")
-        return bool(sent) and hmac.compare_digest(sent, expected)
+    guard = Guard(app, pages)
+    call, user_of, to_login = guard.call, guard.user_of, guard.to_login
+    forbidden, csrf_ok, signed_post = guard.forbidden, guard.csrf_ok, guard.signed_post
 
     def set_cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(
             name, value, max_age=max_age, httponly=True, secure=secure, samesite="lax", path="/"
         )
-
-    async def signed_post(request: Request) -> tuple[web_accounts.SignedIn, Any] | Response:
-        """The user and the form of a POST carrying its session's CSRF token; else the answer
-        (the login page, or 403) and nothing done."""
-        user = await user_of(request)
-        form = await request.form()
-        if user is None:
-            return to_login()
-        if not csrf_ok(form, user.csrf):
-            return forbidden(request)
-        return user, form
 
     # --- signing in and out -------------------------------------------------------------------
 
@@ -172,31 +133,5 @@ def router(app: App, pages: Pages) -> APIRouter:
                 request, "error.html", status_code=422, title="Validation refusée", message=message
             )
         return RedirectResponse("/tableau-de-bord?fait=validee#a-valider", status_code=303)
-
-    # --- the email log ------------------------------------------------------------------------
-
-    @routes.get("/courriels", response_class=HTMLResponse)
-    async def email_log(request: Request) -> Response:
-        user = await user_of(request)
-        if user is None:
-            return to_login()
-        outbox = await call(mail.outbox_messages, limit=200)
-        return pages.render(
-            request, "mail.html", user=user, outbox=outbox, retryable=RETRYABLE,
-            labels=STATE_LABELS, done=request.query_params.get("fait"),
-        )  # fmt: skip
-
-    @routes.post("/courriels/{message_id}/renvoyer")
-    async def retry(request: Request, message_id: int) -> Response:
-        checked = await signed_post(request)
-        if isinstance(checked, Response):
-            return checked  # not signed in, or no valid CSRF token: nothing done
-        try:
-            await call(mail.retry_message, message_id)
-        except InputRefused as error:
-            return pages.render(
-                request, "error.html", status_code=422, title="Renvoi refusé", message=error.message
-            )
-        return RedirectResponse(f"/courriels?fait={message_id}", status_code=303)
 
     return routes

@@ -8,7 +8,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from workflow.bootstrap import App
-from workflow.entrypoints.web import dashboard, declarations
+from workflow.entrypoints.web import (
+    board,
+    corrections,
+    dashboard,
+    declarations,
+    mail_log,
+    reports,
+)
 from workflow.entrypoints.web.api import create_api
 from workflow.entrypoints.web.pages import SITE_NAME, Pages, web_folder
 
@@ -22,6 +29,10 @@ def create_site(app: App) -> FastAPI:
     site.mount("/api/v1", create_api(app))
     site.include_router(declarations.router(app, pages))
     site.include_router(dashboard.router(app, pages))
+    site.include_router(mail_log.router(app, pages))
+    site.include_router(board.router(app, pages))
+    site.include_router(reports.router(app, pages))
+    site.include_router(corrections.router(app, pages))
 
     @site.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:

@@ -1,0 +1,75 @@
+"""What every page behind the login shares: who is signed in, the CSRF check of a POST, the
+answers when either is missing, and running an application function off the event loop.
+
+The session is an HttpOnly, SameSite=Lax cookie (Secure when ``CLAUSES_BASE_URL`` is https)
+whose token the database keeps only hashed; every form carries the session's CSRF token and a
+POST without it is refused (403) before anything is read.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workflow.app import web_accounts
+from workflow.bootstrap import App
+from workflow.entrypoints.web.pages import Pages
+
+T = TypeVar("T")
+
+SESSION_COOKIE = "clauses_session"
+
+
+class Guard:
+    """The signed-in user of a request, and the refusals every dashboard page gives alike."""
+
+    def __init__(self, app: App, pages: Pages) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function(app, *args, **kwargs)`` in a worker thread: the database is not async."""
+        return await run_in_threadpool(function, self.app, *args, **kwargs)
+
+    async def user_of(self, request: Request) -> web_accounts.SignedIn | None:
+        return await self.call(web_accounts.signed_in, request.cookies.get(SESSION_COOKIE))
+
+    @staticmethod
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/connexion", status_code=303)
+
+    def forbidden(self, request: Request) -> HTMLResponse:
+        return self.pages.render(
+            request,
+            "error.html",
+            status_code=403,
+            title="Formulaire périmé",
+            message="Le jeton de sécurité du formulaire manque ou a expiré : rien n'a été fait. "
+            "Rechargez la page et recommencez.",
+        )
+
+    def refused(self, request: Request, title: str, message: str, status: int = 422) -> Response:
+        return self.pages.render(
+            request, "error.html", status_code=status, title=title, message=message
+        )
+
+    @staticmethod
+    def csrf_ok(form: Any, expected: str) -> bool:
+        sent = str(form.get("csrf") or "")
+        return bool(sent) and hmac.compare_digest(sent, expected)
+
+    async def signed_post(self, request: Request) -> tuple[web_accounts.SignedIn, Any] | Response:
+        """The user and the form of a POST carrying its session's CSRF token; else the answer
+        (the login page, or 403) and nothing done."""
+        user = await self.user_of(request)
+        form = await request.form()
+        if user is None:
+            return self.to_login()
+        if not self.csrf_ok(form, user.csrf):
+            return self.forbidden(request)
+        return user, form
