@@ -22,9 +22,8 @@ from click.testing import CliRunner, Result
 
 from tests.text import squash
 from workflow.adapters.templates import of_name, to_name
-from workflow.domain.stages import ClauseEvent
+from workflow.domain.stages import HISTORY_LABELS, ClauseEvent, history_label
 from workflow.entrypoints.cli import cli
-from workflow.entrypoints.cli.clauses import HISTORY_LABELS, history_label
 from workflow.entrypoints.cli.common import hours_text, plural
 
 Run = Callable[..., Result]

@@ -82,9 +82,13 @@ def test_it_ends_with_commands_that_show_what_it_made(demo: tuple[Path, str]) ->
     folder, output = demo
     ending = output.rsplit("Pour explorer la démonstration", 1)[1]
     commands = [line.strip() for line in ending.splitlines() if line.startswith("    ")]
-    assert len(commands) == 2
-    listing, mail = commands
+    assert len(commands) == 3
+    listing, mail, site = commands
     assert listing == "CLAUSES_DATABASE_URL=sqlite:///var/demo/clauses.db clauses clause list"
+    # The site as on the demo's last day (tests/integration/test_web_now.py runs that option).
+    assert site == (
+        "CLAUSES_DATABASE_URL=sqlite:///var/demo/clauses.db clauses web --now 2027-03-31T18:00"
+    )
     # Run as a person would paste them, in the folder where the demo ran, with the installed
     # ``clauses`` on the PATH and no other setting.
     env = {

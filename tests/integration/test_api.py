@@ -146,7 +146,7 @@ def test_a_month_declared_through_the_api_stops_its_reminders(api: API) -> None:
         f"/api/v1/declarations?clause={clause_id}&manquantes=true", headers=writer
     ).json()
     assert all(
-        line["entreprise_numero"] != holder_id or line["mois"] != "2026-04-01" for line in missing
+        line["entreprise_numero"] != holder_id or line["mois"] != "2026-04" for line in missing
     )
 
 
@@ -174,6 +174,15 @@ def test_bad_input_gets_a_french_json_error_and_a_4xx(api: API) -> None:
         },
         {"clause": clause_id, "entreprise": holder_id, "mois": "2026-04"},
         {"clause": 999999, "entreprise": holder_id, "mois": "2026-04", "aucune_heure": True},
+        {
+            "clause": clause_id,
+            "entreprise": holder_id,
+            "mois": "2026-04",
+            "aucune_heure": True,
+            "lignes": [
+                {"reference": "P-1", "heures": 10, "contrat": "cdd", "modalite": "direct_hiring"}
+            ],
+        },
     ]
     for body in cases:
         response = client.post("/api/v1/declarations", headers=writer, json=body)
@@ -184,8 +193,9 @@ def test_bad_input_gets_a_french_json_error_and_a_4xx(api: API) -> None:
     ]
     assert "« mois » : forme refusée" in texts[0]
     assert "« lignes.0.heures » : trop grand" in texts[1]
-    assert "critère d'éligibilité" in texts[2]
-    assert "cochez « aucune heure ce mois-ci »" in texts[3]
+    assert "«\u00a0lignes.0.critere\u00a0» : choisissez une valeur" in texts[2]
+    assert "«\u00a0lignes\u00a0» est vide" in texts[3] and "cochez" not in texts[3]
+    assert "ensemble ; envoyez l'un ou l'autre" in texts[5]
     with app.transaction() as session:
         assert session.scalars(select(Declaration.id)).all() == []
     broken = client.post(

@@ -235,7 +235,7 @@ def test_the_month_can_be_declared_again_and_gets_its_own_receipt(app: App, cloc
     second = declare(app, lot, MARCH, utc(2026, 4, 7, 8), {"P-1": "80"})
 
     receipts = [key for kind, key in outbox(app) if kind == "declaration_receipt"]
-    assert receipts == [
+    assert [key.rsplit(":", 1)[0] for key in receipts] == [
         f"receipt:{first}:2026-04-03T08:00:00+00:00",
         f"receipt:{second}:2026-04-07T08:00:00+00:00",
     ]

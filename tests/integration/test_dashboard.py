@@ -38,6 +38,10 @@ PASSWORD = "un mot de passe assez long"
 
 @pytest.fixture
 def site(app: App, clock: Clock) -> TestClient:
+    return dashboard_site(app, clock)
+
+
+def dashboard_site(app: App, clock: Clock) -> TestClient:
     """The sample territory called for April, a company's declaration in, Camille's account."""
     start_sample(app)
     clock.set(CALLED)
@@ -239,7 +243,10 @@ def test_an_uncertain_email_waits_on_the_dashboard_for_her_decision(
     log = site.get("/courriels").text
 
     assert "1 courriel à regarder (refusé, abandonné ou peut-être arrivé)" in board
-    assert "Demander au destinataire s'il l'a reçu" in board and subject in board
+    # The dashboard asks her to check first, and its button is hers to press (no command line).
+    assert "Demandez d'abord au destinataire s'il l'a reçu." in board and subject in board
+    assert f'action="/courriels/{message_id}/renvoyer"' in site.get("/tableau-de-bord").text
+    assert "clauses mail retry" not in board
     assert "incertain" in visible(log) and f"Renvoyer le courriel n° {message_id}" in log
     site.post(f"/courriels/{message_id}/renvoyer", data={"csrf": csrf})
     with app.transaction() as session:
@@ -259,7 +266,7 @@ def test_a_long_section_shows_its_most_urgent_tasks_and_counts_the_rest(
     assert "Heures déclarées sans justificatif validé" not in board
 
 
-def test_a_failed_login_keeps_the_login_typed_and_the_log_says_how_many_it_shows(
+def test_a_failed_login_keeps_the_login_typed_and_the_log_says_what_it_shows(
     site: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refused = site.post(
@@ -268,11 +275,13 @@ def test_a_failed_login_keeps_the_login_typed_and_the_log_says_how_many_it_shows
     )
     assert 'name="identifiant" value="camille"' in refused.text
 
-    from workflow.app import mail
+    from workflow.entrypoints.web import mail_log
 
     sign_in(site)
-    real = mail.outbox_messages
-    monkeypatch.setattr(mail, "outbox_messages", lambda app, **kw: real(app, **{**kw, "limit": 2}))
-    log = visible(site.get("/courriels").text)
-    assert "Les 2 plus récents sur" in log and "tous : « clauses mail list »" in log
+    monkeypatch.setattr(mail_log, "PAGE_SIZE", 2)
+    page = site.get("/courriels").text
+    log = visible(page)
+    # Which emails it shows, how many there are in all, and the way to the older ones.
+    assert re.search(r"N° \d+ à \d+, du plus récent au plus ancien", log)
+    assert re.search(r"Tous \(\d+\)", log) and "Plus anciens" in log
     assert not re.search(r"·\s*(N°|$)", log)

@@ -306,8 +306,9 @@ def test_a_receipt_lists_every_month_still_missing(awarded: App) -> None:
 
         due = french_date(due_date(month, 10))
         assert f"- {french_month(month)} : en retard, attendu depuis le {due}" in november
-    assert "Prochaine déclaration : décembre 2026, à partir du 31 décembre 2026" in november
-    assert "janvier" not in november.split("Prochaine déclaration")[0].split("Il reste")[1]
+    # Months still owed: the next one is « le mois suivant », not « la prochaine déclaration ».
+    assert "Le mois suivant : décembre 2026, à déclarer à partir du 31 décembre 2026" in november
+    assert "janvier" not in november.split("Le mois suivant")[0].split("Il reste")[1]
 
     september = declare_zero(date(2026, 9, 1), paris(date(2026, 12, 3)))
     assert "Il reste 6 mois à déclarer sur ce lot :" in september

@@ -138,3 +138,6 @@ def test_an_unknown_designation_says_where_the_list_is(app: App, ids: Ids) -> No
 def test_normalized_forgets_what_people_do_not_see() -> None:
     assert normalized("  Gers–Habitat ") == normalized("gers habitat") == "gers habitat"
     assert normalized("Élan") == "elan"
+    # A ligature is typed as two letters on most keyboards.
+    assert normalized("Second Œuvre") == normalized("second oeuvre") == "second oeuvre"
+    assert normalized("cæcum") == "caecum"

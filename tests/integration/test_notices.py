@@ -324,7 +324,8 @@ def test_it_acknowledges_each_declaration_to_the_company(app: App, clock: Clock)
     assert "Total du mois : 200,50\u00a0h, 2 lignes" in march
     assert "Tous les mois ouverts sont déclarés sur ce lot." in march
     assert (
-        "Prochaine déclaration : avril 2026, à partir du 30 avril 2026 et au plus tard le "
+        "Prochaine déclaration : avril 2026, à déclarer à partir du 30 avril 2026 et au plus "
+        "tard le "
         "11 mai 2026." in march
     )
 

@@ -52,6 +52,11 @@ TWO_PEOPLE = {
 
 @pytest.fixture
 def called(app: App, clock: Clock) -> App:
+    return called_territory(app, clock)
+
+
+def called_territory(app: App, clock: Clock) -> App:
+    """The sample territory with its April calls sent (Monday 4 May 2026, 09:00)."""
     start_sample(app)
     clock.set(CALLED)
     run_pass(app, CALLED)

@@ -44,6 +44,19 @@ CSV_TYPE = "text/csv"
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 (.xls), also old Word/OpenOffice binaries
+#: Files people attach instead of the spreadsheet (a scan, a PDF export): named, not read as a
+#: CSV, which would only find every column missing.
+_NOT_A_TABLE = (
+    (b"%PDF-", "un PDF"),
+    (b"\x89PNG", "une image PNG"),
+    (b"\xff\xd8\xff", "une image JPEG"),
+    (b"GIF8", "une image GIF"),
+    (b"{\\rtf", "un document RTF"),
+)
+_NOT_A_WORKBOOK = (
+    ("word/document.xml", "un document Word"),
+    ("ppt/presentation.xml", "une présentation"),
+)
 #: The cells of a row that are read, enough for any real column count: LibreOffice repeats a
 #: blank cell to the 1 024th column, and a hostile file can announce 16 384 or a billion.
 MAX_COLUMNS = 256
@@ -112,6 +125,9 @@ def sniff_kind(data: bytes, source: str) -> str:
                 )
             ],
         )
+    for magic, what in _NOT_A_TABLE:
+        if data.startswith(magic):
+            raise FileRefused(source, [_not_a_table(what)])
     if not data.startswith(_ZIP_MAGIC):
         return "csv"
     try:
@@ -123,6 +139,9 @@ def sniff_kind(data: bytes, source: str) -> str:
                 return "ods"
             if "xl/workbook.xml" in names:
                 return "xlsx"
+            for name, what in _NOT_A_WORKBOOK:
+                if name in names:
+                    raise FileRefused(source, [_not_a_table(what)])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError):
         pass  # a damaged archive (or one compressed in a way zipfile cannot read): said below
     raise FileRefused(
@@ -134,6 +153,15 @@ def sniff_kind(data: bytes, source: str) -> str:
                 "fichier compressé non reconnu : envoyez un classeur .xlsx ou .ods, ou un CSV.",
             )
         ],
+    )
+
+
+def _not_a_table(what: str) -> FieldError:
+    return FieldError(
+        None,
+        None,
+        f"ce fichier est {what}, pas un tableur : il faut un classeur .xlsx ou .ods, ou un "
+        "fichier CSV (pour une déclaration, le modèle joint au courriel, rempli).",
     )
 
 

@@ -35,6 +35,8 @@ from workflow.services.declarations import validate_declaration as validate_mont
 from workflow.services.online_declarations import (
     FormRefused,
     LineForm,
+    canonical_references,
+    known_people,
     line_inputs,
     parse_form,
     same_as_recorded,
@@ -119,10 +121,15 @@ def declare_lines(
         session = unit.session
         found_clause = find_clause(session, clause)
         found_company = find_company(session, company)
-        parsed, problems = parse_form(session, lines, zero)
+        recorded = find_declaration(session, found_clause.id, found_company.id, month)
+        known = [
+            p.reference for p in known_people(session, found_clause.id, found_company.id, month)
+        ]
+        known += [line.participant.reference for line in recorded.lines] if recorded else []
+        lines = canonical_references(lines, known)
+        parsed, problems = parse_form(session, lines, zero, now=unit.now)
         if problems:
             raise FormRefused(problems)
-        recorded = find_declaration(session, found_clause.id, found_company.id, month)
         if recorded is not None and recorded.validated_at is not None:
             raise InputRefused(
                 f"La déclaration {month_phrase(month)} de {found_company.name} a été validée par "

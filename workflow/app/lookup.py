@@ -34,6 +34,8 @@ T = TypeVar("T")
 SHOWN_CANDIDATES = 10
 
 _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−-_'’‘`´"), " ")
+#: Ligatures no decomposition splits: « œuvre » is typed « oeuvre » on most keyboards.
+_FOLDED = {**_DASHES, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae"}
 
 
 class AmbiguousDesignation(InputRefused):
@@ -43,7 +45,7 @@ class AmbiguousDesignation(InputRefused):
 def normalized(text: str) -> str:
     """``Gers-Habitat`` and ``gers  habitat`` and ``GERS HABITAT`` read the same; so do
     « Ré » and « Re »."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_DASHES))
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDED))
     letters = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(letters.casefold().split())
 

@@ -17,13 +17,17 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from workflow.adapters.mail.message import parse_recipients
-from workflow.adapters.orm import OutboxMessage
+from workflow.adapters.orm import OutboxAttachment, OutboxMessage
 from workflow.app.faults import translated_faults
 from workflow.app.lookup import find_clause
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
+from workflow.errors import NotFound
 from workflow.services import outbox, outbox_corrections
+from workflow.services.digest import readable_recipients
 from workflow.services.dispatch import BATCH_SIZE, DispatchReport, dispatch_due
 from workflow.services.outbox import OutboxState
 from workflow.services.previews import Preview, build_preview, unknown_kind, write_preview
@@ -31,11 +35,13 @@ from workflow.services.previews import Preview, build_preview, unknown_kind, wri
 __all__ = [
     "BATCH_SIZE",
     "Message",
+    "MessageDetail",
     "Outbox",
     "Preview",
     "PreviewWritten",
     "Sending",
     "cancel_message",
+    "message_detail",
     "outbox_messages",
     "preview_email",
     "retry_failed",
@@ -133,16 +139,50 @@ def _message(row: OutboxMessage) -> Message:
 
 
 def outbox_messages(
-    app: App, *, states: Sequence[str] = (), kind: str | None = None, limit: int | None = 100
+    app: App,
+    *,
+    states: Sequence[str] = (),
+    kind: str | None = None,
+    limit: int | None = 100,
+    before: int | None = None,
 ) -> Outbox:
-    """The outbox, newest first; ``states`` as stored (``sent``) or in French (« envoyé »),
-    none meaning every state."""
+    """The outbox, newest first; ``states`` as stored (``sent``) or in French (« envoyé »),
+    none meaning every state; only N° below ``before`` if given (the next page)."""
     wanted = [outbox.parse_state(state) for state in states]
     with reading(app) as session:
-        rows = outbox.list_messages(session, states=wanted, kind=kind, limit=limit)
+        rows = outbox.list_messages(session, states=wanted, kind=kind, limit=limit, before=before)
         messages = tuple(_message(row) for row in rows)
         counts = tuple(outbox.count_by_state(session).items())
     return Outbox(messages=messages, counts=counts)
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """One email as its recipients read it, with its state: the email log's page of a message."""
+
+    message: Message
+    recipients: str  # names and addresses, decoded
+    body_text: str
+    attachments: tuple[str, ...]  # file names
+
+
+def message_detail(app: App, message_id: int) -> MessageDetail:
+    """Email N° ``message_id``; ``NotFound`` in French when there is none."""
+    with reading(app) as session:
+        row = session.get(OutboxMessage, message_id)
+        if row is None:
+            raise NotFound(f"Aucun courriel n° {message_id}.")
+        names = session.scalars(
+            select(OutboxAttachment.filename)
+            .where(OutboxAttachment.outbox_id == row.id)
+            .order_by(OutboxAttachment.position)
+        ).all()
+        return MessageDetail(
+            message=_message(row),
+            recipients=readable_recipients(row.recipients),
+            body_text=row.body_text,
+            attachments=tuple(names),
+        )
 
 
 def retry_message(app: App, message_id: int) -> tuple[outbox_corrections.RetriedEmail, ...]:

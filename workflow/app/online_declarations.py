@@ -23,7 +23,12 @@ from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.domain.calendar import due_date, local_date, opens_on, working_days_between
 from workflow.domain.declaration_links import LinkScope
-from workflow.domain.vocabulary import CONTRACT_LABELS, CRITERION_LABELS, DELIVERY_MODE_LABELS
+from workflow.domain.vocabulary import (
+    CONTRACT_LABELS,
+    CRITERION_LABELS,
+    DELIVERY_MODE_LABELS,
+    Sex,
+)
 from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of
 from workflow.errors import InputRefused
@@ -41,6 +46,8 @@ from workflow.services.online_declarations import (
     FormRefused,
     KnownPerson,
     LineForm,
+    ParsedLine,
+    canonical_references,
     known_people,
     line_inputs,
     lines_from_file,
@@ -194,6 +201,7 @@ class CheckedLine:
     contract: str
     mode: str
     criterion: str | None  # the label, for a person new to the service
+    identity: str = ""  # « femme, née en 1987 », when a filled template gave it
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,18 @@ class CheckedDeclaration:
         return sum((line.hours for line in self.lines), Decimal(0))
 
 
+def _parsed(
+    session: Session, page: DeclarationPage, lines: Sequence[LineForm], zero: bool, now: datetime
+) -> list[ParsedLine]:
+    """The form's lines to record (its people as the lot knows them), or ``FormRefused``."""
+    known = [person.reference for person in page.known]
+    known += [line.reference for line in page.recorded or ()]
+    parsed, problems = parse_form(session, canonical_references(lines, known), zero, now=now)
+    if problems:
+        raise FormRefused(problems)
+    return parsed
+
+
 def check_declaration(
     app: App, token: str, lines: Sequence[LineForm], *, zero: bool
 ) -> CheckedDeclaration:
@@ -219,9 +239,7 @@ def check_declaration(
         page = _page(session, app, scope, now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        parsed, problems = parse_form(session, lines, zero)
-        if problems:
-            raise FormRefused(problems)
+        parsed = _parsed(session, page, lines, zero, now)
         checked = tuple(
             CheckedLine(
                 line.reference,
@@ -229,10 +247,20 @@ def check_declaration(
                 CONTRACT_LABELS[line.contract],
                 DELIVERY_MODE_LABELS[line.mode],
                 None if line.criterion is None else CRITERION_LABELS[line.criterion],
+                _identity(line),
             )
             for line in parsed
         )
         return CheckedDeclaration(page, checked, zero)
+
+
+def _identity(line: ParsedLine) -> str:
+    said = []
+    if line.sex is not None:
+        said.append("femme" if line.sex is Sex.FEMALE else "homme")
+    if line.birth_year is not None:
+        said.append(f"{'née' if line.sex is Sex.FEMALE else 'né'} en {line.birth_year}")
+    return ", ".join(said)
 
 
 def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[LineForm]:
@@ -255,9 +283,7 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
         page = _page(session, app, scope, unit.now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        parsed, problems = parse_form(session, lines, zero)
-        if problems:
-            raise FormRefused(problems)
+        parsed = _parsed(session, page, lines, zero, unit.now)
         recorded = find_declaration(session, scope.clause_id, scope.company_id, scope.month)
         if recorded is not None and same_as_recorded(recorded, parsed):
             return recorded.id

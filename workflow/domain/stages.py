@@ -200,3 +200,36 @@ def parse_stage(text: str) -> Stage:
             return stage
     choices = ", ".join(f"{s.value} ({LABELS[s]})" for s in Stage)
     raise InputRefused(f"Étape inconnue « {text} ». Étapes possibles : {choices}.")
+
+
+#: What each history row records, in French: a history tells what happened, so the stage changes
+#: read as nouns (« rédaction », « attribution »), not as the verbs the CLI takes.
+HISTORY_LABELS: dict[str, str] = {
+    "identify": "repérage",
+    ClauseEvent.DRAFT.value: "rédaction",
+    ClauseEvent.AWARD.value: "attribution",
+    "award_recorded": "attribution enregistrée",
+    ClauseEvent.START.value: "démarrage",
+    ClauseEvent.FINISH.value: "fin d'exécution",
+    ClauseEvent.CLOSE.value: "clôture",
+    ClauseEvent.ABANDON.value: "abandon",
+    ClauseEvent.SUSPEND.value: "suspension",
+    ClauseEvent.RESUME.value: "reprise",
+    "final_report": "bilan enregistré",
+    "hours_override": "heures imposées",
+    "parameters": "paramètres du calcul",
+    "calendar": "calendrier des déclarations",
+    "declaration": "déclaration mensuelle",
+    "outcome": "sortie d'un participant",
+    "lot": "lot corrigé",
+    "declaration_cancelled": "déclaration annulée",
+    "declaration_validated": "déclaration validée",
+    "award_corrected": "attribution corrigée",
+    "reopen": "réouverture",
+}
+
+
+def history_label(event: str) -> str:
+    """The French label of a history row; a code added later without its label still reads as
+    words (``some_event`` → « some event »), never as an identifier."""
+    return HISTORY_LABELS.get(event) or event.replace("_", " ")

@@ -46,6 +46,35 @@ CATEGORY_TITLES: dict[Category, str] = {
 RANK = {category: index for index, category in enumerate(Category)}
 
 
+class WebActionKind(StrEnum):
+    """What the dashboard offers for a task, where the email names a command."""
+
+    RESEND = "resend"  # a button: POST /courriels/{message_id}/renvoyer
+    OUTBOX = "outbox"  # a link to the email log (an outage, failures with one cause)
+    DECLARATION = "declaration"  # a link to the clause, and the company's contact to write to
+    OPEN_CLAUSE = "open_clause"  # a link to the clause's page
+    ELIGIBILITY = "eligibility"  # a form: the participant, the proof seen, POST
+
+
+@dataclass(frozen=True)
+class WebAction:
+    """The task's action as the dashboard does it from the browser."""
+
+    kind: WebActionKind
+    label: str  # the button's or the link's words
+    clause_id: int | None = None
+    message_id: int | None = None
+    company_id: int | None = None
+    month: date | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    #: What to do before the button, when it matters (an email that may have arrived).
+    hint: str | None = None
+    #: Participants whose eligibility is to check, for the form's choice.
+    references: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class DigestItem:
     category: Category
@@ -55,6 +84,8 @@ class DigestItem:
     action: str  # what to do and where
     clause_id: int | None = None
     days: int | None = None
+    #: The same action on the dashboard; the email keeps ``action``'s sentence.
+    web: WebAction | None = None
 
     @property
     def sort_key(self) -> tuple[int, int, int, str]:
@@ -72,6 +103,43 @@ class Digest:
         for item in self.items:
             grouped.setdefault(item.category, []).append(item)
         return list(grouped.items())
+
+    def first(self, limit: int) -> DayTasks:
+        """The ``limit`` most urgent tasks of each section and each section's count: what
+        ``services.digest.compile_tasks`` gives without writing every task."""
+        return DayTasks(
+            day=self.day,
+            working_day=self.working_day,
+            sections=tuple(
+                Section(category, tuple(items[:limit]), len(items))
+                for category, items in self.sections()
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Section:
+    category: Category
+    items: tuple[DigestItem, ...]  # the most urgent first, at most the number asked
+    count: int  # every task of the section
+
+    @property
+    def title(self) -> str:
+        return CATEGORY_TITLES[self.category]
+
+    @property
+    def hidden(self) -> int:
+        return self.count - len(self.items)
+
+
+@dataclass(frozen=True)
+class DayTasks:
+    """The day's tasks as a page shows them: the first few of each non-empty section, and how
+    many there are in all."""
+
+    day: date
+    working_day: bool
+    sections: tuple[Section, ...]
 
 
 def declaration_action(clause_id: int, company_id: int, month: date, contact: str) -> str:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import due_date, opens_on
+from workflow.domain.declaration_links import expiry
 from workflow.domain.vocabulary import CONTRACT_LABELS, DELIVERY_MODE_LABELS
 from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.links import DeclarationLink, sample_links
 from workflow.emails.lots import Lot, lot_context
 from workflow.emails.phrases import label_of
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT
@@ -58,10 +60,16 @@ def receipt_context(
     missing: Sequence[date] = (),
     next_month: date | None = None,
     due_dates: Mapping[date, date] | None = None,
+    correction: DeclarationLink | None = None,
+    owed_links: Mapping[date, DeclarationLink] | None = None,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
-    not the scheduled one (a catch-up call)."""
+    not the scheduled one (a catch-up call); ``correction``: the month's page, where the company
+    corrects what it declared (by form or file) until the facilitator validates it;
+    ``owed_links``: the page of each month it still owes, so that a late company can catch up
+    from the receipt (its older calls' links may have expired)."""
+    owed_links = owed_links or {}
     due_dates = due_dates or {}
 
     def due(month: date) -> date:
@@ -91,9 +99,17 @@ def receipt_context(
         "cumulated": cumulated,
         "hours_share": hours_share,
         "missing": [
-            {"month": month, "due_on": due(month), "late": due(month) < received_on}
+            {
+                "month": month,
+                "due_on": due(month),
+                "late": due(month) < received_on,
+                "url": owed_links[month].url if month in owed_links else None,
+            }
             for month in sorted(missing)
         ],
+        "correction": None
+        if correction is None
+        else {"url": correction.url, "expires_on": correction.expires_on},
         "next": None
         if next_month is None
         else {
@@ -129,7 +145,25 @@ def sample(kind: str, settings: Settings) -> Sample:
         zone=settings.zone,
         # A company that skipped two months: the receipt lists them (late) before the next.
         missing=[date(2026, 8, 1), date(2026, 9, 1)],
+        owed_links={
+            link.month: link
+            for link in sample_links(
+                settings.base_url,
+                [date(2026, 8, 1), date(2026, 9, 1)],
+                expiry(
+                    SAMPLE_DECLARATION.recorded_at.astimezone(settings.zone).date(),
+                    settings.link_days,
+                ),
+            )
+        },
         next_month=date(2026, 11, 1),
+        correction=sample_links(
+            settings.base_url,
+            [SAMPLE_DECLARATION.month],
+            expiry(
+                SAMPLE_DECLARATION.recorded_at.astimezone(settings.zone).date(), settings.link_days
+            ),
+        )[0],
     )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

@@ -14,6 +14,7 @@ the monthly summary. Buyer emails carry counts, never a participant's reference.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -531,8 +532,13 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
     queue_email(
         session,
         app.renderer,
-        # A corrected declaration keeps its id: the recording time tells the two receipts apart.
-        key=f"receipt:{declaration.id}:{event.at.astimezone(UTC).isoformat()}",
+        # A corrected declaration keeps its id: the recording time tells the two receipts apart,
+        # and the lines recorded too (two recordings can share an instant: a stopped clock, a
+        # fast client), while the very same lines recorded twice at once still make one.
+        key=(
+            f"receipt:{declaration.id}:{event.at.astimezone(UTC).isoformat()}:"
+            f"{_lines_digest(declaration)}"
+        ),
         kind="declaration_receipt",
         recipients=[Recipient(correspondent.name, correspondent.email)],
         context=receipt_message(
@@ -541,6 +547,15 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
         now=event.at,
         clause_id=clause.id,
     )
+
+
+def _lines_digest(declaration: Declaration) -> str:
+    """A short fingerprint of what a declaration records: people, hours, contract, mode."""
+    lines = sorted(
+        f"{line.participant_id}|{line.hours}|{line.contract_type}|{line.delivery_mode}"
+        for line in declaration.lines
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
 
 
 def receipt_message(
@@ -553,7 +568,14 @@ def receipt_message(
     at: datetime,
 ) -> dict[str, Any]:
     """The receipt's context as the company reads it at ``at``: the months it still owes then,
-    the due dates its calls gave, its cumul up to the declared month."""
+    the due dates its calls gave, its cumul up to the declared month; the page of the month
+    declared and of each month still owed."""
+    missing = company_missing_months(session, clause, company.id, now=at, zone=settings.zone)
+    months = [declaration.month, *missing]
+    links = {
+        link.month: link
+        for link in month_links(session, settings, clause.id, company.id, months, at)
+    }
     return receipt_context(
         lot_of(clause),
         company.name,
@@ -562,8 +584,10 @@ def receipt_message(
         hours_share=party.hours_share if party is not None else None,
         due_day=due_day_of(clause, settings),
         zone=settings.zone,
-        missing=company_missing_months(session, clause, company.id, now=at, zone=settings.zone),
+        missing=missing,
         due_dates=ladder_due_dates(session, clause.id, company.id),
+        correction=links[declaration.month],
+        owed_links=links,
         next_month=next_month_to_open(
             clause, declared_months_of(session, clause.id, company.id), local_day(at, settings.zone)
         ),

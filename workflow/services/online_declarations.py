@@ -7,8 +7,8 @@ field it is about; one problem refuses the whole form, as a refused file does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -23,10 +23,15 @@ from workflow.adapters.spreadsheets import read_table_bytes
 from workflow.domain.characters import forbidden_character
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
-from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
+from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
+from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
 from workflow.emails.phrases import month_phrase
 from workflow.errors import FieldError, FileRefused, InputRefused
-from workflow.services.declaration_imports import DECLARATION_LIMITS, parse_declarations
+from workflow.services.declaration_imports import (
+    DECLARATION_LIMITS,
+    PERSON_KEYS,
+    parse_declarations,
+)
 from workflow.services.declarations import LineInput, hours_problem
 from workflow.services.participants import (
     REFERENCE_MAX,
@@ -89,6 +94,13 @@ class LineForm:
     contract: str
     mode: str
     criterion: str = ""
+    #: From a filled template only (the form does not ask): kept for a person new to the
+    #: service, or given to a known one who has none recorded, as a file import does.
+    sex: str = ""
+    birth_year: str = ""
+    #: Where the line was read, « avril.xlsx, ligne 7 »: a problem found at confirmation is
+    #: named where the company can find it in its file, not by its place in the form.
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,11 +108,12 @@ class FormProblem:
     line: int | None  # 1-based, as the page numbers its lines; None for the whole form
     field: str | None
     message: str
+    origin: str = ""  # the file's name and row, for a line read from a file
 
     def __str__(self) -> str:
         if self.line is None:
             return self.message
-        where = f"ligne {self.line}" + (f", {self.field}" if self.field else "")
+        where = (self.origin or f"ligne {self.line}") + (f", {self.field}" if self.field else "")
         return f"{where} : {self.message}"
 
 
@@ -122,6 +135,8 @@ class ParsedLine:
     mode: DeliveryMode
     #: Set for a person the service does not know yet (created with the declaration).
     criterion: Criterion | None
+    sex: Sex | None = None
+    birth_year: int | None = None
 
 
 Choice = TypeVar("Choice", ContractType, DeliveryMode, Criterion)
@@ -138,9 +153,23 @@ def _choice(
 
 
 def parse_form(
-    session: Session, lines: Sequence[LineForm], zero: bool
+    session: Session, lines: Sequence[LineForm], zero: bool, *, now: datetime
 ) -> tuple[list[ParsedLine], list[FormProblem]]:
-    """The lines to record, and every problem found (the lines are worth nothing if any)."""
+    """The lines to record, and every problem found (the lines are worth nothing if any), each
+    named by its file's row when the line was read from one."""
+    parsed, problems = _parse_form(session, lines, zero, now)
+    origins = {number: line.origin for number, line in enumerate(lines, start=1) if line.origin}
+    return parsed, [
+        replace(problem, origin=origins[problem.line])
+        if problem.line is not None and problem.line in origins
+        else problem
+        for problem in problems
+    ]
+
+
+def _parse_form(
+    session: Session, lines: Sequence[LineForm], zero: bool, now: datetime
+) -> tuple[list[ParsedLine], list[FormProblem]]:
     problems: list[FormProblem] = []
     parsed: list[ParsedLine] = []
     seen: dict[str, int] = {}
@@ -197,9 +226,10 @@ def parse_form(
             )
             if criterion is None:
                 continue
+        sex, birth_year = _identity(line, number, now, problems)
         if contract is None or mode is None:
             continue
-        parsed.append(ParsedLine(reference, hours, contract, mode, criterion))
+        parsed.append(ParsedLine(reference, hours, contract, mode, criterion, sex, birth_year))
     if not parsed and not problems:
         problems.append(
             FormProblem(
@@ -209,6 +239,42 @@ def parse_form(
             )
         )
     return parsed, problems
+
+
+def _identity(
+    line: LineForm, number: int, now: datetime, problems: list[FormProblem]
+) -> tuple[Sex | None, int | None]:
+    """The sex and birth year a filled template gave (both optional)."""
+    sex = parse_sex(line.sex) if line.sex.strip() else None
+    if line.sex.strip() and sex is None:
+        problems.append(
+            FormProblem(number, "sexe", f"« {line.sex} » : indiquez F ou M (Femme, Homme ou H).")
+        )
+    year = parse_birth_year(line.birth_year) if line.birth_year.strip() else None
+    if line.birth_year.strip():
+        problem = (
+            "indiquez l'année sur 4 chiffres (ex. 1987)."
+            if year is None
+            else birth_year_problem(year, now.year)
+        )
+        if problem:
+            problems.append(
+                FormProblem(number, "année de naissance", f"« {line.birth_year} » : {problem}")
+            )
+            year = None
+    return sex, year
+
+
+def canonical_references(lines: Sequence[LineForm], known: Iterable[str]) -> list[LineForm]:
+    """The lines with each reference written as the company's people on the lot are: « p-0012 »
+    typed for « P-0012 » is that person, not a new one."""
+    spelled = {reference.casefold(): reference for reference in known}
+    return [
+        replace(
+            line, reference=spelled.get(" ".join(line.reference.split()).casefold(), line.reference)
+        )
+        for line in lines
+    ]
 
 
 def same_as_recorded(recorded: Declaration | None, parsed: Sequence[ParsedLine]) -> bool:
@@ -227,21 +293,26 @@ def same_as_recorded(recorded: Declaration | None, parsed: Sequence[ParsedLine])
 def line_inputs(session: Session, parsed: Sequence[ParsedLine], now: datetime) -> list[LineInput]:
     """The lines to record: the people ``parse_form`` gave a criterion are new to the service
     and created now; the others are found by their reference."""
-    return [
-        LineInput(
-            (
-                get_participant(session, line.reference)
-                if line.criterion is None
-                else create_participant(
-                    session, reference=line.reference, criterion=line.criterion, now=now
-                )
-            ).id,
-            line.hours,
-            line.mode,
-            line.contract,
-        )
-        for line in parsed
-    ]
+    inputs = []
+    for line in parsed:
+        if line.criterion is None:
+            participant = get_participant(session, line.reference)
+            # As a file import does: a sex or birth year the service lacks is taken.
+            if participant.sex is None and line.sex is not None:
+                participant.sex = line.sex.value
+            if participant.birth_year is None and line.birth_year is not None:
+                participant.birth_year = line.birth_year
+        else:
+            participant = create_participant(
+                session,
+                reference=line.reference,
+                criterion=line.criterion,
+                now=now,
+                sex=line.sex,
+                birth_year=line.birth_year,
+            )
+        inputs.append(LineInput(participant.id, line.hours, line.mode, line.contract))
+    return inputs
 
 
 def _known(session: Session, lines: Sequence[LineForm]) -> set[str]:
@@ -252,6 +323,19 @@ def _known(session: Session, lines: Sequence[LineForm]) -> set[str]:
     return set(
         session.scalars(select(Participant.reference).where(Participant.reference.in_(wanted)))
     )
+
+
+def _for_company(error: FieldError) -> FieldError:
+    """The importer's words are the facilitator's (« ajoutez-la d'abord »); a company on its page
+    cannot add companies: it is told what its link allows."""
+    if "aucune entreprise enregistrée avec le SIRET" in error.message:
+        return FieldError(
+            error.line,
+            error.column,
+            "ce SIRET n'est pas celui de votre entreprise : ce lien ne permet de déclarer que "
+            "pour elle. Corrigez le SIRET, ou laissez la colonne telle que le modèle la donne.",
+        )
+    return error
 
 
 def lines_from_file(
@@ -266,10 +350,47 @@ def lines_from_file(
     """The lines of a filled template (CSV, .xlsx or .ods) as the form would carry them, for
     the company to confirm: read and checked by the importer itself, and refused whole, line by
     line, when it holds anything but this link's month of this company on this lot."""
-    table = read_table_bytes(data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS)
-    groups, _, _ = parse_declarations(
-        session, table, clause_id=scope.clause_id, replace=True, now=now, zone=zone
-    )
+    try:
+        table = read_table_bytes(
+            data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS
+        )
+    except FileRefused as refused:
+        if refused.errors and all("colonne manquante" in e.message for e in refused.errors):
+            # Not the template at all (a text file, another table): one sentence, not one line
+            # per column it lacks.
+            raise FileRefused(
+                refused.source,
+                [
+                    FieldError(
+                        None,
+                        None,
+                        "ce fichier n'est pas le modèle de déclaration (aucune de ses colonnes, "
+                        "« Référence participant », « Heures »…, n'y est) : envoyez le modèle "
+                        "joint au courriel, rempli.",
+                    )
+                ],
+            ) from None
+        raise
+    if not any(any(row.cells.get(key) for key in PERSON_KEYS) for row in table.rows):
+        # The importer's own refusal names a command; a company on its page has a box instead.
+        raise FileRefused(
+            table.source,
+            [
+                FieldError(
+                    None,
+                    None,
+                    "aucune ligne de participant : le modèle n'est pas rempli. Inscrivez une "
+                    "ligne par personne ; si personne n'a travaillé sur le lot ce mois-ci, "
+                    "cochez « aucune heure ce mois-ci » sur cette page.",
+                )
+            ],
+        )
+    try:
+        groups, _, _ = parse_declarations(
+            session, table, clause_id=scope.clause_id, replace=True, now=now, zone=zone
+        )
+    except FileRefused as refused:
+        raise FileRefused(refused.source, [_for_company(e) for e in refused.errors]) from None
     outside = [
         FieldError(
             group.first_line,
@@ -295,6 +416,9 @@ def lines_from_file(
             contract=line.contract.value,
             mode=line.mode.value,
             criterion=line.criterion.value if line.criterion else "",
+            sex=line.sex.value if line.sex else "",
+            birth_year=str(line.birth_year or ""),
+            origin=f"{table.source}, ligne {line.line}",
         )
         for group in groups
         for line in group.lines

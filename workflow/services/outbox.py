@@ -159,9 +159,13 @@ def list_messages(
     states: Sequence[str] = (),
     kind: str | None = None,
     limit: int | None = None,
+    before: int | None = None,
 ) -> list[OutboxMessage]:
-    """Newest first; ``states`` empty means every state."""
+    """Newest first; ``states`` empty means every state; only N° below ``before`` if given (the
+    next page, by key rather than offset: a busy outbox does not shift it)."""
     statement = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if before is not None:
+        statement = statement.where(OutboxMessage.id < before)
     if states:
         statement = statement.where(OutboxMessage.state.in_(states))
     if kind:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, OutboxMessage
+from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date, remembered_month
 from workflow.domain.calendar import (
     LadderStep,
@@ -27,6 +27,7 @@ from workflow.domain.calendar import (
     local_date,
     reminder_step,
 )
+from workflow.domain.events import DeclarationRecorded
 from workflow.emails.ladder import (
     KINDS,
     LadderGroup,
@@ -38,6 +39,7 @@ from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_of
+from workflow.services.mailing import Mailing
 from workflow.services.outbox import Attachment, OutboxState, Recipient
 
 if TYPE_CHECKING:
@@ -299,3 +301,40 @@ def steps_done(
                 }
             )
     return entries
+
+
+def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
+    """The ladder emails of the month just declared that have not left (waiting, refused, given
+    up) are withdrawn in the same transaction: a reminder or an alert saying the month is
+    missing would be untrue once it has arrived, and « Renvoyer » would send it anyway. An email
+    that may have left (sending, uncertain) is left as it is; one covering several months goes
+    while any of them is still missing."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{event.clause_id}:{event.company_id}:%"),
+            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)),
+        )
+        .with_for_update()
+    ).all()
+    if not rows:
+        return
+    declared = {event.month} | set(
+        session.scalars(
+            select(Declaration.month).where(
+                Declaration.clause_id == event.clause_id,
+                Declaration.company_id == event.company_id,
+            )
+        )
+    )
+    when = remembered_date(event.at.astimezone(app.settings.zone).date())
+    for row in rows:
+        covered = key_months(row.key)
+        if covered is None or event.month not in covered.months:
+            continue
+        if set(covered.months) <= declared:
+            row.state = OutboxState.CANCELLED
+            row.next_attempt_at = None
+            row.last_error = (
+                f"Retiré : le mois a été déclaré le {when}, ce courriel n'avait plus lieu d'être."
+            )

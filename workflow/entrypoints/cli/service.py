@@ -327,21 +327,38 @@ def explore_commands(settings: Settings) -> list[tuple[str, str]]:
             "messagerie) :",
             f"ls {settings.mail_dir}/*",
         ),
+        (
+            "Le site (tableau de bord, pages des entreprises) au dernier jour simulé, après un "
+            "compte « clauses user add » dans cette base :",
+            f"CLAUSES_DATABASE_URL={settings.database_url} {program} web --now "
+            f"{service.DEMO_LAST_DAY.isoformat()}T18:00",
+        ),
     ]
 
 
 @click.command("web")
+@click.option(
+    "--now",
+    "now_text",
+    help="Pages telles qu'à cette date-heure ISO, horloge arrêtée (pour parcourir la "
+    "démonstration, qui va jusqu'au 31 mars 2027) ; par défaut : l'heure réelle.",
+)
 @handle_errors
-def web() -> None:
+def web(now_text: str | None) -> None:
     """Sert les pages web seules (sans l'horloge) sur CLAUSES_WEB_HOST:CLAUSES_WEB_PORT.
 
     Les entreprises y déclarent leurs heures depuis le lien de leurs courriels. Derrière un
     mandataire inverse, CLAUSES_BASE_URL est l'adresse publique (voir le README).
     """
+    from dataclasses import replace
+
     from workflow.entrypoints.scheduler import configure_logging
     from workflow.entrypoints.web.server import run_web
 
     app = get_app()
+    if now_text:
+        moment = parse_instant(now_text, app.settings.zone)
+        app = replace(app, clock=lambda: moment)
     configure_logging()
     require_schema(app)
     run_web(app)

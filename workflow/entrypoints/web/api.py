@@ -22,15 +22,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException
 
-from workflow.app import api_tokens, clauses, declarations, mail, reports
+from workflow.app import api_tokens, clauses, dashboard, declarations, mail
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.stages import ClauseEvent, Stage
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
-from workflow.emails.digest import CATEGORY_TITLES
 from workflow.errors import ClausesError, InputRefused, NotFound
-from workflow.services.online_declarations import FormRefused, LineForm
+from workflow.services.online_declarations import FormProblem, FormRefused, LineForm
 
 T = TypeVar("T")
 
@@ -38,6 +37,10 @@ API_SOURCE = "API"
 #: Clauses per page of ``GET /clauses``, by default and at most: a territory holds thousands.
 PAGE = 100
 MAX_PAGE = 500
+#: The day's tasks: the most urgent of each section, as the dashboard shows them; asking for all
+#: of a large territory's thousands would write every one of them.
+TASKS_PER_SECTION = 30
+TASKS_PER_SECTION_MAX = 1000
 
 
 def _comma(value: Any) -> Any:
@@ -104,6 +107,30 @@ class LineIn(BaseModel):
     )
 
 
+#: The form's field names as the JSON body names them: a refusal points at what the client sent.
+JSON_FIELDS = {
+    "référence": "reference",
+    "heures": "heures",
+    "type de contrat": "contrat",
+    "modalité": "modalite",
+    "critère d'éligibilité": "critere",
+    "sexe": "sexe",
+    "année de naissance": "annee_naissance",
+}
+#: The web form's words for a declaration without lines, said as the API takes it.
+NO_LINE = "«\u00a0lignes\u00a0» est vide : donnez au moins une ligne, ou «\u00a0aucune_heure\u00a0» : true."
+
+
+def api_problem(problem: FormProblem) -> str:
+    """``« lignes.0.heures » : …`` rather than the web page's ``ligne 1, heures : …``."""
+    if problem.line is None:
+        return NO_LINE if "aucune heure ce mois-ci" in problem.message else problem.message
+    where = f"lignes.{problem.line - 1}"
+    if problem.field:
+        where += "." + JSON_FIELDS.get(problem.field, problem.field)
+    return f"«\u00a0{where}\u00a0» : {problem.message}"
+
+
 class DeclarationIn(BaseModel):
     clause: int = Field(ge=1, le=2_000_000_000)
     entreprise: int = Field(ge=1, le=2_000_000_000)
@@ -120,7 +147,7 @@ class ExpectedOut(BaseModel):
     clause: int
     entreprise_numero: int
     entreprise: str
-    mois: date
+    mois: str = Field(description="AAAA-MM, comme à l'envoi d'une déclaration")
     etat: str
     etat_libelle: str
     heures: Decimal | None
@@ -129,6 +156,9 @@ class ExpectedOut(BaseModel):
 
 class TaskOut(BaseModel):
     rubrique: str
+    rubrique_total: int = Field(
+        description="Toutes les tâches de la rubrique, dont celles que la limite laisse de côté."
+    )
     titre: str
     detail: str
     action: str
@@ -347,7 +377,7 @@ def create_api(app: App) -> FastAPI:
                 "clause": line.clause_id,
                 "entreprise_numero": line.company_id,
                 "entreprise": line.company,
-                "mois": line.month,
+                "mois": f"{line.month:%Y-%m}",
                 "etat": line.state.value,
                 "etat_libelle": declarations.STATE_LABELS[line.state],
                 "heures": line.hours,
@@ -360,6 +390,13 @@ def create_api(app: App) -> FastAPI:
         "/declarations", response_model=DeclarationOut, status_code=201, summary="Déclarer un mois"
     )
     async def declare(caller: Writer, body: DeclarationIn) -> dict[str, Any]:
+        if body.aucune_heure and body.lignes:
+            # The web form lets the box win over lines kept from before; a client sends what it
+            # means, and both at once means a mistake somewhere: nothing silently dropped.
+            raise InputRefused(
+                "Déclaration refusée : «\u00a0aucune_heure\u00a0» : true et des «\u00a0lignes\u00a0» "
+                "ensemble ; envoyez l'un ou l'autre."
+            )
         year, month = (int(part) for part in body.mois.split("-"))
         lines = [
             LineForm(
@@ -379,22 +416,34 @@ def create_api(app: App) -> FastAPI:
             )  # fmt: skip
         except FormRefused as problems:
             raise InputRefused(
-                "Déclaration refusée : " + " ; ".join(str(p) for p in problems.problems)
+                "Déclaration refusée : " + " ; ".join(api_problem(p) for p in problems.problems)
             ) from None
         return {"declaration": declaration_id}
 
     @api.get("/taches", response_model=list[TaskOut], summary="Les tâches du jour")
-    async def tasks(_: Reader) -> list[dict[str, Any]]:
-        digest = await call(reports.daily_digest)
+    async def tasks(
+        _: Reader,
+        par_rubrique: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=TASKS_PER_SECTION_MAX,
+                description="Les plus urgentes de chaque rubrique, dans l'ordre du récapitulatif.",
+            ),
+        ] = TASKS_PER_SECTION,
+    ) -> list[dict[str, Any]]:
+        day = await call(dashboard.day_tasks, per_section=par_rubrique)
         return [
             {
-                "rubrique": CATEGORY_TITLES[item.category],
+                "rubrique": section.title,
+                "rubrique_total": section.count,
                 "titre": item.title,
                 "detail": item.detail,
                 "action": item.action,
                 "clause": item.clause_id,
             }
-            for item in digest.items
+            for section in day.sections
+            for item in section.items
         ]
 
     @api.get("/courriels", response_model=list[MessageOut], summary="La boîte d'envoi")

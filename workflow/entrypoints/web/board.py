@@ -1,16 +1,538 @@
-"""The board of clauses by stage, with filters and search, and a clause's own page (/clauses, /clauses/{id})."""
+"""The board of clauses by stage, with filters and search, and a clause's own page (/clauses, /clauses/{id}).
+
+The board is a GET form (``etape``, ``donneur``, ``recherche``, ``page``): a filtered board is
+an address the facilitator can keep or send. A clause's page offers « Avancer à l'étape
+suivante » (``clauses clause advance`` with the next event) and, in its « Actions » section,
+what else its stage allows: the award (``clause award``), the final report (``clause report``),
+the hours imposed (``clause hours``), the figures of the calculation (``clause figures``) and
+the other events of the stage (``clause advance`` with suspend or abandon). Each calls the
+application function the CLI command calls, with the signed-in user as its actor; a refusal is
+shown on the page, in French, with what was typed, and nothing changes.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workflow.adapters.templates import french_percent
+from workflow.app import clause_board as board_view
+from workflow.app import clauses as clause_app
+from workflow.app.clauses import Figures
+from workflow.app.web_accounts import SignedIn
 from workflow.bootstrap import App
+from workflow.domain.french_numbers import french_number
+from workflow.domain.hours import format_decimal, parse_positive, parse_ratio
+from workflow.domain.stages import (
+    EVENT_LABELS,
+    LABELS,
+    ClauseEvent,
+    Stage,
+    history_label,
+    parse_stage,
+)
+from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
+from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
+from workflow.services.clauses import AwardResult
+from workflow.services.declaration_views import STATE_LABELS
+
+
+def percent(ratio: Decimal) -> str:
+    """« 50,7 % »: cut, never rounded up, so 99,96 % does not read as the target reached."""
+    return french_percent(ratio.quantize(Decimal("0.001"), rounding=ROUND_DOWN), 1)
+
+
+def parse_end_date(text: str) -> date | None:
+    """The end of the work as a date field sends it (2027-02-28) or as a person types it
+    (28/02/2027); empty is none."""
+    return parse_date(text, "Date de fin d'exécution")
+
+
+#: The years a date field takes, as ``parse_date_fr`` of the CLI: beyond, a typing slip.
+YEARS = range(1900, 3000)
+#: The most hours a field takes (the database keeps 32-bit integers).
+MOST_HOURS = 1_000_000_000
+#: Lines for co-contractors and subcontractors beyond those recorded: enough for a lot's
+#: usual group, and the form stays short; more come back blank after each refusal or record.
+BLANK_LINES = 2
+#: Lines the award form may send at most (anything past it is not read).
+MOST_LINES = 30
+
+#: The award form's lines, as its fields name them.
+ROLE_CODES: dict[str, PartyRole] = {
+    "cotraitant": PartyRole.CO_CONTRACTOR,
+    "sous-traitant": PartyRole.SUBCONTRACTOR,
+}
+ROLE_FIELDS: dict[PartyRole, str] = {role: code for code, role in ROLE_CODES.items()}
+
+
+def parse_date(text: str, field: str) -> date | None:
+    """A date as a date field sends it (2027-02-28) or as a person types it (28/02/2027);
+    empty is none; else a refusal naming ``field``."""
+    text = text.strip()
+    if not text:
+        return None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            found = datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+        if found.year in YEARS:
+            return found
+    raise InputRefused(f"{field}\u00a0: «\u00a0{text}\u00a0» n'est pas une date (jj/mm/aaaa).")
+
+
+def required_date(text: str, field: str) -> date:
+    found = parse_date(text, field)
+    if found is None:
+        raise InputRefused(f"{field}\u00a0: indiquez-la (jj/mm/aaaa).")
+    return found
+
+
+def parse_whole(text: str, field: str, *, what: str = "un nombre entier d'heures") -> int | None:
+    """« 1 200 » or « 1200 »: a whole number, spaces between thousands allowed; empty is none."""
+    text = text.strip()
+    digits = re.sub(r"[\s\u00a0\u202f]", "", text)
+    if not text:
+        return None
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MOST_HOURS:
+        raise InputRefused(f"{field}\u00a0: «\u00a0{text}\u00a0» n'est pas {what}.")
+    return int(digits)
+
+
+def figure_field(value: Decimal | None) -> str:
+    """A figure of the calculation as its form shows it again: « 3 780 000 », « 28,5 »."""
+    return "" if value is None else format_decimal(value, 2)
+
+
+def ratio_field(value: Decimal | None) -> str:
+    """A share or a rate as its form shows it again: « 7,5 % » (read back exactly)."""
+    return "" if value is None else f"{format_decimal(value * 100, 4)} %"
 
 
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
-    del guard  # routes to come
+    call, user_of, to_login = guard.call, guard.user_of, guard.to_login
+    zone = app.settings.zone
+
+    def common() -> dict[str, Any]:
+        return {
+            "labels": LABELS,
+            "number": french_number,
+            "percent": percent,
+        }
+
+    # --- the board ----------------------------------------------------------------------------
+
+    @routes.get("/clauses", response_class=HTMLResponse)
+    async def clause_board(request: Request) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        query = request.query_params
+        typed = {
+            "etape": query.get("etape", "").strip(),
+            "donneur": query.get("donneur", "").strip(),
+            "recherche": query.get("recherche", "").strip(),
+        }
+        error = None
+        try:
+            stage = parse_stage(typed["etape"]) if typed["etape"] else None
+            buyer_id = None
+            if typed["donneur"]:
+                if not typed["donneur"].isdigit() or len(typed["donneur"]) > 9:
+                    raise InputRefused(
+                        f"Donneur d'ordre\u00a0: «\u00a0{typed['donneur']}\u00a0» n'est pas un N°."
+                    )
+                buyer_id = int(typed["donneur"])
+            page_text = query.get("page", "1").strip() or "1"
+            if not page_text.isdigit() or not 1 <= int(page_text) <= 1_000_000:
+                raise InputRefused(
+                    f"Page\u00a0: «\u00a0{page_text}\u00a0» n'est pas un numéro de page."
+                )
+            board = await call(
+                board_view.clause_board,
+                stage=stage,
+                buyer_id=buyer_id,
+                text=typed["recherche"],
+                page=int(page_text),
+            )
+        except InputRefused as refused:
+            error = refused.message
+            board = await call(board_view.clause_board)
+
+        def link(stage: Stage, page: int) -> str:
+            """The board of one stage at ``page``, with the other filters kept."""
+            kept = {"etape": stage.value, "page": str(page)}
+            if board.buyer_id is not None:
+                kept["donneur"] = str(board.buyer_id)
+            if board.text:
+                kept["recherche"] = board.text
+            return "/clauses?" + urlencode(kept)
+
+        return pages.render(
+            request,
+            "board.html",
+            status_code=422 if error else 200,
+            user=user,
+            board=board,
+            typed=typed,
+            error=error,
+            stages=list(board_view.BOARD_STAGES) + list(board_view.OTHER_STAGES),
+            page_size=board_view.PAGE_SIZE,
+            link=link,
+            **common(),
+        )
+
+    # --- a clause's page ----------------------------------------------------------------------
+
+    async def clause_response(
+        request: Request,
+        user: SignedIn,
+        clause_id: str,
+        *,
+        refusal: str | None = None,
+        typed: dict[str, str] | None = None,
+        refused_form: str = "avancer",
+    ) -> Response:
+        if not clause_id.isdigit() or len(clause_id) > 9:
+            return not_found(request, clause_id)
+        try:
+            page = await call(board_view.clause_page, int(clause_id))
+        except NotFound:
+            return not_found(request, clause_id)
+        typed = typed or {}
+        shown = typed if refusal else {}
+        return pages.render(
+            request,
+            "clause.html",
+            status_code=422 if refusal else 200,
+            user=user,
+            page=page,
+            detail=page.detail,
+            clause=page.detail.summary,
+            refusal=refusal,
+            refused_form=refused_form if refusal else None,
+            typed=typed,
+            done=next((s for s in Stage if s.value == request.query_params.get("fait")), None),
+            done_action=request.query_params.get("fait", ""),
+            award=award_form(page, shown if refused_form == "attribution" else {}),
+            figures_form={
+                "montant": figure_field(page.detail.amount_excl_tax),
+                "main_oeuvre": ratio_field(page.detail.labour_share),
+                "taux": ratio_field(page.detail.insertion_rate),
+                "cout_horaire": figure_field(page.detail.hourly_cost),
+            },
+            history=tuple(reversed(page.detail.history)),
+            history_word=history_label,
+            event_labels=EVENT_LABELS,
+            finish=ClauseEvent.FINISH,
+            role_labels=PARTY_ROLE_LABELS,
+            role_fields=ROLE_FIELDS,
+            state_labels=STATE_LABELS,
+            local=lambda moment: moment.astimezone(zone),
+            **common(),
+        )
+
+    def not_found(request: Request, clause_id: str) -> Response:
+        return guard.refused(
+            request,
+            "Clause introuvable",
+            f"Aucune clause n'a le N°\u00a0{clause_id[:20]}. La liste des clauses\u00a0: "
+            "page «\u00a0Clauses\u00a0».",
+            status=404,
+        )
+
+    @routes.get("/clauses/{clause_id}", response_class=HTMLResponse)
+    async def clause(request: Request, clause_id: str) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        return await clause_response(request, user, clause_id)
+
+    @routes.post("/clauses/{clause_id}/avancer")
+    async def advance(request: Request, clause_id: str) -> Response:
+        checked = await guard.signed_post(request)
+        if isinstance(checked, Response):
+            return checked  # not signed in, or no valid CSRF token: nothing done
+        user, form = checked
+        typed = {
+            "fin": str(form.get("fin") or ""),
+            "motif": str(form.get("motif") or ""),
+        }
+        if not clause_id.isdigit() or len(clause_id) > 9:
+            return not_found(request, clause_id)
+        try:
+            advanced = await call(
+                board_view.advance_to_next,
+                int(clause_id),
+                seen_stage=str(form.get("etape") or ""),
+                end_date=parse_end_date(typed["fin"]),
+                reason=typed["motif"],
+                actor=user.name,
+            )
+        except NotFound:
+            return not_found(request, clause_id)
+        except InputRefused as refused:
+            return await clause_response(
+                request, user, clause_id, refusal=refused.message, typed=typed
+            )
+        return RedirectResponse(
+            f"/clauses/{advanced.clause_id}?fait={advanced.to_stage.value}#etape", status_code=303
+        )
+
+    # --- the actions of a clause's stage ------------------------------------------------------
+
+    Action = Callable[[SignedIn, dict[str, str], int], Awaitable[str]]
+
+    async def act(request: Request, clause_id: str, form_name: str, action: Action) -> Response:
+        """Check the session and its CSRF token, run ``action`` (it returns the ``fait`` code of
+        the message the clause's page then shows) and redirect to the page; a refusal shows the
+        page again, with the message in the form's section and what was typed."""
+        checked = await guard.signed_post(request)
+        if isinstance(checked, Response):
+            return checked  # not signed in, or no valid CSRF token: nothing done
+        user, form = checked
+        typed = {
+            key: str(value)[:10_000]
+            for key, value in form.items()
+            if key != "csrf" and isinstance(value, str)
+        }
+        if not clause_id.isdigit() or len(clause_id) > 9:
+            return not_found(request, clause_id)
+        try:
+            done = await action(user, typed, int(clause_id))
+        except (InputRefused, ConcurrentChange, DatabaseTrouble) as refused:
+            # NotFound is an InputRefused: the page itself answers 404 when the clause is the
+            # one missing, and names the company (or else) when it is another record.
+            return await clause_response(
+                request,
+                user,
+                clause_id,
+                refusal=refused.message,
+                typed=typed,
+                refused_form=form_name,
+            )
+        return RedirectResponse(f"/clauses/{clause_id}?fait={done}#message", status_code=303)
+
+    @routes.post("/clauses/{clause_id}/attribution")
+    async def award(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            parties = typed_parties(typed)
+            start = required_date(typed.get("demarrage", ""), "Date de démarrage")
+            end = required_date(typed.get("fin_prevue", ""), "Date de fin prévue")
+            if end < start:
+                raise InputRefused(
+                    f"Date de fin prévue\u00a0: le {end:%d/%m/%Y} est avant le démarrage "
+                    f"({start:%d/%m/%Y})."
+                )
+            choices = await call(board_view.resolve_parties, parties)
+            recorded = await call(
+                clause_app.award_clause,
+                clause,
+                parties=choices,
+                start_date=start,
+                planned_end_date=end,
+                actor=user.name,
+            )
+            return AWARD_DONE[recorded.result]
+
+        return await act(request, clause_id, "attribution", action)
+
+    @routes.post("/clauses/{clause_id}/bilan")
+    async def final_report(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            text = typed.get("bilan", "")
+            if not text.strip():
+                raise InputRefused("Bilan de l'opération\u00a0: il est vide, écrivez-le.")
+            await call(clause_app.record_final_report, clause, text, actor=user.name)
+            return "bilan"
+
+        return await act(request, clause_id, "bilan", action)
+
+    @routes.post("/clauses/{clause_id}/heures")
+    async def impose_hours(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            hours = parse_whole(typed.get("heures_imposees", ""), "Heures imposées")
+            if hours is None:
+                raise InputRefused("Heures imposées\u00a0: indiquez le nombre d'heures.")
+            reason = typed.get("raison_heures", "").strip()
+            if not reason:
+                raise InputRefused(
+                    "Raison des heures imposées\u00a0: indiquez-la (avenant, arbitrage…), "
+                    "elle est gardée à l'historique."
+                )
+            await call(clause_app.impose_hours, clause, hours, reason=reason, actor=user.name)
+            return "heures"
+
+        return await act(request, clause_id, "heures", action)
+
+    @routes.post("/clauses/{clause_id}/parametres")
+    async def change_figures(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            def read(name: str, field: str, parse: Callable[[str, str], Decimal]) -> Decimal | None:
+                text = typed.get(name, "").strip()
+                return parse(text, field) if text else None
+
+            figures = Figures(
+                amount=read("montant", "Montant HT", parse_positive),
+                labour_share=read("main_oeuvre", "Part de main-d'œuvre", parse_ratio),
+                rate=read("taux", "Taux d'insertion", parse_ratio),
+                hourly_cost=read("cout_horaire", "Coût horaire chargé", parse_positive),
+            )
+            if figures.empty:
+                raise InputRefused(
+                    "Paramètres du calcul\u00a0: donnez au moins le montant HT, la part de "
+                    "main-d'œuvre, le taux d'insertion ou le coût horaire."
+                )
+            await call(clause_app.change_figures, clause, figures, actor=user.name)
+            return "parametres"
+
+        return await act(request, clause_id, "parametres", action)
+
+    @routes.post("/clauses/{clause_id}/evenement")
+    async def side_event(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            code = typed.get("evenement", "")
+            event = next((e for e in ClauseEvent if e.value == code), None)
+            if event is None:
+                raise InputRefused("Événement\u00a0: choisissez-en un dans la liste.")
+            reason = typed.get("motif_evenement", "").strip()
+            if not reason:
+                raise InputRefused(
+                    f"Motif\u00a0: indiquez pourquoi {EVENT_LABELS[event]} la clause, il est "
+                    "gardé à l'historique."
+                )
+            moved = await call(
+                clause_app.advance_clause, clause, event, reason=reason, actor=user.name
+            )
+            return moved.to_stage.value
+
+        return await act(request, clause_id, "evenement", action)
+
     return routes
+
+
+#: The ``fait`` code of each outcome of an award.
+AWARD_DONE: dict[AwardResult, str] = {
+    AwardResult.RECORDED: "attribution-enregistree",
+    AwardResult.CORRECTED: "attribution-corrigee",
+    AwardResult.UNCHANGED: "attribution-inchangee",
+}
+
+
+def typed_parties(typed: dict[str, str]) -> list[board_view.TypedParty]:
+    """The holder, then each line with a company, as the CLI's ``--company``, ``--correspondent``,
+    ``--hours``, ``--co-contractor`` and ``--subcontractor`` take them; a refusal names the field."""
+    holder = typed.get("titulaire", "").strip()
+    if not holder:
+        raise InputRefused(
+            "Entreprise titulaire\u00a0: indiquez son N°, son nom ou son SIRET "
+            "(l'attribution compte exactement une entreprise titulaire)."
+        )
+    parties = [
+        board_view.TypedParty(
+            "Entreprise titulaire",
+            holder,
+            PartyRole.HOLDER,
+            parse_whole(
+                typed.get("titulaire_correspondant", ""),
+                "Correspondant du titulaire",
+                what="un N° de correspondant",
+            ),
+            parse_whole(typed.get("titulaire_heures", ""), "Heures confiées au titulaire"),
+        )
+    ]
+    for line in range(1, MOST_LINES + 1):
+        company = typed.get(f"entreprise_{line}", "").strip()
+        if not company:
+            continue
+        role = ROLE_CODES.get(typed.get(f"role_{line}", ""))
+        if role is None:
+            raise InputRefused(
+                f"Rôle de l'entreprise de la ligne {line}\u00a0: cotraitant ou sous-traitant."
+            )
+        field = f"Entreprise de la ligne {line}"
+        parties.append(
+            board_view.TypedParty(
+                field,
+                company,
+                role,
+                parse_whole(
+                    typed.get(f"correspondant_{line}", ""),
+                    f"Correspondant de la ligne {line}",
+                    what="un N° de correspondant",
+                ),
+                parse_whole(typed.get(f"heures_{line}", ""), f"Heures confiées, ligne {line}"),
+            )
+        )
+    return parties
+
+
+def award_form(page: board_view.ClausePage, typed: dict[str, str]) -> dict[str, Any]:
+    """The award form's values: what was typed when it was refused, else the award recorded
+    (each company by its N°), and blank lines for more companies."""
+    detail = page.detail
+    lines: list[dict[str, Any]]
+    holder: dict[str, Any]
+    if typed:
+        lines = [
+            {
+                "role": typed.get(f"role_{n}", "cotraitant"),
+                "entreprise": typed.get(f"entreprise_{n}", ""),
+                "correspondant": typed.get(f"correspondant_{n}", ""),
+                "heures": typed.get(f"heures_{n}", ""),
+                "actuelle": None,
+            }
+            for n in range(1, MOST_LINES + 1)
+            if typed.get(f"entreprise_{n}", "").strip()
+        ]
+        holder = {
+            "entreprise": typed.get("titulaire", ""),
+            "correspondant": typed.get("titulaire_correspondant", ""),
+            "heures": typed.get("titulaire_heures", ""),
+            "actuelle": None,
+        }
+        start, end = typed.get("demarrage", ""), typed.get("fin_prevue", "")
+    else:
+        recorded = [line for line in page.award_lines if line.role is not PartyRole.HOLDER]
+        lines = [
+            {
+                "role": ROLE_FIELDS[line.role],
+                "entreprise": str(line.company_id),
+                "correspondant": str(line.correspondent_id or ""),
+                "heures": "" if line.hours_share is None else str(line.hours_share),
+                "actuelle": line,
+            }
+            for line in recorded
+        ]
+        current = next((ln for ln in page.award_lines if ln.role is PartyRole.HOLDER), None)
+        holder = {
+            "entreprise": str(current.company_id) if current else "",
+            "correspondant": str(current.correspondent_id or "") if current else "",
+            "heures": ""
+            if current is None or current.hours_share is None
+            else str(current.hours_share),
+            "actuelle": current,
+        }
+        start = detail.start_date.isoformat() if detail.start_date else ""
+        end = detail.planned_end_date.isoformat() if detail.planned_end_date else ""
+    blank = {"role": "cotraitant", "entreprise": "", "correspondant": "", "heures": ""}
+    lines += [{**blank, "actuelle": None} for _ in range(BLANK_LINES)]
+    return {
+        "holder": holder,
+        "lines": lines,
+        "start": start,
+        "end": end,
+        "recorded": bool(page.award_lines),
+    }

@@ -1,16 +1,493 @@
-"""The corrections of the application layer as forms: edit, merge, cancel (/corrections)."""
+"""The corrections of the application layer as forms: edit, merge, cancel (/corrections).
+
+Each form calls the function the command line calls (``app.corrections``,
+``app.clause_corrections``) with the signed-in user's name as the actor, so it leaves the same
+history rows. A form shows the record's values; a field left as it is, or emptied, is not sent
+(« Effacer » clears an optional one, as ``--city ""`` does). A refusal shows the form again with
+what was typed and the service's French message (422), nothing changed; a record no longer there
+is a French 404 page saying where it went when it was merged or deleted.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workflow.adapters.csv_files import parse_month
+from workflow.app import clause_corrections, corrections, web_corrections
+from workflow.app.clause_corrections import LadderStanding
+from workflow.app.corrections import Correction
 from workflow.bootstrap import App
+from workflow.domain.stages import LABELS
+from workflow.emails.phrases import french_day
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
+from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
+from workflow.services.corrections import NOUNS, Action, RecordKind, changes_text
+from workflow.services.record_history import HistoryEntry, moved_text
+
+#: The form's words for the command's options the service's messages name.
+OPTION_WORDS = (("(--reason)", "(champ «\u00a0Motif\u00a0»)"),)
+
+
+def web_words(message: str) -> str:
+    """A service message as the form reads it: its fields, not the command's options."""
+    for option, words in OPTION_WORDS:
+        message = message.replace(option, words)
+    return message
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an edit form: the keyword of the application function it fills."""
+
+    name: str
+    label: str
+    current: str
+    #: What « Effacer » says (« Effacer la ville »): an optional value the form may clear, as
+    #: the CLI's ``""`` does; empty when the field is required.
+    clear: str = ""
+    hint: str = ""
+
+    @property
+    def clearable(self) -> bool:
+        return bool(self.clear)
+
+
+@dataclass(frozen=True)
+class Editable:
+    """A kind of record the pages edit: its address, its form and its application functions."""
+
+    slug: str
+    kind: RecordKind
+    #: The record as the form shows it, by its N° (NotFound: a 404 page).
+    sheet: Callable[[App, int], Any]
+    edit: Callable[..., Correction]
+    heading: Callable[[Any], str]
+    fields: Callable[[Any], tuple[Field, ...]]
+    #: The template of what the page shows below the form.
+    details: str
+
+
+EDITABLE = (
+    Editable(
+        "entreprises",
+        RecordKind.COMPANY,
+        web_corrections.company_sheet,
+        corrections.edit_company,
+        lambda card: f"Entreprise n° {card.id} – {card.name}",
+        lambda card: (
+            Field("name", "Nom", card.name),
+            Field(
+                "siret",
+                "SIRET",
+                card.siret or "",
+                "Effacer le SIRET",
+                "14 chiffres, espaces permis.",
+            ),
+            Field("city", "Ville", card.city, "Effacer la ville"),
+        ),
+        "corrections_company.html",
+    ),
+    Editable(
+        "donneurs-d-ordre",
+        RecordKind.BUYER,
+        web_corrections.buyer_sheet,
+        corrections.edit_buyer,
+        lambda card: f"Donneur d'ordre n° {card.id} – {card.name}",
+        lambda card: (
+            Field("name", "Nom", card.name),
+            Field("kind", "Type", card.kind, "Effacer le type", "Département, commune, bailleur…"),
+        ),
+        "corrections_buyer.html",
+    ),
+    Editable(
+        "marches",
+        RecordKind.MARKET,
+        web_corrections.market_sheet,
+        corrections.edit_market,
+        lambda sheet: f"Marché n° {sheet.id} – {sheet.reference}",
+        lambda sheet: (
+            Field("reference", "Référence", sheet.reference),
+            Field("title", "Intitulé", sheet.title, "Effacer l'intitulé"),
+        ),
+        "corrections_market.html",
+    ),
+    Editable(
+        "lots",
+        RecordKind.LOT,
+        web_corrections.lot_sheet,
+        corrections.edit_lot,
+        lambda sheet: f"Lot {sheet.reference} – {sheet.title}",
+        lambda sheet: (
+            Field("title", "Intitulé du lot", sheet.title),
+            Field(
+                "lot_number", "Numéro de lot", sheet.lot_number, "Effacer le numéro (lot unique)"
+            ),
+            Field("trade", "Corps d'état", sheet.trade, "Effacer le corps d'état"),
+        ),
+        "corrections_lot.html",
+    ),
+)
+
+#: Where each kind of record the search finds is corrected.
+SLUGS = {
+    "company": "entreprises",
+    "buyer": "donneurs-d-ordre",
+    "market": "marches",
+    "clause": "lots",
+}
+
+MERGEABLE = {"entreprises": RecordKind.COMPANY, "donneurs-d-ordre": RecordKind.BUYER}
+
+
+def typed(form: Any, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def reason_of(form: Any) -> str | None:
+    return typed(form, "reason") or None
+
+
+def wanted(form: Any, fields: tuple[Field, ...]) -> dict[str, str | None]:
+    """What the form asks to change: only the fields typed and different from the record's
+    value; an empty field stays as it is, « Effacer » clears it."""
+    asked: dict[str, str | None] = {}
+    for field in fields:
+        value = typed(form, field.name)
+        if field.clearable and form.get(f"clear_{field.name}"):
+            asked[field.name] = "" if field.current else None
+        elif value and value != field.current:
+            asked[field.name] = value
+        else:
+            asked[field.name] = None
+    return asked
+
+
+def done_message(entry: HistoryEntry) -> str:
+    """« Entreprise corrigée : ville « Auch » → « Condom ». », from the row the change left."""
+    noun = NOUNS[entry.kind]
+    label = noun.label[0].upper() + noun.label[1:]
+    if entry.action is Action.ABSORB:
+        return f"Fusion faite : {entry.text}."
+    return f"{label} corrigé{noun.e} : {entry.text}."
+
+
+def ladder_sentence(ladder: LadderStanding | None, app: App) -> str:
+    """What happens next for the month, as ``clauses declaration cancel`` says it."""
+    if ladder is None:
+        return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
+    if ladder.step is None or ladder.at is None:
+        return (
+            "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
+            "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
+        )
+    local = ladder.at.astimezone(app.settings.zone)
+    return (
+        "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
+        f"{ladder.step_label}, le {french_day(local.date())} à {local:%H:%M}."
+    )
 
 
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
-    del guard  # routes to come
+    call, user_of, to_login, signed_post = (
+        guard.call,
+        guard.user_of,
+        guard.to_login,
+        guard.signed_post,
+    )
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return pages.render(request, name, status_code=status, **context)
+
+    def missing(request: Request, error: NotFound) -> Response:
+        return guard.refused(request, "Fiche introuvable", error.message, status=404)
+
+    def trouble(request: Request, error: ConcurrentChange | DatabaseTrouble) -> Response:
+        """Nothing was recorded (the transaction was rolled back): she may try again."""
+        return guard.refused(request, "Correction non enregistrée", error.message, status=503)
+
+    # --- finding the record ---------------------------------------------------------------------
+
+    @routes.get("/corrections", response_class=HTMLResponse)
+    async def find(request: Request) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        text = request.query_params.get("q", "").strip()
+        found, error = None, None
+        if text:
+            try:
+                found = await call(web_corrections.correction_search, text)
+            except InputRefused as refused:
+                error = refused.message
+        return render(
+            request, "corrections.html", status=422 if error else 200, user=user, text=text,
+            found=found, error=error, slugs=SLUGS,
+        )  # fmt: skip
+
+    # --- editing a record -----------------------------------------------------------------------
+
+    def edit_routes(spec: Editable) -> None:
+        path = f"/corrections/{spec.slug}/{{record_id:int}}"
+
+        def page(
+            request: Request,
+            user: Any,
+            sheet: Any,
+            *,
+            status: int = 200,
+            values: dict[str, str] | None = None,
+            cleared: frozenset[str] = frozenset(),
+            reason: str = "",
+            error: str | None = None,
+            done: str | None = None,
+            done_reason: str | None = None,
+        ) -> HTMLResponse:
+            fields = spec.fields(sheet)
+            return render(
+                request, "corrections_edit.html", status=status, user=user, spec=spec,
+                sheet=sheet, heading=spec.heading(sheet), fields=fields,
+                values=values if values is not None else {f.name: f.current for f in fields},
+                cleared=cleared, reason=reason, error=error, done=done, done_reason=done_reason,
+                action=f"/corrections/{spec.slug}/{sheet.id}",
+            )  # fmt: skip
+
+        @routes.get(path, response_class=HTMLResponse, name=f"edit-{spec.slug}")
+        async def show(request: Request, record_id: int) -> Response:
+            user = await user_of(request)
+            if user is None:
+                return to_login()
+            try:
+                sheet = await call(spec.sheet, record_id)
+            except NotFound as error:
+                return missing(request, error)
+            done = done_reason = None
+            said = request.query_params.get("fait", "")
+            if said == "rien":
+                noun = NOUNS[spec.kind]
+                number = (
+                    f" ({noun.number_of} n° {record_id})" if noun.number_of else f" n° {record_id}"
+                )
+                done = f"Rien à changer : {noun.the}{number} a déjà ces valeurs."
+            elif said.isascii() and said.isdigit():
+                entry = await call(web_corrections.history_line, int(said))
+                # Only a row about this very record is told here (the address may be reused).
+                if entry is not None and entry.kind is spec.kind and entry.entity_id == record_id:
+                    done, done_reason = done_message(entry), entry.reason
+            return page(request, user, sheet, done=done, done_reason=done_reason)
+
+        @routes.post(path, response_class=HTMLResponse, name=f"save-{spec.slug}")
+        async def save(request: Request, record_id: int) -> Response:
+            checked = await signed_post(request)
+            if isinstance(checked, Response):
+                return checked  # not signed in, or no valid CSRF token: nothing done
+            user, form = checked
+            try:
+                sheet = await call(spec.sheet, record_id)
+            except NotFound as error:
+                return missing(request, error)
+            fields = spec.fields(sheet)
+            try:
+                done = await call(
+                    spec.edit, record_id, **wanted(form, fields), reason=reason_of(form),
+                    actor=user.name,
+                )  # fmt: skip
+            except (ConcurrentChange, DatabaseTrouble) as error:
+                return trouble(request, error)
+            except InputRefused as error:
+                return page(
+                    request, user, sheet, status=422,
+                    values={f.name: typed(form, f.name) for f in fields},
+                    cleared=frozenset(f.name for f in fields if form.get(f"clear_{f.name}")),
+                    reason=typed(form, "reason"), error=web_words(error.message),
+                )  # fmt: skip
+            said = "rien" if done.history_id is None else str(done.history_id)
+            return RedirectResponse(f"/corrections/{spec.slug}/{record_id}?fait={said}", 303)
+
+    for spec in EDITABLE:
+        edit_routes(spec)
+
+    # --- merging a duplicate into the record kept -----------------------------------------------
+
+    def merge_routes(slug: str, kind: RecordKind) -> None:
+        path = f"/corrections/{slug}/{{record_id:int}}/fusion"
+        spec = next(s for s in EDITABLE if s.slug == slug)
+        merge = (
+            corrections.merge_companies if kind is RecordKind.COMPANY else corrections.merge_buyers
+        )
+        noun = NOUNS[kind]
+
+        async def ask(
+            request: Request,
+            user: Any,
+            record_id: int,
+            duplicate: str,
+            *,
+            reason: str = "",
+            error: str | None = None,
+        ) -> Response:
+            """The form asking for the duplicate, or the page confirming the merge."""
+            try:
+                kept = await call(spec.sheet, record_id)
+            except NotFound as missing_record:
+                return missing(request, missing_record)
+            preview = None
+            if duplicate and error is None:
+                try:
+                    preview = await call(
+                        web_corrections.merge_preview, kind, duplicate, into=record_id,
+                        actor=user.name,
+                    )  # fmt: skip
+                except (ConcurrentChange, DatabaseTrouble) as failed:
+                    return trouble(request, failed)
+                except InputRefused as refused:
+                    error = web_words(refused.message)
+            return render(
+                request, "corrections_merge.html", status=422 if error else 200, user=user,
+                slug=slug, noun=noun, kept=kept, duplicate=duplicate, preview=preview,
+                reason=reason, error=error, kind=kind.value,
+                action=f"/corrections/{slug}/{record_id}/fusion",
+                moved=moved_text({m.what: m.ids for m in preview.merge.moved}) if preview else "",
+                filled=changes_text(preview.merge.filled) if preview else "",
+            )  # fmt: skip
+
+        @routes.get(path, response_class=HTMLResponse, name=f"merge-{slug}")
+        async def confirm(request: Request, record_id: int) -> Response:
+            user = await user_of(request)
+            if user is None:
+                return to_login()
+            return await ask(request, user, record_id, request.query_params.get("doublon", ""))
+
+        @routes.post(path, response_class=HTMLResponse, name=f"merged-{slug}")
+        async def merged(request: Request, record_id: int) -> Response:
+            checked = await signed_post(request)
+            if isinstance(checked, Response):
+                return checked
+            user, form = checked
+            duplicate = typed(form, "doublon")
+            try:
+                done = await call(
+                    merge, duplicate, into=record_id, reason=reason_of(form), actor=user.name
+                )
+            except (ConcurrentChange, DatabaseTrouble) as error:
+                return trouble(request, error)
+            except InputRefused as error:
+                return await ask(
+                    request, user, record_id, duplicate, reason=typed(form, "reason"),
+                    error=web_words(error.message),
+                )  # fmt: skip
+            return RedirectResponse(
+                f"/corrections/{slug}/{done.target_id}?fait={done.history_ids[1]}", 303
+            )
+
+    for slug, kind in MERGEABLE.items():
+        merge_routes(slug, kind)
+
+    # --- a month's declaration cancelled, a clause reopened ---------------------------------------
+
+    async def lot_or_404(request: Request, clause_id: int) -> web_corrections.LotSheet | Response:
+        try:
+            return await call(web_corrections.lot_sheet, clause_id)
+        except NotFound as error:
+            return missing(request, error)
+
+    def cancel_page(
+        request: Request, user: Any, lot: web_corrections.LotSheet, *, company: str, month: str,
+        reason: str = "", error: str | None = None,
+    ) -> HTMLResponse:  # fmt: skip
+        return render(
+            request, "corrections_cancel.html", status=422 if error else 200, user=user, lot=lot,
+            company=company, month=month, reason=reason, error=error,
+        )  # fmt: skip
+
+    @routes.get("/corrections/lots/{clause_id:int}/annulation", response_class=HTMLResponse)
+    async def cancel_form(request: Request, clause_id: int) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        lot = await lot_or_404(request, clause_id)
+        if isinstance(lot, Response):
+            return lot
+        query = request.query_params
+        return cancel_page(
+            request, user, lot, company=query.get("entreprise", ""), month=query.get("mois", "")
+        )
+
+    @routes.post("/corrections/lots/{clause_id:int}/annulation", response_class=HTMLResponse)
+    async def cancel(request: Request, clause_id: int) -> Response:
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        lot = await lot_or_404(request, clause_id)
+        if isinstance(lot, Response):
+            return lot
+        company, month_text = typed(form, "entreprise"), typed(form, "mois")
+        again = {"company": company, "month": month_text, "reason": typed(form, "reason")}
+        month = parse_month(month_text)
+        if not company:
+            return cancel_page(request, user, lot, **again, error="Entreprise : choisissez-la.")
+        if month is None:
+            return cancel_page(
+                request, user, lot, **again,
+                error=f"Mois : «\u00a0{month_text}\u00a0» n'est pas un mois (par exemple 2026-04 "
+                "ou 04/2026).",
+            )  # fmt: skip
+        try:
+            done = await call(
+                clause_corrections.cancel_declaration, clause=clause_id, company=company,
+                month=month, reason=typed(form, "reason"), actor=user.name,
+            )  # fmt: skip
+        except (ConcurrentChange, DatabaseTrouble) as error:
+            return trouble(request, error)
+        except InputRefused as error:
+            return cancel_page(request, user, lot, **again, error=web_words(error.message))
+        return render(
+            request, "corrections_done.html", user=user, lot=lot, cancelled=done, reopened=None,
+            next_step=ladder_sentence(done.ladder, app), labels=LABELS,
+        )  # fmt: skip
+
+    @routes.get("/corrections/lots/{clause_id:int}/reouverture", response_class=HTMLResponse)
+    async def reopen_form(request: Request, clause_id: int) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        lot = await lot_or_404(request, clause_id)
+        if isinstance(lot, Response):
+            return lot
+        return render(request, "corrections_reopen.html", user=user, lot=lot, reason="", error=None)
+
+    @routes.post("/corrections/lots/{clause_id:int}/reouverture", response_class=HTMLResponse)
+    async def reopen(request: Request, clause_id: int) -> Response:
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        lot = await lot_or_404(request, clause_id)
+        if isinstance(lot, Response):
+            return lot
+        try:
+            done = await call(
+                clause_corrections.reopen_clause, clause_id, reason=typed(form, "reason"),
+                actor=user.name,
+            )  # fmt: skip
+        except (ConcurrentChange, DatabaseTrouble) as error:
+            return trouble(request, error)
+        except InputRefused as error:
+            return render(
+                request, "corrections_reopen.html", status=422, user=user, lot=lot,
+                reason=typed(form, "reason"), error=web_words(error.message),
+            )  # fmt: skip
+        return render(
+            request, "corrections_done.html", user=user, lot=lot, cancelled=None, reopened=done,
+            next_step=None, labels=LABELS,
+        )  # fmt: skip
+
     return routes

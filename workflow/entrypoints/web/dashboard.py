@@ -5,21 +5,26 @@ whose token the database keeps only hashed; every form carries the session's CSR
 POST without it is refused (403) before anything is read. The login form has its own token, in a
 cookie of its own, since no session exists yet. Failed logins are limited per login
 (``services.web_accounts``). Every action runs with the signed-in user's name as its actor.
+
+Each task of the day carries its action as the browser does it (``WebAction``): a button that
+does it (send an email again, validate a participant's eligibility) or a link to where it is
+done (the clause, the email log, the company's correspondent).
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.app import dashboard as dashboard_view
 from workflow.app import declarations as declaration_commands
+from workflow.app import participants as participant_commands
 from workflow.app import web_accounts
 from workflow.bootstrap import App
-from workflow.emails.digest import CATEGORY_TITLES
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import SESSION_COOKIE, Guard
 from workflow.errors import InputRefused
@@ -27,6 +32,12 @@ from workflow.errors import InputRefused
 LOGIN_COOKIE = "clauses_connexion"
 #: Tasks shown per section, most urgent first: a large territory has thousands.
 TASKS_SHOWN = 30
+
+
+def _number(value: Any) -> int | None:
+    """A record's N° from a form field; None when it is none (empty, not digits, too large)."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= 2_000_000_000 else None
 
 
 def router(app: App, pages: Pages) -> APIRouter:
@@ -97,14 +108,13 @@ def router(app: App, pages: Pages) -> APIRouter:
         user = await user_of(request)
         if user is None:
             return to_login()
-        board = await call(dashboard_view.dashboard)
+        board = await call(dashboard_view.dashboard, per_section=TASKS_SHOWN)
         return pages.render(
             request,
             "dashboard.html",
             user=user,
             board=board,
-            titles=CATEGORY_TITLES,
-            shown=TASKS_SHOWN,
+            kinds=dashboard_view.WebActionKind,
             done=request.query_params.get("fait"),
         )
 
@@ -114,24 +124,60 @@ def router(app: App, pages: Pages) -> APIRouter:
         if isinstance(checked, Response):
             return checked
         user, form = checked
+        clause, company = _number(form.get("clause_id")), _number(form.get("company_id"))
         try:
             month = date.fromisoformat(str(form.get("month") or ""))
+        except ValueError:
+            month = None
+        if clause is None or company is None or month is None:
+            said = [
+                what
+                for what, value in (
+                    ("la clause", clause),
+                    ("l'entreprise", company),
+                    ("le mois", month),
+                )
+                if value is None
+            ]
+            return guard.refused(
+                request,
+                "Validation refusée",
+                f"Formulaire incomplet ou illisible : {', '.join(said)} ; rien n'a été validé.",
+            )
+        try:
             await call(
                 declaration_commands.validate_declaration,
-                clause=int(str(form.get("clause_id"))),
-                company=int(str(form.get("company_id"))),
+                clause=clause,
+                company=company,
                 month=month,
                 actor=user.name,
             )
-        except (ValueError, InputRefused) as error:
-            message = (
-                error.message
-                if isinstance(error, InputRefused)
-                else "Formulaire incomplet : la clause, l'entreprise ou le mois manque."
-            )
-            return pages.render(
-                request, "error.html", status_code=422, title="Validation refusée", message=message
-            )
+        except InputRefused as error:
+            return guard.refused(request, "Validation refusée", error.message)
         return RedirectResponse("/tableau-de-bord?fait=validee#a-valider", status_code=303)
+
+    @routes.post("/participants/eligibilite")
+    async def validate_eligibility(request: Request) -> Response:
+        """The proof of a participant's eligibility seen: what ``clauses participant validate``
+        records, signed by the user."""
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        reference = str(form.get("reference") or "").strip()
+        if not reference:
+            return guard.refused(
+                request, "Validation refusée", "Formulaire incomplet : le participant manque."
+            )
+        try:
+            await call(
+                participant_commands.validate_eligibility,
+                reference,
+                proof=str(form.get("proof") or ""),
+                actor=user.name,
+            )
+        except InputRefused as error:
+            return guard.refused(request, "Validation refusée", error.message)
+        return RedirectResponse("/tableau-de-bord?fait=eligibilite", status_code=303)
 
     return routes

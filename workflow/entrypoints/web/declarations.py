@@ -33,20 +33,17 @@ MAX_UPLOAD = 20_000_000
 MAX_LINES = 200
 
 
+#: The fields of one line, as the form and the confirmation page post them (one value per line
+#: for each; the last three are hidden, carried from a filled template).
+LINE_FIELDS = ("reference", "hours", "contract", "mode", "criterion", "sex", "birth_year", "origin")
+
+
 def _lines(form: Any) -> list[online.LineForm]:
-    columns = [
-        form.getlist(name) for name in ("reference", "hours", "contract", "mode", "criterion")
-    ]
+    columns = [form.getlist(name) for name in LINE_FIELDS]
     count = min(max(len(column) for column in columns), MAX_LINES)
-    padded = [[*column, *[""] * (count - len(column))] for column in columns]
+    padded = [[str(v) for v in column] + [""] * (count - len(column)) for column in columns]
     return [
-        online.LineForm(
-            reference=str(padded[0][i]),
-            hours=str(padded[1][i]),
-            contract=str(padded[2][i]),
-            mode=str(padded[3][i]),
-            criterion=str(padded[4][i]),
-        )
+        online.LineForm(**{name: padded[f][i] for f, name in enumerate(LINE_FIELDS)})
         for i in range(count)
     ]
 
@@ -60,6 +57,9 @@ def _row(
         "contract": contract,
         "mode": mode,
         "criterion": "",
+        "sex": "",
+        "birth_year": "",
+        "origin": "",
         "known": known,
         "last": last,
     }
@@ -77,6 +77,9 @@ def _form_rows(
             {
                 **_row(line.reference, line.hours, line.contract, line.mode, False, None),
                 "criterion": line.criterion,
+                "sex": line.sex,
+                "birth_year": line.birth_year,
+                "origin": line.origin,
             }
             for line in typed
         ]

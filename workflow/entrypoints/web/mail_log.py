@@ -1,55 +1,108 @@
-"""The email log of the dashboard: ``/courriels``, with « Renvoyer » for what did not leave."""
+"""The email log of the dashboard: ``/courriels`` (by state, page by page), each email's own page
+(``/courriels/{n}``: what its recipients read), « Renvoyer » for what did not leave and
+« Annuler » for what should never leave."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.app import mail
 from workflow.bootstrap import App
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
-from workflow.errors import InputRefused
+from workflow.errors import InputRefused, NotFound
+from workflow.services import outbox_corrections
 from workflow.services.outbox import STATE_LABELS
 
 #: The states of an email the facilitator may send again from the log.
 RETRYABLE = frozenset({"failed", "dead", "uncertain"})
+#: The states of an email she may take back: it has not left (the service's own rule).
+CANCELLABLE = frozenset(state.value for state in outbox_corrections.CANCELLABLE)
+#: An email's N° in an address: beyond, no row has it (and the database would refuse the number).
+MessageNumber = Annotated[int, Path(ge=1, le=2_000_000_000)]
+#: Emails per page of the log: a territory writes thousands a month.
+PAGE_SIZE = 100
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
-    call, user_of, to_login, signed_post = (
-        guard.call,
-        guard.user_of,
-        guard.to_login,
-        guard.signed_post,
-    )
-
-    # --- the email log ------------------------------------------------------------------------
 
     @routes.get("/courriels", response_class=HTMLResponse)
     async def email_log(request: Request) -> Response:
-        user = await user_of(request)
+        user = await guard.user_of(request)
         if user is None:
-            return to_login()
-        outbox = await call(mail.outbox_messages, limit=200)
+            return guard.to_login()
+        state = request.query_params.get("etat") or ""
+        if state and state not in STATE_LABELS:
+            return guard.refused(
+                request, "Filtre inconnu", f"État de courriel « {state} » inconnu.", status=422
+            )
+        before = _int(request.query_params.get("avant"))
+        outbox = await guard.call(
+            mail.outbox_messages,
+            states=[state] if state else [],
+            limit=PAGE_SIZE + 1,  # one more tells whether an older page exists
+            before=before,
+        )
+        shown = outbox.messages[:PAGE_SIZE]
+        older = shown[-1].id if len(outbox.messages) > PAGE_SIZE else None
         return pages.render(
-            request, "mail.html", user=user, outbox=outbox, retryable=RETRYABLE,
-            labels=STATE_LABELS, done=request.query_params.get("fait"),
+            request, "mail.html", user=user, outbox=outbox, messages=shown, state=state,
+            before=before, older=older, retryable=RETRYABLE, labels=STATE_LABELS,
+            done=request.query_params.get("fait"),
+        )  # fmt: skip
+
+    @routes.get("/courriels/{message_id}", response_class=HTMLResponse)
+    async def message_page(request: Request, message_id: MessageNumber) -> Response:
+        user = await guard.user_of(request)
+        if user is None:
+            return guard.to_login()
+        try:
+            detail = await guard.call(mail.message_detail, message_id)
+        except NotFound as error:
+            return guard.refused(request, "Courriel introuvable", error.message, status=404)
+        return pages.render(
+            request, "mail_message.html", user=user, detail=detail, retryable=RETRYABLE,
+            cancellable=CANCELLABLE,
+            done=request.query_params.get("fait"),
         )  # fmt: skip
 
     @routes.post("/courriels/{message_id}/renvoyer")
-    async def retry(request: Request, message_id: int) -> Response:
-        checked = await signed_post(request)
+    async def retry(request: Request, message_id: MessageNumber) -> Response:
+        checked = await guard.signed_post(request)
         if isinstance(checked, Response):
             return checked  # not signed in, or no valid CSRF token: nothing done
         try:
-            await call(mail.retry_message, message_id)
+            await guard.call(mail.retry_message, message_id)
         except InputRefused as error:
-            return pages.render(
-                request, "error.html", status_code=422, title="Renvoi refusé", message=error.message
-            )
+            return guard.refused(request, "Renvoi refusé", error.message)
         return RedirectResponse(f"/courriels?fait={message_id}", status_code=303)
+
+    @routes.post("/courriels/{message_id}/annuler")
+    async def cancel(request: Request, message_id: MessageNumber) -> Response:
+        checked = await guard.signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        reason = " ".join(str(form.get("motif") or "").split())
+        if not reason:
+            return guard.refused(
+                request,
+                "Annulation refusée",
+                "Motif : indiquez pourquoi ce courriel ne doit pas partir ; rien n'a été fait.",
+            )
+        try:
+            await guard.call(mail.cancel_message, message_id, reason=reason, actor=user.name)
+        except InputRefused as error:
+            return guard.refused(request, "Annulation refusée", error.message)
+        return RedirectResponse(f"/courriels/{message_id}?fait=annule", status_code=303)
 
     return routes

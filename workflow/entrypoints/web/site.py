@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -44,6 +45,20 @@ def create_site(app: App) -> FastAPI:
             message="Cette adresse ne mène à aucune page du service."
             if exc.status_code == 404
             else "Cette demande n'a pas pu être traitée.",
+        )
+
+    @site.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        # « /courriels/abc »: an address no page has, said in French (not FastAPI's JSON).
+        in_path = any(error.get("loc", ("",))[0] == "path" for error in exc.errors())
+        return pages.render(
+            request,
+            "error.html",
+            status_code=404 if in_path else 422,
+            title="Page introuvable" if in_path else "Demande illisible",
+            message="Cette adresse ne mène à aucune page du service."
+            if in_path
+            else "Un des paramètres de l'adresse ne se lit pas : revenez à la page précédente.",
         )
 
     @site.get("/", response_class=HTMLResponse)

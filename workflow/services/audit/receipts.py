@@ -74,6 +74,9 @@ _REASON = re.compile(
 #: Same-instant months beyond this many are not combined (2^n sums): the cumul is not judged.
 _MAX_SAME_INSTANT = 8
 
+#: The fingerprint of the lines a receipt key ends with (``services.notices``).
+LINES_DIGEST = re.compile(r":[0-9a-f]{12}$")
+
 
 @dataclass(frozen=True)
 class Recording:
@@ -363,6 +366,7 @@ def _receipts(session: Session) -> list[_Receipt]:
         .order_by(OutboxMessage.id)
     ):  # fmt: skip
         _, declaration, instant = [*key.split(":", 2), "", ""][:3]
+        instant = LINES_DIGEST.sub("", instant)  # « …+00:00:<lines digest> » since 2026-12-03
         try:
             at = datetime.fromisoformat(instant)
         except ValueError:

@@ -1,0 +1,467 @@
+"""The dashboard's day of tasks (issue 10, items 3 and 6): the first few of each section, fast, and
+each with its action as a button or a link.
+
+On SQLite and PostgreSQL, on the digest's scenario (``test_digest.build``) made richer so that
+several sections hold more tasks than are shown, with ties the titles settle (two companies as late
+on one lot, emails of the same weight, reports as old as each other), a lot once suspended and
+months whose call left late:
+
+- for every number shown N, every section of the dashboard (application layer, page and API) is
+  exactly the first N tasks of the full digest's section, in its order, and its count is the
+  section's length;
+- each kind of task carries its own button or link, and no command line to type;
+- validating an eligibility from the dashboard writes the row ``clauses participant validate``
+  writes, signed by the user; without the form's CSRF token, or without a proof, nothing changes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.conftest import Clock
+from tests.integration.test_dashboard import PASSWORD, sign_in
+from tests.integration.test_digest import NOW, T0, _clause, _email, build
+from tests.text import visible
+from workflow.adapters.orm import (
+    AwardParty,
+    Clause,
+    ClauseHistory,
+    Company,
+    Correspondent,
+    Declaration,
+    DeclarationLadder,
+    DeclarationLine,
+    Market,
+    Participant,
+    RecordHistory,
+)
+from workflow.app import api_tokens, web_accounts
+from workflow.app import dashboard as dashboard_view
+from workflow.bootstrap import App, bootstrap
+from workflow.emails.digest import Category, Digest, WebActionKind
+from workflow.entrypoints.cli import cli
+from workflow.entrypoints.cli.common import CliState
+from workflow.entrypoints.web.site import create_site
+from workflow.services.digest import compile_digest, compile_tasks
+
+
+@dataclass
+class Rich:
+    clauses: dict[str, int]
+    emails: dict[str, int]
+    participants: list[str]
+
+
+def rich(app: App) -> Rich:
+    """``test_digest.build``, with several tasks in most sections and ties within them."""
+    built = build(app)
+    emails = dict(built.emails)
+    with app.transaction() as session:
+        market = session.scalars(select(Market)).one()
+        late = session.get(Clause, built.clauses["late"])
+        assert late is not None
+        extra = {
+            # Two reports as old as each other: the clause's number orders them.
+            "report_a": _clause(market, "21", "follow_up", NOW - timedelta(days=30)),
+            "report_b": _clause(market, "22", "follow_up", NOW - timedelta(days=30)),
+            "report_c": _clause(market, "23", "follow_up", NOW - timedelta(days=3)),
+            "award_a": _clause(market, "24", "award", NOW - timedelta(days=40)),
+            "award_b": _clause(market, "25", "award", NOW - timedelta(days=40)),
+            "drafting_b": _clause(market, "26", "drafting", NOW - timedelta(days=130)),
+            "drafting_c": _clause(market, "27", "drafting", NOW - timedelta(days=95)),
+            "paused": _clause(
+                market,
+                "28",
+                "execution",
+                T0,
+                hours_computed=500,
+                start_date=date(2025, 10, 1),
+                planned_end_date=date(2026, 12, 31),
+            ),
+        }
+        session.add_all(extra.values())
+        # Created in this order so that their numbers and their names disagree.
+        zebra = Company(name="Zèbre Bâtiment", created_at=T0)
+        alpha = Company(name="Alpha Travaux", created_at=T0)
+        third = Company(name="Maçons Réunis", created_at=T0)
+        session.add_all([zebra, alpha, third])
+        session.flush()
+        person = Correspondent(company=alpha, name="Aline Roux", email="aline@example.org")
+        session.add(person)
+        session.flush()
+        session.add(
+            AwardParty(
+                clause_id=late.id, company_id=alpha.id, role="co_contractor",
+                correspondent_id=person.id,
+            )
+        )  # fmt: skip
+
+        def ladder(clause_id: int, who: Company, month: date, due: date, **values: object) -> None:
+            session.add(
+                DeclarationLadder(
+                    clause_id=clause_id, company_id=who.id, month=month, due_on=due,
+                    next_step="done", next_step_at=None, **values,
+                )
+            )  # fmt: skip
+
+        # Zèbre and Alpha as late as each other on the same lot: the title (the name) settles it.
+        for who in (zebra, alpha):
+            ladder(late.id, who, date(2026, 2, 1), date(2026, 3, 10))
+        # Called on time, and called late (the due date moves to the call's day).
+        called = datetime(2026, 2, 2, 8, tzinfo=UTC)
+        ladder(
+            built.clauses["on_pace"], third, date(2026, 1, 1), date(2026, 2, 10), called_at=called
+        )
+        ladder(
+            built.clauses["behind"], third, date(2026, 2, 1), date(2026, 3, 10),
+            called_at=datetime(2026, 3, 20, 8, tzinfo=UTC),
+        )  # fmt: skip
+        # A lot suspended for two weeks after the month was due: fewer days late.
+        paused = extra["paused"].id
+        ladder(paused, third, date(2026, 1, 1), date(2026, 2, 10), called_at=called)
+        for at, before, after in (
+            (datetime(2026, 2, 20, 9, tzinfo=UTC), "execution", "suspended"),
+            (datetime(2026, 3, 6, 9, tzinfo=UTC), "suspended", "execution"),
+        ):
+            session.add(
+                ClauseHistory(
+                    clause_id=paused, at=at, actor="test", event="suspend",
+                    from_stage=before, to_stage=after,
+                )
+            )  # fmt: skip
+
+        # Emails: single failures of the same weight (their titles order them), one cause shared
+        # by three (one line), one that may have arrived.
+        single = [
+            _email("zz", "failed", last_error="550 adresse zz inconnue"),
+            _email("aa", "failed", last_error="550 adresse aa inconnue"),
+            _email("mm", "failed", last_error="550 adresse mm inconnue", clause_id=late.id),
+        ]
+        grouped = [_email(f"g{n}", "dead", last_error="421 serveur saturé") for n in range(3)]
+        unsure = _email("u", "uncertain")
+        session.add_all([*single, *grouped, unsure])
+
+        # Eligibility to check on two lots, three people on one of them.
+        references = ["P-1", "P-2", "P-3", "P-4"]
+        people = {
+            ref: Participant(reference=ref, criterion="long_term_jobseeker", created_at=T0)
+            for ref in references
+        }
+        session.add_all(people.values())
+        session.flush()
+        for clause_key, refs in (("behind", ["P-1", "P-2", "P-3"]), ("on_pace", ["P-4"])):
+            declaration = session.scalars(
+                select(Declaration).where(Declaration.clause_id == built.clauses[clause_key])
+            ).one()
+            for ref in refs:
+                session.add(
+                    DeclarationLine(
+                        declaration_id=declaration.id, participant_id=people[ref].id,
+                        hours=Decimal(20), delivery_mode="direct_hiring", contract_type="cdd",
+                    )
+                )  # fmt: skip
+        session.flush()
+        emails.update({m.subject: m.id for m in [*single, *grouped, unsure]})
+        clauses = {**built.clauses, **{name: c.id for name, c in extra.items()}}
+    return Rich(clauses=clauses, emails=emails, participants=references)
+
+
+def full_digest(app: App) -> Digest:
+    with app.transaction() as session:
+        return compile_digest(session, NOW, app.settings)
+
+
+@pytest.fixture
+def scenario(app: App, clock: Clock) -> Rich:
+    clock.set(NOW)
+    return rich(app)
+
+
+def test_the_scenario_cuts_sections_between_tied_tasks(app: App, scenario: Rich) -> None:
+    """What the next test relies on: sections longer than the few shown, and ties on weight and
+    lot that only the titles settle."""
+    sections = dict(full_digest(app).sections())
+    assert {category: len(items) for category, items in sections.items()} == {
+        Category.EMAIL: 7,
+        Category.DECLARATION: 6,
+        Category.PACE: 1,
+        Category.AWARD: 3,
+        Category.FINAL_REPORT: 4,
+        Category.ELIGIBILITY: 2,
+        Category.WAITING: 3,
+    }
+    late = [i for i in sections[Category.DECLARATION] if i.clause_id == scenario.clauses["late"]]
+    assert [i.title.split(" :")[0] for i in late] == [
+        "Bâtir Gascogne",
+        "Alpha Travaux",
+        "Zèbre Bâtiment",
+    ]
+    assert late[1].weight == late[2].weight
+    failures = [i.title for i in sections[Category.EMAIL] if i.weight == 1 and not i.clause_id]
+    assert failures == sorted(failures) and len(failures) >= 2
+    # The lot suspended two weeks counts fewer days late than the one called on the same day.
+    by_clause = {i.clause_id: i for i in sections[Category.DECLARATION]}
+    paused, on_pace = scenario.clauses["paused"], scenario.clauses["on_pace"]
+    assert by_clause[paused].weight < by_clause[on_pace].weight
+
+
+@pytest.mark.parametrize("shown", [0, 1, 2, 3, 8])
+def test_each_section_shows_the_digest_first_tasks_and_counts_them_all(
+    app: App, scenario: Rich, shown: int
+) -> None:
+    full = full_digest(app)
+    with app.transaction() as session:
+        tasks = compile_tasks(session, NOW, app.settings, shown)
+
+    assert tasks == full.first(shown)
+    for section, (category, items) in zip(tasks.sections, full.sections(), strict=True):
+        assert section.category == category and section.count == len(items)
+        assert list(section.items) == items[:shown]
+    # What the application layer gives the page and the API is the same.
+    assert dashboard_view.day_tasks(app, per_section=shown) == tasks
+    assert dashboard_view.dashboard(app, per_section=shown).tasks == tasks
+
+
+def test_the_months_to_validate_are_the_oldest_few_and_say_when_others_wait(
+    app: App, scenario: Rich
+) -> None:
+    with app.transaction() as session:
+        received = session.scalars(
+            select(Declaration)
+            .where(Declaration.validated_at.is_(None))
+            .order_by(Declaration.month, Declaration.clause_id)
+        ).all()
+        months = [(d.clause_id, d.month) for d in received]
+    assert len(months) == 3
+    for shown, more in ((2, True), (3, False)):
+        board = dashboard_view.dashboard(app, per_section=shown)
+        assert [(d.clause_id, d.month) for d in board.to_validate] == months[:shown]
+        assert board.more_to_validate is more
+
+
+def test_the_page_and_the_api_show_those_tasks_in_that_order(
+    app: App, scenario: Rich, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow.entrypoints.web import dashboard
+
+    shown = 2
+    monkeypatch.setattr(dashboard, "TASKS_SHOWN", shown)
+    web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
+    client = TestClient(create_site(app))
+    sign_in(client)
+    expected = full_digest(app).first(shown)
+
+    page = client.get("/tableau-de-bord").text
+    titles = [html.unescape(t) for t in re.findall(r"<strong>(.*?)</strong>", page, re.S)]
+    assert titles == [item.title for section in expected.sections for item in section.items]
+    words = visible(page)
+    for section in expected.sections:
+        assert f"{section.title} ({section.count})" in words
+        if section.hidden:
+            assert f"… et {section.hidden} autre" in words
+
+    token, _ = api_tokens.create_token(app, name="lecture", read_only=True)
+    bearer = {"Authorization": f"Bearer {token}"}
+    listed = client.get(f"/api/v1/taches?par_rubrique={shown}", headers=bearer).json()
+    refused = client.get("/api/v1/taches?par_rubrique=0", headers=bearer)
+    assert refused.status_code == 422 and "par_rubrique" in refused.json()["erreur"]
+    assert [(t["rubrique"], t["rubrique_total"], t["titre"], t["action"]) for t in listed] == [
+        (section.title, section.count, item.title, item.action)
+        for section in expected.sections
+        for item in section.items
+    ]
+
+
+# --- the buttons ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed_in(app: App, scenario: Rich) -> tuple[TestClient, str]:
+    web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
+    client = TestClient(create_site(app))
+    return client, sign_in(client)
+
+
+def task_of(page: str, title_start: str) -> str:
+    """The HTML of the task whose title starts with ``title_start``, its entities read."""
+    for block in page.split("<li>")[1:]:
+        found = re.search(r"<strong>(.*?)</strong>", block, re.S)
+        if found and html.unescape(found.group(1)).startswith(title_start):
+            return html.unescape(block.split("</li>")[0])
+    raise AssertionError(f"no task « {title_start} » on the page")
+
+
+def test_each_task_offers_its_action_and_no_command_line(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, _ = signed_in
+    page = client.get("/tableau-de-bord").text
+    full = full_digest(app)
+    kinds = {item.web.kind for item in full.items if item.web}
+    assert kinds == set(WebActionKind)  # every kind is on the page below
+    clauses = scenario.clauses
+
+    failed = task_of(page, "Courriel refusé définitivement : «\xa0Sujet aa\xa0»")
+    assert f'action="/courriels/{scenario.emails["Sujet aa"]}/renvoyer"' in failed
+    assert ">Renvoyer</button>" in failed
+    unsure = task_of(page, "Courriel incertain")
+    assert f'action="/courriels/{scenario.emails["Sujet u"]}/renvoyer"' in unsure
+    assert "Demandez d'abord au destinataire s'il l'a reçu." in unsure
+    shared = task_of(page, "3 courriels abandonnés")
+    assert 'href="/courriels"' in shared
+
+    late = task_of(page, "Bâtir Gascogne : heures")
+    assert f'href="/clauses/{clauses["late"]}"' in late and ">Voir la clause</a>" in late
+    assert 'href="mailto:jean@example.org?subject=D%C3%A9claration%20des%20heures' in late
+    assert "Écrire à Jean Dupont" in late and 'href="tel:0562000001"' in late
+    alpha = task_of(page, "Alpha Travaux : heures")
+    assert 'href="mailto:aline@example.org' in alpha and "tel:" not in alpha
+
+    for title_start, key in (
+        (f"Clause n° {clauses['behind']} ", "behind"),  # the pace
+        (f"Clause n° {clauses['award']} ", "award"),  # an incomplete award
+        ("Bilan à envoyer au donneur d'ordre : clause n° " + str(clauses["report"]), "report"),
+        (f"Clause n° {clauses['drafting']} ", "drafting"),  # waiting too long
+    ):
+        task = task_of(page, title_start)
+        assert f'href="/clauses/{clauses[key]}"' in task and ">Ouvrir la clause</a>" in task
+
+    check = task_of(page, "Éligibilité à vérifier : 3 participants")
+    assert 'action="/participants/eligibilite"' in check
+    assert re.findall(r'<option value="([^"]+)">', check) == ["P-1", "P-2", "P-3"]
+    assert re.search(r'<label for="([^"]+)">Justificatif vérifié</label>', check)
+    assert ">Valider l'éligibilité</button>" in check
+
+    words = visible(page)
+    assert "clauses " not in words.replace("clauses sociales", "")  # no command to type
+    assert "À faire" not in words
+
+
+def history(app: App) -> list[tuple[int, str, str, str | None, str | None]]:
+    with app.transaction() as session:
+        return [
+            (row.entity_id, row.actor, row.action, row.before, row.after)
+            for row in session.scalars(
+                select(RecordHistory)
+                .where(RecordHistory.entity == "participant")
+                .order_by(RecordHistory.id)
+            )
+        ]
+
+
+def participant(app: App, reference: str) -> tuple[int, str | None, date | None]:
+    with app.transaction() as session:
+        found = session.scalars(select(Participant).where(Participant.reference == reference)).one()
+        return found.id, found.proof, found.validated_on
+
+
+def test_an_eligibility_validated_from_the_dashboard_is_the_command_line_one_signed_by_her(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, csrf = signed_in
+    proof = "Attestation France Travail DELD"
+
+    done = client.post(
+        "/participants/eligibilite",
+        data={"csrf": csrf, "reference": "P-1", "proof": proof},
+        follow_redirects=False,
+    )
+    state = CliState()
+    state.factory = lambda: app
+    command = CliRunner().invoke(
+        cli,
+        ["participant", "validate", "P-2", "--proof", proof, "--actor", "Camille Martin"],
+        obj=state,
+        catch_exceptions=False,
+    )
+
+    assert done.status_code == 303 and command.exit_code == 0, command.output
+    one, two = participant(app, "P-1"), participant(app, "P-2")
+    assert one[1:] == two[1:] == (proof, NOW.date())
+    (web_row, cli_row) = history(app)
+    assert web_row[0] == one[0] and cli_row[0] == two[0]
+    assert web_row[1:] == cli_row[1:] and web_row[1] == "Camille Martin"
+    board = visible(client.get(done.headers["location"]).text)
+    assert "Éligibilité validée" in board and "Éligibilité à vérifier : 1 participant," in board
+
+
+def test_an_eligibility_post_without_its_token_or_its_proof_changes_nothing(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, csrf = signed_in
+    wanted = {"reference": "P-1", "proof": "Attestation France Travail DELD"}
+    before = participant(app, "P-1")
+
+    for token in ("", "faux" + csrf):
+        refused = client.post("/participants/eligibilite", data={**wanted, "csrf": token})
+        assert refused.status_code == 403
+        assert "Le jeton de sécurité du formulaire manque" in visible(refused.text)
+    empty = client.post(
+        "/participants/eligibilite", data={"csrf": csrf, "reference": "P-1", "proof": "  "}
+    )
+    assert empty.status_code == 422 and "justificatif vide" in visible(empty.text)
+    unknown = client.post(
+        "/participants/eligibilite", data={**wanted, "csrf": csrf, "reference": "P-99"}
+    )
+    assert unknown.status_code == 422 and "P-99" in visible(unknown.text)
+    missing = client.post("/participants/eligibilite", data={"csrf": csrf, "proof": "x"})
+    assert missing.status_code == 422 and "participant manque" in visible(missing.text)
+
+    assert participant(app, "P-1") == before and before[2] is None
+    assert history(app) == []
+
+
+# --- the queries of a large territory -------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_dashboard_queries_have_an_index_to_use(postgres_url: str, tmp_path: Path) -> None:
+    """On a generated territory (1,000 lots), every statement the dashboard and the API's tasks
+    send is explained with sequential scans disabled (as ``test_query_plans`` does for the
+    passes): none reads a large table from end to end, but the ones the digest always made to
+    find the tasks (their count needs them all), listed here."""
+    from sqlalchemy import event
+
+    from tests.conftest import _empty_postgres, make_settings
+    from tests.integration.test_generate import generate
+    from tests.integration.test_query_plans import PASSES, explainable, full_scans
+
+    _empty_postgres(postgres_url)
+    generate(postgres_url, tmp_path, lots=1000, seed=3)
+    app = bootstrap(make_settings(tmp_path, postgres_url), clock=lambda: PASSES[0])
+    sent: dict[str, Any] = {}
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        sent.setdefault(statement, parameters[0] if many and parameters else parameters)
+
+    try:
+        event.listen(app.engine, "before_cursor_execute", record)
+        board = dashboard_view.dashboard(app, per_section=5)
+        dashboard_view.day_tasks(app, per_section=30)
+        event.remove(app.engine, "before_cursor_execute", record)
+        assert any(section.hidden for section in board.tasks.sections)
+        with app.engine.connect() as connection:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            found = {
+                " ".join(statement.split())[:300]: tables
+                for statement, parameters in sent.items()
+                if explainable(statement)
+                and (tables := full_scans(connection, statement, parameters))
+            }
+    finally:
+        app.close()
+    assert found == {}, "\n\n".join(f"{tables}: {s}" for s, tables in found.items())

@@ -1,0 +1,350 @@
+"""What the correction pages of the dashboard read that the commands of ``corrections`` and
+``clause_corrections`` do not give: a record by the N° in its address (never a name that happens
+to hold the digits), a market and a lot as their forms show them, the owner of what the search
+finds, one history row as a sentence, and a merge tried then undone to show what it would move.
+
+The CLI has no dry run of a merge: the page runs the very merge of ``services.merges`` in a
+transaction that is rolled back, so what it announces (and what it refuses) is what the merge
+will do, never a second account of it that could drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from workflow.adapters.orm import (
+    Buyer,
+    BuyerContact,
+    Clause,
+    Company,
+    Correspondent,
+    Declaration,
+    Market,
+    Operation,
+    RecordHistory,
+)
+from workflow.app.corrections import BuyerCard, CompanyCard, Merge
+from workflow.app.corrections import buyer_card as buyer_card_of
+from workflow.app.corrections import company_card as company_card_of
+from workflow.app.search import SearchResult, search
+from workflow.app.unit import reading, unit_of_work
+from workflow.domain.stages import LABELS, Stage
+from workflow.errors import NotFound
+from workflow.runtime import App
+from workflow.services import merges, record_history
+from workflow.services.corrections import RecordKind
+from workflow.services.declaration_cancellations import CANCELLING_STAGES
+from workflow.services.record_history import HistoryEntry
+
+T = TypeVar("T")
+
+__all__ = [
+    "CorrectionSearch",
+    "DeclaredMonth",
+    "LotLine",
+    "LotSheet",
+    "MarketSheet",
+    "MergePreview",
+    "buyer_sheet",
+    "company_sheet",
+    "correction_search",
+    "history_line",
+    "lot_sheet",
+    "market_sheet",
+    "merge_preview",
+]
+
+
+# --- the search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorrectionSearch:
+    """``search.search``'s result, with the buyer or company each contact, correspondent and
+    operation belongs to: their corrections are made from their owner's page."""
+
+    result: SearchResult
+    #: (kind, N°) → (owner's kind, owner's N°), for ``contact``, ``correspondent``, ``operation``.
+    owners: dict[tuple[str, int], tuple[str, int]]
+
+
+def correction_search(app: App, text: str) -> CorrectionSearch:
+    result = search(app, text)
+    wanted: dict[str, list[int]] = {}
+    for found in result.found:
+        wanted.setdefault(found.kind, []).append(found.id)
+    owners: dict[tuple[str, int], tuple[str, int]] = {}
+    with reading(app) as session:
+        for kind, id_column, owner_column, owner_kind in (
+            ("contact", BuyerContact.id, BuyerContact.buyer_id, "buyer"),
+            ("correspondent", Correspondent.id, Correspondent.company_id, "company"),
+            ("operation", Operation.id, Operation.buyer_id, "buyer"),
+        ):
+            ids = wanted.get(kind)
+            if not ids:
+                continue
+            for record_id, owner_id in session.execute(
+                select(id_column, owner_column).where(id_column.in_(ids))
+            ):
+                owners[(kind, record_id)] = (owner_kind, owner_id)
+    return CorrectionSearch(result, owners)
+
+
+# --- a record by its N° -------------------------------------------------------------------------
+
+
+#: The largest N° a record can have (a 32-bit key): a longer one in an address is no record, and
+#: PostgreSQL would refuse to compare it.
+LARGEST_NUMBER = 2**31 - 1
+
+
+def _possible_number(record_id: int) -> bool:
+    return 0 < record_id <= LARGEST_NUMBER
+
+
+def _get(session: Session, model: type[T], record_id: int, **options: Any) -> T | None:
+    if not _possible_number(record_id):
+        return None
+    return session.get(model, record_id, **options)
+
+
+def _missing(session: Session, app: App, kind: RecordKind, record_id: int, what: str) -> NotFound:
+    """Where the record went (merged, deleted), else that no record has this N°."""
+    gone = (
+        record_history.farewell(session, kind, record_id) if _possible_number(record_id) else None
+    )
+    if gone is not None:
+        return NotFound(record_history.farewell_text(gone, app.settings.zone))
+    return NotFound(f"Aucun{what} n° {record_id} : la recherche retrouve une fiche par son nom.")
+
+
+def company_sheet(app: App, company_id: int) -> CompanyCard:
+    """The company N° ``company_id``'s card (``clauses company show``)."""
+    with reading(app) as session:
+        company = _get(session, Company, company_id)
+        if company is None:
+            raise _missing(session, app, RecordKind.COMPANY, company_id, "e entreprise")
+        return record_history.company_card(session, company)
+
+
+def buyer_sheet(app: App, buyer_id: int) -> BuyerCard:
+    """The buyer N° ``buyer_id``'s card (``clauses buyer show``)."""
+    with reading(app) as session:
+        buyer = _get(session, Buyer, buyer_id)
+        if buyer is None:
+            raise _missing(session, app, RecordKind.BUYER, buyer_id, " donneur d'ordre")
+        return record_history.buyer_card(session, buyer)
+
+
+@dataclass(frozen=True)
+class LotLine:
+    id: int
+    lot_number: str
+    title: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class MarketSheet:
+    id: int
+    reference: str
+    title: str
+    operation: str
+    buyer_id: int
+    buyer: str
+    lots: tuple[LotLine, ...]
+
+
+def market_sheet(app: App, market_id: int) -> MarketSheet:
+    with reading(app) as session:
+        market = _get(
+            session,
+            Market,
+            market_id,
+            options=[joinedload(Market.operation).joinedload(Operation.buyer)],
+        )
+        if market is None:
+            raise _missing(session, app, RecordKind.MARKET, market_id, " marché")
+        lots = session.scalars(
+            select(Clause).where(Clause.market_id == market.id).order_by(Clause.id)
+        ).all()
+        return MarketSheet(
+            id=market.id,
+            reference=market.reference,
+            title=market.title,
+            operation=market.operation.name,
+            buyer_id=market.operation.buyer_id,
+            buyer=market.operation.buyer.name,
+            lots=tuple(
+                LotLine(c.id, c.lot_number, c.lot_title, LABELS[Stage(c.stage)]) for c in lots
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DeclaredMonth:
+    """A declaration of the lot, which the cancel form can withdraw."""
+
+    company_id: int
+    company: str
+    month: date
+    total_hours: Decimal
+    recorded_at: datetime
+    validated: bool
+
+
+@dataclass(frozen=True)
+class LotSheet:
+    id: int
+    #: « 2026-014/01 », as people write it and the commands take it.
+    reference: str
+    market_id: int
+    market: str
+    operation: str
+    buyer: str
+    lot_number: str
+    title: str
+    trade: str
+    stage: Stage
+    stage_label: str
+    declarations: tuple[DeclaredMonth, ...]
+
+    @property
+    def abandoned(self) -> bool:
+        return self.stage is Stage.ABANDONED
+
+    @property
+    def cancellable(self) -> bool:
+        """Its declarations may still be withdrawn (the final report not sent)."""
+        return self.stage in CANCELLING_STAGES
+
+    @property
+    def companies(self) -> tuple[tuple[int, str], ...]:
+        """The companies that declared, each once, in the order they first appear."""
+        seen: dict[int, str] = {}
+        for line in self.declarations:
+            seen.setdefault(line.company_id, line.company)
+        return tuple(seen.items())
+
+
+def lot_sheet(app: App, clause_id: int) -> LotSheet:
+    """The lot N° ``clause_id`` (its clause's N°), with the declarations it received."""
+    with reading(app) as session:
+        clause = _get(
+            session,
+            Clause,
+            clause_id,
+            options=[
+                joinedload(Clause.market).joinedload(Market.operation).joinedload(Operation.buyer)
+            ],
+        )
+        if clause is None:
+            raise NotFound(
+                f"Aucun lot (clause n° {clause_id}) : la recherche retrouve un lot par sa "
+                "référence ou son intitulé."
+            )
+        rows = session.execute(
+            select(Declaration, Company.name)
+            .join(Company, Company.id == Declaration.company_id)
+            .where(Declaration.clause_id == clause.id)
+            .order_by(Declaration.month, Company.name)
+        ).all()
+        number = f"/{clause.lot_number}" if clause.lot_number else ""
+        stage = Stage(clause.stage)
+        return LotSheet(
+            id=clause.id,
+            reference=f"{clause.market.reference}{number}",
+            market_id=clause.market_id,
+            market=clause.market.reference,
+            operation=clause.market.operation.name,
+            buyer=clause.market.operation.buyer.name,
+            lot_number=clause.lot_number,
+            title=clause.lot_title,
+            trade=clause.trade,
+            stage=stage,
+            stage_label=LABELS[stage],
+            declarations=tuple(
+                DeclaredMonth(
+                    d.company_id,
+                    name,
+                    d.month,
+                    Decimal(d.total_hours),
+                    d.recorded_at,
+                    d.validated_at is not None,
+                )
+                for d, name in rows
+            ),
+        )
+
+
+def history_line(app: App, history_id: int) -> HistoryEntry | None:
+    """One row of the record history as ``show`` tells it; None when there is none."""
+    with reading(app) as session:
+        row = _get(session, RecordHistory, history_id)
+        return None if row is None else record_history.history_entry(row)
+
+
+# --- a merge, tried and undone ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """The two cards and what the merge would do, nothing of it kept."""
+
+    source: BuyerCard | CompanyCard
+    target: BuyerCard | CompanyCard
+    merge: Merge
+
+
+class _Undone(Exception):
+    """Carries the merge out of the transaction it rolls back."""
+
+    def __init__(self, merge: Merge) -> None:
+        super().__init__("merge undone")
+        self.merge = merge
+
+
+def merge_preview(
+    app: App,
+    kind: RecordKind,
+    source: str | int,
+    *,
+    into: int,
+    actor: str | None = None,
+) -> MergePreview:
+    """What merging ``source`` (N°, name or SIRET) into the record N° ``into`` would move and
+    fill; its refusal (the same record twice, two SIRET, a lot shared…) as the merge says it."""
+    card: Callable[[App, str | int], BuyerCard | CompanyCard]
+    target: BuyerCard | CompanyCard
+    if kind is RecordKind.COMPANY:
+        card = company_card_of
+        target = company_sheet(app, into)
+    elif kind is RecordKind.BUYER:
+        card = buyer_card_of
+        target = buyer_sheet(app, into)
+    else:
+        raise ValueError(f"no merge of {kind}")
+    found = card(app, source)
+    try:
+        with unit_of_work(app, actor) as unit:
+            session = unit.session
+            if kind is RecordKind.COMPANY:
+                merge = merges.merge_companies(
+                    session, session.get_one(Company, found.id), session.get_one(Company, into),
+                    reason=None, actor=unit.actor, now=unit.now,
+                )  # fmt: skip
+            else:
+                merge = merges.merge_buyers(
+                    session, session.get_one(Buyer, found.id), session.get_one(Buyer, into),
+                    reason=None, actor=unit.actor, now=unit.now,
+                )  # fmt: skip
+            raise _Undone(merge)
+    except _Undone as undone:
+        return MergePreview(found, target, undone.merge)
