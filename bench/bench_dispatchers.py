@@ -50,6 +50,7 @@ from bench.mail_delivery import (  # noqa: E402
     bench_settings,
     fresh_database,
     peak_rss_mb,
+    prebuilt_messages,
     recipient_of,
     reminder_source,
     run_sink,
@@ -110,34 +111,13 @@ def bare_sender(port: int, first: int, count: int, start: Any, results: Any) -> 
 
     import aiosmtplib
 
-    from workflow.services.dispatch import Claimed, MessageFactory
-
-    with tempfile.TemporaryDirectory() as folder:
-        settings = bench_settings("sqlite://", port, Path(folder))
-        renderer, kind, context_of = reminder_source(settings)
-        rendered = renderer.render(kind, context_of(0))
-    factory = MessageFactory(settings)
-    messages = []
-    for n in range(first, first + count):
-        recipient = recipient_of(n)
-        row = Claimed(
-            id=n,
-            key=f"bare:{n}",
-            kind=kind,
-            recipients=recipient.formatted(),
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            attempts=0,
-            created_at=datetime.now(UTC),
-        )
-        messages.append((recipient.email, factory.build(row).data))
+    sender, messages = prebuilt_messages(port, first, count)
 
     async def loop() -> None:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
         await client.connect()
         for address, data in messages:
-            await client.sendmail(settings.mail_from, [address], data)
+            await client.sendmail(sender, [address], data)
         await client.quit()
 
     start.wait()

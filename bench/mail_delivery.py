@@ -213,20 +213,18 @@ def recipient_of(n: int) -> Any:
 # --- the bare loop ----------------------------------------------------------------------------
 
 
-def run_bare(port: int, count: int, results: Any) -> None:
-    """Prebuilt messages sent over one aiosmtplib connection: the ceiling the service aims at."""
-    import aiosmtplib
-
+def prebuilt_messages(port: int, first: int, count: int) -> tuple[str, list[tuple[str, bytes]]]:
+    """The sender and ``count`` wire messages (address, bytes) numbered from ``first``, built by
+    the dispatcher's own factory: the same headers and size as the service's messages."""
     from workflow.services.dispatch import Claimed, MessageFactory
 
     with tempfile.TemporaryDirectory() as folder:
         settings = bench_settings("sqlite://", port, Path(folder))
         renderer, kind, context_of = reminder_source(settings)
         rendered = renderer.render(kind, context_of(0))
-    # Built by the dispatcher's own factory: the same headers as the service's messages.
     factory = MessageFactory(settings)
     messages = []
-    for n in range(count):
+    for n in range(first, first + count):
         recipient = recipient_of(n)
         row = Claimed(
             id=n,
@@ -240,13 +238,21 @@ def run_bare(port: int, count: int, results: Any) -> None:
             created_at=datetime.now(UTC),
         )
         messages.append((recipient.email, factory.build(row).data))
+    return settings.mail_from, messages
+
+
+def run_bare(port: int, count: int, results: Any) -> None:
+    """Prebuilt messages sent over one aiosmtplib connection: the ceiling the service aims at."""
+    import aiosmtplib
+
+    sender, messages = prebuilt_messages(port, 0, count)
 
     async def loop() -> float:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
         await client.connect()
         start = time.perf_counter()
         for address, data in messages:
-            await client.sendmail(settings.mail_from, [address], data)
+            await client.sendmail(sender, [address], data)
         elapsed = time.perf_counter() - start
         await client.quit()
         return elapsed
