@@ -27,7 +27,7 @@ from workflow.domain.events import (
 from workflow.runtime import App as App
 from workflow.runtime import EventHandler as EventHandler
 from workflow.runtime import Handlers, utc_now
-from workflow.services import notices, reminder_emails
+from workflow.services import notices, receipt_withdrawals, reminder_emails
 from workflow.settings import Settings, load_settings
 
 
@@ -38,13 +38,20 @@ def default_handlers() -> Handlers:
         ClauseAdvanced: [notices.notify_advanced],
         ClauseAwarded: [notices.welcome_award],
         FinalReportRecorded: [notices.notify_final_report],
-        # The receipt leaves, and what was still to remind the company of that month is withdrawn.
-        DeclarationRecorded: [notices.acknowledge_declaration, reminder_emails.withdraw_answered],
+        # The receipt leaves (an older one of the same declaration still waiting is withdrawn:
+        # its figures were replaced), and what was still to remind the company of that month
+        # is withdrawn.
+        DeclarationRecorded: [
+            notices.acknowledge_declaration,
+            receipt_withdrawals.withdraw_replaced,
+            reminder_emails.withdraw_answered,
+        ],
         ClauseReopened: [notices.notify_reopened],
         AwardCorrected: [notices.correct_award],
-        # The receipt already sent stays the company's; the month is called again by its ladder
+        # A receipt already sent stays the company's, one still waiting is withdrawn (it would
+        # confirm what was cancelled); the month is called again by its ladder
         # (``cancel_declaration`` resumes it): nobody is written to.
-        DeclarationCancelled: [],
+        DeclarationCancelled: [receipt_withdrawals.withdraw_cancelled],
     }
 
 

@@ -40,6 +40,9 @@ class App:
     renderer: TemplateRenderer
     transport: MailTransport
     clock: Callable[[], datetime] = utc_now
+    #: Real time, even when ``clock`` is frozen (``clauses web --now``): what measures a delay a
+    #: person waits out, such as the login lockout. Tests replace it.
+    wall_clock: Callable[[], datetime] = utc_now
     handlers: Handlers = field(default_factory=dict)
 
     @contextmanager

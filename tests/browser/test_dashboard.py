@@ -69,7 +69,9 @@ def test_the_facilitator_validates_a_month_and_sends_a_refused_email_again(
     seen = chromium.look(work)
 
     assert seen["problems"] == []
-    assert "Déclaration validée" in seen["validated"]
+    validated = seen["validated"].replace("\u00a0", " ")
+    assert "Déclaration d'avril 2026 de la clause n° " in validated
+    assert " validée : la page de l'entreprise ne permet plus" in validated
     assert f"Courriel n° {refused_id} remis en file" in seen["retried"]
     with app.transaction() as session:
         assert session.scalars(select(Declaration.validated_by)).all() == ["Camille Martin"]

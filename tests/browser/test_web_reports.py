@@ -5,6 +5,8 @@ the small territory whose March 2026 figures are worked out by hand. She signs i
 « Bilans », clicks the CSV link and the XLSX link: the files Chromium saves hold the figure the
 page shows. The pages pass axe-core (no serious or critical violation), are no wider than the
 window, and are photographed at 1280 and 390 px (kept in ``CLAUSES_SCREENSHOTS`` when set).
+The page says when its figures were computed; after a declaration is corrected it keeps them,
+says that changes were recorded since, and « Recalculer maintenant » shows the new ones.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from tests.browser.conftest import Chromium
 from tests.browser.test_online_declaration import free_port, look_at
 from tests.conftest import Clock, make_settings
 from tests.integration import summary_dataset
-from workflow.app import web_accounts
+from tests.integration.summary_dataset import Dataset
+from workflow.app import declarations, web_accounts
 from workflow.bootstrap import App, bootstrap
 from workflow.entrypoints.web.site import create_site
 
@@ -40,11 +43,12 @@ PROGRESS = "Heures d'insertion : mois, cumul et objectif"
 
 
 @pytest.fixture
-def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[App, str]]:
+def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[App, str, Dataset, Clock]]:
     """The hand-worked territory, Camille's account, its pages served on loopback."""
-    app = bootstrap(make_settings(tmp_path, sqlite_url), clock=Clock(AFTER_MARCH_SUMMARY))
+    clock = Clock(AFTER_MARCH_SUMMARY)
+    app = bootstrap(make_settings(tmp_path, sqlite_url), clock=clock)
     with app.transaction() as session:
-        summary_dataset.build(session)
+        data = summary_dataset.build(session)
     web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
     port = free_port()
     server = uvicorn.Server(
@@ -57,7 +61,7 @@ def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[App, str]]:
         assert time.monotonic() < deadline, "the web server did not start"
         time.sleep(0.05)
     try:
-        yield app, f"http://127.0.0.1:{port}"
+        yield app, f"http://127.0.0.1:{port}", data, clock
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -65,9 +69,9 @@ def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[App, str]]:
 
 
 def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
-    chromium: Chromium, site: tuple[App, str], screenshots: Path, tmp_path: Path
+    chromium: Chromium, site: tuple[App, str, Dataset, Clock], screenshots: Path, tmp_path: Path
 ) -> None:
-    _, base = site
+    _, base, _, _ = site
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
@@ -79,6 +83,7 @@ def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
         page.get_by_role("link", name="Bilans").first.click()
         problems += look_at(page, "bilans", screenshots)
         heading = page.locator("h1").inner_text()
+        computed = page.get_by_label("Date des chiffres").inner_text()
         # The figure the page shows: the whole territory's hours of the month.
         shown = page.locator("li", has_text="Heures réalisées dans le mois").inner_text()
         with page.expect_download() as csv_download:
@@ -103,6 +108,7 @@ def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
         return {
             "problems": problems,
             "heading": heading,
+            "computed": computed,
             "shown": shown,
             "csv": csv_path,
             "xlsx": xlsx_path,
@@ -116,6 +122,8 @@ def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
 
     assert seen["problems"] == []
     assert seen["heading"] == "Synthèse mensuelle des clauses sociales – mars 2026"
+    assert "Chiffres calculés le 22 avril 2026 à 7\u00a0h\u00a000" in seen["computed"]
+    assert "Des changements" not in seen["computed"]
     assert seen["shown"] == "Heures réalisées dans le mois\u00a0: 170,25\u00a0h"
     assert seen["csv"].name == "synthese-2026-03.csv"
     rows = list(csv.reader(io.StringIO(seen["csv"].read_text("utf-8-sig")), delimiter=";"))
@@ -129,3 +137,67 @@ def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
     assert seen["auch"] == "Heures réalisées dans le mois\u00a0: 25\u00a0h"
     assert seen["auch_name"].startswith("synthese-2026-03-donneur-")
     assert seen["annual"] == "Bilan annuel des clauses sociales d'insertion – 2025"
+
+
+def test_she_sees_a_change_recorded_since_and_recomputes(
+    chromium: Chromium, site: tuple[App, str, Dataset, Clock], screenshots: Path
+) -> None:
+    """The page keeps its figures when a declaration is corrected, says so, and shows the new
+    figures once she clicks « Recalculer maintenant »."""
+    app, base, data, clock = site
+
+    def sign_in(page: Any) -> None:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(base + "/bilans")
+        page.get_by_label("Identifiant").fill("camille")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.goto(base + "/bilans")
+
+    def first(page: Any) -> str:
+        sign_in(page)
+        return str(page.locator("li", has_text="Heures réalisées dans le mois").inner_text())
+
+    before = chromium.look(first)
+    clock.set(AFTER_MARCH_SUMMARY + timedelta(hours=3, minutes=5))
+    # Routes du Sud corrects its March on Auch's lot: 25 h become none.
+    declarations.declare_zero(
+        app,
+        clause=data.clauses["c3"],
+        company="Routes du Sud",
+        month=date(2026, 3, 1),
+        replace=True,
+        actor="Camille Martin",
+    )
+
+    def then(page: Any) -> dict[str, Any]:
+        sign_in(page)
+        problems = look_at(page, "bilans-changements", screenshots)
+        stale = page.get_by_label("Date des chiffres").inner_text()
+        kept = page.locator("li", has_text="Heures réalisées dans le mois").inner_text()
+        page.get_by_role("button", name="Recalculer maintenant").click()
+        page.wait_for_load_state()
+        fresh = page.get_by_label("Date des chiffres").inner_text()
+        shown = page.locator("li", has_text="Heures réalisées dans le mois").inner_text()
+        return {
+            "problems": problems,
+            "stale": stale,
+            "kept": kept,
+            "fresh": fresh,
+            "shown": shown,
+            "url": page.url,
+        }
+
+    seen = chromium.look(then)
+
+    assert seen["problems"] == []
+    assert before == seen["kept"] == "Heures réalisées dans le mois\u00a0: 170,25\u00a0h"
+    assert (
+        "Des changements ont été enregistrés depuis\u00a0: recalculez pour les voir."
+        in (seen["stale"])
+    )
+    assert "Chiffres calculés le 22 avril 2026 à 7\u00a0h\u00a000" in seen["stale"]
+    assert seen["url"] == base + "/bilans?mois=2026-03"
+    assert seen["shown"] == "Heures réalisées dans le mois\u00a0: 145,25\u00a0h"
+    assert "Chiffres calculés le 22 avril 2026 à 10\u00a0h\u00a005" in seen["fresh"]
+    assert "Des changements" not in seen["fresh"]

@@ -82,7 +82,10 @@ def test_it_lists_and_shows_clauses_and_a_read_only_token_cannot_write(api: API)
     assert len(first) == len(second) == 1 and first[0]["numero"] != second[0]["numero"]
     assert first + second == listed.json()[:2]
     too_many = client.get("/api/v1/clauses?nombre=501", headers=reader)
-    assert too_many.status_code == 422 and "« nombre » : trop grand" in too_many.json()["erreur"]
+    assert (
+        too_many.status_code == 422
+        and "« nombre » : trop grand (500 au plus)" in too_many.json()["erreur"]
+    )
 
 
 def test_a_stage_change_is_signed_by_the_token(api: API) -> None:
@@ -191,8 +194,8 @@ def test_bad_input_gets_a_french_json_error_and_a_4xx(api: API) -> None:
     texts = [
         client.post("/api/v1/declarations", headers=writer, json=b).json()["erreur"] for b in cases
     ]
-    assert "« mois » : forme refusée" in texts[0]
-    assert "« lignes.0.heures » : trop grand" in texts[1]
+    assert "« mois » : forme refusée (AAAA-MM attendu, par exemple 2026-10)" in texts[0]
+    assert "« lignes.0.heures » : trop grand (250 au plus)" in texts[1]
     assert "«\u00a0lignes.0.critere\u00a0» : choisissez une valeur" in texts[2]
     assert "«\u00a0lignes\u00a0» est vide" in texts[3] and "cochez" not in texts[3]
     assert "ensemble ; envoyez l'un ou l'autre" in texts[5]

@@ -621,10 +621,13 @@ def test_only_an_abandoned_clause_reopens_and_only_with_a_reason(app: App, clock
 
     with pytest.raises(TransitionRefused) as refused:
         reopen_clause(app, clause_id, reason="erreur")
-    assert refused.value.message == (
+    assert refused.value.command_line_message == (
         f"Clause n° {clause_id} (marché 2026-014 lot 01 – Gros œuvre) est à l'étape "
         "« calibrage et rédaction » : seule une clause abandonnée se rouvre. Pour la faire "
         "avancer : « clauses clause advance »."
+    )
+    assert refused.value.message.endswith(
+        "Pour la faire avancer\u00a0: sa page, «\u00a0Étape suivante\u00a0»."
     )
     assert (stage_of(app, clause_id), history(app, clause_id), outbox(app)) == before
 

@@ -84,12 +84,13 @@ def loaded(value: str | None) -> Any:
 
 
 def refused(app: App, call: Any, *args: Any, **kwargs: Any) -> str:
-    """The French refusal of ``call``, checked to have changed nothing."""
+    """The French refusal of ``call`` as the command line prints it (its hints name the
+    commands), checked to have changed nothing."""
     before = dump(app)
     with pytest.raises(InputRefused) as caught:
         call(app, *args, **kwargs)
     assert dump(app) == before
-    return caught.value.message
+    return caught.value.command_line_message
 
 
 def add_buyer(app: App, name: str, **values: Any) -> int:

@@ -35,6 +35,7 @@ from tests.integration.test_digest import NOW, T0, _clause, _email, build
 from tests.text import visible
 from workflow.adapters.orm import (
     AwardParty,
+    Buyer,
     Clause,
     ClauseHistory,
     Company,
@@ -233,7 +234,7 @@ def test_each_section_shows_the_digest_first_tasks_and_counts_them_all(
     assert dashboard_view.dashboard(app, per_section=shown).tasks == tasks
 
 
-def test_the_months_to_validate_are_the_oldest_few_and_say_when_others_wait(
+def test_the_months_to_validate_are_the_oldest_few_and_say_how_many_wait(
     app: App, scenario: Rich
 ) -> None:
     with app.transaction() as session:
@@ -243,11 +244,15 @@ def test_the_months_to_validate_are_the_oldest_few_and_say_when_others_wait(
             .order_by(Declaration.month, Declaration.clause_id)
         ).all()
         months = [(d.clause_id, d.month) for d in received]
+        lines = {(d.clause_id, d.month): len(d.lines) for d in received}
     assert len(months) == 3
-    for shown, more in ((2, True), (3, False)):
+    for shown in (1, 2, 3, 4):
         board = dashboard_view.dashboard(app, per_section=shown)
         assert [(d.clause_id, d.month) for d in board.to_validate] == months[:shown]
-        assert board.more_to_validate is more
+        assert board.waiting_validation == 3
+    # Each month's count of lines is its own (read in the same query as the months).
+    board = dashboard_view.dashboard(app, per_section=3)
+    assert {(d.clause_id, d.month): d.lines for d in board.to_validate} == lines
 
 
 def test_the_page_and_the_api_show_those_tasks_in_that_order(
@@ -270,6 +275,9 @@ def test_the_page_and_the_api_show_those_tasks_in_that_order(
         assert f"{section.title} ({section.count})" in words
         if section.hidden:
             assert f"… et {section.hidden} autre" in words
+    # The scenario's three months to validate: two shown, the total said.
+    assert "Déclarations à valider (3)" in words
+    assert "Les 2 plus anciennes sur 3\u00a0; les suivantes" in words
 
     token, _ = api_tokens.create_token(app, name="lecture", read_only=True)
     bearer = {"Authorization": f"Bearer {token}"}
@@ -306,6 +314,13 @@ def test_each_task_offers_its_action_and_no_command_line(
     app: App, scenario: Rich, signed_in: tuple[TestClient, str]
 ) -> None:
     client, _ = signed_in
+    # A buyer nobody can write to (its one contact's address cleared): a task of its own.
+    with app.transaction() as session:
+        unreachable = session.scalars(select(Buyer).order_by(Buyer.id)).first()
+        assert unreachable is not None
+        for contact in unreachable.contacts:
+            contact.email = ""
+        unreachable_id, unreachable_name = unreachable.id, unreachable.name
     page = client.get("/tableau-de-bord").text
     full = full_digest(app)
     kinds = {item.web.kind for item in full.items if item.web}
@@ -343,8 +358,14 @@ def test_each_task_offers_its_action_and_no_command_line(
     assert re.search(r'<label for="([^"]+)">Justificatif vérifié</label>', check)
     assert ">Valider l'éligibilité</button>" in check
 
+    nobody = task_of(page, f"{unreachable_name} n'a aucun contact avec une adresse e-mail")
+    assert f'href="/corrections/donneurs-d-ordre/{unreachable_id}"' in nobody
+    assert ">Voir ses contacts</a>" in nobody
+
     words = visible(page)
-    assert "clauses " not in words.replace("clauses sociales", "")  # no command to type
+    commandless = words.replace("clauses sociales", "").replace("clauses en cours", "")
+    at = commandless.find("clauses ")
+    assert at < 0, commandless[at - 200 : at + 100]  # no command to type
     assert "À faire" not in words
 
 
@@ -393,7 +414,9 @@ def test_an_eligibility_validated_from_the_dashboard_is_the_command_line_one_sig
     assert web_row[0] == one[0] and cli_row[0] == two[0]
     assert web_row[1:] == cli_row[1:] and web_row[1] == "Camille Martin"
     board = visible(client.get(done.headers["location"]).text)
-    assert "Éligibilité validée" in board and "Éligibilité à vérifier : 1 participant," in board
+    assert (
+        "Éligibilité de P-1 validée" in board and "Éligibilité à vérifier : 1 participant," in board
+    )
 
 
 def test_an_eligibility_post_without_its_token_or_its_proof_changes_nothing(

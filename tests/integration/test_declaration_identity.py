@@ -17,6 +17,7 @@ from tests.integration.test_declarations import (
     declarations,
     import_file,
     refused,
+    refused_on_the_web,
     sample_text,
     start_sample,
     write,
@@ -164,6 +165,10 @@ def test_it_refuses_each_contradiction_whole_naming_line_and_column(
     assert missed == []
     assert declarations(started) == []
     assert identities(started) == before  # no participant created or completed
+    # On the web, the participant is corrected from its page, not by a command.
+    web = refused_on_the_web(started, write(tmp_path, CONTRADICTIONS[0][1]))
+    assert "ou d'abord le participant (sa fiche, depuis la recherche de la page" in web
+    assert "clauses participant set" not in web
 
 
 def test_it_reports_a_contradiction_once_with_the_other_errors(

@@ -118,6 +118,14 @@ def edit(line: int, column: int, value: str, text: str | None = None) -> str:
 
 
 def refused(app: App, path: Path, **options: object) -> str:
+    """The refusal as the command line prints it (its hints naming commands)."""
+    with pytest.raises(FileRefused) as caught:
+        import_file(app, path, **options)
+    return caught.value.command_line_message
+
+
+def refused_on_the_web(app: App, path: Path, **options: object) -> str:
+    """The same refusal as the web pages and the API word it."""
     with pytest.raises(FileRefused) as caught:
         import_file(app, path, **options)
     return caught.value.message

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import click
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Clock, make_settings
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
+    BuyerContact,
     Clause,
     Company,
     Correspondent,
@@ -93,6 +94,8 @@ def _email(key: str, state: str, **values: object) -> OutboxMessage:
 def build(app: App) -> Built:
     with app.transaction() as session:
         buyer = Buyer(name="Département du Gers", created_at=T0)
+        # Reachable: a buyer without a contact is a task of its own (tested below).
+        buyer.contacts.append(BuyerContact(name="Service marchés", email="marches@gers.example.fr"))
         market = Market(
             operation=Operation(buyer=buyer, name="Collège", created_at=T0), reference="2025-001"
         )
@@ -340,7 +343,13 @@ def one_late_lot(app: App, months: list[date], due: date) -> int:
     with app.transaction() as session:
         market = Market(
             operation=Operation(
-                buyer=Buyer(name="Ville d'Auch", created_at=T0), name="Voirie", created_at=T0
+                buyer=Buyer(
+                    name="Ville d'Auch",
+                    created_at=T0,
+                    contacts=[BuyerContact(name="Voirie", email="voirie@auch.example.fr")],
+                ),
+                name="Voirie",
+                created_at=T0,
             ),
             reference="2025-002",
         )
@@ -571,3 +580,49 @@ def test_a_report_due_for_a_clause_finished_later_than_now_never_counts_negative
         digest = compile_digest(session, NOW - timedelta(days=30), app.settings)
     [report] = [i for i in digest.items if i.clause_id == built.clauses["report"]]
     assert report.detail.startswith("Achevée aujourd'hui") and report.weight == 0
+
+
+def test_days_since_are_calendar_days_the_same_at_eight_and_at_six_pm(app: App) -> None:
+    """Finished on 10 March at 10:00 in Paris: on 30 March that is 20 days, in the 08:00 digest
+    (19 days and 22 hours of elapsed time) as on the dashboard at 18:00."""
+    built = build(app)
+    with app.transaction() as session:
+        clause = session.get_one(Clause, built.clauses["report"])
+        clause.stage_changed_at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    said = []
+    for moment in (NOW, NOW + timedelta(hours=10)):
+        with app.transaction() as session:
+            items = {i.category: i for i in compile_digest(session, moment, app.settings).items}
+        said.append(items[Category.FINAL_REPORT].detail)
+    assert said[0] == said[1] and said[0].startswith("Achevée depuis 20 jours")
+
+
+def test_a_buyer_nobody_can_write_to_is_a_task_until_it_has_a_contact(app: App) -> None:
+    """Its notices and summaries are not even queued: the digest is where it shows."""
+    built = build(app)
+    with app.transaction() as session:
+        buyer = session.scalars(select(Buyer)).one()
+        in_progress = session.scalar(
+            select(func.count(Clause.id)).where(Clause.stage.not_in(["closed", "abandoned"]))
+        )
+        for contact in list(buyer.contacts):
+            contact.email = "  "  # an address left blank is no address
+        buyer_id = buyer.id
+    with app.transaction() as session:
+        items = [
+            i
+            for i in compile_digest(session, NOW, app.settings).items
+            if i.category == Category.NO_CONTACT
+        ]
+    [item] = items
+    assert item.title == "Département du Gers n'a aucun contact avec une adresse e-mail"
+    assert item.detail.startswith(f"{in_progress} clauses en cours : ses avis d'étape")
+    assert item.weight == in_progress and item.web is not None
+    assert item.web.buyer_id == buyer_id and "contact-add" in item.action
+    assert in_progress and built.clauses  # the scenario has lots in progress
+
+    with app.transaction() as session:
+        session.scalars(select(BuyerContact)).first().email = "marches@gers.example.fr"  # type: ignore[union-attr]
+    with app.transaction() as session:
+        categories = {i.category for i in compile_digest(session, NOW, app.settings).items}
+    assert Category.NO_CONTACT not in categories

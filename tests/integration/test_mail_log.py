@@ -102,6 +102,9 @@ def test_an_email_reads_as_its_recipient_reads_it_and_is_taken_back_with_a_reaso
         assert "adresse d'un ancien salarié" in (cancelled.last_error or "")
     shown = visible(site.get(done.headers["location"]).text)
     assert "Courriel annulé : il ne partira pas." in shown and "Annuler ce courriel" not in shown
+    # Why, said as why, not as an error.
+    assert "Pourquoi il ne partira pas\u00a0: Annulé par Camille Martin" in shown
+    assert "Dernière erreur" not in shown
 
     assert site.get("/courriels/999999").status_code == 404
 

@@ -197,7 +197,7 @@ def test_the_clause_page_shows_the_figures_of_clause_show(app: App, site: TestCl
     assert detail.hours_done == Decimal("186.67")  # the holder's April, declared in set-up
     # The calendar: April of both companies, the holder's declared, its subcontractor's owed.
     assert "avril 2026 Bâtiments Gascons SARL déclarée 186,67\u00a0h" in page
-    assert "avril 2026 Gascogne Insertion Bâtiment (EI) manquante" in page
+    assert "avril 2026 Gascogne Insertion Bâtiment (EI) à déclarer" in page
     # The history, newest first, as ``clause show`` words it.
     assert page.index("démarrage") < page.index("rédaction")
 

@@ -6,7 +6,9 @@ moment (which the emails and ``clauses summary`` use); the downloaded CSV and XL
 command's files, and their totals are both the sum of their lines and the summary's totals; a
 buyer chosen gives that buyer's figures only; the annual report's CSV is
 ``clauses report annual --format csv``'s output; a month, a year, a buyer or a format that does
-not read is a French page naming the field, status 422.
+not read is a French page naming the field, status 422. The page and its files come from the
+snapshot the first view (or download) computes and keeps: ``test_report_snapshots`` tests how
+it is dated, told stale and recomputed.
 """
 
 from __future__ import annotations

@@ -85,11 +85,18 @@ def test_it_refuses_every_other_pair_and_explains_why(pair: tuple[Stage, ClauseE
     assert f"« {EVENT_LABELS[event]} »" in message
     assert "n'y est pas permis" in message
     allowed = allowed_events(stage)
+    typed = refused.value.command_line_message
     if allowed:
+        # The web pages and the API name the events in French only; the command line also by
+        # the code its command takes.
+        shown = ", ".join(EVENT_LABELS[e] for e in allowed)
+        assert message.endswith(f"Permis maintenant\u00a0: {shown}.")
         for permitted in allowed:
-            assert f"{EVENT_LABELS[permitted]} ({permitted.value})" in message
+            assert f"({permitted.value})" not in message
+            assert f"{EVENT_LABELS[permitted]} ({permitted.value})" in typed
     else:
         assert "aucun (étape finale)" in message
+        assert "aucun (étape finale)" in typed
 
 
 @pytest.mark.parametrize("stage", sorted(FINAL_STAGES))
@@ -112,6 +119,13 @@ def _refusal(stage: Stage, event: ClauseEvent, facts: ClauseFacts) -> str:
     return refused.value.message
 
 
+def _typed(stage: Stage, event: ClauseEvent, facts: ClauseFacts) -> str:
+    """The refusal as the CLI prints it: the events also by the code the command takes."""
+    with pytest.raises(TransitionRefused) as refused:
+        next_stage(CLAUSE, stage, event, facts)
+    return refused.value.command_line_message
+
+
 @pytest.mark.parametrize("hours", [None, 0])
 def test_it_keeps_a_clause_in_drafting_until_it_has_hours(hours: int | None) -> None:
     facts = ClauseFacts(hours, None, None, None, False)
@@ -120,7 +134,10 @@ def test_it_keeps_a_clause_in_drafting_until_it_has_hours(hours: int | None) -> 
     assert "« calibrage et rédaction »" in message
     assert "impossible de passer à « attribution » (attribuer)" in message
     assert "il manque le nombre d'heures d'insertion (calculé ou imposé)" in message
-    assert "Permis maintenant : attribuer (award), abandonner (abandon)." in message
+    assert "Permis maintenant\u00a0: attribuer, abandonner." in message
+    assert "Permis maintenant : attribuer (award), abandonner (abandon)." in _typed(
+        Stage.DRAFTING, ClauseEvent.AWARD, facts
+    )
 
 
 def test_it_lets_a_clause_leave_drafting_with_hours_and_nothing_else() -> None:
@@ -135,7 +152,10 @@ def test_it_needs_the_holder_email_and_the_start_date_to_start() -> None:
         "il manque une entreprise attributaire avec l'adresse e-mail de son correspondant ; "
         "la date de démarrage." in message
     )
-    assert "Permis maintenant : démarrer (start), abandonner (abandon)." in message
+    assert "Permis maintenant\u00a0: démarrer, abandonner." in message
+    assert "Permis maintenant : démarrer (start), abandonner (abandon)." in _typed(
+        Stage.AWARD, ClauseEvent.START, EMPTY
+    )
 
 
 def test_it_names_only_the_start_date_when_the_holder_is_known() -> None:
@@ -157,7 +177,10 @@ def test_it_needs_the_end_date_to_leave_execution() -> None:
     assert "« mise en œuvre »" in message
     assert "impossible de passer à « suivi et bilan » (achever)" in message
     assert "il manque la date de fin d'exécution." in message
-    assert "Permis maintenant : achever (finish), suspendre (suspend)." in message
+    assert "Permis maintenant\u00a0: achever, suspendre." in message
+    assert "Permis maintenant : achever (finish), suspendre (suspend)." in _typed(
+        Stage.EXECUTION, ClauseEvent.FINISH, EMPTY
+    )
 
 
 def test_it_needs_the_final_report_to_close() -> None:

@@ -31,7 +31,7 @@ from workflow.adapters.safe_cells import plain_text
 from workflow.domain.characters import forbidden_character, shown
 from workflow.domain.hours import parse_decimal, parse_ratio
 from workflow.domain.vocabulary import match_label, normalise
-from workflow.errors import FieldError, FileRefused, InputRefused
+from workflow.errors import ClausesError, FieldError, FileRefused, InputRefused
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -113,6 +113,13 @@ class CsvTable:
     rows: list[CsvRow]
     warnings: list[FieldError] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # column key -> its expected title
+    header_line: int = 1  # the line of the file the column titles are on
+    titles: tuple[str, ...] = ()  # every title of the header, as the file writes it
+
+    def missing(self, key: str) -> FieldError:
+        """A column an import needs and the file lacks, said as a required column's absence is:
+        on the header's line, naming every title the file has (an unknown one included)."""
+        return missing_column(self.header_line, self.labels.get(key) or key, self.titles)
 
     def has(self, key: str) -> bool:
         return key in self.headers
@@ -416,16 +423,9 @@ def table_from_records(
     if damaged:
         # The header itself is damaged: which columns are missing would be said of garbage.
         raise FileRefused(source, damaged)
-    found = _found_titles(header)
     for column in columns:
         if column.required and column.key not in positions:
-            errors.append(
-                FieldError(
-                    header_line,
-                    column.label,
-                    f"colonne manquante. Colonnes trouvées : {found or 'aucune'}.",
-                )
-            )
+            errors.append(missing_column(header_line, column.label, header))
     if errors:
         raise FileRefused(source, errors)
     rows: list[CsvRow] = []
@@ -455,7 +455,17 @@ def table_from_records(
             source, [FieldError(None, None, "le fichier ne contient que la ligne d'en-tête.")]
         )
     labels = {column.key: column.label for column in columns}
-    return CsvTable(source, encoding, delimiter, headers, rows, warnings, labels)
+    return CsvTable(
+        source, encoding, delimiter, headers, rows, warnings, labels, header_line, tuple(header)
+    )
+
+
+def missing_column(header_line: int, label: str, header: Sequence[str]) -> FieldError:
+    """``colonne « Heures » : colonne manquante. Colonnes trouvées : « SIRET », …``."""
+    found = _found_titles(header)
+    return FieldError(
+        header_line, label, f"colonne manquante. Colonnes trouvées : {found or 'aucune'}."
+    )
 
 
 def _found_titles(header: Sequence[str]) -> str:
@@ -580,6 +590,12 @@ class RowReader:
     def fail(self, key: str | None, message: str) -> None:
         column = self.table.column_name(key) if key else None
         self.errors.append(FieldError(self.row.line, column, message))
+        self.ok = False
+
+    def refuse(self, key: str | None, refused: ClausesError) -> None:
+        """``fail`` with a service's refusal, its hint kept for each interface."""
+        column = self.table.column_name(key) if key else None
+        self.errors.append(FieldError.of(self.row.line, column, refused))
         self.ok = False
 
     def raw(self, key: str) -> str:

@@ -21,10 +21,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from workflow.adapters.types import Hours, Money, Ratio, UTCDateTime
+
+#: The predicates of the partial indexes, written as the queries that use them write them
+#: (SQLite uses a partial index only for a WHERE term identical to its own, without parameters).
+OPEN_LADDERS = "declared_at IS NULL"
+UNVALIDATED = "validated_at IS NULL"
+SUSPENSION_ROWS = "to_stage = 'suspended' OR from_stage = 'suspended'"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -228,6 +235,15 @@ class Declaration(Base):
     __table_args__ = (
         UniqueConstraint("clause_id", "company_id", "month"),
         Index("ix_declarations_month", "month"),
+        # The months received and not validated yet, oldest first: the dashboard's list and
+        # its count read these rows only.
+        Index(
+            "ix_declarations_to_validate",
+            "month",
+            "clause_id",
+            sqlite_where=text(UNVALIDATED),
+            postgresql_where=text(UNVALIDATED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -281,6 +297,18 @@ class ClauseHistory(Base):
     """Append-only: one row per stage change or notable action, in the same transaction."""
 
     __tablename__ = "clause_history"
+    __table_args__ = (
+        # The stretches a lot was suspended (``lot_calendars.suspensions``): a few rows of a
+        # long history, read for thousands of lots by the dashboard's late declarations.
+        Index(
+            "ix_clause_history_suspensions",
+            "clause_id",
+            "at",
+            "id",
+            sqlite_where=text(SUSPENSION_ROWS),
+            postgresql_where=text(SUSPENSION_ROWS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
@@ -334,7 +362,19 @@ class DeclarationLadder(Base):
     """
 
     __tablename__ = "declaration_ladders"
-    __table_args__ = (UniqueConstraint("clause_id", "company_id", "month"),)
+    __table_args__ = (
+        UniqueConstraint("clause_id", "company_id", "month"),
+        # The months not declared yet, in the order the dashboard groups them: a few thousand
+        # among every month of every lot (``digest._overdue``, ``missing_declarations``).
+        Index(
+            "ix_declaration_ladders_open",
+            "clause_id",
+            "company_id",
+            "month",
+            sqlite_where=text(OPEN_LADDERS),
+            postgresql_where=text(OPEN_LADDERS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
@@ -505,3 +545,28 @@ class PurgedParticipant(Base):
 
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
     purge_id: Mapped[int] = mapped_column(ForeignKey("privacy_purges.id"), index=True)
+
+
+class ReportSnapshot(Base):
+    """A report of the dashboard (``/bilans``) as compiled once: the page's view (JSON) and its
+    CSV and XLSX files, all from the same compile, so the page and its downloads agree.
+
+    One row per report: ``kind`` (``summary``: a month's summary, ``annual``: the funders'
+    report), ``period`` (``2026-03`` or ``2017``) and ``scope`` (the buyer's N°, 0 for every
+    buyer). A recompute replaces it (an upsert that keeps the newest compile). ``marks`` are
+    the last ids of the tables the figures come from when it was compiled: when they have moved
+    since, the page says the data changed. No foreign key: a buyer merged away leaves a row no
+    page asks for.
+    """
+
+    __tablename__ = "report_snapshots"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    compiled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    compiled_by: Mapped[str] = mapped_column(String(100))
+    marks: Mapped[str] = mapped_column(String(400))
+    view: Mapped[str] = mapped_column(Text)
+    csv: Mapped[bytes] = mapped_column(LargeBinary)
+    xlsx: Mapped[bytes] = mapped_column(LargeBinary)

@@ -6,13 +6,13 @@ Decimals are stored as scaled integers (cents, hundredths of an hour, millionths
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, type_coerce
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -65,3 +65,35 @@ Money = ScaledDecimal(100)
 Hours = ScaledDecimal(100)
 #: Shares and rates to the millionth (7,5 % = 0.075).
 Ratio = ScaledDecimal(1_000_000)
+
+
+def raw(column: Any) -> Any:
+    """``column`` as the driver returns it, without the type's conversion: for the few queries
+    that read thousands of rows where the same few dates repeat (``RawDates`` converts each
+    distinct value once)."""
+    return type_coerce(column, NullType())
+
+
+class RawDates:
+    """Dates and instants read ``raw``: SQLite gives text, PostgreSQL ``date``/naive
+    ``datetime`` objects (UTC, as ``UTCDateTime`` stores them); each distinct value is
+    converted once."""
+
+    def __init__(self) -> None:
+        self._days: dict[Any, date] = {}
+        self._instants: dict[Any, datetime] = {}
+
+    def day(self, value: Any) -> date:
+        found = self._days.get(value)
+        if found is None:
+            found = value if isinstance(value, date) else date.fromisoformat(value)
+            self._days[value] = found
+        return found
+
+    def instant(self, value: Any) -> datetime:
+        found = self._instants.get(value)
+        if found is None:
+            read = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+            found = read.replace(tzinfo=UTC)
+            self._instants[value] = found
+        return found

@@ -587,10 +587,8 @@ def resolve_parties(app: App, typed: Sequence[TypedParty]) -> tuple[PartyChoice,
             try:
                 company = find_company(session, party.company)
             except InputRefused as refused:
-                # The hint that ends the message (« La liste : « clauses company list » ») is
-                # the CLI's; on the page, the field's own name says where to look.
-                message = refused.message.split(" La liste")[0]
-                raise InputRefused(f"{party.field}\u00a0: {message}") from None
+                # The field's own name says where to look: the refusal without its hint.
+                raise InputRefused(f"{party.field}\u00a0: {refused.said}") from None
             chosen.append(
                 PartyChoice(company.id, party.role, party.correspondent_id, party.hours_share)
             )

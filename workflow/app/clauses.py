@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.adapters.orm import Clause, Market, Operation
@@ -21,7 +21,7 @@ from workflow.app.lookup import find_buyer, find_clause, find_company, find_mark
 from workflow.app.unit import reading, unit_of_work
 from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation, compute_hours
-from workflow.domain.stages import ClauseEvent, Stage
+from workflow.domain.stages import PIPELINE_RANK, ClauseEvent, Stage
 from workflow.domain.vocabulary import PartyRole
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
@@ -57,7 +57,8 @@ def list_clauses(
         .options(
             selectinload(Clause.market).selectinload(Market.operation).selectinload(Operation.buyer)
         )
-        .order_by(Clause.stage, Clause.id)
+        # By the pipeline's order (repérage first), not by the stage's English code.
+        .order_by(case(PIPELINE_RANK, value=Clause.stage, else_=len(PIPELINE_RANK)), Clause.id)
     )
     if stage is not None:
         statement = statement.where(Clause.stage == stage.value)

@@ -38,7 +38,7 @@ from workflow.app.lookup import (
 )
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import SEARCH_HIM, Hint, InputRefused, NotFound, list_hint
 from workflow.services import corrections, merges, record_history
 from workflow.services.corrections import Correction, Deletion, RecordKind, merge_hint
 from workflow.services.merges import Merge
@@ -133,7 +133,7 @@ def _found(
 def _pick(
     text: str,
     what: str,
-    where: str,
+    where: Hint,
     candidates: Sequence[T],
     name_of: Callable[[T], str],
     email_of: Callable[[T], str],
@@ -149,13 +149,27 @@ def _pick(
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise NotFound(f"{what} « {text} » introuvable. La liste : {where}.")
+        raise NotFound(f"{what} « {text} » introuvable.", hint=where)
     shown = "\n".join(f"  - {label_of(c)}" for c in matches[:SHOWN_CANDIDATES])
     more = len(matches) - SHOWN_CANDIDATES
     rest = f"\n  … et {more} autres" if more > 0 else ""
     raise AmbiguousDesignation(
         f"{what} « {text} » : {len(matches)} correspondent, précisez par le numéro :\n{shown}{rest}"
     )
+
+
+def _people_hint(command: str, owner_id: int | None, of: str) -> Hint:
+    """Where a buyer's contacts or a company's correspondents are listed: the owner's card on
+    the command line, its « Corrections » page on the web."""
+    if owner_id is None:
+        return list_hint(f"{command} show {_OWNER_WORDS[command]}", SEARCH_HIM)
+    return list_hint(
+        f"{command} show {owner_id}", f" La liste : la page « Corrections » {of} n° {owner_id}."
+    )
+
+
+#: What the command line's hint types for an owner not given.
+_OWNER_WORDS = {"buyer": "DONNEUR_D_ORDRE", "company": "ENTREPRISE"}
 
 
 def find_contact(
@@ -173,7 +187,7 @@ def find_contact(
     return _pick(
         text,
         "Contact",
-        f"« clauses buyer show {buyer.id if buyer else 'DONNEUR_D_ORDRE'} »",
+        _people_hint("buyer", buyer.id if buyer else None, "du donneur d'ordre"),
         session.scalars(statement).all(),
         lambda c: c.name,
         lambda c: c.email,
@@ -196,7 +210,7 @@ def find_correspondent(
     return _pick(
         text,
         "Correspondant",
-        f"« clauses company show {company.id if company else 'ENTREPRISE'} »",
+        _people_hint("company", company.id if company else None, "de l'entreprise"),
         session.scalars(statement).all(),
         lambda c: c.name,
         lambda c: c.email,
@@ -262,7 +276,8 @@ def _refuse_near_namesake(session: Session, buyer: Buyer, name: str) -> None:
             raise InputRefused(
                 f"Le donneur d'ordre n° {other.id} s'appelle « {other.name} », le même nom à la "
                 "casse, aux accents ou à la ponctuation près. S'il s'agit du même, "
-                f"fusionnez-les : {merge_hint(RecordKind.BUYER, buyer.id, other.id)}."
+                "fusionnez-les",
+                hint=merge_hint(RecordKind.BUYER, buyer.id, other.id),
             )
 
 

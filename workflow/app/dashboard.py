@@ -17,7 +17,11 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.app.unit import reading
 from workflow.bootstrap import App
 from workflow.emails.digest import DayTasks, Section, WebAction, WebActionKind
-from workflow.services.declaration_views import ToValidate, declarations_to_validate
+from workflow.services.declaration_views import (
+    ToValidate,
+    count_to_validate,
+    declarations_to_validate,
+)
 from workflow.services.digest import compile_tasks
 from workflow.services.outbox import OutboxState
 
@@ -37,7 +41,7 @@ __all__ = [
 class Dashboard:
     tasks: DayTasks  # the day's tasks, as the digest email would list them now
     to_validate: tuple[ToValidate, ...]  # the oldest months received and not validated
-    more_to_validate: bool  # others wait behind them
+    waiting_validation: int  # every month received and not validated, those shown included
     #: Emails that need her: refused, given up, or maybe delivered (uncertain).
     mail_to_look_at: int
 
@@ -59,17 +63,17 @@ def dashboard(app: App, *, per_section: int) -> Dashboard:
     moment = app.clock()
     with reading(app) as session:
         tasks = compile_tasks(session, moment, app.settings, per_section)
-        # One more than shown tells whether others wait; a territory has thousands, and no
-        # index counts them (the list reads the oldest through the months' index).
+        # The oldest, and the count of all (a partial index holds those months alone).
         shown = max(per_section, 1)
-        waiting = tuple(declarations_to_validate(session, limit=shown + 1))
+        waiting = tuple(declarations_to_validate(session, limit=shown))
+        waiting_validation = count_to_validate(session)
         # Three states of the outbox's index, not a count of every message by state.
         troubled = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state.in_(TROUBLED))
         )
     return Dashboard(
         tasks=tasks,
-        to_validate=waiting[:shown],
-        more_to_validate=len(waiting) > shown,
+        to_validate=waiting,
+        waiting_validation=waiting_validation,
         mail_to_look_at=int(troubled or 0),
     )

@@ -25,7 +25,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.adapters.orm import Buyer, Clause, Company, Market, Operation, Participant
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import (
+    CLAUSE_BOARD,
+    SEARCH_HER,
+    SEARCH_HIM,
+    InputRefused,
+    NotFound,
+    list_hint,
+)
 from workflow.services.catalog import parse_siret
 
 T = TypeVar("T")
@@ -36,6 +43,17 @@ SHOWN_CANDIDATES = 10
 _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−-_'’‘`´"), " ")
 #: Ligatures no decomposition splits: « œuvre » is typed « oeuvre » on most keyboards.
 _FOLDED = {**_DASHES, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae"}
+
+
+#: What the web pages and the API say instead of each ``_choose``'s list command.
+_LISTED = {
+    "buyer list": SEARCH_HIM,
+    "company list": SEARCH_HER,
+    "operation list": SEARCH_HER,
+    "market list": SEARCH_HIM,
+    "clause list": CLAUSE_BOARD,
+    "participant list": SEARCH_HIM,
+}
 
 
 class AmbiguousDesignation(InputRefused):
@@ -69,7 +87,9 @@ def _choose(
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise NotFound(f"{what} « {text} » introuvable. La liste : « clauses {list_command} ».")
+        raise NotFound(
+            f"{what} « {text} » introuvable.", hint=list_hint(list_command, _LISTED[list_command])
+        )
     shown = "\n".join(f"  - {label_of(c)}" for c in matches[:SHOWN_CANDIDATES])
     more = len(matches) - SHOWN_CANDIDATES
     rest = f"\n  … et {more} autres" if more > 0 else ""
@@ -104,7 +124,8 @@ def find_company(session: Session, designation: str | int) -> Company:
         found = session.scalar(select(Company).where(Company.siret == siret)) if siret else None
         if found is None:
             raise NotFound(
-                f"Aucune entreprise de SIRET « {text} ». La liste : « clauses company list »."
+                f"Aucune entreprise de SIRET « {text} ».",
+                hint=list_hint("company list", SEARCH_HER),
             )
         return found
     companies = session.scalars(select(Company).order_by(Company.id)).all()
@@ -195,7 +216,8 @@ def find_clause(session: Session, designation: str | int) -> Clause:
         return _choose(text, "Clause", "clause list", lots, lambda c: text, _lot_label)
     raise NotFound(
         f"Clause « {text} » introuvable : donnez son numéro ou la référence du marché et le "
-        "lot (ex. 2026-014/01). La liste : « clauses clause list »."
+        "lot (ex. 2026-014/01).",
+        hint=list_hint("clause list", CLAUSE_BOARD),
     )
 
 
@@ -206,5 +228,7 @@ def find_participant(session: Session, designation: str | int) -> Participant:
     if participant is None and _is_number(text):
         participant = session.get(Participant, int(text))
     if participant is None:
-        raise NotFound(f"Aucun participant « {text} ». La liste : « clauses participant list ».")
+        raise NotFound(
+            f"Aucun participant « {text} ».", hint=list_hint("participant list", SEARCH_HIM)
+        )
     return participant

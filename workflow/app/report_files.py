@@ -6,10 +6,14 @@ The figures come from ``workflow.app.reports`` (the very code path of the emails
 cut to ``PAGE_ROWS`` lines on the page (a territory of 10^5 lots has as many clause lines); the
 files are the bytes the command writes, under the name it gives them, so a download and
 ``--format csv`` for the same moment are the same file.
+
+A report is compiled once (``compile_summary``, ``compile_annual``) into its view and its two
+files; ``workflow.app.report_snapshots`` keeps them and the page reads them from there.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +22,6 @@ from typing import Any, Literal
 from workflow.adapters import annual_report_files as annual_files
 from workflow.adapters import reports as summary_files
 from workflow.adapters.templates import french_count, french_number
-from workflow.app.catalog import list_buyers
 from workflow.app.reports import annual_report, monthly_summary
 from workflow.bootstrap import App
 from workflow.domain.annual_report import AnnualReport
@@ -80,30 +83,42 @@ class BuyerChoice:
 
 @dataclass(frozen=True)
 class SummaryView:
-    summary: MonthlySummary
+    """A month's summary as compiled for the page: what it shows, formatted, tables cut."""
+
+    month: date
+    buyer_id: int | None
     title: str
-    stamp: str | None
     figures: tuple[tuple[str, str], ...]
     chart_svg: str
     tables: tuple[ShownTable, ...]
-    months: tuple[date, ...]  # to choose from, the most recent first
-    default_month: date
-    buyers: tuple[BuyerChoice, ...]
     file_stem: str
 
 
 @dataclass(frozen=True)
 class AnnualView:
-    report: AnnualReport
+    """The funders' report of a year as compiled for the page."""
+
+    year: int
+    buyer_id: int | None
     title: str
-    stamp: str | None
+    headline: str
+    provisional: str | None  # the year is not over: its figures are provisional
     tables: tuple[ShownTable, ...]
     notes: tuple[str, ...]
-    years: tuple[int, ...]  # to choose from, the most recent first
-    default_year: int
-    current_year: int
-    buyers: tuple[BuyerChoice, ...]
     file_stem: str
+
+
+@dataclass(frozen=True)
+class CompiledReport:
+    """One compile of a report: the page's view and the two files, from the same figures."""
+
+    view: SummaryView | AnnualView
+    compiled_at: datetime
+    csv: bytes
+    xlsx: bytes
+
+    def view_json(self) -> str:
+        return view_to_json(self.view)
 
 
 def _cut(
@@ -138,10 +153,6 @@ def _cut(
     )
 
 
-def _buyers(app: App) -> tuple[BuyerChoice, ...]:
-    return tuple(BuyerChoice(b.id, b.name) for b in list_buyers(app))
-
-
 # --- The monthly summary --------------------------------------------------------------------------
 
 
@@ -161,57 +172,44 @@ def _summary_tables(summary: MonthlySummary) -> tuple[ShownTable, ...]:
     return tuple(shown)
 
 
-def summary_stem(summary: MonthlySummary) -> str:
+def summary_stem(month: date, buyer_id: int | None) -> str:
     """The file's name without its suffix, as ``clauses summary`` names it."""
-    return f"synthese-{summary.month:%Y-%m}" + (
-        f"-donneur-{summary.buyer_id}" if summary.buyer_id is not None else ""
-    )
+    return f"synthese-{month:%Y-%m}" + (f"-donneur-{buyer_id}" if buyer_id is not None else "")
 
 
-def summary_view(
-    app: App,
-    month: date | None = None,
-    *,
-    buyer: str | int | None = None,
-    now: datetime | None = None,
-) -> SummaryView:
-    """The summary of ``month`` (by default the last one that left) as the page shows it, with
-    the months and buyers to choose from."""
+def compile_summary(
+    app: App, month: date, *, buyer_id: int | None = None, now: datetime | None = None
+) -> CompiledReport:
+    """The summary of ``month`` compiled once at ``now`` (the app's clock when not given), by
+    the code of the emails and of ``clauses summary``: the page's view, and the very bytes
+    ``clauses summary --format csv|xlsx`` writes for the same moment."""
     moment = now or app.clock()
-    summary = monthly_summary(app, month, buyer=buyer, now=moment)
-    default = latest_due_month(moment, summary_timing(app.settings))
-    months = [add_months(default, -i) for i in range(MONTHS_OFFERED)]
-    if summary.month not in months:
-        months = sorted({*months, summary.month}, reverse=True)
-    return SummaryView(
-        summary=summary,
+    summary = monthly_summary(app, month, buyer=buyer_id, now=moment)
+    view = SummaryView(
+        month=summary.month,
+        buyer_id=summary.buyer_id,
         title=summary_files.summary_title(summary),
-        stamp=summary_files.compiled_phrase(summary),
         figures=tuple(summary_files.figure_lines(summary)),
         chart_svg=summary_files.hours_chart_svg(summary),
         tables=_summary_tables(summary),
-        months=tuple(months),
-        default_month=default,
-        buyers=_buyers(app),
-        file_stem=summary_stem(summary),
+        file_stem=summary_stem(summary.month, summary.buyer_id),
+    )
+    return CompiledReport(
+        view,
+        summary.compiled_at or moment,
+        summary_files.render_summary(summary, "csv"),
+        summary_files.render_summary(summary, "xlsx"),
     )
 
 
-def summary_file(
-    app: App,
-    month: date,
-    fmt: FileFormat,
-    *,
-    buyer: str | int | None = None,
-    now: datetime | None = None,
-) -> ReportFile:
-    """The summary of ``month`` as the file ``clauses summary --format csv|xlsx`` writes."""
-    summary = monthly_summary(app, month, buyer=buyer, now=now)
-    return ReportFile(
-        f"{summary_stem(summary)}.{fmt}",
-        MEDIA_TYPES[fmt],
-        summary_files.render_summary(summary, fmt),
-    )
+def summary_months(now: datetime, chosen: date, app: App) -> tuple[tuple[date, ...], date]:
+    """The months to choose from, the most recent first, and the month of the last summary that
+    left at ``now`` (the page's default)."""
+    default = latest_due_month(now, summary_timing(app.settings))
+    months = [add_months(default, -i) for i in range(MONTHS_OFFERED)]
+    if chosen not in months:
+        months = sorted({*months, chosen}, reverse=True)
+    return tuple(months), default
 
 
 # --- The annual report ----------------------------------------------------------------------------
@@ -247,42 +245,122 @@ def _annual_tables(report: AnnualReport) -> tuple[ShownTable, ...]:
     return tuple(shown)
 
 
-def annual_stem(report: AnnualReport) -> str:
+def annual_stem(year: int, buyer_id: int | None) -> str:
     """The file's name without its suffix, as ``clauses report annual`` names it."""
-    return f"bilan-annuel-{report.year}" + (
-        f"-donneur-{report.buyer_id}" if report.buyer_id is not None else ""
-    )
+    return f"bilan-annuel-{year}" + (f"-donneur-{buyer_id}" if buyer_id is not None else "")
 
 
-def annual_view(app: App, year: int | None = None, *, buyer: str | int | None = None) -> AnnualView:
-    """The funders' report of ``year`` (by default last year) as the page shows it, with the
-    years and buyers to choose from."""
-    report = annual_report(app, year, buyer=buyer)
-    current = app.clock().astimezone(app.settings.zone).year
-    years = [current - i for i in range(YEARS_OFFERED)]
-    if report.year not in years:
-        years = sorted({*years, report.year}, reverse=True)
-    return AnnualView(
-        report=report,
+def compile_annual(app: App, year: int, *, buyer_id: int | None = None) -> CompiledReport:
+    """The funders' report of ``year`` compiled once, as known now: the page's view and the very
+    bytes ``clauses report annual --format csv|xlsx`` writes."""
+    report = annual_report(app, year, buyer=buyer_id)
+    stamp = annual_files.stamp(report)
+    provisional = None
+    if report.provisional_at is not None and stamp is not None:
+        provisional = stamp.split(". ", 1)[-1]
+    view = AnnualView(
+        year=report.year,
+        buyer_id=report.buyer_id,
         title=annual_files.report_title(report),
-        stamp=annual_files.stamp(report),
+        headline=report.headline,
+        provisional=provisional,
         tables=_annual_tables(report),
         notes=tuple(annual_files.footnotes(report)),
-        years=tuple(years),
-        default_year=current - 1,
-        current_year=current,
-        buyers=_buyers(app),
-        file_stem=annual_stem(report),
+        file_stem=annual_stem(report.year, report.buyer_id),
+    )
+    return CompiledReport(
+        view,
+        report.compiled_at or app.clock(),
+        annual_files.render_annual_report(report, "csv"),
+        annual_files.render_annual_report(report, "xlsx"),
     )
 
 
-def annual_file(
-    app: App, year: int, fmt: FileFormat, *, buyer: str | int | None = None
-) -> ReportFile:
-    """The report of ``year`` as the file ``clauses report annual --format csv|xlsx`` writes."""
-    report = annual_report(app, year, buyer=buyer)
-    return ReportFile(
-        f"{annual_stem(report)}.{fmt}",
-        MEDIA_TYPES[fmt],
-        annual_files.render_annual_report(report, fmt),
+def annual_years(now: datetime, chosen: int, app: App) -> tuple[tuple[int, ...], int, int]:
+    """The years to choose from (the most recent first), last year (the default), this year."""
+    current = now.astimezone(app.settings.zone).year
+    years = [current - i for i in range(YEARS_OFFERED)]
+    if chosen not in years:
+        years = sorted({*years, chosen}, reverse=True)
+    return tuple(years), current - 1, current
+
+
+# --- Kept as JSON ---------------------------------------------------------------------------------
+
+
+def _table_to_json(table: ShownTable) -> dict[str, Any]:
+    return {
+        "title": table.title,
+        "columns": list(table.columns),
+        "numeric": list(table.numeric),
+        "rows": [list(row) for row in table.rows],
+        "total": table.total,
+        "note": table.note,
+        "totals": sorted(table.totals),
+    }
+
+
+def _table_from_json(data: dict[str, Any]) -> ShownTable:
+    return ShownTable(
+        data["title"],
+        tuple(data["columns"]),
+        tuple(data["numeric"]),
+        tuple(tuple(row) for row in data["rows"]),
+        data["total"],
+        data["note"],
+        frozenset(data["totals"]),
+    )
+
+
+def view_to_json(view: SummaryView | AnnualView) -> str:
+    """The view as the snapshot keeps it: what the page shows, formatted already."""
+    common: dict[str, Any] = {
+        "buyer_id": view.buyer_id,
+        "title": view.title,
+        "tables": [_table_to_json(t) for t in view.tables],
+        "file_stem": view.file_stem,
+    }
+    data: dict[str, Any]
+    if isinstance(view, SummaryView):
+        data = {
+            "kind": "summary",
+            "month": view.month.isoformat(),
+            "figures": [list(f) for f in view.figures],
+            "chart_svg": view.chart_svg,
+            **common,
+        }
+    else:
+        data = {
+            "kind": "annual",
+            "year": view.year,
+            "headline": view.headline,
+            "provisional": view.provisional,
+            "notes": list(view.notes),
+            **common,
+        }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def view_from_json(text: str) -> SummaryView | AnnualView:
+    data = json.loads(text)
+    tables = tuple(_table_from_json(t) for t in data["tables"])
+    if data["kind"] == "summary":
+        return SummaryView(
+            month=date.fromisoformat(data["month"]),
+            buyer_id=data["buyer_id"],
+            title=data["title"],
+            figures=tuple((label, value) for label, value in data["figures"]),
+            chart_svg=data["chart_svg"],
+            tables=tables,
+            file_stem=data["file_stem"],
+        )
+    return AnnualView(
+        year=data["year"],
+        buyer_id=data["buyer_id"],
+        title=data["title"],
+        headline=data["headline"],
+        provisional=data["provisional"],
+        tables=tables,
+        notes=tuple(data["notes"]),
+        file_stem=data["file_stem"],
     )

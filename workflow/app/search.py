@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
     Buyer,
@@ -86,9 +87,15 @@ def search(app: App, text: str, *, limit: int = LIMIT) -> SearchResult:
     return SearchResult(text.strip(), tuple(found[:limit]), max(0, len(found) - limit))
 
 
-def _matches(wanted: str, *fields: str) -> int | None:
+@lru_cache(maxsize=200_000)
+def _normal(text: str) -> str:
+    """``normalized``, kept: the same names are matched again at every search."""
+    return normalized(text)
+
+
+def _matches(wanted: str, *fields: str | None) -> int | None:
     """0 when a field is the text, 1 when one contains it, None when none does."""
-    texts = [normalized(f) for f in fields if f]
+    texts = [_normal(f) for f in fields if f]
     if wanted in texts:
         return 0
     if any(wanted in t for t in texts):
@@ -103,22 +110,28 @@ def _ranked(items: Iterable[tuple[int | None, Found]]) -> list[Found]:
 
 def _kind(
     wanted: str,
-    records: Iterable[R],
-    fields: Callable[[R], tuple[str, ...]],
-    found: Callable[[R], Found],
+    rows: Iterable[Row[Any]],
+    fields: Callable[[Any], tuple[str | None, ...]],
+    found: Callable[[Any], Found],
 ) -> list[Found]:
-    """The ``records`` of one kind whose ``fields`` hold the text, exact matches first."""
-    return _ranked((_matches(wanted, *fields(r)), found(r)) for r in records)
+    """The ``rows`` of one kind whose ``fields`` hold the text, exact matches first; a result
+    is written for those only."""
+    ranked = ((_matches(wanted, *fields(r)), r) for r in rows)
+    return _ranked((rank, found(r)) for rank, r in ranked if rank is not None)
 
 
 def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]:
-    def everything(entity: type[R], *options: Any) -> Sequence[R]:
-        order = getattr(entity, "reference" if entity is Participant else "id")
-        return session.scalars(select(entity).options(*options).order_by(order)).all()
+    # Core rows, the few columns matched and shown: a territory has tens of thousands of
+    # records, none of which is an object to keep (the board's search reads them the same way).
+    def rows(*columns: Any, order: Any, joins: Sequence[tuple[Any, Any]] = ()) -> list[Row[Any]]:
+        statement = select(*columns)
+        for table, on in joins:
+            statement = statement.join(table, on)
+        return list(session.connection().execute(statement.order_by(order)).all())
 
     yield from _kind(
         wanted,
-        everything(Buyer),
+        rows(Buyer.id, Buyer.name, Buyer.kind, order=Buyer.id),
         lambda b: (b.name,),
         lambda b: Found(
             "buyer", "donneur d'ordre", b.id, b.name, b.kind, f"clauses buyer show {b.id}"
@@ -126,20 +139,33 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
     )
     yield from _kind(
         wanted,
-        everything(BuyerContact, joinedload(BuyerContact.buyer)),
+        rows(
+            BuyerContact.id,
+            BuyerContact.name,
+            BuyerContact.email,
+            BuyerContact.buyer_id,
+            Buyer.name.label("buyer"),
+            order=BuyerContact.id,
+            joins=((Buyer, Buyer.id == BuyerContact.buyer_id),),
+        ),
         lambda c: (c.name, c.email),
         lambda c: Found(
             "contact",
             "contact",
             c.id,
             f"{c.name} <{c.email}>",
-            c.buyer.name,
+            c.buyer,
             f"clauses buyer show {c.buyer_id}",
         ),
     )
+    companies = rows(Company.id, Company.name, Company.siret, Company.city, order=Company.id)
+    ranked = (
+        (0 if digits and c.siret and digits in c.siret else _matches(wanted, c.name), c)
+        for c in companies
+    )
     yield from _ranked(
         (
-            0 if digits and c.siret and digits in c.siret else _matches(wanted, c.name),
+            rank,
             Found(
                 "company",
                 "entreprise",
@@ -149,63 +175,103 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
                 f"clauses company show {c.id}",
             ),
         )
-        for c in everything(Company)
+        for rank, c in ranked
+        if rank is not None
     )
     yield from _kind(
         wanted,
-        everything(Correspondent, joinedload(Correspondent.company)),
+        rows(
+            Correspondent.id,
+            Correspondent.name,
+            Correspondent.email,
+            Correspondent.company_id,
+            Company.name.label("company"),
+            order=Correspondent.id,
+            joins=((Company, Company.id == Correspondent.company_id),),
+        ),
         lambda c: (c.name, c.email),
         lambda c: Found(
             "correspondent",
             "correspondant",
             c.id,
             f"{c.name} <{c.email}>",
-            c.company.name,
+            c.company,
             f"clauses company show {c.company_id}",
         ),
     )
     yield from _kind(
         wanted,
-        everything(Operation, joinedload(Operation.buyer)),
+        rows(
+            Operation.id,
+            Operation.name,
+            Operation.place,
+            Buyer.name.label("buyer"),
+            order=Operation.id,
+            joins=((Buyer, Buyer.id == Operation.buyer_id),),
+        ),
         lambda o: (o.name, o.place),
         lambda o: Found(
             "operation",
             "opération",
             o.id,
             o.name + (f" ({o.place})" if o.place else ""),
-            o.buyer.name,
+            o.buyer,
             f"clauses market list --operation {o.id}",
         ),
     )
     yield from _kind(
         wanted,
-        everything(Market, joinedload(Market.operation).joinedload(Operation.buyer)),
+        rows(
+            Market.id,
+            Market.reference,
+            Market.title,
+            Operation.name.label("operation"),
+            Buyer.name.label("buyer"),
+            order=Market.id,
+            joins=(
+                (Operation, Operation.id == Market.operation_id),
+                (Buyer, Buyer.id == Operation.buyer_id),
+            ),
+        ),
         lambda m: (m.reference, m.title),
         lambda m: Found(
             "market",
             "marché",
             m.id,
             f"{m.reference} {m.title}".strip(),
-            f"{m.operation.name}, {m.operation.buyer.name}",
+            f"{m.operation}, {m.buyer}",
             f"clauses clause list --market {m.id}",
         ),
     )
     yield from _kind(
         wanted,
-        everything(Clause, joinedload(Clause.market).joinedload(Market.operation)),
-        lambda c: (_lot_reference(c), c.lot_title, c.trade),
+        rows(
+            Clause.id,
+            Clause.lot_number,
+            Clause.lot_title,
+            Clause.trade,
+            Clause.stage,
+            Market.reference,
+            Operation.name.label("operation"),
+            order=Clause.id,
+            joins=(
+                (Market, Market.id == Clause.market_id),
+                (Operation, Operation.id == Market.operation_id),
+            ),
+        ),
+        lambda c: (_lot_reference(c.reference, c.lot_number), c.lot_title, c.trade),
         lambda c: Found(
             "clause",
             "lot",
             c.id,
-            f"{_lot_reference(c)} {c.lot_title}",
-            f"{c.market.operation.name} · {LABELS[Stage(c.stage)]}",
+            f"{_lot_reference(c.reference, c.lot_number)} {c.lot_title}",
+            f"{c.operation} · {LABELS[Stage(c.stage)]}",
             f"clauses clause show {c.id}",
         ),
     )
     yield from _kind(
         wanted,
-        everything(Participant),
+        rows(Participant.id, Participant.reference, order=Participant.reference),
         lambda p: (p.reference,),
         lambda p: Found(
             "participant",
@@ -218,6 +284,6 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
     )
 
 
-def _lot_reference(clause: Clause) -> str:
-    lot = f"/{clause.lot_number}" if clause.lot_number else ""
-    return f"{clause.market.reference}{lot}"
+def _lot_reference(market_reference: str, lot_number: str | None) -> str:
+    lot = f"/{lot_number}" if lot_number else ""
+    return f"{market_reference}{lot}"

@@ -49,7 +49,9 @@ def change_password(app: App, *, login: str, password: str) -> str:
 def log_in(app: App, *, login: str, password: str) -> Opened:
     """A session for the right password; ``LoginRefused`` otherwise, the failure recorded."""
     with unit_of_work(app) as unit:
-        user = accounts.authenticate(unit.session, login=login, password=password, now=unit.now)
+        # The lockout counts real time: ``clauses web --now`` freezes ``unit.now``, not this.
+        attempt = app.wall_clock()
+        user = accounts.authenticate(unit.session, login=login, password=password, at=attempt)
         if user is not None:
             hours = app.settings.web_session_hours
             token, csrf = accounts.open_session(unit.session, user, now=unit.now, hours=hours)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.adapters.orm import (
@@ -26,8 +26,10 @@ from workflow.adapters.orm import (
     Company,
     Correspondent,
     Declaration,
+    DeclarationLine,
     Market,
     Operation,
+    Participant,
     RecordHistory,
 )
 from workflow.app.corrections import BuyerCard, CompanyCard, Merge
@@ -160,6 +162,7 @@ class MarketSheet:
     buyer_id: int
     buyer: str
     lots: tuple[LotLine, ...]
+    operation_id: int = 0
 
 
 def market_sheet(app: App, market_id: int) -> MarketSheet:
@@ -185,6 +188,7 @@ def market_sheet(app: App, market_id: int) -> MarketSheet:
             lots=tuple(
                 LotLine(c.id, c.lot_number, c.lot_title, LABELS[Stage(c.stage)]) for c in lots
             ),
+            operation_id=market.operation_id,
         )
 
 
@@ -215,6 +219,10 @@ class LotSheet:
     stage: Stage
     stage_label: str
     declarations: tuple[DeclaredMonth, ...]
+    operation_id: int = 0
+    buyer_id: int = 0
+    #: (N°, reference, hours) of each participant declared on the lot, by reference.
+    participants: tuple[tuple[int, str, Decimal], ...] = ()
 
     @property
     def abandoned(self) -> bool:
@@ -281,7 +289,23 @@ def lot_sheet(app: App, clause_id: int) -> LotSheet:
                 )
                 for d, name in rows
             ),
+            operation_id=clause.market.operation_id,
+            buyer_id=clause.market.operation.buyer_id,
+            participants=lot_participants(session, clause.id),
         )
+
+
+def lot_participants(session: Session, clause_id: int) -> tuple[tuple[int, str, Decimal], ...]:
+    """(N°, reference, hours) of each participant declared on the lot, by reference."""
+    rows = session.execute(
+        select(Participant.id, Participant.reference, func.sum(DeclarationLine.hours))
+        .join(DeclarationLine, DeclarationLine.participant_id == Participant.id)
+        .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+        .where(Declaration.clause_id == clause_id)
+        .group_by(Participant.id, Participant.reference)
+        .order_by(Participant.reference)
+    ).all()
+    return tuple((number, reference, Decimal(hours)) for number, reference, hours in rows)
 
 
 def history_line(app: App, history_id: int) -> HistoryEntry | None:

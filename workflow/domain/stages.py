@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 
 from workflow.domain.vocabulary import normalise
-from workflow.errors import InputRefused, TransitionRefused
+from workflow.errors import Hint, InputRefused, TransitionRefused
 
 
 class Stage(StrEnum):
@@ -64,6 +64,20 @@ EVENT_LABELS: dict[ClauseEvent, str] = {
 #: a clause's life (``clause advance`` does not take it) but a correction: the clause goes back to
 #: the stage it was abandoned from, with the reason why.
 REOPEN = "reopen"
+
+#: Every stage in the order of a clause's life, as the board shows them: the five it goes through,
+#: then the pause and the two ends. Lists of clauses sort by it, never by the English code.
+PIPELINE = (
+    Stage.IDENTIFICATION,
+    Stage.DRAFTING,
+    Stage.AWARD,
+    Stage.EXECUTION,
+    Stage.FOLLOW_UP,
+    Stage.SUSPENDED,
+    Stage.CLOSED,
+    Stage.ABANDONED,
+)
+PIPELINE_RANK = {stage.value: rank for rank, stage in enumerate(PIPELINE)}
 
 #: Stages in which the company declares its monthly hours.
 DECLARING_STAGES = frozenset({Stage.EXECUTION})
@@ -139,7 +153,8 @@ def reopened_stage(clause_label: str, stage: Stage, abandoned_from: str | None) 
     if stage is not Stage.ABANDONED:
         raise TransitionRefused(
             f"{clause_label} est à l'étape « {LABELS[stage]} » : seule une clause abandonnée "
-            "se rouvre. Pour la faire avancer : « clauses clause advance »."
+            "se rouvre. Pour la faire avancer",
+            hint=Hint(" : « clauses clause advance ».", " : sa page, « Étape suivante »."),
         )
     origins = {s.value: s for s in ABANDON_ORIGINS}
     if abandoned_from not in origins:
@@ -155,10 +170,18 @@ def allowed_events(stage: Stage) -> list[ClauseEvent]:
     return [event for (origin, event) in TRANSITIONS if origin == stage]
 
 
-def _describe(events: list[ClauseEvent]) -> str:
+def _allowed_now(events: list[ClauseEvent]) -> Hint:
+    """« Permis maintenant : achever (finish). »: the command line also takes the code it
+    names; the web pages and the API say the French labels only."""
     if not events:
-        return "aucun (étape finale)"
-    return ", ".join(f"{EVENT_LABELS[e]} ({e.value})" for e in events)
+        return Hint(
+            " Permis maintenant : aucun (étape finale).",
+            " Permis maintenant : aucun (étape finale).",
+        )
+    return Hint(
+        " Permis maintenant : " + ", ".join(f"{EVENT_LABELS[e]} ({e.value})" for e in events) + ".",
+        " Permis maintenant : " + ", ".join(EVENT_LABELS[e] for e in events) + ".",
+    )
 
 
 def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: ClauseFacts) -> Stage:
@@ -168,15 +191,16 @@ def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: Claus
     if rule is None:
         raise TransitionRefused(
             f"{clause_label} est à l'étape « {LABELS[stage]} » : l'événement "
-            f"« {EVENT_LABELS[event]} » n'y est pas permis. Permis maintenant : {_describe(allowed)}."
+            f"« {EVENT_LABELS[event]} » n'y est pas permis.",
+            hint=_allowed_now(allowed),
         )
     target, guard = rule
     missing = guard(facts)
     if missing:
         raise TransitionRefused(
             f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
-            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}. "
-            f"Permis maintenant : {_describe(allowed)}."
+            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}.",
+            hint=_allowed_now(allowed),
         )
     return target
 

@@ -26,6 +26,9 @@ class Category(StrEnum):
     """Digest sections, in order of urgency."""
 
     EMAIL = "email"
+    #: A buyer with lots in progress and no contact with an address: its notices and summaries
+    #: are not even queued (``notices._buyer_notice``, ``summaries._queue_month``).
+    NO_CONTACT = "no_contact"
     DECLARATION = "declaration"
     PACE = "pace"
     AWARD = "award"
@@ -36,6 +39,7 @@ class Category(StrEnum):
 
 CATEGORY_TITLES: dict[Category, str] = {
     Category.EMAIL: "Courriels non distribués",
+    Category.NO_CONTACT: "Donneurs d'ordre sans contact",
     Category.DECLARATION: "Déclarations d'heures en retard",
     Category.PACE: "Marchés bientôt terminés, heures en retard",
     Category.AWARD: "Attributions incomplètes",
@@ -54,6 +58,7 @@ class WebActionKind(StrEnum):
     DECLARATION = "declaration"  # a link to the clause, and the company's contact to write to
     OPEN_CLAUSE = "open_clause"  # a link to the clause's page
     ELIGIBILITY = "eligibility"  # a form: the participant, the proof seen, POST
+    BUYER = "buyer"  # a link to the buyer's correction page (its contacts)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class WebAction:
     hint: str | None = None
     #: Participants whose eligibility is to check, for the form's choice.
     references: tuple[str, ...] = ()
+    buyer_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import NoticePreference, normalise
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import SEARCH_HER, SEARCH_HIM, InputRefused, NotFound, list_hint
 from workflow.services.clauses import ClauseParameters, Publish, create_clause
 from workflow.services.lot_calendars import (
     SOURCE_LABELS,
@@ -247,7 +247,9 @@ class CalendarChange:
 def get_buyer(session: Session, buyer_id: int) -> Buyer:
     buyer = session.get(Buyer, buyer_id)
     if buyer is None:
-        raise NotFound(f"Aucun donneur d'ordre n° {buyer_id}. La liste : « clauses buyer list ».")
+        raise NotFound(
+            f"Aucun donneur d'ordre n° {buyer_id}.", hint=list_hint("buyer list", SEARCH_HIM)
+        )
     return buyer
 
 
@@ -316,7 +318,7 @@ def get_operation(session: Session, operation_id: int) -> Operation:
     operation = session.get(Operation, operation_id)
     if operation is None:
         raise NotFound(
-            f"Aucune opération n° {operation_id}. La liste : « clauses operation list »."
+            f"Aucune opération n° {operation_id}.", hint=list_hint("operation list", SEARCH_HER)
         )
     return operation
 
@@ -356,7 +358,7 @@ def list_operations(session: Session, buyer_id: int | None = None) -> Sequence[O
 def get_market(session: Session, market_id: int) -> Market:
     market = session.get(Market, market_id)
     if market is None:
-        raise NotFound(f"Aucun marché n° {market_id}. La liste : « clauses market list ».")
+        raise NotFound(f"Aucun marché n° {market_id}.", hint=list_hint("market list", SEARCH_HIM))
     return market
 
 
@@ -450,7 +452,9 @@ def add_lot(
 def get_company(session: Session, company_id: int) -> Company:
     company = session.get(Company, company_id)
     if company is None:
-        raise NotFound(f"Aucune entreprise n° {company_id}. La liste : « clauses company list ».")
+        raise NotFound(
+            f"Aucune entreprise n° {company_id}.", hint=list_hint("company list", SEARCH_HER)
+        )
     return company
 
 

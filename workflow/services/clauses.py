@@ -52,7 +52,14 @@ from workflow.domain.stages import (
     reopened_stage,
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
-from workflow.errors import ConcurrentChange, InputRefused, NotFound
+from workflow.errors import (
+    CLAUSE_BOARD,
+    ConcurrentChange,
+    Hint,
+    InputRefused,
+    NotFound,
+    list_hint,
+)
 
 Publish = Callable[[Session, DomainEvent], None]
 
@@ -67,7 +74,9 @@ def get_clause(session: Session, clause_id: int, *, for_update: bool = False) ->
         statement = statement.with_for_update()
     clause = session.scalar(statement)
     if clause is None:
-        raise NotFound(f"Aucune clause n° {clause_id}. La liste : « clauses clause list ».")
+        raise NotFound(
+            f"Aucune clause n° {clause_id}.", hint=list_hint("clause list", CLAUSE_BOARD)
+        )
     return clause
 
 
@@ -245,7 +254,11 @@ def set_parameters(
         raise InputRefused(
             f"{clause.label} est à l'étape « {LABELS[stage]} » : les paramètres du calcul ne "
             "changent plus qu'en « repérage » ou « calibrage et rédaction ». Pour un avenant, "
-            "imposez le nombre d'heures avec sa raison (clauses clause hours)."
+            "imposez le nombre d'heures avec sa raison",
+            hint=Hint(
+                " (clauses clause hours).",
+                " (« Imposer les heures d'insertion » sur la page de la clause).",
+            ),
         )
     params = ClauseParameters(
         amount_excl_tax=_pick(amount_excl_tax, clause.amount_excl_tax),

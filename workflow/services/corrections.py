@@ -43,7 +43,7 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.events import require_aware
 from workflow.domain.french_numbers import french_count
-from workflow.errors import InputRefused
+from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import (
     check_email,
     clean_text,
@@ -415,9 +415,15 @@ class Dependents:
 
 
 def _refuse_dependents(
-    kind: RecordKind, record_id: int, name: str, found: Sequence[Dependents], hint: str = ""
+    kind: RecordKind,
+    record_id: int,
+    name: str,
+    found: Sequence[Dependents],
+    advice: str = "",
+    hint: Hint | None = None,
 ) -> None:
-    """Refuse a deletion with what depends on the record."""
+    """Refuse a deletion with what depends on the record, then ``advice`` and its ``hint``
+    (the command to type, or the page to go to)."""
     found = [d for d in found if d.count]
     if not found:
         return
@@ -427,13 +433,25 @@ def _refuse_dependents(
     verb = "en dépend" if len(found) == 1 and found[0].count == 1 else "en dépendent"
     raise InputRefused(
         f"{noun.The} n° {record_id} {quoted(name)} n'est pas supprimé{noun.e} : {text} {verb}."
-        + (f" {hint}" if hint else "")
+        + (f" {advice}" if advice else ""),
+        hint=hint,
     )
 
 
-def merge_hint(kind: RecordKind, source_id: int | str, target_id: int | str = "N°") -> str:
-    command = "buyer" if kind is RecordKind.BUYER else "company"
-    return f"« clauses {command} merge {source_id} --into {target_id} »"
+def merge_hint(kind: RecordKind, source_id: int, target_id: int | None = None) -> Hint:
+    """How to merge ``source_id`` into ``target_id`` (unknown: the other one), to end « …,
+    fusionnez-les »: the command, or the « Fusionner un doublon » section of the kept record's
+    « Corrections » page."""
+    buyer = kind is RecordKind.BUYER
+    command = "buyer" if buyer else "company"
+    into = "N°" if target_id is None else target_id
+    of = "du donneur d'ordre" if buyer else "de l'entreprise"
+    page = "de la fiche qui reste" if target_id is None else f"{of} n° {target_id}"
+    return Hint(
+        f" : « clauses {command} merge {source_id} --into {into} ».",
+        f" depuis la page « Corrections » {page}, section « Fusionner un doublon » "
+        f"(le doublon : n° {source_id}).",
+    )
 
 
 def _ids(session: Session, statement: Any) -> list[int]:
@@ -488,7 +506,8 @@ def edit_buyer(
         if other is not None:
             raise InputRefused(
                 f"Le donneur d'ordre n° {other.id} s'appelle déjà « {new_name} ». S'il s'agit du "
-                f"même, fusionnez-les : {merge_hint(RecordKind.BUYER, buyer.id, other.id)}."
+                "même, fusionnez-les",
+                hint=merge_hint(RecordKind.BUYER, buyer.id, other.id),
             )
     owner = (RecordKind.BUYER, buyer.id)
     done = _edit(session, act, buyer, RecordKind.BUYER, owner, wanted)
@@ -568,8 +587,8 @@ def delete_buyer(
                 len(summaries), "synthèse mensuelle envoyée", "synthèses mensuelles envoyées"
             ),
         ],
-        "S'il fait double emploi avec un autre, fusionnez-les : "
-        f"{merge_hint(RecordKind.BUYER, buyer.id)}.",
+        "S'il fait double emploi avec un autre, fusionnez-les",
+        merge_hint(RecordKind.BUYER, buyer.id),
     )
     removed = tuple(f"contact n° {c.id} {c.name} <{c.email}>" for c in buyer.contacts)
     owner = (RecordKind.BUYER, buyer.id)
@@ -644,8 +663,8 @@ def edit_company(
         if other is not None:
             raise InputRefused(
                 f"Le SIRET {number} est déjà celui de l'entreprise n° {other.id} "
-                f"« {other.name} ». S'il s'agit de la même entreprise, fusionnez-les : "
-                f"{merge_hint(RecordKind.COMPANY, company.id, other.id)}."
+                f"« {other.name} ». S'il s'agit de la même entreprise, fusionnez-les",
+                hint=merge_hint(RecordKind.COMPANY, company.id, other.id),
             )
     cleared = (
         [FieldChange("siret", company.siret, None)]
@@ -737,8 +756,8 @@ def delete_company(
             Dependents(ladders or 0, "suivi des relances", "suivis des relances"),
             Dependents(emails, "courriel", "courriels"),
         ],
-        "Si elle fait double emploi avec une autre, fusionnez-les : "
-        f"{merge_hint(RecordKind.COMPANY, company.id)}.",
+        "Si elle fait double emploi avec une autre, fusionnez-les",
+        merge_hint(RecordKind.COMPANY, company.id),
     )
     snapshot = company_snapshot(company)
     removed = tuple(f"correspondant n° {c.id} {c.name} <{c.email}>" for c in company.correspondents)
@@ -793,8 +812,11 @@ def delete_correspondent(
                 CLAUSES,
             ),
         ],
-        "Pour changer son adresse ou son nom : « clauses company correspondent-edit "
-        f"{person.id} --email … ».",
+        "Pour changer son adresse ou son nom",
+        Hint(
+            f" : « clauses company correspondent-edit {person.id} --email … ».",
+            f" : sa page « Corrections » (correspondant n° {person.id}).",
+        ),
     )
     owner = (RecordKind.COMPANY, person.company_id)
     name = f"{person.name} <{person.email}>"

@@ -43,7 +43,7 @@ from workflow.domain.vocabulary import (
     Sex,
     normalise,
 )
-from workflow.errors import FieldError, FileRefused, InputRefused
+from workflow.errors import FieldError, FileRefused, Hint, InputRefused
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
     DEFAULT_ZONE,
@@ -347,9 +347,14 @@ def _check_identities(
                 # Said once, on the participant's first line: the later ones repeat it.
                 problem = (
                     f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
-                    f"indique {value} : corrigez le fichier, ou d'abord le participant "
-                    f"(clauses participant set {reference} {option} {value})."
+                    f"indique {value} : corrigez le fichier, ou d'abord le participant"
                 )
+                hint = Hint(
+                    f" (clauses participant set {reference} {option} {value}).",
+                    " (sa fiche, depuis la recherche de la page « Corrections »).",
+                )
+                errors.append(FieldError(line.line, table.column_name(key), problem, hint))
+                continue
             else:
                 continue
             errors.append(FieldError(line.line, table.column_name(key), problem))
@@ -396,7 +401,11 @@ def parse_declarations(
                 None,
                 "aucune ligne de participant : seules les colonnes du lot sont remplies. "
                 "Inscrivez une ligne par personne et par mois (un mois sans heure se déclare "
-                "à zéro : clauses declaration zero).",
+                "à zéro",
+                Hint(
+                    " : clauses declaration zero).",
+                    " : « Aucune heure ce mois-ci » sur la page du mois).",
+                ),
             )
         )
         raise FileRefused(table.source, errors)
@@ -586,7 +595,10 @@ def import_declaration_file(
             )
         except InputRefused as exc:
             raise FileRefused(
-                table.source, [FieldError(group.first_line, None, exc.message)]
+                # ``of`` keeps the refusal's hint for each interface (the command to type on
+                # the command line, the page's words on the web).
+                table.source,
+                [FieldError.of(group.first_line, None, exc)],
             ) from None
         result.declarations.append(summary)
     for event_session, event in events:

@@ -23,10 +23,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from workflow.adapters.orm import AwardParty, Clause, Company, Declaration, DeclarationLadder
+from workflow.adapters.orm import (
+    UNVALIDATED,
+    AwardParty,
+    Clause,
+    Company,
+    Declaration,
+    DeclarationLadder,
+    DeclarationLine,
+)
 from workflow.domain.calendar import (
     Interval,
     LadderDays,
@@ -279,14 +287,21 @@ class ToValidate:
 
 
 def declarations_to_validate(session: Session, *, limit: int = 100) -> list[ToValidate]:
+    """The ``limit`` oldest months received and not validated, each with its count of lines."""
+    lines = (
+        select(func.count(DeclarationLine.id))
+        .where(DeclarationLine.declaration_id == Declaration.id)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(Declaration, Company.name)
+        select(Declaration, Company.name, lines)
         .join(Company, Company.id == Declaration.company_id)
-        .where(Declaration.validated_at.is_(None))
+        # As the partial index ``ix_declarations_to_validate`` is written, so that it is used.
+        .where(text(UNVALIDATED))
         .order_by(Declaration.month, Declaration.clause_id, Company.name)
         .limit(limit)
     ).all()
-    clauses = _clauses(session, {declaration.clause_id for declaration, _ in rows})
+    clauses = _clauses(session, {declaration.clause_id for declaration, _, _ in rows})
     return [
         ToValidate(
             clause_id=declaration.clause_id,
@@ -295,9 +310,17 @@ def declarations_to_validate(session: Session, *, limit: int = 100) -> list[ToVa
             company=company,
             month=declaration.month,
             total_hours=declaration.total_hours,
-            lines=len(declaration.lines),
+            lines=count,
             recorded_at=declaration.recorded_at,
             recorded_by=declaration.recorded_by,
         )
-        for declaration, company in rows
+        for declaration, company, count in rows
     ]
+
+
+def count_to_validate(session: Session) -> int:
+    """How many months received wait for the facilitator's validation (read from the partial
+    index of those months alone)."""
+    return int(
+        session.scalar(select(func.count()).select_from(Declaration).where(text(UNVALIDATED))) or 0
+    )

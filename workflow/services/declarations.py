@@ -43,7 +43,7 @@ from workflow.domain.events import DeclarationRecorded, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
 from workflow.emails.phrases import french_day, month_phrase
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.lot_calendars import suspensions
 
@@ -354,7 +354,11 @@ def validate_declaration(
     if declaration is None:
         raise NotFound(
             f"Aucune déclaration {month_phrase(month)} de {company.name} pour "
-            f"{clause_ref(clause)} : rien à valider (« clauses declaration list --missing »)."
+            f"{clause_ref(clause)} : rien à valider",
+            hint=Hint(
+                " (« clauses declaration list --missing »).",
+                " (les déclarations attendues sont sur la page de la clause).",
+            ),
         )
     already = declaration.validated_at is not None
     if not already:

@@ -27,13 +27,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session, load_only
 
 from workflow.adapters.mail.message import parse_recipients
 from workflow.adapters.orm import (
+    OPEN_LADDERS,
     AwardParty,
     Buyer,
+    BuyerContact,
     Clause,
     Company,
     Correspondent,
@@ -48,6 +50,7 @@ from workflow.adapters.orm import (
 )
 from workflow.adapters.templates import french_hours, french_month, french_percent
 from workflow.adapters.templates import remembered_date as french_date
+from workflow.adapters.types import RawDates, raw
 from workflow.domain.calendar import (
     CalendarRules,
     LadderDays,
@@ -479,15 +482,17 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCom
     ladders' dates alone, for every one of them (the count, and the order, need them all).
     Thousands of months at 10^4 lots: plain tuples, each date computed once."""
     zone = settings.zone
-    late_ladders = and_(DeclarationLadder.declared_at.is_(None), DeclarationLadder.due_on < today)
+    # Written as the partial index ``ix_declaration_ladders_open`` is, so that it is used.
+    late_ladders = and_(text(OPEN_LADDERS), DeclarationLadder.due_on < today)
+    # Thousands of rows where a few dates repeat: read raw, each distinct value converted once.
     candidates = session.execute(
         select(
             DeclarationLadder.id,
             DeclarationLadder.clause_id,
             DeclarationLadder.company_id,
-            DeclarationLadder.month,
-            DeclarationLadder.due_on,
-            DeclarationLadder.called_at,
+            raw(DeclarationLadder.month),
+            raw(DeclarationLadder.due_on),
+            raw(DeclarationLadder.called_at),
         )
         .where(late_ladders)
         .order_by(
@@ -499,7 +504,7 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCom
     ids = {row.clause_id for row in candidates}
     suspended = suspensions(session, ids)
     # Lateness is told in the days the ladder counts (working days, suspension excluded), as
-    # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
+    # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
     never = LadderDays(suspended_days([], zone, today))
     days_of = {
         cid: LadderDays(suspended_days(stretches, zone, today))
@@ -510,14 +515,16 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCom
     # computed once per (due date, call day), not once per month.
     pushed: dict[tuple[date, date], date] = {}
     # A pass calls hundreds of companies in the same minute: one time zone conversion each.
-    called_days: dict[datetime, date] = {}
+    called_days: dict[Any, date] = {}
+    read = RawDates()
     # By company x lot, in the order read: [oldest, latest month, months overdue].
     overdue: dict[tuple[int, int], list[Any]] = {}
-    for ladder_id, cid, company_id, month, due_on, called_at in candidates:
-        due = due_on
-        if called_at is not None:
-            called_on = called_days.get(called_at) or called_days.setdefault(
-                called_at, local_date(called_at, zone)
+    for ladder_id, cid, company_id, month_read, due_read, called_read in candidates:
+        month = read.day(month_read)
+        due = due_on = read.day(due_read)
+        if called_read is not None:
+            called_on = called_days.get(called_read) or called_days.setdefault(
+                called_read, local_date(read.instant(called_read), zone)
             )
             days = days_of.get(cid)
             if days is not None:
@@ -570,14 +577,16 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
     instead (74,000 at 10^4 lots). Only these companies' keys are parsed: a lot has others."""
     wanted = {f"{KEY_PREFIX}:{cid}:{company_id}:" for cid, company_id in companies}
     history: LadderHistory = {}
+    # Instants read raw and converted only for the emails kept (a lot's others are most).
+    read = RawDates()
     for chunk in _chunks(cid for cid, _ in companies):
         rows = session.execute(
             select(
                 OutboxMessage.kind,
                 OutboxMessage.key,
-                OutboxMessage.created_at,
+                raw(OutboxMessage.created_at),
                 OutboxMessage.state,
-                OutboxMessage.sent_at,
+                raw(OutboxMessage.sent_at),
             )
             .where(OutboxMessage.clause_id.in_(chunk))
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
@@ -587,7 +596,14 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
             parsed = key_months(key) if kind in LADDER_KINDS and head in wanted else None
             if parsed is None:
                 continue
-            sent = SentStep(parsed.step, parsed.months, key, created_at, state, sent_at)
+            sent = SentStep(
+                parsed.step,
+                parsed.months,
+                key,
+                read.instant(created_at),
+                state,
+                None if sent_at is None else read.instant(sent_at),
+            )
             for month in parsed.months:
                 history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
     return history
@@ -758,7 +774,17 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
     )
 
 
-def _awards(session: Session, now: datetime, limit: int | None) -> tuple[_Part, set[int]]:
+def _days_since(since: datetime, now: datetime, settings: Settings) -> int:
+    """Days from ``since`` to ``now`` as a calendar counts them (« achevée depuis 33 jours »
+    from 26 February to 31 March), not whole periods of 24 hours: the 08:00 digest and the
+    dashboard at 18:00 say the same on the same day."""
+    zone = settings.zone
+    return (local_date(now, zone) - local_date(since, zone)).days
+
+
+def _awards(
+    session: Session, now: datetime, settings: Settings, limit: int | None
+) -> tuple[_Part, set[int]]:
     """The awards to complete, and every clause among them (their waiting says so)."""
     holder_ready = (
         select(AwardParty.id)
@@ -775,7 +801,7 @@ def _awards(session: Session, now: datetime, limit: int | None) -> tuple[_Part, 
         or_(Clause.start_date.is_(None), ~holder_ready),
     )
     found = [
-        _Found((now - since).days, cid, (cid, start, bool(holder_ok)))
+        _Found(_days_since(since, now, settings), cid, (cid, start, bool(holder_ok)))
         for cid, start, holder_ok, since in session.execute(statement)
     ]
 
@@ -828,13 +854,13 @@ def _award_action(clause_id: int, holder_ok: bool) -> str:
     )
 
 
-def _final_reports(session: Session, now: datetime, limit: int | None) -> _Part:
+def _final_reports(session: Session, now: datetime, settings: Settings, limit: int | None) -> _Part:
     statement = select(Clause.id, Clause.stage_changed_at, Clause.end_date).where(
         Clause.stage == Stage.FOLLOW_UP.value, Clause.final_report_at.is_(None)
     )
     # A stage changed later than now (a moment given by hand, a clock put back) is today.
     found = [
-        _Found(max((now - since).days, 0), cid, (cid, end))
+        _Found(max(_days_since(since, now, settings), 0), cid, (cid, end))
         for cid, since, end in session.execute(statement)
     ]
 
@@ -1012,7 +1038,7 @@ def _waiting(
     statement = select(Clause.id, Clause.stage, Clause.stage_changed_at).where(or_(*conditions))
     found = []
     for cid, stage, since in session.execute(statement):
-        days = (now - since).days
+        days = _days_since(since, now, settings)
         found.append(_Found(days - thresholds[stage], cid, (cid, stage, days)))
 
     def write(chosen: list[_Found[tuple[int, str, int]]]) -> list[DigestItem]:
@@ -1047,6 +1073,52 @@ def _waiting(
     return _part(found, write, limit)
 
 
+def _no_contact(session: Session, limit: int | None) -> _Part:
+    """Each buyer with lots in progress and no contact with an address: its stage notices and
+    monthly summaries go nowhere, and are not even queued, so nothing else would tell."""
+    reachable = (
+        select(BuyerContact.id)
+        .where(BuyerContact.buyer_id == Buyer.id, func.trim(BuyerContact.email) != "")
+        .exists()
+    )
+    rows = session.execute(
+        select(Buyer.id, Buyer.name, func.count(Clause.id), func.min(Clause.id))
+        .join(Operation, Operation.buyer_id == Buyer.id)
+        .join(Market, Market.operation_id == Operation.id)
+        .join(Clause, Clause.market_id == Market.id)
+        .where(Clause.stage.not_in([stage.value for stage in FINAL_STAGES]), ~reachable)
+        .group_by(Buyer.id, Buyer.name)
+    ).all()
+    # The more lots in progress, the more notices lost; the first lot settles ties.
+    found = [_Found(count, first, (buyer_id, name, count)) for buyer_id, name, count, first in rows]
+
+    def write(chosen: list[_Found[tuple[int, str, int]]]) -> list[DigestItem]:
+        items = []
+        for task in chosen:
+            buyer_id, name, count = task.row
+            lots = f"{count} clause{'s' if count > 1 else ''} en cours"
+            items.append(
+                DigestItem(
+                    Category.NO_CONTACT,
+                    weight=task.weight,
+                    title=f"{name} n'a aucun contact avec une adresse e-mail",
+                    detail=(
+                        f"{lots} : ses avis d'étape et ses synthèses ne partent pas "
+                        "(ils ne sont pas mis en attente)."
+                    ),
+                    action=(
+                        "Ajouter un contact (clauses buyer contact-add "
+                        f"{buyer_id} --name … --email …)."
+                    ),
+                    clause_id=task.clause_id,
+                    web=WebAction(WebActionKind.BUYER, "Voir ses contacts", buyer_id=buyer_id),
+                )
+            )
+        return items
+
+    return _part(found, write, limit)
+
+
 def _parts(
     session: Session, now: datetime, settings: Settings, limit: int | None
 ) -> list[tuple[Category, _Part]]:
@@ -1054,13 +1126,14 @@ def _parts(
     of each (unsorted) and the count of all."""
     require_aware(now)
     today = local_date(now, settings.zone)
-    awards, incomplete = _awards(session, now, limit)
+    awards, incomplete = _awards(session, now, settings, limit)
     return [
         (Category.EMAIL, _emails(session, settings, now, limit)),
+        (Category.NO_CONTACT, _no_contact(session, limit)),
         (Category.DECLARATION, _declarations(session, today, settings, limit)),
         (Category.PACE, _pace(session, today, limit)),
         (Category.AWARD, awards),
-        (Category.FINAL_REPORT, _final_reports(session, now, limit)),
+        (Category.FINAL_REPORT, _final_reports(session, now, settings, limit)),
         (Category.ELIGIBILITY, _eligibility(session, limit)),
         (Category.WAITING, _waiting(session, now, settings, incomplete, limit)),
     ]

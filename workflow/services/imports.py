@@ -177,7 +177,7 @@ def _parse_lot(reader: RowReader) -> LotRow | None:
     try:
         calculation = params.checked().calculation()
     except InputRefused as exc:
-        reader.fail(None, exc.message)
+        reader.refuse(None, exc)
         return None
     if calculation is not None and calculation.hours == 0 and imposed is None:
         reader.fail(
@@ -210,21 +210,21 @@ def low_hours_warning(row: LotRow) -> FieldError | None:
     )
 
 
+def _missing_figures(table: CsvTable) -> list[str]:
+    """The columns of the calculation a file lacks while one of its lines needs them: every
+    line, without an « Heures imposées » column; else the lines that leave it blank. A renamed
+    column is said once, as missing, rather than as a missing value on every line."""
+    absent = [key for key in _FIGURES if not table.has(key)]
+    if not absent:
+        return []
+    if table.has("imposed") and all(row.cells.get("imposed") for row in table.rows):
+        return []
+    return absent
+
+
 def parse_lots(table: CsvTable) -> tuple[list[LotRow], list[FieldError]]:
     """Check every line of a lots file; raise ``FileRefused`` listing every error."""
-    errors: list[FieldError] = []
-    if not table.has("imposed"):
-        for key in _FIGURES:
-            if not table.has(key):
-                label = next(c.label for c in LOT_COLUMNS if c.key == key)
-                errors.append(
-                    FieldError(
-                        1,
-                        label,
-                        "colonne manquante (nécessaire au calcul des heures, faute de colonne "
-                        "« Heures imposées »).",
-                    )
-                )
+    errors = [table.missing(key) for key in _missing_figures(table)]
     if errors:
         raise FileRefused(table.source, errors)
     rows: list[LotRow] = []

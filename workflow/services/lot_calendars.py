@@ -17,10 +17,11 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
+    SUSPENSION_ROWS,
     Buyer,
     CalendarOverrides,
     Clause,
@@ -51,6 +52,9 @@ from workflow.domain.stages import Stage
 from workflow.settings import Settings, parse_offsets
 
 log = logging.getLogger("workflow.services.reminders")
+
+#: Above this many lots, ``suspensions`` reads every suspension rather than each lot's.
+MANY_LOTS = 200
 
 
 def _offsets(value: str | None, owner: str) -> tuple[int, ...] | None:
@@ -124,19 +128,23 @@ def suspensions(session: Session, clause_ids: Iterable[int]) -> dict[int, list[I
     found: dict[int, list[Interval]] = defaultdict(list)
     if not ids:
         return found
+    # The partial index ``ix_clause_history_suspensions`` holds these rows only; SQLite uses it
+    # for a WHERE term written as its own predicate, literally (no parameters).
+    statement = select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.to_stage).where(
+        ClauseHistory.from_stage.is_distinct_from(ClauseHistory.to_stage),
+        text(f"({SUSPENSION_ROWS})"),
+    )
+    if len(ids) <= MANY_LOTS:
+        statement = statement.where(ClauseHistory.clause_id.in_(ids))
+    # Else (the dashboard's thousands of late lots) every suspension of the territory, a few
+    # rows, costs less than a list of thousands of lots to look each one up.
+    wanted = set(ids)
     rows = session.execute(
-        select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.to_stage)
-        .where(
-            ClauseHistory.clause_id.in_(ids),
-            ClauseHistory.from_stage.is_distinct_from(ClauseHistory.to_stage),
-            or_(
-                ClauseHistory.to_stage == Stage.SUSPENDED.value,
-                ClauseHistory.from_stage == Stage.SUSPENDED.value,
-            ),
-        )
-        .order_by(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.id)
+        statement.order_by(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.id)
     ).all()
     for clause_id, at, to_stage in rows:
+        if clause_id not in wanted:
+            continue
         if to_stage == Stage.SUSPENDED.value:
             found[clause_id].append(Interval(at, None))
         elif found[clause_id] and found[clause_id][-1].end is None:

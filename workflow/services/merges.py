@@ -44,7 +44,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
 )
 from workflow.domain.vocabulary import NoticePreference
-from workflow.errors import InputRefused
+from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS
 from workflow.services.corrections import (
     NOUNS,
@@ -86,11 +86,18 @@ class Merge:
     history_ids: tuple[int, int]
 
 
-def _refuse(kind: RecordKind, source: Buyer | Company, target: Buyer | Company, why: str) -> None:
+def _refuse(
+    kind: RecordKind,
+    source: Buyer | Company,
+    target: Buyer | Company,
+    why: str,
+    hint: Hint | None = None,
+) -> None:
     noun = NOUNS[kind]
     raise InputRefused(
         f"{noun.The} n° {source.id} {quoted(source.name)} ne peut pas être "
-        f"fusionné{noun.e} dans le n° {target.id} {quoted(target.name)} : {why}"
+        f"fusionné{noun.e} dans le n° {target.id} {quoted(target.name)} : {why}",
+        hint=hint,
     )
 
 
@@ -222,8 +229,11 @@ def merge_buyers(
             kind,
             source,
             target,
-            f"tous deux ont une opération du même nom : {listed}. Renommez l'une des deux "
-            f"(« clauses operation edit {clashes[0][0].id} --name … ») avant la fusion.",
+            f"tous deux ont une opération du même nom : {listed}. Renommez l'une des deux",
+            Hint(
+                f" (« clauses operation edit {clashes[0][0].id} --name … ») avant la fusion.",
+                f" (page « Corrections » de l'opération n° {clashes[0][0].id}) avant la fusion.",
+            ),
         )
     lots = session.scalars(
         select(Clause.id)
@@ -239,8 +249,12 @@ def merge_buyers(
             target,
             f"leurs lots ne suivent pas les mêmes réglages (n° {source.id} : "
             f"{_settings_words(source)} ; n° {target.id} : {_settings_words(target)}), et les "
-            f"lots du n° {source.id} prendraient ceux du n° {target.id}. Alignez-les d'abord "
-            f"avec « clauses buyer set {source.id} … ».",
+            f"lots du n° {source.id} prendraient ceux du n° {target.id}. Alignez-les d'abord",
+            Hint(
+                f" avec « clauses buyer set {source.id} … ».",
+                " : les réglages d'un donneur d'ordre ne se changent pas depuis ces pages, "
+                "demandez-le à qui administre le service.",
+            ),
         )
 
     source_snapshot = buyer_snapshot(source)
@@ -369,8 +383,11 @@ def merge_companies(
             source,
             target,
             f"leurs SIRET diffèrent ({source.siret} et {target.siret}) : ce sont deux "
-            "établissements. Si l'un des deux est faux, corrigez-le ou effacez-le d'abord "
-            f'(« clauses company edit {source.id} --siret "" »).',
+            "établissements. Si l'un des deux est faux, corrigez-le ou effacez-le d'abord",
+            Hint(
+                f' (« clauses company edit {source.id} --siret "" »).',
+                f" (le champ SIRET de la page « Corrections » de l'entreprise n° {source.id}).",
+            ),
         )
     if (why := _company_clashes(session, source, target)) is not None:
         _refuse(kind, source, target, why)

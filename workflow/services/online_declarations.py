@@ -180,54 +180,23 @@ def _parse_form(
     known = _known(session, lines)
     for number, line in enumerate(lines, start=1):
         reference = " ".join(line.reference.split())
-        if not line.hours.strip():
-            if reference and reference not in known:
-                problems.append(
-                    FormProblem(number, "heures", f"indiquez les heures de « {reference} ».")
-                )
-            continue
-        if not reference:
-            problems.append(
-                FormProblem(number, "référence", "indiquez la référence de la personne.")
-            )
-            continue
-        if (bad := forbidden_character(reference)) is not None:
-            problems.append(FormProblem(number, "référence", f"{bad}."))
-            continue
-        if len(reference) > REFERENCE_MAX:
-            problems.append(
-                FormProblem(number, "référence", f"{REFERENCE_MAX} caractères au plus.")
-            )
-            continue
-        if reference in seen:
-            problems.append(
-                FormProblem(
-                    number, "référence", f"« {reference} » figure déjà ligne {seen[reference]}."
-                )
-            )
-            continue
-        seen[reference] = number
-        try:
-            hours = parse_decimal(line.hours, "heures")
-        except InputRefused:
-            problems.append(FormProblem(number, "heures", f"« {line.hours} » n'est pas un nombre."))
-            continue
-        if problem := hours_problem(hours):
-            problems.append(FormProblem(number, "heures", problem))
-            continue
-        contract = _choice(ContractType, line.contract, number, "type de contrat", problems)
-        mode = _choice(DeliveryMode, line.mode, number, "modalité", problems)
+        if not line.hours.strip() and (not reference or reference in known):
+            continue  # a line left blank, or a known person who did not work on the lot
+        # Every problem of the line, each with its field, in the form's order: the company
+        # corrects them all at once instead of discovering them one submission at a time.
+        found: list[FormProblem] = []
+        usable = _reference_problems(reference, number, seen, found)
+        hours = _hours(line.hours, reference, number, found)
+        contract = _choice(ContractType, line.contract, number, "type de contrat", found)
+        mode = _choice(DeliveryMode, line.mode, number, "modalité", found)
         criterion = None
-        if reference not in known:
+        if usable and reference not in known:
             if problem := new_reference_problem(reference):
-                problems.append(FormProblem(number, "référence", problem))
-            criterion = _choice(
-                Criterion, line.criterion, number, "critère d'éligibilité", problems
-            )
-            if criterion is None:
-                continue
-        sex, birth_year = _identity(line, number, now, problems)
-        if contract is None or mode is None:
+                found.append(FormProblem(number, "référence", problem))
+            criterion = _choice(Criterion, line.criterion, number, "critère d'éligibilité", found)
+        sex, birth_year = _identity(line, number, now, found)
+        problems.extend(found)
+        if found or hours is None or contract is None or mode is None:
             continue
         parsed.append(ParsedLine(reference, hours, contract, mode, criterion, sex, birth_year))
     if not parsed and not problems:
@@ -239,6 +208,42 @@ def _parse_form(
             )
         )
     return parsed, problems
+
+
+def _reference_problems(
+    reference: str, number: int, seen: dict[str, int], problems: list[FormProblem]
+) -> bool:
+    """Whether ``reference`` names a person (else its problem is added); remembered in ``seen``
+    so that a second line of the same person is named with the first one's number."""
+    if not reference:
+        problem = "indiquez la référence de la personne."
+    elif (bad := forbidden_character(reference)) is not None:
+        problem = f"{bad}."
+    elif len(reference) > REFERENCE_MAX:
+        problem = f"{REFERENCE_MAX} caractères au plus."
+    elif reference in seen:
+        problem = f"« {reference} » figure déjà ligne {seen[reference]}."
+    else:
+        seen[reference] = number
+        return True
+    problems.append(FormProblem(number, "référence", problem))
+    return False
+
+
+def _hours(typed: str, reference: str, number: int, problems: list[FormProblem]) -> Decimal | None:
+    """The line's hours, or None with its problem added."""
+    if not typed.strip():
+        problems.append(FormProblem(number, "heures", f"indiquez les heures de « {reference} »."))
+        return None
+    try:
+        hours = parse_decimal(typed, "heures")
+    except InputRefused:
+        problems.append(FormProblem(number, "heures", f"« {typed} » n'est pas un nombre."))
+        return None
+    if problem := hours_problem(hours):
+        problems.append(FormProblem(number, "heures", problem))
+        return None
+    return hours
 
 
 def _identity(

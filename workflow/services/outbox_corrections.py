@@ -31,7 +31,7 @@ from workflow.domain.characters import forbidden_character
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import normalise
 from workflow.emails.ladder import KIND_ESCALATION
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.notices import buyer_recipients, party_correspondent
 from workflow.services.outbox import RETRYABLE, STATE_LABELS, OutboxState, Recipient
 from workflow.services.reminder_emails import key_months
@@ -332,7 +332,7 @@ def cancel_email(
     note = f"{CANCELLED_PREFIX}{who} le {french_date(local.date())} à {local:%H:%M} : {why}"
     state = message.state
     if state not in CANCELLABLE:
-        raise InputRefused(_not_cancellable(message, local.tzinfo))
+        raise _not_cancellable(message, local.tzinfo)
     done = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.state == state)
@@ -350,25 +350,31 @@ def cancel_email(
     if cast(CursorResult[Any], done).rowcount != 1:
         raise InputRefused(
             f"Courriel n° {message_id} : il vient d'être pris pour l'envoi par le service ; "
-            "rien n'a été annulé, relancez la commande."
+            "rien n'a été annulé, ",
+            hint=Hint("relancez la commande.", "recommencez."),
         )
     session.expire(message)
     return CancelledEmail(message_id, state, message.subject, message.recipients, note)
 
 
-def _not_cancellable(message: OutboxMessage, zone: Any) -> str:
+def _not_cancellable(message: OutboxMessage, zone: Any) -> InputRefused:
     head = f"Courriel n° {message.id} : rien n'a été annulé, "
     if message.state == OutboxState.SENT.value:
         when = ""
         if message.sent_at is not None:
             local = message.sent_at.astimezone(zone)
             when = f" le {french_date(local.date())} à {local:%H:%M}"
-        return head + f"il est déjà envoyé{when} ; un courriel parti ne se reprend pas."
+        return InputRefused(
+            head + f"il est déjà envoyé{when} ; un courriel parti ne se reprend pas."
+        )
     if message.state == OutboxState.SENDING.value:
-        return head + (
-            "il est en cours d'envoi ; attendez la fin du passage (« clauses mail list » dit "
-            "s'il est parti) puis recommencez s'il ne l'est pas."
+        return InputRefused(
+            head + "il est en cours d'envoi ; attendez la fin du passage (",
+            hint=Hint(
+                "« clauses mail list » dit s'il est parti) puis recommencez s'il ne l'est pas.",
+                "la page du courriel dit s'il est parti) puis recommencez s'il ne l'est pas.",
+            ),
         )
     if message.state == OutboxState.CANCELLED.value:
-        return head + f"il l'est déjà ({message.last_error or 'annulé'})."
-    return head + f"il est « {STATE_LABELS.get(message.state, message.state)} »."
+        return InputRefused(head + f"il l'est déjà ({message.last_error or 'annulé'}).")
+    return InputRefused(head + f"il est « {STATE_LABELS.get(message.state, message.state)} ».")

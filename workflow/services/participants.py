@@ -25,7 +25,7 @@ from workflow.domain.participants import (
     validation_date_problem,
 )
 from workflow.domain.vocabulary import CRITERION_LABELS, Criterion, Sex
-from workflow.errors import InputRefused, NotFound
+from workflow.errors import SEARCH_HIM, InputRefused, NotFound, list_hint
 from workflow.services.corrections import Act, Action, RecordKind
 
 REFERENCE_MAX = 40
@@ -73,7 +73,7 @@ def get_participant(session: Session, reference: str, *, for_update: bool = Fals
     participant = find_participant(session, reference, for_update=for_update)
     if participant is None:
         raise NotFound(
-            f"Aucun participant « {reference} ». La liste : « clauses participant list »."
+            f"Aucun participant « {reference} ».", hint=list_hint("participant list", SEARCH_HIM)
         )
     return participant
 

@@ -4,7 +4,8 @@ A session is a random token in an HttpOnly cookie; the database keeps only its S
 copy of the database opens no session. Each session has its own CSRF token for the forms. It ends
 after ``settings.web_session_hours`` without use. Failed logins are counted per login over a
 window, in the database (so every instance counts the same): past the limit, even the right
-password is refused until the window has passed.
+password is refused until the window has passed. That window is real time (the App's
+``wall_clock``), never the clock ``clauses web --now`` freezes: frozen, a lockout would never end.
 """
 
 from __future__ import annotations
@@ -93,25 +94,29 @@ def set_password(session: Session, *, login: str, password: str, now: datetime) 
     return user
 
 
-def recent_failures(session: Session, login: str, now: datetime) -> int:
+def recent_failures(session: Session, login: str, at: datetime) -> int:
+    """The failures of ``login`` within ``FAILURE_WINDOW`` before ``at`` (real time)."""
     return (
         session.scalar(
             select(func.count())
             .select_from(LoginFailure)
-            .where(LoginFailure.login == login, LoginFailure.at > now - FAILURE_WINDOW)
+            .where(LoginFailure.login == login, LoginFailure.at > at - FAILURE_WINDOW)
         )
         or 0
     )
 
 
-def authenticate(session: Session, *, login: str, password: str, now: datetime) -> WebUser | None:
+def authenticate(session: Session, *, login: str, password: str, at: datetime) -> WebUser | None:
     """The user whose password this is, or None (the failure is added to the session: the
     caller commits it, then refuses with ``LoginRefused``, the same words whether the login
     exists or not). Past ``MAX_FAILURES`` recent failures, ``LoginRefused`` at once, whatever
-    the password."""
-    require_aware(now)
+    the password.
+
+    ``at`` is the real instant of the attempt (the wall clock), not the App's clock: the failures
+    are dated and counted by it, so a lockout ends after the window however the clock is set."""
+    require_aware(at)
     key = login.strip().lower()[:LOGIN_MAX]
-    if recent_failures(session, key, now) >= MAX_FAILURES:
+    if recent_failures(session, key, at) >= MAX_FAILURES:
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
         raise LoginRefused(
             f"Trop de tentatives de connexion pour cet identifiant : réessayez dans {minutes} "
@@ -123,7 +128,7 @@ def authenticate(session: Session, *, login: str, password: str, now: datetime) 
         or user.disabled_at is not None
         or not password_matches(user.password_hash, password)
     ):
-        session.add(LoginFailure(login=key, at=now))
+        session.add(LoginFailure(login=key, at=at))
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -125,10 +125,12 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except DatabaseTrouble as exc:
             label = "Erreur" if exc.fault else "Refusé"
             # Escaped: a path or the server's words may hold brackets rich would take for tags.
-            error_console.print(f"[bold red]{label} :[/] {escape(exc.message)}", soft_wrap=True)
+            text = escape(exc.command_line_message)
+            error_console.print(f"[bold red]{label} :[/] {text}", soft_wrap=True)
             raise SystemExit(1) from None
         except ClausesError as exc:
-            error_console.print(f"[bold red]Refusé :[/] {exc.message}", soft_wrap=True)
+            # The command line's own hint (« La liste : « clauses company list » »).
+            error_console.print(f"[bold red]Refusé :[/] {exc.command_line_message}", soft_wrap=True)
             raise SystemExit(1) from None
 
     return wrapper

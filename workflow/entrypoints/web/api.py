@@ -19,14 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.exceptions import HTTPException
 
 from workflow.app import api_tokens, clauses, dashboard, declarations, mail
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.bootstrap import App
+from workflow.domain.stages import EVENT_LABELS, ClauseEvent, Stage, parse_event
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.stages import ClauseEvent, Stage
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
 from workflow.errors import ClausesError, InputRefused, NotFound
 from workflow.services.online_declarations import FormProblem, FormRefused, LineForm
@@ -80,10 +80,42 @@ class ClauseDetailOut(ClauseOut):
     heures_declarees: Decimal
     entreprises: list[PartyOut]
     evenements_possibles: list[ClauseEvent]
+    evenements_possibles_libelles: list[str] = Field(
+        description="Les mêmes, par leur libellé français (ce que « evenement » prend aussi)."
+    )
+
+
+def _event(value: Any) -> Any:
+    """An event by its French label (``achever``, ``démarrer`` or ``demarrer``) or its code."""
+    if isinstance(value, str):
+        try:
+            return parse_event(value)
+        except InputRefused:
+            return value  # refused by the enum, naming the field
+    return value
+
+
+#: What ``evenement`` takes: each event's French label or its code.
+EVENT_WORDS = [EVENT_LABELS[e] for e in ClauseEvent] + [e.value for e in ClauseEvent]
 
 
 class AdvanceIn(BaseModel):
-    evenement: ClauseEvent
+    evenement: Annotated[
+        ClauseEvent,
+        BeforeValidator(_event),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": EVENT_WORDS,
+                "description": (
+                    "L'événement, par son libellé français (rédiger, attribuer, démarrer, "
+                    "achever, clôturer, abandonner, suspendre, reprendre ; accents facultatifs) "
+                    "ou par son code (draft, award, start, finish, close, abandon, suspend, "
+                    "resume)."
+                ),
+            }
+        ),
+    ]
     motif: str | None = Field(default=None, max_length=2000)
     date_fin: date | None = None
 
@@ -211,6 +243,7 @@ def _detail(detail: ClauseDetail) -> dict[str, Any]:
             for party in detail.parties
         ],
         "evenements_possibles": list(detail.allowed_events),
+        "evenements_possibles_libelles": [EVENT_LABELS[e] for e in detail.allowed_events],
     }
 
 
@@ -253,6 +286,32 @@ _HTTP_WORDS = {
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
 
+#: The forms a field's pattern asks for, as a caller reads them (a regular expression is not).
+_FORMS = {"mois": "AAAA-MM attendu, par exemple 2026-10"}
+
+
+def _limit(kind: str, where: str, problem: Any) -> str:
+    """What the refused value should have been, from the rule it broke: « trop grand (250 au
+    plus) », « valeur hors de la liste (attendu : 'cdi', 'cdd' ou 'cddi') »."""
+    ctx = problem.get("ctx") or {}
+    if kind in ("less_than_equal", "less_than") and ("le" in ctx or "lt" in ctx):
+        return f" ({ctx.get('le', ctx.get('lt'))} au plus)"
+    if kind in ("greater_than_equal", "greater_than") and ("ge" in ctx or "gt" in ctx):
+        return f" (au moins {ctx.get('ge', ctx.get('gt'))})"
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        return f" ({ctx['max_length']} au plus)"
+    if kind in ("string_too_short", "too_short") and "min_length" in ctx:
+        return f" (au moins {ctx['min_length']})"
+    if where.rsplit(".", 1)[-1] == "evenement":  # the labels first: what a person types
+        return f" (attendu : {', '.join(EVENT_WORDS[: len(ClauseEvent)])} ou le code anglais)"
+    if kind in ("enum", "literal_error") and "expected" in ctx:
+        return f" (attendu : {str(ctx['expected']).replace(' or ', ' ou ')})"
+    if kind == "string_pattern_mismatch":
+        form = _FORMS.get(where.rsplit(".", 1)[-1])
+        return f" ({form})" if form else ""
+    return ""
+
+
 def french_validation(error: RequestValidationError) -> str:
     parts = []
     for problem in error.errors()[:10]:
@@ -262,7 +321,7 @@ def french_validation(error: RequestValidationError) -> str:
             parts.append(f"corps de la requête : {what}")
             continue
         where = ".".join(str(p) for p in problem.get("loc", ()) if p not in _SOURCES)
-        parts.append(f"« {where or 'requête'} » : {what}")
+        parts.append(f"« {where or 'requête'} » : {what}{_limit(kind, where, problem)}")
     return "Requête refusée : " + " ; ".join(parts) + "."
 
 
@@ -331,7 +390,8 @@ def create_api(app: App) -> FastAPI:
     @api.get(
         "/clauses",
         response_model=list[ClauseOut],
-        summary="Les clauses, par étape puis N°, une page à la fois",
+        summary="Les clauses, par étape dans l'ordre de leur vie (repérage d'abord) puis N°, "
+        "une page à la fois",
     )
     async def list_clauses(
         _: Reader,

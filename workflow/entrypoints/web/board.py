@@ -43,7 +43,11 @@ from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
 from workflow.services.clauses import AwardResult
-from workflow.services.declaration_views import STATE_LABELS
+from workflow.services.declaration_views import STATE_LABELS, DeclarationState
+
+#: The clause's calendar as its page words it: a month owed but not due yet is « à déclarer »
+#: (the command line's « manquante » read as late beside the due date still to come).
+CALENDAR_LABELS = {**STATE_LABELS, DeclarationState.MISSING: "à déclarer"}
 
 
 def percent(ratio: Decimal) -> str:
@@ -239,7 +243,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             finish=ClauseEvent.FINISH,
             role_labels=PARTY_ROLE_LABELS,
             role_fields=ROLE_FIELDS,
-            state_labels=STATE_LABELS,
+            state_labels=CALENDAR_LABELS,
             local=lambda moment: moment.astimezone(zone),
             **common(),
         )

@@ -10,6 +10,7 @@ is a French 404 page saying where it went when it was merged or deleted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.adapters.csv_files import parse_month
-from workflow.app import clause_corrections, corrections, web_corrections
+from workflow.app import (
+    clause_corrections,
+    corrections,
+    web_corrections,
+    web_people_corrections,
+)
 from workflow.app.clause_corrections import LadderStanding
-from workflow.app.corrections import Correction
+from workflow.app.corrections import Correction, Deletion
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS
 from workflow.emails.phrases import french_day
@@ -34,10 +40,22 @@ from workflow.services.record_history import HistoryEntry, moved_text
 OPTION_WORDS = (("(--reason)", "(champ «\u00a0Motif\u00a0»)"),)
 
 
+#: The commands a service's message suggests, and the form of these pages that does the same.
+COMMAND_WORDS = (
+    (
+        re.compile(r"avec «\s*clauses participant validate [^»]*»"),
+        "avec le formulaire «\u00a0Valider l'éligibilité\u00a0» ci-dessous",
+    ),
+)
+
+
 def web_words(message: str) -> str:
-    """A service message as the form reads it: its fields, not the command's options."""
+    """A service message as the form reads it: its fields, not the command's options; the
+    form that does what a suggested command would."""
     for option, words in OPTION_WORDS:
         message = message.replace(option, words)
+    for command, form_words in COMMAND_WORDS:
+        message = command.sub(form_words, message)
     return message
 
 
@@ -71,6 +89,13 @@ class Editable:
     fields: Callable[[Any], tuple[Field, ...]]
     #: The template of what the page shows below the form.
     details: str
+    #: The application function deleting the record, when the CLI deletes one of its kind.
+    delete: Callable[..., Deletion] | None = None
+    #: Where the record belongs (its buyer's or company's page): (address, label).
+    owner: Callable[[Any], tuple[str, str]] | None = None
+    #: The box confirming a deletion the page warns against (a buyer's last contact): its
+    #: field, sent to ``delete`` as ``last_confirmed``; a ``LastContact`` refusal shows it.
+    confirm: str = ""
 
 
 EDITABLE = (
@@ -132,6 +157,74 @@ EDITABLE = (
         ),
         "corrections_lot.html",
     ),
+    Editable(
+        "contacts",
+        RecordKind.CONTACT,
+        web_people_corrections.contact_sheet,
+        corrections.edit_contact,
+        lambda sheet: f"Contact n° {sheet.id} – {sheet.name}",
+        lambda sheet: (
+            Field("name", "Nom", sheet.name),
+            Field(
+                "email",
+                "Adresse e-mail",
+                sheet.email,
+                "",
+                "Les avis et bilans à venir, et ceux pas encore partis, iront à la nouvelle.",
+            ),
+            Field("phone", "Téléphone", sheet.phone, "Effacer le téléphone"),
+            Field("role", "Fonction", sheet.role, "Effacer la fonction"),
+        ),
+        "corrections_contact.html",
+        web_people_corrections.delete_contact,
+        lambda sheet: (
+            f"/corrections/donneurs-d-ordre/{sheet.buyer_id}",
+            f"Donneur d'ordre n° {sheet.buyer_id} – {sheet.buyer}",
+        ),
+        confirm="dernier",
+    ),
+    Editable(
+        "correspondants",
+        RecordKind.CORRESPONDENT,
+        web_people_corrections.correspondent_sheet,
+        corrections.edit_correspondent,
+        lambda sheet: f"Correspondant n° {sheet.id} – {sheet.name}",
+        lambda sheet: (
+            Field("name", "Nom", sheet.name),
+            Field(
+                "email",
+                "Adresse e-mail",
+                sheet.email,
+                "",
+                "Appels, rappels et accusés à venir, et ceux pas encore partis, iront à la "
+                "nouvelle, à toute étape des clauses.",
+            ),
+            Field("phone", "Téléphone", sheet.phone, "Effacer le téléphone"),
+        ),
+        "corrections_correspondent.html",
+        corrections.delete_correspondent,
+        lambda sheet: (
+            f"/corrections/entreprises/{sheet.company_id}",
+            f"Entreprise n° {sheet.company_id} – {sheet.company}",
+        ),
+    ),
+    Editable(
+        "operations",
+        RecordKind.OPERATION,
+        web_people_corrections.operation_sheet,
+        corrections.edit_operation,
+        lambda sheet: f"Opération n° {sheet.id} – {sheet.name}",
+        lambda sheet: (
+            Field("name", "Nom", sheet.name),
+            Field("place", "Lieu", sheet.place, "Effacer le lieu"),
+        ),
+        "corrections_operation.html",
+        corrections.delete_operation,
+        lambda sheet: (
+            f"/corrections/donneurs-d-ordre/{sheet.buyer_id}",
+            f"Donneur d'ordre n° {sheet.buyer_id} – {sheet.buyer}",
+        ),
+    ),
 )
 
 #: Where each kind of record the search finds is corrected.
@@ -140,6 +233,10 @@ SLUGS = {
     "buyer": "donneurs-d-ordre",
     "market": "marches",
     "clause": "lots",
+    "contact": "contacts",
+    "correspondent": "correspondants",
+    "operation": "operations",
+    "participant": "participants",
 }
 
 MERGEABLE = {"entreprises": RecordKind.COMPANY, "donneurs-d-ordre": RecordKind.BUYER}
@@ -249,6 +346,8 @@ def router(app: App, pages: Pages) -> APIRouter:
             error: str | None = None,
             done: str | None = None,
             done_reason: str | None = None,
+            delete_error: str | None = None,
+            delete_reason: str = "",
         ) -> HTMLResponse:
             fields = spec.fields(sheet)
             return render(
@@ -257,6 +356,8 @@ def router(app: App, pages: Pages) -> APIRouter:
                 values=values if values is not None else {f.name: f.current for f in fields},
                 cleared=cleared, reason=reason, error=error, done=done, done_reason=done_reason,
                 action=f"/corrections/{spec.slug}/{sheet.id}",
+                owner=spec.owner(sheet) if spec.owner else None, noun=NOUNS[spec.kind],
+                delete_error=delete_error, delete_reason=delete_reason,
             )  # fmt: skip
 
         @routes.get(path, response_class=HTMLResponse, name=f"edit-{spec.slug}")
@@ -311,8 +412,170 @@ def router(app: App, pages: Pages) -> APIRouter:
             said = "rien" if done.history_id is None else str(done.history_id)
             return RedirectResponse(f"/corrections/{spec.slug}/{record_id}?fait={said}", 303)
 
+        if spec.delete is None:
+            return
+        delete = spec.delete
+
+        @routes.post(f"{path}/suppression", response_class=HTMLResponse, name=f"delete-{spec.slug}")
+        async def remove(request: Request, record_id: int) -> Response:
+            checked = await signed_post(request)
+            if isinstance(checked, Response):
+                return checked
+            user, form = checked
+            try:
+                sheet = await call(spec.sheet, record_id)
+            except NotFound as error:
+                return missing(request, error)
+            confirmed = {"last_confirmed": bool(form.get(spec.confirm))} if spec.confirm else {}
+            try:
+                gone = await call(
+                    delete, record_id, reason=reason_of(form), actor=user.name, **confirmed
+                )
+            except (ConcurrentChange, DatabaseTrouble) as error:
+                return trouble(request, error)
+            except web_people_corrections.LastContact as error:
+                # Asked again on a page of its own, with the box that confirms it.
+                return render(
+                    request, "corrections_contact_last.html", status=422, user=user,
+                    sheet=sheet, heading=spec.heading(sheet), noun=NOUNS[spec.kind],
+                    owner=spec.owner(sheet) if spec.owner else None, error=error.message,
+                    asked=bool(form.get("confirmation")), reason=typed(form, "reason"),
+                    action=f"/corrections/{spec.slug}/{sheet.id}", confirm=spec.confirm,
+                    box=web_people_corrections.LAST_CONTACT_BOX,
+                )  # fmt: skip
+            except InputRefused as error:
+                return page(
+                    request, user, sheet, status=422, delete_reason=typed(form, "reason"),
+                    delete_error=web_words(error.message),
+                )  # fmt: skip
+            return render(
+                request, "corrections_deleted.html", user=user, gone=gone, noun=gone.noun,
+                owner=spec.owner(sheet) if spec.owner else None, heading=spec.heading(sheet),
+            )  # fmt: skip
+
     for spec in EDITABLE:
         edit_routes(spec)
+
+    # --- a participant: completed, corrected, validated ----------------------------------------
+
+    participant_path = "/corrections/participants/{participant_id:int}"
+
+    def participant_page(
+        request: Request,
+        user: Any,
+        sheet: web_people_corrections.ParticipantSheet,
+        *,
+        status: int = 200,
+        values: dict[str, str] | None = None,
+        reason: str = "",
+        error: str | None = None,
+        proof: str | None = None,
+        on: str = "",
+        validation_reason: str = "",
+        validation_error: str | None = None,
+        done: str | None = None,
+        done_reason: str | None = None,
+    ) -> HTMLResponse:
+        current = {"sex": sheet.sex, "birth_year": sheet.birth_year, "criterion": sheet.criterion}
+        return render(
+            request, "corrections_participant.html", status=status, user=user, sheet=sheet,
+            values=values if values is not None else current, reason=reason, error=error,
+            proof=sheet.proof if proof is None else proof, on=on,
+            validation_reason=validation_reason, validation_error=validation_error,
+            done=done, done_reason=done_reason, criteria=web_people_corrections.CRITERIA,
+        )  # fmt: skip
+
+    async def participant_or_404(
+        request: Request, participant_id: int
+    ) -> web_people_corrections.ParticipantSheet | Response:
+        try:
+            sheet: web_people_corrections.ParticipantSheet = await call(
+                web_people_corrections.participant_sheet, participant_id
+            )
+        except NotFound as error:
+            return missing(request, error)
+        return sheet
+
+    @routes.get(participant_path, response_class=HTMLResponse)
+    async def participant_show(request: Request, participant_id: int) -> Response:
+        user = await user_of(request)
+        if user is None:
+            return to_login()
+        sheet = await participant_or_404(request, participant_id)
+        if isinstance(sheet, Response):
+            return sheet
+        return participant_page(request, user, sheet)
+
+    @routes.post(participant_path, response_class=HTMLResponse)
+    async def participant_save(request: Request, participant_id: int) -> Response:
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        sheet = await participant_or_404(request, participant_id)
+        if isinstance(sheet, Response):
+            return sheet
+        current = {"sex": sheet.sex, "birth_year": sheet.birth_year, "criterion": sheet.criterion}
+        asked = {
+            name: value if (value := typed(form, name)) and value != was else None
+            for name, was in current.items()
+        }
+        if all(value is None for value in asked.values()):
+            return participant_page(
+                request, user, sheet,
+                done=f"Rien à changer : le participant {sheet.reference} a déjà ces valeurs.",
+            )  # fmt: skip
+        try:
+            change = await call(
+                web_people_corrections.edit_participant, participant_id, **asked,
+                reason=reason_of(form), actor=user.name,
+            )  # fmt: skip
+        except (ConcurrentChange, DatabaseTrouble) as error:
+            return trouble(request, error)
+        except InputRefused as error:
+            return participant_page(
+                request, user, sheet, status=422,
+                values={name: typed(form, name) for name in current},
+                reason=typed(form, "reason"), error=web_words(error.message),
+            )  # fmt: skip
+        sheet = await participant_or_404(request, participant_id)
+        if isinstance(sheet, Response):
+            return sheet
+        return participant_page(
+            request, user, sheet, done=web_words(change.message),
+            done_reason=reason_of(form) if change.changed else None,
+        )  # fmt: skip
+
+    @routes.post(f"{participant_path}/validation", response_class=HTMLResponse)
+    async def participant_validate(request: Request, participant_id: int) -> Response:
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        sheet = await participant_or_404(request, participant_id)
+        if isinstance(sheet, Response):
+            return sheet
+        try:
+            change = await call(
+                web_people_corrections.validate_participant, participant_id,
+                proof=typed(form, "proof"), on=typed(form, "on") or None,
+                reason=reason_of(form), actor=user.name,
+            )  # fmt: skip
+        except (ConcurrentChange, DatabaseTrouble) as error:
+            return trouble(request, error)
+        except InputRefused as error:
+            return participant_page(
+                request, user, sheet, status=422, proof=typed(form, "proof"),
+                on=typed(form, "on"), validation_reason=typed(form, "reason"),
+                validation_error=web_words(error.message),
+            )  # fmt: skip
+        sheet = await participant_or_404(request, participant_id)
+        if isinstance(sheet, Response):
+            return sheet
+        return participant_page(
+            request, user, sheet, done=web_words(change.message),
+            done_reason=reason_of(form) if change.changed else None,
+        )  # fmt: skip
 
     # --- merging a duplicate into the record kept -----------------------------------------------
 

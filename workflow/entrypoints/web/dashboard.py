@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from workflow.app import declarations as declaration_commands
 from workflow.app import participants as participant_commands
 from workflow.app import web_accounts
 from workflow.bootstrap import App
+from workflow.emails.phrases import month_phrase
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import SESSION_COOKIE, Guard
 from workflow.errors import InputRefused
@@ -116,6 +118,9 @@ def router(app: App, pages: Pages) -> APIRouter:
             board=board,
             kinds=dashboard_view.WebActionKind,
             done=request.query_params.get("fait"),
+            # What was just done, named in the confirmation (a pseudonym, a N° and a month:
+            # no personal data in the address); cut short, escaped by the template.
+            done_what=request.query_params.get("quoi", "")[:60],
         )
 
     @routes.post("/declarations/valider")
@@ -154,7 +159,8 @@ def router(app: App, pages: Pages) -> APIRouter:
             )
         except InputRefused as error:
             return guard.refused(request, "Validation refusée", error.message)
-        return RedirectResponse("/tableau-de-bord?fait=validee#a-valider", status_code=303)
+        what = urlencode({"quoi": f"{month_phrase(month)} de la clause n°\u00a0{clause}"})
+        return RedirectResponse(f"/tableau-de-bord?fait=validee&{what}#a-valider", status_code=303)
 
     @routes.post("/participants/eligibilite")
     async def validate_eligibility(request: Request) -> Response:
@@ -178,6 +184,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             )
         except InputRefused as error:
             return guard.refused(request, "Validation refusée", error.message)
-        return RedirectResponse("/tableau-de-bord?fait=eligibilite", status_code=303)
+        what = urlencode({"quoi": reference})
+        return RedirectResponse(f"/tableau-de-bord?fait=eligibilite&{what}", status_code=303)
 
     return routes

@@ -11,7 +11,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from workflow.adapters.templates import french_date, french_hours, french_month, templates_root
+from workflow.adapters.templates import (
+    french_date,
+    french_hours,
+    french_month,
+    french_number,
+    templates_root,
+)
 from workflow.bootstrap import App
 from workflow.emails.phrases import french_day, month_phrase
 
@@ -45,6 +51,7 @@ def environment() -> Environment:
         month_phrase=month_phrase,
         hours=french_hours,
         hours_field=hours_field,
+        number=french_number,
     )
     return env
 

@@ -3,6 +3,10 @@
 ``/bilans`` shows a month's summary (by default the last one that left) for the territory or one
 buyer, ``/bilans/AAAA-MM.csv`` and ``.xlsx`` give it as the files ``clauses summary`` writes;
 ``/bilans/annuel`` and ``/bilans/annuel/AAAA.csv|xlsx`` do the same for the funders' report.
+Each is read from its snapshot (``workflow.app.report_snapshots``): the page says when its
+figures were computed and whether something was recorded since; its « Recalculer maintenant »
+(POST ``/bilans/recalculer``, ``/bilans/annuel/recalculer``, with the CSRF token) computes
+them again and comes back to it. The downloads are the files of the page's snapshot.
 Everything is behind the login; a month, a year, a buyer or a format that does not read is
 refused with a French page naming the field (422), never a 500.
 """
@@ -12,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from workflow.app import report_files
+from workflow.app import report_files, report_snapshots
 from workflow.app.lookup import AmbiguousDesignation
 from workflow.app.web_accounts import SignedIn
 from workflow.bootstrap import App
@@ -119,6 +123,14 @@ def attachment(file: report_files.ReportFile) -> Response:
     )
 
 
+def summary_address(month: date, buyer: int | None) -> str:
+    return f"/bilans?mois={month:%Y-%m}" + (f"&acheteur={buyer}" if buyer is not None else "")
+
+
+def annual_address(year: int, buyer: int | None) -> str:
+    return f"/bilans/annuel?annee={year}" + (f"&acheteur={buyer}" if buyer is not None else "")
+
+
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
@@ -131,9 +143,11 @@ def router(app: App, pages: Pages) -> APIRouter:
         user = await user_of(request)
         if user is None:
             return to_login()
-        buyer_text = request.query_params.get("acheteur", "")
+        return await refusing(request, work(user), request.query_params.get("acheteur", ""))
+
+    async def refusing(request: Request, work: Awaitable[Response], buyer_text: str) -> Response:
         try:
-            return await work(user)
+            return await work
         except FieldRefused as error:
             return guard.refused(request, "Bilan non disponible", error.message)
         except (NotFound, AmbiguousDesignation) as error:
@@ -144,7 +158,32 @@ def router(app: App, pages: Pages) -> APIRouter:
             # The database does not answer: said in French, nothing else to do but wait.
             return guard.refused(request, "Bilan non disponible", error.message, status=503)
 
+    async def recomputed(
+        request: Request, work: Callable[[SignedIn, Any], Awaitable[str]]
+    ) -> Response:
+        """A « Recalculer maintenant » form: checked (login, CSRF), then ``work(user, form)``
+        compiles and keeps the report, and the browser goes back to it (303)."""
+        checked = await guard.signed_post(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+
+        async def then() -> Response:
+            return RedirectResponse(await work(user, form), status_code=303)
+
+        return await refusing(request, then(), str(form.get("acheteur") or ""))
+
     # The annual report first: « annuel » is no month.
+
+    @routes.post("/bilans/annuel/recalculer")
+    async def annual_recompute(request: Request) -> Response:
+        async def work(user: SignedIn, form: Any) -> str:
+            year = parse_year(str(form.get("annee") or ""))
+            buyer = parse_buyer(form.get("acheteur"))
+            await call(report_snapshots.recompute_annual, year, buyer=buyer, actor=user.name)
+            return annual_address(year, buyer)
+
+        return await recomputed(request, work)
 
     @routes.get("/bilans/annuel", response_class=HTMLResponse)
     async def annual_page(request: Request) -> Response:
@@ -153,8 +192,8 @@ def router(app: App, pages: Pages) -> APIRouter:
             year_text = query.get("annee", "")
             year = parse_year(year_text) if year_text.strip() else None
             buyer = parse_buyer(query.get("acheteur"))
-            view = await call(report_files.annual_view, year, buyer=buyer)
-            return pages.render(request, "annual_report.html", user=user, view=view)
+            page = await call(report_snapshots.annual_page, year, buyer=buyer, actor=user.name)
+            return pages.render(request, "annual_report.html", user=user, page=page, view=page.view)
 
         return await answered(request, work)
 
@@ -163,10 +202,20 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def work(user: SignedIn) -> Response:
             year, fmt = parse_file(name, "le bilan", parse_year)
             buyer = parse_buyer(request.query_params.get("acheteur"))
-            file = await call(report_files.annual_file, year, fmt, buyer=buyer)
+            file = await call(report_snapshots.annual_file, year, fmt, buyer=buyer, actor=user.name)
             return attachment(file)
 
         return await answered(request, work)
+
+    @routes.post("/bilans/recalculer")
+    async def summary_recompute(request: Request) -> Response:
+        async def work(user: SignedIn, form: Any) -> str:
+            month = parse_month(str(form.get("mois") or ""))
+            buyer = parse_buyer(form.get("acheteur"))
+            await call(report_snapshots.recompute_summary, month, buyer=buyer, actor=user.name)
+            return summary_address(month, buyer)
+
+        return await recomputed(request, work)
 
     @routes.get("/bilans", response_class=HTMLResponse)
     async def summary_page(request: Request) -> Response:
@@ -175,9 +224,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             month_text = query.get("mois", "")
             month = parse_month(month_text) if month_text.strip() else None
             buyer = parse_buyer(query.get("acheteur"))
-            view = await call(report_files.summary_view, month, buyer=buyer)
+            page = await call(report_snapshots.summary_page, month, buyer=buyer, actor=user.name)
+            view = page.view
             return pages.render(
-                request, "reports.html", user=user, view=view, chart=Markup(view.chart_svg)
+                request,
+                "reports.html",
+                user=user,
+                page=page,
+                view=view,
+                chart=Markup(view.chart_svg),
             )
 
         return await answered(request, work)
@@ -187,7 +242,9 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def work(user: SignedIn) -> Response:
             month, fmt = parse_file(name, "la synthèse", parse_month)
             buyer = parse_buyer(request.query_params.get("acheteur"))
-            file = await call(report_files.summary_file, month, fmt, buyer=buyer)
+            file = await call(
+                report_snapshots.summary_file, month, fmt, buyer=buyer, actor=user.name
+            )
             return attachment(file)
 
         return await answered(request, work)

@@ -14,6 +14,7 @@ from workflow.entrypoints.web import (
     corrections,
     dashboard,
     declarations,
+    imports,
     mail_log,
     reports,
 )
@@ -34,6 +35,7 @@ def create_site(app: App) -> FastAPI:
     site.include_router(board.router(app, pages))
     site.include_router(reports.router(app, pages))
     site.include_router(corrections.router(app, pages))
+    site.include_router(imports.router(app, pages))
 
     @site.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:
