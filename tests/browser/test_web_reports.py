@@ -193,7 +193,7 @@ def test_she_sees_a_change_recorded_since_and_recomputes(
     assert seen["problems"] == []
     assert before == seen["kept"] == "Heures réalisées dans le mois\u00a0: 170,25\u00a0h"
     assert (
-        "Des changements ont été enregistrés depuis\u00a0: recalculez pour les voir."
+        "Des données ont été enregistrées depuis\u00a0; elles peuvent changer ces chiffres\u00a0: recalculez pour le savoir."
         in (seen["stale"])
     )
     assert "Chiffres calculés le 22 avril 2026 à 7\u00a0h\u00a000" in seen["stale"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.bootstrap import App, bootstrap
+from workflow.domain.calendar import at_local
 from workflow.domain.stages import (
     FINAL_STAGES,
     TRANSITIONS,
@@ -626,3 +627,26 @@ def test_a_buyer_nobody_can_write_to_is_a_task_until_it_has_a_contact(app: App) 
     with app.transaction() as session:
         categories = {i.category for i in compile_digest(session, NOW, app.settings).items}
     assert Category.NO_CONTACT not in categories
+
+
+@pytest.mark.parametrize(("changed", "listed"), [(91, True), (90, False)])
+def test_a_clause_waits_too_long_in_the_digest_and_on_the_dashboard_alike(
+    app: App, changed: int, listed: bool
+) -> None:
+    """Drafting waits 90 days at most. Changed at 20:00 in Paris 91 (90) calendar days before
+    30 March: listed (not listed) at 08:00 as at 18:30 — by the calendar, not by periods of 24
+    hours, which made the 08:00 digest leave out what the dashboard showed the same evening."""
+    built = build(app)
+    day = TODAY - timedelta(days=changed)
+    with app.transaction() as session:
+        clause = session.get_one(Clause, built.clauses["drafting"])
+        clause.stage_changed_at = at_local(day, time(20, 0), app.settings.zone)
+    seen = []
+    for moment in (NOW, NOW + timedelta(hours=10, minutes=30)):
+        with app.transaction() as session:
+            items = compile_digest(session, moment, app.settings).items
+        seen.append([i.detail for i in items if i.clause_id == built.clauses["drafting"]])
+    assert seen[0] == seen[1]
+    assert bool(seen[0]) is listed
+    if listed:
+        assert seen[0][0].startswith("Depuis 91 jours (seuil : 90 jours)")

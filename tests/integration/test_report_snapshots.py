@@ -44,7 +44,7 @@ from workflow.services.report_snapshots import SnapshotKey
 FIRST = datetime(2026, 4, 22, 5, 0, tzinfo=UTC)
 LATER = FIRST + timedelta(hours=3, minutes=5)  # 10:05 in Paris
 PROGRESS = "Heures d'insertion : mois, cumul et objectif"
-CHANGED = "Des changements ont été enregistrés depuis\u00a0: recalculez pour les voir."
+CHANGED = "Des données ont été enregistrées depuis\u00a0; elles peuvent changer ces chiffres\u00a0: recalculez pour le savoir."
 
 
 @pytest.fixture

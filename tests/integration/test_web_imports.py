@@ -12,6 +12,8 @@ CSRF token (403) and one without a session.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -458,3 +460,28 @@ def test_a_workbook_is_read_as_the_csv_it_was_saved_from(
     with app.transaction() as session:
         declaration = session.scalars(select(Declaration)).one()
         assert (declaration.recorded_by, str(declaration.total_hours)) == (USER, "370.17")
+
+
+def test_a_file_near_the_limit_comes_back_whole_with_its_confirmation(
+    app: App, site: TestClient
+) -> None:
+    """1.5 MB: under the page's 2 MB, but its base64 (2 MB) is longer than Starlette's own
+    bound on one form field (1 MB), which made every such confirmation « illisible »."""
+    csrf = sign_in(site)
+    before = dump(app)
+    rows = LOTS.read_bytes()
+    content = rows * (1_500_000 // len(rows) + 1)
+    assert 1_500_000 < len(content) < 2_000_000
+    fields = {
+        "csrf": csrf,
+        "nom": "grand-fichier.csv",
+        "contenu": base64.urlsafe_b64encode(content).decode(),
+        "empreinte": hashlib.sha256(content).hexdigest(),
+    }
+    answer = site.post("/imports/lots/confirmation", data=fields)
+    shown = visible(answer.text)
+    # Read whole, and refused for what it holds (the sample's rows repeated), not as cut short.
+    assert "Envoi illisible" not in shown and "pas arrivé en entier" not in shown
+    assert answer.status_code == 422 and "grand-fichier.csv" in shown
+    assert "rien n'a été importé" in shown
+    assert dump(app) == before

@@ -80,6 +80,10 @@ def _run(app: App, actor: str | None, dry_run: bool, work: Callable[[Unit], T]) 
 MAX_NAME = 100
 
 
+#: What every usual file system takes in a file's name, in bytes (UTF-8), with room to spare.
+MAX_NAME_BYTES = 200
+
+
 def file_name(sent: str | None) -> str:
     """The name a browser sent a file under, without any folder (``C:\\Users\\…\\lots.csv`` ->
     ``lots.csv``) nor control characters; ``fichier`` when it sends none."""
@@ -89,6 +93,11 @@ def file_name(sent: str | None) -> str:
         stem, dot, suffix = name.rpartition(".")
         short = dot and len(suffix) <= 5
         name = f"{stem[: MAX_NAME - 6]}.{suffix}" if short else name[:MAX_NAME]
+    # A file system takes 255 bytes a name, not characters: 100 characters of Chinese or Greek
+    # are up to 300 bytes. Shortened by whole characters until it fits.
+    while len(name.encode()) > MAX_NAME_BYTES:
+        stem, dot, suffix = name.rpartition(".")
+        name = f"{stem[:-1]}.{suffix}" if dot and len(suffix) <= 5 and stem else name[:-1]
     return name or "fichier"
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -1031,8 +1031,15 @@ def _waiting(
     thresholds = {stage: days for stage, days in settings.stage_wait_days.items() if days > 0}
     if not thresholds:
         return _Part([], 0)
+    # Waiting more than ``days`` calendar days (as ``_days_since`` counts them): changed before
+    # the local midnight that starts the day ``days`` days ago.
+    today = local_date(now, settings.zone)
     conditions = [
-        and_(Clause.stage == stage, Clause.stage_changed_at < now - timedelta(days=days))
+        and_(
+            Clause.stage == stage,
+            Clause.stage_changed_at
+            < at_local(today - timedelta(days=days), time(0), settings.zone),
+        )
         for stage, days in thresholds.items()
     ]
     statement = select(Clause.id, Clause.stage, Clause.stage_changed_at).where(or_(*conditions))

@@ -25,13 +25,15 @@ from workflow.services.outbox import OutboxState
 NOT_LEFT = (OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)
 
 
-def _waiting_receipts(session: Session, declaration_id: int) -> list[OutboxMessage]:
+def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> list[OutboxMessage]:
     # ``notices.acknowledge_declaration`` keys a receipt ``receipt:<declaration>:<instant>:…``;
-    # a corrected declaration keeps its id.
+    # a corrected declaration keeps its id. The lot (indexed) narrows the read to its few
+    # emails: a key's LIKE uses no index, and an import records many declarations.
     return list(
         session.scalars(
             select(OutboxMessage)
             .where(
+                OutboxMessage.clause_id == clause_id,
                 OutboxMessage.kind == "declaration_receipt",
                 OutboxMessage.key.like(f"receipt:{declaration_id}:%"),
                 OutboxMessage.state.in_(NOT_LEFT),
@@ -57,21 +59,25 @@ def withdraw_replaced(app: Mailing, session: Session, event: DeclarationRecorded
     not left is withdrawn. The new one is the last queued at the event's instant; when none was
     (no correspondent with an address), every older one goes: their figures are no longer
     those recorded."""
-    rows = _waiting_receipts(session, event.declaration_id)
+    rows = _waiting_receipts(session, event.clause_id, event.declaration_id)
     this_time = f"receipt:{event.declaration_id}:{event.at.astimezone(UTC).isoformat()}:"
     new = max((row.id for row in rows if row.key.startswith(this_time)), default=None)
+    corrected = f"Remplacé : la déclaration a été corrigée le {_day(app, event.at)} ; "
+    reason = corrected + (
+        "l'accusé de réception de la correction part à sa place."
+        if new is not None
+        # No receipt for the correction (the company has no correspondent with an address):
+        # the old one would still give the figures replaced.
+        else "ses chiffres ne sont plus ceux enregistrés."
+    )
     for row in rows:
         if row.id != new:
-            _withdraw(
-                row,
-                f"Remplacé : la déclaration a été corrigée le {_day(app, event.at)} ; "
-                "l'accusé de réception de la correction part à sa place.",
-            )
+            _withdraw(row, reason)
 
 
 def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancelled) -> None:
     """The receipts of a declaration cancelled that have not left are withdrawn."""
-    for row in _waiting_receipts(session, event.declaration_id):
+    for row in _waiting_receipts(session, event.clause_id, event.declaration_id):
         _withdraw(
             row,
             f"Retiré : la déclaration a été annulée le {_day(app, event.at)} par {event.actor}, "

@@ -57,6 +57,9 @@ from workflow.services.outcomes import Change
 #: The largest file a page takes (the command line takes up to 20 Mo): a lots or declaration
 #: file of ten thousand lines is well under it, and the confirmation page carries it back.
 UPLOAD_LIMIT = 2_000_000
+#: The confirmation's field holding the file back, in URL-safe base64 (four characters for three
+#: bytes) with room for its padding.
+CONFIRMATION_FIELD_LIMIT = UPLOAD_LIMIT * 4 // 3 + 1024
 #: What a form adds around the file (boundaries, headers, the token, the options).
 FORM_OVERHEAD = 64_000
 #: A body past this is not even read to its end before the refusal is given.
@@ -437,7 +440,9 @@ def router(app: App, pages: Pages) -> APIRouter:
         dry_run: bool,
     ) -> Response:
         try:
-            checked = await guard.signed_post(whole)
+            # The confirmation carries the whole file back in one field (base64: a third
+            # more): up to the upload limit, not Starlette's 1 MB per field.
+            checked = await guard.signed_post(whole, max_part_size=CONFIRMATION_FIELD_LIMIT)
         except HTTPException:  # a body that is no form (a multipart cut short…): 400
             return page(
                 request,

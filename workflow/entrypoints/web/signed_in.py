@@ -63,11 +63,14 @@ class Guard:
         sent = str(form.get("csrf") or "")
         return bool(sent) and hmac.compare_digest(sent, expected)
 
-    async def signed_post(self, request: Request) -> tuple[web_accounts.SignedIn, Any] | Response:
+    async def signed_post(
+        self, request: Request, *, max_part_size: int = 1024 * 1024
+    ) -> tuple[web_accounts.SignedIn, Any] | Response:
         """The user and the form of a POST carrying its session's CSRF token; else the answer
-        (the login page, or 403) and nothing done."""
+        (the login page, or 403) and nothing done. A field longer than ``max_part_size`` (1 MB,
+        Starlette's own bound) makes the form unreadable (400)."""
         user = await self.user_of(request)
-        form = await request.form()
+        form = await request.form(max_part_size=max_part_size)
         if user is None:
             return self.to_login()
         if not self.csrf_ok(form, user.csrf):
