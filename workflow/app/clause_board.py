@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
@@ -44,7 +43,7 @@ from workflow.app.clause_views import ClauseDetail, detail_of
 from workflow.app.clauses import Advanced, PartyChoice, advance_clause, calculate_hours
 from workflow.app.declarations import Totals, totals
 from workflow.app.lookup import find_company, normalized
-from workflow.app.search import MIN_LENGTH
+from workflow.app.search import MIN_LENGTH, normal
 from workflow.app.unit import reading
 from workflow.domain.calendar import local_date
 from workflow.domain.events import AwardChange
@@ -167,12 +166,6 @@ class Board:
         return sum(c.count for c in self.columns)
 
 
-@lru_cache(maxsize=200_000)
-def _normal(text: str) -> str:
-    """``lookup.normalized``, kept: the same names are matched again at every search."""
-    return normalized(text)
-
-
 def check_search(text: str) -> str:
     """The search text, stripped; refused (naming the field) when too short to mean anything."""
     text = text.strip()
@@ -193,7 +186,7 @@ def _search_condition(session: Session, text: str) -> ColumnElement[bool]:
     def hit(*fields: str | None) -> bool:
         # One normalized text per record (a NUL between its fields, which no search holds):
         # one cached lookup and one ``in`` per record, thousands of them at each search.
-        return wanted in _normal("\x00".join(f for f in fields if f))
+        return wanted in normal("\x00".join(f for f in fields if f))
 
     # Core rows, not ORM ones: thousands of names are read, none is an object to keep.
     read = session.connection().execute

@@ -88,14 +88,14 @@ def search(app: App, text: str, *, limit: int = LIMIT) -> SearchResult:
 
 
 @lru_cache(maxsize=200_000)
-def _normal(text: str) -> str:
+def normal(text: str) -> str:
     """``normalized``, kept: the same names are matched again at every search."""
     return normalized(text)
 
 
 def _matches(wanted: str, *fields: str | None) -> int | None:
     """0 when a field is the text, 1 when one contains it, None when none does."""
-    texts = [_normal(f) for f in fields if f]
+    texts = [normal(f) for f in fields if f]
     if wanted in texts:
         return 0
     if any(wanted in t for t in texts):

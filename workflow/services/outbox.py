@@ -142,6 +142,9 @@ STATE_LABELS = {
 }
 #: States from which ``retry`` may put a message back in the queue.
 RETRYABLE = (OutboxState.FAILED, OutboxState.DEAD, OutboxState.PENDING, OutboxState.UNCERTAIN)
+#: An email that has not left and will not by itself before a retry: what an event that makes
+#: it untrue withdraws (a month declared, a declaration corrected or cancelled).
+NOT_LEFT = (OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)
 
 
 def parse_state(text: str) -> str:

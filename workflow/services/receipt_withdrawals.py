@@ -19,10 +19,7 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.adapters.templates import remembered_date
 from workflow.domain.events import DeclarationCancelled, DeclarationRecorded
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import OutboxState
-
-#: The states of an email that has not left and will not leave by itself before a retry.
-NOT_LEFT = (OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)
+from workflow.services.outbox import NOT_LEFT, OutboxState
 
 
 def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> list[OutboxMessage]:

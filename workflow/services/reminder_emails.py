@@ -40,7 +40,7 @@ from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_of
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import Attachment, OutboxState, Recipient
+from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -313,7 +313,7 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
         select(OutboxMessage)
         .where(
             OutboxMessage.key.like(f"{KEY_PREFIX}:{event.clause_id}:{event.company_id}:%"),
-            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)),
+            OutboxMessage.state.in_(NOT_LEFT),
         )
         .with_for_update()
     ).all()
