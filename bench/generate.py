@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 if __package__ in (
@@ -33,9 +35,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, text
 
-from bench.bulk_load import writer_for
+from bench.bulk_load import Row, writer_for
 from bench.territory import COLUMNS, TABLES, Territory
 from workflow.adapters.db import make_engine, safe_url, upgrade
+from workflow.adapters.search_text import FIELDS, lot_fields, search_text
 from workflow.settings import load_settings
 
 #: A Friday morning of late November: October's ladders are between reminders and alerts.
@@ -54,6 +57,49 @@ def refuse_non_empty(engine: Engine) -> None:
                 f"La base {safe_url(str(engine.url))} contient déjà des clauses : un territoire "
                 "se charge dans une base vide (supprimez-la ou donnez-en une autre)."
             )
+
+
+#: The tables whose rows carry a ``search_text`` (the service's mapper events write it; rows
+#: loaded in bulk get it here, from the same fields and the same normalisation).
+SEARCHED = {model.__tablename__: FIELDS[model] for model in FIELDS}
+LOTS = "clauses"
+SEARCH_COLUMNS = {
+    table: (*names, "search_text") if table in SEARCHED or table == LOTS else names
+    for table, names in COLUMNS.items()
+}
+
+
+class SearchTexts:
+    """Adds each searched row's ``search_text``; remembers the markets' references, which their
+    lots' texts hold (a market comes in the batch of its first lot, or an earlier one)."""
+
+    def __init__(self) -> None:
+        self.references: dict[int, str] = {}
+
+    def add(self, batch: dict[str, list[Row]]) -> dict[str, list[Row]]:
+        markets = COLUMNS["markets"]
+        for row in batch.get("markets", ()):
+            fields = dict(zip(markets, row, strict=True))
+            self.references[fields["id"]] = fields["reference"]
+        return {table: self._rows(table, rows) for table, rows in batch.items()}
+
+    def _rows(self, table: str, rows: list[Row]) -> list[Row]:
+        names = COLUMNS[table]
+        if table == LOTS:
+            return [(*row, self._lot_text(dict(zip(names, row, strict=True)))) for row in rows]
+        fields = SEARCHED.get(table)
+        if fields is None:
+            return rows
+        return [
+            (*row, search_text(*fields(SimpleNamespace(**dict(zip(names, row, strict=True))))))
+            for row in rows
+        ]
+
+    def _lot_text(self, lot: dict[str, Any]) -> str:
+        reference = self.references[lot["market_id"]]
+        return search_text(
+            *lot_fields(reference, lot["lot_number"], lot["lot_title"], lot["trade"])
+        )
 
 
 @dataclass
@@ -101,6 +147,7 @@ def generate(
             ) as progress:
                 task = progress.add_task("Lots chargés", total=lots)
                 batches = territory.batches()
+                texts = SearchTexts()
                 while True:
                     started = time.perf_counter()
                     found = next(batches, None)
@@ -109,7 +156,10 @@ def generate(
                         break
                     done, batch = found
                     started = time.perf_counter()
-                    writer.write(batch, COLUMNS)
+                    batch = texts.add(batch)
+                    load.generating += time.perf_counter() - started
+                    started = time.perf_counter()
+                    writer.write(batch, SEARCH_COLUMNS)
                     load.writing += time.perf_counter() - started
                     for table, rows in batch.items():
                         load.rows[table] += len(rows)

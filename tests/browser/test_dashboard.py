@@ -1,8 +1,11 @@
 """The facilitator signs in, validates the month a company declared and sends a refused email
-again, in a real Chromium; each page passes axe-core and is photographed at 1280 and 390 px."""
+again, records a month without hours for a company late (through its confirmation page), in a
+real Chromium; each page passes axe-core and is photographed at 1280 and 390 px."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,8 @@ from sqlalchemy import select
 from tests.browser.conftest import Chromium
 from tests.browser.test_online_declaration import call_path, look_at, site  # noqa: F401
 from tests.conftest import Clock
-from workflow.adapters.orm import Declaration, OutboxMessage
+from tests.integration.test_online_declaration import CALLED
+from workflow.adapters.orm import ClauseHistory, Company, Declaration, OutboxMessage
 from workflow.app import web_accounts
 from workflow.bootstrap import App
 from workflow.services.outbox import OutboxState
@@ -70,9 +74,79 @@ def test_the_facilitator_validates_a_month_and_sends_a_refused_email_again(
 
     assert seen["problems"] == []
     validated = seen["validated"].replace("\u00a0", " ")
-    assert "Déclaration d'avril 2026 de la clause n° " in validated
-    assert " validée : la page de l'entreprise ne permet plus" in validated
+    assert "Déclaration d'avril 2026 de Bâtiments Gascons SARL (clause n° " in validated
+    assert ") validée : la page de l'entreprise ne permet plus" in validated
     assert f"Courriel n° {refused_id} remis en file" in seen["retried"]
     with app.transaction() as session:
         assert session.scalars(select(Declaration.validated_by)).all() == ["Camille Martin"]
         assert session.get(OutboxMessage, refused_id).state == OutboxState.PENDING  # type: ignore[union-attr]
+
+
+def test_the_facilitator_records_a_month_without_hours_after_confirming_it(
+    chromium: Chromium,
+    site: tuple[App, str, Clock],  # noqa: F811
+    screenshots: Path,
+) -> None:
+    app, base, clock = site
+    web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
+    # Three weeks after April's call: its months not declared are late.
+    clock.set(CALLED + timedelta(days=21))
+
+    def work(page: Any) -> dict[str, Any]:
+        problems: list[str] = []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(base + "/tableau-de-bord")
+        page.get_by_label("Identifiant").fill("camille")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        problems += look_at(page, "tableau-de-bord-retards", screenshots)
+        button = page.get_by_role("button", name=re.compile("^Enregistrer un mois sans heure"))
+        offered = button.count()
+        button.first.click()
+        problems += look_at(page, "mois-sans-heure", screenshots)
+        asked = page.locator("main").inner_text()
+        written_before = _zero_months(app)
+        page.get_by_role("button", name=re.compile("^Confirmer")).click()
+        problems += look_at(page, "mois-sans-heure-fait", screenshots)
+        done = page.locator("main").inner_text()
+        return {
+            "problems": problems,
+            "offered": offered,
+            "asked": asked,
+            "before": written_before,
+            "done": done,
+            "url": page.url,
+        }
+
+    seen = chromium.look(work)
+
+    assert seen["problems"] == []
+    assert seen["offered"] >= 1 and seen["before"] == []  # nothing written by the first click
+    asked = seen["asked"].replace("\u00a0", " ")
+    assert "Enregistrer avril 2026 sans heure" in asked
+    company = re.search(r"\n(.+) – clause n° (\d+) \(", asked)
+    assert company is not None, asked
+    name, clause = company.group(1), int(company.group(2))
+    assert [(clause, name, "Camille Martin")] == _zero_months(app)
+    done = seen["done"].replace("\u00a0", " ")
+    assert f"Mois d'avril 2026 enregistré sans heure pour {name} (clause n° {clause})" in done
+    assert "fait=zero" in seen["url"] and name.split()[0] not in seen["url"]
+    with app.transaction() as session:
+        actors = session.scalars(
+            select(ClauseHistory.actor).where(
+                ClauseHistory.clause_id == clause, ClauseHistory.event == "declaration"
+            )
+        ).all()
+    assert actors == ["Camille Martin"]
+
+
+def _zero_months(app: App) -> list[tuple[int, str, str]]:
+    with app.transaction() as session:
+        return [
+            (clause_id, name, by)
+            for clause_id, name, by in session.execute(
+                select(Declaration.clause_id, Company.name, Declaration.recorded_by)
+                .join(Company, Company.id == Declaration.company_id)
+                .where(Declaration.total_hours == 0)
+            )
+        ]

@@ -85,14 +85,18 @@ def test_the_facilitator_is_warned_and_confirms_before_deleting_the_last_contact
 
     assert seen["problems"] == []
     warning = (
-        f"C'est le seul contact de {BUYER}\u00a0: sans contact, ses avis d'étape et ses "
-        "synthèses ne partiront plus. Ajoutez d'abord un autre contact."
+        f"C'est le seul contact de {BUYER}\u00a0: sans contact, ses avis d'étape attendront "
+        "qu'un contact soit ajouté et ses synthèses ne partiront plus. Ajoutez d'abord un autre "
+        "contact."
     )
     assert warning in seen["warned"]
     assert warning in seen["asked"] and "Rien n'a été modifié" in seen["asked"]
     assert f"Contact n° {contact_id}" in seen["deleted"]
     assert f"{BUYER} n'a plus aucun contact" in seen["deleted"]
-    assert "Aucun contact\u00a0: les avis d'étape et les synthèses" in seen["owner"]
+    assert (
+        "Aucun contact\u00a0: les synthèses de ce donneur d'ordre ne partent pas et ses avis "
+        "d'étape attendent"
+    ) in seen["owner"]
     with app.transaction() as session:
         assert session.get(BuyerContact, contact_id) is None
         rows = session.scalars(select(RecordHistory).order_by(RecordHistory.id)).all()

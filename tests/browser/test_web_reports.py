@@ -197,7 +197,8 @@ def test_she_sees_a_change_recorded_since_and_recomputes(
         in (seen["stale"])
     )
     assert "Chiffres calculés le 22 avril 2026 à 7\u00a0h\u00a000" in seen["stale"]
-    assert seen["url"] == base + "/bilans?mois=2026-03"
+    assert seen["url"] == base + "/bilans?mois=2026-03&recalcul=change"
+    assert "des chiffres ont changé depuis le calcul précédent" in seen["fresh"]
     assert seen["shown"] == "Heures réalisées dans le mois\u00a0: 145,25\u00a0h"
     assert "Chiffres calculés le 22 avril 2026 à 10\u00a0h\u00a005" in seen["fresh"]
     assert "Des changements" not in seen["fresh"]

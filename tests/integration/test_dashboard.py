@@ -78,7 +78,7 @@ def test_the_dashboard_is_behind_the_login_and_the_cookie_keeps_its_flags(
     app: App, site: TestClient
 ) -> None:
     for page in ("/tableau-de-bord", "/courriels"):
-        assert site.get(page, follow_redirects=False).headers["location"] == "/connexion"
+        assert site.get(page, follow_redirects=False).headers["location"].startswith("/connexion")
 
     response = site.post(
         "/connexion",
@@ -95,6 +95,47 @@ def test_the_dashboard_is_behind_the_login_and_the_cookie_keeps_its_flags(
     board = visible(site.get("/tableau-de-bord").text)
     assert "Tâches du 4 mai 2026" in board and "Camille Martin" in board
     assert "Déclarations à valider (1)" in board and "Bâtiments Gascons SARL" in board
+
+
+def test_a_page_asked_for_signed_out_is_where_the_login_leads(app: App, site: TestClient) -> None:
+    """A digest's link (« /clauses/7#bilan-form ») opened without a session: after the login, the
+    page asked for, not the dashboard; never another site."""
+    clause_id = lot_01(app)[0]
+    asked = site.get(f"/clauses/{clause_id}?onglet=1", follow_redirects=False)
+    assert asked.headers["location"] == f"/connexion?suite=%2Fclauses%2F{clause_id}%3Fonglet%3D1"
+    login = site.get(asked.headers["location"])
+    assert f'name="suite" value="/clauses/{clause_id}?onglet=1"' in login.text
+    token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert token is not None
+    wrong = site.post(
+        "/connexion",
+        data={"csrf": token.group(1), "identifiant": "camille", "mot_de_passe": "faux",
+              "suite": f"/clauses/{clause_id}"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert f'name="suite" value="/clauses/{clause_id}"' in wrong.text  # kept on a retry
+    signed = site.post(
+        "/connexion",
+        data={"csrf": login_token(site), "identifiant": "camille", "mot_de_passe": PASSWORD,
+              "suite": f"/clauses/{clause_id}?onglet=1"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert signed.headers["location"] == f"/clauses/{clause_id}?onglet=1"
+    assert site.get(signed.headers["location"]).status_code == 200
+    # Already signed in: straight there.
+    assert (
+        site.get("/connexion?suite=%2Fcourriels", follow_redirects=False).headers["location"]
+        == "/courriels"
+    )
+    for elsewhere in ("//ailleurs.example/x", "https://ailleurs.example/", "/\\ailleurs.example"):
+        assert (
+            site.get(f"/connexion?suite={elsewhere}", follow_redirects=False).headers["location"]
+            == "/tableau-de-bord"
+        )
+    # A form sent without a session goes to the login page alone (its data is not kept).
+    site.cookies.clear()
+    posted = site.post("/declarations/valider", data={"csrf": "x"}, follow_redirects=False)
+    assert posted.headers["location"] == "/connexion"
 
 
 def test_a_session_cookie_is_secure_behind_https(tmp_path: object, sqlite_url: str) -> None:
@@ -175,8 +216,14 @@ def test_a_month_validated_from_the_dashboard_is_signed_by_who_did_it(
     )  # fmt: skip
 
     assert done.status_code == 303
-    assert "Toutes les déclarations reçues sont validées." in visible(
-        site.get(done.headers["location"]).text
+    # The address carries ids only; the page names them from the database.
+    location = done.headers["location"]
+    assert f"clause={clause_id}&entreprise={holder_id}&mois=2026-04" in location
+    board = visible(site.get(location).text)
+    assert "Toutes les déclarations reçues sont validées." in board
+    assert (
+        f"Déclaration d'avril 2026 de Bâtiments Gascons SARL (clause n°\xa0{clause_id}) validée"
+        in board
     )
     with app.transaction() as session:
         declaration = session.scalars(select(Declaration)).one()

@@ -9,9 +9,14 @@ months whose call left late:
 - for every number shown N, every section of the dashboard (application layer, page and API) is
   exactly the first N tasks of the full digest's section, in its order, and its count is the
   section's length;
-- each kind of task carries its own button or link, and no command line to type;
+- each kind of task carries its own button or link, and no command line to type; the API gives
+  the same action in words, with the page's path and the ids a program needs;
 - validating an eligibility from the dashboard writes the row ``clauses participant validate``
-  writes, signed by the user; without the form's CSRF token, or without a proof, nothing changes.
+  writes, signed by the user; without the form's CSRF token, or without a proof, nothing changes;
+- « Enregistrer un mois sans heure » asks first, on a page of its own, then writes what
+  ``clauses declaration zero`` writes (the declaration, the ladder stopped, the history), signed
+  by the user; without the confirmation or the CSRF token nothing is written;
+- what the page says was just done is read from the database, whatever the address says.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
 from workflow.services.digest import compile_digest, compile_tasks
+
+#: A command line to type, as the digest's email names them without a site.
+COMMAND = re.compile(r"\bclauses (mail|declaration|clause|participant|buyer|company|digest)\b")
 
 
 @dataclass
@@ -284,11 +292,49 @@ def test_the_page_and_the_api_show_those_tasks_in_that_order(
     listed = client.get(f"/api/v1/taches?par_rubrique={shown}", headers=bearer).json()
     refused = client.get("/api/v1/taches?par_rubrique=0", headers=bearer)
     assert refused.status_code == 422 and "par_rubrique" in refused.json()["erreur"]
-    assert [(t["rubrique"], t["rubrique_total"], t["titre"], t["action"]) for t in listed] == [
-        (section.title, section.count, item.title, item.action)
-        for section in expected.sections
-        for item in section.items
+    expected_items = [(s, item) for s in expected.sections for item in s.items]
+    assert [(t["rubrique"], t["rubrique_total"], t["titre"]) for t in listed] == [
+        (section.title, section.count, item.title) for section, item in expected_items
     ]
+    for task, (_, item) in zip(listed, expected_items, strict=True):
+        assert item.web is not None and task["action"] == item.web.todo
+        assert task["type_action"] == item.web.kind.value and task["lien"] == item.web.path
+        assert not COMMAND.search(task["action"]), task["action"]
+
+
+def test_the_api_gives_each_task_its_page_and_what_a_program_needs_to_do_it(
+    app: App, scenario: Rich
+) -> None:
+    token, _ = api_tokens.create_token(app, name="lecture", read_only=True)
+    client = TestClient(create_site(app))
+    listed = client.get(
+        "/api/v1/taches?par_rubrique=100", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    by_title = {task["titre"]: task for task in listed}
+    clauses = scenario.clauses
+    with app.transaction() as session:
+        batir = session.scalars(select(Company.id).where(Company.name == "Bâtir Gascogne")).one()
+
+    late = next(t for title, t in by_title.items() if title.startswith("Bâtir Gascogne : heures"))
+    assert (late["type_action"], late["clause"], late["entreprise"], late["mois"]) == (
+        "declaration", clauses["late"], batir, "2026-01",
+    )  # fmt: skip
+    assert late["lien"] == "/tableau-de-bord#rubrique-declaration"
+    assert "Enregistrer un mois sans heure" in late["action"]
+    report = next(t for t in listed if t["type_action"] == "final_report")
+    assert report["lien"] == f"/clauses/{report['clause']}#bilan-form"
+    refused = next(t for title, t in by_title.items() if "«\xa0Sujet aa\xa0»" in title)
+    assert refused["type_action"] == "resend"
+    assert refused["courriel"] == scenario.emails["Sujet aa"]
+    assert refused["lien"] == f"/courriels/{scenario.emails['Sujet aa']}"
+    assert {t["type_action"] for t in listed} >= {
+        "resend", "outbox", "declaration", "open_clause", "final_report", "eligibility",
+    }  # fmt: skip
+    for task in listed:
+        assert task["lien"].startswith("/") and not COMMAND.search(task["action"]), task
+    # The schema says what the fields are for.
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["TaskOut"]
+    assert {"type_action", "lien", "entreprise", "mois", "courriel"} <= set(schema["properties"])
 
 
 # --- the buttons ----------------------------------------------------------------------------------
@@ -338,19 +384,30 @@ def test_each_task_offers_its_action_and_no_command_line(
 
     late = task_of(page, "Bâtir Gascogne : heures")
     assert f'href="/clauses/{clauses["late"]}"' in late and ">Voir la clause</a>" in late
+    assert '<form method="get" action="/declarations/mois-sans-heure">' in late
+    assert f'name="clause" value="{clauses["late"]}"' in late
+    assert 'name="mois" value="2026-01"' in late  # its oldest month late
+    assert ">Enregistrer un mois sans heure</button>" in late
     assert 'href="mailto:jean@example.org?subject=D%C3%A9claration%20des%20heures' in late
     assert "Écrire à Jean Dupont" in late and 'href="tel:0562000001"' in late
     alpha = task_of(page, "Alpha Travaux : heures")
     assert 'href="mailto:aline@example.org' in alpha and "tel:" not in alpha
 
-    for title_start, key in (
-        (f"Clause n° {clauses['behind']} ", "behind"),  # the pace
-        (f"Clause n° {clauses['award']} ", "award"),  # an incomplete award
-        ("Bilan à envoyer au donneur d'ordre : clause n° " + str(clauses["report"]), "report"),
-        (f"Clause n° {clauses['drafting']} ", "drafting"),  # waiting too long
+    for title_start, key, anchor in (
+        (f"Clause n° {clauses['behind']} ", "behind", "#rythme"),  # the pace
+        (f"Clause n° {clauses['award']} ", "award", "#attribution"),  # an incomplete award
+        (f"Clause n° {clauses['drafting']} ", "drafting", "#parametres"),  # waiting, no hours
     ):
         task = task_of(page, title_start)
-        assert f'href="/clauses/{clauses[key]}"' in task and ">Ouvrir la clause</a>" in task
+        assert f'href="/clauses/{clauses[key]}{anchor}"' in task, task
+        assert ">Ouvrir la clause</a>" in task
+    report = task_of(
+        page, "Bilan à envoyer au donneur d'ordre : clause n° " + str(clauses["report"])
+    )
+    assert f'href="/clauses/{clauses["report"]}#bilan-form"' in report
+    assert ">Enregistrer le bilan</a>" in report
+    # The form the link leads to is on the clause's page, under that id.
+    assert 'id="bilan-form"' in client.get(f"/clauses/{clauses['report']}").text
 
     check = task_of(page, "Éligibilité à vérifier : 3 participants")
     assert 'action="/participants/eligibilite"' in check
@@ -359,14 +416,18 @@ def test_each_task_offers_its_action_and_no_command_line(
     assert ">Valider l'éligibilité</button>" in check
 
     nobody = task_of(page, f"{unreachable_name} n'a aucun contact avec une adresse e-mail")
-    assert f'href="/corrections/donneurs-d-ordre/{unreachable_id}"' in nobody
-    assert ">Voir ses contacts</a>" in nobody
+    assert f'href="/corrections/donneurs-d-ordre/{unreachable_id}#ajout-contact"' in nobody
+    assert ">Ajouter un contact</a>" in nobody
 
     words = visible(page)
     commandless = words.replace("clauses sociales", "").replace("clauses en cours", "")
     at = commandless.find("clauses ")
     assert at < 0, commandless[at - 200 : at + 100]  # no command to type
+    assert not COMMAND.search(words)
     assert "À faire" not in words
+    # Each task says what to do in the site's words.
+    for item in full.first(30).sections[0].items:
+        assert item.web is not None and item.web.todo in words
 
 
 def history(app: App) -> list[tuple[int, str, str, str | None, str | None]]:
@@ -443,6 +504,198 @@ def test_an_eligibility_post_without_its_token_or_its_proof_changes_nothing(
 
     assert participant(app, "P-1") == before and before[2] is None
     assert history(app) == []
+
+
+# --- a month without hours ------------------------------------------------------------------------
+
+
+def fields(block: str) -> dict[str, str]:
+    """The named fields of a form's HTML, with their values."""
+    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', block))
+
+
+def form_of(page: str, action: str) -> str:
+    found = re.search(
+        rf'<form method="\w+" action="{re.escape(action)}"[^>]*>(.*?)</form>', page, re.S
+    )
+    assert found is not None, f"no form to {action}"
+    return found.group(1)
+
+
+def month_state(app: App, clause_id: int, company: str, month: date) -> dict[str, Any]:
+    """What a month without hours leaves: the declaration, its ladder, the history's row."""
+    with app.transaction() as session:
+        company_id = session.scalars(select(Company.id).where(Company.name == company)).one()
+        declaration = session.scalars(
+            select(Declaration).where(
+                Declaration.clause_id == clause_id,
+                Declaration.company_id == company_id,
+                Declaration.month == month,
+            )
+        ).one_or_none()
+        ladder = session.scalars(
+            select(DeclarationLadder).where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+                DeclarationLadder.month == month,
+            )
+        ).one()
+        rows = session.scalars(
+            select(ClauseHistory).where(
+                ClauseHistory.clause_id == clause_id,
+                ClauseHistory.event == "declaration",
+                ClauseHistory.reason.contains(company),
+            )
+        ).all()
+        return {
+            "declaration": None
+            if declaration is None
+            else (declaration.total_hours, declaration.recorded_by, declaration.source,
+                  len(declaration.lines), declaration.validated_at),
+            "ladder": (ladder.declared_at, ladder.next_step, ladder.next_step_at),
+            "history": [(row.actor, row.reason.split(" de ")[0]) for row in rows],
+        }  # fmt: skip
+
+
+def test_a_month_without_hours_from_the_dashboard_asks_then_is_the_command_line_one(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, _ = signed_in
+    late = scenario.clauses["late"]
+    january, february = date(2026, 1, 1), date(2026, 2, 1)
+    before = month_state(app, late, "Bâtir Gascogne", january)
+    assert before["declaration"] is None and before["history"] == []
+
+    # The dashboard's button: a GET to a page that asks, and writes nothing.
+    task = task_of(client.get("/tableau-de-bord").text, "Bâtir Gascogne : heures")
+    asked = client.get(
+        "/declarations/mois-sans-heure",
+        params=fields(form_of(task, "/declarations/mois-sans-heure")),
+    )
+    assert asked.status_code == 200
+    words = visible(asked.text)
+    assert "Enregistrer janvier 2026 sans heure" in words
+    assert f"Bâtir Gascogne – clause n°\xa0{late} (marché 2025-001 lot 1" in words
+    assert "Confirmer\xa0: aucune heure de janvier 2026" in words
+    assert month_state(app, late, "Bâtir Gascogne", january) == before
+
+    confirmed = client.post(
+        "/declarations/mois-sans-heure",
+        data=fields(form_of(asked.text, "/declarations/mois-sans-heure")),
+        follow_redirects=False,
+    )
+    # The command line, for another company late on the same lot.
+    state = CliState()
+    state.factory = lambda: app
+    command = CliRunner().invoke(
+        cli,
+        ["declaration", "zero", "--clause", str(late), "--company", "Alpha Travaux",
+         "--month", "02/2026", "--actor", "Camille Martin"],
+        obj=state,
+        catch_exceptions=False,
+    )  # fmt: skip
+
+    assert confirmed.status_code == 303 and command.exit_code == 0, command.output
+    web = month_state(app, late, "Bâtir Gascogne", january)
+    line = month_state(app, late, "Alpha Travaux", february)
+    assert web == line
+    assert web["declaration"] == (0, "Camille Martin", web["declaration"][2], 0, None)
+    assert web["ladder"][0] == NOW and before["ladder"][0] is None  # its reminders stop
+    assert web["history"] == [("Camille Martin", "déclaration")]
+
+    board = client.get(confirmed.headers["location"])
+    said = visible(board.text)
+    assert (
+        f"Mois de janvier 2026 enregistré sans heure pour Bâtir Gascogne (clause n°\xa0{late})"
+        in said
+    )
+    # February is now the oldest month late of Bâtir Gascogne: the button offers it.
+    task = task_of(board.text, "Bâtir Gascogne : heures")
+    assert 'name="mois" value="2026-02"' in task
+
+
+def test_a_month_without_hours_needs_its_confirmation_and_its_token(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, csrf = signed_in
+    late = scenario.clauses["late"]
+    with app.transaction() as session:
+        batir = session.scalars(select(Company.id).where(Company.name == "Bâtir Gascogne")).one()
+    wanted = {"clause_id": str(late), "company_id": str(batir), "month": "2026-01-01"}
+    before = month_state(app, late, "Bâtir Gascogne", date(2026, 1, 1))
+
+    # Straight to the POST, without the confirmation page's field: the page asks again.
+    unconfirmed = client.post("/declarations/mois-sans-heure", data={**wanted, "csrf": csrf})
+    assert unconfirmed.status_code == 200
+    assert "Confirmer\xa0: aucune heure de janvier 2026" in visible(unconfirmed.text)
+    for token in ("", "faux" + csrf):
+        refused = client.post(
+            "/declarations/mois-sans-heure",
+            data={**wanted, "confirmation": "oui", "csrf": token},
+        )
+        assert refused.status_code == 403
+    unreadable = client.get("/declarations/mois-sans-heure?clause=x&entreprise=1&mois=2026-13")
+    assert unreadable.status_code == 422
+    assert "la clause, le mois\xa0; rien n'a été enregistré" in visible(unreadable.text)
+    unknown = client.get(
+        f"/declarations/mois-sans-heure?clause=99999&entreprise={batir}&mois=2026-01"
+    )
+    assert unknown.status_code == 404 and "Aucune clause n°\xa099999" in visible(unknown.text)
+    assert month_state(app, late, "Bâtir Gascogne", date(2026, 1, 1)) == before
+
+    # A month already declared: nothing to confirm, and a POST all the same is refused.
+    behind = scenario.clauses["behind"]
+    with app.transaction() as session:
+        routes = session.scalars(select(Company.id).where(Company.name == "Routes du Sud")).one()
+    declared = client.get(
+        f"/declarations/mois-sans-heure?clause={behind}&entreprise={routes}&mois=2026-02"
+    )
+    assert "déjà enregistrée pour Routes du Sud" in visible(declared.text)
+    assert 'name="confirmation"' not in declared.text
+    again = client.post(
+        "/declarations/mois-sans-heure",
+        data={"csrf": csrf, "confirmation": "oui", "clause_id": str(behind),
+              "company_id": str(routes), "month": "2026-02-01"},
+    )  # fmt: skip
+    assert again.status_code == 422 and "Mois sans heure refusé" in visible(again.text)
+    with app.transaction() as session:
+        hours = session.scalars(
+            select(Declaration.total_hours).where(Declaration.clause_id == behind)
+        ).one()
+    assert hours == Decimal(100)  # the month's 100 h untouched
+
+
+def test_what_the_page_says_was_done_is_read_from_the_database(
+    app: App, scenario: Rich, signed_in: tuple[TestClient, str]
+) -> None:
+    client, csrf = signed_in
+    behind = scenario.clauses["behind"]
+    with app.transaction() as session:
+        routes = session.scalars(select(Company.id).where(Company.name == "Routes du Sud")).one()
+    ids = f"clause={behind}&entreprise={routes}&mois=2026-02"
+
+    # Addresses typed by hand: nothing validated, no month without hours, an unknown lot.
+    for address in (
+        f"/tableau-de-bord?fait=validee&{ids}",
+        f"/tableau-de-bord?fait=zero&{ids}",  # 100 h declared, not zero
+        "/tableau-de-bord?fait=validee&clause=99999&entreprise=1&mois=2026-02",
+        "/tableau-de-bord?fait=eligibilite&participant=P-1",  # not validated yet
+        "/tableau-de-bord?fait=validee&quoi=de+tout+le+territoire",  # the old words
+    ):
+        page = client.get(address)
+        assert page.status_code == 200 and 'role="status"' not in page.text, address
+        assert "tout le territoire" not in page.text
+
+    done = client.post(
+        "/declarations/valider",
+        data={"csrf": csrf, "clause_id": str(behind), "company_id": str(routes),
+              "month": "2026-02-01"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303 and "quoi" not in done.headers["location"]
+    assert ids in done.headers["location"]
+    said = visible(client.get(done.headers["location"]).text)
+    assert f"Déclaration de février 2026 de Routes du Sud (clause n°\xa0{behind}) validée" in said
 
 
 # --- the queries of a large territory -------------------------------------------------------------

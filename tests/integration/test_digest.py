@@ -11,10 +11,12 @@ from pathlib import Path
 
 import click
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Clock, make_settings
+from tests.integration.test_dashboard import sign_in
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -25,11 +27,13 @@ from workflow.adapters.orm import (
     Declaration,
     DeclarationLadder,
     DeclarationLine,
+    HeldNotice,
     Market,
     Operation,
     OutboxMessage,
     Participant,
 )
+from workflow.app import web_accounts
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import at_local
 from workflow.domain.stages import (
@@ -39,8 +43,9 @@ from workflow.domain.stages import (
     allowed_events,
     parse_event,
 )
-from workflow.emails.digest import Category
+from workflow.emails.digest import Category, WebActionKind
 from workflow.entrypoints.cli import cli
+from workflow.entrypoints.web.site import create_site
 from workflow.services.clauses import PARAMETER_STAGES
 from workflow.services.declarations import declaration_problems
 from workflow.services.digest import compile_digest, queue_daily_digest
@@ -617,9 +622,40 @@ def test_a_buyer_nobody_can_write_to_is_a_task_until_it_has_a_contact(app: App) 
         ]
     [item] = items
     assert item.title == "Département du Gers n'a aucun contact avec une adresse e-mail"
-    assert item.detail.startswith(f"{in_progress} clauses en cours : ses avis d'étape")
+    assert item.detail == (
+        f"{in_progress} clauses en cours : aucun avis d'étape en attente pour l'instant ; ses "
+        "synthèses mensuelles ne partent pas."
+    )
     assert item.weight == in_progress and item.web is not None
     assert item.web.buyer_id == buyer_id and "contact-add" in item.action
+
+    # Two notices held for one of its lots: the task counts them (they leave with a contact).
+    with app.transaction() as session:
+        lot = session.scalars(select(Clause).order_by(Clause.id)).first()
+        assert lot is not None
+        for n, kind in enumerate(("notice_identified", "notice_drafted")):
+            session.add(
+                HeldNotice(
+                    key=f"notice:{lot.id}:{kind}:held",
+                    clause_id=lot.id,
+                    buyer_id=buyer_id,
+                    kind=kind,
+                    history_event="identify" if n == 0 else "draft",
+                    cause="test",
+                    held_at=NOW,
+                )
+            )
+    with app.transaction() as session:
+        [item] = [
+            i
+            for i in compile_digest(session, NOW, app.settings).items
+            if i.category == Category.NO_CONTACT
+        ]
+    assert item.detail == (
+        f"{in_progress} clauses en cours : 2 avis d'étape en attente (1 lot) ; le dernier de "
+        "chaque lot partira dès qu'un contact avec une adresse sera enregistré ; ses synthèses "
+        "mensuelles ne partent pas."
+    )
     assert in_progress and built.clauses  # the scenario has lots in progress
 
     with app.transaction() as session:
@@ -650,3 +686,116 @@ def test_a_clause_waits_too_long_in_the_digest_and_on_the_dashboard_alike(
     assert bool(seen[0]) is listed
     if listed:
         assert seen[0][0].startswith("Depuis 91 jours (seuil : 90 jours)")
+
+
+# --- the email with a site: its words and links -----------------------------------------------
+
+#: A command line to type (« clauses sociales » is no command).
+CLI_COMMAND = re.compile(r"\bclauses (mail|declaration|clause|participant|buyer|company|digest)\b")
+SITE = "https://clauses.exemple.fr"
+
+
+def _digest_email(app: App) -> OutboxMessage:
+    assert queue_daily_digest(app, NOW) == 1
+    with app.transaction() as session:
+        return session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "facilitator_digest")
+        ).one()
+
+
+def test_with_a_site_the_digest_email_says_what_to_do_there_and_links_to_it(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    """Read as the facilitator: each entry in the site's words, with the absolute address of
+    the page where it is done, and the page is there (signed in, each one answers, with the
+    part the link points to)."""
+    waits = {s: 1 for s in ("identification", "drafting", "award", "execution", "follow_up")}
+    settings = make_settings(
+        tmp_path, database_url, base_url=SITE + "/", stage_wait_days={**waits, "suspended": 1}
+    )
+    app = bootstrap(settings, clock=clock)
+    clock.set(NOW)
+    try:
+        built = build(app)
+        with app.transaction() as session:
+            buyer = session.scalars(select(Buyer)).one()
+            for contact in buyer.contacts:
+                contact.email = ""  # a buyer nobody can write to: its own entry
+            buyer_id = buyer.id
+            failed = session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.subject == "Sujet a")
+            ).one()
+        message = _digest_email(app)
+        text, page = message.body_text, message.body_html
+
+        assert not CLI_COMMAND.search(text), CLI_COMMAND.search(text)
+        assert not CLI_COMMAND.search(page)
+        entries = text.count("\n* ")
+        links = re.findall(r"\n  (Ouvrir [^\n]+)\u00a0: (\S+)", text)
+        assert len(links) == entries and entries >= 8
+        assert all(link.startswith(SITE + "/") for _, link in links)
+        by_link = dict((link, label) for label, link in links)
+        report = built.clauses["report"]
+        assert by_link[f"{SITE}/clauses/{report}#bilan-form"] == "Ouvrir le formulaire du bilan"
+        assert by_link[f"{SITE}/courriels/{failed}"] == "Ouvrir le courriel"
+        assert by_link[f"{SITE}/tableau-de-bord#rubrique-declaration"] == (
+            "Ouvrir le tableau de bord"
+        )
+        buyer_link = f"{SITE}/corrections/donneurs-d-ordre/{buyer_id}#ajout-contact"
+        assert by_link[buyer_link] == "Ouvrir les contacts du donneur d'ordre"
+        assert "bouton «\u00a0Enregistrer un mois sans heure\u00a0» du tableau de bord" in text
+        assert f"tableau de bord\u00a0: {SITE}/tableau-de-bord\n" in text
+        assert f'<a href="{SITE}/clauses/{report}#bilan-form"' in page
+        assert re.search(f'<a href="{SITE}/tableau-de-bord"[^>]*>tableau de bord</a>', page)
+
+        # Each address answers on the site, signed in, with what its fragment points to.
+        web_accounts.add_user(app, login="camille", name="Camille Martin", password="x" * 16)
+        client = TestClient(create_site(app), base_url=SITE)
+        sign_in(client, password="x" * 16)
+        for link in by_link:
+            path, _, fragment = link.removeprefix(SITE).partition("#")
+            answer = client.get(path)
+            assert answer.status_code == 200, link
+            if fragment:
+                assert f'id="{fragment}"' in answer.text, link
+    finally:
+        app.close()
+
+
+def test_without_a_site_the_digest_email_keeps_the_commands(app: App) -> None:
+    """No CLAUSES_BASE_URL: whoever reads it works with the command line."""
+    build(app)
+    text = _digest_email(app).body_text
+    assert "clauses declaration zero --clause" in text and "clauses mail retry" in text
+    assert "https://" not in text and "http://" not in text and "Ouvrir " not in text
+    assert text.count("\n* ") == len(re.findall("\n  À faire[ \u00a0]: [^\n]*clauses ", text))
+    assert "avec : clauses digest" in text
+
+
+def test_every_task_has_its_action_in_the_site_words_without_a_command(
+    tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    """Whatever its kind and stage: the dashboard, the API and the email with a site use it."""
+    waits = {s: 1 for s in ("identification", "drafting", "award", "execution", "follow_up")}
+    settings = make_settings(tmp_path, database_url, stage_wait_days={**waits, "suspended": 1})
+    app = bootstrap(settings, clock=clock)
+    try:
+        build(app)
+        with app.transaction() as session:
+            market = session.scalars(select(Market)).first()
+            assert market is not None
+            session.add(_clause(market, "11", "suspended", T0, hours_computed=100))
+        with app.transaction() as session:
+            items = compile_digest(session, NOW, app.settings).items
+    finally:
+        app.close()
+    kinds = set()
+    for item in items:
+        assert item.web is not None and item.web.todo, item.title
+        assert not CLI_COMMAND.search(item.web.todo), item.web.todo
+        assert item.web.path.startswith("/"), item.web
+        kinds.add(item.web.kind)
+    assert len(items) >= 10 and kinds >= {
+        WebActionKind.RESEND, WebActionKind.DECLARATION, WebActionKind.OPEN_CLAUSE,
+        WebActionKind.FINAL_REPORT,
+    }  # fmt: skip

@@ -18,6 +18,7 @@ from workflow.adapters.orm import (
     Clause,
     Company,
     Correspondent,
+    HeldNotice,
     Market,
     Operation,
     OutboxMessage,
@@ -249,6 +250,8 @@ def test_it_sends_exactly_one_notice_per_milestone_to_every_buyer_contact(
         ]
         assert row.clause_id == walk.clause_id
         assert row.state == "pending"
+    with app.transaction() as session:
+        assert session.scalars(select(HeldNotice)).all() == []  # a buyer with contacts
 
 
 def test_it_never_puts_a_participant_reference_in_a_buyer_email(app: App, clock: Clock) -> None:
@@ -377,7 +380,9 @@ def test_it_tells_the_buyer_why_a_clause_was_abandoned(app: App, clock: Clock) -
     assert "1er décembre 2025" in rows[1].body_text
 
 
-def test_it_skips_buyer_notices_when_the_buyer_has_no_contact(app: App, clock: Clock) -> None:
+def test_it_holds_buyer_notices_when_the_buyer_has_no_contact(app: App, clock: Clock) -> None:
+    """Nothing queued, nothing lost: each notice is held for the clock to release once the
+    buyer has a contact (``test_held_notices``)."""
     clock.set(at(date(2025, 10, 6)))
     territory = make_territory(app, clock)
     with app.transaction() as session:
@@ -391,3 +396,10 @@ def test_it_skips_buyer_notices_when_the_buyer_has_no_contact(app: App, clock: C
     with app.transaction() as session:
         assert session.scalar(select(func.count(OutboxMessage.id))) == 0
         assert session.get_one(Clause, walk.clause_id).stage == "award"
+        held = session.scalars(select(HeldNotice).order_by(HeldNotice.id)).all()
+        assert [(row.kind, row.clause_id, row.outcome) for row in held] == [
+            ("notice_identified", walk.clause_id, None),
+            ("notice_drafted", walk.clause_id, None),
+        ]
+        assert held[1].key.startswith(f"notice:{walk.clause_id}:notice_drafted:h")
+        assert held[1].held_at == at(date(2025, 12, 15))

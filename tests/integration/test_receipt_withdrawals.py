@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.conftest import Clock
 from tests.integration._ladders import Lot
 from tests.integration.test_clause_corrections import MARCH, REASON, add_participants, make, utc
+from tests.text import squash, visible
 from workflow.adapters.orm import Declaration, OutboxMessage, Participant
 from workflow.app.clause_corrections import cancel_declaration
 from workflow.bootstrap import App
@@ -138,3 +139,27 @@ def test_a_receipt_already_gone_stays_as_it_went(app: App, clock: Clock) -> None
         (OutboxState.PENDING, "80"),
     ]
     assert_receipts_to_go_are_true(app)
+
+
+def test_a_correction_s_receipt_says_which_receipt_it_replaces(app: App) -> None:
+    """The company may already hold the first receipt (sent before the correction): the second
+    says it replaces it, with the first one's date and total, so nobody adds the two."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, MARCH, utc(2026, 4, 3, 8), {"P-1": "120"})
+    with app.transaction() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.state, row.sent_at = OutboxState.SENT, utc(2026, 4, 3, 8)
+    declare(app, lot, MARCH, utc(2026, 4, 7, 8), {"P-1": "80.5"})
+
+    first, second = receipts(app)
+    assert second.subject.startswith("Déclaration corrigée : mars 2026")
+    assert first.subject.startswith("Déclaration reçue : mars 2026")
+    said = squash(second.body_text)
+    assert (
+        "Elle remplace votre déclaration de ce mois reçue le 3 avril 2026 (120\u00a0h) : ce message "
+        "annule le reçu précédent, seuls comptent les chiffres ci-dessous." in said
+    )
+    assert total_said(second) == "80,50"
+    assert "Elle remplace" in squash(visible(second.body_html or ""))
+    assert "Elle remplace" not in first.body_text

@@ -159,11 +159,12 @@ def test_a_declaration_recorded_after_shows_only_once_recomputed(
     )
 
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/bilans?mois=2026-03"
+    assert answer.headers["location"] == "/bilans?mois=2026-03&recalcul=change"
     [kept] = rows_of(app)
     assert kept.compiled_at == LATER
     fresh = client.get(answer.headers["location"])
     text = visible(fresh.text)
+    assert "Chiffres recalculés à l'instant\u00a0: des chiffres ont changé" in text
     assert month_hours(fresh.text) == "145,25\u00a0h"
     for label, value in figure_lines(now_known):
         assert f"{label}\u00a0: {value}" in text
@@ -174,6 +175,29 @@ def test_a_declaration_recorded_after_shows_only_once_recomputed(
     assert figures_of(csv_rows(new_csv), PROGRESS, "Heures du mois")["Ensemble"] == Decimal(
         "145.25"
     )
+
+
+def test_a_recompute_says_whether_any_figure_moved(
+    app: App, clock: Clock, signed: tuple[TestClient, str], data: Dataset
+) -> None:
+    client, csrf = signed
+    client.get("/bilans/annuel?annee=2026")
+    clock.set(LATER)
+    # Nothing recorded since: the figures are the same, and the page says so.
+    for address, form in (
+        ("/bilans/recalculer", {"mois": "2026-03"}),
+        ("/bilans/annuel/recalculer", {"annee": "2026"}),
+    ):
+        answer = client.post(address, data={"csrf": csrf, **form}, follow_redirects=False)
+        page = client.get(answer.headers["location"])
+        text = visible(page.text)
+        if "annuel" in address:
+            assert "aucun chiffre n'a changé depuis le calcul précédent" in text
+        else:
+            # The monthly summary was never computed before this click.
+            assert "Chiffres calculés à l'instant." in text
+    # A word the page does not know says nothing (the address chooses a sentence, not words).
+    assert 'id="recalcul"' not in client.get("/bilans?mois=2026-03&recalcul=faux").text
 
 
 def test_the_downloads_are_the_pages_snapshot_byte_for_byte(
@@ -221,14 +245,16 @@ def test_recomputing_twice_or_at_once_keeps_one_snapshot_the_newest(
     app: App, clock: Clock, signed: tuple[TestClient, str], data: Dataset
 ) -> None:
     client, csrf = signed
-    for _ in range(2):
+    for found in ("nouveau", "identique"):
         answer = client.post(
             "/bilans/recalculer",
             data={"csrf": csrf, "mois": "2026-03", "acheteur": str(data.gers)},
             follow_redirects=False,
         )
         assert answer.status_code == 303
-        assert answer.headers["location"] == f"/bilans?mois=2026-03&acheteur={data.gers}"
+        assert answer.headers["location"] == (
+            f"/bilans?mois=2026-03&acheteur={data.gers}&recalcul={found}"
+        )
     assert [(r.kind, r.period, r.scope) for r in rows_of(app)] == [
         ("summary", "2026-03", data.gers)
     ]
@@ -341,7 +367,11 @@ def test_the_annual_report_is_kept_and_recomputed_likewise(app: App, clock: Cloc
         data={"csrf": csrf, "annee": "2017"},
         follow_redirects=False,
     )
-    assert (answer.status_code, answer.headers["location"]) == (303, "/bilans/annuel?annee=2017")
+    # A buyer without lots moves no figure: the recompute says so.
+    assert (answer.status_code, answer.headers["location"]) == (
+        303,
+        "/bilans/annuel?annee=2017&recalcul=identique",
+    )
     assert CHANGED not in visible(client.get(answer.headers["location"]).text)
     assert len(rows_of(app)) == 1
 

@@ -81,12 +81,12 @@ def history_rows(app: App, clause_id: int) -> list[tuple[str, str | None, str, s
 def test_the_board_and_the_clause_pages_are_behind_the_login(app: App, site: TestClient) -> None:
     clause_id, _, _ = lot_01(app)
     for page in ("/clauses", f"/clauses/{clause_id}", "/clauses?recherche=gascons"):
-        assert site.get(page, follow_redirects=False).headers["location"] == "/connexion"
+        assert site.get(page, follow_redirects=False).headers["location"].startswith("/connexion")
     before = history_rows(app, clause_id)
     anonymous = site.post(
         f"/clauses/{clause_id}/avancer", data={"etape": "execution"}, follow_redirects=False
     )
-    assert anonymous.headers["location"] == "/connexion"
+    assert anonymous.headers["location"].startswith("/connexion")
 
     csrf = sign_in(site)
     forged = site.post(

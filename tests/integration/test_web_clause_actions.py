@@ -539,7 +539,7 @@ def test_no_action_is_done_without_the_session_and_its_csrf_token(
     before = {i: (history_rows(app, i), clause_detail(app, i)) for i in (clause_id, awarding)}
     for route, (target, data) in forms.items():
         anonymous = site.post(f"/clauses/{target}/{route}", data=data, follow_redirects=False)
-        assert anonymous.headers["location"] == "/connexion", route
+        assert anonymous.headers["location"].startswith("/connexion"), route
     csrf = sign_in(site)
     for route, (target, data) in forms.items():
         for token in ("", "faux" + csrf):

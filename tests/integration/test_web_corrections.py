@@ -143,7 +143,7 @@ def test_the_pages_are_behind_the_login_and_a_post_without_its_token_changes_not
         f"/corrections/lots/{clause_id}/annulation",
         f"/corrections/lots/{clause_id}/reouverture",
     ):
-        assert site.get(path, follow_redirects=False).headers["location"] == "/connexion"
+        assert site.get(path, follow_redirects=False).headers["location"].startswith("/connexion")
     posts = {
         f"/corrections/entreprises/{company}": {"city": "Condom", "reason": "essai"},
         "/corrections/donneurs-d-ordre/1": {"name": "Autre nom"},
@@ -157,7 +157,7 @@ def test_the_pages_are_behind_the_login_and_a_post_without_its_token_changes_not
     before = dump(app)
     for path, data in posts.items():
         response = site.post(path, data=data, follow_redirects=False)
-        assert response.headers["location"] == "/connexion"
+        assert response.headers["location"].startswith("/connexion")
     csrf = sign_in(site)
     before = dump(app)
     for path, data in posts.items():

@@ -182,7 +182,7 @@ def confirm(client: TestClient, kind: str, preview: str) -> Any:
 def test_the_page_is_behind_the_login_and_offers_the_three_imports(
     app: App, site: TestClient
 ) -> None:
-    assert site.get("/imports", follow_redirects=False).headers["location"] == "/connexion"
+    assert site.get("/imports", follow_redirects=False).headers["location"].startswith("/connexion")
     before = dump(app)
     anonymous = site.post(
         "/imports/lots",
@@ -190,7 +190,7 @@ def test_the_page_is_behind_the_login_and_offers_the_three_imports(
         files={"fichier": ("lots.csv", LOTS.read_bytes(), "text/csv")},
         follow_redirects=False,
     )
-    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/connexion"
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/connexion")
 
     sign_in(site)
     page = site.get("/imports").text

@@ -16,6 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+# Registers the mapper events that keep every searched record's ``search_text``: every session of
+# the service comes from here, so no write path can miss them.
+from workflow.adapters import search_text as _search_text  # noqa: F401
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 

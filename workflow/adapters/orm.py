@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -61,6 +63,8 @@ class Buyer(CalendarOverrides, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(60), default="")
     notice_preference: Mapped[str] = mapped_column(String(20), default="each_milestone")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     contacts: Mapped[list[BuyerContact]] = relationship(
@@ -78,6 +82,8 @@ class BuyerContact(Base):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")
     role: Mapped[str] = mapped_column(String(100), default="")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
 
     buyer: Mapped[Buyer] = relationship(back_populates="contacts")
 
@@ -90,6 +96,8 @@ class Operation(Base):
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     place: Mapped[str] = mapped_column(String(200), default="")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     buyer: Mapped[Buyer] = relationship(back_populates="operations")
@@ -104,6 +112,8 @@ class Market(Base):
     operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
     reference: Mapped[str] = mapped_column(String(60))
     title: Mapped[str] = mapped_column(String(200), default="")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
 
     operation: Mapped[Operation] = relationship(back_populates="markets")
     clauses: Mapped[list[Clause]] = relationship(back_populates="market")
@@ -139,6 +149,8 @@ class Clause(CalendarOverrides, Base):
     end_date: Mapped[date | None] = mapped_column(Date, default=None)
     final_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     final_report: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     market: Mapped[Market] = relationship(back_populates="clauses")
@@ -166,6 +178,8 @@ class Company(Base):
     name: Mapped[str] = mapped_column(String(200))
     siret: Mapped[str | None] = mapped_column(String(14), unique=True, default=None)
     city: Mapped[str] = mapped_column(String(100), default="")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     correspondents: Mapped[list[Correspondent]] = relationship(
@@ -183,6 +197,8 @@ class Correspondent(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
 
     company: Mapped[Company] = relationship(back_populates="correspondents")
 
@@ -225,6 +241,8 @@ class Participant(Base):
     validated_on: Mapped[date | None] = mapped_column(Date, default=None)
     sex: Mapped[str | None] = mapped_column(String(1), default=None)
     birth_year: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: The searched fields, normalised (``adapters.search_text`` keeps it on every write).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -445,6 +463,47 @@ class OutboxAttachment(Base):
     message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
 
 
+#: Held notices neither released nor superseded yet: written as ``services.held_notices``
+#: writes it (SQLite uses a partial index only for the identical WHERE term).
+WAITING_NOTICES = "settled_at IS NULL"
+
+
+class HeldNotice(Base):
+    """A buyer notice that could not be queued: the buyer had no contact with an address.
+
+    The clock releases it once the buyer has one (``services.held_notices``). ``key`` is the
+    outbox key the notice would have had, and has once released: a release run twice, or by two
+    instances, writes one message. ``buyer_id`` says whom it was held for, without a foreign key
+    (a buyer merged away is deleted): the release reads the lot's buyer as it is then.
+    ``outcome`` says how it was settled: released, superseded (a later notice of the lot told
+    the buyer where it stands) or dropped (the buyer no longer wants milestone notices).
+    """
+
+    __tablename__ = "held_notices"
+    __table_args__ = (
+        Index(
+            "ix_held_notices_waiting",
+            "clause_id",
+            "held_at",
+            "id",
+            sqlite_where=text(WAITING_NOTICES),
+            postgresql_where=text(WAITING_NOTICES),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(60))
+    # The history row's event and time: the cause the key is built from, and the reason quoted.
+    history_event: Mapped[str] = mapped_column(String(30))
+    cause: Mapped[str] = mapped_column(String(120))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(12), default=None)
+
+
 class PeriodicRun(Base):
     """Which period a periodic job (digest, monthly summary) has already produced."""
 
@@ -570,3 +629,37 @@ class ReportSnapshot(Base):
     view: Mapped[str] = mapped_column(Text)
     csv: Mapped[bytes] = mapped_column(LargeBinary)
     xlsx: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: The rows a write left without their ``search_text`` (none, unless a path forgot it): the
+#: predicate of their partial indexes, written as the search writes it (SQLite uses a partial
+#: index only for a WHERE term identical to its own). The mapper events that write the text are
+#: in ``adapters.search_text`` (registered by ``adapters.db``, which every session comes from).
+UNWRITTEN = "search_text IS NULL"
+
+
+def _unwritten_index(model: type[Any]) -> Index:
+    """The rows of ``model`` without their text: an empty index, so the search's look for them
+    costs nothing."""
+    table: Table = model.__table__
+    return Index(
+        f"ix_{table.name}_search_text_unwritten",
+        table.c.id,
+        sqlite_where=text(UNWRITTEN),
+        postgresql_where=text(UNWRITTEN),
+    )
+
+
+#: Every model with a ``search_text``; made with the models' tables (an ``Index`` on a table's
+#: column belongs to that table).
+SEARCHED: tuple[type[Any], ...] = (
+    Buyer,
+    BuyerContact,
+    Company,
+    Correspondent,
+    Operation,
+    Market,
+    Participant,
+    Clause,
+)
+UNWRITTEN_INDEXES = tuple(_unwritten_index(model) for model in SEARCHED)

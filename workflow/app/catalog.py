@@ -4,24 +4,30 @@ operations, markets, and lots (each with its clause).
 Every argument naming a buyer, a company, an operation or a market takes its N° or what people
 know of it (its name, its SIRET, its reference), through ``lookup``. Commands run in one
 ``unit_of_work`` and return what they created as a frozen view; lists read through ``reading``.
+Each creation (but a lot's, which its clause history tells) writes its « création » row in the
+record history, with the unit's actor, in the same transaction: the CLI and the web forms alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from workflow.adapters.orm import Buyer, BuyerContact, Company, Correspondent, Market, Operation
 from workflow.app.clause_views import ClauseSummary, summary_of
 from workflow.app.clauses import Designation, Figures
 from workflow.app.lookup import find_buyer, find_company, find_market, find_operation
-from workflow.app.unit import reading, unit_of_work
+from workflow.app.unit import Unit, reading, unit_of_work
 from workflow.domain.hours import HoursCalculation
 from workflow.domain.vocabulary import NoticePreference
 from workflow.runtime import App
-from workflow.services import catalog
+from workflow.services import catalog, corrections
 from workflow.services.catalog import CalendarChange
 from workflow.services.clauses import ClauseParameters
+from workflow.services.corrections import Created
+
+CreatedRecord = TypeVar("CreatedRecord", bound=Created)
 
 # --- views ------------------------------------------------------------------------------------
 
@@ -161,6 +167,12 @@ def market_view(market: Market) -> MarketView:
     )
 
 
+def created(unit: Unit, record: CreatedRecord) -> CreatedRecord:
+    """``record`` with its « création » row written, by the unit's actor at the unit's moment."""
+    corrections.record_creation(unit.session, record, actor=unit.actor, now=unit.now)
+    return record
+
+
 # --- buyers -----------------------------------------------------------------------------------
 
 
@@ -175,17 +187,16 @@ def add_buyer(
 ) -> BuyerView:
     """A new buyer; its calendar is refused when a reminder would never go out."""
     with unit_of_work(app, actor) as unit:
-        return buyer_view(
-            catalog.add_buyer(
-                unit.session,
-                name=name,
-                kind=kind,
-                notice_preference=notice_preference,
-                calendar=calendar,
-                now=unit.now,
-                settings=app.settings,
-            )
+        buyer = catalog.add_buyer(
+            unit.session,
+            name=name,
+            kind=kind,
+            notice_preference=notice_preference,
+            calendar=calendar,
+            now=unit.now,
+            settings=app.settings,
         )
+        return buyer_view(created(unit, buyer))
 
 
 def list_buyers(app: App) -> tuple[BuyerView, ...]:
@@ -207,11 +218,10 @@ def add_buyer_contact(
     """A contact of a buyer: the notices go to its contacts."""
     with unit_of_work(app, actor) as unit:
         found = find_buyer(unit.session, buyer)
-        return contact_view(
-            catalog.add_buyer_contact(
-                unit.session, found.id, name=name, email=email, phone=phone, role=role
-            )
+        contact = catalog.add_buyer_contact(
+            unit.session, found.id, name=name, email=email, phone=phone, role=role
         )
+        return contact_view(created(unit, contact))
 
 
 # --- companies --------------------------------------------------------------------------------
@@ -221,9 +231,8 @@ def add_company(
     app: App, name: str, *, siret: str | None = None, city: str = "", actor: str | None = None
 ) -> CompanyView:
     with unit_of_work(app, actor) as unit:
-        return company_view(
-            catalog.add_company(unit.session, name=name, siret=siret, city=city, now=unit.now)
-        )
+        company = catalog.add_company(unit.session, name=name, siret=siret, city=city, now=unit.now)
+        return company_view(created(unit, company))
 
 
 def list_companies(app: App) -> tuple[CompanyView, ...]:
@@ -244,9 +253,10 @@ def add_correspondent(
     """The company's insertion correspondent: calls and reminders go to them."""
     with unit_of_work(app, actor) as unit:
         found = find_company(unit.session, company)
-        return correspondent_view(
-            catalog.add_correspondent(unit.session, found.id, name=name, email=email, phone=phone)
+        person = catalog.add_correspondent(
+            unit.session, found.id, name=name, email=email, phone=phone
         )
+        return correspondent_view(created(unit, person))
 
 
 # --- operations and markets -------------------------------------------------------------------
@@ -257,9 +267,10 @@ def add_operation(
 ) -> OperationView:
     with unit_of_work(app, actor) as unit:
         found = find_buyer(unit.session, buyer)
-        return operation_view(
-            catalog.add_operation(unit.session, found.id, name=name, place=place, now=unit.now)
+        operation = catalog.add_operation(
+            unit.session, found.id, name=name, place=place, now=unit.now
         )
+        return operation_view(created(unit, operation))
 
 
 def list_operations(app: App, *, buyer: Designation | None = None) -> tuple[OperationView, ...]:
@@ -279,9 +290,8 @@ def add_market(
 ) -> MarketView:
     with unit_of_work(app, actor) as unit:
         found = find_operation(unit.session, operation)
-        return market_view(
-            catalog.add_market(unit.session, found.id, reference=reference, title=title)
-        )
+        market = catalog.add_market(unit.session, found.id, reference=reference, title=title)
+        return market_view(created(unit, market))
 
 
 def list_markets(app: App, *, operation: Designation | None = None) -> tuple[MarketView, ...]:

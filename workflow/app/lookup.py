@@ -17,7 +17,6 @@ The rule, the same for every kind of record:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.adapters.orm import Buyer, Clause, Company, Market, Operation, Participant
+from workflow.domain.characters import normalized as normalized  # the name the app uses
 from workflow.errors import (
     CLAUSE_BOARD,
     SEARCH_HER,
@@ -40,10 +40,6 @@ T = TypeVar("T")
 #: How many candidates an ambiguous designation lists before « … et N autres ».
 SHOWN_CANDIDATES = 10
 
-_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−-_'’‘`´"), " ")
-#: Ligatures no decomposition splits: « œuvre » is typed « oeuvre » on most keyboards.
-_FOLDED = {**_DASHES, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae"}
-
 
 #: What the web pages and the API say instead of each ``_choose``'s list command.
 _LISTED = {
@@ -58,14 +54,6 @@ _LISTED = {
 
 class AmbiguousDesignation(InputRefused):
     """Plusieurs enregistrements répondent à ce nom."""
-
-
-def normalized(text: str) -> str:
-    """``Gers-Habitat`` and ``gers  habitat`` and ``GERS HABITAT`` read the same; so do
-    « Ré » and « Re »."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDED))
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(letters.casefold().split())
 
 
 def _is_number(text: str) -> bool:

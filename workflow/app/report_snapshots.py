@@ -46,6 +46,29 @@ class Freshness:
 
 
 @dataclass(frozen=True)
+class Recomputed:
+    """What « Recalculer maintenant » found: whether a figure of the report moved since the
+    computation it replaced (``None``: none was kept)."""
+
+    changed: bool | None
+
+    @property
+    def code(self) -> str:
+        """The page's confirmation, carried in its address (``recalcul=…``)."""
+        return {None: "nouveau", True: "change", False: "identique"}[self.changed]
+
+
+#: The confirmation of each ``Recomputed.code``, as the report page says it.
+RECOMPUTED_PHRASES = {
+    "nouveau": "Chiffres calculés à l'instant.",
+    "change": "Chiffres recalculés à l'instant\u00a0: des chiffres ont changé depuis le calcul "
+    "précédent.",
+    "identique": "Chiffres recalculés à l'instant\u00a0: aucun chiffre n'a changé depuis le "
+    "calcul précédent.",
+}
+
+
+@dataclass(frozen=True)
 class SummaryPage:
     view: SummaryView
     freshness: Freshness
@@ -175,11 +198,19 @@ def recompute_summary_key(
 
 def recompute_summary(
     app: App, month: date, *, buyer: int | None = None, actor: str | None = None
-) -> date:
-    """Compile the summary of ``month`` again and keep it in place of the one kept; the month."""
+) -> Recomputed:
+    """Compile the summary of ``month`` again and keep it in place of the one kept."""
     read = _read(app, lambda b: _summary_key(month, b), buyer)
-    recompute_summary_key(app, read.key, actor)
-    return month
+    compiled, _ = recompute_summary_key(app, read.key, actor)
+    return _compared(read, compiled)
+
+
+def _compared(read: _Read, compiled: CompiledReport) -> Recomputed:
+    """The figures as the page shows them (the view), before and after: the compile time is
+    not in the view, so equal views mean no figure moved."""
+    if read.stored is None:
+        return Recomputed(None)
+    return Recomputed(read.stored.view != compiled.view_json())
 
 
 def summary_file(
@@ -263,11 +294,11 @@ def recompute_annual_key(
 
 def recompute_annual(
     app: App, year: int, *, buyer: int | None = None, actor: str | None = None
-) -> int:
-    """Compile the report of ``year`` again and keep it in place of the one kept; the year."""
+) -> Recomputed:
+    """Compile the report of ``year`` again and keep it in place of the one kept."""
     read = _read(app, lambda b: _annual_key(year, b), buyer)
-    recompute_annual_key(app, read.key, actor)
-    return year
+    compiled, _ = recompute_annual_key(app, read.key, actor)
+    return _compared(read, compiled)
 
 
 def annual_file(

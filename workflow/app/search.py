@@ -7,6 +7,12 @@ contacts, companies and their correspondents, operations, markets, lots and part
 says for each what it is, its N° and the command that shows it. The matching is that of the
 designations (``lookup.normalized``): case, accents, dashes and apostrophes do not count.
 
+The database does the matching: each record keeps its searched fields normalised in
+``search_text`` (``adapters.search_text`` writes it on every insert and update), so a search is
+one ``LIKE`` per kind, ranked and cut there, the results written for the rows shown only. A row
+whose text is missing (NULL: a write that bypassed the ORM and forgot it) is matched in Python,
+from an empty partial index: it is found all the same.
+
 Participants are found by their reference only (a pseudonym): nothing else of them is searched
 or shown.
 """
@@ -14,12 +20,12 @@ or shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
@@ -32,13 +38,17 @@ from workflow.adapters.orm import (
     Operation,
     Participant,
 )
+from workflow.adapters.search_text import (
+    FIELDS,
+    SEPARATOR,
+    lot_fields,
+    lot_reference,
+)
 from workflow.app.lookup import normalized
 from workflow.app.unit import reading
 from workflow.domain.stages import LABELS, Stage
 from workflow.errors import InputRefused
 from workflow.runtime import App
-
-R = TypeVar("R")
 
 #: Below this, nearly everything matches: the search asks for more.
 MIN_LENGTH = 2
@@ -82,15 +92,108 @@ def search(app: App, text: str, *, limit: int = LIMIT) -> SearchResult:
             f"Recherche «\u00a0{text.strip()}\u00a0» : donnez au moins {MIN_LENGTH} lettres ou chiffres."
         )
     digits = re.sub(r"\s", "", text)
+    found: list[Found] = []
+    more = 0
     with reading(app) as session:
-        found = list(_found(session, wanted, digits if digits.isdigit() else None))
-    return SearchResult(text.strip(), tuple(found[:limit]), max(0, len(found) - limit))
+        for kind in _KINDS:
+            shown, total = _kind(
+                session, kind, wanted, digits if digits.isdigit() else None, limit - len(found)
+            )
+            found.extend(shown)
+            more += total - len(shown)
+    return SearchResult(text.strip(), tuple(found), more)
 
 
 @lru_cache(maxsize=200_000)
 def normal(text: str) -> str:
     """``normalized``, kept: the same names are matched again at every search."""
     return normalized(text)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How one kind of record is searched and shown."""
+
+    model: Any
+    #: The columns read for each result (the record's and those of the records it belongs to).
+    columns: tuple[Any, ...]
+    joins: tuple[tuple[Any, Any], ...]
+    #: The order within a rank (the N°, a participant's reference).
+    order: Any
+    #: The searched fields of a row, for the rows whose ``search_text`` is not written yet.
+    fields: Callable[[Any], tuple[str | None, ...]]
+    found: Callable[[Any], Found]
+
+
+def _like(text: str) -> str:
+    """``text`` matched literally by LIKE (``\\`` escapes): « 100 % » or « lot_2 » are letters."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(
+    kind: _Kind, wanted: str, digits: str | None
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """A field of the record is the text (the first rank); a field holds it. A line feed is
+    around every field of ``search_text`` and in none, so a match never spans two fields."""
+    column = kind.model.search_text
+    pattern = _like(wanted)
+    exact: ColumnElement[bool] = column.like(f"%{SEPARATOR}{pattern}{SEPARATOR}%", escape="\\")
+    condition: ColumnElement[bool] = column.like(f"%{pattern}%", escape="\\")
+    if digits and kind.model is Company:  # a SIRET read aloud, spaces left out
+        siret = Company.siret.like(f"%{digits}%")
+        return or_(siret, exact), or_(siret, condition)
+    return exact, condition
+
+
+def _kind(
+    session: Session, kind: _Kind, wanted: str, digits: str | None, room: int
+) -> tuple[list[Found], int]:
+    """The first ``room`` records of a kind that hold the text, exact matches first, and how
+    many hold it. The database matches ``search_text``; the rows not written yet (NULL), if a
+    write ever missed it, are matched here in Python, so that no record is ever missed."""
+    exact, condition = _conditions(kind, wanted, digits)
+    rank = case((exact, 0), else_=1)
+    connection = session.connection()
+    rows: list[Any] = []
+    total = 0
+    if room > 0:
+        statement = select(*kind.columns, rank.label("rank"), func.count().over().label("total"))
+        for table, on in kind.joins:
+            statement = statement.join(table, on)
+        statement = statement.where(condition).order_by(rank, kind.order).limit(room)
+        rows = list(connection.execute(statement).all())
+        total = rows[0].total if rows else 0
+    else:
+        total = (
+            connection.scalar(select(func.count()).select_from(kind.model).where(condition)) or 0
+        )
+    ranked = [(row.rank, row) for row in rows] + _unwritten(session, kind, wanted, digits)
+    total += len(ranked) - len(rows)
+    if len(ranked) > len(rows):  # rare: written rows and unwritten ones, in one order
+        ranked.sort(key=lambda item: (item[0], getattr(item[1], kind.order.key)))
+    return [kind.found(row) for _, row in ranked[: max(room, 0)]], total
+
+
+def _unwritten(
+    session: Session, kind: _Kind, wanted: str, digits: str | None
+) -> list[tuple[int, Row[Any]]]:
+    """The records of a kind whose ``search_text`` is NULL that hold the text, with their rank."""
+    statement = select(*kind.columns)
+    for table, on in kind.joins:
+        statement = statement.join(table, on)
+    rows = session.connection().execute(
+        # Written as the partial index ``orm.UNWRITTEN_INDEXES`` is: it reads no row.
+        statement.where(kind.model.search_text.is_(None)).order_by(kind.order)
+    )
+    found: list[tuple[int, Row[Any]]] = []
+    for row in rows:
+        if digits and kind.model is Company and row.siret and digits in row.siret:
+            rank: int | None = 0
+        else:
+            rank = _matches(wanted, *kind.fields(row))
+        if rank is not None:
+            found.append((rank, row))
+    return found
 
 
 def _matches(wanted: str, *fields: str | None) -> int | None:
@@ -103,52 +206,33 @@ def _matches(wanted: str, *fields: str | None) -> int | None:
     return None
 
 
-def _ranked(items: Iterable[tuple[int | None, Found]]) -> list[Found]:
-    kept = [(rank, f) for rank, f in items if rank is not None]
-    return [f for _, f in sorted(kept, key=lambda pair: pair[0])]
+def _lot_reference(row: Any) -> str:
+    return lot_reference(row.reference, row.lot_number)
 
 
-def _kind(
-    wanted: str,
-    rows: Iterable[Row[Any]],
-    fields: Callable[[Any], tuple[str | None, ...]],
-    found: Callable[[Any], Found],
-) -> list[Found]:
-    """The ``rows`` of one kind whose ``fields`` hold the text, exact matches first; a result
-    is written for those only."""
-    ranked = ((_matches(wanted, *fields(r)), r) for r in rows)
-    return _ranked((rank, found(r)) for rank, r in ranked if rank is not None)
-
-
-def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]:
-    # Core rows, the few columns matched and shown: a territory has tens of thousands of
-    # records, none of which is an object to keep (the board's search reads them the same way).
-    def rows(*columns: Any, order: Any, joins: Sequence[tuple[Any, Any]] = ()) -> list[Row[Any]]:
-        statement = select(*columns)
-        for table, on in joins:
-            statement = statement.join(table, on)
-        return list(session.connection().execute(statement.order_by(order)).all())
-
-    yield from _kind(
-        wanted,
-        rows(Buyer.id, Buyer.name, Buyer.kind, order=Buyer.id),
-        lambda b: (b.name,),
+_KINDS = (
+    _Kind(
+        Buyer,
+        (Buyer.id, Buyer.name, Buyer.kind),
+        (),
+        Buyer.id,
+        lambda b: FIELDS[Buyer](b),
         lambda b: Found(
             "buyer", "donneur d'ordre", b.id, b.name, b.kind, f"clauses buyer show {b.id}"
         ),
-    )
-    yield from _kind(
-        wanted,
-        rows(
+    ),
+    _Kind(
+        BuyerContact,
+        (
             BuyerContact.id,
             BuyerContact.name,
             BuyerContact.email,
             BuyerContact.buyer_id,
             Buyer.name.label("buyer"),
-            order=BuyerContact.id,
-            joins=((Buyer, Buyer.id == BuyerContact.buyer_id),),
         ),
-        lambda c: (c.name, c.email),
+        ((Buyer, Buyer.id == BuyerContact.buyer_id),),
+        BuyerContact.id,
+        lambda c: FIELDS[BuyerContact](c),
         lambda c: Found(
             "contact",
             "contact",
@@ -157,39 +241,34 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             c.buyer,
             f"clauses buyer show {c.buyer_id}",
         ),
-    )
-    companies = rows(Company.id, Company.name, Company.siret, Company.city, order=Company.id)
-    ranked = (
-        (0 if digits and c.siret and digits in c.siret else _matches(wanted, c.name), c)
-        for c in companies
-    )
-    yield from _ranked(
+    ),
+    _Kind(
+        Company,
+        (Company.id, Company.name, Company.siret, Company.city),
+        (),
+        Company.id,
+        lambda c: FIELDS[Company](c),
+        lambda c: Found(
+            "company",
+            "entreprise",
+            c.id,
+            c.name + (f" (SIRET {c.siret})" if c.siret else ""),
+            c.city,
+            f"clauses company show {c.id}",
+        ),
+    ),
+    _Kind(
+        Correspondent,
         (
-            rank,
-            Found(
-                "company",
-                "entreprise",
-                c.id,
-                c.name + (f" (SIRET {c.siret})" if c.siret else ""),
-                c.city,
-                f"clauses company show {c.id}",
-            ),
-        )
-        for rank, c in ranked
-        if rank is not None
-    )
-    yield from _kind(
-        wanted,
-        rows(
             Correspondent.id,
             Correspondent.name,
             Correspondent.email,
             Correspondent.company_id,
             Company.name.label("company"),
-            order=Correspondent.id,
-            joins=((Company, Company.id == Correspondent.company_id),),
         ),
-        lambda c: (c.name, c.email),
+        ((Company, Company.id == Correspondent.company_id),),
+        Correspondent.id,
+        lambda c: FIELDS[Correspondent](c),
         lambda c: Found(
             "correspondent",
             "correspondant",
@@ -198,18 +277,13 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             c.company,
             f"clauses company show {c.company_id}",
         ),
-    )
-    yield from _kind(
-        wanted,
-        rows(
-            Operation.id,
-            Operation.name,
-            Operation.place,
-            Buyer.name.label("buyer"),
-            order=Operation.id,
-            joins=((Buyer, Buyer.id == Operation.buyer_id),),
-        ),
-        lambda o: (o.name, o.place),
+    ),
+    _Kind(
+        Operation,
+        (Operation.id, Operation.name, Operation.place, Buyer.name.label("buyer")),
+        ((Buyer, Buyer.id == Operation.buyer_id),),
+        Operation.id,
+        lambda o: FIELDS[Operation](o),
         lambda o: Found(
             "operation",
             "opération",
@@ -218,22 +292,22 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             o.buyer,
             f"clauses market list --operation {o.id}",
         ),
-    )
-    yield from _kind(
-        wanted,
-        rows(
+    ),
+    _Kind(
+        Market,
+        (
             Market.id,
             Market.reference,
             Market.title,
             Operation.name.label("operation"),
             Buyer.name.label("buyer"),
-            order=Market.id,
-            joins=(
-                (Operation, Operation.id == Market.operation_id),
-                (Buyer, Buyer.id == Operation.buyer_id),
-            ),
         ),
-        lambda m: (m.reference, m.title),
+        (
+            (Operation, Operation.id == Market.operation_id),
+            (Buyer, Buyer.id == Operation.buyer_id),
+        ),
+        Market.id,
+        lambda m: FIELDS[Market](m),
         lambda m: Found(
             "market",
             "marché",
@@ -242,10 +316,10 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             f"{m.operation}, {m.buyer}",
             f"clauses clause list --market {m.id}",
         ),
-    )
-    yield from _kind(
-        wanted,
-        rows(
+    ),
+    _Kind(
+        Clause,
+        (
             Clause.id,
             Clause.lot_number,
             Clause.lot_title,
@@ -253,26 +327,28 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             Clause.stage,
             Market.reference,
             Operation.name.label("operation"),
-            order=Clause.id,
-            joins=(
-                (Market, Market.id == Clause.market_id),
-                (Operation, Operation.id == Market.operation_id),
-            ),
         ),
-        lambda c: (_lot_reference(c.reference, c.lot_number), c.lot_title, c.trade),
+        (
+            (Market, Market.id == Clause.market_id),
+            (Operation, Operation.id == Market.operation_id),
+        ),
+        Clause.id,
+        lambda c: lot_fields(c.reference, c.lot_number, c.lot_title, c.trade),
         lambda c: Found(
             "clause",
             "lot",
             c.id,
-            f"{_lot_reference(c.reference, c.lot_number)} {c.lot_title}",
+            f"{_lot_reference(c)} {c.lot_title}",
             f"{c.operation} · {LABELS[Stage(c.stage)]}",
             f"clauses clause show {c.id}",
         ),
-    )
-    yield from _kind(
-        wanted,
-        rows(Participant.id, Participant.reference, order=Participant.reference),
-        lambda p: (p.reference,),
+    ),
+    _Kind(
+        Participant,
+        (Participant.id, Participant.reference),
+        (),
+        Participant.reference,
+        lambda p: FIELDS[Participant](p),
         lambda p: Found(
             "participant",
             "participant",
@@ -281,9 +357,5 @@ def _found(session: Session, wanted: str, digits: str | None) -> Iterator[Found]
             "",
             f"clauses privacy export --participant {p.reference}",
         ),
-    )
-
-
-def _lot_reference(market_reference: str, lot_number: str | None) -> str:
-    lot = f"/{lot_number}" if lot_number else ""
-    return f"{market_reference}{lot}"
+    ),
+)

@@ -95,6 +95,8 @@ class PassDone(ticks.PassFigures):
     ladders: Ladders
     digests: int
     summaries: int
+    #: Buyer notices held for want of a contact, sent now that it has one.
+    held_notices: int
     #: None when nothing was due to leave (no connection to the mail server was opened).
     dispatch: Sending | None
     #: True when a stop was asked for in the middle: the rest is left for the next pass.
@@ -111,6 +113,7 @@ def pass_done(app: App, report: ticks.PassReport) -> PassDone:
         ladders=Ladders(**report.ladders.as_dict()),
         digests=report.digests,
         summaries=report.summaries,
+        held_notices=report.held_notices,
         dispatch=sending(report.dispatch, transport) if report.dispatch else None,
         interrupted=report.interrupted,
         delivery_trouble=report.delivery_trouble(app.settings.zone),

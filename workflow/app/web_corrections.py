@@ -163,6 +163,17 @@ class MarketSheet:
     buyer: str
     lots: tuple[LotLine, ...]
     operation_id: int = 0
+    history: tuple[HistoryEntry, ...] = ()
+
+
+def _own_history(session: Session, kind: RecordKind, record_id: int) -> tuple[HistoryEntry, ...]:
+    """The corrections of this very record, oldest first (its owner's card lists them too)."""
+    rows = session.scalars(
+        select(RecordHistory)
+        .where(RecordHistory.entity == kind.value, RecordHistory.entity_id == record_id)
+        .order_by(RecordHistory.id)
+    )
+    return tuple(record_history.history_entry(row) for row in rows)
 
 
 def market_sheet(app: App, market_id: int) -> MarketSheet:
@@ -189,6 +200,7 @@ def market_sheet(app: App, market_id: int) -> MarketSheet:
                 LotLine(c.id, c.lot_number, c.lot_title, LABELS[Stage(c.stage)]) for c in lots
             ),
             operation_id=market.operation_id,
+            history=_own_history(session, RecordKind.MARKET, market.id),
         )
 
 

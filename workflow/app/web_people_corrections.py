@@ -35,11 +35,12 @@ from workflow.adapters.orm import (
 )
 from workflow.app import participants
 from workflow.app.unit import reading, unit_of_work
-from workflow.app.web_corrections import _get, _missing
+from workflow.app.web_corrections import _get, _missing, _own_history
 from workflow.domain.vocabulary import CRITERION_LABELS, Criterion, Sex
 from workflow.errors import InputRefused, NotFound
 from workflow.runtime import App
-from workflow.services import corrections, record_history
+from workflow.services import corrections
+from workflow.services import outcomes as outcome_service
 from workflow.services.corrections import Deletion, RecordKind
 from workflow.services.participants import ParticipantChange, criterion_label
 from workflow.services.record_history import HistoryEntry
@@ -61,16 +62,6 @@ __all__ = [
     "participant_sheet",
     "validate_participant",
 ]
-
-
-def _own_history(session: Session, kind: RecordKind, record_id: int) -> tuple[HistoryEntry, ...]:
-    """The corrections of this very record, oldest first (its owner's card lists them too)."""
-    rows = session.scalars(
-        select(RecordHistory)
-        .where(RecordHistory.entity == kind.value, RecordHistory.entity_id == record_id)
-        .order_by(RecordHistory.id)
-    )
-    return tuple(record_history.history_entry(row) for row in rows)
 
 
 def _lot_reference(clause: Clause) -> str:
@@ -110,8 +101,8 @@ LAST_CONTACT_BOX = "Je supprime quand même le dernier contact"
 
 def last_contact_warning(buyer: str) -> str:
     return (
-        f"C'est le seul contact de {buyer}\u00a0: sans contact, ses avis d'étape et ses synthèses ne "
-        "partiront plus. Ajoutez d'abord un autre contact."
+        f"C'est le seul contact de {buyer}\u00a0: sans contact, ses avis d'étape attendront qu'un "
+        "contact soit ajouté et ses synthèses ne partiront plus. Ajoutez d'abord un autre contact."
     )
 
 
@@ -335,6 +326,38 @@ class ParticipantLot:
 
 
 @dataclass(frozen=True)
+class ParticipantOutcome:
+    """An outcome of a participant, as their correction page lists it."""
+
+    clause_id: int | None
+    lot: str
+    description: str
+
+
+def _lot_words(market: str | None, lot_number: str | None) -> str:
+    """« 2026-014, lot 01 »; the market alone for a single lot; empty for no clause."""
+    if not market:
+        return ""
+    return f"{market}, lot {lot_number}" if lot_number else market
+
+
+def _outcomes(session: Session, app: App, participant_id: int) -> tuple[ParticipantOutcome, ...]:
+    """Every outcome recorded for the participant, oldest first, each in its group under the
+    mapping in force."""
+    lines = outcome_service.list_outcomes(
+        session, None, app.settings.outcome_groups, participant_id=participant_id
+    )
+    return tuple(
+        ParticipantOutcome(
+            line.clause_id,
+            _lot_words(line.market, line.lot_number),
+            f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}",
+        )
+        for line in lines
+    )
+
+
+@dataclass(frozen=True)
 class ParticipantSheet:
     id: int
     reference: str
@@ -346,6 +369,7 @@ class ParticipantSheet:
     validated_on: date | None
     lots: tuple[ParticipantLot, ...]
     history: tuple[ParticipantCorrection, ...]
+    outcomes: tuple[ParticipantOutcome, ...]
 
 
 def _loads(text: str | None) -> dict[str, Any]:
@@ -418,6 +442,7 @@ def participant_sheet(app: App, participant_id: int) -> ParticipantSheet:
                 for clause, hours in lots
             ),
             history=tuple(history),
+            outcomes=_outcomes(session, app, participant.id),
         )
 
 

@@ -11,6 +11,11 @@ inside an emoji, are real writing and stay.
 from __future__ import annotations
 
 import re
+import unicodedata
+
+_DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−-_'’‘`´"), " ")
+#: Ligatures no decomposition splits: « œuvre » is typed « oeuvre » on most keyboards.
+_FOLDED = {**_DASHES, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae"}
 
 #: C0 and C1 controls except tab, line feed and carriage return; lone surrogates.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -37,3 +42,12 @@ def shown(text: str, limit: int = 80) -> str:
     spaces, cut after ``limit`` characters (a binary file's "header" can be megabytes long)."""
     flat = _FORBIDDEN.sub(_REPLACEMENT, " ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def normalized(text: str) -> str:
+    """``Gers-Habitat`` and ``gers  habitat`` and ``GERS HABITAT`` read the same; so do
+    « Ré » and « Re ». The designations (``app.lookup``) and the search column the database keeps
+    (``adapters.search_text``) both match by it."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDED))
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.casefold().split())

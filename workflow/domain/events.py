@@ -61,6 +61,16 @@ class DeclarationRecorded:
     month: date
     declaration_id: int
     at: datetime
+    #: What the month held before, when this recording corrects it (its receipt says so).
+    replaces: Replaced | None = None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A declaration as it stood before a correction replaced it."""
+
+    total_hours: Decimal
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""The facilitator's task digest (« récapitulatif des tâches »): its sections in order of urgency,
+"""The facilitator's task digest (« récapitulatif des tâches »): its sections in order of urgency,
 each task with what to do and where.
 
 ``services.digest`` finds the tasks in the database and decides when the email leaves; the
 action texts are here, so the sample and the real digest say the same commands.
+
+Each task has two ways to be done: the command line (``DigestItem.action``) and the browser
+(``WebAction``: its words, ``todo``, and the page where it is done, ``path``). The email names the
+commands only where no site is reachable: with ``CLAUSES_BASE_URL`` set, each entry gives the web
+words and the absolute address of that page (``web_base``).
 """
 
 from __future__ import annotations
@@ -55,10 +60,26 @@ class WebActionKind(StrEnum):
 
     RESEND = "resend"  # a button: POST /courriels/{message_id}/renvoyer
     OUTBOX = "outbox"  # a link to the email log (an outage, failures with one cause)
-    DECLARATION = "declaration"  # a link to the clause, and the company's contact to write to
-    OPEN_CLAUSE = "open_clause"  # a link to the clause's page
+    #: A button that records a month without hours (after a confirmation page), a link to the
+    #: clause, and the company's contact to write to.
+    DECLARATION = "declaration"
+    OPEN_CLAUSE = "open_clause"  # a link to the clause's page (at ``anchor``)
+    FINAL_REPORT = "final_report"  # a link to the clause page's report form
     ELIGIBILITY = "eligibility"  # a form: the participant, the proof seen, POST
-    BUYER = "buyer"  # a link to the buyer's correction page (its contacts)
+    BUYER = "buyer"  # a link to the buyer's correction page, its « Ajouter un contact » form
+
+
+DASHBOARD_PATH = "/tableau-de-bord"
+#: Where each kind of task is done, as the digest email names the page of its link.
+PLACES: dict[WebActionKind, str] = {
+    WebActionKind.RESEND: "le courriel",
+    WebActionKind.OUTBOX: "le journal des courriels",
+    WebActionKind.DECLARATION: "le tableau de bord",
+    WebActionKind.OPEN_CLAUSE: "la page de la clause",
+    WebActionKind.FINAL_REPORT: "le formulaire du bilan",
+    WebActionKind.ELIGIBILITY: "le tableau de bord",
+    WebActionKind.BUYER: "les contacts du donneur d'ordre",
+}
 
 
 @dataclass(frozen=True)
@@ -67,9 +88,12 @@ class WebAction:
 
     kind: WebActionKind
     label: str  # the button's or the link's words
+    #: What to do, in the browser's words (no command line): the email with a site, the API.
+    todo: str = ""
     clause_id: int | None = None
     message_id: int | None = None
     company_id: int | None = None
+    company: str | None = None
     month: date | None = None
     contact_name: str | None = None
     contact_email: str | None = None
@@ -79,6 +103,31 @@ class WebAction:
     #: Participants whose eligibility is to check, for the form's choice.
     references: tuple[str, ...] = ()
     buyer_id: int | None = None
+    #: Where on the clause's page (``#bilan-form``, ``#attribution``…), for ``OPEN_CLAUSE``.
+    anchor: str = ""
+
+    @property
+    def path(self) -> str:
+        """The page where the task is done, below the site's address: the dashboard itself for
+        what its buttons do (a month without hours, an eligibility)."""
+        kind = self.kind
+        if kind == WebActionKind.RESEND:
+            return f"/courriels/{self.message_id}"
+        if kind == WebActionKind.OUTBOX:
+            return "/courriels"
+        if kind == WebActionKind.OPEN_CLAUSE:
+            return f"/clauses/{self.clause_id}{self.anchor}"
+        if kind == WebActionKind.FINAL_REPORT:
+            return f"/clauses/{self.clause_id}#bilan-form"
+        if kind == WebActionKind.BUYER:
+            return f"/corrections/donneurs-d-ordre/{self.buyer_id}#ajout-contact"
+        if kind == WebActionKind.DECLARATION:
+            return f"{DASHBOARD_PATH}#rubrique-{Category.DECLARATION.value}"
+        return f"{DASHBOARD_PATH}#rubrique-{Category.ELIGIBILITY.value}"
+
+    @property
+    def place(self) -> str:
+        return PLACES[self.kind]
 
 
 @dataclass(frozen=True)
@@ -157,6 +206,40 @@ def declaration_action(clause_id: int, company_id: int, month: date, contact: st
     )
 
 
+def declaration_todo(contact: str) -> str:
+    return (
+        f"Joindre l'entreprise ({contact}) ; enregistrer la déclaration reçue (page « Importer "
+        "un tableau ») ou, si elle n'a fait aucune heure, un mois sans heure (bouton "
+        "« Enregistrer un mois sans heure » du tableau de bord)."
+    )
+
+
+def declaration_web(
+    clause_id: int,
+    company_id: int,
+    month: date,
+    contact: str,
+    *,
+    company: str,
+    who: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> WebAction:
+    """The dashboard's month without hours for the oldest month late, and whom to write to."""
+    return WebAction(
+        WebActionKind.DECLARATION,
+        "Voir la clause",
+        todo=declaration_todo(contact),
+        clause_id=clause_id,
+        company_id=company_id,
+        company=company,
+        month=month,
+        contact_name=who or company,
+        contact_email=email or None,
+        contact_phone=phone or None,
+    )
+
+
 def email_action(message_id: int, state: str) -> str:
     if state == OutboxState.DEAD:
         # Given up after temporary failures: the address may well be right.
@@ -170,6 +253,50 @@ def email_action(message_id: int, state: str) -> str:
     )
 
 
+def email_todo(state: str) -> str:
+    if state == OutboxState.DEAD:
+        return (
+            "Vérifier la cause ci-dessus (serveur du destinataire, boîte pleine…), puis renvoyer "
+            "le message (bouton « Renvoyer »)."
+        )
+    if state == OutboxState.UNCERTAIN:
+        return "Demander au destinataire s'il l'a reçu ; sinon le renvoyer (bouton « Renvoyer »)."
+    return (
+        "Corriger l'adresse ou prévenir le destinataire, puis renvoyer le message "
+        "(bouton « Renvoyer »)."
+    )
+
+
+def email_web(message_id: int, state: str, clause_id: int | None = None) -> WebAction:
+    return WebAction(
+        WebActionKind.RESEND,
+        "Renvoyer",
+        todo=email_todo(state),
+        clause_id=clause_id,
+        message_id=message_id,
+        hint=(
+            "Demandez d'abord au destinataire s'il l'a reçu."
+            if state == OutboxState.UNCERTAIN
+            else None
+        ),
+    )
+
+
+FINAL_REPORT_TODO = (
+    "Rassembler les sorties des participants, enregistrer le bilan (formulaire « Enregistrer le "
+    "bilan de l'opération » de la page de la clause) puis clôturer la clause."
+)
+
+
+def final_report_web(clause_id: int) -> WebAction:
+    return WebAction(
+        WebActionKind.FINAL_REPORT,
+        "Enregistrer le bilan",
+        todo=FINAL_REPORT_TODO,
+        clause_id=clause_id,
+    )
+
+
 def final_report_action(clause_id: int) -> str:
     return (
         "Rassembler les sorties des participants, enregistrer le bilan "
@@ -178,20 +305,49 @@ def final_report_action(clause_id: int) -> str:
     )
 
 
-def digest_context(digest: Digest) -> dict[str, Any]:
+def web_base(settings: Settings) -> str | None:
+    """The site's address when ``CLAUSES_BASE_URL`` is set (environment, .env, config file):
+    without it the default ``http://localhost:8000`` reaches nobody but the machine itself, and
+    the digest keeps its commands for whoever works with the command line."""
+    if "base_url" not in settings.model_fields_set or not settings.base_url.strip():
+        return None
+    return settings.base_url.strip().rstrip("/")
+
+
+def _entry(item: DigestItem, base: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "title": item.title,
+        "detail": item.detail,
+        "action": item.action,
+        "link": None,
+        "link_label": None,
+    }
+    web = item.web
+    if base is not None and web is not None and web.todo:
+        entry["action"] = web.todo
+        entry["link"] = base + web.path
+        entry["link_label"] = f"Ouvrir {web.place}"
+    return entry
+
+
+def digest_context(digest: Digest, base: str | None = None) -> dict[str, Any]:
+    """The email's context: with the site's address ``base``, each entry's action in the
+    browser's words and the absolute link to where it is done; without it, the commands."""
     return {
         "day": digest.day,
         "count": len(digest.items),
+        "dashboard": None if base is None else base + DASHBOARD_PATH,
         "sections": [
             {
                 "title": CATEGORY_TITLES[category],
-                "entries": [
-                    {"title": i.title, "detail": i.detail, "action": i.action} for i in items
-                ],
+                "entries": [_entry(item, base) for item in items],
             }
             for category, items in digest.sections()
         ],
     }
+
+
+SAMPLE_CONTACT = "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
 
 
 def sample_digest() -> Digest:
@@ -208,6 +364,7 @@ def sample_digest() -> Digest:
                 "Erreur : Refus définitif : 550 boîte inconnue ; adresses refusées : "
                 "jean.dupont@example.org",
                 email_action(41, OutboxState.FAILED),
+                web=email_web(41, OutboxState.FAILED),
             ),
             DigestItem(
                 Category.DECLARATION,
@@ -216,11 +373,19 @@ def sample_digest() -> Digest:
                 "(marché 2026-014 lot 3 – Gros œuvre, Département de l'Exemple)",
                 "1 mois en retard, le plus ancien dû le 10 mars 2026 (4 jours ouvrés de retard) ; "
                 "appel à déclaration envoyé le 2 mars 2026 ; rappel n° 1 prévu le 13 mars 2026.",
-                declaration_action(
-                    12, 5, date(2026, 2, 1), "Jean Dupont, jean.dupont@example.org, 05 62 00 00 01"
-                ),
+                declaration_action(12, 5, date(2026, 2, 1), SAMPLE_CONTACT),
                 12,
                 4,
+                web=declaration_web(
+                    12,
+                    5,
+                    date(2026, 2, 1),
+                    SAMPLE_CONTACT,
+                    company="Bâtiments du Sud",
+                    who="Jean Dupont",
+                    email="jean.dupont@example.org",
+                    phone="05 62 00 00 01",
+                ),
             ),
             DigestItem(
                 Category.FINAL_REPORT,
@@ -231,6 +396,7 @@ def sample_digest() -> Digest:
                 final_report_action(7),
                 7,
                 20,
+                web=final_report_web(7),
             ),
         ),
     )
@@ -238,7 +404,7 @@ def sample_digest() -> Digest:
 
 def sample(kind: str, settings: Settings) -> Sample:
     facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
-    return Sample((facilitator,), digest_context(sample_digest()))
+    return Sample((facilitator,), digest_context(sample_digest(), web_base(settings)))
 
 
 FAMILY = EmailFamily("digest", KINDS, sample)

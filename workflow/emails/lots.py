@@ -6,7 +6,7 @@ previews write them by hand. Nothing here knows the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -121,11 +121,16 @@ def parties_context(parties: Sequence[Party]) -> list[dict[str, Any]]:
     ]
 
 
-def schedule_context(lot: Lot, due_day: int) -> list[dict[str, date]]:
-    """Every month to declare, from the start month to the planned end month, with its due date."""
+def schedule_context(
+    lot: Lot, due_day: int, due_dates: Mapping[date, date] | None = None
+) -> list[dict[str, date]]:
+    """Every month to declare, from the start month to the planned end month, with its due date:
+    the one a call already gave (``due_dates``) when there is one, else the scheduled one."""
     if lot.start_date is None:
         return []
     last = lot.planned_end_date or lot.end_date or lot.start_date
+    given = due_dates or {}
     return [
-        {"month": m, "due_on": due_date(m, due_day)} for m in months_between(lot.start_date, last)
+        {"month": m, "due_on": given.get(m) or due_date(m, due_day)}
+        for m in months_between(lot.start_date, last)
     ]

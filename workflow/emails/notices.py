@@ -7,7 +7,7 @@ which kinds there are and what their templates read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -124,18 +124,24 @@ def notice_context(
     reason: str | None,
     results: ClauseResults | None = None,
     changes: Iterable[AwardChange] | None = None,
+    held_since: date | None = None,
+    due_dates: Mapping[date, date] | None = None,
 ) -> dict[str, Any]:
     """Context of every buyer notice; ``results`` only for the kinds that report figures,
-    ``changes`` only for a corrected award."""
+    ``changes`` only for a corrected award; ``held_since`` only for a notice released late
+    (``services.held_notices``): the day it could not leave, its buyer having no contact;
+    ``due_dates``: the due date calls already gave for a month (a late notice must not announce
+    the scheduled date when the companies were given another)."""
     context: dict[str, Any] = {
         "clause": lot_context(lot),
         "buyer": {"name": lot.buyer},
         "at": at,
         "reason": reason,
         "parties": parties_context(parties),
-        "schedule": schedule_context(lot, due_day),
+        "schedule": schedule_context(lot, due_day, due_dates),
         "due_day": due_day,
         "results": None if results is None else results_context(results, lot.hours_target),
+        "held_since": held_since,
     }
     if changes is not None:
         context["changes"] = changes_context(changes)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import due_date, opens_on
 from workflow.domain.declaration_links import expiry
+from workflow.domain.events import Replaced
 from workflow.domain.vocabulary import CONTRACT_LABELS, DELIVERY_MODE_LABELS
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.links import DeclarationLink, sample_links
@@ -62,13 +63,15 @@ def receipt_context(
     due_dates: Mapping[date, date] | None = None,
     correction: DeclarationLink | None = None,
     owed_links: Mapping[date, DeclarationLink] | None = None,
+    replaces: Replaced | None = None,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
     not the scheduled one (a catch-up call); ``correction``: the month's page, where the company
     corrects what it declared (by form or file) until the facilitator validates it;
     ``owed_links``: the page of each month it still owes, so that a late company can catch up
-    from the receipt (its older calls' links may have expired)."""
+    from the receipt (its older calls' links may have expired); ``replaces``: the month as it
+    stood before, when this recording corrects it (its earlier receipt no longer holds)."""
     owed_links = owed_links or {}
     due_dates = due_dates or {}
 
@@ -95,6 +98,12 @@ def receipt_context(
             "lines_count": len(lines),
             "received_on": received_on,
             "lines": lines,
+        },
+        "replaces": None
+        if replaces is None
+        else {
+            "received_on": replaces.recorded_at.astimezone(zone).date(),
+            "total_hours": replaces.total_hours,
         },
         "cumulated": cumulated,
         "hours_share": hours_share,

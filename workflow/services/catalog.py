@@ -84,6 +84,9 @@ def clean_text(value: str | None, field: str, *, max_length: int, required: bool
 
 def check_email(value: str, field: str = "Adresse e-mail") -> str:
     email = value.strip()
+    if not email:
+        # As an empty name is told: the address was left out, not mistyped.
+        raise InputRefused(f"{field} : une valeur est nécessaire (exemple : nom@example.org).")
     if not _EMAIL.match(email) or len(email) > 254:
         raise InputRefused(
             f"{field} : « {value} » n'est pas une adresse e-mail (exemple : nom@example.org)."

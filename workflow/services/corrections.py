@@ -70,6 +70,9 @@ class RecordKind(StrEnum):
 
 
 class Action(StrEnum):
+    #: A record created (``buyer add``, ``contact-add``… or their forms): what it was created
+    #: with, so the history tells a record's whole life, not only its corrections.
+    CREATE = "create"
     EDIT = "edit"
     DELETE = "delete"
     #: The source of a merge: it is gone, what referred to it refers to the target.
@@ -113,6 +116,7 @@ NOUNS: dict[RecordKind, Noun] = {
 }
 
 ACTION_LABELS: dict[Action, str] = {
+    Action.CREATE: "création",
     Action.EDIT: "modification",
     Action.DELETE: "suppression",
     Action.MERGE: "fusion dans une autre fiche",
@@ -1116,3 +1120,54 @@ def calendar_words(due_day: int | None, offsets: str | None, escalation: int | N
     if escalation is not None:
         parts.append(f"signalement J+{escalation}")
     return " ; ".join(parts) or "calendrier par défaut"
+
+
+# --- creations --------------------------------------------------------------------------------
+
+#: The records whose creation the history keeps.
+Created = Buyer | BuyerContact | Company | Correspondent | Operation | Market
+
+
+def _creation_facts(record: Created) -> tuple[RecordKind, tuple[RecordKind, int], dict[str, Any]]:
+    """What a creation row says of ``record``: its kind, its owner and the values it was created
+    with (the fields a correction would change, in their order; ids name where it belongs)."""
+    if isinstance(record, Buyer):
+        facts = {
+            "name": record.name,
+            "kind": record.kind,
+            "notice_preference": record.notice_preference,
+            "declaration_due_day": record.declaration_due_day,
+            "reminder_offsets": record.reminder_offsets,
+            "escalation_offset": record.escalation_offset,
+        }
+        return RecordKind.BUYER, (RecordKind.BUYER, record.id), facts
+    if isinstance(record, BuyerContact):
+        facts = contact_snapshot(record)
+        return RecordKind.CONTACT, (RecordKind.BUYER, record.buyer_id), facts
+    if isinstance(record, Company):
+        facts = {"name": record.name, "siret": record.siret, "city": record.city}
+        return RecordKind.COMPANY, (RecordKind.COMPANY, record.id), facts
+    if isinstance(record, Correspondent):
+        facts = correspondent_snapshot(record)
+        return RecordKind.CORRESPONDENT, (RecordKind.COMPANY, record.company_id), facts
+    if isinstance(record, Operation):
+        facts = {"name": record.name, "place": record.place, "buyer_id": record.buyer_id}
+        return RecordKind.OPERATION, (RecordKind.BUYER, record.buyer_id), facts
+    facts = {
+        "reference": record.reference,
+        "title": record.title,
+        "operation_id": record.operation_id,
+        "operation": record.operation.name,
+    }
+    return RecordKind.MARKET, (RecordKind.BUYER, record.operation.buyer_id), facts
+
+
+def record_creation(
+    session: Session, record: Created, *, actor: str, now: datetime
+) -> RecordHistory:
+    """The history row of a record just created (flushed: it has its N°), in the caller's
+    transaction; its owner's card lists it first."""
+    kind, owner, facts = _creation_facts(record)
+    return Act.of(actor, now, None).write(
+        session, kind, record.id, owner, Action.CREATE, None, facts
+    )

@@ -39,7 +39,7 @@ from workflow.domain.calendar import (
     months_between,
     opens_on,
 )
-from workflow.domain.events import DeclarationRecorded, require_aware
+from workflow.domain.events import DeclarationRecorded, Replaced, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
 from workflow.emails.phrases import french_day, month_phrase
@@ -256,13 +256,13 @@ def record_declaration(
     _check_lines(session, lines)
     total = sum((line.hours for line in lines), Decimal(0))
     declaration = find_declaration(session, clause.id, company.id, month)
-    previous = None
+    replaced = None
     unvalidated = False
     if declaration is None:
         declaration = Declaration(clause_id=clause.id, company_id=company.id, month=month)
         session.add(declaration)
     else:
-        previous = declaration.total_hours
+        replaced = Replaced(declaration.total_hours, declaration.recorded_at)
         # What the facilitator validated is no longer what is recorded: she checks it again.
         unvalidated = declaration.validated_at is not None
         declaration.validated_at = declaration.validated_by = None
@@ -291,8 +291,8 @@ def record_declaration(
         ) from None
     _stop_ladder(session, clause.id, company.id, month, now)
     reason = f"déclaration {month_phrase(month)} de {company.name} : {french_hours(total)}"
-    if previous is not None:
-        reason += f" (remplace {french_hours(previous)}"
+    if replaced is not None:
+        reason += f" (remplace {french_hours(replaced.total_hours)}"
         reason += ", validation levée)" if unvalidated else ")"
     session.add(
         ClauseHistory(
@@ -313,6 +313,7 @@ def record_declaration(
             month=month,
             declaration_id=declaration.id,
             at=now,
+            replaces=replaced,
         ),
     )
     return declaration

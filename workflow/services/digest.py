@@ -11,7 +11,7 @@ late within it.
 
 Every item ends with what to do, naming a ``clauses`` command that works at the clause's stage
 (``tests/integration/test_digest.py`` runs each of them), and carries the same action as the
-dashboard does it (``WebAction``).
+dashboard does it (``WebAction``): its words without any command, and the page where it is done.
 
 The dashboard shows the first few tasks of each section (``compile_tasks``): each section is found
 in two steps, what orders its tasks (weight, clause), read for all of them, then their words,
@@ -77,13 +77,18 @@ from workflow.emails.digest import (
     WebAction,
     WebActionKind,
     declaration_action,
+    declaration_web,
     digest_context,
     email_action,
+    email_web,
     final_report_action,
+    final_report_web,
+    web_base,
 )
 from workflow.emails.ladder import KINDS as LADDER_KINDS
 from workflow.emails.ladder import step_label, step_participle
 from workflow.emails.phrases import month_phrase
+from workflow.services.held_notices import waiting_by_buyer
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.outage_copies import copy_folder, moment
 from workflow.services.outbox import OutboxState, Recipient, outage_waiting, queue_email
@@ -205,8 +210,10 @@ def _labels(session: Session, ids: Iterable[int], *extra: Any) -> dict[int, Any]
     return rows
 
 
-def _open_clause(clause_id: int) -> WebAction:
-    return WebAction(WebActionKind.OPEN_CLAUSE, "Ouvrir la clause", clause_id=clause_id)
+def _open_clause(clause_id: int, todo: str, anchor: str = "") -> WebAction:
+    return WebAction(
+        WebActionKind.OPEN_CLAUSE, "Ouvrir la clause", todo=todo, clause_id=clause_id, anchor=anchor
+    )
 
 
 # --- The six kinds of items -----------------------------------------------------------------------
@@ -321,7 +328,16 @@ def _outage(session: Session, settings: Settings, now: datetime) -> list[DigestI
                 "passe, tous ceux qui attendent partent dans le même passage ; « clauses mail "
                 f"send » les envoie tous tout de suite.{copy}"
             ),
-            web=WebAction(WebActionKind.OUTBOX, "Voir les courriels en attente"),
+            web=WebAction(
+                WebActionKind.OUTBOX,
+                "Voir les courriels en attente",
+                todo=(
+                    "Rétablir le serveur d'envoi ou les réglages CLAUSES_SMTP_* (ou le dossier "
+                    "CLAUSES_MAIL_DIR). Ensuite, au prochain essai automatique, dès qu'un "
+                    "courriel passe, tous ceux qui attendent partent dans le même passage."
+                    f"{copy}"
+                ),
+            ),
         )
     ]
 
@@ -370,7 +386,15 @@ def _same_cause(state: str, cause: str, numbers: list[int]) -> DigestItem:
             "adresses. Une fois la cause réglée, les remettre tous en file "
             "(clauses mail retry --all-failed)."
         ),
-        web=WebAction(WebActionKind.OUTBOX, "Voir les courriels refusés"),
+        web=WebAction(
+            WebActionKind.OUTBOX,
+            "Voir les courriels refusés",
+            todo=(
+                "La même réponse pour tous : la cause est le serveur d'envoi ou ses réglages, pas "
+                "les adresses. Une fois la cause réglée, les renvoyer depuis le journal des "
+                "courriels."
+            ),
+        ),
     )
 
 
@@ -407,17 +431,7 @@ def _failed_one(message: OutboxMessage) -> DigestItem:
             else email_action(message.id, message.state)
         ),
         clause_id=message.clause_id,
-        web=WebAction(
-            WebActionKind.RESEND,
-            "Renvoyer",
-            clause_id=message.clause_id,
-            message_id=message.id,
-            hint=(
-                "Demandez d'abord au destinataire s'il l'a reçu."
-                if message.state == OutboxState.UNCERTAIN
-                else None
-            ),
-        ),
+        web=email_web(message.id, message.state, message.clause_id),
     )
 
 
@@ -677,15 +691,15 @@ def _late_items(
                 action=declaration_action(cid, company_id, first, contact),
                 clause_id=cid,
                 days=late.late,
-                web=WebAction(
-                    WebActionKind.DECLARATION,
-                    "Voir la clause",
-                    clause_id=cid,
-                    company_id=company_id,
-                    month=first,
-                    contact_name=who or company,
-                    contact_email=email or None,
-                    contact_phone=phone or None,
+                web=declaration_web(
+                    cid,
+                    company_id,
+                    first,
+                    contact,
+                    company=company,
+                    who=who,
+                    email=email,
+                    phone=phone,
                 ),
             )
         )
@@ -770,7 +784,13 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
         ),
         clause_id=cid,
         days=left,
-        web=_open_clause(cid),
+        web=_open_clause(
+            cid,
+            "Voir avec l'entreprise titulaire comment réaliser les heures restantes avant la fin, "
+            "ou enregistrer un avenant qui change les heures (formulaire « Imposer les heures "
+            "d'insertion » de la page de la clause).",
+            "#rythme",
+        ),
     )
 
 
@@ -829,12 +849,19 @@ def _awards(
                     action=_award_action(cid, holder_ok),
                     clause_id=cid,
                     days=days,
-                    web=_open_clause(cid),
+                    web=_open_clause(cid, AWARD_TODO, "#attribution"),
                 )
             )
         return items
 
     return _part(found, write, limit), {task.row[0] for task in found}
+
+
+AWARD_TODO = (
+    "Compléter l'attribution (formulaire de la page de la clause : entreprise titulaire, "
+    "correspondant avec son adresse e-mail, dates) pour que l'entreprise soit accueillie et "
+    "appelée à déclarer, puis démarrer la clause."
+)
 
 
 def _award_action(clause_id: int, holder_ok: bool) -> str:
@@ -885,7 +912,7 @@ def _final_reports(session: Session, now: datetime, settings: Settings, limit: i
                     action=final_report_action(cid),
                     clause_id=cid,
                     days=days,
-                    web=_open_clause(cid),
+                    web=final_report_web(cid),
                 )
             )
         return items
@@ -953,6 +980,10 @@ def _eligibility(session: Session, limit: int | None) -> _Part:
                     web=WebAction(
                         WebActionKind.ELIGIBILITY,
                         "Valider l'éligibilité",
+                        todo=(
+                            "Vérifier le justificatif de chacun puis valider son éligibilité "
+                            "(formulaire « Valider l'éligibilité » du tableau de bord)."
+                        ),
                         clause_id=cid,
                         references=tuple(references),
                     ),
@@ -1021,6 +1052,46 @@ def _waiting_action(w: _Waiting) -> str:
     return f"Voir la clause (clauses clause show {cid})."
 
 
+def _waiting_web(w: _Waiting) -> WebAction:
+    """``_waiting_action`` in the browser's words, with the part of the clause's page that
+    does it (its « Étape suivante », its calculation, its award or its report form)."""
+    cid = w.clause_id
+    step = "formulaire « Étape suivante » de la page de la clause"
+    award = "à la notification, passer à l'attribution puis l'enregistrer"
+    if w.stage == Stage.IDENTIFICATION.value:
+        todo = f"Décider avec le donneur d'ordre : rédiger la clause ou l'abandonner ({step})."
+        return _open_clause(cid, todo, "#etape")
+    if w.stage == Stage.DRAFTING.value and not w.hours_target:
+        todo = f"Calculer les heures (formulaire « Paramètres du calcul ») ; {award}."
+        return _open_clause(cid, todo, "#parametres")
+    if w.stage == Stage.DRAFTING.value:
+        todo = f"Vérifier où en est la consultation ; {award} ({step})."
+        return _open_clause(cid, todo, "#etape")
+    if w.stage == Stage.AWARD.value and w.award_incomplete:
+        todo = (
+            f"Compléter l'attribution (voir « {CATEGORY_TITLES[Category.AWARD]} »), puis "
+            "démarrer la clause."
+        )
+        return _open_clause(cid, todo, "#attribution")
+    if w.stage == Stage.AWARD.value:
+        todo = f"Organiser la réunion de démarrage et démarrer la clause ({step})."
+        return _open_clause(cid, todo, "#etape")
+    if w.stage == Stage.EXECUTION.value:
+        todo = (
+            "Vérifier que les travaux continuent ; à leur fin, achever la clause avec la date "
+            f"de fin ({step})."
+        )
+        return _open_clause(cid, todo, "#etape")
+    if w.stage == Stage.SUSPENDED.value:
+        todo = f"Voir avec le donneur d'ordre si la clause reprend ({step})."
+        return _open_clause(cid, todo, "#etape")
+    if w.stage == Stage.FOLLOW_UP.value and not w.final_report:
+        return final_report_web(cid)
+    if w.stage == Stage.FOLLOW_UP.value:
+        return _open_clause(cid, f"Clôturer la clause ({step}).", "#etape")
+    return _open_clause(cid, "Voir la clause.")
+
+
 def _waiting(
     session: Session,
     now: datetime,
@@ -1057,8 +1128,8 @@ def _waiting(
             _, ref, lot, title, buyer, hours_target, report_at = labels[cid]
             threshold = thresholds[stage]
             stage_label = STAGE_LABELS[Stage(stage)] if stage in set(Stage) else stage
-            action = _waiting_action(
-                _Waiting(cid, stage, hours_target, report_at is not None, cid in award_incomplete)
+            waiting = _Waiting(
+                cid, stage, hours_target, report_at is not None, cid in award_incomplete
             )
             items.append(
                 DigestItem(
@@ -1069,10 +1140,10 @@ def _waiting(
                         f"l'étape « {stage_label} »"
                     ),
                     detail=f"Depuis {_days(days)} (seuil : {_days(threshold)}).",
-                    action=action,
+                    action=_waiting_action(waiting),
                     clause_id=cid,
                     days=days,
-                    web=_open_clause(cid),
+                    web=_waiting_web(waiting),
                 )
             )
         return items
@@ -1096,29 +1167,44 @@ def _no_contact(session: Session, limit: int | None) -> _Part:
         .where(Clause.stage.not_in([stage.value for stage in FINAL_STAGES]), ~reachable)
         .group_by(Buyer.id, Buyer.name)
     ).all()
-    # The more lots in progress, the more notices lost; the first lot settles ties.
+    # The more lots in progress, the more notices held; the first lot settles ties.
     found = [_Found(count, first, (buyer_id, name, count)) for buyer_id, name, count, first in rows]
+    held = waiting_by_buyer(session) if found else {}
 
     def write(chosen: list[_Found[tuple[int, str, int]]]) -> list[DigestItem]:
         items = []
         for task in chosen:
             buyer_id, name, count = task.row
             lots = f"{count} clause{'s' if count > 1 else ''} en cours"
+            notices, held_lots = held.get(buyer_id, (0, 0))
+            waiting = (
+                f"{notices} avis d'étape en attente ({held_lots} lot{'s' if held_lots > 1 else ''}"
+                ") ; le dernier de chaque lot partira dès qu'un contact avec une adresse sera "
+                "enregistré"
+                if notices
+                else "aucun avis d'étape en attente pour l'instant"
+            )
             items.append(
                 DigestItem(
                     Category.NO_CONTACT,
                     weight=task.weight,
                     title=f"{name} n'a aucun contact avec une adresse e-mail",
-                    detail=(
-                        f"{lots} : ses avis d'étape et ses synthèses ne partent pas "
-                        "(ils ne sont pas mis en attente)."
-                    ),
+                    detail=f"{lots} : {waiting} ; ses synthèses mensuelles ne partent pas.",
                     action=(
                         "Ajouter un contact (clauses buyer contact-add "
-                        f"{buyer_id} --name … --email …)."
+                        f"{buyer_id} --name … --email …) : le dernier avis de chaque lot "
+                        "partira au passage suivant."
                     ),
                     clause_id=task.clause_id,
-                    web=WebAction(WebActionKind.BUYER, "Voir ses contacts", buyer_id=buyer_id),
+                    web=WebAction(
+                        WebActionKind.BUYER,
+                        "Ajouter un contact",
+                        todo=(
+                            "Ajouter un contact avec son adresse e-mail (formulaire « Ajouter un "
+                            "contact » de la page du donneur d'ordre)."
+                        ),
+                        buyer_id=buyer_id,
+                    ),
                 )
             )
         return items
@@ -1195,7 +1281,7 @@ def queue_daily_digest(app: App, now: datetime) -> int:
             key=f"digest:{period}",
             kind=KIND,
             recipients=[Recipient(settings.facilitator_name, settings.facilitator_email)],
-            context=digest_context(digest),
+            context=digest_context(digest, web_base(settings)),
             now=now,
         )
     log.info(

@@ -6,6 +6,10 @@ change and the emails it causes are saved together or not at all. Each key is bu
 (the history row of the change, the award's time, the declaration's id), so handling the same event
 twice writes nothing new.
 
+A notice its buyer wants but cannot receive (no contact with an address) is held, under the key
+it would have had (``HeldNotice``); the clock releases it once the buyer has a contact, whichever
+way the contact came (``services.held_notices``).
+
 The kinds and what their templates read are in ``emails.notices``, ``emails.welcome`` and
 ``emails.receipts``; this module reads the values and decides who gets what. Buyers hear of
 each milestone only when their preference is ``each_milestone``; the others read it in
@@ -23,8 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -35,6 +40,7 @@ from workflow.adapters.orm import (
     Declaration,
     DeclarationLadder,
     DeclarationLine,
+    HeldNotice,
     Outcome,
     Participant,
 )
@@ -48,6 +54,7 @@ from workflow.domain.events import (
     ClauseReopened,
     DeclarationRecorded,
     FinalReportRecorded,
+    Replaced,
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
 from workflow.domain.stages import REOPEN, Stage
@@ -88,6 +95,8 @@ from workflow.settings import Settings
 #: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
 #: the clauses service imports this module's neighbours).
 AWARD_CORRECTED_EVENT = "award_corrected"
+#: The history event of an award recorded (its notice is keyed by the award's time).
+AWARD_EVENT = "award_recorded"
 MASK = "[participant]"
 
 
@@ -213,8 +222,11 @@ def buyer_notice_context(
     reason: str | None,
     results: ClauseResults | None = None,
     changes: Iterable[AwardChange] | None = None,
+    held_since: date | None = None,
 ) -> dict[str, Any]:
-    """A buyer notice's context for this clause as the database holds it."""
+    """A buyer notice's context for this clause as the database holds it (``held_since``: the
+    day a released notice could not leave, ``services.held_notices``): a month already called
+    is announced with the due date its call gave (the latest, if companies got several)."""
     return notice_context(
         lot_of(clause),
         parties_of(clause),
@@ -223,7 +235,25 @@ def buyer_notice_context(
         reason=reason,
         results=results,
         changes=changes,
+        held_since=held_since,
+        due_dates=called_due_dates(clause),
     )
+
+
+def called_due_dates(clause: Clause) -> dict[date, date]:
+    """Per month of the lot, the latest due date a call gave its companies (none before the
+    first call: a notice sent at the start announces the schedule)."""
+    session = object_session(clause)
+    if session is None:
+        return {}
+    return {
+        month: due_on
+        for month, due_on in session.execute(
+            select(DeclarationLadder.month, func.max(DeclarationLadder.due_on))
+            .where(DeclarationLadder.clause_id == clause.id)
+            .group_by(DeclarationLadder.month)
+        )
+    }
 
 
 # --- from events to outbox rows ---------------------------------------------------------------
@@ -282,9 +312,10 @@ def _cause(session: Session, clause_id: int, history_event: str, at: datetime) -
     return f"{history_event}@{at.astimezone(UTC).isoformat()}"
 
 
-def _history_reason(
+def history_reason(
     session: Session, clause_id: int, history_event: str, at: datetime
 ) -> str | None:
+    """The reason the facilitator gave for the change, from its history row."""
     return session.scalar(
         select(ClauseHistory.reason)
         .where(
@@ -294,6 +325,37 @@ def _history_reason(
         )
         .order_by(ClauseHistory.id.desc())
         .limit(1)
+    )
+
+
+def hold_notice(
+    session: Session,
+    clause: Clause,
+    *,
+    key: str,
+    kind: str,
+    history_event: str,
+    cause: str,
+    at: datetime,
+) -> None:
+    """Keep a notice the buyer wants but cannot receive, under the key it would have had: the
+    same event handled twice holds it once (``services.held_notices`` releases it)."""
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    connection.execute(
+        insert_ignoring(connection, HeldNotice, "key"),
+        {
+            "key": key,
+            "clause_id": clause.id,
+            "buyer_id": clause.market.operation.buyer_id,
+            "kind": kind,
+            "history_event": history_event,
+            "cause": cause,
+            "held_at": at,
+            "settled_at": None,
+            "outcome": None,
+        },
     )
 
 
@@ -313,9 +375,15 @@ def _buyer_notice(
     # The final report is the buyer's result, not a milestone: a buyer who chose the monthly
     # summary only still receives it (its summary does not carry the report's text).
     wanted = wants_each_milestone(buyer) or kind in ALWAYS_SENT_KINDS
-    if not wanted or not recipients:
+    if not wanted:
         return
-    key = f"notice:{clause_id}:{kind}:{_cause(session, clause_id, history_event, at)}"
+    cause = _cause(session, clause_id, history_event, at)
+    key = f"notice:{clause_id}:{kind}:{cause}"
+    if not recipients:
+        hold_notice(
+            session, clause, key=key, kind=kind, history_event=history_event, cause=cause, at=at
+        )
+        return
     results = (
         clause_results(session, clause, app.settings.outcome_groups)
         if kind in RESULT_KINDS
@@ -326,7 +394,7 @@ def _buyer_notice(
         app.settings,
         at=local_day(at, app.settings.zone),
         reason=(
-            _history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
+            history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
         ),
         results=results,
     )
@@ -348,11 +416,23 @@ def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
     stamp = event.at.astimezone(UTC).isoformat()
     buyer = clause.market.operation.buyer
     recipients = buyer_recipients(buyer)
+    key = f"notice:{clause.id}:notice_awarded:{stamp}"
+    if wants_each_milestone(buyer) and not recipients:
+        # No history row names an award: the award's time is its cause, as in the key.
+        hold_notice(
+            session,
+            clause,
+            key=key,
+            kind="notice_awarded",
+            history_event=AWARD_EVENT,
+            cause=stamp,
+            at=event.at,
+        )
     if wants_each_milestone(buyer) and recipients:
         queue_email(
             session,
             app.renderer,
-            key=f"notice:{clause.id}:notice_awarded:{stamp}",
+            key=key,
             kind="notice_awarded",
             recipients=recipients,
             context=buyer_notice_context(
@@ -446,6 +526,17 @@ def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None
     clause = _load_clause(session, event.clause_id)
     buyer = clause.market.operation.buyer
     recipients = buyer_recipients(buyer)
+    if wants_each_milestone(buyer) and not recipients:
+        cause = _cause(session, clause.id, AWARD_CORRECTED_EVENT, event.at)
+        hold_notice(
+            session,
+            clause,
+            key=f"notice:{clause.id}:notice_award_corrected:{cause}",
+            kind="notice_award_corrected",
+            history_event=AWARD_CORRECTED_EVENT,
+            cause=cause,
+            at=event.at,
+        )
     if wants_each_milestone(buyer) and recipients:
         cause = _cause(session, clause.id, AWARD_CORRECTED_EVENT, event.at)
         context = buyer_notice_context(
@@ -542,7 +633,14 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
         kind="declaration_receipt",
         recipients=[Recipient(correspondent.name, correspondent.email)],
         context=receipt_message(
-            session, clause, company, party, declaration, app.settings, event.at
+            session,
+            clause,
+            company,
+            party,
+            declaration,
+            app.settings,
+            event.at,
+            replaces=event.replaces,
         ),
         now=event.at,
         clause_id=clause.id,
@@ -566,10 +664,12 @@ def receipt_message(
     declaration: Declaration,
     settings: Settings,
     at: datetime,
+    *,
+    replaces: Replaced | None = None,
 ) -> dict[str, Any]:
     """The receipt's context as the company reads it at ``at``: the months it still owes then,
     the due dates its calls gave, its cumul up to the declared month; the page of the month
-    declared and of each month still owed."""
+    declared and of each month still owed; what the month held before, when this corrects it."""
     missing = company_missing_months(session, clause, company.id, now=at, zone=settings.zone)
     months = [declaration.month, *missing]
     links = {
@@ -591,6 +691,7 @@ def receipt_message(
         next_month=next_month_to_open(
             clause, declared_months_of(session, clause.id, company.id), local_day(at, settings.zone)
         ),
+        replaces=replaces,
     )
 
 

@@ -94,10 +94,48 @@ class HistoryEntry:
         """« contact n° 4 »: which record the row tells of."""
         return NOUNS[self.kind].numbered(self.entity_id)
 
+    @property
+    def record_the(self) -> str:
+        """« le contact n° 4 », « l'opération n° 2 »: the record with its article."""
+        return f"{NOUNS[self.kind].the} n° {self.entity_id}"
+
+    @property
+    def confirmation(self) -> str:
+        """« Contact n° 7 ajouté : « Anne Durand » – e-mail « anne@example.org ». », what a
+        page says of the record its form just created (a creation row only)."""
+        noun = NOUNS[self.kind]
+        return f"{noun.numbered(self.entity_id, capital=True)} ajouté{noun.e}\u00a0: {self.text}."
+
 
 def _record_name(data: Mapping[str, Any]) -> str:
     """The name a snapshot gives (a market's is its reference)."""
     return str(data.get("name") or data.get("reference") or "")
+
+
+SEPARATOR = "\u00a0; "
+
+#: The values a creation row tells besides the name, in this order (the ids are left out).
+_CREATED_DETAILS = ("kind", "email", "phone", "role", "siret", "city", "place", "title")
+
+
+def creation_text(facts: Mapping[str, Any]) -> str:
+    """« « Gers Habitat » – type « bailleur social » ; avis « un avis à chaque étape » »: the
+    record's name, then what it was created with (an empty value is not told)."""
+    parts = [
+        f"{FieldChange(field, None, None).label} {quoted(facts[field])}"
+        for field in _CREATED_DETAILS
+        if facts.get(field)
+    ]
+    if facts.get("operation"):
+        parts.append(f"opération n° {facts.get('operation_id')} {quoted(facts['operation'])}")
+    preference = facts.get("notice_preference")
+    if preference in {p.value for p in NoticePreference}:
+        parts.append(f"avis {quoted(NOTICE_PREFERENCE_LABELS[NoticePreference(preference)])}")
+    rules = [facts.get(k) for k in ("declaration_due_day", "reminder_offsets", "escalation_offset")]
+    if any(rule is not None for rule in rules):
+        parts.append(f"calendrier\u00a0: {calendar_words(*rules).replace(' ; ', ', ')}")
+    name = quoted(_record_name(facts))
+    return f"{name} – {SEPARATOR.join(parts)}" if parts else name
 
 
 def history_entry(row: RecordHistory) -> HistoryEntry:
@@ -105,7 +143,9 @@ def history_entry(row: RecordHistory) -> HistoryEntry:
     before, after = _loads(row.before), _loads(row.after)
     noun = NOUNS[kind]
     changes: tuple[FieldChange, ...] = ()
-    if action is Action.EDIT:
+    if action is Action.CREATE:
+        text = creation_text(after)
+    elif action is Action.EDIT:
         readdressed = after.pop(READDRESSED, [])
         changes = tuple(FieldChange(f, before.get(f), after.get(f)) for f in after)
         text = changes_text(changes)

@@ -53,6 +53,8 @@ class PassFigures:
     ladders: Any  # LadderReport, or its frozen copy
     digests: int
     summaries: int
+    #: Buyer notices held for want of a contact, released once it has one (``held_notices``).
+    held_notices: int
     dispatch: Any  # DispatchReport, or its view; None when nothing was due to leave
     interrupted: bool
 
@@ -60,7 +62,7 @@ class PassFigures:
     def queued(self) -> int:
         ladders = self.ladders
         steps: int = ladders.calls + ladders.reminders + ladders.escalations
-        return steps + self.digests + self.summaries
+        return steps + self.digests + self.summaries + self.held_notices
 
     @property
     def sent(self) -> int:
@@ -73,6 +75,7 @@ class PassFigures:
             **self.ladders.as_dict(),
             "digests": self.digests,
             "summaries": self.summaries,
+            "held_notices": self.held_notices,
             "dispatch": self.dispatch.as_dict() if self.dispatch else None,
             "interrupted": self.interrupted,
         }
@@ -84,6 +87,7 @@ class PassReport(PassFigures):
     ladders: LadderReport = field(default_factory=LadderReport)
     digests: int = 0
     summaries: int = 0
+    held_notices: int = 0
     dispatch: DispatchReport | None = None
     #: True when a stop was asked for in the middle: the rest is left for the next pass.
     interrupted: bool = False
@@ -130,6 +134,11 @@ def queue_work(app: App, now: datetime, stop: StopCheck = _never) -> PassReport:
     if stop():
         report.interrupted = True
         return report
+    from workflow.services.held_notices import release_held_notices
+
+    # The buyer notices held for want of a contact leave once the buyer has one, before the
+    # digest counts what still waits.
+    report.held_notices = release_held_notices(app, now, stop)
     from workflow.services.digest import queue_daily_digest
     from workflow.services.summaries import queue_monthly_summaries
 

@@ -54,6 +54,7 @@ PASS_KEYS = {
     "failed": "en_echec",
     "digests": "recapitulatifs",
     "summaries": "syntheses",
+    "held_notices": "avis_en_attente_envoyes",
     "dispatch": "envoi",
     "interrupted": "interrompu",
 }
@@ -89,6 +90,15 @@ def describe_pass(report: PassDone) -> str:
         plural(report.digests, "récapitulatif", "récapitulatifs"),
         plural(report.summaries, "synthèse", "synthèses"),
     ]
+    if report.held_notices:
+        # Rare (a buyer just got its first contact): said only when it happens.
+        parts.append(
+            plural(
+                report.held_notices,
+                "avis d'étape en attente envoyé",
+                "avis d'étape en attente envoyés",
+            )
+        )
     text = ", ".join(parts)
     if report.dispatch is not None:
         text += f" ; {plural(report.dispatch.sent, 'courriel envoyé', 'courriels envoyés')}"

@@ -43,6 +43,24 @@ TASKS_PER_SECTION = 30
 TASKS_PER_SECTION_MAX = 1000
 
 
+def _task_action(item: dashboard.DigestItem) -> dict[str, Any]:
+    """A task's action as the site does it: its words without any command line, and what a
+    program needs to do it or to link to it."""
+    web = item.web
+    if web is None:
+        return {"action": item.action, "type_action": None, "lien": None,
+                "clause": item.clause_id, "entreprise": None, "mois": None, "courriel": None}  # fmt: skip
+    return {
+        "action": web.todo or item.action,
+        "type_action": web.kind.value,
+        "lien": web.path,
+        "clause": item.clause_id if item.clause_id is not None else web.clause_id,
+        "entreprise": web.company_id,
+        "mois": None if web.month is None else f"{web.month:%Y-%m}",
+        "courriel": web.message_id,
+    }
+
+
 def _comma(value: Any) -> Any:
     """``"30,5"`` as ``"30.5"``: hours are written with a comma everywhere else."""
     return value.replace(",", ".") if isinstance(value, str) else value
@@ -193,8 +211,31 @@ class TaskOut(BaseModel):
     )
     titre: str
     detail: str
-    action: str
+    action: str = Field(description="Ce qu'il faut faire, avec les mots du site (aucune commande).")
+    type_action: str | None = Field(
+        description=(
+            "Ce que le tableau de bord propose : resend (renvoyer le courriel « courriel »), "
+            "outbox (journal des courriels), declaration (mois en retard), open_clause (page de "
+            "la clause), final_report (formulaire du bilan), eligibility (éligibilités), buyer "
+            "(contacts du donneur d'ordre)."
+        )
+    )
+    lien: str | None = Field(
+        description=(
+            "Où la tâche se fait sur le site, chemin à ajouter à CLAUSES_BASE_URL "
+            "(« /clauses/7#bilan-form »)."
+        )
+    )
     clause: int | None
+    entreprise: int | None = Field(
+        description=(
+            "Pour une déclaration en retard : l'entreprise ; avec « clause » et « mois », "
+            "POST /api/v1/declarations {clause, entreprise, mois, aucune_heure: true} enregistre "
+            "un mois sans heure."
+        )
+    )
+    mois: str | None = Field(description="AAAA-MM, le plus ancien mois en retard de l'entreprise.")
+    courriel: int | None = Field(description="Le courriel à renvoyer (type_action resend).")
 
 
 class MessageOut(BaseModel):
@@ -499,8 +540,7 @@ def create_api(app: App) -> FastAPI:
                 "rubrique_total": section.count,
                 "titre": item.title,
                 "detail": item.detail,
-                "action": item.action,
-                "clause": item.clause_id,
+                **_task_action(item),
             }
             for section in day.sections
             for item in section.items

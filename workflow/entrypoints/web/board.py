@@ -142,7 +142,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def clause_board(request: Request) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         query = request.query_params
         typed = {
             "etape": query.get("etape", "").strip(),
@@ -261,7 +261,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def clause(request: Request, clause_id: str) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         return await clause_response(request, user, clause_id)
 
     @routes.post("/clauses/{clause_id}/avancer")

@@ -316,7 +316,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def find(request: Request) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         text = request.query_params.get("q", "").strip()
         found, error = None, None
         if text:
@@ -364,7 +364,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def show(request: Request, record_id: int) -> Response:
             user = await user_of(request)
             if user is None:
-                return to_login()
+                return to_login(request)
             try:
                 sheet = await call(spec.sheet, record_id)
             except NotFound as error:
@@ -500,7 +500,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def participant_show(request: Request, participant_id: int) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         sheet = await participant_or_404(request, participant_id)
         if isinstance(sheet, Response):
             return sheet
@@ -625,7 +625,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def confirm(request: Request, record_id: int) -> Response:
             user = await user_of(request)
             if user is None:
-                return to_login()
+                return to_login(request)
             return await ask(request, user, record_id, request.query_params.get("doublon", ""))
 
         @routes.post(path, response_class=HTMLResponse, name=f"merged-{slug}")
@@ -674,7 +674,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def cancel_form(request: Request, clause_id: int) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         lot = await lot_or_404(request, clause_id)
         if isinstance(lot, Response):
             return lot
@@ -721,7 +721,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def reopen_form(request: Request, clause_id: int) -> Response:
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         lot = await lot_or_404(request, clause_id)
         if isinstance(lot, Response):
             return lot

@@ -413,7 +413,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     ) -> Response:
         user = await guard.user_of(request)
         if user is None:
-            return guard.to_login()
+            return guard.to_login(request)
         kind = KINDS.get(slug)
         if kind is None:
             return guard.refused(
@@ -491,7 +491,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def imports_page(request: Request) -> Response:
         user = await guard.user_of(request)
         if user is None:
-            return guard.to_login()
+            return guard.to_login(request)
         return page(request, user)
 
     @routes.post("/imports/{slug}", response_class=HTMLResponse)

@@ -39,7 +39,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def email_log(request: Request) -> Response:
         user = await guard.user_of(request)
         if user is None:
-            return guard.to_login()
+            return guard.to_login(request)
         state = request.query_params.get("etat") or ""
         if state and state not in STATE_LABELS:
             return guard.refused(
@@ -64,7 +64,7 @@ def router(app: App, pages: Pages) -> APIRouter:
     async def message_page(request: Request, message_id: MessageNumber) -> Response:
         user = await guard.user_of(request)
         if user is None:
-            return guard.to_login()
+            return guard.to_login(request)
         try:
             detail = await guard.call(mail.message_detail, message_id)
         except NotFound as error:

@@ -74,6 +74,10 @@ class Pages:
             "email": settings.facilitator_email,
             "phone": settings.facilitator_phone,
         }
+        if "user" not in context:
+            # The user ``Guard.user_of`` found for this request, if any: an error page behind
+            # the login keeps the navigation (a company's page never has a session).
+            context["user"] = getattr(request.state, "signed_in", None)
         html = self.env.get_template(name).render(
             site_name=SITE_NAME, facilitator=facilitator, request=request, **context
         )

@@ -131,6 +131,12 @@ def annual_address(year: int, buyer: int | None) -> str:
     return f"/bilans/annuel?annee={year}" + (f"&acheteur={buyer}" if buyer is not None else "")
 
 
+def recomputed_phrase(code: str | None) -> str | None:
+    """The confirmation of « Recalculer maintenant » the address names (a fixed sentence: the
+    address chooses which, never its words)."""
+    return report_snapshots.RECOMPUTED_PHRASES.get(code or "")
+
+
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
@@ -142,7 +148,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         """``work(user)``'s page or file; a refusal as a French page naming the field."""
         user = await user_of(request)
         if user is None:
-            return to_login()
+            return to_login(request)
         return await refusing(request, work(user), request.query_params.get("acheteur", ""))
 
     async def refusing(request: Request, work: Awaitable[Response], buyer_text: str) -> Response:
@@ -180,8 +186,8 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def work(user: SignedIn, form: Any) -> str:
             year = parse_year(str(form.get("annee") or ""))
             buyer = parse_buyer(form.get("acheteur"))
-            await call(report_snapshots.recompute_annual, year, buyer=buyer, actor=user.name)
-            return annual_address(year, buyer)
+            done = await call(report_snapshots.recompute_annual, year, buyer=buyer, actor=user.name)
+            return f"{annual_address(year, buyer)}&recalcul={done.code}"
 
         return await recomputed(request, work)
 
@@ -193,7 +199,14 @@ def router(app: App, pages: Pages) -> APIRouter:
             year = parse_year(year_text) if year_text.strip() else None
             buyer = parse_buyer(query.get("acheteur"))
             page = await call(report_snapshots.annual_page, year, buyer=buyer, actor=user.name)
-            return pages.render(request, "annual_report.html", user=user, page=page, view=page.view)
+            return pages.render(
+                request,
+                "annual_report.html",
+                user=user,
+                page=page,
+                view=page.view,
+                recomputed=recomputed_phrase(query.get("recalcul")),
+            )
 
         return await answered(request, work)
 
@@ -212,8 +225,10 @@ def router(app: App, pages: Pages) -> APIRouter:
         async def work(user: SignedIn, form: Any) -> str:
             month = parse_month(str(form.get("mois") or ""))
             buyer = parse_buyer(form.get("acheteur"))
-            await call(report_snapshots.recompute_summary, month, buyer=buyer, actor=user.name)
-            return summary_address(month, buyer)
+            done = await call(
+                report_snapshots.recompute_summary, month, buyer=buyer, actor=user.name
+            )
+            return f"{summary_address(month, buyer)}&recalcul={done.code}"
 
         return await recomputed(request, work)
 
@@ -233,6 +248,7 @@ def router(app: App, pages: Pages) -> APIRouter:
                 page=page,
                 view=view,
                 chart=Markup(view.chart_svg),
+                recomputed=recomputed_phrase(query.get("recalcul")),
             )
 
         return await answered(request, work)

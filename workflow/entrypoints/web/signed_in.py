@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +26,18 @@ T = TypeVar("T")
 SESSION_COOKIE = "clauses_session"
 
 
+def local_address(text: str) -> str | None:
+    """``text`` when it is a page of this site (« /clauses/7 »), else None: the login never
+    sends anyone to another site (« //ailleurs.fr », « https://… », « /\\ailleurs »)."""
+    if (
+        not text.startswith("/")
+        or text.startswith(("//", "/\\"))
+        or any(ord(character) < 32 for character in text)
+    ):
+        return None
+    return text
+
+
 class Guard:
     """The signed-in user of a request, and the refusals every dashboard page gives alike."""
 
@@ -37,11 +50,20 @@ class Guard:
         return await run_in_threadpool(function, self.app, *args, **kwargs)
 
     async def user_of(self, request: Request) -> web_accounts.SignedIn | None:
-        return await self.call(web_accounts.signed_in, request.cookies.get(SESSION_COOKIE))
+        user = await self.call(web_accounts.signed_in, request.cookies.get(SESSION_COOKIE))
+        # Kept on the request: a refusal rendered later in the same request (``refused``,
+        # ``forbidden``) shows the signed-in navigation without reading the session again.
+        request.state.signed_in = user
+        return user
 
     @staticmethod
-    def to_login() -> RedirectResponse:
-        return RedirectResponse("/connexion", status_code=303)
+    def to_login(request: Request | None = None) -> RedirectResponse:
+        """The login page; from a page asked for (a GET: a link in the digest, a bookmark) it
+        comes back there once signed in (``suite``)."""
+        if request is None or request.method != "GET":
+            return RedirectResponse("/connexion", status_code=303)
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/connexion?{urlencode({'suite': wanted})}", status_code=303)
 
     def forbidden(self, request: Request) -> HTMLResponse:
         return self.pages.render(
@@ -72,7 +94,7 @@ class Guard:
         user = await self.user_of(request)
         form = await request.form(max_part_size=max_part_size)
         if user is None:
-            return self.to_login()
+            return self.to_login(request)
         if not self.csrf_ok(form, user.csrf):
             return self.forbidden(request)
         return user, form

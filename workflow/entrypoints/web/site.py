@@ -10,16 +10,19 @@ from starlette.exceptions import HTTPException
 
 from workflow.bootstrap import App
 from workflow.entrypoints.web import (
+    additions,
     board,
     corrections,
     dashboard,
     declarations,
     imports,
     mail_log,
+    participants,
     reports,
 )
 from workflow.entrypoints.web.api import create_api
 from workflow.entrypoints.web.pages import SITE_NAME, Pages, web_folder
+from workflow.entrypoints.web.signed_in import SESSION_COOKIE, Guard
 
 
 def create_site(app: App) -> FastAPI:
@@ -27,6 +30,7 @@ def create_site(app: App) -> FastAPI:
     the clock."""
     site = FastAPI(title=SITE_NAME, docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(app)
+    guard = Guard(app, pages)
     site.mount("/static", StaticFiles(directory=web_folder() / "static"), name="static")
     site.mount("/api/v1", create_api(app))
     site.include_router(declarations.router(app, pages))
@@ -35,10 +39,19 @@ def create_site(app: App) -> FastAPI:
     site.include_router(board.router(app, pages))
     site.include_router(reports.router(app, pages))
     site.include_router(corrections.router(app, pages))
+    site.include_router(additions.router(app, pages))
     site.include_router(imports.router(app, pages))
+    site.include_router(participants.router(app, pages))
+
+    async def signed_in_or_not(request: Request) -> None:
+        """A wrong address typed while signed in keeps the navigation back to the dashboard;
+        without a session cookie nothing is read."""
+        if SESSION_COOKIE in request.cookies and not hasattr(request.state, "signed_in"):
+            await guard.user_of(request)
 
     @site.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:
+        await signed_in_or_not(request)
         return pages.render(
             request,
             "error.html",
@@ -53,6 +66,7 @@ def create_site(app: App) -> FastAPI:
     async def unreadable(request: Request, exc: RequestValidationError) -> HTMLResponse:
         # « /courriels/abc »: an address no page has, said in French (not FastAPI's JSON).
         in_path = any(error.get("loc", ("",))[0] == "path" for error in exc.errors())
+        await signed_in_or_not(request)
         return pages.render(
             request,
             "error.html",

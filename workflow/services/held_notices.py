@@ -1,0 +1,271 @@
+"""Releasing the buyer notices held for want of a contact, once the buyer has one.
+
+``services.notices`` holds a notice (``HeldNotice``) its buyer wants but cannot receive: no
+contact with an e-mail address. A step of every pass (``release_held_notices``) looks for lots
+whose held notices now have somewhere to go, whichever way the contact came (the command, the
+web, a lots import, an address corrected, two buyers merged): the clock, not each of those paths.
+
+Per lot, only the latest held notice leaves, written from the lot as it stands now and saying
+the day it could not leave; the older ones are marked superseded. A buyer who missed several
+milestones needs to know where its lot stands, not to read in one morning four messages about
+stages long past, each with today's figures (the lot's state at the time is not kept): the
+latest one is the one that is still true. For the same reason a held notice is superseded too
+when a later notice of the lot was queued since (the buyer already reads where it stands), and
+dropped when the buyer no longer wants milestone notices (its final report always leaves).
+
+A lot closed or abandoned since is released like any other: its latest held notice is then the
+one that says so (the abandon, the final report, the end of execution and its figures), and it
+is the one message a buyer that heard nothing must not miss.
+
+A corrected award released alone is written as the award notice: a buyer that never read the
+award has nothing to compare the corrections with, and the award as it stands tells it all.
+
+The release of a lot is claimed like the outbox's rows: locked and skipped by another instance
+on PostgreSQL, each row settled only while still waiting (compare-and-set), and queued under
+the key the notice would have had (``INSERT … ON CONFLICT DO NOTHING``): run twice, or by two
+instances at once, one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from jinja2 import TemplateError
+from sqlalchemy import CursorResult, distinct, func, select, text, update
+from sqlalchemy.orm import Session
+
+from workflow.adapters.dialects import skipping_locked
+from workflow.adapters.orm import (
+    WAITING_NOTICES,
+    Buyer,
+    BuyerContact,
+    Clause,
+    ClauseHistory,
+    HeldNotice,
+    Market,
+    Operation,
+    OutboxMessage,
+)
+from workflow.domain.events import require_aware
+from workflow.emails.notices import ALWAYS_SENT_KINDS, KINDS, REASON_KINDS, RESULT_KINDS
+from workflow.services.notices import (
+    buyer_notice_context,
+    buyer_recipients,
+    clause_results,
+    history_reason,
+    local_day,
+    wants_each_milestone,
+)
+from workflow.services.outbox import queue_email
+
+if TYPE_CHECKING:
+    from workflow.runtime import App
+
+log = logging.getLogger(__name__)
+
+RELEASED = "released"
+SUPERSEDED = "superseded"
+DROPPED = "dropped"
+
+StopCheck = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+class _Moved(Exception):
+    """Another transaction settled one of the lot's held notices first: leave it to it."""
+
+
+def _waiting() -> Any:
+    # The partial index's own predicate, word for word (SQLite uses it only then).
+    return text(WAITING_NOTICES)
+
+
+def _reachable() -> Any:
+    """The held notice's lot has, now, a buyer with a contact with an address."""
+    return (
+        select(BuyerContact.id)
+        .join(Operation, Operation.buyer_id == BuyerContact.buyer_id)
+        .join(Market, Market.operation_id == Operation.id)
+        .join(Clause, Clause.market_id == Market.id)
+        .where(Clause.id == HeldNotice.clause_id, func.trim(BuyerContact.email) != "")
+        .exists()
+    )
+
+
+def releasable_clauses(session: Session) -> list[int]:
+    """The lots with a held notice that now has somewhere to go (read on the partial index)."""
+    return list(
+        session.scalars(
+            select(HeldNotice.clause_id)
+            .where(_waiting(), _reachable())
+            .distinct()
+            .order_by(HeldNotice.clause_id)
+        )
+    )
+
+
+def release_held_notices(app: App, now: datetime, stop: StopCheck = _never) -> int:
+    """Queue, per lot whose buyer now has a contact, its latest held notice; the number queued.
+
+    One short transaction per lot: a lot whose notice cannot be written (a template error) is
+    logged and left held, the others leave."""
+    require_aware(now)
+    with app.transaction() as session:
+        clause_ids = releasable_clauses(session)
+    released = 0
+    for clause_id in clause_ids:
+        if stop():
+            break
+        try:
+            with app.transaction() as session:
+                released += release_clause(app, session, clause_id, now)
+        except _Moved:
+            log.info(
+                "held notices settled meanwhile",
+                extra={"action": "held_notice.moved", "clause_id": clause_id},
+            )
+        except (TemplateError, ValueError) as exc:
+            log.error(
+                "held notice release failed",
+                extra={"action": "held_notice.failed", "clause_id": clause_id, "error": str(exc)},
+            )
+    if released:
+        log.info(
+            "held notices released", extra={"action": "held_notice.released", "count": released}
+        )
+    return released
+
+
+def release_clause(app: App, session: Session, clause_id: int, now: datetime) -> int:
+    """Settle the lot's held notices and queue the latest if it still has to leave: 1 when a
+    message was queued, else 0."""
+    held = session.scalars(
+        skipping_locked(
+            select(HeldNotice)
+            .where(HeldNotice.clause_id == clause_id, _waiting())
+            .order_by(HeldNotice.held_at, HeldNotice.id),
+            session,
+        )
+    ).all()
+    if not held:
+        return 0  # another instance holds them, or settled them
+    clause = session.get_one(Clause, clause_id)
+    buyer = clause.market.operation.buyer
+    recipients = buyer_recipients(buyer)
+    if not recipients:
+        return 0  # the contact went away since the lots were read: wait for another
+    latest = held[-1]
+    outcome = latest_outcome(session, buyer, latest)
+    _settle(session, held[:-1], SUPERSEDED, now)
+    _settle(session, [latest], outcome, now)
+    if outcome != RELEASED:
+        return 0
+    kind, context = released_message(app, session, clause, latest)
+    queued = queue_email(
+        session,
+        app.renderer,
+        key=latest.key,
+        kind=kind,
+        recipients=recipients,
+        context=context,
+        now=now,
+        clause_id=clause_id,
+    )
+    return int(queued)
+
+
+def latest_outcome(session: Session, buyer: Buyer, latest: HeldNotice) -> str:
+    if _told_since(session, latest.clause_id, latest.held_at):
+        return SUPERSEDED
+    if not (wants_each_milestone(buyer) or latest.kind in ALWAYS_SENT_KINDS):
+        return DROPPED
+    return RELEASED
+
+
+def _told_since(session: Session, clause_id: int, since: datetime) -> bool:
+    """A buyer notice of the lot was queued since (the contact came before a later milestone)."""
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind.in_(KINDS),
+            OutboxMessage.created_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _settle(session: Session, held: Sequence[HeldNotice], outcome: str, now: datetime) -> None:
+    """Compare-and-set: only rows still waiting; any other means another run got there first."""
+    if not held:
+        return
+    result = session.execute(
+        update(HeldNotice)
+        .where(HeldNotice.id.in_([notice.id for notice in held]), _waiting())
+        .values(settled_at=now, outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != len(held):
+        raise _Moved
+
+
+def released_message(
+    app: App, session: Session, clause: Clause, held: HeldNotice
+) -> tuple[str, dict[str, Any]]:
+    """The kind and context of a held notice as it leaves: from the lot as it stands now, on the
+    day of its milestone, saying the day it could not leave."""
+    zone = app.settings.zone
+    kind, at = held.kind, held.held_at
+    if kind == "notice_award_corrected":
+        kind = "notice_awarded"
+        at = clause.awarded_at or at
+    reason = _reason(session, clause.id, held) if kind in REASON_KINDS else None
+    results = (
+        clause_results(session, clause, app.settings.outcome_groups)
+        if kind in RESULT_KINDS
+        else None
+    )
+    context = buyer_notice_context(
+        clause,
+        app.settings,
+        at=local_day(at, zone),
+        reason=reason,
+        results=results,
+        held_since=local_day(held.held_at, zone),
+    )
+    return kind, context
+
+
+def _reason(session: Session, clause_id: int, held: HeldNotice) -> str | None:
+    """The history row the key names (``h<id>``), else the one of the event at its time."""
+    if held.cause.startswith("h") and held.cause[1:].isdigit():
+        row = session.get(ClauseHistory, int(held.cause[1:]))
+        if row is not None:
+            return row.reason
+    return history_reason(session, clause_id, held.history_event, held.held_at)
+
+
+def waiting_by_buyer(session: Session) -> dict[int, tuple[int, int]]:
+    """For the digest's « Donneurs d'ordre sans contact »: per buyer (the lot's buyer now), the
+    held notices still waiting and the lots they belong to (one message per lot will leave)."""
+    rows = session.execute(
+        select(
+            Operation.buyer_id,
+            func.count(HeldNotice.id),
+            func.count(distinct(HeldNotice.clause_id)),
+        )
+        .select_from(HeldNotice)
+        .join(Clause, Clause.id == HeldNotice.clause_id)
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .where(_waiting())
+        .group_by(Operation.buyer_id)
+    )
+    return {buyer_id: (int(notices), int(lots)) for buyer_id, notices, lots in rows}
