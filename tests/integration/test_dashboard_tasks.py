@@ -637,6 +637,11 @@ def test_a_month_without_hours_needs_its_confirmation_and_its_token(
     unreadable = client.get("/declarations/mois-sans-heure?clause=x&entreprise=1&mois=2026-13")
     assert unreadable.status_code == 422
     assert "la clause, le mois\xa0; rien n'a été enregistré" in visible(unreadable.text)
+    # « ² » is a digit to ``str.isdigit``, not to ``int``; nor is a number of 30 digits a N°.
+    for odd in ("%C2%B2", "9" * 30):
+        page = client.get(f"/declarations/mois-sans-heure?clause={odd}&entreprise=1&mois=2026-04")
+        assert page.status_code == 422, odd
+        assert client.get(f"/tableau-de-bord?fait=zero&clause={odd}").status_code == 200
     unknown = client.get(
         f"/declarations/mois-sans-heure?clause=99999&entreprise={batir}&mois=2026-01"
     )

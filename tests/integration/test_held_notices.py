@@ -4,7 +4,7 @@ SQLite and PostgreSQL: once, to that contact, the latest only, with the lot's fi
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +297,41 @@ def test_a_buyer_that_chose_the_monthly_summary_since_gets_no_milestone(
     ticks.run_pass(app, at(date(2025, 10, 8)), dispatch=False)
     assert buyer_notices(app) == []
     assert held(app) == [("notice_identified", "dropped")]
+
+
+def test_a_held_final_report_still_leaves_when_the_latest_notice_is_dropped(
+    app: App, clock: Clock
+) -> None:
+    """Final report held, then the lot reopened (held too), then the buyer chose the monthly
+    summary: the reopening is dropped, but the final report, which always leaves, still does."""
+    walk = contactless_walk(app, clock)
+    walk.create()
+    with app.transaction() as session:
+        [identified] = session.scalars(select(HeldNotice)).all()
+        for n, (kind, event_name) in enumerate(
+            (("notice_final_report", "final_report"), ("notice_reopened", "reopen")), start=1
+        ):
+            session.add(
+                HeldNotice(
+                    key=f"notice:{identified.clause_id}:{kind}:test",
+                    clause_id=identified.clause_id,
+                    buyer_id=identified.buyer_id,
+                    kind=kind,
+                    history_event=event_name,
+                    cause="test",
+                    held_at=identified.held_at + timedelta(hours=n),
+                )
+            )
+        session.scalars(select(Buyer)).one().notice_preference = "monthly_only"
+    add_contact(app, clock, date(2025, 10, 7))
+    ticks.run_pass(app, at(date(2025, 10, 8)), dispatch=False)
+
+    assert [row.kind for row in buyer_notices(app)] == ["notice_final_report"]
+    assert held(app) == [
+        ("notice_identified", "superseded"),
+        ("notice_final_report", "released"),
+        ("notice_reopened", "dropped"),
+    ]
 
 
 def test_the_same_events_handled_again_hold_nothing_more(app: App, clock: Clock) -> None:

@@ -143,3 +143,10 @@ def test_the_command_shows_each_result_with_the_command_that_shows_it(territory:
     assert "Rien ne contient «\u00a0Toulouse\u00a0»" in squash(nothing.stdout)
     assert short.exit_code == 1
     assert "Refusé : Recherche «\u00a0x\u00a0» : donnez au moins 2 lettres" in squash(short.stderr)
+
+
+def test_a_control_character_in_the_text_is_no_error(territory: App) -> None:
+    """PostgreSQL refuses a NUL in a query's text: dropped, the rest is looked for."""
+    plain = search.search(territory, "Gers")
+    assert kinds(plain)
+    assert kinds(search.search(territory, "Ge\x00rs\x1b")) == kinds(plain)

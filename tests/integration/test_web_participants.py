@@ -141,6 +141,9 @@ def test_the_lots_page_lists_its_participants_with_company_hours_and_their_fiche
         assert f">{label}</option>" in page.text
     assert '<optgroup label="Emploi durable">' in page.text
     assert site.get("/clauses/999999/participants").status_code == 404
+    # A number no database column holds: the same French 404, not a database error.
+    huge = site.get(f"/clauses/{'9' * 20}/participants")
+    assert huge.status_code == 404 and "Page introuvable" in plain(huge.text)
 
 
 # --- an outcome ---------------------------------------------------------------------------------

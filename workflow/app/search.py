@@ -50,6 +50,7 @@ from workflow.domain.stages import LABELS, Stage
 from workflow.errors import InputRefused
 from workflow.runtime import App
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: Below this, nearly everything matches: the search asks for more.
 MIN_LENGTH = 2
 #: How many results are shown; the others are counted.
@@ -86,6 +87,9 @@ def search(app: App, text: str, *, limit: int = LIMIT) -> SearchResult:
     """Every record whose name, reference, title, SIRET or e-mail contains ``text``, in the
     order buyers, contacts, companies, correspondents, operations, markets, lots, participants;
     exact matches first within each kind."""
+    # No record holds a control character (every input refuses them), and PostgreSQL refuses a
+    # NUL in a query's text: they are dropped from what is looked for.
+    text = _CONTROL.sub("", text)
     wanted = normalized(text)
     if len(wanted.replace(" ", "")) < MIN_LENGTH:
         raise InputRefused(

@@ -162,7 +162,14 @@ def release_clause(app: App, session: Session, clause_id: int, now: datetime) ->
         return 0  # the contact went away since the lots were read: wait for another
     latest = held[-1]
     outcome = latest_outcome(session, buyer, latest)
-    _settle(session, held[:-1], SUPERSEDED, now)
+    if outcome == DROPPED:
+        # The buyer reads its milestones in the monthly summary now, but what always leaves
+        # (the final report) still does: the latest such held notice goes in its place.
+        always = [h for h in held[:-1] if h.kind in ALWAYS_SENT_KINDS]
+        if always and latest_outcome(session, buyer, always[-1]) == RELEASED:
+            _settle(session, [latest], DROPPED, now)
+            held, latest, outcome = held[:-1], always[-1], RELEASED
+    _settle(session, [h for h in held if h is not latest], SUPERSEDED, now)
     _settle(session, [latest], outcome, now)
     if outcome != RELEASED:
         return 0

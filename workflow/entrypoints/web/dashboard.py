@@ -43,7 +43,10 @@ TASKS_SHOWN = 30
 def _number(value: Any) -> int | None:
     """A record's N° from a form field; None when it is none (empty, not digits, too large)."""
     text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= 2_000_000_000 else None
+    # ASCII digits only, ten at most: « ² » is a digit to ``str.isdigit`` but not to ``int``.
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        return None
+    return int(text) if 0 < int(text) <= 2_000_000_000 else None
 
 
 def _month(value: Any) -> date | None:

@@ -13,9 +13,9 @@ session's CSRF token does nothing (403).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.app import web_participants
@@ -25,6 +25,9 @@ from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
 
 NBSP = "\u00a0"
+#: A clause's N° in an address: beyond any real one, the French « Page introuvable » (404), never
+#: a database error on a number it cannot hold.
+ClauseNumber = Annotated[int, Path(ge=1, le=2_000_000_000)]
 REPLACE_BOX = "Remplacer la sortie déjà enregistrée"
 
 #: The command line's words in a service's message, and what the form offers instead.
@@ -115,7 +118,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         return None
 
     @routes.get("/clauses/{clause_id:int}/participants", response_class=HTMLResponse)
-    async def show(request: Request, clause_id: int) -> Response:
+    async def show(request: Request, clause_id: ClauseNumber) -> Response:
         user = await user_of(request)
         if user is None:
             return to_login(request)
@@ -123,7 +126,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         return await page(request, user, clause_id, done=done)
 
     @routes.post("/clauses/{clause_id:int}/participants/ajout", response_class=HTMLResponse)
-    async def add(request: Request, clause_id: int) -> Response:
+    async def add(request: Request, clause_id: ClauseNumber) -> Response:
         checked = await guard.signed_post(request)
         if isinstance(checked, Response):
             return checked  # not signed in, or no valid CSRF token: nothing done
@@ -147,7 +150,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         )
 
     @routes.post("/clauses/{clause_id:int}/participants/sortie", response_class=HTMLResponse)
-    async def outcome(request: Request, clause_id: int) -> Response:
+    async def outcome(request: Request, clause_id: ClauseNumber) -> Response:
         checked = await guard.signed_post(request)
         if isinstance(checked, Response):
             return checked  # not signed in, or no valid CSRF token: nothing done
