@@ -37,7 +37,7 @@ from sqlalchemy import select
 from tests.conftest import Clock
 from tests.integration.test_dashboard import PASSWORD, sign_in
 from tests.integration.test_digest import NOW, T0, _clause, _email, build
-from tests.text import visible
+from tests.text import squash, visible
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -49,6 +49,7 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     DeclarationLine,
     Market,
+    OutboxMessage,
     Participant,
     RecordHistory,
 )
@@ -598,8 +599,29 @@ def test_a_month_without_hours_from_the_dashboard_asks_then_is_the_command_line_
     assert confirmed.status_code == 303 and command.exit_code == 0, command.output
     web = month_state(app, late, "Bâtir Gascogne", january)
     line = month_state(app, late, "Alpha Travaux", february)
-    assert web == line
+    # The same record, but each says where it was entered.
+    assert web["declaration"][2] == "déclaration à zéro (tableau de bord)"
+    assert line["declaration"][2] == "déclaration à zéro (ligne de commande)"
+    assert {**web, "declaration": web["declaration"][:2] + web["declaration"][3:]} == {
+        **line,
+        "declaration": line["declaration"][:2] + line["declaration"][3:],
+    }
     assert web["declaration"] == (0, "Camille Martin", web["declaration"][2], 0, None)
+    # Each company's receipt says the facilitator recorded the month for it on its word: it
+    # sent nothing, so « Je l'ai reçue » would not be true.
+    with app.transaction() as session:
+        receipts = session.scalars(
+            select(OutboxMessage.body_text).where(
+                OutboxMessage.clause_id == late, OutboxMessage.kind == "declaration_receipt"
+            )
+        ).all()
+    assert len(receipts) == 2
+    for receipt in receipts:
+        said = squash(receipt)
+        assert (
+            "Je l'ai enregistrée pour vous le 30 mars 2026, comme vous me l'avez indiqué." in said
+        )
+        assert "reçue" not in said and "votre déclaration à zéro est bien notée" in said
     assert web["ladder"][0] == NOW and before["ladder"][0] is None  # its reminders stop
     assert web["history"] == [("Camille Martin", "déclaration")]
 

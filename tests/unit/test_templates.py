@@ -198,6 +198,11 @@ def test_it_reads_a_dict_key_or_a_dict_method_as_jinja_does() -> None:
 def test_it_writes_the_first_of_the_month_the_french_way() -> None:
     assert french_date(date(2026, 9, 1)) == "1er septembre 2026"
     assert french_date(date(2026, 9, 2)) == "2 septembre 2026"
+    # With its weekday too (the digest's first sentence), as its subject writes it.
+    assert french_date(date(2027, 4, 1), "EEEE d MMMM y") == "jeudi 1er avril 2027"
+    assert french_date(date(2027, 4, 2), "EEEE d MMMM y") == "vendredi 2 avril 2027"
+    # A date in figures keeps its « 1 ».
+    assert french_date(date(2027, 4, 1), "d/MM/y") == "1/04/2027"
 
 
 def test_it_follows_the_lot_due_day_over_the_buyer_and_the_default(settings: Settings) -> None:

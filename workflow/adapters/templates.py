@@ -8,6 +8,7 @@ Dates, numbers and amounts are formatted the French way through Babel filters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -37,12 +38,17 @@ def templates_root() -> Path:
     raise FileNotFoundError(f"no templates/emails folder near {here}")
 
 
+#: The day field before a month in words (``d MMMM``): numeric dates keep their « 1 ».
+_DAY_FIELD = re.compile(r"(?<![A-Za-z'])d(?= MMMM)")
+
+
 def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
-    """``2026-09-01`` -> ``1er septembre 2026``: French writes the first of the month 1er."""
-    text = str(babel_format_date(value, pattern, locale=LOCALE))
-    if value.day == 1 and pattern.startswith("d "):
-        text = "1er" + text[1:]
-    return text
+    """``2026-09-01`` -> ``1er septembre 2026``: French writes the first of the month 1er,
+    wherever the day stands in the pattern (« jeudi 1er avril 2027 »)."""
+    if value.day == 1:
+        # The day field becomes the quoted literal « 1er ».
+        pattern = _DAY_FIELD.sub("'1er'", pattern)
+    return str(babel_format_date(value, pattern, locale=LOCALE))
 
 
 def french_month(value: date) -> str:

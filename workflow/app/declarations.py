@@ -27,6 +27,8 @@ from workflow.services.declaration_views import (
     expected_declarations,
 )
 from workflow.services.declarations import (
+    DASHBOARD_ZERO_SOURCE,
+    ZERO_SOURCE,
     Validation,
     find_declaration,
     record_declaration,
@@ -43,7 +45,9 @@ from workflow.services.online_declarations import (
 )
 
 __all__ = [
+    "DASHBOARD_ZERO_SOURCE",
     "STATE_LABELS",
+    "ZERO_SOURCE",
     "DeclarationList",
     "DeclarationState",
     "ExpectedDeclaration",
@@ -53,9 +57,6 @@ __all__ = [
     "declare_zero",
     "validate_declaration",
 ]
-
-#: Where a declaration typed at the command line (or any form) says it came from.
-ZERO_SOURCE = "déclaration à zéro (ligne de commande)"
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,11 @@ def declare_zero(
     month: date,
     replace: bool = False,
     actor: str | None = None,
+    source: str = ZERO_SOURCE,
 ) -> ZeroDeclaration:
     """Declare ``month`` (its first day) without any hour for ``company`` on ``clause``; its
-    reminders stop and its receipt leaves as for any declaration."""
+    reminders stop and its receipt leaves as for any declaration. ``source``: where it was
+    entered (the command line, the dashboard)."""
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
@@ -89,7 +92,7 @@ def declare_zero(
             lines=[],
             actor=unit.actor,
             now=unit.now,
-            source=ZERO_SOURCE,
+            source=source,
             publish=unit.app.publish,
             replace=replace,
             zone=app.settings.zone,

@@ -47,6 +47,9 @@ class Declared:
     total_hours: Decimal
     recorded_at: datetime
     lines: tuple[DeclaredLine, ...]
+    #: Recorded by the facilitator on the company's word (a month without hours said on the
+    #: phone): the receipt says she recorded it, not that she received it.
+    entered_for_company: bool = False
 
 
 def receipt_context(
@@ -97,6 +100,7 @@ def receipt_context(
             "total_hours": declaration.total_hours,
             "lines_count": len(lines),
             "received_on": received_on,
+            "entered_for_company": declaration.entered_for_company,
             "lines": lines,
         },
         "replaces": None

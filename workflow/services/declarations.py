@@ -319,6 +319,14 @@ def record_declaration(
     return declaration
 
 
+#: Where a month declared without hours by the facilitator says it came from: she records it
+#: on the company's word, from the command line or from her dashboard's task.
+ZERO_SOURCE = "déclaration à zéro (ligne de commande)"
+DASHBOARD_ZERO_SOURCE = "déclaration à zéro (tableau de bord)"
+#: The sources of declarations the facilitator entered for the company (its receipt says so).
+ENTERED_FOR_COMPANY = frozenset({ZERO_SOURCE, DASHBOARD_ZERO_SOURCE})
+
+
 #: The history event of a declaration validated by the facilitator.
 DECLARATION_VALIDATED = "declaration_validated"
 

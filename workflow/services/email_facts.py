@@ -6,6 +6,7 @@ from __future__ import annotations
 from workflow.adapters.orm import AwardParty, Clause, Declaration
 from workflow.emails.lots import Lot, Party
 from workflow.emails.receipts import Declared, DeclaredLine
+from workflow.services.declarations import ENTERED_FOR_COMPANY
 
 
 def lot_of(clause: Clause) -> Lot:
@@ -60,6 +61,7 @@ def declared_of(declaration: Declaration) -> Declared:
         month=declaration.month,
         total_hours=declaration.total_hours,
         recorded_at=declaration.recorded_at,
+        entered_for_company=declaration.source in ENTERED_FOR_COMPANY,
         lines=tuple(
             DeclaredLine(
                 line.participant.reference, line.hours, line.delivery_mode, line.contract_type

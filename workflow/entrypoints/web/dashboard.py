@@ -273,6 +273,7 @@ def router(app: App, pages: Pages) -> APIRouter:
                 company=ids[1],
                 month=ids[2],
                 actor=user.name,
+                source=declaration_commands.DASHBOARD_ZERO_SOURCE,
             )
         except InputRefused as error:
             return guard.refused(request, "Mois sans heure refusé", error.message)
