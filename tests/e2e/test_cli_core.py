@@ -358,6 +358,8 @@ def test_it_adds_a_lot_with_imposed_hours_and_shows_both_figures(
         (("buyer", "add", "Autre", "--due-day", "31"), "doit être entre 1 et 28"),
         (("buyer", "contact-add", "9", "--name", "X", "--email", "x@example.org"), unknown("Donneur d'ordre", "9", "buyer list")),
         (("buyer", "contact-add", "1", "--name", "X", "--email", "pas-une-adresse"), "« pas-une-adresse » n'est pas une adresse e-mail"),
+        (("buyer", "contact-add", "1", "--name", "X", "--email", "x@example.org", "--phone", "x@example.org"), "Téléphone du contact : « x@example.org » n'est pas un numéro de téléphone (exemple : 05 62 00 00 00"),
+        (("company", "correspondent-add", "1", "--name", "X", "--email", "x@example.org", "--phone", "12"), "Téléphone du correspondant : « 12 » n'est pas un numéro de téléphone"),
         (("company", "add", "Autre", "--siret", "732 829 320 00075"), "la clé de contrôle ne correspond pas"),
         (("company", "add", "Autre", "--siret", "1234"), "14 chiffres attendus (espaces permis)"),
         (("company", "add", "Autre", "--siret", "73282932000074"), "déjà celui de l'entreprise « BTP Exemple »"),

@@ -312,6 +312,18 @@ def test_a_refused_edit_shows_the_french_message_and_what_was_typed(
     assert value_of(bad.text, "email") == "pas-une-adresse"
     assert value_of(bad.text, "name") == "Anne" and value_of(bad.text, "role") == "Directrice"
 
+    # A telephone number is what someone will dial: a word or an address there is refused too.
+    not_a_number = site.post(
+        f"/corrections/contacts/{contact}",
+        data={"csrf": csrf, "name": "Anne Durand", "email": "anne@example.org",
+              "phone": "anne.durand@example.org", "role": ""},
+    )  # fmt: skip
+    assert not_a_number.status_code == 422
+    said = visible(not_a_number.text)
+    assert "Téléphone du contact" in said and "n'est pas un numéro de téléphone" in said
+    assert value_of(not_a_number.text, "phone") == "anne.durand@example.org"
+    assert "Rien n'a été modifié." in said
+
     twice = site.post(
         f"/corrections/operations/{operation}", data={"csrf": csrf, "name": "Gymnase"}
     )

@@ -94,6 +94,27 @@ def check_email(value: str, field: str = "Adresse e-mail") -> str:
     return email
 
 
+#: A telephone number as people write it: figures, spaces, dots, dashes, brackets, a leading
+#: « + », and an extension (« poste 12 ») at the end.
+_PHONE = re.compile(r"\+?[0-9 .\-()/]+(?:\s*(?:poste|p\.|ext\.?)\s*[0-9]{1,6})?", re.IGNORECASE)
+_EXTENSION = re.compile(r"(?:poste|p\.|ext\.?)\s*[0-9]{1,6}$", re.IGNORECASE)
+
+
+def check_phone(value: str | None, field: str) -> str:
+    """A telephone number, or "" when none is given: it is what the facilitator or the digest
+    reads to call someone, so a word or an address typed there is refused with the field named."""
+    text = clean_text(value, field, max_length=40, required=False)
+    if not text:
+        return text
+    digits = sum(c.isdigit() for c in _EXTENSION.sub("", text))
+    if not _PHONE.fullmatch(text) or not 6 <= digits <= 15:
+        raise InputRefused(
+            f"{field} : « {text} » n'est pas un numéro de téléphone "
+            "(exemple : 05 62 00 00 00 ou +33 5 62 00 00 00)."
+        )
+    return text
+
+
 def parse_notice_preference(text: str | NoticePreference) -> NoticePreference:
     if isinstance(text, NoticePreference):
         return text
@@ -306,7 +327,7 @@ def add_buyer_contact(
         buyer=buyer,
         name=clean_text(name, "Nom du contact", max_length=200),
         email=check_email(email, "E-mail du contact"),
-        phone=clean_text(phone, "Téléphone du contact", max_length=40, required=False),
+        phone=check_phone(phone, "Téléphone du contact"),
         role=clean_text(role, "Fonction du contact", max_length=100, required=False),
     )
     session.add(contact)
@@ -497,7 +518,7 @@ def add_correspondent(
         company=company,
         name=clean_text(name, "Nom du correspondant", max_length=200),
         email=check_email(email, "E-mail du correspondant"),
-        phone=clean_text(phone, "Téléphone du correspondant", max_length=40, required=False),
+        phone=check_phone(phone, "Téléphone du correspondant"),
     )
     session.add(correspondent)
     session.flush()

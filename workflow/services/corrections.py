@@ -46,6 +46,7 @@ from workflow.domain.french_numbers import french_count
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import (
     check_email,
+    check_phone,
     clean_text,
     parse_siret,
 )
@@ -297,6 +298,10 @@ def _text(value: str | None, field: str, max_length: int, *, required: bool = Tr
     return clean_text(value, field, max_length=max_length, required=required)
 
 
+def _phone(value: str | None, field: str) -> str | None:
+    return None if value is None else check_phone(value, field)
+
+
 def _email(value: str | None, field: str) -> str | None:
     return None if value is None else check_email(value, field)
 
@@ -537,7 +542,7 @@ def edit_contact(
     wanted = {
         "name": ("name", _text(name, "Nom du contact", 200)),
         "email": ("email", _email(email, "E-mail du contact")),
-        "phone": ("phone", _text(phone, "Téléphone du contact", 40, required=False)),
+        "phone": ("phone", _phone(phone, "Téléphone du contact")),
         "role": ("role", _text(role, "Fonction du contact", 100, required=False)),
     }
     readdressed: tuple[int, ...] = ()
@@ -698,7 +703,7 @@ def edit_correspondent(
     wanted = {
         "name": ("name", _text(name, "Nom du correspondant", 200)),
         "email": ("email", _email(email, "E-mail du correspondant")),
-        "phone": ("phone", _text(phone, "Téléphone du correspondant", 40, required=False)),
+        "phone": ("phone", _phone(phone, "Téléphone du correspondant")),
     }
     readdressed: tuple[int, ...] = ()
     if (new_email := _changing(person, wanted, "email")) is not None:
