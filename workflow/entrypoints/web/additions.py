@@ -1,28 +1,41 @@
 """The records the facilitator creates from the correction pages, as the CLI does: a buyer's
 contact, a company's correspondent (on their owner's page), a buyer, a company, an operation, a
-market (/corrections/nouveau).
+market (/corrections/nouveau), a lot and its clause (on its market's page,
+/corrections/marches/N°/lot, which /corrections/nouveau leads to).
 
 Each form calls ``app.web_additions``, that is the function the command line calls, with the
 signed-in user as the actor, so it leaves the same « création » history row. Done, it leads
 (303) to the page where the record is corrected, ``?ajout=`` naming that row: the page says
 what was added. A refusal shows the form again with what was typed and the service's French
 message naming the field (422), nothing written; a POST without its CSRF token does nothing.
+
+A lot (``clauses lot add``) is read as the command reads its options: the four figures by
+``domain.hours``, so the same French numbers (« 1 000 000 », « 50 % », « 0,05 »); then
+``app.catalog.add_lot``. Its creation is its clause's « repérage » row (no record history row,
+as from the command); done, its form says what was created (``?ajout=`` naming the clause),
+links to the clause's page and is ready for the market's next lot.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.app import web_additions, web_corrections
+from workflow.app.clauses import Figures
 from workflow.app.web_additions import Added
 from workflow.bootstrap import App
+from workflow.domain.hours import parse_positive, parse_ratio
+from workflow.entrypoints.web.board import parse_date, parse_whole
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
+from workflow.services.catalog import CalendarChange
 from workflow.services.corrections import RecordKind
 
 #: Where each record created is corrected, and its confirmation read: a market's own page
@@ -55,6 +68,46 @@ CONTACT_FIELDS = ("name", "email", "phone", "role")
 CORRESPONDENT_FIELDS = ("name", "email", "phone")
 
 
+#: The fields of « Ajouter un lot »: one per option of ``clauses lot add``.
+LOT_FIELDS = (
+    "title",
+    "lot_number",
+    "trade",
+    "amount",
+    "labour_share",
+    "rate",
+    "hourly_cost",
+    "hours",
+    "hours_reason",
+    "planned_notification",
+    "due_day",
+    "reminder_offsets",
+    "escalation_offset",
+)
+
+#: The command's options the service's messages name, and the form's fields that take them.
+LOT_OPTION_WORDS = (
+    ("(--reason)", "(champ « Raison des heures imposées »)"),
+    ("(--escalation-offset)", "(champ « Délai de signalement au donneur d'ordre »)"),
+    ("(--reminder-offsets)", "(champ « Jours de rappel »)"),
+)
+
+#: A space before « : ; ? ! » or inside « », which a page keeps on one line.
+_SPACES = re.compile(r" (?=[:;?!»])|(?<=«) ")
+
+
+def french_spaces(text: str) -> str:
+    """The service's message as a page prints it: a non-breaking space where French wants one."""
+    return _SPACES.sub("\u00a0", text)
+
+
+def lot_words(message: str) -> str:
+    """A refusal of ``lot add`` as the form reads it: its fields, not the command's options."""
+    for option, words in LOT_OPTION_WORDS:
+        message = message.replace(option, words)
+    return french_spaces(message)
+
+
 def typed(form: Any, name: str) -> str:
     return str(form.get(name) or "").strip()
 
@@ -62,6 +115,51 @@ def typed(form: Any, name: str) -> str:
 def done_address(added: Added) -> str:
     """The page of the record, its confirmation in view."""
     return f"{PAGES[added.kind](added)}?ajout={added.history_id}#ajout"
+
+
+def _figure(
+    values: dict[str, str], name: str, field: str, parse: Callable[[str, str], Decimal]
+) -> Decimal | None:
+    text = values[name]
+    return parse(text, field) if text else None
+
+
+def lot_arguments(values: dict[str, str]) -> dict[str, Any]:
+    """What the form typed as ``app.catalog.add_lot`` takes it, read as ``clauses lot add``
+    reads its options (an empty field is an option not given); a refusal names the field."""
+    figures = Figures(
+        amount=_figure(values, "amount", "Montant HT", parse_positive),
+        labour_share=_figure(values, "labour_share", "Part de main-d'œuvre", parse_ratio),
+        rate=_figure(values, "rate", "Taux d'insertion", parse_ratio),
+        hourly_cost=_figure(values, "hourly_cost", "Coût horaire chargé", parse_positive),
+    )
+    hours = parse_whole(values["hours"], "Heures imposées")
+    reason = values["hours_reason"] or None
+    if reason is not None and hours is None:
+        # ``--hours-reason va avec --hours``: a reason alone would be dropped without a word.
+        raise InputRefused(
+            "Raison des heures imposées : elle accompagne des heures imposées ; indiquez les "
+            "heures (champ « Heures imposées ») ou videz la raison."
+        )
+    days = "un nombre entier de jours"
+    return {
+        "title": values["title"],
+        "lot_number": values["lot_number"],
+        "trade": values["trade"],
+        "figures": figures,
+        "hours_override": hours,
+        "hours_reason": reason,
+        "planned_notification": parse_date(
+            values["planned_notification"], "Notification prévue du marché"
+        ),
+        "calendar": CalendarChange(
+            parse_whole(values["due_day"], "Jour d'échéance des déclarations", what=days),
+            values["reminder_offsets"] or None,
+            parse_whole(
+                values["escalation_offset"], "Délai de signalement au donneur d'ordre", what=days
+            ),
+        ),
+    }
 
 
 def router(app: App, pages: Pages) -> APIRouter:
@@ -168,5 +266,84 @@ def router(app: App, pages: Pages) -> APIRouter:
                 request, user, status=422, which=which, values=values, error=error.message
             )
         return RedirectResponse(done_address(added), 303)
+
+    # --- a lot and its clause, on its market's page ----------------------------------------------
+
+    @routes.get("/corrections/nouveau/lot", response_class=HTMLResponse)
+    async def lot_market(request: Request) -> Response:
+        """« Nouveau lot » of /corrections/nouveau: the market named leads to its lot form."""
+        user = await guard.user_of(request)
+        if user is None:
+            return guard.to_login(request)
+        market = request.query_params.get("marche", "").strip()
+        try:
+            if not market:
+                raise InputRefused("Marché : indiquez son N° ou sa référence (ex. 2026-014).")
+            market_id = await guard.call(web_additions.market_of, market)
+        except InputRefused as error:
+            return new_page(
+                request, user, status=422, which="lot", values={"marche": market},
+                error=french_spaces(error.message),
+            )  # fmt: skip
+        return RedirectResponse(f"/corrections/marches/{market_id}/lot", 303)
+
+    def lot_page(
+        request: Request,
+        user: Any,
+        sheet: Any,
+        *,
+        status: int = 200,
+        values: dict[str, str] | None = None,
+        error: str | None = None,
+        created: web_additions.LotCreated | None = None,
+    ) -> HTMLResponse:
+        return pages.render(
+            request, "additions_lot.html", status_code=status, user=user, sheet=sheet,
+            values=values or {}, error=error, created=created,
+        )  # fmt: skip
+
+    lot_path = "/corrections/marches/{market_id:int}/lot"
+
+    @routes.get(lot_path, response_class=HTMLResponse)
+    async def lot_form(request: Request, market_id: int) -> Response:
+        user = await guard.user_of(request)
+        if user is None:
+            return guard.to_login(request)
+        try:
+            sheet = await guard.call(web_corrections.market_sheet, market_id)
+        except NotFound as error:
+            return missing(request, error)
+        said = request.query_params.get("ajout", "")
+        created = None
+        if said.isascii() and said.isdigit() and len(said) <= 9:
+            created = await guard.call(web_additions.lot_created, market_id, int(said))
+        return lot_page(request, user, sheet, created=created)
+
+    @routes.post(lot_path, response_class=HTMLResponse)
+    async def add_lot(request: Request, market_id: int) -> Response:
+        checked = await signed_post(request)
+        if isinstance(checked, Response):
+            return checked  # not signed in, or no valid CSRF token: nothing done
+        user, form = checked
+        try:
+            # Its N° checked first: a market merged away since the form was shown is said so,
+            # never taken for another whose reference would read the same.
+            sheet = await guard.call(web_corrections.market_sheet, market_id)
+        except NotFound as error:
+            return missing(request, error)
+        values = {name: typed(form, name) for name in LOT_FIELDS}
+        try:
+            clause_id = await guard.call(
+                web_additions.add_lot, market_id, **lot_arguments(values), actor=user.name
+            )
+        except (ConcurrentChange, DatabaseTrouble) as error:
+            return trouble(request, error)
+        except InputRefused as error:
+            return lot_page(
+                request, user, sheet, status=422, values=values, error=lot_words(error.message)
+            )
+        return RedirectResponse(
+            f"/corrections/marches/{market_id}/lot?ajout={clause_id}#ajout", 303
+        )
 
     return routes
