@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
+from tests.browser.pages import PASSWORD, sign_in
 from tests.browser.test_online_declaration import call_path, look_at, site  # noqa: F401
 from tests.conftest import Clock
 from tests.integration.test_online_declaration import CALLED
@@ -22,8 +23,6 @@ from workflow.bootstrap import App
 from workflow.services.outbox import OutboxState
 
 pytestmark = pytest.mark.slow
-
-PASSWORD = "un mot de passe assez long"
 
 
 def test_the_facilitator_validates_a_month_and_sends_a_refused_email_again(
@@ -94,11 +93,7 @@ def test_the_facilitator_records_a_month_without_hours_after_confirming_it(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/tableau-de-bord")
-        page.get_by_label("Identifiant").fill("camille")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/tableau-de-bord", "camille")
         problems += look_at(page, "tableau-de-bord-retards", screenshots)
         button = page.get_by_role("button", name=re.compile("^Enregistrer un mois sans heure"))
         offered = button.count()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Chromium
+from tests.browser.pages import PASSWORD, sign_in
 from tests.browser.test_online_declaration import call_path, look_at, site  # noqa: F401
 from tests.conftest import Clock
 from tests.integration.test_declaration_howto import lot_01
@@ -23,8 +24,6 @@ from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent, Stage
 
 pytestmark = pytest.mark.slow
-
-PASSWORD = "un mot de passe assez long"
 
 
 def test_the_facilitator_finds_a_lot_on_the_board_and_reads_its_pace(
@@ -132,11 +131,7 @@ def test_the_facilitator_records_a_final_report_and_sees_the_award_form(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/clauses")
-        page.get_by_label("Identifiant").fill("camille")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/clauses", "camille")
         page.goto(f"{base}/clauses/{clause_id}")
         problems += look_at(page, "clause-actions-bilan", screenshots)
         page.get_by_label("Bilan de l'opération", exact=True).fill(report)

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.test_online_declaration import WIDTHS, serious_violations, site  # noqa: F401
+from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.test_online_declaration import site  # noqa: F401
 from tests.conftest import Clock
 from tests.integration.test_declaration_howto import lot_01
 from tests.integration.test_online_declaration import TWO_PEOPLE, call_link, form
@@ -30,20 +31,8 @@ from workflow.entrypoints.web.site import create_site
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "un mot de passe assez long"
 
-
-def look_at(page: Any, name: str, folder: Path) -> list[str]:
-    """axe-core's serious problems of the page, and its screenshots at each width."""
-    problems = [f"{name}: {p}" for p in serious_violations(page)]
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"corrections-people-{name}-{width}.png"), full_page=True)
-        wider = page.evaluate("() => document.documentElement.scrollWidth")
-        if wider > width:
-            problems.append(f"{name} at {width} px: the page is {wider} px wide")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    return problems
+look_at = looker("corrections-people")
 
 
 def test_the_facilitator_corrects_a_participant_a_correspondent_and_a_contact(
@@ -73,11 +62,7 @@ def test_the_facilitator_corrects_a_participant_a_correspondent_and_a_contact(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/connexion")
-        page.get_by_label("Identifiant").fill("lea")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/connexion")
 
         page.goto(f"{base}/corrections/lots/{clause_id}")
         problems += look_at(page, "lot", screenshots)

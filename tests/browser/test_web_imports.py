@@ -16,7 +16,8 @@ import uvicorn
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.test_online_declaration import WIDTHS, free_port, serious_violations
+from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.test_online_declaration import free_port
 from tests.conftest import Clock, make_settings
 from tests.integration.test_declarations import NOVEMBER, start_sample
 from workflow.adapters.orm import Clause, ClauseHistory, Declaration, Market
@@ -27,7 +28,6 @@ from workflow.entrypoints.web.site import create_site
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-PASSWORD = "un mot de passe assez long"
 
 
 @pytest.fixture
@@ -55,17 +55,7 @@ def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[App, str]]:
         app.close()
 
 
-def look_at(page: Any, name: str, folder: Path) -> list[str]:
-    """axe-core's serious problems of the page, and its screenshots at each width."""
-    problems = [f"{name}: {p}" for p in serious_violations(page)]
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"imports-{name}-{width}.png"), full_page=True)
-        wider = page.evaluate("() => document.documentElement.scrollWidth")
-        if wider > width:
-            problems.append(f"{name} at {width} px: the page is {wider} px wide")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    return problems
+look_at = looker("imports")
 
 
 def test_the_facilitator_checks_then_imports_lots_and_a_declaration(
@@ -82,11 +72,7 @@ def test_the_facilitator_checks_then_imports_lots_and_a_declaration(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/connexion")
-        page.get_by_label("Identifiant").fill("lea")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/connexion")
         page.goto(base + "/courriels")  # any page behind the login shows the link
         page.get_by_role("link", name="Importer un tableau").first.click()
         title = page.title()

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.test_online_declaration import WIDTHS, serious_violations, site  # noqa: F401
+from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.test_online_declaration import site  # noqa: F401
 from tests.conftest import Clock
 from tests.integration.test_corrections import add_buyer
 from workflow.adapters.orm import BuyerContact, RecordHistory
@@ -21,20 +22,10 @@ from workflow.bootstrap import App
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "un mot de passe assez long"
 BUYER = "Commune de Saint-Élix-Theux"
 
 
-def look_at(page: Any, name: str, folder: Path) -> list[str]:
-    problems = [f"{name}: {p}" for p in serious_violations(page)]
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"last-contact-{name}-{width}.png"), full_page=True)
-        wider = page.evaluate("() => document.documentElement.scrollWidth")
-        if wider > width:
-            problems.append(f"{name} at {width} px: the page is {wider} px wide")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    return problems
+look_at = looker("last-contact")
 
 
 def test_the_facilitator_is_warned_and_confirms_before_deleting_the_last_contact(
@@ -53,11 +44,7 @@ def test_the_facilitator_is_warned_and_confirms_before_deleting_the_last_contact
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/connexion")
-        page.get_by_label("Identifiant").fill("lea")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/connexion")
 
         page.goto(f"{base}/corrections/contacts/{contact_id}")
         warned = page.locator("main").inner_text()

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.test_online_declaration import WIDTHS, serious_violations, site  # noqa: F401
+from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.test_online_declaration import site  # noqa: F401
 from tests.conftest import Clock
 from workflow.adapters.orm import Clause, ClauseHistory, Market
 from workflow.app import web_accounts
@@ -21,21 +22,10 @@ from workflow.bootstrap import App
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "un mot de passe assez long"
 NBSP = "\u00a0"
 
 
-def look_at(page: Any, name: str, folder: Path) -> list[str]:
-    """axe-core's serious problems of the page, and its screenshots at each width."""
-    problems = [f"{name}: {p}" for p in serious_violations(page)]
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"additions-lot-{name}-{width}.png"), full_page=True)
-        wider = page.evaluate("() => document.documentElement.scrollWidth")
-        if wider > width:
-            problems.append(f"{name} at {width} px: the page is {wider} px wide")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    return problems
+look_at = looker("additions-lot")
 
 
 def test_the_facilitator_adds_a_lot_to_a_market_from_the_browser(
@@ -50,11 +40,7 @@ def test_the_facilitator_adds_a_lot_to_a_market_from_the_browser(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/connexion")
-        page.get_by_label("Identifiant").fill("lea")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/connexion")
 
         page.goto(f"{base}/corrections")
         page.get_by_role("link", name="Créer une fiche").click()

@@ -26,6 +26,7 @@ import uvicorn
 from openpyxl import load_workbook
 
 from tests.browser.conftest import Chromium
+from tests.browser.pages import PASSWORD, sign_in
 from tests.browser.test_online_declaration import free_port, look_at
 from tests.conftest import Clock, make_settings
 from tests.integration import summary_dataset
@@ -36,7 +37,6 @@ from workflow.entrypoints.web.site import create_site
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "un mot de passe assez long"
 #: 22 April 2026, 07:00 in Paris: March's summary has just left.
 AFTER_MARCH_SUMMARY = datetime(2026, 4, 22, 5, 0, tzinfo=UTC)
 PROGRESS = "Heures d'insertion : mois, cumul et objectif"
@@ -75,11 +75,7 @@ def test_she_downloads_the_months_summary_and_finds_the_pages_figure_in_it(
 
     def work(page: Any) -> dict[str, Any]:
         problems: list[str] = []
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/bilans")
-        page.get_by_label("Identifiant").fill("camille")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, base + "/bilans", "camille")
         page.get_by_role("link", name="Bilans").first.click()
         problems += look_at(page, "bilans", screenshots)
         heading = page.locator("h1").inner_text()
@@ -146,16 +142,12 @@ def test_she_sees_a_change_recorded_since_and_recomputes(
     figures once she clicks « Recalculer maintenant »."""
     app, base, data, clock = site
 
-    def sign_in(page: Any) -> None:
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(base + "/bilans")
-        page.get_by_label("Identifiant").fill("camille")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+    def open_reports(page: Any) -> None:
+        sign_in(page, base + "/bilans", "camille")
         page.goto(base + "/bilans")
 
     def first(page: Any) -> str:
-        sign_in(page)
+        open_reports(page)
         return str(page.locator("li", has_text="Heures réalisées dans le mois").inner_text())
 
     before = chromium.look(first)
@@ -171,7 +163,7 @@ def test_she_sees_a_change_recorded_since_and_recomputes(
     )
 
     def then(page: Any) -> dict[str, Any]:
-        sign_in(page)
+        open_reports(page)
         problems = look_at(page, "bilans-changements", screenshots)
         stale = page.get_by_label("Date des chiffres").inner_text()
         kept = page.locator("li", has_text="Heures réalisées dans le mois").inner_text()

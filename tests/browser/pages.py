@@ -1,0 +1,43 @@
+"""What the browser tests of the signed-in pages share: the account's password, signing in, and
+the look at a page (axe-core's serious problems, a screenshot at each width, no page wider than
+its window)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.browser.test_online_declaration import WIDTHS, serious_violations
+
+PASSWORD = "un mot de passe assez long"
+#: The width a test works at between two looks.
+DESK = {"width": 1280, "height": 900}
+
+
+def sign_in(page: Any, address: str, login: str = "lea") -> None:
+    """Open ``address`` (the login page, or a page behind it) and sign in as ``login``."""
+    page.set_viewport_size(DESK)
+    page.goto(address)
+    page.get_by_label("Identifiant").fill(login)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def looker(prefix: str) -> Callable[[Any, str, Path], list[str]]:
+    """``look_at(page, name, folder)`` for one test file, its screenshots named
+    ``<prefix>-<name>-<width>.png``."""
+
+    def look_at(page: Any, name: str, folder: Path) -> list[str]:
+        """axe-core's serious problems of the page, and its screenshots at each width."""
+        problems = [f"{name}: {p}" for p in serious_violations(page)]
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(folder / f"{prefix}-{name}-{width}.png"), full_page=True)
+            wider = page.evaluate("() => document.documentElement.scrollWidth")
+            if wider > width:
+                problems.append(f"{name} at {width} px: the page is {wider} px wide")
+        page.set_viewport_size(DESK)
+        return problems
+
+    return look_at
