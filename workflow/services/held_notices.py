@@ -50,13 +50,12 @@ from workflow.adapters.orm import (
     OutboxMessage,
 )
 from workflow.domain.events import require_aware
-from workflow.emails.notices import ALWAYS_SENT_KINDS, KINDS, REASON_KINDS, RESULT_KINDS
+from workflow.emails.notices import ALWAYS_SENT_KINDS, KINDS, REASON_KINDS
 from workflow.services.notices import (
-    buyer_notice_context,
     buyer_recipients,
-    clause_results,
     history_reason,
     local_day,
+    milestone_context,
     wants_each_milestone,
 )
 from workflow.services.outbox import queue_email
@@ -234,18 +233,8 @@ def released_message(
         kind = "notice_awarded"
         at = clause.awarded_at or at
     reason = _reason(session, clause.id, held) if kind in REASON_KINDS else None
-    results = (
-        clause_results(session, clause, app.settings.outcome_groups)
-        if kind in RESULT_KINDS
-        else None
-    )
-    context = buyer_notice_context(
-        clause,
-        app.settings,
-        at=local_day(at, zone),
-        reason=reason,
-        results=results,
-        held_since=local_day(held.held_at, zone),
+    context = milestone_context(
+        app, session, clause, kind, at=at, reason=reason, held_since=local_day(held.held_at, zone)
     )
     return kind, context
 

@@ -240,6 +240,33 @@ def buyer_notice_context(
     )
 
 
+def milestone_context(
+    app: Mailing,
+    session: Session,
+    clause: Clause,
+    kind: str,
+    *,
+    at: datetime,
+    reason: str | None,
+    held_since: date | None = None,
+) -> dict[str, Any]:
+    """The context of the milestone notice ``kind`` on the day of ``at``: with the lot's results
+    when the kind tells them (closing, final report), as sent at once or released later."""
+    results = (
+        clause_results(session, clause, app.settings.outcome_groups)
+        if kind in RESULT_KINDS
+        else None
+    )
+    return buyer_notice_context(
+        clause,
+        app.settings,
+        at=local_day(at, app.settings.zone),
+        reason=reason,
+        results=results,
+        held_since=held_since,
+    )
+
+
 def called_due_dates(clause: Clause) -> dict[date, date]:
     """Per month of the lot, the latest due date a call gave its companies (none before the
     first call: a notice sent at the start announces the schedule)."""
@@ -384,20 +411,8 @@ def _buyer_notice(
             session, clause, key=key, kind=kind, history_event=history_event, cause=cause, at=at
         )
         return
-    results = (
-        clause_results(session, clause, app.settings.outcome_groups)
-        if kind in RESULT_KINDS
-        else None
-    )
-    context = buyer_notice_context(
-        clause,
-        app.settings,
-        at=local_day(at, app.settings.zone),
-        reason=(
-            history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
-        ),
-        results=results,
-    )
+    reason = history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
+    context = milestone_context(app, session, clause, kind, at=at, reason=reason)
     queue_email(
         session,
         app.renderer,
