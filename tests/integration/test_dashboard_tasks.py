@@ -610,13 +610,14 @@ def test_a_month_without_hours_from_the_dashboard_asks_then_is_the_command_line_
     # Each company's receipt says the facilitator recorded the month for it on its word: it
     # sent nothing, so « Je l'ai reçue » would not be true.
     with app.transaction() as session:
-        receipts = session.scalars(
-            select(OutboxMessage.body_text).where(
+        receipts = session.execute(
+            select(OutboxMessage.subject, OutboxMessage.body_text).where(
                 OutboxMessage.clause_id == late, OutboxMessage.kind == "declaration_receipt"
             )
         ).all()
     assert len(receipts) == 2
-    for receipt in receipts:
+    for subject, receipt in receipts:
+        assert subject.startswith("Déclaration enregistrée pour vous : ")
         said = squash(receipt)
         assert (
             "Je l'ai enregistrée pour vous le 30 mars 2026, comme vous me l'avez indiqué." in said
