@@ -18,6 +18,7 @@ from workflow.entrypoints.web import (
     imports,
     mail_log,
     participants,
+    privacy,
     reports,
 )
 from workflow.entrypoints.web.api import create_api
@@ -42,6 +43,7 @@ def create_site(app: App) -> FastAPI:
     site.include_router(additions.router(app, pages))
     site.include_router(imports.router(app, pages))
     site.include_router(participants.router(app, pages))
+    site.include_router(privacy.router(app, pages))
 
     async def signed_in_or_not(request: Request) -> None:
         """A wrong address typed while signed in keeps the navigation back to the dashboard;
