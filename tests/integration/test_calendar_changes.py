@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Clock, _empty_postgres, make_settings
 from tests.integration._ladders import Lot, declare, ladder_emails, ladder_pass, ladders, make_lot
-from workflow.adapters.orm import Buyer, Clause, ClauseHistory, DeclarationLadder, Market
+from workflow.adapters.orm import (
+    Buyer,
+    Clause,
+    ClauseHistory,
+    DeclarationLadder,
+    Market,
+    RecordHistory,
+)
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import at_local, is_working_day
 from workflow.domain.stages import ClauseEvent
@@ -44,6 +51,7 @@ from workflow.services.lot_calendars import (
     explain_calendar,
     lot_calendars,
 )
+from workflow.services.record_history import history_entry
 from workflow.services.reminders import LadderReport, open_due_ladders
 from workflow.settings import Settings
 
@@ -360,6 +368,24 @@ def test_it_changes_only_the_notices_without_touching_the_lots(app: App) -> None
         "avis : la synthèse mensuelle seulement, avant un avis à chaque étape",
     )
     assert result.lots == () and history(app, lot.clause_id) == []
+    # The buyer's own history keeps it: who, when, from what to what, in words.
+    with app.transaction() as session:
+        [row] = session.scalars(
+            select(RecordHistory).where(
+                RecordHistory.entity == "buyer", RecordHistory.entity_id == lot.buyer_id
+            )
+        ).all()
+        entry = history_entry(row)
+    assert (row.actor, row.at, row.action) == ("Camille Martin", nine(2), "edit")
+    assert entry.text == (
+        "avis «\xa0un avis à chaque étape\xa0» → «\xa0la synthèse mensuelle seulement\xa0»"
+    )
+    # Asked again: nothing changes, no second row.
+    change_buyer(app, lot.buyer_id, nine(3), notice_preference="mensuel")
+    with app.transaction() as session:
+        assert session.scalars(
+            select(RecordHistory.id).where(RecordHistory.entity == "buyer")
+        ).all() == [row.id]
 
 
 def test_a_lot_with_all_its_own_rules_is_not_touched_by_its_buyer(app: App) -> None:

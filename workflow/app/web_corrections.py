@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -26,6 +27,7 @@ from workflow.adapters.orm import (
     Company,
     Correspondent,
     Declaration,
+    DeclarationLadder,
     DeclarationLine,
     Market,
     Operation,
@@ -37,27 +39,37 @@ from workflow.app.corrections import buyer_card as buyer_card_of
 from workflow.app.corrections import company_card as company_card_of
 from workflow.app.search import SearchResult, search
 from workflow.app.unit import reading, unit_of_work
-from workflow.domain.stages import LABELS, Stage
+from workflow.domain.calendar import ExplainedCalendar, LadderStep, RuleSource
+from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
+from workflow.domain.vocabulary import NoticePreference
+from workflow.emails.ladder import step_label
 from workflow.errors import NotFound
 from workflow.runtime import App
 from workflow.services import merges, record_history
+from workflow.services.catalog import offsets_text
 from workflow.services.corrections import RecordKind
 from workflow.services.declaration_cancellations import CANCELLING_STAGES
+from workflow.services.lot_calendars import SOURCE_LABELS, Overrides, explain_calendar
 from workflow.services.record_history import HistoryEntry
 
 T = TypeVar("T")
 
 __all__ = [
+    "CalendarRule",
+    "CalendarSheet",
     "CorrectionSearch",
     "DeclaredMonth",
     "LotLine",
     "LotSheet",
     "MarketSheet",
     "MergePreview",
+    "RunningLadder",
+    "buyer_calendar",
     "buyer_sheet",
     "company_sheet",
     "correction_search",
     "history_line",
+    "lot_calendar",
     "lot_sheet",
     "market_sheet",
     "merge_preview",
@@ -384,3 +396,197 @@ def merge_preview(
             raise _Undone(merge)
     except _Undone as undone:
         return MergePreview(found, target, undone.merge)
+
+
+# --- a lot's or a buyer's declaration calendar, as its form shows it ---------------------------
+
+
+@dataclass(frozen=True)
+class CalendarRule:
+    """One rule of the calendar form: what the record sets itself, what applies and from where,
+    and what applies once its own value is dropped (« défaut »)."""
+
+    #: The form's field, named as the keyword of ``CalendarChange``.
+    name: str
+    label: str
+    #: The record's own value as typed in the form (« 5 », « 3,7 »); "" when it sets none.
+    own: str
+    #: The value in force, in words (« le 10 du mois suivant », « J+3, J+7 »).
+    applied: str
+    #: Where the value in force comes from: « lot », « donneur d'ordre », « réglage général ».
+    source: str
+    #: What applies without the record's own value, with where it comes from.
+    fallback: str
+
+
+@dataclass(frozen=True)
+class RunningLadder:
+    """A month whose reminders are running: they follow a change of the calendar."""
+
+    month: date
+    company: str
+    due_on: date
+    step_label: str
+    #: When the next step leaves, in the settings' zone.
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class CalendarSheet:
+    """The calendar of a lot (``level`` « lot ») or a buyer (« buyer ») as its form shows it."""
+
+    level: str
+    rules: tuple[CalendarRule, ...]
+    #: The level « défaut » goes back to: « donneur d'ordre » for a lot, « réglage général »
+    #: for a buyer.
+    above: str
+    #: The buyer's notice preference as the form's choice (« chaque-etape », « mensuel »).
+    notices: str = ""
+    #: Reminders that would never go out with the rules in force (after the escalation).
+    dropped: str = ""
+    #: Why the calendar no longer changes (a closed or abandoned lot); "" when it does.
+    frozen: str = ""
+    #: The running months a change would move (a lot's own, a buyer's lots').
+    running: tuple[RunningLadder, ...] = ()
+    #: A buyer's lots still open (a change applies to those that do not set the rule).
+    open_lots: int = 0
+
+
+#: What a buyer's notice preference is typed as in the form (the words of ``--notices``).
+NOTICE_CHOICES: dict[NoticePreference, str] = {
+    NoticePreference.EACH_MILESTONE: "chaque-etape",
+    NoticePreference.MONTHLY_ONLY: "mensuel",
+}
+
+
+def _due_day_words(day: int) -> str:
+    return f"le {'1er' if day == 1 else day} du mois suivant"
+
+
+def _calendar_rules(
+    own: Overrides, applied: ExplainedCalendar, fallback: ExplainedCalendar
+) -> tuple[CalendarRule, ...]:
+    def source(origin: RuleSource) -> str:
+        return SOURCE_LABELS[origin]
+
+    a, f = applied.rules, fallback.rules
+    return (
+        CalendarRule(
+            "due_day",
+            "Jour d'échéance des déclarations",
+            "" if own.due_day is None else str(own.due_day),
+            _due_day_words(a.due_day),
+            source(applied.due_day_from),
+            f"{_due_day_words(f.due_day)} ({source(fallback.due_day_from)})",
+        ),
+        CalendarRule(
+            "reminder_offsets",
+            "Jours de rappel",
+            own.reminder_offsets or "",
+            offsets_text(a.reminder_offsets),
+            source(applied.reminders_from),
+            f"{offsets_text(f.reminder_offsets)} ({source(fallback.reminders_from)})",
+        ),
+        CalendarRule(
+            "escalation_offset",
+            "Délai de signalement au donneur d'ordre",
+            "" if own.escalation_offset is None else str(own.escalation_offset),
+            f"J+{a.escalation_offset}",
+            source(applied.escalation_from),
+            f"J+{f.escalation_offset} ({source(fallback.escalation_from)})",
+        ),
+    )
+
+
+def _running(session: Session, clause_ids: list[int], zone: ZoneInfo) -> tuple[RunningLadder, ...]:
+    """The months still running on these lots (not declared, escalation not sent), the ones
+    ``calendar_changes`` re-plans."""
+    if not clause_ids:
+        return ()
+    rows = session.execute(
+        select(DeclarationLadder, Company.name)
+        .join(Company, Company.id == DeclarationLadder.company_id)
+        .where(
+            DeclarationLadder.clause_id.in_(clause_ids),
+            DeclarationLadder.declared_at.is_(None),
+            DeclarationLadder.next_step != LadderStep.DONE,
+        )
+        .order_by(DeclarationLadder.month, Company.name, DeclarationLadder.id)
+    ).all()
+    return tuple(
+        RunningLadder(
+            ladder.month,
+            name,
+            ladder.due_on,
+            step_label(ladder.next_step),
+            ladder.next_step_at.astimezone(zone) if ladder.next_step_at else None,
+        )
+        for ladder, name in rows
+    )
+
+
+def _dropped(calendar: ExplainedCalendar) -> str:
+    return offsets_text(calendar.dropped_reminders) if calendar.dropped_reminders else ""
+
+
+def lot_calendar(app: App, clause_id: int) -> CalendarSheet:
+    """The lot N° ``clause_id``'s calendar: its own rules, its buyer's, the general setting."""
+    with reading(app) as session:
+        clause = _get(
+            session,
+            Clause,
+            clause_id,
+            options=[
+                joinedload(Clause.market).joinedload(Market.operation).joinedload(Operation.buyer)
+            ],
+        )
+        if clause is None:
+            raise NotFound(f"Aucun lot (clause n° {clause_id}).")
+        buyer = Overrides.of(clause.market.operation.buyer)
+        own = Overrides.of(clause)
+        applied = explain_calendar(app.settings, buyer=buyer, lot=own)
+        stage = Stage(clause.stage)
+        return CalendarSheet(
+            level="lot",
+            rules=_calendar_rules(own, applied, explain_calendar(app.settings, buyer=buyer)),
+            above="donneur d'ordre",
+            dropped=_dropped(applied),
+            frozen=(
+                f"À l'étape «\u00a0{LABELS[stage]}\u00a0», le calendrier des déclarations de ce "
+                "lot ne sert plus et ne change plus."
+                if stage in FINAL_STAGES
+                else ""
+            ),
+            running=_running(session, [clause.id], app.settings.zone),
+        )
+
+
+def buyer_calendar(app: App, buyer_id: int) -> CalendarSheet:
+    """The buyer N° ``buyer_id``'s notice preference and calendar, and its open lots' running
+    months (those that follow its rules move with a change)."""
+    with reading(app) as session:
+        buyer = _get(session, Buyer, buyer_id)
+        if buyer is None:
+            raise _missing(session, app, RecordKind.BUYER, buyer_id, " donneur d'ordre")
+        own = Overrides.of(buyer)
+        applied = explain_calendar(app.settings, buyer=own)
+        lots = list(
+            session.scalars(
+                select(Clause.id)
+                .join(Market, Market.id == Clause.market_id)
+                .join(Operation, Operation.id == Market.operation_id)
+                .where(
+                    Operation.buyer_id == buyer.id,
+                    Clause.stage.not_in([s.value for s in FINAL_STAGES]),
+                )
+            )
+        )
+        return CalendarSheet(
+            level="buyer",
+            rules=_calendar_rules(own, applied, explain_calendar(app.settings, buyer=Overrides())),
+            above="réglage général",
+            notices=NOTICE_CHOICES[NoticePreference(buyer.notice_preference)],
+            dropped=_dropped(applied),
+            running=_running(session, lots, app.settings.zone),
+            open_lots=len(lots),
+        )

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ from workflow.services.catalog import CalendarChange as CalendarChange
 from workflow.services.catalog import Reset as Reset
 from workflow.services.catalog import is_default_word as is_default_word
 from workflow.services.clauses import add_history, get_clause
+from workflow.services.corrections import Act, Action, RecordKind
 from workflow.services.lot_calendars import (
     SOURCE_LABELS,
     ExplainedCalendar,
@@ -206,6 +208,16 @@ def _live_lots(session: Session, buyer_id: int) -> Sequence[Clause]:
     ).all()
 
 
+def _buyer_settings(buyer: Buyer) -> dict[str, Any]:
+    """What ``set_buyer`` may change, under the names a buyer's correction history uses."""
+    return {
+        "notice_preference": buyer.notice_preference,
+        "declaration_due_day": buyer.declaration_due_day,
+        "reminder_offsets": buyer.reminder_offsets,
+        "escalation_offset": buyer.escalation_offset,
+    }
+
+
 def set_buyer(
     session: Session,
     buyer_id: int,
@@ -259,8 +271,22 @@ def set_buyer(
     result = CalendarChanged(changes=tuple(changes), calendar=after)
     if not changes:
         return buyer, result
+    settings_before = _buyer_settings(buyer)
     buyer.notice_preference = preference.value
     new.write_to(buyer)
+    # The buyer's own record of the change (its lots get theirs below): a preference changed
+    # alone touches no lot, and « every change a history row » holds for it too.
+    settings_after = _buyer_settings(buyer)
+    changed = [name for name in settings_after if settings_after[name] != settings_before[name]]
+    Act.of(actor, now, reason).write(
+        session,
+        RecordKind.BUYER,
+        buyer.id,
+        (RecordKind.BUYER, buyer.id),
+        Action.EDIT,
+        {name: settings_before[name] for name in changed},
+        {name: settings_after[name] for name in changed},
+    )
     for lot, lot_before, lot_after in moved:
         add_history(
             session,

@@ -43,8 +43,10 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.events import require_aware
 from workflow.domain.french_numbers import french_count
+from workflow.domain.vocabulary import NoticePreference
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import (
+    NOTICE_PREFERENCE_LABELS,
     check_email,
     check_phone,
     clean_text,
@@ -138,6 +140,11 @@ FIELD_LABELS: dict[str, str] = {
     "title": "intitulé",
     "lot_number": "numéro de lot",
     "trade": "corps d'état",
+    # A buyer's settings (``buyer set`` and its form): its notices and its calendar.
+    "notice_preference": "avis",
+    "declaration_due_day": "jour d'échéance des déclarations",
+    "reminder_offsets": "jours de rappel",
+    "escalation_offset": "délai de signalement (jours ouvrés)",
 }
 
 #: What a merge moves (or drops), in the order told: singular, plural.
@@ -186,7 +193,14 @@ class FieldChange:
         return FIELD_LABELS.get(self.field, self.field.replace("_", " "))
 
     def text(self) -> str:
-        return f"{self.label} {quoted(self.before)} → {quoted(self.after)}"
+        return f"{self.label} {quoted(_shown(self.field, self.before))} → {quoted(_shown(self.field, self.after))}"
+
+
+def _shown(field: str, value: str | None) -> str | None:
+    """A stored value as a person reads it: a notice preference by its French words."""
+    if field == "notice_preference" and value in {p.value for p in NoticePreference}:
+        return NOTICE_PREFERENCE_LABELS[NoticePreference(value)]
+    return value
 
 
 def changes_text(changes: Iterable[FieldChange]) -> str:

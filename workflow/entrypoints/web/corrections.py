@@ -10,16 +10,21 @@ is a French 404 page saying where it went when it was merged or deleted.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as default_of
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.adapters.csv_files import parse_month
 from workflow.app import (
+    calendars,
     clause_corrections,
     corrections,
     web_corrections,
@@ -30,14 +35,29 @@ from workflow.app.corrections import Correction, Deletion
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS
 from workflow.emails.phrases import french_day
+from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
+from workflow.services.calendar_changes import (
+    DEFAULT,
+    CalendarChange,
+    CalendarChanged,
+    Reset,
+    is_default_word,
+)
 from workflow.services.corrections import NOUNS, Action, RecordKind, changes_text
 from workflow.services.record_history import HistoryEntry, moved_text
 
 #: The form's words for the command's options the service's messages name.
-OPTION_WORDS = (("(--reason)", "(champ «\u00a0Motif\u00a0»)"),)
+OPTION_WORDS = (
+    ("(--reason)", "(champ «\u00a0Motif\u00a0»)"),
+    (
+        "(--escalation-offset)",
+        "(champ «\u00a0Délai de signalement au donneur d'ordre\u00a0»)",
+    ),
+    ("(--reminder-offsets)", "(champ «\u00a0Jours de rappel\u00a0»)"),
+)
 
 
 #: The commands a service's message suggests, and the form of these pages that does the same.
@@ -45,6 +65,10 @@ COMMAND_WORDS = (
     (
         re.compile(r"avec «\s*clauses participant validate [^»]*»"),
         "avec le formulaire «\u00a0Valider l'éligibilité\u00a0» ci-dessous",
+    ),
+    (
+        re.compile(r"\(clauses lot set (\d+) …\)"),
+        r"sur sa page, /corrections/lots/\1",
     ),
 )
 
@@ -96,6 +120,8 @@ class Editable:
     #: The box confirming a deletion the page warns against (a buyer's last contact): its
     #: field, sent to ``delete`` as ``last_confirmed``; a ``LastContact`` refusal shows it.
     confirm: str = ""
+    #: The record's declaration calendar as its form shows it (a lot, a buyer), by its N°.
+    calendar: Callable[[App, int], web_corrections.CalendarSheet] | None = None
 
 
 EDITABLE = (
@@ -129,6 +155,7 @@ EDITABLE = (
             Field("kind", "Type", card.kind, "Effacer le type", "Département, commune, bailleur…"),
         ),
         "corrections_buyer.html",
+        calendar=web_corrections.buyer_calendar,
     ),
     Editable(
         "marches",
@@ -156,6 +183,7 @@ EDITABLE = (
             Field("trade", "Corps d'état", sheet.trade, "Effacer le corps d'état"),
         ),
         "corrections_lot.html",
+        calendar=web_corrections.lot_calendar,
     ),
     Editable(
         "contacts",
@@ -290,6 +318,145 @@ def ladder_sentence(ladder: LadderStanding | None, app: App) -> str:
     )
 
 
+# --- a lot's or a buyer's declaration calendar ---------------------------------------------------
+
+#: The calendar form's fields, the keywords of ``CalendarChange``.
+CALENDAR_FIELDS = ("due_day", "reminder_offsets", "escalation_offset")
+
+#: The fields that take a whole number of days, and their labels (``CalendarRule.label``).
+DAY_FIELDS = {
+    "due_day": "Jour d'échéance des déclarations",
+    "escalation_offset": "Délai de signalement au donneur d'ordre",
+}
+
+#: How a service's refusal starts, and the field of the form it is about.
+REFUSED_FIELDS = (
+    ("Jour d'échéance", "due_day"),
+    ("Jours de rappel", "reminder_offsets"),
+    ("Délai de signalement", "escalation_offset"),
+    ("Préférence d'avis", "notices"),
+    ("La case", "reset_calendar"),
+)
+
+
+@dataclass(frozen=True)
+class CalendarForm:
+    """The calendar form's state besides the record's values: what was typed (shown again with
+    a refusal), the refusal and the field it names, the confirmation of a change."""
+
+    values: dict[str, str] = default_of(default_factory=dict)
+    cleared: frozenset[str] = frozenset()
+    reset: bool = False
+    notices: str = ""
+    reason: str = ""
+    error: str | None = None
+    #: The field the refusal is about (``aria-invalid``), "" when it names none.
+    wrong: str = ""
+    done: str | None = None
+
+
+def refused_field(message: str) -> str:
+    for start, name in REFUSED_FIELDS:
+        if message.startswith(start):
+            return name
+    # « le rappel à J+7 ne viendrait pas avant le signalement… »: the rules clash.
+    return "escalation_offset" if "(--escalation-offset)" in message else ""
+
+
+def _asked(form: Any, name: str, own: str) -> str | Reset | None:
+    """One rule as the form asks it: None (left as the record has it, or emptied), DEFAULT
+    (« Revenir… » ticked, or the word « défaut »), else what was typed."""
+    value = typed(form, name)
+    if form.get(f"clear_{name}") or is_default_word(value):
+        return DEFAULT
+    return value if value and value != own else None
+
+
+def _days(value: str | Reset | None, name: str) -> int | Reset | None:
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise InputRefused(
+            f"{DAY_FIELDS[name]} : «\u00a0{value}\u00a0» : un nombre entier de jours ou "
+            "«\u00a0défaut\u00a0» attendu."
+        ) from None
+
+
+def calendar_change_of(form: Any, sheet: web_corrections.CalendarSheet) -> CalendarChange:
+    """What the form asks, as ``--due-day``, ``--reminder-offsets``, ``--escalation-offset``
+    and ``--reset-calendar`` would: a field left as the record has it (or emptied) keeps its
+    rule, « Revenir… » or the word « défaut » drops the record's own value."""
+    own = {rule.name: rule.own for rule in sheet.rules}
+    due_day, offsets, escalation = (_asked(form, name, own[name]) for name in CALENDAR_FIELDS)
+    change = CalendarChange(
+        _days(due_day, "due_day"), offsets, _days(escalation, "escalation_offset")
+    )
+    if not form.get("reset_calendar"):
+        return change
+    if any(isinstance(value, str) for value in (due_day, offsets, escalation)):
+        back = "au calendrier du donneur d'ordre" if sheet.level == "lot" else "au réglage général"
+        raise InputRefused(
+            f"La case «\u00a0Revenir {back} pour les trois règles\u00a0» les remet toutes par "
+            "défaut : décochez-la, ou laissez les champs tels qu'ils étaient."
+        )
+    return CalendarChange.reset()
+
+
+def replanned_sentence(result: CalendarChanged) -> str:
+    moved = result.replanned
+    if not moved.ladders:
+        return (
+            "Aucune relance en cours n'a changé de date ; les mois à venir seront appelés avec "
+            "ce calendrier."
+        )
+    text = (
+        f"{plural(moved.ladders, 'relance en cours suit', 'relances en cours suivent')} le "
+        "nouveau calendrier"
+    )
+    if moved.due_now:
+        text += (
+            f" ; {plural(moved.due_now, 'étape déjà échue partira', 'étapes déjà échues partiront')}"
+            " au prochain passage du service"
+        )
+    return text + "."
+
+
+def calendar_done(kind: RecordKind, result: CalendarChanged) -> str:
+    """What the change did, as the command prints it, in one paragraph."""
+    if not result.changes:
+        what = (
+            "ce lot a déjà ce calendrier"
+            if kind is RecordKind.LOT
+            else ("ce donneur d'ordre a déjà ces réglages")
+        )
+        return f"Rien à changer : {what}."
+    changes = " ; ".join(result.changes)
+    if kind is RecordKind.LOT:
+        return f"Calendrier des déclarations changé : {changes}. {replanned_sentence(result)}"
+    text = f"Donneur d'ordre modifié : {changes}."
+    if result.lots:
+        numbers = ", ".join(str(n) for n in result.lots)
+        text += (
+            f" Lots dont le calendrier change : {plural(len(result.lots), 'clause', 'clauses')} "
+            f"(n° {numbers}). {replanned_sentence(result)}"
+        )
+    elif any(not change.startswith("avis ") for change in result.changes):
+        text += " Aucun lot en cours ne suit ces règles : chacun a les siennes, ou il est clos."
+    return text
+
+
+def seal(secret: str, message: str) -> str:
+    """The confirmation's seal: only the session that made the change shows it (an address
+    typed with another text says nothing)."""
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def router(app: App, pages: Pages) -> APIRouter:
     routes = APIRouter()
     guard = Guard(app, pages)
@@ -329,6 +496,68 @@ def router(app: App, pages: Pages) -> APIRouter:
             found=found, error=error, slugs=SLUGS,
         )  # fmt: skip
 
+    def calendar_routes(
+        spec: Editable,
+        calendar_sheet: Callable[[App, int], web_corrections.CalendarSheet],
+        page: Callable[..., HTMLResponse],
+    ) -> None:
+        """``clauses lot set`` / ``clauses buyer set`` as the calendar form of the page."""
+        lot = spec.kind is RecordKind.LOT
+
+        @routes.post(
+            f"/corrections/{spec.slug}/{{record_id:int}}/calendrier",
+            response_class=HTMLResponse,
+            name=f"calendar-{spec.slug}",
+        )
+        async def set_calendar(request: Request, record_id: int) -> Response:
+            checked = await signed_post(request)
+            if isinstance(checked, Response):
+                return checked  # not signed in, or no valid CSRF token: nothing done
+            user, form = checked
+            try:
+                sheet = await call(spec.sheet, record_id)
+                calendar = await call(calendar_sheet, record_id)
+            except NotFound as error:
+                return missing(request, error)
+            notices = "" if lot else typed(form, "notices")
+            sent = CalendarForm(
+                values={name: typed(form, name) for name in CALENDAR_FIELDS},
+                cleared=frozenset(n for n in CALENDAR_FIELDS if form.get(f"clear_{n}")),
+                reset=bool(form.get("reset_calendar")),
+                notices=notices,
+                reason=typed(form, "reason"),
+            )
+            try:
+                change = calendar_change_of(form, calendar)
+                if lot:
+                    changed = await call(
+                        calendars.set_lot_calendar, record_id, change, reason=reason_of(form),
+                        actor=user.name,
+                    )  # fmt: skip
+                    result = changed.result
+                else:
+                    # The choice left as the buyer has it is no change (as --notices not given).
+                    preference = notices if notices and notices != calendar.notices else None
+                    changed_buyer = await call(
+                        calendars.set_buyer, record_id, notice_preference=preference,
+                        calendar=change, reason=reason_of(form), actor=user.name,
+                    )  # fmt: skip
+                    result = changed_buyer.result
+            except (ConcurrentChange, DatabaseTrouble) as error:
+                return trouble(request, error)
+            except InputRefused as error:
+                refused = replace(
+                    sent,
+                    error=french_spaces(web_words(error.message)),
+                    wrong=refused_field(error.message),
+                )
+                return page(
+                    request, user, sheet, status=422, calendar=calendar, calendar_form=refused
+                )
+            told = french_spaces(calendar_done(spec.kind, result))
+            query = urlencode({"calendrier": told, "sceau": seal(user.csrf, told)})
+            return RedirectResponse(f"/corrections/{spec.slug}/{record_id}?{query}#calendrier", 303)
+
     # --- editing a record -----------------------------------------------------------------------
 
     def edit_routes(spec: Editable) -> None:
@@ -348,8 +577,14 @@ def router(app: App, pages: Pages) -> APIRouter:
             done_reason: str | None = None,
             delete_error: str | None = None,
             delete_reason: str = "",
+            calendar: web_corrections.CalendarSheet | None = None,
+            calendar_form: CalendarForm | None = None,
         ) -> HTMLResponse:
             fields = spec.fields(sheet)
+            sent = calendar_form or CalendarForm()
+            # The form shows the record's own values, or what was typed when it was refused.
+            own = {rule.name: rule.own for rule in calendar.rules} if calendar else {}
+            notices = calendar.notices if calendar else ""
             return render(
                 request, "corrections_edit.html", status=status, user=user, spec=spec,
                 sheet=sheet, heading=spec.heading(sheet), fields=fields,
@@ -357,8 +592,13 @@ def router(app: App, pages: Pages) -> APIRouter:
                 cleared=cleared, reason=reason, error=error, done=done, done_reason=done_reason,
                 action=f"/corrections/{spec.slug}/{sheet.id}",
                 owner=spec.owner(sheet) if spec.owner else None, noun=NOUNS[spec.kind],
-                delete_error=delete_error, delete_reason=delete_reason,
+                delete_error=delete_error, delete_reason=delete_reason, calendar=calendar,
+                calendar_form=sent, calendar_values=sent.values if sent.error else own,
+                calendar_notices=sent.notices if sent.error else notices,
             )  # fmt: skip
+
+        async def calendar_of(record_id: int) -> web_corrections.CalendarSheet | None:
+            return None if spec.calendar is None else await call(spec.calendar, record_id)
 
         @routes.get(path, response_class=HTMLResponse, name=f"edit-{spec.slug}")
         async def show(request: Request, record_id: int) -> Response:
@@ -382,7 +622,15 @@ def router(app: App, pages: Pages) -> APIRouter:
                 # Only a row about this very record is told here (the address may be reused).
                 if entry is not None and entry.kind is spec.kind and entry.entity_id == record_id:
                     done, done_reason = done_message(entry), entry.reason
-            return page(request, user, sheet, done=done, done_reason=done_reason)
+            told = request.query_params.get("calendrier", "")
+            sealed = request.query_params.get("sceau", "")
+            calendar_form = CalendarForm(
+                done=told if told and hmac.compare_digest(sealed, seal(user.csrf, told)) else None
+            )
+            return page(
+                request, user, sheet, done=done, done_reason=done_reason,
+                calendar=await calendar_of(record_id), calendar_form=calendar_form,
+            )  # fmt: skip
 
         @routes.post(path, response_class=HTMLResponse, name=f"save-{spec.slug}")
         async def save(request: Request, record_id: int) -> Response:
@@ -408,9 +656,13 @@ def router(app: App, pages: Pages) -> APIRouter:
                     values={f.name: typed(form, f.name) for f in fields},
                     cleared=frozenset(f.name for f in fields if form.get(f"clear_{f.name}")),
                     reason=typed(form, "reason"), error=web_words(error.message),
+                    calendar=await calendar_of(record_id),
                 )  # fmt: skip
             said = "rien" if done.history_id is None else str(done.history_id)
             return RedirectResponse(f"/corrections/{spec.slug}/{record_id}?fait={said}", 303)
+
+        if spec.calendar is not None:
+            calendar_routes(spec, spec.calendar, page)
 
         if spec.delete is None:
             return
@@ -446,7 +698,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             except InputRefused as error:
                 return page(
                     request, user, sheet, status=422, delete_reason=typed(form, "reason"),
-                    delete_error=web_words(error.message),
+                    delete_error=web_words(error.message), calendar=await calendar_of(record_id),
                 )  # fmt: skip
             return render(
                 request, "corrections_deleted.html", user=user, gone=gone, noun=gone.noun,
