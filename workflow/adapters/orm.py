@@ -383,12 +383,15 @@ class DeclarationLadder(Base):
     __table_args__ = (
         UniqueConstraint("clause_id", "company_id", "month"),
         # The months not declared yet, in the order the dashboard groups them: a few thousand
-        # among every month of every lot (``digest._overdue``, ``missing_declarations``).
+        # among every month of every lot (``digest._overdue``, ``missing_declarations``). With
+        # the due date and the call that ``digest._overdue`` reads: from the index alone.
         Index(
             "ix_declaration_ladders_open",
             "clause_id",
             "company_id",
             "month",
+            "due_on",
+            "called_at",
             sqlite_where=text(OPEN_LADDERS),
             postgresql_where=text(OPEN_LADDERS),
         ),

@@ -20,16 +20,20 @@ written only for those shown, so a territory with thousands of tasks costs a pag
 
 from __future__ import annotations
 
+import heapq
 import logging
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session, load_only
 
+from workflow.adapters.dialects import is_postgresql
 from workflow.adapters.mail.message import parse_recipients
 from workflow.adapters.orm import (
     OPEN_LADDERS,
@@ -150,10 +154,10 @@ def _with_buyer(statement: Any) -> Any:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class _Found(Generic[T]):
+class _Found(NamedTuple, Generic[T]):
     """A task found, before its words are written: what orders it in its section (the weight,
-    then the clause), and what its words are written from."""
+    then the clause), and what its words are written from. A tuple: a section finds thousands
+    of them at 10^4 lots, and a frozen dataclass costs several times more to build."""
 
     weight: int
     clause_id: int | None
@@ -180,9 +184,13 @@ def _to_write(found: Sequence[_Found[T]], limit: int | None) -> list[_Found[T]]:
         return list(found)
     if limit <= 0:
         return []
-    ordered = sorted(found, key=lambda task: task.rank)
-    edge = ordered[limit - 1].rank
-    return [task for task in ordered if task.rank <= edge]
+    # The edge from a partial sort of the ranks alone; only the few kept are sorted (stably:
+    # equals stay in the order found, as a sort of them all would leave them).
+    ranks = [(-task.weight, task.clause_id or 0) for task in found]
+    edge = heapq.nsmallest(limit, ranks)[-1]
+    kept = [(rank, task) for rank, task in zip(ranks, found, strict=True) if rank <= edge]
+    kept.sort(key=lambda pair: pair[0])
+    return [task for _, task in kept]
 
 
 def _part(
@@ -435,6 +443,11 @@ def _failed_one(message: OutboxMessage) -> DigestItem:
     )
 
 
+#: A month's plan is the same for every lot with the same rules: a page of late companies has
+#: a few months and rules among its thirty lines (plans are immutable, holidays fixed).
+_month_schedule = lru_cache(maxsize=1024)(month_schedule)
+
+
 def ladder_state(
     ladder: DeclarationLadder,
     history: LadderHistory,
@@ -447,7 +460,7 @@ def ladder_state(
     that month exists (« en cours d'envoi », « non distribué » when it did not leave); a step
     passed without any email is said « sauté, non envoyé ». Then the next step and its date."""
     zone = settings.zone
-    schedule = month_schedule(ladder.month, rules, zone)
+    schedule = _month_schedule(ladder.month, rules, zone)
     emails = history.get((ladder.clause_id, ladder.company_id, ladder.month), [])
     parts: list[str] = []
     for scheduled in schedule.steps:
@@ -491,15 +504,16 @@ class _LateCompany(NamedTuple):
     late: int  # counted days since the oldest month's due date
 
 
-def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCompany]:
-    """Each company x lot with months overdue, and how late its oldest one is; read from the
-    ladders' dates alone, for every one of them (the count, and the order, need them all).
-    Thousands of months at 10^4 lots: plain tuples, each date computed once."""
+def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[list[Any]]]:
+    """Each company x lot with months overdue, weighed by how late its oldest one is; read from
+    the ladders' dates alone, for every one of them (the count, and the order, need them all).
+    Thousands of months at 10^4 lots: plain tuples, each date computed once, the months left as
+    read until one is written (``_late_company``)."""
     zone = settings.zone
     # Written as the partial index ``ix_declaration_ladders_open`` is, so that it is used.
     late_ladders = and_(text(OPEN_LADDERS), DeclarationLadder.due_on < today)
     # Thousands of rows where a few dates repeat: read raw, each distinct value converted once.
-    candidates = session.execute(
+    statement = (
         select(
             DeclarationLadder.id,
             DeclarationLadder.clause_id,
@@ -512,11 +526,13 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCom
         .order_by(
             DeclarationLadder.clause_id, DeclarationLadder.company_id, DeclarationLadder.month
         )
-    ).all()
+    )
+    # On the connection: the session's ORM layer, of no use for columns, costs more than the
+    # reading itself for so many rows.
+    candidates = session.connection().execute(statement).all()
     if not candidates:
         return []
-    ids = {row.clause_id for row in candidates}
-    suspended = suspensions(session, ids)
+    suspended = suspensions(session, {row[1] for row in candidates})
     # Lateness is told in the days the ladder counts (working days, suspension excluded), as
     # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
     never = LadderDays(suspended_days([], zone, today))
@@ -525,57 +541,78 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_LateCom
         for cid, stretches in suspended.items()
         if stretches
     }
-    # Most lots were never suspended and their calls left on a few days: their due dates are
-    # computed once per (due date, call day), not once per month.
-    pushed: dict[tuple[date, date], date] = {}
-    # A pass calls hundreds of companies in the same minute: one time zone conversion each.
-    called_days: dict[Any, date] = {}
     read = RawDates()
-    # By company x lot, in the order read: [oldest, latest month, months overdue].
-    overdue: dict[tuple[int, int], list[Any]] = {}
+    # Most lots were never suspended and their calls left on a few days: the due date of such a
+    # month is told by its due date and its call as read, computed once per pair of them.
+    pushed: dict[tuple[Any, Any], date] = {}
+
+    # A suspended lot's days, in order: a month whose call is followed by none of them before
+    # the due date it would have unsuspended has that date (only the days after the call, up to
+    # the due date, push it), and most of a suspended lot's months are such.
+    suspended_in_order = {cid: sorted(days.suspended) for cid, days in days_of.items()}
+
+    def due_of(due_read: Any, called_read: Any, cid: int | None) -> date:
+        if called_read is None:
+            return read.day(due_read)
+        # A pass calls hundreds of companies in the same minute: one time zone conversion each.
+        called_on = local_date(read.instant(called_read), zone)
+        key = (due_read, called_read)
+        due = pushed.get(key)
+        if due is None:
+            due = pushed[key] = pushed_due(read.day(due_read), called_on, never)
+        if cid is not None:
+            stopped = suspended_in_order[cid]
+            after_call = bisect_right(stopped, called_on)
+            if after_call < len(stopped) and stopped[after_call] <= due:
+                return pushed_due(read.day(due_read), called_on, days_of[cid])
+        return due
+
+    # By company x lot (read in that order, so each one's months come together): [lot, company,
+    # oldest's ladder, its month, its due date (months still as read), latest month, months].
+    overdue: list[list[Any]] = []
+    group: list[Any] = [None, None]
     for ladder_id, cid, company_id, month_read, due_read, called_read in candidates:
-        month = read.day(month_read)
-        due = due_on = read.day(due_read)
-        if called_read is not None:
-            called_on = called_days.get(called_read) or called_days.setdefault(
-                called_read, local_date(read.instant(called_read), zone)
-            )
-            days = days_of.get(cid)
-            if days is not None:
-                due = pushed_due(due_on, called_on, days)
-            else:
-                key = (due_on, called_on)
-                due = pushed.get(key) or pushed.setdefault(
-                    key, pushed_due(due_on, called_on, never)
-                )
+        if cid in days_of:
+            due = due_of(due_read, called_read, cid)
+        else:
+            due = pushed.get((due_read, called_read)) or due_of(due_read, called_read, None)
         if due < today:
-            group = overdue.get((cid, company_id))
-            if group is None:
-                overdue[(cid, company_id)] = [_Overdue(ladder_id, month, due), month, 1]
+            if group[1] == company_id and group[0] == cid:
+                group[5] = month_read
+                group[6] += 1
             else:
-                group[1] = month
-                group[2] += 1
+                group = [cid, company_id, ladder_id, month_read, due, month_read, 1]
+                overdue.append(group)
     late_since: dict[date, int] = {}
     found = []
-    for (cid, company_id), (oldest, last, count) in overdue.items():
+    for group in overdue:
+        cid, due = group[0], group[4]
         days = days_of.get(cid)
         if days is None:
-            late = late_since.get(oldest.due)
+            late = late_since.get(due)
             if late is None:
-                late = late_since.setdefault(oldest.due, never.between(oldest.due, today))
+                late = late_since[due] = never.between(due, today)
         else:
-            late = days.between(oldest.due, today)
-        found.append(_LateCompany(cid, company_id, oldest, last, count, late))
+            late = days.between(due, today)
+        found.append(_Found(late, cid, group))
     return found
+
+
+def _late_company(row: list[Any], late: int, read: RawDates) -> _LateCompany:
+    """A company x lot found by ``_overdue``, its months as dates: for those written only."""
+    cid, company_id, ladder_id, first, due, last, count = row
+    oldest = _Overdue(ladder_id, read.day(first), due)
+    return _LateCompany(cid, company_id, oldest, read.day(last), count, late)
 
 
 def _declarations(session: Session, today: date, settings: Settings, limit: int | None) -> _Part:
     """One item per company x lot with months overdue, told from its oldest month's ladder and
     from the emails really sent for it."""
-    found = [_Found(late.late, late.clause_id, late) for late in _overdue(session, today, settings)]
+    found = _overdue(session, today, settings)
 
-    def write(chosen: list[_Found[_LateCompany]]) -> list[DigestItem]:
-        late = [task.row for task in chosen]
+    def write(chosen: list[_Found[list[Any]]]) -> list[DigestItem]:
+        read = RawDates()
+        late = [_late_company(task.row, task.weight, read) for task in chosen]
         if limit is None:
             history = ladder_history(session, {row.clause_id for row in late})
         else:
@@ -594,6 +631,28 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
     # Instants read raw and converted only for the emails kept (a lot's others are most).
     read = RawDates()
     for chunk in _chunks(cid for cid, _ in companies):
+        # Only the keys of these companies: a lot's other emails (receipts, notices, other
+        # companies') are most of them. The keys are checked again below.
+        kept = set(chunk)
+        starts = sorted(
+            f"{KEY_PREFIX}:{cid}:{company_id}:" for cid, company_id in companies if cid in kept
+        )
+        if is_postgresql(session):
+            # Found by the lot's index, the others dropped by the start of their key (a range of
+            # keys would follow the database's collation, which may not be the bytes' order).
+            where = and_(
+                OutboxMessage.clause_id.in_(chunk),
+                or_(*(OutboxMessage.key.startswith(start, autoescape=True) for start in starts)),
+            )
+        else:
+            # Each company's keys looked up in the keys' unique index, a range in SQLite's binary
+            # order (``:`` then ``;``); asked by lot too, SQLite reads the lot's every email.
+            where = or_(
+                *(
+                    and_(OutboxMessage.key >= start, OutboxMessage.key < start[:-1] + ";")
+                    for start in starts
+                )
+            )
         rows = session.execute(
             select(
                 OutboxMessage.kind,
@@ -601,13 +660,15 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
                 raw(OutboxMessage.created_at),
                 OutboxMessage.state,
                 raw(OutboxMessage.sent_at),
+                OutboxMessage.clause_id,
             )
-            .where(OutboxMessage.clause_id.in_(chunk))
+            .where(where)
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
         ).all()
-        for kind, key, created_at, state, sent_at in rows:
+        for kind, key, created_at, state, sent_at, clause_id in rows:
             head = key[: key.find(":", key.find(":", len(KEY_PREFIX) + 1) + 1) + 1]
-            parsed = key_months(key) if kind in LADDER_KINDS and head in wanted else None
+            ours = clause_id in kept and kind in LADDER_KINDS and head in wanted
+            parsed = key_months(key) if ours else None
             if parsed is None:
                 continue
             sent = SentStep(
@@ -794,12 +855,25 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
     )
 
 
-def _days_since(since: datetime, now: datetime, settings: Settings) -> int:
-    """Days from ``since`` to ``now`` as a calendar counts them (« achevée depuis 33 jours »
-    from 26 February to 31 March), not whole periods of 24 hours: the 08:00 digest and the
-    dashboard at 18:00 say the same on the same day."""
-    zone = settings.zone
-    return (local_date(now, zone) - local_date(since, zone)).days
+class _DaysSince:
+    """Days from an instant read ``raw`` to ``now`` as a calendar counts them (« achevée depuis
+    33 jours » from 26 February to 31 March), not whole periods of 24 hours: the 08:00 digest
+    and the dashboard at 18:00 say the same on the same day. For the thousand lots of a
+    section: neither the column type's conversion nor a time zone conversion for an instant
+    already seen."""
+
+    def __init__(self, now: datetime, settings: Settings) -> None:
+        self._zone = settings.zone
+        self._today = local_date(now, self._zone)
+        self._read = RawDates()
+        self._days: dict[Any, int] = {}
+
+    def __call__(self, since: Any) -> int:
+        days = self._days.get(since)
+        if days is None:
+            local = local_date(self._read.instant(since), self._zone)
+            days = self._days[since] = (self._today - local).days
+        return days
 
 
 def _awards(
@@ -816,25 +890,29 @@ def _awards(
         )
         .exists()
     )
-    statement = select(Clause.id, Clause.start_date, holder_ready, Clause.stage_changed_at).where(
+    # The start date only said missing or not, the instant read raw (``_DaysSince``).
+    statement = select(
+        Clause.id, Clause.start_date.is_(None), holder_ready, raw(Clause.stage_changed_at)
+    ).where(
         Clause.stage == Stage.AWARD.value,
         or_(Clause.start_date.is_(None), ~holder_ready),
     )
+    days_since = _DaysSince(now, settings)
     found = [
-        _Found(_days_since(since, now, settings), cid, (cid, start, bool(holder_ok)))
-        for cid, start, holder_ok, since in session.execute(statement)
+        _Found(days_since(since), cid, (cid, bool(no_start), bool(holder_ok)))
+        for cid, no_start, holder_ok, since in session.execute(statement)
     ]
 
-    def write(chosen: list[_Found[tuple[int, date | None, bool]]]) -> list[DigestItem]:
+    def write(chosen: list[_Found[tuple[int, bool, bool]]]) -> list[DigestItem]:
         labels = _labels(session, (task.clause_id or 0 for task in chosen))
         items = []
         for task in chosen:
-            cid, start, holder_ok = task.row
+            cid, no_start, holder_ok = task.row
             _, ref, lot, title, buyer = labels[cid]
             missing = []
             if not holder_ok:
                 missing.append("l'entreprise titulaire avec l'adresse e-mail de son correspondant")
-            if start is None:
+            if no_start:
                 missing.append("la date de démarrage")
             days = task.weight
             items.append(
@@ -882,20 +960,24 @@ def _award_action(clause_id: int, holder_ok: bool) -> str:
 
 
 def _final_reports(session: Session, now: datetime, settings: Settings, limit: int | None) -> _Part:
-    statement = select(Clause.id, Clause.stage_changed_at, Clause.end_date).where(
+    # Read raw: the end date is converted for the lots written only (``_DaysSince``).
+    statement = select(Clause.id, raw(Clause.stage_changed_at), raw(Clause.end_date)).where(
         Clause.stage == Stage.FOLLOW_UP.value, Clause.final_report_at.is_(None)
     )
+    days_since = _DaysSince(now, settings)
     # A stage changed later than now (a moment given by hand, a clock put back) is today.
     found = [
-        _Found(max(_days_since(since, now, settings), 0), cid, (cid, end))
+        _Found(max(days_since(since), 0), cid, (cid, end))
         for cid, since, end in session.execute(statement)
     ]
 
-    def write(chosen: list[_Found[tuple[int, date | None]]]) -> list[DigestItem]:
+    def write(chosen: list[_Found[tuple[int, Any]]]) -> list[DigestItem]:
         labels = _labels(session, (task.row[0] for task in chosen))
+        read = RawDates()
         items = []
         for task in chosen:
-            cid, end = task.row
+            cid, end_read = task.row
+            end = None if end_read is None else read.day(end_read)
             _, ref, lot, title, buyer = labels[cid]
             days = task.weight
             ended = f" (fin d'exécution le {french_date(end)})" if end else ""
@@ -1102,7 +1184,7 @@ def _waiting(
     thresholds = {stage: days for stage, days in settings.stage_wait_days.items() if days > 0}
     if not thresholds:
         return _Part([], 0)
-    # Waiting more than ``days`` calendar days (as ``_days_since`` counts them): changed before
+    # Waiting more than ``days`` calendar days (as ``_DaysSince`` counts them): changed before
     # the local midnight that starts the day ``days`` days ago.
     today = local_date(now, settings.zone)
     conditions = [
@@ -1113,10 +1195,13 @@ def _waiting(
         )
         for stage, days in thresholds.items()
     ]
-    statement = select(Clause.id, Clause.stage, Clause.stage_changed_at).where(or_(*conditions))
+    statement = select(Clause.id, Clause.stage, raw(Clause.stage_changed_at)).where(
+        or_(*conditions)
+    )
+    days_since = _DaysSince(now, settings)
     found = []
     for cid, stage, since in session.execute(statement):
-        days = _days_since(since, now, settings)
+        days = days_since(since)
         found.append(_Found(days - thresholds[stage], cid, (cid, stage, days)))
 
     def write(chosen: list[_Found[tuple[int, str, int]]]) -> list[DigestItem]:
@@ -1159,12 +1244,20 @@ def _no_contact(session: Session, limit: int | None) -> _Part:
         .where(BuyerContact.buyer_id == Buyer.id, func.trim(BuyerContact.email) != "")
         .exists()
     )
+    # The buyers first (a hundred), then their lots: asked in one query, SQLite walks every lot
+    # of the territory to find that most buyers have a contact (7 ms for none at 10^4 lots).
+    unreachable = session.scalars(select(Buyer.id).where(~reachable)).all()
+    if not unreachable:
+        return _Part([], 0)
     rows = session.execute(
         select(Buyer.id, Buyer.name, func.count(Clause.id), func.min(Clause.id))
         .join(Operation, Operation.buyer_id == Buyer.id)
         .join(Market, Market.operation_id == Operation.id)
         .join(Clause, Clause.market_id == Market.id)
-        .where(Clause.stage.not_in([stage.value for stage in FINAL_STAGES]), ~reachable)
+        .where(
+            Clause.stage.not_in([stage.value for stage in FINAL_STAGES]),
+            Buyer.id.in_(unreachable),
+        )
         .group_by(Buyer.id, Buyer.name)
     ).all()
     # The more lots in progress, the more notices held; the first lot settles ties.
