@@ -8,11 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.browser.test_online_declaration import WIDTHS, serious_violations
+import axe_playwright_python
 
 PASSWORD = "un mot de passe assez long"
+AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+#: A desk's screen and a phone's.
+WIDTHS = (1280, 390)
 #: The width a test works at between two looks.
 DESK = {"width": 1280, "height": 900}
+
+
+def serious_violations(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} – {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def sign_in(page: Any, address: str, login: str = "lea") -> None:

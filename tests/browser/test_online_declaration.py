@@ -19,12 +19,12 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-import axe_playwright_python
 import pytest
 import uvicorn
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
+from tests.browser.pages import looker
 from tests.conftest import Clock, make_settings
 from tests.integration.test_declaration_howto import lot_01
 from tests.integration.test_declarations import start_sample
@@ -37,8 +37,6 @@ pytestmark = pytest.mark.slow
 
 PARIS = ZoneInfo("Europe/Paris")
 CALLED = datetime(2026, 5, 4, 9, 0, tzinfo=PARIS)
-AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
-WIDTHS = (1280, 390)
 
 
 def free_port() -> int:
@@ -84,27 +82,7 @@ def call_path(app: App) -> str:
     return urlparse(re.findall(r"https?://\S+/declarer/\S+", body)[0]).path
 
 
-def serious_violations(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} – {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def look_at(page: Any, name: str, folder: Path) -> list[str]:
-    """axe-core's serious problems of the page, and its screenshots at each width."""
-    problems = [f"{name}: {p}" for p in serious_violations(page)]
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"declaration-{name}-{width}.png"), full_page=True)
-        wider = page.evaluate("() => document.documentElement.scrollWidth")
-        if wider > width:
-            problems.append(f"{name} at {width} px: the page is {wider} px wide")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    return problems
+look_at = looker("declaration")
 
 
 def test_a_company_declares_two_people_from_its_call_in_two_pages(
