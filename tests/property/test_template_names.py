@@ -107,8 +107,9 @@ def ok(result: Result) -> dict[str, object]:
 
 def build_clause(w: World, party: str, person: str, lot: str, reason: str) -> str:
     """One clause through its whole life by the command line, every name hostile; returns
-    the clause's number."""
-    buyer = str(ok(w.run("buyer", "add", party, "--json"))["id"])
+    the clause's number. A name given as an argument comes after ``--``: one that starts with a
+    dash (« -0 ») is a name, as a shell user would write it, not an option."""
+    buyer = str(ok(w.run("buyer", "add", "--json", "--", party))["id"])
     ok(
         w.run(
             "buyer",
@@ -121,8 +122,10 @@ def build_clause(w: World, party: str, person: str, lot: str, reason: str) -> st
             "--json",
         )
     )
-    operation = str(ok(w.run("operation", "add", party, "--buyer", buyer, "--json"))["id"])
-    market = str(ok(w.run("market", "add", party[:60], "--operation", operation, "--json"))["id"])
+    operation = str(ok(w.run("operation", "add", "--buyer", buyer, "--json", "--", party))["id"])
+    market = str(
+        ok(w.run("market", "add", "--operation", operation, "--json", "--", party[:60]))["id"]
+    )
     clause = str(
         ok(
             w.run(
@@ -142,7 +145,9 @@ def build_clause(w: World, party: str, person: str, lot: str, reason: str) -> st
             )
         )["id"]
     )
-    company = str(ok(w.run("company", "add", party, "--siret", "73282932000074", "--json"))["id"])
+    company = str(
+        ok(w.run("company", "add", "--siret", "73282932000074", "--json", "--", party))["id"]
+    )
     ok(
         w.run(
             "company",
