@@ -266,17 +266,22 @@ class LotSheet:
         return tuple(seen.items())
 
 
+def _lot_with_buyer(session: Session, clause_id: int) -> Clause | None:
+    """The lot N° ``clause_id`` with its market, operation and buyer read in the same query."""
+    return _get(
+        session,
+        Clause,
+        clause_id,
+        options=[
+            joinedload(Clause.market).joinedload(Market.operation).joinedload(Operation.buyer)
+        ],
+    )
+
+
 def lot_sheet(app: App, clause_id: int) -> LotSheet:
     """The lot N° ``clause_id`` (its clause's N°), with the declarations it received."""
     with reading(app) as session:
-        clause = _get(
-            session,
-            Clause,
-            clause_id,
-            options=[
-                joinedload(Clause.market).joinedload(Market.operation).joinedload(Operation.buyer)
-            ],
-        )
+        clause = _lot_with_buyer(session, clause_id)
         if clause is None:
             raise NotFound(
                 f"Aucun lot (clause n° {clause_id}) : la recherche retrouve un lot par sa "
@@ -532,14 +537,7 @@ def _dropped(calendar: ExplainedCalendar) -> str:
 def lot_calendar(app: App, clause_id: int) -> CalendarSheet:
     """The lot N° ``clause_id``'s calendar: its own rules, its buyer's, the general setting."""
     with reading(app) as session:
-        clause = _get(
-            session,
-            Clause,
-            clause_id,
-            options=[
-                joinedload(Clause.market).joinedload(Market.operation).joinedload(Operation.buyer)
-            ],
-        )
+        clause = _lot_with_buyer(session, clause_id)
         if clause is None:
             raise NotFound(f"Aucun lot (clause n° {clause_id}).")
         buyer = Overrides.of(clause.market.operation.buyer)
