@@ -44,6 +44,7 @@ def default_handlers() -> Handlers:
         DeclarationRecorded: [
             notices.acknowledge_declaration,
             receipt_withdrawals.withdraw_replaced,
+            receipt_withdrawals.rewrite_after,
             reminder_emails.withdraw_answered,
         ],
         ClauseReopened: [notices.notify_reopened],
@@ -51,7 +52,10 @@ def default_handlers() -> Handlers:
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
         # confirm what was cancelled); the month is called again by its ladder
         # (``cancel_declaration`` resumes it): nobody is written to.
-        DeclarationCancelled: [receipt_withdrawals.withdraw_cancelled],
+        DeclarationCancelled: [
+            receipt_withdrawals.withdraw_cancelled,
+            receipt_withdrawals.rewrite_after,
+        ],
     }
 
 

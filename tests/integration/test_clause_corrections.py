@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, ladder_pass, ladders, make_lot
+from tests.text import squash
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -30,9 +31,11 @@ from workflow.adapters.orm import (
     OutboxMessage,
     Participant,
 )
+from workflow.adapters.templates import french_date
 from workflow.app.clause_corrections import (
     LadderStanding,
     cancel_declaration,
+    ladder_sentence,
     reopen_clause,
 )
 from workflow.bootstrap import App
@@ -113,6 +116,21 @@ def outbox(app: App) -> list[tuple[str, str]]:
         return [(kind, key) for kind, key in rows]
 
 
+def all_left(app: App) -> None:
+    """Every email waiting has left (the dispatcher sends within the minute)."""
+    with app.transaction() as session:
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")):
+            row.state, row.sent_at = "sent", row.created_at
+
+
+def mail_bodies(app: App) -> list[tuple[str, str]]:
+    with app.transaction() as session:
+        rows = session.execute(
+            select(OutboxMessage.kind, OutboxMessage.body_text).order_by(OutboxMessage.id)
+        )
+        return [(kind, body) for kind, body in rows]
+
+
 def march_steps(app: App, lot: Lot) -> list[tuple[str, datetime]]:
     """The ladder emails that covered March, step and moment, oldest first."""
     prefix = f"reminder:{lot.clause_id}:{lot.company_ids[0]}:"
@@ -180,7 +198,9 @@ def test_a_cancelled_declaration_goes_with_its_lines_and_its_hours_and_stays_in_
     lot = make(app)
     add_participants(app, "P-1", "P-2")
     number = declare(app, lot, MARCH, utc(2026, 4, 3, 8), {"P-1": "120", "P-2": "30.5"})
+    all_left(app)  # a month apart: March's receipt left long before April was declared
     declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "100"})
+    all_left(app)
     assert hours_done(app, lot.clause_id) == Decimal("250.5")
     sent = outbox(app)
     assert [k for k, _ in sent].count("declaration_receipt") == 2
@@ -283,9 +303,12 @@ def test_the_ladder_resumes_where_it_stood_never_skipping_a_reminder(
     clean(app)
 
 
-def test_a_month_declared_before_its_call_is_not_called_afresh_after_its_due_date(
+def test_a_month_declared_before_its_call_is_called_even_after_its_due_date(
     app: App, clock: Clock
 ) -> None:
+    """Declared before its call, cancelled after its due date (10 April): the company was never
+    asked for it, so it is called first, with a new due date (as a late call gives one), and
+    its reminders and the buyer's alert are counted from that date: none precedes the call."""
     lot = make(app)
     declare(app, lot, MARCH, utc(2026, 3, 31, 15), {})
     ladder_pass(app, utc(2026, 4, 1, 7))
@@ -299,15 +322,30 @@ def test_a_month_declared_before_its_call_is_not_called_afresh_after_its_due_dat
     assert cancelled.ladder is not None
     assert (cancelled.ladder.sent, cancelled.ladder.step, cancelled.ladder.at) == (
         (),
-        "reminder_1",
-        utc(2026, 4, 15, 7),  # 3 working days after the due date, as it would have had
+        "call",
+        utc(2026, 4, 15, 7),  # the next call time
     )
-    walk(app, date(2026, 4, 15), date(2026, 5, 31))
-    assert march_steps(app, lot) == [
-        ("reminder_1", utc(2026, 4, 15, 7)),
-        ("reminder_2", utc(2026, 4, 21, 7)),
-        ("escalation", utc(2026, 5, 4, 7)),  # 15 working days after 10 April (1 May off)
-    ]
+    assert ladder_sentence(cancelled.ladder, app.settings.zone) == (
+        "Le mois est de nouveau attendu ; aucun appel à déclarer n'était parti pour lui : "
+        "l'appel part le mercredi 15 avril 2026 à 09:00, avec sa date limite, et ses relances "
+        "suivront."
+    )
+    walk(app, date(2026, 4, 15), date(2026, 6, 30))
+    steps = march_steps(app, lot)
+    assert [step for step, _ in steps] == ["call", "reminder_1", "reminder_2", "escalation"]
+    assert steps[0] == ("call", utc(2026, 4, 15, 7))
+    [ladder] = [lad for lad in ladders(app) if lad.month == MARCH]
+    # The call's date: as many working days as an on-time call gives (1 May off).
+    assert ladder.due_on > date(2026, 4, 15)
+    assert all(at > steps[0][1] for _, at in steps[1:])
+    assert steps[1][1] > datetime.combine(ladder.due_on, time(0), tzinfo=UTC)
+    call = next(
+        body
+        for kind, body in mail_bodies(app)
+        if kind == "declaration_call" and "mars 2026" in body
+    )
+    assert french_date(ladder.due_on) in squash(call)
+    clean(app)
 
 
 def test_a_month_declared_before_its_call_is_called_while_its_due_date_is_ahead(
@@ -392,7 +430,9 @@ def test_the_audit_stays_clean_after_cancellations_with_receipts_and_summaries_s
     lot = make(app)
     add_participants(app, "P-1", "P-2")
     declare(app, lot, MARCH, utc(2026, 4, 3, 8), {"P-1": "100"})
+    all_left(app)
     april = declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "50", "P-2": "10"})
+    all_left(app)
     moment = summary_due_at(APRIL, summary_timing(app.settings))
     assert queue_work(app, moment).summaries >= 1
     clean(app)
@@ -402,6 +442,7 @@ def test_the_audit_stays_clean_after_cancellations_with_receipts_and_summaries_s
         app, clause=lot.clause_id, company="Bâtiments Test", month=APRIL, reason="Doublon"
     )
     again = declare(app, lot, APRIL, moment + timedelta(days=1, hours=1), {"P-1": "60"})
+    all_left(app)
     clock.set(moment + timedelta(days=2))
     cancel_declaration(
         app, clause=lot.clause_id, company="Bâtiments Test", month=MARCH, reason=REASON

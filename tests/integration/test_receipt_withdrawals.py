@@ -1,8 +1,9 @@
 """A receipt says what was recorded: one that would no longer be true does not leave.
 
 Invariant over each scenario: every receipt still to leave (waiting, refused, given up) gives the
-total of the declaration as it stands; a correction leaves one receipt to go, with the new
-figures; a cancellation leaves none; a receipt already gone stays as it went."""
+total of the declaration as it stands, the company's cumul on the lot up to that month as it
+stands, and the months it still owes as they stand; a correction leaves one receipt to go, with
+the new figures; a cancellation leaves none; a receipt already gone stays as it went."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from sqlalchemy import select
 
 from tests.conftest import Clock
 from tests.integration._ladders import Lot
-from tests.integration.test_clause_corrections import MARCH, REASON, add_participants, make, utc
+from tests.integration.test_clause_corrections import (
+    APRIL,
+    MARCH,
+    REASON,
+    add_participants,
+    make,
+    utc,
+)
 from tests.text import squash, visible
-from workflow.adapters.orm import Declaration, OutboxMessage, Participant
+from workflow.adapters.orm import Clause, Declaration, OutboxMessage, Participant
+from workflow.adapters.templates import french_month
 from workflow.app.clause_corrections import cancel_declaration
 from workflow.bootstrap import App
 from workflow.domain.vocabulary import ContractType, DeliveryMode
-from workflow.services.declarations import LineInput, record_declaration
+from workflow.services.declarations import (
+    LineInput,
+    company_missing_months,
+    record_declaration,
+)
 from workflow.services.outbox import OutboxState
 
 NOT_LEFT = (OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD)
@@ -66,15 +79,52 @@ def total_said(receipt: OutboxMessage) -> str:
     return found.group(1)
 
 
-def assert_receipts_to_go_are_true(app: App) -> None:
+def french_number(text: str) -> Decimal:
+    return Decimal(re.sub(r"\s", "", text).replace(",", "."))
+
+
+def cumul_said(receipt: OutboxMessage) -> str:
+    """« Cumul déclaré par … jusqu'à avril 2026 inclus : 220 h. »: « 220 »."""
+    found = re.search(r"inclus\s*:\s*([0-9 \u00a0\u202f,]+?)\s*h\.", receipt.body_text)
+    assert found is not None, receipt.body_text
+    return found.group(1)
+
+
+def owed_said(receipt: OutboxMessage) -> list[str]:
+    """The months the receipt says are still to declare: « mars 2026 », …"""
+    text = receipt.body_text
+    if "Tous les mois ouverts sont déclarés" in text:
+        return []
+    found = re.search(r"Il reste [^\n]* à déclarer sur ce lot\s*:\n((?:- .*\n(?:  .*\n)*)+)", text)
+    assert found is not None, text
+    return re.findall(r"^- (\w+ \d{4}) :", found.group(1), re.MULTILINE)
+
+
+def assert_receipts_to_go_are_true(app: App, now: datetime | None = None) -> None:
+    """Each receipt still to leave gives its month's total; with ``now`` (the last thing done),
+    also the cumul up to its month and the months still owed as they stand."""
+    to_go = [r for r in receipts(app) if r.state in NOT_LEFT]
     with app.transaction() as session:
-        totals = {d.id: d.total_hours for d in session.scalars(select(Declaration))}
-    for receipt in receipts(app):
-        if receipt.state in NOT_LEFT:
-            declaration = int(receipt.key.split(":")[1])
-            assert declaration in totals, (receipt.key, "the declaration was cancelled")
-            said = Decimal(re.sub(r"\s", "", total_said(receipt)).replace(",", "."))
-            assert said == totals[declaration], receipt.key
+        declarations = {d.id: d for d in session.scalars(select(Declaration))}
+        for receipt in to_go:
+            number = int(receipt.key.split(":")[1])
+            assert number in declarations, (receipt.key, "the declaration was cancelled")
+            declaration = declarations[number]
+            assert french_number(total_said(receipt)) == declaration.total_hours, receipt.key
+            if now is None:
+                continue
+            same = [
+                d
+                for d in declarations.values()
+                if (d.clause_id, d.company_id) == (declaration.clause_id, declaration.company_id)
+            ]
+            cumul = sum((d.total_hours for d in same if d.month <= declaration.month), Decimal(0))
+            assert french_number(cumul_said(receipt)) == cumul, receipt.key
+            clause = session.get_one(Clause, declaration.clause_id)
+            owed = company_missing_months(
+                session, clause, declaration.company_id, now=now, zone=app.settings.zone
+            )
+            assert owed_said(receipt) == [french_month(m) for m in owed]
 
 
 def test_a_correction_leaves_one_receipt_to_go_with_the_new_figures(app: App) -> None:
@@ -163,3 +213,128 @@ def test_a_correction_s_receipt_says_which_receipt_it_replaces(app: App) -> None
     assert total_said(second) == "80,50"
     assert "Elle remplace" in squash(visible(second.body_html or ""))
     assert "Elle remplace" not in first.body_text
+
+
+# --- another month declared or cancelled while a receipt waits ----------------------------------
+
+
+def test_a_month_declared_while_another_s_receipt_waits_rewrites_that_receipt(app: App) -> None:
+    """April's receipt, still waiting, listed March as owed and a cumul without it: March
+    declared an hour later, it is withdrawn and leaves again as it now stands."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "100"})
+    [april] = receipts(app)
+    assert owed_said(april) == ["mars 2026"] and cumul_said(april) == "100"
+
+    declare(app, lot, MARCH, utc(2026, 5, 4, 9), {"P-1": "120"})
+
+    first, march, april_again = receipts(app)
+    assert first.state == OutboxState.CANCELLED
+    assert first.last_error == (
+        "Remplacé : le mois de mars 2026 a été déclaré le 4 mai 2026 ; l'accusé de réception "
+        "à jour (mois restant à déclarer, cumul) part à sa place."
+    )
+    assert march.key.startswith(f"receipt:{int(march.key.split(':')[1])}:2026-05-04T09")
+    assert april_again.key == f"{first.key}:maj:2026-05-04T09:00:00+00:00"
+    assert april_again.state == OutboxState.PENDING
+    assert april_again.subject == first.subject
+    assert owed_said(april_again) == [] and cumul_said(april_again) == "220"
+    assert "Tous les mois ouverts sont déclarés sur ce lot." in april_again.body_text
+    # Its link to correct April is the one the first receipt gave (the same expiry).
+    link = re.compile(r"http://\S+/declarer/\S+")
+    assert link.findall(april_again.body_text) == [link.findall(first.body_text)[-1]]
+    assert_receipts_to_go_are_true(app, utc(2026, 5, 4, 9))
+
+
+def test_months_declared_in_one_act_each_receipt_sees_them_all(app: App) -> None:
+    """An import of April and March at once: April's receipt, written first, is rewritten in
+    place (nobody saw it), none withdrawn."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    at = utc(2026, 5, 4, 8)
+    with app.transaction() as session:
+        ids = {p.reference: p.id for p in session.scalars(select(Participant))}
+        for month, hours in ((APRIL, "100"), (MARCH, "120")):
+            record_declaration(
+                session,
+                clause_id=lot.clause_id,
+                company_id=lot.company_ids[0],
+                month=month,
+                lines=[
+                    LineInput(
+                        ids["P-1"], Decimal(hours), DeliveryMode.DIRECT_HIRING, ContractType.CDD
+                    )
+                ],
+                actor="Import",
+                now=at,
+                source="test",
+                publish=app.publish,
+            )
+
+    april, march = receipts(app)
+    assert [april.state, march.state] == [OutboxState.PENDING, OutboxState.PENDING]
+    assert owed_said(april) == [] and cumul_said(april) == "220"
+    assert owed_said(march) == [] and cumul_said(march) == "120"
+    assert_receipts_to_go_are_true(app, at)
+
+
+def test_a_month_cancelled_is_owed_again_in_the_receipt_still_waiting(
+    app: App, clock: Clock
+) -> None:
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, MARCH, utc(2026, 5, 4, 8), {"P-1": "120"})
+    declare(app, lot, APRIL, utc(2026, 5, 4, 9), {"P-1": "100"})
+    [april] = [r for r in receipts(app) if r.subject.startswith("Déclaration reçue : avril")]
+    assert owed_said(april) == [] and cumul_said(april) == "220"
+
+    clock.set(utc(2026, 5, 5, 9))
+    cancel_declaration(
+        app, clause=lot.clause_id, company=lot.company_ids[0], month=MARCH, reason=REASON
+    )
+
+    by_key = {r.key: r for r in receipts(app)}
+    assert by_key[april.key].state == OutboxState.CANCELLED
+    assert (by_key[april.key].last_error or "").startswith(
+        "Remplacé : le mois de mars 2026 a été annulé le 5 mai 2026 ; "
+    )
+    again = by_key[f"{april.key}:maj:2026-05-05T09:00:00+00:00"]
+    assert owed_said(again) == ["mars 2026"] and cumul_said(again) == "100"
+    assert_receipts_to_go_are_true(app, utc(2026, 5, 5, 9))
+
+
+def test_a_receipt_gone_is_not_rewritten_and_one_unchanged_stays(app: App) -> None:
+    """March's receipt has left: April declared after changes nothing of it. April's receipt
+    waits: May declared early (before it is owed) changes nothing April's receipt says."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, MARCH, utc(2026, 4, 3, 8), {"P-1": "120"})
+    with app.transaction() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.state, row.sent_at = OutboxState.SENT, utc(2026, 4, 3, 8)
+    declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "100"})
+
+    march, april = receipts(app)
+    assert march.state == OutboxState.SENT and owed_said(march) == []
+    assert april.state == OutboxState.PENDING and cumul_said(april) == "220"
+    assert_receipts_to_go_are_true(app, utc(2026, 5, 4, 8))
+
+
+def test_a_correction_s_receipt_rewritten_still_says_what_it_replaces(app: App) -> None:
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "100"})
+    with app.transaction() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.state, row.sent_at = OutboxState.SENT, utc(2026, 5, 4, 8)
+    declare(app, lot, APRIL, utc(2026, 5, 5, 8), {"P-1": "90"})
+    declare(app, lot, MARCH, utc(2026, 5, 5, 10), {"P-1": "120"})
+
+    _, correction, _, correction_again = receipts(app)
+    assert correction.state == OutboxState.CANCELLED
+    assert correction_again.subject.startswith("Déclaration corrigée : avril 2026")
+    said = squash(correction_again.body_text)
+    assert "Elle remplace votre déclaration de ce mois reçue le 4 mai 2026 (100\u00a0h)" in said
+    assert cumul_said(correction_again) == "210" and owed_said(correction_again) == []
+    assert_receipts_to_go_are_true(app, utc(2026, 5, 5, 10))

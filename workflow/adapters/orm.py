@@ -276,6 +276,10 @@ class Declaration(Base):
     #: read-only. A correction she records afterwards clears it.
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     validated_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: What this month held before the correction that made it what it is (none for a month
+    #: recorded once): its receipt, written again while it waits, says what it replaces.
+    replaced_total_hours: Mapped[Decimal | None] = mapped_column(Hours, default=None)
+    replaced_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     lines: Mapped[list[DeclarationLine]] = relationship(
         back_populates="declaration", cascade="all, delete-orphan", order_by="DeclarationLine.id"

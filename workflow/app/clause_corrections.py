@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import unit_of_work
 from workflow.domain.stages import Stage
 from workflow.emails.ladder import step_label
+from workflow.emails.phrases import french_day
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services import declaration_cancellations
@@ -45,6 +47,31 @@ class LadderStanding:
     step_label: str | None  # « rappel n° 1 », « alerte au donneur d'ordre » …
     at: datetime | None
     due_on: date
+
+
+def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
+    """What happens next for a month whose declaration was cancelled, in one sentence (the
+    command's output and the dashboard's confirmation)."""
+    if ladder is None:
+        return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
+    if ladder.step is None or ladder.at is None:
+        return (
+            "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
+            "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
+        )
+    local = ladder.at.astimezone(zone)
+    when = f"le {french_day(local.date())} à {local:%H:%M}"
+    if not ladder.sent:
+        # Declared before its call: it is asked for first, reminders (and the buyer's alert)
+        # only after, counted from the date the call gives.
+        return (
+            "Le mois est de nouveau attendu ; aucun appel à déclarer n'était parti pour lui : "
+            f"l'appel part {when}, avec sa date limite, et ses relances suivront."
+        )
+    return (
+        "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
+        f"{ladder.step_label}, {when}."
+    )
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,8 @@ def record_declaration(
         session.add(declaration)
     else:
         replaced = Replaced(declaration.total_hours, declaration.recorded_at)
+        declaration.replaced_total_hours = replaced.total_hours
+        declaration.replaced_recorded_at = replaced.recorded_at
         # What the facilitator validated is no longer what is recorded: she checks it again.
         unvalidated = declaration.validated_at is not None
         declaration.validated_at = declaration.validated_by = None

@@ -618,6 +618,16 @@ def ladder_due_dates(session: Session, clause_id: int, company_id: int) -> dict[
     }
 
 
+def owed_due_dates(
+    session: Session, clause: Clause, company_id: int, settings: Settings, at: datetime
+) -> dict[date, date]:
+    """The due date of each month as the company was or will be told it: its call's, once it
+    left; else the one the ladder will give (a late start's catch-up call gives its months one
+    later date, which the welcome announced), not the contract's scheduled date, long past."""
+    expected, _ = _expected_due_dates(session, clause, settings, at)
+    return {**expected, **ladder_due_dates(session, clause.id, company_id)}
+
+
 def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
     """The company's receipt of the declaration it made."""
     declaration = session.get(Declaration, event.declaration_id)
@@ -625,11 +635,7 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
         raise LookupError(f"declaration {event.declaration_id} vanished inside its transaction")
     clause = _load_clause(session, event.clause_id)
     company = session.get_one(Company, event.company_id)
-    party = session.scalar(
-        select(AwardParty).where(
-            AwardParty.clause_id == clause.id, AwardParty.company_id == company.id
-        )
-    )
+    party = award_party(session, clause.id, company.id)
     correspondent = party_correspondent(party) if party is not None else None
     if correspondent is None and company.correspondents:
         correspondent = company.correspondents[0]
@@ -671,6 +677,15 @@ def _lines_digest(declaration: Declaration) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
 
 
+def award_party(session: Session, clause_id: int, company_id: int) -> AwardParty | None:
+    """The company's place in the lot's award (none for a company no longer in it)."""
+    return session.scalar(
+        select(AwardParty).where(
+            AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
+        )
+    )
+
+
 def receipt_message(
     session: Session,
     clause: Clause,
@@ -681,15 +696,19 @@ def receipt_message(
     at: datetime,
     *,
     replaces: Replaced | None = None,
+    links_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The receipt's context as the company reads it at ``at``: the months it still owes then,
     the due dates its calls gave, its cumul up to the declared month; the page of the month
-    declared and of each month still owed; what the month held before, when this corrects it."""
+    declared and of each month still owed; what the month held before, when this corrects it.
+
+    ``links_at``: the day the pages' links count their validity from, when not ``at`` (a
+    receipt written again keeps its links, so that only what changed makes it differ)."""
     missing = company_missing_months(session, clause, company.id, now=at, zone=settings.zone)
     months = [declaration.month, *missing]
     links = {
         link.month: link
-        for link in month_links(session, settings, clause.id, company.id, months, at)
+        for link in month_links(session, settings, clause.id, company.id, months, links_at or at)
     }
     return receipt_context(
         lot_of(clause),
@@ -700,7 +719,7 @@ def receipt_message(
         due_day=due_day_of(clause, settings),
         zone=settings.zone,
         missing=missing,
-        due_dates=ladder_due_dates(session, clause.id, company.id),
+        due_dates=owed_due_dates(session, clause, company.id, settings, at),
         correction=links[declaration.month],
         owed_links=links,
         next_month=next_month_to_open(

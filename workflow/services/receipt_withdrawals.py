@@ -6,20 +6,35 @@ corrected (a newer receipt, with the new figures, is queued in the same transact
 cancelled. Either way the old receipt is withdrawn in the same transaction, its reason kept in
 the email log, as ``reminder_emails.withdraw_answered`` does for the reminders of a month
 declared. A receipt that may have left (sending, uncertain) or has left is left as it is.
+
+A receipt also tells the company the months it still owes on the lot and its cumul there: when
+another of its months on the lot is declared or cancelled while the receipt waits, those change.
+Its other receipts still waiting are then written again as of that moment (``rewrite_others``):
+one written in the same act (an import of several months, one instant) is rewritten in place,
+nobody having seen it; an older one is withdrawn, the reason kept, and the rewritten one queued
+under its key followed by ``:maj:`` and the instant.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import OutboxMessage
+from workflow.adapters.mail.message import parse_recipients
+from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date
-from workflow.domain.events import DeclarationCancelled, DeclarationRecorded
+from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, Replaced
+from workflow.emails.phrases import month_phrase
+from workflow.emails.receipts import KIND
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import NOT_LEFT, OutboxState
+from workflow.services.notices import award_party, receipt_message
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email
+
+#: A rewritten receipt's key: the first one's, then this and the instant it was rewritten.
+REWRITTEN = ":maj:"
 
 
 def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> list[OutboxMessage]:
@@ -80,3 +95,119 @@ def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancell
             f"Retiré : la déclaration a été annulée le {_day(app, event.at)} par {event.actor}, "
             "cet accusé de réception n'était plus vrai.",
         )
+
+
+def rewrite_after(
+    app: Mailing, session: Session, event: DeclarationRecorded | DeclarationCancelled
+) -> None:
+    """Another month declared, or cancelled (it is owed again): the company's other receipts
+    waiting on the lot are rewritten."""
+    done = "déclaré" if isinstance(event, DeclarationRecorded) else "annulé"
+    rewrite_others(
+        app,
+        session,
+        event.clause_id,
+        event.company_id,
+        event.declaration_id,
+        event.at,
+        f"le mois {month_phrase(event.month)} a été {done} le {_day(app, event.at)}",
+    )
+
+
+def _others_waiting(
+    session: Session, clause_id: int, company_id: int, declaration_id: int
+) -> list[tuple[OutboxMessage, Declaration]]:
+    """The company's receipts on the lot that have not left, but those of ``declaration_id``,
+    each with the declaration it acknowledges."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == KIND,
+            OutboxMessage.state.in_(NOT_LEFT),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    numbers = {row: int(row.key.split(":")[1]) for row in rows}
+    wanted = set(numbers.values()) - {declaration_id}
+    if not wanted:
+        return []
+    declarations = {
+        declaration.id: declaration
+        for declaration in session.scalars(
+            select(Declaration).where(
+                Declaration.id.in_(wanted), Declaration.company_id == company_id
+            )
+        )
+    }
+    return [(row, declarations[n]) for row, n in numbers.items() if n in declarations]
+
+
+def rewrite_others(
+    app: Mailing,
+    session: Session,
+    clause_id: int,
+    company_id: int,
+    declaration_id: int,
+    at: datetime,
+    cause: str,
+) -> None:
+    """Each receipt of the company on the lot still waiting, but that of ``declaration_id``,
+    written again as of ``at`` (its links kept): rewritten in place when written at ``at``,
+    else withdrawn for ``cause`` and queued again. A receipt whose words did not change (the
+    month declared was neither owed in it nor before its month) stays as it is."""
+    others = _others_waiting(session, clause_id, company_id, declaration_id)
+    if not others:
+        return
+    clause = session.get_one(Clause, clause_id)
+    company = session.get_one(Company, company_id)
+    party = award_party(session, clause_id, company_id)
+    for row, declaration in others:
+        replaced = None
+        if declaration.replaced_recorded_at is not None:
+            replaced = Replaced(
+                declaration.replaced_total_hours or Decimal(0), declaration.replaced_recorded_at
+            )
+        context = receipt_message(
+            session,
+            clause,
+            company,
+            party,
+            declaration,
+            app.settings,
+            at,
+            replaces=replaced,
+            links_at=row.created_at,
+        )
+        rendered = app.renderer.render(KIND, context)
+        if (rendered.subject, rendered.text, rendered.html) == (
+            row.subject,
+            row.body_text,
+            row.body_html,
+        ):
+            continue
+        if row.created_at == at:
+            row.subject, row.body_text, row.body_html = (
+                rendered.subject,
+                rendered.text,
+                rendered.html,
+            )
+            continue
+        key = f"{row.key.split(REWRITTEN)[0]}{REWRITTEN}{at.astimezone(UTC).isoformat()}"
+        queued = queue_email(
+            session,
+            app.renderer,
+            key=key,
+            kind=KIND,
+            recipients=[Recipient(m.name, m.address) for m in parse_recipients(row.recipients)],
+            context=context,
+            now=at,
+            clause_id=clause_id,
+        )
+        if queued:
+            _withdraw(
+                row,
+                f"Remplacé : {cause} ; l'accusé de réception à jour (mois restant à déclarer, "
+                "cumul) part à sa place.",
+            )

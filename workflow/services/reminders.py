@@ -715,12 +715,12 @@ def resume_ladder(
     It resumes where it stood: the steps already sent stay sent (their keys would refuse them
     anyway) and none is skipped, so the buyer is never alerted before the company had every
     reminder. The ladder waits on the step after the last one sent, at the moment it would have
-    had if the declaration had never come: counted from the due date the call gave (the
-    scheduled one if no call left), suspended days pushing it, and from the step sent before it;
-    a moment already past leaves at the next call time (``sending_slot``), the following steps at
-    the ladder's pace. A month whose call never left (the company declared before it) is called
-    as usual while its due date is ahead; once that date has passed it is not called afresh (a
-    call would give a new due date): it goes on with its first reminder, as it would have.
+    had if the declaration had never come: counted from the due date the call gave, suspended
+    days pushing it, and from the step sent before it; a moment already past leaves at the next
+    call time (``sending_slot``), the following steps at the ladder's pace. A month whose call
+    never left (the company declared before it) is called: even past its scheduled due date,
+    a reminder or an alert never goes for a month the company was not asked for, and a call
+    that leaves late gives a new due date (``due_after_call``), as after a late start.
 
     None when the month has no ladder yet: its call is not due, and the pass will open it as
     for any month, no declaration stopping it now. A month all of whose steps were sent stays
@@ -748,9 +748,6 @@ def resume_ladder(
     )
     sent = _steps_sent(session, ladder, names)
     following = max((names.index(step) for step in sent), default=-1) + 1
-    called_on = _called_on(ladder, schedule, zone)
-    if following == 0 and today > pushed_due(ladder.due_on, called_on, days):
-        following = 1  # past the due date: no fresh call, the first reminder
     ladder.declared_at = None
     if following >= len(names):
         ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
@@ -759,6 +756,7 @@ def resume_ladder(
     if step == LadderStep.CALL:
         planned = schedule.call_at
     else:
+        called_on = _called_on(ladder, schedule, zone)
         previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
         day = planned_step_day(
             schedule,

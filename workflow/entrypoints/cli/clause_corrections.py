@@ -16,7 +16,7 @@ from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_hours
 from workflow.app import clause_corrections as corrections
 from workflow.domain.stages import LABELS
-from workflow.emails.phrases import french_day, month_phrase
+from workflow.emails.phrases import month_phrase
 from workflow.entrypoints.cli.clauses import clause_group
 from workflow.entrypoints.cli.common import (
     actor_option,
@@ -47,22 +47,6 @@ def ladder_data(ladder: corrections.LadderStanding | None) -> dict[str, Any] | N
         "date": ladder.at,
         "echeance": ladder.due_on,
     }
-
-
-def ladder_sentence(ladder: corrections.LadderStanding | None) -> str:
-    """What happens next for the month, in one sentence."""
-    if ladder is None:
-        return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
-    if ladder.step is None or ladder.at is None:
-        return (
-            "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
-            "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
-        )
-    local = ladder.at.astimezone(get_app().settings.zone)
-    return (
-        f"Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
-        f"{ladder.step_label}, le {french_day(local.date())} à {local:%H:%M}."
-    )
 
 
 @declaration_group.command("cancel")
@@ -108,7 +92,7 @@ def declaration_cancel(
         f"(clause n° {cancelled.clause_id}) : {french_hours(cancelled.total_hours)} retirées, "
         f"{plural(cancelled.lines, 'ligne', 'lignes')}."
     )
-    say(ladder_sentence(cancelled.ladder))
+    say(corrections.ladder_sentence(cancelled.ladder, get_app().settings.zone))
 
 
 # --- an abandon undone ----------------------------------------------------------------------------

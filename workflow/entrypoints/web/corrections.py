@@ -30,11 +30,10 @@ from workflow.app import (
     web_corrections,
     web_people_corrections,
 )
-from workflow.app.clause_corrections import LadderStanding
+from workflow.app.clause_corrections import ladder_sentence
 from workflow.app.corrections import Correction, Deletion
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS
-from workflow.emails.phrases import french_day
 from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
@@ -300,22 +299,6 @@ def done_message(entry: HistoryEntry) -> str:
     if entry.action is Action.ABSORB:
         return f"Fusion faite : {entry.text}."
     return f"{label} corrigé{noun.e} : {entry.text}."
-
-
-def ladder_sentence(ladder: LadderStanding | None, app: App) -> str:
-    """What happens next for the month, as ``clauses declaration cancel`` says it."""
-    if ladder is None:
-        return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
-    if ladder.step is None or ladder.at is None:
-        return (
-            "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
-            "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
-        )
-    local = ladder.at.astimezone(app.settings.zone)
-    return (
-        "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
-        f"{ladder.step_label}, le {french_day(local.date())} à {local:%H:%M}."
-    )
 
 
 # --- a lot's or a buyer's declaration calendar ---------------------------------------------------
@@ -966,7 +949,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             return cancel_page(request, user, lot, **again, error=web_words(error.message))
         return render(
             request, "corrections_done.html", user=user, lot=lot, cancelled=done, reopened=None,
-            next_step=ladder_sentence(done.ladder, app), labels=LABELS,
+            next_step=ladder_sentence(done.ladder, app.settings.zone), labels=LABELS,
         )  # fmt: skip
 
     @routes.get("/corrections/lots/{clause_id:int}/reouverture", response_class=HTMLResponse)

@@ -10,7 +10,9 @@ before lives only in its history rows (« déclaration de mars 2026 de X : 120 
   hours as the rows give them; an older receipt (a correction followed) is followed by a later
   receipt or history row of the declaration, and states the total its own history row gives;
 - the cumul a receipt states is the company's declarations on the lot up to that month, each as
-  recorded by then (a month recorded in the same import may or may not be in it: both pass).
+  recorded by then (a month recorded in the same import may or may not be in it: both pass);
+  « then » is when the receipt was written again, for one rewritten while it waited because
+  another month changed (``:maj:<instant>`` at the end of its key).
 
 A cancelled declaration (``declaration_cancellations.cancel_declaration``) is gone with its lines; its history keeps what it
 said (« declaration_cancelled »: its number, month, company, total). It is read back as a
@@ -74,6 +76,8 @@ _REASON = re.compile(
 #: Same-instant months beyond this many are not combined (2^n sums): the cumul is not judged.
 _MAX_SAME_INSTANT = 8
 
+#: ``services.receipt_withdrawals.REWRITTEN``: what a rewritten receipt's key adds to the first's.
+REWRITTEN = ":maj:"
 #: The fingerprint of the lines a receipt key ends with (``services.notices``).
 LINES_DIGEST = re.compile(r":[0-9a-f]{12}$")
 
@@ -350,9 +354,20 @@ _ByParty = dict[tuple[int, int], list[DeclarationFacts]]
 class _Receipt:
     id: int
     declaration_id: int
-    at: datetime
+    at: datetime  # the recording it acknowledges
     recipients: str
     body: str
+    #: When its words were written: the recording's instant, or the instant it was written
+    #: again (``:maj:`` in its key) after another month of the company's changed on the lot.
+    written_at: datetime
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return _utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 
 def _receipts(session: Session) -> list[_Receipt]:
@@ -365,15 +380,15 @@ def _receipts(session: Session) -> list[_Receipt]:
         .where(OutboxMessage.kind == RECEIPT_KIND, OutboxMessage.key.like("receipt:%"))
         .order_by(OutboxMessage.id)
     ):  # fmt: skip
-        _, declaration, instant = [*key.split(":", 2), "", ""][:3]
+        first, _, rewritten = key.partition(REWRITTEN)
+        _, declaration, instant = [*first.split(":", 2), "", ""][:3]
         instant = LINES_DIGEST.sub("", instant)  # « …+00:00:<lines digest> » since 2026-12-03
-        try:
-            at = datetime.fromisoformat(instant)
-        except ValueError:
-            at = created_at
+        at = _instant(instant) or _utc(
+            created_at if created_at.tzinfo is not None else created_at.replace(tzinfo=UTC)
+        )
         if declaration.isdigit():
-            moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-            found.append(_Receipt(row_id, int(declaration), _utc(moment), recipients, body))
+            written_at = (_instant(rewritten) if rewritten else None) or at
+            found.append(_Receipt(row_id, int(declaration), at, recipients, body, written_at))
     return found
 
 
@@ -447,7 +462,9 @@ def _receipt_problems(
             f"« {french_hours(total)} »"
         )
     if stated.cumulated is not None and total is not None:
-        problems += _cumul_problems(stated.cumulated, declaration, total, at, by_party)
+        problems += _cumul_problems(
+            stated.cumulated, declaration, total, receipt.written_at, by_party
+        )
     return problems
 
 
