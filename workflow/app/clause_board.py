@@ -4,10 +4,11 @@ The board counts the clauses of each stage in one GROUP BY and reads at most ``O
 cards per stage (``PAGE_SIZE`` on the pages of one stage), each a handful of columns (no ORM object is loaded per clause): it stays fast with
 tens of thousands of lots. Its search matches as ``search`` and ``lookup`` do (case, accents,
 dashes and apostrophes do not count) but narrows the board instead of listing every kind of
-record: the names of the small tables (buyers, companies, operations, markets, the distinct lot
-titles) are matched here, then the clauses are selected by the ids found. ``search.search``
-itself loads every record of every kind, which is what a territory of 10,000 lots cannot afford
-on each keystroke of a filter.
+record: a lot is found by its own text, its market's, its operation's, its buyer's or one of its
+companies' (``search_text``, the column ``search`` matches, kept normalised on every write), so
+the board finds the lots of whatever ``search`` finds among those five kinds. The database
+matches them (one ``LIKE`` per kind, no name read into Python) and gathers the N° found in one
+set, which the counts and the cards of every stage are taken from.
 
 A clause's page is ``clause_detail`` (what ``clause show`` prints), the months its companies owe
 (``declaration list --clause``), the hours declared per month against the straight pace
@@ -26,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
@@ -39,6 +40,7 @@ from workflow.adapters.orm import (
     Market,
     Operation,
 )
+from workflow.adapters.search_text import FIELDS, lot_fields
 from workflow.app.clause_views import ClauseDetail, detail_of
 from workflow.app.clauses import Advanced, PartyChoice, advance_clause, calculate_hours
 from workflow.app.declarations import Totals, totals
@@ -65,6 +67,10 @@ from workflow.services.clauses import AWARD_CORRECTED, PARAMETER_STAGES, award_c
 from workflow.services.declaration_views import ExpectedDeclaration, expected_declarations
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+#: What no record holds (every input refuses them): dropped from the text searched. Tabs and
+#: line breaks are whitespace, folded into spaces with the rest (``normalized``).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 #: The five stages of a clause's life, one column each, in the order it goes through them.
 BOARD_STAGES = (
@@ -167,8 +173,10 @@ class Board:
 
 
 def check_search(text: str) -> str:
-    """The search text, stripped; refused (naming the field) when too short to mean anything."""
-    text = text.strip()
+    """The search text, stripped; refused (naming the field) when too short to mean anything.
+    Control characters are left out, as ``search`` does: no record holds one (every input
+    refuses them), and PostgreSQL refuses a NUL inside a query."""
+    text = _CONTROL.sub("", text).strip()
     if text and len(normalized(text).replace(" ", "")) < MIN_LENGTH:
         raise InputRefused(
             f"Recherche «\u00a0{text}\u00a0»\u00a0: donnez au moins {MIN_LENGTH} lettres ou chiffres."
@@ -177,69 +185,74 @@ def check_search(text: str) -> str:
 
 
 def _search_condition(session: Session, text: str) -> ColumnElement[bool]:
-    """The clauses whose lot title, market (reference, title), operation, buyer, or one of whose
-    companies (name, SIRET with or without spaces) hold ``text``."""
+    """The clauses whose lot (reference, title, trade), market (reference, title), operation
+    (name, place), buyer, or one of whose companies (name, SIRET with or without spaces) hold
+    ``text`` (``check_search``'s): the fields ``search`` matches for each of these kinds, in
+    their ``search_text``."""
     wanted = normalized(text)
     digits = re.sub(r"\s", "", text)
-    siret = digits if digits.isdigit() else None
+    # Matched literally (``\\`` escapes), as ``search`` does: « 100 % » or « lot_2 » are letters.
+    pattern = "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    def hit(*fields: str | None) -> bool:
-        # One normalized text per record (a NUL between its fields, which no search holds):
-        # one cached lookup and one ``in`` per record, thousands of them at each search.
-        return wanted in normal("\x00".join(f for f in fields if f))
+    def holds(model: Any) -> ColumnElement[bool]:
+        written: ColumnElement[bool] = model.search_text.like(pattern, escape="\\")
+        unwritten = _unwritten(session, model, wanted)
+        return or_(written, model.id.in_(unwritten)) if unwritten else written
 
-    # Core rows, not ORM ones: thousands of names are read, none is an object to keep.
-    read = session.connection().execute
-    buyer_rows = read(select(Buyer.id, Buyer.name)).all()
-    buyers = [i for i, name in buyer_rows if hit(name)]
-    operation_rows = read(select(Operation.id, Operation.name)).all()
-    operations = [i for i, name in operation_rows if hit(name)]
-    market_rows = read(select(Market.id, Market.reference, Market.title)).all()
-    markets = [i for i, reference, title in market_rows if hit(reference, title)]
-    title_rows = read(select(Clause.lot_title).distinct()).all()
-    titles = [title for (title,) in title_rows if hit(title)]
-    company_rows = read(select(Company.id, Company.name, Company.siret)).all()
-    if siret is None:
-        companies = [i for i, name, _ in company_rows if hit(name)]
-    else:
-        companies = [i for i, name, number in company_rows if siret in (number or "") or hit(name)]
-    everything = (
-        (buyers, buyer_rows),
-        (operations, operation_rows),
-        (markets, market_rows),
-        (titles, title_rows),
-    )
-    if any(found and len(found) == len(rows) for found, rows in everything):
-        return true()  # every lot of the territory matches: no list of ids to send
-    conditions: list[ColumnElement[bool]] = []
-    if titles:
-        conditions.append(Clause.lot_title.in_(titles))
-    if markets:
-        conditions.append(Clause.market_id.in_(markets))
-    if operations:
-        conditions.append(Market.operation_id.in_(operations))
-    if buyers:
-        conditions.append(Operation.buyer_id.in_(buyers))
-    if companies:
-        conditions.append(
-            Clause.id.in_(select(AwardParty.clause_id).where(AwardParty.company_id.in_(companies)))
-        )
+    companies = holds(Company)
+    if digits.isdigit():  # a SIRET read aloud, spaces left out
+        companies = or_(Company.siret.like(f"%{digits}%"), companies)
+    # The N° of the lots found, one set from each kind: the lots' texts are read alone, without
+    # joining 10^5 lots to their markets first; the small tables' matches go through the
+    # indexes of their lots.
+    found = [
+        select(Clause.id).where(holds(Clause)),
+        select(Clause.id).where(Clause.market_id.in_(select(Market.id).where(holds(Market)))),
+        _joined(select(Clause.id)).where(
+            Market.operation_id.in_(select(Operation.id).where(holds(Operation)))
+        ),
+        _joined(select(Clause.id)).where(
+            Operation.buyer_id.in_(select(Buyer.id).where(holds(Buyer)))
+        ),
+        select(AwardParty.clause_id).where(
+            AwardParty.company_id.in_(select(Company.id).where(companies))
+        ),
+    ]
     reference, slash, lot = text.strip().rpartition("/")
-    if slash and reference.strip() and lot.strip():  # « 2026-014/01 »: a market's lot
-        conditions.append(
-            and_(Market.reference == reference.strip(), Clause.lot_number == lot.strip())
+    # « 2026-014 / 01 »: a market's lot, spaces around the slash (its text holds « 2026 014/01 »).
+    if slash and reference.strip() and lot.strip():
+        found.append(
+            _joined(select(Clause.id)).where(
+                Market.reference == reference.strip(), Clause.lot_number == lot.strip()
+            )
         )
-    return or_(*conditions) if conditions else false()
+    return Clause.id.in_(union(*found))
 
 
-def _filters(session: Session, buyer_id: int | None, text: str) -> list[ColumnElement[bool]]:
+def _unwritten(session: Session, model: Any, wanted: str) -> list[int]:
+    """The N° of the records of ``model`` whose ``search_text`` is NULL (a write that bypassed
+    the ORM and forgot it) and whose searched fields hold ``wanted``: found all the same, as
+    ``search`` finds them. Read from an empty partial index: no row, in the usual case."""
+    texts: list[tuple[int, tuple[str | None, ...]]]
+    if model is Clause:
+        rows = session.execute(
+            select(Clause.id, Market.reference, Clause.lot_number, Clause.lot_title, Clause.trade)
+            .join(Market, Clause.market_id == Market.id)
+            .where(Clause.search_text.is_(None))
+            .order_by(Clause.id)
+        )
+        texts = [(row.id, lot_fields(*row[1:])) for row in rows]
+    else:
+        records = session.scalars(
+            select(model).where(model.search_text.is_(None)).order_by(model.id)
+        )
+        texts = [(record.id, FIELDS[model](record)) for record in records]
+    return [i for i, fields in texts if any(wanted in normal(f) for f in fields if f)]
+
+
+def _filters(buyer_id: int | None) -> list[ColumnElement[bool]]:
     """The conditions of the filters (on the clauses joined to their market and operation)."""
-    conditions: list[ColumnElement[bool]] = []
-    if buyer_id is not None:
-        conditions.append(Operation.buyer_id == buyer_id)
-    if text:
-        conditions.append(_search_condition(session, text))
-    return conditions
+    return [Operation.buyer_id == buyer_id] if buyer_id is not None else []
 
 
 def _joined(statement: S) -> S:
@@ -268,13 +281,12 @@ def clause_board(
         )
         if buyer_id is not None and buyer_id not in {b.id for b in buyers}:
             raise InputRefused(f"Donneur d'ordre\u00a0: aucun n'a le N° {buyer_id}.")
-        conditions = _filters(session, buyer_id, text)
         size = PAGE_SIZE if stage is not None else OVERVIEW_SIZE
         offset = (page - 1) * PAGE_SIZE if stage is not None else 0
         if text:
-            counts, chosen = _matched(session, conditions, offset, size)
+            counts, chosen = _matched(session, buyer_id, text, offset, size)
         else:
-            counts, chosen = _by_stage(session, conditions, stage, offset, size)
+            counts, chosen = _by_stage(session, _filters(buyer_id), stage, offset, size)
         shown = (
             [stage]
             if stage is not None
@@ -349,20 +361,30 @@ def _by_stage(
 
 
 def _matched(
-    session: Session, conditions: list[ColumnElement[bool]], offset: int, size: int
+    session: Session, buyer_id: int | None, text: str, offset: int, size: int
 ) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """With a search: the N° and stage of every clause it finds, in one query (its condition,
-    lists of ids, is evaluated once rather than once per stage), counted and cut here."""
+    """With a search: each stage's count and the N° of its cards shown (``size`` from
+    ``offset``), in one query: the lots found are gathered once, not once per stage, and only
+    the cards shown come back (with each stage's first, which carries its count when the page
+    asked for holds none), not the ten thousand N° a common word finds."""
+    found = select(
+        Clause.id,
+        Clause.stage,
+        func.row_number().over(partition_by=Clause.stage, order_by=Clause.id).label("rank"),
+        func.count().over(partition_by=Clause.stage).label("count"),
+    ).where(_search_condition(session, text))
+    if buyer_id is not None:  # the only condition that needs the lots' operations
+        found = _joined(found).where(*_filters(buyer_id))
+    ranked = found.subquery()
     counts: dict[str, int] = {}
     chosen: dict[str, list[int]] = {}
-    for clause_id, code in session.execute(
-        _joined(select(Clause.id, Clause.stage).select_from(Clause))
-        .where(*conditions)
-        .order_by(Clause.id)
+    for clause_id, code, rank, count in session.execute(
+        select(ranked)
+        .where(or_(ranked.c.rank == 1, ranked.c.rank.between(offset + 1, offset + size)))
+        .order_by(ranked.c.id)
     ):
-        rank = counts.get(code, 0)
-        counts[code] = rank + 1
-        if offset <= rank < offset + size:
+        counts[code] = count
+        if offset < rank <= offset + size:
             chosen.setdefault(code, []).append(clause_id)
     return counts, chosen
 
