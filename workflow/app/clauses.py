@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import ColumnElement, Select, case, false, func, literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.adapters.orm import Clause, Market, Operation
@@ -21,7 +21,7 @@ from workflow.app.lookup import find_buyer, find_clause, find_company, find_mark
 from workflow.app.unit import reading, unit_of_work
 from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation, compute_hours
-from workflow.domain.stages import PIPELINE_RANK, ClauseEvent, Stage
+from workflow.domain.stages import PIPELINE, PIPELINE_RANK, ClauseEvent, Stage
 from workflow.domain.vocabulary import PartyRole
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
@@ -48,30 +48,100 @@ def list_clauses(
     offset: int = 0,
     limit: int | None = None,
 ) -> tuple[ClauseSummary, ...]:
-    """The clauses (one per lot), by stage then N°; only one stage, market or buyer if given;
-    ``limit`` of them from the ``offset``-th (a page of the API)."""
-    statement = (
-        select(Clause)
-        .join(Clause.market)
-        .join(Market.operation)
-        .options(
+    """The clauses (one per lot), by stage in the pipeline's order then N°; only one stage,
+    market or buyer if given; ``limit`` of them from the ``offset``-th (a page of the API).
+
+    A page reads what it skips and what it shows, never the whole territory: sorting every
+    clause by its stage's rank took 290 ms a page at 10^5 lots (BENCHMARKS.md, issue 12)."""
+    with reading(app) as session:
+        conditions: list[ColumnElement[bool]] = []
+        if market is not None:
+            conditions.append(Clause.market_id == find_market(session, market).id)
+        if buyer is not None:
+            buyer_id = find_buyer(session, buyer).id
+            conditions.append(
+                Clause.market_id.in_(
+                    select(Market.id).join(Market.operation).where(Operation.buyer_id == buyer_id)
+                )
+            )
+        if limit is not None:
+            stages = [stage] if stage is not None else list(PIPELINE)
+            statement = _page(session, stages, conditions, offset, limit)
+        else:  # every clause (the command line's list): one sort, as asked
+            if stage is not None:
+                conditions.append(Clause.stage == stage.value)
+            statement = (
+                select(Clause)
+                .where(*conditions)
+                # By the pipeline's order (repérage first), not by the stage's English code.
+                .order_by(case(PIPELINE_RANK, value=Clause.stage, else_=len(PIPELINE)), Clause.id)
+                .offset(offset)
+            )
+        loaded = statement.options(
             selectinload(Clause.market).selectinload(Market.operation).selectinload(Operation.buyer)
         )
-        # By the pipeline's order (repérage first), not by the stage's English code.
-        .order_by(case(PIPELINE_RANK, value=Clause.stage, else_=len(PIPELINE_RANK)), Clause.id)
-    )
-    if stage is not None:
-        statement = statement.where(Clause.stage == stage.value)
+        return tuple(summary_of(c) for c in session.scalars(loaded))
+
+
+def _page(
+    session: Session,
+    stages: list[Stage],
+    conditions: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+) -> Select[Clause]:
+    """The page's statement, stage after stage in the pipeline's order, each stage's clauses
+    by N° (``ix_clauses_stage`` read in order on SQLite, the primary key's on PostgreSQL).
+
+    The stages the offset passes over are counted first, each up to the offset (one statement
+    reading index entries only); the page is then one statement over the stages from the one it
+    starts in, each giving at most ``limit`` clauses: it is full whenever clauses follow, and a
+    clause changing stage meanwhile moves the page's start by one, as it would between two
+    pages."""
+    start, skip = 0, offset
     if offset:
-        statement = statement.offset(offset)
-    if limit is not None:
-        statement = statement.limit(limit)
-    with reading(app) as session:
-        if market is not None:
-            statement = statement.where(Clause.market_id == find_market(session, market).id)
-        if buyer is not None:
-            statement = statement.where(Operation.buyer_id == find_buyer(session, buyer).id)
-        return tuple(summary_of(c) for c in session.scalars(statement))
+        for count in _counts_up_to(session, stages, conditions, offset):
+            if count >= skip:
+                break
+            start, skip = start + 1, skip - count
+    arms = []
+    for rank, stage in enumerate(stages[start:], start):
+        arm = (
+            select(Clause.id.label("id"), literal(rank).label("rank"))
+            .where(Clause.stage == stage.value, *conditions)
+            .order_by(Clause.id)
+            .offset(skip if rank == start else 0)
+            .limit(limit)
+            .subquery()
+        )
+        arms.append(select(arm.c.id, arm.c.rank))  # SQLite sorts no arm of a compound itself
+    if not arms:  # the offset is past the last clause
+        return select(Clause).where(false())
+    page = (union_all(*arms) if len(arms) > 1 else arms[0]).subquery()
+    return (
+        select(Clause)
+        .join(page, Clause.id == page.c.id)
+        .order_by(page.c.rank, page.c.id)
+        .limit(limit)
+    )
+
+
+def _counts_up_to(
+    session: Session, stages: list[Stage], conditions: list[ColumnElement[bool]], bound: int
+) -> list[int]:
+    """The clauses of each stage, counted up to ``bound``: one statement, one snapshot."""
+    counts = [
+        select(func.count())
+        .select_from(
+            select(literal(1))
+            .where(Clause.stage == stage.value, *conditions)
+            .limit(bound)
+            .subquery()
+        )
+        .scalar_subquery()
+        for stage in stages
+    ]
+    return [int(count) for count in session.execute(select(*counts)).one()]
 
 
 # --- the calculation note ---------------------------------------------------------------------

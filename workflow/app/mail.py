@@ -1,11 +1,11 @@
 """The outbox as the facilitator sees and handles it: list it, put failed mail back, send now.
 
-``outbox`` reads the queue (newest first, with the count of every state); ``retry_message`` and
-``retry_failed`` put refused, abandoned or uncertain messages back in the queue, due at once and
-to current addresses; ``cancel_message`` takes back one that has not left;
-``send_due`` runs one pass of the dispatcher (leases, fencing and outage handling are the
-dispatcher's, ``services.dispatch``); ``preview_email`` shows an email as its recipient will read
-it, with sample data or a real clause's.
+``outbox_messages`` reads the queue (newest first, with the count of every state; a page counts
+the sent up to a bound); ``retry_message`` and ``retry_failed`` put refused, abandoned or
+uncertain messages back in the queue, due at once and to current addresses; ``cancel_message``
+takes back one that has not left; ``send_due`` runs one pass of the dispatcher (leases, fencing
+and outage handling are the dispatcher's, ``services.dispatch``); ``preview_email`` shows an
+email as its recipient will read it, with sample data or a real clause's.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from workflow.services.previews import Preview, build_preview, unknown_kind, wri
 
 __all__ = [
     "BATCH_SIZE",
+    "COUNT_BOUND",
     "Message",
     "MessageDetail",
     "Outbox",
@@ -74,8 +75,16 @@ class Message:
 @dataclass(frozen=True)
 class Outbox:
     messages: tuple[Message, ...]
-    #: Every state (``pending`` … ``uncertain``, in that order) with its count, zeros included.
+    #: Every state (``pending`` … ``cancelled``, in that order) with its count, zeros included.
     counts: tuple[tuple[str, int], ...]
+    #: The states counted only up to a bound and found beyond it (``count_up_to``): their count
+    #: is the bound and there are more (« plus de 10 000 »). Empty: every count is exact.
+    beyond: frozenset[str] = frozenset()
+
+    @property
+    def total(self) -> int:
+        """Every email, or a floor when ``beyond`` is not empty (there are more)."""
+        return sum(count for _, count in self.counts)
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,12 @@ def _message(row: OutboxMessage) -> Message:
     )
 
 
+#: How far the email log counts the sent (and cancelled) emails: beyond, « plus de 10 000 ».
+#: Counting them all read every row of the outbox at each view (283 ms at 10^5 lots, 1.9 M
+#: emails, BENCHMARKS.md); up to this bound it reads 10,001 entries of an index.
+COUNT_BOUND = 10_000
+
+
 def outbox_messages(
     app: App,
     *,
@@ -145,15 +160,21 @@ def outbox_messages(
     kind: str | None = None,
     limit: int | None = 100,
     before: int | None = None,
+    count_up_to: int | None = None,
 ) -> Outbox:
     """The outbox, newest first; ``states`` as stored (``sent``) or in French (« envoyé »),
-    none meaning every state; only N° below ``before`` if given (the next page)."""
+    none meaning every state; only N° below ``before`` if given (the next page).
+
+    Every state is counted exactly, unless ``count_up_to``: then sent and cancelled are counted
+    up to it (``Outbox.beyond`` says which went past), the facilitator's states still exactly."""
     wanted = [outbox.parse_state(state) for state in states]
     with reading(app) as session:
         rows = outbox.list_messages(session, states=wanted, kind=kind, limit=limit, before=before)
         messages = tuple(_message(row) for row in rows)
-        counts = tuple(outbox.count_by_state(session).items())
-    return Outbox(messages=messages, counts=counts)
+        if count_up_to is None:
+            return Outbox(messages, tuple(outbox.count_by_state(session).items()))
+        counted = outbox.count_by_state_up_to(session, count_up_to)
+    return Outbox(messages, tuple(counted.counts.items()), counted.beyond)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import chunked
@@ -179,12 +179,58 @@ def list_messages(
 
 
 def count_by_state(session: Session) -> dict[str, int]:
+    """Every state with its exact count, zeros included: a read of every row (1.9 M at 10^5
+    lots, a quarter of a second on PostgreSQL), for the command line and the tests; a page uses
+    ``count_by_state_up_to``."""
     rows = session.execute(
         select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
     ).all()
     counts = dict.fromkeys(STATE_LABELS, 0)
     counts.update({state: int(count) for state, count in rows})
     return counts
+
+
+#: The states every email ends in, which grow with the service's life (sent: 99 % of the
+#: outbox); the others are the facilitator's work (waiting, refused, given up, uncertain…), few
+#: by nature and each worth its exact figure.
+SETTLED_STATES = (OutboxState.SENT.value, OutboxState.CANCELLED.value)
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    """The count of every state in ``STATE_LABELS``'s order, zeros included. A state in
+    ``beyond`` was counted only up to the bound: its count is the bound, and there are more."""
+
+    counts: dict[str, int]
+    beyond: frozenset[str] = frozenset()
+
+
+def count_by_state_up_to(session: Session, bound: int) -> StateCounts:
+    """Every state counted exactly, but sent and cancelled counted up to ``bound`` (beyond it:
+    ``beyond``). One statement, so one snapshot: the figures agree with each other. Each state
+    is a range of ``ix_outbox_due`` (state first) read from the index alone, so the cost is
+    that of the facilitator's states plus ``bound``, whatever the number of emails sent."""
+    if bound < 0:
+        raise ValueError("bound must be >= 0")
+    state = _TABLE.c.state
+    working = [s for s in STATE_LABELS if s not in SETTLED_STATES]
+    exact = select(state, func.count()).where(state.in_(working)).group_by(state)
+    bounded = [
+        select(literal(settled, state.type), func.count()).select_from(
+            # One row more than the bound tells that there are more.
+            select(literal(1)).where(state == settled).limit(bound + 1).subquery()
+        )
+        for settled in SETTLED_STATES
+    ]
+    counts = dict.fromkeys(STATE_LABELS, 0)
+    beyond: set[str] = set()
+    for name, count in session.execute(union_all(exact, *bounded)):
+        if name in SETTLED_STATES and count > bound:
+            counts[name] = bound
+            beyond.add(name)
+        else:
+            counts[name] = int(count)
+    return StateCounts(counts=counts, beyond=frozenset(beyond))
 
 
 def undelivered(session: Session) -> list[OutboxMessage]:

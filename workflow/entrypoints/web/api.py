@@ -550,7 +550,10 @@ def create_api(app: App) -> FastAPI:
     async def outbox(
         _: Reader, etat: Annotated[list[str] | None, Query(max_length=7)] = None
     ) -> list[dict[str, Any]]:
-        listed = await call(mail.outbox_messages, states=etat or (), limit=200)
+        # Its counts are not returned: bounded, they do not read the whole outbox for nothing.
+        listed = await call(
+            mail.outbox_messages, states=etat or (), limit=200, count_up_to=mail.COUNT_BOUND
+        )
         return [
             {
                 "numero": m.id,

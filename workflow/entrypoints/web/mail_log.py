@@ -1,4 +1,5 @@
-"""The email log of the dashboard: ``/courriels`` (by state, page by page), each email's own page
+"""The email log of the dashboard: ``/courriels`` (by state, page by page, with the count of each
+state: the sent ones up to ``mail.COUNT_BOUND``), each email's own page
 (``/courriels/{n}``: what its recipients read), « Renvoyer » for what did not leave and
 « Annuler » for what should never leave."""
 
@@ -51,6 +52,9 @@ def router(app: App, pages: Pages) -> APIRouter:
             states=[state] if state else [],
             limit=PAGE_SIZE + 1,  # one more tells whether an older page exists
             before=before,
+            # The facilitator's states exactly; the sent up to a bound (« plus de 10 000 »):
+            # counting them all read the whole outbox at each view.
+            count_up_to=mail.COUNT_BOUND,
         )
         shown = outbox.messages[:PAGE_SIZE]
         older = shown[-1].id if len(outbox.messages) > PAGE_SIZE else None
