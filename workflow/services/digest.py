@@ -28,10 +28,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session, load_only
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from workflow.adapters.dialects import is_postgresql
 from workflow.adapters.mail.message import parse_recipients
@@ -52,8 +55,9 @@ from workflow.adapters.orm import (
     Participant,
     PeriodicRun,
 )
-from workflow.adapters.templates import french_hours, french_month, french_percent
+from workflow.adapters.templates import french_hours, french_percent, remembered
 from workflow.adapters.templates import remembered_date as french_date
+from workflow.adapters.templates import remembered_month as french_month
 from workflow.adapters.types import RawDates, raw
 from workflow.domain.calendar import (
     CalendarRules,
@@ -112,6 +116,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Babel spends tens of µs on each figure: a page of tasks writes the same months and many of
+#: the same figures again at each request (``remembered`` keys on type and ``repr``, so equal
+#: values written apart, ``1.0`` and ``1.00``, keep their own text).
+_month_phrase = remembered(month_phrase)
+_hours = remembered(french_hours)
+_percent = remembered(french_percent)
+
 
 JOB = "daily_digest"
 #: A contract ending within this many days is checked against the pace.
@@ -163,11 +174,6 @@ class _Found(NamedTuple, Generic[T]):
     clause_id: int | None
     row: T
 
-    @property
-    def rank(self) -> tuple[int, int]:
-        # The start of ``DigestItem.sort_key`` within a section; the title settles ties.
-        return (-self.weight, self.clause_id or 0)
-
 
 @dataclass(frozen=True)
 class _Part:
@@ -184,13 +190,24 @@ def _to_write(found: Sequence[_Found[T]], limit: int | None) -> list[_Found[T]]:
         return list(found)
     if limit <= 0:
         return []
-    # The edge from a partial sort of the ranks alone; only the few kept are sorted (stably:
-    # equals stay in the order found, as a sort of them all would leave them).
-    ranks = [(-task.weight, task.clause_id or 0) for task in found]
-    edge = heapq.nsmallest(limit, ranks)[-1]
-    kept = [(rank, task) for rank, task in zip(ranks, found, strict=True) if rank <= edge]
-    kept.sort(key=lambda pair: pair[0])
-    return [task for _, task in kept]
+    # The edge from a partial sort; only the few kept are sorted (stably: equals stay in the
+    # order found, as a sort of them all would leave them). No rank is kept for the thousands
+    # of others: each one kept is an object the collector walks again.
+    edge_weight, edge_clause = heapq.nsmallest(limit, map(_rank, found))[-1]
+    edge_weight = -edge_weight
+    kept = [
+        task
+        for task in found
+        if task.weight > edge_weight
+        or (task.weight == edge_weight and (task.clause_id or 0) <= edge_clause)
+    ]
+    kept.sort(key=_rank)
+    return kept
+
+
+def _rank(task: _Found[Any]) -> tuple[int, int]:
+    """The start of ``DigestItem.sort_key`` within a section; the title settles ties."""
+    return (-task.weight, task.clause_id or 0)
 
 
 def _part(
@@ -504,7 +521,7 @@ class _LateCompany(NamedTuple):
     late: int  # counted days since the oldest month's due date
 
 
-def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[list[Any]]]:
+def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[tuple[Any, ...]]]:
     """Each company x lot with months overdue, weighed by how late its oldest one is; read from
     the ladders' dates alone, for every one of them (the count, and the order, need them all).
     Thousands of months at 10^4 lots: plain tuples, each date computed once, the months left as
@@ -532,7 +549,7 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[l
     candidates = session.connection().execute(statement).all()
     if not candidates:
         return []
-    suspended = suspensions(session, {row[1] for row in candidates})
+    suspended = suspensions(session, set(map(_LOT, candidates)))
     # Lateness is told in the days the ladder counts (working days, suspension excluded), as
     # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
     never = LadderDays(suspended_days([], zone, today))
@@ -567,38 +584,54 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[l
                 return pushed_due(read.day(due_read), called_on, days_of[cid])
         return due
 
-    # By company x lot (read in that order, so each one's months come together): [lot, company,
-    # oldest's ladder, its month, its due date (months still as read), latest month, months].
-    overdue: list[list[Any]] = []
-    group: list[Any] = [None, None]
-    for ladder_id, cid, company_id, month_read, due_read, called_read in candidates:
-        if cid in days_of:
-            due = due_of(due_read, called_read, cid)
-        else:
-            due = pushed.get((due_read, called_read)) or due_of(due_read, called_read, None)
-        if due < today:
-            if group[1] == company_id and group[0] == cid:
-                group[5] = month_read
-                group[6] += 1
-            else:
-                group = [cid, company_id, ladder_id, month_read, due, month_read, 1]
-                overdue.append(group)
-    late_since: dict[date, int] = {}
-    found = []
-    for group in overdue:
-        cid, due = group[0], group[4]
+    # A never suspended lot's month is told by its due date and its call as read: its due date,
+    # whether it is overdue and how late, once per such pair (a dozen at 10^4 lots).
+    never_late: dict[tuple[Any, Any], tuple[date, int] | None] = {}
+
+    def late_pair(pair: tuple[Any, Any]) -> tuple[date, int] | None:
+        due = due_of(pair[0], pair[1], None)
+        told = never_late[pair] = (due, never.between(due, today)) if due < today else None
+        return told
+
+    # By company x lot (read in that order, so each one's months come together): (lot, company,
+    # oldest's ladder, its month, its due date (months still as read), latest month, months),
+    # weighed by how late the oldest is. Thousands of them: each a tuple made once.
+    found: list[_Found[tuple[Any, ...]]] = []
+    for (cid, company_id), rows in groupby(candidates, _LOT_COMPANY):
         days = days_of.get(cid)
-        if days is None:
-            late = late_since.get(due)
-            if late is None:
-                late = late_since[due] = never.between(due, today)
-        else:
-            late = days.between(due, today)
-        found.append(_Found(late, cid, group))
+        count = late = 0
+        first: tuple[Any, Any, date] | None = None
+        last = None
+        for ladder_id, _, _, month_read, due_read, called_read in rows:
+            if days is None:
+                pair = (due_read, called_read)
+                told = never_late[pair] if pair in never_late else late_pair(pair)
+                if told is None:
+                    continue
+                due = told[0]
+                if not count:
+                    late = told[1]
+            else:
+                due = due_of(due_read, called_read, cid)
+                if due >= today:
+                    continue
+            if not count:
+                first = (ladder_id, month_read, due)
+            last = month_read
+            count += 1
+        if first is not None:
+            if days is not None:
+                late = days.between(first[2], today)
+            found.append(_Found(late, cid, (cid, company_id, *first, last, count)))
     return found
 
 
-def _late_company(row: list[Any], late: int, read: RawDates) -> _LateCompany:
+#: A late month's lot, and its lot and company, as ``_overdue`` reads them.
+_LOT = itemgetter(1)
+_LOT_COMPANY = itemgetter(1, 2)
+
+
+def _late_company(row: tuple[Any, ...], late: int, read: RawDates) -> _LateCompany:
     """A company x lot found by ``_overdue``, its months as dates: for those written only."""
     cid, company_id, ladder_id, first, due, last, count = row
     oldest = _Overdue(ladder_id, read.day(first), due)
@@ -610,23 +643,31 @@ def _declarations(session: Session, today: date, settings: Settings, limit: int 
     from the emails really sent for it."""
     found = _overdue(session, today, settings)
 
-    def write(chosen: list[_Found[list[Any]]]) -> list[DigestItem]:
+    def write(chosen: list[_Found[tuple[Any, ...]]]) -> list[DigestItem]:
         read = RawDates()
         late = [_late_company(task.row, task.weight, read) for task in chosen]
         if limit is None:
             history = ladder_history(session, {row.clause_id for row in late})
         else:
-            history = _history_of_few(session, {(row.clause_id, row.company_id) for row in late})
+            oldest = {(row.clause_id, row.company_id): row.oldest.month for row in late}
+            history = _history_of_few(session, oldest)
         return _late_items(session, settings, late, history)
 
     return _part(found, write, limit)
 
 
-def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> LadderHistory:
-    """``ladder_history`` of the few companies x lots a page shows, read by lot, the ladder's
-    kinds sorted out here: asked by kind too, SQLite reads every ladder email of the territory
-    instead (74,000 at 10^4 lots). Only these companies' keys are parsed: a lot has others."""
-    wanted = {f"{KEY_PREFIX}:{cid}:{company_id}:" for cid, company_id in companies}
+def _history_of_few(session: Session, oldest: dict[tuple[int, int], date]) -> LadderHistory:
+    """``ladder_history`` of the few companies x lots a page shows, for the one month of each
+    that its line tells (``ladder_state`` of its oldest month overdue, ``oldest``), read by lot,
+    the ladder's kinds sorted out here: asked by kind too, SQLite reads every ladder email of the
+    territory instead (74,000 at 10^4 lots). Only these companies' keys are parsed (a lot has
+    others), and only those that name the month: most of a company's emails are for others."""
+    companies = set(oldest)
+    # By the start of its keys: the month each company's line needs, as its keys write it.
+    wanted = {
+        f"{KEY_PREFIX}:{cid}:{company_id}:": f"{month:%Y-%m}"
+        for (cid, company_id), month in oldest.items()
+    }
     history: LadderHistory = {}
     # Instants read raw and converted only for the emails kept (a lot's others are most).
     read = RawDates()
@@ -637,6 +678,7 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
         starts = sorted(
             f"{KEY_PREFIX}:{cid}:{company_id}:" for cid, company_id in companies if cid in kept
         )
+        where: ColumnElement[bool] | TextClause
         if is_postgresql(session):
             # Found by the lot's index, the others dropped by the start of their key (a range of
             # keys would follow the database's collation, which may not be the bytes' order).
@@ -647,11 +689,15 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
         else:
             # Each company's keys looked up in the keys' unique index, a range in SQLite's binary
             # order (``:`` then ``;``); asked by lot too, SQLite reads the lot's every email.
-            where = or_(
-                *(
-                    and_(OutboxMessage.key >= start, OutboxMessage.key < start[:-1] + ";")
-                    for start in starts
+            # Written as text with its parameters: built from thirty pairs of column
+            # expressions, the statement cost more to make than to run.
+            where = text(
+                " OR ".join(
+                    f'(outbox."key" >= :s{n} AND outbox."key" < :e{n})' for n in range(len(starts))
                 )
+            ).bindparams(
+                *(bindparam(f"s{n}", start) for n, start in enumerate(starts)),
+                *(bindparam(f"e{n}", start[:-1] + ";") for n, start in enumerate(starts)),
             )
         rows = session.execute(
             select(
@@ -666,10 +712,20 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
         ).all()
         for kind, key, created_at, state, sent_at, clause_id in rows:
-            head = key[: key.find(":", key.find(":", len(KEY_PREFIX) + 1) + 1) + 1]
-            ours = clause_id in kept and kind in LADDER_KINDS and head in wanted
-            parsed = key_months(key) if ours else None
+            cut = key.find(":", key.find(":", len(KEY_PREFIX) + 1) + 1) + 1
+            month_text = wanted.get(key[:cut])
+            if month_text is None or clause_id not in kept or kind not in LADDER_KINDS:
+                continue
+            # Its months (``2026-09``, ``2026-07..2026-10,2026-12``) name the month, or a run
+            # may hold it: only then is the key parsed, as ``ladder_history`` parses it.
+            months = key[cut : key.rfind(":")]
+            if ".." not in months and month_text not in months.split(","):
+                continue
+            parsed = key_months(key)
             if parsed is None:
+                continue
+            month = date(int(month_text[:4]), int(month_text[5:]), 1)
+            if month not in parsed.months:
                 continue
             sent = SentStep(
                 parsed.step,
@@ -679,8 +735,7 @@ def _history_of_few(session: Session, companies: set[tuple[int, int]]) -> Ladder
                 state,
                 None if sent_at is None else read.instant(sent_at),
             )
-            for month in parsed.months:
-                history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
+            history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
     return history
 
 
@@ -733,7 +788,7 @@ def _late_items(
         )
         first, last, count = oldest.month, late.last, late.months
         phrase = (
-            month_phrase(first) if count == 1 else f"{month_phrase(first)} à {french_month(last)}"
+            _month_phrase(first) if count == 1 else f"{_month_phrase(first)} à {french_month(last)}"
         )
         contact = ", ".join(x for x in (who, email, phone) if x) or "correspondant à désigner"
         state = ladder_state(ladders[oldest.ladder_id], history, calendars[cid].rules, settings)
@@ -834,9 +889,9 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
             f"{french_date(behind.end)}, {when}, avec des heures en retard"
         ),
         detail=(
-            f"{french_hours(hours)} réalisées sur {french_hours(hours_target)} prévues "
-            f"({french_percent(share)} de l'objectif pour {french_percent(behind.elapsed)} "
-            f"du temps écoulé) ; reste {french_hours(max(Decimal(0), hours_target - hours))}."
+            f"{_hours(hours)} réalisées sur {_hours(hours_target)} prévues "
+            f"({_percent(share)} de l'objectif pour {_percent(behind.elapsed)} "
+            f"du temps écoulé) ; reste {_hours(max(Decimal(0), hours_target - hours))}."
         ),
         action=(
             "Voir avec l'entreprise titulaire comment réaliser les heures restantes "
