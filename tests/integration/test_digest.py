@@ -243,7 +243,12 @@ def test_it_lists_what_needs_the_facilitator_most_urgent_first(app: App) -> None
         "rappel n° 2 sauté, non envoyé ; alerte au donneur d'ordre envoyée le 3 mars 2026."
     )
     assert "Jean Dupont, jean@example.org, 05 62 00 00 01" in declaration.action
-    assert "dans 20 jours" in pace.title and "100 h réalisées sur 1 000 h" in pace.detail
+    assert "dans 20 jours" in pace.title
+    # Like with like: February is the last month due on 30 March, its end 75 % of the time.
+    assert pace.detail == (
+        "100 h déclarées jusqu'à fin février 2026 (dernier mois dû) sur 1 000 h prévues (10 % "
+        "de l'objectif pour 75 % du temps écoulé à fin février 2026) ; reste 900 h."
+    )
     assert "titulaire" in award.detail and "date de démarrage" in award.detail
     assert f"clauses clause advance {built.clauses['report']} cloturer" in report.action
     assert "depuis 100 jours (seuil : 90 jours)" in waiting.detail.lower()

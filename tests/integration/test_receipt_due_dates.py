@@ -1,9 +1,10 @@
-"""A receipt tells the company when each month it still owes is due: the date it was or will be
-given, never the contract's scheduled date when the ladder gives another (a late start's
-catch-up call gives its months one later date, which the welcome announced).
+"""A receipt tells the company when each month it still owes is due, and the buyer's start notice
+when the first declaration is expected: the date it was or will be given, never the contract's
+scheduled date when the ladder gives another (a late start's catch-up call gives its months one
+later date, which the welcome announced).
 
-Invariant: each month a receipt lists as owed is due on the date its call then gives; a month
-not yet called is not said to be late."""
+Invariant: each month a receipt lists as owed, and the notice's first month, is due on the date
+its call then gives; a month not yet called is not said to be late."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from tests.integration._ladders import ladder_pass, ladders, make_lot
+from tests.integration.test_clause_corrections import mail_bodies
 from tests.integration.test_receipt_withdrawals import receipts
 from tests.text import squash
 from workflow.adapters.orm import Participant
@@ -71,3 +73,18 @@ def test_a_late_start_receipt_gives_the_catch_up_call_s_due_date(app: App) -> No
         said = squash(owed[french_month(month)])
         assert "en retard" not in said, said
         assert french_date(called[month]) in said, (said, called[month])
+
+
+def test_a_late_start_s_notice_announces_the_catch_up_call_s_due_date(app: App) -> None:
+    """The buyer is told when the first declaration (January) is expected: the date the
+    catch-up call gives it on the 21st, not 10 February, long past when the lot started."""
+    lot = make_lot(app, start=date(2026, 1, 5), at=utc(2026, 4, 20, 7))
+    [notice] = [body for kind, body in mail_bodies(app) if kind == "notice_execution_started"]
+
+    ladder_pass(app, utc(2026, 4, 21, 7))
+    called = {lad.month: lad.due_on for lad in ladders(app) if lad.clause_id == lot.clause_id}
+    assert called[JANUARY] > date(2026, 4, 21)
+    assert (
+        f"La première déclaration, pour janvier 2026, est attendue le "
+        f"{french_date(called[JANUARY])}." in squash(notice)
+    )

@@ -13,22 +13,25 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.conftest import Clock
-from tests.integration._ladders import Lot
+from tests.integration._ladders import Lot, ladder_pass, ladders
 from tests.integration.test_clause_corrections import (
     APRIL,
     MARCH,
     REASON,
     add_participants,
+    all_left,
     make,
     utc,
 )
 from tests.text import squash, visible
 from workflow.adapters.orm import Clause, Declaration, OutboxMessage, Participant
-from workflow.adapters.templates import french_month
+from workflow.adapters.templates import french_date, french_month
 from workflow.app.clause_corrections import cancel_declaration
 from workflow.bootstrap import App
+from workflow.domain.events import DomainEvent
 from workflow.domain.vocabulary import ContractType, DeliveryMode
 from workflow.services.declarations import (
     LineInput,
@@ -248,11 +251,12 @@ def test_a_month_declared_while_another_s_receipt_waits_rewrites_that_receipt(ap
 
 
 def test_months_declared_in_one_act_each_receipt_sees_them_all(app: App) -> None:
-    """An import of April and March at once: April's receipt, written first, is rewritten in
-    place (nobody saw it), none withdrawn."""
+    """An act recording April and March at once (as an import does: their events published
+    once both are recorded): each receipt sees both, none is rewritten or withdrawn."""
     lot = make(app)
     add_participants(app, "P-1")
     at = utc(2026, 5, 4, 8)
+    events: list[tuple[Session, DomainEvent]] = []
     with app.transaction() as session:
         ids = {p.reference: p.id for p in session.scalars(select(Participant))}
         for month, hours in ((APRIL, "100"), (MARCH, "120")):
@@ -269,8 +273,10 @@ def test_months_declared_in_one_act_each_receipt_sees_them_all(app: App) -> None
                 actor="Import",
                 now=at,
                 source="test",
-                publish=app.publish,
+                publish=lambda session, event: events.append((session, event)),
             )
+        for event_session, event in events:
+            app.publish(event_session, event)
 
     april, march = receipts(app)
     assert [april.state, march.state] == [OutboxState.PENDING, OutboxState.PENDING]
@@ -338,3 +344,65 @@ def test_a_correction_s_receipt_rewritten_still_says_what_it_replaces(app: App) 
     assert "Elle remplace votre déclaration de ce mois reçue le 4 mai 2026 (100\u00a0h)" in said
     assert cumul_said(correction_again) == "210" and owed_said(correction_again) == []
     assert_receipts_to_go_are_true(app, utc(2026, 5, 5, 10))
+
+
+def test_a_month_cancelled_before_its_call_is_owed_by_the_date_its_call_will_give(
+    app: App, clock: Clock
+) -> None:
+    """March declared before its call, April after; March cancelled on 30 April at noon: its
+    call leaves on Monday 4 May (1 May is off), with a due date of its own. April's receipt,
+    rewritten, gives March that date, and does not call it late."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, MARCH, utc(2026, 3, 31, 15), {"P-1": "120"})
+    all_left(app)
+    ladder_pass(app, utc(2026, 4, 1, 7))
+    declare(app, lot, APRIL, utc(2026, 4, 30, 9), {"P-1": "100"})
+    clock.set(utc(2026, 4, 30, 10))
+    cancel_declaration(
+        app, clause=lot.clause_id, company=lot.company_ids[0], month=MARCH, reason=REASON
+    )
+    [april] = [
+        r
+        for r in receipts(app)
+        if r.state == OutboxState.PENDING and r.subject.startswith("Déclaration reçue : avril")
+    ]
+
+    ladder_pass(app, utc(2026, 5, 4, 7))
+    [march_ladder] = [lad for lad in ladders(app) if lad.month == MARCH]
+    assert march_ladder.called_at == utc(2026, 5, 4, 7)
+    line = squash(re.search(r"^- mars 2026 : (.*)$", april.body_text, re.MULTILINE)[1])  # type: ignore[index]
+    assert "en retard" not in line
+    assert f"au plus tard le {french_date(march_ladder.due_on)}" in line, line
+    assert_receipts_to_go_are_true(app, utc(2026, 4, 30, 10))
+
+
+def test_a_receipt_rewritten_keeps_its_links_and_is_not_rewritten_for_nothing(app: App) -> None:
+    """March's receipt, rewritten once April is declared, keeps the links it was first written
+    with: a correction of April with the same hours two days later changes nothing it says, and
+    it stays. A correction of March itself makes April's receipt say « corrigé »."""
+    lot = make(app)
+    add_participants(app, "P-1")
+    declare(app, lot, MARCH, utc(2026, 5, 4, 8), {"P-1": "120"})
+    declare(app, lot, APRIL, utc(2026, 5, 6, 8), {"P-1": "100"})
+    first_march, _, march_again = receipts(app)
+    assert march_again.key.startswith(first_march.key + ":maj:")
+    link = re.compile(r"http://\S+/declarer/\S+")
+    assert link.findall(march_again.body_text) == link.findall(first_march.body_text)[-1:]
+
+    declare(app, lot, APRIL, utc(2026, 5, 8, 8), {"P-1": "100"})
+    assert by_state(app)[march_again.key] == OutboxState.PENDING  # still the one to go
+
+    declare(app, lot, MARCH, utc(2026, 5, 11, 8), {"P-1": "90"})
+    cancelled = [r for r in receipts(app) if r.state == OutboxState.CANCELLED]
+    assert any(
+        (r.last_error or "").startswith(
+            "Remplacé : le mois de mars 2026 a été corrigé le 11 mai 2026 ; "
+        )
+        for r in cancelled
+    )
+    assert_receipts_to_go_are_true(app, utc(2026, 5, 11, 8))
+
+
+def by_state(app: App) -> dict[str, str]:
+    return {r.key: r.state for r in receipts(app)}

@@ -59,6 +59,7 @@ from workflow.domain.stages import (
     Stage,
     allowed_events,
 )
+from workflow.domain.summary import last_month_due, month_end
 from workflow.domain.vocabulary import PartyRole
 from workflow.errors import InputRefused, NotFound, TransitionRefused
 from workflow.runtime import App
@@ -457,7 +458,13 @@ class ClausePage:
     #: The months of the chart and its table, and the SVG itself.
     pace: tuple[PaceRow, ...]
     chart: str
-    #: Where the straight pace expects the lot by the end of today (None without target/dates).
+    #: The latest month whose declarations were due before today (``last_month_due``): the pace
+    #: compares what was declared up to its end with what the straight pace expects by then.
+    pace_month: date
+    #: The hours declared for the months up to ``pace_month`` included.
+    hours_through: Decimal
+    #: Where the straight pace expects the lot by the end of ``pace_month`` (None without
+    #: target/dates).
     expected_today: Decimal | None
     #: The event « Avancer à l'étape suivante » takes, None at a final stage.
     next_event: ClauseEvent | None
@@ -480,10 +487,11 @@ class ClausePage:
 
     @property
     def gap(self) -> Decimal | None:
-        """Hours done minus the pace's expectation today: ahead when positive."""
+        """Hours declared up to the last month due minus the pace's expectation at its end:
+        ahead when positive."""
         if self.expected_today is None:
             return None
-        return self.detail.hours_done - self.expected_today
+        return self.hours_through - self.expected_today
 
     @property
     def next_stage(self) -> Stage | None:
@@ -654,6 +662,7 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
             calculation = None  # figures the note refuses: the page shows them as they are
     target = detail.summary.hours_target
     start, end = detail.start_date, detail.end_date or detail.planned_end_date
+    pace_month = last_month_due(today, detail.calendar.rules.due_day)
     rows = pace_rows(declared, target, start, end, until=today)
     summary = detail.summary
     lot = f" lot {summary.lot_number}" if summary.lot_number else ""
@@ -676,7 +685,9 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
         calendar_rules=tuple(calendar_lines(detail.calendar)),
         pace=rows,
         chart=chart,
-        expected_today=expected_by(today, target, start, end),
+        pace_month=pace_month,
+        hours_through=sum((h for m, h in declared.items() if m <= pace_month), Decimal(0)),
+        expected_today=expected_by(month_end(pace_month), target, start, end),
         next_event=next_event(summary.stage),
         actions=actions_of(summary.stage),
         award_lines=award_lines,

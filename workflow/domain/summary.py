@@ -55,6 +55,20 @@ def month_end(month: date) -> date:
     return date.fromordinal(add_months(month_start(month), 1).toordinal() - 1)
 
 
+def last_month_due(today: date, due_day: int) -> date:
+    """The latest month whose declaration was due before ``today`` (its first day).
+
+    The pace of a clause seen on a day (the digest, a clause's page) compares the hours declared
+    up to the end of this month with the time elapsed up to that same end: like with like, as
+    the monthly summary does. Against the time elapsed *today*, a clause on pace would read one
+    to two months behind every day, since the month in course and the last one cannot all be
+    declared yet."""
+    month = add_months(month_start(today), -1)
+    while due_date(month, due_day) >= today:
+        month = add_months(month, -1)
+    return month
+
+
 def fraction(done: Decimal | int, target: Decimal | int | None) -> Decimal | None:
     """``done / target``; None without a positive target. Not capped: 120 % is worth seeing."""
     if target is None or target <= 0:

@@ -72,7 +72,13 @@ from workflow.domain.calendar import (
 from workflow.domain.events import require_aware
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.summary import elapsed_fraction, fraction, is_behind
+from workflow.domain.summary import (
+    elapsed_fraction,
+    fraction,
+    is_behind,
+    last_month_due,
+    month_end,
+)
 from workflow.domain.vocabulary import PartyRole
 from workflow.emails.digest import (
     CATEGORY_TITLES,
@@ -822,17 +828,16 @@ def _late_items(
     return items
 
 
-def _hours_done(session: Session, ids: Iterable[int]) -> dict[int, Any]:
-    """Hours declared so far, by clause (none for a clause without a declaration)."""
-    done: dict[int, Any] = {}
+def _hours_by_month(session: Session, ids: Iterable[int]) -> dict[int, list[tuple[date, Any]]]:
+    """Hours declared so far, by clause then month (none for a clause without a declaration)."""
+    done: dict[int, list[tuple[date, Any]]] = {}
     for chunk in _chunks(ids):
-        done.update(
-            session.execute(
-                select(Declaration.clause_id, func.sum(Declaration.total_hours))
-                .where(Declaration.clause_id.in_(chunk))
-                .group_by(Declaration.clause_id)
-            ).all()
-        )
+        for clause_id, month, hours in session.execute(
+            select(Declaration.clause_id, Declaration.month, func.sum(Declaration.total_hours))
+            .where(Declaration.clause_id.in_(chunk))
+            .group_by(Declaration.clause_id, Declaration.month)
+        ):
+            done.setdefault(clause_id, []).append((month, hours))
     return done
 
 
@@ -840,13 +845,17 @@ def _hours_done(session: Session, ids: Iterable[int]) -> dict[int, Any]:
 class _Behind:
     clause_id: int
     hours_target: Any
-    hours: Decimal
-    elapsed: Decimal
+    hours: Decimal  # declared up to the end of ``through``
+    hours_all: Decimal  # declared in all, later months included
+    through: date  # the last month due (``last_month_due``)
+    elapsed: Decimal  # at the end of ``through``
     end: date
     left: int
 
 
-def _pace(session: Session, today: date, limit: int | None) -> _Part:
+def _pace(session: Session, today: date, settings: Settings, limit: int | None) -> _Part:
+    """The contracts ending within ``ENDING_WITHIN_DAYS`` whose hours declared up to the last
+    month due are behind the time elapsed up to that month's end (``last_month_due``)."""
     target = func.coalesce(Clause.hours_override, Clause.hours_computed)
     ending = session.execute(
         select(Clause.id, target, Clause.start_date, Clause.planned_end_date).where(
@@ -856,17 +865,21 @@ def _pace(session: Session, today: date, limit: int | None) -> _Part:
             Clause.planned_end_date <= today + timedelta(days=ENDING_WITHIN_DAYS),
         )
     ).all()
-    done = _hours_done(session, (row[0] for row in ending))
+    ids = [row[0] for row in ending]
+    done = _hours_by_month(session, ids)
+    calendars = lot_calendars(session, ids, settings) if ids else {}
     found = []
     for cid, hours_target, start, end in ending:
-        hours_done = done.get(cid)
-        hours = Decimal(0) if hours_done is None else Decimal(hours_done)
-        elapsed = elapsed_fraction(start, end, today)
+        through = last_month_due(today, calendars[cid].rules.due_day)
+        months = done.get(cid, [])
+        hours = sum((Decimal(h) for m, h in months if m <= through), Decimal(0))
+        elapsed = elapsed_fraction(start, end, month_end(through))
         if not is_behind(hours, hours_target, elapsed):
             continue
         assert elapsed is not None and end is not None  # both selected non-null
         left = (end - today).days
-        behind = _Behind(cid, hours_target, hours, elapsed, end, left)
+        hours_all = sum((Decimal(h) for _, h in months), Decimal(0))
+        behind = _Behind(cid, hours_target, hours, hours_all, through, elapsed, end, left)
         found.append(_Found(ENDING_WITHIN_DAYS - left, cid, behind))
 
     def write(chosen: list[_Found[_Behind]]) -> list[DigestItem]:
@@ -880,6 +893,7 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
     cid, ref, lot, title, buyer = label
     hours, hours_target, left = behind.hours, behind.hours_target, behind.left
     share = fraction(hours, hours_target) or Decimal(0)
+    through = french_month(behind.through)
     when = "aujourd'hui" if left == 0 else f"dans {_days(left)}"
     return DigestItem(
         Category.PACE,
@@ -889,9 +903,10 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
             f"{french_date(behind.end)}, {when}, avec des heures en retard"
         ),
         detail=(
-            f"{_hours(hours)} réalisées sur {_hours(hours_target)} prévues "
-            f"({_percent(share)} de l'objectif pour {_percent(behind.elapsed)} "
-            f"du temps écoulé) ; reste {_hours(max(Decimal(0), hours_target - hours))}."
+            f"{_hours(hours)} déclarées jusqu'à fin {through} (dernier mois dû) sur "
+            f"{_hours(hours_target)} prévues ({_percent(share)} de l'objectif pour "
+            f"{_percent(behind.elapsed)} du temps écoulé à fin {through}) ; reste "
+            f"{_hours(max(Decimal(0), hours_target - behind.hours_all))}."
         ),
         action=(
             "Voir avec l'entreprise titulaire comment réaliser les heures restantes "
@@ -1372,7 +1387,7 @@ def _parts(
         (Category.EMAIL, _emails(session, settings, now, limit)),
         (Category.NO_CONTACT, _no_contact(session, limit)),
         (Category.DECLARATION, _declarations(session, today, settings, limit)),
-        (Category.PACE, _pace(session, today, limit)),
+        (Category.PACE, _pace(session, today, settings, limit)),
         (Category.AWARD, awards),
         (Category.FINAL_REPORT, _final_reports(session, now, settings, limit)),
         (Category.ELIGIBILITY, _eligibility(session, limit)),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -236,8 +236,23 @@ def buyer_notice_context(
         results=results,
         changes=changes,
         held_since=held_since,
-        due_dates=called_due_dates(clause),
+        due_dates=announced_due_dates(clause, settings, at),
     )
+
+
+def announced_due_dates(clause: Clause, settings: Settings, on: date) -> dict[date, date]:
+    """The due dates a notice announces: a month's call's, once it left; for a lot in execution,
+    a month not called yet gets the date the ladder will give it (a late start's catch-up call
+    gives its months one later date, the one the welcome announced), not the contract's date,
+    long past. Before execution the notices count the months and give no date."""
+    called = called_due_dates(clause)
+    session = object_session(clause)
+    if session is None or clause.stage not in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
+        return called
+    # In execution the dates count from the lot's recorded start: ``on`` is not read.
+    moment = datetime.combine(on, time(12), tzinfo=settings.zone)
+    expected, _ = _expected_due_dates(session, clause, settings, moment)
+    return {**expected, **called}
 
 
 def milestone_context(

@@ -9,10 +9,11 @@ declared. A receipt that may have left (sending, uncertain) or has left is left 
 
 A receipt also tells the company the months it still owes on the lot and its cumul there: when
 another of its months on the lot is declared or cancelled while the receipt waits, those change.
-Its other receipts still waiting are then written again as of that moment (``rewrite_others``):
-one written in the same act (an import of several months, one instant) is rewritten in place,
-nobody having seen it; an older one is withdrawn, the reason kept, and the rewritten one queued
-under its key followed by ``:maj:`` and the instant.
+Its other receipts still waiting (or refused for now) are then written again as of that moment
+(``rewrite_others``), their links kept: one whose words changed is withdrawn, the reason kept,
+and the rewritten one queued under its key followed by ``:maj:`` and the instant. Those written
+in the same act are left: an act recording several months (an import) publishes their events
+once all are recorded, so its receipts already see them all. One given up stays as it is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.mail.message import parse_recipients
+from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date
 from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, Replaced
@@ -35,6 +36,9 @@ from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_ema
 
 #: A rewritten receipt's key: the first one's, then this and the instant it was rewritten.
 REWRITTEN = ":maj:"
+#: The receipts rewritten: waiting, or refused for now and tried again. One given up stays as
+#: it is, among the facilitator's undelivered emails: a new copy would hide that failure.
+REWRITTEN_STATES = (OutboxState.PENDING, OutboxState.FAILED)
 
 
 def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> list[OutboxMessage]:
@@ -102,7 +106,10 @@ def rewrite_after(
 ) -> None:
     """Another month declared, or cancelled (it is owed again): the company's other receipts
     waiting on the lot are rewritten."""
-    done = "déclaré" if isinstance(event, DeclarationRecorded) else "annulé"
+    if isinstance(event, DeclarationCancelled):
+        done = "annulé"
+    else:
+        done = "déclaré" if event.replaces is None else "corrigé"
     rewrite_others(
         app,
         session,
@@ -119,17 +126,15 @@ def _others_waiting(
 ) -> list[tuple[OutboxMessage, Declaration]]:
     """The company's receipts on the lot that have not left, but those of ``declaration_id``,
     each with the declaration it acknowledges."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
+    # Read without a lock first: the lot's other companies' receipts are none of this act's.
+    keys = session.execute(
+        select(OutboxMessage.id, OutboxMessage.key).where(
             OutboxMessage.clause_id == clause_id,
             OutboxMessage.kind == KIND,
-            OutboxMessage.state.in_(NOT_LEFT),
+            OutboxMessage.state.in_(REWRITTEN_STATES),
         )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
     ).all()
-    numbers = {row: int(row.key.split(":")[1]) for row in rows}
+    numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
     wanted = set(numbers.values()) - {declaration_id}
     if not wanted:
         return []
@@ -141,7 +146,27 @@ def _others_waiting(
             )
         )
     }
-    return [(row, declarations[n]) for row, n in numbers.items() if n in declarations]
+    ours = [row_id for row_id, number in numbers.items() if number in declarations]
+    if not ours:
+        return []
+    # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ours), OutboxMessage.state.in_(REWRITTEN_STATES))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    return [(row, declarations[numbers[row.id]]) for row in rows]
+
+
+def _first_written(row: OutboxMessage) -> datetime:
+    """When the receipt was first written (the instant in its key, before any ``:maj:``): its
+    links count their validity from it, rewritten or not."""
+    instant = row.key.split(REWRITTEN)[0].split(":", 2)[2].rsplit(":", 1)[0]
+    try:
+        return datetime.fromisoformat(instant)
+    except ValueError:
+        return row.created_at
 
 
 def rewrite_others(
@@ -157,7 +182,13 @@ def rewrite_others(
     written again as of ``at`` (its links kept): rewritten in place when written at ``at``,
     else withdrawn for ``cause`` and queued again. A receipt whose words did not change (the
     month declared was neither owed in it nor before its month) stays as it is."""
-    others = _others_waiting(session, clause_id, company_id, declaration_id)
+    # Those written at ``at`` came with this one: an act that records several months (an
+    # import) publishes their events once all are recorded, so its receipts see them all.
+    others = [
+        (row, declaration)
+        for row, declaration in _others_waiting(session, clause_id, company_id, declaration_id)
+        if row.created_at != at
+    ]
     if not others:
         return
     clause = session.get_one(Clause, clause_id)
@@ -178,7 +209,7 @@ def rewrite_others(
             app.settings,
             at,
             replaces=replaced,
-            links_at=row.created_at,
+            links_at=_first_written(row),
         )
         rendered = app.renderer.render(KIND, context)
         if (rendered.subject, rendered.text, rendered.html) == (
@@ -187,20 +218,17 @@ def rewrite_others(
             row.body_html,
         ):
             continue
-        if row.created_at == at:
-            row.subject, row.body_text, row.body_html = (
-                rendered.subject,
-                rendered.text,
-                rendered.html,
-            )
-            continue
+        try:
+            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+        except AddressRefused:
+            continue  # the dispatcher refuses it for good, with its reason: nothing to rewrite
         key = f"{row.key.split(REWRITTEN)[0]}{REWRITTEN}{at.astimezone(UTC).isoformat()}"
         queued = queue_email(
             session,
             app.renderer,
             key=key,
             kind=KIND,
-            recipients=[Recipient(m.name, m.address) for m in parse_recipients(row.recipients)],
+            recipients=recipients,
             context=context,
             now=at,
             clause_id=clause_id,
