@@ -217,11 +217,13 @@ def test_a_lot_ended_meanwhile_reports_the_figures_of_the_day_it_leaves(
     ticks.run_pass(app, at(date(2026, 7, 10)), dispatch=False)
     (notice,) = buyer_notices(app)
     assert notice.kind == "notice_execution_ended"
-    # 120 + 80,5 + 60 = 260,5 h of a 4 725 h target.
-    assert notice.subject.startswith("Fin d'exécution : 260,50 h d'insertion réalisées sur 4 725 h")
+    # 120 + 80,5 + 60 = 260,5 h of a 4 725 h target, May and June still to declare.
+    assert notice.subject.startswith(
+        "Fin d'exécution : 260,50 h d'insertion déclarées à ce jour sur 4 725 h"
+    )
     text = squash(notice.body_text)
-    assert "Heures réalisées : 260,50" in text
-    assert "Mois déclarés : 2 sur 4" in text
+    assert "Heures déclarées à ce jour : 260,50" in text
+    assert "Mois déclarés : 2 sur 4 (2 restent à déclarer)" in text
     assert HELD_SENTENCE.format(day="26 juin 2026") in text
     assert [outcome for _, outcome in held(app)] == ["superseded"] * 4 + ["released"]
 

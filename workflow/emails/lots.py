@@ -124,11 +124,12 @@ def parties_context(parties: Sequence[Party]) -> list[dict[str, Any]]:
 def schedule_context(
     lot: Lot, due_day: int, due_dates: Mapping[date, date] | None = None
 ) -> list[dict[str, date]]:
-    """Every month to declare, from the start month to the planned end month, with its due date:
-    the one a call already gave (``due_dates``) when there is one, else the scheduled one."""
+    """Every month to declare, from the start month to the end month (the real end once known,
+    else the planned one), with its due date: the one a call already gave (``due_dates``) when
+    there is one, else the scheduled one."""
     if lot.start_date is None:
         return []
-    last = lot.planned_end_date or lot.end_date or lot.start_date
+    last = lot.end_date or lot.planned_end_date or lot.start_date
     given = due_dates or {}
     return [
         {"month": m, "due_on": given.get(m) or due_date(m, due_day)}
