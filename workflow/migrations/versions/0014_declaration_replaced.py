@@ -30,6 +30,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("declarations", schema=None) as batch_op:
-        batch_op.drop_column("replaced_recorded_at")
-        batch_op.drop_column("replaced_total_hours")
+    # Not in batch mode: on SQLite a batch copies and drops the table, which the declaration
+    # lines' foreign key forbids once there are some. ``ALTER TABLE … DROP COLUMN`` (SQLite
+    # 3.35+) drops the column in place, as 0012 does.
+    op.drop_column("declarations", "replaced_recorded_at")
+    op.drop_column("declarations", "replaced_total_hours")
