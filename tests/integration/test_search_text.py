@@ -288,6 +288,8 @@ def test_the_migration_writes_the_texts_of_the_rows_already_there(database_url: 
                 )
             ).one()
     finally:
+        # The PostgreSQL database is shared by the session's tests: leave it at head.
+        command.upgrade(config, "head")
         engine.dispose()
     assert tuple(texts) == (
         "\nmairie d eauze\n",

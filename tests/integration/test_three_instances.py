@@ -265,10 +265,20 @@ def test_three_instances_one_killed_mid_batch_deliver_the_quarter_once(
         queued = [row for row in before.values() if row.state == "pending"]
         # Everything before the quarter went to files; the whole quarter waits for the instances,
         # but for the reminders of months its companies declared before they left: withdrawn
-        # (``reminder_emails.withdraw_answered``), each a ladder email, none to be delivered.
+        # (``reminder_emails.withdraw_answered``), each a ladder email, none to be delivered;
+        # and for the receipts still waiting when the company declared its next month: each
+        # withdrawn for its rewrite (``receipt_withdrawals.rewrite_others``).
         assert {row.state for row in before.values()} <= {"sent", "pending", "cancelled"}
         withdrawn = [row for row in before.values() if row.state == "cancelled"]
-        assert all(row.key.startswith("reminder:") for row in withdrawn)
+        receipts = [row for row in withdrawn if not row.key.startswith("reminder:")]
+        assert all(row.kind == "declaration_receipt" for row in receipts)
+        # Each withdrawn receipt's last rewrite left (before the quarter) or waits.
+        rewritten = {
+            row.key.split(":maj:")[0]
+            for row in before.values()
+            if ":maj:" in row.key and row.state != "cancelled"
+        }
+        assert all(row.key.split(":maj:")[0] in rewritten for row in receipts)
         quarter_end = at_local(QUARTER[1] + timedelta(days=1), MIDNIGHT, app.settings.zone)
         assert all(row.created_at < quarter_end for row in queued)
         assert real_now() > quarter_end
