@@ -178,10 +178,10 @@ def rewrite_others(
     at: datetime,
     cause: str,
 ) -> None:
-    """Each receipt of the company on the lot still waiting, but that of ``declaration_id``,
-    written again as of ``at`` (its links kept): rewritten in place when written at ``at``,
-    else withdrawn for ``cause`` and queued again. A receipt whose words did not change (the
-    month declared was neither owed in it nor before its month) stays as it is."""
+    """Each receipt of the company on the lot still waiting, but that of ``declaration_id``
+    and those written at ``at`` itself, written again as of ``at`` (its links kept): withdrawn
+    for ``cause`` and queued again when its words changed; else it stays as it is (the month
+    declared was neither owed in it nor before its month)."""
     # Those written at ``at`` came with this one: an act that records several months (an
     # import) publishes their events once all are recorded, so its receipts see them all.
     others = [

@@ -755,11 +755,6 @@ def resume_ladder(
     step = names[following]
     if step == LadderStep.CALL:
         planned = schedule.call_at
-        # The date the call will give when it leaves (``climb_due_ladders`` writes it again
-        # then): read before that by the receipts, the day's tasks and ``declaration cancel``,
-        # which would otherwise call the month late from a date nobody was given.
-        slot = sending_slot(planned, now, rules.call_time, zone)
-        ladder.due_on = due_after_call(schedule, local_date(slot, zone), zone)
     else:
         called_on = _called_on(ladder, schedule, zone)
         previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
@@ -774,6 +769,11 @@ def resume_ladder(
         )
         planned = at_local(day, rules.call_time, zone)
     at = sending_slot(planned, now, rules.call_time, zone)
+    if step == LadderStep.CALL:
+        # The date the call will give when it leaves (``climb_due_ladders`` writes it again
+        # then): read before that by the receipts, the day's tasks and ``declaration cancel``,
+        # which would otherwise call the month late from a date nobody was given.
+        ladder.due_on = due_after_call(schedule, local_date(at, zone), zone)
     ladder.next_step, ladder.next_step_at = step, at
     log.info(
         "ladder resumed after a cancelled declaration",
