@@ -18,7 +18,8 @@ own), alternately, ``--runs`` times:
   of the month and their hours in a temporary table (one ranked pass over the history per
   instant, one GROUP BY over the declarations), then GROUP BYs over it: the lines of the
   counted clauses, hours and targets by buyer, stages by buyer, the buyers written to, the
-  declarations expected by buyer and the missing ones; one statement for the declaration
+  declarations expected by buyer and the missing ones (late or not due yet, by the month's
+  ladder); one statement for the declaration
   lines (grouped once by buyer, participant, contract type and delivery mode in a ``WITH``,
   then participants by buyer and over the territory, hours by delivery mode, contracts by
   buyer and over the territory); outcomes by buyer and overall; hours by buyer and month.
@@ -111,6 +112,7 @@ class Moment:
             "begin_i": self.begin,
             "end_i": self.end,
             "as_of": self.now,
+            "today": self.now.astimezone(self.zone).date(),
         }
 
 
@@ -226,9 +228,19 @@ SELECT ap.clause_id, ap.company_id, f.buyer_id,
        CASE WHEN EXISTS (SELECT 1 FROM declarations d
                          WHERE d.clause_id = ap.clause_id AND d.company_id = ap.company_id
                            AND d.month = :m AND d.recorded_at <= :as_of)
-            THEN 1 ELSE 0 END AS got
+            THEN 1 ELSE 0 END AS got,
+       CASE WHEN EXISTS (SELECT 1 FROM clause_history h
+                         WHERE h.clause_id = ap.clause_id AND h.to_stage = 'suspended')
+            THEN NULL
+            WHEN dl.due_on IS NOT NULL
+            THEN CASE WHEN dl.called_at IS NOT NULL AND dl.called_at <= :as_of
+                           AND dl.due_on < :today THEN 1 ELSE 0 END
+            WHEN ap.next_call_month IS NOT NULL AND ap.next_call_month <= :m THEN 0
+            ELSE 1 END AS late
 FROM award_parties ap
 JOIN bench_facts f ON f.clause_id = ap.clause_id
+LEFT JOIN declaration_ladders dl
+  ON dl.clause_id = ap.clause_id AND dl.company_id = ap.company_id AND dl.month = :m
 WHERE f.started = 1 AND f.runs = 1 AND f.stage_now IN ({_STARTED})
   AND NOT EXISTS (
     SELECT 1 FROM clause_history s
@@ -244,7 +256,7 @@ WHERE f.started = 1 AND f.runs = 1 AND f.stage_now IN ({_STARTED})
 _EXPECTED = f"SELECT buyer_id, count(*), sum(1 - got) FROM ({_ASKED}) a GROUP BY buyer_id"
 
 _MISSING = f"""
-SELECT a.clause_id, a.buyer_id, b.name, a.company_id, co.name
+SELECT a.clause_id, a.buyer_id, b.name, a.company_id, co.name, a.late
 FROM ({_ASKED}) a
 JOIN buyers b ON b.id = a.buyer_id
 JOIN companies co ON co.id = a.company_id
@@ -263,7 +275,7 @@ WITH declared AS (
   JOIN clauses c ON c.id = d.clause_id
   JOIN markets mk ON mk.id = c.market_id
   JOIN operations o ON o.id = mk.operation_id
-  WHERE d.month <= :m AND d.recorded_at <= :as_of
+  WHERE d.month <= :m AND d.recorded_at <= :as_of AND l.hours > 0
   GROUP BY o.buyer_id, l.participant_id, l.contract_type, l.delivery_mode),
 by_buyer AS (
   SELECT buyer_id, participant_id, min(first_month) AS first_month, max(active) AS active
@@ -323,8 +335,8 @@ GROUP BY o.buyer_id, d.month
 
 def _statement(sql: str) -> Any:
     """``sql`` with its parameters typed as the service stores them (UTC instants, dates)."""
-    names = [n for n in ("m", "last", "begin_i", "end_i", "as_of") if f":{n}" in sql]
-    types = {"m": Date(), "last": Date()}
+    names = [n for n in ("m", "last", "begin_i", "end_i", "as_of", "today") if f":{n}" in sql]
+    types = {"m": Date(), "last": Date(), "today": Date()}
     return text(sql).bindparams(*(bindparam(n, type_=types.get(n, UTCDateTime())) for n in names))
 
 
@@ -383,7 +395,7 @@ def _scope() -> dict[str, Any]:
         "paced_target": 0,
         "paced_done": Decimal(0),
         "stages": {},
-        "declarations": (0, ()),
+        "declarations": (0, (), (), frozenset()),
         "people": {},
         "modes": {},
         "contracts": {},
@@ -425,16 +437,27 @@ def from_baseline(raw: Mapping[str, list[Any]], moment: Moment) -> dict[Any, dic
         for scope in (None, bid):
             stages = scopes[scope]["stages"]
             stages[stage] = stages.get(stage, 0) + int(count)
+    # Late (1), not due yet (0), or left to the service (NULL: a lot ever suspended, whose
+    # suspended working days push the due date as the digest counts them; ``compare`` checks
+    # only that the service says something of each).
     missing: dict[Any, list[tuple[int, int]]] = defaultdict(list)
-    for cid, bid, _, company_id, _ in raw["missing"]:
+    pending: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    unjudged: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    for cid, bid, _, company_id, _, late in raw["missing"]:
+        bucket = unjudged if late is None else missing if late else pending
         for scope in (None, bid):
-            missing[scope].append((int(cid), int(company_id)))
+            bucket[scope].append((int(cid), int(company_id)))
     expected_by: dict[Any, int] = defaultdict(int)
     for bid, count, _ in raw["expected"]:
         expected_by[None] += int(count)
         expected_by[bid] += int(count)
     for scope, count in expected_by.items():
-        scopes[scope]["declarations"] = (count, tuple(missing.get(scope, ())))
+        scopes[scope]["declarations"] = (
+            count,
+            tuple(missing.get(scope, ())),
+            tuple(pending.get(scope, ())),
+            frozenset(unjudged.get(scope, ())),
+        )
     people: dict[Any, list[Any]] = defaultdict(list)
     for name, bid, key, sex, birth_year, first, second, third in raw["declared"]:
         if name in ("p", "P"):
@@ -501,6 +524,7 @@ def from_summaries(batch: Any) -> dict[Any, dict[str, Any]]:
             "declarations": (
                 f.declarations.expected,
                 tuple((m.clause_id, m.company_id) for m in f.declarations.missing),
+                tuple((m.clause_id, m.company_id) for m in f.declarations.pending),
             ),
             "people": people,
             "modes": {
@@ -525,6 +549,23 @@ def from_summaries(batch: Any) -> dict[Any, dict[str, Any]]:
     return scopes
 
 
+def _same_declarations(mine: tuple[Any, ...], theirs: tuple[Any, ...]) -> bool:
+    """(expected, late, not due yet) of the service against the baseline's, whose fourth part
+    is the pairs it leaves to the service (lots ever suspended): each of them must be in one of
+    the service's two lists, in no particular one."""
+    count, late, pending = mine
+    their_count, their_late, their_pending, unjudged = theirs
+
+    def judged(pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        return tuple(p for p in pairs if p not in unjudged)
+
+    return (
+        count == their_count
+        and (judged(late), judged(pending)) == (their_late, their_pending)
+        and unjudged <= set(late) | set(pending)
+    )
+
+
 def compare(service: Mapping[Any, dict[str, Any]], hand: Mapping[Any, dict[str, Any]]) -> list[str]:
     """The differences between the two sides, scope by scope and figure by figure; the pace's
     expected hours (a sum of products of fractions) to a millionth of an hour."""
@@ -540,6 +581,8 @@ def compare(service: Mapping[Any, dict[str, Any]], hand: Mapping[Any, dict[str, 
             a, b = mine.get(key), theirs.get(key)
             if key == "expected":
                 same = abs(Decimal(a or 0) - Decimal(b or 0)) < Decimal("0.000001")
+            elif key == "declarations" and a is not None and b is not None:
+                same = _same_declarations(a, b)
             else:
                 same = a == b
             if not same:

@@ -27,7 +27,7 @@ from workflow.domain.events import (
 from workflow.runtime import App as App
 from workflow.runtime import EventHandler as EventHandler
 from workflow.runtime import Handlers, utc_now
-from workflow.services import notices, receipt_withdrawals, reminder_emails
+from workflow.services import cancellation_notices, notices, receipt_withdrawals, reminder_emails
 from workflow.settings import Settings, load_settings
 
 
@@ -50,11 +50,13 @@ def default_handlers() -> Handlers:
         ClauseReopened: [notices.notify_reopened],
         AwardCorrected: [notices.correct_award],
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
-        # confirm what was cancelled); the month is called again by its ladder
-        # (``cancel_declaration`` resumes it): nobody is written to.
+        # confirm what was cancelled); the company is told why and by when to declare the month
+        # again (after the withdrawal: the email says whether its receipt will come), and its
+        # ladder takes up again (``cancel_declaration`` resumes it).
         DeclarationCancelled: [
             receipt_withdrawals.withdraw_cancelled,
             receipt_withdrawals.rewrite_after,
+            cancellation_notices.tell_company,
         ],
     }
 

@@ -123,7 +123,7 @@ def test_the_facilitator_records_a_final_report_and_sees_the_award_form(
     app, base, _ = site
     web_accounts.add_user(app, login="camille", name="Camille Martin", password=PASSWORD)
     clause_id, _, _ = lot_01(app)
-    advance_clause(app, clause_id, ClauseEvent.FINISH, end_date=date(2026, 6, 30), actor="démo")
+    advance_clause(app, clause_id, ClauseEvent.FINISH, end_date=date(2026, 5, 4), actor="démo")
     awarding = list_clauses(app, stage=Stage.IDENTIFICATION)[0].id
     for event in (ClauseEvent.DRAFT, ClauseEvent.AWARD):
         advance_clause(app, awarding, event, actor="démo")

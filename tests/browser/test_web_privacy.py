@@ -22,10 +22,9 @@ from tests.integration.test_declaration_howto import lot_01
 from tests.integration.test_online_declaration import TWO_PEOPLE, call_link, form
 from workflow.adapters.orm import Participant
 from workflow.app import participants, web_accounts
+from workflow.app.privacy_texts import export_json, export_text
 from workflow.bootstrap import App
 from workflow.domain.outcomes import OutcomeType
-from workflow.entrypoints.cli.common import to_jsonable
-from workflow.entrypoints.cli.privacy import export_data, export_text
 from workflow.entrypoints.web.site import create_site
 
 pytestmark = pytest.mark.slow
@@ -104,6 +103,6 @@ def participants_export(app: App) -> dict[str, Any]:
 
     held = participant_data(app, "P-WEB-1")
     return {
-        "json": json.loads(json.dumps(to_jsonable(export_data(held)), ensure_ascii=False)),
+        "json": json.loads(export_json(held)),
         "text": export_text(held, app.settings.zone),
     }

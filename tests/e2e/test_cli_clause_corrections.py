@@ -134,8 +134,12 @@ def test_it_cancels_a_declaration_and_says_where_the_reminders_stand(
         f"Déclaration de mars 2026 de BTP Exemple annulée (clause n° {started['clause']}) : "
         f"0{NBSP}h retirées, 0 ligne.\n"
         "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
-        "rappel n° 1, le jeudi 23 avril 2026 à 09:00."
+        "rappel n° 1, le jeudi 23 avril 2026 à 09:00.\n"
+        f"L'entreprise en est informée par courriel (paul.chantier@example.org) : le motif, "
+        "et la date à laquelle déclarer de nouveau ce mois."
     )
+    [told] = [e for e in emails(run) if e[0] == "declaration_cancelled"]
+    assert told[1].startswith(f"cancellation:{started['clause']}:{started['holder']}:")
     [row] = [
         h for h in history(run, started["clause"]) if h["evenement"] == "declaration_cancelled"
     ]
@@ -180,6 +184,7 @@ def test_it_cancels_in_json_and_refuses_a_month_it_cannot_read(
         "motif": "Erreur de mois",
     }
     assert out["relances"] is None  # no pass ran: March's call is still to come
+    assert out["entreprise_informee"] == ["paul.chantier@example.org"]
     assert history(run, started["clause"])[-1]["acteur"] == "Léa"
     bad = run(
         "declaration", "cancel", "--clause", "1", "--company", "BTP Exemple",

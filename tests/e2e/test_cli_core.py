@@ -424,7 +424,7 @@ def test_it_walks_a_clause_through_every_stage(
     imposed = ok(run("clause", "hours", clause, "5000", "--reason", "avenant n° 1"))
     # Thousands apart by Babel's narrow no-break space, as in the emails.
     assert "5\u202f000 heures imposées (calculées : 4\u202f725)." in imposed
-    ok(run("clause", "advance", clause, "achever", "--end-date", "31/05/2027"))
+    ok(run("clause", "advance", clause, "achever", "--end-date", "30/11/2026"))
 
     bilan = tmp_path / "bilan.txt"
     bilan.write_bytes("Bilan de l'opération : 4 900 heures réalisées.".encode("cp1252"))

@@ -90,7 +90,8 @@ def test_it_records_refuses_then_replaces_a_declaration(
     assert "existe déjà" in second.stderr and "--replace" in second.stderr
     assert replaced.exit_code == 0, replaced.output
     data = json.loads(replaced.stdout)["declarations"][0]
-    assert (data["heures"], data["remplacee"]) == (370.17, True)
+    # The same lines again: nothing replaced, nothing sent (a « corrected » receipt would lie).
+    assert (data["heures"], data["remplacee"], data["inchangee"]) == (370.17, False, True)
 
 
 def test_it_declares_a_month_without_hours(

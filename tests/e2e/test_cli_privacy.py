@@ -126,8 +126,8 @@ def test_without_yes_the_purge_only_says_what_would_go(territory: Invoke) -> Non
     assert text == (
         "À anonymiser (5 ans de conservation, dernière activité avant le 03/06/2019) : "
         "3 participants "
-        "- PRV-1 : dernière activité le 03/09/2018, clauses n° 1 "
-        "- PRV-12 : dernière activité le 03/09/2018, clauses n° 1 "
+        "- PRV-1 : dernière activité le 03/09/2018, clause n° 1 "
+        "- PRV-12 : dernière activité le 03/09/2018, clause n° 1 "
         "- PRV-IDLE : dernière activité le 20/01/2018 "
         f"Seraient aussi réécrits : 1 ligne d'historique, 1 texte de clause, {messages(text)} "
         f"courriels ; {attachments(text)} pièces jointes supprimées. "

@@ -66,6 +66,7 @@ def test_it_writes_a_workbook_with_one_sheet_per_table(
         "Avancement",
         "Déclarations",
         "Déclarations manquantes",
+        "Déclarations pas encore dues",
         "Clauses",
         "Heures par mois",
         "Participants par critère",

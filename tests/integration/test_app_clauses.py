@@ -139,8 +139,8 @@ def test_a_clause_without_target_has_no_completion_and_its_report_is_given(
     app: App, clock: Clock, territory: Territory
 ) -> None:
     start_lot_01(app)
+    clock.set(MAY)  # the work ended on 30 April: it is said once that day has come
     clauses.advance_clause(app, territory.lot_01, ClauseEvent.FINISH, end_date=date(2026, 4, 30))
-    clock.set(MAY)
     report = "Objectif dépassé.\nDeux embauches en CDI."
     recorded = clauses.record_final_report(app, "2026-014/01", report, actor="Léa Bilan")
 

@@ -231,10 +231,17 @@ def test_a_cancelled_declaration_goes_with_its_lines_and_its_hours_and_stays_in_
         f"(150,50\u00a0h retirées) : {REASON}",
         "Camille Martin",
     )
-    # The figures drop the cancelled hours; the receipt sent is not sent again, nor anything.
+    # The figures drop the cancelled hours; the receipt sent is not sent again: the company is
+    # told of the cancellation, once (``test_cancellation_email``).
     assert hours_done(app, lot.clause_id) == Decimal("100")
     assert compile_for(app, APRIL).overall.progress.hours_cumulated == Decimal("100")
-    assert outbox(app) == sent
+    assert outbox(app) == [
+        *sent,
+        (
+            "declaration_cancelled",
+            f"cancellation:{lot.clause_id}:{lot.company_ids[0]}:{number}:2026-05-06T09:00:00+00:00",
+        ),
+    ]
     with app.transaction() as session:
         clause = session.get_one(Clause, lot.clause_id)
         missing = company_missing_months(
@@ -429,8 +436,12 @@ def test_the_audit_stays_clean_after_cancellations_with_receipts_and_summaries_s
     April is cancelled and declared again (SQLite gives its number again), then March."""
     lot = make(app)
     add_participants(app, "P-1", "P-2")
+    # The service runs: each month is called on its day (a month first called on the summary's
+    # morning would give a later due date, which the summary waits for).
+    queue_work(app, utc(2026, 4, 1, 7) + timedelta(minutes=5))
     declare(app, lot, MARCH, utc(2026, 4, 3, 8), {"P-1": "100"})
     all_left(app)
+    queue_work(app, utc(2026, 5, 4, 7) + timedelta(minutes=5))
     april = declare(app, lot, APRIL, utc(2026, 5, 4, 8), {"P-1": "50", "P-2": "10"})
     all_left(app)
     moment = summary_due_at(APRIL, summary_timing(app.settings))

@@ -223,7 +223,10 @@ def test_a_lot_ended_meanwhile_reports_the_figures_of_the_day_it_leaves(
     )
     text = squash(notice.body_text)
     assert "Heures déclarées à ce jour : 260,50" in text
-    assert "Mois déclarés : 2 sur 4 (2 restent à déclarer)" in text
+    assert (
+        "Déclarations mensuelles reçues : 2 sur 8 (4 mois × 2 entreprises), 6 encore attendues"
+        in text
+    )
     assert HELD_SENTENCE.format(day="26 juin 2026") in text
     assert [outcome for _, outcome in held(app)] == ["superseded"] * 4 + ["released"]
 

@@ -300,12 +300,16 @@ def test_it_reports_hours_done_against_the_target_from_the_declarations(
         "Fin d'exécution : 260,50 h d'insertion déclarées à ce jour sur 4 725 h"
     )
     assert "Heures déclarées à ce jour : 260,50" in ended.body_text
-    assert "Mois déclarés : 2 sur 4 (2 restent à déclarer)" in ended.body_text
+    # Each company owes its months: the co-contractor's four are counted too.
+    assert (
+        "Déclarations mensuelles reçues : 2 sur 8 (4 mois × 2 entreprises), 6 encore attendues"
+        in ended.body_text
+    )
     said = squash(ended.body_text)
     assert (
-        f"2 mois restent à déclarer : à ce jour, il manque {french_hours(Decimal('4464.50'))} "
-        "pour atteindre l'objectif, et le total ne sera connu qu'une fois ces mois déclarés."
-        in said
+        "6 déclarations mensuelles sont encore attendues : à ce jour, il manque "
+        f"{french_hours(Decimal('4464.50'))} pour atteindre l'objectif, et le total ne sera "
+        "connu qu'une fois celles-ci reçues." in said
     ), said
     assert "déclarées à ce jour" in squash(visible(ended.body_html or ""))
 

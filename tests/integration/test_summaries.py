@@ -117,18 +117,19 @@ def test_it_compiles_the_hours_against_the_target(app: App, data: Dataset) -> No
 
 def test_it_counts_participants_new_active_and_cumulated(app: App, data: Dataset) -> None:
     overall = compile_march(app).overall
-    assert (overall.participants.new, overall.participants.active) == (1, 4)
+    # PAR-0002 is declared in March at 0 h: on the list, not active (no hours, no activity).
+    assert (overall.participants.new, overall.participants.active) == (1, 3)
     assert overall.participants.cumulated == 4  # PAR-0005 only comes in April
     fields = ("new", "active", "cumulated")
     assert rows(overall.by_criterion, *fields) == {
         "long_term_jobseeker": (0, 1, 1),
-        "minimum_income": (0, 2, 2),
+        "minimum_income": (0, 1, 2),
         "disabled_worker": (1, 1, 1),
     }
-    assert rows(overall.by_sex, *fields) == {"F": (0, 1, 1), "M": (0, 2, 2), "unknown": (1, 1, 1)}
+    assert rows(overall.by_sex, *fields) == {"F": (0, 1, 1), "M": (0, 1, 2), "unknown": (1, 1, 1)}
     assert rows(overall.by_age_band, *fields) == {
         "under_26": (0, 1, 1),
-        "26_49": (0, 1, 1),
+        "26_49": (0, 0, 1),
         "50_plus": (0, 1, 1),
         "unknown": (1, 1, 1),
     }
@@ -142,11 +143,12 @@ def test_it_breaks_down_modes_contracts_outcomes_and_stages(app: App, data: Data
         "subcontracting": (60, 110),
         "training": (10, 10),
     }
-    # Distinct participant x contract type: PAR-0002 had a CDDI in February only.
+    # Distinct participant x contract type with hours: PAR-0002 had a CDDI in February only,
+    # and worked under temp work in February only (0 h in March).
     assert rows(overall.contracts_by_type, "month", "cumulated") == {
         "cdi": (1, 1),
         "cdd": (1, 1),
-        "temp_work": (1, 1),
+        "temp_work": (0, 1),
         "cddi": (1, 2),
         "training": (1, 1),
     }
@@ -252,7 +254,7 @@ def test_it_gives_each_buyer_its_own_figures(app: App, data: Dataset) -> None:
     )
     assert gers.progress.hours_target == 1500
     assert (auch.participants.new, auch.participants.active) == (2, 2)  # new to Auch's clauses
-    assert (gers.participants.new, gers.participants.active) == (0, 3)
+    assert (gers.participants.new, gers.participants.active) == (0, 2)  # PAR-0002 at 0 h
     assert rows(auch.outcomes_by_group, "month", "cumulated") == {"transitional_job": (1, 1)}
     assert rows(buyers[data.hlm].clauses_by_stage, "clauses") == {"drafting": (1,)}
 
@@ -705,10 +707,20 @@ def test_long_tables_are_cut_in_the_email_and_complete_in_its_attachments(
         "voir la pièce jointe",
     )
     said = headline["Déclarations d'octobre 2026"]
-    assert said.endswith(
+    late = next(part for part in said.split(" ; ") if " manquantes : " in part)
+    assert late.endswith(
         f"et {french_number(len(missing) - 10)} autres, dans le tableau des déclarations manquantes"
     )
-    assert said.count(" n° ") == 2 * 10  # ten companies named, each with its buyer
+    assert late.count(" n° ") == 2 * 10  # ten companies named, each with its buyer
+    # Companies whose call left late (a lot started late) are not due yet on 1 December: named
+    # apart, each with the due date its call gave, never among the missing ones.
+    pending = summary.overall.declarations.pending
+    assert pending and not {(m.clause_id, m.company_id) for m in pending} & {
+        (m.clause_id, m.company_id) for m in missing
+    }
+    assert all(m.due_on is not None and m.due_on >= FIRST_MORNING.date() for m in pending)
+    first = pending[0]
+    assert f"{first.company} ({first.lot_label} – {first.buyer}, à déclarer d'ici le " in said
 
     # The attachments: every followed clause, every missing declaration.
     assert [f.filename for f in files] == [

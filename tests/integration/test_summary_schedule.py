@@ -71,13 +71,15 @@ def test_a_late_start_gets_the_summary_of_each_month_due_from_the_first_pass(app
     sent = [(m.key.split(":")[1], m.key.split(":")[2], m.created_at) for m in summaries(app)]
     facilitator = [(month, at) for month, who, at in sent if who == "facilitator"]
     # October was due on 23 November, before the clause was entered: it is the latest due month
-    # at the first pass after the start, and goes then. November on its day (the working day
-    # after its last reminder, 22 December at 07:00), December on 21 January. September is
-    # never sent: October's summary already carries the cumulated figures.
+    # at the first pass after the start, and goes then (no company asked for it yet). November
+    # waits for the due date the catch-up call of 3 December gave it (14 December, not the
+    # calendar's 10th): the working day after its last reminder counted from that date, 24
+    # December at 07:00 (22 December by the calendar alone, before that reminder). December on
+    # 21 January. September is never sent: October's summary carries the cumulated figures.
     first_pass = local(app, STARTED_ON, 8)  # the pass of the moment it was started
     assert facilitator == [
         ("2026-10", first_pass),
-        ("2026-11", local(app, date(2026, 12, 22), 7)),
+        ("2026-11", local(app, date(2026, 12, 24), 7)),
         ("2026-12", local(app, date(2027, 1, 21), 7)),
     ]
     assert sorted(month for month, who, _ in sent if who == "buyer") == [
@@ -89,13 +91,20 @@ def test_a_late_start_gets_the_summary_of_each_month_due_from_the_first_pass(app
     assert runs(app, JOB_SKIPPED) == ["2026-09"]
 
     # One rule for every figure of October's summary: the clause started on 1 September is
-    # counted, with its target, its stage then, and its expected (missing) declaration.
+    # counted, with its target, its stage then, and its expected declaration. Not missing: the
+    # company has not had its call yet (the catch-up call leaves the next working day, with a
+    # new due date), so nothing is late on 2 December whatever the contract's calendar said.
     october = next(m for m in summaries(app) if m.key == "summary:2026-10:facilitator")
     assert figure(october.body_text, "Clauses comptées").startswith("1, dont 1 suivie")
     assert figure(october.body_text, "Heures cumulées depuis le début").startswith(
         "0 h sur 500 h prévues"
     )
-    assert figure(october.body_text, "Déclarations d'octobre 2026").startswith(
+    said = figure(october.body_text, "Déclarations d'octobre 2026")
+    assert said.startswith("0 reçue sur 1 attendue ; 1 pas encore due : Bâtiments Test (")
+    assert said.endswith(", appel prévu le 3 décembre 2026)") and "manquante" not in said
+    # November's, on 24 December: the due date the catch-up call gave is past.
+    november = next(m for m in summaries(app) if m.key == "summary:2026-11:facilitator")
+    assert figure(november.body_text, "Déclarations de novembre 2026").startswith(
         "0 reçue sur 1 attendue ; 1 manquante : Bâtiments Test"
     )
     summary = compile_for(app, OCT, now=october.created_at)

@@ -22,7 +22,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +33,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_settings
 from tests.integration import summary_dataset
+from tests.integration._ladders import declare, make_lot
+from tests.integration.test_declarations import import_file, start_sample
 from workflow.adapters.orm import (
     Clause,
     Declaration,
@@ -42,12 +44,14 @@ from workflow.adapters.orm import (
     OutboxMessage,
     Participant,
 )
+from workflow.adapters.reports import figure_lines as summary_figure_lines
 from workflow.adapters.reports import of_month
 from workflow.bootstrap import App, bootstrap
-from workflow.domain.calendar import add_months
+from workflow.domain.calendar import add_months, at_local
 from workflow.domain.summary import PACE_TOLERANCE, summary_due_at
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
+from workflow.services.annual_report import AnnualReport, compile_annual_report
 from workflow.services.demo import run_demo
 from workflow.services.summaries import (
     KIND_BUYER,
@@ -57,6 +61,7 @@ from workflow.services.summaries import (
     queue_monthly_summaries,
     summary_timing,
 )
+from workflow.services.ticks import TimedAction, simulate
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 PARIS = ZoneInfo("Europe/Paris")
@@ -208,23 +213,39 @@ def check_email(app: App, email: Email, *, ladders: bool) -> MonthlySummary:
     said = shown[f"Déclarations {of_month(email.month)}"]
     if declarations.expected == 0:
         assert said == "aucune attendue", what
-    elif not declarations.missing:
+    elif not declarations.missing and not declarations.pending:
         assert said == f"toutes reçues ({declarations.expected} sur {declarations.expected})"
     else:
-        parts = re.fullmatch(r"(\d+) reçues? sur (\d+) attendues? ; (\d+) manquantes? : (.+)", said)
+        parts = re.fullmatch(
+            r"(\d+) reçues? sur (\d+) attendues?"
+            r"(?: ; (\d+) manquantes? : (.+?))?(?: ; (\d+) pas encore dues? : (.+))?",
+            said,
+        )
         assert parts, what
         assert int(parts[1]) == declarations.received, what
         assert int(parts[2]) == declarations.expected, what
-        assert int(parts[3]) == len(declarations.missing), what
+        assert int(parts[3] or 0) == len(declarations.missing), what
+        assert int(parts[5] or 0) == len(declarations.pending), what
         for missing in declarations.missing:
             assert f"{missing.company} ({missing.lot_label}" in parts[4], what
-        table = text_tables(email.body_text)[f"Déclarations {of_month(email.month)} manquantes"]
+        for pending in declarations.pending:
+            assert f"{pending.company} ({pending.lot_label}" in parts[6], what
+        table = text_tables(email.body_text).get(
+            f"Déclarations {of_month(email.month)} manquantes", []
+        )
         assert [row["Entreprise"] for row in table] == [m.company for m in declarations.missing]
     if ladders:
-        # Independently: the companies called for the month that had not declared by then.
-        assert {(m.clause_id, m.company_id) for m in declarations.missing} == called_undeclared(
-            app, email
-        ), what
+        # Independently, from the ladders: a month called « manquante » (late) had its call
+        # before the summary, and the due date that call gave is past on the day it was sent;
+        # a month not due yet is named apart, its due date (when called) not past. Every
+        # company called and not declared by then is in one of the two.
+        late, called = called_undeclared(app, email)
+        named = {(m.clause_id, m.company_id) for m in declarations.missing}
+        assert named <= late, what
+        assert named | {(m.clause_id, m.company_id) for m in declarations.pending} >= called, what
+        today = email.created_at.astimezone(app.settings.zone).date()
+        for pending in declarations.pending:
+            assert pending.due_on is None or pending.due_on >= today, what
 
     # Participants and clauses.
     people = re.fullmatch(
@@ -313,9 +334,16 @@ def check_email(app: App, email: Email, *, ladders: bool) -> MonthlySummary:
     return summary
 
 
-def called_undeclared(app: App, email: Email) -> set[tuple[int, int]]:
+def called_undeclared(app: App, email: Email) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """The (lot, company) pairs of the month not declared by the email's moment whose call had
+    left by then: those whose due date (the ladder's) was past that day, and all of them."""
     statement = (
-        select(DeclarationLadder.clause_id, DeclarationLadder.company_id)
+        select(
+            DeclarationLadder.clause_id,
+            DeclarationLadder.company_id,
+            DeclarationLadder.due_on,
+            DeclarationLadder.called_at,
+        )
         .join(Clause, Clause.id == DeclarationLadder.clause_id)
         .join(Market, Market.id == Clause.market_id)
         .join(Operation, Operation.id == Market.operation_id)
@@ -323,8 +351,13 @@ def called_undeclared(app: App, email: Email) -> set[tuple[int, int]]:
     )
     if email.buyer_id is not None:
         statement = statement.where(Operation.buyer_id == email.buyer_id)
+    today = email.created_at.astimezone(app.settings.zone).date()
     with app.transaction() as session:
-        pairs = {(int(c), int(co)) for c, co in session.execute(statement)}
+        rows = [
+            ((int(c), int(co)), due_on, called_at)
+            for c, co, due_on, called_at in session.execute(statement)
+            if called_at is not None and called_at <= email.created_at
+        ]
         declared = {
             (c, co)
             for c, co in session.execute(
@@ -334,7 +367,8 @@ def called_undeclared(app: App, email: Email) -> set[tuple[int, int]]:
                 )
             )
         }
-    return pairs - declared
+    called = {pair for pair, _, _ in rows} - declared
+    return {pair for pair, due_on, _ in rows if due_on < today} - declared, called
 
 
 # --- The demo -------------------------------------------------------------------------------------
@@ -462,3 +496,127 @@ def test_the_demo_alerts_no_buyer_before_the_call_and_reminders(demo: App) -> No
         )
     # The demo has a company that never declares: the rule is exercised, not vacuous.
     assert escalations
+
+
+# --- A late start: the catch-up call gives the past months a due date days ahead -------------
+
+
+def test_a_late_start_s_summaries_call_late_only_what_is_past_its_catch_up_due_date(
+    app: App,
+) -> None:
+    """A lot working since 1 September, entered and started on Wednesday 2 December 2026: the
+    service asks its two companies for September to November in one catch-up call the next
+    working day, with a new due date. October's summaries leave at the very first pass (its
+    general due date is long past): on that morning nothing is late. The holder declares its
+    three months on 9 December, its co-contractor never. For every summary email in the outbox
+    the months called late had their call before it and a due date (the ladder's) before it,
+    and the email says what ``clauses summary`` prints at that moment."""
+    zone = app.settings.zone
+    started = at_local(date(2026, 12, 2), time(8), zone)
+    lot = make_lot(
+        app,
+        start=date(2026, 9, 1),
+        end=date(2027, 6, 30),
+        companies=("Bâtiments Test", "Peintures Test"),
+        at=started,
+    )
+    declared_at = at_local(date(2026, 12, 9), time(10), zone)
+    actions = [
+        TimedAction(
+            declared_at,
+            f"déclaration de {month:%m/%Y}",
+            lambda app, at, month=month: declare(app, lot, month, at),
+        )
+        for month in (date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1))
+    ]
+    simulate(app, date(2026, 12, 2), date(2027, 1, 22), actions=actions, dispatch=False)
+
+    emails = summary_emails(app)
+    assert {e.month for e in emails} == {date(2026, m, 1) for m in (10, 11, 12)}
+    checked = {e.key: check_email(app, e, ladders=True) for e in emails}
+
+    # On 2 December, the morning before the catch-up call: both companies are expected, none
+    # is late; each is named with its call to come, in the buyer's email as in the
+    # facilitator's.
+    october = checked[f"summary:2026-10:buyer:{lot.buyer_id}"].overall.declarations
+    assert (october.expected, october.missing, len(october.pending)) == (2, (), 2)
+    buyer_october = next(e for e in emails if e.key == f"summary:2026-10:buyer:{lot.buyer_id}")
+    said = figure_lines(buyer_october.body_text)["Déclarations d'octobre 2026"]
+    assert said.startswith("0 reçue sur 2 attendues ; 2 pas encore dues : Bâtiments Test (")
+    assert "appel prévu le 3 décembre 2026" in said and "manquante" not in said
+    table = text_tables(buyer_october.body_text)["Déclarations d'octobre 2026 pas encore dues"]
+    assert [(row["Entreprise"], row["Échéance"]) for row in table] == [
+        ("Bâtiments Test", "appel prévu le 3 décembre 2026"),
+        ("Peintures Test", "appel prévu le 3 décembre 2026"),
+    ]
+    assert "Déclarations d'octobre 2026 manquantes" not in buyer_october.body_text
+    # On 22 December, November's: the catch-up call's due date is past; the holder declared.
+    november = checked["summary:2026-11:facilitator"].overall.declarations
+    assert [m.company for m in november.missing] == ["Peintures Test"]
+    assert (november.received, november.pending) == (1, ())
+
+
+# --- Active participants: one rule for the summaries and the annual report -------------------
+
+
+def first_year_parts(app: App, year: int, now: datetime) -> tuple[int, dict[str, int], int]:
+    """The year's monthly summaries added up: the participants new in each month (each counted
+    once, in the month of their first hours), by criterion; and the most active in a month."""
+    new, by_criterion, most = 0, dict[str, int](), 0
+    for month in (date(year, m, 1) for m in range(1, 13)):
+        figures = compile_for(app, month, now=now).overall
+        new += figures.participants.new
+        most = max(most, figures.participants.active)
+        for count in figures.by_criterion:
+            by_criterion[count.code] = by_criterion.get(count.code, 0) + count.new
+    return new, {k: v for k, v in by_criterion.items() if v}, most
+
+
+def annual(app: App, year: int, now: datetime) -> AnnualReport:
+    with app.transaction() as session:
+        return compile_annual_report(session, year, now=now, zone=app.settings.zone)
+
+
+def test_the_sample_import_s_participant_at_zero_hours_is_active_nowhere(app: App) -> None:
+    """The sample declaration: four participants in October 2026, one of them at 0 h. Neither
+    the monthly summary nor the annual report counts that one: 3 and 3 (the summary said 4)."""
+    handlers, app.handlers = app.handlers, {}
+    start_sample(app)
+    app.handlers = handlers
+    import_file(app)
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    october = compile_for(app, date(2026, 10, 1), now=now).overall
+    people = october.participants
+    assert (people.active, people.new, people.cumulated) == (3, 3, 3)
+    criteria = {c.code: c.active for c in october.by_criterion if c.active}
+    assert criteria == {"long_term_jobseeker": 1, "minimum_income": 1, "young_low_qualified": 1}
+    # As the facilitator reads it (the email and ``clauses summary`` print these lines).
+    printed = dict(summary_figure_lines(compile_for(app, date(2026, 10, 1), now=now)))
+    assert printed["Participants actifs dans le mois"] == "3, dont 3 nouveaux (3 depuis le début)"
+    report = annual(app, 2026, now)
+    assert report.participants == people.active == 3
+    # The sum of the parts: the year's participants are those active in its months' summaries.
+    assert first_year_parts(app, 2026, now)[:2] == (
+        report.participants,
+        {line.code: int(line.value) for line in report.participants_by_criterion if line.value},
+    )
+
+
+def test_the_demo_s_annual_participants_are_the_sum_of_its_monthly_summaries(demo: App) -> None:
+    """Over the demo's first year, every participant of the annual report is counted new in
+    exactly one monthly summary (the month of their first hours), by criterion too; in its
+    second, the year's participants are at least the busiest month's active ones and at most
+    the months' active ones added up."""
+    end = datetime(2027, 4, 1, tzinfo=UTC)
+    report = annual(demo, 2026, end)
+    new, by_criterion, most = first_year_parts(demo, 2026, end)
+    assert report.participants > 0
+    assert (new, by_criterion) == (
+        report.participants,
+        {line.code: int(line.value) for line in report.participants_by_criterion if line.value},
+    )
+    assert most <= report.participants
+    following = annual(demo, 2027, end)
+    months = [compile_for(demo, date(2027, m, 1), now=end).overall for m in range(1, 13)]
+    active = [f.participants.active for f in months]
+    assert max(active) <= following.participants <= sum(active)

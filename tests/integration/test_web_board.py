@@ -9,6 +9,7 @@ the signed-in user as actor, and a refusal changes nothing.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -274,7 +275,14 @@ def test_a_refused_step_is_said_in_french_and_changes_nothing(
 ) -> None:
     csrf = sign_in(site)
     clause_id, _, _ = lot_01(app)
-    other = next(c.id for c in list_clauses(app, stage=Stage.EXECUTION) if c.id != clause_id)
+    # Another lot whose work has started by the sample's day (4 May 2026), the end date given.
+    other = next(
+        c.id
+        for c in list_clauses(app, stage=Stage.EXECUTION)
+        if c.id != clause_id
+        and (start := clause_detail(app, c.id).start_date)
+        and start <= date(2026, 5, 4)
+    )
     before = history_rows(app, clause_id)
 
     refused = site.post(f"/clauses/{clause_id}/avancer", data={"csrf": csrf, "etape": "execution"})
@@ -292,11 +300,11 @@ def test_a_refused_step_is_said_in_french_and_changes_nothing(
 
     finished = site.post(
         f"/clauses/{clause_id}/avancer",
-        data={"csrf": csrf, "etape": "execution", "fin": "30/06/2026"},
+        data={"csrf": csrf, "etape": "execution", "fin": "04/05/2026"},
         follow_redirects=False,
     )
     run_cli(settings, clock, "clause", "advance", str(other), "achever",
-            "--end-date", "30/06/2026", "--actor", "Camille Martin")  # fmt: skip
+            "--end-date", "04/05/2026", "--actor", "Camille Martin")  # fmt: skip
     assert finished.status_code == 303
     assert history_rows(app, clause_id)[-1] == history_rows(app, other)[-1]
     assert history_rows(app, clause_id)[-1][:4] == (

@@ -51,10 +51,17 @@ def at_award(app: App) -> tuple[int, int]:
 
 
 def at_follow_up(app: App) -> tuple[int, int]:
-    first, second = twins(app, Stage.EXECUTION)
+    """Two clauses of the sample whose work started by its day (4 May 2026), ended that day: an
+    end date is a day that has come."""
+    started = [
+        c.id
+        for c in list_clauses(app, stage=Stage.EXECUTION)
+        if (start := clause_app.clause_detail(app, c.id).start_date) and start <= date(2026, 5, 4)
+    ]
+    first, second = started[:2]
     for clause_id in (first, second):
         clause_app.advance_clause(
-            app, clause_id, ClauseEvent.FINISH, end_date=date(2026, 6, 30), actor="démo"
+            app, clause_id, ClauseEvent.FINISH, end_date=date(2026, 5, 4), actor="démo"
         )
     return first, second
 

@@ -511,6 +511,10 @@ def test_a_cancelled_declaration_leaves_the_figures_and_the_month_is_expected_ag
         f"{clause_id}) : 186,67\u00a0h retirées, 2 lignes." in page
     )
     assert "Le mois est de nouveau attendu" in page
+    assert (
+        "L'entreprise en est informée par courriel (sophie.lacoste@example.org) : le motif, "
+        "et la date à laquelle déclarer de nouveau ce mois." in page
+    )
     assert clause_rows(app, start) == [
         (
             "declaration_cancelled",

@@ -396,7 +396,8 @@ def test_a_declaration_then_outcomes_with_the_commands_options(
         kinds = session.scalars(select(OutboxMessage.kind)).all()
         assert kinds.count("declaration_receipt") == 1
 
-    # Again: refused as the command refuses it, in the page's words; then replaced.
+    # Again: refused as the command refuses it, in the page's words; then, asked to replace
+    # it by the same lines, nothing changes and no receipt is announced.
     refused = send(site, "declarations", DECLARATION, csrf)
     assert refused.status_code == 422
     shown = visible(refused.text)
@@ -405,10 +406,13 @@ def test_a_declaration_then_outcomes_with_the_commands_options(
     assert dump(app) == dump(twin)
 
     replaced = send(site, "declarations", DECLARATION, csrf, remplacer="1")
-    assert "remplacera celle déjà enregistrée" in visible(replaced.text)
+    shown = visible(replaced.text)
+    assert "identique à celle enregistrée le" in shown and "remplacera" not in shown
+    assert "aucun accusé de réception ne part" in shown and "recevra son accusé" not in shown
     assert dump(app) == dump(twin)
     commands.import_declarations(twin, DECLARATION, replace=True, actor=USER, dry_run=True)
-    assert "remplacée" in visible(confirm(site, "declarations", replaced.text).text)
+    shown = visible(confirm(site, "declarations", replaced.text).text)
+    assert "identique à celle enregistrée le" in shown and "remplacée" not in shown
     commands.import_declarations(twin, DECLARATION, replace=True, actor=USER)
     assert dump(app) == dump(twin)
 

@@ -378,7 +378,8 @@ class DeclarationLadder(Base):
 
     ``next_step`` is the step to send at ``next_step_at``; recording the declaration sets
     ``declared_at`` and clears ``next_step_at``, which stops the ladder in the same transaction.
-    ``due_on`` is the due date the month's call gave (the scheduled one until it is sent);
+    ``due_on`` is the due date the month's call gave, or will give when it leaves at its slot
+    (written when the month is opened, again when the call leaves);
     ``called_at`` and ``stepped_at`` say when its call and its latest step were really queued,
     from which the following steps are counted.
     """
@@ -399,6 +400,8 @@ class DeclarationLadder(Base):
             sqlite_where=text(OPEN_LADDERS),
             postgresql_where=text(OPEN_LADDERS),
         ),
+        # The earliest due date given for a month, which its summary waits for (migration 0015).
+        Index("ix_declaration_ladders_month_due", "month", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

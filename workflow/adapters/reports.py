@@ -13,12 +13,13 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache, lru_cache
 from html import escape
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.numbers import NumberPattern, parse_pattern
@@ -43,7 +44,13 @@ from workflow.domain.french_numbers import LOCALE
 from workflow.domain.summary import combine_progress
 
 if TYPE_CHECKING:
-    from workflow.domain.monthly_summary import ClauseLine, Declarations, Figures, MonthlySummary
+    from workflow.domain.monthly_summary import (
+        ClauseLine,
+        Declarations,
+        Figures,
+        MissingDeclaration,
+        MonthlySummary,
+    )
     from workflow.domain.summary import Progress
 
 #: Months in the chart of hours (the table of hours per month has them all).
@@ -140,30 +147,64 @@ def pace_phrase(progress: Progress) -> str | None:
     )
 
 
-def declarations_phrase(declarations: Declarations, with_buyer: bool) -> str:
-    """How many of the month's declarations are in, and whose are missing: the first
-    ``EMAIL_NAMES`` companies named, the others counted (the table of missing declarations,
-    and its file, list them all)."""
-    expected, missing = declarations.expected, declarations.missing
+def declarations_phrase(
+    declarations: Declarations, with_buyer: bool, zone: ZoneInfo | None = None
+) -> str:
+    """How many of the month's declarations are in, whose are missing (late: past the due date
+    the company's call gave it) and whose are not due yet, with the date each is due (or its
+    call planned): the first ``EMAIL_NAMES`` companies of each named, the others counted (the
+    tables of missing and not yet due declarations, and their files, list them all)."""
+    expected, missing, pending = (
+        declarations.expected,
+        declarations.missing,
+        declarations.pending,
+    )
     if not expected:
         return "aucune attendue"
-    if not missing:
+    if not missing and not pending:
         return f"toutes reçues ({french_number(expected)} sur {french_number(expected)})"
-    names = ", ".join(
-        f"{m.company} ({m.lot_label}{' – ' + m.buyer if with_buyer else ''})"
-        for m in missing[:EMAIL_NAMES]
-    )
-    if len(missing) > EMAIL_NAMES:
-        others = len(missing) - EMAIL_NAMES
-        names += (
-            f" et {french_count(others, 'autre', 'autres')}, dans le tableau des déclarations "
-            "manquantes"
-        )
-    return (
+
+    def lot_of(m: MissingDeclaration) -> str:
+        return m.lot_label + (f" – {m.buyer}" if with_buyer else "")
+
+    def listed(found: tuple[MissingDeclaration, ...], name: Callable[..., str], table: str) -> str:
+        names = ", ".join(name(m) for m in found[:EMAIL_NAMES])
+        if len(found) > EMAIL_NAMES:
+            others = len(found) - EMAIL_NAMES
+            names += f" et {french_count(others, 'autre', 'autres')}, dans le tableau {table}"
+        return names
+
+    parts = [
         f"{french_number(declarations.received)} reçue{'s' if declarations.received > 1 else ''} "
-        f"sur {french_number(expected)} attendue{'s' if expected > 1 else ''} ; "
-        f"{french_count(len(missing), 'manquante', 'manquantes')} : {names}"
-    )
+        f"sur {french_number(expected)} attendue{'s' if expected > 1 else ''}"
+    ]
+    if missing:
+        names = listed(
+            missing, lambda m: f"{m.company} ({lot_of(m)})", "des déclarations manquantes"
+        )
+        parts.append(f"{french_count(len(missing), 'manquante', 'manquantes')} : {names}")
+    if pending:
+        names = listed(
+            pending,
+            lambda m: f"{m.company} ({lot_of(m)}, {_when_due(m, zone)})",
+            "des déclarations pas encore dues",
+        )
+        parts.append(f"{french_count(len(pending), 'pas encore due', 'pas encore dues')} : {names}")
+    return " ; ".join(parts)
+
+
+def _when_due(missing: MissingDeclaration, zone: ZoneInfo | None) -> str:
+    """When a declaration not due yet is due: the date its call gave, else its call to come."""
+    if missing.suspended:
+        # The date moves with the suspension: none that would not hold.
+        if missing.due_on is not None:
+            return "lot suspendu, échéance reportée à la reprise"
+        return "lot suspendu, appel à la reprise"
+    if missing.due_on is not None:
+        return f"à déclarer d'ici le {french_date(missing.due_on)}"
+    if missing.call_at is not None:
+        return f"appel prévu le {french_date(missing.call_at.astimezone(zone or UTC).date())}"
+    return "appel à venir"
 
 
 def of_month(month: date) -> str:
@@ -186,7 +227,7 @@ def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
         ("Heures réalisées dans le mois", french_hours(p.hours_month)),
         (
             f"Déclarations {of_month(summary.month)}",
-            declarations_phrase(figures.declarations, not summary.for_buyer),
+            declarations_phrase(figures.declarations, not summary.for_buyer, summary.zone),
         ),
         ("Heures cumulées depuis le début", cumulated),
     ]
@@ -327,12 +368,14 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                 Column("Attendues", "int"),
                 Column("Reçues", "int"),
                 Column("Manquantes", "int"),
+                Column("Pas encore dues", "int"),
             ),
             lambda f: [
                 (
                     f.declarations.expected,
                     f.declarations.received,
                     len(f.declarations.missing),
+                    len(f.declarations.pending),
                 )
             ],
         ),
@@ -349,6 +392,22 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                     m.title,
                 )
                 for m in summary.overall.declarations.missing
+            ),
+        ),
+        Table(
+            "Déclarations pas encore dues",
+            f"Déclarations {of_month(summary.month)} pas encore dues",
+            (*missing_columns, Column("Échéance")),
+            tuple(
+                (
+                    *((m.buyer,) if show_buyer else ()),
+                    m.company,
+                    m.market,
+                    m.lot or "–",
+                    m.title,
+                    _when_due(m, summary.zone),
+                )
+                for m in summary.overall.declarations.pending
             ),
         ),
         Table("Clauses", "Avancement par clause", clause_columns, tuple(clause_rows)),
@@ -646,6 +705,32 @@ def email_tables(
             f"Déclarations {of_month(summary.month)} manquantes",
             (Column("Entreprise"), Column("Lot")),
             missing_rows,
+            note,
+        )
+    )
+    # Not due yet (a late start's catch-up call, a call that left late): named apart from the
+    # missing ones, each with the date the company was given, so that no one reads them late.
+    pending, later = _first(figures.declarations.pending, None)
+    pending_rows = [
+        (
+            m.company,
+            m.lot_label + (f" ({m.buyer})" if with_buyer else ""),
+            _when_due(m, summary.zone),
+        )
+        for m in pending
+    ]
+    note = None
+    if later:
+        pending_rows.append((f"… et {french_count(len(later), 'autre', 'autres')}", "–", "–"))
+        note = (
+            f"Les {french_number(len(pending))} premières ; les {french_number(len(later))} "
+            "autres ne sont pas encore dues non plus."
+        )
+    tables.append(
+        _email_table(
+            f"Déclarations {of_month(summary.month)} pas encore dues",
+            (Column("Entreprise"), Column("Lot"), Column("Échéance")),
+            pending_rows,
             note,
         )
     )

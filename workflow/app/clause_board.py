@@ -512,6 +512,9 @@ class ClauseActions:
     impose_hours: bool
     figures: bool
     side_events: tuple[ClauseEvent, ...]
+    #: The planned end moves (an amendment) while the work runs or is suspended; at the award,
+    #: the award's own form changes it (and tells the buyer).
+    planned_end: bool = False
 
     @property
     def any(self) -> bool:
@@ -521,6 +524,7 @@ class ClauseActions:
             or self.impose_hours
             or self.figures
             or bool(self.side_events)
+            or self.planned_end
         )
 
 
@@ -532,6 +536,7 @@ def actions_of(stage: Stage) -> ClauseActions:
         impose_hours=stage not in FINAL_STAGES,
         figures=stage in PARAMETER_STAGES,
         side_events=tuple(e for e in allowed_events(stage) if e is not forward),
+        planned_end=stage in (Stage.EXECUTION, Stage.SUSPENDED),
     )
 
 

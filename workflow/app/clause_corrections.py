@@ -32,6 +32,8 @@ __all__ = [
     "ClauseReopened",
     "LadderStanding",
     "cancel_declaration",
+    "informed_sentence",
+    "ladder_sentence",
     "reopen_clause",
 ]
 
@@ -74,6 +76,20 @@ def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
     )
 
 
+def informed_sentence(cancelled: CancelledDeclaration) -> str:
+    """Whether the company hears of the cancellation (the command's output and the dashboard's
+    confirmation): the email is queued in the same transaction, or nobody has an address."""
+    if not cancelled.informed:
+        return (
+            f"{cancelled.company} n'a pas de correspondant avec une adresse e-mail : elle "
+            "n'est pas informée de l'annulation par courriel, prévenez-la vous-même."
+        )
+    return (
+        f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
+        "le motif, et la date à laquelle déclarer de nouveau ce mois."
+    )
+
+
 @dataclass(frozen=True)
 class CancelledDeclaration:
     declaration_id: int
@@ -89,6 +105,8 @@ class CancelledDeclaration:
     at: datetime
     #: None when the month's reminders had not started: its call comes at its time.
     ladder: LadderStanding | None
+    #: The addresses the company is told at (reason, new due date); empty: nobody there has one.
+    informed: tuple[str, ...] = ()
 
 
 def cancel_declaration(
@@ -102,7 +120,8 @@ def cancel_declaration(
 ) -> CancelledDeclaration:
     """Withdraw the declaration of ``month`` (its first day) of ``company`` on ``clause``, with
     the reason why: its hours leave the figures, the month is expected again and its reminders
-    resume where they stood (never a fresh call after its due date); nothing is sent."""
+    resume where they stood (never a fresh call after its due date); the company is told by
+    email, with the reason (``informed`` says at which address)."""
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
@@ -130,6 +149,7 @@ def cancel_declaration(
             recorded_at=cancelled.recorded_at,
             reason=cancelled.reason,
             at=unit.now,
+            informed=cancelled.informed,
             ladder=None
             if ladder is None
             else LadderStanding(

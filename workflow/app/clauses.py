@@ -19,6 +19,7 @@ from workflow.adapters.orm import Clause, Market, Operation
 from workflow.app.clause_views import ClauseDetail, ClauseSummary, detail_of, summary_of
 from workflow.app.lookup import find_buyer, find_clause, find_company, find_market
 from workflow.app.unit import reading, unit_of_work
+from workflow.domain.calendar import local_date
 from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation, compute_hours
 from workflow.domain.stages import PIPELINE, PIPELINE_RANK, ClauseEvent, Stage
@@ -189,9 +190,11 @@ def advance_clause(
     reason: str | None = None,
     end_date: date | None = None,
     actor: str | None = None,
+    end_field: str = "Date de fin d'exécution",
 ) -> Advanced:
     """Draft, award, start, finish, close, abandon, suspend or resume a clause; the notices the
-    move causes are saved with it."""
+    move causes are saved with it. An end date after today (in the settings' time zone) is
+    refused, ``end_field`` naming it as the interface does (« --end-date », « date_fin »)."""
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
         advanced = clause_service.advance_clause(
@@ -203,6 +206,8 @@ def advance_clause(
             now=unit.now,
             publish=unit.app.publish,
             end_date=end_date,
+            today=local_date(unit.now, app.settings.zone),
+            end_field=end_field,
         )
         return Advanced(clause_id, advanced.from_stage, advanced.to_stage, unit.now)
 
@@ -329,3 +334,45 @@ def change_figures(
             now=unit.now,
         )
         return FiguresChanged(summary_of(changed), calculation)
+
+
+@dataclass(frozen=True)
+class PlannedEndSet:
+    """The planned end of a lot before and after ``set_planned_end`` (equal: nothing changed)."""
+
+    clause_id: int
+    before: date
+    after: date
+    at: datetime
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def set_planned_end(
+    app: App,
+    clause: Designation,
+    planned_end: date,
+    *,
+    reason: str,
+    actor: str | None = None,
+    field: str = "Fin prévue",
+    reason_field: str = "Raison",
+) -> PlannedEndSet:
+    """Move the planned end of a lot awarded, in execution or suspended (an amendment), its
+    reason kept in the history; the reminders follow it. ``field`` and ``reason_field`` name the
+    date and the reason as the interface does."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        done = clause_service.set_planned_end(
+            unit.session,
+            clause_id,
+            planned_end,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            field=field,
+            reason_field=reason_field,
+        )
+        return PlannedEndSet(clause_id, done.before, done.after, unit.now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from workflow.adapters.templates import french_date
@@ -30,6 +30,7 @@ from workflow.services.declarations import (
     DASHBOARD_ZERO_SOURCE,
     ZERO_SOURCE,
     Validation,
+    declaration_problems,
     find_declaration,
     record_declaration,
 )
@@ -66,6 +67,8 @@ class ZeroDeclaration:
     company_id: int
     company: str
     month: date
+    #: With ``replace``, a month already recorded without hours: when it was (nothing written).
+    unchanged_since: datetime | None = None
 
 
 def declare_zero(
@@ -84,6 +87,28 @@ def declare_zero(
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
+        recorded = find_declaration(unit.session, found_clause.id, found_company.id, month)
+        if replace and recorded is not None and not recorded.lines:
+            problems = declaration_problems(
+                unit.session,
+                found_clause,
+                found_company,
+                month,
+                now=unit.now,
+                replace=True,
+                zone=app.settings.zone,
+            )
+            if problems:  # refused as a correction would be: a closed lot, a month not open
+                raise InputRefused(" ".join(problems))
+            # Already zero: a « corrected » receipt for nothing corrected would mislead.
+            return ZeroDeclaration(
+                declaration_id=recorded.id,
+                clause_id=found_clause.id,
+                company_id=found_company.id,
+                company=found_company.name,
+                month=month,
+                unchanged_since=recorded.recorded_at,
+            )
         declaration = record_declaration(
             unit.session,
             clause_id=found_clause.id,

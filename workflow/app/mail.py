@@ -161,16 +161,20 @@ def outbox_messages(
     limit: int | None = 100,
     before: int | None = None,
     count_up_to: int | None = None,
+    with_counts: bool = True,
 ) -> Outbox:
     """The outbox, newest first; ``states`` as stored (``sent``) or in French (« envoyé »),
     none meaning every state; only N° below ``before`` if given (the next page).
 
     Every state is counted exactly, unless ``count_up_to``: then sent and cancelled are counted
-    up to it (``Outbox.beyond`` says which went past), the facilitator's states still exactly."""
+    up to it (``Outbox.beyond`` says which went past), the facilitator's states still exactly.
+    Not ``with_counts``: no count at all (``Outbox.counts`` empty), for a reader that shows none."""
     wanted = [outbox.parse_state(state) for state in states]
     with reading(app) as session:
         rows = outbox.list_messages(session, states=wanted, kind=kind, limit=limit, before=before)
         messages = tuple(_message(row) for row in rows)
+        if not with_counts:
+            return Outbox(messages, ())
         if count_up_to is None:
             return Outbox(messages, tuple(outbox.count_by_state(session).items()))
         counted = outbox.count_by_state_up_to(session, count_up_to)

@@ -118,6 +118,10 @@ class DeclarationCancelled:
     at: datetime
     actor: str
     reason: str
+    #: When it was recorded (its latest recording), and its count of lines: the company is
+    #: told which declaration was cancelled.
+    recorded_at: datetime
+    lines: int
 
 
 DomainEvent = (

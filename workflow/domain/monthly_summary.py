@@ -68,7 +68,12 @@ class StageCount:
 
 @dataclass(frozen=True, slots=True)
 class MissingDeclaration:
-    """A company's declaration of the month not received (a company, never a participant)."""
+    """A company's declaration of the month not received (a company, never a participant).
+
+    Late ones (``Declarations.missing``) carry no dates. One not due yet
+    (``Declarations.pending``) says when it is due, as the company's call told it (``due_on``),
+    or, its call still to come, when that call is planned (``call_at``; None when not known).
+    """
 
     clause_id: int
     buyer_id: int
@@ -78,6 +83,11 @@ class MissingDeclaration:
     market: str
     lot: str
     title: str
+    due_on: date | None = None
+    call_at: datetime | None = None
+    #: Its lot suspended at the summary's moment: its call, or its due date, waits for the
+    #: resumption.
+    suspended: bool = False
 
     @property
     def lot_label(self) -> str:
@@ -87,14 +97,45 @@ class MissingDeclaration:
 
 @dataclass(frozen=True)
 class Declarations:
-    """The month's declarations in one scope: how many were expected, which are missing."""
+    """The month's declarations in one scope: how many were expected, which are missing (late:
+    past the due date the company's call gave it, ``is_late``), which are not due yet."""
 
     expected: int
     missing: tuple[MissingDeclaration, ...]
+    pending: tuple[MissingDeclaration, ...] = ()
 
     @property
     def received(self) -> int:
-        return self.expected - len(self.missing)
+        return self.expected - len(self.missing) - len(self.pending)
+
+
+def is_late(
+    month: date,
+    as_of: datetime | None,
+    zone: ZoneInfo,
+    *,
+    due_on: date | None,
+    called_at: datetime | None,
+    next_call_month: date | None,
+) -> bool:
+    """Whether a declaration of ``month`` not received at ``as_of`` is late, as the company was
+    told: only once its call left (``called_at``, its month's ladder) and the due date that
+    call gave (``due_on``, the ladder's, as the digest and the receipts read it) is past, the
+    day after it in ``zone``. A late start's catch-up call gives the past months a due date days
+    ahead: until then they are not due, whatever the contract's calendar said.
+
+    Without a ladder for the month: a company whose next call is for this month or an earlier
+    one (``next_call_month``) still has it to come, so nothing is late; one never called by the
+    service (lots loaded by hand, with no call planned) is taken at the contract's calendar, the
+    summary leaving after its due date: late. Without ``as_of`` (no moment), missing is late.
+    """
+    if as_of is None:
+        return True
+    if due_on is not None:
+        return (
+            called_at is not None and called_at <= as_of and due_on < as_of.astimezone(zone).date()
+        )
+    return next_call_month is None or next_call_month > month
 
 
 @dataclass(frozen=True)

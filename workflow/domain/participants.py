@@ -1,4 +1,5 @@
-"""What may be recorded about a participant: sex, birth year, the proof of eligibility.
+"""What may be recorded about a participant: sex, birth year, the proof of eligibility; and
+when a participant counts as active (``worked``).
 
 Pure rules shared by the CLI and the declaration import. Only the birth year is kept (GDPR), so
 the age rule works on years: someone must be at least ``MIN_AGE`` during the current year.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Protocol, TypeVar
 
 from workflow.domain.vocabulary import Sex, normalise
 
@@ -15,6 +17,8 @@ EARLIEST_BIRTH_YEAR = 1900
 MIN_AGE = 14  # the youngest age at which one may work (apprenticeship, school holidays)
 EARLIEST_VALIDATION_YEAR = 1900
 PROOF_MAX = 200
+
+_Verdict_co = TypeVar("_Verdict_co", covariant=True)
 
 SEX_WORDS: dict[str, Sex] = {
     "f": Sex.FEMALE,
@@ -79,3 +83,26 @@ def validation_date_problem(on: date, today: date) -> str | None:
     if on.year < EARLIEST_VALIDATION_YEAR:
         return f"date de validation {on:%d/%m/%Y} impossible : l'année s'écrit sur 4 chiffres."
     return None
+
+
+# --- Who counts as active -------------------------------------------------------------------
+
+
+class _Hours(Protocol[_Verdict_co]):
+    """Hours that can be compared with a number: a ``Decimal``, or a column in a query."""
+
+    def __gt__(self, other: int, /) -> _Verdict_co: ...
+
+
+def worked(hours: _Hours[_Verdict_co]) -> _Verdict_co:
+    """Whether a declaration line's ``hours`` are work: the one rule for every count of
+    participants (the monthly summary's active and new, the annual report's participants, the
+    contracts by type, an outcome's first month). A participant is active in a period when
+    they worked hours in it; a line declared at 0 h (the company keeps someone on its list in a
+    month without work) is no activity, so it never makes anyone active, new or counted.
+
+    Written once for both worlds: given a ``Decimal`` it answers a ``bool``; given a SQL column
+    it gives the condition a query filters on (``hours > 0``), so the summaries, the annual
+    report and the audit that recompiles them cannot drift apart.
+    """
+    return hours > 0

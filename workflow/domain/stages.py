@@ -249,6 +249,7 @@ HISTORY_LABELS: dict[str, str] = {
     "declaration_cancelled": "déclaration annulée",
     "declaration_validated": "déclaration validée",
     "award_corrected": "attribution corrigée",
+    "planned_end": "fin prévue changée",
     "reopen": "réouverture",
 }
 

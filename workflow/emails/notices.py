@@ -80,7 +80,9 @@ class ClauseResults:
 
     hours_done: Decimal = Decimal(0)
     participants: int = 0
-    months_declared: int = 0
+    #: Monthly declarations recorded, one per company x month (a lot with two companies owes
+    #: two a month).
+    declarations_received: int = 0
     by_company: list[CompanyHours] = field(default_factory=list)
     by_mode: list[Count] = field(default_factory=list)
     contracts: list[Count] = field(default_factory=list)
@@ -100,7 +102,7 @@ def results_context(results: ClauseResults, hours_target: int | None) -> dict[st
         "ratio": ratio,
         "reached": ratio is not None and ratio >= 1,
         "participants": results.participants,
-        "months_declared": results.months_declared,
+        "declarations_received": results.declarations_received,
         "by_company": [vars(c) for c in results.by_company],
         "by_mode": [vars(c) for c in results.by_mode],
         "contracts": [vars(c) for c in results.contracts],
@@ -187,7 +189,7 @@ def sample_results() -> ClauseResults:
     return ClauseResults(
         hours_done=Decimal("4512.5"),
         participants=11,
-        months_declared=16,
+        declarations_received=32,  # 16 months x 2 companies: all in
         by_company=[
             CompanyHours("Bâtiments du Sud-Ouest", "titulaire", 3500, Decimal("3362.5")),
             CompanyHours("Menuiseries de l'Exemple", "cotraitant", 1225, Decimal("1150")),

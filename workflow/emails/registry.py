@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from workflow.emails import digest, ladder, notices, receipts, summaries, welcome
+from workflow.emails import cancellations, digest, ladder, notices, receipts, summaries, welcome
 from workflow.emails.family import EmailFamily, Sample
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ FAMILIES: tuple[EmailFamily, ...] = (
     welcome.FAMILY,
     ladder.FAMILY,
     receipts.FAMILY,
+    cancellations.FAMILY,
     digest.FAMILY,
     summaries.FAMILY,
 )

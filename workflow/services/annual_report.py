@@ -13,8 +13,10 @@ report's footnotes say them in French):
   subcontractor) of a clause that was in execution (suspension included) or follow-up at some
   moment of the year, or that declared hours (more than 0) for a month of the year.
 - clauses followed: the clauses of that first condition.
-- participants: distinct people with more than 0 hours declared for a month of the year; their
-  age band is their age in the year (only the birth year is kept).
+- participants: distinct people with more than 0 hours declared for a month of the year (a line
+  at 0 h is no activity: ``workflow.domain.participants.worked``, the monthly summary's rule too,
+  so they are the people active in at least one of the year's monthly summaries); their age
+  band is their age in the year (only the birth year is kept).
 - contracts by type: distinct participants per contract type over the year's lines (someone
   hired under two contracts counts under each), with the hours worked under it.
 - outcomes: ``Outcome`` rows dated in the year, by type, and by group through ``group_of`` and the
@@ -59,6 +61,7 @@ from workflow.domain.annual_report import (
     hours_phrase,
 )
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, group_of
+from workflow.domain.participants import worked
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import AGE_BAND_LABELS, age_band
 from workflow.domain.vocabulary import (
@@ -152,7 +155,7 @@ def _declarations(statement: S, period: _Year, buyer_id: int | None) -> S:
 def _lines(statement: S, period: _Year, buyer_id: int | None) -> S:
     """Declaration lines with hours in the year's months (in the buyer's scope)."""
     statement = statement.join(Declaration, Declaration.id == DeclarationLine.declaration_id)
-    return _declarations(statement.where(DeclarationLine.hours > 0), period, buyer_id)
+    return _declarations(statement.where(worked(DeclarationLine.hours)), period, buyer_id)
 
 
 def _dec(value: Any) -> Decimal:

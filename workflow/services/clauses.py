@@ -21,9 +21,12 @@ from workflow.adapters.orm import (
     ClauseHistory,
     Company,
     Correspondent,
+    Declaration,
+    DeclarationLadder,
     Market,
 )
-from workflow.adapters.templates import french_date, french_hours
+from workflow.adapters.templates import french_date, french_hours, french_month
+from workflow.domain.calendar import month_start
 from workflow.domain.events import (
     AwardChange,
     AwardCorrected,
@@ -656,8 +659,14 @@ def advance_clause(
     publish: Publish,
     expected_version: int | None = None,
     end_date: date | None = None,
+    today: date | None = None,
+    end_field: str = "Date de fin d'exécution",
 ) -> ClauseAdvanced:
     """Apply one transition: compare-and-set on stage and version, history row, domain event.
+
+    ``end_date`` (with ``FINISH``) is the day the work ended: after ``today`` (the local day, given
+    by every interface; imports of past data give none) it is refused, ``end_field`` naming the
+    field as the interface calls it.
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -666,6 +675,20 @@ def advance_clause(
     clause = get_clause(session, clause_id)
     version = _version_read(clause, expected_version)
     if end_date is not None and event is ClauseEvent.FINISH:
+        if today is not None and end_date > today:
+            # The date the work ended is a fact: a date to come is the planned end (an
+            # amendment), and the reminders follow it while the lot stays in execution.
+            raise InputRefused(
+                f"{end_field}\u00a0: le {end_date:%d/%m/%Y} n'est pas encore arrivé (nous sommes "
+                f"le {today:%d/%m/%Y})\u00a0; l'exécution s'achève à une date passée ou du jour. "
+                "Si les travaux se prolongent (avenant), reportez plutôt la fin prévue du lot",
+                hint=Hint(
+                    f"\u00a0: clauses lot set-end {clause.id} {end_date:%d/%m/%Y} "
+                    "--reason «\u00a0avenant n°\u00a0…\u00a0».",
+                    "\u00a0: formulaire «\u00a0Changer la fin prévue\u00a0» de la page de la "
+                    "clause.",
+                ),
+            )
         if clause.start_date and end_date < clause.start_date:
             raise InputRefused(
                 f"Date de fin {end_date:%d/%m/%Y} antérieure au démarrage "
@@ -737,3 +760,128 @@ def reopen_clause(
     )
     publish(session, reopened)
     return reopened
+
+
+#: The history event of a planned end moved during execution (an amendment).
+PLANNED_END = "planned_end"
+#: Stages in which the planned end moves: from the award recorded until the work has ended.
+PLANNED_END_STAGES = frozenset({Stage.AWARD, Stage.EXECUTION, Stage.SUSPENDED})
+
+
+@dataclass(frozen=True)
+class PlannedEndChange:
+    """What ``set_planned_end`` did: the planned end before and after (equal: nothing written)."""
+
+    clause: Clause
+    before: date
+    after: date
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def set_planned_end(
+    session: Session,
+    clause_id: int,
+    planned_end: date,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    field: str = "Fin prévue",
+    reason_field: str = "Raison",
+) -> PlannedEndChange:
+    """Move the planned end of a lot awarded, in execution or suspended (an amendment
+    prolonging or cutting the works), with its reason kept in the history.
+
+    The reminders follow the new end through the lot's end month: a later end calls the months
+    it adds at their usual dates (``reminders.arm_parties`` re-arms a company whose calls were
+    over), an earlier one calls no month after it (``reminders._open_batch`` parks the company).
+    So that no month already asked for is left owed past the end, the new end may precede neither
+    a month declared nor a month whose call has gone out; nor the start. ``field`` and
+    ``reason_field`` name the fields as the interface calls them.
+    """
+    require_aware(now)
+    clause = get_clause(session, clause_id, for_update=True)
+    stage = Stage(clause.stage)
+    if stage not in PLANNED_END_STAGES:
+        if clause.end_date is not None and stage in (Stage.FOLLOW_UP, Stage.CLOSED):
+            why = (
+                f"l'exécution s'est achevée le {clause.end_date:%d/%m/%Y}, sa fin prévue ne "
+                "change plus"
+            )
+        elif stage in FINAL_STAGES or stage is Stage.FOLLOW_UP:
+            why = "sa fin prévue ne change plus"
+        else:
+            why = "la fin prévue s'enregistre avec l'attribution"
+        raise InputRefused(
+            f"{clause.label} est à l'étape «\u00a0{LABELS[stage]}\u00a0»\u00a0: {why}."
+        )
+    before, start = clause.planned_end_date, clause.start_date
+    if before is None or start is None:
+        raise InputRefused(
+            f"{clause.label}\u00a0: son attribution n'est pas enregistrée\u00a0; la fin prévue "
+            "s'enregistre avec elle",
+            hint=Hint(
+                f" (clauses clause award {clause.id} … --start JJ/MM/AAAA --end JJ/MM/AAAA).",
+                " (formulaire «\u00a0Enregistrer l'attribution\u00a0» de la page de la clause).",
+            ),
+        )
+    text = (reason or "").strip()
+    if not text:
+        raise InputRefused(
+            f"{reason_field}\u00a0: indiquez pourquoi la fin prévue change (avenant n°\u00a0…), "
+            "elle est gardée à l'historique."
+        )
+    if planned_end < start:
+        raise InputRefused(
+            f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant le démarrage ({start:%d/%m/%Y})."
+        )
+    if planned_end == before:
+        return PlannedEndChange(clause, before, planned_end)
+    _check_no_month_after(session, clause, planned_end, field)
+    clause.planned_end_date = planned_end
+    add_history(
+        session,
+        clause,
+        event=PLANNED_END,
+        actor=actor,
+        reason=f"fin prévue\u00a0: {french_date(before)} → {french_date(planned_end)}\u00a0; {text}",
+        now=now,
+    )
+    return PlannedEndChange(clause, before, planned_end)
+
+
+def _check_no_month_after(session: Session, clause: Clause, planned_end: date, field: str) -> None:
+    """Refuse an end before a month already declared, or already called: that month's ladder
+    would stay owed past the end (reminders, then the buyer's alert) with no way to declare it."""
+    last = month_start(planned_end)
+    declared = session.execute(
+        select(Declaration.month, Company.name)
+        .join(Company, Company.id == Declaration.company_id)
+        .where(Declaration.clause_id == clause.id, Declaration.month > last)
+        .order_by(Declaration.month.desc(), Company.name)
+        .limit(1)
+    ).first()
+    if declared is not None:
+        month, company = declared
+        raise InputRefused(
+            f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant {french_month(month)}, mois "
+            f"déjà déclaré par {company}\u00a0; la fin prévue ne peut pas précéder un mois "
+            "déclaré."
+        )
+    called = session.execute(
+        select(DeclarationLadder.month, Company.name)
+        .join(Company, Company.id == DeclarationLadder.company_id)
+        .where(DeclarationLadder.clause_id == clause.id, DeclarationLadder.month > last)
+        .order_by(DeclarationLadder.month.desc(), Company.name)
+        .limit(1)
+    ).first()
+    if called is not None:
+        month, company = called
+        raise InputRefused(
+            f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant {french_month(month)}, mois "
+            f"dont la déclaration a déjà été demandée à {company}\u00a0; la fin prévue ne peut "
+            "pas précéder un mois déjà appelé."
+        )

@@ -740,13 +740,15 @@ def edit_correspondent(
 
 
 def company_outbox_keys(session: Session, company_id: int) -> list[tuple[int, str]]:
-    """The outbox rows whose key names the company: its welcomes and its ladder's emails."""
+    """The outbox rows whose key names the company: its welcomes, its ladder's emails and
+    those telling it of a cancelled declaration."""
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.key)
         .where(
             or_(
                 OutboxMessage.key.like(f"reminder:%:{company_id}:%"),
                 OutboxMessage.key.like(f"welcome:%:{company_id}:%"),
+                OutboxMessage.key.like(f"cancellation:%:{company_id}:%"),
             )
         )
         .order_by(OutboxMessage.id)
@@ -1064,7 +1066,7 @@ def _buyer_messages(session: Session, buyer_id: int) -> list[_Candidate]:
 
 
 def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
-    """The company's emails not gone: welcomes, calls and reminders, receipts."""
+    """The company's emails not gone: welcomes, calls and reminders, receipts, cancellations."""
     declarations = {
         str(i)
         for i in session.scalars(select(Declaration.id).where(Declaration.company_id == company_id))
@@ -1077,6 +1079,7 @@ def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
                 OutboxMessage.key.like("reminder:%"),
                 OutboxMessage.key.like("welcome:%"),
                 OutboxMessage.key.like("receipt:%"),
+                OutboxMessage.key.like("cancellation:%"),
             ),
         )
         .order_by(OutboxMessage.id)

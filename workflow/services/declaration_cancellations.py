@@ -19,6 +19,7 @@ from workflow.domain.events import DeclarationCancelled, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused, NotFound
+from workflow.services.cancellation_notices import cancellation_recipients
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
     DECLARATION_CANCELLED,
@@ -51,6 +52,9 @@ class CancelledDeclaration:
     reason: str
     #: None when the month's ladder is not opened yet (its call is not due).
     ladder: LadderResumption | None
+    #: The addresses the email telling the company was queued for; empty when none was
+    #: (nobody at the company with an address).
+    informed: tuple[str, ...] = ()
 
 
 def cancel_declaration(
@@ -68,10 +72,11 @@ def cancel_declaration(
     """Withdraw the declaration of one company x lot x month, its lines with it.
 
     What it said stays in the history (« declaration_cancelled »: its number, month, company,
-    total and the reason); the receipt sent for it is not sent again, nor anything else. The
-    month is expected again: the figures drop its hours, and its ladder resumes where it stood
+    total and the reason); the receipt sent for it is not sent again. The month is expected
+    again: the figures drop its hours, and its ladder resumes where it stood
     (``reminders.resume_ladder``), so the company is reminded as if the declaration had never
-    come, never called afresh once the month's due date has passed.
+    come, never called afresh once the month's due date has passed. The company is told, with
+    the reason and its new due date (``cancellation_notices.tell_company``, on the event).
     """
     require_aware(now)
     if month.day != 1:
@@ -129,6 +134,8 @@ def cancel_declaration(
             at=now,
             actor=actor,
             reason=text,
+            recorded_at=recorded_at,
+            lines=lines,
         ),
     )
     return CancelledDeclaration(
@@ -143,4 +150,5 @@ def cancel_declaration(
         recorded_at=recorded_at,
         reason=text,
         ladder=ladder,
+        informed=cancellation_recipients(session, clause.id, company.id, declaration_id, now),
     )

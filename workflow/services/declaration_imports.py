@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
-from workflow.adapters.orm import Clause, Company, Market, Participant
+from workflow.adapters.orm import Clause, Company, Declaration, Market, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
@@ -112,6 +112,13 @@ class DeclarationSummary:
     criteria: dict[str, int]  # criterion -> participants
     delivery_modes: dict[str, Decimal]  # delivery mode -> hours
     replaced: bool
+    #: When the file gives, with ``--replace``, exactly the lines already recorded: the instant
+    #: they were recorded. Nothing is written for it (no history, no receipt, a validation kept).
+    unchanged_since: datetime | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.unchanged_since is not None
 
 
 @dataclass
@@ -510,19 +517,26 @@ def _record_group(
         criteria[participant.criterion] += 1
         modes[line.mode.value] += line.hours
         lines.append(LineInput(participant.id, line.hours, line.mode, line.contract))
-    replaced = find_declaration(session, group.clause.id, group.company.id, group.month) is not None
-    declaration = record_declaration(
-        session,
-        clause_id=group.clause.id,
-        company_id=group.company.id,
-        month=group.month,
-        lines=lines,
-        actor=actor,
-        now=now,
-        source=source,
-        publish=publish,
-        replace=replace,
-        zone=zone,
+    recorded = find_declaration(session, group.clause.id, group.company.id, group.month)
+    # A file sent again as it was: a « corrected » receipt for nothing corrected would mislead
+    # the company, and a validation would be lifted for nothing. Nothing is recorded then.
+    unchanged = recorded is not None and _same_lines(recorded, lines)
+    declaration = (
+        recorded
+        if recorded is not None and unchanged
+        else record_declaration(
+            session,
+            clause_id=group.clause.id,
+            company_id=group.company.id,
+            month=group.month,
+            lines=lines,
+            actor=actor,
+            now=now,
+            source=source,
+            publish=publish,
+            replace=replace,
+            zone=zone,
+        )
     )
     return DeclarationSummary(
         declaration_id=declaration.id,
@@ -538,8 +552,27 @@ def _record_group(
         completed_participants=tuple(completed),
         criteria=dict(criteria),
         delivery_modes=dict(modes),
-        replaced=replaced,
+        replaced=recorded is not None and not unchanged,
+        unchanged_since=declaration.recorded_at if unchanged else None,
     )
+
+
+def _same_lines(recorded: Declaration, lines: Sequence[LineInput]) -> bool:
+    """True when ``lines`` are the recorded declaration's, in any order."""
+    before = sorted(
+        (line.participant_id, Decimal(line.hours), line.delivery_mode, line.contract_type)
+        for line in recorded.lines
+    )
+    after = sorted(
+        (
+            line.participant_id,
+            Decimal(line.hours),
+            line.delivery_mode.value,
+            line.contract_type.value,
+        )
+        for line in lines
+    )
+    return before == after
 
 
 def _fill(participant: Participant, line: _Line) -> bool:

@@ -353,7 +353,8 @@ def _company_clashes(session: Session, source: Company, target: Company) -> str 
 
 
 def _renamed_key(key: str, target_id: int) -> str:
-    """``reminder:<clause>:<company>:…`` and ``welcome:<clause>:<company>:…`` name the target."""
+    """``reminder:<clause>:<company>:…``, ``welcome:<clause>:<company>:…`` and
+    ``cancellation:<clause>:<company>:…`` name the target."""
     parts = key.split(":")
     parts[2] = str(target_id)
     return ":".join(parts)

@@ -57,6 +57,7 @@ from workflow.domain.events import (
     Replaced,
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
+from workflow.domain.participants import worked
 from workflow.domain.stages import REOPEN, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -119,11 +120,21 @@ def clause_results(
             Declaration.clause_id == clause.id
         )
     )
+    # Who worked: a line at 0 h is no activity (``worked``, the summaries' and the annual
+    # report's rule), so the notice counts the people those reports count.
+    worked_filter = line_filter & worked(DeclarationLine.hours)
     participants = session.scalar(
-        select(func.count(distinct(DeclarationLine.participant_id))).where(line_filter)
+        select(func.count(distinct(DeclarationLine.participant_id))).where(worked_filter)
     )
-    months = session.scalar(
-        select(func.count(distinct(Declaration.month))).where(Declaration.clause_id == clause.id)
+    # One declaration per company x month: a lot with a holder and a subcontractor owes two a
+    # month, and « 3 sur 11 » counted by months alone hid the subcontractor's missing ones.
+    # Only the companies of the award as it stands, the ones the expected count multiplies by
+    # (a subcontractor replaced since keeps its hours in the totals, not a place in this count).
+    received = session.scalar(
+        select(func.count(Declaration.id)).where(
+            Declaration.clause_id == clause.id,
+            Declaration.company_id.in_([party.company_id for party in clause.parties]),
+        )
     )
     per_company = _pairs(
         session,
@@ -140,7 +151,7 @@ def clause_results(
     per_contract = _pairs(
         session,
         select(DeclarationLine.contract_type, func.count(distinct(DeclarationLine.participant_id)))
-        .where(line_filter)
+        .where(worked_filter)
         .group_by(DeclarationLine.contract_type),
     )
     per_outcome: dict[str, int] = {}
@@ -166,7 +177,7 @@ def clause_results(
     return ClauseResults(
         hours_done=Decimal(hours_done or 0),
         participants=int(participants or 0),
-        months_declared=int(months or 0),
+        declarations_received=int(received or 0),
         by_company=[
             CompanyHours(
                 name=party.company.name,
@@ -651,10 +662,8 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
     clause = _load_clause(session, event.clause_id)
     company = session.get_one(Company, event.company_id)
     party = award_party(session, clause.id, company.id)
-    correspondent = party_correspondent(party) if party is not None else None
-    if correspondent is None and company.correspondents:
-        correspondent = company.correspondents[0]
-    if correspondent is None or not correspondent.email.strip():
+    recipient = company_recipient(session, clause.id, company)
+    if recipient is None:
         return
     queue_email(
         session,
@@ -667,7 +676,7 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
             f"{_lines_digest(declaration)}"
         ),
         kind="declaration_receipt",
-        recipients=[Recipient(correspondent.name, correspondent.email)],
+        recipients=[recipient],
         context=receipt_message(
             session,
             clause,
@@ -681,6 +690,19 @@ def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRe
         now=event.at,
         clause_id=clause.id,
     )
+
+
+def company_recipient(session: Session, clause_id: int, company: Company) -> Recipient | None:
+    """Who reads a company's emails about its declarations on a lot (its receipts, a
+    cancellation): the correspondent named at award, else the company's first one; None when
+    that one has no address."""
+    party = award_party(session, clause_id, company.id)
+    correspondent = party_correspondent(party) if party is not None else None
+    if correspondent is None and company.correspondents:
+        correspondent = company.correspondents[0]
+    if correspondent is None or not correspondent.email.strip():
+        return None
+    return Recipient(correspondent.name, correspondent.email)
 
 
 def _lines_digest(declaration: Declaration) -> str:

@@ -212,6 +212,7 @@ _CORRESPONDENT_KINDS = (
     "declaration_reminder",
     "company_welcome",
     "declaration_receipt",
+    "declaration_cancelled",
 )
 #: Kinds written to the facilitator alone, from the settings.
 _FACILITATOR_KINDS = ("facilitator_digest", "monthly_summary")
@@ -262,6 +263,8 @@ def current_recipients(
         if declaration is None:
             return []
         return correspondent(declaration.clause_id, declaration.company_id, fallback=True)
+    if parts[0] == "cancellation" and len(parts) >= 3 and parts[1].isdigit() and parts[2].isdigit():
+        return correspondent(int(parts[1]), int(parts[2]), fallback=True)
     if parts[0] == "notice":
         return buyer_of(message.clause_id)
     if parts[0] == "summary" and len(parts) == 4 and parts[2] == "buyer" and parts[3].isdigit():

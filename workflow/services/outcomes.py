@@ -37,6 +37,7 @@ from workflow.adapters.templates import french_month
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, group_of
+from workflow.domain.participants import worked
 from workflow.domain.stages import FINAL_STAGES, LABELS, Stage
 from workflow.domain.vocabulary import (
     CRITERION_LABELS,
@@ -115,7 +116,7 @@ def first_worked_month(session: Session, participant_id: int, clause_id: int) ->
         .where(
             Declaration.clause_id == clause_id,
             DeclarationLine.participant_id == participant_id,
-            DeclarationLine.hours > 0,
+            worked(DeclarationLine.hours),
         )
     )
 
@@ -125,7 +126,7 @@ def worked_clauses(session: Session, participant_id: int) -> list[int]:
         session.scalars(
             select(Declaration.clause_id)
             .join(DeclarationLine, DeclarationLine.declaration_id == Declaration.id)
-            .where(DeclarationLine.participant_id == participant_id, DeclarationLine.hours > 0)
+            .where(DeclarationLine.participant_id == participant_id, worked(DeclarationLine.hours))
             .distinct()
             .order_by(Declaration.clause_id)
         )
@@ -179,7 +180,7 @@ def known_of_pairs(session: Session, pairs: Collection[Pair]) -> dict[Pair, Know
             .where(
                 DeclarationLine.participant_id.in_(people),
                 Declaration.clause_id.in_(clauses),
-                DeclarationLine.hours > 0,
+                worked(DeclarationLine.hours),
             )
             .group_by(DeclarationLine.participant_id, Declaration.clause_id)
         )

@@ -79,6 +79,7 @@ from workflow.domain.calendar import (
     reminder_number,
     replan_step,
     sending_slot,
+    step_offsets,
     suspended_days,
 )
 from workflow.domain.events import require_aware
@@ -298,7 +299,11 @@ def _open_batch(
                     "clause_id": party.clause_id,
                     "company_id": party.company_id,
                     "month": month,
-                    "due_on": schedule.due_on,
+                    # The date its call will give when it leaves at ``call_at`` (the climb writes
+                    # it again then): a month opened late (a resumption, a stop of the service,
+                    # a late start) is not « late » from a date nobody was given while its call
+                    # waits for its slot (the day's tasks, ``declaration list``, the receipts).
+                    "due_on": due_after_call(schedule, local_date(call_at, zone), zone),
                     "next_step": LadderStep.DONE if declared_at else LadderStep.CALL,
                     "next_step_at": None if declared_at else call_at,
                     "declared_at": declared_at,
@@ -717,7 +722,9 @@ def resume_ladder(
     reminder. The ladder waits on the step after the last one sent, at the moment it would have
     had if the declaration had never come: counted from the due date the call gave, suspended
     days pushing it, and from the step sent before it; a moment already past leaves at the next
-    call time (``sending_slot``), the following steps at the ladder's pace. A month whose call
+    call time (``sending_slot``), the following steps at the ladder's pace. The cancellation
+    itself counts as a step sent today: the next reminder or the alert keeps its usual gap
+    after it (the company, told of the cancellation, has that long to declare again). A month whose call
     never left (the company declared before it) is called: even past its scheduled due date,
     a reminder or an alert never goes for a month the company was not asked for, and a call
     that leaves late gives a new due date (``due_after_call``), as after a late start.
@@ -767,6 +774,14 @@ def resume_ladder(
             previous_on=previous_on,
             days=days,
         )
+        # The company learns today that its declaration no longer stands (the cancellation's
+        # email): counted as the step before, so the next reminder or the buyer's alert keeps
+        # the ladder's gap after it (the due date's own gap before reminder 1). Without it, a
+        # month declared on time and cancelled on the eve of its alert date had the buyer told
+        # the next morning that the company sent nothing.
+        offsets = step_offsets(rules)
+        before = names[following - 1]
+        day = max(day, days.add(today, offsets[step] - offsets.get(before, 0)))
         planned = at_local(day, rules.call_time, zone)
     at = sending_slot(planned, now, rules.call_time, zone)
     if step == LadderStep.CALL:

@@ -41,14 +41,22 @@ means every month from the first one to M included):
 - **Rythme**: over the counted clauses that have a target and both dates, the share of their
   target done by the end of M against the share of their time elapsed at the end of M
   (target-weighted), never against today (see ``workflow.domain.summary.Progress``).
-- **Déclarations attendues / manquantes** for M: one per company bound to a lot (holder,
-  co-contractor, subcontractor) of a clause followed in M by the rule above and not abandoned
-  by ``now``, M not spent entirely suspended. Missing: no declaration of M recorded by
-  ``now``. Companies are named (buyers may read them), participants never.
-- **Participants**: active = a declaration line in M; new = their first line in the scope is in
-  M; cumulated = a line up to M. Counted once per scope, by criterion, sex and age band.
+- **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
+  lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above and
+  not abandoned by ``now``, M not spent entirely suspended. Not received: no declaration of M
+  recorded by ``now``. Among those, *missing* (late) only once the company had its call for M
+  by ``now`` and the due date that call gave is past (``monthly_summary.is_late``: the
+  ladder's ``due_on``, pushed by suspended working days as the digest counts them, the date
+  the receipts and the digest read); the others are *not due yet*, named with that due date,
+  or with their call to come (a late start's catch-up call). Companies are named (buyers may
+  read them), participants never.
+- **Participants**: active = hours worked in M (a declaration line of more than 0 h: a line at
+  0 h is no activity, ``workflow.domain.participants.worked``, the annual report's rule); new =
+  their first month with hours in the scope is M; cumulated = hours in a month up to M.
+  Counted once per scope, by criterion, sex and age band. So a year's participants in the
+  annual report are the people active in at least one of its months' summaries.
 - **Hours by delivery mode**: declaration lines, in M and up to M.
-- **Contracts by type**: distinct participant x contract type, seen in M and up to M.
+- **Contracts by type**: distinct participant x contract type with hours, in M and up to M.
 - **Outcomes**: ``Outcome`` rows dated in M, and up to its end, grouped by ``Outcome.type`` in
   SQL and folded into reporting groups at reading time by ``group_of`` (the ``outcome_groups``
   setting over the default mapping; the stored ``Outcome.group`` is not read). Outcomes tied
@@ -108,6 +116,7 @@ from workflow.adapters.orm import (
     ClauseHistory,
     Company,
     Declaration,
+    DeclarationLadder,
     DeclarationLine,
     Market,
     Operation,
@@ -116,7 +125,19 @@ from workflow.adapters.orm import (
     PeriodicRun,
 )
 from workflow.adapters.types import Hours
-from workflow.domain.calendar import add_months, month_fully_within, month_start
+from workflow.domain.calendar import (
+    Interval,
+    LadderDays,
+    LadderStep,
+    add_months,
+    add_working_days,
+    at_local,
+    local_date,
+    month_fully_within,
+    month_start,
+    pushed_due,
+    suspended_days,
+)
 from workflow.domain.events import require_aware
 from workflow.domain.monthly_summary import (
     BuyerFigures,
@@ -131,8 +152,10 @@ from workflow.domain.monthly_summary import (
     ParticipantCount,
     StageCount,
     category_counts,
+    is_late,
     outcome_tables,
 )
+from workflow.domain.participants import worked
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.stages import Stage
 from workflow.domain.summary import (
@@ -514,10 +537,26 @@ def _declarations(
             Clause.lot_number,
             Clause.lot_title,
             received,
+            DeclarationLadder.due_on,
+            DeclarationLadder.called_at,
+            AwardParty.next_call_month,
+            AwardParty.next_call_at,
+            DeclarationLadder.next_step,
+            DeclarationLadder.next_step_at,
         )
         .select_from(AwardParty)
         .join(Clause, Clause.id == AwardParty.clause_id)
         .join(Company, Company.id == AwardParty.company_id)
+        # The month's ladder (unique per lot x company x month): the call and the due date the
+        # company was given, which say whether a missing declaration is late yet.
+        .outerjoin(
+            DeclarationLadder,
+            and_(
+                DeclarationLadder.clause_id == AwardParty.clause_id,
+                DeclarationLadder.company_id == AwardParty.company_id,
+                DeclarationLadder.month == m,
+            ),
+        )
         .join(Market, Market.id == Clause.market_id)
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
@@ -534,25 +573,103 @@ def _declarations(
     if buyer_id is not None:
         statement = statement.where(Operation.buyer_id == buyer_id)
     suspended = _suspended(session, asked)
+    zone = period.zone
+    today = period.as_of.astimezone(zone).date() if period.as_of is not None else None
     expected: dict[int | None, int] = defaultdict(int)
     missing: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
+    pending: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
     texts: dict[str, str] = {}  # one string for a name on many lines
-    for cid, bid, bname, company_id, company, ref, lot, title, got in _rows(session, statement):
+    for row in _rows(session, statement):
+        cid, bid, bname, company_id, company, ref, lot, title, got = row[:9]
+        due_on, called_at, next_month, next_at, ladder_step, ladder_at = row[9:]
+        if called_at is None and ladder_step == LadderStep.CALL:
+            # Opened, its call waiting for its slot: the party has moved on to the next
+            # month, the ladder holds when this one's call leaves.
+            next_month, next_at = m, ladder_at
         if cid not in asked:
             continue
-        if cid in suspended and month_fully_within(m, suspended[cid], period.zone):
+        if cid in suspended and month_fully_within(m, suspended[cid], zone):
             continue  # nobody is asked to declare a month spent entirely suspended
         expected[None] += 1
         expected[bid] += 1
-        if not got:
-            names = [texts.setdefault(t, t) for t in (bname, company, ref, lot, title)]
-            line = MissingDeclaration(cid, bid, names[0], company_id, *names[1:])
+        if got:
+            continue
+        known = _suspensions_known(suspended.get(cid, ()), period.as_of)
+        if due_on is not None and called_at is not None and known:
+            # Suspended working days after the call push its due date, as the digest counts it:
+            # those known at the summary's moment (a suspension recorded since, or its end, is
+            # not what the summary could say, nor what the audit must find when it recompiles).
+            days = LadderDays(suspended_days(known, zone, today or due_on))
+            due_on = pushed_due(due_on, local_date(called_at, zone), days)
+        b, co, r, lo, ti = (texts.setdefault(t, t) for t in (bname, company, ref, lot, title))
+        if is_late(
+            m,
+            period.as_of,
+            zone,
+            due_on=due_on,
+            called_at=called_at,
+            next_call_month=next_month,
+        ):
+            line = MissingDeclaration(cid, bid, b, company_id, co, r, lo, ti)
             missing[None].append(line)
             missing[bid].append(line)
+            continue
+        called = called_at is not None and period.as_of is not None and called_at <= period.as_of
+        # Suspended at the summary's moment: its call, or its due date, waits for the
+        # resumption, a day nobody knows then.
+        on_hold = period.as_of is not None and any(i.end is None for i in known)
+        line = MissingDeclaration(
+            cid,
+            bid,
+            b,
+            company_id,
+            co,
+            r,
+            lo,
+            ti,
+            due_on=due_on if called else None,
+            # A lot suspended at the summary's moment: no « appel prévu le … » from a call time
+            # that passed while it was suspended, no date that will move (and the same words
+            # when the audit compiles it again later).
+            call_at=None
+            if called or on_hold
+            else _call_to_come(period, called_at, next_month, next_at),
+            suspended=on_hold,
+        )
+        pending[None].append(line)
+        pending[bid].append(line)
     return {
-        scope: Declarations(count, tuple(missing.get(scope, [])))
+        scope: Declarations(count, tuple(missing.get(scope, [])), tuple(pending.get(scope, [])))
         for scope, count in expected.items()
     }
+
+
+def _suspensions_known(intervals: Iterable[Interval], as_of: datetime | None) -> list[Interval]:
+    """The suspensions as they stood at ``as_of``: none begun after it, one ended after it still
+    running (``end`` None). All of them when there is no moment."""
+    if as_of is None:
+        return list(intervals)
+    return [
+        Interval(i.start, i.end if i.end is not None and i.end <= as_of else None)
+        for i in intervals
+        if i.start <= as_of
+    ]
+
+
+def _call_to_come(
+    period: _Period,
+    called_at: datetime | None,
+    next_month: date | None,
+    next_at: datetime | None,
+) -> datetime | None:
+    """When the month's call is planned, as the database holds it: its ladder's call, queued
+    after the summary's moment; else the company's next call, when it is for this month or an
+    earlier one (a catch-up call covers them all). None when not known."""
+    if called_at is not None:
+        return called_at
+    if next_month is not None and next_month <= period.month:
+        return next_at
+    return None
 
 
 @dataclass
@@ -598,12 +715,13 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
     computes once, then a ``UNION ALL`` of GROUP BYs, a few rows per buyer):
 
     - participants per buyer, and over the territory (someone working for two buyers is one
-      participant of the territory): active = a line in M; new = their first line in the
-      scope is in M; cumulated = a line up to M; by criterion, by sex, by age band;
+      participant of the territory): active = hours worked in M; new = their first month with
+      hours in the scope is M; cumulated = hours up to M; by criterion, by sex, by age band
+      (only lines with hours are read: ``worked``);
     - hours by delivery mode per buyer (the territory's are the buyers' added up): the lines'
       hours, in M and up to M;
     - contracts by type per buyer, and over the territory: distinct participant x contract
-      type, seen in M and up to M.
+      type with hours, in M and up to M.
     """
     m = period.month
     declared = (
@@ -624,7 +742,8 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
         .join(Clause, Clause.id == Declaration.clause_id)
         .join(Market, Market.id == Clause.market_id)
         .join(Operation, Operation.id == Market.operation_id)
-        .where(Declaration.month <= m, period.received())
+        # Lines at 0 h are no activity (``worked``): the annual report counts the same people.
+        .where(Declaration.month <= m, period.received(), worked(DeclarationLine.hours))
         .group_by(
             Operation.buyer_id,
             DeclarationLine.participant_id,
@@ -1175,6 +1294,26 @@ def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
 JOB_SKIPPED = "monthly_summary_skipped"
 
 
+def _first_deadline_passed(session: Session, month: date, timing: SummaryTiming) -> datetime:
+    """When ``month``'s summary may leave as far as its companies' due dates go: ``timing``'s
+    delay after the earliest due date the companies were given for it (each ladder holds the
+    date its call gave, or will give, from the moment it is opened).
+
+    In a month like the others the earliest is the calendar's own and this moment is the
+    summary's usual one. After a long stop of the service every call of the month left late,
+    each with a later due date: the summary waits for them, as DOMAIN asks (« it cannot leave
+    before the declaration deadline of M »), instead of leaving before any, every declaration
+    « pas encore due ». One lot started late among others on time holds nothing back.
+    A month no company was asked for yet (none opened) is not held.
+    """
+    earliest = session.scalar(
+        select(func.min(DeclarationLadder.due_on)).where(DeclarationLadder.month == month)
+    )
+    if earliest is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return at_local(add_working_days(earliest, timing.delay), timing.at, timing.zone)
+
+
 def queue_monthly_summaries(app: App, now: datetime) -> int:
     """Queue the summary of the latest month due at ``now`` if not produced yet; the number of
     emails queued.
@@ -1189,12 +1328,15 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
     """
     require_aware(now)
     zone = app.settings.zone
-    latest = latest_due_month(now, summary_timing(app.settings))
+    timing = summary_timing(app.settings)
+    latest = latest_due_month(now, timing)
     with app.transaction() as session:
         last_done = _last_done(session)
         if last_done is not None and last_done >= latest:
             return 0
         if not _has_followed_clause(session, latest, now, zone):
+            return 0
+        if now < _first_deadline_passed(session, latest, timing):
             return 0
         owed = months_to_summarise(latest, _first_activity(session), last_done)
     period = f"{latest:%Y-%m}"

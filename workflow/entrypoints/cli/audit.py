@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
-from workflow.app.audit import AuditReport, Finding, verify_database
+from workflow.app.audit import Finding, verify_database
+
+# The verdict is shared with the web page « Contrôle de cohérence ».
+from workflow.app.audit_texts import REMARK, verdict
 from workflow.entrypoints.cli.common import (
     get_app,
     handle_errors,
     json_option,
-    plural,
     print_json,
     say,
 )
@@ -22,18 +24,6 @@ def audit_group() -> None:
 
 def _as_json(finding: Finding) -> dict[str, str]:
     return {"controle": finding.check, "objet": finding.subject, "probleme": finding.problem}
-
-
-def _checked(report: AuditReport) -> str:
-    return ", ".join(
-        (
-            plural(report.clauses, "clause", "clauses"),
-            plural(report.messages, "courriel", "courriels"),
-            plural(report.summaries, "synthèse mensuelle", "synthèses mensuelles"),
-            plural(report.receipts, "accusé de réception", "accusés de réception"),
-            plural(report.declarations, "déclaration", "déclarations"),
-        )
-    )
 
 
 @audit_group.command("verify")
@@ -66,13 +56,8 @@ def verify_command(as_json: bool) -> None:
         for finding in report.findings:
             say(finding.line)
         for remark in report.remarks:
-            say(f"Remarque – {remark.line}")
-        checked = _checked(report)
-        if report.ok:
-            say(f"Aucun problème ({checked} vérifiés).")
-        else:
-            found = plural(len(report.findings), "problème trouvé", "problèmes trouvés")
-            say(f"{found} ({checked} vérifiés).")
+            say(f"{REMARK}{remark.line}")
+        say(verdict(report))
     if not report.ok:
         raise SystemExit(1)
 

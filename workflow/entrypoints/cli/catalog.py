@@ -14,9 +14,10 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from workflow.adapters.templates import to_name
+from workflow.adapters.templates import french_month, to_name
 from workflow.app import calendars as calendar_app
 from workflow.app import catalog as catalog_app
+from workflow.app import clauses as clause_app
 from workflow.app.catalog import (
     BuyerView,
     CompanyView,
@@ -647,6 +648,49 @@ def lot_set(
     say(f"Clause n° {clause_id} : calendrier des déclarations changé.")
     print_calendar_changed(result)
     print_calendar(result.calendar)
+
+
+@lot_group.command("set-end")
+@clause_argument
+@click.argument("end_text", metavar="FIN_PREVUE")
+@click.option(
+    "--reason", required=True, help="Raison (avenant n° …), gardée à l'historique de la clause."
+)
+@actor_option
+@json_option
+@handle_errors
+def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Change la fin prévue d'un lot attribué, en exécution ou suspendu (un avenant qui prolonge
+    ou raccourcit les travaux) ; les appels à déclarer suivent la nouvelle fin.
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01.
+    FIN_PREVUE : la nouvelle date de fin prévue (jj/mm/aaaa)."""
+    end = parse_date_fr(end_text, "Fin prévue")
+    done = clause_app.set_planned_end(
+        get_app(), clause, end, reason=reason, actor=actor, reason_field="--reason"
+    )
+    if as_json:
+        print_json(
+            {
+                "clause": done.clause_id,
+                "fin_prevue_avant": done.before,
+                "fin_prevue": done.after,
+                "modifiee": done.changed,
+            }
+        )
+        return
+    if not done.changed:
+        say(
+            f"Rien à changer\u00a0: la fin prévue de la clause n°\u00a0{done.clause_id} est déjà "
+            f"le {done.after:%d/%m/%Y}."
+        )
+        return
+    moved = "reportée" if done.after > done.before else "avancée"
+    say(
+        f"Clause n°\u00a0{done.clause_id}\u00a0: fin prévue {moved} du {done.before:%d/%m/%Y} au "
+        f"{done.after:%d/%m/%Y}\u00a0; l'historique garde la raison. Les appels à déclarer "
+        f"suivent\u00a0: le dernier mois appelé est {french_month(done.after)}."
+    )
 
 
 # The same command as ``clauses clause list``: a lot and its clause are one row.

@@ -53,7 +53,11 @@ def ladder_data(ladder: corrections.LadderStanding | None) -> dict[str, Any] | N
 @click.option("--clause", required=True, help=f"La clause déclarée : {CLAUSE_HELP}.")
 @click.option("--company", required=True, help=f"L'entreprise : {COMPANY_HELP}.")
 @click.option("--month", required=True, help="Le mois déclaré, mm/aaaa (ex. 10/2026).")
-@click.option("--reason", required=True, help="Pourquoi l'annuler, gardé à l'historique.")
+@click.option(
+    "--reason",
+    required=True,
+    help="Pourquoi l'annuler\u00a0: gardé à l'historique et écrit à l'entreprise.",
+)
 @actor_option
 @json_option
 @handle_errors
@@ -62,7 +66,9 @@ def declaration_cancel(
 ) -> None:
     """Annule la déclaration d'un mois (et ses lignes) : ses heures sortent des bilans, le mois
     est de nouveau attendu et ses relances reprennent où elles en étaient. L'historique garde ce
-    qu'elle disait et le motif ; l'accusé de réception déjà envoyé ne l'est pas de nouveau."""
+    qu'elle disait et le motif ; l'entreprise en est informée par courriel (le motif, la date à
+    laquelle déclarer de nouveau ce mois) ; l'accusé de réception déjà envoyé ne l'est pas de
+    nouveau, celui qui n'était pas encore parti ne part pas."""
     first_day = parse_month(month)
     if first_day is None:
         raise InputRefused(
@@ -84,6 +90,7 @@ def declaration_cancel(
                 "motif": cancelled.reason,
                 "date": cancelled.at,
                 "relances": ladder_data(cancelled.ladder),
+                "entreprise_informee": list(cancelled.informed),
             }
         )
         return
@@ -93,6 +100,7 @@ def declaration_cancel(
         f"{plural(cancelled.lines, 'ligne', 'lignes')}."
     )
     say(corrections.ladder_sentence(cancelled.ladder, get_app().settings.zone))
+    say(corrections.informed_sentence(cancelled))
 
 
 # --- an abandon undone ----------------------------------------------------------------------------

@@ -443,7 +443,13 @@ def advance(
     event = parse_event(event_name)
     finish = parse_date_fr(end_date, "--end-date") if end_date else None
     advanced = clause_app.advance_clause(
-        get_app(), clause, event, reason=reason, end_date=finish, actor=actor
+        get_app(),
+        clause,
+        event,
+        reason=reason,
+        end_date=finish,
+        actor=actor,
+        end_field="--end-date",
     )
     if as_json:
         print_json(

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -23,7 +22,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from workflow.adapters.templates import french_hours, french_number
+from workflow.adapters.templates import french_hours
+
+# Shared with the web pages; imported from here by every command.
+from workflow.app.command_words import number as number
+from workflow.app.command_words import plural as plural
+from workflow.app.command_words import to_jsonable as to_jsonable
 from workflow.bootstrap import App, bootstrap
 from workflow.errors import ClausesError, DatabaseTrouble, InputRefused
 
@@ -73,21 +77,9 @@ def say(text: str, style: str | None = None, *, markup: bool = False) -> None:
     console.print(text, style=style, soft_wrap=True, markup=markup)
 
 
-def number(value: int | Decimal | float) -> str:
-    """A count or a quantity as French writes it: ``12 345`` (Babel's narrow no-break space
-    between thousands), ``151,67`` (decimal comma, two decimals only when there are some)."""
-    amount = Decimal(str(value))
-    return french_number(amount, 0 if amount == amount.to_integral_value() else 2)
-
-
 def hours_text(value: int | Decimal | float | None, missing: str = "–") -> str:
     """``4 725 h``, ``151,67 h``; ``missing`` when there is no figure."""
     return missing if value is None else french_hours(value)
-
-
-def plural(count: int, one: str, many: str) -> str:
-    """``0 clause``, ``1 clause``, ``12 345 clauses``: French keeps 0 in the singular."""
-    return f"{number(count)} {one if count < 2 else many}"
 
 
 class CliState:
@@ -134,20 +126,6 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(1) from None
 
     return wrapper
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
 
 
 def print_json(data: Any) -> None:

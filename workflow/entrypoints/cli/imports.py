@@ -187,10 +187,30 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "criteres": summary.criteria,
         "modalites": summary.delivery_modes,
         "remplacee": summary.replaced,
+        "inchangee": summary.unchanged,
     }
 
 
 def print_declaration(summary: DeclarationSummary) -> None:
+    if summary.unchanged_since is not None:
+        recorded = summary.unchanged_since.astimezone(get_app().settings.zone)
+        say(
+            f"Déclaration {month_phrase(summary.month)} inchangée : {summary.company} – "
+            f"{summary.clause_label}",
+            style="bold",
+        )
+        say(
+            f"  Le fichier donne les lignes enregistrées le "
+            f"{french_date(recorded)} ({french_hours(summary.total_hours)}) : "
+            "rien n'est modifié, aucun accusé de réception."
+        )
+        if summary.completed_participants:
+            # The file may still give a sex or birth year the service lacked: said as ever.
+            say(
+                "  Sexe ou année de naissance complétés : "
+                f"{', '.join(summary.completed_participants)}."
+            )
+        return
     verb = "remplacée" if summary.replaced else "enregistrée"
     say(
         f"Déclaration {month_phrase(summary.month)} {verb} : {summary.company} – "
@@ -301,7 +321,15 @@ def declaration_zero(
                 "entreprise": declared.company,
                 "mois": declared.month,
                 "heures": 0,
+                "inchangee": declared.unchanged_since is not None,
             }
+        )
+    elif declared.unchanged_since is not None:
+        recorded = declared.unchanged_since.astimezone(get_app().settings.zone)
+        say(
+            f"Déclaration {month_phrase(declared.month)} de {declared.company} (clause n° "
+            f"{declared.clause_id}) déjà enregistrée à zéro heure le {french_date(recorded)} : "
+            "rien n'est modifié, aucun accusé de réception."
         )
     else:
         say(

@@ -138,6 +138,21 @@ class AdvanceIn(BaseModel):
     date_fin: date | None = None
 
 
+class PlannedEndIn(BaseModel):
+    fin_prevue: date = Field(description="La nouvelle fin prévue du lot (AAAA-MM-JJ).")
+    motif: str = Field(
+        max_length=2000, description="La raison (avenant n° …), gardée à l'historique."
+    )
+
+
+class PlannedEndOut(BaseModel):
+    numero: int
+    fin_prevue_avant: date
+    fin_prevue: date
+    modifiee: bool = Field(description="Faux si la fin prévue était déjà celle-là.")
+    le: datetime
+
+
 class AdvancedOut(BaseModel):
     numero: int
     etape_avant: Stage
@@ -451,13 +466,33 @@ def create_api(app: App) -> FastAPI:
     async def advance(caller: Writer, numero: ClauseNumber, body: AdvanceIn) -> dict[str, Any]:
         moved = await call(
             clauses.advance_clause, numero, body.evenement, reason=body.motif,
-            end_date=body.date_fin, actor=caller.name,
+            end_date=body.date_fin, actor=caller.name, end_field="«\u00a0date_fin\u00a0»",
         )  # fmt: skip
         return {
             "numero": moved.clause_id,
             "etape_avant": moved.from_stage,
             "etape": moved.to_stage,
             "le": moved.at,
+        }
+
+    @api.post(
+        "/clauses/{numero}/fin-prevue",
+        response_model=PlannedEndOut,
+        summary="Changer la fin prévue d'un lot en exécution ou suspendu (avenant)",
+    )
+    async def planned_end(
+        caller: Writer, numero: ClauseNumber, body: PlannedEndIn
+    ) -> dict[str, Any]:
+        done = await call(
+            clauses.set_planned_end, numero, body.fin_prevue, reason=body.motif,
+            actor=caller.name, field="«\u00a0fin_prevue\u00a0»", reason_field="«\u00a0motif\u00a0»",
+        )  # fmt: skip
+        return {
+            "numero": done.clause_id,
+            "fin_prevue_avant": done.before,
+            "fin_prevue": done.after,
+            "modifiee": done.changed,
+            "le": done.at,
         }
 
     @api.get("/declarations", response_model=list[ExpectedOut], summary="Déclarations attendues")
@@ -550,10 +585,8 @@ def create_api(app: App) -> FastAPI:
     async def outbox(
         _: Reader, etat: Annotated[list[str] | None, Query(max_length=7)] = None
     ) -> list[dict[str, Any]]:
-        # Its counts are not returned: bounded, they do not read the whole outbox for nothing.
-        listed = await call(
-            mail.outbox_messages, states=etat or (), limit=200, count_up_to=mail.COUNT_BOUND
-        )
+        # Its counts are not returned, so none is made.
+        listed = await call(mail.outbox_messages, states=etat or (), limit=200, with_counts=False)
         return [
             {
                 "numero": m.id,

@@ -4,8 +4,9 @@ The board is a GET form (``etape``, ``donneur``, ``recherche``, ``page``): a fil
 an address the facilitator can keep or send. A clause's page offers « Avancer à l'étape
 suivante » (``clauses clause advance`` with the next event) and, in its « Actions » section,
 what else its stage allows: the award (``clause award``), the final report (``clause report``),
-the hours imposed (``clause hours``), the figures of the calculation (``clause figures``) and
-the other events of the stage (``clause advance`` with suspend or abandon). Each calls the
+the hours imposed (``clause hours``), the figures of the calculation (``clause figures``), the
+planned end during execution (``lot set-end``) and the other events of the stage (``clause
+advance`` with suspend or abandon). Each calls the
 application function the CLI command calls, with the signed-in user as its actor; a refusal is
 shown on the page, in French, with what was typed, and nothing changes.
 """
@@ -403,6 +404,23 @@ def router(app: App, pages: Pages) -> APIRouter:
             return "parametres"
 
         return await act(request, clause_id, "parametres", action)
+
+    @routes.post("/clauses/{clause_id}/fin-prevue")
+    async def planned_end(request: Request, clause_id: str) -> Response:
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            end = required_date(typed.get("nouvelle_fin", ""), "Nouvelle fin prévue")
+            done = await call(
+                clause_app.set_planned_end,
+                clause,
+                end,
+                reason=typed.get("raison_fin", ""),
+                actor=user.name,
+                field="Nouvelle fin prévue",
+                reason_field="Raison du changement",
+            )
+            return "fin-prevue" if done.changed else "fin-prevue-inchangee"
+
+        return await act(request, clause_id, "fin-prevue", action)
 
     @routes.post("/clauses/{clause_id}/evenement")
     async def side_event(request: Request, clause_id: str) -> Response:

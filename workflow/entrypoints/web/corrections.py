@@ -30,7 +30,7 @@ from workflow.app import (
     web_corrections,
     web_people_corrections,
 )
-from workflow.app.clause_corrections import ladder_sentence
+from workflow.app.clause_corrections import informed_sentence, ladder_sentence
 from workflow.app.corrections import Correction, Deletion
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS
@@ -949,7 +949,8 @@ def router(app: App, pages: Pages) -> APIRouter:
             return cancel_page(request, user, lot, **again, error=web_words(error.message))
         return render(
             request, "corrections_done.html", user=user, lot=lot, cancelled=done, reopened=None,
-            next_step=ladder_sentence(done.ladder, app.settings.zone), labels=LABELS,
+            next_step=ladder_sentence(done.ladder, app.settings.zone),
+            informed=informed_sentence(done), labels=LABELS,
         )  # fmt: skip
 
     @routes.get("/corrections/lots/{clause_id:int}/reouverture", response_class=HTMLResponse)
@@ -985,7 +986,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             )  # fmt: skip
         return render(
             request, "corrections_done.html", user=user, lot=lot, cancelled=None, reopened=done,
-            next_step=None, labels=LABELS,
+            next_step=None, informed=None, labels=LABELS,
         )  # fmt: skip
 
     return routes

@@ -3,6 +3,7 @@ and what every page shows (the site's name, the facilitator's contact)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,16 @@ class Pages:
     def __init__(self, app: App) -> None:
         self.app = app
         self.env = environment()
+        zone = app.settings.zone
+
+        def local_date_text(value: date | datetime, pattern: str = "d MMMM y") -> str:
+            # An instant is read on the territory's calendar: a declaration recorded at 00:30
+            # in Paris was recorded that day, not the day before as UTC says.
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(zone)
+            return french_date(value, pattern)
+
+        self.env.filters["date"] = local_date_text
 
     def render(
         self, request: Request, name: str, status_code: int = 200, **context: Any

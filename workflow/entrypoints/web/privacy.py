@@ -13,7 +13,6 @@ journal of reads).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,11 +20,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from workflow.app import web_privacy
-from workflow.bootstrap import App
-from workflow.entrypoints.cli.common import to_jsonable
 
 # The command's own text and JSON, so that the files handed over are the command's, word for word.
-from workflow.entrypoints.cli.privacy import export_data, export_text
+from workflow.app.privacy_texts import export_json, export_text
+from workflow.bootstrap import App
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import NotFound
@@ -139,8 +137,9 @@ def router(app: App, pages: Pages) -> APIRouter:
         if isinstance(held, Response):
             return held
         # As ``clauses privacy export --json`` prints it.
-        text = json.dumps(to_jsonable(export_data(held)), ensure_ascii=False, indent=2) + "\n"
-        return attachment(text, "application/json", f"donnees-participant-{participant_id}.json")
+        return attachment(
+            export_json(held), "application/json", f"donnees-participant-{participant_id}.json"
+        )
 
     @routes.get(address + ".txt")
     async def as_text(request: Request, participant_id: ParticipantNumber) -> Response:

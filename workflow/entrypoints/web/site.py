@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from workflow.bootstrap import App
 from workflow.entrypoints.web import (
     additions,
+    audit,
     board,
     corrections,
     dashboard,
@@ -19,6 +20,7 @@ from workflow.entrypoints.web import (
     mail_log,
     participants,
     privacy,
+    purge,
     reports,
 )
 from workflow.entrypoints.web.api import create_api
@@ -44,6 +46,8 @@ def create_site(app: App) -> FastAPI:
     site.include_router(imports.router(app, pages))
     site.include_router(participants.router(app, pages))
     site.include_router(privacy.router(app, pages))
+    site.include_router(purge.router(app, pages))
+    site.include_router(audit.router(app, pages))
 
     async def signed_in_or_not(request: Request) -> None:
         """A wrong address typed while signed in keeps the navigation back to the dashboard;

@@ -18,6 +18,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
     PeriodicRun,
 )
+from workflow.emails import cancellations as cancellation_email
 from workflow.emails import digest as digest_email
 from workflow.emails import summaries as summary_email
 from workflow.emails.ladder import step_kind
@@ -85,6 +86,8 @@ class _Lookup:
             found = CANCELLED_REASON.fullmatch(reason or "")
             if found is not None:
                 self.cancelled.append((int(found["id"]), clause_id, at.astimezone(UTC)))
+        # The same, to look one up at once (one per cancellation email).
+        self.cancellations = set(self.cancelled)
         self.runs: set[tuple[str, str]] = {
             (j, p) for j, p in session.execute(select(PeriodicRun.job, PeriodicRun.period))
         }
@@ -192,6 +195,28 @@ def _receipt(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list
         _same_clause(problems, row, look.declarations[declaration_id])
 
 
+def _cancellation(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
+    """``cancellation:<clause>:<company>:<declaration>:<instant>``: the history row of that
+    declaration's cancellation, at that instant, on that clause."""
+    _kind(problems, row, cancellation_email.KIND)
+    if len(parts) < 5:
+        problems.append("clé d'annulation illisible")
+        return
+    clause_id, declaration_id = _int(parts[1]), _int(parts[3])
+    _same_clause(problems, row, clause_id)
+    if not look.clause(problems, clause_id):
+        return
+    look.company(problems, _int(parts[2]))
+    moment = _instant(":".join(parts[4:]))
+    if moment is None:
+        problems.append(f"l'instant « {':'.join(parts[4:])} » de la clé est illisible")
+    elif (declaration_id, clause_id, moment.astimezone(UTC)) not in look.cancellations:
+        problems.append(
+            f"aucune annulation de la déclaration n° {parts[3]} sur la clause n° {clause_id} "
+            f"à l'instant {':'.join(parts[4:])}"
+        )
+
+
 def _digest(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
     _kind(problems, row, digest_email.KIND)
     period = parts[1] if len(parts) == 2 else ""
@@ -247,6 +272,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _welcome(look, row, parts, problems)
         elif prefix == "receipt":
             _receipt(look, row, parts, problems)
+        elif prefix == cancellation_email.KEY_PREFIX:
+            _cancellation(look, row, parts, problems)
         elif prefix == "digest":
             _digest(look, row, parts, problems)
         elif prefix == "summary":

@@ -1,0 +1,69 @@
+"""Words the command line and the dashboard's pages both write: counts in French, what each kind of
+email is, and values made fit for JSON.
+
+They live below the entry points so that a page and a command print the same words without one
+entry point importing the other (``lint-imports``: the application layer imports no entry point).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from workflow.adapters.templates import french_number
+
+#: What each kind of email is, in the words of the people who receive it.
+KIND_LABELS = {
+    "declaration_call": "Appels à déclarer (entreprises)",
+    "declaration_reminder": "Rappels (entreprises)",
+    "declaration_escalation": "Alertes avant mise en demeure (donneurs d'ordre)",
+    "declaration_receipt": "Accusés de réception de déclaration",
+    "declaration_cancelled": "Déclarations annulées (entreprises)",
+    "company_welcome": "Accueils des entreprises attributaires",
+    "facilitator_digest": "Récapitulatifs des tâches (facilitatrice)",
+    "monthly_summary": "Synthèses mensuelles (facilitatrice)",
+    "monthly_summary_buyer": "Synthèses mensuelles (donneurs d'ordre)",
+    "notice_identified": "Avis : clause repérée",
+    "notice_drafted": "Avis : clause rédigée",
+    "notice_awarded": "Avis : attribution",
+    "notice_execution_started": "Avis : démarrage",
+    "notice_suspended": "Avis : suspension",
+    "notice_resumed": "Avis : reprise",
+    "notice_execution_ended": "Avis : fin d'exécution",
+    "notice_final_report": "Avis : bilan",
+    "notice_abandoned": "Avis : abandon",
+    "notice_reopened": "Avis : réouverture après abandon",
+    "notice_award_corrected": "Avis : attribution corrigée",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
+def number(value: int | Decimal | float) -> str:
+    """A count or a quantity as French writes it: ``12 345`` (Babel's narrow no-break space
+    between thousands), ``151,67`` (decimal comma, two decimals only when there are some)."""
+    amount = Decimal(str(value))
+    return french_number(amount, 0 if amount == amount.to_integral_value() else 2)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``0 clause``, ``1 clause``, ``12 345 clauses``: French keeps 0 in the singular."""
+    return f"{number(count)} {one if count < 2 else many}"
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
