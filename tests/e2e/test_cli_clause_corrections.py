@@ -134,7 +134,7 @@ def test_it_cancels_a_declaration_and_says_where_the_reminders_stand(
         f"Déclaration de mars 2026 de BTP Exemple annulée (clause n° {started['clause']}) : "
         f"0{NBSP}h retirées, 0 ligne.\n"
         "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
-        "rappel n° 1, le jeudi 23 avril 2026 à 09:00.\n"
+        "rappel n° 1, le lundi 27 avril 2026 à 09:00.\n"
         f"L'entreprise en est informée par courriel (paul.chantier@example.org) : le motif, "
         "et la date à laquelle déclarer de nouveau ce mois."
     )

@@ -291,21 +291,23 @@ def test_the_ladder_resumes_where_it_stood_never_skipping_a_reminder(
         sent=("call",),
         step="reminder_1",
         step_label="rappel n° 1",
-        at=utc(2026, 4, 23, 7),
+        # Cancelled on Wednesday 22 April: reminder 1 keeps the due date's 3 working days
+        # after the cancellation, as after a due date (the company is told that day).
+        at=utc(2026, 4, 27, 7),
         due_on=date(2026, 4, 10),
     )
     [ladder] = ladders(app)
     assert (ladder.declared_at, ladder.next_step, ladder.next_step_at) == (
         None,
         "reminder_1",
-        utc(2026, 4, 23, 7),
+        utc(2026, 4, 27, 7),
     )
     walk(app, date(2026, 4, 23), date(2026, 5, 31))
     assert march_steps(app, lot) == [
         ("call", utc(2026, 4, 1, 7)),
-        ("reminder_1", utc(2026, 4, 23, 7)),
-        ("reminder_2", utc(2026, 4, 29, 7)),  # 7 - 3 = 4 working days after reminder 1
-        ("escalation", utc(2026, 5, 13, 7)),  # 15 - 7 = 8 after reminder 2 (1 and 8 May off)
+        ("reminder_1", utc(2026, 4, 27, 7)),
+        ("reminder_2", utc(2026, 5, 4, 7)),  # 7 - 3 = 4 working days after reminder 1 (1 May off)
+        ("escalation", utc(2026, 5, 18, 7)),  # 15 - 7 = 8 after reminder 2 (8 and 14 May off)
     ]
     clean(app)
 

@@ -719,8 +719,11 @@ def test_long_tables_are_cut_in_the_email_and_complete_in_its_attachments(
         (m.clause_id, m.company_id) for m in missing
     }
     assert all(m.due_on is not None and m.due_on >= FIRST_MORNING.date() for m in pending)
+    # Each named with its due date, or, its lot suspended that morning, with no date that
+    # will move.
     first = pending[0]
-    assert f"{first.company} ({first.lot_label} – {first.buyer}, à déclarer d'ici le " in said
+    when = "lot suspendu, échéance reportée" if first.suspended else "à déclarer d'ici le "
+    assert f"{first.company} ({first.lot_label} – {first.buyer}, {when}" in said
 
     # The attachments: every followed clause, every missing declaration.
     assert [f.filename for f in files] == [
