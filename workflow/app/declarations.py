@@ -33,6 +33,7 @@ from workflow.services.declarations import (
     declaration_problems,
     find_declaration,
     record_declaration,
+    same_lines,
 )
 from workflow.services.declarations import validate_declaration as validate_month
 from workflow.services.online_declarations import (
@@ -88,7 +89,7 @@ def declare_zero(
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
         recorded = find_declaration(unit.session, found_clause.id, found_company.id, month)
-        if replace and recorded is not None and not recorded.lines:
+        if replace and recorded is not None and same_lines(recorded, []):
             problems = declaration_problems(
                 unit.session,
                 found_clause,

@@ -17,14 +17,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, ClauseHistory, Company, DeclarationLadder, OutboxMessage
-from workflow.domain.calendar import (
-    LadderDays,
-    LadderStep,
-    due_date,
-    local_date,
-    pushed_due,
-    suspended_days,
-)
+from workflow.domain.calendar import LadderDays, LadderStep, due_date, local_date, suspended_days
 from workflow.domain.events import DeclarationCancelled
 from workflow.domain.stages import Stage
 from workflow.emails import receipts
@@ -36,6 +29,7 @@ from workflow.emails.cancellations import (
     cancellation_key,
 )
 from workflow.services.declaration_links import month_links
+from workflow.services.declaration_views import held_due
 from workflow.services.declarations import DECLARATION_CANCELLED
 from workflow.services.email_facts import lot_of
 from workflow.services.lot_calendars import suspensions
@@ -67,13 +61,10 @@ def expected_again(
         return Expected(
             due_on=due_on or due_date(month, due_day_of(clause, settings)), suspended=suspended
         )
-    due_on = ladder.due_on
-    if ladder.called_at is not None:
-        # Pushed by the suspended days since its call, as ``declaration list`` shows it.
-        today = local_date(at, settings.zone)
-        intervals = suspensions(session, [clause.id]).get(clause.id, [])
-        days = LadderDays(suspended_days(intervals, settings.zone, today))
-        due_on = pushed_due(due_on, local_date(ladder.called_at, settings.zone), days)
+    # Pushed by the suspended days since its call, as ``declaration list`` shows it.
+    intervals = suspensions(session, [clause.id]).get(clause.id, [])
+    days = LadderDays(suspended_days(intervals, settings.zone, local_date(at, settings.zone)))
+    due_on = held_due(ladder, ladder.due_on, days, settings)
     if suspended:
         # Nothing leaves while the lot is suspended (the pass skips it): no date to promise.
         return Expected(due_on=due_on, suspended=True)

@@ -857,31 +857,21 @@ def _check_no_month_after(session: Session, clause: Clause, planned_end: date, f
     """Refuse an end before a month already declared, or already called: that month's ladder
     would stay owed past the end (reminders, then the buyer's alert) with no way to declare it."""
     last = month_start(planned_end)
-    declared = session.execute(
-        select(Declaration.month, Company.name)
-        .join(Company, Company.id == Declaration.company_id)
-        .where(Declaration.clause_id == clause.id, Declaration.month > last)
-        .order_by(Declaration.month.desc(), Company.name)
-        .limit(1)
-    ).first()
-    if declared is not None:
-        month, company = declared
-        raise InputRefused(
-            f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant {french_month(month)}, mois "
-            f"déjà déclaré par {company}\u00a0; la fin prévue ne peut pas précéder un mois "
-            "déclaré."
-        )
-    called = session.execute(
-        select(DeclarationLadder.month, Company.name)
-        .join(Company, Company.id == DeclarationLadder.company_id)
-        .where(DeclarationLadder.clause_id == clause.id, DeclarationLadder.month > last)
-        .order_by(DeclarationLadder.month.desc(), Company.name)
-        .limit(1)
-    ).first()
-    if called is not None:
-        month, company = called
-        raise InputRefused(
-            f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant {french_month(month)}, mois "
-            f"dont la déclaration a déjà été demandée à {company}\u00a0; la fin prévue ne peut "
-            "pas précéder un mois déjà appelé."
-        )
+    checks: tuple[tuple[type[Declaration] | type[DeclarationLadder], str, str], ...] = (
+        (Declaration, "déjà déclaré par", "un mois déclaré"),
+        (DeclarationLadder, "dont la déclaration a déjà été demandée à", "un mois déjà appelé"),
+    )
+    for model, whose, what in checks:
+        found = session.execute(
+            select(model.month, Company.name)
+            .join(Company, Company.id == model.company_id)
+            .where(model.clause_id == clause.id, model.month > last)
+            .order_by(model.month.desc(), Company.name)
+            .limit(1)
+        ).first()
+        if found is not None:
+            month, company = found
+            raise InputRefused(
+                f"{field}\u00a0: le {planned_end:%d/%m/%Y} est avant {french_month(month)}, mois "
+                f"{whose} {company}\u00a0; la fin prévue ne peut pas précéder {what}."
+            )

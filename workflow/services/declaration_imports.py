@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
-from workflow.adapters.orm import Clause, Company, Declaration, Market, Participant
+from workflow.adapters.orm import Clause, Company, Market, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
@@ -53,6 +53,7 @@ from workflow.services.declarations import (
     find_declaration,
     hours_problem,
     record_declaration,
+    same_lines,
 )
 from workflow.services.imports import lot_key
 from workflow.services.participants import REFERENCE_MAX
@@ -520,7 +521,7 @@ def _record_group(
     recorded = find_declaration(session, group.clause.id, group.company.id, group.month)
     # A file sent again as it was: a « corrected » receipt for nothing corrected would mislead
     # the company, and a validation would be lifted for nothing. Nothing is recorded then.
-    unchanged = recorded is not None and _same_lines(recorded, lines)
+    unchanged = recorded is not None and same_lines(recorded, lines)
     declaration = (
         recorded
         if recorded is not None and unchanged
@@ -555,24 +556,6 @@ def _record_group(
         replaced=recorded is not None and not unchanged,
         unchanged_since=declaration.recorded_at if unchanged else None,
     )
-
-
-def _same_lines(recorded: Declaration, lines: Sequence[LineInput]) -> bool:
-    """True when ``lines`` are the recorded declaration's, in any order."""
-    before = sorted(
-        (line.participant_id, Decimal(line.hours), line.delivery_mode, line.contract_type)
-        for line in recorded.lines
-    )
-    after = sorted(
-        (
-            line.participant_id,
-            Decimal(line.hours),
-            line.delivery_mode.value,
-            line.contract_type.value,
-        )
-        for line in lines
-    )
-    return before == after
 
 
 def _fill(participant: Participant, line: _Line) -> bool:

@@ -100,7 +100,7 @@ class ExpectedDeclaration:
     called: bool  # the month's call went out (its ladder exists)
 
 
-def _due(
+def held_due(
     ladder: DeclarationLadder | None, scheduled: date, days: LadderDays, settings: Settings
 ) -> date:
     """The due date the company is held to: its call's (pushed by the suspended days after the
@@ -150,7 +150,7 @@ def expected_declarations(
         cid, company_key, month_key = key
         clause, company, ladder = clauses[cid], companies[company_key], ladders.get(key)
         scheduled = month_schedule(month_key, calendars[cid].rules, zone).due_on
-        due = _due(ladder, scheduled, days[cid], settings)
+        due = held_due(ladder, scheduled, days[cid], settings)
         found = declared.get(key)
         late_days = 0
         if found is not None:

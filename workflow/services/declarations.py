@@ -208,6 +208,25 @@ def find_declaration(
     )
 
 
+def same_lines(recorded: Declaration, lines: Sequence[LineInput]) -> bool:
+    """True when ``lines`` are the recorded declaration's, in any order: a replacement by them
+    corrects nothing (no history, no « corrected » receipt, a validation kept)."""
+    before = sorted(
+        (line.participant_id, Decimal(line.hours), line.delivery_mode, line.contract_type)
+        for line in recorded.lines
+    )
+    after = sorted(
+        (
+            line.participant_id,
+            Decimal(line.hours),
+            line.delivery_mode.value,
+            line.contract_type.value,
+        )
+        for line in lines
+    )
+    return before == after
+
+
 def _check_lines(session: Session, lines: Sequence[LineInput]) -> None:
     seen: set[int] = set()
     for line in lines:

@@ -724,10 +724,10 @@ def resume_ladder(
     days pushing it, and from the step sent before it; a moment already past leaves at the next
     call time (``sending_slot``), the following steps at the ladder's pace. The cancellation
     itself counts as a step sent today: the next reminder or the alert keeps its usual gap
-    after it (the company, told of the cancellation, has that long to declare again). A month whose call
-    never left (the company declared before it) is called: even past its scheduled due date,
-    a reminder or an alert never goes for a month the company was not asked for, and a call
-    that leaves late gives a new due date (``due_after_call``), as after a late start.
+    after it (the company, told of the cancellation, has that long to declare again). A month
+    whose call never left (the company declared before it) is called: even past its scheduled
+    due date, a reminder or an alert never goes for a month the company was not asked for, and
+    a call that leaves late gives a new due date (``due_after_call``), as after a late start.
 
     None when the month has no ladder yet: its call is not due, and the pass will open it as
     for any month, no declaration stopping it now. A month all of whose steps were sent stays

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -37,7 +38,15 @@ def hours_field(value: Decimal | None) -> str:
     return text.replace(".", ",")
 
 
-def environment() -> Environment:
+def environment(zone: ZoneInfo) -> Environment:
+    """The pages' environment; an instant is dated on ``zone``'s calendar (a declaration
+    recorded at 00:30 in Paris was recorded that day, not the day before as UTC says)."""
+
+    def local_date_text(value: date | datetime, pattern: str = "d MMMM y") -> str:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return french_date(value, pattern)
+
     env = Environment(
         loader=FileSystemLoader(web_folder()),
         autoescape=select_autoescape(["html"]),
@@ -46,7 +55,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        date=french_date,
+        date=local_date_text,
         day=french_day,
         month=french_month,
         month_phrase=month_phrase,
@@ -62,17 +71,7 @@ class Pages:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.env = environment()
-        zone = app.settings.zone
-
-        def local_date_text(value: date | datetime, pattern: str = "d MMMM y") -> str:
-            # An instant is read on the territory's calendar: a declaration recorded at 00:30
-            # in Paris was recorded that day, not the day before as UTC says.
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                value = value.astimezone(zone)
-            return french_date(value, pattern)
-
-        self.env.filters["date"] = local_date_text
+        self.env = environment(app.settings.zone)
 
     def render(
         self, request: Request, name: str, status_code: int = 200, **context: Any
