@@ -21,13 +21,20 @@ from workflow.domain.events import (
     DeclarationCancelled,
     DeclarationRecorded,
     FinalReportRecorded,
+    PlannedEndMoved,
 )
 
 # Re-exported: entry points and tests take the App from here, with ``bootstrap()``.
 from workflow.runtime import App as App
 from workflow.runtime import EventHandler as EventHandler
 from workflow.runtime import Handlers, utc_now
-from workflow.services import cancellation_notices, notices, receipt_withdrawals, reminder_emails
+from workflow.services import (
+    cancellation_notices,
+    notices,
+    receipt_withdrawals,
+    reminder_emails,
+    reminders,
+)
 from workflow.settings import Settings, load_settings
 
 
@@ -35,7 +42,9 @@ def default_handlers() -> Handlers:
     """Every event and who hears of it: the one place where reactions are wired."""
     return {
         ClauseIdentified: [notices.notify_identified],
-        ClauseAdvanced: [notices.notify_advanced],
+        # A lot whose end moved later, or called again, has its companies parked past the old
+        # end armed again, in the same transaction (the pass arms only those never armed).
+        ClauseAdvanced: [notices.notify_advanced, reminders.rearm_lot],
         ClauseAwarded: [notices.welcome_award],
         FinalReportRecorded: [notices.notify_final_report],
         # The receipt leaves (an older one of the same declaration still waiting is withdrawn:
@@ -47,8 +56,9 @@ def default_handlers() -> Handlers:
             receipt_withdrawals.rewrite_after,
             reminder_emails.withdraw_answered,
         ],
-        ClauseReopened: [notices.notify_reopened],
+        ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
         AwardCorrected: [notices.correct_award],
+        PlannedEndMoved: [reminders.rearm_lot, notices.notify_planned_end],
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
         # confirm what was cancelled); the company is told why and by when to declare the month
         # again (after the withdrawal: the email says whether its receipt will come), and its

@@ -32,6 +32,8 @@ from workflow.adapters.types import Hours, Money, Ratio, UTCDateTime
 #: The predicates of the partial indexes, written as the queries that use them write them
 #: (SQLite uses a partial index only for a WHERE term identical to its own, without parameters).
 OPEN_LADDERS = "declared_at IS NULL"
+UNARMED_PARTIES = "next_call_at IS NULL AND next_call_month IS NULL"
+PLANNED_CALLS = "next_call_at IS NOT NULL"
 UNVALIDATED = "validated_at IS NULL"
 SUSPENSION_ROWS = "to_stage = 'suspended' OR from_stage = 'suspended'"
 
@@ -211,7 +213,28 @@ class AwardParty(Base):
     """
 
     __tablename__ = "award_parties"
-    __table_args__ = (UniqueConstraint("clause_id", "company_id"),)
+    __table_args__ = (
+        UniqueConstraint("clause_id", "company_id"),
+        # The calls planned, which the pass opens when due (``reminders.open_due_ladders``):
+        # partial, so that the parties with none (most of a country's: parked past their lot's
+        # end) are out of it, and SQLite does not read them through it for ``arm_parties``
+        # (migration 0016).
+        Index(
+            "ix_award_parties_next_call_at",
+            "next_call_at",
+            sqlite_where=text(PLANNED_CALLS),
+            postgresql_where=text(PLANNED_CALLS),
+        ),
+        # The parties never armed, which the pass arms (``reminders.arm_parties``): a few
+        # thousand among the parties of every lot (migration 0016).
+        Index(
+            "ix_award_parties_unarmed",
+            "id",
+            "clause_id",
+            sqlite_where=text(UNARMED_PARTIES),
+            postgresql_where=text(UNARMED_PARTIES),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), index=True)
@@ -222,7 +245,7 @@ class AwardParty(Base):
     )
     hours_share: Mapped[int | None] = mapped_column(Integer, default=None)
     next_call_month: Mapped[date | None] = mapped_column(Date, default=None)
-    next_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    next_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     clause: Mapped[Clause] = relationship(back_populates="parties")
     company: Mapped[Company] = relationship()

@@ -27,6 +27,7 @@ from workflow.domain.vocabulary import PartyRole
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
+from workflow.services.lot_ends import ReleasedMonths
 
 Designation = str | int
 
@@ -174,12 +175,14 @@ def calculate_hours(
 
 @dataclass(frozen=True)
 class Advanced:
-    """A clause moved from one stage to another, at ``at``."""
+    """A clause moved from one stage to another, at ``at``; with a finish, the months after the
+    end no longer asked for (``released``, by company)."""
 
     clause_id: int
     from_stage: Stage
     to_stage: Stage
     at: datetime
+    released: tuple[ReleasedMonths, ...] = ()
 
 
 def advance_clause(
@@ -197,6 +200,7 @@ def advance_clause(
     refused, ``end_field`` naming it as the interface does (« --end-date », « date_fin »)."""
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
+        released: list[ReleasedMonths] = []
         advanced = clause_service.advance_clause(
             unit.session,
             clause_id,
@@ -208,8 +212,11 @@ def advance_clause(
             end_date=end_date,
             today=local_date(unit.now, app.settings.zone),
             end_field=end_field,
+            released=released,
         )
-        return Advanced(clause_id, advanced.from_stage, advanced.to_stage, unit.now)
+        return Advanced(
+            clause_id, advanced.from_stage, advanced.to_stage, unit.now, tuple(released)
+        )
 
 
 @dataclass(frozen=True)
@@ -372,6 +379,7 @@ def set_planned_end(
             reason=reason,
             actor=unit.actor,
             now=unit.now,
+            publish=unit.app.publish,
             field=field,
             reason_field=reason_field,
         )

@@ -36,6 +36,7 @@ KIND_LABELS = {
     "notice_abandoned": "Avis : abandon",
     "notice_reopened": "Avis : réouverture après abandon",
     "notice_award_corrected": "Avis : attribution corrigée",
+    "notice_planned_end": "Avis : fin prévue changée",
 }
 
 

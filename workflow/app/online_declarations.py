@@ -4,13 +4,15 @@
 already); ``declare_online`` records the form in one transaction, as a declaration by file would:
 the month's reminders stop at once and the receipt leaves. Declaring again replaces the month's
 lines (the history keeps both). A link that was altered, has expired or names a company no longer
-on the lot changes nothing.
+on the lot changes nothing. A link sent to a company since merged into another (the same company
+recorded twice) is its target's: the page, the file and the declaration are the target's, on the
+same lot and month.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -32,6 +34,7 @@ from workflow.domain.vocabulary import (
 from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of
 from workflow.errors import InputRefused
+from workflow.services.corrections import RecordKind
 from workflow.services.declaration_links import read_link
 from workflow.services.declarations import (
     declaration_problems,
@@ -54,6 +57,7 @@ from workflow.services.online_declarations import (
     parse_form,
     same_as_recorded,
 )
+from workflow.services.record_history import merged_into
 
 __all__ = [
     "CheckedDeclaration",
@@ -124,6 +128,28 @@ class DeclarationPage:
         return self.closed_because is None
 
 
+def _scope(session: Session, app: App, token: str, now: datetime) -> LinkScope:
+    """What the link followed allows today: ``LinkRefused`` when it is not one of ours or has
+    expired. A link names the company it was emailed to; when that company is no longer on the
+    lot because it was merged into another since (one company recorded twice: its awards,
+    ladders and declarations moved to the record that stays), the link is the surviving
+    company's. Every way in (page, check, file, declaration) reads its link here.
+
+    The lot's parties are read once (``_page`` finds them loaded); the history of merges is read
+    only when the link's company is not among them."""
+    scope = read_link(session, app.settings, token, now)
+    clause = session.get(Clause, scope.clause_id)
+    if clause is None:
+        return scope
+    parties = {p.company_id for p in clause.parties}
+    if scope.company_id in parties:
+        return scope
+    survivor = merged_into(session, RecordKind.COMPANY, scope.company_id)
+    if survivor is None or survivor not in parties:
+        return scope  # removed from the lot (a corrected award): ``_page`` refuses it
+    return replace(scope, company_id=survivor)
+
+
 def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> DeclarationPage:
     clause = session.get(Clause, scope.clause_id)
     company = session.get(Company, scope.company_id)
@@ -132,7 +158,8 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         or company is None
         or company.id not in {p.company_id for p in clause.parties}
     ):
-        # The lot or the company left since the email (a corrected award): the link is void.
+        # The company left the lot since the email (a corrected award), itself or the company
+        # it was merged into (``_scope`` followed the merge): the link is void.
         raise InputRefused(
             "Ce lien de déclaration ne correspond plus à un lot de votre entreprise : "
             "l'attribution a changé depuis l'envoi du courriel."
@@ -190,7 +217,7 @@ def declaration_page(app: App, token: str) -> DeclarationPage:
     allows nothing."""
     now = app.clock()
     with reading(app) as session:
-        scope = read_link(session, app.settings, token, now)
+        scope = _scope(session, app, token, now)
         return _page(session, app, scope, now)
 
 
@@ -235,7 +262,7 @@ def check_declaration(
     """The form as it would be recorded, or ``FormRefused``; writes nothing."""
     now = app.clock()
     with reading(app) as session:
-        scope = read_link(session, app.settings, token, now)
+        scope = _scope(session, app, token, now)
         page = _page(session, app, scope, now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
@@ -268,7 +295,7 @@ def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[Line
     ``FileRefused`` names each line that is wrong. Writes nothing."""
     now = app.clock()
     with reading(app) as session:
-        scope = read_link(session, app.settings, token, now)
+        scope = _scope(session, app, token, now)
         _page(session, app, scope, now)  # a link that allows nothing reads no file
         return lines_from_file(session, data, filename, scope, now=now, zone=app.settings.zone)
 
@@ -279,7 +306,7 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
     sent again record nothing (a reload, a double click)."""
     with unit_of_work(app) as unit:
         session = unit.session
-        scope = read_link(session, app.settings, token, unit.now)
+        scope = _scope(session, app, token, unit.now)
         page = _page(session, app, scope, unit.now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])

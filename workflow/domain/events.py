@@ -124,6 +124,18 @@ class DeclarationCancelled:
     lines: int
 
 
+@dataclass(frozen=True)
+class PlannedEndMoved:
+    """The planned end of a lot moved (an amendment): the calls follow it to its month."""
+
+    clause_id: int
+    before: date
+    after: date
+    at: datetime
+    actor: str
+    reason: str
+
+
 DomainEvent = (
     ClauseIdentified
     | ClauseAdvanced
@@ -133,6 +145,7 @@ DomainEvent = (
     | ClauseReopened
     | AwardCorrected
     | DeclarationCancelled
+    | PlannedEndMoved
 )
 
 #: Every event type, for whoever listens to them all (a test's recorder).
@@ -145,4 +158,5 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ClauseReopened,
     AwardCorrected,
     DeclarationCancelled,
+    PlannedEndMoved,
 )

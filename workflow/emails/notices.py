@@ -13,8 +13,10 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.templates import french_month
+from workflow.domain.calendar import add_months, month_start, months_between
 from workflow.domain.events import AwardChange
-from workflow.domain.stages import ClauseEvent
+from workflow.domain.stages import ClauseEvent, Stage
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
 from workflow.emails.samples import BUYER_CONTACT, LOT, PARTIES
@@ -45,6 +47,7 @@ KINDS = (
     "notice_resumed",
     "notice_reopened",
     "notice_award_corrected",
+    "notice_planned_end",
 )
 #: Kinds whose context carries the clause's results (hours done, outcomes...).
 RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
@@ -117,6 +120,80 @@ def changes_context(changes: Iterable[AwardChange]) -> list[dict[str, str]]:
     return [{"what": c.what, "before": c.before, "after": c.after} for c in changes]
 
 
+@dataclass(frozen=True)
+class EndMove:
+    """The planned end of a lot moved (an amendment), ``before`` → ``after``; ``before`` is None
+    when the history row no longer tells it."""
+
+    before: date | None
+    after: date
+
+
+def _elided(name: str) -> str:
+    """« de » before a month, « d' » before a vowel (« d'avril »)."""
+    return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
+
+
+def months_named(months: Sequence[date], *, of: bool = False) -> str:
+    """« mars 2027 », « janvier, février et mars 2027 », « décembre 2026 et janvier 2027 »; more
+    than three months in a row: « d'avril à septembre 2027 », « de novembre 2026 à février
+    2027 ». ``of``: after a noun (« les déclarations de janvier, février et mars 2027 »)."""
+    ordered = sorted(set(months))
+    if not ordered:
+        return ""
+    names = [french_month(m) for m in ordered]
+    same_year = len({m.year for m in ordered}) == 1
+    if len(ordered) > 3 and ordered == months_between(ordered[0], ordered[-1]):
+        first = names[0].rsplit(" ", 1)[0] if same_year else names[0]
+        return f"{_elided(first)} à {names[-1]}"
+    if same_year:
+        names = [n.rsplit(" ", 1)[0] for n in names[:-1]] + [names[-1]]
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1]
+    return _elided(said) if of else said
+
+
+def end_move_context(
+    lot: Lot, move: EndMove, schedule: Sequence[Mapping[str, date]]
+) -> dict[str, Any]:
+    """What a moved planned end changes for the declarations, from ``before`` and ``after``: the
+    months it adds (each with the due date the ``schedule`` gives it) or the months no longer
+    asked. The last month asked is the month of the planned end, unless the work already ended
+    (then the month it ended: the move changes no month)."""
+    after_month = month_start(move.after)
+    due = {entry["month"]: entry["due_on"] for entry in schedule}
+    added: list[date] = []
+    removed: list[date] = []
+    if move.before is not None and lot.end_date is None:
+        before_month = month_start(move.before)
+        if after_month > before_month:
+            added = months_between(add_months(before_month, 1), after_month)
+        elif after_month < before_month:
+            removed = months_between(add_months(after_month, 1), before_month)
+    last_month = month_start(lot.end_date) if lot.end_date is not None else after_month
+    return {
+        "before": move.before,
+        "after": move.after,
+        "later": move.before is not None and move.after > move.before,
+        "earlier": move.before is not None and move.after < move.before,
+        "added": [{"month": m, "due_on": due.get(m)} for m in added],
+        "added_count": len(added),
+        "added_names": months_named(added),
+        "added_of": months_named(added, of=True),
+        "removed": removed,
+        "removed_count": len(removed),
+        "removed_names": months_named(removed),
+        "removed_of": months_named(removed, of=True),
+        "last_month": last_month,
+        "last_due_on": due.get(last_month),
+        "ended_on": lot.end_date,
+        # Dates are announced only for a lot whose calls run: before the start a late start
+        # moves them, during a suspension no call leaves.
+        "dated": lot.stage == Stage.EXECUTION.value,
+        "suspended": lot.stage == Stage.SUSPENDED.value,
+        "not_started": lot.stage == Stage.AWARD.value,
+    }
+
+
 def notice_context(
     lot: Lot,
     parties: Sequence[Party],
@@ -128,9 +205,10 @@ def notice_context(
     changes: Iterable[AwardChange] | None = None,
     held_since: date | None = None,
     due_dates: Mapping[date, date] | None = None,
+    move: EndMove | None = None,
 ) -> dict[str, Any]:
     """Context of every buyer notice; ``results`` only for the kinds that report figures,
-    ``changes`` only for a corrected award; ``held_since`` only for a notice released late
+    ``changes`` only for a corrected award, ``move`` only for a planned end moved; ``held_since`` only for a notice released late
     (``services.held_notices``): the day it could not leave, its buyer having no contact;
     ``due_dates``: the due date calls already gave for a month (a late notice must not announce
     the scheduled date when the companies were given another)."""
@@ -147,6 +225,8 @@ def notice_context(
     }
     if changes is not None:
         context["changes"] = changes_context(changes)
+    if move is not None:
+        context["moved"] = end_move_context(lot, move, context["schedule"])
     return context
 
 
@@ -168,6 +248,7 @@ SAMPLE_MILESTONES: dict[str, tuple[date, str | None]] = {
         "Consultation relancée : le marché est de nouveau ouvert",
     ),
     "notice_award_corrected": (date(2026, 2, 16), None),
+    "notice_planned_end": (date(2027, 2, 15), "Avenant n° 2 : intempéries de l'hiver"),
 }
 #: What the sample corrected award changed.
 SAMPLE_AWARD_CHANGES = (
@@ -183,6 +264,9 @@ SAMPLE_AWARD_CHANGES = (
 )
 #: The stage the sample clause is reopened at (it was abandoned at the award).
 SAMPLE_REOPENED_STAGE = "award"
+#: The sample amendment: the end planned on 31 March 2027 moved to 30 June 2027, the work
+#: still going on (the sample lot's end date is not known yet).
+SAMPLE_END_MOVE = EndMove(date(2027, 3, 31), date(2027, 6, 30))
 
 
 def sample_results() -> ClauseResults:
@@ -226,6 +310,9 @@ def sample_results() -> ClauseResults:
 def sample(kind: str, settings: Settings) -> Sample:
     at, reason = SAMPLE_MILESTONES[kind]
     lot = replace(LOT, stage=SAMPLE_REOPENED_STAGE) if kind == "notice_reopened" else LOT
+    move = SAMPLE_END_MOVE if kind == "notice_planned_end" else None
+    if move is not None:
+        lot = replace(LOT, planned_end_date=move.after, end_date=None)
     context = notice_context(
         lot,
         PARTIES,
@@ -234,6 +321,7 @@ def sample(kind: str, settings: Settings) -> Sample:
         reason=reason,
         results=sample_results() if kind in RESULT_KINDS else None,
         changes=SAMPLE_AWARD_CHANGES if kind == "notice_award_corrected" else None,
+        move=move,
     )
     return Sample((BUYER_CONTACT,), context)
 

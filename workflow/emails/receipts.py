@@ -67,6 +67,7 @@ def receipt_context(
     correction: DeclarationLink | None = None,
     owed_links: Mapping[date, DeclarationLink] | None = None,
     replaces: Replaced | None = None,
+    written_on: date | None = None,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
@@ -74,7 +75,10 @@ def receipt_context(
     corrects what it declared (by form or file) until the facilitator validates it;
     ``owed_links``: the page of each month it still owes, so that a late company can catch up
     from the receipt (its older calls' links may have expired); ``replaces``: the month as it
-    stood before, when this recording corrects it (its earlier receipt no longer holds)."""
+    stood before, when this recording corrects it (its earlier receipt no longer holds);
+    ``written_on``: the day the receipt is written, when not the day it was received (one
+    written again while it waited): a month due before then is late, never « à envoyer au plus
+    tard le » a date already past."""
     owed_links = owed_links or {}
     due_dates = due_dates or {}
 
@@ -82,6 +86,7 @@ def receipt_context(
         return due_dates.get(month) or due_date(month, due_day)
 
     received_on = declaration.recorded_at.astimezone(zone).date()
+    written_on = max(written_on or received_on, received_on)
     lines = [
         {
             "reference": line.reference,
@@ -115,7 +120,7 @@ def receipt_context(
             {
                 "month": month,
                 "due_on": due(month),
-                "late": due(month) < received_on,
+                "late": due(month) < written_on,
                 "url": owed_links[month].url if month in owed_links else None,
             }
             for month in sorted(missing)

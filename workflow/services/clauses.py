@@ -36,6 +36,7 @@ from workflow.domain.events import (
     ClauseReopened,
     DomainEvent,
     FinalReportRecorded,
+    PlannedEndMoved,
     require_aware,
 )
 from workflow.domain.hours import (
@@ -63,6 +64,8 @@ from workflow.errors import (
     NotFound,
     list_hint,
 )
+from workflow.services.lot_ends import ReleasedMonths, release_months_after
+from workflow.services.lot_ends import history_reason as lot_ends_reason
 
 Publish = Callable[[Session, DomainEvent], None]
 
@@ -661,12 +664,16 @@ def advance_clause(
     end_date: date | None = None,
     today: date | None = None,
     end_field: str = "Date de fin d'exécution",
+    released: list[ReleasedMonths] | None = None,
 ) -> ClauseAdvanced:
     """Apply one transition: compare-and-set on stage and version, history row, domain event.
 
     ``end_date`` (with ``FINISH``) is the day the work ended: after ``today`` (the local day, given
     by every interface; imports of past data give none) it is refused, ``end_field`` naming the
-    field as the interface calls it.
+    field as the interface calls it. The months after it are no longer owed
+    (``lot_ends.release_months_after``): an end before a month declared is refused; the months
+    only called stop being reminded, in this transaction, and the history row of the finish says
+    so. ``released``, when given, receives what was released, to tell the person.
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -697,7 +704,13 @@ def advance_clause(
         clause.end_date = end_date
     origin = Stage(clause.stage)
     target = next_stage(clause.label, origin, event, facts_of(clause))
-    _move(session, clause, version, origin, target, event.value, actor, reason, now)
+    told = reason
+    if event is ClauseEvent.FINISH and clause.end_date is not None:
+        ended = release_months_after(session, clause, clause.end_date, field=end_field)
+        told = lot_ends_reason(reason, ended)
+        if released is not None:
+            released.extend(ended)
+    _move(session, clause, version, origin, target, event.value, actor, told, now)
     advanced = ClauseAdvanced(
         clause_id=clause.id,
         event=event,
@@ -789,6 +802,7 @@ def set_planned_end(
     reason: str,
     actor: str,
     now: datetime,
+    publish: Publish,
     field: str = "Fin prévue",
     reason_field: str = "Raison",
 ) -> PlannedEndChange:
@@ -800,7 +814,8 @@ def set_planned_end(
     over), an earlier one calls no month after it (``reminders._open_batch`` parks the company).
     So that no month already asked for is left owed past the end, the new end may precede neither
     a month declared nor a month whose call has gone out; nor the start. ``field`` and
-    ``reason_field`` name the fields as the interface calls them.
+    ``reason_field`` name the fields as the interface calls them. ``PlannedEndMoved`` is published
+    when it moves.
     """
     require_aware(now)
     clause = get_clause(session, clause_id, for_update=True)
@@ -849,6 +864,17 @@ def set_planned_end(
         actor=actor,
         reason=f"fin prévue\u00a0: {french_date(before)} → {french_date(planned_end)}\u00a0; {text}",
         now=now,
+    )
+    publish(
+        session,
+        PlannedEndMoved(
+            clause_id=clause.id,
+            before=before,
+            after=planned_end,
+            at=now,
+            actor=actor,
+            reason=text,
+        ),
     )
     return PlannedEndChange(clause, before, planned_end)
 

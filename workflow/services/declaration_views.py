@@ -47,6 +47,7 @@ from workflow.domain.calendar import (
 from workflow.domain.stages import Stage
 from workflow.services.declarations import missing_months
 from workflow.services.lot_calendars import lot_calendars, suspensions
+from workflow.services.lot_ends import within_end
 from workflow.settings import Settings
 
 #: Stages in which a lot's companies owe their months (the others only show what was declared).
@@ -221,11 +222,12 @@ def _declarations(
 def _ladders(
     session: Session, clause_id: int | None, company_id: int | None, month: date | None
 ) -> dict[Key, DeclarationLadder]:
-    """The ladders of lots that still owe their months (an abandoned lot's calls are over)."""
+    """The ladders of lots that still owe their months (an abandoned lot's calls are over), but
+    those of months after the day the work ended (called before it was recorded, ``lot_ends``)."""
     statement = (
         select(DeclarationLadder)
         .join(Clause, Clause.id == DeclarationLadder.clause_id)
-        .where(Clause.stage.in_(OWING_STAGES))
+        .where(Clause.stage.in_(OWING_STAGES), within_end(DeclarationLadder.month))
     )
     if clause_id is not None:
         statement = statement.where(DeclarationLadder.clause_id == clause_id)

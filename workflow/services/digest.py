@@ -104,6 +104,7 @@ from workflow.emails.ladder import step_label, step_participle
 from workflow.emails.phrases import month_phrase
 from workflow.services.held_notices import waiting_by_buyer
 from workflow.services.lot_calendars import lot_calendars, suspensions
+from workflow.services.lot_ends import ends_of
 from workflow.services.outage_copies import copy_folder, moment
 from workflow.services.outbox import OutboxState, Recipient, outage_waiting, queue_email
 from workflow.services.reminder_emails import (
@@ -555,7 +556,11 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[t
     candidates = session.connection().execute(statement).all()
     if not candidates:
         return []
-    suspended = suspensions(session, set(map(_LOT, candidates)))
+    lots = set(map(_LOT, candidates))
+    suspended = suspensions(session, lots)
+    # A month after the day the work ended is owed no more (``lot_ends``): its ladder, called
+    # before the end was recorded, stays for the emails it sent, but is not late.
+    ended = ends_of(session, lots)
     # Lateness is told in the days the ladder counts (working days, suspension excluded), as
     # the alert to the buyer tells it: « 15 jours ouvrés de retard » in both.
     never = LadderDays(suspended_days([], zone, today))
@@ -605,10 +610,13 @@ def _overdue(session: Session, today: date, settings: Settings) -> list[_Found[t
     found: list[_Found[tuple[Any, ...]]] = []
     for (cid, company_id), rows in groupby(candidates, _LOT_COMPANY):
         days = days_of.get(cid)
+        end = ended.get(cid)
         count = late = 0
         first: tuple[Any, Any, date] | None = None
         last = None
         for ladder_id, _, _, month_read, due_read, called_read in rows:
+            if end is not None and read.day(month_read) > end:
+                continue
             if days is None:
                 pair = (due_read, called_read)
                 told = never_late[pair] if pair in never_late else late_pair(pair)

@@ -44,6 +44,7 @@ from workflow.adapters.orm import (
     Outcome,
     Participant,
 )
+from workflow.adapters.templates import french_month
 from workflow.domain.calendar import CatchUp, expected_due_dates
 from workflow.domain.events import (
     AwardChange,
@@ -54,6 +55,7 @@ from workflow.domain.events import (
     ClauseReopened,
     DeclarationRecorded,
     FinalReportRecorded,
+    PlannedEndMoved,
     Replaced,
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
@@ -75,6 +77,7 @@ from workflow.emails.notices import (
     ClauseResults,
     CompanyHours,
     Count,
+    EndMove,
     notice_context,
 )
 from workflow.emails.phrases import label_of
@@ -98,6 +101,10 @@ from workflow.settings import Settings
 AWARD_CORRECTED_EVENT = "award_corrected"
 #: The history event of an award recorded (its notice is keyed by the award's time).
 AWARD_EVENT = "award_recorded"
+#: The history event of a planned end moved (``services.clauses.PLANNED_END``), and the notice
+#: the buyer gets of it.
+PLANNED_END_EVENT = "planned_end"
+PLANNED_END_NOTICE = "notice_planned_end"
 MASK = "[participant]"
 
 
@@ -234,10 +241,12 @@ def buyer_notice_context(
     results: ClauseResults | None = None,
     changes: Iterable[AwardChange] | None = None,
     held_since: date | None = None,
+    move: EndMove | None = None,
 ) -> dict[str, Any]:
     """A buyer notice's context for this clause as the database holds it (``held_since``: the
-    day a released notice could not leave, ``services.held_notices``): a month already called
-    is announced with the due date its call gave (the latest, if companies got several)."""
+    day a released notice could not leave, ``services.held_notices``; ``move``: the planned end
+    moved, for its notice): a month already called is announced with the due date its call gave
+    (the latest, if companies got several)."""
     return notice_context(
         lot_of(clause),
         parties_of(clause),
@@ -248,6 +257,7 @@ def buyer_notice_context(
         changes=changes,
         held_since=held_since,
         due_dates=announced_due_dates(clause, settings, at),
+        move=move,
     )
 
 
@@ -277,7 +287,11 @@ def milestone_context(
     held_since: date | None = None,
 ) -> dict[str, Any]:
     """The context of the milestone notice ``kind`` on the day of ``at``: with the lot's results
-    when the kind tells them (closing, final report), as sent at once or released later."""
+    when the kind tells them (closing, final report), as sent at once or released later; a
+    planned end moved reads its dates back from ``reason``, its history row's."""
+    move = None
+    if kind == PLANNED_END_NOTICE:
+        move, reason = planned_end_move_of(reason, clause.planned_end_date)
     results = (
         clause_results(session, clause, app.settings.outcome_groups)
         if kind in RESULT_KINDS
@@ -290,7 +304,49 @@ def milestone_context(
         reason=reason,
         results=results,
         held_since=held_since,
+        move=move,
     )
+
+
+def _month_numbers() -> dict[str, int]:
+    """« janvier » → 1 …, as ``french_date`` writes them."""
+    return {french_month(date(2000, n, 1)).rsplit(" ", 1)[0]: n for n in range(1, 13)}
+
+
+#: The history row of a planned end moved: « fin prévue : 31 décembre 2026 → 31 mars 2027 ;
+#: avenant n° 2 : intempéries » (``services.clauses.set_planned_end`` writes it).
+_PLANNED_END_REASON = re.compile(
+    r"^fin prévue\u00a0?\s*: (?P<before>.+?) → (?P<after>.+?)\u00a0?\s*; (?P<typed>.*)$", re.DOTALL
+)
+_FRENCH_DATE = re.compile(r"^(?P<day>1er|\d{1,2}) (?P<month>\S+) (?P<year>\d{4})$")
+
+
+def _french_date_of(text: str) -> date | None:
+    """« 31 décembre 2026 », « 1er mars 2027 » read back; None for any other text."""
+    found = _FRENCH_DATE.match(text.strip())
+    month = _month_numbers().get(found["month"]) if found else None
+    if found is None or month is None:
+        return None
+    try:
+        return date(int(found["year"]), month, 1 if found["day"] == "1er" else int(found["day"]))
+    except ValueError:
+        return None
+
+
+def planned_end_move_of(reason: str | None, planned_end: date | None) -> tuple[EndMove, str | None]:
+    """The move a planned end's history row tells, and the reason as the facilitator typed it.
+
+    The row may be read long after (a held notice released, a preview): its dates are the
+    move's, not the lot's now. A row that no longer reads so gives the lot's planned end, no
+    previous one, and the whole text as its reason."""
+    found = _PLANNED_END_REASON.match(reason or "")
+    if found is not None:
+        before, after = _french_date_of(found["before"]), _french_date_of(found["after"])
+        if before is not None and after is not None:
+            return EndMove(before, after), found["typed"].strip() or None
+    if planned_end is None:
+        raise ValueError(f"a planned end moved, but none is recorded: {reason!r}")
+    return EndMove(None, planned_end), reason
 
 
 def called_due_dates(clause: Clause) -> dict[date, date]:
@@ -327,6 +383,12 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
 def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
     """The buyer told of the abandon hears that the clause is back, at which stage and why."""
     _buyer_notice(app, session, event.clause_id, "notice_reopened", REOPEN, event.at)
+
+
+def notify_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -> None:
+    """The buyer hears that the lot's planned end moved (an amendment), why, and what it
+    changes for the companies' declarations: the months it adds or no longer asks for."""
+    _buyer_notice(app, session, event.clause_id, PLANNED_END_NOTICE, PLANNED_END_EVENT, event.at)
 
 
 def notify_final_report(app: Mailing, session: Session, event: FinalReportRecorded) -> None:
@@ -763,6 +825,7 @@ def receipt_message(
             clause, declared_months_of(session, clause.id, company.id), local_day(at, settings.zone)
         ),
         replaces=replaces,
+        written_on=local_day(at, settings.zone),
     )
 
 

@@ -45,6 +45,7 @@ HISTORY_EVENTS = {
     "notice_abandoned": "abandon",
     "notice_reopened": REOPEN,
     "notice_award_corrected": AWARD_CORRECTED,
+    notices.PLANNED_END_NOTICE: notices.PLANNED_END_EVENT,
 }
 
 
@@ -79,20 +80,28 @@ def clause_preview_context(
             f"{clause.label} n'a pas d'attribution corrigée : pas d'avis de correction à "
             "montrer. Essayez sans --clause pour un exemple."
         )
+    if kind == notices.PLANNED_END_NOTICE and history is None:
+        raise InputRefused(
+            f"{clause.label} n'a jamais changé de fin prévue : pas d'avis à montrer. Essayez "
+            "sans --clause pour un exemple."
+        )
     moment = history.at if history is not None else clause.stage_changed_at
+    reason = history.reason if history is not None and kind in notice_emails.REASON_KINDS else None
+    move = None
+    if kind == notices.PLANNED_END_NOTICE:
+        move, reason = notices.planned_end_move_of(reason, clause.planned_end_date)
     context = notices.buyer_notice_context(
         clause,
         settings,
         at=notices.local_day(moment, settings.zone),
-        reason=history.reason
-        if history is not None and kind in notice_emails.REASON_KINDS
-        else None,
+        reason=reason,
         results=notices.clause_results(session, clause, settings.outcome_groups)
         if kind in notice_emails.RESULT_KINDS
         else None,
         changes=award_changes_of(history.reason)
         if kind == "notice_award_corrected" and history is not None
         else None,
+        move=move,
     )
     buyer = clause.market.operation.buyer
     return notices.buyer_recipients(buyer) or [

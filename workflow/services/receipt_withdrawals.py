@@ -14,11 +14,21 @@ Its other receipts still waiting (or refused for now) are then written again as 
 and the rewritten one queued under its key followed by ``:maj:`` and the instant. Those written
 in the same act are left: an act recording several months (an import) publishes their events
 once all are recorded, so its receipts already see them all. One given up stays as it is.
+
+A receipt also gives the due date of each month it names. When a company's call is opened late
+(a long stop of the service, a late start, a resumption: ``reminders._open_batch``), the call
+gives its months a new date, and a receipt kept waiting (the stop itself, mail held) would leave
+the same morning still giving the old one, already past. Its receipts still waiting are then
+written again as of the opening (``rewrite_for_late_calls``), in the transaction that opens the
+call, before the dispatcher can take them: they give the call's date, say « en retard » of a
+month due before the day they leave, and give fresh pages when the first ones have expired.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -27,8 +37,10 @@ from sqlalchemy.orm import Session
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date
+from workflow.domain.calendar import local_date
+from workflow.domain.declaration_links import expiry
 from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, Replaced
-from workflow.emails.phrases import month_phrase
+from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.receipts import KIND
 from workflow.services.mailing import Mailing
 from workflow.services.notices import award_party, receipt_message
@@ -169,6 +181,75 @@ def _first_written(row: OutboxMessage) -> datetime:
         return row.created_at
 
 
+def _links_from(app: Mailing, row: OutboxMessage, at: datetime) -> datetime:
+    """The instant a rewritten receipt's links count their validity from: the first one's, so
+    that only what changed makes it differ; ``at`` once those have expired (a receipt kept
+    waiting by a long stop of the service must not give a page already closed, nor a date
+    already past as the last day to correct)."""
+    first = _first_written(row)
+    zone = app.settings.zone
+    if expiry(local_date(first, zone), app.settings.link_days) < local_date(at, zone):
+        return at
+    return first
+
+
+def _write_again(
+    app: Mailing,
+    session: Session,
+    row: OutboxMessage,
+    declaration: Declaration,
+    at: datetime,
+    reason: str,
+) -> bool:
+    """``row`` written again as of ``at`` by the receipt's own builder (``receipt_message``):
+    withdrawn for ``reason`` and queued again under its key followed by ``:maj:`` and ``at``
+    when its words changed; else left as it is. True when rewritten."""
+    clause = session.get_one(Clause, declaration.clause_id)
+    company = session.get_one(Company, declaration.company_id)
+    party = award_party(session, clause.id, company.id)
+    replaced = None
+    if declaration.replaced_recorded_at is not None:
+        replaced = Replaced(
+            declaration.replaced_total_hours or Decimal(0), declaration.replaced_recorded_at
+        )
+    context = receipt_message(
+        session,
+        clause,
+        company,
+        party,
+        declaration,
+        app.settings,
+        at,
+        replaces=replaced,
+        links_at=_links_from(app, row, at),
+    )
+    rendered = app.renderer.render(KIND, context)
+    if (rendered.subject, rendered.text, rendered.html) == (
+        row.subject,
+        row.body_text,
+        row.body_html,
+    ):
+        return False
+    try:
+        recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+    except AddressRefused:
+        return False  # the dispatcher refuses it for good, with its reason: nothing to rewrite
+    key = f"{row.key.split(REWRITTEN)[0]}{REWRITTEN}{at.astimezone(UTC).isoformat()}"
+    queued = queue_email(
+        session,
+        app.renderer,
+        key=key,
+        kind=KIND,
+        recipients=recipients,
+        context=context,
+        now=at,
+        clause_id=clause.id,
+    )
+    if queued:
+        _withdraw(row, reason)
+    return queued
+
+
 def rewrite_others(
     app: Mailing,
     session: Session,
@@ -184,58 +265,86 @@ def rewrite_others(
     declared was neither owed in it nor before its month)."""
     # Those written at ``at`` came with this one: an act that records several months (an
     # import) publishes their events once all are recorded, so its receipts see them all.
-    others = [
-        (row, declaration)
-        for row, declaration in _others_waiting(session, clause_id, company_id, declaration_id)
-        if row.created_at != at
-    ]
-    if not others:
-        return
-    clause = session.get_one(Clause, clause_id)
-    company = session.get_one(Company, company_id)
-    party = award_party(session, clause_id, company_id)
-    for row, declaration in others:
-        replaced = None
-        if declaration.replaced_recorded_at is not None:
-            replaced = Replaced(
-                declaration.replaced_total_hours or Decimal(0), declaration.replaced_recorded_at
-            )
-        context = receipt_message(
-            session,
-            clause,
-            company,
-            party,
-            declaration,
-            app.settings,
-            at,
-            replaces=replaced,
-            links_at=_first_written(row),
-        )
-        rendered = app.renderer.render(KIND, context)
-        if (rendered.subject, rendered.text, rendered.html) == (
-            row.subject,
-            row.body_text,
-            row.body_html,
-        ):
+    for row, declaration in _others_waiting(session, clause_id, company_id, declaration_id):
+        if row.created_at == at:
             continue
-        try:
-            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
-        except AddressRefused:
-            continue  # the dispatcher refuses it for good, with its reason: nothing to rewrite
-        key = f"{row.key.split(REWRITTEN)[0]}{REWRITTEN}{at.astimezone(UTC).isoformat()}"
-        queued = queue_email(
+        _write_again(
+            app,
             session,
-            app.renderer,
-            key=key,
-            kind=KIND,
-            recipients=recipients,
-            context=context,
-            now=at,
-            clause_id=clause_id,
+            row,
+            declaration,
+            at,
+            f"Remplacé : {cause} ; l'accusé de réception à jour (mois restant à déclarer, "
+            "cumul) part à sa place.",
         )
-        if queued:
-            _withdraw(
-                row,
-                f"Remplacé : {cause} ; l'accusé de réception à jour (mois restant à déclarer, "
-                "cumul) part à sa place.",
-            )
+
+
+@dataclass(frozen=True)
+class LateCall:
+    """A company's call opened late on a lot: the months it covers, the day it leaves and the
+    one due date it gives them (``reminders._open_batch``)."""
+
+    clause_id: int
+    company_id: int
+    months: tuple[date, ...]
+    leaves_on: date
+    due_on: date
+
+
+def rewrite_for_late_calls(
+    app: Mailing, session: Session, calls: Sequence[LateCall], at: datetime
+) -> int:
+    """The receipts still waiting of the companies whose call was just opened late, written
+    again as of ``at`` so that they give the due dates the call gives (and no date already
+    past as one to come); the number rewritten.
+
+    A receipt kept waiting (a long stop of the service, mail held) would otherwise leave the
+    same morning as the call and give its months the dates they had before, long past: the
+    company would read two dates for one month. Cheap for a batch of openings: one read of the
+    waiting receipts of the batch's lots, one of their declarations, one lock of those found."""
+    by_company = {(call.clause_id, call.company_id): call for call in calls}
+    if not by_company:
+        return 0
+    keys = session.execute(
+        select(OutboxMessage.id, OutboxMessage.key).where(
+            OutboxMessage.clause_id.in_(sorted({clause_id for clause_id, _ in by_company})),
+            OutboxMessage.kind == KIND,
+            OutboxMessage.state.in_(REWRITTEN_STATES),
+        )
+    ).all()
+    if not keys:
+        return 0
+    numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
+    declarations = {
+        declaration.id: declaration
+        for declaration in session.scalars(
+            select(Declaration).where(Declaration.id.in_(sorted(set(numbers.values()))))
+        )
+        if (declaration.clause_id, declaration.company_id) in by_company
+    }
+    ours = sorted(row_id for row_id, number in numbers.items() if number in declarations)
+    if not ours:
+        return 0
+    # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ours), OutboxMessage.state.in_(REWRITTEN_STATES))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    rewritten = 0
+    for row in rows:
+        declaration = declarations[numbers[row.id]]
+        call = by_company[(declaration.clause_id, declaration.company_id)]
+        rewritten += _write_again(
+            app,
+            session,
+            row,
+            declaration,
+            at,
+            f"Remplacé : l'appel à déclarer {months_phrase(call.months)} part en retard le "
+            f"{remembered_date(call.leaves_on)} et donne pour date limite le "
+            f"{remembered_date(call.due_on)} ; l'accusé de réception à jour (mois restant à "
+            "déclarer, dates limites) part à sa place.",
+        )
+    return rewritten

@@ -273,6 +273,39 @@ def farewell(session: Session, kind: RecordKind, record_id: int) -> RecordHistor
     )
 
 
+def merged_into(session: Session, kind: RecordKind, record_id: int) -> int | None:
+    """The record that holds today what ``record_id`` held before it was merged: its target, or
+    that target's own target when it was merged in turn (A into B, then B into C gives C); None
+    when ``record_id`` was never merged.
+
+    One lookup by the history's (entity, entity_id) index per merge followed. Each step takes the
+    first merge of the target after the merge that led to it, so that a number SQLite gave again
+    to a record created since (a deleted highest number is reused) is never followed by mistake.
+    """
+    found: int | None = None
+    after = 0
+    current = record_id
+    while True:
+        row = session.execute(
+            select(RecordHistory.id, RecordHistory.after)
+            .where(
+                RecordHistory.entity == kind.value,
+                RecordHistory.entity_id == current,
+                RecordHistory.action == Action.MERGE.value,
+                RecordHistory.id > after,
+            )
+            .order_by(RecordHistory.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return found
+        into = _loads(row.after).get("into")
+        target = into.get("id") if isinstance(into, dict) else None
+        if not isinstance(target, int):
+            return found
+        found, after, current = target, row.id, target
+
+
 def farewells(session: Session, kind: RecordKind) -> list[tuple[RecordHistory, str]]:
     """Every removed record of ``kind`` with the name it had, newest first."""
     rows = session.scalars(

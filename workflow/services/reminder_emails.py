@@ -10,7 +10,6 @@ how the buyer's alert and the digest tell what was really sent for a month.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +22,6 @@ from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date, remembered_month
 from workflow.domain.calendar import (
     LadderStep,
-    add_months,
     local_date,
     reminder_step,
 )
@@ -39,6 +37,14 @@ from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_of
+
+# The keys, re-exported: the ladder's emails are where their readers look for them.
+from workflow.services.ladder_keys import KEY_PREFIX as KEY_PREFIX
+from workflow.services.ladder_keys import LadderKey as LadderKey
+from workflow.services.ladder_keys import key_months as key_months
+from workflow.services.ladder_keys import months_text as months_text
+from workflow.services.ladder_keys import parse_months as parse_months
+from workflow.services.ladder_keys import step_key as step_key
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
 
@@ -47,77 +53,6 @@ if TYPE_CHECKING:
 
 #: The most months one email lists (a longer catch-up is split): keeps keys short.
 MAX_MONTHS_PER_EMAIL = 12
-KEY_PREFIX = "reminder"
-
-
-def months_text(months: Iterable[date]) -> str:
-    """``2026-09..2026-11,2027-01``: the months as runs of consecutive months."""
-    ordered = sorted(set(months))
-    runs: list[list[date]] = []
-    for month in ordered:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    return ",".join(
-        f"{run[0]:%Y-%m}" if len(run) == 1 else f"{run[0]:%Y-%m}..{run[-1]:%Y-%m}" for run in runs
-    )
-
-
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-
-
-def _month(text: str) -> date:
-    found = _MONTH.fullmatch(text)
-    if found is None:
-        raise ValueError(text)
-    return date(int(found.group(1)), int(found.group(2)), 1)
-
-
-def parse_months(text: str) -> list[date]:
-    """The months of ``months_text``; [] when it is not such a text. (Read for every ladder
-    email of a digest: no ``strptime``, which costs twenty times more.)"""
-    found: list[date] = []
-    try:
-        for run in text.split(","):
-            first, _, last = run.partition("..")
-            start = _month(first)
-            end = _month(last) if last else start
-            while start <= end:
-                found.append(start)
-                start = add_months(start, 1)
-    except ValueError:
-        return []
-    return found
-
-
-def step_key(clause_id: int, company_id: int, months: date | Iterable[date], step: str) -> str:
-    """The key of the email of ``step`` for ``months`` (one month or several)."""
-    listed = [months] if isinstance(months, date) else list(months)
-    return f"{KEY_PREFIX}:{clause_id}:{company_id}:{months_text(listed)}:{step}"
-
-
-@dataclass(frozen=True)
-class LadderKey:
-    clause_id: int
-    company_id: int
-    months: tuple[date, ...]
-    step: str
-
-
-def key_months(key: str) -> LadderKey | None:
-    """What a ladder email's key covers; None for any other key."""
-    parts = key.split(":")
-    if len(parts) != 5 or parts[0] != KEY_PREFIX:
-        return None
-    try:
-        clause_id, company_id = int(parts[1]), int(parts[2])
-    except ValueError:
-        return None
-    months = parse_months(parts[3])
-    if not months:
-        return None
-    return LadderKey(clause_id, company_id, tuple(months), parts[4])
 
 
 @dataclass(frozen=True)

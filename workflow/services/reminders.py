@@ -46,11 +46,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
-from sqlalchemy import exists, func, or_, select, tuple_, update
+from sqlalchemy import exists, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.orm import (
+    UNARMED_PARTIES,
     AwardParty,
     Buyer,
     Clause,
@@ -93,6 +94,7 @@ from workflow.services.lot_calendars import (
     suspensions,
 )
 from workflow.services.outbox import queue_email
+from workflow.services.receipt_withdrawals import LateCall, rewrite_for_late_calls
 from workflow.services.reminder_emails import (
     KEY_PREFIX,
     MAX_MONTHS_PER_EMAIL,
@@ -160,63 +162,111 @@ def _has_correspondent() -> Any:
     )
 
 
-def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
-    """Give a first ``next_call_at`` to every party of a lot in execution that has none.
-
-    The first call waits for the call time of the working day after the lot started (the day
-    its companies were welcomed, ``first_call_not_before``), unless the first month's call is
-    later anyway. Also re-arms a party whose end month moved
-    later (an amendment, a late finish): its ``next_call_month`` was left on the month after the
-    old end, which is now callable.
-    """
-    end = func.coalesce(Clause.end_date, Clause.planned_end_date)
-    statement = (
+def arm_statement() -> Any:
+    """The next batch of parties to arm: never armed, their lot called now, someone to write to."""
+    return (
         select(AwardParty)
-        .join(Clause, Clause.id == AwardParty.clause_id)
         .where(
-            Clause.stage.in_(CALLING_STAGES),
-            Clause.start_date.is_not(None),
-            AwardParty.next_call_at.is_(None),
-            or_(AwardParty.next_call_month.is_(None), AwardParty.next_call_month <= end),
+            # Never armed, written as the partial index ``ix_award_parties_unarmed`` is (so that
+            # SQLite uses it too): a party parked past its lot's end, tens of thousands of them
+            # in a country, is armed again by the change that moves the end (``rearm_lot``).
+            text(UNARMED_PARTIES),
+            # The lot looked up by its key (``_in_called_lot``'s reason: joined, SQLite would
+            # walk every lot in execution instead).
+            exists().where(
+                Clause.id == AwardParty.clause_id,
+                Clause.stage.in_(CALLING_STAGES),
+                Clause.start_date.is_not(None),
+            ),
             _has_correspondent(),
         )
         .order_by(AwardParty.id)
         .limit(BATCH_SIZE)
         .with_for_update(skip_locked=True, of=AwardParty)
     )
+
+
+def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
+    """Give a first ``next_call_at`` to every party of a lot in execution that has none.
+
+    The first call waits for the call time of the working day after the lot started (the day
+    its companies were welcomed, ``first_call_not_before``), unless the first month's call is
+    later anyway. A party whose calls were over (past the end of its lot) is re-armed by
+    ``rearm_lot`` when the end moves later, in the transaction that moves it.
+    """
+    statement = arm_statement()
     armed = 0
-    zone = app.settings.zone
     while not stop():
         with app.transaction() as session:
             parties = session.scalars(statement).all()
             if not parties:
                 break
-            ids = [p.clause_id for p in parties]
-            calendars = lot_calendars(session, ids, app.settings)
-            started = execution_starts(session, ids)
-            for party in parties:
-                lot = calendars[party.clause_id]
-                month = party.next_call_month or lot.start_month
-                assert month is not None  # start_date is set: filtered above
-                party.next_call_month = month
-                party.next_call_at = max(
-                    month_schedule(month, lot.rules, zone).call_at,
-                    first_call_not_before(
-                        started.get(party.clause_id, now), lot.rules.call_time, zone
-                    ),
-                )
-                log.info(
-                    "party armed",
-                    extra={
-                        "action": "ladder.armed",
-                        "clause_id": party.clause_id,
-                        "company_id": party.company_id,
-                        "month": f"{month:%Y-%m}",
-                        "call_at": party.next_call_at.isoformat(),
-                    },
-                )
+            _arm(session, app.settings, parties, now)
             armed += len(parties)
     return armed
+
+
+def rearm_lot(app: App, session: Session, event: Any) -> None:
+    """Event handler: arm again the parties of ``event.clause_id`` parked past its end, when the
+    end has moved later (an amendment, a finish later than planned) or the lot is called
+    again (a resumption, a reopening): the months it adds are called at their usual dates.
+
+    One lot's few parties, in the transaction of the change; a no-op when nothing is parked.
+    """
+    clause_id = event.clause_id
+    lot = session.get(Clause, clause_id)
+    if lot is None or lot.stage not in CALLING_STAGES or lot.start_date is None:
+        return
+    parties = session.scalars(
+        select(AwardParty)
+        .where(
+            AwardParty.clause_id == clause_id,
+            AwardParty.next_call_at.is_(None),
+            _has_correspondent(),
+        )
+        .order_by(AwardParty.id)
+        .with_for_update(of=AwardParty)
+    ).all()
+    end_month = lot_calendars(session, [clause_id], app.settings)[clause_id].end_month
+    # Never armed ones are the pass's; parked ones come back when their month is in the lot again.
+    parked = [
+        party
+        for party in parties
+        if party.next_call_month is not None
+        and (end_month is None or party.next_call_month <= end_month)
+    ]
+    if parked:
+        _arm(session, app.settings, parked, require_aware(event.at))
+
+
+def _arm(
+    session: Session, settings: Settings, parties: Sequence[AwardParty], now: datetime
+) -> None:
+    """Give each party its next call: its ``next_call_month`` (the lot's first month for a party
+    never called) at that month's call time, not before the working day after the lot started."""
+    ids = [p.clause_id for p in parties]
+    calendars = lot_calendars(session, ids, settings)
+    started = execution_starts(session, ids)
+    zone = settings.zone
+    for party in parties:
+        lot = calendars[party.clause_id]
+        month = party.next_call_month or lot.start_month
+        assert month is not None  # start_date is set: filtered by the callers
+        party.next_call_month = month
+        party.next_call_at = max(
+            month_schedule(month, lot.rules, zone).call_at,
+            first_call_not_before(started.get(party.clause_id, now), lot.rules.call_time, zone),
+        )
+        log.info(
+            "party armed",
+            extra={
+                "action": "ladder.armed",
+                "clause_id": party.clause_id,
+                "company_id": party.company_id,
+                "month": f"{month:%Y-%m}",
+                "call_at": party.next_call_at.isoformat(),
+            },
+        )
 
 
 def open_due_ladders(
@@ -273,6 +323,7 @@ def _open_batch(
         session, [(p.clause_id, p.company_id, m) for p in parties for m in due[p.id]]
     )
     rows: list[dict[str, Any]] = []
+    late: list[LateCall] = []
     for party in parties:
         lot = calendars[party.clause_id]
         months = due[party.id]
@@ -284,6 +335,8 @@ def _open_batch(
         assert party.next_call_at is not None  # selected on it
         # Every call opened now waits for the same slot: they leave together, in one email.
         call_at = sending_slot(party.next_call_at, now, lot.rules.call_time, zone)
+        called: list[dict[str, Any]] = []
+        scheduled: list[date] = []
         for month in months:
             if month_fully_within(month, suspended.get(party.clause_id, []), zone):
                 report.months_skipped_suspended += 1
@@ -294,24 +347,26 @@ def _open_batch(
                 continue
             schedule = month_schedule(month, lot.rules, zone)
             declared_at = declared.get((party.clause_id, party.company_id, month))
-            rows.append(
-                {
-                    "clause_id": party.clause_id,
-                    "company_id": party.company_id,
-                    "month": month,
-                    # The date its call will give when it leaves at ``call_at`` (the climb writes
-                    # it again then): a month opened late (a resumption, a stop of the service,
-                    # a late start) is not « late » from a date nobody was given while its call
-                    # waits for its slot (the day's tasks, ``declaration list``, the receipts).
-                    "due_on": due_after_call(schedule, local_date(call_at, zone), zone),
-                    "next_step": LadderStep.DONE if declared_at else LadderStep.CALL,
-                    "next_step_at": None if declared_at else call_at,
-                    "declared_at": declared_at,
-                    "escalated_at": None,
-                    "called_at": None,
-                    "stepped_at": None,
-                }
-            )
+            row = {
+                "clause_id": party.clause_id,
+                "company_id": party.company_id,
+                "month": month,
+                # The date its call will give when it leaves at ``call_at`` (the climb writes
+                # it again then): a month opened late (a resumption, a stop of the service,
+                # a late start) is not « late » from a date nobody was given while its call
+                # waits for its slot (the day's tasks, ``declaration list``, the receipts).
+                "due_on": due_after_call(schedule, local_date(call_at, zone), zone),
+                "next_step": LadderStep.DONE if declared_at else LadderStep.CALL,
+                "next_step_at": None if declared_at else call_at,
+                "declared_at": declared_at,
+                "escalated_at": None,
+                "called_at": None,
+                "stepped_at": None,
+            }
+            rows.append(row)
+            if not declared_at:
+                called.append(row)
+                scheduled.append(schedule.due_on)
             log.info(
                 "ladder opened",
                 extra={
@@ -322,6 +377,22 @@ def _open_batch(
                     **extra,
                 },
             )
+        if called:
+            # The calls opened now leave in one email, which gives them one date: the latest
+            # of theirs (``_climb_batch``). Each month holds it from now on, as the call will.
+            due_on = max(row["due_on"] for row in called)
+            for row in called:
+                row["due_on"] = due_on
+            if any(day < due_on for day in scheduled):
+                late.append(
+                    LateCall(
+                        party.clause_id,
+                        party.company_id,
+                        tuple(row["month"] for row in called),
+                        local_date(call_at, zone),
+                        due_on,
+                    )
+                )
         following = add_months(months[-1], 1)
         party.next_call_month = following
         if lot.end_month is not None and following > lot.end_month:
@@ -332,11 +403,20 @@ def _open_batch(
         statement = (
             insert_ignoring(session, DeclarationLadder, "clause_id", "company_id", "month")
             .values(rows)
-            .returning(DeclarationLadder.id)
+            .returning(DeclarationLadder.clause_id, DeclarationLadder.company_id)
         )
         # RETURNING counts what was really inserted (rowcount of a multi-row insert is not
         # reliable on every driver).
-        report.opened += len(session.execute(statement).all())
+        inserted = session.execute(statement).all()
+        report.opened += len(inserted)
+        # A call opened late gives its months a new due date: the company's receipts still
+        # waiting (a long stop, mail held) are written again with it before they leave, the
+        # same morning as the call. Only the openings really written here (not another
+        # instance's), in one read for the batch.
+        opened = {(clause_id, company_id) for clause_id, company_id in inserted}
+        rewrite_for_late_calls(
+            app, session, [c for c in late if (c.clause_id, c.company_id) in opened], now
+        )
 
 
 # --- (b) climbing the ladders -----------------------------------------------------------------
@@ -445,6 +525,21 @@ def _climb_batch(
             ladder.declared_at = declared_at or ladder.declared_at
             ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
             report.closed_declared += declared_at is not None
+            continue
+        ended = lots[ladder.clause_id].end_date
+        if ended is not None and ladder.month > ended:
+            # A month after the day the work ended is owed no more (``lot_ends``): a finish
+            # recorded before that release existed left its ladder climbing. Stopped, silently.
+            ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
+            log.info(
+                "month after the end, not reminded",
+                extra={
+                    "action": "ladder.after_end",
+                    "clause_id": ladder.clause_id,
+                    "company_id": ladder.company_id,
+                    "month": f"{ladder.month:%Y-%m}",
+                },
+            )
             continue
         rules = calendars[ladder.clause_id].rules
         schedule = month_schedule(ladder.month, rules, zone)

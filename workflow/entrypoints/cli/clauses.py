@@ -48,6 +48,7 @@ from workflow.errors import InputRefused
 from workflow.services.calendar_changes import calendar_lines
 from workflow.services.clauses import AwardResult
 from workflow.services.lot_calendars import SOURCE_LABELS, ExplainedCalendar, RuleSource
+from workflow.services.lot_ends import released_sentence
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -458,6 +459,16 @@ def advance(
                 "de": advanced.from_stage,
                 "vers": advanced.to_stage,
                 "date": advanced.at,
+                # The months after the end of the work no longer asked for, by company.
+                "mois_plus_demandes": [
+                    {
+                        "entreprise_id": r.company_id,
+                        "entreprise": r.company,
+                        "mois": [f"{m:%Y-%m}" for m in r.months],
+                        "courriels_retires": list(r.withdrawn),
+                    }
+                    for r in advanced.released
+                ],
             }
         )
     else:
@@ -466,6 +477,8 @@ def advance(
             f"[bold]{LABELS[advanced.to_stage]}[/]",
             markup=True,
         )
+        for released in advanced.released:
+            say(released_sentence(released))
 
 
 PARTY_SPEC = "ENTREPRISE[:CORRESPONDANT[:HEURES]]"
