@@ -272,3 +272,33 @@ def test_a_buyer_without_contact_has_it_held_then_released_once_it_has_one(
     # Released once: another pass queues nothing more.
     ticks.run_pass(app, paris(date(2026, 11, 21), 10, 5), dispatch=False)
     assert [n.id for n in notices_of(app, lot)] == [notice.id]
+
+
+def test_an_amendment_recorded_after_the_old_end_announces_the_dates_the_catch_up_call_gives(
+    app: App,
+) -> None:
+    """Ending on 31 October 2026, extended on 15 December to 31 March 2027: November's call is
+    past its schedule and leaves the next morning with a later date, which the notice announces
+    (not « 10 décembre 2026 », already past); December to March keep their usual dates. Each
+    date told is the one the company's call then gives."""
+    lot = make_lot(app, start=date(2026, 10, 1), end=date(2026, 10, 31),
+                   at=paris(date(2026, 10, 1), 10))  # fmt: skip
+    late = move(lot, date(2027, 3, 31), "avenant n° 2", paris(date(2026, 12, 15), 10))
+
+    simulate(app, date(2026, 11, 2), date(2027, 4, 20), actions=[late], dispatch=False)
+
+    (notice,) = notices_of(app, lot)
+    said = due_dates_said(squash(notice.body_text))
+    called = called_due(app, lot)
+    months = {
+        "novembre 2026": date(2026, 11, 1),
+        "décembre 2026": date(2026, 12, 1),
+        "janvier 2027": date(2027, 1, 1),
+        "février 2027": date(2027, 2, 1),
+        "mars 2027": date(2027, 3, 1),
+    }
+    assert said == {name: french_date(called[month]) for name, month in months.items()}
+    # November's catch-up: a date after the day of the notice; then the usual ones.
+    assert called[date(2026, 11, 1)] > date(2026, 12, 15)
+    assert said["novembre 2026"] != scheduled_due(app, lot, date(2026, 11, 1))
+    assert said["décembre 2026"] == scheduled_due(app, lot, date(2026, 12, 1))

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from jinja2 import TemplateError
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, ladders, make_lot
@@ -33,6 +34,7 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.adapters.templates import french_date, french_month
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App
+from workflow.services import receipt_withdrawals
 from workflow.services.ticks import simulate
 
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
@@ -190,3 +192,22 @@ def test_a_receipt_kept_waiting_by_a_stop_gives_the_call_s_due_dates(
         ).all()
     assert len(sent) == 1
     assert verify_database(app).findings == ()
+
+
+def test_a_receipt_that_cannot_be_rewritten_does_not_hold_back_the_calls(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receipt whose rewrite fails (a template broken since it was written) is left as it was,
+    the failure logged: the months are opened and called all the same that morning."""
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise TemplateError("modèle cassé")
+
+    monkeypatch.setattr(receipt_withdrawals, "_write_again", broken)
+    lot = stopped_with_a_receipt_waiting(app, date(2026, 2, 2), FEBRUARY)
+
+    [call] = left_on(app, "declaration_call", RESTART)
+    assert set(call_dates(call)) == {MARCH, APRIL}
+    assert {lad.month for lad in ladders(app) if lad.clause_id == lot.clause_id} >= {MARCH, APRIL}
+    # The receipt left as first written, once.
+    assert len(left_on(app, "declaration_receipt", RESTART)) == 1

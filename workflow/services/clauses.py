@@ -810,8 +810,9 @@ def set_planned_end(
     prolonging or cutting the works), with its reason kept in the history.
 
     The reminders follow the new end through the lot's end month: a later end calls the months
-    it adds at their usual dates (``reminders.arm_parties`` re-arms a company whose calls were
-    over), an earlier one calls no month after it (``reminders._open_batch`` parks the company).
+    it adds at their usual dates (``reminders.rearm_lot``, on ``PlannedEndMoved``, re-arms a
+    company whose calls were over), an earlier one calls no month after it
+    (``reminders._open_batch`` parks the company).
     So that no month already asked for is left owed past the end, the new end may precede neither
     a month declared nor a month whose call has gone out; nor the start. ``field`` and
     ``reason_field`` name the fields as the interface calls them. ``PlannedEndMoved`` is published

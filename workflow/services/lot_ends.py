@@ -16,8 +16,8 @@ November on 1 December (the end was not known then). November can no longer be d
 
 The ladder rows stay: the emails already sent name them (the audit and the ladder's history read
 them). What reads the months owed leaves out a month after the lot's end: the day's tasks
-(``digest._overdue``, through ``ends_of``), ``declaration list`` and the buyer's notices
-(``within_end``), the monthly summaries (``summaries._works_in``), the receipts
+(``digest._overdue``, through ``ends_of``), ``declaration list`` (``within_end``), the buyer's
+notices (their schedule stops at the end), the monthly summaries (``summaries._works_in``), the receipts
 (``declarations.missing_months``).
 
 What was released is told in French (``released_sentence``) to the person who recorded the end,
@@ -134,22 +134,26 @@ def release_months_after(
     """In the caller's transaction: refuse the end if a month after it is declared, else stop
     the ladder of every month after it, withdraw their emails still waiting, and park each
     company on the first month after the end. Returns what was released, by company."""
-    # Locked first: a pass climbing these ladders, or a declaration recording one of them, waits
-    # for this transaction (or this one for it, and then reads what it did).
-    ladders = session.scalars(
-        select(DeclarationLadder)
-        .where(DeclarationLadder.clause_id == clause.id, DeclarationLadder.month > end_date)
-        .order_by(DeclarationLadder.company_id, DeclarationLadder.month)
-        .with_for_update()
-    ).all()
-    refuse_declared_after(session, clause, end_date, field)
-    first_not_owed = add_months(month_start(end_date), 1)
+    # The parties locked first: a pass opening months of this lot holds them until it has
+    # written its ladders, which the read below then sees. The ladders locked next: a pass
+    # climbing them, or a declaration recording one, waits for this transaction (or this one
+    # for it, and then reads what it did). Read again as locked (``populate_existing``).
     parties = session.scalars(
         select(AwardParty)
         .where(AwardParty.clause_id == clause.id)
         .order_by(AwardParty.id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
+    ladders = session.scalars(
+        select(DeclarationLadder)
+        .where(DeclarationLadder.clause_id == clause.id, DeclarationLadder.month > end_date)
+        .order_by(DeclarationLadder.company_id, DeclarationLadder.month)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    refuse_declared_after(session, clause, end_date, field)
+    first_not_owed = add_months(month_start(end_date), 1)
     for party in parties:
         if party.next_call_month is not None and party.next_call_month >= first_not_owed:
             # Parked on the first month no longer owed: a later end calls it again from there.

@@ -45,7 +45,17 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import french_month
-from workflow.domain.calendar import CatchUp, expected_due_dates
+from workflow.domain.calendar import (
+    CatchUp,
+    add_months,
+    due_after_call,
+    expected_due_dates,
+    local_date,
+    month_schedule,
+    month_start,
+    months_between,
+    sending_slot,
+)
 from workflow.domain.events import (
     AwardChange,
     AwardCorrected,
@@ -242,11 +252,15 @@ def buyer_notice_context(
     changes: Iterable[AwardChange] | None = None,
     held_since: date | None = None,
     move: EndMove | None = None,
+    instant: datetime | None = None,
 ) -> dict[str, Any]:
     """A buyer notice's context for this clause as the database holds it (``held_since``: the
     day a released notice could not leave, ``services.held_notices``; ``move``: the planned end
-    moved, for its notice): a month already called is announced with the due date its call gave
-    (the latest, if companies got several)."""
+    moved, for its notice, written at ``instant``): a month already called is announced with the
+    due date its call gave (the latest, if companies got several)."""
+    due_dates = announced_due_dates(clause, settings, at)
+    if move is not None and instant is not None:
+        due_dates = {**due_dates, **added_month_dates(clause, settings, move, instant)}
     return notice_context(
         lot_of(clause),
         parties_of(clause),
@@ -256,9 +270,33 @@ def buyer_notice_context(
         results=results,
         changes=changes,
         held_since=held_since,
-        due_dates=announced_due_dates(clause, settings, at),
+        due_dates=due_dates,
         move=move,
     )
+
+
+def added_month_dates(
+    clause: Clause, settings: Settings, move: EndMove, instant: datetime
+) -> dict[date, date]:
+    """The due dates of the months a later planned end adds to a lot in execution, not called
+    yet, whose scheduled call has passed at ``instant`` (an amendment recorded after the old
+    end): the companies parked past the old end are armed again at once (``reminders.rearm_lot``)
+    and the next pass calls these months together at the next call time, with one date, the
+    latest ``due_after_call`` of theirs (``reminders._open_batch``), not their scheduled dates,
+    already past. The months still to come keep their scheduled dates."""
+    if clause.stage != Stage.EXECUTION.value or move.before is None or move.after <= move.before:
+        return {}
+    rules = clause_calendar(clause, settings).rules
+    zone = settings.zone
+    called = called_due_dates(clause)
+    months = months_between(add_months(month_start(move.before), 1), month_start(move.after))
+    schedules = {m: month_schedule(m, rules, zone) for m in months if m not in called}
+    late = [m for m, schedule in schedules.items() if schedule.call_at <= instant]
+    if not late:
+        return {}
+    call_at = sending_slot(schedules[late[0]].call_at, instant, rules.call_time, zone)
+    due_on = max(due_after_call(schedules[m], local_date(call_at, zone), zone) for m in late)
+    return dict.fromkeys(late, due_on)
 
 
 def announced_due_dates(clause: Clause, settings: Settings, on: date) -> dict[date, date]:
@@ -305,6 +343,7 @@ def milestone_context(
         results=results,
         held_since=held_since,
         move=move,
+        instant=at,
     )
 
 

@@ -26,11 +26,13 @@ month due before the day they leave, and give fresh pages when the first ones ha
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,6 +47,8 @@ from workflow.emails.receipts import KIND
 from workflow.services.mailing import Mailing
 from workflow.services.notices import award_party, receipt_message
 from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email
+
+log = logging.getLogger(__name__)
 
 #: A rewritten receipt's key: the first one's, then this and the instant it was rewritten.
 REWRITTEN = ":maj:"
@@ -336,15 +340,26 @@ def rewrite_for_late_calls(
     for row in rows:
         declaration = declarations[numbers[row.id]]
         call = by_company[(declaration.clause_id, declaration.company_id)]
-        rewritten += _write_again(
-            app,
-            session,
-            row,
-            declaration,
-            at,
+        reason = (
             f"Remplacé : l'appel à déclarer {months_phrase(call.months)} part en retard le "
             f"{remembered_date(call.leaves_on)} et donne pour date limite le "
             f"{remembered_date(call.due_on)} ; l'accusé de réception à jour (mois restant à "
-            "déclarer, dates limites) part à sa place.",
+            "déclarer, dates limites) part à sa place."
         )
+        try:
+            # In a savepoint: a receipt that cannot be written again (a template broken since)
+            # stays as it was and the pass opens its months all the same; its error is logged.
+            with session.begin_nested():
+                rewritten += _write_again(app, session, row, declaration, at, reason)
+        except (TemplateError, ValueError, KeyError) as error:
+            log.error(
+                "receipt not rewritten",
+                extra={
+                    "action": "receipt.rewrite_failed",
+                    "outbox_id": row.id,
+                    "clause_id": declaration.clause_id,
+                    "company_id": declaration.company_id,
+                    "error": str(error),
+                },
+            )
     return rewritten

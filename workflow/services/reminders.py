@@ -217,22 +217,24 @@ def rearm_lot(app: App, session: Session, event: Any) -> None:
     lot = session.get(Clause, clause_id)
     if lot is None or lot.stage not in CALLING_STAGES or lot.start_date is None:
         return
+    # Every party of the lot locked, then filtered here: a pass opening a party's last month
+    # holds its lock and parks it on commit; asked for ``next_call_at IS NULL``, PostgreSQL would
+    # skip that party without waiting (its committed row still has a call), and it would stay
+    # parked past the new end. Locked, it is read again once the pass has committed.
     parties = session.scalars(
         select(AwardParty)
-        .where(
-            AwardParty.clause_id == clause_id,
-            AwardParty.next_call_at.is_(None),
-            _has_correspondent(),
-        )
+        .where(AwardParty.clause_id == clause_id, _has_correspondent())
         .order_by(AwardParty.id)
         .with_for_update(of=AwardParty)
+        .execution_options(populate_existing=True)
     ).all()
     end_month = lot_calendars(session, [clause_id], app.settings)[clause_id].end_month
     # Never armed ones are the pass's; parked ones come back when their month is in the lot again.
     parked = [
         party
         for party in parties
-        if party.next_call_month is not None
+        if party.next_call_at is None
+        and party.next_call_month is not None
         and (end_month is None or party.next_call_month <= end_month)
     ]
     if parked:

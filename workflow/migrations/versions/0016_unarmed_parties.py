@@ -1,10 +1,10 @@
 """unarmed parties: the pass arms the parties never called, read from a partial index
 
 ``reminders.arm_parties`` looked at every party with no call planned on every pass, to catch a
-lot whose end had moved later: at 10^5 lots, some 45,000 parties of finished lots, each one's lot
-looked up (70 ms of an idle pass on PostgreSQL). A party parked past its lot's end is now armed
-again by the change that moves the end (``reminders.rearm_lot``), and the pass reads only the
-parties never armed, from ``ix_award_parties_unarmed``. The index of the calls planned becomes
+lot whose end had moved later: at 10^5 lots, 45,298 parties (40,569 parked past their lot's
+end), each one's lot looked up (70 ms of an idle pass on PostgreSQL). A party parked past its
+lot's end is now armed again by the change that moves the end (``reminders.rearm_lot``), and the
+pass reads only the parties never armed, from ``ix_award_parties_unarmed``. The index of the calls planned becomes
 partial (``next_call_at IS NOT NULL``, which ``next_call_at <= now`` implies): without the
 parked parties in it, SQLite no longer takes it for the parties with no call.
 
