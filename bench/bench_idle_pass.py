@@ -59,6 +59,7 @@ from workflow.domain.calendar import local_date
 from workflow.services import digest, summaries, ticks
 from workflow.services.reminders import (
     LadderReport,
+    arm_daily,
     arm_parties,
     climb_due_ladders,
     open_due_ladders,
@@ -160,7 +161,9 @@ def measure(app: App, now: datetime, runs: int) -> dict[str, Any]:
                 floor_samples.append(spent_floor)
                 one_samples.append(spent_one)
         steps: dict[str, Callable[[], object]] = {
-            "armer les entreprises": lambda: arm_parties(app, now),
+            "armer les entreprises": lambda: arm_daily(app, now),
+            # Once a day, not in an idle pass: timed apart (what the first pass of a day adds).
+            "(balayage du jour, 1 fois/jour)": lambda: arm_parties(app, now),
             "ouvrir les mois dus": lambda: open_due_ladders(app, now, LadderReport()),
             "monter les échelles dues": lambda: climb_due_ladders(app, now, LadderReport()),
             "récapitulatif du jour": lambda: digest.queue_daily_digest(app, now),

@@ -193,10 +193,14 @@ ORDER BY b.name, f.clause_id
 
 
 def _progress(dialect: str) -> str:
+    # The days a lot spent suspended (``bench_off``) are out of the time elapsed and of its
+    # period, as ``summary.elapsed_fraction`` counts them.
+    total = f"({_days(dialect, 'end_date', 'start_date')} + 1 - coalesce(off_total, 0))"
     elapsed = (
-        "CASE WHEN start_date IS NULL OR end_date IS NULL OR end_date < start_date THEN NULL "
-        f"ELSE ({_days(dialect, ':last', 'start_date')} + 1) / "
-        f"({_days(dialect, 'end_date', 'start_date')} + 1) END"
+        "CASE WHEN start_date IS NULL OR end_date IS NULL OR end_date < start_date "
+        f"OR {total} <= 0 THEN NULL "
+        f"ELSE ({_days(dialect, ':last', 'start_date')} + 1 - coalesce(off_passed, 0)) / "
+        f"{total} END"
     )
     low, high = ("greatest", "least") if dialect == "postgresql" else ("max", "min")
     share = f"{high}(1, {low}(0, {elapsed}))"
@@ -207,8 +211,45 @@ SELECT buyer_id, count(*), sum({_FOLLOWED}), sum(coalesce(target, 0)),
        sum(CASE WHEN {paced} THEN target * {share} END),
        sum(CASE WHEN {paced} THEN target ELSE 0 END),
        sum(CASE WHEN {paced} THEN coalesce(cumulated, 0) ELSE 0 END)
-FROM bench_facts WHERE {_COUNTED} GROUP BY buyer_id
+FROM bench_facts
+LEFT JOIN (
+  SELECT o.clause_id AS off_clause, count(*) AS off_total,
+         sum(CASE WHEN o.day <= :last THEN 1 ELSE 0 END) AS off_passed
+  FROM bench_off o JOIN bench_facts g ON g.clause_id = o.clause_id
+  WHERE o.day >= g.start_date AND o.day <= g.end_date
+  GROUP BY o.clause_id) off ON off.off_clause = bench_facts.clause_id
+WHERE {_COUNTED} GROUP BY buyer_id
 """
+
+
+#: Every change of stage into or out of a suspension known at ``as_of``, lot by lot (a few
+#: rows: ``bench_off`` is built from them).
+_SUSPENSIONS = """
+SELECT clause_id, at, to_stage FROM clause_history
+WHERE (to_stage = 'suspended' OR from_stage = 'suspended')
+  AND (from_stage IS NULL OR from_stage <> to_stage) AND at <= :as_of
+ORDER BY clause_id, at, id
+"""
+
+
+def _suspended_days(connection: Connection, moment: Moment) -> list[dict[str, Any]]:
+    """Each (lot, local date) a suspension known at ``now`` touched, one still running then up
+    to that day, as the calendar counts them (``calendar.suspended_days``)."""
+    from workflow.domain.calendar import Interval, suspended_days
+
+    statement = _statement(_SUSPENSIONS).columns(at=UTCDateTime())
+    stretches: dict[int, list[Interval]] = defaultdict(list)
+    for clause_id, at, to_stage in connection.execute(statement, moment.params()):
+        if to_stage == "suspended":
+            stretches[clause_id].append(Interval(at, None))
+        elif stretches[clause_id] and stretches[clause_id][-1].end is None:
+            stretches[clause_id][-1] = Interval(stretches[clause_id][-1].start, at)
+    today = moment.now.astimezone(moment.zone).date()
+    return [
+        {"c": clause_id, "d": day}
+        for clause_id, intervals in stretches.items()
+        for day in sorted(suspended_days(intervals, moment.zone, today))
+    ]
 
 
 _STAGES = """
@@ -314,12 +355,21 @@ JOIN clauses c ON c.id = oc.clause_id
 JOIN markets mk ON mk.id = c.market_id
 JOIN operations o ON o.id = mk.operation_id
 WHERE oc.date <= :last
+  AND (oc.clause_id IS NULL OR EXISTS (SELECT 1 FROM declaration_lines dl2
+       JOIN declarations d2 ON d2.id = dl2.declaration_id
+       WHERE d2.clause_id = oc.clause_id AND dl2.participant_id = oc.participant_id
+         AND dl2.hours > 0 AND d2.recorded_at <= :as_of))
 GROUP BY o.buyer_id, oc.type
 """
 
 _OUTCOMES = """
-SELECT type, sum(CASE WHEN date >= :m THEN 1 ELSE 0 END), count(*)
-FROM outcomes WHERE date <= :last GROUP BY type
+SELECT oc.type, sum(CASE WHEN oc.date >= :m THEN 1 ELSE 0 END), count(*)
+FROM outcomes oc WHERE oc.date <= :last
+  AND (oc.clause_id IS NULL OR EXISTS (SELECT 1 FROM declaration_lines dl2
+       JOIN declarations d2 ON d2.id = dl2.declaration_id
+       WHERE d2.clause_id = oc.clause_id AND dl2.participant_id = oc.participant_id
+         AND dl2.hours > 0 AND d2.recorded_at <= :as_of))
+GROUP BY oc.type
 """
 
 _HOURS_BY_MONTH = """
@@ -361,13 +411,20 @@ def baseline(connection: Connection, moment: Moment) -> dict[str, list[Any]]:
         "hours_by_month": _HOURS_BY_MONTH,
     }
     connection.execute(text("DROP TABLE IF EXISTS bench_facts"))
+    connection.execute(text("DROP TABLE IF EXISTS bench_off"))
     connection.execute(_statement(_FACTS), params)
+    connection.execute(text("CREATE TEMPORARY TABLE bench_off (clause_id INTEGER, day DATE)"))
+    off = _suspended_days(connection, moment)
+    if off:
+        insert = text("INSERT INTO bench_off (clause_id, day) VALUES (:c, :d)")
+        connection.execute(insert.bindparams(bindparam("d", type_=Date())), off)
     try:
         return {
             name: list(connection.execute(_statement(sql), params)) for name, sql in queries.items()
         }
     finally:
         connection.execute(text("DROP TABLE bench_facts"))
+        connection.execute(text("DROP TABLE bench_off"))
 
 
 # --- The same figures, from both sides, to compare ------------------------------------------------

@@ -18,6 +18,8 @@ from workflow.domain.events import (
     ClauseAwarded,
     ClauseIdentified,
     ClauseReopened,
+    CompaniesMerged,
+    CorrespondentAdded,
     DeclarationCancelled,
     DeclarationRecorded,
     FinalReportRecorded,
@@ -42,8 +44,10 @@ def default_handlers() -> Handlers:
     """Every event and who hears of it: the one place where reactions are wired."""
     return {
         ClauseIdentified: [notices.notify_identified],
-        # A lot whose end moved later, or called again, has its companies parked past the old
-        # end armed again, in the same transaction (the pass arms only those never armed).
+        # A lot that starts, is called again or whose end moved later has its companies armed
+        # in the same transaction: those never armed, and those parked past the old end (the
+        # pass itself sweeps for parties never armed only once a day). An award is recorded or
+        # corrected only before the start: nothing to arm then.
         ClauseAdvanced: [notices.notify_advanced, reminders.rearm_lot],
         ClauseAwarded: [notices.welcome_award],
         FinalReportRecorded: [notices.notify_final_report],
@@ -58,6 +62,9 @@ def default_handlers() -> Handlers:
         ],
         ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
         AwardCorrected: [notices.correct_award],
+        # A company with nobody to write to gets a correspondent: its waiting parties are armed.
+        CorrespondentAdded: [reminders.arm_company],
+        CompaniesMerged: [reminders.arm_company],
         PlannedEndMoved: [reminders.rearm_lot, notices.notify_planned_end],
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
         # confirm what was cancelled); the company is told why and by when to declare the month

@@ -36,6 +36,7 @@ from workflow.services.clauses import (
     ClauseParameters,
     PartyInput,
     advance_clause,
+    no_publish,
     record_award,
     record_final_report,
 )
@@ -281,7 +282,13 @@ correspondents: dict[int, int] = {}
 def _company(session: Session, name: str, now: datetime) -> int:
     company = add_company(session, name=name, city="Auch", now=now)
     correspondents[company.id] = add_correspondent(
-        session, company.id, name=f"Correspondant {name}", email=f"c{company.id}@example.org"
+        session,
+        company.id,
+        name=f"Correspondant {name}",
+        email=f"c{company.id}@example.org",
+        now=now,
+        actor="test",
+        publish=no_publish,
     ).id
     return company.id
 

@@ -45,6 +45,7 @@ from workflow.domain.calendar import (
     step_offsets,
     suspended_days,
 )
+from workflow.emails.envelope import OutboxState
 from workflow.services.lot_calendars import execution_starts, lot_calendars, suspensions
 from workflow.services.reminder_emails import KINDS, key_months
 from workflow.settings import Settings
@@ -55,25 +56,33 @@ class LadderEmail:
     key: str
     step: str
     created_at: datetime
+    state: str
 
 
 def ladder_emails_by_month(
     session: Session,
 ) -> dict[tuple[int, int, date], list[LadderEmail]]:
-    """Every ladder email, under each (lot, company, month) it covers, oldest first."""
+    """Every ladder email, under each (lot, company, month) it covers, oldest first; but an
+    email withdrawn whose step another email brought for that month (written again for the
+    months still owed when a finish released the others, ``lot_ends``): what the month got is
+    the email written again."""
     found: dict[tuple[int, int, date], list[LadderEmail]] = defaultdict(list)
     rows = session.execute(
-        select(OutboxMessage.key, OutboxMessage.created_at)
+        select(OutboxMessage.key, OutboxMessage.created_at, OutboxMessage.state)
         .where(OutboxMessage.kind.in_(KINDS))
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     ).all()
-    for key, created_at in rows:
+    for key, created_at, state in rows:
         parsed = key_months(key)
         assert parsed is not None, f"ladder email with an unreadable key: {key}"
         for month in parsed.months:
             found[(parsed.clause_id, parsed.company_id, month)].append(
-                LadderEmail(key, parsed.step, created_at)
+                LadderEmail(key, parsed.step, created_at, state)
             )
+    cancelled = OutboxState.CANCELLED
+    for where, emails in found.items():
+        reached = {e.step for e in emails if e.state != cancelled}
+        found[where] = [e for e in emails if e.state != cancelled or e.step not in reached]
     return found
 
 

@@ -39,6 +39,7 @@ from workflow.services.clauses import (
     ClauseParameters,
     PartyInput,
     advance_clause,
+    no_publish,
     record_award,
     record_final_report,
 )
@@ -151,7 +152,13 @@ def build(app: App, clock: Clock) -> Built:
         ):
             company = add_company(session, name=name, city="Auch", now=setup)
             person = add_correspondent(
-                session, company.id, name=f"Correspondant {name}", email=email
+                session,
+                company.id,
+                name=f"Correspondant {name}",
+                email=email,
+                now=setup,
+                actor="test",
+                publish=no_publish,
             )
             companies.append((company.id, person.id))
         for person in PEOPLE:

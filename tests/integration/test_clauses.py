@@ -30,7 +30,7 @@ from workflow.errors import ConcurrentChange, InputRefused, NotFound, Transition
 from workflow.services import catalog
 from workflow.services import clauses as service
 from workflow.services.catalog import CalendarChange
-from workflow.services.clauses import ClauseParameters, PartyInput
+from workflow.services.clauses import ClauseParameters, PartyInput, no_publish
 
 SIRET_A = "73282932000074"
 SIRET_B = "35600000000048"  # La Poste's head office: passes Luhn
@@ -84,7 +84,13 @@ def territory(app: App, recorder: Recorder) -> Territory:
         )
         company = catalog.add_company(session, name="BTP Exemple", siret=SIRET_A, now=now)
         person = catalog.add_correspondent(
-            session, company.id, name="Paul Chantier", email="paul@example.org"
+            session,
+            company.id,
+            name="Paul Chantier",
+            email="paul@example.org",
+            now=now,
+            actor="test",
+            publish=no_publish,
         )
         partner = catalog.add_company(session, name="Insertion Services", now=now)
         return Territory(buyer.id, market.id, company.id, person.id, partner.id)
@@ -653,7 +659,15 @@ def test_it_names_what_it_could_not_find(
                 settings=app.settings,
             )
         else:
-            catalog.add_correspondent(session, 77, name="X", email="x@example.org")
+            catalog.add_correspondent(
+                session,
+                77,
+                name="X",
+                email="x@example.org",
+                now=now,
+                actor="test",
+                publish=app.publish,
+            )
     # The command line names the command that lists them; the web pages and the API do not.
     assert words in missing.value.command_line_message
     assert words.split(" La liste")[0] in missing.value.message

@@ -137,7 +137,15 @@ def add_company(app: App, name: str, siret: str | None = None) -> int:
 
 def add_correspondent(app: App, company_id: int, name: str, email: str) -> int:
     with app.transaction() as session:
-        return catalog.add_correspondent(session, company_id, name=name, email=email).id
+        return catalog.add_correspondent(
+            session,
+            company_id,
+            name=name,
+            email=email,
+            now=app.clock(),
+            actor="test",
+            publish=app.publish,
+        ).id
 
 
 def correspondent_of(app: App, company_id: int) -> Correspondent:

@@ -174,7 +174,7 @@ def test_the_buyer_is_told_once_of_each_move_with_the_months_added_then_no_longe
     assert "passe du 31 mars 2027 au 31 janvier 2027" in text
     assert "Motif indiqué : avenant n° 3 : travaux réduits" in plain(text)
     assert (
-        "Aucun mois après janvier 2027 ne sera demandé : les déclarations de février et "
+        "Aucun mois après janvier 2027 ne sera demandé : les déclarations de février et de "
         "mars 2027 ne seront plus demandées aux entreprises."
     ) in plain(text)
     called = called_due(app, lot)

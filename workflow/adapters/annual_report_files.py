@@ -172,7 +172,10 @@ def footnotes(report: AnnualReport) -> list[str]:
             if report.regrouped
             else ""
         )
-        + ".",
+        + ". Une sortie est comptée tant que le participant a des heures déclarées sur la clause "
+        "où elle est enregistrée : si l'annulation d'une déclaration lui retire toutes ses heures "
+        "sur cette clause, elle n'est plus comptée jusqu'à ce qu'elles soient déclarées à "
+        "nouveau.",
         "En une ligne : heures arrondies au millier inférieur à partir de 1 000 h (« + de » "
         "quand l'arrondi retranche des heures) ; les situations sans activité (demandeur "
         "d'emploi, inactivité, perdu de vue) figurent dans les tableaux, pas dans la ligne.",

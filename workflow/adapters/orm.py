@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Connection,
     Date,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -696,3 +698,34 @@ SEARCHED: tuple[type[Any], ...] = (
     Clause,
 )
 UNWRITTEN_INDEXES = tuple(_unwritten_index(model) for model in SEARCHED)
+
+#: PostgreSQL's trigram operator class (extension ``pg_trgm``): a GIN index of it answers
+#: ``LIKE '%text%'`` for a text of 3 characters or more, which a B-tree cannot.
+TRIGRAMS = "gin_trgm_ops"
+
+
+def _trigram_index(model: type[Any], column: str) -> Index:
+    """The searches' ``LIKE '%…%'`` on ``column`` read from an index, on PostgreSQL only
+    (migration 0017, which skips them when the extension cannot be created; SQLite scans)."""
+    table: Table = model.__table__
+    return Index(
+        f"ix_{table.name}_{column}_trgm",
+        table.c[column],
+        postgresql_using="gin",
+        postgresql_ops={column: TRIGRAMS},
+    ).ddl_if(dialect="postgresql")
+
+
+#: Every ``search_text`` (``search`` matches all eight kinds, the board five) and the companies'
+#: SIRET, which both searches match on their own when the text is digits.
+TRIGRAM_INDEXES = (
+    *(_trigram_index(model, "search_text") for model in SEARCHED),
+    _trigram_index(Company, "siret"),
+)
+
+
+@event.listens_for(Base.metadata, "before_create")
+def _trigram_extension(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+    """A schema made from the models (``metadata.create_all``) needs the operator class first."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")

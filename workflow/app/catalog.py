@@ -254,7 +254,14 @@ def add_correspondent(
     with unit_of_work(app, actor) as unit:
         found = find_company(unit.session, company)
         person = catalog.add_correspondent(
-            unit.session, found.id, name=name, email=email, phone=phone
+            unit.session,
+            found.id,
+            name=name,
+            email=email,
+            phone=phone,
+            now=unit.now,
+            actor=unit.actor,
+            publish=unit.app.publish,
         )
         return correspondent_view(created(unit, person))
 

@@ -12,7 +12,9 @@ set, which the counts and the cards of every stage are taken from.
 
 A clause's page is ``clause_detail`` (what ``clause show`` prints), the months its companies owe
 (``declaration list --clause``), the hours declared per month against the straight pace
-(``domain.pace_chart``), the next step of its life, taken by ``clauses.advance_clause``, and the
+(``domain.pace_chart``) counted in the days the lot could be worked, as the monthly summary and
+the digest count them (the days it spent suspended are out: one read of its suspensions), the
+next step of its life, taken by ``clauses.advance_clause``, and the
 other actions its stage allows (``ClauseActions``: the award, the final report, the hours imposed,
 the figures of the calculation, suspending or abandoning), each done by the function of
 ``workflow.app.clauses`` the CLI command calls.
@@ -40,6 +42,7 @@ from workflow.adapters.orm import (
     Market,
     Operation,
 )
+from workflow.adapters.reports import pace_phrase
 from workflow.adapters.search_text import FIELDS, lot_fields
 from workflow.app.clause_views import ClauseDetail, detail_of
 from workflow.app.clauses import Advanced, PartyChoice, advance_clause, calculate_hours
@@ -47,7 +50,7 @@ from workflow.app.declarations import Totals, totals
 from workflow.app.lookup import find_company, normalized
 from workflow.app.search import MIN_LENGTH, normal
 from workflow.app.unit import reading
-from workflow.domain.calendar import local_date
+from workflow.domain.calendar import local_date, suspended_days
 from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation
 from workflow.domain.pace_chart import PaceRow, expected_by, pace_rows, pace_svg
@@ -59,13 +62,14 @@ from workflow.domain.stages import (
     Stage,
     allowed_events,
 )
-from workflow.domain.summary import last_month_due, month_end
+from workflow.domain.summary import clause_progress, elapsed_fraction, last_month_due, month_end
 from workflow.domain.vocabulary import PartyRole
 from workflow.errors import InputRefused, NotFound, TransitionRefused
 from workflow.runtime import App
 from workflow.services.calendar_changes import calendar_lines
 from workflow.services.clauses import AWARD_CORRECTED, PARAMETER_STAGES, award_changes_of
 from workflow.services.declaration_views import ExpectedDeclaration, expected_declarations
+from workflow.services.lot_calendars import suspensions
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -464,8 +468,17 @@ class ClausePage:
     #: The hours declared for the months up to ``pace_month`` included.
     hours_through: Decimal
     #: Where the straight pace expects the lot by the end of ``pace_month`` (None without
-    #: target/dates).
+    #: target/dates), counted in the days it could be worked.
     expected_today: Decimal | None
+    #: The share of its time passed at the end of ``pace_month``, without the days it spent
+    #: suspended (``elapsed_fraction``, as the monthly summary counts it); None without dates.
+    elapsed: Decimal | None
+    #: Its days of work (start to end) touched by a suspension, a running one up to today: out
+    #: of the time passed and of the period.
+    days_suspended: int
+    #: « 55,0 % des heures prévues réalisées pour 54,9 % du temps écoulé, dans le rythme »: the
+    #: pace at the end of ``pace_month`` in the words of the monthly summary of that month.
+    pace_said: str | None
     #: The event « Avancer à l'étape suivante » takes, None at a final stage.
     next_event: ClauseEvent | None
     #: What else the stage allows, and the award as recorded (to fill in its form again).
@@ -658,6 +671,7 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
                 .group_by(Declaration.month)
             )
         }
+        stretches = suspensions(session, [clause_id]).get(clause_id, [])
     calculation = None
     figures = (detail.amount_excl_tax, detail.labour_share, detail.insertion_rate)
     if all(f is not None for f in figures) and detail.hourly_cost is not None:
@@ -668,7 +682,10 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
     target = detail.summary.hours_target
     start, end = detail.start_date, detail.end_date or detail.planned_end_date
     pace_month = last_month_due(today, detail.calendar.rules.due_day)
-    rows = pace_rows(declared, target, start, end, until=today)
+    # The days no work was possible, a suspension still running counting up to today: out of
+    # the time the pace counts, as in the monthly summary and the digest.
+    off = suspended_days(stretches, app.settings.zone, today)
+    rows = pace_rows(declared, target, start, end, until=today, suspended=off)
     summary = detail.summary
     lot = f" lot {summary.lot_number}" if summary.lot_number else ""
     chart = pace_svg(
@@ -678,7 +695,10 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
         end,
         title=f"Heures déclarées et rythme attendu, clause n° {summary.id} "
         f"(marché {summary.market}{lot} – {summary.lot_title})",
+        suspended=off,
     )
+    hours_through = sum((h for m, h in declared.items() if m <= pace_month), Decimal(0))
+    elapsed = elapsed_fraction(start, end, month_end(pace_month), off)
     months = sorted({line.month for line in lines})
     return ClausePage(
         detail=detail,
@@ -691,8 +711,11 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
         pace=rows,
         chart=chart,
         pace_month=pace_month,
-        hours_through=sum((h for m, h in declared.items() if m <= pace_month), Decimal(0)),
-        expected_today=expected_by(month_end(pace_month), target, start, end),
+        hours_through=hours_through,
+        expected_today=expected_by(month_end(pace_month), target, start, end, off),
+        elapsed=elapsed,
+        days_suspended=sum(1 for day in off if start and end and start <= day <= end),
+        pace_said=pace_phrase(clause_progress(target, Decimal(0), hours_through, elapsed)),
         next_event=next_event(summary.stage),
         actions=actions_of(summary.stage),
         award_lines=award_lines,

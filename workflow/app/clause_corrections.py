@@ -26,6 +26,7 @@ from workflow.emails.phrases import french_day
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services import declaration_cancellations
+from workflow.services.outcomes import UncountedOutcome, uncounted_sentence
 
 __all__ = [
     "CancelledDeclaration",
@@ -35,6 +36,7 @@ __all__ = [
     "informed_sentence",
     "ladder_sentence",
     "reopen_clause",
+    "uncounted_sentence",
 ]
 
 Designation = str | int
@@ -107,6 +109,9 @@ class CancelledDeclaration:
     ladder: LadderStanding | None
     #: The addresses the company is told at (reason, new due date); empty: nobody there has one.
     informed: tuple[str, ...] = ()
+    #: Outcomes that no longer count: their participant has no other hours on the lot
+    #: (``uncounted_sentence`` says it).
+    uncounted: tuple[UncountedOutcome, ...] = ()
 
 
 def cancel_declaration(
@@ -150,6 +155,7 @@ def cancel_declaration(
             reason=cancelled.reason,
             at=unit.now,
             informed=cancelled.informed,
+            uncounted=cancelled.uncounted,
             ladder=None
             if ladder is None
             else LadderStanding(

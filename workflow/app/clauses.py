@@ -28,6 +28,7 @@ from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
 from workflow.services.lot_ends import ReleasedMonths
+from workflow.services.reminder_emails import LadderRewrite
 
 Designation = str | int
 
@@ -213,6 +214,7 @@ def advance_clause(
             today=local_date(unit.now, app.settings.zone),
             end_field=end_field,
             released=released,
+            rewriter=LadderRewrite(unit.app),
         )
         return Advanced(
             clause_id, advanced.from_stage, advanced.to_stage, unit.now, tuple(released)

@@ -530,7 +530,13 @@ def merge_companies(
     with unit_of_work(app, actor) as unit:
         gone, kept = _merge_pair(app, unit.session, RecordKind.COMPANY, source, into, find_company)
         return merges.merge_companies(
-            unit.session, gone, kept, reason=reason, actor=unit.actor, now=unit.now
+            unit.session,
+            gone,
+            kept,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            publish=unit.app.publish,
         )
 
 

@@ -391,7 +391,7 @@ def merge_preview(
             if kind is RecordKind.COMPANY:
                 merge = merges.merge_companies(
                     session, session.get_one(Company, found.id), session.get_one(Company, into),
-                    reason=None, actor=unit.actor, now=unit.now,
+                    reason=None, actor=unit.actor, now=unit.now, publish=unit.app.publish,
                 )  # fmt: skip
             else:
                 merge = merges.merge_buyers(

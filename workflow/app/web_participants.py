@@ -102,6 +102,14 @@ def lot_participants(app: App, clause_id: int) -> LotParticipants:
         for participant_id, reference, company in found:
             ids[reference] = participant_id
             companies[reference].add(company)
+        # Someone with an outcome here whose hours were cancelled stays on the page, the outcome
+        # shown as not counted (``OutcomeLine.not_counted``).
+        for participant_id, reference in session.execute(
+            select(Participant.id, Participant.reference)
+            .join(Outcome, Outcome.participant_id == Participant.id)
+            .where(Outcome.clause_id == clause_id)
+        ):
+            ids.setdefault(reference, participant_id)
         stage = Stage(clause.stage)
         return LotParticipants(
             clause_id=clause.id,

@@ -351,7 +351,7 @@ def _outcomes(session: Session, app: App, participant_id: int) -> tuple[Particip
         ParticipantOutcome(
             line.clause_id,
             _lot_words(line.market, line.lot_number),
-            f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}",
+            line.description,
         )
         for line in lines
     )

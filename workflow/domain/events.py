@@ -136,6 +136,28 @@ class PlannedEndMoved:
     reason: str
 
 
+@dataclass(frozen=True)
+class CorrespondentAdded:
+    """A company has one more correspondent: its companies' calls may now have someone to go
+    to (a party with nobody to write to is not armed)."""
+
+    company_id: int
+    correspondent_id: int
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class CompaniesMerged:
+    """A duplicate company merged into ``company_id``: its awards may now have someone to write
+    to (the duplicate's correspondents, or the kept company's)."""
+
+    company_id: int
+    merged_id: int
+    at: datetime
+    actor: str
+
+
 DomainEvent = (
     ClauseIdentified
     | ClauseAdvanced
@@ -146,6 +168,8 @@ DomainEvent = (
     | AwardCorrected
     | DeclarationCancelled
     | PlannedEndMoved
+    | CorrespondentAdded
+    | CompaniesMerged
 )
 
 #: Every event type, for whoever listens to them all (a test's recorder).
@@ -159,4 +183,6 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     AwardCorrected,
     DeclarationCancelled,
     PlannedEndMoved,
+    CorrespondentAdded,
+    CompaniesMerged,
 )

@@ -2,7 +2,10 @@
 the straight line from 0 at the start of the work to the target at its end.
 
 A facilitator reads at a glance whether a lot is on track: each bar is the hours declared up to
-the end of its month, the line is where they should be if the hours came evenly. The figures are
+the end of its month, the line is where they should be if the hours came evenly over the days the
+lot could be worked: the days it spent suspended count neither in the time passed nor in its
+period (``elapsed_fraction``, the rule of the monthly summary and of the digest), so the line
+stays level through a suspension and climbs a little faster the rest of the time. The figures are
 also returned as rows (``pace_rows``) for the table the page shows beside the picture, so a
 screen reader, or someone who wants the exact figure, reads the same numbers.
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,6 +26,7 @@ from html import escape
 from babel.dates import format_date
 
 from workflow.domain.french_numbers import LOCALE, french_hours
+from workflow.domain.summary import elapsed_fraction
 
 #: The drawing's own units; the page scales it to its width (``width="100%"``). Narrow enough
 #: that its 14-unit text still reads at about 12 px on a 390 px phone.
@@ -68,19 +73,74 @@ def _months(first: date, last: date) -> list[date]:
 
 
 def expected_by(
-    day: date, target: int | None, start: date | None, end: date | None
+    day: date,
+    target: int | None,
+    start: date | None,
+    end: date | None,
+    suspended: AbstractSet[date] = frozenset(),
 ) -> Decimal | None:
     """The hours the straight pace expects done by the end of ``day``: 0 before the start, the
-    target from the end on, in between in proportion of the days of work elapsed."""
+    target from the end on, in between in proportion of the days of work elapsed.
+
+    The days in ``suspended`` (``workflow.domain.calendar.suspended_days``) are no days of work:
+    the share of time is ``elapsed_fraction``'s, the one the monthly summary and the digest give,
+    and nothing more is expected during a suspension. None when every day was suspended."""
     if not target or start is None or end is None or end < start:
         return None
     if day < start:
         return Decimal(0)
     if day >= end:
         return Decimal(target)
-    elapsed = Decimal((day - start).days + 1)
-    total = Decimal((end - start).days + 1)
-    return (Decimal(target) * elapsed / total).quantize(CENTS, ROUND_HALF_UP)
+    if not any(start <= off <= end for off in suspended):
+        # Whole days over whole days: the exact figure, to the cent, as it always was.
+        elapsed = Decimal((day - start).days + 1)
+        total = Decimal((end - start).days + 1)
+        return (Decimal(target) * elapsed / total).quantize(CENTS, ROUND_HALF_UP)
+    share = elapsed_fraction(start, end, day, suspended)
+    if share is None:
+        return None
+    return (Decimal(target) * share).quantize(CENTS, ROUND_HALF_UP)
+
+
+def suspended_runs(
+    suspended: AbstractSet[date], start: date | None, end: date | None
+) -> list[tuple[date, date]]:
+    """The stretches of consecutive suspended days within [start, end] (first and last day of
+    each), in order: where the pace line stays level."""
+    if start is None or end is None:
+        return []
+    runs: list[tuple[date, date]] = []
+    for day in sorted(d for d in suspended if start <= d <= end):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def pace_line(
+    target: int | None,
+    start: date | None,
+    end: date | None,
+    suspended: AbstractSet[date] = frozenset(),
+) -> tuple[tuple[date, Decimal], ...]:
+    """The corners of the pace line: each a day and the hours expected when it begins (by the
+    end of the day before), from 0 on the first day of the work to the target the day after its
+    last; level from the first day of each suspension to the day after its last (nothing more
+    is expected while no work is possible). Empty without a target or dates, or when every day
+    of the work was suspended."""
+    if not target or start is None or end is None or end < start:
+        return ()
+    if elapsed_fraction(start, end, end, suspended) is None:
+        return ()
+    corners = [(start, Decimal(0))]
+    for first, last in suspended_runs(suspended, start, end):
+        level = expected_by(first - timedelta(days=1), target, start, end, suspended)
+        assert level is not None  # some day of the work was workable
+        corners += [(first, level), (last + timedelta(days=1), level)]
+    corners.append((end + timedelta(days=1), Decimal(target)))
+    # A suspension from the first day (or through the last) adds no corner of its own.
+    return tuple(c for i, c in enumerate(corners) if i == 0 or c != corners[i - 1])
 
 
 def pace_rows(
@@ -89,10 +149,12 @@ def pace_rows(
     start: date | None,
     end: date | None,
     until: date | None = None,
+    suspended: AbstractSet[date] = frozenset(),
 ) -> tuple[PaceRow, ...]:
     """One row per month from the first of the work (or of a declaration) to the last (the end
     of the work, or the last month declared if later); months after ``until`` (today) have no
-    hours yet. ``declared`` maps a month (any day of it) to the hours declared for it."""
+    hours yet. ``declared`` maps a month (any day of it) to the hours declared for it; the
+    hours expected leave out the days in ``suspended`` (``expected_by``)."""
     by_month: dict[date, Decimal] = {}
     for month, hours in declared.items():
         by_month[month_of(month)] = by_month.get(month_of(month), Decimal(0)) + Decimal(hours)
@@ -105,7 +167,7 @@ def pace_rows(
     rows, total = [], Decimal(0)
     for month in _months(first, last):
         month_end = next_month(month) - timedelta(days=1)
-        expected = expected_by(month_end, target, start, end)
+        expected = expected_by(month_end, target, start, end, suspended)
         if until is not None and month > until and month not in by_month:
             rows.append(PaceRow(month, None, None, expected))
             continue
@@ -148,6 +210,11 @@ def _day(day: date) -> str:
     return "1er" + text[1:] if day.day == 1 else text
 
 
+def _days(count: int) -> str:
+    """« 1 jour », « 92 jours »."""
+    return f"{count} jour{'s' if count > 1 else ''}"
+
+
 def _text(x: float, y: float, words: str, anchor: str = "middle", **extra: str) -> str:
     more = "".join(f' {key.replace("_", "-")}="{escape(value)}"' for key, value in extra.items())
     return f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}"{more}>{escape(words)}</text>'
@@ -158,6 +225,7 @@ def describe(
     target: int | None,
     start: date | None,
     end: date | None,
+    suspended: AbstractSet[date] = frozenset(),
 ) -> str:
     """The chart in one French paragraph: what a screen reader says for the picture."""
     done = [r for r in rows if r.cumulative is not None]
@@ -167,7 +235,14 @@ def describe(
         "Heures d'insertion déclarées en cumul, mois par mois, "
         f"de {_long_month(rows[0].month)} à {_long_month(rows[-1].month)}"
     ]
-    if target and start and end:
+    off = sum(1 for day in suspended if start and end and start <= day <= end)
+    if target and start and end and off:
+        parts[0] += (
+            ", comparées au rythme attendu\u00a0: une ligne de 0\u00a0h le "
+            f"{_day(start)} à {french_hours(target)} le {_day(end)}, à plat pendant "
+            f"{_days(off)} de suspension."
+        )
+    elif target and start and end:
         parts[0] += (
             ", comparées au rythme attendu\u00a0: une droite de 0\u00a0h le "
             f"{_day(start)} à {french_hours(target)} le {_day(end)}."
@@ -194,10 +269,12 @@ def pace_svg(
     *,
     title: str,
     ident: str = "rythme",
+    suspended: AbstractSet[date] = frozenset(),
 ) -> str:
     """The chart of ``rows`` (from ``pace_rows``) as SVG markup, scaled to its container's width;
     its ``<title>`` is ``title``, its ``<desc>`` says what it shows. ``ident`` prefixes the ids
-    of its title and description (unique in the page)."""
+    of its title and description (unique in the page). The pace line is level through the days
+    in ``suspended`` (``expected_by``): give the same days as to ``pace_rows``."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_h
     title_id, desc_id = f"{ident}-titre", f"{ident}-description"
@@ -206,7 +283,7 @@ def pace_svg(
         f'role="img" aria-labelledby="{escape(title_id)} {escape(desc_id)}" class="pace-chart" '
         f'font-family="system-ui, sans-serif" font-size="{FONT}" fill="{TEXT_COLOUR}">',
         f'<title id="{escape(title_id)}">{escape(title)}</title>',
-        f'<desc id="{escape(desc_id)}">{escape(describe(rows, target, start, end))}</desc>',
+        f'<desc id="{escape(desc_id)}">{escape(describe(rows, target, start, end, suspended))}</desc>',
     ]
     if not rows:
         parts.append(_text(WIDTH / 2, HEIGHT / 2, "Rien à tracer pour l'instant"))
@@ -260,10 +337,12 @@ def pace_svg(
             f'data-cumulative="{row.cumulative}"><title>{escape(tip)}</title></rect>'
         )
 
-    # The pace: from 0 at the start to the target at the end, then level.
-    if target and start is not None and end is not None and end >= start:
-        x_end = x_of(end + timedelta(days=1))  # the end of its last day
-        points = [(x_of(start), y_of(Decimal(0))), (x_end, y_of(Decimal(target)))]
+    # The pace: from 0 at the start to the target at the end, level through each suspension,
+    # then level.
+    corners = pace_line(target, start, end, suspended)
+    if target and corners:
+        x_end = x_of(corners[-1][0])
+        points = [(x_of(day), y_of(hours)) for day, hours in corners]
         if x_end < LEFT + plot_w:
             points.append((LEFT + plot_w, y_of(Decimal(target))))
         parts.append(

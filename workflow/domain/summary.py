@@ -7,6 +7,7 @@ them as percentages); ``None`` means "cannot be said" (no target, no dates), nev
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -76,15 +77,33 @@ def fraction(done: Decimal | int, target: Decimal | int | None) -> Decimal | Non
     return Decimal(done) / Decimal(target)
 
 
-def elapsed_fraction(start: date | None, end: date | None, on: date) -> Decimal | None:
+def elapsed_fraction(
+    start: date | None,
+    end: date | None,
+    on: date,
+    suspended: AbstractSet[date] = frozenset(),
+) -> Decimal | None:
     """How much of the period [start, end] (both days included) has passed at the end of ``on``.
 
-    0 before the start, 1 from the end on; None when a date is missing or the period is reversed.
+    Counted in the days the lot could be worked: the days in ``suspended`` (the local dates a
+    suspension touched, ``workflow.domain.calendar.suspended_days``: a running one up to the
+    summary's day) count neither in the time passed nor in the period. A lot of twelve months
+    suspended from its fourth to its sixth has, at the end of the sixth, 3 of its 9 workable
+    months behind it, not 6 of 12: no work was possible while it was suspended.
+
+    0 before the start, 1 from the end on; None when a date is missing, the period is reversed
+    or every day of it was suspended (no time to be behind in).
     """
     if start is None or end is None or end < start:
         return None
     total = (end - start).days + 1
     passed = (on - start).days + 1
+    if suspended:
+        stop = min(on, end)
+        total -= sum(1 for day in suspended if start <= day <= end)
+        passed -= sum(1 for day in suspended if start <= day <= stop)
+        if total <= 0:
+            return None
     return min(ONE, max(ZERO, Decimal(passed) / Decimal(total)))
 
 

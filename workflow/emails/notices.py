@@ -137,7 +137,8 @@ def _elided(name: str) -> str:
 def months_named(months: Sequence[date], *, of: bool = False) -> str:
     """« mars 2027 », « janvier, février et mars 2027 », « décembre 2026 et janvier 2027 »; more
     than three months in a row: « d'avril à septembre 2027 », « de novembre 2026 à février
-    2027 ». ``of``: after a noun (« les déclarations de janvier, février et mars 2027 »)."""
+    2027 ». ``of``: after a noun, « de » before each month (« les déclarations de janvier, de
+    février et de mars 2027 », « d'avril et de mai 2027 »), as French repeats it."""
     ordered = sorted(set(months))
     if not ordered:
         return ""
@@ -148,8 +149,9 @@ def months_named(months: Sequence[date], *, of: bool = False) -> str:
         return f"{_elided(first)} à {names[-1]}"
     if same_year:
         names = [n.rsplit(" ", 1)[0] for n in names[:-1]] + [names[-1]]
-    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1]
-    return _elided(said) if of else said
+    if of:
+        names = [_elided(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1]
 
 
 def end_move_context(

@@ -20,8 +20,11 @@ report's footnotes say them in French):
 - contracts by type: distinct participants per contract type over the year's lines (someone
   hired under two contracts counts under each), with the hours worked under it.
 - outcomes: ``Outcome`` rows dated in the year, by type, and by group through ``group_of`` and the
-  ``outcome_groups`` setting (never the stored group). With ``--buyer``, outcomes tied to no
-  clause are left out (they belong to no buyer).
+  ``outcome_groups`` setting (never the stored group), that count (``services.outcomes.counted``:
+  their participant has hours worked on their clause, the rule that allowed recording them; a
+  cancelled declaration that took someone's only hours there leaves their outcome out until the
+  month is declared again). With ``--buyer``, outcomes tied to no clause are left out (they
+  belong to no buyer).
 - clauses by stage: the stage at the end of the year from the append-only history, for clauses
   created before that end.
 """
@@ -75,6 +78,7 @@ from workflow.domain.vocabulary import (
     category_label,
 )
 from workflow.errors import InputRefused, NotFound
+from workflow.services.outcomes import counted
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -287,10 +291,10 @@ def compile_annual_report(
     contracts.sort(key=lambda c: (order.get(c.code, len(order)), c.code))
 
     outcome_rows = select(Outcome.type, func.count()).where(
-        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31)
+        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31), counted()
     )
     outcome_total = select(func.count(Outcome.id)).where(
-        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31)
+        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31), counted()
     )
     if buyer_id is not None:
         outcome_rows = _on_clauses(

@@ -27,7 +27,7 @@ from workflow.adapters.orm import (
     Market,
     Operation,
 )
-from workflow.domain.events import require_aware
+from workflow.domain.events import CorrespondentAdded, require_aware
 from workflow.domain.vocabulary import NoticePreference, normalise
 from workflow.errors import SEARCH_HER, SEARCH_HIM, InputRefused, NotFound, list_hint
 from workflow.services.clauses import ClauseParameters, Publish, create_clause
@@ -511,8 +511,18 @@ def list_companies(session: Session) -> Sequence[Company]:
 
 
 def add_correspondent(
-    session: Session, company_id: int, *, name: str, email: str, phone: str = ""
+    session: Session,
+    company_id: int,
+    *,
+    name: str,
+    email: str,
+    phone: str = "",
+    now: datetime,
+    actor: str,
+    publish: Publish,
 ) -> Correspondent:
+    """A correspondent for the company; published (``CorrespondentAdded``) so that its parties
+    waiting for someone to write to are armed in this transaction."""
     company = get_company(session, company_id)
     correspondent = Correspondent(
         company=company,
@@ -522,4 +532,10 @@ def add_correspondent(
     )
     session.add(correspondent)
     session.flush()
+    publish(
+        session,
+        CorrespondentAdded(
+            company_id=company.id, correspondent_id=correspondent.id, at=now, actor=actor
+        ),
+    )
     return correspondent

@@ -64,7 +64,7 @@ from workflow.errors import (
     NotFound,
     list_hint,
 )
-from workflow.services.lot_ends import ReleasedMonths, release_months_after
+from workflow.services.lot_ends import LadderRewriter, ReleasedMonths, release_months_after
 from workflow.services.lot_ends import history_reason as lot_ends_reason
 
 Publish = Callable[[Session, DomainEvent], None]
@@ -665,6 +665,7 @@ def advance_clause(
     today: date | None = None,
     end_field: str = "Date de fin d'exécution",
     released: list[ReleasedMonths] | None = None,
+    rewriter: LadderRewriter | None = None,
 ) -> ClauseAdvanced:
     """Apply one transition: compare-and-set on stage and version, history row, domain event.
 
@@ -673,7 +674,9 @@ def advance_clause(
     field as the interface calls it. The months after it are no longer owed
     (``lot_ends.release_months_after``): an end before a month declared is refused; the months
     only called stop being reminded, in this transaction, and the history row of the finish says
-    so. ``released``, when given, receives what was released, to tell the person.
+    so. ``released``, when given, receives what was released, to tell the person. ``rewriter``
+    (``reminder_emails.LadderRewrite``) lets the finish write again a waiting email that also
+    covers months still owed, for those months only; without it such an email is left as it is.
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -706,7 +709,9 @@ def advance_clause(
     target = next_stage(clause.label, origin, event, facts_of(clause))
     told = reason
     if event is ClauseEvent.FINISH and clause.end_date is not None:
-        ended = release_months_after(session, clause, clause.end_date, field=end_field)
+        ended = release_months_after(
+            session, clause, clause.end_date, field=end_field, rewriter=rewriter
+        )
         told = lot_ends_reason(reason, ended)
         if released is not None:
             released.extend(ended)

@@ -1,5 +1,7 @@
 """A monthly declaration withdrawn (``clauses declaration cancel``): its lines go with it, the
-history keeps what it said, and the month's reminder ladder resumes where it stood.
+history keeps what it said, and the month's reminder ladder resumes where it stood. An outcome
+of a participant left without hours on the lot stops counting (``outcomes.counted``): the
+cancellation says which, and the history row too.
 
 Apart from ``declarations``: resuming a ladder is the reminders' rule, and the reminders read
 the declarations, not the other way round.
@@ -28,6 +30,12 @@ from workflow.services.declarations import (
     declared_months_of,
     find_declaration,
 )
+from workflow.services.outcomes import (
+    UncountedOutcome,
+    counted_outcomes,
+    uncounted_outcomes,
+    uncounted_sentence,
+)
 from workflow.services.reminders import LadderResumption, resume_ladder
 from workflow.settings import Settings
 
@@ -55,6 +63,9 @@ class CancelledDeclaration:
     #: The addresses the email telling the company was queued for; empty when none was
     #: (nobody at the company with an address).
     informed: tuple[str, ...] = ()
+    #: Outcomes of its participants that counted until then and no longer do: they had no
+    #: other hours on the lot.
+    uncounted: tuple[UncountedOutcome, ...] = ()
 
 
 def cancel_declaration(
@@ -107,8 +118,14 @@ def cancel_declaration(
         )
     declaration_id, total = declaration.id, Decimal(declaration.total_hours)
     lines, recorded_at = len(declaration.lines), declaration.recorded_at
+    # An outcome counts while its participant has hours on the lot (``outcomes.counted``): say
+    # which ones this leaves out, here and in the history, rather than let totals move unsaid;
+    # those that counted before and no longer do, not those that had stopped already.
+    counted_before = counted_outcomes(session, clause.id)
     session.delete(declaration)
     session.flush()
+    uncounted = uncounted_outcomes(session, clause.id, counted_before)
+    said = uncounted_sentence(uncounted)
     ladder = resume_ladder(
         session, settings, clause_id=clause.id, company_id=company.id, month=month, now=now
     )
@@ -120,7 +137,8 @@ def cancel_declaration(
             event=DECLARATION_CANCELLED,
             from_stage=clause.stage,
             to_stage=clause.stage,
-            reason=cancellation_reason(declaration_id, month, company.name, total, text),
+            reason=cancellation_reason(declaration_id, month, company.name, total, text)
+            + ("" if said is None else f" – {said}"),
         )
     )
     publish(
@@ -151,4 +169,5 @@ def cancel_declaration(
         reason=text,
         ladder=ladder,
         informed=cancellation_recipients(session, clause.id, company.id, declaration_id, now),
+        uncounted=uncounted,
     )

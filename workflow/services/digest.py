@@ -114,6 +114,7 @@ from workflow.services.reminder_emails import (
     key_months,
     ladder_history,
     sent_state,
+    without_replaced,
 )
 from workflow.services.summaries import claim_period
 from workflow.settings import Settings
@@ -750,7 +751,9 @@ def _history_of_few(session: Session, oldest: dict[tuple[int, int], date]) -> La
                 None if sent_at is None else read.instant(sent_at),
             )
             history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
-    return history
+    # As ``ladder_history`` gives it: an email withdrawn because written again (a finish that
+    # released some of its months) is not the month's step, the one written again is.
+    return {where: without_replaced(emails) for where, emails in history.items()}
 
 
 def _late_items(
@@ -856,14 +859,19 @@ class _Behind:
     hours: Decimal  # declared up to the end of ``through``
     hours_all: Decimal  # declared in all, later months included
     through: date  # the last month due (``last_month_due``)
-    elapsed: Decimal  # at the end of ``through``
+    elapsed: Decimal  # at the end of ``through``, suspended days left out
     end: date
     left: int
+    suspended: int = 0  # days of [start, end] the lot spent suspended, out of the time counted
 
 
 def _pace(session: Session, today: date, settings: Settings, limit: int | None) -> _Part:
     """The contracts ending within ``ENDING_WITHIN_DAYS`` whose hours declared up to the last
-    month due are behind the time elapsed up to that month's end (``last_month_due``)."""
+    month due are behind the time elapsed up to that month's end (``last_month_due``).
+
+    The time is counted in the days the lot could be worked, as the monthly summary counts it:
+    the days it spent suspended are out of the time elapsed and of its period (one read of the
+    suspensions of these lots, ``suspensions``)."""
     target = func.coalesce(Clause.hours_override, Clause.hours_computed)
     ending = session.execute(
         select(Clause.id, target, Clause.start_date, Clause.planned_end_date).where(
@@ -876,18 +884,21 @@ def _pace(session: Session, today: date, settings: Settings, limit: int | None) 
     ids = [row[0] for row in ending]
     done = _hours_by_month(session, ids)
     calendars = lot_calendars(session, ids, settings) if ids else {}
+    stretches = suspensions(session, ids) if ids else {}
     found = []
     for cid, hours_target, start, end in ending:
         through = last_month_due(today, calendars[cid].rules.due_day)
         months = done.get(cid, [])
         hours = sum((Decimal(h) for m, h in months if m <= through), Decimal(0))
-        elapsed = elapsed_fraction(start, end, month_end(through))
+        off = suspended_days(stretches.get(cid, ()), settings.zone, today)
+        elapsed = elapsed_fraction(start, end, month_end(through), off)
         if not is_behind(hours, hours_target, elapsed):
             continue
-        assert elapsed is not None and end is not None  # both selected non-null
+        assert elapsed is not None and start is not None and end is not None  # elapsed: dates
         left = (end - today).days
         hours_all = sum((Decimal(h) for _, h in months), Decimal(0))
-        behind = _Behind(cid, hours_target, hours, hours_all, through, elapsed, end, left)
+        out = len([day for day in off if start <= day <= end])
+        behind = _Behind(cid, hours_target, hours, hours_all, through, elapsed, end, left, out)
         found.append(_Found(ENDING_WITHIN_DAYS - left, cid, behind))
 
     def write(chosen: list[_Found[_Behind]]) -> list[DigestItem]:
@@ -903,6 +914,9 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
     share = fraction(hours, hours_target) or Decimal(0)
     through = french_month(behind.through)
     when = "aujourd'hui" if left == 0 else f"dans {_days(left)}"
+    # The time elapsed leaves out the days the lot spent suspended: said, so a reader checking
+    # it against the dates finds the same figure.
+    off = f", hors {_days(behind.suspended)} de suspension" if behind.suspended else ""
     return DigestItem(
         Category.PACE,
         weight=weight,
@@ -913,7 +927,7 @@ def _pace_item(weight: int, behind: _Behind, label: Any) -> DigestItem:
         detail=(
             f"{_hours(hours)} déclarées jusqu'à fin {through} (dernier mois dû) sur "
             f"{_hours(hours_target)} prévues ({_percent(share)} de l'objectif pour "
-            f"{_percent(behind.elapsed)} du temps écoulé à fin {through}) ; reste "
+            f"{_percent(behind.elapsed)} du temps écoulé à fin {through}{off}) ; reste "
             f"{_hours(max(Decimal(0), hours_target - behind.hours_all))}."
         ),
         action=(

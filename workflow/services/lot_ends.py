@@ -13,6 +13,12 @@ November on 1 December (the end was not known then). November can no longer be d
   send), its reminder or buyer's alert still waiting in the outbox is withdrawn with its reason,
   and the company's next call is set back to the first month after the end, parked (no call
   planned): a later end would call it again from there.
+- one email still waiting may cover a month still owed with one released (a catch-up call, the
+  reminders of October and November leaving together): it would ask for November, whose form is
+  then refused. It is written again for the months still owed only (``_write_again``): the same
+  kind and step, the same recipients and planned send time, rendered by the pass's own builder
+  (``reminder_emails.ladder_message``) under the key of those months (``step_key``, so a second
+  run writes nothing), and the first one withdrawn, its reason kept.
 
 The ladder rows stay: the emails already sent name them (the audit and the ladder's history read
 them). What reads the months owed leaves out a month after the lot's end: the day's tasks
@@ -20,21 +26,24 @@ them). What reads the months owed leaves out a month after the lot's end: the da
 notices (their schedule stops at the end), the monthly summaries (``summaries._works_in``), the receipts
 (``declarations.missing_months``).
 
-What was released is told in French (``released_sentence``) to the person who recorded the end,
-and kept in the history row of the finish (``history_reason``).
+What was released, and what was written again, is told in French (``released_sentence``) to
+the person who recorded the end, and kept in the history row of the finish (``history_reason``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import or_, select
+from jinja2 import TemplateError
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import (
     AwardParty,
     Clause,
@@ -45,12 +54,51 @@ from workflow.adapters.orm import (
 )
 from workflow.adapters.templates import french_month
 from workflow.domain.calendar import LadderStep, add_months, month_start
-from workflow.emails.ladder import step_label
+from workflow.emails.ladder import step_kind, step_label
 from workflow.errors import Hint, InputRefused
-from workflow.services.ladder_keys import KEY_PREFIX, key_months
-from workflow.services.outbox import NOT_LEFT, OutboxState
+from workflow.services.ladder_keys import KEY_PREFIX, LadderKey, key_months, step_key
+from workflow.services.outbox import (
+    NOT_LEFT,
+    OUTAGE_ERROR_PREFIX,
+    OutboxState,
+    Recipient,
+    queue_email,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from workflow.adapters.templates import TemplateRenderer
+    from workflow.services.reminder_emails import LadderMessage
+
+log = logging.getLogger(__name__)
+
+
+class LadderRewriter(Protocol):
+    """Writes a ladder email again for some of its months, as the pass that queued it would
+    have (``reminder_emails.LadderRewrite``). Handed in by the interface that records the end:
+    this module is imported by the clauses, which the emails import, so it does not import them.
+    """
+
+    @property
+    def renderer(self) -> TemplateRenderer: ...
+
+    def message(
+        self,
+        session: Session,
+        clause: Clause,
+        company_id: int,
+        step: str,
+        months: Sequence[date],
+        at: datetime,
+    ) -> LadderMessage | None: ...
+
 
 NBSP = "\u00a0"
+#: The emails covering owed and released months written again: waiting, or refused for now
+#: and tried again. One given up stays as it is, among the facilitator's undelivered emails (as
+#: a receipt given up does, ``receipt_withdrawals``).
+REWRITTEN_STATES = (OutboxState.PENDING, OutboxState.FAILED)
 
 
 @dataclass(frozen=True)
@@ -63,6 +111,15 @@ class ReleasedMonths:
     months: tuple[date, ...]
     #: The steps of the emails withdrawn before they left (« rappel n° 1 »…), in the order found.
     withdrawn: tuple[str, ...] = ()
+    #: The steps of the emails written again for the months still owed only, in the order found.
+    rewritten: tuple[str, ...] = ()
+    #: The months those no longer name (of ``months``).
+    rewritten_without: tuple[date, ...] = ()
+    #: The emails still waiting that name a released month and could not be written again (no
+    #: interface to write with, no correspondent any more, a template broken): (step, N° of the
+    #: email), for the facilitator to cancel; and the released months they still name.
+    still_asking: tuple[tuple[str, int], ...] = ()
+    still_asking_months: tuple[date, ...] = ()
 
 
 # --- what reads the months owed ---------------------------------------------------------------
@@ -129,11 +186,20 @@ def refuse_declared_after(session: Session, clause: Clause, end_date: date, fiel
 
 
 def release_months_after(
-    session: Session, clause: Clause, end_date: date, *, field: str
+    session: Session,
+    clause: Clause,
+    end_date: date,
+    *,
+    field: str,
+    rewriter: LadderRewriter | None = None,
 ) -> tuple[ReleasedMonths, ...]:
     """In the caller's transaction: refuse the end if a month after it is declared, else stop
     the ladder of every month after it, withdraw their emails still waiting, and park each
-    company on the first month after the end. Returns what was released, by company."""
+    company on the first month after the end. Returns what was released, by company.
+
+    An email still waiting that also covers a month still owed is written again for those
+    months only through ``rewriter``; without it (no interface to write emails with), it stays
+    as it is."""
     # The parties locked first: a pass opening months of this lot holds them until it has
     # written its ladders, which the read below then sees. The ladders locked next: a pass
     # climbing them, or a declaration recording one, waits for this transaction (or this one
@@ -166,7 +232,7 @@ def release_months_after(
         by_company[ladder.company_id].append(ladder.month)
     if not by_company:
         return ()
-    withdrawn = _withdraw_waiting(session, clause.id, end_date, by_company)
+    withdrawn, rewritten, kept = _withdraw_waiting(session, rewriter, clause, end_date, by_company)
     names = dict(
         session.execute(
             select(Company.id, Company.name).where(Company.id.in_(sorted(by_company)))
@@ -179,48 +245,73 @@ def release_months_after(
             end_date=end_date,
             months=tuple(months),
             withdrawn=tuple(withdrawn.get(company_id, ())),
+            rewritten=tuple(step for step, _ in rewritten.get(company_id, ())),
+            rewritten_without=tuple(
+                sorted({m for _, dropped in rewritten.get(company_id, ()) for m in dropped})
+            ),
+            still_asking=tuple((step, row_id) for step, row_id, _ in kept.get(company_id, ())),
+            still_asking_months=tuple(
+                sorted({m for _, _, dropped in kept.get(company_id, ()) for m in dropped})
+            ),
         )
         for company_id, months in sorted(by_company.items(), key=lambda i: names[i[0]])
     )
 
 
 def _withdraw_waiting(
-    session: Session, clause_id: int, end_date: date, released: dict[int, list[date]]
-) -> dict[int, list[str]]:
+    session: Session,
+    rewriter: LadderRewriter | None,
+    clause: Clause,
+    end_date: date,
+    released: dict[int, list[date]],
+) -> tuple[
+    dict[int, list[str]],
+    dict[int, list[tuple[str, tuple[date, ...]]]],
+    dict[int, list[tuple[str, int, tuple[date, ...]]]],
+]:
     """The ladder emails of the released companies that have not left (waiting, refused, given
     up) and cover only months no longer owed or declared are withdrawn, their reason kept in the
     email log, as ``reminder_emails.withdraw_answered`` does for a month declared; one that may
-    have left (sending, uncertain) stays as it is, and so does one that also covers a month
-    still owed. Returns the steps withdrawn, by company."""
+    have left (sending, uncertain) stays as it is. One that also covers a month still owed is
+    written again for the months still owed (``_write_again``). Returns, by company, the steps
+    withdrawn, the steps written again with the months they no longer name, and the emails that
+    will still leave naming a released month (not written again) with their N° and those months.
+    """
     rows = session.scalars(
         select(OutboxMessage)
         .where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause_id}:%"),
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
             OutboxMessage.state.in_(NOT_LEFT),
         )
         .order_by(OutboxMessage.id)
         .with_for_update()
     ).all()
     if not rows:
-        return {}
+        return {}, {}, {}
     declared = {
         (company_id, month)
         for company_id, month in session.execute(
             select(Declaration.company_id, Declaration.month).where(
-                Declaration.clause_id == clause_id
+                Declaration.clause_id == clause.id
             )
         )
     }
     withdrawn: dict[int, list[str]] = defaultdict(list)
+    rewritten: dict[int, list[tuple[str, tuple[date, ...]]]] = defaultdict(list)
+    kept: dict[int, list[tuple[str, int, tuple[date, ...]]]] = defaultdict(list)
     for row in rows:
         covered = key_months(row.key)
         if covered is None or covered.company_id not in released:
             continue
         months = set(covered.months)
-        if not months & set(released[covered.company_id]):
+        dropped = tuple(sorted(months & set(released[covered.company_id])))
+        if not dropped:
             continue
-        if all(m > end_date or (covered.company_id, m) in declared for m in months):
+        owed = tuple(
+            m for m in sorted(months) if m <= end_date and (covered.company_id, m) not in declared
+        )
+        if not owed:
             row.state = OutboxState.CANCELLED
             row.next_attempt_at = None
             row.last_error = (
@@ -228,7 +319,97 @@ def _withdraw_waiting(
                 f"{_no_longer_asked(sorted(months))}{NBSP}; ce courriel n'avait plus lieu d'être."
             )
             withdrawn[covered.company_id].append(step_label(covered.step))
-    return withdrawn
+        elif row.state in REWRITTEN_STATES:
+            failure = (
+                "no interface to write emails with"
+                if rewriter is None
+                else _write_again(rewriter, session, clause, row, covered, owed, dropped, end_date)
+            )
+            if failure is None:
+                rewritten[covered.company_id].append((step_label(covered.step), dropped))
+            else:
+                log.error(
+                    "ladder email not written again",
+                    extra={
+                        "action": "ladder.rewrite_failed",
+                        "outbox_id": row.id,
+                        "clause_id": clause.id,
+                        "company_id": covered.company_id,
+                        "key": row.key,
+                        "error": failure,
+                    },
+                )
+                kept[covered.company_id].append((step_label(covered.step), row.id, dropped))
+    return withdrawn, rewritten, kept
+
+
+def _write_again(
+    rewriter: LadderRewriter,
+    session: Session,
+    clause: Clause,
+    row: OutboxMessage,
+    covered: LadderKey,
+    owed: tuple[date, ...],
+    dropped: tuple[date, ...],
+    end_date: date,
+) -> str | None:
+    """``row`` written again for ``owed`` only, as the pass that queued it would have written
+    it then (``rewriter``: ``reminder_emails.group_again``, ``ladder_message``): same kind,
+    recipients, planned send time and waiting state (a wait for the mail server), under the key
+    of those months; ``row`` withdrawn, its reason kept. When it cannot be (no correspondent any
+    more, an address refused, the key already taken, a template broken since), ``row`` stays as
+    it is and the reason is returned, for the log."""
+    try:
+        recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+    except AddressRefused as refused:
+        return f"address refused: {refused}"
+    key = step_key(clause.id, covered.company_id, owed, covered.step)
+    at = row.created_at
+    try:
+        # In a savepoint: an email that cannot be written again stays as it was, and the end
+        # is recorded all the same; its error is logged.
+        with session.begin_nested():
+            message = rewriter.message(session, clause, covered.company_id, covered.step, owed, at)
+            if message is None:
+                return "no correspondent to write to"
+            queued = queue_email(
+                session,
+                rewriter.renderer,
+                key=key,
+                kind=step_kind(covered.step),
+                recipients=recipients,
+                context=message.context,
+                now=at,
+                clause_id=clause.id,
+                attachments=message.attachments,
+            )
+            if not queued:
+                return f"key already taken: {key}"
+            waiting: dict[str, Any] = {}
+            if row.next_attempt_at is not None and row.next_attempt_at != at:
+                # Refused for now: the new one leaves when the first one would have been tried.
+                waiting["next_attempt_at"] = row.next_attempt_at
+            if row.last_error and row.last_error.startswith(OUTAGE_ERROR_PREFIX):
+                # Held back by an outage of the mail server: the new one waits the same way,
+                # released with the others when the server answers again.
+                waiting["last_error"] = row.last_error
+            if waiting:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.key == key)
+                    .values(**waiting)
+                    .execution_options(synchronize_session=False)
+                )
+    except (TemplateError, ValueError, KeyError) as error:
+        return f"{type(error).__name__}: {error}"
+    row.state = OutboxState.CANCELLED
+    row.next_attempt_at = None
+    row.last_error = (
+        f"Remplacé{NBSP}: l'exécution s'est achevée le {end_date:%d/%m/%Y}, "
+        f"{_no_longer_asked(dropped)}{NBSP}; le même courriel, écrit à nouveau pour "
+        f"{_and([french_month(m) for m in owed])} seulement, part à sa place."
+    )
+    return None
 
 
 # --- what is told -------------------------------------------------------------------------------
@@ -248,7 +429,8 @@ def _no_longer_asked(months: Sequence[date]) -> str:
 
 def released_sentence(released: ReleasedMonths) -> str:
     """« Novembre 2026 n'est plus demandé à Bâtiments Sud : l'exécution s'est achevée le
-    15/10/2026 ; 1 courriel en attente retiré (rappel n° 1). »"""
+    15/10/2026 ; 1 courriel en attente retiré (rappel n° 1) ; 1 courriel en attente écrit à
+    nouveau sans novembre 2026 (rappel n° 2). »"""
     months = _no_longer_asked(released.months)
     said = (
         f"{months[:1].upper()}{months[1:]} à {released.company}{NBSP}: l'exécution s'est "
@@ -262,7 +444,38 @@ def released_sentence(released: ReleasedMonths) -> str:
             else (f"{count} courriels en attente retirés")
         )
         said += f"{NBSP}; {emails} ({', '.join(released.withdrawn)})"
+    count = len(released.rewritten)
+    if count:
+        emails = (
+            "1 courriel en attente écrit à nouveau"
+            if count == 1
+            else f"{count} courriels en attente écrits à nouveau"
+        )
+        without = _and([french_month(m) for m in released.rewritten_without])
+        said += f"{NBSP}; {emails} sans {without} ({', '.join(released.rewritten)})"
+    if released.still_asking:
+        said += f"{NBSP}; {_still_asking(released)}"
     return said + "."
+
+
+def _still_asking(released: ReleasedMonths) -> str:
+    """« 1 courriel en attente demande encore novembre 2026 et n'a pas pu être écrit à nouveau
+    (rappel n° 1, courriel n° 532) : annulez-le s'il ne doit pas partir (clauses mail cancel
+    532 --reason …) »."""
+    named = _and([french_month(m) for m in released.still_asking_months])
+    emails = ", ".join(f"{step}, courriel n°{NBSP}{n}" for step, n in released.still_asking)
+    numbers = " ".join(str(n) for _, n in released.still_asking)
+    if len(released.still_asking) == 1:
+        return (
+            f"1 courriel en attente demande encore {named} et n'a pas pu être écrit à nouveau "
+            f"({emails}){NBSP}: annulez-le s'il ne doit pas partir (clauses mail cancel "
+            f"{numbers} --reason …)"
+        )
+    return (
+        f"{len(released.still_asking)} courriels en attente demandent encore {named} et n'ont "
+        f"pas pu être écrits à nouveau ({emails}){NBSP}: annulez ceux qui ne doivent pas partir "
+        f"(clauses mail cancel N° --reason …)"
+    )
 
 
 def history_reason(reason: str | None, released: Sequence[ReleasedMonths]) -> str | None:

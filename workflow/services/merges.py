@@ -43,9 +43,11 @@ from workflow.adapters.orm import (
     Operation,
     OutboxMessage,
 )
+from workflow.domain.events import CompaniesMerged
 from workflow.domain.vocabulary import NoticePreference
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS
+from workflow.services.clauses import Publish
 from workflow.services.corrections import (
     NOUNS,
     Act,
@@ -368,9 +370,11 @@ def merge_companies(
     reason: str | None,
     actor: str,
     now: datetime,
+    publish: Publish,
 ) -> Merge:
     """Move the source's awards, declarations, ladders, correspondents and the keys of its
-    emails to the target, then delete the source."""
+    emails to the target, then delete the source; published (``CompaniesMerged``) so that the
+    target's awards now with someone to write to are armed in this transaction."""
     act = Act.of(actor, now, reason)
     kind = RecordKind.COMPANY
     if source.id == target.id:
@@ -485,6 +489,9 @@ def merge_companies(
         Moved("emails", tuple(renamed)),
     )
     history = _record(session, act, kind, source_snapshot, source_id, target, moved, filled)
+    publish(
+        session, CompaniesMerged(company_id=target.id, merged_id=source_id, at=now, actor=actor)
+    )
     return Merge(
         kind,
         source_id,

@@ -104,6 +104,7 @@ from workflow.services.email_facts import declared_of, lot_of, parties_of, party
 from workflow.services.lot_calendars import clause_calendar, execution_starts, lot_calendars
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import Attachment, Recipient, key_exists, queue_email
+from workflow.services.outcomes import counted
 from workflow.settings import Settings
 
 #: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
@@ -173,9 +174,12 @@ def clause_results(
     )
     per_outcome: dict[str, int] = {}
     per_type: dict[str, int] = {}
+    # An outcome counts while its participant has hours worked on the lot (``counted``, the
+    # annual report's and the summaries' rule): a cancelled declaration that took someone's only
+    # hours here takes their outcome out of the buyer's figures too, until declared again.
     for type_code, count in session.execute(
         select(Outcome.type, func.count(Outcome.id))
-        .where(Outcome.clause_id == clause.id)
+        .where(Outcome.clause_id == clause.id, counted())
         .group_by(Outcome.type)
     ):
         group = group_of(type_code, outcome_groups).value
@@ -186,6 +190,8 @@ def clause_results(
             Participant.id.in_(
                 select(DeclarationLine.participant_id).where(line_filter).scalar_subquery()
             )
+            # Every outcome's participant, counted or not: one whose lines were cancelled may
+            # still be quoted in the report typed by hand, and stays masked.
             | Participant.id.in_(
                 select(Outcome.participant_id).where(Outcome.clause_id == clause.id)
             )

@@ -6,6 +6,12 @@ so a correction is deliberate. The participant must have worked on the clause (d
 and the date must lie between their first declared month there and today, in the service's time
 zone. Each change writes a history row on the clause in the same transaction.
 
+An outcome *counts* (in the annual report, the monthly summaries, a clause's results) while its
+participant still has hours worked on its clause (``counted``): the very condition that allowed
+recording it. A cancelled declaration takes its lines away, and with them, for someone who had
+no other month there, the outcome's place in the figures; the row itself stays (listed as
+« non comptée »), and counts again as soon as the month is declared again with the person.
+
 ``Outcome.group`` keeps the group the type had when it was recorded (the mapping then in force);
 readers put each type in its group with ``group_of`` and the ``outcome_groups`` setting, so a
 changed mapping reclassifies past outcomes too.
@@ -14,19 +20,22 @@ changed mapping reclassifies past outcomes too.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
     Clause,
+    ClauseHistory,
     Declaration,
     DeclarationLine,
     Market,
@@ -47,7 +56,7 @@ from workflow.domain.vocabulary import (
 )
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import add_history, get_clause
-from workflow.services.declarations import clause_ref
+from workflow.services.declarations import DECLARATION_CANCELLED, clause_ref
 from workflow.services.participants import clean_reference, find_participant
 
 HISTORY_EVENT = "outcome"
@@ -108,16 +117,38 @@ class RecordedOutcome:
         return f"Sortie enregistrée : {where}, {self.description}."
 
 
+def _worked_on(participant: Any, clause: Any) -> tuple[ColumnElement[bool], ...]:
+    """Lines (joined to their declaration) of hours ``worked`` by ``participant`` on ``clause``,
+    ids or columns: the one condition behind an outcome, both to record it and to count it."""
+    return (
+        Declaration.clause_id == clause,
+        DeclarationLine.participant_id == participant,
+        worked(DeclarationLine.hours),
+    )
+
+
+def counted(known: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+    """Whether an ``Outcome`` row counts in the figures, as a condition on a query of
+    ``Outcome``: its participant has hours worked on its clause (``_worked_on``), in a
+    declaration ``known`` when given (a summary compiled as of an instant). An outcome tied to
+    no clause has no lines to check against and counts as before."""
+    lines: Exists = (
+        select(DeclarationLine.id)
+        .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+        .where(*_worked_on(Outcome.participant_id, Outcome.clause_id))
+        .where(known if known is not None else true())
+        .correlate(Outcome)
+        .exists()
+    )
+    return or_(Outcome.clause_id.is_(None), lines)
+
+
 def first_worked_month(session: Session, participant_id: int, clause_id: int) -> date | None:
     """The first month with hours declared for this participant on this clause, if any."""
     return session.scalar(
         select(func.min(Declaration.month))
         .join(DeclarationLine, DeclarationLine.declaration_id == Declaration.id)
-        .where(
-            Declaration.clause_id == clause_id,
-            DeclarationLine.participant_id == participant_id,
-            worked(DeclarationLine.hours),
-        )
+        .where(*_worked_on(participant_id, clause_id))
     )
 
 
@@ -360,6 +391,17 @@ class OutcomeLine:
     group: str
     group_label: str
     on: date
+    #: False while its participant has no hours worked on its clause (``counted``): kept and
+    #: listed, left out of the figures until the hours are declared again.
+    counted: bool = True
+    #: Why it is not counted, in French (« non comptée : … »); None when it counts.
+    not_counted: str | None = None
+
+    @property
+    def description(self) -> str:
+        """``CDI (emploi durable) le 15/03/2027``, and why it is not counted if so."""
+        text = f"{self.type_label} ({self.group_label.lower()}) le {self.on:%d/%m/%Y}"
+        return text if self.not_counted is None else f"{text} – {self.not_counted}"
 
 
 @dataclass(frozen=True)
@@ -390,7 +432,13 @@ def list_outcomes(
     if clause_id is not None:
         get_clause(session, clause_id)
     statement = (
-        select(Outcome, Participant.reference, Market.reference, Clause.lot_number)
+        select(
+            Outcome,
+            Participant.reference,
+            Market.reference,
+            Clause.lot_number,
+            counted().label("counted"),
+        )
         .join(Participant, Participant.id == Outcome.participant_id)
         .outerjoin(Clause, Clause.id == Outcome.clause_id)
         .outerjoin(Market, Market.id == Clause.market_id)
@@ -401,8 +449,9 @@ def list_outcomes(
     if participant_id is not None:
         statement = statement.where(Outcome.participant_id == participant_id)
     lines = []
-    for outcome, reference, market, lot in session.execute(statement):
+    for outcome, reference, market, lot, counts in session.execute(statement):
         group = group_of(outcome.type, groups)
+        counts = bool(counts)
         lines.append(
             OutcomeLine(
                 reference=reference,
@@ -414,9 +463,126 @@ def list_outcomes(
                 group=group.value,
                 group_label=OUTCOME_GROUP_LABELS[group],
                 on=outcome.date,
+                counted=counts,
+                not_counted=None
+                if counts or outcome.clause_id is None
+                else not_counted_reason(session, reference, outcome.clause_id),
             )
         )
     return lines
+
+
+#: What the cancellation's history reason adds for outcomes it leaves uncounted (see
+#: ``uncounted_sentence``); the listings read it back to say since when.
+_NO_LONGER = ("n'est plus comptée", "ne sont plus comptées")
+_CANCELLED_MONTH = re.compile(r"déclaration n°\s\d+ (?P<month>(?:d'|de )\S+ \d{4}) de ")
+#: What the history row of a declaration recorded again over an existing one says
+#: (``declarations.record_declaration``: « … : 80 h (remplace 120 h) »): a correction, which
+#: may take someone's lines away as a cancellation does.
+_DECLARATION_RECORDED = "declaration"
+_CORRECTED = " (remplace "
+
+
+def not_counted_reason(session: Session, reference: str, clause_id: int) -> str:
+    """« non comptée : aucune heure déclarée sur ce lot depuis l'annulation de la déclaration
+    de mars 2026 »: the latest cancellation on the clause that said it left this participant's
+    outcome uncounted, unless a declaration of the clause was corrected since (the hours
+    declared again after it may have gone by that correction); otherwise (the lines went by a
+    correction), the fact alone."""
+    text = "non comptée : aucune heure déclarée sur ce lot"
+    named = re.compile(rf"(?:\(|; ){re.escape(reference)}, ")
+    for history_id, at, reason in session.execute(
+        select(ClauseHistory.id, ClauseHistory.at, ClauseHistory.reason)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == DECLARATION_CANCELLED,
+            or_(*(ClauseHistory.reason.contains(words) for words in _NO_LONGER)),
+            ClauseHistory.reason.contains(f"{reference}, ", autoescape=True),
+        )
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+    ):
+        month = _CANCELLED_MONTH.match(reason or "")
+        if month is None or not named.search(reason or ""):
+            continue
+        # The latest cancellation naming them: the hours were theirs until then. Only a later
+        # correction can have taken away hours declared again since (a later cancellation
+        # would name them), and which one did is not kept: then the fact alone.
+        if _corrected_since(session, clause_id, at, history_id):
+            return text
+        return f"{text} depuis l'annulation de la déclaration {month.group('month')}"
+    return text
+
+
+def _corrected_since(session: Session, clause_id: int, at: datetime, history_id: int) -> bool:
+    """Whether a declaration of the clause was corrected after the history row ``history_id``
+    (written at ``at``)."""
+    later = or_(
+        ClauseHistory.at > at,
+        (ClauseHistory.at == at) & (ClauseHistory.id > history_id),
+    )
+    found = session.scalar(
+        select(ClauseHistory.id)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == _DECLARATION_RECORDED,
+            ClauseHistory.reason.contains(_CORRECTED, autoescape=True),
+            later,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True)
+class UncountedOutcome:
+    reference: str
+    type_label: str
+
+
+def counted_outcomes(session: Session, clause_id: int) -> frozenset[int]:
+    """The ids of the outcomes on ``clause_id`` that count now (``counted``). Read before and
+    after a change of the clause's declarations, in its transaction, for ``uncounted_outcomes``."""
+    return frozenset(
+        session.scalars(select(Outcome.id).where(Outcome.clause_id == clause_id, counted()))
+    )
+
+
+def uncounted_outcomes(
+    session: Session, clause_id: int, counted_before: Collection[int]
+) -> tuple[UncountedOutcome, ...]:
+    """The outcomes on ``clause_id`` that counted before a change (``counted_before``, from
+    ``counted_outcomes`` in the same transaction) and no longer do: those a cancellation took
+    out, for its output and its history row. One whose participant had only 0 h lines left, or
+    whose hours went earlier, had stopped counting already: not this change's doing."""
+    gone = set(counted_before) - counted_outcomes(session, clause_id)
+    if not gone:
+        return ()
+    return tuple(
+        UncountedOutcome(reference, type_label(kind))
+        for reference, kind in session.execute(
+            select(Participant.reference, Outcome.type)
+            .join(Participant, Participant.id == Outcome.participant_id)
+            .where(Outcome.id.in_(gone))
+            .order_by(Participant.reference, Outcome.id)
+        )
+    )
+
+
+def uncounted_sentence(outcomes: Collection[UncountedOutcome]) -> str | None:
+    """« 1 sortie (P-0001, CDI) n'est plus comptée tant que ses heures ne sont pas déclarées à
+    nouveau. »; None when there is none."""
+    if not outcomes:
+        return None
+    named = " ; ".join(f"{o.reference}, {o.type_label}" for o in outcomes)
+    if len(outcomes) == 1:
+        return (
+            f"1 sortie ({named}) {_NO_LONGER[0]} tant que ses heures ne sont pas déclarées "
+            "à nouveau."
+        )
+    return (
+        f"{len(outcomes)} sorties ({named}) {_NO_LONGER[1]} tant que leurs heures ne sont pas "
+        "déclarées à nouveau."
+    )
 
 
 def list_participants(
@@ -449,7 +615,10 @@ def list_participants(
             .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
             .where(Declaration.clause_id == clause_id)
         )
-        people = people.where(Participant.id.in_(on_clause))
+        # Someone whose lines were cancelled stays listed with their outcome, shown as not
+        # counted: nothing recorded disappears from the facilitator's sight.
+        with_outcome = select(Outcome.participant_id).where(Outcome.clause_id == clause_id)
+        people = people.where(or_(Participant.id.in_(on_clause), Participant.id.in_(with_outcome)))
     return [
         ParticipantLine(
             reference=p.reference,

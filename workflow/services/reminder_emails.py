@@ -13,17 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
-from workflow.adapters.templates import remembered_date, remembered_month
+from workflow.adapters.orm import Clause, Company, Declaration, DeclarationLadder, OutboxMessage
+from workflow.adapters.templates import TemplateRenderer, remembered_date, remembered_month
 from workflow.domain.calendar import (
+    LadderDays,
     LadderStep,
     local_date,
+    month_schedule,
+    planned_step_day,
+    pushed_due,
+    reminder_count,
     reminder_step,
+    suspended_days,
 )
 from workflow.domain.events import DeclarationRecorded
 from workflow.emails.ladder import (
@@ -45,11 +51,9 @@ from workflow.services.ladder_keys import key_months as key_months
 from workflow.services.ladder_keys import months_text as months_text
 from workflow.services.ladder_keys import parse_months as parse_months
 from workflow.services.ladder_keys import step_key as step_key
+from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
-
-if TYPE_CHECKING:
-    from workflow.runtime import App
 
 #: The most months one email lists (a longer catch-up is split): keeps keys short.
 MAX_MONTHS_PER_EMAIL = 12
@@ -63,7 +67,7 @@ class LadderMessage:
 
 
 def ladder_message(
-    app: App,
+    app: Mailing,
     session: Session,
     clause: Clause,
     group: LadderGroup,
@@ -124,6 +128,81 @@ def ladder_message(
     return LadderMessage(recipients, context, material.attachments)
 
 
+def group_again(
+    app: Mailing,
+    session: Session,
+    clause: Clause,
+    company_id: int,
+    step: str,
+    months: Sequence[date],
+    at: datetime,
+) -> LadderGroup:
+    """The group of ``step`` for ``months`` as the pass that queued its email at ``at`` saw it
+    (``reminders._send_group``), read again from the months' ladders: to write an email still
+    waiting again for fewer of its months (``lot_ends``: the others are no longer owed).
+
+    The due date is the one the step held the company to (a call's, written on its ladders;
+    a later step's, pushed by the suspended days); the alert's day, told in the last reminder,
+    the one the ladder waits for, else counted as the pass counted it."""
+    settings = app.settings
+    zone = settings.zone
+    today = local_date(at, zone)
+    rules = lot_calendars(session, [clause.id], settings)[clause.id].rules
+    days = LadderDays(
+        suspended_days(suspensions(session, [clause.id]).get(clause.id, []), zone, today)
+    )
+    ladders = session.scalars(
+        select(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id == clause.id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month.in_(sorted(set(months))),
+        )
+        .order_by(DeclarationLadder.month)
+    ).all()
+    if len(ladders) != len(set(months)):
+        raise ValueError(f"no ladder for every month of {step} on clause {clause.id}")
+    schedules = [month_schedule(ladder.month, rules, zone) for ladder in ladders]
+    if step == LadderStep.CALL:
+        due_on = max(ladder.due_on for ladder in ladders)
+        called = [today] * len(ladders)
+    else:
+        called = [
+            local_date(ladder.called_at or schedule.call_at, zone)
+            for ladder, schedule in zip(ladders, schedules, strict=True)
+        ]
+        due_on = pushed_due(ladders[0].due_on, called[0], days)
+    alerts: list[date] = []
+    for ladder, schedule, called_on in zip(ladders, schedules, called, strict=True):
+        names = [s.name for s in schedule.steps]
+        if step not in names or names[names.index(step) + 1 :][:1] != [LadderStep.ESCALATION]:
+            continue
+        if ladder.next_step == LadderStep.ESCALATION and ladder.next_step_at is not None:
+            alerts.append(local_date(ladder.next_step_at, zone))
+            continue
+        alerts.append(
+            planned_step_day(
+                schedule,
+                rules,
+                LadderStep.ESCALATION,
+                due_on=due_on if step == LadderStep.CALL else ladder.due_on,
+                called_on=called_on,
+                previous_on=today,
+                days=days,
+            )
+        )
+    return LadderGroup(
+        clause_id=clause.id,
+        company_id=company_id,
+        step=step,
+        months=tuple(ladder.month for ladder in ladders),
+        due_on=due_on,
+        reminders_total=reminder_count(schedules[0]),
+        escalation_on=min(alerts) if alerts else None,
+        days=days,
+    )
+
+
 # --- what was really sent -------------------------------------------------------------------
 
 
@@ -140,6 +219,30 @@ class SentStep:
 
 
 LadderHistory = dict[tuple[int, int, date], list[SentStep]]
+
+
+@dataclass(frozen=True)
+class LadderRewrite:
+    """``lot_ends.LadderRewriter``: a ladder email written again for some of its months, as the
+    pass that queued it at ``at`` would have written it (``group_again``, ``ladder_message``)."""
+
+    app: Mailing
+
+    @property
+    def renderer(self) -> TemplateRenderer:
+        return self.app.renderer
+
+    def message(
+        self,
+        session: Session,
+        clause: Clause,
+        company_id: int,
+        step: str,
+        months: Sequence[date],
+        at: datetime,
+    ) -> LadderMessage | None:
+        group = group_again(self.app, session, clause, company_id, step, months, at)
+        return ladder_message(self.app, session, clause, group, at)
 
 
 def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory:
@@ -165,7 +268,19 @@ def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory
         sent = SentStep(parsed.step, parsed.months, key, created_at, state, sent_at)
         for month in parsed.months:
             history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
+    for where, emails in history.items():
+        history[where] = without_replaced(emails)
     return history
+
+
+def without_replaced(emails: list[SentStep]) -> list[SentStep]:
+    """``emails`` of one month but those withdrawn whose step another email brought for that
+    month: one covering a month no longer owed with this one, written again for this one only
+    (``lot_ends``). What the month got is the email written again, not the one withdrawn."""
+    reached = {e.step for e in emails if e.state != OutboxState.CANCELLED}
+    if not reached or all(e.state != OutboxState.CANCELLED for e in emails):
+        return emails
+    return [e for e in emails if e.state != OutboxState.CANCELLED or e.step not in reached]
 
 
 def sent_state(sent: SentStep, zone: Any) -> str:

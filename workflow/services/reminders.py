@@ -30,9 +30,14 @@ nothing is due. A pass run twice, or two instances at once, therefore queue each
 month once. Recording a declaration stops its ladder in the declaration's own transaction
 (``services.declarations``); a ladder found declared here is closed without an email.
 
-A party is armed (given its first ``next_call_at``) by the pass itself, whatever put its lot in
-execution: CLI, import or test. Lots in follow-up are still called up to their end month (the last
-month of work is declared after the work ends). Suspended lots get nothing while suspended.
+A party is armed (given its first ``next_call_at``) in the transaction of the change that makes
+it callable (``rearm_lot``: its lot starts, is called again, its end moves later;
+``arm_company``: its company gets a correspondent, or another company is merged into it), so that
+a pass reads no party that is not due: in a country, tens of thousands of companies wait on lots
+not started or finished.
+Once a day the first pass also arms whatever a change made outside these services left unarmed
+(``arm_daily``). Lots in follow-up are still called up to their end month (the last month of
+work is declared after the work ends). Suspended lots get nothing while suspended.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from workflow.adapters.orm import (
     Market,
     Operation,
     OutboxMessage,
+    PeriodicRun,
 )
 from workflow.domain.calendar import (
     CalendarRules,
@@ -191,8 +197,8 @@ def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
 
     The first call waits for the call time of the working day after the lot started (the day
     its companies were welcomed, ``first_call_not_before``), unless the first month's call is
-    later anyway. A party whose calls were over (past the end of its lot) is re-armed by
-    ``rearm_lot`` when the end moves later, in the transaction that moves it.
+    later anyway. The changes that make a party callable arm it themselves (``rearm_lot``,
+    ``arm_company``); this sweep is the pass's safety net, run once a day (``arm_daily``).
     """
     statement = arm_statement()
     armed = 0
@@ -206,16 +212,64 @@ def arm_parties(app: App, now: datetime, stop: StopCheck = _never) -> int:
     return armed
 
 
-def rearm_lot(app: App, session: Session, event: Any) -> None:
-    """Event handler: arm again the parties of ``event.clause_id`` parked past its end, when the
-    end has moved later (an amendment, a finish later than planned) or the lot is called
-    again (a resumption, a reopening): the months it adds are called at their usual dates.
+#: ``periodic_runs.job`` of the daily sweep of the parties never armed (one row a day).
+ARM_SWEEP = "arm_sweep"
 
-    One lot's few parties, in the transaction of the change; a no-op when nothing is parked.
+
+def arm_daily(app: App, now: datetime, stop: StopCheck = _never) -> int:
+    """The pass's step (a): ``arm_parties`` once a local day, then one indexed question a pass.
+
+    Sweeping every pass read each party never armed and looked up its lot: 4,729 of them at
+    10^5 lots, mostly on lots awarded and not started, so an idle pass grew with the territory
+    (issue 12). The changes that make a party callable arm it in their own transaction; what
+    the sweep can still find is a party written outside the services (a script, SQL by hand,
+    a version before these handlers), armed by the next day's first pass at the latest. The
+    day is recorded once the sweep went through: an interrupted sweep is taken up again.
     """
-    clause_id = event.clause_id
+    day = f"{local_date(now, app.settings.zone):%Y-%m-%d}"
+    with app.transaction() as session:
+        done = session.scalar(
+            select(PeriodicRun.done_at).where(
+                PeriodicRun.job == ARM_SWEEP, PeriodicRun.period == day
+            )
+        )
+    if done is not None:
+        return 0
+    armed = arm_parties(app, now, stop)
+    if stop():
+        return armed
+    with app.transaction() as session:
+        session.execute(
+            insert_ignoring(session, PeriodicRun, "job", "period").values(
+                job=ARM_SWEEP, period=day, done_at=now
+            )
+        )
+    if armed:
+        log.info(
+            "parties armed by the daily sweep",
+            extra={"action": "ladder.armed_by_sweep", "count": armed, "day": day},
+        )
+    return armed
+
+
+def _callable_lot(session: Session, clause_id: int) -> Clause | None:
     lot = session.get(Clause, clause_id)
     if lot is None or lot.stage not in CALLING_STAGES or lot.start_date is None:
+        return None
+    return lot
+
+
+def rearm_lot(app: App, session: Session, event: Any) -> None:
+    """Event handler: arm the parties of ``event.clause_id`` that have someone to write to and
+    no call planned, when the lot is called (it starts, is called again after a suspension or
+    a reopening) or its end moves: those never armed get their first call, those
+    parked past the old end come back when their month is in the lot again (an amendment, a
+    finish later than planned), called at their usual dates.
+
+    One lot's few parties, in the transaction of the change; a no-op when none waits.
+    """
+    clause_id = event.clause_id
+    if _callable_lot(session, clause_id) is None:
         return
     # Every party of the lot locked, then filtered here: a pass opening a party's last month
     # holds its lock and parks it on commit; asked for ``next_call_at IS NULL``, PostgreSQL would
@@ -229,16 +283,44 @@ def rearm_lot(app: App, session: Session, event: Any) -> None:
         .execution_options(populate_existing=True)
     ).all()
     end_month = lot_calendars(session, [clause_id], app.settings)[clause_id].end_month
-    # Never armed ones are the pass's; parked ones come back when their month is in the lot again.
-    parked = [
+    waiting = [
         party
         for party in parties
         if party.next_call_at is None
-        and party.next_call_month is not None
-        and (end_month is None or party.next_call_month <= end_month)
+        and (
+            party.next_call_month is None  # never armed
+            or end_month is None
+            or party.next_call_month <= end_month
+        )
     ]
-    if parked:
-        _arm(session, app.settings, parked, require_aware(event.at))
+    if waiting:
+        _arm(session, app.settings, waiting, require_aware(event.at))
+
+
+def arm_company(app: App, session: Session, event: Any) -> None:
+    """Event handler: a company got a correspondent, or a duplicate was merged into it; arm its
+    parties never armed on lots called now that have someone to write to (before, there was
+    nobody). A few rows, by the index on ``company_id``."""
+    parties = session.scalars(
+        select(AwardParty)
+        .where(
+            AwardParty.company_id == event.company_id,
+            text(UNARMED_PARTIES),
+            _has_correspondent(),
+        )
+        .order_by(AwardParty.id)
+        .with_for_update(of=AwardParty)
+        .execution_options(populate_existing=True)
+    ).all()
+    waiting = [
+        party
+        for party in parties
+        if party.next_call_at is None
+        and party.next_call_month is None
+        and _callable_lot(session, party.clause_id) is not None
+    ]
+    if waiting:
+        _arm(session, app.settings, waiting, require_aware(event.at))
 
 
 def _arm(

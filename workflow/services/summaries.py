@@ -40,7 +40,10 @@ means every month from the first one to M included):
 - **% de l'objectif**: hours cumulated over the target, both over the counted clauses.
 - **Rythme**: over the counted clauses that have a target and both dates, the share of their
   target done by the end of M against the share of their time elapsed at the end of M
-  (target-weighted), never against today (see ``workflow.domain.summary.Progress``).
+  (target-weighted), never against today (see ``workflow.domain.summary.Progress``). The time
+  is counted in the days a lot could be worked: the days it spent suspended (as known at
+  ``now``, one still running counted up to that day) are out of the time elapsed and of its
+  period (``elapsed_fraction``), as the digest counts them.
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
   lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above and
   not abandoned by ``now``, M not spent entirely suspended. Not received: no declaration of M
@@ -59,9 +62,12 @@ means every month from the first one to M included):
 - **Contracts by type**: distinct participant x contract type with hours, in M and up to M.
 - **Outcomes**: ``Outcome`` rows dated in M, and up to its end, grouped by ``Outcome.type`` in
   SQL and folded into reporting groups at reading time by ``group_of`` (the ``outcome_groups``
-  setting over the default mapping; the stored ``Outcome.group`` is not read). Outcomes tied
-  to no clause count only in the overall scope. Outcomes have no recording instant: one
-  recorded after the summary with a date in M changes the figures compiled after it.
+  setting over the default mapping; the stored ``Outcome.group`` is not read), each while it
+  counts (``services.outcomes.counted``: its participant has hours worked on its clause in the
+  declarations known at the time; a cancellation of their only month there leaves it out until
+  the month is declared again). Outcomes tied to no clause count only in the overall scope.
+  Outcomes have no recording instant: one recorded after the summary with a date in M changes
+  the figures compiled after it.
 - **Stages** (clauses by stage, each clause's stage, the buyers written to): the stage at the
   end of M by the rule above, read from the append-only ``clause_history`` (its latest row
   before the month's end, in the configured time zone) or implied by the dates of a clause
@@ -85,7 +91,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -181,6 +187,7 @@ from workflow.domain.vocabulary import (
 from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
 from workflow.errors import NotFound
 from workflow.services.outbox import Recipient, queue_email
+from workflow.services.outcomes import counted
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -398,6 +405,9 @@ class _Clauses:
     stages: Scoped
     asked: set[int]  # started by the end of M, not ended before it, not abandoned since
     informed: set[int]  # buyers with a clause in execution or follow-up, or hours in the month
+    #: The suspended stretches of the counted lots ever suspended (``_suspended``), all of them
+    #: (``_suspensions_known`` says which were known at ``as_of``).
+    suspended: dict[int, list[Interval]] = field(default_factory=dict)
 
 
 def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clauses:
@@ -490,10 +500,36 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         found.lines.append(
             ClauseLine(cid, bid, bname, ref, lot, title, shown, start, stop, progress, followed)
         )
+    _elapsed_workable(session, period, found)
     return found
 
 
-def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Any]]:
+def _elapsed_workable(session: Session, period: _Period, found: _Clauses) -> None:
+    """The time elapsed of the counted lots ever suspended, counted in the days they could be
+    worked (``elapsed_fraction`` without their suspended days): the suspensions known at
+    ``as_of``, one still running then counting up to that day (up to the month's last day when
+    compiled without a moment). One read of the stretches of the lots ever suspended, a few
+    among thousands (``_suspended``); the others keep the figure ``_clauses`` gave them."""
+    found.suspended = _suspended(session, {line.clause_id for line in found.lines})
+    if not found.suspended:
+        return
+    zone, last = period.zone, period.last
+    until = period.as_of.astimezone(zone).date() if period.as_of is not None else last
+    for index, line in enumerate(found.lines):
+        stretches = found.suspended.get(line.clause_id)
+        if not stretches:
+            continue
+        known = _suspensions_known(stretches, period.as_of)
+        if not known:
+            continue
+        days = suspended_days(known, zone, until)
+        elapsed = elapsed_fraction(line.start_date, line.end_date, last, days)
+        p = line.progress
+        progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
+        found.lines[index] = replace(line, progress=progress)
+
+
+def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Interval]]:
     """The suspended stretches of these lots: only lots ever suspended are looked up, a few
     hundred at a time."""
     from workflow.services.lot_calendars import suspensions
@@ -512,9 +548,15 @@ def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Any]]:
 
 
 def _declarations(
-    session: Session, period: _Period, buyer_id: int | None, asked: set[int]
+    session: Session,
+    period: _Period,
+    buyer_id: int | None,
+    asked: set[int],
+    suspended: Mapping[int, list[Interval]],
 ) -> Scoped:
-    """Per scope: (expected, missing declarations) of the month, see the module docstring."""
+    """Per scope: (expected, missing declarations) of the month, see the module docstring.
+    ``suspended``: the stretches ``_clauses`` read for the counted lots (the asked ones are
+    among them)."""
     m = period.month
     received = (
         select(Declaration.id)
@@ -572,7 +614,6 @@ def _declarations(
     )
     if buyer_id is not None:
         statement = statement.where(Operation.buyer_id == buyer_id)
-    suspended = _suspended(session, asked)
     zone = period.zone
     today = period.as_of.astimezone(zone).date() if period.as_of is not None else None
     expected: dict[int | None, int] = defaultdict(int)
@@ -859,7 +900,9 @@ def _outcomes(session: Session, period: _Period, by_buyer: bool, buyer_id: int |
         statement = statement.join(Outcome, Outcome.clause_id == Clause.id)
     else:
         statement, leading = select(*columns), []
-    statement = statement.where(Outcome.date <= period.last).group_by(*leading, Outcome.type)
+    # Counted while the participant has hours on the clause in the declarations known then.
+    statement = statement.where(Outcome.date <= period.last, counted(period.received()))
+    statement = statement.group_by(*leading, Outcome.type)
     result: Scoped = defaultdict(dict)
     for row in session.execute(statement):
         kind, month_count, cumulated = _rest(row, by_buyer)
@@ -1031,7 +1074,7 @@ def compile_month(
 
     clauses = _clauses(session, period, buyer_id)
     lines = clauses.lines
-    declarations = _declarations(session, period, buyer_id, clauses.asked)
+    declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
     declared = _line_figures(session, period, buyer_id)
     people, modes, contracts = declared.participants, declared.modes, declared.contracts
     outcomes = _every_scope(lambda b: _outcomes(session, period, b, buyer_id), buyer_id)

@@ -28,7 +28,7 @@ from workflow.services.outbox import OutageWaiting, outage_waiting
 from workflow.services.reminders import (
     LadderReport,
     StopCheck,
-    arm_parties,
+    arm_daily,
     climb_due_ladders,
     open_due_ladders,
 )
@@ -128,7 +128,7 @@ def queue_work(app: App, now: datetime, stop: StopCheck = _never) -> PassReport:
     """Steps (a) to (c): everything that writes outbox rows, none of the sending."""
     require_aware(now)
     report = PassReport(now=now)
-    report.ladders.armed = arm_parties(app, now, stop)
+    report.ladders.armed = arm_daily(app, now, stop)
     open_due_ladders(app, now, report.ladders, stop)
     climb_due_ladders(app, now, report.ladders, stop)
     if stop():

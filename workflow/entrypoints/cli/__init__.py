@@ -50,6 +50,13 @@ def init_command() -> None:
 
     ready = init_database(get_app())
     console.print(f"Base de données prête (schéma {ready.revision}) : {ready.database}")
+    if ready.slow_search:
+        console.print(
+            "Attention : l'extension PostgreSQL pg_trgm n'a pas pu être créée (il faut être "
+            "propriétaire de la base ou superutilisateur) ; les recherches donnent les mêmes "
+            "résultats mais lisent toutes les lignes. Voir le README, « Recherche rapide sur "
+            "PostgreSQL »."
+        )
 
 
 for module in (

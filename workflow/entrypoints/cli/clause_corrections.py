@@ -91,6 +91,10 @@ def declaration_cancel(
                 "date": cancelled.at,
                 "relances": ladder_data(cancelled.ladder),
                 "entreprise_informee": list(cancelled.informed),
+                "sorties_non_comptees": [
+                    {"participant": o.reference, "type_libelle": o.type_label}
+                    for o in cancelled.uncounted
+                ],
             }
         )
         return
@@ -101,6 +105,8 @@ def declaration_cancel(
     )
     say(corrections.ladder_sentence(cancelled.ladder, get_app().settings.zone))
     say(corrections.informed_sentence(cancelled))
+    if note := corrections.uncounted_sentence(cancelled.uncounted):
+        say(note)
 
 
 # --- an abandon undone ----------------------------------------------------------------------------

@@ -466,6 +466,15 @@ def advance(
                         "entreprise": r.company,
                         "mois": [f"{m:%Y-%m}" for m in r.months],
                         "courriels_retires": list(r.withdrawn),
+                        # Those that also named a month still owed, written again without the
+                        # months no longer asked for (``sans``).
+                        "courriels_ecrits_a_nouveau": list(r.rewritten),
+                        "sans": [f"{m:%Y-%m}" for m in r.rewritten_without],
+                        # Those that could not be written again and still name such a month:
+                        # the facilitator cancels them (``clauses mail cancel N°``).
+                        "courriels_demandant_encore": [
+                            {"etape": step, "courriel": number} for step, number in r.still_asking
+                        ],
                     }
                     for r in advanced.released
                 ],

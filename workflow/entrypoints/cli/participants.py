@@ -77,6 +77,8 @@ def outcome_data(line: OutcomeLine) -> dict[str, Any]:
         "groupe": line.group,
         "groupe_libelle": line.group_label,
         "date": line.on,
+        "comptee": line.counted,
+        "non_comptee": line.not_counted,
     }
 
 
@@ -168,7 +170,8 @@ def participant_data(line: ParticipantLine, this_year: int) -> dict[str, Any]:
 
 def outcome_cell(line: OutcomeLine, with_clause: bool) -> str:
     where = f", clause n° {line.clause_id}" if with_clause and line.clause_id else ""
-    return f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}{where}"
+    text = f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}{where}"
+    return text if line.not_counted is None else f"{text} – {line.not_counted}"
 
 
 def eligibility_cell(line: ParticipantLine) -> str:
@@ -228,9 +231,12 @@ def list_command(clause: str | None, as_json: bool) -> None:
         ],
     )
     outcomes = sum(len(line.outcomes) for line in lines)
+    uncounted = sum(1 for line in lines for o in line.outcomes if not o.counted)
+    aside = f" (dont {plural(uncounted, 'non comptée', 'non comptées')} dans les bilans)"
+    aside = aside if uncounted else ""
     say(
         f"{plural(len(lines), 'participant', 'participants')}, "
-        f"{plural(outcomes, 'sortie enregistrée', 'sorties enregistrées')}."
+        f"{plural(outcomes, 'sortie enregistrée', 'sorties enregistrées')}{aside}."
     )
     if note := to_complete(lines):
         say(note)

@@ -30,7 +30,11 @@ from workflow.app import (
     web_corrections,
     web_people_corrections,
 )
-from workflow.app.clause_corrections import informed_sentence, ladder_sentence
+from workflow.app.clause_corrections import (
+    informed_sentence,
+    ladder_sentence,
+    uncounted_sentence,
+)
 from workflow.app.corrections import Correction, Deletion
 from workflow.bootstrap import App
 from workflow.domain.stages import LABELS
@@ -947,10 +951,13 @@ def router(app: App, pages: Pages) -> APIRouter:
             return trouble(request, error)
         except InputRefused as error:
             return cancel_page(request, user, lot, **again, error=web_words(error.message))
+        # The outcomes the cancellation leaves out of the figures, as the command says them.
+        uncounted = uncounted_sentence(done.uncounted)
         return render(
             request, "corrections_done.html", user=user, lot=lot, cancelled=done, reopened=None,
             next_step=ladder_sentence(done.ladder, app.settings.zone),
             informed=informed_sentence(done), labels=LABELS,
+            uncounted=french_spaces(uncounted) if uncounted else None,
         )  # fmt: skip
 
     @routes.get("/corrections/lots/{clause_id:int}/reouverture", response_class=HTMLResponse)

@@ -12,11 +12,12 @@ Some rows change after a summary for good reasons, and the figures recompiled fo
 then differ: a declaration corrected since (its row now carries the correction's instant), an
 outcome recorded since with a date in the month, an amendment of the hours, an end of
 execution, a calendar or an award recorded (or corrected) since, a declaration cancelled since.
-Such a change leaves a history row; a summary
-with one in its scope after it was written has its differences reported as remarks naming the
-change, not as problems. So do a row renamed with the same figures (a company or a lot renamed)
-and a participants table whose totals agree (a participant's criterion, sex or birth year
-corrected: participants have no history).
+A declaration corrected or cancelled moves the outcome tables too: an outcome counts while its
+participant has hours on its lot. Such a change leaves a history row; a summary with one in its
+scope after it was written has its differences reported as remarks naming the change, not as
+problems. So do a row renamed with the same figures (a company or a lot renamed) and a
+participants table whose totals agree (a participant's criterion, sex or birth year corrected:
+participants have no history).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class SummaryEmail:
 class Family(Enum):
     """Which cells a change can move in a summary compiled for an earlier moment."""
 
-    #: A declaration corrected: hours, participants, modes, contracts, missing declarations.
+    #: A declaration corrected or cancelled: hours, participants, modes, contracts, missing
+    #: declarations, and the outcomes of the people it gave or took hours on their lot.
     DECLARATION = "declaration"
     #: An outcome recorded with a date in the month: the outcome tables only.
     OUTCOME = "outcome"
@@ -140,12 +142,15 @@ class Change:
     def covers(self, difference: Difference) -> bool:
         """The cells this change can move: its clause's row (or the line of the clauses
         achieved before the month), its buyer's row, the headline, the missing declarations;
-        a declaration also the participants, modes and contracts; an outcome the outcome
-        tables only."""
+        a declaration also the participants, modes and contracts, and the outcome tables (an
+        outcome counts while its participant has hours on its lot: ``outcomes.counted``); an
+        outcome the outcome tables only."""
         table, row = difference.table, difference.row or difference.sent or difference.truth
         if self.family is Family.OUTCOME:
             return table.startswith(_OUTCOME_TABLES)
-        if table.startswith((_OUTCOME_TABLES, _STAGE_TABLE)):
+        if table.startswith(_OUTCOME_TABLES):
+            return self.family is Family.DECLARATION
+        if table.startswith(_STAGE_TABLE):
             return False
         if table.startswith(_PEOPLE_TABLES):
             return self.family is Family.DECLARATION
