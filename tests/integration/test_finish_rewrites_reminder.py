@@ -355,3 +355,28 @@ def test_a_reminder_that_cannot_be_written_again_is_named_for_the_facilitator_to
     )] == ["no correspondent to write to"]  # fmt: skip
     code, said = finish(settings, clock, lot, "--json")
     assert code != 0  # the lot is finished: nothing more to do, nothing changed
+
+
+def test_a_reminder_refused_for_good_stays_among_the_undelivered(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    """Refused for good by the mail server (« Refus définitif »): it will not leave, and stays
+    among the facilitator's undelivered emails; no copy goes to the same address."""
+    lot, day, old_key = october_and_november_waiting(app, "reminder_1")
+    refused = "Refus définitif : 550 boîte inconnue"
+    with app.transaction() as session:
+        held = session.scalars(select(OutboxMessage).where(OutboxMessage.key == old_key)).one()
+        held.state, held.last_error, held.next_attempt_at = "failed", refused, None
+    clock.set(paris(day, 10))
+
+    code, said = finish(settings, clock, lot)
+
+    assert code == 0, said
+    assert "écrit à nouveau" not in said and "demande encore" not in said
+    assert (row(app, old_key).state, row(app, old_key).last_error) == ("failed", refused)
+    rewrite = old_key.replace("2026-10..2026-11", "2026-10")
+    with app.transaction() as session:
+        copies = session.scalars(
+            select(OutboxMessage.key).where(OutboxMessage.key == rewrite)
+        ).all()
+    assert copies == []

@@ -250,9 +250,10 @@ def test_without_the_right_to_create_the_extension_the_upgrade_goes_on_and_says_
     result = CliRunner().invoke(cli, ["init"])
     assert result.exit_code == 0, result.output
     assert squash(result.output).endswith(
-        "Attention : l'extension PostgreSQL pg_trgm n'a pas pu être créée (il faut être "
-        "propriétaire de la base ou superutilisateur) ; les recherches donnent les mêmes "
-        "résultats mais lisent toutes les lignes. Voir le README, « Recherche rapide sur "
+        "Attention : l'extension PostgreSQL pg_trgm n'a pas pu être créée (elle n'est pas "
+        "installée sur le serveur, ou le rôle de connexion n'a pas le droit de la créer : il "
+        "faut être propriétaire de la base ou superutilisateur) ; les recherches donnent les "
+        "mêmes résultats mais lisent toutes les lignes. Voir le README, « Recherche rapide sur "
         "PostgreSQL »."
     ), result.output
 

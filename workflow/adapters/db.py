@@ -130,16 +130,26 @@ def _indexes_of_another_dialect(
     return PriorityDispatchResult.CONTINUE
 
 
-def trigram_indexes_missing(engine: Engine) -> bool:
-    """A PostgreSQL database whose trigram indexes (migration 0017) could not be made, the role
-    not allowed to create the extension ``pg_trgm``: its searches read every row. False on
-    SQLite, which has none by design."""
+def trigram_trouble(engine: Engine) -> str | None:
+    """Why a PostgreSQL database has no trigram indexes (migration 0017 skipped them): its
+    searches then read every row. None when they are there, and on SQLite (none by design)."""
     if engine.dialect.name != "postgresql":
-        return False
+        return None
     with engine.connect() as connection:
-        return bool(
-            connection.scalar(text("SELECT to_regclass('ix_clauses_search_text_trgm') IS NULL"))
+        if connection.scalar(text("SELECT to_regclass('ix_clauses_search_text_trgm')")):
+            return None
+        installed = connection.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"))
+    if installed:
+        return (
+            "l'extension PostgreSQL pg_trgm est là, mais les index de recherche n'ont pas pu "
+            "être créés (le rôle de connexion n'a peut-être pas le droit d'utiliser le schéma "
+            "de l'extension)"
         )
+    return (
+        "l'extension PostgreSQL pg_trgm n'a pas pu être créée (elle n'est pas installée sur le "
+        "serveur, ou le rôle de connexion n'a pas le droit de la créer : il faut être "
+        "propriétaire de la base ou superutilisateur)"
+    )
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflow.adapters.db import current_revision, safe_url, trigram_indexes_missing
+from workflow.adapters.db import current_revision, safe_url, trigram_trouble
 from workflow.app.faults import translated_faults
 from workflow.bootstrap import App
 from workflow.errors import InputRefused
@@ -16,8 +16,9 @@ __all__ = ["DatabaseReady", "database_shown", "init_database", "require_schema"]
 class DatabaseReady:
     revision: str  # the schema's migration, « 0042_… »
     database: str  # the database's URL, without its password
-    #: PostgreSQL without its trigram indexes (``pg_trgm`` refused): the searches read every row.
-    slow_search: bool = False
+    #: Why a PostgreSQL database has no trigram indexes (``db.trigram_trouble``): the searches
+    #: read every row. None when they are there, and on SQLite.
+    slow_search: str | None = None
 
 
 def database_shown(app: App) -> str:
@@ -29,7 +30,7 @@ def init_database(app: App) -> DatabaseReady:
     """Create the schema, or bring it up to date; harmless when run again."""
     with translated_faults(app):
         revision = app.init_database()
-        slow_search = trigram_indexes_missing(app.engine)
+        slow_search = trigram_trouble(app.engine)
     return DatabaseReady(revision=revision, database=database_shown(app), slow_search=slow_search)
 
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jinja2 import TemplateError
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
@@ -95,10 +95,11 @@ class LadderRewriter(Protocol):
 
 
 NBSP = "\u00a0"
-#: The emails covering owed and released months written again: waiting, or refused for now
-#: and tried again. One given up stays as it is, among the facilitator's undelivered emails (as
-#: a receipt given up does, ``receipt_withdrawals``).
-REWRITTEN_STATES = (OutboxState.PENDING, OutboxState.FAILED)
+#: The emails covering owed and released months written again: those waiting (a refusal for
+#: now keeps its row waiting, with a later attempt). One refused for good (``failed``) or given
+#: up (``dead``) stays as it is, among the facilitator's undelivered emails (as a receipt does,
+#: ``receipt_withdrawals``): a new copy would hide that failure and go to the same address.
+REWRITTEN_STATES = (OutboxState.PENDING,)
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,11 @@ def _write_again(
                     .values(**waiting)
                     .execution_options(synchronize_session=False)
                 )
-    except (TemplateError, ValueError, KeyError) as error:
+    except DBAPIError:
+        raise  # the database itself: the finish cannot be recorded either
+    except Exception as error:  # a template or a builder broken since: logged by the caller
+        # The savepoint is rolled back: the end is recorded all the same, the email named to the
+        # facilitator (``still_asking``) and the error logged by the caller.
         return f"{type(error).__name__}: {error}"
     row.state = OutboxState.CANCELLED
     row.next_attempt_at = None

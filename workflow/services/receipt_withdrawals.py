@@ -52,9 +52,10 @@ log = logging.getLogger(__name__)
 
 #: A rewritten receipt's key: the first one's, then this and the instant it was rewritten.
 REWRITTEN = ":maj:"
-#: The receipts rewritten: waiting, or refused for now and tried again. One given up stays as
-#: it is, among the facilitator's undelivered emails: a new copy would hide that failure.
-REWRITTEN_STATES = (OutboxState.PENDING, OutboxState.FAILED)
+#: The receipts rewritten: those waiting (a refusal for now keeps its row waiting, with a later
+#: attempt). One refused for good (``failed``) or given up (``dead``) stays as it is, among the
+#: facilitator's undelivered emails: a new copy would hide that failure and be refused again.
+REWRITTEN_STATES = (OutboxState.PENDING,)
 
 
 def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> list[OutboxMessage]:

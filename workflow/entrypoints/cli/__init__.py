@@ -52,10 +52,8 @@ def init_command() -> None:
     console.print(f"Base de données prête (schéma {ready.revision}) : {ready.database}")
     if ready.slow_search:
         console.print(
-            "Attention : l'extension PostgreSQL pg_trgm n'a pas pu être créée (il faut être "
-            "propriétaire de la base ou superutilisateur) ; les recherches donnent les mêmes "
-            "résultats mais lisent toutes les lignes. Voir le README, « Recherche rapide sur "
-            "PostgreSQL »."
+            f"Attention : {ready.slow_search} ; les recherches donnent les mêmes résultats mais "
+            "lisent toutes les lignes. Voir le README, « Recherche rapide sur PostgreSQL »."
         )
 
 

@@ -95,7 +95,7 @@ def _trigrams(connection: sa.Connection) -> str | None:
 
 def _skipped(why: str) -> None:
     # For the operators, in French: `serve --migrate` writes it to its log (a JSON line);
-    # `clauses init` says it from the database itself (``db.trigram_indexes_missing``).
+    # `clauses init` says it from the database itself (``db.trigram_trouble``).
     log.warning(
         "index de recherche par trigrammes non créés : %s. Les recherches (tableau des "
         "clauses, corrections, « clauses search ») donnent les mêmes résultats, mais lisent "
