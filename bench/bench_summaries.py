@@ -31,6 +31,10 @@ give the same figures for the territory and for every buyer (``compare``); it re
 otherwise. ``tests/integration/test_summaries.py`` runs the same comparison on a small
 generated territory.
 
+One part alone, profiled: ``--part emails --profile /tmp/emails.prof`` (then
+``python -m pstats /tmp/emails.prof``); the profiler slows the run down, the ratios of its
+parts are what it tells.
+
 Targets (issue 12): the whole set under 10 s at 10^5 lots on PostgreSQL, each summary at most
 1.5 times the hand-written GROUP BY queries, peak memory under 250 MB.
 """
@@ -670,8 +674,23 @@ class _Undo(Exception):
     """Rolls the emails' transaction back: the territory stays as it was."""
 
 
-def run_part(part: str, database_url: str, month: date, now: datetime) -> dict[str, Any]:
-    """One timed run of ``part``, in this process; its figures."""
+def run_part(
+    part: str, database_url: str, month: date, now: datetime, profile: str | None = None
+) -> dict[str, Any]:
+    """One timed run of ``part``, in this process; its figures. With ``profile``, the run is
+    also profiled (``cProfile``) and its statistics written to that file (``pstats`` reads
+    it): the times then include the profiler's own cost."""
+    if profile is None:
+        return _run_part(part, database_url, month, now)
+    import cProfile
+
+    profiler = cProfile.Profile()
+    found = profiler.runcall(_run_part, part, database_url, month, now)
+    profiler.dump_stats(profile)
+    return found
+
+
+def _run_part(part: str, database_url: str, month: date, now: datetime) -> dict[str, Any]:
     from workflow.services import summaries
 
     with _app(database_url) as app:
@@ -794,6 +813,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="mesures de chaque partie (médiane)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--part", choices=(*PARTS, "check"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile",
+        metavar="FICHIER",
+        help="avec --part : profile la partie (cProfile) et écrit ses statistiques dans FICHIER",
+    )
     args = parser.parse_args(argv)
 
     from workflow.settings import load_settings
@@ -810,7 +834,8 @@ def main(argv: list[str] | None = None) -> int:
         month = latest_due_month(now, summary_timing(settings))
     month = month_start(month)
     if args.part:
-        print(json.dumps(run_part(args.part, args.database_url, month, now), default=str))
+        found = run_part(args.part, args.database_url, month, now, args.profile)
+        print(json.dumps(found, default=str))
         return 0
 
     lots = _territory(args)

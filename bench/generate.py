@@ -4,7 +4,7 @@
         --database-url postgresql://postgres@127.0.0.1:5432/bench
 
 The schema is made by the project's own migrations (what ``clauses init`` runs), then the rows of
-``bench.territory`` are written in batches of a thousand lots (``COPY`` on PostgreSQL,
+``bench.territory`` are written batch by batch as they are made (``COPY`` on PostgreSQL,
 ``executemany`` on SQLite) with a progress bar. The database must be empty of lots: a territory is
 never merged into another. The same ``--lots``, ``--seed`` and ``--as-of`` give the same rows.
 
@@ -155,6 +155,9 @@ def generate(
                     if found is None:
                         break
                     done, batch = found
+                    # No name may keep a batch once written: it would stay alive while the
+                    # next one is built, two batches at the peak instead of one.
+                    del found
                     started = time.perf_counter()
                     batch = texts.add(batch)
                     load.generating += time.perf_counter() - started
@@ -163,6 +166,7 @@ def generate(
                     load.writing += time.perf_counter() - started
                     for table, rows in batch.items():
                         load.rows[table] += len(rows)
+                    del batch
                     progress.update(task, completed=done)
                 finishing = progress.add_task("Index, contraintes et statistiques", total=1)
                 started = time.perf_counter()

@@ -1,9 +1,15 @@
 """A synthetic territory, as the service would have left it at one instant: the rows, not the load.
 
 ``Territory(lots, seed, settings, as_of)`` yields batches of rows (``{table: [tuple, ...]}``), first
-the reference tables (buyers, companies, participants, the periodic jobs), then the lots a
-thousand at a time, each batch in foreign-key order. The same arguments give the same rows: one
-``random.Random(seed)`` drives everything, and nothing reads the clock.
+the reference tables (buyers, companies, participants, the periodic jobs) a few thousand rows at a
+time, then the lots 250 at a time, each batch in foreign-key order. The same arguments give the
+same rows: one ``random.Random(seed)`` drives everything, and nothing reads the clock.
+
+Memory stays flat in the number of lots: a batch is forgotten once yielded, and what the lots
+need of the reference rows (a lot's market and buyer, a company's name and first correspondent,
+the companies' weights) is kept as small numbers in arrays, its texts made again when needed.
+An object per lot and a reference batch of 2×10^5 rows took the load to 294 MB at 10^5 lots; it
+now peaks at about 140 MB, 130 MB of which at 10^3 (BENCHMARKS.md).
 
 What "as the service would have left it" means here, so that ``clauses tick``, the summaries and
 ``clauses audit verify`` accept the result:
@@ -43,6 +49,7 @@ import bisect
 import math
 import random
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -238,11 +245,26 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 TABLES = tuple(COLUMNS)
 
-#: Lots per batch: a batch's rows are held in memory, then written table by table.
-LOTS_PER_BATCH = 1000
+#: Lots per batch: a batch's rows are held in memory, then written table by table. 1,000 lots
+#: (about 5×10^4 rows) cost 50 MB of peak, 250 about 13 MB for the same CPU (3×10^4 lots:
+#: 11.9 s of this process against 11.8 s).
+LOTS_PER_BATCH = 250
+#: Rows of the reference tables (markets, companies, participants) per batch: they are written
+#: as they are made, never held all at once (5×10^4 companies at 10^5 lots).
+REFERENCE_ROWS = 5000
+
+
+def empty_batch() -> Batch:
+    return {table: [] for table in TABLES}
+
 
 MODE_LABELS = {mode.value: label for mode, label in DELIVERY_MODE_LABELS.items()}
 CONTRACT_TEXT = {contract.value: label for contract, label in CONTRACT_LABELS.items()}
+#: Where each name is in its list: a company or a correspondent kept for the lots is kept as
+#: these small numbers (one byte each), its texts made again when a lot needs them.
+FIRST_NAME_INDEX = {name: n for n, name in enumerate(FIRST_NAMES)}
+LAST_NAME_INDEX = {name: n for n, name in enumerate(LAST_NAMES)}
+COMPANY_WORD_INDEX = {word: n for n, word in enumerate(COMPANY_WORDS)}
 
 
 @cache
@@ -261,6 +283,7 @@ def french_month(month: date) -> str:
     return templates.french_month(month)
 
 
+@cache
 def _ascii(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if c.isascii() and c.isalnum()).lower()
@@ -325,11 +348,19 @@ class Person:
     formatted: str
 
 
-@dataclass
-class LotContext:
-    """What the rows of one lot need to know of its market and buyer."""
+def named(first: int, last: int, tag: str) -> Person:
+    """The person of these names (places in the spreads' lists); ``tag`` makes the address
+    unique."""
+    first_name, last_name = FIRST_NAMES[first], LAST_NAMES[last]
+    name = f"{first_name} {last_name}"
+    email = f"{_ascii(first_name)}.{_ascii(last_name)}.{tag}@example.org"
+    return Person(name, email, Recipient(name, email).formatted())
 
-    market_id: int
+
+@dataclass(frozen=True)
+class BuyerContext:
+    """What the rows of a lot need to know of its buyer (one per buyer, shared by its lots)."""
+
     buyer_id: int
     buyer_wants_notices: bool
     buyer_recipients: str
@@ -376,10 +407,18 @@ class Territory:
         self.actor = settings.facilitator_name
         self.facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
         self.next_id: dict[str, int] = dict.fromkeys(TABLES, 1)
-        self.contexts: list[LotContext] = []
-        self.company_weights: list[float] = []
-        self.company_names: list[str] = []
-        self.correspondents: list[tuple[int, Person]] = []  # by company index: first one
+        # What the lots need of the reference rows, kept once these are written: per lot, ints
+        # in arrays (not an object per lot: 10^5 of them held the whole load); per buyer, its
+        # texts. The rows themselves are not kept.
+        self.buyer_contexts: list[BuyerContext] = []
+        self.lot_markets = array("i")  # by lot index: its market's id
+        self.lot_buyers = array("i")  # by lot index: its buyer's position in buyer_contexts
+        self.company_weights = array("d")  # cumulated, for bisect
+        self.company_words = array("B")  # by company index: COMPANY_WORDS, LAST_NAMES
+        self.company_last_names = array("B")
+        self.correspondent_ids = array("i")  # by company index: its first correspondent
+        self.correspondent_first_names = array("B")
+        self.correspondent_last_names = array("B")
         self.participants = 0
 
     # --- helpers ------------------------------------------------------------------------------
@@ -439,28 +478,53 @@ class Territory:
     def lognormal(self, median: float, sigma: float) -> float:
         return median * math.exp(self.rng.gauss(0.0, sigma))
 
-    def person(self, tag: str) -> Person:
+    def name(self) -> tuple[int, int]:
+        """A person's first and last names, drawn: their places in the spreads' lists."""
         first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
-        name = f"{first} {last}"
-        email = f"{_ascii(first)}.{_ascii(last)}.{tag}@example.org"
-        return Person(name, email, Recipient(name, email).formatted())
+        return FIRST_NAME_INDEX[first], LAST_NAME_INDEX[last]
+
+    def person(self, tag: str) -> Person:
+        return named(*self.name(), tag)
+
+    def company_name(self, company_id: int) -> str:
+        index = company_id - 1
+        word, last = self.company_words[index], self.company_last_names[index]
+        return f"{COMPANY_WORDS[word]} {LAST_NAMES[last]} n° {company_id}"
+
+    def correspondent(self, position: int) -> tuple[int, Person]:
+        """The first correspondent of the company at ``position``: its id, its person."""
+        first = self.correspondent_first_names[position]
+        last = self.correspondent_last_names[position]
+        return self.correspondent_ids[position], named(first, last, f"c{position + 1}")
 
     # --- the batches --------------------------------------------------------------------------
 
     def batches(self) -> Iterator[tuple[int, Batch]]:
-        """(lots done so far, rows) in the order they must be written."""
-        yield 0, self._reference()
+        """(lots done so far, rows) in the order they must be written. A batch is handed over
+        and forgotten: nothing here holds its rows afterwards."""
+        for batch in self._reference():
+            yield 0, batch
         for first in range(0, self.lots, LOTS_PER_BATCH):
             last = min(first + LOTS_PER_BATCH, self.lots)
-            batch: Batch = {table: [] for table in TABLES}
+            batch = empty_batch()
             for index in range(first, last):
                 self._lot(index, batch)
             yield last, batch
 
-    def _reference(self) -> Batch:
-        batch: Batch = {table: [] for table in TABLES}
-        rng = self.rng
+    def _reference(self) -> Iterator[Batch]:
+        """The buyers and their markets, the companies, the participants, the periodic jobs, in
+        batches of about ``REFERENCE_ROWS`` rows; what the lots need of them is kept aside."""
         created = self.utc(self.window_start - timedelta(days=800), 10)
+        yield from self._buyers(created)
+        yield from self._companies(created)
+        yield from self._participants()
+        batch = empty_batch()
+        self._periodic(batch)
+        yield batch
+
+    def _buyers(self, created: datetime) -> Iterator[Batch]:
+        batch = empty_batch()
+        rng = self.rng
         # Buyers (about one per 100 lots), each with its share of the lots: a few large ones.
         buyers = max(1, round(self.lots / 100))
         weights = [self.lognormal(1.0, 0.7) for _ in range(buyers)]
@@ -474,14 +538,9 @@ class Territory:
             label, kind = rng.choice(BUYER_KINDS)
             place = rng.choice(PLACES)
             buyer_id = self.ids("buyers")
+            preference = "each_milestone" if rng.random() < 0.6 else "monthly_only"
             batch["buyers"].append(
-                (
-                    buyer_id,
-                    f"{label} de {place} n° {number}",
-                    kind,
-                    "each_milestone" if rng.random() < 0.6 else "monthly_only",
-                    created,
-                )
+                (buyer_id, f"{label} de {place} n° {number}", kind, preference, created)
             )
             contacts = []
             for _ in range(1 if rng.random() < 0.7 else 2):
@@ -497,11 +556,14 @@ class Territory:
                         "Responsable de la commande publique",
                     )
                 )
-            context = (
-                buyer_id,
-                batch["buyers"][-1][3] == "each_milestone",
-                "\n".join(contacts),
-                "\n".join([*contacts, self.facilitator.formatted()]),
+            buyer_position = len(self.buyer_contexts)
+            self.buyer_contexts.append(
+                BuyerContext(
+                    buyer_id,
+                    preference == "each_milestone",
+                    "\n".join(contacts),
+                    "\n".join([*contacts, self.facilitator.formatted()]),
+                )
             )
             placed = 0
             operation_number = 0
@@ -531,24 +593,42 @@ class Territory:
                         )
                     )
                     lots = min(share - placed, rng.choice((1, 1, 1, 2, 3, 4, 5, 6, 8)))
-                    for _ in range(lots):
-                        self.contexts.append(LotContext(market_id, *context))
+                    self.lot_markets.extend([market_id] * lots)
+                    self.lot_buyers.extend([buyer_position] * lots)
                     placed += lots
-        # Companies (about one per two lots), a few of which win many lots.
+                if len(batch["markets"]) >= REFERENCE_ROWS:  # a large buyer's go on in the next
+                    yield batch
+                    batch = empty_batch()
+        yield batch
+
+    def _companies(self, created: datetime) -> Iterator[Batch]:
+        """Companies (about one per two lots), a few of which win many lots."""
+        batch = empty_batch()
+        rng = self.rng
         companies = max(2, round(self.lots / 2))
         for index in range(companies):
             company_id = self.ids("companies")
-            name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(LAST_NAMES)} n° {company_id}"
-            self.company_names.append(name)
+            word, last_name = rng.choice(COMPANY_WORDS), rng.choice(LAST_NAMES)
+            self.company_words.append(COMPANY_WORD_INDEX[word])
+            self.company_last_names.append(LAST_NAME_INDEX[last_name])
             self.company_weights.append(self.lognormal(1.0, 1.0))
             batch["companies"].append(
-                (company_id, name, luhn_siret(index + 1), rng.choice(PLACES), created)
+                (
+                    company_id,
+                    self.company_name(company_id),
+                    luhn_siret(index + 1),
+                    rng.choice(PLACES),
+                    created,
+                )
             )
             for rank in range(1 if rng.random() < 0.85 else 2):
-                correspondent = self.person(f"c{company_id}")
+                first, last = self.name()
+                correspondent = named(first, last, f"c{company_id}")
                 correspondent_id = self.ids("correspondents")
                 if rank == 0:
-                    self.correspondents.append((correspondent_id, correspondent))
+                    self.correspondent_ids.append(correspondent_id)
+                    self.correspondent_first_names.append(first)
+                    self.correspondent_last_names.append(last)
                 batch["correspondents"].append(
                     (
                         correspondent_id,
@@ -558,11 +638,19 @@ class Territory:
                         "05 62 00 00 01",
                     )
                 )
+            if len(batch["companies"]) >= REFERENCE_ROWS:
+                yield batch
+                batch = empty_batch()
+        yield batch
         cumulated = 0.0
         for position, weight in enumerate(self.company_weights):
             cumulated += weight
             self.company_weights[position] = cumulated
-        # Participants (about 0.6 per lot): pseudonymous references only.
+
+    def _participants(self) -> Iterator[Batch]:
+        """Participants (about 0.6 per lot): pseudonymous references only."""
+        batch = empty_batch()
+        rng = self.rng
         self.participants = max(10, round(self.lots * 0.6))
         for index in range(self.participants):
             validated = self.window_start - timedelta(days=rng.randint(0, 400))
@@ -578,8 +666,10 @@ class Territory:
                     self.utc(validated, 11),
                 )
             )
-        self._periodic(batch)
-        return batch
+            if len(batch["participants"]) >= REFERENCE_ROWS:
+                yield batch
+                batch = empty_batch()
+        yield batch
 
     def _periodic(self, batch: Batch) -> None:
         """The digest of every working day and the summary of every month due: done."""
@@ -710,7 +800,8 @@ class Territory:
 
     def _lot(self, index: int, batch: Batch) -> None:
         rng = self.rng
-        context = self.contexts[index]
+        market_id = self.lot_markets[index]
+        context = self.buyer_contexts[self.lot_buyers[index]]
         clause_id = self.ids("clauses")
         draw, stage = rng.random(), Stage.ABANDONED
         for candidate, share in STAGES:
@@ -718,17 +809,25 @@ class Territory:
                 stage = candidate
                 break
             draw -= share
-        plan = _Plan(self, clause_id, context, stage)
+        plan = _Plan(self, clause_id, market_id, context, stage)
         plan.build(batch)
 
 
 class _Plan:
     """The life of one lot up to ``as_of``, then its rows."""
 
-    def __init__(self, world: Territory, clause_id: int, context: LotContext, stage: Stage) -> None:
+    def __init__(
+        self,
+        world: Territory,
+        clause_id: int,
+        market_id: int,
+        context: BuyerContext,
+        stage: Stage,
+    ) -> None:
         self.world = world
         self.rng = world.rng
         self.clause_id = clause_id
+        self.market_id = market_id
         self.context = context
         self.stage = stage
         self.events = Events()
@@ -889,7 +988,7 @@ class _Plan:
         batch["clauses"].append(
             (
                 clause_id,
-                self.context.market_id,
+                self.market_id,
                 self._lot_number(),
                 trade,
                 trade,
@@ -916,15 +1015,13 @@ class _Plan:
 
     def _lot_number(self) -> str:
         # The lots of one market follow each other: number them within it.
-        w = self.world
+        markets = self.world.lot_markets
         index = self.clause_id - 1
-        market = self.context.market_id
+        market = self.market_id
         number = 1
-        while index - number >= 0 and w.contexts[index - number].market_id == market:
+        while index - number >= 0 and markets[index - number] == market:
             number += 1
-        alone = (index + 1 >= len(w.contexts) or w.contexts[index + 1].market_id != market) and (
-            number == 1
-        )
+        alone = (index + 1 >= len(markets) or markets[index + 1] != market) and (number == 1)
         return "" if alone else str(number)
 
     def _parties(self, batch: Batch, hours: int | None) -> list[_Party]:
@@ -944,7 +1041,7 @@ class _Plan:
                 chosen.append(position)
         parties = []
         for role, position in zip(roles, chosen, strict=True):
-            correspondent_id, person = w.correspondents[position]
+            correspondent_id, person = w.correspondent(position)
             share = None
             if len(roles) > 1 and hours is not None:
                 share = (
@@ -952,8 +1049,15 @@ class _Plan:
                     if role is PartyRole.HOLDER
                     else hours * 3 // 10 // (len(roles) - 1)
                 )
+            company_id = position + 1
             party = _Party(
-                w.ids("award_parties"), position + 1, role, correspondent_id, person, share
+                w.ids("award_parties"),
+                company_id,
+                w.company_name(company_id),
+                role,
+                correspondent_id,
+                person,
+                share,
             )
             weights = (5, 15, 25, 25, 15, 10, 5) if role is PartyRole.HOLDER else (30, 40, 30)
             count = min(w.participants, rng.choices(range(len(weights)), weights)[0])
@@ -1075,6 +1179,8 @@ class _Plan:
             recorded = w.utc(day, 10 + w.below(8), w.below(60))
             if recorded >= (self.suspended_at or w.as_of_naive):
                 recorded = None
+        next_step: str
+        next_at: datetime | None
         if recorded is not None:
             sent = [step for step in steps if step[1] < recorded]
             next_step, next_at = LadderStep.DONE, None
@@ -1141,7 +1247,7 @@ class _Plan:
                 "courriel",
             )
         )
-        company = w.company_names[party.company_id - 1]
+        company = party.company_name
         # ``record_declaration``'s own history reason: the audit reads the total back from it.
         text = f"déclaration {month_phrase(month)} de {company} : {hours_text(total)}"
         self.events.add(recorded, "declaration", None, text)
@@ -1151,7 +1257,7 @@ class _Plan:
         """One receipt per declaration, stating what the service's receipt states: the month's
         total, each participant's hours and the cumul of the months up to it known then."""
         w = self.world
-        company = w.company_names[party.company_id - 1]
+        company = party.company_name
         for declared in party.declared:
             cumulated = sum(
                 other.total
@@ -1250,6 +1356,7 @@ class _Plan:
 class _Party:
     id: int
     company_id: int
+    company_name: str
     role: PartyRole
     correspondent_id: int
     person: Person

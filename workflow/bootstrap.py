@@ -22,6 +22,7 @@ from workflow.domain.events import (
     CorrespondentAdded,
     DeclarationCancelled,
     DeclarationRecorded,
+    EndDateCorrected,
     FinalReportRecorded,
     PlannedEndMoved,
 )
@@ -66,6 +67,9 @@ def default_handlers() -> Handlers:
         CorrespondentAdded: [reminders.arm_company],
         CompaniesMerged: [reminders.arm_company],
         PlannedEndMoved: [reminders.rearm_lot, notices.notify_planned_end],
+        # An end date corrected later: the companies the finish parked are called again from
+        # the first month owed again (their stopped ladders resume in the correction itself).
+        EndDateCorrected: [reminders.rearm_lot, notices.notify_end_corrected],
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
         # confirm what was cancelled); the company is told why and by when to declare the month
         # again (after the withdrawal: the email says whether its receipt will come), and its

@@ -346,8 +346,9 @@ def test_a_reminder_that_cannot_be_written_again_is_named_for_the_facilitator_to
     assert squash(said).endswith(
         f"Novembre 2026 n'est plus demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
         f"31/10/2026{NBSP}; 1 courriel en attente demande encore novembre 2026 et n'a pas pu "
-        f"être écrit à nouveau (rappel n° 1, courriel n°{NBSP}{old.id}){NBSP}: annulez-le s'il "
-        f"ne doit pas partir (clauses mail cancel {old.id} --reason …)."
+        f"être écrit à nouveau (rappel n° 1, courriel n°{NBSP}{old.id}){NBSP}: annulez-le depuis "
+        "le journal des courriels s'il ne doit pas partir. Pour l'annuler : clauses mail cancel "
+        f"{old.id} --reason « … »"
     ), said
     assert row(app, old_key).state == "pending"
     assert [r.error for r in caplog.records if getattr(r, "action", "") == (  # type: ignore[attr-defined]

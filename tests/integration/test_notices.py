@@ -367,9 +367,16 @@ def test_a_monthly_only_buyer_gets_no_milestone_but_its_final_report(
 
     rows = outbox_rows(app)
     kinds = Counter(row.kind for row in rows)
-    # Milestones are left to the monthly summary; the final report is the buyer's result.
+    # Milestones are left to the monthly summary; the final report is the buyer's result. The
+    # companies are told of the suspension and the resumption whatever the buyer chose.
     assert kinds == Counter(
-        {"company_welcome": 2, "declaration_receipt": 2, "notice_final_report": 1}
+        {
+            "company_welcome": 2,
+            "declaration_receipt": 2,
+            "notice_final_report": 1,
+            "company_lot_suspended": 2,
+            "company_lot_resumed": 2,
+        }
     )
     (report,) = [row for row in rows if row.kind == "notice_final_report"]
     assert "Bilan" in report.subject or "bilan" in report.body_text

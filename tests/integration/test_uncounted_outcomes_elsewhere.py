@@ -49,8 +49,9 @@ NBSP = "\u00a0"
 #: What the annual report's definitions say of an outcome's place in the figures.
 RULE = (
     "Une sortie est comptée tant que le participant a des heures déclarées sur la clause où "
-    "elle est enregistrée : si l'annulation d'une déclaration lui retire toutes ses heures sur "
-    "cette clause, elle n'est plus comptée jusqu'à ce qu'elles soient déclarées à nouveau."
+    "elle est enregistrée : si une déclaration annulée, ou corrigée sans lui, lui retire toutes "
+    "ses heures sur cette clause, elle n'est plus comptée jusqu'à ce que des heures lui soient "
+    "de nouveau déclarées."
 )
 #: The final report as the facilitator types it, naming a participant (buyers must not read who).
 FINAL_REPORT = "P-0007 a signé un CDI chez le titulaire ; P-0012 poursuit en intérim."

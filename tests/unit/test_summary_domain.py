@@ -15,6 +15,7 @@ from workflow.domain.summary import (
     age_band,
     clause_progress,
     combine_progress,
+    days_suspended,
     elapsed_fraction,
     fraction,
     is_behind,
@@ -64,6 +65,18 @@ def test_it_measures_elapsed_time_with_both_ends_included() -> None:
     assert elapsed_fraction(start, end, date(2026, 3, 1)) == 1
     assert elapsed_fraction(None, end, date(2026, 1, 5)) is None
     assert elapsed_fraction(end, start, date(2026, 1, 5)) is None
+
+
+def test_it_counts_the_suspended_days_of_the_period_it_leaves_out() -> None:
+    start, end = date(2026, 1, 1), date(2026, 1, 10)
+    # Two days before the start, three inside, one after the end: only the three are out.
+    off = {date(2025, 12, 30), date(2025, 12, 31), date(2026, 1, 4), date(2026, 1, 5)}
+    off |= {date(2026, 1, 10), date(2026, 1, 11)}
+    assert days_suspended(off, start, end) == 3
+    assert days_suspended(off, None, end) == 0
+    # The figure said beside a pace is the one the pace left out: 7 workable days, 3 passed
+    # at the end of the 5th (the 4th and 5th were suspended).
+    assert elapsed_fraction(start, end, date(2026, 1, 5), off) == Decimal(3) / Decimal(7)
 
 
 def test_it_says_behind_when_hours_lag_the_time_elapsed() -> None:

@@ -172,10 +172,12 @@ def footnotes(report: AnnualReport) -> list[str]:
             if report.regrouped
             else ""
         )
+        # The rule is the hours, whatever took them: a cancelled declaration, or one corrected
+        # without the person (``outcome_counts.counted``).
         + ". Une sortie est comptée tant que le participant a des heures déclarées sur la clause "
-        "où elle est enregistrée : si l'annulation d'une déclaration lui retire toutes ses heures "
-        "sur cette clause, elle n'est plus comptée jusqu'à ce qu'elles soient déclarées à "
-        "nouveau.",
+        "où elle est enregistrée : si une déclaration annulée, ou corrigée sans lui, lui retire "
+        "toutes ses heures sur cette clause, elle n'est plus comptée jusqu'à ce que des heures "
+        "lui soient de nouveau déclarées.",
         "En une ligne : heures arrondies au millier inférieur à partir de 1 000 h (« + de » "
         "quand l'arrondi retranche des heures) ; les situations sans activité (demandeur "
         "d'emploi, inactivité, perdu de vue) figurent dans les tableaux, pas dans la ligne.",

@@ -8,6 +8,7 @@ chart of hours per month): no script, nothing fetched from the network.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import zipfile
 from collections import Counter
@@ -41,7 +42,7 @@ from workflow.adapters.templates import (
 )
 from workflow.adapters.templates import french_percent as _french_percent
 from workflow.domain.french_numbers import LOCALE
-from workflow.domain.summary import combine_progress
+from workflow.domain.summary import Pace, combine_progress, pace_of
 
 if TYPE_CHECKING:
     from workflow.domain.monthly_summary import (
@@ -87,7 +88,11 @@ class Table:
         """The rows a person reads (text, HTML, email): lines of zeros left out."""
         if self.keep_zeros:
             return list(self.rows)
-        return [row for row in self.rows if not _is_zero_row(self, row)]
+        # A row of zeros: all its figures nothing. Which cells are figures read once a table.
+        figures = [i for i, c in enumerate(self.columns) if not c.is_label]
+        if not figures:
+            return list(self.rows)
+        return [row for row in self.rows if any(row[i] for i in figures)]
 
 
 # --- Building the tables --------------------------------------------------------------------------
@@ -258,43 +263,75 @@ def _clause_label(line: ClauseLine, with_buyer: bool) -> str:
     return f"{who}n° {line.clause_id} – {line.market}{lot} – {line.title} ({line.stage_label})"
 
 
-def build_tables(summary: MonthlySummary) -> list[Table]:
-    progress_columns = (
-        Column("Clauses comptées", "int"),
-        Column("Heures prévues", "hours"),
-        Column("Heures du mois", "hours"),
-        Column("Heures cumulées", "hours"),
-        Column("% de l'objectif", "percent"),
-        Column("% du temps écoulé", "percent"),
-        Column("Rythme", "status"),
+_PROGRESS_COLUMNS = (
+    Column("Clauses comptées", "int"),
+    Column("Heures prévues", "hours"),
+    Column("Heures du mois", "hours"),
+    Column("Heures cumulées", "hours"),
+    Column("% de l'objectif", "percent"),
+    Column("% du temps écoulé", "percent"),
+    Column("Rythme", "status"),
+)
+
+
+def _progress_row(p: Progress) -> tuple[Any, ...]:
+    return (
+        p.clauses,
+        p.hours_target,
+        p.hours_month,
+        p.hours_cumulated,
+        p.target_fraction,
+        p.time_fraction,
+        _pace(p),
     )
 
-    def progress_row(p: Progress) -> tuple[Any, ...]:
-        return (
-            p.clauses,
-            p.hours_target,
-            p.hours_month,
-            p.hours_cumulated,
-            p.target_fraction,
-            p.time_fraction,
-            _pace(p),
-        )
 
-    people = (Column("Nouveaux", "int"), Column("Actifs", "int"), Column("Cumul", "int"))
+def progress_table(summary: MonthlySummary) -> Table:
+    """The « Avancement » sheet: the hours against the target, for each scope."""
+    return _scoped_table(
+        summary,
+        "Avancement",
+        "Heures d'insertion : mois, cumul et objectif",
+        _PROGRESS_COLUMNS,
+        lambda f: [_progress_row(f.progress)],
+        keep_zeros=True,
+    )
 
-    def people_rows(attribute: str) -> Any:
-        def rows(f: Figures) -> list[tuple[Any, ...]]:
-            return [(c.label, c.new, c.active, c.cumulated) for c in getattr(f, attribute)]
 
-        return rows
+def _missing_columns(show_buyer: bool) -> tuple[Column, ...]:
+    return (
+        *((Column("Donneur d'ordre"),) if show_buyer else ()),
+        Column("Entreprise"),
+        Column("Marché"),
+        Column("Lot"),
+        Column("Intitulé"),
+    )
 
-    def count_rows(attribute: str) -> Any:
-        def rows(f: Figures) -> list[tuple[Any, ...]]:
-            return [(c.label, c.month, c.cumulated) for c in getattr(f, attribute)]
 
-        return rows
-
+def missing_table(summary: MonthlySummary) -> Table:
+    """The « Déclarations manquantes » sheet."""
     # A buyer's own name on every line of its own report says nothing.
+    show_buyer = not summary.for_buyer
+    return Table(
+        "Déclarations manquantes",
+        f"Déclarations {of_month(summary.month)} manquantes",
+        _missing_columns(show_buyer),
+        tuple(
+            (
+                *((m.buyer,) if show_buyer else ()),
+                m.company,
+                m.market,
+                m.lot or "–",
+                m.title,
+            )
+            for m in summary.overall.declarations.missing
+        ),
+    )
+
+
+def clauses_table(summary: MonthlySummary) -> Table:
+    """The « Clauses » sheet: every clause followed in the month, then one line for those
+    achieved before it."""
     show_buyer = not summary.for_buyer
     clause_columns = (
         Column("N°", "int"),
@@ -344,22 +381,30 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                 earlier.time_fraction,
             )
         )
-    missing_columns = (
-        *((Column("Donneur d'ordre"),) if show_buyer else ()),
-        Column("Entreprise"),
-        Column("Marché"),
-        Column("Lot"),
-        Column("Intitulé"),
-    )
+    return Table("Clauses", "Avancement par clause", clause_columns, tuple(clause_rows))
+
+
+def build_tables(summary: MonthlySummary) -> list[Table]:
+    """Every table of the summary, in the order of the spreadsheet's sheets. The long ones
+    (« Avancement », « Déclarations manquantes », « Clauses ») are functions of their own: an
+    email's attached files build just those (``email_files``)."""
+    people = (Column("Nouveaux", "int"), Column("Actifs", "int"), Column("Cumul", "int"))
+
+    def people_rows(attribute: str) -> Any:
+        def rows(f: Figures) -> list[tuple[Any, ...]]:
+            return [(c.label, c.new, c.active, c.cumulated) for c in getattr(f, attribute)]
+
+        return rows
+
+    def count_rows(attribute: str) -> Any:
+        def rows(f: Figures) -> list[tuple[Any, ...]]:
+            return [(c.label, c.month, c.cumulated) for c in getattr(f, attribute)]
+
+        return rows
+
+    show_buyer = not summary.for_buyer
     return [
-        _scoped_table(
-            summary,
-            "Avancement",
-            "Heures d'insertion : mois, cumul et objectif",
-            progress_columns,
-            lambda f: [progress_row(f.progress)],
-            keep_zeros=True,
-        ),
+        progress_table(summary),
         _scoped_table(
             summary,
             "Déclarations",
@@ -379,25 +424,11 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                 )
             ],
         ),
-        Table(
-            "Déclarations manquantes",
-            f"Déclarations {of_month(summary.month)} manquantes",
-            missing_columns,
-            tuple(
-                (
-                    *((m.buyer,) if show_buyer else ()),
-                    m.company,
-                    m.market,
-                    m.lot or "–",
-                    m.title,
-                )
-                for m in summary.overall.declarations.missing
-            ),
-        ),
+        missing_table(summary),
         Table(
             "Déclarations pas encore dues",
             f"Déclarations {of_month(summary.month)} pas encore dues",
-            (*missing_columns, Column("Échéance")),
+            (*_missing_columns(show_buyer), Column("Échéance")),
             tuple(
                 (
                     *((m.buyer,) if show_buyer else ()),
@@ -410,7 +441,7 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
                 for m in summary.overall.declarations.pending
             ),
         ),
-        Table("Clauses", "Avancement par clause", clause_columns, tuple(clause_rows)),
+        clauses_table(summary),
         Table(
             "Heures par mois",
             "Heures réalisées par mois (depuis le premier mois déclaré)",
@@ -496,6 +527,9 @@ def _babel(value: int | Decimal, pattern: str) -> str:
     return str(_number_pattern(pattern).apply(value, _FRENCH))
 
 
+# The two below kept too: the same hours and shares come back in a thousand emails, and their
+# Decimal work costs as much as Babel's (``typed``: 1 and 1.0 are told apart).
+@lru_cache(maxsize=8192, typed=True)
 def _cell_hours(value: int | float | Decimal) -> str:
     """``french_hours``: ``4 725 h``, ``151,67 h``."""
     amount = Decimal(str(value))
@@ -503,6 +537,7 @@ def _cell_hours(value: int | float | Decimal) -> str:
     return f"{_babel(amount, pattern)}\u00a0h"
 
 
+@lru_cache(maxsize=8192, typed=True)
 def _cell_percent(value: Decimal | None) -> str:
     """``french_percent``: ``45 %``; a dash for nothing."""
     return "–" if value is None else _babel(value, "#,##0\u00a0%")
@@ -521,11 +556,6 @@ def format_cell(value: Any, kind: ColumnKind) -> str:
     if kind == "month" and isinstance(value, date):
         return french_month(value)
     return str(value)
-
-
-def _is_zero_row(table: Table, row: tuple[Any, ...]) -> bool:
-    values = [v for v, c in zip(row, table.columns, strict=True) if not c.is_label]
-    return bool(values) and all(not v for v in values)
 
 
 def _email_table(
@@ -583,16 +613,25 @@ def _first(rows: Sequence[T], urgency: Callable[[T], Any] | None) -> tuple[list[
     them; else the first ones, in their order) and the others, in their order."""
     if len(rows) <= EMAIL_ROWS:
         return list(rows), []
-    order = sorted(range(len(rows)), key=lambda i: (urgency(rows[i]), i) if urgency else i)
-    kept = set(order[:EMAIL_ROWS])
-    return [rows[i] for i in order[:EMAIL_ROWS]], [r for i, r in enumerate(rows) if i not in kept]
+    if urgency is None:
+        return list(rows[:EMAIL_ROWS]), list(rows[EMAIL_ROWS:])
+    # Each row's urgency once (a Decimal subtraction for each of a territory's 74,000 clauses),
+    # and only the first rows ranked: the index in the key keeps ties in their order, as the
+    # full sort did.
+    ranked = heapq.nsmallest(EMAIL_ROWS, zip(map(urgency, rows), range(len(rows)), strict=True))
+    kept = {i for _, i in ranked}
+    return [rows[i] for _, i in ranked], [r for i, r in enumerate(rows) if i not in kept]
 
 
-def _behind_by(progress: Progress) -> Decimal:
-    """How far the hours are behind the time (shares of the target); 0 when not behind."""
-    if not progress.behind or progress.pace_fraction is None or progress.time_fraction is None:
-        return Decimal(0)
-    return progress.time_fraction - progress.pace_fraction
+def _lateness(progress: Progress) -> tuple[bool, Decimal]:
+    """(not behind the pace, minus how far the hours are behind the time in shares of the
+    target, 0 when not behind): the most late first. Each share worked out once, the pace
+    rule applied to them (``Progress.behind`` works both out again at each call, and an email
+    ranks a territory's 74,000 clauses)."""
+    done, elapsed = progress.pace_fraction, progress.time_fraction
+    if done is None or elapsed is None or pace_of(done, elapsed) is not Pace.BEHIND:
+        return True, Decimal(0)
+    return False, done - elapsed
 
 
 def _where(files: Mapping[LongTable, str] | None, summary: MonthlySummary, table: LongTable) -> str:
@@ -652,11 +691,7 @@ def email_tables(
         listed = [b for b in summary.buyers if b.figures.progress.clauses]
         shown, others = _first(
             listed,
-            lambda b: (
-                not b.figures.progress.behind,
-                -_behind_by(b.figures.progress),
-                -missing_by_buyer[b.buyer_id],
-            ),
+            lambda b: (*_lateness(b.figures.progress), -missing_by_buyer[b.buyer_id]),
         )
         rows = [(b.name, b.figures.progress) for b in shown]
         note = None
@@ -737,11 +772,7 @@ def email_tables(
     followed = [c for c in summary.followed_clauses if not _nothing(c.progress)]
     shown_clauses, other_clauses = _first(
         followed,
-        lambda c: (
-            not missing_by_clause[c.clause_id],
-            not c.progress.behind,
-            -_behind_by(c.progress),
-        ),
+        lambda c: (not missing_by_clause[c.clause_id], *_lateness(c.progress)),
     )
     clause_rows: list[tuple[Any, ...]] = [
         (
@@ -861,11 +892,13 @@ def _wide_csv(table: Table) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow([csv_text(c.title) for c in table.columns])
+    # Each column's kind read once, not once a cell: the clauses' file has 74,000 lines.
+    kinds = [(c.is_label, c.kind) for c in table.columns]
     for row in table.rows:
         writer.writerow(
             [
-                csv_text(_label_cell(v, c.kind)) if c.is_label else _csv_value(v, c.kind)
-                for v, c in zip(row, table.columns, strict=True)
+                csv_text(_label_cell(v, kind)) if label else _csv_value(v, kind)
+                for v, (label, kind) in zip(row, kinds, strict=True)
             ]
         )
     return buffer.getvalue().encode("utf-8-sig")
@@ -880,14 +913,14 @@ def email_files(summary: MonthlySummary) -> EmailFiles:
     long = _long_tables(summary)
     if not long:
         return EmailFiles((), {})
+    # Just the sheets attached: the others (every breakdown for every buyer) cost as much again.
     sheets = {
-        LongTable.CLAUSES: "Clauses",
-        LongTable.MISSING: "Déclarations manquantes",
-        LongTable.BUYERS: "Avancement",
+        LongTable.BUYERS: progress_table,
+        LongTable.MISSING: missing_table,
+        LongTable.CLAUSES: clauses_table,
     }
-    by_sheet = {t.sheet: t for t in build_tables(summary)}
     files = [
-        Attachment(csv_name(summary, table), CSV_TYPE, _wide_csv(by_sheet[sheets[table]]))
+        Attachment(csv_name(summary, table), CSV_TYPE, _wide_csv(sheets[table](summary)))
         for table in LongTable
         if table in long
     ]
@@ -1049,11 +1082,16 @@ def _label_cell(value: Any, kind: ColumnKind) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=8192, typed=True)
 def _csv_number(value: Any, kind: ColumnKind) -> str:
     """A figure as French Excel reads a number: decimal comma, no thousands separator.
 
     Percentages are written as numbers of percent (37,67 for 0.3767), labelled "%" in the unit
     column: a fraction would read as 0,3767 in a French spreadsheet.
+
+    The last results kept (the same hours and counts come back on thousands of lines): equal
+    values of one type give the same text (``normalize`` and ``quantize`` ignore the exponent),
+    and ``typed`` keeps 1, 1.0 and True apart.
     """
     if value is None:
         return ""

@@ -62,7 +62,13 @@ from workflow.domain.stages import (
     Stage,
     allowed_events,
 )
-from workflow.domain.summary import clause_progress, elapsed_fraction, last_month_due, month_end
+from workflow.domain.summary import (
+    clause_progress,
+    days_suspended,
+    elapsed_fraction,
+    last_month_due,
+    month_end,
+)
 from workflow.domain.vocabulary import PartyRole
 from workflow.errors import InputRefused, NotFound, TransitionRefused
 from workflow.runtime import App
@@ -714,7 +720,7 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
         hours_through=hours_through,
         expected_today=expected_by(month_end(pace_month), target, start, end, off),
         elapsed=elapsed,
-        days_suspended=sum(1 for day in off if start and end and start <= day <= end),
+        days_suspended=days_suspended(off, start, end),
         pace_said=pace_phrase(clause_progress(target, Decimal(0), hours_through, elapsed)),
         next_event=next_event(summary.stage),
         actions=actions_of(summary.stage),

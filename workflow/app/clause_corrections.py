@@ -2,7 +2,9 @@
 
 - ``cancel_declaration``: a monthly declaration withdrawn, its lines with it; the month is expected
   again and its reminders resume where they stood;
-- ``reopen_clause``: an abandon undone, back to the stage the clause was abandoned from.
+- ``reopen_clause``: an abandon undone, back to the stage the clause was abandoned from;
+- ``correct_end_date``: the day a finished lot's work ended, recorded wrong (« achever »):
+  the months between the two dates released, or owed again and asked for again.
 
 Re-recording an award with the same data, or with other data, is ``clauses.award_clause`` itself
 (``services.clauses.apply_award`` tells which it was).
@@ -20,19 +22,24 @@ from zoneinfo import ZoneInfo
 
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import unit_of_work
+from workflow.domain.calendar import local_date
 from workflow.domain.stages import Stage
 from workflow.emails.ladder import step_label
 from workflow.emails.phrases import french_day
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
-from workflow.services import declaration_cancellations
+from workflow.services import declaration_cancellations, end_date_corrections
+from workflow.services.lot_ends import OwedAgain, ReleasedMonths
 from workflow.services.outcomes import UncountedOutcome, uncounted_sentence
+from workflow.services.reminder_emails import LadderRewrite
 
 __all__ = [
     "CancelledDeclaration",
     "ClauseReopened",
+    "EndDateCorrection",
     "LadderStanding",
     "cancel_declaration",
+    "correct_end_date",
     "informed_sentence",
     "ladder_sentence",
     "reopen_clause",
@@ -201,4 +208,56 @@ def reopen_clause(
             to_stage=reopened.to_stage,
             reason=reopened.reason,
             at=unit.now,
+        )
+
+
+@dataclass(frozen=True)
+class EndDateCorrection:
+    """The day the work of a finished lot ended, ``before`` → ``after`` (equal: nothing
+    changed); the months it released (an earlier end) or asks for again (a later one)."""
+
+    clause_id: int
+    before: date
+    after: date
+    at: datetime
+    released: tuple[ReleasedMonths, ...] = ()
+    owed: tuple[OwedAgain, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def correct_end_date(
+    app: App,
+    clause: Designation,
+    end_date: date,
+    *,
+    reason: str,
+    actor: str | None = None,
+    field: str = "Date de fin d'exécution",
+    reason_field: str = "Motif",
+) -> EndDateCorrection:
+    """Correct the day the work of ``clause`` (finished, in follow-up) ended, the reason kept in
+    its history: an earlier end releases the months after it as the finish does; a later one
+    asks the companies again for the months between the two ends. ``field`` and
+    ``reason_field`` name the date and the reason as the interface does."""
+    with unit_of_work(app, actor) as unit:
+        clause_id = find_clause(unit.session, clause).id
+        done = end_date_corrections.correct_end_date(
+            unit.session,
+            clause_id,
+            end_date,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            today=local_date(unit.now, app.settings.zone),
+            settings=app.settings,
+            publish=unit.app.publish,
+            rewriter=LadderRewrite(unit.app),
+            field=field,
+            reason_field=reason_field,
+        )
+        return EndDateCorrection(
+            clause_id, done.before, done.after, unit.now, done.released, done.owed
         )

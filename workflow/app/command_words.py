@@ -31,12 +31,15 @@ KIND_LABELS = {
     "notice_execution_started": "Avis : démarrage",
     "notice_suspended": "Avis : suspension",
     "notice_resumed": "Avis : reprise",
+    "company_lot_suspended": "Avis : suspension (entreprises)",
+    "company_lot_resumed": "Avis : reprise (entreprises)",
     "notice_execution_ended": "Avis : fin d'exécution",
     "notice_final_report": "Avis : bilan",
     "notice_abandoned": "Avis : abandon",
     "notice_reopened": "Avis : réouverture après abandon",
     "notice_award_corrected": "Avis : attribution corrigée",
     "notice_planned_end": "Avis : fin prévue changée",
+    "notice_end_corrected": "Avis : date de fin corrigée",
 }
 
 

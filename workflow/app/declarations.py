@@ -8,7 +8,7 @@ SIRET or name (``lookup``). Files of declarations are imported through ``app.imp
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -32,7 +32,7 @@ from workflow.services.declarations import (
     Validation,
     declaration_problems,
     find_declaration,
-    record_declaration,
+    record_counting,
     same_lines,
 )
 from workflow.services.declarations import validate_declaration as validate_month
@@ -45,16 +45,37 @@ from workflow.services.online_declarations import (
     parse_form,
     same_as_recorded,
 )
+from workflow.services.outcomes import CountChange, count_sentences
+
+
+def counts_data(counts: CountChange) -> dict[str, object]:
+    """The outcomes a declaration took out of the figures or put back, as the machines read them
+    (``--json`` of the command line, the JSON API): the keys of a cancellation's JSON
+    (``sorties_non_comptees``) and the sentence the text output and the pages print."""
+    return {
+        "sorties_non_comptees": [
+            {"participant": o.reference, "type_libelle": o.type_label} for o in counts.uncounted
+        ],
+        "sorties_de_nouveau_comptees": [
+            {"participant": o.reference, "type_libelle": o.type_label} for o in counts.recounted
+        ],
+        "sorties_message": count_sentences(counts),
+    }
+
 
 __all__ = [
     "DASHBOARD_ZERO_SOURCE",
     "STATE_LABELS",
     "ZERO_SOURCE",
+    "CountChange",
     "DeclarationList",
     "DeclarationState",
+    "DeclaredLines",
     "ExpectedDeclaration",
     "Totals",
     "ZeroDeclaration",
+    "count_sentences",
+    "counts_data",
     "declaration_list",
     "declare_zero",
     "validate_declaration",
@@ -70,6 +91,14 @@ class ZeroDeclaration:
     month: date
     #: With ``replace``, a month already recorded without hours: when it was (nothing written).
     unchanged_since: datetime | None = None
+    #: The outcomes a correction to zero took out of the figures (their participant's last
+    #: hours on the lot were in this month): ``counts_said`` names them.
+    counts: CountChange = field(default_factory=CountChange)
+
+    @property
+    def counts_said(self) -> str | None:
+        """« 1 sortie (P-0007, CDI) n'est plus comptée … », or None."""
+        return count_sentences(self.counts)
 
 
 def declare_zero(
@@ -110,7 +139,7 @@ def declare_zero(
                 month=month,
                 unchanged_since=recorded.recorded_at,
             )
-        declaration = record_declaration(
+        recorded_now = record_counting(
             unit.session,
             clause_id=found_clause.id,
             company_id=found_company.id,
@@ -124,12 +153,27 @@ def declare_zero(
             zone=app.settings.zone,
         )
         return ZeroDeclaration(
-            declaration_id=declaration.id,
+            declaration_id=recorded_now.declaration.id,
             clause_id=found_clause.id,
             company_id=found_company.id,
             company=found_company.name,
             month=month,
+            counts=recorded_now.counts,
         )
+
+
+@dataclass(frozen=True)
+class DeclaredLines:
+    """A month declared from typed lines (``declare_lines``): its N°, and the outcomes a
+    correction took out of the figures or put back, as a file's import says them."""
+
+    declaration_id: int
+    counts: CountChange = field(default_factory=CountChange)
+
+    @property
+    def counts_said(self) -> str | None:
+        """« 1 sortie (P-0007, CDI) n'est plus comptée … », or None."""
+        return count_sentences(self.counts)
 
 
 def declare_lines(
@@ -142,10 +186,11 @@ def declare_lines(
     zero: bool,
     actor: str,
     source: str,
-) -> int:
+) -> DeclaredLines:
     """Record (or replace) ``month`` of ``company`` on ``clause`` from typed lines, read as the
     web form reads them (``FormRefused`` names every problem, nothing written); people new to
-    the service are created with their criterion. The declaration's N°."""
+    the service are created with their criterion. The declaration's N°, and which outcomes a
+    correction took out or put back (``record_counting``): a client's figures move with them."""
     with unit_of_work(app, actor) as unit:
         session = unit.session
         found_clause = find_clause(session, clause)
@@ -166,9 +211,10 @@ def declare_lines(
                 "modifie plus ainsi ; écrivez à la facilitatrice."
             )
         if recorded is not None and same_as_recorded(recorded, parsed):
-            return recorded.id  # sent twice: nothing recorded again, no second receipt
+            # Sent twice: nothing recorded again, no second receipt, no outcome moved.
+            return DeclaredLines(recorded.id)
         inputs = line_inputs(session, parsed, unit.now)
-        declaration = record_declaration(
+        recorded_now = record_counting(
             session,
             clause_id=found_clause.id,
             company_id=found_company.id,
@@ -181,7 +227,7 @@ def declare_lines(
             replace=find_declaration(session, found_clause.id, found_company.id, month) is not None,
             zone=app.settings.zone,
         )
-        return declaration.id
+        return DeclaredLines(recorded_now.declaration.id, recorded_now.counts)
 
 
 def validate_declaration(

@@ -137,6 +137,19 @@ class PlannedEndMoved:
 
 
 @dataclass(frozen=True)
+class EndDateCorrected:
+    """The day a finished lot's work ended, recorded by « achever », was corrected (a typo): the
+    months between the two dates are released (an earlier end) or owed again (a later one)."""
+
+    clause_id: int
+    before: date
+    after: date
+    at: datetime
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class CorrespondentAdded:
     """A company has one more correspondent: its companies' calls may now have someone to go
     to (a party with nobody to write to is not armed)."""
@@ -168,6 +181,7 @@ DomainEvent = (
     | AwardCorrected
     | DeclarationCancelled
     | PlannedEndMoved
+    | EndDateCorrected
     | CorrespondentAdded
     | CompaniesMerged
 )
@@ -183,6 +197,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     AwardCorrected,
     DeclarationCancelled,
     PlannedEndMoved,
+    EndDateCorrected,
     CorrespondentAdded,
     CompaniesMerged,
 )

@@ -26,7 +26,7 @@ from html import escape
 from babel.dates import format_date
 
 from workflow.domain.french_numbers import LOCALE, french_hours
-from workflow.domain.summary import elapsed_fraction
+from workflow.domain.summary import days_suspended, elapsed_fraction
 
 #: The drawing's own units; the page scales it to its width (``width="100%"``). Narrow enough
 #: that its 14-unit text still reads at about 12 px on a 390 px phone.
@@ -235,7 +235,7 @@ def describe(
         "Heures d'insertion déclarées en cumul, mois par mois, "
         f"de {_long_month(rows[0].month)} à {_long_month(rows[-1].month)}"
     ]
-    off = sum(1 for day in suspended if start and end and start <= day <= end)
+    off = days_suspended(suspended, start, end)
     if target and start and end and off:
         parts[0] += (
             ", comparées au rythme attendu\u00a0: une ligne de 0\u00a0h le "

@@ -250,6 +250,7 @@ HISTORY_LABELS: dict[str, str] = {
     "declaration_validated": "déclaration validée",
     "award_corrected": "attribution corrigée",
     "planned_end": "fin prévue changée",
+    "end_date_corrected": "date de fin corrigée",
     "reopen": "réouverture",
 }
 

@@ -77,6 +77,15 @@ def fraction(done: Decimal | int, target: Decimal | int | None) -> Decimal | Non
     return Decimal(done) / Decimal(target)
 
 
+def days_suspended(suspended: AbstractSet[date], start: date | None, end: date | None) -> int:
+    """How many of the days ``suspended`` fall in [start, end] (both included): the days left out
+    of a lot's period by ``elapsed_fraction``, said beside a pace so a reader checking it against
+    the dates finds the same figure; 0 without both dates."""
+    if start is None or end is None:
+        return 0
+    return sum(1 for day in suspended if start <= day <= end)
+
+
 def elapsed_fraction(
     start: date | None,
     end: date | None,
@@ -100,8 +109,8 @@ def elapsed_fraction(
     passed = (on - start).days + 1
     if suspended:
         stop = min(on, end)
-        total -= sum(1 for day in suspended if start <= day <= end)
-        passed -= sum(1 for day in suspended if start <= day <= stop)
+        total -= days_suspended(suspended, start, end)
+        passed -= days_suspended(suspended, start, stop)
         if total <= 0:
             return None
     return min(ONE, max(ZERO, Decimal(passed) / Decimal(total)))

@@ -48,9 +48,12 @@ KINDS = (
     "notice_reopened",
     "notice_award_corrected",
     "notice_planned_end",
+    "notice_end_corrected",
 )
+#: The notice of a lot's end corrected (``clauses clause end-date``).
+END_CORRECTED = "notice_end_corrected"
 #: Kinds whose context carries the clause's results (hours done, outcomes...).
-RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report"})
+RESULT_KINDS = frozenset({"notice_execution_ended", "notice_final_report", END_CORRECTED})
 #: Kinds sent whatever the buyer's notice preference.
 ALWAYS_SENT_KINDS = frozenset({"notice_final_report"})
 #: Kinds that quote the reason the facilitator gave for the change (others have a fixed one).
@@ -59,7 +62,12 @@ REASON_KINDS = frozenset(KINDS) - {
     "notice_awarded",
     "notice_final_report",
     "notice_award_corrected",
+    END_CORRECTED,
 }
+#: Kinds whose context reads their history row: the reason quoted (``REASON_KINDS``), or only
+#: the dates it tells (an end corrected: its row also holds what the correction did to each
+#: company's months, written for the facilitator, and the reason, never quoted to the buyer).
+HISTORY_KINDS = REASON_KINDS | {END_CORRECTED}
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,47 @@ def end_move_context(
     }
 
 
+@dataclass(frozen=True)
+class EndCorrection:
+    """The day a finished lot's work ended, corrected ``before`` → ``after`` (``before`` is None
+    when the history row no longer tells it); ``told``: the buyer was told an end before (a
+    notice of the end, or of an earlier correction, left), so this one replaces it."""
+
+    before: date | None
+    after: date
+    told: bool = True
+
+
+def end_correction_context(correction: EndCorrection) -> dict[str, Any]:
+    """What a corrected end changes for the declarations: a later end asks again the months
+    between the two ends, an earlier one no longer asks the months after it (the month of the
+    end is asked either way: the work of its first days is declared)."""
+    asked_again: list[date] = []
+    released: list[date] = []
+    if correction.before is not None:
+        before_month, after_month = month_start(correction.before), month_start(correction.after)
+        if after_month > before_month:
+            asked_again = months_between(add_months(before_month, 1), after_month)
+        elif after_month < before_month:
+            released = months_between(add_months(after_month, 1), before_month)
+    return {
+        "before": correction.before,
+        "after": correction.after,
+        "told": correction.told and correction.before is not None,
+        "later": correction.before is not None and correction.after > correction.before,
+        "asked_again": asked_again,
+        "asked_again_count": len(asked_again),
+        "asked_again_of": months_named(asked_again, of=True),
+        "released": released,
+        "released_count": len(released),
+        "released_names": months_named(released),
+        "released_of": months_named(released, of=True),
+        "last_month": month_start(correction.after),
+        # « celle d'octobre 2026 », « celle de novembre 2026 »
+        "last_of": months_named([month_start(correction.after)], of=True),
+    }
+
+
 def notice_context(
     lot: Lot,
     parties: Sequence[Party],
@@ -208,9 +257,11 @@ def notice_context(
     held_since: date | None = None,
     due_dates: Mapping[date, date] | None = None,
     move: EndMove | None = None,
+    corrected: EndCorrection | None = None,
 ) -> dict[str, Any]:
     """Context of every buyer notice; ``results`` only for the kinds that report figures,
-    ``changes`` only for a corrected award, ``move`` only for a planned end moved; ``held_since`` only for a notice released late
+    ``changes`` only for a corrected award, ``move`` only for a planned end moved,
+    ``corrected`` only for an end corrected; ``held_since`` only for a notice released late
     (``services.held_notices``): the day it could not leave, its buyer having no contact;
     ``due_dates``: the due date calls already gave for a month (a late notice must not announce
     the scheduled date when the companies were given another)."""
@@ -229,6 +280,8 @@ def notice_context(
         context["changes"] = changes_context(changes)
     if move is not None:
         context["moved"] = end_move_context(lot, move, context["schedule"])
+    if corrected is not None:
+        context["corrected"] = end_correction_context(corrected)
     return context
 
 
@@ -251,6 +304,7 @@ SAMPLE_MILESTONES: dict[str, tuple[date, str | None]] = {
     ),
     "notice_award_corrected": (date(2026, 2, 16), None),
     "notice_planned_end": (date(2027, 2, 15), "Avenant n° 2 : intempéries de l'hiver"),
+    END_CORRECTED: (date(2027, 8, 3), None),
 }
 #: What the sample corrected award changed.
 SAMPLE_AWARD_CHANGES = (
@@ -269,6 +323,9 @@ SAMPLE_REOPENED_STAGE = "award"
 #: The sample amendment: the end planned on 31 March 2027 moved to 30 June 2027, the work
 #: still going on (the sample lot's end date is not known yet).
 SAMPLE_END_MOVE = EndMove(date(2027, 3, 31), date(2027, 6, 30))
+#: The sample end corrected: « achever » recorded 31 July 2027 for 25 June 2027 (the sample
+#: lot's end), so July 2027, never declared, is no longer asked of the companies.
+SAMPLE_END_CORRECTION = EndCorrection(date(2027, 7, 31), date(2027, 6, 25))
 
 
 def sample_results() -> ClauseResults:
@@ -324,6 +381,7 @@ def sample(kind: str, settings: Settings) -> Sample:
         results=sample_results() if kind in RESULT_KINDS else None,
         changes=SAMPLE_AWARD_CHANGES if kind == "notice_award_corrected" else None,
         move=move,
+        corrected=SAMPLE_END_CORRECTION if kind == END_CORRECTED else None,
     )
     return Sample((BUYER_CONTACT,), context)
 

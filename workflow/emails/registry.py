@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from workflow.emails import cancellations, digest, ladder, notices, receipts, summaries, welcome
+from workflow.emails import (
+    cancellations,
+    company_pauses,
+    digest,
+    ladder,
+    notices,
+    receipts,
+    summaries,
+    welcome,
+)
 from workflow.emails.family import EmailFamily, Sample
 
 if TYPE_CHECKING:
@@ -12,6 +21,7 @@ if TYPE_CHECKING:
 
 FAMILIES: tuple[EmailFamily, ...] = (
     notices.FAMILY,
+    company_pauses.FAMILY,
     welcome.FAMILY,
     ladder.FAMILY,
     receipts.FAMILY,

@@ -44,6 +44,7 @@ from workflow.adapters.orm import (
 from workflow.domain.events import require_aware
 from workflow.domain.french_numbers import french_count
 from workflow.domain.vocabulary import NoticePreference
+from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import (
     NOTICE_PREFERENCE_LABELS,
@@ -740,8 +741,8 @@ def edit_correspondent(
 
 
 def company_outbox_keys(session: Session, company_id: int) -> list[tuple[int, str]]:
-    """The outbox rows whose key names the company: its welcomes, its ladder's emails and
-    those telling it of a cancelled declaration."""
+    """The outbox rows whose key names the company: its welcomes, its ladder's emails, those
+    telling it of a cancelled declaration and of its lot suspended or resumed."""
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.key)
         .where(
@@ -749,11 +750,26 @@ def company_outbox_keys(session: Session, company_id: int) -> list[tuple[int, st
                 OutboxMessage.key.like(f"reminder:%:{company_id}:%"),
                 OutboxMessage.key.like(f"welcome:%:{company_id}:%"),
                 OutboxMessage.key.like(f"cancellation:%:{company_id}:%"),
+                OutboxMessage.key.like(f"notice:%:company-{company_id}@%"),
             )
         )
         .order_by(OutboxMessage.id)
     ).all()
-    return [(i, k) for i, k in rows if k.split(":")[2:3] == [str(company_id)]]
+    return [(i, k) for i, k in rows if _names_company(k, company_id)]
+
+
+def _names_company(key: str, company_id: int) -> bool:
+    """Whether ``key`` names the company: ``<kind>:<lot>:<company>:…``, or a company notice's
+    ``notice:<lot>:<kind>:company-<company>@<instant>`` (LIKE's ``_`` and ``%`` let through
+    keys the exact split refuses, ``company-1`` never takes ``company-12``)."""
+    parts = key.split(":")
+    if parts[0] == "notice":
+        return (
+            len(parts) >= 4
+            and parts[2] in COMPANY_PAUSE_KINDS
+            and parts[3].split("@", 1)[0] == f"company-{company_id}"
+        )
+    return parts[2:3] == [str(company_id)]
 
 
 def delete_company(
@@ -1066,7 +1082,8 @@ def _buyer_messages(session: Session, buyer_id: int) -> list[_Candidate]:
 
 
 def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
-    """The company's emails not gone: welcomes, calls and reminders, receipts, cancellations."""
+    """The company's emails not gone: welcomes, calls and reminders, receipts, cancellations,
+    notices of its lot suspended or resumed."""
     declarations = {
         str(i)
         for i in session.scalars(select(Declaration.id).where(Declaration.company_id == company_id))
@@ -1080,6 +1097,7 @@ def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
                 OutboxMessage.key.like("welcome:%"),
                 OutboxMessage.key.like("receipt:%"),
                 OutboxMessage.key.like("cancellation:%"),
+                OutboxMessage.key.like(f"notice:%:company-{company_id}@%"),
             ),
         )
         .order_by(OutboxMessage.id)
@@ -1088,7 +1106,9 @@ def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
     for row_id, key, recipients in rows:
         parts = [*key.split(":"), "", ""]
         receipt = parts[0] == "receipt"
-        if (receipt and parts[1] in declarations) or (not receipt and parts[2] == str(company_id)):
+        if (receipt and parts[1] in declarations) or (
+            not receipt and _names_company(key, company_id)
+        ):
             found.append(_Candidate(row_id, key, recipients))
     return found
 

@@ -3,7 +3,9 @@
 The whole file is read and every line checked first (cells, SIRET, market and lot, participants,
 and whether each company x lot x month may be declared); any problem refuses the file as a whole
 with the line and column of each error. Then each company x lot x month found in the file is
-recorded through ``record_declaration`` in the caller's single transaction.
+recorded through ``record_counting`` in the caller's single transaction; each says which of the
+lot's outcomes it took out of the figures or put back (a correction can take a participant's
+last hours on the lot).
 
 The optional "Sexe" and "Année de naissance" columns describe the participant, not the month: they
 fill those fields of a participant created by the file, and of a known one only where empty. A value
@@ -52,10 +54,11 @@ from workflow.services.declarations import (
     column_problems,
     find_declaration,
     hours_problem,
-    record_declaration,
+    record_counting,
     same_lines,
 )
 from workflow.services.imports import lot_key
+from workflow.services.outcome_counts import CountChange, count_sentences
 from workflow.services.participants import REFERENCE_MAX
 
 
@@ -116,10 +119,18 @@ class DeclarationSummary:
     #: When the file gives, with ``--replace``, exactly the lines already recorded: the instant
     #: they were recorded. Nothing is written for it (no history, no receipt, a validation kept).
     unchanged_since: datetime | None = None
+    #: The lot's outcomes this month took out of the figures (a correction without their
+    #: participant's last hours on the lot) or put back (hours declared again).
+    counts: CountChange = field(default_factory=CountChange)
 
     @property
     def unchanged(self) -> bool:
         return self.unchanged_since is not None
+
+    @property
+    def counts_said(self) -> str | None:
+        """« 1 sortie (P-0007, CDI) n'est plus comptée … » (``count_sentences``), or None."""
+        return count_sentences(self.counts)
 
 
 @dataclass
@@ -522,10 +533,11 @@ def _record_group(
     # A file sent again as it was: a « corrected » receipt for nothing corrected would mislead
     # the company, and a validation would be lifted for nothing. Nothing is recorded then.
     unchanged = recorded is not None and same_lines(recorded, lines)
-    declaration = (
-        recorded
-        if recorded is not None and unchanged
-        else record_declaration(
+    counts = CountChange()
+    if recorded is not None and unchanged:
+        declaration = recorded
+    else:
+        recorded_now = record_counting(
             session,
             clause_id=group.clause.id,
             company_id=group.company.id,
@@ -538,7 +550,7 @@ def _record_group(
             replace=replace,
             zone=zone,
         )
-    )
+        declaration, counts = recorded_now.declaration, recorded_now.counts
     return DeclarationSummary(
         declaration_id=declaration.id,
         clause_id=group.clause.id,
@@ -555,6 +567,7 @@ def _record_group(
         delivery_modes=dict(modes),
         replaced=recorded is not None and not unchanged,
         unchanged_since=declaration.recorded_at if unchanged else None,
+        counts=counts,
     )
 
 

@@ -46,6 +46,12 @@ from workflow.emails.phrases import french_day, month_phrase
 from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.lot_calendars import suspensions
+from workflow.services.outcome_counts import (
+    CountChange,
+    count_change,
+    count_sentences,
+    counted_outcomes,
+)
 
 if TYPE_CHECKING:
     pass
@@ -243,6 +249,21 @@ def _check_lines(session: Session, lines: Sequence[LineInput]) -> None:
         seen.add(line.participant_id)
 
 
+@dataclass(frozen=True)
+class RecordedDeclaration:
+    """A declaration recorded (``record_counting``), with what it did to the lot's outcomes."""
+
+    declaration: Declaration
+    #: The outcomes it took out of the figures (a correction without their participant's last
+    #: hours on the lot) or put back (hours declared again): ``outcome_counts``.
+    counts: CountChange
+
+    @property
+    def counts_said(self) -> str | None:
+        """« 1 sortie (P-0007, CDI) n'est plus comptée … » (``count_sentences``), or None."""
+        return count_sentences(self.counts)
+
+
 def record_declaration(
     session: Session,
     *,
@@ -257,9 +278,44 @@ def record_declaration(
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
 ) -> Declaration:
+    """``record_counting``, for a caller that says nothing of the outcomes (the history row
+    still does)."""
+    return record_counting(
+        session,
+        clause_id=clause_id,
+        company_id=company_id,
+        month=month,
+        lines=lines,
+        actor=actor,
+        now=now,
+        source=source,
+        publish=publish,
+        replace=replace,
+        zone=zone,
+    ).declaration
+
+
+def record_counting(
+    session: Session,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    lines: Sequence[LineInput],
+    actor: str,
+    now: datetime,
+    source: str,
+    publish: Publish,
+    replace: bool = False,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> RecordedDeclaration:
     """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours.
 
-    A month opens on its last working day (``opens_on``), in ``zone``'s calendar."""
+    A month opens on its last working day (``opens_on``), in ``zone``'s calendar. An outcome
+    counts while its participant has hours on the lot (``outcome_counts.counted``): a correction
+    that takes someone's last hours there takes their outcome out of the figures, and hours
+    declared again put one back. Which ones is said in the history row and returned, as a
+    cancellation does, rather than let totals move unsaid."""
     require_aware(now)
     if month.day != 1:
         raise InputRefused(f"Mois déclaré {month:%d/%m/%Y} : indiquez le 1er du mois.")
@@ -274,6 +330,7 @@ def record_declaration(
         raise InputRefused(" ".join(problems))
     _check_lines(session, lines)
     total = sum((line.hours for line in lines), Decimal(0))
+    counted_before = counted_outcomes(session, clause.id)
     declaration = find_declaration(session, clause.id, company.id, month)
     replaced = None
     unvalidated = False
@@ -315,6 +372,9 @@ def record_declaration(
     if replaced is not None:
         reason += f" (remplace {french_hours(replaced.total_hours)}"
         reason += ", validation levée)" if unvalidated else ")"
+    counts = count_change(session, clause.id, counted_before)
+    if said := count_sentences(counts):
+        reason += f" – {said}"  # as a cancellation's row says it
     session.add(
         ClauseHistory(
             clause_id=clause.id,
@@ -337,7 +397,7 @@ def record_declaration(
             replaces=replaced,
         ),
     )
-    return declaration
+    return RecordedDeclaration(declaration, counts)
 
 
 #: Where a month declared without hours by the facilitator says it came from: she records it

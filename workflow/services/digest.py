@@ -73,6 +73,7 @@ from workflow.domain.events import require_aware
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import (
+    days_suspended,
     elapsed_fraction,
     fraction,
     is_behind,
@@ -897,7 +898,7 @@ def _pace(session: Session, today: date, settings: Settings, limit: int | None) 
         assert elapsed is not None and start is not None and end is not None  # elapsed: dates
         left = (end - today).days
         hours_all = sum((Decimal(h) for _, h in months), Decimal(0))
-        out = len([day for day in off if start <= day <= end])
+        out = days_suspended(off, start, end)
         behind = _Behind(cid, hours_target, hours, hours_all, through, elapsed, end, left, out)
         found.append(_Found(ENDING_WITHIN_DAYS - left, cid, behind))
 

@@ -19,6 +19,9 @@ is the one message a buyer that heard nothing must not miss.
 
 A corrected award released alone is written as the award notice: a buyer that never read the
 award has nothing to compare the corrections with, and the award as it stands tells it all.
+A corrected end released is written as such, with the figures of the moment it leaves; to a
+buyer that was never told the end (its notice held too, and superseded by this one), it says
+the end only, not which date it replaces (``notices.end_told``).
 
 The release of a lot is claimed like the outbox's rows: locked and skipped by another instance
 on PostgreSQL, each row settled only while still waiting (compare-and-set), and queued under
@@ -50,7 +53,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
 )
 from workflow.domain.events import require_aware
-from workflow.emails.notices import ALWAYS_SENT_KINDS, KINDS, REASON_KINDS
+from workflow.emails.notices import ALWAYS_SENT_KINDS, HISTORY_KINDS, KINDS
 from workflow.services.notices import (
     buyer_recipients,
     history_reason,
@@ -232,7 +235,8 @@ def released_message(
     if kind == "notice_award_corrected":
         kind = "notice_awarded"
         at = clause.awarded_at or at
-    reason = _reason(session, clause.id, held) if kind in REASON_KINDS else None
+    # An end corrected reads its dates in its row, never its reason (``milestone_context``).
+    reason = _reason(session, clause.id, held) if kind in HISTORY_KINDS else None
     context = milestone_context(
         app, session, clause, kind, at=at, reason=reason, held_since=local_day(held.held_at, zone)
     )

@@ -28,6 +28,17 @@ notices (their schedule stops at the end), the monthly summaries (``summaries._w
 
 What was released, and what was written again, is told in French (``released_sentence``) to
 the person who recorded the end, and kept in the history row of the finish (``history_reason``).
+
+The end recorded may be corrected (a typo: 31/10 for 30/11, ``end_date_corrections``). An
+earlier end releases the months it adds, as the finish does (``release_months_after``). A later
+one makes the months between the two ends owed again (``owe_again``): each ladder the finish
+stopped takes up again at the first step that never reached the company (an email withdrawn did
+not reach it), so a reminder or the buyer's alert never goes for a month whose call and earlier
+reminders did not leave; counted from the due date the call gave, as the pass counts it. A step
+of which an email covering the month was withdrawn, alone or with other months of the company
+(``2026-10..2026-11``), cannot be sent again by the pass (it would find the key taken and go on
+to the next step): that month stays stopped and is named to the facilitator (``owed_sentence``). The months never called are called by the pass once the company is armed
+again (``reminders.rearm_lot``, by the interface that corrects the end).
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -53,10 +65,27 @@ from workflow.adapters.orm import (
     OutboxMessage,
 )
 from workflow.adapters.templates import french_month
-from workflow.domain.calendar import LadderStep, add_months, month_start
+from workflow.domain.calendar import (
+    CalendarRules,
+    LadderDays,
+    LadderStep,
+    MonthSchedule,
+    add_months,
+    at_local,
+    due_after_call,
+    local_date,
+    month_schedule,
+    month_start,
+    months_between,
+    planned_step_day,
+    reminder_number,
+    sending_slot,
+    suspended_days,
+)
 from workflow.emails.ladder import step_kind, step_label
 from workflow.errors import Hint, InputRefused
 from workflow.services.ladder_keys import KEY_PREFIX, LadderKey, key_months, step_key
+from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.outbox import (
     NOT_LEFT,
     OUTAGE_ERROR_PREFIX,
@@ -70,6 +99,7 @@ if TYPE_CHECKING:
 
     from workflow.adapters.templates import TemplateRenderer
     from workflow.services.reminder_emails import LadderMessage
+    from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +447,235 @@ def _write_again(
     return None
 
 
+# --- a later end: the months owed again -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwedMonth:
+    """A month after the end first recorded, up to the corrected one: owed again, and where its
+    reminders stand."""
+
+    month: date
+    #: The steps that reached the company for it (its emails not withdrawn), in ladder order.
+    sent: tuple[str, ...]
+    #: The step its reminders wait on again and when it leaves (a month never called: its call,
+    #: sent by the pass once the company is armed again); None: every step had already left.
+    step: str | None
+    at: datetime | None
+    #: The date the company is held to: the one its call gave, or will give.
+    due_on: date | None
+    #: The N° of the email withdrawn at the finish that holds the key of ``step``: the pass
+    #: cannot send that step again, the month stays stopped and the facilitator is told.
+    blocked_by: int | None = None
+
+
+@dataclass(frozen=True)
+class OwedAgain:
+    """The months one company owes again on a lot whose end was corrected to a later day."""
+
+    company_id: int
+    company: str
+    end_date: date
+    months: tuple[OwedMonth, ...]
+
+
+def owe_again(
+    session: Session, clause: Clause, before: date, settings: Settings, now: datetime
+) -> tuple[OwedAgain, ...]:
+    """In the caller's transaction, ``clause.end_date`` already moved later than ``before``: the
+    ladders of the months between the two ends that the finish stopped take up again at the
+    first step that never reached the company (``_resume``). Returns, by company, every month
+    owed again and where it stands; the months never called are called by the pass once the
+    company is armed again (``reminders.rearm_lot``), at the slot given here."""
+    end_date = clause.end_date
+    assert end_date is not None and end_date > before
+    first, last = add_months(month_start(before), 1), month_start(end_date)
+    if last < first:
+        return ()  # the same last month: nothing was released, nothing is owed again
+    months = months_between(first, last)
+    # Locked as ``release_months_after`` locks them: a pass climbing these ladders, or
+    # opening this lot's months, waits for this transaction.
+    parties = session.scalars(
+        select(AwardParty)
+        .where(AwardParty.clause_id == clause.id)
+        .order_by(AwardParty.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    ladders = {
+        (ladder.company_id, ladder.month): ladder
+        for ladder in session.scalars(
+            select(DeclarationLadder)
+            .where(
+                DeclarationLadder.clause_id == clause.id,
+                DeclarationLadder.month >= first,
+                DeclarationLadder.month <= last,
+            )
+            .order_by(DeclarationLadder.company_id, DeclarationLadder.month)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    zone = settings.zone
+    rules = lot_calendars(session, [clause.id], settings)[clause.id].rules
+    today = local_date(now, zone)
+    days = LadderDays(
+        suspended_days(suspensions(session, [clause.id]).get(clause.id, []), zone, today)
+    )
+    emails = _ladder_emails(session, clause)
+    owed: list[OwedAgain] = []
+    names = dict(
+        session.execute(
+            select(Company.id, Company.name).where(
+                Company.id.in_(sorted({p.company_id for p in parties}))
+            )
+        ).all()
+    )
+    for party in sorted(parties, key=lambda p: (names[p.company_id], p.id)):
+        found: list[OwedMonth] = []
+        for month in months:
+            schedule = month_schedule(month, rules, zone)
+            ladder = ladders.get((party.company_id, month))
+            if ladder is None:
+                # Never called: the pass calls it at its slot once the company is armed again.
+                at = sending_slot(schedule.call_at, now, rules.call_time, zone)
+                due = due_after_call(schedule, local_date(at, zone), zone)
+                found.append(OwedMonth(month, (), LadderStep.CALL, at, due))
+            elif ladder.declared_at is None:
+                mails = emails.get((party.company_id, month), [])
+                found.append(_resume(ladder, schedule, rules, days, mails, now, zone, clause.id))
+        if found:
+            found = _one_catch_up_date(found)
+            owed.append(
+                OwedAgain(party.company_id, names[party.company_id], end_date, tuple(found))
+            )
+    return tuple(owed)
+
+
+def _one_catch_up_date(found: list[OwedMonth]) -> list[OwedMonth]:
+    """The calls of one company leaving at one slot go in one email, which gives them one date:
+    the latest of theirs (``reminders._open_batch``)."""
+    latest: dict[datetime, date] = {}
+    for owed in found:
+        if owed.step == LadderStep.CALL and owed.at is not None and owed.due_on is not None:
+            latest[owed.at] = max(latest.get(owed.at, owed.due_on), owed.due_on)
+    return [
+        OwedMonth(o.month, o.sent, o.step, o.at, latest[o.at], o.blocked_by)
+        if o.step == LadderStep.CALL and o.at in latest
+        else o
+        for o in found
+    ]
+
+
+#: One ladder email of a lot as the correction reads it: its step, state, N° and key.
+_Email = tuple[str, str, int, str]
+
+
+def _ladder_emails(session: Session, clause: Clause) -> dict[tuple[int, date], list[_Email]]:
+    """Every ladder email of ``clause``, under each (company, month) it covers."""
+    found: dict[tuple[int, date], list[_Email]] = defaultdict(list)
+    for key, state, row_id in session.execute(
+        select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.id)
+        .where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
+        )
+        .order_by(OutboxMessage.id)
+    ):
+        covered = key_months(key)
+        if covered is None:
+            continue
+        for month in covered.months:
+            found[(covered.company_id, month)].append((covered.step, state, row_id, key))
+    return found
+
+
+def _withdrawn(emails: Sequence[_Email], step: str) -> int | None:
+    """The N° of the last email of ``step`` covering the month that was withdrawn before it
+    left, if any. Whatever months its key covers: the pass writes one email for the months of
+    a company leaving together (``2026-10..2026-11``), so the months owed again at this step
+    would take that very key again, and ``queue_email`` refuses a key already taken. Counting
+    only the one-month key let the ladders climb past a step the company never got."""
+    held = [
+        row_id
+        for name, state, row_id, _ in emails
+        if name == step and state == OutboxState.CANCELLED
+    ]
+    return held[-1] if held else None
+
+
+def _resume(
+    ladder: DeclarationLadder,
+    schedule: MonthSchedule,
+    rules: CalendarRules,
+    days: LadderDays,
+    emails: Sequence[_Email],
+    now: datetime,
+    zone: ZoneInfo,
+    clause_id: int,
+) -> OwedMonth:
+    """Take up again the ladder of a month owed again at the first step whose email never
+    reached the company: one withdrawn (at the finish, or by the facilitator) does not count,
+    so the ladder never climbs past a step the company did not get. The moment is the one the
+    pass counts (``planned_step_day``: from the due date the call gave and the step before),
+    at its next call time if it has passed (``sending_slot``)."""
+    names = [s.name for s in schedule.steps]
+    reminders = sum(1 for name in names if reminder_number(name) is not None)
+    reached = -1
+    for step, state, _, _ in emails:
+        if state == OutboxState.CANCELLED:
+            continue
+        number = reminder_number(step)
+        if step in names:
+            reached = max(reached, names.index(step))
+        elif number is not None:
+            # A reminder of a calendar since changed: as many reminders sent, at most all.
+            reached = max(reached, min(number, reminders))
+    sent = tuple(names[: reached + 1])
+    month = ladder.month
+    if reached + 1 >= len(names):
+        ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
+        return OwedMonth(month, sent, None, None, ladder.due_on)
+    step = names[reached + 1]
+    held = _withdrawn(emails, step)
+    if held is not None:
+        # Withdrawn before it left (at the finish, or by the facilitator): the pass would find
+        # this step's key taken and climb on without an email. The month stays stopped, named
+        # to the facilitator.
+        return OwedMonth(month, sent, step, None, ladder.due_on, blocked_by=held)
+    call_time = rules.call_time
+    if step == LadderStep.CALL:
+        at = sending_slot(schedule.call_at, now, call_time, zone)
+        # The date the call will give when it leaves (the pass writes it again then).
+        ladder.due_on = due_after_call(schedule, local_date(at, zone), zone)
+    else:
+        called_on = local_date(ladder.called_at or schedule.call_at, zone)
+        previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
+        day = planned_step_day(
+            schedule,
+            rules,
+            step,
+            due_on=ladder.due_on,
+            called_on=called_on,
+            previous_on=previous_on,
+            days=days,
+        )
+        at = sending_slot(at_local(day, call_time, zone), now, call_time, zone)
+    ladder.next_step, ladder.next_step_at = step, at
+    log.info(
+        "ladder taken up again after a later end",
+        extra={
+            "action": "ladder.owed_again",
+            "clause_id": clause_id,
+            "company_id": ladder.company_id,
+            "month": f"{month:%Y-%m}",
+            "step": step,
+            "at": at.isoformat(),
+        },
+    )
+    return OwedMonth(month, sent, step, at, ladder.due_on)
+
+
 # --- what is told -------------------------------------------------------------------------------
 
 
@@ -465,21 +724,22 @@ def released_sentence(released: ReleasedMonths) -> str:
 
 def _still_asking(released: ReleasedMonths) -> str:
     """« 1 courriel en attente demande encore novembre 2026 et n'a pas pu être écrit à nouveau
-    (rappel n° 1, courriel n° 532) : annulez-le s'il ne doit pas partir (clauses mail cancel
-    532 --reason …) »."""
+    (rappel n° 1, courriel n° 532) : annulez-le depuis le journal des courriels s'il ne doit pas
+    partir »: the same words in the history, on the command line and on the lot's page; each
+    interface then says how it cancels one (``clauses mail cancel 532``, « Annuler ce
+    courriel » on its page)."""
     named = _and([french_month(m) for m in released.still_asking_months])
     emails = ", ".join(f"{step}, courriel n°{NBSP}{n}" for step, n in released.still_asking)
-    numbers = " ".join(str(n) for _, n in released.still_asking)
     if len(released.still_asking) == 1:
         return (
             f"1 courriel en attente demande encore {named} et n'a pas pu être écrit à nouveau "
-            f"({emails}){NBSP}: annulez-le s'il ne doit pas partir (clauses mail cancel "
-            f"{numbers} --reason …)"
+            f"({emails}){NBSP}: annulez-le depuis le journal des courriels s'il ne doit pas "
+            "partir"
         )
     return (
         f"{len(released.still_asking)} courriels en attente demandent encore {named} et n'ont "
-        f"pas pu être écrits à nouveau ({emails}){NBSP}: annulez ceux qui ne doivent pas partir "
-        f"(clauses mail cancel N° --reason …)"
+        f"pas pu être écrits à nouveau ({emails}){NBSP}: annulez depuis le journal des "
+        "courriels ceux qui ne doivent pas partir"
     )
 
 
@@ -492,3 +752,57 @@ def history_reason(reason: str | None, released: Sequence[ReleasedMonths]) -> st
     if not given:
         return told
     return f"{given if given.endswith(('.', '!', '?')) else given + '.'} {told}"
+
+
+def owed_sentence(owed: OwedAgain, zone: ZoneInfo) -> str:
+    """« Novembre 2026 est désormais demandé à Bâtiments Sud : l'exécution s'est achevée le
+    30/11/2026 ; novembre 2026 : rappel n° 1 le 14/12/2026 à 09:00, date limite le
+    10/12/2026. »"""
+    months = [o.month for o in owed.months]
+    if len(months) == 1:
+        asked = f"{french_month(months[0])} est désormais demandé"
+    else:
+        asked = f"{_and([french_month(m) for m in months])} sont désormais demandés"
+    said = (
+        f"{asked[:1].upper()}{asked[1:]} à {owed.company}{NBSP}: l'exécution s'est achevée le "
+        f"{owed.end_date:%d/%m/%Y}"
+    )
+    for month in owed.months:
+        said += f"{NBSP}; {french_month(month.month)}{NBSP}: {_standing(month, zone)}"
+    return said + "."
+
+
+def _standing(owed: OwedMonth, zone: ZoneInfo) -> str:
+    """Where one month owed again stands, as the facilitator reads it."""
+    if owed.step is None:
+        return "toutes ses relances étaient déjà parties, alerte au donneur d'ordre comprise"
+    label = step_label(owed.step)
+    if owed.blocked_by is not None:
+        return (
+            f"son {label} avait été retiré avant de partir (courriel n°{NBSP}{owed.blocked_by}) "
+            "et ne peut pas être envoyé de nouveau par les relances automatiques, qui "
+            f"s'arrêtent là pour ce mois{NBSP}: relancez vous-même l'entreprise"
+        )
+    assert owed.at is not None
+    local = owed.at.astimezone(zone)
+    due = f", date limite le {owed.due_on:%d/%m/%Y}" if owed.due_on is not None else ""
+    return f"{label} le {local:%d/%m/%Y} à {local:%H:%M}{due}"
+
+
+def correction_reason(
+    before: date,
+    after: date,
+    reason: str,
+    released: Sequence[ReleasedMonths],
+    owed: Sequence[OwedAgain],
+    zone: ZoneInfo,
+) -> str:
+    """The history row of an end corrected: « fin d'exécution : 31/10/2026 → 30/11/2026 ;
+    faute de frappe. » then what it released or asks again."""
+    given = reason.strip()
+    said = (
+        f"fin d'exécution{NBSP}: {before:%d/%m/%Y} → {after:%d/%m/%Y}{NBSP}; "
+        f"{given if given.endswith(('.', '!', '?')) else given + '.'}"
+    )
+    told = [released_sentence(r) for r in released] + [owed_sentence(o, zone) for o in owed]
+    return " ".join([said, *told])

@@ -16,8 +16,9 @@ so a merge of buyers whose settings differ is refused while the source has lots 
 first with « clauses buyer set »). The monthly summaries already sent keep the number of the
 buyer they were written for (their key): the history says which operations it had then.
 
-Companies: the welcome and ladder emails' keys name the company; they are renamed to the target,
-so a later step of a moved ladder is still told what was sent before it.
+Companies: the welcome, ladder, cancellation and lot suspended/resumed emails' keys name the
+company; they are renamed to the target, so a later step of a moved ladder is still told what was
+sent before it, and a correction of the target's correspondent finds them.
 """
 
 from __future__ import annotations
@@ -355,9 +356,15 @@ def _company_clashes(session: Session, source: Company, target: Company) -> str 
 
 
 def _renamed_key(key: str, target_id: int) -> str:
-    """``reminder:<clause>:<company>:…``, ``welcome:<clause>:<company>:…`` and
-    ``cancellation:<clause>:<company>:…`` name the target."""
+    """``reminder:<clause>:<company>:…``, ``welcome:<clause>:<company>:…``,
+    ``cancellation:<clause>:<company>:…`` and the company notices'
+    ``notice:<clause>:<kind>:company-<company>@<instant>`` name the target."""
     parts = key.split(":")
+    if parts[0] == "notice":
+        # The instant holds colons too: only the part before its « @ » names the company.
+        _, at = parts[3].split("@", 1)
+        parts[3] = f"company-{target_id}@{at}"
+        return ":".join(parts)
     parts[2] = str(target_id)
     return ":".join(parts)
 

@@ -41,6 +41,7 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     DeclarationLine,
     HeldNotice,
+    OutboxMessage,
     Outcome,
     Participant,
 )
@@ -64,6 +65,7 @@ from workflow.domain.events import (
     ClauseIdentified,
     ClauseReopened,
     DeclarationRecorded,
+    EndDateCorrected,
     FinalReportRecorded,
     PlannedEndMoved,
     Replaced,
@@ -79,20 +81,24 @@ from workflow.domain.vocabulary import (
     NoticePreference,
     PartyRole,
 )
+from workflow.emails.envelope import OutboxState
 from workflow.emails.notices import (
     ADVANCE_NOTICES,
     ALWAYS_SENT_KINDS,
-    REASON_KINDS,
+    END_CORRECTED,
+    HISTORY_KINDS,
     RESULT_KINDS,
     ClauseResults,
     CompanyHours,
     Count,
+    EndCorrection,
     EndMove,
     notice_context,
 )
 from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
+from workflow.services import company_pauses
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.declarations import (
@@ -116,6 +122,12 @@ AWARD_EVENT = "award_recorded"
 #: the buyer gets of it.
 PLANNED_END_EVENT = "planned_end"
 PLANNED_END_NOTICE = "notice_planned_end"
+#: The history event of an end corrected (``services.end_date_corrections.END_DATE_CORRECTED``:
+#: not imported, that module imports the clauses service), and the notice the buyer gets of it.
+END_CORRECTED_EVENT = "end_date_corrected"
+END_CORRECTED_NOTICE = END_CORRECTED
+#: The notices that told the buyer a lot's end: a correction replaces the latest of them.
+END_TOLD_KINDS = ("notice_execution_ended", END_CORRECTED)
 MASK = "[participant]"
 
 
@@ -259,6 +271,7 @@ def buyer_notice_context(
     held_since: date | None = None,
     move: EndMove | None = None,
     instant: datetime | None = None,
+    corrected: EndCorrection | None = None,
 ) -> dict[str, Any]:
     """A buyer notice's context for this clause as the database holds it (``held_since``: the
     day a released notice could not leave, ``services.held_notices``; ``move``: the planned end
@@ -278,6 +291,7 @@ def buyer_notice_context(
         held_since=held_since,
         due_dates=due_dates,
         move=move,
+        corrected=corrected,
     )
 
 
@@ -331,11 +345,15 @@ def milestone_context(
     held_since: date | None = None,
 ) -> dict[str, Any]:
     """The context of the milestone notice ``kind`` on the day of ``at``: with the lot's results
-    when the kind tells them (closing, final report), as sent at once or released later; a
-    planned end moved reads its dates back from ``reason``, its history row's."""
-    move = None
+    when the kind tells them (closing, final report, end corrected), as sent at once or
+    released later; a planned end moved or an end corrected reads its dates back from
+    ``reason``, its history row's (an end corrected never quotes it)."""
+    move = corrected = None
     if kind == PLANNED_END_NOTICE:
         move, reason = planned_end_move_of(reason, clause.planned_end_date)
+    if kind == END_CORRECTED_NOTICE:
+        corrected = end_correction_of(reason, clause.end_date, told=end_told(session, clause, at))
+        reason = None
     results = (
         clause_results(session, clause, app.settings.outcome_groups)
         if kind in RESULT_KINDS
@@ -350,7 +368,59 @@ def milestone_context(
         held_since=held_since,
         move=move,
         instant=at,
+        corrected=corrected,
     )
+
+
+#: The history row of an end corrected: « fin d'exécution : 31/10/2026 → 30/11/2026 ; … »
+#: (``lot_ends.correction_reason`` writes it).
+_END_CORRECTED_REASON = re.compile(
+    r"^fin d'exécution\u00a0?\s*: (?P<before>\d{2}/\d{2}/\d{4}) → (?P<after>\d{2}/\d{2}/\d{4})"
+)
+
+
+def _day_of(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        return None
+
+
+def end_correction_of(
+    reason: str | None, end_date: date | None, *, told: bool = True
+) -> EndCorrection:
+    """The correction an end's history row tells. The row may be read long after (a held
+    notice released, a preview): its dates are the correction's, not the lot's now. A row that
+    no longer reads so gives the lot's end, no previous one. Nothing else of the row is kept:
+    its reason and what it did to each company are the facilitator's."""
+    found = _END_CORRECTED_REASON.match(reason or "")
+    if found is not None:
+        before, after = _day_of(found["before"]), _day_of(found["after"])
+        if before is not None and after is not None:
+            return EndCorrection(before, after, told)
+    if end_date is None:
+        raise ValueError(f"an end corrected, but none is recorded: {reason!r}")
+    return EndCorrection(None, end_date, told)
+
+
+def end_told(session: Session, clause: Clause, at: datetime) -> bool:
+    """The buyer was told the lot's end before ``at`` (the notice of the end, or of an earlier
+    correction, queued and left or leaving): else a correction has nothing to replace, and says
+    the end only. A notice withdrawn (cancelled), refused or abandoned told the buyer nothing
+    and will not by itself: « et non le … comme nous vous l'avions indiqué » would name a date
+    the buyer never read. One waiting, being sent or uncertain counts: it leaves (or left)."""
+    unheard = (OutboxState.CANCELLED.value, OutboxState.FAILED.value, OutboxState.DEAD.value)
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.kind.in_(END_TOLD_KINDS),
+            OutboxMessage.created_at < at,
+            OutboxMessage.state.not_in(unheard),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _month_numbers() -> dict[str, int]:
@@ -418,11 +488,13 @@ def notify_identified(app: Mailing, session: Session, event: ClauseIdentified) -
 
 
 def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
-    """A notice for the stage changes buyers hear of; none for the others (a suspension is
-    told in the monthly summary)."""
+    """A notice for the stage changes buyers hear of; none for the others. A suspension and a
+    resumption are told to the lot's companies too: their calls and reminders stop, then
+    start again (``company_pauses``)."""
     kind = ADVANCE_NOTICES.get(event.event)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
+    company_pauses.tell_companies(app, session, event)
 
 
 def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
@@ -434,6 +506,17 @@ def notify_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -
     """The buyer hears that the lot's planned end moved (an amendment), why, and what it
     changes for the companies' declarations: the months it adds or no longer asks for."""
     _buyer_notice(app, session, event.clause_id, PLANNED_END_NOTICE, PLANNED_END_EVENT, event.at)
+
+
+def notify_end_corrected(app: Mailing, session: Session, event: EndDateCorrected) -> None:
+    """The buyer told the lot's end (« achever ») hears the day it really ended, what that
+    changes for the companies' declarations and where the clause stands at the moment of
+    sending, as the notice of the end told it; never the facilitator's reason. A buyer that
+    reads its milestones in the monthly summary reads the corrected end there, as it read the
+    end (``_buyer_notice``); the same date again publishes nothing."""
+    _buyer_notice(
+        app, session, event.clause_id, END_CORRECTED_NOTICE, END_CORRECTED_EVENT, event.at
+    )
 
 
 def notify_final_report(app: Mailing, session: Session, event: FinalReportRecorded) -> None:
@@ -544,7 +627,9 @@ def _buyer_notice(
             session, clause, key=key, kind=kind, history_event=history_event, cause=cause, at=at
         )
         return
-    reason = history_reason(session, clause_id, history_event, at) if kind in REASON_KINDS else None
+    reason = (
+        history_reason(session, clause_id, history_event, at) if kind in HISTORY_KINDS else None
+    )
     context = milestone_context(app, session, clause, kind, at=at, reason=reason)
     queue_email(
         session,

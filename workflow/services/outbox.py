@@ -7,7 +7,7 @@ retried pass, a second instance or a catch-up inserts nothing new: ``INSERT ... 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -27,7 +27,15 @@ from workflow.errors import InputRefused
 if TYPE_CHECKING:
     pass
 
-__all__ = ["Attachment", "OutboxState", "Recipient", "message_attachments", "queue_email"]
+__all__ = [
+    "Attachment",
+    "EmailToQueue",
+    "OutboxState",
+    "Recipient",
+    "message_attachments",
+    "queue_email",
+    "queue_emails",
+]
 
 
 # Built once: constructing a statement costs more than running it (BENCHMARKS.md, enqueue).
@@ -102,6 +110,119 @@ def queue_email(
         ],
     )
     return True
+
+
+@dataclass(frozen=True)
+class EmailToQueue:
+    """One email for ``queue_emails``: what ``queue_email`` takes, but the clock."""
+
+    key: str
+    kind: str
+    recipients: Sequence[Recipient]
+    context: Mapping[str, Any]
+    clause_id: int | None = None
+    attachments: Sequence[Attachment] = ()
+
+
+#: Emails rendered, then written, together: a few round trips for a thousand summaries, and
+#: never more than this many rendered bodies held at once.
+QUEUE_BATCH = 20
+
+
+def queue_emails(
+    session: Session,
+    renderer: TemplateRenderer,
+    emails: Iterable[EmailToQueue],
+    *,
+    now: datetime,
+    batch: int = QUEUE_BATCH,
+) -> int:
+    """``queue_email`` for each of ``emails``, in their order, ``batch`` at a time: one look
+    for the keys that exist, the others rendered, then written in one statement (and their
+    attachments in another). The number of rows written.
+
+    Each row keeps ``queue_email``'s rules: an email whose key exists is neither rendered nor
+    written (nor a second one with the same key in ``emails``); a key another transaction
+    writes meanwhile is not written again (``ON CONFLICT DO NOTHING``), nor counted, nor given
+    attachments. ``emails`` is read lazily: a pass can build each context as it goes."""
+    require_aware(now)
+    written = 0
+    pending: list[EmailToQueue] = []
+    for email in emails:
+        if not email.recipients:
+            raise ValueError(f"email {email.key} has no recipient")
+        pending.append(email)
+        if len(pending) >= batch:
+            written += _queue_batch(session, renderer, pending, now)
+            pending = []
+    if pending:
+        written += _queue_batch(session, renderer, pending, now)
+    return written
+
+
+_KEYS_EXIST = select(_TABLE.c.key).where(_TABLE.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def _queue_batch(
+    session: Session, renderer: TemplateRenderer, emails: Sequence[EmailToQueue], now: datetime
+) -> int:
+    # Core statements on the session's connection: ``session.execute`` would autoflush before
+    # each, then hand them to this connection; one flush (what autoflush does) is enough here.
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    taken = set(connection.scalars(_KEYS_EXIST, {"keys": [e.key for e in emails]}))
+    chosen: list[EmailToQueue] = []
+    for email in emails:
+        if email.key not in taken:
+            taken.add(email.key)  # a second email with the same key is skipped, as it was
+            chosen.append(email)
+    if not chosen:
+        return 0
+    rows = [_outbox_values(renderer, email, now) for email in chosen]
+    # One INSERT of every row (VALUES (…), (…)): a statement, not an executemany, so that
+    # RETURNING gives each new row's id by its key, and nothing for a key another transaction
+    # has just written (not written again, nor counted as queued).
+    statement = insert_ignoring(connection, _TABLE, "key").values(rows)
+    ids = {
+        key: outbox_id
+        for outbox_id, key in connection.execute(statement.returning(_TABLE.c.id, _TABLE.c.key))
+    }
+    files = [
+        {
+            "outbox_id": ids[email.key],
+            "position": position,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "content": attachment.content,
+        }
+        for email in chosen
+        if email.key in ids
+        for position, attachment in enumerate(email.attachments)
+    ]
+    if files:
+        connection.execute(_ATTACHMENTS.insert(), files)
+    return len(ids)
+
+
+def _outbox_values(
+    renderer: TemplateRenderer, email: EmailToQueue, now: datetime
+) -> dict[str, Any]:
+    rendered = renderer.render(email.kind, email.context)
+    return {
+        "key": email.key,
+        "kind": email.kind,
+        "clause_id": email.clause_id,
+        "recipients": "\n".join(r.formatted() for r in email.recipients),
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "message_token": secrets.token_hex(8),
+    }
 
 
 def message_attachments(session: Session, outbox_ids: Sequence[int]) -> dict[int, list[Attachment]]:

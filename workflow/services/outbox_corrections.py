@@ -30,6 +30,7 @@ from workflow.adapters.templates import french_date
 from workflow.domain.characters import forbidden_character
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import normalise
+from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.notices import buyer_recipients, party_correspondent
@@ -213,6 +214,7 @@ _CORRESPONDENT_KINDS = (
     "company_welcome",
     "declaration_receipt",
     "declaration_cancelled",
+    *COMPANY_PAUSE_KINDS,
 )
 #: Kinds written to the facilitator alone, from the settings.
 _FACILITATOR_KINDS = ("facilitator_digest", "monthly_summary")
@@ -220,6 +222,14 @@ _FACILITATOR_KINDS = ("facilitator_digest", "monthly_summary")
 
 def _one_correspondent(message: OutboxMessage) -> bool:
     return message.kind in _CORRESPONDENT_KINDS
+
+
+def _notice_company(parts: list[str]) -> int | None:
+    """The company named by a company notice's key (``…:company-<id>@<instant>``)."""
+    if len(parts) < 4 or not parts[3].startswith("company-"):
+        return None
+    company = parts[3].removeprefix("company-").split("@", 1)[0]
+    return int(company) if company.isdigit() else None
 
 
 def current_recipients(
@@ -265,6 +275,13 @@ def current_recipients(
         return correspondent(declaration.clause_id, declaration.company_id, fallback=True)
     if parts[0] == "cancellation" and len(parts) >= 3 and parts[1].isdigit() and parts[2].isdigit():
         return correspondent(int(parts[1]), int(parts[2]), fallback=True)
+    if parts[0] == "notice" and message.kind in COMPANY_PAUSE_KINDS:
+        # The company's notice of its lot suspended or resumed, not the buyer's:
+        # ``notice:<lot>:<kind>:company-<id>@<instant>``.
+        company_id = _notice_company(parts)
+        if company_id is None or message.clause_id is None:
+            return []
+        return correspondent(message.clause_id, company_id, fallback=True)
     if parts[0] == "notice":
         return buyer_of(message.clause_id)
     if parts[0] == "summary" and len(parts) == 4 and parts[2] == "buyer" and parts[3].isdigit():

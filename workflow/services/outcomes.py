@@ -8,9 +8,11 @@ zone. Each change writes a history row on the clause in the same transaction.
 
 An outcome *counts* (in the annual report, the monthly summaries, a clause's results) while its
 participant still has hours worked on its clause (``counted``): the very condition that allowed
-recording it. A cancelled declaration takes its lines away, and with them, for someone who had
-no other month there, the outcome's place in the figures; the row itself stays (listed as
-« non comptée »), and counts again as soon as the month is declared again with the person.
+recording it. A cancelled declaration takes its lines away, and so does a correction without
+the person, and with them, for someone who had no other month there, the outcome's place in the
+figures; the row itself stays (listed as « non comptée »), and counts again as soon as hours
+are declared again for the person. Both changes say which outcomes they took out or put back
+(``outcome_counts``, re-exported here), in their output and their history row.
 
 ``Outcome.group`` keeps the group the type had when it was recorded (the mapping then in force);
 readers put each type in its group with ``group_of`` and the ``outcome_groups`` setting, so a
@@ -27,10 +29,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Exists, func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
@@ -57,6 +58,20 @@ from workflow.domain.vocabulary import (
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import add_history, get_clause
 from workflow.services.declarations import DECLARATION_CANCELLED, clause_ref
+
+# Whether an outcome counts lives apart (``outcome_counts``: ``declarations`` needs it and is
+# read here); its names are handed on from here, where readers look for them.
+from workflow.services.outcome_counts import NO_LONGER_COUNTED
+from workflow.services.outcome_counts import CountChange as CountChange
+from workflow.services.outcome_counts import UncountedOutcome as UncountedOutcome
+from workflow.services.outcome_counts import count_change as count_change
+from workflow.services.outcome_counts import count_sentences as count_sentences
+from workflow.services.outcome_counts import counted as counted
+from workflow.services.outcome_counts import counted_outcomes as counted_outcomes
+from workflow.services.outcome_counts import recounted_sentence as recounted_sentence
+from workflow.services.outcome_counts import uncounted_outcomes as uncounted_outcomes
+from workflow.services.outcome_counts import uncounted_sentence as uncounted_sentence
+from workflow.services.outcome_counts import worked_on as _worked_on
 from workflow.services.participants import clean_reference, find_participant
 
 HISTORY_EVENT = "outcome"
@@ -115,32 +130,6 @@ class RecordedOutcome:
                 f"{on:%d/%m/%Y})."
             )
         return f"Sortie enregistrée : {where}, {self.description}."
-
-
-def _worked_on(participant: Any, clause: Any) -> tuple[ColumnElement[bool], ...]:
-    """Lines (joined to their declaration) of hours ``worked`` by ``participant`` on ``clause``,
-    ids or columns: the one condition behind an outcome, both to record it and to count it."""
-    return (
-        Declaration.clause_id == clause,
-        DeclarationLine.participant_id == participant,
-        worked(DeclarationLine.hours),
-    )
-
-
-def counted(known: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
-    """Whether an ``Outcome`` row counts in the figures, as a condition on a query of
-    ``Outcome``: its participant has hours worked on its clause (``_worked_on``), in a
-    declaration ``known`` when given (a summary compiled as of an instant). An outcome tied to
-    no clause has no lines to check against and counts as before."""
-    lines: Exists = (
-        select(DeclarationLine.id)
-        .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
-        .where(*_worked_on(Outcome.participant_id, Outcome.clause_id))
-        .where(known if known is not None else true())
-        .correlate(Outcome)
-        .exists()
-    )
-    return or_(Outcome.clause_id.is_(None), lines)
 
 
 def first_worked_month(session: Session, participant_id: int, clause_id: int) -> date | None:
@@ -474,7 +463,7 @@ def list_outcomes(
 
 #: What the cancellation's history reason adds for outcomes it leaves uncounted (see
 #: ``uncounted_sentence``); the listings read it back to say since when.
-_NO_LONGER = ("n'est plus comptée", "ne sont plus comptées")
+_NO_LONGER = NO_LONGER_COUNTED
 _CANCELLED_MONTH = re.compile(r"déclaration n°\s\d+ (?P<month>(?:d'|de )\S+ \d{4}) de ")
 #: What the history row of a declaration recorded again over an existing one says
 #: (``declarations.record_declaration``: « … : 80 h (remplace 120 h) »): a correction, which
@@ -531,58 +520,6 @@ def _corrected_since(session: Session, clause_id: int, at: datetime, history_id:
         .limit(1)
     )
     return found is not None
-
-
-@dataclass(frozen=True)
-class UncountedOutcome:
-    reference: str
-    type_label: str
-
-
-def counted_outcomes(session: Session, clause_id: int) -> frozenset[int]:
-    """The ids of the outcomes on ``clause_id`` that count now (``counted``). Read before and
-    after a change of the clause's declarations, in its transaction, for ``uncounted_outcomes``."""
-    return frozenset(
-        session.scalars(select(Outcome.id).where(Outcome.clause_id == clause_id, counted()))
-    )
-
-
-def uncounted_outcomes(
-    session: Session, clause_id: int, counted_before: Collection[int]
-) -> tuple[UncountedOutcome, ...]:
-    """The outcomes on ``clause_id`` that counted before a change (``counted_before``, from
-    ``counted_outcomes`` in the same transaction) and no longer do: those a cancellation took
-    out, for its output and its history row. One whose participant had only 0 h lines left, or
-    whose hours went earlier, had stopped counting already: not this change's doing."""
-    gone = set(counted_before) - counted_outcomes(session, clause_id)
-    if not gone:
-        return ()
-    return tuple(
-        UncountedOutcome(reference, type_label(kind))
-        for reference, kind in session.execute(
-            select(Participant.reference, Outcome.type)
-            .join(Participant, Participant.id == Outcome.participant_id)
-            .where(Outcome.id.in_(gone))
-            .order_by(Participant.reference, Outcome.id)
-        )
-    )
-
-
-def uncounted_sentence(outcomes: Collection[UncountedOutcome]) -> str | None:
-    """« 1 sortie (P-0001, CDI) n'est plus comptée tant que ses heures ne sont pas déclarées à
-    nouveau. »; None when there is none."""
-    if not outcomes:
-        return None
-    named = " ; ".join(f"{o.reference}, {o.type_label}" for o in outcomes)
-    if len(outcomes) == 1:
-        return (
-            f"1 sortie ({named}) {_NO_LONGER[0]} tant que ses heures ne sont pas déclarées "
-            "à nouveau."
-        )
-    return (
-        f"{len(outcomes)} sorties ({named}) {_NO_LONGER[1]} tant que leurs heures ne sont pas "
-        "déclarées à nouveau."
-    )
 
 
 def list_participants(

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from workflow.adapters.orm import Clause, ClauseHistory, Company, Declaration
 from workflow.adapters.templates import RenderedEmail
 from workflow.domain.stages import REOPEN
+from workflow.emails import company_pauses as company_pause_emails
 from workflow.emails import notices as notice_emails
 from workflow.emails import receipts, registry, welcome
 from workflow.errors import InputRefused
-from workflow.services import notices
+from workflow.services import company_pauses, notices
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of, get_clause
 from workflow.services.outbox import Recipient
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from workflow.settings import Settings
 
 #: Families whose email ``--clause`` writes from that clause's data.
-CLAUSE_FAMILIES = frozenset({"notices", "welcome", "receipts"})
+CLAUSE_FAMILIES = frozenset({"notices", "welcome", "receipts", company_pause_emails.FAMILY.name})
 #: The history event each buyer notice follows, to find its date and reason with ``--clause``.
 HISTORY_EVENTS = {
     "notice_identified": "identify",
@@ -46,6 +47,7 @@ HISTORY_EVENTS = {
     "notice_reopened": REOPEN,
     "notice_award_corrected": AWARD_CORRECTED,
     notices.PLANNED_END_NOTICE: notices.PLANNED_END_EVENT,
+    notices.END_CORRECTED_NOTICE: notices.END_CORRECTED_EVENT,
 }
 
 
@@ -69,6 +71,8 @@ def clause_preview_context(
         return _welcome_of(session, clause, settings, now)
     if kind == receipts.KIND:
         return _receipt_of(session, clause, settings)
+    if kind in company_pause_emails.KINDS:
+        return _company_pause_of(session, clause, kind, settings, now)
     history = session.scalar(
         select(ClauseHistory)
         .where(ClauseHistory.clause_id == clause.id, ClauseHistory.event == HISTORY_EVENTS[kind])
@@ -85,11 +89,22 @@ def clause_preview_context(
             f"{clause.label} n'a jamais changé de fin prévue : pas d'avis à montrer. Essayez "
             "sans --clause pour un exemple."
         )
+    if kind == notices.END_CORRECTED_NOTICE and history is None:
+        raise InputRefused(
+            f"{clause.label} n'a jamais eu de date de fin d'exécution corrigée : pas d'avis à "
+            "montrer. Essayez sans --clause pour un exemple."
+        )
     moment = history.at if history is not None else clause.stage_changed_at
-    reason = history.reason if history is not None and kind in notice_emails.REASON_KINDS else None
-    move = None
+    reason = history.reason if history is not None and kind in notice_emails.HISTORY_KINDS else None
+    move = corrected = None
     if kind == notices.PLANNED_END_NOTICE:
         move, reason = notices.planned_end_move_of(reason, clause.planned_end_date)
+    if kind == notices.END_CORRECTED_NOTICE:
+        # The dates of the latest correction; never its reason (the facilitator's).
+        corrected = notices.end_correction_of(
+            reason, clause.end_date, told=notices.end_told(session, clause, moment)
+        )
+        reason = None
     context = notices.buyer_notice_context(
         clause,
         settings,
@@ -102,11 +117,33 @@ def clause_preview_context(
         if kind == "notice_award_corrected" and history is not None
         else None,
         move=move,
+        corrected=corrected,
     )
     buyer = clause.market.operation.buyer
     return notices.buyer_recipients(buyer) or [
         Recipient(buyer.name, "sans-contact@example.invalid")
     ], context
+
+
+def _company_pause_of(
+    session: Session, clause: Clause, kind: str, settings: Settings, now: datetime
+) -> tuple[list[Recipient], dict[str, Any]]:
+    """A lot in execution as if suspended now; a suspended lot as told at its suspension, or
+    as if resumed now: what the passes would do from now on (a lot resumed since has moved on,
+    its email is in the outbox)."""
+    found = company_pauses.preview_context(session, settings, clause, kind, now)
+    if found is None:
+        what = (
+            "n'est pas suspendu"
+            if kind == company_pause_emails.RESUMED
+            else "n'est ni en mise en œuvre ni suspendu"
+        )
+        raise InputRefused(
+            f"{clause.label} {what}, ou aucune de ses entreprises n'a de "
+            "correspondant : pas de courriel à montrer. Essayez sans --clause pour un exemple."
+        )
+    recipient, context = found
+    return [recipient], context
 
 
 def _welcome_of(

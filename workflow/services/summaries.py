@@ -186,7 +186,7 @@ from workflow.domain.vocabulary import (
 )
 from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
 from workflow.errors import NotFound
-from workflow.services.outbox import Recipient, queue_email
+from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
 from workflow.services.outcomes import counted
 
 if TYPE_CHECKING:
@@ -404,7 +404,7 @@ class _Clauses:
     lines: list[ClauseLine]
     stages: Scoped
     asked: set[int]  # started by the end of M, not ended before it, not abandoned since
-    informed: set[int]  # buyers with a clause in execution or follow-up, or hours in the month
+    informed: set[int]  # buyers with a clause in execution, suspended or in follow-up, or hours
     #: The suspended stretches of the counted lots ever suspended (``_suspended``), all of them
     #: (``_suspensions_known`` says which were known at ``as_of``).
     suspended: dict[int, list[Interval]] = field(default_factory=dict)
@@ -468,7 +468,9 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         statement = statement.where(Operation.buyer_id == buyer_id)
     found = _Clauses([], defaultdict(lambda: defaultdict(int)), set(), set())
     last, first = period.last, m
-    working = (Stage.EXECUTION.value, Stage.FOLLOW_UP.value)
+    # A suspended lot is still followed: its buyer reads where it stands (suspended, its pace)
+    # every month, as for a lot in follow-up, instead of hearing nothing until the resumption.
+    working = (Stage.EXECUTION.value, Stage.SUSPENDED.value, Stage.FOLLOW_UP.value)
     # The same buyer's name, market reference or trade on thousands of lines: one string each.
     texts: dict[str, str] = {}
     for row in _rows(session, statement):
@@ -1273,65 +1275,38 @@ def _contacts(session: Session, buyer_ids: Iterable[int]) -> dict[int, list[Reci
     return found
 
 
-def _queue_one(
-    app: App,
-    session: Session,
-    summary: MonthlySummary,
-    *,
-    key: str,
-    kind: str,
-    recipients: list[Recipient],
-    now: datetime,
-) -> bool:
+def _email(summary: MonthlySummary, key: str, kind: str, to: list[Recipient]) -> EmailToQueue:
     context, attachments = summary_email(summary)
-    return queue_email(
-        session,
-        app.renderer,
-        key=key,
-        kind=kind,
-        recipients=recipients,
-        context=context,
-        now=now,
-        attachments=attachments,
-    )
+    return EmailToQueue(key, kind, to, context, attachments=attachments)
 
 
 def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
-    """The facilitator's and every buyer's summary of ``month``, compiled together."""
+    """The facilitator's and every buyer's summary of ``month``, compiled together.
+
+    The emails are built one after the other as ``queue_emails`` asks for them, and written
+    ``QUEUE_BATCH`` at a time: a thousand buyers' emails are never all held at once."""
     period = f"{month:%Y-%m}"
     settings = app.settings
     compiled = compile_month(
         session, month, now=now, zone=settings.zone, outcome_groups=settings.outcome_groups
     )
-    queued = int(
-        _queue_one(
-            app,
-            session,
-            compiled.summary,
-            key=f"summary:{period}:facilitator",
-            kind=KIND_FACILITATOR,
-            recipients=[Recipient(settings.facilitator_name, settings.facilitator_email)],
-            now=now,
-        )
-    )
     contacts = _contacts(session, compiled.informed)
-    for buyer_id in compiled.informed:
-        if not contacts.get(buyer_id):
-            log.warning(
-                "summary buyer without contact",
-                extra={"action": "summary_skipped", "buyer_id": buyer_id, "period": period},
-            )
-            continue
-        queued += _queue_one(
-            app,
-            session,
-            compiled.of_buyer(buyer_id),
-            key=f"summary:{period}:buyer:{buyer_id}",
-            kind=KIND_BUYER,
-            recipients=contacts[buyer_id],
-            now=now,
-        )
-    return queued
+
+    def emails() -> Iterator[EmailToQueue]:
+        facilitator = [Recipient(settings.facilitator_name, settings.facilitator_email)]
+        key = f"summary:{period}:facilitator"
+        yield _email(compiled.summary, key, KIND_FACILITATOR, facilitator)
+        for buyer_id in compiled.informed:
+            if not contacts.get(buyer_id):
+                log.warning(
+                    "summary buyer without contact",
+                    extra={"action": "summary_skipped", "buyer_id": buyer_id, "period": period},
+                )
+                continue
+            key = f"summary:{period}:buyer:{buyer_id}"
+            yield _email(compiled.of_buyer(buyer_id), key, KIND_BUYER, contacts[buyer_id])
+
+    return queue_emails(session, app.renderer, emails(), now=now)
 
 
 JOB_SKIPPED = "monthly_summary_skipped"

@@ -1,5 +1,6 @@
-"""Corrections of a clause's records (issue 9, item 5): ``clauses declaration cancel`` and
-``clauses clause reopen``, attached to the ``declaration`` and ``clause`` groups.
+"""Corrections of a clause's records (issue 9, item 5): ``clauses declaration cancel``,
+``clauses clause reopen`` and ``clauses clause end-date``, attached to the ``declaration`` and
+``clause`` groups.
 
 Each command calls one function of ``workflow.app.clause_corrections`` and renders what it
 returns. Re-running ``clauses clause award`` with the same data changes nothing; with other data
@@ -15,20 +16,23 @@ import click
 from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_hours
 from workflow.app import clause_corrections as corrections
+from workflow.app.end_facts import owed_data, released_data
 from workflow.domain.stages import LABELS
 from workflow.emails.phrases import month_phrase
-from workflow.entrypoints.cli.clauses import clause_group
+from workflow.entrypoints.cli.clauses import clause_group, released_lines
 from workflow.entrypoints.cli.common import (
     actor_option,
     get_app,
     handle_errors,
     json_option,
+    parse_date_fr,
     plural,
     print_json,
     say,
 )
 from workflow.entrypoints.cli.imports import declaration_group
 from workflow.errors import InputRefused
+from workflow.services.lot_ends import owed_sentence
 
 CLAUSE_HELP = "son N° ou la référence du marché et le lot, ex. « 2026-014/01 »"
 COMPANY_HELP = "son N°, son SIRET ou son nom"
@@ -141,6 +145,76 @@ def reopen(clause: str, reason: str, actor: str | None, as_json: bool) -> None:
         f"[bold]{LABELS[reopened.to_stage]}[/] (abandon annulé).",
         markup=True,
     )
+
+
+# --- the end of the work corrected ---------------------------------------------------------------
+
+
+@clause_group.command("end-date")
+@click.argument("clause", metavar="CLAUSE")
+@click.option(
+    "--end-date",
+    "end_text",
+    required=True,
+    help="La date de fin d'exécution exacte (jj/mm/aaaa).",
+)
+@click.option(
+    "--reason",
+    required=True,
+    help="Pourquoi la corriger (erreur de saisie…), gardé à l'historique.",
+)
+@actor_option
+@json_option
+@handle_errors
+def end_date(clause: str, end_text: str, reason: str, actor: str | None, as_json: bool) -> None:
+    """Corrige la date de fin d'exécution enregistrée en achevant un lot (une erreur de saisie) :
+    l'historique garde l'ancienne date, la nouvelle et le motif. Une fin plus tôt libère les
+    mois qui la suivent, comme l'achèvement ; une fin plus tard demande aux entreprises les
+    mois entre les deux dates, leurs relances reprenant où elles en étaient (jamais une relance
+    ni une alerte avant l'appel et les relances qui la précèdent).
+
+    CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
+    end = parse_date_fr(end_text, "--end-date")
+    app = get_app()
+    done = corrections.correct_end_date(
+        app,
+        clause,
+        end,
+        reason=reason,
+        actor=actor,
+        field="--end-date",
+        reason_field="--reason",
+    )
+    if as_json:
+        print_json(
+            {
+                "clause": done.clause_id,
+                "fin_avant": done.before,
+                "fin": done.after,
+                "modifiee": done.changed,
+                "date": done.at,
+                "mois_plus_demandes": released_data(done.released),
+                "mois_de_nouveau_demandes": owed_data(done.owed),
+            }
+        )
+        return
+    if not done.changed:
+        say(
+            f"Rien à changer : la date de fin d'exécution de la clause n° {done.clause_id} est "
+            f"déjà le {done.after:%d/%m/%Y}."
+        )
+        return
+    say(
+        f"Clause n° {done.clause_id} : date de fin d'exécution corrigée du "
+        f"{done.before:%d/%m/%Y} au {done.after:%d/%m/%Y} ; l'historique garde le motif."
+    )
+    for released in done.released:
+        for line in released_lines(released):
+            say(line)
+    for owed in done.owed:
+        say(owed_sentence(owed, app.settings.zone))
+    if not done.released and not done.owed:
+        say("Aucun mois demandé aux entreprises ne change.")
 
 
 #: The commands are attached to the ``declaration`` and ``clause`` groups above.

@@ -20,6 +20,7 @@ from workflow.adapters.templates import french_percent
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice
+from workflow.app.end_facts import released_data
 from workflow.domain.characters import shown
 from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
 from workflow.domain.stages import (
@@ -48,7 +49,7 @@ from workflow.errors import InputRefused
 from workflow.services.calendar_changes import calendar_lines
 from workflow.services.clauses import AwardResult
 from workflow.services.lot_calendars import SOURCE_LABELS, ExplainedCalendar, RuleSource
-from workflow.services.lot_ends import released_sentence
+from workflow.services.lot_ends import ReleasedMonths, released_sentence
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -460,24 +461,7 @@ def advance(
                 "vers": advanced.to_stage,
                 "date": advanced.at,
                 # The months after the end of the work no longer asked for, by company.
-                "mois_plus_demandes": [
-                    {
-                        "entreprise_id": r.company_id,
-                        "entreprise": r.company,
-                        "mois": [f"{m:%Y-%m}" for m in r.months],
-                        "courriels_retires": list(r.withdrawn),
-                        # Those that also named a month still owed, written again without the
-                        # months no longer asked for (``sans``).
-                        "courriels_ecrits_a_nouveau": list(r.rewritten),
-                        "sans": [f"{m:%Y-%m}" for m in r.rewritten_without],
-                        # Those that could not be written again and still name such a month:
-                        # the facilitator cancels them (``clauses mail cancel N°``).
-                        "courriels_demandant_encore": [
-                            {"etape": step, "courriel": number} for step, number in r.still_asking
-                        ],
-                    }
-                    for r in advanced.released
-                ],
+                "mois_plus_demandes": released_data(advanced.released),
             }
         )
     else:
@@ -487,7 +471,18 @@ def advance(
             markup=True,
         )
         for released in advanced.released:
-            say(released_sentence(released))
+            for line in released_lines(released):
+                say(line)
+
+
+def released_lines(released: ReleasedMonths) -> list[str]:
+    """What a finish (or an end corrected earlier) released for one company, then the command
+    that cancels each waiting email still asking a released month: the sentence is the one the
+    history and the lot's web page show, the command is this interface's way to act on it."""
+    return [released_sentence(released)] + [
+        f"Pour l'annuler : clauses mail cancel {number} --reason « … »"
+        for _, number in released.still_asking
+    ]
 
 
 PARTY_SPEC = "ENTREPRISE[:CORRESPONDANT[:HEURES]]"

@@ -380,7 +380,7 @@ def company_edit(
 @click.option(
     "--email",
     default=None,
-    help="Nouvelle adresse e-mail : les appels, rappels et accusés à venir y iront.",
+    help="Nouvelle adresse e-mail : les appels, rappels, accusés et avis de suspension ou de reprise à venir y iront.",
 )
 @click.option("--phone", default=None, help='Nouveau téléphone ; "" l\'efface.')
 @reason_option

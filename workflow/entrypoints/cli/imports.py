@@ -23,6 +23,7 @@ from workflow.app.declarations import (
     DeclarationState,
     ExpectedDeclaration,
     Totals,
+    counts_data,
 )
 from workflow.app.imports import LotsImported
 from workflow.domain.vocabulary import (
@@ -188,6 +189,7 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "modalites": summary.delivery_modes,
         "remplacee": summary.replaced,
         "inchangee": summary.unchanged,
+        **counts_data(summary.counts),
     }
 
 
@@ -239,6 +241,8 @@ def print_declaration(summary: DeclarationSummary) -> None:
             for m, h in summary.delivery_modes.items()
         )
         say(f"  Par modalité ({len(summary.delivery_modes)}) : {modes}.")
+    if said := summary.counts_said:
+        say(f"  {said}")
 
 
 @click.group("declaration")
@@ -322,6 +326,7 @@ def declaration_zero(
                 "mois": declared.month,
                 "heures": 0,
                 "inchangee": declared.unchanged_since is not None,
+                **counts_data(declared.counts),
             }
         )
     elif declared.unchanged_since is not None:
@@ -336,6 +341,8 @@ def declaration_zero(
             f"Déclaration {month_phrase(declared.month)} à zéro heure enregistrée : "
             f"{declared.company}, clause n° {declared.clause_id}."
         )
+        if said := declared.counts_said:
+            say(said)
 
 
 @declaration_group.command("validate")

@@ -9,7 +9,7 @@ in the command line's ``--json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -22,13 +22,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.exceptions import HTTPException
 
-from workflow.app import api_tokens, clauses, dashboard, declarations, mail
+from workflow.app import api_tokens, clause_corrections, clauses, dashboard, declarations, mail
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
+from workflow.app.end_facts import owed_data, released_data
 from workflow.bootstrap import App
 from workflow.domain.stages import EVENT_LABELS, ClauseEvent, Stage, parse_event
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
 from workflow.errors import ClausesError, InputRefused, NotFound
+from workflow.services.lot_ends import ReleasedMonths
 from workflow.services.online_declarations import FormProblem, FormRefused, LineForm
 
 T = TypeVar("T")
@@ -153,11 +155,81 @@ class PlannedEndOut(BaseModel):
     le: datetime
 
 
+class StillAskingOut(BaseModel):
+    etape: str = Field(description="L'étape du courriel : « rappel n° 1 »…")
+    courriel: int = Field(description="Le N° du courriel, à annuler s'il ne doit pas partir.")
+    lien: str = Field(description="Sa page sur le site, où l'annuler : « /courriels/532 ».")
+
+
+class ReleasedOut(BaseModel):
+    """The months after the end of the work one company is no longer asked for (« achever »),
+    as ``clause advance --json`` gives them."""
+
+    entreprise_id: int
+    entreprise: str
+    mois: list[str] = Field(description="Les mois qui ne sont plus demandés (AAAA-MM).")
+    courriels_retires: list[str] = Field(description="Les courriels en attente retirés.")
+    courriels_ecrits_a_nouveau: list[str] = Field(
+        description="Ceux qui nommaient aussi un mois encore dû, écrits à nouveau sans les mois "
+        "« sans »."
+    )
+    sans: list[str]
+    courriels_demandant_encore: list[StillAskingOut] = Field(
+        description="Ceux qui n'ont pas pu être écrits à nouveau et demandent encore un de ces "
+        "mois : à annuler s'ils ne doivent pas partir."
+    )
+
+
 class AdvancedOut(BaseModel):
     numero: int
     etape_avant: Stage
     etape: Stage
     le: datetime
+    #: With a finish: what the end released, by company (empty otherwise).
+    mois_plus_demandes: list[ReleasedOut] = []
+
+
+class EndDateIn(BaseModel):
+    date_fin: date = Field(description="La date de fin d'exécution exacte du lot (AAAA-MM-JJ).")
+    motif: str = Field(
+        max_length=2000,
+        description="Pourquoi la corriger (erreur de saisie…), gardé à l'historique.",
+    )
+
+
+#: ``date`` as a type where a field is called ``date`` (the command line's key).
+Day = date
+
+
+class OwedMonthOut(BaseModel):
+    mois: str = Field(description="Le mois désormais demandé (AAAA-MM).")
+    etapes_envoyees: list[str] = Field(description="Les étapes déjà parties pour lui (« call »…).")
+    etape: str | None = Field(description="L'étape qui partira ; null : toutes sont déjà parties.")
+    date: datetime | None = Field(description="Quand elle partira.")
+    echeance: Day | None = Field(description="La date limite donnée à l'entreprise.")
+    courriel_retire: int | None = Field(
+        description="Le N° du courriel de cette étape retiré avant de partir : les relances "
+        "s'arrêtent là pour ce mois, relancez vous-même l'entreprise."
+    )
+
+
+class OwedOut(BaseModel):
+    """The months one company is asked for again (an end corrected to a later day)."""
+
+    entreprise_id: int
+    entreprise: str
+    mois: list[OwedMonthOut]
+
+
+class EndDateOut(BaseModel):
+    numero: int
+    fin_avant: date
+    fin: date
+    modifiee: bool = Field(description="Faux si la date de fin d'exécution était déjà celle-là.")
+    le: datetime
+    #: An earlier end: what it released, by company; a later one: what it asks again.
+    mois_plus_demandes: list[ReleasedOut] = []
+    mois_de_nouveau_demandes: list[OwedOut] = []
 
 
 class LineIn(BaseModel):
@@ -204,8 +276,24 @@ class DeclarationIn(BaseModel):
     aucune_heure: bool = False
 
 
+class NamedOutcomeOut(BaseModel):
+    participant: str
+    type_libelle: str
+
+
 class DeclarationOut(BaseModel):
     declaration: int
+    sorties_non_comptees: list[NamedOutcomeOut] = Field(
+        description="Les sorties qu'une correction ne compte plus : la personne n'a plus "
+        "d'heures déclarées sur le lot."
+    )
+    sorties_de_nouveau_comptees: list[NamedOutcomeOut] = Field(
+        description="Les sorties de nouveau comptées : des heures de la personne sont de "
+        "nouveau déclarées sur le lot."
+    )
+    sorties_message: str | None = Field(
+        description="Ce que la déclaration a changé aux sorties comptées, en une phrase, ou null."
+    )
 
 
 class ExpectedOut(BaseModel):
@@ -278,6 +366,12 @@ def _clause(summary: ClauseSummary) -> dict[str, Any]:
         "etape_libelle": STAGE_LABELS[summary.stage],
         "heures_objectif": summary.hours_target,
     }
+
+
+def _released(released: Sequence[ReleasedMonths]) -> list[Any]:
+    """What an end released, by company, as the command line's ``--json`` gives it; an email
+    still asking a released month with its page on the site, where it is cancelled."""
+    return released_data(released, links=True)
 
 
 def _detail(detail: ClauseDetail) -> dict[str, Any]:
@@ -473,6 +567,30 @@ def create_api(app: App) -> FastAPI:
             "etape_avant": moved.from_stage,
             "etape": moved.to_stage,
             "le": moved.at,
+            # The same facts as the command line's ``--json``; an email still asking a released
+            # month with its page on the site, where it is cancelled.
+            "mois_plus_demandes": _released(moved.released),
+        }
+
+    @api.post(
+        "/clauses/{numero}/fin-execution",
+        response_model=EndDateOut,
+        summary="Corriger la date de fin d'exécution d'un lot achevé (suivi et bilan)",
+    )
+    async def end_date(caller: Writer, numero: ClauseNumber, body: EndDateIn) -> dict[str, Any]:
+        done = await call(
+            clause_corrections.correct_end_date, numero, body.date_fin, reason=body.motif,
+            actor=caller.name, field="«\u00a0date_fin\u00a0»", reason_field="«\u00a0motif\u00a0»",
+        )  # fmt: skip
+        # The same facts as ``clause end-date --json``.
+        return {
+            "numero": done.clause_id,
+            "fin_avant": done.before,
+            "fin": done.after,
+            "modifiee": done.changed,
+            "le": done.at,
+            "mois_plus_demandes": _released(done.released),
+            "mois_de_nouveau_demandes": owed_data(done.owed),
         }
 
     @api.post(
@@ -545,7 +663,7 @@ def create_api(app: App) -> FastAPI:
             for line in body.lignes
         ]
         try:
-            declaration_id = await call(
+            declared = await call(
                 declarations.declare_lines, clause=body.clause, company=body.entreprise,
                 month=date(year, month, 1), lines=lines, zero=body.aucune_heure,
                 actor=caller.name, source=API_SOURCE,
@@ -554,7 +672,7 @@ def create_api(app: App) -> FastAPI:
             raise InputRefused(
                 "Déclaration refusée : " + " ; ".join(api_problem(p) for p in problems.problems)
             ) from None
-        return {"declaration": declaration_id}
+        return {"declaration": declared.declaration_id, **declarations.counts_data(declared.counts)}
 
     @api.get("/taches", response_model=list[TaskOut], summary="Les tâches du jour")
     async def tasks(

@@ -5,16 +5,22 @@ an address the facilitator can keep or send. A clause's page offers « Avancer �
 suivante » (``clauses clause advance`` with the next event) and, in its « Actions » section,
 what else its stage allows: the award (``clause award``), the final report (``clause report``),
 the hours imposed (``clause hours``), the figures of the calculation (``clause figures``), the
-planned end during execution (``lot set-end``) and the other events of the stage (``clause
-advance`` with suspend or abandon). Each calls the
+planned end during execution (``lot set-end``), the end of the work once finished (``clause
+end-date``, in follow-up) and the other events of the stage (``clause advance`` with suspend or
+abandon). Each calls the
 application function the CLI command calls, with the signed-in user as its actor; a refusal is
-shown on the page, in French, with what was typed, and nothing changes.
+shown on the page, in French, with what was typed, and nothing changes. A finish (« achever »)
+tells on the page it leads to what it released, as ``clause advance`` prints it
+(``released_query``), each email still asking a released month linked to its page in the email
+log, where it is cancelled; a correction of the end tells the same, and the months it asks
+again as its history row keeps them (``end_corrected_from``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -23,12 +29,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from workflow.adapters.templates import french_percent
+from workflow.adapters.templates import french_month, french_percent
 from workflow.app import clause_board as board_view
+from workflow.app import clause_corrections, released_emails
 from workflow.app import clauses as clause_app
+from workflow.app.clause_views import ClauseDetail
 from workflow.app.clauses import Figures
 from workflow.app.web_accounts import SignedIn
 from workflow.bootstrap import App
+from workflow.domain.calendar import LadderStep, reminder_number, reminder_step
 from workflow.domain.french_numbers import french_number
 from workflow.domain.hours import format_decimal, parse_positive, parse_ratio
 from workflow.domain.stages import (
@@ -40,11 +49,15 @@ from workflow.domain.stages import (
     parse_stage,
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
+from workflow.emails.ladder import step_label
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
 from workflow.services.clauses import AwardResult
 from workflow.services.declaration_views import STATE_LABELS, DeclarationState
+from workflow.services.end_date_corrections import END_DATE_CORRECTED
+from workflow.services.ladder_keys import LadderKey
+from workflow.services.lot_ends import ReleasedMonths, released_sentence
 
 #: The clause's calendar as its page words it: a month owed but not due yet is « à déclarer »
 #: (the command line's « manquante » read as late beside the due date still to come).
@@ -122,6 +135,287 @@ def figure_field(value: Decimal | None) -> str:
 def ratio_field(value: Decimal | None) -> str:
     """A share or a rate as its form shows it again: « 7,5 % » (read back exactly)."""
     return "" if value is None else f"{format_decimal(value * 100, 4)} %"
+
+
+# --- what a finish released, told on the page it leads to --------------------------------------
+#
+# After a form the page says what was done from its address (``?fait=``), as every page of the
+# site does. A finish also tells what it released (``lot_ends``), as ``clause advance`` prints it:
+# the months no longer asked of each company, the waiting emails withdrawn or written again
+# without them, and those still asking such a month that could not be written again. The address
+# carries them in numbers and codes only (a company's N°, months « 2026-11 », steps
+# « reminder_1 », emails' N°), one ``liberes`` per company; the page names them again (the lot's
+# companies) and keeps only what agrees with the lot (one of its companies, months after its end):
+# an address kept or typed shows nothing of another lot, and an email is cancelled from its own
+# page, which shows it as it is.
+#
+# What agrees with the lot is not yet what the finish did: an address can name any step and any
+# email N°. So a company's release is told only when the history row of the finish (or of the
+# correction) says it word for word (``told_in_history``): the row is written in the transaction
+# that released, and its sentence names the company, the end, the months, each step withdrawn or
+# written again and each email still asking with its N°, so all of them are checked at once,
+# without a query. The emails still asking are then read again (one query,
+# ``waiting_ladder_emails``): one sent or cancelled since is no longer told to cancel.
+
+#: The address's field, one per company released.
+RELEASED_FIELD = "liberes"
+#: The fields of one company: N°, months, withdrawn, written again, without, still asking, months
+#: still asked.
+RELEASED_PARTS = 7
+
+
+def released_query(released: Sequence[ReleasedMonths]) -> list[tuple[str, str]]:
+    """``liberes=12:2026-11,2026-12:reminder_1:reminder_2:2026-11:reminder_1.532:2026-11``: each
+    part a list separated by commas, an email still asking as its step and its N°."""
+    return [
+        (
+            RELEASED_FIELD,
+            ":".join(
+                [
+                    str(r.company_id),
+                    _month_codes(r.months),
+                    ",".join(_step_code(step) for step in r.withdrawn),
+                    ",".join(_step_code(step) for step in r.rewritten),
+                    _month_codes(r.rewritten_without),
+                    ",".join(f"{_step_code(step)}.{n}" for step, n in r.still_asking),
+                    _month_codes(r.still_asking_months),
+                ]
+            ),
+        )
+        for r in released
+    ]
+
+
+def _month_codes(months: Sequence[date]) -> str:
+    return ",".join(f"{m:%Y-%m}" for m in months)
+
+
+def _step_code(label: str) -> str:
+    """« rappel n° 2 » → ``reminder_2``: the step whose label it is (checked by labelling it
+    again), empty when none is."""
+    number = re.search(r"\d{1,3}$", label)
+    candidates = [LadderStep.CALL.value, LadderStep.ESCALATION.value]
+    if number:
+        candidates.append(reminder_step(int(number.group())))
+    return next((code for code in candidates if step_label(code) == label), "")
+
+
+def _step_of(code: str) -> str | None:
+    """A step's label from its code in the address; None when it is not a step."""
+    if code in (LadderStep.CALL, LadderStep.ESCALATION) or (
+        len(code) < 20 and reminder_number(code) is not None
+    ):
+        return step_label(code)
+    return None
+
+
+def _months_of(text: str, after: date) -> tuple[date, ...] | None:
+    """The months of the address (« 2026-11,2026-12 »), each after ``after``; None if one is
+    not."""
+    months = []
+    for part in filter(None, text.split(",")):
+        found = re.fullmatch(r"(\d{4})-(\d{2})", part)
+        if found is None or int(found.group(1)) not in YEARS or not 1 <= int(found.group(2)) <= 12:
+            return None
+        month = date(int(found.group(1)), int(found.group(2)), 1)
+        if month <= after:
+            return None
+        months.append(month)
+    return tuple(months)
+
+
+def _steps_of(text: str) -> tuple[str, ...] | None:
+    labels = tuple(_step_of(code) for code in filter(None, text.split(",")))
+    return None if None in labels else tuple(label for label in labels if label)
+
+
+def _still_of(text: str) -> tuple[tuple[str, int], ...] | None:
+    """``reminder_1.532,reminder_2.533``: each email's step label (empty when unknown) and N°."""
+    found = []
+    for part in filter(None, text.split(",")):
+        code, _, number = part.rpartition(".")
+        if not number.isdigit() or len(number) > 10:
+            return None
+        found.append((_step_of(code) or "", int(number)))
+    return tuple(found)
+
+
+def released_from(values: Sequence[str], detail: ClauseDetail) -> tuple[ReleasedMonths, ...]:
+    """What a finish released, read back from the address (``released_query``): only a company
+    of the lot, only months after its end; a part that does not read is left out."""
+    end = detail.end_date
+    if end is None:
+        return ()
+    names = {party.company_id: party.company for party in detail.parties}
+    found: dict[int, ReleasedMonths] = {}  # each company of the lot told once at most
+    for value in values:
+        if len(found) == len(names):
+            break
+        parts = value.split(":")
+        if len(parts) != RELEASED_PARTS or not parts[0].isdigit() or len(parts[0]) > 9:
+            continue
+        company_id = int(parts[0])
+        months, without, still_months = (_months_of(parts[i], end) for i in (1, 4, 6))
+        withdrawn, rewritten = _steps_of(parts[2]), _steps_of(parts[3])
+        still = _still_of(parts[5])
+        if (
+            company_id not in names
+            or company_id in found
+            or not months
+            or without is None
+            or still_months is None
+            or withdrawn is None
+            or rewritten is None
+            or still is None
+        ):
+            continue
+        found[company_id] = ReleasedMonths(
+            company_id=company_id,
+            company=names[company_id],
+            end_date=end,
+            months=months,
+            withdrawn=withdrawn,
+            rewritten=rewritten,
+            rewritten_without=without,
+            still_asking=still,
+            still_asking_months=still_months,
+        )
+    return tuple(found.values())
+
+
+def told_in_history(
+    released: Sequence[ReleasedMonths], detail: ClauseDetail, event: str
+) -> tuple[ReleasedMonths, ...]:
+    """Only the releases the lot's last history row of ``event`` (the finish, a correction of
+    the end) tells word for word, as ``history_reason`` and ``correction_reason`` wrote them."""
+    rows = [row for row in detail.history if row.event == event]
+    text = (rows[-1].reason or "") if rows else ""
+    return tuple(r for r in released if released_sentence(r) in text)
+
+
+def still_waiting(
+    released: Sequence[ReleasedMonths], waiting: Mapping[int, LadderKey]
+) -> tuple[ReleasedMonths, ...]:
+    """Each release with only its emails still waiting (``waiting``, this lot's): the company's,
+    of the step named, covering a month still asked; the months still asked, those they cover."""
+    kept = []
+    for r in released:
+        asked = set(r.still_asking_months)
+        still: list[tuple[str, int]] = []
+        months: set[date] = set()
+        for step, number in r.still_asking:
+            key = waiting.get(number)
+            covered = asked.intersection(key.months) if key is not None else set()
+            if key is None or key.company_id != r.company_id or step_label(key.step) != step:
+                continue
+            if covered:
+                still.append((step, number))
+                months |= covered
+        kept.append(
+            replace(r, still_asking=tuple(still), still_asking_months=tuple(sorted(months)))
+        )
+    return tuple(kept)
+
+
+@dataclass(frozen=True)
+class ReleasedView:
+    """One company's release as the page tells it: the sentence ``clause advance`` prints, up
+    to the emails still asking a released month, which the page links to their own page."""
+
+    said: str
+    still: tuple[tuple[str, int], ...]
+    #: The released months they still ask: « novembre 2026 et décembre 2026 ».
+    still_months: str
+
+
+def released_views(released: Sequence[ReleasedMonths]) -> tuple[ReleasedView, ...]:
+    def months(found: Sequence[date]) -> str:
+        named = [french_month(m) for m in found]
+        return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " et " + named[-1]
+
+    return tuple(
+        ReleasedView(
+            said=released_sentence(
+                replace(r, still_asking=(), still_asking_months=())
+            ).removesuffix("."),
+            still=r.still_asking,
+            still_months=months(r.still_asking_months) if r.still_asking_months else "",
+        )
+        for r in released
+    )
+
+
+# --- an end of the work corrected, told on the page it leads to ---------------------------------
+#
+# What a correction released comes back in the address as a finish's does (``liberes``). What it
+# asks again (the step each month's reminders wait on, when, the date the company is held to)
+# is read from the lot's own history instead, the row the correction wrote: an address typed
+# cannot make the page announce a reminder or a due date that the pass will not use.
+
+#: The ``fait`` codes of a correction of the end: changed, or the same date sent again.
+END_CORRECTED = "fin-execution"
+END_UNCHANGED = "fin-execution-inchangee"
+#: The form's fields as the refusals name them (``correct_end_date``'s ``field``, ``reason_field``).
+END_FIELD = "Date de fin d'exécution"
+END_REASON_FIELD = "Motif"
+NBSP = "\u00a0"
+_CORRECTED_ROW = re.compile(
+    rf"fin d'exécution{NBSP}: (\d{{2}}/\d{{2}}/\d{{4}}) → (\d{{2}}/\d{{2}}/\d{{4}}){NBSP}; "
+)
+
+
+@dataclass(frozen=True)
+class EndCorrectedView:
+    """The last correction of the lot's end as its history row keeps it: the two dates and, by
+    company, the sentence of the months asked again (``owed_sentence``)."""
+
+    before: str
+    after: str
+    owed: tuple[str, ...]
+
+    @property
+    def later(self) -> bool:
+        return _day(self.after) > _day(self.before)
+
+
+def _day(text: str) -> date:
+    return datetime.strptime(text, "%d/%m/%Y").date()
+
+
+def end_corrected_from(detail: ClauseDetail) -> EndCorrectedView | None:
+    """The lot's last correction of its end, if it gave the end the lot has now: its dates and
+    the months it asked again, found in its history row after the reason typed (each company's
+    sentence starts with the months and names the company and the new end)."""
+    rows = [row for row in detail.history if row.event == END_DATE_CORRECTED]
+    if not rows or detail.end_date is None:
+        return None
+    text = rows[-1].reason or ""
+    found = _CORRECTED_ROW.match(text)
+    if found is None or found.group(2) != f"{detail.end_date:%d/%m/%Y}":
+        return None
+    starts = []
+    for name in {party.company for party in detail.parties}:
+        asked = re.compile(
+            r"\w+ \d{4}(?:(?:, | et )\w+ \d{4})* (?:est désormais demandé|sont désormais "
+            rf"demandés) à {re.escape(name)}{NBSP}: l'exécution s'est achevée le "
+            rf"{re.escape(found.group(2))}{NBSP}; "
+        )
+        # The last one: the reason typed comes before what the correction did.
+        matches = list(asked.finditer(text, found.end()))
+        if matches:
+            starts.append(matches[-1].start())
+    starts.sort()
+    ends = [*starts[1:], len(text)] if starts else []
+    owed = tuple(text[start:end].strip() for start, end in zip(starts, ends, strict=True))
+    return EndCorrectedView(found.group(1), found.group(2), owed)
+
+
+def end_refused_field(refusal: str | None) -> str | None:
+    """The field of the end's form a refusal names (it is shown next to it), None: the form's."""
+    for name, field in (("fin_execution", END_FIELD), ("motif_fin_execution", END_REASON_FIELD)):
+        if refusal is not None and refusal.startswith(f"{field}{NBSP}:"):
+            return name
+    return None
 
 
 def router(app: App, pages: Pages) -> APIRouter:
@@ -218,6 +512,32 @@ def router(app: App, pages: Pages) -> APIRouter:
             return not_found(request, clause_id)
         typed = typed or {}
         shown = typed if refusal else {}
+        done = next((s for s in Stage if s.value == request.query_params.get("fait")), None)
+        done_action = request.query_params.get("fait", "")
+        corrected = (
+            end_corrected_from(page.detail)
+            if done_action == END_CORRECTED and not refusal
+            else None
+        )
+        released = (
+            released_from(request.query_params.getlist(RELEASED_FIELD), page.detail)
+            # A correction releases only when it moved the end earlier.
+            if not refusal and (done is not None or (corrected is not None and not corrected.later))
+            else ()
+        )
+        if released:
+            released = told_in_history(
+                released,
+                page.detail,
+                ClauseEvent.FINISH.value if done is not None else END_DATE_CORRECTED,
+            )
+            asked = {number for r in released for _, number in r.still_asking}
+            waiting = (
+                await call(released_emails.waiting_ladder_emails, int(clause_id), asked)
+                if asked
+                else {}
+            )
+            released = still_waiting(released, waiting)
         return pages.render(
             request,
             "clause.html",
@@ -229,8 +549,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             refusal=refusal,
             refused_form=refused_form if refusal else None,
             typed=typed,
-            done=next((s for s in Stage if s.value == request.query_params.get("fait")), None),
-            done_action=request.query_params.get("fait", ""),
+            done=done,
+            released=released_views(released),
+            done_action=done_action,
+            corrected=corrected,
+            correct_end=page.detail.summary.stage is Stage.FOLLOW_UP
+            and page.detail.end_date is not None,
+            end_refused=end_refused_field(refusal) if refused_form == "fin-execution" else None,
+            end_field=END_FIELD,
+            end_reason_field=END_REASON_FIELD,
             award=award_form(page, shown if refused_form == "attribution" else {}),
             figures_form={
                 "montant": figure_field(page.detail.amount_excl_tax),
@@ -292,13 +619,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             return await clause_response(
                 request, user, clause_id, refusal=refused.message, typed=typed
             )
-        return RedirectResponse(
-            f"/clauses/{advanced.clause_id}?fait={advanced.to_stage.value}#etape", status_code=303
-        )
+        # A finish that released months tells it at the top of the page (``released_query``).
+        address = urlencode([("fait", advanced.to_stage.value), *released_query(advanced.released)])
+        anchor = "#message" if advanced.released else "#etape"
+        return RedirectResponse(f"/clauses/{advanced.clause_id}?{address}{anchor}", status_code=303)
 
     # --- the actions of a clause's stage ------------------------------------------------------
 
-    Action = Callable[[SignedIn, dict[str, str], int], Awaitable[str]]
+    #: An action returns the ``fait`` code, or the whole query of the page (``fait`` first).
+    Action = Callable[[SignedIn, dict[str, str], int], Awaitable[str | list[tuple[str, str]]]]
 
     async def act(request: Request, clause_id: str, form_name: str, action: Action) -> Response:
         """Check the session and its CSRF token, run ``action`` (it returns the ``fait`` code of
@@ -328,7 +657,8 @@ def router(app: App, pages: Pages) -> APIRouter:
                 typed=typed,
                 refused_form=form_name,
             )
-        return RedirectResponse(f"/clauses/{clause_id}?fait={done}#message", status_code=303)
+        query = urlencode([("fait", done)] if isinstance(done, str) else done)
+        return RedirectResponse(f"/clauses/{clause_id}?{query}#message", status_code=303)
 
     @routes.post("/clauses/{clause_id}/attribution")
     async def award(request: Request, clause_id: str) -> Response:
@@ -421,6 +751,28 @@ def router(app: App, pages: Pages) -> APIRouter:
             return "fin-prevue" if done.changed else "fin-prevue-inchangee"
 
         return await act(request, clause_id, "fin-prevue", action)
+
+    @routes.post("/clauses/{clause_id}/fin-execution")
+    async def end_date(request: Request, clause_id: str) -> Response:
+        async def action(
+            user: SignedIn, typed: dict[str, str], clause: int
+        ) -> list[tuple[str, str]]:
+            end = required_date(typed.get("fin_execution", ""), END_FIELD)
+            done = await call(
+                clause_corrections.correct_end_date,
+                clause,
+                end,
+                reason=typed.get("motif_fin_execution", ""),
+                actor=user.name,
+                field=END_FIELD,
+                reason_field=END_REASON_FIELD,
+            )
+            if not done.changed:
+                return [("fait", END_UNCHANGED)]
+            # The months asked again are read back from the history row (``end_corrected_from``).
+            return [("fait", END_CORRECTED), *released_query(done.released)]
+
+        return await act(request, clause_id, "fin-execution", action)
 
     @routes.post("/clauses/{clause_id}/evenement")
     async def side_event(request: Request, clause_id: str) -> Response:

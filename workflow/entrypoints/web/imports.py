@@ -47,6 +47,7 @@ from workflow.domain.vocabulary import (
     Criterion,
     DeliveryMode,
 )
+from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ClausesError, FileRefused, InputRefused
@@ -385,6 +386,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             change_words=CHANGE_WORDS if dry_run else DONE_WORDS,
             Change=Change,
             criteria_text=criteria_text,
+            french_spaces=french_spaces,
             modes_text=modes_text,
             lot_hours=lot_hours,
             replacing=getattr(result, "replacing", {}),

@@ -68,10 +68,20 @@ CANCELLED_REASON = re.compile(
     r"\((?P<hours>[^()]+?) retirées\) : .*",
     re.DOTALL,
 )
-#: ``record_declaration``'s history reason.
+#: ``record_declaration``'s history reason; after « – », what it did to the lot's outcomes
+#: (``outcome_counts.count_sentences``: « 1 sortie (P-0007, CDI) n'est plus comptée … »).
 _REASON = re.compile(
     r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<hours>[^:()]+?)"
     r"(?: \(remplace [^()]+\))?"
+    r"(?: – (?P<counts>\d+ sorties? \(.*))?",
+    re.DOTALL,
+)
+#: What a cancellation's history reason ends with when it took outcomes out of the figures
+#: (`` – `` and ``outcome_counts.uncounted_sentence``), after the facilitator's own reason.
+CANCELLED_COUNTS = re.compile(
+    r" – (?P<counts>\d+ sorties? \(.*?\) (?:n'est plus comptée|ne sont plus comptées) tant que "
+    r"[^()]*)$",
+    re.DOTALL,
 )
 #: Same-instant months beyond this many are not combined (2^n sums): the cumul is not judged.
 _MAX_SAME_INSTANT = 8
@@ -89,6 +99,9 @@ class Recording:
     history_id: int
     at: datetime
     hours: Decimal
+    #: What it did to the lot's outcomes, as its row says (« 1 sortie (P-0007, CDI) n'est plus
+    #: comptée … »); None when it says nothing (none moved, or a row written before it said so).
+    counts: str | None = None
 
 
 @dataclass
@@ -107,6 +120,8 @@ class DeclarationFacts:
     #: A cancelled declaration, read back from its history: when it was cancelled, by which row.
     cancelled_at: datetime | None = None
     cancelled_by: int | None = None
+    #: The outcomes that cancellation took out of the figures, as its row says; None if none.
+    cancelled_counts: str | None = None
 
     @property
     def label(self) -> str:
@@ -227,7 +242,7 @@ def _attach_recordings(session: Session, found: Declarations) -> None:
         if parsed is None or hours is None:
             continue
         pending[(clause_id, parsed["month"], parsed["company"])].append(
-            Recording(history_id, _utc(at), hours)
+            Recording(history_id, _utc(at), hours, parsed["counts"])
         )
     for (clause_id, month, company), recordings in pending.items():
         candidates = by_month.get((clause_id, month), [])
@@ -251,6 +266,7 @@ def _cancelled_facts(
     filled by ``_complete_cancelled``."""
     hours = parse_hours(cancelled["hours"])
     last = recordings[-1] if recordings else None
+    counts = CANCELLED_COUNTS.search(cancelled.string)
     return DeclarationFacts(
         id=int(cancelled["id"]),
         clause_id=clause_id,
@@ -264,6 +280,7 @@ def _cancelled_facts(
         recordings=recordings,
         cancelled_at=at,
         cancelled_by=history_id,
+        cancelled_counts=counts["counts"] if counts else None,
     )
 
 

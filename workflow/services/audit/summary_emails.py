@@ -14,8 +14,16 @@ outcome recorded since with a date in the month, an amendment of the hours, an e
 execution, a calendar or an award recorded (or corrected) since, a declaration cancelled since.
 A declaration corrected or cancelled moves the outcome tables too: an outcome counts while its
 participant has hours on its lot. Such a change leaves a history row; a summary with one in its
-scope after it was written has its differences reported as remarks naming the change, not as
-problems. So do a row renamed with the same figures (a company or a lot renamed) and a
+scope after it was written has its differences reported as remarks naming the change (and, for a
+declaration, what its row says it did to the outcomes: « 1 sortie (P-0007, CDI) n'est plus
+comptée … »), not as problems.
+
+Any declaration change after a summary may explain its outcome tables, not only one whose row
+says it took an outcome out or put one back: the figures recompiled for the summary's moment
+read the declarations known then (``recorded_at`` up to it), and a corrected declaration carries
+its correction's instant, so all its lines are unknown then, whoever the correction touched. A
+correction of someone else's hours moves the recompiled outcome tables as much as one that took
+the person away. So do a row renamed with the same figures (a company or a lot renamed) and a
 participants table whose totals agree (a participant's criterion, sex or birth year corrected:
 participants have no history).
 """
@@ -63,6 +71,7 @@ if TYPE_CHECKING:
 #: History rows that change what a summary compiled for an earlier moment gives, in French.
 CHANGING_EVENTS = {
     "finish": "fin d'exécution",
+    "end_date_corrected": "date de fin d'exécution corrigée",
     "outcome": "sortie d'un participant",
     "hours_override": "heures imposées",
     "parameters": "paramètres du calcul",
@@ -201,6 +210,12 @@ def latest_facilitator_key(emails: list[SummaryEmail]) -> str | None:
     return max(sent, key=lambda e: (e.created_at, e.id)).key if sent else None
 
 
+def _counts(said: str | None) -> str:
+    """`` – 1 sortie (P-0007, CDI) n'est plus comptée …``: what a declaration's change did to
+    the lot's outcomes, as its history row says, in the change's words in a remark."""
+    return f" – {said.rstrip('.')}" if said else ""
+
+
 def later_changes(
     session: Session,
     declarations: Declarations,
@@ -221,7 +236,7 @@ def later_changes(
                     facts.buyer,
                     f"déclaration {facts.label} annulée le "
                     f"{local_moment(facts.cancelled_at, zone)} (ligne d'historique n° "
-                    f"{facts.cancelled_by})",
+                    f"{facts.cancelled_by}){_counts(facts.cancelled_counts)}",
                     Family.DECLARATION,
                     month=facts.month,
                     known_since=first or facts.recorded_at,
@@ -237,7 +252,7 @@ def later_changes(
                         facts.buyer,
                         f"déclaration {facts.label} corrigée le "
                         f"{local_moment(recording.at, zone)} (ligne d'historique n° "
-                        f"{recording.history_id})",
+                        f"{recording.history_id}){_counts(recording.counts)}",
                         Family.DECLARATION,
                         month=facts.month,
                         known_since=first,

@@ -1,0 +1,169 @@
+"""The companies' notices of a lot suspended and resumed: what the calls and reminders they no
+longer get (or get again) mean for their declarations.
+
+``services.company_pauses`` reads the facts (the months owed, the next call the ladder will
+send); this module says which kinds there are and what their templates read. The buyer's own
+notices of the same events are ``notice_suspended`` and ``notice_resumed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from workflow.emails.envelope import Recipient
+from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.lots import Lot, lot_context
+from workflow.emails.notices import SAMPLE_MILESTONES, months_named
+from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+SUSPENDED = "company_lot_suspended"
+RESUMED = "company_lot_resumed"
+KINDS = (SUSPENDED, RESUMED)
+
+
+@dataclass(frozen=True)
+class OwedMonth:
+    """A month the company was called for and has not declared, with the due date the ladder
+    holds it to; ``pushed``: at a suspension, a date the suspension moves later (its working
+    days are not counted), not known until the lot resumes."""
+
+    month: date
+    due_on: date
+    pushed: bool = False
+    #: Reminders or the buyer's alert still to come (False: every step of its ladder was sent).
+    reminded: bool = True
+
+
+@dataclass(frozen=True)
+class NextCall:
+    """The call the ladder sends after a resumption: the day it leaves, the months it asks
+    for and the one due date it gives them."""
+
+    on: date
+    months: tuple[date, ...]
+    due_on: date
+
+
+def _owed_context(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]]:
+    return [
+        {
+            "month": o.month,
+            "due_on": o.due_on,
+            "pushed": o.pushed,
+            # Past: « attendue depuis le … »; else « à rendre au plus tard le … ».
+            "late": o.due_on < today,
+        }
+        for o in sorted(owed, key=lambda o: o.month)
+    ]
+
+
+def suspended_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    at: date,
+    reason: str | None,
+    owed: Sequence[OwedMonth],
+    later: Sequence[date],
+) -> dict[str, Any]:
+    """``later``: the months worked (at least in part) before the suspension and not called
+    yet, which will be after the resumption; the suspension's own month among them is asked
+    for the hours worked before it."""
+    partial_month = next((m for m in later if (m.year, m.month) == (at.year, at.month)), None)
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "at": at,
+        "reason": reason,
+        "owed": _owed_context(owed, at),
+        "later": list(later),
+        "later_count": len(later),
+        "later_of": months_named(later, of=True),
+        "partial_month": partial_month,
+    }
+
+
+def resumed_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    at: date,
+    suspended_on: date | None,
+    reason: str | None,
+    owed: Sequence[OwedMonth],
+    next_call: NextCall | None,
+    skipped: Sequence[date],
+) -> dict[str, Any]:
+    """``owed`` with the dates the reminders will give (pushed by the suspension's working
+    days); ``next_call``: None when no call is left on the lot; ``skipped``: the months spent
+    entirely suspended, which nobody is asked to declare."""
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "at": at,
+        "suspended_on": suspended_on,
+        "reason": reason,
+        "owed": _owed_context(owed, at),
+        "reminders_resume": any(o.reminded for o in owed),
+        "next_call": None
+        if next_call is None
+        else {
+            "on": next_call.on,
+            "months": list(next_call.months),
+            "months_count": len(next_call.months),
+            "months_of": months_named(next_call.months, of=True),
+            "due_on": next_call.due_on,
+        },
+        "skipped": list(skipped),
+        "skipped_count": len(skipped),
+        "skipped_of": months_named(skipped, of=True),
+    }
+
+
+# --- the sample -------------------------------------------------------------------------------
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    """The sample lot suspended on 3 August 2026, resumed on 1 September 2026 at 10:00: July,
+    called on 3 August and due on 10 August, is owed; its five working days after the call are
+    counted after the suspension (due 8 September). August, worked on its first two days, is
+    called the next morning (its call time has passed) with the date a late call gives."""
+    suspended_on, why = SAMPLE_MILESTONES["notice_suspended"]
+    lot = LOT
+    if kind == SUSPENDED:
+        context = suspended_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            at=suspended_on,
+            reason=why,
+            owed=[OwedMonth(date(2026, 7, 1), date(2026, 8, 10), pushed=True)],
+            later=[date(2026, 8, 1)],
+        )
+    else:
+        resumed_on, why = SAMPLE_MILESTONES["notice_resumed"]
+        context = resumed_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            at=resumed_on,
+            suspended_on=suspended_on,
+            reason=why,
+            owed=[OwedMonth(date(2026, 7, 1), date(2026, 9, 8))],
+            next_call=NextCall(date(2026, 9, 2), (date(2026, 8, 1),), date(2026, 9, 11)),
+            skipped=[],
+        )
+    return Sample((HOLDER_CORRESPONDENT,), context)
+
+
+FAMILY = EmailFamily("company_pauses", KINDS, sample)

@@ -1,0 +1,423 @@
+"""The companies of a lot told of its suspension and of its resumption.
+
+While a lot is suspended its companies get no call and no reminder (``services.reminders``
+skips lots not in a calling stage); on resumption the calls start again, a late one first. A
+company that sees its reminders stop, then start again, without a word, does not know what it
+still owes: each company of the award with a correspondent gets one email per event, keyed by
+the change's history row and the company (``company_key``), queued in the transaction of the
+change (``services.notices.notify_advanced`` calls ``tell_companies``).
+
+What they read is what the ladder does, read from the same rows and computed with the same
+calendar functions:
+
+- at the suspension, the months called and not declared, with the date their call gave (a
+  date on or after the first suspended day is moved later by the suspension, which is not over:
+  the email says so and gives the new one at the resumption), and the months not called yet
+  that will be after it;
+- at the resumption, those months again with the dates their reminders will count from
+  (``pushed_due``), and the next call: its day, its months and its one due date, as the passes
+  will open and climb them (``next_call``, the replay of ``reminders.rearm_lot``,
+  ``_open_batch`` and the call's grouping in ``_climb_batch``). The handler runs before
+  ``rearm_lot`` (bootstrap's order): a party it will arm is armed here in thought, the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import AwardParty, Clause, ClauseHistory, DeclarationLadder
+from workflow.domain.calendar import (
+    Interval,
+    LadderDays,
+    LadderStep,
+    add_months,
+    due_after_call,
+    first_call_not_before,
+    local_date,
+    month_fully_within,
+    month_schedule,
+    month_start,
+    months_between,
+    pushed_due,
+    sending_slot,
+    suspended_days,
+)
+from workflow.domain.events import ClauseAdvanced
+from workflow.domain.stages import ClauseEvent, Stage
+from workflow.emails.company_pauses import (
+    RESUMED,
+    SUSPENDED,
+    NextCall,
+    OwedMonth,
+    resumed_context,
+    suspended_context,
+)
+from workflow.services.declarations import declared_months_of
+from workflow.services.email_facts import lot_of
+from workflow.services.lot_calendars import (
+    LotCalendar,
+    execution_starts,
+    lot_calendars,
+    suspensions,
+)
+from workflow.services.mailing import Mailing
+from workflow.services.outbox import Recipient, key_exists, queue_email
+from workflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KINDS_BY_EVENT = {ClauseEvent.SUSPEND: SUSPENDED, ClauseEvent.RESUME: RESUMED}
+
+
+def company_key(clause_id: int, kind: str, company_id: int, stamp: str) -> str:
+    """``notice:<lot>:<kind>:company-<id>@<instant>``: the buyer notices' form (the audit reads
+    it: the kind, the lot, a history row of the lot at that instant), the company in the cause
+    so that each company of the lot gets its own row; the instant is the history row's."""
+    return f"notice:{clause_id}:{kind}:company-{company_id}@{stamp}"
+
+
+@dataclass(frozen=True)
+class PartyCalls:
+    """Where a party's calls stand (``AwardParty.next_call_*``) and the months its ladders owe."""
+
+    next_call_month: date | None
+    next_call_at: datetime | None
+    #: Ladders whose call has not left yet: (month, when it is planned).
+    pending_calls: tuple[tuple[date, datetime | None], ...] = ()
+
+
+def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
+    """Event handler: one email to each company of the lot suspended or resumed."""
+    kind = KINDS_BY_EVENT.get(event.event)
+    if kind is None:
+        return
+    clause = session.get_one(Clause, event.clause_id)
+    stamp = event.at.astimezone(UTC).isoformat()
+    for party in clause.parties:
+        recipient = party_recipient(party)
+        if recipient is None:
+            continue  # the digest lists awards missing a correspondent
+        key = company_key(clause.id, kind, party.company_id, stamp)
+        if key_exists(session, key):
+            continue
+        context = (
+            suspension_context(session, app.settings, clause, party, recipient, event)
+            if kind == SUSPENDED
+            else resumption_context(session, app.settings, clause, party, recipient, event)
+        )
+        queue_email(
+            session,
+            app.renderer,
+            key=key,
+            kind=kind,
+            recipients=[recipient],
+            context=context,
+            now=event.at,
+            clause_id=clause.id,
+        )
+
+
+def party_recipient(party: AwardParty) -> Recipient | None:
+    """The correspondent named at award, else the company's first one (the ladder's reader)."""
+    correspondent = party.correspondent or (
+        party.company.correspondents[0] if party.company.correspondents else None
+    )
+    if correspondent is None or not correspondent.email.strip():
+        return None
+    return Recipient(correspondent.name, correspondent.email)
+
+
+def _called_ladders(session: Session, clause_id: int, company_id: int) -> list[DeclarationLadder]:
+    return list(
+        session.scalars(
+            select(DeclarationLadder)
+            .where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+                DeclarationLadder.declared_at.is_(None),
+            )
+            .order_by(DeclarationLadder.month)
+        )
+    )
+
+
+def owed_months(
+    ladders: Sequence[DeclarationLadder],
+    declared: set[date],
+    days: LadderDays,
+    zone: ZoneInfo,
+    *,
+    pushed_from: date | None = None,
+) -> list[OwedMonth]:
+    """The months called and not declared, each with the date its reminders count from (the
+    call's, moved by the suspended working days ``days`` knows). ``pushed_from``: the first day
+    of a suspension still running, whose days are not known yet: a date on or after it will be
+    moved again."""
+    owed: list[OwedMonth] = []
+    for ladder in ladders:
+        if ladder.called_at is None or ladder.month in declared:
+            continue
+        due_on = pushed_due(ladder.due_on, local_date(ladder.called_at, zone), days)
+        pushed = pushed_from is not None and due_on >= pushed_from
+        owed.append(OwedMonth(ladder.month, due_on, pushed, ladder.next_step != LadderStep.DONE))
+    return owed
+
+
+# --- the suspension ---------------------------------------------------------------------------
+
+
+def suspension_context(
+    session: Session,
+    settings: Settings,
+    clause: Clause,
+    party: AwardParty,
+    recipient: Recipient,
+    event: ClauseAdvanced,
+) -> dict[str, object]:
+    zone = settings.zone
+    day = local_date(event.at, zone)
+    earlier = [i for i in suspensions(session, [clause.id]).get(clause.id, []) if i.end]
+    days = LadderDays(suspended_days(earlier, zone, day))
+    declared = set(declared_months_of(session, clause.id, party.company_id))
+    ladders = _called_ladders(session, clause.id, party.company_id)
+    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    later = _called_after(party, lot, ladders, declared, day, event.at, zone)
+    return suspended_context(
+        lot_of(clause),
+        party.company.name,
+        recipient,
+        at=day,
+        reason=event.reason,
+        owed=owed_months(ladders, declared, days, zone, pushed_from=day),
+        later=later,
+    )
+
+
+def _called_after(
+    party: AwardParty,
+    lot: LotCalendar,
+    ladders: Sequence[DeclarationLadder],
+    declared: set[date],
+    day: date,
+    at: datetime,
+    zone: ZoneInfo,
+) -> list[date]:
+    """The months up to the suspension's, worked at least in part before it, not called yet:
+    the passes call them once the lot resumes (a month the suspension covers whole is not).
+
+    A month whose ladder is opened but whose call waits for its slot (``called_at`` unset: the
+    pass opened it outside the call hour) is among them, though before ``next_call_month``: no
+    email was queued for it, and the climb skips a suspended lot (``reminders._in_called_lot``),
+    so its call leaves at the resumption (``next_call``'s ``pending_calls``)."""
+    running = [Interval(at, None)]
+    waiting = {
+        ladder.month
+        for ladder in ladders
+        if ladder.called_at is None
+        and ladder.next_step != LadderStep.DONE
+        and ladder.month not in declared
+        and not month_fully_within(ladder.month, running, zone)
+    }
+    first = party.next_call_month or lot.start_month
+    if first is None or lot.end_month is None:
+        return sorted(waiting)
+    last = min(month_start(day), lot.end_month)
+    opened = {ladder.month for ladder in ladders if ladder.called_at is not None}
+    later = {
+        m
+        for m in months_between(first, last)
+        if m not in opened and m not in declared and not month_fully_within(m, running, zone)
+    }
+    return sorted(later | waiting)
+
+
+# --- the resumption ---------------------------------------------------------------------------
+
+
+def resumption_context(
+    session: Session,
+    settings: Settings,
+    clause: Clause,
+    party: AwardParty,
+    recipient: Recipient,
+    event: ClauseAdvanced,
+) -> dict[str, object]:
+    zone = settings.zone
+    day = local_date(event.at, zone)
+    # Closed at the resumption (a preview of a lot still suspended resumes it in thought).
+    intervals = [
+        Interval(i.start, i.end or event.at)
+        for i in suspensions(session, [clause.id]).get(clause.id, [])
+    ]
+    days = LadderDays(suspended_days(intervals, zone, day))
+    declared = set(declared_months_of(session, clause.id, party.company_id))
+    ladders = _called_ladders(session, clause.id, party.company_id)
+    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    started = execution_starts(session, [clause.id]).get(clause.id, event.at)
+    calls = PartyCalls(
+        party.next_call_month,
+        party.next_call_at,
+        tuple(
+            (ladder.month, ladder.next_step_at)
+            for ladder in ladders
+            if ladder.called_at is None and ladder.month not in declared
+        ),
+    )
+    last = intervals[-1] if intervals else None
+    return resumed_context(
+        lot_of(clause),
+        party.company.name,
+        recipient,
+        at=day,
+        suspended_on=local_date(last.start, zone) if last is not None else None,
+        reason=event.reason,
+        owed=owed_months(ladders, declared, days, zone),
+        next_call=next_call(calls, lot, intervals, declared, started, event.at, zone),
+        skipped=_skipped(lot, last, declared, zone),
+    )
+
+
+def _skipped(
+    lot: LotCalendar, last: Interval | None, declared: set[date], zone: ZoneInfo
+) -> list[date]:
+    """The lot's months the suspension just ended covered whole: nobody is asked for them."""
+    if last is None or lot.start_month is None or lot.end_month is None:
+        return []
+    return [
+        m
+        for m in months_between(lot.start_month, lot.end_month)
+        if m not in declared and month_fully_within(m, [last], zone)
+    ]
+
+
+def _armed(calls: PartyCalls, lot: LotCalendar, started: datetime, zone: ZoneInfo) -> PartyCalls:
+    """The party as ``reminders.rearm_lot`` leaves it, in the same transaction: one with no
+    call planned gets one, unless it is parked past the lot's end."""
+    month, call_at = calls.next_call_month, calls.next_call_at
+    if call_at is not None:
+        return calls
+    if month is not None and lot.end_month is not None and month > lot.end_month:
+        return calls
+    month = month or lot.start_month
+    if month is None:
+        return calls
+    call_at = max(
+        month_schedule(month, lot.rules, zone).call_at,
+        first_call_not_before(started, lot.rules.call_time, zone),
+    )
+    return PartyCalls(month, call_at, calls.pending_calls)
+
+
+def _due_months(month: date, lot: LotCalendar, now: datetime, zone: ZoneInfo) -> list[date]:
+    """``reminders._due_months``: from ``month`` on, each month whose call has passed at
+    ``now`` (the first one is due: its party's call time has passed)."""
+    months: list[date] = []
+    while lot.end_month is None or month <= lot.end_month:
+        if months and month_schedule(month, lot.rules, zone).call_at > now:
+            break
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+def next_call(
+    calls: PartyCalls,
+    lot: LotCalendar,
+    intervals: Sequence[Interval],
+    declared: set[date],
+    started: datetime,
+    at: datetime,
+    zone: ZoneInfo,
+) -> NextCall | None:
+    """The first call the passes send the party after a resumption at ``at``, the service
+    passing every minute from then on: None when no month is left to call.
+
+    Each opening is replayed as ``reminders._open_batch`` does it at the pass that finds the
+    party due: the months whose call has passed, less those spent entirely suspended and those
+    already declared, called at ``sending_slot`` of the party's call time. The first call takes
+    every month opened with a slot by then (``_climb_batch`` sends the calls of one company in
+    one email), with one date: the latest ``due_after_call`` of theirs, on the day it leaves.
+    """
+    rules = lot.rules
+    calls = _armed(calls, lot, started, zone)
+    opened = [
+        (month, sending_slot(planned or at, at, rules.call_time, zone))
+        for month, planned in calls.pending_calls
+    ]
+    month, call_at = calls.next_call_month, calls.next_call_at
+    while month is not None and call_at is not None:
+        now = max(call_at, at)  # the pass that finds the party due
+        first = min((slot for _, slot in opened), default=None)
+        if first is not None and now > first:
+            break
+        months = _due_months(month, lot, now, zone)
+        if not months:
+            break
+        slot = sending_slot(call_at, now, rules.call_time, zone)
+        opened.extend(
+            (m, slot)
+            for m in months
+            if m not in declared and not month_fully_within(m, intervals, zone)
+        )
+        month = add_months(months[-1], 1)
+        past_end = lot.end_month is not None and month > lot.end_month
+        call_at = None if past_end else month_schedule(month, rules, zone).call_at
+    if not opened:
+        return None
+    first = min(slot for _, slot in opened)
+    called = sorted({m for m, slot in opened if slot <= first})
+    call_on = local_date(first, zone)
+    due_on = max(due_after_call(month_schedule(m, rules, zone), call_on, zone) for m in called)
+    return NextCall(call_on, tuple(called), due_on)
+
+
+# --- ``clauses mail preview --clause`` ----------------------------------------------------------
+
+
+def preview_context(
+    session: Session, settings: Settings, clause: Clause, kind: str, now: datetime
+) -> tuple[Recipient, dict[str, object]] | None:
+    """The first company's email of ``kind`` as it would leave now: a lot in execution
+    suspended now, a suspended lot as told at its suspension or resumed now. None when the
+    lot's stage has no such email to show, or no company a correspondent to write to."""
+    stage = Stage(clause.stage)
+    if kind == SUSPENDED and stage == Stage.EXECUTION:
+        event = _event(clause, ClauseEvent.SUSPEND, now, None)
+    elif kind == SUSPENDED and stage == Stage.SUSPENDED:
+        row = _latest_row(session, clause.id, ClauseEvent.SUSPEND)
+        at, reason = (row.at, row.reason) if row is not None else (clause.stage_changed_at, None)
+        event = _event(clause, ClauseEvent.SUSPEND, at, reason)
+    elif kind == RESUMED and stage == Stage.SUSPENDED:
+        event = _event(clause, ClauseEvent.RESUME, now, None)
+    else:
+        return None
+    for party in clause.parties:
+        recipient = party_recipient(party)
+        if recipient is None:
+            continue
+        if kind == SUSPENDED:
+            return recipient, suspension_context(session, settings, clause, party, recipient, event)
+        return recipient, resumption_context(session, settings, clause, party, recipient, event)
+    return None
+
+
+def _event(clause: Clause, what: ClauseEvent, at: datetime, reason: str | None) -> ClauseAdvanced:
+    stage = Stage(clause.stage)
+    after = Stage.SUSPENDED if what == ClauseEvent.SUSPEND else Stage.EXECUTION
+    return ClauseAdvanced(clause.id, what, stage, after, at, "preview", reason)
+
+
+def _latest_row(session: Session, clause_id: int, what: ClauseEvent) -> ClauseHistory | None:
+    return session.scalar(
+        select(ClauseHistory)
+        .where(ClauseHistory.clause_id == clause_id, ClauseHistory.event == what.value)
+        .order_by(ClauseHistory.id.desc())
+        .limit(1)
+    )
