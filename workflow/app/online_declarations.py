@@ -16,14 +16,21 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_month
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
-from workflow.domain.calendar import due_date, local_date, opens_on, working_days_between
+from workflow.domain.calendar import (
+    due_date,
+    local_date,
+    month_start,
+    opens_on,
+    working_days_between,
+)
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -109,6 +116,8 @@ class DeclarationPage:
     buyer: str
     market: str
     lot: str
+    lot_number: str | None
+    lot_title: str
     month: date
     opens_on: date
     due_on: date
@@ -117,6 +126,9 @@ class DeclarationPage:
     late_days: int
     #: Why the month cannot be declared now (not open yet, lot not in execution…), or None.
     closed_because: str | None
+    #: The lot's recorded end of execution when the month follows it: the month is no longer
+    #: asked (« released »), the page says there is nothing to declare instead of the form.
+    ended_on: date | None
     known: tuple[KnownPerson, ...]
     recorded: tuple[RecordedLine, ...] | None  # None: nothing recorded yet for the month
     recorded_total: Decimal | None
@@ -177,6 +189,12 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
             "Écrivez à la facilitatrice, qui la corrigera.",
         )
     context = lot_context(lot_of(clause))
+    ended_on = _released_by(clause, scope.month)
+    if ended_on is not None:
+        # The month is no longer owed: one sentence for the company, which the other rules
+        # (the CLI's refusal naming the facilitator's clause number, the finished stage) would
+        # only blur. Read from the current end date: corrected later, the month is owed again.
+        problems = [_released_reason(scope.month, context, ended_on)]
     called = ladder_due_dates(session, clause.id, company.id).get(scope.month)
     due_on = called or due_date(scope.month, due_day_of(clause, app.settings))
     late = existing is None and not problems
@@ -186,12 +204,15 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         buyer=context["buyer"],
         market=context["market"],
         lot=context["lot"],
+        lot_number=context["lot_number"],
+        lot_title=context["lot_title"],
         month=scope.month,
         opens_on=opens_on(scope.month),
         due_on=due_on,
         late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
+        ended_on=ended_on,
         known=tuple(known_people(session, clause.id, company.id, scope.month)),
         recorded=None
         if existing is None
@@ -209,6 +230,22 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         recorded_total=None if existing is None else existing.total_hours,
         recorded_at=None if existing is None else existing.recorded_at,
         recorded_by=None if existing is None else existing.recorded_by,
+    )
+
+
+def _released_by(clause: Clause, month: date) -> date | None:
+    """The lot's end of execution when ``month`` comes after its month (finished or corrected
+    earlier since the link was sent), else None."""
+    end = clause.end_date
+    return end if end is not None and month > month_start(end) else None
+
+
+def _released_reason(month: date, context: dict[str, Any], ended_on: date) -> str:
+    """The refusal of a check or a declaration for a released month (the page words it)."""
+    return (
+        f"{french_month(month).capitalize()} ne vous est plus demandé : l'exécution du "
+        f"{context['lot_phrase']} (marché {context['market']}) s'est achevée le "
+        f"{french_date(ended_on)}. Vous n'avez rien à déclarer pour ce mois."
     )
 
 
