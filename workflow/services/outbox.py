@@ -73,21 +73,8 @@ def queue_email(
     connection = session.connection()
     if connection.execute(_KEY_EXISTS, {"key": key}).first() is not None:
         return False
-    rendered = renderer.render(kind, context)
-    values = {
-        "key": key,
-        "kind": kind,
-        "clause_id": clause_id,
-        "recipients": "\n".join(r.formatted() for r in recipients),
-        "subject": rendered.subject,
-        "body_text": rendered.text,
-        "body_html": rendered.html,
-        "state": OutboxState.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "message_token": secrets.token_hex(8),
-    }
+    email = EmailToQueue(key, kind, recipients, context, clause_id, attachments)
+    values = _outbox_values(renderer, email, now)
     # A key another instance has just written is not written again, nor counted as queued.
     statement = insert_ignoring(connection, _TABLE, "key")
     if not attachments:
@@ -96,19 +83,7 @@ def queue_email(
     outbox_id = connection.execute(statement.returning(_TABLE.c.id), values).scalar()
     if outbox_id is None:
         return False
-    connection.execute(
-        _ATTACHMENTS.insert(),
-        [
-            {
-                "outbox_id": outbox_id,
-                "position": position,
-                "filename": attachment.filename,
-                "content_type": attachment.content_type,
-                "content": attachment.content,
-            }
-            for position, attachment in enumerate(attachments)
-        ],
-    )
+    connection.execute(_ATTACHMENTS.insert(), _attachment_rows(outbox_id, attachments))
     return True
 
 
@@ -189,25 +164,34 @@ def _queue_batch(
         for outbox_id, key in connection.execute(statement.returning(_TABLE.c.id, _TABLE.c.key))
     }
     files = [
-        {
-            "outbox_id": ids[email.key],
-            "position": position,
-            "filename": attachment.filename,
-            "content_type": attachment.content_type,
-            "content": attachment.content,
-        }
+        row
         for email in chosen
         if email.key in ids
-        for position, attachment in enumerate(email.attachments)
+        for row in _attachment_rows(ids[email.key], email.attachments)
     ]
     if files:
         connection.execute(_ATTACHMENTS.insert(), files)
     return len(ids)
 
 
+def _attachment_rows(outbox_id: int, attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """The ``outbox_attachments`` rows of one email, in its order."""
+    return [
+        {
+            "outbox_id": outbox_id,
+            "position": position,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "content": attachment.content,
+        }
+        for position, attachment in enumerate(attachments)
+    ]
+
+
 def _outbox_values(
     renderer: TemplateRenderer, email: EmailToQueue, now: datetime
 ) -> dict[str, Any]:
+    """The new row of one email, rendered: waiting, due at ``now``."""
     rendered = renderer.render(email.kind, email.context)
     return {
         "key": email.key,

@@ -9,7 +9,7 @@ in the command line's ``--json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -30,7 +30,6 @@ from workflow.domain.stages import EVENT_LABELS, ClauseEvent, Stage, parse_event
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode
 from workflow.errors import ClausesError, InputRefused, NotFound
-from workflow.services.lot_ends import ReleasedMonths
 from workflow.services.online_declarations import FormProblem, FormRefused, LineForm
 
 T = TypeVar("T")
@@ -368,12 +367,6 @@ def _clause(summary: ClauseSummary) -> dict[str, Any]:
     }
 
 
-def _released(released: Sequence[ReleasedMonths]) -> list[Any]:
-    """What an end released, by company, as the command line's ``--json`` gives it; an email
-    still asking a released month with its page on the site, where it is cancelled."""
-    return released_data(released, links=True)
-
-
 def _detail(detail: ClauseDetail) -> dict[str, Any]:
     return {
         **_clause(detail.summary),
@@ -569,7 +562,7 @@ def create_api(app: App) -> FastAPI:
             "le": moved.at,
             # The same facts as the command line's ``--json``; an email still asking a released
             # month with its page on the site, where it is cancelled.
-            "mois_plus_demandes": _released(moved.released),
+            "mois_plus_demandes": released_data(moved.released, links=True),
         }
 
     @api.post(
@@ -589,7 +582,7 @@ def create_api(app: App) -> FastAPI:
             "fin": done.after,
             "modifiee": done.changed,
             "le": done.at,
-            "mois_plus_demandes": _released(done.released),
+            "mois_plus_demandes": released_data(done.released, links=True),
             "mois_de_nouveau_demandes": owed_data(done.owed),
         }
 
