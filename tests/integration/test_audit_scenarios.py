@@ -49,7 +49,7 @@ def test_a_suspension_over_a_summary_leaves_nothing_for_the_audit(app: App) -> N
     resume = at(
         stage_change(lot.clause_id, ClauseEvent.RESUME, "reprise"), paris(date(2026, 7, 27), 10)
     )
-    simulate(app, date(2026, 3, 2), date(2026, 9, 30), actions=[suspend, resume], dispatch=False)
+    simulate(app, date(2026, 3, 2), date(2026, 9, 30), actions=[suspend, resume])
 
     # June's summary leaves while the lot is suspended: its call waits for the resumption, on
     # a date nobody knows yet (its scheduled 1 July is past, the 28 July of the resumption is
@@ -80,7 +80,7 @@ def test_a_suspension_after_the_call_gives_no_date_that_will_move(app: App) -> N
     resume = at(
         stage_change(lot.clause_id, ClauseEvent.RESUME, "reprise"), paris(date(2026, 11, 5), 10)
     )
-    simulate(app, date(2026, 9, 1), date(2026, 12, 15), actions=[suspend, resume], dispatch=False)
+    simulate(app, date(2026, 9, 1), date(2026, 12, 15), actions=[suspend, resume])
 
     with app.transaction() as session:
         september = session.scalars(

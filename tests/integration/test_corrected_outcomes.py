@@ -164,14 +164,16 @@ def test_a_correction_to_zero_says_which_outcomes_stop_counting(
     clause_id, company_id = ids(sample)
     zero = (
         "declaration", "zero", "--clause", str(clause_id), "--company", str(company_id),
-        "--month", "10/2026", "--replace",
+        "--month", "10/2026", "--replace", "--reason", "Erreur de saisie",
     )  # fmt: skip
 
     said = run_cli(settings, clock, *zero)
 
     assert said.startswith("Déclaration d'octobre 2026 à zéro heure enregistrée")
     assert said.endswith(GONE)
-    assert last_declaration_history(sample) == f"{OCTOBER_OF}0 h (remplace 250,17 h) – {GONE}"
+    assert last_declaration_history(sample) == (
+        f"{OCTOBER_OF}0 h (remplace 250,17 h, motif : Erreur de saisie) – {GONE}"
+    )
     total, types, *sums = outcome_figures(sample)
     assert (total, types, sums) == (0, {}, [0, 0])
 

@@ -27,7 +27,7 @@ from tests.conftest import Clock, make_settings
 from tests.integration._ladders import Lot, declare, ladder_emails, ladders, make_lot
 from tests.integration.ladder_invariants import assert_ladder_invariants
 from tests.text import squash
-from workflow.adapters.orm import AwardParty, Clause, ClauseHistory, OutboxMessage
+from workflow.adapters.orm import AwardParty, Clause, ClauseHistory
 from workflow.adapters.templates import french_date
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App, bootstrap
@@ -278,42 +278,57 @@ def test_a_reminder_withdrawn_by_the_finish_is_not_skipped_when_november_is_owed
     app: App, settings: Settings, clock: Clock
 ) -> None:
     """The finish recorded on the morning November's first reminder was queued, before it
-    left: withdrawn. Owed again, November cannot get that reminder from the pass (its key is
-    the withdrawn email's), and the second one, or the alert, would tell the company of a
-    reminder it never got: its reminders stop there, and the facilitator is told to remind the
-    company himself."""
+    left: withdrawn (« Retiré … »). Owed again, November takes up at that reminder, which the
+    company never got: the pass sends it again under the key of its second sending
+    (``…:reminder_1~2``), never skipping it for the second one or the alert, which would tell
+    the company of a reminder it never got."""
     lot = make_lot(app, start=SEP, end=date(2027, 3, 31), at=paris(SEP, 10))
     simulate(app, SEP, date(2026, 12, 2))
     [november] = [ladder for ladder in ladders(app) if ladder.month == NOV]
-    assert november.next_step_at is not None
+    assert november.next_step_at is not None and november.due_on is not None
+    due_on = november.due_on
     reminder_day = local_date(november.next_step_at, app.settings.zone)
     simulate(app, date(2026, 12, 3), reminder_day - timedelta(days=1))
     simulate(app, reminder_day, reminder_day, dispatch=False)  # queued, not sent yet
     code, said = run_cli(settings, clock, paris(reminder_day, 10), "clause", "advance",
                          str(lot.clause_id), "achever", "--end-date", "31/10/2026")  # fmt: skip
     assert code == 0 and "1 courriel en attente retiré (rappel n° 1)" in said, said
-    with app.transaction() as session:
-        [withdrawn] = session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.key.endswith(":2026-11:reminder_1"))
-        ).all()
+    prefix = f"reminder:{lot.clause_id}:{lot.company_ids[0]}:2026-11:"
 
     said = correct(settings, clock, lot, paris(reminder_day, 11), "30/11/2026")
 
+    # Past the call hour of that day: the reminder leaves on the next working day's.
+    again_on = reminder_day + timedelta(days=1)
+    while again_on.weekday() >= 5:
+        again_on += timedelta(days=1)
     assert said.endswith(
         f"Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
-        f"30/11/2026{NBSP}; novembre 2026{NBSP}: son rappel n° 1 avait été retiré avant de "
-        f"partir (courriel n°{NBSP}{withdrawn}) et ne peut pas être envoyé de nouveau par les "
-        f"relances automatiques, qui s'arrêtent là pour ce mois{NBSP}: relancez vous-même "
-        "l'entreprise."
+        f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le {again_on:%d/%m/%Y} à 09:00, "
+        f"date limite le {due_on:%d/%m/%Y}."
     ), said
+    assert "relancez vous-même" not in said
 
     simulate(app, reminder_day, date(2027, 2, 26))
 
-    # Nothing of November after its call: no second reminder, no alert to the buyer.
-    assert [(step, state) for step, _, state, _ in steps_of(app, NOV)] == [
+    # November's first reminder sent again on that day, then the second, then the alert.
+    steps = [
+        (m.key.removeprefix(prefix), m.state, m.created_at)
+        for m in ladder_emails(app)
+        if m.key.startswith(prefix)
+    ]
+    assert [(step, state) for step, state, _ in steps] == [
         ("call", "sent"),
         ("reminder_1", "cancelled"),
+        ("reminder_1~2", "sent"),
+        ("reminder_2", "sent"),
+        ("escalation", "sent"),
     ]
+    times = [at for _, _, at in steps]
+    assert times == sorted(times) and len(set(times)) == 5
+    assert times[2] == paris(again_on, 9)
+    given = french_date(due_on)
+    texts = [text for step, _, _, text in steps_of(app, NOV) if step.startswith("reminder")]
+    assert f"Elle était attendue le {given}." in texts[1]  # the one sent again
     with app.transaction() as session:
         assert_ladder_invariants(session, app.settings, exact=True)
     assert [str(finding) for finding in verify_database(app).findings] == []

@@ -7,8 +7,8 @@ A review found two notices that could say something untrue:
   jour » and nothing of that month, though the call leaves at the resumption. The waiting call
   does not leave while the lot is suspended (the climb skips a suspended lot): the suspension
   email now announces the month among those asked after the resumption, and the passes do so.
-  A call already queued, still waiting in the outbox, leaves anyway: the month is told as asked
-  before the suspension, still awaited, with the date that call gives;
+  A call already queued, still waiting in the outbox, is withdrawn by the suspension and sent
+  again after the resumption: the month is told among those asked after the resumption;
 - a buyer whose notice of the end was withdrawn before it left was told, at the end's
   correction, « et non le … comme nous vous l'avions indiqué »: it now reads the end only.
 
@@ -101,10 +101,13 @@ def test_a_call_waiting_for_its_slot_is_announced_for_after_the_resumption(app: 
     assert "mars 2026" in squash(call.body_text)
 
 
-def test_a_call_queued_before_the_suspension_leaves_and_is_told_as_asked(app: App) -> None:
-    """The other half of the question: a call already in the outbox is not withdrawn by the
-    suspension (nothing withdraws it, the dispatch does not read the lot's stage), so the
-    suspension email tells its month as asked and awaited, not as « demandée après la reprise »."""
+def test_a_call_queued_before_the_suspension_is_withdrawn_and_told_as_asked_after_it(
+    app: App,
+) -> None:
+    """The other half of the question: a call already in the outbox, not yet sent, is withdrawn
+    by the suspension (``suspension_withdrawals``) and its month called again after the
+    resumption; so the suspension email tells that month among those asked after the
+    resumption, with no date."""
     lot = make_lot(
         app, start=date(2026, 3, 2), end=date(2026, 12, 31), at=paris(date(2026, 3, 2), 8)
     )
@@ -114,19 +117,15 @@ def test_a_call_queued_before_the_suspension_leaves_and_is_told_as_asked(app: Ap
     advance(app, lot, ClauseEvent.SUSPEND, paris(APRIL, 9, 30), None)
     [sent] = emails(app, SUSPENDED)
     text = squash(sent.body_text)
-    assert "Déclaration demandée avant la suspension et toujours attendue :" in text, text
-    # The date the call gives (10 April), which the suspension moves: told at the resumption.
+    assert "Aucune déclaration demandée avant la suspension n'est en attente" in text, text
+    assert "10 avril 2026" not in text, text
     assert (
-        "- mars 2026 : attendue le 10 avril 2026 ; la suspension repousse cette date"
-    ) in text, text
-    assert "mars" in squash(waiting.body_text) and "10 avril 2026" in squash(waiting.body_text)
-    assert (
-        "La déclaration d'avril 2026, pas encore demandée, vous sera demandée après la reprise, "
-        "pour les heures réalisées en dehors de la suspension."
+        "Les déclarations de mars et d'avril 2026, pas encore demandées, vous seront demandées "
+        "après la reprise (pour avril 2026, les heures réalisées en dehors de la suspension)."
     ) in text, text
     run_pass(app, paris(APRIL, 9, 35))
-    [left] = calls(app)
-    assert left.id == waiting.id and left.state == OutboxState.SENT.value
+    [withdrawn] = calls(app)
+    assert withdrawn.id == waiting.id and withdrawn.state == OutboxState.CANCELLED.value
 
 
 def test_a_withdrawn_notice_of_the_end_is_not_corrected_as_told(

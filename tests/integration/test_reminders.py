@@ -29,6 +29,7 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import is_working_day
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
+from workflow.services.dispatch import dispatch_due
 from workflow.services.reminders import step_key
 
 
@@ -216,6 +217,7 @@ def test_a_suspended_lot_is_left_alone_and_its_fully_suspended_months_are_not_ca
 ) -> None:
     lot = make_lot(app)
     ladder_pass(app, utc(2026, 4, 1, 7))  # March called
+    dispatch_due(app, utc(2026, 4, 1, 7, 5))  # and its call sent: one waiting is withdrawn
     with app.transaction() as session:
         advance_clause(
             session,

@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
+    desc,
     event,
     text,
 )
@@ -38,6 +40,7 @@ UNARMED_PARTIES = "next_call_at IS NULL AND next_call_month IS NULL"
 PLANNED_CALLS = "next_call_at IS NOT NULL"
 UNVALIDATED = "validated_at IS NULL"
 SUSPENSION_ROWS = "to_stage = 'suspended' OR from_stage = 'suspended'"
+ENDED_LOTS = "end_date IS NOT NULL"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -127,7 +130,23 @@ class Clause(CalendarOverrides, Base):
     """One lot of a market carrying an insertion clause: the unit the stage machine moves."""
 
     __tablename__ = "clauses"
-    __table_args__ = (UniqueConstraint("market_id", "lot_number"),)
+    __table_args__ = (
+        UniqueConstraint("market_id", "lot_number"),
+        # The lots whose work ended: the day's tasks leave out the months after the end
+        # (migration 0019).
+        Index(
+            "ix_clauses_ended",
+            "id",
+            "end_date",
+            sqlite_where=text(ENDED_LOTS),
+            postgresql_where=text(ENDED_LOTS),
+        ),
+        # The lots in a stage by planned end: the contracts ending soon (migration 0019).
+        Index("ix_clauses_stage_planned_end", "stage", "planned_end_date"),
+        # The lots in a stage by the instant they entered it: the longest waiting first
+        # (migration 0019).
+        Index("ix_clauses_stage_changed", "stage", "stage_changed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
@@ -354,6 +373,15 @@ class ClauseHistory(Base):
             "id",
             sqlite_where=text(SUSPENSION_ROWS),
             postgresql_where=text(SUSPENSION_ROWS),
+        ),
+        # Each lot's rows newest first, with the stage: its stage at an instant is the first
+        # entry (the monthly summaries read every lot's twice, from the index alone; 0018).
+        Index(
+            "ix_clause_history_latest",
+            "clause_id",
+            desc(column("at")),
+            desc(column("id")),
+            "to_stage",
         ),
     )
 

@@ -29,6 +29,7 @@ from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
 from workflow.services.lot_ends import ReleasedMonths
 from workflow.services.reminder_emails import LadderRewrite
+from workflow.services.suspension_withdrawals import told_withdrawals
 
 Designation = str | int
 
@@ -184,6 +185,10 @@ class Advanced:
     to_stage: Stage
     at: datetime
     released: tuple[ReleasedMonths, ...] = ()
+    #: With a suspension: what it withdrew of the lot's emails still waiting, one sentence by
+    #: company (``suspension_withdrawals.withdrawn_sentence``); not in its history row, which the
+    #: buyer's notice quotes as the reason.
+    withdrawn: tuple[str, ...] = ()
 
 
 def advance_clause(
@@ -217,7 +222,12 @@ def advance_clause(
             rewriter=LadderRewrite(unit.app),
         )
         return Advanced(
-            clause_id, advanced.from_stage, advanced.to_stage, unit.now, tuple(released)
+            clause_id,
+            advanced.from_stage,
+            advanced.to_stage,
+            unit.now,
+            tuple(released),
+            told_withdrawals(unit.session),
         )
 
 

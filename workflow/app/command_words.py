@@ -33,6 +33,8 @@ KIND_LABELS = {
     "notice_resumed": "Avis : reprise",
     "company_lot_suspended": "Avis : suspension (entreprises)",
     "company_lot_resumed": "Avis : reprise (entreprises)",
+    "company_months_released": "Avis : mois plus demandés (entreprises)",
+    "company_months_owed_again": "Avis : mois de nouveau demandés (entreprises)",
     "notice_execution_ended": "Avis : fin d'exécution",
     "notice_final_report": "Avis : bilan",
     "notice_abandoned": "Avis : abandon",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_hours
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
@@ -32,6 +32,7 @@ from workflow.services.declarations import (
     Validation,
     declaration_problems,
     find_declaration,
+    history_motif,
     record_counting,
     same_lines,
 )
@@ -94,6 +95,10 @@ class ZeroDeclaration:
     #: The outcomes a correction to zero took out of the figures (their participant's last
     #: hours on the lot were in this month): ``counts_said`` names them.
     counts: CountChange = field(default_factory=CountChange)
+    #: With ``replace``, the hours of the month it replaced (None: none was recorded), and the
+    #: reason of the correction as the history keeps it (None: none given).
+    replaced_hours: Decimal | None = None
+    reason: str | None = None
 
     @property
     def counts_said(self) -> str | None:
@@ -110,14 +115,28 @@ def declare_zero(
     replace: bool = False,
     actor: str | None = None,
     source: str = ZERO_SOURCE,
+    reason: str | None = None,
+    reason_field: str = "--reason",
 ) -> ZeroDeclaration:
     """Declare ``month`` (its first day) without any hour for ``company`` on ``clause``; its
     reminders stop and its receipt leaves as for any declaration. ``source``: where it was
-    entered (the command line, the dashboard)."""
+    entered (the command line, the dashboard).
+
+    With ``replace``, a month recorded with hours is corrected to zero: a correction, which
+    takes ``reason`` as a cancellation does (refused without it, naming ``reason_field`` as the
+    interface calls it), kept in the history row (« (remplace 120 h, motif : …) »)."""
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
         recorded = find_declaration(unit.session, found_clause.id, found_company.id, month)
+        with_hours = recorded is not None and recorded.total_hours > 0
+        if replace and recorded is not None and with_hours and not (reason or "").strip():
+            raise InputRefused(
+                f"Correction de la déclaration {month_phrase(month)} de {found_company.name} "
+                f"à zéro heure : indiquez le motif ({reason_field}), il est gardé à "
+                f"l'historique ; elle compte {french_hours(recorded.total_hours)}, enregistrées "
+                f"le {french_date(recorded.recorded_at)}."
+            )
         if replace and recorded is not None and same_lines(recorded, []):
             problems = declaration_problems(
                 unit.session,
@@ -139,6 +158,7 @@ def declare_zero(
                 month=month,
                 unchanged_since=recorded.recorded_at,
             )
+        replaced_hours = Decimal(recorded.total_hours) if recorded is not None else None
         recorded_now = record_counting(
             unit.session,
             clause_id=found_clause.id,
@@ -151,6 +171,7 @@ def declare_zero(
             publish=unit.app.publish,
             replace=replace,
             zone=app.settings.zone,
+            correction_reason=reason,
         )
         return ZeroDeclaration(
             declaration_id=recorded_now.declaration.id,
@@ -159,6 +180,8 @@ def declare_zero(
             company=found_company.name,
             month=month,
             counts=recorded_now.counts,
+            replaced_hours=replaced_hours,
+            reason=history_motif(reason) if replaced_hours is not None else None,
         )
 
 

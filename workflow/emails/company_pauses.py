@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from workflow.domain.calendar import LadderStep
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.lots import Lot, lot_context
@@ -38,6 +39,10 @@ class OwedMonth:
     pushed: bool = False
     #: Reminders or the buyer's alert still to come (False: every step of its ladder was sent).
     reminded: bool = True
+    #: At a resumption, what the ladder sends next for it and the day it leaves: a reminder
+    #: (``reminder_<n>``) or the buyer's alert (``escalation``); None when nothing is left.
+    next_step: str | None = None
+    next_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,12 @@ def _owed_context(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]
             "pushed": o.pushed,
             # Past: « attendue depuis le … »; else « à rendre au plus tard le … ».
             "late": o.due_on < today,
+            # At a resumption: « prochain rappel le … » or « le donneur d'ordre en sera alerté le … ».
+            "next": None
+            if o.next_on is None or o.next_step is None
+            else ("alert" if o.next_step == LadderStep.ESCALATION else "reminder"),
+            "next_on": o.next_on,
+            "reminded": o.reminded,
         }
         for o in sorted(owed, key=lambda o: o.month)
     ]
@@ -159,7 +170,14 @@ def sample(kind: str, settings: Settings) -> Sample:
             at=resumed_on,
             suspended_on=suspended_on,
             reason=why,
-            owed=[OwedMonth(date(2026, 7, 1), date(2026, 9, 8))],
+            owed=[
+                OwedMonth(
+                    date(2026, 7, 1),
+                    date(2026, 9, 8),
+                    next_step="reminder_1",
+                    next_on=date(2026, 9, 11),
+                )
+            ],
             next_call=NextCall(date(2026, 9, 2), (date(2026, 8, 1),), date(2026, 9, 11)),
             skipped=[],
         )

@@ -213,12 +213,16 @@ class EndCorrection:
     before: date | None
     after: date
     told: bool = True
+    #: The lot's months a suspension covered whole (``calendar.month_fully_within``): nobody is
+    #: asked to declare them, so they are neither asked again nor « no longer asked ».
+    suspended: frozenset[date] = frozenset()
 
 
 def end_correction_context(correction: EndCorrection) -> dict[str, Any]:
     """What a corrected end changes for the declarations: a later end asks again the months
     between the two ends, an earlier one no longer asks the months after it (the month of the
-    end is asked either way: the work of its first days is declared)."""
+    end is asked either way: the work of its first days is declared). A month the lot spent
+    suspended whole is not asked, by either end: it is named in neither list."""
     asked_again: list[date] = []
     released: list[date] = []
     if correction.before is not None:
@@ -227,7 +231,10 @@ def end_correction_context(correction: EndCorrection) -> dict[str, Any]:
             asked_again = months_between(add_months(before_month, 1), after_month)
         elif after_month < before_month:
             released = months_between(add_months(after_month, 1), before_month)
+    asked_again = [m for m in asked_again if m not in correction.suspended]
+    released = [m for m in released if m not in correction.suspended]
     return {
+        "suspended": sorted(correction.suspended),
         "before": correction.before,
         "after": correction.after,
         "told": correction.told and correction.before is not None,
@@ -283,6 +290,34 @@ def notice_context(
     if corrected is not None:
         context["corrected"] = end_correction_context(corrected)
     return context
+
+
+def resumption_context(
+    next_call: tuple[date, Sequence[date], date] | None,
+    owed: Sequence[tuple[date, str | None, date | None]],
+) -> dict[str, Any]:
+    """What ``notice_resumed`` tells of the service's next sendings on the lot resumed:
+    ``next_call``: the first call that leaves (its day, its months, its due date), None when no
+    call is left; ``owed``: each declaration asked before the suspension and still owed (its
+    month, the step its ladder sends next, ``escalation`` for the buyer's alert, and its day)."""
+    reminders = [on for _, step, on in owed if on is not None and step != "escalation"]
+    alerts = [on for _, step, on in owed if on is not None and step == "escalation"]
+    months = sorted({m for m, _, _ in owed})
+    return {
+        "next_call": None
+        if next_call is None
+        else {
+            "on": next_call[0],
+            "months_count": len(next_call[1]),
+            "months_of": months_named(next_call[1], of=True),
+            "due_on": next_call[2],
+        },
+        "owed_count": len(owed),
+        "owed_months_count": len(months),
+        "owed_months_of": months_named(months, of=True),
+        "reminder_on": min(reminders, default=None),
+        "alert_on": min(alerts, default=None),
+    }
 
 
 # --- the sample -------------------------------------------------------------------------------
@@ -383,6 +418,13 @@ def sample(kind: str, settings: Settings) -> Sample:
         move=move,
         corrected=SAMPLE_END_CORRECTION if kind == END_CORRECTED else None,
     )
+    if kind == "notice_resumed":
+        # ``emails.company_pauses``' sample: July owed, reminded on 11 September; August
+        # called on 2 September, due on 11 September.
+        context["resumption"] = resumption_context(
+            (date(2026, 9, 2), [date(2026, 8, 1)], date(2026, 9, 11)),
+            [(date(2026, 7, 1), "reminder_1", date(2026, 9, 11))],
+        )
     return Sample((BUYER_CONTACT,), context)
 
 

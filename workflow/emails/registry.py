@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from workflow.emails import (
     cancellations,
+    company_ends,
     company_pauses,
     digest,
     ladder,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 FAMILIES: tuple[EmailFamily, ...] = (
     notices.FAMILY,
     company_pauses.FAMILY,
+    company_ends.FAMILY,
     welcome.FAMILY,
     ladder.FAMILY,
     receipts.FAMILY,

@@ -64,6 +64,7 @@ from workflow.errors import (
     NotFound,
     list_hint,
 )
+from workflow.services.company_end_notices import tell_released
 from workflow.services.lot_ends import LadderRewriter, ReleasedMonths, release_months_after
 from workflow.services.lot_ends import history_reason as lot_ends_reason
 
@@ -677,6 +678,9 @@ def advance_clause(
     so. ``released``, when given, receives what was released, to tell the person. ``rewriter``
     (``reminder_emails.LadderRewrite``) lets the finish write again a waiting email that also
     covers months still owed, for those months only; without it such an email is left as it is.
+    With it, each company whose call for a month released had left is told, by an email queued
+    in this transaction (``company_end_notices.tell_released``); without it (no interface that
+    writes emails: the demo, an import of past data), nobody is.
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -708,6 +712,7 @@ def advance_clause(
     origin = Stage(clause.stage)
     target = next_stage(clause.label, origin, event, facts_of(clause))
     told = reason
+    ended: tuple[ReleasedMonths, ...] = ()
     if event is ClauseEvent.FINISH and clause.end_date is not None:
         ended = release_months_after(
             session, clause, clause.end_date, field=end_field, rewriter=rewriter
@@ -716,6 +721,9 @@ def advance_clause(
         if released is not None:
             released.extend(ended)
     _move(session, clause, version, origin, target, event.value, actor, told, now)
+    if ended and rewriter is not None:
+        # The companies called for a month released are told, keyed by the finish's instant.
+        tell_released(session, rewriter.renderer, clause, ended, at=now)
     advanced = ClauseAdvanced(
         clause_id=clause.id,
         event=event,

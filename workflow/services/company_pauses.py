@@ -5,7 +5,10 @@ skips lots not in a calling stage); on resumption the calls start again, a late 
 company that sees its reminders stop, then start again, without a word, does not know what it
 still owes: each company of the award with a correspondent gets one email per event, keyed by
 the change's history row and the company (``company_key``), queued in the transaction of the
-change (``services.notices.notify_advanced`` calls ``tell_companies``).
+change (``services.notices.notify_advanced`` calls ``tell_companies``). At the suspension, the
+lot's ladder emails still waiting in the outbox are withdrawn first, their steps put back to be
+sent again after the resumption (``suspension_withdrawals``): a call queued at 09:00 and not yet
+sent does not leave during the suspension with a date it moves.
 
 What they read is what the ladder does, read from the same rows and computed with the same
 calendar functions:
@@ -13,7 +16,7 @@ calendar functions:
 - at the suspension, the months called and not declared, with the date their call gave (a
   date on or after the first suspended day is moved later by the suspension, which is not over:
   the email says so and gives the new one at the resumption), and the months not called yet
-  that will be after it;
+  that will be after it (a month whose call was just withdrawn among them: it never left);
 - at the resumption, those months again with the dates their reminders will count from
   (``pushed_due``), and the next call: its day, its months and its one due date, as the passes
   will open and climb them (``next_call``, the replay of ``reminders.rearm_lot``,
@@ -34,10 +37,12 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import AwardParty, Clause, ClauseHistory, DeclarationLadder
 from workflow.domain.calendar import (
+    CalendarRules,
     Interval,
     LadderDays,
     LadderStep,
     add_months,
+    at_local,
     due_after_call,
     first_call_not_before,
     local_date,
@@ -45,7 +50,9 @@ from workflow.domain.calendar import (
     month_schedule,
     month_start,
     months_between,
+    planned_step_day,
     pushed_due,
+    replan_step,
     sending_slot,
     suspended_days,
 )
@@ -59,6 +66,7 @@ from workflow.emails.company_pauses import (
     resumed_context,
     suspended_context,
 )
+from workflow.emails.notices import resumption_context as notice_resumption
 from workflow.services.declarations import declared_months_of
 from workflow.services.email_facts import lot_of
 from workflow.services.lot_calendars import (
@@ -69,6 +77,7 @@ from workflow.services.lot_calendars import (
 )
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import Recipient, key_exists, queue_email
+from workflow.services.suspension_withdrawals import withdraw_for_suspension
 from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,6 +108,10 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
     if kind is None:
         return
     clause = session.get_one(Clause, event.clause_id)
+    if kind == SUSPENDED:
+        # First: what they read is the ladder as the withdrawal leaves it (a call withdrawn is
+        # a month asked after the resumption, not a date given).
+        withdraw_for_suspension(session, app.settings, clause.id, event.at)
     stamp = event.at.astimezone(UTC).isoformat()
     for party in clause.parties:
         recipient = party_recipient(party)
@@ -155,19 +168,72 @@ def owed_months(
     zone: ZoneInfo,
     *,
     pushed_from: date | None = None,
+    resumed: tuple[CalendarRules, datetime] | None = None,
 ) -> list[OwedMonth]:
     """The months called and not declared, each with the date its reminders count from (the
     call's, moved by the suspended working days ``days`` knows). ``pushed_from``: the first day
     of a suspension still running, whose days are not known yet: a date on or after it will be
-    moved again."""
+    moved again. ``resumed``: the lot's rules and the instant it resumes: each month with the
+    step its ladder sends next and the day it leaves (``next_step_after``)."""
     owed: list[OwedMonth] = []
     for ladder in ladders:
         if ladder.called_at is None or ladder.month in declared:
             continue
         due_on = pushed_due(ladder.due_on, local_date(ladder.called_at, zone), days)
         pushed = pushed_from is not None and due_on >= pushed_from
-        owed.append(OwedMonth(ladder.month, due_on, pushed, ladder.next_step != LadderStep.DONE))
+        step, on = (
+            next_step_after(ladder, resumed[0], days, resumed[1], zone)
+            if resumed is not None
+            else (None, None)
+        )
+        owed.append(
+            OwedMonth(
+                ladder.month,
+                due_on,
+                pushed,
+                ladder.next_step != LadderStep.DONE,
+                next_step=step,
+                next_on=on,
+            )
+        )
     return owed
+
+
+def next_step_after(
+    ladder: DeclarationLadder,
+    rules: CalendarRules,
+    days: LadderDays,
+    at: datetime,
+    zone: ZoneInfo,
+) -> tuple[str | None, date | None]:
+    """The step a called ladder sends next once its lot resumes at ``at``, and the day it
+    leaves, as ``reminders._climb_batch`` moves it: the pass that finds it due (at its
+    ``next_step_at``, or at the resumption if that has passed: the climb skipped the lot while
+    it was suspended) plans the step from the due date the call gave and the step sent before
+    it, the suspended days pushing both (``planned_step_day``), and sends it at its slot
+    (``sending_slot``). A month whose ladder passed its last reminder gets the buyer's alert
+    next (``escalation``); (None, None) when every step was sent."""
+    if ladder.called_at is None or ladder.next_step in (LadderStep.DONE, LadderStep.CALL):
+        return None, None
+    schedule = month_schedule(ladder.month, rules, zone)
+    names = [s.name for s in schedule.steps]
+    step = ladder.next_step
+    if step not in names:
+        replanned = replan_step(step, schedule, schedule)
+        step = replanned.name if replanned is not None else LadderStep.ESCALATION
+    previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
+    day = planned_step_day(
+        schedule,
+        rules,
+        step,
+        due_on=ladder.due_on,
+        called_on=local_date(ladder.called_at, zone),
+        previous_on=previous_on,
+        days=days,
+    )
+    found = max(ladder.next_step_at or at, at)
+    slot = sending_slot(at_local(day, rules.call_time, zone), found, rules.call_time, zone)
+    return step, local_date(slot, zone)
 
 
 # --- the suspension ---------------------------------------------------------------------------
@@ -249,6 +315,37 @@ def resumption_context(
     recipient: Recipient,
     event: ClauseAdvanced,
 ) -> dict[str, object]:
+    facts = _resumption(session, settings, clause, party, event)
+    return resumed_context(
+        lot_of(clause),
+        party.company.name,
+        recipient,
+        at=local_date(event.at, settings.zone),
+        suspended_on=facts.suspended_on,
+        reason=event.reason,
+        owed=facts.owed,
+        next_call=facts.next_call,
+        skipped=facts.skipped,
+    )
+
+
+@dataclass(frozen=True)
+class _Resumption:
+    """What a party's ladder does after the lot resumes (``resumption_context``)."""
+
+    suspended_on: date | None
+    owed: list[OwedMonth]
+    next_call: NextCall | None
+    skipped: list[date]
+
+
+def _resumption(
+    session: Session,
+    settings: Settings,
+    clause: Clause,
+    party: AwardParty,
+    event: ClauseAdvanced,
+) -> _Resumption:
     zone = settings.zone
     day = local_date(event.at, zone)
     # Closed at the resumption (a preview of a lot still suspended resumes it in thought).
@@ -271,17 +368,39 @@ def resumption_context(
         ),
     )
     last = intervals[-1] if intervals else None
-    return resumed_context(
-        lot_of(clause),
-        party.company.name,
-        recipient,
-        at=day,
-        suspended_on=local_date(last.start, zone) if last is not None else None,
-        reason=event.reason,
-        owed=owed_months(ladders, declared, days, zone),
-        next_call=next_call(calls, lot, intervals, declared, started, event.at, zone),
-        skipped=_skipped(lot, last, declared, zone),
+    return _Resumption(
+        local_date(last.start, zone) if last is not None else None,
+        owed_months(ladders, declared, days, zone, resumed=(lot.rules, event.at)),
+        next_call(calls, lot, intervals, declared, started, event.at, zone),
+        _skipped(lot, last, declared, zone),
     )
+
+
+def lot_resumption(
+    session: Session, settings: Settings, clause: Clause, at: datetime
+) -> dict[str, object]:
+    """``notice_resumed``'s account of what the service sends after the lot resumes at ``at``:
+    the first call to any company with a correspondent (the latest due date among the calls of
+    that day) and each declaration still owed with its next step and day, as each company's
+    ``company_lot_resumed`` tells it (``resumption_context``)."""
+    event = _event(clause, ClauseEvent.RESUME, at, None)
+    calls: list[NextCall] = []
+    owed: list[tuple[date, str | None, date | None]] = []
+    for party in clause.parties:
+        recipient = party_recipient(party)
+        if recipient is None:
+            continue  # no call nor reminder goes to it (``reminders._has_correspondent``)
+        facts = _resumption(session, settings, clause, party, event)
+        if facts.next_call is not None:
+            calls.append(facts.next_call)
+        owed.extend((o.month, o.next_step, o.next_on) for o in facts.owed)
+    first = min((c.on for c in calls), default=None)
+    next_one = None
+    if first is not None:
+        today = [c for c in calls if c.on == first]
+        months = sorted({m for c in today for m in c.months})
+        next_one = (first, months, max(c.due_on for c in today))
+    return notice_resumption(next_one, owed)
 
 
 def _skipped(

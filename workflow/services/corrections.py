@@ -44,6 +44,7 @@ from workflow.adapters.orm import (
 from workflow.domain.events import require_aware
 from workflow.domain.french_numbers import french_count
 from workflow.domain.vocabulary import NoticePreference
+from workflow.emails.company_ends import KINDS as COMPANY_END_KINDS
 from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import (
@@ -168,6 +169,9 @@ MOVED_LABELS: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: The kinds of the company notices, keyed ``notice:<lot>:<kind>:company-<id>@<instant>``: of its
+#: lot suspended or resumed, of months no longer asked or asked again after the lot's end.
+COMPANY_NOTICE_KINDS = (*COMPANY_PAUSE_KINDS, *COMPANY_END_KINDS)
 #: The outbox states in which an email has not left and may still be sent: a new address
 #: replaces the old one in them. Never one being sent, sent, or maybe delivered (uncertain).
 READDRESSABLE = (OutboxState.PENDING.value, OutboxState.FAILED.value, OutboxState.DEAD.value)
@@ -742,7 +746,8 @@ def edit_correspondent(
 
 def company_outbox_keys(session: Session, company_id: int) -> list[tuple[int, str]]:
     """The outbox rows whose key names the company: its welcomes, its ladder's emails, those
-    telling it of a cancelled declaration and of its lot suspended or resumed."""
+    telling it of a cancelled declaration, of its lot suspended or resumed, and of months no
+    longer asked or asked again after the lot's end."""
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.key)
         .where(
@@ -766,7 +771,7 @@ def _names_company(key: str, company_id: int) -> bool:
     if parts[0] == "notice":
         return (
             len(parts) >= 4
-            and parts[2] in COMPANY_PAUSE_KINDS
+            and parts[2] in COMPANY_NOTICE_KINDS
             and parts[3].split("@", 1)[0] == f"company-{company_id}"
         )
     return parts[2:3] == [str(company_id)]
@@ -1083,7 +1088,7 @@ def _buyer_messages(session: Session, buyer_id: int) -> list[_Candidate]:
 
 def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
     """The company's emails not gone: welcomes, calls and reminders, receipts, cancellations,
-    notices of its lot suspended or resumed."""
+    notices of its lot suspended or resumed, of months no longer asked or asked again."""
     declarations = {
         str(i)
         for i in session.scalars(select(Declaration.id).where(Declaration.company_id == company_id))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
-from workflow.adapters.orm import Clause, Company, Market, Participant
+from workflow.adapters.orm import Clause, ClauseHistory, Company, Market, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
@@ -58,7 +58,13 @@ from workflow.services.declarations import (
     same_lines,
 )
 from workflow.services.imports import lot_key
-from workflow.services.outcome_counts import CountChange, count_sentences
+from workflow.services.outcome_counts import (
+    CountChange,
+    UncountedOutcome,
+    count_change,
+    count_sentences,
+    counted_outcomes,
+)
 from workflow.services.participants import REFERENCE_MAX
 
 
@@ -513,7 +519,9 @@ def _record_group(
     now: datetime,
     publish: Publish,
     zone: ZoneInfo,
-) -> DeclarationSummary:
+) -> tuple[DeclarationSummary, ClauseHistory | None]:
+    """One month of the file recorded; its history row (None: unchanged, nothing recorded)
+    says nothing yet of the outcomes, which the file says as a whole (``_net_counts``)."""
     lines: list[LineInput] = []
     new: list[str] = []
     completed: list[str] = []
@@ -534,6 +542,7 @@ def _record_group(
     # the company, and a validation would be lifted for nothing. Nothing is recorded then.
     unchanged = recorded is not None and same_lines(recorded, lines)
     counts = CountChange()
+    history = None
     if recorded is not None and unchanged:
         declaration = recorded
     else:
@@ -549,9 +558,11 @@ def _record_group(
             publish=publish,
             replace=replace,
             zone=zone,
+            history_counts=False,
         )
         declaration, counts = recorded_now.declaration, recorded_now.counts
-    return DeclarationSummary(
+        history = recorded_now.history
+    summary = DeclarationSummary(
         declaration_id=declaration.id,
         clause_id=group.clause.id,
         clause_label=group.clause.label,
@@ -569,6 +580,40 @@ def _record_group(
         unchanged_since=declaration.recorded_at if unchanged else None,
         counts=counts,
     )
+    return summary, history
+
+
+def _net_counts(
+    session: Session,
+    recorded: Sequence[tuple[DeclarationSummary, ClauseHistory | None]],
+    counted_before: dict[int, frozenset[int]],
+) -> list[DeclarationSummary]:
+    """What the file did to each lot's outcomes as a whole, said once: an outcome that stopped
+    counting and counts again within the file (hours moved from one month to another) is in
+    neither list. An outcome that stopped counting (or counts again) once the file is recorded
+    is said by the last month of the file that did it, in its summary and its history row, so
+    that the rows and the message say the same thing."""
+    net = {
+        clause_id: count_change(session, clause_id, before)
+        for clause_id, before in counted_before.items()
+    }
+    taken: list[list[UncountedOutcome]] = [[] for _ in recorded]
+    given: list[list[UncountedOutcome]] = [[] for _ in recorded]
+    for clause_id, change in net.items():
+        on_lot = [i for i, (s, _) in enumerate(recorded) if s.clause_id == clause_id]
+        for outcome in change.uncounted:
+            by = [i for i in on_lot if outcome in recorded[i][0].counts.uncounted] or on_lot
+            taken[by[-1]].append(outcome)
+        for outcome in change.recounted:
+            by = [i for i in on_lot if outcome in recorded[i][0].counts.recounted] or on_lot
+            given[by[-1]].append(outcome)
+    summaries: list[DeclarationSummary] = []
+    for i, (summary, history) in enumerate(recorded):
+        counts = CountChange(tuple(taken[i]), tuple(given[i]))
+        if history is not None and (said := count_sentences(counts)):
+            history.reason = f"{history.reason} – {said}"  # as ``record_counting`` says it
+        summaries.append(replace(summary, counts=counts))
+    return summaries
 
 
 def _fill(participant: Participant, line: _Line) -> bool:
@@ -608,9 +653,15 @@ def import_declaration_file(
     def publish_later(session: Session, event: DomainEvent) -> None:
         events.append((session, event))
 
+    # What the lots' outcomes counted before the file: it says what it did as a whole.
+    counted_before = {
+        clause_id: counted_outcomes(session, clause_id)
+        for clause_id in sorted({group.clause.id for group in groups})
+    }
+    recorded: list[tuple[DeclarationSummary, ClauseHistory | None]] = []
     for group in groups:
         try:
-            summary = _record_group(
+            recorded_group = _record_group(
                 session,
                 group,
                 known=known,
@@ -629,7 +680,8 @@ def import_declaration_file(
                 table.source,
                 [FieldError.of(group.first_line, None, exc)],
             ) from None
-        result.declarations.append(summary)
+        recorded.append(recorded_group)
+    result.declarations.extend(_net_counts(session, recorded, counted_before))
     for event_session, event in events:
         publish(event_session, event)
     return result

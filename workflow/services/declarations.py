@@ -257,11 +257,22 @@ class RecordedDeclaration:
     #: The outcomes it took out of the figures (a correction without their participant's last
     #: hours on the lot) or put back (hours declared again): ``outcome_counts``.
     counts: CountChange
+    #: Its history row, still in the session: an import that says the outcomes once for the
+    #: whole file (``history_counts=False``) completes its reason afterwards.
+    history: ClauseHistory | None = None
 
     @property
     def counts_said(self) -> str | None:
         """« 1 sortie (P-0007, CDI) n'est plus comptée … » (``count_sentences``), or None."""
         return count_sentences(self.counts)
+
+
+def history_motif(reason: str | None) -> str | None:
+    """Why the facilitator corrected a month, as its history row keeps it, inside « (remplace
+    120 h, motif : …) »: on one line, its round brackets made square so that the row still
+    reads back whole (``services.audit`` reads « (remplace …) » up to its closing bracket)."""
+    text = " ".join((reason or "").split())
+    return text.replace("(", "[").replace(")", "]") or None
 
 
 def record_declaration(
@@ -308,6 +319,8 @@ def record_counting(
     publish: Publish,
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
+    history_counts: bool = True,
+    correction_reason: str | None = None,
 ) -> RecordedDeclaration:
     """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours.
 
@@ -315,7 +328,10 @@ def record_counting(
     counts while its participant has hours on the lot (``outcome_counts.counted``): a correction
     that takes someone's last hours there takes their outcome out of the figures, and hours
     declared again put one back. Which ones is said in the history row and returned, as a
-    cancellation does, rather than let totals move unsaid."""
+    cancellation does, rather than let totals move unsaid. Without ``history_counts`` the row
+    says nothing of them: the caller (an import, which says what the file did as a whole)
+    completes it. ``correction_reason``: why the facilitator corrected a month recorded before,
+    kept in the row (« (remplace 120 h, motif : …) »)."""
     require_aware(now)
     if month.day != 1:
         raise InputRefused(f"Mois déclaré {month:%d/%m/%Y} : indiquez le 1er du mois.")
@@ -371,21 +387,22 @@ def record_counting(
     reason = f"déclaration {month_phrase(month)} de {company.name} : {french_hours(total)}"
     if replaced is not None:
         reason += f" (remplace {french_hours(replaced.total_hours)}"
-        reason += ", validation levée)" if unvalidated else ")"
+        reason += ", validation levée" if unvalidated else ""
+        motif = history_motif(correction_reason)
+        reason += f", motif : {motif})" if motif else ")"
     counts = count_change(session, clause.id, counted_before)
-    if said := count_sentences(counts):
+    if history_counts and (said := count_sentences(counts)):
         reason += f" – {said}"  # as a cancellation's row says it
-    session.add(
-        ClauseHistory(
-            clause_id=clause.id,
-            at=now,
-            actor=actor,
-            event="declaration",
-            from_stage=clause.stage,
-            to_stage=clause.stage,
-            reason=reason,
-        )
+    history = ClauseHistory(
+        clause_id=clause.id,
+        at=now,
+        actor=actor,
+        event="declaration",
+        from_stage=clause.stage,
+        to_stage=clause.stage,
+        reason=reason,
     )
+    session.add(history)
     publish(
         session,
         DeclarationRecorded(
@@ -397,7 +414,7 @@ def record_counting(
             replaces=replaced,
         ),
     )
-    return RecordedDeclaration(declaration, counts)
+    return RecordedDeclaration(declaration, counts, history)
 
 
 #: Where a month declared without hours by the facilitator says it came from: she records it

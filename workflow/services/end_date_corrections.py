@@ -13,6 +13,12 @@ asked again), and publishes ``EndDateCorrected``:
   and the company parked by the finish is armed again (``reminders.rearm_lot``, called by the
   interface: this module is imported by what the reminders import).
 
+Through an interface that writes emails (``rewriter``), the companies are told in the same
+transaction (``company_end_notices``): a month released whose call had left is no longer asked
+(``company_months_released``); a month owed again whose call had reached the company is asked
+again, with the date its call gave and the day its next reminder leaves
+(``company_months_owed_again``).
+
 The same date again changes nothing and writes nothing (``changed`` is False).
 """
 
@@ -28,6 +34,7 @@ from workflow.domain.events import EndDateCorrected, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.errors import Hint, InputRefused
 from workflow.services.clauses import Publish, add_history, get_clause
+from workflow.services.company_end_notices import tell_owed_again, tell_released
 from workflow.services.lot_ends import (
     LadderRewriter,
     OwedAgain,
@@ -121,6 +128,12 @@ def correct_end_date(
         reason=correction_reason(before, end_date, text, released, owed, settings.zone),
         now=now,
     )
+    if rewriter is not None:
+        # The companies told, keyed by the instant of the history row just written.
+        tell_released(session, rewriter.renderer, clause, released, at=now, up_to=before)
+        tell_owed_again(
+            session, rewriter.renderer, clause, owed, before=before, at=now, zone=settings.zone
+        )
     event = EndDateCorrected(
         clause_id=clause.id, before=before, after=end_date, at=now, actor=actor, reason=text
     )

@@ -4,6 +4,13 @@ Derived from what caused the email, never from the clock: one email may cover se
 one company on one lot (``2026-09..2026-11``). ``key_months`` reads them back. Pure functions, of
 their own module so that what reads the keys (the withdrawal of the emails of a month no longer
 owed, ``lot_ends``) does not import the emails themselves.
+
+A step whose email the service withdrew before it left (« Retiré … »: the lot suspended, its
+work ended, the month declared) may be sent again when its ladder comes back to it: the same
+key then carries the sending's number, ``…:call~2``, ``…:call~3`` (``sent_again_key``), counted
+from the emails withdrawn so, so that two passes or two instances write one email. An email a
+person cancelled (« Annulé par … », ``clauses mail cancel``) keeps its key taken: its step is
+never sent again.
 """
 
 from __future__ import annotations
@@ -14,8 +21,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from workflow.domain.calendar import add_months
+from workflow.emails.envelope import OutboxState
 
 KEY_PREFIX = "reminder"
+#: Between a step and the number of its sending, from the second one on (``call~2``).
+SENDING_MARK = "~"
+#: What ``last_error`` of an email the service withdrew before it left starts with (« Retiré :
+#: le mois a été déclaré… », « Retiré : lot suspendu le… », « Retiré : l'exécution s'est
+#: achevée… », and « Remplacé : l'exécution s'est achevée… » for one the finish wrote again for
+#: fewer months: the months it dropped never got it); a person's cancellation starts with
+#: « Annulé par » and is never sent again.
+WITHDRAWN_PREFIXES = ("Retiré", "Remplacé")
 
 
 def months_text(months: Iterable[date]) -> str:
@@ -65,12 +81,26 @@ def step_key(clause_id: int, company_id: int, months: date | Iterable[date], ste
     return f"{KEY_PREFIX}:{clause_id}:{company_id}:{months_text(listed)}:{step}"
 
 
+def sent_again_key(key: str, sending: int) -> str:
+    """``key`` (a ``step_key``) of the step's ``sending``-th email: itself for the first."""
+    return key if sending <= 1 else f"{key}{SENDING_MARK}{sending}"
+
+
+def withdrawn_by_service(state: str, last_error: str | None) -> bool:
+    """An email the service withdrew before it left (or wrote again for fewer months), whose
+    step may be sent again for the months it no longer covers; not one a person cancelled
+    (« Annulé par … »)."""
+    return state == OutboxState.CANCELLED and (last_error or "").startswith(WITHDRAWN_PREFIXES)
+
+
 @dataclass(frozen=True)
 class LadderKey:
     clause_id: int
     company_id: int
     months: tuple[date, ...]
     step: str
+    #: 1 for the step's first email, n for the n-th, sent after n - 1 were withdrawn.
+    sending: int = 1
 
 
 def key_months(key: str) -> LadderKey | None:
@@ -85,4 +115,10 @@ def key_months(key: str) -> LadderKey | None:
     months = parse_months(parts[3])
     if not months:
         return None
-    return LadderKey(clause_id, company_id, tuple(months), parts[4])
+    step, mark, number = parts[4].partition(SENDING_MARK)
+    sending = 1
+    if mark:
+        if not number.isdigit() or int(number) < 2:
+            return None
+        sending = int(number)
+    return LadderKey(clause_id, company_id, tuple(months), step, sending)

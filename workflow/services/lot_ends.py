@@ -28,6 +28,8 @@ notices (their schedule stops at the end), the monthly summaries (``summaries._w
 
 What was released, and what was written again, is told in French (``released_sentence``) to
 the person who recorded the end, and kept in the history row of the finish (``history_reason``).
+The companies whose call for a month released had left are told by email, in the same
+transaction, by the caller (``company_end_notices``: this module writes no email of its own).
 
 The end recorded may be corrected (a typo: 31/10 for 30/11, ``end_date_corrections``). An
 earlier end releases the months it adds, as the finish does (``release_months_after``). A later
@@ -35,10 +37,12 @@ one makes the months between the two ends owed again (``owe_again``): each ladde
 stopped takes up again at the first step that never reached the company (an email withdrawn did
 not reach it), so a reminder or the buyer's alert never goes for a month whose call and earlier
 reminders did not leave; counted from the due date the call gave, as the pass counts it. A step
-of which an email covering the month was withdrawn, alone or with other months of the company
-(``2026-10..2026-11``), cannot be sent again by the pass (it would find the key taken and go on
-to the next step): that month stays stopped and is named to the facilitator (``owed_sentence``). The months never called are called by the pass once the company is armed
-again (``reminders.rearm_lot``, by the interface that corrects the end).
+whose email the finish withdrew is sent again by the pass, under the key of its next sending
+(``ladder_keys.sent_again_key``). A step of which an email covering the month was cancelled by
+the facilitator (``clauses mail cancel``), alone or with other months of the company
+(``2026-10..2026-11``), is not sent again (its key stays taken): that month stays stopped and
+is named to her (``owed_sentence``). The months never called are called by the pass once the
+company is armed again (``reminders.rearm_lot``, by the interface that corrects the end).
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ from workflow.domain.calendar import (
     at_local,
     due_after_call,
     local_date,
+    month_fully_within,
     month_schedule,
     month_start,
     months_between,
@@ -82,9 +87,15 @@ from workflow.domain.calendar import (
     sending_slot,
     suspended_days,
 )
-from workflow.emails.ladder import step_kind, step_label
+from workflow.emails.ladder import step_kind, step_label, step_participle
 from workflow.errors import Hint, InputRefused
-from workflow.services.ladder_keys import KEY_PREFIX, LadderKey, key_months, step_key
+from workflow.services.ladder_keys import (
+    KEY_PREFIX,
+    LadderKey,
+    key_months,
+    step_key,
+    withdrawn_by_service,
+)
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.outbox import (
     NOT_LEFT,
@@ -492,7 +503,13 @@ def owe_again(
     first, last = add_months(month_start(before), 1), month_start(end_date)
     if last < first:
         return ()  # the same last month: nothing was released, nothing is owed again
-    months = months_between(first, last)
+    zone = settings.zone
+    suspended = suspensions(session, [clause.id]).get(clause.id, [])
+    # A month the lot spent suspended whole is asked of nobody (``reminders`` skips it, as
+    # ``company_pauses._skipped`` says): it is not owed again.
+    months = [m for m in months_between(first, last) if not month_fully_within(m, suspended, zone)]
+    if not months:
+        return ()
     # Locked as ``release_months_after`` locks them: a pass climbing these ladders, or
     # opening this lot's months, waits for this transaction.
     parties = session.scalars(
@@ -516,12 +533,9 @@ def owe_again(
             .execution_options(populate_existing=True)
         )
     }
-    zone = settings.zone
     rules = lot_calendars(session, [clause.id], settings)[clause.id].rules
     today = local_date(now, zone)
-    days = LadderDays(
-        suspended_days(suspensions(session, [clause.id]).get(clause.id, []), zone, today)
-    )
+    days = LadderDays(suspended_days(suspended, zone, today))
     emails = _ladder_emails(session, clause)
     owed: list[OwedAgain] = []
     names = dict(
@@ -567,15 +581,16 @@ def _one_catch_up_date(found: list[OwedMonth]) -> list[OwedMonth]:
     ]
 
 
-#: One ladder email of a lot as the correction reads it: its step, state, N° and key.
-_Email = tuple[str, str, int, str]
+#: One ladder email of a lot as the correction reads it: its step, state, N°, key, and whether
+#: the service withdrew it before it left (``ladder_keys.withdrawn_by_service``: the finish).
+_Email = tuple[str, str, int, str, bool]
 
 
 def _ladder_emails(session: Session, clause: Clause) -> dict[tuple[int, date], list[_Email]]:
     """Every ladder email of ``clause``, under each (company, month) it covers."""
     found: dict[tuple[int, date], list[_Email]] = defaultdict(list)
-    for key, state, row_id in session.execute(
-        select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.id)
+    for key, state, row_id, last_error in session.execute(
+        select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.id, OutboxMessage.last_error)
         .where(
             OutboxMessage.clause_id == clause.id,
             OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
@@ -586,20 +601,23 @@ def _ladder_emails(session: Session, clause: Clause) -> dict[tuple[int, date], l
         if covered is None:
             continue
         for month in covered.months:
-            found[(covered.company_id, month)].append((covered.step, state, row_id, key))
+            found[(covered.company_id, month)].append(
+                (covered.step, state, row_id, key, withdrawn_by_service(state, last_error))
+            )
     return found
 
 
 def _withdrawn(emails: Sequence[_Email], step: str) -> int | None:
-    """The N° of the last email of ``step`` covering the month that was withdrawn before it
-    left, if any. Whatever months its key covers: the pass writes one email for the months of
-    a company leaving together (``2026-10..2026-11``), so the months owed again at this step
-    would take that very key again, and ``queue_email`` refuses a key already taken. Counting
-    only the one-month key let the ladders climb past a step the company never got."""
+    """The N° of the last email of ``step`` covering the month that a person cancelled before
+    it left (« Annulé par … », ``clauses mail cancel``), if any: its key stays taken and the
+    pass does not send that step again. Whatever months its key covers: the pass writes one
+    email for the months of a company leaving together (``2026-10..2026-11``), so the months
+    owed again at this step would take that very key again. One the finish withdrew (« Retiré
+    … ») is sent again by the pass, under the key of its next sending (``ladder_keys``)."""
     held = [
         row_id
-        for name, state, row_id, _ in emails
-        if name == step and state == OutboxState.CANCELLED
+        for name, state, row_id, _, by_service in emails
+        if name == step and state == OutboxState.CANCELLED and not by_service
     ]
     return held[-1] if held else None
 
@@ -622,7 +640,7 @@ def _resume(
     names = [s.name for s in schedule.steps]
     reminders = sum(1 for name in names if reminder_number(name) is not None)
     reached = -1
-    for step, state, _, _ in emails:
+    for step, state, _, _, _ in emails:
         if state == OutboxState.CANCELLED:
             continue
         number = reminder_number(step)
@@ -639,9 +657,9 @@ def _resume(
     step = names[reached + 1]
     held = _withdrawn(emails, step)
     if held is not None:
-        # Withdrawn before it left (at the finish, or by the facilitator): the pass would find
-        # this step's key taken and climb on without an email. The month stays stopped, named
-        # to the facilitator.
+        # Cancelled before it left by the facilitator: the pass would find this step's key
+        # taken and climb on without an email. The month stays stopped, named to her. (One the
+        # finish withdrew is sent again, under the key of its next sending.)
         return OwedMonth(month, sent, step, None, ladder.due_on, blocked_by=held)
     call_time = rules.call_time
     if step == LadderStep.CALL:
@@ -779,9 +797,10 @@ def _standing(owed: OwedMonth, zone: ZoneInfo) -> str:
     label = step_label(owed.step)
     if owed.blocked_by is not None:
         return (
-            f"son {label} avait été retiré avant de partir (courriel n°{NBSP}{owed.blocked_by}) "
-            "et ne peut pas être envoyé de nouveau par les relances automatiques, qui "
-            f"s'arrêtent là pour ce mois{NBSP}: relancez vous-même l'entreprise"
+            f"son {label} avait été {step_participle(owed.step, 'annulé')} à la main avant de "
+            f"partir (courriel n°{NBSP}{owed.blocked_by}) et ne peut pas être "
+            f"{step_participle(owed.step, 'envoyé')} de nouveau par les relances automatiques, "
+            f"qui s'arrêtent là pour ce mois{NBSP}: relancez vous-même l'entreprise"
         )
     assert owed.at is not None
     local = owed.at.astimezone(zone)

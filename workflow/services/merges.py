@@ -357,8 +357,9 @@ def _company_clashes(session: Session, source: Company, target: Company) -> str 
 
 def _renamed_key(key: str, target_id: int) -> str:
     """``reminder:<clause>:<company>:…``, ``welcome:<clause>:<company>:…``,
-    ``cancellation:<clause>:<company>:…`` and the company notices'
-    ``notice:<clause>:<kind>:company-<company>@<instant>`` name the target."""
+    ``cancellation:<clause>:<company>:…`` and the company notices' (a pause, months released
+    or asked again after the end) ``notice:<clause>:<kind>:company-<company>@<instant>`` name
+    the target."""
     parts = key.split(":")
     if parts[0] == "notice":
         # The instant holds colons too: only the part before its « @ » names the company.

@@ -18,6 +18,7 @@ the monthly summary. Buyer emails carry counts, never a participant's reference.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,7 @@ from workflow.domain.calendar import (
     due_after_call,
     expected_due_dates,
     local_date,
+    month_fully_within,
     month_schedule,
     month_start,
     months_between,
@@ -107,7 +109,12 @@ from workflow.services.declarations import (
     next_month_to_open,
 )
 from workflow.services.email_facts import declared_of, lot_of, parties_of, party_of
-from workflow.services.lot_calendars import clause_calendar, execution_starts, lot_calendars
+from workflow.services.lot_calendars import (
+    clause_calendar,
+    execution_starts,
+    lot_calendars,
+    suspensions,
+)
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import Attachment, Recipient, key_exists, queue_email
 from workflow.services.outcomes import counted
@@ -353,13 +360,16 @@ def milestone_context(
         move, reason = planned_end_move_of(reason, clause.planned_end_date)
     if kind == END_CORRECTED_NOTICE:
         corrected = end_correction_of(reason, clause.end_date, told=end_told(session, clause, at))
+        corrected = dataclasses.replace(
+            corrected, suspended=suspended_months(session, clause, corrected, app.settings.zone)
+        )
         reason = None
     results = (
         clause_results(session, clause, app.settings.outcome_groups)
         if kind in RESULT_KINDS
         else None
     )
-    return buyer_notice_context(
+    context = buyer_notice_context(
         clause,
         app.settings,
         at=local_day(at, app.settings.zone),
@@ -370,6 +380,10 @@ def milestone_context(
         instant=at,
         corrected=corrected,
     )
+    if kind == "notice_resumed":
+        # What the service sends next, as each company's ``company_lot_resumed`` tells it.
+        context["resumption"] = company_pauses.lot_resumption(session, app.settings, clause, at)
+    return context
 
 
 #: The history row of an end corrected: « fin d'exécution : 31/10/2026 → 30/11/2026 ; … »
@@ -401,6 +415,29 @@ def end_correction_of(
     if end_date is None:
         raise ValueError(f"an end corrected, but none is recorded: {reason!r}")
     return EndCorrection(None, end_date, told)
+
+
+def suspended_months(
+    session: Session, clause: Clause, corrected: EndCorrection, zone: ZoneInfo
+) -> frozenset[date]:
+    """The lot's months, up to the later of the two ends, that a suspension covered whole and
+    that nobody declared: no company is asked for them (``company_pauses._skipped``,
+    ``reminders``), so the notice names them neither asked again nor no longer asked, nor
+    counts them among the declarations expected."""
+    intervals = suspensions(session, [clause.id]).get(clause.id, [])
+    if not intervals or clause.start_date is None:
+        return frozenset()
+    last = max(d for d in (corrected.before, corrected.after) if d is not None)
+    declared = set(
+        session.scalars(
+            select(Declaration.month).where(Declaration.clause_id == clause.id).distinct()
+        )
+    )
+    return frozenset(
+        m
+        for m in months_between(clause.start_date, last)
+        if m not in declared and month_fully_within(m, intervals, zone)
+    )
 
 
 def end_told(session: Session, clause: Clause, at: datetime) -> bool:

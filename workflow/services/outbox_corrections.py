@@ -30,6 +30,7 @@ from workflow.adapters.templates import french_date
 from workflow.domain.characters import forbidden_character
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import normalise
+from workflow.emails.company_ends import KINDS as COMPANY_END_KINDS
 from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.errors import Hint, InputRefused, NotFound
@@ -215,6 +216,7 @@ _CORRESPONDENT_KINDS = (
     "declaration_receipt",
     "declaration_cancelled",
     *COMPANY_PAUSE_KINDS,
+    *COMPANY_END_KINDS,
 )
 #: Kinds written to the facilitator alone, from the settings.
 _FACILITATOR_KINDS = ("facilitator_digest", "monthly_summary")
@@ -275,8 +277,9 @@ def current_recipients(
         return correspondent(declaration.clause_id, declaration.company_id, fallback=True)
     if parts[0] == "cancellation" and len(parts) >= 3 and parts[1].isdigit() and parts[2].isdigit():
         return correspondent(int(parts[1]), int(parts[2]), fallback=True)
-    if parts[0] == "notice" and message.kind in COMPANY_PAUSE_KINDS:
-        # The company's notice of its lot suspended or resumed, not the buyer's:
+    if parts[0] == "notice" and message.kind in (*COMPANY_PAUSE_KINDS, *COMPANY_END_KINDS):
+        # The company's notice of its lot suspended or resumed, or of months no longer asked
+        # or asked again after the lot's end, not the buyer's:
         # ``notice:<lot>:<kind>:company-<id>@<instant>``.
         company_id = _notice_company(parts)
         if company_id is None or message.clause_id is None:

@@ -8,6 +8,7 @@ shown with their sample and a note.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,11 @@ def clause_preview_context(
         # The dates of the latest correction; never its reason (the facilitator's).
         corrected = notices.end_correction_of(
             reason, clause.end_date, told=notices.end_told(session, clause, moment)
+        )
+        # As the notice sent: a month suspended whole is asked of nobody.
+        corrected = dataclasses.replace(
+            corrected,
+            suspended=notices.suspended_months(session, clause, corrected, settings.zone),
         )
         reason = None
     context = notices.buyer_notice_context(

@@ -51,6 +51,7 @@ from workflow.services.ladder_keys import key_months as key_months
 from workflow.services.ladder_keys import months_text as months_text
 from workflow.services.ladder_keys import parse_months as parse_months
 from workflow.services.ladder_keys import step_key as step_key
+from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
@@ -216,6 +217,8 @@ class SentStep:
     created_at: datetime
     state: str
     sent_at: datetime | None
+    #: Why it did not leave, when it was cancelled (« Annulé par … », « Retiré : … »).
+    note: str | None = None
 
 
 LadderHistory = dict[tuple[int, int, date], list[SentStep]]
@@ -257,15 +260,17 @@ def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory
             OutboxMessage.created_at,
             OutboxMessage.state,
             OutboxMessage.sent_at,
+            OutboxMessage.last_error,
         )
         .where(OutboxMessage.clause_id.in_(ids), OutboxMessage.kind.in_(KINDS))
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     ).all()
-    for key, created_at, state, sent_at in rows:
+    for key, created_at, state, sent_at, last_error in rows:
         parsed = key_months(key)
         if parsed is None:
             continue
-        sent = SentStep(parsed.step, parsed.months, key, created_at, state, sent_at)
+        note = last_error if state == OutboxState.CANCELLED else None
+        sent = SentStep(parsed.step, parsed.months, key, created_at, state, sent_at, note)
         for month in parsed.months:
             history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
     for where, emails in history.items():
@@ -291,6 +296,9 @@ def sent_state(sent: SentStep, zone: Any) -> str:
         return f"{step_participle(sent.step, 'envoyé')} le {remembered_date(day)}"
     if sent.state in (OutboxState.FAILED, OutboxState.DEAD):
         return f"{step_participle(sent.step, 'non distribué')} (adresse refusée)"
+    if sent.state == OutboxState.CANCELLED and withdrawn_by_service(sent.state, sent.note):
+        # Withdrawn by the service (the lot suspended, the month declared): it never left.
+        return f"{step_participle(sent.step, 'retiré')} avant envoi"
     if sent.state == OutboxState.CANCELLED:
         # Taken back by the facilitator (``clauses mail cancel``): it never left.
         return f"{step_participle(sent.step, 'annulé')} avant envoi par la facilitatrice"

@@ -22,7 +22,10 @@ The ladder as it really runs (``domain.calendar``):
 - the first call of a newly armed party waits for the next working day (``first_call_not_before``);
 - the months of one company on one lot whose same step leaves at the same moment go in one email
   listing them (one catch-up call after a late start or a stop, not one call per month), keyed by
-  the months it covers (``reminder_emails.step_key``); each month keeps its own row.
+  the months it covers (``reminder_emails.step_key``); each month keeps its own row;
+- a step whose email the service withdrew before it left (the lot suspended: the ladder is put
+  back on it, ``suspension_withdrawals``) is sent again when the ladder comes back to it, under
+  the key of its next sending (``ladder_keys.sent_again_key``); one a person cancelled is not.
 
 Both loops work in short transactions of ``BATCH_SIZE`` rows, claimed with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL (SQLite serialises writers with ``BEGIN IMMEDIATE``), and go on until
@@ -92,6 +95,7 @@ from workflow.domain.calendar import (
 from workflow.domain.events import require_aware
 from workflow.domain.stages import Stage
 from workflow.emails.ladder import KINDS, LadderGroup, step_kind
+from workflow.services.ladder_keys import sent_again_key, withdrawn_by_service
 from workflow.services.lot_calendars import (
     LotCalendar,
     declared_months,
@@ -755,17 +759,27 @@ def _send_group(
                     extra={"action": "ladder.no_recipient", **extra},
                 )
             else:
-                queued = queue_email(
-                    session,
-                    app.renderer,
-                    key=key,
-                    kind=step_kind(step),
-                    recipients=message.recipients,
-                    context=message.context,
-                    now=now,
-                    clause_id=clause.id,
-                    attachments=message.attachments,
-                )
+                sending = 1
+                while True:
+                    extra["key"] = sent_again_key(key, sending)
+                    queued = queue_email(
+                        session,
+                        app.renderer,
+                        key=extra["key"],
+                        kind=step_kind(step),
+                        recipients=message.recipients,
+                        context=message.context,
+                        now=now,
+                        clause_id=clause.id,
+                        attachments=message.attachments,
+                    )
+                    # The key taken by an email the service withdrew before it left (the lot
+                    # suspended, its work ended): the step is sent again under the next
+                    # sending's key. Taken by any other (sent, waiting, cancelled by a person):
+                    # not sent again.
+                    if queued or not _withdrawn_by_service(session, extra["key"]):
+                        break
+                    sending += 1
         except (TemplateError, ValueError) as exc:
             # The step was not sent: put the ladders back where they were.
             for member, _ in moved:
@@ -788,6 +802,14 @@ def _send_group(
             "ladder step queued",
             extra={"action": "ladder.step_queued", "queued": queued, **extra},
         )
+
+
+def _withdrawn_by_service(session: Session, key: str) -> bool:
+    """The email of ``key`` was withdrawn by the service before it left (``ladder_keys``)."""
+    found = session.execute(
+        select(OutboxMessage.state, OutboxMessage.last_error).where(OutboxMessage.key == key)
+    ).first()
+    return found is not None and withdrawn_by_service(found.state, found.last_error)
 
 
 def _advance(
@@ -986,9 +1008,10 @@ def resume_ladder(
 def _steps_sent(session: Session, ladder: DeclarationLadder, names: Sequence[str]) -> list[str]:
     """The steps of ``names`` already sent for the ladder's month, in ladder order: those of its
     emails (one email may cover several months), and those the row says were passed (a step
-    with no one to write to leaves no email)."""
-    keys = session.scalars(
-        select(OutboxMessage.key).where(
+    with no one to write to leaves no email). An email the service withdrew before it left (a
+    suspension) did not reach the company: its step is not sent, and is sent again."""
+    rows = session.execute(
+        select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.last_error).where(
             OutboxMessage.clause_id == ladder.clause_id,
             OutboxMessage.kind.in_(KINDS),
             OutboxMessage.key.startswith(f"{KEY_PREFIX}:{ladder.clause_id}:{ladder.company_id}:"),
@@ -996,7 +1019,9 @@ def _steps_sent(session: Session, ladder: DeclarationLadder, names: Sequence[str
     )
     reminders = sum(1 for name in names if reminder_number(name) is not None)
     reached = -1
-    for key in keys:
+    for key, state, last_error in rows:
+        if withdrawn_by_service(state, last_error):
+            continue
         parsed = key_months(key)
         if parsed is None or ladder.month not in parsed.months:
             continue

@@ -6,9 +6,9 @@ facilitator's and every buyer's) are compiled together (``compile_month``) from 
 queries over the whole territory, grouped by buyer (and by clause for the clause lines), whatever
 the number of buyers: one over the clauses with their stage at the end of the month and their
 hours, one over the parties owing the month's declaration, one over the declaration lines (every
-breakdown of participants, modes and contracts), outcomes, hours by month. One buyer's summary
-(``compile_summary(buyer_id=...)``, the CLI's ``--buyer``) is the same queries restricted to its
-clauses. A summary of month M is compiled
+breakdown of participants, modes and contracts, and the outcomes that count), hours by month.
+One buyer's summary (``compile_summary(buyer_id=...)``, the CLI's ``--buyer``) is the same
+queries restricted to its clauses. A summary of month M is compiled
 *as known at an instant* ``now`` (the moment the email is written, or the moment the CLI runs):
 a declaration counts once it was recorded at or before ``now`` (``Declaration.recorded_at``; a
 declaration corrected later carries the correction's instant). So the email and
@@ -187,7 +187,6 @@ from workflow.domain.vocabulary import (
 from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
 from workflow.errors import NotFound
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
-from workflow.services.outcomes import counted
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -215,43 +214,7 @@ def _dec(value: Decimal | int | None) -> Decimal:
 _ZERO = Decimal(0)
 
 
-def _scoped(columns: list[Any], by_buyer: bool, buyer_id: int | None) -> tuple[Any, list[Any]]:
-    """A SELECT over clauses joined to their buyer: grouped by buyer when ``by_buyer``.
-
-    The overall scope has no buyer column at all (a constant in GROUP BY is not portable).
-    """
-    leading = [Operation.buyer_id] if by_buyer else []
-    statement = select(*leading, *columns).select_from(Clause)
-    statement = statement.join(Market, Market.id == Clause.market_id).join(
-        Operation, Operation.id == Market.operation_id
-    )
-    if buyer_id is not None:
-        statement = statement.where(Operation.buyer_id == buyer_id)
-    return statement, leading
-
-
-def _scope_key(row: Any, by_buyer: bool) -> int | None:
-    return int(row[0]) if by_buyer else None
-
-
-def _rest(row: Any, by_buyer: bool) -> tuple[Any, ...]:
-    return tuple(row[1:]) if by_buyer else tuple(row)
-
-
 Scoped = dict[int | None, Any]
-
-
-def _every_scope(query: Callable[[bool], Scoped], buyer_id: int | None) -> Scoped:
-    """A figure's query for the overall scope and per buyer: two GROUP BY queries for the whole
-    territory; for one buyer's summary the buyer's own rows are its overall scope (one query)."""
-    if buyer_id is not None:
-        result = query(True)
-        if buyer_id in result:
-            result[None] = result[buyer_id]
-        return result
-    result = query(False)
-    result.update(query(True))
-    return result
 
 
 def _rows(session: Session, statement: Any) -> Iterator[Any]:
@@ -725,6 +688,8 @@ class _LineFigures:
     modes: Scoped
     #: {contract type: (participants in the month, participants up to it)}
     contracts: Scoped
+    #: {outcome type: (in the month, up to its end)}, those that count (``counted``)
+    outcomes: Scoped
 
 
 def _hours_of(value: Any) -> Decimal:
@@ -751,96 +716,148 @@ PEOPLE = ("criterion", "sex", "band")
 
 
 def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _LineFigures:
-    """Participants, hours by delivery mode and contracts by type, per buyer and overall, from
-    ONE pass over the declaration lines up to the month, grouped by buyer, participant,
-    contract type and delivery mode (the participant's first month, whether they worked in
-    the month, the hours), then grouped again in the same statement (a ``WITH`` the database
-    computes once, then a ``UNION ALL`` of GROUP BYs, a few rows per buyer):
+    """Participants, hours by delivery mode, contracts by type and outcomes, per buyer and
+    overall, in ONE statement over the declaration lines: one pass over the lines known at
+    ``as_of`` with hours worked (``worked``), grouped by clause, participant, contract type and
+    delivery mode (a ``WITH`` the database computes once), then grouped again (a ``UNION ALL``
+    of GROUP BYs, a few rows per buyer):
 
     - participants per buyer, and over the territory (someone working for two buyers is one
       participant of the territory): active = hours worked in M; new = their first month with
-      hours in the scope is M; cumulated = hours up to M; by criterion, by sex, by age band
-      (only lines with hours are read: ``worked``);
+      hours in the scope is M; cumulated = hours up to M; by criterion, by sex, by age band;
     - hours by delivery mode per buyer (the territory's are the buyers' added up): the lines'
       hours, in M and up to M;
     - contracts by type per buyer, and over the territory: distinct participant x contract
-      type with hours, in M and up to M.
+      type with hours, in M and up to M;
+    - outcomes dated up to M's end, per buyer (the territory's are the buyers' added up, with
+      the outcomes tied to no clause): each while it counts (``services.outcomes.counted``:
+      its participant has hours worked on its clause in the declarations known at ``as_of``,
+      whatever their month), asked of the grouped lines instead of the lines again.
+
+    The lines are grouped by clause first and given their buyer once grouped (a quarter of the
+    rows); they cover every month known, a month after M counting for outcomes only. Each
+    participant's breakdowns are counted once per buyer and criterion x sex x age band, then
+    added up by breakdown, where each breakdown read every participant again.
     """
     m = period.month
-    declared = (
+    upto = Declaration.month <= m
+    # Each clause x participant x contract type x delivery mode with hours worked, known then.
+    by_clause = (
         select(
-            Operation.buyer_id.label("buyer_id"),
+            Declaration.clause_id.label("clause_id"),
             DeclarationLine.participant_id.label("participant_id"),
             DeclarationLine.contract_type.label("kind"),
             DeclarationLine.delivery_mode.label("mode"),
-            func.min(Declaration.month).label("first_month"),
+            # NULL when all its hours are after M: counted for outcomes, nothing else.
+            func.min(case((upto, Declaration.month), else_=null())).label("first_month"),
             func.max(_flag(Declaration.month == m)).label("active"),
             func.sum(case((Declaration.month == m, DeclarationLine.hours), else_=0)).label(
                 "month_hours"
             ),
-            func.sum(DeclarationLine.hours).label("hours"),
+            func.sum(case((upto, DeclarationLine.hours), else_=0)).label("hours"),
         )
         .select_from(DeclarationLine)
         .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
-        .join(Clause, Clause.id == Declaration.clause_id)
-        .join(Market, Market.id == Clause.market_id)
-        .join(Operation, Operation.id == Market.operation_id)
         # Lines at 0 h are no activity (``worked``): the annual report counts the same people.
-        .where(Declaration.month <= m, period.received(), worked(DeclarationLine.hours))
+        .where(period.received(), worked(DeclarationLine.hours))
         .group_by(
-            Operation.buyer_id,
+            Declaration.clause_id,
             DeclarationLine.participant_id,
             DeclarationLine.contract_type,
             DeclarationLine.delivery_mode,
         )
     )
+    clause_buyers = (
+        select(Clause.id.label("clause_id"), Operation.buyer_id.label("buyer_id"))
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+    )
     if buyer_id is not None:
-        declared = declared.where(Operation.buyer_id == buyer_id)
-    d = declared.cte("declared")
+        by_clause = by_clause.where(Declaration.clause_id.in_(_buyer_clauses(buyer_id)))
+        clause_buyers = clause_buyers.where(Operation.buyer_id == buyer_id)
+    lines = by_clause.cte("lines_by_clause")
+    buyers = clause_buyers.cte("clause_buyers")
+    d = (
+        select(
+            buyers.c.buyer_id,
+            lines.c.participant_id,
+            lines.c.kind,
+            lines.c.mode,
+            lines.c.first_month,
+            lines.c.active,
+            lines.c.month_hours,
+            lines.c.hours,
+        )
+        .join(buyers, buyers.c.clause_id == lines.c.clause_id)
+        .where(lines.c.first_month.is_not(None))
+        .cte("declared")
+    )
+    # Each participant of each buyer: first month, active, and what the breakdowns read.
+    person = (
+        select(
+            d.c.buyer_id,
+            d.c.participant_id,
+            func.min(d.c.first_month).label("first_month"),
+            func.max(d.c.active).label("active"),
+        )
+        .group_by(d.c.buyer_id, d.c.participant_id)
+        .subquery()
+    )
+    persons = (
+        select(
+            person.c.buyer_id,
+            person.c.participant_id,
+            person.c.first_month,
+            person.c.active,
+            Participant.criterion.label("criterion"),
+            Participant.sex.label("sex"),
+            _age_band(Participant.birth_year, m.year).label("band"),
+        )
+        .join(Participant, Participant.id == person.c.participant_id)
+        .cte("persons_by_buyer")
+    )
+    # Each participant of the territory, from theirs by buyer (the first month of all, active
+    # for any): they are one person of the territory, however many buyers they worked for.
+    breakdowns = [persons.c[breakdown] for breakdown in PEOPLE]
+    anyone = (
+        select(
+            func.min(persons.c.first_month).label("first_month"),
+            func.max(persons.c.active).label("active"),
+            *breakdowns,
+        )
+        .group_by(persons.c.participant_id, *breakdowns)
+        .subquery()
+    )
     none = null()
 
     def tag(name: str) -> Any:
         return literal_column(f"'{name}'")
 
-    def persons(by_buyer: bool) -> Any:
-        """Each participant of each buyer (or of the territory): first month, active, and
-        what the breakdowns read."""
-        keys = [d.c.buyer_id] if by_buyer else []
-        person = (
+    def people(source: Any, by_buyer: bool) -> list[Any]:
+        """The three breakdowns: the participants counted once per criterion x sex x age band
+        (and buyer), then added up by breakdown."""
+        keys = [source.c.buyer_id] if by_buyer else []
+        kinds = [source.c[breakdown] for breakdown in PEOPLE]
+        found = (
             select(
                 *keys,
-                d.c.participant_id,
-                func.min(d.c.first_month).label("first_month"),
-                func.max(d.c.active).label("active"),
+                *kinds,
+                func.sum(_flag(source.c.first_month == m)).label("new"),
+                func.sum(source.c.active).label("active"),
+                func.count().label("everyone"),
             )
-            .group_by(*keys, d.c.participant_id)
-            .subquery()
+            .group_by(*keys, *kinds)
+            .cte("people_by_buyer" if by_buyer else "people")
         )
-        return (
-            select(
-                *([person.c.buyer_id] if by_buyer else []),
-                person.c.first_month,
-                person.c.active,
-                Participant.criterion.label("criterion"),
-                Participant.sex.label("sex"),
-                _age_band(Participant.birth_year, m.year).label("band"),
-            )
-            .join(Participant, Participant.id == person.c.participant_id)
-            .cte("persons_by_buyer" if by_buyer else "persons")
-        )
-
-    def people(by_buyer: bool) -> list[Any]:
-        found = persons(by_buyer)
-        keys = [found.c.buyer_id] if by_buyer else []
         return [
             select(
                 tag(("p" if by_buyer else "P") + breakdown),
                 found.c.buyer_id if by_buyer else none,
                 found.c[breakdown],
-                func.sum(_flag(found.c.first_month == m)),
+                func.sum(found.c.new),
                 func.sum(found.c.active),
-                func.count(),
-            ).group_by(*keys, found.c[breakdown])
+                func.sum(found.c.everyone),
+            ).group_by(*([found.c.buyer_id] if by_buyer else []), found.c[breakdown])
             for breakdown in PEOPLE
         ]
 
@@ -863,11 +880,13 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
     modes = select(
         tag("m"), d.c.buyer_id, d.c.mode, func.sum(d.c.month_hours), func.sum(d.c.hours), none
     ).group_by(d.c.buyer_id, d.c.mode)
-    branches = [*people(True), modes, contracts(True)]
+    outcomes = _counted_outcomes(period, buyer_id, lines, buyers)
+    branches = [*people(persons, True), modes, contracts(True), outcomes]
     if buyer_id is None:
-        branches += [*people(False), contracts(False)]
-    found = _LineFigures(defaultdict(dict), defaultdict(dict), defaultdict(dict))
+        branches += [*people(anyone, False), contracts(False)]
+    found = _LineFigures(*(defaultdict(dict) for _ in range(4)))
     territory_modes: dict[str | None, tuple[int, int]] = {}
+    territory_outcomes: dict[str, tuple[int, int]] = {}
     for name, bid, key, first, second, third in session.execute(union_all(*branches)):
         if name[0] in "pP":
             found.participants[bid][(name[1:], key)] = (
@@ -880,36 +899,63 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
             if buyer_id is None:  # the territory's: added up in hundredths, as SQL would
                 before = territory_modes.get(key, (0, 0))
                 territory_modes[key] = (before[0] + int(first or 0), before[1] + int(second or 0))
+        elif name == "o":
+            counts = (int(first or 0), int(second))
+            if bid is not None:  # an outcome tied to no clause counts in the territory's only
+                found.outcomes[bid][str(key)] = counts
+            before = territory_outcomes.get(str(key), (0, 0))
+            territory_outcomes[str(key)] = (before[0] + counts[0], before[1] + counts[1])
         else:
             found.contracts[bid][key] = (Decimal(int(first or 0)), Decimal(int(second)))
     if territory_modes:
         found.modes[None] = {
             k: (_hours_of(m), _hours_of(c)) for k, (m, c) in territory_modes.items()
         }
+    if territory_outcomes and buyer_id is None:
+        found.outcomes[None] = territory_outcomes
     if buyer_id is not None:
-        for table in (found.participants, found.modes, found.contracts):
+        for table in (found.participants, found.modes, found.contracts, found.outcomes):
             if buyer_id in table:
                 table[None] = table[buyer_id]
     return found
 
 
-def _outcomes(session: Session, period: _Period, by_buyer: bool, buyer_id: int | None) -> Scoped:
-    """Per scope: {type code: (in the month, up to its end)}, grouped by type in SQL."""
+def _counted_outcomes(period: _Period, buyer_id: int | None, lines: Any, buyers: Any) -> Any:
+    """The branch of ``_line_figures`` for outcomes: per buyer and type, those dated in M and
+    up to its end, each while it counts. ``counted`` asks whether its participant has a line of
+    hours worked on its clause among the declarations known at ``as_of``: ``lines`` (those very
+    lines, grouped by clause and participant) answers it from rows the statement holds already,
+    where ``counted`` would read the lines again. ``buyers``: the buyer of each clause of the
+    scope. Outcomes tied to no clause come with no buyer (NULL), for the territory only."""
     in_month = case((Outcome.date >= period.month, 1), else_=0)
-    columns = [Outcome.type, func.sum(in_month), func.count()]
-    if by_buyer or buyer_id is not None:
-        statement, leading = _scoped(columns, by_buyer, buyer_id)
-        statement = statement.join(Outcome, Outcome.clause_id == Clause.id)
+    worked_on_clause = (
+        select(lines.c.clause_id)
+        .where(
+            lines.c.clause_id == Outcome.clause_id,
+            lines.c.participant_id == Outcome.participant_id,
+        )
+        .correlate(Outcome)
+        .exists()
+    )
+    statement = select(
+        literal_column("'o'"),
+        buyers.c.buyer_id,
+        Outcome.type,
+        func.sum(in_month),
+        func.count(),
+        null(),
+    ).where(Outcome.date <= period.last)
+    if buyer_id is None:
+        statement = statement.select_from(Outcome).outerjoin(
+            buyers, buyers.c.clause_id == Outcome.clause_id
+        )
+        statement = statement.where(or_(Outcome.clause_id.is_(None), worked_on_clause))
     else:
-        statement, leading = select(*columns), []
-    # Counted while the participant has hours on the clause in the declarations known then.
-    statement = statement.where(Outcome.date <= period.last, counted(period.received()))
-    statement = statement.group_by(*leading, Outcome.type)
-    result: Scoped = defaultdict(dict)
-    for row in session.execute(statement):
-        kind, month_count, cumulated = _rest(row, by_buyer)
-        result[_scope_key(row, by_buyer)][str(kind)] = (int(month_count or 0), int(cumulated))
-    return result
+        statement = statement.select_from(Outcome).join(
+            buyers, buyers.c.clause_id == Outcome.clause_id
+        )
+        statement = statement.where(worked_on_clause)
+    return statement.group_by(buyers.c.buyer_id, Outcome.type)
 
 
 def _hours_by_month(
@@ -1079,7 +1125,7 @@ def compile_month(
     declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
     declared = _line_figures(session, period, buyer_id)
     people, modes, contracts = declared.participants, declared.modes, declared.contracts
-    outcomes = _every_scope(lambda b: _outcomes(session, period, b, buyer_id), buyer_id)
+    outcomes = declared.outcomes
     stages = clauses.stages
     hours = _hours_by_month(session, period, buyer_id)
     clauses.asked = set()  # no longer needed

@@ -462,6 +462,8 @@ def advance(
                 "date": advanced.at,
                 # The months after the end of the work no longer asked for, by company.
                 "mois_plus_demandes": released_data(advanced.released),
+                # What a suspension withdrew of the lot's emails still waiting, by company.
+                "courriels_retires": list(advanced.withdrawn),
             }
         )
     else:
@@ -473,6 +475,8 @@ def advance(
         for released in advanced.released:
             for line in released_lines(released):
                 say(line)
+        for line in advanced.withdrawn:
+            say(line)
 
 
 def released_lines(released: ReleasedMonths) -> list[str]:

@@ -301,13 +301,27 @@ def parse_month_option(text: str) -> date:
 @click.option("--company", required=True, help=f"L'entreprise : {COMPANY_HELP}.")
 @click.option("--month", required=True, help="Le mois sans heure, mm/aaaa (ex. 10/2026).")
 @click.option("--replace", is_flag=True, help="Remplace une déclaration déjà enregistrée.")
+@click.option(
+    "--reason",
+    default=None,
+    help="Motif de la correction, gardé à l'historique : obligatoire avec --replace quand le "
+    "mois enregistré compte des heures.",
+)
 @actor_option
 @json_option
 @handle_errors
 def declaration_zero(
-    clause: str, company: str, month: str, replace: bool, actor: str | None, as_json: bool
+    clause: str,
+    company: str,
+    month: str,
+    replace: bool,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
 ) -> None:
-    """Déclare un mois sans heure d'insertion pour une entreprise et une clause."""
+    """Déclare un mois sans heure d'insertion pour une entreprise et une clause. Avec --replace,
+    corrige à zéro heure un mois déjà enregistré : une correction, dont le motif (--reason,
+    obligatoire si le mois comptait des heures) est gardé à l'historique."""
     month_start = parse_month_option(month)
     declared = declaration_commands.declare_zero(
         get_app(),
@@ -316,6 +330,8 @@ def declaration_zero(
         month=month_start,
         replace=replace,
         actor=actor,
+        reason=reason,
+        reason_field="--reason",
     )
     if as_json:
         print_json(
@@ -326,6 +342,9 @@ def declaration_zero(
                 "mois": declared.month,
                 "heures": 0,
                 "inchangee": declared.unchanged_since is not None,
+                "remplacee": declared.replaced_hours is not None,
+                "heures_remplacees": declared.replaced_hours,
+                "motif": declared.reason,
                 **counts_data(declared.counts),
             }
         )
@@ -337,9 +356,13 @@ def declaration_zero(
             "rien n'est modifié, aucun accusé de réception."
         )
     else:
+        replaced = ""
+        if declared.replaced_hours is not None:
+            motif = f" ; motif : {declared.reason}" if declared.reason else ""
+            replaced = f" (remplace {french_hours(declared.replaced_hours)}{motif})"
         say(
             f"Déclaration {month_phrase(declared.month)} à zéro heure enregistrée : "
-            f"{declared.company}, clause n° {declared.clause_id}."
+            f"{declared.company}, clause n° {declared.clause_id}{replaced}."
         )
         if said := declared.counts_said:
             say(said)

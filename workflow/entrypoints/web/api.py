@@ -186,6 +186,8 @@ class AdvancedOut(BaseModel):
     le: datetime
     #: With a finish: what the end released, by company (empty otherwise).
     mois_plus_demandes: list[ReleasedOut] = []
+    #: With a suspension: what it withdrew of the lot's emails still waiting, by company.
+    courriels_retires: list[str] = []
 
 
 class EndDateIn(BaseModel):
@@ -207,8 +209,9 @@ class OwedMonthOut(BaseModel):
     date: datetime | None = Field(description="Quand elle partira.")
     echeance: Day | None = Field(description="La date limite donnée à l'entreprise.")
     courriel_retire: int | None = Field(
-        description="Le N° du courriel de cette étape retiré avant de partir : les relances "
-        "s'arrêtent là pour ce mois, relancez vous-même l'entreprise."
+        description="Le N° du courriel de cette étape annulé à la main avant de partir : les "
+        "relances s'arrêtent là pour ce mois, relancez vous-même l'entreprise (un courriel que "
+        "le service avait retiré repart, lui, sous une nouvelle clé)."
     )
 
 
@@ -563,6 +566,7 @@ def create_api(app: App) -> FastAPI:
             # The same facts as the command line's ``--json``; an email still asking a released
             # month with its page on the site, where it is cancelled.
             "mois_plus_demandes": released_data(moved.released, links=True),
+            "courriels_retires": list(moved.withdrawn),
         }
 
     @api.post(

@@ -72,7 +72,7 @@ CANCELLED_REASON = re.compile(
 #: (``outcome_counts.count_sentences``: « 1 sortie (P-0007, CDI) n'est plus comptée … »).
 _REASON = re.compile(
     r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<hours>[^:()]+?)"
-    r"(?: \(remplace [^()]+\))?"
+    r"(?: \(remplace [^()]+?(?:, motif : (?P<motif>[^()]+))?\))?"
     r"(?: – (?P<counts>\d+ sorties? \(.*))?",
     re.DOTALL,
 )
@@ -102,6 +102,8 @@ class Recording:
     #: What it did to the lot's outcomes, as its row says (« 1 sortie (P-0007, CDI) n'est plus
     #: comptée … »); None when it says nothing (none moved, or a row written before it said so).
     counts: str | None = None
+    #: Why the facilitator corrected the month (« (remplace 120 h, motif : …) »), or None.
+    motif: str | None = None
 
 
 @dataclass
@@ -242,7 +244,7 @@ def _attach_recordings(session: Session, found: Declarations) -> None:
         if parsed is None or hours is None:
             continue
         pending[(clause_id, parsed["month"], parsed["company"])].append(
-            Recording(history_id, _utc(at), hours, parsed["counts"])
+            Recording(history_id, _utc(at), hours, parsed["counts"], parsed["motif"])
         )
     for (clause_id, month, company), recordings in pending.items():
         candidates = by_month.get((clause_id, month), [])

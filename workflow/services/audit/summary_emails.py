@@ -216,6 +216,11 @@ def _counts(said: str | None) -> str:
     return f" – {said.rstrip('.')}" if said else ""
 
 
+def _motif(motif: str | None) -> str:
+    """`` ; motif : …``: why the facilitator corrected the month, as its history row keeps it."""
+    return f" ; motif : {motif}" if motif else ""
+
+
 def later_changes(
     session: Session,
     declarations: Declarations,
@@ -252,7 +257,8 @@ def later_changes(
                         facts.buyer,
                         f"déclaration {facts.label} corrigée le "
                         f"{local_moment(recording.at, zone)} (ligne d'historique n° "
-                        f"{recording.history_id}){_counts(recording.counts)}",
+                        f"{recording.history_id}{_motif(recording.motif)})"
+                        f"{_counts(recording.counts)}",
                         Family.DECLARATION,
                         month=facts.month,
                         known_since=first,

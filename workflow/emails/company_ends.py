@@ -1,0 +1,140 @@
+"""The companies' notices of a lot's end that changes the months asked of them: a month they
+were called for and no longer declare (the end recorded, or corrected, before it), or a month
+released that is asked again (the end corrected later).
+
+``services.company_end_notices`` reads the facts (the months released whose call left, the
+months owed again and the dates ``lot_ends.owe_again`` gives them); this module says which
+kinds there are and what their templates read. The buyer's own notices of the same events are
+``notice_execution_ended`` and ``notice_end_corrected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from workflow.emails.envelope import Recipient
+from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.lots import Lot, lot_context
+from workflow.emails.notices import months_named
+from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
+RELEASED = "company_months_released"
+OWED_AGAIN = "company_months_owed_again"
+KINDS = (RELEASED, OWED_AGAIN)
+
+
+@dataclass(frozen=True)
+class AskedAgain:
+    """A month asked again of a company whose call had reached it: the date it is due by (the
+    one its call gave, ``owe_again``'s) and the day the next reminder leaves if it is not
+    declared by then; ``by_hand``: the reminders cannot take it up again (a step withdrawn at
+    the finish), the facilitator reminds the company himself, no date is given."""
+
+    month: date
+    due_on: date | None
+    reminder_on: date | None
+    by_hand: bool = False
+
+
+def released_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    end_date: date,
+    months: Sequence[date],
+    may_arrive: Sequence[date],
+) -> dict[str, Any]:
+    """``months``: the months no longer asked whose call left; ``may_arrive``: those of them
+    an email already leaving (or not withdrawn) may still ask for."""
+    ordered = sorted(set(months))
+    arriving = sorted(set(may_arrive) & set(ordered))
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "end_date": end_date,
+        "months": ordered,
+        "months_count": len(ordered),
+        "months_named": months_named(ordered),
+        "months_of": months_named(ordered, of=True),
+        "may_arrive": arriving,
+        "may_arrive_count": len(arriving),
+        "may_arrive_named": months_named(arriving),
+    }
+
+
+def owed_again_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    end_date: date,
+    before: date,
+    months: Sequence[AskedAgain],
+    today: date,
+) -> dict[str, Any]:
+    """``months``: the months asked again whose call had reached the company; ``today``: the
+    local day of the correction (a due date before it is already past)."""
+    ordered = sorted(months, key=lambda m: m.month)
+    named = [m.month for m in ordered]
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "end_date": end_date,
+        "before": before,
+        "months": [
+            {
+                "month": m.month,
+                "due_on": m.due_on,
+                "late": m.due_on is not None and m.due_on < today,
+                "reminder_on": m.reminder_on,
+                "by_hand": m.by_hand,
+            }
+            for m in ordered
+        ],
+        "months_count": len(ordered),
+        "months_named": months_named(named),
+        "months_of": months_named(named, of=True),
+    }
+
+
+# --- the sample -------------------------------------------------------------------------------
+
+
+def sample(kind: str, settings: Settings) -> Sample:
+    """The sample lot whose work ended on 15 October 2026, recorded on 3 December after
+    November was called on 1 December: November is no longer asked. Corrected to 30 November
+    the next day, November is asked again: due on 8 December as its call said, its first
+    reminder on 15 December."""
+    lot = LOT
+    if kind == RELEASED:
+        context = released_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            end_date=date(2026, 10, 15),
+            months=[date(2026, 11, 1)],
+            may_arrive=[],
+        )
+    else:
+        context = owed_again_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            end_date=date(2026, 11, 30),
+            before=date(2026, 10, 15),
+            months=[AskedAgain(date(2026, 11, 1), date(2026, 12, 8), date(2026, 12, 15))],
+            today=date(2026, 12, 4),
+        )
+    return Sample((HOLDER_CORRESPONDENT,), context)
+
+
+FAMILY = EmailFamily("company_ends", KINDS, sample)

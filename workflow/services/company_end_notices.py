@@ -1,0 +1,278 @@
+"""The companies told when the end of a lot's work changes a month they were asked for.
+
+The finish (« achever », ``clauses.advance_clause``) or an end corrected earlier
+(``end_date_corrections``) releases the months after the end (``lot_ends.release_months_after``):
+their ladders stop, their waiting reminders are withdrawn. A company that was called for one of
+them, and hears nothing more, does not know it has nothing to declare: each company for which at
+least one released month had its call leave gets one email (``company_months_released``) naming
+those months, saying its planned reminders are cancelled and, when an email asking for one of
+them could not be withdrawn (already leaving, or kept), to ignore it. A month never called needs
+no word.
+
+An end corrected later makes months released owed again (``lot_ends.owe_again``); a month whose
+call had reached the company resumes at a reminder or later, which may leave days later with no
+word on why the month is asked again. Each such company gets one email
+(``company_months_owed_again``): the end now recorded « et non le … », the months asked again
+with the date their call gave and the day the next reminder leaves (``owe_again``'s, as
+``lot_ends.owed_sentence`` prints them and the pass sends them). A month the pass cannot take up
+again (a step withdrawn at the finish: ``OwedMonth.blocked_by``, the facilitator is told to
+remind the company himself) is said asked again with no date: the facilitator will contact the
+company. A month resuming at its call gets the call itself, and no word here.
+
+Both are queued in the transaction of the change, keyed as the company notices of a pause
+(``notice:<lot>:<kind>:company-<id>@<instant>``, the instant of the change's history row): a
+second run writes nothing, and the corrections of a company's recipients (readdress, retry,
+merge, delete) read them as they read those.
+
+Imported by ``services.clauses``: nothing here imports what imports it (no ``email_facts``, no
+``company_pauses``), hence the lot and the recipient read here the way those read them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import AwardParty, Clause, OutboxMessage
+from workflow.domain.calendar import LadderStep, local_date, reminder_number
+from workflow.emails.company_ends import (
+    OWED_AGAIN,
+    RELEASED,
+    AskedAgain,
+    owed_again_context,
+    released_context,
+)
+from workflow.emails.lots import Lot
+from workflow.services.ladder_keys import KEY_PREFIX, key_months
+from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
+
+if TYPE_CHECKING:
+    from workflow.adapters.templates import TemplateRenderer
+    from workflow.services.lot_ends import OwedAgain, ReleasedMonths
+
+#: A call in one of these states reached the company, or may have (on the wire, uncertain).
+LEFT = (OutboxState.SENT, OutboxState.SENDING, OutboxState.UNCERTAIN)
+#: A ladder email in one of these states has not reached the company and was not withdrawn:
+#: it may still leave (on the wire, uncertain, waiting, or put back by the facilitator).
+MAY_LEAVE = (
+    OutboxState.PENDING,
+    OutboxState.SENDING,
+    OutboxState.UNCERTAIN,
+    OutboxState.FAILED,
+    OutboxState.DEAD,
+)
+
+
+def company_key(clause_id: int, kind: str, company_id: int, at: datetime) -> str:
+    """``notice:<lot>:<kind>:company-<id>@<instant>``, as ``company_pauses.company_key``."""
+    return f"notice:{clause_id}:{kind}:company-{company_id}@{at.astimezone(UTC).isoformat()}"
+
+
+def tell_released(
+    session: Session,
+    renderer: TemplateRenderer,
+    clause: Clause,
+    released: Sequence[ReleasedMonths],
+    *,
+    at: datetime,
+    up_to: date | None = None,
+) -> list[int]:
+    """One ``company_months_released`` email to each company of ``released`` whose call for at
+    least one of its released months left; returns the companies written to. ``up_to``: an end
+    corrected earlier, the end it replaces: the months after it were released (and told) before,
+    and are left out."""
+    if not released:
+        return []
+    emails = _ladder_emails(session, clause.id)
+    told: list[int] = []
+    for item in released:
+        mine = emails.get(item.company_id, [])
+        months = {m for m in item.months if up_to is None or m <= up_to}
+        called = sorted(
+            {
+                m
+                for step, state, covered in mine
+                if step == LadderStep.CALL and state in LEFT
+                for m in covered
+                if m in months
+            }
+        )
+        if not called:
+            continue
+        may_arrive = sorted(
+            {m for _, state, covered in mine if state in MAY_LEAVE for m in covered if m in called}
+        )
+        party, recipient = _party_recipient(session, clause.id, item.company_id)
+        if party is None or recipient is None:
+            continue  # the digest lists awards missing a correspondent
+        key = company_key(clause.id, RELEASED, item.company_id, at)
+        if key_exists(session, key):
+            continue
+        context = released_context(
+            lot_of(clause),
+            party.company.name,
+            recipient,
+            end_date=item.end_date,
+            months=called,
+            may_arrive=may_arrive,
+        )
+        if queue_email(
+            session,
+            renderer,
+            key=key,
+            kind=RELEASED,
+            recipients=[recipient],
+            context=context,
+            now=at,
+            clause_id=clause.id,
+        ):
+            told.append(item.company_id)
+    return told
+
+
+def asked_again(owed: OwedAgain, zone: ZoneInfo) -> list[AskedAgain]:
+    """The months of ``owed`` whose call had reached the company and that resume past it, as
+    the company reads them: the due date and the next reminder's day that ``owe_again`` gave
+    (``owed_sentence``'s); none for a month the reminders cannot take up (``blocked_by``)."""
+    found: list[AskedAgain] = []
+    for month in owed.months:
+        if LadderStep.CALL not in month.sent or month.step == LadderStep.CALL:
+            continue  # never called, or called again: the call itself tells it
+        if month.blocked_by is not None:
+            found.append(AskedAgain(month.month, None, None, by_hand=True))
+            continue
+        reminder_on = (
+            local_date(month.at, zone)
+            if month.at is not None
+            and month.step is not None
+            and reminder_number(month.step) is not None
+            else None
+        )
+        found.append(AskedAgain(month.month, month.due_on, reminder_on))
+    return found
+
+
+def tell_owed_again(
+    session: Session,
+    renderer: TemplateRenderer,
+    clause: Clause,
+    owed: Sequence[OwedAgain],
+    *,
+    before: date,
+    at: datetime,
+    zone: ZoneInfo,
+) -> list[int]:
+    """One ``company_months_owed_again`` email to each company of ``owed`` with a month asked
+    again whose call had reached it (``asked_again``); returns the companies written to."""
+    told: list[int] = []
+    today = local_date(at, zone)
+    for item in owed:
+        months = asked_again(item, zone)
+        if not months:
+            continue
+        party, recipient = _party_recipient(session, clause.id, item.company_id)
+        if party is None or recipient is None:
+            continue
+        key = company_key(clause.id, OWED_AGAIN, item.company_id, at)
+        if key_exists(session, key):
+            continue
+        context = owed_again_context(
+            lot_of(clause),
+            party.company.name,
+            recipient,
+            end_date=item.end_date,
+            before=before,
+            months=months,
+            today=today,
+        )
+        if queue_email(
+            session,
+            renderer,
+            key=key,
+            kind=OWED_AGAIN,
+            recipients=[recipient],
+            context=context,
+            now=at,
+            clause_id=clause.id,
+        ):
+            told.append(item.company_id)
+    return told
+
+
+# --- what is read -------------------------------------------------------------------------------
+
+
+def _ladder_emails(
+    session: Session, clause_id: int
+) -> dict[int, list[tuple[str, str, tuple[date, ...]]]]:
+    """Every ladder email of the lot by company: (step, state, months covered)."""
+    found: dict[int, list[tuple[str, str, tuple[date, ...]]]] = defaultdict(list)
+    for key, state in session.execute(
+        select(OutboxMessage.key, OutboxMessage.state)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause_id}:%"),
+        )
+        .order_by(OutboxMessage.id)
+    ):
+        covered = key_months(key)
+        if covered is not None:
+            found[covered.company_id].append((covered.step, state, tuple(covered.months)))
+    return found
+
+
+def _party_recipient(
+    session: Session, clause_id: int, company_id: int
+) -> tuple[AwardParty | None, Recipient | None]:
+    """The award of the company on the lot and whom its ladder writes to: the correspondent
+    named at award, else the company's first (``notices.party_correspondent``)."""
+    party = session.scalar(
+        select(AwardParty).where(
+            AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
+        )
+    )
+    if party is None:
+        return None, None
+    correspondent = party.correspondent or (
+        party.company.correspondents[0] if party.company.correspondents else None
+    )
+    if correspondent is None or not correspondent.email.strip():
+        return party, None
+    return party, Recipient(correspondent.name, correspondent.email)
+
+
+def lot_of(clause: Clause) -> Lot:
+    """The lot as the emails read it (``email_facts.lot_of``, which imports ``services.clauses``
+    through the declarations)."""
+    market = clause.market
+    operation = market.operation
+    return Lot(
+        id=clause.id,
+        buyer=operation.buyer.name,
+        operation=operation.name,
+        place=operation.place,
+        market=market.reference,
+        market_title=market.title,
+        lot_number=clause.lot_number,
+        lot_title=clause.lot_title,
+        trade=clause.trade,
+        stage=clause.stage,
+        amount_excl_tax=clause.amount_excl_tax,
+        labour_share=clause.labour_share,
+        insertion_rate=clause.insertion_rate,
+        hourly_cost=clause.hourly_cost,
+        hours_computed=clause.hours_computed,
+        hours_override=clause.hours_override,
+        override_reason=clause.override_reason,
+        planned_notification=clause.planned_notification,
+        start_date=clause.start_date,
+        planned_end_date=clause.planned_end_date,
+        end_date=clause.end_date,
+        final_report=clause.final_report,
+    )
