@@ -160,6 +160,7 @@ def test_she_sees_a_change_recorded_since_and_recomputes(
         month=date(2026, 3, 1),
         replace=True,
         actor="Camille Martin",
+        reason="Erreur de saisie : personne sur le lot en mars",
     )
 
     def then(page: Any) -> dict[str, Any]:

@@ -725,7 +725,9 @@ def test_a_full_disk_refuses_an_sqlite_import_and_leaves_the_database_as_it_was(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     lots = lots_csv(tmp_path / "lots.csv", 800)
-    with small_disk(tmp_path / "disk", "1m") as disk:
+    # Room for the 800 lots and their indexes once the disk is free again (1 MB before the
+    # clauses' three indexes of migration 0019).
+    with small_disk(tmp_path / "disk", "2m") as disk:
         database = disk / "clauses.db"
         shutil.copy(sqlite_template, database)
         url = f"sqlite:///{database}"

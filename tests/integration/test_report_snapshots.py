@@ -102,6 +102,7 @@ def replace_c3_march_by_zero(app: App, data: Dataset) -> None:
         month=MARCH,
         replace=True,
         actor="Camille Martin",
+        reason="Erreur de saisie : personne sur le lot en mars",
     )
 
 
