@@ -17,6 +17,7 @@ from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.domain.calendar import local_date
+from workflow.domain.vocabulary import DASHBOARD_ZERO_SOURCE, ZERO_SOURCE
 from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused
 from workflow.services.declaration_views import (
@@ -27,8 +28,6 @@ from workflow.services.declaration_views import (
     expected_declarations,
 )
 from workflow.services.declarations import (
-    DASHBOARD_ZERO_SOURCE,
-    ZERO_SOURCE,
     Validation,
     declaration_problems,
     find_declaration,

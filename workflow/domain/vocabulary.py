@@ -200,3 +200,11 @@ def category_label(labels: Mapping[Any, str], code: str | None) -> str:
     if code is None or code == UNKNOWN:
         return UNKNOWN_LABEL
     return next((text for member, text in labels.items() if str(member) == code), code)
+
+
+#: Where a month declared without hours by the facilitator says it came from: she records it
+#: on the company's word, from the command line or from her dashboard's task.
+ZERO_SOURCE = "déclaration à zéro (ligne de commande)"
+DASHBOARD_ZERO_SOURCE = "déclaration à zéro (tableau de bord)"
+#: The sources of declarations the facilitator entered for the company (its receipt says so).
+ENTERED_FOR_COMPANY = frozenset({ZERO_SOURCE, DASHBOARD_ZERO_SOURCE})

@@ -24,16 +24,18 @@ Both are queued in the transaction of the change, keyed as the company notices o
 second run writes nothing, and the corrections of a company's recipients (readdress, retry,
 merge, delete) read them as they read those.
 
-Imported by ``services.clauses``: nothing here imports what imports it (no ``email_facts``, no
-``company_pauses``), hence the lot and the recipient read here the way those read them.
+Imported by ``services.clauses``: nothing here imports what imports it (not ``company_pauses``,
+which reads the declarations); the lot and the recipient come from ``email_facts``, as every
+company email reads them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -48,7 +50,7 @@ from workflow.emails.company_ends import (
     owed_again_context,
     released_context,
 )
-from workflow.emails.lots import Lot
+from workflow.services.email_facts import lot_of, party_recipient
 from workflow.services.ladder_keys import KEY_PREFIX, key_months
 from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
 
@@ -108,29 +110,20 @@ def tell_released(
         may_arrive = sorted(
             {m for _, state, covered in mine if state in MAY_LEAVE for m in covered if m in called}
         )
-        party, recipient = _party_recipient(session, clause.id, item.company_id)
-        if party is None or recipient is None:
-            continue  # the digest lists awards missing a correspondent
-        key = company_key(clause.id, RELEASED, item.company_id, at)
-        if key_exists(session, key):
-            continue
-        context = released_context(
-            lot_of(clause),
-            party.company.name,
-            recipient,
-            end_date=item.end_date,
-            months=called,
-            may_arrive=may_arrive,
-        )
-        if queue_email(
+        if _tell(
             session,
             renderer,
-            key=key,
-            kind=RELEASED,
-            recipients=[recipient],
-            context=context,
-            now=at,
-            clause_id=clause.id,
+            clause,
+            item.company_id,
+            RELEASED,
+            at,
+            partial(
+                released_context,
+                lot_of(clause),
+                end_date=item.end_date,
+                months=called,
+                may_arrive=may_arrive,
+            ),
         ):
             told.append(item.company_id)
     return told
@@ -176,33 +169,56 @@ def tell_owed_again(
         months = asked_again(item, zone)
         if not months:
             continue
-        party, recipient = _party_recipient(session, clause.id, item.company_id)
-        if party is None or recipient is None:
-            continue
-        key = company_key(clause.id, OWED_AGAIN, item.company_id, at)
-        if key_exists(session, key):
-            continue
-        context = owed_again_context(
-            lot_of(clause),
-            party.company.name,
-            recipient,
-            end_date=item.end_date,
-            before=before,
-            months=months,
-            today=today,
-        )
-        if queue_email(
+        if _tell(
             session,
             renderer,
-            key=key,
-            kind=OWED_AGAIN,
-            recipients=[recipient],
-            context=context,
-            now=at,
-            clause_id=clause.id,
+            clause,
+            item.company_id,
+            OWED_AGAIN,
+            at,
+            partial(
+                owed_again_context,
+                lot_of(clause),
+                end_date=item.end_date,
+                before=before,
+                months=months,
+                today=today,
+            ),
         ):
             told.append(item.company_id)
     return told
+
+
+def _tell(
+    session: Session,
+    renderer: TemplateRenderer,
+    clause: Clause,
+    company_id: int,
+    kind: str,
+    at: datetime,
+    context: Callable[[str, Recipient], dict[str, Any]],
+) -> bool:
+    """Queue ``kind`` to the company's reader on the lot, once per change (its key), its
+    ``context`` built from the company's name and that reader; False without a reader with an
+    address (the digest lists awards missing a correspondent) or when already queued."""
+    party, recipient = _party_recipient(session, clause.id, company_id)
+    if party is None or recipient is None:
+        return False
+    key = company_key(clause.id, kind, company_id, at)
+    if key_exists(session, key):
+        return False
+    return bool(
+        queue_email(
+            session,
+            renderer,
+            key=key,
+            kind=kind,
+            recipients=[recipient],
+            context=context(party.company.name, recipient),
+            now=at,
+            clause_id=clause.id,
+        )
+    )
 
 
 # --- what is read -------------------------------------------------------------------------------
@@ -231,7 +247,7 @@ def _party_recipient(
     session: Session, clause_id: int, company_id: int
 ) -> tuple[AwardParty | None, Recipient | None]:
     """The award of the company on the lot and whom its ladder writes to: the correspondent
-    named at award, else the company's first (``notices.party_correspondent``)."""
+    named at award, else the company's first (``email_facts.party_recipient``)."""
     party = session.scalar(
         select(AwardParty).where(
             AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
@@ -239,40 +255,4 @@ def _party_recipient(
     )
     if party is None:
         return None, None
-    correspondent = party.correspondent or (
-        party.company.correspondents[0] if party.company.correspondents else None
-    )
-    if correspondent is None or not correspondent.email.strip():
-        return party, None
-    return party, Recipient(correspondent.name, correspondent.email)
-
-
-def lot_of(clause: Clause) -> Lot:
-    """The lot as the emails read it (``email_facts.lot_of``, which imports ``services.clauses``
-    through the declarations)."""
-    market = clause.market
-    operation = market.operation
-    return Lot(
-        id=clause.id,
-        buyer=operation.buyer.name,
-        operation=operation.name,
-        place=operation.place,
-        market=market.reference,
-        market_title=market.title,
-        lot_number=clause.lot_number,
-        lot_title=clause.lot_title,
-        trade=clause.trade,
-        stage=clause.stage,
-        amount_excl_tax=clause.amount_excl_tax,
-        labour_share=clause.labour_share,
-        insertion_rate=clause.insertion_rate,
-        hourly_cost=clause.hourly_cost,
-        hours_computed=clause.hours_computed,
-        hours_override=clause.hours_override,
-        override_reason=clause.override_reason,
-        planned_notification=clause.planned_notification,
-        start_date=clause.start_date,
-        planned_end_date=clause.planned_end_date,
-        end_date=clause.end_date,
-        final_report=clause.final_report,
-    )
+    return party, party_recipient(party)

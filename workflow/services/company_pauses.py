@@ -68,7 +68,7 @@ from workflow.emails.company_pauses import (
 )
 from workflow.emails.notices import resumption_context as notice_resumption
 from workflow.services.declarations import declared_months_of
-from workflow.services.email_facts import lot_of
+from workflow.services.email_facts import lot_of, party_recipient
 from workflow.services.lot_calendars import (
     LotCalendar,
     execution_starts,
@@ -135,16 +135,6 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
             now=event.at,
             clause_id=clause.id,
         )
-
-
-def party_recipient(party: AwardParty) -> Recipient | None:
-    """The correspondent named at award, else the company's first one (the ladder's reader)."""
-    correspondent = party.correspondent or (
-        party.company.correspondents[0] if party.company.correspondents else None
-    )
-    if correspondent is None or not correspondent.email.strip():
-        return None
-    return Recipient(correspondent.name, correspondent.email)
 
 
 def _called_ladders(session: Session, clause_id: int, company_id: int) -> list[DeclarationLadder]:

@@ -41,7 +41,12 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.events import DeclarationRecorded, Replaced, require_aware
 from workflow.domain.stages import LABELS, Stage
-from workflow.domain.vocabulary import PARTY_ROLE_LABELS, ContractType, DeliveryMode, PartyRole
+from workflow.domain.vocabulary import (
+    PARTY_ROLE_LABELS,
+    ContractType,
+    DeliveryMode,
+    PartyRole,
+)
 from workflow.emails.phrases import french_day, month_phrase
 from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
@@ -415,14 +420,6 @@ def record_counting(
         ),
     )
     return RecordedDeclaration(declaration, counts, history)
-
-
-#: Where a month declared without hours by the facilitator says it came from: she records it
-#: on the company's word, from the command line or from her dashboard's task.
-ZERO_SOURCE = "déclaration à zéro (ligne de commande)"
-DASHBOARD_ZERO_SOURCE = "déclaration à zéro (tableau de bord)"
-#: The sources of declarations the facilitator entered for the company (its receipt says so).
-ENTERED_FOR_COMPANY = frozenset({ZERO_SOURCE, DASHBOARD_ZERO_SOURCE})
 
 
 #: The history event of a declaration validated by the facilitator.

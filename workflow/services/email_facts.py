@@ -3,10 +3,11 @@ one place where a clause becomes a ``Lot`` and its award rows ``Party`` values."
 
 from __future__ import annotations
 
-from workflow.adapters.orm import AwardParty, Clause, Declaration
+from workflow.adapters.orm import AwardParty, Clause, Correspondent, Declaration
+from workflow.domain.vocabulary import ENTERED_FOR_COMPANY
+from workflow.emails.envelope import Recipient
 from workflow.emails.lots import Lot, Party
 from workflow.emails.receipts import Declared, DeclaredLine
-from workflow.services.declarations import ENTERED_FOR_COMPANY
 
 
 def lot_of(clause: Clause) -> Lot:
@@ -49,6 +50,22 @@ def party_of(party: AwardParty) -> Party:
         hours_share=party.hours_share,
         correspondent=party.correspondent.name if party.correspondent else None,
     )
+
+
+def party_correspondent(party: AwardParty) -> Correspondent | None:
+    """The correspondent named at award, else the company's first one."""
+    if party.correspondent is not None:
+        return party.correspondent
+    return party.company.correspondents[0] if party.company.correspondents else None
+
+
+def party_recipient(party: AwardParty) -> Recipient | None:
+    """Whom the company's emails on the lot are written to (``party_correspondent``), if it has
+    an address: the ladder's reader."""
+    correspondent = party_correspondent(party)
+    if correspondent is None or not correspondent.email.strip():
+        return None
+    return Recipient(correspondent.name, correspondent.email)
 
 
 def parties_of(clause: Clause) -> list[Party]:

@@ -37,7 +37,6 @@ from workflow.adapters.orm import (
     Clause,
     ClauseHistory,
     Company,
-    Correspondent,
     Declaration,
     DeclarationLadder,
     DeclarationLine,
@@ -108,7 +107,13 @@ from workflow.services.declarations import (
     declared_months_of,
     next_month_to_open,
 )
-from workflow.services.email_facts import declared_of, lot_of, parties_of, party_of
+from workflow.services.email_facts import (
+    declared_of,
+    lot_of,
+    parties_of,
+    party_correspondent,
+    party_of,
+)
 from workflow.services.lot_calendars import (
     clause_calendar,
     execution_starts,
@@ -566,13 +571,6 @@ def buyer_recipients(buyer: Buyer) -> list[Recipient]:
 
 def wants_each_milestone(buyer: Buyer) -> bool:
     return buyer.notice_preference == NoticePreference.EACH_MILESTONE.value
-
-
-def party_correspondent(party: AwardParty) -> Correspondent | None:
-    """The correspondent named at award, else the company's first one."""
-    if party.correspondent is not None:
-        return party.correspondent
-    return party.company.correspondents[0] if party.company.correspondents else None
 
 
 def _cause(session: Session, clause_id: int, history_event: str, at: datetime) -> str:

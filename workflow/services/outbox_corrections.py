@@ -34,7 +34,8 @@ from workflow.emails.company_ends import KINDS as COMPANY_END_KINDS
 from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.errors import Hint, InputRefused, NotFound
-from workflow.services.notices import buyer_recipients, party_correspondent
+from workflow.services.email_facts import party_correspondent
+from workflow.services.notices import buyer_recipients
 from workflow.services.outbox import RETRYABLE, STATE_LABELS, OutboxState, Recipient
 from workflow.services.reminder_emails import key_months
 

@@ -24,7 +24,7 @@ from workflow.emails import company_pauses as company_pause_emails
 from workflow.emails import notices as notice_emails
 from workflow.emails import receipts, registry, welcome
 from workflow.errors import InputRefused
-from workflow.services import company_pauses, notices
+from workflow.services import company_pauses, email_facts, notices
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of, get_clause
 from workflow.services.outbox import Recipient
 
@@ -157,7 +157,7 @@ def _welcome_of(
 ) -> tuple[list[Recipient], dict[str, Any]]:
     """The welcome as it would leave now: the months the company owes now, else the next one."""
     for party in clause.parties:
-        correspondent = notices.party_correspondent(party)
+        correspondent = email_facts.party_correspondent(party)
         if correspondent is not None:
             recipient = Recipient(correspondent.name, correspondent.email)
             context, _ = notices.welcome_message(session, clause, party, recipient, settings, now)
@@ -185,7 +185,7 @@ def _receipt_of(
         )
     company = session.get_one(Company, declaration.company_id)
     party = next((p for p in clause.parties if p.company_id == company.id), None)
-    correspondent = notices.party_correspondent(party) if party is not None else None
+    correspondent = email_facts.party_correspondent(party) if party is not None else None
     recipient = (
         Recipient(correspondent.name, correspondent.email)
         if correspondent is not None

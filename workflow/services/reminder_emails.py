@@ -42,7 +42,7 @@ from workflow.emails.ladder import (
 from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
-from workflow.services.email_facts import lot_of, party_of
+from workflow.services.email_facts import lot_of, party_correspondent, party_of
 
 # The keys, re-exported: the ladder's emails are where their readers look for them.
 from workflow.services.ladder_keys import KEY_PREFIX as KEY_PREFIX
@@ -79,7 +79,7 @@ def ladder_message(
     settings = app.settings
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     company = party.company if party else session.get_one(Company, group.company_id)
-    correspondent = notices.party_correspondent(party) if party else None
+    correspondent = party_correspondent(party) if party else None
     # The company's own web links; the buyer's alert carries none.
     links = (
         []
