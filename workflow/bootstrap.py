@@ -32,6 +32,7 @@ from workflow.runtime import App as App
 from workflow.runtime import EventHandler as EventHandler
 from workflow.runtime import Handlers, utc_now
 from workflow.services import (
+    award_company_notices,
     cancellation_notices,
     notices,
     receipt_withdrawals,
@@ -62,7 +63,9 @@ def default_handlers() -> Handlers:
             reminder_emails.withdraw_answered,
         ],
         ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
-        AwardCorrected: [notices.correct_award],
+        # The buyer's corrected notice and the newcomers' welcomes first; then each company
+        # already welcomed whose welcome no longer holds (dates, its role or hours).
+        AwardCorrected: [notices.correct_award, award_company_notices.tell_companies],
         # A company with nobody to write to gets a correspondent: its waiting parties are armed.
         CorrespondentAdded: [reminders.arm_company],
         CompaniesMerged: [reminders.arm_company],

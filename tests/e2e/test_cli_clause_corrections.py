@@ -203,6 +203,7 @@ def test_it_reopens_an_abandoned_clause_at_the_stage_it_left(
     run: Invoke, clock: Clock, lot: dict[str, int]
 ) -> None:
     ok(run("clause", "advance", "M-2026-01/1", "abandonner", "--reason", "Recours"))
+    ok(run("mail", "send"))  # the buyer was told of the abandon
     clock.set(utc(2026, 2, 2, 9))
 
     out = ok(run("clause", "reopen", "M-2026-01/1", "--reason", "Recours rejeté"))

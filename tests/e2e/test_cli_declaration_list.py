@@ -83,6 +83,7 @@ def test_it_lists_each_company_and_month_of_a_lot_with_its_state(declared: Invok
             "zero_heure": 0,
             "manquantes": 1,
             "en_retard": 0,
+            "plus_demandees": 0,
             "heures": 370.17,
         }
     ]
@@ -154,11 +155,19 @@ def test_missing_keeps_only_what_is_owed_and_its_totals_add_up(
                 ("zero_heure", "zero"),
                 ("manquantes", "missing"),
                 ("en_retard", "late"),
+                ("plus_demandees", "released"),
             ):
                 assert month[key] == sum(1 for ln in lines if ln["etat"] == state)
         total = data["total"]
         assert total["attendues"] == len(data["lignes"])
-        for key in ("declarees", "zero_heure", "manquantes", "en_retard", "heures"):
+        for key in (
+            "declarees",
+            "zero_heure",
+            "manquantes",
+            "en_retard",
+            "plus_demandees",
+            "heures",
+        ):
             assert total[key] == pytest.approx(sum(m[key] for m in data["totaux_par_mois"]))
     # Bâtiments Gascons holds lot 01 only: April to September owed there, October declared.
     assert [(ln["clause"], ln["mois"]) for ln in by_siret["lignes"]] == [

@@ -21,6 +21,7 @@ from workflow.bootstrap import App
 from workflow.domain.events import ClauseAdvanced, ClauseAwarded
 from workflow.domain.stages import ClauseEvent, Stage
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, PartyRole
+from workflow.emails.notices import Outstanding
 from workflow.errors import InputRefused, NotFound
 from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.participants import create_participant
@@ -148,7 +149,16 @@ def test_a_clause_without_target_has_no_completion_and_its_report_is_given(
     untouched = clauses.clause_detail(app, territory.lot_02)
 
     assert (detail.final_report, detail.final_report_at) == (report, MAY)
-    assert recorded == clauses.ReportRecorded(territory.lot_01, MAY)
+    # March and April were never declared by either company: the report says so.
+    missing = (date(2026, 3, 1), date(2026, 4, 1))
+    assert recorded == clauses.ReportRecorded(
+        territory.lot_01,
+        MAY,
+        (
+            Outstanding("Bâti Nord Insertion", missing, recorded.outstanding[0].company_id),
+            Outstanding("Bâti Sud", missing, recorded.outstanding[1].company_id),
+        ),
+    )
     assert detail.history[-1].actor == "Léa Bilan"
     assert (untouched.summary.hours_target, untouched.completion) == (None, None)
     assert untouched.final_report is None

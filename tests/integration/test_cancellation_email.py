@@ -35,6 +35,7 @@ from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
 from workflow.errors import NotFound
 from workflow.services.audit import verify
+from workflow.services.dispatch import dispatch_due
 from workflow.services.ticks import run_pass
 
 NBSP = "\u00a0"
@@ -173,6 +174,7 @@ def test_a_receipt_still_waiting_never_leaves_beside_the_cancellation(
     says it will not come, rather than that the one received no longer holds."""
     lot = make(app)
     ladder_pass(app, utc(2026, 4, 1, 7))
+    dispatch_due(app, at(2026, 4, 1, 7, 5))  # March's call leaves
     add_participants(app, "P-1")
     declare(app, lot, MARCH, utc(2026, 4, 9, 10), {"P-1": "42"})
     clock.set(at(2026, 4, 9, 10, 0))
@@ -207,6 +209,7 @@ def test_after_its_due_date_the_company_reads_when_its_reminders_take_up_again(
 ) -> None:
     lot = make(app)
     ladder_pass(app, utc(2026, 4, 1, 7))
+    dispatch_due(app, at(2026, 4, 1, 7, 5))  # March's call leaves
     declare(app, lot, MARCH, utc(2026, 4, 9, 10), {})
     clock.set(utc(2026, 4, 22, 10))
     cancelled = cancel_declaration(

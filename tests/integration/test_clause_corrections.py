@@ -56,6 +56,7 @@ from workflow.services.clauses import (
     create_clause,
 )
 from workflow.services.declarations import LineInput, company_missing_months, record_declaration
+from workflow.services.dispatch import dispatch_due
 from workflow.services.reminder_emails import KINDS
 from workflow.services.summaries import compile_for, summary_timing
 from workflow.services.ticks import queue_work
@@ -74,6 +75,8 @@ def walk(app: App, first: date, last: date) -> None:
     while day <= last:
         if is_working_day(day):
             ladder_pass(app, utc(day.year, day.month, day.day, 7))
+            # The emails leave: one withdrawn unsent by a declaration is not a step sent.
+            dispatch_due(app, utc(day.year, day.month, day.day, 7) + timedelta(minutes=5))
         day += timedelta(days=1)
 
 
@@ -277,7 +280,7 @@ def test_the_ladder_resumes_where_it_stood_never_skipping_a_reminder(
     """Called on 1 April, declared on the 9th, cancelled on the 22nd at noon: the first
     reminder (due on the 15th) leaves at the next call time, the others at the ladder's pace."""
     lot = make(app)
-    ladder_pass(app, utc(2026, 4, 1, 7))
+    walk(app, date(2026, 4, 1), date(2026, 4, 1))  # the call queued and sent
     declare(app, lot, MARCH, utc(2026, 4, 9, 10), {})
     walk(app, date(2026, 4, 10), date(2026, 4, 22))
     assert march_steps(app, lot) == [("call", utc(2026, 4, 1, 7))]
@@ -582,6 +585,7 @@ def test_an_abandon_undone_goes_back_to_the_stage_it_left(
     land = territory(app)
     clause_id = new_clause(app, land, *path, ClauseEvent.ABANDON)
     _, version = stage_of(app, clause_id)
+    dispatch_due(app, utc(2026, 1, 6, 10))  # the buyer was told of the abandon
 
     clock.set(utc(2026, 2, 2, 9))
     reopened = reopen_clause(app, "2026-014/01", reason="Consultation relancée", actor="Léa")
@@ -854,7 +858,9 @@ def test_another_award_records_the_change_and_sends_one_corrected_notice(app: Ap
         "Démarrage : 2 mars 2026 → 16 mars 2026"
     )
     new = awards(app)[len(before) :]
-    assert [kind for kind, _ in new] == ["notice_award_corrected", "company_welcome"]
+    # The newcomer's welcome, then the waiting welcomes of the holder and the partner written
+    # again (their start changed: services.award_company_notices).
+    assert [kind for kind, _ in new] == ["notice_award_corrected", *["company_welcome"] * 3]
     assert new[1][1] == f"welcome:{clause_id}:{land.newcomer_id}:2026-01-22T09:00:00+00:00"
     with app.transaction() as session:
         notice = session.scalars(

@@ -64,6 +64,8 @@ GONE = (
 BACK = "1 sortie (P-0007, CDI) est de nouveau comptée."
 SHORT = "non comptée : aucune heure déclarée sur ce lot"
 OCTOBER_OF = "déclaration d'octobre 2026 de Bâtiments Gascons SARL : "
+#: How the history row keeps the reason the corrections below are imported with.
+MOTIF = "motif : Erreur de saisie"
 
 
 def last_declaration_history(app: App) -> str:
@@ -82,7 +84,17 @@ def declare_json(
     settings: Settings, clock: Clock, tmp_path: Path, month: str, **hours: str
 ) -> dict[str, Any]:
     path = declaration_file(tmp_path, month, {k.replace("_", "-"): v for k, v in hours.items()})
-    text = run_cli(settings, clock, "declaration", "import", str(path), "--replace", "--json")
+    text = run_cli(
+        settings,
+        clock,
+        "declaration",
+        "import",
+        str(path),
+        "--replace",
+        "--reason",
+        "Erreur de saisie",
+        "--json",
+    )
     [declared] = json.loads(text)["declarations"]
     assert isinstance(declared, dict)
     return declared
@@ -115,7 +127,10 @@ def test_a_correction_without_the_person_says_their_outcome_no_longer_counts_the
 
     assert "Déclaration d'octobre 2026 remplacée" in said
     assert said.endswith(GONE)
-    assert last_declaration_history(sample) == f"{OCTOBER_OF}98,50 h (remplace 250,17 h) – {GONE}"
+    assert (
+        last_declaration_history(sample)
+        == f"{OCTOBER_OF}98,50 h (remplace 250,17 h, {MOTIF}) – {GONE}"
+    )
     assert listed(sample) == {"P-0007": (False, SHORT)}
     total, types, *sums = outcome_figures(sample)
     assert (total, types, sums) == (0, {}, [0, 0])
@@ -128,7 +143,10 @@ def test_a_correction_without_the_person_says_their_outcome_no_longer_counts_the
         {"participant": "P-0007", "type_libelle": "CDI"}
     ]
     assert again["sorties_message"] == BACK
-    assert last_declaration_history(sample) == f"{OCTOBER_OF}250,17 h (remplace 98,50 h) – {BACK}"
+    assert (
+        last_declaration_history(sample)
+        == f"{OCTOBER_OF}250,17 h (remplace 98,50 h, {MOTIF}) – {BACK}"
+    )
     assert listed(sample) == {"P-0007": (True, None)}
     total, types, *sums = outcome_figures(sample)
     assert (total, types, sums) == (1, {CDI: 1}, [1, 1])
@@ -243,7 +261,8 @@ def test_the_audit_remark_says_what_a_correction_did_to_the_outcomes(
     row = history_id_of_last(sample, "declaration")
     [remark] = remarks_on(sample, key)
     assert remark.endswith(
-        f"corrigée le 03/12/2026 à 10:00 (ligne d'historique n° {row}) – {GONE.rstrip('.')}"
+        f"corrigée le 03/12/2026 à 10:00 (ligne d'historique n° {row} ; motif : Erreur de "
+        f"saisie) – {GONE.rstrip('.')}"
     )
 
 

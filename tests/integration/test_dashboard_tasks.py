@@ -381,7 +381,7 @@ def test_each_task_offers_its_action_and_no_command_line(
     assert f'action="/courriels/{scenario.emails["Sujet u"]}/renvoyer"' in unsure
     assert "Demandez d'abord au destinataire s'il l'a reçu." in unsure
     shared = task_of(page, "3 courriels abandonnés")
-    assert 'href="/courriels"' in shared
+    assert 'href="/courriels?etat=dead">Voir les courriels abandonnés</a>' in shared
 
     late = task_of(page, "Bâtir Gascogne : heures")
     assert f'href="/clauses/{clauses["late"]}"' in late and ">Voir la clause</a>" in late

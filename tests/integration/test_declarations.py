@@ -229,7 +229,9 @@ def test_it_replaces_the_lines_with_replace(started: App, tmp_path: Path) -> Non
     corrected = "\r\n".join(sample_text().split("\r\n")[:3]) + "\r\n"
     corrected = edit(3, 9, "100", corrected)
 
-    result = import_file(started, write(tmp_path, corrected), replace=True)
+    result = import_file(
+        started, write(tmp_path, corrected), replace=True, reason="Erreur de saisie"
+    )
 
     assert result.declarations[0].replaced
     assert declarations(started) == [(Decimal("251.67"), 2)]

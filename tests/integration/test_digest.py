@@ -232,7 +232,7 @@ def test_it_lists_what_needs_the_facilitator_most_urgent_first(app: App) -> None
     assert f"(clauses mail retry {built.emails['dead']})" in dead.action
     assert "adresses refusées : jean@example.org" in dead.detail
     assert "550 boîte inconnue" in failed.detail
-    assert "janvier 2026 à février 2026" in declaration.title
+    assert "janvier et février 2026" in declaration.title
     assert "Bâtir Gascogne" in declaration.title
     # Due on 10 February: 34 working days to Monday 30 March, as the alert counts them (48
     # calendar days).
@@ -390,8 +390,8 @@ def one_late_lot(app: App, months: list[date], due: date) -> int:
         ([date(2025, 8, 1)], "heures d'août 2025 non déclarées"),
         ([date(2025, 10, 1)], "heures d'octobre 2025 non déclarées"),
         ([date(2025, 3, 1)], "heures de mars 2025 non déclarées"),
-        ([date(2025, 4, 1), date(2025, 5, 1)], "heures d'avril 2025 à mai 2025 non déclarées"),
-        ([date(2025, 9, 1), date(2025, 10, 1)], "heures de septembre 2025 à octobre 2025"),
+        ([date(2025, 4, 1), date(2025, 5, 1)], "heures d'avril et mai 2025 non déclarées"),
+        ([date(2025, 9, 1), date(2025, 10, 1)], "heures de septembre et octobre 2025"),
     ],
 )
 def test_it_elides_de_before_a_month_that_starts_with_a_vowel(

@@ -85,7 +85,9 @@ def test_a_file_that_changes_the_month_still_replaces_it(
     # One participant's hours changed, the rest as recorded.
     changed = write(tmp_path, edit(2, 9, "100"))
 
-    said = run(app, "declaration", "import", str(changed), "--replace")
+    said = run(
+        app, "declaration", "import", str(changed), "--replace", "--reason", "Erreur de saisie"
+    )
 
     assert "Déclaration d'octobre 2026 remplacée" in said
     assert "inchangée" not in said

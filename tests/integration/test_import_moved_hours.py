@@ -90,14 +90,23 @@ def test_the_command_says_nothing_of_an_outcome_the_file_only_moved(
     clock.set(DECEMBER_3)
     before = len(declaration_rows(sample))
 
-    said = run_cli(settings, clock, "declaration", "import", str(moved(tmp_path)), "--replace")
+    said = run_cli(
+        settings,
+        clock,
+        "declaration",
+        "import",
+        str(moved(tmp_path)),
+        "--replace",
+        "--reason",
+        "Erreur de saisie",
+    )
 
     assert "Déclaration d'octobre 2026 remplacée" in said, said
     assert "Déclaration de novembre 2026 enregistrée" in said, said
     for words in MOVED_WORDS:
         assert words not in said, said
     october, november = declaration_rows(sample)[before:]
-    assert october.endswith("98,50 h (remplace 250,17 h)"), october
+    assert october.endswith("98,50 h (remplace 250,17 h, motif : Erreur de saisie)"), october
     assert november.endswith(": 151,67 h"), november
     assert listed(sample) == {"P-0007": (True, None)}
     assert figures(sample) == WITH_THE_CDI
@@ -114,7 +123,15 @@ def test_the_json_lists_neither_and_a_real_loss_is_said_once_by_its_month(
     clock.set(DECEMBER_3)
 
     text = run_cli(
-        settings, clock, "declaration", "import", str(moved(tmp_path)), "--replace", "--json"
+        settings,
+        clock,
+        "declaration",
+        "import",
+        str(moved(tmp_path)),
+        "--replace",
+        "--reason",
+        "Erreur de saisie",
+        "--json",
     )
 
     for declared in json.loads(text)["declarations"]:
@@ -126,12 +143,24 @@ def test_the_json_lists_neither_and_a_real_loss_is_said_once_by_its_month(
     # stops counting, said by November's line, the month that took P-0007's last hours.
     before = len(declaration_rows(sample))
     path = two_months(tmp_path, {"P-0012": "98,5"}, {"P-0012": "20"})
-    said = run_cli(settings, clock, "declaration", "import", str(path), "--replace", "--json")
+    said = run_cli(
+        settings,
+        clock,
+        "declaration",
+        "import",
+        str(path),
+        "--replace",
+        "--reason",
+        "Erreur de saisie",
+        "--json",
+    )
     october, november = json.loads(said)["declarations"]
     assert october["sorties_message"] is None
     assert november["sorties_message"] == GONE
     rows = declaration_rows(sample)[before:]
-    assert len(rows) == 1 and rows[0].endswith(f"(remplace 151,67 h) – {GONE}"), rows
+    assert len(rows) == 1 and rows[0].endswith(
+        f"(remplace 151,67 h, motif : Erreur de saisie) – {GONE}"
+    ), rows
 
 
 def test_the_import_page_says_nothing_of_an_outcome_the_file_only_moved(
@@ -146,7 +175,9 @@ def test_the_import_page_says_nothing_of_an_outcome_the_file_only_moved(
     csrf = sign_in(site)
     before = len(declaration_rows(sample))
 
-    preview = send(site, "declarations", moved(tmp_path), csrf, remplacer="1")
+    preview = send(
+        site, "declarations", moved(tmp_path), csrf, remplacer="1", motif="Erreur de saisie"
+    )
     assert preview.status_code == 200, visible(preview.text)
     checked = visible(preview.text)
     done = visible(confirm(site, "declarations", preview.text).text)

@@ -77,7 +77,16 @@ def declare(
     """``clauses declaration import`` of the lot's holder (``--replace`` when corrected)."""
     clock.set(at)
     path = declaration_file(tmp_path, month, {k.replace("_", "-"): v for k, v in hours.items()})
-    return run_cli(settings, clock, "declaration", "import", str(path), "--replace")
+    return run_cli(
+        settings,
+        clock,
+        "declaration",
+        "import",
+        str(path),
+        "--replace",
+        "--reason",
+        "Erreur de saisie",
+    )
 
 
 def cancel(settings: Settings, clock: Clock, app: App, at: datetime, month: str) -> str:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from tests.integration._ladders import make_lot
+from tests.integration._ladders import ladder_pass, make_lot
 from workflow.adapters.orm import Declaration, OutboxMessage, PeriodicRun
 from workflow.bootstrap import App
 from workflow.domain.calendar import at_local
@@ -63,57 +63,54 @@ def figure(body: str, label: str) -> str:
     raise AssertionError(f"{label!r} not in {body}")
 
 
-def test_a_late_start_gets_the_summary_of_each_month_due_from_the_first_pass(app: App) -> None:
+def test_a_late_start_gets_the_summary_of_each_month_due_once_a_due_date_was_given(
+    app: App,
+) -> None:
     lot = make_lot(app, start=SEP, end=date(2027, 6, 30), at=local(app, STARTED_ON, 8))
 
     simulate(app, STARTED_ON, date(2027, 1, 22), dispatch=False)
 
     sent = [(m.key.split(":")[1], m.key.split(":")[2], m.created_at) for m in summaries(app)]
     facilitator = [(month, at) for month, who, at in sent if who == "facilitator"]
-    # October was due on 23 November, before the clause was entered: it is the latest due month
-    # at the first pass after the start, and goes then (no company asked for it yet). November
-    # waits for the due date the catch-up call of 3 December gave it (14 December, not the
-    # calendar's 10th): the working day after its last reminder counted from that date, 24
-    # December at 07:00 (22 December by the calendar alone, before that reminder). December on
-    # 21 January. September is never sent: October's summary carries the cumulated figures.
-    first_pass = local(app, STARTED_ON, 8)  # the pass of the moment it was started
+    # October was due on 23 November, before the clause was entered, but no company had been
+    # asked for it: at the first pass after the start its summary would have said « 0 reçue »
+    # and « en retard » before the call. It waits for the first due date really given: the
+    # catch-up call of 3 December gave September to November 14 December (not the calendar's
+    # 10th), the summary delay after it is 24 December at 07:00. November is then the latest
+    # month due: it goes, and carries the cumulated figures; September and October are never
+    # sent. December on 21 January.
     assert facilitator == [
-        ("2026-10", first_pass),
         ("2026-11", local(app, date(2026, 12, 24), 7)),
         ("2026-12", local(app, date(2027, 1, 21), 7)),
     ]
-    assert sorted(month for month, who, _ in sent if who == "buyer") == [
-        "2026-10",
-        "2026-11",
-        "2026-12",
-    ]
-    assert runs(app, JOB) == ["2026-10", "2026-11", "2026-12"]
-    assert runs(app, JOB_SKIPPED) == ["2026-09"]
+    assert sorted(month for month, who, _ in sent if who == "buyer") == ["2026-11", "2026-12"]
+    assert runs(app, JOB) == ["2026-11", "2026-12"]
+    assert runs(app, JOB_SKIPPED) == ["2026-09", "2026-10"]
 
-    # One rule for every figure of October's summary: the clause started on 1 September is
-    # counted, with its target, its stage then, and its expected declaration. Not missing: the
-    # company has not had its call yet (the catch-up call leaves the next working day, with a
-    # new due date), so nothing is late on 2 December whatever the contract's calendar said.
-    october = next(m for m in summaries(app) if m.key == "summary:2026-10:facilitator")
-    assert figure(october.body_text, "Clauses comptées").startswith("1, dont 1 suivie")
-    assert figure(october.body_text, "Heures cumulées depuis le début").startswith(
-        "0 h sur 500 h prévues"
-    )
-    said = figure(october.body_text, "Déclarations d'octobre 2026")
-    assert said.startswith("0 reçue sur 1 attendue ; 1 pas encore due : Bâtiments Test (")
-    assert said.endswith(", appel prévu le 3 décembre 2026)") and "manquante" not in said
+    # One rule for every figure of October's summary, as ``clauses summary`` gives it on the
+    # first pass: the clause started on 1 September is counted, with its target, its stage
+    # then, and its expected declaration. Not missing: the company has not had its call yet
+    # (the catch-up call leaves the next working day, with a new due date), so nothing is late
+    # on 2 December whatever the contract's calendar said, and no pace is judged.
+    first_pass = local(app, STARTED_ON, 8)
+    summary = compile_for(app, OCT, now=first_pass)
+    assert [(c.clause_id, c.stage, c.followed) for c in summary.clauses] == [
+        (lot.clause_id, "execution", True)
+    ]
+    declarations = summary.overall.declarations
+    assert summary.overall.progress.clauses == declarations.expected == 1
+    assert [(m.company, m.call_at) for m in declarations.pending] == [
+        ("Bâtiments Test", local(app, date(2026, 12, 3), 9))
+    ]
+    assert summary.overall.progress.hours_target == 500
+    assert summary.overall.progress.pace is None
+    stages = {s.code: s.clauses for s in summary.overall.clauses_by_stage if s.clauses}
+    assert stages == {"execution": 1}
     # November's, on 24 December: the due date the catch-up call gave is past.
     november = next(m for m in summaries(app) if m.key == "summary:2026-11:facilitator")
     assert figure(november.body_text, "Déclarations de novembre 2026").startswith(
         "0 reçue sur 1 attendue ; 1 manquante : Bâtiments Test"
     )
-    summary = compile_for(app, OCT, now=october.created_at)
-    assert [(c.clause_id, c.stage, c.followed) for c in summary.clauses] == [
-        (lot.clause_id, "execution", True)
-    ]
-    assert summary.overall.progress.clauses == summary.overall.declarations.expected == 1
-    stages = {s.code: s.clauses for s in summary.overall.clauses_by_stage if s.clauses}
-    assert stages == {"execution": 1}
 
 
 def test_months_declared_late_do_not_bring_a_burst_of_old_summaries(app: App) -> None:
@@ -149,7 +146,9 @@ def test_nothing_goes_while_no_clause_is_followed_in_the_latest_due_month(app: A
     assert queue_monthly_summaries(app, local(app, date(2026, 12, 3), 7)) == 0
     assert queue_monthly_summaries(app, local(app, date(2026, 12, 22), 7)) == 0
     assert runs(app, JOB) == [] and runs(app, JOB_SKIPPED) == []
-    # January is the first month with a followed clause: its summary leaves on its day.
+    # January is the first month with a followed clause: its summary leaves on its day, once
+    # its call (1 February) gave the company its due date.
+    ladder_pass(app, local(app, date(2027, 2, 1), 9))
     due = summary_due_at(date(2027, 1, 1), summary_timing(app.settings))
     assert queue_monthly_summaries(app, due) == 2
     assert runs(app, JOB) == ["2027-01"] and runs(app, JOB_SKIPPED) == []

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import select
 
 from tests.conftest import Clock
-from tests.integration._ladders import make_lot
+from tests.integration._ladders import ladder_pass, make_lot
 from tests.integration.test_ladder_scenarios import paris
 from tests.text import squash
 from workflow.adapters.orm import Buyer, OutboxMessage
@@ -32,6 +32,8 @@ def test_a_buyer_whose_only_lot_is_suspended_gets_its_summary(app: App, clock: C
     started = paris(date(2026, 3, 2), 8)
     make_lot(app, start=date(2026, 3, 2), at=started)  # another buyer's, in execution
     suspended = make_lot(app, start=date(2026, 3, 2), at=started)
+    # March's calls, on 1 April: April's summary waits for a due date given to a company.
+    ladder_pass(app, paris(date(2026, 4, 1), 9))
     with app.transaction() as session:
         advance_clause(
             session,
@@ -43,6 +45,9 @@ def test_a_buyer_whose_only_lot_is_suspended_gets_its_summary(app: App, clock: C
             publish=app.publish,
         )
         name = session.get_one(Buyer, suspended.buyer_id).name
+    # April's call of the lot still in execution (1 May is a holiday); the suspended lot's
+    # waits for its resumption.
+    ladder_pass(app, paris(date(2026, 5, 4), 9))
     due = summary_due_at(APRIL, summary_timing(app.settings))
     clock.set(due)
     queue_monthly_summaries(app, due)

@@ -506,11 +506,12 @@ def test_a_late_start_s_summaries_call_late_only_what_is_past_its_catch_up_due_d
 ) -> None:
     """A lot working since 1 September, entered and started on Wednesday 2 December 2026: the
     service asks its two companies for September to November in one catch-up call the next
-    working day, with a new due date. October's summaries leave at the very first pass (its
-    general due date is long past): on that morning nothing is late. The holder declares its
-    three months on 9 December, its co-contractor never. For every summary email in the outbox
-    the months called late had their call before it and a due date (the ladder's) before it,
-    and the email says what ``clauses summary`` prints at that moment."""
+    working day, with a new due date. No summary leaves before that due date was given (at the
+    first pass, October's would have named both companies « pas encore due », pace « en
+    retard »): November's leaves the summary delay after it, with the cumulated figures. The
+    holder declares its three months on 9 December, its co-contractor never. For every summary
+    email in the outbox the months called late had their call before it and a due date (the
+    ladder's) before it, and the email says what ``clauses summary`` prints at that moment."""
     zone = app.settings.zone
     started = at_local(date(2026, 12, 2), time(8), zone)
     lot = make_lot(
@@ -532,25 +533,20 @@ def test_a_late_start_s_summaries_call_late_only_what_is_past_its_catch_up_due_d
     simulate(app, date(2026, 12, 2), date(2027, 1, 22), actions=actions, dispatch=False)
 
     emails = summary_emails(app)
-    assert {e.month for e in emails} == {date(2026, m, 1) for m in (10, 11, 12)}
+    assert {e.month for e in emails} == {date(2026, m, 1) for m in (11, 12)}
     checked = {e.key: check_email(app, e, ladders=True) for e in emails}
 
-    # On 2 December, the morning before the catch-up call: both companies are expected, none
-    # is late; each is named with its call to come, in the buyer's email as in the
-    # facilitator's.
-    october = checked[f"summary:2026-10:buyer:{lot.buyer_id}"].overall.declarations
-    assert (october.expected, october.missing, len(october.pending)) == (2, (), 2)
-    buyer_october = next(e for e in emails if e.key == f"summary:2026-10:buyer:{lot.buyer_id}")
-    said = figure_lines(buyer_october.body_text)["Déclarations d'octobre 2026"]
+    # October, as ``clauses summary`` gives it on 2 December, the morning before the catch-up
+    # call: both companies are expected, none is late; each is named with its call to come, in
+    # the buyer's summary as in the facilitator's, and no pace is judged.
+    october = compile_for(app, date(2026, 10, 1), buyer_id=lot.buyer_id, now=started)
+    declarations = october.overall.declarations
+    assert (declarations.expected, declarations.missing, len(declarations.pending)) == (2, (), 2)
+    said = dict(summary_figure_lines(october))["Déclarations d'octobre 2026"]
     assert said.startswith("0 reçue sur 2 attendues ; 2 pas encore dues : Bâtiments Test (")
     assert "appel prévu le 3 décembre 2026" in said and "manquante" not in said
-    table = text_tables(buyer_october.body_text)["Déclarations d'octobre 2026 pas encore dues"]
-    assert [(row["Entreprise"], row["Échéance"]) for row in table] == [
-        ("Bâtiments Test", "appel prévu le 3 décembre 2026"),
-        ("Peintures Test", "appel prévu le 3 décembre 2026"),
-    ]
-    assert "Déclarations d'octobre 2026 manquantes" not in buyer_october.body_text
-    # On 22 December, November's: the catch-up call's due date is past; the holder declared.
+    assert "Rythme à fin octobre 2026" not in dict(summary_figure_lines(october))
+    # On 24 December, November's: the catch-up call's due date is past; the holder declared.
     november = checked["summary:2026-11:facilitator"].overall.declarations
     assert [m.company for m in november.missing] == ["Peintures Test"]
     assert (november.received, november.pending) == (1, ())

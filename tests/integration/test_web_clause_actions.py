@@ -317,7 +317,13 @@ def test_the_final_report_form_records_what_record_final_report_records(
     clause_app.record_final_report(app, by_app, text, actor=ACTOR)
 
     assert sent.status_code == 303
-    assert rows_after(app, by_web, web_count) == rows_after(app, by_app, app_count)
+    # Each lot's row names its own months not declared yet (``outstanding_reason``).
+    assert [row[:4] for row in rows_after(app, by_web, web_count)] == [
+        row[:4] for row in rows_after(app, by_app, app_count)
+    ]
+    assert str(rows_after(app, by_web, web_count)[0][4]).startswith(
+        "bilan de l'opération enregistré"
+    )
     assert rows_after(app, by_web, web_count)[0][0::3] == ("final_report", ACTOR)
     assert clause_detail(app, by_web).final_report == clause_detail(app, by_app).final_report
     assert clause_detail(app, by_web).final_report == text

@@ -67,7 +67,7 @@ def import_october(client: TestClient, csrf: str, tmp_path: Path, **hours: str) 
     """October sent from the page with « Remplacer » ticked: the verification page's words, then
     the confirmed import's."""
     path = declaration_file(tmp_path, "10/2026", {k.replace("_", "-"): v for k, v in hours.items()})
-    preview = send(client, "declarations", path, csrf, remplacer="1")
+    preview = send(client, "declarations", path, csrf, remplacer="1", motif="Erreur de saisie")
     assert preview.status_code == 200, visible(preview.text)
     return visible(preview.text), visible(confirm(client, "declarations", preview.text).text)
 
@@ -85,7 +85,7 @@ def test_a_correction_imported_from_the_page_says_which_outcome_stops_counting_t
     before = dump(sample)
 
     path = declaration_file(tmp_path, "10/2026", {"P-0012": "98,5"})
-    preview = send(site, "declarations", path, csrf, remplacer="1")
+    preview = send(site, "declarations", path, csrf, remplacer="1", motif="Erreur de saisie")
 
     assert preview.status_code == 200, visible(preview.text)
     shown = visible(preview.text)
@@ -100,7 +100,9 @@ def test_a_correction_imported_from_the_page_says_which_outcome_stops_counting_t
 
     assert "remplacée" in done
     assert GONE in done and AFTER not in done
-    assert last_declaration_history(sample).endswith(f"(remplace 250,17 h) – {GONE}")
+    assert last_declaration_history(sample).endswith(
+        f"(remplace 250,17 h, motif : Erreur de saisie) – {GONE}"
+    )
     assert listed(sample)["P-0007"][0] is False
     assert figures(sample) == WITHOUT
 
@@ -109,7 +111,9 @@ def test_a_correction_imported_from_the_page_says_which_outcome_stops_counting_t
 
     assert f"{AFTER}{BACK}" in again and "n'est plus comptée" not in again
     assert BACK in redone and AFTER not in redone
-    assert last_declaration_history(sample).endswith(f"(remplace 98,50 h) – {BACK}")
+    assert last_declaration_history(sample).endswith(
+        f"(remplace 98,50 h, motif : Erreur de saisie) – {BACK}"
+    )
     assert figures(sample) == WITH_THE_CDI
 
 

@@ -124,7 +124,7 @@ def test_a_month_to_replace_shows_what_is_recorded_now(
     assert "enregistrée le 5 novembre 2026, 370,17\u00a0h" in visible(refused.text)
 
     before = dump(app)
-    preview = send(web, "declarations", corrected, csrf, remplacer="1")
+    preview = send(web, "declarations", corrected, csrf, remplacer="1", motif="Erreur de saisie")
     assert preview.status_code == 200, visible(preview.text)
     shown = visible(preview.text)
     assert "remplacera celle déjà enregistrée" in shown
@@ -137,7 +137,9 @@ def test_a_month_to_replace_shows_what_is_recorded_now(
     assert "Après l'import\u00a0: 370,17\u00a0h au total, 3\u00a0participants." in shown
     assert dump(app) == before  # the preview read, it wrote nothing
 
-    dry = commands.import_declarations(app, corrected, replace=True, actor=USER, dry_run=True)
+    dry = commands.import_declarations(
+        app, corrected, replace=True, actor=USER, dry_run=True, reason="Erreur de saisie"
+    )
     (summary,) = dry.declarations
     recorded = dry.replacing[summary.declaration_id]
     assert (str(recorded.total_hours), recorded.lines, recorded.recorded_by) == (
@@ -146,7 +148,12 @@ def test_a_month_to_replace_shows_what_is_recorded_now(
         USER,
     )
     assert recorded.validated_by == "Marc Petit"
-    assert commands.import_declarations(app, corrected, replace=True, actor=USER).replacing == {}
+    assert (
+        commands.import_declarations(
+            app, corrected, replace=True, actor=USER, reason="Erreur de saisie"
+        ).replacing
+        == {}
+    )
 
     with app.transaction() as session:
         declaration = session.scalars(select(Declaration)).one()

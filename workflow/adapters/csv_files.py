@@ -129,6 +129,21 @@ class CsvTable:
         person never reads an internal key such as ``criterion``."""
         return self.headers.get(key) or self.labels.get(key) or key
 
+    def in_order(self, errors: Sequence[FieldError]) -> list[FieldError]:
+        """``errors`` as a person fixes a file: by line (the file's own ones first), then by
+        column as the file orders them; a column the file lacks comes after those it has, and
+        what is said of a whole line last. Errors of one cell keep the order they were found in.
+        """
+        position = {title: index for index, title in enumerate(self.headers.values())}
+        after = len(position)
+
+        def rank(error: FieldError) -> tuple[int, int]:
+            if error.column is None:
+                return (error.line or 0, after + 1)
+            return (error.line or 0, position.get(error.column, after))
+
+        return sorted(errors, key=rank)
+
 
 @dataclass(frozen=True)
 class ImportLimits:

@@ -41,6 +41,8 @@ PLANNED_CALLS = "next_call_at IS NOT NULL"
 UNVALIDATED = "validated_at IS NULL"
 SUSPENSION_ROWS = "to_stage = 'suspended' OR from_stage = 'suspended'"
 ENDED_LOTS = "end_date IS NOT NULL"
+#: The lots closed or abandoned: they take no declaration (the day's tasks leave them out).
+FINAL_LOTS = "stage IN ('closed', 'abandoned')"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -146,6 +148,14 @@ class Clause(CalendarOverrides, Base):
         # The lots in a stage by the instant they entered it: the longest waiting first
         # (migration 0019).
         Index("ix_clauses_stage_changed", "stage", "stage_changed_at"),
+        # The lots closed or abandoned, by number: the day's tasks leave out their ladders
+        # (migration 0020).
+        Index(
+            "ix_clauses_final",
+            "id",
+            sqlite_where=text(FINAL_LOTS),
+            postgresql_where=text(FINAL_LOTS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -28,7 +28,7 @@ from workflow.emails.ladder import step_label
 from workflow.emails.phrases import french_day
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
-from workflow.services import declaration_cancellations, end_date_corrections
+from workflow.services import declaration_cancellations, end_date_corrections, notices
 from workflow.services.lot_ends import OwedAgain, ReleasedMonths
 from workflow.services.outcomes import UncountedOutcome, uncounted_sentence
 from workflow.services.reminder_emails import LadderRewrite
@@ -184,6 +184,9 @@ class ClauseReopened:
     to_stage: Stage
     reason: str
     at: datetime
+    #: The abandon notice had not left: it was withdrawn, and the buyer hears nothing of the
+    #: reopening either (``notices.notify_reopened``).
+    abandon_withdrawn: bool = False
 
 
 def reopen_clause(
@@ -208,6 +211,7 @@ def reopen_clause(
             to_stage=reopened.to_stage,
             reason=reopened.reason,
             at=unit.now,
+            abandon_withdrawn=notices.abandon_withdrawn(unit.session, clause_id, unit.now),
         )
 
 

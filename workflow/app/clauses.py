@@ -24,9 +24,11 @@ from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation, compute_hours
 from workflow.domain.stages import PIPELINE, PIPELINE_RANK, ClauseEvent, Stage
 from workflow.domain.vocabulary import PartyRole
+from workflow.emails.notices import Outstanding
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
+from workflow.services.declaration_views import OWED_STATES, expected_declarations
 from workflow.services.lot_ends import ReleasedMonths
 from workflow.services.reminder_emails import LadderRewrite
 from workflow.services.suspension_withdrawals import told_withdrawals
@@ -189,6 +191,26 @@ class Advanced:
     #: company (``suspension_withdrawals.withdrawn_sentence``); not in its history row, which the
     #: buyer's notice quotes as the reason.
     withdrawn: tuple[str, ...] = ()
+    #: With a closure: the declarations still owed then, by company, that the closure no longer
+    #: asks (the companies called for them are told).
+    outstanding: tuple[Outstanding, ...] = ()
+
+
+def outstanding_declarations(
+    session: Session, app: App, clause_id: int, today: date
+) -> tuple[Outstanding, ...]:
+    """The declarations of the lot not received on ``today`` (late, or not yet due), by company
+    in name order: those ``declaration list --missing`` gives."""
+    by_company: dict[int, tuple[str, list[date]]] = {}
+    for line in expected_declarations(session, app.settings, today=today, clause_id=clause_id):
+        if line.state in OWED_STATES:
+            by_company.setdefault(line.company_id, (line.company, []))[1].append(line.month)
+    return tuple(
+        Outstanding(name, tuple(sorted(months)), company_id)
+        for company_id, (name, months) in sorted(
+            by_company.items(), key=lambda item: (item[1][0], item[0])
+        )
+    )
 
 
 def advance_clause(
@@ -207,6 +229,12 @@ def advance_clause(
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
         released: list[ReleasedMonths] = []
+        today = local_date(unit.now, app.settings.zone)
+        outstanding = (
+            outstanding_declarations(unit.session, app, clause_id, today)
+            if event is ClauseEvent.CLOSE
+            else ()
+        )
         advanced = clause_service.advance_clause(
             unit.session,
             clause_id,
@@ -216,10 +244,11 @@ def advance_clause(
             now=unit.now,
             publish=unit.app.publish,
             end_date=end_date,
-            today=local_date(unit.now, app.settings.zone),
+            today=today,
             end_field=end_field,
             released=released,
             rewriter=LadderRewrite(unit.app),
+            outstanding=outstanding,
         )
         return Advanced(
             clause_id,
@@ -228,6 +257,7 @@ def advance_clause(
             unit.now,
             tuple(released),
             told_withdrawals(unit.session),
+            outstanding,
         )
 
 
@@ -296,6 +326,9 @@ class AwardRecorded:
 class ReportRecorded:
     clause_id: int
     at: datetime
+    #: The declarations not received when the report was recorded, by company: the report's
+    #: figures (and the buyer's email) do not include them.
+    outstanding: tuple[Outstanding, ...] = ()
 
 
 def record_final_report(
@@ -304,6 +337,11 @@ def record_final_report(
     """The final report of the operation, at the « suivi et bilan » stage."""
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
+        # The declarations not received yet: named in the history row, read back by the
+        # buyer's email, which says its total does not include them.
+        outstanding = outstanding_declarations(
+            unit.session, app, clause_id, local_date(unit.now, app.settings.zone)
+        )
         clause_service.record_final_report(
             unit.session,
             clause_id,
@@ -311,8 +349,9 @@ def record_final_report(
             actor=unit.actor,
             now=unit.now,
             publish=unit.app.publish,
+            outstanding=outstanding,
         )
-        return ReportRecorded(clause_id, unit.now)
+        return ReportRecorded(clause_id, unit.now, outstanding)
 
 
 def impose_hours(

@@ -116,6 +116,7 @@ def declare_zero(
     source: str = ZERO_SOURCE,
     reason: str | None = None,
     reason_field: str = "--reason",
+    refuse_validated: bool = False,
 ) -> ZeroDeclaration:
     """Declare ``month`` (its first day) without any hour for ``company`` on ``clause``; its
     reminders stop and its receipt leaves as for any declaration. ``source``: where it was
@@ -123,11 +124,20 @@ def declare_zero(
 
     With ``replace``, a month recorded with hours is corrected to zero: a correction, which
     takes ``reason`` as a cancellation does (refused without it, naming ``reason_field`` as the
-    interface calls it), kept in the history row (« (remplace 120 h, motif : …) »)."""
+    interface calls it), kept in the history row (« (remplace 120 h, motif : …) »).
+    ``refuse_validated``: a month the facilitator validated is refused, as ``declare_lines``
+    refuses it (the JSON API); else a correction lifts the validation (« validation levée »)."""
     with unit_of_work(app, actor) as unit:
         found_clause = find_clause(unit.session, clause)
         found_company = find_company(unit.session, company)
         recorded = find_declaration(unit.session, found_clause.id, found_company.id, month)
+        if refuse_validated and recorded is not None and recorded.validated_at is not None:
+            # Checked inside the write's transaction: a validation made a moment before is seen.
+            raise InputRefused(
+                f"La déclaration {month_phrase(month)} de {found_company.name} a été validée "
+                f"par {recorded.validated_by} le {french_date(recorded.validated_at)} : elle ne "
+                "se modifie plus ainsi ; écrivez à la facilitatrice."
+            )
         with_hours = recorded is not None and recorded.total_hours > 0
         if replace and recorded is not None and with_hours and not (reason or "").strip():
             raise InputRefused(
@@ -287,6 +297,9 @@ class Totals:
     missing: int
     late: int
     hours: Decimal  # the hours of the declared lines
+    #: Never received, no longer asked (the lot's follow-up closed): with the four others, the
+    #: expected ones, so that the total is the sum of its parts.
+    released: int = 0
 
     @property
     def owed(self) -> int:
@@ -307,6 +320,7 @@ def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
         missing=count(DeclarationState.MISSING),
         late=count(DeclarationState.LATE),
         hours=sum((line.hours or Decimal(0) for line in chosen), Decimal(0)),
+        released=count(DeclarationState.RELEASED),
     )
 
 

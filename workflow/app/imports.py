@@ -201,10 +201,15 @@ def import_declarations(
     replace: bool = False,
     actor: str | None = None,
     dry_run: bool = False,
+    reason: str | None = None,
 ) -> DeclarationsImported:
     """Record every company x lot x month of a declaration file, or nothing; with ``clause``
     (N° or « RÉFÉRENCE/LOT »), every line is about that lot. With ``dry_run``, what it would
-    record, nothing kept (no receipt queued either)."""
+    record, nothing kept (no receipt queued either).
+
+    With ``replace``, a month recorded before that the file changes is a correction: refused
+    without ``reason``, which its history row keeps (« (remplace 120 h, motif : …) »); each
+    summary says what it replaced (``DeclarationSummary.replaced_hours`` …)."""
 
     def work(unit: Unit) -> DeclarationsImported:
         clause_id = find_clause(unit.session, clause).id if clause is not None else None
@@ -217,6 +222,7 @@ def import_declarations(
             clause_id=clause_id,
             replace=replace,
             zone=app.settings.zone,
+            reason=reason,
         )
         return DeclarationsImported(
             source=result.source,

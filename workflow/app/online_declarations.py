@@ -1,12 +1,12 @@
 """A company declares one month of one lot from the signed link of its email.
 
-``declaration_page`` is the page (what the link allows, who was declared before, what is recorded
-already); ``declare_online`` records the form in one transaction, as a declaration by file would:
-the month's reminders stop at once and the receipt leaves. Declaring again replaces the month's
-lines (the history keeps both). A link that was altered, has expired or names a company no longer
-on the lot changes nothing. A link sent to a company since merged into another (the same company
-recorded twice) is its target's: the page, the file and the declaration are the target's, on the
-same lot and month.
+``declaration_page`` is the page (what the link allows, who was declared on the lot, what is
+recorded already); ``declare_online`` records the form in one transaction, as a declaration by file
+would: the month's reminders stop at once and the receipt leaves. Declaring again replaces the
+month's lines (the history keeps both). A link that was altered, has expired or names a company no
+longer on the lot changes nothing. A link sent to a company since merged into another (the same
+company recorded twice) is its target's: the page, the file and the declaration are the target's, on
+the same lot and month.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from workflow.domain.calendar import (
     working_days_between,
 )
 from workflow.domain.declaration_links import LinkScope
+from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     CRITERION_LABELS,
@@ -65,6 +66,7 @@ from workflow.services.online_declarations import (
     same_as_recorded,
 )
 from workflow.services.record_history import merged_into
+from workflow.settings import Settings
 
 __all__ = [
     "CheckedDeclaration",
@@ -129,6 +131,9 @@ class DeclarationPage:
     #: The lot's recorded end of execution when the month follows it: the month is no longer
     #: asked (« released »), the page says there is nothing to declare instead of the form.
     ended_on: date | None
+    #: The lot's follow-up is over (closed or abandoned): no month is asked any more, the page
+    #: says so in ``closed_because``, with whom to write to, and shows no due date.
+    stopped: bool
     known: tuple[KnownPerson, ...]
     recorded: tuple[RecordedLine, ...] | None  # None: nothing recorded yet for the month
     recorded_total: Decimal | None
@@ -195,6 +200,11 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         # (the CLI's refusal naming the facilitator's clause number, the finished stage) would
         # only blur. Read from the current end date: corrected later, the month is owed again.
         problems = [_released_reason(scope.month, context, ended_on)]
+    stopped = Stage(clause.stage) in FINAL_STAGES
+    if stopped and ended_on is None:
+        # The stage's refusal names the facilitator's clause number and her stages
+        # (« est à l'étape « clôturée » »): the company reads that nothing is expected.
+        problems = [_stopped_reason(scope.month, clause, context, app.settings)]
     called = ladder_due_dates(session, clause.id, company.id).get(scope.month)
     due_on = called or due_date(scope.month, due_day_of(clause, app.settings))
     late = existing is None and not problems
@@ -213,6 +223,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
+        stopped=stopped,
         known=tuple(known_people(session, clause.id, company.id, scope.month)),
         recorded=None
         if existing is None
@@ -246,6 +257,22 @@ def _released_reason(month: date, context: dict[str, Any], ended_on: date) -> st
         f"{french_month(month).capitalize()} ne vous est plus demandé : l'exécution du "
         f"{context['lot_phrase']} (marché {context['market']}) s'est achevée le "
         f"{french_date(ended_on)}. Vous n'avez rien à déclarer pour ce mois."
+    )
+
+
+def _stopped_reason(
+    month: date, clause: Clause, context: dict[str, Any], settings: Settings
+) -> str:
+    """Why a lot whose follow-up is over (closed or abandoned) asks nothing, and whom to ask."""
+    over = "clôturé" if clause.stage == Stage.CLOSED.value else "arrêté"
+    facilitator = settings.facilitator_name
+    email = settings.facilitator_email
+    phone = f", {settings.facilitator_phone}" if settings.facilitator_phone else ""
+    return (
+        f"Le suivi des heures d'insertion du {context['lot_phrase']} (marché "
+        f"{context['market']}) est {over} : aucune déclaration n'est plus attendue pour "
+        f"{french_month(month)}, vous n'avez rien à faire. Pour toute question, écrivez à "
+        f"{facilitator} ({email}{phone})."
     )
 
 

@@ -22,10 +22,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from workflow.adapters.db import database_fault, sqlite_path
+from workflow.adapters.orm import (
+    ClauseHistory,
+    Declaration,
+    OutboxMessage,
+    PeriodicRun,
+    RecordHistory,
+)
+from workflow.adapters.templates import french_date
 from workflow.app.admin import database_shown
 from workflow.app.faults import translated_faults
 from workflow.app.mail import Sending, sending
@@ -45,17 +55,20 @@ __all__ = [
     "DEMO_MAIL",
     "Demonstration",
     "Ladders",
+    "LastRecord",
     "PassDone",
     "PassFault",
     "Simulated",
     "SimulationTarget",
     "fresh_demonstration_settings",
+    "last_recorded",
     "pass_moment",
     "play_demonstration",
     "run_pass_async",
     "run_tick",
     "simulate_days",
     "simulation_passes",
+    "simulation_start_refusal",
     "simulation_target",
     "single_instance",
 ]
@@ -179,15 +192,85 @@ class SimulationTarget:
     transport: str
 
 
-def simulation_target(app: App, *, dispatch: bool = True) -> SimulationTarget:
-    """Where ``simulate_days`` would write; refused when it would send real mail."""
+def simulation_target(
+    app: App, *, dispatch: bool = True, start: date | None = None
+) -> SimulationTarget:
+    """Where ``simulate_days`` would write; refused when it would send real mail, or (given its
+    first day) when it would replay time the database has already lived."""
     if app.settings.mail_transport == "smtp" and dispatch:
         # Simulated dates, real inboxes: companies would get months of reminders in a minute.
         raise InputRefused(
             "La simulation enverrait de vrais courriels par SMTP : lancez-la avec "
             "CLAUSES_MAIL_TRANSPORT=file (fichiers .eml) ou avec --no-dispatch."
         )
+    if start is not None:
+        refusal = simulation_start_refusal(app, start)
+        if refusal is not None:
+            raise InputRefused(refusal)
     return SimulationTarget(database=database_shown(app), transport=app.transport.describe())
+
+
+@dataclass(frozen=True)
+class LastRecord:
+    """The latest instant the database already holds something at, and what it is (French,
+    « un courriel préparé »)."""
+
+    at: datetime
+    what: str
+
+
+def last_recorded(app: App) -> LastRecord | None:
+    """What the service or a person did last, as written in the database: a pass of the service
+    (its daily sweep, digest, summaries), an email queued, a stage change, a declaration recorded,
+    a correction. None on a database where nothing happened yet.
+
+    A simulation must start after it: its passes read the lots as they are now, so a pass played
+    before a resumption recorded later would call a month the lot was still suspended in."""
+    # At the same instant, the first named wins: a resumption rather than the notice it queued.
+    sources: list[tuple[Any, str]] = [
+        (ClauseHistory.at, "un changement d'étape d'une clause"),
+        (Declaration.recorded_at, "une déclaration enregistrée"),
+        (RecordHistory.at, "une correction enregistrée"),
+        (PeriodicRun.done_at, "un passage du service"),
+        (OutboxMessage.created_at, "un courriel préparé"),
+    ]
+    latest: LastRecord | None = None
+    with translated_faults(app), app.transaction() as session:
+        for column, what in sources:
+            at = session.scalar(select(func.max(column)))
+            if at is not None and (latest is None or at > latest.at):
+                latest = LastRecord(at=at, what=what)
+    return latest
+
+
+def _first_pass(app: App, day: date) -> datetime:
+    return ticks.simulation_instants(day, day, app.settings)[0]
+
+
+def first_allowed_day(app: App, after: datetime) -> date:
+    """The first day whose passes all come after ``after``: its own day when its first pass does,
+    else the next one. A pass at the very instant of the last one is that pass again."""
+    day = after.astimezone(app.settings.zone).date()
+    while _first_pass(app, day) <= after:
+        day += timedelta(days=1)
+    return day
+
+
+def simulation_start_refusal(app: App, start: date) -> str | None:
+    """The French refusal of a simulation starting on ``start`` when its first pass would come
+    before what the database already holds (``last_recorded``); None when it may start."""
+    last = last_recorded(app)
+    if last is None:
+        return None
+    if _first_pass(app, start) > last.at:
+        return None
+    local = last.at.astimezone(app.settings.zone)
+    allowed = first_allowed_day(app, last.at)
+    return (
+        f"--from : le {start:%d/%m/%Y} est antérieur à la dernière action enregistrée dans la "
+        f"base ({last.what}, le {french_date(local)} à {local:%H:%M}) ; une simulation ne "
+        f"rejoue pas le passé : simulez à partir du {allowed:%d/%m/%Y}. Rien n'a été changé."
+    )
 
 
 def simulation_passes(app: App, start: date, end: date) -> int:
@@ -212,8 +295,10 @@ def simulate_days(
     on_pass: Callable[[PassDone], None] | None = None,
 ) -> Simulated:
     """The real passes from ``start`` to ``end`` (local days, included) on a simulated clock,
-    written to the app's database; ``on_pass`` hears of each pass as it ends."""
-    simulation_target(app, dispatch=dispatch)
+    written to the app's database; ``on_pass`` hears of each pass as it ends.
+
+    Refused (nothing written) when ``start`` comes before what the database already holds."""
+    simulation_target(app, dispatch=dispatch, start=start)
     with translated_faults(app):
         report = ticks.simulate(
             app, start, end, dispatch=dispatch, on_pass=_each_pass(app, on_pass)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from workflow.domain.calendar import add_months
 from workflow.domain.outcomes import OutcomeType, group_of
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.summary import Progress, combine_progress
+from workflow.domain.summary import Progress, combine_progress, unpaced
 from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS, UNKNOWN, category_label
 
 #: Months shown in the chart of hours per month (the table has them all).
@@ -108,6 +108,12 @@ class Declarations:
     def received(self) -> int:
         return self.expected - len(self.missing) - len(self.pending)
 
+    @property
+    def none_due(self) -> bool:
+        """Declarations were expected and none of them was due yet (every one « pas encore
+        due »: its call to come, or its due date ahead): nothing of the month could be in."""
+        return self.expected > 0 and len(self.pending) == self.expected
+
 
 def is_late(
     month: date,
@@ -140,7 +146,17 @@ def is_late(
 
 @dataclass(frozen=True)
 class Figures:
-    """Everything the summary says about one scope (all clauses, or one buyer's)."""
+    """Everything the summary says about one scope (all clauses, or one buyer's).
+
+    No pace is judged in a scope where none of the month's expected declarations was due yet
+    (``Declarations.none_due``: a late start's catch-up call to come, or its due date ahead):
+    its hours of the month cannot be in, and « en retard » would tell a buyer its company is
+    behind before anyone asked it anything. ``progress`` is then kept without its pace
+    (``unpaced``), as for a scope without dated clauses: no « Rythme » line, no verdict on the
+    buyer's line. Applied whenever the figures are made (``dataclasses.replace`` included), so
+    that figures whose declarations change (the audit putting back those received at the
+    summary's moment) say it by the same rule.
+    """
 
     progress: Progress
     followed: int  # clauses followed in the month, among ``progress.clauses``
@@ -154,6 +170,10 @@ class Figures:
     outcomes_by_type: tuple[OutcomeCount, ...]
     outcomes_by_group: tuple[Count, ...]
     clauses_by_stage: tuple[StageCount, ...]
+
+    def __post_init__(self) -> None:
+        if self.declarations.none_due and self.progress.expected is not None:
+            object.__setattr__(self, "progress", unpaced(self.progress))
 
 
 @dataclass(frozen=True)

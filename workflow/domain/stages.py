@@ -81,6 +81,8 @@ PIPELINE_RANK = {stage.value: rank for rank, stage in enumerate(PIPELINE)}
 
 #: Stages in which the company declares its monthly hours.
 DECLARING_STAGES = frozenset({Stage.EXECUTION})
+#: Stages that still take the months before the suspension or the end (late declarations).
+LATE_DECLARING_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
 #: Stages from which nothing leaves.
 FINAL_STAGES = frozenset({Stage.CLOSED, Stage.ABANDONED})
 

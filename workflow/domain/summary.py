@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
@@ -244,6 +244,14 @@ def combine_progress(parts: Iterable[Progress]) -> Progress:
             paced_target += part.paced_target
             paced_done += part.paced_done
     return Progress(clauses, target, month, cumulated, expected, paced_target, paced_done)
+
+
+def unpaced(progress: Progress) -> Progress:
+    """``progress`` with no pace to judge: its hours and target kept, no clause on either side
+    of the pace (``time_fraction``, ``pace_fraction`` and ``pace`` None), as for clauses without
+    dates. For a scope of a monthly summary none of whose declarations of the month was due
+    yet (``monthly_summary.Figures``)."""
+    return replace(progress, expected=None, paced_target=0, paced_done=ZERO)
 
 
 @dataclass(frozen=True)

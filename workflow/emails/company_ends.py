@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, lot_context
 from workflow.emails.notices import months_named
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT
@@ -50,9 +51,11 @@ def released_context(
     end_date: date,
     months: Sequence[date],
     may_arrive: Sequence[date],
+    closed_on: date | None = None,
 ) -> dict[str, Any]:
     """``months``: the months no longer asked whose call left; ``may_arrive``: those of them
-    an email already leaving (or not withdrawn) may still ask for."""
+    an email already leaving (or not withdrawn) may still ask for; ``closed_on``: the clause
+    was closed that day with these months not declared (they are not after the end)."""
     ordered = sorted(set(months))
     arriving = sorted(set(may_arrive) & set(ordered))
     return {
@@ -67,6 +70,7 @@ def released_context(
         "may_arrive": arriving,
         "may_arrive_count": len(arriving),
         "may_arrive_named": months_named(arriving),
+        "closed_on": closed_on,
     }
 
 
@@ -79,9 +83,12 @@ def owed_again_context(
     before: date,
     months: Sequence[AskedAgain],
     today: date,
+    links: Sequence[DeclarationLink] = (),
 ) -> dict[str, Any]:
     """``months``: the months asked again whose call had reached the company; ``today``: the
-    local day of the correction (a due date before it is already past)."""
+    local day of the correction (a due date before it is already past); ``links``: the
+    company's signed web links to declare them (``services.declaration_links.month_links``),
+    one per month the reminders take up again."""
     ordered = sorted(months, key=lambda m: m.month)
     named = [m.month for m in ordered]
     return {
@@ -103,6 +110,7 @@ def owed_again_context(
         "months_count": len(ordered),
         "months_named": months_named(named),
         "months_of": months_named(named, of=True),
+        "declaration_links": links_context(links),
     }
 
 
@@ -133,6 +141,7 @@ def sample(kind: str, settings: Settings) -> Sample:
             before=date(2026, 10, 15),
             months=[AskedAgain(date(2026, 11, 1), date(2026, 12, 8), date(2026, 12, 15))],
             today=date(2026, 12, 4),
+            links=sample_links(settings.base_url, [date(2026, 11, 1)], date(2027, 1, 3)),
         )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

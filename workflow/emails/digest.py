@@ -105,6 +105,8 @@ class WebAction:
     buyer_id: int | None = None
     #: Where on the clause's page (``#bilan-form``, ``#attribution``…), for ``OPEN_CLAUSE``.
     anchor: str = ""
+    #: The email log's state filter (``failed``, ``dead``, ``pending``), for ``OUTBOX``.
+    state: str = ""
 
     @property
     def path(self) -> str:
@@ -114,7 +116,7 @@ class WebAction:
         if kind == WebActionKind.RESEND:
             return f"/courriels/{self.message_id}"
         if kind == WebActionKind.OUTBOX:
-            return "/courriels"
+            return f"/courriels?etat={self.state}" if self.state else "/courriels"
         if kind == WebActionKind.OPEN_CLAUSE:
             return f"/clauses/{self.clause_id}{self.anchor}"
         if kind == WebActionKind.FINAL_REPORT:

@@ -7,6 +7,7 @@ which kinds there are and what their templates read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -66,8 +67,71 @@ REASON_KINDS = frozenset(KINDS) - {
 }
 #: Kinds whose context reads their history row: the reason quoted (``REASON_KINDS``), or only
 #: the dates it tells (an end corrected: its row also holds what the correction did to each
-#: company's months, written for the facilitator, and the reason, never quoted to the buyer).
-HISTORY_KINDS = REASON_KINDS | {END_CORRECTED}
+#: company's months, written for the facilitator, and the reason, never quoted to the buyer), or
+#: the declarations not received when the final report was recorded (``outstanding_of``).
+HISTORY_KINDS = REASON_KINDS | {END_CORRECTED, "notice_final_report"}
+
+#: The history row of a final report (``services.clauses.record_final_report``).
+FINAL_REPORT_REASON = "bilan de l'opération enregistré"
+#: What follows it when declarations were still missing: « Bâtiments Sud (04/2026, 05/2026) ».
+_OUTSTANDING_MARK = " ; déclarations non reçues, hors du total : "
+_OUTSTANDING_ITEM = re.compile(
+    r"\s*(?P<name>.+?) \((?P<months>\d{2}/\d{4}(?:, \d{2}/\d{4})*)\)\s*(?:;|$)"
+)
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """The months a company of the lot owes and has not declared (``declaration list
+    --missing``'s, late or not yet due): their hours are in no total."""
+
+    company: str
+    months: tuple[date, ...]
+    company_id: int | None = None
+
+
+def outstanding_reason(outstanding: Sequence[Outstanding]) -> str:
+    """The history row of a final report: « bilan de l'opération enregistré », then the months
+    not received when it was, by company (``outstanding_of`` reads them back for the buyer)."""
+    if not outstanding:
+        return FINAL_REPORT_REASON
+    items = " ; ".join(
+        f"{o.company} ({', '.join(f'{m:%m/%Y}' for m in sorted(o.months))})" for o in outstanding
+    )
+    return FINAL_REPORT_REASON + _OUTSTANDING_MARK + items
+
+
+def outstanding_of(reason: str | None) -> list[Outstanding]:
+    """The months not received that a final report's history row names (``outstanding_reason``);
+    none from any other row."""
+    if not reason or not reason.startswith(FINAL_REPORT_REASON + _OUTSTANDING_MARK):
+        return []
+    found: list[Outstanding] = []
+    rest = reason[len(FINAL_REPORT_REASON + _OUTSTANDING_MARK) :]
+    for item in _OUTSTANDING_ITEM.finditer(rest):
+        months = tuple(date(int(text[3:]), int(text[:2]), 1) for text in item["months"].split(", "))
+        found.append(Outstanding(item["name"].strip(), months))
+    return found
+
+
+def outstanding_context(outstanding: Sequence[Outstanding]) -> dict[str, Any]:
+    """The declarations not received, by company, as a bilan names them."""
+    companies = [
+        {
+            "name": o.company,
+            "months": sorted(o.months),
+            "months_count": len(o.months),
+            "months_named": months_named(o.months),
+            "months_of": months_named(o.months, of=True),
+        }
+        for o in outstanding
+        if o.months
+    ]
+    return {
+        "companies": companies,
+        "count": sum(c["months_count"] for c in companies),
+        "companies_count": len(companies),
+    }
 
 
 @dataclass(frozen=True)
@@ -283,6 +347,11 @@ def notice_context(
         "results": None if results is None else results_context(results, lot.hours_target),
         "held_since": held_since,
     }
+    outstanding = outstanding_of(reason)
+    if outstanding or (reason or "").startswith(FINAL_REPORT_REASON):
+        # A final report's row is read for the months it names, never quoted.
+        context["reason"] = None
+        context["outstanding"] = outstanding_context(outstanding)
     if changes is not None:
         context["changes"] = changes_context(changes)
     if move is not None:

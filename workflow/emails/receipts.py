@@ -68,6 +68,7 @@ def receipt_context(
     owed_links: Mapping[date, DeclarationLink] | None = None,
     replaces: Replaced | None = None,
     written_on: date | None = None,
+    correspondent: str | None = None,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
@@ -78,7 +79,8 @@ def receipt_context(
     stood before, when this recording corrects it (its earlier receipt no longer holds);
     ``written_on``: the day the receipt is written, when not the day it was received (one
     written again while it waited): a month due before then is late, never « à envoyer au plus
-    tard le » a date already past."""
+    tard le » a date already past; ``correspondent``: the name the receipt greets, as the
+    company's other emails do (« Bonjour Paul Lambert, »; none: « Bonjour Madame, Monsieur, »)."""
     owed_links = owed_links or {}
     due_dates = due_dates or {}
 
@@ -99,6 +101,7 @@ def receipt_context(
     return {
         "clause": lot_context(lot),
         "company": {"name": company},
+        "correspondent": {"name": correspondent} if correspondent else None,
         "declaration": {
             "id": declaration.id,
             "month": declaration.month,
@@ -182,6 +185,7 @@ def sample(kind: str, settings: Settings) -> Sample:
                 SAMPLE_DECLARATION.recorded_at.astimezone(settings.zone).date(), settings.link_days
             ),
         )[0],
+        correspondent=HOLDER_CORRESPONDENT.name,
     )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from workflow.settings import Settings
 
 KIND = "company_welcome"
-KINDS = (KIND,)
+#: The short email to a company already welcomed whose award was corrected after its welcome
+#: left (``services.award_company_notices``): what changed for it, and its first declaration.
+CORRECTED_KIND = "company_award_corrected"
+KINDS = (KIND, CORRECTED_KIND)
 #: The day the sample lot was awarded (``emails.notices.SAMPLE_MILESTONES``).
 SAMPLE_AWARDED_ON = date(2026, 2, 9)
 
@@ -73,6 +76,17 @@ def welcome_context(
     }
 
 
+def award_corrected_context(
+    welcome: dict[str, Any], changes: Sequence[tuple[str, str, str]]
+) -> dict[str, Any]:
+    """The welcome's context as it would be written now (``welcome_context``), with what
+    changed for the company (what, before, after): the corrected award's short email."""
+    return {
+        **welcome,
+        "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
+    }
+
+
 def sample(kind: str, settings: Settings) -> Sample:
     """The holder welcomed at award, before the start: its first month is the start's."""
     due_day = settings.declaration_due_day
@@ -90,6 +104,11 @@ def sample(kind: str, settings: Settings) -> Sample:
         howto=howto,
         links=sample_links(settings.base_url, [first], expires_on),
     )
+    if kind == CORRECTED_KIND:
+        # Corrected after the welcome left: the start put back a fortnight.
+        context = award_corrected_context(
+            context, [("Démarrage", "16 février 2026", "2 mars 2026")]
+        )
     return Sample((HOLDER_CORRESPONDENT,), context)
 
 

@@ -6,7 +6,7 @@ Each function runs inside the caller's transaction and hands the domain events i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -56,6 +56,7 @@ from workflow.domain.stages import (
     reopened_stage,
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
+from workflow.emails.notices import Outstanding, months_named, outstanding_reason
 from workflow.errors import (
     CLAUSE_BOARD,
     ConcurrentChange,
@@ -65,7 +66,12 @@ from workflow.errors import (
     list_hint,
 )
 from workflow.services.company_end_notices import tell_released
-from workflow.services.lot_ends import LadderRewriter, ReleasedMonths, release_months_after
+from workflow.services.lot_ends import (
+    LadderRewriter,
+    ReleasedMonths,
+    release_months_after,
+    stop_at_close,
+)
 from workflow.services.lot_ends import history_reason as lot_ends_reason
 
 Publish = Callable[[Session, DomainEvent], None]
@@ -565,8 +571,19 @@ def _award_changes(
 
 
 def record_final_report(
-    session: Session, clause_id: int, *, text: str, actor: str, now: datetime, publish: Publish
+    session: Session,
+    clause_id: int,
+    *,
+    text: str,
+    actor: str,
+    now: datetime,
+    publish: Publish,
+    outstanding: Sequence[Outstanding] = (),
 ) -> Clause:
+    """The final report of the operation. ``outstanding``: the declarations not received yet
+    (``declaration list --missing``'s, by company), named in its history row, which the buyer's
+    ``notice_final_report`` reads back (``emails.notices.outstanding_of``): the total it gives
+    does not include them."""
     clause = get_clause(session, clause_id, for_update=True)
     if Stage(clause.stage) is not Stage.FOLLOW_UP:
         raise InputRefused(
@@ -582,7 +599,7 @@ def record_final_report(
         clause,
         event="final_report",
         actor=actor,
-        reason="bilan de l'opération enregistré",
+        reason=outstanding_reason([o for o in outstanding if o.months]),
         now=now,
     )
     publish(session, FinalReportRecorded(clause_id=clause.id, at=now, actor=actor))
@@ -667,6 +684,7 @@ def advance_clause(
     end_field: str = "Date de fin d'exécution",
     released: list[ReleasedMonths] | None = None,
     rewriter: LadderRewriter | None = None,
+    outstanding: Sequence[Outstanding] = (),
 ) -> ClauseAdvanced:
     """Apply one transition: compare-and-set on stage and version, history row, domain event.
 
@@ -681,6 +699,12 @@ def advance_clause(
     With it, each company whose call for a month released had left is told, by an email queued
     in this transaction (``company_end_notices.tell_released``); without it (no interface that
     writes emails: the demo, an import of past data), nobody is.
+
+    ``outstanding`` (with ``CLOSE``): the declarations still owed, by company, read by the
+    interface (``declaration list --missing``'s). A closed clause asks nothing more: they are
+    named in the history row, the lot's ladders stop and their emails still waiting are
+    withdrawn (``lot_ends.stop_at_close``), and with ``rewriter`` each company called for one of
+    them is told they are no longer asked (``company_end_notices.tell_released``, ``closed_on``).
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -720,10 +744,31 @@ def advance_clause(
         told = lot_ends_reason(reason, ended)
         if released is not None:
             released.extend(ended)
+    closing = event is ClauseEvent.CLOSE and target is Stage.CLOSED
+    closed_on = today if today is not None else now.date()
+    owed = [o for o in outstanding if o.months and o.company_id is not None]
+    if closing:
+        withdrawn = stop_at_close(session, clause, closed_on)
+        told = closure_reason(reason, owed, withdrawn)
     _move(session, clause, version, origin, target, event.value, actor, told, now)
     if ended and rewriter is not None:
         # The companies called for a month released are told, keyed by the finish's instant.
         tell_released(session, rewriter.renderer, clause, ended, at=now)
+    if closing and owed and rewriter is not None:
+        # The companies called for a month still owed are told it is no longer asked.
+        end = clause.end_date or closed_on
+        tell_released(
+            session,
+            rewriter.renderer,
+            clause,
+            [
+                ReleasedMonths(o.company_id, o.company, end, tuple(sorted(o.months)))
+                for o in owed
+                if o.company_id is not None
+            ],
+            at=now,
+            closed_on=closed_on,
+        )
     advanced = ClauseAdvanced(
         clause_id=clause.id,
         event=event,
@@ -735,6 +780,34 @@ def advance_clause(
     )
     publish(session, advanced)
     return advanced
+
+
+def closure_reason(
+    reason: str | None, owed: Sequence[Outstanding], withdrawn: Mapping[int, Sequence[str]]
+) -> str | None:
+    """The closure's history row: the reason given, then the declarations still owed that are
+    no longer asked, by company, and the emails withdrawn."""
+    if not owed and not withdrawn:
+        return reason
+    parts: list[str] = []
+    if owed:
+        parts.append(
+            "Déclarations non reçues à la clôture, plus demandées\u00a0: "
+            + " ; ".join(f"{o.company} ({months_named(o.months)})" for o in owed)
+            + "."
+        )
+    steps = [step for company in sorted(withdrawn) for step in withdrawn[company]]
+    if steps:
+        count = len(steps)
+        parts.append(
+            f"{count} courriel{'s' if count > 1 else ''} en attente "
+            f"retiré{'s' if count > 1 else ''} ({', '.join(steps)})."
+        )
+    told = " ".join(parts)
+    given = (reason or "").strip()
+    if not given:
+        return told
+    return f"{given if given.endswith(('.', '!', '?')) else given + '.'} {told}"
 
 
 def reopen_clause(

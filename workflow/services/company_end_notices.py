@@ -50,6 +50,7 @@ from workflow.emails.company_ends import (
     owed_again_context,
     released_context,
 )
+from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_recipient
 from workflow.services.ladder_keys import KEY_PREFIX, key_months
 from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
@@ -57,6 +58,7 @@ from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_e
 if TYPE_CHECKING:
     from workflow.adapters.templates import TemplateRenderer
     from workflow.services.lot_ends import OwedAgain, ReleasedMonths
+    from workflow.settings import Settings
 
 #: A call in one of these states reached the company, or may have (on the wire, uncertain).
 LEFT = (OutboxState.SENT, OutboxState.SENDING, OutboxState.UNCERTAIN)
@@ -84,11 +86,13 @@ def tell_released(
     *,
     at: datetime,
     up_to: date | None = None,
+    closed_on: date | None = None,
 ) -> list[int]:
     """One ``company_months_released`` email to each company of ``released`` whose call for at
     least one of its released months left; returns the companies written to. ``up_to``: an end
     corrected earlier, the end it replaces: the months after it were released (and told) before,
-    and are left out."""
+    and are left out. ``closed_on``: the clause was closed that day with these months still
+    owed (not after the end): the email says the closure, not the end, releases them."""
     if not released:
         return []
     emails = _ladder_emails(session, clause.id)
@@ -123,6 +127,7 @@ def tell_released(
                 end_date=item.end_date,
                 months=called,
                 may_arrive=may_arrive,
+                closed_on=closed_on,
             ),
         ):
             told.append(item.company_id)
@@ -160,15 +165,30 @@ def tell_owed_again(
     before: date,
     at: datetime,
     zone: ZoneInfo,
+    settings: Settings | None = None,
 ) -> list[int]:
     """One ``company_months_owed_again`` email to each company of ``owed`` with a month asked
-    again whose call had reached it (``asked_again``); returns the companies written to."""
+    again whose call had reached it (``asked_again``); returns the companies written to. With
+    ``settings``, it carries the company's signed web link for each month the reminders take
+    up again (as its calls and reminders do); without them it says to answer the email."""
     told: list[int] = []
     today = local_date(at, zone)
     for item in owed:
         months = asked_again(item, zone)
         if not months:
             continue
+        links = (
+            month_links(
+                session,
+                settings,
+                clause.id,
+                item.company_id,
+                [m.month for m in months if not m.by_hand],
+                at,
+            )
+            if settings is not None
+            else []
+        )
         if _tell(
             session,
             renderer,
@@ -183,6 +203,7 @@ def tell_owed_again(
                 before=before,
                 months=months,
                 today=today,
+                links=links,
             ),
         ):
             told.append(item.company_id)

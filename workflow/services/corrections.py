@@ -15,6 +15,7 @@ readdressed in the same transaction, so ``clauses mail retry`` sends them to the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -278,6 +279,9 @@ class Correction:
     history_id: int | None
     #: Emails not gone yet that now go to the new address.
     readdressed: tuple[int, ...] = ()
+    #: A person renamed whose phone was left as it was: that phone, which may be the former
+    #: person's (the command says so, and how to correct or clear it).
+    kept_phone: str | None = None
 
     @property
     def noun(self) -> Noun:
@@ -337,6 +341,13 @@ def _changing(record: object, wanted: Wanted, field: str) -> str | None:
     """The new value of ``field`` when it changes, else None."""
     attribute, new = wanted[field]
     return new if new is not None and new != getattr(record, attribute) else None
+
+
+def _kept_phone(record: BuyerContact | Correspondent, wanted: Wanted) -> str | None:
+    """The phone kept by an edit that renames the person without changing their phone."""
+    if _changing(record, wanted, "name") is None or _changing(record, wanted, "phone") is not None:
+        return None
+    return record.phone or None
 
 
 def _edit(
@@ -580,8 +591,12 @@ def edit_contact(
         )
     owner = (RecordKind.BUYER, contact.buyer_id)
     note = {READDRESSED: list(readdressed)} if readdressed else None
+    kept = _kept_phone(contact, wanted)
     done = _edit(session, act, contact, RecordKind.CONTACT, owner, wanted, note=note)
-    return _corrected(act, RecordKind.CONTACT, contact.id, contact.name, done, readdressed)
+    return dataclasses.replace(
+        _corrected(act, RecordKind.CONTACT, contact.id, contact.name, done, readdressed),
+        kept_phone=kept,
+    )
 
 
 def _summary_keys(buyer_id: int) -> Any:
@@ -740,20 +755,25 @@ def edit_correspondent(
         )
     owner = (RecordKind.COMPANY, person.company_id)
     note = {READDRESSED: list(readdressed)} if readdressed else None
+    kept = _kept_phone(person, wanted)
     done = _edit(session, act, person, RecordKind.CORRESPONDENT, owner, wanted, note=note)
-    return _corrected(act, RecordKind.CORRESPONDENT, person.id, person.name, done, readdressed)
+    return dataclasses.replace(
+        _corrected(act, RecordKind.CORRESPONDENT, person.id, person.name, done, readdressed),
+        kept_phone=kept,
+    )
 
 
 def company_outbox_keys(session: Session, company_id: int) -> list[tuple[int, str]]:
-    """The outbox rows whose key names the company: its welcomes, its ladder's emails, those
-    telling it of a cancelled declaration, of its lot suspended or resumed, and of months no
-    longer asked or asked again after the lot's end."""
+    """The outbox rows whose key names the company: its welcomes (and corrected awards), its
+    ladder's emails, those telling it of a cancelled declaration, of its lot suspended or
+    resumed, and of months no longer asked or asked again after the lot's end."""
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.key)
         .where(
             or_(
                 OutboxMessage.key.like(f"reminder:%:{company_id}:%"),
                 OutboxMessage.key.like(f"welcome:%:{company_id}:%"),
+                OutboxMessage.key.like(f"award_corrected:%:{company_id}:%"),
                 OutboxMessage.key.like(f"cancellation:%:{company_id}:%"),
                 OutboxMessage.key.like(f"notice:%:company-{company_id}@%"),
             )
@@ -1087,8 +1107,9 @@ def _buyer_messages(session: Session, buyer_id: int) -> list[_Candidate]:
 
 
 def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
-    """The company's emails not gone: welcomes, calls and reminders, receipts, cancellations,
-    notices of its lot suspended or resumed, of months no longer asked or asked again."""
+    """The company's emails not gone: welcomes (and corrected awards), calls and reminders,
+    receipts, cancellations, notices of its lot suspended or resumed, of months no longer asked
+    or asked again."""
     declarations = {
         str(i)
         for i in session.scalars(select(Declaration.id).where(Declaration.company_id == company_id))
@@ -1100,6 +1121,7 @@ def _company_messages(session: Session, company_id: int) -> list[_Candidate]:
             or_(
                 OutboxMessage.key.like("reminder:%"),
                 OutboxMessage.key.like("welcome:%"),
+                OutboxMessage.key.like("award_corrected:%"),
                 OutboxMessage.key.like("receipt:%"),
                 OutboxMessage.key.like("cancellation:%"),
                 OutboxMessage.key.like(f"notice:%:company-{company_id}@%"),

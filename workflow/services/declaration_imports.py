@@ -1,11 +1,18 @@
 """Importing a company's monthly declarations from the CSV a facilitator receives.
 
 The whole file is read and every line checked first (cells, SIRET, market and lot, participants,
-and whether each company x lot x month may be declared); any problem refuses the file as a whole
-with the line and column of each error. Then each company x lot x month found in the file is
-recorded through ``record_counting`` in the caller's single transaction; each says which of the
-lot's outcomes it took out of the figures or put back (a correction can take a participant's
-last hours on the lot).
+and whether each company x lot x month may be declared), each check on every line it can be made
+on: a line whose hours are wrong still has its participant checked, a month one of whose lines is
+wrong is still checked, and a correction without its reason is said with the rest. Any problem
+refuses the file as a whole, all of them listed by line then column (``CsvTable.in_order``).
+Then each company x lot x month found in the file is recorded through ``record_counting`` in the
+caller's single transaction; each says which of the lot's outcomes it took out of the figures or
+put back (a correction can take a participant's last hours on the lot).
+
+With ``replace``, a month already recorded that the file changes is a correction: it takes the
+facilitator's reason (``reason``), kept in its history row as ``declaration zero --replace``
+keeps it (« (remplace 120 h, motif : …) »). Without one the file is refused whole, each month
+it would correct named; a month the file gives exactly as recorded changes nothing and needs none.
 
 The optional "Sexe" and "Année de naissance" columns describe the participant, not the month: they
 fill those fields of a participant created by the file, and of a known one only where empty. A value
@@ -28,8 +35,16 @@ from sqlalchemy.orm import Session
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
-from workflow.adapters.orm import Clause, ClauseHistory, Company, Market, Participant
+from workflow.adapters.orm import (
+    Clause,
+    ClauseHistory,
+    Company,
+    Declaration,
+    Market,
+    Participant,
+)
 from workflow.adapters.spreadsheets import read_table
+from workflow.adapters.templates import french_date, french_hours
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import (
@@ -45,6 +60,7 @@ from workflow.domain.vocabulary import (
     Sex,
     normalise,
 )
+from workflow.emails.phrases import month_phrase
 from workflow.errors import FieldError, FileRefused, Hint, InputRefused
 from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
@@ -53,6 +69,7 @@ from workflow.services.declarations import (
     clause_ref,
     column_problems,
     find_declaration,
+    history_motif,
     hours_problem,
     record_counting,
     same_lines,
@@ -97,6 +114,21 @@ class _Line:
     contract: ContractType
 
 
+@dataclass(frozen=True)
+class _Person:
+    """What a line says of its participant, read even when the line's other cells are wrong
+    (hours, SIRET, month…): the participant checks then speak of every line in the same
+    refusal as the cells."""
+
+    line: int
+    reference: str
+    criterion: Criterion | None
+    sex: Sex | None
+    birth_year: int | None
+    #: Its criterion cell is filled, recognised or not (one not recognised is refused there).
+    criterion_written: bool
+
+
 @dataclass
 class _Group:
     clause: Clause
@@ -104,6 +136,20 @@ class _Group:
     month: date
     first_line: int
     lines: list[_Line] = field(default_factory=list)
+    #: False when one of its lines is refused: what the file gives for the month is then unknown.
+    complete: bool = True
+
+
+@dataclass
+class _Parsed:
+    """A declaration file read and checked: every problem found in ``errors``, none raised."""
+
+    groups: list[_Group]
+    warnings: list[FieldError]
+    known: dict[str, Participant]
+    errors: list[FieldError]
+    #: Every line found its company, lot and month (so each month's lines are all known).
+    all_placed: bool
 
 
 @dataclass(frozen=True)
@@ -128,6 +174,12 @@ class DeclarationSummary:
     #: The lot's outcomes this month took out of the figures (a correction without their
     #: participant's last hours on the lot) or put back (hours declared again).
     counts: CountChange = field(default_factory=CountChange)
+    #: When ``replaced``, the declaration it replaced: its hours, its lines and when it was
+    #: recorded (aware); and the reason of the correction as the history row keeps it.
+    replaced_hours: Decimal | None = None
+    replaced_lines: int | None = None
+    replaced_recorded_at: datetime | None = None
+    reason: str | None = None
 
     @property
     def unchanged(self) -> bool:
@@ -251,7 +303,11 @@ def _parse_birth_year(reader: RowReader, now: datetime) -> int | None:
     return year
 
 
-def _parse_declaration_line(reader: RowReader, now: datetime) -> _Line | None:
+def _parse_declaration_line(
+    reader: RowReader, now: datetime
+) -> tuple[_Person | None, _Line | None]:
+    """The line's participant (None without a usable reference) and the whole line (None when
+    any of the row's cells is refused, the ones read before included)."""
     reference = reader.text("reference", max_length=REFERENCE_MAX)
     criterion = reader.choice("criterion", CRITERION_LABELS, CRITERION_ALIASES, required=False)
     contract = reader.choice("contract", CONTRACT_LABELS, CONTRACT_ALIASES)
@@ -261,10 +317,15 @@ def _parse_declaration_line(reader: RowReader, now: datetime) -> _Line | None:
         reader.fail("hours", problem)
     sex = _parse_sex(reader)
     birth_year = _parse_birth_year(reader, now)
+    person = None
+    if reference is not None:
+        written = bool(reader.raw("criterion"))
+        person = _Person(reader.row.line, reference, criterion, sex, birth_year, written)
     if not reader.ok:
-        return None
+        return person, None
     assert reference and contract and mode and hours is not None
-    return _Line(reader.row.line, reference, criterion, sex, birth_year, hours, mode, contract)
+    line = _Line(reader.row.line, reference, criterion, sex, birth_year, hours, mode, contract)
+    return person, line
 
 
 def _known_participants(session: Session, references: set[str]) -> dict[str, Participant]:
@@ -280,21 +341,26 @@ def _known_participants(session: Session, references: set[str]) -> dict[str, Par
 
 def _check_participants(
     table: CsvTable,
+    people: Sequence[_Person],
     groups: Sequence[_Group],
     known: dict[str, Participant],
     errors: list[FieldError],
 ) -> list[FieldError]:
-    """New participants need a criterion; a different criterion for a known one is a warning."""
-    _check_identities(table, groups, known, errors)
+    """New participants need a criterion; a different criterion for a known one is a warning.
+
+    ``people`` is every line with a reference, refused or not: a line whose hours are wrong
+    still says that its participant is unknown and has no criterion."""
+    _check_identities(table, people, groups, known, errors)
     warnings: list[FieldError] = []
     column = table.column_name("criterion")
     missing_column = (
         "" if table.has("criterion") else f" ; ajoutez la colonne « {column} » au fichier"
     )
-    lines = sorted((line for group in groups for line in group.lines), key=lambda ln: ln.line)
+    lines = sorted(people, key=lambda ln: ln.line)
     # A new participant needs its criterion once, on any of its lines (the file may declare it
-    # for several months): the first one given is the one recorded.
-    given = file_criteria(groups)
+    # for several months): the first one given is the one recorded. A criterion not recognised
+    # is refused in its cell, not said missing as well.
+    given = {line.reference for line in lines if line.criterion_written}
     reported: set[str] = set()
     for line in lines:
         participant = known.get(line.reference)
@@ -335,7 +401,7 @@ def file_criteria(groups: Sequence[_Group]) -> dict[str, Criterion]:
 _IDENTITY_FIELDS = (("sex", "sexe", "--sex"), ("birth_year", "année de naissance", "--birth-year"))
 
 
-def _identity(line: _Line, key: str) -> Sex | int | None:
+def _identity(line: _Person, key: str) -> Sex | int | None:
     return line.sex if key == "sex" else line.birth_year
 
 
@@ -347,13 +413,15 @@ def _recorded(participant: Participant | None, key: str) -> str | int | None:
 
 def _check_identities(
     table: CsvTable,
+    people: Sequence[_Person],
     groups: Sequence[_Group],
     known: dict[str, Participant],
     errors: list[FieldError],
 ) -> None:
-    """One sex and birth year per participant, agreeing with what is recorded; then every line
-    of a participant carries the file's values, so whichever group comes first fills them."""
-    lines = sorted((line for group in groups for line in group.lines), key=lambda ln: ln.line)
+    """One sex and birth year per participant, agreeing with what is recorded, over every line
+    of the file; then every line of a participant carries the file's values, so whichever group
+    comes first fills them."""
+    lines = sorted(people, key=lambda ln: ln.line)
     first: dict[tuple[str, str], tuple[Sex | int, int]] = {}
     for line in lines:
         for key, label, option in _IDENTITY_FIELDS:
@@ -404,15 +472,37 @@ def parse_declarations(
     now: datetime,
     zone: ZoneInfo = DEFAULT_ZONE,
 ) -> tuple[list[_Group], list[FieldError], dict[str, Participant]]:
-    """Check every line and every reference of a declaration file; refuse it whole if needed.
+    """Check every line and every reference of a declaration file; refuse it whole if needed,
+    with every problem found (``_check_file``).
 
     Returns the groups, the warnings and the participants already recorded, by reference."""
+    parsed = _check_file(session, table, clause_id=clause_id, replace=replace, now=now, zone=zone)
+    if parsed.errors:
+        raise FileRefused(table.source, table.in_order(parsed.errors))
+    return parsed.groups, parsed.warnings, parsed.known
+
+
+def _check_file(
+    session: Session,
+    table: CsvTable,
+    *,
+    clause_id: int | None,
+    replace: bool,
+    now: datetime,
+    zone: ZoneInfo,
+) -> _Parsed:
+    """Every check of a declaration file, each one on every line it can be made on: the cells,
+    then the participants of every line with a reference (whatever else its line gets wrong),
+    then each company x lot x month found. Nothing is raised here but a file with no
+    participant line at all."""
     errors: list[FieldError] = []
-    if clause_id is None and not table.has("market"):
+    # Without the market column every line's lot is unknown: said once, on the header; the
+    # other cells and the participants are still checked.
+    no_market = clause_id is None and not table.has("market")
+    if no_market:
         errors.append(
             FieldError(1, "N° marché", "colonne manquante (ou indiquez la clause avec --clause).")
         )
-        raise FileRefused(table.source, errors)
     resolver = Resolver(session, clause_id)
     groups: dict[tuple[int, int, date], _Group] = {}
     seen: dict[tuple[int, int, date, str], int] = {}
@@ -434,13 +524,18 @@ def parse_declarations(
             )
         )
         raise FileRefused(table.source, errors)
+    people: list[_Person] = []
+    all_placed = True
     for row in used:
         reader = RowReader(table, row, errors)
         company = resolver.company(reader)
-        clause = resolver.clause(reader)
+        clause = None if no_market else resolver.clause(reader)
         month = reader.month("month")
-        line = _parse_declaration_line(reader, now)
-        if company is None or clause is None or month is None or line is None:
+        person, line = _parse_declaration_line(reader, now)
+        if person is not None:
+            people.append(person)
+        if company is None or clause is None or month is None:
+            all_placed = False
             continue
         given = reader.raw("company")
         if given and _key(given) != _key(company.name) and company.siret not in named:
@@ -453,21 +548,26 @@ def parse_declarations(
                 )
             )
         group_key = (clause.id, company.id, month)
-        duplicate = (*group_key, normalise(line.reference))
+        # The month is checked (``column_problems``) whatever its lines get wrong.
+        group = groups.setdefault(group_key, _Group(clause, company, month, row.line))
+        if person is None or line is None:
+            group.complete = False
+        if person is None:
+            continue
+        duplicate = (*group_key, normalise(person.reference))
         if duplicate in seen:
+            group.complete = False
             reader.fail(
                 "reference",
-                f"participant « {line.reference} » déjà déclaré ligne {seen[duplicate]} pour "
+                f"participant « {person.reference} » déjà déclaré ligne {seen[duplicate]} pour "
                 "ce mois et ce lot.",
             )
             continue
         seen[duplicate] = row.line
-        group = groups.setdefault(group_key, _Group(clause, company, month, row.line))
-        group.lines.append(line)
-    known = _known_participants(
-        session, {line.reference for group in groups.values() for line in group.lines}
-    )
-    warnings.extend(_check_participants(table, list(groups.values()), known, errors))
+        if line is not None:
+            group.lines.append(line)
+    known = _known_participants(session, {person.reference for person in people})
+    warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
     for group in groups.values():
         for key, problem in column_problems(
             session, group.clause, group.company, group.month, now=now, replace=replace, zone=zone
@@ -475,9 +575,7 @@ def parse_declarations(
             # After « ligne 11, colonne « Mois » : » French goes on in lower case.
             column = table.column_name(key) if key else None
             errors.append(FieldError(group.first_line, column, problem[:1].lower() + problem[1:]))
-    if errors:
-        raise FileRefused(table.source, sorted(errors, key=lambda e: e.line or 0))
-    return list(groups.values()), warnings, known
+    return _Parsed(list(groups.values()), warnings, known, errors, all_placed)
 
 
 def _create_participants(
@@ -507,6 +605,68 @@ def _create_participants(
     return set(created)
 
 
+#: What a correction without its reason is told to do, by interface.
+REASON_HINT = Hint(
+    " : recommencez avec --reason « motif de la correction » (gardé à l'historique de chaque "
+    "déclaration remplacée).",
+    " : indiquez-le dans le champ « Motif de la correction » (gardé à l'historique de chaque "
+    "déclaration remplacée).",
+)
+
+
+def _corrected(
+    session: Session, group: _Group, known: dict[str, Participant]
+) -> Declaration | None:
+    """The declaration recorded for the group's month that the file would change, or None (none
+    recorded, or the file gives exactly its lines). Read before anything is written: a
+    participant the file creates is not in ``known``, and makes it a change."""
+    recorded = find_declaration(session, group.clause.id, group.company.id, group.month)
+    if recorded is None:
+        return None
+    if any(line.reference not in known for line in group.lines):
+        return recorded
+    lines = [
+        LineInput(known[line.reference].id, line.hours, line.mode, line.contract)
+        for line in group.lines
+    ]
+    return None if same_lines(recorded, lines) else recorded
+
+
+def _check_reason(
+    session: Session,
+    parsed: _Parsed,
+    *,
+    reason: str | None,
+    zone: ZoneInfo,
+) -> list[FieldError]:
+    """Each month recorded before that the file corrects without a reason, named on its first
+    line (the file is then refused whole, with its other errors). Only a month whose every line
+    is read is judged: a line still refused may be the one that makes it what is recorded."""
+    if (reason or "").strip() or not parsed.all_placed:
+        return []
+    errors: list[FieldError] = []
+    for group in parsed.groups:
+        if not group.complete:
+            continue
+        recorded = _corrected(session, group, parsed.known)
+        if recorded is None:
+            continue
+        when = french_date(recorded.recorded_at.astimezone(zone))
+        count = len(recorded.lines)
+        errors.append(
+            FieldError(
+                group.first_line,
+                None,
+                f"la déclaration {month_phrase(group.month)} de {group.company.name} pour "
+                f"{clause_ref(group.clause)}, enregistrée le {when} "
+                f"({french_hours(recorded.total_hours)}, {count} participant"
+                f"{'s' if count > 1 else ''}), serait corrigée par le fichier sans motif",
+                REASON_HINT,
+            )
+        )
+    return errors
+
+
 def _record_group(
     session: Session,
     group: _Group,
@@ -519,6 +679,7 @@ def _record_group(
     now: datetime,
     publish: Publish,
     zone: ZoneInfo,
+    reason: str | None = None,
 ) -> tuple[DeclarationSummary, ClauseHistory | None]:
     """One month of the file recorded; its history row (None: unchanged, nothing recorded)
     says nothing yet of the outcomes, which the file says as a whole (``_net_counts``)."""
@@ -543,9 +704,12 @@ def _record_group(
     unchanged = recorded is not None and same_lines(recorded, lines)
     counts = CountChange()
     history = None
+    replaced: tuple[Decimal, int, datetime] | None = None
     if recorded is not None and unchanged:
         declaration = recorded
     else:
+        if recorded is not None:  # read before ``record_counting`` clears its lines
+            replaced = (Decimal(recorded.total_hours), len(recorded.lines), recorded.recorded_at)
         recorded_now = record_counting(
             session,
             clause_id=group.clause.id,
@@ -559,6 +723,7 @@ def _record_group(
             replace=replace,
             zone=zone,
             history_counts=False,
+            correction_reason=reason,
         )
         declaration, counts = recorded_now.declaration, recorded_now.counts
         history = recorded_now.history
@@ -579,6 +744,10 @@ def _record_group(
         replaced=recorded is not None and not unchanged,
         unchanged_since=declaration.recorded_at if unchanged else None,
         counts=counts,
+        replaced_hours=replaced[0] if replaced else None,
+        replaced_lines=replaced[1] if replaced else None,
+        replaced_recorded_at=replaced[2] if replaced else None,
+        reason=history_motif(reason) if replaced else None,
     )
     return summary, history
 
@@ -637,13 +806,21 @@ def import_declaration_file(
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
     limits: ImportLimits = DECLARATION_LIMITS,
+    reason: str | None = None,
 ) -> DeclarationImport:
-    """Record every company x lot x month the file holds (CSV, .xlsx or .ods), or nothing."""
+    """Record every company x lot x month the file holds (CSV, .xlsx or .ods), or nothing.
+
+    ``reason``: why the facilitator corrects, with ``replace``, months recorded before; needed
+    as soon as the file changes one of them (``_check_reason``)."""
     require_aware(now)
     table = read_table(path, DECLARATION_COLUMNS, limits=limits)
-    groups, warnings, known = parse_declarations(
-        session, table, clause_id=clause_id, replace=replace, now=now, zone=zone
-    )
+    parsed = _check_file(session, table, clause_id=clause_id, replace=replace, now=now, zone=zone)
+    errors = parsed.errors
+    if replace:  # without it a month recorded before is refused as such (``column_problems``)
+        errors.extend(_check_reason(session, parsed, reason=reason, zone=zone))
+    if errors:
+        raise FileRefused(table.source, table.in_order(errors))
+    groups, warnings, known = parsed.groups, parsed.warnings, parsed.known
     created = _create_participants(session, groups, known, now)
     result = DeclarationImport(source=table.source, warnings=warnings)
     # The receipts are written once every month of the file is recorded: the receipt of March
@@ -672,6 +849,7 @@ def import_declaration_file(
                 now=now,
                 publish=publish_later,
                 zone=zone,
+                reason=reason,
             )
         except InputRefused as exc:
             raise FileRefused(

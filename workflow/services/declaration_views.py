@@ -66,6 +66,8 @@ class DeclarationState(StrEnum):
     ZERO = "zero"
     MISSING = "missing"
     LATE = "late"
+    #: Never received, and no longer asked: the lot's follow-up was closed (``clôturer``).
+    RELEASED = "released"
 
 
 STATE_LABELS: dict[DeclarationState, str] = {
@@ -73,6 +75,7 @@ STATE_LABELS: dict[DeclarationState, str] = {
     DeclarationState.ZERO: "zéro heure",
     DeclarationState.MISSING: "manquante",
     DeclarationState.LATE: "en retard",
+    DeclarationState.RELEASED: "plus demandée",
 }
 
 #: The states ``--missing`` keeps: what the company still owes.
@@ -156,6 +159,10 @@ def expected_declarations(
         late_days = 0
         if found is not None:
             state = DeclarationState.DECLARED if found.hours > 0 else DeclarationState.ZERO
+        elif Stage(clause.stage) is Stage.CLOSED:
+            # Closing the follow-up stops asking for it (the companies are told so): it is
+            # owed no more, and never late.
+            state = DeclarationState.RELEASED
         elif due < today:
             state, late_days = DeclarationState.LATE, days[cid].between(due, today)
         else:

@@ -40,7 +40,7 @@ from workflow.domain.calendar import (
     opens_on,
 )
 from workflow.domain.events import DeclarationRecorded, Replaced, require_aware
-from workflow.domain.stages import LABELS, Stage
+from workflow.domain.stages import LABELS, LATE_DECLARING_STAGES, Stage
 from workflow.domain.vocabulary import (
     PARTY_ROLE_LABELS,
     ContractType,
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 #: Nobody works more than this for one company in one month (about 1.6 full-time months).
 MAX_MONTHLY_HOURS = Decimal(250)
 
-_LATE_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
 
 #: The zone a declaration's moment is read in when the caller names none (the settings' default).
 DEFAULT_ZONE = ZoneInfo("Europe/Paris")
@@ -123,7 +122,7 @@ def column_problems(
     problems: list[tuple[str | None, str]] = []
     stage = Stage(clause.stage)
     phrase = month_phrase(month)
-    if stage in _LATE_STAGES:
+    if stage in LATE_DECLARING_STAGES:
         left = month_start(clause.stage_changed_at.date())
         if month > left:
             problems.append(
@@ -182,7 +181,8 @@ def column_problems(
                 f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
                 f"(enregistrée le {french_date(existing.recorded_at)}, "
                 f"{french_hours(existing.total_hours)}). Pour la corriger, recommencez avec "
-                "--replace : ses lignes seront remplacées.",
+                "--replace et --reason « motif » : ses lignes seront remplacées, le motif "
+                "gardé à l'historique.",
             )
         )
     return problems

@@ -132,7 +132,14 @@ def correct_end_date(
         # The companies told, keyed by the instant of the history row just written.
         tell_released(session, rewriter.renderer, clause, released, at=now, up_to=before)
         tell_owed_again(
-            session, rewriter.renderer, clause, owed, before=before, at=now, zone=settings.zone
+            session,
+            rewriter.renderer,
+            clause,
+            owed,
+            before=before,
+            at=now,
+            zone=settings.zone,
+            settings=settings,
         )
     event = EndDateCorrected(
         clause_id=clause.id, before=before, after=end_date, at=now, actor=actor, reason=text

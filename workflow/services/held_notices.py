@@ -15,7 +15,9 @@ dropped when the buyer no longer wants milestone notices (its final report alway
 
 A lot closed or abandoned since is released like any other: its latest held notice is then the
 one that says so (the abandon, the final report, the end of execution and its figures), and it
-is the one message a buyer that heard nothing must not miss.
+is the one message a buyer that heard nothing must not miss. An abandon undone while its notice
+is held is settled as superseded by the reopening (``notices.withdraw_abandon_notice``), and the
+reopening is not held: the buyer, that never heard of the abandon, hears of neither.
 
 A corrected award released alone is written as the award notice: a buyer that never read the
 award has nothing to compare the corrections with, and the award as it stands tells it all.
@@ -55,6 +57,7 @@ from workflow.adapters.orm import (
 from workflow.domain.events import require_aware
 from workflow.emails.notices import ALWAYS_SENT_KINDS, HISTORY_KINDS, KINDS
 from workflow.services.notices import (
+    HELD_SUPERSEDED,
     buyer_recipients,
     history_reason,
     local_day,
@@ -69,7 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RELEASED = "released"
-SUPERSEDED = "superseded"
+SUPERSEDED = HELD_SUPERSEDED
 DROPPED = "dropped"
 
 StopCheck = Callable[[], bool]

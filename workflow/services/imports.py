@@ -1,9 +1,11 @@
 """Importing a facilitator's spreadsheets: lots with their clause parameters, monthly declarations.
 
 Both imports read the whole file, check every line and every reference to the database first, and
-refuse the file as a whole (``FileRefused``, each error with its line and column) before writing
-anything. They then run inside the caller's single transaction, so a failure half-way leaves
-nothing behind either. Importing the same lots twice creates nothing the second time.
+refuse the file as a whole (``FileRefused``, every error with its line and column, by line then
+column) before writing anything; a line is checked for all it can be (a lot named twice even when
+its figures are wrong, the other lines even when a calculation column is missing). They then run
+inside the caller's single transaction, so a failure half-way leaves nothing behind either.
+Importing the same lots twice creates nothing the second time.
 """
 
 from __future__ import annotations
@@ -151,20 +153,30 @@ class LotsImport:
         return not any(self.created.values())
 
 
-def _parse_lot(reader: RowReader) -> LotRow | None:
+def _parse_lot(
+    reader: RowReader, absent: Sequence[str] = ()
+) -> tuple[tuple[str, str, str, str] | None, LotRow | None]:
+    """The lot the line names (None when its buyer, operation, market or lot is refused) and
+    the whole line (None when any cell is refused). A calculation column in ``absent`` is said
+    missing once, on the header: not as a missing value on each line."""
     buyer = reader.text("buyer")
     operation = reader.text("operation")
     market = reader.text("market", max_length=60)
-    lot_number = reader.text("lot", required=False, max_length=20) or ""
+    lot = reader.text("lot", required=False, max_length=20)
+    lot_number = lot or ""
     title = reader.text("title")
     imposed = reader.whole("imposed", required=False)
-    amount = reader.positive("amount", required=imposed is None)
-    share = reader.ratio("labour_share", required=imposed is None)
-    rate = reader.ratio("rate", required=imposed is None)
-    cost = reader.positive("hourly_cost", required=imposed is None)
+    needed = {key: imposed is None and key not in absent for key in _FIGURES}
+    amount = reader.positive("amount", required=needed["amount"])
+    share = reader.ratio("labour_share", required=needed["labour_share"])
+    rate = reader.ratio("rate", required=needed["rate"])
+    cost = reader.positive("hourly_cost", required=needed["hourly_cost"])
     notification = reader.day("notification", required=False)
-    if not reader.ok:
-        return None
+    identity = None
+    if buyer and operation and market and (lot is not None or not reader.raw("lot").strip()):
+        identity = (_key(buyer), _key(operation), _key(market), lot_key(lot_number))
+    if not reader.ok or (imposed is None and absent):
+        return identity, None
     assert buyer and operation and market and title
     params = ClauseParameters(
         amount_excl_tax=amount,
@@ -178,15 +190,15 @@ def _parse_lot(reader: RowReader) -> LotRow | None:
         calculation = params.checked().calculation()
     except InputRefused as exc:
         reader.refuse(None, exc)
-        return None
+        return identity, None
     if calculation is not None and calculation.hours == 0 and imposed is None:
         reader.fail(
             "amount",
             "le calcul donne 0 heure d'insertion : vérifiez les chiffres ou renseignez "
             "« Heures imposées ».",
         )
-        return None
-    return LotRow(
+        return identity, None
+    return identity, LotRow(
         line=reader.row.line,
         buyer=buyer,
         operation=operation,
@@ -223,24 +235,24 @@ def _missing_figures(table: CsvTable) -> list[str]:
 
 
 def parse_lots(table: CsvTable) -> tuple[list[LotRow], list[FieldError]]:
-    """Check every line of a lots file; raise ``FileRefused`` listing every error."""
-    errors = [table.missing(key) for key in _missing_figures(table)]
-    if errors:
-        raise FileRefused(table.source, errors)
+    """Check every line of a lots file, each for all it can be checked for (a lot named twice
+    whatever its figures); raise ``FileRefused`` listing every error, by line and column."""
+    absent = _missing_figures(table)
+    errors = [table.missing(key) for key in absent]
     rows: list[LotRow] = []
-    seen: dict[tuple[str, str, str, str], int | None] = {}
+    seen: dict[tuple[str, str, str, str], int] = {}
     for csv_row in table.rows:
         reader = RowReader(table, csv_row, errors)
-        row = _parse_lot(reader)
-        if row is None:
-            continue
-        if row.identity in seen:
-            reader.fail("lot", f"ce lot figure déjà ligne {seen[row.identity]}.")
-            continue
-        seen[row.identity] = row.line
-        rows.append(row)
+        identity, row = _parse_lot(reader, absent)
+        if identity is not None:
+            if identity in seen:
+                reader.fail("lot", f"ce lot figure déjà ligne {seen[identity]}.")
+                continue
+            seen[identity] = csv_row.line
+        if row is not None:
+            rows.append(row)
     if errors:
-        raise FileRefused(table.source, errors)
+        raise FileRefused(table.source, table.in_order(errors))
     warnings = list(table.warnings)
     warnings.extend(w for row in rows if (w := low_hours_warning(row)))
     return rows, warnings

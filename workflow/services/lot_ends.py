@@ -300,6 +300,23 @@ def release_months_after(
     )
 
 
+def _ladder_emails_not_left(session: Session, clause: Clause) -> list[OutboxMessage]:
+    """The lot's calls, reminders and alerts that have not left (waiting, refused, given up),
+    locked: an end or a closure withdraws them or writes them again."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.clause_id == clause.id,
+                OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
+                OutboxMessage.state.in_(NOT_LEFT),
+            )
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    )
+
+
 def _withdraw_waiting(
     session: Session,
     rewriter: LadderRewriter | None,
@@ -319,16 +336,7 @@ def _withdraw_waiting(
     withdrawn, the steps written again with the months they no longer name, and the emails that
     will still leave naming a released month (not written again) with their N° and those months.
     """
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause.id,
-            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
-            OutboxMessage.state.in_(NOT_LEFT),
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
+    rows = _ladder_emails_not_left(session, clause)
     if not rows:
         return {}, {}, {}
     declared = {
@@ -456,6 +464,45 @@ def _write_again(
         f"{_and([french_month(m) for m in owed])} seulement, part à sa place."
     )
     return None
+
+
+# --- the clause closed: nothing is owed any more ----------------------------------------------
+
+
+def stop_at_close(session: Session, clause: Clause, closed_on: date) -> dict[int, list[str]]:
+    """In the closure's transaction: a closed clause asks no month any more (the pass calls and
+    reminds only lots in execution or follow-up, ``reminders.CALLING_STAGES``), so the ladder of
+    every month not declared stops (``next_step`` done) and every ladder email of the lot that
+    has not left (waiting, refused, given up) is withdrawn, its reason kept in the email log, as
+    the finish withdraws those of the months after the end. One that may have left (sending,
+    uncertain) stays as it is. Returns, by company, the steps withdrawn (« rappel n° 1 »…)."""
+    ladders = session.scalars(
+        select(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id == clause.id,
+            DeclarationLadder.declared_at.is_(None),
+            DeclarationLadder.next_step != LadderStep.DONE,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for ladder in ladders:
+        ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
+    rows = _ladder_emails_not_left(session, clause)
+    withdrawn: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        covered = key_months(row.key)
+        if covered is None:
+            continue
+        row.state = OutboxState.CANCELLED
+        row.next_attempt_at = None
+        row.last_error = (
+            f"Retiré{NBSP}: la clause a été clôturée le {closed_on:%d/%m/%Y}, "
+            f"{_no_longer_asked(sorted(covered.months))}{NBSP}; ce courriel n'avait plus lieu "
+            "d'être."
+        )
+        withdrawn[covered.company_id].append(step_label(covered.step))
+    return withdrawn
 
 
 # --- a later end: the months owed again -----------------------------------------------------

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, distinct, func, select, update
 from sqlalchemy.orm import Session, object_session
 
 from workflow.adapters.dialects import insert_ignoring
@@ -37,6 +37,7 @@ from workflow.adapters.orm import (
     Clause,
     ClauseHistory,
     Company,
+    Correspondent,
     Declaration,
     DeclarationLadder,
     DeclarationLine,
@@ -45,7 +46,7 @@ from workflow.adapters.orm import (
     Outcome,
     Participant,
 )
-from workflow.adapters.templates import french_month
+from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import (
     CatchUp,
     add_months,
@@ -73,7 +74,7 @@ from workflow.domain.events import (
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
 from workflow.domain.participants import worked
-from workflow.domain.stages import REOPEN, Stage
+from workflow.domain.stages import REOPEN, ClauseEvent, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     DELIVERY_MODE_LABELS,
@@ -121,7 +122,7 @@ from workflow.services.lot_calendars import (
     suspensions,
 )
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import Attachment, Recipient, key_exists, queue_email
+from workflow.services.outbox import NOT_LEFT, Attachment, Recipient, key_exists, queue_email
 from workflow.services.outcomes import counted
 from workflow.settings import Settings
 
@@ -141,6 +142,16 @@ END_CORRECTED_NOTICE = END_CORRECTED
 #: The notices that told the buyer a lot's end: a correction replaces the latest of them.
 END_TOLD_KINDS = ("notice_execution_ended", END_CORRECTED)
 MASK = "[participant]"
+#: The notice that tells the buyer the clause is written and the lot awaits its award: the award
+#: recorded before it left makes it untrue (« nous attendons désormais l'attribution »).
+DRAFTED_NOTICE = ADVANCE_NOTICES[ClauseEvent.AWARD]
+#: The notice of an abandon: reopened before it left, it is withdrawn and the buyer hears nothing.
+ABANDONED_NOTICE = ADVANCE_NOTICES[ClauseEvent.ABANDON]
+#: ``held_notices.SUPERSEDED``: a held notice settled without leaving, a later act having made it
+#: untrue (that module imports this one).
+HELD_SUPERSEDED = "superseded"
+#: How the reason of an abandon notice withdrawn by the reopening starts.
+ABANDON_WITHDRAWN = "Retiré : l'abandon a été annulé"
 
 
 # --- what the database knows of a clause's results -------------------------------------------
@@ -540,8 +551,126 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
 
 
 def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
-    """The buyer told of the abandon hears that the clause is back, at which stage and why."""
+    """The buyer told of the abandon hears that the clause is back, at which stage and why.
+
+    An abandon notice that has not left yet (waiting, refused, given up, or held for want of a
+    contact) is withdrawn instead, its reason kept in the email log: the buyer never heard of the
+    abandon, and reads nothing of it nor of its undoing (``abandon_withdrawn``)."""
+    if withdraw_abandon_notice(app, session, event.clause_id, event.at):
+        return
     _buyer_notice(app, session, event.clause_id, "notice_reopened", REOPEN, event.at)
+
+
+def _latest_notice(session: Session, clause_id: int, kind: str) -> OutboxMessage | None:
+    """The lot's latest notice of ``kind`` in the outbox, locked."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.clause_id == clause_id, OutboxMessage.kind == kind)
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def _withdraw(row: OutboxMessage, reason: str) -> None:
+    """Withdrawn by the service before it left, as ``receipt_withdrawals`` does: never sent, the
+    reason in the email log (``ladder_keys.withdrawn_by_service``)."""
+    row.state = OutboxState.CANCELLED
+    row.next_attempt_at = None
+    row.last_error = reason
+
+
+def _settle_held(session: Session, clause_id: int, kind: str, at: datetime) -> int:
+    """The lot's held notices of ``kind`` still waiting, settled as superseded: the number."""
+    held = session.scalars(
+        select(HeldNotice.id).where(
+            HeldNotice.clause_id == clause_id,
+            HeldNotice.kind == kind,
+            HeldNotice.settled_at.is_(None),
+        )
+    ).all()
+    if held:
+        session.execute(
+            update(HeldNotice)
+            .where(HeldNotice.id.in_(held), HeldNotice.settled_at.is_(None))
+            .values(settled_at=at, outcome=HELD_SUPERSEDED)
+            .execution_options(synchronize_session=False)
+        )
+    return len(held)
+
+
+def withdraw_abandon_notice(app: Mailing, session: Session, clause_id: int, at: datetime) -> bool:
+    """The notice of the lot's latest abandon withdrawn if it has not left (waiting, refused or
+    given up), the lot's held abandon notices settled: True when the buyer never heard of the
+    abandon. An abandon notice that may have left (sending, uncertain) or has left stays."""
+    held = _settle_held(session, clause_id, ABANDONED_NOTICE, at)
+    row = _abandon_notice(session, clause_id)
+    if row is None:
+        return held > 0
+    if row.state not in NOT_LEFT:
+        return False
+    _withdraw(
+        row,
+        f"{ABANDON_WITHDRAWN} le {_day(app, at)} avant le départ de ce courriel ; le donneur "
+        "d'ordre n'est prévenu ni de l'abandon ni de la réouverture.",
+    )
+    return True
+
+
+def _abandon_notice(session: Session, clause_id: int) -> OutboxMessage | None:
+    """The outbox row of the notice of the lot's latest abandon (locked), if it was queued."""
+    abandoned_at = session.scalar(
+        select(ClauseHistory.at)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == ClauseEvent.ABANDON.value,
+        )
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+        .limit(1)
+    )
+    row = _latest_notice(session, clause_id, ABANDONED_NOTICE)
+    if row is None or abandoned_at is None or row.created_at < abandoned_at:
+        return None  # none, or that of an earlier abandon
+    return row
+
+
+def abandon_withdrawn(session: Session, clause_id: int, at: datetime) -> bool:
+    """Whether the reopening at ``at`` withdrew the abandon notice (``withdraw_abandon_notice``),
+    so the buyer hears nothing: for the command to say so."""
+    row = _abandon_notice(session, clause_id)
+    if row is not None:
+        return row.state == OutboxState.CANCELLED and (row.last_error or "").startswith(
+            ABANDON_WITHDRAWN
+        )
+    held = session.scalar(
+        select(HeldNotice.id)
+        .where(
+            HeldNotice.clause_id == clause_id,
+            HeldNotice.kind == ABANDONED_NOTICE,
+            HeldNotice.settled_at == at,
+            HeldNotice.outcome == HELD_SUPERSEDED,
+        )
+        .limit(1)
+    )
+    return held is not None
+
+
+def withdraw_drafted_notice(app: Mailing, session: Session, clause_id: int, at: datetime) -> None:
+    """The lot's notice « clause rédigée, nous attendons l'attribution » withdrawn if it has not
+    left when the award is recorded: the award notice tells where the lot stands. One held for
+    want of a contact is left to ``held_notices``, which releases only the lot's latest."""
+    row = _latest_notice(session, clause_id, DRAFTED_NOTICE)
+    if row is None or row.state not in NOT_LEFT:
+        return
+    _withdraw(
+        row,
+        f"Remplacé : l'attribution du lot a été enregistrée le {_day(app, at)} avant le départ "
+        "de ce courriel ; l'avis d'attribution part à sa place.",
+    )
+
+
+def _day(app: Mailing, at: datetime) -> str:
+    return remembered_date(at.astimezone(app.settings.zone).date())
 
 
 def notify_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -> None:
@@ -697,6 +826,7 @@ def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
             at=event.at,
         )
     if wants_each_milestone(buyer) and recipients:
+        withdraw_drafted_notice(app, session, clause.id, event.at)
         queue_email(
             session,
             app.renderer,
@@ -923,13 +1053,20 @@ def company_recipient(session: Session, clause_id: int, company: Company) -> Rec
     """Who reads a company's emails about its declarations on a lot (its receipts, a
     cancellation): the correspondent named at award, else the company's first one; None when
     that one has no address."""
-    party = award_party(session, clause_id, company.id)
-    correspondent = party_correspondent(party) if party is not None else None
-    if correspondent is None and company.correspondents:
-        correspondent = company.correspondents[0]
+    correspondent = company_reader(award_party(session, clause_id, company.id), company)
     if correspondent is None or not correspondent.email.strip():
         return None
     return Recipient(correspondent.name, correspondent.email)
+
+
+def company_reader(party: AwardParty | None, company: Company) -> Correspondent | None:
+    """The correspondent a company's emails about its declarations on a lot are written to
+    (``company_recipient``), whether or not they have an address: the one named at award
+    (``party``: the company's place in the lot's award), else the company's first one."""
+    correspondent = party_correspondent(party) if party is not None else None
+    if correspondent is None and company.correspondents:
+        correspondent = company.correspondents[0]
+    return correspondent
 
 
 def _lines_digest(declaration: Declaration) -> str:
@@ -965,6 +1102,8 @@ def receipt_message(
     """The receipt's context as the company reads it at ``at``: the months it still owes then,
     the due dates its calls gave, its cumul up to the declared month; the page of the month
     declared and of each month still owed; what the month held before, when this corrects it.
+    It greets the correspondent it is written to (``company_reader``), as the company's other
+    emails do.
 
     ``links_at``: the day the pages' links count their validity from, when not ``at`` (a
     receipt written again keeps its links, so that only what changed makes it differ)."""
@@ -991,6 +1130,7 @@ def receipt_message(
         ),
         replaces=replaces,
         written_on=local_day(at, settings.zone),
+        correspondent=reader.name if (reader := company_reader(party, company)) else None,
     )
 
 

@@ -46,8 +46,9 @@ ONLINE_SOURCE = "déclaration en ligne"
 
 @dataclass(frozen=True)
 class KnownPerson:
-    """A participant the company already declared on the lot, with their latest line before the
-    month shown: the page offers them again with that contract and mode."""
+    """A participant the company already declared on the lot, in any other month than the one
+    shown, with their latest line before it (else their first line after it, for a month before
+    the person's first): the page offers them again with that contract and mode."""
 
     reference: str
     criterion: str
@@ -58,8 +59,11 @@ class KnownPerson:
 
 
 def known_people(
-    session: Session, clause_id: int, company_id: int, before: date
+    session: Session, clause_id: int, company_id: int, month: date
 ) -> list[KnownPerson]:
+    """Everyone the company declared on the lot, whatever the month: the page of an earlier
+    month (a reminder, a receipt's link) offers them as the latest month's does, as the emails
+    promise (« vous y retrouvez les personnes déjà déclarées »)."""
     rows = session.execute(
         select(
             Participant.reference,
@@ -74,13 +78,16 @@ def known_people(
         .where(
             Declaration.clause_id == clause_id,
             Declaration.company_id == company_id,
-            Declaration.month < before,
+            Declaration.month != month,
         )
         .order_by(Declaration.month, DeclarationLine.id)
     ).all()
     found: dict[str, KnownPerson] = {}
-    for reference, criterion, contract, mode, month, hours in rows:
-        found[reference] = KnownPerson(reference, criterion, contract, mode, month, hours)
+    for reference, criterion, contract, mode, declared, hours in rows:
+        # In order of months: a line before ``month`` replaces the one before it (the latest
+        # before is kept); a line after it counts only for a person not declared before.
+        if declared < month or reference not in found:
+            found[reference] = KnownPerson(reference, criterion, contract, mode, declared, hours)
     return sorted(found.values(), key=lambda person: person.reference)
 
 

@@ -35,6 +35,7 @@ from workflow.emails.company_pauses import KINDS as COMPANY_PAUSE_KINDS
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.email_facts import party_correspondent
+from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.notices import buyer_recipients
 from workflow.services.outbox import RETRYABLE, STATE_LABELS, OutboxState, Recipient
 from workflow.services.reminder_emails import key_months
@@ -91,6 +92,8 @@ def retry_message(
     message = session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None:
         raise NotFound(f"Courriel n° {message_id} introuvable dans la file d'envoi.")
+    if withdrawn_by_service(message.state, message.last_error):
+        raise _withdrawn_refusal(message)
     if message.state not in RETRYABLE:
         allowed = ", ".join(STATE_LABELS[s] for s in RETRYABLE)
         raise InputRefused(
@@ -100,6 +103,22 @@ def retry_message(
     readdress(session, message, settings)
     _requeue(message, now)
     return message
+
+
+def _withdrawn_refusal(message: OutboxMessage) -> InputRefused:
+    """« Renvoyer » an email the service withdrew before it left (the month declared, the lot
+    suspended, its work ended): refused, as it says why; a ladder step still owed is sent
+    again by the service itself, under a new key (``ladder_keys.sent_again_key``)."""
+    said = (
+        f"Courriel n° {message.id} : il ne peut pas être renvoyé, le service l'a retiré avant "
+        f"son départ (« {(message.last_error or '').rstrip('.')} »)."
+    )
+    if key_months(message.key) is not None:
+        said += (
+            " Si son étape est de nouveau due, le service l'enverra lui-même, dans un nouveau "
+            "courriel."
+        )
+    return InputRefused(said)
 
 
 def retry_email(
@@ -214,6 +233,7 @@ _CORRESPONDENT_KINDS = (
     "declaration_call",
     "declaration_reminder",
     "company_welcome",
+    "company_award_corrected",
     "declaration_receipt",
     "declaration_cancelled",
     *COMPANY_PAUSE_KINDS,

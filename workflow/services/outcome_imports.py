@@ -1,10 +1,11 @@
 """Importing participants' outcomes ("sorties") from a spreadsheet saved as CSV.
 
 Same rules as the other imports: the whole file is read and every line checked (cells, market and
-lot, participant, and whether the outcome may be recorded), any problem refuses the file as a
-whole with the line and column of each error, then every line is written through
-``write_outcome`` in the caller's single transaction. Importing the same file again changes
-nothing: each line is then reported as already recorded.
+lot, participant, and whether the outcome may be recorded), each for all it can be (a participant
+named twice on a lot even when the date is wrong; the other cells even without a market column),
+any problem refuses the file as a whole with the line and column of each error (by line, then
+column), then every line is written through ``write_outcome`` in the caller's single transaction.
+Importing the same file again changes nothing: each line is then reported as already recorded.
 
 The file's clauses are locked once, in the order of their ids, before anything is checked: two
 imports naming the same clauses in different orders then queue instead of deadlocking, and the
@@ -109,8 +110,11 @@ def _participants(session: Session, table: CsvTable) -> dict[str, Participant]:
 
 
 def _read_row(
-    reader: RowReader, resolver: Resolver, participants: dict[str, Participant]
-) -> _Row | None:
+    reader: RowReader, resolver: Resolver | None, participants: dict[str, Participant]
+) -> tuple[tuple[Participant, Clause] | None, _Row | None]:
+    """The participant and lot the line names (None when either is refused, or the lot unknown
+    without a market column: ``resolver`` None), and the whole line (None when any cell is
+    refused)."""
     reference = reader.text("reference", max_length=REFERENCE_MAX)
     participant = participants.get(reference) if reference else None
     if reference and participant is None:
@@ -119,7 +123,7 @@ def _read_row(
             f"participant « {reference} » inconnu : il est créé par sa première déclaration "
             "d'heures.",
         )
-    clause = resolver.clause(reader)
+    clause = resolver.clause(reader) if resolver is not None else None
     raw_type = reader.raw("type")
     outcome_type = match_outcome_type(raw_type) if raw_type else None
     if not raw_type:
@@ -127,10 +131,12 @@ def _read_row(
     elif outcome_type is None:
         reader.fail("type", outcome_type_problem(raw_type))
     on = reader.day("date")
-    # A lot that contradicts --clause comes back with that clause: its error is the line's only.
+    # A lot that contradicts --clause comes back with that clause: the line is refused, but
+    # still checked for a participant named twice on the lot.
+    pair = (participant, clause) if participant and clause else None
     if not reader.ok or not (participant and clause and outcome_type and on):
-        return None
-    return _Row(reader.row.line, participant, clause, outcome_type, on)
+        return pair, None
+    return pair, _Row(reader.row.line, participant, clause, outcome_type, on)
 
 
 def _lock_clauses(session: Session, rows: list[_Row]) -> None:
@@ -158,31 +164,37 @@ def parse_outcomes(
 
     Returns the lines with what the database holds of each, the file's clauses locked."""
     errors: list[FieldError] = []
+    # Without the market column every line's lot is unknown: said once, on the header; the
+    # other cells and the participants are still checked.
+    resolver = None
     if clause_id is None and not table.has("market"):
         errors.append(
             FieldError(1, "N° marché", "colonne manquante (ou indiquez la clause avec --clause).")
         )
-        raise FileRefused(table.source, errors)
-    resolver = Resolver(session, clause_id)
+    else:
+        resolver = Resolver(session, clause_id)
     participants = _participants(session, table)
     rows: list[_Row] = []
     seen: dict[tuple[int, int], int] = {}
     for csv_row in table.rows:
         reader = RowReader(table, csv_row, errors)
-        row = _read_row(reader, resolver, participants)
-        if row is None:
+        named, row = _read_row(reader, resolver, participants)
+        if named is None:
             continue
-        if row.pair in seen:
+        participant, clause = named
+        pair = (participant.id, clause.id)
+        if pair in seen:
             reader.fail(
                 "reference",
-                f"participant « {row.participant.reference} » : sortie de la même clause déjà "
-                f"indiquée ligne {seen[row.pair]} (une sortie par participant et par clause).",
+                f"participant « {participant.reference} » : sortie de la même clause déjà "
+                f"indiquée ligne {seen[pair]} (une sortie par participant et par clause).",
             )
             continue
-        seen[row.pair] = row.line
-        rows.append(row)
+        seen[pair] = csv_row.line
+        if row is not None:
+            rows.append(row)
     _lock_clauses(session, rows)
-    known = known_of_pairs(session, seen)
+    known = known_of_pairs(session, {row.pair: row.line for row in rows})
     for row in rows:
         for problem in outcome_problems(
             session,
@@ -196,7 +208,7 @@ def parse_outcomes(
         ):
             errors.append(FieldError(row.line, None, problem))
     if errors:
-        raise FileRefused(table.source, sorted(errors, key=lambda e: e.line or 0))
+        raise FileRefused(table.source, table.in_order(errors))
     return rows, known
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, ClauseHistory, Company, Declaration
 from workflow.adapters.templates import RenderedEmail
-from workflow.domain.stages import REOPEN
+from workflow.domain.stages import REOPEN, Stage
 from workflow.emails import company_pauses as company_pause_emails
 from workflow.emails import notices as notice_emails
 from workflow.emails import receipts, registry, welcome
@@ -50,6 +50,10 @@ HISTORY_EVENTS = {
     notices.PLANNED_END_NOTICE: notices.PLANNED_END_EVENT,
     notices.END_CORRECTED_NOTICE: notices.END_CORRECTED_EVENT,
 }
+
+
+#: The buyer's notice of a resumption: it says what leaves next (``company_pauses.lot_resumption``).
+RESUMED_NOTICE = "notice_resumed"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ def clause_preview_context(
         )
     moment = history.at if history is not None else clause.stage_changed_at
     reason = history.reason if history is not None and kind in notice_emails.HISTORY_KINDS else None
+    if kind == RESUMED_NOTICE and clause.stage == Stage.SUSPENDED.value:
+        # A lot still suspended: its notice as if it resumed now (no reason given yet), as
+        # ``company_lot_resumed``'s preview shows it; not an earlier resumption's date.
+        moment, reason = now, None
     move = corrected = None
     if kind == notices.PLANNED_END_NOTICE:
         move, reason = notices.planned_end_move_of(reason, clause.planned_end_date)
@@ -125,6 +133,10 @@ def clause_preview_context(
         move=move,
         corrected=corrected,
     )
+    if kind == RESUMED_NOTICE:
+        # What the service sends next (the next call, each declaration still owed and its next
+        # reminder or alert), as the notice sent at that moment tells it.
+        context["resumption"] = company_pauses.lot_resumption(session, settings, clause, moment)
     buyer = clause.market.operation.buyer
     return notices.buyer_recipients(buyer) or [
         Recipient(buyer.name, "sans-contact@example.invalid")

@@ -273,6 +273,11 @@ def rewrite_others(
     for row, declaration in _others_waiting(session, clause_id, company_id, declaration_id):
         if row.created_at == at:
             continue
+        if declaration.recorded_at == at:
+            # Recorded again by the same act (one import correcting two months): its own
+            # event withdraws this receipt for the new one; written again here, it would state
+            # the new recording under the key of the one it replaces.
+            continue
         _write_again(
             app,
             session,

@@ -24,8 +24,9 @@ The ladder as it really runs (``domain.calendar``):
   listing them (one catch-up call after a late start or a stop, not one call per month), keyed by
   the months it covers (``reminder_emails.step_key``); each month keeps its own row;
 - a step whose email the service withdrew before it left (the lot suspended: the ladder is put
-  back on it, ``suspension_withdrawals``) is sent again when the ladder comes back to it, under
-  the key of its next sending (``ladder_keys.sent_again_key``); one a person cancelled is not.
+  back on it, ``suspension_withdrawals``; the month declared, then its declaration cancelled:
+  ``resume_ladder``) is sent again when the ladder comes back to it, under the key of its next
+  sending (``ladder_keys.sent_again_key``); one a person cancelled is not.
 
 Both loops work in short transactions of ``BATCH_SIZE`` rows, claimed with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL (SQLite serialises writers with ``BEGIN IMMEDIATE``), and go on until
@@ -926,9 +927,12 @@ def resume_ladder(
     call time (``sending_slot``), the following steps at the ladder's pace. The cancellation
     itself counts as a step sent today: the next reminder or the alert keeps its usual gap
     after it (the company, told of the cancellation, has that long to declare again). A month
-    whose call never left (the company declared before it) is called: even past its scheduled
-    due date, a reminder or an alert never goes for a month the company was not asked for, and
-    a call that leaves late gives a new due date (``due_after_call``), as after a late start.
+    whose call never left (the company declared before it, or while the call waited in the
+    outbox: the declaration withdrew it, « Retiré : le mois a été déclaré … ») is called: even
+    past its scheduled due date, a reminder or an alert never goes for a month the company was
+    not asked for, and a call that leaves late gives a new due date (``due_after_call``), as
+    after a late start. A reminder or the alert withdrawn so is sent again likewise, under the
+    key of its next sending (``ladder_keys.sent_again_key``), before any later step.
 
     None when the month has no ladder yet: its call is not due, and the pass will open it as
     for any month, no declaration stopping it now. A month all of whose steps were sent stays
@@ -955,15 +959,22 @@ def resume_ladder(
         suspended_days(suspensions(session, [clause_id]).get(clause_id, []), zone, today)
     )
     sent = _steps_sent(session, ladder, names)
-    following = max((names.index(step) for step in sent), default=-1) + 1
+    following = len(sent.steps)
     ladder.declared_at = None
     if following >= len(names):
         ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
-        return LadderResumption(month, tuple(sent), None, None, ladder.due_on)
+        return LadderResumption(month, sent.steps, None, None, ladder.due_on)
     step = names[following]
+    # The row as the steps really sent leave it: a step whose email was withdrawn before it
+    # left (the month declared while it waited) was not passed, and is sent again.
+    ladder.escalated_at = None
     if step == LadderStep.CALL:
+        # As the pass opened it: no call left, no step passed.
+        ladder.called_at = None
+        ladder.stepped_at = None
         planned = schedule.call_at
     else:
+        ladder.stepped_at = sent.at.get(names[following - 1], ladder.stepped_at)
         called_on = _called_on(ladder, schedule, zone)
         previous_on = local_date(ladder.stepped_at, zone) if ladder.stepped_at else None
         day = planned_step_day(
@@ -1002,42 +1013,90 @@ def resume_ladder(
             "at": at.isoformat(),
         },
     )
-    return LadderResumption(month, tuple(sent), step, at, ladder.due_on)
+    return LadderResumption(month, sent.steps, step, at, ladder.due_on)
 
 
-def _steps_sent(session: Session, ladder: DeclarationLadder, names: Sequence[str]) -> list[str]:
-    """The steps of ``names`` already sent for the ladder's month, in ladder order: those of its
-    emails (one email may cover several months), and those the row says were passed (a step
-    with no one to write to leaves no email). An email the service withdrew before it left (a
-    suspension) did not reach the company: its step is not sent, and is sent again."""
+@dataclass(frozen=True)
+class _Sent:
+    """The steps of a month that reached their recipients, in ladder order, and the instant
+    of each one's latest sending."""
+
+    steps: tuple[str, ...]
+    at: dict[str, datetime]
+
+
+def _steps_sent(session: Session, ladder: DeclarationLadder, names: Sequence[str]) -> _Sent:
+    """The steps of ``names`` already sent for the ladder's month, in ladder order.
+
+    A step is sent when one of its emails covering the month (one email may cover several
+    months) was not withdrawn by the service before it left: sent, on its way, or cancelled by
+    a person (« Annulé par … »: never sent again). The row's marks (``called_at``,
+    ``stepped_at`` past the call, ``escalated_at``) count a step only when it passed without
+    an email (no one to write to): not when the step's email, queued at that very instant, was
+    withdrawn by the service (the month declared, the lot suspended or its work ended) — the
+    company never got it, and it is sent again, before any later step."""
     rows = session.execute(
-        select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.last_error).where(
+        select(
+            OutboxMessage.key,
+            OutboxMessage.state,
+            OutboxMessage.last_error,
+            OutboxMessage.created_at,
+        ).where(
             OutboxMessage.clause_id == ladder.clause_id,
             OutboxMessage.kind.in_(KINDS),
-            OutboxMessage.key.startswith(f"{KEY_PREFIX}:{ladder.clause_id}:{ladder.company_id}:"),
+            OutboxMessage.key.startswith(
+                f"{KEY_PREFIX}:{ladder.clause_id}:{ladder.company_id}:", autoescape=True
+            ),
         )
     )
     reminders = sum(1 for name in names if reminder_number(name) is not None)
     reached = -1
-    for key, state, last_error in rows:
-        if withdrawn_by_service(state, last_error):
-            continue
+    sent_at: dict[str, datetime] = {}
+    # Each step: the latest instant one of its emails was queued and then withdrawn.
+    withdrawn_at: dict[str, datetime] = {}
+    for key, state, last_error, created_at in rows:
         parsed = key_months(key)
         if parsed is None or ladder.month not in parsed.months:
             continue
         number = reminder_number(parsed.step)
         if parsed.step in names:
-            reached = max(reached, names.index(parsed.step))
+            index = names.index(parsed.step)
         elif number is not None:
             # A reminder of a calendar since changed: as many reminders sent, at most all.
-            reached = max(reached, min(number, reminders))
-    if ladder.escalated_at is not None:
+            index = min(number, reminders)
+        else:
+            continue
+        step = names[index]
+        if withdrawn_by_service(state, last_error):
+            withdrawn_at[step] = max(withdrawn_at.get(step, created_at), created_at)
+            continue
+        reached = max(reached, index)
+        sent_at[step] = max(sent_at.get(step, created_at), created_at)
+
+    def passed(step: str, at: datetime | None) -> bool:
+        """The row marks ``step`` passed at ``at``, other than by an email withdrawn since."""
+        if at is None:
+            return False
+        withdrawn = withdrawn_at.get(step)
+        if withdrawn is not None and at <= withdrawn:
+            return False
+        sent_at.setdefault(step, at)
+        return True
+
+    if names and passed(names[-1], ladder.escalated_at):
         reached = len(names) - 1
-    if ladder.called_at is not None:
+    called, stepped = ladder.called_at, ladder.stepped_at
+    if called is not None and passed(names[0], called):
         reached = max(reached, 0)
-        if ladder.stepped_at is not None and ladder.stepped_at > ladder.called_at:
+        if (
+            len(names) > 1
+            and stepped is not None
+            and stepped > called
+            and passed(names[1], stepped)
+        ):
             reached = max(reached, 1)
-    return list(names[: reached + 1])
+    sent = tuple(names[: reached + 1])
+    return _Sent(sent, {step: at for step, at in sent_at.items() if step in sent})
 
 
 __all__ = [

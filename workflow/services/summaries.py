@@ -43,7 +43,10 @@ means every month from the first one to M included):
   (target-weighted), never against today (see ``workflow.domain.summary.Progress``). The time
   is counted in the days a lot could be worked: the days it spent suspended (as known at
   ``now``, one still running counted up to that day) are out of the time elapsed and of its
-  period (``elapsed_fraction``), as the digest counts them.
+  period (``elapsed_fraction``), as the digest counts them. No pace is judged in a scope none
+  of whose expected declarations of M was due yet, every one « pas encore due » (a buyer whose
+  only lot started late, its catch-up call to come): its hours of M cannot be in
+  (``monthly_summary.Figures``).
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
   lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above and
   not abandoned by ``now``, M not spent entirely suspended. Not received: no declaration of M
@@ -76,7 +79,11 @@ means every month from the first one to M included):
 
 The summary of M is queued once M's declarations are due and the reminders have had their
 effect: ``summary_delay`` working days after the due date of the general calendar (default: the
-working day after the last reminder), at ``summary_time`` (see ``summary_timing``). A pass sends
+working day after the last reminder), at ``summary_time`` (see ``summary_timing``), and not
+before the same delay after the first due date really given for M (``_first_deadline_passed``):
+after a long stop, or when every lot of the territory started late, the calls of M leave late
+with a later due date, and until one has left while a company still has its call to come, M has
+no summary at all. A pass sends
 the summary of the *latest* due month only, once at least one clause is followed in it (by the
 rule above, so a clause recorded in December with a September start brings October's summary
 at the next pass, November's on its day). Older months never sent (a first start with
@@ -1358,22 +1365,81 @@ def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
 JOB_SKIPPED = "monthly_summary_skipped"
 
 
-def _first_deadline_passed(session: Session, month: date, timing: SummaryTiming) -> datetime:
+#: Stages of a lot whose companies are called now (``services.reminders.CALLING_STAGES``): a
+#: suspended lot's calls wait for its resumption, a day nobody knows.
+CALLED = (Stage.EXECUTION.value, Stage.FOLLOW_UP.value)
+
+
+def _awaits_call(session: Session, month: date, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether a company still has its call for ``month`` to come, planned, while its declaration
+    is expected and not received at ``now``: its lot followed in the month (the summary's rule),
+    called now (in execution or in follow-up), the company's next call planned
+    (``next_call_at``) for this month or an earlier one (a catch-up call covers them all), no
+    declaration of the month recorded for it. Asked as "is there one", from the planned calls
+    (an index of the few parties with one), the lot and the declaration by their keys.
+
+    Companies never called by the service (no correspondent, no call planned: lots loaded by
+    hand) do not count: no call will give them a due date, the summary takes them at the
+    contract's calendar (``monthly_summary.is_late``). Nor do lots suspended now, whose call
+    waits for a resumption nobody can date."""
+    period = _period(month, zone, now)
+    stage_now = func.coalesce(_history_stage(now), Clause.stage)
+    stage_then = _stage_rule(period, _history_stage(period.end_instant), stage_now)
+    declared = (
+        select(Declaration.id)
+        .where(
+            Declaration.clause_id == AwardParty.clause_id,
+            Declaration.company_id == AwardParty.company_id,
+            Declaration.month == month,
+            period.received(),
+        )
+        .exists()
+    )
+    statement = (
+        select(AwardParty.id)
+        .join(Clause, Clause.id == AwardParty.clause_id)
+        .where(
+            AwardParty.next_call_at.is_not(None),
+            AwardParty.next_call_month <= month,
+            Clause.stage.in_(CALLED),
+            _known(period),
+            Clause.start_date.is_not(None),
+            Clause.start_date <= period.last,
+            _works_in(period),
+            stage_then.in_(STARTED),
+            ~declared,
+        )
+        .limit(1)
+    )
+    return session.execute(statement).first() is not None
+
+
+def _first_deadline_passed(
+    session: Session, month: date, now: datetime, timing: SummaryTiming
+) -> datetime | None:
     """When ``month``'s summary may leave as far as its companies' due dates go: ``timing``'s
     delay after the earliest due date the companies were given for it (each ladder holds the
-    date its call gave, or will give, from the moment it is opened).
+    date its call gave, or will give, from the moment it is opened); None while no company was
+    given one yet and one still has its call to come (``_awaits_call``): the summary waits.
 
     In a month like the others the earliest is the calendar's own and this moment is the
     summary's usual one. After a long stop of the service every call of the month left late,
     each with a later due date: the summary waits for them, as DOMAIN asks (« it cannot leave
     before the declaration deadline of M »), instead of leaving before any, every declaration
-    « pas encore due ». One lot started late among others on time holds nothing back.
-    A month no company was asked for yet (none opened) is not held.
+    « pas encore due ». The same for a territory whose only lots started late: their catch-up
+    call gives the month its first due date, days ahead; until it leaves, the month has none,
+    and a summary then would tell the buyer « 0 reçue », « en retard » before anyone was asked
+    anything. One lot started late among others on time holds nothing back (the others gave
+    the month its due date). A month whose expected declarations no call will ever ask for
+    (no correspondent, no call planned, lots suspended now), or all received already, is not
+    held.
     """
     earliest = session.scalar(
         select(func.min(DeclarationLadder.due_on)).where(DeclarationLadder.month == month)
     )
     if earliest is None:
+        if _awaits_call(session, month, now, timing.zone):
+            return None
         return datetime.min.replace(tzinfo=UTC)
     return at_local(add_working_days(earliest, timing.delay), timing.at, timing.zone)
 
@@ -1383,7 +1449,9 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
     emails queued.
 
     Only the latest due month goes, as soon as one clause was followed in it (by the rule of
-    the summary: start date on or before its end, whenever the clause was recorded). Older
+    the summary: start date on or before its end, whenever the clause was recorded) and the
+    summary delay has passed since the first due date its companies were given (none given
+    yet while a call is to come: it waits, ``_first_deadline_passed``). Older
     months never produced (a first start with clauses back-dated, a long downtime) are not sent
     in a burst weeks late: the latest summary carries the cumulated figures. They are claimed
     under ``JOB_SKIPPED`` and logged (``summary.skipped``); ``clauses summary --month`` produces
@@ -1400,7 +1468,8 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
             return 0
         if not _has_followed_clause(session, latest, now, zone):
             return 0
-        if now < _first_deadline_passed(session, latest, timing):
+        allowed = _first_deadline_passed(session, latest, now, timing)
+        if allowed is None or now < allowed:
             return 0
         owed = months_to_summarise(latest, _first_activity(session), last_done)
     period = f"{latest:%Y-%m}"

@@ -8,12 +8,13 @@ new ones come at the resumption; a buyer's alert could leave for a lot suspended
 suspension's transaction (``company_pauses.tell_companies`` calls ``withdraw_for_suspension``
 before it writes the companies' emails, which then read the ladders as this leaves them):
 
-- every ladder email of the lot still waiting in the outbox (``pending``: queued, or waiting
-  for a retry or for the server) is withdrawn, its reason kept in the email log (« Retiré : lot
-  suspendu le … »). One that may have left (sending, uncertain) stays as it is; one refused
-  for good or given up (failed, dead) too: it will not leave by itself, and stays among the
-  facilitator's undelivered emails. Only this lot's keys (``reminder:<lot>:…``) are read: an
-  email covers one company's months on one lot, no other lot is touched;
+- every ladder email of the lot that has not left (``outbox.NOT_LEFT``: waiting in the outbox,
+  queued or waiting for a retry or for the server; refused for good or given up, which
+  « Renvoyer » would send during the suspension) is withdrawn, its reason kept in the email log
+  (« Retiré : lot suspendu le … »); « Renvoyer » then refuses it (``outbox_corrections``). One
+  that may have left (sending, uncertain) stays as it is. Only this lot's keys
+  (``reminder:<lot>:…``) are read: an email covers one company's months on one lot, no other
+  lot is touched;
 - each month of those emails whose latest steps were withdrawn goes back to the first of them,
   as if it had not been sent: a call withdrawn leaves the month waiting on its call (no call,
   no date given: the suspension's email lists the month among those asked after the
@@ -29,7 +30,8 @@ the same and not sent again.
 
 What was withdrawn is told as a finish tells it (``lot_ends.released_sentence``): one sentence
 by company (``withdrawn_sentence``, « Bâtiments Sud : 1 courriel en attente retiré (rappel
-n° 1) ; il sera envoyé de nouveau après la reprise, … »), kept on the session
+n° 1) ; il sera envoyé de nouveau après la reprise, … », « 1 courriel non parti retiré (appel à
+déclaration, refusé) … » for one refused or given up), kept on the session
 (``told_withdrawals``) for the interface that suspended the lot to print it (``clauses clause
 advance N suspendre``). Not in the suspension's history row: the buyer's notice of the
 suspension quotes its reason (``_tell``).
@@ -51,7 +53,7 @@ from workflow.domain.calendar import LadderStep, local_date, month_schedule
 from workflow.emails.ladder import KINDS, step_label
 from workflow.services.ladder_keys import KEY_PREFIX, key_months, withdrawn_by_service
 from workflow.services.lot_calendars import lot_calendars
-from workflow.services.outbox import OutboxState
+from workflow.services.outbox import NOT_LEFT, STATE_LABELS, OutboxState
 from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,15 @@ class SuspensionWithdrawal:
     months: tuple[date, ...]
     #: Its step is sent again after the resumption (for at least one of its months).
     again: bool
+    #: Its state when withdrawn: ``pending``, or ``failed``/``dead`` (it could not be delivered).
+    state: str = OutboxState.PENDING.value
+
+    def label(self) -> str:
+        """« rappel n° 1 », « appel, refusé » for one that could not be delivered."""
+        named = step_label(self.step)
+        if self.state == OutboxState.PENDING.value:
+            return named
+        return f"{named}, {STATE_LABELS.get(self.state, self.state)}"
 
 
 def withdrawal_reason(day: date, again: bool) -> str:
@@ -91,12 +102,22 @@ TOLD_KEY = "suspension_withdrawals"
 def withdrawn_sentence(company: str, withdrawals: list[SuspensionWithdrawal]) -> str:
     """« Bâtiments Sud : 1 courriel en attente retiré (rappel n° 1) ; il sera envoyé de
     nouveau après la reprise, avec les dates qu'elle donne, si le mois est encore à déclarer. »
-    (the steps named as the finish names them, ``step_label``)."""
+    (the steps named as the finish names them, ``step_label``); « 2 courriels non partis
+    retirés (appel à déclaration, refusé ; rappel n° 1) … » when one of them could not be
+    delivered."""
     count = len(withdrawals)
-    emails = (
-        "1 courriel en attente retiré" if count == 1 else f"{count} courriels en attente retirés"
-    )
-    labels = ", ".join(step_label(w.step) for w in withdrawals)
+    if all(w.state == OutboxState.PENDING.value for w in withdrawals):
+        emails = (
+            "1 courriel en attente retiré"
+            if count == 1
+            else f"{count} courriels en attente retirés"
+        )
+        labels = ", ".join(w.label() for w in withdrawals)
+    else:
+        emails = (
+            "1 courriel non parti retiré" if count == 1 else f"{count} courriels non partis retirés"
+        )
+        labels = f"{NBSP}; ".join(w.label() for w in withdrawals)
     said = f"{company}{NBSP}: {emails} ({labels})"
     again = [w for w in withdrawals if w.again]
     if again:
@@ -165,7 +186,7 @@ def withdraw_for_suspension(
             OutboxMessage.clause_id == clause_id,
             OutboxMessage.kind.in_(KINDS),
             OutboxMessage.key.startswith(f"{KEY_PREFIX}:{clause_id}:", autoescape=True),
-            OutboxMessage.state == OutboxState.PENDING.value,
+            OutboxMessage.state.in_(NOT_LEFT),
         )
         .order_by(OutboxMessage.id)
         .with_for_update()
@@ -198,10 +219,11 @@ def withdraw_for_suspension(
     done: list[SuspensionWithdrawal] = []
     for row, company_id, step, months in covered:
         goes_again = any(step in again.get((company_id, m), ()) for m in months)
+        state = str(row.state)
         row.state = OutboxState.CANCELLED.value
         row.next_attempt_at = None
         row.last_error = withdrawal_reason(day, goes_again)
-        done.append(SuspensionWithdrawal(row.id, company_id, step, months, goes_again))
+        done.append(SuspensionWithdrawal(row.id, company_id, step, months, goes_again, state))
         log.info(
             "ladder email withdrawn at a suspension",
             extra={
@@ -212,6 +234,7 @@ def withdraw_for_suspension(
                 "months": [f"{m:%Y-%m}" for m in months],
                 "step": step,
                 "again": goes_again,
+                "state": state,
             },
         )
     _tell(session, done)

@@ -137,6 +137,7 @@ def reopen(clause: str, reason: str, actor: str | None, as_json: bool) -> None:
                 "vers": reopened.to_stage,
                 "motif": reopened.reason,
                 "date": reopened.at,
+                "avis_abandon_retire": reopened.abandon_withdrawn,
             }
         )
         return
@@ -145,6 +146,11 @@ def reopen(clause: str, reason: str, actor: str | None, as_json: bool) -> None:
         f"[bold]{LABELS[reopened.to_stage]}[/] (abandon annulé).",
         markup=True,
     )
+    if reopened.abandon_withdrawn:
+        say(
+            "L'avis d'abandon n'était pas encore parti : il est retiré, et le donneur d'ordre "
+            "n'est pas prévenu de la réouverture."
+        )
 
 
 # --- the end of the work corrected ---------------------------------------------------------------

@@ -32,6 +32,7 @@ from workflow.domain.stages import (
     parse_stage,
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
+from workflow.emails.notices import Outstanding, months_named
 from workflow.entrypoints.cli.common import (
     actor_option,
     get_app,
@@ -464,6 +465,8 @@ def advance(
                 "mois_plus_demandes": released_data(advanced.released),
                 # What a suspension withdrew of the lot's emails still waiting, by company.
                 "courriels_retires": list(advanced.withdrawn),
+                # A closure: the declarations still owed, no longer asked, by company.
+                "declarations_non_recues": outstanding_data(advanced.outstanding),
             }
         )
     else:
@@ -477,6 +480,69 @@ def advance(
                 say(line)
         for line in advanced.withdrawn:
             say(line)
+        if advanced.outstanding:
+            closure_warning(advanced.clause_id, advanced.outstanding)
+
+
+def outstanding_data(outstanding: tuple[Outstanding, ...]) -> list[dict[str, Any]]:
+    return [
+        {"entreprise": o.company, "mois": [f"{m:%Y-%m}" for m in o.months]}
+        for o in outstanding
+        if o.months
+    ]
+
+
+def _count(outstanding: tuple[Outstanding, ...]) -> int:
+    return sum(len(o.months) for o in outstanding)
+
+
+def _declarations_phrase(count: int, received: str) -> str:
+    """« 1 déclaration mensuelle n'a pas été reçue », « 6 … n'ont pas été reçues »."""
+    if count == 1:
+        return f"1 déclaration mensuelle n'a pas été {received}"
+    return f"{count} déclarations mensuelles n'ont pas été {received}s"
+
+
+def _by_company(outstanding: tuple[Outstanding, ...]) -> list[str]:
+    return [f"  - {o.company} : {months_named(o.months)}" for o in outstanding if o.months]
+
+
+def report_warning(outstanding: tuple[Outstanding, ...]) -> None:
+    """The final report recorded while declarations are missing: its total leaves them out."""
+    count = _count(outstanding)
+    say(
+        f"Attention : {_declarations_phrase(count, 'reçue')} ; le bilan et le courriel envoyé "
+        "au donneur d'ordre donnent un total sans leurs heures, et nomment ces mois :",
+        style="bold yellow",
+    )
+    for line in _by_company(outstanding):
+        say(line, style="yellow")
+    say(
+        "Clôturer la clause arrêtera de les demander (rappels annulés, chaque entreprise "
+        "prévenue) : leurs heures ne seront alors comptées nulle part. Tant qu'elle n'est "
+        "pas clôturée, vous pouvez encore les enregistrer (clauses declaration import ou "
+        "clauses declaration zero), puis enregistrer à nouveau le bilan.",
+        style="yellow",
+    )
+
+
+def closure_warning(clause_id: int, outstanding: tuple[Outstanding, ...]) -> None:
+    """The clause closed while declarations were still owed: they are no longer asked."""
+    count = _count(outstanding)
+    say(
+        f"Attention : la clause n° {clause_id} est clôturée alors que "
+        f"{_declarations_phrase(count, 'reçue')} :",
+        style="bold yellow",
+    )
+    for line in _by_company(outstanding):
+        say(line, style="yellow")
+    say(
+        "Ces mois ne sont plus demandés : leurs rappels et alertes sont arrêtés, les courriels "
+        "qui les demandaient encore sont retirés, et chaque entreprise appelée pour l'un d'eux "
+        "en est prévenue par courriel. Leurs heures ne sont comptées ni dans le bilan ni dans "
+        "aucun total.",
+        style="yellow",
+    )
 
 
 def released_lines(released: ReleasedMonths) -> list[str]:
@@ -623,9 +689,18 @@ def report(
     assert text is not None
     recorded = clause_app.record_final_report(get_app(), clause, text, actor=actor)
     if as_json:
-        print_json({"clause": recorded.clause_id, "bilan": recorded.at})
+        print_json(
+            {
+                "clause": recorded.clause_id,
+                "bilan": recorded.at,
+                # The declarations not received, whose hours the report leaves out.
+                "declarations_non_recues": outstanding_data(recorded.outstanding),
+            }
+        )
     else:
         say(f"Bilan de la clause n° {recorded.clause_id} enregistré.")
+        if recorded.outstanding:
+            report_warning(recorded.outstanding)
 
 
 def read_text_file(path: Path) -> str:

@@ -76,6 +76,12 @@ def correction_data(done: Correction) -> dict[str, Any]:
     }
 
 
+def kept_phone_text(done: Correction, how: str) -> str:
+    """« Téléphone « … » gardé : s'il était celui de <ancien nom>, <how>. »"""
+    former = next((c.before for c in done.changes if c.field == "name"), None) or done.name
+    return f"Téléphone {quoted(done.kept_phone or '')} gardé : s'il était celui de {former}, {how}."
+
+
 def print_correction(done: Correction, as_json: bool) -> None:
     if as_json:
         print_json(correction_data(done))
@@ -87,6 +93,8 @@ def print_correction(done: Correction, as_json: bool) -> None:
     say(f"{noun.numbered(done.id, capital=True)} modifié{noun.e} : {changes_text(done.changes)}.")
     if done.reason:
         say(f"Motif : {done.reason}")
+    if done.kept_phone:
+        say(kept_phone_text(done, 'corrigez-le avec --phone (ou --phone "" pour l\'effacer)'))
     email = next((c for c in done.changes if c.field == "email"), None)
     if email is not None:
         say(f"Les prochains courriels iront à {quoted(email.after)}, à toute étape de la clause.")

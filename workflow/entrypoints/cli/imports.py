@@ -189,8 +189,28 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "modalites": summary.delivery_modes,
         "remplacee": summary.replaced,
         "inchangee": summary.unchanged,
+        # What a replaced month held (None otherwise), and the motif its history row keeps.
+        "heures_remplacees": summary.replaced_hours,
+        "lignes_remplacees": summary.replaced_lines,
+        "remplacee_enregistree_le": summary.replaced_recorded_at,
+        "motif": summary.reason,
         **counts_data(summary.counts),
     }
+
+
+def replaced_sentence(summary: DeclarationSummary) -> str | None:
+    """« Remplace la déclaration du 12 avril 2027 : 120,00 h, 3 participants. Motif : … », or
+    None for a month that was not recorded before."""
+    if summary.replaced_hours is None or summary.replaced_recorded_at is None:
+        return None
+    recorded = summary.replaced_recorded_at.astimezone(get_app().settings.zone)
+    count = summary.replaced_lines or 0
+    motif = f" Motif : {summary.reason}" if summary.reason else ""
+    return (
+        f"Remplace la déclaration du {french_date(recorded)} : "
+        f"{french_hours(summary.replaced_hours)}, "
+        f"{plural(count, 'participant', 'participants')}.{motif}"
+    )
 
 
 def print_declaration(summary: DeclarationSummary) -> None:
@@ -219,6 +239,8 @@ def print_declaration(summary: DeclarationSummary) -> None:
         f"{summary.clause_label}",
         style="bold",
     )
+    if replaced := replaced_sentence(summary):
+        say(f"  {replaced}")
     zero = f", dont {summary.participants_at_zero} à 0 h" if summary.participants_at_zero else ""
     say(
         f"  {french_hours(summary.total_hours)} au total, "
@@ -262,16 +284,30 @@ def declaration_group() -> None:
 @click.option(
     "--replace", is_flag=True, help="Remplace une déclaration déjà enregistrée pour ce mois."
 )
+@click.option(
+    "--reason",
+    default=None,
+    help="Motif de la correction, gardé à l'historique de chaque déclaration remplacée : "
+    "obligatoire avec --replace quand le fichier modifie un mois déjà enregistré.",
+)
 @actor_option
 @json_option
 @handle_errors
 def declaration_import(
-    path: Path, clause: str | None, replace: bool, actor: str | None, as_json: bool
+    path: Path,
+    clause: str | None,
+    replace: bool,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
 ) -> None:
     """Enregistre les déclarations mensuelles d'heures d'un fichier CSV, .xlsx ou .ods
-    (entreprise x lot x mois) : tout le fichier, ou rien s'il contient une erreur."""
+    (entreprise x lot x mois) : tout le fichier, ou rien s'il contient une erreur. Avec
+    --replace, corrige les mois déjà enregistrés que le fichier modifie : une correction, dont
+    le motif (--reason, obligatoire) est gardé à l'historique ; un mois que le fichier donne
+    tel qu'il est enregistré reste inchangé."""
     result = commands.import_declarations(
-        get_app(), path, clause=clause, replace=replace, actor=actor
+        get_app(), path, clause=clause, replace=replace, actor=actor, reason=reason
     )
     if as_json:
         print_json(
@@ -432,6 +468,7 @@ def totals_data(totals: Totals) -> dict[str, Any]:
         "zero_heure": totals.zero,
         "manquantes": totals.missing,
         "en_retard": totals.late,
+        "plus_demandees": totals.released,
         "heures": totals.hours,
     }
 
@@ -482,7 +519,7 @@ def list_title(listed: DeclarationList) -> str:
     return f"{what}{where} (au {listed.today:%d/%m/%Y})"
 
 
-def totals_row(label: str, totals: Totals) -> list[str]:
+def totals_row(label: str, totals: Totals, released: bool = False) -> list[str]:
     return [
         label,
         number(totals.expected),
@@ -490,6 +527,7 @@ def totals_row(label: str, totals: Totals) -> list[str]:
         number(totals.zero),
         number(totals.missing),
         number(totals.late),
+        *([number(totals.released)] if released else []),
         french_hours(totals.hours),
     ]
 
@@ -500,7 +538,13 @@ def totals_sentence(totals: Totals) -> str:
         f"{plural(totals.declared, 'déclarée', 'déclarées')}, "
         f"{number(totals.zero)} à zéro heure, "
         f"{plural(totals.missing, 'manquante', 'manquantes')}, "
-        f"{number(totals.late)} en retard ; {french_hours(totals.hours)} déclarées."
+        f"{number(totals.late)} en retard"
+        + (
+            f", {plural(totals.released, 'plus demandée', 'plus demandées')} (suivi clôturé)"
+            if totals.released
+            else ""
+        )
+        + f" ; {french_hours(totals.hours)} déclarées."
     )
 
 
@@ -522,12 +566,23 @@ def print_declaration_list(listed: DeclarationList) -> None:
     )
     if not listed.lines:
         return
+    # The column of months no longer asked only where a closed lot has some.
+    released = listed.total.released > 0
     print_table(
         "Totaux par mois",
-        ["Mois", "Attendues", "Déclarées", "Zéro heure", "Manquantes", "En retard", "Heures"],
         [
-            *(totals_row(french_month(t.month), t) for t in listed.months if t.month),
-            totals_row("Total", listed.total),
+            "Mois",
+            "Attendues",
+            "Déclarées",
+            "Zéro heure",
+            "Manquantes",
+            "En retard",
+            *(["Plus demandées"] if released else []),
+            "Heures",
+        ],
+        [
+            *(totals_row(french_month(t.month), t, released) for t in listed.months if t.month),
+            totals_row("Total", listed.total, released),
         ],
     )
     if listed.missing_only:

@@ -263,7 +263,8 @@ def simulate_command(start_text: str, end_text: str, no_dispatch: bool, as_json:
         )
     app = get_app()
     dispatch = not no_dispatch
-    target = service.simulation_target(app, dispatch=dispatch)
+    # Refused before anything is written: mail over SMTP, or a start in the database's past.
+    target = service.simulation_target(app, dispatch=dispatch, start=start)
     if as_json:
         report = service.simulate_days(app, start, end, dispatch=dispatch)
         print_json(

@@ -22,7 +22,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.exceptions import HTTPException
 
-from workflow.app import api_tokens, clause_corrections, clauses, dashboard, declarations, mail
+from workflow.app import (
+    api_tokens,
+    clause_corrections,
+    clauses,
+    dashboard,
+    declarations,
+    mail,
+)
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.end_facts import owed_data, released_data
 from workflow.bootstrap import App
@@ -275,7 +282,20 @@ class DeclarationIn(BaseModel):
     entreprise: int = Field(ge=1, le=2_000_000_000)
     mois: str = Field(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="AAAA-MM")
     lignes: list[LineIn] = Field(default_factory=list, max_length=500)
-    aucune_heure: bool = False
+    aucune_heure: bool = Field(
+        default=False,
+        description="Un mois sans heure d'insertion, sans «\u00a0lignes\u00a0». Sur un mois déjà "
+        "enregistré avec des heures, c'est une correction à zéro heure : donnez son «\u00a0motif\u00a0».",
+    )
+    motif: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Le motif d'une correction à zéro heure, gardé à l'historique "
+        "(«\u00a0remplace 120 h, motif : …\u00a0») : obligatoire avec «\u00a0aucune_heure\u00a0» : "
+        "true quand le mois enregistré compte des heures, comme --reason de «\u00a0clauses "
+        "declaration zero --replace\u00a0». Sans effet sur un mois sans heure ou pas encore "
+        "déclaré ; refusé avec des «\u00a0lignes\u00a0».",
+    )
 
 
 class NamedOutcomeOut(BaseModel):
@@ -648,7 +668,17 @@ def create_api(app: App) -> FastAPI:
                 "Déclaration refusée : «\u00a0aucune_heure\u00a0» : true et des «\u00a0lignes\u00a0» "
                 "ensemble ; envoyez l'un ou l'autre."
             )
+        if (body.motif or "").strip() and not body.aucune_heure:
+            # Lines replace a month as the company's page does, without a motif: one sent would
+            # be kept nowhere.
+            raise InputRefused(
+                "Déclaration refusée : «\u00a0motif\u00a0» ne va qu'avec «\u00a0aucune_heure\u00a0» : "
+                "true (une correction à zéro heure) ; des «\u00a0lignes\u00a0» remplacent le mois "
+                "sans motif."
+            )
         year, month = (int(part) for part in body.mois.split("-"))
+        if body.aucune_heure:
+            return await declare_zero(caller, body, date(year, month, 1))
         lines = [
             LineForm(
                 reference=line.reference,
@@ -669,6 +699,20 @@ def create_api(app: App) -> FastAPI:
             raise InputRefused(
                 "Déclaration refusée : " + " ; ".join(api_problem(p) for p in problems.problems)
             ) from None
+        return {"declaration": declared.declaration_id, **declarations.counts_data(declared.counts)}
+
+    async def declare_zero(
+        caller: api_tokens.ApiClient, body: DeclarationIn, month: date
+    ) -> dict[str, Any]:
+        """A month without hours, as ``clauses declaration zero --replace`` records it: over a
+        month with hours, a correction that takes its ``motif`` (refused without it, nothing
+        written) and keeps it in the history row. A month the facilitator validated is refused,
+        as for lines, inside the write's transaction."""
+        declared = await call(
+            declarations.declare_zero, clause=body.clause, company=body.entreprise, month=month,
+            replace=True, actor=caller.name, source=API_SOURCE, reason=body.motif,
+            reason_field="«\u00a0motif\u00a0»", refuse_validated=True,
+        )  # fmt: skip
         return {"declaration": declared.declaration_id, **declarations.counts_data(declared.counts)}
 
     @api.get("/taches", response_model=list[TaskOut], summary="Les tâches du jour")

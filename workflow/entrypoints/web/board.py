@@ -13,7 +13,9 @@ shown on the page, in French, with what was typed, and nothing changes. A finish
 tells on the page it leads to what it released, as ``clause advance`` prints it
 (``released_query``), each email still asking a released month linked to its page in the email
 log, where it is cancelled; a correction of the end tells the same, and the months it asks
-again as its history row keeps them (``end_corrected_from``).
+again as its history row keeps them (``end_corrected_from``). A suspension tells, by company,
+the waiting emails it withdrew and that they are sent again after the resumption, as ``clause
+advance`` prints it: read from the email log (``suspension_emails``), not from the address.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.adapters.templates import french_month, french_percent
 from workflow.app import clause_board as board_view
-from workflow.app import clause_corrections, released_emails
+from workflow.app import clause_corrections, released_emails, suspension_emails
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail
 from workflow.app.clauses import Figures
@@ -538,6 +540,13 @@ def router(app: App, pages: Pages) -> APIRouter:
                 else {}
             )
             released = still_waiting(released, waiting)
+        # What a suspension withdrew of the lot's waiting emails, read from the email log (the
+        # address says only that a suspension was done): nothing once the lot is resumed.
+        withdrawn = (
+            await call(suspension_emails.withdrawn_by_last_suspension, int(clause_id))
+            if done is Stage.SUSPENDED and not refusal
+            else ()
+        )
         return pages.render(
             request,
             "clause.html",
@@ -551,6 +560,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             typed=typed,
             done=done,
             released=released_views(released),
+            withdrawn=withdrawn,
             done_action=done_action,
             corrected=corrected,
             correct_end=page.detail.summary.stage is Stage.FOLLOW_UP

@@ -1,10 +1,10 @@
 """A company's page: ``/declarer/<token>``, the link of its welcome, calls and reminders.
 
-GET shows the month, the people declared before and the form; POST « vérifier » reads the form
-back for confirmation (nothing written); POST « confirmer » records it and redirects to the page,
-which then shows what was recorded (so a reload never records twice). « Ajouter une ligne » gives
-one more blank line, the values typed kept. Async routes run the application layer in a thread:
-its transactions must not hold the event loop the clock shares.
+GET shows the month, the people declared on the lot (in any month) and the form; POST « vérifier »
+reads the form back for confirmation (nothing written); POST « confirmer » records it and redirects
+to the page, which then shows what was recorded (so a reload never records twice). « Ajouter une
+ligne » gives one more blank line, the values typed kept. Async routes run the application layer in
+a thread: its transactions must not hold the event loop the clock shares.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The three imports of the command line, one form each: lots (``clauses import lots``), monthly
 declarations (``clauses declaration import``) and outcomes (``clauses import outcomes``), the
 last two with the command's ``--clause`` and ``--replace`` as the « Clause » field and the
-« Remplacer » box. The page never shows a command: the facilitator reads it in her own words.
+« Remplacer » box, and for declarations the command's ``--reason`` as the « Motif de la
+correction » field (needed when the file corrects a month recorded before, kept in its history
+row). The page never shows a command: the facilitator reads it in her own words.
 A file goes in two steps, without JavaScript:
 
 1. sent (multipart) to ``/imports/{kind}``: the import is done in full and rolled back
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -51,6 +54,7 @@ from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ClausesError, FileRefused, InputRefused
+from workflow.services.declaration_imports import DeclarationSummary
 from workflow.services.imports import LOT_COLUMNS, ImportedLot
 from workflow.services.outcome_imports import OUTCOME_COLUMNS
 from workflow.services.outcomes import Change
@@ -99,6 +103,8 @@ class Kind:
     #: Whether the command takes --clause and --replace.
     options: bool
     replace_label: str = ""
+    #: Whether it takes --reason, the motif of a correction (the « Motif de la correction »).
+    reason: bool = False
 
 
 KINDS = {
@@ -120,6 +126,7 @@ KINDS = {
             DECLARATION_COLUMNS,
             options=True,
             replace_label="Remplacer une déclaration déjà enregistrée pour le même mois",
+            reason=True,
         ),
         Kind(
             "sorties",
@@ -137,6 +144,10 @@ OPTION_WORDS = (
     ("(ou indiquez la clause avec --clause)", "(ou indiquez la clause dans le champ « Clause »)"),
     ("(option --clause)", "(champ « Clause »)"),
     ("indiquez --clause", "indiquez la clause dans le champ « Clause »"),
+    (
+        "recommencez avec --replace et --reason « motif »",
+        "recommencez en cochant « Remplacer » et en indiquant le « Motif de la correction »",
+    ),
     ("recommencez avec --replace", "recommencez en cochant « Remplacer »"),
     ("recommencez avec\n--replace", "recommencez en cochant « Remplacer »"),
 )
@@ -196,6 +207,8 @@ class Sent:
     content: bytes
     clause: str
     replace: bool
+    #: The « Motif de la correction » (declarations only), as typed; "" when none.
+    reason: str = ""
 
     @property
     def digest(self) -> str:
@@ -250,11 +263,13 @@ async def bounded(request: Request, limit: int) -> Request:
     return Request(request.scope, receive)
 
 
-def options_of(kind: Kind, form: Any) -> tuple[str, bool]:
+def options_of(kind: Kind, form: Any) -> tuple[str, bool, str]:
+    """The « Clause », « Remplacer » and « Motif de la correction » the form was sent with."""
     if not kind.options:
-        return "", False
+        return "", False, ""
     clause = str(form.get("clause") or "").strip()
-    return clause, bool(form.get("remplacer"))
+    reason = " ".join(str(form.get("motif") or "").split()) if kind.reason else ""
+    return clause, bool(form.get("remplacer")), reason
 
 
 def upload_of(kind: Kind, form: Any) -> Sent:
@@ -265,8 +280,8 @@ def upload_of(kind: Kind, form: Any) -> Sent:
     content = upload.file.read(UPLOAD_LIMIT + 1)
     if len(content) > UPLOAD_LIMIT:
         raise TooLarge(upload.size or len(content))
-    clause, replace = options_of(kind, form)
-    return Sent(commands.file_name(upload.filename), content, clause, replace)
+    clause, replace, reason = options_of(kind, form)
+    return Sent(commands.file_name(upload.filename), content, clause, replace, reason)
 
 
 def confirmed_of(kind: Kind, form: Any) -> Sent:
@@ -283,8 +298,8 @@ def confirmed_of(kind: Kind, form: Any) -> Sent:
         )
     if len(content) > UPLOAD_LIMIT:
         raise TooLarge(len(content))
-    clause, replace = options_of(kind, form)
-    return Sent(name, content, clause, replace)
+    clause, replace, reason = options_of(kind, form)
+    return Sent(name, content, clause, replace, reason)
 
 
 def run_import(app: App, kind: Kind, sent: Sent, *, actor: str, dry_run: bool) -> Any:
@@ -293,12 +308,17 @@ def run_import(app: App, kind: Kind, sent: Sent, *, actor: str, dry_run: bool) -
     with commands.uploaded_file(sent.name, sent.content) as path:
         if kind.slug == "lots":
             return commands.import_lots(app, path, actor=actor, dry_run=dry_run)
-        function: Callable[..., Any] = (
-            commands.import_declarations
-            if kind.slug == "declarations"
-            else commands.import_outcomes
-        )
-        return function(
+        if kind.slug == "declarations":
+            return commands.import_declarations(
+                app,
+                path,
+                clause=clause,
+                replace=sent.replace,
+                actor=actor,
+                dry_run=dry_run,
+                reason=sent.reason or None,
+            )
+        return commands.import_outcomes(
             app, path, clause=clause, replace=sent.replace, actor=actor, dry_run=dry_run
         )
 
@@ -336,6 +356,20 @@ def replacing_text(recorded: commands.RecordedDeclaration) -> str:
             "validation qui sera levée"
         )
     return text + "."
+
+
+def replaced_text(summary: DeclarationSummary, zone: ZoneInfo) -> str:
+    """What an imported month replaced, as the command line says it: « Remplace la déclaration
+    du 5 novembre 2026 : 370,17 h, 4 participants. Motif : … »; "" for a month new to the
+    service."""
+    if summary.replaced_hours is None or summary.replaced_recorded_at is None:
+        return ""
+    count = plural(summary.replaced_lines or 0, "participant", "participants")
+    text = (
+        f"Remplace la déclaration du {french_date(summary.replaced_recorded_at.astimezone(zone))}"
+        f"\u00a0: {french_hours(summary.replaced_hours)}, {count}."
+    )
+    return text + (f" Motif\u00a0: {summary.reason}" if summary.reason else "")
 
 
 def lot_hours(lot: ImportedLot) -> str:
@@ -391,6 +425,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             lot_hours=lot_hours,
             replacing=getattr(result, "replacing", {}),
             replacing_text=replacing_text,
+            replaced_text=lambda summary: replaced_text(summary, app.settings.zone),
             warnings=[page_words(w) for w in result.warnings],
         )
 

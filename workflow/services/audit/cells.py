@@ -86,6 +86,27 @@ class Difference:
             return f"{table} : absent {v.of_sent}, {v.says} {self.truth}"
         return f"{table} : absent {v.of_truth}, {v.said} {self.sent}"
 
+    def said_only(self, voices: Voices = EMAIL_AGAINST_DATA) -> str:
+        """What the email said in this cell, without a figure of the data: for a cell the data
+        cannot give for the email's moment (``as_of``)."""
+        table, v = f"tableau « {self.table} »", voices
+        where = f"{table}, ligne « {self.row} »" if self.table else f"chiffre « {self.row} »"
+        if self.gap is Gap.CELL and self.table:
+            return f"{where}, colonne « {self.column} » : {v.said} « {self.sent} »"
+        if self.gap in (Gap.CELL, Gap.EXTRA_FIGURE):
+            return f"{where} : {v.said} « {self.sent} »"
+        if self.gap is Gap.EXTRA_ROW:
+            return f"{where} : {v.said} {self.sent}"
+        if self.gap is Gap.MISSING_FIGURE:
+            return f"{where} : absent {v.of_sent}"
+        if self.gap is Gap.MISSING_ROW:
+            return f"{where} : absente {v.of_sent}"
+        if self.gap is Gap.EXTRA_TABLE:
+            return f"{table} : {v.said} {self.sent}"
+        if self.gap is Gap.MISSING_TABLE:
+            return f"{table} : absent {v.of_sent}"
+        return self.sentence(voices)
+
 
 def compare_figures(truth: Sequence[tuple[str, str]], sent: Mapping[str, str]) -> list[Difference]:
     """Headline lines (label, value): each one the truth has, the email must print the same."""

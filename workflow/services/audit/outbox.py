@@ -21,6 +21,7 @@ from workflow.adapters.orm import (
 from workflow.emails import cancellations as cancellation_email
 from workflow.emails import digest as digest_email
 from workflow.emails import summaries as summary_email
+from workflow.emails import welcome as welcome_email
 from workflow.emails.ladder import step_kind
 from workflow.services import digest
 from workflow.services.audit.findings import CHECK_OUTBOX, Finding
@@ -30,6 +31,8 @@ from workflow.services.reminder_emails import key_months
 #: Kinds of the emails whose key is ``notice:<clause>:<kind>:<cause>``.
 WELCOME_KIND = "company_welcome"
 RECEIPT_KIND = "declaration_receipt"
+#: ``services.award_company_notices.KEY_PREFIX``: a corrected award told to a company welcomed.
+AWARD_CORRECTED_PREFIX = "award_corrected"
 
 
 def _instant(text: str) -> datetime | None:
@@ -166,12 +169,21 @@ def _notice(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[
         look.moment(problems, clause_id, cause.partition("@")[2] or cause)
 
 
-def _welcome(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
+def _welcome(
+    look: _Lookup,
+    row: OutboxMessage,
+    parts: list[str],
+    problems: list[str],
+    kind: str = WELCOME_KIND,
+) -> None:
+    """``welcome:<clause>:<company>:<instant>`` (the award, or the correction that wrote the
+    welcome again) and ``award_corrected:<clause>:<company>:<instant>`` (the correction told to
+    a company already welcomed): a history row of that clause at that instant."""
     if len(parts) < 4:
         problems.append("clé d'accueil illisible")
         return
     clause_id = _int(parts[1])
-    _kind(problems, row, WELCOME_KIND)
+    _kind(problems, row, kind)
     _same_clause(problems, row, clause_id)
     if look.clause(problems, clause_id):
         assert clause_id is not None
@@ -270,6 +282,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _notice(look, row, parts, problems)
         elif prefix == "welcome":
             _welcome(look, row, parts, problems)
+        elif prefix == AWARD_CORRECTED_PREFIX:
+            _welcome(look, row, parts, problems, welcome_email.CORRECTED_KIND)
         elif prefix == "receipt":
             _receipt(look, row, parts, problems)
         elif prefix == cancellation_email.KEY_PREFIX:

@@ -9,6 +9,8 @@ before lives only in its history rows (« déclaration de mars 2026 de X : 120 
 - a receipt sent at the declaration's recording instant states its total and each participant's
   hours as the rows give them; an older receipt (a correction followed) is followed by a later
   receipt or history row of the declaration, and states the total its own history row gives;
+- a receipt written again (``:maj:``) at an instant its declaration was itself recorded again
+  (an import correcting two months of the company) states that recording;
 - the cumul a receipt states is the company's declarations on the lot up to that month, each as
   recorded by then (a month recorded in the same import may or may not be in it: both pass);
   « then » is when the receipt was written again, for one rewritten while it waited because
@@ -20,6 +22,10 @@ declaration that existed until then (``DeclarationFacts.cancelled_at``): its rec
 against its recordings (not its lines, gone), and it counts in the cumul of a receipt written
 while it existed, not after. The month declared again is a new declaration, whose recordings are
 the ones after the cancellation.
+
+A receipt is read, not written again: only its figure lines count (``reading.receipt_hours``),
+never its greeting. Receipts greet their correspondent by name (« Bonjour Paul Lambert, ») since
+2026-12-05; those sent before say « Bonjour, » and are just as true.
 """
 
 from __future__ import annotations
@@ -448,6 +454,11 @@ def _receipt_problems(
     if stated is None:
         return ["aucune ligne « Total du mois » lisible dans le courriel"]
     at, recorded = receipt.at, declaration.recorded_at
+    if receipt.written_at > at and declaration.recording_at(receipt.written_at) is not None:
+        # Written again at an instant the declaration itself was recorded again (one import
+        # correcting two months: the other month's event rewrote it before its own withdrew
+        # it): its words are those of that recording.
+        at = receipt.written_at
     when = local_moment(at, zone)
     problems: list[str] = []
     if at > recorded:

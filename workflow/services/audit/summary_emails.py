@@ -51,6 +51,12 @@ from workflow.adapters.reports import email_tables, figure_lines, of_month
 from workflow.emails import summaries as summary_email
 from workflow.errors import NotFound
 from workflow.services import summaries
+from workflow.services.audit.as_of import (
+    DeclarationKey,
+    at_its_moment,
+    corrected_or_cancelled,
+    declaration_key,
+)
 from workflow.services.audit.cells import (
     Difference,
     Gap,
@@ -62,7 +68,7 @@ from workflow.services.audit.cells import (
 )
 from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
 from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
-from workflow.services.audit.receipts import Declarations
+from workflow.services.audit.receipts import DeclarationFacts, Declarations
 from workflow.services.outbox import OutboxState
 
 if TYPE_CHECKING:
@@ -121,6 +127,10 @@ class Family(Enum):
 _OUTCOME_TABLES = "Sorties par "
 _STAGE_TABLE = "Clauses par étape"
 _PEOPLE_TABLES = ("Participants par ", "Heures par modalité", "Contrats par type")
+#: The cells made of declaration lines, not totals: the ones ``as_of`` cannot give for an
+#: email's moment once a declaration of then was corrected or cancelled (its lines are not kept).
+LINE_TABLES = (*_PEOPLE_TABLES, _OUTCOME_TABLES)
+LINE_FIGURES = ("Participants actifs dans le mois",)
 _CLAUSE_TABLE = "Avancement par clause"
 _BUYER_TABLE = "Par donneur d'ordre"
 #: In the line of the clauses achieved before the month (« 2 clauses achevées avant … »).
@@ -139,6 +149,8 @@ class Change:
     family: Family
     month: date | None = None  # a corrected declaration's month: later months only
     known_since: datetime | None = None  # a corrected declaration: first recorded then
+    #: The declaration corrected or cancelled (``as_of.declaration_key``).
+    declaration: DeclarationKey | None = None
 
     def concerns(self, email: SummaryEmail) -> bool:
         return (
@@ -148,13 +160,23 @@ class Change:
             and (self.known_since is None or self.known_since <= email.created_at)
         )
 
-    def covers(self, difference: Difference) -> bool:
+    def restored(self, restored: frozenset[DeclarationKey]) -> bool:
+        """A declaration change whose totals of the email's moment are back in the figures
+        compared (``as_of``): it moves only the cells made of lines."""
+        return self.declaration is not None and self.declaration in restored
+
+    def covers(
+        self, difference: Difference, restored: frozenset[DeclarationKey] = frozenset()
+    ) -> bool:
         """The cells this change can move: its clause's row (or the line of the clauses
         achieved before the month), its buyer's row, the headline, the missing declarations;
         a declaration also the participants, modes and contracts, and the outcome tables (an
         outcome counts while its participant has hours on its lot: ``outcomes.counted``); an
-        outcome the outcome tables only."""
+        outcome the outcome tables only. A declaration whose totals of the moment were put back
+        (``restored``) only the cells made of its lines, which cannot be."""
         table, row = difference.table, difference.row or difference.sent or difference.truth
+        if self.restored(restored):
+            return is_line_cell(difference)
         if self.family is Family.OUTCOME:
             return table.startswith(_OUTCOME_TABLES)
         if table.startswith(_OUTCOME_TABLES):
@@ -168,6 +190,13 @@ class Change:
         if table == _BUYER_TABLE:
             return row == self.buyer
         return True  # the headline and the missing declarations
+
+
+def is_line_cell(difference: Difference) -> bool:
+    """A cell made of declaration lines (participants, modes, contracts, outcomes)."""
+    if not difference.table:
+        return difference.row in LINE_FIGURES
+    return difference.table.startswith(LINE_TABLES)
 
 
 def _email(row: tuple[int, str, str, str, str, datetime, str, str]) -> SummaryEmail | None:
@@ -245,6 +274,7 @@ def later_changes(
                     Family.DECLARATION,
                     month=facts.month,
                     known_since=first or facts.recorded_at,
+                    declaration=declaration_key(facts),
                 )
             )
         for recording in facts.recordings[1:]:
@@ -262,6 +292,7 @@ def later_changes(
                         Family.DECLARATION,
                         month=facts.month,
                         known_since=first,
+                        declaration=declaration_key(facts),
                     )
                 )
     rows = session.execute(
@@ -332,9 +363,14 @@ def _what(email: SummaryEmail, summary: summaries.MonthlySummary) -> str:
 
 
 def check_summary_email(
-    session: Session, settings: Settings, email: SummaryEmail, changes: list[Change]
+    session: Session,
+    settings: Settings,
+    email: SummaryEmail,
+    changes: list[Change],
+    declarations: list[DeclarationFacts],
 ) -> tuple[list[Finding], list[Finding]]:
-    """The problems and the remarks about one summary email."""
+    """The problems and the remarks about one summary email: against the figures recompiled
+    for its moment, each declaration's totals as recorded then (``as_of``)."""
     try:
         summary = summaries.compile_summary(
             session,
@@ -346,6 +382,8 @@ def check_summary_email(
         )
     except NotFound:
         return [], []  # its buyer is gone: the outbox check says so
+    as_of = at_its_moment(summary, declarations, email.created_at)
+    summary = as_of.summary
     subject = email_subject(email.id, _what(email, summary), email.recipients)
     truth = _references(summary)
     by_title = {t.title: t for t in truth}
@@ -353,7 +391,7 @@ def check_summary_email(
     sent_by_title = {t.title: t for t in sent}
     differences = compare_figures(figure_lines(summary), printed) + compare_tables(truth, sent)
     concerning = [c for c in changes if c.concerns(email)]
-    problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title)
+    problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
     problems += _html_problems(email, sent, printed, by_title)
     return (
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
@@ -366,19 +404,27 @@ def _sort_out(
     concerning: list[Change],
     truth: dict[str, Reference],
     sent: dict[str, SentTable],
+    restored: frozenset[DeclarationKey] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """Problems, and remarks: a row renamed with its figures, differences a change recorded
-    since can explain (one remark naming the changes), participants tables with the same
-    totals (one remark)."""
+    since can explain (one remark naming the changes), differences in cells made of the lines
+    of a declaration corrected or cancelled since, which the data cannot give for the moment
+    (one remark quoting only the email), participants tables with the same totals (one
+    remark)."""
     problems: list[str] = []
     remarks: list[str] = []
     people: list[Difference] = []
     explained: list[Difference] = []
     causes: list[Change] = []
+    unknown: list[Difference] = []
+    unknown_causes: list[Change] = []
     for difference in differences:
-        why = [c for c in concerning if c.covers(difference)]
+        why = [c for c in concerning if c.covers(difference, restored)]
         if difference.gap is Gap.RENAMED_ROW:
             remarks.append(difference.sentence())
+        elif any(c.restored(restored) for c in why):
+            unknown.append(difference)
+            unknown_causes += [c for c in why if c not in unknown_causes]
         elif why:
             explained.append(difference)
             causes += [c for c in why if c not in causes]
@@ -389,27 +435,58 @@ def _sort_out(
         else:
             problems.append(difference.sentence())
     if explained:
-        # The corrected declarations first: they move the most cells.
-        causes.sort(key=lambda c: (c.family is not Family.DECLARATION, c.at))
+        causes.sort(key=_cause_order)
         remarks.append(_explained(explained, causes))
+    if unknown:
+        unknown_causes.sort(key=_cause_order)
+        remarks.append(_lines_unknown(unknown, unknown_causes))
     if people:
         remarks.append(_participants_moved(people))
     return problems, remarks
 
 
-def _differences(found: list[Difference]) -> str:
+def _cause_order(change: Change) -> tuple[bool, datetime, date, str]:
+    """The corrected declarations first (they move the most cells), then by time, month (one
+    import corrects several at one instant) and words."""
+    return (
+        change.family is not Family.DECLARATION,
+        change.at,
+        change.month or date.min,
+        change.text,
+    )
+
+
+def _differences(found: list[Difference], *, said_only: bool = False) -> str:
     count = len(found)
-    example = found[0].sentence()
+    example = found[0].said_only() if said_only else found[0].sentence()
     if count == 1:
         return f"1 différence ({example})"
     return f"{count} différences (dont {example})"
 
 
-def _explained(found: list[Difference], changes: list[Change]) -> str:
+def _named(changes: list[Change]) -> str:
     named = " ; ".join(c.text for c in changes[:_NAMED_CHANGES])
     more = len(changes) - _NAMED_CHANGES
     if more > 0:
         named += f" et {more} autre{'s' if more > 1 else ''}"
+    return named
+
+
+def _lines_unknown(found: list[Difference], changes: list[Change]) -> str:
+    """Cells made of the lines of a declaration corrected or cancelled since: the lines it had
+    at the email's moment are not kept, so no figure of then is quoted, only the email's."""
+    one = len(found) == 1
+    return (
+        f"{_differences(found, said_only=True)} dans les participants, les heures par "
+        "modalité, les contrats ou les sorties, que les données ne permettent pas de recalculer "
+        "pour son instant (les lignes d'une déclaration avant sa correction ou son annulation "
+        f"ne sont pas gardées), {'expliquée' if one else 'expliquées'} par ce qui a été "
+        f"enregistré depuis : {_named(changes)}"
+    )
+
+
+def _explained(found: list[Difference], changes: list[Change]) -> str:
+    named = _named(changes)
     return (
         f"{_differences(found)} avec les données recalculées pour son instant, "
         f"{'expliquée' if len(found) == 1 else 'expliquées'} par ce qui a été enregistré "
@@ -452,8 +529,9 @@ def check_summaries(
     changes = later_changes(session, declarations, since, settings.zone)
     problems: list[Finding] = []
     remarks: list[Finding] = []
+    known = corrected_or_cancelled(declarations.all())
     for email in emails:
-        found, noted = check_summary_email(session, settings, email, changes)
+        found, noted = check_summary_email(session, settings, email, changes, known)
         problems += found
         remarks += noted
     return problems, remarks
