@@ -124,3 +124,34 @@ def test_a_correction_that_leaves_a_company_s_welcome_true_does_not_write_to_it(
     assert "Heures confiées à Bâtiments Gascons : 500\u00a0h → 450\u00a0h" in told[0][3]
     assert [state for _, _, state, _, _ in rows(app, "company_welcome")] == ["sent", "sent"]
     clean(app)
+
+
+def test_a_welcome_refused_is_written_again_so_that_a_retry_states_the_new_start(
+    app: App,
+) -> None:
+    """A welcome refused by the server (a wrong address) is not left as it is: sent again once
+    the address is corrected, it would state the start the correction changed."""
+    wired(app)
+    land = territory(app)
+    clause_id = new_clause(app, land, ClauseEvent.DRAFT, ClauseEvent.AWARD)
+    award(app, clause_id, land, at=utc(2026, 1, 20, 9))
+    with app.transaction() as session:
+        for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "company_welcome")
+        ):
+            row.state, row.next_attempt_at = "failed", None
+            row.last_error = "Refus définitif : 550 5.1.1 Boîte aux lettres inconnue"
+
+    award(app, clause_id, land, at=utc(2026, 1, 22, 9), start=date(2026, 3, 16))
+
+    welcomes = rows(app, "company_welcome")
+    assert [state for _, _, state, _, _ in welcomes] == [
+        "cancelled",
+        "cancelled",
+        "pending",
+        "pending",
+    ]
+    for _, _, _, body, _ in welcomes[2:]:
+        assert "Exécution : du 16 mars 2026 au 31 décembre 2026" in body
+    assert rows(app, "company_award_corrected") == []
+    clean(app)

@@ -87,7 +87,7 @@ def test_a_month_opened_after_a_resumption_holds_its_calls_due_date_before_the_c
         if item.clause_id == lot.clause_id and item.category == "declaration"
     ]
     # October to December (nobody declares here); January is not among them.
-    assert late.title.startswith("Bâtiments Test : heures d'octobre 2026 à décembre 2026")
+    assert late.title.startswith("Bâtiments Test : heures d'octobre à décembre 2026")
     assert late.detail.startswith("3 mois en retard")
 
     # The call leaves at 09:00 and gives the date already held.

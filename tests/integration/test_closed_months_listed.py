@@ -9,6 +9,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from tests.conftest import Clock
 from tests.integration.test_closure_missing_months import (  # noqa: F401
     a_lot_reported_with_october_and_november_missing,
@@ -18,7 +20,9 @@ from tests.integration.test_closure_missing_months import (  # noqa: F401
 )
 from tests.integration.test_end_date_correction import run_cli
 from tests.text import squash
+from workflow.app import api_tokens
 from workflow.bootstrap import App
+from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
 
 
@@ -59,3 +63,28 @@ def test_a_closed_lots_months_never_declared_are_listed_as_no_longer_asked(
                          str(lot.clause_id), "--missing", "--json")  # fmt: skip
     assert code == 0, said
     assert json.loads(said)["lignes"] == []
+
+
+def test_the_api_closure_names_the_declarations_no_longer_asked(
+    app: App,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    """Closed through the JSON API, the answer names what the command line names: the months
+    never received, by company, now no longer asked."""
+    lot, _ = a_lot_reported_with_october_and_november_missing(app, settings, clock, tmp_path)
+    clock.set(paris(date(2026, 12, 15), 11, 30))
+    writer, _ = api_tokens.create_token(app, name="Logiciel du PLIE", read_only=False)
+    client = TestClient(create_site(app))
+
+    answer = client.post(
+        f"/api/v1/clauses/{lot.clause_id}/avancer",
+        json={"evenement": "close"},
+        headers={"Authorization": f"Bearer {writer}"},
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["declarations_non_recues"] == [
+        {"entreprise": "Bâtiments Test", "mois": ["2026-10", "2026-11"]}
+    ]

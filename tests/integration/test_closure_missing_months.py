@@ -134,8 +134,8 @@ def test_the_report_names_the_months_never_declared_and_its_total_leaves_them_ou
     ) in text, text
     assert ", sans les heures des 2 déclarations non reçues" in text
     assert (
-        "La clause sera ensuite clôturée : ces mois ne seront alors plus demandés, et le total "
-        "restera celui-ci."
+        "La clause sera ensuite clôturée : ces mois ne seront alors plus demandés ; d'ici là, "
+        "ils peuvent encore être déclarés."
     ) in text
     html = visible(bilan.body_html or "")
     assert "Ce bilan n'est pas complet" in html and f"{COMPANY}{NBSP}: {MISSING}" in html
@@ -187,9 +187,13 @@ def test_closing_with_months_owed_tells_the_company_and_stops_every_ladder_email
         "J'ai clôturé le 15 décembre 2026 le suivi de la clause sociale d'insertion du lot "
     ) in text
     assert (
-        "Les déclarations d'octobre et de novembre 2026 vous avaient été demandées et ne nous "
+        "Les déclarations d'octobre et de novembre 2026 vous avaient été demandées et ne me "
         "sont pas parvenues. Elles ne vous sont plus demandées : vous n'avez plus rien à "
         "déclarer pour ce lot."
+    ) in text
+    assert (
+        "Le bilan a été arrêté sans les heures de ces mois, qui ne seront comptées dans aucun "
+        "total."
     ) in text
     assert "Les rappels prévus sont annulés" in text
     assert "postérieur" not in text and "ne changent pas" not in text

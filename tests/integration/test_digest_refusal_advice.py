@@ -83,6 +83,12 @@ def test_unknown_mailboxes_at_different_domains_are_blamed_on_the_addresses(app:
             ["btp-gers.fr"] * 3,
             "La même réponse pour tous : l'adresse est mal écrite (5.1.3).",
         ),
+        (
+            # Microsoft 365's answer to an address that does not exist.
+            "Refus définitif : 550 5.4.1 Recipient address rejected: Access denied",
+            ["mairie-test.fr"] * 3,
+            "La même réponse pour tous : l'adresse du destinataire est refusée (5.4.1).",
+        ),
     ],
 )
 def test_other_bad_addresses_say_what_is_wrong_with_them(
@@ -120,11 +126,19 @@ def test_a_policy_refusal_or_one_answer_for_many_domains_is_the_sending_side(
     )
 
 
-def test_an_answer_that_does_not_say_whose_side_claims_no_cause(app: App) -> None:
-    item = _refused(app, "Refus définitif : 554 Message refusé", ["btp-gers.fr"] * 3)
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Refus définitif : 554 Message refusé",
+        # A policy answer of one recipient's server (its filter), not of the sending side.
+        "Refus définitif : 550 5.7.1 Message rejected as spam",
+    ],
+)
+def test_an_answer_that_does_not_say_whose_side_claims_no_cause(app: App, error: str) -> None:
+    item = _refused(app, error, ["btp-gers.fr"] * 3)
     assert item.action.startswith("Une même réponse pour tous ; lisez-la :")
     assert SERVER_SIDE not in item.action and "pas les adresses" not in item.action
-    assert "Message refusé" in item.detail
+    assert error.removeprefix("Refus définitif : ") in item.detail
 
 
 def _log_ids(html: str) -> set[int]:

@@ -164,19 +164,20 @@ def test_the_same_file_again_needs_no_motif(
 
 
 def test_a_month_already_declared_is_to_be_replaced_with_a_motif_in_the_page_words() -> None:
-    """The command's « recommencez avec --replace et --reason « motif » » (a month recorded with
-    hours) reads on the page as its box and its field."""
+    """The command's « recommencez avec --replace et, si vous la modifiez, --reason « motif » »
+    reads on the page as its box and its field."""
     said = (
         "La déclaration d'octobre 2026 de Bâtiments Gascons SARL pour la clause n° 1 existe déjà "
         "(enregistrée le 5 novembre 2026, 370,17 h). Pour la corriger, recommencez avec "
-        "--replace et --reason « motif » : ses lignes seront remplacées, le motif gardé à "
-        "l'historique."
+        "--replace et, si vous la modifiez, --reason « motif » : ses lignes seront remplacées, "
+        "le motif gardé à l'historique."
     )
 
     shown = page_words(said).replace("\u00a0", " ")
 
     assert (
-        "Pour la corriger, recommencez en cochant « Remplacer » et en indiquant le « Motif de "
-        "la correction » : ses lignes seront remplacées, le motif gardé à l'historique."
+        "Pour la corriger, recommencez en cochant « Remplacer » et, si vous la modifiez, en "
+        "indiquant le « Motif de la correction » : ses lignes seront remplacées, le motif gardé "
+        "à l'historique."
     ) in shown, shown
     assert "--" not in shown

@@ -25,6 +25,7 @@ from tests.integration.test_zero_correction_reason import REASON, zero
 from tests.text import squash
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
+from workflow.services.dispatch import dispatch_due
 from workflow.settings import Settings
 
 
@@ -35,6 +36,7 @@ def test_the_receipt_of_a_month_corrected_to_zero_says_the_facilitator_corrected
     tmp_path: Path,
 ) -> None:
     october_with_the_cdi(sample, settings, clock, tmp_path)
+    dispatch_due(sample, clock())  # the receipt of 5 November left: the correction cancels it
     clock.set(DECEMBER_3)
     with sample.transaction() as session:
         before = session.scalars(

@@ -24,6 +24,7 @@ from workflow.adapters.orm import Base, Clause, OutboxMessage
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import month_schedule, months_between
 from workflow.entrypoints.cli import cli
+from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.reminders import step_key
 from workflow.services.ticks import run_pass, simulate, simulation_instants
 from workflow.settings import Settings
@@ -50,6 +51,12 @@ def outbox(app: App) -> list[OutboxMessage]:
         return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+def to_deliver(app: App) -> list[OutboxMessage]:
+    """The outbox but the emails the service withdrew before they left: ``make_lot`` records
+    the award while the « clause rédigée » notice waits, which gives way to the award's."""
+    return [row for row in outbox(app) if not withdrawn_by_service(row.state, row.last_error)]
+
+
 def test_a_pass_run_twice_queues_and_sends_nothing_new(
     mail_app: App, transport: MemoryTransport
 ) -> None:
@@ -65,7 +72,7 @@ def test_a_pass_run_twice_queues_and_sends_nothing_new(
     assert first.ladders.calls == 2 and first.summaries == 0 and first.sent == sent
     assert again.queued == 0 and again.dispatch is None
     assert (len(outbox(mail_app)), len(transport.sent)) == (rows, sent)
-    assert all(row.state == "sent" for row in outbox(mail_app))
+    assert all(row.state == "sent" for row in to_deliver(mail_app))
 
 
 def test_a_stop_request_leaves_the_rest_for_the_next_pass(mail_app: App) -> None:
@@ -85,7 +92,7 @@ def test_downtime_across_a_month_end_sends_each_message_once(
 
     keys = Counter(m.key for m in transport.sent)
     assert max(keys.values()) == 1
-    assert Counter(m.key for m in outbox(mail_app)) == keys
+    assert Counter(m.key for m in to_deliver(mail_app)) == keys
     created = {m.key: m.created_at for m in outbox(mail_app)}
     april, may = date(2026, 4, 1), date(2026, 5, 1)
     # April's ladder ran through the downtime: its escalation was due on 3 June at 09:00.
@@ -280,7 +287,7 @@ def test_two_instances_running_passes_together_send_every_message_exactly_once(
 
     sent = Counter(m.key for t in transports for m in t.sent)
     assert sent and max(sent.values()) == 1
-    rows = outbox(apps[0])
+    rows = to_deliver(apps[0])
     assert {r.key for r in rows} == set(sent)
     assert all(r.state == "sent" for r in rows)
     assert sum(len(t.sent) for t in transports) == len(rows)

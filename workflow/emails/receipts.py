@@ -69,6 +69,7 @@ def receipt_context(
     replaces: Replaced | None = None,
     written_on: date | None = None,
     correspondent: str | None = None,
+    receipt_left: bool = True,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
@@ -80,7 +81,9 @@ def receipt_context(
     ``written_on``: the day the receipt is written, when not the day it was received (one
     written again while it waited): a month due before then is late, never « à envoyer au plus
     tard le » a date already past; ``correspondent``: the name the receipt greets, as the
-    company's other emails do (« Bonjour Paul Lambert, »; none: « Bonjour Madame, Monsieur, »)."""
+    company's other emails do (« Bonjour Paul Lambert, »; none: « Bonjour Madame, Monsieur, »);
+    ``receipt_left``: a receipt of the month as it stood before left (or may have): only then
+    does this one say it cancels « le reçu précédent »."""
     owed_links = owed_links or {}
     due_dates = due_dates or {}
 
@@ -116,6 +119,7 @@ def receipt_context(
         else {
             "received_on": replaces.recorded_at.astimezone(zone).date(),
             "total_hours": replaces.total_hours,
+            "receipt_left": receipt_left,
         },
         "cumulated": cumulated,
         "hours_share": hours_share,

@@ -14,8 +14,9 @@ transaction of the correction:
   and its first month to declare with its due date, under the key
   ``award_corrected:<clause>:<company>:<instant of the correction>``.
 
-A welcome refused for good or given up stays among the facilitator's undelivered emails, as it
-is: she sends it again from there. A company newly bound gets its welcome from
+A welcome refused for good or given up is written again too (the new one waits to be sent, the
+old one withdrawn): sent again from the undelivered emails once the address is corrected, it
+states the corrected dates. A company newly bound gets its welcome from
 ``notices.correct_award``; one never welcomed (no correspondent then) is not written to here.
 """
 
@@ -34,14 +35,16 @@ from workflow.emails.welcome import KIND as WELCOME_KIND
 from workflow.services.email_facts import party_correspondent
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
-from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, key_exists, queue_email
 
 #: The changes of the whole lot every welcome states.
 LOT_CHANGES = ("Démarrage", "Fin prévue")
 #: The key prefix of the short email sent when the welcome has left.
 KEY_PREFIX = "award_corrected"
-#: A welcome in these states is written again; in these, it has (or may have) left.
-WAITING = (OutboxState.PENDING.value,)
+#: A welcome in these states has not left (waiting, refused, given up): it is written again, so
+#: that one sent again from the undelivered emails states the corrected dates; in these, it has
+#: (or may have) left.
+WAITING = tuple(state.value for state in NOT_LEFT)
 LEFT = (OutboxState.SENDING.value, OutboxState.UNCERTAIN.value, OutboxState.SENT.value)
 
 

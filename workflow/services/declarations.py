@@ -181,8 +181,8 @@ def column_problems(
                 f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
                 f"(enregistrée le {french_date(existing.recorded_at)}, "
                 f"{french_hours(existing.total_hours)}). Pour la corriger, recommencez avec "
-                "--replace et --reason « motif » : ses lignes seront remplacées, le motif "
-                "gardé à l'historique.",
+                "--replace et, si vous la modifiez, --reason « motif » : ses lignes seront "
+                "remplacées, le motif gardé à l'historique.",
             )
         )
     return problems

@@ -457,6 +457,16 @@ _ADDRESS_MEANINGS = {
 #: Reply codes that speak of the session, not of a message: the server refused the connection
 #: (421), asks for a login (530) or refused it (535); so does a connection cut mid-message.
 _SESSION_REPLIES = frozenset({"421", "530", "535"})
+#: Words of a reply that refuses the sending side: relaying, authentication, SPF, DKIM.
+_SENDER_WORDS = re.compile(
+    r"relay|relais|authenticat|authentific|\bspf\b|\bdkim\b|\bdmarc\b", re.IGNORECASE
+)
+#: Words of a reply that refuses the recipient's address, whatever its code.
+_RECIPIENT_WORDS = re.compile(
+    r"recipient address rejected|user unknown|unknown user|no such user|mailbox unavailable"
+    r"|destinataire inconnu|boîte aux lettres inconnue",
+    re.IGNORECASE,
+)
 
 
 class _Blame(NamedTuple):
@@ -470,10 +480,12 @@ class _Blame(NamedTuple):
 
 
 def _blame(cause: str, domains: int) -> _Blame:
-    """RFC 3463: ``x.1.y`` is the address (except 1.7 and 1.8, the sender's own); ``x.3``,
-    ``x.4``, ``x.5``, ``x.7`` the mail system, the network, the protocol, the policy (relay
-    denied, SPF, DKIM): the sending side when every recipient gets the same. Without such a
-    code, one answer for several domains hints at the sending side; else nothing is claimed."""
+    """RFC 3463: ``x.1.y`` is the address (except 1.7 and 1.8, the sender's own), and so is a
+    reply whose words refuse the recipient; ``x.3`` and ``x.5`` the mail system and the protocol:
+    the sending side; ``x.4`` and ``x.7`` (network, policy: relay denied, SPF, DKIM, or a
+    recipient's server refusing) the sending side only when several domains answer the same.
+    Without such a code, one answer for several domains hints at the sending side; else
+    nothing is claimed."""
     enhanced = _ENHANCED.search(cause)
     if enhanced:
         code = ".".join(enhanced.groups())
@@ -481,8 +493,14 @@ def _blame(cause: str, domains: int) -> _Blame:
         if subject == "1" and detail not in {"7", "8"}:
             meaning = _ADDRESS_MEANINGS.get(detail, "l'adresse du destinataire est refusée")
             return _Blame("address", code, meaning)
-        if subject in {"1", "3", "4", "5", "7"}:
+        if _RECIPIENT_WORDS.search(cause):
+            # Microsoft 365 refuses an unknown recipient as « 5.4.1 Recipient address
+            # rejected »: the words name the address whatever the code says.
+            return _Blame("address", code, "l'adresse du destinataire est refusée")
+        if subject in {"1", "3", "5"} or _SENDER_WORDS.search(cause):
             return _Blame("sender", code)
+        # Network (x.4) and policy (x.7) answers come from either side: the sending side only
+        # when several domains give the same one.
         return _Blame("sender" if domains > 1 else "", code)
     reply = _REPLY.search(cause)
     code = reply.group(1) if reply else ""

@@ -1131,6 +1131,31 @@ def receipt_message(
         replaces=replaces,
         written_on=local_day(at, settings.zone),
         correspondent=reader.name if (reader := company_reader(party, company)) else None,
+        receipt_left=replaces is not None and _earlier_receipt_left(session, declaration, at),
+    )
+
+
+#: A receipt in these states was read, or may have been.
+RECEIPT_LEFT = tuple(
+    state.value for state in (OutboxState.SENT, OutboxState.SENDING, OutboxState.UNCERTAIN)
+)
+
+
+def _earlier_receipt_left(session: Session, declaration: Declaration, at: datetime) -> bool:
+    """A receipt of this declaration written before ``at`` left, or may have (sent, being
+    sent, uncertain): a correction's receipt cancels it; one withdrawn before it left was never
+    read, and there is nothing to cancel."""
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.key.like(f"receipt:{declaration.id}:%"),
+                OutboxMessage.created_at < at,
+                OutboxMessage.state.in_(RECEIPT_LEFT),
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

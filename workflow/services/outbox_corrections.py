@@ -113,7 +113,9 @@ def _withdrawn_refusal(message: OutboxMessage) -> InputRefused:
         f"Courriel n° {message.id} : il ne peut pas être renvoyé, le service l'a retiré avant "
         f"son départ (« {(message.last_error or '').rstrip('.')} »)."
     )
-    if key_months(message.key) is not None:
+    # A closed lot asks for nothing any more: its steps are never due again.
+    closed = (message.last_error or "").startswith("Retiré\u00a0: la clause a été clôturée")
+    if key_months(message.key) is not None and not closed:
         said += (
             " Si son étape est de nouveau due, le service l'enverra lui-même, dans un nouveau "
             "courriel."
@@ -289,7 +291,12 @@ def current_recipients(
         if message.kind == KIND_ESCALATION:
             return [*buyer_of(ladder.clause_id), *facilitator]
         return correspondent(ladder.clause_id, ladder.company_id)
-    if parts[0] == "welcome" and len(parts) >= 3 and parts[1].isdigit() and parts[2].isdigit():
+    if (
+        parts[0] in ("welcome", "award_corrected")
+        and len(parts) >= 3
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+    ):
         return correspondent(int(parts[1]), int(parts[2]))
     if parts[0] == "receipt" and len(parts) >= 2 and parts[1].isdigit():
         declaration = session.get(Declaration, int(parts[1]))

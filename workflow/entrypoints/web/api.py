@@ -186,6 +186,11 @@ class ReleasedOut(BaseModel):
     )
 
 
+class OutstandingOut(BaseModel):
+    entreprise: str
+    mois: list[str] = Field(description="Les mois jamais reçus, « AAAA-MM ».")
+
+
 class AdvancedOut(BaseModel):
     numero: int
     etape_avant: Stage
@@ -195,6 +200,12 @@ class AdvancedOut(BaseModel):
     mois_plus_demandes: list[ReleasedOut] = []
     #: With a suspension: what it withdrew of the lot's emails still waiting, by company.
     courriels_retires: list[str] = []
+    declarations_non_recues: list[OutstandingOut] = Field(
+        default=[],
+        description="Avec une clôture : les déclarations jamais reçues, par entreprise, qui ne "
+        "sont plus demandées (leurs heures ne sont comptées nulle part ; chaque entreprise "
+        "appelée pour l'une d'elles en est prévenue).",
+    )
 
 
 class EndDateIn(BaseModel):
@@ -587,6 +598,11 @@ def create_api(app: App) -> FastAPI:
             # month with its page on the site, where it is cancelled.
             "mois_plus_demandes": released_data(moved.released, links=True),
             "courriels_retires": list(moved.withdrawn),
+            "declarations_non_recues": [
+                {"entreprise": o.company, "mois": [f"{m:%Y-%m}" for m in o.months]}
+                for o in moved.outstanding
+                if o.months
+            ],
         }
 
     @api.post(

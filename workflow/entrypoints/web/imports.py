@@ -145,8 +145,9 @@ OPTION_WORDS = (
     ("(option --clause)", "(champ « Clause »)"),
     ("indiquez --clause", "indiquez la clause dans le champ « Clause »"),
     (
-        "recommencez avec --replace et --reason « motif »",
-        "recommencez en cochant « Remplacer » et en indiquant le « Motif de la correction »",
+        "recommencez avec --replace et, si vous la modifiez, --reason « motif »",
+        "recommencez en cochant « Remplacer » et, si vous la modifiez, en indiquant le « Motif "
+        "de la correction »",
     ),
     ("recommencez avec --replace", "recommencez en cochant « Remplacer »"),
     ("recommencez avec\n--replace", "recommencez en cochant « Remplacer »"),

@@ -418,10 +418,13 @@ def _sort_out(
     causes: list[Change] = []
     unknown: list[Difference] = []
     unknown_causes: list[Change] = []
+    unpaced: list[Difference] = []
     for difference in differences:
         why = [c for c in concerning if c.covers(difference, restored)]
         if difference.gap is Gap.RENAMED_ROW:
             remarks.append(difference.sentence())
+        elif _pace_no_longer_judged(difference):
+            unpaced.append(difference)
         elif any(c.restored(restored) for c in why):
             unknown.append(difference)
             unknown_causes += [c for c in why if c not in unknown_causes]
@@ -442,7 +445,31 @@ def _sort_out(
         remarks.append(_lines_unknown(unknown, unknown_causes))
     if people:
         remarks.append(_participants_moved(people))
+    if unpaced:
+        remarks.append(
+            f"{_differences(unpaced, said_only=True)} : un rythme jugé alors qu'aucune "
+            "déclaration du mois n'était encore due ; le service n'en juge plus dans ce cas "
+            "(depuis le 5 décembre 2026)"
+        )
     return problems, remarks
+
+
+#: The pace's figure and columns: a summary written before the rule that judges no pace where
+#: no declaration of the month was due yet (``monthly_summary.Figures``) judged one there.
+PACE_FIGURE = "Rythme à fin "
+PACE_COLUMNS = frozenset({"Rythme", "% du temps écoulé"})
+
+
+def _pace_no_longer_judged(difference: Difference) -> bool:
+    """A pace the email gave where the data now give none: said by an older summary for a scope
+    none of whose declarations was due yet (its line, its buyer's row « – »)."""
+    if difference.gap is Gap.EXTRA_FIGURE:
+        return difference.row.startswith(PACE_FIGURE)
+    return (
+        difference.gap is Gap.CELL
+        and difference.column in PACE_COLUMNS
+        and difference.truth in {"–", ""}
+    )
 
 
 def _cause_order(change: Change) -> tuple[bool, datetime, date, str]:
