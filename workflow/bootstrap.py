@@ -34,6 +34,7 @@ from workflow.runtime import Handlers, utc_now
 from workflow.services import (
     award_company_notices,
     cancellation_notices,
+    late_declaration_notices,
     notices,
     receipt_withdrawals,
     reminder_emails,
@@ -48,24 +49,30 @@ def default_handlers() -> Handlers:
         ClauseIdentified: [notices.notify_identified],
         # A lot that starts, is called again or whose end moved later has its companies armed
         # in the same transaction: those never armed, and those parked past the old end (the
-        # pass itself sweeps for parties never armed only once a day). An award is recorded or
-        # corrected only before the start: nothing to arm then.
+        # pass itself sweeps for parties never armed only once a day).
         ClauseAdvanced: [notices.notify_advanced, reminders.rearm_lot],
         ClauseAwarded: [notices.welcome_award],
         FinalReportRecorded: [notices.notify_final_report],
         # The receipt leaves (an older one of the same declaration still waiting is withdrawn:
         # its figures were replaced), and what was still to remind the company of that month
-        # is withdrawn.
+        # is withdrawn; a buyer whose alert named the month is told it has arrived.
         DeclarationRecorded: [
             notices.acknowledge_declaration,
             receipt_withdrawals.withdraw_replaced,
             receipt_withdrawals.rewrite_after,
             reminder_emails.withdraw_answered,
+            late_declaration_notices.tell_buyer,
         ],
         ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
         # The buyer's corrected notice and the newcomers' welcomes first; then each company
-        # already welcomed whose welcome no longer holds (dates, its role or hours).
-        AwardCorrected: [notices.correct_award, award_company_notices.tell_companies],
+        # already welcomed whose welcome no longer holds (dates, its role or hours). Corrected
+        # during the works, the companies joining are armed from their first month (and every
+        # company after a start moved, before any call), in the correction's transaction.
+        AwardCorrected: [
+            notices.correct_award,
+            reminders.rearm_lot,
+            award_company_notices.tell_companies,
+        ],
         # A company with nobody to write to gets a correspondent: its waiting parties are armed.
         CorrespondentAdded: [reminders.arm_company],
         CompaniesMerged: [reminders.arm_company],
@@ -77,8 +84,10 @@ def default_handlers() -> Handlers:
         # confirm what was cancelled); the company is told why and by when to declare the month
         # again (after the withdrawal: the email says whether its receipt will come), and its
         # ladder takes up again (``cancel_declaration`` resumes it).
+        # The buyer's notice that the month arrived after its alert, not left yet, is withdrawn.
         DeclarationCancelled: [
             receipt_withdrawals.withdraw_cancelled,
+            late_declaration_notices.withdraw_cancelled,
             receipt_withdrawals.rewrite_after,
             cancellation_notices.tell_company,
         ],

@@ -104,7 +104,11 @@ def test_a_welcome_already_left_is_followed_by_what_changed(app: App) -> None:
     assert "Démarrage : 2 mars 2026 → 1er avril 2026" in body
     assert "Peintures d'Auch" not in body  # what changed for another company is not its business
     assert "Exécution : du 1er avril 2026 au 31 décembre 2026" in body
-    assert "Le premier mois à déclarer est avril 2026" in body
+    # Not started yet: the first call is promised for a start recorded in time only.
+    assert (
+        "Si l'exécution démarre comme prévu le 1er avril 2026, je vous demanderai votre "
+        "déclaration d'avril 2026 le 4 mai 2026" in body
+    )
     clean(app)
 
 

@@ -353,8 +353,9 @@ def test_an_altered_an_expired_or_a_foreign_link_changes_nothing(called: App, cl
     stranger = sign(LinkScope(clause_id, 999_999, APRIL, date(2026, 7, 1)), key)
     assert client.get(f"/declarer/{stranger}").status_code == 403
 
-    # Past its last day the link is refused as expired (410), with what to do instead.
-    clock.set(datetime(2026, 7, 4, 8, 0, tzinfo=UTC))
+    # Past its last day (60 days after April's due date, Monday 11 May: 10 July) the link is
+    # refused as expired (410), with what to do instead.
+    clock.set(datetime(2026, 7, 11, 8, 0, tzinfo=UTC))
     expired = client.post(path, data=form(TWO_PEOPLE, "confirmer"))
     assert expired.status_code == 410
     assert "Ce lien de déclaration a expiré." in visible(expired.text)

@@ -725,11 +725,30 @@ def test_long_tables_are_cut_in_the_email_and_complete_in_its_attachments(
     when = "lot suspendu, échéance reportée" if first.suspended else "à déclarer d'ici le "
     assert f"{first.company} ({first.lot_label} – {first.buyer}, {when}" in said
 
-    # The attachments: every followed clause, every missing declaration.
+    # Earlier months still missing (months before October never declared): the first 50
+    # companies x lots with their months, the others in their attachment.
+    earlier = summary.overall.declarations.earlier
+    assert len(earlier) > EMAIL_ROWS
+    previous = tables["Déclarations des mois précédents toujours manquantes"].rows
+    assert len(previous) == EMAIL_ROWS + 1
+    assert previous[-1] == (
+        f"… et {french_number(len(earlier) - EMAIL_ROWS)} autres",
+        "voir la pièce jointe",
+        "–",
+    )
+
+    # The attachments: every followed clause, every missing declaration, of the month and
+    # earlier.
     assert [f.filename for f in files] == [
         "synthese-2026-10-declarations-manquantes.csv",
+        "synthese-2026-10-declarations-mois-precedents.csv",
         "synthese-2026-10-clauses.csv",
     ]
+    before = sheet(files[1].content)
+    assert before[0][-2:] == ["Mois", "Déclarations"]
+    assert [(row[0], row[1]) for row in before[1:]] == [(e.buyer, e.company) for e in earlier]
+    assert sum(int(row[-1]) for row in before[1:]) == summary.overall.declarations.earlier_count
+    files = [files[0], files[2]]
     assert "Pièces jointes (tableaux complets, pour un tableur) : " in email.body_text
     complete = sheet(files[1].content)
     assert complete[0][:2] == ["N°", "Donneur d'ordre"]

@@ -42,6 +42,7 @@ from workflow.services.summaries import compile_month
 SHEETS = {
     LongTable.BUYERS: "Avancement",
     LongTable.MISSING: "Déclarations manquantes",
+    LongTable.EARLIER: "Mois précédents manquants",
     LongTable.CLAUSES: "Clauses",
 }
 

@@ -112,7 +112,12 @@ def test_each_stage_offers_the_actions_its_rules_accept(app: App, site: TestClie
     execution, _ = twins(app, Stage.EXECUTION)
     identification, _ = twins(app, Stage.IDENTIFICATION)
 
-    assert forms_of(site.get(f"/clauses/{execution}").text) == {"heures", "evenement"}
+    # The award is corrected during the works (a subcontractor joining).
+    assert forms_of(site.get(f"/clauses/{execution}").text) == {
+        "attribution",
+        "heures",
+        "evenement",
+    }
     assert forms_of(site.get(f"/clauses/{identification}").text) == {
         "parametres",
         "heures",

@@ -47,22 +47,22 @@ def test_each_bar_is_the_hours_declared_up_to_its_month() -> None:
     rows = pace_rows(declared, 1200, START, END, until=date(2026, 5, 4))
     root = parsed(pace_svg(rows, 1200, START, END, title="Lot 01"))
 
-    assert [(r.month, r.declared, r.cumulative) for r in rows[:3]] == [
+    assert [(r.month, r.declared, r.cumulative) for r in rows[:2]] == [
         (date(2026, 3, 1), Decimal("100"), Decimal("100")),
         (date(2026, 4, 1), Decimal("186.67"), Decimal("286.67")),
-        (date(2026, 5, 1), Decimal("0"), Decimal("286.67")),  # the month under way
     ]
-    assert all(r.declared is None for r in rows[3:])  # months to come: nothing yet
+    # The month under way cannot be declared yet: no bar, not « 0 h déclarées dans le mois »
+    # (a user trial read it as a month declared empty); months to come neither.
+    assert all(r.declared is None for r in rows[2:])
     assert len(rows) == 12 and rows[-1].month == date(2027, 2, 1)
     drawn = bars(root)
     assert [(b.get("data-month"), b.get("data-hours")) for b in drawn] == [
         ("2026-03", "100"),
         ("2026-04", "186.67"),
-        ("2026-05", "0"),
     ]
     top = axis_top(root)
     assert top == Decimal(1500)  # round grid lines above the target
-    for bar, cumulative in zip(drawn, ("100", "286.67", "286.67"), strict=True):
+    for bar, cumulative in zip(drawn, ("100", "286.67"), strict=True):
         height = float(bar.get("height") or 0)
         assert abs(height - float(Decimal(cumulative) / top) * PLOT_H) < 0.01
         assert abs(float(bar.get("y") or 0) + height - (TOP + PLOT_H)) < 0.01  # on the axis
@@ -94,7 +94,7 @@ def test_a_clause_with_no_declaration_draws_no_height_and_says_so() -> None:
     markup = pace_svg(rows, 1200, START, END, title="Lot 01")
     root = parsed(markup)
 
-    assert [b.get("height") for b in bars(root)] == ["0", "0"]  # March and April, empty
+    assert [b.get("height") for b in bars(root)] == ["0"]  # March, empty; April under way
     desc = root.find(f"{SVG}desc")
     assert desc is not None and "Aucune heure déclarée pour l'instant." in (desc.text or "")
     # No dates and no hours at all: a chart that says there is nothing to draw.

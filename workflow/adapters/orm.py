@@ -241,6 +241,8 @@ class AwardParty(Base):
 
     ``next_call_month``/``next_call_at`` say which month this company is next called to declare
     and when: the scheduler's pass selects on ``next_call_at`` and moves it forward.
+    ``first_month``: its first month to declare when it joined during the works
+    (``lot_calendars.first_month_of``).
     """
 
     __tablename__ = "award_parties"
@@ -277,6 +279,9 @@ class AwardParty(Base):
     hours_share: Mapped[int | None] = mapped_column(Integer, default=None)
     next_call_month: Mapped[date | None] = mapped_column(Date, default=None)
     next_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The first month this company declares: set when it joined the lot in execution (an award
+    #: corrected then, ``services.clauses.apply_award``); None: the lot's start month.
+    first_month: Mapped[date | None] = mapped_column(Date, default=None)
 
     clause: Mapped[Clause] = relationship(back_populates="parties")
     company: Mapped[Company] = relationship()

@@ -218,6 +218,52 @@ def of_month(month: date) -> str:
     return f"d'{name}" if name[0] in "aeiouyéè" else f"de {name}"
 
 
+#: The headline line, table and sheet of the declarations of earlier months still missing.
+EARLIER_TITLE = "Déclarations des mois précédents toujours manquantes"
+EARLIER_SHEET = "Mois précédents manquants"
+
+
+def months_listed(months: Sequence[date]) -> str:
+    """« avril et mai 2026 », « novembre, décembre 2026 et janvier 2027 »: each month named, the
+    year after the last month of each year (a month received in between is never said to be
+    missing); more than three months in a row: « d'avril à septembre 2026 », « de novembre 2026
+    à février 2027 »."""
+    ordered = sorted(set(months))
+    first, last = ordered[0], ordered[-1]
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if len(ordered) > 3 and span == len(ordered):
+        start = french_month(first) if first.year != last.year else french_month(first)[:-5]
+        return f"{of_month(first).removesuffix(french_month(first))}{start} à {french_month(last)}"
+    names = [
+        french_month(m)
+        if n == len(ordered) - 1 or ordered[n + 1].year != m.year
+        else french_month(m).rsplit(" ", 1)[0]
+        for n, m in enumerate(ordered)
+    ]
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} et {names[-1]}"
+
+
+def earlier_phrase(declarations: Declarations, with_buyer: bool) -> str:
+    """How many declarations of earlier months are still missing, and whose with their months:
+    the first ``EMAIL_NAMES`` companies x lots named, the others counted (the table of the
+    earlier months, and its file, list them all)."""
+    earlier = declarations.earlier
+    parts = [french_number(declarations.earlier_count)]
+    for e in earlier[:EMAIL_NAMES]:
+        lot = e.lot_label + (f" – {e.buyer}" if with_buyer else "")
+        parts.append(f"{e.company} ({lot}) : {months_listed(e.months)}")
+    text = " ; ".join(parts)
+    if len(earlier) > EMAIL_NAMES:
+        others = len(earlier) - EMAIL_NAMES
+        text += (
+            f" ; et {french_count(others, 'autre entreprise', 'autres entreprises')}"
+            " ou lots, dans le tableau des mois précédents"
+        )
+    return text
+
+
 def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
     """The summary's headline figures, as (label, value): the emails, the CLI and the HTML
     report print these very lines."""
@@ -234,8 +280,10 @@ def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
             f"Déclarations {of_month(summary.month)}",
             declarations_phrase(figures.declarations, not summary.for_buyer, summary.zone),
         ),
-        ("Heures cumulées depuis le début", cumulated),
     ]
+    if figures.declarations.earlier:
+        lines.append((EARLIER_TITLE, earlier_phrase(figures.declarations, not summary.for_buyer)))
+    lines.append(("Heures cumulées depuis le début", cumulated))
     pace = pace_phrase(p)
     if pace is not None:
         lines.append((f"Rythme à fin {month}", pace))
@@ -325,6 +373,29 @@ def missing_table(summary: MonthlySummary) -> Table:
                 m.title,
             )
             for m in summary.overall.declarations.missing
+        ),
+    )
+
+
+def earlier_table(summary: MonthlySummary) -> Table:
+    """The « Mois précédents manquants » sheet: a line per company x lot with declarations of
+    months before the summary's still missing at its moment, its months named and counted."""
+    show_buyer = not summary.for_buyer
+    return Table(
+        EARLIER_SHEET,
+        EARLIER_TITLE,
+        (*_missing_columns(show_buyer), Column("Mois"), Column("Déclarations", "int")),
+        tuple(
+            (
+                *((e.buyer,) if show_buyer else ()),
+                e.company,
+                e.market,
+                e.lot or "–",
+                e.title,
+                months_listed(e.months),
+                len(e.months),
+            )
+            for e in summary.overall.declarations.earlier
         ),
     )
 
@@ -425,6 +496,8 @@ def build_tables(summary: MonthlySummary) -> list[Table]:
             ],
         ),
         missing_table(summary),
+        # Only when there are some: a summary without them keeps its sheets.
+        *((earlier_table(summary),) if summary.overall.declarations.earlier else ()),
         Table(
             "Déclarations pas encore dues",
             f"Déclarations {of_month(summary.month)} pas encore dues",
@@ -601,6 +674,7 @@ class LongTable(StrEnum):
 
     BUYERS = "donneurs-d-ordre"
     MISSING = "declarations-manquantes"
+    EARLIER = "declarations-mois-precedents"
     CLAUSES = "clauses"
 
 
@@ -647,6 +721,7 @@ def _long_tables(summary: MonthlySummary) -> dict[LongTable, int]:
     sizes = {
         LongTable.CLAUSES: sum(1 for c in summary.followed_clauses if not _nothing(c.progress)),
         LongTable.MISSING: len(summary.overall.declarations.missing),
+        LongTable.EARLIER: len(summary.overall.declarations.earlier),
         LongTable.BUYERS: (
             sum(1 for b in summary.buyers if b.figures.progress.clauses) if with_buyer else 0
         ),
@@ -740,6 +815,35 @@ def email_tables(
             f"Déclarations {of_month(summary.month)} manquantes",
             (Column("Entreprise"), Column("Lot")),
             missing_rows,
+            note,
+        )
+    )
+    # Earlier months still missing (a late start's skipped months, a month never declared): a
+    # line per company x lot with its months, the first ones shown, all of them attached.
+    earlier_shown, not_listed = _first(figures.declarations.earlier, None)
+    earlier_rows = [
+        (
+            e.company,
+            e.lot_label + (f" ({e.buyer})" if with_buyer else ""),
+            months_listed(e.months),
+        )
+        for e in earlier_shown
+    ]
+    note = None
+    if not_listed:
+        rest = f"… et {french_count(len(not_listed), 'autre', 'autres')}"
+        earlier_rows.append((rest, "voir la pièce jointe", "–"))
+        note = (
+            f"Les {french_number(len(earlier_shown))} premières lignes, "
+            + ("par donneur d'ordre puis entreprise" if with_buyer else "par entreprise")
+            + f" ; les {french_number(len(not_listed))} autres sont dans "
+            f"{_where(files, summary, LongTable.EARLIER)}."
+        )
+    tables.append(
+        _email_table(
+            EARLIER_TITLE,
+            (Column("Entreprise"), Column("Lot"), Column("Mois")),
+            earlier_rows,
             note,
         )
     )
@@ -917,6 +1021,7 @@ def email_files(summary: MonthlySummary) -> EmailFiles:
     sheets = {
         LongTable.BUYERS: progress_table,
         LongTable.MISSING: missing_table,
+        LongTable.EARLIER: earlier_table,
         LongTable.CLAUSES: clauses_table,
     }
     files = [

@@ -73,7 +73,12 @@ from workflow.domain.vocabulary import PartyRole
 from workflow.errors import InputRefused, NotFound, TransitionRefused
 from workflow.runtime import App
 from workflow.services.calendar_changes import calendar_lines
-from workflow.services.clauses import AWARD_CORRECTED, PARAMETER_STAGES, award_changes_of
+from workflow.services.clauses import (
+    AWARD_CORRECTED,
+    AWARD_STAGES,
+    PARAMETER_STAGES,
+    award_changes_of,
+)
 from workflow.services.declaration_views import ExpectedDeclaration, expected_declarations
 from workflow.services.lot_calendars import suspensions
 
@@ -522,7 +527,8 @@ class ClausePage:
 @dataclass(frozen=True)
 class ClauseActions:
     """The actions the stage of a clause allows, as the services would accept them: the award
-    at « attribution », the final report at « suivi et bilan », the figures of the calculation
+    at « attribution » (corrected until the works end: « mise en œuvre », « suspendue »), the
+    final report at « suivi et bilan », the figures of the calculation
     in « repérage » and « calibrage et rédaction », the hours imposed until the clause is closed
     or abandoned, and the events of its stage other than the next one (suspend, abandon)."""
 
@@ -550,7 +556,7 @@ class ClauseActions:
 def actions_of(stage: Stage) -> ClauseActions:
     forward = next_event(stage)
     return ClauseActions(
-        award=stage is Stage.AWARD,
+        award=stage in AWARD_STAGES,
         final_report=stage is Stage.FOLLOW_UP,
         impose_hours=stage not in FINAL_STAGES,
         figures=stage in PARAMETER_STAGES,

@@ -8,9 +8,11 @@ of it (« 2026-014/01 », « Gers Habitat », a SIRET), through ``lookup``. 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, false, func, literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
@@ -28,8 +30,12 @@ from workflow.emails.notices import Outstanding
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
-from workflow.services.declaration_views import OWED_STATES, expected_declarations
-from workflow.services.lot_ends import ReleasedMonths
+from workflow.services.declaration_views import (
+    OWED_STATES,
+    ExpectedDeclaration,
+    expected_declarations,
+)
+from workflow.services.lot_ends import ReleasedMonths, lock_clause_row
 from workflow.services.reminder_emails import LadderRewrite
 from workflow.services.suspension_withdrawals import told_withdrawals
 
@@ -201,8 +207,16 @@ def outstanding_declarations(
 ) -> tuple[Outstanding, ...]:
     """The declarations of the lot not received on ``today`` (late, or not yet due), by company
     in name order: those ``declaration list --missing`` gives."""
+    return owed_by_company(
+        expected_declarations(session, app.settings, today=today, clause_id=clause_id)
+    )
+
+
+def owed_by_company(lines: Iterable[ExpectedDeclaration]) -> tuple[Outstanding, ...]:
+    """The months of ``lines`` still owed (late, or not yet due), by company in name order: what
+    the final report and the closure name, and what a clause's page warns of before either."""
     by_company: dict[int, tuple[str, list[date]]] = {}
-    for line in expected_declarations(session, app.settings, today=today, clause_id=clause_id):
+    for line in lines:
         if line.state in OWED_STATES:
             by_company.setdefault(line.company_id, (line.company, []))[1].append(line.month)
     return tuple(
@@ -211,6 +225,17 @@ def outstanding_declarations(
             by_company.items(), key=lambda item: (item[1][0], item[0])
         )
     )
+
+
+def outstanding_data(outstanding: Sequence[Outstanding]) -> list[dict[str, Any]]:
+    """The declarations not received, by company, as machines read them: the
+    ``declarations_non_recues`` of ``clause advance … clôturer --json``, of ``clause report
+    --json`` and of the JSON API's answer to a closure. One shape for all three."""
+    return [
+        {"entreprise": o.company, "mois": [f"{m:%Y-%m}" for m in o.months]}
+        for o in outstanding
+        if o.months
+    ]
 
 
 def advance_clause(
@@ -230,11 +255,14 @@ def advance_clause(
         clause_id = find_clause(unit.session, clause).id
         released: list[ReleasedMonths] = []
         today = local_date(unit.now, app.settings.zone)
-        outstanding = (
-            outstanding_declarations(unit.session, app, clause_id, today)
-            if event is ClauseEvent.CLOSE
-            else ()
-        )
+        version: int | None = None
+        outstanding: tuple[Outstanding, ...] = ()
+        if event is ClauseEvent.CLOSE:
+            # Lock first, then read: a declaration committed before the lock is received, one
+            # recorded after it waits for this transaction. The version read under the lock is
+            # the one the compare-and-set of the move is based on.
+            version = lock_clause_row(unit.session, clause_id).version
+            outstanding = outstanding_declarations(unit.session, app, clause_id, today)
         advanced = clause_service.advance_clause(
             unit.session,
             clause_id,
@@ -243,6 +271,7 @@ def advance_clause(
             reason=reason,
             now=unit.now,
             publish=unit.app.publish,
+            expected_version=version,
             end_date=end_date,
             today=today,
             end_field=end_field,
@@ -293,10 +322,13 @@ def award_clause(
     start_date: date,
     planned_end_date: date,
     actor: str | None = None,
+    joining_from: date | None = None,
 ) -> AwardRecorded:
     """Record who won the lot (exactly one holder, co-contractors, subcontractors) and when the
     work runs; recording it again corrects it (each change in the history, the buyer told once)
-    or, with the same data, changes nothing. Returns what it did and the clause as it is then."""
+    or, with the same data, changes nothing. Returns what it did and the clause as it is then.
+    During the works, the companies added declare from ``joining_from`` (a month; by default
+    the current one)."""
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
         outcome = clause_service.apply_award(
@@ -308,6 +340,8 @@ def award_clause(
             actor=unit.actor,
             now=unit.now,
             publish=unit.app.publish,
+            joining_from=joining_from,
+            zone=unit.app.settings.zone,
         )
         result, changes = outcome.result, outcome.changes
     return AwardRecorded(result, changes, clause_detail(app, clause_id))
@@ -338,7 +372,9 @@ def record_final_report(
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
         # The declarations not received yet: named in the history row, read back by the
-        # buyer's email, which says its total does not include them.
+        # buyer's email, which says its total does not include them. Read under the clause's
+        # lock, as the closure reads them: a declaration committed meanwhile is not named.
+        lock_clause_row(unit.session, clause_id)
         outstanding = outstanding_declarations(
             unit.session, app, clause_id, local_date(unit.now, app.settings.zone)
         )

@@ -19,6 +19,7 @@ KIND_LABELS = {
     "declaration_call": "Appels à déclarer (entreprises)",
     "declaration_reminder": "Rappels (entreprises)",
     "declaration_escalation": "Alertes avant mise en demeure (donneurs d'ordre)",
+    "notice_late_declaration_received": "Déclarations reçues après l'alerte (donneurs d'ordre)",
     "declaration_receipt": "Accusés de réception de déclaration",
     "declaration_cancelled": "Déclarations annulées (entreprises)",
     "company_welcome": "Accueils des entreprises attributaires",

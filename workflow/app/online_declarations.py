@@ -18,20 +18,21 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company
+from workflow.adapters.orm import Clause, Company, DeclarationLadder
 from workflow.adapters.templates import french_date, french_month
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.domain.calendar import (
-    due_date,
+    LadderStep,
     local_date,
     month_start,
     opens_on,
     working_days_between,
 )
-from workflow.domain.declaration_links import LinkScope
+from workflow.domain.declaration_links import LinkProblem, LinkRefused, LinkScope
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -43,14 +44,13 @@ from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of
 from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
-from workflow.services.declaration_links import read_link
+from workflow.services.declaration_links import month_due_dates, read_link
 from workflow.services.declarations import (
     declaration_problems,
     find_declaration,
     record_declaration,
 )
 from workflow.services.email_facts import lot_of
-from workflow.services.notices import due_day_of, ladder_due_dates
 from workflow.services.online_declarations import (
     ONLINE_SOURCE,
     FormProblem,
@@ -73,8 +73,10 @@ __all__ = [
     "CheckedLine",
     "Choice",
     "DeclarationPage",
+    "ExpiredLink",
     "FormRefused",
     "LineForm",
+    "LinkExpired",
     "RecordedLine",
     "check_declaration",
     "declaration_page",
@@ -134,6 +136,8 @@ class DeclarationPage:
     #: The lot's follow-up is over (closed or abandoned): no month is asked any more, the page
     #: says so in ``closed_because``, with whom to write to, and shows no due date.
     stopped: bool
+    #: « clôturé » or « arrêté » when ``stopped``, as the page words it.
+    over: str | None
     known: tuple[KnownPerson, ...]
     recorded: tuple[RecordedLine, ...] | None  # None: nothing recorded yet for the month
     recorded_total: Decimal | None
@@ -145,26 +149,106 @@ class DeclarationPage:
         return self.closed_because is None
 
 
-def _scope(session: Session, app: App, token: str, now: datetime) -> LinkScope:
-    """What the link followed allows today: ``LinkRefused`` when it is not one of ours or has
-    expired. A link names the company it was emailed to; when that company is no longer on the
-    lot because it was merged into another since (one company recorded twice: its awards,
-    ladders and declarations moved to the record that stays), the link is the surviving
-    company's. Every way in (page, check, file, declaration) reads its link here.
+class ExpiredFollow(StrEnum):
+    """What follows for the month of an expired link: what its page may promise."""
+
+    #: The lot's follow-up is closed or abandoned: nothing is asked, no link will come.
+    STOPPED = "stopped"
+    #: The lot's execution ended before the month: the month is not asked, no link will come.
+    RELEASED = "released"
+    #: A call or a reminder of the month is still to leave for the company: it brings a link.
+    REMINDER = "reminder"
+    #: No email of the service will bring one: the facilitator can.
+    ASK = "ask"
+
+
+@dataclass(frozen=True)
+class ExpiredLink:
+    """What the page of an expired link says: the month, the lot, and what follows."""
+
+    month: date
+    follows: ExpiredFollow
+    lot_number: str | None = None
+    lot_title: str = ""
+    market: str = ""
+    #: « clôturé » or « arrêté », for a stopped lot.
+    over: str | None = None
+    #: The lot's end of execution, for a released month.
+    ended_on: date | None = None
+
+
+class LinkExpired(LinkRefused):
+    """Ce lien de déclaration a expiré (what follows for its month in ``expired``)."""
+
+    def __init__(self, scope: LinkScope, expired: ExpiredLink) -> None:
+        super().__init__(LinkProblem.EXPIRED, scope)
+        self.expired = expired
+
+
+def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> ExpiredLink:
+    """What follows for the month of an expired link, as the service will do it: nothing for a
+    lot closed or abandoned or a month after its end; a link with the month's next call or
+    reminder to the company when one is still to leave; else the facilitator's."""
+    clause = session.get(Clause, scope.clause_id)
+    if clause is None:
+        return ExpiredLink(scope.month, ExpiredFollow.ASK)
+    context = lot_context(lot_of(clause))
+    facts = {
+        "lot_number": context["lot_number"],
+        "lot_title": context["lot_title"],
+        "market": context["market"],
+    }
+    if Stage(clause.stage) in FINAL_STAGES:
+        return ExpiredLink(scope.month, ExpiredFollow.STOPPED, over=_over(clause), **facts)
+    ended_on = _released_by(clause, scope.month)
+    if ended_on is not None:
+        return ExpiredLink(scope.month, ExpiredFollow.RELEASED, ended_on=ended_on, **facts)
+    company_id = _company_on_lot(session, clause, scope.company_id)
+    to_come = session.scalar(
+        select(DeclarationLadder.id).where(
+            DeclarationLadder.clause_id == clause.id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month == scope.month,
+            DeclarationLadder.declared_at.is_(None),
+            DeclarationLadder.next_step_at.is_not(None),
+            DeclarationLadder.next_step.not_in([LadderStep.ESCALATION, LadderStep.DONE]),
+        )
+    )
+    follows = ExpiredFollow.REMINDER if to_come is not None else ExpiredFollow.ASK
+    return ExpiredLink(scope.month, follows, **facts)
+
+
+def _company_on_lot(session: Session, clause: Clause, company_id: int) -> int:
+    """The link's company on the lot: itself, or the company it was merged into since (one
+    company recorded twice: its awards, ladders and declarations moved to the record that
+    stays); itself again when neither is on the lot (``_page`` refuses it).
 
     The lot's parties are read once (``_page`` finds them loaded); the history of merges is read
     only when the link's company is not among them."""
-    scope = read_link(session, app.settings, token, now)
+    parties = {p.company_id for p in clause.parties}
+    if company_id in parties:
+        return company_id
+    survivor = merged_into(session, RecordKind.COMPANY, company_id)
+    if survivor is None or survivor not in parties:
+        return company_id  # removed from the lot (a corrected award)
+    return survivor
+
+
+def _scope(session: Session, app: App, token: str, now: datetime) -> LinkScope:
+    """What the link followed allows today: ``LinkRefused`` when it is not one of ours,
+    ``LinkExpired`` (saying what follows for its month) when it has expired. A link names the
+    company it was emailed to, or the company that one was merged into since
+    (``_company_on_lot``). Every way in (page, check, file, declaration) reads its link here."""
+    try:
+        scope = read_link(session, app.settings, token, now)
+    except LinkRefused as error:
+        if error.problem is LinkProblem.EXPIRED and error.scope is not None:
+            raise LinkExpired(error.scope, _expired(session, app, error.scope, now)) from None
+        raise
     clause = session.get(Clause, scope.clause_id)
     if clause is None:
         return scope
-    parties = {p.company_id for p in clause.parties}
-    if scope.company_id in parties:
-        return scope
-    survivor = merged_into(session, RecordKind.COMPANY, scope.company_id)
-    if survivor is None or survivor not in parties:
-        return scope  # removed from the lot (a corrected award): ``_page`` refuses it
-    return replace(scope, company_id=survivor)
+    return replace(scope, company_id=_company_on_lot(session, clause, scope.company_id))
 
 
 def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> DeclarationPage:
@@ -205,8 +289,9 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         # The stage's refusal names the facilitator's clause number and her stages
         # (« est à l'étape « clôturée » »): the company reads that nothing is expected.
         problems = [_stopped_reason(scope.month, clause, context, app.settings)]
-    called = ladder_due_dates(session, clause.id, company.id).get(scope.month)
-    due_on = called or due_date(scope.month, due_day_of(clause, app.settings))
+    due_on = month_due_dates(session, app.settings, clause.id, company.id, [scope.month])[
+        scope.month
+    ]
     late = existing is None and not problems
     return DeclarationPage(
         company=company.name,
@@ -224,6 +309,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
         stopped=stopped,
+        over=_over(clause) if stopped else None,
         known=tuple(known_people(session, clause.id, company.id, scope.month)),
         recorded=None
         if existing is None
@@ -260,11 +346,16 @@ def _released_reason(month: date, context: dict[str, Any], ended_on: date) -> st
     )
 
 
+def _over(clause: Clause) -> str:
+    """How a page says a lot's follow-up is over: closed, or abandoned."""
+    return "clôturé" if clause.stage == Stage.CLOSED.value else "arrêté"
+
+
 def _stopped_reason(
     month: date, clause: Clause, context: dict[str, Any], settings: Settings
 ) -> str:
     """Why a lot whose follow-up is over (closed or abandoned) asks nothing, and whom to ask."""
-    over = "clôturé" if clause.stage == Stage.CLOSED.value else "arrêté"
+    over = _over(clause)
     facilitator = settings.facilitator_name
     email = settings.facilitator_email
     phone = f", {settings.facilitator_phone}" if settings.facilitator_phone else ""

@@ -58,15 +58,28 @@ LINK_PROBLEMS: dict[LinkProblem, str] = {
 
 
 class LinkRefused(InputRefused):
-    """Ce lien de déclaration n'est pas valide."""
+    """Ce lien de déclaration n'est pas valide.
 
-    def __init__(self, problem: LinkProblem) -> None:
+    ``scope``: what an expired link allowed (its signature checked, so it is ours), for the
+    page to say what follows for that month; None for a link that is not one of ours."""
+
+    def __init__(self, problem: LinkProblem, scope: LinkScope | None = None) -> None:
         super().__init__(LINK_PROBLEMS[problem])
         self.problem = problem
+        self.scope = scope
 
 
-def expiry(issued_on: date, valid_days: int) -> date:
-    return issued_on + timedelta(days=valid_days)
+def expiry(issued_on: date, valid_days: int, due_on: date | None = None) -> date:
+    """The last day of a link written on ``issued_on`` for a month due on ``due_on``:
+    ``valid_days`` after the later of the two.
+
+    A link written long before its month is due (the welcome's, for the lot's first month, or
+    the page of a month still to come) thus lasts until that due date and ``valid_days`` more,
+    as a link given by the month's own call does; a month already due is counted from the
+    email's day, as before. Each link keeps its own date, from its own month: an email written
+    again with fewer months (a receipt rewritten) gives the very same links."""
+    start = issued_on if due_on is None else max(issued_on, due_on)
+    return start + timedelta(days=valid_days)
 
 
 def _payload(scope: LinkScope) -> str:
@@ -104,5 +117,5 @@ def read(token: str, secret: bytes, today: date) -> LinkScope:
     except ValueError:  # signed by us, so never: but a date is checked before it is trusted
         raise LinkRefused(LinkProblem.MALFORMED) from None
     if today > scope.expires_on:
-        raise LinkRefused(LinkProblem.EXPIRED)
+        raise LinkRefused(LinkProblem.EXPIRED, scope)
     return scope

@@ -95,14 +95,46 @@ class MissingDeclaration:
         return f"{self.market}{lot} – {self.title}"
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierMissing:
+    """A company x lot's declarations of months before the summary's still missing at its
+    moment (a late start's skipped months, a month never declared): each month late by the
+    rule of ``is_late``, not received, not released (the lot closed or abandoned then, or the
+    month after its end). A company, never a participant."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company_id: int
+    company: str
+    market: str
+    lot: str
+    title: str
+    months: tuple[date, ...]  # in order
+
+    @property
+    def lot_label(self) -> str:
+        lot = f" lot {self.lot}" if self.lot else ""
+        return f"{self.market}{lot} – {self.title}"
+
+
 @dataclass(frozen=True)
 class Declarations:
     """The month's declarations in one scope: how many were expected, which are missing (late:
-    past the due date the company's call gave it, ``is_late``), which are not due yet."""
+    past the due date the company's call gave it, ``is_late``), which are not due yet; and the
+    declarations of earlier months still missing at the summary's moment (``earlier``), by
+    company x lot, apart from the month's figures (« X reçues sur Y attendues » is the month's
+    alone)."""
 
     expected: int
     missing: tuple[MissingDeclaration, ...]
     pending: tuple[MissingDeclaration, ...] = ()
+    earlier: tuple[EarlierMissing, ...] = ()
+
+    @property
+    def earlier_count(self) -> int:
+        """How many declarations of earlier months are still missing (months, not lots)."""
+        return sum(len(e.months) for e in self.earlier)
 
     @property
     def received(self) -> int:

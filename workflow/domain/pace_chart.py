@@ -50,7 +50,8 @@ class PaceRow:
     expects by its end (None without a target or dates)."""
 
     month: date
-    #: None for a month still to come (after ``until``): nothing can be declared for it yet.
+    #: None for a month not over at ``until`` (its own or later) with nothing declared for it:
+    #: nothing can be declared for it yet.
     declared: Decimal | None
     cumulative: Decimal | None
     expected: Decimal | None
@@ -152,8 +153,8 @@ def pace_rows(
     suspended: AbstractSet[date] = frozenset(),
 ) -> tuple[PaceRow, ...]:
     """One row per month from the first of the work (or of a declaration) to the last (the end
-    of the work, or the last month declared if later); months after ``until`` (today) have no
-    hours yet. ``declared`` maps a month (any day of it) to the hours declared for it; the
+    of the work, or the last month declared if later); ``until``'s month (today's) and those after
+    it have no hours yet unless some were declared. ``declared`` maps a month (any day of it) to the hours declared for it; the
     hours expected leave out the days in ``suspended`` (``expected_by``)."""
     by_month: dict[date, Decimal] = {}
     for month, hours in declared.items():
@@ -168,7 +169,9 @@ def pace_rows(
     for month in _months(first, last):
         month_end = next_month(month) - timedelta(days=1)
         expected = expected_by(month_end, target, start, end, suspended)
-        if until is not None and month > until and month not in by_month:
+        # The month still going on (``until``'s) cannot be declared yet either: a 0 there
+        # would read as a month declared empty.
+        if until is not None and month >= month_of(until) and month not in by_month:
             rows.append(PaceRow(month, None, None, expected))
             continue
         hours = by_month.get(month, Decimal(0))

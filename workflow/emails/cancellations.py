@@ -144,7 +144,7 @@ def sample(kind: str, settings: Settings) -> Sample:
     due_on = due_date(SAMPLE.month, settings.declaration_due_day)
     cancelled_on = local_date(SAMPLE.cancelled_at, settings.zone)
     link = sample_links(
-        settings.base_url, [SAMPLE.month], expiry(cancelled_on, settings.link_days)
+        settings.base_url, [SAMPLE.month], expiry(cancelled_on, settings.link_days, due_on)
     )[0]
     context = cancellation_context(
         LOT,

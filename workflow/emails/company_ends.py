@@ -10,7 +10,7 @@ kinds there are and what their templates read. The buyer's own notices of the sa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -52,12 +52,18 @@ def released_context(
     months: Sequence[date],
     may_arrive: Sequence[date],
     closed_on: date | None = None,
+    not_due: Mapping[date, date] | None = None,
 ) -> dict[str, Any]:
     """``months``: the months no longer asked whose call left; ``may_arrive``: those of them
     an email already leaving (or not withdrawn) may still ask for; ``closed_on``: the clause
-    was closed that day with these months not declared (they are not after the end)."""
+    was closed that day with these months not declared (they are not after the end);
+    ``not_due``: those of them whose due date (the value) had not passed that day, not late:
+    the email does not say they « ne m'est pas parvenue »."""
     ordered = sorted(set(months))
     arriving = sorted(set(may_arrive) & set(ordered))
+    waited = {m: d for m, d in (not_due or {}).items() if m in ordered}
+    late = [m for m in ordered if m not in waited]
+    not_yet = sorted(waited)
     return {
         "clause": lot_context(lot),
         "company": {"name": company},
@@ -71,6 +77,12 @@ def released_context(
         "may_arrive_count": len(arriving),
         "may_arrive_named": months_named(arriving),
         "closed_on": closed_on,
+        "late_count": len(late),
+        "late_of": months_named(late, of=True),
+        "not_due_count": len(not_yet),
+        "not_due_of": months_named(not_yet, of=True),
+        # The due date of the months not due yet, when they share one.
+        "not_due_on": waited[not_yet[0]] if len(set(waited.values())) == 1 else None,
     }
 
 

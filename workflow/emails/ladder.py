@@ -127,6 +127,11 @@ def ladder_context(
         "escalation_on": group.escalation_on,
         "facilitator": facilitator_context(settings),
         "declaration_links": links_context(links),
+        # Months asked again after their declaration was cancelled (``services``): each, and
+        # for an email of one such month alone, that month (its due date and delay then count
+        # from the new request).
+        "asked_again": [],
+        "reasked": None,
     }
 
 
@@ -159,7 +164,9 @@ def sample(kind: str, settings: Settings) -> Sample:
     links = (
         ()
         if kind == KIND_ESCALATION
-        else sample_links(settings.base_url, group.months, expiry(sent_on, settings.link_days))
+        else sample_links(
+            settings.base_url, group.months, expiry(sent_on, settings.link_days, group.due_on)
+        )
     )
     context = ladder_context(
         lot=LOT,

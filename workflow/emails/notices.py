@@ -88,6 +88,10 @@ class Outstanding:
     company: str
     months: tuple[date, ...]
     company_id: int | None = None
+    #: Of ``months``, those not late yet (their due date to come), with that date: the
+    #: facilitator's warnings tell them from the months late. Not compared: the months owed
+    #: are the same whatever day they are read.
+    not_due: tuple[tuple[date, date], ...] = field(default=(), compare=False)
 
 
 def outstanding_reason(outstanding: Sequence[Outstanding]) -> str:
@@ -329,13 +333,16 @@ def notice_context(
     due_dates: Mapping[date, date] | None = None,
     move: EndMove | None = None,
     corrected: EndCorrection | None = None,
+    closed_on: date | None = None,
 ) -> dict[str, Any]:
     """Context of every buyer notice; ``results`` only for the kinds that report figures,
     ``changes`` only for a corrected award, ``move`` only for a planned end moved,
     ``corrected`` only for an end corrected; ``held_since`` only for a notice released late
     (``services.held_notices``): the day it could not leave, its buyer having no contact;
     ``due_dates``: the due date calls already gave for a month (a late notice must not announce
-    the scheduled date when the companies were given another)."""
+    the scheduled date when the companies were given another); ``closed_on``: the day the clause
+    was closed, for a final report written (or written again) once it is: it no longer says the
+    clause is still to be closed, nor that a month missing may still be declared."""
     context: dict[str, Any] = {
         "clause": lot_context(lot),
         "buyer": {"name": lot.buyer},
@@ -346,6 +353,7 @@ def notice_context(
         "due_day": due_day,
         "results": None if results is None else results_context(results, lot.hours_target),
         "held_since": held_since,
+        "closed_on": closed_on,
     }
     outstanding = outstanding_of(reason)
     if outstanding or (reason or "").startswith(FINAL_REPORT_REASON):

@@ -186,7 +186,9 @@ def sample(kind: str, settings: Settings) -> Sample:
             settings.base_url,
             [SAMPLE_DECLARATION.month],
             expiry(
-                SAMPLE_DECLARATION.recorded_at.astimezone(settings.zone).date(), settings.link_days
+                SAMPLE_DECLARATION.recorded_at.astimezone(settings.zone).date(),
+                settings.link_days,
+                due_date(SAMPLE_DECLARATION.month, settings.declaration_due_day),
             ),
         )[0],
         correspondent=HOLDER_CORRESPONDENT.name,

@@ -2,23 +2,28 @@
 
 ``services.notices.welcome_award`` sends one to each company of an award with a correspondent;
 a late start's welcome announces the catch-up call's date (``CatchUp``), never the scheduled ones
-already past.
+already past. Written before the start (always, from the services: an award is recorded at the
+stage « attribution »), it gives its first call's date and due date as what follows a start
+recorded by the day before that call (``first_call_context``): recorded later, the call leaves
+the working day after it. A started lot's dates (a preview) are stated as facts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from workflow.domain.calendar import CatchUp, month_start
+from workflow.domain.calendar import CatchUp, add_months, due_date, first_working_day, month_start
 from workflow.domain.declaration_links import expiry
+from workflow.domain.stages import Stage
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
 from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
-from workflow.emails.phrases import months_phrase
+from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT, PARTIES
 
 if TYPE_CHECKING:
@@ -31,6 +36,40 @@ CORRECTED_KIND = "company_award_corrected"
 KINDS = (KIND, CORRECTED_KIND)
 #: The day the sample lot was awarded (``emails.notices.SAMPLE_MILESTONES``).
 SAMPLE_AWARDED_ON = date(2026, 2, 9)
+#: The stages of a lot whose execution has not started: its first call's date is the one the
+#: ladder will give only if the start is recorded in time (``first_call_context``).
+NOT_STARTED = frozenset({Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value})
+
+
+def first_call_context(
+    schedule: Sequence[Mapping[str, date]], catch_up: CatchUp | None
+) -> dict[str, Any] | None:
+    """The first call the company will get: the months it asks for, the day it leaves, the due
+    date it gives, and ``record_by``, the last day a start recorded then still gives these dates.
+
+    The ladder's first call leaves at the later of the first month's scheduled call and the
+    working day after the start is recorded (``domain.calendar.expected_due_dates``): a start
+    recorded on or before the day before the call keeps the call and its due date; recorded
+    later, the call leaves the working day after it, with the usual delay counted from it. Pure.
+    """
+    if catch_up is not None:
+        months: list[date] = list(catch_up.months)
+        call_on, due_on, late = catch_up.call_on, catch_up.due_on, True
+    elif schedule:
+        first = schedule[0]
+        months = [first["month"]]
+        call_on = first_working_day(add_months(first["month"], 1))
+        due_on, late = first["due_on"], False
+    else:
+        return None
+    return {
+        "months": months,
+        "month_phrase": months_phrase(months),
+        "call_on": call_on,
+        "due_on": due_on,
+        "record_by": call_on - timedelta(days=1),
+        "late": late,
+    }
 
 
 def welcome_context(
@@ -44,17 +83,25 @@ def welcome_context(
     due_dates: Mapping[date, date] | None = None,
     catch_up: CatchUp | None = None,
     links: Sequence[DeclarationLink] = (),
+    joined: date | None = None,
 ) -> dict[str, Any]:
     """``howto`` is the ``declaration_howto`` of this company's first months
     (``services.declaration_howto.declaration_material``). ``due_dates`` and ``catch_up``
-    (``domain.calendar.expected_due_dates``): the dates the ladder will really give."""
+    (``domain.calendar.expected_due_dates``): the dates the ladder will really give.
+    ``joined``: the first month of a company joining during the works, which declares from it
+    (the months before are not in its schedule)."""
     due_dates = due_dates or {}
     schedule = [
         {"month": row["month"], "due_on": due_dates.get(row["month"]) or row["due_on"]}
         for row in schedule_context(lot, due_day)
+        if joined is None or row["month"] >= joined
     ]
     return {
         "clause": lot_context(lot),
+        # Not started: every date of the first call holds only if the start is recorded in time,
+        # and the templates say so; started, the ladder's dates are facts.
+        "started": lot.stage not in NOT_STARTED,
+        "first_call": first_call_context(schedule, catch_up),
         "company": {"name": party.company},
         "correspondent": {"name": correspondent.name, "email": correspondent.email},
         "role": party.role_label,
@@ -71,32 +118,41 @@ def welcome_context(
             "due_on": catch_up.due_on,
         },
         "due_day": due_day,
+        "joined": month_phrase(joined) if joined is not None else None,
         "declaration_howto": howto,
         "declaration_links": links_context(links),
     }
 
 
 def award_corrected_context(
-    welcome: dict[str, Any], changes: Sequence[tuple[str, str, str]]
+    welcome: dict[str, Any],
+    changes: Sequence[tuple[str, str, str]],
+    *,
+    since_welcome: bool = True,
 ) -> dict[str, Any]:
     """The welcome's context as it would be written now (``welcome_context``), with what
-    changed for the company (what, before, after): the corrected award's short email."""
+    changed for the company (what, before, after): the corrected award's short email.
+    ``since_welcome``: the « before » is what its welcome said; else what the email of an
+    earlier correction said (the last one that left)."""
     return {
         **welcome,
         "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
+        "since_welcome": since_welcome,
     }
 
 
 def sample(kind: str, settings: Settings) -> Sample:
     """The holder welcomed at award, before the start: its first month is the start's."""
     due_day = settings.declaration_due_day
-    assert LOT.start_date is not None
-    first = month_start(LOT.start_date)
-    howto = build_howto(LOT, HOLDER.company, HOLDER.siret, [first], due_day=due_day)
+    # Welcomed at the award: the lot is not started yet (a welcome always leaves then).
+    lot = replace(LOT, stage=Stage.AWARD.value)
+    assert lot.start_date is not None
+    first = month_start(lot.start_date)
+    howto = build_howto(lot, HOLDER.company, HOLDER.siret, [first], due_day=due_day)
     # Welcomed at the award, a month before the start.
-    expires_on = expiry(SAMPLE_AWARDED_ON, settings.link_days)
+    expires_on = expiry(SAMPLE_AWARDED_ON, settings.link_days, due_date(first, due_day))
     context = welcome_context(
-        LOT,
+        lot,
         PARTIES,
         HOLDER,
         HOLDER_CORRESPONDENT,

@@ -14,6 +14,13 @@ transaction of the correction:
   and its first month to declare with its due date, under the key
   ``award_corrected:<clause>:<company>:<instant of the correction>``.
 
+Corrections that follow one another before the short email left are told once: the one still
+waiting (or refused) is withdrawn (« Remplacé : … », or « Retiré : … » when the award is back to
+what the company was told) and a single ``company_award_corrected`` compares what the company's
+last email that left told it (its welcome, or an earlier correction's email) with the award as it
+now stands, each change once (``net_changes``, from the corrections' history rows): the company
+never reads the intermediate dates, nor a « before » its welcome never said.
+
 A welcome refused for good or given up is written again too (the new one waits to be sent, the
 old one withdrawn): sent again from the undelivered emails once the address is corrected, it
 states the corrected dates. A company newly bound gets its welcome from
@@ -22,16 +29,18 @@ states the corrected dates. A company newly bound gets its welcome from
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, OutboxMessage
+from workflow.adapters.orm import Clause, ClauseHistory, Company, OutboxMessage
 from workflow.adapters.templates import remembered_date
 from workflow.domain.events import AwardChange, AwardCorrected
 from workflow.emails.welcome import CORRECTED_KIND, award_corrected_context
 from workflow.emails.welcome import KIND as WELCOME_KIND
+from workflow.services.clauses import AWARD_CORRECTED, award_changes_of
 from workflow.services.email_facts import party_correspondent
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
@@ -54,9 +63,59 @@ def company_changes(changes: tuple[AwardChange, ...], company: str) -> list[Awar
     return [c for c in changes if c.what in LOT_CHANGES or c.what in own]
 
 
+def net_changes(steps: Sequence[Sequence[AwardChange]], company: str) -> list[AwardChange]:
+    """The corrections ``steps`` (oldest first) as one: each thing the company's welcome stated
+    from what it was before the first to what it is after the last, in the order first changed;
+    a thing put back as it was is no change. Pure."""
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    for changes in steps:
+        for change in company_changes(tuple(changes), company):
+            before.setdefault(change.what, change.before)
+            after[change.what] = change.after
+    return [
+        AwardChange(what, was, after[what]) for what, was in before.items() if was != after[what]
+    ]
+
+
+def _written_at(row: OutboxMessage) -> datetime | None:
+    """The instant a welcome or a correction's email was written as of: its key's last part."""
+    parts = row.key.split(":", 3)
+    try:
+        moment = datetime.fromisoformat(parts[3]) if len(parts) == 4 else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def corrections_since(
+    session: Session, clause_id: int, since: datetime | None, event: AwardCorrected
+) -> list[Sequence[AwardChange]]:
+    """The award corrections of the lot after ``since`` (the instant the company's last email
+    that left was written as of), read back from their history rows, then ``event``'s own."""
+    query = select(ClauseHistory).where(
+        ClauseHistory.clause_id == clause_id, ClauseHistory.event == AWARD_CORRECTED
+    )
+    if since is not None:
+        query = query.where(ClauseHistory.at > since)
+    earlier: list[Sequence[AwardChange]] = [
+        award_changes_of(row.reason)
+        for row in session.scalars(query.order_by(ClauseHistory.at, ClauseHistory.id))
+        if row.at != event.at
+    ]
+    return [*earlier, event.changes]
+
+
+def _said(changes: Sequence[AwardChange]) -> str:
+    return " ; ".join(f"{c.what} : {c.before} → {c.after}" for c in changes)
+
+
 def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> None:
     """Each company already welcomed whose welcome no longer holds: its waiting welcome written
-    again, else a short email naming what changed."""
+    again, else one short email naming what changed since its last email that left (the one of
+    an earlier correction still waiting withdrawn in its favour)."""
     clause = session.get_one(Clause, event.clause_id)
     stamp = event.at.astimezone(UTC).isoformat()
     day = remembered_date(event.at.astimezone(app.settings.zone).date())
@@ -67,21 +126,27 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         changes = company_changes(event.changes, company.name)
         if not changes:
             continue
-        welcomes = list(
+        rows = list(
             session.scalars(
                 select(OutboxMessage)
                 .where(
                     OutboxMessage.clause_id == clause.id,
-                    OutboxMessage.kind == WELCOME_KIND,
-                    OutboxMessage.key.like(f"welcome:{clause.id}:{company.id}:%"),
+                    or_(
+                        (OutboxMessage.kind == WELCOME_KIND)
+                        & OutboxMessage.key.like(f"welcome:{clause.id}:{company.id}:%"),
+                        (OutboxMessage.kind == CORRECTED_KIND)
+                        & OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:{company.id}:%"),
+                    ),
                 )
                 .order_by(OutboxMessage.id)
                 .with_for_update()
             )
         )
-        waiting = [row for row in welcomes if row.state in WAITING]
-        left = any(row.state in LEFT for row in welcomes)
-        if not waiting and not left:
+        waiting = [r for r in rows if r.kind == WELCOME_KIND and r.state in WAITING]
+        # The corrections' emails not left (waiting, refused): the one written now replaces them.
+        superseded = [r for r in rows if r.kind == CORRECTED_KIND and r.state in WAITING]
+        told = [r for r in rows if r.state in LEFT]
+        if not waiting and not told:
             continue
         correspondent = party_correspondent(party)
         if correspondent is None or not correspondent.email.strip():
@@ -90,7 +155,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         context, attachments = welcome_message(
             session, clause, party, recipient, app.settings, event.at
         )
-        said = " ; ".join(f"{c.what} : {c.before} → {c.after}" for c in changes)
+        said = _said(changes)
         if waiting:
             key = f"welcome:{clause.id}:{company.id}:{stamp}"
             if key_exists(session, key):
@@ -106,16 +171,28 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                 clause_id=clause.id,
                 attachments=attachments,
             )
-            for row in waiting:
-                row.state = OutboxState.CANCELLED.value
-                row.next_attempt_at = None
-                row.last_error = (
-                    f"Remplacé : attribution corrigée le {day} ({said}) ; l'accueil à jour "
-                    "part à sa place."
-                )
+            _withdraw(
+                [*waiting, *superseded],
+                f"Remplacé : attribution corrigée le {day} ({said}) ; l'accueil à jour part à "
+                "sa place.",
+            )
             continue
         key = f"{KEY_PREFIX}:{clause.id}:{company.id}:{stamp}"
         if key_exists(session, key):
+            continue
+        last = told[-1]
+        net = net_changes(
+            corrections_since(session, clause.id, _written_at(last), event), company.name
+        )
+        if not net:
+            # Back to what the company read: the waiting email would tell it of a change that
+            # is no more, and there is nothing else to tell.
+            _withdraw(
+                superseded,
+                f"Retiré : attribution corrigée de nouveau le {day} ({said}) ; elle redit à "
+                f"{company.name} ce que lui disait son dernier courriel parti : plus rien à lui "
+                "écrire.",
+            )
             continue
         queue_email(
             session,
@@ -124,8 +201,29 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             kind=CORRECTED_KIND,
             recipients=[recipient],
             context=award_corrected_context(
-                context, [(c.what, c.before, c.after) for c in changes]
+                context,
+                [(c.what, c.before, c.after) for c in net],
+                since_welcome=last.kind == WELCOME_KIND,
             ),
             now=event.at,
             clause_id=clause.id,
         )
+        told_by = (
+            "l'accueil parti"
+            if last.kind == WELCOME_KIND
+            else "le dernier courriel « attribution corrigée » parti"
+        )
+        _withdraw(
+            superseded,
+            f"Remplacé : attribution corrigée de nouveau le {day} ({said}) ; un seul courriel "
+            f"part à sa place, de ce que disait {told_by} à l'attribution à jour "
+            f"({_said(net)}).",
+        )
+
+
+def _withdraw(rows: Sequence[OutboxMessage], reason: str) -> None:
+    """Emails not left taken back, their reason kept in the email log."""
+    for row in rows:
+        row.state = OutboxState.CANCELLED.value
+        row.next_attempt_at = None
+        row.last_error = reason

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from workflow.adapters.orm import (
     Market,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month
-from workflow.domain.calendar import month_start
+from workflow.domain.calendar import local_date, month_start
 from workflow.domain.events import (
     AwardChange,
     AwardCorrected,
@@ -57,6 +58,7 @@ from workflow.domain.stages import (
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.notices import Outstanding, months_named, outstanding_reason
+from workflow.emails.phrases import month_phrase
 from workflow.errors import (
     CLAUSE_BOARD,
     ConcurrentChange,
@@ -82,9 +84,13 @@ def no_publish(session: Session, event: DomainEvent) -> None:
 
 
 def get_clause(session: Session, clause_id: int, *, for_update: bool = False) -> Clause:
+    """The clause N° ``clause_id``; with ``for_update``, its row locked and read again as the
+    lock found it (``populate_existing``): a Clause the session loaded before (``find_clause``)
+    would otherwise keep the stage read before a change that committed while this one waited
+    on the lock (a declaration waiting on a closure was recorded on the closed lot)."""
     statement = select(Clause).where(Clause.id == clause_id)
     if for_update:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     clause = session.scalar(statement)
     if clause is None:
         raise NotFound(
@@ -308,6 +314,12 @@ class PartyInput:
 
 #: The history event of an award recorded again with other data.
 AWARD_CORRECTED = "award_corrected"
+#: Stages in which the award is recorded, or corrected: at the award, and during the works (a
+#: subcontractor joining, a correspondent replaced), the ladders following the change.
+AWARD_STAGES = frozenset({Stage.AWARD, Stage.EXECUTION, Stage.SUSPENDED})
+#: Stages in which the companies are already asked for their months: a company joining then
+#: declares from its first month (``AwardParty.first_month``), not from the lot's start.
+WORKS_STAGES = frozenset({Stage.EXECUTION, Stage.SUSPENDED})
 #: How the history row of a corrected award begins; its changes follow, `` ; `` apart.
 CORRECTION_PREFIX = "attribution corrigée : "
 
@@ -347,6 +359,8 @@ def record_award(
     actor: str,
     now: datetime,
     publish: Publish,
+    joining_from: date | None = None,
+    zone: ZoneInfo | None = None,
 ) -> Clause:
     """Record who won the lot (the holder first) and when the work runs (``apply_award``)."""
     return apply_award(
@@ -358,6 +372,8 @@ def record_award(
         actor=actor,
         now=now,
         publish=publish,
+        joining_from=joining_from,
+        zone=zone,
     ).clause
 
 
@@ -371,6 +387,8 @@ def apply_award(
     actor: str,
     now: datetime,
     publish: Publish,
+    joining_from: date | None = None,
+    zone: ZoneInfo | None = None,
 ) -> AwardOutcome:
     """Record who won the lot (the holder first) and when the work runs.
 
@@ -380,13 +398,29 @@ def apply_award(
     the dates), the change is recorded (history « award_corrected », each change before → after)
     and ``AwardCorrected`` published: one corrected notice to the buyer, a welcome to each
     company newly bound only.
+
+    During the works (execution, suspension) it is a correction too, with the rules of a lot
+    whose companies are already asked for their months (``_check_works_correction``): a company
+    joining declares from ``joining_from`` (its month; by default the current month in ``zone``,
+    never before the lot's start), kept as its ``first_month``, and is called from that month
+    only (``reminders.rearm_lot`` on ``AwardCorrected``); a company that declared or was called
+    stays in the award; the start moves after no month declared or called, the planned end
+    before none.
     """
     require_aware(now)
     clause = get_clause(session, clause_id, for_update=True)
-    if Stage(clause.stage) is not Stage.AWARD:
+    stage = Stage(clause.stage)
+    if stage not in AWARD_STAGES:
         raise InputRefused(
-            f"{clause.label} est à l'étape « {LABELS[Stage(clause.stage)]} » : l'attribution "
-            "s'enregistre à l'étape « attribution »."
+            f"{clause.label} est à l'étape « {LABELS[stage]} » : l'attribution s'enregistre à "
+            "l'étape « attribution » et se corrige pendant les travaux (« mise en œuvre », "
+            "« suspendue »), plus ensuite."
+        )
+    if joining_from is not None and stage not in WORKS_STAGES:
+        raise InputRefused(
+            f"Premier mois des entreprises ajoutées : {clause.label} est à l'étape "
+            f"« {LABELS[stage]} », ses entreprises déclarent toutes depuis le démarrage ; ce "
+            "mois se donne seulement pour une entreprise ajoutée pendant les travaux."
         )
     if planned_end_date < start_date:
         raise InputRefused(
@@ -426,11 +460,31 @@ def apply_award(
     first = clause.awarded_at is None
     dates = (clause.start_date, clause.planned_end_date)
     if not first and current == wanted and dates == (start_date, planned_end_date):
+        if joining_from is not None:
+            raise InputRefused(
+                "Premier mois des entreprises ajoutées : aucune entreprise n'est ajoutée, "
+                "l'attribution est déjà enregistrée telle quelle."
+            )
         return AwardOutcome(clause, AwardResult.UNCHANGED)
+    joining: date | None = None
+    if stage in WORKS_STAGES:
+        joining = _check_works_correction(
+            session,
+            clause,
+            removed=[cid for cid in current if cid not in wanted],
+            added=[cid for cid in wanted if cid not in current],
+            start_date=start_date,
+            planned_end_date=planned_end_date,
+            joining_from=joining_from,
+            today=local_date(now, zone) if zone is not None else now.date(),
+        )
+        _unarm_for_new_start(clause, start_date)
     changes = (
         ()
         if first
-        else _award_changes(session, current, wanted, dates, (start_date, planned_end_date))
+        else _award_changes(
+            session, current, wanted, dates, (start_date, planned_end_date), joining
+        )
     )
     # Each company keeps its row (and what the ladders know of it); the others go or come.
     for gone in [p for p in clause.parties if p.company_id not in wanted]:
@@ -446,6 +500,9 @@ def apply_award(
                     role=terms.role,
                     correspondent_id=terms.correspondent_id,
                     hours_share=terms.hours_share,
+                    # Joining during the works: it owes its months from then on (None: from
+                    # the lot's start month, as every company awarded before the works).
+                    first_month=joining,
                 )
             )
         else:
@@ -513,8 +570,10 @@ def _award_changes(
     wanted: Mapping[int, _PartyTerms],
     dates: tuple[date | None, date | None],
     new_dates: tuple[date, date],
+    joining: date | None = None,
 ) -> tuple[AwardChange, ...]:
-    """What differs between the award recorded and the one given, in the words of people."""
+    """What differs between the award recorded and the one given, in the words of people; a
+    company joining during the works with the month it declares from (``joining``)."""
 
     def company(company_id: int) -> str:
         return session.get_one(Company, company_id).name
@@ -542,7 +601,10 @@ def _award_changes(
         old = current.get(company_id)
         name = company(company_id)
         if old is None:
-            changes.append(AwardChange(name, "non attributaire", terms(new)))
+            joined = terms(new)
+            if joining is not None:
+                joined += f", déclare à partir {month_phrase(joining)}"
+            changes.append(AwardChange(name, "non attributaire", joined))
             continue
         if old.role != new.role:
             changes.append(AwardChange(f"Rôle de {name}", role(old.role), role(new.role)))
@@ -568,6 +630,112 @@ def _award_changes(
             shown = french_date(before) if before is not None else "non renseigné"
             changes.append(AwardChange(what, shown, french_date(after)))
     return tuple(changes)
+
+
+def _check_works_correction(
+    session: Session,
+    clause: Clause,
+    *,
+    removed: Sequence[int],
+    added: Sequence[int],
+    start_date: date,
+    planned_end_date: date,
+    joining_from: date | None,
+    today: date,
+) -> date | None:
+    """Refuse an award correction during the works that would leave a month asked for, or
+    declared, outside the award; the first month of the companies joining (None: none joins).
+
+    A company removed must have neither declared nor been called on the lot (its months count,
+    its ladder runs); the start may move neither after a month declared or called (it would be
+    owed before the start) nor, once a month was called, to an earlier month (its companies
+    would owe months nobody asked for); the planned end as ``set_planned_end`` moves it.
+    """
+    for company_id in removed:
+        name = session.get_one(Company, company_id).name
+        done: tuple[tuple[type[Declaration] | type[DeclarationLadder], str], ...] = (
+            (Declaration, "a déjà déclaré"),
+            (DeclarationLadder, "a déjà été appelée à déclarer"),
+        )
+        for model, did in done:
+            months = session.scalars(
+                select(model.month)
+                .where(model.clause_id == clause.id, model.company_id == company_id)
+                .order_by(model.month)
+            ).all()
+            if months:
+                raise InputRefused(
+                    f"{name} {did} {months_named(list(months))} sur ce lot : elle reste dans "
+                    "l'attribution (ses mois comptent). Si elle a quitté le chantier, gardez-la "
+                    "et enregistrez ses mois suivants sans heure (clauses declaration zero "
+                    f"--clause {clause.id} --company {company_id} --month MM/AAAA), ou "
+                    "avancez la fin prévue si le lot s'achève."
+                )
+    start = month_start(start_date)
+    before = month_start(clause.start_date) if clause.start_date is not None else None
+    if before is not None and start != before:
+        checks: tuple[tuple[type[Declaration] | type[DeclarationLadder], str], ...] = (
+            (Declaration, "déjà déclaré par"),
+            (DeclarationLadder, "dont la déclaration a déjà été demandée à"),
+        )
+        for model, whose in checks:
+            statement = select(model.month, Company.name).join(
+                Company, Company.id == model.company_id
+            )
+            if start > before:
+                statement = statement.where(model.month < start).order_by(model.month, Company.name)
+            else:
+                statement = statement.order_by(model.month, Company.name)
+            found = session.execute(statement.where(model.clause_id == clause.id).limit(1)).first()
+            if found is None:
+                continue
+            month, company = found
+            if start > before:
+                raise InputRefused(
+                    f"Démarrage : le {start_date:%d/%m/%Y} est après {french_month(month)}, mois "
+                    f"{whose} {company} ; le démarrage ne peut pas suivre un mois déjà "
+                    "demandé."
+                )
+            raise InputRefused(
+                f"Démarrage : le {start_date:%d/%m/%Y} avancerait le lot avant "
+                f"{french_month(month)}, mois {whose} {company} ; les mois d'avant n'ont été "
+                "demandés à aucune entreprise : le démarrage n'avance plus une fois un mois "
+                "demandé."
+            )
+    if planned_end_date != clause.planned_end_date:
+        _check_no_month_after(session, clause, planned_end_date, "Fin prévue")
+    field = "Premier mois des entreprises ajoutées"
+    if not added:
+        if joining_from is not None:
+            raise InputRefused(f"{field} : aucune entreprise n'est ajoutée à l'attribution.")
+        return None
+    last = month_start(planned_end_date)
+    if joining_from is None:
+        # Joining now: it declares from this month, the lot's first one at the earliest.
+        return max(month_start(today), start)
+    first = month_start(joining_from)
+    if first < start:
+        raise InputRefused(
+            f"{field} : {french_month(first)} est avant le démarrage du lot "
+            f"({french_month(start)})."
+        )
+    if first > last:
+        raise InputRefused(
+            f"{field} : {french_month(first)} est après la fin prévue du lot "
+            f"({french_month(last)})."
+        )
+    return first
+
+
+def _unarm_for_new_start(clause: Clause, start_date: date) -> None:
+    """A start month moved (no month called before, ``_check_works_correction``): the companies
+    not called yet wait for their calls from the new first month, armed again as if never
+    (``reminders.rearm_lot`` on ``AwardCorrected``, else the pass's daily sweep)."""
+    if clause.start_date is None or month_start(clause.start_date) == month_start(start_date):
+        return
+    for party in clause.parties:
+        party.next_call_month = None
+        party.next_call_at = None
 
 
 def record_final_report(

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import AwardParty, Clause, OutboxMessage
+from workflow.adapters.orm import AwardParty, Clause, DeclarationLadder, OutboxMessage
 from workflow.domain.calendar import LadderStep, local_date, reminder_number
 from workflow.emails.company_ends import (
     OWED_AGAIN,
@@ -92,7 +92,9 @@ def tell_released(
     least one of its released months left; returns the companies written to. ``up_to``: an end
     corrected earlier, the end it replaces: the months after it were released (and told) before,
     and are left out. ``closed_on``: the clause was closed that day with these months still
-    owed (not after the end): the email says the closure, not the end, releases them."""
+    owed (not after the end): the email says the closure, not the end, releases them, and
+    tells a month whose due date had not passed that day (« n'était pas encore due ») from a
+    month late (« ne m'est pas parvenue »)."""
     if not released:
         return []
     emails = _ladder_emails(session, clause.id)
@@ -114,6 +116,13 @@ def tell_released(
         may_arrive = sorted(
             {m for _, state, covered in mine if state in MAY_LEAVE for m in covered if m in called}
         )
+        # Closed before a month's due date: that month was asked, not late (« n'était pas
+        # encore due »); the due date its call gave, the ladder's.
+        not_due = (
+            _not_due_yet(session, clause.id, item.company_id, called, closed_on)
+            if closed_on is not None
+            else {}
+        )
         if _tell(
             session,
             renderer,
@@ -128,6 +137,7 @@ def tell_released(
                 months=called,
                 may_arrive=may_arrive,
                 closed_on=closed_on,
+                not_due=not_due,
             ),
         ):
             told.append(item.company_id)
@@ -262,6 +272,24 @@ def _ladder_emails(
         if covered is not None:
             found[covered.company_id].append((covered.step, state, tuple(covered.months)))
     return found
+
+
+def _not_due_yet(
+    session: Session, clause_id: int, company_id: int, months: Sequence[date], closed_on: date
+) -> dict[date, date]:
+    """Of ``months``, those whose due date (the one their call gave, on their ladder) had not
+    passed on ``closed_on``, with that date: a declaration due that very day is not late yet."""
+    return {
+        month: due_on
+        for month, due_on in session.execute(
+            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+                DeclarationLadder.month.in_(sorted(months)),
+            )
+        )
+        if due_on is not None and due_on >= closed_on
+    }
 
 
 def _party_recipient(

@@ -72,6 +72,7 @@ from workflow.services.email_facts import lot_of, party_recipient
 from workflow.services.lot_calendars import (
     LotCalendar,
     execution_starts,
+    first_month_of,
     lot_calendars,
     suspensions,
 )
@@ -100,6 +101,8 @@ class PartyCalls:
     next_call_at: datetime | None
     #: Ladders whose call has not left yet: (month, when it is planned).
     pending_calls: tuple[tuple[date, datetime | None], ...] = ()
+    #: The month a company joining during the works declares from (``AwardParty.first_month``).
+    first_month: date | None = None
 
 
 def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
@@ -281,7 +284,7 @@ def _called_after(
         and ladder.month not in declared
         and not month_fully_within(ladder.month, running, zone)
     }
-    first = party.next_call_month or lot.start_month
+    first = party.next_call_month or first_month_of(party.first_month, lot.start_month)
     if first is None or lot.end_month is None:
         return sorted(waiting)
     last = min(month_start(day), lot.end_month)
@@ -356,6 +359,7 @@ def _resumption(
             for ladder in ladders
             if ladder.called_at is None and ladder.month not in declared
         ),
+        party.first_month,
     )
     last = intervals[-1] if intervals else None
     return _Resumption(
@@ -406,7 +410,9 @@ def _skipped(
     ]
 
 
-def _armed(calls: PartyCalls, lot: LotCalendar, started: datetime, zone: ZoneInfo) -> PartyCalls:
+def _armed(
+    calls: PartyCalls, lot: LotCalendar, started: datetime, zone: ZoneInfo, at: datetime
+) -> PartyCalls:
     """The party as ``reminders.rearm_lot`` leaves it, in the same transaction: one with no
     call planned gets one, unless it is parked past the lot's end."""
     month, call_at = calls.next_call_month, calls.next_call_at
@@ -414,14 +420,16 @@ def _armed(calls: PartyCalls, lot: LotCalendar, started: datetime, zone: ZoneInf
         return calls
     if month is not None and lot.end_month is not None and month > lot.end_month:
         return calls
-    month = month or lot.start_month
+    if month is None and calls.first_month is not None:
+        started = max(started, at)  # joined during the works: armed by the resumption itself
+    month = month or first_month_of(calls.first_month, lot.start_month)
     if month is None:
         return calls
     call_at = max(
         month_schedule(month, lot.rules, zone).call_at,
         first_call_not_before(started, lot.rules.call_time, zone),
     )
-    return PartyCalls(month, call_at, calls.pending_calls)
+    return PartyCalls(month, call_at, calls.pending_calls, calls.first_month)
 
 
 def _due_months(month: date, lot: LotCalendar, now: datetime, zone: ZoneInfo) -> list[date]:
@@ -455,7 +463,7 @@ def next_call(
     one email), with one date: the latest ``due_after_call`` of theirs, on the day it leaves.
     """
     rules = lot.rules
-    calls = _armed(calls, lot, started, zone)
+    calls = _armed(calls, lot, started, zone, at)
     opened = [
         (month, sending_slot(planned or at, at, rules.call_time, zone))
         for month, planned in calls.pending_calls

@@ -131,12 +131,15 @@ def expected_declarations(
     declared = _declarations(session, clause_id, company_id, month)
     ladders = _ladders(session, clause_id, company_id, month)
     parties = _owing_parties(session, clause_id, company_id)
-    ids = {k[0] for k in declared} | {k[0] for k in ladders} | {cid for cid, _ in parties}
+    ids = {k[0] for k in declared} | {k[0] for k in ladders} | {cid for cid, _, _ in parties}
     clauses = _clauses(session, ids)
     suspended = suspensions(session, ids)
     keys: set[Key] = set(declared) | set(ladders)
-    for cid, party in parties:
+    for cid, party, joined in parties:
         for owed in _owed_months(clauses[cid], suspended.get(cid, []), today, settings):
+            # A company joining during the works owes the months from the one it joined.
+            if joined is not None and owed < joined:
+                continue
             if month is None or owed == month:
                 keys.add((cid, party, owed))
     if not keys:
@@ -247,10 +250,11 @@ def _ladders(
 
 def _owing_parties(
     session: Session, clause_id: int | None, company_id: int | None
-) -> list[tuple[int, int]]:
-    """(lot, company) of every party of a started lot that owes its months."""
+) -> list[tuple[int, int, date | None]]:
+    """(lot, company, month it joined during the works or None) of every party of a started
+    lot that owes its months."""
     statement = (
-        select(AwardParty.clause_id, AwardParty.company_id)
+        select(AwardParty.clause_id, AwardParty.company_id, AwardParty.first_month)
         .join(Clause, Clause.id == AwardParty.clause_id)
         .where(Clause.stage.in_(OWING_STAGES), Clause.start_date.is_not(None))
     )
@@ -258,7 +262,7 @@ def _owing_parties(
         statement = statement.where(AwardParty.clause_id == clause_id)
     if company_id is not None:
         statement = statement.where(AwardParty.company_id == company_id)
-    return [(cid, company) for cid, company in session.execute(statement)]
+    return [(cid, company, joined) for cid, company, joined in session.execute(statement)]
 
 
 def _clauses(session: Session, ids: Iterable[int]) -> dict[int, Clause]:

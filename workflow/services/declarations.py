@@ -50,7 +50,7 @@ from workflow.domain.vocabulary import (
 from workflow.emails.phrases import french_day, month_phrase
 from workflow.errors import Hint, InputRefused, NotFound
 from workflow.services.clauses import Publish, get_clause
-from workflow.services.lot_calendars import suspensions
+from workflow.services.lot_calendars import first_month_of, suspensions
 from workflow.services.outcome_counts import (
     CountChange,
     count_change,
@@ -531,10 +531,13 @@ def missing_months(
     *,
     today: date,
     zone: ZoneInfo,
+    joined: date | None = None,
 ) -> list[date]:
-    """The months a company still owes on a lot on ``today``: from the start month up to the last
-    month already open (and not past the end), neither declared nor spent entirely suspended."""
-    if clause.start_date is None:
+    """The months a company still owes on a lot on ``today``: from the start month (or the month
+    it ``joined`` during the works, ``AwardParty.first_month``) up to the last month already
+    open (and not past the end), neither declared nor spent entirely suspended."""
+    first = first_month_of(joined, month_start(clause.start_date) if clause.start_date else None)
+    if first is None:
         return []
     last = last_declarable_month(today)
     end = clause.end_date or clause.planned_end_date
@@ -543,17 +546,20 @@ def missing_months(
     done = {month_start(m) for m in declared}
     return [
         month
-        for month in months_between(clause.start_date, last)
+        for month in months_between(first, last)
         if month not in done and not month_fully_within(month, suspended, zone)
     ]
 
 
-def next_month_to_open(clause: Clause, declared: Iterable[date], today: date) -> date | None:
-    """The first month after the open ones that the company will have to declare, or None past
-    the end of execution."""
-    if clause.start_date is None:
+def next_month_to_open(
+    clause: Clause, declared: Iterable[date], today: date, joined: date | None = None
+) -> date | None:
+    """The first month after the open ones that the company will have to declare (from the
+    month it ``joined`` during the works, if later), or None past the end of execution."""
+    first = first_month_of(joined, month_start(clause.start_date) if clause.start_date else None)
+    if first is None:
         return None
-    month = max(add_months(last_declarable_month(today), 1), month_start(clause.start_date))
+    month = max(add_months(last_declarable_month(today), 1), first)
     done = {month_start(m) for m in declared}
     end = clause.end_date or clause.planned_end_date
     while month in done:
@@ -576,11 +582,23 @@ def declared_months_of(session: Session, clause_id: int, company_id: int) -> lis
 def company_missing_months(
     session: Session, clause: Clause, company_id: int, *, now: datetime, zone: ZoneInfo
 ) -> list[date]:
-    """``missing_months`` read from the database: what this company owes on this lot at ``now``."""
+    """``missing_months`` read from the database: what this company owes on this lot at ``now``
+    (from the month it joined, if it joined during the works)."""
     return missing_months(
         clause,
         declared_months_of(session, clause.id, company_id),
         suspensions(session, [clause.id]).get(clause.id, []),
         today=now.astimezone(zone).date(),
         zone=zone,
+        joined=joined_month(session, clause.id, company_id),
+    )
+
+
+def joined_month(session: Session, clause_id: int, company_id: int) -> date | None:
+    """The month a company joined the lot during the works (``AwardParty.first_month``), None
+    for a company of the award before them (or one no longer in it)."""
+    return session.scalar(
+        select(AwardParty.first_month).where(
+            AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
+        )
     )

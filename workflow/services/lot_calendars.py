@@ -79,6 +79,16 @@ class LotCalendar:
     end_month: date | None
 
 
+def first_month_of(joined: date | None, start_month: date | None) -> date | None:
+    """A company's first month to declare on a lot: the lot's start month, or the month it
+    joined when it was added during the works (``AwardParty.first_month``), the later of the two
+    (a start moved later since). The one rule for the ladders and every reader of the months a
+    company owes."""
+    if joined is None or start_month is None:
+        return start_month
+    return max(month_start(joined), start_month)
+
+
 def lot_calendars(
     session: Session, clause_ids: Iterable[int], settings: Settings
 ) -> dict[int, LotCalendar]:

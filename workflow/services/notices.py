@@ -31,6 +31,7 @@ from sqlalchemy import Select, distinct, func, select, update
 from sqlalchemy.orm import Session, object_session
 
 from workflow.adapters.dialects import insert_ignoring
+from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -118,6 +119,7 @@ from workflow.services.email_facts import (
 from workflow.services.lot_calendars import (
     clause_calendar,
     execution_starts,
+    first_month_of,
     lot_calendars,
     suspensions,
 )
@@ -150,6 +152,8 @@ ABANDONED_NOTICE = ADVANCE_NOTICES[ClauseEvent.ABANDON]
 #: ``held_notices.SUPERSEDED``: a held notice settled without leaving, a later act having made it
 #: untrue (that module imports this one).
 HELD_SUPERSEDED = "superseded"
+#: The buyer's notice of the final report (``emails.notices.ALWAYS_SENT_KINDS``).
+FINAL_REPORT_NOTICE = "notice_final_report"
 #: How the reason of an abandon notice withdrawn by the reopening starts.
 ABANDON_WITHDRAWN = "Retiré : l'abandon a été annulé"
 
@@ -399,7 +403,25 @@ def milestone_context(
     if kind == "notice_resumed":
         # What the service sends next, as each company's ``company_lot_resumed`` tells it.
         context["resumption"] = company_pauses.lot_resumption(session, app.settings, clause, at)
+    if kind == FINAL_REPORT_NOTICE:
+        # Written from the clause as it stands: closed since the report (a notice written again
+        # at the closure, or held and released after it), it says so, never « d'ici là ».
+        context["closed_on"] = closed_on(session, clause, app.settings.zone)
     return context
+
+
+def closed_on(session: Session, clause: Clause, zone: ZoneInfo) -> date | None:
+    """The local day the clause was closed, from its latest closure's history row: None while
+    it is not closed."""
+    if Stage(clause.stage) is not Stage.CLOSED:
+        return None
+    at = session.scalar(
+        select(ClauseHistory.at)
+        .where(ClauseHistory.clause_id == clause.id, ClauseHistory.event == ClauseEvent.CLOSE.value)
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+        .limit(1)
+    )
+    return None if at is None else local_day(at, zone)
 
 
 #: The history row of an end corrected: « fin d'exécution : 31/10/2026 → 30/11/2026 ; … »
@@ -543,11 +565,91 @@ def notify_identified(app: Mailing, session: Session, event: ClauseIdentified) -
 def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
     """A notice for the stage changes buyers hear of; none for the others. A suspension and a
     resumption are told to the lot's companies too: their calls and reminders stop, then
-    start again (``company_pauses``)."""
+    start again (``company_pauses``). A closure writes again the final report's notice still
+    waiting (``rewrite_final_report``): it would say the clause is still to be closed."""
     kind = ADVANCE_NOTICES.get(event.event)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
+    if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
+        rewrite_final_report(app, session, event.clause_id, event.at)
     company_pauses.tell_companies(app, session, event)
+
+
+def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: datetime) -> int:
+    """In the closure's transaction: each notice of the lot's final report still waiting (queued
+    at the report, not sent yet) says « La clause sera ensuite clôturée … d'ici là, il peut
+    encore être déclaré », untrue once it leaves. It is written again from the clause closed
+    (``milestone_context``: « La clause a été clôturée le … »), with the report's day, the months
+    its history row names as missing, the same recipients and held day, and the figures read at
+    the closure (as a held notice released later reads them), under its key followed by the
+    closure's instant (the audit reads it as caused by the closure); the first one withdrawn,
+    its reason kept. One refused for good or given up stays as
+    it is, among the undelivered emails, as the closure leaves the ladder's (``lot_ends``); one
+    already sent, or leaving, told the truth of its day: the closure's history row is the
+    facilitator's. Returns the number written again."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == FINAL_REPORT_NOTICE,
+            OutboxMessage.state == OutboxState.PENDING.value,
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    clause = _load_clause(session, clause_id)
+    zone = app.settings.zone
+    stamp = at.astimezone(UTC).isoformat()
+    written = 0
+    for row in rows:
+        report = _report_row(session, clause_id, row.key)
+        if report is None:
+            continue  # a key of another form: left as it is
+        held = session.scalar(select(HeldNotice.held_at).where(HeldNotice.key == row.key).limit(1))
+        context = milestone_context(
+            app,
+            session,
+            clause,
+            FINAL_REPORT_NOTICE,
+            at=report.at,
+            reason=report.reason,
+            held_since=None if held is None else local_day(held, zone),
+        )
+        try:
+            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+        except AddressRefused:
+            continue  # an address refused since: left as it is, among the emails to look at
+        if not recipients or not queue_email(
+            session,
+            app.renderer,
+            key=f"{row.key}@{stamp}",
+            kind=FINAL_REPORT_NOTICE,
+            recipients=recipients,
+            context=context,
+            now=at,
+            clause_id=clause_id,
+        ):
+            continue
+        _withdraw(
+            row,
+            f"Remplacé : la clause a été clôturée le {_day(app, at)} avant le départ de ce "
+            "courriel ; le même bilan, qui dit la clôture, part à sa place.",
+        )
+        written += 1
+    return written
+
+
+def _report_row(session: Session, clause_id: int, key: str) -> ClauseHistory | None:
+    """The final report's history row a notice's key names (``notice:<lot>:<kind>:h<id>``)."""
+    cause = key.rpartition(":")[2]
+    if not (cause.startswith("h") and cause[1:].isdigit()):
+        return None
+    row = session.get(ClauseHistory, int(cause[1:]))
+    if row is None or row.clause_id != clause_id or row.event != "final_report":
+        return None
+    return row
 
 
 def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
@@ -691,7 +793,7 @@ def notify_end_corrected(app: Mailing, session: Session, event: EndDateCorrected
 
 
 def notify_final_report(app: Mailing, session: Session, event: FinalReportRecorded) -> None:
-    _buyer_notice(app, session, event.clause_id, "notice_final_report", "final_report", event.at)
+    _buyer_notice(app, session, event.clause_id, FINAL_REPORT_NOTICE, "final_report", event.at)
 
 
 def buyer_recipients(buyer: Buyer) -> list[Recipient]:
@@ -890,14 +992,20 @@ def welcome_message(
 ) -> tuple[dict[str, Any], list[Attachment]]:
     """The welcome's context and templates for one company welcomed at ``at``: the months it
     already owes (a late start), else the next one to open. ``due_dates`` and ``catch_up``
-    (``_expected_due_dates``) are computed once for all the companies of the award."""
-    if due_dates is None:
+    (``_expected_due_dates``) are computed once for all the companies of the award; a company
+    joining during the works (``AwardParty.first_month``) is armed at ``at``, from its month."""
+    if party.first_month is not None:
+        due_dates, catch_up = _joined_due_dates(session, clause, party.first_month, settings, at)
+    elif due_dates is None:
         due_dates, catch_up = _expected_due_dates(session, clause, settings, at)
     zone = settings.zone
     months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
     if not months:
         following = next_month_to_open(
-            clause, declared_months_of(session, clause.id, party.company_id), local_day(at, zone)
+            clause,
+            declared_months_of(session, clause.id, party.company_id),
+            local_day(at, zone),
+            party.first_month,
         )
         months = [following] if following is not None else []
     material = declaration_material(
@@ -913,8 +1021,21 @@ def welcome_message(
         due_dates=due_dates,
         catch_up=catch_up,
         links=month_links(session, settings, clause.id, party.company_id, months, at),
+        joined=party.first_month,
     )
     return context, material.attachments
+
+
+def _joined_due_dates(
+    session: Session, clause: Clause, joined: date, settings: Settings, at: datetime
+) -> tuple[dict[date, date], CatchUp | None]:
+    """``_expected_due_dates`` of a company joining during the works: its months from the one
+    it joined, its first call not before the working day after ``at`` (``reminders._arm``)."""
+    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    first = first_month_of(joined, lot.start_month)
+    if first is None or lot.end_month is None:
+        return {}, None
+    return expected_due_dates(first, lot.end_month, lot.rules, settings.zone, at)
 
 
 def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None:

@@ -2,7 +2,8 @@
 
 Without a clause, the kind's family writes it for the sample territory (``emails.registry``);
 with one, the notices, the welcome and the receipt are written from that clause's data through
-the very functions the services send them with. The other kinds (ladder, digest, summaries) are
+the very functions the services send them with. The other kinds (ladder, digest, summaries, the
+buyer's notice of a month received after its alert, ``notice_late_declaration_received``) are
 shown with their sample and a note.
 """
 

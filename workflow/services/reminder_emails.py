@@ -10,7 +10,8 @@ how the buyer's alert and the digest tell what was really sent for a month.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, Declaration, DeclarationLadder, OutboxMessage
+from workflow.adapters.orm import (
+    Clause,
+    ClauseHistory,
+    Company,
+    Declaration,
+    DeclarationLadder,
+    OutboxMessage,
+)
 from workflow.adapters.templates import TemplateRenderer, remembered_date, remembered_month
 from workflow.domain.calendar import (
     LadderDays,
@@ -39,6 +47,7 @@ from workflow.emails.ladder import (
     step_label,
     step_participle,
 )
+from workflow.emails.phrases import month_phrase
 from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
@@ -96,6 +105,9 @@ def ladder_message(
         settings=settings,
         links=links,
     )
+    today = local_date(now, settings.zone)
+    asked = asked_again(session, clause.id, company.name, group, now, settings.zone)
+    context.update(asked_again_context(asked, group, today))
     if group.step == LadderStep.ESCALATION:
         context["buyer"] = {"name": clause.market.operation.buyer.name}
         context["sent"] = steps_done(
@@ -105,6 +117,7 @@ def ladder_message(
             group.months,
             group.reminders_total,
             settings.zone,
+            asked=asked,
         )
         buyer = notices.buyer_recipients(clause.market.operation.buyer)
         recipients = [*buyer, Recipient(settings.facilitator_name, settings.facilitator_email)]
@@ -202,6 +215,128 @@ def group_again(
         escalation_on=min(alerts) if alerts else None,
         days=days,
     )
+
+
+# --- a month asked again after its declaration was cancelled ----------------------------------
+
+#: ``services.declarations.DECLARATION_CANCELLED`` and the recording's history event.
+_CANCELLED_EVENT = "declaration_cancelled"
+_RECORDED_EVENT = "declaration"
+#: What a cancellation's history reason may end with after the facilitator's own words: the
+#: outcomes it took out of the figures (``outcomes.uncounted_sentence``).
+_UNCOUNTED_TAIL = re.compile(r" – \d+ sorties? \(.*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class AskedAgain:
+    """A month whose declaration came, then was cancelled (``clauses declaration cancel``): it
+    is asked again, and its reminders and alert say so rather than « not sent »."""
+
+    month: date
+    #: When the declaration cancelled was received (its latest recording); None when the
+    #: history no longer says (a company renamed since).
+    received_at: datetime | None
+    cancelled_at: datetime
+    #: The same two instants as local days.
+    received_on: date | None
+    cancelled_on: date
+    #: The facilitator's reason, as the company read it in the cancellation's email.
+    reason: str
+    #: The date the company is held to now: the month's own when it had not passed at the
+    #: cancellation (« d'ici le … »), else the day it was asked again (« dès que possible »),
+    #: as ``emails.cancellations`` told the company.
+    due_on: date
+    #: The month's own date had passed when it was asked again.
+    late: bool
+
+
+def asked_again(
+    session: Session,
+    clause_id: int,
+    company: str,
+    group: LadderGroup,
+    now: datetime,
+    zone: Any,
+) -> dict[date, AskedAgain]:
+    """The months of ``group`` asked again after a cancellation before ``now``, read from the
+    lot's history (``declarations.cancellation_reason``, the recording's reason): a month still
+    owed whose latest cancellation is the reason it is owed again."""
+    rows = session.execute(
+        select(ClauseHistory.event, ClauseHistory.at, ClauseHistory.reason)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event.in_([_CANCELLED_EVENT, _RECORDED_EVENT]),
+            ClauseHistory.at <= now,
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ).all()
+    if not any(event == _CANCELLED_EVENT for event, _, _ in rows):
+        return {}
+    found: dict[date, AskedAgain] = {}
+    for month in group.months:
+        phrase = f"{month_phrase(month)} de {company}"
+        cancelled = re.compile(
+            rf"déclaration n°\s\d+ {re.escape(phrase)} annulée \([^()]*\) : (?P<reason>.*)",
+            re.DOTALL,
+        )
+        recorded = f"déclaration {phrase} : "
+        received_at: datetime | None = None
+        last: AskedAgain | None = None
+        for event, at, reason in rows:
+            text = reason or ""
+            if event == _RECORDED_EVENT and text.startswith(recorded):
+                received_at, last = at, None
+                continue
+            matched = cancelled.fullmatch(text) if event == _CANCELLED_EVENT else None
+            if matched is None:
+                continue
+            cancelled_on = local_date(at, zone)
+            # The date the cancellation's email gave: the ladder's, pushed by the suspended
+            # days, or « dès que possible » once it had passed.
+            late = group.due_on < cancelled_on
+            last = AskedAgain(
+                month=month,
+                received_at=received_at,
+                cancelled_at=at,
+                received_on=local_date(received_at, zone) if received_at is not None else None,
+                cancelled_on=cancelled_on,
+                reason=_UNCOUNTED_TAIL.sub("", matched["reason"]).strip(),
+                due_on=cancelled_on if late else group.due_on,
+                late=late,
+            )
+            received_at = None
+        if last is not None:
+            found[month] = last
+    return found
+
+
+def asked_again_context(
+    asked: Mapping[date, AskedAgain], group: LadderGroup, today: date
+) -> dict[str, Any]:
+    """What the reminders and the alert read of the months asked again: ``asked_again`` (each
+    of them), and for an email of one such month alone ``reasked`` with its due date and the
+    working days late counted from it."""
+    months = [
+        {
+            "month": a.month,
+            "month_phrase": month_phrase(a.month),
+            "received_on": a.received_on,
+            "cancelled_on": a.cancelled_on,
+            "reason": a.reason,
+            "due_on": a.due_on,
+            "late": a.late,
+            # The month's own date (pushed by suspended days), past when it was asked again.
+            "month_due_on": group.due_on,
+        }
+        for a in (asked[m] for m in sorted(asked))
+    ]
+    context: dict[str, Any] = {"asked_again": months, "reasked": None}
+    if len(group.months) == 1 and asked:
+        [again] = asked.values()
+        context["reasked"] = months[0]
+        context["due_on"] = again.due_on
+        context["late_days"] = group.days.between(again.due_on, today)
+    return context
 
 
 # --- what was really sent -------------------------------------------------------------------
@@ -316,12 +451,16 @@ def steps_done(
     months: Sequence[date],
     reminders_total: int,
     zone: Any,
+    *,
+    asked: Mapping[date, AskedAgain] | None = None,
 ) -> list[dict[str, str]]:
     """Each step before the alert, sent or not, for ``months`` of one company on one lot.
 
     Read from the outbox, never inferred from where the ladder stands: a step no email covers
-    is said « non envoyé ». The months are named when an email covered only some of them."""
-    entries: list[dict[str, str]] = []
+    is said « non envoyé ». The months are named when an email covered only some of them.
+    A month asked again after its declaration was cancelled (``asked``) has the declaration
+    received and its cancellation among the steps, where they fell between the emails."""
+    entries: list[tuple[datetime | None, dict[str, str]]] = []
     for step in steps_before_escalation(reminders_total):
         emails: dict[str, SentStep] = {}
         missing: list[date] = []
@@ -335,30 +474,66 @@ def steps_done(
             covered = [m for m in months if m in email.months]
             partial = len(months) > 1 and len(covered) < len(months)
             entries.append(
-                {
-                    "label": step_label(step),
-                    "text": sent_state(email, zone)
-                    + (
-                        f" (pour {', '.join(remembered_month(m) for m in covered)})"
-                        if partial
-                        else ""
-                    ),
-                }
+                (
+                    email.created_at,
+                    {
+                        "label": step_label(step),
+                        "text": sent_state(email, zone)
+                        + (
+                            f" (pour {', '.join(remembered_month(m) for m in covered)})"
+                            if partial
+                            else ""
+                        ),
+                    },
+                )
             )
         if missing:
             partial = len(months) > 1 and len(missing) < len(months)
             entries.append(
-                {
-                    "label": step_label(step),
-                    "text": "non envoyé"
-                    + (
-                        f" (pour {', '.join(remembered_month(m) for m in missing)})"
-                        if partial
-                        else ""
-                    ),
-                }
+                (
+                    None,
+                    {
+                        "label": step_label(step),
+                        "text": "non envoyé"
+                        + (
+                            f" (pour {', '.join(remembered_month(m) for m in missing)})"
+                            if partial
+                            else ""
+                        ),
+                    },
+                )
             )
-    return entries
+    for month in sorted(asked or {}):
+        again = (asked or {})[month]
+        label = "déclaration" if len(months) == 1 else f"déclaration {month_phrase(month)}"
+        if again.received_at is not None and again.received_on is not None:
+            _insert_at(
+                entries,
+                again.received_at,
+                {"label": label, "text": f"reçue le {remembered_date(again.received_on)}"},
+            )
+        _insert_at(
+            entries,
+            again.cancelled_at,
+            {
+                "label": label,
+                "text": f"annulée le {remembered_date(again.cancelled_on)} (motif : "
+                f"« {again.reason} ») et redemandée à l'entreprise le même jour",
+            },
+        )
+    return [entry for _, entry in entries]
+
+
+def _insert_at(
+    entries: list[tuple[datetime | None, dict[str, str]]], at: datetime, entry: dict[str, str]
+) -> None:
+    """``entry`` before the first email queued after ``at`` (a step never sent has no moment:
+    it stays where the ladder puts it)."""
+    for index, (moment, _) in enumerate(entries):
+        if moment is not None and moment > at:
+            entries.insert(index, (at, entry))
+            return
+    entries.append((at, entry))
 
 
 def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded) -> None:

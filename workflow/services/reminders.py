@@ -101,6 +101,7 @@ from workflow.services.lot_calendars import (
     LotCalendar,
     declared_months,
     execution_starts,
+    first_month_of,
     lot_calendars,
     suspensions,
 )
@@ -331,20 +332,25 @@ def arm_company(app: App, session: Session, event: Any) -> None:
 def _arm(
     session: Session, settings: Settings, parties: Sequence[AwardParty], now: datetime
 ) -> None:
-    """Give each party its next call: its ``next_call_month`` (the lot's first month for a party
-    never called) at that month's call time, not before the working day after the lot started."""
+    """Give each party its next call: its ``next_call_month`` (for a party never called, its
+    first month: the lot's first, or the month it joined during the works) at that month's call
+    time, not before the working day after the lot started, nor, for a company joining during
+    the works (welcomed then), before the working day after ``now``."""
     ids = [p.clause_id for p in parties]
     calendars = lot_calendars(session, ids, settings)
     started = execution_starts(session, ids)
     zone = settings.zone
     for party in parties:
         lot = calendars[party.clause_id]
-        month = party.next_call_month or lot.start_month
+        welcomed = started.get(party.clause_id, now)
+        if party.first_month is not None and party.next_call_month is None:
+            welcomed = max(welcomed, now)  # joined during the works: welcomed now
+        month = party.next_call_month or first_month_of(party.first_month, lot.start_month)
         assert month is not None  # start_date is set: filtered by the callers
         party.next_call_month = month
         party.next_call_at = max(
             month_schedule(month, lot.rules, zone).call_at,
-            first_call_not_before(started.get(party.clause_id, now), lot.rules.call_time, zone),
+            first_call_not_before(welcomed, lot.rules.call_time, zone),
         )
         log.info(
             "party armed",

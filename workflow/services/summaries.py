@@ -101,6 +101,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -122,6 +124,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.batching import chunked
 from workflow.adapters.dialects import insert_ignoring, is_postgresql
 from workflow.adapters.orm import (
+    OPEN_LADDERS,
     AwardParty,
     Buyer,
     BuyerContact,
@@ -157,6 +160,7 @@ from workflow.domain.monthly_summary import (
     ClauseLine,
     Count,
     Declarations,
+    EarlierMissing,
     Figures,
     MissingDeclaration,
     MonthHours,
@@ -169,8 +173,8 @@ from workflow.domain.monthly_summary import (
     outcome_tables,
 )
 from workflow.domain.participants import worked
+from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.stages import Stage
 from workflow.domain.summary import (
     AGE_BAND_LABELS,
     AgeBand,
@@ -581,6 +585,8 @@ def _declarations(
             Clause.start_date.is_not(None),
             Clause.start_date <= period.last,
             _works_in(period),
+            # A company joining during the works owes the months from the one it joined.
+            or_(AwardParty.first_month.is_(None), AwardParty.first_month <= m),
         )
         .order_by(Buyer.name, Company.name, Clause.id)
     )
@@ -655,6 +661,136 @@ def _declarations(
         scope: Declarations(count, tuple(missing.get(scope, [])), tuple(pending.get(scope, [])))
         for scope, count in expected.items()
     }
+
+
+def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) -> Scoped:
+    """Per scope: the declarations of months before M still missing at the summary's moment,
+    by company x lot (``EarlierMissing``), in the order of the month's missing ones (buyer,
+    company, lot). A late start's skipped months have no summary of their own: the next one
+    names them, and so does every one after it until they are received or no longer asked.
+
+    One query over the reminder ladders of earlier months (a month owed has its ladder, opened
+    by the service's call): called by ``as_of``, not declared then (the ladder's ``declared_at``
+    after it, or none, and no declaration of the month recorded by then, nor corrected since
+    a version recorded by then), of a lot neither
+    closed nor abandoned then (a closure releases the months still owed, « plus demandée »)
+    and not after the day its work ended (``lot_ends``: owed no more). Then, as for M
+    (``_declarations``), late by ``is_late`` at the due date the call gave, pushed by the
+    suspended working days known at ``as_of``; a month spent entirely suspended is not asked.
+    """
+    m, as_of, zone = period.month, period.as_of, period.zone
+    ladder = DeclarationLadder
+    # Received by ``as_of``: recorded by then, or corrected since a version recorded by then
+    # (a correction moves ``recorded_at``, and the ladder's ``declared_at``, to its own instant;
+    # the month was no less received at the summary's moment, and the audit compiling it again
+    # must find what the email said).
+    received_then: ColumnElement[bool] = (
+        true()
+        if as_of is None
+        else or_(Declaration.recorded_at <= as_of, Declaration.replaced_recorded_at <= as_of)
+    )
+    declared = select(Declaration.id).where(
+        Declaration.clause_id == ladder.clause_id,
+        Declaration.company_id == ladder.company_id,
+        Declaration.month == ladder.month,
+        received_then,
+    )
+    final = [stage.value for stage in FINAL_STAGES]
+    if as_of is None:
+        open_then: Any = text(OPEN_LADDERS)
+        final_then: ColumnElement[bool] = Clause.stage.in_(final)
+        called: ColumnElement[bool] = ladder.called_at.is_not(None)
+    else:
+        open_then = or_(text(OPEN_LADDERS), ladder.declared_at > as_of)
+        # Final stages are final: a lot closed or abandoned by ``as_of`` stays so.
+        final_then = (
+            select(ClauseHistory.id)
+            .where(
+                ClauseHistory.clause_id == ladder.clause_id,
+                ClauseHistory.to_stage.in_(final),
+                ClauseHistory.at < as_of,
+            )
+            .exists()
+        )
+        called = ladder.called_at <= as_of
+    # The ladders' own columns, their lot's and company's: the buyers' names (a few hundred)
+    # are read apart (joined here, a bad estimate of the rows left made the planner loop over
+    # the buyers for every row).
+    statement = (
+        select(
+            ladder.clause_id,
+            ladder.company_id,
+            ladder.month,
+            ladder.due_on,
+            ladder.called_at,
+            Operation.buyer_id,
+            Market.reference,
+            Clause.lot_number,
+            Clause.lot_title,
+            Company.name,
+        )
+        .select_from(ladder)
+        .join(Clause, Clause.id == ladder.clause_id)
+        .join(Company, Company.id == ladder.company_id)
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .where(
+            ladder.month < m,
+            open_then,
+            called,
+            ~declared.exists(),
+            ~final_then,
+            or_(Clause.end_date.is_(None), ladder.month <= Clause.end_date),
+            _known(period),
+        )
+        .order_by(ladder.clause_id, ladder.company_id, ladder.month)
+    )
+    if buyer_id is not None:
+        statement = statement.where(Operation.buyer_id == buyer_id)
+    rows = list(_rows(session, statement))
+    if not rows:
+        return {}
+    suspended = _suspended(session, {row[0] for row in rows})
+    buyers = _names(session, Buyer, {row[5] for row in rows})
+    today = as_of.astimezone(zone).date() if as_of is not None else None
+    texts: dict[str, str] = {}  # one string for a name on many lines
+    lines: list[EarlierMissing] = []
+    for (cid, company_id), group in groupby(rows, key=itemgetter(0, 1)):
+        months: list[date] = []
+        for row in group:
+            month, due_on, called_at, bid, ref, lot, title, company = row[2:]
+            stretches = suspended.get(cid, ())
+            if stretches and month_fully_within(month, stretches, zone):
+                continue  # nobody is asked to declare a month spent entirely suspended
+            known = _suspensions_known(stretches, as_of)
+            if known:
+                days = LadderDays(suspended_days(known, zone, today or due_on))
+                due_on = pushed_due(due_on, local_date(called_at, zone), days)
+            if is_late(
+                month, as_of, zone, due_on=due_on, called_at=called_at, next_call_month=None
+            ):
+                months.append(month)
+        if months:
+            b, co, r, lo, ti = (
+                texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
+            )
+            lines.append(EarlierMissing(cid, bid, b, company_id, co, r, lo, ti, tuple(months)))
+    # In the order of the month's missing ones: buyer, company, lot.
+    lines.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id))
+    found: dict[int | None, list[EarlierMissing]] = defaultdict(list)
+    for line in lines:
+        found[None].append(line)
+        found[line.buyer_id].append(line)
+    return {scope: tuple(lines) for scope, lines in found.items()}
+
+
+def _names(session: Session, table: type[Buyer], ids: set[int]) -> dict[int, str]:
+    """The names of these buyers, a thousand at a time."""
+    found: dict[int, str] = {}
+    for chunk in chunked(sorted(ids)):
+        statement = select(table.id, table.name).where(table.id.in_(chunk))
+        found.update((row_id, name) for row_id, name in session.execute(statement))
+    return found
 
 
 def _suspensions_known(intervals: Iterable[Interval], as_of: datetime | None) -> list[Interval]:
@@ -1130,6 +1266,8 @@ def compile_month(
     clauses = _clauses(session, period, buyer_id)
     lines = clauses.lines
     declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
+    for scope, earlier in _earlier_missing(session, period, buyer_id).items():
+        declarations[scope] = replace(declarations.get(scope, Declarations(0, ())), earlier=earlier)
     declared = _line_figures(session, period, buyer_id)
     people, modes, contracts = declared.participants, declared.modes, declared.contracts
     outcomes = declared.outcomes

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import click
 from rich.markup import escape
 
+from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_percent
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
-from workflow.app.clauses import Figures, PartyChoice
+from workflow.app.clauses import Figures, PartyChoice, outstanding_data
 from workflow.app.end_facts import released_data
 from workflow.domain.characters import shown
 from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
@@ -484,14 +485,6 @@ def advance(
             closure_warning(advanced.clause_id, advanced.outstanding)
 
 
-def outstanding_data(outstanding: tuple[Outstanding, ...]) -> list[dict[str, Any]]:
-    return [
-        {"entreprise": o.company, "mois": [f"{m:%Y-%m}" for m in o.months]}
-        for o in outstanding
-        if o.months
-    ]
-
-
 def _count(outstanding: tuple[Outstanding, ...]) -> int:
     return sum(len(o.months) for o in outstanding)
 
@@ -615,6 +608,16 @@ def parse_party(spec: str, role: PartyRole, option: str) -> PartyChoice:
     metavar=PARTY_SPEC,
     help="Un sous-traitant (option répétable) : l'entreprise par son N°, son nom ou son SIRET.",
 )
+@click.option(
+    "--from",
+    "joining_text",
+    default=None,
+    metavar="MM/AAAA",
+    help=(
+        "Pendant les travaux : premier mois que déclarent les entreprises ajoutées par cette "
+        "correction (par défaut : le mois en cours)."
+    ),
+)
 @actor_option
 @json_option
 @handle_errors
@@ -627,15 +630,24 @@ def award(
     end_text: str,
     co_contractors: tuple[str, ...],
     subcontractors: tuple[str, ...],
+    joining_text: str | None,
     actor: str | None,
     as_json: bool,
 ) -> None:
-    """Enregistre l'attribution d'une clause (à l'étape « attribution ») : titulaire,
-    cotraitants, sous-traitants, dates.
+    """Enregistre l'attribution d'une clause (à l'étape « attribution ») ou la corrige, jusqu'à
+    la fin des travaux : titulaire, cotraitants, sous-traitants, dates. Une entreprise ajoutée
+    pendant les travaux déclare à partir du mois en cours, ou de --from.
 
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     start = parse_date_fr(start_text, "--start")
     end = parse_date_fr(end_text, "--end")
+    joining_from = None
+    if joining_text is not None:
+        joining_from = parse_month(joining_text)
+        if joining_from is None:
+            raise InputRefused(
+                f"--from : « {joining_text} » n'est pas un mois (mm/aaaa, par exemple 11/2026)."
+            )
     parties = [PartyChoice(company, PartyRole.HOLDER, correspondent_id, holder_hours)]
     parties += [parse_party(s, PartyRole.CO_CONTRACTOR, "--co-contractor") for s in co_contractors]
     parties += [parse_party(s, PartyRole.SUBCONTRACTOR, "--subcontractor") for s in subcontractors]
@@ -646,6 +658,7 @@ def award(
         start_date=start,
         planned_end_date=end,
         actor=actor,
+        joining_from=joining_from,
     )
     detail = recorded.detail
     if not as_json:

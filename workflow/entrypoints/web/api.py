@@ -598,11 +598,7 @@ def create_api(app: App) -> FastAPI:
             # month with its page on the site, where it is cancelled.
             "mois_plus_demandes": released_data(moved.released, links=True),
             "courriels_retires": list(moved.withdrawn),
-            "declarations_non_recues": [
-                {"entreprise": o.company, "mois": [f"{m:%Y-%m}" for m in o.months]}
-                for o in moved.outstanding
-                if o.months
-            ],
+            "declarations_non_recues": clauses.outstanding_data(moved.outstanding),
         }
 
     @api.post(

@@ -15,7 +15,10 @@ tells on the page it leads to what it released, as ``clause advance`` prints it
 log, where it is cancelled; a correction of the end tells the same, and the months it asks
 again as its history row keeps them (``end_corrected_from``). A suspension tells, by company,
 the waiting emails it withdrew and that they are sent again after the resumption, as ``clause
-advance`` prints it: read from the email log (``suspension_emails``), not from the address.
+advance`` prints it: read from the email log (``suspension_emails``), not from the address. A
+closure tells, by company, the declarations never received that it no longer asks, as ``clause
+advance`` prints them (``unreceived_query``); before it, and above the final report's form, the
+page warns of the months still owed, as ``clause report`` does once the report is recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_month, french_percent
 from workflow.app import clause_board as board_view
 from workflow.app import clause_corrections, released_emails, suspension_emails
@@ -52,11 +56,16 @@ from workflow.domain.stages import (
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.ladder import step_label
+from workflow.emails.notices import Outstanding, months_named
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
-from workflow.services.clauses import AwardResult
-from workflow.services.declaration_views import STATE_LABELS, DeclarationState
+from workflow.services.clauses import WORKS_STAGES, AwardResult
+from workflow.services.declaration_views import (
+    STATE_LABELS,
+    DeclarationState,
+    ExpectedDeclaration,
+)
 from workflow.services.end_date_corrections import END_DATE_CORRECTED
 from workflow.services.ladder_keys import LadderKey
 from workflow.services.lot_ends import ReleasedMonths, released_sentence
@@ -347,6 +356,71 @@ def released_views(released: Sequence[ReleasedMonths]) -> tuple[ReleasedView, ..
     )
 
 
+# --- what a closure no longer asks, told on the page it leads to -------------------------------
+#
+# A closure names the declarations still owed that it no longer asks, as ``clause advance``
+# prints them (``closure_warning``). The address carries them in numbers only, one ``nonrecues``
+# per company (« 12:2026-04,2026-05 »); the page keeps only the months its own calendar shows no
+# longer asked for that company (never received on a closed lot, ``DeclarationState.RELEASED``):
+# an address kept or typed cannot make it name a month still asked, declared, or of another lot.
+
+#: The address's field, one per company whose declarations the closure no longer asks.
+UNRECEIVED_FIELD = "nonrecues"
+
+
+def unreceived_query(outstanding: Sequence[Outstanding]) -> list[tuple[str, str]]:
+    """``nonrecues=12:2026-04,2026-05``: a company's N° and the months it no longer owes."""
+    return [
+        (UNRECEIVED_FIELD, f"{o.company_id}:{_month_codes(o.months)}")
+        for o in outstanding
+        if o.company_id is not None and o.months
+    ]
+
+
+@dataclass(frozen=True)
+class OwedView:
+    """One company's months owed (before the final report or the closure) or no longer asked
+    (after the closure), as ``clause advance`` and ``clause report`` name them: « avril et mai
+    2026 »."""
+
+    company: str
+    months: str
+    count: int
+
+
+def owed_views(owed: Sequence[Outstanding]) -> tuple[OwedView, ...]:
+    return tuple(
+        OwedView(o.company, months_named(o.months), len(o.months)) for o in owed if o.months
+    )
+
+
+def unreceived_from(
+    values: Sequence[str], lines: Sequence[ExpectedDeclaration]
+) -> tuple[OwedView, ...]:
+    """What a closure no longer asks, read back from the address (``unreceived_query``): only
+    the months the lot's calendar shows no longer asked of that company; a part that does not
+    read is left out, each company told once."""
+    released = {
+        (line.company_id, line.month): line.company
+        for line in lines
+        if line.state is DeclarationState.RELEASED
+    }
+    companies = {company_id for company_id, _ in released}
+    found: dict[int, Outstanding] = {}
+    for value in values:
+        if len(found) == len(companies):
+            break
+        number, _, codes = value.partition(":")
+        if not number.isdigit() or len(number) > 9 or int(number) in found:
+            continue
+        company_id = int(number)
+        months = _months_of(codes, date.min)
+        kept = tuple(sorted({m for m in months or () if (company_id, m) in released}))
+        if kept:
+            found[company_id] = Outstanding(released[(company_id, kept[0])], kept, company_id)
+    return owed_views(list(found.values()))
+
+
 # --- an end of the work corrected, told on the page it leads to ---------------------------------
 #
 # What a correction released comes back in the address as a finish's does (``liberes``). What it
@@ -540,6 +614,12 @@ def router(app: App, pages: Pages) -> APIRouter:
                 else {}
             )
             released = still_waiting(released, waiting)
+        # What a closure no longer asks, from the address, as the lot's calendar shows it.
+        no_longer_asked = (
+            unreceived_from(request.query_params.getlist(UNRECEIVED_FIELD), page.declarations)
+            if done is Stage.CLOSED and not refusal
+            else ()
+        )
         # What a suspension withdrew of the lot's waiting emails, read from the email log (the
         # address says only that a suspension was done): nothing once the lot is resumed.
         withdrawn = (
@@ -561,6 +641,11 @@ def router(app: App, pages: Pages) -> APIRouter:
             done=done,
             released=released_views(released),
             withdrawn=withdrawn,
+            no_longer_asked=no_longer_asked,
+            # The months still owed, that the final report leaves out and the closure no longer
+            # asks: the page warns of them before either, as the command line does after.
+            owed=owed_views(clause_app.owed_by_company(page.declarations)),
+            close=ClauseEvent.CLOSE,
             done_action=done_action,
             corrected=corrected,
             correct_end=page.detail.summary.stage is Stage.FOLLOW_UP
@@ -629,9 +714,16 @@ def router(app: App, pages: Pages) -> APIRouter:
             return await clause_response(
                 request, user, clause_id, refusal=refused.message, typed=typed
             )
-        # A finish that released months tells it at the top of the page (``released_query``).
-        address = urlencode([("fait", advanced.to_stage.value), *released_query(advanced.released)])
-        anchor = "#message" if advanced.released else "#etape"
+        # A finish that released months tells it at the top of the page (``released_query``); a
+        # closure, the declarations it no longer asks (``unreceived_query``).
+        address = urlencode(
+            [
+                ("fait", advanced.to_stage.value),
+                *released_query(advanced.released),
+                *unreceived_query(advanced.outstanding),
+            ]
+        )
+        anchor = "#message" if advanced.released or advanced.outstanding else "#etape"
         return RedirectResponse(f"/clauses/{advanced.clause_id}?{address}{anchor}", status_code=303)
 
     # --- the actions of a clause's stage ------------------------------------------------------
@@ -681,6 +773,13 @@ def router(app: App, pages: Pages) -> APIRouter:
                     f"Date de fin prévue\u00a0: le {end:%d/%m/%Y} est avant le démarrage "
                     f"({start:%d/%m/%Y})."
                 )
+            joining_text = typed.get("premier_mois", "").strip()
+            joining_from = parse_month(joining_text) if joining_text else None
+            if joining_text and joining_from is None:
+                raise InputRefused(
+                    f"Premier mois des entreprises ajoutées\u00a0: «\u00a0{joining_text}\u00a0» "
+                    "n'est pas un mois (mm/aaaa)."
+                )
             choices = await call(board_view.resolve_parties, parties)
             recorded = await call(
                 clause_app.award_clause,
@@ -689,6 +788,7 @@ def router(app: App, pages: Pages) -> APIRouter:
                 start_date=start,
                 planned_end_date=end,
                 actor=user.name,
+                joining_from=joining_from,
             )
             return AWARD_DONE[recorded.result]
 
@@ -919,4 +1019,7 @@ def award_form(page: board_view.ClausePage, typed: dict[str, str]) -> dict[str, 
         "start": start,
         "end": end,
         "recorded": bool(page.award_lines),
+        # During the works, the first month the companies added declare (empty: this month).
+        "in_works": detail.summary.stage in WORKS_STAGES,
+        "joining": typed.get("premier_mois", ""),
     }

@@ -123,6 +123,8 @@ def router(app: App, pages: Pages) -> APIRouter:
             status_code=status,
             message=error.message,
             expired=status == 410,
+            # What follows for the month of an expired link: a closed lot's sends no new one.
+            follows=error.expired if isinstance(error, online.LinkExpired) else None,
         )
 
     def form_page(

@@ -20,6 +20,7 @@ from workflow.adapters.orm import (
 )
 from workflow.emails import cancellations as cancellation_email
 from workflow.emails import digest as digest_email
+from workflow.emails import late_declarations as late_declaration_email
 from workflow.emails import summaries as summary_email
 from workflow.emails import welcome as welcome_email
 from workflow.emails.ladder import step_kind
@@ -229,6 +230,34 @@ def _cancellation(look: _Lookup, row: OutboxMessage, parts: list[str], problems:
         )
 
 
+def _late_declaration(
+    look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]
+) -> None:
+    """``late_declared:<clause>:<company>:<YYYY-MM>:<instant>``: a month of that company on that
+    clause that had a ladder (its alert left), and the history row of its recording then."""
+    _kind(problems, row, late_declaration_email.KIND)
+    if len(parts) < 5:
+        problems.append("clé d'avis de déclaration reçue après l'alerte illisible")
+        return
+    clause_id, company_id = _int(parts[1]), _int(parts[2])
+    _same_clause(problems, row, clause_id)
+    if not look.clause(problems, clause_id):
+        return
+    assert clause_id is not None
+    look.company(problems, company_id)
+    try:
+        month = datetime.strptime(parts[3], "%Y-%m").date()
+    except ValueError:
+        problems.append(f"mois « {parts[3]} » de la clé illisible")
+        return
+    if (clause_id, company_id, month) not in look.ladders:
+        problems.append(
+            f"aucun suivi des déclarations de {month:%m/%Y} pour l'entreprise n° {company_id} "
+            f"sur la clause n° {clause_id}"
+        )
+    look.moment(problems, clause_id, ":".join(parts[4:]))
+
+
 def _digest(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
     _kind(problems, row, digest_email.KIND)
     period = parts[1] if len(parts) == 2 else ""
@@ -288,6 +317,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _receipt(look, row, parts, problems)
         elif prefix == cancellation_email.KEY_PREFIX:
             _cancellation(look, row, parts, problems)
+        elif prefix == late_declaration_email.KEY_PREFIX:
+            _late_declaration(look, row, parts, problems)
         elif prefix == "digest":
             _digest(look, row, parts, problems)
         elif prefix == "summary":

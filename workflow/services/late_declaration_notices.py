@@ -1,0 +1,187 @@
+"""The buyer told that a month its alert said missing has arrived since.
+
+The alert before formal notice (``declaration_escalation``) asks the buyer how to proceed, and
+the buyer may go on to a formal notice against the company. When the company then declares that
+month (hours or zero; import, web page, API or command: every channel publishes
+``DeclarationRecorded``), a notice (``emails.late_declarations``) is queued in the same
+transaction, for the alert's readers (the buyer's contacts and the facilitator, as the alert).
+
+- Only for an alert that left (sent): one withdrawn or still waiting never reached the buyer
+  (``reminder_emails.withdraw_answered`` withdraws one still waiting when the month arrives).
+- Once per alert: under ``late_declared:<clause>:<company>:<YYYY-MM>:<instant>``, the instant
+  of the recording; a month already told since the alert left is not told again (a second
+  recording is a correction). A month cancelled and declared again after a new alert is told
+  again: the buyer was alerted again.
+- Whatever the buyer's notice preference: like the alert itself, which goes to every buyer,
+  it is the answer to a question the buyer was asked, not a milestone of the lot.
+- Withdrawn, its reason kept, when the declaration is cancelled before it leaves (as the
+  receipts are, ``receipt_withdrawals``); written again with the corrected figures when the
+  declaration is corrected before it leaves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
+from workflow.adapters.templates import remembered_date
+from workflow.domain.calendar import local_date
+from workflow.domain.events import DeclarationCancelled, DeclarationRecorded
+from workflow.emails.ladder import KIND_ESCALATION
+from workflow.emails.late_declarations import (
+    KEY_PREFIX,
+    KIND,
+    LateDeclaration,
+    late_declaration_context,
+)
+from workflow.services import notices
+from workflow.services.email_facts import lot_of, party_of
+from workflow.services.ladder_keys import KEY_PREFIX as LADDER_PREFIX
+from workflow.services.ladder_keys import key_months
+from workflow.services.mailing import Mailing
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email
+
+
+def notice_key(clause_id: int, company_id: int, month: date, at: datetime) -> str:
+    return f"{KEY_PREFIX}:{clause_id}:{company_id}:{month:%Y-%m}:{at.astimezone(UTC).isoformat()}"
+
+
+def _month_prefix(clause_id: int, company_id: int, month: date) -> str:
+    return f"{KEY_PREFIX}:{clause_id}:{company_id}:{month:%Y-%m}:"
+
+
+def _alert_left(
+    session: Session, clause_id: int, company_id: int, month: date
+) -> OutboxMessage | None:
+    """The latest alert naming ``month`` of this company on this lot that was sent."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == KIND_ESCALATION,
+            OutboxMessage.key.like(f"{LADDER_PREFIX}:{clause_id}:{company_id}:%"),
+            OutboxMessage.state == OutboxState.SENT,
+        )
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    ).all()
+    for row in rows:
+        covered = key_months(row.key)
+        if covered is not None and month in covered.months:
+            return row
+    return None
+
+
+def _notices(session: Session, clause_id: int, company_id: int, month: date) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.clause_id == clause_id,
+                OutboxMessage.kind == KIND,
+                OutboxMessage.key.like(_month_prefix(clause_id, company_id, month) + "%"),
+            )
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    )
+
+
+def _withdraw(row: OutboxMessage, reason: str) -> None:
+    row.state = OutboxState.CANCELLED
+    row.next_attempt_at = None
+    row.last_error = reason
+
+
+def _day(app: Mailing, at: datetime) -> str:
+    return remembered_date(local_date(at, app.settings.zone))
+
+
+def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
+    """A month declared whose alert left: the buyer is told it has arrived."""
+    alert = _alert_left(session, event.clause_id, event.company_id, event.month)
+    if alert is None:
+        return
+    since_alert = [
+        row
+        for row in _notices(session, event.clause_id, event.company_id, event.month)
+        if row.created_at >= alert.created_at and row.state != OutboxState.CANCELLED
+    ]
+    corrected = False
+    if since_alert:
+        waiting = [row for row in since_alert if row.state in NOT_LEFT]
+        if event.replaces is None or len(waiting) < len(since_alert):
+            # Told already (a notice left, or the same recording handled twice).
+            return
+        # A correction while the notice waits: it would give the figures replaced.
+        for row in waiting:
+            _withdraw(
+                row,
+                f"Remplacé : la déclaration a été corrigée le {_day(app, event.at)} ; l'avis "
+                "part avec les chiffres corrigés.",
+            )
+        corrected = True
+    elif event.replaces is not None:
+        # A correction of a month not told since the alert: declared before it left (an alert
+        # being sent cannot be withdrawn), the buyer was not told then and is not now.
+        return
+    declaration = session.get(Declaration, event.declaration_id)
+    if declaration is None:
+        raise LookupError(f"declaration {event.declaration_id} vanished inside its transaction")
+    clause = session.get_one(Clause, event.clause_id)
+    company = session.get_one(Company, event.company_id)
+    party = notices.award_party(session, clause.id, company.id)
+    covered = key_months(alert.key)
+    assert covered is not None  # read by ``_alert_left``
+    declared = set(
+        session.scalars(
+            select(Declaration.month).where(
+                Declaration.clause_id == clause.id, Declaration.company_id == company.id
+            )
+        )
+    )
+    zone = app.settings.zone
+    late = LateDeclaration(
+        month=event.month,
+        declared_on=local_date(event.at, zone),
+        total_hours=declaration.total_hours,
+        participants=len({line.participant_id for line in declaration.lines}),
+        alerted_on=local_date(alert.sent_at or alert.created_at, zone),
+        still_missing=tuple(m for m in covered.months if m not in declared | {event.month}),
+        corrected=corrected,
+    )
+    settings = app.settings
+    recipients = [
+        *notices.buyer_recipients(clause.market.operation.buyer),
+        Recipient(settings.facilitator_name, settings.facilitator_email),
+    ]
+    queue_email(
+        session,
+        app.renderer,
+        key=notice_key(clause.id, company.id, event.month, event.at),
+        kind=KIND,
+        recipients=recipients,
+        context=late_declaration_context(
+            lot_of(clause),
+            party_of(party) if party is not None else None,
+            company.name,
+            late,
+            settings,
+        ),
+        now=event.at,
+        clause_id=clause.id,
+    )
+
+
+def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancelled) -> None:
+    """The notice of a declaration cancelled that has not left is withdrawn: the month is
+    missing again."""
+    for row in _notices(session, event.clause_id, event.company_id, event.month):
+        if row.state in NOT_LEFT:
+            _withdraw(
+                row,
+                f"Retiré : la déclaration a été annulée le {_day(app, event.at)} par "
+                f"{event.actor}, cet avis n'était plus vrai.",
+            )
