@@ -320,3 +320,22 @@ def test_a_start_moved_later_before_any_call_calls_from_the_new_first_month(app:
         "déclaration a déjà été demandée à Bâtiments Test ; les mois d'avant n'ont été demandés "
         "à aucune entreprise : le démarrage n'avance plus une fois un mois demandé."
     )
+
+
+def test_a_company_added_after_the_planned_end_by_default_is_refused_with_what_to_do(
+    app: App,
+) -> None:
+    """A lot still in execution past its planned end: a company added without a first month
+    would join the month after the last one, owing nothing and welcomed « à partir de … »
+    (review): refused like a first month given after the end, saying what to do."""
+    lot = started_lot(app)
+    sub = newcomer(app)
+    kept = parties_of(app, lot)
+    after_end = paris(date(END.year, END.month, END.day) + timedelta(days=40), 10)
+
+    with pytest.raises(InputRefused) as refused:
+        correct(app, lot, [*kept, subcontractor(sub)], after_end)
+    assert "est après la fin prévue du lot" in refused.value.message
+    assert "--from MM/AAAA" in refused.value.message
+    assert first_month(app, lot, sub) is None
+    assert [p.company_id for p in parties_of(app, lot)] == [p.company_id for p in kept]

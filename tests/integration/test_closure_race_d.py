@@ -2,7 +2,7 @@
 sessions at once).
 
 The closure names the months still owed and stops asking them. It reads them only once it holds
-the clause's row (``lot_ends.lock_clause_row``), the row a declaration locks first: a
+the clause's row (``clauses.get_clause(for_update=True)``), the row a declaration locks first: a
 declaration committed while the closure waits is read as received, neither named as missing in
 the history row nor released. Read before the lock (as it was), the month was named missing,
 and released, though the company had declared it. The final report reads them under the same
@@ -29,9 +29,8 @@ from workflow.bootstrap import App, bootstrap
 from workflow.domain.stages import ClauseEvent
 from workflow.emails.notices import Outstanding
 from workflow.errors import InputRefused
-from workflow.services.clauses import advance_clause
+from workflow.services.clauses import advance_clause, get_clause
 from workflow.services.declarations import record_declaration
-from workflow.services.lot_ends import lock_clause_row
 
 NBSP = "\u00a0"
 COMPANY = "Bâtiments Course"
@@ -153,7 +152,7 @@ def test_a_declaration_waiting_for_the_closure_then_finds_the_clause_closed(
                 results["declared"] = exc
 
         with app.sessions() as first, first.begin():
-            lock_clause_row(first, clause_id)
+            get_clause(first, clause_id, for_update=True)
             thread = threading.Thread(target=declaration)
             thread.start()
             give_up = time.monotonic() + 30

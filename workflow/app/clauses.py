@@ -35,7 +35,7 @@ from workflow.services.declaration_views import (
     ExpectedDeclaration,
     expected_declarations,
 )
-from workflow.services.lot_ends import ReleasedMonths, lock_clause_row
+from workflow.services.lot_ends import ReleasedMonths
 from workflow.services.reminder_emails import LadderRewrite
 from workflow.services.suspension_withdrawals import told_withdrawals
 
@@ -261,7 +261,7 @@ def advance_clause(
             # Lock first, then read: a declaration committed before the lock is received, one
             # recorded after it waits for this transaction. The version read under the lock is
             # the one the compare-and-set of the move is based on.
-            version = lock_clause_row(unit.session, clause_id).version
+            version = clause_service.get_clause(unit.session, clause_id, for_update=True).version
             outstanding = outstanding_declarations(unit.session, app, clause_id, today)
         advanced = clause_service.advance_clause(
             unit.session,
@@ -374,7 +374,7 @@ def record_final_report(
         # The declarations not received yet: named in the history row, read back by the
         # buyer's email, which says its total does not include them. Read under the clause's
         # lock, as the closure reads them: a declaration committed meanwhile is not named.
-        lock_clause_row(unit.session, clause_id)
+        clause_service.get_clause(unit.session, clause_id, for_update=True)
         outstanding = outstanding_declarations(
             unit.session, app, clause_id, local_date(unit.now, app.settings.zone)
         )

@@ -39,6 +39,10 @@ SAMPLE_AWARDED_ON = date(2026, 2, 9)
 #: The stages of a lot whose execution has not started: its first call's date is the one the
 #: ladder will give only if the start is recorded in time (``first_call_context``).
 NOT_STARTED = frozenset({Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value})
+#: The stages of a lot whose works are under way: its months' calls leave, or left, one by one
+#: at the start of each month (or wait for the resumption); a schedule computed from the start
+#: would be untrue (its first month long past, a catch-up call dated in the past).
+IN_WORKS = frozenset({Stage.EXECUTION.value, Stage.SUSPENDED.value})
 
 
 def first_call_context(
@@ -84,24 +88,40 @@ def welcome_context(
     catch_up: CatchUp | None = None,
     links: Sequence[DeclarationLink] = (),
     joined: date | None = None,
+    called: Mapping[date, date] | None = None,
 ) -> dict[str, Any]:
     """``howto`` is the ``declaration_howto`` of this company's first months
     (``services.declaration_howto.declaration_material``). ``due_dates`` and ``catch_up``
     (``domain.calendar.expected_due_dates``): the dates the ladder will really give.
     ``joined``: the first month of a company joining during the works, which declares from it
-    (the months before are not in its schedule)."""
+    (the months before are not in its schedule). ``called``: for a lot in works
+    (``IN_WORKS``), the months whose call to this company left, with the due date it gave: the
+    only dates written; the next months' calls leave at the start of each month (in
+    suspension, after the resumption), with no first-call or catch-up schedule. None: the
+    dates of ``due_dates`` (a lot not started, a company joining the works now)."""
     due_dates = due_dates or {}
-    schedule = [
-        {"month": row["month"], "due_on": due_dates.get(row["month"]) or row["due_on"]}
-        for row in schedule_context(lot, due_day)
-        if joined is None or row["month"] >= joined
-    ]
+    works = lot.stage in IN_WORKS and called is not None
+    if works:
+        catch_up = None
+        schedule = [
+            {"month": month, "due_on": due_on}
+            for month, due_on in sorted((called or {}).items())
+            if joined is None or month >= joined
+        ]
+    else:
+        schedule = [
+            {"month": row["month"], "due_on": due_dates.get(row["month"]) or row["due_on"]}
+            for row in schedule_context(lot, due_day)
+            if joined is None or row["month"] >= joined
+        ]
     return {
         "clause": lot_context(lot),
         # Not started: every date of the first call holds only if the start is recorded in time,
         # and the templates say so; started, the ladder's dates are facts.
         "started": lot.stage not in NOT_STARTED,
-        "first_call": first_call_context(schedule, catch_up),
+        "first_call": None if works else first_call_context(schedule, catch_up),
+        "works": works,
+        "suspended": lot.stage == Stage.SUSPENDED.value,
         "company": {"name": party.company},
         "correspondent": {"name": correspondent.name, "email": correspondent.email},
         "role": party.role_label,

@@ -468,6 +468,16 @@ def apply_award(
         return AwardOutcome(clause, AwardResult.UNCHANGED)
     joining: date | None = None
     if stage in WORKS_STAGES:
+        # The pass opens months and moves each party's next call under the party's row lock
+        # (SKIP LOCKED), never the clause's: lock the lot's parties too, so that a month the
+        # pass opened meanwhile is seen by the checks below and no next call is written back
+        # over the pass's.
+        session.scalars(
+            select(AwardParty)
+            .where(AwardParty.clause_id == clause.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
         joining = _check_works_correction(
             session,
             clause,
@@ -712,7 +722,15 @@ def _check_works_correction(
     last = month_start(planned_end_date)
     if joining_from is None:
         # Joining now: it declares from this month, the lot's first one at the earliest.
-        return max(month_start(today), start)
+        first = max(month_start(today), start)
+        if first > last:
+            raise InputRefused(
+                f"{field} : ce mois-ci ({french_month(first)}) est après la fin prévue du lot "
+                f"({french_month(last)}) : l'entreprise ajoutée n'aurait aucun mois à déclarer. "
+                "Donnez son premier mois (--from MM/AAAA), ou reportez d'abord la fin prévue "
+                "(clauses lot set-end)."
+            )
+        return first
     first = month_start(joining_from)
     if first < start:
         raise InputRefused(

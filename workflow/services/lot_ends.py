@@ -469,25 +469,6 @@ def _write_again(
 # --- the clause closed: nothing is owed any more ----------------------------------------------
 
 
-def lock_clause_row(session: Session, clause_id: int) -> Clause:
-    """The clause's row locked (``FOR UPDATE``) and read again as it is now, before the closure
-    (or the final report) reads the months still owed: recording a declaration locks the same
-    row first (``declarations.record_declaration``), so one committed before the lock is read
-    as received, and one recorded after waits for the closure's commit (it sees the clause
-    closed only if it reads the row again once locked: ``populate_existing``, as here). Read
-    before the lock, a declaration committed in between would be named as missing and
-    released.
-
-    The version read here is the one the closure's compare-and-set is based on
-    (``clauses.advance_clause``'s ``expected_version``)."""
-    return session.scalars(
-        select(Clause)
-        .where(Clause.id == clause_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def stop_at_close(session: Session, clause: Clause, closed_on: date) -> dict[int, list[str]]:
     """In the closure's transaction: a closed clause asks no month any more (the pass calls and
     reminds only lots in execution or follow-up, ``reminders.CALLING_STAGES``), so the ladder of

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -96,7 +96,10 @@ from workflow.emails.notices import (
     Count,
     EndCorrection,
     EndMove,
+    Outstanding,
     notice_context,
+    outstanding_context,
+    outstanding_of,
 )
 from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
@@ -407,7 +410,34 @@ def milestone_context(
         # Written from the clause as it stands: closed since the report (a notice written again
         # at the closure, or held and released after it), it says so, never « d'ici là ».
         context["closed_on"] = closed_on(session, clause, app.settings.zone)
+        if "outstanding" in context:
+            # The figures are read now: a month the report named as missing and declared since
+            # is in them, so it is no longer named « non reçue » (a notice written again at the
+            # closure, or held and released later).
+            context["outstanding"] = outstanding_context(
+                still_outstanding(session, clause.id, outstanding_of(reason))
+            )
     return context
+
+
+def still_outstanding(
+    session: Session, clause_id: int, outstanding: Sequence[Outstanding]
+) -> list[Outstanding]:
+    """Of the months a final report named as missing, those still not declared now."""
+    declared = {
+        (name, month)
+        for name, month in session.execute(
+            select(Company.name, Declaration.month)
+            .join(Company, Company.id == Declaration.company_id)
+            .where(Declaration.clause_id == clause_id)
+        )
+    }
+    return [
+        dataclasses.replace(
+            o, months=tuple(m for m in o.months if (o.company, month_start(m)) not in declared)
+        )
+        for o in outstanding
+    ]
 
 
 def closed_on(session: Session, clause: Clause, zone: ZoneInfo) -> date | None:
@@ -580,8 +610,10 @@ def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: dat
     at the report, not sent yet) says « La clause sera ensuite clôturée … d'ici là, il peut
     encore être déclaré », untrue once it leaves. It is written again from the clause closed
     (``milestone_context``: « La clause a été clôturée le … »), with the report's day, the months
-    its history row names as missing, the same recipients and held day, and the figures read at
-    the closure (as a held notice released later reads them), under its key followed by the
+    its history row names as missing and still not declared at the closure, the same recipients
+    and held day, and the figures read at the closure (as a held notice released later reads
+    them; ``still_outstanding``: a month declared in between is in them, never « non reçue »),
+    under its key followed by the
     closure's instant (the audit reads it as caused by the closure); the first one withdrawn,
     its reason kept. One refused for good or given up stays as
     it is, among the undelivered emails, as the closure leaves the ladder's (``lot_ends``); one
@@ -998,6 +1030,13 @@ def welcome_message(
         due_dates, catch_up = _joined_due_dates(session, clause, party.first_month, settings, at)
     elif due_dates is None:
         due_dates, catch_up = _expected_due_dates(session, clause, settings, at)
+    called: dict[date, date] | None = called_months_of(session, clause.id, party.company_id)
+    # The months already called keep the due date their call gave (``welcome_context``).
+    due_dates = {**(due_dates or {}), **(called or {})}
+    if clause.stage == Stage.EXECUTION.value and party.first_month is not None and not called:
+        # Joining the works now: armed at ``at`` (``_joined_due_dates``), its dates are the
+        # ladder's; no call leaves before its welcome.
+        called = None
     zone = settings.zone
     months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
     if not months:
@@ -1022,8 +1061,23 @@ def welcome_message(
         catch_up=catch_up,
         links=month_links(session, settings, clause.id, party.company_id, months, at),
         joined=party.first_month,
+        called=called,
     )
     return context, material.attachments
+
+
+def called_months_of(session: Session, clause_id: int, company_id: int) -> dict[date, date]:
+    """The months whose call to the company left, with the due date that call gave."""
+    return {
+        month: due_on
+        for month, due_on in session.execute(
+            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+                DeclarationLadder.called_at.is_not(None),
+            )
+        )
+    }
 
 
 def _joined_due_dates(
@@ -1089,7 +1143,7 @@ def _expected_due_dates(
     if lot.start_month is None or lot.end_month is None:
         return {}, None
     started = at
-    if clause.stage in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
+    if clause.stage in (Stage.EXECUTION.value, Stage.SUSPENDED.value, Stage.FOLLOW_UP.value):
         started = execution_starts(session, [clause.id]).get(clause.id, at)
     return expected_due_dates(lot.start_month, lot.end_month, lot.rules, settings.zone, started)
 
@@ -1247,7 +1301,10 @@ def receipt_message(
         correction=links[declaration.month],
         owed_links=links,
         next_month=next_month_to_open(
-            clause, declared_months_of(session, clause.id, company.id), local_day(at, settings.zone)
+            clause,
+            declared_months_of(session, clause.id, company.id),
+            local_day(at, settings.zone),
+            party.first_month if party is not None else None,
         ),
         replaces=replaces,
         written_on=local_day(at, settings.zone),
