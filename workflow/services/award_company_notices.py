@@ -44,7 +44,14 @@ from workflow.services.clauses import AWARD_CORRECTED, award_changes_of
 from workflow.services.email_facts import party_correspondent
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
-from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, key_exists, queue_email
+from workflow.services.outbox import (
+    NOT_LEFT,
+    OutboxState,
+    Recipient,
+    key_exists,
+    queue_email,
+    withdraw,
+)
 
 #: The changes of the whole lot every welcome states.
 LOT_CHANGES = ("Démarrage", "Fin prévue")
@@ -224,6 +231,4 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
 def _withdraw(rows: Sequence[OutboxMessage], reason: str) -> None:
     """Emails not left taken back, their reason kept in the email log."""
     for row in rows:
-        row.state = OutboxState.CANCELLED.value
-        row.next_attempt_at = None
-        row.last_error = reason
+        withdraw(row, reason)

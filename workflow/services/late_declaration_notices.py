@@ -42,7 +42,7 @@ from workflow.services.email_facts import lot_of, party_of
 from workflow.services.ladder_keys import KEY_PREFIX as LADDER_PREFIX
 from workflow.services.ladder_keys import key_months
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email, withdraw
 
 
 def notice_key(clause_id: int, company_id: int, month: date, at: datetime) -> str:
@@ -89,12 +89,6 @@ def _notices(session: Session, clause_id: int, company_id: int, month: date) -> 
     )
 
 
-def _withdraw(row: OutboxMessage, reason: str) -> None:
-    row.state = OutboxState.CANCELLED
-    row.next_attempt_at = None
-    row.last_error = reason
-
-
 def _day(app: Mailing, at: datetime) -> str:
     return remembered_date(local_date(at, app.settings.zone))
 
@@ -117,7 +111,7 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
             return
         # A correction while the notice waits: it would give the figures replaced.
         for row in waiting:
-            _withdraw(
+            withdraw(
                 row,
                 f"Remplacé : la déclaration a été corrigée le {_day(app, event.at)} ; l'avis "
                 "part avec les chiffres corrigés.",
@@ -180,7 +174,7 @@ def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancell
     missing again."""
     for row in _notices(session, event.clause_id, event.company_id, event.month):
         if row.state in NOT_LEFT:
-            _withdraw(
+            withdraw(
                 row,
                 f"Retiré : la déclaration a été annulée le {_day(app, event.at)} par "
                 f"{event.actor}, cet avis n'était plus vrai.",

@@ -127,7 +127,14 @@ from workflow.services.lot_calendars import (
     suspensions,
 )
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import NOT_LEFT, Attachment, Recipient, key_exists, queue_email
+from workflow.services.outbox import (
+    NOT_LEFT,
+    Attachment,
+    Recipient,
+    key_exists,
+    queue_email,
+    withdraw,
+)
 from workflow.services.outcomes import counted
 from workflow.settings import Settings
 
@@ -664,7 +671,7 @@ def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: dat
             clause_id=clause_id,
         ):
             continue
-        _withdraw(
+        withdraw(
             row,
             f"Remplacé : la clause a été clôturée le {_day(app, at)} avant le départ de ce "
             "courriel ; le même bilan, qui dit la clôture, part à sa place.",
@@ -706,14 +713,6 @@ def _latest_notice(session: Session, clause_id: int, kind: str) -> OutboxMessage
     ).first()
 
 
-def _withdraw(row: OutboxMessage, reason: str) -> None:
-    """Withdrawn by the service before it left, as ``receipt_withdrawals`` does: never sent, the
-    reason in the email log (``ladder_keys.withdrawn_by_service``)."""
-    row.state = OutboxState.CANCELLED
-    row.next_attempt_at = None
-    row.last_error = reason
-
-
 def _settle_held(session: Session, clause_id: int, kind: str, at: datetime) -> int:
     """The lot's held notices of ``kind`` still waiting, settled as superseded: the number."""
     held = session.scalars(
@@ -743,7 +742,7 @@ def withdraw_abandon_notice(app: Mailing, session: Session, clause_id: int, at: 
         return held > 0
     if row.state not in NOT_LEFT:
         return False
-    _withdraw(
+    withdraw(
         row,
         f"{ABANDON_WITHDRAWN} le {_day(app, at)} avant le départ de ce courriel ; le donneur "
         "d'ordre n'est prévenu ni de l'abandon ni de la réouverture.",
@@ -796,7 +795,7 @@ def withdraw_drafted_notice(app: Mailing, session: Session, clause_id: int, at: 
     row = _latest_notice(session, clause_id, DRAFTED_NOTICE)
     if row is None or row.state not in NOT_LEFT:
         return
-    _withdraw(
+    withdraw(
         row,
         f"Remplacé : l'attribution du lot a été enregistrée le {_day(app, at)} avant le départ "
         "de ce courriel ; l'avis d'attribution part à sa place.",
@@ -1030,7 +1029,9 @@ def welcome_message(
         due_dates, catch_up = _joined_due_dates(session, clause, party.first_month, settings, at)
     elif due_dates is None:
         due_dates, catch_up = _expected_due_dates(session, clause, settings, at)
-    called: dict[date, date] | None = called_months_of(session, clause.id, party.company_id)
+    called: dict[date, date] | None = ladder_due_dates(
+        session, clause.id, party.company_id, called_only=True
+    )
     # The months already called keep the due date their call gave (``welcome_context``).
     due_dates = {**(due_dates or {}), **(called or {})}
     if clause.stage == Stage.EXECUTION.value and party.first_month is not None and not called:
@@ -1064,20 +1065,6 @@ def welcome_message(
         called=called,
     )
     return context, material.attachments
-
-
-def called_months_of(session: Session, clause_id: int, company_id: int) -> dict[date, date]:
-    """The months whose call to the company left, with the due date that call gave."""
-    return {
-        month: due_on
-        for month, due_on in session.execute(
-            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
-                DeclarationLadder.clause_id == clause_id,
-                DeclarationLadder.company_id == company_id,
-                DeclarationLadder.called_at.is_not(None),
-            )
-        )
-    }
 
 
 def _joined_due_dates(
@@ -1163,17 +1150,18 @@ def company_hours(
     return Decimal(total or 0)
 
 
-def ladder_due_dates(session: Session, clause_id: int, company_id: int) -> dict[date, date]:
-    """The due date each month's ladder holds the company to (the call's, once it left)."""
-    return {
-        month: due_on
-        for month, due_on in session.execute(
-            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
-                DeclarationLadder.clause_id == clause_id,
-                DeclarationLadder.company_id == company_id,
-            )
-        )
-    }
+def ladder_due_dates(
+    session: Session, clause_id: int, company_id: int, *, called_only: bool = False
+) -> dict[date, date]:
+    """The due date each month's ladder holds the company to (the call's, once it left);
+    ``called_only``: the months whose call left only."""
+    statement = select(DeclarationLadder.month, DeclarationLadder.due_on).where(
+        DeclarationLadder.clause_id == clause_id,
+        DeclarationLadder.company_id == company_id,
+    )
+    if called_only:
+        statement = statement.where(DeclarationLadder.called_at.is_not(None))
+    return {month: due_on for month, due_on in session.execute(statement)}
 
 
 def owed_due_dates(

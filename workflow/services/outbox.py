@@ -44,6 +44,14 @@ _ATTACHMENTS = cast(Table, OutboxAttachment.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 
 
+def withdraw(row: OutboxMessage, reason: str) -> None:
+    """An email the service takes back before it left: never sent, its reason kept in the email
+    log (``ladder_keys.withdrawn_by_service`` reads it)."""
+    row.state = OutboxState.CANCELLED
+    row.next_attempt_at = None
+    row.last_error = reason
+
+
 def key_exists(session: Session, key: str) -> bool:
     return session.execute(_KEY_EXISTS, {"key": key}).first() is not None
 

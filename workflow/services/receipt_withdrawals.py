@@ -46,7 +46,7 @@ from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.receipts import KIND
 from workflow.services.mailing import Mailing
 from workflow.services.notices import award_party, receipt_message
-from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,6 @@ def _waiting_receipts(session: Session, clause_id: int, declaration_id: int) -> 
     )
 
 
-def _withdraw(row: OutboxMessage, reason: str) -> None:
-    row.state = OutboxState.CANCELLED
-    row.next_attempt_at = None
-    row.last_error = reason
-
-
 def _day(app: Mailing, at: datetime) -> str:
     return remembered_date(at.astimezone(app.settings.zone).date())
 
@@ -105,13 +99,13 @@ def withdraw_replaced(app: Mailing, session: Session, event: DeclarationRecorded
     )
     for row in rows:
         if row.id != new:
-            _withdraw(row, reason)
+            withdraw(row, reason)
 
 
 def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancelled) -> None:
     """The receipts of a declaration cancelled that have not left are withdrawn."""
     for row in _waiting_receipts(session, event.clause_id, event.declaration_id):
-        _withdraw(
+        withdraw(
             row,
             f"Retiré : la déclaration a été annulée le {_day(app, event.at)} par {event.actor}, "
             "cet accusé de réception n'était plus vrai.",
@@ -251,7 +245,7 @@ def _write_again(
         clause_id=clause.id,
     )
     if queued:
-        _withdraw(row, reason)
+        withdraw(row, reason)
     return queued
 
 
