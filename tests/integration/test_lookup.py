@@ -144,3 +144,15 @@ def test_normalized_forgets_what_people_do_not_see() -> None:
     # A ligature is typed as two letters on most keyboards.
     assert normalized("Second Œuvre") == normalized("second oeuvre") == "second oeuvre"
     assert normalized("cæcum") == "caecum"
+
+
+def test_a_siret_with_a_wrong_key_says_it_designates_a_company(app: App, ids: Ids) -> None:
+    """A 14-digit value given where a company is designated, its key wrong: the refusal names
+    what was looked for (a property test drew « 17578927008977 » for `company
+    correspondent-add` and read only « SIRET … la clé de contrôle ne correspond pas »)."""
+    with reading(app) as session, pytest.raises(InputRefused) as refused:
+        find_company(session, "17578927008977")
+    said = refused.value.message.replace("\xa0", " ")
+    assert said.startswith(
+        "Entreprise désignée par SIRET « 17578927008977 » : la clé de contrôle ne correspond pas"
+    ), said

@@ -108,7 +108,11 @@ def find_company(session: Session, designation: str | int) -> Company:
     if _is_number(text) and (company := session.get(Company, int(text))) is not None:
         return company
     if re.fullmatch(r"[\d\s]{14,20}", text):
-        siret = parse_siret(text)
+        try:
+            siret = parse_siret(text)
+        except InputRefused as refused:
+            # Say what was being looked for: the value designates a company.
+            raise InputRefused(f"Entreprise désignée par {refused.said}") from None
         found = session.scalar(select(Company).where(Company.siret == siret)) if siret else None
         if found is None:
             raise NotFound(
