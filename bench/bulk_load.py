@@ -21,6 +21,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.schema import CreateIndex
+
+from workflow.adapters.orm import Base
 
 Row = tuple[Any, ...]
 
@@ -115,6 +118,22 @@ ORDER BY 1
 """
 
 
+def _as_declared(engine: Engine, indexes: Sequence[Row]) -> list[tuple[str, str]]:
+    """Each index's definition as the models declare it, the catalog's where they do not.
+
+    The catalog's text does not always make the same index again word for word: the partial
+    index ``ix_clauses_final`` (``stage IN ('closed', 'abandoned')`` on a ``VARCHAR``) reads back
+    with its array cast to ``text[]``, and made again from that text, reads back with each
+    element cast instead. The same index for the planner, but not the schema the migrations
+    made, which a load must leave as it found it."""
+    declared = {
+        index.name: str(CreateIndex(index).compile(dialect=engine.dialect))
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+    }
+    return [(name, declared.get(name, definition)) for name, definition in indexes]
+
+
 class PostgresWriter:
     """``COPY`` into tables stripped of their foreign keys, unique constraints and secondary
     indexes, which ``finish`` puts back exactly as they were (their own definitions, read from
@@ -132,7 +151,7 @@ class PostgresWriter:
             cursor.execute(_CONSTRAINTS)
             self.constraints = list(cursor.fetchall())
             cursor.execute(_INDEXES)
-            self.indexes = list(cursor.fetchall())
+            self.indexes = _as_declared(engine, cursor.fetchall())
             for table, name, _, _ in self.constraints:  # foreign keys first (the order read)
                 cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, _ in self.indexes:
