@@ -171,17 +171,25 @@ def test_it_prints_the_digest_as_json_without_sending(app: App, data: Dataset) -
     digest = json.loads(result.output)
     assert digest["jour"] == "2026-06-01" and digest["jour_ouvre"] is True
     categories = [e["categorie"] for e in digest["elements"]]
-    # The dataset's participants have hours but no eligibility validated yet: that comes first.
+    # Clause 2, planned to end on 31 May 2026, is still in execution on 1 June: that comes
+    # first; then the dataset's participants with hours but no eligibility validated yet.
     eligibility = categories.count("eligibility")
-    assert eligibility > 0 and categories == ["eligibility"] * eligibility + ["waiting"] * 3
-    waiting = digest["elements"][eligibility:]
+    assert eligibility > 0
+    assert categories == ["planned_end"] + ["eligibility"] * eligibility + ["waiting"] * 3
+    past = digest["elements"][0]
+    assert past["clause"] == data.clauses["c2"] and past["jours"] == 1
+    assert past["titre"].endswith(
+        ": fin prévue le 31 mai 2026 dépassée depuis 1 jour, exécution toujours en cours"
+    )
+    assert f"clauses lot set-end {data.clauses['c2']} jj/mm/aaaa" in past["a_faire"]
+    waiting = digest["elements"][1 + eligibility :]
     assert [e["clause"] for e in waiting] == [
         data.clauses["c7"],  # 146 days in drafting, 56 over its threshold
         data.clauses["c4"],  # 111 days in identification, 51 over
         data.clauses["c6"],  # 61 days in identification, 1 over
     ]
     assert "clauses clause advance" in waiting[0]["a_faire"]
-    assert "clauses participant validate" in digest["elements"][0]["a_faire"]
+    assert "clauses participant validate" in digest["elements"][1]["a_faire"]
 
 
 def test_it_says_when_no_digest_would_be_sent(app: App) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -30,7 +31,7 @@ from tests.integration.test_award_during_works_g import (
 from tests.integration.test_clause_corrections import all_left
 from tests.integration.test_planned_end import paris
 from tests.text import squash
-from workflow.adapters.orm import DeclarationLadder, OutboxMessage
+from workflow.adapters.orm import Declaration, DeclarationLadder, OutboxMessage
 from workflow.adapters.templates import french_date
 from workflow.bootstrap import App
 from workflow.domain.calendar import is_working_day
@@ -123,8 +124,8 @@ def test_a_planned_end_corrected_in_execution_keeps_the_calls_dates_and_promises
     assert "déjà terminé" not in body
     assert (
         "Les travaux sont en cours : chaque mois vous est demandé par un appel à déclarer au "
-        "début du mois suivant, qui donne sa date limite. Les mois déjà appelés gardent la date "
-        "limite que leur appel vous a donnée :"
+        "début du mois suivant, qui donne sa date limite. Les mois déjà appelés dont j'attends "
+        "encore la déclaration gardent la date limite que leur appel vous a donnée :"
     ) in body
     for due_on in called.values():
         assert f"à envoyer au plus tard le {french_date(due_on)}" in body
@@ -187,8 +188,10 @@ def test_a_company_joining_a_suspended_lot_is_promised_no_date(app: App) -> None
 
 
 def test_a_receipt_names_no_next_month_before_the_month_the_company_joined(app: App) -> None:
-    """Joined on 20 October from January 2027 (``--from 01/2027``), a month declared early: its
-    receipt's next declaration is January 2027, not October 2026, never asked of it."""
+    """Joined on 20 October from January 2027 (``--from 01/2027``), a month recorded before it
+    (by a version that let it in) and corrected: its receipt's next declaration is January 2027,
+    not October 2026, never asked of it. (A new month before the first is refused:
+    ``test_first_month_declarations``.)"""
     lot = started_lot(app)
     sub = newcomer(app)
     at = paris(date(2026, 10, 20), 10)
@@ -206,6 +209,18 @@ def test_a_receipt_names_no_next_month_before_the_month_the_company_joined(app: 
             zone=app.settings.zone,
         )
     with app.transaction() as session:
+        session.add(
+            Declaration(
+                clause_id=lot.clause_id,
+                company_id=sub,
+                month=SEPTEMBER,
+                total_hours=Decimal(12),
+                recorded_at=at,
+                recorded_by="Inès Durand",
+                source="test",
+            )
+        )
+    with app.transaction() as session:
         record_declaration(
             session,
             clause_id=lot.clause_id,
@@ -216,6 +231,7 @@ def test_a_receipt_names_no_next_month_before_the_month_the_company_joined(app: 
             now=at,
             source="test",
             publish=app.publish,
+            replace=True,
         )
         body = squash(
             session.scalars(

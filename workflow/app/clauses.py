@@ -278,6 +278,7 @@ def advance_clause(
             released=released,
             rewriter=LadderRewrite(unit.app),
             outstanding=outstanding,
+            zone=unit.app.settings.zone,
         )
         return Advanced(
             clause_id,

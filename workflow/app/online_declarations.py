@@ -41,13 +41,14 @@ from workflow.domain.vocabulary import (
     Sex,
 )
 from workflow.emails.lots import lot_context
-from workflow.emails.phrases import label_of
+from workflow.emails.phrases import label_of, month_phrase
 from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
 from workflow.services.declaration_links import month_due_dates, read_link
 from workflow.services.declarations import (
     declaration_problems,
     find_declaration,
+    joined_month,
     record_declaration,
 )
 from workflow.services.email_facts import lot_of
@@ -143,6 +144,10 @@ class DeclarationPage:
     recorded_total: Decimal | None
     recorded_at: datetime | None
     recorded_by: str | None
+    #: The month the company joined the lot during the works when the page's month comes before
+    #: it (a link signed before its first month was set) and nothing is recorded for it: the
+    #: month is not asked, the page says so in ``closed_because`` and shows no due date.
+    joined_on: date | None = None
 
     @property
     def can_declare(self) -> bool:
@@ -284,6 +289,14 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         # (the CLI's refusal naming the facilitator's clause number, the finished stage) would
         # only blur. Read from the current end date: corrected later, the month is owed again.
         problems = [_released_reason(scope.month, context, ended_on)]
+    joined = joined_month(session, clause.id, company.id)
+    joined_on = joined if joined is not None and scope.month < joined else None
+    if existing is not None or ended_on is not None:
+        joined_on = None  # a month recorded stays correctable; a released one says why above
+    if joined_on is not None:
+        # The refusal's words are the facilitator's (the award to correct): the company reads
+        # that the month is not asked of it, and whom to write to if it worked then.
+        problems = [_not_joined_reason(scope.month, context, joined_on, app.settings)]
     stopped = Stage(clause.stage) in FINAL_STAGES
     if stopped and ended_on is None:
         # The stage's refusal names the facilitator's clause number and her stages
@@ -327,6 +340,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         recorded_total=None if existing is None else existing.total_hours,
         recorded_at=None if existing is None else existing.recorded_at,
         recorded_by=None if existing is None else existing.recorded_by,
+        joined_on=None if stopped else joined_on,
     )
 
 
@@ -343,6 +357,20 @@ def _released_reason(month: date, context: dict[str, Any], ended_on: date) -> st
         f"{french_month(month).capitalize()} ne vous est plus demandé : l'exécution du "
         f"{context['lot_phrase']} (marché {context['market']}) s'est achevée le "
         f"{french_date(ended_on)}. Vous n'avez rien à déclarer pour ce mois."
+    )
+
+
+def _not_joined_reason(
+    month: date, context: dict[str, Any], joined: date, settings: Settings
+) -> str:
+    """Why a month before the one the company joined the lot is not asked, and whom to ask."""
+    phone = f", {settings.facilitator_phone}" if settings.facilitator_phone else ""
+    return (
+        f"{french_month(month).capitalize()} ne vous est pas demandé : votre entreprise "
+        f"déclare sur le {context['lot_phrase']} (marché {context['market']}) à partir "
+        f"{month_phrase(joined)}, premier mois retenu quand elle a rejoint les travaux. Si elle y "
+        f"a travaillé en {french_month(month)}, écrivez à {settings.facilitator_name} "
+        f"({settings.facilitator_email}{phone}) avant de déclarer ces heures."
     )
 
 

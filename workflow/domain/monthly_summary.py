@@ -230,12 +230,24 @@ class ClauseLine:
     start_date: date | None
     end_date: date | None
     progress: Progress
-    #: Its work period touches the month, or it has hours in it (else: achieved before it).
+    #: Its work period touches the month, or it has hours in it, or its planned end passed
+    #: without its end recorded (``past_planned_end``); else: achieved before it.
     followed: bool = True
+    #: In execution or suspended at the end of the month, its planned end (``end_date``) before
+    #: the month began and no end recorded: not achieved, so followed and listed, its stage
+    #: saying so (its companies are not asked for the month: their calls wait past the end).
+    past_planned_end: bool = False
 
     @property
     def stage_label(self) -> str:
-        return category_label(STAGE_LABELS, self.stage)
+        """The stage at the end of the month; for a lot past its planned end, that the planned
+        end passed (« mise en œuvre – fin prévue le 31/03/2027 dépassée »): the stage alone would
+        hide it, « achevée » would be false. No parentheses: the email writes the label in
+        parentheses after the lot."""
+        label = category_label(STAGE_LABELS, self.stage)
+        if self.past_planned_end and self.end_date is not None:
+            return f"{label} – fin prévue le {self.end_date:%d/%m/%Y} dépassée"
+        return label
 
 
 @dataclass(frozen=True)
@@ -266,7 +278,8 @@ class MonthlySummary:
 
     @property
     def earlier_clauses(self) -> Progress:
-        """The counted clauses achieved before the month, added up."""
+        """The counted clauses achieved before the month, added up (never one past its planned
+        end without its end recorded: that one is followed)."""
         return combine_progress(c.progress for c in self.clauses if not c.followed)
 
     @property

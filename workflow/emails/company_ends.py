@@ -10,7 +10,7 @@ kinds there are and what their templates read. The buyer's own notices of the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -53,12 +53,14 @@ def released_context(
     may_arrive: Sequence[date],
     closed_on: date | None = None,
     not_due: Mapping[date, date] | None = None,
+    pushed: Collection[date] = (),
 ) -> dict[str, Any]:
     """``months``: the months no longer asked whose call left; ``may_arrive``: those of them
     an email already leaving (or not withdrawn) may still ask for; ``closed_on``: the clause
     was closed that day with these months not declared (they are not after the end);
     ``not_due``: those of them whose due date (the value) had not passed that day, not late:
-    the email does not say they « ne m'est pas parvenue »."""
+    the email does not say they « ne m'est pas parvenue »; ``pushed``: those of them whose date
+    a suspension moved from the one their call gave (the one the resumption's email gave)."""
     ordered = sorted(set(months))
     arriving = sorted(set(may_arrive) & set(ordered))
     waited = {m: d for m, d in (not_due or {}).items() if m in ordered}
@@ -83,6 +85,9 @@ def released_context(
         "not_due_of": months_named(not_yet, of=True),
         # The due date of the months not due yet, when they share one.
         "not_due_on": waited[not_yet[0]] if len(set(waited.values())) == 1 else None,
+        # That date was moved by a suspension for each of them (not their call's): said, or the
+        # company, holding the call's earlier date, would read a date it was never given.
+        "not_due_pushed": bool(not_yet) and set(not_yet) <= set(pushed),
     }
 
 

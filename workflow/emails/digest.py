@@ -36,6 +36,9 @@ class Category(StrEnum):
     NO_CONTACT = "no_contact"
     DECLARATION = "declaration"
     PACE = "pace"
+    #: A lot in execution past its planned end, its end not recorded: its companies are not
+    #: called for the months after the planned end (``services.digest._planned_end_passed``).
+    PLANNED_END = "planned_end"
     AWARD = "award"
     FINAL_REPORT = "final_report"
     ELIGIBILITY = "eligibility"
@@ -47,6 +50,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.NO_CONTACT: "Donneurs d'ordre sans contact",
     Category.DECLARATION: "Déclarations d'heures en retard",
     Category.PACE: "Marchés bientôt terminés, heures en retard",
+    Category.PLANNED_END: "Fins prévues dépassées, exécution toujours en cours",
     Category.AWARD: "Attributions incomplètes",
     Category.FINAL_REPORT: "Bilans à envoyer",
     Category.ELIGIBILITY: "Éligibilités à vérifier",

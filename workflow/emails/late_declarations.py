@@ -38,13 +38,17 @@ class LateDeclaration:
     declared_on: date
     total_hours: Decimal
     participants: int
-    #: The day the alert naming the month left.
+    #: The day the alert naming the month left (written, when it had not left).
     alerted_on: date
     #: The other months that alert named and that are still missing.
     still_missing: tuple[date, ...] = ()
     #: A correction of a declaration whose notice had not left yet: the notice gives the
     #: figures as corrected.
     corrected: bool = False
+    #: The alert was sent when the month arrived. Not: it was on the wire, maybe delivered, or
+    #: still waiting (``alerted_on`` is then the day it was written): the notice says that if
+    #: it reaches the buyer after this notice, what it says of this month no longer holds.
+    alert_left: bool = True
 
 
 def late_declaration_context(
@@ -68,6 +72,7 @@ def late_declaration_context(
         "still_missing_count": len(late.still_missing),
         "still_missing_phrase": months_phrase(late.still_missing) if late.still_missing else "",
         "corrected": late.corrected,
+        "alert_left": late.alert_left,
         "facilitator": facilitator_context(settings),
     }
 

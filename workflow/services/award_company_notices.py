@@ -12,7 +12,8 @@ transaction of the correction:
 - its welcome already left (or that may have: sending, uncertain), a short email
   ``company_award_corrected`` goes to its correspondent: what changed for it, before → after,
   and its first month to declare with its due date, under the key
-  ``award_corrected:<clause>:<company>:<instant of the correction>``.
+  ``award_corrected:<clause>:<company>:<instant of the correction>``. During the works it lists
+  only the months called and still awaited (``awaited_only``), never those already declared.
 
 Corrections that follow one another before the short email left are told once: the one still
 waiting (or refused) is withdrawn (« Remplacé : … », or « Retiré : … » when the award is back to
@@ -29,8 +30,9 @@ states the corrected dates. A company newly bound gets its welcome from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -41,6 +43,7 @@ from workflow.domain.events import AwardChange, AwardCorrected
 from workflow.emails.welcome import CORRECTED_KIND, award_corrected_context
 from workflow.emails.welcome import KIND as WELCOME_KIND
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of
+from workflow.services.declarations import declared_months_of
 from workflow.services.email_facts import party_correspondent
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
@@ -207,10 +210,13 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             key=key,
             kind=CORRECTED_KIND,
             recipients=[recipient],
-            context=award_corrected_context(
-                context,
-                [(c.what, c.before, c.after) for c in net],
-                since_welcome=last.kind == WELCOME_KIND,
+            context=awaited_only(
+                award_corrected_context(
+                    context,
+                    [(c.what, c.before, c.after) for c in net],
+                    since_welcome=last.kind == WELCOME_KIND,
+                ),
+                declared_months_of(session, clause.id, company.id),
             ),
             now=event.at,
             clause_id=clause.id,
@@ -226,6 +232,24 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             f"part à sa place, de ce que disait {told_by} à l'attribution à jour "
             f"({_said(net)}).",
         )
+
+
+def awaited_only(context: dict[str, Any], declared: Iterable[date]) -> dict[str, Any]:
+    """The correction's email during the works lists the months already called that the
+    company still owes (never declared, or cancelled since and so asked again), with the due
+    date their call gave: a month it declared is done, and listing it among dates to meet would
+    only make the company wonder what it still has to send. ``all_declared``: every month
+    called is declared, which the email says in one sentence rather than show an empty table.
+    Before the works (a first call, a catch-up to come) nothing is declared: unchanged. Pure."""
+    if not context.get("works"):
+        return context
+    done = set(declared)
+    schedule = [row for row in context["schedule"] if row["month"] not in done]
+    return {
+        **context,
+        "schedule": schedule,
+        "all_declared": bool(context["schedule"]) and not schedule,
+    }
 
 
 def _withdraw(rows: Sequence[OutboxMessage], reason: str) -> None:

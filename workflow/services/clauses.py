@@ -871,6 +871,7 @@ def advance_clause(
     released: list[ReleasedMonths] | None = None,
     rewriter: LadderRewriter | None = None,
     outstanding: Sequence[Outstanding] = (),
+    zone: ZoneInfo | None = None,
 ) -> ClauseAdvanced:
     """Apply one transition: compare-and-set on stage and version, history row, domain event.
 
@@ -890,7 +891,9 @@ def advance_clause(
     interface (``declaration list --missing``'s). A closed clause asks nothing more: they are
     named in the history row, the lot's ladders stop and their emails still waiting are
     withdrawn (``lot_ends.stop_at_close``), and with ``rewriter`` each company called for one of
-    them is told they are no longer asked (``company_end_notices.tell_released``, ``closed_on``).
+    them is told they are no longer asked (``company_end_notices.tell_released``, ``closed_on``),
+    a month whose due date, pushed by the lot's suspensions (its days read in ``zone``, the
+    settings'), had not passed that day told apart from a month late.
 
     Two transitions racing on one clause: the second UPDATE matches no row once the first has
     committed (its version moved on) and raises ``ConcurrentChange``; nothing of it is kept.
@@ -954,6 +957,7 @@ def advance_clause(
             ],
             at=now,
             closed_on=closed_on,
+            zone=zone,
         )
     advanced = ClauseAdvanced(
         clause_id=clause.id,

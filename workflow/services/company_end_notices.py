@@ -35,14 +35,21 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import AwardParty, Clause, DeclarationLadder, OutboxMessage
-from workflow.domain.calendar import LadderStep, local_date, reminder_number
+from workflow.domain.calendar import (
+    LadderDays,
+    LadderStep,
+    local_date,
+    pushed_due,
+    reminder_number,
+    suspended_days,
+)
 from workflow.emails.company_ends import (
     OWED_AGAIN,
     RELEASED,
@@ -53,12 +60,13 @@ from workflow.emails.company_ends import (
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_recipient
 from workflow.services.ladder_keys import KEY_PREFIX, key_months
+from workflow.services.lot_calendars import suspensions
 from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
+from workflow.settings import Settings
 
 if TYPE_CHECKING:
     from workflow.adapters.templates import TemplateRenderer
     from workflow.services.lot_ends import OwedAgain, ReleasedMonths
-    from workflow.settings import Settings
 
 #: A call in one of these states reached the company, or may have (on the wire, uncertain).
 LEFT = (OutboxState.SENT, OutboxState.SENDING, OutboxState.UNCERTAIN)
@@ -71,6 +79,9 @@ MAY_LEAVE = (
     OutboxState.FAILED,
     OutboxState.DEAD,
 )
+#: The zone a closure told without one reads its dates in: the settings' default (``timezone``).
+#: Every interface passes its configured zone; this one only stands for a caller that gives none.
+DEFAULT_ZONE = ZoneInfo(str(Settings.model_fields["timezone"].default))
 
 
 def company_key(clause_id: int, kind: str, company_id: int, at: datetime) -> str:
@@ -87,6 +98,7 @@ def tell_released(
     at: datetime,
     up_to: date | None = None,
     closed_on: date | None = None,
+    zone: ZoneInfo | None = None,
 ) -> list[int]:
     """One ``company_months_released`` email to each company of ``released`` whose call for at
     least one of its released months left; returns the companies written to. ``up_to``: an end
@@ -94,7 +106,8 @@ def tell_released(
     and are left out. ``closed_on``: the clause was closed that day with these months still
     owed (not after the end): the email says the closure, not the end, releases them, and
     tells a month whose due date had not passed that day (« n'était pas encore due ») from a
-    month late (« ne m'est pas parvenue »)."""
+    month late (« ne m'est pas parvenue »); the due date is the one the company is held to,
+    pushed by the lot's suspensions, its days read in ``zone`` (the settings')."""
     if not released:
         return []
     emails = _ladder_emails(session, clause.id)
@@ -117,9 +130,11 @@ def tell_released(
             {m for _, state, covered in mine if state in MAY_LEAVE for m in covered if m in called}
         )
         # Closed before a month's due date: that month was asked, not late (« n'était pas
-        # encore due »); the due date its call gave, the ladder's.
+        # encore due »); the due date its call gave, pushed by the lot's suspensions since.
         not_due = (
-            _not_due_yet(session, clause.id, item.company_id, called, closed_on)
+            _not_due_yet(
+                session, clause.id, item.company_id, called, closed_on, zone or DEFAULT_ZONE
+            )
             if closed_on is not None
             else {}
         )
@@ -137,7 +152,8 @@ def tell_released(
                 months=called,
                 may_arrive=may_arrive,
                 closed_on=closed_on,
-                not_due=not_due,
+                not_due={month: due.on for month, due in not_due.items()},
+                pushed=[month for month, due in not_due.items() if due.pushed],
             ),
         ):
             told.append(item.company_id)
@@ -274,22 +290,50 @@ def _ladder_emails(
     return found
 
 
+class HeldTo(NamedTuple):
+    """The due date a company is held to for a month, and whether a suspension moved it from
+    the one its call gave."""
+
+    on: date
+    pushed: bool
+
+
 def _not_due_yet(
-    session: Session, clause_id: int, company_id: int, months: Sequence[date], closed_on: date
-) -> dict[date, date]:
-    """Of ``months``, those whose due date (the one their call gave, on their ladder) had not
-    passed on ``closed_on``, with that date: a declaration due that very day is not late yet."""
-    return {
-        month: due_on
-        for month, due_on in session.execute(
-            select(DeclarationLadder.month, DeclarationLadder.due_on).where(
-                DeclarationLadder.clause_id == clause_id,
-                DeclarationLadder.company_id == company_id,
-                DeclarationLadder.month.in_(sorted(months)),
-            )
+    session: Session,
+    clause_id: int,
+    company_id: int,
+    months: Sequence[date],
+    closed_on: date,
+    zone: ZoneInfo,
+) -> dict[date, HeldTo]:
+    """Of ``months``, those whose due date had not passed on ``closed_on``, with that date: a
+    declaration due that very day is not late yet. The date is the one the company is held to:
+    its call's (its ladder's), moved later by the working days the lot spent suspended after the
+    call (``pushed_due``), as the digest, the summaries and ``declaration list`` count it, and
+    as the resumption's email (``company_lot_resumed``) gave it to the company: a month called,
+    then suspended, then closed days after the resumption, is not late on its call's date."""
+    intervals = suspensions(session, [clause_id]).get(clause_id, [])
+    days = LadderDays(suspended_days(intervals, zone, closed_on))
+    found: dict[date, HeldTo] = {}
+    for month, due_on, called_at in session.execute(
+        select(
+            DeclarationLadder.month, DeclarationLadder.due_on, DeclarationLadder.called_at
+        ).where(
+            DeclarationLadder.clause_id == clause_id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month.in_(sorted(months)),
         )
-        if due_on is not None and due_on >= closed_on
-    }
+    ):
+        if due_on is None:
+            continue
+        held = (
+            pushed_due(due_on, local_date(called_at, zone), days)
+            if called_at is not None
+            else due_on
+        )
+        if held >= closed_on:
+            found[month] = HeldTo(held, held != due_on)
+    return found
 
 
 def _party_recipient(

@@ -569,12 +569,14 @@ def _check_file(
     known = _known_participants(session, {person.reference for person in people})
     warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
     for group in groups.values():
-        for key, problem in column_problems(
+        for problem in column_problems(
             session, group.clause, group.company, group.month, now=now, replace=replace, zone=zone
         ):
-            # After « ligne 11, colonne « Mois » : » French goes on in lower case.
-            column = table.column_name(key) if key else None
-            errors.append(FieldError(group.first_line, column, problem[:1].lower() + problem[1:]))
+            # After « ligne 11, colonne « Mois » : » French goes on in lower case; the hint
+            # (what to do next) is said in the words of the interface that shows the refusal.
+            column = table.column_name(problem.key) if problem.key else None
+            said = problem.message[:1].lower() + problem.message[1:]
+            errors.append(FieldError(group.first_line, column, said, problem.hint))
     return _Parsed(list(groups.values()), warnings, known, errors, all_placed)
 
 

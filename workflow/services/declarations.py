@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -106,6 +106,16 @@ def hours_problem(hours: Decimal) -> str | None:
     return None
 
 
+class MonthProblem(NamedTuple):
+    """One thing that forbids declaring a month: the key of the file column it is about
+    (``month``, ``siret``) or None, the sentence that says it, and what to do next in the words
+    of each interface (``Hint``), when there is something to do."""
+
+    key: str | None
+    message: str
+    hint: Hint | None = None
+
+
 def column_problems(
     session: Session,
     clause: Clause,
@@ -115,18 +125,19 @@ def column_problems(
     now: datetime,
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
-) -> list[tuple[str | None, str]]:
+) -> list[MonthProblem]:
     """Everything that forbids declaring ``month`` for this company and lot, in French, each
     with the key of the file column it is about (``month``, ``siret``) or None; ``now`` is read
-    in ``zone`` to know which months are open."""
-    problems: list[tuple[str | None, str]] = []
+    in ``zone`` to know which months are open. Every way a declaration comes in (command line,
+    file, the company's page, the API) is checked here, and so refused alike."""
+    problems: list[MonthProblem] = []
     stage = Stage(clause.stage)
     phrase = month_phrase(month)
     if stage in LATE_DECLARING_STAGES:
         left = month_start(clause.stage_changed_at.date())
         if month > left:
             problems.append(
-                (
+                MonthProblem(
                     None,
                     f"{clause.label} est à l'étape « {LABELS[stage]} » depuis le "
                     f"{french_date(clause.stage_changed_at)} : seuls les mois jusqu'à "
@@ -135,7 +146,7 @@ def column_problems(
             )
     elif stage is not Stage.EXECUTION:
         problems.append(
-            (
+            MonthProblem(
                 None,
                 f"{clause.label} est à l'étape « {LABELS[stage]} » : les heures se déclarent pendant "
                 "la mise en œuvre (ou, pour un mois en retard, quand la clause est suspendue ou en "
@@ -143,10 +154,10 @@ def column_problems(
             )
         )
     if problem := not_open_problem(month, now.astimezone(zone).date()):
-        problems.append(("month", problem))
+        problems.append(MonthProblem("month", problem))
     if clause.start_date and month < month_start(clause.start_date):
         problems.append(
-            (
+            MonthProblem(
                 "month",
                 f"Le mois {phrase} précède le démarrage de {clause_ref(clause)} "
                 f"({clause.start_date:%d/%m/%Y}).",
@@ -154,7 +165,7 @@ def column_problems(
         )
     if clause.end_date and month > month_start(clause.end_date):
         problems.append(
-            (
+            MonthProblem(
                 "month",
                 f"Le mois {phrase} suit la fin d'exécution de {clause_ref(clause)} "
                 f"({clause.end_date:%d/%m/%Y}).",
@@ -167,16 +178,28 @@ def column_problems(
             for p in parties
         )
         problems.append(
-            (
+            MonthProblem(
                 "siret",
                 f"L'entreprise {company.name} n'est pas attributaire de {clause_ref(clause)} ; "
                 f"entreprises attributaires : {named or 'aucune enregistrée'}.",
             )
         )
     existing = find_declaration(session, clause.id, company.id, month)
+    party = next((p for p in parties if p.company_id == company.id), None)
+    before_start = clause.start_date is not None and month < month_start(clause.start_date)
+    # A month recorded already (before its company's first month was set, or by an older
+    # version that let it in) stays correctable and cancellable: only a new one is refused. A
+    # month before the lot's start is refused as such above.
+    if (
+        party is not None
+        and existing is None
+        and not before_start
+        and (joined := before_first_month(session, clause, company, party, month))
+    ):
+        problems.append(joined)
     if existing is not None and not replace:
         problems.append(
-            (
+            MonthProblem(
                 "month",
                 f"La déclaration {phrase} de {company.name} pour {clause_ref(clause)} existe déjà "
                 f"(enregistrée le {french_date(existing.recorded_at)}, "
@@ -198,13 +221,88 @@ def declaration_problems(
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
 ) -> list[str]:
-    """``column_problems`` as sentences, for a declaration typed at the command line."""
+    """``column_problems`` as sentences, without what to do next: what the company's page of a
+    signed link shows (a company has no command to type, no award to correct)."""
     return [
-        message
-        for _, message in column_problems(
+        problem.message
+        for problem in column_problems(
             session, clause, company, month, now=now, replace=replace, zone=zone
         )
     ]
+
+
+#: How the refusal of a month before a company's first month ends (``before_first_month``):
+#: the company's page, which reads the importer's refusals of its file, knows it by them.
+JOINED_WORDS = "premier mois retenu quand elle a rejoint les travaux"
+
+
+def before_first_month(
+    session: Session, clause: Clause, company: Company, party: AwardParty, month: date
+) -> MonthProblem | None:
+    """Why ``month`` is refused when it precedes the month ``company`` joined the lot during the
+    works (``AwardParty.first_month``), or None: never asked of it, never reminded, it would
+    count in the lot's hours with nobody told. The facilitator reads what to do if the company
+    did work then: its first month moves only while the company may still leave the award
+    (called for no month, nothing declared, ``clauses._check_works_correction``), so it is
+    taken out of the award and added again from the right month."""
+    first = party.first_month
+    if first is None or month >= first:
+        return None
+    month_name = french_month(month)
+    title = f"« {clause.lot_title} »"
+    lot = f"lot {clause.lot_number} {title}" if clause.lot_number else f"lot {title}"
+    message = (
+        f"{month_name.capitalize()} n'est pas demandé à {company.name} sur le {lot} (marché "
+        f"{clause.market.reference}) ; elle y déclare à partir {month_phrase(first)}, "
+        f"{JOINED_WORDS}."
+    )
+    if _has_months(session, clause.id, company.id):
+        fixed = (
+            " Son premier mois ne peut plus être avancé : elle a déjà été appelée à déclarer, ou "
+            "a déjà déclaré, sur ce lot."
+        )
+        return MonthProblem("month", message, Hint(fixed, fixed))
+    worked = (
+        f" Si elle a travaillé sur le lot en {month_name}, corrigez d'abord son premier mois : "
+        "elle n'a encore été appelée pour aucun mois ; retirez-la de l'attribution"
+    )
+    return MonthProblem(
+        "month",
+        message,
+        Hint(
+            f"{worked} (clauses clause award {clause.id} sans elle), puis ajoutez-la de "
+            f"nouveau avec --from {month:%m/%Y}.",
+            f"{worked} (« Corriger l'attribution » sur la page de la clause), "
+            f"puis ajoutez-la de nouveau avec « Premier mois des entreprises ajoutées » : "
+            f"{month:%m/%Y}.",
+        ),
+    )
+
+
+def _has_months(session: Session, clause_id: int, company_id: int) -> bool:
+    """Whether the company was called for a month of the lot, or declared one: it then stays
+    in the award (``clauses._check_works_correction``)."""
+    for model in (DeclarationLadder, Declaration):
+        found = session.scalar(
+            select(model.id)
+            .where(model.clause_id == clause_id, model.company_id == company_id)
+            .limit(1)
+        )
+        if found is not None:
+            return True
+    return False
+
+
+def refusal(problems: Sequence[MonthProblem]) -> InputRefused:
+    """The refusal of a declaration: every problem, then what to do next in the words of the
+    interface that shows it (the command to type on the command line, the page elsewhere)."""
+    hints = [problem.hint for problem in problems if problem.hint is not None]
+    said = " ".join(problem.message for problem in problems)
+    if not hints:
+        return InputRefused(said)
+    return InputRefused(
+        said, hint=Hint("".join(h.command for h in hints), "".join(h.web for h in hints))
+    )
 
 
 def find_declaration(
@@ -344,11 +442,9 @@ def record_counting(
     company = session.get(Company, company_id)
     if company is None:
         raise NotFound(f"Aucune entreprise n° {company_id}.")
-    problems = declaration_problems(
-        session, clause, company, month, now=now, replace=replace, zone=zone
-    )
+    problems = column_problems(session, clause, company, month, now=now, replace=replace, zone=zone)
     if problems:
-        raise InputRefused(" ".join(problems))
+        raise refusal(problems)
     _check_lines(session, lines)
     total = sum((line.hours for line in lines), Decimal(0))
     counted_before = counted_outcomes(session, clause.id)

@@ -6,8 +6,23 @@ month (hours or zero; import, web page, API or command: every channel publishes
 ``DeclarationRecorded``), a notice (``emails.late_declarations``) is queued in the same
 transaction, for the alert's readers (the buyer's contacts and the facilitator, as the alert).
 
-- Only for an alert that left (sent): one withdrawn or still waiting never reached the buyer
-  (``reminder_emails.withdraw_answered`` withdraws one still waiting when the month arrives).
+- For an alert that left (sent), and for one that may still reach the buyer: on the wire
+  (sending), maybe delivered (uncertain), or still waiting (pending, or refused or given up,
+  which « Renvoyer » sends): ``reminder_emails.withdraw_answered`` withdraws, before this
+  handler runs, an alert waiting whose months have all arrived, but one that also names a month
+  still missing leaves as written, naming this month missing too. A buyer who reads it with no
+  word after may put a compliant company on notice. None for an alert withdrawn: it never
+  reached the buyer.
+- The notice is dated not to overtake its alert. The outbox has no way to hold an email until
+  another leaves (the dispatcher takes the rows due by date, then number): an alert on the
+  wire has the lease (``CLAUSES_MAIL_LEASE``) to end its send (recorded sent, or uncertain),
+  the notice is due after it; an alert waiting is due first, and taken before the notice. An
+  alert put back to wait after a failed try may still leave after the notice: the notice of an
+  alert not known to have left says so (« si elle vous parvient après ce message, ne tenez pas
+  compte de ce qu'elle dit de ce mois »), true in either order, whether the alert leaves or not.
+- A notice still waiting whose alert was withdrawn since (its months all arrived before it
+  left) is withdrawn at the next recording of the company on the lot: the buyer never reads
+  that alert.
 - Once per alert: under ``late_declared:<clause>:<company>:<YYYY-MM>:<instant>``, the instant
   of the recording; a month already told since the alert left is not told again (a second
   recording is a correction). A month cancelled and declared again after a new alert is told
@@ -21,9 +36,9 @@ transaction, for the alert's readers (the buyer's contacts and the facilitator, 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
@@ -53,17 +68,29 @@ def _month_prefix(clause_id: int, company_id: int, month: date) -> str:
     return f"{KEY_PREFIX}:{clause_id}:{company_id}:{month:%Y-%m}:"
 
 
-def _alert_left(
+#: An alert in one of these states reached the buyer, or may: sent, on the wire, maybe
+#: delivered, waiting to leave, or refused or given up (« Renvoyer » sends it). Only one
+#: withdrawn (cancelled) never will.
+MAY_REACH = (
+    OutboxState.SENT,
+    OutboxState.SENDING,
+    OutboxState.UNCERTAIN,
+    *NOT_LEFT,
+)
+
+
+def _alert_naming(
     session: Session, clause_id: int, company_id: int, month: date
 ) -> OutboxMessage | None:
-    """The latest alert naming ``month`` of this company on this lot that was sent."""
+    """The latest alert naming ``month`` of this company on this lot that reached the buyer or
+    may still (``MAY_REACH``)."""
     rows = session.scalars(
         select(OutboxMessage)
         .where(
             OutboxMessage.clause_id == clause_id,
             OutboxMessage.kind == KIND_ESCALATION,
             OutboxMessage.key.like(f"{LADDER_PREFIX}:{clause_id}:{company_id}:%"),
-            OutboxMessage.state == OutboxState.SENT,
+            OutboxMessage.state.in_(MAY_REACH),
         )
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     ).all()
@@ -72,6 +99,19 @@ def _alert_left(
         if covered is not None and month in covered.months:
             return row
     return None
+
+
+def _not_before(app: Mailing, alert: OutboxMessage, at: datetime) -> datetime:
+    """When the notice of ``alert`` may leave, recorded at ``at``: not before the alert. One on
+    the wire ends its send within its lease (sent, or uncertain once the lease is over); one
+    waiting is due first (the dispatcher takes the rows by due date, then number: the alert,
+    older, first). Otherwise at once: sent, or left to the facilitator (uncertain, refused,
+    given up)."""
+    if alert.state == OutboxState.SENDING:
+        return at + timedelta(seconds=app.settings.mail_lease)
+    if alert.state == OutboxState.PENDING and alert.next_attempt_at is not None:
+        return max(at, alert.next_attempt_at)
+    return at
 
 
 def _notices(session: Session, clause_id: int, company_id: int, month: date) -> list[OutboxMessage]:
@@ -94,8 +134,10 @@ def _day(app: Mailing, at: datetime) -> str:
 
 
 def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
-    """A month declared whose alert left: the buyer is told it has arrived."""
-    alert = _alert_left(session, event.clause_id, event.company_id, event.month)
+    """A month declared whose alert left, or may still leave: the buyer is told it has
+    arrived."""
+    _withdraw_orphans(app, session, event)
+    alert = _alert_naming(session, event.clause_id, event.company_id, event.month)
     if alert is None:
         return
     since_alert = [
@@ -128,7 +170,7 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
     company = session.get_one(Company, event.company_id)
     party = notices.award_party(session, clause.id, company.id)
     covered = key_months(alert.key)
-    assert covered is not None  # read by ``_alert_left``
+    assert covered is not None  # read by ``_alert_naming``
     declared = set(
         session.scalars(
             select(Declaration.month).where(
@@ -145,16 +187,18 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
         alerted_on=local_date(alert.sent_at or alert.created_at, zone),
         still_missing=tuple(m for m in covered.months if m not in declared | {event.month}),
         corrected=corrected,
+        alert_left=alert.state == OutboxState.SENT,
     )
     settings = app.settings
     recipients = [
         *notices.buyer_recipients(clause.market.operation.buyer),
         Recipient(settings.facilitator_name, settings.facilitator_email),
     ]
-    queue_email(
+    key = notice_key(clause.id, company.id, event.month, event.at)
+    queued = queue_email(
         session,
         app.renderer,
-        key=notice_key(clause.id, company.id, event.month, event.at),
+        key=key,
         kind=KIND,
         recipients=recipients,
         context=late_declaration_context(
@@ -167,6 +211,40 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
         now=event.at,
         clause_id=clause.id,
     )
+    hold = _not_before(app, alert, event.at)
+    if queued and hold > event.at:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.key == key, OutboxMessage.state == OutboxState.PENDING)
+            .values(next_attempt_at=hold)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _withdraw_orphans(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
+    """The notices of this company on this lot still waiting whose month no alert names that
+    may still reach the buyer: written while their alert waited, it was withdrawn since, its
+    months all arrived (``reminder_emails.withdraw_answered``, run before this handler)."""
+    waiting = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == event.clause_id,
+            OutboxMessage.kind == KIND,
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{event.clause_id}:{event.company_id}:%"),
+            OutboxMessage.state.in_(NOT_LEFT),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    for row in waiting:
+        month = date.fromisoformat(row.key.split(":")[3] + "-01")
+        alert = _alert_naming(session, event.clause_id, event.company_id, month)
+        if alert is None or alert.created_at > row.created_at:
+            withdraw(
+                row,
+                f"Retiré le {_day(app, event.at)} : l'alerte qui signalait ce mois manquant a "
+                "été retirée avant de partir ; cet avis n'avait plus lieu d'être.",
+            )
 
 
 def withdraw_cancelled(app: Mailing, session: Session, event: DeclarationCancelled) -> None:

@@ -34,9 +34,18 @@ means every month from the first one to M included):
   award), or its current stage for a clause recorded without history. A clause recorded after
   ``now`` is in nothing (as known at ``now``). Among the counted clauses, those not ended before
   M began (end date, actual else planned, on or after M's first day; or hours in M) are
-  *followed in M* and listed one by one; the others ("achevées avant le mois") are added up on
-  one line, their hours and target kept. Any clause with hours declared up to M is counted too.
-  The target is ``COALESCE(override, computed)``.
+  *followed in M* and listed one by one. So is a lot *past its planned end*: in execution or
+  suspended at the end of M, its planned end before M began and no end recorded
+  (``Clause.end_date`` NULL). Nobody said its work ended: it is not achieved, its line says
+  where it stands (« mise en œuvre – fin prévue le 31/03/2027 dépassée »), its hours, target
+  and pace kept. Its companies are not asked for M, though (after the planned end the service
+  calls them no more, their ladders parked past the lot's end, ``reminders.rearm_lot``, until
+  the facilitator records the real end or moves the planned end): it adds no expected
+  declaration. The others ("achevées avant le mois": their end, recorded, else planned for a
+  lot finished without one, before M began) are added up on one line, their hours and target
+  kept; a lot whose end is recorded later joins them in the summaries compiled after that.
+  Any clause with hours declared up to M is counted too. The target is
+  ``COALESCE(override, computed)``.
 - **% de l'objectif**: hours cumulated over the target, both over the counted clauses.
 - **Rythme**: over the counted clauses that have a target and both dates, the share of their
   target done by the end of M against the share of their time elapsed at the end of M
@@ -48,8 +57,9 @@ means every month from the first one to M included):
   only lot started late, its catch-up call to come): its hours of M cannot be in
   (``monthly_summary.Figures``).
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
-  lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above and
-  not abandoned by ``now``, M not spent entirely suspended. Not received: no declaration of M
+  lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above (a
+  lot past its planned end excepted: nobody asks its companies for M) and not abandoned by
+  ``now``, M not spent entirely suspended. Not received: no declaration of M
   recorded by ``now``. Among those, *missing* (late) only once the company had its call for M
   by ``now`` and the due date that call gave is past (``monthly_summary.is_late``: the
   ladder's ``due_on``, pushed by suspended working days as the digest counts them, the date
@@ -213,6 +223,9 @@ STARTED = (
     Stage.FOLLOW_UP.value,
     Stage.CLOSED.value,
 )
+#: Stages of a lot whose work is running: past its planned end with no end recorded, it is
+#: not achieved (``_past_planned_end``).
+RUNNING = (Stage.EXECUTION.value, Stage.SUSPENDED.value)
 
 
 # --- SQL helpers ----------------------------------------------------------------------------------
@@ -365,6 +378,12 @@ def _works_in(period: _Period) -> ColumnElement[bool]:
     return or_(end.is_(None), end >= period.month)
 
 
+def _past_planned_end(stage_then: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Running at the end of the month (execution, suspended) with no end recorded: with
+    ``_works_in`` false, a lot past its planned end, followed all the same (``_clauses``)."""
+    return and_(Clause.end_date.is_(None), stage_then.in_(RUNNING))
+
+
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
@@ -377,7 +396,9 @@ class _Clauses:
 
     lines: list[ClauseLine]
     stages: Scoped
-    asked: set[int]  # started by the end of M, not ended before it, not abandoned since
+    #: Started by the end of M, not ended before it (a lot past its planned end is not asked),
+    #: not abandoned since.
+    asked: set[int]
     informed: set[int]  # buyers with a clause in execution, suspended or in follow-up, or hours
     #: The suspended stretches of the counted lots ever suspended (``_suspended``), all of them
     #: (``_suspensions_known`` says which were known at ``as_of``).
@@ -424,6 +445,7 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
             func.coalesce(Clause.hours_override, Clause.hours_computed),
             Clause.start_date,
             _end_date(),
+            Clause.end_date,
             hours_sub.c.month_hours,
             hours_sub.c.cumulated,
             hours_sub.c.worked,
@@ -449,9 +471,13 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
     texts: dict[str, str] = {}
     for row in _rows(session, statement):
         (cid, bid, bname, ref, lot, title, stage, then, now_stage, known, tgt, start, stop,
-         month_h, cumul, worked) = row  # fmt: skip
+         ended, month_h, cumul, worked) = row  # fmt: skip
         started = bool(known) and start is not None and start <= last and then in STARTED
         runs = stop is None or stop >= first
+        # Its planned end passed before the month, still running then, no end recorded: not
+        # achieved (followed, listed one by one), and its companies not asked (their calls wait
+        # past the lot's end until the end is recorded or the planned end moved).
+        overdue = started and not runs and ended is None and then in RUNNING
         if started and runs and now_stage in STARTED:
             found.asked.add(cid)
         if known and then is not None:
@@ -466,7 +492,7 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         # Most clauses have no hours in the month: one zero for all of them.
         month_h = month_h if month_h else _ZERO
         progress = clause_progress(tgt, month_h, cumul if cumul is not None else _ZERO, elapsed)
-        followed = (started and runs) or month_h > 0
+        followed = (started and (runs or overdue)) or month_h > 0
         bname = texts.setdefault(bname, bname)
         ref = texts.setdefault(ref, ref)
         lot = texts.setdefault(lot, lot)
@@ -474,7 +500,9 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         shown = then or stage
         shown = texts.setdefault(shown, shown)
         found.lines.append(
-            ClauseLine(cid, bid, bname, ref, lot, title, shown, start, stop, progress, followed)
+            ClauseLine(
+                cid, bid, bname, ref, lot, title, shown, start, stop, progress, followed, overdue
+            )
         )
     _elapsed_workable(session, period, found)
     return found
@@ -1400,7 +1428,7 @@ def _has_followed_clause(session: Session, month: date, now: datetime, zone: Zon
     """At least one clause followed in ``month`` as known at ``now`` (the rule of the summary
     itself): without one, a summary would say nothing. Asked as "is there one", so that the
     database stops at the first clause found: started by the end of the month and not ended
-    before it, or with hours declared in it."""
+    before it (or past its planned end, its end not recorded), or with hours declared in it."""
     period = _period(month, zone, now)
     stage_now = (
         func.coalesce(_history_stage(now), Clause.stage) if now is not None else Clause.stage
@@ -1424,7 +1452,7 @@ def _has_followed_clause(session: Session, month: date, now: datetime, zone: Zon
             _known(period),
             Clause.start_date.is_not(None),
             Clause.start_date <= period.last,
-            _works_in(period),
+            or_(_works_in(period), _past_planned_end(stage_then)),
             stage_then.in_(STARTED),
         )
         .limit(1)

@@ -26,11 +26,20 @@ correction of someone else's hours moves the recompiled outcome tables as much a
 the person away. So do a row renamed with the same figures (a company or a lot renamed) and a
 participants table whose totals agree (a participant's criterion, sex or birth year corrected:
 participants have no history).
+
+Some rules changed since older summaries were written; what they said then is a remark naming
+the rule, not a problem. A pace judged where none of the month's declarations was due yet
+(``_pace_no_longer_judged``). A lot past its planned end, its end not recorded, counted among
+the « clauses achevées avant » the month where it is now followed (5 December 2026): the email
+is compared again with the same figures as the older rule printed them (``_as_achieved``), and
+when that explains differences, they are one remark naming the lots; whatever differs from
+those figures too is reported as usual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -390,8 +399,19 @@ def check_summary_email(
     printed, sent = printed_figures(email.body_text), text_tables(email.body_text)
     sent_by_title = {t.title: t for t in sent}
     differences = compare_figures(figure_lines(summary), printed) + compare_tables(truth, sent)
+    ruled: list[str] = []
+    older = _as_achieved(summary)
+    if differences and older is not None:
+        # Written before lots past their planned end were followed: compared with what the
+        # older rule printed, the other differences are still reported as they are.
+        old_truth = _references(older)
+        before = compare_figures(figure_lines(older), printed) + compare_tables(old_truth, sent)
+        if len(before) < len(differences):
+            ruled.append(_past_planned_end_remark(differences, before, summary))
+            differences, by_title = before, {t.title: t for t in old_truth}
     concerning = [c for c in changes if c.concerns(email)]
     problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
+    remarks += ruled
     problems += _html_problems(email, sent, printed, by_title)
     return (
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
@@ -470,6 +490,80 @@ def _pace_no_longer_judged(difference: Difference) -> bool:
         and difference.column in PACE_COLUMNS
         and difference.truth in {"–", ""}
     )
+
+
+def _as_achieved(summary: summaries.MonthlySummary) -> summaries.MonthlySummary | None:
+    """``summary`` as written before 5 December 2026, when a lot past its planned end, its end
+    not recorded, counted among the « clauses achevées avant » the month (followed only with
+    hours in it, its stage without a word of its planned end); None without such a lot."""
+    if not any(c.past_planned_end for c in summary.clauses):
+        return None
+    dropped: Counter[int] = Counter()
+    clauses = []
+    for line in summary.clauses:
+        if line.past_planned_end:
+            followed = line.progress.hours_month > 0
+            if line.followed and not followed:
+                dropped[line.buyer_id] += 1
+            line = replace(line, past_planned_end=False, followed=followed)
+        clauses.append(line)
+
+    def fewer(figures: summaries.Figures, count: int) -> summaries.Figures:
+        return replace(figures, followed=figures.followed - count) if count else figures
+
+    buyers = tuple(
+        replace(b, figures=fewer(b.figures, dropped[b.buyer_id])) for b in summary.buyers
+    )
+    return replace(
+        summary,
+        clauses=tuple(clauses),
+        overall=fewer(summary.overall, dropped.total()),
+        buyers=buyers,
+    )
+
+
+def _past_planned_end_remark(
+    differences: list[Difference], before: list[Difference], summary: summaries.MonthlySummary
+) -> str:
+    """The differences the older rule explains, and what it said of each lot past its planned
+    end: counted among the achieved (no hours in the month), or listed without a word of its
+    planned end (hours in the month)."""
+    gone = [d for d in differences if d not in before]
+    lots = [c for c in summary.clauses if c.past_planned_end]
+    achieved = [c for c in lots if not c.progress.hours_month]
+    listed = [c for c in lots if c.progress.hours_month]
+    said = []
+    if achieved:
+        one = len(achieved) == 1
+        said.append(
+            f"{_lots(achieved)}, en cours à la fin du mois sans fin d'exécution enregistrée, "
+            f"{'y était comptée' if one else 'y étaient comptées'} parmi les clauses achevées"
+        )
+    if listed:
+        one = len(listed) == 1
+        said.append(
+            f"{_lots(listed)}, en cours à la fin du mois sans fin d'exécution enregistrée, "
+            f"{'y était nommée' if one else 'y étaient nommées'} sans dire "
+            f"{'sa' if one else 'leur'} fin prévue dépassée"
+        )
+    return (
+        f"{_differences(gone)} : {' ; '.join(said)} ; le service suit désormais une telle clause "
+        "dans le mois, une à une, fin prévue dépassée (depuis le 5 décembre 2026)"
+    )
+
+
+def _lots(lines: list[summaries.ClauseLine]) -> str:
+    """« la clause n° 12 (fin prévue le 31/03/2027) », the first ones of several named."""
+    named = ", ".join(
+        f"n° {c.clause_id} (fin prévue le {c.end_date:%d/%m/%Y})"
+        if c.end_date
+        else f"n° {c.clause_id}"
+        for c in lines[:_NAMED_CHANGES]
+    )
+    more = len(lines) - _NAMED_CHANGES
+    if more > 0:
+        named += f" et {more} autre{'s' if more > 1 else ''}"
+    return f"{'la clause' if len(lines) == 1 else 'les clauses'} {named}"
 
 
 def _cause_order(change: Change) -> tuple[bool, datetime, date, str]:
