@@ -84,6 +84,7 @@ def test_it_lists_each_company_and_month_of_a_lot_with_its_state(declared: Invok
             "manquantes": 1,
             "en_retard": 0,
             "plus_demandees": 0,
+            "appels_a_venir": 0,
             "heures": 370.17,
         }
     ]

@@ -105,7 +105,7 @@ def test_no_reader_expects_its_months_before_it_joined(app: App, clock: Clock) -
     clock.set(paris(date(2026, 12, 20), 10))
 
     listed = declaration_app.declaration_list(app, company=sub)
-    assert [(line.month, line.state.value) for line in listed.lines] == [(NOVEMBER, "late")]
+    assert [(line.month, line.state.value) for line in listed.lines] == [(NOVEMBER, "to_call")]
     with app.transaction() as session:
         clause = session.get_one(Clause, lot.clause_id)
         owed = company_missing_months(session, clause, sub, now=clock(), zone=app.settings.zone)

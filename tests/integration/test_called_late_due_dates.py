@@ -77,7 +77,7 @@ def test_a_month_opened_after_a_resumption_holds_its_calls_due_date_before_the_c
     clock.set(paris(date(2027, 2, 16), 8))
     listed = declaration_list(mail_app, clause=lot.clause_id)
     states = {line.month: (line.state, line.due_on) for line in listed.lines}
-    assert states[JAN] == (DeclarationState.MISSING, date(2027, 2, 25))
+    assert states[JAN] == (DeclarationState.TO_CALL, date(2027, 2, 25))
     assert states[DEC][0] is DeclarationState.LATE
     with mail_app.transaction() as session:
         digest = compile_digest(session, paris(date(2027, 2, 16), 8), mail_app.settings)

@@ -1,13 +1,15 @@
 """A company that joined a lot during the works (``clause award … --from``) declares from its first
-month only (SQLite and PostgreSQL): a month before it is refused wherever a declaration comes in
-(a file, the command line's month without hours, the service behind the dashboard and the API,
-the company's page of a signed link), all or nothing, naming the file's line and column; the
-facilitator reads how to correct the first month while it can still move, and that it no longer
-can once the company was called or declared. A month recorded before the rule (or before its
-first month was set) stays correctable and cancellable, and the remedy the refusal gives works.
+month only (SQLite and PostgreSQL): from its page of a signed link (the form, or the file it sends
+there) a month before it is refused, all or nothing, the company told whom to write to. The
+facilitator may record it (the company worked then, the award was recorded late, even once the
+company was called): her file, her month without hours and the service behind the dashboard and
+the API take it, her import saying the month was never asked of the company. A month recorded
+before stays correctable and cancellable.
 
 User report: Bâtiments Sud, added on the lot from October, declared September in a file: its
-hours counted in the lot's figures, though the month was never asked of it nor expected."""
+hours counted in the lot's figures, though the month was never asked of it nor expected. Review:
+refused on the facilitator's channels too, such hours could no longer be recorded by anyone once
+the company was called."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from workflow.adapters.orm import AwardParty, Clause, Company, Correspondent, De
 from workflow.app import declarations as declaration_commands
 from workflow.app.online_declarations import declaration_page, declare_online
 from workflow.bootstrap import App
+from workflow.domain.declaration_links import LinkScope
 from workflow.domain.vocabulary import PartyRole
 from workflow.entrypoints.web.site import create_site
 from workflow.errors import FileRefused, InputRefused
@@ -40,7 +43,7 @@ from workflow.services.clauses import PartyInput, apply_award
 from workflow.services.declaration_cancellations import cancel_declaration
 from workflow.services.declaration_links import month_links
 from workflow.services.declarations import record_declaration
-from workflow.services.online_declarations import FormRefused, LineForm
+from workflow.services.online_declarations import FormRefused, LineForm, lines_from_file
 
 __all__ = ["started"]  # the fixture, used by name
 
@@ -100,30 +103,6 @@ def join_from(app: App, month: date) -> tuple[int, int]:
         return clause_id, sud.id
 
 
-def leave(app: App, clause_id: int, company_id: int) -> None:
-    """The award corrected without the company (allowed: never called, nothing declared)."""
-    with app.transaction() as session:
-        rows = session.scalars(
-            select(AwardParty).where(AwardParty.clause_id == clause_id).order_by(AwardParty.id)
-        ).all()
-        clause = rows[0].clause
-        apply_award(
-            session,
-            clause_id,
-            parties=[
-                PartyInput(p.company_id, PartyRole(p.role), p.correspondent_id, p.hours_share)
-                for p in rows
-                if p.company_id != company_id
-            ],
-            start_date=clause.start_date,
-            planned_end_date=clause.planned_end_date,
-            actor="Camille Martin",
-            now=NOVEMBER,
-            publish=app.publish,
-            zone=app.settings.zone,
-        )
-
-
 def lot_title(app: App, clause_id: int) -> str:
     with app.transaction() as session:
         return session.get_one(Clause, clause_id).lot_title
@@ -149,7 +128,9 @@ def sud_file(tmp_path: Path, *months: str) -> Path:
     return write(tmp_path, "\r\n".join([HEADER, *lines]) + "\r\n")
 
 
-def declare(app: App, clause_id: int, company_id: int, month: date) -> None:
+def declare(
+    app: App, clause_id: int, company_id: int, month: date, *, from_company: bool = False
+) -> None:
     with app.transaction() as session:
         record_declaration(
             session,
@@ -161,69 +142,80 @@ def declare(app: App, clause_id: int, company_id: int, month: date) -> None:
             now=NOVEMBER,
             source="test",
             publish=app.publish,
+            from_company=from_company,
         )
 
 
-def test_a_file_with_a_month_before_the_first_month_is_refused_whole(
+NOTE = (
+    "septembre 2026 précède le premier mois de Bâtiments Sud sur le lot 01 « {title} » (marché "
+    "2026-014) (octobre 2026, premier mois retenu quand elle a rejoint les travaux) : la "
+    "déclaration est enregistrée et ses heures comptent ; ce mois ne lui avait pas été demandé."
+)
+
+
+def test_the_facilitator_imports_a_month_before_the_first_month_and_is_told(
     started: App, tmp_path: Path
 ) -> None:
-    """September on line 2, October (its first month) on line 3: nothing is recorded, the
-    refusal names line 2 and the « Mois » column, with the command to type, or the page."""
+    """September on line 2, October (its first month) on line 3: both recorded, the import's
+    warning names line 2, the « Mois » column and what the month is."""
     clause_id, sud = join_from(started, OCTOBER)
     title = lot_title(started, clause_id)
 
-    with pytest.raises(FileRefused) as refused:
-        import_file(started, sud_file(tmp_path, "09/2026", "10/2026"))
+    done = import_file(started, sud_file(tmp_path, "09/2026", "10/2026"))
 
-    said = nbsp(refused.value.command_line_message)
-    assert f"ligne 2, colonne « Mois » : s{SAID.format(title=title)}" in said
-    assert (
-        "Si elle a travaillé sur le lot en septembre 2026, corrigez d'abord son premier mois : "
-        "elle n'a encore été appelée pour aucun mois ; retirez-la de l'attribution (clauses "
-        f"clause award {clause_id} sans elle), puis ajoutez-la de nouveau avec --from 09/2026."
-    ) in said
-    assert "1 erreur, rien n'a été importé" in said
-    assert "ligne 3" not in said
-    web = nbsp(str(refused.value))
-    assert (
-        "retirez-la de l'attribution (« Corriger l'attribution » sur la page de la clause), "
-        "puis ajoutez-la de nouveau avec « Premier mois des entreprises ajoutées » : 09/2026."
-    ) in web
-    assert "--from" not in web
-    assert months_of(started, clause_id, sud) == []
+    [warning] = [w for w in done.warnings if "premier mois" in w.message]
+    assert (warning.line, warning.column) == (2, "Mois")
+    assert nbsp(warning.message) == NOTE.format(title=title)
+    assert months_of(started, clause_id, sud) == [SEPTEMBER, OCTOBER]
 
 
-def test_a_month_without_hours_typed_before_the_first_month_is_refused(started: App) -> None:
+def test_the_facilitator_records_a_month_without_hours_before_the_first_month(
+    started: App,
+) -> None:
     """``clauses declaration zero`` (and the dashboard's « aucune heure »)."""
     clause_id, sud = join_from(started, OCTOBER)
-    title = lot_title(started, clause_id)
-
-    with pytest.raises(InputRefused) as refused:
-        declaration_commands.declare_zero(
-            started, clause=clause_id, company=sud, month=SEPTEMBER, actor="Camille Martin"
-        )
-
-    said = nbsp(refused.value.command_line_message)
-    assert said.startswith(f"S{SAID.format(title=title)}")
-    assert said.endswith("puis ajoutez-la de nouveau avec --from 09/2026.")
-    assert months_of(started, clause_id, sud) == []
+    declaration_commands.declare_zero(
+        started, clause=clause_id, company=sud, month=SEPTEMBER, actor="Camille Martin"
+    )
+    assert months_of(started, clause_id, sud) == [SEPTEMBER]
 
 
-def test_lines_typed_for_a_month_before_the_first_month_are_refused(started: App) -> None:
+def test_lines_typed_for_a_month_before_the_first_month_are_recorded(started: App) -> None:
     """The service the JSON API and the dashboard's forms write through."""
     clause_id, sud = join_from(started, OCTOBER)
-    with pytest.raises(InputRefused) as refused:
-        declaration_commands.declare_lines(
-            started,
-            clause=clause_id,
-            company=sud,
-            month=SEPTEMBER,
-            lines=[LineForm("P-0901", "35", "cdd", "direct_hiring", "minimum_income")],
-            zero=False,
-            actor="api",
-            source="API",
-        )
-    assert "Septembre 2026 n'est pas demandé à Bâtiments Sud" in refused.value.message
+    declaration_commands.declare_lines(
+        started,
+        clause=clause_id,
+        company=sud,
+        month=SEPTEMBER,
+        lines=[LineForm("P-0901", "35", "cdd", "direct_hiring", "minimum_income")],
+        zero=False,
+        actor="api",
+        source="API",
+    )
+    assert months_of(started, clause_id, sud) == [SEPTEMBER]
+
+
+def test_the_file_a_company_sends_from_its_page_is_refused_in_its_words(
+    started: App, tmp_path: Path
+) -> None:
+    """The October link's page, a filled template holding September: refused whole, line 2,
+    « Mois », telling the company whom to write to; nothing recorded."""
+    clause_id, sud = join_from(started, OCTOBER)
+    title = lot_title(started, clause_id)
+    with started.transaction() as session:
+        scope = LinkScope(clause_id, sud, OCTOBER, date(2027, 1, 31))
+        data = sud_file(tmp_path, "09/2026").read_bytes()
+        with pytest.raises(FileRefused) as refused:
+            lines_from_file(
+                session, data, "modele.csv", scope, now=NOVEMBER, zone=started.settings.zone
+            )
+    said = nbsp(str(refused.value))
+    assert (
+        f"ligne 2, colonne « Mois » : s{SAID.format(title=title)} Si elle a travaillé sur le "
+        "lot en septembre 2026, écrivez à la facilitatrice, qui enregistrera ces heures."
+    ) in said
+    assert "--from" not in said
     assert months_of(started, clause_id, sud) == []
 
 
@@ -266,39 +258,19 @@ def test_the_company_page_of_a_month_before_its_first_offers_no_form(
     assert months_of(started, clause_id, sud) == []
 
 
-def test_once_the_company_declared_the_refusal_says_its_first_month_no_longer_moves(
+def test_once_the_company_was_called_the_facilitator_still_records_an_earlier_month(
     started: App,
 ) -> None:
+    """The review's case: added from October, called and declared for October, it worked in
+    September too: the facilitator records September (the company's page may not)."""
     clause_id, sud = join_from(started, OCTOBER)
     declare(started, clause_id, sud, OCTOBER)
 
-    with pytest.raises(InputRefused) as refused:
-        declare(started, clause_id, sud, SEPTEMBER)
-
-    said = nbsp(refused.value.command_line_message)
-    assert said.endswith(
-        "Son premier mois ne peut plus être avancé : elle a déjà été appelée à déclarer, ou a "
-        "déjà déclaré, sur ce lot."
-    )
-    assert "--from" not in said
-    assert months_of(started, clause_id, sud) == [OCTOBER]
-    # The holder, in the award before the works (no first month), declares September as ever.
-    _, holder = ids(started)
-    declare(started, clause_id, holder, SEPTEMBER)
-    assert SEPTEMBER in months_of(started, clause_id, holder)
-
-
-def test_the_remedy_the_refusal_gives_lets_the_month_in(started: App) -> None:
-    """Taken out of the award, then added again from September: September is accepted."""
-    clause_id, sud = join_from(started, OCTOBER)
     with pytest.raises(InputRefused):
-        declare(started, clause_id, sud, SEPTEMBER)
-
-    leave(started, clause_id, sud)
-    join_from(started, SEPTEMBER)
+        declare(started, clause_id, sud, SEPTEMBER, from_company=True)
     declare(started, clause_id, sud, SEPTEMBER)
 
-    assert months_of(started, clause_id, sud) == [SEPTEMBER]
+    assert months_of(started, clause_id, sud) == [SEPTEMBER, OCTOBER]
 
 
 def test_a_month_recorded_before_the_rule_stays_correctable_and_cancellable(
@@ -347,6 +319,6 @@ def test_a_month_recorded_before_the_rule_stays_correctable_and_cancellable(
             publish=started.publish,
         )
     assert months_of(started, clause_id, sud) == []
-    # Cancelled, the month is a new one again: refused.
+    # Cancelled, the month is a new one again: refused from the company's page.
     with pytest.raises(InputRefused):
-        declare(started, clause_id, sud, SEPTEMBER)
+        declare(started, clause_id, sud, SEPTEMBER, from_company=True)

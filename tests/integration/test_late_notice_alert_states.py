@@ -2,19 +2,22 @@
 
 The notice that a month the buyer's alert said missing has arrived
 (``notice_late_declaration_received``) was queued only when that alert was recorded sent. An
-alert on the wire (sending), maybe delivered (uncertain), or still waiting because it also names
-a month still missing (``reminder_emails.withdraw_answered`` withdraws only an alert whose months
-have all arrived) may reach the buyer, naming a month received: no word followed, and the buyer
-could put a compliant company on notice. The notice now follows such an alert, says it may
-arrive after it, is dated not to overtake it, and is withdrawn if the alert is withdrawn before
-it leaves.
+alert on the wire (sending), or maybe delivered (uncertain), may reach the buyer, naming a month
+received: no word followed, and the buyer could put a compliant company on notice. The notice
+now follows such an alert, says it may arrive after it, is dated not to overtake it, and is
+withdrawn if the alert is withdrawn before it leaves (put back to wait after a failed try, its
+months then all arrived).
+
+An alert still waiting that also names a month still missing is written again for the months
+still missing (``reminder_emails.withdraw_answered``): the buyer never reads one naming the month
+received, and no notice follows.
 
 On the real passes and dispatcher of a simulated clock, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import select, update
 
@@ -177,9 +180,12 @@ def two_months_alerted(app: App) -> tuple[Lot, OutboxMessage]:
     return lot, alert
 
 
-def test_a_waiting_alert_naming_a_month_still_missing_is_followed_by_the_notice(
+def test_a_waiting_alert_naming_a_month_declared_leaves_without_it_and_no_notice_follows(
     settings: Settings, clock: Clock
 ) -> None:
+    """Before, the alert left as written, naming September too, and a notice followed it
+    saying September had arrived. Now the alert is written again for October only: the buyer
+    never reads September missing, so there is nothing to correct."""
     app = bootstrap(settings, clock=clock)
     try:
         zone = app.settings.zone
@@ -189,43 +195,68 @@ def test_a_waiting_alert_naming_a_month_still_missing_is_followed_by_the_notice(
         assert declared_at < alert.next_attempt_at  # queued for 09:00, its slot
         declare(app, lot, SEP, declared_at)
 
-        # October still missing: the alert stays, and leaves naming September too.
-        [alert] = rows(app, ALERT)
-        assert alert.state == OutboxState.PENDING
-        [notice] = rows(app, KIND)
-        text = squash(notice.body_text)
-        assert ("sa déclaration des heures d'insertion de septembre 2026 pour le lot") in text, text
-        assert "que mon alerte du 7 décembre 2026 vous signale manquante" in text, text
-        assert UNSURE in text
-        assert (
-            "L'autre mois signalé dans mon alerte du 7 décembre 2026 (octobre 2026) reste "
-            "attendu : je vous écrirai de même à son arrivée."
-        ) in text, text
-        # Not due before the alert: the dispatcher takes the alert first.
-        assert notice.next_attempt_at == alert.next_attempt_at
+        # October still missing: the alert is written again for October only, the first one
+        # withdrawn; the buyer gets no notice about September, never said missing.
+        old, new = rows(app, ALERT)
+        assert (old.id, old.state) == (alert.id, OutboxState.CANCELLED)
+        assert old.last_error == (
+            f"Remplacé{NBSP}: septembre 2026 a été déclaré le 7 décembre 2026{NBSP}; le même "
+            "courriel, écrit à nouveau pour octobre 2026 seulement, part à sa place."
+        )
+        assert new.key == alert.key.replace("2026-09..2026-10", "2026-10")
+        assert (new.state, new.next_attempt_at) == (OutboxState.PENDING, alert.next_attempt_at)
+        assert squash(new.subject).startswith(
+            "Alerte avant mise en demeure : déclaration d'octobre 2026 de"
+        ), new.subject
+        assert "septembre" not in new.body_text.lower()
+        assert rows(app, KIND) == []
         run_pass(app, alert.next_attempt_at)
-        [alert] = rows(app, ALERT)
-        [notice] = rows(app, KIND)
-        assert (alert.state, notice.state) == (OutboxState.SENT, OutboxState.SENT)
-        assert alert.sent_at is not None and notice.sent_at is not None
-        assert notice.sent_at >= alert.sent_at
+        assert [r.state for r in rows(app, ALERT)] == [OutboxState.CANCELLED, OutboxState.SENT]
+        assert rows(app, KIND) == []
     finally:
         app.close()
 
 
-def test_the_notice_of_a_waiting_alert_withdrawn_since_does_not_leave(
+def test_the_notice_of_an_alert_withdrawn_since_does_not_leave(
     settings: Settings, clock: Clock
 ) -> None:
+    """The alert naming September and October is on the wire when September arrives: the
+    notice follows it. Its send fails for now, it waits again; October arrives before it
+    leaves: the alert is withdrawn, never reaching the buyer, and the notice with it."""
     app = bootstrap(settings, clock=clock)
     try:
         zone = app.settings.zone
-        lot, _ = two_months_alerted(app)
-        declare(app, lot, SEP, at_local(date(2026, 12, 7), time(8, 10), zone))
+        lot, alert = two_months_alerted(app)
+        assert alert.next_attempt_at is not None
+        owner = new_owner()
+        claimed = claim_due(app, alert.next_attempt_at, 1000, Claim(owner))
+        assert alert.id in {c.id for c in claimed}
+        record_outcomes(
+            app,
+            owner,
+            [
+                Outcome(c.id, OutboxState.SENT, c.attempts + 1, sent_at=c.created_at)
+                for c in claimed
+                if c.id != alert.id
+            ],
+        )
+        declare(app, lot, SEP, at_local(date(2026, 12, 7), time(9, 1), zone))
+        # On the wire: it may have left as written, naming September; the notice follows.
+        assert [r.state for r in rows(app, ALERT)] == [OutboxState.SENDING]
         [notice] = rows(app, KIND)
         assert notice.state == OutboxState.PENDING
+        retry = at_local(date(2026, 12, 7), time(10), zone)
+        failed = Outcome(
+            alert.id,
+            OutboxState.PENDING,
+            1,
+            next_attempt_at=retry,
+            last_error="Échec passager : 421 service temporairement indisponible",
+        )
+        assert record_outcomes(app, owner, [failed]) == []
         # October arrives before the alert leaves: the alert is withdrawn, never reaching the
         # buyer; the notice of September, which presents it, goes with it.
-        declare(app, lot, OCT, at_local(date(2026, 12, 7), time(8, 20), zone))
+        declare(app, lot, OCT, at_local(date(2026, 12, 7), time(9, 20), zone))
         assert [r.state for r in rows(app, ALERT)] == [OutboxState.CANCELLED]
         [notice] = rows(app, KIND)
         assert notice.state == OutboxState.CANCELLED
@@ -233,7 +264,8 @@ def test_the_notice_of_a_waiting_alert_withdrawn_since_does_not_leave(
             "Retiré le 7 décembre 2026 : l'alerte qui signalait ce mois manquant a été retirée "
             "avant de partir ; cet avis n'avait plus lieu d'être."
         )
-        run_pass(app, datetime(2026, 12, 7, 9, 1, tzinfo=zone))
+        run_pass(app, retry + timedelta(minutes=1))
         assert [r.state for r in rows(app, KIND)] == [OutboxState.CANCELLED]
+        assert [r.state for r in rows(app, ALERT)] == [OutboxState.CANCELLED]
     finally:
         app.close()

@@ -189,8 +189,8 @@ def test_lot_set_end_moves_the_planned_end_with_its_reason_in_the_history(
     assert code == 0, said
     assert said == (
         f"Clause n°{NBSP}{lot.clause_id}{NBSP}: fin prévue reportée du 31/12/2026 au 31/03/2027"
-        f"{NBSP}; l'historique garde la raison. Les appels à déclarer suivent{NBSP}: le dernier "
-        "mois appelé est mars 2027."
+        f"{NBSP}; l'historique garde la raison. Les appels à déclarer suivent{NBSP}: mars 2027 "
+        "sera le dernier mois demandé, appel prévu le 1er avril 2027."
     )
     assert last_history(app, lot.clause_id) == (
         "planned_end",

@@ -284,8 +284,8 @@ def test_a_summary_written_under_the_older_rule_is_a_remark_not_a_problem(app: A
         assert (
             f"la clause n° {t.past.clause_id} (fin prévue le 31/03/2026), en cours à la fin du "
             "mois sans fin d'exécution enregistrée, y était comptée parmi les clauses achevées "
-            "; le service suit désormais une telle clause dans le mois, une à une, fin prévue "
-            "dépassée (depuis le 5 décembre 2026)"
+            "; le service suit désormais de telles clauses dans le mois, chacune sur sa ligne, "
+            "en disant leur fin prévue dépassée (depuis le 5 décembre 2026)"
         ) in plain(squash(message))
 
     # Narrow: any other difference in such an email is still a problem.
@@ -304,3 +304,24 @@ def test_a_summary_written_under_the_older_rule_is_a_remark_not_a_problem(app: A
         "prévues (24 % de l'objectif) », la partie texte dit « 125 h sur 500 h prévues (24 % de "
         "l'objectif) »",
     ]
+
+
+def test_a_planned_end_moved_since_a_summary_is_a_remark_not_a_problem(app: App) -> None:
+    """User trial: an amendment moved a lot's planned end (« lot set-end »); the summaries sent
+    before, whose time elapsed it moves, were read as problems by the audit. The change is in
+    the history: a remark names it, as for an end recorded."""
+    t = _territory(app)
+    moved = local(app, date(2026, 6, 1), 10)
+    _cli(
+        app,
+        moved,
+        "lot",
+        "set-end",
+        str(t.running.clause_id),
+        "31/03/2027",
+        "--reason",
+        "avenant n° 2",
+    )
+    report = verify_database(app)
+    assert report.findings == ()
+    assert any("fin prévue changée" in r.problem for r in report.remarks)

@@ -297,13 +297,15 @@ class Totals:
     missing: int
     late: int
     hours: Decimal  # the hours of the declared lines
-    #: Never received, no longer asked (the lot's follow-up closed): with the four others, the
+    #: Never received, no longer asked (the lot's follow-up closed): with the others, the
     #: expected ones, so that the total is the sum of its parts.
     released: int = 0
+    #: Owed, their call not sent yet (« appel à venir »): neither missing nor late.
+    to_call: int = 0
 
     @property
     def owed(self) -> int:
-        return self.missing + self.late
+        return self.missing + self.late + self.to_call
 
 
 def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
@@ -321,6 +323,7 @@ def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
         late=count(DeclarationState.LATE),
         hours=sum((line.hours or Decimal(0) for line in chosen), Decimal(0)),
         released=count(DeclarationState.RELEASED),
+        to_call=count(DeclarationState.TO_CALL),
     )
 
 
@@ -351,7 +354,8 @@ def declaration_list(
     """One line per company x lot x month expected today, with its state (declared, zero
     hours, missing, late), narrowed to a clause, a company or a month when given; with
     ``missing_only``, the missing and late ones only. Totals per month add up the lines."""
-    today = local_date(app.clock(), app.settings.zone)
+    now = app.clock()
+    today = local_date(now, app.settings.zone)
     clause_id = company_id = None
     clause_label = company_name = None
     with reading(app) as session:
@@ -365,6 +369,7 @@ def declaration_list(
             session,
             app.settings,
             today=today,
+            now=now,
             clause_id=clause_id,
             company_id=company_id,
             month=month,

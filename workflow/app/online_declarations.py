@@ -272,7 +272,14 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         )
     existing = find_declaration(session, clause.id, company.id, scope.month)
     problems = declaration_problems(
-        session, clause, company, scope.month, now=now, replace=True, zone=app.settings.zone
+        session,
+        clause,
+        company,
+        scope.month,
+        now=now,
+        replace=True,
+        zone=app.settings.zone,
+        from_company=True,
     )
     if existing is not None and existing.validated_at is not None:
         # Checked by the facilitator: a replayed link may show it, never change it.
@@ -511,4 +518,5 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
             publish=unit.app.publish,
             replace=recorded is not None,
             zone=app.settings.zone,
+            from_company=True,
         ).id

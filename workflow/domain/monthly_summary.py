@@ -72,7 +72,9 @@ class MissingDeclaration:
 
     Late ones (``Declarations.missing``) carry no dates. One not due yet
     (``Declarations.pending``) says when it is due, as the company's call told it (``due_on``),
-    or, its call still to come, when that call is planned (``call_at``; None when not known).
+    or, its call still to come, when that call leaves (``call_at``: as the next pass after the
+    summary's moment sends it, ``calls_to_come.call_to_come``, never a day already past then;
+    None when not known).
     """
 
     clause_id: int

@@ -44,7 +44,8 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.spreadsheets import read_table
-from workflow.adapters.templates import french_date, french_hours
+from workflow.adapters.templates import french_date, french_hours, french_month
+from workflow.domain.calendar import month_start
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import (
@@ -69,6 +70,7 @@ from workflow.services.declarations import (
     clause_ref,
     column_problems,
     find_declaration,
+    first_month_note,
     history_motif,
     hours_problem,
     record_counting,
@@ -471,12 +473,22 @@ def parse_declarations(
     replace: bool,
     now: datetime,
     zone: ZoneInfo = DEFAULT_ZONE,
+    from_company: bool = False,
 ) -> tuple[list[_Group], list[FieldError], dict[str, Participant]]:
     """Check every line and every reference of a declaration file; refuse it whole if needed,
-    with every problem found (``_check_file``).
+    with every problem found (``_check_file``). ``from_company``: the file a company sends from
+    its page (``declarations.column_problems``).
 
     Returns the groups, the warnings and the participants already recorded, by reference."""
-    parsed = _check_file(session, table, clause_id=clause_id, replace=replace, now=now, zone=zone)
+    parsed = _check_file(
+        session,
+        table,
+        clause_id=clause_id,
+        replace=replace,
+        now=now,
+        zone=zone,
+        from_company=from_company,
+    )
     if parsed.errors:
         raise FileRefused(table.source, table.in_order(parsed.errors))
     return parsed.groups, parsed.warnings, parsed.known
@@ -490,6 +502,7 @@ def _check_file(
     replace: bool,
     now: datetime,
     zone: ZoneInfo,
+    from_company: bool = False,
 ) -> _Parsed:
     """Every check of a declaration file, each one on every line it can be made on: the cells,
     then the participants of every line with a reference (whatever else its line gets wrong),
@@ -569,8 +582,18 @@ def _check_file(
     known = _known_participants(session, {person.reference for person in people})
     warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
     for group in groups.values():
+        if not from_company:
+            for note in _notes(session, group):
+                warnings.append(FieldError(group.first_line, table.column_name("month"), note))
         for problem in column_problems(
-            session, group.clause, group.company, group.month, now=now, replace=replace, zone=zone
+            session,
+            group.clause,
+            group.company,
+            group.month,
+            now=now,
+            replace=replace,
+            zone=zone,
+            from_company=from_company,
         ):
             # After « ligne 11, colonne « Mois » : » French goes on in lower case; the hint
             # (what to do next) is said in the words of the interface that shows the refusal.
@@ -578,6 +601,29 @@ def _check_file(
             said = problem.message[:1].lower() + problem.message[1:]
             errors.append(FieldError(group.first_line, column, said, problem.hint))
     return _Parsed(list(groups.values()), warnings, known, errors, all_placed)
+
+
+def _notes(session: Session, group: _Group) -> list[str]:
+    """The facilitator's warnings for a new month nobody asked of the company, recorded as she
+    asks and said: before its first month on the lot (``declarations.first_month_note``), or
+    after the lot's planned end while its end is not recorded (its companies are not called
+    then: user trial, 20 h of April counted in a summary that expected no April declaration)."""
+    clause, month = group.clause, group.month
+    if find_declaration(session, clause.id, group.company.id, month):
+        return []
+    notes = []
+    party = next((p for p in clause.parties if p.company_id == group.company.id), None)
+    if party is not None and (note := first_month_note(clause, group.company, party, month)):
+        notes.append(note)
+    planned = clause.planned_end_date
+    if clause.end_date is None and planned is not None and month > month_start(planned):
+        notes.append(
+            f"{french_month(month)} suit la fin prévue de {clause_ref(clause)} "
+            f"({planned:%d/%m/%Y}) : la déclaration est enregistrée et ses heures comptent, "
+            "mais ce mois n'est demandé à aucune entreprise du lot tant que la fin "
+            "d'exécution n'est pas enregistrée ou la fin prévue reportée."
+        )
+    return notes
 
 
 def _create_participants(

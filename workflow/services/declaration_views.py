@@ -8,20 +8,31 @@ already open and not past the end, that the lot did not spend entirely suspended
 suspended or closed owes no month after the one it left execution in, as the declaration itself
 refuses them (``declarations.column_problems``).
 
-Each line has its state: declared (with its hours), zero hours, missing (open, not yet due) or
-late (past the due date the company is held to, by as many days as the ladder counts: working
-days on which the lot was not suspended, as the digest and the buyer's alert count them). The
-due date is the one its call gave, pushed later by the suspended days after it
-(``calendar.pushed_due``), else the scheduled one of the lot's calendar.
+Each line has its state: declared (with its hours), zero hours, call to come (owed, its call not
+sent yet), missing (called, not yet due) or late (past the due date the company is held to, by
+as many days as the ladder counts: working days on which the lot was not suspended, as the
+digest and the buyer's alert count them). The due date is the one its call gave, pushed later by
+the suspended days after it (``calendar.pushed_due``), else the scheduled one of the lot's
+calendar.
+
+A month whose call has not left (its lot's end recorded or moved later after its usual call,
+the company's calls parked past the old end until then; a late start; a ladder opened and
+waiting for its slot) was given no date: it is never late nor missing. Its line says when the
+next pass calls it and the due date that call will give (``domain.calls_to_come``, the pass's
+own rule), never a date already past. A company with no call planned (no correspondent, lots
+loaded by hand) is held to the lot's calendar, as the monthly summary holds it.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
@@ -38,15 +49,17 @@ from workflow.adapters.orm import (
 from workflow.domain.calendar import (
     Interval,
     LadderDays,
+    LadderStep,
     local_date,
     month_schedule,
     month_start,
     pushed_due,
     suspended_days,
 )
+from workflow.domain.calls_to_come import call_to_come, due_of_call
 from workflow.domain.stages import Stage
 from workflow.services.declarations import missing_months
-from workflow.services.lot_calendars import lot_calendars, suspensions
+from workflow.services.lot_calendars import LotCalendar, lot_calendars, suspensions
 from workflow.services.lot_ends import within_end
 from workflow.settings import Settings
 
@@ -66,6 +79,8 @@ class DeclarationState(StrEnum):
     ZERO = "zero"
     MISSING = "missing"
     LATE = "late"
+    #: Owed, its call not sent yet: no date was given, it is neither missing nor late.
+    TO_CALL = "to_call"
     #: Never received, and no longer asked: the lot's follow-up was closed (``clôturer``).
     RELEASED = "released"
 
@@ -75,11 +90,12 @@ STATE_LABELS: dict[DeclarationState, str] = {
     DeclarationState.ZERO: "zéro heure",
     DeclarationState.MISSING: "manquante",
     DeclarationState.LATE: "en retard",
+    DeclarationState.TO_CALL: "appel à venir",
     DeclarationState.RELEASED: "plus demandée",
 }
 
 #: The states ``--missing`` keeps: what the company still owes.
-OWED_STATES = frozenset({DeclarationState.MISSING, DeclarationState.LATE})
+OWED_STATES = frozenset({DeclarationState.MISSING, DeclarationState.LATE, DeclarationState.TO_CALL})
 
 Key = tuple[int, int, date]  # (clause id, company id, month)
 
@@ -96,12 +112,15 @@ class ExpectedDeclaration:
     company: str
     siret: str | None
     month: date
-    due_on: date  # the due date the company is held to
+    due_on: date  # the due date the company is held to (its call to come: the one it will give)
     state: DeclarationState
     hours: Decimal | None  # the hours declared (0 for zero hours); None when not declared
     recorded_at: datetime | None  # when the declaration was recorded
     late_days: int  # counted days past the due date; 0 unless late
     called: bool  # the month's call went out (its ladder exists)
+    #: Its call to come (``TO_CALL``): when the next pass sends it; None otherwise, or when
+    #: nobody can date it (its lot suspended: at the resumption).
+    call_at: datetime | None = None
 
 
 def held_due(
@@ -121,21 +140,26 @@ def expected_declarations(
     settings: Settings,
     *,
     today: date,
+    now: datetime | None = None,
     clause_id: int | None = None,
     company_id: int | None = None,
     month: date | None = None,
 ) -> list[ExpectedDeclaration]:
     """Every company x lot x month expected on ``today`` (a local date), in month order, then
-    by market, lot and company; only one lot, one company or one month when given."""
+    by market, lot and company; only one lot, one company or one month when given.
+
+    ``now`` (the same moment as ``today``) says whether today's call time has passed, for the
+    calls to come (``_moment``)."""
     zone = settings.zone
     declared = _declarations(session, clause_id, company_id, month)
     ladders = _ladders(session, clause_id, company_id, month)
     parties = _owing_parties(session, clause_id, company_id)
-    ids = {k[0] for k in declared} | {k[0] for k in ladders} | {cid for cid, _, _ in parties}
+    ids = {k[0] for k in declared} | {k[0] for k in ladders} | {p.clause_id for p in parties}
     clauses = _clauses(session, ids)
     suspended = suspensions(session, ids)
     keys: set[Key] = set(declared) | set(ladders)
-    for cid, party, joined in parties:
+    next_calls = {(p.clause_id, p.company_id): (p.next_call_month, p.next_call_at) for p in parties}
+    for cid, party, joined, _, _ in parties:
         for owed in _owed_months(clauses[cid], suspended.get(cid, []), today, settings):
             # A company joining during the works owes the months from the one it joined.
             if joined is not None and owed < joined:
@@ -152,6 +176,23 @@ def expected_declarations(
             select(Company).where(Company.id.in_(sorted({k[1] for k in keys})))
         )
     }
+    # The calls to come, by the moment they leave: one call lists the months it sends, and
+    # gives them one due date (``_call_dues``).
+    to_call: dict[Key, datetime | None] = {}
+    for key in keys:
+        cid, company_key, month_key = key
+        if key in declared or Stage(clauses[cid].stage) is Stage.CLOSED:
+            continue
+        planned = _planned_call(ladders.get(key), next_calls.get((cid, company_key)), month_key)
+        if planned is None:
+            continue
+        if Stage(clauses[cid].stage) is Stage.SUSPENDED:
+            to_call[key] = None  # at the resumption, a day nobody knows
+        else:
+            rules = calendars[cid].rules
+            moment = _moment(now, today, planned, zone)
+            to_call[key] = call_to_come(month_key, planned, moment, rules.call_time, zone)
+    call_dues = _call_dues(to_call, ladders, calendars, settings)
     lines = []
     for key in keys:
         cid, company_key, month_key = key
@@ -166,6 +207,9 @@ def expected_declarations(
             # Closing the follow-up stops asking for it (the companies are told so): it is
             # owed no more, and never late.
             state = DeclarationState.RELEASED
+        elif key in to_call:
+            # Nobody asked for it yet: no date was given, nothing is late.
+            state, due = DeclarationState.TO_CALL, call_dues.get(key, due)
         elif due < today:
             state, late_days = DeclarationState.LATE, days[cid].between(due, today)
         else:
@@ -185,7 +229,10 @@ def expected_declarations(
                 hours=found.hours if found is not None else None,
                 recorded_at=found.recorded_at if found is not None else None,
                 late_days=late_days,
-                called=ladder is not None,
+                # Its ladder exists (a month declared before its call included), but for a
+                # call still to come.
+                called=ladder is not None and state is not DeclarationState.TO_CALL,
+                call_at=to_call.get(key),
             )
         )
     return sorted(
@@ -248,13 +295,17 @@ def _ladders(
     return {(lad.clause_id, lad.company_id, lad.month): lad for lad in session.scalars(statement)}
 
 
-def _owing_parties(
-    session: Session, clause_id: int | None, company_id: int | None
-) -> list[tuple[int, int, date | None]]:
-    """(lot, company, month it joined during the works or None) of every party of a started
-    lot that owes its months."""
+def _owing_parties(session: Session, clause_id: int | None, company_id: int | None) -> list[Any]:
+    """(lot, company, month it joined during the works or None, next call's month, its moment)
+    of every party of a started lot that owes its months."""
     statement = (
-        select(AwardParty.clause_id, AwardParty.company_id, AwardParty.first_month)
+        select(
+            AwardParty.clause_id,
+            AwardParty.company_id,
+            AwardParty.first_month,
+            AwardParty.next_call_month,
+            AwardParty.next_call_at,
+        )
         .join(Clause, Clause.id == AwardParty.clause_id)
         .where(Clause.stage.in_(OWING_STAGES), Clause.start_date.is_not(None))
     )
@@ -262,7 +313,59 @@ def _owing_parties(
         statement = statement.where(AwardParty.clause_id == clause_id)
     if company_id is not None:
         statement = statement.where(AwardParty.company_id == company_id)
-    return [(cid, company, joined) for cid, company, joined in session.execute(statement)]
+    return list(session.execute(statement))
+
+
+def _moment(now: datetime | None, today: date, planned: datetime, zone: ZoneInfo) -> datetime:
+    """The moment a call to come is seen from: ``now``; without it, the start of ``today`` for a
+    call planned today or later (it leaves then), the end of ``today`` for one planned before
+    (the next pass sends it at the next call time: the next working day's, at worst a day late,
+    never a day already past)."""
+    if now is not None:
+        return now
+    start = datetime.combine(today, time.min, tzinfo=zone)
+    return start if planned >= start else datetime.combine(today, time.max, tzinfo=zone)
+
+
+def _planned_call(
+    ladder: DeclarationLadder | None,
+    next_call: tuple[date | None, datetime | None] | None,
+    month: date,
+) -> datetime | None:
+    """When the month's call, not sent yet, is planned, as the database holds it: its ladder's,
+    opened and waiting for its slot; without a ladder, the company's next call when it is for
+    this month or an earlier one (one call lists them all). None when it was sent, or when no
+    call is planned (the company held to the lot's calendar)."""
+    if ladder is not None:
+        waiting = ladder.called_at is None and ladder.next_step == LadderStep.CALL
+        return ladder.next_step_at if waiting else None
+    if next_call is None:
+        return None
+    next_month, next_at = next_call
+    if next_month is None or next_at is None or next_month > month:
+        return None
+    return next_at
+
+
+def _call_dues(
+    to_call: dict[Key, datetime | None],
+    ladders: dict[Key, DeclarationLadder],
+    calendars: dict[int, LotCalendar],
+    settings: Settings,
+) -> dict[Key, date]:
+    """The due date each dated call to come will give its months: one call per company x lot
+    and moment, listing the months it sends, the latest of their dates (``due_of_call``), never
+    earlier than the one an opened ladder already holds for it."""
+    grouped: dict[tuple[int, int, datetime], list[Key]] = defaultdict(list)
+    for key, at in to_call.items():
+        if at is not None:
+            grouped[(key[0], key[1], at)].append(key)
+    dues: dict[Key, date] = {}
+    for (cid, _, at), keys in grouped.items():
+        due = due_of_call([k[2] for k in keys], at, calendars[cid].rules, settings.zone)
+        held = [ladders[k].due_on for k in keys if k in ladders]
+        dues.update(dict.fromkeys(keys, max([due, *held])))
+    return dues
 
 
 def _clauses(session: Session, ids: Iterable[int]) -> dict[int, Clause]:

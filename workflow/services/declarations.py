@@ -125,11 +125,14 @@ def column_problems(
     now: datetime,
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
+    from_company: bool = False,
 ) -> list[MonthProblem]:
     """Everything that forbids declaring ``month`` for this company and lot, in French, each
     with the key of the file column it is about (``month``, ``siret``) or None; ``now`` is read
     in ``zone`` to know which months are open. Every way a declaration comes in (command line,
-    file, the company's page, the API) is checked here, and so refused alike."""
+    file, the company's page, the API) is checked here, and so refused alike, but for one rule
+    that only binds the company itself (``from_company``: its page of a signed link, the file it
+    sends there): a month before the one it joined the lot (``before_first_month``)."""
     problems: list[MonthProblem] = []
     stage = Stage(clause.stage)
     phrase = month_phrase(month)
@@ -191,10 +194,11 @@ def column_problems(
     # version that let it in) stays correctable and cancellable: only a new one is refused. A
     # month before the lot's start is refused as such above.
     if (
-        party is not None
+        from_company
+        and party is not None
         and existing is None
         and not before_start
-        and (joined := before_first_month(session, clause, company, party, month))
+        and (joined := before_first_month(company, clause, party, month))
     ):
         problems.append(joined)
     if existing is not None and not replace:
@@ -220,13 +224,21 @@ def declaration_problems(
     now: datetime,
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
+    from_company: bool = False,
 ) -> list[str]:
     """``column_problems`` as sentences, without what to do next: what the company's page of a
     signed link shows (a company has no command to type, no award to correct)."""
     return [
         problem.message
         for problem in column_problems(
-            session, clause, company, month, now=now, replace=replace, zone=zone
+            session,
+            clause,
+            company,
+            month,
+            now=now,
+            replace=replace,
+            zone=zone,
+            from_company=from_company,
         )
     ]
 
@@ -237,60 +249,45 @@ JOINED_WORDS = "premier mois retenu quand elle a rejoint les travaux"
 
 
 def before_first_month(
-    session: Session, clause: Clause, company: Company, party: AwardParty, month: date
+    company: Company, clause: Clause, party: AwardParty, month: date
 ) -> MonthProblem | None:
-    """Why ``month`` is refused when it precedes the month ``company`` joined the lot during the
-    works (``AwardParty.first_month``), or None: never asked of it, never reminded, it would
-    count in the lot's hours with nobody told. The facilitator reads what to do if the company
-    did work then: its first month moves only while the company may still leave the award
-    (called for no month, nothing declared, ``clauses._check_works_correction``), so it is
-    taken out of the award and added again from the right month."""
+    """Why the company may not declare ``month`` itself when it precedes the month it joined the
+    lot during the works (``AwardParty.first_month``), or None: never asked of it, it would
+    count in the lot's hours unseen. The facilitator may record it (the company worked then,
+    the award was recorded late): her channels are not refused, the import warns her
+    (``first_month_note``)."""
     first = party.first_month
     if first is None or month >= first:
         return None
     month_name = french_month(month)
-    title = f"« {clause.lot_title} »"
-    lot = f"lot {clause.lot_number} {title}" if clause.lot_number else f"lot {title}"
-    message = (
-        f"{month_name.capitalize()} n'est pas demandé à {company.name} sur le {lot} (marché "
-        f"{clause.market.reference}) ; elle y déclare à partir {month_phrase(first)}, "
-        f"{JOINED_WORDS}."
-    )
-    if _has_months(session, clause.id, company.id):
-        fixed = (
-            " Son premier mois ne peut plus être avancé : elle a déjà été appelée à déclarer, ou "
-            "a déjà déclaré, sur ce lot."
-        )
-        return MonthProblem("month", message, Hint(fixed, fixed))
-    worked = (
-        f" Si elle a travaillé sur le lot en {month_name}, corrigez d'abord son premier mois : "
-        "elle n'a encore été appelée pour aucun mois ; retirez-la de l'attribution"
-    )
     return MonthProblem(
         "month",
-        message,
-        Hint(
-            f"{worked} (clauses clause award {clause.id} sans elle), puis ajoutez-la de "
-            f"nouveau avec --from {month:%m/%Y}.",
-            f"{worked} (« Corriger l'attribution » sur la page de la clause), "
-            f"puis ajoutez-la de nouveau avec « Premier mois des entreprises ajoutées » : "
-            f"{month:%m/%Y}.",
-        ),
+        f"{month_name.capitalize()} n'est pas demandé à {company.name} sur le "
+        f"{_lot_named(clause)} ; elle y déclare à partir {month_phrase(first)}, {JOINED_WORDS}. "
+        f"Si elle a travaillé sur le lot en {month_name}, écrivez à la facilitatrice, qui "
+        "enregistrera ces heures.",
     )
 
 
-def _has_months(session: Session, clause_id: int, company_id: int) -> bool:
-    """Whether the company was called for a month of the lot, or declared one: it then stays
-    in the award (``clauses._check_works_correction``)."""
-    for model in (DeclarationLadder, Declaration):
-        found = session.scalar(
-            select(model.id)
-            .where(model.clause_id == clause_id, model.company_id == company_id)
-            .limit(1)
-        )
-        if found is not None:
-            return True
-    return False
+def first_month_note(
+    clause: Clause, company: Company, party: AwardParty, month: date
+) -> str | None:
+    """What the facilitator is told when she records a month before the one the company joined
+    the lot (``before_first_month``): recorded and counted, never asked of it."""
+    first = party.first_month
+    if first is None or month >= first:
+        return None
+    return (
+        f"{french_month(month)} précède le premier mois de {company.name} sur le "
+        f"{_lot_named(clause)} ({french_month(first)}, {JOINED_WORDS}) : la déclaration est "
+        "enregistrée et ses heures comptent ; ce mois ne lui avait pas été demandé."
+    )
+
+
+def _lot_named(clause: Clause) -> str:
+    title = f"« {clause.lot_title} »"
+    lot = f"lot {clause.lot_number} {title}" if clause.lot_number else f"lot {title}"
+    return f"{lot} (marché {clause.market.reference})"
 
 
 def refusal(problems: Sequence[MonthProblem]) -> InputRefused:
@@ -391,6 +388,7 @@ def record_declaration(
     publish: Publish,
     replace: bool = False,
     zone: ZoneInfo = DEFAULT_ZONE,
+    from_company: bool = False,
 ) -> Declaration:
     """``record_counting``, for a caller that says nothing of the outcomes (the history row
     still does)."""
@@ -406,6 +404,7 @@ def record_declaration(
         publish=publish,
         replace=replace,
         zone=zone,
+        from_company=from_company,
     ).declaration
 
 
@@ -424,6 +423,7 @@ def record_counting(
     zone: ZoneInfo = DEFAULT_ZONE,
     history_counts: bool = True,
     correction_reason: str | None = None,
+    from_company: bool = False,
 ) -> RecordedDeclaration:
     """Record (or with ``replace``, correct) one company x lot x month; no lines means zero hours.
 
@@ -442,7 +442,16 @@ def record_counting(
     company = session.get(Company, company_id)
     if company is None:
         raise NotFound(f"Aucune entreprise n° {company_id}.")
-    problems = column_problems(session, clause, company, month, now=now, replace=replace, zone=zone)
+    problems = column_problems(
+        session,
+        clause,
+        company,
+        month,
+        now=now,
+        replace=replace,
+        zone=zone,
+        from_company=from_company,
+    )
     if problems:
         raise refusal(problems)
     _check_lines(session, lines)

@@ -6,13 +6,15 @@ month (hours or zero; import, web page, API or command: every channel publishes
 ``DeclarationRecorded``), a notice (``emails.late_declarations``) is queued in the same
 transaction, for the alert's readers (the buyer's contacts and the facilitator, as the alert).
 
-- For an alert that left (sent), and for one that may still reach the buyer: on the wire
-  (sending), maybe delivered (uncertain), or still waiting (pending, or refused or given up,
-  which « Renvoyer » sends): ``reminder_emails.withdraw_answered`` withdraws, before this
-  handler runs, an alert waiting whose months have all arrived, but one that also names a month
-  still missing leaves as written, naming this month missing too. A buyer who reads it with no
-  word after may put a compliant company on notice. None for an alert withdrawn: it never
-  reached the buyer.
+- For an alert that left (sent), and for one that may still reach the buyer naming this month:
+  on the wire (sending), maybe delivered (uncertain), refused or given up (« Renvoyer » sends
+  it as written), or waiting and not written again (``ladder_rewrites``: a template broken
+  since). A buyer who reads it with no word after may put a compliant company on notice. None
+  for an alert withdrawn: it never reached the buyer. Before this handler runs,
+  ``reminder_emails.withdraw_answered`` withdraws an alert waiting whose months have all
+  arrived, and writes one waiting (pending) that also names a month still missing again for the
+  months still missing: the one naming this month is withdrawn (« Remplacé … »), the one that
+  leaves does not name it, and ``_alert_naming`` finds neither, so no notice follows.
 - The notice is dated not to overtake its alert. The outbox has no way to hold an email until
   another leaves (the dispatcher takes the rows due by date, then number): an alert on the
   wire has the lease (``CLAUSES_MAIL_LEASE``) to end its send (recorded sent, or uncertain),
@@ -21,8 +23,8 @@ transaction, for the alert's readers (the buyer's contacts and the facilitator, 
   alert not known to have left says so (« si elle vous parvient après ce message, ne tenez pas
   compte de ce qu'elle dit de ce mois »), true in either order, whether the alert leaves or not.
 - A notice still waiting whose alert was withdrawn since (its months all arrived before it
-  left) is withdrawn at the next recording of the company on the lot: the buyer never reads
-  that alert.
+  left, or it was written again without the month) is withdrawn at the next recording of the
+  company on the lot: the buyer never reads that alert.
 - Once per alert: under ``late_declared:<clause>:<company>:<YYYY-MM>:<instant>``, the instant
   of the recording; a month already told since the alert left is not told again (a second
   recording is a correction). A month cancelled and declared again after a new alert is told
@@ -223,8 +225,9 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
 
 def _withdraw_orphans(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
     """The notices of this company on this lot still waiting whose month no alert names that
-    may still reach the buyer: written while their alert waited, it was withdrawn since, its
-    months all arrived (``reminder_emails.withdraw_answered``, run before this handler)."""
+    may still reach the buyer: written while their alert was on the wire, put back to wait
+    since, it was then withdrawn, its months all arrived, or written again without the month
+    (``reminder_emails.withdraw_answered``, run before this handler)."""
     waiting = session.scalars(
         select(OutboxMessage)
         .where(

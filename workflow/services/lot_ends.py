@@ -15,10 +15,10 @@ November on 1 December (the end was not known then). November can no longer be d
   planned): a later end would call it again from there.
 - one email still waiting may cover a month still owed with one released (a catch-up call, the
   reminders of October and November leaving together): it would ask for November, whose form is
-  then refused. It is written again for the months still owed only (``_write_again``): the same
-  kind and step, the same recipients and planned send time, rendered by the pass's own builder
-  (``reminder_emails.ladder_message``) under the key of those months (``step_key``, so a second
-  run writes nothing), and the first one withdrawn, its reason kept.
+  then refused. It is written again for the months still owed only (``ladder_rewrites``): the
+  same kind and step, the same recipients and planned send time, rendered by the pass's own
+  builder (``reminder_emails.ladder_message``) under the key of those months (``step_key``, so a
+  second run writes nothing), and the first one withdrawn, its reason kept.
 
 The ladder rows stay: the emails already sent name them (the audit and the ladder's history read
 them). What reads the months owed leaves out a month after the lot's end: the day's tasks
@@ -52,14 +52,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import (
     AwardParty,
     Clause,
@@ -87,60 +85,27 @@ from workflow.domain.calendar import (
     sending_slot,
     suspended_days,
 )
-from workflow.emails.ladder import step_kind, step_label, step_participle
+from workflow.emails.ladder import step_label, step_participle
 from workflow.errors import Hint, InputRefused
-from workflow.services.ladder_keys import (
-    KEY_PREFIX,
-    LadderKey,
-    key_months,
-    step_key,
-    withdrawn_by_service,
-)
+from workflow.services.ladder_keys import KEY_PREFIX, key_months, withdrawn_by_service
+
+# The interface that records the end hands in how to write a ladder email again; the emails
+# waiting that it applies to. Re-exported: the clauses and the end's corrections name them here.
+from workflow.services.ladder_rewrites import REWRITTEN_STATES as REWRITTEN_STATES
+from workflow.services.ladder_rewrites import LadderRewriter as LadderRewriter
+from workflow.services.ladder_rewrites import write_again
 from workflow.services.lot_calendars import lot_calendars, suspensions
-from workflow.services.outbox import (
-    NOT_LEFT,
-    OUTAGE_ERROR_PREFIX,
-    OutboxState,
-    Recipient,
-    queue_email,
-)
+from workflow.services.outbox import NOT_LEFT, OutboxState
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from workflow.adapters.templates import TemplateRenderer
-    from workflow.services.reminder_emails import LadderMessage
     from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class LadderRewriter(Protocol):
-    """Writes a ladder email again for some of its months, as the pass that queued it would
-    have (``reminder_emails.LadderRewrite``). Handed in by the interface that records the end:
-    this module is imported by the clauses, which the emails import, so it does not import them.
-    """
-
-    @property
-    def renderer(self) -> TemplateRenderer: ...
-
-    def message(
-        self,
-        session: Session,
-        clause: Clause,
-        company_id: int,
-        step: str,
-        months: Sequence[date],
-        at: datetime,
-    ) -> LadderMessage | None: ...
-
-
 NBSP = "\u00a0"
-#: The emails covering owed and released months written again: those waiting (a refusal for
-#: now keeps its row waiting, with a later attempt). One refused for good (``failed``) or given
-#: up (``dead``) stays as it is, among the facilitator's undelivered emails (as a receipt does,
-#: ``receipt_withdrawals``): a new copy would hide that failure and go to the same address.
-REWRITTEN_STATES = (OutboxState.PENDING,)
 
 
 @dataclass(frozen=True)
@@ -332,9 +297,10 @@ def _withdraw_waiting(
     up) and cover only months no longer owed or declared are withdrawn, their reason kept in the
     email log, as ``reminder_emails.withdraw_answered`` does for a month declared; one that may
     have left (sending, uncertain) stays as it is. One that also covers a month still owed is
-    written again for the months still owed (``_write_again``). Returns, by company, the steps
-    withdrawn, the steps written again with the months they no longer name, and the emails that
-    will still leave naming a released month (not written again) with their N° and those months.
+    written again for the months still owed (``ladder_rewrites.write_again``). Returns, by
+    company, the steps withdrawn, the steps written again with the months they no longer name,
+    and the emails that will still leave naming a released month (not written again) with their
+    N° and those months.
     """
     rows = _ladder_emails_not_left(session, clause)
     if not rows:
@@ -373,7 +339,16 @@ def _withdraw_waiting(
             failure = (
                 "no interface to write emails with"
                 if rewriter is None
-                else _write_again(rewriter, session, clause, row, covered, owed, dropped, end_date)
+                else write_again(
+                    rewriter,
+                    session,
+                    clause,
+                    row,
+                    covered,
+                    owed,
+                    f"l'exécution s'est achevée le {end_date:%d/%m/%Y}, "
+                    f"{_no_longer_asked(dropped)}",
+                )
             )
             if failure is None:
                 rewritten[covered.company_id].append((step_label(covered.step), dropped))
@@ -391,79 +366,6 @@ def _withdraw_waiting(
                 )
                 kept[covered.company_id].append((step_label(covered.step), row.id, dropped))
     return withdrawn, rewritten, kept
-
-
-def _write_again(
-    rewriter: LadderRewriter,
-    session: Session,
-    clause: Clause,
-    row: OutboxMessage,
-    covered: LadderKey,
-    owed: tuple[date, ...],
-    dropped: tuple[date, ...],
-    end_date: date,
-) -> str | None:
-    """``row`` written again for ``owed`` only, as the pass that queued it would have written
-    it then (``rewriter``: ``reminder_emails.group_again``, ``ladder_message``): same kind,
-    recipients, planned send time and waiting state (a wait for the mail server), under the key
-    of those months; ``row`` withdrawn, its reason kept. When it cannot be (no correspondent any
-    more, an address refused, the key already taken, a template broken since), ``row`` stays as
-    it is and the reason is returned, for the log."""
-    try:
-        recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
-    except AddressRefused as refused:
-        return f"address refused: {refused}"
-    key = step_key(clause.id, covered.company_id, owed, covered.step)
-    at = row.created_at
-    try:
-        # In a savepoint: an email that cannot be written again stays as it was, and the end
-        # is recorded all the same; its error is logged.
-        with session.begin_nested():
-            message = rewriter.message(session, clause, covered.company_id, covered.step, owed, at)
-            if message is None:
-                return "no correspondent to write to"
-            queued = queue_email(
-                session,
-                rewriter.renderer,
-                key=key,
-                kind=step_kind(covered.step),
-                recipients=recipients,
-                context=message.context,
-                now=at,
-                clause_id=clause.id,
-                attachments=message.attachments,
-            )
-            if not queued:
-                return f"key already taken: {key}"
-            waiting: dict[str, Any] = {}
-            if row.next_attempt_at is not None and row.next_attempt_at != at:
-                # Refused for now: the new one leaves when the first one would have been tried.
-                waiting["next_attempt_at"] = row.next_attempt_at
-            if row.last_error and row.last_error.startswith(OUTAGE_ERROR_PREFIX):
-                # Held back by an outage of the mail server: the new one waits the same way,
-                # released with the others when the server answers again.
-                waiting["last_error"] = row.last_error
-            if waiting:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.key == key)
-                    .values(**waiting)
-                    .execution_options(synchronize_session=False)
-                )
-    except DBAPIError:
-        raise  # the database itself: the finish cannot be recorded either
-    except Exception as error:  # a template or a builder broken since: logged by the caller
-        # The savepoint is rolled back: the end is recorded all the same, the email named to the
-        # facilitator (``still_asking``) and the error logged by the caller.
-        return f"{type(error).__name__}: {error}"
-    row.state = OutboxState.CANCELLED
-    row.next_attempt_at = None
-    row.last_error = (
-        f"Remplacé{NBSP}: l'exécution s'est achevée le {end_date:%d/%m/%Y}, "
-        f"{_no_longer_asked(dropped)}{NBSP}; le même courriel, écrit à nouveau pour "
-        f"{_and([french_month(m) for m in owed])} seulement, part à sa place."
-    )
-    return None
 
 
 # --- the clause closed: nothing is owed any more ----------------------------------------------

@@ -403,7 +403,13 @@ def lines_from_file(
         )
     try:
         groups, _, _ = parse_declarations(
-            session, table, clause_id=scope.clause_id, replace=True, now=now, zone=zone
+            session,
+            table,
+            clause_id=scope.clause_id,
+            replace=True,
+            now=now,
+            zone=zone,
+            from_company=True,
         )
     except FileRefused as refused:
         raise FileRefused(refused.source, [_for_company(e) for e in refused.errors]) from None

@@ -10,6 +10,7 @@ how the buyer's alert and the digest tell what was really sent for a month.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,9 +62,12 @@ from workflow.services.ladder_keys import months_text as months_text
 from workflow.services.ladder_keys import parse_months as parse_months
 from workflow.services.ladder_keys import step_key as step_key
 from workflow.services.ladder_keys import withdrawn_by_service
+from workflow.services.ladder_rewrites import REWRITTEN_STATES, months_listed, write_again
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
+
+log = logging.getLogger(__name__)
 
 #: The most months one email lists (a longer catch-up is split): keeps keys short.
 MAX_MONTHS_PER_EMAIL = 12
@@ -153,7 +157,8 @@ def group_again(
 ) -> LadderGroup:
     """The group of ``step`` for ``months`` as the pass that queued its email at ``at`` saw it
     (``reminders._send_group``), read again from the months' ladders: to write an email still
-    waiting again for fewer of its months (``lot_ends``: the others are no longer owed).
+    waiting again for fewer of its months (``ladder_rewrites``: the others are no longer owed,
+    or were declared).
 
     The due date is the one the step held the company to (a call's, written on its ladders;
     a later step's, pushed by the suspended days); the alert's day, told in the last reminder,
@@ -361,8 +366,9 @@ LadderHistory = dict[tuple[int, int, date], list[SentStep]]
 
 @dataclass(frozen=True)
 class LadderRewrite:
-    """``lot_ends.LadderRewriter``: a ladder email written again for some of its months, as the
-    pass that queued it at ``at`` would have written it (``group_again``, ``ladder_message``)."""
+    """``ladder_rewrites.LadderRewriter``: a ladder email written again for some of its months,
+    as the pass that queued it at ``at`` would have written it (``group_again``,
+    ``ladder_message``)."""
 
     app: Mailing
 
@@ -415,8 +421,9 @@ def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory
 
 def without_replaced(emails: list[SentStep]) -> list[SentStep]:
     """``emails`` of one month but those withdrawn whose step another email brought for that
-    month: one covering a month no longer owed with this one, written again for this one only
-    (``lot_ends``). What the month got is the email written again, not the one withdrawn."""
+    month: one covering a month no longer owed, or just declared, with this one, written again
+    for this one only (``ladder_rewrites``). What the month got is the email written again, not
+    the one withdrawn."""
     reached = {e.step for e in emails if e.state != OutboxState.CANCELLED}
     if not reached or all(e.state != OutboxState.CANCELLED for e in emails):
         return emails
@@ -540,14 +547,22 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
     """The ladder emails of the month just declared that have not left (waiting, refused, given
     up) are withdrawn in the same transaction: a reminder or an alert saying the month is
     missing would be untrue once it has arrived, and « Renvoyer » would send it anyway. An email
-    that may have left (sending, uncertain) is left as it is; one covering several months goes
-    while any of them is still missing."""
+    that may have left (sending, uncertain) is left as it is.
+
+    One that also covers a month still missing, still waiting (``REWRITTEN_STATES``), is written
+    again for the months still missing only (``ladder_rewrites.write_again``), as the finish
+    does for a month released: it no longer names the month declared, to the company nor, for
+    the alert, to the buyer (whose notice that the month arrived, ``late_declaration_notices``,
+    run after this, then finds no alert naming it). One refused for good or given up stays as
+    it is, among the facilitator's undelivered emails; one that cannot be written again (no
+    correspondent any more, a template broken since) leaves as written, the error logged."""
     rows = session.scalars(
         select(OutboxMessage)
         .where(
             OutboxMessage.key.like(f"{KEY_PREFIX}:{event.clause_id}:{event.company_id}:%"),
             OutboxMessage.state.in_(NOT_LEFT),
         )
+        .order_by(OutboxMessage.id)
         .with_for_update()
     ).all()
     if not rows:
@@ -565,9 +580,47 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
         covered = key_months(row.key)
         if covered is None or event.month not in covered.months:
             continue
-        if set(covered.months) <= declared:
+        missing = tuple(m for m in covered.months if m not in declared)
+        if not missing:
             row.state = OutboxState.CANCELLED
             row.next_attempt_at = None
             row.last_error = (
                 f"Retiré : le mois a été déclaré le {when}, ce courriel n'avait plus lieu d'être."
             )
+        elif row.state in REWRITTEN_STATES:
+            before = [m for m in covered.months if m in declared and m != event.month]
+            _write_again_for_missing(app, session, event, row, covered, missing, before, when)
+
+
+def _write_again_for_missing(
+    app: Mailing,
+    session: Session,
+    event: DeclarationRecorded,
+    row: OutboxMessage,
+    covered: LadderKey,
+    missing: tuple[date, ...],
+    before: Sequence[date],
+    when: str,
+) -> None:
+    """``row`` written again for the months still ``missing`` only, withdrawn « Remplacé :
+    octobre 2026 a été déclaré le 5 novembre 2026 ; le même courriel, écrit à nouveau pour
+    septembre 2026 seulement, part à sa place. » The months of it declared ``before`` and still
+    named (it was on the wire then, and put back to wait) are said declared already."""
+    why = f"{remembered_month(event.month)} a été déclaré le {when}"
+    if before:
+        already = "l'était" if len(before) == 1 else "l'étaient"
+        why += f", {months_listed(before)} {already} déjà"
+    clause = session.get_one(Clause, event.clause_id)
+    failure = write_again(LadderRewrite(app), session, clause, row, covered, missing, why)
+    if failure is not None:
+        log.error(
+            "ladder email not written again",
+            extra={
+                "action": "ladder.rewrite_failed",
+                "outbox_id": row.id,
+                "clause_id": event.clause_id,
+                "company_id": event.company_id,
+                "key": row.key,
+                "error": failure,
+            },
+        )

@@ -164,6 +164,7 @@ from workflow.domain.calendar import (
     pushed_due,
     suspended_days,
 )
+from workflow.domain.calls_to_come import call_to_come
 from workflow.domain.events import require_aware
 from workflow.domain.monthly_summary import (
     BuyerFigures,
@@ -839,14 +840,23 @@ def _call_to_come(
     next_month: date | None,
     next_at: datetime | None,
 ) -> datetime | None:
-    """When the month's call is planned, as the database holds it: its ladder's call, queued
-    after the summary's moment; else the company's next call, when it is for this month or an
-    earlier one (a catch-up call covers them all). None when not known."""
+    """When the month's call leaves: its ladder's call, sent after the summary's moment (what
+    really happened, as the audit compiling it again reads it); else the call planned, its
+    ladder's waiting for its slot or the company's next call when it is for this month or an
+    earlier one (a catch-up call covers them all), as the next pass after the summary's moment
+    sends it (``calls_to_come.call_to_come``: never a day already past, such as the usual call
+    of a month whose lot's end was recorded after it). None when not known.
+
+    The call time is the planned call's own (every call is planned at the settings' call time,
+    which the summary, compiled without the settings, does not otherwise know)."""
     if called_at is not None:
         return called_at
-    if next_month is not None and next_month <= period.month:
+    if next_at is None or next_month is None or next_month > period.month:
+        return None
+    if period.as_of is None:
         return next_at
-    return None
+    call_time = next_at.astimezone(period.zone).time()
+    return call_to_come(period.month, next_at, period.as_of, call_time, period.zone)
 
 
 @dataclass

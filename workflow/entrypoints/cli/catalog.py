@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from workflow.adapters.templates import french_month, to_name
+from workflow.adapters.templates import to_name
 from workflow.app import calendars as calendar_app
 from workflow.app import catalog as catalog_app
 from workflow.app import clauses as clause_app
@@ -40,8 +40,13 @@ from workflow.entrypoints.cli.clauses import (
     DESIGNATION,
     MARKET_HELP,
     OPERATION_HELP,
+    asked,
+    asked_data,
+    asked_sentences,
+    calls_to_come,
     clause_argument,
     figure_options,
+    last_month_sentence,
     list_clauses,
     parse_figures,
     print_calculation,
@@ -666,9 +671,13 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01.
     FIN_PREVUE : la nouvelle date de fin prévue (jj/mm/aaaa)."""
     end = parse_date_fr(end_text, "Fin prévue")
+    # A later end makes the months after the old one owed: read what was to be called before,
+    # to name what the change asks for.
+    before = calls_to_come(clause)
     done = clause_app.set_planned_end(
         get_app(), clause, end, reason=reason, actor=actor, reason_field="--reason"
     )
+    found = asked(before, done.clause_id) if done.changed else ()
     if as_json:
         print_json(
             {
@@ -676,6 +685,8 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
                 "fin_prevue_avant": done.before,
                 "fin_prevue": done.after,
                 "modifiee": done.changed,
+                # The months the new end makes owed, called at the next pass, by company.
+                "mois_a_demander": asked_data(found),
             }
         )
         return
@@ -689,8 +700,10 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
     say(
         f"Clause n°\u00a0{done.clause_id}\u00a0: fin prévue {moved} du {done.before:%d/%m/%Y} au "
         f"{done.after:%d/%m/%Y}\u00a0; l'historique garde la raison. Les appels à déclarer "
-        f"suivent\u00a0: le dernier mois appelé est {french_month(done.after)}."
+        f"suivent\u00a0: {last_month_sentence(done.after, done.clause_id)}"
     )
+    for line in asked_sentences(found):
+        say(line)
 
 
 # The same command as ``clauses clause list``: a lot and its clause are one row.

@@ -8,6 +8,8 @@ is designated by its N° or by its market's reference and lot (« 2026-014/01 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,16 +19,20 @@ import click
 from rich.markup import escape
 
 from workflow.adapters.csv_files import parse_month
-from workflow.adapters.templates import french_percent
+from workflow.adapters.templates import french_date, french_month, french_percent
 from workflow.app import clauses as clause_app
+from workflow.app import declarations as declaration_app
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice, outstanding_data
+from workflow.app.declarations import DeclarationState, ExpectedDeclaration
 from workflow.app.end_facts import released_data
+from workflow.domain.calls_to_come import usual_call_at
 from workflow.domain.characters import shown
 from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
 from workflow.domain.stages import (
     EVENT_LABELS,
     LABELS,
+    ClauseEvent,
     Stage,
     history_label,
     parse_event,
@@ -446,6 +452,9 @@ def advance(
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     event = parse_event(event_name)
     finish = parse_date_fr(end_date, "--end-date") if end_date else None
+    # Recording the end after the planned one makes the months between them owed: read what
+    # was to be called before, to name what the change asks for.
+    before = calls_to_come(clause) if event is ClauseEvent.FINISH else None
     advanced = clause_app.advance_clause(
         get_app(),
         clause,
@@ -468,6 +477,12 @@ def advance(
                 "courriels_retires": list(advanced.withdrawn),
                 # A closure: the declarations still owed, no longer asked, by company.
                 "declarations_non_recues": outstanding_data(advanced.outstanding),
+                # The months the finish makes owed, called at the next pass, by company.
+                **(
+                    {"mois_a_demander": asked_data(asked(before, advanced.clause_id))}
+                    if before is not None
+                    else {}
+                ),
             }
         )
     else:
@@ -481,8 +496,111 @@ def advance(
                 say(line)
         for line in advanced.withdrawn:
             say(line)
+        if before is not None:
+            for line in asked_sentences(asked(before, advanced.clause_id)):
+                say(line)
         if advanced.outstanding:
             closure_warning(advanced.clause_id, advanced.outstanding)
+
+
+# --- the months a change makes owed ----------------------------------------------------------
+
+CallKey = tuple[int, date]  # (company, month)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Months of one company that a change made owed, all called by the same call to come."""
+
+    company_id: int
+    company: str
+    months: tuple[date, ...]
+    call_at: datetime
+    due_on: date  # the due date that call gives them
+    late: bool  # after the months' usual call: the next pass sends it
+
+
+def calls_to_come(clause: str | int) -> dict[CallKey, ExpectedDeclaration]:
+    """The lot's months owed whose call has not left yet (« appel à venir »), as
+    ``declaration list`` reads them, by company and month."""
+    listed = declaration_app.declaration_list(get_app(), clause=clause, missing_only=True)
+    return {
+        (line.company_id, line.month): line
+        for line in listed.lines
+        if line.state is DeclarationState.TO_CALL
+    }
+
+
+def asked(before: dict[CallKey, ExpectedDeclaration], clause_id: int) -> tuple[Asked, ...]:
+    """The months whose call is to come after a change and was not before it (an end recorded
+    or moved after months long past: their calls had stopped at the old end), grouped by
+    company and call, in company order."""
+    settings = get_app().settings
+    grouped: dict[tuple[str, int, datetime, date], list[date]] = {}
+    for key, line in calls_to_come(clause_id).items():
+        if key in before or line.call_at is None:
+            continue
+        group = (line.company, line.company_id, line.call_at, line.due_on)
+        grouped.setdefault(group, []).append(line.month)
+    return tuple(
+        Asked(
+            company_id,
+            company,
+            tuple(sorted(months)),
+            call_at,
+            due_on,
+            call_at > usual_call_at(min(months), settings.call_time, settings.zone),
+        )
+        for (company, company_id, call_at, due_on), months in sorted(grouped.items())
+    )
+
+
+def asked_sentences(found: tuple[Asked, ...]) -> list[str]:
+    """« Avril et mai 2027 seront demandés à Charpentes de l'Arrats au prochain passage, le 11 juin
+    2027 (à déclarer au plus tard le 22 juin 2027). »"""
+    zone = get_app().settings.zone
+    lines = []
+    for a in found:
+        named = months_named(a.months)
+        verb = "sera demandé" if len(a.months) == 1 else "seront demandés"
+        when = "au prochain passage, le" if a.late else "le"
+        lines.append(
+            f"{named[:1].upper()}{named[1:]} {verb} à {a.company} {when} "
+            f"{french_date(a.call_at.astimezone(zone))} (à déclarer au plus tard le "
+            f"{french_date(a.due_on)})."
+        )
+    return lines
+
+
+def asked_data(found: tuple[Asked, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "entreprise_id": a.company_id,
+            "entreprise": a.company,
+            "mois": [f"{m:%Y-%m}" for m in a.months],
+            "appel_prevu": a.call_at,
+            "echeance": a.due_on,
+        }
+        for a in found
+    ]
+
+
+def last_month_sentence(end: date, clause_id: int) -> str:
+    """The last month the lot's companies are asked for after its planned end moved: called
+    already, or when its call leaves (« juin 2027 sera le dernier mois demandé, appel prévu le
+    1er juillet 2027 »): never « appelé » before it is."""
+    settings = get_app().settings
+    month = date(end.year, end.month, 1)
+    listed = declaration_app.declaration_list(get_app(), clause=clause_id, month=month)
+    lines = [line for line in listed.lines if line.month == month]
+    if lines and all(line.called for line in lines):
+        return f"le dernier mois appelé est {french_month(month)}."
+    planned = [line.call_at for line in lines if line.call_at is not None]
+    call_at = min(planned) if planned else usual_call_at(month, settings.call_time, settings.zone)
+    return (
+        f"{french_month(month)} sera le dernier mois demandé, appel prévu le "
+        f"{french_date(call_at.astimezone(settings.zone))}."
+    )
 
 
 def _count(outstanding: tuple[Outstanding, ...]) -> int:

@@ -458,6 +458,9 @@ def state_cell(line: ExpectedDeclaration) -> str:
     label = STATE_LABELS[line.state]
     if line.state is DeclarationState.LATE:
         return f"{label} ({plural(line.late_days, 'jour ouvré', 'jours ouvrés')})"
+    if line.state is DeclarationState.TO_CALL and line.call_at is not None:
+        # The day the next pass calls it; the due date that call gives is in « Échéance ».
+        return f"{label} (le {line.call_at.astimezone(get_app().settings.zone):%d/%m/%Y})"
     return label
 
 
@@ -469,6 +472,7 @@ def totals_data(totals: Totals) -> dict[str, Any]:
         "manquantes": totals.missing,
         "en_retard": totals.late,
         "plus_demandees": totals.released,
+        "appels_a_venir": totals.to_call,
         "heures": totals.hours,
     }
 
@@ -498,6 +502,7 @@ def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
                 "jours_de_retard": line.late_days,
                 "enregistree_le": line.recorded_at,
                 "appel_envoye": line.called,
+                "appel_prevu": line.call_at,
             }
             for line in listed.lines
         ],
@@ -519,12 +524,15 @@ def list_title(listed: DeclarationList) -> str:
     return f"{what}{where} (au {listed.today:%d/%m/%Y})"
 
 
-def totals_row(label: str, totals: Totals, released: bool = False) -> list[str]:
+def totals_row(
+    label: str, totals: Totals, released: bool = False, to_call: bool = False
+) -> list[str]:
     return [
         label,
         number(totals.expected),
         number(totals.declared),
         number(totals.zero),
+        *([number(totals.to_call)] if to_call else []),
         number(totals.missing),
         number(totals.late),
         *([number(totals.released)] if released else []),
@@ -537,7 +545,13 @@ def totals_sentence(totals: Totals) -> str:
         f"{plural(totals.expected, 'déclaration attendue', 'déclarations attendues')} : "
         f"{plural(totals.declared, 'déclarée', 'déclarées')}, "
         f"{number(totals.zero)} à zéro heure, "
-        f"{plural(totals.missing, 'manquante', 'manquantes')}, "
+        + (
+            f"{plural(totals.to_call, 'pas encore demandée', 'pas encore demandées')} "
+            "(appel à venir), "
+            if totals.to_call
+            else ""
+        )
+        + f"{plural(totals.missing, 'manquante', 'manquantes')}, "
         f"{number(totals.late)} en retard"
         + (
             f", {plural(totals.released, 'plus demandée', 'plus demandées')} (suivi clôturé)"
@@ -568,6 +582,8 @@ def print_declaration_list(listed: DeclarationList) -> None:
         return
     # The column of months no longer asked only where a closed lot has some.
     released = listed.total.released > 0
+    # The column of months whose call is to come only where there are some.
+    to_call = listed.total.to_call > 0
     print_table(
         "Totaux par mois",
         [
@@ -575,23 +591,34 @@ def print_declaration_list(listed: DeclarationList) -> None:
             "Attendues",
             "Déclarées",
             "Zéro heure",
+            *(["Appel à venir"] if to_call else []),
             "Manquantes",
             "En retard",
             *(["Plus demandées"] if released else []),
             "Heures",
         ],
         [
-            *(totals_row(french_month(t.month), t, released) for t in listed.months if t.month),
-            totals_row("Total", listed.total, released),
+            *(
+                totals_row(french_month(t.month), t, released, to_call)
+                for t in listed.months
+                if t.month
+            ),
+            totals_row("Total", listed.total, released, to_call),
         ],
     )
     if listed.missing_only:
         # Only what is owed is listed: « 0 déclarée » would read as a fact about the lot.
-        owed = listed.total.missing + listed.total.late
+        total = listed.total
+        asked = (
+            f"{plural(total.to_call, 'pas encore demandée', 'pas encore demandées')} "
+            "(appel à venir), "
+            if total.to_call
+            else ""
+        )
         say(
-            f"{plural(owed, 'déclaration due pas encore reçue', 'déclarations dues pas encore reçues')} : "
-            f"{plural(listed.total.missing, 'manquante', 'manquantes')} (échéance à venir), "
-            f"{number(listed.total.late)} en retard."
+            f"{plural(total.owed, 'déclaration due pas encore reçue', 'déclarations dues pas encore reçues')} : "
+            f"{asked}{plural(total.missing, 'manquante', 'manquantes')} (échéance à venir), "
+            f"{number(total.late)} en retard."
         )
     else:
         say(totals_sentence(listed.total))

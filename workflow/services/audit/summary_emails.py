@@ -93,6 +93,9 @@ CHANGING_EVENTS = {
     "award_recorded": "attribution enregistrée",
     "award_corrected": "attribution corrigée",
     "calendar": "calendrier des déclarations",
+    # The planned end moves the time elapsed of every summary before it (user trial: an
+    # amendment's « lot set-end » read as 42 problems in summaries sent months earlier).
+    "planned_end": "fin prévue changée",
 }
 OUTCOME_EVENT = "outcome"
 PARTICIPANT_TABLES = "Participants par "
@@ -547,8 +550,9 @@ def _past_planned_end_remark(
             f"{'sa' if one else 'leur'} fin prévue dépassée"
         )
     return (
-        f"{_differences(gone)} : {' ; '.join(said)} ; le service suit désormais une telle clause "
-        "dans le mois, une à une, fin prévue dépassée (depuis le 5 décembre 2026)"
+        f"{_differences(gone)} : {' ; '.join(said)} ; le service suit désormais de telles "
+        "clauses dans le mois, chacune sur sa ligne, en disant leur fin prévue dépassée (depuis "
+        "le 5 décembre 2026)"
     )
 
 
