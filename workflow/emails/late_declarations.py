@@ -18,6 +18,7 @@ from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.ladder import facilitator_context
 from workflow.emails.lots import Lot, Party, lot_context
+from workflow.emails.notices import months_named
 from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.samples import BUYER_CONTACT, HOLDER, LOT
 
@@ -49,6 +50,10 @@ class LateDeclaration:
     #: still waiting (``alerted_on`` is then the day it was written): the notice says that if
     #: it reaches the buyer after this notice, what it says of this month no longer holds.
     alert_left: bool = True
+    #: The company's other months called and not received on the lot, outside that alert:
+    #: the notice is about one month, not the company's whole record (user trial: « plus
+    #: manquant » read as compliant by a buyer while ten months were still owed).
+    other_owed: tuple[date, ...] = ()
 
 
 def late_declaration_context(
@@ -73,6 +78,8 @@ def late_declaration_context(
         "still_missing_phrase": months_phrase(late.still_missing) if late.still_missing else "",
         "corrected": late.corrected,
         "alert_left": late.alert_left,
+        "other_owed_count": len(late.other_owed),
+        "other_owed_phrase": months_named(late.other_owed, of=True),
         "facilitator": facilitator_context(settings),
     }
 

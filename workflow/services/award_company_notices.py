@@ -129,6 +129,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
     clause = session.get_one(Clause, event.clause_id)
     stamp = event.at.astimezone(UTC).isoformat()
     day = remembered_date(event.at.astimezone(app.settings.zone).date())
+    _withdraw_for_removed(session, clause, day)
     for party in clause.parties:
         if party.company_id in event.added_company_ids:
             continue  # welcomed by ``notices.correct_award``
@@ -250,6 +251,39 @@ def awaited_only(context: dict[str, Any], declared: Iterable[date]) -> dict[str,
         "schedule": schedule,
         "all_declared": bool(context["schedule"]) and not schedule,
     }
+
+
+def _withdraw_for_removed(session: Session, clause: Clause, day: str) -> None:
+    """The welcome or award-correction emails not left of companies no longer in the award
+    (taken out by this correction, or an earlier one): withdrawn, their reason kept. Left, they
+    would tell a company it is bound to a lot it was taken out of (user trial: a company taken
+    out and added again from another month got both welcomes, each with its own first month)."""
+    bound = {party.company_id for party in clause.parties}
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.state.in_(WAITING),
+            or_(
+                (OutboxMessage.kind == WELCOME_KIND)
+                & OutboxMessage.key.like(f"welcome:{clause.id}:%"),
+                (OutboxMessage.kind == CORRECTED_KIND)
+                & OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        company_id = int(row.key.split(":", 3)[2])
+        if company_id in bound:
+            continue
+        name = session.get_one(Company, company_id).name
+        withdraw(
+            row,
+            f"Retiré : attribution corrigée le {day}, {name} n'est plus dans l'attribution du "
+            "lot ; ce courriel n'avait plus lieu d'être.",
+        )
 
 
 def _withdraw(rows: Sequence[OutboxMessage], reason: str) -> None:

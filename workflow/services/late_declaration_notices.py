@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
 from workflow.adapters.templates import remembered_date
-from workflow.domain.calendar import local_date
+from workflow.domain.calendar import local_date, month_start
 from workflow.domain.events import DeclarationCancelled, DeclarationRecorded
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.emails.late_declarations import (
@@ -131,6 +131,21 @@ def _notices(session: Session, clause_id: int, company_id: int, month: date) -> 
     )
 
 
+def _other_owed(
+    session: Session, clause: Clause, company_id: int, leave_out: set[date]
+) -> tuple[date, ...]:
+    """The company's months on the lot whose call left and that are not received, but for
+    ``leave_out`` (declared, this month, the alert's own): none after the lot's end."""
+    last = month_start(clause.end_date) if clause.end_date is not None else None
+    return tuple(
+        sorted(
+            month
+            for month in notices.ladder_due_dates(session, clause.id, company_id, called_only=True)
+            if month not in leave_out and (last is None or month <= last)
+        )
+    )
+
+
 def _day(app: Mailing, at: datetime) -> str:
     return remembered_date(local_date(at, app.settings.zone))
 
@@ -190,6 +205,9 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
         still_missing=tuple(m for m in covered.months if m not in declared | {event.month}),
         corrected=corrected,
         alert_left=alert.state == OutboxState.SENT,
+        other_owed=_other_owed(
+            session, clause, company.id, declared | {event.month, *covered.months}
+        ),
     )
     settings = app.settings
     recipients = [
@@ -242,11 +260,17 @@ def _withdraw_orphans(app: Mailing, session: Session, event: DeclarationRecorded
     for row in waiting:
         month = date.fromisoformat(row.key.split(":")[3] + "-01")
         alert = _alert_naming(session, event.clause_id, event.company_id, month)
-        if alert is None or alert.created_at > row.created_at:
+        if alert is None:
             withdraw(
                 row,
                 f"Retiré le {_day(app, event.at)} : l'alerte qui signalait ce mois manquant a "
                 "été retirée avant de partir ; cet avis n'avait plus lieu d'être.",
+            )
+        elif alert.created_at > row.created_at:
+            withdraw(
+                row,
+                f"Retiré le {_day(app, event.at)} : une alerte plus récente nomme ce mois ; "
+                "cet avis, écrit pour la précédente, n'avait plus lieu d'être.",
             )
 
 
