@@ -137,22 +137,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         changes = company_changes(event.changes, company.name)
         if not changes:
             continue
-        rows = list(
-            session.scalars(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.clause_id == clause.id,
-                    or_(
-                        (OutboxMessage.kind == WELCOME_KIND)
-                        & OutboxMessage.key.like(f"welcome:{clause.id}:{company.id}:%"),
-                        (OutboxMessage.kind == CORRECTED_KIND)
-                        & OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:{company.id}:%"),
-                    ),
-                )
-                .order_by(OutboxMessage.id)
-                .with_for_update()
-            )
-        )
+        rows = _award_emails(session, clause.id, str(company.id))
         waiting = [r for r in rows if r.kind == WELCOME_KIND and r.state in WAITING]
         # The corrections' emails not left (waiting, refused): the one written now replaces them.
         superseded = [r for r in rows if r.kind == CORRECTED_KIND and r.state in WAITING]
@@ -253,28 +238,37 @@ def awaited_only(context: dict[str, Any], declared: Iterable[date]) -> dict[str,
     }
 
 
+def _award_emails(
+    session: Session, clause_id: int, company: str, *, states: Sequence[str] = ()
+) -> list[OutboxMessage]:
+    """The lot's welcome and award-correction emails of ``company`` (its id, or ``%`` for every
+    company), in ``states`` if given, locked, oldest first."""
+    statement = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            or_(
+                (OutboxMessage.kind == WELCOME_KIND)
+                & OutboxMessage.key.like(f"welcome:{clause_id}:{company}:%"),
+                (OutboxMessage.kind == CORRECTED_KIND)
+                & OutboxMessage.key.like(f"{KEY_PREFIX}:{clause_id}:{company}:%"),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    )
+    if states:
+        statement = statement.where(OutboxMessage.state.in_(states))
+    return list(session.scalars(statement))
+
+
 def _withdraw_for_removed(session: Session, clause: Clause, day: str) -> None:
     """The welcome or award-correction emails not left of companies no longer in the award
     (taken out by this correction, or an earlier one): withdrawn, their reason kept. Left, they
     would tell a company it is bound to a lot it was taken out of (user trial: a company taken
     out and added again from another month got both welcomes, each with its own first month)."""
     bound = {party.company_id for party in clause.parties}
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause.id,
-            OutboxMessage.state.in_(WAITING),
-            or_(
-                (OutboxMessage.kind == WELCOME_KIND)
-                & OutboxMessage.key.like(f"welcome:{clause.id}:%"),
-                (OutboxMessage.kind == CORRECTED_KIND)
-                & OutboxMessage.key.like(f"{KEY_PREFIX}:{clause.id}:%"),
-            ),
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
-    for row in rows:
+    for row in _award_emails(session, clause.id, "%", states=WAITING):
         company_id = int(row.key.split(":", 3)[2])
         if company_id in bound:
             continue

@@ -595,11 +595,10 @@ def _check_file(
             zone=zone,
             from_company=from_company,
         ):
-            # After « ligne 11, colonne « Mois » : » French goes on in lower case; the hint
-            # (what to do next) is said in the words of the interface that shows the refusal.
+            # After « ligne 11, colonne « Mois » : » French goes on in lower case.
             column = table.column_name(problem.key) if problem.key else None
             said = problem.message[:1].lower() + problem.message[1:]
-            errors.append(FieldError(group.first_line, column, said, problem.hint))
+            errors.append(FieldError(group.first_line, column, said))
     return _Parsed(list(groups.values()), warnings, known, errors, all_placed)
 
 

@@ -108,12 +108,10 @@ def hours_problem(hours: Decimal) -> str | None:
 
 class MonthProblem(NamedTuple):
     """One thing that forbids declaring a month: the key of the file column it is about
-    (``month``, ``siret``) or None, the sentence that says it, and what to do next in the words
-    of each interface (``Hint``), when there is something to do."""
+    (``month``, ``siret``) or None, and the sentence that says it."""
 
     key: str | None
     message: str
-    hint: Hint | None = None
 
 
 def column_problems(
@@ -243,8 +241,8 @@ def declaration_problems(
     ]
 
 
-#: How the refusal of a month before a company's first month ends (``before_first_month``):
-#: the company's page, which reads the importer's refusals of its file, knows it by them.
+#: Why a company declares from a later month than the lot's start, in the company's refusal
+#: and the facilitator's warning alike (``before_first_month``, ``first_month_note``).
 JOINED_WORDS = "premier mois retenu quand elle a rejoint les travaux"
 
 
@@ -291,15 +289,8 @@ def _lot_named(clause: Clause) -> str:
 
 
 def refusal(problems: Sequence[MonthProblem]) -> InputRefused:
-    """The refusal of a declaration: every problem, then what to do next in the words of the
-    interface that shows it (the command to type on the command line, the page elsewhere)."""
-    hints = [problem.hint for problem in problems if problem.hint is not None]
-    said = " ".join(problem.message for problem in problems)
-    if not hints:
-        return InputRefused(said)
-    return InputRefused(
-        said, hint=Hint("".join(h.command for h in hints), "".join(h.web for h in hints))
-    )
+    """The refusal of a declaration: every problem, in one message."""
+    return InputRefused(" ".join(problem.message for problem in problems))
 
 
 def find_declaration(

@@ -32,7 +32,7 @@ from workflow.services.declaration_imports import (
     PERSON_KEYS,
     parse_declarations,
 )
-from workflow.services.declarations import JOINED_WORDS, LineInput, hours_problem
+from workflow.services.declarations import LineInput, hours_problem
 from workflow.services.participants import (
     REFERENCE_MAX,
     create_participant,
@@ -340,10 +340,6 @@ def _known(session: Session, lines: Sequence[LineForm]) -> set[str]:
 def _for_company(error: FieldError) -> FieldError:
     """The importer's words are the facilitator's (« ajoutez-la d'abord »); a company on its page
     cannot add companies: it is told what its link allows."""
-    if JOINED_WORDS in error.message:
-        # A month before the one it joined the lot: the facilitator's way to correct its first
-        # month (the award, a command) is no step the company can take.
-        return FieldError(error.line, error.column, error.message)
     if "aucune entreprise enregistrée avec le SIRET" in error.message:
         return FieldError(
             error.line,
