@@ -28,6 +28,13 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+def title_of(page: Any) -> str:
+    """The title of the page a click just opened. The click returns once the new page has
+    started to arrive, before its ``<title>`` may have been read (the title is then empty)."""
+    page.wait_for_load_state("load")
+    return str(page.title())
+
+
 def sign_in(page: Any, address: str, login: str = "lea") -> None:
     """Open ``address`` (the login page, or a page behind it) and sign in as ``login``."""
     page.set_viewport_size(DESK)
@@ -43,6 +50,7 @@ def looker(prefix: str) -> Callable[[Any, str, Path], list[str]]:
 
     def look_at(page: Any, name: str, folder: Path) -> list[str]:
         """axe-core's serious problems of the page, and its screenshots at each width."""
+        page.wait_for_load_state("load")  # a page a click opened may still be arriving
         problems = [f"{name}: {p}" for p in serious_violations(page)]
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})

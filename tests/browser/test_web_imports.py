@@ -16,7 +16,7 @@ import uvicorn
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.pages import PASSWORD, looker, sign_in, title_of
 from tests.browser.test_online_declaration import free_port
 from tests.conftest import Clock, make_settings
 from tests.integration.test_declarations import NOVEMBER, start_sample
@@ -75,7 +75,7 @@ def test_the_facilitator_checks_then_imports_lots_and_a_declaration(
         sign_in(page, base + "/connexion")
         page.goto(base + "/courriels")  # any page behind the login shows the link
         page.get_by_role("link", name="Importer un tableau").first.click()
-        title = page.title()
+        title = title_of(page)
         problems += look_at(page, "formulaires", screenshots)
 
         page.locator("#fichier-lots").set_input_files(str(wrong))

@@ -18,7 +18,7 @@ import uvicorn
 from sqlalchemy import select
 
 from tests.browser.conftest import Chromium
-from tests.browser.pages import PASSWORD, looker, sign_in
+from tests.browser.pages import PASSWORD, looker, sign_in, title_of
 from tests.browser.test_online_declaration import free_port
 from tests.conftest import Clock, make_settings
 from tests.integration import privacy_scenario as scenario
@@ -74,7 +74,7 @@ def test_the_facilitator_purges_then_checks_the_database(
         page.get_by_role("navigation", name="Tableau de bord").get_by_role(
             "link", name="Données personnelles"
         ).click()
-        seen["title"] = page.title()
+        seen["title"] = title_of(page)
         seen["dry_run"] = page.locator("main").inner_text()
         problems += look_at(page, "anonymisation", screenshots)
         # A wrong duration: refused, naming the field, the field marked.
