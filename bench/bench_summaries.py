@@ -152,6 +152,7 @@ hours AS (
 base AS (
   SELECT c.id AS clause_id, o.buyer_id, c.stage, c.created_at, c.start_date,
          coalesce(c.end_date, c.planned_end_date) AS end_date,
+         c.end_date AS recorded_end, c.planned_end_date AS planned_end,
          coalesce(c.hours_override, c.hours_computed) AS target,
          e.to_stage AS recorded, coalesce(n.to_stage, c.stage) AS stage_now,
          h.month_hours, h.cumulated, coalesce(h.worked, 0) AS worked,
@@ -167,7 +168,9 @@ staged AS (
     CASE
       WHEN recorded IN ({_STARTED}) THEN recorded
       WHEN stage_now IN ({_STARTED}) AND start_date IS NOT NULL AND start_date <= :last
-        THEN CASE WHEN end_date IS NOT NULL AND end_date < :last THEN 'follow_up'
+        THEN CASE WHEN recorded_end IS NOT NULL AND recorded_end < :last THEN 'follow_up'
+                  WHEN recorded_end IS NULL AND planned_end < :last
+                       AND stage_now NOT IN ('execution', 'suspended') THEN 'follow_up'
                   ELSE 'execution' END
       WHEN recorded IS NOT NULL THEN recorded
       WHEN created_at < :end_i THEN stage
@@ -176,12 +179,17 @@ staged AS (
 SELECT s.*,
   CASE WHEN known = 1 AND start_date IS NOT NULL AND start_date <= :last
         AND stage_then IN ({_STARTED}) THEN 1 ELSE 0 END AS started,
-  CASE WHEN end_date IS NULL OR end_date >= :m THEN 1 ELSE 0 END AS runs
+  CASE WHEN end_date IS NULL OR end_date >= :m THEN 1 ELSE 0 END AS runs,
+  -- A lot past its planned end, its end not recorded: followed, its companies not asked.
+  CASE WHEN recorded_end IS NULL AND stage_then IN ('execution', 'suspended')
+       THEN 1 ELSE 0 END AS past_end
 FROM staged s
 """
 
 _COUNTED = "(started = 1 OR (known = 1 AND cumulated IS NOT NULL))"
-_FOLLOWED = "CASE WHEN (started = 1 AND runs = 1) OR month_hours > 0 THEN 1 ELSE 0 END"
+_FOLLOWED = (
+    "CASE WHEN (started = 1 AND (runs = 1 OR past_end = 1)) OR month_hours > 0 THEN 1 ELSE 0 END"
+)
 
 _LINES = f"""
 SELECT f.clause_id, f.buyer_id, b.name, mk.reference, c.lot_number, c.lot_title,

@@ -339,15 +339,25 @@ def _stage_rule(period: _Period, recorded: Any, stage_now: Any) -> ColumnElement
 
     1. Its history then says it was started (execution, suspended, follow-up, closed): that.
     2. Else, if it is started by ``as_of`` and its start date is on or before the month's last
-       day, the stage its dates imply: follow-up when its end is before that last day, else
-       execution. The service calls its companies for every month from the start date: the
-       summary follows the work, whenever it was recorded.
+       day, the stage its dates imply: follow-up when its recorded end is before that last day,
+       or its planned end for a lot finished since without one; else execution. The service
+       calls its companies for every month from the start date: the summary follows the work,
+       whenever it was recorded. A lot still running whose planned end alone is past was not
+       said to be finished: in execution then, followed as a lot past its planned end
+       (``_past_planned_end``; a lot recorded late with a back-dated start read « achevée »).
     3. Else its history then (identification, drafting, award...), or its current stage when
        it existed then without any history row (data loaded by hand).
     """
-    end = _end_date()
     implied = case(
-        (and_(end.is_not(None), end < period.last), Stage.FOLLOW_UP.value),
+        (and_(Clause.end_date.is_not(None), Clause.end_date < period.last), Stage.FOLLOW_UP.value),
+        (
+            and_(
+                Clause.end_date.is_(None),
+                Clause.planned_end_date < period.last,
+                stage_now.not_in(RUNNING),
+            ),
+            Stage.FOLLOW_UP.value,
+        ),
         else_=Stage.EXECUTION.value,
     )
     return case(
