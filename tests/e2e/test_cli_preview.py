@@ -121,6 +121,45 @@ def test_it_previews_a_notice_with_the_data_of_a_real_clause(
     assert by_reference.stdout == result.stdout
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_with_a_clause_previews_or_explains(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """``--clause`` on any kind: the clause's data, sample data with a note, or a refusal in
+    French; never a traceback (``company_award_corrected --clause 1`` raised a KeyError)."""
+    monkeypatch.chdir(tmp_path)
+    app = bootstrap(make_settings(tmp_path, sqlite_url))
+    with app.transaction() as session:
+        market = Market(
+            operation=Operation(
+                buyer=Buyer(name="Ville de Port-Exemple", created_at=NOW),
+                name="Piscine municipale",
+                created_at=NOW,
+            ),
+            reference="2026-07",
+        )
+        clause = clause_service.create_clause(
+            session,
+            market,
+            lot_number="",
+            lot_title="Réhabilitation",
+            params=clause_service.ClauseParameters(hours_override=900, override_reason="Avenant"),
+            actor="test",
+            now=NOW,
+            publish=clause_service.no_publish,
+        )
+        clause_id = clause.id
+    app.close()
+
+    result = run(sqlite_url, tmp_path, kind, "--clause", str(clause_id))
+
+    assert result.exit_code in (0, 1), result.output + result.stderr
+    if result.exit_code == 1:
+        assert result.stderr.startswith("Refusé : "), result.stderr
+    else:
+        assert "Objet : " in result.stdout
+
+
 def test_it_explains_why_a_clause_has_nothing_to_preview(sqlite_url: str, tmp_path: Path) -> None:
     missing = run(sqlite_url, tmp_path, "notice_awarded", "--clause", "999")
     assert missing.exit_code == 1

@@ -24,6 +24,7 @@ KIND_LABELS = {
     "declaration_cancelled": "Déclarations annulées (entreprises)",
     "company_welcome": "Accueils des entreprises attributaires",
     "company_award_corrected": "Attributions corrigées (entreprises déjà accueillies)",
+    "company_award_removed": "Retraits de l'attribution (entreprises déjà accueillies)",
     "facilitator_digest": "Récapitulatifs des tâches (facilitatrice)",
     "monthly_summary": "Synthèses mensuelles (facilitatrice)",
     "monthly_summary_buyer": "Synthèses mensuelles (donneurs d'ordre)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workflow.emails import (
+    award_removed,
     cancellations,
     company_ends,
     company_pauses,
@@ -26,6 +27,7 @@ FAMILIES: tuple[EmailFamily, ...] = (
     company_pauses.FAMILY,
     company_ends.FAMILY,
     welcome.FAMILY,
+    award_removed.FAMILY,
     ladder.FAMILY,
     late_declarations.FAMILY,
     receipts.FAMILY,

@@ -22,6 +22,16 @@ last email that left told it (its welcome, or an earlier correction's email) wit
 now stands, each change once (``net_changes``, from the corrections' history rows): the company
 never reads the intermediate dates, nor a « before » its welcome never said.
 
+A company taken out of the award (``_tell_removed``) whose welcome, or last
+``company_award_corrected``, left (or may have) gets one short email ``company_award_removed``:
+the lot, the day it left the award, and that it has nothing to declare there (true by
+construction: ``apply_award`` refuses to take out a company that declared or was called on the
+lot, and without its party row no call or reminder is written for it), under the key
+``award_removed:<clause>:<company>:<instant of the correction>``. Taken out before anything left,
+it gets nothing (its welcome is withdrawn, ``_withdraw_for_removed``, with its suspension or
+resumption notice still waiting, which would promise it calls); added back before the short email
+left, that one is withdrawn: the company's new welcome tells it where it stands.
+
 A welcome refused for good or given up is written again too (the new one waits to be sent, the
 old one withdrawn): sent again from the undelivered emails once the address is corrected, it
 states the corrected dates. A company newly bound gets its welcome from
@@ -37,14 +47,18 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, ClauseHistory, Company, OutboxMessage
 from workflow.adapters.templates import remembered_date
 from workflow.domain.events import AwardChange, AwardCorrected
+from workflow.emails.award_removed import KIND as REMOVED_KIND
+from workflow.emails.award_removed import award_removed_context
+from workflow.emails.company_pauses import KINDS as PAUSE_KINDS
 from workflow.emails.welcome import CORRECTED_KIND, award_corrected_context
 from workflow.emails.welcome import KIND as WELCOME_KIND
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of
 from workflow.services.declarations import declared_months_of
-from workflow.services.email_facts import party_correspondent
+from workflow.services.email_facts import lot_of, party_correspondent
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
 from workflow.services.outbox import (
@@ -60,6 +74,10 @@ from workflow.services.outbox import (
 LOT_CHANGES = ("Démarrage", "Fin prévue")
 #: The key prefix of the short email sent when the welcome has left.
 KEY_PREFIX = "award_corrected"
+#: The key prefix of the short email to a company taken out after it was told it was in.
+REMOVED_PREFIX = "award_removed"
+#: What ``services.clauses._award_changes`` writes as the « after » of a company taken out.
+REMOVED_AFTER = "retirée de l'attribution"
 #: A welcome in these states has not left (waiting, refused, given up): it is written again, so
 #: that one sent again from the undelivered emails states the corrected dates; in these, it has
 #: (or may have) left.
@@ -130,6 +148,8 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
     stamp = event.at.astimezone(UTC).isoformat()
     day = remembered_date(event.at.astimezone(app.settings.zone).date())
     _withdraw_for_removed(session, clause, day)
+    _withdraw_removals_of_bound(session, clause, day)
+    _tell_removed(app, session, clause, event)
     for party in clause.parties:
         if party.company_id in event.added_company_ids:
             continue  # welcomed by ``notices.correct_award``
@@ -266,11 +286,29 @@ def _withdraw_for_removed(session: Session, clause: Clause, day: str) -> None:
     """The welcome or award-correction emails not left of companies no longer in the award
     (taken out by this correction, or an earlier one): withdrawn, their reason kept. Left, they
     would tell a company it is bound to a lot it was taken out of (user trial: a company taken
-    out and added again from another month got both welcomes, each with its own first month)."""
+    out and added again from another month got both welcomes, each with its own first month).
+    So are their notices of the lot suspended or resumed still waiting (``company_pauses``):
+    they name the months it would be called for after the resumption, and the next call."""
     bound = {party.company_id for party in clause.parties}
-    for row in _award_emails(session, clause.id, "%", states=WAITING):
-        company_id = int(row.key.split(":", 3)[2])
-        if company_id in bound:
+    pauses = [
+        (row, _pause_company(row))
+        for row in session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.clause_id == clause.id,
+                OutboxMessage.kind.in_(PAUSE_KINDS),
+                OutboxMessage.state.in_(WAITING),
+            )
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    ]
+    awards = [
+        (row, int(row.key.split(":", 3)[2]))
+        for row in _award_emails(session, clause.id, "%", states=WAITING)
+    ]
+    for row, company_id in [*awards, *pauses]:
+        if company_id is None or company_id in bound:
             continue
         name = session.get_one(Company, company_id).name
         withdraw(
@@ -278,6 +316,117 @@ def _withdraw_for_removed(session: Session, clause: Clause, day: str) -> None:
             f"Retiré : attribution corrigée le {day}, {name} n'est plus dans l'attribution du "
             "lot ; ce courriel n'avait plus lieu d'être.",
         )
+
+
+def _pause_company(row: OutboxMessage) -> int | None:
+    """The company of a notice of the lot suspended or resumed:
+    ``notice:<lot>:<kind>:company-<id>@<instant>`` (``company_pauses.company_key``)."""
+    parts = row.key.split(":", 3)
+    if len(parts) < 4 or not parts[3].startswith("company-"):
+        return None
+    company = parts[3].removeprefix("company-").split("@", 1)[0]
+    return int(company) if company.isdigit() else None
+
+
+def _removal_emails(session: Session, clause_id: int, company: str) -> list[OutboxMessage]:
+    """The lot's ``company_award_removed`` emails of ``company`` (its id, or ``%`` for every
+    company), locked, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.clause_id == clause_id,
+                OutboxMessage.kind == REMOVED_KIND,
+                OutboxMessage.key.like(f"{REMOVED_PREFIX}:{clause_id}:{company}:%"),
+            )
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    )
+
+
+def _withdraw_removals_of_bound(session: Session, clause: Clause, day: str) -> None:
+    """A company added back to the award before its « retirée de l'attribution » left: that
+    email is no longer true, and its new welcome (``notices.correct_award``) tells it where it
+    stands."""
+    bound = {party.company_id for party in clause.parties}
+    for row in _removal_emails(session, clause.id, "%"):
+        company_id = int(row.key.split(":", 3)[2])
+        if row.state not in WAITING or company_id not in bound:
+            continue
+        name = session.get_one(Company, company_id).name
+        withdraw(
+            row,
+            f"Retiré : attribution corrigée le {day}, {name} est de nouveau dans l'attribution "
+            "du lot ; ce courriel n'avait plus lieu d'être.",
+        )
+
+
+def _tell_removed(app: Mailing, session: Session, clause: Clause, event: AwardCorrected) -> None:
+    """Each company this correction takes out whose last email about the award that left (or
+    may have) told it it was in: one ``company_award_removed`` to whom that email was written
+    (its party row, and so the correspondent named on the lot, went with the correction)."""
+    bound = {party.company_id for party in clause.parties}
+    taken_out = {c.what: c.before for c in event.changes if c.after == REMOVED_AFTER}
+    if not taken_out:
+        return
+    companies = {
+        int(row.key.split(":", 3)[2]) for row in _award_emails(session, clause.id, "%")
+    } - bound
+    zone = app.settings.zone
+    stamp = event.at.astimezone(UTC).isoformat()
+    for company_id in sorted(companies):
+        company = session.get_one(Company, company_id)
+        if company.name not in taken_out:
+            continue  # taken out by an earlier correction: told then, or never told it was in
+        key = f"{REMOVED_PREFIX}:{clause.id}:{company.id}:{stamp}"
+        if key_exists(session, key):
+            continue
+        rows = sorted(
+            [
+                *_award_emails(session, clause.id, str(company.id)),
+                *_removal_emails(session, clause.id, str(company.id)),
+            ],
+            key=lambda row: row.id,
+        )
+        told = [row for row in rows if row.state in LEFT]
+        if not told or told[-1].kind == REMOVED_KIND:
+            # Nothing left (its welcome is withdrawn above), or the last thing it read is that
+            # it was taken out (added back, its new welcome withdrawn before it left).
+            continue
+        last = told[-1]
+        readers = _readers(last)
+        if not readers:
+            continue
+        left_on = last.sent_at if last.state == OutboxState.SENT.value else None
+        queue_email(
+            session,
+            app.renderer,
+            key=key,
+            kind=REMOVED_KIND,
+            recipients=readers,
+            context=award_removed_context(
+                lot_of(clause),
+                company.name,
+                readers[0],
+                removed_on=event.at.astimezone(zone).date(),
+                # Its role and hours; the correspondent's name is the reader's own.
+                was=taken_out[company.name].partition(", correspondant : ")[0],
+                since_welcome=last.kind == WELCOME_KIND,
+                told_on=left_on.astimezone(zone).date() if left_on is not None else None,
+                may_arrive=last.state != OutboxState.SENT.value,
+            ),
+            now=event.at,
+            clause_id=clause.id,
+        )
+
+
+def _readers(row: OutboxMessage) -> list[Recipient]:
+    """Whom ``row`` was written to: the person who read that the company was in the award."""
+    try:
+        return [Recipient(box.name, box.address) for box in parse_recipients(row.recipients)]
+    except AddressRefused:  # an address the server refused: it never read it
+        return []
 
 
 def _withdraw(rows: Sequence[OutboxMessage], reason: str) -> None:

@@ -236,6 +236,7 @@ _CORRESPONDENT_KINDS = (
     "declaration_reminder",
     "company_welcome",
     "company_award_corrected",
+    "company_award_removed",
     "declaration_receipt",
     "declaration_cancelled",
     *COMPANY_PAUSE_KINDS,
@@ -298,6 +299,14 @@ def current_recipients(
         and parts[2].isdigit()
     ):
         return correspondent(int(parts[1]), int(parts[2]))
+    if (
+        parts[0] == "award_removed"
+        and len(parts) >= 3
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+    ):
+        # Taken out of the award, the company has no party row: its first correspondent.
+        return correspondent(int(parts[1]), int(parts[2]), fallback=True)
     if parts[0] == "receipt" and len(parts) >= 2 and parts[1].isdigit():
         declaration = session.get(Declaration, int(parts[1]))
         if declaration is None:

@@ -219,6 +219,17 @@ def unknown_kind(kind: str, kinds: list[str]) -> InputRefused:
     )
 
 
+def _from_clause(kind: str) -> bool:
+    """The kinds ``clause_preview_context`` can write from one clause's data. The others of a
+    clause family (an award correction told to a company, needing the correction it tells) are
+    shown with sample data and a note, not a crash."""
+    return (
+        kind in (welcome.KIND, receipts.KIND)
+        or kind in company_pause_emails.KINDS
+        or kind in HISTORY_EVENTS
+    )
+
+
 def build_preview(app: App, kind: str, clause_id: int | None = None) -> Preview:
     """Render ``kind`` with sample data, or with clause ``clause_id``'s data for the kinds
     written from one clause."""
@@ -227,7 +238,7 @@ def build_preview(app: App, kind: str, clause_id: int | None = None) -> Preview:
     if kind not in kinds or family is None:
         raise unknown_kind(kind, kinds)
     note = None
-    if clause_id is not None and family.name in CLAUSE_FAMILIES:
+    if clause_id is not None and family.name in CLAUSE_FAMILIES and _from_clause(kind):
         with app.transaction() as session:
             recipients, context = clause_preview_context(
                 session, kind, clause_id, app.settings, app.clock()

@@ -18,6 +18,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
     PeriodicRun,
 )
+from workflow.emails import award_removed as award_removed_email
 from workflow.emails import cancellations as cancellation_email
 from workflow.emails import digest as digest_email
 from workflow.emails import late_declarations as late_declaration_email
@@ -34,6 +35,8 @@ WELCOME_KIND = "company_welcome"
 RECEIPT_KIND = "declaration_receipt"
 #: ``services.award_company_notices.KEY_PREFIX``: a corrected award told to a company welcomed.
 AWARD_CORRECTED_PREFIX = "award_corrected"
+#: ``services.award_company_notices.REMOVED_PREFIX``: a company told it was taken out.
+AWARD_REMOVED_PREFIX = "award_removed"
 
 
 def _instant(text: str) -> datetime | None:
@@ -178,8 +181,9 @@ def _welcome(
     kind: str = WELCOME_KIND,
 ) -> None:
     """``welcome:<clause>:<company>:<instant>`` (the award, or the correction that wrote the
-    welcome again) and ``award_corrected:<clause>:<company>:<instant>`` (the correction told to
-    a company already welcomed): a history row of that clause at that instant."""
+    welcome again), ``award_corrected:<clause>:<company>:<instant>`` (the correction told to
+    a company already welcomed) and ``award_removed:<clause>:<company>:<instant>`` (a company
+    told it was taken out): a history row of that clause at that instant."""
     if len(parts) < 4:
         problems.append("clé d'accueil illisible")
         return
@@ -313,6 +317,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _welcome(look, row, parts, problems)
         elif prefix == AWARD_CORRECTED_PREFIX:
             _welcome(look, row, parts, problems, welcome_email.CORRECTED_KIND)
+        elif prefix == AWARD_REMOVED_PREFIX:
+            _welcome(look, row, parts, problems, award_removed_email.KIND)
         elif prefix == "receipt":
             _receipt(look, row, parts, problems)
         elif prefix == cancellation_email.KEY_PREFIX:
