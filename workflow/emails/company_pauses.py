@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.templates import french_date, french_month
 from workflow.domain.calendar import LadderStep
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
@@ -139,6 +140,24 @@ def resumed_context(
         "skipped_count": len(skipped),
         "skipped_of": months_named(skipped, of=True),
     }
+
+
+def past_planned_end_sentence(clause_id: int, planned_end: date) -> str:
+    """What a resumption after the lot's planned end tells the facilitator (``clause advance N
+    reprendre``): its companies are called for no month after the planned end's
+    (``reminders._open_batch`` parks them) until it is moved or the end recorded, and an
+    « ordre de service d'arrêt » usually extends the works by the stop's length. The commands
+    are those of the day's task (``services.digest._suspended_past_planned_end``)."""
+    return (
+        f"Fin prévue le {french_date(planned_end)} dépassée : les mois après "
+        f"{french_month(planned_end)} ne sont pas demandés aux entreprises tant que la fin "
+        "prévue n'est pas reportée ou la fin d'exécution enregistrée. Demander au donneur "
+        "d'ordre la nouvelle fin prévue (un ordre de service d'arrêt prolonge en général le "
+        "délai d'exécution de la durée de l'arrêt), puis la reporter (clauses lot set-end "
+        f'{clause_id} jj/mm/aaaa --reason "ordre de service de reprise n° …") ; si les travaux '
+        f"sont finis, achever la clause (clauses clause advance {clause_id} achever --end-date "
+        "jj/mm/aaaa)."
+    )
 
 
 # --- the sample -------------------------------------------------------------------------------

@@ -39,6 +39,12 @@ class Category(StrEnum):
     #: A lot in execution past its planned end, its end not recorded: its companies are not
     #: called for the months after the planned end (``services.digest._planned_end_passed``).
     PLANNED_END = "planned_end"
+    #: A lot suspended past its planned end, its end not recorded: when it resumes, its
+    #: companies are not called for the months after the planned end until it is moved; an
+    #: « ordre de service d'arrêt » usually extends the works by the stop's length, so the
+    #: facilitator asks the buyer for the new planned end
+    #: (``services.digest._suspended_past_planned_end``).
+    PLANNED_END_SUSPENDED = "planned_end_suspended"
     AWARD = "award"
     FINAL_REPORT = "final_report"
     ELIGIBILITY = "eligibility"
@@ -51,6 +57,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.DECLARATION: "Déclarations d'heures en retard",
     Category.PACE: "Marchés bientôt terminés, heures en retard",
     Category.PLANNED_END: "Fins prévues dépassées, exécution toujours en cours",
+    Category.PLANNED_END_SUSPENDED: "Lots suspendus, fin prévue dépassée",
     Category.AWARD: "Attributions incomplètes",
     Category.FINAL_REPORT: "Bilans à envoyer",
     Category.ELIGIBILITY: "Éligibilités à vérifier",

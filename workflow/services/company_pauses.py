@@ -495,6 +495,26 @@ def next_call(
     return NextCall(call_on, tuple(called), due_on)
 
 
+# --- the resumption after the planned end -------------------------------------------------------
+
+
+def planned_end_passed(session: Session, clause_id: int, today: date) -> date | None:
+    """The lot's planned end when it passed before ``today`` (its day excluded, as the day's
+    tasks count it) and no end is recorded: resumed, the lot's companies are called for no
+    month after the planned end's (``reminders._open_batch`` parks them, ``rearm_lot`` calls
+    them once it is moved or the end recorded), which the facilitator is told
+    (``emails.company_pauses.past_planned_end_sentence``); None otherwise."""
+    row = session.execute(
+        select(Clause.planned_end_date, Clause.end_date).where(Clause.id == clause_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    planned_end, end = row
+    if planned_end is None or end is not None or planned_end >= today:
+        return None
+    return planned_end
+
+
 # --- ``clauses mail preview --clause`` ----------------------------------------------------------
 
 

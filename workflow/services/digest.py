@@ -6,8 +6,9 @@ holidays, none when there is nothing to do, no back-fill of missed days. The day
 primary-key lookup and two instances never both send it.
 
 Order: by category (undelivered emails, buyers without a contact, overdue declarations,
-contracts ending behind the pace, lots in execution past their planned end, incomplete awards,
-final reports, eligibility to check, clauses waiting in a stage), then by how late within it.
+contracts ending behind the pace, lots in execution past their planned end, lots suspended past
+it, incomplete awards, final reports, eligibility to check, clauses waiting in a stage), then by
+how late within it.
 
 A late company's line names each month missing (« de mai, juin, juillet, août et novembre
 2026 »), a range only for three months or more without a gap (« de mai à août 2026 »): a month
@@ -1570,15 +1571,60 @@ def _planned_end_passed(session: Session, today: date, limit: int | None) -> _Pa
     she can learn from the buyer whether the works ended or go on, and the sooner she asks,
     the sooner the months after the end are asked for or known not owed, before the day their
     call would have left; a lot just past comes last in the section. A suspended lot is not
-    running (its resumption is its own task): only lots in execution.
+    running: its own section (``_suspended_past_planned_end``).
 
     With ``limit``, the lots whose planned end is that of the ``limit``-th oldest or older are
     read, the others counted, from ``ix_clauses_stage_planned_end``: lots with the same planned
     end are equals that the lot orders. Only the end date is read from the lots' rows: at 10^5
     lots, 0.03 ms on the generated territory's day (none past), 6 ms to count 4,561 lots past
     on a day two months later, had no end been recorded since."""
+
+    def write(chosen: list[_Found[tuple[int, date]]]) -> list[DigestItem]:
+        labels = _labels(session, (task.row[0] for task in chosen))
+        return [_planned_end_item(task.weight, task.row[1], labels[task.row[0]]) for task in chosen]
+
+    return _past_planned_end(session, today, limit, Stage.EXECUTION, write)
+
+
+def _suspended_past_planned_end(
+    session: Session, today: date, settings: Settings, limit: int | None
+) -> _Part:
+    """The lots suspended whose planned end has passed and whose end is not recorded, the
+    longest past first, read as ``_planned_end_passed`` reads those in execution.
+
+    While suspended nobody is called; once resumed, its companies are called for no month after
+    the planned end's until it is moved (``reminders._open_batch`` parks them), and an « ordre
+    de service d'arrêt » usually extends the works by the stop's length: only the buyer knows
+    the new planned end. From the day after the planned end, as in execution. Such a lot is no
+    « attend à l'étape Suspendue » task too (``_waiting``): this one says since when it is
+    suspended and asks about the resumption itself."""
+    zone = settings.zone
+
+    def write(chosen: list[_Found[tuple[int, date]]]) -> list[DigestItem]:
+        labels = _labels(session, (task.row[0] for task in chosen), Clause.stage_changed_at)
+        items = []
+        for task in chosen:
+            cid, end = task.row
+            *label, suspended_at = labels[cid]
+            since = local_date(suspended_at, zone)
+            items.append(_suspended_past_end_item(task.weight, end, since, label))
+        return items
+
+    return _past_planned_end(session, today, limit, Stage.SUSPENDED, write)
+
+
+def _past_planned_end(
+    session: Session,
+    today: date,
+    limit: int | None,
+    stage: Stage,
+    write: Callable[[list[_Found[tuple[int, date]]]], list[DigestItem]],
+) -> _Part:
+    """The lots at ``stage`` past their planned end (its day excluded), their end not recorded,
+    weighed by the days past: all of them, or with ``limit`` those whose planned end is that of
+    the ``limit``-th oldest or older, and the count of all (``ix_clauses_stage_planned_end``)."""
     past = and_(
-        Clause.stage == Stage.EXECUTION.value,
+        Clause.stage == stage.value,
         Clause.planned_end_date < today,
         Clause.end_date.is_(None),
     )
@@ -1600,11 +1646,6 @@ def _planned_end_passed(session: Session, today: date, limit: int | None) -> _Pa
         _Found((today - read.day(end)).days, cid, (cid, read.day(end)))
         for cid, end in session.execute(statement)
     ]
-
-    def write(chosen: list[_Found[tuple[int, date]]]) -> list[DigestItem]:
-        labels = _labels(session, (task.row[0] for task in chosen))
-        return [_planned_end_item(task.weight, task.row[1], labels[task.row[0]]) for task in chosen]
-
     if count is None:
         return _part(found, write, limit)
     chosen = _to_write(found, limit)
@@ -1641,6 +1682,44 @@ def _planned_end_item(days: int, end: date, label: Any) -> DigestItem:
             "clause) ; s'ils continuent, reporter la fin prévue (formulaire « Changer la fin "
             "prévue », section « Actions »).",
             "#etape",
+        ),
+    )
+
+
+def _suspended_past_end_item(days: int, end: date, since: date, label: Any) -> DigestItem:
+    cid, ref, lot, title, buyer = label
+    month = french_month(end)
+    extends = (
+        "un ordre de service d'arrêt prolonge en général le délai d'exécution de la durée de "
+        "l'arrêt"
+    )
+    return DigestItem(
+        Category.PLANNED_END_SUSPENDED,
+        weight=days,
+        title=(
+            f"{_capital(_clause_label(cid, ref, lot, title, buyer))} : suspendue depuis le "
+            f"{french_date(since)}, fin prévue le {french_date(end)} dépassée depuis "
+            f"{_days(days)}"
+        ),
+        detail=(
+            f"À la reprise, les mois après {month} ne seront pas demandés aux entreprises tant "
+            "que la fin prévue n'est pas reportée ou la fin d'exécution enregistrée."
+        ),
+        action=(
+            "Voir avec le donneur d'ordre quand les travaux reprennent ; à la reprise, lui "
+            f"demander la nouvelle fin prévue ({extends}), reprendre la clause (clauses clause "
+            f"advance {cid} reprendre) et reporter la fin prévue (clauses lot set-end {cid} "
+            'jj/mm/aaaa --reason "ordre de service de reprise n° …").'
+        ),
+        clause_id=cid,
+        days=days,
+        web=_open_clause(
+            cid,
+            "Voir avec le donneur d'ordre quand les travaux reprennent ; à la reprise, lui "
+            f"demander la nouvelle fin prévue ({extends}), reprendre la clause (formulaire "
+            "« Étape suivante » de la page de la clause) et reporter la fin prévue (formulaire "
+            "« Changer la fin prévue », section « Actions »).",
+            "#fin-prevue",
         ),
     )
 
@@ -2001,6 +2080,21 @@ def _waiting_web(w: _Waiting) -> WebAction:
     return _open_clause(cid, "Voir la clause.")
 
 
+def _not_past_planned_end(stage: str, today: date) -> list[ColumnElement[bool]]:
+    """For the suspended lots waiting: not those past their planned end, their end not recorded,
+    which are a task of their own (``_suspended_past_planned_end``) that says since when they
+    are suspended and asks about the resumption too: one lot, one task."""
+    if stage != Stage.SUSPENDED.value:
+        return []
+    return [
+        or_(
+            Clause.planned_end_date.is_(None),
+            Clause.planned_end_date >= today,
+            Clause.end_date.is_not(None),
+        )
+    ]
+
+
 def _waiting(
     session: Session,
     now: datetime,
@@ -2019,6 +2113,7 @@ def _waiting(
             Clause.stage == stage,
             Clause.stage_changed_at
             < at_local(today - timedelta(days=days), time(0), settings.zone),
+            *_not_past_planned_end(stage, today),
         )
         for stage, days in thresholds.items()
     ]
@@ -2176,6 +2271,10 @@ def _parts(
         (Category.DECLARATION, _declarations(session, today, settings, limit)),
         (Category.PACE, _pace(session, today, settings, limit)),
         (Category.PLANNED_END, _planned_end_passed(session, today, limit)),
+        (
+            Category.PLANNED_END_SUSPENDED,
+            _suspended_past_planned_end(session, today, settings, limit),
+        ),
         (Category.AWARD, awards),
         (Category.FINAL_REPORT, _final_reports(session, now, settings, limit)),
         (Category.ELIGIBILITY, _eligibility(session, limit)),
