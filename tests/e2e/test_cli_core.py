@@ -319,6 +319,15 @@ def test_it_prints_readable_french_lists(run: Run, territory: dict[str, int]) ->
     assert "Gros œuvre" in ok(run("lot", "list"))
 
 
+def test_the_tables_print_square_brackets_as_typed(run: Run) -> None:
+    """A cell is data: « [bold] » in a name, or a correction's reason kept with square brackets
+    (« heures oubliées [relevé corrigé] »), is printed as typed, not read as a style by rich
+    (user trial: « motif : heures oubliées ) »)."""
+    ok(run("company", "add", "Menuiserie [bold]Test [relevé corrigé]"))
+    listed = " ".join(ok(run("company", "list")).split())
+    assert "Menuiserie [bold]Test [relevé corrigé]" in listed
+
+
 def test_it_says_what_was_created_in_french(run: Run) -> None:
     out = ok(run("buyer", "add", "Ville de l'Exemple", "--kind", "commune", "--notices", "mensuel"))
     assert out.strip() == (

@@ -70,6 +70,10 @@ def test_it_writes_a_french_excel_csv(run: Invoke, gers: gers_2017.Built, tmp_pa
     )
     # Lines of zeros are data in a CSV: kept.
     assert figures[("Sorties par groupe", "Sortie positive", "Sorties")] == ("0", "nombre")
+    # Hours are « h », a line of 0 h too (user trial: « Mise à disposition (AI);Heures;0;nombre »).
+    hours = {key: unit for key, (_, unit) in figures.items() if key[2] == "Heures"}
+    assert any(value == "0" for key, (value, _) in figures.items() if key in hours)
+    assert set(hours.values()) == {"h"}
 
 
 def test_without_output_the_csv_goes_to_standard_output(run: Invoke, gers: gers_2017.Built) -> None:

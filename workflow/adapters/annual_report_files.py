@@ -50,6 +50,9 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Any, ...], ...]
     keep_zeros: bool = False  # key figures: a zero there says something
+    #: Key figures: one column holds hours and counts, the value's type says which (the hours
+    #: are a ``Decimal``); elsewhere the column's kind does, a row of 0 h included.
+    mixed_units: bool = False
 
     def shown_rows(self) -> list[tuple[Any, ...]]:
         """The rows a person reads: lines of zeros left out (the CSV keeps them all)."""
@@ -81,6 +84,7 @@ def build_tables(report: AnnualReport) -> list[Table]:
                 ("Sorties", report.outcomes),
             ),
             keep_zeros=True,
+            mixed_units=True,
         ),
     ]
     if report.buyer_id is None:
@@ -289,7 +293,12 @@ def _csv(report: AnnualReport) -> bytes:
                 if column.is_label:
                     continue
                 # Key figures mix counts and hours in one column: the unit follows the value.
-                kind: Kind = "hours" if isinstance(value, Decimal) else "int"
+                # Elsewhere the column's: a delivery mode with no hours (0, an int) is « h ».
+                kind: Kind = (
+                    ("hours" if isinstance(value, Decimal) else "int")
+                    if table.mixed_units
+                    else column.kind
+                )
                 writer.writerow(
                     [
                         csv_text(table.title),

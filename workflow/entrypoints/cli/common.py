@@ -137,7 +137,9 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        # Cells are data (names, reasons), never markup: « [relevé corrigé] » or « [bold] » in
+        # a reason or a company's name is printed as typed, not read by rich as a style.
+        table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
     console.print(table)
     if not rows:
         console.print("(aucun élément)")
