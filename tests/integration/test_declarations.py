@@ -302,7 +302,8 @@ BAD_CELLS = [
         "35 hrs",
         "ligne 2, colonne « Heures » : « 35 hrs » n'est pas un nombre d'heures (exemple : 151,67).",
     ),
-    (3, 0, "", "ligne 3, colonne « SIRET » : valeur manquante."),
+    # An empty SIRET is no longer refused when the « Entreprise » column names the company
+    # (a company recorded without SIRET gets its template so): test_declaring_without_siret.py.
     (
         2,
         4,

@@ -86,6 +86,16 @@ DECLARATION_COLUMNS = (
 )
 
 
+#: What the SIRET column says to a company recorded without one: its template leaves the cell
+#: empty, and the import accepts it so (the line is matched by the lot and the company's name)
+#: as it accepts the company's SIRET typed in. Said in the facilitator's first person, with
+#: no « : » or « ; » (the same words go to the HTML part).
+SIRET_UNKNOWN_HINT = (
+    "laissez cette colonne vide comme dans le modèle (je n'ai pas le SIRET de votre entreprise), "
+    "ou inscrivez-y votre SIRET, 14 chiffres"
+)
+
+
 def declaration_titles() -> list[str]:
     """The column titles of a declaration file, in the order of the templates: what the import
     recognises first for each column (it also accepts each column's aliases)."""

@@ -8,7 +8,7 @@ of it (« 2026-014/01 », « Gers Habitat », a SIRET), through ``lookup``. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,12 +30,14 @@ from workflow.emails.notices import Outstanding
 from workflow.runtime import App
 from workflow.services import clauses as clause_service
 from workflow.services.clauses import PartyInput
+from workflow.services.company_pauses import planned_end_passed
 from workflow.services.declaration_views import (
     OWED_STATES,
     ExpectedDeclaration,
     expected_declarations,
 )
 from workflow.services.lot_ends import ReleasedMonths
+from workflow.services.months_asked import Asked, calls_to_come, grouped, made_owed
 from workflow.services.reminder_emails import LadderRewrite
 from workflow.services.suspension_withdrawals import told_withdrawals
 
@@ -180,13 +182,29 @@ def calculate_hours(
     return compute_hours(amount, labour_share, rate, hourly_cost)
 
 
+def months_still_to_call(
+    app: App, clause_id: int, claimed: Mapping[int, Iterable[date]]
+) -> tuple[Asked, ...]:
+    """Of the months ``claimed`` by company (what a change said it made owed, read back from
+    the address of the page it led to), those of the lot whose call is still to come, with that
+    call and the due date it gives, read now: a month called since, declared, or never owed is
+    not told, whatever the address says."""
+    wanted = {(company, month) for company, months in claimed.items() for month in months}
+    if not wanted:
+        return ()
+    now = app.clock()
+    with reading(app) as session:
+        to_call = calls_to_come(session, app.settings, clause_id, now)
+    return grouped((line for key, line in to_call.items() if key in wanted), app.settings)
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Advanced:
     """A clause moved from one stage to another, at ``at``; with a finish, the months after the
-    end no longer asked for (``released``, by company)."""
+    end no longer asked for (``released``, by company) and those it made owed (``asked``)."""
 
     clause_id: int
     from_stage: Stage
@@ -200,6 +218,12 @@ class Advanced:
     #: With a closure: the declarations still owed then, by company, that the closure no longer
     #: asks (the companies called for them are told).
     outstanding: tuple[Outstanding, ...] = ()
+    #: With a finish: the months it made owed (an end after the planned one), by company and
+    #: call to come (``months_asked``), read in its transaction.
+    asked: tuple[Asked, ...] = ()
+    #: With a resumption after the planned end, its end not recorded: that planned end, the
+    #: companies being called for no month after its own until it is moved or the end recorded.
+    past_planned_end: date | None = None
 
 
 def outstanding_declarations(
@@ -257,12 +281,18 @@ def advance_clause(
         today = local_date(unit.now, app.settings.zone)
         version: int | None = None
         outstanding: tuple[Outstanding, ...] = ()
-        if event is ClauseEvent.CLOSE:
+        before = None
+        if event in (ClauseEvent.CLOSE, ClauseEvent.FINISH):
             # Lock first, then read: a declaration committed before the lock is received, one
             # recorded after it waits for this transaction. The version read under the lock is
             # the one the compare-and-set of the move is based on.
             version = clause_service.get_clause(unit.session, clause_id, for_update=True).version
+        if event is ClauseEvent.CLOSE:
             outstanding = outstanding_declarations(unit.session, app, clause_id, today)
+        elif event is ClauseEvent.FINISH:
+            # An end after the planned one makes the months between them owed: what was to be
+            # called before the finish, to name what it asks for.
+            before = calls_to_come(unit.session, app.settings, clause_id, unit.now)
         advanced = clause_service.advance_clause(
             unit.session,
             clause_id,
@@ -280,6 +310,13 @@ def advance_clause(
             outstanding=outstanding,
             zone=unit.app.settings.zone,
         )
+        asked = (
+            made_owed(
+                before, calls_to_come(unit.session, app.settings, clause_id, unit.now), app.settings
+            )
+            if before is not None
+            else ()
+        )
         return Advanced(
             clause_id,
             advanced.from_stage,
@@ -288,6 +325,10 @@ def advance_clause(
             tuple(released),
             told_withdrawals(unit.session),
             outstanding,
+            asked,
+            planned_end_passed(unit.session, clause_id, today)
+            if event is ClauseEvent.RESUME
+            else None,
         )
 
 
@@ -433,12 +474,16 @@ def change_figures(
 
 @dataclass(frozen=True)
 class PlannedEndSet:
-    """The planned end of a lot before and after ``set_planned_end`` (equal: nothing changed)."""
+    """The planned end of a lot before and after ``set_planned_end`` (equal: nothing changed),
+    and the months the change made owed (``asked``)."""
 
     clause_id: int
     before: date
     after: date
     at: datetime
+    #: The months a later end made owed (those past the old end, after their usual call), by
+    #: company and call to come (``months_asked``), read in its transaction.
+    asked: tuple[Asked, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -460,6 +505,10 @@ def set_planned_end(
     date and the reason as the interface does."""
     with unit_of_work(app, actor) as unit:
         clause_id = find_clause(unit.session, clause).id
+        # Lock first, then read what was to be called before the change: a later end makes the
+        # months after the old one owed, named by what it asks for.
+        clause_service.get_clause(unit.session, clause_id, for_update=True)
+        before = calls_to_come(unit.session, app.settings, clause_id, unit.now)
         done = clause_service.set_planned_end(
             unit.session,
             clause_id,
@@ -471,4 +520,11 @@ def set_planned_end(
             field=field,
             reason_field=reason_field,
         )
-        return PlannedEndSet(clause_id, done.before, done.after, unit.now)
+        asked = (
+            made_owed(
+                before, calls_to_come(unit.session, app.settings, clause_id, unit.now), app.settings
+            )
+            if done.before != done.after
+            else ()
+        )
+        return PlannedEndSet(clause_id, done.before, done.after, unit.now, asked)

@@ -96,6 +96,10 @@ class ClauseFacts:
     start_date: date | None
     end_date: date | None
     final_report_recorded: bool
+    #: What changed the lot's figures since its final report was recorded (history labels:
+    #: « déclaration mensuelle », « déclaration annulée »…): the report the buyer read is no
+    #: longer the lot's, and closing would freeze figures it never told.
+    final_report_outdated_by: tuple[str, ...] = ()
 
 
 Guard = Callable[[ClauseFacts], list[str]]
@@ -121,7 +125,28 @@ def _needs_end_date(facts: ClauseFacts) -> list[str]:
 
 
 def _needs_final_report(facts: ClauseFacts) -> list[str]:
-    return [] if facts.final_report_recorded else ["le bilan de l'opération"]
+    if not facts.final_report_recorded:
+        return ["le bilan de l'opération"]
+    if facts.final_report_outdated_by:
+        changes = ", ".join(facts.final_report_outdated_by)
+        return [
+            "un bilan à jour : les chiffres du lot ont changé depuis le bilan enregistré "
+            f"({changes}) ; enregistrez de nouveau le bilan, le donneur d'ordre recevra le bilan "
+            "à jour"
+        ]
+    return []
+
+
+#: The history events that change what a final report says (hours, people, outcomes, target,
+#: end): one after the report makes it outdated.
+FIGURE_EVENTS = (
+    "declaration",
+    "declaration_cancelled",
+    "outcome",
+    "hours_override",
+    "parameters",
+    "end_date_corrected",
+)
 
 
 def _nothing(facts: ClauseFacts) -> list[str]:

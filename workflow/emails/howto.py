@@ -13,7 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from workflow.adapters.declaration_columns import DECLARATION_COLUMNS, declaration_titles
+from workflow.adapters.declaration_columns import (
+    DECLARATION_COLUMNS,
+    SIRET_UNKNOWN_HINT,
+    declaration_titles,
+)
 from workflow.domain.calendar import due_date, opens_on
 from workflow.domain.vocabulary import CONTRACT_LABELS, CRITERION_LABELS, DELIVERY_MODE_LABELS
 from workflow.emails.lots import Lot
@@ -75,7 +79,11 @@ def build_howto(
     }
     columns = []
     for column in DECLARATION_COLUMNS:
-        meaning = column.hint.format(
+        # A company recorded without a SIRET gets a template whose cell is empty: it is told
+        # that the cell may stay so, not asked for 14 digits it would think it must type.
+        no_siret = column.key == "siret" and not siret
+        hint = SIRET_UNKNOWN_HINT if no_siret else column.hint
+        meaning = hint.format(
             market=f"le numéro du marché, {lot.market}",
             lot=f"le numéro du lot, {lot.lot_number}"
             if lot.lot_number
@@ -87,7 +95,8 @@ def build_howto(
                 "meaning": meaning,
                 # Optional for the import when known otherwise (--clause, a known participant);
                 # a company is asked for them all the same.
-                "required": column.required or column.key in ("market", "lot", "criterion"),
+                "required": (column.required and not no_siret)
+                or column.key in ("market", "lot", "criterion"),
                 "value": prefilled.get(column.key) or None,
             }
         )

@@ -13,8 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, object_session
 
 from workflow.adapters.orm import (
     AwardParty,
@@ -25,6 +25,7 @@ from workflow.adapters.orm import (
     Declaration,
     DeclarationLadder,
     Market,
+    OutboxMessage,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import local_date, month_start
@@ -47,7 +48,9 @@ from workflow.domain.hours import (
     compute_hours,
 )
 from workflow.domain.stages import (
+    FIGURE_EVENTS,
     FINAL_STAGES,
+    HISTORY_LABELS,
     LABELS,
     REOPEN,
     ClauseEvent,
@@ -806,7 +809,58 @@ def facts_of(clause: Clause) -> ClauseFacts:
         start_date=clause.start_date,
         end_date=clause.end_date,
         final_report_recorded=clause.final_report_at is not None,
+        final_report_outdated_by=_outdated_by(clause),
     )
+
+
+def _outdated_by(clause: Clause) -> tuple[str, ...]:
+    """The kinds of change recorded since the lot's last final report that change its figures
+    (user trial: a declaration corrected and another cancelled after the report was sent, then
+    the clause closed, its buyer left with « 1 248 h sur 1 200 h » for a lot of 1 100 h). Read
+    only for a lot whose report is recorded, in the order of the history."""
+    if clause.final_report_at is None:
+        return ()
+    rows = sorted(clause.history, key=lambda row: (row.at, row.id))
+    reports = [i for i, row in enumerate(rows) if row.event == "final_report"]
+    if not reports:
+        return ()
+    changed: list[str] = []
+    for row in rows[reports[-1] + 1 :]:
+        label = HISTORY_LABELS.get(row.event, row.event)
+        if row.event in FIGURE_EVENTS and label not in changed:
+            changed.append(label)
+    if not changed or not _report_told(clause, rows[reports[-1]].id):
+        # A report the buyer has not read yet (its notice waiting, or held for want of a
+        # contact) leaves with the figures of its day of leaving: the closure writes it again
+        # (``notices.rewrite_final_report``), a release reads them then.
+        return ()
+    return tuple(changed)
+
+
+def _report_told(clause: Clause, history_id: int) -> bool:
+    """Whether the notice of the final report recorded by history row ``history_id`` left (or
+    may have: sent, on the wire, uncertain), under its key or one written again from it."""
+    session = object_session(clause)
+    if session is None:
+        return False
+    key = f"notice:{clause.id}:notice_final_report:h{history_id}"
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.clause_id == clause.id,
+                OutboxMessage.kind == "notice_final_report",
+                or_(OutboxMessage.key == key, OutboxMessage.key.like(f"{key}@%")),
+                OutboxMessage.state.in_(REPORT_LEFT),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+#: A report's notice in these states reached the buyer, or may have.
+REPORT_LEFT = ("sent", "sending", "uncertain")
 
 
 def _version_read(clause: Clause, expected_version: int | None) -> int:

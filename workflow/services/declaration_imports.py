@@ -200,21 +200,43 @@ class DeclarationImport:
     warnings: list[FieldError] = field(default_factory=list)
 
 
-class Resolver:
-    """Companies by SIRET and lots by market reference and lot number, each looked up once."""
+#: What a company sending its file from its page reads when the SIRET it typed is not the one
+#: recorded for it: its link declares for it alone, and the template's own cell is accepted.
+NOT_YOUR_SIRET = (
+    "ce SIRET n'est pas celui de votre entreprise : ce lien ne permet de déclarer que pour elle. "
+    "Corrigez le SIRET, ou laissez la colonne telle que le modèle la donne."
+)
 
-    def __init__(self, session: Session, clause_id: int | None) -> None:
+
+class Resolver:
+    """Companies by SIRET and lots by market reference and lot number, each looked up once.
+
+    A company recorded without a SIRET (``company add`` accepts none) gets a template whose SIRET
+    cell is empty: such a line is matched by the « Entreprise » column, else by the lot's only
+    company. ``own``: the company a signed link declares for, which every line is about."""
+
+    def __init__(
+        self, session: Session, clause_id: int | None, *, own_company_id: int | None = None
+    ) -> None:
         self.session = session
         self.fixed = get_clause(session, clause_id) if clause_id is not None else None
+        self.own = session.get_one(Company, own_company_id) if own_company_id else None
         self.companies: dict[str, Company | None] = {}
+        self.named: dict[str, list[Company]] = {}
         self.clauses: dict[tuple[str, str], Clause | str] = {}
+        #: The facilitator's notes: a SIRET the file gives for a company recorded without one.
+        self.warnings: list[FieldError] = []
+        self._noted: set[int] = set()
 
-    def company(self, reader: RowReader) -> Company | None:
+    def company(self, reader: RowReader, clause: Clause | None = None) -> Company | None:
+        """The line's company; ``clause``, the line's lot when known, narrows a match by name
+        and gives the company of a line with neither SIRET nor name."""
         raw = reader.raw("siret")
-        siret = parse_siret(raw)
+        if self.own is not None:
+            return self._own_company(reader, raw)
         if not raw.strip():
-            reader.fail("siret", "valeur manquante.")
-            return None
+            return self._without_siret(reader, clause)
+        siret = parse_siret(raw)
         if siret is None:
             reader.fail("siret", f"« {raw} » n'est pas un SIRET valide (14 chiffres, clé Luhn).")
             return None
@@ -224,9 +246,121 @@ class Resolver:
             )
         found = self.companies[siret]
         if found is None:
+            found = self._recorded_without(reader, clause, siret)
+        if found is None:
             reader.fail(
                 "siret",
                 f"aucune entreprise enregistrée avec le SIRET {siret} : ajoutez-la d'abord.",
+            )
+        return found
+
+    def _own_company(self, reader: RowReader, raw: str) -> Company | None:
+        """The link's company: the template's cell (its SIRET, or empty when none is recorded)
+        is accepted, and so is a SIRET typed when none is recorded; it is not stored (the
+        company's record changes through the facilitator, with its history)."""
+        assert self.own is not None
+        if not raw.strip():
+            return self.own
+        siret = parse_siret(raw)
+        if siret is None:
+            reader.fail("siret", f"« {raw} » n'est pas un SIRET valide (14 chiffres, clé Luhn).")
+            return None
+        if self.own.siret is not None and siret != self.own.siret:
+            reader.fail("siret", NOT_YOUR_SIRET)
+            return None
+        return self.own
+
+    def _by_name(self, name: str) -> list[Company]:
+        key = _key(name)
+        if key not in self.named:
+            # lower() in SQL narrows the search; the forgiving comparison is then done here.
+            rows = self.session.scalars(
+                select(Company)
+                .where(func.lower(Company.name) == " ".join(name.split()).lower())
+                .order_by(Company.id)
+            )
+            self.named[key] = [c for c in rows if _key(c.name) == key]
+        return self.named[key]
+
+    @staticmethod
+    def _on_lot(clause: Clause | None, companies: Sequence[Company]) -> list[Company]:
+        if clause is None:
+            return list(companies)
+        on_lot = {party.company_id for party in clause.parties}
+        return [c for c in companies if c.id in on_lot] or list(companies)
+
+    def _without_siret(self, reader: RowReader, clause: Clause | None) -> Company | None:
+        """A line whose SIRET cell is empty: the company named in the « Entreprise » column,
+        else the lot's only company; refused, its column named, when that leaves a doubt."""
+        given = " ".join(reader.raw("company").split())
+        column = reader.table.column_name("company")
+        if given:
+            candidates = self._on_lot(clause, self._by_name(given))
+            if len(candidates) == 1:
+                return candidates[0]
+            if not candidates:
+                reader.fail(
+                    "company",
+                    f"aucune entreprise enregistrée sous le nom « {given} », et la colonne "
+                    f"« {reader.table.column_name('siret')} » est vide : indiquez le SIRET de "
+                    "l'entreprise ou son nom tel qu'il est enregistré.",
+                )
+            else:
+                numbers = ", ".join(f"n° {c.id}" for c in candidates)
+                reader.fail(
+                    "company",
+                    f"plusieurs entreprises s'appellent « {given} » ({numbers}) : indiquez le "
+                    f"SIRET de la bonne dans la colonne « {reader.table.column_name('siret')} ».",
+                )
+            return None
+        if clause is None:
+            reader.fail("siret", "valeur manquante.")
+            return None
+        companies = [party.company for party in clause.parties]
+        if len(companies) == 1:
+            return companies[0]
+        if not companies:
+            reader.fail(
+                "siret",
+                f"valeur manquante, et aucune entreprise n'est retenue sur {clause_ref(clause)}.",
+            )
+        else:
+            names = ", ".join(sorted(c.name for c in companies))
+            reader.fail(
+                "siret",
+                f"valeur manquante : {clause_ref(clause)} compte plusieurs entreprises ({names}) ; "
+                f"indiquez le SIRET, ou le nom de l'entreprise dans la colonne « {column} ».",
+            )
+        return None
+
+    def _recorded_without(
+        self, reader: RowReader, clause: Clause | None, siret: str
+    ) -> Company | None:
+        """A SIRET no company has: the company recorded without one that the line names (or
+        the lot's only one), the facilitator told once how to record the SIRET."""
+        given = " ".join(reader.raw("company").split())
+        if given:
+            candidates = self._on_lot(clause, self._by_name(given))
+        elif clause is not None:
+            candidates = [party.company for party in clause.parties]
+        else:
+            candidates = []
+        without = [c for c in candidates if c.siret is None]
+        if len(without) != 1:
+            return None
+        found = without[0]
+        if found.id not in self._noted:
+            self._noted.add(found.id)
+            by = "par son nom" if given else "comme seule entreprise du lot"
+            self.warnings.append(
+                FieldError(
+                    reader.row.line,
+                    reader.table.column_name("siret"),
+                    f"{found.name} n'a pas de SIRET enregistré : la ligne lui est attribuée "
+                    f"{by} ; pour enregistrer ce SIRET : clauses company edit {found.id} "
+                    f"--siret {siret} (ou sa fiche, depuis la recherche de la page "
+                    "« Corrections »).",
+                )
             )
         return found
 
@@ -474,10 +608,12 @@ def parse_declarations(
     now: datetime,
     zone: ZoneInfo = DEFAULT_ZONE,
     from_company: bool = False,
+    company_id: int | None = None,
 ) -> tuple[list[_Group], list[FieldError], dict[str, Participant]]:
     """Check every line and every reference of a declaration file; refuse it whole if needed,
     with every problem found (``_check_file``). ``from_company``: the file a company sends from
-    its page (``declarations.column_problems``).
+    its page (``declarations.column_problems``); ``company_id``, the company its link is for
+    (``Resolver``: the template's SIRET cell, empty or not, names it).
 
     Returns the groups, the warnings and the participants already recorded, by reference."""
     parsed = _check_file(
@@ -488,6 +624,7 @@ def parse_declarations(
         now=now,
         zone=zone,
         from_company=from_company,
+        company_id=company_id,
     )
     if parsed.errors:
         raise FileRefused(table.source, table.in_order(parsed.errors))
@@ -503,6 +640,7 @@ def _check_file(
     now: datetime,
     zone: ZoneInfo,
     from_company: bool = False,
+    company_id: int | None = None,
 ) -> _Parsed:
     """Every check of a declaration file, each one on every line it can be made on: the cells,
     then the participants of every line with a reference (whatever else its line gets wrong),
@@ -516,11 +654,11 @@ def _check_file(
         errors.append(
             FieldError(1, "N° marché", "colonne manquante (ou indiquez la clause avec --clause).")
         )
-    resolver = Resolver(session, clause_id)
+    resolver = Resolver(session, clause_id, own_company_id=company_id)
     groups: dict[tuple[int, int, date], _Group] = {}
     seen: dict[tuple[int, int, date, str], int] = {}
     warnings = list(table.warnings)
-    named: set[str] = set()
+    named: set[int] = set()
     used = [row for row in table.rows if any(row.cells.get(key) for key in PERSON_KEYS)]
     if not used:
         errors.append(
@@ -541,8 +679,9 @@ def _check_file(
     all_placed = True
     for row in used:
         reader = RowReader(table, row, errors)
-        company = resolver.company(reader)
+        # The lot first: a line without SIRET is matched among the lot's companies.
         clause = None if no_market else resolver.clause(reader)
+        company = resolver.company(reader, clause)
         month = reader.month("month")
         person, line = _parse_declaration_line(reader, now)
         if person is not None:
@@ -551,8 +690,8 @@ def _check_file(
             all_placed = False
             continue
         given = reader.raw("company")
-        if given and _key(given) != _key(company.name) and company.siret not in named:
-            named.add(company.siret or "")
+        if given and _key(given) != _key(company.name) and company.id not in named:
+            named.add(company.id)
             warnings.append(
                 FieldError(
                     row.line,
@@ -579,6 +718,7 @@ def _check_file(
         seen[duplicate] = row.line
         if line is not None:
             group.lines.append(line)
+    warnings.extend(resolver.warnings)
     known = _known_participants(session, {person.reference for person in people})
     warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
     for group in groups.values():

@@ -417,6 +417,9 @@ def milestone_context(
         # Written from the clause as it stands: closed since the report (a notice written again
         # at the closure, or held and released after it), it says so, never « d'ici là ».
         context["closed_on"] = closed_on(session, clause, app.settings.zone)
+        # A report recorded again (the figures changed since the first): the buyer who read the
+        # earlier one is told this one replaces it.
+        context["replaces"] = report_replaced(session, clause.id, at, app.settings.zone)
         if "outstanding" in context:
             # The figures are read now: a month the report named as missing and declared since
             # is in them, so it is no longer named « non reçue » (a notice written again at the
@@ -445,6 +448,52 @@ def still_outstanding(
         )
         for o in outstanding
     ]
+
+
+#: A notice in one of these states reached the buyer, or may have.
+_LEFT = (OutboxState.SENT.value, OutboxState.SENDING.value, OutboxState.UNCERTAIN.value)
+
+
+def report_replaced(session: Session, clause_id: int, at: datetime, zone: ZoneInfo) -> date | None:
+    """The local day of the latest final report before ``at`` whose notice left (or may have):
+    the one a report recorded again replaces for the buyer; None for a first report."""
+    keys = session.scalars(
+        select(OutboxMessage.key)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == FINAL_REPORT_NOTICE,
+            OutboxMessage.state.in_(_LEFT),
+            OutboxMessage.created_at < at,
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    days = [
+        row.at
+        for row in (_report_row(session, clause_id, key.partition("@")[0]) for key in keys)
+        if row is not None and row.at < at
+    ]
+    return local_day(max(days), zone) if days else None
+
+
+def withdraw_earlier_reports(app: Mailing, session: Session, clause_id: int, at: datetime) -> None:
+    """The notices of an earlier final report of the lot not left yet: withdrawn, their reason
+    kept; the report just recorded, with the figures of now, leaves in their place."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == FINAL_REPORT_NOTICE,
+            OutboxMessage.state.in_([state.value for state in NOT_LEFT]),
+            OutboxMessage.created_at <= at,
+        )
+        .with_for_update()
+    ).all()
+    for row in rows:
+        withdraw(
+            row,
+            f"Remplacé : un nouveau bilan du lot a été enregistré le {_day(app, at)} ; il part à "
+            "sa place, avec les chiffres à jour.",
+        )
 
 
 def closed_on(session: Session, clause: Clause, zone: ZoneInfo) -> date | None:
@@ -824,6 +873,7 @@ def notify_end_corrected(app: Mailing, session: Session, event: EndDateCorrected
 
 
 def notify_final_report(app: Mailing, session: Session, event: FinalReportRecorded) -> None:
+    withdraw_earlier_reports(app, session, event.clause_id, event.at)
     _buyer_notice(app, session, event.clause_id, FINAL_REPORT_NOTICE, "final_report", event.at)
 
 

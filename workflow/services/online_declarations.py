@@ -337,19 +337,6 @@ def _known(session: Session, lines: Sequence[LineForm]) -> set[str]:
     )
 
 
-def _for_company(error: FieldError) -> FieldError:
-    """The importer's words are the facilitator's (« ajoutez-la d'abord »); a company on its page
-    cannot add companies: it is told what its link allows."""
-    if "aucune entreprise enregistrée avec le SIRET" in error.message:
-        return FieldError(
-            error.line,
-            error.column,
-            "ce SIRET n'est pas celui de votre entreprise : ce lien ne permet de déclarer que "
-            "pour elle. Corrigez le SIRET, ou laissez la colonne telle que le modèle la donne.",
-        )
-    return error
-
-
 def lines_from_file(
     session: Session,
     data: bytes,
@@ -397,18 +384,19 @@ def lines_from_file(
                 )
             ],
         )
-    try:
-        groups, _, _ = parse_declarations(
-            session,
-            table,
-            clause_id=scope.clause_id,
-            replace=True,
-            now=now,
-            zone=zone,
-            from_company=True,
-        )
-    except FileRefused as refused:
-        raise FileRefused(refused.source, [_for_company(e) for e in refused.errors]) from None
+    # The link names the company: its template's SIRET cell is accepted as the template gives
+    # it (empty when none is recorded), a SIRET that is not its own refused in the importer's
+    # words for a company (``declaration_imports.NOT_YOUR_SIRET``).
+    groups, _, _ = parse_declarations(
+        session,
+        table,
+        clause_id=scope.clause_id,
+        replace=True,
+        now=now,
+        zone=zone,
+        from_company=True,
+        company_id=scope.company_id,
+    )
     outside = [
         FieldError(
             group.first_line,

@@ -26,6 +26,7 @@ from workflow.app.catalog import (
     MarketView,
     OperationView,
 )
+from workflow.app.months_asked_texts import asked_data, asked_sentences
 from workflow.domain.stages import LABELS
 from workflow.domain.vocabulary import NoticePreference
 from workflow.entrypoints.cli.calendar_options import (
@@ -40,10 +41,6 @@ from workflow.entrypoints.cli.clauses import (
     DESIGNATION,
     MARKET_HELP,
     OPERATION_HELP,
-    asked,
-    asked_data,
-    asked_sentences,
-    calls_to_come,
     clause_argument,
     figure_options,
     last_month_sentence,
@@ -671,13 +668,9 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01.
     FIN_PREVUE : la nouvelle date de fin prévue (jj/mm/aaaa)."""
     end = parse_date_fr(end_text, "Fin prévue")
-    # A later end makes the months after the old one owed: read what was to be called before,
-    # to name what the change asks for.
-    before = calls_to_come(clause)
     done = clause_app.set_planned_end(
         get_app(), clause, end, reason=reason, actor=actor, reason_field="--reason"
     )
-    found = asked(before, done.clause_id) if done.changed else ()
     if as_json:
         print_json(
             {
@@ -686,7 +679,7 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
                 "fin_prevue": done.after,
                 "modifiee": done.changed,
                 # The months the new end makes owed, called at the next pass, by company.
-                "mois_a_demander": asked_data(found),
+                "mois_a_demander": asked_data(done.asked),
             }
         )
         return
@@ -702,7 +695,7 @@ def lot_set_end(clause: str, end_text: str, reason: str, actor: str | None, as_j
         f"{done.after:%d/%m/%Y}\u00a0; l'historique garde la raison. Les appels à déclarer "
         f"suivent\u00a0: {last_month_sentence(done.after, done.clause_id)}"
     )
-    for line in asked_sentences(found):
+    for line in asked_sentences(done.asked, get_app().settings.zone):
         say(line)
 
 

@@ -8,8 +8,7 @@ is designated by its N° or by its market's reference and lot (« 2026-014/01 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,8 +23,8 @@ from workflow.app import clauses as clause_app
 from workflow.app import declarations as declaration_app
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice, outstanding_data
-from workflow.app.declarations import DeclarationState, ExpectedDeclaration
 from workflow.app.end_facts import released_data
+from workflow.app.months_asked_texts import asked_data, asked_sentences
 from workflow.domain.calls_to_come import usual_call_at
 from workflow.domain.characters import shown
 from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
@@ -39,6 +38,7 @@ from workflow.domain.stages import (
     parse_stage,
 )
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
+from workflow.emails.company_pauses import past_planned_end_sentence
 from workflow.emails.notices import Outstanding, months_named
 from workflow.entrypoints.cli.common import (
     actor_option,
@@ -452,9 +452,6 @@ def advance(
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     event = parse_event(event_name)
     finish = parse_date_fr(end_date, "--end-date") if end_date else None
-    # Recording the end after the planned one makes the months between them owed: read what
-    # was to be called before, to name what the change asks for.
-    before = calls_to_come(clause) if event is ClauseEvent.FINISH else None
     advanced = clause_app.advance_clause(
         get_app(),
         clause,
@@ -479,8 +476,14 @@ def advance(
                 "declarations_non_recues": outstanding_data(advanced.outstanding),
                 # The months the finish makes owed, called at the next pass, by company.
                 **(
-                    {"mois_a_demander": asked_data(asked(before, advanced.clause_id))}
-                    if before is not None
+                    {"mois_a_demander": asked_data(advanced.asked)}
+                    if event is ClauseEvent.FINISH
+                    else {}
+                ),
+                # A resumption after the planned end: that date, no month after it asked yet.
+                **(
+                    {"fin_prevue_depassee": advanced.past_planned_end}
+                    if event is ClauseEvent.RESUME
                     else {}
                 ),
             }
@@ -496,93 +499,12 @@ def advance(
                 say(line)
         for line in advanced.withdrawn:
             say(line)
-        if before is not None:
-            for line in asked_sentences(asked(before, advanced.clause_id)):
-                say(line)
+        for line in asked_sentences(advanced.asked, get_app().settings.zone):
+            say(line)
+        if advanced.past_planned_end is not None:
+            say(past_planned_end_sentence(advanced.clause_id, advanced.past_planned_end))
         if advanced.outstanding:
             closure_warning(advanced.clause_id, advanced.outstanding)
-
-
-# --- the months a change makes owed ----------------------------------------------------------
-
-CallKey = tuple[int, date]  # (company, month)
-
-
-@dataclass(frozen=True)
-class Asked:
-    """Months of one company that a change made owed, all called by the same call to come."""
-
-    company_id: int
-    company: str
-    months: tuple[date, ...]
-    call_at: datetime
-    due_on: date  # the due date that call gives them
-    late: bool  # after the months' usual call: the next pass sends it
-
-
-def calls_to_come(clause: str | int) -> dict[CallKey, ExpectedDeclaration]:
-    """The lot's months owed whose call has not left yet (« appel à venir »), as
-    ``declaration list`` reads them, by company and month."""
-    listed = declaration_app.declaration_list(get_app(), clause=clause, missing_only=True)
-    return {
-        (line.company_id, line.month): line
-        for line in listed.lines
-        if line.state is DeclarationState.TO_CALL
-    }
-
-
-def asked(before: dict[CallKey, ExpectedDeclaration], clause_id: int) -> tuple[Asked, ...]:
-    """The months whose call is to come after a change and was not before it (an end recorded
-    or moved after months long past: their calls had stopped at the old end), grouped by
-    company and call, in company order."""
-    settings = get_app().settings
-    grouped: dict[tuple[str, int, datetime, date], list[date]] = {}
-    for key, line in calls_to_come(clause_id).items():
-        if key in before or line.call_at is None:
-            continue
-        group = (line.company, line.company_id, line.call_at, line.due_on)
-        grouped.setdefault(group, []).append(line.month)
-    return tuple(
-        Asked(
-            company_id,
-            company,
-            tuple(sorted(months)),
-            call_at,
-            due_on,
-            call_at > usual_call_at(min(months), settings.call_time, settings.zone),
-        )
-        for (company, company_id, call_at, due_on), months in sorted(grouped.items())
-    )
-
-
-def asked_sentences(found: tuple[Asked, ...]) -> list[str]:
-    """« Avril et mai 2027 seront demandés à Charpentes de l'Arrats au prochain passage, le 11 juin
-    2027 (à déclarer au plus tard le 22 juin 2027). »"""
-    zone = get_app().settings.zone
-    lines = []
-    for a in found:
-        named = months_named(a.months)
-        verb = "sera demandé" if len(a.months) == 1 else "seront demandés"
-        when = "au prochain passage, le" if a.late else "le"
-        lines.append(
-            f"{named[:1].upper()}{named[1:]} {verb} à {a.company} {when} "
-            f"{french_date(a.call_at.astimezone(zone))} (à déclarer au plus tard le "
-            f"{french_date(a.due_on)})."
-        )
-    return lines
-
-
-def asked_data(found: tuple[Asked, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            "entreprise_id": a.company_id,
-            "entreprise": a.company,
-            "mois": [f"{m:%Y-%m}" for m in a.months],
-            "appel_prevu": a.call_at,
-            "echeance": a.due_on,
-        }
-        for a in found
-    ]
 
 
 def last_month_sentence(end: date, clause_id: int) -> str:

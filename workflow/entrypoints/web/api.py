@@ -32,6 +32,7 @@ from workflow.app import (
 )
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.end_facts import owed_data, released_data
+from workflow.app.months_asked_texts import asked_data
 from workflow.bootstrap import App
 from workflow.domain.stages import EVENT_LABELS, ClauseEvent, Stage, parse_event
 from workflow.domain.stages import LABELS as STAGE_LABELS
@@ -153,12 +154,31 @@ class PlannedEndIn(BaseModel):
     )
 
 
+class AskedOut(BaseModel):
+    """Months of one company that a change made owed (a planned end moved later, an end of the
+    work recorded after the planned one) and the call that asks for them, as ``lot set-end
+    --json`` and ``clause advance … achever --json`` give them (``mois_a_demander``)."""
+
+    entreprise_id: int
+    entreprise: str
+    mois: list[str] = Field(description="Les mois désormais dus, pas encore demandés (AAAA-MM).")
+    appel_prevu: datetime = Field(
+        description="Quand le prochain passage les demande (un seul appel pour ces mois)."
+    )
+    echeance: date = Field(description="La date limite que cet appel leur donnera.")
+
+
 class PlannedEndOut(BaseModel):
     numero: int
     fin_prevue_avant: date
     fin_prevue: date
     modifiee: bool = Field(description="Faux si la fin prévue était déjà celle-là.")
     le: datetime
+    mois_a_demander: list[AskedOut] = Field(
+        default=[],
+        description="Une fin reportée après des mois déjà passés : ceux qu'elle rend dus, par "
+        "entreprise, quand ils seront demandés et pour quand.",
+    )
 
 
 class StillAskingOut(BaseModel):
@@ -205,6 +225,17 @@ class AdvancedOut(BaseModel):
         description="Avec une clôture : les déclarations jamais reçues, par entreprise, qui ne "
         "sont plus demandées (leurs heures ne sont comptées nulle part ; chaque entreprise "
         "appelée pour l'une d'elles en est prévenue).",
+    )
+    fin_prevue_depassee: date | None = Field(
+        default=None,
+        description="Avec une reprise après la fin prévue (fin d'exécution non enregistrée) : "
+        "cette fin prévue ; les mois suivants ne sont pas demandés aux entreprises tant qu'elle "
+        "n'est pas reportée ou la fin d'exécution enregistrée.",
+    )
+    mois_a_demander: list[AskedOut] = Field(
+        default=[],
+        description="Avec un achèvement après la fin prévue : les mois qu'il rend dus, par "
+        "entreprise, quand ils seront demandés et pour quand.",
     )
 
 
@@ -599,6 +630,8 @@ def create_api(app: App) -> FastAPI:
             "mois_plus_demandes": released_data(moved.released, links=True),
             "courriels_retires": list(moved.withdrawn),
             "declarations_non_recues": clauses.outstanding_data(moved.outstanding),
+            "fin_prevue_depassee": moved.past_planned_end,
+            "mois_a_demander": asked_data(moved.asked),
         }
 
     @api.post(
@@ -640,6 +673,8 @@ def create_api(app: App) -> FastAPI:
             "fin_prevue": done.after,
             "modifiee": done.changed,
             "le": done.at,
+            # The same facts as ``lot set-end --json``.
+            "mois_a_demander": asked_data(done.asked),
         }
 
     @api.get("/declarations", response_model=list[ExpectedOut], summary="Déclarations attendues")

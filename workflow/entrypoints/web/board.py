@@ -13,7 +13,9 @@ shown on the page, in French, with what was typed, and nothing changes. A finish
 tells on the page it leads to what it released, as ``clause advance`` prints it
 (``released_query``), each email still asking a released month linked to its page in the email
 log, where it is cancelled; a correction of the end tells the same, and the months it asks
-again as its history row keeps them (``end_corrected_from``). A suspension tells, by company,
+again as its history row keeps them (``end_corrected_from``). A finish after the planned end,
+or a planned end moved later, names the months it makes owed and when the next pass asks for
+them, as ``clause advance`` and ``lot set-end`` print it (``asked_query``). A suspension tells, by company,
 the waiting emails it withdrew and that they are sent again after the resumption, as ``clause
 advance`` prints it: read from the email log (``suspension_emails``), not from the address. A
 closure tells, by company, the declarations never received that it no longer asks, as ``clause
@@ -41,6 +43,7 @@ from workflow.app import clause_corrections, released_emails, suspension_emails
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail
 from workflow.app.clauses import Figures
+from workflow.app.months_asked_texts import asked_sentences
 from workflow.app.web_accounts import SignedIn
 from workflow.bootstrap import App
 from workflow.domain.calendar import LadderStep, reminder_number, reminder_step
@@ -69,6 +72,7 @@ from workflow.services.declaration_views import (
 from workflow.services.end_date_corrections import END_DATE_CORRECTED
 from workflow.services.ladder_keys import LadderKey
 from workflow.services.lot_ends import ReleasedMonths, released_sentence
+from workflow.services.months_asked import Asked
 
 #: The clause's calendar as its page words it: a month owed but not due yet is « à déclarer »
 #: (the command line's « manquante » read as late beside the due date still to come).
@@ -421,6 +425,47 @@ def unreceived_from(
     return owed_views(list(found.values()))
 
 
+# --- what a change made owed, told on the page it leads to -------------------------------------
+#
+# A finish after the planned end, or a planned end moved later, makes owed the months past the
+# old end, called at the next pass: the page names them, the call and the due date it gives, as
+# ``clause advance`` and ``lot set-end`` print them. The address carries the companies' N° and
+# the months only (« 12:2027-04,2027-05 », one ``ademander`` per company); the page tells only
+# those of the lot whose call is still to come, with that call read now
+# (``clauses.months_still_to_call``): an address kept or typed cannot make it announce a call
+# the pass will not send, nor a month of another lot.
+
+#: The address's field, one per company the change made months owed.
+ASKED_FIELD = "ademander"
+#: Companies read from the address at most: more than a lot's group is a forged address.
+MOST_ASKED = 50
+
+
+def asked_query(asked: Sequence[Asked]) -> list[tuple[str, str]]:
+    """``ademander=12:2027-04,2027-05``: a company's N° and the months the change made owed."""
+    by_company: dict[int, list[date]] = {}
+    for a in asked:
+        by_company.setdefault(a.company_id, []).extend(a.months)
+    return [
+        (ASKED_FIELD, f"{company_id}:{_month_codes(sorted(months))}")
+        for company_id, months in by_company.items()
+    ]
+
+
+def asked_claimed(values: Sequence[str]) -> dict[int, tuple[date, ...]]:
+    """The months the address says a change made owed, by company (``asked_query``); a part
+    that does not read is left out, each company read once."""
+    found: dict[int, tuple[date, ...]] = {}
+    for value in values[:MOST_ASKED]:
+        number, _, codes = value.partition(":")
+        if not number.isdigit() or len(number) > 9 or int(number) in found:
+            continue
+        months = _months_of(codes, date.min)
+        if months:
+            found[int(number)] = months
+    return found
+
+
 # --- an end of the work corrected, told on the page it leads to ---------------------------------
 #
 # What a correction released comes back in the address as a finish's does (``liberes``). What it
@@ -620,6 +665,16 @@ def router(app: App, pages: Pages) -> APIRouter:
             if done is Stage.CLOSED and not refusal
             else ()
         )
+        # What a finish or a later planned end made owed, from the address, as the lot's calls
+        # to come stand now.
+        claimed = (
+            asked_claimed(request.query_params.getlist(ASKED_FIELD))
+            if not refusal and (done is Stage.FOLLOW_UP or done_action == "fin-prevue")
+            else {}
+        )
+        to_call = (
+            await call(clause_app.months_still_to_call, int(clause_id), claimed) if claimed else ()
+        )
         # What a suspension withdrew of the lot's waiting emails, read from the email log (the
         # address says only that a suspension was done): nothing once the lot is resumed.
         withdrawn = (
@@ -640,6 +695,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             typed=typed,
             done=done,
             released=released_views(released),
+            asked=asked_sentences(to_call, zone),
             withdrawn=withdrawn,
             no_longer_asked=no_longer_asked,
             # The months still owed, that the final report leaves out and the closure no longer
@@ -714,16 +770,19 @@ def router(app: App, pages: Pages) -> APIRouter:
             return await clause_response(
                 request, user, clause_id, refusal=refused.message, typed=typed
             )
-        # A finish that released months tells it at the top of the page (``released_query``); a
-        # closure, the declarations it no longer asks (``unreceived_query``).
+        # A finish that released months tells it at the top of the page (``released_query``), and
+        # the months it made owed (``asked_query``); a closure, the declarations it no longer
+        # asks (``unreceived_query``).
         address = urlencode(
             [
                 ("fait", advanced.to_stage.value),
                 *released_query(advanced.released),
+                *asked_query(advanced.asked),
                 *unreceived_query(advanced.outstanding),
             ]
         )
-        anchor = "#message" if advanced.released or advanced.outstanding else "#etape"
+        told = advanced.released or advanced.asked or advanced.outstanding
+        anchor = "#message" if told else "#etape"
         return RedirectResponse(f"/clauses/{advanced.clause_id}?{address}{anchor}", status_code=303)
 
     # --- the actions of a clause's stage ------------------------------------------------------
@@ -847,7 +906,9 @@ def router(app: App, pages: Pages) -> APIRouter:
 
     @routes.post("/clauses/{clause_id}/fin-prevue")
     async def planned_end(request: Request, clause_id: str) -> Response:
-        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+        async def action(
+            user: SignedIn, typed: dict[str, str], clause: int
+        ) -> list[tuple[str, str]]:
             end = required_date(typed.get("nouvelle_fin", ""), "Nouvelle fin prévue")
             done = await call(
                 clause_app.set_planned_end,
@@ -858,7 +919,10 @@ def router(app: App, pages: Pages) -> APIRouter:
                 field="Nouvelle fin prévue",
                 reason_field="Raison du changement",
             )
-            return "fin-prevue" if done.changed else "fin-prevue-inchangee"
+            if not done.changed:
+                return [("fait", "fin-prevue-inchangee")]
+            # The months a later end made owed are named on the page (``asked_query``).
+            return [("fait", "fin-prevue"), *asked_query(done.asked)]
 
         return await act(request, clause_id, "fin-prevue", action)
 
