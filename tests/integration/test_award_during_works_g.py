@@ -257,8 +257,10 @@ def test_a_company_that_declared_stays_and_the_start_does_not_pass_a_month_decla
     assert removed.value.message.startswith(
         "Charpentes Nord a déjà déclaré septembre 2026 sur ce lot : elle reste dans l'attribution"
     )
-    assert f"clauses declaration zero --clause {lot.clause_id} --company {partner}" in (
-        removed.value.message
+    # What to do when it left the site: record its last month (``company_departures``).
+    assert (
+        f"clauses clause company-left {lot.clause_id} --company {partner} --last-month MM/AAAA"
+        in removed.value.message
     )
     with pytest.raises(InputRefused) as moved:
         correct(app, lot, parties_of(app, lot), at, start=date(2026, 10, 1))

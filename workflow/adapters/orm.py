@@ -43,6 +43,9 @@ SUSPENSION_ROWS = "to_stage = 'suspended' OR from_stage = 'suspended'"
 ENDED_LOTS = "end_date IS NOT NULL"
 #: The lots closed or abandoned: they take no declaration (the day's tasks leave them out).
 FINAL_LOTS = "stage IN ('closed', 'abandoned')"
+#: The emails in trouble (refused, given up, maybe delivered): the day's tasks and the
+#: dashboard read them alone.
+TROUBLED_MAIL = "state IN ('failed', 'dead', 'uncertain')"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -242,7 +245,7 @@ class AwardParty(Base):
     ``next_call_month``/``next_call_at`` say which month this company is next called to declare
     and when: the scheduler's pass selects on ``next_call_at`` and moves it forward.
     ``first_month``: its first month to declare when it joined during the works
-    (``lot_calendars.first_month_of``).
+    (``lot_calendars.first_month_of``); ``last_month``: its last, when it left during them.
     """
 
     __tablename__ = "award_parties"
@@ -267,6 +270,18 @@ class AwardParty(Base):
             sqlite_where=text(UNARMED_PARTIES),
             postgresql_where=text(UNARMED_PARTIES),
         ),
+        # The companies that left a lot during the works (``company_departures``): a few
+        # among every lot's parties, which the readers of the months owed leave out past their
+        # last month (the day's tasks, the summaries) without reading the others (migration
+        # 0023). The predicate as written there (``LEFT_PARTIES``).
+        Index(
+            "ix_award_parties_left",
+            "clause_id",
+            "company_id",
+            "last_month",
+            sqlite_where=text("last_month IS NOT NULL"),
+            postgresql_where=text("last_month IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -282,6 +297,9 @@ class AwardParty(Base):
     #: The first month this company declares: set when it joined the lot in execution (an award
     #: corrected then, ``services.clauses.apply_award``); None: the lot's start month.
     first_month: Mapped[date | None] = mapped_column(Date, default=None)
+    #: The last month this company declares: set when it left the lot during the works
+    #: (``services.company_departures``); None: up to the lot's end.
+    last_month: Mapped[date | None] = mapped_column(Date, default=None)
 
     clause: Mapped[Clause] = relationship(back_populates="parties")
     company: Mapped[Company] = relationship()
@@ -489,7 +507,20 @@ class OutboxMessage(Base):
     """Every email, written in the transaction that caused it; ``key`` makes a retry harmless."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The emails in trouble with what the day's tasks read of them (their cause, lot and
+        # recipients' domains), a few thousand among millions of messages: on PostgreSQL read
+        # from this index alone, not from a table page each (migration 0022).
+        Index(
+            "ix_outbox_troubled",
+            "state",
+            "id",
+            postgresql_include=["clause_id", "last_error", "recipients"],
+            sqlite_where=text(TROUBLED_MAIL),
+            postgresql_where=text(TROUBLED_MAIL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -278,6 +278,7 @@ HISTORY_LABELS: dict[str, str] = {
     "award_corrected": "attribution corrigée",
     "planned_end": "fin prévue changée",
     "end_date_corrected": "date de fin corrigée",
+    "company_left": "départ d'une entreprise du chantier",
     "reopen": "réouverture",
 }
 

@@ -680,9 +680,10 @@ def _check_works_correction(
                 raise InputRefused(
                     f"{name} {did} {months_named(list(months))} sur ce lot : elle reste dans "
                     "l'attribution (ses mois comptent). Si elle a quitté le chantier, gardez-la "
-                    "et enregistrez ses mois suivants sans heure (clauses declaration zero "
-                    f"--clause {clause.id} --company {company_id} --month MM/AAAA), ou "
-                    "avancez la fin prévue si le lot s'achève."
+                    "et enregistrez son dernier mois\u00a0: aucun mois suivant ne lui sera plus "
+                    f"demandé (clauses clause company-left {clause.id} --company {company_id} "
+                    "--last-month MM/AAAA --reason «\u00a0…\u00a0»), ou avancez la fin prévue "
+                    "si le lot s'achève."
                 )
     start = month_start(start_date)
     before = month_start(clause.start_date) if clause.start_date is not None else None

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from workflow.adapters.orm import AwardParty, Clause, ClauseHistory, DeclarationLadder
 from workflow.domain.calendar import (
@@ -120,6 +120,8 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
         recipient = party_recipient(party)
         if recipient is None:
             continue  # the digest lists awards missing a correspondent
+        if _left_before(party, event.at, app.settings.zone):
+            continue
         key = company_key(clause.id, kind, party.company_id, stamp)
         if key_exists(session, key):
             continue
@@ -140,18 +142,22 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
         )
 
 
-def _called_ladders(session: Session, clause_id: int, company_id: int) -> list[DeclarationLadder]:
-    return list(
-        session.scalars(
-            select(DeclarationLadder)
-            .where(
-                DeclarationLadder.clause_id == clause_id,
-                DeclarationLadder.company_id == company_id,
-                DeclarationLadder.declared_at.is_(None),
-            )
-            .order_by(DeclarationLadder.month)
+def _called_ladders(session: Session, party: AwardParty) -> list[DeclarationLadder]:
+    """The party's ladders not declared; for a company that left the site, none after its last
+    month (``company_departures`` closed them: those months are not owed, not « relances
+    arrêtées »)."""
+    statement = (
+        select(DeclarationLadder)
+        .where(
+            DeclarationLadder.clause_id == party.clause_id,
+            DeclarationLadder.company_id == party.company_id,
+            DeclarationLadder.declared_at.is_(None),
         )
+        .order_by(DeclarationLadder.month)
     )
+    if party.last_month is not None:
+        statement = statement.where(DeclarationLadder.month <= party.last_month)
+    return list(session.scalars(statement))
 
 
 def owed_months(
@@ -245,8 +251,8 @@ def suspension_context(
     earlier = [i for i in suspensions(session, [clause.id]).get(clause.id, []) if i.end]
     days = LadderDays(suspended_days(earlier, zone, day))
     declared = set(declared_months_of(session, clause.id, party.company_id))
-    ladders = _called_ladders(session, clause.id, party.company_id)
-    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    ladders = _called_ladders(session, party)
+    lot = for_party(lot_calendars(session, [clause.id], settings)[clause.id], party)
     later = _called_after(party, lot, ladders, declared, day, event.at, zone)
     return suspended_context(
         lot_of(clause),
@@ -348,8 +354,8 @@ def _resumption(
     ]
     days = LadderDays(suspended_days(intervals, zone, day))
     declared = set(declared_months_of(session, clause.id, party.company_id))
-    ladders = _called_ladders(session, clause.id, party.company_id)
-    lot = lot_calendars(session, [clause.id], settings)[clause.id]
+    ladders = _called_ladders(session, party)
+    lot = for_party(lot_calendars(session, [clause.id], settings)[clause.id], party)
     started = execution_starts(session, [clause.id]).get(clause.id, event.at)
     calls = PartyCalls(
         party.next_call_month,
@@ -368,6 +374,27 @@ def _resumption(
         next_call(calls, lot, intervals, declared, started, event.at, zone),
         _skipped(lot, last, declared, zone),
     )
+
+
+def for_party(lot: LotCalendar, party: AwardParty) -> LotCalendar:
+    """The lot's calendar as one company declares it: a company that left the site
+    (``AwardParty.last_month``) is asked no month after its last one, so the resumption never
+    announces it a call for those (``reminders`` opens none)."""
+    last = party.last_month
+    if last is None or (lot.end_month is not None and lot.end_month <= last):
+        return lot
+    return replace(lot, end_month=last)
+
+
+def _left_before(party: AwardParty, at: datetime, zone: ZoneInfo) -> bool:
+    """The company left the site before the month of ``at`` and owes nothing of the lot any
+    more: its months all declared or released. A suspension or resumption of works it no longer
+    takes part in is not its concern."""
+    last = party.last_month
+    if last is None or last >= month_start(local_date(at, zone)):
+        return False
+    session = object_session(party)
+    return session is None or not _called_ladders(session, party)
 
 
 def lot_resumption(

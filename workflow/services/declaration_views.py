@@ -159,13 +159,25 @@ def expected_declarations(
     suspended = suspensions(session, ids)
     keys: set[Key] = set(declared) | set(ladders)
     next_calls = {(p.clause_id, p.company_id): (p.next_call_month, p.next_call_at) for p in parties}
-    for cid, party, joined, _, _ in parties:
+    for cid, party, joined, left, _, _ in parties:
         for owed in _owed_months(clauses[cid], suspended.get(cid, []), today, settings):
-            # A company joining during the works owes the months from the one it joined.
+            # A company joining during the works owes the months from the one it joined, one
+            # that left them up to its last month.
             if joined is not None and owed < joined:
+                continue
+            if left is not None and owed > left:
                 continue
             if month is None or owed == month:
                 keys.add((cid, party, owed))
+    # A month after the last of a company that left the site is not expected, though its call
+    # (sent before its departure was recorded) left a ladder, stopped since
+    # (``company_departures``); one the facilitator recorded all the same is shown, declared.
+    last_months = {(p.clause_id, p.company_id): p.last_month for p in parties if p.last_month}
+    keys = {
+        key
+        for key in keys
+        if key in declared or (last := last_months.get((key[0], key[1]))) is None or key[2] <= last
+    }
     if not keys:
         return []
     calendars = lot_calendars(session, ids, settings)
@@ -296,13 +308,15 @@ def _ladders(
 
 
 def _owing_parties(session: Session, clause_id: int | None, company_id: int | None) -> list[Any]:
-    """(lot, company, month it joined during the works or None, next call's month, its moment)
-    of every party of a started lot that owes its months."""
+    """(lot, company, month it joined during the works or None, its last month when it left
+    them or None, next call's month, its moment) of every party of a started lot that owes its
+    months."""
     statement = (
         select(
             AwardParty.clause_id,
             AwardParty.company_id,
             AwardParty.first_month,
+            AwardParty.last_month,
             AwardParty.next_call_month,
             AwardParty.next_call_at,
         )

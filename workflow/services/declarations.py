@@ -199,6 +199,13 @@ def column_problems(
         and (joined := before_first_month(company, clause, party, month))
     ):
         problems.append(joined)
+    if (
+        from_company
+        and party is not None
+        and existing is None
+        and (gone := after_last_month(company, clause, party, month))
+    ):
+        problems.append(gone)
     if existing is not None and not replace:
         problems.append(
             MonthProblem(
@@ -264,6 +271,26 @@ def before_first_month(
         f"{_lot_named(clause)} ; elle y déclare à partir {month_phrase(first)}, {JOINED_WORDS}. "
         f"Si elle a travaillé sur le lot en {month_name}, écrivez à la facilitatrice, qui "
         "enregistrera ces heures.",
+    )
+
+
+def after_last_month(
+    company: Company, clause: Clause, party: AwardParty, month: date
+) -> MonthProblem | None:
+    """Why the company may not declare ``month`` itself when it follows its last month on the
+    lot, recorded when it left the site (``AwardParty.last_month``, ``company_departures``), or
+    None: never asked of it. The facilitator may record it (the departure recorded too early):
+    her channels are not refused."""
+    last = party.last_month
+    if last is None or month <= last:
+        return None
+    month_name = french_month(month)
+    return MonthProblem(
+        "month",
+        f"{month_name.capitalize()} n'est pas demandé à {company.name} sur le "
+        f"{_lot_named(clause)} : elle a quitté le chantier, son dernier mois à déclarer est "
+        f"{french_month(last)}. Si elle a travaillé sur le lot en {month_name}, écrivez à la "
+        "facilitatrice, qui enregistrera ces heures.",
     )
 
 
@@ -628,10 +655,12 @@ def missing_months(
     today: date,
     zone: ZoneInfo,
     joined: date | None = None,
+    left: date | None = None,
 ) -> list[date]:
     """The months a company still owes on a lot on ``today``: from the start month (or the month
     it ``joined`` during the works, ``AwardParty.first_month``) up to the last month already
-    open (and not past the end), neither declared nor spent entirely suspended."""
+    open (and not past the end, nor past the last month of a company that ``left`` the site,
+    ``AwardParty.last_month``), neither declared nor spent entirely suspended."""
     first = first_month_of(joined, month_start(clause.start_date) if clause.start_date else None)
     if first is None:
         return []
@@ -639,6 +668,8 @@ def missing_months(
     end = clause.end_date or clause.planned_end_date
     if end is not None:
         last = min(last, month_start(end))
+    if left is not None:
+        last = min(last, left)
     done = {month_start(m) for m in declared}
     return [
         month
@@ -648,10 +679,15 @@ def missing_months(
 
 
 def next_month_to_open(
-    clause: Clause, declared: Iterable[date], today: date, joined: date | None = None
+    clause: Clause,
+    declared: Iterable[date],
+    today: date,
+    joined: date | None = None,
+    left: date | None = None,
 ) -> date | None:
     """The first month after the open ones that the company will have to declare (from the
-    month it ``joined`` during the works, if later), or None past the end of execution."""
+    month it ``joined`` during the works, if later), or None past the end of execution or past
+    the last month of a company that ``left`` the site."""
     first = first_month_of(joined, month_start(clause.start_date) if clause.start_date else None)
     if first is None:
         return None
@@ -661,6 +697,8 @@ def next_month_to_open(
     while month in done:
         month = add_months(month, 1)
     if end is not None and month > month_start(end):
+        return None
+    if left is not None and month > left:
         return None
     return month
 
@@ -679,14 +717,21 @@ def company_missing_months(
     session: Session, clause: Clause, company_id: int, *, now: datetime, zone: ZoneInfo
 ) -> list[date]:
     """``missing_months`` read from the database: what this company owes on this lot at ``now``
-    (from the month it joined, if it joined during the works)."""
+    (from the month it joined, if it joined during the works; up to its last month, if it left
+    them)."""
+    joined, left = session.execute(
+        select(AwardParty.first_month, AwardParty.last_month).where(
+            AwardParty.clause_id == clause.id, AwardParty.company_id == company_id
+        )
+    ).one_or_none() or (None, None)
     return missing_months(
         clause,
         declared_months_of(session, clause.id, company_id),
         suspensions(session, [clause.id]).get(clause.id, []),
         today=now.astimezone(zone).date(),
         zone=zone,
-        joined=joined_month(session, clause.id, company_id),
+        joined=joined,
+        left=left,
     )
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import heapq
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -135,6 +135,8 @@ from workflow.emails.digest import (
 from workflow.emails.ladder import KINDS as LADDER_KINDS
 from workflow.emails.ladder import step_label, step_participle
 from workflow.emails.phrases import month_phrase
+from workflow.services.departed_months import not_after_departure
+from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
 from workflow.services.held_notices import waiting_by_buyer
 from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.lot_calendars import lot_calendars, suspensions
@@ -809,6 +811,15 @@ def _taking_declarations() -> ColumnElement[bool]:
     return DeclarationLadder.clause_id.not_in(select(Clause.id).where(text(FINAL_LOTS)))
 
 
+def _not_after_departure() -> ColumnElement[bool]:
+    """A ladder's month is not after the last month of a company that left the site
+    (``company_departures``: its ladder, called before the departure was recorded, stopped then
+    and is owed no more); the few companies that left read from their partial index."""
+    return not_after_departure(
+        DeclarationLadder.clause_id, DeclarationLadder.company_id, DeclarationLadder.month
+    )
+
+
 def overdue_phrase(months: Sequence[date]) -> str:
     """The months overdue as the title says them: ``de mai 2026``; a run of three months or more
     without a gap ``de mai à août 2026`` (``de novembre 2026 à février 2027``); else each month
@@ -852,6 +863,7 @@ def _overdue(
         text(OPEN_LADDERS),
         DeclarationLadder.due_on < today,
         _taking_declarations(),
+        _not_after_departure(),
     )
     if only is not None:
         late_ladders = and_(late_ladders, only)
@@ -1106,6 +1118,7 @@ def _first_overdue(
         or_(ladder.called_at.is_(None), ladder.called_at < midnight),
         ~suspended_once,
         _taking_declarations(),
+        _not_after_departure(),
     )
     # Each company x lot's oldest month overdue: read in the open ladders' index order.
     if is_postgresql(session):
@@ -1202,7 +1215,12 @@ def _first_overdue(
                 ladder.due_on,
                 ladder.called_at,
             )
-            .where(text(OPEN_LADDERS), ladder.due_on < today, ladder.clause_id.in_(chunk))
+            .where(
+                text(OPEN_LADDERS),
+                ladder.due_on < today,
+                ladder.clause_id.in_(chunk),
+                _not_after_departure(),
+            )
             .order_by(ladder.clause_id, ladder.company_id, ladder.month)
         ):
             end = ends.get(cid)
@@ -1747,37 +1765,21 @@ class _DaysSince:
 
 def _awards(
     session: Session, now: datetime, settings: Settings, limit: int | None
-) -> tuple[_Part, set[int]]:
-    """The awards to complete, and every clause among them (their waiting says so).
+) -> tuple[_Part, Container[int]]:
+    """The awards to complete, and whether a clause is among them (their waiting says so).
 
-    Asked of the lots at the award stage (a few thousand at 10^5 lots) in two reads: those
-    lots, then which of those with a start date have their holder with an address. Asked as one
-    query (an EXISTS per lot), PostgreSQL read every award and correspondent twice and compiled
-    the plan (JIT): 120 ms at 10^5 lots. A lot without a start date is to complete whatever its
-    holder: whether it has one is read for the lots written only."""
-    award = Clause.stage == Stage.AWARD.value
+    All of them for the full digest; with ``limit``, those that can be among the first, ranked
+    and counted by the database (``digest_awards``). A lot without a start date is to complete
+    whatever its holder: whether it has one is read for the lots written only."""
     holders_ready = (
         select(AwardParty.clause_id)
         .join(Correspondent, Correspondent.id == AwardParty.correspondent_id)
         .where(AwardParty.role == PartyRole.HOLDER.value, Correspondent.email != "")
     )
-    # The start date only said missing or not, the instant read raw (``_DaysSince``).
-    lots = session.execute(
-        select(Clause.id, Clause.start_date.is_(None), raw(Clause.stage_changed_at)).where(award)
-    ).all()
-    ready = set(
-        session.scalars(
-            holders_ready.join(Clause, Clause.id == AwardParty.clause_id).where(
-                award, Clause.start_date.is_not(None)
-            )
-        )
-    )
+    first = None if limit is None else first_incomplete_awards(session, settings, limit)
+    rows = every_incomplete_award(session) if first is None else first.rows
     days_since = _DaysSince(now, settings)
-    found = [
-        _Found(days_since(since), cid, (cid, bool(no_start)))
-        for cid, no_start, since in lots
-        if no_start or cid not in ready
-    ]
+    found = [_Found(days_since(since), cid, (cid, no_start)) for cid, no_start, since in rows]
 
     def write(chosen: list[_Found[tuple[int, bool]]]) -> list[DigestItem]:
         labels = _labels(session, (task.clause_id or 0 for task in chosen))
@@ -1813,6 +1815,9 @@ def _awards(
             )
         return items
 
+    if first is not None:
+        chosen = _to_write(found, limit)
+        return _Part(write(chosen) if chosen else [], first.count), first
     return _part(found, write, limit), {task.row[0] for task in found}
 
 
@@ -2099,7 +2104,7 @@ def _waiting(
     session: Session,
     now: datetime,
     settings: Settings,
-    award_incomplete: set[int],
+    award_incomplete: Container[int],
     limit: int | None,
 ) -> _Part:
     thresholds = {stage: days for stage, days in settings.stage_wait_days.items() if days > 0}
@@ -2162,9 +2167,10 @@ def _waiting(
             _, ref, lot, title, buyer, hours_target, report_at = labels[cid]
             threshold = thresholds[stage]
             stage_label = STAGE_LABELS[Stage(stage)] if stage in set(Stage) else stage
-            waiting = _Waiting(
-                cid, stage, hours_target, report_at is not None, cid in award_incomplete
-            )
+            # Asked of the award stage's lots only: the others' answer is never read, and
+            # a lot not read with the first awards is asked of the database (``FirstAwards``).
+            incomplete = stage == Stage.AWARD.value and cid in award_incomplete
+            waiting = _Waiting(cid, stage, hours_target, report_at is not None, incomplete)
             items.append(
                 DigestItem(
                     Category.WAITING,

@@ -1096,6 +1096,7 @@ def welcome_message(
             declared_months_of(session, clause.id, party.company_id),
             local_day(at, zone),
             party.first_month,
+            party.last_month,
         )
         months = [following] if following is not None else []
     material = declaration_material(
@@ -1343,6 +1344,7 @@ def receipt_message(
             declared_months_of(session, clause.id, company.id),
             local_day(at, settings.zone),
             party.first_month if party is not None else None,
+            party.last_month if party is not None else None,
         ),
         replaces=replaces,
         written_on=local_day(at, settings.zone),

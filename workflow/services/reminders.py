@@ -298,6 +298,9 @@ def rearm_lot(app: App, session: Session, event: Any) -> None:
             or end_month is None
             or party.next_call_month <= end_month
         )
+        # A company that left the lot (``AwardParty.last_month``) is not called past its last
+        # month, whatever the lot's end.
+        and not _past_last_month(party, party.next_call_month)
     ]
     if waiting:
         _arm(session, app.settings, waiting, require_aware(event.at))
@@ -388,11 +391,22 @@ def open_due_ladders(
             _open_batch(app, session, parties, now, report)
 
 
+def _past_last_month(party: AwardParty, month: date | None) -> bool:
+    """``month`` follows the last month of a company that left the lot during the works
+    (``AwardParty.last_month``, ``company_departures``): it is asked of it no more."""
+    return month is not None and party.last_month is not None and month > party.last_month
+
+
 def _due_months(party: AwardParty, lot: LotCalendar, now: datetime, zone: ZoneInfo) -> list[date]:
-    """The months of ``party`` whose call is due at ``now``, from its ``next_call_month`` on."""
+    """The months of ``party`` whose call is due at ``now``, from its ``next_call_month`` on, up
+    to the lot's end and the company's last month on it (it left the site)."""
     months: list[date] = []
     month = party.next_call_month
-    while month is not None and (lot.end_month is None or month <= lot.end_month):
+    while (
+        month is not None
+        and (lot.end_month is None or month <= lot.end_month)
+        and not _past_last_month(party, month)
+    ):
         # The first month is due (``next_call_at`` has passed, and it is never before the
         # month's scheduled call); the following ones when their own call has passed.
         if months and month_schedule(month, lot.rules, zone).call_at > now:
@@ -423,7 +437,8 @@ def _open_batch(
         lot = calendars[party.clause_id]
         months = due[party.id]
         if not months:
-            # Past the end (it moved earlier): park the party; a later end re-arms it.
+            # Past the end (it moved earlier), or past the company's last month (it left the
+            # site): park the party; a later end re-arms it.
             party.next_call_at = None
             continue
         extra = {"clause_id": party.clause_id, "company_id": party.company_id}
@@ -490,7 +505,9 @@ def _open_batch(
                 )
         following = add_months(months[-1], 1)
         party.next_call_month = following
-        if lot.end_month is not None and following > lot.end_month:
+        if (lot.end_month is not None and following > lot.end_month) or _past_last_month(
+            party, following
+        ):
             party.next_call_at = None  # done; ``next_call_month`` stays past the end
         else:
             party.next_call_at = month_schedule(following, lot.rules, zone).call_at

@@ -208,6 +208,7 @@ from workflow.domain.vocabulary import (
 )
 from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
 from workflow.errors import NotFound
+from workflow.services.departed_months import not_after_departure
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
 
 if TYPE_CHECKING:
@@ -624,8 +625,10 @@ def _declarations(
             Clause.start_date.is_not(None),
             Clause.start_date <= period.last,
             _works_in(period),
-            # A company joining during the works owes the months from the one it joined.
+            # A company joining during the works owes the months from the one it joined; one
+            # that left them, up to its last month (``company_departures``).
             or_(AwardParty.first_month.is_(None), AwardParty.first_month <= m),
+            or_(AwardParty.last_month.is_(None), AwardParty.last_month >= m),
         )
         .order_by(Buyer.name, Company.name, Clause.id)
     )
@@ -780,6 +783,9 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
             ~declared.exists(),
             ~final_then,
             or_(Clause.end_date.is_(None), ladder.month <= Clause.end_date),
+            # Nor after the last month of a company that left the site (its ladder, called
+            # before the departure was recorded, stopped then): owed no more.
+            not_after_departure(ladder.clause_id, ladder.company_id, ladder.month),
             _known(period),
         )
         .order_by(ladder.clause_id, ladder.company_id, ladder.month)

@@ -96,6 +96,9 @@ CHANGING_EVENTS = {
     # The planned end moves the time elapsed of every summary before it (user trial: an
     # amendment's « lot set-end » read as 42 problems in summaries sent months earlier).
     "planned_end": "fin prévue changée",
+    # A company that left the site is expected no more after its last month (the months it
+    # released were missing in a summary sent before its departure was recorded).
+    "company_left": "départ d'une entreprise du chantier",
 }
 OUTCOME_EVENT = "outcome"
 PARTICIPANT_TABLES = "Participants par "
