@@ -129,7 +129,7 @@ def test_a_clause_does_not_close_on_a_report_its_figures_no_longer_match(
     text = squash(second.body_text)
     assert (
         "Ce bilan remplace celui du 15 septembre 2026 que je vous ai adressé : les chiffres du "
-        "lot ont changé depuis" in text
+        "lot ont changé depuis (déclaration mensuelle)." in text
     )
     assert "220,50 h sur" in text.replace(NBSP, " ")
     assert f"Ce bilan remplace celui du 15 septembre 2026 que je vous ai adressé{NBSP}:" in (
@@ -156,3 +156,38 @@ def test_a_report_recorded_again_before_the_first_left_replaces_it(app: App, clo
     assert second.state == "pending" and "remplace" not in second.body_text
     assert second.subject.startswith("Bilan de la clause d'insertion")
     walk.advance(ClauseEvent.CLOSE, date(2026, 9, 30))
+
+
+def _state_of_reports(app: App, state: str) -> None:
+    with app.transaction() as session:
+        for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "notice_final_report")
+        ):
+            row.state = state
+
+
+def test_a_report_refused_by_the_buyer_server_counts_as_written(app: App, clock: Clock) -> None:
+    """A report's notice refused (« Renvoyer » would send it as written) is not rewritten at the
+    closure: its figures outdated, the closure asks for a report again (review)."""
+    walk = _lived_to_the_report(app, clock)
+    _state_of_reports(app, "failed")
+    _correct_april(walk, date(2026, 9, 16))
+    with pytest.raises(TransitionRefused):
+        walk.advance(ClauseEvent.CLOSE, date(2026, 9, 17))
+    _report(walk, date(2026, 9, 18), "Bilan à jour.")
+    first, second = _reports(app)
+    # The refused one is withdrawn: « Renvoyer » can no longer send the old figures.
+    assert first.state == "cancelled" and second.state == "pending"
+    walk.advance(ClauseEvent.CLOSE, date(2026, 9, 30))
+
+
+def test_a_report_whose_text_alone_was_revised_says_so(app: App, clock: Clock) -> None:
+    walk = _lived_to_the_report(app, clock)
+    _sent(app)
+    _report(walk, date(2026, 9, 18), "Bilan : texte revu.")
+    _, second = _reports(app)
+    assert (
+        "Ce bilan remplace celui du 15 septembre 2026 que je vous ai adressé : son texte a été "
+        "revu, les chiffres du lot n'ont pas changé." in squash(second.body_text)
+    )
+    assert "ont changé depuis" not in second.body_text

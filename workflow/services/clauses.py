@@ -839,29 +839,29 @@ def _outdated_by(clause: Clause) -> tuple[str, ...]:
 
 
 def _report_told(clause: Clause, history_id: int) -> bool:
-    """Whether the notice of the final report recorded by history row ``history_id`` left (or
-    may have: sent, on the wire, uncertain), under its key or one written again from it."""
+    """Whether the notice of the final report recorded by history row ``history_id`` left, may
+    have (sent, on the wire, uncertain), or may still leave as it was written (refused or given
+    up: « Renvoyer » sends it as it is; the closure writes again only one waiting), under its
+    key or one written again from it. Its rows are locked: a dispatcher cannot take one waiting
+    between this answer and the closure that writes it again (``FOR UPDATE SKIP LOCKED``)."""
     session = object_session(clause)
     if session is None:
         return False
     key = f"notice:{clause.id}:notice_final_report:h{history_id}"
-    return (
-        session.scalar(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.clause_id == clause.id,
-                OutboxMessage.kind == "notice_final_report",
-                or_(OutboxMessage.key == key, OutboxMessage.key.like(f"{key}@%")),
-                OutboxMessage.state.in_(REPORT_LEFT),
-            )
-            .limit(1)
+    states = session.scalars(
+        select(OutboxMessage.state)
+        .where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.kind == "notice_final_report",
+            or_(OutboxMessage.key == key, OutboxMessage.key.like(f"{key}@%")),
         )
-        is not None
-    )
+        .with_for_update()
+    ).all()
+    return any(state in REPORT_WRITTEN for state in states)
 
 
-#: A report's notice in these states reached the buyer, or may have.
-REPORT_LEFT = ("sent", "sending", "uncertain")
+#: A report's notice in these states reached the buyer, may have, or may leave as written.
+REPORT_WRITTEN = ("sent", "sending", "uncertain", "failed", "dead")
 
 
 def _version_read(clause: Clause, expected_version: int | None) -> int:

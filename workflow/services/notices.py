@@ -75,7 +75,7 @@ from workflow.domain.events import (
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
 from workflow.domain.participants import worked
-from workflow.domain.stages import REOPEN, ClauseEvent, Stage
+from workflow.domain.stages import FIGURE_EVENTS, HISTORY_LABELS, REOPEN, ClauseEvent, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     DELIVERY_MODE_LABELS,
@@ -454,9 +454,13 @@ def still_outstanding(
 _LEFT = (OutboxState.SENT.value, OutboxState.SENDING.value, OutboxState.UNCERTAIN.value)
 
 
-def report_replaced(session: Session, clause_id: int, at: datetime, zone: ZoneInfo) -> date | None:
-    """The local day of the latest final report before ``at`` whose notice left (or may have):
-    the one a report recorded again replaces for the buyer; None for a first report."""
+def report_replaced(
+    session: Session, clause_id: int, at: datetime, zone: ZoneInfo
+) -> dict[str, Any] | None:
+    """The final report before ``at`` whose notice left (or may have) that a report recorded
+    again replaces for the buyer: its local day and what changed the lot's figures between the
+    two (history labels: « déclaration mensuelle »…; none when only the text was revised). None
+    for a first report."""
     keys = session.scalars(
         select(OutboxMessage.key)
         .where(
@@ -472,7 +476,24 @@ def report_replaced(session: Session, clause_id: int, at: datetime, zone: ZoneIn
         for row in (_report_row(session, clause_id, key.partition("@")[0]) for key in keys)
         if row is not None and row.at < at
     ]
-    return local_day(max(days), zone) if days else None
+    if not days:
+        return None
+    since = max(days)
+    changes: list[str] = []
+    for event in session.scalars(
+        select(ClauseHistory.event)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.at > since,
+            ClauseHistory.at < at,
+            ClauseHistory.event.in_(FIGURE_EVENTS),
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ):
+        label = HISTORY_LABELS.get(event, event)
+        if label not in changes:
+            changes.append(label)
+    return {"day": local_day(since, zone), "changes": changes}
 
 
 def withdraw_earlier_reports(app: Mailing, session: Session, clause_id: int, at: datetime) -> None:
