@@ -2,6 +2,10 @@
 its call: the call tells it the SIRET cell may stay empty, its own upload of the untouched template
 is recorded, and so is the facilitator's import of the same file (the line matched by the
 company's name); a line naming no company on a lot of two is refused, its line and column named.
+A SIRET recorded for no company is given to a company recorded without one only by its name (else
+it may be a new subcontractor's), each such SIRET said; from its own page such a company may not
+type another company's SIRET; the name is matched whatever its apostrophes, accents, case, dashes,
+and a name matching nothing is refused, the lot's companies named (never guessed).
 
 User trial: the template's SIRET cell was empty and every way but the online form refused it
 (« ligne 2, colonne « SIRET » : valeur manquante. »). Over the real pass, the real ASGI
@@ -10,8 +14,10 @@ application and the real import, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -253,3 +259,141 @@ def test_a_line_naming_no_company_on_a_lot_of_one_is_that_company(
     )
 
     assert facilitator_import(called, path) == [f"{name} 04/2026 35.00"]
+
+
+#: Another Luhn-valid SIRET recorded for no company: a second one typed for the same company.
+OTHER = "73282932000108"
+
+
+def template_rows(app: App, clause_id: int, company_id: int, *rows: dict[str, Any]) -> bytes:
+    """The .xlsx of the April call, the given cells filled from row 2 on (one person a row)."""
+    workbook = call_workbook(app, clause_id, company_id)
+    sheet = workbook.worksheets[0]
+    column = {str(cell.value): index + 1 for index, cell in enumerate(sheet[1])}
+    # The template's row 2 holds the lot's cells (SIRET, name, market, lot, month).
+    lot_cells: dict[str, Any] = {
+        title: sheet.cell(row=2, column=index).value for title, index in column.items()
+    }
+    for number, cells in enumerate(rows, start=2):
+        for title, value in {**lot_cells, **cells}.items():
+            sheet.cell(row=number, column=column[title], value=value)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_an_unknown_siret_naming_no_company_is_refused_not_given_to_the_lots_company(
+    called: App, tmp_path: Path
+) -> None:
+    """A new subcontractor's SIRET, not recorded yet, must not count its hours for the holder
+    because the holder is the lot's only company recorded without a SIRET."""
+    clause_id, holder_id, partner_id = lot_01(called)
+    path = tmp_path / "avril.xlsx"
+    path.write_bytes(filled_template(called, clause_id, holder_id, SIRET=TYPED, Entreprise=""))
+
+    with pytest.raises(FileRefused) as caught:
+        facilitator_import(called, path)
+
+    message = plain(caught.value.command_line_message)
+    assert (
+        f"ligne 2, colonne « SIRET » : aucune entreprise enregistrée avec le SIRET {TYPED} : "
+        "ajoutez-la d'abord." in message
+    ), message
+    assert declarations(called, clause_id, holder_id) == []
+    assert declarations(called, clause_id, partner_id) == []
+
+
+def test_each_siret_given_for_a_company_without_one_is_said(called: App, tmp_path: Path) -> None:
+    clause_id, holder_id, _ = lot_01(called)
+    path = tmp_path / "avril.xlsx"
+    second = {**NEW_PERSON, "Référence participant": "P-0301", "Heures": 35, "SIRET": OTHER}
+    path.write_bytes(
+        template_rows(called, clause_id, holder_id, {**NEW_PERSON, "SIRET": TYPED}, second)
+    )
+
+    said = facilitator_import(called, path)
+
+    def note(line: int, siret: str) -> str:
+        return (
+            f"ligne {line}, colonne « SIRET » : Bâtiments Gascons SARL n'a pas de SIRET "
+            "enregistré : la ligne lui est attribuée par son nom ; pour enregistrer ce SIRET : "
+            f"clauses company edit {holder_id} --siret {siret} (ou sa fiche, depuis la "
+            "recherche de la page « Corrections »)."
+        )
+
+    assert said == ["Bâtiments Gascons SARL 04/2026 105.00", note(2, TYPED), note(3, OTHER)]
+
+
+def test_a_company_without_siret_may_not_type_another_companys_siret(called: App) -> None:
+    clause_id, holder_id, partner_id = lot_01(called)
+    path = call_link(called, clause_id, holder_id)
+    client = TestClient(create_site(called))
+    data = filled_template(called, clause_id, holder_id, SIRET=INSERTION)
+
+    refused = client.post(f"{path}/fichier", files={"fichier": ("avril.xlsx", data, XLSX)})
+
+    assert refused.status_code == 422
+    assert (
+        "avril.xlsx, ligne 2, colonne « SIRET » : ce SIRET n'est pas celui de votre entreprise"
+        in plain(visible(refused.text))
+    )
+    assert declarations(called, clause_id, holder_id) == []
+    assert declarations(called, clause_id, partner_id) == []
+
+
+def cleaning_file(tmp_path: Path, company: str) -> Path:
+    """A line of April on market 2026-AC-03 (one lot, one company), SIRET empty."""
+    path = tmp_path / "avril.csv"
+    path.write_bytes(
+        "\r\n".join(
+            [
+                ";".join(declaration_titles()[:10]),
+                f";{company};2026-AC-03;;04/2026;P-0400;Demandeur d'emploi de longue durée;CDD;"
+                "Embauche directe;35",
+                "",
+            ]
+        ).encode("utf-8-sig")
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["Propreté du Val d’Arrats", "PROPRETE DU VAL D'ARRATS", "propreté  du Val-d'Arrats"],
+)
+def test_a_company_name_written_otherwise_is_the_company(
+    called: App, tmp_path: Path, written: str
+) -> None:
+    """Its apostrophe typed ’, its accents or case lost, a dash for a space: still its name."""
+    assert facilitator_import(called, cleaning_file(tmp_path, written)) == [
+        "Propreté du Val d'Arrats 04/2026 35.00"
+    ]
+
+
+def test_an_unknown_name_on_a_lot_of_one_is_refused_naming_the_lots_company(
+    called: App, tmp_path: Path
+) -> None:
+    """Not given to the lot's only company: the file may be another company's."""
+    with called.transaction() as session:
+        clause_id = (
+            session.scalars(select(Clause).join(Market).where(Market.reference == "2026-AC-03"))
+            .one()
+            .id
+        )
+        cleaning = session.scalars(select(Company).where(Company.siret == PROPRETE_VAL)).one()
+
+    with pytest.raises(FileRefused) as caught:
+        facilitator_import(called, cleaning_file(tmp_path, "Nettoyage Gascon"))
+
+    message = plain(caught.value.command_line_message)
+    assert (
+        "ligne 2, colonne « Entreprise » : aucune entreprise enregistrée sous le nom « Nettoyage "
+        "Gascon », et la colonne « SIRET » est vide ; la seule entreprise de la clause n° "
+        f"{clause_id} (marché 2026-AC-03" in message
+    ), message
+    assert (
+        "est Propreté du Val d'Arrats : si la ligne est la sienne, inscrivez ce nom dans la "
+        "colonne « Entreprise » ; sinon, indiquez le SIRET de l'entreprise dans la colonne "
+        "« SIRET »." in message
+    ), message
+    assert declarations(called, clause_id, cleaning.id) == []

@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
@@ -43,9 +43,11 @@ from workflow.adapters.orm import (
     Market,
     Participant,
 )
+from workflow.adapters.search_text import search_text
 from workflow.adapters.spreadsheets import read_table
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import month_start
+from workflow.domain.characters import normalized
 from workflow.domain.events import DomainEvent, require_aware
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import (
@@ -89,6 +91,12 @@ from workflow.services.participants import REFERENCE_MAX
 
 def _key(text: str) -> str:
     return normalise(text)
+
+
+def _name_key(name: str) -> str:
+    """A company's name as the « Entreprise » column is matched: case, accents, apostrophes
+    (’ typed for '), dashes and spaces do not count, as in the search (``search_text``)."""
+    return normalized(name)
 
 
 #: The cells that describe a person's month; a line with none of them is a template line the
@@ -226,7 +234,8 @@ class Resolver:
         self.clauses: dict[tuple[str, str], Clause | str] = {}
         #: The facilitator's notes: a SIRET the file gives for a company recorded without one.
         self.warnings: list[FieldError] = []
-        self._noted: set[int] = set()
+        #: (company, SIRET) pairs already noted: a second SIRET given for it is said too.
+        self._noted: set[tuple[int, str]] = set()
 
     def company(self, reader: RowReader, clause: Clause | None = None) -> Company | None:
         """The line's company; ``clause``, the line's lot when known, narrows a match by name
@@ -240,11 +249,7 @@ class Resolver:
         if siret is None:
             reader.fail("siret", f"« {raw} » n'est pas un SIRET valide (14 chiffres, clé Luhn).")
             return None
-        if siret not in self.companies:
-            self.companies[siret] = self.session.scalar(
-                select(Company).where(Company.siret == siret)
-            )
-        found = self.companies[siret]
+        found = self._recorded(siret)
         if found is None:
             found = self._recorded_without(reader, clause, siret)
         if found is None:
@@ -254,9 +259,18 @@ class Resolver:
             )
         return found
 
+    def _recorded(self, siret: str) -> Company | None:
+        """The company recorded with ``siret``, looked up once."""
+        if siret not in self.companies:
+            self.companies[siret] = self.session.scalar(
+                select(Company).where(Company.siret == siret)
+            )
+        return self.companies[siret]
+
     def _own_company(self, reader: RowReader, raw: str) -> Company | None:
         """The link's company: the template's cell (its SIRET, or empty when none is recorded)
-        is accepted, and so is a SIRET typed when none is recorded; it is not stored (the
+        is accepted, and so is a SIRET typed when none is recorded, unless another company is
+        recorded with it (the link declares for its own company only); it is not stored (the
         company's record changes through the facilitator, with its history)."""
         assert self.own is not None
         if not raw.strip():
@@ -268,26 +282,41 @@ class Resolver:
         if self.own.siret is not None and siret != self.own.siret:
             reader.fail("siret", NOT_YOUR_SIRET)
             return None
+        other = self._recorded(siret)
+        if other is not None and other.id != self.own.id:
+            reader.fail("siret", NOT_YOUR_SIRET)
+            return None
         return self.own
 
     def _by_name(self, name: str) -> list[Company]:
-        key = _key(name)
+        """The companies recorded under ``name``, however it is written (``_name_key``)."""
+        key = _name_key(name)
         if key not in self.named:
-            # lower() in SQL narrows the search; the forgiving comparison is then done here.
+            # The search column holds the name already normalised (SQLite's lower() folds
+            # ASCII only, and no database folds ’ into '); lower() still finds a row written
+            # by a path that left that column empty. The comparison is then done here.
             rows = self.session.scalars(
                 select(Company)
-                .where(func.lower(Company.name) == " ".join(name.split()).lower())
+                .where(
+                    or_(
+                        Company.search_text == search_text(name),
+                        func.lower(Company.name) == " ".join(name.split()).lower(),
+                    )
+                )
                 .order_by(Company.id)
             )
-            self.named[key] = [c for c in rows if _key(c.name) == key]
+            self.named[key] = [c for c in rows if _name_key(c.name) == key]
         return self.named[key]
 
-    @staticmethod
-    def _on_lot(clause: Clause | None, companies: Sequence[Company]) -> list[Company]:
-        if clause is None:
-            return list(companies)
-        on_lot = {party.company_id for party in clause.parties}
-        return [c for c in companies if c.id in on_lot] or list(companies)
+    def _named(self, clause: Clause | None, name: str) -> list[Company]:
+        """The companies the « Entreprise » column names: the lot's own first, compared here
+        on the lot's few companies, else any recorded under that name."""
+        if clause is not None:
+            key = _name_key(name)
+            on_lot = [p.company for p in clause.parties if _name_key(p.company.name) == key]
+            if on_lot:
+                return on_lot
+        return self._by_name(name)
 
     def _without_siret(self, reader: RowReader, clause: Clause | None) -> Company | None:
         """A line whose SIRET cell is empty: the company named in the « Entreprise » column,
@@ -295,16 +324,13 @@ class Resolver:
         given = " ".join(reader.raw("company").split())
         column = reader.table.column_name("company")
         if given:
-            candidates = self._on_lot(clause, self._by_name(given))
+            candidates = self._named(clause, given)
             if len(candidates) == 1:
                 return candidates[0]
             if not candidates:
-                reader.fail(
-                    "company",
-                    f"aucune entreprise enregistrée sous le nom « {given} », et la colonne "
-                    f"« {reader.table.column_name('siret')} » est vide : indiquez le SIRET de "
-                    "l'entreprise ou son nom tel qu'il est enregistré.",
-                )
+                # Never the lot's only company by default: an unknown name may be another
+                # company's file (or a renamed one's); the facilitator reads whom the lot has.
+                reader.fail("company", self._unknown_name(reader, clause, given))
             else:
                 numbers = ", ".join(f"n° {c.id}" for c in candidates)
                 reader.fail(
@@ -333,31 +359,54 @@ class Resolver:
             )
         return None
 
+    def _unknown_name(self, reader: RowReader, clause: Clause | None, given: str) -> str:
+        """Why a name that matches no company, with an empty SIRET, refuses the line: the
+        lot's companies named, so that a renamed company's template is put right at once."""
+        siret = reader.table.column_name("siret")
+        company = reader.table.column_name("company")
+        said = (
+            f"aucune entreprise enregistrée sous le nom « {given} », et la colonne « {siret} » "
+            "est vide"
+        )
+        if clause is None or not clause.parties:
+            return (
+                f"{said} : indiquez le SIRET de l'entreprise ou son nom tel qu'il est enregistré."
+            )
+        names = sorted(party.company.name for party in clause.parties)
+        if len(names) == 1:
+            return (
+                f"{said} ; la seule entreprise de {clause_ref(clause)} est {names[0]} : si la "
+                f"ligne est la sienne, inscrivez ce nom dans la colonne « {company} » ; sinon, "
+                f"indiquez le SIRET de l'entreprise dans la colonne « {siret} »."
+            )
+        return (
+            f"{said} ; les entreprises de {clause_ref(clause)} sont {', '.join(names)} : "
+            f"inscrivez le nom de l'une d'elles dans la colonne « {company} », ou le SIRET de "
+            f"l'entreprise dans la colonne « {siret} »."
+        )
+
     def _recorded_without(
         self, reader: RowReader, clause: Clause | None, siret: str
     ) -> Company | None:
-        """A SIRET no company has: the company recorded without one that the line names (or
-        the lot's only one), the facilitator told once how to record the SIRET."""
+        """A SIRET no company has: the company recorded without one that the « Entreprise »
+        column names, the facilitator told once per SIRET how to record it. Only by its name:
+        with that column empty the SIRET may be a new subcontractor's, not yet recorded, whose
+        hours must not be counted for the lot's company (it is refused: add it first)."""
         given = " ".join(reader.raw("company").split())
-        if given:
-            candidates = self._on_lot(clause, self._by_name(given))
-        elif clause is not None:
-            candidates = [party.company for party in clause.parties]
-        else:
-            candidates = []
-        without = [c for c in candidates if c.siret is None]
+        if not given:
+            return None
+        without = [c for c in self._named(clause, given) if c.siret is None]
         if len(without) != 1:
             return None
         found = without[0]
-        if found.id not in self._noted:
-            self._noted.add(found.id)
-            by = "par son nom" if given else "comme seule entreprise du lot"
+        if (found.id, siret) not in self._noted:
+            self._noted.add((found.id, siret))
             self.warnings.append(
                 FieldError(
                     reader.row.line,
                     reader.table.column_name("siret"),
                     f"{found.name} n'a pas de SIRET enregistré : la ligne lui est attribuée "
-                    f"{by} ; pour enregistrer ce SIRET : clauses company edit {found.id} "
+                    f"par son nom ; pour enregistrer ce SIRET : clauses company edit {found.id} "
                     f"--siret {siret} (ou sa fiche, depuis la recherche de la page "
                     "« Corrections »).",
                 )
@@ -690,7 +739,7 @@ def _check_file(
             all_placed = False
             continue
         given = reader.raw("company")
-        if given and _key(given) != _key(company.name) and company.id not in named:
+        if given and _name_key(given) != _name_key(company.name) and company.id not in named:
             named.add(company.id)
             warnings.append(
                 FieldError(
