@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, ClauseHistory, Company, OutboxMessage
-from workflow.adapters.templates import remembered_date
+from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.events import AwardChange, AwardCorrected
 from workflow.emails.award_removed import KIND as REMOVED_KIND
 from workflow.emails.award_removed import award_removed_context
@@ -57,8 +57,10 @@ from workflow.emails.company_pauses import KINDS as PAUSE_KINDS
 from workflow.emails.welcome import CORRECTED_KIND, award_corrected_context
 from workflow.emails.welcome import KIND as WELCOME_KIND
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of
+from workflow.services.company_pauses import left_owing_nothing
 from workflow.services.declarations import declared_months_of
 from workflow.services.email_facts import lot_of, party_correspondent
+from workflow.services.lot_calendars import lot_calendars
 from workflow.services.mailing import Mailing
 from workflow.services.notices import welcome_message
 from workflow.services.outbox import (
@@ -147,6 +149,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
     clause = session.get_one(Clause, event.clause_id)
     stamp = event.at.astimezone(UTC).isoformat()
     day = remembered_date(event.at.astimezone(app.settings.zone).date())
+    lot = lot_calendars(session, [clause.id], app.settings)[clause.id]
     _withdraw_for_removed(session, clause, day)
     _withdraw_removals_of_bound(session, clause, day)
     _tell_removed(app, session, clause, event)
@@ -200,6 +203,19 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         net = net_changes(
             corrections_since(session, clause.id, _written_at(last), event), company.name
         )
+        if left_owing_nothing(party, lot, event.at, app.settings.zone):
+            assert party.last_month is not None  # left: its last month is recorded
+            # It left the site and declared every month it owed: it awaits no call, and a
+            # change of the works it no longer takes part in is not its concern (as for a
+            # suspension, ``company_pauses``). What was waiting for it would tell it otherwise.
+            _withdraw(
+                superseded,
+                f"Retiré : attribution corrigée de nouveau le {day} ({said}) ; "
+                f"{company.name} a quitté le chantier (dernier mois "
+                f"{french_month(party.last_month)}) et a déclaré chaque mois qu'elle devait : "
+                "plus rien à lui écrire.",
+            )
+            continue
         if not net:
             # Back to what the company read: the waiting email would tell it of a change that
             # is no more, and there is nothing else to tell.
@@ -223,6 +239,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     since_welcome=last.kind == WELCOME_KIND,
                 ),
                 declared_months_of(session, clause.id, company.id),
+                party.last_month,
             ),
             now=event.at,
             clause_id=clause.id,
@@ -240,21 +257,28 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         )
 
 
-def awaited_only(context: dict[str, Any], declared: Iterable[date]) -> dict[str, Any]:
+def awaited_only(
+    context: dict[str, Any], declared: Iterable[date], last_month: date | None = None
+) -> dict[str, Any]:
     """The correction's email during the works lists the months already called that the
     company still owes (never declared, or cancelled since and so asked again), with the due
     date their call gave: a month it declared is done, and listing it among dates to meet would
     only make the company wonder what it still has to send. ``all_declared``: every month
     called is declared, which the email says in one sentence rather than show an empty table.
-    Before the works (a first call, a catch-up to come) nothing is declared: unchanged. Pure."""
+    Before the works (a first call, a catch-up to come) nothing is declared: unchanged.
+    ``last_month``: the company left the site (``AwardParty.last_month``): a month after it,
+    even called before its departure was recorded, is asked of it no more and is not listed;
+    ``left_after`` gives it to the text, which then announces no further call. Pure."""
     if not context.get("works"):
         return context
     done = set(declared)
-    schedule = [row for row in context["schedule"] if row["month"] not in done]
+    owed = [row for row in context["schedule"] if last_month is None or row["month"] <= last_month]
+    schedule = [row for row in owed if row["month"] not in done]
     return {
         **context,
         "schedule": schedule,
-        "all_declared": bool(context["schedule"]) and not schedule,
+        "all_declared": bool(owed) and not schedule,
+        "left_after": last_month,
     }
 
 

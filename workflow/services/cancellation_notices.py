@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
-from workflow.adapters.orm import Clause, ClauseHistory, Company, DeclarationLadder, OutboxMessage
+from workflow.adapters.orm import (
+    AwardParty,
+    Clause,
+    ClauseHistory,
+    Company,
+    DeclarationLadder,
+    OutboxMessage,
+)
 from workflow.domain.calendar import LadderDays, LadderStep, due_date, local_date, suspended_days
 from workflow.domain.events import DeclarationCancelled
 from workflow.domain.stages import Stage
@@ -47,7 +54,10 @@ def expected_again(
 ) -> Expected:
     """What the company is held to for ``month`` once its declaration is cancelled at ``at``:
     the due date and next step of its ladder as ``reminders.resume_ladder`` left them; a month
-    whose ladder is not opened yet (its call is not due) gets the date its call will give."""
+    whose ladder is not opened yet (its call is not due) gets the date its call will give. A
+    month after the last one of a company that left the site (``left_after``) is not expected
+    again: no step, no date to meet (``resume_ladder`` left its ladder stopped)."""
+    left_after = _released_after(session, clause.id, company_id, month)
     ladder = session.scalar(
         select(DeclarationLadder).where(
             DeclarationLadder.clause_id == clause.id,
@@ -56,6 +66,12 @@ def expected_again(
         )
     )
     suspended = clause.stage == Stage.SUSPENDED
+    if left_after is not None:
+        # No step, no date is promised: the email says the month is asked no more.
+        held = (
+            ladder.due_on if ladder is not None else due_date(month, due_day_of(clause, settings))
+        )
+        return Expected(due_on=held)
     if ladder is None:
         due_on = owed_due_dates(session, clause, company_id, settings, at).get(month)
         return Expected(
@@ -71,6 +87,17 @@ def expected_again(
     if ladder.next_step in (None, LadderStep.DONE):
         return Expected(due_on=due_on, all_sent=True)
     return Expected(due_on=due_on, step=ladder.next_step, step_at=ladder.next_step_at)
+
+
+def _released_after(session: Session, clause_id: int, company_id: int, month: date) -> date | None:
+    """The last month of the company on the lot, when it left the site before ``month``
+    (``AwardParty.last_month``): ``month`` is asked of it no more. None: ``month`` is owed."""
+    last = session.scalar(
+        select(AwardParty.last_month).where(
+            AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
+        )
+    )
+    return last if last is not None and month > last else None
 
 
 def _receipt_may_have_left(session: Session, event: DeclarationCancelled) -> bool:
@@ -109,6 +136,7 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
     if key_exists(session, key):
         return
     settings = app.settings
+    left_after = _released_after(session, clause.id, company.id, event.month)
     context = cancellation_context(
         lot_of(clause),
         company.name,
@@ -125,8 +153,16 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
         settings,
         correspondent=recipient.name,
         receipt_sent=_receipt_may_have_left(session, event),
-        link=month_links(session, settings, clause.id, company.id, [event.month], event.at)[0],
+        # No page to declare a month asked no more.
+        link=(
+            None
+            if left_after is not None
+            else month_links(session, settings, clause.id, company.id, [event.month], event.at)[0]
+        ),
     )
+    # The company left the site before this month: the email says it is asked no more, not to
+    # declare it again (``left_after``; the template gives its last month).
+    context["left_after"] = left_after
     queue_email(
         session,
         app.renderer,

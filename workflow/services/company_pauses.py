@@ -116,11 +116,12 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
         # a month asked after the resumption, not a date given).
         withdraw_for_suspension(session, app.settings, clause.id, event.at)
     stamp = event.at.astimezone(UTC).isoformat()
+    lot = lot_calendars(session, [clause.id], app.settings)[clause.id]
     for party in clause.parties:
         recipient = party_recipient(party)
         if recipient is None:
             continue  # the digest lists awards missing a correspondent
-        if _left_before(party, event.at, app.settings.zone):
+        if left_owing_nothing(party, lot, event.at, app.settings.zone):
             continue
         key = company_key(clause.id, kind, party.company_id, stamp)
         if key_exists(session, key):
@@ -386,15 +387,23 @@ def for_party(lot: LotCalendar, party: AwardParty) -> LotCalendar:
     return replace(lot, end_month=last)
 
 
-def _left_before(party: AwardParty, at: datetime, zone: ZoneInfo) -> bool:
+def left_owing_nothing(party: AwardParty, lot: LotCalendar, at: datetime, zone: ZoneInfo) -> bool:
     """The company left the site before the month of ``at`` and owes nothing of the lot any
-    more: its months all declared or released. A suspension or resumption of works it no longer
-    takes part in is not its concern."""
+    more: every month from its first to its last declared (those after are released). A
+    suspension or resumption of works it no longer takes part in is not its concern. Its
+    ladders are not enough: the last month's call may not have opened yet (the works suspended
+    on the first day of the next month, before the pass), and that month is owed all the same."""
     last = party.last_month
     if last is None or last >= month_start(local_date(at, zone)):
         return False
+    first = first_month_of(party.first_month, lot.start_month)
+    if first is None or first > last:
+        return True
     session = object_session(party)
-    return session is None or not _called_ladders(session, party)
+    if session is None:
+        return False
+    declared = set(declared_months_of(session, party.clause_id, party.company_id))
+    return all(month in declared for month in months_between(first, last))
 
 
 def lot_resumption(

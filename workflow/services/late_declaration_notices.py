@@ -132,16 +132,24 @@ def _notices(session: Session, clause_id: int, company_id: int, month: date) -> 
 
 
 def _other_owed(
-    session: Session, clause: Clause, company_id: int, leave_out: set[date]
+    session: Session,
+    clause: Clause,
+    company_id: int,
+    leave_out: set[date],
+    left_after: date | None,
 ) -> tuple[date, ...]:
     """The company's months on the lot whose call left and that are not received, but for
-    ``leave_out`` (declared, this month, the alert's own): none after the lot's end."""
+    ``leave_out`` (declared, this month, the alert's own): none after the lot's end, nor after
+    ``left_after``, the company's last month where it left the site (a call of a later month
+    that left before its departure was recorded is asked of it no more)."""
     last = month_start(clause.end_date) if clause.end_date is not None else None
     return tuple(
         sorted(
             month
             for month in notices.ladder_due_dates(session, clause.id, company_id, called_only=True)
-            if month not in leave_out and (last is None or month <= last)
+            if month not in leave_out
+            and (last is None or month <= last)
+            and (left_after is None or month <= left_after)
         )
     )
 
@@ -195,6 +203,7 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
             )
         )
     )
+    left_after = party.last_month if party is not None else None
     zone = app.settings.zone
     late = LateDeclaration(
         month=event.month,
@@ -202,11 +211,17 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
         total_hours=declaration.total_hours,
         participants=len({line.participant_id for line in declaration.lines}),
         alerted_on=local_date(alert.sent_at or alert.created_at, zone),
-        still_missing=tuple(m for m in covered.months if m not in declared | {event.month}),
+        # The alert's other months, but for those after the company's last month (it left the
+        # site since): they are asked of it no more.
+        still_missing=tuple(
+            m
+            for m in covered.months
+            if m not in declared | {event.month} and (left_after is None or m <= left_after)
+        ),
         corrected=corrected,
         alert_left=alert.state == OutboxState.SENT,
         other_owed=_other_owed(
-            session, clause, company.id, declared | {event.month, *covered.months}
+            session, clause, company.id, declared | {event.month, *covered.months}, left_after
         ),
     )
     settings = app.settings

@@ -1100,9 +1100,15 @@ def welcome_message(
         due_dates, catch_up = _joined_due_dates(session, clause, party.first_month, settings, at)
     elif due_dates is None:
         due_dates, catch_up = _expected_due_dates(session, clause, settings, at)
-    called: dict[date, date] | None = ladder_due_dates(
-        session, clause.id, party.company_id, called_only=True
-    )
+    called: dict[date, date] | None = {
+        month: due_on
+        for month, due_on in ladder_due_dates(
+            session, clause.id, party.company_id, called_only=True
+        ).items()
+        # A company that left the site: a month after its last one, even called before its
+        # departure was recorded, is asked of it no more (``AwardParty.last_month``).
+        if party.last_month is None or month <= party.last_month
+    }
     # The months already called keep the due date their call gave (``welcome_context``).
     due_dates = {**(due_dates or {}), **(called or {})}
     if clause.stage == Stage.EXECUTION.value and party.first_month is not None and not called:

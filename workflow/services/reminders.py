@@ -959,9 +959,31 @@ def resume_ladder(
 
     None when the month has no ladder yet: its call is not due, and the pass will open it as
     for any month, no declaration stopping it now. A month all of whose steps were sent stays
-    without a next step (``done``), declared no more.
+    without a next step (``done``), declared no more. None too for a month after the last one
+    of a company that left the site (``AwardParty.last_month``; the facilitator may still
+    record such a month): it is asked of it no more, so its ladder stays stopped (``done``),
+    neither called nor reminded again, and the buyer never alerted for it.
     """
     require_aware(now)
+    last_month = session.scalar(
+        select(AwardParty.last_month).where(
+            AwardParty.clause_id == clause_id, AwardParty.company_id == company_id
+        )
+    )
+    if last_month is not None and month > last_month:
+        released = session.scalar(
+            select(DeclarationLadder)
+            .where(
+                DeclarationLadder.clause_id == clause_id,
+                DeclarationLadder.company_id == company_id,
+                DeclarationLadder.month == month,
+            )
+            .with_for_update()
+        )
+        if released is not None:
+            released.declared_at = None
+            released.next_step, released.next_step_at = LadderStep.DONE, None
+        return None
     ladder = session.scalar(
         select(DeclarationLadder)
         .where(
