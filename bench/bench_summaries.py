@@ -360,9 +360,16 @@ FROM (SELECT kind, participant_id, max(active) AS active
 GROUP BY kind
 """
 
-_OUTCOMES_BY_BUYER = """
+# Each participant x clause once, by its latest outcome up to the month's end (the service says it
+# with a NOT EXISTS: ``outcome_counts.latest_up_to``; here a window, to check one by the other).
+_LATEST_OUTCOMES = """
+(SELECT * FROM (SELECT oc0.*, row_number() OVER (
+     PARTITION BY oc0.participant_id, oc0.clause_id ORDER BY oc0.date DESC, oc0.id DESC) AS rn
+   FROM outcomes oc0 WHERE oc0.date <= :last) ranked WHERE rn = 1)"""
+
+_OUTCOMES_BY_BUYER = f"""
 SELECT o.buyer_id, oc.type, sum(CASE WHEN oc.date >= :m THEN 1 ELSE 0 END), count(*)
-FROM outcomes oc
+FROM {_LATEST_OUTCOMES} oc
 JOIN clauses c ON c.id = oc.clause_id
 JOIN markets mk ON mk.id = c.market_id
 JOIN operations o ON o.id = mk.operation_id
@@ -374,9 +381,9 @@ WHERE oc.date <= :last
 GROUP BY o.buyer_id, oc.type
 """
 
-_OUTCOMES = """
+_OUTCOMES = f"""
 SELECT oc.type, sum(CASE WHEN oc.date >= :m THEN 1 ELSE 0 END), count(*)
-FROM outcomes oc WHERE oc.date <= :last
+FROM {_LATEST_OUTCOMES} oc WHERE oc.date <= :last
   AND (oc.clause_id IS NULL OR EXISTS (SELECT 1 FROM declaration_lines dl2
        JOIN declarations d2 ON d2.id = dl2.declaration_id
        WHERE d2.clause_id = oc.clause_id AND dl2.participant_id = oc.participant_id

@@ -38,7 +38,7 @@ def test_it_records_an_outcome_once_and_says_so_the_second_time(declared: Invoke
 
     assert first.exit_code == 0, first.output
     assert first.stdout.strip() == (
-        "Sortie enregistrée : P-0007, clause n° 1, CDI (emploi durable) le 30/10/2026."
+        "Sortie n° 1 enregistrée : P-0007, clause n° 1, CDI (emploi durable) le 30/10/2026."
     )
     assert second.exit_code == 0, second.output
     assert second.stdout.startswith("Rien de nouveau : la sortie de P-0007 de la clause n° 1")
@@ -55,7 +55,11 @@ def test_it_gives_the_outcome_as_json_and_corrects_it_with_replace(declared: Inv
     )
 
     assert refused.exit_code == 1
-    assert "déjà enregistrée : Intérim de moins de 6 mois le 31/10/2026" in refused.stderr
+    assert (
+        "P-0012 a déjà une sortie le 31/10/2026 sur la clause n° 1 (n° 1 : Intérim de moins de "
+        "6 mois le 31/10/2026) : une seule situation par jour." in refused.stderr
+    )
+    assert "clauses participant outcome-fix 1 --type" in refused.stderr
     assert replaced.exit_code == 0, replaced.output
     data = json.loads(replaced.stdout)
     assert data["participant"] == "P-0012" and data["clause"] == 1
@@ -115,13 +119,15 @@ def test_it_lists_participants_with_hours_and_outcomes(declared: Invoke) -> None
     assert table.exit_code == 0, table.output
     assert "Participants de la clause n° 1" in table.stdout
     assert "151,67\u00a0h" in table.stdout
-    assert "Formation qualifiante (sortie positive) le 04/11/2026" in table.stdout
+    # Each outcome shows its N°, what outcome-fix and outcome-remove take.
+    assert "n° 1 : Formation qualifiante (sortie positive) le" in table.stdout
     assert "4 participants, 1 sortie enregistrée." in table.stdout
     by_reference = {p["reference"]: p for p in data}
     assert len(by_reference) == 6
     assert by_reference["P-0031"]["heures"] == 120
     assert by_reference["P-0031"]["clauses"] == [1]
     assert by_reference["P-0031"]["sorties"][0]["groupe"] == "positive_exit"
+    assert by_reference["P-0031"]["sorties"][0]["sortie"] == 1
     assert by_reference["P-0063"]["heures"] == 0 and by_reference["P-0063"]["sorties"] == []
 
 

@@ -225,7 +225,7 @@ def test_a_lots_line_is_checked_for_a_repeated_lot_whatever_its_figures(
     }
 
 
-def test_an_outcomes_line_is_checked_for_a_repeated_participant_whatever_its_date(
+def test_an_outcomes_line_is_checked_for_each_error_and_a_second_situation_the_same_day(
     started: Cli, tmp_path: Path
 ) -> None:
     assert started("declaration", "import", str(DECLARATION)).exit_code == 0
@@ -237,6 +237,7 @@ def test_an_outcomes_line_is_checked_for_a_repeated_participant_whatever_its_dat
         first,
         first.replace("30/10/2026", "31/11/2026"),
         "P-0099;2026-014;01;Grossesse;02/11/2026",
+        first.replace(";CDI;", ";Perdu de vue;"),
     )
     no_market = write(
         tmp_path / "sans-marche.csv",
@@ -261,12 +262,14 @@ def test_an_outcomes_line_is_checked_for_a_repeated_participant_whatever_its_dat
         said(line)
         for line in (
             "Refusé : sorties.csv : 4 erreurs, rien n'a été importé.",
-            "  - ligne 3, colonne « Référence participant » : participant « P-0007 » : sortie de "
-            "la même clause déjà indiquée ligne 2 (une sortie par participant et par clause).",
             "  - ligne 3, colonne « Date » : « 31/11/2026 » n'est pas une date (jj/mm/aaaa).",
             f"  - ligne 4, colonne « Référence participant » : {unknown}",
             "  - ligne 4, colonne « Type de sortie » : « Grossesse » n'est pas un type de sortie "
             f"reconnu. Types acceptés : {types}.",
+            # Several outcomes of one person on a lot are dated events, one a day.
+            "  - ligne 5, colonne « Type de sortie » : participant « P-0007 » : une autre sortie "
+            "de la même clause le 30/10/2026 est déjà indiquée ligne 2 (CDI) : une seule "
+            "situation par jour.",
         )
     ]
     assert without == [

@@ -116,7 +116,8 @@ def test_it_records_an_outcome_with_its_group_and_a_history_row(declared: App) -
 
     assert done.change is Change.CREATED
     assert done.message == (
-        f"Sortie enregistrée : P-0007, clause n° {clause_id}, CDI (emploi durable) le 30/10/2026."
+        f"Sortie n° {done.outcome_id} enregistrée : P-0007, clause n° {clause_id}, CDI (emploi "
+        "durable) le 30/10/2026."
     )
     assert stored(declared) == [("cdi", "lasting_job", OCTOBER_30)]
     [row] = outcome_history(declared)
@@ -136,14 +137,20 @@ def test_recording_the_same_outcome_twice_changes_nothing_and_says_so(declared: 
     assert len(outcome_history(declared)) == 1
 
 
-def test_a_different_outcome_needs_replace_then_corrects_the_row(declared: App) -> None:
-    record(declared, outcome_type=OutcomeType.SHORT_CDD)
+def test_another_type_the_same_day_is_refused_and_replace_corrects_the_only_one(
+    declared: App,
+) -> None:
+    first = record(declared, outcome_type=OutcomeType.SHORT_CDD)
 
     message = refusal(declared, outcome_type=OutcomeType.LONG_CDD)
     corrected = record(declared, outcome_type=OutcomeType.LONG_CDD, replace=True)
 
-    assert "déjà enregistrée : CDD de moins de 6 mois le 30/10/2026" in message
-    assert "--replace" in message
+    assert message == (
+        f"P-0007 a déjà une sortie le 30/10/2026 sur la clause n° {ids(declared)[0]} "
+        f"(n° {first.outcome_id} : CDD de moins de 6 mois le 30/10/2026) : une seule situation "
+        f"par jour. Si elle est fausse, corrigez-la : « clauses participant outcome-fix "
+        f"{first.outcome_id} --type … --date … --reason … »."
+    )
     assert corrected.change is Change.REPLACED
     assert corrected.previous == ("CDD de moins de 6 mois", OCTOBER_30)
     assert stored(declared) == [("cdd_6_months_or_more", "lasting_job", OCTOBER_30)]
@@ -256,7 +263,8 @@ def test_it_refuses_a_future_date_in_the_service_time_zone(declared: App) -> Non
     assert today_in_paris.change is Change.CREATED
 
 
-def test_it_refuses_an_outcome_on_a_closed_clause(declared: App) -> None:
+def test_it_records_an_outcome_on_a_closed_clause(declared: App) -> None:
+    """Outcomes are often known months after the lot closed (a follow-up at 6 months)."""
     clause_id = ids(declared)[0]
     with declared.transaction() as session:
         advance_clause(
@@ -284,13 +292,16 @@ def test_it_refuses_an_outcome_on_a_closed_clause(declared: App) -> None:
             publish=no_publish,
         )
 
-    message = refusal(declared)
+    after_closure = record(declared, now=datetime(2027, 4, 30, 10, tzinfo=UTC))
     again = record(declared, reference="P-0012")
 
     assert in_follow_up.change is Change.CREATED
-    assert "est à l'étape « clôturée » : ses chiffres ne changent plus" in message
+    assert after_closure.change is Change.CREATED
+    assert after_closure.message.startswith(f"Sortie n° {after_closure.outcome_id} enregistrée")
     assert again.change is Change.UNCHANGED  # still safe to run twice
-    assert len(stored(declared)) == 1
+    assert len(stored(declared)) == 2
+    with declared.transaction() as session:
+        assert session.get_one(Clause, clause_id).stage == "closed"  # the closure stays
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -393,7 +404,10 @@ def test_it_refuses_a_bad_outcomes_file_whole_with_every_error(
         "P-0012;2026-014;1;CDD;31/13/2026",
     )
     text = text.replace("P-0031;2026-014;01", "P-0099;2026-014;04")
-    text += "P-0040;2026-014;01;Perdu de vue;02/11/2026\r\nP-0007;2026-014;01;CDI;01/09/2026\r\n"
+    text += (
+        "P-0040;2026-014;01;Perdu de vue;02/11/2026\r\n"
+        "P-0007;2026-014;01;Formation courte;30/10/2026\r\n"
+    )
     broken = tmp_path / "sorties.csv"
     broken.write_bytes(text.encode("cp1252"))
 
@@ -411,9 +425,10 @@ def test_it_refuses_a_bad_outcomes_file_whole_with_every_error(
     )
     assert lines[4].startswith("  - ligne 4, colonne « Lot » : le marché 2026-014 n'a pas de lot")
     assert lines[5].startswith("  - ligne 5 : P-0040 n'a aucune heure déclarée")
-    assert lines[6].startswith(
-        "  - ligne 6, colonne « Référence participant » : participant « P-0007 » : sortie de "
-        "la même clause déjà indiquée ligne 2"
+    assert lines[6] == (
+        "  - ligne 6, colonne « Type de sortie » : participant « P-0007 » : une autre sortie de "
+        "la même clause le 30/10/2026 est déjà indiquée ligne 2 (CDI) : une seule situation par "
+        "jour."
     )
     assert stored(declared) == [] and outcome_history(declared) == []
 

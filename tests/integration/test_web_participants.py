@@ -60,6 +60,11 @@ def outcome_rows(app: App) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
 
+def outcome_ids(app: App) -> list[int]:
+    with app.transaction() as session:
+        return list(session.scalars(select(Outcome.id).order_by(Outcome.id)))
+
+
 def participant_row(app: App, reference: str) -> tuple[Any, ...]:
     with app.transaction() as session:
         p = session.scalars(select(Participant).where(Participant.reference == reference)).one()
@@ -178,10 +183,15 @@ def test_an_outcome_recorded_from_the_lots_page_leaves_the_commands_rows_and_is_
     assert cdi_figures(app) == (month + 1, cumulated + 1, lasting + 1, outcomes + 1, annual_cdi + 1)
 
     shown = plain(site.get(f"{path}?{location.query}").text)
-    assert "Sortie de P-WEB-1 enregistrée : CDI (emploi durable) le 20/04/2026." in shown
-    assert re.search(r"P-WEB-1 .* 151,67 h CDI \(emploi durable\) le 20 avril 2026", shown)
+    number = outcome_ids(app)[-1]
+    assert (
+        f"Sortie n° {number} de P-WEB-1 enregistrée : CDI (emploi durable) le 20/04/2026." in shown
+    )
+    assert re.search(
+        rf"P-WEB-1 .* 151,67 h n° {number} : CDI \(emploi durable\) le 20 avril 2026", shown
+    )
     fiche = plain(site.get(f"/corrections/participants/{participant_id(app, 'P-WEB-1')}").text)
-    assert f"CDI (emploi durable) le 20/04/2026 – clause n° {clause_id}" in fiche
+    assert f"n° {number} : CDI (emploi durable) le 20/04/2026 – clause n° {clause_id}" in fiche
     assert "Enregistrer une sortie –" in fiche
 
     # The command's function on the twin (P-WEB-2, same lot): the same rows.
@@ -235,7 +245,7 @@ def test_an_outcome_is_refused_naming_the_field_and_nothing_is_written(
     assert dump(app) == before
 
 
-def test_another_outcome_replaces_the_first_only_when_the_box_is_ticked(
+def test_a_second_outcome_is_added_and_the_box_corrects_only_an_only_one(
     app: App, site: TestClient
 ) -> None:
     csrf = sign_in(site)
@@ -244,35 +254,153 @@ def test_another_outcome_replaces_the_first_only_when_the_box_is_ticked(
     first = site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "short_training",
                                                         "2026-04-10"))  # fmt: skip
     assert first.status_code == 200
-    assert "Sortie de P-WEB-2 enregistrée : Formation courte" in plain(first.text)
+    assert "de P-WEB-2 enregistrée : Formation courte" in plain(first.text)
+    [short] = outcome_ids(app)
+    # Another situation the same day: refused, pointing to the correction form.
     before = dump(app)
-    again = site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "cdi", "2026-04-30"))
-    assert again.status_code == 422
-    text = plain(again.text)
-    assert "déjà enregistrée : Formation courte (non qualifiante) le 10/04/2026" in text
-    assert "cochez « Remplacer la sortie déjà enregistrée »" in text and "--replace" not in text
-    assert dump(app) == before
-    start = last_id(app, ClauseHistory)
-    replaced = site.post(
-        f"{path}/sortie",
-        data=outcome_form(csrf, "P-WEB-2", "cdi", "2026-04-30", replace="1"),
-        follow_redirects=False,
-    )
-    assert replaced.status_code == 303
-    assert replaced.headers["location"].endswith("-corrigee#message")
-    [row] = clause_rows(app, start)
+    same_day = site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "cdi",
+                                                           "2026-04-10"))  # fmt: skip
+    assert same_day.status_code == 422
+    text = plain(same_day.text)
     assert (
-        row[3].endswith("(remplace Formation courte (non qualifiante) le 10/04/2026)")
-        and row[4] == USER
+        f"P-WEB-2 a déjà une sortie le 10/04/2026 sur la clause n° {clause_id} (n° {short} : "
+        "Formation courte (non qualifiante) le 10/04/2026) : une seule situation par jour."
+    ) in text
+    assert "corrigez-la avec le formulaire « Corriger ou retirer une sortie » ci-dessous" in text
+    assert "clauses participant" not in text and "--" not in text.split("Sortie refusée")[1][:400]
+    assert dump(app) == before
+    # Another date: added, the first kept.
+    start = last_id(app, ClauseHistory)
+    added = site.post(
+        f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "cdi", "2026-04-30"),
+        follow_redirects=False,
+    )  # fmt: skip
+    assert added.status_code == 303
+    assert added.headers["location"].endswith("-enregistree#message")
+    [row] = clause_rows(app, start)
+    assert row[3] == "sortie de P-WEB-2 : CDI (emploi durable) le 30/04/2026" and row[4] == USER
+    [_, cdi] = outcome_ids(app)
+    shown = plain(site.get(added.headers["location"]).text)
+    assert f"Sortie n° {cdi} de P-WEB-2 enregistrée : CDI (emploi durable) le 30/04/2026." in shown
+    assert re.search(
+        rf"P-WEB-2 .* 35 h n° {short} : Formation courte \(non qualifiante\) \(autre\) le 10 "
+        rf"avril 2026 n° {cdi} : CDI \(emploi durable\) le 30 avril 2026",
+        shown,
     )
-    shown = plain(site.get(replaced.headers["location"]).text)
-    assert "Sortie de P-WEB-2 corrigée : CDI (emploi durable) le 30/04/2026." in shown
+    assert "P-WEB-2 (2 sorties déjà enregistrées)" in shown
+    assert outcome_rows(app) == [
+        ("P-WEB-2", clause_id, "other", "short_training", date(2026, 4, 10)),
+        ("P-WEB-2", clause_id, "lasting_job", "cdi", date(2026, 4, 30)),
+    ]
     # The very same outcome again: nothing new, no row.
     start = last_id(app, ClauseHistory)
     same = site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "cdi", "2026-04-30"))
     assert "Rien de nouveau : la sortie de P-WEB-2 est déjà enregistrée" in plain(same.text)
     assert clause_rows(app, start) == []
-    assert outcome_rows(app) == [("P-WEB-2", clause_id, "lasting_job", "cdi", date(2026, 4, 30))]
+    # The box corrects an only outcome; with two it does not know which.
+    before = dump(app)
+    boxed = site.post(
+        f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "qualifying_training", "2026-04-20",
+                                            replace="1"),
+    )  # fmt: skip
+    assert boxed.status_code == 422
+    text = plain(boxed.text)
+    assert "P-WEB-2 a 2 sorties sur la clause" in text
+    assert (
+        "la case « Corriger la seule sortie déjà enregistrée » ne sait pas laquelle corriger"
+        in text
+    )
+    assert "--replace" not in text
+    assert dump(app) == before
+    replaced = site.post(
+        f"{path}/sortie",
+        data=outcome_form(csrf, "P-WEB-1", "cdi", "2026-04-30", replace="1"),
+        follow_redirects=False,
+    )
+    assert replaced.status_code == 303  # none yet: the box records it
+    start = last_id(app, ClauseHistory)
+    replaced = site.post(
+        f"{path}/sortie",
+        data=outcome_form(csrf, "P-WEB-1", "jobseeker", "2026-04-29", replace="1"),
+        follow_redirects=False,
+    )
+    assert replaced.headers["location"].endswith("-corrigee#message")
+    [row] = clause_rows(app, start)
+    assert row[3].endswith("(remplace CDI le 30/04/2026)") and row[4] == USER
+
+
+def test_an_outcome_is_corrected_and_withdrawn_by_its_number_with_a_reason(
+    app: App, site: TestClient
+) -> None:
+    csrf = sign_in(site)
+    clause_id = lot_01(app)[0]
+    path = f"/clauses/{clause_id}/participants"
+    for kind, on in (("short_training", "2026-04-10"), ("cdi", "2026-04-30")):
+        site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", kind, on))
+    short, cdi = outcome_ids(app)
+    page = site.get(path).text
+    assert f'<option value="{short}">n° {short} – P-WEB-2 – Formation courte' in page
+
+    # Refusals name the field and change nothing.
+    before = dump(app)
+    for action, data, message in (
+        ("sortie-correction", {"numero": str(cdi), "type": "", "on": "", "reason": "x"},
+         "Type de sortie, Date de sortie : indiquez le bon type, la bonne date ou les deux"),
+        ("sortie-correction", {"numero": str(cdi), "type": "", "on": "2026-04-20", "reason": ""},
+         "Motif : dites pourquoi la sortie est corrigée"),
+        ("sortie-correction", {"numero": str(cdi), "type": "", "on": "2026-04-10", "reason": "x"},
+         "une seule situation par jour"),
+        ("sortie-correction", {"numero": "", "type": "cdi", "on": "", "reason": "x"},
+         "Sortie : choisissez-la dans la liste."),
+        ("sortie-retrait", {"numero": str(cdi), "reason": " "},
+         "Motif : dites pourquoi la sortie est retirée"),
+        ("sortie-retrait", {"numero": "999999", "reason": "doublon"}, "Aucune sortie n° 999999"),
+    ):  # fmt: skip
+        refused = site.post(f"{path}/{action}", data={"csrf": csrf, **data})
+        assert refused.status_code == 422, (action, data)
+        text = plain(refused.text)
+        assert message in text, text
+        assert "Rien n'a été enregistré." in text and "clauses participant" not in text
+    assert dump(app) == before
+
+    # A correction: the row changes, the history keeps before, after, who and why.
+    start = last_id(app, ClauseHistory)
+    fixed = site.post(
+        f"{path}/sortie-correction",
+        data={"csrf": csrf, "numero": str(cdi), "type": "cdd_6_months_or_more", "on": "",
+              "reason": "contrat relu : CDD de 8 mois"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert fixed.status_code == 303, plain(fixed.text)
+    [row] = clause_rows(app, start)
+    assert row[0] == "outcome" and row[4] == USER
+    assert row[3] == (
+        f"sortie n° {cdi} de P-WEB-2 corrigée : CDD de 6 mois ou plus (emploi durable) le "
+        "30/04/2026 (remplace CDI (emploi durable) le 30/04/2026) ; motif : contrat relu : CDD "
+        "de 8 mois"
+    )
+    shown = plain(site.get(fixed.headers["location"]).text)
+    assert f"Sortie n° {cdi} de P-WEB-2 corrigée : CDD de 6 mois ou plus" in shown
+    assert f"n° {cdi} : CDD de 6 mois ou plus (emploi durable) le 30 avril 2026" in shown
+
+    # A withdrawal: the row goes, the history keeps what it was and why.
+    start = last_id(app, ClauseHistory)
+    removed = site.post(
+        f"{path}/sortie-retrait",
+        data={"csrf": csrf, "numero": str(short), "reason": "saisie sur la mauvaise personne"},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    [row] = clause_rows(app, start)
+    assert row[3] == (
+        f"sortie n° {short} de P-WEB-2 retirée : Formation courte (non qualifiante) (autre) le "
+        "10/04/2026 ; motif : saisie sur la mauvaise personne"
+    )
+    shown = plain(site.get(removed.headers["location"]).text)
+    assert f"Sortie n° {short} de P-WEB-2 retirée : Formation courte" in shown
+    assert "Elle ne compte plus dans les synthèses ni les bilans" in shown
+    assert f"n° {short} :" not in shown.split("Participants déclarés sur le lot")[1]
+    assert outcome_ids(app) == [cdi]
 
 
 # --- a participant added ------------------------------------------------------------------------

@@ -168,7 +168,11 @@ def footnotes(report: AnnualReport) -> list[str]:
         "l'âge est celui atteint dans l'année (seule l'année de naissance est conservée).",
         "Contrats : participants distincts par type de contrat ; une personne embauchée sous deux "
         "contrats compte dans chacun.",
-        f"Sorties : sorties datées de {year}, classées par groupe selon le classement par défaut "
+        # Each participant x clause once, by its latest outcome of the year
+        # (``outcome_counts.latest_up_to``): the total is people, not outcomes.
+        f"Sorties : sorties datées de {year}, chaque participant comptant une fois par clause, "
+        f"par sa dernière sortie de {year} (une formation courte en mars puis un CDI en "
+        "septembre : un CDI) ; classées par groupe selon le classement par défaut "
         "(emploi durable, emploi de transition, sortie positive, autre)"
         + (
             " modifié par le réglage outcome_groups : "

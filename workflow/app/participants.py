@@ -30,7 +30,7 @@ from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS, Criterion, Sex
 from workflow.errors import InputRefused
 from workflow.services import outcomes as outcome_service
 from workflow.services import participants as participant_service
-from workflow.services.outcomes import ParticipantLine, RecordedOutcome
+from workflow.services.outcomes import OutcomeEdit, ParticipantLine, RecordedOutcome
 from workflow.services.participants import (
     ParticipantChange,
     clean_reference,
@@ -43,9 +43,11 @@ __all__ = [
     "OutcomeTypeLine",
     "ParticipantList",
     "add_participant",
+    "fix_outcome",
     "outcome_types",
     "participant_list",
     "record_outcome",
+    "remove_outcome",
     "update_participant",
     "validate_eligibility",
 ]
@@ -255,8 +257,8 @@ def record_outcome(
     actor: str | None = None,
 ) -> RecordedOutcome:
     """Record what became of a participant after the clause ``clause`` (N° or
-    « RÉFÉRENCE/LOT »); the very same outcome twice changes nothing, another one needs
-    ``replace``."""
+    « RÉFÉRENCE/LOT »); the very same outcome twice changes nothing, another type or date is
+    added (one a day); ``replace`` corrects the pair's only outcome."""
     with unit_of_work(app, actor) as unit:
         participant = _participant(unit.session, reference)
         clause_id = find_clause(unit.session, clause).id
@@ -271,6 +273,60 @@ def record_outcome(
             zone=app.settings.zone,
             replace=replace,
             groups=app.settings.outcome_groups,
+        )
+
+
+def fix_outcome(
+    app: App,
+    outcome_id: int,
+    *,
+    outcome_type: OutcomeType | None,
+    on: date | None,
+    reason: str | None,
+    actor: str | None = None,
+    on_clause: int | None = None,
+) -> OutcomeEdit:
+    """Correct the outcome N° ``outcome_id`` (its type, its date or both), with a reason the
+    clause's history keeps; the checks of recording one. ``on_clause``: the lot the page shows,
+    which the outcome must be on."""
+    if outcome_type is None and on is None:
+        raise InputRefused(
+            f"Sortie n° {outcome_id} : rien à corriger, indiquez le type ou la date (ou les deux)."
+        )
+    with unit_of_work(app, actor) as unit:
+        return outcome_service.fix_outcome(
+            unit.session,
+            outcome_id,
+            outcome_type=outcome_type,
+            on=on,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            zone=app.settings.zone,
+            groups=app.settings.outcome_groups,
+            on_clause=on_clause,
+        )
+
+
+def remove_outcome(
+    app: App,
+    outcome_id: int,
+    *,
+    reason: str | None,
+    actor: str | None = None,
+    on_clause: int | None = None,
+) -> OutcomeEdit:
+    """Withdraw the outcome N° ``outcome_id`` entered by mistake, with a reason the clause's
+    history keeps; the figures no longer count it."""
+    with unit_of_work(app, actor) as unit:
+        return outcome_service.remove_outcome(
+            unit.session,
+            outcome_id,
+            reason=reason,
+            actor=unit.actor,
+            now=unit.now,
+            groups=app.settings.outcome_groups,
+            on_clause=on_clause,
         )
 
 

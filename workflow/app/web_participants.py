@@ -1,7 +1,8 @@
-"""A lot's participants and their outcomes as the web pages show them, and the two forms of
+"""A lot's participants and their outcomes as the web pages show them, and the forms of
 /clauses/{N}/participants: a participant recorded before their first declaration (what
-``clauses participant add`` does) and an outcome typed after a phone call (``clauses
-participant outcome``).
+``clauses participant add`` does), an outcome typed after a phone call (``clauses
+participant outcome``), and one outcome corrected or withdrawn by its N° with a reason
+(``clauses participant outcome-fix``, ``outcome-remove``).
 
 Each form's text is read here as the command reads its options, with messages naming the form's
 fields; then the very application function the command calls runs (``participants.add_participant``,
@@ -11,6 +12,7 @@ the command's rows.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +22,7 @@ from sqlalchemy import select
 
 from workflow.adapters.orm import (
     Clause,
+    ClauseHistory,
     Company,
     Declaration,
     DeclarationLine,
@@ -43,7 +46,13 @@ from workflow.domain.vocabulary import (
 from workflow.errors import InputRefused
 from workflow.services import outcomes as outcome_service
 from workflow.services.clauses import get_clause
-from workflow.services.outcomes import Change, OutcomeLine, RecordedOutcome, type_label
+from workflow.services.outcomes import (
+    Change,
+    OutcomeEdit,
+    OutcomeLine,
+    RecordedOutcome,
+    type_label,
+)
 
 NBSP = "\u00a0"
 
@@ -77,8 +86,10 @@ class LotParticipants:
     lot_number: str
     lot_title: str
     stage_label: str
-    #: Closed or abandoned: its figures no longer change, no outcome can be recorded there.
+    #: Closed or abandoned (``FINAL_STAGES``).
     final: bool
+    #: Closed: outcomes known after the closure (a follow-up at 6 months) are still recorded.
+    closed: bool
     people: tuple[LotParticipant, ...]
 
 
@@ -118,6 +129,7 @@ def lot_participants(app: App, clause_id: int) -> LotParticipants:
             lot_title=clause.lot_title,
             stage_label=LABELS[stage],
             final=stage in FINAL_STAGES,
+            closed=stage is Stage.CLOSED,
             people=tuple(
                 LotParticipant(
                     id=ids[line.reference],
@@ -171,13 +183,36 @@ def outcome_done(app: App, clause_id: int, outcome_id: int, change: str) -> str 
     if change == "deja":
         return (
             f"Rien de nouveau{NBSP}: la sortie de {reference} est déjà enregistrée telle "
-            f"quelle, {what}."
+            f"quelle (n°{NBSP}{outcome_id}), {what}."
         )
     verb = "corrigée" if change == "corrigee" else "enregistrée"
     return (
-        f"Sortie de {reference} {verb}{NBSP}: {what}. L'historique de la clause la garde à "
-        "votre nom ; synthèses et bilans la comptent."
+        f"Sortie n°{NBSP}{outcome_id} de {reference} {verb}{NBSP}: {what}. L'historique de la "
+        "clause la garde à votre nom ; synthèses et bilans la comptent."
     )
+
+
+def edit_done(app: App, clause_id: int, history_id: int) -> str | None:
+    """What the lot's page says after an outcome was corrected or withdrawn by its N°, read
+    from the clause's history row that keeps it (a withdrawn outcome has no row left); None
+    when the row is not such a row of this lot (an edited address)."""
+    with reading(app) as session:
+        row = session.get(ClauseHistory, history_id)
+        if row is None or row.clause_id != clause_id or row.event != outcome_service.HISTORY_EVENT:
+            return None
+        said = row.reason or ""
+    found = re.fullmatch(r"sortie n° (\d+) de (.+?) (corrigée|retirée) : (.*)", said, re.S)
+    if found is None:
+        return None
+    number, reference, verb, rest = found.groups()
+    rest = rest.rstrip(".").replace(" : ", f"{NBSP}: ")  # the page's spacing, not the file's
+    text = f"Sortie n°{NBSP}{number} de {reference} {verb}{NBSP}: {rest}."
+    if verb == "retirée":
+        return (
+            text + " Elle ne compte plus dans les synthèses ni les bilans ; l'historique de la "
+            "clause garde qui, quand et pourquoi."
+        )
+    return text + " L'historique de la clause garde l'ancienne et la nouvelle, à votre nom."
 
 
 #: The word of ``?fait=sortie-N-…`` for each thing ``record_outcome`` may have done.
@@ -355,8 +390,8 @@ def record_from_form(
 ) -> RecordedOutcome:
     """``clauses participant outcome REF --clause N --type … --date …`` from the form's text,
     then ``participants.record_outcome`` (its checks: hours declared on the lot, a date between
-    the first month declared there and today, a lot not closed, another outcome only replaced
-    on purpose)."""
+    the first month declared there and today, one situation a day; ``replace`` corrects the
+    only outcome)."""
     if not reference.strip():
         raise InputRefused(f"Participant{NBSP}: choisissez-le dans la liste.")
     kind = outcome_type_of(outcome_type)
@@ -371,4 +406,60 @@ def record_from_form(
         on=day,
         replace=replace,
         actor=actor,
+    )
+
+
+def _number(text: str) -> int:
+    """The outcome's N° the list sends; refused naming the field otherwise."""
+    cleaned = text.strip().removeprefix("n°").strip()
+    if not cleaned:
+        raise InputRefused(f"Sortie{NBSP}: choisissez-la dans la liste.")
+    if not cleaned.isdigit() or len(cleaned) > 9:
+        raise InputRefused(f"Sortie {quoted(text)}{NBSP}: choisissez-la dans la liste.")
+    return int(cleaned)
+
+
+def fix_from_form(
+    app: App,
+    clause_id: int,
+    *,
+    number: str,
+    outcome_type: str,
+    on: str,
+    reason: str,
+    actor: str,
+) -> OutcomeEdit:
+    """``clauses participant outcome-fix N° --type … --date … --reason …`` from the form's text
+    (an empty type or date stays as recorded), on an outcome of this lot."""
+    outcome_id = _number(number)
+    kind = outcome_type_of(outcome_type) if outcome_type.strip() else None
+    day = _day(on, "Date de sortie")
+    if kind is None and day is None:
+        raise InputRefused(
+            f"Type de sortie, Date de sortie{NBSP}: indiquez le bon type, la bonne date ou les "
+            "deux (ce qui reste vide ne change pas)."
+        )
+    if not reason.strip():
+        raise InputRefused(
+            f"Motif{NBSP}: dites pourquoi la sortie est corrigée, l'historique de la clause le "
+            "garde."
+        )
+    return participants.fix_outcome(
+        app, outcome_id, outcome_type=kind, on=day, reason=reason, actor=actor, on_clause=clause_id
+    )
+
+
+def remove_from_form(
+    app: App, clause_id: int, *, number: str, reason: str, actor: str
+) -> OutcomeEdit:
+    """``clauses participant outcome-remove N° --reason …`` from the form's text, on an outcome
+    of this lot."""
+    outcome_id = _number(number)
+    if not reason.strip():
+        raise InputRefused(
+            f"Motif{NBSP}: dites pourquoi la sortie est retirée, l'historique de la clause le "
+            "garde."
+        )
+    return participants.remove_outcome(
+        app, outcome_id, reason=reason, actor=actor, on_clause=clause_id
     )

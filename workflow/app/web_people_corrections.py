@@ -332,6 +332,8 @@ class ParticipantOutcome:
     clause_id: int | None
     lot: str
     description: str
+    #: Its N°: what the lot's page corrects or withdraws (``clauses participant outcome-fix``).
+    id: int = 0
 
 
 def _lot_words(market: str | None, lot_number: str | None) -> str:
@@ -352,6 +354,7 @@ def _outcomes(session: Session, app: App, participant_id: int) -> tuple[Particip
             line.clause_id,
             _lot_words(line.market, line.lot_number),
             line.description,
+            line.id,
         )
         for line in lines
     )

@@ -19,12 +19,15 @@ report's footnotes say them in French):
   band is their age in the year (only the birth year is kept).
 - contracts by type: distinct participants per contract type over the year's lines (someone
   hired under two contracts counts under each), with the hours worked under it.
-- outcomes: ``Outcome`` rows dated in the year, by type, and by group through ``group_of`` and the
-  ``outcome_groups`` setting (never the stored group), that count (``services.outcomes.counted``:
-  their participant has hours worked on their clause, the rule that allowed recording them; a
-  cancelled declaration that took someone's only hours there leaves their outcome out until the
-  month is declared again). With ``--buyer``, outcomes tied to no clause are left out (they
-  belong to no buyer).
+- outcomes: each participant x clause once, by its latest ``Outcome`` dated in the year
+  (``outcome_counts.latest_up_to`` on 31 December, dated from 1 January: a CDI in September
+  supersedes a short training in March of the same year; the year before still counts its own
+  outcome, an outcome dated later never changes it), by type, and by group through ``group_of``
+  and the ``outcome_groups`` setting (never the stored group), that count
+  (``services.outcomes.counted``: their participant has hours worked on their clause, the rule
+  that allowed recording them; a cancelled declaration that took someone's only hours there
+  leaves their outcome out until the month is declared again). With ``--buyer``, outcomes tied
+  to no clause are left out (they belong to no buyer).
 - clauses by stage: the stage at the end of the year from the append-only history, for clauses
   created before that end.
 """
@@ -78,7 +81,7 @@ from workflow.domain.vocabulary import (
     category_label,
 )
 from workflow.errors import InputRefused, NotFound
-from workflow.services.outcomes import counted
+from workflow.services.outcome_counts import counted, latest_up_to
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -290,12 +293,11 @@ def compile_annual_report(
     order = {str(code): i for i, code in enumerate(CONTRACT_LABELS)}
     contracts.sort(key=lambda c: (order.get(c.code, len(order)), c.code))
 
-    outcome_rows = select(Outcome.type, func.count()).where(
-        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31), counted()
-    )
-    outcome_total = select(func.count(Outcome.id)).where(
-        Outcome.date >= period.first_month, Outcome.date <= date(year, 12, 31), counted()
-    )
+    # Each participant x clause once, by its latest outcome of the year (``latest_up_to``):
+    # the total is then the number of pairs, the sum of the types and of the groups.
+    in_year = (Outcome.date >= period.first_month, latest_up_to(date(year, 12, 31)), counted())
+    outcome_rows = select(Outcome.type, func.count()).where(*in_year)
+    outcome_total = select(func.count(Outcome.id)).where(*in_year)
     if buyer_id is not None:
         outcome_rows = _on_clauses(
             outcome_rows.join(Clause, Clause.id == Outcome.clause_id), buyer_id

@@ -7,6 +7,11 @@ a correction with the person) can put one back. Each such change reads ``counted
 before it and ``count_change`` after it, in its transaction, and says what moved with the same
 sentences (``count_sentences``) in its output and its history row.
 
+A participant may have several outcomes on one clause (a short training in March, then a CDI in
+September). Every figure counts each (participant, clause) once in a period, by its latest
+outcome dated in that period (``latest_up_to``): the CDI supersedes the training in the year of
+both, while an earlier period whose end comes before the CDI still counts the training.
+
 Apart from ``outcomes`` (which re-exports these): ``declarations`` needs them to say what a
 correction did, and ``outcomes`` reads ``declarations``.
 """
@@ -15,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, and_, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from workflow.adapters.orm import Declaration, DeclarationLine, Outcome, Participant
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS
@@ -56,6 +62,34 @@ def counted(known: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
         .exists()
     )
     return or_(Outcome.clause_id.is_(None), lines)
+
+
+def latest_up_to(day: date | None = None) -> ColumnElement[bool]:
+    """Whether an ``Outcome`` row is the one its (participant, clause) counts by up to ``day``
+    (every date when None), as a condition on a query of ``Outcome``: dated up to ``day``, and
+    no outcome of the same pair dated after it up to ``day`` (on the same date, none recorded
+    after it: the highest id). A period from ``first`` to ``day`` counts the rows also dated
+    from ``first``: a pair's latest up to ``day`` is its latest in the period when dated in it,
+    and a pair whose latest up to ``day`` is older has no outcome in the period at all.
+
+    So a later outcome supersedes an earlier one in every period holding both (a figure counts
+    each pair once: total = sum of the types = sum of the groups, never more than the pairs),
+    and never changes a period ended before it. One ``NOT EXISTS`` probing the pair's few rows
+    through ``ix_outcomes_participant_id``: no query per row. The outcomes tied to no clause
+    (older data) are the participant's own pair."""
+    later = aliased(Outcome)
+    newer = (
+        select(later.id)
+        .where(
+            later.participant_id == Outcome.participant_id,
+            later.clause_id.is_not_distinct_from(Outcome.clause_id),
+            or_(later.date > Outcome.date, and_(later.date == Outcome.date, later.id > Outcome.id)),
+        )
+        .correlate(Outcome)
+    )
+    if day is None:
+        return ~newer.exists()
+    return and_(Outcome.date <= day, ~newer.where(later.date <= day).exists())
 
 
 @dataclass(frozen=True)

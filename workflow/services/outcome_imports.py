@@ -6,6 +6,8 @@ named twice on a lot even when the date is wrong; the other cells even without a
 any problem refuses the file as a whole with the line and column of each error (by line, then
 column), then every line is written through ``write_outcome`` in the caller's single transaction.
 Importing the same file again changes nothing: each line is then reported as already recorded.
+A participant may have several outcomes on one clause (dated events), one a day: two lines of one
+pair on one day with different types are refused, the very same line twice is recorded once.
 
 The file's clauses are locked once, in the order of their ids, before anything is checked: two
 imports naming the same clauses in different orders then queue instead of deadlocking, and the
@@ -175,7 +177,10 @@ def parse_outcomes(
         resolver = Resolver(session, clause_id)
     participants = _participants(session, table)
     rows: list[_Row] = []
-    seen: dict[tuple[int, int], int] = {}
+    # Each (participant, clause) may have several outcomes, one a day: the lines already read
+    # of each pair, by date, so a second situation on one day is refused with the first's line.
+    seen: dict[tuple[int, int], dict[date, _Row]] = {}
+    named_lines: dict[tuple[int, int], int] = {}
     for csv_row in table.rows:
         reader = RowReader(table, csv_row, errors)
         named, row = _read_row(reader, resolver, participants)
@@ -183,16 +188,31 @@ def parse_outcomes(
             continue
         participant, clause = named
         pair = (participant.id, clause.id)
-        if pair in seen:
+        if replace and pair in named_lines:
+            # --replace corrects the pair's only outcome: two lines could not both be it.
             reader.fail(
                 "reference",
-                f"participant « {participant.reference} » : sortie de la même clause déjà "
-                f"indiquée ligne {seen[pair]} (une sortie par participant et par clause).",
+                f"participant « {participant.reference} » : même clause déjà indiquée ligne "
+                f"{named_lines[pair]} ; avec --replace, une seule ligne par participant et par "
+                "clause (elle corrige sa sortie).",
             )
             continue
-        seen[pair] = csv_row.line
-        if row is not None:
-            rows.append(row)
+        named_lines.setdefault(pair, csv_row.line)
+        if row is None:
+            continue
+        earlier = seen.setdefault(pair, {}).get(row.on)
+        if earlier is not None and earlier.outcome_type is row.outcome_type:
+            continue  # the very same outcome twice: recorded once, as a re-import would
+        if earlier is not None:
+            reader.fail(
+                "type",
+                f"participant « {participant.reference} » : une autre sortie de la même clause "
+                f"le {row.on:%d/%m/%Y} est déjà indiquée ligne {earlier.line} "
+                f"({earlier.outcome_type.label}) : une seule situation par jour.",
+            )
+            continue
+        seen[pair][row.on] = row
+        rows.append(row)
     _lock_clauses(session, rows)
     known = known_of_pairs(session, {row.pair: row.line for row in rows})
     for row in rows:
@@ -237,6 +257,7 @@ def import_outcomes_file(
             row.outcome_type,
             row.on,
             existing=known[row.pair].existing,
+            replace=replace,
             actor=actor,
             now=now,
             groups=groups,

@@ -1,10 +1,15 @@
 """Recording what became of a participant after working on a clause ("sortie").
 
-One outcome per participant and clause: recording the very same one again changes nothing (a
-command or an import can be run twice), a different one is refused unless ``replace`` is asked,
-so a correction is deliberate. The participant must have worked on the clause (declared hours)
-and the date must lie between their first declared month there and today, in the service's time
-zone. Each change writes a history row on the clause in the same transaction.
+Outcomes are dated events: a participant may have several on one clause (a short training in
+March, a CDI in September). Recording the very same (participant, clause, type, date) again
+changes nothing (a command or an import can be run twice); another type or date is added, except
+a second situation on the same day, refused: one situation per day. A wrong entry is corrected
+(``fix_outcome``) or withdrawn (``remove_outcome``, the row deleted) by its N°, on purpose and
+with a reason the clause's history keeps; ``replace`` (the former ``--replace``) still corrects
+the pair's outcome when it has exactly one. The participant must have worked on the clause
+(declared hours) and the date must lie between their first declared month there and today, in
+the service's time zone; a closed clause still takes outcomes (they are often known months
+after). Each change writes a history row on the clause in the same transaction.
 
 An outcome *counts* (in the annual report, the monthly summaries, a clause's results) while its
 participant still has hours worked on its clause (``counted``): the very condition that allowed
@@ -121,15 +126,16 @@ class RecordedOutcome:
         if self.change is Change.UNCHANGED:
             return (
                 f"Rien de nouveau : la sortie de {self.reference} de la clause "
-                f"n° {self.clause_id} est déjà enregistrée, {self.description}."
+                f"n° {self.clause_id} est déjà enregistrée (n° {self.outcome_id}), "
+                f"{self.description}."
             )
         if self.change is Change.REPLACED and self.previous is not None:
             label, on = self.previous
             return (
-                f"Sortie corrigée : {where}, {self.description} (remplace {label} le "
-                f"{on:%d/%m/%Y})."
+                f"Sortie n° {self.outcome_id} corrigée : {where}, {self.description} (remplace "
+                f"{label} le {on:%d/%m/%Y})."
             )
-        return f"Sortie enregistrée : {where}, {self.description}."
+        return f"Sortie n° {self.outcome_id} enregistrée : {where}, {self.description}."
 
 
 def first_worked_month(session: Session, participant_id: int, clause_id: int) -> date | None:
@@ -153,12 +159,14 @@ def worked_clauses(session: Session, participant_id: int) -> list[int]:
     )
 
 
-def find_outcome(session: Session, participant_id: int, clause_id: int) -> Outcome | None:
-    return session.scalar(
-        select(Outcome)
-        .where(Outcome.participant_id == participant_id, Outcome.clause_id == clause_id)
-        .order_by(Outcome.id)
-        .limit(1)
+def find_outcomes(session: Session, participant_id: int, clause_id: int) -> tuple[Outcome, ...]:
+    """Every outcome of this participant on this clause, oldest first."""
+    return tuple(
+        session.scalars(
+            select(Outcome)
+            .where(Outcome.participant_id == participant_id, Outcome.clause_id == clause_id)
+            .order_by(Outcome.id)
+        )
     )
 
 
@@ -166,13 +174,13 @@ def find_outcome(session: Session, participant_id: int, clause_id: int) -> Outco
 class Known:
     """What the database holds of one participant on one clause, as the checks need it."""
 
-    existing: Outcome | None
+    existing: tuple[Outcome, ...]  # oldest first
     first_month: date | None  # the first month with hours declared there
 
 
 def known_of(session: Session, participant_id: int, clause_id: int) -> Known:
     return Known(
-        find_outcome(session, participant_id, clause_id),
+        find_outcomes(session, participant_id, clause_id),
         first_worked_month(session, participant_id, clause_id),
     )
 
@@ -182,14 +190,13 @@ def known_of_pairs(session: Session, pairs: Collection[Pair]) -> dict[Pair, Know
     if not pairs:
         return {}
     people, clauses = {p for p, _ in pairs}, {c for _, c in pairs}
-    existing: dict[tuple[int, int | None], Outcome] = {}
+    existing: dict[tuple[int, int | None], list[Outcome]] = defaultdict(list)
     for outcome in session.scalars(
         select(Outcome)
         .where(Outcome.participant_id.in_(people), Outcome.clause_id.in_(clauses))
-        .order_by(Outcome.id.desc())
+        .order_by(Outcome.id)
     ):
-        # Newest first, so the oldest row of a pair wins as in ``find_outcome``.
-        existing[(outcome.participant_id, outcome.clause_id)] = outcome
+        existing[(outcome.participant_id, outcome.clause_id)].append(outcome)
     first: dict[Pair, date] = {
         (participant_id, clause_id): month
         for participant_id, clause_id, month in session.execute(
@@ -205,7 +212,7 @@ def known_of_pairs(session: Session, pairs: Collection[Pair]) -> dict[Pair, Know
             .group_by(DeclarationLine.participant_id, Declaration.clause_id)
         )
     }
-    return {pair: Known(existing.get(pair), first.get(pair)) for pair in pairs}
+    return {pair: Known(tuple(existing.get(pair, ())), first.get(pair)) for pair in pairs}
 
 
 def type_label(code: str) -> str:
@@ -214,6 +221,61 @@ def type_label(code: str) -> str:
 
 def is_same(existing: Outcome | None, outcome_type: OutcomeType, on: date) -> bool:
     return existing is not None and existing.type == outcome_type.value and existing.date == on
+
+
+def same_one(existing: Collection[Outcome], outcome_type: OutcomeType, on: date) -> Outcome | None:
+    """The outcome already recorded with this very type and date, if any."""
+    return next((o for o in existing if is_same(o, outcome_type, on)), None)
+
+
+def numbered(outcome: Outcome) -> str:
+    """« n° 12 : Formation courte (non qualifiante) le 10/03/2027 »."""
+    return f"n° {outcome.id} : {type_label(outcome.type)} le {outcome.date:%d/%m/%Y}"
+
+
+#: How the command line corrects or withdraws one outcome (the web form says its own words).
+FIX_COMMAND = "clauses participant outcome-fix"
+REMOVE_COMMAND = "clauses participant outcome-remove"
+
+
+def _no_hours(session: Session, participant: Participant, clause: Clause) -> str:
+    elsewhere = ", ".join(f"n° {n}" for n in worked_clauses(session, participant.id))
+    stage = Stage(clause.stage)
+    at_stage = (
+        f", à l'étape « {LABELS[stage]} »"
+        if stage in FINAL_STAGES and stage is not Stage.CLOSED
+        else ""
+    )
+    return (
+        f"{participant.reference} n'a aucune heure déclarée sur {clause_ref(clause)}{at_stage} : "
+        "une sortie s'enregistre sur une clause où le participant a travaillé"
+        + (f" (heures déclarées sur : clause {elsewhere})." if elsewhere else ".")
+    )
+
+
+def _date_problems(
+    participant: Participant, clause: Clause, on: date, *, first: date, today: date
+) -> list[str]:
+    problems: list[str] = []
+    if on > today:
+        problems.append(
+            f"Date de sortie {on:%d/%m/%Y} dans le futur : on enregistre une sortie une fois "
+            f"connue (aujourd'hui : {today:%d/%m/%Y})."
+        )
+    if on < first:
+        problems.append(
+            f"Date de sortie {on:%d/%m/%Y} antérieure à {french_month(first)}, premier mois "
+            f"déclaré pour {participant.reference} sur {clause_ref(clause)}."
+        )
+    return problems
+
+
+def _same_day(participant: Participant, clause: Clause, other: Outcome) -> str:
+    return (
+        f"{participant.reference} a déjà une sortie le {other.date:%d/%m/%Y} sur la clause "
+        f"n° {clause.id} ({numbered(other)}) : une seule situation par jour. Si elle est "
+        f"fausse, corrigez-la : « {FIX_COMMAND} {other.id} --type … --date … --reason … »."
+    )
 
 
 def outcome_problems(
@@ -230,43 +292,28 @@ def outcome_problems(
     """Everything that forbids recording this outcome, in French; [] when it may be recorded.
 
     The very same outcome already recorded is no problem: recording it changes nothing.
+    Another one is added, unless it falls on the day of another (one situation per day);
+    ``replace`` corrects the pair's only outcome and is refused when there are several.
     ``known`` spares the lookups when the caller has them (``known_of_pairs``).
+    A closed clause takes outcomes (known months after); an abandoned one has no hours.
     """
     known = known or known_of(session, participant.id, clause.id)
     existing = known.existing
-    if is_same(existing, outcome_type, on):
+    if same_one(existing, outcome_type, on) is not None:
         return []
-    stage = Stage(clause.stage)
-    if stage in FINAL_STAGES:
-        return [
-            f"{clause.label} est à l'étape « {LABELS[stage]} » : ses chiffres ne changent plus, "
-            "aucune sortie ne peut y être enregistrée."
-        ]
     first = known.first_month
     if first is None:
-        elsewhere = ", ".join(f"n° {n}" for n in worked_clauses(session, participant.id))
-        return [
-            f"{participant.reference} n'a aucune heure déclarée sur {clause_ref(clause)} : une "
-            "sortie s'enregistre sur une clause où le participant a travaillé"
-            + (f" (heures déclarées sur : clause {elsewhere})." if elsewhere else ".")
-        ]
-    problems: list[str] = []
-    if on > today:
+        return [_no_hours(session, participant, clause)]
+    problems = _date_problems(participant, clause, on, first=first, today=today)
+    if replace and len(existing) > 1:
+        listed = " ; ".join(numbered(o) for o in existing)
         problems.append(
-            f"Date de sortie {on:%d/%m/%Y} dans le futur : on enregistre une sortie une fois "
-            f"connue (aujourd'hui : {today:%d/%m/%Y})."
+            f"{participant.reference} a {len(existing)} sorties sur la clause n° {clause.id} "
+            f"({listed}) : --replace ne sait pas laquelle corriger. Corrigez celle qui est "
+            f"fausse par son N° : « {FIX_COMMAND} N° --type … --date … --reason … »."
         )
-    if on < first:
-        problems.append(
-            f"Date de sortie {on:%d/%m/%Y} antérieure à {french_month(first)}, premier mois "
-            f"déclaré pour {participant.reference} sur {clause_ref(clause)}."
-        )
-    if existing is not None and not replace:
-        problems.append(
-            f"La sortie de {participant.reference} de la clause n° {clause.id} est déjà "
-            f"enregistrée : {type_label(existing.type)} le {existing.date:%d/%m/%Y}. Pour la "
-            "corriger, recommencez avec --replace."
-        )
+    elif not replace:
+        problems.extend(_same_day(participant, clause, o) for o in existing if o.date == on)
     return problems
 
 
@@ -283,7 +330,7 @@ def record_outcome(
     replace: bool = False,
     groups: Mapping[str, str] | None = None,
 ) -> RecordedOutcome:
-    """Record (or with ``replace``, correct) what became of a participant after a clause.
+    """Record (or with ``replace``, correct the only) outcome of a participant after a clause.
 
     ``groups`` is the ``outcome_groups`` setting: the group stored and said is the one in force."""
     today = local_date(require_aware(now), zone)
@@ -308,6 +355,7 @@ def record_outcome(
         outcome_type,
         on,
         existing=known.existing,
+        replace=replace,
         actor=actor,
         now=now,
         groups=groups,
@@ -334,13 +382,15 @@ def write_outcome(
     outcome_type: OutcomeType,
     on: date,
     *,
-    existing: Outcome | None,
+    existing: Collection[Outcome],
+    replace: bool = False,
     actor: str,
     now: datetime,
     groups: Mapping[str, str] | None = None,
 ) -> WrittenOutcome:
     """Write an outcome that ``outcome_problems`` allowed, with its history row, on a clause the
-    caller has locked. No flush: an import sends all its rows together."""
+    caller has locked: nothing for the very same one, a correction of the only one with
+    ``replace``, else a new row. No flush: an import sends all its rows together."""
     group = group_of(outcome_type.value, groups)
     draft = RecordedOutcome(
         0,
@@ -352,11 +402,13 @@ def write_outcome(
         Change.CREATED,
         group,
     )
-    if existing is not None and is_same(existing, outcome_type, on):
-        return WrittenOutcome(existing, dataclasses.replace(draft, change=Change.UNCHANGED))
-    row = existing or Outcome(participant_id=participant.id, clause_id=clause.id)
-    if existing is not None:
-        previous = (type_label(existing.type), existing.date)
+    same = same_one(existing, outcome_type, on)
+    if same is not None:
+        return WrittenOutcome(same, dataclasses.replace(draft, change=Change.UNCHANGED))
+    corrected = next(iter(existing)) if replace and len(existing) == 1 else None
+    row = corrected or Outcome(participant_id=participant.id, clause_id=clause.id)
+    if corrected is not None:
+        previous = (type_label(corrected.type), corrected.date)
         draft = dataclasses.replace(draft, change=Change.REPLACED, previous=previous)
     row.type, row.group, row.date = outcome_type.value, group.value, on
     session.add(row)
@@ -364,6 +416,185 @@ def write_outcome(
         session, clause, event=HISTORY_EVENT, actor=actor, reason=draft.history_reason, now=now
     )
     return WrittenOutcome(row, draft)
+
+
+# --- correcting and withdrawing one outcome by its N° -------------------------------------------
+
+#: A reason is a sentence of the history, not a file.
+REASON_MAX = 500
+
+
+def clean_reason(reason: str | None) -> str:
+    """The reason of a correction or a withdrawal, on one line; refused when empty or too long."""
+    cleaned = " ".join((reason or "").split())
+    if not cleaned:
+        raise InputRefused(
+            "Motif manquant : dites pourquoi la sortie est corrigée ou retirée (--reason), "
+            "l'historique de la clause le garde."
+        )
+    if len(cleaned) > REASON_MAX:
+        raise InputRefused(f"Motif trop long ({len(cleaned)} caractères) : au plus {REASON_MAX}.")
+    return cleaned
+
+
+def _locked_outcome(
+    session: Session, outcome_id: int, on_clause: int | None = None
+) -> tuple[Outcome, Clause]:
+    """The outcome N° ``outcome_id`` and its clause, locked: read again under the lock, so two
+    corrections of one outcome queue and the second sees the first. ``on_clause``: the clause
+    the page shows; an outcome of another one is refused (an edited address)."""
+    gone = NotFound(
+        f"Aucune sortie n° {outcome_id} (déjà retirée, ou numéro mal recopié). Les numéros : "
+        "« clauses participant list »."
+    )
+    clause_id = session.scalar(select(Outcome.clause_id).where(Outcome.id == outcome_id))
+    if clause_id is None:
+        raise gone
+    clause = get_clause(session, clause_id, for_update=True)
+    row = session.get(Outcome, outcome_id, populate_existing=True)
+    if row is None or row.clause_id != clause.id:
+        raise gone
+    if on_clause is not None and clause.id != on_clause:
+        raise InputRefused(
+            f"La sortie n° {outcome_id} n'est pas une sortie de la clause n° {on_clause} : "
+            "choisissez-la dans la liste."
+        )
+    return row, clause
+
+
+@dataclass(frozen=True)
+class OutcomeEdit:
+    """What ``fix_outcome`` or ``remove_outcome`` did, with what the CLI prints."""
+
+    outcome_id: int
+    reference: str
+    clause_id: int
+    #: « Formation courte (non qualifiante) (autre) le 10/03/2027 »: before the change.
+    before: str
+    #: After the correction; None for a withdrawal.
+    after: str | None
+    reason: str
+    changed: bool
+    #: The clause history row that keeps the change (0 when nothing changed).
+    history_id: int = 0
+
+    @property
+    def removed(self) -> bool:
+        return self.after is None
+
+    @property
+    def message(self) -> str:
+        if not self.changed:
+            return (
+                f"Rien de nouveau : la sortie n° {self.outcome_id} de {self.reference} "
+                f"(clause n° {self.clause_id}) est déjà {self.before}."
+            )
+        if self.after is None:
+            return (
+                f"Sortie n° {self.outcome_id} retirée : {self.reference}, clause "
+                f"n° {self.clause_id}, {self.before} ; motif : {self.reason}. Elle ne compte "
+                "plus dans les synthèses ni les bilans ; l'historique de la clause la garde."
+            )
+        return (
+            f"Sortie n° {self.outcome_id} corrigée : {self.reference}, clause "
+            f"n° {self.clause_id}, {self.after} (remplace {self.before}) ; motif : {self.reason}."
+        )
+
+
+def _described(outcome_type: str, on: date, groups: Mapping[str, str] | None) -> str:
+    group = OUTCOME_GROUP_LABELS[group_of(outcome_type, groups)].lower()
+    return f"{type_label(outcome_type)} ({group}) le {on:%d/%m/%Y}"
+
+
+def fix_outcome(
+    session: Session,
+    outcome_id: int,
+    *,
+    outcome_type: OutcomeType | None,
+    on: date | None,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    zone: ZoneInfo,
+    groups: Mapping[str, str] | None = None,
+    on_clause: int | None = None,
+) -> OutcomeEdit:
+    """Correct the outcome N° ``outcome_id``: its type, its date or both (what is not given
+    stays), with a reason the clause's history keeps. The same checks as recording one."""
+    today = local_date(require_aware(now), zone)
+    cleaned = clean_reason(reason)
+    row, clause = _locked_outcome(session, outcome_id, on_clause)
+    participant = session.get_one(Participant, row.participant_id)
+    new_type = outcome_type or OutcomeType(row.type)
+    new_on = on or row.date
+    before = _described(row.type, row.date, groups)
+    after = _described(new_type.value, new_on, groups)
+    edit = OutcomeEdit(row.id, participant.reference, clause.id, before, after, cleaned, True)
+    if is_same(row, new_type, new_on):
+        return dataclasses.replace(edit, changed=False)
+    known = known_of(session, participant.id, clause.id)
+    if known.first_month is None:
+        raise InputRefused(
+            _no_hours(session, participant, clause)
+            + f" Si la sortie n° {row.id} est fausse, retirez-la : « {REMOVE_COMMAND} "
+            f"{row.id} --reason … »."
+        )
+    problems = _date_problems(participant, clause, new_on, first=known.first_month, today=today)
+    problems.extend(
+        _same_day(participant, clause, o)
+        for o in known.existing
+        if o.id != row.id and o.date == new_on
+    )
+    if problems:
+        raise InputRefused(" ".join(problems))
+    row.type, row.date = new_type.value, new_on
+    row.group = group_of(new_type.value, groups).value
+    kept = add_history(
+        session,
+        clause,
+        event=HISTORY_EVENT,
+        actor=actor,
+        reason=(
+            f"sortie n° {row.id} de {participant.reference} corrigée : {after} (remplace "
+            f"{before}) ; motif : {cleaned}"
+        ),
+        now=now,
+    )
+    session.flush()
+    return dataclasses.replace(edit, history_id=kept.id)
+
+
+def remove_outcome(
+    session: Session,
+    outcome_id: int,
+    *,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    groups: Mapping[str, str] | None = None,
+    on_clause: int | None = None,
+) -> OutcomeEdit:
+    """Withdraw the outcome N° ``outcome_id``, entered by mistake: the row is deleted (the
+    figures no longer count it) and the clause's history keeps who, when, what and why."""
+    cleaned = clean_reason(reason)
+    row, clause = _locked_outcome(session, outcome_id, on_clause)
+    participant = session.get_one(Participant, row.participant_id)
+    before = _described(row.type, row.date, groups)
+    kept = add_history(
+        session,
+        clause,
+        event=HISTORY_EVENT,
+        actor=actor,
+        reason=(
+            f"sortie n° {row.id} de {participant.reference} retirée : {before} ; motif : {cleaned}"
+        ),
+        now=now,
+    )
+    session.delete(row)
+    session.flush()
+    return OutcomeEdit(
+        outcome_id, participant.reference, clause.id, before, None, cleaned, True, kept.id
+    )
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -385,6 +616,8 @@ class OutcomeLine:
     counted: bool = True
     #: Why it is not counted, in French (« non comptée : … »); None when it counts.
     not_counted: str | None = None
+    #: Its N°, shown in the listings: what ``outcome-fix`` and ``outcome-remove`` take.
+    id: int = 0
 
     @property
     def description(self) -> str:
@@ -453,6 +686,7 @@ def list_outcomes(
                 group_label=OUTCOME_GROUP_LABELS[group],
                 on=outcome.date,
                 counted=counts,
+                id=outcome.id,
                 not_counted=None
                 if counts or outcome.clause_id is None
                 else not_counted_reason(session, reference, outcome.clause_id),

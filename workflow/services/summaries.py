@@ -73,14 +73,17 @@ means every month from the first one to M included):
   annual report are the people active in at least one of its months' summaries.
 - **Hours by delivery mode**: declaration lines, in M and up to M.
 - **Contracts by type**: distinct participant x contract type with hours, in M and up to M.
-- **Outcomes**: ``Outcome`` rows dated in M, and up to its end, grouped by ``Outcome.type`` in
-  SQL and folded into reporting groups at reading time by ``group_of`` (the ``outcome_groups``
-  setting over the default mapping; the stored ``Outcome.group`` is not read), each while it
-  counts (``services.outcomes.counted``: its participant has hours worked on its clause in the
-  declarations known at the time; a cancellation of their only month there leaves it out until
-  the month is declared again). Outcomes tied to no clause count only in the overall scope.
-  Outcomes have no recording instant: one recorded after the summary with a date in M changes
-  the figures compiled after it.
+- **Outcomes**: each participant x clause once, by its latest ``Outcome`` dated up to M's end
+  (``outcome_counts.latest_up_to``: a CDI in September supersedes a short training in March;
+  the summary of April still counts the training), in the month when that outcome is dated in
+  M, grouped by ``Outcome.type`` in SQL and folded into reporting groups at reading time by
+  ``group_of`` (the ``outcome_groups`` setting over the default mapping; the stored
+  ``Outcome.group`` is not read), each while it counts (``services.outcomes.counted``: its
+  participant has hours worked on its clause in the declarations known at the time; a
+  cancellation of their only month there leaves it out until the month is declared again).
+  Outcomes tied to no clause count only in the overall scope. Outcomes have no recording
+  instant: one recorded after the summary with a date up to M's end changes the figures
+  compiled after it; one dated after M's end never does.
 - **Stages** (clauses by stage, each clause's stage, the buyers written to): the stage at the
   end of M by the rule above, read from the append-only ``clause_history`` (its latest row
   before the month's end, in the configured time zone) or implied by the dates of a clause
@@ -210,6 +213,7 @@ from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_emai
 from workflow.errors import NotFound
 from workflow.services.departed_months import not_after_departure
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
+from workflow.services.outcome_counts import latest_up_to
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -926,8 +930,9 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
       hours, in M and up to M;
     - contracts by type per buyer, and over the territory: distinct participant x contract
       type with hours, in M and up to M;
-    - outcomes dated up to M's end, per buyer (the territory's are the buyers' added up, with
-      the outcomes tied to no clause): each while it counts (``services.outcomes.counted``:
+    - outcomes, each participant x clause by its latest dated up to M's end (in the month
+      when dated in M), per buyer (the territory's are the buyers' added up, with the outcomes
+      tied to no clause): each while it counts (``services.outcomes.counted``:
       its participant has hours worked on its clause in the declarations known at ``as_of``,
       whatever their month), asked of the grouped lines instead of the lines again.
 
@@ -1118,12 +1123,14 @@ def _line_figures(session: Session, period: _Period, buyer_id: int | None) -> _L
 
 
 def _counted_outcomes(period: _Period, buyer_id: int | None, lines: Any, buyers: Any) -> Any:
-    """The branch of ``_line_figures`` for outcomes: per buyer and type, those dated in M and
-    up to its end, each while it counts. ``counted`` asks whether its participant has a line of
-    hours worked on its clause among the declarations known at ``as_of``: ``lines`` (those very
-    lines, grouped by clause and participant) answers it from rows the statement holds already,
-    where ``counted`` would read the lines again. ``buyers``: the buyer of each clause of the
-    scope. Outcomes tied to no clause come with no buyer (NULL), for the territory only."""
+    """The branch of ``_line_figures`` for outcomes: per buyer and type, each participant x
+    clause once, by its latest outcome dated up to M's end (``latest_up_to``), in the month when
+    that one is dated in M (its latest in M, then), each while it counts. ``counted`` asks
+    whether its participant has a line of hours worked on its clause among the declarations
+    known at ``as_of``: ``lines`` (those very lines, grouped by clause and participant) answers
+    it from rows the statement holds already, where ``counted`` would read the lines again.
+    ``buyers``: the buyer of each clause of the scope. Outcomes tied to no clause come with no
+    buyer (NULL), for the territory only."""
     in_month = case((Outcome.date >= period.month, 1), else_=0)
     worked_on_clause = (
         select(lines.c.clause_id)
@@ -1141,7 +1148,7 @@ def _counted_outcomes(period: _Period, buyer_id: int | None, lines: Any, buyers:
         func.sum(in_month),
         func.count(),
         null(),
-    ).where(Outcome.date <= period.last)
+    ).where(latest_up_to(period.last))
     if buyer_id is None:
         statement = statement.select_from(Outcome).outerjoin(
             buyers, buyers.c.clause_id == Outcome.clause_id

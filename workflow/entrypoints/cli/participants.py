@@ -42,7 +42,13 @@ from workflow.entrypoints.cli.common import (
     say,
 )
 from workflow.errors import InputRefused
-from workflow.services.outcomes import Change, OutcomeLine, ParticipantLine, RecordedOutcome
+from workflow.services.outcomes import (
+    Change,
+    OutcomeEdit,
+    OutcomeLine,
+    ParticipantLine,
+    RecordedOutcome,
+)
 from workflow.services.participants import ParticipantChange
 
 CHANGE_WORDS = {
@@ -52,7 +58,16 @@ CHANGE_WORDS = {
 }
 
 replace_option = click.option(
-    "--replace", is_flag=True, help="Remplace une sortie déjà enregistrée pour ce participant."
+    "--replace",
+    is_flag=True,
+    help="Corrige la sortie déjà enregistrée pour ce participant sur cette clause, s'il n'en a "
+    "qu'une (sinon : clauses participant outcome-fix N°).",
+)
+
+TYPE_HELP = (
+    "Type de sortie, ex. « CDI », « CDD de moins de 6 mois », « contrat d'apprentissage », "
+    "« contrat pro », « formation courte », « formation qualifiante », « perdu de vue » (la "
+    "liste : clauses participant types)."
 )
 
 #: A clause designated as people know it.
@@ -68,6 +83,7 @@ def parse_type(text: str) -> OutcomeType:
 
 def outcome_data(line: OutcomeLine) -> dict[str, Any]:
     return {
+        "sortie": line.id,
         "participant": line.reference,
         "clause": line.clause_id,
         "marche": line.market,
@@ -112,9 +128,7 @@ def participant_group() -> None:
     "--type",
     "type_text",
     required=True,
-    help="Type de sortie, ex. « CDI », « CDD de moins de 6 mois », « contrat d'apprentissage », "
-    "« contrat pro », « formation courte », « formation qualifiante », « perdu de vue » (la "
-    "liste : clauses participant types).",
+    help=TYPE_HELP,
 )
 @click.option("--date", "date_text", required=True, help="Date de la sortie (jj/mm/aaaa).")
 @replace_option
@@ -130,8 +144,10 @@ def outcome_command(
     actor: str | None,
     as_json: bool,
 ) -> None:
-    """Enregistre la sortie d'un participant d'une clause où il a travaillé (sans risque si
-    relancé : la même sortie n'est enregistrée qu'une fois)."""
+    """Enregistre une sortie d'un participant d'une clause où il a travaillé, même clôturée.
+    Un participant peut en avoir plusieurs (une formation courte puis un CDI), une par jour ;
+    sans risque si relancé : la même sortie n'est enregistrée qu'une fois. Pour corriger ou
+    retirer une sortie : outcome-fix, outcome-remove."""
     outcome_type = parse_type(type_text)
     on = parse_date_fr(date_text, "--date")
     recorded = commands.record_outcome(
@@ -147,6 +163,77 @@ def outcome_command(
         print_json(recorded_data(recorded))
     else:
         say(recorded.message)
+
+
+def edit_data(edit: OutcomeEdit) -> dict[str, Any]:
+    return {
+        "sortie": edit.outcome_id,
+        "participant": edit.reference,
+        "clause": edit.clause_id,
+        "avant": edit.before,
+        "apres": edit.after,
+        "retiree": edit.removed,
+        "motif": edit.reason,
+        "modifie": edit.changed,
+        "message": edit.message,
+    }
+
+
+def print_edit(edit: OutcomeEdit, as_json: bool) -> None:
+    if as_json:
+        print_json(edit_data(edit))
+    else:
+        say(edit.message)
+
+
+required_reason = click.option(
+    "--reason",
+    default=None,
+    help="Pourquoi (obligatoire) : inscrit à l'historique de la clause avec qui et quand.",
+)
+
+
+@participant_group.command("outcome-fix")
+@click.argument("outcome_id", metavar="N°", type=int)
+@click.option("--type", "type_text", default=None, help=f"Le bon type. {TYPE_HELP}")
+@click.option("--date", "date_text", default=None, help="La bonne date (jj/mm/aaaa).")
+@required_reason
+@actor_option
+@json_option
+@handle_errors
+def outcome_fix_command(
+    outcome_id: int,
+    type_text: str | None,
+    date_text: str | None,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Corrige la sortie N° (son numéro : clauses participant list) : son type, sa date ou les
+    deux, avec un motif gardé à l'historique de la clause (l'ancienne et la nouvelle)."""
+    if type_text is None and date_text is None:
+        raise click.UsageError("Rien à corriger : indiquez --type, --date ou les deux.")
+    outcome_type = parse_type(type_text) if type_text is not None else None
+    on = parse_date_fr(date_text, "--date") if date_text is not None else None
+    edit = commands.fix_outcome(
+        get_app(), outcome_id, outcome_type=outcome_type, on=on, reason=reason, actor=actor
+    )
+    print_edit(edit, as_json)
+
+
+@participant_group.command("outcome-remove")
+@click.argument("outcome_id", metavar="N°", type=int)
+@required_reason
+@actor_option
+@json_option
+@handle_errors
+def outcome_remove_command(
+    outcome_id: int, reason: str | None, actor: str | None, as_json: bool
+) -> None:
+    """Retire la sortie N° enregistrée par erreur (son numéro : clauses participant list) : elle
+    ne compte plus ; l'historique de la clause garde qui, quand, laquelle et pourquoi."""
+    edit = commands.remove_outcome(get_app(), outcome_id, reason=reason, actor=actor)
+    print_edit(edit, as_json)
 
 
 def participant_data(line: ParticipantLine, this_year: int) -> dict[str, Any]:
@@ -170,7 +257,10 @@ def participant_data(line: ParticipantLine, this_year: int) -> dict[str, Any]:
 
 def outcome_cell(line: OutcomeLine, with_clause: bool) -> str:
     where = f", clause n° {line.clause_id}" if with_clause and line.clause_id else ""
-    text = f"{line.type_label} ({line.group_label.lower()}) le {line.on:%d/%m/%Y}{where}"
+    text = (
+        f"n° {line.id} : {line.type_label} ({line.group_label.lower()}) le "
+        f"{line.on:%d/%m/%Y}{where}"
+    )
     return text if line.not_counted is None else f"{text} – {line.not_counted}"
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,7 +135,8 @@ KINDS = {
             "Enregistre ce que sont devenus les participants après leur parcours.",
             OUTCOME_COLUMNS,
             options=True,
-            replace_label="Remplacer une sortie déjà enregistrée (la corriger)",
+            replace_label="Remplacer la sortie déjà enregistrée (quand le participant n'en a "
+            "qu'une sur la clause)",
         ),
     )
 }
@@ -154,12 +156,21 @@ OPTION_WORDS = (
 )
 
 
+#: ``clauses participant outcome-fix|outcome-remove`` in an outcome's refusal: the lot's page
+#: corrects or withdraws one outcome on the site.
+OUTCOME_COMMANDS = re.compile(r"«\s*clauses participant outcome-(?:fix|remove)[^»]*»")
+OUTCOME_PAGE = (
+    "le formulaire « Corriger ou retirer une sortie » de la page « Participants et sorties » du lot"
+)
+
+
 def page_words(text: str) -> str:
     """A refusal in the words of the page: its « Clause » field and « Remplacer » box rather
     than the command's --clause and --replace; NBSP inside « » and before « : »."""
     for said, shown in OPTION_WORDS:
         text = text.replace(said, shown)
-    return nbsp(text)
+    text = text.replace("--replace ne sait pas", "la case « Remplacer » ne sait pas")
+    return nbsp(OUTCOME_COMMANDS.sub(OUTCOME_PAGE, text))
 
 
 def nbsp(text: str) -> str:

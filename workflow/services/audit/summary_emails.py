@@ -10,13 +10,17 @@ email (a handful of aggregate queries), never a query per cell.
 
 Some rows change after a summary for good reasons, and the figures recompiled for its moment
 then differ: a declaration corrected since (its row now carries the correction's instant), an
-outcome recorded since with a date in the month, an amendment of the hours, an end of
+outcome recorded since with a date up to the month's end, an amendment of the hours, an end of
 execution, a calendar or an award recorded (or corrected) since, a declaration cancelled since.
 A declaration corrected or cancelled moves the outcome tables too: an outcome counts while its
 participant has hours on its lot. Such a change leaves a history row; a summary with one in its
 scope after it was written has its differences reported as remarks naming the change (and, for a
 declaration, what its row says it did to the outcomes: « 1 sortie (P-0007, CDI) n'est plus
-comptée … »), not as problems.
+comptée … »), not as problems. An outcome dated after the month's end never moves its figures,
+even one that supersedes an earlier outcome of the same person on the same lot (a CDI in
+September after a short training in March): each participant x lot counts by its latest outcome
+dated up to the month's end (``outcome_counts.latest_up_to``), so the summary of April recompiled
+after the CDI still says the training, as it did.
 
 Any declaration change after a summary may explain its outcome tables, not only one whose row
 says it took an outcome out or put one back: the figures recompiled for the summary's moment
@@ -133,7 +137,7 @@ class Family(Enum):
     #: A declaration corrected or cancelled: hours, participants, modes, contracts, missing
     #: declarations, and the outcomes of the people it gave or took hours on their lot.
     DECLARATION = "declaration"
-    #: An outcome recorded with a date in the month: the outcome tables only.
+    #: An outcome recorded with a date up to the month's end: the outcome tables only.
     OUTCOME = "outcome"
     #: A clause's dates, target, calendar or parties: progress, pace, expected declarations.
     CLAUSE = "clause"
