@@ -667,8 +667,23 @@ def test_a_reopened_award_starts_and_its_companies_are_called(app: App, clock: C
         )
     report = ladder_pass(app, utc(2026, 4, 1, 7))
     assert report.calls == 2  # the holder and its co-contractor, for March
-    # Welcomed once, at the award: the reopening did not write to them again.
-    assert [kind for kind, _ in awards(app)].count("company_welcome") == 2
+    # Their welcomes had not left at the abandon: withdrawn then (« vous n'avez rien à
+    # déclarer » would have followed a welcome never read), each company is welcomed once,
+    # as of the reopening.
+    with app.transaction() as session:
+        welcomes = session.execute(
+            select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.last_error).where(
+                OutboxMessage.kind == "company_welcome"
+            )
+        ).all()
+    live = [key for key, state, _ in welcomes if state != "cancelled"]
+    assert len(live) == 2
+    assert all(key.endswith(utc(2026, 2, 2, 9).isoformat()) for key in live)
+    assert all(
+        (reason or "").startswith("Retiré : lot abandonné le 26/01/2026")
+        for _, state, reason in welcomes
+        if state == "cancelled"
+    )
     clean(app)
 
 

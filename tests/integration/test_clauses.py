@@ -476,8 +476,11 @@ def test_it_suspends_and_resumes_an_execution(app: App, territory: Territory) ->
     assert snapshot(app, clause_id).stage == "suspended"
     with pytest.raises(TransitionRefused) as refused:
         advance(app, clause_id, ClauseEvent.FINISH, end_date=date(2027, 5, 31))
-    assert "Permis maintenant : reprendre (resume)." in refused.value.command_line_message
-    assert "Permis maintenant\u00a0: reprendre." in refused.value.message
+    assert (
+        "Permis maintenant : reprendre (resume), résilier (terminate)."
+        in refused.value.command_line_message
+    )
+    assert "Permis maintenant\u00a0: reprendre, résilier." in refused.value.message
     assert snapshot(app, clause_id).end_date is None
     advance(app, clause_id, ClauseEvent.RESUME)
     advance(app, clause_id, ClauseEvent.FINISH, end_date=date(2027, 5, 31))

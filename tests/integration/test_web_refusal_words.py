@@ -184,9 +184,12 @@ def test_an_event_not_allowed_names_the_allowed_ones_in_french_only_on_the_web_a
 
     assert page.status_code == 422 and api.status_code == 422
     for text in (visible(page.text), api.json()["erreur"]):
-        assert f"Permis maintenant{NBSP}: achever, suspendre." in text
+        assert f"Permis maintenant{NBSP}: achever, suspendre, résilier." in text
         assert "(finish)" not in text and "(suspend)" not in text
-    assert "Permis maintenant : achever (finish), suspendre (suspend)." in cli_refusal(typed)
+    assert (
+        "Permis maintenant : achever (finish), suspendre (suspend), résilier (terminate)."
+        in cli_refusal(typed)
+    )
     with app.transaction() as session:
         assert session.get(Clause, clause_id).stage == "execution"  # type: ignore[union-attr]
     assert history_count(app) == before
@@ -219,7 +222,7 @@ def test_the_api_takes_an_event_by_its_french_label_and_documents_both(
     assert unknown.status_code == 422
     assert "evenement" in unknown.json()["erreur"]
     assert "valeur hors de la liste (attendu : " in unknown.json()["erreur"]
-    assert "suspendre, reprendre ou le code anglais)" in unknown.json()["erreur"]
+    assert "suspendre, reprendre, résilier ou le code anglais)" in unknown.json()["erreur"]
     with app.transaction() as session:
         rows = session.scalars(
             select(ClauseHistory)
@@ -233,7 +236,7 @@ def test_the_api_takes_an_event_by_its_french_label_and_documents_both(
         ("resume", "Logiciel du PLIE", None),
     ]
     detail = site.get(f"/api/v1/clauses/{clause_id}", headers=headers).json()
-    assert detail["evenements_possibles_libelles"] == ["achever", "suspendre"]
+    assert detail["evenements_possibles_libelles"] == ["achever", "suspendre", "résilier"]
 
     schema = site.get("/api/v1/openapi.json").json()
     event = schema["components"]["schemas"]["AdvanceIn"]["properties"]["evenement"]

@@ -52,6 +52,8 @@ EXPECTED: dict[tuple[Stage, ClauseEvent], Stage] = {
     (Stage.AWARD, ClauseEvent.ABANDON): Stage.ABANDONED,
     (Stage.EXECUTION, ClauseEvent.SUSPEND): Stage.SUSPENDED,
     (Stage.SUSPENDED, ClauseEvent.RESUME): Stage.EXECUTION,
+    (Stage.EXECUTION, ClauseEvent.TERMINATE): Stage.FOLLOW_UP,
+    (Stage.SUSPENDED, ClauseEvent.TERMINATE): Stage.FOLLOW_UP,
 }
 
 ALL_PAIRS = list(itertools.product(Stage, ClauseEvent))
@@ -65,7 +67,7 @@ def _id(pair: tuple[Stage, ClauseEvent]) -> str:
 
 def test_it_has_exactly_the_expected_transitions() -> None:
     assert {pair: target for pair, (target, _guard) in TRANSITIONS.items()} == EXPECTED
-    assert len(ALL_PAIRS) == 64
+    assert len(ALL_PAIRS) == 72
 
 
 @pytest.mark.parametrize("pair", ALLOWED, ids=_id)
@@ -106,8 +108,12 @@ def test_it_lets_nothing_leave_a_final_stage(stage: Stage) -> None:
 
 def test_it_lists_the_allowed_events_of_each_stage_in_table_order() -> None:
     assert allowed_events(Stage.IDENTIFICATION) == [ClauseEvent.DRAFT, ClauseEvent.ABANDON]
-    assert allowed_events(Stage.EXECUTION) == [ClauseEvent.FINISH, ClauseEvent.SUSPEND]
-    assert allowed_events(Stage.SUSPENDED) == [ClauseEvent.RESUME]
+    assert allowed_events(Stage.EXECUTION) == [
+        ClauseEvent.FINISH,
+        ClauseEvent.SUSPEND,
+        ClauseEvent.TERMINATE,
+    ]
+    assert allowed_events(Stage.SUSPENDED) == [ClauseEvent.RESUME, ClauseEvent.TERMINATE]
 
 
 # --- guards: each says what is missing ---------------------------------------------------------
@@ -177,9 +183,10 @@ def test_it_needs_the_end_date_to_leave_execution() -> None:
     assert "« mise en œuvre »" in message
     assert "impossible de passer à « suivi et bilan » (achever)" in message
     assert "il manque la date de fin d'exécution." in message
-    assert "Permis maintenant\u00a0: achever, suspendre." in message
-    assert "Permis maintenant : achever (finish), suspendre (suspend)." in _typed(
-        Stage.EXECUTION, ClauseEvent.FINISH, EMPTY
+    assert "Permis maintenant\u00a0: achever, suspendre, résilier." in message
+    assert (
+        "Permis maintenant : achever (finish), suspendre (suspend), résilier (terminate)."
+        in _typed(Stage.EXECUTION, ClauseEvent.FINISH, EMPTY)
     )
 
 
@@ -188,6 +195,28 @@ def test_it_needs_the_final_report_to_close() -> None:
     assert "« suivi et bilan »" in message
     assert "impossible de passer à « clôturée » (clôturer)" in message
     assert "il manque le bilan de l'opération." in message
+    # Closing is what was refused: the hint says what to do instead, not « clôturer ».
+    assert "Permis maintenant" not in message
+    assert message.endswith(
+        "Pour clôturer, enregistrez d'abord le bilan\u00a0: formulaire «\u00a0Enregistrer le bilan de "
+        "l'opération\u00a0» de la page de la clause (section «\u00a0Actions\u00a0»), puis "
+        "«\u00a0Avancer à l'étape suivante\u00a0»."
+    )
+    with pytest.raises(TransitionRefused) as refused:
+        next_stage(CLAUSE, Stage.FOLLOW_UP, ClauseEvent.CLOSE, EMPTY, 7)
+    assert refused.value.command_line_message.endswith(
+        "Pour clôturer, enregistrez d'abord le bilan\u00a0: clauses clause report 7 --file bilan.txt "
+        "(ou --text «\u00a0…\u00a0»), puis clauses clause advance 7 clôturer."
+    )
+
+
+def test_it_needs_the_termination_date_to_terminate() -> None:
+    for stage in (Stage.EXECUTION, Stage.SUSPENDED):
+        message = _refusal(stage, ClauseEvent.TERMINATE, EMPTY)
+        assert "impossible de passer à « suivi et bilan » (résilier)" in message
+        assert "il manque la date de résiliation du marché." in message
+        assert next_stage(CLAUSE, stage, ClauseEvent.TERMINATE, COMPLETE) is Stage.FOLLOW_UP
+    assert parse_event("résilier") is parse_event("RESILIER") is ClauseEvent.TERMINATE
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,11 @@ FINAL_LOTS = "stage IN ('closed', 'abandoned')"
 #: The emails in trouble (refused, given up, maybe delivered): the day's tasks and the
 #: dashboard read them alone.
 TROUBLED_MAIL = "state IN ('failed', 'dead', 'uncertain')"
+#: The lots in follow-up with a final report recorded, their last report and its notices: the
+#: day's tasks look for the reports outdated among them (``services.outdated_reports``).
+REPORTED_LOTS = "stage = 'follow_up' AND final_report_at IS NOT NULL"
+REPORT_ROWS = "event = 'final_report'"
+REPORT_NOTICES = "kind = 'notice_final_report'"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -158,6 +163,14 @@ class Clause(CalendarOverrides, Base):
             "id",
             sqlite_where=text(FINAL_LOTS),
             postgresql_where=text(FINAL_LOTS),
+        ),
+        # The lots in follow-up with a report recorded: the day's tasks look for the reports
+        # outdated among them, not among every lot in follow-up (migration 0027).
+        Index(
+            "ix_clauses_reported",
+            "id",
+            sqlite_where=text(REPORTED_LOTS),
+            postgresql_where=text(REPORTED_LOTS),
         ),
     )
 
@@ -416,6 +429,15 @@ class ClauseHistory(Base):
             desc(column("id")),
             "to_stage",
         ),
+        # Each lot's final reports, newest first: its last one in one step (migration 0027).
+        Index(
+            "ix_clause_history_reports",
+            "clause_id",
+            desc(column("at")),
+            desc(column("id")),
+            sqlite_where=text(REPORT_ROWS),
+            postgresql_where=text(REPORT_ROWS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -520,6 +542,15 @@ class OutboxMessage(Base):
             postgresql_include=["clause_id"],
             sqlite_where=text(TROUBLED_MAIL),
             postgresql_where=text(TROUBLED_MAIL),
+        ),
+        # Each lot's notices of its final report, with their key and state: whether the buyer
+        # was told a report, read from this index alone (migration 0027).
+        Index(
+            "ix_outbox_report_notices",
+            "clause_id",
+            postgresql_include=["key", "state"],
+            sqlite_where=text(REPORT_NOTICES),
+            postgresql_where=text(REPORT_NOTICES),
         ),
     )
 

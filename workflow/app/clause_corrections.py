@@ -1,7 +1,8 @@
 """Corrections of a clause's records, each leaving its history row (who, when, what, why).
 
 - ``cancel_declaration``: a monthly declaration withdrawn, its lines with it; the month is expected
-  again and its reminders resume where they stood;
+  again and its reminders resume where they stood (not a month after the last one of a company
+  that left the site: it stays asked no more);
 - ``reopen_clause``: an abandon undone, back to the stage the clause was abandoned from;
 - ``correct_end_date``: the day a finished lot's work ended, recorded wrong (« achever »):
   the months between the two dates released, or owed again and asked for again.
@@ -20,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from workflow.adapters.templates import french_month
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import unit_of_work
 from workflow.domain.calendar import local_date
@@ -27,8 +29,13 @@ from workflow.domain.stages import Stage
 from workflow.emails.ladder import step_label
 from workflow.emails.phrases import french_day
 from workflow.runtime import App
+from workflow.services import (
+    cancellation_notices,
+    declaration_cancellations,
+    end_date_corrections,
+    notices,
+)
 from workflow.services import clauses as clause_service
-from workflow.services import declaration_cancellations, end_date_corrections, notices
 from workflow.services.lot_ends import OwedAgain, ReleasedMonths
 from workflow.services.outcomes import UncountedOutcome, uncounted_sentence
 from workflow.services.reminder_emails import LadderRewrite
@@ -58,11 +65,20 @@ class LadderStanding:
     step_label: str | None  # « rappel n° 1 », « alerte au donneur d'ordre » …
     at: datetime | None
     due_on: date
+    #: The company's last month, when it left the site before this month: the month is asked
+    #: of it no more, cancelled or not (its ladder stays stopped).
+    left_after: date | None = None
 
 
 def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
     """What happens next for a month whose declaration was cancelled, in one sentence (the
     command's output and the dashboard's confirmation)."""
+    if ladder is not None and ladder.left_after is not None:
+        return (
+            "Le mois n'est pas de nouveau attendu : l'entreprise a quitté le chantier, son "
+            f"dernier mois à déclarer est {french_month(ladder.left_after)} ; aucune relance "
+            "ne part pour lui."
+        )
     if ladder is None:
         return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
     if ladder.step is None or ladder.at is None:
@@ -92,6 +108,11 @@ def informed_sentence(cancelled: CancelledDeclaration) -> str:
         return (
             f"{cancelled.company} n'a pas de correspondant avec une adresse e-mail : elle "
             "n'est pas informée de l'annulation par courriel, prévenez-la vous-même."
+        )
+    if cancelled.ladder is not None and cancelled.ladder.left_after is not None:
+        return (
+            f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
+            "le motif, et que ce mois ne lui est plus demandé."
         )
     return (
         f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
@@ -149,6 +170,28 @@ def cancel_declaration(
             publish=unit.app.publish,
         )
         ladder = cancelled.ladder
+        left_after = cancellation_notices.released_after(
+            unit.session, cancelled.clause_id, cancelled.company_id, cancelled.month
+        )
+        standing = (
+            None
+            if ladder is None
+            else LadderStanding(
+                sent=ladder.sent,
+                step=ladder.step,
+                step_label=None if ladder.step is None else step_label(ladder.step),
+                at=ladder.at,
+                due_on=ladder.due_on,
+                left_after=left_after,
+            )
+        )
+        if standing is None and left_after is not None:
+            # Never opened (its call was not due when the company left): nothing will open it.
+            due_on = cancellation_notices.expected_again(
+                unit.session, found_clause, found_company.id, cancelled.month, app.settings,
+                unit.now,
+            ).due_on  # fmt: skip
+            standing = LadderStanding((), None, None, None, due_on, left_after)
         return CancelledDeclaration(
             declaration_id=cancelled.declaration_id,
             clause_id=cancelled.clause_id,
@@ -163,15 +206,7 @@ def cancel_declaration(
             at=unit.now,
             informed=cancelled.informed,
             uncounted=cancelled.uncounted,
-            ladder=None
-            if ladder is None
-            else LadderStanding(
-                sent=ladder.sent,
-                step=ladder.step,
-                step_label=None if ladder.step is None else step_label(ladder.step),
-                at=ladder.at,
-                due_on=ladder.due_on,
-            ),
+            ladder=standing,
         )
 
 

@@ -24,7 +24,7 @@ from workflow.app.unit import reading, unit_of_work
 from workflow.domain.calendar import local_date
 from workflow.domain.events import AwardChange
 from workflow.domain.hours import HoursCalculation, compute_hours
-from workflow.domain.stages import PIPELINE, PIPELINE_RANK, ClauseEvent, Stage
+from workflow.domain.stages import ENDING_EVENTS, PIPELINE, PIPELINE_RANK, ClauseEvent, Stage
 from workflow.domain.vocabulary import PartyRole
 from workflow.emails.notices import Outstanding
 from workflow.runtime import App
@@ -282,14 +282,14 @@ def advance_clause(
         version: int | None = None
         outstanding: tuple[Outstanding, ...] = ()
         before = None
-        if event in (ClauseEvent.CLOSE, ClauseEvent.FINISH):
+        if event in (ClauseEvent.CLOSE, *ENDING_EVENTS):
             # Lock first, then read: a declaration committed before the lock is received, one
             # recorded after it waits for this transaction. The version read under the lock is
             # the one the compare-and-set of the move is based on.
             version = clause_service.get_clause(unit.session, clause_id, for_update=True).version
         if event is ClauseEvent.CLOSE:
             outstanding = outstanding_declarations(unit.session, app, clause_id, today)
-        elif event is ClauseEvent.FINISH:
+        elif event in ENDING_EVENTS:
             # An end after the planned one makes the months between them owed: what was to be
             # called before the finish, to name what it asks for.
             before = calls_to_come(unit.session, app.settings, clause_id, unit.now)

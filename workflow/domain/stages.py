@@ -36,6 +36,9 @@ class ClauseEvent(StrEnum):
     ABANDON = "abandon"
     SUSPEND = "suspend"
     RESUME = "resume"
+    #: The contract terminated during the works (« marché résilié »): the lot ends on the
+    #: termination date, as a finish does, but nobody may read it as a normal end.
+    TERMINATE = "terminate"
 
 
 LABELS: dict[Stage, str] = {
@@ -58,6 +61,7 @@ EVENT_LABELS: dict[ClauseEvent, str] = {
     ClauseEvent.ABANDON: "abandonner",
     ClauseEvent.SUSPEND: "suspendre",
     ClauseEvent.RESUME: "reprendre",
+    ClauseEvent.TERMINATE: "résilier",
 }
 
 #: The history event of an abandon undone (``services.clauses.reopen_clause``). Not an event of
@@ -124,6 +128,10 @@ def _needs_end_date(facts: ClauseFacts) -> list[str]:
     return [] if facts.end_date else ["la date de fin d'exécution"]
 
 
+def _needs_termination_date(facts: ClauseFacts) -> list[str]:
+    return [] if facts.end_date else ["la date de résiliation du marché"]
+
+
 def _needs_final_report(facts: ClauseFacts) -> list[str]:
     if not facts.final_report_recorded:
         return ["le bilan de l'opération"]
@@ -135,18 +143,6 @@ def _needs_final_report(facts: ClauseFacts) -> list[str]:
             "à jour"
         ]
     return []
-
-
-#: The history events that change what a final report says (hours, people, outcomes, target,
-#: end): one after the report makes it outdated.
-FIGURE_EVENTS = (
-    "declaration",
-    "declaration_cancelled",
-    "outcome",
-    "hours_override",
-    "parameters",
-    "end_date_corrected",
-)
 
 
 def _nothing(facts: ClauseFacts) -> list[str]:
@@ -165,7 +161,15 @@ TRANSITIONS: dict[tuple[Stage, ClauseEvent], tuple[Stage, Guard]] = {
     (Stage.AWARD, ClauseEvent.ABANDON): (Stage.ABANDONED, _nothing),
     (Stage.EXECUTION, ClauseEvent.SUSPEND): (Stage.SUSPENDED, _nothing),
     (Stage.SUSPENDED, ClauseEvent.RESUME): (Stage.EXECUTION, _nothing),
+    # A contract terminated during the works, suspended or not: the lot goes to follow-up as a
+    # finished one, its termination date its end (the suspension, if any, ends with it).
+    (Stage.EXECUTION, ClauseEvent.TERMINATE): (Stage.FOLLOW_UP, _needs_termination_date),
+    (Stage.SUSPENDED, ClauseEvent.TERMINATE): (Stage.FOLLOW_UP, _needs_termination_date),
 }
+
+#: The events that end a lot's work on a date (« achever », « résilier »): the months after it
+#: are no longer owed, the months before it still are.
+ENDING_EVENTS = frozenset({ClauseEvent.FINISH, ClauseEvent.TERMINATE})
 
 
 #: The stages a clause can be abandoned from, hence the ones an abandon undone goes back to.
@@ -211,8 +215,29 @@ def _allowed_now(events: list[ClauseEvent]) -> Hint:
     )
 
 
-def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: ClauseFacts) -> Stage:
-    """Return the stage ``event`` leads to, or raise ``TransitionRefused`` saying why not."""
+def _record_report_first(clause_id: int | None) -> Hint:
+    """What to do when closing is refused for want of an up-to-date final report: record it
+    (``clauses clause report``, the page's report form), then close; not « Permis maintenant :
+    clôturer », the very event just refused."""
+    number = "N" if clause_id is None else str(clause_id)
+    return Hint(
+        f" Pour clôturer, enregistrez d'abord le bilan\u00a0: clauses clause report {number} --file bilan.txt "
+        f"(ou --text «\u00a0…\u00a0»), puis clauses clause advance {number} clôturer.",
+        " Pour clôturer, enregistrez d'abord le bilan\u00a0: formulaire «\u00a0Enregistrer le bilan de "
+        "l'opération\u00a0» de la page de la clause (section «\u00a0Actions\u00a0»), puis "
+        "«\u00a0Avancer à l'étape suivante\u00a0».",
+    )
+
+
+def next_stage(
+    clause_label: str,
+    stage: Stage,
+    event: ClauseEvent,
+    facts: ClauseFacts,
+    clause_id: int | None = None,
+) -> Stage:
+    """Return the stage ``event`` leads to, or raise ``TransitionRefused`` saying why not
+    (``clause_id`` names the clause in the commands a refusal suggests)."""
     allowed = allowed_events(stage)
     rule = TRANSITIONS.get((stage, event))
     if rule is None:
@@ -227,7 +252,9 @@ def next_stage(clause_label: str, stage: Stage, event: ClauseEvent, facts: Claus
         raise TransitionRefused(
             f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
             f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}.",
-            hint=_allowed_now(allowed),
+            hint=_record_report_first(clause_id)
+            if guard is _needs_final_report
+            else _allowed_now(allowed),
         )
     return target
 
@@ -266,6 +293,7 @@ HISTORY_LABELS: dict[str, str] = {
     ClauseEvent.ABANDON.value: "abandon",
     ClauseEvent.SUSPEND.value: "suspension",
     ClauseEvent.RESUME.value: "reprise",
+    ClauseEvent.TERMINATE.value: "résiliation",
     "final_report": "bilan enregistré",
     "hours_override": "heures imposées",
     "parameters": "paramètres du calcul",

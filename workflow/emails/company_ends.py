@@ -27,7 +27,20 @@ if TYPE_CHECKING:
 
 RELEASED = "company_months_released"
 OWED_AGAIN = "company_months_owed_again"
-KINDS = (RELEASED, OWED_AGAIN)
+#: The contract terminated during the works (« résilier »): each company of the lot.
+TERMINATED = "company_lot_terminated"
+#: A lot abandoned after its companies were welcomed (before its start): each one welcomed.
+ABANDONED = "company_lot_abandoned"
+KINDS = (RELEASED, OWED_AGAIN, TERMINATED, ABANDONED)
+
+
+@dataclass(frozen=True)
+class StillOwed:
+    """A month up to the termination that the company still has to declare: the date it is
+    due by, as its call gave it or as the call to come will (None when unknown)."""
+
+    month: date
+    due_on: date | None
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,74 @@ def owed_again_context(
     }
 
 
+def _sentence(text: str | None) -> str | None:
+    """A reason as typed, read as a sentence: its final stop added when it has none."""
+    given = " ".join((text or "").split())
+    if not given:
+        return None
+    return given if given.endswith((".", "!", "?", "…")) else given + "."
+
+
+def terminated_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    terminated_on: date,
+    reason: str,
+    owed: Sequence[StillOwed],
+    released: Sequence[date],
+    today: date,
+    links: Sequence[DeclarationLink] = (),
+) -> dict[str, Any]:
+    """``owed``: the months up to the termination the company has not declared (each with its
+    due date); ``released``: the months after it whose call had reached the company, no longer
+    asked; ``today``: the local day of the termination (a due date before it is past);
+    ``links``: the company's signed web links to declare the months owed."""
+    ordered = sorted(owed, key=lambda m: m.month)
+    gone = sorted(set(released))
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "terminated_on": terminated_on,
+        "reason": _sentence(reason),
+        "owed": [
+            {
+                "month": m.month,
+                "due_on": m.due_on,
+                "late": m.due_on is not None and m.due_on < today,
+            }
+            for m in ordered
+        ],
+        "owed_count": len(ordered),
+        "released_count": len(gone),
+        "released_of": months_named(gone, of=True),
+        "declaration_links": links_context(links),
+    }
+
+
+def abandoned_context(
+    lot: Lot,
+    company: str,
+    correspondent: Recipient | None,
+    *,
+    abandoned_on: date,
+    reason: str | None,
+    welcomed_on: date | None,
+) -> dict[str, Any]:
+    """A lot abandoned (« infructueux », « sans suite ») after the company was welcomed on it:
+    the day, the reason as recorded, the day of the welcome it cancels."""
+    return {
+        "clause": lot_context(lot),
+        "company": {"name": company},
+        "correspondent": None if correspondent is None else {"name": correspondent.name},
+        "abandoned_on": abandoned_on,
+        "reason": _sentence(reason),
+        "welcomed_on": welcomed_on,
+    }
+
+
 # --- the sample -------------------------------------------------------------------------------
 
 
@@ -140,6 +221,35 @@ def sample(kind: str, settings: Settings) -> Sample:
     the next day, November is asked again: due on 8 December as its call said, its first
     reminder on 15 December."""
     lot = LOT
+    if kind == TERMINATED:
+        # Terminated on 15 October 2026 for the holder's default, recorded on 20 October:
+        # September called on 1 October, due on 12 October, not declared; October to be
+        # called on 2 November, due on 10 November; nothing was called after it.
+        context = terminated_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            terminated_on=date(2026, 10, 15),
+            reason="défaillance du titulaire (liquidation judiciaire)",
+            owed=[
+                StillOwed(date(2026, 9, 1), date(2026, 10, 12)),
+                StillOwed(date(2026, 10, 1), date(2026, 11, 10)),
+            ],
+            released=[],
+            today=date(2026, 10, 20),
+            links=sample_links(settings.base_url, [date(2026, 9, 1)], date(2026, 12, 19)),
+        )
+        return Sample((HOLDER_CORRESPONDENT,), context)
+    if kind == ABANDONED:
+        context = abandoned_context(
+            lot,
+            HOLDER.company,
+            HOLDER_CORRESPONDENT,
+            abandoned_on=date(2026, 2, 20),
+            reason="Marché déclaré sans suite : financement retiré",
+            welcomed_on=date(2026, 2, 9),
+        )
+        return Sample((HOLDER_CORRESPONDENT,), context)
     if kind == RELEASED:
         context = released_context(
             lot,

@@ -47,6 +47,10 @@ class Category(StrEnum):
     PLANNED_END_SUSPENDED = "planned_end_suspended"
     AWARD = "award"
     FINAL_REPORT = "final_report"
+    #: A lot in follow-up whose final report the buyer was told, its figures changed since:
+    #: it cannot be closed until the report is recorded again
+    #: (``services.outdated_reports``).
+    FINAL_REPORT_OUTDATED = "final_report_outdated"
     ELIGIBILITY = "eligibility"
     WAITING = "waiting"
 
@@ -60,6 +64,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.PLANNED_END_SUSPENDED: "Lots suspendus, fin prévue dépassée",
     Category.AWARD: "Attributions incomplètes",
     Category.FINAL_REPORT: "Bilans à envoyer",
+    Category.FINAL_REPORT_OUTDATED: "Bilans à mettre à jour",
     Category.ELIGIBILITY: "Éligibilités à vérifier",
     Category.WAITING: "Clauses en attente depuis trop longtemps",
 }
@@ -318,6 +323,33 @@ def final_report_action(clause_id: int) -> str:
     )
 
 
+def report_update_todo(reported: str) -> str:
+    """``reported``: the day of the report the buyer read (« 12 mars 2026 »)."""
+    return (
+        "Réécrire le bilan avec les chiffres à jour (formulaire « Réécrire le bilan de "
+        "l'opération » de la page de la clause) : le donneur d'ordre recevra le bilan mis à jour, "
+        f"qui remplace celui du {reported} ; puis clôturer la clause."
+    )
+
+
+def report_update_web(clause_id: int, reported: str) -> WebAction:
+    return WebAction(
+        WebActionKind.FINAL_REPORT,
+        "Réécrire le bilan",
+        todo=report_update_todo(reported),
+        clause_id=clause_id,
+    )
+
+
+def report_update_action(clause_id: int, reported: str) -> str:
+    return (
+        "Enregistrer de nouveau le bilan avec les chiffres à jour "
+        f"(clauses clause report {clause_id} --file bilan.txt) : le donneur d'ordre recevra le "
+        f"bilan mis à jour, qui remplace celui du {reported} ; puis clôturer "
+        f"(clauses clause advance {clause_id} cloturer)."
+    )
+
+
 def web_base(settings: Settings) -> str | None:
     """The site's address when ``CLAUSES_BASE_URL`` is set (environment, .env, config file):
     without it the default ``http://localhost:8000`` reaches nobody but the machine itself, and
@@ -410,6 +442,19 @@ def sample_digest() -> Digest:
                 7,
                 20,
                 web=final_report_web(7),
+            ),
+            DigestItem(
+                Category.FINAL_REPORT_OUTDATED,
+                9,
+                "Bilan à mettre à jour : clause n° 4 (marché 2025-022 lot 2 – Charpente, "
+                "Département de l'Exemple)",
+                "Les chiffres du lot ont changé depuis le bilan du 6 mars 2026 adressé au donneur "
+                "d'ordre (déclaration mensuelle, sortie d'un participant) : la clause ne se "
+                "clôture qu'avec un bilan à jour.",
+                report_update_action(4, "6 mars 2026"),
+                4,
+                9,
+                web=report_update_web(4, "6 mars 2026"),
             ),
         ),
     )

@@ -33,6 +33,9 @@ ADVANCE_NOTICES: dict[ClauseEvent, str] = {
     ClauseEvent.SUSPEND: "notice_suspended",
     ClauseEvent.RESUME: "notice_resumed",
     ClauseEvent.FINISH: "notice_execution_ended",
+    # A termination is an end: the same notice, which says it was terminated, and why
+    # (``services.terminations``).
+    ClauseEvent.TERMINATE: "notice_execution_ended",
     ClauseEvent.ABANDON: "notice_abandoned",
 }
 

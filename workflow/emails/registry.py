@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from workflow.emails import (
     award_removed,
     cancellations,
+    company_departures,
     company_ends,
     company_pauses,
     digest,
@@ -26,6 +27,7 @@ FAMILIES: tuple[EmailFamily, ...] = (
     notices.FAMILY,
     company_pauses.FAMILY,
     company_ends.FAMILY,
+    company_departures.FAMILY,
     welcome.FAMILY,
     award_removed.FAMILY,
     ladder.FAMILY,

@@ -57,7 +57,7 @@ def expected_again(
     whose ladder is not opened yet (its call is not due) gets the date its call will give. A
     month after the last one of a company that left the site (``left_after``) is not expected
     again: no step, no date to meet (``resume_ladder`` left its ladder stopped)."""
-    left_after = _released_after(session, clause.id, company_id, month)
+    left_after = released_after(session, clause.id, company_id, month)
     ladder = session.scalar(
         select(DeclarationLadder).where(
             DeclarationLadder.clause_id == clause.id,
@@ -89,7 +89,7 @@ def expected_again(
     return Expected(due_on=due_on, step=ladder.next_step, step_at=ladder.next_step_at)
 
 
-def _released_after(session: Session, clause_id: int, company_id: int, month: date) -> date | None:
+def released_after(session: Session, clause_id: int, company_id: int, month: date) -> date | None:
     """The last month of the company on the lot, when it left the site before ``month``
     (``AwardParty.last_month``): ``month`` is asked of it no more. None: ``month`` is owed."""
     last = session.scalar(
@@ -136,7 +136,7 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
     if key_exists(session, key):
         return
     settings = app.settings
-    left_after = _released_after(session, clause.id, company.id, event.month)
+    left_after = released_after(session, clause.id, company.id, event.month)
     context = cancellation_context(
         lot_of(clause),
         company.name,

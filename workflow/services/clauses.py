@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from workflow.adapters.orm import (
@@ -25,7 +25,6 @@ from workflow.adapters.orm import (
     Declaration,
     DeclarationLadder,
     Market,
-    OutboxMessage,
 )
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import local_date, month_start
@@ -47,10 +46,10 @@ from workflow.domain.hours import (
     check_ratio_precision,
     compute_hours,
 )
+from workflow.domain.report_changes import FINAL_REPORT_EVENT, figure_changes
 from workflow.domain.stages import (
-    FIGURE_EVENTS,
+    ENDING_EVENTS,
     FINAL_STAGES,
-    HISTORY_LABELS,
     LABELS,
     REOPEN,
     ClauseEvent,
@@ -72,12 +71,16 @@ from workflow.errors import (
 )
 from workflow.services.company_end_notices import tell_released
 from workflow.services.lot_ends import (
+    TERMINATION_WORDS,
     LadderRewriter,
     ReleasedMonths,
+    refuse_declared_after,
     release_months_after,
     stop_at_close,
 )
 from workflow.services.lot_ends import history_reason as lot_ends_reason
+from workflow.services.outdated_reports import report_told
+from workflow.services.terminations import termination_reason
 
 Publish = Callable[[Session, DomainEvent], None]
 
@@ -822,46 +825,23 @@ def _outdated_by(clause: Clause) -> tuple[str, ...]:
     if clause.final_report_at is None:
         return ()
     rows = sorted(clause.history, key=lambda row: (row.at, row.id))
-    reports = [i for i, row in enumerate(rows) if row.event == "final_report"]
+    reports = [i for i, row in enumerate(rows) if row.event == FINAL_REPORT_EVENT]
     if not reports:
         return ()
-    changed: list[str] = []
-    for row in rows[reports[-1] + 1 :]:
-        label = HISTORY_LABELS.get(row.event, row.event)
-        if row.event in FIGURE_EVENTS and label not in changed:
-            changed.append(label)
-    if not changed or not _report_told(clause, rows[reports[-1]].id):
+    changed = figure_changes(row.event for row in rows[reports[-1] + 1 :])
+    session = object_session(clause)
+    # Its notices locked: a dispatcher cannot take one waiting between this answer and the
+    # closure that writes it again (``FOR UPDATE SKIP LOCKED``).
+    if (
+        not changed
+        or session is None
+        or not report_told(session, clause.id, rows[reports[-1]].id, lock=True)
+    ):
         # A report the buyer has not read yet (its notice waiting, or held for want of a
         # contact) leaves with the figures of its day of leaving: the closure writes it again
         # (``notices.rewrite_final_report``), a release reads them then.
         return ()
-    return tuple(changed)
-
-
-def _report_told(clause: Clause, history_id: int) -> bool:
-    """Whether the notice of the final report recorded by history row ``history_id`` left, may
-    have (sent, on the wire, uncertain), or may still leave as it was written (refused or given
-    up: « Renvoyer » sends it as it is; the closure writes again only one waiting), under its
-    key or one written again from it. Its rows are locked: a dispatcher cannot take one waiting
-    between this answer and the closure that writes it again (``FOR UPDATE SKIP LOCKED``)."""
-    session = object_session(clause)
-    if session is None:
-        return False
-    key = f"notice:{clause.id}:notice_final_report:h{history_id}"
-    states = session.scalars(
-        select(OutboxMessage.state)
-        .where(
-            OutboxMessage.clause_id == clause.id,
-            OutboxMessage.kind == "notice_final_report",
-            or_(OutboxMessage.key == key, OutboxMessage.key.like(f"{key}@%")),
-        )
-        .with_for_update()
-    ).all()
-    return any(state in REPORT_WRITTEN for state in states)
-
-
-#: A report's notice in these states reached the buyer, may have, or may leave as written.
-REPORT_WRITTEN = ("sent", "sending", "uncertain", "failed", "dead")
+    return changed
 
 
 def _version_read(clause: Clause, expected_version: int | None) -> int:
@@ -942,6 +922,13 @@ def advance_clause(
     in this transaction (``company_end_notices.tell_released``); without it (no interface that
     writes emails: the demo, an import of past data), nobody is.
 
+    A termination (``TERMINATE``, « marché résilié », from execution or suspended) is a finish
+    on ``end_date``, required, as its ``reason``: the history row reads « Marché résilié le …,
+    motif : « … ». » (``terminations``), a month declared after the date refuses it in its own
+    words, and the companies are told by one email each on its event
+    (``company_end_notices.tell_terminated``), not by ``tell_released``. From suspended, the
+    move out of « suspendue » ends the suspension (``lot_calendars.suspensions``).
+
     ``outstanding`` (with ``CLOSE``): the declarations still owed, by company, read by the
     interface (``declaration list --missing``'s). A closed clause asks nothing more: they are
     named in the history row, the lot's ladders stop and their emails still waiting are
@@ -956,7 +943,21 @@ def advance_clause(
     require_aware(now)
     clause = get_clause(session, clause_id)
     version = _version_read(clause, expected_version)
-    if end_date is not None and event is ClauseEvent.FINISH:
+    terminating = event is ClauseEvent.TERMINATE
+    given = (reason or "").strip()
+    if end_date is not None and event in ENDING_EVENTS:
+        if terminating and today is not None and end_date > today:
+            # A termination is recorded once decided: its date is past or today.
+            raise InputRefused(
+                f"{end_field}\u00a0: le {end_date:%d/%m/%Y} n'est pas encore arrivé (nous sommes "
+                f"le {today:%d/%m/%Y})\u00a0; enregistrez la résiliation à sa date d'effet, "
+                "une date passée ou du jour."
+            )
+        if clause.start_date and terminating and end_date < clause.start_date:
+            raise InputRefused(
+                f"{end_field}\u00a0: le {end_date:%d/%m/%Y} est avant le démarrage du lot "
+                f"({clause.start_date:%d/%m/%Y})."
+            )
         if today is not None and end_date > today:
             # The date the work ended is a fact: a date to come is the planned end (an
             # amendment), and the reminders follow it while the lot stays in execution.
@@ -978,14 +979,25 @@ def advance_clause(
             )
         clause.end_date = end_date
     origin = Stage(clause.stage)
-    target = next_stage(clause.label, origin, event, facts_of(clause))
+    target = next_stage(clause.label, origin, event, facts_of(clause), clause.id)
+    if terminating:
+        # Allowed from this stage: its date and reason are checked (the reason, the buyer and
+        # the companies read it).
+        _check_termination(clause, end_date, given, end_field)
     told = reason
     ended: tuple[ReleasedMonths, ...] = ()
-    if event is ClauseEvent.FINISH and clause.end_date is not None:
+    if event in ENDING_EVENTS and clause.end_date is not None:
+        if terminating:
+            # Hours declared after the termination would be counted past the contract's end:
+            # the date is checked, or those declarations cancelled first (told in its words).
+            refuse_declared_after(
+                session, clause, clause.end_date, end_field, words=TERMINATION_WORDS
+            )
+            told = termination_reason(clause.end_date, given)
         ended = release_months_after(
             session, clause, clause.end_date, field=end_field, rewriter=rewriter
         )
-        told = lot_ends_reason(reason, ended)
+        told = lot_ends_reason(told, ended)
         if released is not None:
             released.extend(ended)
     closing = event is ClauseEvent.CLOSE and target is Stage.CLOSED
@@ -995,8 +1007,10 @@ def advance_clause(
         withdrawn = stop_at_close(session, clause, closed_on)
         told = closure_reason(reason, owed, withdrawn)
     _move(session, clause, version, origin, target, event.value, actor, told, now)
-    if ended and rewriter is not None:
+    if ended and rewriter is not None and not terminating:
         # The companies called for a month released are told, keyed by the finish's instant.
+        # (A termination tells every company of the lot in one email, these months included:
+        # ``company_end_notices.tell_terminated``, on its event.)
         tell_released(session, rewriter.renderer, clause, ended, at=now)
     if closing and owed and rewriter is not None:
         # The companies called for a month still owed are told it is no longer asked.
@@ -1025,6 +1039,22 @@ def advance_clause(
     )
     publish(session, advanced)
     return advanced
+
+
+def _check_termination(clause: Clause, end_date: date | None, reason: str, field: str) -> None:
+    """A termination needs its date (the lot's end: the interface's ``field``) and its reason,
+    which the buyer and the companies read."""
+    missing = []
+    if end_date is None:
+        missing.append(f"la date de résiliation du marché ({field}, jj/mm/aaaa)")
+    if not reason:
+        missing.append(
+            "le motif de la résiliation, que liront le donneur d'ordre et les entreprises"
+        )
+    if missing:
+        raise InputRefused(
+            f"{clause.label}\u00a0: pour résilier le marché, indiquez {' et '.join(missing)}."
+        )
 
 
 def closure_reason(

@@ -84,10 +84,22 @@ class Departure:
     #: (step, N° of the email) of those still waiting that name a released month and could not
     #: be written again: for the facilitator to cancel.
     still_asking: tuple[tuple[str, int], ...] = ()
+    #: The addresses the company is told at (``departure_notices``); empty: nobody there has
+    #: one, or nothing changed.
+    informed: tuple[str, ...] = ()
+    #: The released months an alert to the buyer had named: the buyer is told they are not
+    #: expected any more.
+    buyer_told: tuple[date, ...] = ()
 
     @property
     def changed(self) -> bool:
         return self.before != self.last_month
+
+    @property
+    def newly_released(self) -> tuple[date, ...]:
+        """The months this call released: a last month moved earlier stops again the ladders
+        of the months the first departure released (told then), which are not news."""
+        return tuple(m for m in self.released if self.before is None or m <= self.before)
 
 
 def record_departure(
@@ -420,6 +432,39 @@ def departure_sentence(done: Departure) -> str:
             f"être écrits à nouveau ({listed}){NBSP}: annulez-les depuis le journal des courriels"
         )
     return said + "."
+
+
+def unchanged_sentence(done: Departure) -> str:
+    """The same last month recorded again: nothing done, nobody told again."""
+    return (
+        f"Rien à changer : le départ de {done.company} du chantier (clause n° "
+        f"{done.clause_id}) est déjà enregistré, dernier mois {done.last_month:%m/%Y}."
+    )
+
+
+def told_sentence(done: Departure) -> str:
+    """Who hears of the departure (the command's output, the site's and the API's): the
+    company by email, and the buyer when an alert had named a month it releases."""
+    if not done.changed:
+        return ""
+    if done.informed:
+        said = (
+            f"{done.company} en est informée par courriel ({', '.join(done.informed)}){NBSP}: "
+            "son dernier mois et les mois qu'elle doit encore jusqu'à lui."
+        )
+    else:
+        said = (
+            f"{done.company} n'a pas de correspondant avec une adresse e-mail{NBSP}: elle n'est "
+            "pas informée de son départ par courriel, prévenez-la vous-même."
+        )
+    if done.buyer_told:
+        months = _and([french_month(m) for m in done.buyer_told])
+        said += f" Le donneur d'ordre, alerté pour {months}, est informé que " + (
+            "cette déclaration n'est plus attendue."
+            if len(done.buyer_told) == 1
+            else "ces déclarations ne sont plus attendues."
+        )
+    return said
 
 
 def history_reason(done: Departure, reason: str) -> str:

@@ -110,7 +110,7 @@ def tell_released(
     pushed by the lot's suspensions, its days read in ``zone`` (the settings')."""
     if not released:
         return []
-    emails = _ladder_emails(session, clause.id)
+    emails = ladder_emails(session, clause.id)
     told: list[int] = []
     for item in released:
         mine = emails.get(item.company_id, [])
@@ -271,7 +271,7 @@ def _tell(
 # --- what is read -------------------------------------------------------------------------------
 
 
-def _ladder_emails(
+def ladder_emails(
     session: Session, clause_id: int
 ) -> dict[int, list[tuple[str, str, tuple[date, ...]]]]:
     """Every ladder email of the lot by company: (step, state, months covered)."""

@@ -7,8 +7,12 @@ primary-key lookup and two instances never both send it.
 
 Order: by category (undelivered emails, buyers without a contact, overdue declarations,
 contracts ending behind the pace, lots in execution past their planned end, lots suspended past
-it, incomplete awards, final reports, eligibility to check, clauses waiting in a stage), then by
-how late within it.
+it, incomplete awards, final reports, final reports outdated, eligibility to check, clauses
+waiting in a stage), then by how late within it.
+
+A final report the buyer was told, the lot's figures changed since, is a task (« Bilans à mettre
+à jour ») on the very rule that refuses the closure (``services.outdated_reports``): the
+facilitator learns it in the morning, not when the closure is refused.
 
 A late company's line names each month missing (« de mai, juin, juillet, août et novembre
 2026 »), a range only for three months or more without a gap (« de mai à août 2026 »): a month
@@ -130,6 +134,8 @@ from workflow.emails.digest import (
     email_web,
     final_report_action,
     final_report_web,
+    report_update_action,
+    report_update_web,
     web_base,
 )
 from workflow.emails.ladder import KINDS as LADDER_KINDS
@@ -144,6 +150,7 @@ from workflow.services.lot_ends import ends_of
 from workflow.services.outage_copies import copy_folder, moment
 from workflow.services.outbox import STATE_LABELS as OUTBOX_LABELS
 from workflow.services.outbox import OutboxState, Recipient, outage_waiting, queue_email
+from workflow.services.outdated_reports import OutdatedReport, changes_since, outdated_reports
 from workflow.services.reminder_emails import (
     KEY_PREFIX,
     LadderHistory,
@@ -1913,6 +1920,50 @@ def _final_reports(session: Session, now: datetime, settings: Settings, limit: i
     return _Part(write(chosen) if chosen else [], count)
 
 
+def _outdated_reports(
+    session: Session, now: datetime, settings: Settings, limit: int | None
+) -> _Part:
+    """The lots whose final report the buyer was told, their figures changed since
+    (``services.outdated_reports``, the closure guard's rule): the oldest report first. Few
+    lots at a time (those in follow-up with a report and a change after it): all are read, and
+    what changed is read for those written only."""
+    zone = settings.zone
+    today = local_date(now, zone)
+    found = [
+        _Found(max((today - local_date(report.report_at, zone)).days, 0), report.clause_id, report)
+        for report in outdated_reports(session)
+    ]
+
+    def write(chosen: list[_Found[OutdatedReport]]) -> list[DigestItem]:
+        labels = _labels(session, (task.clause_id or 0 for task in chosen))
+        changes = changes_since(session, (task.row for task in chosen))
+        items = []
+        for task in chosen:
+            report = task.row
+            cid = report.clause_id
+            _, ref, lot, title, buyer = labels[cid]
+            reported = french_date(local_date(report.report_at, zone))
+            items.append(
+                DigestItem(
+                    Category.FINAL_REPORT_OUTDATED,
+                    weight=task.weight,
+                    title=(f"Bilan à mettre à jour : {_clause_label(cid, ref, lot, title, buyer)}"),
+                    detail=(
+                        "Les chiffres du lot ont changé depuis le bilan du "
+                        f"{reported} adressé au donneur d'ordre ({', '.join(changes[cid])}) : "
+                        "la clause ne se clôture qu'avec un bilan à jour."
+                    ),
+                    action=report_update_action(cid, reported),
+                    clause_id=cid,
+                    days=task.weight,
+                    web=report_update_web(cid, reported),
+                )
+            )
+        return items
+
+    return _part(found, write, limit)
+
+
 #: References named in one eligibility line; the rest are counted.
 ELIGIBILITY_NAMED = 8
 
@@ -2283,6 +2334,7 @@ def _parts(
         ),
         (Category.AWARD, awards),
         (Category.FINAL_REPORT, _final_reports(session, now, settings, limit)),
+        (Category.FINAL_REPORT_OUTDATED, _outdated_reports(session, now, settings, limit)),
         (Category.ELIGIBILITY, _eligibility(session, limit)),
         (Category.WAITING, _waiting(session, now, settings, incomplete, limit)),
     ]

@@ -159,10 +159,22 @@ def ends_of(session: Session, clause_ids: Iterable[int], size: int = 1000) -> di
 # --- recording the end ------------------------------------------------------------------------
 
 
-def refuse_declared_after(session: Session, clause: Clause, end_date: date, field: str) -> None:
+#: How a refused end says what cannot be: a finish's words, or a termination's.
+FINISH_WORDS = ("l'exécution ne peut pas s'achever", "la date de fin")
+TERMINATION_WORDS = ("le marché ne peut pas être résilié", "la date de résiliation")
+
+
+def refuse_declared_after(
+    session: Session,
+    clause: Clause,
+    end_date: date,
+    field: str,
+    words: tuple[str, str] = FINISH_WORDS,
+) -> None:
     """Refuse an end before a month a company already declared (as ``set_planned_end`` refuses
     a planned end before it): its hours would count past the end. ``field`` names the date as
-    the interface calls it."""
+    the interface calls it; ``words``, what ends (a finish, a termination: its hours would be
+    counted after the contract ended, so the date is checked or the declaration cancelled)."""
     found = session.execute(
         select(Declaration.month, Declaration.company_id, Company.name)
         .join(Company, Company.id == Declaration.company_id)
@@ -181,8 +193,8 @@ def refuse_declared_after(session: Session, clause: Clause, end_date: date, fiel
         )
         what = "ces déclarations, une à une"
     raise InputRefused(
-        f"{field}{NBSP}: le {end_date:%d/%m/%Y} est avant {which}{NBSP}; l'exécution ne peut pas "
-        f"s'achever avant un mois déclaré. Vérifiez la date de fin, ou annulez d'abord {what}",
+        f"{field}{NBSP}: le {end_date:%d/%m/%Y} est avant {which}{NBSP}; {words[0]} avant un "
+        f"mois déclaré. Vérifiez {words[1]}, ou annulez d'abord {what}",
         hint=Hint(
             f"{NBSP}: clauses declaration cancel --clause {clause.id} --company {company_id} "
             f"--month {month:%m/%Y} --reason «{NBSP}…{NBSP}».",

@@ -75,7 +75,8 @@ from workflow.domain.events import (
 )
 from workflow.domain.outcomes import group_of, outcome_label, outcome_order
 from workflow.domain.participants import worked
-from workflow.domain.stages import FIGURE_EVENTS, HISTORY_LABELS, REOPEN, ClauseEvent, Stage
+from workflow.domain.report_changes import FIGURE_EVENTS, figure_changes
+from workflow.domain.stages import REOPEN, ClauseEvent, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
     DELIVERY_MODE_LABELS,
@@ -97,6 +98,7 @@ from workflow.emails.notices import (
     EndCorrection,
     EndMove,
     Outstanding,
+    months_named,
     notice_context,
     outstanding_context,
     outstanding_of,
@@ -105,6 +107,7 @@ from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
 from workflow.services import company_pauses
+from workflow.services.abandon_notices import tell_abandoned, to_welcome_again
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.declarations import (
@@ -135,7 +138,10 @@ from workflow.services.outbox import (
     queue_email,
     withdraw,
 )
-from workflow.services.outcomes import counted
+from workflow.services.outcome_counts import counted, latest_up_to
+from workflow.services.outdated_reports import REPORT_LEFT
+from workflow.services.termination_notices import owed_up_to, tell_terminated
+from workflow.services.terminations import termination_of
 from workflow.settings import Settings
 
 #: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
@@ -226,9 +232,11 @@ def clause_results(
     # An outcome counts while its participant has hours worked on the lot (``counted``, the
     # annual report's and the summaries' rule): a cancelled declaration that took someone's only
     # hours here takes their outcome out of the buyer's figures too, until declared again.
+    # Each participant once, by their latest outcome (``latest_up_to``): a short training then
+    # a CDI is one CDI, so the total is the people with an outcome, the sum of the groups.
     for type_code, count in session.execute(
         select(Outcome.type, func.count(Outcome.id))
-        .where(Outcome.clause_id == clause.id, counted())
+        .where(Outcome.clause_id == clause.id, latest_up_to(), counted())
         .group_by(Outcome.type)
     ):
         group = group_of(type_code, outcome_groups).value
@@ -329,7 +337,44 @@ def buyer_notice_context(
         due_dates=due_dates,
         move=move,
         corrected=corrected,
-    )
+    ) | {"termination": _termination(clause, settings.zone)}
+
+
+def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
+    """A lot ended by a termination: its date and reason, which every notice of its end and
+    its final report say (« Le marché a été résilié le … »), never a normal end."""
+    session = object_session(clause)
+    found = termination_of(session, clause) if session is not None else None
+    if found is None or session is None:
+        return None
+    plain = found.reason.rstrip(" .")
+    return {
+        "on": found.on,
+        "reason": plain + ".",
+        "reason_plain": plain,
+        "planned_end": clause.planned_end_date,
+        "expected": _expected_at(session, clause, found.on),
+        # The months up to the termination each company has not declared yet, by name.
+        "owed": [
+            {"company": party.company.name, "months_named": months_named(months)}
+            for party in sorted(clause.parties, key=lambda p: p.company.name)
+            if (months := owed_up_to(session, clause, party, found.on, zone))
+        ],
+    }
+
+
+def _expected_at(session: Session, clause: Clause, on: date) -> int | None:
+    """The hours the target's even pace expected by the termination day (the target spread over
+    the planned works, start to planned end, day by day), for the notice to say whether the gap
+    to the target comes from the termination: only when that pace means something. None for a
+    lot without a target or planned dates, terminated after its planned end, or that was
+    suspended (its pace stopped for a while: an even pace would say what nobody planned)."""
+    start, end, target = clause.start_date, clause.planned_end_date, clause.hours_target
+    if start is None or end is None or not target or not start <= on < end:
+        return None
+    if suspensions(session, [clause.id]).get(clause.id):
+        return None
+    return target * ((on - start).days + 1) // ((end - start).days + 1)
 
 
 def added_month_dates(
@@ -450,10 +495,6 @@ def still_outstanding(
     ]
 
 
-#: A notice in one of these states reached the buyer, or may have.
-_LEFT = (OutboxState.SENT.value, OutboxState.SENDING.value, OutboxState.UNCERTAIN.value)
-
-
 def report_replaced(
     session: Session, clause_id: int, at: datetime, zone: ZoneInfo
 ) -> dict[str, Any] | None:
@@ -466,7 +507,7 @@ def report_replaced(
         .where(
             OutboxMessage.clause_id == clause_id,
             OutboxMessage.kind == FINAL_REPORT_NOTICE,
-            OutboxMessage.state.in_(_LEFT),
+            OutboxMessage.state.in_(REPORT_LEFT),
             OutboxMessage.created_at < at,
         )
         .order_by(OutboxMessage.id)
@@ -479,21 +520,19 @@ def report_replaced(
     if not days:
         return None
     since = max(days)
-    changes: list[str] = []
-    for event in session.scalars(
-        select(ClauseHistory.event)
-        .where(
-            ClauseHistory.clause_id == clause_id,
-            ClauseHistory.at > since,
-            ClauseHistory.at < at,
-            ClauseHistory.event.in_(FIGURE_EVENTS),
+    changes = figure_changes(
+        session.scalars(
+            select(ClauseHistory.event)
+            .where(
+                ClauseHistory.clause_id == clause_id,
+                ClauseHistory.at > since,
+                ClauseHistory.at < at,
+                ClauseHistory.event.in_(FIGURE_EVENTS),
+            )
+            .order_by(ClauseHistory.at, ClauseHistory.id)
         )
-        .order_by(ClauseHistory.at, ClauseHistory.id)
-    ):
-        label = HISTORY_LABELS.get(event, event)
-        if label not in changes:
-            changes.append(label)
-    return {"day": local_day(since, zone), "changes": changes}
+    )
+    return {"day": local_day(since, zone), "changes": list(changes)}
 
 
 def withdraw_earlier_reports(app: Mailing, session: Session, clause_id: int, at: datetime) -> None:
@@ -680,6 +719,15 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
     if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
         rewrite_final_report(app, session, event.clause_id, event.at)
     company_pauses.tell_companies(app, session, event)
+    if event.event is ClauseEvent.TERMINATE:
+        # Each company of the lot: the contract terminated, the months still to declare, due
+        # by the dates the buyer's notice announces.
+        clause = _load_clause(session, event.clause_id)
+        day = local_day(event.at, app.settings.zone)
+        tell_terminated(app, session, event, announced_due_dates(clause, app.settings, day))
+    if event.event is ClauseEvent.ABANDON and event.from_stage is Stage.AWARD:
+        # Each company already welcomed on the lot: it has nothing to declare.
+        tell_abandoned(app, session, event)
 
 
 def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: datetime) -> int:
@@ -767,6 +815,13 @@ def notify_reopened(app: Mailing, session: Session, event: ClauseReopened) -> No
     An abandon notice that has not left yet (waiting, refused, given up, or held for want of a
     contact) is withdrawn instead, its reason kept in the email log: the buyer never heard of the
     abandon, and reads nothing of it nor of its undoing (``abandon_withdrawn``)."""
+    if event.to_stage is Stage.AWARD:
+        # The companies told of the abandon, or whose welcome it withdrew, are welcomed again,
+        # as of now: the welcome tells them where they stand (``abandon_notices``).
+        day = local_day(event.at, app.settings.zone)
+        companies = to_welcome_again(session, event.clause_id, day)
+        if companies:
+            _welcome(app, session, _load_clause(session, event.clause_id), event.at, companies)
     if withdraw_abandon_notice(app, session, event.clause_id, event.at):
         return
     _buyer_notice(app, session, event.clause_id, "notice_reopened", REOPEN, event.at)

@@ -25,6 +25,7 @@ from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice, outstanding_data
 from workflow.app.end_facts import released_data
 from workflow.app.months_asked_texts import asked_data, asked_sentences
+from workflow.app.terminations import termination_shown
 from workflow.domain.calls_to_come import usual_call_at
 from workflow.domain.characters import shown
 from workflow.domain.hours import HoursCalculation, parse_positive, parse_ratio
@@ -216,6 +217,11 @@ def summary_data(clause: ClauseSummary) -> dict[str, Any]:
     }
 
 
+def _termination_data(detail: ClauseDetail) -> dict[str, Any] | None:
+    found = termination_shown(detail.summary.stage, detail.history, detail.end_date)
+    return None if found is None else {"date": found.on, "motif": found.reason}
+
+
 def detail_data(detail: ClauseDetail) -> dict[str, Any]:
     """``clause show --json``: the keys of a list's row, then the rest of the clause."""
     return {
@@ -228,6 +234,8 @@ def detail_data(detail: ClauseDetail) -> dict[str, Any]:
         "demarrage": detail.start_date,
         "fin_prevue": detail.planned_end_date,
         "fin": detail.end_date,
+        # A contract terminated during the works: its date (the end's) and reason, else None.
+        "resiliation": _termination_data(detail),
         # When the final report was recorded (its text: « texte_bilan »).
         "bilan": detail.final_report_at,
         "texte_bilan": detail.final_report,
@@ -330,6 +338,9 @@ def print_clause(detail: ClauseDetail, zone: ZoneInfo) -> None:
             + (f"{planned:%d/%m/%Y}" if planned else "–")
             + (f" · fin : {detail.end_date:%d/%m/%Y}" if detail.end_date else "")
         )
+    terminated = termination_shown(clause.stage, detail.history, detail.end_date)
+    if terminated is not None:
+        say(f"Marché {terminated.said}")
     if detail.final_report is not None:
         when = (
             f" (enregistré le {detail.final_report_at.astimezone(zone):%d/%m/%Y})"
@@ -433,7 +444,10 @@ def list_clauses(
 @click.argument("event_name", metavar="EVENEMENT")
 @click.option("--reason", default=None, help="Motif inscrit à l'historique.")
 @click.option(
-    "--end-date", default=None, help="Date de fin d'exécution (jj/mm/aaaa), pour « achever »."
+    "--end-date",
+    default=None,
+    help="Date de fin d'exécution (jj/mm/aaaa), pour « achever » ; date de résiliation du "
+    "marché, pour « résilier » (obligatoire, avec --reason).",
 )
 @actor_option
 @json_option
@@ -447,7 +461,11 @@ def advance(
     as_json: bool,
 ) -> None:
     """Fait avancer une clause : rédiger, attribuer, démarrer, achever, clôturer, abandonner,
-    suspendre, reprendre (accents facultatifs ; les codes anglais draft, award… aussi).
+    suspendre, reprendre, résilier (accents facultatifs ; les codes anglais draft, award… aussi).
+
+    « résilier » (marché résilié pendant les travaux, depuis la mise en œuvre ou la
+    suspension) demande --end-date (la date de résiliation, qui devient la date de fin du lot) et
+    --reason.
 
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     event = parse_event(event_name)

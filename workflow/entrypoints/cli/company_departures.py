@@ -81,17 +81,16 @@ def company_left(
                 "courriels_a_annuler": [
                     {"etape": step, "courriel": number} for step, number in done.still_asking
                 ],
+                "entreprise_informee": list(done.informed),
+                "donneur_ordre_informe_pour": list(done.buyer_told),
             }
         )
         return
     if not done.changed:
-        say(
-            f"Rien à changer : le départ de {done.company} du chantier (clause n° "
-            f"{done.clause_id}) est déjà enregistré, dernier mois "
-            f"{done.last_month:%m/%Y}."
-        )
+        say(departures.unchanged_sentence(done))
         return
     say(f"Clause n° {done.clause_id} : {departures.departure_sentence(done)}")
+    say(departures.told_sentence(done))
 
 
 #: The command is attached to the ``clause`` group above.

@@ -26,6 +26,7 @@ from workflow.app import (
     api_tokens,
     clause_corrections,
     clauses,
+    company_departures,
     dashboard,
     declarations,
     mail,
@@ -136,9 +137,10 @@ class AdvanceIn(BaseModel):
                 "enum": EVENT_WORDS,
                 "description": (
                     "L'événement, par son libellé français (rédiger, attribuer, démarrer, "
-                    "achever, clôturer, abandonner, suspendre, reprendre ; accents facultatifs) "
-                    "ou par son code (draft, award, start, finish, close, abandon, suspend, "
-                    "resume)."
+                    "achever, clôturer, abandonner, suspendre, reprendre, résilier ; accents "
+                    "facultatifs) ou par son code (draft, award, start, finish, close, abandon, "
+                    "suspend, resume, terminate). « résilier » (marché résilié pendant les "
+                    "travaux) demande date_fin (la date de résiliation) et motif."
                 ),
             }
         ),
@@ -152,6 +154,49 @@ class PlannedEndIn(BaseModel):
     motif: str = Field(
         max_length=2000, description="La raison (avenant n° …), gardée à l'historique."
     )
+
+
+class DepartureIn(BaseModel):
+    entreprise: int = Field(
+        ge=1, le=2_000_000_000, description="Le N° de l'entreprise partie (une du lot)."
+    )
+    dernier_mois: str = Field(
+        pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="Son dernier mois à déclarer (AAAA-MM) : le mois où elle a quitté le chantier.",
+    )
+    motif: str = Field(
+        max_length=2000,
+        description="Pourquoi elle part (fin de sa part des travaux…), gardé à l'historique.",
+    )
+
+
+class StepToCancelOut(BaseModel):
+    etape: str
+    courriel: int
+
+
+class DepartureOut(BaseModel):
+    """As ``clauses clause company-left --json``, with what the command says."""
+
+    clause: int
+    entreprise_id: int
+    entreprise: str
+    dernier_mois_avant: date | None
+    dernier_mois: date
+    modifie: bool = Field(description="Faux si ce dernier mois était déjà enregistré.")
+    mois_plus_demandes: list[date]
+    courriels_retires: list[str]
+    courriels_ecrits_a_nouveau: list[str]
+    courriels_a_annuler: list[StepToCancelOut]
+    entreprise_informee: list[str] = Field(
+        description="Les adresses où l'entreprise en est informée ; vide : personne n'y a "
+        "d'adresse, ou rien n'a changé."
+    )
+    donneur_ordre_informe_pour: list[date] = Field(
+        description="Les mois qu'une alerte au donneur d'ordre avait signalés manquants et qui "
+        "ne sont plus attendus : il en est informé par courriel."
+    )
+    message: str = Field(description="Ce que la commande en dit.")
 
 
 class AskedOut(BaseModel):
@@ -675,6 +720,45 @@ def create_api(app: App) -> FastAPI:
             "le": done.at,
             # The same facts as ``lot set-end --json``.
             "mois_a_demander": asked_data(done.asked),
+        }
+
+    @api.post(
+        "/clauses/{numero}/depart-entreprise",
+        response_model=DepartureOut,
+        summary="Enregistrer le départ du chantier d'une entreprise du lot (son dernier mois)",
+    )
+    async def company_left(
+        caller: Writer, numero: ClauseNumber, body: DepartureIn
+    ) -> dict[str, Any]:
+        year, month = (int(part) for part in body.dernier_mois.split("-"))
+        done = await call(
+            company_departures.record_departure, numero, body.entreprise, date(year, month, 1),
+            reason=body.motif, actor=caller.name, field="«\u00a0dernier_mois\u00a0»",
+            reason_field="«\u00a0motif\u00a0»",
+        )  # fmt: skip
+        said = (
+            f"Clause n° {done.clause_id} : {company_departures.departure_sentence(done)} "
+            f"{company_departures.told_sentence(done)}"
+            if done.changed
+            else company_departures.unchanged_sentence(done)
+        )
+        # The same facts as ``clause company-left --json``.
+        return {
+            "clause": done.clause_id,
+            "entreprise_id": done.company_id,
+            "entreprise": done.company,
+            "dernier_mois_avant": done.before,
+            "dernier_mois": done.last_month,
+            "modifie": done.changed,
+            "mois_plus_demandes": list(done.released),
+            "courriels_retires": list(done.withdrawn),
+            "courriels_ecrits_a_nouveau": list(done.rewritten),
+            "courriels_a_annuler": [
+                {"etape": step, "courriel": number} for step, number in done.still_asking
+            ],
+            "entreprise_informee": list(done.informed),
+            "donneur_ordre_informe_pour": list(done.buyer_told),
+            "message": said,
         }
 
     @api.get("/declarations", response_model=list[ExpectedOut], summary="Déclarations attendues")

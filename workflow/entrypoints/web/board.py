@@ -39,7 +39,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_month, french_percent
 from workflow.app import clause_board as board_view
-from workflow.app import clause_corrections, released_emails, suspension_emails
+from workflow.app import clause_corrections, released_emails, suspension_emails, terminations
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail
 from workflow.app.clauses import Figures
@@ -720,6 +720,13 @@ def router(app: App, pages: Pages) -> APIRouter:
             history_word=history_label,
             event_labels=EVENT_LABELS,
             finish=ClauseEvent.FINISH,
+            # A contract terminated: its own form (date and reason), never a side event; the
+            # lot terminated says so (« Marché résilié le … (motif) »).
+            terminate=ClauseEvent.TERMINATE,
+            can_terminate=page.detail.summary.stage in terminations.FROM_STAGES,
+            termination=terminations.termination_shown(
+                page.detail.summary.stage, page.detail.history, page.detail.end_date
+            ),
             role_labels=PARTY_ROLE_LABELS,
             role_fields=ROLE_FIELDS,
             state_labels=CALENDAR_LABELS,
@@ -948,6 +955,37 @@ def router(app: App, pages: Pages) -> APIRouter:
 
         return await act(request, clause_id, "fin-execution", action)
 
+    @routes.post("/clauses/{clause_id}/resilier")
+    async def terminate(request: Request, clause_id: str) -> Response:
+        """« Résilier le marché » of the « Étape suivante » section: its date and reason
+        required, the stage the page showed checked (``terminations.terminate_from_page``)."""
+
+        async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
+            text = typed.get("date_resiliation", "").strip()
+            if not text:
+                raise InputRefused(
+                    f"{TERMINATION_DATE}\u00a0: indiquez le jour où le marché a été résilié "
+                    "(une date passée ou du jour)."
+                )
+            end = parse_date(text, TERMINATION_DATE)
+            reason = typed.get("motif_resiliation", "").strip()
+            if not reason:
+                raise InputRefused(
+                    "Motif de la résiliation\u00a0: indiquez-le, le donneur d'ordre et les "
+                    "entreprises le liront."
+                )
+            await call(
+                terminations.terminate_from_page,
+                clause,
+                seen_stage=typed.get("etape", ""),
+                end_date=end,
+                reason=reason,
+                actor=user.name,
+            )
+            return TERMINATED
+
+        return await act(request, clause_id, "resilier", action)
+
     @routes.post("/clauses/{clause_id}/evenement")
     async def side_event(request: Request, clause_id: str) -> Response:
         async def action(user: SignedIn, typed: dict[str, str], clause: int) -> str:
@@ -969,6 +1007,11 @@ def router(app: App, pages: Pages) -> APIRouter:
         return await act(request, clause_id, "evenement", action)
 
     return routes
+
+
+#: The ``fait`` code of a termination done, and the date field as its refusals name it.
+TERMINATED = "resilie"
+TERMINATION_DATE = terminations.DATE_FIELD
 
 
 #: The ``fait`` code of each outcome of an award.

@@ -16,6 +16,7 @@ from workflow.entrypoints.web import (
     corrections,
     dashboard,
     declarations,
+    departures,
     imports,
     mail_log,
     participants,
@@ -41,6 +42,7 @@ def create_site(app: App) -> FastAPI:
     site.include_router(mail_log.router(app, pages))
     site.include_router(board.router(app, pages))
     site.include_router(reports.router(app, pages))
+    site.include_router(departures.router(app, pages))
     site.include_router(corrections.router(app, pages))
     site.include_router(additions.router(app, pages))
     site.include_router(imports.router(app, pages))

@@ -26,6 +26,8 @@ from workflow.emails import summaries as summary_email
 from workflow.emails import welcome as welcome_email
 from workflow.emails.ladder import step_kind
 from workflow.services import digest
+from workflow.services.audit.departures import PREFIXES as DEPARTURE_PREFIXES
+from workflow.services.audit.departures import check_departure_email
 from workflow.services.audit.findings import CHECK_OUTBOX, Finding
 from workflow.services.audit.receipts import CANCELLED_EVENT, CANCELLED_REASON
 from workflow.services.reminder_emails import key_months
@@ -329,6 +331,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _digest(look, row, parts, problems)
         elif prefix == "summary":
             _summary(look, row, parts, problems)
+        elif prefix in DEPARTURE_PREFIXES:
+            check_departure_email(session, row, parts, problems)
         else:
             problems.append("clé de forme inconnue, aucune cause connue")
         subject = f"Courriel n° {row.id} ({row.state}, clé {row.key})"

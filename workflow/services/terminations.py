@@ -1,0 +1,47 @@
+"""A contract terminated during the works (« marché résilié », event ``terminate``), read back.
+
+The termination ends the lot as a finish does (its date is the lot's end date: the months after
+it are released, those before it still owed), but what everybody reads must say it was
+terminated, with its reason: the buyer's end notice and final report, the companies' email, the
+lot's page and listings. Its history row holds it (``domain.terminations``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import Clause, ClauseHistory
+from workflow.domain.stages import ClauseEvent, Stage
+from workflow.domain.terminations import Termination, reason_of, termination_reason
+
+#: The stages a terminated lot may be in (its termination stands until it is closed).
+ENDED_STAGES = frozenset({Stage.FOLLOW_UP.value, Stage.CLOSED.value})
+
+__all__ = ["Termination", "termination_of", "termination_reason", "terminations_of"]
+
+
+def termination_of(session: Session, clause: Clause) -> Termination | None:
+    """The termination of a lot ended by one (follow-up or closed), else None."""
+    return terminations_of(session, [clause]).get(clause.id)
+
+
+def terminations_of(session: Session, clauses: list[Clause]) -> dict[int, Termination]:
+    """``termination_of`` for many lots in one query (the listings)."""
+    ended = {c.id: c for c in clauses if c.stage in ENDED_STAGES and c.end_date is not None}
+    if not ended:
+        return {}
+    found: dict[int, Termination] = {}
+    for clause_id, text in session.execute(
+        select(ClauseHistory.clause_id, ClauseHistory.reason)
+        .where(
+            ClauseHistory.clause_id.in_(sorted(ended)),
+            ClauseHistory.event == ClauseEvent.TERMINATE.value,
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ):
+        reason = reason_of(text)
+        end = ended[clause_id].end_date
+        if reason is not None and end is not None:
+            found[clause_id] = Termination(end, reason)
+    return found
