@@ -84,11 +84,15 @@ def test_the_facilitator_records_an_outcome_from_the_lots_page(
     assert seen["chosen"] == "P-WEB-1"
     assert "Sortie refusée" in seen["refused"] and "dans le futur" in seen["refused"]
     assert "Rien n'a été enregistré." in seen["refused"]
+    with app.transaction() as session:
+        [outcome] = session.scalars(select(Outcome)).all()
+    # Outcomes are dated events with a number: the page names the one it recorded.
     assert (
-        "Sortie de P-WEB-1 enregistrée\u00a0: CDI (emploi durable) le 20/04/2026."
-        in seen["recorded"]
+        f"Sortie n°\u00a0{outcome.id} de P-WEB-1 enregistrée\u00a0: CDI (emploi durable) le "
+        "20/04/2026." in seen["recorded"]
     )
-    assert f"CDI (emploi durable) le 20/04/2026 – clause n°\u00a0{clause_id}" in seen["fiche"]
+    assert "CDI (emploi durable) le 20/04/2026" in seen["fiche"]
+    assert f"clause n°\u00a0{clause_id}" in seen["fiche"]
     with app.transaction() as session:
         [outcome] = session.scalars(select(Outcome)).all()
         assert (outcome.type, outcome.date, outcome.clause_id) == (

@@ -173,3 +173,26 @@ def test_outcome_fix_and_remove_refuse_bad_input_and_change_nothing(declared: In
     assert nothing.exit_code == 2
     assert "Rien à corriger : indiquez --type, --date ou les deux." in nothing.output
     assert history(declared) == rows and len(listed(declared)) == 2
+
+
+def test_outcome_remove_twice_answers_with_the_first_withdrawal(declared: Invoke) -> None:
+    outcome(declared, "P-0007", "--clause", "1", "--type", "formation courte", "--date",
+            "02/11/2026")  # fmt: skip
+    first = declared("participant", "outcome-remove", "1", "--reason", "saisie en double")
+    rows = history(declared)
+
+    again = declared("participant", "outcome-remove", "1", "--reason", "saisie en double")
+    as_json = declared("participant", "outcome-remove", "1", "--reason", "doublon", "--json")
+
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    withdrawn = json.loads(declared("clause", "show", "1", "--json").stdout)["historique"][-1]
+    day = withdrawn["date"][:10].split("-")
+    assert again.stdout.strip() == (
+        f"Rien de nouveau : la sortie n° 1 a déjà été retirée le {day[2]}/{day[1]}/{day[0]} "
+        "(motif : saisie en double)."
+    )
+    data = json.loads(as_json.stdout)
+    assert (data["sortie"], data["modifie"], data["motif"]) == (1, False, "saisie en double")
+    assert data["deja_retiree_le"] == "-".join(day)
+    assert history(declared) == rows and listed(declared) == []

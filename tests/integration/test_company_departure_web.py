@@ -115,7 +115,8 @@ def test_the_form_confirms_then_records_as_the_command_does(app: App, lot: Lot) 
     result = squash(visible(done.text))
     assert (
         squash(
-            f"Clause n° {lot.clause_id}{NBSP}: {GONE} a quitté le chantier{NBSP}: son dernier mois "
+            f"Clause n°{NBSP}{lot.clause_id}{NBSP}: {GONE} a quitté le chantier{NBSP}: son dernier "
+            "mois "
             "à déclarer est mars 2027, aucun mois suivant ne lui est demandé."
         )
         in result
@@ -132,13 +133,15 @@ def test_the_form_confirms_then_records_as_the_command_does(app: App, lot: Lot) 
             (USER, True)
         ]
     assert len(_departure_emails(app, lot)) == 1
-    # The same again: nothing new, no second email.
-    again = site.post(path, data={**data, "confirmation": "oui"})
+    # The same again, with another reason: nothing new, no second email, and the reason is
+    # said not recorded rather than dropped silently.
+    again = site.post(path, data={**data, "reason": "un autre motif", "confirmation": "oui"})
     assert again.status_code == 200
     assert "Rien de nouveau" in visible(again.text)
     assert squash(
         f"Rien à changer : le départ de {GONE} du chantier (clause n° {lot.clause_id}) est "
-        "déjà enregistré, dernier mois 03/2027."
+        "déjà enregistré, dernier mois 03/2027 (motif « un autre motif » non enregistré : le "
+        "départ l'était déjà)."
     ) in squash(visible(again.text)).replace(NBSP, " ")
     assert len(_departure_emails(app, lot)) == 1
 
@@ -165,6 +168,19 @@ def test_a_refusal_shows_the_form_again_naming_the_field(app: App, lot: Lot) -> 
     assert squash(f"Dernier mois{NBSP}: «{NBSP}mars{NBSP}» n'est pas un mois") in squash(
         visible(bad.text)
     )
+    # A company the lot does not have: the message spaced as French wants on a page.
+    # (14 digits read as a SIRET: refused as one, or not found.)
+    for siret in ("12345678901234", "73282932000074"):
+        unknown = site.post(
+            path, data={"csrf": csrf, "entreprise": siret, "mois": "2027-03", "reason": "x"}
+        )
+        assert unknown.status_code == 422
+        refusal = visible(unknown.text).split("Départ refusé", 1)[1].split("Rien n'a été", 1)[0]
+        assert siret in refusal, refusal
+        assert " »" not in refusal and "« " not in refusal and " :" not in refusal, refusal
+    # The lot's number kept on one line with its « n° ».
+    assert f"clause n°&nbsp;{lot.clause_id}," in site.get(path).text
+    assert f"clause n°&nbsp;{lot.clause_id}," in bad.text
     # Without the session's token: nothing done.
     forged = site.post(
         path,

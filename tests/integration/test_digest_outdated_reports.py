@@ -160,3 +160,24 @@ def test_a_lot_is_listed_exactly_when_its_closure_is_refused_for_its_report(
     assert [item.clause_id for item in outdated(app, date(2026, 9, 17))] == (
         [walk.clause_id] if listed else []
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "reached"),
+    [("sent", True), ("uncertain", True), ("failed", False), ("dead", False)],
+)
+def test_the_task_says_the_buyer_read_the_report_only_when_its_notice_may_have_reached_him(
+    app: App, clock: Clock, state: str, reached: bool
+) -> None:
+    # A report whose every notice failed was never read: the task must not say it was
+    # « adressé au donneur d'ordre », nor that the new one « remplace » it.
+    walk = _lived_to_the_report(app, clock)
+    _state_of_reports(app, state)
+    _correct_april(walk, date(2026, 9, 16))
+    (item,) = outdated(app, date(2026, 9, 17))
+    said = squash(f"{item.detail} {item.action} {item.web.todo if item.web else ''}")
+    assert ("adressé au donneur d'ordre" in said) is reached
+    assert ("remplace celui du 15 septembre 2026" in said) is reached
+    assert ("son envoi au donneur d'ordre a échoué" in said) is not reached
+    if not reached:
+        assert "le donneur d'ordre recevra le bilan à jour" in said

@@ -141,7 +141,7 @@ def test_a_closed_clause_takes_an_outcome_known_at_the_six_month_follow_up(
         )  # fmt: skip
         removed = remove_outcome(
             session, training.outcome_id, reason="formation jamais commencée",
-            actor="Camille Martin", now=may,
+            actor="Camille Martin", now=may, zone=PARIS,
         )  # fmt: skip
 
     assert cdi.change is Change.CREATED

@@ -32,11 +32,13 @@ from tests.integration.test_web_corrections import (
 )
 from tests.integration.test_web_corrections_people import participant_id, site
 from tests.text import visible
-from workflow.adapters.orm import ClauseHistory, Outcome, Participant, RecordHistory
+from workflow.adapters.orm import ClauseHistory, OutboxMessage, Outcome, Participant, RecordHistory
 from workflow.app import participants, reports
 from workflow.bootstrap import App
 from workflow.domain.outcomes import OutcomeType
+from workflow.domain.stages import ClauseEvent
 from workflow.domain.vocabulary import Criterion, Sex
+from workflow.services.clauses import advance_clause, no_publish, record_final_report
 
 __all__ = ["site"]  # the fixture, imported to be used here
 
@@ -339,7 +341,7 @@ def test_an_outcome_is_corrected_and_withdrawn_by_its_number_with_a_reason(
         site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", kind, on))
     short, cdi = outcome_ids(app)
     page = site.get(path).text
-    assert f'<option value="{short}">n° {short} – P-WEB-2 – Formation courte' in page
+    assert f'<option value="{short}">n°&nbsp;{short} – P-WEB-2 – Formation courte' in page
 
     # Refusals name the field and change nothing.
     before = dump(app)
@@ -401,6 +403,110 @@ def test_an_outcome_is_corrected_and_withdrawn_by_its_number_with_a_reason(
     assert "Elle ne compte plus dans les synthèses ni les bilans" in shown
     assert f"n° {short} :" not in shown.split("Participants déclarés sur le lot")[1]
     assert outcome_ids(app) == [cdi]
+
+
+def test_a_correction_that_changes_nothing_and_a_withdrawal_sent_twice_redirect(
+    app: App, site: TestClient
+) -> None:
+    csrf = sign_in(site)
+    clause_id = lot_01(app)[0]
+    path = f"/clauses/{clause_id}/participants"
+    for kind, on in (("short_training", "2026-04-10"), ("cdi", "2026-04-30")):
+        site.post(f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", kind, on))
+    short, cdi = outcome_ids(app)
+    before = dump(app)
+
+    same = site.post(
+        f"{path}/sortie-correction",
+        data={"csrf": csrf, "numero": str(cdi), "type": "cdi", "on": "", "reason": "relu"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert same.status_code == 303  # Post/Redirect/Get, as the other answers
+    assert same.headers["location"].endswith(f"?fait=sortie-{cdi}-deja#message")
+    shown = site.get(same.headers["location"]).text
+    assert (
+        f"Rien de nouveau{NBSP}: la sortie de P-WEB-2 est déjà enregistrée telle quelle "
+        f"(n°{NBSP}{cdi}), CDI (emploi durable) le 30/04/2026."
+    ) in visible(shown)
+    assert dump(app) == before
+
+    form = {"csrf": csrf, "numero": str(short), "reason": "saisie sur la mauvaise personne"}
+    first = site.post(f"{path}/sortie-retrait", data=form, follow_redirects=False)
+    assert first.status_code == 303
+    after_first = dump(app)
+    again = site.post(f"{path}/sortie-retrait", data=form, follow_redirects=False)
+    assert again.status_code == 303, plain(again.text)
+    assert again.headers["location"].endswith(f"?fait=retrait-{short}-deja#message")
+    told = visible(site.get(again.headers["location"]).text)
+    day = f"{app.clock():%d/%m/%Y}"
+    assert (
+        f"Rien de nouveau{NBSP}: la sortie n°{NBSP}{short} a déjà été retirée le {day} "
+        f"(motif{NBSP}: saisie sur la mauvaise personne)."
+    ) in told
+    assert dump(app) == after_first
+
+
+def test_on_a_closed_lot_the_page_says_the_final_report_sent_is_not_changed(
+    app: App, site: TestClient
+) -> None:
+    csrf = sign_in(site)
+    clause_id = lot_01(app)[0]
+    path = f"/clauses/{clause_id}/participants"
+    now = app.clock()
+    with app.transaction() as session:
+        advance_clause(
+            session, clause_id, ClauseEvent.FINISH, actor="démo", reason=None, now=now,
+            publish=no_publish, end_date=date(2026, 4, 30),
+        )  # fmt: skip
+        record_final_report(
+            session, clause_id, text="Bilan.", actor="démo", now=now, publish=no_publish
+        )
+        advance_clause(
+            session, clause_id, ClauseEvent.CLOSE, actor="démo", reason=None, now=now,
+            publish=no_publish,
+        )  # fmt: skip
+        session.add(
+            OutboxMessage(
+                key=f"notice:{clause_id}:notice_final_report:h1", kind="notice_final_report",
+                clause_id=clause_id, recipients="Acheteur <a@example.org>",
+                subject="Bilan de l'opération", body_text="Bilan.", body_html="<p>Bilan.</p>",
+                state="sent", created_at=now, sent_at=now,
+            )
+        )  # fmt: skip
+    page = plain(site.get(path).text)
+    assert (
+        "compte dans les synthèses mensuelles et le bilan annuel de sa date ; le bilan de "
+        "l'opération déjà adressé au donneur d'ordre n'est pas modifié."
+    ) in page
+    assert "synthèses et bilans de sa date" not in page
+
+    recorded = site.post(
+        f"{path}/sortie", data=outcome_form(csrf, "P-WEB-2", "cdi", "2026-04-30"),
+        follow_redirects=False,
+    )  # fmt: skip
+    assert recorded.status_code == 303, plain(recorded.text)
+    shown = visible(site.get(recorded.headers["location"]).text)
+    [cdi] = outcome_ids(app)
+    assert (
+        f"Sortie n°{NBSP}{cdi} de P-WEB-2 enregistrée{NBSP}: CDI (emploi durable) le 30/04/2026. "
+        "L'historique de la clause la garde à votre nom. La clause est clôturée"
+        f"{NBSP}: la sortie compte dans les synthèses mensuelles et le bilan annuel de sa date"
+        f"{NBSP}; le bilan de l'opération adressé au donneur d'ordre le {now:%d/%m/%Y} n'est "
+        "pas modifié."
+    ) in shown
+    assert "synthèses et bilans la comptent" not in shown
+
+    removed = site.post(
+        f"{path}/sortie-retrait", data={"csrf": csrf, "numero": str(cdi), "reason": "erreur"},
+        follow_redirects=False,
+    )  # fmt: skip
+    told = plain(site.get(removed.headers["location"]).text)
+    assert (
+        "motif : erreur. La clause est clôturée : la sortie ne compte plus dans les synthèses "
+        "mensuelles et le bilan annuel de sa date ; le bilan de l'opération adressé au donneur "
+        f"d'ordre le {now:%d/%m/%Y} n'est pas modifié."
+    ) in told
+    assert "ni les bilans" not in told
 
 
 # --- a participant added ------------------------------------------------------------------------

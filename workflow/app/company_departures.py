@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ __all__ = [
     "Departure",
     "DeparturePreview",
     "LotCompany",
+    "departure_data",
     "departure_sentence",
     "lot_companies",
     "preview_departure",
@@ -90,7 +92,9 @@ def _record(
     if not done.changed:
         return done  # told when it was recorded
     session, at, last = unit.session, unit.now, done.last_month
-    released = done.newly_released
+    # Every month it releases: the emails of an earlier last month still waiting are withdrawn
+    # and their months told in the new ones (``departure_notices.replace_earlier``).
+    released = done.released
     return replace(
         done,
         informed=departure_notices.tell_company(
@@ -123,6 +127,29 @@ def record_departure(
             unit, clause, company, last_month, reason=reason, field=field,
             reason_field=reason_field,
         )  # fmt: skip
+
+
+def departure_data(done: Departure) -> dict[str, Any]:
+    """What a departure recorded did, as ``clause company-left --json`` and the API give it."""
+    return {
+        "clause": done.clause_id,
+        "entreprise_id": done.company_id,
+        "entreprise": done.company,
+        "dernier_mois_avant": done.before,
+        "dernier_mois": done.last_month,
+        "modifie": done.changed,
+        # Those this call released (a last month moved earlier: the months after the first one
+        # were released then), as the message says them; all of them under their own key.
+        "mois_plus_demandes": list(done.newly_released),
+        "mois_plus_demandes_en_tout": list(done.released),
+        "courriels_retires": list(done.withdrawn),
+        "courriels_ecrits_a_nouveau": list(done.rewritten),
+        "courriels_a_annuler": [
+            {"etape": step, "courriel": number} for step, number in done.still_asking
+        ],
+        "entreprise_informee": list(done.informed),
+        "donneur_ordre_informe_pour": list(done.buyer_told),
+    }
 
 
 def preview_departure(

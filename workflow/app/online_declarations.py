@@ -18,10 +18,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, DeclarationLadder
+from workflow.adapters.orm import Clause, Company, Declaration, DeclarationLadder
 from workflow.adapters.templates import french_date, french_month
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
@@ -33,6 +33,7 @@ from workflow.domain.calendar import (
     working_days_between,
 )
 from workflow.domain.declaration_links import LinkProblem, LinkRefused, LinkScope
+from workflow.domain.events import DomainEvent
 from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -63,6 +64,7 @@ from workflow.services.online_declarations import (
     known_people,
     line_inputs,
     lines_from_file,
+    outside_message,
     parse_form,
     same_as_recorded,
 )
@@ -72,6 +74,7 @@ from workflow.settings import Settings
 __all__ = [
     "CheckedDeclaration",
     "CheckedLine",
+    "CheckedMonth",
     "Choice",
     "DeclarationPage",
     "ExpiredLink",
@@ -148,6 +151,9 @@ class DeclarationPage:
     #: it (a link signed before its first month was set) and nothing is recorded for it: the
     #: month is not asked, the page says so in ``closed_because`` and shows no due date.
     joined_on: date | None = None
+    #: The months still owed that a filled template sent from this page may declare at once,
+    #: this one first when it is owed (``covered_months``): what the upload's note names.
+    owed_months: tuple[date, ...] = ()
 
     @property
     def can_declare(self) -> bool:
@@ -270,45 +276,10 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
             "Ce lien de déclaration ne correspond plus à un lot de votre entreprise : "
             "l'attribution a changé depuis l'envoi du courriel."
         )
-    existing = find_declaration(session, clause.id, company.id, scope.month)
-    problems = declaration_problems(
-        session,
-        clause,
-        company,
-        scope.month,
-        now=now,
-        replace=True,
-        zone=app.settings.zone,
-        from_company=True,
-    )
-    if existing is not None and existing.validated_at is not None:
-        # Checked by the facilitator: a replayed link may show it, never change it.
-        problems.insert(
-            0,
-            f"Cette déclaration a été validée le {french_date(existing.validated_at)} par "
-            f"{existing.validated_by} : elle ne peut plus être modifiée ici. Une erreur ? "
-            "Écrivez à la facilitatrice, qui la corrigera.",
-        )
+    state = _month_state(session, app, clause, company, scope.month, now)
+    existing, problems, ended_on = state.existing, state.problems, state.ended_on
+    joined_on, stopped = state.joined_on, state.stopped
     context = lot_context(lot_of(clause))
-    ended_on = _released_by(clause, scope.month)
-    if ended_on is not None:
-        # The month is no longer owed: one sentence for the company, which the other rules
-        # (the CLI's refusal naming the facilitator's clause number, the finished stage) would
-        # only blur. Read from the current end date: corrected later, the month is owed again.
-        problems = [_released_reason(scope.month, context, ended_on)]
-    joined = joined_month(session, clause.id, company.id)
-    joined_on = joined if joined is not None and scope.month < joined else None
-    if existing is not None or ended_on is not None:
-        joined_on = None  # a month recorded stays correctable; a released one says why above
-    if joined_on is not None:
-        # The refusal's words are the facilitator's (the award to correct): the company reads
-        # that the month is not asked of it, and whom to write to if it worked then.
-        problems = [_not_joined_reason(scope.month, context, joined_on, app.settings)]
-    stopped = Stage(clause.stage) in FINAL_STAGES
-    if stopped and ended_on is None:
-        # The stage's refusal names the facilitator's clause number and her stages
-        # (« est à l'étape « clôturée » »): the company reads that nothing is expected.
-        problems = [_stopped_reason(scope.month, clause, context, app.settings)]
     due_on = month_due_dates(session, app.settings, clause.id, company.id, [scope.month])[
         scope.month
     ]
@@ -349,6 +320,102 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         recorded_by=None if existing is None else existing.recorded_by,
         joined_on=None if stopped else joined_on,
     )
+
+
+@dataclass(frozen=True)
+class _MonthState:
+    """What the page of one month of a company on a lot is told about declaring it."""
+
+    existing: Declaration | None
+    #: Why the month cannot be declared now; empty when it can.
+    problems: list[str]
+    ended_on: date | None
+    joined_on: date | None
+    stopped: bool
+
+
+def _month_state(
+    session: Session, app: App, clause: Clause, company: Company, month: date, now: datetime
+) -> _MonthState:
+    """Whether ``month`` can be declared now by the company from its own link, and why not:
+    the page of that month's link, and the months a template sent from another of its links may
+    also declare (``covered_months``), follow the same rules."""
+    existing = find_declaration(session, clause.id, company.id, month)
+    problems = declaration_problems(
+        session,
+        clause,
+        company,
+        month,
+        now=now,
+        replace=True,
+        zone=app.settings.zone,
+        from_company=True,
+    )
+    if existing is not None and existing.validated_at is not None:
+        # Checked by the facilitator: a replayed link may show it, never change it.
+        problems.insert(
+            0,
+            f"Cette déclaration a été validée le {french_date(existing.validated_at)} par "
+            f"{existing.validated_by} : elle ne peut plus être modifiée ici. Une erreur ? "
+            "Écrivez à la facilitatrice, qui la corrigera.",
+        )
+    context = lot_context(lot_of(clause))
+    ended_on = _released_by(clause, month)
+    if ended_on is not None:
+        # The month is no longer owed: one sentence for the company, which the other rules
+        # (the CLI's refusal naming the facilitator's clause number, the finished stage) would
+        # only blur. Read from the current end date: corrected later, the month is owed again.
+        problems = [_released_reason(month, context, ended_on)]
+    joined = joined_month(session, clause.id, company.id)
+    joined_on = joined if joined is not None and month < joined else None
+    if existing is not None or ended_on is not None:
+        joined_on = None  # a month recorded stays correctable; a released one says why above
+    if joined_on is not None:
+        # The refusal's words are the facilitator's (the award to correct): the company reads
+        # that the month is not asked of it, and whom to write to if it worked then.
+        problems = [_not_joined_reason(month, context, joined_on, app.settings)]
+    stopped = Stage(clause.stage) in FINAL_STAGES
+    if stopped and ended_on is None:
+        # The stage's refusal names the facilitator's clause number and her stages
+        # (« est à l'étape « clôturée » »): the company reads that nothing is expected.
+        problems = [_stopped_reason(month, clause, context, app.settings)]
+    return _MonthState(existing, problems, ended_on, joined_on, stopped)
+
+
+def covered_months(
+    session: Session, app: App, scope: LinkScope, now: datetime, *, owed_only: bool = False
+) -> list[_Covered]:
+    """The months a filled template sent from the link of ``scope`` may declare: its own, and
+    every other month of the same company on the same lot that was asked of it (opened, so
+    called or to be called: its ladder) and that the page of that month's own link would let it
+    declare now (not after its departure, not before it joined, not a month to come, not a lot
+    stopped or ended, not a month the facilitator validated). A month recorded already is
+    replaced, as that page replaces it. A catch-up call's template covers several months: the
+    company sends it once, from any of the call's links. ``owed_only``: the months not declared
+    yet alone (what the page's note names), read without the others."""
+    clause = session.get_one(Clause, scope.clause_id)
+    company = session.get_one(Company, scope.company_id)
+    asked = set(
+        session.scalars(
+            select(DeclarationLadder.month).where(
+                DeclarationLadder.clause_id == scope.clause_id,
+                DeclarationLadder.company_id == scope.company_id,
+                DeclarationLadder.declared_at.is_(None) if owed_only else true(),
+            )
+        )
+    )
+    covered = []
+    for month in sorted(asked | {scope.month}):
+        state = _month_state(session, app, clause, company, month, now)
+        if month == scope.month or not state.problems:
+            covered.append(_Covered(month, state.existing is not None))
+    return covered
+
+
+@dataclass(frozen=True)
+class _Covered:
+    month: date
+    recorded: bool
 
 
 def _released_by(clause: Clause, month: date) -> date | None:
@@ -408,7 +475,12 @@ def declaration_page(app: App, token: str) -> DeclarationPage:
     now = app.clock()
     with reading(app) as session:
         scope = _scope(session, app, token, now)
-        return _page(session, app, scope, now)
+        page = _page(session, app, scope, now)
+        if not page.can_declare:
+            return page
+        covered = covered_months(session, app, scope, now, owed_only=True)
+        owed = [c.month for c in covered if not c.recorded]
+        return replace(page, owed_months=tuple(sorted(set(owed))))
 
 
 @dataclass(frozen=True)
@@ -422,28 +494,108 @@ class CheckedLine:
 
 
 @dataclass(frozen=True)
-class CheckedDeclaration:
-    """The form read back for the company to confirm: nothing is written yet."""
+class CheckedMonth:
+    """One month of the form or file read back, with whether it replaces a recorded one."""
 
-    page: DeclarationPage
+    month: date
     lines: tuple[CheckedLine, ...]
-    zero: bool
+    replaces: bool
 
     @property
     def total(self) -> Decimal:
         return sum((line.hours for line in self.lines), Decimal(0))
 
 
+@dataclass(frozen=True)
+class CheckedDeclaration:
+    """The form read back for the company to confirm: nothing is written yet. ``months``: each
+    month it declares, in order (one for a typed form, several for a template of a call that
+    asked several); ``lines`` all their lines."""
+
+    page: DeclarationPage
+    lines: tuple[CheckedLine, ...]
+    zero: bool
+    months: tuple[CheckedMonth, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.hours for line in self.lines), Decimal(0))
+
+    @property
+    def several(self) -> bool:
+        return len(self.months) > 1
+
+
 def _parsed(
-    session: Session, page: DeclarationPage, lines: Sequence[LineForm], zero: bool, now: datetime
-) -> list[ParsedLine]:
-    """The form's lines to record (its people as the lot knows them), or ``FormRefused``."""
+    session: Session,
+    app: App,
+    scope: LinkScope,
+    page: DeclarationPage,
+    lines: Sequence[LineForm],
+    zero: bool,
+    now: datetime,
+) -> dict[date, list[ParsedLine]]:
+    """The lines to record, month by month (their people as the lot knows them), or
+    ``FormRefused`` with every problem of every month. A line names its month when it was read
+    from a template covering several; each month must be one the link covers
+    (``covered_months``): the posted month is the company's browser's, never trusted."""
     known = [person.reference for person in page.known]
     known += [line.reference for line in page.recorded or ()]
-    parsed, problems = parse_form(session, canonical_references(lines, known), zero, now=now)
+    grouped, problems = _by_month(session, app, scope, page, lines, zero, now)
+    found: dict[date, list[ParsedLine]] = {}
+    for month, numbered in grouped.items():
+        month_lines = [line for _, line in numbered]
+        parsed, month_problems = parse_form(
+            session, canonical_references(month_lines, known), zero, now=now
+        )
+        found[month] = parsed
+        # Numbered as the whole form numbers its lines (a file's row is in ``origin``).
+        problems += [
+            replace(problem, line=numbered[problem.line - 1][0])
+            if problem.line is not None
+            else problem
+            for problem in month_problems
+        ]
     if problems:
         raise FormRefused(problems)
-    return parsed
+    return found
+
+
+def _by_month(
+    session: Session,
+    app: App,
+    scope: LinkScope,
+    page: DeclarationPage,
+    lines: Sequence[LineForm],
+    zero: bool,
+    now: datetime,
+) -> tuple[dict[date, list[tuple[int, LineForm]]], list[FormProblem]]:
+    """The form's lines by the month they declare, each with its number in the form, and the
+    problems of the months named (unreadable, or not covered by the link)."""
+    grouped: dict[date, list[tuple[int, LineForm]]] = {scope.month: []}
+    problems: list[FormProblem] = []
+    if zero:
+        return grouped, problems  # « aucune heure ce mois-ci »: the link's month, and it alone
+    allowed: list[date] | None = None
+    for number, line in enumerate(lines, start=1):
+        month = scope.month
+        if line.month.strip() and line.month.strip() != scope.month.isoformat():
+            try:
+                month = date.fromisoformat(line.month.strip())
+            except ValueError:
+                problems.append(FormProblem(number, "mois", f"« {line.month} » n'est pas un mois."))
+                continue
+            if allowed is None:
+                allowed = [c.month for c in covered_months(session, app, scope, now)]
+            if month not in allowed:
+                problems.append(
+                    FormProblem(number, None, outside_message(page.company, month, allowed))
+                )
+                continue
+        grouped.setdefault(month, []).append((number, line))
+    if len(grouped) > 1 and not grouped[scope.month]:
+        del grouped[scope.month]  # a template of other months only: this one is not declared
+    return dict(sorted(grouped.items())), problems
 
 
 def check_declaration(
@@ -456,19 +608,28 @@ def check_declaration(
         page = _page(session, app, scope, now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        parsed = _parsed(session, page, lines, zero, now)
-        checked = tuple(
-            CheckedLine(
-                line.reference,
-                line.hours,
-                CONTRACT_LABELS[line.contract],
-                DELIVERY_MODE_LABELS[line.mode],
-                None if line.criterion is None else CRITERION_LABELS[line.criterion],
-                _identity(line),
+        by_month = _parsed(session, app, scope, page, lines, zero, now)
+        months = tuple(
+            CheckedMonth(
+                month,
+                tuple(_checked(line) for line in parsed),
+                find_declaration(session, scope.clause_id, scope.company_id, month) is not None,
             )
-            for line in parsed
+            for month, parsed in by_month.items()
         )
-        return CheckedDeclaration(page, checked, zero)
+        every = tuple(line for month in months for line in month.lines)
+        return CheckedDeclaration(page, every, zero, months)
+
+
+def _checked(line: ParsedLine) -> CheckedLine:
+    return CheckedLine(
+        line.reference,
+        line.hours,
+        CONTRACT_LABELS[line.contract],
+        DELIVERY_MODE_LABELS[line.mode],
+        None if line.criterion is None else CRITERION_LABELS[line.criterion],
+        _identity(line),
+    )
 
 
 def _identity(line: ParsedLine) -> str:
@@ -487,36 +648,58 @@ def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[Line
     with reading(app) as session:
         scope = _scope(session, app, token, now)
         _page(session, app, scope, now)  # a link that allows nothing reads no file
-        return lines_from_file(session, data, filename, scope, now=now, zone=app.settings.zone)
+        allowed = [c.month for c in covered_months(session, app, scope, now)]
+        return lines_from_file(
+            session, data, filename, scope, allowed=allowed, now=now, zone=app.settings.zone
+        )
 
 
-def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> int:
-    """Record the month of ``token`` from the form: all of it or, at the first problem, nothing
-    (``FormRefused`` lists every problem with its line). The declaration's N°; the same lines
-    sent again record nothing (a reload, a double click)."""
+def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> list[int]:
+    """Record the month of ``token`` from the form, or each month of a template covering
+    several (``covered_months``): all of them or, at the first problem, nothing
+    (``FormRefused`` lists every problem with its line). The declarations' N°s, in the order of
+    months; a month whose lines are those recorded records nothing (a reload, a double click, the
+    same file sent again): no history row, no second receipt."""
     with unit_of_work(app) as unit:
         session = unit.session
         scope = _scope(session, app, token, unit.now)
         page = _page(session, app, scope, unit.now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        parsed = _parsed(session, page, lines, zero, unit.now)
-        recorded = find_declaration(session, scope.clause_id, scope.company_id, scope.month)
-        if recorded is not None and same_as_recorded(recorded, parsed):
-            return recorded.id
+        by_month = _parsed(session, app, scope, page, lines, zero, unit.now)
         actor = f"{page.company} (déclaration en ligne)"
-        inputs = line_inputs(session, parsed, unit.now)
-        return record_declaration(
-            session,
-            clause_id=scope.clause_id,
-            company_id=scope.company_id,
-            month=scope.month,
-            lines=inputs,
-            actor=actor,
-            now=unit.now,
-            source=ONLINE_SOURCE,
-            publish=unit.app.publish,
-            replace=recorded is not None,
-            zone=app.settings.zone,
-            from_company=True,
-        ).id
+        ids = []
+        # The months' events wait until every month is recorded: each receipt then lists as
+        # still owed only what is (the file's next months recorded too), as separate links would.
+        pending: list[DomainEvent] = []
+
+        def hold(_: Session, event: DomainEvent) -> None:
+            pending.append(event)
+
+        for month, parsed in by_month.items():
+            recorded = find_declaration(session, scope.clause_id, scope.company_id, month)
+            if recorded is not None and same_as_recorded(recorded, parsed):
+                ids.append(recorded.id)
+                continue
+            inputs = line_inputs(session, parsed, unit.now)
+            # Each month as its own link would record it: its history row, its receipt (keyed by
+            # its declaration), its ladder stopped; a refusal of any rolls every month back.
+            ids.append(
+                record_declaration(
+                    session,
+                    clause_id=scope.clause_id,
+                    company_id=scope.company_id,
+                    month=month,
+                    lines=inputs,
+                    actor=actor,
+                    now=unit.now,
+                    source=ONLINE_SOURCE,
+                    publish=hold,
+                    replace=recorded is not None,
+                    zone=app.settings.zone,
+                    from_company=True,
+                ).id
+            )
+        for event in pending:
+            unit.app.publish(session, event)
+        return ids

@@ -325,6 +325,7 @@ def remove_outcome(
             reason=reason,
             actor=unit.actor,
             now=unit.now,
+            zone=app.settings.zone,
             groups=app.settings.outcome_groups,
             on_clause=on_clause,
         )

@@ -169,10 +169,17 @@ def outcome_choices(app: App) -> tuple[OutcomeChoices, ...]:
 # --- the confirmations a redirect's ``?fait=`` names ---------------------------------------------
 
 
+def page_spaces(text: str) -> str:
+    """A service's sentence as the page prints it: a non-breaking space before « : ; » and
+    after « n° » (the service writes plain spaces, for the command line)."""
+    return re.sub(r" (?=[:;?!»])|(?<=«) |(?<=n°) ", NBSP, text)
+
+
 def outcome_done(app: App, clause_id: int, outcome_id: int, change: str) -> str | None:
     """What the lot's page says after an outcome was recorded (``change``: « enregistree »,
     « corrigee », « deja »), read from the row itself; None when the outcome is not one of this
-    lot (the address was edited or the row corrected since)."""
+    lot (the address was edited or the row corrected since). On a closed lot, it says what the
+    outcome does to the figures already given (``outcomes.closed_note``)."""
     with reading(app) as session:
         row = session.get(Outcome, outcome_id)
         if row is None or row.clause_id != clause_id:
@@ -180,16 +187,19 @@ def outcome_done(app: App, clause_id: int, outcome_id: int, change: str) -> str 
         reference = session.get_one(Participant, row.participant_id).reference
         group = OUTCOME_GROUP_LABELS[group_of(row.type, app.settings.outcome_groups)].lower()
         what = f"{type_label(row.type)} ({group}) le {row.date:%d/%m/%Y}"
+        closed = outcome_service.closed_note(
+            session, get_clause(session, clause_id), app.settings.zone, "la sortie compte dans"
+        )
     if change == "deja":
         return (
             f"Rien de nouveau{NBSP}: la sortie de {reference} est déjà enregistrée telle "
             f"quelle (n°{NBSP}{outcome_id}), {what}."
         )
     verb = "corrigée" if change == "corrigee" else "enregistrée"
-    return (
-        f"Sortie n°{NBSP}{outcome_id} de {reference} {verb}{NBSP}: {what}. L'historique de la "
-        "clause la garde à votre nom ; synthèses et bilans la comptent."
-    )
+    said = f"Sortie n°{NBSP}{outcome_id} de {reference} {verb}{NBSP}: {what}. L'historique de la "
+    if closed:
+        return said + "clause la garde à votre nom." + page_spaces(closed)
+    return said + "clause la garde à votre nom ; synthèses et bilans la comptent."
 
 
 def edit_done(app: App, clause_id: int, history_id: int) -> str | None:
@@ -201,6 +211,14 @@ def edit_done(app: App, clause_id: int, history_id: int) -> str | None:
         if row is None or row.clause_id != clause_id or row.event != outcome_service.HISTORY_EVENT:
             return None
         said = row.reason or ""
+        clause = get_clause(session, clause_id)
+        zone = app.settings.zone
+        corrected = outcome_service.closed_note(
+            session, clause, zone, "la sortie corrigée compte dans"
+        )
+        withdrawn = outcome_service.closed_note(
+            session, clause, zone, "la sortie ne compte plus dans"
+        )
     found = re.fullmatch(r"sortie n° (\d+) de (.+?) (corrigée|retirée) : (.*)", said, re.S)
     if found is None:
         return None
@@ -208,11 +226,27 @@ def edit_done(app: App, clause_id: int, history_id: int) -> str | None:
     rest = rest.rstrip(".").replace(" : ", f"{NBSP}: ")  # the page's spacing, not the file's
     text = f"Sortie n°{NBSP}{number} de {reference} {verb}{NBSP}: {rest}."
     if verb == "retirée":
+        if withdrawn:
+            return text + page_spaces(withdrawn)
         return (
             text + " Elle ne compte plus dans les synthèses ni les bilans ; l'historique de la "
             "clause garde qui, quand et pourquoi."
         )
-    return text + " L'historique de la clause garde l'ancienne et la nouvelle, à votre nom."
+    return (
+        text
+        + " L'historique de la clause garde l'ancienne et la nouvelle, à votre nom."
+        + page_spaces(corrected)
+    )
+
+
+def already_removed_done(app: App, clause_id: int, outcome_id: int) -> str | None:
+    """What the lot's page says when a withdrawal is asked again (a form sent twice): the one
+    already made, from the history that keeps it; None when it is not one of this lot."""
+    with reading(app) as session:
+        withdrawn = outcome_service.find_withdrawal(session, outcome_id, app.settings.zone)
+    if withdrawn is None or withdrawn.clause_id != clause_id:
+        return None
+    return page_spaces(f"Rien de nouveau : {withdrawn.sentence}.")
 
 
 #: The word of ``?fait=sortie-N-…`` for each thing ``record_outcome`` may have done.

@@ -5,7 +5,11 @@
   owes up to it (each month with its due date and page), or that it has nothing left to declare.
 - ``notice_company_left``: to the buyer (and the facilitator, as the alert), only when an alert
   before formal notice named a month the departure releases: that month is not expected any
-  more, a formal notice about it would have no object.
+  more, a formal notice about it would have no object. Each alert is named by its day, those
+  still waiting « si elle vous parvient », the months and the verbs plural when several.
+
+A departure moved earlier after its emails left writes new ones that say they replace the
+email of that day (``CompanyLeft.replaces_on``).
 
 Neither names a participant.
 """
@@ -13,10 +17,11 @@ Neither names a participant.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.templates import french_date, french_month
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.ladder import facilitator_context
@@ -65,6 +70,9 @@ class CompanyLeft:
     released: tuple[date, ...] = ()
     #: The company's role on the lot (« sous-traitant »), for the buyer.
     role: str = ""
+    #: The day an email of an earlier last month left (the departure moved earlier since):
+    #: this one replaces it. None: no earlier one reached its reader (withdrawn before it left).
+    replaces_on: date | None = None
 
 
 def _owed(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]]:
@@ -98,32 +106,103 @@ def company_left_context(
         "released": list(left.released),
         "released_count": len(left.released),
         "released_phrase": months_phrase(left.released) if left.released else "",
+        "replaces_on": left.replaces_on,
         "facilitator": facilitator_context(settings),
         "declaration_links": links_context(links),
     }
 
 
 @dataclass(frozen=True)
-class AlertCorrected:
-    """The months an alert to the buyer named that the departure releases, and the day of
-    that alert (the first, when several)."""
+class AlertNamed:
+    """One alert to the buyer that named months the departure releases: its day (sent, or
+    written when still waiting), those months, and whether it was recorded sent (else it may
+    still reach the buyer)."""
 
+    on: date
     months: tuple[date, ...]
-    alerted_on: date
-    #: Every alert naming them was recorded sent; else one may still reach the buyer.
-    alert_left: bool = True
+    left: bool = True
+
+
+@dataclass(frozen=True)
+class AlertCorrected:
+    """The alerts to the buyer that named months the departure releases, in their order."""
+
+    alerts: tuple[AlertNamed, ...]
+
+    @property
+    def months(self) -> tuple[date, ...]:
+        return tuple(sorted({m for alert in self.alerts for m in alert.months}))
+
+
+def _days_phrase(days: Sequence[date]) -> str:
+    """« du 4 janvier, du 1er février et du 3 mars 2027 »: the year once when they share it."""
+    ordered = sorted(set(days))
+    same_year = len({d.year for d in ordered}) == 1
+    phrases = [
+        f"du {french_date(d, 'd MMMM') if same_year and i < len(ordered) - 1 else french_date(d)}"
+        for i, d in enumerate(ordered)
+    ]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " et " + phrases[-1]
+
+
+def months_list(months: Sequence[date]) -> str:
+    """« d'octobre 2026 »; « de septembre, octobre et novembre 2026 »; « de novembre 2026,
+    décembre 2026 et janvier 2027 »: one « de », each year once when they share it."""
+    ordered = sorted(set(months))
+    first = month_phrase(ordered[0])
+    if len(ordered) == 1:
+        return first
+    same_year = len({m.year for m in ordered}) == 1
+    names = [french_month(m) for m in ordered]
+    if same_year:
+        names = [n.rsplit(" ", 1)[0] for n in names[:-1]] + [names[-1]]
+    article = first[: len(first) - len(french_month(ordered[0]))]
+    return article + ", ".join(names[:-1]) + " et " + names[-1]
+
+
+def alerts_phrase(alerts: Sequence[AlertNamed]) -> str:
+    """Who said the months were missing, with its verb: « Mon alerte du 4 janvier 2027 vous
+    signalait », « Mes alertes du 4 janvier et du 1er février 2027 vous signalaient »; an alert
+    still waiting « si elle vous parvient » (« vous signale »), each alert as it stands."""
+    sent = [a.on for a in alerts if a.left]
+    waiting = [a.on for a in alerts if not a.left]
+    if not waiting:
+        return (
+            f"Mon alerte {_days_phrase(sent)} vous signalait"
+            if len(sent) == 1
+            else f"Mes alertes {_days_phrase(sent)} vous signalaient"
+        )
+    if not sent:
+        return (
+            f"Mon alerte {_days_phrase(waiting)}, si elle vous parvient, vous signale"
+            if len(waiting) == 1
+            else f"Mes alertes {_days_phrase(waiting)}, si elles vous parviennent, vous signalent"
+        )
+    head = (
+        f"Mon alerte {_days_phrase(sent)}"
+        if len(sent) == 1
+        else f"Mes alertes {_days_phrase(sent)}"
+    )
+    tail = (
+        f"celle {_days_phrase(waiting)} si elle vous parvient"
+        if len(waiting) == 1
+        else f"celles {_days_phrase(waiting)} si elles vous parviennent"
+    )
+    return f"{head} (et {tail}) vous signalaient"
 
 
 def buyer_context(
     lot: Lot, left: CompanyLeft, alert: AlertCorrected, settings: Settings
 ) -> dict[str, Any]:
+    months = alert.months
     return {
         **company_left_context(lot, left, settings),
-        "alerted_on": alert.alerted_on,
-        "alert_left": alert.alert_left,
-        "corrected": list(alert.months),
-        "corrected_count": len(alert.months),
-        "corrected_phrase": months_phrase(alert.months),
+        "alerts_phrase": alerts_phrase(alert.alerts),
+        "alert_count": len(alert.alerts),
+        "corrected": list(months),
+        "corrected_count": len(months),
+        "corrected_phrase": months_phrase(months),
+        "corrected_list": months_list(months),
     }
 
 
@@ -143,11 +222,27 @@ SAMPLE = CompanyLeft(
 )
 
 
+#: The buyer's sample: the same departure recorded on 3 February 2027, after three alerts named
+#: October (2 December), November (4 January) and December (2 February, still waiting).
+BUYER_SAMPLE = replace(
+    SAMPLE,
+    today=date(2027, 2, 3),
+    released=(date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)),
+)
+BUYER_ALERTS = AlertCorrected(
+    (
+        AlertNamed(date(2026, 12, 2), (date(2026, 10, 1),)),
+        AlertNamed(date(2027, 1, 4), (date(2026, 11, 1),)),
+        AlertNamed(date(2027, 2, 2), (date(2026, 12, 1),), left=False),
+    )
+)
+
+
 def sample(kind: str, settings: Settings) -> Sample:
     if kind == KIND_BUYER:
-        alert = AlertCorrected((date(2026, 10, 1),), date(2026, 12, 2))
         facilitator = Recipient(settings.facilitator_name, settings.facilitator_email)
-        return Sample((BUYER_CONTACT, facilitator), buyer_context(LOT, SAMPLE, alert, settings))
+        context = buyer_context(LOT, BUYER_SAMPLE, BUYER_ALERTS, settings)
+        return Sample((BUYER_CONTACT, facilitator), context)
     links = sample_links(settings.base_url, [SAMPLE.last_month], date(2027, 1, 6))
     context = company_left_context(
         LOT, SAMPLE, settings, correspondent=PARTNER_CORRESPONDENT.name, links=links

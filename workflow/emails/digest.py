@@ -323,16 +323,25 @@ def final_report_action(clause_id: int) -> str:
     )
 
 
-def report_update_todo(reported: str) -> str:
-    """``reported``: the day of the report the buyer read (« 12 mars 2026 »)."""
+def _replaces(reported: str | None) -> str:
+    """What the buyer gets: the updated report, « qui remplace celui du … » when they received
+    the earlier one (``reported``: its day, « 12 mars 2026 »), without when its sending failed."""
+    if reported is None:
+        return "le donneur d'ordre recevra le bilan à jour"
+    return f"le donneur d'ordre recevra le bilan mis à jour, qui remplace celui du {reported}"
+
+
+def report_update_todo(reported: str | None) -> str:
+    """``reported``: the day of the report the buyer read (« 12 mars 2026 »), None when its
+    sending failed."""
     return (
         "Réécrire le bilan avec les chiffres à jour (formulaire « Réécrire le bilan de "
-        "l'opération » de la page de la clause) : le donneur d'ordre recevra le bilan mis à jour, "
-        f"qui remplace celui du {reported} ; puis clôturer la clause."
+        f"l'opération » de la page de la clause) : {_replaces(reported)} ; puis clôturer la "
+        "clause."
     )
 
 
-def report_update_web(clause_id: int, reported: str) -> WebAction:
+def report_update_web(clause_id: int, reported: str | None) -> WebAction:
     return WebAction(
         WebActionKind.FINAL_REPORT,
         "Réécrire le bilan",
@@ -341,12 +350,11 @@ def report_update_web(clause_id: int, reported: str) -> WebAction:
     )
 
 
-def report_update_action(clause_id: int, reported: str) -> str:
+def report_update_action(clause_id: int, reported: str | None) -> str:
     return (
         "Enregistrer de nouveau le bilan avec les chiffres à jour "
-        f"(clauses clause report {clause_id} --file bilan.txt) : le donneur d'ordre recevra le "
-        f"bilan mis à jour, qui remplace celui du {reported} ; puis clôturer "
-        f"(clauses clause advance {clause_id} cloturer)."
+        f"(clauses clause report {clause_id} --file bilan.txt) : {_replaces(reported)} ; puis "
+        f"clôturer (clauses clause advance {clause_id} cloturer)."
     )
 
 

@@ -28,6 +28,7 @@ from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
 from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context
+from workflow.emails.month_lists import months_list
 from workflow.emails.phrases import months_phrase
 from workflow.emails.samples import BUYER_CONTACT, HOLDER, HOLDER_CORRESPONDENT, LOT
 
@@ -118,6 +119,8 @@ def ladder_context(
         "months": months,
         "months_count": len(months),
         "month_phrase": months_phrase(months),
+        # « février, mars et avril 2027 »: what a template filled for several months covers.
+        "months_list": months_list(months),
         "due_on": group.due_on,
         "step": group.step,
         "number": number,

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from workflow.adapters.orm import (
     AwardParty,
     Clause,
+    ClauseHistory,
     Company,
     Declaration,
     DeclarationLadder,
@@ -90,6 +91,8 @@ class Departure:
     #: The released months an alert to the buyer had named: the buyer is told they are not
     #: expected any more.
     buyer_told: tuple[date, ...] = ()
+    #: The same last month again with a reason: nothing written, that reason not recorded.
+    unrecorded_reason: str = ""
 
     @property
     def changed(self) -> bool:
@@ -161,7 +164,9 @@ def record_departure(
         )
     before = party.last_month
     if before == last:
-        return Departure(clause.id, company_id, company, before, last)
+        text = (reason or "").strip()
+        given = "" if _as_recorded(text) == _recorded_reason(session, clause.id, company) else text
+        return Departure(clause.id, company_id, company, before, last, unrecorded_reason=given)
     first = first_month_of(party.first_month, month_start(clause.start_date))
     assert first is not None
     if last < first:
@@ -257,6 +262,28 @@ def record_departure(
         },
     )
     return done
+
+
+def _recorded_reason(session: Session, clause_id: int, company: str) -> str:
+    """The reason of the company's latest departure recorded on the lot, as its history row
+    starts (``history_reason``: the reason, then ``departure_sentence``, which starts with the
+    company): the same reason given again is not news."""
+    rows = session.scalars(
+        select(ClauseHistory.reason)
+        .where(ClauseHistory.clause_id == clause_id, ClauseHistory.event == COMPANY_LEFT)
+        .order_by(ClauseHistory.id.desc())
+    )
+    said = f" {company} a quitté le chantier{NBSP}:"
+    for row in rows:
+        if row and said in row:
+            return row.split(said, 1)[0]
+    return ""
+
+
+def _as_recorded(reason: str) -> str:
+    """The reason as its history row starts (``history_reason``)."""
+    given = reason.strip()
+    return given if given.endswith((".", "!", "?")) else given + "."
 
 
 def _refuse_declared_after(
@@ -401,11 +428,13 @@ def departure_sentence(done: Departure) -> str:
         f"{done.company} a quitté le chantier{NBSP}: son dernier mois à déclarer est "
         f"{french_month(done.last_month)}, aucun mois suivant ne lui est demandé"
     )
-    if done.released:
-        months = _and([french_month(m) for m in done.released])
+    # The months this call released: those a first departure released were told then.
+    released = done.newly_released
+    if released:
+        months = _and([french_month(m) for m in released])
         said += (
             f"{NBSP}; {months}, déjà demandé, ne l'est plus{NBSP}: ses relances s'arrêtent"
-            if len(done.released) == 1
+            if len(released) == 1
             else f"{NBSP}; {months}, déjà demandés, ne le sont plus{NBSP}: leurs relances "
             "s'arrêtent"
         )
@@ -435,11 +464,15 @@ def departure_sentence(done: Departure) -> str:
 
 
 def unchanged_sentence(done: Departure) -> str:
-    """The same last month recorded again: nothing done, nobody told again."""
-    return (
+    """The same last month recorded again: nothing done, nobody told again, the reason given
+    (another one, perhaps) not recorded: said, not dropped silently."""
+    said = (
         f"Rien à changer : le départ de {done.company} du chantier (clause n° "
-        f"{done.clause_id}) est déjà enregistré, dernier mois {done.last_month:%m/%Y}."
+        f"{done.clause_id}) est déjà enregistré, dernier mois {done.last_month:%m/%Y}"
     )
+    if done.unrecorded_reason:
+        said += f" (motif « {done.unrecorded_reason} » non enregistré : le départ l'était déjà)"
+    return said + "."
 
 
 def told_sentence(done: Departure) -> str:
@@ -469,6 +502,4 @@ def told_sentence(done: Departure) -> str:
 
 def history_reason(done: Departure, reason: str) -> str:
     """The departure's history row: the reason given, then what it did."""
-    given = reason.strip()
-    given = given if given.endswith((".", "!", "?")) else given + "."
-    return f"{given} {departure_sentence(done)}"
+    return f"{_as_recorded(reason)} {departure_sentence(done)}"

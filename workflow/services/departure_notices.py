@@ -12,12 +12,17 @@
   name as still missing only months an alert named, so they need no email of their own.
 
 Each under a key of its last month (``emails.company_departures``): the same departure handled
-twice writes nothing more; a last month moved earlier is told again, for what it changes only.
+twice writes nothing more. A last month moved earlier is told again (``replace_earlier``): the
+email of the earlier month still waiting is withdrawn (« Remplacé : dernier mois avancé à
+septembre 2026 »), so that the two do not both go and contradict each other, and the new one
+names every month released since the last email that left; when one left, the new one says it
+replaces the email of that day and names only what it changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,11 +30,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
+from workflow.adapters.templates import french_month
 from workflow.domain.calendar import add_months, due_date, local_date, month_start
 from workflow.emails.company_departures import (
+    BUYER_KEY_PREFIX,
+    KEY_PREFIX,
     KIND_BUYER,
     KIND_COMPANY,
     AlertCorrected,
+    AlertNamed,
     CompanyLeft,
     OwedMonth,
     buyer_context,
@@ -46,7 +55,67 @@ from workflow.services.ladder_keys import key_months
 from workflow.services.late_declaration_notices import MAY_REACH
 from workflow.services.lot_calendars import first_month_of
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import OutboxState, Recipient, queue_email
+from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email, withdraw
+
+NBSP = "\u00a0"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The emails of one reader (company or buyer) written for an earlier last month of the
+    same departure: those withdrawn before they left, and the latest that left (or may have)."""
+
+    withdrawn: int = 0
+    #: The last month the latest email that left was written for; None: none left.
+    told_up_to: date | None = None
+    #: The day it left (written, when it may have left without a record of it).
+    left_on: date | None = None
+
+    def to_tell(self, released: Sequence[date]) -> tuple[date, ...]:
+        """The released months the new email names: those the last email that left did not
+        (all of them when none left: the reader heard of none)."""
+        told = self.told_up_to
+        return tuple(sorted(m for m in released if told is None or m <= told))
+
+
+def replace_earlier(
+    session: Session, prefix: str, clause_id: int, company_id: int, last: date, zone: ZoneInfo
+) -> Earlier:
+    """Withdraw, with their reason, the emails under ``prefix`` of this (clause, company) written
+    for a later last month and not yet sent (waiting, refused, given up): the departure moved
+    earlier, the new email replaces them. One that left, or may have (sending, uncertain),
+    stays: the new one says it replaces it."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.key.like(f"{prefix}:{clause_id}:{company_id}:%"),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    withdrawn = 0
+    latest: tuple[date, OutboxMessage] | None = None
+    for row in rows:
+        month = _key_month(row.key)
+        if month is None or month <= last:
+            continue  # this departure's own email (the same month again), or unreadable
+        if row.state in NOT_LEFT:
+            withdraw(row, f"Remplacé{NBSP}: dernier mois avancé à {french_month(last)}.")
+            withdrawn += 1
+        elif row.state != OutboxState.CANCELLED and (latest is None or month < latest[0]):
+            latest = (month, row)
+    if latest is None:
+        return Earlier(withdrawn)
+    month, row = latest
+    return Earlier(withdrawn, month, local_date(row.sent_at or row.created_at, zone))
+
+
+def _key_month(key: str) -> date | None:
+    try:
+        return datetime.strptime(key.rsplit(":", 1)[1], "%Y-%m").date()
+    except (IndexError, ValueError):
+        return None
 
 
 def owed_up_to(
@@ -87,6 +156,7 @@ def _left(
     last: date,
     released: Sequence[date],
     at: datetime,
+    replaces_on: date | None = None,
 ) -> CompanyLeft:
     party = notices.award_party(session, clause.id, company.id)
     return CompanyLeft(
@@ -96,6 +166,7 @@ def _left(
         owed=owed_up_to(app, session, clause, company.id, last, at),
         released=tuple(sorted(released)),
         role=party_of(party).role_label if party is not None else "",
+        replaces_on=replaces_on,
     )
 
 
@@ -109,13 +180,18 @@ def tell_company(
     at: datetime,
 ) -> tuple[str, ...]:
     """The company's email of its departure; returns the addresses it is written to (none:
-    nobody there has an address, the facilitator is told so)."""
+    nobody there has an address, the facilitator is told so). ``released``: every month after
+    ``last`` the departure stops asking; an earlier email of it replaced (``replace_earlier``),
+    it names those the email that left did not."""
+    earlier = replace_earlier(session, KEY_PREFIX, clause_id, company_id, last, app.settings.zone)
     clause = session.get_one(Clause, clause_id)
     company = session.get_one(Company, company_id)
     recipient = notices.company_recipient(session, clause.id, company)
     if recipient is None:
         return ()
-    left = _left(app, session, clause, company, last, released, at)
+    left = _left(
+        app, session, clause, company, last, earlier.to_tell(released), at, earlier.left_on
+    )
     links = (
         month_links(session, app.settings, clause.id, company.id, [o.month for o in left.owed], at)
         if left.owed
@@ -139,8 +215,8 @@ def tell_company(
 def alerted_released(
     session: Session, clause_id: int, company_id: int, released: Sequence[date], zone: ZoneInfo
 ) -> AlertCorrected | None:
-    """The released months an alert to the buyer named that reached it or may still, with the
-    day of the first such alert (None: no alert named one)."""
+    """The alerts to the buyer that reached it, or may still, and named released months: each
+    with its day and those months (None: no alert named one)."""
     gone = set(released)
     if not gone:
         return None
@@ -154,7 +230,6 @@ def alerted_released(
         )
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     ).all()
-    named: set[date] = set()
     alerts = []
     for row in rows:
         covered = key_months(row.key)
@@ -162,16 +237,18 @@ def alerted_released(
             continue
         hit = gone & set(covered.months)
         if hit:
-            named |= hit
-            alerts.append(row)
+            # Each alert as it stands: one sent « vous signalait », one still waiting « si elle
+            # vous parvient ».
+            alerts.append(
+                AlertNamed(
+                    on=local_date(row.sent_at or row.created_at, zone),
+                    months=tuple(sorted(hit)),
+                    left=row.state == OutboxState.SENT,
+                )
+            )
     if not alerts:
         return None
-    first = alerts[0]
-    return AlertCorrected(
-        months=tuple(sorted(named)),
-        alerted_on=local_date(first.sent_at or first.created_at, zone),
-        alert_left=all(row.state == OutboxState.SENT for row in alerts),
-    )
+    return AlertCorrected(tuple(sorted(alerts, key=lambda a: a.on)))
 
 
 def tell_buyer(
@@ -184,9 +261,12 @@ def tell_buyer(
     at: datetime,
 ) -> tuple[date, ...]:
     """The buyer's correction when an alert named a released month; returns those months
-    (none: no alert named one, no email)."""
+    (none: no alert named one, no email). ``released`` as ``tell_company``'s: the buyer's email
+    of an earlier last month still waiting is withdrawn, its months told in this one."""
     settings = app.settings
-    corrected = alerted_released(session, clause_id, company_id, released, settings.zone)
+    earlier = replace_earlier(session, BUYER_KEY_PREFIX, clause_id, company_id, last, settings.zone)
+    told = earlier.to_tell(released)
+    corrected = alerted_released(session, clause_id, company_id, told, settings.zone)
     if corrected is None:
         return ()
     clause = session.get_one(Clause, clause_id)
@@ -195,7 +275,7 @@ def tell_buyer(
         *notices.buyer_recipients(clause.market.operation.buyer),
         Recipient(settings.facilitator_name, settings.facilitator_email),
     ]
-    left = _left(app, session, clause, company, last, released, at)
+    left = _left(app, session, clause, company, last, told, at, earlier.left_on)
     queue_email(
         session,
         app.renderer,

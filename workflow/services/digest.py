@@ -1949,14 +1949,19 @@ def _outdated_reports(
                     weight=task.weight,
                     title=(f"Bilan à mettre à jour : {_clause_label(cid, ref, lot, title, buyer)}"),
                     detail=(
-                        "Les chiffres du lot ont changé depuis le bilan du "
-                        f"{reported} adressé au donneur d'ordre ({', '.join(changes[cid])}) : "
-                        "la clause ne se clôture qu'avec un bilan à jour."
+                        f"Les chiffres du lot ont changé depuis le bilan du {reported} "
+                        + (
+                            "adressé au donneur d'ordre"
+                            if report.reached
+                            else "(son envoi au donneur d'ordre a échoué : il ne l'a pas reçu)"
+                        )
+                        + f" ({', '.join(changes[cid])}) : la clause ne se clôture qu'avec un "
+                        "bilan à jour."
                     ),
-                    action=report_update_action(cid, reported),
+                    action=report_update_action(cid, reported if report.reached else None),
                     clause_id=cid,
                     days=task.weight,
-                    web=report_update_web(cid, reported),
+                    web=report_update_web(cid, reported if report.reached else None),
                 )
             )
         return items

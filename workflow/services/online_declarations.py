@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.adapters.csv_files import CsvTable, parse_month
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import Declaration, DeclarationLine, Participant
 from workflow.adapters.spreadsheets import read_table_bytes
@@ -25,10 +26,12 @@ from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
+from workflow.emails.month_lists import months_list
 from workflow.emails.phrases import month_phrase
 from workflow.errors import FieldError, FileRefused, InputRefused
 from workflow.services.declaration_imports import (
     DECLARATION_LIMITS,
+    NOT_YOUR_SIRET,
     PERSON_KEYS,
     parse_declarations,
 )
@@ -36,6 +39,7 @@ from workflow.services.declarations import LineInput, hours_problem
 from workflow.services.participants import (
     REFERENCE_MAX,
     create_participant,
+    find_participant,
     get_participant,
     new_reference_problem,
 )
@@ -108,6 +112,9 @@ class LineForm:
     #: Where the line was read, « avril.xlsx, ligne 7 »: a problem found at confirmation is
     #: named where the company can find it in its file, not by its place in the form.
     origin: str = ""
+    #: The month the line declares (ISO, ``2027-03-01``), for a line read from a template that
+    #: covers several months; empty for the link's own month (every line typed in the form).
+    month: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,7 +314,12 @@ def line_inputs(session: Session, parsed: Sequence[ParsedLine], now: datetime) -
     and created now; the others are found by their reference."""
     inputs = []
     for line in parsed:
-        if line.criterion is None:
+        # A person new to the service on several months of one file is created with the first
+        # month recorded, then found for the next ones (the same transaction).
+        created = None if line.criterion is None else find_participant(session, line.reference)
+        if created is not None:
+            participant = created
+        elif line.criterion is None:
             participant = get_participant(session, line.reference)
             # As a file import does: a sex or birth year the service lacks is taken.
             if participant.sex is None and line.sex is not None:
@@ -343,12 +355,17 @@ def lines_from_file(
     filename: str,
     scope: LinkScope,
     *,
+    allowed: Sequence[date] | None = None,
     now: datetime,
     zone: ZoneInfo,
 ) -> list[LineForm]:
-    """The lines of a filled template (CSV, .xlsx or .ods) as the form would carry them, for
-    the company to confirm: read and checked by the importer itself, and refused whole, line by
-    line, when it holds anything but this link's month of this company on this lot."""
+    """The lines of a filled template (CSV, .xlsx or .ods) as the form would carry them, each
+    with its month, for the company to confirm: read and checked by the importer itself, and
+    refused whole, line by line, when it holds anything but the ``allowed`` months of this
+    company on this lot (the link's month and the others its links let it declare now: the
+    template of a call asking several months covers them all, ``covered_months``; the link's
+    month alone when not given)."""
+    allowed = list(allowed) if allowed is not None else [scope.month]
     try:
         table = read_table_bytes(
             data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS
@@ -387,26 +404,27 @@ def lines_from_file(
     # The link names the company: its template's SIRET cell is accepted as the template gives
     # it (empty when none is recorded), a SIRET that is not its own refused in the importer's
     # words for a company (``declaration_imports.NOT_YOUR_SIRET``).
-    groups, _, _ = parse_declarations(
-        session,
-        table,
-        clause_id=scope.clause_id,
-        replace=True,
-        now=now,
-        zone=zone,
-        from_company=True,
-        company_id=scope.company_id,
-    )
+    try:
+        groups, _, _ = parse_declarations(
+            session,
+            table,
+            clause_id=scope.clause_id,
+            replace=True,
+            now=now,
+            zone=zone,
+            from_company=True,
+            company_id=scope.company_id,
+        )
+    except FileRefused as refused:
+        raise FileRefused(refused.source, _said_for_link(refused.errors, table, allowed)) from None
     outside = [
         FieldError(
-            group.first_line,
-            None,
-            f"ce fichier déclare le mois {month_phrase(group.month)} de {group.company.name} ; "
-            f"ce lien ne permet de déclarer que le mois {month_phrase(scope.month)} de votre "
-            "entreprise sur ce lot.",
+            group.first_line, None, outside_message(group.company.name, group.month, allowed)
         )
         for group in groups
-        if (group.company.id, group.month) != (scope.company_id, scope.month)
+        if group.company.id != scope.company_id
+        or group.clause.id != scope.clause_id
+        or group.month not in allowed
     ]
     if outside:
         raise FileRefused(table.source, outside)
@@ -425,7 +443,39 @@ def lines_from_file(
             sex=line.sex.value if line.sex else "",
             birth_year=str(line.birth_year or ""),
             origin=f"{table.source}, ligne {line.line}",
+            month=group.month.isoformat(),
         )
         for group in groups
         for line in group.lines
     ]
+
+
+def _said_for_link(
+    errors: Sequence[FieldError], table: CsvTable, allowed: Sequence[date]
+) -> list[FieldError]:
+    """The importer's refusal, a line of another company's SIRET saying which month it declares
+    and what the link allows (the link declares for its own company only)."""
+    months = {row.line: parse_month(row.cells.get("month", "")) for row in table.rows}
+    said = []
+    for error in errors:
+        month = months.get(error.line) if error.line is not None else None
+        if error.message == NOT_YOUR_SIRET and month is not None:
+            error = replace(
+                error,
+                message=(
+                    f"ce SIRET n'est pas celui de votre entreprise : cette ligne déclare le mois "
+                    f"{month_phrase(month)} d'une autre entreprise. Ce lien permet de déclarer : "
+                    f"{months_list(allowed)}, pour votre entreprise sur ce lot. Corrigez le "
+                    "SIRET, ou laissez la colonne telle que le modèle la donne."
+                ),
+            )
+        said.append(error)
+    return said
+
+
+def outside_message(company: str, month: date, allowed: Sequence[date]) -> str:
+    """Why a line of a month the link does not allow is refused, and what it allows."""
+    return (
+        f"ce fichier déclare le mois {month_phrase(month)} de {company} ; "
+        f"ce lien permet de déclarer : {months_list(allowed)}, pour votre entreprise sur ce lot."
+    )

@@ -5,11 +5,13 @@ March, a CDI in September). Recording the very same (participant, clause, type, 
 changes nothing (a command or an import can be run twice); another type or date is added, except
 a second situation on the same day, refused: one situation per day. A wrong entry is corrected
 (``fix_outcome``) or withdrawn (``remove_outcome``, the row deleted) by its N°, on purpose and
-with a reason the clause's history keeps; ``replace`` (the former ``--replace``) still corrects
+with a reason the clause's history keeps (an older outcome without a clause: its participant's
+correction history; a withdrawal asked again answers with the first); ``replace`` (the former ``--replace``) still corrects
 the pair's outcome when it has exactly one. The participant must have worked on the clause
 (declared hours) and the date must lie between their first declared month there and today, in
 the service's time zone; a closed clause still takes outcomes (they are often known months
-after). Each change writes a history row on the clause in the same transaction.
+after), and what they say then tells that the final report the buyer received is not sent
+again (``closed_note``). Each change writes a history row on the clause in the same transaction.
 
 An outcome *counts* (in the annual report, the monthly summaries, a clause's results) while its
 participant still has hours worked on its clause (``counted``): the very condition that allowed
@@ -27,6 +29,7 @@ changed mapping reclassifies past outcomes too.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -45,8 +48,10 @@ from workflow.adapters.orm import (
     Declaration,
     DeclarationLine,
     Market,
+    OutboxMessage,
     Outcome,
     Participant,
+    RecordHistory,
 )
 from workflow.adapters.templates import french_month
 from workflow.domain.calendar import local_date
@@ -60,8 +65,10 @@ from workflow.domain.vocabulary import (
     OutcomeGroup,
     label_of,
 )
+from workflow.emails.envelope import OutboxState
 from workflow.errors import InputRefused, NotFound
 from workflow.services.clauses import add_history, get_clause
+from workflow.services.corrections import Act, Action, RecordKind
 from workflow.services.declarations import DECLARATION_CANCELLED, clause_ref
 
 # Whether an outcome counts lives apart (``outcome_counts``: ``declarations`` needs it and is
@@ -77,6 +84,7 @@ from workflow.services.outcome_counts import recounted_sentence as recounted_sen
 from workflow.services.outcome_counts import uncounted_outcomes as uncounted_outcomes
 from workflow.services.outcome_counts import uncounted_sentence as uncounted_sentence
 from workflow.services.outcome_counts import worked_on as _worked_on
+from workflow.services.outdated_reports import REPORT_NOTICE_KIND
 from workflow.services.participants import clean_reference, find_participant
 
 HISTORY_EVENT = "outcome"
@@ -104,6 +112,8 @@ class RecordedOutcome:
     change: Change
     group: OutcomeGroup  # under the mapping in force when recorded
     previous: tuple[str, date] | None = None  # the replaced type's label and date
+    #: On a closed clause: what the outcome does to the figures already given (``closed_note``).
+    closed: str = ""
 
     @property
     def description(self) -> str:
@@ -133,9 +143,11 @@ class RecordedOutcome:
             label, on = self.previous
             return (
                 f"Sortie n° {self.outcome_id} corrigée : {where}, {self.description} (remplace "
-                f"{label} le {on:%d/%m/%Y})."
+                f"{label} le {on:%d/%m/%Y}).{self.closed}"
             )
-        return f"Sortie n° {self.outcome_id} enregistrée : {where}, {self.description}."
+        return (
+            f"Sortie n° {self.outcome_id} enregistrée : {where}, {self.description}.{self.closed}"
+        )
 
 
 def first_worked_month(session: Session, participant_id: int, clause_id: int) -> date | None:
@@ -361,7 +373,12 @@ def record_outcome(
         groups=groups,
     )
     session.flush()
-    return written.recorded()
+    recorded = written.recorded()
+    if recorded.change is Change.UNCHANGED:
+        return recorded
+    return dataclasses.replace(
+        recorded, closed=closed_note(session, clause, zone, "la sortie compte dans")
+    )
 
 
 @dataclass(frozen=True)
@@ -437,29 +454,173 @@ def clean_reason(reason: str | None) -> str:
     return cleaned
 
 
+#: The history row of a withdrawal (``remove_outcome``): « sortie n° 12 de REF retirée : … ;
+#: motif : … »; read back when the same withdrawal is asked again.
+_WITHDRAWN = re.compile(r"sortie n° (\d+) de (.+?) retirée : (.*) ; motif : (.*)", re.S)
+
+
+def _field(outcome_id: int) -> str:
+    """The field of a participant's correction history that keeps an outcome without a clause
+    (older data): « sortie n° 5 »."""
+    return f"sortie n° {outcome_id}"
+
+
+#: What a withdrawn outcome without a clause becomes in its participant's correction history.
+_WITHDRAWN_VALUE = "retirée"
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """An outcome already withdrawn, as the history that keeps it tells."""
+
+    outcome_id: int
+    reference: str
+    clause_id: int | None
+    before: str
+    reason: str
+    on: date  # the day it was withdrawn, in the service's time zone
+    at: datetime
+
+    @property
+    def sentence(self) -> str:
+        return (
+            f"la sortie n° {self.outcome_id} a déjà été retirée le {self.on:%d/%m/%Y} "
+            f"(motif : {self.reason})"
+        )
+
+
+def find_withdrawal(session: Session, outcome_id: int, zone: ZoneInfo) -> Withdrawal | None:
+    """The latest withdrawal of the outcome N° ``outcome_id`` the histories keep (the clause's,
+    or its participant's for an outcome without a clause), if any."""
+    found: list[Withdrawal] = []
+    for clause_id, at, reason in session.execute(
+        select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        .where(
+            ClauseHistory.event == HISTORY_EVENT,
+            ClauseHistory.reason.startswith(f"sortie n° {outcome_id} de ", autoescape=True),
+            ClauseHistory.reason.contains(" retirée : ", autoescape=True),
+        )
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+    ):
+        matched = _WITHDRAWN.fullmatch(reason or "")
+        if matched is not None and int(matched[1]) == outcome_id:
+            found.append(
+                Withdrawal(
+                    outcome_id,
+                    matched[2],
+                    clause_id,
+                    matched[3],
+                    matched[4],
+                    local_date(at, zone),
+                    at,
+                )
+            )
+            break
+    field = _field(outcome_id)
+    for reference, at, before, after, reason in session.execute(
+        select(
+            Participant.reference,
+            RecordHistory.at,
+            RecordHistory.before,
+            RecordHistory.after,
+            RecordHistory.reason,
+        )
+        .join(Participant, Participant.id == RecordHistory.entity_id)
+        .where(
+            RecordHistory.entity == RecordKind.PARTICIPANT.value,
+            RecordHistory.after.contains(f'"{field}"', autoescape=True),
+        )
+        .order_by(RecordHistory.at.desc(), RecordHistory.id.desc())
+    ):
+        if _loads(after).get(field) == _WITHDRAWN_VALUE:
+            was = str(_loads(before).get(field) or "")
+            found.append(
+                Withdrawal(outcome_id, reference, None, was, reason or "", local_date(at, zone), at)
+            )
+            break
+    return max(found, key=lambda w: w.at, default=None)
+
+
+def _loads(text: str | None) -> dict[str, object]:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _gone(session: Session, outcome_id: int, zone: ZoneInfo) -> NotFound:
+    withdrawn = find_withdrawal(session, outcome_id, zone)
+    if withdrawn is not None:
+        return NotFound(
+            f"{withdrawn.sentence[0].upper()}{withdrawn.sentence[1:]} : elle ne se corrige "
+            "plus. Si elle était juste, enregistrez-la de nouveau (« clauses participant "
+            "outcome »)."
+        )
+    return NotFound(
+        f"Aucune sortie n° {outcome_id} (numéro mal recopié ?). Les numéros : "
+        "« clauses participant list »."
+    )
+
+
 def _locked_outcome(
     session: Session, outcome_id: int, on_clause: int | None = None
-) -> tuple[Outcome, Clause]:
+) -> tuple[Outcome | None, Clause | None]:
     """The outcome N° ``outcome_id`` and its clause, locked: read again under the lock, so two
-    corrections of one outcome queue and the second sees the first. ``on_clause``: the clause
-    the page shows; an outcome of another one is refused (an edited address)."""
-    gone = NotFound(
-        f"Aucune sortie n° {outcome_id} (déjà retirée, ou numéro mal recopié). Les numéros : "
-        "« clauses participant list »."
-    )
-    clause_id = session.scalar(select(Outcome.clause_id).where(Outcome.id == outcome_id))
+    corrections of one outcome queue and the second sees the first. An outcome without a
+    clause (older data) is locked through its participant's row, its clause None. ``(None,
+    None)`` when there is no such outcome (withdrawn, or a wrong number). ``on_clause``: the
+    clause the page shows; an outcome of another one is refused (an edited address)."""
+    found = session.execute(
+        select(Outcome.participant_id, Outcome.clause_id).where(Outcome.id == outcome_id)
+    ).first()
+    if found is None:
+        return None, None
+    participant_id, clause_id = found
+    clause = None
     if clause_id is None:
-        raise gone
-    clause = get_clause(session, clause_id, for_update=True)
+        session.scalar(
+            select(Participant.id).where(Participant.id == participant_id).with_for_update()
+        )
+    else:
+        clause = get_clause(session, clause_id, for_update=True)
     row = session.get(Outcome, outcome_id, populate_existing=True)
-    if row is None or row.clause_id != clause.id:
-        raise gone
-    if on_clause is not None and clause.id != on_clause:
+    if row is None or row.clause_id != (clause.id if clause is not None else None):
+        return None, None  # withdrawn or moved while waiting for the lock
+    if on_clause is not None and clause_id is None:
+        raise InputRefused(
+            f"La sortie n° {outcome_id} n'est rattachée à aucune clause (donnée ancienne) : elle "
+            "ne se corrige pas depuis la page d'un lot. Choisissez dans la liste une sortie du lot."
+        )
+    if on_clause is not None and clause_id != on_clause:
         raise InputRefused(
             f"La sortie n° {outcome_id} n'est pas une sortie de la clause n° {on_clause} : "
             "choisissez-la dans la liste."
         )
     return row, clause
+
+
+def closed_note(session: Session, clause: Clause | None, zone: ZoneInfo, what: str) -> str:
+    """On a closed clause, what the change does to the figures already given (`` La clause
+    est clôturée : …``, after ``what``: « la sortie compte dans »), else "". An outcome known
+    after the closure counts in the monthly summaries and the annual report of its date; the
+    final report the buyer received is never sent again (closing took its last version)."""
+    if clause is None or Stage(clause.stage) is not Stage.CLOSED:
+        return ""
+    note = (
+        f" La clause est clôturée : {what} les synthèses mensuelles et le bilan annuel de sa date"
+    )
+    if clause.final_report_at is None:
+        return note + "."
+    sent = session.scalar(
+        select(func.max(OutboxMessage.sent_at)).where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.kind == REPORT_NOTICE_KIND,
+            OutboxMessage.state == OutboxState.SENT.value,
+        )
+    )
+    told = f" le {local_date(sent, zone):%d/%m/%Y}" if sent is not None else ""
+    return f"{note} ; le bilan de l'opération adressé au donneur d'ordre{told} n'est pas modifié."
 
 
 @dataclass(frozen=True)
@@ -468,42 +629,84 @@ class OutcomeEdit:
 
     outcome_id: int
     reference: str
-    clause_id: int
-    #: « Formation courte (non qualifiante) (autre) le 10/03/2027 »: before the change.
+    #: None for an outcome without a clause (older data).
+    clause_id: int | None
+    #: « Formation courte (non qualifiante) (autre) le 10/03/2027 »: before the change.
     before: str
     #: After the correction; None for a withdrawal.
     after: str | None
     reason: str
     changed: bool
-    #: The clause history row that keeps the change (0 when nothing changed).
+    #: The clause history row that keeps the change, or that kept the withdrawal asked again
+    #: (0 when nothing changed, or when the participant's correction history keeps it).
     history_id: int = 0
+    #: On a closed clause: what the change does to the figures already given (``closed_note``).
+    closed: str = ""
+    #: A withdrawal asked again: the one already made, which changed nothing now.
+    already: Withdrawal | None = None
 
     @property
     def removed(self) -> bool:
         return self.after is None
 
     @property
+    def where(self) -> str:
+        return f"clause n° {self.clause_id}" if self.clause_id is not None else "sans clause"
+
+    @property
     def message(self) -> str:
+        if self.already is not None:
+            return f"Rien de nouveau : {self.already.sentence}."
         if not self.changed:
             return (
                 f"Rien de nouveau : la sortie n° {self.outcome_id} de {self.reference} "
-                f"(clause n° {self.clause_id}) est déjà {self.before}."
+                f"({self.where}) est déjà {self.before}."
             )
         if self.after is None:
+            counts = (
+                self.closed
+                or " Elle ne compte plus dans les synthèses ni les bilans ; l'historique "
+                + ("de la clause" if self.clause_id is not None else "du participant")
+                + " la garde."
+            )
             return (
-                f"Sortie n° {self.outcome_id} retirée : {self.reference}, clause "
-                f"n° {self.clause_id}, {self.before} ; motif : {self.reason}. Elle ne compte "
-                "plus dans les synthèses ni les bilans ; l'historique de la clause la garde."
+                f"Sortie n° {self.outcome_id} retirée : {self.reference}, {self.where}, "
+                f"{self.before} ; motif : {self.reason}.{counts}"
             )
         return (
-            f"Sortie n° {self.outcome_id} corrigée : {self.reference}, clause "
-            f"n° {self.clause_id}, {self.after} (remplace {self.before}) ; motif : {self.reason}."
+            f"Sortie n° {self.outcome_id} corrigée : {self.reference}, {self.where}, "
+            f"{self.after} (remplace {self.before}) ; motif : {self.reason}.{self.closed}"
         )
 
 
 def _described(outcome_type: str, on: date, groups: Mapping[str, str] | None) -> str:
     group = OUTCOME_GROUP_LABELS[group_of(outcome_type, groups)].lower()
     return f"{type_label(outcome_type)} ({group}) le {on:%d/%m/%Y}"
+
+
+def _participant_history(
+    session: Session,
+    participant: Participant,
+    outcome_id: int,
+    before: str,
+    after: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """An outcome without a clause has no clause history: its participant's correction
+    history keeps the change (« sortie n° 5 « … » → « … » »), as ``participant set`` does."""
+    field = _field(outcome_id)
+    Act.of(actor, now, reason).write(
+        session,
+        RecordKind.PARTICIPANT,
+        participant.id,
+        (RecordKind.PARTICIPANT, participant.id),
+        Action.EDIT,
+        before={field: before},
+        after={field: after},
+    )
 
 
 def fix_outcome(
@@ -520,35 +723,36 @@ def fix_outcome(
     on_clause: int | None = None,
 ) -> OutcomeEdit:
     """Correct the outcome N° ``outcome_id``: its type, its date or both (what is not given
-    stays), with a reason the clause's history keeps. The same checks as recording one."""
+    stays), with a reason the clause's history keeps. The same checks as recording one. An
+    outcome without a clause (older data) is corrected too: its date not in the future, one a
+    day among the participant's outcomes without a clause, its participant's history keeping
+    the change."""
     today = local_date(require_aware(now), zone)
     cleaned = clean_reason(reason)
     row, clause = _locked_outcome(session, outcome_id, on_clause)
+    if row is None:
+        raise _gone(session, outcome_id, zone)
     participant = session.get_one(Participant, row.participant_id)
     new_type = outcome_type or OutcomeType(row.type)
     new_on = on or row.date
     before = _described(row.type, row.date, groups)
     after = _described(new_type.value, new_on, groups)
-    edit = OutcomeEdit(row.id, participant.reference, clause.id, before, after, cleaned, True)
+    clause_id = clause.id if clause is not None else None
+    edit = OutcomeEdit(row.id, participant.reference, clause_id, before, after, cleaned, True)
     if is_same(row, new_type, new_on):
         return dataclasses.replace(edit, changed=False)
-    known = known_of(session, participant.id, clause.id)
-    if known.first_month is None:
-        raise InputRefused(
-            _no_hours(session, participant, clause)
-            + f" Si la sortie n° {row.id} est fausse, retirez-la : « {REMOVE_COMMAND} "
-            f"{row.id} --reason … »."
-        )
-    problems = _date_problems(participant, clause, new_on, first=known.first_month, today=today)
-    problems.extend(
-        _same_day(participant, clause, o)
-        for o in known.existing
-        if o.id != row.id and o.date == new_on
-    )
-    if problems:
-        raise InputRefused(" ".join(problems))
+    if clause is None:
+        _fix_unattached(session, participant, row, new_on, today=today)
+    else:
+        _check_fix(session, participant, clause, row, new_on, today=today)
     row.type, row.date = new_type.value, new_on
     row.group = group_of(new_type.value, groups).value
+    if clause is None:
+        _participant_history(
+            session, participant, row.id, before, after, reason=cleaned, actor=actor, now=now
+        )
+        session.flush()
+        return edit
     kept = add_history(
         session,
         clause,
@@ -561,7 +765,60 @@ def fix_outcome(
         now=now,
     )
     session.flush()
-    return dataclasses.replace(edit, history_id=kept.id)
+    closed = closed_note(session, clause, zone, "la sortie corrigée compte dans")
+    return dataclasses.replace(edit, history_id=kept.id, closed=closed)
+
+
+def _check_fix(
+    session: Session,
+    participant: Participant,
+    clause: Clause,
+    row: Outcome,
+    new_on: date,
+    *,
+    today: date,
+) -> None:
+    known = known_of(session, participant.id, clause.id)
+    if known.first_month is None:
+        raise InputRefused(
+            _no_hours(session, participant, clause)
+            + f" Si la sortie n° {row.id} est fausse, retirez-la : « {REMOVE_COMMAND} "
+            f"{row.id} --reason … »."
+        )
+    problems = _date_problems(participant, clause, new_on, first=known.first_month, today=today)
+    problems.extend(
+        _same_day(participant, clause, o)
+        for o in known.existing
+        if o.id != row.id and o.date == new_on
+    )
+    if problems:
+        raise InputRefused(" ".join(problems))
+
+
+def _fix_unattached(
+    session: Session, participant: Participant, row: Outcome, new_on: date, *, today: date
+) -> None:
+    """The checks left for an outcome without a clause: no hours to date it against."""
+    problems: list[str] = []
+    if new_on > today:
+        problems.append(
+            f"Date de sortie {new_on:%d/%m/%Y} dans le futur : on enregistre une sortie une "
+            f"fois connue (aujourd'hui : {today:%d/%m/%Y})."
+        )
+    for other in session.scalars(
+        select(Outcome).where(
+            Outcome.participant_id == participant.id,
+            Outcome.clause_id.is_(None),
+            Outcome.id != row.id,
+            Outcome.date == new_on,
+        )
+    ):
+        problems.append(
+            f"{participant.reference} a déjà une sortie sans clause le {other.date:%d/%m/%Y} "
+            f"({numbered(other)}) : une seule situation par jour."
+        )
+    if problems:
+        raise InputRefused(" ".join(problems))
 
 
 def remove_outcome(
@@ -571,15 +828,46 @@ def remove_outcome(
     reason: str | None,
     actor: str,
     now: datetime,
+    zone: ZoneInfo,
     groups: Mapping[str, str] | None = None,
     on_clause: int | None = None,
 ) -> OutcomeEdit:
     """Withdraw the outcome N° ``outcome_id``, entered by mistake: the row is deleted (the
-    figures no longer count it) and the clause's history keeps who, when, what and why."""
+    figures no longer count it) and the clause's history keeps who, when, what and why (its
+    participant's, for an outcome without a clause). Safe to run twice: an outcome already
+    withdrawn is answered with the withdrawal the history keeps, nothing changed."""
     cleaned = clean_reason(reason)
     row, clause = _locked_outcome(session, outcome_id, on_clause)
+    if row is None:
+        withdrawn = find_withdrawal(session, outcome_id, zone)
+        if withdrawn is None or (on_clause is not None and withdrawn.clause_id != on_clause):
+            raise _gone(session, outcome_id, zone)
+        return OutcomeEdit(
+            outcome_id,
+            withdrawn.reference,
+            withdrawn.clause_id,
+            withdrawn.before,
+            None,
+            withdrawn.reason,
+            False,
+            already=withdrawn,
+        )
     participant = session.get_one(Participant, row.participant_id)
     before = _described(row.type, row.date, groups)
+    if clause is None:
+        _participant_history(
+            session,
+            participant,
+            row.id,
+            before,
+            _WITHDRAWN_VALUE,
+            reason=cleaned,
+            actor=actor,
+            now=now,
+        )
+        session.delete(row)
+        session.flush()
+        return OutcomeEdit(outcome_id, participant.reference, None, before, None, cleaned, True)
     kept = add_history(
         session,
         clause,
@@ -592,8 +880,17 @@ def remove_outcome(
     )
     session.delete(row)
     session.flush()
+    closed = closed_note(session, clause, zone, "la sortie ne compte plus dans")
     return OutcomeEdit(
-        outcome_id, participant.reference, clause.id, before, None, cleaned, True, kept.id
+        outcome_id,
+        participant.reference,
+        clause.id,
+        before,
+        None,
+        cleaned,
+        True,
+        kept.id,
+        closed=closed,
     )
 
 

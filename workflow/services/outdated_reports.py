@@ -88,6 +88,9 @@ class OutdatedReport:
     clause_id: int
     report_id: int  # its history row
     report_at: datetime  # the instant it was recorded
+    #: Whether a notice of it reached the buyer or may have (``REPORT_LEFT``); False when every
+    #: one failed or is dead: the buyer never read it, and the new one replaces nothing.
+    reached: bool = True
 
 
 def outdated_reports(session: Session) -> list[OutdatedReport]:
@@ -128,12 +131,24 @@ def outdated_reports(session: Session) -> list[OutdatedReport]:
         )
         .exists()
     )
+    reached = (
+        select(OutboxMessage.id)
+        .where(
+            text(REPORT_NOTICES),
+            report_notices(report.clause_id, report.id),
+            OutboxMessage.state.in_(REPORT_LEFT),
+        )
+        .exists()
+    )
     statement = (
-        select(Clause.id, report.id, report.at)
+        select(Clause.id, report.id, report.at, reached)
         .join(report, report.id == last)
         .where(text(REPORTED_LOTS), changed, told)
     )
-    return [OutdatedReport(cid, rid, at) for cid, rid, at in session.execute(statement)]
+    return [
+        OutdatedReport(cid, rid, at, bool(left))
+        for cid, rid, at, left in session.execute(statement)
+    ]
 
 
 def changes_since(

@@ -67,24 +67,7 @@ def company_left(
         reason_field="--reason",
     )
     if as_json:
-        print_json(
-            {
-                "clause": done.clause_id,
-                "entreprise_id": done.company_id,
-                "entreprise": done.company,
-                "dernier_mois_avant": done.before,
-                "dernier_mois": done.last_month,
-                "modifie": done.changed,
-                "mois_plus_demandes": list(done.released),
-                "courriels_retires": list(done.withdrawn),
-                "courriels_ecrits_a_nouveau": list(done.rewritten),
-                "courriels_a_annuler": [
-                    {"etape": step, "courriel": number} for step, number in done.still_asking
-                ],
-                "entreprise_informee": list(done.informed),
-                "donneur_ordre_informe_pour": list(done.buyer_told),
-            }
-        )
+        print_json(departures.departure_data(done))
         return
     if not done.changed:
         say(departures.unchanged_sentence(done))

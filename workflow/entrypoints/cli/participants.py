@@ -175,6 +175,8 @@ def edit_data(edit: OutcomeEdit) -> dict[str, Any]:
         "retiree": edit.removed,
         "motif": edit.reason,
         "modifie": edit.changed,
+        # A withdrawal asked again: the day the first one was made (its reason is ``motif``).
+        "deja_retiree_le": edit.already.on if edit.already is not None else None,
         "message": edit.message,
     }
 
@@ -231,7 +233,9 @@ def outcome_remove_command(
     outcome_id: int, reason: str | None, actor: str | None, as_json: bool
 ) -> None:
     """Retire la sortie N° enregistrée par erreur (son numéro : clauses participant list) : elle
-    ne compte plus ; l'historique de la clause garde qui, quand, laquelle et pourquoi."""
+    ne compte plus ; l'historique de la clause garde qui, quand, laquelle et pourquoi (celui du
+    participant pour une sortie ancienne sans clause). Sans risque si relancé : une sortie déjà
+    retirée est dite retirée, avec la date et le motif, rien ne change."""
     edit = commands.remove_outcome(get_app(), outcome_id, reason=reason, actor=actor)
     print_edit(edit, as_json)
 

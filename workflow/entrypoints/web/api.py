@@ -184,7 +184,13 @@ class DepartureOut(BaseModel):
     dernier_mois_avant: date | None
     dernier_mois: date
     modifie: bool = Field(description="Faux si ce dernier mois était déjà enregistré.")
-    mois_plus_demandes: list[date]
+    mois_plus_demandes: list[date] = Field(
+        description="Les mois que cet enregistrement ne demande plus (un dernier mois avancé : "
+        "ceux d'après le premier départ l'étaient déjà)."
+    )
+    mois_plus_demandes_en_tout: list[date] = Field(
+        default_factory=list, description="Tous les mois après le dernier mois."
+    )
     courriels_retires: list[str]
     courriels_ecrits_a_nouveau: list[str]
     courriels_a_annuler: list[StepToCancelOut]
@@ -743,23 +749,7 @@ def create_api(app: App) -> FastAPI:
             else company_departures.unchanged_sentence(done)
         )
         # The same facts as ``clause company-left --json``.
-        return {
-            "clause": done.clause_id,
-            "entreprise_id": done.company_id,
-            "entreprise": done.company,
-            "dernier_mois_avant": done.before,
-            "dernier_mois": done.last_month,
-            "modifie": done.changed,
-            "mois_plus_demandes": list(done.released),
-            "courriels_retires": list(done.withdrawn),
-            "courriels_ecrits_a_nouveau": list(done.rewritten),
-            "courriels_a_annuler": [
-                {"etape": step, "courriel": number} for step, number in done.still_asking
-            ],
-            "entreprise_informee": list(done.informed),
-            "donneur_ordre_informe_pour": list(done.buyer_told),
-            "message": said,
-        }
+        return {**company_departures.departure_data(done), "message": said}
 
     @api.get("/declarations", response_model=list[ExpectedOut], summary="Déclarations attendues")
     async def list_declarations(

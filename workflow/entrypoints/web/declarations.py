@@ -10,6 +10,7 @@ a thread: its transactions must not hold the event loop the clock shares.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from starlette.datastructures import UploadFile
 from workflow.app import online_declarations as online
 from workflow.bootstrap import App
 from workflow.domain.declaration_links import LinkProblem, LinkRefused
+from workflow.emails.month_lists import months_list
 from workflow.entrypoints.web.pages import Pages, hours_field
 from workflow.errors import FieldError, FileRefused, InputRefused
 
@@ -34,8 +36,19 @@ MAX_LINES = 200
 
 
 #: The fields of one line, as the form and the confirmation page post them (one value per line
-#: for each; the last three are hidden, carried from a filled template).
-LINE_FIELDS = ("reference", "hours", "contract", "mode", "criterion", "sex", "birth_year", "origin")
+#: for each; the last four are hidden, carried from a filled template: its month among them, for a
+#: template of a call that asked several months).
+LINE_FIELDS = (
+    "reference",
+    "hours",
+    "contract",
+    "mode",
+    "criterion",
+    "sex",
+    "birth_year",
+    "origin",
+    "month",
+)
 
 
 def _lines(form: Any) -> list[online.LineForm]:
@@ -60,6 +73,7 @@ def _row(
         "sex": "",
         "birth_year": "",
         "origin": "",
+        "month": "",
         "known": known,
         "last": last,
     }
@@ -72,6 +86,10 @@ def _form_rows(
     before (last month's contract and mode chosen), then blank lines for new people; with
     ``typed``, what was typed, as it was (the known people first, as the form posts them)."""
     known = _known_rows(page)
+    if typed is not None and _other_months(page, typed):
+        # Lines of a template covering several months cannot be corrected in this month's form:
+        # the form is shown as first, the problems named by the file's rows above it.
+        typed = None
     if typed is not None:
         rows = [
             {
@@ -80,6 +98,7 @@ def _form_rows(
                 "sex": line.sex,
                 "birth_year": line.birth_year,
                 "origin": line.origin,
+                "month": line.month,
             }
             for line in typed
         ]
@@ -88,6 +107,23 @@ def _form_rows(
                 row.update(known=True, last=known_row["last"])
         return rows
     return [*known, *(_row("", "", "", "", False, None) for _ in range(blank))]
+
+
+def _other_months(page: online.DeclarationPage, lines: list[online.LineForm]) -> bool:
+    """Whether ``lines`` declare another month than the page's (a template covering several)."""
+    return any(line.month.strip() not in ("", page.month.isoformat()) for line in lines)
+
+
+def _saved_months(query: str | None) -> list[date]:
+    """The months the confirmation just recorded (``?enregistre=1&mois=2027-02,2027-03``), as the
+    page thanks for them; what is not a month is left out (the address is only a thank-you)."""
+    months = []
+    for part in (query or "").split(","):
+        try:
+            months.append(date.fromisoformat(f"{part.strip()}-01"))
+        except ValueError:
+            continue
+    return sorted(set(months))
 
 
 def _known_rows(page: online.DeclarationPage) -> list[dict[str, Any]]:
@@ -138,6 +174,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         blank: int = BLANK_LINES,
         status_code: int = 200,
         saved: bool = False,
+        saved_months: list[date] | None = None,
     ) -> HTMLResponse:
         return pages.render(
             request,
@@ -149,6 +186,9 @@ def router(app: App, pages: Pages) -> APIRouter:
             zero=zero,
             problems=problems or [],
             saved=saved,
+            saved_months=saved_months or [page.month],
+            saved_list=months_list(saved_months or [page.month]),
+            owed_list=months_list(page.owed_months),
             criteria=online.CRITERIA,
             contracts=online.CONTRACTS,
             modes=online.MODES,
@@ -187,7 +227,13 @@ def router(app: App, pages: Pages) -> APIRouter:
         except InputRefused as error:
             return refused(request, error)
         return pages.render(
-            request, "declaration_check.html", checked=checked, token=token, lines=lines, zero=zero
+            request,
+            "declaration_check.html",
+            checked=checked,
+            token=token,
+            lines=lines,
+            zero=zero,
+            months_said=months_list(month.month for month in checked.months),
         )
 
     @routes.get("/declarer/{token}", response_class=HTMLResponse)
@@ -196,7 +242,9 @@ def router(app: App, pages: Pages) -> APIRouter:
             page = await call(online.declaration_page, token)
         except InputRefused as error:
             return refused(request, error)
-        return form_page(request, page, token, saved=request.query_params.get("enregistre") == "1")
+        saved = request.query_params.get("enregistre") == "1"
+        months = _saved_months(request.query_params.get("mois"))
+        return form_page(request, page, token, saved=saved, saved_months=months)
 
     @routes.post("/declarer/{token}", response_class=HTMLResponse)
     async def submit(request: Request, token: str) -> Response:
@@ -218,7 +266,11 @@ def router(app: App, pages: Pages) -> APIRouter:
             return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
         except InputRefused as error:
             return refused(request, error)
-        return RedirectResponse(f"/declarer/{token}?enregistre=1", status_code=303)
+        months = sorted({line.month.strip()[:7] for line in lines if line.month.strip()})
+        # The months a template recorded (several, or another than the link's): the page thanks
+        # for each of them.
+        said = f"&mois={','.join(months)}" if months and not zero else ""
+        return RedirectResponse(f"/declarer/{token}?enregistre=1{said}", status_code=303)
 
     @routes.get("/declarer/{token}/fichier")
     async def upload_page(token: str) -> Response:

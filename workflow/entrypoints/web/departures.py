@@ -131,13 +131,14 @@ def router(app: App, pages: Pages) -> APIRouter:
             return trouble(request, error)
         except NotFound as error:
             # The lot was found above: the company is not.
-            refusal = f"{COMPANY_FIELD}\u00a0: {error.message}"
+            refusal = french_spaces(f"{COMPANY_FIELD} : {error.message}")
             return await form_page(request, user, lot, **again, error=refusal)
         except InputRefused as error:
-            return await form_page(request, user, lot, **again, error=error.message)
+            # The service's message as the site's other corrections print it.
+            return await form_page(request, user, lot, **again, error=french_spaces(error.message))
         if done.changed:
             said = [
-                f"Clause n° {done.clause_id}\u00a0: {departures.departure_sentence(done)}",
+                f"Clause n°\u00a0{done.clause_id}\u00a0: {departures.departure_sentence(done)}",
                 departures.told_sentence(done),
             ]
         else:

@@ -142,6 +142,8 @@ def router(app: App, pages: Pages) -> APIRouter:
         """The message ``?fait=`` names: « sortie-12-enregistree », « participant-7 »."""
         if found := re.fullmatch(r"sortie-(\d{1,9})-(enregistree|corrigee|deja)", said):
             return await call(web_participants.outcome_done, clause_id, int(found[1]), found[2])
+        if found := re.fullmatch(r"retrait-(\d{1,9})-deja", said):
+            return await call(web_participants.already_removed_done, clause_id, int(found[1]))
         if found := re.fullmatch(r"historique-(\d{1,9})", said):
             return await call(web_participants.edit_done, clause_id, int(found[1]))
         if found := re.fullmatch(r"participant-(\d{1,9})", said):
@@ -239,11 +241,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             if removal:
                 return await page(request, user, clause_id, removal=values, remove_error=message)
             return await page(request, user, clause_id, fix=values, fix_error=message)
-        if not edit.changed:
-            return await page(request, user, clause_id, done=edit.message)
+        # Post/Redirect/Get, as every answer of these forms: the page's words, read again.
+        if edit.already is not None:
+            said = f"retrait-{edit.outcome_id}-deja"
+        elif not edit.changed:
+            said = f"sortie-{edit.outcome_id}-deja"
+        else:
+            said = f"historique-{edit.history_id}"
         return RedirectResponse(
-            f"/clauses/{clause_id}/participants?fait=historique-{edit.history_id}#message",
-            status_code=303,
+            f"/clauses/{clause_id}/participants?fait={said}#message", status_code=303
         )
 
     @routes.post(
