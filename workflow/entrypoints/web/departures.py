@@ -22,6 +22,7 @@ from workflow.app import company_departures as departures
 from workflow.app import web_corrections
 from workflow.bootstrap import App
 from workflow.entrypoints.web.additions import french_spaces
+from workflow.entrypoints.web.corrections import typed
 from workflow.entrypoints.web.pages import Pages
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, NotFound
@@ -30,10 +31,6 @@ from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused, Not
 COMPANY_FIELD = "Entreprise"
 MONTH_FIELD = "Dernier mois"
 REASON_FIELD = "Motif"
-
-
-def _typed(form: Any, name: str) -> str:
-    return str(form.get(name) or "").strip()
 
 
 def router(app: App, pages: Pages) -> APIRouter:
@@ -90,9 +87,9 @@ def router(app: App, pages: Pages) -> APIRouter:
         if isinstance(lot, Response):
             return lot
         company, month_text, reason = (
-            _typed(form, "entreprise"),
-            _typed(form, "mois"),
-            _typed(form, "reason"),
+            typed(form, "entreprise"),
+            typed(form, "mois"),
+            typed(form, "reason"),
         )
         again = {"company": company, "month": month_text, "reason": reason}
         if not company:
