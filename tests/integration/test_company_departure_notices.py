@@ -134,8 +134,8 @@ def test_a_company_that_declared_everything_is_told_it_owes_nothing(app: App) ->
     text = squash(f"{told[0].subject} {told[0].body_text}")
     assert "plus rien à déclarer" in told[0].subject
     assert (
-        "Vous avez déclaré tous vos mois jusqu'à mars 2027 : vous n'avez plus rien à déclarer "
-        "pour ce lot." in text
+        "Toutes les déclarations demandées jusqu'à mars 2027 sont reçues : vous n'avez plus "
+        "rien à déclarer pour ce lot." in text
     ), text
     assert "/declarer/" not in text
 

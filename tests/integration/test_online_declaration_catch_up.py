@@ -279,7 +279,10 @@ def test_the_catch_up_template_filled_for_three_months_is_recorded_from_one_link
         f"{links['mars 2027']}/fichier", files={"fichier": ("rempli.csv", data, "text/csv")}
     )
     assert again.status_code == 200, visible(again.text)
-    assert "Elle remplacera la déclaration déjà enregistrée pour mars 2027" in visible(again.text)
+    assert (
+        "Elle est identique à la déclaration déjà enregistrée pour mars 2027\u00a0: rien ne changera "
+        "pour ce mois." in visible(again.text)
+    )
     client.post(links["mars 2027"], data={**hidden_lines(again.text), "action": "confirmer"})
     assert counts(app, lot) == (3, 3)
     assert recorded(app, lot)[MAR] == Decimal("175")

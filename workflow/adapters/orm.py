@@ -50,6 +50,7 @@ TROUBLED_MAIL = "state IN ('failed', 'dead', 'uncertain')"
 #: day's tasks look for the reports outdated among them (``services.outdated_reports``).
 REPORTED_LOTS = "stage = 'follow_up' AND final_report_at IS NOT NULL"
 REPORT_ROWS = "event = 'final_report'"
+TERMINATION_ROWS = "event = 'terminate'"
 REPORT_NOTICES = "kind = 'notice_final_report'"
 
 NAMING = {
@@ -429,7 +430,7 @@ class ClauseHistory(Base):
             desc(column("id")),
             "to_stage",
         ),
-        # Each lot's final reports, newest first: its last one in one step (migration 0027).
+        # Each lot's final reports, newest first: its last one in one step (migration 0024).
         Index(
             "ix_clause_history_reports",
             "clause_id",
@@ -437,6 +438,16 @@ class ClauseHistory(Base):
             desc(column("id")),
             sqlite_where=text(REPORT_ROWS),
             postgresql_where=text(REPORT_ROWS),
+        ),
+        # The lots terminated during their works: a handful of rows every monthly summary, the
+        # lot list and the board read (``terminations``; migration 0025).
+        Index(
+            "ix_clause_history_terminations",
+            "clause_id",
+            "at",
+            "id",
+            sqlite_where=text(TERMINATION_ROWS),
+            postgresql_where=text(TERMINATION_ROWS),
         ),
     )
 

@@ -102,11 +102,25 @@ def french_percent(value: Decimal | None) -> str:
     return "–" if value is None else _french_percent(value)
 
 
-def _pace(progress: Progress) -> str:
+def _pace(progress: Progress, terminated: Sequence[date] = ()) -> str:
     pace = progress.pace
     if pace is None or progress.target_fraction is None:
         return "–"
-    return pace.label
+    return terminated_words(terminated) or pace.label
+
+
+def terminated_words(terminated: Sequence[date]) -> str | None:
+    """What a scope whose paced lots were all terminated says in place of the pace's verdict
+    (``Figures.terminated``): « marché résilié le 15 novembre 2026 »; for several lots
+    « 2 marchés résiliés, le dernier le 3 décembre 2026 ». None for any other scope."""
+    if not terminated:
+        return None
+    if len(terminated) == 1:
+        return f"marché résilié le {french_date(terminated[0])}"
+    return (
+        f"{french_number(len(terminated))} marchés résiliés, le dernier le "
+        f"{french_date(max(terminated))}"
+    )
 
 
 def _scopes(summary: MonthlySummary) -> list[tuple[str, Figures]]:
@@ -141,14 +155,17 @@ def _percent_pair(a: Decimal, b: Decimal) -> tuple[str, str]:
     return _french_percent(a, digits), _french_percent(b, digits)
 
 
-def pace_phrase(progress: Progress) -> str | None:
-    """The "rythme" verdict with its two sides; None when it cannot be said."""
+def pace_phrase(progress: Progress, terminated: Sequence[date] = ()) -> str | None:
+    """The "rythme" verdict with its two sides; None when it cannot be said. For a scope whose
+    paced lots were all terminated (``Figures.terminated``), the termination in place of the
+    verdict: « 24 % des heures prévues réalisées pour 28 % du temps écoulé, marché résilié le
+    15 novembre 2026 » (its time stopped on that day, ``monthly_summary.terminated_elapsed``)."""
     done, elapsed, pace = progress.pace_fraction, progress.time_fraction, progress.pace
     if done is None or elapsed is None or pace is None:
         return None
     done_text, elapsed_text = _percent_pair(done, elapsed)
     return f"{done_text} des heures prévues réalisées pour {elapsed_text} du temps écoulé, " + (
-        pace.label
+        terminated_words(terminated) or pace.label
     )
 
 
@@ -284,7 +301,7 @@ def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
     if figures.declarations.earlier:
         lines.append((EARLIER_TITLE, earlier_phrase(figures.declarations, not summary.for_buyer)))
     lines.append(("Heures cumulées depuis le début", cumulated))
-    pace = pace_phrase(p)
+    pace = pace_phrase(p, figures.terminated)
     if pace is not None:
         lines.append((f"Rythme à fin {month}", pace))
     lines.append(
@@ -322,7 +339,8 @@ _PROGRESS_COLUMNS = (
 )
 
 
-def _progress_row(p: Progress) -> tuple[Any, ...]:
+def _progress_row(figures: Figures) -> tuple[Any, ...]:
+    p = figures.progress
     return (
         p.clauses,
         p.hours_target,
@@ -330,7 +348,7 @@ def _progress_row(p: Progress) -> tuple[Any, ...]:
         p.hours_cumulated,
         p.target_fraction,
         p.time_fraction,
-        _pace(p),
+        _pace(p, figures.terminated),
     )
 
 
@@ -341,7 +359,7 @@ def progress_table(summary: MonthlySummary) -> Table:
         "Avancement",
         "Heures d'insertion : mois, cumul et objectif",
         _PROGRESS_COLUMNS,
-        lambda f: [_progress_row(f.progress)],
+        lambda f: [_progress_row(f)],
         keep_zeros=True,
     )
 
@@ -697,13 +715,15 @@ def _first(rows: Sequence[T], urgency: Callable[[T], Any] | None) -> tuple[list[
     return [rows[i] for _, i in ranked], [r for i, r in enumerate(rows) if i not in kept]
 
 
-def _lateness(progress: Progress) -> tuple[bool, Decimal]:
+def _lateness(progress: Progress, terminated: object = None) -> tuple[bool, Decimal]:
     """(not behind the pace, minus how far the hours are behind the time in shares of the
     target, 0 when not behind): the most late first. Each share worked out once, the pace
     rule applied to them (``Progress.behind`` works both out again at each call, and an email
-    ranks a territory's 74,000 clauses)."""
+    ranks a territory's 74,000 clauses). A scope or a lot whose pace is no longer judged, its
+    contract terminated (``terminated``: a date, or the dates of ``Figures.terminated``), is
+    not behind."""
     done, elapsed = progress.pace_fraction, progress.time_fraction
-    if done is None or elapsed is None or pace_of(done, elapsed) is not Pace.BEHIND:
+    if terminated or done is None or elapsed is None or pace_of(done, elapsed) is not Pace.BEHIND:
         return True, Decimal(0)
     return False, done - elapsed
 
@@ -766,13 +786,16 @@ def email_tables(
         listed = [b for b in summary.buyers if b.figures.progress.clauses]
         shown, others = _first(
             listed,
-            lambda b: (*_lateness(b.figures.progress), -missing_by_buyer[b.buyer_id]),
+            lambda b: (
+                *_lateness(b.figures.progress, b.figures.terminated),
+                -missing_by_buyer[b.buyer_id],
+            ),
         )
-        rows = [(b.name, b.figures.progress) for b in shown]
+        rows = [(b.name, b.figures.progress, b.figures.terminated) for b in shown]
         note = None
         if others:
             rest = f"… et {french_count(len(others), 'autre donneur', 'autres donneurs')} d'ordre"
-            rows.append((rest, combine_progress(b.figures.progress for b in others)))
+            rows.append((rest, combine_progress(b.figures.progress for b in others), ()))
             note = (
                 f"Les {french_number(len(shown))} donneurs d'ordre qui demandent le plus "
                 "d'attention (en retard sur le rythme, le plus grand retard d'abord, puis "
@@ -790,8 +813,8 @@ def email_tables(
                     Column("Rythme", "status"),
                 ),
                 [
-                    (name, p.hours_month, p.hours_cumulated, p.target_fraction, _pace(p))
-                    for name, p in rows
+                    (name, p.hours_month, p.hours_cumulated, p.target_fraction, _pace(p, ended))
+                    for name, p, ended in rows
                 ],
                 note,
             )
@@ -876,7 +899,7 @@ def email_tables(
     followed = [c for c in summary.followed_clauses if not _nothing(c.progress)]
     shown_clauses, other_clauses = _first(
         followed,
-        lambda c: (not missing_by_clause[c.clause_id], *_lateness(c.progress)),
+        lambda c: (not missing_by_clause[c.clause_id], *_lateness(c.progress, c.terminated_on)),
     )
     clause_rows: list[tuple[Any, ...]] = [
         (

@@ -8,7 +8,8 @@ record: a lot is found by its own text, its market's, its operation's, its buyer
 companies' (``search_text``, the column ``search`` matches, kept normalised on every write), so
 the board finds the lots of whatever ``search`` finds among those five kinds. The database
 matches them (one ``LIKE`` per kind, no name read into Python) and gathers the N° found in one
-set, which the counts and the cards of every stage are taken from.
+set, which the counts and the cards of every stage are taken from. A card of a lot whose contract
+was terminated says « Marché résilié le … » (``terminated_lots``: one query for the cards shown).
 
 A clause's page is ``clause_detail`` (what ``clause show`` prints), the months its companies owe
 (``declaration list --clause``), the hours declared per month against the straight pace
@@ -49,6 +50,7 @@ from workflow.app.clauses import Advanced, PartyChoice, advance_clause, calculat
 from workflow.app.declarations import Totals, totals
 from workflow.app.lookup import find_company, normalized
 from workflow.app.search import MIN_LENGTH, normal
+from workflow.app.terminated_lots import terminated_among
 from workflow.app.unit import reading
 from workflow.domain.calendar import local_date, suspended_days
 from workflow.domain.events import AwardChange
@@ -69,6 +71,7 @@ from workflow.domain.summary import (
     last_month_due,
     month_end,
 )
+from workflow.domain.terminations import Termination
 from workflow.domain.vocabulary import PartyRole
 from workflow.errors import InputRefused, NotFound, TransitionRefused
 from workflow.runtime import App
@@ -133,6 +136,15 @@ class Card:
     hours_target: int | None
     #: Every monthly declaration of the lot added up, as ``ClauseDetail.hours_done``.
     hours_done: Decimal
+    #: A lot ended by a termination (``terminated_lots``): never read as a normal end.
+    terminated: Termination | None = None
+
+    @property
+    def ended_said(self) -> str | None:
+        """« Marché résilié le 15/11/2026 » for a lot ended by a termination, else None."""
+        if self.terminated is None:
+            return None
+        return f"Marché résilié le {self.terminated.on:%d/%m/%Y}"
 
     @property
     def reference(self) -> str:
@@ -312,6 +324,8 @@ def clause_board(
         cards = _card_rows(session, ids)
         rows = {each: [cards[i] for i in chosen.get(each.value, [])] for each in shown}
         holders, done = _holders_and_hours(session, ids)
+        # The lots shown that were terminated: one query for all of them.
+        terminated = terminated_among(session, ids)
     columns = tuple(
         Column(
             stage=each,
@@ -327,6 +341,7 @@ def clause_board(
                     holder=holders.get(i),
                     hours_target=override if override is not None else computed,
                     hours_done=done.get(i, Decimal(0)),
+                    terminated=terminated.get(i),
                 )
                 for i, lot, title, computed, override, reference, buyer in rows[each]
             ),

@@ -219,13 +219,18 @@ def preview_sentences(preview: DeparturePreview) -> list[str]:
         said.append(f"{emails} pour les mois qu'elle doit encore ({', '.join(done.rewritten)}).")
     if preview.owed:
         listed = _and(
-            [f"{french_month(o.month)} (au plus tard le {o.due_on:%d/%m/%Y})" for o in preview.owed]
+            [
+                f"{french_month(o.month)} (au plus tard le {o.due_on:%d/%m/%Y})"
+                if o.due_on is not None
+                else f"{french_month(o.month)} (demandé à la reprise du chantier)"
+                for o in preview.owed
+            ]
         )
         said.append(f"Elle devra encore{NBSP}: {listed}.")
     else:
         said.append(
-            f"Elle a déclaré tous ses mois jusqu'à {french_month(done.last_month)}{NBSP}: elle "
-            "n'aura plus rien à déclarer pour ce lot."
+            f"Toutes les déclarations demandées jusqu'à {french_month(done.last_month)} sont "
+            f"reçues{NBSP}: elle n'aura plus rien à déclarer pour ce lot."
         )
     if done.informed:
         said.append(

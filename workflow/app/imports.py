@@ -34,7 +34,11 @@ from workflow.app.lookup import find_clause
 from workflow.app.unit import Unit, reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.sample import SampleSummary, load_sample_into
-from workflow.services.declaration_imports import DeclarationSummary, import_declaration_file
+from workflow.services.declaration_imports import (
+    BlankMonth,
+    DeclarationSummary,
+    import_declaration_file,
+)
 from workflow.services.imports import ImportedLot, import_lots_file
 from workflow.services.outcome_imports import import_outcomes_file
 from workflow.services.outcomes import Change, RecordedOutcome
@@ -164,6 +168,8 @@ class DeclarationsImported:
     warnings: tuple[str, ...]
     #: With ``dry_run``: what each declaration the import would replace holds now, by its N°.
     replacing: Mapping[int, RecordedDeclaration] = field(default_factory=dict)
+    #: The months of the file left blank, which it does not declare (``BlankMonth``).
+    blank_months: tuple[BlankMonth, ...] = ()
 
 
 def recorded_declarations(app: App, ids: Sequence[int]) -> dict[int, RecordedDeclaration]:
@@ -228,6 +234,7 @@ def import_declarations(
             source=result.source,
             declarations=tuple(result.declarations),
             warnings=tuple(str(w) for w in result.warnings),
+            blank_months=tuple(result.blank_months),
         )
 
     imported = _run(app, actor, dry_run, work)
@@ -243,6 +250,9 @@ class OutcomesImported:
     source: str
     outcomes: tuple[RecordedOutcome, ...]
     warnings: tuple[str, ...]
+    #: One sentence per closed clause an outcome is recorded or corrected on: its final report
+    #: already sent is not modified (``outcome_imports.closed_clause_sentence``).
+    closed: tuple[str, ...] = ()
 
     def count(self, change: Change) -> int:
         return sum(1 for o in self.outcomes if o.change is change)
@@ -280,6 +290,7 @@ def import_outcomes(
             source=result.source,
             outcomes=tuple(result.outcomes),
             warnings=tuple(str(w) for w in result.warnings),
+            closed=tuple(result.closed),
         )
 
     return _run(app, actor, dry_run, work)

@@ -47,14 +47,17 @@ from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
 from workflow.services.declaration_links import month_due_dates, read_link
 from workflow.services.declarations import (
+    company_missing_months,
     declaration_problems,
     find_declaration,
     joined_month,
     record_declaration,
 )
 from workflow.services.email_facts import lot_of
+from workflow.services.notices import owed_due_dates
 from workflow.services.online_declarations import (
     ONLINE_SOURCE,
+    FileLines,
     FormProblem,
     FormRefused,
     KnownPerson,
@@ -64,9 +67,11 @@ from workflow.services.online_declarations import (
     known_people,
     line_inputs,
     lines_from_file,
+    no_hours,
     outside_message,
     parse_form,
     same_as_recorded,
+    validated_message,
 )
 from workflow.services.record_history import merged_into
 from workflow.settings import Settings
@@ -77,6 +82,7 @@ __all__ = [
     "CheckedMonth",
     "Choice",
     "DeclarationPage",
+    "Declared",
     "ExpiredLink",
     "FormRefused",
     "LineForm",
@@ -154,6 +160,10 @@ class DeclarationPage:
     #: The months still owed that a filled template sent from this page may declare at once,
     #: this one first when it is owed (``covered_months``): what the upload's note names.
     owed_months: tuple[date, ...] = ()
+    #: The month is not called yet and its lot is suspended: it is asked after the resumption,
+    #: with a date counted from then (``notices.owed_due_dates`` gives it none); the page shows
+    #: no date, and the month is never late.
+    at_resumption: bool = False
 
     @property
     def can_declare(self) -> bool:
@@ -283,7 +293,11 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
     due_on = month_due_dates(session, app.settings, clause.id, company.id, [scope.month])[
         scope.month
     ]
-    late = existing is None and not problems
+    # The emails' rule (``notices.owed_due_dates``): a month its suspended lot has not called
+    # yet has no date, the scheduled one passed uncalled; it is asked after the resumption.
+    told = owed_due_dates(session, clause, company.id, app.settings, now)
+    at_resumption = scope.month in told and told[scope.month] is None
+    late = existing is None and not problems and not at_resumption
     return DeclarationPage(
         company=company.name,
         title=context["title"],
@@ -296,6 +310,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         opens_on=opens_on(scope.month),
         due_on=due_on,
         late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
+        at_resumption=at_resumption,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
@@ -387,12 +402,14 @@ def covered_months(
 ) -> list[_Covered]:
     """The months a filled template sent from the link of ``scope`` may declare: its own, and
     every other month of the same company on the same lot that was asked of it (opened, so
-    called or to be called: its ladder) and that the page of that month's own link would let it
-    declare now (not after its departure, not before it joined, not a month to come, not a lot
-    stopped or ended, not a month the facilitator validated). A month recorded already is
-    replaced, as that page replaces it. A catch-up call's template covers several months: the
-    company sends it once, from any of the call's links. ``owed_only``: the months not declared
-    yet alone (what the page's note names), read without the others."""
+    called or to be called: its ladder) or that it owes now (``company_missing_months``: the
+    months of a welcome, whose ladders the next pass arms), and that the page of that month's
+    own link would let it declare now (not after its departure, not before it joined, not a
+    month to come, not a lot stopped or ended, not a month the facilitator validated). A month
+    recorded already is replaced, as that page replaces it. A catch-up call's or a welcome's
+    template covers several months: the company sends it once, from any of the email's links.
+    ``owed_only``: the months not declared yet alone (what the page's note names), read without
+    the others."""
     clause = session.get_one(Clause, scope.clause_id)
     company = session.get_one(Company, scope.company_id)
     asked = set(
@@ -403,6 +420,10 @@ def covered_months(
                 DeclarationLadder.declared_at.is_(None) if owed_only else true(),
             )
         )
+    )
+    # A company welcomed during the works owes its months before any ladder is armed for them.
+    asked.update(
+        company_missing_months(session, clause, company.id, now=now, zone=app.settings.zone)
     )
     covered = []
     for month in sorted(asked | {scope.month}):
@@ -416,6 +437,24 @@ def covered_months(
 class _Covered:
     month: date
     recorded: bool
+
+
+def validated_months(session: Session, app: App, scope: LinkScope) -> dict[date, str]:
+    """Why a file from the link of ``scope`` may not declare a month of the company on the lot
+    that the facilitator validated (``covered_months`` leaves it out): the month named, not
+    only what the link allows; the file is refused whole."""
+    rows = session.execute(
+        select(Declaration.month, Declaration.validated_at, Declaration.validated_by).where(
+            Declaration.clause_id == scope.clause_id,
+            Declaration.company_id == scope.company_id,
+            Declaration.validated_at.is_not(None),
+        )
+    ).all()
+    return {
+        month: validated_message(month, local_date(at, app.settings.zone), by)
+        for month, at, by in rows
+        if at is not None
+    }
 
 
 def _released_by(clause: Clause, month: date) -> date | None:
@@ -500,10 +539,17 @@ class CheckedMonth:
     month: date
     lines: tuple[CheckedLine, ...]
     replaces: bool
+    #: The lines are those recorded already: confirming changes nothing for the month.
+    unchanged: bool = False
 
     @property
     def total(self) -> Decimal:
         return sum((line.hours for line in self.lines), Decimal(0))
+
+    @property
+    def corrects(self) -> bool:
+        """The month was recorded and the form changes it: its declaration is replaced."""
+        return self.replaces and not self.unchanged
 
 
 @dataclass(frozen=True)
@@ -525,6 +571,21 @@ class CheckedDeclaration:
     def several(self) -> bool:
         return len(self.months) > 1
 
+    @property
+    def first_months(self) -> tuple[date, ...]:
+        """The months declared for the first time."""
+        return tuple(m.month for m in self.months if not m.replaces)
+
+    @property
+    def corrected_months(self) -> tuple[date, ...]:
+        """The months recorded before whose declaration the form replaces (a correction)."""
+        return tuple(m.month for m in self.months if m.corrects)
+
+    @property
+    def unchanged_months(self) -> tuple[date, ...]:
+        """The months recorded before with these very lines: nothing changes for them."""
+        return tuple(m.month for m in self.months if m.unchanged)
+
 
 def _parsed(
     session: Session,
@@ -545,8 +606,10 @@ def _parsed(
     found: dict[date, list[ParsedLine]] = {}
     for month, numbered in grouped.items():
         month_lines = [line for _, line in numbered]
+        # A template's month declared at zero hours (its « 0 » line with no participant).
+        at_zero = bool(month_lines) and all(no_hours(line) for line in month_lines)
         parsed, month_problems = parse_form(
-            session, canonical_references(month_lines, known), zero, now=now
+            session, canonical_references(month_lines, known), zero or at_zero, now=now
         )
         found[month] = parsed
         # Numbered as the whole form numbers its lines (a file's row is in ``origin``).
@@ -577,6 +640,8 @@ def _by_month(
     if zero:
         return grouped, problems  # « aucune heure ce mois-ci »: the link's month, and it alone
     allowed: list[date] | None = None
+    refused: dict[date, str] = {}
+    said_of: set[date] = set()  # a month refused is said once, on its first line (as a file)
     for number, line in enumerate(lines, start=1):
         month = scope.month
         if line.month.strip() and line.month.strip() != scope.month.isoformat():
@@ -587,10 +652,12 @@ def _by_month(
                 continue
             if allowed is None:
                 allowed = [c.month for c in covered_months(session, app, scope, now)]
+                refused = validated_months(session, app, scope)
             if month not in allowed:
-                problems.append(
-                    FormProblem(number, None, outside_message(page.company, month, allowed))
-                )
+                if month not in said_of:
+                    said_of.add(month)
+                    said = refused.get(month) or outside_message(page.company, month, allowed)
+                    problems.append(FormProblem(number, None, said))
                 continue
         grouped.setdefault(month, []).append((number, line))
     if len(grouped) > 1 and not grouped[scope.month]:
@@ -609,16 +676,19 @@ def check_declaration(
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
         by_month = _parsed(session, app, scope, page, lines, zero, now)
-        months = tuple(
-            CheckedMonth(
-                month,
-                tuple(_checked(line) for line in parsed),
-                find_declaration(session, scope.clause_id, scope.company_id, month) is not None,
+        months = []
+        for month, parsed in by_month.items():
+            recorded = find_declaration(session, scope.clause_id, scope.company_id, month)
+            months.append(
+                CheckedMonth(
+                    month,
+                    tuple(_checked(line) for line in parsed),
+                    recorded is not None,
+                    same_as_recorded(recorded, parsed),
+                )
             )
-            for month, parsed in by_month.items()
-        )
         every = tuple(line for month in months for line in month.lines)
-        return CheckedDeclaration(page, every, zero, months)
+        return CheckedDeclaration(page, every, zero, tuple(months))
 
 
 def _checked(line: ParsedLine) -> CheckedLine:
@@ -641,7 +711,7 @@ def _identity(line: ParsedLine) -> str:
     return ", ".join(said)
 
 
-def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[LineForm]:
+def lines_of_file(app: App, token: str, filename: str, data: bytes) -> FileLines:
     """The lines of an uploaded template, to be checked and confirmed as typed ones are;
     ``FileRefused`` names each line that is wrong. Writes nothing."""
     now = app.clock()
@@ -650,16 +720,37 @@ def lines_of_file(app: App, token: str, filename: str, data: bytes) -> list[Line
         _page(session, app, scope, now)  # a link that allows nothing reads no file
         allowed = [c.month for c in covered_months(session, app, scope, now)]
         return lines_from_file(
-            session, data, filename, scope, allowed=allowed, now=now, zone=app.settings.zone
+            session,
+            data,
+            filename,
+            scope,
+            allowed=allowed,
+            refusals=validated_months(session, app, scope),
+            now=now,
+            zone=app.settings.zone,
         )
 
 
-def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> list[int]:
+@dataclass(frozen=True)
+class Declared:
+    """What a confirmation recorded, month by month, as the page thanking for it says it."""
+
+    #: The declarations' N°s, in the order of months.
+    ids: tuple[int, ...]
+    #: The months declared for the first time.
+    recorded: tuple[date, ...] = ()
+    #: The months recorded before whose declaration was replaced (a correction).
+    corrected: tuple[date, ...] = ()
+    #: The months whose lines were those recorded: nothing written for them.
+    unchanged: tuple[date, ...] = ()
+
+
+def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> Declared:
     """Record the month of ``token`` from the form, or each month of a template covering
     several (``covered_months``): all of them or, at the first problem, nothing
-    (``FormRefused`` lists every problem with its line). The declarations' N°s, in the order of
-    months; a month whose lines are those recorded records nothing (a reload, a double click, the
-    same file sent again): no history row, no second receipt."""
+    (``FormRefused`` lists every problem with its line). A month whose lines are those recorded
+    records nothing (a reload, a double click, the same file sent again): no history row, no
+    second receipt. What was recorded, corrected or left as it was, month by month."""
     with unit_of_work(app) as unit:
         session = unit.session
         scope = _scope(session, app, token, unit.now)
@@ -669,6 +760,7 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
         by_month = _parsed(session, app, scope, page, lines, zero, unit.now)
         actor = f"{page.company} (déclaration en ligne)"
         ids = []
+        said: dict[str, list[date]] = {"recorded": [], "corrected": [], "unchanged": []}
         # The months' events wait until every month is recorded: each receipt then lists as
         # still owed only what is (the file's next months recorded too), as separate links would.
         pending: list[DomainEvent] = []
@@ -680,7 +772,9 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
             recorded = find_declaration(session, scope.clause_id, scope.company_id, month)
             if recorded is not None and same_as_recorded(recorded, parsed):
                 ids.append(recorded.id)
+                said["unchanged"].append(month)
                 continue
+            said["recorded" if recorded is None else "corrected"].append(month)
             inputs = line_inputs(session, parsed, unit.now)
             # Each month as its own link would record it: its history row, its receipt (keyed by
             # its declaration), its ladder stopped; a refusal of any rolls every month back.
@@ -702,4 +796,4 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
             )
         for event in pending:
             unit.app.publish(session, event)
-        return ids
+        return Declared(tuple(ids), **{k: tuple(v) for k, v in said.items()})

@@ -8,7 +8,8 @@ csv, xlsx or html, and the email templates read it. Nothing here reads a databas
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from workflow.domain.calendar import add_months
 from workflow.domain.outcomes import OutcomeType, group_of
 from workflow.domain.stages import LABELS as STAGE_LABELS
-from workflow.domain.summary import Progress, combine_progress, unpaced
+from workflow.domain.summary import Progress, combine_progress, elapsed_fraction, unpaced
 from workflow.domain.vocabulary import OUTCOME_GROUP_LABELS, UNKNOWN, category_label
 
 #: Months shown in the chart of hours per month (the table has them all).
@@ -205,6 +206,12 @@ class Figures:
     outcomes_by_group: tuple[Count, ...]
     clauses_by_stage: tuple[StageCount, ...]
 
+    #: The termination days (« marché résilié ») of the scope's lots whose pace is judged, when
+    #: every one of them was terminated by the end of the month (``terminated_paces``): their
+    #: hours can no longer catch up with the objective, so no verdict is judged against it, the
+    #: termination said in its place (``adapters.reports.pace_phrase``). Empty otherwise.
+    terminated: tuple[date, ...] = ()
+
     def __post_init__(self) -> None:
         if self.declarations.none_due and self.progress.expected is not None:
             object.__setattr__(self, "progress", unpaced(self.progress))
@@ -239,17 +246,55 @@ class ClauseLine:
     #: the month began and no end recorded: not achieved, so followed and listed, its stage
     #: saying so (its companies are not asked for the month: their calls wait past the end).
     past_planned_end: bool = False
+    #: The day its contract was terminated (« marché résilié »), from the month of the
+    #: termination on (None before it, and for a lot not terminated). Its time elapsed is
+    #: counted against its planned end up to that day (``terminated_elapsed``): the termination
+    #: stops the works, it does not make the planned ones elapse sooner.
+    terminated_on: date | None = None
 
     @property
     def stage_label(self) -> str:
         """The stage at the end of the month; for a lot past its planned end, that the planned
         end passed (« mise en œuvre – fin prévue le 31/03/2027 dépassée »): the stage alone would
-        hide it, « achevée » would be false. No parentheses: the email writes the label in
+        hide it, « achevée » would be false; for a terminated lot, that it was (« suivi et
+        bilan – marché résilié le 15/11/2026 »). No parentheses: the email writes the label in
         parentheses after the lot."""
         label = category_label(STAGE_LABELS, self.stage)
+        if self.terminated_on is not None:
+            return f"{label} – marché résilié le {self.terminated_on:%d/%m/%Y}"
         if self.past_planned_end and self.end_date is not None:
             return f"{label} – fin prévue le {self.end_date:%d/%m/%Y} dépassée"
         return label
+
+
+def terminated_paces(lines: Iterable[ClauseLine]) -> tuple[date, ...]:
+    """``Figures.terminated`` of a scope made of ``lines``: the termination days of its lots
+    whose pace is judged (a target and dates), in order, when all of them were terminated by
+    the end of the month; empty when one of them was not, or none has a pace."""
+    found = []
+    for line in lines:
+        if line.progress.expected is None:
+            continue
+        if line.terminated_on is None:
+            return ()
+        found.append(line.terminated_on)
+    return tuple(sorted(found))
+
+
+def terminated_elapsed(
+    start: date | None,
+    planned_end: date | None,
+    terminated_on: date,
+    on: date,
+    suspended: AbstractSet[date] = frozenset(),
+) -> Decimal | None:
+    """The time elapsed at the end of ``on`` of a lot terminated on ``terminated_on``: the share
+    of its planned works (start to planned end, ``elapsed_fraction``) passed by then, stopped on
+    the termination day. The months before the termination read the same figure as before it
+    was recorded; those after keep the share the termination left (the even pace the target
+    asked by that day), never 100 %: the termination ended the works early, the companies are
+    not behind for the months it took away."""
+    return elapsed_fraction(start, planned_end, min(on, terminated_on), suspended)
 
 
 @dataclass(frozen=True)

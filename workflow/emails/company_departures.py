@@ -52,10 +52,12 @@ def buyer_key(clause_id: int, company_id: int, last_month: date) -> str:
 
 @dataclass(frozen=True)
 class OwedMonth:
-    """A month up to the last one the company has not declared, and its due date."""
+    """A month up to the last one the company has not declared, and its due date: the one its
+    call gave or will give; None while the lot is suspended and the month not called yet (it
+    is asked after the resumption, with a date counted from then: « à la reprise »)."""
 
     month: date
-    due_on: date
+    due_on: date | None
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ def _owed(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]]:
             "month": o.month,
             "phrase": month_phrase(o.month),
             "due_on": o.due_on,
-            "late": o.due_on < today,
+            "late": o.due_on is not None and o.due_on < today,
+            "at_resumption": o.due_on is None,
         }
         for o in sorted(owed, key=lambda o: o.month)
     ]

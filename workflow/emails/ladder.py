@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.templates import french_date
 from workflow.domain.calendar import (
     LadderDays,
     LadderStep,
+    is_working_day,
     local_date,
     month_schedule,
     reminder_number,
     reminder_step,
+    working_days_between,
 )
 from workflow.domain.declaration_links import expiry
 from workflow.emails.envelope import Recipient
@@ -64,6 +66,52 @@ def step_label(step: str) -> str:
 def step_participle(step: str, masculine: str) -> str:
     """« envoyé » for the call and the reminders, « envoyée » for the alert (une alerte)."""
     return masculine + "e" if step == LadderStep.ESCALATION else masculine
+
+
+def suspended_spans(days: LadderDays, start: date, end: date) -> list[tuple[date, date]]:
+    """The suspensions (first and last day, as ``LadderDays.suspended`` holds them) whose days
+    ``days.between(start, end)`` leaves out: those with a counted working day in (start, end]."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(days.suspended):
+        if spans and day == spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return [
+        (first, last)
+        for first, last in spans
+        if any(
+            start < first + timedelta(n) <= end and is_working_day(first + timedelta(n))
+            for n in range((last - first).days + 1)
+        )
+    ]
+
+
+def span_phrase(first: date, last: date) -> str:
+    """« du 19 octobre au 16 novembre 2026 », « du 28 décembre 2026 au 4 janvier 2027 »,
+    « le 19 octobre 2026 »."""
+    if first == last:
+        return f"le {french_date(first)}"
+    start = french_date(first, "d MMMM") if first.year == last.year else french_date(first)
+    return f"du {start} au {french_date(last)}"
+
+
+def late_days_context(days: LadderDays, due_on: date, today: date) -> dict[str, Any]:
+    """How late a month due on ``due_on`` is on ``today``, in the days the ladder counts, and
+    what it leaves out: ``late_days``, ``suspended_late_days`` (the suspended working days not
+    counted) and ``late_days_except`` (« hors suspension du 19 octobre au 16 novembre 2026 »,
+    or None). A buyer reading « 15 jours ouvrés de retard » 35 working days after the due date
+    is told why (user trial: the suspension was subtracted silently)."""
+    late = days.between(due_on, today)
+    spans = suspended_spans(days, due_on, today)
+    left_out = working_days_between(due_on, today) - late if today > due_on else 0
+    phrase = None
+    if spans and left_out > 0:
+        word = "suspension" if len(spans) == 1 else "suspensions"
+        listed = [span_phrase(first, last) for first, last in spans]
+        joined = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " et " + listed[-1]
+        phrase = f"hors {word} {joined}"
+    return {"late_days": late, "suspended_late_days": left_out, "late_days_except": phrase}
 
 
 def facilitator_context(settings: Settings) -> dict[str, str]:
@@ -126,7 +174,8 @@ def ladder_context(
         "number": number,
         "reminders_total": group.reminders_total,
         "last_reminder": group.reminders_total > 0 and number == group.reminders_total,
-        "late_days": group.days.between(group.due_on, today),
+        # ``late_days``, and the suspensions it leaves out (``late_days_except``).
+        **late_days_context(group.days, group.due_on, today),
         "escalation_on": group.escalation_on,
         "facilitator": facilitator_context(settings),
         "declaration_links": links_context(links),

@@ -20,3 +20,12 @@ def months_list(months: Iterable[date]) -> str:
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + " et " + names[-1]
+
+
+def months_of(months: Iterable[date]) -> str:
+    """``months_list`` after « de », elided before a vowel: ``de février, mars et avril 2027``,
+    ``d'octobre et novembre 2026`` (« vos déclarations d'octobre et novembre 2026 »)."""
+    listed = months_list(months)
+    if not listed:
+        return ""
+    return f"d'{listed}" if listed[0] in "aeiouyéâ" else f"de {listed}"

@@ -63,13 +63,14 @@ def receipt_context(
     zone: ZoneInfo,
     missing: Sequence[date] = (),
     next_month: date | None = None,
-    due_dates: Mapping[date, date] | None = None,
+    due_dates: Mapping[date, date | None] | None = None,
     correction: DeclarationLink | None = None,
     owed_links: Mapping[date, DeclarationLink] | None = None,
     replaces: Replaced | None = None,
     written_on: date | None = None,
     correspondent: str | None = None,
     receipt_left: bool = True,
+    company_last: bool = False,
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
@@ -83,15 +84,25 @@ def receipt_context(
     tard le » a date already past; ``correspondent``: the name the receipt greets, as the
     company's other emails do (« Bonjour Paul Lambert, »; none: « Bonjour Madame, Monsieur, »);
     ``receipt_left``: a receipt of the month as it stood before left (or may have): only then
-    does this one say it cancels « le reçu précédent »."""
+    does this one say it cancels « le reçu précédent »; ``company_last``: the declared month is
+    the company's last on the lot (it left the site), not the lot's: the receipt thanks it for
+    its part, never « le dernier mois prévu de l'exécution » of works that go on. A month of
+    ``due_dates`` dated None waits for the lot to resume (« vous sera demandée à la reprise »):
+    it has no date, so it is neither late nor « à envoyer au plus tard le » a date."""
     owed_links = owed_links or {}
     due_dates = due_dates or {}
 
-    def due(month: date) -> date:
+    def due(month: date) -> date | None:
+        if month in due_dates and due_dates[month] is None:
+            return None  # asked after the resumption: no date yet
         return due_dates.get(month) or due_date(month, due_day)
 
+    def late(month: date) -> bool:
+        due_on = due(month)
+        return due_on is not None and due_on < written
+
     received_on = declaration.recorded_at.astimezone(zone).date()
-    written_on = max(written_on or received_on, received_on)
+    written_on = written = max(written_on or received_on, received_on)
     lines = [
         {
             "reference": line.reference,
@@ -127,7 +138,8 @@ def receipt_context(
             {
                 "month": month,
                 "due_on": due(month),
-                "late": due(month) < written_on,
+                "late": late(month),
+                "at_resumption": due(month) is None,
                 "url": owed_links[month].url if month in owed_links else None,
             }
             for month in sorted(missing)
@@ -135,12 +147,14 @@ def receipt_context(
         "correction": None
         if correction is None
         else {"url": correction.url, "expires_on": correction.expires_on},
+        "company_last": company_last,
         "next": None
         if next_month is None
         else {
             "month": next_month,
             "opens_on": opens_on(next_month),
-            "due_on": due_date(next_month, due_day),
+            "due_on": due(next_month),
+            "at_resumption": due(next_month) is None,
         },
     }
 

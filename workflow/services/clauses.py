@@ -105,6 +105,58 @@ def get_clause(session: Session, clause_id: int, *, for_update: bool = False) ->
     return clause
 
 
+#: ``session.info`` key: the transaction, and the latest history instant of each clause it
+#: wrote or read (``history_instant``).
+_HISTORY_INSTANTS = "clauses.history_instants"
+
+
+def history_instant(session: Session, clause_id: int, now: datetime) -> datetime:
+    """The instant of a history row written now for clause N° ``clause_id``: ``now``, unless
+    the clause already has a row at a later instant, then that instant (the rows tie, their
+    N° says which came last).
+
+    Several instances share the database, each writing its own clock: one a few minutes
+    behind another (or a clock stepped back) wrote a change *after* another one with an
+    *earlier* ``at``. Every reader of « the stage of a lot at an instant » takes its latest
+    row by (``at``, ``id``) before that instant (the summaries, the notices, the reports, the
+    audit's chain): a lot awarded by one instance at 10:05 and started by the other whose
+    clock said 10:03 read « attribution » for ever, never started. With this rule each
+    clause's rows in (``at``, ``id``) order are in the order they were written, whatever the
+    clocks; no row is dated later than an instant some instance's clock already gave the
+    clause. One lookup on ``ix_clause_history_latest`` (clause, ``at`` desc, ``id`` desc).
+
+    Writes to one clause are serialised by its row, locked before the history row is written
+    (``get_clause(for_update=True)``, or the compare-and-set ``UPDATE`` of a stage change): a
+    change waiting on another instance's reads that one's row once it has committed
+    (``tests/integration/test_history_clock_skew.py``). So, within one transaction, the
+    clause's latest instant is read once and then known (``session.info``): an import that
+    writes a history row per line asks it once per lot, not once per line.
+
+    Only the clause history needs it: the other timestamped rows (declarations, outbox
+    messages, ladders) are never read as « the latest row before an instant » of a chain of
+    states; a declaration's ``recorded_at`` is read against the instant a summary was written
+    (``recorded_at <= as_of``), which a skewed clock shifts by its skew, no more.
+    """
+    transaction = session.get_transaction()
+    known = session.info.get(_HISTORY_INSTANTS)
+    if transaction is None or known is None or known[0] is not transaction:
+        known = (transaction, {})
+        session.info[_HISTORY_INSTANTS] = known
+    instants: dict[int, datetime] = known[1]
+    latest = instants.get(clause_id)
+    if latest is None:
+        latest = session.scalar(
+            select(ClauseHistory.at)
+            .where(ClauseHistory.clause_id == clause_id)
+            .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+            .limit(1)
+        )
+    at = latest if latest is not None and latest > now else now
+    if transaction is not None:
+        instants[clause_id] = at
+    return at
+
+
 def add_history(
     session: Session,
     clause: Clause,
@@ -119,11 +171,16 @@ def add_history(
 
     ``moved`` is the (from, to) stages of an event that moved the clause; without it the row
     records an action at the clause's current stage.
+
+    The row's ``at`` is ``history_instant``: ``now``, or the clause's latest history instant
+    when ``now`` is behind it (another instance's clock ahead). Whatever the caller tells of
+    the change afterwards (its domain event, the instant a notice or a key is made of) is
+    ``row.at``, never ``now``: the notices find the row again by that instant.
     """
     from_stage, to_stage = moved if moved is not None else (clause.stage, clause.stage)
     row = ClauseHistory(
         clause_id=clause.id,
-        at=now,
+        at=history_instant(session, clause.id, now),
         actor=actor,
         event=event,
         from_stage=from_stage,
@@ -212,7 +269,7 @@ def create_clause(
     apply_parameters(clause, params)
     session.add(clause)
     session.flush()
-    add_history(
+    row = add_history(
         session,
         clause,
         event="identify",
@@ -221,7 +278,7 @@ def create_clause(
         now=now,
         moved=(None, Stage.IDENTIFICATION.value),
     )
-    publish(session, ClauseIdentified(clause_id=clause.id, at=now, actor=actor))
+    publish(session, ClauseIdentified(clause_id=clause.id, at=row.at, actor=actor))
     return clause
 
 
@@ -533,7 +590,7 @@ def apply_award(
     session.refresh(clause, ["parties"])
     if first:
         names = ", ".join(session.get_one(Company, p.company_id).name for p in parties)
-        add_history(
+        written = add_history(
             session,
             clause,
             event="award_recorded",
@@ -541,10 +598,11 @@ def apply_award(
             reason=f"attribuée à {names}",
             now=now,
         )
-        publish(session, ClauseAwarded(clause_id=clause.id, at=now, actor=actor))
+        clause.awarded_at = written.at
+        publish(session, ClauseAwarded(clause_id=clause.id, at=written.at, actor=actor))
         return AwardOutcome(clause, AwardResult.RECORDED)
     added = tuple(company_id for company_id in wanted if company_id not in current)
-    add_history(
+    written = add_history(
         session,
         clause,
         event=AWARD_CORRECTED,
@@ -555,7 +613,11 @@ def apply_award(
     publish(
         session,
         AwardCorrected(
-            clause_id=clause.id, at=now, actor=actor, changes=changes, added_company_ids=added
+            clause_id=clause.id,
+            at=written.at,
+            actor=actor,
+            changes=changes,
+            added_company_ids=added,
         ),
     )
     return AwardOutcome(clause, AwardResult.CORRECTED, changes, added)
@@ -786,8 +848,7 @@ def record_final_report(
     if not text.strip():
         raise InputRefused("Le bilan de l'opération est vide.")
     clause.final_report = text.strip()
-    clause.final_report_at = now
-    add_history(
+    row = add_history(
         session,
         clause,
         event="final_report",
@@ -795,7 +856,8 @@ def record_final_report(
         reason=outstanding_reason([o for o in outstanding if o.months]),
         now=now,
     )
-    publish(session, FinalReportRecorded(clause_id=clause.id, at=now, actor=actor))
+    clause.final_report_at = row.at
+    publish(session, FinalReportRecorded(clause_id=clause.id, at=row.at, actor=actor))
     return clause
 
 
@@ -864,9 +926,13 @@ def _move(
     actor: str,
     reason: str | None,
     now: datetime,
-) -> None:
+) -> datetime:
     """Compare-and-set on stage and version, then the history row: a change racing with another
-    on the same clause matches no row once the other has committed, and keeps nothing."""
+    on the same clause matches no row once the other has committed, and keeps nothing.
+
+    Returns the instant of the history row (``history_instant``: ``now``, or later when another
+    instance's clock wrote the clause's latest row ahead of ours), which is also the clause's
+    ``stage_changed_at``: the caller tells the change at that instant."""
     result = session.execute(
         update(Clause)
         .where(Clause.id == clause.id, Clause.stage == origin.value, Clause.version == version)
@@ -879,7 +945,7 @@ def _move(
             "rien n'a été enregistré, recommencez."
         )
     session.refresh(clause)
-    add_history(
+    row = add_history(
         session,
         clause,
         event=event,
@@ -888,6 +954,9 @@ def _move(
         now=now,
         moved=(origin.value, target.value),
     )
+    if row.at != now:
+        clause.stage_changed_at = row.at
+    return row.at
 
 
 def advance_clause(
@@ -995,7 +1064,12 @@ def advance_clause(
             )
             told = termination_reason(clause.end_date, given)
         ended = release_months_after(
-            session, clause, clause.end_date, field=end_field, rewriter=rewriter
+            session,
+            clause,
+            clause.end_date,
+            field=end_field,
+            rewriter=rewriter,
+            terminated=terminating,
         )
         told = lot_ends_reason(told, ended)
         if released is not None:
@@ -1006,12 +1080,14 @@ def advance_clause(
     if closing:
         withdrawn = stop_at_close(session, clause, closed_on)
         told = closure_reason(reason, owed, withdrawn)
-    _move(session, clause, version, origin, target, event.value, actor, told, now)
+    # From here on, the change's instant is its history row's (the same as ``now`` unless
+    # another instance's clock wrote the clause's latest row ahead of ours).
+    moved_at = _move(session, clause, version, origin, target, event.value, actor, told, now)
     if ended and rewriter is not None and not terminating:
         # The companies called for a month released are told, keyed by the finish's instant.
         # (A termination tells every company of the lot in one email, these months included:
         # ``company_end_notices.tell_terminated``, on its event.)
-        tell_released(session, rewriter.renderer, clause, ended, at=now)
+        tell_released(session, rewriter.renderer, clause, ended, at=moved_at)
     if closing and owed and rewriter is not None:
         # The companies called for a month still owed are told it is no longer asked.
         end = clause.end_date or closed_on
@@ -1024,7 +1100,7 @@ def advance_clause(
                 for o in owed
                 if o.company_id is not None
             ],
-            at=now,
+            at=moved_at,
             closed_on=closed_on,
             zone=zone,
         )
@@ -1033,7 +1109,7 @@ def advance_clause(
         event=event,
         from_stage=origin,
         to_stage=target,
-        at=now,
+        at=moved_at,
         actor=actor,
         reason=reason,
     )
@@ -1123,12 +1199,12 @@ def reopen_clause(
             f"{clause.label} : indiquez pourquoi la rouvrir (--reason) ; le motif est gardé à "
             "l'historique."
         )
-    _move(session, clause, version, origin, target, REOPEN, actor, text, now)
+    moved_at = _move(session, clause, version, origin, target, REOPEN, actor, text, now)
     reopened = ClauseReopened(
         clause_id=clause.id,
         from_stage=origin,
         to_stage=target,
-        at=now,
+        at=moved_at,
         actor=actor,
         reason=text,
     )
@@ -1219,7 +1295,7 @@ def set_planned_end(
         return PlannedEndChange(clause, before, planned_end)
     _check_no_month_after(session, clause, planned_end, field)
     clause.planned_end_date = planned_end
-    add_history(
+    row = add_history(
         session,
         clause,
         event=PLANNED_END,
@@ -1233,7 +1309,7 @@ def set_planned_end(
             clause_id=clause.id,
             before=before,
             after=planned_end,
-            at=now,
+            at=row.at,
             actor=actor,
             reason=text,
         ),

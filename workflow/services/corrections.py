@@ -55,6 +55,7 @@ from workflow.services.catalog import (
     clean_text,
     parse_siret,
 )
+from workflow.services.clauses import history_instant
 from workflow.services.outbox import OutboxState, Recipient
 
 # --- what the history tells of --------------------------------------------------------------
@@ -1063,7 +1064,7 @@ def edit_lot(
         session.add(
             ClauseHistory(
                 clause_id=clause.id,
-                at=act.at,
+                at=history_instant(session, clause.id, act.at),
                 actor=act.actor,
                 event=LOT_EVENT,
                 from_stage=clause.stage,

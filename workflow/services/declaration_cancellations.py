@@ -22,7 +22,7 @@ from workflow.domain.stages import LABELS, Stage
 from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused, NotFound
 from workflow.services.cancellation_notices import cancellation_recipients
-from workflow.services.clauses import Publish, get_clause
+from workflow.services.clauses import Publish, get_clause, history_instant
 from workflow.services.declarations import (
     DECLARATION_CANCELLED,
     cancellation_reason,
@@ -129,10 +129,13 @@ def cancel_declaration(
     ladder = resume_ladder(
         session, settings, clause_id=clause.id, company_id=company.id, month=month, now=now
     )
+    # The history row's instant (``history_instant``: not before the lot's latest row), which
+    # the cancellation's email and its audit find the row by.
+    at = history_instant(session, clause.id, now)
     session.add(
         ClauseHistory(
             clause_id=clause.id,
-            at=now,
+            at=at,
             actor=actor,
             event=DECLARATION_CANCELLED,
             from_stage=clause.stage,
@@ -149,7 +152,7 @@ def cancel_declaration(
             month=month,
             declaration_id=declaration_id,
             total_hours=total,
-            at=now,
+            at=at,
             actor=actor,
             reason=text,
             recorded_at=recorded_at,

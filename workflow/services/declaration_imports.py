@@ -17,6 +17,14 @@ it would correct named; a month the file gives exactly as recorded changes nothi
 The optional "Sexe" and "Année de naissance" columns describe the participant, not the month: they
 fill those fields of a participant created by the file, and of a known one only where empty. A value
 that contradicts the one recorded, or another line of the file, refuses the file.
+
+A month nobody worked on the lot is said in the template itself: a line of that month with no
+participant (no reference, criterion, contract, mode, sex or birth year) and 0 in « Heures »
+(``no_hours_line``) records it at zero hours, as ``declaration zero`` does; beside lines with
+participants it adds nothing. A month of the template whose lines are all left blank is not
+declared, and the result names it (``BlankMonth``): the company and the facilitator read that
+it is still owed, rather than nothing at all (user trial: October left blank was silently
+dropped, and kept being reminded).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
-from workflow.adapters.csv_files import CsvTable, ImportLimits, RowReader, parse_siret
+from workflow.adapters.csv_files import CsvRow, CsvTable, ImportLimits, RowReader, parse_siret
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import (
     Clause,
@@ -79,6 +87,7 @@ from workflow.services.declarations import (
     same_lines,
 )
 from workflow.services.imports import lot_key
+from workflow.services.months_owed import owed_up_to
 from workflow.services.outcome_counts import (
     CountChange,
     UncountedOutcome,
@@ -102,6 +111,25 @@ def _name_key(name: str) -> str:
 #: The cells that describe a person's month; a line with none of them is a template line the
 #: company did not use (only the lot's columns are filled): it is skipped, not refused.
 PERSON_KEYS = ("reference", "criterion", "contract", "mode", "hours", "sex", "birth_year")
+
+#: How a template says that nobody worked on the lot in a month: what the emails sent with it
+#: tell (``templates/emails/_base/declaration_howto``) and what a refusal reminds.
+NO_HOURS_HOWTO = (
+    "si personne n'a travaillé sur le lot un mois, inscrivez 0 dans « Heures » sur une ligne de "
+    "ce mois, sans référence de participant"
+)
+
+
+def no_hours_line(table: CsvTable, row: CsvRow) -> bool:
+    """A line that says « aucune heure ce mois-là »: 0 in « Heures » (« 0 », « 0,00 », « 0 h »)
+    and no cell about a person. A line with a participant and 0 h is that person's month."""
+    if any(row.cells.get(key) for key in PERSON_KEYS if key != "hours"):
+        return False
+    if not row.cells.get("hours"):
+        return False
+    hours = RowReader(table, row, []).hours("hours")
+    return hours is not None and hours == 0
+
 
 #: How big a declaration file may be: a national-scale month (10^6 lines a year over ~5·10^4
 #: companies) is far below; a larger file is refused before any cell is read.
@@ -148,6 +176,36 @@ class _Group:
     lines: list[_Line] = field(default_factory=list)
     #: False when one of its lines is refused: what the file gives for the month is then unknown.
     complete: bool = True
+    #: The lines saying « aucune heure ce mois-là » (``no_hours_line``): with no participant line
+    #: the month is recorded at zero hours; beside participant lines they add nothing.
+    no_hours_lines: list[int] = field(default_factory=list)
+
+    @property
+    def at_zero(self) -> bool:
+        """The month is declared with no hours at all, by a « 0 » line and no participant."""
+        return not self.lines and bool(self.no_hours_lines)
+
+
+@dataclass(frozen=True)
+class BlankMonth:
+    """A company x lot x month of the file whose lines are all left blank: not declared by it.
+
+    ``said``: what the company and the facilitator read of it (« octobre 2026 : aucune ligne,
+    pas déclaré ; toujours attendu (…) »)."""
+
+    clause_id: int
+    clause_label: str
+    company_id: int
+    company: str
+    month: date
+    #: The file's first line of that month.
+    first_line: int
+    #: The month is owed by the company (``months_owed.owed_up_to``): it will be asked again.
+    owed: bool
+    #: A declaration recorded before for the month, which the file leaves as it is.
+    recorded_at: datetime | None = None
+    recorded_hours: Decimal | None = None
+    said: str = ""
 
 
 @dataclass
@@ -160,6 +218,8 @@ class _Parsed:
     errors: list[FieldError]
     #: Every line found its company, lot and month (so each month's lines are all known).
     all_placed: bool
+    #: The company x lot x months the file holds only blank lines for, by their first line.
+    blank: list[tuple[Clause, Company, date, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -200,12 +260,19 @@ class DeclarationSummary:
         """« 1 sortie (P-0007, CDI) n'est plus comptée … » (``count_sentences``), or None."""
         return count_sentences(self.counts)
 
+    @property
+    def at_zero(self) -> bool:
+        """The month is declared with no hours and no participant (``declaration zero``)."""
+        return self.lines == 0
+
 
 @dataclass
 class DeclarationImport:
     source: str
     declarations: list[DeclarationSummary] = field(default_factory=list)
     warnings: list[FieldError] = field(default_factory=list)
+    #: The months of the file left blank, not declared by it (``BlankMonth``).
+    blank_months: list[BlankMonth] = field(default_factory=list)
 
 
 #: What a company sending its file from its page reads when the SIRET it typed is not the one
@@ -648,7 +715,19 @@ def _with_file_identity(line: _Line, first: dict[tuple[str, str], tuple[Sex | in
     )
 
 
-def parse_declarations(
+@dataclass(frozen=True)
+class DeclarationFile:
+    """A declaration file read and accepted (``read_declarations``): each company x lot x month
+    it declares (a group whose ``at_zero`` holds is a month declared with no hours), the
+    warnings, the participants already recorded by reference, and the months it leaves blank."""
+
+    groups: list[_Group]
+    warnings: list[FieldError]
+    known: dict[str, Participant]
+    blank_months: list[BlankMonth]
+
+
+def read_declarations(
     session: Session,
     table: CsvTable,
     *,
@@ -658,13 +737,10 @@ def parse_declarations(
     zone: ZoneInfo = DEFAULT_ZONE,
     from_company: bool = False,
     company_id: int | None = None,
-) -> tuple[list[_Group], list[FieldError], dict[str, Participant]]:
-    """Check every line and every reference of a declaration file; refuse it whole if needed,
-    with every problem found (``_check_file``). ``from_company``: the file a company sends from
-    its page (``declarations.column_problems``); ``company_id``, the company its link is for
-    (``Resolver``: the template's SIRET cell, empty or not, names it).
-
-    Returns the groups, the warnings and the participants already recorded, by reference."""
+) -> DeclarationFile:
+    """Every line and reference of a declaration file checked (``_check_file``), the file refused
+    whole if needed, with the months the file leaves blank said (``BlankMonth``): what
+    a company's page shows of a file sent from it, as the command line does."""
     parsed = _check_file(
         session,
         table,
@@ -677,7 +753,8 @@ def parse_declarations(
     )
     if parsed.errors:
         raise FileRefused(table.source, table.in_order(parsed.errors))
-    return parsed.groups, parsed.warnings, parsed.known
+    blank = blank_months(session, parsed.blank, zone=zone, now=now)
+    return DeclarationFile(parsed.groups, parsed.warnings, parsed.known, blank)
 
 
 def _check_file(
@@ -715,11 +792,10 @@ def _check_file(
                 None,
                 None,
                 "aucune ligne de participant : seules les colonnes du lot sont remplies. "
-                "Inscrivez une ligne par personne et par mois (un mois sans heure se déclare "
-                "à zéro",
+                f"Inscrivez une ligne par personne et par mois ; {NO_HOURS_HOWTO}",
                 Hint(
-                    " : clauses declaration zero).",
-                    " : « Aucune heure ce mois-ci » sur la page du mois).",
+                    " (ou : clauses declaration zero).",
+                    " (ou cochez « Aucune heure ce mois-ci » sur la page du mois).",
                 ),
             )
         )
@@ -732,7 +808,8 @@ def _check_file(
         clause = None if no_market else resolver.clause(reader)
         company = resolver.company(reader, clause)
         month = reader.month("month")
-        person, line = _parse_declaration_line(reader, now)
+        no_hours = no_hours_line(table, row)
+        person, line = (None, None) if no_hours else _parse_declaration_line(reader, now)
         if person is not None:
             people.append(person)
         if company is None or clause is None or month is None:
@@ -751,6 +828,9 @@ def _check_file(
         group_key = (clause.id, company.id, month)
         # The month is checked (``column_problems``) whatever its lines get wrong.
         group = groups.setdefault(group_key, _Group(clause, company, month, row.line))
+        if no_hours:
+            group.no_hours_lines.append(row.line)
+            continue
         if person is None or line is None:
             group.complete = False
         if person is None:
@@ -768,6 +848,7 @@ def _check_file(
         if line is not None:
             group.lines.append(line)
     warnings.extend(resolver.warnings)
+    blank = [] if no_market else _blank_months(table, resolver, used, groups)
     known = _known_participants(session, {person.reference for person in people})
     warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
     for group in groups.values():
@@ -788,7 +869,93 @@ def _check_file(
             column = table.column_name(problem.key) if problem.key else None
             said = problem.message[:1].lower() + problem.message[1:]
             errors.append(FieldError(group.first_line, column, said))
-    return _Parsed(list(groups.values()), warnings, known, errors, all_placed)
+    return _Parsed(list(groups.values()), warnings, known, errors, all_placed, blank)
+
+
+def _blank_months(
+    table: CsvTable,
+    resolver: Resolver,
+    used: Sequence[CsvRow],
+    groups: dict[tuple[int, int, date], _Group],
+) -> list[tuple[Clause, Company, date, int]]:
+    """The company x lot x months of the template's blank lines (only the lot's columns filled)
+    that no used line declares: each with its first line. A blank line is never refused: one
+    whose lot, company or month cannot be told is passed over, and nothing said of it is kept
+    (the resolver's notes are for the lines the file declares)."""
+    lines = {row.line for row in used}
+    notes = len(resolver.warnings)
+    found: dict[tuple[int, int, date], tuple[Clause, Company, date, int]] = {}
+    for row in table.rows:
+        if row.line in lines:
+            continue
+        problems: list[FieldError] = []
+        scratch = RowReader(table, row, problems)
+        clause = resolver.clause(scratch)
+        company = resolver.company(scratch, clause)
+        month = scratch.month("month", required=False)
+        # A lot cell that contradicts --clause still names the fixed clause: passed over too.
+        if clause is None or company is None or month is None or problems:
+            continue
+        key = (clause.id, company.id, month)
+        if key not in groups:
+            found.setdefault(key, (clause, company, month, row.line))
+    del resolver.warnings[notes:]
+    return list(found.values())
+
+
+def blank_months(
+    session: Session,
+    blank: Sequence[tuple[Clause, Company, date, int]],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+) -> list[BlankMonth]:
+    """What is said of each month the file leaves blank (``BlankMonth``): recorded before and
+    left as it is, still owed (it will be asked again), or neither."""
+    said: list[BlankMonth] = []
+    for clause, company, month, first_line in sorted(blank, key=lambda b: (b[2], b[3])):
+        name = french_month(month)
+        recorded = find_declaration(session, clause.id, company.id, month)
+        if recorded is not None:
+            when = french_date(recorded.recorded_at.astimezone(zone))
+            text = (
+                f"{name} : aucune ligne dans le fichier ; la déclaration enregistrée le {when} "
+                f"({french_hours(recorded.total_hours)}) reste inchangée."
+            )
+            said.append(
+                BlankMonth(
+                    clause.id,
+                    clause.label,
+                    company.id,
+                    company.name,
+                    month,
+                    first_line,
+                    owed=False,
+                    recorded_at=recorded.recorded_at,
+                    recorded_hours=Decimal(recorded.total_hours),
+                    said=text,
+                )
+            )
+            continue
+        party = next((p for p in clause.parties if p.company_id == company.id), None)
+        owed = party is not None and month in owed_up_to(
+            session, clause, party, month, zone, now=now
+        )
+        text = f"{name} : aucune ligne, pas déclaré"
+        text += f" ; toujours attendu ({NO_HOURS_HOWTO})." if owed else "."
+        said.append(
+            BlankMonth(
+                clause.id,
+                clause.label,
+                company.id,
+                company.name,
+                month,
+                first_line,
+                owed=owed,
+                said=text,
+            )
+        )
+    return said
 
 
 def _notes(session: Session, group: _Group) -> list[str]:
@@ -1058,7 +1225,11 @@ def import_declaration_file(
         raise FileRefused(table.source, table.in_order(errors))
     groups, warnings, known = parsed.groups, parsed.warnings, parsed.known
     created = _create_participants(session, groups, known, now)
-    result = DeclarationImport(source=table.source, warnings=warnings)
+    result = DeclarationImport(
+        source=table.source,
+        warnings=warnings,
+        blank_months=blank_months(session, parsed.blank, zone=zone, now=now),
+    )
     # The receipts are written once every month of the file is recorded: the receipt of March
     # must not list April as missing when the same file brings it.
     events: list[tuple[Session, DomainEvent]] = []

@@ -49,7 +49,7 @@ from workflow.domain.vocabulary import (
 )
 from workflow.emails.phrases import french_day, month_phrase
 from workflow.errors import Hint, InputRefused, NotFound
-from workflow.services.clauses import Publish, get_clause
+from workflow.services.clauses import Publish, get_clause, history_instant
 from workflow.services.lot_calendars import first_month_of, suspensions
 from workflow.services.outcome_counts import (
     CountChange,
@@ -523,7 +523,7 @@ def record_counting(
         reason += f" – {said}"  # as a cancellation's row says it
     history = ClauseHistory(
         clause_id=clause.id,
-        at=now,
+        at=history_instant(session, clause.id, now),
         actor=actor,
         event="declaration",
         from_stage=clause.stage,
@@ -594,7 +594,7 @@ def validate_declaration(
         session.add(
             ClauseHistory(
                 clause_id=clause.id,
-                at=now,
+                at=history_instant(session, clause.id, now),
                 actor=actor,
                 event=DECLARATION_VALIDATED,
                 from_stage=clause.stage,

@@ -2,8 +2,9 @@
 (``company_departures.record_departure``), in the transaction that recorded it.
 
 - The company's correspondent (``notices.company_recipient``) reads its last month, that no
-  month after it will be asked, and the months up to it it still owes, each with its due date
-  and page (or that it has nothing left to declare): without it, a subcontractor gone kept
+  month after it will be asked, and the months up to it it still owes as the ladder asks them
+  (``months_owed``, the termination's rule: a month a suspension covered whole is not), each
+  with its due date and page (or that it has nothing left to declare): without it, a subcontractor gone kept
   wondering whether the calls it had stopped getting meant it was done.
 - The buyer (and the facilitator, as the alert) only when an alert before formal notice that
   reached it, or may still (``late_declaration_notices.MAY_REACH``), named a month the
@@ -16,7 +17,8 @@ twice writes nothing more. A last month moved earlier is told again (``replace_e
 email of the earlier month still waiting is withdrawn (« Remplacé : dernier mois avancé à
 septembre 2026 »), so that the two do not both go and contradict each other, and the new one
 names every month released since the last email that left; when one left, the new one says it
-replaces the email of that day and names only what it changes.
+replaces the email of that day and names only what it changes. The site's confirmation page
+says which, before anything is written (``earlier_emails``, read only).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
+from workflow.adapters.orm import Clause, Company, OutboxMessage
 from workflow.adapters.templates import french_month
-from workflow.domain.calendar import add_months, due_date, local_date, month_start
+from workflow.domain.calendar import due_date, local_date, month_start
 from workflow.emails.company_departures import (
     BUYER_KEY_PREFIX,
     KEY_PREFIX,
@@ -47,13 +49,12 @@ from workflow.emails.company_departures import (
     company_left_context,
 )
 from workflow.emails.ladder import KIND_ESCALATION
-from workflow.services import notices
+from workflow.services import months_owed, notices
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_of
 from workflow.services.ladder_keys import KEY_PREFIX as LADDER_PREFIX
 from workflow.services.ladder_keys import key_months
 from workflow.services.late_declaration_notices import MAY_REACH
-from workflow.services.lot_calendars import first_month_of
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email, withdraw
 
@@ -65,17 +66,66 @@ class Earlier:
     """The emails of one reader (company or buyer) written for an earlier last month of the
     same departure: those withdrawn before they left, and the latest that left (or may have)."""
 
-    withdrawn: int = 0
+    #: The last months of those still waiting (waiting, refused, given up) when the departure
+    #: moved earlier: withdrawn, the new email replaces them.
+    withdrawn: tuple[date, ...] = ()
     #: The last month the latest email that left was written for; None: none left.
     told_up_to: date | None = None
     #: The day it left (written, when it may have left without a record of it).
     left_on: date | None = None
+    #: It surely left (sent); False: it may have (on its way, or its fate unknown).
+    left_surely: bool = True
 
     def to_tell(self, released: Sequence[date]) -> tuple[date, ...]:
         """The released months the new email names: those the last email that left did not
         (all of them when none left: the reader heard of none)."""
         told = self.told_up_to
         return tuple(sorted(m for m in released if told is None or m <= told))
+
+
+def _earlier_rows(
+    session: Session, prefix: str, clause_id: int, company_id: int, last: date, *, lock: bool
+) -> tuple[list[tuple[date, OutboxMessage]], tuple[date, OutboxMessage] | None]:
+    """The emails under ``prefix`` of this (clause, company) written for a last month after
+    ``last`` still waiting, with their month; and the latest of those that left, or may have
+    (the one of the earliest month after ``last``). One cancelled is neither."""
+    statement = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.key.like(f"{prefix}:{clause_id}:{company_id}:%"),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    rows = session.scalars(statement.with_for_update() if lock else statement).all()
+    waiting: list[tuple[date, OutboxMessage]] = []
+    latest: tuple[date, OutboxMessage] | None = None
+    for row in rows:
+        month = _key_month(row.key)
+        if month is None or month <= last:
+            continue  # this departure's own email (the same month again), or unreadable
+        if row.state in NOT_LEFT:
+            waiting.append((month, row))
+        elif row.state != OutboxState.CANCELLED and (latest is None or month < latest[0]):
+            latest = (month, row)
+    return waiting, latest
+
+
+def _earlier(
+    waiting: Sequence[tuple[date, OutboxMessage]],
+    latest: tuple[date, OutboxMessage] | None,
+    zone: ZoneInfo,
+) -> Earlier:
+    withdrawn = tuple(sorted({month for month, _ in waiting}))
+    if latest is None:
+        return Earlier(withdrawn)
+    month, row = latest
+    return Earlier(
+        withdrawn,
+        month,
+        local_date(row.sent_at or row.created_at, zone),
+        row.state == OutboxState.SENT,
+    )
 
 
 def replace_earlier(
@@ -85,30 +135,28 @@ def replace_earlier(
     for a later last month and not yet sent (waiting, refused, given up): the departure moved
     earlier, the new email replaces them. One that left, or may have (sending, uncertain),
     stays: the new one says it replaces it."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.key.like(f"{prefix}:{clause_id}:{company_id}:%"),
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
-    withdrawn = 0
-    latest: tuple[date, OutboxMessage] | None = None
-    for row in rows:
-        month = _key_month(row.key)
-        if month is None or month <= last:
-            continue  # this departure's own email (the same month again), or unreadable
-        if row.state in NOT_LEFT:
-            withdraw(row, f"Remplacé{NBSP}: dernier mois avancé à {french_month(last)}.")
-            withdrawn += 1
-        elif row.state != OutboxState.CANCELLED and (latest is None or month < latest[0]):
-            latest = (month, row)
-    if latest is None:
-        return Earlier(withdrawn)
-    month, row = latest
-    return Earlier(withdrawn, month, local_date(row.sent_at or row.created_at, zone))
+    waiting, latest = _earlier_rows(session, prefix, clause_id, company_id, last, lock=True)
+    for _, row in waiting:
+        withdraw(row, f"Remplacé{NBSP}: dernier mois avancé à {french_month(last)}.")
+    return _earlier(waiting, latest, zone)
+
+
+def earlier_emails(
+    session: Session, clause_id: int, company_id: int, last: date, zone: ZoneInfo
+) -> tuple[Earlier, Earlier]:
+    """What ``replace_earlier`` would find, read only, for the company's email and the buyer's
+    (in that order), were the departure's last month moved to ``last`` (any day of it): the
+    confirmation page says it before anything is written."""
+    month = month_start(last)
+    return (
+        _earlier(
+            *_earlier_rows(session, KEY_PREFIX, clause_id, company_id, month, lock=False), zone
+        ),
+        _earlier(
+            *_earlier_rows(session, BUYER_KEY_PREFIX, clause_id, company_id, month, lock=False),
+            zone,
+        ),
+    )
 
 
 def _key_month(key: str) -> date | None:
@@ -121,31 +169,25 @@ def _key_month(key: str) -> date | None:
 def owed_up_to(
     app: Mailing, session: Session, clause: Clause, company_id: int, last: date, at: datetime
 ) -> tuple[OwedMonth, ...]:
-    """The months from the company's first on the lot up to ``last`` it has not declared, each
-    with the due date it was or will be given (``notices.owed_due_dates``)."""
+    """The months from the company's first on the lot up to ``last`` it still owes, as the
+    ladder asks them (``months_owed.owed_up_to``, the termination's rule: undeclared, a month a
+    suspension of the lot covered whole left out), each with the due date it was or will be
+    given (``notices.owed_due_dates``; None for a month the lot, suspended, will ask after the
+    resumption)."""
     party = notices.award_party(session, clause.id, company_id)
-    if party is None or clause.start_date is None:
+    if party is None:
         return ()
-    first = first_month_of(party.first_month, month_start(clause.start_date))
-    if first is None:
-        return ()
-    declared = set(
-        session.scalars(
-            select(Declaration.month).where(
-                Declaration.clause_id == clause.id, Declaration.company_id == company_id
-            )
-        )
-    )
     settings = app.settings
+    months = months_owed.owed_up_to(session, clause, party, last, settings.zone, now=at)
+    if not months:
+        return ()
     dates = notices.owed_due_dates(session, clause, company_id, settings, at)
     day = notices.due_day_of(clause, settings)
-    owed = []
-    month = first
-    while month <= last:
-        if month not in declared:
-            owed.append(OwedMonth(month, dates.get(month) or due_date(month, day)))
-        month = add_months(month, 1)
-    return tuple(owed)
+    # A month its suspended lot has not called yet has no date (None): asked at the resumption.
+    return tuple(
+        OwedMonth(month, dates[month] if month in dates else due_date(month, day))
+        for month in months
+    )
 
 
 def _left(

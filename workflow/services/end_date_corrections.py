@@ -120,7 +120,7 @@ def correct_end_date(
         released = release_months_after(session, clause, end_date, field=field, rewriter=rewriter)
     else:
         owed = owe_again(session, clause, before, settings, now)
-    add_history(
+    row = add_history(
         session,
         clause,
         event=END_DATE_CORRECTED,
@@ -130,19 +130,19 @@ def correct_end_date(
     )
     if rewriter is not None:
         # The companies told, keyed by the instant of the history row just written.
-        tell_released(session, rewriter.renderer, clause, released, at=now, up_to=before)
+        tell_released(session, rewriter.renderer, clause, released, at=row.at, up_to=before)
         tell_owed_again(
             session,
             rewriter.renderer,
             clause,
             owed,
             before=before,
-            at=now,
+            at=row.at,
             zone=settings.zone,
             settings=settings,
         )
     event = EndDateCorrected(
-        clause_id=clause.id, before=before, after=end_date, at=now, actor=actor, reason=text
+        clause_id=clause.id, before=before, after=end_date, at=row.at, actor=actor, reason=text
     )
     publish(session, event)
     return EndDateChange(clause, before, end_date, released, owed, event)

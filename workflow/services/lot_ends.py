@@ -50,7 +50,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -85,6 +85,7 @@ from workflow.domain.calendar import (
     sending_slot,
     suspended_days,
 )
+from workflow.domain.terminations import reason_of
 from workflow.emails.ladder import step_label, step_participle
 from workflow.errors import Hint, InputRefused
 from workflow.services.ladder_keys import KEY_PREFIX, key_months, withdrawn_by_service
@@ -127,6 +128,9 @@ class ReleasedMonths:
     #: email), for the facilitator to cancel; and the released months they still name.
     still_asking: tuple[tuple[str, int], ...] = ()
     still_asking_months: tuple[date, ...] = ()
+    #: The end is a termination (« résilier »): its sentence says the contract was terminated
+    #: on that day, never that the work ended.
+    terminated: bool = False
 
 
 # --- what reads the months owed ---------------------------------------------------------------
@@ -211,6 +215,7 @@ def release_months_after(
     *,
     field: str,
     rewriter: LadderRewriter | None = None,
+    terminated: bool = False,
 ) -> tuple[ReleasedMonths, ...]:
     """In the caller's transaction: refuse the end if a month after it is declared, else stop
     the ladder of every month after it, withdraw their emails still waiting, and park each
@@ -251,7 +256,9 @@ def release_months_after(
         by_company[ladder.company_id].append(ladder.month)
     if not by_company:
         return ()
-    withdrawn, rewritten, kept = _withdraw_waiting(session, rewriter, clause, end_date, by_company)
+    withdrawn, rewritten, kept = _withdraw_waiting(
+        session, rewriter, clause, end_date, by_company, terminated=terminated
+    )
     names = dict(
         session.execute(
             select(Company.id, Company.name).where(Company.id.in_(sorted(by_company)))
@@ -272,6 +279,7 @@ def release_months_after(
             still_asking_months=tuple(
                 sorted({m for _, _, dropped in kept.get(company_id, ()) for m in dropped})
             ),
+            terminated=terminated,
         )
         for company_id, months in sorted(by_company.items(), key=lambda i: names[i[0]])
     )
@@ -300,6 +308,8 @@ def _withdraw_waiting(
     clause: Clause,
     end_date: date,
     released: dict[int, list[date]],
+    *,
+    terminated: bool = False,
 ) -> tuple[
     dict[int, list[str]],
     dict[int, list[tuple[str, tuple[date, ...]]]],
@@ -343,7 +353,7 @@ def _withdraw_waiting(
             row.state = OutboxState.CANCELLED
             row.next_attempt_at = None
             row.last_error = (
-                f"Retiré{NBSP}: l'exécution s'est achevée le {end_date:%d/%m/%Y}, "
+                f"Retiré{NBSP}: {ended_words(end_date, terminated)}, "
                 f"{_no_longer_asked(sorted(months))}{NBSP}; ce courriel n'avait plus lieu d'être."
             )
             withdrawn[covered.company_id].append(step_label(covered.step))
@@ -358,8 +368,7 @@ def _withdraw_waiting(
                     row,
                     covered,
                     owed,
-                    f"l'exécution s'est achevée le {end_date:%d/%m/%Y}, "
-                    f"{_no_longer_asked(dropped)}",
+                    f"{ended_words(end_date, terminated)}, {_no_longer_asked(dropped)}",
                 )
             )
             if failure is None:
@@ -675,10 +684,7 @@ def released_sentence(released: ReleasedMonths) -> str:
     15/10/2026 ; 1 courriel en attente retiré (rappel n° 1) ; 1 courriel en attente écrit à
     nouveau sans novembre 2026 (rappel n° 2). »"""
     months = _no_longer_asked(released.months)
-    said = (
-        f"{months[:1].upper()}{months[1:]} à {released.company}{NBSP}: l'exécution s'est "
-        f"achevée le {released.end_date:%d/%m/%Y}"
-    )
+    said = f"{months[:1].upper()}{months[1:]} à {released.company}{NBSP}: {_ended(released)}"
     count = len(released.withdrawn)
     if count:
         emails = (
@@ -699,6 +705,18 @@ def released_sentence(released: ReleasedMonths) -> str:
     if released.still_asking:
         said += f"{NBSP}; {_still_asking(released)}"
     return said + "."
+
+
+def _ended(released: ReleasedMonths) -> str:
+    return ended_words(released.end_date, released.terminated)
+
+
+def ended_words(end_date: date, terminated: bool) -> str:
+    """« l'exécution s'est achevée le 15/10/2026 », or « le marché a été résilié le
+    15/10/2026 » for a lot ended by a termination: why a month after it is no longer asked."""
+    if terminated:
+        return f"le marché a été résilié le {end_date:%d/%m/%Y}"
+    return f"l'exécution s'est achevée le {end_date:%d/%m/%Y}"
 
 
 def _still_asking(released: ReleasedMonths) -> str:
@@ -723,9 +741,13 @@ def _still_asking(released: ReleasedMonths) -> str:
 
 
 def history_reason(reason: str | None, released: Sequence[ReleasedMonths]) -> str | None:
-    """The finish's history row: the reason given, then what the end released."""
+    """The finish's history row: the reason given, then what the end released. A
+    termination's row (its head ``domain.terminations.termination_reason``'s) tells each month
+    released as no longer asked because the contract was terminated on that day."""
     if not released:
         return reason
+    if reason_of(reason) is not None:
+        released = [replace(r, terminated=True) for r in released]
     told = " ".join(released_sentence(r) for r in released)
     given = (reason or "").strip()
     if not given:

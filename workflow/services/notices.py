@@ -50,6 +50,8 @@ from workflow.adapters.orm import (
 from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import (
     CatchUp,
+    Interval,
+    LadderStep,
     add_months,
     due_after_call,
     expected_due_dates,
@@ -130,6 +132,7 @@ from workflow.services.lot_calendars import (
     suspensions,
 )
 from workflow.services.mailing import Mailing
+from workflow.services.months_owed import owed_up_to
 from workflow.services.outbox import (
     NOT_LEFT,
     Attachment,
@@ -140,7 +143,7 @@ from workflow.services.outbox import (
 )
 from workflow.services.outcome_counts import counted, latest_up_to
 from workflow.services.outdated_reports import REPORT_LEFT
-from workflow.services.termination_notices import owed_up_to, tell_terminated
+from workflow.services.termination_notices import tell_terminated
 from workflow.services.terminations import termination_of
 from workflow.settings import Settings
 
@@ -348,6 +351,8 @@ def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
     if found is None or session is None:
         return None
     plain = found.reason.rstrip(" .")
+    parties = sorted(clause.parties, key=lambda p: p.company.name)
+    owed = {p.company_id: owed_up_to(session, clause, p, found.on, zone) for p in parties}
     return {
         "on": found.on,
         "reason": plain + ".",
@@ -357,10 +362,36 @@ def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
         # The months up to the termination each company has not declared yet, by name.
         "owed": [
             {"company": party.company.name, "months_named": months_named(months)}
-            for party in sorted(clause.parties, key=lambda p: p.company.name)
-            if (months := owed_up_to(session, clause, party, found.on, zone))
+            for party in parties
+            if (months := owed[party.company_id])
         ],
+        # The monthly declarations the lot asks up to the termination, company by company (a
+        # company that left the site owes none after its last month, one that joined none
+        # before its first): received (of those months) plus still owed, not « mois ×
+        # entreprises ».
+        "owed_count": sum(len(months) for months in owed.values()),
+        "expected_count": sum(
+            len(owed[party.company_id]) + len(_declared_within(session, clause, party, found.on))
+            for party in parties
+        ),
     }
+
+
+def _declared_within(session: Session, clause: Clause, party: AwardParty, on: date) -> list[date]:
+    """The months the company declared among those the lot asked of it up to ``on``: from its
+    first month on the lot to its last (it left the site) or ``on``'s, whichever comes first."""
+    start = month_start(clause.start_date) if clause.start_date else None
+    first = first_month_of(party.first_month, start)
+    if first is None:
+        return []
+    last = month_start(on)
+    if party.last_month is not None:
+        last = min(last, month_start(party.last_month))
+    return [
+        month
+        for month in declared_months_of(session, clause.id, party.company_id)
+        if first <= month_start(month) <= last
+    ]
 
 
 def _expected_at(session: Session, clause: Clause, on: date) -> int | None:
@@ -401,19 +432,27 @@ def added_month_dates(
     return dict.fromkeys(late, due_on)
 
 
-def announced_due_dates(clause: Clause, settings: Settings, on: date) -> dict[date, date]:
+def announced_due_dates(
+    clause: Clause, settings: Settings, on: date, *, instant: datetime | None = None
+) -> dict[date, date]:
     """The due dates a notice announces: a month's call's, once it left; for a lot in execution,
     a month not called yet gets the date the ladder will give it (a late start's catch-up call
-    gives its months one later date, the one the welcome announced), not the contract's date,
-    long past. Before execution the notices count the months and give no date."""
+    gives its months one later date, the one the welcome announced; a call overdue after a
+    suspension, the date it gives at the next call time: ``owed_due_dates``' rule, the latest
+    among the companies), not the contract's date, long past. Before execution the notices
+    count the months and give no date. ``instant``: the moment the notice is written (else
+    noon of ``on``), which the next call is seen from."""
     called = called_due_dates(clause)
     session = object_session(clause)
     if session is None or clause.stage not in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
         return called
-    # In execution the dates count from the lot's recorded start: ``on`` is not read.
-    moment = datetime.combine(on, time(12), tzinfo=settings.zone)
+    moment = instant or datetime.combine(on, time(12), tzinfo=settings.zone)
     expected, _ = _expected_due_dates(session, clause, settings, moment)
-    return {**expected, **called}
+    coming: dict[date, date] = {}
+    for party in clause.parties:
+        for month, due_on in _next_call_dates(session, clause, party, settings, moment).items():
+            coming[month] = max(due_on, coming.get(month, due_on))
+    return {**expected, **coming, **called}
 
 
 def milestone_context(
@@ -724,7 +763,12 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
         # by the dates the buyer's notice announces.
         clause = _load_clause(session, event.clause_id)
         day = local_day(event.at, app.settings.zone)
-        tell_terminated(app, session, event, announced_due_dates(clause, app.settings, day))
+        tell_terminated(
+            app,
+            session,
+            event,
+            announced_due_dates(clause, app.settings, day, instant=event.at),
+        )
     if event.event is ClauseEvent.ABANDON and event.from_stage is Stage.AWARD:
         # Each company already welcomed on the lot: it has nothing to declare.
         tell_abandoned(app, session, event)
@@ -1299,12 +1343,70 @@ def ladder_due_dates(
 
 def owed_due_dates(
     session: Session, clause: Clause, company_id: int, settings: Settings, at: datetime
-) -> dict[date, date]:
-    """The due date of each month as the company was or will be told it: its call's, once it
-    left; else the one the ladder will give (a late start's catch-up call gives its months one
-    later date, which the welcome announced), not the contract's scheduled date, long past."""
+) -> dict[date, date | None]:
+    """The due date of each month as the company was or will be told it at ``at``: the one
+    rule of every email, page and list that dates a month owed.
+
+    - a month whose call left: its call's date;
+    - the lot suspended at ``at``: any other month has no date (None, « vous sera demandée à la
+      reprise »): nothing is called while it is suspended (``reminders._in_called_lot``), and
+      the call after the resumption gives a date counted from its day, which nobody knows yet;
+      never the scheduled date, which the suspension made pass without a call;
+    - else the date the call to come will give: the company's next call as the pass sends it
+      (``company_pauses.next_call``: a call overdue after a resumption or a termination leaves
+      at the next call time with ``due_after_call``'s date; a ladder opened and waiting for its
+      slot holds it), then the schedule of the later months (a late start's catch-up call
+      gives its months one later date, which the welcome announced)."""
     expected, _ = _expected_due_dates(session, clause, settings, at)
-    return {**expected, **ladder_due_dates(session, clause.id, company_id)}
+    ladders = list(
+        session.scalars(
+            select(DeclarationLadder).where(
+                DeclarationLadder.clause_id == clause.id,
+                DeclarationLadder.company_id == company_id,
+            )
+        )
+    )
+    dates: dict[date, date | None] = dict(expected)
+    if clause.stage == Stage.SUSPENDED.value:
+        dates = dict.fromkeys(dates, None)
+        dates.update({ladder.month: None for ladder in ladders})
+    else:
+        dates.update({ladder.month: ladder.due_on for ladder in ladders})
+        party = award_party(session, clause.id, company_id)
+        if party is not None and clause.stage in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
+            dates.update(_next_call_dates(session, clause, party, settings, at))
+    dates.update({ladder.month: ladder.due_on for ladder in ladders if ladder.called_at})
+    return dates
+
+
+def _next_call_dates(
+    session: Session, clause: Clause, party: AwardParty, settings: Settings, at: datetime
+) -> dict[date, date]:
+    """The months the company's next call asks, seen at ``at``, each with the one date it gives
+    them, as the passes will send it (``company_pauses.next_call``, their replay)."""
+    zone = settings.zone
+    lot = company_pauses.for_party(lot_calendars(session, [clause.id], settings)[clause.id], party)
+    declared = set(declared_months_of(session, clause.id, party.company_id))
+    waiting = session.execute(
+        select(DeclarationLadder.month, DeclarationLadder.next_step_at).where(
+            DeclarationLadder.clause_id == clause.id,
+            DeclarationLadder.company_id == party.company_id,
+            DeclarationLadder.called_at.is_(None),
+            DeclarationLadder.next_step == LadderStep.CALL.value,
+        )
+    ).all()
+    calls = company_pauses.PartyCalls(
+        party.next_call_month,
+        party.next_call_at,
+        tuple((month, planned) for month, planned in waiting if month not in declared),
+        party.first_month,
+    )
+    intervals = [
+        Interval(i.start, i.end or at) for i in suspensions(session, [clause.id]).get(clause.id, [])
+    ]
+    started = execution_starts(session, [clause.id]).get(clause.id, at)
+    found = company_pauses.next_call(calls, lot, intervals, declared, started, at, zone)
+    return dict.fromkeys(found.months, found.due_on) if found is not None else {}
 
 
 def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRecorded) -> None:
@@ -1432,7 +1534,19 @@ def receipt_message(
         written_on=local_day(at, settings.zone),
         correspondent=reader.name if (reader := company_reader(party, company)) else None,
         receipt_left=replaces is not None and _earlier_receipt_left(session, declaration, at),
+        company_last=_company_last(clause, party, declaration.month),
     )
+
+
+def _company_last(clause: Clause, party: AwardParty | None, month: date) -> bool:
+    """``month`` is the last the company declares on the lot because it left the site
+    (``AwardParty.last_month``) before the lot's own last month: its receipt thanks it for its
+    part, not for « le dernier mois prévu de l'exécution » of works that go on."""
+    last = party.last_month if party is not None else None
+    if last is None or month_start(month) < month_start(last):
+        return False
+    lot_end = clause.end_date or clause.planned_end_date
+    return lot_end is None or month_start(lot_end) > month_start(last)
 
 
 #: A receipt in these states was read, or may have been.

@@ -7,7 +7,7 @@ field it is about; one problem refuses the whole form, as a refused file does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from workflow.adapters.csv_files import CsvTable, parse_month
 from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import Declaration, DeclarationLine, Participant
 from workflow.adapters.spreadsheets import read_table_bytes
+from workflow.adapters.templates import french_date, french_month
 from workflow.domain.characters import forbidden_character
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
@@ -33,7 +34,7 @@ from workflow.services.declaration_imports import (
     DECLARATION_LIMITS,
     NOT_YOUR_SIRET,
     PERSON_KEYS,
-    parse_declarations,
+    read_declarations,
 )
 from workflow.services.declarations import LineInput, hours_problem
 from workflow.services.participants import (
@@ -356,16 +357,20 @@ def lines_from_file(
     scope: LinkScope,
     *,
     allowed: Sequence[date] | None = None,
+    refusals: Mapping[date, str] | None = None,
     now: datetime,
     zone: ZoneInfo,
-) -> list[LineForm]:
+) -> FileLines:
     """The lines of a filled template (CSV, .xlsx or .ods) as the form would carry them, each
     with its month, for the company to confirm: read and checked by the importer itself, and
     refused whole, line by line, when it holds anything but the ``allowed`` months of this
     company on this lot (the link's month and the others its links let it declare now: the
     template of a call asking several months covers them all, ``covered_months``; the link's
-    month alone when not given)."""
+    month alone when not given). ``refusals``: why a month the link may not declare is refused
+    when there is more to say than what the link allows (a month the facilitator validated,
+    ``validated_message``), said on its first line instead."""
     allowed = list(allowed) if allowed is not None else [scope.month]
+    refusals = refusals or {}
     try:
         table = read_table_bytes(
             data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS
@@ -405,7 +410,7 @@ def lines_from_file(
     # it (empty when none is recorded), a SIRET that is not its own refused in the importer's
     # words for a company (``declaration_imports.NOT_YOUR_SIRET``).
     try:
-        groups, _, _ = parse_declarations(
+        read = read_declarations(
             session,
             table,
             clause_id=scope.clause_id,
@@ -417,14 +422,17 @@ def lines_from_file(
         )
     except FileRefused as refused:
         raise FileRefused(refused.source, _said_for_link(refused.errors, table, allowed)) from None
+    groups = read.groups
     outside = [
         FieldError(
-            group.first_line, None, outside_message(group.company.name, group.month, allowed)
+            group.first_line,
+            None,
+            (refusals.get(group.month) if own else None)
+            or outside_message(group.company.name, group.month, allowed),
         )
         for group in groups
-        if group.company.id != scope.company_id
-        or group.clause.id != scope.clause_id
-        or group.month not in allowed
+        for own in [group.company.id == scope.company_id and group.clause.id == scope.clause_id]
+        if not own or group.month not in allowed
     ]
     if outside:
         raise FileRefused(table.source, outside)
@@ -433,21 +441,60 @@ def lines_from_file(
             table.source,
             [FieldError(None, None, "aucune ligne avec des heures : le modèle est-il rempli ?")],
         )
-    return [
+    # A month declared with no hours (« 0 » on a line with no participant) travels as one line
+    # saying so (``no_hours``): the form records it at zero hours, as its box does.
+    zero_lines = [
         LineForm(
-            reference=line.reference,
-            hours=f"{line.hours:f}".replace(".", ","),
-            contract=line.contract.value,
-            mode=line.mode.value,
-            criterion=line.criterion.value if line.criterion else "",
-            sex=line.sex.value if line.sex else "",
-            birth_year=str(line.birth_year or ""),
-            origin=f"{table.source}, ligne {line.line}",
+            reference="",
+            hours="0",
+            contract="",
+            mode="",
+            origin=f"{table.source}, ligne {group.no_hours_lines[0]}",
             month=group.month.isoformat(),
         )
         for group in groups
-        for line in group.lines
+        if group.at_zero
     ]
+    blank = tuple(b.said for b in read.blank_months)
+    return FileLines(
+        zero_lines
+        + [
+            LineForm(
+                reference=line.reference,
+                hours=f"{line.hours:f}".replace(".", ","),
+                contract=line.contract.value,
+                mode=line.mode.value,
+                criterion=line.criterion.value if line.criterion else "",
+                sex=line.sex.value if line.sex else "",
+                birth_year=str(line.birth_year or ""),
+                origin=f"{table.source}, ligne {line.line}",
+                month=group.month.isoformat(),
+            )
+            for group in groups
+            for line in group.lines
+        ],
+        blank,
+    )
+
+
+def no_hours(line: LineForm) -> bool:
+    """A line read from a template's « 0 » line with no participant: its month has no hours."""
+    return (
+        not line.reference.strip()
+        and not line.contract
+        and not line.mode
+        and line.hours.strip() in {"0", "0,00", "0,0"}
+    )
+
+
+@dataclass(frozen=True)
+class FileLines:
+    """What a filled template gives the form: its lines (a month at zero hours as one
+    ``no_hours`` line), and what it says of each month it leaves blank (« octobre 2026 :
+    aucune ligne, pas déclaré ; toujours attendu (…) », ``declaration_imports.BlankMonth``)."""
+
+    lines: list[LineForm]
+    blank_months: tuple[str, ...] = ()
 
 
 def _said_for_link(
@@ -478,4 +525,19 @@ def outside_message(company: str, month: date, allowed: Sequence[date]) -> str:
     return (
         f"ce fichier déclare le mois {month_phrase(month)} de {company} ; "
         f"ce lien permet de déclarer : {months_list(allowed)}, pour votre entreprise sur ce lot."
+    )
+
+
+def validated_message(month: date, validated_on: date, validated_by: str | None) -> str:
+    """Why a file's lines of a month the facilitator validated are refused, the file with them:
+    the month named, when and by whom it was validated, and what to do (the other months are
+    recorded once its lines are taken out; an error in it is hers to correct)."""
+    by = f" par {validated_by}" if validated_by else ""
+    name = french_month(month)
+    return (
+        f"ce fichier déclare le mois {month_phrase(month)}, dont la déclaration a déjà été "
+        f"validée le {french_date(validated_on)}{by} : elle ne peut plus être modifiée ici, "
+        f"et rien n'a été enregistré pour les autres mois du fichier. Retirez les lignes de "
+        f"{name} du fichier, puis envoyez-le à nouveau ; une erreur en {name} ? Écrivez à la "
+        "facilitatrice, qui la corrigera."
     )

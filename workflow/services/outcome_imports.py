@@ -23,17 +23,19 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
 from workflow.adapters.declaration_columns import LOT_ALIASES, MARKET_ALIASES
-from workflow.adapters.orm import Clause, Participant
+from workflow.adapters.orm import Clause, OutboxMessage, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OutcomeType, match_outcome_type, outcome_type_problem
+from workflow.domain.stages import Stage
+from workflow.emails.envelope import OutboxState
 from workflow.errors import FieldError, FileRefused
 
 # The market and lot lookup of the declaration import, with its French messages.
@@ -46,6 +48,7 @@ from workflow.services.outcomes import (
     outcome_problems,
     write_outcome,
 )
+from workflow.services.outdated_reports import REPORT_NOTICE_KIND
 from workflow.services.participants import REFERENCE_MAX
 
 OUTCOME_COLUMNS = (
@@ -91,6 +94,9 @@ class OutcomesImport:
     source: str
     outcomes: list[RecordedOutcome] = field(default_factory=list)
     warnings: list[FieldError] = field(default_factory=list)
+    #: One sentence per closed clause the file records or corrects an outcome on: what that
+    #: does to the figures already given (``closed_clause_sentence``), in the file's order.
+    closed: list[str] = field(default_factory=list)
 
     def count(self, change: Change) -> int:
         return sum(1 for o in self.outcomes if o.change is change)
@@ -249,6 +255,12 @@ def import_outcomes_file(
     today = local_date(require_aware(now), zone)
     table = read_table(path, OUTCOME_COLUMNS, limits=limits)
     rows, known = parse_outcomes(session, table, clause_id=clause_id, today=today, replace=replace)
+    # The file's closed clauses, read before anything is written (as locked): no question more
+    # for a file on open clauses.
+    closed: dict[int, Clause] = {}
+    for row in rows:
+        if Stage(row.clause.stage) is Stage.CLOSED:
+            closed.setdefault(row.clause.id, row.clause)
     written = [
         write_outcome(
             session,
@@ -265,8 +277,39 @@ def import_outcomes_file(
         for row in rows
     ]
     session.flush()
+    recorded = [w.recorded() for w in written]
+    # The closed clauses the file changes an outcome on, each said once, in the file's order.
+    changed = {o.clause_id for o in recorded if o.change is not Change.UNCHANGED}
     return OutcomesImport(
         source=table.source,
-        outcomes=[w.recorded() for w in written],
+        outcomes=recorded,
         warnings=list(table.warnings),
+        closed=[
+            closed_clause_sentence(session, clause, zone)
+            for clause_id, clause in closed.items()
+            if clause_id in changed
+        ],
     )
+
+
+def closed_clause_sentence(session: Session, clause: Clause, zone: ZoneInfo) -> str:
+    """« Clause n° 12 (marché 2026-014 lot 01 – Gros œuvre) clôturée : ses sorties comptent
+    dans les synthèses mensuelles et le bilan annuel de leur date ; le bilan de l'opération
+    adressé au donneur d'ordre le 02/12/2026 n'est pas modifié. », as ``participant outcome``
+    says it of one outcome (``outcomes.closed_note``): closing took the report's last version,
+    never sent again."""
+    said = (
+        f"{clause.label} clôturée : ses sorties comptent dans les synthèses mensuelles et le "
+        "bilan annuel de leur date"
+    )
+    if clause.final_report_at is None:
+        return said + "."
+    sent = session.scalar(
+        select(func.max(OutboxMessage.sent_at)).where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.kind == REPORT_NOTICE_KIND,
+            OutboxMessage.state == OutboxState.SENT.value,
+        )
+    )
+    told = f" le {local_date(sent, zone):%d/%m/%Y}" if sent is not None else ""
+    return f"{said} ; le bilan de l'opération adressé au donneur d'ordre{told} n'est pas modifié."

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, ClauseHistory, Company, Declaration
 from workflow.adapters.templates import RenderedEmail
-from workflow.domain.stages import REOPEN, Stage
+from workflow.domain.stages import REOPEN, ClauseEvent, Stage
 from workflow.emails import company_pauses as company_pause_emails
 from workflow.emails import notices as notice_emails
 from workflow.emails import receipts, registry, welcome
@@ -28,6 +28,7 @@ from workflow.errors import InputRefused
 from workflow.services import company_pauses, email_facts, notices
 from workflow.services.clauses import AWARD_CORRECTED, award_changes_of, get_clause
 from workflow.services.outbox import Recipient
+from workflow.services.terminations import termination_of
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -51,6 +52,34 @@ HISTORY_EVENTS = {
     notices.PLANNED_END_NOTICE: notices.PLANNED_END_EVENT,
     notices.END_CORRECTED_NOTICE: notices.END_CORRECTED_EVENT,
 }
+
+
+#: The end of the works is told by the same notice whether they finished or the contract was
+#: terminated (``emails.notices.ADVANCE_NOTICES``): its preview follows whichever ended the lot,
+#: from its row (its day and reason), as the notice sent was written.
+ENDED_NOTICE = "notice_execution_ended"
+ENDING_EVENTS = (ClauseEvent.FINISH.value, ClauseEvent.TERMINATE.value)
+
+
+def _events_of(kind: str) -> tuple[str, ...]:
+    """The history events a buyer notice of ``kind`` follows."""
+    return ENDING_EVENTS if kind == ENDED_NOTICE else (HISTORY_EVENTS[kind],)
+
+
+def ended_note(session: Session, kind: str, clause_id: int) -> str | None:
+    """For the end's notice of a lot ended by a termination, which notice the preview shows:
+    the termination's, as it was written, not a normal end's; None otherwise."""
+    if kind != ENDED_NOTICE:
+        return None
+    clause = get_clause(session, clause_id)
+    found = termination_of(session, clause)
+    if found is None:
+        return None
+    return (
+        f"{clause.label} : marché {found.said}. L'avis de fin d'exécution d'un lot résilié "
+        "est celui de la résiliation (sa date, son motif, les déclarations encore attendues "
+        "jusqu'à elle) : c'est lui qui est montré, avec les chiffres de ce jour."
+    )
 
 
 #: The buyer's notice of a resumption: it says what leaves next (``company_pauses.lot_resumption``).
@@ -81,7 +110,7 @@ def clause_preview_context(
         return _company_pause_of(session, clause, kind, settings, now)
     history = session.scalar(
         select(ClauseHistory)
-        .where(ClauseHistory.clause_id == clause.id, ClauseHistory.event == HISTORY_EVENTS[kind])
+        .where(ClauseHistory.clause_id == clause.id, ClauseHistory.event.in_(_events_of(kind)))
         .order_by(ClauseHistory.id.desc())
         .limit(1)
     )
@@ -243,6 +272,7 @@ def build_preview(app: App, kind: str, clause_id: int | None = None) -> Preview:
             recipients, context = clause_preview_context(
                 session, kind, clause_id, app.settings, app.clock()
             )
+            note = ended_note(session, kind, clause_id)
     else:
         sample = family.sample(kind, app.settings)
         recipients, context = list(sample.recipients), dict(sample.context)

@@ -45,6 +45,7 @@ from workflow.emails.ladder import (
     KINDS,
     LadderGroup,
     ladder_context,
+    late_days_context,
     step_label,
     step_participle,
 )
@@ -340,7 +341,7 @@ def asked_again_context(
         [again] = asked.values()
         context["reasked"] = months[0]
         context["due_on"] = again.due_on
-        context["late_days"] = group.days.between(again.due_on, today)
+        context.update(late_days_context(group.days, again.due_on, today))
     return context
 
 

@@ -55,7 +55,14 @@ means every month from the first one to M included):
   period (``elapsed_fraction``), as the digest counts them. No pace is judged in a scope none
   of whose expected declarations of M was due yet, every one « pas encore due » (a buyer whose
   only lot started late, its catch-up call to come): its hours of M cannot be in
-  (``monthly_summary.Figures``).
+  (``monthly_summary.Figures``). A lot terminated (« marché résilié », its end the termination
+  day, its target unchanged) has its time counted against its *planned* end, stopped on the
+  termination day (``monthly_summary.terminated_elapsed``): the months before the termination
+  read what they read before it was recorded (the summaries sent then can be made again), and
+  from the month of the termination on its line says « marché résilié le 15/11/2026 » and a
+  scope whose paced lots were all terminated says « marché résilié le 15 novembre 2026 » in
+  place of the verdict (``Figures.terminated``): nobody is « en retard » for the months the
+  termination took away.
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
   lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above (a
   lot past its planned end excepted: nobody asks its companies for M) and not abandoned by
@@ -185,6 +192,8 @@ from workflow.domain.monthly_summary import (
     category_counts,
     is_late,
     outcome_tables,
+    terminated_elapsed,
+    terminated_paces,
 )
 from workflow.domain.participants import worked
 from workflow.domain.stages import FINAL_STAGES, Stage
@@ -214,6 +223,7 @@ from workflow.errors import NotFound
 from workflow.services.departed_months import not_after_departure
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
 from workflow.services.outcome_counts import latest_up_to
+from workflow.services.terminations import terminated_lots
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -520,33 +530,99 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
                 cid, bid, bname, ref, lot, title, shown, start, stop, progress, followed, overdue
             )
         )
-    _elapsed_workable(session, period, found)
+    _elapsed_workable(session, period, found, buyer_id)
     return found
 
 
-def _elapsed_workable(session: Session, period: _Period, found: _Clauses) -> None:
-    """The time elapsed of the counted lots ever suspended, counted in the days they could be
-    worked (``elapsed_fraction`` without their suspended days): the suspensions known at
-    ``as_of``, one still running then counting up to that day (up to the month's last day when
-    compiled without a moment). One read of the stretches of the lots ever suspended, a few
-    among thousands (``_suspended``); the others keep the figure ``_clauses`` gave them."""
-    found.suspended = _suspended(session, {line.clause_id for line in found.lines})
-    if not found.suspended:
+def _elapsed_workable(
+    session: Session, period: _Period, found: _Clauses, buyer_id: int | None = None
+) -> None:
+    """The time elapsed of the counted lots ever suspended or terminated; the others keep the
+    figure ``_clauses`` gave them. One read of the stretches of the lots ever suspended and one
+    of the lots terminated, a few among thousands (``_suspended``, ``terminated_lots``).
+
+    - Suspended: counted in the days they could be worked (``elapsed_fraction`` without their
+      suspended days): the suspensions known at ``as_of``, one still running then counting up
+      to that day (up to the month's last day when compiled without a moment).
+    - Terminated (« marché résilié »): against the planned end, up to the termination day
+      (``terminated_elapsed``), never against the termination day as if it were the planned
+      end (a lot terminated on 15 November read 80 % of its time elapsed at the end of
+      October, « en retard », for 22 % of its planned works: user trial, 5 December 2026). A
+      month before the termination reads what it read before the termination was recorded;
+      from the month of the termination on, the line says it (``ClauseLine.terminated_on``)
+      and a scope whose paced lots were all terminated says so in place of the verdict
+      (``Figures.terminated``)."""
+    ids = {line.clause_id for line in found.lines}
+    found.suspended = _suspended(session, ids)
+    ended = terminated_lots(
+        session, ids, _buyer_clauses(buyer_id) if buyer_id is not None else None
+    )
+    if not found.suspended and not ended:
         return
     zone, last = period.zone, period.last
     until = period.as_of.astimezone(zone).date() if period.as_of is not None else last
     for index, line in enumerate(found.lines):
         stretches = found.suspended.get(line.clause_id)
-        if not stretches:
+        known = _suspensions_known(stretches, period.as_of) if stretches else []
+        termination = ended.get(line.clause_id)
+        if not known and termination is None:
             continue
-        known = _suspensions_known(stretches, period.as_of)
-        if not known:
-            continue
-        days = suspended_days(known, zone, until)
-        elapsed = elapsed_fraction(line.start_date, line.end_date, last, days)
+        days = suspended_days(known, zone, until) if known else frozenset[date]()
+        terminated_on = None
+        if termination is None:
+            elapsed = elapsed_fraction(line.start_date, line.end_date, last, days)
+        else:
+            elapsed = terminated_elapsed(
+                line.start_date, termination.planned_end, termination.on, last, days
+            )
+            terminated_on = termination.on if termination.on <= last else None
         p = line.progress
         progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
-        found.lines[index] = replace(line, progress=progress)
+        found.lines[index] = replace(line, progress=progress, terminated_on=terminated_on)
+
+
+def as_ended_at_termination(session: Session, summary: MonthlySummary) -> MonthlySummary | None:
+    """``summary`` as compiled before 5 December 2026 (``audit verify`` reads the emails written
+    then with it): a lot whose termination was recorded by the summary's moment had its time
+    elapsed counted against the termination day as its end (``elapsed_fraction`` to the lot's
+    end as it stands), nothing said of the termination; None when no counted lot had been
+    terminated by then (or without a moment)."""
+    moment = summary.compiled_at
+    if moment is None:
+        return None
+    ids = {line.clause_id for line in summary.clauses}
+    ended = {cid: lot for cid, lot in terminated_lots(session, ids).items() if lot.at <= moment}
+    if not ended:
+        return None
+    period = _period(summary.month, summary.zone, moment)
+    zone, last = period.zone, period.last
+    until = moment.astimezone(zone).date()
+    stretches = _suspended(session, set(ended))
+    lines = []
+    for line in summary.clauses:
+        if line.clause_id in ended:
+            known = _suspensions_known(stretches.get(line.clause_id, ()), moment)
+            days = suspended_days(known, zone, until) if known else frozenset[date]()
+            elapsed = elapsed_fraction(line.start_date, line.end_date, last, days)
+            p = line.progress
+            progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
+            line = replace(line, progress=progress, terminated_on=None)
+        lines.append(line)
+
+    def again(figures: Figures, scope: list[ClauseLine]) -> Figures:
+        return replace(
+            figures,
+            progress=combine_progress(c.progress for c in scope),
+            terminated=terminated_paces(scope),
+        )
+
+    buyers = tuple(
+        replace(b, figures=again(b.figures, [c for c in lines if c.buyer_id == b.buyer_id]))
+        for b in summary.buyers
+    )
+    return replace(
+        summary, clauses=tuple(lines), overall=again(summary.overall, lines), buyers=buyers
+    )
 
 
 def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Interval]]:
@@ -1247,6 +1323,7 @@ def _figures(
     age_labels: dict[str, str] = {str(k): v for k, v in AGE_BAND_LABELS.items()}
     by_type, by_group = outcome_tables(found.outcomes, outcome_groups)
     return Figures(
+        terminated=terminated_paces(scope_lines),
         progress=combine_progress(c.progress for c in scope_lines),
         followed=sum(1 for c in scope_lines if c.followed),
         declarations=found.declarations,

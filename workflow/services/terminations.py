@@ -8,6 +8,11 @@ lot's page and listings. Its history row holds it (``domain.terminations``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +23,14 @@ from workflow.domain.terminations import Termination, reason_of, termination_rea
 #: The stages a terminated lot may be in (its termination stands until it is closed).
 ENDED_STAGES = frozenset({Stage.FOLLOW_UP.value, Stage.CLOSED.value})
 
-__all__ = ["Termination", "termination_of", "termination_reason", "terminations_of"]
+__all__ = [
+    "TerminatedLot",
+    "Termination",
+    "terminated_lots",
+    "termination_of",
+    "termination_reason",
+    "terminations_of",
+]
 
 
 def termination_of(session: Session, clause: Clause) -> Termination | None:
@@ -44,4 +56,51 @@ def terminations_of(session: Session, clauses: list[Clause]) -> dict[int, Termin
         end = ended[clause_id].end_date
         if reason is not None and end is not None:
             found[clause_id] = Termination(end, reason)
+    return found
+
+
+@dataclass(frozen=True)
+class TerminatedLot:
+    """What the monthly summaries read of a terminated lot: the termination day (its end as it
+    stands), its planned end (the time its pace is counted against) and when the termination
+    was recorded (its history row: ``at``, ``history_id``)."""
+
+    on: date
+    planned_end: date | None
+    at: datetime
+    history_id: int
+
+
+def terminated_lots(
+    session: Session, clause_ids: Collection[int], buyer_clauses: Any | None = None
+) -> dict[int, TerminatedLot]:
+    """The terminated lots among ``clause_ids`` (``termination_of``'s rule), in one query over
+    the lots ended (follow-up, closed) that have a termination row: a handful among thousands,
+    so the ids asked for are filtered here rather than sent to the database.
+    ``buyer_clauses``: a subquery of one buyer's clause ids, to read only those."""
+    if not clause_ids:
+        return {}
+    statement = (
+        select(
+            ClauseHistory.clause_id,
+            ClauseHistory.reason,
+            ClauseHistory.at,
+            ClauseHistory.id,
+            Clause.end_date,
+            Clause.planned_end_date,
+        )
+        .join(Clause, Clause.id == ClauseHistory.clause_id)
+        .where(
+            ClauseHistory.event == ClauseEvent.TERMINATE.value,
+            Clause.stage.in_(sorted(ENDED_STAGES)),
+            Clause.end_date.is_not(None),
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    )
+    if buyer_clauses is not None:
+        statement = statement.where(ClauseHistory.clause_id.in_(buyer_clauses))
+    found: dict[int, TerminatedLot] = {}
+    for clause_id, text, at, history_id, end, planned in session.execute(statement):
+        if clause_id in clause_ids and end is not None and reason_of(text) is not None:
+            found[clause_id] = TerminatedLot(end, planned, at, history_id)
     return found

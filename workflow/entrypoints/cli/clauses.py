@@ -7,6 +7,7 @@ is designated by its N° or by its market's reference and lot (« 2026-014/01 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -25,6 +26,7 @@ from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice, outstanding_data
 from workflow.app.end_facts import released_data
 from workflow.app.months_asked_texts import asked_data, asked_sentences
+from workflow.app.terminated_lots import terminated_lots
 from workflow.app.terminations import termination_shown
 from workflow.domain.calls_to_come import usual_call_at
 from workflow.domain.characters import shown
@@ -38,6 +40,7 @@ from workflow.domain.stages import (
     parse_event,
     parse_stage,
 )
+from workflow.domain.terminations import Termination
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.company_pauses import past_planned_end_sentence
 from workflow.emails.notices import Outstanding, months_named
@@ -218,8 +221,9 @@ def summary_data(clause: ClauseSummary) -> dict[str, Any]:
 
 
 def _termination_data(detail: ClauseDetail) -> dict[str, Any] | None:
-    found = termination_shown(detail.summary.stage, detail.history, detail.end_date)
-    return None if found is None else {"date": found.on, "motif": found.reason}
+    return _termination_json(
+        termination_shown(detail.summary.stage, detail.history, detail.end_date)
+    )
 
 
 def detail_data(detail: ClauseDetail) -> dict[str, Any]:
@@ -414,9 +418,17 @@ def list_clauses(
 ) -> None:
     """Liste les clauses (une par lot), par étape."""
     stage = parse_stage(stage_text) if stage_text else None
-    rows = clause_app.list_clauses(get_app(), stage=stage, market=market, buyer=buyer)
+    app = get_app()
+    rows = clause_app.list_clauses(app, stage=stage, market=market, buyer=buyer)
+    # A lot ended by a termination says so beside its stage: never read as a normal end.
+    terminated = terminated_lots(app, [r.id for r in rows])
     if as_json:
-        print_json([summary_data(r) for r in rows])
+        print_json(
+            [
+                {**summary_data(r), "resiliation": _termination_json(terminated.get(r.id))}
+                for r in rows
+            ]
+        )
         return
     print_table(
         "Clauses",
@@ -424,7 +436,7 @@ def list_clauses(
         [
             [
                 r.id,
-                LABELS[r.stage],
+                stage_cell(r.stage, terminated.get(r.id)),
                 r.buyer,
                 r.market,
                 r.lot_number,
@@ -434,6 +446,18 @@ def list_clauses(
             for r in rows
         ],
     )
+
+
+def stage_cell(stage: Stage, terminated: Termination | None) -> str:
+    """« suivi et bilan », or « suivi et bilan (résilié le 15/11/2026) » for a lot ended by a
+    termination."""
+    if terminated is None:
+        return LABELS[stage]
+    return f"{LABELS[stage]} (résilié le {terminated.on:%d/%m/%Y})"
+
+
+def _termination_json(found: Termination | None) -> dict[str, Any] | None:
+    return None if found is None else {"date": found.on, "motif": found.reason}
 
 
 # --- changing a clause ------------------------------------------------------------------------
@@ -513,6 +537,9 @@ def advance(
             markup=True,
         )
         for released in advanced.released:
+            # A termination's months are told as its history row tells them: terminated.
+            if event is ClauseEvent.TERMINATE:
+                released = dataclasses.replace(released, terminated=True)
             for line in released_lines(released):
                 say(line)
         for line in advanced.withdrawn:

@@ -45,7 +45,7 @@ from workflow.entrypoints.cli.common import (
     say,
 )
 from workflow.errors import FieldError, InputRefused
-from workflow.services.declaration_imports import DeclarationSummary
+from workflow.services.declaration_imports import BlankMonth, DeclarationSummary
 from workflow.services.imports import ImportedLot
 
 #: A clause and a company designated as people know them.
@@ -183,6 +183,7 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "heures": summary.total_hours,
         "lignes": summary.lines,
         "participants_a_zero": summary.participants_at_zero,
+        "aucune_heure": summary.at_zero,
         "nouveaux_participants": list(summary.new_participants),
         "participants_completes": list(summary.completed_participants),
         "criteres": summary.criteria,
@@ -213,6 +214,30 @@ def replaced_sentence(summary: DeclarationSummary) -> str | None:
     )
 
 
+def blank_month_data(blank: BlankMonth) -> dict[str, Any]:
+    return {
+        "clause": blank.clause_id,
+        "entreprise": blank.company,
+        "entreprise_id": blank.company_id,
+        "mois": blank.month,
+        "ligne": blank.first_line,
+        "toujours_attendu": blank.owed,
+        "enregistree_le": blank.recorded_at,
+        "heures_enregistrees": blank.recorded_hours,
+        "message": blank.said,
+    }
+
+
+def print_blank_month(blank: BlankMonth) -> None:
+    """A month of the file left blank: not declared, said so (never silently dropped)."""
+    verb = "inchangée" if blank.recorded_at is not None else "non reçue"
+    say(
+        f"Déclaration {month_phrase(blank.month)} {verb} : {blank.company} – {blank.clause_label}",
+        style="bold" if blank.recorded_at is not None else "bold yellow",
+    )
+    say(f"  {blank.said}")
+
+
 def print_declaration(summary: DeclarationSummary) -> None:
     if summary.unchanged_since is not None:
         recorded = summary.unchanged_since.astimezone(get_app().settings.zone)
@@ -241,6 +266,11 @@ def print_declaration(summary: DeclarationSummary) -> None:
     )
     if replaced := replaced_sentence(summary):
         say(f"  {replaced}")
+    if summary.at_zero:
+        say("  Aucune heure ce mois-là : déclaration à zéro heure, sans participant.")
+        if said := summary.counts_said:
+            say(f"  {said}")
+        return
     zero = f", dont {summary.participants_at_zero} à 0 h" if summary.participants_at_zero else ""
     say(
         f"  {french_hours(summary.total_hours)} au total, "
@@ -305,7 +335,9 @@ def declaration_import(
     (entreprise x lot x mois) : tout le fichier, ou rien s'il contient une erreur. Avec
     --replace, corrige les mois déjà enregistrés que le fichier modifie : une correction, dont
     le motif (--reason, obligatoire) est gardé à l'historique ; un mois que le fichier donne
-    tel qu'il est enregistré reste inchangé."""
+    tel qu'il est enregistré reste inchangé. Une ligne sans participant avec 0 dans « Heures »
+    déclare son mois à zéro heure ; un mois du fichier dont toutes les lignes sont vides n'est
+    pas déclaré, et le résultat le nomme."""
     result = commands.import_declarations(
         get_app(), path, clause=clause, replace=replace, actor=actor, reason=reason
     )
@@ -314,12 +346,15 @@ def declaration_import(
             {
                 "fichier": result.source,
                 "declarations": [declaration_data(s) for s in result.declarations],
+                "mois_sans_ligne": [blank_month_data(b) for b in result.blank_months],
                 "avertissements": [str(w) for w in result.warnings],
             }
         )
         return
     for summary in result.declarations:
         print_declaration(summary)
+    for blank in result.blank_months:
+        print_blank_month(blank)
     print_warnings(result.warnings)
 
 
@@ -461,6 +496,8 @@ def state_cell(line: ExpectedDeclaration) -> str:
     if line.state is DeclarationState.TO_CALL and line.call_at is not None:
         # The day the next pass calls it; the due date that call gives is in « Échéance ».
         return f"{label} (le {line.call_at.astimezone(get_app().settings.zone):%d/%m/%Y})"
+    if at_resumption(line):
+        return f"{label} (lot suspendu)"
     return label
 
 
@@ -498,7 +535,9 @@ def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
                 "etat": line.state,
                 "etat_libelle": STATE_LABELS[line.state],
                 "heures": line.hours,
-                "echeance": line.due_on,
+                # A month its suspended lot will call at the resumption has no date yet.
+                "echeance": None if at_resumption(line) else line.due_on,
+                "a_la_reprise": at_resumption(line),
                 "jours_de_retard": line.late_days,
                 "enregistree_le": line.recorded_at,
                 "appel_envoye": line.called,
@@ -562,6 +601,18 @@ def totals_sentence(totals: Totals) -> str:
     )
 
 
+def at_resumption(line: ExpectedDeclaration) -> bool:
+    """Its call to come waits for its suspended lot to resume (``call_at`` None): no date was
+    given, and none can be said, the call giving one counted from the day it leaves."""
+    return line.state is DeclarationState.TO_CALL and line.call_at is None
+
+
+def due_cell(line: ExpectedDeclaration) -> str:
+    """The due date the company was or will be given; « à la reprise » for a month its
+    suspended lot will ask after the resumption (never the scheduled date, passed uncalled)."""
+    return "à la reprise" if at_resumption(line) else f"{line.due_on:%d/%m/%Y}"
+
+
 def print_declaration_list(listed: DeclarationList) -> None:
     print_table(
         list_title(listed),
@@ -573,7 +624,7 @@ def print_declaration_list(listed: DeclarationList) -> None:
                 line.company,
                 state_cell(line),
                 french_hours(line.hours) if line.hours is not None else "–",
-                f"{line.due_on:%d/%m/%Y}",
+                due_cell(line),
             ]
             for line in listed.lines
         ],

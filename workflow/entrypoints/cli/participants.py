@@ -593,6 +593,8 @@ def import_data(result: OutcomesImported) -> dict[str, Any]:
         "deja_enregistrees": result.count(Change.UNCHANGED),
         "sorties": [recorded_data(o) for o in result.outcomes],
         "avertissements": [str(w) for w in result.warnings],
+        # Each closed clause an outcome was recorded or corrected on: its final report is kept.
+        "clauses_cloturees": list(result.closed),
     }
 
 
@@ -616,6 +618,8 @@ def print_import(result: OutcomesImported) -> None:
             f"{number(result.count(Change.REPLACED))}, déjà enregistrées : "
             f"{number(result.count(Change.UNCHANGED))}."
         )
+    for sentence in result.closed:
+        say(sentence)
     if result.warnings:
         say("Attention :", style="bold yellow")
         for warning in result.warnings:

@@ -9,7 +9,7 @@ a thread: its transactions must not hold the event loop the clock shares.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -21,7 +21,8 @@ from starlette.datastructures import UploadFile
 from workflow.app import online_declarations as online
 from workflow.bootstrap import App
 from workflow.domain.declaration_links import LinkProblem, LinkRefused
-from workflow.emails.month_lists import months_list
+from workflow.emails.month_lists import months_list, months_of
+from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages, hours_field
 from workflow.errors import FieldError, FileRefused, InputRefused
 
@@ -115,8 +116,9 @@ def _other_months(page: online.DeclarationPage, lines: list[online.LineForm]) ->
 
 
 def _saved_months(query: str | None) -> list[date]:
-    """The months the confirmation just recorded (``?enregistre=1&mois=2027-02,2027-03``), as the
-    page thanks for them; what is not a month is left out (the address is only a thank-you)."""
+    """The months the confirmation just recorded (``?enregistre=1&mois=2027-02,2027-03``), or
+    of them those it corrected (``&corrige=``) or found unchanged (``&inchange=``), as the page
+    thanks for them; what is not a month is left out (the address is only a thank-you)."""
     months = []
     for part in (query or "").split(","):
         try:
@@ -124,6 +126,16 @@ def _saved_months(query: str | None) -> list[date]:
         except ValueError:
             continue
     return sorted(set(months))
+
+
+def _months_query(name: str, months: tuple[date, ...]) -> str:
+    """``&corrige=2027-03,2027-04``: months a confirmation recorded, for the page to say."""
+    return f"&{name}={','.join(m.isoformat()[:7] for m in months)}" if months else ""
+
+
+def _said_months(months: list[date]) -> dict[str, Any]:
+    """How a group of months is named on the page: their list, and whether they are several."""
+    return {"list": months_list(months), "many": len(months) > 1} if months else {}
 
 
 def _known_rows(page: online.DeclarationPage) -> list[dict[str, Any]]:
@@ -175,7 +187,14 @@ def router(app: App, pages: Pages) -> APIRouter:
         status_code: int = 200,
         saved: bool = False,
         saved_months: list[date] | None = None,
+        corrected: list[date] | None = None,
+        unchanged: list[date] | None = None,
     ) -> HTMLResponse:
+        saved_months = saved_months or [page.month]
+        # What the confirmation did to each month: recorded for the first time, corrected (the
+        # declaration sent before replaced) or found as recorded (nothing written, no receipt).
+        changed = set(corrected or ()) | set(unchanged or ())
+        first = [month for month in saved_months if month not in changed]
         return pages.render(
             request,
             "declaration.html",
@@ -186,8 +205,11 @@ def router(app: App, pages: Pages) -> APIRouter:
             zero=zero,
             problems=problems or [],
             saved=saved,
-            saved_months=saved_months or [page.month],
-            saved_list=months_list(saved_months or [page.month]),
+            saved_months=saved_months,
+            saved_of=months_of(saved_months),
+            saved_first=_said_months(first),
+            saved_corrected=_said_months(sorted(corrected or ())),
+            saved_unchanged=_said_months(sorted(unchanged or ())),
             owed_list=months_list(page.owed_months),
             criteria=online.CRITERIA,
             contracts=online.CONTRACTS,
@@ -217,7 +239,11 @@ def router(app: App, pages: Pages) -> APIRouter:
         )
 
     async def for_confirmation(
-        request: Request, token: str, lines: list[online.LineForm], zero: bool
+        request: Request,
+        token: str,
+        lines: list[online.LineForm],
+        zero: bool,
+        blank_months: Sequence[str] = (),
     ) -> Response:
         """What would be recorded, to confirm (typed or read from a file); nothing written."""
         try:
@@ -234,6 +260,13 @@ def router(app: App, pages: Pages) -> APIRouter:
             lines=lines,
             zero=zero,
             months_said=months_list(month.month for month in checked.months),
+            months_of=months_of(month.month for month in checked.months),
+            said_first=_said_months(list(checked.first_months)),
+            said_corrected=_said_months(list(checked.corrected_months)),
+            said_unchanged=_said_months(list(checked.unchanged_months)),
+            # The months of the file left blank: not declared, still owed (« octobre 2026 :
+            # aucune ligne, pas déclaré ; toujours attendu (…) »).
+            blank_months=[french_spaces(said) for said in blank_months],
         )
 
     @routes.get("/declarer/{token}", response_class=HTMLResponse)
@@ -244,7 +277,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             return refused(request, error)
         saved = request.query_params.get("enregistre") == "1"
         months = _saved_months(request.query_params.get("mois"))
-        return form_page(request, page, token, saved=saved, saved_months=months)
+        return form_page(
+            request,
+            page,
+            token,
+            saved=saved,
+            saved_months=months,
+            corrected=_saved_months(request.query_params.get("corrige")),
+            unchanged=_saved_months(request.query_params.get("inchange")),
+        )
 
     @routes.post("/declarer/{token}", response_class=HTMLResponse)
     async def submit(request: Request, token: str) -> Response:
@@ -261,7 +302,7 @@ def router(app: App, pages: Pages) -> APIRouter:
         if action != "confirmer":
             return await for_confirmation(request, token, lines, zero)
         try:
-            await call(online.declare_online, token, lines, zero=zero)
+            declared = await call(online.declare_online, token, lines, zero=zero)
         except online.FormRefused as error:
             return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
         except InputRefused as error:
@@ -270,6 +311,9 @@ def router(app: App, pages: Pages) -> APIRouter:
         # The months a template recorded (several, or another than the link's): the page thanks
         # for each of them.
         said = f"&mois={','.join(months)}" if months and not zero else ""
+        # The months it corrected or found unchanged: the page says so, not only « enregistré ».
+        said += _months_query("corrige", declared.corrected)
+        said += _months_query("inchange", declared.unchanged)
         return RedirectResponse(f"/declarer/{token}?enregistre=1{said}", status_code=303)
 
     @routes.get("/declarer/{token}/fichier")
@@ -293,12 +337,12 @@ def router(app: App, pages: Pages) -> APIRouter:
                 raise FileRefused(
                     filename, [FieldError(None, None, "fichier trop gros (20 Mo au plus).")]
                 )
-            lines = await call(online.lines_of_file, token, filename, data)
+            read = await call(online.lines_of_file, token, filename, data)
         except FileRefused as error:
             problems = [f"{error.source}, {problem}" for problem in error.errors]
             return await form_again(request, token, None, False, problems)
         except InputRefused as error:
             return refused(request, error)
-        return await for_confirmation(request, token, lines, False)
+        return await for_confirmation(request, token, read.lines, False, read.blank_months)
 
     return routes

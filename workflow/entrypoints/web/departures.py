@@ -3,7 +3,10 @@
 
 Three steps, as the site's other corrections of a lot: the form (a company of the award, its
 last month, the reason); its confirmation page, saying what recording it will do (the service
-run and rolled back: the same checks, the same refusals, nothing written); the confirmed POST,
+run and rolled back: the same checks, the same refusals, nothing written), and, for a last month
+moved earlier, what becomes of the emails of the earlier one (``departure_replacements``: one
+not yet sent is withdrawn and replaced, one already sent is followed by a new one that says it
+replaces it); the confirmed POST,
 which calls the same application function as the command line with the signed-in user as the
 actor and shows what it did in the command's words. A refusal shows the form again with what
 was typed and the service's French message naming the field (422), nothing changed. The same
@@ -19,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from workflow.adapters.csv_files import parse_month
 from workflow.app import company_departures as departures
-from workflow.app import web_corrections
+from workflow.app import departure_replacements, web_corrections
 from workflow.bootstrap import App
 from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.corrections import typed
@@ -115,9 +118,17 @@ def router(app: App, pages: Pages) -> APIRouter:
                 preview = await call(
                     departures.preview_departure, clause_id, designated, month, **arguments
                 )
+                sentences = departures.preview_sentences(preview)
+                done = preview.done
+                if done.changed and done.before is not None:
+                    # Moved earlier: the emails of the earlier last month, waiting or gone.
+                    replaced = await call(
+                        departure_replacements.replaced_emails, clause_id, designated, month
+                    )
+                    sentences += departure_replacements.replacement_sentences(preview, replaced)
                 return pages.render(
                     request, "departure_confirm.html", user=user, lot=lot,
-                    sentences=[french_spaces(s) for s in departures.preview_sentences(preview)],
+                    sentences=[french_spaces(s) for s in sentences],
                     changed=preview.done.changed, company=company, month=f"{month:%Y-%m}",
                     reason=reason, company_name=preview.done.company,
                 )  # fmt: skip

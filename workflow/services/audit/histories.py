@@ -2,7 +2,14 @@
 identification and ends at the clause's current stage; rows that record an action without moving
 the clause (award recorded or corrected, declaration recorded or cancelled, calendar, outcome,
 hours...) keep the stage they found. An abandon undone (« reopen ») goes back to the stage the
-clause was abandoned from (``reopened_stage``)."""
+clause was abandoned from (``reopened_stage``).
+
+The chain is read in the order of every reader of « the stage of a lot at an instant » (the
+summaries, the notices, the reports): by instant, then N°. Written by ``clauses.add_history``,
+that order is the order the rows were written, whatever the clocks of the instances
+(``clauses.history_instant``). Rows written before that rule by an instance whose clock was
+behind another's can be dated before rows written earlier: a chain broken by such a pair says
+so (« écrite après elle mais datée avant ... horloges »), rather than « une ligne manque »."""
 
 from __future__ import annotations
 
@@ -55,21 +62,23 @@ def _reopen_problem(row: ClauseHistory, where: str, abandoned_from: str | None) 
 
 
 def _row_problem(
-    row: ClauseHistory, stage: str | None, abandoned_from: str | None = None
+    row: ClauseHistory, stage: str | None, abandoned_from: str | None = None, clocks: str = ""
 ) -> str | None:
     """What is wrong with ``row`` following a history that left the clause at ``stage`` (and,
-    for an abandon undone, that last abandoned it from ``abandoned_from``)."""
+    for an abandon undone, that last abandoned it from ``abandoned_from``). ``clocks``: the
+    ``_clock_note`` of the row, the likely cause of a chain broken around it."""
     where = f"ligne d'historique n° {row.id} ({row.event}, {row.at:%d/%m/%Y %H:%M})"
     if stage is None:
         if row.event != FIRST_EVENT or row.from_stage is not None:
-            return f"{where} : l'historique ne commence pas par le repérage de la clause"
+            return f"{where} : l'historique ne commence pas par le repérage de la clause{clocks}"
         if row.to_stage != Stage.IDENTIFICATION.value:
             return f"{where} : le repérage mène à « {_stage_label(row.to_stage)} »"
         return None
     if row.from_stage != stage:
         return (
             f"{where} : part de l'étape « {_stage_label(row.from_stage)} » alors que la clause "
-            f"était à « {_stage_label(stage)} » (une ligne manque ou a été changée)"
+            f"était à « {_stage_label(stage)} »"
+            + (clocks or " (une ligne manque ou a été changée)")
         )
     if row.event == REOPEN:
         return _reopen_problem(row, where, abandoned_from)
@@ -97,6 +106,28 @@ def _row_problem(
     return None
 
 
+def _clock_note(history: list[ClauseHistory], index: int) -> str:
+    """Why the row at ``index`` (of ``history``, by instant then N°) may not follow the one
+    before it: a row written after it but dated before, or written before it but dated after
+    (the instances' clocks disagreed); "" when every row around it is in its writing order."""
+    row = history[index]
+    for other in reversed(history[:index]):
+        if other.id > row.id:
+            return (
+                f" ; la ligne n° {other.id} ({other.event}, {other.at:%d/%m/%Y %H:%M}) a été "
+                "écrite après elle mais datée avant : les horloges des instances qui les ont "
+                "écrites ne concordaient pas"
+            )
+    for other in history[index + 1 :]:
+        if other.id < row.id:
+            return (
+                f" ; la ligne n° {other.id} ({other.event}, {other.at:%d/%m/%Y %H:%M}) a été "
+                "écrite avant elle mais datée après : les horloges des instances qui les ont "
+                "écrites ne concordaient pas"
+            )
+    return ""
+
+
 def check_histories(session: Session) -> tuple[int, list[Finding]]:
     rows: dict[int, list[ClauseHistory]] = defaultdict(list)
     for row in session.scalars(select(ClauseHistory).order_by(ClauseHistory.at, ClauseHistory.id)):
@@ -111,8 +142,8 @@ def check_histories(session: Session) -> tuple[int, list[Finding]]:
             continue
         stage: str | None = None
         abandoned_from: str | None = None
-        for row in history:
-            problem = _row_problem(row, stage, abandoned_from)
+        for index, row in enumerate(history):
+            problem = _row_problem(row, stage, abandoned_from, _clock_note(history, index))
             if problem is not None:
                 findings.append(Finding(CHECK_HISTORY, subject, problem))
             if row.event == ClauseEvent.ABANDON.value:

@@ -37,11 +37,20 @@ the rule, not a problem. A pace judged where none of the month's declarations wa
 the « clauses achevées avant » the month where it is now followed (5 December 2026): the email
 is compared again with the same figures as the older rule printed them (``_as_achieved``), and
 when that explains differences, they are one remark naming the lots; whatever differs from
-those figures too is reported as usual.
+those figures too is reported as usual. A terminated lot whose time elapsed was counted up to
+its termination day as if it were its planned end (before 5 December 2026): the email is
+compared again with those figures (``summaries.as_ended_at_termination``), the same way.
+
+A change of one lot's dates, target or parties explains the figures made of the clauses' lines
+(the headline's hours against target, pace and clauses counted, a buyer's row) only when its
+own line of « Avancement par clause » moved, or a line naming no lot (``_MovedLots``): a
+termination recorded since is named with its lot and its day, never blamed on another lot's
+award recorded since (user trial, 5 December 2026).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -103,8 +112,16 @@ CHANGING_EVENTS = {
     # A company that left the site is expected no more after its last month (the months it
     # released were missing in a summary sent before its departure was recorded).
     "company_left": "départ d'une entreprise du chantier",
+    # A termination (« résilier ») ends the lot on its day: a summary of that month or a later
+    # one, written before it was recorded, followed the lot running (user trial, 5 December
+    # 2026: read as problems, or blamed on another lot's award). Named with its day
+    # (``_said``).
+    "terminate": "résiliation du marché enregistrée",
 }
+#: A termination's history row starts with its day (``domain.terminations.termination_reason``).
+_TERMINATED_ON = re.compile(r"^Marché résilié le (\d{2}/\d{2}/\d{4})")
 OUTCOME_EVENT = "outcome"
+TERMINATE_EVENT = "terminate"
 PARTICIPANT_TABLES = "Participants par "
 HTML_AGAINST_TEXT = Voices(
     said="la partie HTML disait",
@@ -317,7 +334,7 @@ def later_changes(
     rows = session.execute(
         select(
             ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.event,
-            Operation.buyer_id, Buyer.name,
+            Operation.buyer_id, Buyer.name, ClauseHistory.reason,
         )
         .join(Clause, Clause.id == ClauseHistory.clause_id)
         .join(Market, Market.id == Clause.market_id)
@@ -325,7 +342,7 @@ def later_changes(
         .join(Buyer, Buyer.id == Operation.buyer_id)
         .where(ClauseHistory.event.in_(list(CHANGING_EVENTS)), ClauseHistory.at > since)
     )  # fmt: skip
-    for history_id, clause_id, at, event, buyer_id, buyer in rows:
+    for history_id, clause_id, at, event, buyer_id, buyer, reason in rows:
         moment = at.astimezone(UTC)
         found.append(
             Change(
@@ -333,12 +350,20 @@ def later_changes(
                 clause_id,
                 buyer_id,
                 buyer,
-                f"{CHANGING_EVENTS[event]} le {local_moment(moment, zone)} (clause n° "
-                f"{clause_id}, ligne d'historique n° {history_id})",
+                f"{_said(event, reason)}{CHANGING_EVENTS[event]} le "
+                f"{local_moment(moment, zone)} (clause n° {clause_id}, ligne d'historique n° "
+                f"{history_id})",
                 Family.OUTCOME if event == OUTCOME_EVENT else Family.CLAUSE,
             )
         )
     return sorted(found, key=lambda c: c.at)
+
+
+def _said(event: str, reason: str | None) -> str:
+    """« marché résilié le 15/11/2026, » before a termination's recording: the day it took
+    effect, which the summaries read, is not the day it was recorded."""
+    found = _TERMINATED_ON.match(reason or "") if event == TERMINATE_EVENT else None
+    return f"marché résilié le {found.group(1)}, " if found else ""
 
 
 def _references(summary: summaries.MonthlySummary) -> list[Reference]:
@@ -419,6 +444,16 @@ def check_summary_email(
         if len(before) < len(differences):
             ruled.append(_past_planned_end_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
+            summary = older
+    ended = summaries.as_ended_at_termination(session, summary) if differences else None
+    if ended is not None:
+        # Written before a terminated lot's time was counted against its planned end: compared
+        # with what the older rule printed, the other differences are reported as usual.
+        old_truth = _references(ended)
+        before = compare_figures(figure_lines(ended), printed) + compare_tables(old_truth, sent)
+        if len(before) < len(differences):
+            ruled.append(_terminated_remark(differences, before, summary, ended))
+            differences, by_title = before, {t.title: t for t in old_truth}
     concerning = [c for c in changes if c.concerns(email)]
     problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
     remarks += ruled
@@ -449,8 +484,11 @@ def _sort_out(
     unknown: list[Difference] = []
     unknown_causes: list[Change] = []
     unpaced: list[Difference] = []
+    moved = _moved_lots(differences, truth, sent)
     for difference in differences:
-        why = [c for c in concerning if c.covers(difference, restored)]
+        why = [
+            c for c in concerning if c.covers(difference, restored) and moved.allows(c, difference)
+        ]
         if difference.gap is Gap.RENAMED_ROW:
             remarks.append(difference.sentence())
         elif _pace_no_longer_judged(difference):
@@ -482,6 +520,54 @@ def _sort_out(
             "(depuis le 5 décembre 2026)"
         )
     return problems, remarks
+
+
+#: The headline figures made of the clauses' lines (hours against target, pace, clauses
+#: counted): a change of one lot moves them through its own line of « Avancement par clause ».
+PROGRESS_FIGURES = ("Heures cumulées depuis le début", "Rythme à fin ", "Clauses comptées")
+_CLAUSE_ROW = re.compile(r"n° (\d+) –")
+
+
+@dataclass(frozen=True)
+class _MovedLots:
+    """The lots whose line of « Avancement par clause » differs (``ids``), whether a line that
+    names no lot differs (the clauses achieved before the month, the others added up:
+    ``anonymous``), and whether the table is there at all (``table``)."""
+
+    ids: frozenset[int]
+    anonymous: bool
+    table: bool
+
+    def allows(self, change: Change, difference: Difference) -> bool:
+        """A change of a lot's dates, target or parties (``Family.CLAUSE``) explains a
+        difference in the figures made of the clauses' lines (the headline's hours against
+        target, pace and clauses counted; a buyer's row) only when its own line moved, or a
+        line naming no lot: another lot's award recorded since never explains the pace a
+        terminated lot moved (user trial, 5 December 2026). The declarations expected and
+        missing, which no line of that table shows, are any of the buyer's lots'."""
+        if change.family is not Family.CLAUSE or not self.table:
+            return True
+        progress = difference.table == _BUYER_TABLE or (
+            not difference.table and difference.row.startswith(PROGRESS_FIGURES)
+        )
+        if not progress:
+            return True
+        return self.anonymous or change.clause_id in self.ids
+
+
+def _moved_lots(
+    differences: list[Difference], truth: dict[str, Reference], sent: dict[str, SentTable]
+) -> _MovedLots:
+    ids: set[int] = set()
+    anonymous = False
+    for difference in differences:
+        if difference.table != _CLAUSE_TABLE:
+            continue
+        labels = {difference.row, difference.sent, difference.truth} - {""}
+        found = {int(m.group(1)) for text in labels for m in _CLAUSE_ROW.finditer(text)}
+        ids |= found
+        anonymous = anonymous or not found
+    return _MovedLots(frozenset(ids), anonymous, _CLAUSE_TABLE in truth or _CLAUSE_TABLE in sent)
 
 
 #: The pace's figure and columns: a summary written before the rule that judges no pace where
@@ -560,6 +646,41 @@ def _past_planned_end_remark(
         f"{_differences(gone)} : {' ; '.join(said)} ; le service suit désormais de telles "
         "clauses dans le mois, chacune sur sa ligne, en disant leur fin prévue dépassée (depuis "
         "le 5 décembre 2026)"
+    )
+
+
+def _terminated_remark(
+    differences: list[Difference],
+    before: list[Difference],
+    summary: summaries.MonthlySummary,
+    older: summaries.MonthlySummary,
+) -> str:
+    """The differences the older rule of terminated lots explains (``as_ended_at_termination``),
+    naming the lots it read so: those whose time elapsed it moved."""
+    gone = [d for d in differences if d not in before]
+    was = {c.clause_id: c for c in older.clauses}
+    lots = [
+        c
+        for c in summary.clauses
+        if c.clause_id in was
+        and (c.progress != was[c.clause_id].progress or c.terminated_on is not None)
+    ]
+    one = len(lots) == 1
+    named = ", ".join(
+        f"n° {c.clause_id} (marché résilié le {c.end_date:%d/%m/%Y})"
+        if c.end_date
+        else f"n° {c.clause_id}"
+        for c in lots[:_NAMED_CHANGES]
+    )
+    more = len(lots) - _NAMED_CHANGES
+    if more > 0:
+        named += f" et {more} autre{'s' if more > 1 else ''}"
+    return (
+        f"{_differences(gone)} : {'la clause' if one else 'les clauses'} {named} "
+        f"{'y avait son' if one else 'y avaient leur'} temps écoulé compté jusqu'à la "
+        "résiliation comme jusqu'à une fin prévue ; le service le compte désormais face à la "
+        "fin prévue du marché, arrêté au jour de la résiliation, et dit « marché résilié » à la "
+        "place du rythme à partir de ce mois-là (depuis le 5 décembre 2026)"
     )
 
 
