@@ -185,7 +185,7 @@ def test_the_email_sent_with_the_template_says_how_to_declare_a_month_without_ho
     assert text is not None and html is not None
     assert (
         "Un mois où personne n'a travaillé sur le lot : inscrivez 0 dans « Heures » sur une "
-        "ligne de ce mois, sans référence de participant ; il est déclaré à zéro heure. Un mois "
-        "dont toutes les lignes restent vides n'est pas déclaré, et je vous le redemanderai."
+        "ligne de ce mois, sans référence de participant. Un mois dont toutes les lignes "
+        "restent vides n'est pas déclaré, et je vous le redemanderai."
     ) in squash(text.get_content())
     assert "inscrivez 0 dans «&nbsp;Heures&nbsp;»" in str(html.get_content())

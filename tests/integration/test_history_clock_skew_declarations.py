@@ -1,5 +1,5 @@
-"""A declaration recorded, then cancelled, by an instance whose clock is behind the one that
-started the lot: its history row still follows the start."""
+"""A declaration recorded (kept, or cancelled) by an instance whose clock is behind the one that
+started the lot: its history row still follows the start, and the declaration is dated as it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,30 @@ def test_a_declaration_recorded_behind_the_clock_follows_the_start_it_came_after
     rows = history(app, lot)
     assert [r.event for r in rows][-3:] == ["start", "declaration", "declaration_cancelled"]
     assert {r.at for r in rows[-3:]} == {STARTED}
+    assert verify_database(app).findings == ()
+
+
+def test_a_declaration_kept_behind_the_clock_is_dated_as_its_row(app: App) -> None:
+    """The declaration stays: its recording instant, its row's and its event's are one (the
+    audit finds the row that records it at that instant, the receipt its key)."""
+    lot = lot_at_award(app)
+    award(app, lot, AWARDED)
+    advance(app, lot, ClauseEvent.START, STARTED)
+    with app.transaction() as session:
+        record_declaration(
+            session,
+            clause_id=lot.clause_id,
+            company_id=lot.company_id,
+            month=date(2026, 3, 1),
+            lines=[],
+            actor="instance B",
+            now=B_CLOCK,
+            source="test",
+            publish=app.publish,
+        )
+    rows = history(app, lot)
+    assert [r.event for r in rows][-2:] == ["start", "declaration"]
+    assert {r.at for r in rows[-2:]} == {STARTED}
     assert verify_database(app).findings == ()
 
 

@@ -187,10 +187,9 @@ def cancel_declaration(
         )
         if standing is None and left_after is not None:
             # Never opened (its call was not due when the company left): nothing will open it.
-            due_on = cancellation_notices.expected_again(
-                unit.session, found_clause, found_company.id, cancelled.month, app.settings,
-                unit.now,
-            ).due_on  # fmt: skip
+            due_on = cancellation_notices.released_due_on(
+                unit.session, found_clause, found_company.id, cancelled.month, app.settings
+            )
             standing = LadderStanding((), None, None, None, due_on, left_after)
         return CancelledDeclaration(
             declaration_id=cancelled.declaration_id,

@@ -295,8 +295,9 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
     ]
     # The emails' rule (``notices.owed_due_dates``): a month its suspended lot has not called
     # yet has no date, the scheduled one passed uncalled; it is asked after the resumption.
+    # A month already declared is asked of nobody: never « pas encore été demandé ».
     told = owed_due_dates(session, clause, company.id, app.settings, now)
-    at_resumption = scope.month in told and told[scope.month] is None
+    at_resumption = existing is None and scope.month in told and told[scope.month] is None
     late = existing is None and not problems and not at_resumption
     return DeclarationPage(
         company=company.name,

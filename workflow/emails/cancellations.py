@@ -56,9 +56,10 @@ class CancelledMonth:
 class Expected:
     """What the company is held to now that the month is owed again: the due date its ladder
     holds it to, and the ladder's next step (None when its reminders had not started, or when
-    every step was already sent: ``all_sent``)."""
+    every step was already sent: ``all_sent``). ``due_on`` None: the lot is suspended and the
+    month was not called; it is asked at the resumption, with the date its call gives then."""
 
-    due_on: date
+    due_on: date | None
     step: str | None = None
     step_at: datetime | None = None
     all_sent: bool = False
@@ -115,7 +116,9 @@ def cancellation_context(
         "receipt_sent": receipt_sent,
         "due_on": expected.due_on,
         # The date has passed: « d'ici le » would ask for the past.
-        "late": expected.due_on < cancelled_on,
+        "late": expected.due_on is not None and expected.due_on < cancelled_on,
+        # No date was given (suspended before its call): « demandée à la reprise du chantier ».
+        "at_resumption": expected.due_on is None,
         "next": None if expected.suspended else _next_step(expected, zone),
         "suspended": expected.suspended,
         "all_sent": expected.all_sent,

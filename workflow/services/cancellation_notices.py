@@ -54,39 +54,56 @@ def expected_again(
 ) -> Expected:
     """What the company is held to for ``month`` once its declaration is cancelled at ``at``:
     the due date and next step of its ladder as ``reminders.resume_ladder`` left them; a month
-    whose ladder is not opened yet (its call is not due) gets the date its call will give. A
+    whose ladder is not opened yet (its call is not due) gets the date its call will give, none
+    while the lot is suspended (``notices.owed_due_dates``: asked at the resumption). A
     month after the last one of a company that left the site (``left_after``) is not expected
     again: no step, no date to meet (``resume_ladder`` left its ladder stopped)."""
-    left_after = released_after(session, clause.id, company_id, month)
-    ladder = session.scalar(
-        select(DeclarationLadder).where(
-            DeclarationLadder.clause_id == clause.id,
-            DeclarationLadder.company_id == company_id,
-            DeclarationLadder.month == month,
-        )
-    )
-    suspended = clause.stage == Stage.SUSPENDED
-    if left_after is not None:
+    if released_after(session, clause.id, company_id, month) is not None:
         # No step, no date is promised: the email says the month is asked no more.
-        held = (
-            ladder.due_on if ladder is not None else due_date(month, due_day_of(clause, settings))
-        )
-        return Expected(due_on=held)
+        return Expected(due_on=released_due_on(session, clause, company_id, month, settings))
+    ladder = _ladder_of(session, clause.id, company_id, month)
+    suspended = clause.stage == Stage.SUSPENDED
     if ladder is None:
-        due_on = owed_due_dates(session, clause, company_id, settings, at).get(month)
+        owed = owed_due_dates(session, clause, company_id, settings, at)
+        if suspended:
+            # Not called, and nothing is while the lot is suspended: no date was given, the
+            # call after the resumption gives one (« à la reprise », never the scheduled date).
+            return Expected(due_on=owed.get(month), suspended=True)
         return Expected(
-            due_on=due_on or due_date(month, due_day_of(clause, settings)), suspended=suspended
+            due_on=owed.get(month) or due_date(month, due_day_of(clause, settings)),
         )
     # Pushed by the suspended days since its call, as ``declaration list`` shows it.
     intervals = suspensions(session, [clause.id]).get(clause.id, [])
     days = LadderDays(suspended_days(intervals, settings.zone, local_date(at, settings.zone)))
     due_on = held_due(ladder, ladder.due_on, days, settings)
     if suspended:
-        # Nothing leaves while the lot is suspended (the pass skips it): no date to promise.
-        return Expected(due_on=due_on, suspended=True)
+        # Nothing leaves while the lot is suspended (the pass skips it): no date to promise; a
+        # month whose call has not left has none at all (``owed_due_dates``: at the resumption).
+        return Expected(due_on=due_on if ladder.called_at else None, suspended=True)
     if ladder.next_step in (None, LadderStep.DONE):
         return Expected(due_on=due_on, all_sent=True)
     return Expected(due_on=due_on, step=ladder.next_step, step_at=ladder.next_step_at)
+
+
+def released_due_on(
+    session: Session, clause: Clause, company_id: int, month: date, settings: Settings
+) -> date:
+    """The date a month asked no more (its company left the site before it) was held to: its
+    ladder's, else its scheduled one. Kept for the record only: nobody is asked to meet it."""
+    ladder = _ladder_of(session, clause.id, company_id, month)
+    return ladder.due_on if ladder is not None else due_date(month, due_day_of(clause, settings))
+
+
+def _ladder_of(
+    session: Session, clause_id: int, company_id: int, month: date
+) -> DeclarationLadder | None:
+    return session.scalar(
+        select(DeclarationLadder).where(
+            DeclarationLadder.clause_id == clause_id,
+            DeclarationLadder.company_id == company_id,
+            DeclarationLadder.month == month,
+        )
+    )
 
 
 def released_after(session: Session, clause_id: int, company_id: int, month: date) -> date | None:

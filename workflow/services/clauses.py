@@ -132,10 +132,10 @@ def history_instant(session: Session, clause_id: int, now: datetime) -> datetime
     clause's latest instant is read once and then known (``session.info``): an import that
     writes a history row per line asks it once per lot, not once per line.
 
-    Only the clause history needs it: the other timestamped rows (declarations, outbox
-    messages, ladders) are never read as « the latest row before an instant » of a chain of
-    states; a declaration's ``recorded_at`` is read against the instant a summary was written
-    (``recorded_at <= as_of``), which a skewed clock shifts by its skew, no more.
+    Only the clause history needs the rule: the other timestamped rows (outbox messages,
+    ladders) are never read as « the latest row before an instant » of a chain of states. A
+    declaration's ``recorded_at`` takes its history row's instant, though (``record_counting``):
+    the audit finds the row that records a declaration, and the receipt's key, at that instant.
     """
     transaction = session.get_transaction()
     known = session.info.get(_HISTORY_INSTANTS)

@@ -122,6 +122,14 @@ class ExpectedDeclaration:
     #: nobody can date it (its lot suspended: at the resumption).
     call_at: datetime | None = None
 
+    @property
+    def at_resumption(self) -> bool:
+        """Its call to come waits for its suspended lot to resume (``call_at`` None): no date
+        was given, and none can be said, the call giving one counted from the day it leaves.
+        Every reader says « à la reprise » then, never ``due_on`` (the scheduled date, which
+        the suspension makes pass without a call)."""
+        return self.state is DeclarationState.TO_CALL and self.call_at is None
+
 
 def held_due(
     ladder: DeclarationLadder | None, scheduled: date, days: LadderDays, settings: Settings

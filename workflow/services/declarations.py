@@ -457,6 +457,8 @@ def record_counting(
     if month.day != 1:
         raise InputRefused(f"Mois déclaré {month:%d/%m/%Y} : indiquez le 1er du mois.")
     clause = get_clause(session, clause_id, for_update=True)
+    # The instant of this recording (``history_instant``: its row, its event, its keys).
+    at = history_instant(session, clause.id, now)
     company = session.get(Company, company_id)
     if company is None:
         raise NotFound(f"Aucune entreprise n° {company_id}.")
@@ -491,7 +493,7 @@ def record_counting(
         declaration.lines.clear()
         session.flush()  # the old lines go before the new ones hit the unique constraint
     declaration.total_hours = total
-    declaration.recorded_at = now
+    declaration.recorded_at = at
     declaration.recorded_by = actor
     declaration.source = source[:200]
     declaration.lines.extend(
@@ -523,7 +525,7 @@ def record_counting(
         reason += f" – {said}"  # as a cancellation's row says it
     history = ClauseHistory(
         clause_id=clause.id,
-        at=history_instant(session, clause.id, now),
+        at=at,
         actor=actor,
         event="declaration",
         from_stage=clause.stage,
@@ -538,7 +540,7 @@ def record_counting(
             company_id=company.id,
             month=month,
             declaration_id=declaration.id,
-            at=now,
+            at=at,
             replaces=replaced,
         ),
     )

@@ -23,19 +23,18 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import select_in
 from workflow.adapters.csv_files import Column, CsvTable, ImportLimits, RowReader
 from workflow.adapters.declaration_columns import LOT_ALIASES, MARKET_ALIASES
-from workflow.adapters.orm import Clause, OutboxMessage, Participant
+from workflow.adapters.orm import Clause, Participant
 from workflow.adapters.spreadsheets import read_table
 from workflow.domain.calendar import local_date
 from workflow.domain.events import require_aware
 from workflow.domain.outcomes import OutcomeType, match_outcome_type, outcome_type_problem
 from workflow.domain.stages import Stage
-from workflow.emails.envelope import OutboxState
 from workflow.errors import FieldError, FileRefused
 
 # The market and lot lookup of the declaration import, with its French messages.
@@ -46,9 +45,9 @@ from workflow.services.outcomes import (
     RecordedOutcome,
     known_of_pairs,
     outcome_problems,
+    report_unchanged,
     write_outcome,
 )
-from workflow.services.outdated_reports import REPORT_NOTICE_KIND
 from workflow.services.participants import REFERENCE_MAX
 
 OUTCOME_COLUMNS = (
@@ -302,14 +301,4 @@ def closed_clause_sentence(session: Session, clause: Clause, zone: ZoneInfo) -> 
         f"{clause.label} clôturée : ses sorties comptent dans les synthèses mensuelles et le "
         "bilan annuel de leur date"
     )
-    if clause.final_report_at is None:
-        return said + "."
-    sent = session.scalar(
-        select(func.max(OutboxMessage.sent_at)).where(
-            OutboxMessage.clause_id == clause.id,
-            OutboxMessage.kind == REPORT_NOTICE_KIND,
-            OutboxMessage.state == OutboxState.SENT.value,
-        )
-    )
-    told = f" le {local_date(sent, zone):%d/%m/%Y}" if sent is not None else ""
-    return f"{said} ; le bilan de l'opération adressé au donneur d'ordre{told} n'est pas modifié."
+    return said + report_unchanged(session, clause, zone)

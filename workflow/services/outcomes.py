@@ -610,8 +610,15 @@ def closed_note(session: Session, clause: Clause | None, zone: ZoneInfo, what: s
     note = (
         f" La clause est clôturée : {what} les synthèses mensuelles et le bilan annuel de sa date"
     )
+    return note + report_unchanged(session, clause, zone)
+
+
+def report_unchanged(session: Session, clause: Clause, zone: ZoneInfo) -> str:
+    """The end of a closed clause's sentence about its final report: « ; le bilan de
+    l'opération adressé au donneur d'ordre le 02/12/2026 n'est pas modifié. » (the date of its
+    notice sent, if any), or « . » when no report was recorded."""
     if clause.final_report_at is None:
-        return note + "."
+        return "."
     sent = session.scalar(
         select(func.max(OutboxMessage.sent_at)).where(
             OutboxMessage.clause_id == clause.id,
@@ -620,7 +627,7 @@ def closed_note(session: Session, clause: Clause | None, zone: ZoneInfo, what: s
         )
     )
     told = f" le {local_date(sent, zone):%d/%m/%Y}" if sent is not None else ""
-    return f"{note} ; le bilan de l'opération adressé au donneur d'ordre{told} n'est pas modifié."
+    return f" ; le bilan de l'opération adressé au donneur d'ordre{told} n'est pas modifié."
 
 
 @dataclass(frozen=True)

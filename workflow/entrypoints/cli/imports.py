@@ -496,7 +496,7 @@ def state_cell(line: ExpectedDeclaration) -> str:
     if line.state is DeclarationState.TO_CALL and line.call_at is not None:
         # The day the next pass calls it; the due date that call gives is in « Échéance ».
         return f"{label} (le {line.call_at.astimezone(get_app().settings.zone):%d/%m/%Y})"
-    if at_resumption(line):
+    if line.at_resumption:
         return f"{label} (lot suspendu)"
     return label
 
@@ -536,8 +536,8 @@ def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
                 "etat_libelle": STATE_LABELS[line.state],
                 "heures": line.hours,
                 # A month its suspended lot will call at the resumption has no date yet.
-                "echeance": None if at_resumption(line) else line.due_on,
-                "a_la_reprise": at_resumption(line),
+                "echeance": None if line.at_resumption else line.due_on,
+                "a_la_reprise": line.at_resumption,
                 "jours_de_retard": line.late_days,
                 "enregistree_le": line.recorded_at,
                 "appel_envoye": line.called,
@@ -601,16 +601,10 @@ def totals_sentence(totals: Totals) -> str:
     )
 
 
-def at_resumption(line: ExpectedDeclaration) -> bool:
-    """Its call to come waits for its suspended lot to resume (``call_at`` None): no date was
-    given, and none can be said, the call giving one counted from the day it leaves."""
-    return line.state is DeclarationState.TO_CALL and line.call_at is None
-
-
 def due_cell(line: ExpectedDeclaration) -> str:
     """The due date the company was or will be given; « à la reprise » for a month its
     suspended lot will ask after the resumption (never the scheduled date, passed uncalled)."""
-    return "à la reprise" if at_resumption(line) else f"{line.due_on:%d/%m/%Y}"
+    return "à la reprise" if line.at_resumption else f"{line.due_on:%d/%m/%Y}"
 
 
 def print_declaration_list(listed: DeclarationList) -> None:

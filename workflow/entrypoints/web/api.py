@@ -419,7 +419,14 @@ class ExpectedOut(BaseModel):
     etat: str
     etat_libelle: str
     heures: Decimal | None
-    echeance: date
+    echeance: date | None = Field(
+        description="La date limite donnée (ou que donnera l'appel à venir) ; null pour un mois "
+        "que son lot suspendu demandera à la reprise (« a_la_reprise »)."
+    )
+    a_la_reprise: bool = Field(
+        description="Le lot est suspendu et ce mois n'a pas encore été demandé : il le sera à la "
+        "reprise du chantier, avec sa date limite."
+    )
 
 
 class TaskOut(BaseModel):
@@ -773,7 +780,10 @@ def create_api(app: App) -> FastAPI:
                 "etat": line.state.value,
                 "etat_libelle": declarations.STATE_LABELS[line.state],
                 "heures": line.hours,
-                "echeance": line.due_on,
+                # A month its suspended lot will call at the resumption has no date yet, as in
+                # ``clauses declaration list --json``.
+                "echeance": None if line.at_resumption else line.due_on,
+                "a_la_reprise": line.at_resumption,
             }
             for line in listed.lines
         ]

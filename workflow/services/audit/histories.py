@@ -143,7 +143,9 @@ def check_histories(session: Session) -> tuple[int, list[Finding]]:
         stage: str | None = None
         abandoned_from: str | None = None
         for index, row in enumerate(history):
-            problem = _row_problem(row, stage, abandoned_from, _clock_note(history, index))
+            problem = _row_problem(row, stage, abandoned_from)
+            if problem is not None:  # only then the clocks are looked at (a scan of the lot)
+                problem = _row_problem(row, stage, abandoned_from, _clock_note(history, index))
             if problem is not None:
                 findings.append(Finding(CHECK_HISTORY, subject, problem))
             if row.event == ClauseEvent.ABANDON.value:
