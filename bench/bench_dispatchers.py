@@ -121,8 +121,16 @@ def bare_sender(port: int, first: int, count: int, start: Any, results: Any) -> 
         await client.quit()
 
     start.wait()
+    cpu = time.process_time()
     asyncio.run(loop())
-    results.put({"sent": count, "ended": time.time(), "peak_rss_mb": peak_rss_mb()})
+    results.put(
+        {
+            "sent": count,
+            "ended": time.time(),
+            "cpu_seconds": time.process_time() - cpu,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
 
 
 # --- the service ------------------------------------------------------------------------------
@@ -179,15 +187,23 @@ def dispatcher(database_url: str, port: int, folder: str, start: Any, results: A
         session.execute(text("SELECT 1"))
     sent = passes = 0
     start.wait()
+    cpu = time.process_time()
     while True:
         report = dispatch_due(app, datetime.now(UTC))
         sent += report.sent
         passes += 1
         if report.claimed == 0:
             break
+    cpu = time.process_time() - cpu
     app.close()
     results.put(
-        {"sent": sent, "passes": passes, "ended": time.time(), "peak_rss_mb": peak_rss_mb()}
+        {
+            "sent": sent,
+            "passes": passes,
+            "ended": time.time(),
+            "cpu_seconds": cpu,
+            "peak_rss_mb": peak_rss_mb(),
+        }
     )
 
 
@@ -276,6 +292,11 @@ def main() -> None:
                     "ratio": (args.count / seconds) / (instances * share / bare_seconds),
                     "sent_per_instance": [r["sent"] for r in reports],
                     "passes_per_instance": [r["passes"] for r in reports],
+                    # CPU time of the senders per message (every thread of each process): on a
+                    # machine shared with other work, steadier than the rates.
+                    "service_cpu_us": 1e6 * sum(r["cpu_seconds"] for r in reports) / args.count,
+                    "bare_cpu_us": 1e6 * sum(r["cpu_seconds"] for r in bare) / (instances * share),
+                    "load_average": os.getloadavg()[0],
                     "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
                     "bare_peak_rss_mb": max(r["peak_rss_mb"] for r in bare),
                     "cpus": os.cpu_count(),
@@ -286,8 +307,10 @@ def main() -> None:
                 print(
                     f"{instances} instance(s) : service {f['service_rate']:,.0f} msg/s "
                     f"({seconds:.1f} s), {instances} boucle(s) nue(s) {f['bare_rate']:,.0f} msg/s, "
-                    f"rapport {f['ratio']:.0%} ; envoyés par instance {f['sent_per_instance']} ; "
-                    f"mémoire max {f['peak_rss_mb']:.0f} Mo",
+                    f"rapport {f['ratio']:.0%} ; CPU par message : service "
+                    f"{f['service_cpu_us']:,.0f} µs, boucle nue {f['bare_cpu_us']:,.0f} µs ; "
+                    f"envoyés par instance {f['sent_per_instance']} ; "
+                    f"mémoire max {f['peak_rss_mb']:.0f} Mo ; charge {f['load_average']:.1f}",
                     flush=True,
                 )
     finally:

@@ -355,6 +355,9 @@ def run_service_on(
     dispatch.record_outcomes = timings.wrap(  # type: ignore[assignment]
         "deliver: record outcomes (commits)", dispatch.record_outcomes
     )
+    dispatch.Pass.fence = timings.wrap(  # type: ignore[method-assign]
+        "deliver: fence (thread, commits)", dispatch.Pass.fence
+    )
     build = timings.wrap("deliver: build (in the send before)", dispatch.MessageFactory.build)
     sizes = []
 

@@ -266,7 +266,11 @@ def test_a_company_that_declared_stays_and_the_start_does_not_pass_a_month_decla
         correct(app, lot, parties_of(app, lot), at, start=date(2026, 10, 1))
     assert moved.value.message == (
         "Démarrage : le 01/10/2026 est après septembre 2026, mois déjà déclaré par "
-        "Charpentes Nord ; le démarrage ne peut pas suivre un mois déjà demandé."
+        "Charpentes Nord ; le démarrage ne peut pas suivre un mois déjà demandé. Si personne "
+        "n'a travaillé sur le lot avant le 01/10/2026, enregistrez ces mois à zéro heure pour "
+        "chaque entreprise qui ne les a pas déclarés (clauses declaration zero --clause "
+        f"{lot.clause_id} --company N° --month MM/AAAA) : leurs relances s'arrêtent ; le temps "
+        "écoulé reste compté depuis le démarrage enregistré, en septembre 2026."
     )
     assert first_month(app, lot, partner) is None
 

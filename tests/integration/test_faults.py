@@ -470,9 +470,10 @@ def test_a_connection_cut_while_outcomes_are_recorded_sends_nothing_twice_and_lo
     pg_app: App, postgres_url: str, tmp_path: Path, record_property: Any
 ) -> None:
     """The cut falls while the sender records what the server accepted (the test holds the
-    outbox, so the recording waits in its transaction). What it had not recorded is the crash
-    window: once their lease is over, those rows are ``uncertain``, never sent again silently;
-    the rows it had not handed over leave with the next pass."""
+    outbox, so the recording waits in its transaction), twice: one cut is made good, the commit
+    made again on a new connection (``test_dispatch_connection_cut``). What it had not recorded
+    is the crash window: once their lease is over, those rows are ``uncertain``, never sent
+    again silently; the rows it had not handed over leave with the next pass."""
     for _ in range(5):
         make_lot(pg_app, companies=("Bâtiments A", "Bâtiments B"))
     ladder_pass(pg_app, PASS_INSTANT)
@@ -502,6 +503,14 @@ def test_a_connection_cut_while_outcomes_are_recorded_sends_nothing_twice_and_lo
             wait_for(
                 lambda: recording_waits(engine, name),
                 "l'enregistrement des courriels acceptés attend",
+                send,
+            )
+            assert terminate(engine, name)
+            # A cut under a commit of outcomes is made good once, on a new connection (which
+            # waits for the same lock): cut again, the pass fails and the crash window opens.
+            wait_for(
+                lambda: recording_waits(engine, name),
+                "l'enregistrement refait sur une nouvelle connexion attend",
                 send,
             )
             assert terminate(engine, name)

@@ -161,9 +161,10 @@ def test_a_month_sent_before_is_said_corrected_before_and_after_confirming(
     assert shown.status_code == 200, visible(shown.text)
     text = visible(shown.text)
     assert "Février et avril 2027 seront déclarés pour la première fois." in text
+    # What March holds now and what the file puts in its place, before anything is written.
     assert (
-        f"Mars 2027 sera corrigé{NBSP}: cette déclaration remplacera celle que vous aviez "
-        "envoyée." in text
+        f"Mars 2027 sera corrigé{NBSP}: cette déclaration (175{NBSP}h, 2 personnes) remplacera "
+        f"celle que vous aviez envoyée le 5 mai 2027 (100{NBSP}h, 1 personne)." in text
     ), text
     assert recorded(app, lot) == {MAR: Decimal("100")}  # shown, nothing written
 

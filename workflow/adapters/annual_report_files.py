@@ -82,6 +82,8 @@ def build_tables(report: AnnualReport) -> list[Table]:
                 ("Clauses suivies", report.clauses_followed),
                 ("Participants", report.participants),
                 ("Sorties", report.outcomes),
+                ("Marchés résiliés", len(report.terminated)),
+                ("Déclarations non reçues", report.undeclared_months),
             ),
             keep_zeros=True,
             mixed_units=True,
@@ -105,6 +107,30 @@ def build_tables(report: AnnualReport) -> list[Table]:
             "Heures par modalité de réalisation",
             (Column("Modalité"), Column("Heures", "hours")),
             tuple((line.label, line.value) for line in report.hours_by_mode),
+        ),
+        # What the hours leave out: the lots whose contract was terminated, the months expected
+        # and never declared (a funder would otherwise read the hours as complete).
+        Table(
+            "Marchés résiliés",
+            f"Marchés résiliés en {report.year}",
+            (
+                Column("Lot"),
+                Column("Résilié le"),
+                Column(f"Heures déclarées en {report.year}", "hours"),
+            ),
+            tuple((t.lot, f"{t.on:%d/%m/%Y}", t.hours) for t in report.terminated),
+            keep_zeros=True,
+        ),
+        Table(
+            "Déclarations non reçues",
+            f"Déclarations mensuelles de {report.year} non reçues, par lot",
+            (
+                Column("Lot"),
+                Column("Entreprises", "int"),
+                Column("Déclarations non reçues", "int"),
+            ),
+            tuple((f"{u.lot} ({u.state})", u.companies, u.months) for u in report.undeclared),
+            keep_zeros=True,
         ),
         Table(
             "Participants par critère",
@@ -186,6 +212,15 @@ def footnotes(report: AnnualReport) -> list[str]:
         "où elle est enregistrée : si une déclaration annulée, ou corrigée sans lui, lui retire "
         "toutes ses heures sur cette clause, elle n'est plus comptée jusqu'à ce que des heures "
         "lui soient de nouveau déclarées.",
+        f"Marchés résiliés : lots dont le marché a été résilié pendant les travaux, à une date "
+        f"de {year} ; leurs heures sont celles déclarées jusqu'à la résiliation, aucun mois "
+        "suivant n'étant demandé aux entreprises.",
+        f"Déclarations non reçues : déclarations mensuelles de {year} qu'une entreprise devait "
+        "sur un lot (de son premier mois sur le lot jusqu'à la fin du lot, sa résiliation ou son "
+        "départ du chantier, hors mois entièrement suspendus) et qu'elle n'avait pas faites à la "
+        "date du bilan, une fois passée la date limite qui lui a été donnée ; chacune compte pour "
+        "une entreprise et un mois. Celles d'un lot clôturé depuis ne seront plus demandées. Les "
+        "heures de ces mois manquent au bilan : les heures réalisées sont un minimum.",
         "En une ligne : heures arrondies au millier inférieur à partir de 1 000 h (« + de » "
         "quand l'arrondi retranche des heures) ; les situations sans activité (demandeur "
         "d'emploi, inactivité, perdu de vue) figurent dans les tableaux, pas dans la ligne.",

@@ -64,10 +64,16 @@ class LadderStanding:
     step: str | None  # None: every step was already sent, none is left
     step_label: str | None  # « rappel n° 1 », « alerte au donneur d'ordre » …
     at: datetime | None
-    due_on: date
+    #: None: no date was given, none is known yet (``at_resumption``).
+    due_on: date | None
     #: The company's last month, when it left the site before this month: the month is asked
     #: of it no more, cancelled or not (its ladder stays stopped).
     left_after: date | None = None
+    #: The lot is suspended: nothing leaves for the month before it resumes.
+    suspended: bool = False
+    #: The lot is suspended and the month was never called: it is asked at the resumption,
+    #: with the date its call gives then (``notices.owed_due_dates``); no step nor date now.
+    at_resumption: bool = False
 
 
 def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
@@ -79,8 +85,21 @@ def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
             f"dernier mois à déclarer est {french_month(ladder.left_after)} ; aucune relance "
             "ne part pour lui."
         )
+    if ladder is not None and ladder.at_resumption:
+        # Never the time its call was planned for: nothing leaves while the lot is suspended.
+        return (
+            "Le mois est de nouveau attendu ; le chantier étant suspendu, aucun appel à "
+            "déclarer n'était parti pour lui : il sera demandé à l'entreprise à la reprise du "
+            "chantier, avec sa date limite, et ses relances suivront."
+        )
     if ladder is None:
         return "Le mois est de nouveau attendu ; ses relances n'avaient pas commencé."
+    if ladder.suspended and ladder.step is not None:
+        return (
+            "Le mois est de nouveau attendu ; le chantier étant suspendu, aucune relance ne "
+            "part pendant la suspension ; à la reprise du chantier, ses relances reprendront "
+            f"où elles en étaient : {ladder.step_label}."
+        )
     if ladder.step is None or ladder.at is None:
         return (
             "Le mois est de nouveau attendu ; toutes ses relances étaient déjà parties, alerte "
@@ -113,6 +132,11 @@ def informed_sentence(cancelled: CancelledDeclaration) -> str:
         return (
             f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
             "le motif, et que ce mois ne lui est plus demandé."
+        )
+    if cancelled.ladder is not None and cancelled.ladder.at_resumption:
+        return (
+            f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
+            "le motif, et que ce mois lui sera demandé à la reprise du chantier."
         )
     return (
         f"L'entreprise en est informée par courriel ({', '.join(cancelled.informed)}) : "
@@ -183,8 +207,16 @@ def cancel_declaration(
                 at=ladder.at,
                 due_on=ladder.due_on,
                 left_after=left_after,
+                suspended=cancelled.suspended,
             )
         )
+        if cancelled.at_resumption:
+            # No call leaves before the resumption: neither the time it was planned for nor
+            # the date it would have given (``notices.owed_due_dates``: « à la reprise »).
+            sent = () if ladder is None else ladder.sent
+            standing = LadderStanding(
+                sent, None, None, None, None, suspended=True, at_resumption=True
+            )
         if standing is None and left_after is not None:
             # Never opened (its call was not due when the company left): nothing will open it.
             due_on = cancellation_notices.released_due_on(

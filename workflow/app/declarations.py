@@ -18,6 +18,7 @@ from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.domain.calendar import local_date
 from workflow.domain.vocabulary import DASHBOARD_ZERO_SOURCE, ZERO_SOURCE
+from workflow.emails.notices import months_named
 from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused
 from workflow.services.declaration_views import (
@@ -302,10 +303,32 @@ class Totals:
     released: int = 0
     #: Owed, their call not sent yet (« appel à venir »): neither missing nor late.
     to_call: int = 0
+    #: Those lines' months, each with the date its call will give (None: its suspended lot
+    #: asks it at the resumption), as their rows say it; one per line, oldest month first.
+    calls: tuple[tuple[date, date | None], ...] = ()
 
     @property
     def owed(self) -> int:
         return self.missing + self.late + self.to_call
+
+    @property
+    def calls_said(self) -> str:
+        """The months whose call is to come, named with what their rows say of their date:
+        « septembre 2026, à la reprise du chantier », « octobre 2026, échéance le 10 novembre
+        2026 » (one group per date, the ones to be asked at the resumption first); "" when
+        there are none."""
+        dates: dict[date | None, list[date]] = {}
+        for month, due_on in self.calls:
+            dates.setdefault(due_on, []).append(month)
+        said = []
+        for due_on in sorted(dates, key=lambda d: (d is not None, d or date.min)):
+            when = (
+                "à la reprise du chantier"
+                if due_on is None
+                else f"échéance le {french_date(due_on)}"
+            )
+            said.append(f"{months_named(dates[due_on])}, {when}")
+        return " ; ".join(said)
 
 
 def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
@@ -324,6 +347,11 @@ def totals(month: date | None, lines: Iterable[ExpectedDeclaration]) -> Totals:
         hours=sum((line.hours or Decimal(0) for line in chosen), Decimal(0)),
         released=count(DeclarationState.RELEASED),
         to_call=count(DeclarationState.TO_CALL),
+        calls=tuple(
+            (line.month, None if line.at_resumption else line.due_on)
+            for line in sorted(chosen, key=lambda line: line.month)
+            if line.state is DeclarationState.TO_CALL
+        ),
     )
 
 

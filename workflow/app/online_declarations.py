@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
@@ -72,6 +73,7 @@ from workflow.services.online_declarations import (
     parse_form,
     same_as_recorded,
     validated_message,
+    zero_line,
 )
 from workflow.services.record_history import merged_into
 from workflow.settings import Settings
@@ -92,6 +94,7 @@ __all__ = [
     "declaration_page",
     "declare_online",
     "lines_of_file",
+    "zero_line",
 ]
 
 
@@ -164,6 +167,10 @@ class DeclarationPage:
     #: with a date counted from then (``notices.owed_due_dates`` gives it none); the page shows
     #: no date, and the month is never late.
     at_resumption: bool = False
+    #: No date was given for the month, and none is known: its lot is suspended and its call
+    #: never left (``notices.owed_due_dates`` gives it none), declared or not; the page shows
+    #: no due date (``at_resumption`` says when it is asked, for a month not declared).
+    undated: bool = False
 
     @property
     def can_declare(self) -> bool:
@@ -297,7 +304,11 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
     # yet has no date, the scheduled one passed uncalled; it is asked after the resumption.
     # A month already declared is asked of nobody: never « pas encore été demandé ».
     told = owed_due_dates(session, clause, company.id, app.settings, now)
-    at_resumption = existing is None and scope.month in told and told[scope.month] is None
+    undated = scope.month in told and told[scope.month] is None
+    at_resumption = existing is None and undated
+    # The date the emails give: a called month's pushed by the days its lot spent suspended
+    # after the call (the ladder's reminders count from it), not the call's bare date.
+    due_on = told.get(scope.month) or due_on
     late = existing is None and not problems and not at_resumption
     return DeclarationPage(
         company=company.name,
@@ -312,6 +323,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         due_on=due_on,
         late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
         at_resumption=at_resumption,
+        undated=undated,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
@@ -332,7 +344,10 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
             for line in existing.lines
         ),
         recorded_total=None if existing is None else existing.total_hours,
-        recorded_at=None if existing is None else existing.recorded_at,
+        # In the service's zone: one saved at 00:30 in Paris is of that day, as its receipt says.
+        recorded_at=None
+        if existing is None
+        else existing.recorded_at.astimezone(app.settings.zone),
         recorded_by=None if existing is None else existing.recorded_by,
         joined_on=None if stopped else joined_on,
     )
@@ -542,6 +557,12 @@ class CheckedMonth:
     replaces: bool
     #: The lines are those recorded already: confirming changes nothing for the month.
     unchanged: bool = False
+    #: What is recorded for the month when ``replaces``: its total hours, its number of people
+    #: and the day it was received (local), for the page to say what a correction replaces
+    #: (« celle que vous aviez envoyée le 5 novembre 2026 (370,17 h, 3 personnes) »).
+    recorded_total: Decimal | None = None
+    recorded_people: int | None = None
+    recorded_on: date | None = None
 
     @property
     def total(self) -> Decimal:
@@ -596,19 +617,26 @@ def _parsed(
     lines: Sequence[LineForm],
     zero: bool,
     now: datetime,
+    zero_months: Sequence[str] = (),
 ) -> dict[date, list[ParsedLine]]:
     """The lines to record, month by month (their people as the lot knows them), or
     ``FormRefused`` with every problem of every month. A line names its month when it was read
-    from a template covering several; each month must be one the link covers
+    from a template covering several, as ``zero_months`` (a template's months declared at zero
+    hours, ``FileLines.zero_months``) name theirs; each month must be one the link covers
     (``covered_months``): the posted month is the company's browser's, never trusted."""
     known = [person.reference for person in page.known]
     known += [line.reference for line in page.recorded or ()]
-    grouped, problems = _by_month(session, app, scope, page, lines, zero, now)
+    grouped, at_zero_months, problems = _by_month(
+        session, app, scope, page, lines, zero, now, zero_months
+    )
     found: dict[date, list[ParsedLine]] = {}
     for month, numbered in grouped.items():
         month_lines = [line for _, line in numbered]
-        # A template's month declared at zero hours (its « 0 » line with no participant).
-        at_zero = bool(month_lines) and all(no_hours(line) for line in month_lines)
+        # A template's month declared at zero hours, or a row of « 0 » naming nobody alone in
+        # its month (the form showing such a month to correct it, ``zero_line``).
+        at_zero = (
+            all(no_hours(line) for line in month_lines) if month_lines else month in at_zero_months
+        )
         parsed, month_problems = parse_form(
             session, canonical_references(month_lines, known), zero or at_zero, now=now
         )
@@ -633,23 +661,31 @@ def _by_month(
     lines: Sequence[LineForm],
     zero: bool,
     now: datetime,
-) -> tuple[dict[date, list[tuple[int, LineForm]]], list[FormProblem]]:
-    """The form's lines by the month they declare, each with its number in the form, and the
+    zero_months: Sequence[str] = (),
+) -> tuple[dict[date, list[tuple[int, LineForm]]], set[date], list[FormProblem]]:
+    """The form's lines by the month they declare, each with its number in the form, the
+    months declared at zero hours among them (``zero_months``, each with no line), and the
     problems of the months named (unreadable, or not covered by the link)."""
     grouped: dict[date, list[tuple[int, LineForm]]] = {scope.month: []}
+    at_zero: set[date] = set()
     problems: list[FormProblem] = []
     if zero:
-        return grouped, problems  # « aucune heure ce mois-ci »: the link's month, and it alone
+        # « aucune heure ce mois-ci »: the link's month, and it alone
+        return grouped, at_zero, problems
     allowed: list[date] | None = None
     refused: dict[date, str] = {}
     said_of: set[date] = set()  # a month refused is said once, on its first line (as a file)
-    for number, line in enumerate(lines, start=1):
+    # The months at zero first (a file's « 0 » line with no participant), then the lines.
+    named: list[tuple[int | None, str, LineForm | None]]
+    named = [(None, month_text, None) for month_text in zero_months]
+    named += [(number, line.month, line) for number, line in enumerate(lines, start=1)]
+    for number, month_text, line in named:
         month = scope.month
-        if line.month.strip() and line.month.strip() != scope.month.isoformat():
+        if month_text.strip() and month_text.strip() != scope.month.isoformat():
             try:
-                month = date.fromisoformat(line.month.strip())
+                month = date.fromisoformat(month_text.strip())
             except ValueError:
-                problems.append(FormProblem(number, "mois", f"« {line.month} » n'est pas un mois."))
+                problems.append(FormProblem(number, "mois", f"« {month_text} » n'est pas un mois."))
                 continue
             if allowed is None:
                 allowed = [c.month for c in covered_months(session, app, scope, now)]
@@ -660,23 +696,33 @@ def _by_month(
                     said = refused.get(month) or outside_message(page.company, month, allowed)
                     problems.append(FormProblem(number, None, said))
                 continue
-        grouped.setdefault(month, []).append((number, line))
-    if len(grouped) > 1 and not grouped[scope.month]:
+        numbered = grouped.setdefault(month, [])
+        if line is None or number is None:
+            at_zero.add(month)
+        else:
+            numbered.append((number, line))
+    if len(grouped) > 1 and not grouped[scope.month] and scope.month not in at_zero:
         del grouped[scope.month]  # a template of other months only: this one is not declared
-    return dict(sorted(grouped.items())), problems
+    return dict(sorted(grouped.items())), at_zero, problems
 
 
 def check_declaration(
-    app: App, token: str, lines: Sequence[LineForm], *, zero: bool
+    app: App,
+    token: str,
+    lines: Sequence[LineForm],
+    *,
+    zero: bool,
+    zero_months: Sequence[str] = (),
 ) -> CheckedDeclaration:
-    """The form as it would be recorded, or ``FormRefused``; writes nothing."""
+    """The form as it would be recorded, or ``FormRefused``; writes nothing. ``zero_months``:
+    the months a template declared at zero hours (``FileLines.zero_months``), ISO dates."""
     now = app.clock()
     with reading(app) as session:
         scope = _scope(session, app, token, now)
         page = _page(session, app, scope, now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        by_month = _parsed(session, app, scope, page, lines, zero, now)
+        by_month = _parsed(session, app, scope, page, lines, zero, now, zero_months)
         months = []
         for month, parsed in by_month.items():
             recorded = find_declaration(session, scope.clause_id, scope.company_id, month)
@@ -686,10 +732,23 @@ def check_declaration(
                     tuple(_checked(line) for line in parsed),
                     recorded is not None,
                     same_as_recorded(recorded, parsed),
+                    **_recorded_figures(recorded, app.settings.zone),
                 )
             )
         every = tuple(line for month in months for line in month.lines)
         return CheckedDeclaration(page, every, zero, tuple(months))
+
+
+def _recorded_figures(recorded: Declaration | None, zone: ZoneInfo) -> dict[str, Any]:
+    """What a month's recorded declaration holds, as its correction's check page names it: its
+    total, its people, the day it was received (as its receipt dates it); nothing when none."""
+    if recorded is None:
+        return {}
+    return {
+        "recorded_total": recorded.total_hours,
+        "recorded_people": len({line.participant_id for line in recorded.lines}),
+        "recorded_on": local_date(recorded.recorded_at, zone),
+    }
 
 
 def _checked(line: ParsedLine) -> CheckedLine:
@@ -746,7 +805,14 @@ class Declared:
     unchanged: tuple[date, ...] = ()
 
 
-def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: bool) -> Declared:
+def declare_online(
+    app: App,
+    token: str,
+    lines: Sequence[LineForm],
+    *,
+    zero: bool,
+    zero_months: Sequence[str] = (),
+) -> Declared:
     """Record the month of ``token`` from the form, or each month of a template covering
     several (``covered_months``): all of them or, at the first problem, nothing
     (``FormRefused`` lists every problem with its line). A month whose lines are those recorded
@@ -758,7 +824,7 @@ def declare_online(app: App, token: str, lines: Sequence[LineForm], *, zero: boo
         page = _page(session, app, scope, unit.now)
         if page.closed_because is not None:
             raise FormRefused([FormProblem(None, None, page.closed_because)])
-        by_month = _parsed(session, app, scope, page, lines, zero, unit.now)
+        by_month = _parsed(session, app, scope, page, lines, zero, unit.now, zero_months)
         actor = f"{page.company} (déclaration en ligne)"
         ids = []
         said: dict[str, list[date]] = {"recorded": [], "corrected": [], "unchanged": []}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from workflow.app.faults import translated_faults
 from workflow.app.lookup import find_buyer
 from workflow.app.unit import reading
 from workflow.bootstrap import App
@@ -20,15 +19,18 @@ from workflow.domain.summary import latest_due_month
 from workflow.emails.digest import Digest
 from workflow.services.annual_report import compile_annual_report
 from workflow.services.digest import compile_digest
-from workflow.services.summaries import compile_for, summary_timing
+from workflow.services.summaries import compile_summary, summary_timing
+from workflow.services.summary_replays import Replay, as_known_at
 
 __all__ = [
     "AnnualReport",
     "Digest",
     "MonthlySummary",
+    "Replay",
     "annual_report",
     "daily_digest",
     "monthly_summary",
+    "summary_as_known",
 ]
 
 
@@ -52,13 +54,38 @@ def monthly_summary(
     Without a month: the last month whose summary has left at ``now``. Earlier in a month, the
     declarations of the month before are not all due yet, and its figures would be read too soon.
     """
-    moment = now or app.clock()
+    return summary_as_known(app, month, buyer=buyer, now=now).summary
+
+
+def summary_as_known(
+    app: App,
+    month: date | None = None,
+    *,
+    buyer: str | int | None = None,
+    now: datetime | None = None,
+) -> Replay:
+    """``monthly_summary``, with the declarations corrected or cancelled since a past ``now``
+    named (``summary_replays``): their totals are the ones of that moment, as the email had
+    them; their lines, no longer known, are in none of the tables by participant."""
+    clock = app.clock()
+    moment = now or clock
     buyer_id = _buyer_id(app, buyer)
     if month is None:
         month = latest_due_month(moment, summary_timing(app.settings))
-    with translated_faults(app):
-        # The very code path of the emails, at this moment: same figures as an email written now.
-        return compile_for(app, month, buyer_id=buyer_id, now=moment)
+    with reading(app) as session:
+        # The very code path of the emails, at this moment: same figures as an email written
+        # then. Only a past moment can have seen a declaration since corrected or cancelled.
+        summary = compile_summary(
+            session,
+            month,
+            buyer_id=buyer_id,
+            now=moment,
+            zone=app.settings.zone,
+            outcome_groups=app.settings.outcome_groups,
+        )
+        if moment >= clock:
+            return Replay(summary, ())
+        return as_known_at(session, summary, moment)
 
 
 def daily_digest(app: App, now: datetime | None = None) -> Digest:

@@ -3,27 +3,22 @@ query: the board's cards and ``clause list`` say « résilié le 15/11/2026 » b
 terminated lot never reads as one whose work simply finished.
 
 A lot is terminated when it is past the end of its works (follow-up or closed), has an end date,
-and its history holds the termination's row (``domain.terminations``): the date said is the end
-as it stands (an end corrected since is the termination date corrected), as ``clause show`` and
-the lot's page say it.
+and its history holds the termination's row (``services.terminations.terminated_lots``, the
+query the monthly summaries read too): the date said is the end as it stands (an end corrected
+since is the termination date corrected), as ``clause show`` and the lot's page say it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import IN_BATCH
-from workflow.adapters.orm import Clause, ClauseHistory
 from workflow.app.unit import reading
-from workflow.domain.stages import ClauseEvent, Stage
-from workflow.domain.terminations import Termination, reason_of
+from workflow.domain.terminations import Termination
 from workflow.runtime import App
-
-#: The stages a terminated lot may be in (its termination stands until it is closed).
-ENDED_STAGES = (Stage.FOLLOW_UP.value, Stage.CLOSED.value)
+from workflow.services.terminations import terminated_lots as terminated_rows
 
 
 def terminated_among(session: Session, ids: Collection[int]) -> dict[int, Termination]:
@@ -31,27 +26,11 @@ def terminated_among(session: Session, ids: Collection[int]) -> dict[int, Termin
     whatever their number: a page of cards names its lots; a longer list (``clause list``, every
     lot) reads the terminated lots of the territory, a few, and keeps those listed."""
     wanted = set(ids)
-    if not wanted:
-        return {}
-    statement = (
-        select(Clause.id, Clause.end_date, ClauseHistory.reason)
-        .join(ClauseHistory, ClauseHistory.clause_id == Clause.id)
-        .where(
-            Clause.stage.in_(ENDED_STAGES),
-            Clause.end_date.is_not(None),
-            ClauseHistory.event == ClauseEvent.TERMINATE.value,
-        )
-        # Oldest first: a lot's latest termination row is the one kept.
-        .order_by(ClauseHistory.at, ClauseHistory.id)
-    )
-    if len(wanted) <= IN_BATCH:
-        statement = statement.where(Clause.id.in_(sorted(wanted)))
-    found: dict[int, Termination] = {}
-    for clause_id, end, text in session.execute(statement):
-        reason = reason_of(text)
-        if clause_id in wanted and reason is not None and end is not None:
-            found[clause_id] = Termination(end, reason)
-    return found
+    named = sorted(wanted) if len(wanted) <= IN_BATCH else None
+    return {
+        clause_id: lot.termination
+        for clause_id, lot in terminated_rows(session, wanted, named).items()
+    }
 
 
 def terminated_lots(app: App, ids: Collection[int]) -> dict[int, Termination]:

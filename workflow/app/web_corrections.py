@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -34,6 +33,7 @@ from workflow.adapters.orm import (
     Participant,
     RecordHistory,
 )
+from workflow.app.calendars import told_due_dates
 from workflow.app.corrections import BuyerCard, CompanyCard, Merge
 from workflow.app.corrections import buyer_card as buyer_card_of
 from workflow.app.corrections import company_card as company_card_of
@@ -51,6 +51,7 @@ from workflow.services.corrections import RecordKind
 from workflow.services.declaration_cancellations import CANCELLING_STAGES
 from workflow.services.lot_calendars import SOURCE_LABELS, Overrides, explain_calendar
 from workflow.services.record_history import HistoryEntry
+from workflow.settings import Settings
 
 T = TypeVar("T")
 
@@ -430,10 +431,15 @@ class RunningLadder:
 
     month: date
     company: str
-    due_on: date
+    #: The date the company was or will be given (``calendars.told_due_dates``); None: its
+    #: suspended lot has not called the month, it is asked at the resumption (« à la reprise »).
+    due_on: date | None
     step_label: str
     #: When the next step leaves, in the settings' zone.
     at: datetime | None
+    #: The lot is suspended: no step leaves before it resumes, whatever ``at`` says (the
+    #: page says « après la reprise du chantier », never a time that passes silently).
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -503,11 +509,14 @@ def _calendar_rules(
     )
 
 
-def _running(session: Session, clause_ids: list[int], zone: ZoneInfo) -> tuple[RunningLadder, ...]:
+def _running(
+    session: Session, clause_ids: list[int], settings: Settings, at: datetime
+) -> tuple[RunningLadder, ...]:
     """The months still running on these lots (not declared, escalation not sent), the ones
-    ``calendar_changes`` re-plans."""
+    ``calendar_changes`` re-plans, each with the due date its company was or will be given."""
     if not clause_ids:
         return ()
+    zone = settings.zone
     rows = session.execute(
         select(DeclarationLadder, Company.name)
         .join(Company, Company.id == DeclarationLadder.company_id)
@@ -518,13 +527,22 @@ def _running(session: Session, clause_ids: list[int], zone: ZoneInfo) -> tuple[R
         )
         .order_by(DeclarationLadder.month, Company.name, DeclarationLadder.id)
     ).all()
+    told = told_due_dates(session, settings, [ladder for ladder, _ in rows], at)
+    suspended = set(
+        session.scalars(
+            select(Clause.id).where(
+                Clause.id.in_(clause_ids), Clause.stage == Stage.SUSPENDED.value
+            )
+        )
+    )
     return tuple(
         RunningLadder(
             ladder.month,
             name,
-            ladder.due_on,
+            told.get((ladder.clause_id, ladder.company_id, ladder.month), ladder.due_on),
             step_label(ladder.next_step),
             ladder.next_step_at.astimezone(zone) if ladder.next_step_at else None,
+            suspended=ladder.clause_id in suspended,
         )
         for ladder, name in rows
     )
@@ -555,7 +573,7 @@ def lot_calendar(app: App, clause_id: int) -> CalendarSheet:
                 if stage in FINAL_STAGES
                 else ""
             ),
-            running=_running(session, [clause.id], app.settings.zone),
+            running=_running(session, [clause.id], app.settings, app.clock()),
         )
 
 
@@ -585,6 +603,6 @@ def buyer_calendar(app: App, buyer_id: int) -> CalendarSheet:
             above="réglage général",
             notices=NOTICE_CHOICES[NoticePreference(buyer.notice_preference)],
             dropped=_dropped(applied),
-            running=_running(session, lots, app.settings.zone),
+            running=_running(session, lots, app.settings, app.clock()),
             open_lots=len(lots),
         )

@@ -7,7 +7,7 @@ writes it as text, csv, xlsx or html. Its figures are plain values: nothing here
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from workflow.domain.french_numbers import french_number
@@ -49,6 +49,28 @@ class OutcomeTypeLine:
 
 
 @dataclass(frozen=True)
+class TerminatedLine:
+    """A lot whose contract was terminated (« marché résilié ») with a date in the year."""
+
+    clause_id: int
+    lot: str  # « Département – M-1 lot 1 – Gros œuvre » (the buyer's name over the territory)
+    on: date  # the termination date, the lot's end
+    hours: Decimal  # declared for the year's months, all before the termination
+
+
+@dataclass(frozen=True)
+class UndeclaredLine:
+    """A lot with monthly declarations of the year expected of its companies and not received
+    (``services.annual_report``): how many companies, how many company x month."""
+
+    clause_id: int
+    lot: str
+    state: str  # « marché résilié le 15/11/2026 », « clôturé sans ces déclarations »…
+    companies: int
+    months: int
+
+
+@dataclass(frozen=True)
 class AnnualReport:
     year: int
     buyer_id: int | None
@@ -73,6 +95,12 @@ class AnnualReport:
     #: Set when the report is compiled before the year is over: its figures stop at this moment
     #: (local time), so the report says so and gives its stages at that date, not 31 December.
     provisional_at: datetime | None = None
+    #: The lots terminated with a date in the year, by date.
+    terminated: tuple[TerminatedLine, ...] = ()
+    #: The lots with declarations of the year never received, and their total (company x
+    #: month), counted on its own: the parts add up to it.
+    undeclared: tuple[UndeclaredLine, ...] = ()
+    undeclared_months: int = 0
 
     @property
     def headline(self) -> str:

@@ -53,7 +53,8 @@ def buyer_key(clause_id: int, company_id: int, last_month: date) -> str:
 @dataclass(frozen=True)
 class OwedMonth:
     """A month up to the last one the company has not declared, and its due date: the one its
-    call gave or will give; None while the lot is suspended and the month not called yet (it
+    call gave (pushed later by the days the lot spent suspended after the call, as the reminders
+    count it) or will give; None while the lot is suspended and the month not called yet (it
     is asked after the resumption, with a date counted from then: « à la reprise »)."""
 
     month: date

@@ -37,7 +37,8 @@ KINDS = (RELEASED, OWED_AGAIN, TERMINATED, ABANDONED)
 @dataclass(frozen=True)
 class StillOwed:
     """A month up to the termination that the company still has to declare: the date it is
-    due by, as its call gave it or as the call to come will (None when unknown)."""
+    due by, as its call gave it (pushed later by the days the lot spent suspended after the
+    call, as the reminders count it) or as the call to come will (None when unknown)."""
 
     month: date
     due_on: date | None

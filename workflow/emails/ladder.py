@@ -184,7 +184,55 @@ def ladder_context(
         # from the new request).
         "asked_again": [],
         "reasked": None,
+        # The company's earlier months on the lot still owed and late (``services``): what the
+        # call and the reminders say of them, one sentence or a short list.
+        "late_before": [],
     }
+
+
+#: « relancée une fois », « deux fois »…: the reminders a month late got.
+_TIMES = {1: "une fois", 2: "deux fois", 3: "trois fois", 4: "quatre fois", 5: "cinq fois"}
+
+
+@dataclass(frozen=True)
+class LateMonth:
+    """An earlier month of the company on the lot, called, still owed and past its due date
+    when a call or a reminder of later months is written, and what happened to it then."""
+
+    month: date
+    #: The date the company is held to (``notices.owed_due_dates``).
+    due_on: date
+    #: The reminders of it that had left.
+    reminders: int
+    #: The day its alert to the buyer was queued, when the outbox held it before this email.
+    alerted_on: date | None
+    #: Else the day the ladder plans that alert for, when it is the month's next step.
+    alert_on: date | None
+
+
+def late_before_context(late: Sequence[LateMonth]) -> list[dict[str, Any]]:
+    """``late_before``: each month with its due date and what happened, each fact a phrase the
+    templates join with « ; » (never a date or a step not certain when the email is written)."""
+    items: list[dict[str, Any]] = []
+    for month in sorted(late, key=lambda m: m.month):
+        status: list[str] = []
+        if month.reminders:
+            status.append("relancée " + _TIMES.get(month.reminders, f"{month.reminders} fois"))
+        if month.alerted_on is not None:
+            status.append(f"signalée au donneur d'ordre le {french_date(month.alerted_on)}")
+        elif month.alert_on is not None:
+            status.append(
+                f"je dois en informer le donneur d'ordre le {french_date(month.alert_on)}"
+            )
+        items.append(
+            {
+                "month": month.month,
+                "month_phrase": months_phrase([month.month]),
+                "due_on": month.due_on,
+                "status": status,
+            }
+        )
+    return items
 
 
 # --- the sample -------------------------------------------------------------------------------

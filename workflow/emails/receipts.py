@@ -74,7 +74,8 @@ def receipt_context(
 ) -> dict[str, Any]:
     """``missing``: the months this company still owes on the lot at the receipt's moment;
     ``next_month``: the next one to open; ``due_dates``: the date each month's call gave, when
-    not the scheduled one (a catch-up call); ``correction``: the month's page, where the company
+    not the scheduled one (a catch-up call; pushed later by the days the lot spent suspended
+    after the call, ``notices.owed_due_dates``); ``correction``: the month's page, where the company
     corrects what it declared (by form or file) until the facilitator validates it;
     ``owed_links``: the page of each month it still owes, so that a late company can catch up
     from the receipt (its older calls' links may have expired); ``replaces``: the month as it

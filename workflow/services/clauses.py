@@ -770,10 +770,18 @@ def _check_works_correction(
                 continue
             month, company = found
             if start > before:
+                # What the facilitator can do (user trial: the refusal left a wrong start with
+                # no way out): the months asked stay asked, a month nobody worked is recorded
+                # at zero, which ends its reminders. (``before`` is set: the lot has a start.)
                 raise InputRefused(
                     f"Démarrage : le {start_date:%d/%m/%Y} est après {french_month(month)}, mois "
                     f"{whose} {company} ; le démarrage ne peut pas suivre un mois déjà "
-                    "demandé."
+                    "demandé. Si personne n'a travaillé sur le lot avant le "
+                    f"{start_date:%d/%m/%Y}, enregistrez ces mois à zéro heure pour chaque "
+                    "entreprise qui ne les a pas déclarés (clauses declaration zero --clause "
+                    f"{clause.id} --company N° --month MM/AAAA) : leurs relances s'arrêtent ; "
+                    "le temps écoulé reste compté depuis le démarrage enregistré, en "
+                    f"{french_month(before)}."
                 )
             raise InputRefused(
                 f"Démarrage : le {start_date:%d/%m/%Y} avancerait le lot avant "

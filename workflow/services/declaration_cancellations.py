@@ -21,7 +21,7 @@ from workflow.domain.events import DeclarationCancelled, require_aware
 from workflow.domain.stages import LABELS, Stage
 from workflow.emails.phrases import month_phrase
 from workflow.errors import InputRefused, NotFound
-from workflow.services.cancellation_notices import cancellation_recipients
+from workflow.services.cancellation_notices import cancellation_recipients, expected_again
 from workflow.services.clauses import Publish, get_clause, history_instant
 from workflow.services.declarations import (
     DECLARATION_CANCELLED,
@@ -66,6 +66,13 @@ class CancelledDeclaration:
     #: Outcomes of its participants that counted until then and no longer do: they had no
     #: other hours on the lot.
     uncounted: tuple[UncountedOutcome, ...] = ()
+    #: The lot is suspended: nothing leaves for the month (call, reminder, alert) before it
+    #: resumes, on a day nobody knows yet; ``ladder`` says where its steps will stand then.
+    suspended: bool = False
+    #: The lot is suspended and the month was never called: it is asked at the resumption, with
+    #: the date its call gives then (``notices.owed_due_dates`` gives it none), never at the
+    #: time ``ladder`` plans its call, which the suspension holds back.
+    at_resumption: bool = False
 
 
 def cancel_declaration(
@@ -144,6 +151,8 @@ def cancel_declaration(
             + ("" if said is None else f" – {said}"),
         )
     )
+    # What the company is told (``cancellation_notices.expected_again``), the command says too.
+    expected = expected_again(session, clause, company.id, month, settings, at)
     publish(
         session,
         DeclarationCancelled(
@@ -173,4 +182,6 @@ def cancel_declaration(
         ladder=ladder,
         informed=cancellation_recipients(session, clause.id, company.id, declaration_id, now),
         uncounted=uncounted,
+        suspended=expected.suspended,
+        at_resumption=expected.suspended and expected.due_on is None,
     )

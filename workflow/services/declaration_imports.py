@@ -531,6 +531,14 @@ class Resolver:
         return candidates[0]
 
 
+#: Why a line's empty hours are refused, and how to put it right, as the calls' « Comment
+#: déclarer » says it (``declaration_howto``): 0 for a person who did not work, or no line.
+BLANK_HOURS = (
+    "valeur manquante ; indiquez 0 si cette personne n'a pas travaillé sur le lot ce mois-là, "
+    "ou supprimez sa ligne."
+)
+
+
 def _parse_sex(reader: RowReader) -> Sex | None:
     raw = reader.raw("sex")
     if not raw:
@@ -564,8 +572,11 @@ def _parse_declaration_line(
     criterion = reader.choice("criterion", CRITERION_LABELS, CRITERION_ALIASES, required=False)
     contract = reader.choice("contract", CONTRACT_LABELS, CONTRACT_ALIASES)
     mode = reader.choice("mode", DELIVERY_MODE_LABELS, DELIVERY_MODE_ALIASES)
-    hours = reader.hours("hours")
-    if hours is not None and (problem := hours_problem(hours)):
+    hours = reader.hours("hours", required=False)
+    if not reader.raw("hours"):
+        # A template's line pre-filled for a person: the call says to write 0 or delete it.
+        reader.fail("hours", BLANK_HOURS)
+    elif hours is not None and (problem := hours_problem(hours)):
         reader.fail("hours", problem)
     sex = _parse_sex(reader)
     birth_year = _parse_birth_year(reader, now)
@@ -718,13 +729,15 @@ def _with_file_identity(line: _Line, first: dict[tuple[str, str], tuple[Sex | in
 @dataclass(frozen=True)
 class DeclarationFile:
     """A declaration file read and accepted (``read_declarations``): each company x lot x month
-    it declares (a group whose ``at_zero`` holds is a month declared with no hours), the
-    warnings, the participants already recorded by reference, and the months it leaves blank."""
+    it declares, the warnings, the participants already recorded by reference, the months it
+    leaves blank, and the months it declares at zero hours (``zero_months``: a « 0 » line with
+    no participant, and no participant line, for the month; their groups hold no line)."""
 
     groups: list[_Group]
     warnings: list[FieldError]
     known: dict[str, Participant]
     blank_months: list[BlankMonth]
+    zero_months: tuple[date, ...] = ()
 
 
 def read_declarations(
@@ -754,7 +767,8 @@ def read_declarations(
     if parsed.errors:
         raise FileRefused(table.source, table.in_order(parsed.errors))
     blank = blank_months(session, parsed.blank, zone=zone, now=now)
-    return DeclarationFile(parsed.groups, parsed.warnings, parsed.known, blank)
+    zero = tuple(sorted({group.month for group in parsed.groups if group.at_zero}))
+    return DeclarationFile(parsed.groups, parsed.warnings, parsed.known, blank, zero)
 
 
 def _check_file(

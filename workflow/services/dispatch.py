@@ -12,9 +12,11 @@ LOCKED``; SQLite claims with a conditional ``UPDATE`` inside a ``BEGIN IMMEDIATE
 
 Before sending, the owner *fences* its rows: one committed ``UPDATE ... WHERE id IN (...) AND
 claimed_by = ? AND state = 'sending' AND lease_until > now`` that extends their lease and notes
-``send_started_at``, for a window of ``FENCE_WINDOW`` rows, the next window while the last message
-of the one before is on the wire (``FencesAhead``); a fence older than a third of the lease is taken
-again before its row goes. A row another instance took over (its lease had ended) fails the fence
+``send_started_at``, a few rows at a time, taken ahead while the messages before them are on the
+wire, never more than ``FENCE_WINDOW`` rows fenced and not handed to the server (``FencesAhead``);
+a fence older than a third of the lease is taken again before its row goes. Fences and outcomes
+are committed on connections the pass holds (``Ledger``), each commit a short transaction of its
+own. A row another instance took over (its lease had ended) fails the fence
 and is not sent here. Outcomes are recorded under the same ownership condition; a run that finds
 one of its rows gone logs it. When a lease ends:
 
@@ -46,18 +48,26 @@ instant the caller passes: a simulated or ``--now`` pass may queue mail for the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import random
 import secrets
+import select as selectors
 import signal
 import socket
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from workflow.adapters.dialects import skipping_locked
 from workflow.adapters.mail import (
@@ -176,6 +186,7 @@ class Claimed:
 
 #: The outbox columns a claim reads, in ``Claimed``'s order.
 _CLAIMED_COLUMNS = tuple(name for name in Claimed.__dataclass_fields__ if name != "attachments")
+_CLAIM_RETURNS = tuple(getattr(OutboxMessage, name) for name in _CLAIMED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -336,9 +347,10 @@ def claim_due(
         sendable_until=terms.sendable_until,
         outage_now=terms.outage_now,
     )
-    columns = [getattr(OutboxMessage, name) for name in _CLAIMED_COLUMNS]
+    # The ids first: the sort and the row locks carry two columns, not the bodies (6 kB each);
+    # the columns a send needs come back from the claim's own UPDATE (RETURNING).
     query = (
-        select(*columns)
+        select(OutboxMessage.id)
         .where(condition)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
@@ -348,30 +360,28 @@ def claim_due(
         if report is not None:
             report.uncertain += len(uncertain)
         query = skipping_locked(query, session)
-        rows = session.execute(query).all()
-        if not rows:
+        ids = list(session.scalars(query))
+        if not ids:
             return []
         # On PostgreSQL the rows are already ours (locked); on SQLite the condition is the claim.
-        claimed = set(
-            session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]), condition)
-                .values(
-                    state=OutboxState.SENDING.value,
-                    claimed_at=wall_now,
-                    claimed_by=terms.owner,
-                    lease_until=wall_now + terms.lease,
-                    send_started_at=None,
-                )
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
+        rows = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), condition)
+            .values(
+                state=OutboxState.SENDING.value,
+                claimed_at=wall_now,
+                claimed_by=terms.owner,
+                lease_until=wall_now + terms.lease,
+                send_started_at=None,
             )
-        )
-        files = message_attachments(session, sorted(claimed))
+            .returning(*_CLAIM_RETURNS)
+            .execution_options(synchronize_session=False)
+        ).all()
+        files = message_attachments(session, sorted(row.id for row in rows)) if rows else {}
+    order = {row_id: place for place, row_id in enumerate(ids)}
     return [
         Claimed(**row._asdict(), attachments=tuple(files.get(row.id, ())))
-        for row in rows
-        if row.id in claimed
+        for row in sorted(rows, key=lambda row: order[row.id])
     ]
 
 
@@ -387,21 +397,183 @@ _FENCE = (
     .values(lease_until=bindparam("until"), send_started_at=bindparam("wall_now"))
     .returning(TABLE.c.id)
 )
+_HELD = (
+    TABLE.c.claimed_by == bindparam("owner"),
+    TABLE.c.state == OutboxState.SENDING.value,
+    TABLE.c.lease_until > bindparam("wall_now"),
+)
+# The rows another transaction holds are skipped, never waited for: on PostgreSQL the pass's
+# fences and outcome commits run side by side (``Ledger``), and two refreshes, or a refresh and
+# an outcome commit, each locking rows the other wants, would deadlock. A row skipped is being
+# fenced (its lease extended) or recorded by this run; else the next refresh, a third of the
+# lease later, takes it. SQLite (one writer at a time) has no row locks: ``FOR UPDATE`` is
+# left out there by SQLAlchemy.
 _REFRESH = (
     update(TABLE)
-    .where(
-        TABLE.c.claimed_by == bindparam("owner"),
-        TABLE.c.state == OutboxState.SENDING.value,
-        TABLE.c.lease_until > bindparam("wall_now"),
-    )
+    .where(TABLE.c.id.in_(select(TABLE.c.id).where(*_HELD).with_for_update(skip_locked=True)))
     .values(lease_until=bindparam("until"))
 )
-#: Rows fenced by one commit, the next ones fenced while the last is on the wire.
+#: Rows fenced and not handed to the server yet, at most (what a crash can leave uncertain
+#: although it never left, besides the row on the wire).
 FENCE_WINDOW = 4
+#: Rows fenced by one commit once under way: the next ones are fenced while the messages before
+#: them go, a commit having ``FENCE_WINDOW - FENCE_CHUNK + 1`` sends to come back in.
+FENCE_CHUNK = 2
+
+
+def fence_chunk(app: App) -> int:
+    """``FENCE_CHUNK`` where a commit waits for the disk (PostgreSQL); on SQLite (no flush at
+    commit, one writer at a time) a whole window per commit, the fewest commits."""
+    return FENCE_CHUNK if app.engine.dialect.name == "postgresql" else FENCE_WINDOW
+
+
+@contextmanager
+def _committed(app: App, connection: Connection | None) -> Iterator[Connection]:
+    """One transaction, committed on leaving: on ``connection`` if given (a ``Ledger``'s),
+    else on a connection from the pool."""
+    if connection is None:
+        with app.engine.begin() as pooled:
+            yield pooled
+    else:
+        with connection.begin():
+            yield connection
+
+
+_T = TypeVar("_T")
+
+
+class Ledger:
+    """The pass's own connections for its fences and outcomes, each held by one worker thread
+    from its first commit to the end of the pass.
+
+    A commit taken from the pool costs a checkout and, on PostgreSQL, a liveness ping (one more
+    round trip, paid while the loop may be waiting for that very fence): with one fence every
+    two messages, that was about a fifth of the fence's time (BENCHMARKS.md). Each transaction stays
+    one short commit; only the connection outlives it. A connection the server closed while it
+    was idle is replaced before its next use, as the pool's ping would (``_cut_while_idle``); a
+    connection cut under a statement is replaced and the statement made again (``run``); a
+    connection that fails otherwise is closed (the pool checks it before lending it again) and
+    the next call opens another. SQLite has one writer at a time: one thread there, so that
+    fences queue here instead of in its busy handler; PostgreSQL gets ``workers`` threads, so
+    that a fence ahead and an outcome commit share the WAL flush instead of waiting for each
+    other."""
+
+    def __init__(self, app: App, workers: int = 3) -> None:
+        self.app = app
+        if app.engine.dialect.name == "sqlite":
+            workers = 1
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="clauses-ledger")
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.connections: list[Connection] = []
+        self._fence: DriverFence | None = None
+
+    def fence(self, connection: Connection) -> DriverFence:
+        """The fence statement for this database's driver, made once."""
+        if self._fence is None:
+            self._fence = DriverFence(connection)
+        return self._fence
+
+    def submit(self, func: Callable[[Connection], _T]) -> asyncio.Future[_T]:
+        """``func(connection)`` in one of the ledger's threads, on that thread's connection,
+        handed to the thread now (not at the loop's next turn)."""
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(
+            self.executor, context.run, self.run, func
+        )
+
+    def run(self, func: Callable[[Connection], _T]) -> _T:
+        """``func`` on the calling thread's connection, replaced first if the server closed it
+        while it was idle, as the pool's ping at checkout would: a cut between two transactions
+        goes unnoticed.
+
+        A cut under ``func`` (mid-transaction: SQLAlchemy's ``DBAPIError``,
+        ``connection_invalidated``) is made good by running ``func`` once more on a new
+        connection: what the ledger runs is made to be run twice (a fence made again extends the
+        same lease; an outcome group committed again finds its rows written, ``record_outcomes``),
+        so the pass goes on as after a cut between two transactions, instead of stopping with
+        messages on the wire and failing although nothing was lost. A second failure, or any
+        other error, fails the pass as anywhere else; an outcome group it was writing is kept
+        (``Recorder``)."""
+        connection = self._connection()
+        try:
+            return func(connection)
+        except DBAPIError as exc:
+            self._drop(connection)
+            if not exc.connection_invalidated:
+                raise
+            log.warning(
+                "connexion à la base coupée pendant l'envoi : opération refaite sur une autre",
+                extra={"action": "mail.db_reconnected", "detail": str(exc.orig).partition("\n")[0]},
+            )
+        except BaseException:
+            self._drop(connection)
+            raise
+        connection = self._connection()
+        try:
+            return func(connection)
+        except BaseException:
+            self._drop(connection)
+            raise
+
+    def _connection(self) -> Connection:
+        connection: Connection | None = getattr(self.local, "connection", None)
+        if connection is not None and _cut_while_idle(connection):
+            with suppress(Exception):
+                connection.invalidate()
+            self._drop(connection)
+            connection = None
+        if connection is None:
+            connection = self.app.engine.connect()
+            self.local.connection = connection
+            with self.lock:
+                self.connections.append(connection)
+        return connection
+
+    def _drop(self, connection: Connection) -> None:
+        """Close a connection that failed; the thread's next call takes another."""
+        self.local.connection = None
+        with self.lock:
+            self.connections.remove(connection)
+        with suppress(Exception):  # a cut connection may fail to give itself back
+            connection.close()
+
+    def close(self) -> None:
+        """Wait for the commits under way, then give the connections back to the pool."""
+        self.executor.shutdown(wait=True)
+        for connection in self.connections:
+            with suppress(Exception):  # one cut since its last use: the pool drops it
+                connection.close()
+        self.connections.clear()
+
+
+def _cut_while_idle(connection: Connection) -> bool:
+    """Whether the server closed this connection since its last transaction (restarted, backend
+    terminated): the pool's ping at checkout, paid only where the server sent something while
+    the connection was idle (its goodbye), not a round trip at each use. SQLite: never."""
+    driver = connection.connection.dbapi_connection
+    fileno = getattr(driver, "fileno", None)
+    if driver is None or fileno is None:
+        return False
+    try:
+        # ``poll``, not ``select``: a process with a thousand files open has descriptors that
+        # ``select`` refuses, and every fence would then reconnect.
+        poller = selectors.poll()
+        poller.register(fileno(), selectors.POLLIN)
+        if not poller.poll(0):
+            return False
+        return not connection.dialect.do_ping(driver)
+    except Exception:  # closed, or the ping failed: cut
+        return True
 
 
 def fence_rows(
-    app: App, row_ids: Sequence[int], terms: Claim, wall_now: datetime, refresh: bool = False
+    app: App,
+    row_ids: Sequence[int],
+    terms: Claim,
+    wall_now: datetime,
+    refresh: bool = False,
+    connection: Connection | None = None,
 ) -> set[int]:
     """The rows of ``row_ids`` this run still holds: their lease extended, noted handed over.
 
@@ -414,11 +586,86 @@ def fence_rows(
         "wall_now": wall_now,
         "until": wall_now + terms.lease,
     }
-    with app.engine.begin() as connection:
-        ours = set(connection.execute(_FENCE, values).scalars())
+    with _committed(app, connection) as writer:
+        ours = set(writer.execute(_FENCE, values).scalars())
         if ours and refresh:
-            connection.execute(_REFRESH, values)
+            writer.execute(_REFRESH, values)
     return ours
+
+
+class DriverFence:
+    """``_FENCE`` written for the database driver itself, for a ledger's connection: the same
+    statement and values, without SQLAlchemy's work per execution (caching key, parameter
+    expansion, result wrapping), more than half of a fence's CPU time (BENCHMARKS.md); the
+    fence runs every two to four messages.
+
+    The transaction is the driver's own: ``BEGIN IMMEDIATE`` on SQLite (as ``make_engine``
+    does), the driver's implicit one on PostgreSQL; committed before returning, rolled back
+    on any error, so the SQLAlchemy connection around it never sees a transaction open. A
+    driver error is raised as SQLAlchemy would raise it (``DBAPIError``, a cut connection
+    ``connection_invalidated`` and the connection invalidated), so that the ledger's retry and
+    the service's account of a database fault see it as they see any other statement's.
+    Datetimes are converted as SQLAlchemy converts them for this dialect (on SQLite, the
+    same text, microseconds included)."""
+
+    def __init__(self, connection: Connection) -> None:
+        dialect = connection.dialect
+        self.dialect = dialect
+        self.sqlite = dialect.name == "sqlite"
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        column_type = TABLE.c.lease_until.type.dialect_impl(dialect)
+        self.to_db: Callable[[Any], Any] = column_type.bind_processor(dialect) or (lambda v: v)
+        self.statements: dict[int, str] = {}
+
+    def sql(self, count: int) -> str:
+        statement = self.statements.get(count)
+        if statement is None:
+            m = self.mark
+            ids = ", ".join([m] * count)
+            statement = self.statements[count] = (
+                f"UPDATE {TABLE.name} SET lease_until = {m}, send_started_at = {m} "
+                f"WHERE id IN ({ids}) AND claimed_by = {m} AND state = {m} "
+                f"AND lease_until > {m} RETURNING id"
+            )
+        return statement
+
+    def __call__(
+        self, connection: Connection, row_ids: Sequence[int], terms: Claim, wall_now: datetime
+    ) -> set[int]:
+        wall, until = self.to_db(wall_now), self.to_db(wall_now + terms.lease)
+        values = (until, wall, *row_ids, terms.owner, OutboxState.SENDING.value, wall)
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
+        statement = self.sql(len(row_ids))
+        try:
+            cursor = driver.cursor()
+            try:
+                if self.sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(statement, values)
+                ours = {int(found[0]) for found in cursor.fetchall()}
+                driver.commit()
+            finally:
+                with suppress(Exception):
+                    cursor.close()
+        except BaseException as exc:
+            error = self.dialect.loaded_dbapi.Error
+            cut = isinstance(exc, error) and self.dialect.is_disconnect(exc, driver, None)
+            with suppress(Exception):  # on a cut connection the rollback fails too
+                driver.rollback()
+            if not isinstance(exc, error):
+                raise
+            if cut:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                statement,
+                values,
+                exc,
+                error,
+                connection_invalidated=cut,
+                dialect=self.dialect,
+            ) from exc
+        return ours
 
 
 def fence(app: App, row_id: int, terms: Claim, wall_now: datetime, refresh: bool = False) -> bool:
@@ -429,7 +676,7 @@ def fence(app: App, row_id: int, terms: Claim, wall_now: datetime, refresh: bool
 _RECORD = (
     update(TABLE)
     .where(
-        TABLE.c.id == bindparam("row_id"),
+        TABLE.c.id.in_(bindparam("row_ids", expanding=True)),
         TABLE.c.claimed_by == bindparam("owner"),
         # An uncertain row is still this run's to settle with a sure answer (accepted, refused
         # for good): what it knows beats what the other instance could only suspect.
@@ -449,43 +696,53 @@ _RECORD = (
         lease_until=None,
         send_started_at=None,
     )
+    .returning(TABLE.c.id)
 )
 
 #: Outcomes that say for sure whether the message arrived.
 _SURE = (OutboxState.SENT.value, OutboxState.FAILED.value)
 
 
-def record_outcomes(app: App, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+def record_outcomes(
+    app: App, owner: str, outcomes: Sequence[Outcome], connection: Connection | None = None
+) -> list[Outcome]:
     """One commit for the given outcomes, on the rows this run still holds; returns the others.
 
-    ``claimed_by`` stays on a recorded row: it says which run sent it."""
-    params = [
-        {
-            "row_id": o.id,
-            "owner": owner,
-            "resolves": o.state in _SURE,
-            "new_state": o.state,
-            "new_attempts": o.attempts,
-            "new_next": o.next_attempt_at,
-            "new_error": o.last_error,
-            "new_refused": o.refused_recipients,
-            "new_sent_at": o.sent_at,
-        }
-        for o in outcomes
-    ]
-    with app.transaction() as session:
-        connection = session.connection()
-        connection.execute(_RECORD, params)
-        # Read back in the same transaction (the rows are locked by the update): executemany's
-        # row count is not reliable on every driver.
-        ids = [o.id for o in outcomes]
-        found = {
-            row_id: (by, state)
-            for row_id, by, state in connection.execute(
-                select(TABLE.c.id, TABLE.c.claimed_by, TABLE.c.state).where(TABLE.c.id.in_(ids))
+    Outcomes that write the same values (the messages of a pass accepted at first try: the same
+    state, attempt count and ``sent_at``) go in one ``UPDATE ... WHERE id IN (...)``, which
+    returns the rows it changed. ``claimed_by`` stays on a recorded row: it says which run
+    sent it."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for o in outcomes:
+        values = (o.state, o.attempts, o.next_attempt_at, o.last_error, o.refused_recipients)
+        groups.setdefault((*values, o.sent_at), []).append(o.id)
+    recorded: set[int] = set()
+    with _committed(app, connection) as writer:
+        for (state, attempts, next_at, error, refused, sent_at), ids in groups.items():
+            params = {
+                "row_ids": ids,
+                "owner": owner,
+                "resolves": state in _SURE,
+                "new_state": state,
+                "new_attempts": attempts,
+                "new_next": next_at,
+                "new_error": error,
+                "new_refused": refused,
+                "new_sent_at": sent_at,
+            }
+            recorded.update(writer.execute(_RECORD, params).scalars())
+        missed = [o.id for o in outcomes if o.id not in recorded]
+        if missed:
+            # Already in its new state under this run: the same commit made again, its first
+            # try having gone through before its connection was found cut (``Ledger``).
+            found = writer.execute(
+                select(TABLE.c.id, TABLE.c.state).where(
+                    TABLE.c.id.in_(missed), TABLE.c.claimed_by == owner
+                )
             )
-        }
-    return [o for o in outcomes if found.get(o.id) != (owner, o.state)]
+            states = {row_id: state for row_id, state in found}
+            recorded.update(o.id for o in outcomes if states.get(o.id) == o.state)
+    return [o for o in outcomes if o.id not in recorded]
 
 
 def sent_outcome(row: Claimed, accepted: Accepted, now: datetime) -> Outcome:
@@ -597,8 +854,10 @@ class Recorder:
         report: DispatchReport,
         group_size: int = GROUP_SIZE,
         group_delay: float = GROUP_DELAY,
+        ledger: Ledger | None = None,
     ) -> None:
         self.app = app
+        self.ledger = ledger
         self.owner = owner
         self.report = report
         self.group_size = group_size
@@ -644,10 +903,20 @@ class Recorder:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            await asyncio.to_thread(self._commit, group)
+            try:
+                if self.ledger is None:
+                    await asyncio.to_thread(self._commit, group)
+                else:
+                    await self.ledger.submit(partial(self._commit, group))
+            except BaseException:
+                # Not committed (or not known to be): the group waits again, for ``close``
+                # (the pass stops at the next outcome, ``_start``). Committed twice, it changes
+                # nothing the second time: ``record_outcomes`` finds its rows already written.
+                self.waiting[:0] = group
+                raise
 
-    def _commit(self, group: Sequence[Outcome]) -> None:
-        lost = record_outcomes(self.app, self.owner, group)
+    def _commit(self, group: Sequence[Outcome], connection: Connection | None = None) -> None:
+        lost = record_outcomes(self.app, self.owner, group, connection)
         self.commits += 1
         for outcome in lost:
             # Its lease ended and another instance took the row (or it stayed uncertain): what
@@ -671,9 +940,23 @@ class Recorder:
             self._timer = None
         group, self.waiting = self.waiting, []
         if group:
-            self._commit(group)
+            self._commit_here(group)
         if self._writing is not None:
-            await asyncio.shield(self._writing)
+            try:
+                await asyncio.shield(self._writing)
+            finally:
+                # A commit that failed in the worker gave its group back: one more try here.
+                group, self.waiting = self.waiting, []
+                if group:
+                    self._commit_here(group)
+
+    def _commit_here(self, group: Sequence[Outcome]) -> None:
+        """``_commit`` in the calling thread; on the ledger's terms if the pass has one (a cut
+        under it made good, ``Ledger.run``), as the commits of its worker threads."""
+        if self.ledger is None:
+            self._commit(group)
+        else:
+            self.ledger.run(partial(self._commit, group))
 
 
 def release_claims(
@@ -798,6 +1081,10 @@ class Pass:
     refreshed: datetime | None = None
     #: A send of this pass went through: the route works (``release_outage_waiting``).
     route_works: bool = False
+    #: Where fences are committed; None: a worker thread and a pooled connection each time.
+    ledger: Ledger | None = None
+    #: Rows per fence commit once under way (``FencesAhead``).
+    fence_chunk: int = FENCE_CHUNK
 
     def send_date(self) -> datetime:
         """The pass's instant moved on by the time spent since; never ahead of the real clock
@@ -806,15 +1093,27 @@ class Pass:
         date = self.now + (wall - self.wall_start)
         return min(date, wall) if self.reaches_inboxes else date
 
-    def fence(self, rows: Sequence[Claimed]) -> tuple[datetime, set[int]]:
+    def fence(
+        self, rows: Sequence[Claimed], connection: Connection | None = None
+    ) -> tuple[datetime, set[int]]:
         """When the fence was taken, and the rows it kept."""
         wall = self.wall()
         # Extending every row held costs one more statement: once a third of the lease is gone.
         refresh = self.refreshed is None or wall - self.refreshed >= self.terms.lease / 3
-        ours = fence_rows(self.app, [row.id for row in rows], self.terms, wall, refresh=refresh)
+        ids = [row.id for row in rows]
+        if connection is not None and not refresh and self.ledger is not None:
+            ours = self.ledger.fence(connection)(connection, ids, self.terms, wall)
+        else:
+            ours = fence_rows(self.app, ids, self.terms, wall, refresh, connection)
         if ours and refresh:
             self.refreshed = wall
         return wall, ours
+
+    def fence_in_thread(self, rows: Sequence[Claimed]) -> asyncio.Future[tuple[datetime, set[int]]]:
+        """``fence`` in a worker thread (the ledger's, if the pass has one), started now."""
+        if self.ledger is None:
+            return asyncio.ensure_future(asyncio.to_thread(self.fence, rows))
+        return self.ledger.submit(lambda connection: self.fence(rows, connection))
 
     def fresh(self, fenced_at: datetime) -> bool:
         """A fence younger than a third of the lease leaves room for the longest send."""
@@ -822,29 +1121,49 @@ class Pass:
 
 
 class FencesAhead:
-    """Fences rows a few at a time (``FENCE_WINDOW``), the next few while the message before
-    them is on the wire, in a worker thread.
+    """Fences rows a few at a time, the next few while the messages before them are on the
+    wire, in a worker thread.
 
     One commit per message, waited for between two sends, would cost a database round trip per
     message (half the dispatcher's pace on SQLite). Fenced ahead, a row counts as handed over a
     few messages early: a crash in that window leaves it ``uncertain`` although it never left,
-    the safe side. A stop gives such rows back (``unsent``), since they are known not sent.
+    the safe side, so never more than ``window`` rows are fenced and not handed over. A stop
+    gives such rows back (``unsent``), since they are known not sent.
+
+    The first fence of a batch takes a whole window; then ``chunk`` rows at a time, as soon as
+    they fit in the window. With a chunk of half the window (PostgreSQL, where a commit waits for
+    the disk), a fence has two or three sends to come back in instead of one; with a chunk of
+    the whole window (SQLite), there are half as many commits.
     """
 
-    def __init__(self, run: Pass, batch: Sequence[Claimed], window: int = FENCE_WINDOW) -> None:
+    def __init__(
+        self,
+        run: Pass,
+        batch: Sequence[Claimed],
+        window: int = FENCE_WINDOW,
+        chunk: int | None = None,
+    ) -> None:
         self.run = run
         self.batch = batch
         self.window = window
+        self.chunk = max(1, min(run.fence_chunk if chunk is None else chunk, window))
         #: Each window: its first row's index, its row count, its fence (the ids it kept).
         self.windows: list[tuple[int, int, asyncio.Future[tuple[datetime, set[int]]]]] = []
         self.covered = 0  # rows [0, covered) have a fence started
         self.tried = 0  # rows [0, tried) were handed to the connection or settled
 
     def start(self) -> None:
-        """Fence the next window if none covers the row after the one about to go."""
-        if self.covered <= self.tried and self.covered < len(self.batch):
-            rows = self.batch[self.covered : self.covered + self.window]
-            future = asyncio.ensure_future(asyncio.to_thread(self.run.fence, rows))
+        """Fence a whole window if no fence covers the next row to try; else the next ``chunk``
+        rows as soon as they fit within ``window`` rows fenced and not handed over."""
+        while self.covered < len(self.batch):
+            if self.covered <= self.tried:
+                count = self.window
+            elif self.covered + self.chunk <= self.tried + self.window:
+                count = self.chunk
+            else:
+                return
+            rows = self.batch[self.covered : self.covered + count]
+            future = self.run.fence_in_thread(rows)
             self.windows.append((self.covered, len(rows), future))
             self.covered += len(rows)
 
@@ -865,7 +1184,7 @@ class FencesAhead:
         fenced_at, ours = await future
         if row.id in ours and not self.run.fresh(fenced_at):
             # The send before took long: fenced again now, in case the lease ran out meanwhile.
-            fenced_at, ours = await asyncio.to_thread(self.run.fence, [row])
+            fenced_at, ours = await self.run.fence_in_thread([row])
         if row.id in ours:
             return True
         # Another instance took it, or found its lease over and made it uncertain: this run
@@ -1030,8 +1349,20 @@ async def dispatch_due_async(
         outage_now=outage_now,
     )
     due = now if terms.sendable_until is None else min(now, terms.sendable_until)
-    run = Pass(app, now, terms, wall, rand, should_stop, reaches_inboxes, wall_start=start)
-    recorder = Recorder(app, terms.owner, report, group_size=group_size)
+    ledger = Ledger(app)
+    run = Pass(
+        app,
+        now,
+        terms,
+        wall,
+        rand,
+        should_stop,
+        reaches_inboxes,
+        wall_start=start,
+        ledger=ledger,
+        fence_chunk=fence_chunk(app),
+    )
+    recorder = Recorder(app, terms.owner, report, group_size=group_size, ledger=ledger)
 
     def claim() -> asyncio.Future[list[Claimed]]:
         return asyncio.ensure_future(
@@ -1066,11 +1397,14 @@ async def dispatch_due_async(
                         else:
                             released_since_claim = True
         finally:
-            await recorder.close()
-            if claiming is not None:
-                # Stopped early (server out of reach, error, cancellation): rows claimed ahead
-                # go back untouched; if even this fails, their lease frees them.
-                release_claims(app, await asyncio.shield(claiming), terms.owner)
+            try:
+                await recorder.close()
+                if claiming is not None:
+                    # Stopped early (server out of reach, error, cancellation): rows claimed
+                    # ahead go back untouched; if even this fails, their lease frees them.
+                    release_claims(app, await asyncio.shield(claiming), terms.owner)
+            finally:
+                ledger.close()
     if reaches_inboxes:
         _warn_future(app, start)
     if report.outage:

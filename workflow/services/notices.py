@@ -51,6 +51,7 @@ from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import (
     CatchUp,
     Interval,
+    LadderDays,
     LadderStep,
     add_months,
     due_after_call,
@@ -61,6 +62,7 @@ from workflow.domain.calendar import (
     month_start,
     months_between,
     sending_slot,
+    suspended_days,
 )
 from workflow.domain.events import (
     AwardChange,
@@ -112,6 +114,7 @@ from workflow.services import company_pauses
 from workflow.services.abandon_notices import tell_abandoned, to_welcome_again
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
+from workflow.services.declaration_views import held_due
 from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
@@ -184,6 +187,24 @@ def _pairs(session: Session, statement: Select[Any, Any]) -> dict[Any, Any]:
     return {row[0]: row[1] for row in session.execute(statement)}
 
 
+def declarations_received(session: Session, clause: Clause) -> int:
+    """The monthly declarations the lot received, the « X » of a notice's « X sur Y ».
+
+    One declaration per company x month: a lot with a holder and a subcontractor owes two a
+    month, and « 3 sur 11 » counted by months alone hid the subcontractor's missing ones. Only
+    the companies of the award as it stands, the ones the expected count « Y » is counted over
+    (a subcontractor replaced since keeps its hours in the totals, not a place in this count);
+    every month they declared, a month the facilitator recorded outside the months asked of
+    the company included (the termination's « Y » counts it as expected: ``_termination``)."""
+    received = session.scalar(
+        select(func.count(Declaration.id)).where(
+            Declaration.clause_id == clause.id,
+            Declaration.company_id.in_([party.company_id for party in clause.parties]),
+        )
+    )
+    return int(received or 0)
+
+
 def clause_results(
     session: Session, clause: Clause, outcome_groups: Mapping[str, str] | None = None
 ) -> ClauseResults:
@@ -202,16 +223,7 @@ def clause_results(
     participants = session.scalar(
         select(func.count(distinct(DeclarationLine.participant_id))).where(worked_filter)
     )
-    # One declaration per company x month: a lot with a holder and a subcontractor owes two a
-    # month, and « 3 sur 11 » counted by months alone hid the subcontractor's missing ones.
-    # Only the companies of the award as it stands, the ones the expected count multiplies by
-    # (a subcontractor replaced since keeps its hours in the totals, not a place in this count).
-    received = session.scalar(
-        select(func.count(Declaration.id)).where(
-            Declaration.clause_id == clause.id,
-            Declaration.company_id.in_([party.company_id for party in clause.parties]),
-        )
-    )
+    received = declarations_received(session, clause)
     per_company = _pairs(
         session,
         select(Declaration.company_id, func.sum(Declaration.total_hours))
@@ -260,7 +272,7 @@ def clause_results(
     return ClauseResults(
         hours_done=Decimal(hours_done or 0),
         participants=int(participants or 0),
-        declarations_received=int(received or 0),
+        declarations_received=received,
         by_company=[
             CompanyHours(
                 name=party.company.name,
@@ -365,33 +377,17 @@ def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
             for party in parties
             if (months := owed[party.company_id])
         ],
-        # The monthly declarations the lot asks up to the termination, company by company (a
+        # The monthly declarations of the lot up to the termination, company by company (a
         # company that left the site owes none after its last month, one that joined none
-        # before its first): received (of those months) plus still owed, not « mois ×
-        # entreprises ».
+        # before its first), not « mois × entreprises »: those received plus those still owed,
+        # over the same companies, so that « X sur Y, Z encore attendues » always adds up
+        # (X + Z = Y). A month the facilitator recorded outside the months asked of its company
+        # (before its first month, after its last) counts as received and as expected: it was
+        # declared, its hours are in the totals; counting it in X alone read « 4 sur 3 ».
         "owed_count": sum(len(months) for months in owed.values()),
-        "expected_count": sum(
-            len(owed[party.company_id]) + len(_declared_within(session, clause, party, found.on))
-            for party in parties
-        ),
+        "expected_count": declarations_received(session, clause)
+        + sum(len(months) for months in owed.values()),
     }
-
-
-def _declared_within(session: Session, clause: Clause, party: AwardParty, on: date) -> list[date]:
-    """The months the company declared among those the lot asked of it up to ``on``: from its
-    first month on the lot to its last (it left the site) or ``on``'s, whichever comes first."""
-    start = month_start(clause.start_date) if clause.start_date else None
-    first = first_month_of(party.first_month, start)
-    if first is None:
-        return []
-    last = month_start(on)
-    if party.last_month is not None:
-        last = min(last, month_start(party.last_month))
-    return [
-        month
-        for month in declared_months_of(session, clause.id, party.company_id)
-        if first <= month_start(month) <= last
-    ]
 
 
 def _expected_at(session: Session, clause: Clause, on: date) -> int | None:
@@ -759,15 +755,24 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
         rewrite_final_report(app, session, event.clause_id, event.at)
     company_pauses.tell_companies(app, session, event)
     if event.event is ClauseEvent.TERMINATE:
-        # Each company of the lot: the contract terminated, the months still to declare, due
-        # by the dates the buyer's notice announces.
+        # Each company of the lot: the contract terminated, the months still to declare, each
+        # due by the date it was or will be given that company (``owed_due_dates``, the rule of
+        # its departure email, its receipts and ``declaration list``); a month that rule does
+        # not date, by the one the buyer's notice announces.
         clause = _load_clause(session, event.clause_id)
         day = local_day(event.at, app.settings.zone)
+        announced: dict[date, date | None] = dict(
+            announced_due_dates(clause, app.settings, day, instant=event.at)
+        )
         tell_terminated(
             app,
             session,
             event,
-            announced_due_dates(clause, app.settings, day, instant=event.at),
+            {
+                party.company_id: announced
+                | owed_due_dates(session, clause, party.company_id, app.settings, event.at)
+                for party in clause.parties
+            },
         )
     if event.event is ClauseEvent.ABANDON and event.from_stage is Stage.AWARD:
         # Each company already welcomed on the lot: it has nothing to declare.
@@ -1347,7 +1352,11 @@ def owed_due_dates(
     """The due date of each month as the company was or will be told it at ``at``: the one
     rule of every email, page and list that dates a month owed.
 
-    - a month whose call left: its call's date;
+    - a month whose call left: its call's date, pushed later by the working days the lot spent
+      suspended after the call (a running suspension up to ``at``'s day): the date the ladder
+      counts its reminders and its alert from (``reminders._climb_batch``, ``pushed_due``) and
+      ``declaration list`` shows (``declaration_views.held_due``), never the call's bare date,
+      which a suspension between the call and it made pass with days the company could not use;
     - the lot suspended at ``at``: any other month has no date (None, « vous sera demandée à la
       reprise »): nothing is called while it is suspended (``reminders._in_called_lot``), and
       the call after the resumption gives a date counted from its day, which nobody knows yet;
@@ -1375,7 +1384,16 @@ def owed_due_dates(
         party = award_party(session, clause.id, company_id)
         if party is not None and clause.stage in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
             dates.update(_next_call_dates(session, clause, party, settings, at))
-    dates.update({ladder.month: ladder.due_on for ladder in ladders if ladder.called_at})
+    zone = settings.zone
+    intervals = suspensions(session, [clause.id]).get(clause.id, [])
+    days = LadderDays(suspended_days(intervals, zone, local_date(at, zone)))
+    dates.update(
+        {
+            ladder.month: held_due(ladder, ladder.due_on, days, settings)
+            for ladder in ladders
+            if ladder.called_at
+        }
+    )
     return dates
 
 

@@ -441,24 +441,9 @@ def lines_from_file(
             table.source,
             [FieldError(None, None, "aucune ligne avec des heures : le modèle est-il rempli ?")],
         )
-    # A month declared with no hours (« 0 » on a line with no participant) travels as one line
-    # saying so (``no_hours``): the form records it at zero hours, as its box does.
-    zero_lines = [
-        LineForm(
-            reference="",
-            hours="0",
-            contract="",
-            mode="",
-            origin=f"{table.source}, ligne {group.no_hours_lines[0]}",
-            month=group.month.isoformat(),
-        )
-        for group in groups
-        if group.at_zero
-    ]
     blank = tuple(b.said for b in read.blank_months)
     return FileLines(
-        zero_lines
-        + [
+        [
             LineForm(
                 reference=line.reference,
                 hours=f"{line.hours:f}".replace(".", ","),
@@ -474,11 +459,19 @@ def lines_from_file(
             for line in group.lines
         ],
         blank,
+        read.zero_months,
     )
 
 
+def zero_line(month: str) -> LineForm:
+    """The form's row of a month declared at zero hours (« 0 », nobody named): how the form
+    shows a template's month at zero (``FileLines.zero_months``) when the company corrects it."""
+    return LineForm(reference="", hours="0", contract="", mode="", month=month)
+
+
 def no_hours(line: LineForm) -> bool:
-    """A line read from a template's « 0 » line with no participant: its month has no hours."""
+    """A row of « 0 » hours naming nobody (``zero_line``): alone in its month, the month is
+    declared at zero hours."""
     return (
         not line.reference.strip()
         and not line.contract
@@ -489,12 +482,14 @@ def no_hours(line: LineForm) -> bool:
 
 @dataclass(frozen=True)
 class FileLines:
-    """What a filled template gives the form: its lines (a month at zero hours as one
-    ``no_hours`` line), and what it says of each month it leaves blank (« octobre 2026 :
-    aucune ligne, pas déclaré ; toujours attendu (…) », ``declaration_imports.BlankMonth``)."""
+    """What a filled template gives the form: its lines, what it says of each month it leaves
+    blank (« octobre 2026 : aucune ligne, pas déclaré ; toujours attendu (…) »,
+    ``declaration_imports.BlankMonth``), and the months it declares at zero hours (its « 0 »
+    line with no participant: ``DeclarationFile.zero_months``)."""
 
     lines: list[LineForm]
     blank_months: tuple[str, ...] = ()
+    zero_months: tuple[date, ...] = ()
 
 
 def _said_for_link(

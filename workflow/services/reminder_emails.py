@@ -37,6 +37,7 @@ from workflow.domain.calendar import (
     planned_step_day,
     pushed_due,
     reminder_count,
+    reminder_number,
     reminder_step,
     suspended_days,
 )
@@ -44,7 +45,9 @@ from workflow.domain.events import DeclarationRecorded
 from workflow.emails.ladder import (
     KINDS,
     LadderGroup,
+    LateMonth,
     ladder_context,
+    late_before_context,
     late_days_context,
     step_label,
     step_participle,
@@ -66,6 +69,7 @@ from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.ladder_rewrites import REWRITTEN_STATES, months_listed, write_again
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
+from workflow.services.months_owed import owed_up_to
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
 
 log = logging.getLogger(__name__)
@@ -130,6 +134,7 @@ def ladder_message(
     if correspondent is None or not correspondent.email.strip():
         return None
     recipients = [Recipient(correspondent.name, correspondent.email)]
+    context["late_before"] = late_before_context(late_before(app, session, clause, group, now))
     if group.step != LadderStep.CALL:
         return LadderMessage(recipients, context)
     # The call says exactly which columns to send, from the importer's own definitions, and
@@ -221,6 +226,97 @@ def group_again(
         escalation_on=min(alerts) if alerts else None,
         days=days,
     )
+
+
+# --- the earlier months still late -----------------------------------------------------------
+
+#: An alert in these states reached, or is on its way to, the buyer.
+_ALERT_GONE = (OutboxState.CANCELLED, OutboxState.FAILED, OutboxState.DEAD)
+
+
+def late_before(
+    app: Mailing, session: Session, clause: Clause, group: LadderGroup, now: datetime
+) -> list[LateMonth]:
+    """The company's earlier months on the lot that a call or a reminder of ``group`` names as
+    late (user trial: the October call said nothing of a September reminded twice, whose alert
+    to the buyer left the same minute): before ``group``'s newest month and not in it, still
+    owed (``months_owed.owed_up_to``: a month released, the lot closed or the company gone, is
+    not), called before ``now`` and past the due date the company is held to
+    (``notices.owed_due_dates``).
+
+    What happened to each is read from the outbox as it stands when the email is written: the
+    reminders that left, and the alert only when its row was queued by then (the pass queues a
+    company's call before its alerts); else the day the month's ladder plans it for."""
+    party = next((p for p in clause.parties if p.company_id == group.company_id), None)
+    if party is None or group.step == LadderStep.ESCALATION:
+        return []
+    settings = app.settings
+    zone = settings.zone
+    today = local_date(now, zone)
+    newest = max(group.months)
+    owed = [
+        month
+        for month in owed_up_to(session, clause, party, newest, zone, now=now)
+        if month < newest and month not in group.months
+    ]
+    if not owed:
+        return []
+    ladders = {
+        ladder.month: ladder
+        for ladder in session.scalars(
+            select(DeclarationLadder).where(
+                DeclarationLadder.clause_id == clause.id,
+                DeclarationLadder.company_id == group.company_id,
+                DeclarationLadder.month.in_(owed),
+                DeclarationLadder.declared_at.is_(None),
+                DeclarationLadder.called_at.is_not(None),
+                DeclarationLadder.called_at < now,
+            )
+        )
+    }
+    if not ladders:
+        return []
+    due = notices.owed_due_dates(session, clause, group.company_id, settings, now)
+    history = ladder_history(session, [clause.id])
+    late: list[LateMonth] = []
+    for month in owed:
+        ladder = ladders.get(month)
+        due_on = due.get(month)
+        if ladder is None or due_on is None or due_on >= today:
+            continue
+        emails = history.get((clause.id, group.company_id, month), [])
+        reminders = {
+            e.step
+            for e in emails
+            if reminder_number(e.step) is not None
+            and e.state == OutboxState.SENT
+            and (e.sent_at or e.created_at) <= now
+        }
+        alerts = [
+            e
+            for e in emails
+            if e.step == LadderStep.ESCALATION
+            and e.created_at <= now
+            and e.state not in _ALERT_GONE
+        ]
+        alert_on = None
+        if (
+            not alerts
+            and ladder.escalated_at is None
+            and ladder.next_step == LadderStep.ESCALATION
+            and ladder.next_step_at is not None
+        ):
+            alert_on = local_date(ladder.next_step_at, zone)
+        late.append(
+            LateMonth(
+                month=month,
+                due_on=due_on,
+                reminders=len(reminders),
+                alerted_on=local_date(alerts[0].created_at, zone) if alerts else None,
+                alert_on=alert_on,
+            )
+        )
+    return late
 
 
 # --- a month asked again after its declaration was cancelled ----------------------------------

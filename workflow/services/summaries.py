@@ -242,6 +242,10 @@ STARTED = (
 #: Stages of a lot whose work is running: past its planned end with no end recorded, it is
 #: not achieved (``_past_planned_end``).
 RUNNING = (Stage.EXECUTION.value, Stage.SUSPENDED.value)
+#: Stages at the end of a month whose buyer gets that month's summary (``_Clauses.informed``):
+#: a suspended lot's buyer reads where it stands; a lot in follow-up (achieved or terminated,
+#: its final report not recorded) may still owe declarations of its months.
+WRITTEN_TO = (Stage.EXECUTION.value, Stage.SUSPENDED.value, Stage.FOLLOW_UP.value)
 
 
 # --- SQL helpers ----------------------------------------------------------------------------------
@@ -492,7 +496,7 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
     last, first = period.last, m
     # A suspended lot is still followed: its buyer reads where it stands (suspended, its pace)
     # every month, as for a lot in follow-up, instead of hearing nothing until the resumption.
-    working = (Stage.EXECUTION.value, Stage.SUSPENDED.value, Stage.FOLLOW_UP.value)
+    working = WRITTEN_TO
     # The same buyer's name, market reference or trade on thousands of lines: one string each.
     texts: dict[str, str] = {}
     for row in _rows(session, statement):
@@ -1536,9 +1540,16 @@ def _first_activity(session: Session) -> date | None:
 
 def _has_followed_clause(session: Session, month: date, now: datetime, zone: ZoneInfo) -> bool:
     """At least one clause followed in ``month`` as known at ``now`` (the rule of the summary
-    itself): without one, a summary would say nothing. Asked as "is there one", so that the
-    database stops at the first clause found: started by the end of the month and not ended
-    before it (or past its planned end, its end not recorded), or with hours declared in it."""
+    itself), or one in follow-up then (its buyer is written to, ``WRITTEN_TO``): without either, a summary would
+    say nothing and go to nobody. Asked as "is there one", so that the database stops at the
+    first clause found: with hours declared in the month; started by the end of the month and
+    not ended before it (or past its planned end, its end not recorded); in follow-up at the
+    end of the month.
+
+    The last: a territory whose only lot was terminated (or achieved) in November, with its
+    declarations still missing, sent no December summary, not even recorded as skipped, while
+    ``compile_month`` writes to that lot's buyer (its lot in follow-up) and the README says a
+    buyer with a lot in follow-up gets one; it is there that its missing months are named."""
     period = _period(month, zone, now)
     stage_now = (
         func.coalesce(_history_stage(now), Clause.stage) if now is not None else Clause.stage
@@ -1567,7 +1578,23 @@ def _has_followed_clause(session: Session, month: date, now: datetime, zone: Zon
         )
         .limit(1)
     )
-    return session.execute(started).first() is not None
+    if session.execute(started).first() is not None:
+        return True
+    # Asked last, and only when nothing ran in the month: a lot in follow-up then, started by
+    # its end (the stage rule, as ``_clauses`` reads it for the buyers it writes to). Never a
+    # lot in execution whose works start after the month (started early in the service: the
+    # month counts no clause, its summary would go to a buyer with nothing to read).
+    in_follow_up = (
+        select(Clause.id)
+        .where(
+            _known(period),
+            Clause.start_date.is_not(None),
+            Clause.start_date <= period.last,
+            stage_then == Stage.FOLLOW_UP.value,
+        )
+        .limit(1)
+    )
+    return session.execute(in_follow_up).first() is not None
 
 
 def _last_done(session: Session) -> date | None:

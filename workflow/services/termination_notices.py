@@ -7,9 +7,10 @@ normal end, or nothing at all. Each company of the lot with someone to write to 
 (the months after it whose call had reached it named, their reminders cancelled), and the months
 up to the termination it still owes as the ladder asks them (``months_owed.owed_up_to``, which
 the buyer's notice of the termination reads too: undeclared, a month a
-suspension covered whole left out), each with the date it is due by (its call's, or the one the
-call to come will give, ``notices.announced_due_dates``, passed in), with its online links for
-the months open. A company that left the site owing nothing is not written to.
+suspension covered whole left out), each with the date it is due by as it was or will be given
+that company (``notices.owed_due_dates``, passed in by company: its call's, pushed by the
+suspended days after it, or the one the call to come will give), with its online links for the
+months open. A company that left the site owing nothing is not written to.
 
 Queued on the termination's event, in its transaction, keyed as the company notices of a pause
 (``notice:<lot>:company_lot_terminated:company-<id>@<instant>``): handled twice, it writes
@@ -41,9 +42,10 @@ def tell_terminated(
     app: Mailing,
     session: Session,
     event: ClauseAdvanced,
-    due_dates: Mapping[date, date],
+    due_dates: Mapping[int, Mapping[date, date | None]],
 ) -> list[int]:
-    """One ``company_lot_terminated`` to each company of the lot; returns those written to."""
+    """One ``company_lot_terminated`` to each company of the lot; returns those written to.
+    ``due_dates``: by company id, the date each month was or will be given it."""
     clause = session.get_one(Clause, event.clause_id)
     termination = termination_of(session, clause)
     if termination is None:
@@ -72,6 +74,7 @@ def tell_terminated(
                 if m > end_month
             }
         )
+        dates = due_dates.get(party.company_id, {})
         open_months = [m for m in owed if m <= last_declarable_month(today)]
         links = month_links(
             session, app.settings, clause.id, party.company_id, open_months, event.at
@@ -82,7 +85,7 @@ def tell_terminated(
             recipient,
             terminated_on=termination.on,
             reason=termination.reason,
-            owed=[StillOwed(m, due_dates.get(m)) for m in owed],
+            owed=[StillOwed(m, dates.get(m)) for m in owed],
             released=released,
             today=today,
             links=links,

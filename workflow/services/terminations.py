@@ -61,24 +61,35 @@ def terminations_of(session: Session, clauses: list[Clause]) -> dict[int, Termin
 
 @dataclass(frozen=True)
 class TerminatedLot:
-    """What the monthly summaries read of a terminated lot: the termination day (its end as it
-    stands), its planned end (the time its pace is counted against) and when the termination
-    was recorded (its history row: ``at``, ``history_id``)."""
+    """A lot ended by a termination, as its readers need it: the termination day (its end as it
+    stands) and reason (``termination``: the board and ``clause list``), its planned end (the
+    time the monthly summaries count its pace against) and when the termination was recorded
+    (its history row: ``at``, ``history_id``)."""
 
     on: date
+    reason: str
     planned_end: date | None
     at: datetime
     history_id: int
 
+    @property
+    def termination(self) -> Termination:
+        """The termination as the lot's page and listings say it (« résilié le … »)."""
+        return Termination(self.on, self.reason)
+
 
 def terminated_lots(
-    session: Session, clause_ids: Collection[int], buyer_clauses: Any | None = None
+    session: Session, clause_ids: Collection[int], among: Any | None = None
 ) -> dict[int, TerminatedLot]:
-    """The terminated lots among ``clause_ids`` (``termination_of``'s rule), in one query over
-    the lots ended (follow-up, closed) that have a termination row: a handful among thousands,
-    so the ids asked for are filtered here rather than sent to the database.
-    ``buyer_clauses``: a subquery of one buyer's clause ids, to read only those."""
-    if not clause_ids:
+    """The terminated lots among ``clause_ids`` (``termination_of``'s rule: ended, follow-up or
+    closed, with an end date and a termination row, the latest kept), in one query over the
+    lots ended that have a termination row (the partial index ``ix_clause_history_terminations``
+    holds those rows alone): a handful among thousands, so the ids asked for are filtered here
+    rather than sent to the database. ``among``: the clause ids the database reads only, a
+    subquery (one buyer's lots, the monthly summaries) or a short list (a page of the board,
+    ``app.terminated_lots``); filtered here all the same."""
+    wanted = set(clause_ids)
+    if not wanted:
         return {}
     statement = (
         select(
@@ -95,12 +106,14 @@ def terminated_lots(
             Clause.stage.in_(sorted(ENDED_STAGES)),
             Clause.end_date.is_not(None),
         )
+        # Oldest first: a lot's latest termination row is the one kept.
         .order_by(ClauseHistory.at, ClauseHistory.id)
     )
-    if buyer_clauses is not None:
-        statement = statement.where(ClauseHistory.clause_id.in_(buyer_clauses))
+    if among is not None:
+        statement = statement.where(ClauseHistory.clause_id.in_(among))
     found: dict[int, TerminatedLot] = {}
     for clause_id, text, at, history_id, end, planned in session.execute(statement):
-        if clause_id in clause_ids and end is not None and reason_of(text) is not None:
-            found[clause_id] = TerminatedLot(end, planned, at, history_id)
+        reason = reason_of(text)
+        if clause_id in wanted and end is not None and reason is not None:
+            found[clause_id] = TerminatedLot(end, reason, planned, at, history_id)
     return found

@@ -50,6 +50,8 @@ def ladder_data(ladder: corrections.LadderStanding | None) -> dict[str, Any] | N
         "etape_libelle": ladder.step_label,
         "date": ladder.at,
         "echeance": ladder.due_on,
+        # No call before the resumption of the suspended lot: no step, no date yet.
+        "a_la_reprise": ladder.at_resumption,
     }
 
 

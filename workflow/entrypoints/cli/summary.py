@@ -6,11 +6,13 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import cast
+from zoneinfo import ZoneInfo
 
 import click
 
 from workflow.adapters.reports import FORMATS, Format, of_month, print_summary, render_summary
-from workflow.app.reports import daily_digest, monthly_summary
+from workflow.adapters.templates import french_date, french_hours, french_month
+from workflow.app.reports import daily_digest, summary_as_known
 from workflow.emails.digest import CATEGORY_TITLES
 from workflow.entrypoints.cli.common import (
     console,
@@ -24,6 +26,7 @@ from workflow.entrypoints.cli.common import (
     write_report,
 )
 from workflow.errors import InputRefused
+from workflow.services.summary_replays import ChangedSince
 
 
 def parse_month(text: str) -> date:
@@ -83,12 +86,13 @@ def summary_command(
 ) -> None:
     """Synthèse mensuelle : heures, participants, contrats, sorties et étapes d'un mois."""
     app = get_app()
-    summary = monthly_summary(
+    replay = summary_as_known(
         app,
         parse_month(month_text) if month_text else None,
         buyer=buyer,
         now=parse_now(now_text, app.settings.timezone) if now_text else None,
     )
+    summary = replay.summary
     month = summary.month
     chosen = cast(Format, fmt)
     written = write_report(
@@ -102,6 +106,42 @@ def summary_command(
     )
     if written is not None:
         say(f"Synthèse {of_month(month)} écrite dans {written}")
+    for line in changed_since_lines(replay.changed, app.settings.zone):
+        if fmt == "csv" and output is None:
+            click.echo(line, err=True)  # stdout carries the CSV's bytes, nothing else
+        else:
+            say(line)
+
+
+def changed_since_lines(changed: tuple[ChangedSince, ...], zone: ZoneInfo) -> list[str]:
+    """What a replayed summary counts as it stood then, named: the reader of an old email
+    finds its figures, and knows why the tables by participant may be shorter."""
+    if not changed:
+        return []
+    count = len(changed)
+    head = (
+        f"{count} déclaration comptée dans cette synthèse a été corrigée ou annulée depuis"
+        if count == 1
+        else f"{count} déclarations comptées dans cette synthèse ont été corrigées ou annulées "
+        "depuis"
+    )
+    lines = [
+        f"{head} : ses heures sont celles d'alors, comme dans le courriel ; ses lignes "
+        "d'alors n'étant plus connues, les nombres de participants et les tableaux par participant, "
+        "par modalité et par contrat ne la comptent pas."
+        if count == 1
+        else f"{head} : leurs heures sont celles d'alors, comme dans le courriel ; leurs lignes "
+        "d'alors n'étant plus connues, les nombres de participants et les tableaux par participant, "
+        "par modalité et par contrat ne les comptent pas."
+    ]
+    for c in changed:
+        what = "annulée" if c.cancelled else "corrigée"
+        lines.append(
+            f"- {c.company}, {french_month(c.month)}, clause n° {c.clause_id} : "
+            f"{french_hours(c.hours_then)} alors, {what} le "
+            f"{french_date(c.changed_at.astimezone(zone))}"
+        )
+    return lines
 
 
 @click.command("digest")

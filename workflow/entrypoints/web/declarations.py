@@ -62,6 +62,12 @@ def _lines(form: Any) -> list[online.LineForm]:
     ]
 
 
+def _as_typed(lines: list[online.LineForm], zero_months: Sequence[str]) -> list[online.LineForm]:
+    """The rows the form shows of ``lines`` and of a file's months at zero hours (each as its
+    row of « 0 » naming nobody, ``zero_line``), to be corrected."""
+    return [*(online.zero_line(month) for month in zero_months), *lines]
+
+
 def _row(
     reference: str, hours: str, contract: str, mode: str, known: bool, last: Any
 ) -> dict[str, Any]:
@@ -244,12 +250,17 @@ def router(app: App, pages: Pages) -> APIRouter:
         lines: list[online.LineForm],
         zero: bool,
         blank_months: Sequence[str] = (),
+        zero_months: Sequence[str] = (),
     ) -> Response:
-        """What would be recorded, to confirm (typed or read from a file); nothing written."""
+        """What would be recorded, to confirm (typed or read from a file); nothing written.
+        ``zero_months``: the months a file declares at zero hours, carried by the page."""
         try:
-            checked = await call(online.check_declaration, token, lines, zero=zero)
+            checked = await call(
+                online.check_declaration, token, lines, zero=zero, zero_months=zero_months
+            )
         except online.FormRefused as error:
-            return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
+            typed = _as_typed(lines, zero_months)
+            return await form_again(request, token, typed, zero, [str(p) for p in error.problems])
         except InputRefused as error:
             return refused(request, error)
         return pages.render(
@@ -259,6 +270,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             token=token,
             lines=lines,
             zero=zero,
+            zero_months=zero_months,
             months_said=months_list(month.month for month in checked.months),
             months_of=months_of(month.month for month in checked.months),
             said_first=_said_months(list(checked.first_months)),
@@ -292,22 +304,29 @@ def router(app: App, pages: Pages) -> APIRouter:
         async with request.form() as form:  # a multipart post's spooled parts closed once read
             lines = _lines(form)
             zero = form.get("zero") == "1"
+            # A file's months declared at zero hours, as its confirmation page carries them.
+            zero_months = [str(month) for month in form.getlist("zero_month")][:MAX_LINES]
             action = str(form.get("action") or "verifier")
         if action in ("ajouter", "corriger"):
             page = await page_or_refused(request, token)
             if isinstance(page, Response):
                 return page
             blank = [online.LineForm("", "", "", "", "")] if action == "ajouter" else []
-            return form_page(request, page, token, typed=[*lines, *blank], zero=zero)
+            typed = [*_as_typed(lines, zero_months), *blank]
+            return form_page(request, page, token, typed=typed, zero=zero)
         if action != "confirmer":
-            return await for_confirmation(request, token, lines, zero)
+            return await for_confirmation(request, token, lines, zero, (), zero_months)
         try:
-            declared = await call(online.declare_online, token, lines, zero=zero)
+            declared = await call(
+                online.declare_online, token, lines, zero=zero, zero_months=zero_months
+            )
         except online.FormRefused as error:
-            return await form_again(request, token, lines, zero, [str(p) for p in error.problems])
+            typed = _as_typed(lines, zero_months)
+            return await form_again(request, token, typed, zero, [str(p) for p in error.problems])
         except InputRefused as error:
             return refused(request, error)
-        months = sorted({line.month.strip()[:7] for line in lines if line.month.strip()})
+        named = [*(line.month for line in lines), *zero_months]
+        months = sorted({month.strip()[:7] for month in named if month.strip()})
         # The months a template recorded (several, or another than the link's): the page thanks
         # for each of them.
         said = f"&mois={','.join(months)}" if months and not zero else ""
@@ -343,6 +362,13 @@ def router(app: App, pages: Pages) -> APIRouter:
             return await form_again(request, token, None, False, problems)
         except InputRefused as error:
             return refused(request, error)
-        return await for_confirmation(request, token, read.lines, False, read.blank_months)
+        return await for_confirmation(
+            request,
+            token,
+            read.lines,
+            False,
+            read.blank_months,
+            [month.isoformat() for month in read.zero_months],
+        )
 
     return routes
