@@ -230,7 +230,8 @@ def group_again(
 
 # --- the earlier months still late -----------------------------------------------------------
 
-#: An alert in these states reached, or is on its way to, the buyer.
+#: An alert in these states never reaches the buyer (cancelled, refused, given up): the email
+#: does not say it was « signalée ».
 _ALERT_GONE = (OutboxState.CANCELLED, OutboxState.FAILED, OutboxState.DEAD)
 
 
