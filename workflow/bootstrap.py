@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from workflow.adapters.db import make_engine, make_session_factory
+from workflow.adapters.db import Keepalives, make_engine, make_session_factory
 from workflow.adapters.mail import MailTransport, build_transport
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import (
@@ -102,7 +102,14 @@ def bootstrap(
     transport: MailTransport | None = None,
 ) -> App:
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        keepalives=Keepalives(
+            idle=settings.db_keepalives_idle,
+            interval=settings.db_keepalives_interval,
+            count=settings.db_keepalives_count,
+        ),
+    )
     return App(
         settings=settings,
         engine=engine,

@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     # How long (seconds, on the real clock) a dispatcher owns the rows it claimed before another
     # instance may take them over. It must outlast one send (connection plus final-dot timeouts).
     mail_lease: int = Field(default=1200, ge=1)
+    # PostgreSQL: the longest (seconds) one of the dispatcher's own short statements (claim,
+    # fence, outcomes, giving rows back) may run, and of that the longest it may wait for a lock
+    # another connection holds; past it the statement fails, the pass with it, and the rows not
+    # handed to the server go back to the queue. Reports and imports are not bounded by them.
+    mail_db_timeout: float = Field(default=30.0, gt=0, le=3600)
+    mail_db_lock_timeout: float = Field(default=10.0, gt=0, le=3600)
+    # PostgreSQL: TCP keepalives on every connection (seconds of silence before the first probe,
+    # seconds between probes, probes unanswered), so that a server out of reach (network cut,
+    # machine gone) fails the connection after about idle + interval × count seconds, not after
+    # the system's two hours and more (libpq's default).
+    db_keepalives_idle: int = Field(default=30, ge=1, le=7200)
+    db_keepalives_interval: int = Field(default=10, ge=1, le=600)
+    db_keepalives_count: int = Field(default=3, ge=1, le=100)
 
     # The declaration calendar's defaults; buyers and lots may override the first three.
     declaration_due_day: int = Field(default=10, ge=1, le=28)

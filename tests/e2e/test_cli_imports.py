@@ -84,7 +84,10 @@ def test_it_records_refuses_then_replaces_a_declaration(
 
     assert first.exit_code == 0, first.output
     assert "Déclaration d'octobre 2026 enregistrée : Bâtiments Gascons SARL" in first.stdout
-    assert "370,17\u00a0h au total, 4 participants, dont 1 à 0 h." in first.stdout
+    assert (
+        "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
+        in first.stdout
+    )
     assert "Par critère (4)" in first.stdout and "Par modalité (3)" in first.stdout
     assert second.exit_code == 1
     assert "existe déjà" in second.stderr and "--replace" in second.stderr
@@ -157,4 +160,7 @@ def test_it_imports_a_workbook_from_the_command_line(
 
     assert result.exit_code == 0, result.output
     assert "Déclaration d'octobre 2026 enregistrée : Bâtiments Gascons SARL" in result.stdout
-    assert "370,17\u00a0h au total, 4 participants, dont 1 à 0 h." in result.stdout
+    assert (
+        "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
+        in result.stdout
+    )

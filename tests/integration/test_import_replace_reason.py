@@ -122,8 +122,9 @@ def test_with_a_reason_the_month_is_replaced_and_the_reason_kept_and_said(
 
     assert "Déclaration d'octobre 2026 remplacée : Bâtiments Gascons SARL" in said, said
     assert (
-        "Remplace la déclaration du 5 novembre 2026 : 370,17 h, 4 participants. "
-        f"Motif : {KEPT} 318,50 h au total, 4 participants"
+        "Remplace la déclaration du 5 novembre 2026 : 370,17 h, 3 participants ayant "
+        f"travaillé (1 autre déclaré à 0 h). Motif : {KEPT} 318,50 h au total, 3 participants "
+        "ayant travaillé (1 autre déclaré à 0 h)."
     ) in said, said
     assert written(app) == (history + 1, outbox + 1)  # its history row, its receipt
     assert f"(remplace 370,17 h, motif : {KEPT})" in last_history(app)

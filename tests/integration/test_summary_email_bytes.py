@@ -29,8 +29,10 @@ from workflow.services.outbox import EmailToQueue, message_attachments, queue_em
 from workflow.services.summaries import compile_month, queue_monthly_summaries
 
 PARIS = ZoneInfo("Europe/Paris")
-#: The first morning after the generator's instant: October's summaries are due.
-FIRST_MORNING = datetime(2026, 12, 1, 9, 5, tzinfo=PARIS)
+#: The morning October's summaries are due after the generator's instant (20 November), an hour
+#: late: a week later, with no pass since, they would say they are late (« le service était
+#: interrompu »), which the recompiled context below does not.
+FIRST_MORNING = datetime(2026, 11, 23, 9, 5, tzinfo=PARIS)
 OCTOBER = date(2026, 10, 1)
 
 #: ``monthly_summary/_tables.html`` before the tables were written in Python.

@@ -375,7 +375,10 @@ def test_a_declaration_then_outcomes_with_the_commands_options(
     assert f"Clause\u00a0: {q('2026-014/01')}." in shown
     assert "Déclaration d'octobre 2026 de Bâtiments Gascons SARL" in shown
     assert "à enregistrer" in shown
-    assert "370,17\u00a0h au total, 4\u00a0participants, dont 1 à 0\u00a0h." in shown
+    assert (
+        "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
+        in shown
+    )
     assert "Par critère (4)" in shown and "Par modalité (3)" in shown
     assert dump(app) == before  # nothing kept: no declaration, no receipt queued
     commands.import_declarations(twin, DECLARATION, clause="2026-014/01", actor=USER, dry_run=True)
@@ -457,7 +460,10 @@ def test_a_workbook_is_read_as_the_csv_it_was_saved_from(
     assert preview.status_code == 200, visible(preview.text)
     shown = visible(preview.text)
     assert f"Vérification de {q('declaration.xlsx')}" in shown
-    assert "370,17\u00a0h au total, 4\u00a0participants, dont 1 à 0\u00a0h." in shown
+    assert (
+        "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
+        in shown
+    )
     assert dump(app) == before
     done = confirm(site, "declarations", preview.text)
     assert done.status_code == 200, visible(done.text)

@@ -134,7 +134,7 @@ def test_a_month_to_replace_shows_what_is_recorded_now(
         f"2026 à 10\u00a0h\u00a000 par {USER}\u00a0; validée le 5 novembre 2026 à "
         "10\u00a0h\u00a000 par Marc Petit, validation qui sera levée." in shown
     )
-    assert "Après l'import\u00a0: 370,17\u00a0h au total, 3\u00a0participants." in shown
+    assert "Après l'import\u00a0: 370,17\u00a0h au total, 3 participants." in shown
     assert dump(app) == before  # the preview read, it wrote nothing
 
     dry = commands.import_declarations(

@@ -106,7 +106,10 @@ def test_a_valid_file_in_any_encoding_is_taken_with_the_same_meaning(
         if kind is LOTS:
             assert "Créés : 3 donneurs d'ordre, 3 opérations, 3 marchés, 6 clauses." in said
         elif kind is DECLARATIONS:
-            assert "370,17\u00a0h au total, 4 participants, dont 1 à 0 h." in said
+            assert (
+                "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
+                in said
+            )
         else:
             assert "Sorties enregistrées : 3, corrigées : 0, déjà enregistrées : 0." in said
 

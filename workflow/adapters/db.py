@@ -5,7 +5,8 @@ from __future__ import annotations
 import resource
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.operations.ops import CreateIndexOp, ModifyTableOps
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import Engine, Index, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,10 +68,103 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+@dataclass(frozen=True)
+class Keepalives:
+    """TCP keepalives of PostgreSQL connections (``CLAUSES_DB_KEEPALIVES_*``, seconds).
+
+    With the system's timings (libpq's default), a connection whose server vanished (network
+    partition, machine gone, no reset sent) waits for its answer two hours before the first
+    probe, some 2 h 11 min in all. With these, libpq's socket fails after about
+    ``idle + interval × count`` seconds without an answer, and so does the statement waiting
+    on it. ``tcp_user_timeout``
+    covers the other case, a statement sent into the partition and never acknowledged (the
+    kernel would retransmit it for some fifteen minutes): the same bound."""
+
+    idle: int = 30
+    interval: int = 10
+    count: int = 3
+
+    def connect_args(self) -> dict[str, int]:
+        """libpq's connection parameters (psycopg passes them on)."""
+        return {
+            "keepalives": 1,
+            "keepalives_idle": self.idle,
+            "keepalives_interval": self.interval,
+            "keepalives_count": self.count,
+            "tcp_user_timeout": (self.idle + self.interval * self.count) * 1000,
+        }
+
+
+@dataclass(frozen=True)
+class StatementLimits:
+    """PostgreSQL's ``statement_timeout`` and ``lock_timeout`` (seconds) for short statements
+    that must not wait forever (the dispatcher's: ``CLAUSES_MAIL_DB_TIMEOUT``,
+    ``CLAUSES_MAIL_DB_LOCK_TIMEOUT``)."""
+
+    statement: float
+    lock: float
+
+
+#: Marks a pooled connection whose session carries ``StatementLimits``: taken off when it goes
+#: back to the pool (``_unlimit_on_checkin``), so that no other use (a long report) inherits them.
+_LIMITED = "clauses_statement_limits"
+_LIMIT = text(
+    "SELECT set_config('statement_timeout', :statement, :local), "
+    "set_config('lock_timeout', :lock, :local)"
+)
+
+
+def limit_statements(bind: Connection | Session, limits: StatementLimits, *, local: bool) -> None:
+    """Bound how long the statements that follow may run and wait for a lock; PostgreSQL only.
+
+    ``local``: for the transaction under way only (one more statement at its start). Otherwise
+    for the connection's session, committed now, for a connection a caller holds and uses for
+    many transactions; it goes back to its defaults when it returns to the pool."""
+    values = {
+        "statement": str(max(1, round(limits.statement * 1000))),
+        "lock": str(max(1, round(limits.lock * 1000))),
+        "local": local,
+    }
+    bind.execute(_LIMIT, values)
+    if not local:
+        assert isinstance(bind, Connection)
+        bind.info[_LIMITED] = True
+        bind.commit()
+
+
+def _unlimit_on_checkin(dbapi_connection: Any, record: Any) -> None:
+    if dbapi_connection is None or not record.info.pop(_LIMITED, False):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("RESET statement_timeout")
+            cursor.execute("RESET lock_timeout")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+    except Exception:  # a connection that cannot be reset is not lent again
+        with suppress(Exception):
+            record.invalidate()
+
+
+#: SQLSTATEs of a statement PostgreSQL stopped: a lock waited for too long (``lock_timeout``),
+#: and a statement cancelled (``statement_timeout``, or an administrator's cancel).
+_PG_LOCK_TIMEOUT = "55P03"
+_PG_CANCELLED = "57014"
+
+
+def timed_out(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL stopped the statement: a lock or statement timeout (or a cancel)."""
+    return getattr(exc.orig, "sqlstate", None) in (_PG_LOCK_TIMEOUT, _PG_CANCELLED)
+
+
+def make_engine(url: str, *, keepalives: Keepalives | None = None, **kwargs: Any) -> Engine:
     """SQLite with its pragmas and ``BEGIN IMMEDIATE``; PostgreSQL with ``pool_pre_ping``: a
     connection lost while it waited in the pool (server restarted, backend terminated) is
-    replaced when next taken, so only a loss in the middle of a transaction reaches the caller."""
+    replaced when next taken, so only a loss in the middle of a transaction reaches the caller;
+    and with TCP keepalives (``keepalives``, the defaults if None), so that a server out of
+    reach fails a statement instead of leaving it waiting forever."""
     kwargs.setdefault("hide_parameters", True)  # values (references, addresses) stay out of errors
     url = normalise_url(url)
     if is_sqlite(url):
@@ -81,7 +175,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {**(keepalives or Keepalives()).connect_args(), **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    event.listen(engine, "checkin", _unlimit_on_checkin)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -204,7 +301,23 @@ def database_fault(exc: DBAPIError, url: str, again: str = "relancez la commande
             "transaction en cours a été annulée en entier, ce qui était validé avant elle reste. "
             f"{again[:1].upper()}{again[1:]} quand la base répond (détail : {detail})."
         )
-    if getattr(exc.orig, "sqlstate", None) == _PG_DISK_FULL:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == _PG_LOCK_TIMEOUT:
+        return (
+            f"La base {safe_url(url)} n'a pas pu faire l'opération à temps : elle attendait des "
+            "lignes qu'une autre connexion tenait (une autre instance, une commande ou une "
+            "session d'administration restée ouverte, une connexion coupée que le serveur n'a "
+            "pas encore fermée) ; la transaction en cours a été annulée en entier, ce qui était "
+            f"validé avant elle reste. {again[:1].upper()}{again[1:]} (détail : {detail})."
+        )
+    if sqlstate == _PG_CANCELLED:
+        return (
+            f"La base {safe_url(url)} a interrompu l'opération : elle a dépassé le délai permis, "
+            "ou un administrateur l'a annulée ; la transaction en cours a été annulée en entier, "
+            f"ce qui était validé avant elle reste. {again[:1].upper()}{again[1:]} "
+            f"(détail : {detail})."
+        )
+    if sqlstate == _PG_DISK_FULL:
         return (
             f"Le serveur de la base {safe_url(url)} n'a plus de place sur son disque : rien de "
             "l'opération n'a été enregistré. Libérez de la place sur le serveur PostgreSQL, puis "

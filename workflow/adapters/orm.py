@@ -344,6 +344,9 @@ class Declaration(Base):
     __table_args__ = (
         UniqueConstraint("clause_id", "company_id", "month"),
         Index("ix_declarations_month", "month"),
+        # The months recorded since a moment: each month's summaries name the declarations
+        # corrected since the previous ones (``summaries._changed_declarations``; 0026).
+        Index("ix_declarations_recorded_at", "recorded_at"),
         # The months received and not validated yet, oldest first: the dashboard's list and
         # its count read these rows only.
         Index(
@@ -449,6 +452,9 @@ class ClauseHistory(Base):
             sqlite_where=text(TERMINATION_ROWS),
             postgresql_where=text(TERMINATION_ROWS),
         ),
+        # The rows of one kind written since a moment: the digest's online corrections since the
+        # previous digest, the summaries' cancellations since the previous summary (0026).
+        Index("ix_clause_history_event_at", "event", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -912,7 +912,13 @@ def email_tables(
     ]
     note = None
     if other_clauses:
-        rest = f"… et {french_count(len(other_clauses), 'autre clause suivie', 'autres clauses suivies')}"
+        # A lot terminated before the month is listed, not followed in it: not « suivie ».
+        words = (
+            ("autre clause suivie", "autres clauses suivies")
+            if all(c.followed for c in other_clauses)
+            else ("autre clause suivie ou résiliée", "autres clauses suivies ou résiliées")
+        )
+        rest = f"… et {french_count(len(other_clauses), *words)}"
         together = combine_progress(c.progress for c in other_clauses)
         clause_rows.append(
             (rest, together.hours_month, _of_target(together), together.time_fraction)

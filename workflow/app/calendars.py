@@ -9,23 +9,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.adapters.orm import Clause, DeclarationLadder
+from workflow.adapters.orm import DeclarationLadder
 from workflow.app.catalog import BuyerView, buyer_view
 from workflow.app.clauses import Designation
 from workflow.app.lookup import find_buyer, find_clause
 from workflow.app.unit import unit_of_work
-from workflow.domain.calendar import LadderDays, local_date, suspended_days
-from workflow.domain.stages import Stage
 from workflow.domain.vocabulary import NoticePreference
 from workflow.runtime import App
 from workflow.services import calendar_changes
 from workflow.services.calendar_changes import CalendarChange, CalendarChanged
-from workflow.services.declaration_views import held_due
-from workflow.services.lot_calendars import suspensions
-from workflow.services.notices import owed_due_dates
+from workflow.services.held_due_dates import owed_due_dates_many
 from workflow.settings import Settings
 
 
@@ -96,42 +91,21 @@ def told_due_dates(
     session: Session, settings: Settings, ladders: Iterable[DeclarationLadder], at: datetime
 ) -> dict[tuple[int, int, date], date | None]:
     """The due date of each of these ladders' months as the company was or will be told it at
-    ``at`` (``notices.owed_due_dates``, the one rule): its call's once called, pushed by the
-    working days the lot spent suspended since; None while the lot is suspended and the month
-    uncalled (« à la reprise »: no date was given, the call after the resumption gives one);
-    else the date of the call to come. Never the date a ladder waiting for its call holds,
-    which nobody was given. Keyed (lot, company, month).
+    ``at`` (``held_due_dates.owed_due_dates_many``, the one rule): its call's once called,
+    pushed by the working days the lot spent suspended since; None while the lot is suspended
+    and the month uncalled (« à la reprise »: no date was given, the call after the resumption
+    gives one); else the date of the call to come. Never the date a ladder waiting for its call
+    holds, which nobody was given. Keyed (lot, company, month).
 
-    Batched for a buyer's hundreds of lots: one read of the lots' stages and suspensions for
-    the called months (nearly all); the rule itself only for a month opened and not called
-    yet on a lot at work (minutes between a pass's opening and its call)."""
-    rows = list(ladders)
-    clause_ids = {ladder.clause_id for ladder in rows}
-    if not clause_ids:
-        return {}
-    zone = settings.zone
-    today = local_date(at, zone)
-    stretches = suspensions(session, clause_ids)
-    suspended = set(
-        session.scalars(
-            select(Clause.id).where(
-                Clause.id.in_(clause_ids), Clause.stage == Stage.SUSPENDED.value
-            )
-        )
+    For a buyer's hundreds of lots at once, in as many statements as for one: the calendars
+    and the calls to come are read only for a month opened and not called yet on a lot at work
+    (minutes between a pass's opening and its call)."""
+    wanted = {(ladder.clause_id, ladder.company_id, ladder.month) for ladder in ladders}
+    owed = owed_due_dates_many(
+        session, {(cid, company) for cid, company, _ in wanted}, settings, at, wanted=wanted
     )
-    told: dict[tuple[int, int, date], date | None] = {}
-    waiting: set[tuple[int, int]] = set()
-    for ladder in rows:
-        key = (ladder.clause_id, ladder.company_id, ladder.month)
-        if ladder.called_at is not None:
-            days = LadderDays(suspended_days(stretches.get(ladder.clause_id, []), zone, today))
-            told[key] = held_due(ladder, ladder.due_on, days, settings)
-        elif ladder.clause_id in suspended:
-            told[key] = None
-        else:
-            waiting.add((ladder.clause_id, ladder.company_id))
-    for clause_id, company_id in sorted(waiting):
-        clause = session.get_one(Clause, clause_id)
-        for month, due_on in owed_due_dates(session, clause, company_id, settings, at).items():
-            told.setdefault((clause_id, company_id, month), due_on)
-    return told
+    return {
+        (cid, company, month): due_on
+        for (cid, company), months in owed.items()
+        for month, due_on in months.items()
+    }

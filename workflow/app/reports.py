@@ -66,7 +66,10 @@ def summary_as_known(
 ) -> Replay:
     """``monthly_summary``, with the declarations corrected or cancelled since a past ``now``
     named (``summary_replays``): their totals are the ones of that moment, as the email had
-    them; their lines, no longer known, are in none of the tables by participant."""
+    them; their lines, no longer known, are in none of the tables by participant. So are the
+    lots whose dates changed since (an end recorded or corrected, a planned end moved): their
+    time elapsed is counted from their dates of then, or, when the history does not give them,
+    from today's, and they are named."""
     clock = app.clock()
     moment = now or clock
     buyer_id = _buyer_id(app, buyer)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -41,6 +42,7 @@ from workflow.app.faults import translated_faults
 from workflow.app.mail import Sending, sending
 from workflow.bootstrap import App
 from workflow.domain.monthly_summary import MonthlySummary
+from workflow.domain.stages import history_label
 from workflow.domain.summary import summary_due_at
 from workflow.errors import InputRefused, SchedulerAlreadyRunning
 from workflow.services import demo, ticks
@@ -226,21 +228,78 @@ def last_recorded(app: App) -> LastRecord | None:
 
     A simulation must start after it: its passes read the lots as they are now, so a pass played
     before a resumption recorded later would call a month the lot was still suspended in."""
-    # At the same instant, the first named wins: a resumption rather than the notice it queued.
+    # At the same instant, the first named wins: a resumption rather than the notice it queued,
+    # a declaration's history row (which says a correction, a month without hours) rather
+    # than the declaration.
     sources: list[tuple[Any, str]] = [
-        (ClauseHistory.at, "un changement d'étape d'une clause"),
         (Declaration.recorded_at, "une déclaration enregistrée"),
-        (RecordHistory.at, "une correction enregistrée"),
+        (RecordHistory.at, "une fiche de référence corrigée"),
         (PeriodicRun.done_at, "un passage du service"),
         (OutboxMessage.created_at, "un courriel préparé"),
     ]
     latest: LastRecord | None = None
     with translated_faults(app), app.transaction() as session:
+        row = session.execute(
+            select(
+                ClauseHistory.at,
+                ClauseHistory.event,
+                ClauseHistory.from_stage,
+                ClauseHistory.to_stage,
+                ClauseHistory.clause_id,
+                ClauseHistory.reason,
+            )
+            .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            latest = LastRecord(at=row.at, what=history_what(*row[1:]))
         for column, what in sources:
             at = session.scalar(select(func.max(column)))
             if at is not None and (latest is None or at > latest.at):
                 latest = LastRecord(at=at, what=what)
     return latest
+
+
+#: What a history row that changes no stage records, with its article, as « la dernière action
+#: enregistrée » names it (``domain.stages.HISTORY_LABELS`` gives the bare nouns).
+_HISTORY_WHAT: dict[str, str] = {
+    "declaration_validated": "une déclaration validée",
+    "declaration_cancelled": "une déclaration annulée",
+    "final_report": "un bilan enregistré",
+    "outcome": "une sortie de participant enregistrée",
+    "award_recorded": "une attribution enregistrée",
+    "award_corrected": "une attribution corrigée",
+    "hours_override": "des heures imposées",
+    "parameters": "des paramètres du calcul changés",
+    "calendar": "un calendrier des déclarations changé",
+    "lot": "une correction du lot",
+    "planned_end": "une fin prévue changée",
+    "end_date_corrected": "une date de fin corrigée",
+    "company_left": "le départ d'une entreprise du chantier",
+}
+#: ``declarations.record_declaration``'s reason of a month recorded at zero hours (« … : 0 h »,
+#: then maybe what it replaced or did to the outcomes).
+_ZERO_HOURS = re.compile(r" : 0\sh(?: \(| –|$)")
+
+
+def history_what(
+    event: str, from_stage: str | None, to_stage: str, clause_id: int, reason: str | None
+) -> str:
+    """What one history row records, in French with its article: a stage change, a declaration
+    recorded (« un mois sans heure enregistré »), corrected, validated…, on its clause."""
+    text = reason or ""
+    if event == "declaration":
+        if " (remplace " in text:
+            what = "une déclaration corrigée"
+        elif _ZERO_HOURS.search(text):
+            what = "un mois sans heure enregistré"
+        else:
+            what = "une déclaration enregistrée"
+    elif from_stage != to_stage:
+        return "un changement d'étape d'une clause"
+    else:
+        what = _HISTORY_WHAT.get(event) or f"« {history_label(event)} »"
+    return f"{what} sur la clause n° {clause_id}"
 
 
 def _first_pass(app: App, day: date) -> datetime:

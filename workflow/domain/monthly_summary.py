@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workflow.domain.calendar import add_months
+from workflow.domain.calendar import add_months, add_working_days, at_local
 from workflow.domain.outcomes import OutcomeType, group_of
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import Progress, combine_progress, elapsed_fraction, unpaced
@@ -303,6 +303,37 @@ class MonthHours:
     hours: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class DeclarationChange:
+    """A declaration its recipient's previous summary counted (a month up to that summary's,
+    recorded by its moment), whose total changed since that moment and by the summary's: a
+    correction, or a cancellation (``after`` None: not declared again by then). The cumulated
+    hours of the summary read the new total; the previous one read ``before``: said, so that
+    the buyer does not find its hours gone down unexplained (user trial: 370,17 h, then
+    334,17 h)."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company: str
+    month: date
+    before: Decimal
+    after: Decimal | None
+    #: The last change between the two moments (a correction's recording, or the cancellation).
+    changed_at: datetime
+    #: Cancelled in between, then declared again (``after`` set): not a mere correction.
+    cancelled: bool = False
+
+
+def summary_late(planned: datetime, built: datetime, zone: ZoneInfo) -> bool:
+    """Whether a summary built at ``built`` is late for its ``planned`` moment: more than one
+    working day after it (the next working day at the same local time). A pass a few hours
+    late is no news to a reader; a summary of the first working day read on the fourth is."""
+    local = planned.astimezone(zone)
+    limit = at_local(add_working_days(local.date(), 1), local.time(), zone)
+    return built > limit
+
+
 @dataclass(frozen=True)
 class MonthlySummary:
     month: date
@@ -314,6 +345,18 @@ class MonthlySummary:
     clauses: tuple[ClauseLine, ...]  # every counted clause; ``followed`` tells them apart
     hours_by_month: tuple[MonthHours, ...]  # from the scope's first declared month to ``month``
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    #: Set on the emails only (``services.summaries``; the figures never read them): the
+    #: declarations counted by the recipient's previous summary and changed since, by
+    #: ``compiled_at``, in order of month, company and clause.
+    changes: tuple[DeclarationChange, ...] = ()
+    #: The moment this summary was planned for, when it is built late (``summary_late``)
+    #: because the service was not running then: the email says so, and that its figures are
+    #: those of ``compiled_at``. None when on time.
+    delayed_from: datetime | None = None
+    #: False: the rule of the emails written before 6 December 2026, a lot terminated before
+    #: the month counted among the « clauses achevées avant » it (``audit verify`` compares
+    #: those emails with what they printed then, as for ``as_ended_at_termination``).
+    terminated_listed: bool = True
 
     @property
     def for_buyer(self) -> bool:
@@ -321,13 +364,31 @@ class MonthlySummary:
 
     @property
     def followed_clauses(self) -> tuple[ClauseLine, ...]:
-        return tuple(c for c in self.clauses if c.followed)
+        """The clauses listed one by one: those followed in the month, then those whose
+        contract was terminated before it (``terminated_clauses``), their stage saying « marché
+        résilié le 15/11/2026 »."""
+        followed = tuple(c for c in self.clauses if c.followed)
+        return (*followed, *self.terminated_clauses) if self.terminated_listed else followed
+
+    @property
+    def terminated_clauses(self) -> tuple[ClauseLine, ...]:
+        """The counted clauses whose contract was terminated before the month (« marché
+        résilié »): not followed in it, yet never « achevées » (user trial, 5 December 2026: a
+        lot terminated on 15 November was counted among the clauses achieved before December
+        while the pace line said « marché résilié »)."""
+        return tuple(c for c in self.clauses if not c.followed and c.terminated_on is not None)
 
     @property
     def earlier_clauses(self) -> Progress:
         """The counted clauses achieved before the month, added up (never one past its planned
-        end without its end recorded: that one is followed)."""
-        return combine_progress(c.progress for c in self.clauses if not c.followed)
+        end without its end recorded: that one is followed; nor one terminated: that one is
+        listed, ``terminated_clauses``)."""
+        listed = self.terminated_listed
+        return combine_progress(
+            c.progress
+            for c in self.clauses
+            if not c.followed and not (listed and c.terminated_on is not None)
+        )
 
     @property
     def chart_months(self) -> tuple[MonthHours, ...]:

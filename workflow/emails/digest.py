@@ -35,6 +35,10 @@ class Category(StrEnum):
     #: are not even queued (``notices._buyer_notice``, ``summaries._queue_month``).
     NO_CONTACT = "no_contact"
     DECLARATION = "declaration"
+    #: A company corrected a month it had declared, from its signed link, since the previous
+    #: digest: the facilitator learns which month and what it said before and after
+    #: (``services.digest._online_corrections``), once.
+    ONLINE_CORRECTION = "online_correction"
     PACE = "pace"
     #: A lot in execution past its planned end, its end not recorded: its companies are not
     #: called for the months after the planned end (``services.digest._planned_end_passed``).
@@ -59,6 +63,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.EMAIL: "Courriels non distribués",
     Category.NO_CONTACT: "Donneurs d'ordre sans contact",
     Category.DECLARATION: "Déclarations d'heures en retard",
+    Category.ONLINE_CORRECTION: "Déclarations corrigées en ligne par les entreprises",
     Category.PACE: "Marchés bientôt terminés, heures en retard",
     Category.PLANNED_END: "Fins prévues dépassées, exécution toujours en cours",
     Category.PLANNED_END_SUSPENDED: "Lots suspendus, fin prévue dépassée",
@@ -297,6 +302,29 @@ def email_web(message_id: int, state: str, clause_id: int | None = None) -> WebA
             if state == OutboxState.UNCERTAIN
             else None
         ),
+    )
+
+
+def online_correction_action(clause_id: int, company_id: int, month: date) -> str:
+    return (
+        "Vérifier la déclaration corrigée, puis la valider (clauses declaration validate "
+        f"--clause {clause_id} --company {company_id} --month {month:%m/%Y})."
+    )
+
+
+ONLINE_CORRECTION_TODO = (
+    "Vérifier la déclaration corrigée sur la page de la clause, puis la valider (bouton "
+    "« Valider » de la rubrique « Déclarations à valider » du tableau de bord)."
+)
+
+
+def online_correction_web(clause_id: int) -> WebAction:
+    return WebAction(
+        WebActionKind.OPEN_CLAUSE,
+        "Ouvrir la clause",
+        todo=ONLINE_CORRECTION_TODO,
+        clause_id=clause_id,
+        anchor="#declarations-attendues",
     )
 
 

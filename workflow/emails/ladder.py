@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_month
 from workflow.domain.calendar import (
     LadderDays,
     LadderStep,
@@ -233,6 +233,27 @@ def late_before_context(late: Sequence[LateMonth]) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+#: How ``_base/late_before.txt`` opens the late list: one month in a sentence, several in a
+#: short list, one line each (« - septembre 2026, attendue le … »), up to a blank line.
+_LATE_ONE = "Par ailleurs, la déclaration {phrase}, attendue le "
+_LATE_MANY = "Par ailleurs, ces déclarations ne me sont toujours pas parvenues :\n"
+_LATE_ITEM = "- {name}, attendue le "
+
+
+def late_list_names(text: str, month: date) -> bool:
+    """Whether the plain text of a call or a reminder names ``month`` among the earlier months
+    still late (``late_before``, rendered by ``_base/late_before.txt``): read from the words
+    the company will read, not recomputed, since what matters once the month has arrived is
+    whether the email waiting still says it is missing (``services.reminder_emails``)."""
+    if _LATE_ONE.format(phrase=months_phrase([month])) in text:
+        return True
+    _, found, tail = text.partition(_LATE_MANY)
+    if not found:
+        return False
+    item = _LATE_ITEM.format(name=french_month(month))
+    return any(line.startswith(item) for line in tail.split("\n\n", 1)[0].splitlines())
 
 
 # --- the sample -------------------------------------------------------------------------------

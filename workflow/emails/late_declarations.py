@@ -5,6 +5,10 @@ The alert before formal notice (``declaration_escalation``) asks the buyer how t
 buyer may go on to a formal notice. When the company then declares that month (hours or zero,
 by any channel), the buyer reads it from the facilitator: the month, the day it came, what it
 says (total and count of participants, never their names) and the day of the alert.
+
+A participant declared at 0 h for the month did not work on the lot that month: the notice counts
+those who worked and names the others apart (« 3 participants ayant travaillé (1 autre déclaré à
+0 h) »), in the very words the import of the file says (``participants_phrase``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class LateDeclaration:
     month: date
     declared_on: date
     total_hours: Decimal
+    #: The participants with hours that month (those who worked).
     participants: int
     #: The day the alert naming the month left (written, when it had not left).
     alerted_on: date
@@ -54,6 +59,22 @@ class LateDeclaration:
     #: the notice is about one month, not the company's whole record (user trial: « plus
     #: manquant » read as compliant by a buyer while ten months were still owed).
     other_owed: tuple[date, ...] = ()
+    #: The declaration's other participants, on a line at 0 h: they did not work that month.
+    participants_at_zero: int = 0
+
+
+def participants_phrase(worked: int, at_zero: int) -> str:
+    """Who a month's declaration counts, the same words wherever it is told (the import's
+    result, the buyer's notice): those who worked, and apart those declared at 0 h, who did not
+    work that month. « 3 participants » ; « 3 participants ayant travaillé (1 autre déclaré à
+    0 h) » ; « aucun participant ayant travaillé (2 déclarés à 0 h) »."""
+    people = f"{worked} participant{'s' if worked > 1 else ''}"
+    if not at_zero:
+        return people
+    others = "s" if at_zero > 1 else ""
+    if not worked:
+        return f"aucun participant ayant travaillé ({at_zero} déclaré{others} à 0\u00a0h)"
+    return f"{people} ayant travaillé ({at_zero} autre{others} déclaré{others} à 0\u00a0h)"
 
 
 def late_declaration_context(
@@ -72,6 +93,7 @@ def late_declaration_context(
         "total_hours": late.total_hours,
         "zero": late.total_hours == 0,
         "participants": late.participants,
+        "participants_phrase": participants_phrase(late.participants, late.participants_at_zero),
         "alerted_on": late.alerted_on,
         "still_missing": list(late.still_missing),
         "still_missing_count": len(late.still_missing),

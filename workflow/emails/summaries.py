@@ -15,12 +15,14 @@ from markupsafe import Markup
 
 from workflow.adapters.mail.message import Attachment
 from workflow.adapters.reports import EmailFiles, email_files, email_tables, figure_lines
+from workflow.adapters.templates import french_date, french_hours
 from workflow.domain.calendar import add_months
 from workflow.domain.monthly_summary import (
     CHART_MONTHS,
     BuyerFigures,
     ClauseLine,
     Count,
+    DeclarationChange,
     Declarations,
     Figures,
     MissingDeclaration,
@@ -34,6 +36,7 @@ from workflow.domain.summary import PACE_TOLERANCE, clause_progress, combine_pro
 from workflow.domain.vocabulary import CRITERION_LABELS
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
+from workflow.emails.phrases import month_phrase
 from workflow.emails.samples import BUYER_CONTACT
 
 if TYPE_CHECKING:
@@ -58,9 +61,85 @@ def summary_context(summary: MonthlySummary, files: EmailFiles | None = None) ->
             for table in email_tables(summary, files.where if files else None)
         ],
         "files": files.names if files else [],
+        "late": late_notice(summary),
+        "changes": changes_notice(summary),
         "command": f"clauses summary --month {summary.month:%Y-%m}"
         + (f" --buyer {summary.buyer_id}" if summary.buyer_id else "")
         + " --format xlsx",
+    }
+
+
+NBSP = "\u00a0"
+
+
+def _clock(moment: datetime, zone: ZoneInfo) -> str:
+    """``8 h``, ``10 h 15``: the local time of day as French writes it."""
+    local = moment.astimezone(zone)
+    minutes = f"{NBSP}{local.minute:02d}" if local.minute else ""
+    return f"{local.hour}{NBSP}h{minutes}"
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> str:
+    return french_date(moment.astimezone(zone).date())
+
+
+def late_notice(summary: MonthlySummary) -> str | None:
+    """« Cette synthèse aurait dû vous parvenir le 1er décembre 2026 ; le service était
+    interrompu. Les chiffres sont ceux du 4 décembre 2026 à 10 h 15, moment où je l'ai
+    établie. » for a summary built late after a stop of the service
+    (``MonthlySummary.delayed_from``). Its figures are those of the moment it was built
+    (``compiled_at``, the declarations received meanwhile counted), not of the planned one:
+    said as it is."""
+    planned, built = summary.delayed_from, summary.compiled_at
+    if planned is None or built is None:
+        return None
+    zone = summary.zone
+    return (
+        f"Cette synthèse aurait dû vous parvenir le {_day(planned, zone)}{NBSP}; le service "
+        f"était interrompu. Les chiffres sont ceux du {_day(built, zone)} à "
+        f"{_clock(built, zone)}, moment où je l'ai établie."
+    )
+
+
+def _change_phrase(change: DeclarationChange, zone: ZoneInfo, with_buyer: bool) -> str:
+    """« la déclaration d'octobre 2026 de Bâtiments Gascons SARL (clause n° 1) a été corrigée
+    le 7 décembre 2026 : 370,17 h → 334,17 h »."""
+    where = f"clause n° {change.clause_id}"
+    if with_buyer and change.buyer:
+        where += f", {change.buyer}"
+    what = f"la déclaration {month_phrase(change.month)} de {change.company} ({where})"
+    on = _day(change.changed_at, zone)
+    before = french_hours(change.before)
+    if change.after is None:
+        return f"{what} a été annulée le {on}{NBSP}: ses {before} ne sont plus comptées"
+    after = french_hours(change.after)
+    if change.cancelled:
+        return f"{what} a été annulée puis déclarée de nouveau le {on}{NBSP}: {before} → {after}"
+    return f"{what} a été corrigée le {on}{NBSP}: {before} → {after}"
+
+
+def changes_notice(summary: MonthlySummary) -> dict[str, Any] | None:
+    """What changed since the recipient's previous summary in the declarations it counted
+    (``MonthlySummary.changes``): one sentence for one change, else an opening sentence and a
+    line per change (« – », never « - »: a hyphen line with « : » reads as a figure line)."""
+    changes = summary.changes
+    if not changes:
+        return None
+    zone, with_buyer = summary.zone, not summary.for_buyer
+    phrases = [_change_phrase(c, zone, with_buyer) for c in changes]
+    if len(phrases) == 1:
+        return {
+            "intro": f"Depuis ma synthèse précédente, {phrases[0]}{NBSP}; le cumul en tient compte.",
+            "items": [],
+        }
+    items = [f"{p[:1].upper()}{p[1:]}{NBSP};" for p in phrases[:-1]]
+    items.append(f"{phrases[-1][:1].upper()}{phrases[-1][1:]}.")
+    return {
+        "intro": (
+            f"Depuis ma synthèse précédente, {len(phrases)} déclarations qu'elle comptait ont "
+            f"changé{NBSP}; le cumul en tient compte{NBSP}:"
+        ),
+        "items": items,
     }
 
 

@@ -38,7 +38,7 @@ report's footnotes say them in French):
   lot's end, its termination or its departure, neither declared nor spent whole in a
   suspension), counted once the due date the company is held to has passed: a month called
   has its call's date pushed by the working days its lot spent suspended after the call, the
-  date every reader gives it (``notices.owed_due_dates``, ``declaration_views.held_due``); one
+  date every reader gives it (``held_due_dates``, ``declaration_views.held_due``); one
   not called yet has a date to come, never a past one. On a lot closed since (which asks for
   none any more) every such month counts, called or not: they will never come. The hours of
   the year are then a minimum, and the report says where they are missing. Its cost grows
@@ -59,7 +59,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -101,13 +101,9 @@ from workflow.domain.annual_report import (
 )
 from workflow.domain.calendar import (
     Interval,
-    LadderDays,
-    is_working_day,
     local_date,
     month_start,
     months_between,
-    pushed_due,
-    suspended_days,
 )
 from workflow.domain.outcomes import OUTCOME_TYPE_LABELS, OutcomeType, group_of
 from workflow.domain.participants import worked
@@ -125,6 +121,7 @@ from workflow.domain.vocabulary import (
     category_label,
 )
 from workflow.errors import InputRefused, NotFound
+from workflow.services.held_due_dates import pushed_due_dates
 from workflow.services.lot_calendars import first_month_of, suspensions
 from workflow.services.months_owed import Owing, owed_up_to_many
 from workflow.services.outcome_counts import counted, latest_up_to
@@ -559,7 +556,7 @@ def _undeclared(
     # The months whose call left with no declaration (an anti-join, a row for each month
     # missing only), counted once the due date the company is held to has passed: its call's,
     # pushed by the working days its lot spent suspended after the call, the one rule of every
-    # reader (``notices.owed_due_dates``, ``declaration_views.held_due``); one not called yet
+    # reader (``held_due_dates``, ``declaration_views.held_due``); one not called yet
     # has a date to come, never a past one.
     late = _on_clauses(
         select(
@@ -647,6 +644,14 @@ def _undeclared(
     return tuple(lines), total
 
 
+class _Called(NamedTuple):
+    clause_id: int
+    company_id: int
+    month: date
+    due_on: date
+    called_at: datetime | None
+
+
 def _past_due(
     ladders: Sequence[tuple[int, int, date, date, datetime | None]],
     suspended: Mapping[int, Sequence[Interval]],
@@ -656,26 +661,18 @@ def _past_due(
     """The (lot, company, month) of the called ``ladders`` whose due date the company is held
     to has passed at ``now`` (every one when None: the history as it stands): the call's date
     pushed later by the working days the lot spent suspended after the call, a running
-    suspension up to ``now``'s day (``declaration_views.held_due``, as
-    ``notices.owed_due_dates`` dates a month called). Never the call's bare date: a month whose
-    call a suspension followed is not late before the date the company really has."""
+    suspension up to ``now``'s day (``held_due_dates.pushed_due_dates``, the one rule, from the
+    suspensions already read). Never the call's bare date: a month whose call a suspension
+    followed is not late before the date the company really has."""
     if now is None:
         return {(cid, company_id, month_start(m)) for cid, company_id, m, _, _ in ladders}
     today = local_date(now, zone)
-    days: dict[int, LadderDays] = {}
-    late = set()
-    for cid, company_id, month, due_on, called_at in ladders:
-        if cid not in days:
-            days[cid] = LadderDays(suspended_days(suspended.get(cid, ()), zone, today))
-        if called_at is None:
-            continue  # never: only the ladders whose call left are read
-        called_on = local_date(called_at, zone)
-        if days[cid].suspended or not is_working_day(due_on) or due_on <= called_on:
-            due_on = pushed_due(due_on, called_on, days[cid])
-        # Else (most months) the count of working days from the call lands on the date itself.
-        if due_on < today:
-            late.add((cid, company_id, month_start(month)))
-    return late
+    pushed = pushed_due_dates((_Called(*row) for row in ladders), suspended, zone, today)
+    return {
+        (cid, company_id, month_start(month))
+        for (cid, company_id, month), due_on in pushed.items()
+        if due_on < today
+    }
 
 
 def _state(stage: str, terminated_on: date | None) -> str:

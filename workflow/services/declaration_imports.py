@@ -71,6 +71,7 @@ from workflow.domain.vocabulary import (
     Sex,
     normalise,
 )
+from workflow.emails.late_declarations import participants_phrase
 from workflow.emails.phrases import month_phrase
 from workflow.errors import FieldError, FileRefused, Hint, InputRefused
 from workflow.services.clauses import Publish, get_clause
@@ -248,6 +249,8 @@ class DeclarationSummary:
     #: recorded (aware); and the reason of the correction as the history row keeps it.
     replaced_hours: Decimal | None = None
     replaced_lines: int | None = None
+    #: Of those lines, the ones at 0 h (participants who did not work that month).
+    replaced_at_zero: int | None = None
     replaced_recorded_at: datetime | None = None
     reason: str | None = None
 
@@ -264,6 +267,26 @@ class DeclarationSummary:
     def at_zero(self) -> bool:
         """The month is declared with no hours and no participant (``declaration zero``)."""
         return self.lines == 0
+
+    @property
+    def participants_worked(self) -> int:
+        """The participants with hours that month: one at 0 h did not work on the lot then."""
+        return self.lines - self.participants_at_zero
+
+    @property
+    def participants_said(self) -> str:
+        """« 3 participants ayant travaillé (1 autre déclaré à 0 h) »: the words of the buyer's
+        notice of a late month (``emails.late_declarations.participants_phrase``)."""
+        return participants_phrase(self.participants_worked, self.participants_at_zero)
+
+    @property
+    def replaced_said(self) -> str | None:
+        """The participants of the declaration it replaced, in the same words; None when it
+        replaced none."""
+        if self.replaced_lines is None:
+            return None
+        at_zero = self.replaced_at_zero or 0
+        return participants_phrase(self.replaced_lines - at_zero, at_zero)
 
 
 @dataclass
@@ -1121,12 +1144,17 @@ def _record_group(
     unchanged = recorded is not None and same_lines(recorded, lines)
     counts = CountChange()
     history = None
-    replaced: tuple[Decimal, int, datetime] | None = None
+    replaced: tuple[Decimal, int, datetime, int] | None = None
     if recorded is not None and unchanged:
         declaration = recorded
     else:
         if recorded is not None:  # read before ``record_counting`` clears its lines
-            replaced = (Decimal(recorded.total_hours), len(recorded.lines), recorded.recorded_at)
+            replaced = (
+                Decimal(recorded.total_hours),
+                len(recorded.lines),
+                recorded.recorded_at,
+                sum(1 for line in recorded.lines if line.hours == 0),
+            )
         recorded_now = record_counting(
             session,
             clause_id=group.clause.id,
@@ -1164,6 +1192,7 @@ def _record_group(
         replaced_hours=replaced[0] if replaced else None,
         replaced_lines=replaced[1] if replaced else None,
         replaced_recorded_at=replaced[2] if replaced else None,
+        replaced_at_zero=replaced[3] if replaced else None,
         reason=history_motif(reason) if replaced else None,
     )
     return summary, history

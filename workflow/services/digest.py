@@ -134,6 +134,8 @@ from workflow.emails.digest import (
     email_web,
     final_report_action,
     final_report_web,
+    online_correction_action,
+    online_correction_web,
     report_update_action,
     report_update_web,
     web_base,
@@ -2319,6 +2321,152 @@ def _no_contact(session: Session, limit: int | None) -> _Part:
     return _part(found, write, limit)
 
 
+# --- Declarations a company corrected online since the previous digest ---------------------------
+
+#: The actor of what a company records from its signed link (``app.online_declarations``).
+ONLINE_ACTOR_SUFFIX = " (déclaration en ligne)"
+#: ``declarations.record_declaration``'s history event.
+_DECLARATION_EVENT = "declaration"
+#: What its history row says of a correction: « déclaration d'octobre 2026 de X : 98,50 h
+#: (remplace 370,17 h) », « (remplace 370,17 h, validation levée) », then after « – » what it
+#: did to the lot's outcomes. Every correction has its row, and only the row keeps what the
+#: month said before: the declaration itself holds the last correction only.
+_CORRECTED_REASON = re.compile(
+    r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<after>[^:()]+?)"
+    r" \(remplace (?P<before>[^()]+?\sh)(?P<more>(?:, [^()]*)?)\)(?: – (?P<counts>.*))?",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=1)
+def _month_numbers() -> dict[str, int]:
+    """« de janvier » -> 1, « d'avril » -> 4: ``month_phrase`` without its year, read back."""
+    return {month_phrase(date(2000, n, 1)).removesuffix(" 2000"): n for n in range(1, 13)}
+
+
+def _month_of(phrase: str) -> date | None:
+    """« d'octobre 2026 » -> 2026-10-01; None for words that are no month."""
+    head, _, year = phrase.rpartition(" ")
+    number = _month_numbers().get(head)
+    return date(int(year), number, 1) if number is not None and year.isdigit() else None
+
+
+def previous_digest(session: Session, now: datetime, settings: Settings) -> datetime:
+    """The instant the previous digest was compiled (its day claimed, ``queue_daily_digest``),
+    before today's: what happened after it is news for the next one. Never claimed yet (a new
+    database, the first digest after an upgrade): the previous working day at the digest's
+    time, so that a first digest does not tell the whole past."""
+    today = local_date(now, settings.zone)
+    done = session.scalar(
+        select(func.max(PeriodicRun.done_at)).where(
+            PeriodicRun.job == JOB, PeriodicRun.period < today.isoformat()
+        )
+    )
+    if done is not None:
+        return done
+    day = today - timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return at_local(day, settings.digest_time, settings.zone)
+
+
+class _Correction(NamedTuple):
+    at: datetime
+    month: date
+    company: str
+    before: str  # as the row wrote them: « 370,17 h »
+    after: str
+    validation_lifted: bool
+    counts: str | None
+
+
+def _online_corrections(
+    session: Session, now: datetime, settings: Settings, limit: int | None
+) -> _Part:
+    """Each month a company corrected from its signed link after the previous digest and up to
+    ``now``: in the next digest, and in that one only (the one after starts where it was
+    compiled). Read from the history rows, one per correction, oldest first."""
+    since = previous_digest(session, now, settings)
+    rows = session.execute(
+        select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        .where(
+            ClauseHistory.event == _DECLARATION_EVENT,
+            ClauseHistory.actor.endswith(ONLINE_ACTOR_SUFFIX, autoescape=True),
+            ClauseHistory.reason.contains(" (remplace ", autoescape=True),
+            ClauseHistory.at > since,
+            ClauseHistory.at <= now,
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ).all()
+    found: list[_Found[_Correction]] = []
+    for index, (clause_id, at, reason) in enumerate(rows):
+        said = _CORRECTED_REASON.fullmatch(reason or "")
+        month = _month_of(said["month"]) if said is not None else None
+        if said is None or month is None:
+            log.warning("unreadable correction row", extra={"clause_id": clause_id})
+            continue
+        correction = _Correction(
+            at,
+            month,
+            said["company"],
+            said["before"].strip(),
+            said["after"].strip(),
+            "validation levée" in said["more"],
+            said["counts"],
+        )
+        # The oldest first: the heavier, the earlier.
+        found.append(_Found(len(rows) - index, clause_id, correction))
+
+    def write(chosen: list[_Found[_Correction]]) -> list[DigestItem]:
+        labels = _labels(session, {task.clause_id for task in chosen if task.clause_id})
+        months = sorted({task.row.month for task in chosen})
+        companies: dict[tuple[int, date, str], int] = {}
+        for chunk in _chunks(labels):
+            for on_clause, month, name, found_id in session.execute(
+                select(Declaration.clause_id, Declaration.month, Company.name, Company.id)
+                .join(Company, Company.id == Declaration.company_id)
+                .where(Declaration.clause_id.in_(chunk), Declaration.month.in_(months))
+            ):
+                companies[(on_clause, month, name)] = found_id
+        items = []
+        for task in chosen:
+            assert task.clause_id is not None
+            clause_id: int = task.clause_id
+            c = task.row
+            label = labels.get(clause_id)
+            day = french_date(local_date(c.at, settings.zone))
+            detail = [_capital(_clause_label(*label)) + "." if label else f"Clause n° {clause_id}."]
+            if c.validation_lifted:
+                detail.append("Vous l'aviez validée : la validation est levée.")
+            if c.counts:
+                detail.append(c.counts if c.counts.endswith(".") else c.counts + ".")
+            company_id = companies.get((clause_id, c.month, c.company))
+            if company_id is None:
+                # Cancelled since: nothing left to check for that month.
+                detail.append("Cette déclaration a été annulée depuis.")
+                action = (
+                    "Rien à valider ; voir les déclarations attendues "
+                    f"(clauses declaration list --clause {clause_id})."
+                )
+            else:
+                action = online_correction_action(clause_id, company_id, c.month)
+            items.append(
+                DigestItem(
+                    Category.ONLINE_CORRECTION,
+                    task.weight,
+                    f"{c.company} a corrigé en ligne sa déclaration {month_phrase(c.month)} "
+                    f"(clause n° {clause_id}) le {day} : {c.before} → {c.after}",
+                    " ".join(detail),
+                    action,
+                    clause_id,
+                    web=online_correction_web(clause_id),
+                )
+            )
+        return items
+
+    return _part(found, write, limit)
+
+
 def _parts(
     session: Session, now: datetime, settings: Settings, limit: int | None
 ) -> list[tuple[Category, _Part]]:
@@ -2331,6 +2479,7 @@ def _parts(
         (Category.EMAIL, _emails(session, settings, now, limit)),
         (Category.NO_CONTACT, _no_contact(session, limit)),
         (Category.DECLARATION, _declarations(session, today, settings, limit)),
+        (Category.ONLINE_CORRECTION, _online_corrections(session, now, settings, limit)),
         (Category.PACE, _pace(session, today, settings, limit)),
         (Category.PLANNED_END, _planned_end_passed(session, today, limit)),
         (

@@ -41,6 +41,17 @@ and so do the few rows fenced with it (at most ``FENCE_WINDOW``), although they 
 ``resend`` they go again, and their Message-ID (the same on every attempt) lets the receiving side
 recognise a duplicate.
 
+A pass that fails (an outcome commit the database refuses, a statement timed out) gives back at
+once the rows it claimed and did not hand to the server (the batch claimed ahead, the rest of its
+batch, the rows fenced ahead): the next pass, or another instance, sends them without waiting for
+their lease. The rows handed over stay ``sending`` for ``mark_uncertain``.
+
+On PostgreSQL the dispatcher's own statements (claim, fence, outcomes, giving rows back) are
+bounded (``CLAUSES_MAIL_DB_TIMEOUT``, ``CLAUSES_MAIL_DB_LOCK_TIMEOUT``; ``statement_limits``): a
+lock held by another connection (a session left open, a connection cut that the server has not
+closed yet) fails the pass instead of holding it forever; with the engine's TCP keepalives
+(``db.Keepalives``), so does a server out of reach.
+
 Transports that reach real inboxes (SMTP) never get a row dated after the real clock, whatever
 instant the caller passes: a simulated or ``--now`` pass may queue mail for the future, not send it.
 """
@@ -69,6 +80,7 @@ from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from workflow.adapters.db import StatementLimits, limit_statements, timed_out
 from workflow.adapters.dialects import skipping_locked
 from workflow.adapters.mail import (
     Accepted,
@@ -138,6 +150,23 @@ GROUP_SIZE = 20
 GROUP_DELAY = 0.05
 
 TABLE = cast(Table, OutboxMessage.__table__)
+
+
+def statement_limits(app: App) -> StatementLimits | None:
+    """How long the dispatcher's own statements may run and wait for a lock (PostgreSQL;
+    SQLite waits for its one writer ``busy_timeout``, 10 s): a lock held by a connection that
+    went silent, or a network cut, fails the pass instead of holding it forever."""
+    if app.engine.dialect.name != "postgresql":
+        return None
+    settings = app.settings
+    return StatementLimits(settings.mail_db_timeout, settings.mail_db_lock_timeout)
+
+
+def _limit(app: App, bind: Any) -> None:
+    """``statement_limits`` for the transaction under way on ``bind``."""
+    limits = statement_limits(app)
+    if limits is not None:
+        limit_statements(bind, limits, local=True)
 
 
 @dataclass
@@ -276,6 +305,9 @@ def release_outage_waiting(app: App, due: datetime) -> int:
         OutboxMessage.next_attempt_at > due,
         OutboxMessage.created_at <= due,
     )
+    # No statement limit here: after a long outage on the month's first morning this one update
+    # makes hundreds of thousands of rows due, which may take longer than a claim is allowed;
+    # failing it would leave them all waiting for their retry slot.
     with app.transaction() as session:
         result = session.execute(
             update(OutboxMessage)
@@ -356,6 +388,7 @@ def claim_due(
         .limit(limit)
     )
     with app.transaction() as session:
+        _limit(app, session)
         uncertain = mark_uncertain(session, wall_now)
         if report is not None:
             report.uncertain += len(uncertain)
@@ -433,8 +466,9 @@ def _committed(app: App, connection: Connection | None) -> Iterator[Connection]:
     else on a connection from the pool."""
     if connection is None:
         with app.engine.begin() as pooled:
+            _limit(app, pooled)
             yield pooled
-    else:
+    else:  # a ledger's: its session carries the limits (``Ledger._connection``)
         with connection.begin():
             yield connection
 
@@ -467,6 +501,7 @@ class Ledger:
         self.lock = threading.Lock()
         self.connections: list[Connection] = []
         self._fence: DriverFence | None = None
+        self.limits = statement_limits(app)
 
     def fence(self, connection: Connection) -> DriverFence:
         """The fence statement for this database's driver, made once."""
@@ -528,6 +563,10 @@ class Ledger:
             self.local.connection = connection
             with self.lock:
                 self.connections.append(connection)
+            if self.limits is not None:
+                # Once for the connection's session, not at each fence (one more round trip
+                # each); taken off when it goes back to the pool.
+                limit_statements(connection, self.limits, local=False)
         return connection
 
     def _drop(self, connection: Connection) -> None:
@@ -970,6 +1009,7 @@ def release_claims(
     if not ids:
         return
     with app.transaction() as session:
+        _limit(app, session)
         session.execute(
             update(OutboxMessage)
             .where(
@@ -1253,6 +1293,7 @@ async def _deliver_batch(
                 # one in flight stays ``sending``; once its lease is over it is ``uncertain``.
                 fences.tried = index + 1  # the row in flight is not given back
                 release_claims(recorder.app, batch[index + 1 :], owner, await fences.unsent())
+                fences.tried = len(batch)  # given back: not again below
                 raise
             except ConnectionFailure as exc:
                 # The server is out of reach: every row left in the batch waits like this one.
@@ -1275,10 +1316,71 @@ async def _deliver_batch(
                 _record_failure(row, exc, recorder, now, rand)
                 continue
             recorder.add(sent_outcome(row, accepted, now))
+    except BaseException:
+        # An error (an outcome commit the database refused, a fence that failed): the rows of
+        # the batch not handed over go back now, with those fenced ahead, instead of waiting
+        # for their lease; the pass fails all the same. A row handed over stays for
+        # ``mark_uncertain``: ``tried`` counts it, and its fence noted it handed over.
+        unsent = await fences.unsent() if fences.windows else []
+        _release_after_error(recorder.app, batch[fences.tried :], owner, unsent)
+        raise
     finally:
         ahead.cancel()
-        if fences.windows:  # an error left rows fenced and not tried: they go back
+        if fences.windows:  # rows fenced and not tried (none on a normal end): they go back
             release_claims(recorder.app, [], owner, await fences.unsent())
+
+
+async def _release_ahead_after_error(
+    app: App, claiming: asyncio.Future[list[Claimed]], owner: str
+) -> None:
+    """Give back the batch claimed ahead by a pass that fails; the claim itself may have
+    failed (nothing claimed, its transaction rolled back)."""
+    try:
+        rows = await asyncio.shield(claiming)
+    except Exception:
+        return
+    _release_after_error(app, rows, owner)
+
+
+def _release_after_error(
+    app: App, rows: Sequence[Claimed], owner: str, unsent: Sequence[int] = ()
+) -> None:
+    """``release_claims`` on a pass's failure path: a release that fails too (the database
+    still refusing) is logged, not raised over the error that failed the pass; the rows then
+    wait for their lease, as before."""
+    if not rows and not unsent:
+        return
+    try:
+        release_claims(app, rows, owner, unsent)
+    except Exception as exc:
+        log.warning(
+            "courriels réservés non rendus à la file : ils repartiront à la fin de leur bail",
+            extra={
+                "action": "mail.release_failed",
+                "count": len({row.id for row in rows} | set(unsent)),
+                "detail": str(getattr(exc, "orig", None) or exc).partition("\n")[0],
+            },
+        )
+
+
+def _log_timed_out(app: App, exc: DBAPIError) -> None:
+    """A statement of the pass stopped by PostgreSQL: said with the settings that bound it."""
+    limits = statement_limits(app)
+    bounds = (
+        f" (au plus {limits.lock:g} s d'attente d'un verrou, CLAUSES_MAIL_DB_LOCK_TIMEOUT, et "
+        f"{limits.statement:g} s par opération, CLAUSES_MAIL_DB_TIMEOUT)"
+        if limits is not None
+        else ""
+    )
+    log.warning(
+        "envoi interrompu : la base n'a pas répondu à temps%s ; les courriels pas encore "
+        "remis au serveur retournent dans la file, le prochain passage les envoie",
+        bounds,
+        extra={
+            "action": "mail.db_timeout",
+            "detail": str(exc.orig).partition("\n")[0],
+        },
+    )
 
 
 def _log_released(count: int) -> None:
@@ -1374,6 +1476,7 @@ async def dispatch_due_async(
         #: Rows were made due after the claim in flight had started: it may not have seen them.
         released_since_claim = False
         looked_for_waiting = False
+        failed = False
         try:
             while claiming is not None:
                 batch = await claiming
@@ -1396,13 +1499,30 @@ async def dispatch_due_async(
                             claiming = claim()
                         else:
                             released_since_claim = True
+        except BaseException as exc:
+            failed = True
+            if isinstance(exc, DBAPIError) and timed_out(exc):
+                _log_timed_out(app, exc)
+            raise
         finally:
             try:
-                await recorder.close()
-                if claiming is not None:
-                    # Stopped early (server out of reach, error, cancellation): rows claimed
-                    # ahead go back untouched; if even this fails, their lease frees them.
-                    release_claims(app, await asyncio.shield(claiming), terms.owner)
+                closed = False
+                try:
+                    await recorder.close()
+                    closed = True
+                except DBAPIError as exc:
+                    if not failed and timed_out(exc):  # the last outcomes' commit timed out
+                        _log_timed_out(app, exc)
+                    raise
+                finally:
+                    # Stopped early (server out of reach, stop asked, error, cancellation):
+                    # rows claimed ahead go back untouched, also when the pass fails or its
+                    # last outcomes cannot be committed (the database refusing them), so that
+                    # they need not wait for their lease.
+                    if claiming is not None and (failed or not closed):
+                        await _release_ahead_after_error(app, claiming, terms.owner)
+                    elif claiming is not None:
+                        release_claims(app, await asyncio.shield(claiming), terms.owner)
             finally:
                 ledger.close()
     if reaches_inboxes:

@@ -7,7 +7,9 @@ released them (``lot_ends``), or the company declared one (``reminder_emails.wit
 The email is then written again for the months still missing only (``write_again``): the same
 kind and step, the same recipients and planned send time, rendered by the pass's own builder
 under the key of those months (``step_key``, so a second run writes nothing), and the first one
-withdrawn, « Remplacé : … », its reason kept in the email log.
+withdrawn, « Remplacé : … », its reason kept in the email log. A call or a reminder whose list of
+earlier months still late names a month declared since is written again the same way for all its
+months (``reminder_emails.withdraw_answered``), under its step's next sending's key.
 
 Of its own module so that both can share it: ``lot_ends`` does not import the emails (the
 builder is handed in, ``LadderRewriter``), ``reminder_emails`` hands in its own.
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -27,7 +29,12 @@ from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, OutboxMessage
 from workflow.adapters.templates import french_month
 from workflow.emails.ladder import step_kind
-from workflow.services.ladder_keys import LadderKey, step_key
+from workflow.services.ladder_keys import (
+    LadderKey,
+    sent_again_key,
+    step_key,
+    withdrawn_by_service,
+)
 from workflow.services.outbox import OUTAGE_ERROR_PREFIX, OutboxState, Recipient, queue_email
 
 if TYPE_CHECKING:
@@ -79,19 +86,27 @@ def write_again(
     covered: LadderKey,
     owed: tuple[date, ...],
     why: str,
+    *,
+    rewritten_as: str | None = None,
 ) -> str | None:
     """``row`` written again for ``owed`` only, as the pass that queued it would have written
     it then (``rewriter``: ``reminder_emails.group_again``, ``ladder_message``): same kind,
     recipients, planned send time and waiting state (a wait for the mail server), under the key
     of those months; ``row`` withdrawn, its reason kept: « Remplacé : ``why`` ; le même
-    courriel, écrit à nouveau pour … seulement, part à sa place. » When it cannot be (no
+    courriel, écrit à nouveau pour … seulement, part à sa place. » (``rewritten_as`` says it
+    otherwise: « écrit à nouveau sans ce mois » for one written again for all its months,
+    whose late list named a month declared since, ``reminder_emails.withdraw_answered``.)
+
+    The key is that of ``owed``'s step, or of its next sending (``sent_again_key``, as the
+    pass does) when ``row`` itself holds it, or an email the service withdrew before it left:
+    the same months written again take ``…:call~2``. When it cannot be (no
     correspondent any more, an address refused, the key already taken, a template broken
     since), ``row`` stays as it is and the reason is returned, for the log."""
     try:
         recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
     except AddressRefused as refused:
         return f"address refused: {refused}"
-    key = step_key(clause.id, covered.company_id, owed, covered.step)
+    first_key = step_key(clause.id, covered.company_id, owed, covered.step)
     at = row.created_at
     try:
         # In a savepoint: an email that cannot be written again stays as it was, and what
@@ -100,19 +115,24 @@ def write_again(
             message = rewriter.message(session, clause, covered.company_id, covered.step, owed, at)
             if message is None:
                 return "no correspondent to write to"
-            queued = queue_email(
-                session,
-                rewriter.renderer,
-                key=key,
-                kind=step_kind(covered.step),
-                recipients=recipients,
-                context=message.context,
-                now=at,
-                clause_id=clause.id,
-                attachments=message.attachments,
-            )
-            if not queued:
-                return f"key already taken: {key}"
+            sending = 1
+            while True:
+                key = sent_again_key(first_key, sending)
+                if key != row.key and queue_email(
+                    session,
+                    rewriter.renderer,
+                    key=key,
+                    kind=step_kind(covered.step),
+                    recipients=recipients,
+                    context=message.context,
+                    now=at,
+                    clause_id=clause.id,
+                    attachments=message.attachments,
+                ):
+                    break
+                if key != row.key and not _withdrawn_by_service(session, key):
+                    return f"key already taken: {key}"
+                sending += 1
             waiting: dict[str, Any] = {}
             if row.next_attempt_at is not None and row.next_attempt_at != at:
                 # Refused for now: the new one leaves when the first one would have been tried.
@@ -136,8 +156,16 @@ def write_again(
         return f"{type(error).__name__}: {error}"
     row.state = OutboxState.CANCELLED
     row.next_attempt_at = None
+    again = rewritten_as or f"pour {months_listed(owed)} seulement"
     row.last_error = (
-        f"Remplacé{NBSP}: {why}{NBSP}; le même courriel, écrit à nouveau pour "
-        f"{months_listed(owed)} seulement, part à sa place."
+        f"Remplacé{NBSP}: {why}{NBSP}; le même courriel, écrit à nouveau {again}, part à sa place."
     )
     return None
+
+
+def _withdrawn_by_service(session: Session, key: str) -> bool:
+    """The email of ``key`` was withdrawn by the service before it left (``ladder_keys``)."""
+    found = session.execute(
+        select(OutboxMessage.state, OutboxMessage.last_error).where(OutboxMessage.key == key)
+    ).first()
+    return found is not None and withdrawn_by_service(found.state, found.last_error)

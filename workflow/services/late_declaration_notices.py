@@ -209,7 +209,9 @@ def tell_buyer(app: Mailing, session: Session, event: DeclarationRecorded) -> No
         month=event.month,
         declared_on=local_date(event.at, zone),
         total_hours=declaration.total_hours,
-        participants=len({line.participant_id for line in declaration.lines}),
+        # Who worked that month; a line at 0 h is someone who did not (said apart).
+        participants=sum(1 for line in declaration.lines if line.hours > 0),
+        participants_at_zero=sum(1 for line in declaration.lines if line.hours == 0),
         alerted_on=local_date(alert.sent_at or alert.created_at, zone),
         # The alert's other months, but for those after the company's last month (it left the
         # site since): they are asked of it no more.

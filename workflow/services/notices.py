@@ -51,7 +51,6 @@ from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import (
     CatchUp,
     Interval,
-    LadderDays,
     LadderStep,
     add_months,
     due_after_call,
@@ -62,7 +61,6 @@ from workflow.domain.calendar import (
     month_start,
     months_between,
     sending_slot,
-    suspended_days,
 )
 from workflow.domain.events import (
     AwardChange,
@@ -114,7 +112,6 @@ from workflow.services import company_pauses
 from workflow.services.abandon_notices import tell_abandoned, to_welcome_again
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
-from workflow.services.declaration_views import held_due
 from workflow.services.declarations import (
     company_missing_months,
     declared_months_of,
@@ -127,6 +124,7 @@ from workflow.services.email_facts import (
     party_correspondent,
     party_of,
 )
+from workflow.services.held_due_dates import owed_due_dates_many, pushed_due_dates
 from workflow.services.lot_calendars import (
     clause_calendar,
     execution_starts,
@@ -431,24 +429,52 @@ def added_month_dates(
 def announced_due_dates(
     clause: Clause, settings: Settings, on: date, *, instant: datetime | None = None
 ) -> dict[date, date]:
-    """The due dates a notice announces: a month's call's, once it left; for a lot in execution,
-    a month not called yet gets the date the ladder will give it (a late start's catch-up call
-    gives its months one later date, the one the welcome announced; a call overdue after a
-    suspension, the date it gives at the next call time: ``owed_due_dates``' rule, the latest
-    among the companies), not the contract's date, long past. Before execution the notices
-    count the months and give no date. ``instant``: the moment the notice is written (else
-    noon of ``on``), which the next call is seen from."""
-    called = called_due_dates(clause)
+    """The due dates a notice announces: a month's call's, once it left, pushed by the working
+    days the lot spent suspended after the call, the date its companies are held to
+    (``held_called_dates``); for a lot in execution, a month not called yet gets the date the
+    ladder will give it (a late start's catch-up call gives its months one later date, the one
+    the welcome announced; a call overdue after a suspension, the date it gives at the next
+    call time: ``owed_due_dates``' rule, the latest among the companies), not the contract's
+    date, long past. Before execution the notices count the months and give no date.
+    ``instant``: the moment the notice is written (else noon of ``on``), which the next call
+    and the suspended days are seen from."""
     session = object_session(clause)
-    if session is None or clause.stage not in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
-        return called
+    if session is None:
+        return {}
     moment = instant or datetime.combine(on, time(12), tzinfo=settings.zone)
+    called = held_called_dates(session, clause, settings, moment)
+    if clause.stage not in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
+        return called
     expected, _ = _expected_due_dates(session, clause, settings, moment)
     coming: dict[date, date] = {}
     for party in clause.parties:
         for month, due_on in _next_call_dates(session, clause, party, settings, moment).items():
             coming[month] = max(due_on, coming.get(month, due_on))
     return {**expected, **coming, **called}
+
+
+def held_called_dates(
+    session: Session, clause: Clause, settings: Settings, at: datetime
+) -> dict[date, date]:
+    """Per month of the lot that has a ladder, the latest due date its companies are held to at
+    ``at``: a called month's call's date pushed by the working days the lot spent suspended
+    after the call (``held_due_dates.pushed_due_dates``, the date their reminders count from),
+    a month opened and waiting for its call the date its ladder holds. None before the first
+    call: a notice sent at the start announces the schedule."""
+    ladders = list(
+        session.scalars(select(DeclarationLadder).where(DeclarationLadder.clause_id == clause.id))
+    )
+    if not ladders:
+        return {}
+    zone = settings.zone
+    pushed = pushed_due_dates(
+        ladders, suspensions(session, [clause.id]), zone, local_date(at, zone)
+    )
+    held: dict[date, date] = {}
+    for ladder in ladders:
+        due_on = pushed.get((ladder.clause_id, ladder.company_id, ladder.month), ladder.due_on)
+        held[ladder.month] = max(due_on, held.get(ladder.month, due_on))
+    return held
 
 
 def milestone_context(
@@ -1350,51 +1376,12 @@ def owed_due_dates(
     session: Session, clause: Clause, company_id: int, settings: Settings, at: datetime
 ) -> dict[date, date | None]:
     """The due date of each month as the company was or will be told it at ``at``: the one
-    rule of every email, page and list that dates a month owed.
-
-    - a month whose call left: its call's date, pushed later by the working days the lot spent
-      suspended after the call (a running suspension up to ``at``'s day): the date the ladder
-      counts its reminders and its alert from (``reminders._climb_batch``, ``pushed_due``) and
-      ``declaration list`` shows (``declaration_views.held_due``), never the call's bare date,
-      which a suspension between the call and it made pass with days the company could not use;
-    - the lot suspended at ``at``: any other month has no date (None, « vous sera demandée à la
-      reprise »): nothing is called while it is suspended (``reminders._in_called_lot``), and
-      the call after the resumption gives a date counted from its day, which nobody knows yet;
-      never the scheduled date, which the suspension made pass without a call;
-    - else the date the call to come will give: the company's next call as the pass sends it
-      (``company_pauses.next_call``: a call overdue after a resumption or a termination leaves
-      at the next call time with ``due_after_call``'s date; a ladder opened and waiting for its
-      slot holds it), then the schedule of the later months (a late start's catch-up call
-      gives its months one later date, which the welcome announced)."""
-    expected, _ = _expected_due_dates(session, clause, settings, at)
-    ladders = list(
-        session.scalars(
-            select(DeclarationLadder).where(
-                DeclarationLadder.clause_id == clause.id,
-                DeclarationLadder.company_id == company_id,
-            )
-        )
-    )
-    dates: dict[date, date | None] = dict(expected)
-    if clause.stage == Stage.SUSPENDED.value:
-        dates = dict.fromkeys(dates, None)
-        dates.update({ladder.month: None for ladder in ladders})
-    else:
-        dates.update({ladder.month: ladder.due_on for ladder in ladders})
-        party = award_party(session, clause.id, company_id)
-        if party is not None and clause.stage in (Stage.EXECUTION.value, Stage.FOLLOW_UP.value):
-            dates.update(_next_call_dates(session, clause, party, settings, at))
-    zone = settings.zone
-    intervals = suspensions(session, [clause.id]).get(clause.id, [])
-    days = LadderDays(suspended_days(intervals, zone, local_date(at, zone)))
-    dates.update(
-        {
-            ladder.month: held_due(ladder, ladder.due_on, days, settings)
-            for ladder in ladders
-            if ladder.called_at
-        }
-    )
-    return dates
+    rule of every email, page and list that dates a month owed, for this lot x company
+    (``held_due_dates.owed_due_dates_many``, which says it: a month called, its call's date
+    pushed by the working days the lot spent suspended after the call; the lot suspended, any
+    other month none, « à la reprise »; else the date the call to come will give)."""
+    pair = (clause.id, company_id)
+    return owed_due_dates_many(session, [pair], settings, at)[pair]
 
 
 def _next_call_dates(

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from workflow.adapters.batching import IN_BATCH, chunked
 from workflow.adapters.orm import (
     Clause,
     ClauseHistory,
@@ -49,6 +51,7 @@ from workflow.emails.ladder import (
     ladder_context,
     late_before_context,
     late_days_context,
+    late_list_names,
     step_label,
     step_participle,
 )
@@ -57,6 +60,7 @@ from workflow.services import notices
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_correspondent, party_of
+from workflow.services.held_due_dates import owed_due_dates_many
 
 # The keys, re-exported: the ladder's emails are where their readers look for them.
 from workflow.services.ladder_keys import KEY_PREFIX as KEY_PREFIX
@@ -69,8 +73,9 @@ from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.ladder_rewrites import REWRITTEN_STATES, months_listed, write_again
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
-from workflow.services.months_owed import owed_up_to
+from workflow.services.months_owed import Owing, owed_up_to, owed_up_to_many
 from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
+from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +96,11 @@ def ladder_message(
     clause: Clause,
     group: LadderGroup,
     now: datetime,
+    reading: LateReading | None = None,
 ) -> LadderMessage | None:
     """Recipients, context and attachments of ``group``'s email, or None when there is nobody
-    to write to."""
+    to write to. ``reading``: what the climb batch read once for all its emails (``late_before``
+    and the alert's steps sent), else read for this one."""
     settings = app.settings
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     company = party.company if party else session.get_one(Company, group.company_id)
@@ -115,12 +122,20 @@ def ladder_message(
         links=links,
     )
     today = local_date(now, settings.zone)
-    asked = asked_again(session, clause.id, company.name, group, now, settings.zone)
+    asked = asked_again(
+        session,
+        clause.id,
+        company.name,
+        group,
+        now,
+        settings.zone,
+        rows=reading.cancellations(clause.id) if reading is not None else None,
+    )
     context.update(asked_again_context(asked, group, today))
     if group.step == LadderStep.ESCALATION:
         context["buyer"] = {"name": clause.market.operation.buyer.name}
         context["sent"] = steps_done(
-            ladder_history(session, [group.clause_id]),
+            reading.history() if reading is not None else ladder_history(session, [clause.id]),
             group.clause_id,
             group.company_id,
             group.months,
@@ -134,7 +149,9 @@ def ladder_message(
     if correspondent is None or not correspondent.email.strip():
         return None
     recipients = [Recipient(correspondent.name, correspondent.email)]
-    context["late_before"] = late_before_context(late_before(app, session, clause, group, now))
+    context["late_before"] = late_before_context(
+        late_before(app, session, clause, group, now, reading)
+    )
     if group.step != LadderStep.CALL:
         return LadderMessage(recipients, context)
     # The call says exactly which columns to send, from the importer's own definitions, and
@@ -236,7 +253,12 @@ _ALERT_GONE = (OutboxState.CANCELLED, OutboxState.FAILED, OutboxState.DEAD)
 
 
 def late_before(
-    app: Mailing, session: Session, clause: Clause, group: LadderGroup, now: datetime
+    app: Mailing,
+    session: Session,
+    clause: Clause,
+    group: LadderGroup,
+    now: datetime,
+    reading: LateReading | None = None,
 ) -> list[LateMonth]:
     """The company's earlier months on the lot that a call or a reminder of ``group`` names as
     late (user trial: the October call said nothing of a September reminded twice, whose alert
@@ -247,7 +269,9 @@ def late_before(
 
     What happened to each is read from the outbox as it stands when the email is written: the
     reminders that left, and the alert only when its row was queued by then (the pass queues a
-    company's call before its alerts); else the day the month's ladder plans it for."""
+    company's call before its alerts); else the day the month's ladder plans it for.
+
+    ``reading``: the same facts read once for a whole climb batch (``LateReading``)."""
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     if party is None or group.step == LadderStep.ESCALATION:
         return []
@@ -257,28 +281,39 @@ def late_before(
     newest = max(group.months)
     owed = [
         month
-        for month in owed_up_to(session, clause, party, newest, zone, now=now)
+        for month in (
+            reading.owed(clause.id, group.company_id)
+            if reading is not None
+            else owed_up_to(session, clause, party, newest, zone, now=now)
+        )
         if month < newest and month not in group.months
     ]
     if not owed:
         return []
-    ladders = {
-        ladder.month: ladder
-        for ladder in session.scalars(
-            select(DeclarationLadder).where(
-                DeclarationLadder.clause_id == clause.id,
-                DeclarationLadder.company_id == group.company_id,
-                DeclarationLadder.month.in_(owed),
-                DeclarationLadder.declared_at.is_(None),
-                DeclarationLadder.called_at.is_not(None),
-                DeclarationLadder.called_at < now,
+    if reading is not None:
+        ladders = reading.called_ladders(clause.id, group.company_id, owed)
+    else:
+        ladders = {
+            ladder.month: ladder
+            for ladder in session.scalars(
+                select(DeclarationLadder).where(
+                    DeclarationLadder.clause_id == clause.id,
+                    DeclarationLadder.company_id == group.company_id,
+                    DeclarationLadder.month.in_(owed),
+                    DeclarationLadder.declared_at.is_(None),
+                    DeclarationLadder.called_at.is_not(None),
+                    DeclarationLadder.called_at < now,
+                )
             )
-        )
-    }
+        }
     if not ladders:
         return []
-    due = notices.owed_due_dates(session, clause, group.company_id, settings, now)
-    history = ladder_history(session, [clause.id])
+    due = (
+        reading.due_dates(clause.id, group.company_id)
+        if reading is not None
+        else notices.owed_due_dates(session, clause, group.company_id, settings, now)
+    )
+    history = reading.history() if reading is not None else ladder_history(session, [clause.id])
     late: list[LateMonth] = []
     for month in owed:
         ladder = ladders.get(month)
@@ -320,6 +355,142 @@ def late_before(
     return late
 
 
+class LateReading:
+    """What ``late_before`` (and the alert's steps sent) read, once for a climb batch instead of
+    once per email (``reminders._climb_batch``: at the start of a month, a call per company):
+    the months each company owes (``owed_up_to_many``, one statement, the lots' suspensions
+    handed in), then, only when one owes an earlier month, the undeclared ladders of the
+    batch's companies and the ladder emails of its lots, one statement each.
+
+    The same facts as one read per email: a read per email returned the same ORM objects (the
+    session's identity map), read here when used (``_advance`` writes the database only), and the
+    months it calls are called now, not before now, so never named late whichever way they
+    are read (the due dates of the months named late are read once for the batch, when the
+    first is needed, ``held_due_dates.owed_due_dates_many``); the only rows the pass adds are the emails it queues, which
+    it reports (``record``) as it queues them, so that an email written later in the batch
+    sees them (the call before its month's alert). Only what another transaction commits
+    during the batch (a declaration) is seen by no later email of it, where a read per email
+    might have seen it: the declaration's own withdrawal (``withdraw_answered``) cannot see the
+    batch's emails before it commits either way."""
+
+    def __init__(
+        self,
+        session: Session,
+        lots: Mapping[int, Clause],
+        newest: Mapping[tuple[int, int], date],
+        escalating: Iterable[int],
+        now: datetime,
+        settings: Settings,
+        suspended: Mapping[int, Sequence[Any]] | None = None,
+    ) -> None:
+        """``newest``: the newest month of each company's calls and reminders in the batch, by
+        (lot, company); ``escalating``: the lots of its alerts (which read what was sent)."""
+        self._session = session
+        self._now = now
+        self._newest = max(newest.values(), default=date.min)
+        companies = [
+            Owing.of(lots[clause_id], party)
+            for clause_id, company_id in sorted(newest)
+            for party in lots[clause_id].parties
+            if party.company_id == company_id
+        ]
+        self._owed = (
+            owed_up_to_many(
+                session, companies, self._newest, settings.zone, now=now, suspended=suspended
+            )
+            if companies
+            else {}
+        )
+        # The companies that may be late for an earlier month: only their ladders, and their
+        # lots' emails, are read.
+        self._late = sorted(
+            pair for pair, months in self._owed.items() if months and months[0] < newest[pair]
+        )
+        self._lots = sorted({clause_id for clause_id, _ in self._late} | set(escalating))
+        self._ladders: dict[tuple[int, int], dict[date, DeclarationLadder]] | None = None
+        self._rows: LadderHistory = {}
+        self._history: LadderHistory | None = None
+        self._all_lots = sorted(lots)
+        self._cancellations: dict[int, list[tuple[str, datetime, str | None]]] | None = None
+        self._settings = settings
+        self._due: dict[tuple[int, int], dict[date, date | None]] | None = None
+
+    def cancellations(self, clause_id: int) -> list[tuple[str, datetime, str | None]]:
+        """``asked_again``'s reading of the lot's history, for every lot of the batch at once
+        (the pass writes no history)."""
+        if self._cancellations is None:
+            self._cancellations = _cancellation_rows(self._session, self._all_lots, self._now)
+        return self._cancellations.get(clause_id, [])
+
+    def owed(self, clause_id: int, company_id: int) -> list[date]:
+        """``owed_up_to`` for the company up to the batch's newest month (each email keeps those
+        before its own newest: the list is the same whatever month it stops at)."""
+        return self._owed.get((clause_id, company_id), [])
+
+    def called_ladders(
+        self, clause_id: int, company_id: int, months: Sequence[date]
+    ) -> dict[date, DeclarationLadder]:
+        """The ladders of ``months`` undeclared and called before now, as ``late_before`` reads
+        them for one email."""
+        if self._ladders is None:
+            self._ladders = defaultdict(dict)
+            for chunk in chunked(self._late, IN_BATCH):
+                for ladder in self._session.scalars(
+                    select(DeclarationLadder).where(
+                        tuple_(DeclarationLadder.clause_id, DeclarationLadder.company_id).in_(
+                            chunk
+                        ),
+                        DeclarationLadder.month < self._newest,
+                        DeclarationLadder.declared_at.is_(None),
+                    )
+                ):
+                    self._ladders[(ladder.clause_id, ladder.company_id)][ladder.month] = ladder
+        found = self._ladders.get((clause_id, company_id), {})
+        return {
+            month: row
+            for month in months
+            if (row := found.get(month)) is not None
+            and row.declared_at is None
+            and row.called_at is not None
+            and row.called_at < self._now
+        }
+
+    def due_dates(self, clause_id: int, company_id: int) -> Mapping[date, date | None]:
+        """``notices.owed_due_dates`` of the batch's late companies, read at once
+        (``held_due_dates.owed_due_dates_many``): a month called in this pass, whose date the
+        pass has just changed, is never named late (called now, not before now)."""
+        if self._due is None:
+            self._due = owed_due_dates_many(self._session, self._late, self._settings, self._now)
+        return self._due.get((clause_id, company_id), {})
+
+    def history(self) -> LadderHistory:
+        """``ladder_history`` of the batch's lots, with the emails queued since it was read."""
+        if self._history is None:
+            self._rows = _history_rows(self._session, self._lots)
+            self._history = {
+                where: without_replaced(list(emails)) for where, emails in self._rows.items()
+            }
+        return self._history
+
+    def record(self, key: str, created_at: datetime) -> None:
+        """An email the pass has just queued (waiting), so that the next ones read it."""
+        if self._history is None:
+            return  # not read yet: it will be, with this row
+        parsed = key_months(key)
+        if parsed is None or parsed.clause_id not in self._lots:
+            return
+        sent = SentStep(parsed.step, parsed.months, key, created_at, OutboxState.PENDING, None)
+        for month in parsed.months:
+            where = (parsed.clause_id, parsed.company_id, month)
+            emails = self._rows.setdefault(where, [])
+            # In the history's order (queued at, then id: the newest row last).
+            at = len(emails)
+            while at > 0 and emails[at - 1].created_at > created_at:
+                at -= 1
+            emails.insert(at, sent)
+            self._history[where] = without_replaced(list(emails))
+
+
 # --- a month asked again after its declaration was cancelled ----------------------------------
 
 #: ``services.declarations.DECLARATION_CANCELLED`` and the recording's history event.
@@ -328,6 +499,30 @@ _RECORDED_EVENT = "declaration"
 #: What a cancellation's history reason may end with after the facilitator's own words: the
 #: outcomes it took out of the figures (``outcomes.uncounted_sentence``).
 _UNCOUNTED_TAIL = re.compile(r" – \d+ sorties? \(.*$", re.DOTALL)
+
+
+def _cancellation_rows(
+    session: Session, clause_ids: Sequence[int], now: datetime
+) -> dict[int, list[tuple[str, datetime, str | None]]]:
+    """The lots' declarations cancelled and recorded up to ``now``, in writing order."""
+    found: dict[int, list[tuple[str, datetime, str | None]]] = {}
+    for chunk in chunked(sorted(set(clause_ids)), IN_BATCH):
+        for clause_id, event, at, reason in session.execute(
+            select(
+                ClauseHistory.clause_id,
+                ClauseHistory.event,
+                ClauseHistory.at,
+                ClauseHistory.reason,
+            )
+            .where(
+                ClauseHistory.clause_id.in_(chunk),
+                ClauseHistory.event.in_([_CANCELLED_EVENT, _RECORDED_EVENT]),
+                ClauseHistory.at <= now,
+            )
+            .order_by(ClauseHistory.at, ClauseHistory.id)
+        ):
+            found.setdefault(clause_id, []).append((event, at, reason))
+    return found
 
 
 @dataclass(frozen=True)
@@ -360,19 +555,16 @@ def asked_again(
     group: LadderGroup,
     now: datetime,
     zone: Any,
+    *,
+    rows: Sequence[tuple[str, datetime, str | None]] | None = None,
 ) -> dict[date, AskedAgain]:
     """The months of ``group`` asked again after a cancellation before ``now``, read from the
     lot's history (``declarations.cancellation_reason``, the recording's reason): a month still
-    owed whose latest cancellation is the reason it is owed again."""
-    rows = session.execute(
-        select(ClauseHistory.event, ClauseHistory.at, ClauseHistory.reason)
-        .where(
-            ClauseHistory.clause_id == clause_id,
-            ClauseHistory.event.in_([_CANCELLED_EVENT, _RECORDED_EVENT]),
-            ClauseHistory.at <= now,
-        )
-        .order_by(ClauseHistory.at, ClauseHistory.id)
-    ).all()
+    owed whose latest cancellation is the reason it is owed again. ``rows``: the lot's
+    cancellations and recordings up to ``now`` when the caller has read them
+    (``LateReading.cancellations``)."""
+    if rows is None:
+        rows = _cancellation_rows(session, [clause_id], now).get(clause_id, [])
     if not any(event == _CANCELLED_EVENT for event, _, _ in rows):
         return {}
     found: dict[date, AskedAgain] = {}
@@ -489,6 +681,15 @@ class LadderRewrite:
 
 def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory:
     """Every ladder email of these lots, by (lot, company, month) covered, oldest first."""
+    history = _history_rows(session, clause_ids)
+    for where, emails in history.items():
+        history[where] = without_replaced(emails)
+    return history
+
+
+def _history_rows(session: Session, clause_ids: Iterable[int]) -> LadderHistory:
+    """Every ladder email of these lots, by (lot, company, month) covered, oldest first, the
+    ones written again included."""
     ids = sorted(set(clause_ids))
     history: LadderHistory = {}
     if not ids:
@@ -512,8 +713,6 @@ def ladder_history(session: Session, clause_ids: Iterable[int]) -> LadderHistory
         sent = SentStep(parsed.step, parsed.months, key, created_at, state, sent_at, note)
         for month in parsed.months:
             history.setdefault((parsed.clause_id, parsed.company_id, month), []).append(sent)
-    for where, emails in history.items():
-        history[where] = without_replaced(emails)
     return history
 
 
@@ -653,7 +852,12 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
     the alert, to the buyer (whose notice that the month arrived, ``late_declaration_notices``,
     run after this, then finds no alert naming it). One refused for good or given up stays as
     it is, among the facilitator's undelivered emails; one that cannot be written again (no
-    correspondent any more, a template broken since) leaves as written, the error logged."""
+    correspondent any more, a template broken since) leaves as written, the error logged.
+
+    A call or a reminder of the company's later months, still waiting, whose late list
+    (« Par ailleurs, la déclaration de septembre 2026 … ne m'est toujours pas parvenue ») names
+    the month just declared is written again for its own months, in the same way, so that it
+    no longer says it is missing (``_write_again_without_late``)."""
     rows = session.scalars(
         select(OutboxMessage)
         .where(
@@ -676,7 +880,11 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
     when = remembered_date(event.at.astimezone(app.settings.zone).date())
     for row in rows:
         covered = key_months(row.key)
-        if covered is None or event.month not in covered.months:
+        if covered is None:
+            continue
+        if event.month not in covered.months:
+            if row.state in REWRITTEN_STATES:
+                _write_again_without_late(app, session, event, row, covered, declared, when)
             continue
         missing = tuple(m for m in covered.months if m not in declared)
         if not missing:
@@ -711,14 +919,70 @@ def _write_again_for_missing(
     clause = session.get_one(Clause, event.clause_id)
     failure = write_again(LadderRewrite(app), session, clause, row, covered, missing, why)
     if failure is not None:
-        log.error(
-            "ladder email not written again",
-            extra={
-                "action": "ladder.rewrite_failed",
-                "outbox_id": row.id,
-                "clause_id": event.clause_id,
-                "company_id": event.company_id,
-                "key": row.key,
-                "error": failure,
-            },
-        )
+        _log_rewrite_failed(event, row, failure)
+
+
+def _write_again_without_late(
+    app: Mailing,
+    session: Session,
+    event: DeclarationRecorded,
+    row: OutboxMessage,
+    covered: LadderKey,
+    declared: set[date],
+    when: str,
+) -> None:
+    """``row``, a call or a reminder of later months still waiting, written again for the same
+    months when its late list names a month declared (``late_before``), withdrawn « Remplacé :
+    septembre 2026, qu'il disait encore en retard, a été déclaré le 2 novembre 2026 ; le même
+    courriel, écrit à nouveau sans ce mois, part à sa place. » (user trial: the October call
+    held by a mail server down left the next morning saying September, declared in between,
+    was still missing).
+
+    What it names is read from its own plain text (``emails.ladder.late_list_names``), the words
+    the company would read: the late list is not kept apart, and computing it again as of the
+    email's moment would read the month as declared already. Only the months the list can hold
+    are looked for: declared, earlier than its newest month and not among its own. The email
+    written again computes its late list afresh (``late_before``), from which the month
+    declared is gone, the others kept with what happened to them as of that moment."""
+    if covered.step == LadderStep.ESCALATION or event.month >= max(covered.months):
+        return
+    named = [
+        month
+        for month in sorted(declared)
+        if month < max(covered.months)
+        and month not in covered.months
+        and late_list_names(row.body_text, month)
+    ]
+    if not named:
+        return
+    # A month declared before may still be named: this email was on the wire then, and put
+    # back to wait (``withdraw_answered`` leaves alone an email that may have left).
+    verb = "a été déclaré" if len(named) == 1 else "ont été déclarés"
+    why = f"{months_listed(named)}, qu'il disait encore en retard, {verb}"
+    if named == [event.month]:
+        why += f" le {when}"
+    elif event.month in named:
+        why += f", {remembered_month(event.month)} le {when}"
+    without = "sans ce mois" if len(named) == 1 else "sans ces mois"
+    clause = session.get_one(Clause, event.clause_id)
+    rewrite = LadderRewrite(app)
+    failure = write_again(
+        rewrite, session, clause, row, covered, covered.months, why, rewritten_as=without
+    )
+    if failure is not None:
+        _log_rewrite_failed(event, row, failure)
+
+
+def _log_rewrite_failed(event: DeclarationRecorded, row: OutboxMessage, failure: str) -> None:
+    """An email that could not be written again leaves as written: the log says which."""
+    log.error(
+        "ladder email not written again",
+        extra={
+            "action": "ladder.rewrite_failed",
+            "outbox_id": row.id,
+            "clause_id": event.clause_id,
+            "company_id": event.company_id,
+            "key": row.key,
+            "error": failure,
+        },
+    )

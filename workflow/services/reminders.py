@@ -110,6 +110,7 @@ from workflow.services.receipt_withdrawals import LateCall, rewrite_for_late_cal
 from workflow.services.reminder_emails import (
     KEY_PREFIX,
     MAX_MONTHS_PER_EMAIL,
+    LateReading,
     key_months,
     ladder_message,
     step_key,
@@ -689,6 +690,22 @@ def _climb_batch(
         groups[(ladder.clause_id, ladder.company_id, step, group_due)].append(
             _Due(ladder, schedule, step, due_on)
         )
+    # What the calls and reminders say of the earlier months still late, and the alerts of the
+    # steps sent, read once for the batch (``LateReading``), not once per email.
+    newest: dict[tuple[int, int], date] = {}
+    for (clause_id, company_id, step, _), members in groups.items():
+        if step != LadderStep.ESCALATION:
+            top = max(m.ladder.month for m in members)
+            newest[(clause_id, company_id)] = max(newest.get((clause_id, company_id), top), top)
+    reading = LateReading(
+        session,
+        lots,
+        newest,
+        {cid for (cid, _, step, _) in groups if step == LadderStep.ESCALATION},
+        now,
+        app.settings,
+        suspended,
+    )
     for (clause_id, _, step, _), members in sorted(
         groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][3], item[0][2])
     ):
@@ -707,6 +724,7 @@ def _climb_batch(
             failed,
             rules=calendars[clause_id].rules,
             days=days_of[clause_id],
+            reading=reading,
         )
 
 
@@ -736,6 +754,7 @@ def _send_group(
     *,
     rules: CalendarRules,
     days: LadderDays,
+    reading: LateReading | None = None,
 ) -> None:
     """Queue one email for ``members`` (one company, one lot, one step) and move each ladder."""
     first = members[0]
@@ -774,7 +793,7 @@ def _send_group(
             days=days,
         )
         try:
-            message = ladder_message(app, session, clause, group, now)
+            message = ladder_message(app, session, clause, group, now, reading)
             queued = False
             if message is None:
                 report.no_recipient += 1
@@ -804,6 +823,8 @@ def _send_group(
                     if queued or not _withdrawn_by_service(session, extra["key"]):
                         break
                     sending += 1
+                if queued and reading is not None:
+                    reading.record(extra["key"], now)
         except (TemplateError, ValueError) as exc:
             # The step was not sent: put the ladders back where they were.
             for member, _ in moved:

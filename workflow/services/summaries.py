@@ -111,6 +111,14 @@ back-dated clauses, a long downtime) are not sent in a burst weeks late, the nex
 the cumulated figures: they are claimed as skipped (``periodic_runs`` job
 ``monthly_summary_skipped``) and logged (``summary.skipped``); ``clauses summary --month M``
 produces any of them on demand.
+
+Each email also says, above its figures, what its figures alone cannot (``_queue_month``):
+the declarations its recipient's previous summary counted and that were corrected or
+cancelled since, each with the total it had then and has now (« 370,17 h → 334,17 h »), read
+from the declarations' history (``declaration_changes``); and, built more than a working day
+after its planned moment while no pass ran from that moment on (the service was down), that
+it is late and that its figures are those of the moment it was built (``_on_time``: they are,
+``compile_month`` at ``now``, the declarations received meanwhile counted).
 """
 
 from __future__ import annotations
@@ -137,6 +145,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -156,6 +165,7 @@ from workflow.adapters.orm import (
     DeclarationLine,
     Market,
     Operation,
+    OutboxMessage,
     Outcome,
     Participant,
     PeriodicRun,
@@ -180,6 +190,7 @@ from workflow.domain.monthly_summary import (
     BuyerFigures,
     ClauseLine,
     Count,
+    DeclarationChange,
     Declarations,
     EarlierMissing,
     Figures,
@@ -192,6 +203,7 @@ from workflow.domain.monthly_summary import (
     category_counts,
     is_late,
     outcome_tables,
+    summary_late,
     terminated_elapsed,
     terminated_paces,
 )
@@ -208,6 +220,7 @@ from workflow.domain.summary import (
     latest_due_month,
     month_end,
     months_to_summarise,
+    summary_due_at,
 )
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -218,7 +231,7 @@ from workflow.domain.vocabulary import (
     UNKNOWN_LABEL,
     category_label,
 )
-from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, summary_email
+from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, KINDS, summary_email
 from workflow.errors import NotFound
 from workflow.services.departed_months import not_after_departure
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
@@ -227,6 +240,7 @@ from workflow.services.terminations import terminated_lots
 
 if TYPE_CHECKING:
     from workflow.runtime import App
+    from workflow.services.audit.receipts import DeclarationFacts
     from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -1636,8 +1650,206 @@ def _email(summary: MonthlySummary, key: str, kind: str, to: list[Recipient]) ->
     return EmailToQueue(key, kind, to, context, attachments=attachments)
 
 
-def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
+@dataclass(frozen=True)
+class _Previous:
+    """A recipient's latest summary written before this one: its month and its moment (the
+    ``now`` it was compiled at, its outbox row's ``created_at``)."""
+
+    month: date
+    at: datetime
+
+
+def _previous_summaries(
+    session: Session, before: datetime
+) -> tuple[_Previous | None, dict[int, _Previous]]:
+    """The facilitator's latest summary written before ``before``, and each buyer's: read from
+    the outbox (their keys name the month and the buyer), one query."""
+    facilitator: _Previous | None = None
+    buyers: dict[int, _Previous] = {}
+    rows = session.execute(
+        select(OutboxMessage.key, OutboxMessage.created_at).where(
+            OutboxMessage.kind.in_(KINDS), OutboxMessage.created_at < before
+        )
+    )
+    for key, created_at in rows:
+        parts = key.split(":")
+        if len(parts) < 3 or parts[0] != "summary":
+            continue
+        try:
+            found = _Previous(datetime.strptime(parts[1], "%Y-%m").date(), _aware(created_at))
+        except ValueError:
+            continue
+        if parts[2] == "facilitator":
+            if facilitator is None or found.at > facilitator.at:
+                facilitator = found
+        elif parts[2] == "buyer" and len(parts) > 3 and parts[3].isdigit():
+            buyer = int(parts[3])
+            if buyer not in buyers or found.at > buyers[buyer].at:
+                buyers[buyer] = found
+    return facilitator, buyers
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _total_then(group: list[DeclarationFacts], moment: datetime) -> Decimal | None:
+    """The total the declarations of one company x lot x month gave at ``moment`` (a cancelled
+    one and the month declared again are two facts of the same month); None: none then."""
+    totals = [hours for hours, _ in (f.hours_then(moment) for f in group) if hours is not None]
+    return sum(totals, Decimal(0)) if totals else None
+
+
+def declaration_changes(
+    declarations: Iterable[DeclarationFacts],
+    previous: _Previous,
+    now: datetime,
+    before_month: date,
+    buyer_id: int | None = None,
+) -> tuple[DeclarationChange, ...]:
+    """The declarations the ``previous`` summary counted (a month up to its own and before
+    ``before_month``, recorded by its moment) whose total changed between its moment and
+    ``now``: corrected, or cancelled (declared again or not). Read from the declarations'
+    history (``audit.receipts.load_declarations``: a row per recording and per cancellation),
+    each side as it stood at its moment: what the previous email said, what this one counts.
+    ``buyer_id``: that buyer's clauses only."""
+    groups: dict[tuple[int, str, date], list[DeclarationFacts]] = defaultdict(list)
+    for facts in declarations:
+        if buyer_id is not None and facts.buyer_id != buyer_id:
+            continue
+        if facts.month > previous.month or facts.month >= before_month:
+            continue
+        groups[(facts.clause_id, facts.company, facts.month)].append(facts)
+    changes = []
+    for (clause_id, company, month), group in groups.items():
+        before = _total_then(group, previous.at)
+        if before is None:
+            continue  # not counted by the previous summary: declared since, nothing to explain
+        after = _total_then(group, now)
+        if after == before:
+            continue
+        instants = [
+            at
+            for facts in group
+            for at in (
+                *(r.at for r in facts.recordings),
+                facts.recorded_at,
+                *((facts.cancelled_at,) if facts.cancelled_at is not None else ()),
+            )
+            if previous.at < at <= now
+        ]
+        if not instants:
+            continue
+        cancelled = any(
+            f.cancelled_at is not None and previous.at < f.cancelled_at <= now for f in group
+        )
+        first = group[0]
+        changes.append(
+            DeclarationChange(
+                clause_id=clause_id,
+                buyer_id=first.buyer_id,
+                buyer=next((f.buyer for f in group if f.buyer), ""),
+                company=company,
+                month=month,
+                before=before,
+                after=after,
+                changed_at=max(instants),
+                cancelled=cancelled,
+            )
+        )
+    changes.sort(key=lambda c: (c.month, c.company, c.clause_id))
+    return tuple(changes)
+
+
+def _changed_declarations(
+    session: Session, since: datetime, now: datetime, before_month: date
+) -> list[DeclarationFacts]:
+    """The declarations, with their history, of the lots where one of a month before
+    ``before_month`` was recorded again (or late) or cancelled between ``since`` and ``now``:
+    the few lots ``declaration_changes`` looks at. Not ``load_declarations(changed_after=…)``:
+    every lot whose month was declared since is touched then, the whole territory each month."""
+    # Imported here: the audit's package imports this module (``audit.summary_emails``), and
+    # a module-level import would run that package's ``__init__`` while this one is half made.
+    from workflow.services.audit.receipts import (
+        CANCELLED_EVENT,
+        DeclarationFacts,
+    )
+    from workflow.services.audit.receipts import Declarations as Found
+    from workflow.services.audit.receipts import (
+        _attach_recordings as attach_recordings,
+    )
+
+    touched = union(
+        select(Declaration.clause_id).where(
+            Declaration.recorded_at > since,
+            Declaration.recorded_at <= now,
+            Declaration.month < before_month,
+        ),
+        select(ClauseHistory.clause_id).where(
+            ClauseHistory.event == CANCELLED_EVENT,
+            ClauseHistory.at > since,
+            ClauseHistory.at <= now,
+        ),
+    )
+    ids = sorted(set(session.scalars(touched)))
+    if not ids:
+        return []
+    found = Found()
+    for chunk in chunked(ids):
+        rows = session.execute(
+            select(
+                Declaration.id, Declaration.clause_id, Declaration.company_id, Company.name,
+                Operation.buyer_id, Buyer.name, Declaration.month, Declaration.total_hours,
+                Declaration.recorded_at,
+            )
+            .join(Company, Company.id == Declaration.company_id)
+            .join(Clause, Clause.id == Declaration.clause_id)
+            .join(Market, Market.id == Clause.market_id)
+            .join(Operation, Operation.id == Market.operation_id)
+            .join(Buyer, Buyer.id == Operation.buyer_id)
+            .where(Declaration.clause_id.in_(chunk))
+        )  # fmt: skip
+        for row in rows:
+            found[row[0]] = DeclarationFacts(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], Decimal(row[7]),
+                _aware(row[8]).astimezone(UTC),
+            )  # fmt: skip
+    # The lots again as a subquery, not their ids: no parameter list to outgrow (PostgreSQL
+    # takes at most 65,535), and the history read stays one statement.
+    attach_recordings(session, found, ClauseHistory.clause_id.in_(touched.scalar_subquery()))
+    return found.all()
+
+
+def _on_time(session: Session, planned: datetime, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """``planned`` when the summary built at ``now`` is late for it (``summary_late``) because
+    the service was interrupted then: it had run before that moment (a digest, a summary
+    claimed), and no pass produced anything from that moment to this pass; else None. A
+    summary held on purpose while the service ran (its month's first due dates to come, a lot
+    recorded later with an earlier start) is not said late: the digests of the days between
+    show the service was there. Nor is the first one of a service just started (nothing ran
+    before: it was not interrupted, it was not there)."""
+    if not summary_late(planned, now, zone):
+        return None
+
+    def ran(*conditions: ColumnElement[bool]) -> bool:
+        found = session.scalar(select(PeriodicRun.job).where(*conditions).limit(1))
+        return found is not None
+
+    if not ran(PeriodicRun.done_at < planned):
+        return None
+    if ran(PeriodicRun.done_at >= planned, PeriodicRun.done_at < now):
+        return None
+    return planned
+
+
+def _queue_month(
+    app: App, session: Session, month: date, now: datetime, planned: datetime | None = None
+) -> int:
     """The facilitator's and every buyer's summary of ``month``, compiled together.
+
+    Each email says the declarations its recipient's previous summary counted and that were
+    corrected or cancelled since (``declaration_changes``), and, built late after a stop of the
+    service (``planned``, ``_on_time``), that it is late and of which moment its figures are.
 
     The emails are built one after the other as ``queue_emails`` asks for them, and written
     ``QUEUE_BATCH`` at a time: a thousand buyers' emails are never all held at once."""
@@ -1647,11 +1859,29 @@ def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
         session, month, now=now, zone=settings.zone, outcome_groups=settings.outcome_groups
     )
     contacts = _contacts(session, compiled.informed)
+    delayed_from = _on_time(session, planned, now, settings.zone) if planned else None
+    previous, previous_of = _previous_summaries(session, now)
+    informed = set(compiled.informed)
+    previous_of = {b: p for b, p in previous_of.items() if b in informed}
+    moments = [p.at for p in (previous, *previous_of.values()) if p is not None]
+    known = _changed_declarations(session, min(moments), now, month) if moments else []
+    # Each buyer's own declarations, sorted out once: a thousand buyers never each walk the
+    # whole territory's changes.
+    known_of: dict[int, list[DeclarationFacts]] = defaultdict(list)
+    for facts in known:
+        known_of[facts.buyer_id].append(facts)
+
+    def told(summary: MonthlySummary, since: _Previous | None, buyer: int | None) -> MonthlySummary:
+        mine = known if buyer is None else known_of.get(buyer, [])
+        changes = declaration_changes(mine, since, now, month, buyer) if since else ()
+        if not changes and delayed_from is None:
+            return summary
+        return replace(summary, changes=changes, delayed_from=delayed_from)
 
     def emails() -> Iterator[EmailToQueue]:
         facilitator = [Recipient(settings.facilitator_name, settings.facilitator_email)]
         key = f"summary:{period}:facilitator"
-        yield _email(compiled.summary, key, KIND_FACILITATOR, facilitator)
+        yield _email(told(compiled.summary, previous, None), key, KIND_FACILITATOR, facilitator)
         for buyer_id in compiled.informed:
             if not contacts.get(buyer_id):
                 log.warning(
@@ -1660,7 +1890,8 @@ def _queue_month(app: App, session: Session, month: date, now: datetime) -> int:
                 )
                 continue
             key = f"summary:{period}:buyer:{buyer_id}"
-            yield _email(compiled.of_buyer(buyer_id), key, KIND_BUYER, contacts[buyer_id])
+            summary = told(compiled.of_buyer(buyer_id), previous_of.get(buyer_id), buyer_id)
+            yield _email(summary, key, KIND_BUYER, contacts[buyer_id])
 
     return queue_emails(session, app.renderer, emails(), now=now)
 
@@ -1785,7 +2016,9 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
             if _has_followed_clause(session, month, now, zone)
             and claim_period(session, JOB_SKIPPED, f"{month:%Y-%m}", now)
         ]
-        count = _queue_month(app, session, latest, now)
+        # Planned: its day on the calendar, or later when held for its first due dates.
+        planned = max(summary_due_at(latest, timing), allowed)
+        count = _queue_month(app, session, latest, now, planned)
     if skipped:
         log.info(
             "summary.skipped",

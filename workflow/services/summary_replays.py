@@ -8,9 +8,17 @@ audit already puts those totals back as they stood (``audit.as_of.at_its_moment`
 declaration's history says it held then); ``clauses summary --now`` uses the very same rule, so
 the replay, the email and the audit agree.
 
+The same holds for each lot's dates (user trial F7): an end recorded or corrected, a planned end
+moved or an award corrected after the email gave, replayed, another « temps écoulé » than the
+email. Each lot's start, planned end and end are the ones its history rows say it had at the
+moment (``audit.dates_then``, which the audit reads too), and its time elapsed is counted from
+them.
+
 What cannot be put back is said, not guessed: the lines a declaration had before a correction
 are not kept, so the tables by participant, delivery mode and contract leave it out. Each such
-declaration is returned (``ChangedSince``) for the reader to name it.
+declaration is returned (``ChangedSince``) for the reader to name it. So are the lots whose
+dates changed since (``Replay.dates``), and those whose dates of then the history does not give
+(``Replay.untold``: a change made without its row), counted with today's dates.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from workflow.domain.monthly_summary import MonthlySummary
 from workflow.services.audit.as_of import at_its_moment, corrected_or_cancelled, declaration_key
+from workflow.services.audit.dates_then import DatesThen, load_date_history, with_dates_then
 from workflow.services.audit.receipts import DeclarationFacts, load_declarations
 
 
@@ -42,6 +51,10 @@ class ChangedSince:
 class Replay:
     summary: MonthlySummary
     changed: tuple[ChangedSince, ...]
+    #: The lots whose dates changed since the moment, counted with their dates of then.
+    dates: tuple[DatesThen, ...] = ()
+    #: The lots whose dates of then the history does not give, counted with today's.
+    untold: tuple[DatesThen, ...] = ()
 
 
 def _changed_at(facts: DeclarationFacts, moment: datetime) -> datetime:
@@ -54,10 +67,12 @@ def _changed_at(facts: DeclarationFacts, moment: datetime) -> datetime:
 
 
 def as_known_at(session: Session, summary: MonthlySummary, moment: datetime) -> Replay:
-    """``summary`` (compiled for ``moment``) with each declaration's total as recorded then.
+    """``summary`` (compiled for ``moment``) with each declaration's total as recorded then and
+    each lot's time elapsed from its dates of then.
 
-    Reads only the declarations recorded, corrected or cancelled after ``moment``: none for a
-    summary of the present, a handful for the replay of an email."""
+    Reads only the declarations recorded, corrected or cancelled after ``moment`` and the lots
+    whose dates changed after it: none for a summary of the present, a handful for the replay
+    of an email."""
     known = corrected_or_cancelled(load_declarations(session, changed_after=moment).all())
     restored = at_its_moment(summary, known, moment)
     changed = []
@@ -76,4 +91,7 @@ def as_known_at(session: Session, summary: MonthlySummary, moment: datetime) -> 
             )
         )
     changed.sort(key=lambda c: (c.month, c.company, c.clause_id))
-    return Replay(restored.summary, tuple(changed))
+    lots = {line.clause_id for line in summary.clauses}
+    history = load_date_history(session, moment, lots)
+    dated = with_dates_then(session, restored.summary, history, moment, summary.zone)
+    return Replay(dated.summary, tuple(changed), dated.restored, dated.untold)

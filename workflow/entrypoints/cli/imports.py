@@ -183,6 +183,7 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "heures": summary.total_hours,
         "lignes": summary.lines,
         "participants_a_zero": summary.participants_at_zero,
+        "participants_ayant_travaille": summary.participants_worked,
         "aucune_heure": summary.at_zero,
         "nouveaux_participants": list(summary.new_participants),
         "participants_completes": list(summary.completed_participants),
@@ -200,17 +201,16 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
 
 
 def replaced_sentence(summary: DeclarationSummary) -> str | None:
-    """« Remplace la déclaration du 12 avril 2027 : 120,00 h, 3 participants. Motif : … », or
+    """« Remplace la déclaration du 12 avril 2027 : 120,00 h, 3 participants ayant travaillé (1
+    autre déclaré à 0 h). Motif : … » (``participants_phrase``), or
     None for a month that was not recorded before."""
     if summary.replaced_hours is None or summary.replaced_recorded_at is None:
         return None
     recorded = summary.replaced_recorded_at.astimezone(get_app().settings.zone)
-    count = summary.replaced_lines or 0
     motif = f" Motif : {summary.reason}" if summary.reason else ""
     return (
         f"Remplace la déclaration du {french_date(recorded)} : "
-        f"{french_hours(summary.replaced_hours)}, "
-        f"{plural(count, 'participant', 'participants')}.{motif}"
+        f"{french_hours(summary.replaced_hours)}, {summary.replaced_said}.{motif}"
     )
 
 
@@ -271,11 +271,7 @@ def print_declaration(summary: DeclarationSummary) -> None:
         if said := summary.counts_said:
             say(f"  {said}")
         return
-    zero = f", dont {summary.participants_at_zero} à 0 h" if summary.participants_at_zero else ""
-    say(
-        f"  {french_hours(summary.total_hours)} au total, "
-        f"{plural(summary.lines, 'participant', 'participants')}{zero}."
-    )
+    say(f"  {french_hours(summary.total_hours)} au total, {summary.participants_said}.")
     if summary.new_participants:
         say(f"  Nouveaux participants : {', '.join(summary.new_participants)}.")
     if summary.completed_participants:

@@ -26,7 +26,8 @@ from workflow.entrypoints.cli.common import (
     write_report,
 )
 from workflow.errors import InputRefused
-from workflow.services.summary_replays import ChangedSince
+from workflow.services.audit.dates_then import DATE_WORDS, DatesThen
+from workflow.services.summary_replays import ChangedSince, Replay
 
 
 def parse_month(text: str) -> date:
@@ -106,7 +107,7 @@ def summary_command(
     )
     if written is not None:
         say(f"Synthèse {of_month(month)} écrite dans {written}")
-    for line in changed_since_lines(replay.changed, app.settings.zone):
+    for line in [*changed_since_lines(replay.changed, app.settings.zone), *dates_lines(replay)]:
         if fmt == "csv" and output is None:
             click.echo(line, err=True)  # stdout carries the CSV's bytes, nothing else
         else:
@@ -142,6 +143,51 @@ def changed_since_lines(changed: tuple[ChangedSince, ...], zone: ZoneInfo) -> li
             f"{french_date(c.changed_at.astimezone(zone))}"
         )
     return lines
+
+
+#: A date the lot did not have, in the words of its kind (« démarrage » is masculine).
+_NONE = {"start": "non renseigné", "planned_end": "non renseignée", "end": "non enregistrée"}
+
+
+def _day(field: str, value: date | None) -> str:
+    return f"le {value:%d/%m/%Y}" if value is not None else _NONE[field]
+
+
+def dates_lines(replay: Replay) -> list[str]:
+    """The lots whose dates changed since the moment (an end recorded or corrected, a planned
+    end moved): their time elapsed is the one of their dates then, as in the email, and each
+    change is named. The lots whose dates of then the history does not give are named too:
+    counted with today's dates, their time elapsed may differ from the email's."""
+    lines: list[str] = []
+    moved = [d for d in replay.dates if not d.untold]
+    if moved:
+        one = len(moved) == 1
+        lines.append(
+            f"{len(moved)} clause{'' if one else 's'} de cette synthèse "
+            f"{'a' if one else 'ont'} changé de dates depuis : "
+            f"{'son' if one else 'leur'} temps écoulé est compté avec "
+            f"{'ses' if one else 'leurs'} dates d'alors, comme dans le courriel."
+        )
+        lines += [f"- clause n° {d.clause_id} : {_moves(d)}" for d in moved]
+    for d in replay.untold:
+        fields = ", ".join(DATE_WORDS[f] for f in d.untold)
+        lines.append(
+            f"Clause n° {d.clause_id} : l'historique ne dit pas sa date ({fields}) à cet "
+            "instant (un changement enregistré sans sa ligne d'historique) ; son temps écoulé "
+            "est compté avec sa date d'aujourd'hui et peut différer de celui du courriel."
+        )
+    return lines
+
+
+def _moves(dated: DatesThen) -> str:
+    said = []
+    for field in ("start", "planned_end", "end"):
+        then, now = dated.then.of(field), dated.now.of(field)
+        if then != now:
+            said.append(
+                f"{DATE_WORDS[field]} alors {_day(field, then)}, aujourd'hui {_day(field, now)}"
+            )
+    return " ; ".join(said)
 
 
 @click.command("digest")

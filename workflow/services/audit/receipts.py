@@ -137,7 +137,9 @@ class DeclarationFacts:
         return f"{month_phrase(self.month)} de {self.company} sur la clause n° {self.clause_id}"
 
     def recording_at(self, moment: datetime) -> Recording | None:
-        return next((r for r in self.recordings if r.at == moment), None)
+        """The last recording at ``moment``: two can share an instant (a clock held still, as
+        ``clauses web --now`` does), and the later row is the one that stood."""
+        return next((r for r in reversed(self.recordings) if r.at == moment), None)
 
     def hours_then(self, moment: datetime) -> tuple[Decimal | None, bool]:
         """Its total as recorded by ``moment`` (None: not yet, or cancelled by then), and whether
@@ -151,7 +153,10 @@ class DeclarationFacts:
         known = [(at, hours) for at, hours in timeline if at <= moment]
         if not known:
             return None, False
-        at, hours = max(known, key=lambda item: item[0])
+        # The latest by time, and of two at the same instant the later written (the timeline
+        # is in history order, the row itself last): a correction made in the same second as
+        # the declaration it replaces is the one that stood.
+        _, (at, hours) = max(enumerate(known), key=lambda item: (item[1][0], item[0]))
         return hours, at == moment
 
 

@@ -88,6 +88,7 @@ from workflow.services.audit.cells import (
     compare_figures,
     compare_tables,
 )
+from workflow.services.audit.dates_then import DateHistory, load_date_history, with_dates_then
 from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
 from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
 from workflow.services.audit.receipts import DeclarationFacts, Declarations
@@ -412,9 +413,12 @@ def check_summary_email(
     email: SummaryEmail,
     changes: list[Change],
     declarations: list[DeclarationFacts],
+    dates: DateHistory | None = None,
 ) -> tuple[list[Finding], list[Finding]]:
     """The problems and the remarks about one summary email: against the figures recompiled
-    for its moment, each declaration's totals as recorded then (``as_of``)."""
+    for its moment, each declaration's totals as recorded then (``as_of``) and each lot's time
+    elapsed from its dates of then (``dates_then``: an end recorded or corrected since, a
+    planned end moved, is no longer a difference to explain)."""
     try:
         summary = summaries.compile_summary(
             session,
@@ -428,6 +432,8 @@ def check_summary_email(
         return [], []  # its buyer is gone: the outbox check says so
     as_of = at_its_moment(summary, declarations, email.created_at)
     summary = as_of.summary
+    if dates is not None:
+        summary = with_dates_then(session, summary, dates, email.created_at, settings.zone).summary
     subject = email_subject(email.id, _what(email, summary), email.recipients)
     truth = _references(summary)
     by_title = {t.title: t for t in truth}
@@ -445,6 +451,22 @@ def check_summary_email(
             ruled.append(_past_planned_end_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
             summary = older
+    if differences and summary.terminated_clauses:
+        # Written before a lot terminated before the month was listed as terminated (6
+        # December 2026): it was counted among the « clauses achevées avant » the month.
+        counted = replace(summary, terminated_listed=False)
+        old_truth = _references(counted)
+        before = compare_figures(figure_lines(counted), printed) + compare_tables(old_truth, sent)
+        if len(before) < len(differences):
+            terminated = summary.terminated_clauses
+            lots = ", ".join(f"n° {c.clause_id}" for c in terminated)
+            counted_as = "était comptée" if len(terminated) == 1 else "étaient comptées"
+            ruled.append(
+                "écrit avant que les lots résiliés avant le mois soient listés comme tels (6 "
+                f"décembre 2026) : {lots} y {counted_as} parmi les clauses achevées"
+            )
+            differences, by_title = before, {t.title: t for t in old_truth}
+            summary = counted
     ended = summaries.as_ended_at_termination(session, summary) if differences else None
     if ended is not None:
         # Written before a terminated lot's time was counted against its planned end: compared
@@ -783,8 +805,10 @@ def check_summaries(
     problems: list[Finding] = []
     remarks: list[Finding] = []
     known = corrected_or_cancelled(declarations.all())
+    # The lots whose dates changed after the first email, read once for all of them.
+    dates = load_date_history(session, since)
     for email in emails:
-        found, noted = check_summary_email(session, settings, email, changes, known)
+        found, noted = check_summary_email(session, settings, email, changes, known, dates)
         problems += found
         remarks += noted
     return problems, remarks
