@@ -38,6 +38,7 @@ from workflow.adapters.orm import (
     Participant,
 )
 from workflow.adapters.templates import french_hours
+from workflow.app.reports import summary_as_known
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.vocabulary import ContractType, DeliveryMode, Sex
 from workflow.services.audit import (
@@ -49,6 +50,7 @@ from workflow.services.audit import (
     AuditReport,
     verify,
 )
+from workflow.services.declaration_cancellations import cancel_declaration
 from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.participants import update_participant
 from workflow.services.reminder_emails import key_months
@@ -536,6 +538,44 @@ def test_a_declaration_corrected_through_the_service_is_no_mismatch(restored: Ap
         "Bâtiments Gascons SARL sur la clause n° 1 corrigée le 25/03/2027 à 10:00" in line
         for line in explained
     )
+
+
+def test_an_earlier_month_cancelled_since_is_no_mismatch_in_its_missing_months(
+    restored: App,
+) -> None:
+    """December 2026 of Charpentes de l'Arrats, declared in January, cancelled in April: the
+    January and February summaries had rightly not listed it among the « Déclarations des mois
+    précédents toujours manquantes », and they are not called wrong for it (user trial: six
+    problems, « les données disent 10 ; Charpentes de l'Arrats … décembre 2026 »); replayed for
+    its moment, January's summary lists the same months as its email."""
+    cancelled_at = datetime(2027, 4, 2, 8, 0, tzinfo=UTC)
+    with restored.transaction() as session:
+        december = session.scalars(
+            select(Declaration).where(
+                Declaration.clause_id == 2, Declaration.month == date(2026, 12, 1)
+            )
+        ).one()
+        cancel_declaration(
+            session, clause_id=2, company_id=december.company_id, month=december.month,
+            reason="heures d'un autre chantier", actor="test", now=cancelled_at,
+            settings=restored.settings, publish=restored.publish,
+        )  # fmt: skip
+    report = verify(restored)
+    assert report.findings == (), [f.problem for f in report.findings]
+
+    email = outbox_row(restored, "summary:2027-01:buyer:1")
+    restored.clock = lambda: cancelled_at
+    replay = summary_as_known(
+        restored, date(2027, 1, 1), buyer=1, now=email.created_at.replace(tzinfo=UTC)
+    )
+    said = number(figure_lines(email.body_text)[EARLIER].split(" ;")[0])
+    assert replay.summary.overall.declarations.earlier_count == said
+    assert all(
+        e.company != "Charpentes de l'Arrats" for e in replay.summary.overall.declarations.earlier
+    )
+
+
+EARLIER = "Déclarations des mois précédents toujours manquantes"
 
 
 def test_a_declaration_rewritten_without_trace_is_reported_on_its_receipt(restored: App) -> None:

@@ -11,7 +11,8 @@ The history keeps what each recording said (``DeclarationFacts.hours_then``): it
 lines. So the figures made of totals are put back as they stood at the summary's moment: each
 clause's hours of the month and cumulated (its progress, pace and the order of the clause lines
 follow), each scope's progress and clauses followed, the hours by month, and the month's
-declarations received then are no longer listed as missing or not due. Those cells are then
+declarations received then are no longer listed as missing or not due, nor an earlier month's
+among those « toujours manquantes ». Those cells are then
 compared with what was true at the moment, and a difference in them is a problem.
 
 The figures made of lines (participants, hours by mode, contracts, the outcomes that count while
@@ -113,12 +114,27 @@ def _progress(progress: Progress, month_hours: Decimal, cumulated: Decimal) -> P
     )
 
 
-def _declarations(found: Declarations, received: set[tuple[int, int]]) -> Declarations:
-    """The month's declarations of a scope, those received then no longer missing."""
+def _declarations(
+    found: Declarations,
+    received: set[tuple[int, int]],
+    received_earlier: set[tuple[int, int, date]],
+) -> Declarations:
+    """The month's declarations of a scope, those received then no longer missing; and the
+    earlier months received then (cancelled since) no longer « toujours manquantes » (a
+    December declaration cancelled in April read as missing in January's summary, which had
+    rightly not listed it: the audit called the email wrong)."""
+    earlier = []
+    for late in found.earlier:
+        months = tuple(
+            m for m in late.months if (late.clause_id, late.company_id, m) not in received_earlier
+        )
+        if months:
+            earlier.append(replace(late, months=months))
     return replace(
         found,
         missing=tuple(m for m in found.missing if (m.clause_id, m.company_id) not in received),
         pending=tuple(m for m in found.pending if (m.clause_id, m.company_id) not in received),
+        earlier=tuple(earlier),
     )
 
 
@@ -161,6 +177,7 @@ def at_its_moment(
     cumulated: dict[int, Decimal] = defaultdict(Decimal)
     by_month: dict[int | None, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     received: set[tuple[int, int]] = set()
+    received_earlier: set[tuple[int, int, date]] = set()
     for m in missed:
         cumulated[m.clause_id] += m.hours
         by_month[None][m.month] += m.hours
@@ -168,6 +185,8 @@ def at_its_moment(
         if m.month == month:
             month_hours[m.clause_id] += m.hours
             received.add((m.clause_id, m.company_id))
+        else:
+            received_earlier.add((m.clause_id, m.company_id, m.month))
     clauses: list[ClauseLine] = []
     for line in summary.clauses:
         if line.clause_id not in cumulated:
@@ -183,7 +202,7 @@ def at_its_moment(
             found,
             progress=combine_progress(c.progress for c in scope),
             followed=sum(1 for c in scope if c.followed),
-            declarations=_declarations(found.declarations, received),
+            declarations=_declarations(found.declarations, received, received_earlier),
         )
 
     buyers = tuple(
