@@ -36,6 +36,7 @@ from workflow.services import (
     cancellation_notices,
     late_declaration_notices,
     notices,
+    planned_end_company_notices,
     receipt_withdrawals,
     reminder_emails,
     reminders,
@@ -76,7 +77,13 @@ def default_handlers() -> Handlers:
         # A company with nobody to write to gets a correspondent: its waiting parties are armed.
         CorrespondentAdded: [reminders.arm_company],
         CompaniesMerged: [reminders.arm_company],
-        PlannedEndMoved: [reminders.rearm_lot, notices.notify_planned_end],
+        # The companies too: their welcome's calendar no longer holds (after the re-arming,
+        # whose calls their email announces).
+        PlannedEndMoved: [
+            reminders.rearm_lot,
+            notices.notify_planned_end,
+            planned_end_company_notices.tell_companies,
+        ],
         # An end date corrected later: the companies the finish parked are called again from
         # the first month owed again (their stopped ladders resume in the correction itself).
         EndDateCorrected: [reminders.rearm_lot, notices.notify_end_corrected],

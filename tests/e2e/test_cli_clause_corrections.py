@@ -134,7 +134,7 @@ def test_it_cancels_a_declaration_and_says_where_the_reminders_stand(
         f"Déclaration de mars 2026 de BTP Exemple annulée (clause n° {started['clause']}) : "
         f"0{NBSP}h retirées, 0 ligne.\n"
         "Le mois est de nouveau attendu ; ses relances reprennent où elles en étaient : "
-        "rappel n° 1, le lundi 27 avril 2026 à 09:00.\n"
+        "rappel n° 1, le lundi 27 avril 2026 à 9\u00a0h.\n"
         f"L'entreprise en est informée par courriel (paul.chantier@example.org) : le motif, "
         "et la date à laquelle déclarer de nouveau ce mois."
     )
@@ -308,3 +308,35 @@ def test_another_award_sends_one_corrected_notice_and_welcomes_the_newcomer_only
     sample = ok(run("mail", "preview", "notice_award_corrected", "--out", out))
     assert "Attribution corrigée – " in sample
     assert "- Démarrage : 16 février 2026 → 2 mars 2026" in sample
+
+
+def test_a_correction_that_leaves_out_the_hours_keeps_those_recorded(
+    run: Invoke, clock: Clock, lot: dict[str, int]
+) -> None:
+    """User trial: moving only the planned end and a partner's hours, without repeating the
+    holder's ``--hours``, told the company and the buyer « 500 h → non précisées » and wiped
+    the figure. What the command leaves out keeps what is recorded; what it gives changes."""
+    ok(award(run, "--co-contractor", "Insertion 32::200"))
+
+    clock.set(utc(2026, 1, 6, 9))
+    said = squash(
+        ok(
+            run(
+                "clause", "award", "M-2026-01/1", "--company", "BTP Exemple",
+                "--start", "02/03/2026", "--end", "31/01/2027",
+                "--co-contractor", "Insertion 32::250",
+            )
+        )
+    )  # fmt: skip
+
+    assert "non précisées" not in said
+    assert "Heures confiées à Insertion 32 : 200\u00a0h → 250\u00a0h" in said
+    assert "Heures confiées à BTP Exemple" not in said
+    shown = data(run("clause", "show", str(lot["clause"]), "--json"))
+    hours = {p["entreprise"]: p["heures"] for p in shown["entreprises"]}
+    assert hours == {"BTP Exemple": 500, "Insertion 32": 250}
+    row = history(run, lot["clause"])[-1]
+    assert row["motif"] == (
+        "attribution corrigée : Heures confiées à Insertion 32 : 200\u00a0h → 250\u00a0h ; "
+        "Fin prévue : 31 décembre 2026 → 31 janvier 2027"
+    )

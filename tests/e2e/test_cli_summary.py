@@ -210,7 +210,7 @@ def test_it_shows_the_figures_as_known_at_a_given_moment(app: App, data: Dataset
     # Every declaration of the dataset was recorded on 5 January 2026: none was known before.
     before = run(app, "summary", "--month", "2026-03", "--now", "2026-01-04T12:00")
     after = run(app, "summary", "--month", "2026-03", "--now", "2026-04-22T07:00")
-    assert "Chiffres arrêtés le 4 janvier 2026 à 12:00." in before.output
+    assert "Chiffres arrêtés le 4 janvier 2026 à 12\u00a0h." in before.output
     assert "- Heures réalisées dans le mois\u00a0: 0\u00a0h" in before.output
     assert "- Heures réalisées dans le mois\u00a0: 170,25\u00a0h" in after.output
 

@@ -339,7 +339,7 @@ def test_a_month_declared_before_its_call_is_called_even_after_its_due_date(
     )
     assert ladder_sentence(cancelled.ladder, app.settings.zone) == (
         "Le mois est de nouveau attendu ; aucun appel à déclarer n'était parti pour lui : "
-        "l'appel part le mercredi 15 avril 2026 à 09:00, avec sa date limite, et ses relances "
+        "l'appel part le mercredi 15 avril 2026 à 9\u00a0h, avec sa date limite, et ses relances "
         "suivront."
     )
     walk(app, date(2026, 4, 15), date(2026, 6, 30))

@@ -183,7 +183,7 @@ def test_no_word_for_a_month_whose_call_never_left_nor_for_one_called_again(
     said = correct(settings, clock, lot, paris(date(2026, 12, 1), 11), "30/11/2026")
     assert said.endswith(
         f"Novembre 2026 est désormais demandé à Bâtiments Test{NBSP}: l'exécution s'est achevée "
-        f"le 30/11/2026{NBSP}; novembre 2026{NBSP}: appel à déclaration le 02/12/2026 à 09:00, "
+        f"le 30/11/2026{NBSP}; novembre 2026{NBSP}: appel à déclaration le 02/12/2026 à 9\u00a0h, "
         "date limite le 11/12/2026."
     ), said
     assert notices(app, OWED_AGAIN) == []
@@ -221,7 +221,7 @@ def test_a_later_end_tells_the_company_november_is_asked_again_with_the_dates_ke
 
     # The dates the command prints (``owed_sentence``)...
     printed = re.search(
-        r"novembre 2026\xa0: rappel n° 1 le (\d\d/\d\d/\d{4}) à \d\d:\d\d, date limite le "
+        r"novembre 2026\xa0: rappel n° 1 le (\d\d/\d\d/\d{4}) à \d{1,2}\u00a0h(?:\u00a0\d\d)?, date limite le "
         r"(\d\d/\d\d/\d{4})\.",
         said,
     )
@@ -355,7 +355,7 @@ def test_a_reminder_the_finish_withdrew_is_given_its_day_again(
     said = correct(settings, clock, lot, paris(reminder_day, 11), "30/11/2026")
 
     printed = re.search(
-        r"novembre 2026\xa0: rappel n° 1 le (\d\d)/(\d\d)/(\d{4}) à 09:00, date limite le "
+        r"novembre 2026\xa0: rappel n° 1 le (\d\d)/(\d\d)/(\d{4}) à 9\u00a0h, date limite le "
         r"(\d\d/\d\d/\d{4})\.$",
         said,
     )

@@ -84,3 +84,26 @@ def test_its_page_refuses_a_month_after_it_left(app: App) -> None:
         assert not declaration_problems(
             session, clause, company, APR, now=now, zone=app.settings.zone
         )
+
+
+def test_its_page_for_a_month_after_it_left_gives_no_due_date(app: App) -> None:
+    """User trial: the page of April (after its last month, March) read « À déclarer au plus
+    tard le 10 mai 2027 » above « Avril 2027 n'est pas demandé … elle a quitté le chantier »:
+    a date to meet for a month nobody asks. It says only the latter."""
+    from fastapi.testclient import TestClient
+
+    from tests.integration.test_web_finish_released import read
+    from workflow.entrypoints.web.site import create_site
+    from workflow.services.declaration_links import month_links
+
+    lot, _ = _scenario(app, date(2027, 5, 3), dispatch=False)
+    now = local(app, date(2027, 6, 21), 16)
+    with app.transaction() as session:
+        (link,) = month_links(session, app.settings, lot.clause_id, lot.company_ids[1], [APR], now)
+    app.clock = lambda: now
+    page = TestClient(create_site(app)).get(link.url[link.url.index("/declarer/") :])
+    assert page.status_code == 200, page.text
+    text = read(page.text)
+    assert f"Avril 2027 n'est pas demandé à {GONE}" in text, text
+    assert "au plus tard" not in text and "en retard" not in text, text
+    assert "Mois déclaréavril 2027" in text, text

@@ -108,7 +108,9 @@ def test_it_reads_an_excel_workbook_as_it_reads_the_csv(started: App, tmp_path: 
         4,
         1,
     )
-    assert len(summary.criteria) == 4 and len(summary.delivery_modes) == 3
+    # Criteria of the people who worked; the one at 0 h is apart (« ayant travaillé »).
+    assert len(summary.criteria) == 3 and len(summary.delivery_modes) == 3
+    assert summary.criteria_at_zero == {"disabled_worker": 1}
 
 
 def test_it_reads_an_opendocument_spreadsheet(started: App, tmp_path: Path) -> None:

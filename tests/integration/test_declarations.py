@@ -150,7 +150,9 @@ def test_it_records_the_sample_declaration(started: App) -> None:
     assert summary.total_hours == Decimal("370.17")
     assert summary.month == OCTOBER
     assert (summary.lines, summary.participants_at_zero) == (4, 1)
-    assert len(summary.criteria) == 4
+    # Criteria of the people who worked; the one at 0 h is apart (« ayant travaillé »).
+    assert len(summary.criteria) == 3
+    assert summary.criteria_at_zero == {"disabled_worker": 1}
     assert len(summary.delivery_modes) == 3
     assert summary.new_participants == ()  # the sample territory knows them
     with started.transaction() as session:

@@ -600,12 +600,31 @@ def test_days_since_are_calendar_days_the_same_at_eight_and_at_six_pm(app: App) 
     with app.transaction() as session:
         clause = session.get_one(Clause, built.clauses["report"])
         clause.stage_changed_at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+        clause.end_date = None  # loaded by hand without an end: counted from its stage change
     said = []
     for moment in (NOW, NOW + timedelta(hours=10)):
         with app.transaction() as session:
             items = {i.category: i for i in compile_digest(session, moment, app.settings).items}
         said.append(items[Category.FINAL_REPORT].detail)
     assert said[0] == said[1] and said[0].startswith("Achevée depuis 20 jours")
+
+
+def test_days_since_count_from_the_end_of_execution_not_from_its_recording(app: App) -> None:
+    """User trial: works ended on 10 March, the end recorded on 25 March: on 30 March the
+    digest read « Achevée depuis 5 jours (fin d'exécution le 10 mars 2026) », contradicting
+    its own date, and ranked the lot below those ended after it. It is 20 days, from the end."""
+    built = build(app)
+    with app.transaction() as session:
+        clause = session.get_one(Clause, built.clauses["report"])
+        clause.end_date = date(2026, 3, 10)
+        clause.stage_changed_at = datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
+    with app.transaction() as session:
+        items = {i.category: i for i in compile_digest(session, NOW, app.settings).items}
+    report = items[Category.FINAL_REPORT]
+    assert report.detail == (
+        "Achevée depuis 20 jours (fin d'exécution le 10 mars 2026), bilan pas encore enregistré."
+    )
+    assert report.weight == 20
 
 
 def test_a_buyer_nobody_can_write_to_is_a_task_until_it_has_a_contact(app: App) -> None:

@@ -63,15 +63,20 @@ def test_the_next_digest_names_a_correction_made_online_with_both_figures_and_on
     second = _digest_text(app, "2026-05-06")
     third = _digest_text(app, "2026-05-07") or ""
     assert first is not None and second is not None
+    heading = (
+        "* Marché 2026-014 lot 01 – Gros œuvre – maçonnerie, Département de l'Exemple "
+        f"(clause n° {clause_id}) : 1 déclaration corrigée en ligne"
+    )
     monday = (
-        f"* {company} a corrigé en ligne sa déclaration d'avril 2026 (clause n° {clause_id}) "
-        "le 4 mai 2026 : 186,67 h → 98,50 h"
+        f"– {company} a corrigé en ligne sa déclaration d'avril 2026 le 4 mai 2026 : "
+        "186,67 h → 98,50 h."
     )
     tuesday_said = (
-        f"* {company} a corrigé en ligne sa déclaration d'avril 2026 (clause n° {clause_id}) "
-        "le 5 mai 2026 : 98,50 h → 130 h"
+        f"– {company} a corrigé en ligne sa déclaration d'avril 2026 le 5 mai 2026 : "
+        "98,50 h → 130 h."
     )
     assert "== Déclarations corrigées en ligne par les entreprises (1) ==" in first
+    assert heading in first and heading in second
     assert monday in first and tuesday_said not in first, first
     # The first recording is no correction: only the one that replaced it is told.
     assert first.count("a corrigé en ligne") == 1

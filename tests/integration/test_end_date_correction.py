@@ -28,7 +28,7 @@ from tests.integration._ladders import Lot, declare, ladder_emails, ladders, mak
 from tests.integration.ladder_invariants import assert_ladder_invariants
 from tests.text import squash
 from workflow.adapters.orm import AwardParty, Clause, ClauseHistory
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_time
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import at_local, local_date
@@ -144,7 +144,7 @@ def test_a_later_end_asks_november_again_where_its_reminders_stood(
     owed = (
         f"Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
         f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le {local:%d/%m/%Y} à "
-        f"{local:%H:%M}, date limite le {due_on:%d/%m/%Y}."
+        f"{french_time(local)}, date limite le {due_on:%d/%m/%Y}."
     )
     assert said == (
         f"Clause n° {lot.clause_id} : date de fin d'exécution corrigée du 31/10/2026 au "
@@ -303,7 +303,7 @@ def test_a_reminder_withdrawn_by_the_finish_is_not_skipped_when_november_is_owed
         again_on += timedelta(days=1)
     assert said.endswith(
         f"Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
-        f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le {again_on:%d/%m/%Y} à 09:00, "
+        f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le {again_on:%d/%m/%Y} à 9\u00a0h, "
         f"date limite le {due_on:%d/%m/%Y}."
     ), said
     assert "relancez vous-même" not in said
@@ -351,7 +351,7 @@ def test_a_month_never_called_is_called_at_its_date_once_the_end_is_corrected(
 
     prefix = (
         f"Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
-        f"30/11/2026{NBSP}; novembre 2026{NBSP}: appel à déclaration le 01/12/2026 à 09:00, "
+        f"30/11/2026{NBSP}; novembre 2026{NBSP}: appel à déclaration le 01/12/2026 à 9\u00a0h, "
         "date limite le "
     )
     assert prefix in said, said

@@ -78,7 +78,7 @@ def test_a_reminder_of_two_months_withdrawn_by_the_finish_is_sent_again_for_both
     again_on = reminder_day + timedelta(days=1)
     while again_on.weekday() >= 5:
         again_on += timedelta(days=1)
-    standing = f"rappel n° 1 le {again_on:%d/%m/%Y} à 09:00, date limite le {due_on:%d/%m/%Y}"
+    standing = f"rappel n° 1 le {again_on:%d/%m/%Y} à 9\u00a0h, date limite le {due_on:%d/%m/%Y}"
     assert said.endswith(
         f"Octobre 2026 et novembre 2026 sont désormais demandés à {COMPANY}{NBSP}: l'exécution "
         f"s'est achevée le 30/11/2026{NBSP}; octobre 2026{NBSP}: {standing}{NBSP}; "
@@ -159,7 +159,7 @@ def test_a_reminder_the_finish_wrote_again_for_october_only_is_sent_for_november
         again_on += timedelta(days=1)
     assert "relancez vous-même" not in said, said
     assert said.endswith(
-        f"novembre 2026{NBSP}: rappel n° 1 le {again_on:%d/%m/%Y} à 09:00, date limite le "
+        f"novembre 2026{NBSP}: rappel n° 1 le {again_on:%d/%m/%Y} à 9\u00a0h, date limite le "
         f"{due_on:%d/%m/%Y}."
     ), said
     with app.transaction() as session:

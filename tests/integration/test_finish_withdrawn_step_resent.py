@@ -135,7 +135,7 @@ def test_a_reminder_withdrawn_by_the_finish_is_sent_again_on_the_day_the_correct
     # The command names the day the reminder leaves again, and the due date of the call.
     assert said.endswith(
         f"Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le "
-        f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le 18/12/2026 à 09:00, date "
+        f"30/11/2026{NBSP}; novembre 2026{NBSP}: rappel n° 1 le 18/12/2026 à 9\u00a0h, date "
         "limite le 10/12/2026."
     ), said
     assert "relancez vous-même" not in said

@@ -29,6 +29,7 @@ from tests.integration.smtp_server import ScriptedHandler, free_port, running_se
 from tests.integration.test_dispatch import queue, row
 from tests.text import squash
 from workflow.adapters.orm import OutboxMessage
+from workflow.adapters.templates import french_time
 from workflow.bootstrap import App, bootstrap
 from workflow.emails.digest import KIND
 from workflow.services.digest import compile_digest, queue_daily_digest
@@ -121,7 +122,7 @@ def test_an_outage_waits_is_told_once_in_the_digest_with_a_copy_on_disk_then_all
     assert [item.title for item in outage] == [
         "Envoi des courriels impossible : 5 courriels en attente"
     ]
-    assert "Le plus ancien attend depuis le 2 mars 2026 à 09:00" in outage[0].detail
+    assert "Le plus ancien attend depuis le 2 mars 2026 à 9\u00a0h" in outage[0].detail
     assert "injoignable : connexion refusée" in outage[0].detail
     # What it says will happen is what the tests below see happen.
     assert squash(outage[0].action).startswith(
@@ -180,7 +181,7 @@ def test_a_digest_written_before_the_outage_is_copied_with_the_outage_said_first
     folder = copy_folder(down.settings)
     assert text.startswith("COPIE DE SECOURS : ce récapitulatif n'a pas pu partir par courriel.")
     assert (
-        "Le serveur d'envoi des courriels est injoignable depuis le 2 mars 2026 à 09:00 "
+        "Le serveur d'envoi des courriels est injoignable depuis le 2 mars 2026 à 9\u00a0h "
         "(panne constatée encore le" in text
     )
     assert "4 courriels attendent son retour, ce récapitulatif compris" in text
@@ -268,8 +269,8 @@ def test_a_tick_that_tries_nothing_during_an_outage_still_reports_it(
     assert said is not None
     assert squash(said).startswith(
         "Envoi impossible : 5 courriels attendent le retour du serveur d'envoi, le plus ancien "
-        "depuis le 2 mars 2026 à 09:00 ; nouvel essai automatique le 2 mars 2026 à "
-        f"{local:%H:%M}. Dernière erreur : serveur SMTP 127.0.0.1:"
+        "depuis le 2 mars 2026 à 9\u00a0h ; nouvel essai automatique le 2 mars 2026 à "
+        f"{french_time(local)}. Dernière erreur : serveur SMTP 127.0.0.1:"
     )
 
     # The server is back and a pass gets mail through: nothing to report any more.

@@ -103,7 +103,7 @@ def test_a_cancelled_email_never_leaves_and_says_who_cancelled_it_when_and_why(
 
     done = cancel(app, "taken back", "adresse d'un ancien salarié")
 
-    note = "Annulé par Camille Martin le 2 mars 2026 à 10:00 : adresse d'un ancien salarié"
+    note = "Annulé par Camille Martin le 2 mars 2026 à 10\u00a0h : adresse d'un ancien salarié"
     assert (done.state, done.note) == ("pending", note)
     cancelled = row(app, "taken back")
     assert (cancelled.state, cancelled.last_error, cancelled.next_attempt_at) == (
@@ -139,7 +139,7 @@ def test_a_sent_a_sending_or_an_already_cancelled_email_is_not_cancelled(
 
     assert refused_cancel(app, "sent") == (
         f"Courriel n° {sent_id} : rien n'a été annulé, il est déjà envoyé le 2 mars 2026 à "
-        "10:00 ; un courriel parti ne se reprend pas."
+        "10\u00a0h ; un courriel parti ne se reprend pas."
     )
 
     with app.transaction() as session:
@@ -150,7 +150,7 @@ def test_a_sent_a_sending_or_an_already_cancelled_email_is_not_cancelled(
 
     cancel(app, "twice")
     assert refused_cancel(app, "twice").endswith(
-        "il l'est déjà (Annulé par Camille Martin le 2 mars 2026 à 10:00 : envoyé par erreur)."
+        "il l'est déjà (Annulé par Camille Martin le 2 mars 2026 à 10\u00a0h : envoyé par erreur)."
     )
 
     assert refused_cancel(app, "sending", reason="  ").endswith(
@@ -394,7 +394,7 @@ def test_mail_cancel_takes_back_a_waiting_email_and_says_so_in_french(
     assert f"Courriel n° {number} annulé (il était «\u00a0en attente\u00a0»)" in said
     assert "Il ne partira pas." in said
     assert (
-        "Annulé par Camille Martin le 2 mars 2026 à 10:00 : entreprise relancée par téléphone"
+        "Annulé par Camille Martin le 2 mars 2026 à 10\u00a0h : entreprise relancée par téléphone"
     ) in said
     assert again.exit_code == 1
     assert f"Courriel n° {number} : rien n'a été annulé, il l'est déjà" in squash(again.stderr)
@@ -416,8 +416,9 @@ def test_mail_cancel_refuses_a_sent_email_and_asks_for_a_reason(
     missing = cli(app, "mail", "cancel", "999", "--reason", "inconnu")
 
     assert sent.exit_code == 1
-    assert "il est déjà envoyé le 2 mars 2026 à 10:00 ; un courriel parti ne se reprend pas" in (
-        squash(sent.stderr)
+    assert (
+        "il est déjà envoyé le 2 mars 2026 à 10\u00a0h ; un courriel parti ne se reprend pas"
+        in (squash(sent.stderr))
     )
     assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr
     assert missing.exit_code == 1

@@ -50,7 +50,7 @@ def test_the_refusal_names_a_zero_month_then_a_validation_as_what_they_are(
     assert " ".join(refused.output.split()) == (
         "Refusé : --from : le 01/05/2026 est antérieur à la dernière action enregistrée dans "
         f"la base (un mois sans heure enregistré sur la clause n° {lot.clause_id}, le 4 mai "
-        "2026 à 12:00) ; une simulation ne rejoue pas le passé : simulez à partir du "
+        "2026 à 12 h) ; une simulation ne rejoue pas le passé : simulez à partir du "
         "05/05/2026. Rien n'a été changé."
     )
     assert validated.what == f"une déclaration validée sur la clause n° {lot.clause_id}"

@@ -57,7 +57,7 @@ def test_a_simulation_from_before_a_resumption_is_refused_and_changes_nothing(
     assert refused.exit_code == 1
     assert " ".join(refused.output.split()) == (
         "Refusé : --from : le 01/06/2026 est antérieur à la dernière action enregistrée dans "
-        "la base (un changement d'étape d'une clause, le 20 juin 2026 à 14:00) ; une simulation "
+        "la base (un changement d'étape d'une clause, le 20 juin 2026 à 14 h) ; une simulation "
         "ne rejoue pas le passé : simulez à partir du 21/06/2026. Rien n'a été changé."
     )
     assert as_json.exit_code == 1 and "le 20/06/2026 est antérieur" in as_json.output

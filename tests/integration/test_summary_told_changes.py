@@ -57,6 +57,14 @@ def app(settings: Settings, clock: Clock) -> Iterator[App]:
     application.close()
 
 
+def lot_label(app: App, lot: Lot) -> str:
+    """« M-1 lot 1 – Gros œuvre »: the lot as the buyer's tables name it."""
+    from workflow.services.summaries import lot_labels
+
+    with app.transaction() as session:
+        return lot_labels(session, [lot.clause_id])[lot.clause_id]
+
+
 def plain(text: str) -> str:
     return squash(text).replace(NBSP, " ").replace("\u202f", " ")
 
@@ -133,7 +141,7 @@ def test_the_next_summary_names_a_correction_of_a_month_already_counted(
 
     october = buyer_email(app, lot, OCT)
     assert october.created_at < correction.at
-    assert "Depuis ma synthèse précédente" not in october.body_text
+    assert "Depuis ma synthèse" not in october.body_text
     assert plain(figure_lines(october.body_text)["Heures cumulées depuis le début"]).startswith(
         "405,17 h"
     ), figure_lines(october.body_text)
@@ -142,8 +150,9 @@ def test_the_next_summary_names_a_correction_of_a_month_already_counted(
     assert november.created_at > correction.at
     text = plain(november.body_text)
     assert (
-        "Depuis ma synthèse précédente, la déclaration d'octobre 2026 de Bâtiments Gascons SARL "
-        "(clause n° " + str(lot.clause_id) + ") a été corrigée le 7 décembre 2026 : "
+        "Depuis ma synthèse d'octobre 2026 (envoyée le 23 novembre 2026), la déclaration "
+        "d'octobre 2026 de Bâtiments Gascons SARL "
+        f"({lot_label(app, lot)}) a été corrigée le 7 décembre 2026 : "
         "370,17 h → 334,17 h ; le cumul en tient compte."
     ) in text, text
     # The cumul is the corrected one: September 35 h + October 334,17 h, nothing in November.

@@ -124,12 +124,15 @@ def test_the_page_says_november_is_asked_again_as_the_pass_then_asks_it(
     found = re.fullmatch(
         re.escape(f"{CORRECTED} Novembre 2026 est désormais demandé à {COMPANY}{NBSP}: "
                   f"l'exécution s'est achevée le 30/11/2026{NBSP}; novembre 2026{NBSP}: ")
-        + r"rappel n° 1 le (\d\d/\d\d/\d{4}) à (\d\d:\d\d), date limite le (\d\d/\d\d/\d{4})\.",
+        + r"rappel n° 1 le (\d\d/\d\d/\d{4}) à (\d{1,2})\u00a0h(?:\u00a0(\d\d))?, date limite "
+        + r"le (\d\d/\d\d/\d{4})\.",
         told,
     )  # fmt: skip
     assert found is not None, told
-    said_at = datetime.strptime(f"{found.group(1)} {found.group(2)}", "%d/%m/%Y %H:%M")
-    said_due = datetime.strptime(found.group(3), "%d/%m/%Y").date()
+    said_at = datetime.strptime(
+        f"{found.group(1)} {found.group(2)}:{found.group(3) or '00'}", "%d/%m/%Y %H:%M"
+    )
+    said_due = datetime.strptime(found.group(4), "%d/%m/%Y").date()
     assert end_of(app, lot) == date(2026, 11, 30)
     # The same words as the history keeps (and the command prints).
     [(_, actor, reason)] = corrections(app, lot)

@@ -379,7 +379,9 @@ def test_a_declaration_then_outcomes_with_the_commands_options(
         "370,17\u00a0h au total, 3 participants ayant travaillé (1 autre déclaré à 0\u00a0h)."
         in shown
     )
-    assert "Par critère (4)" in shown and "Par modalité (3)" in shown
+    # The criteria count the 3 who worked, as the line above; the one at 0 h apart.
+    assert "Par critère (3)" in shown and "Par modalité (3)" in shown
+    assert "Déclarés à 0\u00a0h, hors de ces comptes" in shown
     assert dump(app) == before  # nothing kept: no declaration, no receipt queued
     commands.import_declarations(twin, DECLARATION, clause="2026-014/01", actor=USER, dry_run=True)
     assert dump(twin) == before

@@ -42,8 +42,8 @@ def test_several_changes_are_one_sentence_and_a_line_each() -> None:
     notice = changes_notice(summary)
     assert notice is not None
     assert plain(notice["intro"]) == (
-        "Depuis ma synthèse précédente, 3 déclarations qu'elle comptait ont changé ; le cumul "
-        "en tient compte :"
+        "Depuis ma synthèse précédente, 3 déclarations qu'elle avait comptées ont été corrigées "
+        "ou annulées ; le cumul en tient compte :"
     )
     assert [plain(i) for i in notice["items"]] == [
         "La déclaration d'octobre 2026 de Bâtiments Gascons SARL (clause n° 1) a été corrigée "

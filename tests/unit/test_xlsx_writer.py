@@ -86,3 +86,25 @@ def test_characters_xml_cannot_carry_are_dropped_not_a_crash() -> None:
 
 def test_column_letters() -> None:
     assert [column_letter(n) for n in (1, 26, 27, 52, 703)] == ["A", "Z", "AA", "AZ", "AAA"]
+
+
+def test_blank_rows_are_the_cells_an_empty_value_gives() -> None:
+    """The formatted blank rows are written without a call per cell (a burst writes one
+    template per company): each must still be, byte for byte, the row ``_cell`` writes for
+    empty values, styled cells only, a row with no styled cell left out."""
+    from workflow.adapters.xlsx_writer import _cell, _sheet
+
+    styles = [[1, 1, 1], [2, 0, 3], [2, 0, 3], [0, 0, 0], [4, 4, 0]]
+    rows = [["En-tête", "B", "C"]]
+    written = _sheet(rows, styles=styles, widths=[], frozen_header=False)
+    letters = "ABC"
+    for number, row_styles in enumerate(styles[1:], start=2):
+        cells = "".join(
+            _cell(f"{letters[c]}{number}", None, style) for c, style in enumerate(row_styles)
+        )
+        expected = f'<row r="{number}">{cells}</row>' if cells else ""
+        if expected:
+            assert expected in written
+        else:
+            assert f'<row r="{number}">' not in written
+    assert written.count("<row ") == 4

@@ -52,6 +52,9 @@ REPORTED_LOTS = "stage = 'follow_up' AND final_report_at IS NOT NULL"
 REPORT_ROWS = "event = 'final_report'"
 TERMINATION_ROWS = "event = 'terminate'"
 REPORT_NOTICES = "kind = 'notice_final_report'"
+#: Emails whose text promises a date (a next reminder, a date to declare by): the dispatcher
+#: writes again those still waiting once it has passed (``services.stale_promises``).
+PROMISING_MAIL = "promised_until IS NOT NULL"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -166,7 +169,7 @@ class Clause(CalendarOverrides, Base):
             postgresql_where=text(FINAL_LOTS),
         ),
         # The lots in follow-up with a report recorded: the day's tasks look for the reports
-        # outdated among them, not among every lot in follow-up (migration 0027).
+        # outdated among them, not among every lot in follow-up (migration 0024).
         Index(
             "ix_clauses_reported",
             "id",
@@ -561,13 +564,22 @@ class OutboxMessage(Base):
             postgresql_where=text(TROUBLED_MAIL),
         ),
         # Each lot's notices of its final report, with their key and state: whether the buyer
-        # was told a report, read from this index alone (migration 0027).
+        # was told a report, read from this index alone (migration 0024).
         Index(
             "ix_outbox_report_notices",
             "clause_id",
             postgresql_include=["key", "state"],
             sqlite_where=text(REPORT_NOTICES),
             postgresql_where=text(REPORT_NOTICES),
+        ),
+        # The few emails whose text promises a date, by state and date: those still waiting
+        # once it has passed are found in one look before each delivery (migration 0027).
+        Index(
+            "ix_outbox_promised",
+            "state",
+            "promised_until",
+            sqlite_where=text(PROMISING_MAIL),
+            postgresql_where=text(PROMISING_MAIL),
         ),
     )
 
@@ -596,6 +608,11 @@ class OutboxMessage(Base):
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Random, drawn at queuing: the Message-ID's own part, the same on every retry of the row.
     message_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The instant after which the text says something untrue (« le prochain partira le 13 mai »,
+    # « d'ici le 10 mai »), and the facts its builder is run again from then, as JSON
+    # (``services.stale_promises``); None for an email that promises nothing.
+    promised_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    promise_facts: Mapped[str | None] = mapped_column(Text, default=None)
     # Loaded explicitly in batches by the dispatcher (never lazily one message at a time).
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         back_populates="message",

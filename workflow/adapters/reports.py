@@ -39,6 +39,7 @@ from workflow.adapters.templates import (
     french_hours,
     french_month,
     french_number,
+    french_time,
 )
 from workflow.adapters.templates import french_percent as _french_percent
 from workflow.domain.french_numbers import LOCALE
@@ -1116,7 +1117,7 @@ def compiled_phrase(summary: MonthlySummary) -> str | None:
     if summary.compiled_at is None:
         return None
     local = summary.compiled_at.astimezone(summary.zone)
-    return f"Chiffres arrêtés le {french_date(local.date())} à {local:%H:%M}."
+    return f"Chiffres arrêtés le {french_date(local.date())} à {french_time(local)}."
 
 
 def headline(summary: MonthlySummary) -> str:

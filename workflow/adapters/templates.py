@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import wraps
 from pathlib import Path
@@ -49,6 +49,14 @@ def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
         # The day field becomes the quoted literal « 1er ».
         pattern = _DAY_FIELD.sub("'1er'", pattern)
     return str(babel_format_date(value, pattern, locale=LOCALE))
+
+
+def french_time(value: datetime | time) -> str:
+    """``07:00`` -> ``7 h``, ``07:05`` -> ``7 h 05``, ``14:30`` -> ``14 h 30``: the time of day as
+    French writes it in a sentence (« à 7 h 05 »), never « 07:00 ». The spaces are non-breaking:
+    « 7 h » never splits across two lines. ``value`` is already local: convert before."""
+    minutes = f"\u00a0{value.minute:02d}" if value.minute else ""
+    return f"{value.hour}\u00a0h{minutes}"
 
 
 def french_month(value: date) -> str:
@@ -239,6 +247,7 @@ class TemplateRenderer:
             for name, format_value in (
                 ("date", french_date),
                 ("month", french_month),
+                ("time", french_time),
                 ("number", french_number),
                 ("hours", french_hours),
                 ("percent", french_percent),

@@ -107,8 +107,25 @@ def _sheet(
         parts.append("</cols>")
     parts.append("<sheetData>")
     letters = [column_letter(column + 1) for column in range(width)]
+    # The formatted blank rows under a template's table (50 of them, every cell empty, styled)
+    # are most of its cells: each is written straight from its styled columns, the bytes
+    # ``_cell`` gives an empty cell, without a call per cell (a month-start burst writes one
+    # template per company).
+    styled_of: dict[tuple[int, ...], list[tuple[str, int]]] = {}
     for row_number, row_styles in enumerate(styles, start=1):
-        values = rows[row_number - 1] if row_number <= len(rows) else ()
+        if row_number > len(rows):
+            key = tuple(row_styles)
+            styled = styled_of.get(key)
+            if styled is None:
+                styled = [(letters[c], style) for c, style in enumerate(row_styles) if style]
+                styled_of[key] = styled
+            if styled:
+                blank = "".join(
+                    f'<c r="{letter}{row_number}" s="{style}"/>' for letter, style in styled
+                )
+                parts.append(f'<row r="{row_number}">{blank}</row>')
+            continue
+        values = rows[row_number - 1]
         cells = "".join(
             _cell(
                 f"{letters[column]}{row_number}",

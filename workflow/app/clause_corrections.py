@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from workflow.adapters.templates import french_month
+from workflow.adapters.templates import french_month, french_time
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import unit_of_work
 from workflow.domain.calendar import local_date
@@ -106,7 +106,7 @@ def ladder_sentence(ladder: LadderStanding | None, zone: ZoneInfo) -> str:
             "au donneur d'ordre comprise : il figure parmi les déclarations manquantes."
         )
     local = ladder.at.astimezone(zone)
-    when = f"le {french_day(local.date())} à {local:%H:%M}"
+    when = f"le {french_day(local.date())} à {french_time(local)}"
     if not ladder.sent:
         # Declared before its call: it is asked for first, reminders (and the buyer's alert)
         # only after, counted from the date the call gives.

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, false, func, literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
-from workflow.adapters.orm import Clause, Market, Operation
+from workflow.adapters.orm import AwardParty, Clause, Market, Operation
 from workflow.app.clause_views import ClauseDetail, ClauseSummary, detail_of, summary_of
 from workflow.app.lookup import find_buyer, find_clause, find_company, find_market
 from workflow.app.unit import reading, unit_of_work
@@ -341,18 +341,31 @@ class PartyChoice:
     role: PartyRole
     correspondent_id: int | None = None
     hours_share: int | None = None
+    #: A correction given on the command line names only what changes: a correspondent or
+    #: hours left out keep what the award records for that company (a facilitator who moves an
+    #: end date must not wipe the holder's 3,925 h, and tell the buyer so). The web form shows
+    #: the recorded values and sends them all: an empty field there clears.
+    keep_recorded: bool = False
 
 
-def _party_input(session: Session, choice: PartyChoice) -> PartyInput:
+def _party_input(
+    session: Session, choice: PartyChoice, recorded: dict[int, AwardParty]
+) -> PartyInput:
     company = find_company(session, choice.company)
-    correspondent = choice.correspondent_id
+    correspondent, hours = choice.correspondent_id, choice.hours_share
+    before = recorded.get(company.id) if choice.keep_recorded else None
+    if before is not None:
+        if correspondent is None:
+            correspondent = before.correspondent_id
+        if hours is None:
+            hours = before.hours_share
     if correspondent is None and len(company.correspondents) == 1:
         correspondent = company.correspondents[0].id
     return PartyInput(
         company_id=company.id,
         role=choice.role,
         correspondent_id=correspondent,
-        hours_share=choice.hours_share,
+        hours_share=hours,
     )
 
 
@@ -372,11 +385,13 @@ def award_clause(
     During the works, the companies added declare from ``joining_from`` (a month; by default
     the current one)."""
     with unit_of_work(app, actor) as unit:
-        clause_id = find_clause(unit.session, clause).id
+        found = find_clause(unit.session, clause)
+        clause_id = found.id
+        recorded = {p.company_id: p for p in found.parties}
         outcome = clause_service.apply_award(
             unit.session,
             clause_id,
-            parties=[_party_input(unit.session, p) for p in parties],
+            parties=[_party_input(unit.session, p, recorded) for p in parties],
             start_date=start_date,
             planned_end_date=planned_end_date,
             actor=unit.actor,

@@ -38,6 +38,7 @@ KIND_LABELS = {
     "company_lot_resumed": "Avis : reprise (entreprises)",
     "company_months_released": "Avis : mois plus demandés (entreprises)",
     "company_months_owed_again": "Avis : mois de nouveau demandés (entreprises)",
+    "company_planned_end": "Avis : fin prévue changée (entreprises)",
     "notice_execution_ended": "Avis : fin d'exécution",
     "notice_final_report": "Avis : bilan",
     "notice_abandoned": "Avis : abandon",

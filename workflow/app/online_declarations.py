@@ -160,6 +160,10 @@ class DeclarationPage:
     #: it (a link signed before its first month was set) and nothing is recorded for it: the
     #: month is not asked, the page says so in ``closed_because`` and shows no due date.
     joined_on: date | None = None
+    #: The company's last month on the lot when the page's month follows it (it left the site,
+    #: ``AwardParty.last_month``): the month is not asked of it, the page says so in
+    #: ``closed_because`` and shows no due date.
+    left_after: date | None = None
     #: The months still owed that a filled template sent from this page may declare at once,
     #: this one first when it is owed (``covered_months``): what the upload's note names.
     owed_months: tuple[date, ...] = ()
@@ -350,7 +354,14 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         else existing.recorded_at.astimezone(app.settings.zone),
         recorded_by=None if existing is None else existing.recorded_by,
         joined_on=None if stopped else joined_on,
+        left_after=None if stopped else _left_after(clause, company.id, scope.month),
     )
+
+
+def _left_after(clause: Clause, company_id: int, month: date) -> date | None:
+    """The company's last month on the lot when ``month`` follows it, else None."""
+    last = next((p.last_month for p in clause.parties if p.company_id == company_id), None)
+    return last if last is not None and month > last else None
 
 
 @dataclass(frozen=True)

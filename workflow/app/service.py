@@ -36,7 +36,7 @@ from workflow.adapters.orm import (
     PeriodicRun,
     RecordHistory,
 )
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_time
 from workflow.app.admin import database_shown
 from workflow.app.faults import translated_faults
 from workflow.app.mail import Sending, sending
@@ -327,7 +327,7 @@ def simulation_start_refusal(app: App, start: date) -> str | None:
     allowed = first_allowed_day(app, last.at)
     return (
         f"--from : le {start:%d/%m/%Y} est antérieur à la dernière action enregistrée dans la "
-        f"base ({last.what}, le {french_date(local)} à {local:%H:%M}) ; une simulation ne "
+        f"base ({last.what}, le {french_date(local)} à {french_time(local)}) ; une simulation ne "
         f"rejoue pas le passé : simulez à partir du {allowed:%d/%m/%Y}. Rien n'a été changé."
     )
 

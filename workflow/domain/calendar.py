@@ -42,8 +42,12 @@ def next_working_day(day: date) -> date:
     return day
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(day: date, count: int) -> date:
-    """The working day ``count`` working days after ``day`` (``day`` itself is not counted)."""
+    """The working day ``count`` working days after ``day`` (``day`` itself is not counted).
+
+    Cached: a month-start burst asks the same few due dates plus offsets for every company
+    (28,000 calls for 700 calls sent, a third of a second walking the same days)."""
     if count < 0:
         raise ValueError("count must be >= 0")
     remaining = count
@@ -163,9 +167,13 @@ def due_date(month: date, due_day: int) -> date:
     return next_working_day(following.replace(day=max(1, min(due_day, last))))
 
 
+@lru_cache(maxsize=4096)
 def month_schedule(month: date, rules: CalendarRules, zone: ZoneInfo) -> MonthSchedule:
     """Call on the first working day of M+1, reminders and escalation counted in working days
-    after the due date, every step at ``rules.call_time`` local time."""
+    after the due date, every step at ``rules.call_time`` local time.
+
+    Cached (its arguments and its result are immutable): a burst computes the same few
+    schedules for every company of the territory."""
     month = month_start(month)
     following = add_months(month, 1)
     due_on = due_date(month, rules.due_day)

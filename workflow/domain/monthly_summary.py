@@ -121,6 +121,35 @@ class EarlierMissing:
         return f"{self.market}{lot} – {self.title}"
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierPending:
+    """A company x lot's declaration of a month before the summary's still expected at its
+    moment and not late yet: its due date pushed past the summary's moment by a suspension (a
+    resumption on 20 May moved March's due date to 25 May). Said among the earlier months
+    (« attendues, pas encore dues »), never counted among the missing: the month's summary had
+    shown it not due (« lot suspendu, échéance reportée à la reprise »), the next one must not
+    lose it. ``due_on`` None: the lot still suspended at the summary's moment, its due date
+    waiting for the resumption."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company_id: int
+    company: str
+    market: str
+    lot: str
+    title: str
+    month: date
+    due_on: date | None
+    #: Its lot was suspended after the call: its due date was pushed (« échéance reportée »).
+    pushed: bool = False
+
+    @property
+    def lot_label(self) -> str:
+        lot = f" lot {self.lot}" if self.lot else ""
+        return f"{self.market}{lot} – {self.title}"
+
+
 @dataclass(frozen=True)
 class Declarations:
     """The month's declarations in one scope: how many were expected, which are missing (late:
@@ -133,6 +162,9 @@ class Declarations:
     missing: tuple[MissingDeclaration, ...]
     pending: tuple[MissingDeclaration, ...] = ()
     earlier: tuple[EarlierMissing, ...] = ()
+    #: The declarations of earlier months still expected and not due yet (``EarlierPending``),
+    #: in the order of ``earlier``: not in ``earlier_count``.
+    earlier_pending: tuple[EarlierPending, ...] = ()
 
     @property
     def earlier_count(self) -> int:
@@ -323,6 +355,9 @@ class DeclarationChange:
     changed_at: datetime
     #: Cancelled in between, then declared again (``after`` set): not a mere correction.
     cancelled: bool = False
+    #: « 2026-014 lot 05 – Peinture intérieure »: how the summary's tables name the lot (a
+    #: buyer knows its markets, not the service's clause numbers); "" when unknown.
+    lot: str = ""
 
 
 def summary_late(planned: datetime, built: datetime, zone: ZoneInfo) -> bool:

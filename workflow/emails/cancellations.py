@@ -8,12 +8,18 @@ about the company's declaration; the lines are counted, never listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from workflow.domain.calendar import LadderStep, due_date, local_date, reminder_number
+from workflow.domain.calendar import (
+    LadderStep,
+    at_local,
+    due_date,
+    local_date,
+    reminder_number,
+)
 from workflow.domain.declaration_links import expiry
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.ladder import facilitator_context
@@ -67,7 +73,7 @@ class Expected:
     suspended: bool = False
 
 
-def _next_step(expected: Expected, zone: ZoneInfo) -> dict[str, Any] | None:
+def _next_step(expected: Expected, zone: ZoneInfo, written_on: date) -> dict[str, Any] | None:
     if expected.step is None or expected.step_at is None:
         return None
     if expected.step == LadderStep.CALL:
@@ -76,10 +82,14 @@ def _next_step(expected: Expected, zone: ZoneInfo) -> dict[str, Any] | None:
         what = "escalation"
     else:
         what = "reminder"
+    on = local_date(expected.step_at, zone)
     return {
         "what": what,
         "number": reminder_number(expected.step),
-        "on": local_date(expected.step_at, zone),
+        "on": on,
+        # Due before the day it is written (the service was stopped, its pass has not caught
+        # up yet): it leaves at the service's next pass, never « le » a day gone by.
+        "overdue": on < written_on,
     }
 
 
@@ -93,12 +103,16 @@ def cancellation_context(
     correspondent: str | None = None,
     receipt_sent: bool = True,
     link: DeclarationLink | None = None,
+    written_at: datetime | None = None,
 ) -> dict[str, Any]:
     """``receipt_sent``: a receipt of the declaration may have reached the company (one that had
     not left was withdrawn: the email then says it will not come); ``link``: the month's page,
-    where the company declares it again."""
+    where the company declares it again. ``written_at``: when the email is written, the
+    cancellation's instant unless it is written again later (``stale_promises``): a due date
+    passed by then is « il l'était le … », never « d'ici le … »."""
     zone = settings.zone
     cancelled_on = local_date(cancelled.cancelled_at, zone)
+    written_on = local_date(written_at, zone) if written_at is not None else cancelled_on
     return {
         "clause": lot_context(lot),
         "company": {"name": company},
@@ -116,15 +130,33 @@ def cancellation_context(
         "receipt_sent": receipt_sent,
         "due_on": expected.due_on,
         # The date has passed: « d'ici le » would ask for the past.
-        "late": expected.due_on is not None and expected.due_on < cancelled_on,
+        "late": expected.due_on is not None and expected.due_on < written_on,
         # No date was given (suspended before its call): « demandée à la reprise du chantier ».
         "at_resumption": expected.due_on is None,
-        "next": None if expected.suspended else _next_step(expected, zone),
+        "next": None if expected.suspended else _next_step(expected, zone, written_on),
         "suspended": expected.suspended,
         "all_sent": expected.all_sent,
         "facilitator": facilitator_context(settings),
         "declaration_links": links_context([link] if link is not None else []),
     }
+
+
+def promised_until(expected: Expected, written_at: datetime, zone: ZoneInfo) -> datetime | None:
+    """The instant after which the email written at ``written_at`` says something untrue: the
+    end of the day of its next step (« le prochain partira le … », an alert, a call), or of the
+    day it asks the month by (« d'ici le … »), whichever comes first. None when it promises no
+    date (a month asked no more, a suspended lot, every reminder sent, a due date already
+    passed: « il l'était le … », a step overdue: « sous peu »). Always after ``written_at``:
+    an email written again is never stale at once."""
+    written_on = local_date(written_at, zone)
+    days: list[date] = []
+    step = None if expected.suspended else _next_step(expected, zone, written_on)
+    if step is not None and not step["overdue"]:
+        days.append(step["on"])
+    if expected.due_on is not None and expected.due_on >= written_on:
+        days.append(expected.due_on)
+    # A date is true all day long (the email names a day, not an hour): false from the next.
+    return at_local(min(days) + timedelta(days=1), time(0), zone) if days else None
 
 
 #: October 2026 of the sample lot's holder: received on 6 November, cancelled on the 20th

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from workflow.adapters.templates import french_date, french_month
-from workflow.domain.calendar import LadderStep
+from workflow.domain.calendar import LadderStep, at_local, local_date
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.lots import Lot, lot_context
@@ -114,10 +115,13 @@ def resumed_context(
     owed: Sequence[OwedMonth],
     next_call: NextCall | None,
     skipped: Sequence[date],
+    written_on: date | None = None,
 ) -> dict[str, Any]:
     """``owed`` with the dates the reminders will give (pushed by the suspension's working
     days); ``next_call``: None when no call is left on the lot; ``skipped``: the months spent
-    entirely suspended, which nobody is asked to declare."""
+    entirely suspended, which nobody is asked to declare. ``written_on``: the day the email is
+    written, the resumption's unless it is written again later (``stale_promises``): a due
+    date passed by then is « attendue depuis le … »."""
     return {
         "clause": lot_context(lot),
         "company": {"name": company},
@@ -125,7 +129,7 @@ def resumed_context(
         "at": at,
         "suspended_on": suspended_on,
         "reason": reason,
-        "owed": _owed_context(owed, at),
+        "owed": _owed_context(owed, written_on or at),
         "reminders_resume": any(o.reminded for o in owed),
         "next_call": None
         if next_call is None
@@ -140,6 +144,23 @@ def resumed_context(
         "skipped_count": len(skipped),
         "skipped_of": months_named(skipped, of=True),
     }
+
+
+def resumption_promised_until(
+    owed: Sequence[OwedMonth], next_call: NextCall | None, written_at: datetime, zone: ZoneInfo
+) -> datetime | None:
+    """The instant after which the resumption's email written at ``written_at`` says something
+    untrue: the end of the first day it names to come (its next call, a month's due date, its
+    next reminder or alert). None when it names none."""
+    written_on = local_date(written_at, zone)
+    days = [next_call.on] if next_call is not None else []
+    for o in owed:
+        days.append(o.due_on)
+        if o.next_step is not None and o.next_on is not None:
+            days.append(o.next_on)
+    days = [day for day in days if day >= written_on]
+    # A date is true all day long (the email names a day, not an hour): false from the next.
+    return at_local(min(days) + timedelta(days=1), time(0), zone) if days else None
 
 
 def past_planned_end_sentence(clause_id: int, planned_end: date) -> str:

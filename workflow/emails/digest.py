@@ -164,6 +164,10 @@ class DigestItem:
     days: int | None = None
     #: The same action on the dashboard; the email keeps ``action``'s sentence.
     web: WebAction | None = None
+    #: What one task gathers under its heading (a lot's corrections made online, one each):
+    #: the email lists them one a line instead of ``detail``, which says the same in one
+    #: paragraph for the dashboard and ``clauses digest``.
+    lines: tuple[str, ...] = ()
 
     @property
     def sort_key(self) -> tuple[int, int, int, str]:
@@ -395,10 +399,32 @@ def web_base(settings: Settings) -> str | None:
     return settings.base_url.strip().rstrip("/")
 
 
+#: The entries of a section the email lists, and the lines of an entry (``DigestItem.lines``):
+#: a section grows with the territory (thousands of late months at 10^4 lots), the email does
+#: not; it says how many more there are and where the whole list is (``_more``).
+EMAIL_ROWS = 20
+
+
+def _more(hidden: int, base: str | None) -> str:
+    """« … et 7 autres : la liste entière s'affiche avec : clauses digest »."""
+    others = f"… et {hidden} {'autre' if hidden == 1 else 'autres'}"
+    # No-break spaces before « : » and « ; », as the email's own sentences have them.
+    if base is None:
+        return f"{others}\u00a0: la liste entière s'affiche avec\u00a0: clauses digest"
+    return (
+        f"{others}\u00a0: voir le tableau de bord ({base}{DASHBOARD_PATH})\u00a0; la liste "
+        "entière s'affiche avec\u00a0: clauses digest"
+    )
+
+
 def _entry(item: DigestItem, base: str | None) -> dict[str, Any]:
+    lines = list(item.lines[:EMAIL_ROWS])
+    if len(item.lines) > EMAIL_ROWS:
+        lines.append(_more(len(item.lines) - EMAIL_ROWS, base))
     entry: dict[str, Any] = {
         "title": item.title,
         "detail": item.detail,
+        "lines": lines,
         "action": item.action,
         "link": None,
         "link_label": None,
@@ -421,7 +447,9 @@ def digest_context(digest: Digest, base: str | None = None) -> dict[str, Any]:
         "sections": [
             {
                 "title": CATEGORY_TITLES[category],
-                "entries": [_entry(item, base) for item in items],
+                "count": len(items),
+                "entries": [_entry(item, base) for item in items[:EMAIL_ROWS]],
+                "more": _more(len(items) - EMAIL_ROWS, base) if len(items) > EMAIL_ROWS else None,
             }
             for category, items in digest.sections()
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workflow.adapters.templates import french_date, french_month
@@ -41,3 +42,14 @@ def label_of(labels: dict[Any, str], value: str) -> str:
         if member.value == value:
             return label
     return value
+
+
+def parse_hours(text: str) -> Decimal | None:
+    """``1 916,50 h`` -> 1916.50 (what ``french_hours`` writes, read back); None when it is no
+    number of hours. The audit reads the emails' figures with it, the declarations' facts the
+    totals their history rows wrote."""
+    cleaned = "".join(text.split()).removesuffix("h").replace(",", ".")
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        return None

@@ -6,6 +6,7 @@ this module says what their templates read and attaches the tables they shorten.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from markupsafe import Markup
 
 from workflow.adapters.mail.message import Attachment
 from workflow.adapters.reports import EmailFiles, email_files, email_tables, figure_lines
-from workflow.adapters.templates import french_date, french_hours
+from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import add_months
 from workflow.domain.monthly_summary import (
     CHART_MONTHS,
@@ -36,7 +37,7 @@ from workflow.domain.summary import PACE_TOLERANCE, clause_progress, combine_pro
 from workflow.domain.vocabulary import CRITERION_LABELS
 from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
-from workflow.emails.phrases import month_phrase
+from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.samples import BUYER_CONTACT
 
 if TYPE_CHECKING:
@@ -47,9 +48,43 @@ KIND_BUYER = "monthly_summary_buyer"
 KINDS = (KIND_FACILITATOR, KIND_BUYER)
 
 
-def summary_context(summary: MonthlySummary, files: EmailFiles | None = None) -> dict[str, Any]:
+#: How many earlier months not due yet are named in the email; the others counted.
+EARLIER_PENDING_NAMES = 10
+
+
+def earlier_pending_phrase(summary: MonthlySummary) -> str | None:
+    """The declarations of earlier months still expected and not due yet (« mars 2027 de
+    Titulaire (… , échéance reportée au 25 mai 2027) »): a suspension pushed their due date past
+    the summary's moment. Neither missing nor the month's: said apart, below the figures, so
+    that the month's summary that showed them « pas encore dues » is not contradicted by their
+    vanishing from the next one. None when there are none."""
+    waiting = summary.overall.declarations.earlier_pending
+    if not waiting:
+        return None
+    with_buyer = not summary.for_buyer
+    parts = []
+    for e in waiting[:EARLIER_PENDING_NAMES]:
+        lot = e.lot_label + (f" – {e.buyer}" if with_buyer else "")
+        if e.due_on is None:
+            when = "lot suspendu, échéance reportée à la reprise"
+        elif e.pushed:
+            when = f"échéance reportée au {french_date(e.due_on)}"
+        else:
+            when = f"à déclarer d'ici le {french_date(e.due_on)}"
+        parts.append(f"{french_month(e.month)} de {e.company} ({lot}, {when})")
+    text = " ; ".join(parts)
+    if len(waiting) > EARLIER_PENDING_NAMES:
+        others = len(waiting) - EARLIER_PENDING_NAMES
+        text += f" ; et {others} autre{'s' if others > 1 else ''}"
+    return text
+
+
+def summary_context(
+    summary: MonthlySummary, files: EmailFiles | None = None, since: SinceLast | None = None
+) -> dict[str, Any]:
     """What the two summary templates read: the figures and ready-formatted tables; ``files``
-    are the complete long tables attached to the email (``summary_email``)."""
+    are the complete long tables attached to the email (``summary_email``); ``since``: what
+    changed since the recipient's previous summary (``services.summaries.since_last``)."""
     return {
         "month": summary.month,
         "buyer_name": summary.buyer_name,
@@ -61,8 +96,10 @@ def summary_context(summary: MonthlySummary, files: EmailFiles | None = None) ->
             for table in email_tables(summary, files.where if files else None)
         ],
         "files": files.names if files else [],
+        "earlier_pending": earlier_pending_phrase(summary),
         "late": late_notice(summary),
-        "changes": changes_notice(summary),
+        "unsent": unsent_notice(summary, since),
+        "changes": changes_notice(summary, since),
         "command": f"clauses summary --month {summary.month:%Y-%m}"
         + (f" --buyer {summary.buyer_id}" if summary.buyer_id else "")
         + " --format xlsx",
@@ -101,12 +138,84 @@ def late_notice(summary: MonthlySummary) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class LateArrival:
+    """A declaration of a month the recipient's previous summary covered (or of a month since
+    whose summary the recipient did not get), not counted by that summary and counted by this
+    one: it arrived after it. Its hours are in this summary's cumulated figure, the previous
+    one's did not have them: said, so that « previous cumul + this month + what changed » is
+    this cumul (user trial: March's summary carried 114,50 h of a January declaration
+    unexplained)."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company: str
+    month: date
+    hours: Decimal
+    #: Its first recording after the previous summary's moment.
+    arrived_at: datetime
+    #: How the summary's tables name its lot (``DeclarationChange.lot``); "" when unknown.
+    lot: str = ""
+
+
+@dataclass(frozen=True)
+class UnsentMonth:
+    """A month after the recipient's previous summary and before this one's with no summary
+    to it: ``skipped`` when the service claimed it as not sent (``monthly_summary_skipped``:
+    it was interrupted), else one the recipient was not written for (nothing of its lots was
+    followed then, or the email never left). ``hours``: its hours in this summary."""
+
+    month: date
+    hours: Decimal
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class SinceLast:
+    """What changed between the recipient's previous summary and this one beyond this month's
+    hours (``services.summaries.since_last``): previous cumul + this month's hours + the hours
+    of ``unsent`` + ``arrivals`` + the differences of ``changes`` = this cumul."""
+
+    #: The previous summary's month and when it left (None: none yet to this recipient).
+    month: date | None = None
+    left_at: datetime | None = None
+    #: False: written and not yet sent (« établie le », not « envoyée le »).
+    sent: bool = True
+    changes: tuple[DeclarationChange, ...] = ()
+    arrivals: tuple[LateArrival, ...] = ()
+    unsent: tuple[UnsentMonth, ...] = ()
+
+    @property
+    def listed_hours(self) -> Decimal:
+        """The hours this notice accounts for: arrivals, corrections, cancellations and the
+        months without a summary."""
+        moved = sum(((c.after or Decimal(0)) - c.before for c in self.changes), Decimal(0))
+        arrived = sum((a.hours for a in self.arrivals), Decimal(0))
+        return moved + arrived + sum((u.hours for u in self.unsent), Decimal(0))
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.arrivals or self.unsent)
+
+
+#: The declarations named one by one in a notice; the others are counted with their hours.
+LISTED = 8
+
+
+def _where(clause_id: int, buyer: str, with_buyer: bool, lot: str) -> str:
+    """The lot as the summary's tables name it: « 2026-014 lot 05 – Peinture intérieure » for a
+    buyer (« clause n° 4 » beside « lot 05 » read as two lots), the clause number first for the
+    facilitator, who works by it, with the buyer."""
+    if not with_buyer:
+        return lot or f"clause n°{NBSP}{clause_id}"
+    where = f"clause n°{NBSP}{clause_id}" + (f" – {lot}" if lot else "")
+    return f"{where}, {buyer}" if buyer else where
+
+
 def _change_phrase(change: DeclarationChange, zone: ZoneInfo, with_buyer: bool) -> str:
     """« la déclaration d'octobre 2026 de Bâtiments Gascons SARL (clause n° 1) a été corrigée
     le 7 décembre 2026 : 370,17 h → 334,17 h »."""
-    where = f"clause n° {change.clause_id}"
-    if with_buyer and change.buyer:
-        where += f", {change.buyer}"
+    where = _where(change.clause_id, change.buyer, with_buyer, change.lot)
     what = f"la déclaration {month_phrase(change.month)} de {change.company} ({where})"
     on = _day(change.changed_at, zone)
     before = french_hours(change.before)
@@ -118,27 +227,165 @@ def _change_phrase(change: DeclarationChange, zone: ZoneInfo, with_buyer: bool) 
     return f"{what} a été corrigée le {on}{NBSP}: {before} → {after}"
 
 
-def changes_notice(summary: MonthlySummary) -> dict[str, Any] | None:
-    """What changed since the recipient's previous summary in the declarations it counted
-    (``MonthlySummary.changes``): one sentence for one change, else an opening sentence and a
-    line per change (« – », never « - »: a hyphen line with « : » reads as a figure line)."""
-    changes = summary.changes
-    if not changes:
+def _arrival_phrase(
+    arrival: LateArrival, zone: ZoneInfo, with_buyer: bool, left_at: datetime | None = None
+) -> str:
+    """« la déclaration de janvier 2027 de Charpentes de l'Arrats (clause n° 2) est arrivée le
+    5 mars 2027 : 114,50 h »; « le 22 mars 2027 à 11 h 15 » when it arrived on the day the
+    previous summary left (``left_at``): the day alone would read as if it had been in it."""
+    where = _where(arrival.clause_id, arrival.buyer, with_buyer, arrival.lot)
+    when = _day(arrival.arrived_at, zone)
+    if _same_day(arrival.arrived_at, left_at, zone):
+        when += f" à {_clock(arrival.arrived_at, zone)}"
+    return (
+        f"la déclaration {month_phrase(arrival.month)} de {arrival.company} ({where}) est "
+        f"arrivée le {when}{NBSP}: {french_hours(arrival.hours)}"
+    )
+
+
+def _signed(hours: Decimal) -> str:
+    """« +12 h », « −30 h » (a true minus sign)."""
+    return ("−" if hours < 0 else "+") + french_hours(abs(hours))
+
+
+def _others(changes: list[DeclarationChange], arrivals: list[LateArrival]) -> list[str]:
+    """The declarations past ``LISTED``, counted with their hours: « 12 autres déclarations
+    arrivées en retard (318 h) », « 3 autres déclarations corrigées ou annulées (−30 h) »."""
+    said = []
+    if arrivals:
+        hours = sum((a.hours for a in arrivals), Decimal(0))
+        one = len(arrivals) == 1
+        said.append(
+            f"{len(arrivals)} {'autre déclaration arrivée' if one else 'autres déclarations arrivées'} "
+            f"en retard ({french_hours(hours)})"
+        )
+    if changes:
+        moved = sum(((c.after or Decimal(0)) - c.before for c in changes), Decimal(0))
+        one = len(changes) == 1
+        said.append(
+            f"{len(changes)} {'autre déclaration corrigée' if one else 'autres déclarations corrigées'} "
+            f"ou {'annulée' if one else 'annulées'} ({_signed(moved)})"
+        )
+    return said
+
+
+def _months_and(months: list[str]) -> str:
+    return months[0] if len(months) == 1 else ", ".join(months[:-1]) + " et " + months[-1]
+
+
+def unsent_notice(summary: MonthlySummary, since: SinceLast | None) -> str | None:
+    """The months since the recipient's previous summary that had none: « Depuis ma synthèse
+    de septembre 2026 (envoyée le 22 octobre 2026), les synthèses d'octobre et de novembre
+    2026 ne sont pas parties : le service était interrompu. Leurs heures (octobre 2026 : 120 h ;
+    novembre 2026 : 80 h) sont comprises dans le cumul ; je vous les envoie sur simple
+    demande. » (the facilitator reads the commands that produce them), and the hours of a month
+    the recipient was not written for (« vous n'avez pas reçu de synthèse d'octobre 2026 »)."""
+    if since is None or not since.unsent:
+        return None
+    said = []
+    skipped = [u for u in since.unsent if u.skipped]
+    if skipped:
+        one = len(skipped) == 1
+        hours = f"{NBSP}; ".join(
+            f"{french_month(u.month)}{NBSP}: {french_hours(u.hours)}" for u in skipped
+        )
+        if summary.for_buyer:
+            where = "dans le cumul"
+            ask = f"je vous {'l' + chr(39) if one else 'les '}envoie sur simple demande"
+        else:
+            where = f"dans le cumul et dans le tableau «{NBSP}Heures par mois{NBSP}» du tableur"
+            commands = ", ".join(f"clauses summary --month {u.month:%Y-%m}" for u in skipped)
+            each = "elle se produit" if one else "chacune se produit"
+            ask = f"{each} sur demande{NBSP}: {commands}"
+        said.append(
+            f"{'la synthèse' if one else 'les synthèses'} "
+            f"{months_phrase([u.month for u in skipped])} "
+            f"{'n' + chr(39) + 'est pas partie' if one else 'ne sont pas parties'}{NBSP}: le "
+            f"service était interrompu. {'Ses' if one else 'Leurs'} heures ({hours}) sont "
+            f"comprises {where}{NBSP}; {ask}."
+        )
+    others = [u for u in since.unsent if not u.skipped]
+    if others:
+        one = len(others) == 1
+        hours = f"{NBSP}; ".join(
+            f"{french_month(u.month)}{NBSP}: {french_hours(u.hours)}" for u in others
+        )
+        said.append(
+            f"vous n'avez pas reçu de synthèse {months_phrase([u.month for u in others])}"
+            f"{NBSP}; {'ses' if one else 'leurs'} heures ({hours}) sont comprises dans le cumul."
+        )
+    first = said[0]
+    if since.month is not None:
+        said[0] = f"{_previous_phrase(since, summary.zone)}, {first}"
+    else:
+        said[0] = f"{first[:1].upper()}{first[1:]}"
+    return " ".join(f"{p[:1].upper()}{p[1:]}" for p in said)
+
+
+def _previous_phrase(since: SinceLast, zone: ZoneInfo) -> str:
+    """« Depuis ma synthèse de février 2027 (envoyée le 22 mars 2027) », « (envoyée le 22 mars
+    2027 à 7 h) » when a declaration listed arrived later that day (``_arrival_phrase``)."""
+    if since.month is None:
+        return "Depuis ma synthèse précédente"
+    phrase = f"Depuis ma synthèse {month_phrase(since.month)}"
+    left = since.left_at
+    if left is not None:
+        verb = "envoyée" if since.sent else "établie"
+        when = _day(left, zone)
+        if any(_same_day(a.arrived_at, left, zone) for a in since.arrivals):
+            when += f" à {_clock(left, zone)}"
+        phrase += f" ({verb} le {when})"
+    return phrase
+
+
+def _same_day(one: datetime, other: datetime | None, zone: ZoneInfo) -> bool:
+    return other is not None and one.astimezone(zone).date() == other.astimezone(zone).date()
+
+
+def changes_notice(
+    summary: MonthlySummary, since: SinceLast | None = None
+) -> dict[str, Any] | None:
+    """What changed since the recipient's previous summary in the declarations of the months
+    it covered: corrected or cancelled (``SinceLast.changes``, else ``MonthlySummary.changes``)
+    and arrived since (``SinceLast.arrivals``). One sentence for one declaration, else an
+    opening sentence and a line each, the first ``LISTED`` named and the others counted with
+    their hours (« – », never « - »: a hyphen line with « : » reads as a figure line)."""
+    if since is None:
+        since = SinceLast(changes=summary.changes)
+    changes, arrivals = list(since.changes), list(since.arrivals)
+    if not changes and not arrivals:
         return None
     zone, with_buyer = summary.zone, not summary.for_buyer
-    phrases = [_change_phrase(c, zone, with_buyer) for c in changes]
-    if len(phrases) == 1:
-        return {
-            "intro": f"Depuis ma synthèse précédente, {phrases[0]}{NBSP}; le cumul en tient compte.",
-            "items": [],
-        }
-    items = [f"{p[:1].upper()}{p[1:]}{NBSP};" for p in phrases[:-1]]
-    items.append(f"{phrases[-1][:1].upper()}{phrases[-1][1:]}.")
+    # Corrections and cancellations first: they explain a cumul gone down.
+    named_changes = changes[:LISTED]
+    named_arrivals = arrivals[: max(LISTED - len(named_changes), 0)]
+    phrases = [_change_phrase(c, zone, with_buyer) for c in named_changes]
+    phrases += [_arrival_phrase(a, zone, with_buyer, since.left_at) for a in named_arrivals]
+    rest = _others(changes[len(named_changes) :], arrivals[len(named_arrivals) :])
+    # Said once: after the months without a summary, « cette synthèse » is the one they named.
+    opening = (
+        "Depuis cette synthèse"
+        if since.unsent and since.month
+        else _previous_phrase(since, summary.zone)
+    )
+    if len(phrases) == 1 and not rest:
+        counted = ", comptées dans le cumul" if arrivals else f"{NBSP}; le cumul en tient compte"
+        return {"intro": f"{opening}, {phrases[0]}{counted}.", "items": []}
+    count = len(changes) + len(arrivals)
+    if not arrivals:
+        what = f"{count} déclarations qu'elle avait comptées ont été corrigées ou annulées"
+    elif not changes:
+        what = f"{count} déclarations des mois qu'elle couvrait sont arrivées en retard"
+    else:
+        what = (
+            f"{count} déclarations des mois qu'elle couvrait ont été corrigées, annulées ou "
+            "sont arrivées en retard"
+        )
+    lines = phrases + [f"et {r}" for r in rest]
+    items = [f"{p[:1].upper()}{p[1:]}{NBSP};" for p in lines[:-1]]
+    items.append(f"{lines[-1][:1].upper()}{lines[-1][1:]}.")
     return {
-        "intro": (
-            f"Depuis ma synthèse précédente, {len(phrases)} déclarations qu'elle comptait ont "
-            f"changé{NBSP}; le cumul en tient compte{NBSP}:"
-        ),
+        "intro": f"{opening}, {what}{NBSP}; le cumul en tient compte{NBSP}:",
         "items": items,
     }
 
@@ -186,10 +433,12 @@ def _escape(value: object) -> str:
 _LABEL_CELL = '<td style="overflow-wrap:anywhere;vertical-align:top">'
 
 
-def summary_email(summary: MonthlySummary) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
+def summary_email(
+    summary: MonthlySummary, since: SinceLast | None = None
+) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
     """A summary email's context and attachments: the tables it shortens, complete, in CSV."""
     files = email_files(summary)
-    return summary_context(summary, files), files.attachments
+    return summary_context(summary, files, since), files.attachments
 
 
 def sample_summary(buyer: bool = False) -> MonthlySummary:

@@ -10,7 +10,10 @@ company then reads that its receipt will not come, not that the one it got no lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +37,7 @@ from workflow.emails.cancellations import (
     Expected,
     cancellation_context,
     cancellation_key,
+    promised_until,
 )
 from workflow.services.declaration_links import month_links
 from workflow.services.declaration_views import held_due
@@ -42,7 +46,8 @@ from workflow.services.email_facts import lot_of
 from workflow.services.lot_calendars import suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.notices import company_recipient, due_day_of, owed_due_dates
-from workflow.services.outbox import OutboxState, key_exists, queue_email
+from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
+from workflow.services.stale_promises import PromiseRewrite, keep_promise
 from workflow.settings import Settings
 
 #: A receipt in these states may have reached the company.
@@ -143,7 +148,10 @@ def _receipt_may_have_left(session: Session, event: DeclarationCancelled) -> boo
 
 def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) -> None:
     """The company's email about its cancelled declaration; none when nobody there has an
-    address (the command says so to the facilitator)."""
+    address (the command says so to the facilitator). The date it promises (its next step, the
+    date to declare by) is kept on the row with the event's facts: still waiting once that date
+    has passed (the service stopped), it is written again as it stands when it leaves
+    (``stale_promises``, ``write_cancellation_again``)."""
     clause = session.get_one(Clause, event.clause_id)
     company = session.get_one(Company, event.company_id)
     recipient = company_recipient(session, clause.id, company)
@@ -152,8 +160,36 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
     key = cancellation_key(clause.id, company.id, event.declaration_id, event.at)
     if key_exists(session, key):
         return
+    context, until = _cancellation_email(app, session, clause, company, event, recipient, event.at)
+    queued = queue_email(
+        session,
+        app.renderer,
+        key=key,
+        kind=KIND,
+        recipients=[recipient],
+        context=context,
+        now=event.at,
+        clause_id=clause.id,
+    )
+    if queued and until is not None:
+        keep_promise(session, key, until, _facts(event))
+
+
+def _cancellation_email(
+    app: Mailing,
+    session: Session,
+    clause: Clause,
+    company: Company,
+    event: DeclarationCancelled,
+    recipient: Recipient,
+    written_at: datetime,
+) -> tuple[dict[str, Any], datetime | None]:
+    """The email's context as it stands at ``written_at`` (the cancellation's instant, or the
+    moment a stale one leaves), and the instant its text stops being true (None: it promises
+    no date)."""
     settings = app.settings
     left_after = released_after(session, clause.id, company.id, event.month)
+    expected = expected_again(session, clause, company.id, event.month, settings, written_at)
     context = cancellation_context(
         lot_of(clause),
         company.name,
@@ -166,7 +202,7 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
             cancelled_at=event.at,
             reason=event.reason,
         ),
-        expected_again(session, clause, company.id, event.month, settings, event.at),
+        expected,
         settings,
         correspondent=recipient.name,
         receipt_sent=_receipt_may_have_left(session, event),
@@ -174,22 +210,67 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
         link=(
             None
             if left_after is not None
-            else month_links(session, settings, clause.id, company.id, [event.month], event.at)[0]
+            else month_links(session, settings, clause.id, company.id, [event.month], written_at)[0]
         ),
+        written_at=written_at,
     )
     # The company left the site before this month: the email says it is asked no more, not to
     # declare it again (``left_after``; the template gives its last month).
     context["left_after"] = left_after
-    queue_email(
-        session,
-        app.renderer,
-        key=key,
-        kind=KIND,
-        recipients=[recipient],
-        context=context,
-        now=event.at,
-        clause_id=clause.id,
+    if left_after is not None:
+        return context, None  # no date asked, no step to come
+    return context, promised_until(expected, written_at, settings.zone)
+
+
+def _facts(event: DeclarationCancelled) -> dict[str, Any]:
+    """What the email is written from that no later moment changes: the cancellation itself (the
+    declaration is deleted with it)."""
+    return {
+        "clause_id": event.clause_id,
+        "company_id": event.company_id,
+        "month": event.month.isoformat(),
+        "declaration_id": event.declaration_id,
+        "total_hours": str(event.total_hours),
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "reason": event.reason,
+        "recorded_at": event.recorded_at.isoformat(),
+        "lines": event.lines,
+    }
+
+
+def _event(facts: Mapping[str, Any]) -> DeclarationCancelled:
+    return DeclarationCancelled(
+        clause_id=int(facts["clause_id"]),
+        company_id=int(facts["company_id"]),
+        month=date.fromisoformat(facts["month"]),
+        declaration_id=int(facts["declaration_id"]),
+        total_hours=Decimal(facts["total_hours"]),
+        at=datetime.fromisoformat(facts["at"]),
+        actor=str(facts["actor"]),
+        reason=str(facts["reason"]),
+        recorded_at=datetime.fromisoformat(facts["recorded_at"]),
+        lines=int(facts["lines"]),
     )
+
+
+def write_cancellation_again(
+    app: Mailing,
+    session: Session,
+    facts: Mapping[str, Any],
+    recipient: Recipient,
+    now: datetime,
+) -> PromiseRewrite:
+    """The cancellation's email as ``tell_company`` would write it at ``now``: the same
+    cancellation, what its ladder says now (its next step, the date to declare by, late or
+    not), a link valid from now (``stale_promises.write_again``)."""
+    event = _event(facts)
+    clause = session.get_one(Clause, event.clause_id)
+    company = session.get_one(Company, event.company_id)
+    # The correspondent of now, if there is one with an address; else the one first written to.
+    reader = company_recipient(session, clause.id, company) or recipient
+    context, until = _cancellation_email(app, session, clause, company, event, reader, now)
+    return PromiseRewrite(recipients=(reader,), context=context, promised_until=until)
 
 
 def cancellation_recipients(

@@ -27,9 +27,10 @@ calendar functions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -64,6 +65,7 @@ from workflow.emails.company_pauses import (
     NextCall,
     OwedMonth,
     resumed_context,
+    resumption_promised_until,
     suspended_context,
 )
 from workflow.emails.notices import resumption_context as notice_resumption
@@ -78,6 +80,12 @@ from workflow.services.lot_calendars import (
 )
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import Recipient, key_exists, queue_email
+from workflow.services.stale_promises import (
+    PromiseRewrite,
+    Superseded,
+    keep_promise,
+    left_execution_since,
+)
 from workflow.services.suspension_withdrawals import withdraw_for_suspension
 from workflow.settings import Settings
 
@@ -126,12 +134,14 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
         key = company_key(clause.id, kind, party.company_id, stamp)
         if key_exists(session, key):
             continue
-        context = (
-            suspension_context(session, app.settings, clause, party, recipient, event)
-            if kind == SUSPENDED
-            else resumption_context(session, app.settings, clause, party, recipient, event)
-        )
-        queue_email(
+        until = None
+        if kind == SUSPENDED:
+            context = suspension_context(session, app.settings, clause, party, recipient, event)
+        else:
+            context, until = resumption_email(
+                session, app.settings, clause, party, recipient, event, event.at
+            )
+        queued = queue_email(
             session,
             app.renderer,
             key=key,
@@ -141,6 +151,10 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
             now=event.at,
             clause_id=clause.id,
         )
+        if queued and until is not None:
+            # Still waiting once its first date has passed (the service stopped), it is
+            # written again as it stands when it leaves (``write_resumption_again``).
+            keep_promise(session, key, until, _resumption_facts(event, party.company_id))
 
 
 def _called_ladders(session: Session, party: AwardParty) -> list[DeclarationLadder]:
@@ -315,18 +329,93 @@ def resumption_context(
     recipient: Recipient,
     event: ClauseAdvanced,
 ) -> dict[str, object]:
-    facts = _resumption(session, settings, clause, party, event)
-    return resumed_context(
+    context, _ = resumption_email(session, settings, clause, party, recipient, event, event.at)
+    return context
+
+
+def resumption_email(
+    session: Session,
+    settings: Settings,
+    clause: Clause,
+    party: AwardParty,
+    recipient: Recipient,
+    event: ClauseAdvanced,
+    written_at: datetime,
+) -> tuple[dict[str, object], datetime | None]:
+    """The resumption's email as it stands at ``written_at`` (the resumption's instant, or the
+    moment a stale one leaves: the next call and steps the passes send from then, the months
+    called before the resumption still owed), and the instant its text stops being true."""
+    zone = settings.zone
+    later = written_at > event.at
+    facts = _resumption(
+        session,
+        settings,
+        clause,
+        party,
+        replace(event, at=written_at) if later else event,
+        # A month called since the resumption is not « demandée avant la suspension »: its call
+        # reached the company (the pass that caught up sent it before this email).
+        called_by=event.at if later else None,
+    )
+    context = resumed_context(
         lot_of(clause),
         party.company.name,
         recipient,
-        at=local_date(event.at, settings.zone),
+        at=local_date(event.at, zone),
         suspended_on=facts.suspended_on,
         reason=event.reason,
         owed=facts.owed,
         next_call=facts.next_call,
         skipped=facts.skipped,
+        written_on=local_date(written_at, zone),
     )
+    return context, resumption_promised_until(facts.owed, facts.next_call, written_at, zone)
+
+
+def _resumption_facts(event: ClauseAdvanced, company_id: int) -> dict[str, object]:
+    """What the resumption's email is written from that no later moment changes."""
+    return {
+        "clause_id": event.clause_id,
+        "company_id": company_id,
+        "from_stage": str(event.from_stage),
+        "to_stage": str(event.to_stage),
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "reason": event.reason,
+    }
+
+
+def write_resumption_again(
+    app: Mailing,
+    session: Session,
+    facts: Mapping[str, Any],
+    recipient: Recipient,
+    now: datetime,
+) -> PromiseRewrite:
+    """The resumption's email of one company as ``tell_companies`` would write it at ``now``:
+    the same resumption, its next call and steps as the ladder has them now."""
+    clause = session.get_one(Clause, int(facts["clause_id"]))
+    if left_execution_since(session, clause.id, datetime.fromisoformat(facts["at"])):
+        # Suspended, ended or terminated again since: that change's email says what holds.
+        raise Superseded("le lot a changé d'étape depuis la reprise qu'il annonçait")
+    party = session.scalars(
+        select(AwardParty).where(
+            AwardParty.clause_id == clause.id, AwardParty.company_id == int(facts["company_id"])
+        )
+    ).one()
+    event = ClauseAdvanced(
+        clause_id=clause.id,
+        event=ClauseEvent.RESUME,
+        from_stage=Stage(facts["from_stage"]),
+        to_stage=Stage(facts["to_stage"]),
+        at=datetime.fromisoformat(facts["at"]),
+        actor=str(facts["actor"]),
+        reason=facts["reason"],
+    )
+    # The correspondent of now, if there is one with an address; else the one first written to.
+    reader = party_recipient(party) or recipient
+    context, until = resumption_email(session, app.settings, clause, party, reader, event, now)
+    return PromiseRewrite(recipients=(reader,), context=context, promised_until=until)
 
 
 @dataclass(frozen=True)
@@ -345,7 +434,11 @@ def _resumption(
     clause: Clause,
     party: AwardParty,
     event: ClauseAdvanced,
+    *,
+    called_by: datetime | None = None,
 ) -> _Resumption:
+    """``called_by``: only the months called by then are owed (a resumption's email written
+    again later: those called since are not « demandées avant la suspension »)."""
     zone = settings.zone
     day = local_date(event.at, zone)
     # Closed at the resumption (a preview of a lot still suspended resumes it in thought).
@@ -356,6 +449,12 @@ def _resumption(
     days = LadderDays(suspended_days(intervals, zone, day))
     declared = set(declared_months_of(session, clause.id, party.company_id))
     ladders = _called_ladders(session, party)
+    if called_by is not None:
+        ladders = [
+            ladder
+            for ladder in ladders
+            if ladder.called_at is None or ladder.called_at <= called_by
+        ]
     lot = for_party(lot_calendars(session, [clause.id], settings)[clause.id], party)
     started = execution_starts(session, [clause.id]).get(clause.id, event.at)
     calls = PartyCalls(

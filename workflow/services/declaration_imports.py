@@ -57,7 +57,7 @@ from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import month_start
 from workflow.domain.characters import normalized
 from workflow.domain.events import DomainEvent, require_aware
-from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
+from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex, worked
 from workflow.domain.vocabulary import (
     CONTRACT_ALIASES,
     CONTRACT_LABELS,
@@ -236,7 +236,9 @@ class DeclarationSummary:
     participants_at_zero: int
     new_participants: tuple[str, ...]
     completed_participants: tuple[str, ...]  # known ones whose empty sex or birth year was filled
-    criteria: dict[str, int]  # criterion -> participants
+    #: Criterion -> participants who worked that month (``participants.worked``): the same
+    #: rule as « 3 participants ayant travaillé », so the two counts of the output agree.
+    criteria: dict[str, int]
     delivery_modes: dict[str, Decimal]  # delivery mode -> hours
     replaced: bool
     #: When the file gives, with ``--replace``, exactly the lines already recorded: the instant
@@ -253,6 +255,9 @@ class DeclarationSummary:
     replaced_at_zero: int | None = None
     replaced_recorded_at: datetime | None = None
     reason: str | None = None
+    #: Criterion -> participants declared at 0 h that month (kept on the company's list,
+    #: no work): said apart, never among ``criteria``.
+    criteria_at_zero: dict[str, int] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> bool:
@@ -1127,6 +1132,7 @@ def _record_group(
     new: list[str] = []
     completed: list[str] = []
     criteria: dict[str, int] = defaultdict(int)
+    criteria_at_zero: dict[str, int] = defaultdict(int)
     modes: dict[str, Decimal] = defaultdict(Decimal)
     for line in group.lines:
         participant = known[line.reference]
@@ -1135,7 +1141,7 @@ def _record_group(
             new.append(participant.reference)
         elif _fill(participant, line):
             completed.append(participant.reference)
-        criteria[participant.criterion] += 1
+        (criteria if worked(line.hours) else criteria_at_zero)[participant.criterion] += 1
         modes[line.mode.value] += line.hours
         lines.append(LineInput(participant.id, line.hours, line.mode, line.contract))
     recorded = find_declaration(session, group.clause.id, group.company.id, group.month)
@@ -1194,6 +1200,7 @@ def _record_group(
         replaced_recorded_at=replaced[2] if replaced else None,
         replaced_at_zero=replaced[3] if replaced else None,
         reason=history_motif(reason) if replaced else None,
+        criteria_at_zero=dict(criteria_at_zero),
     )
     return summary, history
 

@@ -38,6 +38,7 @@ stretch (``_Stops``); the full digest (``compile_digest``) still reads them all,
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -88,6 +89,7 @@ from workflow.adapters.orm import (
     OutboxMessage,
     Participant,
     PeriodicRun,
+    RecordHistory,
 )
 from workflow.adapters.templates import french_hours, french_percent, remembered
 from workflow.adapters.templates import remembered_date as french_date
@@ -1855,36 +1857,50 @@ def _award_action(clause_id: int, holder_ok: bool) -> str:
 
 
 def _final_reports(session: Session, now: datetime, settings: Settings, limit: int | None) -> _Part:
-    """The lots achieved without their final report, the longest achieved first.
+    """The lots achieved without their final report, the longest ended first.
 
-    With ``limit``, the lots achieved on the day of the ``limit``-th oldest or before are read,
-    and the others counted (14,000 at 10^5 lots, each one's day told in Python, were 40 ms):
-    the days since a lot was achieved grow as its instant is older, lots achieved the same
-    day are equals that the lot orders, so those are every lot the first ones can be."""
+    « Achevée depuis » counts from the end of execution (``Clause.end_date``), the day the
+    report's clock starts, not from the day it was recorded: an end recorded a week late is
+    not « achevée depuis 7 jours (fin d'exécution le 31 mars) » on 15 April (user trial), and
+    it is not ranked below lots that ended after it. A lot in follow-up without an end date
+    (loaded by hand) counts from its stage change.
+
+    With ``limit``, the lots ended on the day of the ``limit``-th earliest end or before are
+    read (and those without an end), the others counted (14,000 at 10^5 lots, each one's day
+    told in Python, were 40 ms): lots ended the same day are equals that the lot orders, so
+    those are every lot the first ones can be."""
     waiting = and_(Clause.stage == Stage.FOLLOW_UP.value, Clause.final_report_at.is_(None))
-    # Read raw: the end date is converted for the lots written only (``_DaysSince``).
+    # Read raw: converted once per distinct value (``_DaysSince``, ``RawDates``).
     statement = select(Clause.id, raw(Clause.stage_changed_at), raw(Clause.end_date)).where(waiting)
     count: int | None = None
+    today = local_date(now, settings.zone)
     if limit is not None and limit > 0:
         edge = session.scalar(
-            select(Clause.stage_changed_at)
-            .where(waiting)
-            .order_by(Clause.stage_changed_at)
+            select(Clause.end_date)
+            .where(waiting, Clause.end_date.is_not(None))
+            .order_by(Clause.end_date)
             .offset(limit - 1)
             .limit(1)
         )
-        today = local_date(now, settings.zone)
-        # A day before today: a stage changed today or later is day 0, all of them equals.
-        if edge is not None and local_date(edge, settings.zone) < today:
-            next_day = local_date(edge, settings.zone) + timedelta(days=1)
+        # A day before today: an end today or later is day 0, all of them equals.
+        if edge is not None and edge < today:
             count = session.scalar(select(func.count()).select_from(Clause).where(waiting))
-            statement = statement.where(
-                Clause.stage_changed_at < at_local(next_day, time(0), settings.zone)
-            )
+            statement = statement.where(or_(Clause.end_date <= edge, Clause.end_date.is_(None)))
     days_since = _DaysSince(now, settings)
-    # A stage changed later than now (a moment given by hand, a clock put back) is today.
+    read_end = RawDates()
+    ends: dict[Any, int] = {}
+
+    def days_of(since: Any, end: Any) -> int:
+        if end is None:
+            return days_since(since)
+        days = ends.get(end)
+        if days is None:
+            days = ends[end] = (today - read_end.day(end)).days
+        return days
+
+    # An end or a stage change later than now (a date given by hand, a clock put back) is today.
     found = [
-        _Found(max(days_since(since), 0), cid, (cid, end))
+        _Found(max(days_of(since, end), 0), cid, (cid, end))
         for cid, since, end in session.execute(statement)
     ]
 
@@ -2012,7 +2028,14 @@ def _eligibility(session: Session, limit: int | None) -> _Part:
             _, ref, lot, title, buyer = labels[cid]
             count = len(references)
             named = ", ".join(references[:ELIGIBILITY_NAMED])
-            more = f" et {count - ELIGIBILITY_NAMED} autre(s)" if count > ELIGIBILITY_NAMED else ""
+            hidden = count - ELIGIBILITY_NAMED
+            # The others named where they all are: « et 12 autres (clauses participant list …) ».
+            more = (
+                f" et {hidden} {'autre' if hidden == 1 else 'autres'} (la liste entière : "
+                f"clauses participant list --clause {cid})"
+                if hidden > 0
+                else ""
+            )
             people = "1 participant" if count == 1 else f"{count} participants"
             items.append(
                 DigestItem(
@@ -2398,73 +2421,166 @@ def _online_corrections(
         )
         .order_by(ClauseHistory.at, ClauseHistory.id)
     ).all()
-    found: list[_Found[_Correction]] = []
+    corrections: dict[int, list[_Correction]] = {}
+    firsts: dict[int, int] = {}
     for index, (clause_id, at, reason) in enumerate(rows):
         said = _CORRECTED_REASON.fullmatch(reason or "")
         month = _month_of(said["month"]) if said is not None else None
         if said is None or month is None:
             log.warning("unreadable correction row", extra={"clause_id": clause_id})
             continue
-        correction = _Correction(
-            at,
-            month,
-            said["company"],
-            said["before"].strip(),
-            said["after"].strip(),
-            "validation levée" in said["more"],
-            said["counts"],
+        corrections.setdefault(clause_id, []).append(
+            _Correction(
+                at,
+                month,
+                said["company"],
+                said["before"].strip(),
+                said["after"].strip(),
+                "validation levée" in said["more"],
+                said["counts"],
+            )
         )
-        # The oldest first: the heavier, the earlier.
-        found.append(_Found(len(rows) - index, clause_id, correction))
+        firsts.setdefault(clause_id, index)
+    # One task per lot, its corrections under it (user trial: one lot corrected by two
+    # companies read as two tasks, each saying « Clause n° 1 » again); the lot whose first
+    # correction is the oldest first: the heavier, the earlier.
+    found = [
+        _Found(len(rows) - firsts[clause_id], clause_id, tuple(told))
+        for clause_id, told in corrections.items()
+    ]
 
-    def write(chosen: list[_Found[_Correction]]) -> list[DigestItem]:
+    def write(chosen: list[_Found[tuple[_Correction, ...]]]) -> list[DigestItem]:
         labels = _labels(session, {task.clause_id for task in chosen if task.clause_id})
-        months = sorted({task.row.month for task in chosen})
-        companies: dict[tuple[int, date, str], int] = {}
-        for chunk in _chunks(labels):
-            for on_clause, month, name, found_id in session.execute(
-                select(Declaration.clause_id, Declaration.month, Company.name, Company.id)
-                .join(Company, Company.id == Declaration.company_id)
-                .where(Declaration.clause_id.in_(chunk), Declaration.month.in_(months))
-            ):
-                companies[(on_clause, month, name)] = found_id
+        whose = _correcting_companies(
+            session, [(task.clause_id or 0, c) for task in chosen for c in task.row]
+        )
         items = []
         for task in chosen:
             assert task.clause_id is not None
             clause_id: int = task.clause_id
-            c = task.row
+            lines: list[str] = []
+            commands: dict[tuple[int, date], str] = {}
+            for c in task.row:
+                company = whose.get((clause_id, c.month, c.company))
+                name = c.company
+                if company is not None and company[1] != c.company:
+                    # Renamed since: the name she knows now, and the one the row wrote.
+                    name = f"{company[1]} (alors {c.company})"
+                day = french_date(local_date(c.at, settings.zone))
+                said = [
+                    f"{name} a corrigé en ligne sa déclaration {month_phrase(c.month)} le {day} : "
+                    f"{c.before} → {c.after}."
+                ]
+                if c.validation_lifted:
+                    said.append("Vous l'aviez validée : la validation est levée.")
+                if c.counts:
+                    said.append(c.counts if c.counts.endswith(".") else c.counts + ".")
+                if company is None:
+                    # Cancelled since: nothing left to check for that month.
+                    said.append("Cette déclaration a été annulée depuis.")
+                else:
+                    commands[(company[0], c.month)] = (
+                        f"clauses declaration validate --clause {clause_id} "
+                        f"--company {company[0]} --month {c.month:%m/%Y}"
+                    )
+                lines.append(" ".join(said))
             label = labels.get(clause_id)
-            day = french_date(local_date(c.at, settings.zone))
-            detail = [_capital(_clause_label(*label)) + "." if label else f"Clause n° {clause_id}."]
-            if c.validation_lifted:
-                detail.append("Vous l'aviez validée : la validation est levée.")
-            if c.counts:
-                detail.append(c.counts if c.counts.endswith(".") else c.counts + ".")
-            company_id = companies.get((clause_id, c.month, c.company))
-            if company_id is None:
-                # Cancelled since: nothing left to check for that month.
-                detail.append("Cette déclaration a été annulée depuis.")
+            heading = _lot_heading(*label) if label else f"Clause n° {clause_id}"
+            count = len(task.row)
+            corrected = "déclaration corrigée" if count == 1 else "déclarations corrigées"
+            if not commands:
                 action = (
                     "Rien à valider ; voir les déclarations attendues "
                     f"(clauses declaration list --clause {clause_id})."
                 )
+            elif len(commands) == 1:
+                [(company_id, month)] = commands
+                action = online_correction_action(clause_id, company_id, month)
             else:
-                action = online_correction_action(clause_id, company_id, c.month)
+                action = (
+                    "Vérifier les déclarations corrigées, puis les valider ("
+                    + " ; ".join(commands.values())
+                    + ")."
+                )
             items.append(
                 DigestItem(
                     Category.ONLINE_CORRECTION,
                     task.weight,
-                    f"{c.company} a corrigé en ligne sa déclaration {month_phrase(c.month)} "
-                    f"(clause n° {clause_id}) le {day} : {c.before} → {c.after}",
-                    " ".join(detail),
+                    f"{heading} : {count} {corrected} en ligne",
+                    " ".join(lines),
                     action,
                     clause_id,
                     web=online_correction_web(clause_id),
+                    lines=tuple(lines),
                 )
             )
         return items
 
     return _part(found, write, limit)
+
+
+def _lot_heading(clause_id: int, reference: str, lot: str, title: str, buyer: str) -> str:
+    """The lot as the facilitator knows it, then its number for the commands: « Marché 2026-014
+    lot 01 – Gros œuvre, Département de l'Exemple (clause n° 1) »."""
+    lot_text = f" lot {lot}" if lot else ""
+    return f"Marché {reference}{lot_text} – {title}, {buyer} (clause n° {clause_id})"
+
+
+def _correcting_companies(
+    session: Session, told: Sequence[tuple[int, _Correction]]
+) -> dict[tuple[int, date, str], tuple[int, str]]:
+    """By lot, month and the name a correction's history row wrote: the company that declared
+    that month (its id and its name now), found by id among the month's declarations: by its
+    name now, else by a name it had (renamed since, or the company merged into it: the record
+    history keeps both), never a company of the same name by chance. Absent: the month's
+    declaration was cancelled since."""
+    clause_ids = {clause_id for clause_id, _ in told}
+    months = sorted({c.month for _, c in told})
+    declared: dict[tuple[int, date], list[tuple[int, str]]] = {}
+    for chunk in _chunks(clause_ids):
+        for on_clause, month, company_id, name in session.execute(
+            select(Declaration.clause_id, Declaration.month, Company.id, Company.name)
+            .join(Company, Company.id == Declaration.company_id)
+            .where(Declaration.clause_id.in_(chunk), Declaration.month.in_(months))
+        ):
+            declared.setdefault((on_clause, month), []).append((company_id, name))
+    formerly: dict[int, set[str]] = {}
+    ids = {company_id for found in declared.values() for company_id, _ in found}
+    for chunk in _chunks(ids):
+        for company_id, before, after in session.execute(
+            select(RecordHistory.entity_id, RecordHistory.before, RecordHistory.after).where(
+                RecordHistory.entity == "company", RecordHistory.entity_id.in_(chunk)
+            )
+        ):
+            formerly.setdefault(company_id, set()).update(_names_in(before, after))
+    whose: dict[tuple[int, date, str], tuple[int, str]] = {}
+    for clause_id, c in told:
+        candidates = declared.get((clause_id, c.month), [])
+        match = next((found for found in candidates if found[1] == c.company), None)
+        if match is None:
+            match = next(
+                (found for found in candidates if c.company in formerly.get(found[0], ())), None
+            )
+        if match is not None:
+            whose[(clause_id, c.month, c.company)] = match
+    return whose
+
+
+def _names_in(*documents: str | None) -> set[str]:
+    """The company names a record history row holds: before and after an edit, the source
+    of a merge (« from »)."""
+    names: set[str] = set()
+    for document in documents:
+        try:
+            data = json.loads(document) if document else None
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        for holder in (data, data.get("from")):
+            if isinstance(holder, dict) and isinstance(holder.get("name"), str):
+                names.add(holder["name"])
+    return names
 
 
 def _parts(

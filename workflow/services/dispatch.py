@@ -379,6 +379,17 @@ def claim_due(
         sendable_until=terms.sendable_until,
         outage_now=terms.outage_now,
     )
+    # Never an email whose promised date has passed (``stale_promises``: written again before
+    # the claim; one another instance has not written again yet waits for it).
+    due = now if terms.sendable_until is None else min(now, terms.sendable_until)
+    condition = and_(
+        condition,
+        or_(
+            OutboxMessage.promised_until.is_(None),
+            OutboxMessage.promised_until > due,
+            OutboxMessage.state == OutboxState.UNCERTAIN.value,
+        ),
+    )
     # The ids first: the sort and the row locks carry two columns, not the bodies (6 kB each);
     # the columns a send needs come back from the claim's own UPDATE (RETURNING).
     query = (
@@ -1451,6 +1462,9 @@ async def dispatch_due_async(
         outage_now=outage_now,
     )
     due = now if terms.sendable_until is None else min(now, terms.sendable_until)
+    # Before any claim: an email whose promised date has passed at ``due`` leaves written
+    # again as things stand now, never as it was (the claim below takes none of them).
+    await asyncio.to_thread(_write_stale_promises, app, due, start)
     ledger = Ledger(app)
     run = Pass(
         app,
@@ -1549,6 +1563,26 @@ async def dispatch_due_async(
         },
     )
     return report
+
+
+def _write_stale_promises(app: App, due: datetime, wall_now: datetime) -> int:
+    """``stale_promises.write_stale_again`` in a short transaction of its own."""
+    # Imported here: the builders import most of the services, which the dispatcher needs not.
+    from workflow.services.promise_rewriters import REWRITERS
+    from workflow.services.stale_promises import write_stale_again
+
+    try:
+        with app.transaction() as session:
+            _limit(app, session)
+            return write_stale_again(app, session, due, wall_now, REWRITERS)
+    except Exception:
+        # Never a reason for no mail to leave: the claim takes no stale row, those wait for
+        # the next delivery; every other email goes now.
+        log.exception(
+            "écriture à nouveau des courriels à date passée échouée ; les autres partent",
+            extra={"action": "mail.stale_promises_failed"},
+        )
+        return 0
 
 
 def with_notice(row: Claimed, notice: OutageNotice) -> Claimed:

@@ -20,7 +20,9 @@ the one rule of every email, page, list and report that dates a month owed.
 lots, their ladders, their suspensions; for the months not called yet on a lot at work, their
 calendars, starts, parties and declared months), so that a buyer's calendar page of hundreds of
 lots, the annual report and one company's receipt follow the same rule at the same cost per
-lot. ``pushed_due_dates`` is its first bullet alone, from ladders and suspensions already read.
+lot. ``pushed_due_dates`` is its first bullet alone, from ladders and suspensions already read;
+``next_call_dates_many`` its last one alone (the months the next call asks, with their date), for
+all the companies of the lots a notice announces it on, in the same constant statements.
 """
 
 from __future__ import annotations
@@ -223,49 +225,107 @@ def _dated(
     lots = lot_calendars(session, ids, settings)
     starts = execution_starts(session, [cid for cid in ids if clauses[cid].stage in _STARTED])
     calling = [pair for pair in pairs if clauses[pair[0]].stage in _CALLING]
-    parties: dict[Pair, AwardParty] = {}
-    declared: dict[Pair, set[date]] = defaultdict(set)
-    if calling:
-        calling_ids = sorted({cid for cid, _ in calling})
-        wanted = set(calling)
-        for party in session.scalars(
-            select(AwardParty).where(AwardParty.clause_id.in_(calling_ids))
-        ):
-            if (party.clause_id, party.company_id) in wanted:
-                parties[(party.clause_id, party.company_id)] = party
-        for cid, company, month in session.execute(
-            select(Declaration.clause_id, Declaration.company_id, Declaration.month).where(
-                Declaration.clause_id.in_(calling_ids)
-            )
-        ):
-            if (cid, company) in wanted:
-                declared[(cid, company)].add(month)
+    coming = _calls_to_come(session, calling, lots, ladders, suspended, starts, at, zone)
     expected: dict[int, dict[date, date]] = {}
     dated: dict[Pair, dict[date, date]] = {}
     for pair in pairs:
         cid, _ = pair
-        clause, lot = clauses[cid], lots[cid]
+        clause = clauses[cid]
         if cid not in expected:
-            expected[cid] = _expected(lot, starts.get(cid, at), zone)
+            expected[cid] = _expected(lots[cid], starts.get(cid, at), zone)
         dates = dict(expected[cid])
         if clause.stage != Stage.SUSPENDED.value:
             dates.update({ladder.month: ladder.due_on for ladder in ladders.get(pair, ())})
-            bound = parties.get(pair)
-            if bound is not None:
-                dates.update(
-                    _next_call(
-                        lot,
-                        bound,
-                        ladders.get(pair, ()),
-                        declared[pair],
-                        suspended.get(cid, ()),
-                        starts.get(cid, at),
-                        at,
-                        zone,
-                    )
-                )
+            dates.update(coming.get(pair, {}))
         dated[pair] = dates
     return dated
+
+
+def next_call_dates_many(
+    session: Session, pairs: Iterable[Pair], settings: Settings, at: datetime
+) -> dict[Pair, dict[date, date]]:
+    """The months each (lot, company) of ``pairs``' next call asks, seen at ``at``, each with
+    the one date it gives them, as the passes will send it (``company_pauses.next_call``, their
+    replay): the last bullet of the module's rule alone, for the notices that announce it
+    (``notices.announced_due_dates``). None for a lot whose calls do not run (not in execution
+    or in follow-up) or a company not among its parties. ``IN_BATCH`` lots at a time, a
+    constant number of statements per chunk."""
+    asked = sorted(set(pairs))
+    zone = settings.zone
+    found: dict[Pair, dict[date, date]] = {}
+    for chunk in chunked(sorted({cid for cid, _ in asked}), IN_BATCH):
+        ids = sorted(
+            session.scalars(
+                select(Clause.id).where(Clause.id.in_(chunk), Clause.stage.in_(_CALLING))
+            )
+        )
+        if not ids:
+            continue
+        these = set(ids)
+        calling = [pair for pair in asked if pair[0] in these]
+        kept = set(calling)
+        ladders: dict[Pair, list[DeclarationLadder]] = defaultdict(list)
+        for ladder in session.scalars(
+            select(DeclarationLadder).where(DeclarationLadder.clause_id.in_(ids))
+        ):
+            if (ladder.clause_id, ladder.company_id) in kept:
+                ladders[(ladder.clause_id, ladder.company_id)].append(ladder)
+        found.update(
+            _calls_to_come(
+                session,
+                calling,
+                lot_calendars(session, ids, settings),
+                ladders,
+                suspensions(session, ids),
+                execution_starts(session, ids),
+                at,
+                zone,
+            )
+        )
+    return found
+
+
+def _calls_to_come(
+    session: Session,
+    calling: Sequence[Pair],
+    lots: Mapping[int, LotCalendar],
+    ladders: Mapping[Pair, Sequence[DeclarationLadder]],
+    suspended: Mapping[int, Sequence[Interval]],
+    starts: Mapping[int, datetime],
+    at: datetime,
+    zone: ZoneInfo,
+) -> dict[Pair, dict[date, date]]:
+    """``_next_call`` for each pair of ``calling`` (lots whose calls run) that is a party of its
+    lot: their parties and declared months in two statements."""
+    if not calling:
+        return {}
+    calling_ids = sorted({cid for cid, _ in calling})
+    wanted = set(calling)
+    parties: dict[Pair, AwardParty] = {}
+    declared: dict[Pair, set[date]] = defaultdict(set)
+    for party in session.scalars(select(AwardParty).where(AwardParty.clause_id.in_(calling_ids))):
+        if (party.clause_id, party.company_id) in wanted:
+            parties[(party.clause_id, party.company_id)] = party
+    for cid, company, month in session.execute(
+        select(Declaration.clause_id, Declaration.company_id, Declaration.month).where(
+            Declaration.clause_id.in_(calling_ids)
+        )
+    ):
+        if (cid, company) in wanted:
+            declared[(cid, company)].add(month)
+    return {
+        (cid, company): _next_call(
+            lots[cid],
+            party,
+            ladders.get((cid, company), ()),
+            declared[(cid, company)],
+            suspended.get(cid, ()),
+            starts.get(cid, at),
+            at,
+            zone,
+        )
+        for (cid, company), party in parties.items()
+    }
 
 
 def _expected(lot: LotCalendar, started: datetime, zone: ZoneInfo) -> dict[date, date]:

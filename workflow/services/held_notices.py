@@ -19,6 +19,10 @@ is the one message a buyer that heard nothing must not miss. An abandon undone w
 is held is settled as superseded by the reopening (``notices.withdraw_abandon_notice``), and the
 reopening is not held: the buyer, that never heard of the abandon, hears of neither.
 
+A resumption released names the service's next sendings (call, reminder, alert) as the ladders
+have them when it leaves, not as they were at the resumption, and keeps that promise
+(``stale_promises``): written again should it wait in the outbox past the first of them.
+
 A corrected award released alone is written as the award notice: a buyer that never read the
 award has nothing to compare the corrections with, and the award as it stands tells it all.
 A corrected end released is written as such, with the figures of the moment it leaves; to a
@@ -58,13 +62,16 @@ from workflow.domain.events import require_aware
 from workflow.emails.notices import ALWAYS_SENT_KINDS, HISTORY_KINDS, KINDS
 from workflow.services.notices import (
     HELD_SUPERSEDED,
+    RESUMED_NOTICE,
     buyer_recipients,
     history_reason,
     local_day,
     milestone_context,
+    resumed_notice_until,
     wants_each_milestone,
 )
 from workflow.services.outbox import queue_email
+from workflow.services.stale_promises import keep_promise
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -178,7 +185,7 @@ def release_clause(app: App, session: Session, clause_id: int, now: datetime) ->
     _settle(session, [latest], outcome, now)
     if outcome != RELEASED:
         return 0
-    kind, context = released_message(app, session, clause, latest)
+    kind, context = released_message(app, session, clause, latest, now)
     queued = queue_email(
         session,
         app.renderer,
@@ -189,6 +196,19 @@ def release_clause(app: App, session: Session, clause_id: int, now: datetime) ->
         now=now,
         clause_id=clause_id,
     )
+    if queued and kind == RESUMED_NOTICE:
+        # It names the service's next sendings as they stand now: written again should it wait
+        # past the first of them (``stale_promises``).
+        until = resumed_notice_until(context["resumption"], now, app.settings.zone)
+        if until is not None:
+            facts = {
+                "clause_id": clause_id,
+                "at": latest.held_at.isoformat(),
+                "reason": context.get("reason"),
+                # Written again, it still says the day it could not leave.
+                "held_since": local_day(latest.held_at, app.settings.zone).isoformat(),
+            }
+            keep_promise(session, latest.key, until, facts)
     return int(queued)
 
 
@@ -229,10 +249,11 @@ def _settle(session: Session, held: Sequence[HeldNotice], outcome: str, now: dat
 
 
 def released_message(
-    app: App, session: Session, clause: Clause, held: HeldNotice
+    app: App, session: Session, clause: Clause, held: HeldNotice, now: datetime
 ) -> tuple[str, dict[str, Any]]:
     """The kind and context of a held notice as it leaves: from the lot as it stands now, on the
-    day of its milestone, saying the day it could not leave."""
+    day of its milestone, saying the day it could not leave (a resumption's, the service's next
+    sendings as the ladders have them ``now``)."""
     zone = app.settings.zone
     kind, at = held.kind, held.held_at
     if kind == "notice_award_corrected":
@@ -241,7 +262,14 @@ def released_message(
     # An end corrected reads its dates in its row, never its reason (``milestone_context``).
     reason = _reason(session, clause.id, held) if kind in HISTORY_KINDS else None
     context = milestone_context(
-        app, session, clause, kind, at=at, reason=reason, held_since=local_day(held.held_at, zone)
+        app,
+        session,
+        clause,
+        kind,
+        at=at,
+        reason=reason,
+        held_since=local_day(held.held_at, zone),
+        written_at=now,
     )
     return kind, context
 

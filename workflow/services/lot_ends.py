@@ -66,7 +66,7 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     OutboxMessage,
 )
-from workflow.adapters.templates import french_month
+from workflow.adapters.templates import french_month, french_time
 from workflow.domain.calendar import (
     CalendarRules,
     LadderDays,
@@ -788,7 +788,7 @@ def _standing(owed: OwedMonth, zone: ZoneInfo) -> str:
     assert owed.at is not None
     local = owed.at.astimezone(zone)
     due = f", date limite le {owed.due_on:%d/%m/%Y}" if owed.due_on is not None else ""
-    return f"{label} le {local:%d/%m/%Y} à {local:%H:%M}{due}"
+    return f"{label} le {local:%d/%m/%Y} à {french_time(local)}{due}"
 
 
 def correction_reason(

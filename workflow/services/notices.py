@@ -22,7 +22,7 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,9 +50,8 @@ from workflow.adapters.orm import (
 from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import (
     CatchUp,
-    Interval,
-    LadderStep,
     add_months,
+    at_local,
     due_after_call,
     expected_due_dates,
     local_date,
@@ -105,6 +104,7 @@ from workflow.emails.notices import (
     outstanding_context,
     outstanding_of,
 )
+from workflow.emails.notices import resumption_context as notice_resumption
 from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
@@ -123,8 +123,13 @@ from workflow.services.email_facts import (
     parties_of,
     party_correspondent,
     party_of,
+    party_recipient,
 )
-from workflow.services.held_due_dates import owed_due_dates_many, pushed_due_dates
+from workflow.services.held_due_dates import (
+    next_call_dates_many,
+    owed_due_dates_many,
+    pushed_due_dates,
+)
 from workflow.services.lot_calendars import (
     clause_calendar,
     execution_starts,
@@ -144,6 +149,12 @@ from workflow.services.outbox import (
 )
 from workflow.services.outcome_counts import counted, latest_up_to
 from workflow.services.outdated_reports import REPORT_LEFT
+from workflow.services.stale_promises import (
+    PromiseRewrite,
+    Superseded,
+    keep_promise,
+    left_execution_since,
+)
 from workflow.services.termination_notices import tell_terminated
 from workflow.services.terminations import termination_of
 from workflow.settings import Settings
@@ -169,6 +180,8 @@ MASK = "[participant]"
 DRAFTED_NOTICE = ADVANCE_NOTICES[ClauseEvent.AWARD]
 #: The notice of an abandon: reopened before it left, it is withdrawn and the buyer hears nothing.
 ABANDONED_NOTICE = ADVANCE_NOTICES[ClauseEvent.ABANDON]
+#: The buyer's notice of a resumption: it names the service's next sendings (« partira le … »).
+RESUMED_NOTICE = ADVANCE_NOTICES[ClauseEvent.RESUME]
 #: ``held_notices.SUPERSEDED``: a held notice settled without leaving, a later act having made it
 #: untrue (that module imports this one).
 HELD_SUPERSEDED = "superseded"
@@ -447,8 +460,9 @@ def announced_due_dates(
         return called
     expected, _ = _expected_due_dates(session, clause, settings, moment)
     coming: dict[date, date] = {}
-    for party in clause.parties:
-        for month, due_on in _next_call_dates(session, clause, party, settings, moment).items():
+    pairs = [(clause.id, party.company_id) for party in clause.parties]
+    for dates in next_call_dates_many(session, pairs, settings, moment).values():
+        for month, due_on in dates.items():
             coming[month] = max(due_on, coming.get(month, due_on))
     return {**expected, **coming, **called}
 
@@ -486,11 +500,14 @@ def milestone_context(
     at: datetime,
     reason: str | None,
     held_since: date | None = None,
+    written_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The context of the milestone notice ``kind`` on the day of ``at``: with the lot's results
     when the kind tells them (closing, final report, end corrected), as sent at once or
     released later; a planned end moved or an end corrected reads its dates back from
-    ``reason``, its history row's (an end corrected never quotes it)."""
+    ``reason``, its history row's (an end corrected never quotes it). ``written_at``: the
+    moment a resumption's notice is written again (``write_resumed_notice_again``), its next
+    sendings as the ladders have them then."""
     move = corrected = None
     if kind == PLANNED_END_NOTICE:
         move, reason = planned_end_move_of(reason, clause.planned_end_date)
@@ -516,9 +533,11 @@ def milestone_context(
         instant=at,
         corrected=corrected,
     )
-    if kind == "notice_resumed":
+    if kind == RESUMED_NOTICE:
         # What the service sends next, as each company's ``company_lot_resumed`` tells it.
-        context["resumption"] = company_pauses.lot_resumption(session, app.settings, clause, at)
+        context["resumption"] = lot_resumption_as_of(
+            session, app.settings, clause, at, written_at or at
+        )
     if kind == FINAL_REPORT_NOTICE:
         # Written from the clause as it stands: closed since the report (a notice written again
         # at the closure, or held and released after it), it says so, never « d'ici là ».
@@ -534,6 +553,96 @@ def milestone_context(
                 still_outstanding(session, clause.id, outstanding_of(reason))
             )
     return context
+
+
+def lot_resumption_as_of(
+    session: Session, settings: Settings, clause: Clause, resumed_at: datetime, written_at: datetime
+) -> dict[str, object]:
+    """``notice_resumed``'s account of the service's next sendings after the lot resumed at
+    ``resumed_at``, as they stand at ``written_at``: at the resumption itself,
+    ``company_pauses.lot_resumption``; later (a notice that waited through a stop of the
+    service), the next call and steps the passes send from then, as each company's resumption
+    email written again then tells them (``company_pauses.resumption_email``)."""
+    if written_at <= resumed_at:
+        return company_pauses.lot_resumption(session, settings, clause, resumed_at)
+    later = ClauseAdvanced(
+        clause.id,
+        ClauseEvent.RESUME,
+        Stage.SUSPENDED,
+        Stage.EXECUTION,
+        written_at,
+        "stale_promise",
+        None,
+    )
+    calls: list[tuple[date, Sequence[date], date]] = []
+    owed: list[tuple[date, str | None, date | None]] = []
+    for party in clause.parties:
+        if party_recipient(party) is None:
+            continue  # no call nor reminder goes to it (``reminders._has_correspondent``)
+        # A month called since the resumption is not « demandée avant la suspension »: the pass
+        # that caught up called it before this notice leaves.
+        facts = company_pauses._resumption(
+            session, settings, clause, party, later, called_by=resumed_at
+        )
+        if facts.next_call is not None:
+            calls.append((facts.next_call.on, facts.next_call.months, facts.next_call.due_on))
+        owed.extend((o.month, o.next_step, o.next_on) for o in facts.owed)
+    first = min((on for on, _, _ in calls), default=None)
+    next_one = None
+    if first is not None:
+        today = [c for c in calls if c[0] == first]
+        months = sorted({m for c in today for m in c[1]})
+        next_one = (first, months, max(c[2] for c in today))
+    return notice_resumption(next_one, owed)
+
+
+def resumed_notice_until(
+    resumption: Mapping[str, Any], written_at: datetime, zone: ZoneInfo
+) -> datetime | None:
+    """The instant after which ``notice_resumed`` written at ``written_at`` says something
+    untrue: the end of the first day of the service it names to come (« Le prochain appel à
+    déclarer partira le … », « le prochain [rappel] partira le … », « vous en serez alerté le
+    … »). None when it names none."""
+    call = resumption.get("next_call")
+    named = [call["on"]] if call else []
+    named += [resumption.get("reminder_on"), resumption.get("alert_on")]
+    written_on = local_date(written_at, zone)
+    days = [day for day in named if day is not None and day >= written_on]
+    # A date is true all day long (the notice names a day, not an hour): false from the next.
+    return at_local(min(days) + timedelta(days=1), time(0), zone) if days else None
+
+
+def write_resumed_notice_again(
+    app: Mailing,
+    session: Session,
+    facts: Mapping[str, Any],
+    recipient: Recipient,
+    now: datetime,
+) -> PromiseRewrite:
+    """The buyer's notice of a resumption as ``_buyer_notice`` would write it at ``now``: the
+    same resumption (its day, its reason), the next call, reminders and alerts as the ladders
+    have them now; to the buyer's contacts of now, else the one first written to."""
+    clause = _load_clause(session, int(facts["clause_id"]))
+    resumed_at = datetime.fromisoformat(str(facts["at"]))
+    if left_execution_since(session, clause.id, resumed_at):
+        # Suspended, ended or terminated again since: that change's notice says what holds.
+        raise Superseded("le lot a changé d'étape depuis la reprise qu'il annonçait")
+    reason = facts.get("reason")
+    # Held for want of a contact (``held_notices``): it still says the day it could not leave.
+    held_since = facts.get("held_since")
+    context = milestone_context(
+        app,
+        session,
+        clause,
+        RESUMED_NOTICE,
+        at=resumed_at,
+        reason=None if reason is None else str(reason),
+        held_since=None if held_since is None else date.fromisoformat(str(held_since)),
+        written_at=now,
+    )
+    readers = buyer_recipients(clause.market.operation.buyer) or [recipient]
+    until = resumed_notice_until(context["resumption"], now, app.settings.zone)
+    return PromiseRewrite(recipients=readers, context=context, promised_until=until)
 
 
 def still_outstanding(
@@ -1129,7 +1238,7 @@ def _buyer_notice(
         history_reason(session, clause_id, history_event, at) if kind in HISTORY_KINDS else None
     )
     context = milestone_context(app, session, clause, kind, at=at, reason=reason)
-    queue_email(
+    queued = queue_email(
         session,
         app.renderer,
         key=key,
@@ -1139,6 +1248,14 @@ def _buyer_notice(
         now=at,
         clause_id=clause_id,
     )
+    if queued and kind == RESUMED_NOTICE:
+        # It names the service's next sendings: held in the outbox past the first of them (the
+        # service stopped), it is written again as it stands when it leaves
+        # (``stale_promises``).
+        until = resumed_notice_until(context["resumption"], at, app.settings.zone)
+        if until is not None:
+            facts = {"clause_id": clause_id, "at": at.isoformat(), "reason": reason}
+            keep_promise(session, key, until, facts)
 
 
 def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
@@ -1382,36 +1499,6 @@ def owed_due_dates(
     other month none, « à la reprise »; else the date the call to come will give)."""
     pair = (clause.id, company_id)
     return owed_due_dates_many(session, [pair], settings, at)[pair]
-
-
-def _next_call_dates(
-    session: Session, clause: Clause, party: AwardParty, settings: Settings, at: datetime
-) -> dict[date, date]:
-    """The months the company's next call asks, seen at ``at``, each with the one date it gives
-    them, as the passes will send it (``company_pauses.next_call``, their replay)."""
-    zone = settings.zone
-    lot = company_pauses.for_party(lot_calendars(session, [clause.id], settings)[clause.id], party)
-    declared = set(declared_months_of(session, clause.id, party.company_id))
-    waiting = session.execute(
-        select(DeclarationLadder.month, DeclarationLadder.next_step_at).where(
-            DeclarationLadder.clause_id == clause.id,
-            DeclarationLadder.company_id == party.company_id,
-            DeclarationLadder.called_at.is_(None),
-            DeclarationLadder.next_step == LadderStep.CALL.value,
-        )
-    ).all()
-    calls = company_pauses.PartyCalls(
-        party.next_call_month,
-        party.next_call_at,
-        tuple((month, planned) for month, planned in waiting if month not in declared),
-        party.first_month,
-    )
-    intervals = [
-        Interval(i.start, i.end or at) for i in suspensions(session, [clause.id]).get(clause.id, [])
-    ]
-    started = execution_starts(session, [clause.id]).get(clause.id, at)
-    found = company_pauses.next_call(calls, lot, intervals, declared, started, at, zone)
-    return dict.fromkeys(found.months, found.due_on) if found is not None else {}
 
 
 def acknowledge_declaration(app: Mailing, session: Session, event: DeclarationRecorded) -> None:

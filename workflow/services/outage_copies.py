@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from workflow.adapters.mail import DeliveryError, OutgoingMessage
 from workflow.adapters.mail.files import FileTransport, eml_path
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_time
 
 if TYPE_CHECKING:
     from workflow.services.outbox import OutageWaiting
@@ -60,9 +60,9 @@ def copy_folder(settings: Settings) -> Path:
 
 
 def moment(instant: datetime, zone: Any) -> str:
-    """« 2 mars 2026 à 09:00 », in the service's time zone."""
+    """« 2 mars 2026 à 9 h », « à 14 h 30 », in the service's time zone."""
     local = instant.astimezone(zone)
-    return f"{french_date(local.date())} à {local:%H:%M}"
+    return f"{french_date(local.date())} à {french_time(local)}"
 
 
 def outage_since(waiting: OutageWaiting) -> datetime:

@@ -26,7 +26,7 @@ from workflow.adapters.orm import (
     Declaration,
     OutboxMessage,
 )
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_time
 from workflow.domain.characters import forbidden_character
 from workflow.domain.events import require_aware
 from workflow.domain.vocabulary import normalise
@@ -389,7 +389,7 @@ def cancel_email(
     if message is None:
         raise NotFound(f"Courriel n° {message_id} introuvable dans la file d'envoi.")
     local = now.astimezone(zone or ZoneInfo("Europe/Paris"))
-    note = f"{CANCELLED_PREFIX}{who} le {french_date(local.date())} à {local:%H:%M} : {why}"
+    note = f"{CANCELLED_PREFIX}{who} le {french_date(local.date())} à {french_time(local)} : {why}"
     state = message.state
     if state not in CANCELLABLE:
         raise _not_cancellable(message, local.tzinfo)
@@ -423,7 +423,7 @@ def _not_cancellable(message: OutboxMessage, zone: Any) -> InputRefused:
         when = ""
         if message.sent_at is not None:
             local = message.sent_at.astimezone(zone)
-            when = f" le {french_date(local.date())} à {local:%H:%M}"
+            when = f" le {french_date(local.date())} à {french_time(local)}"
         return InputRefused(
             head + f"il est déjà envoyé{when} ; un courriel parti ne se reprend pas."
         )

@@ -62,7 +62,9 @@ means every month from the first one to M included):
   from the month of the termination on its line says « marché résilié le 15/11/2026 » and a
   scope whose paced lots were all terminated says « marché résilié le 15 novembre 2026 » in
   place of the verdict (``Figures.terminated``): nobody is « en retard » for the months the
-  termination took away.
+  termination took away. Terminated on a day of M or before, it was not in execution at the end
+  of M, even when the termination was recorded after M (its history then said execution): its
+  line and the stage table say « suivi et bilan » (``_elapsed_workable``).
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
   lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above (a
   lot past its planned end excepted: nobody asks its companies for M) and not abandoned by
@@ -72,7 +74,10 @@ means every month from the first one to M included):
   ladder's ``due_on``, pushed by suspended working days as the digest counts them, the date
   the receipts and the digest read); the others are *not due yet*, named with that due date,
   or with their call to come (a late start's catch-up call). Companies are named (buyers may
-  read them), participants never.
+  read them), participants never. Earlier months (``_earlier_missing``): late ones are
+  « toujours manquantes »; one still owed whose due date a suspension pushed past the
+  summary's moment is said apart, « attendues, pas encore dues » with that due date
+  (``Declarations.earlier_pending``), never counted missing nor dropped.
 - **Participants**: active = hours worked in M (a declaration line of more than 0 h: a line at
   0 h is no activity, ``workflow.domain.participants.worked``, the annual report's rule); new =
   their first month with hours in the scope is M; cumulated = hours in a month up to M.
@@ -109,16 +114,27 @@ rule above, so a clause recorded in December with a September start brings Octob
 at the next pass, November's on its day). Older months never sent (a first start with
 back-dated clauses, a long downtime) are not sent in a burst weeks late, the next summary carries
 the cumulated figures: they are claimed as skipped (``periodic_runs`` job
-``monthly_summary_skipped``) and logged (``summary.skipped``); ``clauses summary --month M``
-produces any of them on demand.
+``monthly_summary_skipped``), logged (``summary.skipped``) and named, with their hours, in the
+summary that goes (below); ``clauses summary --month M`` produces any of them on demand.
 
-Each email also says, above its figures, what its figures alone cannot (``_queue_month``):
-the declarations its recipient's previous summary counted and that were corrected or
-cancelled since, each with the total it had then and has now (« 370,17 h → 334,17 h »), read
-from the declarations' history (``declaration_changes``); and, built more than a working day
-after its planned moment while no pass ran from that moment on (the service was down), that
-it is late and that its figures are those of the moment it was built (``_on_time``: they are,
-``compile_month`` at ``now``, the declarations received meanwhile counted).
+Each email also says, above its figures, what its figures alone cannot (``_queue_month``),
+so that its reader, holding the previous summary it got, can add up « previous cumul + this
+month's hours + the hours listed = this cumul » (``since_last``). Its previous summary is
+named with its month and the day it left (« Depuis ma synthèse de février 2027 (envoyée le 22
+mars 2027) »): the latest written to the same recipient before this one, of an earlier month,
+that left or may still leave (``_previous_summaries``, one row per recipient ranked in SQL; one
+refused, given up or taken back never reached its reader and is not it). Listed: the
+declarations of the months it covered that were corrected or cancelled since, each with the
+total it had then and has now (« 370,17 h → 334,17 h »), and those that arrived since (« est
+arrivée le 22 mars 2027 : 76 h »), read from the declarations' history
+(``declaration_changes``), the first ``LISTED`` named and the rest counted with their hours;
+the months between the two with no summary to this recipient, with their hours (those claimed
+as skipped, the service interrupted, always: which, and that they are produced on request);
+and, built more than a working day after its planned moment while no pass ran from that moment
+on (the service was down), that it is late and that its figures are those of the moment it was
+built (``_on_time``: they are, ``compile_month`` at ``now``, the declarations received
+meanwhile counted). ``audit verify`` recomputes what each email says there for its moment and
+adds it up with the previous email's printed cumul (``audit.summary_emails``).
 """
 
 from __future__ import annotations
@@ -145,7 +161,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -193,6 +208,7 @@ from workflow.domain.monthly_summary import (
     DeclarationChange,
     Declarations,
     EarlierMissing,
+    EarlierPending,
     Figures,
     MissingDeclaration,
     MonthHours,
@@ -231,8 +247,22 @@ from workflow.domain.vocabulary import (
     UNKNOWN_LABEL,
     category_label,
 )
-from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR, KINDS, summary_email
+from workflow.emails.envelope import OutboxState
+from workflow.emails.summaries import (
+    KIND_BUYER,
+    KIND_FACILITATOR,
+    KINDS,
+    LateArrival,
+    SinceLast,
+    UnsentMonth,
+    summary_email,
+)
 from workflow.errors import NotFound
+from workflow.services.declaration_facts import (
+    DeclarationFacts,
+    load_declarations,
+    touched_lots,
+)
 from workflow.services.departed_months import not_after_departure
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
 from workflow.services.outcome_counts import latest_up_to
@@ -240,12 +270,13 @@ from workflow.services.terminations import terminated_lots
 
 if TYPE_CHECKING:
     from workflow.runtime import App
-    from workflow.services.audit.receipts import DeclarationFacts
     from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
 JOB = "monthly_summary"
+#: Older months never sent, claimed by the summary that went in their stead.
+JOB_SKIPPED = "monthly_summary_skipped"
 #: Stages of a lot whose work has begun: its companies owe their monthly declarations.
 STARTED = (
     Stage.EXECUTION.value,
@@ -596,7 +627,22 @@ def _elapsed_workable(
             terminated_on = termination.on if termination.on <= last else None
         p = line.progress
         progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
-        found.lines[index] = replace(line, progress=progress, terminated_on=terminated_on)
+        stage = line.stage
+        if terminated_on is not None and stage in RUNNING:
+            # Terminated on a day of the month or before: it was not in execution at the end of
+            # the month, whatever its history said then (a termination recorded in June with its
+            # day in May read « mise en œuvre – marché résilié le 15/05/2027 »; user trial, 6
+            # December 2026). The line and the stage table say the same, as ``terminated_on``
+            # does; a month before the termination day reads what it read before.
+            stage = Stage.FOLLOW_UP.value
+            for scope in (None, line.buyer_id):
+                found.stages[scope][line.stage] -= 1
+                if not found.stages[scope][line.stage]:
+                    del found.stages[scope][line.stage]
+                found.stages[scope][stage] += 1
+        found.lines[index] = replace(
+            line, stage=stage, progress=progress, terminated_on=terminated_on
+        )
 
 
 def as_ended_at_termination(session: Session, summary: MonthlySummary) -> MonthlySummary | None:
@@ -806,7 +852,8 @@ def _declarations(
 def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) -> Scoped:
     """Per scope: the declarations of months before M still missing at the summary's moment,
     by company x lot (``EarlierMissing``), in the order of the month's missing ones (buyer,
-    company, lot). A late start's skipped months have no summary of their own: the next one
+    company, lot); and, apart, those still expected and not late yet (``EarlierPending``: a
+    due date pushed by a suspension past the summary's moment), each month with its due date. A late start's skipped months have no summary of their own: the next one
     names them, and so does every one after it until they are received or no longer asked.
 
     One query over the reminder ladders of earlier months (a month owed has its ladder, opened
@@ -898,6 +945,7 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
     today = as_of.astimezone(zone).date() if as_of is not None else None
     texts: dict[str, str] = {}  # one string for a name on many lines
     lines: list[EarlierMissing] = []
+    waiting: list[EarlierPending] = []
     for (cid, company_id), group in groupby(rows, key=itemgetter(0, 1)):
         months: list[date] = []
         for row in group:
@@ -913,6 +961,29 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
                 month, as_of, zone, due_on=due_on, called_at=called_at, next_call_month=None
             ):
                 months.append(month)
+                continue
+            # Called, still owed, not late: its due date pushed by a suspension past the
+            # summary's moment (a month's summary said it « pas encore due »; the next one must
+            # not lose it). Still suspended then: its due date waits for the resumption.
+            on_hold = as_of is not None and any(i.end is None for i in known)
+            b, co, r, lo, ti = (
+                texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
+            )
+            waiting.append(
+                EarlierPending(
+                    cid,
+                    bid,
+                    b,
+                    company_id,
+                    co,
+                    r,
+                    lo,
+                    ti,
+                    month,
+                    None if on_hold else due_on,
+                    bool(known),
+                )
+            )
         if months:
             b, co, r, lo, ti = (
                 texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
@@ -920,11 +991,17 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
             lines.append(EarlierMissing(cid, bid, b, company_id, co, r, lo, ti, tuple(months)))
     # In the order of the month's missing ones: buyer, company, lot.
     lines.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id))
-    found: dict[int | None, list[EarlierMissing]] = defaultdict(list)
+    waiting.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id, e.month))
+    found: dict[int | None, tuple[list[EarlierMissing], list[EarlierPending]]] = defaultdict(
+        lambda: ([], [])
+    )
     for line in lines:
-        found[None].append(line)
-        found[line.buyer_id].append(line)
-    return {scope: tuple(lines) for scope, lines in found.items()}
+        found[None][0].append(line)
+        found[line.buyer_id][0].append(line)
+    for pending in waiting:
+        found[None][1].append(pending)
+        found[pending.buyer_id][1].append(pending)
+    return {scope: (tuple(m), tuple(p)) for scope, (m, p) in found.items()}
 
 
 def _names(session: Session, table: type[Buyer], ids: set[int]) -> dict[int, str]:
@@ -1422,8 +1499,10 @@ def compile_month(
     clauses = _clauses(session, period, buyer_id)
     lines = clauses.lines
     declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
-    for scope, earlier in _earlier_missing(session, period, buyer_id).items():
-        declarations[scope] = replace(declarations.get(scope, Declarations(0, ())), earlier=earlier)
+    for scope, (earlier, waiting) in _earlier_missing(session, period, buyer_id).items():
+        declarations[scope] = replace(
+            declarations.get(scope, Declarations(0, ())), earlier=earlier, earlier_pending=waiting
+        )
     declared = _line_figures(session, period, buyer_id)
     people, modes, contracts = declared.participants, declared.modes, declared.contracts
     outcomes = declared.outcomes
@@ -1645,52 +1724,113 @@ def _contacts(session: Session, buyer_ids: Iterable[int]) -> dict[int, list[Reci
     return found
 
 
-def _email(summary: MonthlySummary, key: str, kind: str, to: list[Recipient]) -> EmailToQueue:
-    context, attachments = summary_email(summary)
+def _email(
+    summary: MonthlySummary,
+    key: str,
+    kind: str,
+    to: list[Recipient],
+    since: SinceLast | None = None,
+) -> EmailToQueue:
+    context, attachments = summary_email(summary, since)
     return EmailToQueue(key, kind, to, context, attachments=attachments)
 
 
 @dataclass(frozen=True)
 class _Previous:
-    """A recipient's latest summary written before this one: its month and its moment (the
-    ``now`` it was compiled at, its outbox row's ``created_at``)."""
+    """A recipient's latest summary written before this one: its month, its moment (the
+    ``now`` it was compiled at, its outbox row's ``created_at``) and when it left (None: not
+    yet)."""
 
     month: date
     at: datetime
+    sent_at: datetime | None = None
+
+
+#: States of a summary that never reached its reader, nor will by itself: refused, given up,
+#: taken back (``outbox.OutboxState``). Such a summary is not « ma synthèse précédente »: its
+#: reader never saw its figures.
+NEVER_LEFT = (OutboxState.FAILED.value, OutboxState.DEAD.value, OutboxState.CANCELLED.value)
+#: Where the recipient starts in a summary's key, ``summary:2027-02:buyer:12`` (SQL counts
+#: from 1): « facilitator », « buyer:12 ».
+_RECIPIENT_AT = len("summary:2027-02:") + 1
 
 
 def _previous_summaries(
-    session: Session, before: datetime
+    session: Session, before: datetime, month: date | None = None
 ) -> tuple[_Previous | None, dict[int, _Previous]]:
-    """The facilitator's latest summary written before ``before``, and each buyer's: read from
-    the outbox (their keys name the month and the buyer), one query."""
+    """The facilitator's latest summary written before ``before``, and each buyer's, of a month
+    before ``month`` when given: one row per recipient, ranked in SQL (``row_number`` over the
+    recipient part of the key, the same on SQLite and PostgreSQL), never every summary ever
+    written. A summary that never left (``NEVER_LEFT``) does not count."""
+    recipient = func.substr(OutboxMessage.key, _RECIPIENT_AT)
+    rank = func.row_number().over(
+        partition_by=recipient,
+        order_by=(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()),
+    )
+    ranked = select(
+        OutboxMessage.key.label("key"),
+        OutboxMessage.created_at.label("created_at"),
+        OutboxMessage.sent_at.label("sent_at"),
+        rank.label("rank"),
+    ).where(
+        OutboxMessage.kind.in_(KINDS),
+        OutboxMessage.key.like("summary:%"),
+        OutboxMessage.created_at < before,
+        OutboxMessage.state.not_in(NEVER_LEFT),
+    )
+    if month is not None:
+        # Keys name the month as « YYYY-MM » from their 9th character: an earlier month sorts
+        # before, whatever the collation.
+        ranked = ranked.where(func.substr(OutboxMessage.key, 9, 7) < f"{month:%Y-%m}")
+    inner = ranked.subquery()
+    rows = session.execute(
+        select(inner.c.key, inner.c.created_at, inner.c.sent_at).where(inner.c.rank == 1)
+    )
     facilitator: _Previous | None = None
     buyers: dict[int, _Previous] = {}
-    rows = session.execute(
-        select(OutboxMessage.key, OutboxMessage.created_at).where(
-            OutboxMessage.kind.in_(KINDS), OutboxMessage.created_at < before
-        )
-    )
-    for key, created_at in rows:
+    for key, created_at, sent_at in rows:
         parts = key.split(":")
-        if len(parts) < 3 or parts[0] != "summary":
+        if len(parts) < 3:
             continue
         try:
-            found = _Previous(datetime.strptime(parts[1], "%Y-%m").date(), _aware(created_at))
+            found = _Previous(
+                datetime.strptime(parts[1], "%Y-%m").date(),
+                created_at,
+                sent_at,
+            )
         except ValueError:
             continue
-        if parts[2] == "facilitator":
-            if facilitator is None or found.at > facilitator.at:
-                facilitator = found
-        elif parts[2] == "buyer" and len(parts) > 3 and parts[3].isdigit():
-            buyer = int(parts[3])
-            if buyer not in buyers or found.at > buyers[buyer].at:
-                buyers[buyer] = found
+        if parts[2:] == ["facilitator"]:
+            facilitator = found
+        elif len(parts) == 4 and parts[2] == "buyer" and parts[3].isdigit():
+            buyers[int(parts[3])] = found
     return facilitator, buyers
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def previous_summary(
+    session: Session, before: datetime, month: date, buyer_id: int | None
+) -> _Previous | None:
+    """One recipient's previous summary as ``_queue_month`` finds it (``audit verify`` asks it
+    of each email it reads again)."""
+    facilitator, buyers = _previous_summaries(session, before, month)
+    return facilitator if buyer_id is None else buyers.get(buyer_id)
+
+
+def skipped_months(session: Session, now: datetime) -> dict[date, datetime]:
+    """The months claimed as not sent by ``now`` (``JOB_SKIPPED``), with the moment each was
+    claimed (the moment of the summary that went in their stead)."""
+    rows = session.execute(
+        select(PeriodicRun.period, PeriodicRun.done_at).where(
+            PeriodicRun.job == JOB_SKIPPED, PeriodicRun.done_at <= now
+        )
+    )
+    found = {}
+    for period, done_at in rows:
+        try:
+            found[datetime.strptime(period, "%Y-%m").date()] = done_at
+        except ValueError:
+            continue
+    return found
 
 
 def _total_then(group: list[DeclarationFacts], moment: datetime) -> Decimal | None:
@@ -1705,29 +1845,27 @@ def declaration_changes(
     previous: _Previous,
     now: datetime,
     before_month: date,
-    buyer_id: int | None = None,
-) -> tuple[DeclarationChange, ...]:
-    """The declarations the ``previous`` summary counted (a month up to its own and before
-    ``before_month``, recorded by its moment) whose total changed between its moment and
-    ``now``: corrected, or cancelled (declared again or not). Read from the declarations'
-    history (``audit.receipts.load_declarations``: a row per recording and per cancellation),
-    each side as it stood at its moment: what the previous email said, what this one counts.
-    ``buyer_id``: that buyer's clauses only."""
+    lots: Mapping[int, str] | None = None,
+) -> tuple[tuple[DeclarationChange, ...], tuple[LateArrival, ...]]:
+    """The declarations of a month the ``previous`` summary covered (up to its own and before
+    ``before_month``) whose total changed between its moment and ``now``: corrected, or
+    cancelled (declared again or not), counted by it (``DeclarationChange``); or not counted by
+    it, arrived since (``LateArrival``). Read from the declarations' history
+    (``audit.receipts.load_declarations``: a row per recording and per cancellation), each side
+    as it stood at its moment: what the previous email said, what this one counts. The caller
+    hands only the recipient's own declarations (a buyer's lots, or the whole territory)."""
     groups: dict[tuple[int, str, date], list[DeclarationFacts]] = defaultdict(list)
     for facts in declarations:
-        if buyer_id is not None and facts.buyer_id != buyer_id:
-            continue
         if facts.month > previous.month or facts.month >= before_month:
             continue
         groups[(facts.clause_id, facts.company, facts.month)].append(facts)
     changes = []
+    arrivals = []
     for (clause_id, company, month), group in groups.items():
         before = _total_then(group, previous.at)
-        if before is None:
-            continue  # not counted by the previous summary: declared since, nothing to explain
         after = _total_then(group, now)
-        if after == before:
-            continue
+        if after == before or (before is None and not after):
+            continue  # nothing moved, or arrived at 0 h: the cumul is the same
         instants = [
             at
             for facts in group
@@ -1740,25 +1878,102 @@ def declaration_changes(
         ]
         if not instants:
             continue
+        first = group[0]
+        buyer = next((f.buyer for f in group if f.buyer), "")
+        if before is None:
+            # Not counted by the previous summary: arrived since, its hours in this cumul.
+            arrivals.append(
+                LateArrival(
+                    clause_id,
+                    first.buyer_id,
+                    buyer,
+                    company,
+                    month,
+                    after or _ZERO,
+                    min(instants),
+                    lot=(lots or {}).get(clause_id, ""),
+                )
+            )
+            continue
         cancelled = any(
             f.cancelled_at is not None and previous.at < f.cancelled_at <= now for f in group
         )
-        first = group[0]
         changes.append(
             DeclarationChange(
                 clause_id=clause_id,
                 buyer_id=first.buyer_id,
-                buyer=next((f.buyer for f in group if f.buyer), ""),
+                buyer=buyer,
                 company=company,
                 month=month,
                 before=before,
                 after=after,
                 changed_at=max(instants),
                 cancelled=cancelled,
+                lot=(lots or {}).get(clause_id, ""),
             )
         )
     changes.sort(key=lambda c: (c.month, c.company, c.clause_id))
-    return tuple(changes)
+    arrivals.sort(key=lambda a: (a.month, a.company, a.clause_id))
+    return tuple(changes), tuple(arrivals)
+
+
+def since_last(
+    summary: MonthlySummary,
+    declarations: Iterable[DeclarationFacts],
+    previous: _Previous | None,
+    now: datetime,
+    skipped: Mapping[date, datetime],
+    lots: Mapping[int, str] | None = None,
+) -> SinceLast:
+    """What a recipient's summary says happened since its previous one beyond this month's
+    hours, so that « previous cumul + this month's hours + the hours it lists » is its cumul:
+    the declarations of the months the previous one covered, corrected, cancelled or arrived
+    since (``declaration_changes``); the months between the two with no summary to this
+    recipient, with their hours as this summary counts them (its ``hours_by_month``): those
+    claimed as not sent (``skipped``: the service was interrupted) always, the others (nothing
+    of its lots followed then, or their email never left) when they have hours. Without a
+    previous summary, the months skipped at this very moment, the recipient being told which
+    summaries did not go."""
+    month = summary.month
+    hours = {m.month: m.hours for m in summary.hours_by_month}
+    if previous is None:
+        unsent = tuple(
+            UnsentMonth(m, hours.get(m, _ZERO), True)
+            for m in sorted(skipped)
+            if m < month and skipped[m] == now
+        )
+        return SinceLast(unsent=unsent)
+    changes, arrivals = declaration_changes(declarations, previous, now, month, lots)
+    between: list[UnsentMonth] = []
+    current = add_months(previous.month, 1)
+    while current < month:
+        figure = hours.get(current, _ZERO)
+        if current in skipped or figure:
+            between.append(UnsentMonth(current, figure, current in skipped))
+        current = add_months(current, 1)
+    return SinceLast(
+        month=previous.month,
+        left_at=previous.sent_at or previous.at,
+        sent=previous.sent_at is not None,
+        changes=changes,
+        arrivals=arrivals,
+        unsent=tuple(between),
+    )
+
+
+def lot_labels(session: Session, clause_ids: Iterable[int]) -> dict[int, str]:
+    """« 2026-014 lot 05 – Peinture intérieure » for each of ``clause_ids`` (the label of the
+    summary's tables, ``MissingDeclaration.lot_label``), in chunks of ``IN_BATCH``: the few lots
+    whose declarations a summary says changed or arrived late."""
+    found: dict[int, str] = {}
+    for chunk in chunked(sorted(set(clause_ids))):
+        for clause_id, market, lot, title in session.execute(
+            select(Clause.id, Market.reference, Clause.lot_number, Clause.lot_title)
+            .join(Market, Market.id == Clause.market_id)
+            .where(Clause.id.in_(chunk))
+        ):
+            found[clause_id] = f"{market}{f' lot {lot}' if lot else ''} – {title}"
+    return found
 
 
 def _changed_declarations(
@@ -1767,57 +1982,10 @@ def _changed_declarations(
     """The declarations, with their history, of the lots where one of a month before
     ``before_month`` was recorded again (or late) or cancelled between ``since`` and ``now``:
     the few lots ``declaration_changes`` looks at. Not ``load_declarations(changed_after=…)``:
-    every lot whose month was declared since is touched then, the whole territory each month."""
-    # Imported here: the audit's package imports this module (``audit.summary_emails``), and
-    # a module-level import would run that package's ``__init__`` while this one is half made.
-    from workflow.services.audit.receipts import (
-        CANCELLED_EVENT,
-        DeclarationFacts,
-    )
-    from workflow.services.audit.receipts import Declarations as Found
-    from workflow.services.audit.receipts import (
-        _attach_recordings as attach_recordings,
-    )
-
-    touched = union(
-        select(Declaration.clause_id).where(
-            Declaration.recorded_at > since,
-            Declaration.recorded_at <= now,
-            Declaration.month < before_month,
-        ),
-        select(ClauseHistory.clause_id).where(
-            ClauseHistory.event == CANCELLED_EVENT,
-            ClauseHistory.at > since,
-            ClauseHistory.at <= now,
-        ),
-    )
-    ids = sorted(set(session.scalars(touched)))
-    if not ids:
-        return []
-    found = Found()
-    for chunk in chunked(ids):
-        rows = session.execute(
-            select(
-                Declaration.id, Declaration.clause_id, Declaration.company_id, Company.name,
-                Operation.buyer_id, Buyer.name, Declaration.month, Declaration.total_hours,
-                Declaration.recorded_at,
-            )
-            .join(Company, Company.id == Declaration.company_id)
-            .join(Clause, Clause.id == Declaration.clause_id)
-            .join(Market, Market.id == Clause.market_id)
-            .join(Operation, Operation.id == Market.operation_id)
-            .join(Buyer, Buyer.id == Operation.buyer_id)
-            .where(Declaration.clause_id.in_(chunk))
-        )  # fmt: skip
-        for row in rows:
-            found[row[0]] = DeclarationFacts(
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6], Decimal(row[7]),
-                _aware(row[8]).astimezone(UTC),
-            )  # fmt: skip
-    # The lots again as a subquery, not their ids: no parameter list to outgrow (PostgreSQL
-    # takes at most 65,535), and the history read stays one statement.
-    attach_recordings(session, found, ClauseHistory.clause_id.in_(touched.scalar_subquery()))
-    return found.all()
+    every lot whose month was declared since is touched then, the whole territory each month.
+    Their totals and history, not their lines: a change is told by its totals."""
+    lots = touched_lots(since, until=now, before_month=before_month)
+    return load_declarations(session, lots=lots, lines=False).all()
 
 
 def _on_time(session: Session, planned: datetime, now: datetime, zone: ZoneInfo) -> datetime | None:
@@ -1847,9 +2015,10 @@ def _queue_month(
 ) -> int:
     """The facilitator's and every buyer's summary of ``month``, compiled together.
 
-    Each email says the declarations its recipient's previous summary counted and that were
-    corrected or cancelled since (``declaration_changes``), and, built late after a stop of the
-    service (``planned``, ``_on_time``), that it is late and of which moment its figures are.
+    Each email says what happened since its recipient's previous summary beyond the month's
+    hours (``since_last``: declarations corrected, cancelled or arrived since, months without a
+    summary), and, built late after a stop of the service (``planned``, ``_on_time``), that it
+    is late and of which moment its figures are.
 
     The emails are built one after the other as ``queue_emails`` asks for them, and written
     ``QUEUE_BATCH`` at a time: a thousand buyers' emails are never all held at once."""
@@ -1860,28 +2029,33 @@ def _queue_month(
     )
     contacts = _contacts(session, compiled.informed)
     delayed_from = _on_time(session, planned, now, settings.zone) if planned else None
-    previous, previous_of = _previous_summaries(session, now)
+    previous, previous_of = _previous_summaries(session, now, month)
     informed = set(compiled.informed)
     previous_of = {b: p for b, p in previous_of.items() if b in informed}
     moments = [p.at for p in (previous, *previous_of.values()) if p is not None]
     known = _changed_declarations(session, min(moments), now, month) if moments else []
+    skipped = skipped_months(session, now)
+    labels = lot_labels(session, (f.clause_id for f in known))
     # Each buyer's own declarations, sorted out once: a thousand buyers never each walk the
     # whole territory's changes.
     known_of: dict[int, list[DeclarationFacts]] = defaultdict(list)
     for facts in known:
         known_of[facts.buyer_id].append(facts)
 
-    def told(summary: MonthlySummary, since: _Previous | None, buyer: int | None) -> MonthlySummary:
+    def told(
+        summary: MonthlySummary, since: _Previous | None, buyer: int | None
+    ) -> tuple[MonthlySummary, SinceLast]:
         mine = known if buyer is None else known_of.get(buyer, [])
-        changes = declaration_changes(mine, since, now, month, buyer) if since else ()
-        if not changes and delayed_from is None:
-            return summary
-        return replace(summary, changes=changes, delayed_from=delayed_from)
+        found = since_last(summary, mine, since, now, skipped, labels)
+        if not found.changes and delayed_from is None:
+            return summary, found
+        return replace(summary, changes=found.changes, delayed_from=delayed_from), found
 
     def emails() -> Iterator[EmailToQueue]:
         facilitator = [Recipient(settings.facilitator_name, settings.facilitator_email)]
         key = f"summary:{period}:facilitator"
-        yield _email(told(compiled.summary, previous, None), key, KIND_FACILITATOR, facilitator)
+        summary, found = told(compiled.summary, previous, None)
+        yield _email(summary, key, KIND_FACILITATOR, facilitator, found)
         for buyer_id in compiled.informed:
             if not contacts.get(buyer_id):
                 log.warning(
@@ -1890,13 +2064,10 @@ def _queue_month(
                 )
                 continue
             key = f"summary:{period}:buyer:{buyer_id}"
-            summary = told(compiled.of_buyer(buyer_id), previous_of.get(buyer_id), buyer_id)
-            yield _email(summary, key, KIND_BUYER, contacts[buyer_id])
+            summary, found = told(compiled.of_buyer(buyer_id), previous_of.get(buyer_id), buyer_id)
+            yield _email(summary, key, KIND_BUYER, contacts[buyer_id], found)
 
     return queue_emails(session, app.renderer, emails(), now=now)
-
-
-JOB_SKIPPED = "monthly_summary_skipped"
 
 
 #: Stages of a lot whose companies are called now (``services.reminders.CALLING_STAGES``): a
@@ -1988,8 +2159,8 @@ def queue_monthly_summaries(app: App, now: datetime) -> int:
     yet while a call is to come: it waits, ``_first_deadline_passed``). Older
     months never produced (a first start with clauses back-dated, a long downtime) are not sent
     in a burst weeks late: the latest summary carries the cumulated figures. They are claimed
-    under ``JOB_SKIPPED`` and logged (``summary.skipped``); ``clauses summary --month`` produces
-    them on demand. The month is claimed in ``periodic_runs`` and its emails written in one
+    under ``JOB_SKIPPED``, logged (``summary.skipped``) and named with their hours in the summary
+    that goes (``since_last``); ``clauses summary --month`` produces them on demand. The month is claimed in ``periodic_runs`` and its emails written in one
     transaction, so a repeated pass or a second instance produce it once.
     """
     require_aware(now)

@@ -655,7 +655,11 @@ def parse_party(spec: str, role: PartyRole, option: str) -> PartyChoice:
         numbers.append(int(part) if part else None)
     numbers += [None] * (2 - len(numbers))
     return PartyChoice(
-        company=parts[0], role=role, correspondent_id=numbers[0], hours_share=numbers[1]
+        company=parts[0],
+        role=role,
+        correspondent_id=numbers[0],
+        hours_share=numbers[1],
+        keep_recorded=True,
     )
 
 
@@ -675,7 +679,11 @@ def parse_party(spec: str, role: PartyRole, option: str) -> PartyChoice:
     help="N° de son correspondant (par défaut : son seul correspondant s'il n'y en a qu'un).",
 )
 @click.option(
-    "--hours", "holder_hours", type=int, default=None, help="Heures confiées au titulaire."
+    "--hours",
+    "holder_hours",
+    type=int,
+    default=None,
+    help="Heures confiées au titulaire (une correction qui l'omet garde celles enregistrées).",
 )
 @click.option("--start", "start_text", required=True, help="Date de démarrage (jj/mm/aaaa).")
 @click.option("--end", "end_text", required=True, help="Date de fin prévue (jj/mm/aaaa).")
@@ -721,7 +729,9 @@ def award(
 ) -> None:
     """Enregistre l'attribution d'une clause (à l'étape « attribution ») ou la corrige, jusqu'à
     la fin des travaux : titulaire, cotraitants, sous-traitants, dates. Une entreprise ajoutée
-    pendant les travaux déclare à partir du mois en cours, ou de --from.
+    pendant les travaux déclare à partir du mois en cours, ou de --from. Une correction redonne
+    toutes les entreprises (celle omise est retirée) ; le correspondant ou les heures d'une
+    entreprise omis gardent ceux enregistrés.
 
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     start = parse_date_fr(start_text, "--start")
@@ -733,7 +743,10 @@ def award(
             raise InputRefused(
                 f"--from : « {joining_text} » n'est pas un mois (mm/aaaa, par exemple 11/2026)."
             )
-    parties = [PartyChoice(company, PartyRole.HOLDER, correspondent_id, holder_hours)]
+    # What a correction leaves out keeps what is recorded (``PartyChoice.keep_recorded``).
+    parties = [
+        PartyChoice(company, PartyRole.HOLDER, correspondent_id, holder_hours, keep_recorded=True)
+    ]
     parties += [parse_party(s, PartyRole.CO_CONTRACTOR, "--co-contractor") for s in co_contractors]
     parties += [parse_party(s, PartyRole.SUBCONTRACTOR, "--subcontractor") for s in subcontractors]
     recorded = clause_app.award_clause(

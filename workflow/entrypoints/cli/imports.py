@@ -187,7 +187,9 @@ def declaration_data(summary: DeclarationSummary) -> dict[str, Any]:
         "aucune_heure": summary.at_zero,
         "nouveaux_participants": list(summary.new_participants),
         "participants_completes": list(summary.completed_participants),
+        # Who worked, by criterion (as « participants_ayant_travaille »); those at 0 h apart.
         "criteres": summary.criteria,
+        "criteres_a_zero": summary.criteria_at_zero,
         "modalites": summary.delivery_modes,
         "remplacee": summary.replaced,
         "inchangee": summary.unchanged,
@@ -238,6 +240,11 @@ def print_blank_month(blank: BlankMonth) -> None:
     say(f"  {blank.said}")
 
 
+def _by_criterion(counts: Mapping[str, int]) -> str:
+    """« Bénéficiaire du RSA : 2 ; Travailleur handicapé (RQTH) : 1 »."""
+    return " ; ".join(f"{CRITERION_LABELS[Criterion(c)]} : {n}" for c, n in counts.items())
+
+
 def print_declaration(summary: DeclarationSummary) -> None:
     if summary.unchanged_since is not None:
         recorded = summary.unchanged_since.astimezone(get_app().settings.zone)
@@ -278,11 +285,12 @@ def print_declaration(summary: DeclarationSummary) -> None:
         say(
             f"  Sexe ou année de naissance complétés : {', '.join(summary.completed_participants)}."
         )
+    # The criteria count who worked, as « 3 participants ayant travaillé » above does
+    # (``participants.worked``); those declared at 0 h are said apart, never added in.
     if summary.criteria:
-        criteria = " ; ".join(
-            f"{CRITERION_LABELS[Criterion(c)]} : {n}" for c, n in summary.criteria.items()
-        )
-        say(f"  Par critère ({len(summary.criteria)}) : {criteria}.")
+        say(f"  Par critère ({len(summary.criteria)}) : {_by_criterion(summary.criteria)}.")
+    if at_zero := summary.criteria_at_zero:
+        say(f"  Déclarés à 0 h, hors de ces comptes : {_by_criterion(at_zero)}.")
     if summary.delivery_modes:
         modes = " ; ".join(
             f"{DELIVERY_MODE_LABELS[DeliveryMode(m)]} : {french_hours(h)}"

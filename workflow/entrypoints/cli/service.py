@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from workflow.adapters.templates import french_date, french_month
+from workflow.adapters.templates import french_date, french_month, french_time
 from workflow.app import service
 from workflow.app.admin import init_database, require_schema
 from workflow.app.service import PassDone, Simulated
@@ -145,7 +145,7 @@ def tick(now_text: str | None, with_log: bool, as_json: bool) -> None:
     else:
         local = report.now.astimezone(app.settings.zone)
         console.print(
-            f"Passage du {french_date(local)} à {local:%H:%M} ({app.settings.timezone}) : "
+            f"Passage du {french_date(local)} à {french_time(local)} ({app.settings.timezone}) : "
             f"{describe_pass(report)}."
         )
     if report.delivery_trouble is not None:
@@ -412,7 +412,7 @@ def demo() -> None:
         sent_at = shown.summary_sent_at.astimezone(settings.zone)
         console.print(
             f"\nDernière synthèse mensuelle envoyée, {french_month(shown.last_summary_month)}, "
-            f"telle que reçue le {french_date(sent_at)} à {sent_at:%H:%M} :\n"
+            f"telle que reçue le {french_date(sent_at)} à {french_time(sent_at)} :\n"
         )
         print_summary(console, shown.summary)
     finally:

@@ -42,6 +42,11 @@ AWARD_REMOVED_PREFIX = "award_removed"
 
 
 def _instant(text: str) -> datetime | None:
+    # An email written again once the date it promised had passed (``stale_promises``) keeps
+    # the first one's key, with its sending after « ~ »: the same cause, the same instant.
+    base, mark, sending = text.rpartition("~")
+    if mark and sending.isdigit():
+        text = base
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
+
+from workflow.emails.phrases import parse_hours as parse_hours
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"
@@ -120,15 +121,6 @@ def html_parts(body: str) -> tuple[dict[str, str], list[SentTable]]:
 def same_text(a: str, b: str) -> bool:
     """Two printed values are the same whatever spaces (plain, no-break, narrow) they use."""
     return "".join(a.split()) == "".join(b.split())
-
-
-def parse_hours(text: str) -> Decimal | None:
-    """``1 916,50 h`` -> 1916.50; None when it is no number of hours."""
-    cleaned = "".join(text.split()).removesuffix("h").replace(",", ".")
-    try:
-        return Decimal(cleaned)
-    except InvalidOperation:
-        return None
 
 
 # --- A declaration receipt ------------------------------------------------------------------------

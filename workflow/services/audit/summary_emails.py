@@ -46,13 +46,21 @@ A change of one lot's dates, target or parties explains the figures made of the 
 own line of « Avancement par clause » moved, or a line naming no lot (``_MovedLots``): a
 termination recorded since is named with its lot and its day, never blamed on another lot's
 award recorded since (user trial, 5 December 2026).
+
+What an email says above its figures of what happened since its recipient's previous summary
+(``summaries.since_last``: the previous summary named, declarations corrected, cancelled or
+arrived since, months without a summary) is recomputed for its moment and compared by its
+figures (hours, days, years, lots' numbers: the words may be rewritten from one version to the
+next, the facts may not); and the reader's sum is done: the previous email's printed cumul + the
+month's hours + the hours listed = the printed cumul. An email written before 6 December 2026,
+which said less, is a remark quoting what it would say now.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -90,7 +98,13 @@ from workflow.services.audit.cells import (
 )
 from workflow.services.audit.dates_then import DateHistory, load_date_history, with_dates_then
 from workflow.services.audit.findings import CHECK_SUMMARY, Finding, email_subject, local_moment
-from workflow.services.audit.reading import SentTable, html_parts, printed_figures, text_tables
+from workflow.services.audit.reading import (
+    SentTable,
+    html_parts,
+    parse_hours,
+    printed_figures,
+    text_tables,
+)
 from workflow.services.audit.receipts import DeclarationFacts, Declarations
 from workflow.services.outbox import OutboxState
 
@@ -414,11 +428,13 @@ def check_summary_email(
     changes: list[Change],
     declarations: list[DeclarationFacts],
     dates: DateHistory | None = None,
+    told: _Told | None = None,
 ) -> tuple[list[Finding], list[Finding]]:
     """The problems and the remarks about one summary email: against the figures recompiled
     for its moment, each declaration's totals as recorded then (``as_of``) and each lot's time
     elapsed from its dates of then (``dates_then``: an end recorded or corrected since, a
-    planned end moved, is no longer a difference to explain)."""
+    planned end moved, is no longer a difference to explain); with ``told``, what it says
+    above its figures since the previous summary (``_since_last_findings``)."""
     try:
         summary = summaries.compile_summary(
             session,
@@ -480,6 +496,10 @@ def check_summary_email(
     problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
     remarks += ruled
     problems += _html_problems(email, sent, printed, by_title)
+    if told is not None:
+        found, noted = _since_last_findings(session, email, summary, told)
+        problems += found
+        remarks += noted
     return (
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
         [Finding(CHECK_SUMMARY, subject, r) for r in remarks],
@@ -792,6 +812,122 @@ def _html_problems(
     return [d.sentence(HTML_AGAINST_TEXT) for d in found]
 
 
+@dataclass(frozen=True)
+class _Told:
+    """What ``_since_last_findings`` reads for every email: the summary emails by key (the
+    previous one's printed cumul) and every declaration with its history."""
+
+    emails: dict[str, SummaryEmail]
+    declarations: list[DeclarationFacts]
+
+    def of(self, buyer_id: int | None) -> list[DeclarationFacts]:
+        """A buyer's declarations (every one for the facilitator), sorted out once."""
+        if buyer_id is None:
+            return self.declarations
+        if not self._by_buyer:
+            for facts in self.declarations:
+                self._by_buyer.setdefault(facts.buyer_id, []).append(facts)
+        return self._by_buyer.get(buyer_id, [])
+
+    _by_buyer: dict[int, list[DeclarationFacts]] = field(default_factory=dict)
+
+
+#: The paragraphs above a summary's figures that are not what changed since the previous one:
+#: the greeting, the opening sentence, the lateness notice (``late_notice``).
+_NOT_SINCE = ("Bonjour", "Voici la synthèse", "Cette synthèse aurait dû")
+#: When the previous summary left: « (envoyée le 22 mars 2027) », or « (établie le …) » while it
+#: had not left yet; it may have left since.
+_LEFT_ON = re.compile(r" \((?:envoyée|établie) le [^)]*\)")
+#: The older rule: changes named without the previous summary's month, arrivals and months
+#: without a summary not said (before 6 December 2026).
+_OLDER_OPENING = "Depuis ma synthèse précédente"
+_NUMBER = re.compile(r"\d+")
+
+
+def _figures_of(said: str) -> list[str]:
+    """What a notice says, as its figures in their order (hours, days, months' years, lots'
+    numbers), the day the previous summary left put aside: the words may be rewritten from
+    one version to the next, the facts may not."""
+    return _NUMBER.findall(_LEFT_ON.sub("", said))
+
+
+_CUMUL = "Heures cumulées depuis le début"
+_MONTH_HOURS = "Heures réalisées dans le mois"
+
+
+def printed_since(body_text: str) -> str:
+    """What a summary's text part says above its figures of what changed since the previous
+    summary, on one line."""
+    head = body_text.split("\n- ", 1)[0]
+    kept = [p for p in head.split("\n\n") if p.strip() and not p.strip().startswith(_NOT_SINCE)]
+    return " ".join(" ".join(kept).split())
+
+
+def expected_since(summary: summaries.MonthlySummary, since: summary_email.SinceLast) -> str:
+    """The same, as ``summary_email`` writes it for ``since``."""
+    parts = [summary_email.unsent_notice(summary, since) or ""]
+    changes = summary_email.changes_notice(summary, since)
+    if changes:
+        parts += [changes["intro"], *(f"– {item}" for item in changes["items"])]
+    return " ".join(" ".join(parts).split())
+
+
+def _since_last_findings(
+    session: Session, email: SummaryEmail, summary: summaries.MonthlySummary, told: _Told
+) -> tuple[list[str], list[str]]:
+    """What the email says since its recipient's previous summary, against what the rows say
+    for its moment (``summaries.since_last``: the previous summary, the declarations of its
+    months corrected, cancelled or arrived since, the months without a summary); and, when it
+    says so, that its reader can add it up: the previous email's printed cumul + the month's
+    hours + the hours it lists = its printed cumul. An email of the older rule (nothing said,
+    or « ma synthèse précédente » unnamed) that leaves out what the rule says now is a remark."""
+    moment = email.created_at
+    previous = summaries.previous_summary(session, moment, email.month, email.buyer_id)
+    mine = [f for f in told.declarations if email.buyer_id is None or f.buyer_id == email.buyer_id]
+    since = summaries.since_last(
+        summary,
+        mine,
+        previous,
+        moment,
+        summaries.skipped_months(session, moment),
+        summaries.lot_labels(session, (f.clause_id for f in mine)),
+    )
+    said = printed_since(email.body_text)
+    expected = expected_since(summary, since)
+    if _figures_of(said) != _figures_of(expected):
+        if not said or said.startswith(_OLDER_OPENING):
+            return [], [
+                "écrite avant que les synthèses nomment leur synthèse précédente, les "
+                "déclarations arrivées en retard et les synthèses non envoyées (6 décembre "
+                f"2026) : elle dirait aujourd'hui « {expected or 'rien'} »"
+            ]
+        return [f"elle dit « {said or 'rien'} » de ce qui a changé depuis la synthèse "
+                f"précédente, les données « {expected or 'rien'} »"], []  # fmt: skip
+    if previous is None:
+        return [], []
+    recipient = email.key.split(":", 2)[2]
+    before = told.emails.get(f"summary:{previous.month:%Y-%m}:{recipient}")
+    if before is None:
+        return [], []
+    was = parse_hours(printed_figures(before.body_text).get(_CUMUL, "").split(" sur ")[0])
+    figures = printed_figures(email.body_text)
+    month = parse_hours(figures.get(_MONTH_HOURS, ""))
+    cumul = parse_hours(figures.get(_CUMUL, "").split(" sur ")[0])
+    if was is None or month is None or cumul is None:
+        return [], []
+    progress = summary.overall.progress
+    if cumul != progress.hours_cumulated or month != progress.hours_month:
+        return [], []  # the figures' own check says it, or what explains it
+    listed = since.listed_hours
+    if was + month + listed == cumul:
+        return [], []
+    return [
+        f"son cumul ({cumul} h) n'est pas celui de la synthèse précédente ({was} h, "
+        f"{before.key}) plus les heures du mois ({month} h) et celles qu'elle nomme "
+        f"({listed} h)"
+    ], []
+
+
 def check_summaries(
     session: Session,
     settings: Settings,
@@ -807,8 +943,9 @@ def check_summaries(
     known = corrected_or_cancelled(declarations.all())
     # The lots whose dates changed after the first email, read once for all of them.
     dates = load_date_history(session, since)
+    told = _Told({e.key: e for e in emails}, declarations.all())
     for email in emails:
-        found, noted = check_summary_email(session, settings, email, changes, known, dates)
+        found, noted = check_summary_email(session, settings, email, changes, known, dates, told)
         problems += found
         remarks += noted
     return problems, remarks

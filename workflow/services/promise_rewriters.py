@@ -1,0 +1,21 @@
+"""The builders ``stale_promises`` runs again, by kind of email: those whose text promises a
+date of the service and that can be written again from the facts kept on their row.
+
+Apart from ``stale_promises``, which the builders import to keep their promises
+(``keep_promise``): the dispatcher hands this table in.
+"""
+
+from __future__ import annotations
+
+from workflow.emails.cancellations import KIND as CANCELLED
+from workflow.emails.company_pauses import RESUMED
+from workflow.services.cancellation_notices import write_cancellation_again
+from workflow.services.company_pauses import write_resumption_again
+from workflow.services.notices import RESUMED_NOTICE, write_resumed_notice_again
+from workflow.services.stale_promises import Rewriter
+
+REWRITERS: dict[str, Rewriter] = {
+    CANCELLED: write_cancellation_again,
+    RESUMED: write_resumption_again,
+    RESUMED_NOTICE: write_resumed_notice_again,
+}
