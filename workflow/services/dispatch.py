@@ -1575,6 +1575,12 @@ def _write_stale_promises(app: App, due: datetime, wall_now: datetime) -> int:
         with app.transaction() as session:
             _limit(app, session)
             return write_stale_again(app, session, due, wall_now, REWRITERS)
+    except DBAPIError:
+        # The database or the connection itself (a cut, a lock timeout on the look for stale
+        # rows, the commit refused): a fault of the pass like any other, redone at once
+        # (``serve``'s retry). One row the database refuses is not that: ``write_stale_again``
+        # leaves it as it was and goes on.
+        raise
     except Exception:
         # Never a reason for no mail to leave: the claim takes no stale row, those wait for
         # the next delivery; every other email goes now.
