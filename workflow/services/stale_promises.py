@@ -26,8 +26,11 @@ has one writer at a time (``BEGIN IMMEDIATE``).
 
 The buyer's resumption notice held for want of a contact keeps its promise too (``held_notices``).
 
-An email that cannot be written again (its builder or template broken since, its lot gone) is
-withdrawn all the same, « Retiré : … », and logged: a false date never leaves.
+An email that cannot be written again (its builder or template broken since, its lot gone), or
+whose announcement no longer holds (``Superseded``: a resumption, the lot suspended again since),
+is withdrawn all the same, « Retiré : … », and logged: a false date never leaves. A row the
+database refuses to write again is left as it was (a savepoint per row) for the next delivery;
+a cut connection fails the pass, which ``serve`` redoes at once.
 """
 
 from __future__ import annotations
