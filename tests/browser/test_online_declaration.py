@@ -135,7 +135,7 @@ def test_a_company_declares_two_people_from_its_call_in_two_pages(
 
     assert seen["problems"] == []
     assert seen["pages"] == 2  # the form, then one confirmation
-    assert "2 personnes, 186,67\u00a0h au total" in seen["check"]
+    assert "2 participants, 186,67\u00a0h au total" in seen["check"]
     assert "Déclaration enregistrée" in seen["done"]
     assert "Lien non valide" in seen["refused"] and "Rien n'a été enregistré." in seen["refused"]
     with app.transaction() as session:

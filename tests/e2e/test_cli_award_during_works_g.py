@@ -20,6 +20,7 @@ def test_a_subcontractor_joins_a_lot_in_execution_from_this_month_or_another(
     clock.set(utc(2026, 3, 2, 9))
     ok(run("clause", "advance", "M-2026-01/1", "démarrer"))
     clock.set(utc(2026, 5, 18, 9))
+    ok(run("mail", "send"))  # the buyer read the award notice long ago
     sent = emails(run)
 
     said = squash(ok(award(run, "--subcontractor", f"{lot['partner']}::200")))

@@ -279,6 +279,7 @@ def test_another_award_sends_one_corrected_notice_and_welcomes_the_newcomer_only
     run: Invoke, clock: Clock, lot: dict[str, int], tmp_path: Path
 ) -> None:
     ok(award(run))
+    ok(run("mail", "send"))  # the award notice left: the buyer reads a correction
     sent = emails(run)
 
     clock.set(utc(2026, 1, 6, 9))

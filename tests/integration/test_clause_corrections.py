@@ -838,6 +838,13 @@ def test_another_award_records_the_change_and_sends_one_corrected_notice(app: Ap
     land = territory(app)
     clause_id = new_clause(app, land, ClauseEvent.DRAFT, ClauseEvent.AWARD)
     award(app, clause_id, land, at=utc(2026, 1, 20, 9))
+    # The award notice left before the correction (one still waiting is written again as the
+    # award stands instead: ``notices._award_rewritten``).
+    with app.transaction() as session:
+        left = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "notice_awarded")
+        ).one()
+        left.state, left.sent_at = "sent", utc(2026, 1, 20, 10)
     before = awards(app)
 
     result, events = award(

@@ -29,6 +29,7 @@ from workflow.domain.stages import ClauseEvent, Stage
 from workflow.errors import InputRefused
 from workflow.services.clauses import advance_clause, set_planned_end
 from workflow.services.company_pauses import tell_companies
+from workflow.services.dispatch import dispatch_due
 from workflow.services.previews import build_preview
 from workflow.services.ticks import run_pass
 
@@ -77,6 +78,10 @@ def a_lot_suspended_with_april_owed(app: App) -> Lot:
     run_pass(app, paris(date(2026, 5, 4), 9))
     declare(app, lot, date(2026, 4, 1), paris(date(2026, 5, 5), 10), 1)
     advance(app, lot, ClauseEvent.SUSPEND, paris(date(2026, 5, 7), 15), "Fouilles archéologiques")
+    # The suspension's emails leave (``clauses mail send``): one still waiting at the
+    # resumption would be withdrawn, the resumption's email saying the suspension instead
+    # (``resumption_withdrawals``).
+    dispatch_due(app, paris(date(2026, 5, 7), 15, 5))
     return lot
 
 

@@ -157,10 +157,10 @@ def test_the_buyer_hears_of_each_correction_with_the_figures_of_that_moment(
     assert later.created_at == corrected_at
     assert later.subject.startswith("Date de fin d'exécution corrigée : 30 novembre 2026 – ")
     assert (
-        "s'est achevée le 30 novembre 2026, et non le 31 octobre 2026 comme nous vous l'avions "
+        "s'est achevée le 30 novembre 2026, et non le 31 octobre 2026 comme je vous l'avais "
         "indiqué. La déclaration de novembre 2026 est désormais attendue de l'entreprise."
     ) in text, text
-    assert "Ce message remplace notre avis précédent sur la fin d'exécution ;" in text
+    assert "Ce message remplace mon avis précédent sur la fin d'exécution ;" in text
     # September and October declared, November owed again: the figures of 4 December.
     assert f"Heures déclarées à ce jour : {done} sur {planned} prévues" in text, text
     assert "Mois déclarés : 2 sur 3 (1 reste à déclarer)" in text, text
@@ -184,7 +184,7 @@ def test_the_buyer_hears_of_each_correction_with_the_figures_of_that_moment(
     assert first.id == later.id and earlier.key != later.key
     text = plain(earlier.body_text)
     assert (
-        "s'est achevée le 31 octobre 2026, et non le 30 novembre 2026 comme nous vous l'avions "
+        "s'est achevée le 31 octobre 2026, et non le 30 novembre 2026 comme je vous l'avais "
         "indiqué. La déclaration de novembre 2026 n'est plus demandée à l'entreprise : la "
         "dernière est celle d'octobre 2026."
     ) in text, text

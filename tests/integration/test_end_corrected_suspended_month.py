@@ -66,7 +66,7 @@ def test_a_month_suspended_whole_is_not_named_as_asked_again(
     [notice] = notices_of(app, lot, "notice_end_corrected")
     text = plain(notice.body_text)
     assert (
-        "s'est achevée le 2 décembre 2026, et non le 31 octobre 2026 comme nous vous l'avions "
+        "s'est achevée le 2 décembre 2026, et non le 31 octobre 2026 comme je vous l'avais "
         "indiqué. La déclaration de décembre 2026 est désormais attendue de l'entreprise."
     ) in text, text
     # September declared; October and December owed; November asked of nobody.

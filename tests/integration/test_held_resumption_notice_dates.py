@@ -177,15 +177,18 @@ def test_a_held_resumption_notice_names_the_next_steps_of_its_delivery_day(
     assert message["To"] == "Claire Dupont <claire.dupont@example.org>"
     text, html = part(message, "plain"), part(message, "html")
     for body in (text, html):
-        # The resumption is told as it was, and the day it could not leave.
-        assert "reprend à compter du 20 mai 2026." in body
+        # The resumption is told as it was, with the suspension the buyer never read (its
+        # notice held too, superseded: ``resumption_withdrawals``), and the day it could not
+        # leave.
+        assert "a été suspendue le 7 mai 2026, puis a repris le 20 mai 2026." in body
         assert (
             "Ce message n'avait pas pu vous être envoyé le 20 mai 2026 : aucun contact n'était "
             "enregistré."
         ) in body
         # Apart from that day, it names none before the day it is delivered.
         past = {d for d in map(french_day, DAY.findall(body)) if d < DELIVERED_ON}
-        assert past == {RESUMED_ON}, body
+        # The suspension's day (its notice, held too, never read) and the resumption's.
+        assert past == {date(2026, 5, 7), RESUMED_ON}, body
         for gone in ("1er juin", "28 mai", "10 juin"):
             assert gone not in body
         # Its next call and reminder are the ladders' of now.
@@ -243,7 +246,8 @@ def test_a_released_resumption_notice_that_waits_past_its_date_is_written_again(
     [message] = received(settings)
     for body in (part(message, "plain"), part(message, "html")):
         past = {d for d in map(french_day, DAY.findall(body)) if d < restart.date()}
-        assert past == {RESUMED_ON}, body
+        # The suspension's day (its notice, held too, never read) and the resumption's.
+        assert past == {date(2026, 5, 7), RESUMED_ON}, body
         assert f"Le prochain appel à déclarer partira le {french_date(call_on)}" in body
         assert f"vous en serez alerté le {french_date(step_on)}." in body
         # Written again, it still says the day it could not leave.

@@ -88,6 +88,9 @@ def test_the_preview_of_a_resumption_says_what_leaves_next_as_the_notice_does(
     dispatch_due(app, paris(date(2026, 4, 1), 9, 5))
     clock.set(paris(date(2026, 4, 3), 10))
     advance(app, lot, ClauseEvent.SUSPEND, "Fouilles archéologiques")
+    # The suspension's emails leave: one still waiting at the resumption would be withdrawn,
+    # the resumption's notice saying the suspension too (``resumption_withdrawals``).
+    dispatch_due(app, paris(date(2026, 4, 3), 10, 5))
 
     # Monday 20 April 10:00, before resuming: the preview.
     clock.set(paris(date(2026, 4, 20), 10))

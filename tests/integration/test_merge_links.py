@@ -117,7 +117,7 @@ def test_the_call_of_a_duplicate_merged_since_declares_for_the_company_that_stay
     )
     shown = client.post(f"{path}/fichier", files={"fichier": ("avril.xlsx", data, XLSX)})
     assert shown.status_code == 200, visible(shown.text)
-    assert "1 personne, 120,50\u00a0h au total" in visible(shown.text)
+    assert "1 participant, 120,50\u00a0h au total" in visible(shown.text)
 
     # The form checked, then recorded for the kept company, as any declaration is.
     checked = client.post(path, data=form(TWO_PEOPLE, "verifier"))

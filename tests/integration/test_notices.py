@@ -279,6 +279,10 @@ def test_it_sends_exactly_one_notice_per_milestone_to_every_buyer_contact(
             assert (row.last_error or "").startswith(
                 "Remplacé : l'attribution du lot a été enregistrée le "
             )
+        elif row.kind == "notice_suspended":
+            # Still waiting when the lot resumed: withdrawn, the resumption's notice says both.
+            assert row.state == "cancelled"
+            assert (row.last_error or "").startswith("Retiré : le lot a repris le ")
         else:
             assert row.state == "pending"
     with app.transaction() as session:

@@ -121,7 +121,7 @@ def test_a_company_following_its_call_declares_two_people_and_its_reminders_stop
     assert "Heures d'insertion d'avril 2026" in text and "Bâtiments Gascons SARL" in text
     checked = client.post(path, data=form(TWO_PEOPLE, "verifier"))
     assert checked.status_code == 200
-    assert "2 personnes, 186,67\u00a0h au total" in visible(checked.text)
+    assert "2 participants, 186,67\u00a0h au total" in visible(checked.text)
     assert declarations(called, clause_id, holder_id) == []  # nothing written by a check
     done = client.post(path, data=form(TWO_PEOPLE, "confirmer"), follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].endswith("?enregistre=1")
@@ -216,7 +216,7 @@ def test_the_template_of_the_call_filled_and_sent_back_is_shown_then_recorded(
 
     shown = client.post(f"{path}/fichier", files={"fichier": ("avril.xlsx", data, XLSX)})
     assert shown.status_code == 200, visible(shown.text)
-    assert "1 personne, 120,50\u00a0h au total" in visible(shown.text)
+    assert "1 participant, 120,50\u00a0h au total" in visible(shown.text)
     assert declarations(called, clause_id, holder_id) == []  # shown, not recorded yet
     hidden = dict(re.findall(r'name="(\w+)" value="([^"]*)"', shown.text))
     posted = {key: [hidden[key]] for key in ("reference", "hours", "contract", "mode", "criterion")}
@@ -466,10 +466,12 @@ def test_a_confirmation_sent_twice_records_once_and_sends_one_receipt(
 
 def test_no_hours_ticked_wins_over_hours_kept_in_the_form(called: App) -> None:
     """The correction form comes back with the month's hours: ticking « aucune heure » is
-    enough, and the confirmation says what will be recorded."""
+    enough, and the confirmation says what will be recorded. (Hours typed over the box are
+    refused: ``test_online_declaration_zero_conflict``.)"""
     clause_id, holder_id, _ = lot_01(called)
     path = call_link(called, clause_id, holder_id)
     client = TestClient(create_site(called))
+    client.post(path, data=form(TWO_PEOPLE, "confirmer"))
 
     checked = client.post(path, data=form(TWO_PEOPLE, "verifier", zero=True))
     assert checked.status_code == 200

@@ -212,9 +212,9 @@ def test_the_catch_up_template_filled_for_three_months_is_recorded_from_one_link
     assert "Vérifiez vos déclarations de février, mars et avril 2027" in text
     assert "Rien n'a été enregistré" not in text and "ce lien ne permet" not in text
     for month, said in (
-        ("Février 2027", "1 personne, 151,67\u00a0h au total"),
-        ("Mars 2027", "2 personnes, 175\u00a0h au total"),
-        ("Avril 2027", "1 personne, 120,50\u00a0h au total"),
+        ("Février 2027", "1 participant, 151,67\u00a0h au total"),
+        ("Mars 2027", "2 participants, 175\u00a0h au total"),
+        ("Avril 2027", "1 participant, 120,50\u00a0h au total"),
     ):
         assert f"{month} {said}" in text
     assert recorded(app, lot) == {}  # shown, not recorded yet

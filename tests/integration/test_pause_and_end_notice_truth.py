@@ -10,7 +10,7 @@ A review found two notices that could say something untrue:
   A call already queued, still waiting in the outbox, is withdrawn by the suspension and sent
   again after the resumption: the month is told among those asked after the resumption;
 - a buyer whose notice of the end was withdrawn before it left was told, at the end's
-  correction, « et non le … comme nous vous l'avions indiqué »: it now reads the end only.
+  correction, « et non le … comme je vous l'avais indiqué »: it now reads the end only.
 
 On the real commands and passes of a simulated clock, on SQLite and PostgreSQL.
 """

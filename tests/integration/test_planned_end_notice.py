@@ -30,6 +30,7 @@ from workflow.domain.calendar import at_local, month_schedule
 from workflow.domain.events import PlannedEndMoved
 from workflow.domain.vocabulary import NoticePreference
 from workflow.services import ticks
+from workflow.services.dispatch import dispatch_due
 from workflow.services.lot_calendars import lot_calendars
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
@@ -137,7 +138,20 @@ def test_the_buyer_is_told_once_of_each_move_with_the_months_added_then_no_longe
     cut = move(lot, date(2027, 1, 31), "avenant n° 3 : travaux réduits",
                paris(date(2026, 12, 15), 10))  # fmt: skip
 
-    simulate(app, date(2026, 11, 2), date(2027, 3, 20), actions=[extended, cut], dispatch=False)
+    # The extension's notice leaves before the cut (``clauses mail send``): one still waiting
+    # would be withdrawn, the cut's notice telling the whole move (``_unread_planned_ends``).
+    delivered = TimedAction(
+        at=paris(date(2026, 11, 15), 11),
+        label="clauses mail send",
+        run=lambda app, at: dispatch_due(app, at),
+    )
+    simulate(
+        app,
+        date(2026, 11, 2),
+        date(2027, 3, 20),
+        actions=[extended, delivered, cut],
+        dispatch=False,
+    )
 
     first, second = notices_of(app, lot)
     extension_row, cut_row = planned_end_rows(app, lot)

@@ -30,6 +30,7 @@ from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import LadderStep
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
+from workflow.services.dispatch import dispatch_due
 from workflow.services.ladder_keys import key_months
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
@@ -137,6 +138,7 @@ def test_a_lot_resumed_after_its_planned_end_promises_no_call(mail_app: App) -> 
     )
     passes(app, date(2026, 4, 1), date(2026, 4, 14))  # March called on 1 April, due 10 April
     advance(app, lot, ClauseEvent.SUSPEND, paris(date(2026, 4, 15), 10))
+    dispatch_due(app, paris(date(2026, 4, 15), 10, 5))  # the suspension's emails leave
     advance(app, lot, ClauseEvent.RESUME, paris(date(2026, 5, 4), 10))
 
     (resumed,) = of_kind(app, "company_lot_resumed")

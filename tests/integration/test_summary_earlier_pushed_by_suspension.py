@@ -78,7 +78,7 @@ def test_earlier_months_pushed_by_a_suspension_are_said_not_due_yet(
     assert (
         "Déclarations des mois précédents attendues, pas encore dues : mars 2027 de Cotraitant "
         f"({label}, échéance reportée au 25 mai 2027) ; mars 2027 de Titulaire "
-        f"({label}, échéance reportée au 25 mai 2027)." in body
+        f"({label}, échéance reportée au 25 mai 2027)" in body
     ), body
     assert "toujours manquantes" not in body
     assert "reportée au 25 mai 2027" in apr.body_html

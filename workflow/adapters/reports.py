@@ -282,6 +282,37 @@ def earlier_phrase(declarations: Declarations, with_buyer: bool) -> str:
     return text
 
 
+#: The headline line of the declarations of earlier months still expected and not due yet.
+EARLIER_PENDING_TITLE = "Déclarations des mois précédents attendues, pas encore dues"
+
+
+def earlier_pending_phrase(declarations: Declarations, with_buyer: bool) -> str | None:
+    """The declarations of earlier months still expected and not due yet (« mars 2027 de
+    Titulaire (… , échéance reportée au 25 mai 2027) »): a suspension pushed their due date past
+    the summary's moment. Neither missing nor the month's: said on their own line, so that the
+    month's summary that showed them « pas encore dues » is not contradicted by their vanishing
+    from the next one; the first ``EMAIL_NAMES`` named, the others counted. None when there are
+    none."""
+    waiting = declarations.earlier_pending
+    if not waiting:
+        return None
+    parts = []
+    for e in waiting[:EMAIL_NAMES]:
+        lot = e.lot_label + (f" – {e.buyer}" if with_buyer else "")
+        if e.due_on is None:
+            when = "lot suspendu, échéance reportée à la reprise"
+        elif e.pushed:
+            when = f"échéance reportée au {french_date(e.due_on)}"
+        else:
+            when = f"à déclarer d'ici le {french_date(e.due_on)}"
+        parts.append(f"{french_month(e.month)} de {e.company} ({lot}, {when})")
+    text = " ; ".join(parts)
+    if len(waiting) > EMAIL_NAMES:
+        others = len(waiting) - EMAIL_NAMES
+        text += f" ; et {others} autre{'s' if others > 1 else ''}"
+    return text
+
+
 def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
     """The summary's headline figures, as (label, value): the emails, the CLI and the HTML
     report print these very lines."""
@@ -301,6 +332,9 @@ def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
     ]
     if figures.declarations.earlier:
         lines.append((EARLIER_TITLE, earlier_phrase(figures.declarations, not summary.for_buyer)))
+    waiting = earlier_pending_phrase(figures.declarations, not summary.for_buyer)
+    if waiting is not None:
+        lines.append((EARLIER_PENDING_TITLE, waiting))
     lines.append(("Heures cumulées depuis le début", cumulated))
     pace = pace_phrase(p, figures.terminated)
     if pace is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,21 @@ def french_time(value: datetime | time) -> str:
 
 
 def french_month(value: date) -> str:
-    """``2026-10-01`` -> ``octobre 2026``."""
-    return str(babel_format_date(value, "MMMM y", locale=LOCALE))
+    """``2026-10-01`` -> ``octobre 2026``: the month of the date as given (a datetime's own wall
+    clock, never converted).
+
+    Kept once a month (``_month_name``): Babel parses its pattern and looks its locale up on
+    every call (about 60 µs), and the 08:00 pass names the same few months some 150,000 times at
+    10^5 lots (the months owed of each line of the earlier missing declarations, in the emails
+    and their CSV files): 9 of the 67 profiled seconds of the pass (BENCHMARKS.md, summaries).
+    Keyed by year and month, not by the value: two datetimes of the same instant in two zones
+    are equal for a cache, not for a calendar."""
+    return _month_name(value.year, value.month)
+
+
+@lru_cache(maxsize=1024)
+def _month_name(year: int, month: int) -> str:
+    return str(babel_format_date(date(year, month, 1), "MMMM y", locale=LOCALE))
 
 
 def french_percent(value: float | Decimal, digits: int = 0) -> str:

@@ -42,6 +42,7 @@ from workflow.domain.vocabulary import (
     DELIVERY_MODE_LABELS,
     Sex,
 )
+from workflow.emails.late_declarations import participants_phrase
 from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of, month_phrase
 from workflow.errors import InputRefused
@@ -559,6 +560,14 @@ class CheckedLine:
     identity: str = ""  # « femme, née en 1987 », when a filled template gave it
 
 
+def people_said(lines: Sequence[CheckedLine]) -> str:
+    """Who ``lines`` declare, in the words ``clauses declaration import`` says them: those who
+    worked, and apart those declared at 0 h (« 3 participants ayant travaillé (1 autre déclaré
+    à 0 h) »), not one count of both (user trial: « 4 personnes » with one at 0 h)."""
+    at_zero = sum(1 for line in lines if line.hours == 0)
+    return participants_phrase(len(lines) - at_zero, at_zero)
+
+
 @dataclass(frozen=True)
 class CheckedMonth:
     """One month of the form or file read back, with whether it replaces a recorded one."""
@@ -580,6 +589,11 @@ class CheckedMonth:
         return sum((line.hours for line in self.lines), Decimal(0))
 
     @property
+    def people_said(self) -> str:
+        """« 3 participants ayant travaillé (1 autre déclaré à 0 h) »: ``people_said``."""
+        return people_said(self.lines)
+
+    @property
     def corrects(self) -> bool:
         """The month was recorded and the form changes it: its declaration is replaced."""
         return self.replaces and not self.unchanged
@@ -599,6 +613,11 @@ class CheckedDeclaration:
     @property
     def total(self) -> Decimal:
         return sum((line.hours for line in self.lines), Decimal(0))
+
+    @property
+    def people_said(self) -> str:
+        """Who the form declares, in the words of the import (``people_said``)."""
+        return people_said(self.lines)
 
     @property
     def several(self) -> bool:
@@ -640,6 +659,7 @@ def _parsed(
     grouped, at_zero_months, problems = _by_month(
         session, app, scope, page, lines, zero, now, zero_months
     )
+    recorded = {line.reference: line.hours for line in page.recorded or ()}
     found: dict[date, list[ParsedLine]] = {}
     for month, numbered in grouped.items():
         month_lines = [line for _, line in numbered]
@@ -649,7 +669,12 @@ def _parsed(
             all(no_hours(line) for line in month_lines) if month_lines else month in at_zero_months
         )
         parsed, month_problems = parse_form(
-            session, canonical_references(month_lines, known), zero or at_zero, now=now
+            session,
+            canonical_references(month_lines, known),
+            zero or at_zero,
+            now=now,
+            # The month as recorded, shown back by the form: ticking the box corrects it.
+            recorded=recorded if month == scope.month else None,
         )
         found[month] = parsed
         # Numbered as the whole form numbers its lines (a file's row is in ``origin``).
@@ -681,7 +706,9 @@ def _by_month(
     at_zero: set[date] = set()
     problems: list[FormProblem] = []
     if zero:
-        # « aucune heure ce mois-ci »: the link's month, and it alone
+        # « aucune heure ce mois-ci »: the link's month, and it alone; its lines kept, for any
+        # hours typed over the box to be refused, not dropped (``hours_over_zero``).
+        grouped[scope.month] = list(enumerate(lines, start=1))
         return grouped, at_zero, problems
     allowed: list[date] | None = None
     refused: dict[date, str] = {}

@@ -70,6 +70,9 @@ def _owed_context(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]
             if o.next_on is None or o.next_step is None
             else ("alert" if o.next_step == LadderStep.ESCALATION else "reminder"),
             "next_on": o.next_on,
+            # A day already past when the email is written (written again before a pass caught
+            # the ladder up): « sous peu », as the cancellation's email says it.
+            "next_soon": o.next_on is not None and o.next_on < today,
             "reminded": o.reminded,
         }
         for o in sorted(owed, key=lambda o: o.month)
@@ -116,13 +119,16 @@ def resumed_context(
     next_call: NextCall | None,
     skipped: Sequence[date],
     written_on: date | None = None,
+    untold: dict[str, object] | None = None,
 ) -> dict[str, Any]:
     """``owed`` with the dates the reminders will give (pushed by the suspension's working
     days); ``next_call``: None when no call is left on the lot; ``skipped``: the months spent
     entirely suspended, which nobody is asked to declare. ``written_on``: the day the email is
     written, the resumption's unless it is written again later (``stale_promises``): a due
-    date passed by then is « attendue depuis le … »."""
+    date passed by then is « attendue depuis le … ». ``untold``: the suspension's day and reason
+    when its email never reached the company (``resumption_withdrawals``): this one says them."""
     return {
+        "untold": untold,
         "clause": lot_context(lot),
         "company": {"name": company},
         "correspondent": None if correspondent is None else {"name": correspondent.name},

@@ -18,6 +18,7 @@ from workflow.adapters.templates import french_month
 from workflow.domain.calendar import add_months, month_start, months_between
 from workflow.domain.events import AwardChange
 from workflow.domain.stages import ClauseEvent, Stage
+from workflow.emails.end_counts import SAMPLE_COUNTS, declarations_context
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
 from workflow.emails.samples import BUYER_CONTACT, LOT, PARTIES
@@ -357,6 +358,12 @@ def notice_context(
         "results": None if results is None else results_context(results, lot.hours_target),
         "held_since": held_since,
         "closed_on": closed_on,
+        # A resumption's notice: the suspension its buyer never read (day, reason), set by
+        # ``services.notices.milestone_context`` (``resumption_withdrawals``).
+        "untold": None,
+        # A planned end's notice replacing those of earlier moves that never left: each move's
+        # new end and reason (``services.notices._unread_planned_ends``).
+        "end_steps": [],
     }
     outstanding = outstanding_of(reason)
     if outstanding or (reason or "").startswith(FINAL_REPORT_REASON):
@@ -505,6 +512,8 @@ def sample(kind: str, settings: Settings) -> Sample:
             (date(2026, 9, 2), [date(2026, 8, 1)], date(2026, 9, 11)),
             [(date(2026, 7, 1), "reminder_1", date(2026, 9, 11))],
         )
+    if kind in RESULT_KINDS:
+        context["declarations"] = declarations_context(SAMPLE_COUNTS)
     return Sample((BUYER_CONTACT,), context)
 
 

@@ -48,37 +48,6 @@ KIND_BUYER = "monthly_summary_buyer"
 KINDS = (KIND_FACILITATOR, KIND_BUYER)
 
 
-#: How many earlier months not due yet are named in the email; the others counted.
-EARLIER_PENDING_NAMES = 10
-
-
-def earlier_pending_phrase(summary: MonthlySummary) -> str | None:
-    """The declarations of earlier months still expected and not due yet (« mars 2027 de
-    Titulaire (… , échéance reportée au 25 mai 2027) »): a suspension pushed their due date past
-    the summary's moment. Neither missing nor the month's: said apart, below the figures, so
-    that the month's summary that showed them « pas encore dues » is not contradicted by their
-    vanishing from the next one. None when there are none."""
-    waiting = summary.overall.declarations.earlier_pending
-    if not waiting:
-        return None
-    with_buyer = not summary.for_buyer
-    parts = []
-    for e in waiting[:EARLIER_PENDING_NAMES]:
-        lot = e.lot_label + (f" – {e.buyer}" if with_buyer else "")
-        if e.due_on is None:
-            when = "lot suspendu, échéance reportée à la reprise"
-        elif e.pushed:
-            when = f"échéance reportée au {french_date(e.due_on)}"
-        else:
-            when = f"à déclarer d'ici le {french_date(e.due_on)}"
-        parts.append(f"{french_month(e.month)} de {e.company} ({lot}, {when})")
-    text = " ; ".join(parts)
-    if len(waiting) > EARLIER_PENDING_NAMES:
-        others = len(waiting) - EARLIER_PENDING_NAMES
-        text += f" ; et {others} autre{'s' if others > 1 else ''}"
-    return text
-
-
 def summary_context(
     summary: MonthlySummary, files: EmailFiles | None = None, since: SinceLast | None = None
 ) -> dict[str, Any]:
@@ -96,7 +65,6 @@ def summary_context(
             for table in email_tables(summary, files.where if files else None)
         ],
         "files": files.names if files else [],
-        "earlier_pending": earlier_pending_phrase(summary),
         "late": late_notice(summary),
         "unsent": unsent_notice(summary, since),
         "changes": changes_notice(summary, since),

@@ -46,8 +46,8 @@ from workflow.services.email_facts import lot_of
 from workflow.services.lot_calendars import suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.notices import company_recipient, due_day_of, owed_due_dates
-from workflow.services.outbox import OutboxState, Recipient, key_exists, queue_email
-from workflow.services.stale_promises import PromiseRewrite, keep_promise
+from workflow.services.outbox import OutboxState, Promise, Recipient, key_exists, queue_email
+from workflow.services.stale_promises import PromiseRewrite
 from workflow.settings import Settings
 
 #: A receipt in these states may have reached the company.
@@ -161,7 +161,7 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
     if key_exists(session, key):
         return
     context, until = _cancellation_email(app, session, clause, company, event, recipient, event.at)
-    queued = queue_email(
+    queue_email(
         session,
         app.renderer,
         key=key,
@@ -170,9 +170,8 @@ def tell_company(app: Mailing, session: Session, event: DeclarationCancelled) ->
         context=context,
         now=event.at,
         clause_id=clause.id,
+        promise=None if until is None else Promise(until, _facts(event)),
     )
-    if queued and until is not None:
-        keep_promise(session, key, until, _facts(event))
 
 
 def _cancellation_email(

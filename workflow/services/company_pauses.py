@@ -79,11 +79,11 @@ from workflow.services.lot_calendars import (
     suspensions,
 )
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import Recipient, key_exists, queue_email
+from workflow.services.outbox import Promise, Recipient, key_exists, queue_email
+from workflow.services.resumption_withdrawals import untold_context, untold_suspension
 from workflow.services.stale_promises import (
     PromiseRewrite,
     Superseded,
-    keep_promise,
     left_execution_since,
 )
 from workflow.services.suspension_withdrawals import withdraw_for_suspension
@@ -141,7 +141,7 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
             context, until = resumption_email(
                 session, app.settings, clause, party, recipient, event, event.at
             )
-        queued = queue_email(
+        queue_email(
             session,
             app.renderer,
             key=key,
@@ -150,11 +150,14 @@ def tell_companies(app: Mailing, session: Session, event: ClauseAdvanced) -> Non
             context=context,
             now=event.at,
             clause_id=clause.id,
-        )
-        if queued and until is not None:
             # Still waiting once its first date has passed (the service stopped), it is
             # written again as it stands when it leaves (``write_resumption_again``).
-            keep_promise(session, key, until, _resumption_facts(event, party.company_id))
+            promise=(
+                None
+                if until is None
+                else Promise(until, _resumption_facts(event, party.company_id))
+            ),
+        )
 
 
 def _called_ladders(session: Session, party: AwardParty) -> list[DeclarationLadder]:
@@ -368,6 +371,11 @@ def resumption_email(
         next_call=facts.next_call,
         skipped=facts.skipped,
         written_on=local_date(written_at, zone),
+        # Its suspension's email never left (withdrawn by the resumption): this one says the
+        # suspension and its dates, written now or again later.
+        untold=untold_context(
+            untold_suspension(session, settings, clause.id, event.at, company_id=party.company_id)
+        ),
     )
     return context, resumption_promised_until(facts.owed, facts.next_call, written_at, zone)
 

@@ -180,7 +180,9 @@ def cancel_declaration(
         recorded_at=recorded_at,
         reason=text,
         ladder=ladder,
-        informed=cancellation_recipients(session, clause.id, company.id, declaration_id, now),
+        # The email's key holds the history's instant, not the command's clock (they differ
+        # when another instance wrote a later row: ``history_instant``).
+        informed=cancellation_recipients(session, clause.id, company.id, declaration_id, at),
         uncounted=uncounted,
         suspended=expected.suspended,
         at_resumption=expected.suspended and expected.due_on is None,

@@ -70,8 +70,7 @@ from workflow.services.notices import (
     resumed_notice_until,
     wants_each_milestone,
 )
-from workflow.services.outbox import queue_email
-from workflow.services.stale_promises import keep_promise
+from workflow.services.outbox import Promise, queue_email
 
 if TYPE_CHECKING:
     from workflow.runtime import App
@@ -186,17 +185,8 @@ def release_clause(app: App, session: Session, clause_id: int, now: datetime) ->
     if outcome != RELEASED:
         return 0
     kind, context = released_message(app, session, clause, latest, now)
-    queued = queue_email(
-        session,
-        app.renderer,
-        key=latest.key,
-        kind=kind,
-        recipients=recipients,
-        context=context,
-        now=now,
-        clause_id=clause_id,
-    )
-    if queued and kind == RESUMED_NOTICE:
+    promise = None
+    if kind == RESUMED_NOTICE:
         # It names the service's next sendings as they stand now: written again should it wait
         # past the first of them (``stale_promises``).
         until = resumed_notice_until(context["resumption"], now, app.settings.zone)
@@ -208,7 +198,18 @@ def release_clause(app: App, session: Session, clause_id: int, now: datetime) ->
                 # Written again, it still says the day it could not leave.
                 "held_since": local_day(latest.held_at, app.settings.zone).isoformat(),
             }
-            keep_promise(session, latest.key, until, facts)
+            promise = Promise(until, facts)
+    queued = queue_email(
+        session,
+        app.renderer,
+        key=latest.key,
+        kind=kind,
+        recipients=recipients,
+        context=context,
+        now=now,
+        clause_id=clause_id,
+        promise=promise,
+    )
     return int(queued)
 
 

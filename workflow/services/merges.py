@@ -18,11 +18,14 @@ buyer they were written for (their key): the history says which operations it ha
 
 Companies: the welcome, ladder, cancellation and lot suspended/resumed emails' keys name the
 company; they are renamed to the target, so a later step of a moved ladder is still told what was
-sent before it, and a correction of the target's correspondent finds them.
+sent before it, and a correction of the target's correspondent finds them. The facts an email
+still to leave is written again from should its promised date pass first (``stale_promises``)
+name the target too: it is written again for the company that stays, not withdrawn.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +49,7 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.events import CompaniesMerged
 from workflow.domain.vocabulary import NoticePreference
+from workflow.emails.envelope import OutboxState
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS
 from workflow.services.clauses import Publish
@@ -370,6 +374,52 @@ def _renamed_key(key: str, target_id: int) -> str:
     return ":".join(parts)
 
 
+#: The emails whose promise may still be written again (``stale_promises``): waiting, being
+#: sent, or back in the queue by a retry (refused, given up, uncertain).
+_MAY_LEAVE = tuple(
+    state.value
+    for state in (
+        OutboxState.PENDING,
+        OutboxState.SENDING,
+        OutboxState.FAILED,
+        OutboxState.DEAD,
+        OutboxState.UNCERTAIN,
+    )
+)
+
+
+def _promises_renamed(session: Session, source_id: int, target_id: int) -> list[int]:
+    """The emails that may still leave whose promise names the source (``promise_facts``, the
+    facts a stale one is written again from: a cancellation's, a resumption's to the company)
+    made to name the target, their ids: written again after the merge, they are the target's
+    (the source is gone: its builder would find no company, and the email be withdrawn).
+
+    The facts are JSON in a text column: read and written here, the same on every database;
+    only the few rows with a promise are read (``ix_outbox_promised``)."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.promise_facts).where(
+            OutboxMessage.promised_until.is_not(None),
+            OutboxMessage.state.in_(_MAY_LEAVE),
+        )
+    ).all()
+    renamed: list[int] = []
+    for row_id, text in rows:
+        if text is None:
+            continue  # no facts: it is withdrawn, never written again, whoever it names
+        facts = json.loads(text)
+        if not isinstance(facts, dict) or facts.get("company_id") != source_id:
+            continue
+        facts["company_id"] = target_id
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(promise_facts=json.dumps(facts, sort_keys=True))
+            .execution_options(synchronize_session=False)
+        )
+        renamed.append(row_id)
+    return renamed
+
+
 def merge_companies(
     session: Session,
     source: Company,
@@ -478,6 +528,7 @@ def merge_companies(
             .values(key=key)
             .execution_options(synchronize_session=False)
         )
+    promises = _promises_renamed(session, source.id, target.id)
     source_id, source_name = source.id, source.name
     session.expire_all()
     session.execute(delete(Company).where(Company.id == source_id))
@@ -494,7 +545,7 @@ def merge_companies(
         Moved("ladders", tuple(ladders)),
         Moved("correspondents", tuple(moving)),
         Moved("duplicate_correspondents", tuple(duplicates)),
-        Moved("emails", tuple(renamed)),
+        Moved("emails", tuple(sorted(set(renamed) | set(promises)))),
     )
     history = _record(session, act, kind, source_snapshot, source_id, target, moved, filled)
     publish(

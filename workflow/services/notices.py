@@ -125,6 +125,7 @@ from workflow.services.email_facts import (
     party_of,
     party_recipient,
 )
+from workflow.services.end_declarations import end_declarations
 from workflow.services.held_due_dates import (
     next_call_dates_many,
     owed_due_dates_many,
@@ -142,6 +143,7 @@ from workflow.services.months_owed import owed_up_to
 from workflow.services.outbox import (
     NOT_LEFT,
     Attachment,
+    Promise,
     Recipient,
     key_exists,
     queue_email,
@@ -149,10 +151,16 @@ from workflow.services.outbox import (
 )
 from workflow.services.outcome_counts import counted, latest_up_to
 from workflow.services.outdated_reports import REPORT_LEFT
+from workflow.services.resumption_withdrawals import (
+    untold_context,
+    untold_suspension,
+    withdraw_overtaken,
+)
 from workflow.services.stale_promises import (
+    AGAIN_MARK,
+    MAX_SENDINGS,
     PromiseRewrite,
     Superseded,
-    keep_promise,
     left_execution_since,
 )
 from workflow.services.termination_notices import tell_terminated
@@ -363,7 +371,11 @@ def buyer_notice_context(
         due_dates=due_dates,
         move=move,
         corrected=corrected,
-    ) | {"termination": _termination(clause, settings.zone)}
+    ) | {
+        "termination": _termination(clause, settings.zone),
+        # The declarations received and still owed, for the notices that give the figures.
+        **end_declarations(clause, settings.zone, results=results),
+    }
 
 
 def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
@@ -501,16 +513,25 @@ def milestone_context(
     reason: str | None,
     held_since: date | None = None,
     written_at: datetime | None = None,
+    earlier_moves: Sequence[tuple[EndMove, str | None]] = (),
 ) -> dict[str, Any]:
     """The context of the milestone notice ``kind`` on the day of ``at``: with the lot's results
     when the kind tells them (closing, final report, end corrected), as sent at once or
     released later; a planned end moved or an end corrected reads its dates back from
     ``reason``, its history row's (an end corrected never quotes it). ``written_at``: the
     moment a resumption's notice is written again (``write_resumed_notice_again``), its next
-    sendings as the ladders have them then."""
+    sendings as the ladders have them then. ``earlier_moves``: the planned end's moves whose
+    notices never left, replaced by this one (``_unread_planned_ends``): it tells the whole move,
+    from the end the buyer last read, and each step with its reason."""
     move = corrected = None
+    steps: list[dict[str, Any]] = []
     if kind == PLANNED_END_NOTICE:
         move, reason = planned_end_move_of(reason, clause.planned_end_date)
+        if earlier_moves:
+            steps = [
+                {"after": m.after, "reason": typed} for m, typed in [*earlier_moves, (move, reason)]
+            ]
+            move = EndMove(earlier_moves[0][0].before, move.after)
     if kind == END_CORRECTED_NOTICE:
         corrected = end_correction_of(reason, clause.end_date, told=end_told(session, clause, at))
         corrected = dataclasses.replace(
@@ -533,11 +554,17 @@ def milestone_context(
         instant=at,
         corrected=corrected,
     )
+    if kind == PLANNED_END_NOTICE:
+        # « La fin prévue a changé plusieurs fois » : each step, when notices were merged.
+        context["end_steps"] = steps
     if kind == RESUMED_NOTICE:
         # What the service sends next, as each company's ``company_lot_resumed`` tells it.
         context["resumption"] = lot_resumption_as_of(
             session, app.settings, clause, at, written_at or at
         )
+        # Its suspension's notice never left (withdrawn by the resumption, or held): this one
+        # says the suspension and its dates, as it stands whenever it is written.
+        context["untold"] = untold_context(untold_suspension(session, app.settings, clause.id, at))
     if kind == FINAL_REPORT_NOTICE:
         # Written from the clause as it stands: closed since the report (a notice written again
         # at the closure, or held and released after it), it says so, never « d'ici là ».
@@ -616,12 +643,12 @@ def write_resumed_notice_again(
     app: Mailing,
     session: Session,
     facts: Mapping[str, Any],
-    recipient: Recipient,
+    first: Sequence[Recipient],
     now: datetime,
 ) -> PromiseRewrite:
     """The buyer's notice of a resumption as ``_buyer_notice`` would write it at ``now``: the
     same resumption (its day, its reason), the next call, reminders and alerts as the ladders
-    have them now; to the buyer's contacts of now, else the one first written to."""
+    have them now; to the buyer's contacts of now, else to every one it was first written to."""
     clause = _load_clause(session, int(facts["clause_id"]))
     resumed_at = datetime.fromisoformat(str(facts["at"]))
     if left_execution_since(session, clause.id, resumed_at):
@@ -640,7 +667,7 @@ def write_resumed_notice_again(
         held_since=None if held_since is None else date.fromisoformat(str(held_since)),
         written_at=now,
     )
-    readers = buyer_recipients(clause.market.operation.buyer) or [recipient]
+    readers = buyer_recipients(clause.market.operation.buyer) or list(first)
     until = resumed_notice_until(context["resumption"], now, app.settings.zone)
     return PromiseRewrite(recipients=readers, context=context, promised_until=until)
 
@@ -884,6 +911,10 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
     start again (``company_pauses``). A closure writes again the final report's notice still
     waiting (``rewrite_final_report``): it would say the clause is still to be closed."""
     kind = ADVANCE_NOTICES.get(event.event)
+    if event.event is ClauseEvent.RESUME:
+        # First: the suspension's emails still waiting are withdrawn, and the resumption's
+        # emails written below tell their readers the suspension they never read.
+        withdraw_overtaken(session, app.settings, event.clause_id, event.at)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
     if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
@@ -1019,6 +1050,7 @@ def _latest_notice(session: Session, clause_id: int, kind: str) -> OutboxMessage
         .order_by(OutboxMessage.id.desc())
         .limit(1)
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
 
 
@@ -1119,6 +1151,67 @@ def notify_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -
     """The buyer hears that the lot's planned end moved (an amendment), why, and what it
     changes for the companies' declarations: the months it adds or no longer asks for."""
     _buyer_notice(app, session, event.clause_id, PLANNED_END_NOTICE, PLANNED_END_EVENT, event.at)
+
+
+#: The start of the reason a planned end's notice is withdrawn with when a later move of the same
+#: end replaces it before it left (``_unread_planned_ends``).
+PLANNED_END_REPLACED = "Remplacé : la fin prévue du lot a de nouveau changé"
+PLANNED_END_BACK = "Retiré : la fin prévue du lot est revenue"
+_PLANNED_END_MAY_HAVE_LEFT = (
+    OutboxState.SENT.value,
+    OutboxState.SENDING.value,
+    OutboxState.UNCERTAIN.value,
+)
+
+
+def _unread_planned_ends(
+    session: Session, clause: Clause
+) -> tuple[list[tuple[EndMove, str | None]], list[OutboxMessage]]:
+    """The moves of the lot's planned end whose notices the buyer never read, oldest first, each
+    with its reason: the notices since the last one that left (or may have: sending, uncertain)
+    that are waiting, refused or given up (the caller withdraws them, their reason kept), or
+    withdrawn by an earlier move, and their rows. The new notice tells the whole move from the
+    first one's ``before``, as ``planned_end_company_notices`` does for the companies; nothing
+    when the buyer read the last."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.clause_id == clause.id, OutboxMessage.kind == PLANNED_END_NOTICE)
+        .order_by(OutboxMessage.id.desc())
+        .with_for_update()
+        # The states as locked, not as an earlier read of this transaction loaded them.
+        .execution_options(populate_existing=True)
+    ).all()
+    unread: list[OutboxMessage] = []
+    for row in rows:
+        if row.state in _PLANNED_END_MAY_HAVE_LEFT:
+            break
+        reason = row.last_error or ""
+        if row.state == OutboxState.CANCELLED and reason.startswith(PLANNED_END_BACK):
+            # The end came back to the day the buyer knows: nothing before it is unread, and
+            # the moves it undid are not the buyer's to read.
+            break
+        replaced = row.state == OutboxState.CANCELLED and reason.startswith(PLANNED_END_REPLACED)
+        if row.state not in NOT_LEFT and not replaced:
+            break  # cancelled by a person, or otherwise: not part of what the buyer missed
+        unread.append(row)
+    moves: list[tuple[EndMove, str | None]] = []
+    for row in reversed(unread):
+        history = _report_history(session, clause.id, row.key, PLANNED_END_EVENT)
+        if history is None:
+            return [], []  # a key of another form: left as it is, this notice tells its move
+        moves.append(planned_end_move_of(history.reason, clause.planned_end_date))
+    return moves, unread
+
+
+def _report_history(session: Session, clause_id: int, key: str, event: str) -> ClauseHistory | None:
+    """The history row of ``event`` a notice's key names (``notice:<lot>:<kind>:h<id>``)."""
+    cause = key.rpartition(":")[2]
+    if not (cause.startswith("h") and cause[1:].isdigit()):
+        return None
+    row = session.get(ClauseHistory, int(cause[1:]))
+    if row is None or row.clause_id != clause_id or row.event != event:
+        return None
+    return row
 
 
 def notify_end_corrected(app: Mailing, session: Session, event: EndDateCorrected) -> None:
@@ -1237,8 +1330,39 @@ def _buyer_notice(
     reason = (
         history_reason(session, clause_id, history_event, at) if kind in HISTORY_KINDS else None
     )
-    context = milestone_context(app, session, clause, kind, at=at, reason=reason)
-    queued = queue_email(
+    earlier: list[tuple[EndMove, str | None]] = []
+    if kind == PLANNED_END_NOTICE:
+        if key_exists(session, key):
+            return  # the same move handled again: its notice is written, nothing to withdraw
+        earlier, unread = _unread_planned_ends(session, clause)
+        after = planned_end_move_of(reason, clause.planned_end_date)[0].after
+        back = bool(earlier) and earlier[0][0].before == after
+        why = (
+            f"la fin prévue du lot est revenue le {_day(app, at)} au {remembered_date(after)}, "
+            "celle que le donneur d'ordre connaît, avant le départ de ce courriel."
+            if back
+            else f"{PLANNED_END_REPLACED} le {_day(app, at)} avant le départ de ce courriel ; "
+            "l'avis suivant dit le changement entier, depuis la fin prévue que le donneur "
+            "d'ordre connaît."
+        )
+        for row in unread:
+            if row.state in NOT_LEFT:
+                withdraw(row, f"Retiré : {why}" if back else why)
+        if back:
+            return  # back to the end the buyer last read: nothing changed for it
+    context = milestone_context(
+        app, session, clause, kind, at=at, reason=reason, earlier_moves=earlier
+    )
+    promise = None
+    if kind == RESUMED_NOTICE:
+        # It names the service's next sendings: held in the outbox past the first of them (the
+        # service stopped), it is written again as it stands when it leaves
+        # (``stale_promises``).
+        until = resumed_notice_until(context["resumption"], at, app.settings.zone)
+        if until is not None:
+            facts = {"clause_id": clause_id, "at": at.isoformat(), "reason": reason}
+            promise = Promise(until, facts)
+    queue_email(
         session,
         app.renderer,
         key=key,
@@ -1247,15 +1371,8 @@ def _buyer_notice(
         context=context,
         now=at,
         clause_id=clause_id,
+        promise=promise,
     )
-    if queued and kind == RESUMED_NOTICE:
-        # It names the service's next sendings: held in the outbox past the first of them (the
-        # service stopped), it is written again as it stands when it leaves
-        # (``stale_promises``).
-        until = resumed_notice_until(context["resumption"], at, app.settings.zone)
-        if until is not None:
-            facts = {"clause_id": clause_id, "at": at.isoformat(), "reason": reason}
-            keep_promise(session, key, until, facts)
 
 
 def welcome_award(app: Mailing, session: Session, event: ClauseAwarded) -> None:
@@ -1422,7 +1539,11 @@ def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None
             cause=cause,
             at=event.at,
         )
-    if wants_each_milestone(buyer) and recipients:
+    if (
+        wants_each_milestone(buyer)
+        and recipients
+        and not _award_rewritten(app, session, clause, recipients, event.at)
+    ):
         cause = _cause(session, clause.id, AWARD_CORRECTED_EVENT, event.at)
         context = buyer_notice_context(
             clause,
@@ -1443,6 +1564,59 @@ def correct_award(app: Mailing, session: Session, event: AwardCorrected) -> None
         )
     if event.added_company_ids:
         _welcome(app, session, clause, event.at, set(event.added_company_ids))
+
+
+def _award_rewritten(
+    app: Mailing, session: Session, clause: Clause, recipients: Sequence[Recipient], at: datetime
+) -> bool:
+    """The award notice still waiting (or refused, given up) when the award is corrected: the
+    buyer never read it, a « attribution corrigée » would correct something it never read. It
+    is written again as the award stands now, on the award's day, under its key followed by its
+    sending (``~2``, ``~3`` for a second correction: the audit reads the award's instant, as a
+    ``stale_promises`` rewrite), the first one withdrawn, its reason kept; True when so, and no
+    correction notice is written. One that left, or may have, stays: the correction follows."""
+    handled = session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.clause_id == clause.id,
+            OutboxMessage.kind == "notice_awarded",
+            OutboxMessage.key.contains(AGAIN_MARK),
+            OutboxMessage.created_at == at,
+        )
+        .limit(1)
+    )
+    if handled is not None:
+        # The same correction handled again (a later correction may have replaced its award
+        # notice since, and that one may have left): written already.
+        return True
+    row = _latest_notice(session, clause.id, "notice_awarded")
+    if row is None or row.state not in NOT_LEFT:
+        return False
+    base = row.key.split(AGAIN_MARK)[0]
+    awarded_at = clause.awarded_at or at
+    context = buyer_notice_context(
+        clause, app.settings, at=local_day(awarded_at, app.settings.zone), reason=None
+    )
+    for sending in range(2, MAX_SENDINGS + 2):
+        if queue_email(
+            session,
+            app.renderer,
+            key=f"{base}{AGAIN_MARK}{sending}",
+            kind="notice_awarded",
+            recipients=recipients,
+            context=context,
+            now=at,
+            clause_id=clause.id,
+        ):
+            break
+    else:
+        return False
+    withdraw(
+        row,
+        f"Remplacé : l'attribution du lot a été corrigée le {_day(app, at)} avant le départ de ce "
+        "courriel ; l'avis d'attribution, écrit d'après l'attribution corrigée, part à sa place.",
+    )
+    return True
 
 
 def _expected_due_dates(

@@ -168,11 +168,19 @@ def _choice(
 
 
 def parse_form(
-    session: Session, lines: Sequence[LineForm], zero: bool, *, now: datetime
+    session: Session,
+    lines: Sequence[LineForm],
+    zero: bool,
+    *,
+    now: datetime,
+    recorded: Mapping[str, Decimal] | None = None,
 ) -> tuple[list[ParsedLine], list[FormProblem]]:
     """The lines to record, and every problem found (the lines are worth nothing if any), each
-    named by its file's row when the line was read from one."""
-    parsed, problems = _parse_form(session, lines, zero, now)
+    named by its file's row when the line was read from one. ``recorded``: the hours recorded
+    for the month, by reference, as the form shows them back to correct them (``zero``)."""
+    if zero:
+        return [], hours_over_zero(lines, recorded or {})
+    parsed, problems = _parse_form(session, lines, now)
     origins = {number: line.origin for number, line in enumerate(lines, start=1) if line.origin}
     return parsed, [
         replace(problem, origin=origins[problem.line])
@@ -182,16 +190,50 @@ def parse_form(
     ]
 
 
+ZERO_BOX = "« Aucune heure ce mois-ci »"
+
+
+def hours_over_zero(
+    lines: Sequence[LineForm], recorded: Mapping[str, Decimal]
+) -> list[FormProblem]:
+    """The box « Aucune heure ce mois-ci » ticked over hours typed: refused, each line named,
+    never a typed row dropped without a word (user trial). Not a conflict: hours left blank or
+    at 0, and the recorded month's hours the form shows back unchanged (``recorded``, by
+    reference): ticking the box is enough to correct a month to zero hours (README)."""
+    typed = []
+    for number, line in enumerate(lines, start=1):
+        text = line.hours.strip()
+        if not text:
+            continue
+        try:
+            hours: Decimal | None = parse_decimal(text, "heures")
+        except InputRefused:
+            hours = None
+        reference = " ".join(line.reference.split())
+        if hours == 0 or (hours is not None and recorded.get(reference) == hours):
+            continue
+        where = line.origin or f"ligne {number}"
+        if reference:
+            where += f" ({reference})"
+        typed.append(f"{where} : {text} h" if hours is not None else f"{where} : « {text} »")
+    if not typed:
+        return []
+    return [
+        FormProblem(
+            None,
+            None,
+            f"Vous avez coché {ZERO_BOX} et saisi des heures ({' ; '.join(typed)}) : "
+            "décochez la case ou effacez les heures.",
+        )
+    ]
+
+
 def _parse_form(
-    session: Session, lines: Sequence[LineForm], zero: bool, now: datetime
+    session: Session, lines: Sequence[LineForm], now: datetime
 ) -> tuple[list[ParsedLine], list[FormProblem]]:
     problems: list[FormProblem] = []
     parsed: list[ParsedLine] = []
     seen: dict[str, int] = {}
-    if zero:
-        # « Aucune heure » wins over hours typed or kept from the month recorded before: the
-        # confirmation page says « Aucune heure ce mois-ci » before anything is written.
-        return [], []
     known = _known(session, lines)
     for number, line in enumerate(lines, start=1):
         reference = " ".join(line.reference.split())

@@ -6,6 +6,7 @@ retried pass, a second instance or a catch-up inserts nothing new: ``INSERT ... 
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "Attachment",
     "EmailToQueue",
     "OutboxState",
+    "Promise",
     "Recipient",
     "message_attachments",
     "queue_email",
@@ -56,6 +58,16 @@ def key_exists(session: Session, key: str) -> bool:
     return session.execute(_KEY_EXISTS, {"key": key}).first() is not None
 
 
+@dataclass(frozen=True)
+class Promise:
+    """What an email that names a date of the service keeps on its row (``stale_promises``):
+    the instant its text stops being true, and the facts it is written again from then."""
+
+    until: datetime
+    #: What no later moment changes (the cancellation, the resumption itself), as JSON.
+    facts: Mapping[str, Any]
+
+
 def queue_email(
     session: Session,
     renderer: TemplateRenderer,
@@ -67,11 +79,16 @@ def queue_email(
     now: datetime,
     clause_id: int | None = None,
     attachments: Sequence[Attachment] = (),
+    promise: Promise | None = None,
 ) -> bool:
     """Render and queue one email unless its key exists; True when a row was written.
 
-    ``attachments`` are stored in ``outbox_attachments`` in their order, only when the row is."""
+    ``attachments`` are stored in ``outbox_attachments`` in their order, only when the row is;
+    ``promise`` is written with the row (the same INSERT: no moment when the row waits without
+    it, for a delivery of another instance to send past its date)."""
     require_aware(now)
+    if promise is not None:
+        require_aware(promise.until)
     if not recipients:
         raise ValueError(f"email {key} has no recipient")
     # Core statements on the session's connection: ``session.execute`` would autoflush before
@@ -81,7 +98,7 @@ def queue_email(
     connection = session.connection()
     if connection.execute(_KEY_EXISTS, {"key": key}).first() is not None:
         return False
-    email = EmailToQueue(key, kind, recipients, context, clause_id, attachments)
+    email = EmailToQueue(key, kind, recipients, context, clause_id, attachments, promise)
     values = _outbox_values(renderer, email, now)
     # A key another instance has just written is not written again, nor counted as queued.
     statement = insert_ignoring(connection, _TABLE, "key")
@@ -105,6 +122,7 @@ class EmailToQueue:
     context: Mapping[str, Any]
     clause_id: int | None = None
     attachments: Sequence[Attachment] = ()
+    promise: Promise | None = None
 
 
 #: Emails rendered, then written, together: a few round trips for a thousand summaries, and
@@ -134,6 +152,8 @@ def queue_emails(
     for email in emails:
         if not email.recipients:
             raise ValueError(f"email {email.key} has no recipient")
+        if email.promise is not None:
+            require_aware(email.promise.until)
         pending.append(email)
         if len(pending) >= batch:
             written += _queue_batch(session, renderer, pending, now)
@@ -199,8 +219,12 @@ def _attachment_rows(outbox_id: int, attachments: Sequence[Attachment]) -> list[
 def _outbox_values(
     renderer: TemplateRenderer, email: EmailToQueue, now: datetime
 ) -> dict[str, Any]:
-    """The new row of one email, rendered: waiting, due at ``now``."""
+    """The new row of one email, rendered: waiting, due at ``now``; its promise, if any.
+
+    Every row names the same columns (a promise or None): ``_queue_batch`` writes them in one
+    multi-row INSERT."""
     rendered = renderer.render(email.kind, email.context)
+    promise = email.promise
     return {
         "key": email.key,
         "kind": email.kind,
@@ -214,6 +238,9 @@ def _outbox_values(
         "next_attempt_at": now,
         "created_at": now,
         "message_token": secrets.token_hex(8),
+        "promised_until": None if promise is None else promise.until,
+        # Sorted: the same facts are the same text, whoever writes them.
+        "promise_facts": None if promise is None else json.dumps(promise.facts, sort_keys=True),
     }
 
 

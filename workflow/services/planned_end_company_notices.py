@@ -50,7 +50,7 @@ from workflow.services.notices import (
     local_day,
     planned_end_move_of,
 )
-from workflow.services.outbox import key_exists, queue_email, withdraw
+from workflow.services.outbox import NOT_LEFT, key_exists, queue_email, withdraw
 
 
 def company_key(clause_id: int, company_id: int, at: datetime) -> str:
@@ -117,15 +117,20 @@ def tell_companies(app: Mailing, session: Session, event: PlannedEndMoved) -> No
 
 #: The start of the reason an email of this kind is withdrawn with when a later move replaces it.
 REPLACED = "Remplacé : la fin prévue du lot a de nouveau changé"
+#: An email in these states reached the company, or may have (handed to the server, or its
+#: fate unknown): the end it told is the one the company knows.
+_MAY_HAVE_LEFT = (OutboxState.SENT.value, OutboxState.SENDING.value, OutboxState.UNCERTAIN.value)
+_NOT_LEFT = tuple(state.value for state in NOT_LEFT)
 
 
 def _end_known(
     app: Mailing, session: Session, clause: Clause, party: AwardParty, event: PlannedEndMoved
 ) -> date | None:
     """The planned end the company last knew: the move's ``before``, or, when emails of earlier
-    moves to it never left (waiting, or withdrawn for a later move), the ``before`` of the
-    oldest of them; those still waiting are withdrawn: this one tells the whole move. None when
-    the end comes back to that month: nothing changed for the company."""
+    moves to it never left (waiting, refused or given up by the server, withdrawn), the
+    ``before`` of the oldest of them since the last one that left; those that may still leave
+    (``NOT_LEFT``: a retry would send a refused one) are withdrawn: this one tells the whole
+    move. None when the end comes back to that month: nothing changed for the company."""
     prefix = f"notice:{clause.id}:{KIND}:company-{party.company_id}@"
     rows = session.scalars(
         select(OutboxMessage)
@@ -140,11 +145,9 @@ def _end_known(
     for row in rows:
         if datetime.fromisoformat(row.key.removeprefix(prefix)) >= event.at:
             continue  # a later move's (this one handled again): not what this one replaces
-        replaced = row.state == OutboxState.CANCELLED.value and (row.last_error or "").startswith(
-            REPLACED
-        )
-        if row.state != OutboxState.PENDING.value and not replaced:
-            break  # this one reached the company (or the facilitator took it back herself)
+        if row.state in _MAY_HAVE_LEFT:
+            break  # this one reached the company, or may have: the end it told is known
+        # Never left (waiting, refused, given up, withdrawn): it told the company nothing.
         unread.append(row)
     before = event.before
     if unread:
@@ -155,7 +158,7 @@ def _end_known(
         before = told.before or before
     day = remembered_date(local_day(event.at, app.settings.zone))
     for row in unread:
-        if row.state == OutboxState.PENDING.value:
+        if row.state in _NOT_LEFT:
             withdraw(
                 row,
                 f"{REPLACED} le {day} avant le départ de ce courriel ; le courriel suivant dit "

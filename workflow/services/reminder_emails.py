@@ -57,6 +57,7 @@ from workflow.emails.ladder import (
 )
 from workflow.emails.phrases import month_phrase
 from workflow.services import notices
+from workflow.services.cancellation_withdrawals import withdraw_cancellations
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_correspondent, party_of
@@ -74,7 +75,7 @@ from workflow.services.ladder_rewrites import REWRITTEN_STATES, months_listed, w
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.mailing import Mailing
 from workflow.services.months_owed import Owing, owed_up_to, owed_up_to_many
-from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient
+from workflow.services.outbox import NOT_LEFT, Attachment, OutboxState, Recipient, withdraw
 from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -857,7 +858,19 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
     A call or a reminder of the company's later months, still waiting, whose late list
     (« Par ailleurs, la déclaration de septembre 2026 … ne m'est toujours pas parvenue ») names
     the month just declared is written again for its own months, in the same way, so that it
-    no longer says it is missing (``_write_again_without_late``)."""
+    no longer says it is missing (``_write_again_without_late``).
+
+    The email of a cancellation of the month still waiting (« Déclaration d'avril 2026
+    annulée, à déclarer de nouveau ») is withdrawn the same way, first
+    (``cancellation_withdrawals``): the month it asks for has just been declared again."""
+    withdraw_cancellations(
+        session,
+        app.settings,
+        clause_id=event.clause_id,
+        company_id=event.company_id,
+        month=event.month,
+        at=event.at,
+    )
     rows = session.scalars(
         select(OutboxMessage)
         .where(
@@ -888,10 +901,9 @@ def withdraw_answered(app: Mailing, session: Session, event: DeclarationRecorded
             continue
         missing = tuple(m for m in covered.months if m not in declared)
         if not missing:
-            row.state = OutboxState.CANCELLED
-            row.next_attempt_at = None
-            row.last_error = (
-                f"Retiré : le mois a été déclaré le {when}, ce courriel n'avait plus lieu d'être."
+            withdraw(
+                row,
+                f"Retiré : le mois a été déclaré le {when}, ce courriel n'avait plus lieu d'être.",
             )
         elif row.state in REWRITTEN_STATES:
             before = [m for m in covered.months if m in declared and m != event.month]

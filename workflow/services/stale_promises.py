@@ -6,7 +6,7 @@ in the outbox while the service is stopped, it would reach the company on 7 June
 read: the reminder of 13 May left at the restart, or the ladder moved on. Its row keeps the
 instant its text stops being true (``promised_until``, the end of the promised day) and the facts
 its builder is run again from (``promise_facts``: what no later moment changes, the cancellation
-itself); ``keep_promise`` writes them beside ``queue_email``.
+itself); ``queue_email(promise=…)`` writes them in the row's own INSERT.
 
 Before each delivery (``dispatch.dispatch_due_async``: the pass's, ``clauses mail send``'s,
 ``serve``'s), ``write_stale_again`` looks for those whose instant has passed (one look through
@@ -75,18 +75,11 @@ class PromiseRewrite:
     promised_until: datetime | None
 
 
-#: Writes one kind of email again from its facts at ``now``, given who the first one went to.
-Rewriter = Callable[[Mailing, Session, Mapping[str, Any], Recipient, datetime], PromiseRewrite]
-
-
-def keep_promise(session: Session, key: str, until: datetime, facts: Mapping[str, Any]) -> None:
-    """Keep on the email of ``key`` (just queued) the instant its text stops being true and
-    the facts it is written again from then."""
-    session.execute(
-        update(_TABLE)
-        .where(_TABLE.c.key == key)
-        .values(promised_until=until, promise_facts=json.dumps(facts, sort_keys=True))
-    )
+#: Writes one kind of email again from its facts at ``now``, given whom the first one went to
+#: (every recipient, in its order: a buyer's notice goes to all its contacts).
+Rewriter = Callable[
+    [Mailing, Session, Mapping[str, Any], Sequence[Recipient], datetime], PromiseRewrite
+]
 
 
 class Superseded(Exception):
@@ -216,7 +209,7 @@ def _queue_again(
     try:
         # In a savepoint: a builder that fails leaves nothing half written.
         with session.begin_nested():
-            again = rewriter(app, session, json.loads(row.promise_facts), first[0], due)
+            again = rewriter(app, session, json.loads(row.promise_facts), first, due)
             base = row.key.split(AGAIN_MARK)[0]
             for sending in range(2, MAX_SENDINGS + 2):
                 key = f"{base}{AGAIN_MARK}{sending}"

@@ -41,12 +41,16 @@ AWARD_CORRECTED_PREFIX = "award_corrected"
 AWARD_REMOVED_PREFIX = "award_removed"
 
 
-def _instant(text: str) -> datetime | None:
-    # An email written again once the date it promised had passed (``stale_promises``) keeps
-    # the first one's key, with its sending after « ~ »: the same cause, the same instant.
+def _first_sending(text: str) -> str:
+    """The cause of a key without its sending mark: an email written again once the date it
+    promised had passed (``stale_promises``) keeps the first one's key, with its sending after
+    « ~ » (``h12~2``, ``2026-05-07T07:00:00+00:00~2``): the same cause, the same instant."""
     base, mark, sending = text.rpartition("~")
-    if mark and sending.isdigit():
-        text = base
+    return base if mark and sending.isdigit() else text
+
+
+def _instant(text: str) -> datetime | None:
+    text = _first_sending(text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -162,7 +166,7 @@ def _notice(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[
         problems.append("clé d'avis illisible")
         return
     clause_id = _int(parts[1])
-    kind, cause = parts[2], ":".join(parts[3:])
+    kind, cause = parts[2], _first_sending(":".join(parts[3:]))
     _kind(problems, row, kind)
     _same_clause(problems, row, clause_id)
     if not look.clause(problems, clause_id):

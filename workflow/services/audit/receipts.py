@@ -66,6 +66,7 @@ from workflow.services.declaration_facts import (
     load_declarations,
     touched_lots,
 )
+from workflow.services.outbox import OutboxState
 
 __all__ = [
     "CANCELLED_COUNTS",
@@ -179,7 +180,14 @@ def _receipts(session: Session) -> list[_Receipt]:
             OutboxMessage.id, OutboxMessage.key, OutboxMessage.recipients,
             OutboxMessage.created_at, OutboxMessage.body_text,
         )
-        .where(OutboxMessage.kind == RECEIPT_KIND, OutboxMessage.key.like("receipt:%"))
+        .where(
+            OutboxMessage.kind == RECEIPT_KIND,
+            OutboxMessage.key.like("receipt:%"),
+            # Withdrawn before it left (replaced by a correction, the month cancelled): it told
+            # nobody anything. One recorded at the instant of its replacement (two instances
+            # share the history's instant) would read as that replacement's.
+            OutboxMessage.state != OutboxState.CANCELLED.value,
+        )
         .order_by(OutboxMessage.id)
     ):  # fmt: skip
         first, _, rewritten = key.partition(REWRITTEN)

@@ -53,12 +53,21 @@ arrived since, months without a summary) is recomputed for its moment and compar
 figures (hours, days, years, lots' numbers: the words may be rewritten from one version to the
 next, the facts may not); and the reader's sum is done: the previous email's printed cumul + the
 month's hours + the hours listed = the printed cumul. An email written before 6 December 2026,
-which said less, is a remark quoting what it would say now.
+which said less, is a remark quoting what it would say now. The previous summaries, the months
+without a summary and the lots' labels this reads are read once per audit, not once per email
+(``_Told.read``).
+
+The declarations of earlier months still expected and not due yet (« Déclarations des mois
+précédents attendues, pas encore dues : … ») are one of the figures since 6 December 2026; an
+email written before said them in a paragraph below the figures, read back and checked the same
+way (``_with_pending_paragraph``); one that says nothing of them, where the data now name some,
+is a remark quoting what it would say now (``_pending_unsaid``).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -77,7 +86,12 @@ from workflow.adapters.orm import (
     Operation,
     OutboxMessage,
 )
-from workflow.adapters.reports import email_tables, figure_lines, of_month
+from workflow.adapters.reports import (
+    EARLIER_PENDING_TITLE,
+    email_tables,
+    figure_lines,
+    of_month,
+)
 from workflow.emails import summaries as summary_email
 from workflow.errors import NotFound
 from workflow.services import summaries
@@ -455,14 +469,18 @@ def check_summary_email(
     by_title = {t.title: t for t in truth}
     printed, sent = printed_figures(email.body_text), text_tables(email.body_text)
     sent_by_title = {t.title: t for t in sent}
-    differences = compare_figures(figure_lines(summary), printed) + compare_tables(truth, sent)
+    # The figures as its reader reads them, an older email's paragraph of the earlier months
+    # not due yet among them (``_with_pending_paragraph``); the HTML part is compared with the
+    # text part as printed.
+    read = _with_pending_paragraph(email.body_text, printed)
+    differences = compare_figures(figure_lines(summary), read) + compare_tables(truth, sent)
     ruled: list[str] = []
     older = _as_achieved(summary)
     if differences and older is not None:
         # Written before lots past their planned end were followed: compared with what the
         # older rule printed, the other differences are still reported as they are.
         old_truth = _references(older)
-        before = compare_figures(figure_lines(older), printed) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(older), read) + compare_tables(old_truth, sent)
         if len(before) < len(differences):
             ruled.append(_past_planned_end_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
@@ -472,7 +490,7 @@ def check_summary_email(
         # December 2026): it was counted among the « clauses achevées avant » the month.
         counted = replace(summary, terminated_listed=False)
         old_truth = _references(counted)
-        before = compare_figures(figure_lines(counted), printed) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(counted), read) + compare_tables(old_truth, sent)
         if len(before) < len(differences):
             terminated = summary.terminated_clauses
             lots = ", ".join(f"n° {c.clause_id}" for c in terminated)
@@ -488,10 +506,13 @@ def check_summary_email(
         # Written before a terminated lot's time was counted against its planned end: compared
         # with what the older rule printed, the other differences are reported as usual.
         old_truth = _references(ended)
-        before = compare_figures(figure_lines(ended), printed) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(ended), read) + compare_tables(old_truth, sent)
         if len(before) < len(differences):
             ruled.append(_terminated_remark(differences, before, summary, ended))
             differences, by_title = before, {t.title: t for t in old_truth}
+    if EARLIER_PENDING_TITLE not in read:
+        differences, unsaid = _pending_unsaid(differences)
+        ruled += unsaid
     concerning = [c for c in changes if c.concerns(email)]
     problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
     remarks += ruled
@@ -504,6 +525,43 @@ def check_summary_email(
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
         [Finding(CHECK_SUMMARY, subject, r) for r in remarks],
     )
+
+
+#: Before 6 December 2026, the declarations of earlier months not due yet were a paragraph
+#: below the figures (« Déclarations des mois précédents attendues, pas encore dues : … . »),
+#: which neither the CLI nor the audit read; since, one of the figures (``figure_lines``).
+_PENDING_PARAGRAPH = re.compile(
+    rf"^{re.escape(EARLIER_PENDING_TITLE)}\s*:\s*(?P<said>.+)\.\s*$", re.MULTILINE
+)
+
+
+def _with_pending_paragraph(body_text: str, printed: dict[str, str]) -> dict[str, str]:
+    """``printed``, with what an email written before the declarations of earlier months not
+    due yet were a figure said of them in its paragraph: checked like the figure it is now."""
+    if EARLIER_PENDING_TITLE in printed:
+        return printed
+    found = _PENDING_PARAGRAPH.search(body_text)
+    if found is None:
+        return printed
+    return {**printed, EARLIER_PENDING_TITLE: found.group("said")}
+
+
+def _pending_unsaid(differences: list[Difference]) -> tuple[list[Difference], list[str]]:
+    """An email that says nothing of the declarations of earlier months not due yet, where the
+    data now name some, in neither the figure nor the older paragraph: written before the
+    service said them (6 December 2026, when a suspension's resumption pushed a month's due
+    date past the next summary, that month vanished from it). A remark quoting what it would
+    say now, not a problem."""
+    unsaid = [
+        d for d in differences if d.gap is Gap.MISSING_FIGURE and d.row == EARLIER_PENDING_TITLE
+    ]
+    if not unsaid:
+        return differences, []
+    return [d for d in differences if d not in unsaid], [
+        "écrite avant que les synthèses disent les déclarations des mois précédents attendues "
+        "et pas encore dues (6 décembre 2026) : elle dirait aujourd'hui « "
+        f"{EARLIER_PENDING_TITLE} : {unsaid[0].truth} »"
+    ]
 
 
 def _sort_out(
@@ -813,12 +871,69 @@ def _html_problems(
 
 
 @dataclass(frozen=True)
+class _Written:
+    """A summary row that counts as a recipient's previous summary (``summaries.NEVER_LEFT``
+    excluded): its month, its moment and when it left."""
+
+    month_key: str  # « 2027-02 », as the key names it
+    at: datetime
+    row_id: int
+    key: str
+    sent_at: datetime | None
+
+
+def _written_summaries(session: Session) -> dict[str, list[_Written]]:
+    """Every summary written that counts as someone's previous one, by recipient (the key's
+    part after the month: « facilitator », « buyer:12 »), in writing order: one statement for
+    the whole audit, where ``summaries.previous_summary`` ranks them again for each email."""
+    rows = session.execute(
+        select(
+            OutboxMessage.key, OutboxMessage.created_at, OutboxMessage.id, OutboxMessage.sent_at
+        ).where(
+            OutboxMessage.kind.in_(summary_email.KINDS),
+            OutboxMessage.key.like("summary:%"),
+            OutboxMessage.state.not_in(summaries.NEVER_LEFT),
+        )
+    )
+    found: dict[str, list[_Written]] = {}
+    for key, created_at, row_id, sent_at in rows:
+        at = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        recipient = key[_RECIPIENT_AT:]
+        found.setdefault(recipient, []).append(_Written(key[8:15], at, row_id, key, sent_at))
+    for written in found.values():
+        written.sort(key=lambda w: (w.at, w.row_id))
+    return found
+
+
+#: Where the recipient starts in a summary's key (``summaries._RECIPIENT_AT``, from 0 here).
+_RECIPIENT_AT = len("summary:2027-02:")
+
+
+@dataclass(frozen=True)
 class _Told:
-    """What ``_since_last_findings`` reads for every email: the summary emails by key (the
-    previous one's printed cumul) and every declaration with its history."""
+    """What ``_since_last_findings`` reads for every email, read once per audit: the summary
+    emails by key (the previous one's printed cumul), every declaration with its history, the
+    summaries written by recipient (``_written_summaries``), the months claimed as not sent up
+    to the last email and every declared lot's label."""
 
     emails: dict[str, SummaryEmail]
     declarations: list[DeclarationFacts]
+    written: dict[str, list[_Written]] = field(default_factory=dict)
+    skipped: dict[date, datetime] = field(default_factory=dict)
+    labels: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(
+        cls, session: Session, emails: list[SummaryEmail], declarations: list[DeclarationFacts]
+    ) -> _Told:
+        latest = max(e.created_at for e in emails)
+        return cls(
+            {e.key: e for e in emails},
+            declarations,
+            _written_summaries(session),
+            summaries.skipped_months(session, latest),
+            summaries.lot_labels(session, (f.clause_id for f in declarations)),
+        )
 
     def of(self, buyer_id: int | None) -> list[DeclarationFacts]:
         """A buyer's declarations (every one for the facilitator), sorted out once."""
@@ -828,6 +943,28 @@ class _Told:
             for facts in self.declarations:
                 self._by_buyer.setdefault(facts.buyer_id, []).append(facts)
         return self._by_buyer.get(buyer_id, [])
+
+    def previous(self, email: SummaryEmail) -> summaries._Previous | None:
+        """The recipient's previous summary as ``summaries.previous_summary`` gives it at the
+        email's moment: the latest written before it (by moment, then row), of an earlier month,
+        that did not fail, die or get cancelled."""
+        written = self.written.get(email.key[_RECIPIENT_AT:], [])
+        month = f"{email.month:%Y-%m}"
+        # The rows written before the email, the latest first.
+        before = bisect_left(written, email.created_at, key=lambda w: w.at)
+        for candidate in reversed(written[:before]):
+            if candidate.month_key < month:
+                parts = candidate.key.split(":")
+                try:
+                    found = datetime.strptime(parts[1], "%Y-%m").date()
+                except ValueError:
+                    return None
+                return summaries._Previous(found, candidate.at, candidate.sent_at)
+        return None
+
+    def skipped_by(self, moment: datetime) -> dict[date, datetime]:
+        """``summaries.skipped_months`` at ``moment``."""
+        return {m: at for m, at in self.skipped.items() if at <= moment}
 
     _by_buyer: dict[int, list[DeclarationFacts]] = field(default_factory=dict)
 
@@ -882,15 +1019,9 @@ def _since_last_findings(
     hours + the hours it lists = its printed cumul. An email of the older rule (nothing said,
     or « ma synthèse précédente » unnamed) that leaves out what the rule says now is a remark."""
     moment = email.created_at
-    previous = summaries.previous_summary(session, moment, email.month, email.buyer_id)
-    mine = [f for f in told.declarations if email.buyer_id is None or f.buyer_id == email.buyer_id]
+    previous = told.previous(email)
     since = summaries.since_last(
-        summary,
-        mine,
-        previous,
-        moment,
-        summaries.skipped_months(session, moment),
-        summaries.lot_labels(session, (f.clause_id for f in mine)),
+        summary, told.of(email.buyer_id), previous, moment, told.skipped_by(moment), told.labels
     )
     said = printed_since(email.body_text)
     expected = expected_since(summary, since)
@@ -943,7 +1074,7 @@ def check_summaries(
     known = corrected_or_cancelled(declarations.all())
     # The lots whose dates changed after the first email, read once for all of them.
     dates = load_date_history(session, since)
-    told = _Told({e.key: e for e in emails}, declarations.all())
+    told = _Told.read(session, emails, declarations.all())
     for email in emails:
         found, noted = check_summary_email(session, settings, email, changes, known, dates, told)
         problems += found

@@ -1,0 +1,102 @@
+"""A month declared again before the email of its cancellation left: that email is withdrawn.
+
+``cancellation_notices.tell_company`` queues « Déclaration d'avril 2026 annulée, à déclarer de
+nouveau » when the facilitator cancels a declaration. Recorded again before the next delivery
+(user trial: cancelled at 10:00, declared again at 10:10, sent at 10:20), the company read it
+together with the receipt of the new declaration, asking it to declare a month it had just
+been recorded for, and « il compte de nouveau parmi vos déclarations en retard » of a month
+no longer late. So when a month is recorded (``declarations.record_counting``, every path:
+command, import, online page), the cancellation emails of that company, lot and month that
+have not left (``outbox.NOT_LEFT``: waiting, refused, given up) are withdrawn in the same
+transaction, their reason kept in the email log (« Retiré : le mois d'avril 2026 a été
+déclaré de nouveau le 5 mai 2026, avant le départ de ce courriel. »), as
+``reminder_emails.withdraw_answered`` withdraws the reminders of the month, which calls this.
+The receipt of the new declaration is what the company reads.
+
+One that may have left (sending, uncertain) or left is not touched: the company may have read
+it, and the receipt answers it. A withdrawn one is never written again by the stale-promise
+rewrite (``stale_promises``: waiting rows only) nor sent by « Renvoyer »
+(``ladder_keys.withdrawn_by_service``: « Retiré »).
+
+A cancellation email's key names its declaration and instant, not its month
+(``emails.cancellations.cancellation_key``): the month is read from the lot's history row of
+that cancellation (``declarations.cancellation_reason``), the row the key was made from.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.adapters.orm import ClauseHistory, OutboxMessage
+from workflow.adapters.templates import remembered_date
+from workflow.emails.cancellations import KEY_PREFIX, KIND, cancellation_key
+from workflow.emails.phrases import month_phrase
+from workflow.services.declaration_facts import CANCELLED_REASON
+from workflow.services.declarations import DECLARATION_CANCELLED
+from workflow.services.outbox import NOT_LEFT, withdraw
+from workflow.services.stale_promises import AGAIN_MARK
+from workflow.settings import Settings
+
+
+def withdraw_cancellations(
+    session: Session,
+    settings: Settings,
+    *,
+    clause_id: int,
+    company_id: int,
+    month: date,
+    at: datetime,
+) -> int:
+    """Withdraw the cancellation emails of ``month`` not left yet, the month being recorded
+    again at ``at``; how many were. Safe to run twice: a withdrawn one is left as it is."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            # The lot's emails first (an index): one more look per declaration recorded.
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == KIND,
+            OutboxMessage.key.like(f"{KEY_PREFIX}:{clause_id}:{company_id}:%"),
+            OutboxMessage.state.in_(NOT_LEFT),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    keys = _cancellation_keys(session, clause_id, company_id, month, at)
+    when = remembered_date(at.astimezone(settings.zone).date())
+    reason = (
+        f"Retiré : le mois {month_phrase(month)} a été déclaré de nouveau le {when}, avant le "
+        "départ de ce courriel."
+    )
+    withdrawn = 0
+    for row in rows:
+        # One written again past its date (``stale_promises``: ``<key>~2``) is the same email.
+        if row.key.split(AGAIN_MARK)[0] in keys:
+            withdraw(row, reason)
+            withdrawn += 1
+    return withdrawn
+
+
+def _cancellation_keys(
+    session: Session, clause_id: int, company_id: int, month: date, at: datetime
+) -> set[str]:
+    """The keys of the emails of every cancellation of ``month`` of the company on the lot up
+    to ``at``. The history row names the company's month, the key the company: a declaration
+    number of another company (SQLite reuses them) makes a key no row of this company has."""
+    phrase = month_phrase(month)
+    keys: set[str] = set()
+    for moment, text in session.execute(
+        select(ClauseHistory.at, ClauseHistory.reason).where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == DECLARATION_CANCELLED,
+            ClauseHistory.at <= at,
+        )
+    ):
+        found = CANCELLED_REASON.match(text or "")
+        if found is not None and found["month"] == phrase:
+            keys.add(cancellation_key(clause_id, company_id, int(found["id"]), moment))
+    return keys
