@@ -49,7 +49,6 @@ from workflow.adapters.orm import (
 )
 from workflow.domain.events import CompaniesMerged
 from workflow.domain.vocabulary import NoticePreference
-from workflow.emails.envelope import OutboxState
 from workflow.errors import Hint, InputRefused
 from workflow.services.catalog import NOTICE_PREFERENCE_LABELS
 from workflow.services.clauses import Publish
@@ -66,6 +65,7 @@ from workflow.services.corrections import (
     company_snapshot,
     quoted,
 )
+from workflow.services.outbox import SETTLED_STATES
 
 
 @dataclass(frozen=True)
@@ -374,20 +374,6 @@ def _renamed_key(key: str, target_id: int) -> str:
     return ":".join(parts)
 
 
-#: The emails whose promise may still be written again (``stale_promises``): waiting, being
-#: sent, or back in the queue by a retry (refused, given up, uncertain).
-_MAY_LEAVE = tuple(
-    state.value
-    for state in (
-        OutboxState.PENDING,
-        OutboxState.SENDING,
-        OutboxState.FAILED,
-        OutboxState.DEAD,
-        OutboxState.UNCERTAIN,
-    )
-)
-
-
 def _promises_renamed(session: Session, source_id: int, target_id: int) -> list[int]:
     """The emails that may still leave whose promise names the source (``promise_facts``, the
     facts a stale one is written again from: a cancellation's, a resumption's to the company)
@@ -399,7 +385,8 @@ def _promises_renamed(session: Session, source_id: int, target_id: int) -> list[
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.promise_facts).where(
             OutboxMessage.promised_until.is_not(None),
-            OutboxMessage.state.in_(_MAY_LEAVE),
+            # Any that may still leave: waiting, being sent, or back in the queue by a retry.
+            OutboxMessage.state.not_in(SETTLED_STATES),
         )
     ).all()
     renamed: list[int] = []

@@ -400,16 +400,7 @@ def _termination(clause: Clause, zone: ZoneInfo) -> dict[str, Any] | None:
             for party in parties
             if (months := owed[party.company_id])
         ],
-        # The monthly declarations of the lot up to the termination, company by company (a
-        # company that left the site owes none after its last month, one that joined none
-        # before its first), not « mois × entreprises »: those received plus those still owed,
-        # over the same companies, so that « X sur Y, Z encore attendues » always adds up
-        # (X + Z = Y). A month the facilitator recorded outside the months asked of its company
-        # (before its first month, after its last) counts as received and as expected: it was
-        # declared, its hours are in the totals; counting it in X alone read « 4 sur 3 ».
-        "owed_count": sum(len(months) for months in owed.values()),
-        "expected_count": declarations_received(session, clause)
-        + sum(len(months) for months in owed.values()),
+        # Its counts (« X sur Y, Z encore attendues ») are the end's, ``end_declarations``.
     }
 
 
