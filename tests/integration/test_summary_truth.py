@@ -48,7 +48,15 @@ from workflow.adapters.reports import figure_lines as summary_figure_lines
 from workflow.adapters.reports import of_month
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import add_months, at_local
-from workflow.domain.summary import PACE_TOLERANCE, summary_due_at
+from workflow.domain.summary import (
+    PACE_TOLERANCE,
+    Pace,
+    awaiting,
+    owed_hours,
+    paced_lots,
+    summary_due_at,
+    unreceived_declarations,
+)
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.services.annual_report import AnnualReport, compile_annual_report
@@ -291,14 +299,22 @@ def check_email(app: App, email: Email, *, ladders: bool) -> MonthlySummary:
         assert pace is not None, what
         parts = re.fullmatch(
             r"(.+) des heures prévues réalisées pour (.+) du temps écoulé, "
-            r"(en retard|dans le rythme|en avance)",
+            r"(en retard|dans le rythme|en avance|rythme à confirmer "
+            r"\((\d+) déclarations? non reçues?\))",
             pace,
         )
         assert parts, what
         assert close(parts[1], progress.pace_fraction), what
         assert close(parts[2], progress.time_fraction), what
-        assert (parts[3] == "en retard") == progress.behind, what
-        if targets:
+        # To be confirmed while the paced lots still owe declarations of the months up to
+        # this one (late or not due yet), unless ahead without them or behind whatever they
+        # bring (each at most its lot's monthly share): as many as said.
+        paced = paced_lots(summary.clauses)
+        owed = unreceived_declarations(declarations, paced)
+        judged = awaiting(progress, owed, owed_hours(declarations, paced))
+        assert (parts[3] == "en retard") == judged.behind, what
+        assert int(parts[4] or 0) == (owed if judged.pace is Pace.UNCONFIRMED else 0), what
+        if parts[4] is None and targets:
             # Recomputed from the clause table (rounded figures: one point of slack), with the
             # documented tolerance of PACE_TOLERANCE (5 points) either way.
             done_share, time_share = done / targets * 100, weighted / targets * 100

@@ -360,6 +360,10 @@ def test_the_hours_form_records_what_impose_hours_records(app: App, site: TestCl
     by_web, by_app = twins(app, Stage.EXECUTION)
     web_count, app_count = len(history_rows(app, by_web)), len(history_rows(app, by_app))
     reason = "Avenant n° 2 du 12 mai 2026"
+    # Each row says the figure it replaces: each twin's own.
+    web_was = clause_detail(app, by_web).summary.hours_target
+    app_was = clause_detail(app, by_app).summary.hours_target
+    assert web_was is not None and app_was is not None
 
     sent = site.post(
         f"/clauses/{by_web}/heures",
@@ -369,8 +373,12 @@ def test_the_hours_form_records_what_impose_hours_records(app: App, site: TestCl
     clause_app.impose_hours(app, by_app, 1200, reason=reason, actor=ACTOR)
 
     assert sent.status_code == 303
-    assert rows_after(app, by_web, web_count) == rows_after(app, by_app, app_count)
-    assert rows_after(app, by_web, web_count)[0][0::3] == ("hours_override", ACTOR)
+    [web_row] = rows_after(app, by_web, web_count)
+    [app_row] = rows_after(app, by_app, app_count)
+    assert web_row[:4] == app_row[:4]
+    assert web_row[0::3] == ("hours_override", ACTOR)
+    assert web_row[4] == f"heures imposées : {french_hours(web_was)} → 1\u202f200\u00a0h ; {reason}"
+    assert app_row[4] == f"heures imposées : {french_hours(app_was)} → 1\u202f200\u00a0h ; {reason}"
     web, direct = clause_detail(app, by_web), clause_detail(app, by_app)
     assert (web.summary.hours_override, web.override_reason) == (1200, reason)
     assert (direct.summary.hours_override, direct.override_reason) == (1200, reason)

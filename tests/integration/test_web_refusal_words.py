@@ -290,13 +290,14 @@ def test_the_online_form_names_every_problem_of_every_line_and_records_nothing(
         text = visible(refused.text)
         for line, field, words in [
             (1, "heures", "« abc » n'est pas un nombre."),
-            (1, "type de contrat", "choisissez une valeur dans la liste."),
-            (1, "modalité", "choisissez une valeur dans la liste."),
-            (1, "critère d'éligibilité", "choisissez une valeur dans la liste."),
+            # A choice refused is said as a file's import says it (``domain.choices``).
+            (1, "type de contrat", "«\u00a0inconnu\u00a0» n'est pas reconnu. Valeurs acceptées :"),
+            (1, "modalité", "valeur manquante : choisissez une valeur dans la liste :"),
+            (1, "critère d'éligibilité", "valeur manquante : choisissez une valeur dans la"),
             (2, "heures", "250"),
             (3, "référence", "« P-NEUF-1 » figure déjà ligne 1."),
             (3, "heures", "indiquez les heures"),
-            (3, "modalité", "choisissez une valeur dans la liste."),
+            (3, "modalité", "«\u00a0autre\u00a0» n'est pas reconnu. Valeurs acceptées :"),
         ]:
             assert f"ligne {line}, {field}" in text and words in text, (line, field)
         assert text.count("ligne 1, ") == 4 and text.count("ligne 3, ") == 3

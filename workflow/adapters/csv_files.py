@@ -29,8 +29,9 @@ from typing import TypeVar
 
 from workflow.adapters.safe_cells import plain_text
 from workflow.domain.characters import forbidden_character, shown
+from workflow.domain.choices import ChoiceList, choice_problem, match_choice
 from workflow.domain.hours import parse_decimal, parse_ratio
-from workflow.domain.vocabulary import match_label, normalise
+from workflow.domain.vocabulary import normalise
 from workflow.errors import ClausesError, FieldError, FileRefused, InputRefused
 
 E = TypeVar("E", bound=StrEnum)
@@ -706,19 +707,19 @@ class RowReader:
             self.fail(key, f"« {raw} » n'est pas un mois (mm/aaaa, par exemple 10/2026).")
         return value
 
-    def choice(
-        self, key: str, labels: dict[E, str], aliases: dict[str, E], *, required: bool = True
-    ) -> E | None:
+    def choice(self, key: str, choices: ChoiceList[E], *, required: bool = True) -> E | None:
+        """The value a cell chooses from one of a declaration line's lists (contract, delivery
+        mode, criterion), or None with its problem recorded in the words the web form and the
+        API use (``domain.choices.choice_problem``: the value refused, the one probably meant,
+        the accepted values), after the file's line and column. An empty cell of an optional
+        column is no problem; of a required one, it is said missing with the accepted values."""
         raw = self.raw(key)
-        if not raw:
-            if required:
-                self.fail(key, "valeur manquante.")
+        if not raw.strip() and not required:
             return None
-        value = match_label(raw, labels, aliases)
-        if value is None:
-            accepted = " ; ".join(f"« {label} »" for label in labels.values())
-            self.fail(key, f"« {raw} » n'est pas reconnu. Valeurs acceptées : {accepted}.")
-        return value
+        found = match_choice(choices, raw)
+        if found is None:
+            self.fail(key, choice_problem(choices, raw))
+        return found
 
 
 def luhn_ok(digits: str) -> bool:

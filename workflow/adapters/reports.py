@@ -43,7 +43,15 @@ from workflow.adapters.templates import (
 )
 from workflow.adapters.templates import french_percent as _french_percent
 from workflow.domain.french_numbers import LOCALE
-from workflow.domain.summary import Pace, combine_progress, pace_of
+from workflow.domain.summary import (
+    Pace,
+    awaiting,
+    combine_progress,
+    owed_hours,
+    pace_of,
+    paced_lots,
+    unreceived_declarations,
+)
 
 if TYPE_CHECKING:
     from workflow.domain.monthly_summary import (
@@ -101,6 +109,32 @@ class Table:
 
 def french_percent(value: Decimal | None) -> str:
     return "–" if value is None else _french_percent(value)
+
+
+def judged(figures: Figures, paced: Mapping[int, Decimal | None] | None) -> Progress:
+    """A scope's progress with the declarations its paced lots (``paced``: ``paced_lots`` of
+    the summary's clauses) still owe for the month and the months before it
+    (``unreceived_declarations``): its pace « à confirmer » while they are not in, unless ahead
+    without them. ``paced`` None: the rule of the emails written before 6 December 2026, the
+    pace judged on the hours declared whatever was still owed (``audit verify`` compares those
+    emails with what they printed then)."""
+    if paced is None:
+        return figures.progress
+    declarations = figures.declarations
+    return awaiting(
+        figures.progress,
+        unreceived_declarations(declarations, paced),
+        owed_hours(declarations, paced),
+    )
+
+
+def judged_lots(
+    summary: MonthlySummary, *, confirm_pace: bool = True
+) -> dict[int, Decimal | None] | None:
+    """The ``paced`` argument of ``judged`` for ``summary``'s scopes, worked out once: a buyer's
+    declarations only name its own lots, so one set serves every scope. None with
+    ``confirm_pace`` False (the older rule, see ``judged``)."""
+    return paced_lots(summary.clauses) if confirm_pace else None
 
 
 def _pace(progress: Progress, terminated: Sequence[date] = ()) -> str:
@@ -166,8 +200,17 @@ def pace_phrase(progress: Progress, terminated: Sequence[date] = ()) -> str | No
         return None
     done_text, elapsed_text = _percent_pair(done, elapsed)
     return f"{done_text} des heures prévues réalisées pour {elapsed_text} du temps écoulé, " + (
-        terminated_words(terminated) or pace.label
+        terminated_words(terminated) or _verdict(pace, progress.unreceived)
     )
+
+
+def _verdict(pace: Pace, unreceived: int) -> str:
+    """The verdict's words; to be confirmed, with how many declarations it waits for: « rythme
+    à confirmer (2 déclarations non reçues) »."""
+    if pace is not Pace.UNCONFIRMED:
+        return pace.label
+    waiting = french_count(unreceived, "déclaration non reçue", "déclarations non reçues")
+    return f"rythme {pace.label} ({waiting})"
 
 
 def declarations_phrase(
@@ -313,11 +356,12 @@ def earlier_pending_phrase(declarations: Declarations, with_buyer: bool) -> str 
     return text
 
 
-def figure_lines(summary: MonthlySummary) -> list[tuple[str, str]]:
+def figure_lines(summary: MonthlySummary, *, confirm_pace: bool = True) -> list[tuple[str, str]]:
     """The summary's headline figures, as (label, value): the emails, the CLI and the HTML
-    report print these very lines."""
+    report print these very lines. ``confirm_pace`` False: the pace as judged before 6
+    December 2026 (``judged``)."""
     figures = summary.overall
-    p = figures.progress
+    p = judged(figures, judged_lots(summary, confirm_pace=confirm_pace))
     people = figures.participants
     month = french_month(summary.month)
     cumulated = f"{french_hours(p.hours_cumulated)} sur {french_hours(p.hours_target)} prévues"
@@ -374,8 +418,8 @@ _PROGRESS_COLUMNS = (
 )
 
 
-def _progress_row(figures: Figures) -> tuple[Any, ...]:
-    p = figures.progress
+def _progress_row(figures: Figures, paced: Mapping[int, Decimal | None]) -> tuple[Any, ...]:
+    p = judged(figures, paced)
     return (
         p.clauses,
         p.hours_target,
@@ -389,12 +433,13 @@ def _progress_row(figures: Figures) -> tuple[Any, ...]:
 
 def progress_table(summary: MonthlySummary) -> Table:
     """The « Avancement » sheet: the hours against the target, for each scope."""
+    paced = paced_lots(summary.clauses)
     return _scoped_table(
         summary,
         "Avancement",
         "Heures d'insertion : mois, cumul et objectif",
         _PROGRESS_COLUMNS,
-        lambda f: [_progress_row(f)],
+        lambda f: [_progress_row(f, paced)],
         keep_zeros=True,
     )
 
@@ -756,9 +801,14 @@ def _lateness(progress: Progress, terminated: object = None) -> tuple[bool, Deci
     rule applied to them (``Progress.behind`` works both out again at each call, and an email
     ranks a territory's 74,000 clauses). A scope or a lot whose pace is no longer judged, its
     contract terminated (``terminated``: a date, or the dates of ``Figures.terminated``), is
-    not behind."""
+    not behind; nor one whose pace is to be confirmed (``Progress.unreceived``)."""
     done, elapsed = progress.pace_fraction, progress.time_fraction
-    if terminated or done is None or elapsed is None or pace_of(done, elapsed) is not Pace.BEHIND:
+    if (
+        terminated
+        or done is None
+        or elapsed is None
+        or pace_of(done, elapsed, progress.unreceived, progress.owed_share) is not Pace.BEHIND
+    ):
         return True, Decimal(0)
     return False, done - elapsed
 
@@ -796,7 +846,10 @@ def _nothing(progress: Progress) -> bool:
 
 
 def email_tables(
-    summary: MonthlySummary, files: Mapping[LongTable, str] | None = None
+    summary: MonthlySummary,
+    files: Mapping[LongTable, str] | None = None,
+    *,
+    confirm_pace: bool = True,
 ) -> list[dict[str, Any]]:
     """The tables of a summary email: at most five narrow columns, so that they fit a 600 px
     message (the full tables, one column per figure and one line per scope, are in the
@@ -808,7 +861,8 @@ def email_tables(
     lines: the buyers and clauses that need attention most, the first missing declarations.
     One more line adds the others up, so that the columns still add up to the headline; a note
     under the table says how many lines are left out and where they are in full (``files``:
-    where each table's CSV file is, by default an attachment of its own name)."""
+    where each table's CSV file is, by default an attachment of its own name). A buyer's
+    « Rythme » is ``judged`` (``confirm_pace`` False: as before 6 December 2026)."""
     month = french_month(summary.month)
     with_buyer = not summary.for_buyer
     figures = summary.overall
@@ -818,19 +872,24 @@ def email_tables(
     missing_by_clause = Counter(m.clause_id for m in figures.declarations.missing)
     if with_buyer:
         missing_by_buyer = Counter(m.buyer_id for m in figures.declarations.missing)
-        listed = [b for b in summary.buyers if b.figures.progress.clauses]
+        paced = judged_lots(summary, confirm_pace=confirm_pace)
+        # Each buyer's progress as its row says it: one whose pace waits for declarations is
+        # not ranked among those behind, its missing declarations rank it.
+        listed = [
+            (b, judged(b.figures, paced)) for b in summary.buyers if b.figures.progress.clauses
+        ]
         shown, others = _first(
             listed,
-            lambda b: (
-                *_lateness(b.figures.progress, b.figures.terminated),
-                -missing_by_buyer[b.buyer_id],
+            lambda bp: (
+                *_lateness(bp[1], bp[0].figures.terminated),
+                -missing_by_buyer[bp[0].buyer_id],
             ),
         )
-        rows = [(b.name, b.figures.progress, b.figures.terminated) for b in shown]
+        rows = [(b.name, p, b.figures.terminated) for b, p in shown]
         note = None
         if others:
             rest = f"… et {french_count(len(others), 'autre donneur', 'autres donneurs')} d'ordre"
-            rows.append((rest, combine_progress(b.figures.progress for b in others), ()))
+            rows.append((rest, combine_progress(p for _, p in others), ()))
             note = (
                 f"Les {french_number(len(shown))} donneurs d'ordre qui demandent le plus "
                 "d'attention (en retard sur le rythme, le plus grand retard d'abord, puis "
@@ -1056,9 +1115,14 @@ class EmailFiles:
 
 def _wide_csv(table: Table) -> bytes:
     """One table as a CSV file for French Excel, a line per row and a column per column (``;``,
-    decimal commas, UTF-8 with a BOM); percentages as numbers of percent, as in the tidy CSV."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    decimal commas, UTF-8 with a BOM); percentages as numbers of percent, as in the tidy CSV.
+
+    Encoded as it is written, into bytes: a ``StringIO`` held the whole text (two bytes a
+    character once a « – » is in it), then a copy, then the bytes, 43 MB at once for the
+    10 MB clauses' file of a 10^5-lot territory, the peak of the whole 08:00 pass."""
+    buffer = io.BytesIO()
+    text = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
     writer.writerow([csv_text(c.title) for c in table.columns])
     # Each column's kind read once, not once a cell: the clauses' file has 74,000 lines.
     kinds = [(c.is_label, c.kind) for c in table.columns]
@@ -1069,7 +1133,9 @@ def _wide_csv(table: Table) -> bytes:
                 for v, (label, kind) in zip(row, kinds, strict=True)
             ]
         )
-    return buffer.getvalue().encode("utf-8-sig")
+    text.flush()
+    text.detach()  # the wrapper would close the buffer when collected
+    return buffer.getvalue()
 
 
 def email_files(summary: MonthlySummary) -> EmailFiles:

@@ -65,11 +65,13 @@ from workflow.domain.stages import (
     allowed_events,
 )
 from workflow.domain.summary import (
+    awaiting,
     clause_progress,
     days_suspended,
     elapsed_fraction,
     last_month_due,
     month_end,
+    monthly_share,
 )
 from workflow.domain.terminations import Termination
 from workflow.domain.vocabulary import PartyRole
@@ -82,7 +84,11 @@ from workflow.services.clauses import (
     PARAMETER_STAGES,
     award_changes_of,
 )
-from workflow.services.declaration_views import ExpectedDeclaration, expected_declarations
+from workflow.services.declaration_views import (
+    OWED_STATES,
+    ExpectedDeclaration,
+    expected_declarations,
+)
 from workflow.services.lot_calendars import suspensions
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -503,7 +509,9 @@ class ClausePage:
     #: of the time passed and of the period.
     days_suspended: int
     #: « 55,0 % des heures prévues réalisées pour 54,9 % du temps écoulé, dans le rythme »: the
-    #: pace at the end of ``pace_month`` in the words of the monthly summary of that month.
+    #: pace at the end of ``pace_month`` in the words of the monthly summary of that month;
+    #: « … rythme à confirmer (1 déclaration non reçue) » while a declaration of a month up to
+    #: ``pace_month`` is still owed (``owed_through``).
     pace_said: str | None
     #: The event « Avancer à l'étape suivante » takes, None at a final stage.
     next_event: ClauseEvent | None
@@ -680,6 +688,13 @@ def _the_clause(session: Session, clause_id: int) -> Clause:
     return found
 
 
+def owed_through(lines: Sequence[ExpectedDeclaration], month: date) -> int:
+    """The declarations of months up to ``month`` still owed (late, not due yet, or their call
+    to come: ``OWED_STATES``): hours the pace at the end of ``month`` may lack, as the monthly
+    summary counts them (``summary.unreceived_declarations``)."""
+    return sum(1 for line in lines if line.month <= month and line.state in OWED_STATES)
+
+
 def clause_page(app: App, clause_id: int) -> ClausePage:
     """The clause N° ``clause_id`` (``NotFound`` if none) with its calendar, history and pace."""
     today = local_date(app.clock(), app.settings.zone)
@@ -727,6 +742,9 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
     hours_through = sum((h for m, h in declared.items() if m <= pace_month), Decimal(0))
     elapsed = elapsed_fraction(start, end, month_end(pace_month), off)
     months = sorted({line.month for line in lines})
+    # As the monthly summary judges it: the declarations still owed up to the month the pace
+    # is said at, each able to bring at most the lot's monthly share (``summary.pace_of``).
+    owed, share = owed_through(lines, pace_month), monthly_share(target, start, end)
     return ClausePage(
         detail=detail,
         today=today,
@@ -742,7 +760,13 @@ def clause_page(app: App, clause_id: int) -> ClausePage:
         expected_today=expected_by(month_end(pace_month), target, start, end, off),
         elapsed=elapsed,
         days_suspended=days_suspended(off, start, end),
-        pace_said=pace_phrase(clause_progress(target, Decimal(0), hours_through, elapsed)),
+        pace_said=pace_phrase(
+            awaiting(
+                clause_progress(target, Decimal(0), hours_through, elapsed),
+                owed,
+                None if share is None else share * owed,
+            )
+        ),
         next_event=next_event(summary.stage),
         actions=actions_of(summary.stage),
         award_lines=award_lines,

@@ -378,12 +378,15 @@ def award_clause(
     planned_end_date: date,
     actor: str | None = None,
     joining_from: date | None = None,
+    reason: str | None = None,
+    reason_field: str = "Motif",
 ) -> AwardRecorded:
     """Record who won the lot (exactly one holder, co-contractors, subcontractors) and when the
     work runs; recording it again corrects it (each change in the history, the buyer told once)
     or, with the same data, changes nothing. Returns what it did and the clause as it is then.
     During the works, the companies added declare from ``joining_from`` (a month; by default
-    the current one)."""
+    the current one). ``reason`` says why (optional), kept in the history row, never told to
+    the buyer; ``reason_field`` names it as the interface does."""
     with unit_of_work(app, actor) as unit:
         found = find_clause(unit.session, clause)
         clause_id = found.id
@@ -399,6 +402,8 @@ def award_clause(
             publish=unit.app.publish,
             joining_from=joining_from,
             zone=unit.app.settings.zone,
+            reason=reason,
+            reason_field=reason_field,
         )
         result, changes = outcome.result, outcome.changes
     return AwardRecorded(result, changes, clause_detail(app, clause_id))

@@ -124,7 +124,8 @@ def add_participant(
 
     The same rules as a declaration file that brings a new participant: a criterion, a birth
     year of someone at least 14 this year, a proof of 200 characters at most; and a reference
-    that a spreadsheet would not read as a formula."""
+    that a spreadsheet would not read as a formula nor reads as a person's name
+    (``services.participants.new_reference_problem``, the import's very check)."""
     with unit_of_work(app, actor) as unit:
         zone = app.settings.zone
         today = local_date(unit.now, zone)

@@ -68,7 +68,26 @@ class StageCount:
 
 
 @dataclass(frozen=True, slots=True)
-class MissingDeclaration:
+class CompanyLot:
+    """A company on a lot, as the summary's lists name it (« Marché lot 2 – Titre »)."""
+
+    clause_id: int
+    buyer_id: int
+    buyer: str
+    company_id: int
+    company: str
+    market: str
+    lot: str
+    title: str
+
+    @property
+    def lot_label(self) -> str:
+        lot = f" lot {self.lot}" if self.lot else ""
+        return f"{self.market}{lot} – {self.title}"
+
+
+@dataclass(frozen=True, slots=True)
+class MissingDeclaration(CompanyLot):
     """A company's declaration of the month not received (a company, never a participant).
 
     Late ones (``Declarations.missing``) carry no dates. One not due yet
@@ -78,51 +97,25 @@ class MissingDeclaration:
     None when not known).
     """
 
-    clause_id: int
-    buyer_id: int
-    buyer: str
-    company_id: int
-    company: str
-    market: str
-    lot: str
-    title: str
     due_on: date | None = None
     call_at: datetime | None = None
     #: Its lot suspended at the summary's moment: its call, or its due date, waits for the
     #: resumption.
     suspended: bool = False
 
-    @property
-    def lot_label(self) -> str:
-        lot = f" lot {self.lot}" if self.lot else ""
-        return f"{self.market}{lot} – {self.title}"
-
 
 @dataclass(frozen=True, slots=True)
-class EarlierMissing:
+class EarlierMissing(CompanyLot):
     """A company x lot's declarations of months before the summary's still missing at its
     moment (a late start's skipped months, a month never declared): each month late by the
     rule of ``is_late``, not received, not released (the lot closed or abandoned then, or the
     month after its end). A company, never a participant."""
 
-    clause_id: int
-    buyer_id: int
-    buyer: str
-    company_id: int
-    company: str
-    market: str
-    lot: str
-    title: str
     months: tuple[date, ...]  # in order
-
-    @property
-    def lot_label(self) -> str:
-        lot = f" lot {self.lot}" if self.lot else ""
-        return f"{self.market}{lot} – {self.title}"
 
 
 @dataclass(frozen=True, slots=True)
-class EarlierPending:
+class EarlierPending(CompanyLot):
     """A company x lot's declaration of a month before the summary's still expected at its
     moment and not late yet: its due date pushed past the summary's moment by a suspension (a
     resumption on 20 May moved March's due date to 25 May). Said among the earlier months
@@ -131,23 +124,10 @@ class EarlierPending:
     lose it. ``due_on`` None: the lot still suspended at the summary's moment, its due date
     waiting for the resumption."""
 
-    clause_id: int
-    buyer_id: int
-    buyer: str
-    company_id: int
-    company: str
-    market: str
-    lot: str
-    title: str
     month: date
     due_on: date | None
     #: Its lot was suspended after the call: its due date was pushed (« échéance reportée »).
     pushed: bool = False
-
-    @property
-    def lot_label(self) -> str:
-        lot = f" lot {self.lot}" if self.lot else ""
-        return f"{self.market}{lot} – {self.title}"
 
 
 @dataclass(frozen=True)
@@ -165,6 +145,11 @@ class Declarations:
     #: The declarations of earlier months still expected and not due yet (``EarlierPending``),
     #: in the order of ``earlier``: not in ``earlier_count``.
     earlier_pending: tuple[EarlierPending, ...] = ()
+    #: Among ``expected`` (and received): the month's declarations recorded for a month not
+    #: asked of their company (before its first month on the lot, after its last, spent entirely
+    #: suspended), counted since 6 December 2026 (``company_months``): the audit takes them out
+    #: again to read an email written before.
+    unasked: int = 0
 
     @property
     def earlier_count(self) -> int:

@@ -1,5 +1,6 @@
-"""What may be recorded about a participant: sex, birth year, the proof of eligibility; and
-when a participant counts as active (``worked``).
+"""What may be recorded about a participant: sex, birth year, the proof of eligibility; what
+a reference may not be (a name, ``name_problem``); and when a participant counts as active
+(``worked``).
 
 Pure rules shared by the CLI and the declaration import. Only the birth year is kept (GDPR), so
 the age rule works on years: someone must be at least ``MIN_AGE`` during the current year.
@@ -55,6 +56,74 @@ def parse_birth_year(text: str) -> int | None:
     """Four digits such as ``1987`` (spaces around forgiven); None otherwise."""
     raw = text.strip()
     return int(raw) if re.fullmatch(r"\d{4}", raw) else None
+
+
+#: A word of a person's name: letters only, joined by a hyphen or an apostrophe (« Jean-Marc »,
+#: « N'Diaye »); a digit, a dot or any other sign makes it a code, not a name.
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+#: What parts the words of what was typed (« DUPONT, Marie »).
+_NAME_GAP = re.compile(r"[\s,]+")
+#: The example of a reference said to whoever typed a name.
+REFERENCE_EXAMPLE = "P-0042"
+
+
+#: Words that name a role or a group, not a person: « Salarié Un », « Agent ETTI », « Équipe
+#: Nord » are codes a facilitator may give (review: refused as names at first).
+_ROLE_WORDS = frozenset(
+    {
+        "salarie",
+        "salariee",
+        "agent",
+        "apprenti",
+        "apprentie",
+        "interimaire",
+        "stagiaire",
+        "jeune",
+        "ouvrier",
+        "ouvriere",
+        "compagnon",
+        "personne",
+        "participant",
+        "participante",
+        "equipe",
+        "poste",
+        "beneficiaire",
+    }
+)
+
+
+def _name_word(word: str) -> bool:
+    """A word that may be part of a person's name: two letters or more, not a role word, not
+    an acronym (all capitals, four letters at most: « BTP », « ETTI », « QPV »)."""
+    if len(word) < 2 or (word.isupper() and len(word) <= 4):
+        return False
+    return normalise(word) not in _ROLE_WORDS
+
+
+def looks_like_a_name(reference: str) -> bool:
+    """Whether ``reference`` is written as a person's first and last name: two words or more of
+    letters only, no digit, two of them name words (``_name_word``), whatever their case
+    (« Jean Dupont », « DUPONT Marie », « jean dupont », « Marie-Claire de la Tour »).
+    References are codes: « P-0007 », « P0000012 », « PRV-12 », « P-WEB-1 » all hold a digit
+    or are one word; a single letter, a role or an acronym does not make a name (« Salarié A »,
+    « Agent ETTI », « Jeune QPV », « AB CD »)."""
+    words = [word for word in _NAME_GAP.split(reference) if word]
+    if len(words) < 2 or not all(_NAME_WORD.fullmatch(word) for word in words):
+        return False
+    return sum(1 for word in words if _name_word(word)) >= 2
+
+
+def name_problem(reference: str) -> str | None:
+    """Why ``reference`` cannot be given to a new participant because it reads as a name (DOMAIN:
+    the service keeps no names, a participant is known by a pseudonymous reference), in French;
+    None when it can. Said after the line and field: « ligne 2, référence : … »."""
+    if not looks_like_a_name(reference):
+        return None
+    return (
+        f"« {reference} » ressemble à un nom : n'indiquez pas le nom de la personne, mais sa "
+        f"référence (ex. {REFERENCE_EXAMPLE}), celle que vous lui donnez chaque mois ; le service "
+        "ne garde aucun nom."
+    )
 
 
 def clean_proof(text: str) -> str:

@@ -6,15 +6,19 @@ them as percentages); ``None`` means "cannot be said" (no target, no dates), nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import add_months, add_working_days, at_local, due_date, month_start
+
+if TYPE_CHECKING:
+    from workflow.domain.monthly_summary import ClauseLine, Declarations
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -131,6 +135,9 @@ class Pace(StrEnum):
     BEHIND = "behind"
     ON_PACE = "on_pace"
     AHEAD = "ahead"
+    #: Declarations owed for the months the hours are counted up to are not in: the hours that
+    #: decide between « en retard » and « dans le rythme » are not known (``pace_of``).
+    UNCONFIRMED = "unconfirmed"
 
     @property
     def label(self) -> str:
@@ -141,21 +148,43 @@ PACE_LABELS: dict[Pace, str] = {
     Pace.BEHIND: "en retard",
     Pace.ON_PACE: "dans le rythme",
     Pace.AHEAD: "en avance",
+    Pace.UNCONFIRMED: "à confirmer",
 }
 
 
-def pace_of(done_share: Decimal | None, elapsed: Decimal | None) -> Pace | None:
+def pace_of(
+    done_share: Decimal | None,
+    elapsed: Decimal | None,
+    unreceived: int = 0,
+    owed_share: Decimal | None = None,
+) -> Pace | None:
     """The verdict for a share of the target done against a share of the time elapsed.
 
     Behind only when the hours are more than ``PACE_TOLERANCE`` below the time, ahead only when
     more than that above it; None when either side cannot be said.
+
+    ``unreceived``: declarations owed for the months counted and not received (late, or not
+    due yet). Their hours can only add to ``done_share``: ahead stays true without them, but
+    neither « en retard » nor « dans le rythme » can be said, the verdict is to be confirmed
+    (user trial: « 0 % des heures prévues réalisées pour 4 % du temps écoulé, dans le
+    rythme » while both declarations of the lot's first month were missing).
+
+    ``owed_share``: at most what they could add, in shares of the target (``owed_hours``): a
+    scope still more than ``PACE_TOLERANCE`` behind with them is « en retard » whatever they
+    bring. Without it, one month never declared would leave a lot far behind « à confirmer »
+    to the end of its contract (review: « 3 % … pour 70 % du temps écoulé, rythme à
+    confirmer »), and a territory, where some declaration is always owed, never behind.
     """
     if done_share is None or elapsed is None:
         return None
-    if done_share < elapsed - PACE_TOLERANCE:
-        return Pace.BEHIND
     if done_share > elapsed + PACE_TOLERANCE:
         return Pace.AHEAD
+    if unreceived > 0:
+        if owed_share is not None and done_share + owed_share < elapsed - PACE_TOLERANCE:
+            return Pace.BEHIND
+        return Pace.UNCONFIRMED
+    if done_share < elapsed - PACE_TOLERANCE:
+        return Pace.BEHIND
     return Pace.ON_PACE
 
 
@@ -179,6 +208,11 @@ class Progress:
       the share of their time elapsed at that same end (``expected / paced_target``, where
       ``expected`` is target x elapsed fraction summed over them). Like with like: a clause
       without dates neither adds hours to one side nor time to the other.
+
+    ``unreceived``: the declarations the paced clauses owe for months up to the end the hours
+    are counted to, not received (``unreceived_declarations``): hours ``paced_done`` may lack,
+    so the pace is « à confirmer » unless ahead without them (``pace_of``). 0 unless set
+    (``awaiting``): the hours alone do not know what is missing.
     """
 
     clauses: int
@@ -188,6 +222,10 @@ class Progress:
     expected: Decimal | None
     paced_target: int = 0
     paced_done: Decimal = ZERO
+    unreceived: int = 0
+    #: At most the hours the ``unreceived`` declarations could add (``owed_hours``); None when
+    #: not known: the pace is then « à confirmer » as soon as one is owed.
+    owed: Decimal | None = None
 
     @property
     def target_fraction(self) -> Decimal | None:
@@ -209,7 +247,14 @@ class Progress:
     @property
     def pace(self) -> Pace | None:
         """The "rythme" verdict (see ``pace_of``); None when it cannot be said."""
-        return pace_of(self.pace_fraction, self.time_fraction)
+        return pace_of(self.pace_fraction, self.time_fraction, self.unreceived, self.owed_share)
+
+    @property
+    def owed_share(self) -> Decimal | None:
+        """``owed`` in shares of the paced target, as ``pace_of`` reads it."""
+        if not self.unreceived or self.owed is None:
+            return None
+        return fraction(self.owed, self.paced_target)
 
     @property
     def behind(self) -> bool:
@@ -231,9 +276,11 @@ def clause_progress(
 
 def combine_progress(parts: Iterable[Progress]) -> Progress:
     """Add clauses up; the pace only counts the clauses that have both a target and dates."""
-    clauses, target, paced_target = 0, 0, 0
+    clauses, target, paced_target, unreceived = 0, 0, 0, 0
     month, cumulated, paced_done = ZERO, ZERO, ZERO
     expected: Decimal | None = None
+    # Unknown as soon as one part's is: a bound cannot be added from parts without one.
+    owed: Decimal | None = ZERO
     for part in parts:
         clauses += part.clauses
         month += part.hours_month
@@ -243,7 +290,20 @@ def combine_progress(parts: Iterable[Progress]) -> Progress:
             expected = (expected or ZERO) + part.expected
             paced_target += part.paced_target
             paced_done += part.paced_done
-    return Progress(clauses, target, month, cumulated, expected, paced_target, paced_done)
+            unreceived += part.unreceived
+            if part.unreceived:
+                owed = None if owed is None or part.owed is None else owed + part.owed
+    return Progress(
+        clauses,
+        target,
+        month,
+        cumulated,
+        expected,
+        paced_target,
+        paced_done,
+        unreceived,
+        owed if unreceived else None,
+    )
 
 
 def unpaced(progress: Progress) -> Progress:
@@ -251,7 +311,79 @@ def unpaced(progress: Progress) -> Progress:
     of the pace (``time_fraction``, ``pace_fraction`` and ``pace`` None), as for clauses without
     dates. For a scope of a monthly summary none of whose declarations of the month was due
     yet (``monthly_summary.Figures``)."""
-    return replace(progress, expected=None, paced_target=0, paced_done=ZERO)
+    return replace(
+        progress, expected=None, paced_target=0, paced_done=ZERO, unreceived=0, owed=None
+    )
+
+
+def awaiting(progress: Progress, unreceived: int, owed: Decimal | None = None) -> Progress:
+    """``progress`` whose paced clauses still owe ``unreceived`` declarations for the months
+    its hours are counted up to (``Progress.unreceived``), which could add at most ``owed``
+    hours (None: not known); as it is without a pace to judge."""
+    if progress.expected is None or (progress.unreceived, progress.owed) == (unreceived, owed):
+        return progress
+    return replace(progress, unreceived=unreceived, owed=owed if unreceived else None)
+
+
+def months_spanned(start: date, end: date) -> int:
+    """The calendar months a period touches, both ends included (1 for a period in one month)."""
+    return max(1, (end.year - start.year) * 12 + end.month - start.month + 1)
+
+
+def monthly_share(target: int | None, start: date | None, end: date | None) -> Decimal | None:
+    """A lot's target spread evenly over the months of its period: what one of its months'
+    declarations could bring at most, by the pace's own measure (a lot that declares its
+    share each month is exactly on pace). Its whole monthly share, though it may be split
+    between several companies: an owed declaration is never credited less than it could add."""
+    if target is None or start is None or end is None or end < start:
+        return None
+    return Decimal(target) / months_spanned(start, end)
+
+
+def paced_lots(lines: Iterable[ClauseLine]) -> dict[int, Decimal | None]:
+    """The clauses of ``lines`` whose pace is judged (a target and dates: ``clause_progress``),
+    those whose missing declarations leave the pace to be confirmed, each with its
+    ``monthly_share``: the most one of its owed declarations could add (``owed_hours``)."""
+    return {
+        line.clause_id: monthly_share(line.progress.hours_target, line.start_date, line.end_date)
+        for line in lines
+        if line.progress.expected is not None
+    }
+
+
+def owed_hours(declarations: Declarations, paced: Mapping[int, Decimal | None]) -> Decimal | None:
+    """At most the hours the declarations ``unreceived_declarations`` counts could add: each
+    credited with its lot's ``monthly_share``; None when one lot's share is not known."""
+    owed = ZERO
+    counts: dict[int, int] = {}
+    for owed_one in (*declarations.missing, *declarations.pending, *declarations.earlier_pending):
+        counts[owed_one.clause_id] = counts.get(owed_one.clause_id, 0) + 1
+    for earlier in declarations.earlier:
+        counts[earlier.clause_id] = counts.get(earlier.clause_id, 0) + len(earlier.months)
+    for clause_id, count in counts.items():
+        if clause_id not in paced:
+            continue
+        share = paced[clause_id]
+        if share is None:
+            return None
+        owed += share * count
+    return owed
+
+
+def unreceived_declarations(declarations: Declarations, paced: Container[int]) -> int:
+    """How many declarations of a monthly summary's scope the lots ``paced`` owe for the
+    summary's month and the months before it, not received at its moment: the month's missing
+    ones (late) and those not due yet, the earlier months' still missing and those still
+    expected (« attendues, pas encore dues »). The pace of the month compares the hours
+    declared up to its end with the time elapsed by then: each of these can still add hours
+    to it. A lot without a target or dates is on neither side of the pace: its own missing
+    declarations leave it as it is."""
+    count = sum(
+        1
+        for owed in (*declarations.missing, *declarations.pending, *declarations.earlier_pending)
+        if owed.clause_id in paced
+    )
+    return count + sum(len(e.months) for e in declarations.earlier if e.clause_id in paced)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from workflow.adapters.mail.message import Attachment
-from workflow.adapters.reports import EmailFiles, email_files, email_tables, figure_lines
+from workflow.adapters.reports import (
+    EmailFiles,
+    email_files,
+    email_tables,
+    figure_lines,
+    judged,
+    judged_lots,
+)
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import add_months
 from workflow.domain.monthly_summary import (
@@ -58,7 +65,8 @@ def summary_context(
         "month": summary.month,
         "buyer_name": summary.buyer_name,
         "figures": [{"label": label, "value": value} for label, value in figure_lines(summary)],
-        "behind": summary.overall.progress.behind,
+        # As the « Rythme » line says it: no alert while declarations it waits for are not in.
+        "behind": judged(summary.overall, judged_lots(summary)).behind,
         "tolerance_points": int(PACE_TOLERANCE * 100),
         "tables": [
             {**table, "html": table_html(table)}

@@ -18,6 +18,12 @@ it, and the receipt answers it. A withdrawn one is never written again by the st
 rewrite (``stale_promises``: waiting rows only) nor sent by « Renvoyer »
 (``ladder_keys.withdrawn_by_service``: « Retiré »).
 
+The receipt of the month declared again says it replaces the declaration cancelled
+(``replaced_cancellation``, read by ``notices.receipt_message``): the day it was cancelled, its
+hours and the reason. Whether the cancellation's email left says how: one that left (or may
+have) is answered (« comme je vous l'ai écrit »), one withdrawn here, refused or never written
+(nobody with an address) is never mentioned, the company never read it.
+
 A cancellation email's key names its declaration and instant, not its month
 (``emails.cancellations.cancellation_key``): the month is read from the lot's history row of
 that cancellation (``declarations.cancellation_reason``), the row the key was made from.
@@ -25,20 +31,89 @@ that cancellation (``declarations.cancellation_reason``), the row the key was ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import ClauseHistory, OutboxMessage
 from workflow.adapters.templates import remembered_date
 from workflow.emails.cancellations import KEY_PREFIX, KIND, cancellation_key
-from workflow.emails.phrases import month_phrase
-from workflow.services.declaration_facts import CANCELLED_REASON
+from workflow.emails.phrases import month_phrase, parse_hours
+from workflow.services.declaration_facts import CANCELLED_COUNTS, CANCELLED_REASON
 from workflow.services.declarations import DECLARATION_CANCELLED
-from workflow.services.outbox import NOT_LEFT, withdraw
+from workflow.services.outbox import NOT_LEFT, OutboxState, withdraw
 from workflow.services.stale_promises import AGAIN_MARK
 from workflow.settings import Settings
+
+#: A cancellation email in these states was read, or may have been: neither waiting, refused
+#: nor given up (``NOT_LEFT``), nor withdrawn before it left.
+MAY_HAVE_LEFT = tuple(
+    state.value for state in OutboxState if state not in (*NOT_LEFT, OutboxState.CANCELLED)
+)
+#: What separates the hours from the facilitator's own reason in a cancellation's history row.
+_REASON_MARK = " retirées) : "
+
+
+@dataclass(frozen=True)
+class ReplacedCancellation:
+    """The latest cancellation of a company's month, which a declaration of that month
+    recorded since replaces, as the lot's history row keeps it."""
+
+    at: datetime
+    total_hours: Decimal
+    #: The facilitator's words (``--reason``), without what the row adds about outcomes.
+    reason: str
+    #: Its email left, or may have: the company read « annulée, à déclarer de nouveau ».
+    told: bool
+
+
+def replaced_cancellation(
+    session: Session, *, clause_id: int, company_id: int, company: str, month: date
+) -> ReplacedCancellation | None:
+    """The latest cancellation of ``month`` of the company on the lot, None if it was never
+    cancelled. Read for a declaration of the month that replaced no recorded one: only a
+    cancellation deletes a declaration, so the latest one is the one it replaces. The company
+    is known by its email's key (its number), else, with no email written (nobody with an
+    address), by the name the row gives."""
+    phrase = month_phrase(month)
+    for moment, text in session.execute(
+        select(ClauseHistory.at, ClauseHistory.reason)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == DECLARATION_CANCELLED,
+        )
+        .order_by(ClauseHistory.at.desc(), ClauseHistory.id.desc())
+    ):
+        found = CANCELLED_REASON.fullmatch(text or "")
+        if found is None or found["month"] != phrase:
+            continue
+        key = cancellation_key(clause_id, company_id, int(found["id"]), moment)
+        states = set(
+            session.scalars(
+                select(OutboxMessage.state).where(
+                    OutboxMessage.clause_id == clause_id,
+                    OutboxMessage.kind == KIND,
+                    # Written again past its date (``stale_promises``): ``<key>~2``, the same.
+                    or_(OutboxMessage.key == key, OutboxMessage.key.like(f"{key}{AGAIN_MARK}%")),
+                )
+            )
+        )
+        if not states and found["company"] != company:
+            continue  # another company's month, or this one under a former name: none of ours
+        hours = parse_hours(found["hours"])
+        said = found.string[found.end("hours") + len(_REASON_MARK) :]
+        if (counts := CANCELLED_COUNTS.search(said)) is not None:
+            said = said[: counts.start()]
+        return ReplacedCancellation(
+            at=moment,
+            total_hours=hours if hours is not None else Decimal(0),
+            reason=said.strip(),
+            told=bool(states & set(MAY_HAVE_LEFT)),
+        )
+    return None
 
 
 def withdraw_cancellations(

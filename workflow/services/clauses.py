@@ -28,6 +28,7 @@ from workflow.adapters.orm import (
 )
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import local_date, month_start
+from workflow.domain.characters import forbidden_character, shown
 from workflow.domain.events import (
     AwardChange,
     AwardCorrected,
@@ -299,6 +300,11 @@ def set_hours_override(
         raise InputRefused(
             "Heures imposées : indiquez la raison (--reason), elle est gardée à l'historique."
         )
+    if clause.hours_override == hours and clause.override_reason == reason.strip():
+        # Typed twice: the same figure for the same reason changes nothing, and a row
+        # « 5 000 h → 5 000 h » would tell a change that did not happen.
+        return clause
+    before = clause.hours_target
     clause.hours_override = hours
     clause.override_reason = reason.strip()
     add_history(
@@ -306,10 +312,19 @@ def set_hours_override(
         clause,
         event="hours_override",
         actor=actor,
-        reason=f"{hours} h imposées : {reason.strip()}",
+        reason=hours_override_reason(before, hours, reason),
         now=now,
     )
     return clause
+
+
+def hours_override_reason(before: int | None, after: int, reason: str) -> str:
+    """The history row of hours imposed, worded as the other corrections' rows (« fin prévue :
+    31 mars 2027 → 30 juin 2027 ; avenant n° 2 »): « heures imposées : 4 725 h → 5 000 h ;
+    Avenant n° 1 ». The figure before is the one the clause stood at: imposed, else computed
+    (« non fixées » when the calculation note was incomplete)."""
+    was = french_hours(before) if before is not None else "non fixées"
+    return f"heures imposées : {was} → {french_hours(after)} ; {reason.strip()}"
 
 
 #: Stages in which the figures of the calculation note may still change; later, an amendment
@@ -385,6 +400,14 @@ AWARD_STAGES = frozenset({Stage.AWARD, Stage.EXECUTION, Stage.SUSPENDED})
 WORKS_STAGES = frozenset({Stage.EXECUTION, Stage.SUSPENDED})
 #: How the history row of a corrected award begins; its changes follow, `` ; `` apart.
 CORRECTION_PREFIX = "attribution corrigée : "
+#: What puts the facilitator's reason after the changes of a corrected award (``--reason``):
+#: « attribution corrigée : Démarrage : 1er octobre 2026 → 15 octobre 2026 ; motif : avenant
+#: n° 1 ». The readers of the changes (``award_changes_of``) cut the row at its first
+#: occurrence, so that a reason holding « → » or « ; » is never read as a change; rows written
+#: before it had no reason and read as they did.
+MOTIVE_MARK = " ; motif : "
+#: How long a reason may be (as the other corrections' ``Motif``).
+MOTIVE_LENGTH = 2000
 
 
 class AwardResult(StrEnum):
@@ -424,6 +447,7 @@ def record_award(
     publish: Publish,
     joining_from: date | None = None,
     zone: ZoneInfo | None = None,
+    reason: str | None = None,
 ) -> Clause:
     """Record who won the lot (the holder first) and when the work runs (``apply_award``)."""
     return apply_award(
@@ -437,6 +461,7 @@ def record_award(
         publish=publish,
         joining_from=joining_from,
         zone=zone,
+        reason=reason,
     ).clause
 
 
@@ -452,6 +477,8 @@ def apply_award(
     publish: Publish,
     joining_from: date | None = None,
     zone: ZoneInfo | None = None,
+    reason: str | None = None,
+    reason_field: str = "Motif",
 ) -> AwardOutcome:
     """Record who won the lot (the holder first) and when the work runs.
 
@@ -469,8 +496,15 @@ def apply_award(
     only (``reminders.rearm_lot`` on ``AwardCorrected``); a company that declared or was called
     stays in the award; the start moves after no month declared or called, the planned end
     before none.
+
+    ``reason`` (optional, as the other records' corrections: ``clauses buyer edit --reason``)
+    says why, kept at the end of the history row (``MOTIVE_MARK``), the first award's as a
+    correction's; never in the buyer's notice, which quotes no reason of the facilitator's for a
+    corrected award (``emails.notices.REASON_KINDS``). ``reason_field`` names it as the interface
+    does. With the same data nothing is recorded, the reason neither.
     """
     require_aware(now)
+    motive = _motive(reason, reason_field)
     clause = get_clause(session, clause_id, for_update=True)
     stage = Stage(clause.stage)
     if stage not in AWARD_STAGES:
@@ -595,7 +629,7 @@ def apply_award(
             clause,
             event="award_recorded",
             actor=actor,
-            reason=f"attribuée à {names}",
+            reason=f"attribuée à {names}" + (MOTIVE_MARK + motive if motive else ""),
             now=now,
         )
         clause.awarded_at = written.at
@@ -607,7 +641,7 @@ def apply_award(
         clause,
         event=AWARD_CORRECTED,
         actor=actor,
-        reason=award_correction_reason(changes),
+        reason=award_correction_reason(changes, motive),
         now=now,
     )
     publish(
@@ -623,18 +657,43 @@ def apply_award(
     return AwardOutcome(clause, AwardResult.CORRECTED, changes, added)
 
 
-def award_correction_reason(changes: tuple[AwardChange, ...]) -> str:
-    """``attribution corrigée : Démarrage : 2 mars 2026 → 16 mars 2026 ; …``."""
-    return CORRECTION_PREFIX + " ; ".join(f"{c.what} : {c.before} → {c.after}" for c in changes)
+def _motive(reason: str | None, field: str) -> str:
+    """The reason of an award or its correction, on one line ('' when none is given); a
+    control character is refused, as in every text a person types."""
+    problem = forbidden_character(reason or "")
+    if problem:
+        raise InputRefused(f"{field} : «\u00a0{shown(reason or '')}\u00a0» : {problem}.")
+    text = " ".join((reason or "").split())
+    if len(text) > MOTIVE_LENGTH:
+        raise InputRefused(
+            f"{field} : {len(text)} caractères, c'est trop ({MOTIVE_LENGTH} au plus)."
+        )
+    return text
+
+
+def award_correction_reason(changes: tuple[AwardChange, ...], motive: str = "") -> str:
+    """``attribution corrigée : Démarrage : 2 mars 2026 → 16 mars 2026 ; …``, then the reason
+    when one is given (`` ; motif : avenant n° 1``)."""
+    said = CORRECTION_PREFIX + " ; ".join(f"{c.what} : {c.before} → {c.after}" for c in changes)
+    return said + (MOTIVE_MARK + motive if motive else "")
+
+
+def award_motive_of(reason: str | None) -> str | None:
+    """The reason kept in an award's history row (``award_correction_reason``), None when
+    the row has none (rows written before reasons were kept)."""
+    if not reason or MOTIVE_MARK not in reason:
+        return None
+    return reason.partition(MOTIVE_MARK)[2]
 
 
 def award_changes_of(reason: str | None) -> tuple[AwardChange, ...]:
     """The changes an ``award_correction_reason`` lists, read back (a preview of the corrected
-    notice from the history); () for any other text."""
+    notice from the history); () for any other text. The reason after them is no change."""
     if not reason or not reason.startswith(CORRECTION_PREFIX):
         return ()
     found = []
-    for part in reason[len(CORRECTION_PREFIX) :].split(" ; "):
+    listed = reason.partition(MOTIVE_MARK)[0]
+    for part in listed[len(CORRECTION_PREFIX) :].split(" ; "):
         what, colon, rest = part.partition(" : ")
         before, arrow, after = rest.rpartition(" → ")
         if colon and arrow:

@@ -56,15 +56,20 @@ from workflow.adapters.spreadsheets import read_table
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import month_start
 from workflow.domain.characters import normalized
+from workflow.domain.choices import (
+    CONTRACTS,
+    CRITERIA,
+    DELIVERY_MODES,
+)
 from workflow.domain.events import DomainEvent, require_aware
-from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex, worked
+from workflow.domain.participants import (
+    birth_year_problem,
+    parse_birth_year,
+    parse_sex,
+    worked,
+)
 from workflow.domain.vocabulary import (
-    CONTRACT_ALIASES,
-    CONTRACT_LABELS,
-    CRITERION_ALIASES,
     CRITERION_LABELS,
-    DELIVERY_MODE_ALIASES,
-    DELIVERY_MODE_LABELS,
     ContractType,
     Criterion,
     DeliveryMode,
@@ -96,7 +101,7 @@ from workflow.services.outcome_counts import (
     count_sentences,
     counted_outcomes,
 )
-from workflow.services.participants import REFERENCE_MAX
+from workflow.services.participants import REFERENCE_MAX, new_reference_problem
 
 
 def _key(text: str) -> str:
@@ -597,9 +602,9 @@ def _parse_declaration_line(
     """The line's participant (None without a usable reference) and the whole line (None when
     any of the row's cells is refused, the ones read before included)."""
     reference = reader.text("reference", max_length=REFERENCE_MAX)
-    criterion = reader.choice("criterion", CRITERION_LABELS, CRITERION_ALIASES, required=False)
-    contract = reader.choice("contract", CONTRACT_LABELS, CONTRACT_ALIASES)
-    mode = reader.choice("mode", DELIVERY_MODE_LABELS, DELIVERY_MODE_ALIASES)
+    criterion = reader.choice("criterion", CRITERIA, required=False)
+    contract = reader.choice("contract", CONTRACTS)
+    mode = reader.choice("mode", DELIVERY_MODES)
     hours = reader.hours("hours", required=False)
     if not reader.raw("hours"):
         # A template's line pre-filled for a person: the call says to write 0 or delete it.
@@ -653,8 +658,16 @@ def _check_participants(
     # is refused in its cell, not said missing as well.
     given = {line.reference for line in lines if line.criterion_written}
     reported: set[str] = set()
+    named: set[str] = set()
     for line in lines:
         participant = known.get(line.reference)
+        # A new reference is checked as the web form and the CLI check it (a formula, a name),
+        # for a person new to the service only (once, on their first line): one recorded before
+        # these rules is still declared under what was recorded.
+        if participant is None and line.reference not in named:
+            named.add(line.reference)
+            if problem := new_reference_problem(line.reference):
+                errors.append(FieldError(line.line, table.column_name("reference"), problem))
         if participant is None and line.reference not in given:
             if line.reference in reported:
                 continue

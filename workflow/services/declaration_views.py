@@ -57,6 +57,7 @@ from workflow.domain.calendar import (
     suspended_days,
 )
 from workflow.domain.calls_to_come import call_to_come, due_of_call
+from workflow.domain.company_months import expected_of_company, on_its_months
 from workflow.domain.stages import Stage
 from workflow.services.declarations import missing_months
 from workflow.services.lot_calendars import LotCalendar, lot_calendars, suspensions
@@ -171,20 +172,20 @@ def expected_declarations(
         for owed in _owed_months(clauses[cid], suspended.get(cid, []), today, settings):
             # A company joining during the works owes the months from the one it joined, one
             # that left them up to its last month.
-            if joined is not None and owed < joined:
-                continue
-            if left is not None and owed > left:
-                continue
-            if month is None or owed == month:
+            if (month is None or owed == month) and on_its_months(owed, joined, left):
                 keys.add((cid, party, owed))
     # A month after the last of a company that left the site is not expected, though its call
     # (sent before its departure was recorded) left a ladder, stopped since
-    # (``company_departures``); one the facilitator recorded all the same is shown, declared.
+    # (``company_departures``); one the facilitator recorded all the same is shown, declared,
+    # and counted among the expected (``company_months``, the monthly summary's rule too). A
+    # called month before the first (the call left before the award was corrected) is shown.
     last_months = {(p.clause_id, p.company_id): p.last_month for p in parties if p.last_month}
     keys = {
         key
         for key in keys
-        if key in declared or (last := last_months.get((key[0], key[1]))) is None or key[2] <= last
+        if expected_of_company(
+            key[2], None, last_months.get((key[0], key[1])), declared=key in declared
+        )
     }
     if not keys:
         return []

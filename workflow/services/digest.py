@@ -143,7 +143,7 @@ from workflow.emails.digest import (
     web_base,
 )
 from workflow.emails.ladder import KINDS as LADDER_KINDS
-from workflow.emails.ladder import step_label, step_participle
+from workflow.emails.ladder import late_days_context, step_label, step_participle
 from workflow.emails.phrases import month_phrase
 from workflow.services.departed_months import not_after_departure
 from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
@@ -806,6 +806,9 @@ class _LateCompany(NamedTuple):
     oldest: _Overdue  # the oldest month overdue
     overdue: tuple[date, ...]  # every month overdue, in order: the title names each one
     late: int  # counted days since the oldest month's due date
+    #: The lot's suspended days when it was ever suspended (``_overdue``), else None: only
+    #: then may ``late`` leave some out, which its line says (``_late_days``).
+    stops: _Stops | None = None
 
     @property
     def months(self) -> int:
@@ -946,7 +949,7 @@ def _overdue(
 
     # By company x lot (read in that order, so each one's months come together): (lot, company,
     # oldest's ladder (None when not ``numbered``), its month, its due date, every month overdue
-    # (months still as read)),
+    # (months still as read), the lot's suspended days (None when never suspended)),
     # weighed by how late the oldest is. Thousands of them: each a tuple made once.
     found: list[_Found[tuple[Any, ...]]] = []
     for (cid, company_id), rows in groupby(candidates, _LOT_COMPANY):
@@ -977,7 +980,7 @@ def _overdue(
         if first is not None:
             if days is not None:
                 late = days.between(first[2], today)
-            found.append(_Found(late, cid, (cid, company_id, *first, tuple(overdue))))
+            found.append(_Found(late, cid, (cid, company_id, *first, tuple(overdue), days)))
     return found
 
 
@@ -1064,6 +1067,19 @@ class _Stops:
             current = last
         return add_working_days(current, count)
 
+    def ladder_days(self, after: date, through: date) -> LadderDays:
+        """``LadderDays`` of the suspended days of the stretches that touch (``after``,
+        ``through``]: what ``LadderDays.between`` and ``suspended_spans`` read of that span,
+        without the days of the lot's other suspensions."""
+        return LadderDays(
+            frozenset(
+                first + timedelta(days=n)
+                for first, last in self.spans
+                if first <= through and last > after
+                for n in range((last - first).days + 1)
+            )
+        )
+
 
 #: A late month's lot, and its lot and company, as ``_overdue`` reads them.
 _LOT = itemgetter(1)
@@ -1072,9 +1088,9 @@ _LOT_COMPANY = itemgetter(1, 2)
 
 def _late_company(row: tuple[Any, ...], late: int, read: RawDates) -> _LateCompany:
     """A company x lot found by ``_overdue``, its months as dates: for those written only."""
-    cid, company_id, ladder_id, first, due, overdue = row
+    cid, company_id, ladder_id, first, due, overdue, stops = row
     oldest = _Overdue(ladder_id, read.day(first), due)
-    return _LateCompany(cid, company_id, oldest, tuple(map(read.day, overdue)), late)
+    return _LateCompany(cid, company_id, oldest, tuple(map(read.day, overdue)), late, stops)
 
 
 def _first_overdue(
@@ -1249,7 +1265,9 @@ def _first_overdue(
         due = (
             due_on if called_at is None else pushed_due(due_on, local_date(called_at, zone), never)
         )
-        told = (cid, company_id, ladder_id, first, due, tuple(month for _, month, _, _ in owed))
+        # A lot never suspended: nothing left out of its days late.
+        months_owed = tuple(month for _, month, _, _ in owed)
+        told = (cid, company_id, ladder_id, first, due, months_owed, None)
         found.append(_Found(never.between(due, today), cid, told))
     return found, count
 
@@ -1272,7 +1290,7 @@ def _declarations(session: Session, today: date, settings: Settings, limit: int 
         else:
             oldest = {(row.clause_id, row.company_id): row.oldest.month for row in late}
             history = _history_of_few(session, oldest)
-        return _late_items(session, settings, late, history)
+        return _late_items(session, today, settings, late, history)
 
     chosen = _to_write(found, limit)
     return _Part(write(chosen) if chosen else [], count)
@@ -1365,8 +1383,29 @@ def _history_of_few(session: Session, oldest: dict[tuple[int, int], date]) -> La
     return {where: without_replaced(emails) for where, emails in history.items()}
 
 
+def _late_days(late: _LateCompany, today: date) -> str:
+    """« 4 jours ouvrés de retard »; for a lot suspended since its oldest month's due date, the
+    suspension those days leave out, named as the buyer's alert names it (``late_days_context``):
+    « 15 jours ouvrés de retard, hors suspension du 19 octobre au 16 novembre 2026, soit 20 jours
+    ouvrés non comptés ». User trial: a facilitator counting on a calendar found a figure that
+    looked wrong and was not told why. Only the lots ever suspended (a few) are looked at."""
+    told = f"{_working_days(late.late)} de retard"
+    due, stops = late.oldest.due, late.stops
+    if stops is None or not stops.touches(due, today):
+        return told
+    context = late_days_context(stops.ladder_days(due, today), due, today)
+    if context["late_days_except"] is None:
+        return told
+    left_out: int = context["suspended_late_days"]
+    plural = "s" if left_out > 1 else ""
+    return (
+        f"{told}, {context['late_days_except']}, soit {_working_days(left_out)} non compté{plural}"
+    )
+
+
 def _late_items(
     session: Session,
+    today: date,
     settings: Settings,
     overdue: list[_LateCompany],
     history: LadderHistory,
@@ -1450,7 +1489,7 @@ def _late_items(
                 ),
                 detail=(
                     f"{count} mois en retard, le plus ancien dû le {french_date(oldest.due)} "
-                    f"({_working_days(late.late)} de retard) ; {state}."
+                    f"({_late_days(late, today)}) ; {state}."
                 ),
                 action=declaration_action(cid, company_id, first, contact),
                 clause_id=cid,

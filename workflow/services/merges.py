@@ -65,7 +65,7 @@ from workflow.services.corrections import (
     company_snapshot,
     quoted,
 )
-from workflow.services.outbox import SETTLED_STATES
+from workflow.services.outbox import SETTLED_STATES, promise_facts_text
 
 
 @dataclass(frozen=True)
@@ -400,7 +400,7 @@ def _promises_renamed(session: Session, source_id: int, target_id: int) -> list[
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)
-            .values(promise_facts=json.dumps(facts, sort_keys=True))
+            .values(promise_facts=promise_facts_text(facts))
             .execution_options(synchronize_session=False)
         )
         renamed.append(row_id)

@@ -110,6 +110,7 @@ from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
 from workflow.services import company_pauses
 from workflow.services.abandon_notices import tell_abandoned, to_welcome_again
+from workflow.services.cancellation_withdrawals import replaced_cancellation
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.declarations import (
@@ -1756,9 +1757,10 @@ def receipt_message(
 ) -> dict[str, Any]:
     """The receipt's context as the company reads it at ``at``: the months it still owes then,
     the due dates its calls gave, its cumul up to the declared month; the page of the month
-    declared and of each month still owed; what the month held before, when this corrects it.
-    It greets the correspondent it is written to (``company_reader``), as the company's other
-    emails do.
+    declared and of each month still owed; what the month held before, when this corrects it,
+    or the declaration it replaces when the facilitator had cancelled the month (``cancelled``,
+    ``_cancelled_before``). It greets the correspondent it is written to (``company_reader``),
+    as the company's other emails do.
 
     ``links_at``: the day the pages' links count their validity from, when not ``at`` (a
     receipt written again keeps its links, so that only what changed makes it differ)."""
@@ -1768,7 +1770,7 @@ def receipt_message(
         link.month: link
         for link in month_links(session, settings, clause.id, company.id, months, links_at or at)
     }
-    return receipt_context(
+    context = receipt_context(
         lot_of(clause),
         company.name,
         declared_of(declaration),
@@ -1793,6 +1795,35 @@ def receipt_message(
         receipt_left=replaces is not None and _earlier_receipt_left(session, declaration, at),
         company_last=_company_last(clause, party, declaration.month),
     )
+    context["cancelled"] = (
+        None if replaces is not None else _cancelled_before(session, company, declaration, settings)
+    )
+    return context
+
+
+def _cancelled_before(
+    session: Session, company: Company, declaration: Declaration, settings: Settings
+) -> dict[str, Any] | None:
+    """The month declared afresh after the facilitator cancelled it: the receipt says this
+    declaration replaces the one cancelled that day, its hours and the reason given; whether
+    the company read the cancellation's email (``told``: it left, or may have) says whether it
+    answers that email or only tells what the company never read. A correction of the month
+    since (``replaces``) says what it replaces itself: this is not read then."""
+    cancelled = replaced_cancellation(
+        session,
+        clause_id=declaration.clause_id,
+        company_id=company.id,
+        company=company.name,
+        month=declaration.month,
+    )
+    if cancelled is None:
+        return None
+    return {
+        "cancelled_on": local_day(cancelled.at, settings.zone),
+        "total_hours": cancelled.total_hours,
+        "reason": cancelled.reason,
+        "told": cancelled.told,
+    }
 
 
 def _company_last(clause: Clause, party: AwardParty | None, month: date) -> bool:

@@ -2,7 +2,10 @@
 
 The form is read as a whole before anything is written: every line is checked (reference, hours,
 contract, mode, the criterion of a new person) and every problem is named with the line and the
-field it is about; one problem refuses the whole form, as a refused file does.
+field it is about; one problem refuses the whole form, as a refused file does. A choice refused
+and a name typed as a new person's reference are said in the import's words (``domain.choices``,
+``services.participants.new_reference_problem``): the web page, the API and a file say them
+alike.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,9 +25,22 @@ from workflow.adapters.orm import Declaration, DeclarationLine, Participant
 from workflow.adapters.spreadsheets import read_table_bytes
 from workflow.adapters.templates import french_date, french_month
 from workflow.domain.characters import forbidden_character
+from workflow.domain.choices import (
+    CONTRACTS,
+    CRITERIA,
+    DELIVERY_MODES,
+    Choice,
+    ChoiceList,
+    choice_problem,
+    match_choice,
+)
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
-from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
+from workflow.domain.participants import (
+    birth_year_problem,
+    parse_birth_year,
+    parse_sex,
+)
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
 from workflow.emails.month_lists import months_list
 from workflow.emails.phrases import month_phrase
@@ -154,17 +169,15 @@ class ParsedLine:
     birth_year: int | None = None
 
 
-Choice = TypeVar("Choice", ContractType, DeliveryMode, Criterion)
-
-
 def _choice(
-    kind: type[Choice], value: str, line: int, field: str, problems: list[FormProblem]
+    choices: ChoiceList[Choice], value: str, line: int, field: str, problems: list[FormProblem]
 ) -> Choice | None:
-    try:
-        return kind(value.strip())
-    except ValueError:
-        problems.append(FormProblem(line, field, "choisissez une valeur dans la liste."))
-        return None
+    """The value chosen (a code from the page's list, a label or an alias from a client), or
+    None with its problem added in the words a file's import uses (``domain.choices``)."""
+    found = match_choice(choices, value)
+    if found is None:
+        problems.append(FormProblem(line, field, choice_problem(choices, value)))
+    return found
 
 
 def parse_form(
@@ -244,13 +257,19 @@ def _parse_form(
         found: list[FormProblem] = []
         usable = _reference_problems(reference, number, seen, found)
         hours = _hours(line.hours, reference, number, found)
-        contract = _choice(ContractType, line.contract, number, "type de contrat", found)
-        mode = _choice(DeliveryMode, line.mode, number, "modalité", found)
+        contract = _choice(CONTRACTS, line.contract, number, "type de contrat", found)
+        mode = _choice(DELIVERY_MODES, line.mode, number, "modalité", found)
         criterion = None
         if usable and reference not in known:
+            # A formula or a name is refused for a person new to the service only: one
+            # recorded before these rules is still declared under what was recorded.
             if problem := new_reference_problem(reference):
                 found.append(FormProblem(number, "référence", problem))
-            criterion = _choice(Criterion, line.criterion, number, "critère d'éligibilité", found)
+            criterion = _choice(CRITERIA, line.criterion, number, "critère d'éligibilité", found)
+        elif line.criterion.strip():
+            # A known person keeps the criterion recorded, but a value no list holds (sent by
+            # a client) is refused rather than dropped without a word.
+            _choice(CRITERIA, line.criterion, number, "critère d'éligibilité", found)
         sex, birth_year = _identity(line, number, now, found)
         problems.extend(found)
         if found or hours is None or contract is None or mode is None:

@@ -68,6 +68,12 @@ class Promise:
     facts: Mapping[str, Any]
 
 
+def promise_facts_text(facts: Mapping[str, Any]) -> str:
+    """The facts as the row keeps them. Sorted: the same facts are the same text, whoever writes
+    them (a queued email, a merge renaming the company they name)."""
+    return json.dumps(facts, sort_keys=True)
+
+
 def queue_email(
     session: Session,
     renderer: TemplateRenderer,
@@ -239,8 +245,7 @@ def _outbox_values(
         "created_at": now,
         "message_token": secrets.token_hex(8),
         "promised_until": None if promise is None else promise.until,
-        # Sorted: the same facts are the same text, whoever writes them.
-        "promise_facts": None if promise is None else json.dumps(promise.facts, sort_keys=True),
+        "promise_facts": None if promise is None else promise_facts_text(promise.facts),
     }
 
 

@@ -19,8 +19,10 @@ from workflow.adapters.orm import Participant
 from workflow.domain.calendar import at_local
 from workflow.domain.events import require_aware
 from workflow.domain.participants import (
+    REFERENCE_EXAMPLE,
     birth_year_problem,
     clean_proof,
+    name_problem,
     proof_problem,
     validation_date_problem,
 )
@@ -49,14 +51,21 @@ FORMULA_STARTS = ("=", "+", "-", "@")
 def new_reference_problem(reference: str) -> str | None:
     """Why ``reference`` (cleaned) cannot be given to a new participant, in French; None when it
     can. A reference that a spreadsheet would read as a formula (« =1+1 », « -P12 ») would
-    come alive in every file the companies and the buyers open."""
+    come alive in every file the companies and the buyers open; one written as a person's name
+    (« Jean Dupont », ``domain.participants.name_problem``) would keep a name the service must
+    not keep.
+
+    The one check of a new reference: the CLI and web « participant add », the online
+    declaration, the API and the declaration import ask it, so the same reference is refused
+    with the same words wherever it is typed. Only a new participant is asked: one already
+    recorded keeps its reference and is still declared under it."""
     if reference.startswith(FORMULA_STARTS):
         return (
             f"Référence du participant « {reference} » refusée : elle commence par "
             f"« {reference[0]} », qu'un tableur lirait comme une formule. Commencez-la par une "
-            "lettre ou un chiffre (ex. P-0042)."
+            f"lettre ou un chiffre (ex. {REFERENCE_EXAMPLE})."
         )
-    return None
+    return name_problem(reference)
 
 
 def find_participant(

@@ -41,7 +41,7 @@ means every month from the first one to M included):
   and pace kept. Its companies are not asked for M, though (after the planned end the service
   calls them no more, their ladders parked past the lot's end, ``reminders.rearm_lot``, until
   the facilitator records the real end or moves the planned end): it adds no expected
-  declaration. The others ("achevées avant le mois": their end, recorded, else planned for a
+  declaration, but for one of M the facilitator records on it (below). The others ("achevées avant le mois": their end, recorded, else planned for a
   lot finished without one, before M began) are added up on one line, their hours and target
   kept; a lot whose end is recorded later joins them in the summaries compiled after that.
   Any clause with hours declared up to M is counted too. The target is
@@ -68,7 +68,13 @@ means every month from the first one to M included):
 - **Déclarations attendues / manquantes / pas encore dues** for M: one per company bound to a
   lot (holder, co-contractor, subcontractor) of a clause followed in M by the rule above (a
   lot past its planned end excepted: nobody asks its companies for M) and not abandoned by
-  ``now``, M not spent entirely suspended. Not received: no declaration of M
+  ``now``, M not spent entirely suspended, M among the company's months on the lot (from the
+  one it joined to its last, ``domain.company_months``). A declaration of M recorded by ``now``
+  for a month not asked (before the company's first, after its last, spent entirely suspended,
+  after the planned end of a lot past it: the facilitator recorded it) is expected and received
+  all the same, as ``declaration list`` counts it (``Declarations.unasked``: before 6 December
+  2026 only its hours were counted).
+  Not received: no declaration of M
   recorded by ``now``. Among those, *missing* (late) only once the company had its call for M
   by ``now`` and the due date that call gave is past (``monthly_summary.is_late``: the
   ladder's ``due_on``, pushed by suspended working days as the digest counts them, the date
@@ -200,6 +206,7 @@ from workflow.domain.calendar import (
     suspended_days,
 )
 from workflow.domain.calls_to_come import call_to_come
+from workflow.domain.company_months import expected_of_company
 from workflow.domain.events import require_aware
 from workflow.domain.monthly_summary import (
     BuyerFigures,
@@ -544,6 +551,11 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
     working = WRITTEN_TO
     # The same buyer's name, market reference or trade on thousands of lines: one string each.
     texts: dict[str, str] = {}
+    # Likewise one object for a date, a buyer or a target on many lines (a start date, a
+    # buyer's id: each row brings its own), 8 MB of 10^5 lines. Apart: an int and a Decimal
+    # equal to it are one key.
+    days: dict[date, date] = {}
+    numbers: dict[int, int] = {}
     for row in _rows(session, statement):
         (cid, bid, bname, ref, lot, title, stage, then, now_stage, known, tgt, start, stop,
          ended, month_h, cumul, worked) = row  # fmt: skip
@@ -564,6 +576,7 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         if not (started or (known and cumul is not None)):
             continue
         elapsed = elapsed_fraction(start, stop, last)
+        tgt = numbers.setdefault(tgt, tgt) if tgt is not None else None
         # Most clauses have no hours in the month: one zero for all of them.
         month_h = month_h if month_h else _ZERO
         progress = clause_progress(tgt, month_h, cumul if cumul is not None else _ZERO, elapsed)
@@ -574,6 +587,9 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         title = texts.setdefault(title, title)
         shown = then or stage
         shown = texts.setdefault(shown, shown)
+        start = days.setdefault(start, start) if start is not None else None
+        stop = days.setdefault(stop, stop) if stop is not None else None
+        bid = numbers.setdefault(bid, bid)
         found.lines.append(
             ClauseLine(
                 cid, bid, bname, ref, lot, title, shown, start, stop, progress, followed, overdue
@@ -689,9 +705,9 @@ def as_ended_at_termination(session: Session, summary: MonthlySummary) -> Monthl
     )
 
 
-def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Interval]]:
-    """The suspended stretches of these lots: only lots ever suspended are looked up, a few
-    hundred at a time."""
+def _suspended(session: Session, clause_ids: set[int] | None) -> dict[int, list[Interval]]:
+    """The suspended stretches of these lots (None: of every lot), a few hundred at a time:
+    only lots ever suspended are looked up."""
     from workflow.services.lot_calendars import suspensions
 
     ever = set(
@@ -702,7 +718,7 @@ def _suspended(session: Session, clause_ids: set[int]) -> dict[int, list[Interva
         )
     )
     found: dict[int, list[Any]] = {}
-    for chunk in chunked(sorted(clause_ids & ever)):
+    for chunk in chunked(sorted(ever if clause_ids is None else clause_ids & ever)):
         found.update(suspensions(session, chunk))
     return found
 
@@ -745,6 +761,8 @@ def _declarations(
             AwardParty.next_call_at,
             DeclarationLadder.next_step,
             DeclarationLadder.next_step_at,
+            AwardParty.first_month,
+            AwardParty.last_month,
         )
         .select_from(AwardParty)
         .join(Clause, Clause.id == AwardParty.clause_id)
@@ -763,16 +781,14 @@ def _declarations(
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
         # What a column says in SQL; the stages (at the end of M, and abandoned since: its
-        # companies are no longer asked for anything) come from ``asked``.
+        # companies are no longer asked for anything) come from ``asked``. A lot past its
+        # planned end is not asked for M, but a declaration of M the facilitator recorded on it
+        # is expected and received all the same (``company_months``).
         .where(
             _known(period),
             Clause.start_date.is_not(None),
             Clause.start_date <= period.last,
-            _works_in(period),
-            # A company joining during the works owes the months from the one it joined; one
-            # that left them, up to its last month (``company_departures``).
-            or_(AwardParty.first_month.is_(None), AwardParty.first_month <= m),
-            or_(AwardParty.last_month.is_(None), AwardParty.last_month >= m),
+            or_(_works_in(period), received),
         )
         .order_by(Buyer.name, Company.name, Clause.id)
     )
@@ -781,23 +797,33 @@ def _declarations(
     zone = period.zone
     today = period.as_of.astimezone(zone).date() if period.as_of is not None else None
     expected: dict[int | None, int] = defaultdict(int)
+    unasked: dict[int | None, int] = defaultdict(int)  # declared all the same
     missing: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
     pending: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
     texts: dict[str, str] = {}  # one string for a name on many lines
     for row in _rows(session, statement):
         cid, bid, bname, company_id, company, ref, lot, title, got = row[:9]
-        due_on, called_at, next_month, next_at, ladder_step, ladder_at = row[9:]
+        due_on, called_at, next_month, next_at, ladder_step, ladder_at, first, last = row[9:]
         if called_at is None and ladder_step == LadderStep.CALL:
             # Opened, its call waiting for its slot: the party has moved on to the next
             # month, the ladder holds when this one's call leaves.
             next_month, next_at = m, ladder_at
-        if cid not in asked:
+        # Not asked: a lot not asked for M (past its planned end, ``_clauses``), a month before
+        # the one the company joined the works or after its last (``company_departures``), or
+        # spent entirely suspended; declared all the same (the facilitator recorded it),
+        # expected and received, as ``declaration list`` counts it.
+        lot_asks = cid in asked and not (
+            cid in suspended and month_fully_within(m, suspended[cid], zone)
+        )
+        if not expected_of_company(m, first, last, declared=bool(got), lot_asks=lot_asks):
             continue
-        if cid in suspended and month_fully_within(m, suspended[cid], zone):
-            continue  # nobody is asked to declare a month spent entirely suspended
+        unasked_month = not expected_of_company(m, first, last, declared=False, lot_asks=lot_asks)
         expected[None] += 1
         expected[bid] += 1
         if got:
+            if unasked_month:
+                unasked[None] += 1
+                unasked[bid] += 1
             continue
         known = _suspensions_known(suspended.get(cid, ()), period.as_of)
         if due_on is not None and called_at is not None and known:
@@ -844,7 +870,12 @@ def _declarations(
         pending[None].append(line)
         pending[bid].append(line)
     return {
-        scope: Declarations(count, tuple(missing.get(scope, [])), tuple(pending.get(scope, [])))
+        scope: Declarations(
+            count,
+            tuple(missing.get(scope, [])),
+            tuple(pending.get(scope, [])),
+            unasked=unasked.get(scope, 0),
+        )
         for scope, count in expected.items()
     }
 
@@ -937,11 +968,14 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
     )
     if buyer_id is not None:
         statement = statement.where(Operation.buyer_id == buyer_id)
-    rows = list(_rows(session, statement))
-    if not rows:
-        return {}
-    suspended = _suspended(session, {row[0] for row in rows})
-    buyers = _names(session, Buyer, {row[5] for row in rows})
+    # The rows are streamed, never all held (55,000 at 10^5 lots, 45 MB as rows): the stretches
+    # of every lot ever suspended (a few thousand) and the buyers' names are read before them.
+    # A buyer's summary (the audit compiles one per email) reads its own lots' only.
+    suspended = _suspended(
+        session, None if buyer_id is None else set(session.scalars(_buyer_clauses(buyer_id)))
+    )
+    buyers = _names(session, Buyer, None if buyer_id is None else {buyer_id})
+    rows = _rows(session, statement)
     today = as_of.astimezone(zone).date() if as_of is not None else None
     texts: dict[str, str] = {}  # one string for a name on many lines
     lines: list[EarlierMissing] = []
@@ -1004,8 +1038,10 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
     return {scope: (tuple(m), tuple(p)) for scope, (m, p) in found.items()}
 
 
-def _names(session: Session, table: type[Buyer], ids: set[int]) -> dict[int, str]:
-    """The names of these buyers, a thousand at a time."""
+def _names(session: Session, table: type[Buyer], ids: set[int] | None) -> dict[int, str]:
+    """The names of these buyers (None: of every buyer), a thousand at a time."""
+    if ids is None:
+        return {row_id: name for row_id, name in session.execute(select(table.id, table.name))}
     found: dict[int, str] = {}
     for chunk in chunked(sorted(ids)):
         statement = select(table.id, table.name).where(table.id.in_(chunk))

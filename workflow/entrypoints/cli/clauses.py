@@ -711,6 +711,14 @@ def parse_party(spec: str, role: PartyRole, option: str) -> PartyChoice:
         "correction (par défaut : le mois en cours)."
     ),
 )
+@click.option(
+    "--reason",
+    default=None,
+    help=(
+        "Pourquoi corriger l'attribution (avenant, erreur de saisie…), gardé à l'historique "
+        "avec ce qui a changé ; jamais écrit au donneur d'ordre."
+    ),
+)
 @actor_option
 @json_option
 @handle_errors
@@ -724,6 +732,7 @@ def award(
     co_contractors: tuple[str, ...],
     subcontractors: tuple[str, ...],
     joining_text: str | None,
+    reason: str | None,
     actor: str | None,
     as_json: bool,
 ) -> None:
@@ -731,7 +740,8 @@ def award(
     la fin des travaux : titulaire, cotraitants, sous-traitants, dates. Une entreprise ajoutée
     pendant les travaux déclare à partir du mois en cours, ou de --from. Une correction redonne
     toutes les entreprises (celle omise est retirée) ; le correspondant ou les heures d'une
-    entreprise omis gardent ceux enregistrés.
+    entreprise omis gardent ceux enregistrés. L'historique garde chaque changement (avant →
+    après) et le motif donné par --reason.
 
     CLAUSE : N° de la clause ou référence du marché et lot, ex. 2026-014/01."""
     start = parse_date_fr(start_text, "--start")
@@ -757,20 +767,29 @@ def award(
         planned_end_date=end,
         actor=actor,
         joining_from=joining_from,
+        reason=reason,
+        reason_field="--reason",
     )
     detail = recorded.detail
+    motive = " ".join((reason or "").split())
     if not as_json:
         if recorded.result is AwardResult.UNCHANGED:
+            # As ``clause company-left`` says it: a reason given for nothing is not kept.
+            unkept = f" (motif « {motive} » non enregistré)" if motive else ""
             say(
                 f"Attribution de la clause n° {detail.id} déjà enregistrée telle quelle : "
-                "rien n'a été modifié, aucun courriel envoyé."
+                f"rien n'a été modifié, aucun courriel envoyé{unkept}."
             )
         elif recorded.result is AwardResult.CORRECTED:
             say(f"Attribution de la clause n° {detail.id} corrigée (donneur d'ordre prévenu) :")
             for change in recorded.changes:
                 say(f"  - {change.what} : {change.before} → {change.after}")
+            if motive:
+                say(f"Motif : {motive}")
         else:
             say(f"Attribution de la clause n° {detail.id} enregistrée.")
+            if motive:
+                say(f"Motif : {motive}")
     show_detail(detail, as_json)
 
 

@@ -528,7 +528,8 @@ def add_command(
     (pseudonyme : jamais de nom) ou, avec --auto, sous la prochaine référence libre, à donner à
     l'entreprise pour ses déclarations. Mêmes règles qu'un fichier de déclaration : critère
     exigé, au moins 14 ans cette année ; une référence ne commence pas par = + - @ (un tableur
-    la lirait comme une formule)."""
+    la lirait comme une formule) et ne s'écrit pas comme un prénom et un nom (« Jean
+    Dupont » est refusé)."""
     if auto and reference is not None:
         raise click.UsageError(f"--auto donne la référence : n'indiquez pas aussi « {reference} ».")
     if not auto and reference is None:

@@ -107,7 +107,13 @@ def summary_command(
     )
     if written is not None:
         say(f"Synthèse {of_month(month)} écrite dans {written}")
-    for line in [*changed_since_lines(replay.changed, app.settings.zone), *dates_lines(replay)]:
+    for line in [
+        *changed_since_lines(replay.changed, app.settings.zone),
+        *dates_lines(replay),
+        *terminated_since_lines(replay),
+        *targets_lines(replay),
+        *departures_lines(replay),
+    ]:
         if fmt == "csv" and output is None:
             click.echo(line, err=True)  # stdout carries the CSV's bytes, nothing else
         else:
@@ -177,6 +183,55 @@ def dates_lines(replay: Replay) -> list[str]:
             "est compté avec sa date d'aujourd'hui et peut différer de celui du courriel."
         )
     return lines
+
+
+def terminated_since_lines(replay: Replay) -> list[str]:
+    """The lots whose termination, recorded after the moment, took effect in the month or
+    before: the summaries' rule says « marché résilié » where the email could not."""
+    zone = replay.summary.zone
+    return [
+        f"Clause n° {t.clause_id} : sa résiliation, enregistrée le "
+        f"{t.at.astimezone(zone):%d/%m/%Y} après cet instant, prend effet le {t.on:%d/%m/%Y} : "
+        "cette synthèse dit « marché résilié », le courriel ne le pouvait pas ; son temps écoulé "
+        "est compté avec ses dates d'alors jusqu'à ce jour."
+        for t in replay.terminated
+    ]
+
+
+def targets_lines(replay: Replay) -> list[str]:
+    """The lots whose hours target was imposed since the moment: counted with today's, the
+    hours against target differ from the email's."""
+    zone = replay.summary.zone
+    lines = []
+    for t in replay.targets:
+        then = (
+            "non dit par l'historique"
+            if not t.told
+            else french_hours(t.before)
+            if t.before is not None
+            else "non fixé"
+        )
+        now = french_hours(t.after) if t.after is not None else "non fixé"
+        lines.append(
+            f"Clause n° {t.clause_id} : objectif d'heures changé le "
+            f"{t.at.astimezone(zone):%d/%m/%Y}, après cet instant (alors {then}, aujourd'hui "
+            f"{now}) : cette synthèse compte celui d'aujourd'hui, ses heures face à l'objectif "
+            "peuvent différer de celles du courriel."
+        )
+    return lines
+
+
+def departures_lines(replay: Replay) -> list[str]:
+    """The companies that left since the moment, their last month before the summary's: no
+    longer expected in it, where the email expected them."""
+    zone = replay.summary.zone
+    return [
+        f"Clause n° {d.clause_id} : {d.company} a quitté le chantier (départ enregistré le "
+        f"{d.at.astimezone(zone):%d/%m/%Y}, après cet instant ; dernier mois à déclarer : "
+        f"{french_month(d.last_month)}) : cette synthèse n'attend plus sa déclaration du mois, "
+        "le courriel l'attendait ; le nombre de déclarations attendues peut en différer."
+        for d in replay.departures
+    ]
 
 
 def _moves(dated: DatesThen) -> str:

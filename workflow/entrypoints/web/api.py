@@ -339,10 +339,25 @@ class LineIn(BaseModel):
     heures: Annotated[Decimal, BeforeValidator(_comma)] = Field(
         ge=0, le=250, max_digits=5, decimal_places=2
     )
-    contrat: ContractType
-    modalite: DeliveryMode
-    critere: Criterion | None = Field(
-        default=None, description="Obligatoire pour une personne que le service ne connaît pas."
+    # Read as the web form reads them (``online_declarations.parse_form``), not by the schema:
+    # a value refused is said in the words of the form and of a file's import, with the
+    # value meant (« CDDI » is a contract, not a delivery mode), and a French label is taken
+    # as well as the code.
+    contrat: str = Field(
+        max_length=100,
+        json_schema_extra={"enum": [member.value for member in ContractType]},
+        description="Le code (ou le libellé français) du type de contrat.",
+    )
+    modalite: str = Field(
+        max_length=100,
+        json_schema_extra={"enum": [member.value for member in DeliveryMode]},
+        description="Le code (ou le libellé français) de la modalité de réalisation.",
+    )
+    critere: str | None = Field(
+        default=None,
+        max_length=100,
+        json_schema_extra={"enum": [member.value for member in Criterion]},
+        description="Obligatoire pour une personne que le service ne connaît pas.",
     )
 
 
@@ -814,9 +829,9 @@ def create_api(app: App) -> FastAPI:
             LineForm(
                 reference=line.reference,
                 hours=f"{line.heures:f}",
-                contract=line.contrat.value,
-                mode=line.modalite.value,
-                criterion=line.critere.value if line.critere else "",
+                contract=line.contrat,
+                mode=line.modalite,
+                criterion=line.critere or "",
             )
             for line in body.lignes
         ]

@@ -855,6 +855,8 @@ def router(app: App, pages: Pages) -> APIRouter:
                 planned_end_date=end,
                 actor=user.name,
                 joining_from=joining_from,
+                reason=typed.get("motif_attribution", ""),
+                reason_field="Motif de la correction",
             )
             return AWARD_DONE[recorded.result]
 
@@ -1129,4 +1131,6 @@ def award_form(page: board_view.ClausePage, typed: dict[str, str]) -> dict[str, 
         # During the works, the first month the companies added declare (empty: this month).
         "in_works": detail.summary.stage in WORKS_STAGES,
         "joining": typed.get("premier_mois", ""),
+        # Why the award is corrected, kept in its history row (never told to the buyer).
+        "reason": typed.get("motif_attribution", ""),
     }

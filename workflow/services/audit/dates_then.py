@@ -267,14 +267,26 @@ def load_date_history(
 
 
 @dataclass(frozen=True)
+class TerminatedSince:
+    """A lot whose termination was recorded after the moment (``at``) on a day of the month or
+    before (``on``): its line says « marché résilié », which the email could not say."""
+
+    clause_id: int
+    on: date
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Dated:
     """The summary with each lot's time elapsed from its dates of the moment; ``restored``: the
     lots whose dates of then differ from today's and were put back; ``untold``: the lots whose
-    dates of then the history does not give, counted with today's."""
+    dates of then the history does not give, counted with today's; ``terminated_since``: the
+    lots read as terminated though their termination was recorded after the moment."""
 
     summary: MonthlySummary
     restored: tuple[DatesThen, ...]
     untold: tuple[DatesThen, ...]
+    terminated_since: tuple[TerminatedSince, ...] = ()
 
 
 def _known_at(intervals: Iterable[Interval], moment: datetime) -> list[Interval]:
@@ -298,7 +310,14 @@ def with_dates_then(
     changed since counted from its dates of then, as the summary's rule counts it (the
     suspensions known then; a lot terminated by then against its planned end, stopped on its
     termination day), and whether the lot was followed in the month or achieved before it.
-    A lot whose termination was recorded after the moment is left as compiled."""
+
+    A lot whose termination was recorded after the moment is counted from its start and planned
+    end of then too, not left with today's: its start corrected before the termination read,
+    replayed, the corrected start's time elapsed (user trial, 6 December 2026: « 12 % » for the
+    email's « 21 % »), nothing said. Its termination is no date of then: it changes nothing in
+    the months before its day (``terminated_elapsed`` reads them against the planned end, as
+    the email did); from its day on, the summaries' own rule says « marché résilié », which the
+    email could not say: ``Dated.terminated_since`` names those lots."""
     found = {
         line.clause_id: dated
         for line in summary.clauses
@@ -308,22 +327,12 @@ def with_dates_then(
     untold = tuple(d for d in found.values() if d.untold)
     if not restored:
         return Dated(summary, (), untold)
-    terminated = terminated_lots(session, set(restored))
-    # A termination recorded after the moment keeps the summaries' own rule: the months before
-    # its day read what they read then already, those from its day on say « marché résilié »,
-    # a change the audit names with its lot and day (``summary_emails``), not a date to undo.
-    restored = {
-        cid: d
-        for cid, d in restored.items()
-        if cid not in terminated or terminated[cid].at <= moment
-    }
-    if not restored:
-        return Dated(summary, (), untold)
+    ended = terminated_lots(session, set(restored))
     month, last = summary.month, month_end(summary.month)
     stretches = suspensions(session, restored)
-    ended = {cid: lot for cid, lot in terminated.items() if cid in restored}
     until = moment.astimezone(zone).date()
     lines: list[ClauseLine] = []
+    since: list[TerminatedSince] = []
     for line in summary.clauses:
         dated = restored.get(line.clause_id)
         if dated is None:
@@ -332,11 +341,23 @@ def with_dates_then(
         then = dated.then
         known = _known_at(stretches.get(line.clause_id, ()), moment)
         days = suspended_days(known, zone, until) if known else frozenset[date]()
-        if line.clause_id in ended and then.end is not None:
+        termination = ended.get(line.clause_id)
+        p = line.progress
+        if termination is not None and termination.at > moment and line.terminated_on is not None:
+            # Recorded after the moment, on a day of the month or before: the summaries' rule
+            # says « marché résilié » (its line and stage as compiled), counted from the start
+            # and planned end of then; the email could not say it, the reader is told.
+            elapsed = terminated_elapsed(then.start, then.planned_end, termination.on, last, days)
+            progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
+            lines.append(replace(line, start_date=then.start, progress=progress))
+            since.append(TerminatedSince(line.clause_id, termination.on, termination.at))
+            continue
+        if termination is not None and termination.at <= moment and then.end is not None:
             elapsed = terminated_elapsed(then.start, then.planned_end, then.end, last, days)
         else:
+            # Not terminated then (a termination recorded since, on a day after the month,
+            # changes nothing in it): as any lot, from its dates of then.
             elapsed = elapsed_fraction(then.start, then.stop, last, days)
-        p = line.progress
         progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
         started = line.stage in _STARTED and then.start is not None and then.start <= last
         runs = then.stop is None or then.stop >= month
@@ -373,7 +394,7 @@ def with_dates_then(
         buyers=buyers,
         clauses=tuple(lines),
     )
-    return Dated(dated_summary, tuple(restored.values()), untold)
+    return Dated(dated_summary, tuple(restored.values()), untold, tuple(since))
 
 
 __all__ = [
@@ -382,6 +403,7 @@ __all__ = [
     "Dated",
     "DatesThen",
     "LotDates",
+    "TerminatedSince",
     "load_date_history",
     "with_dates_then",
 ]

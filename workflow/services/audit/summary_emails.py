@@ -39,7 +39,17 @@ is compared again with the same figures as the older rule printed them (``_as_ac
 when that explains differences, they are one remark naming the lots; whatever differs from
 those figures too is reported as usual. A terminated lot whose time elapsed was counted up to
 its termination day as if it were its planned end (before 5 December 2026): the email is
-compared again with those figures (``summaries.as_ended_at_termination``), the same way.
+compared again with those figures (``summaries.as_ended_at_termination``), the same way. A
+pace judged on the hours declared alone while declarations of the months it counts were still
+owed, where the service now says « rythme à confirmer (2 déclarations non reçues) » (6 December
+2026): compared again with what that rule printed (``confirm_pace=False``), after the others.
+
+A declaration recorded by the facilitator for a month not asked of its company (before its first
+month on the lot, after its last, spent entirely suspended, after the planned end of a lot whose
+real end is not recorded) counts among the month's expected and received since 6 December
+2026, as ``declaration list`` counts it; before, only its hours did: the email is compared again
+with the older count (``_unasked_uncounted``), and when that explains differences, they are one
+remark.
 
 A change of one lot's dates, target or parties explains the figures made of the clauses' lines
 (the headline's hours against target, pace and clauses counted, a buyer's row) only when its
@@ -395,7 +405,7 @@ def _said(event: str, reason: str | None) -> str:
     return f"marché résilié le {found.group(1)}, " if found else ""
 
 
-def _references(summary: summaries.MonthlySummary) -> list[Reference]:
+def _references(summary: summaries.MonthlySummary, *, confirm_pace: bool = True) -> list[Reference]:
     return [
         Reference(
             t["title"],
@@ -403,7 +413,7 @@ def _references(summary: summaries.MonthlySummary) -> list[Reference]:
             tuple(t["numeric"]),
             tuple(tuple(row) for row in t["rows"]),
         )
-        for t in email_tables(summary)
+        for t in email_tables(summary, confirm_pace=confirm_pace)
     ]
 
 
@@ -475,6 +485,16 @@ def check_summary_email(
     read = _with_pending_paragraph(email.body_text, printed)
     differences = compare_figures(figure_lines(summary), read) + compare_tables(truth, sent)
     ruled: list[str] = []
+    uncounted = _unasked_uncounted(summary) if differences else None
+    if uncounted is not None:
+        # Written before a declaration recorded for a month not asked of its company counted
+        # among the expected and the received: compared with what the older count printed.
+        old_truth = _references(uncounted)
+        before = compare_figures(figure_lines(uncounted), read) + compare_tables(old_truth, sent)
+        if len(before) < len(differences):
+            ruled.append(_unasked_remark(differences, before, summary))
+            differences, by_title = before, {t.title: t for t in old_truth}
+            summary = uncounted
     older = _as_achieved(summary)
     if differences and older is not None:
         # Written before lots past their planned end were followed: compared with what the
@@ -502,6 +522,7 @@ def check_summary_email(
             differences, by_title = before, {t.title: t for t in old_truth}
             summary = counted
     ended = summaries.as_ended_at_termination(session, summary) if differences else None
+    compared = summary
     if ended is not None:
         # Written before a terminated lot's time was counted against its planned end: compared
         # with what the older rule printed, the other differences are reported as usual.
@@ -509,6 +530,18 @@ def check_summary_email(
         before = compare_figures(figure_lines(ended), read) + compare_tables(old_truth, sent)
         if len(before) < len(differences):
             ruled.append(_terminated_remark(differences, before, summary, ended))
+            differences, by_title = before, {t.title: t for t in old_truth}
+            compared = ended
+    if any(_pace_said(d) for d in differences):
+        # Written before the pace waited for the declarations still owed (6 December 2026): it
+        # judged the hours declared alone. Compared with what that rule printed, after the
+        # older rules above (an email may predate several), the rest reported as usual.
+        old_truth = _references(compared, confirm_pace=False)
+        before = compare_figures(figure_lines(compared, confirm_pace=False), read) + compare_tables(
+            old_truth, sent
+        )
+        if len(before) < len(differences):
+            ruled.append(_unconfirmed_remark(differences, before))
             differences, by_title = before, {t.title: t for t in old_truth}
     if EARLIER_PENDING_TITLE not in read:
         differences, unsaid = _pending_unsaid(differences)
@@ -685,6 +718,65 @@ def _pace_no_longer_judged(difference: Difference) -> bool:
         difference.gap is Gap.CELL
         and difference.column in PACE_COLUMNS
         and difference.truth in {"–", ""}
+    )
+
+
+def _pace_said(difference: Difference) -> bool:
+    """A difference in what the email says of a pace: its headline line, or a buyer's
+    « Rythme » cell."""
+    if not difference.table:
+        return difference.row.startswith(PACE_FIGURE)
+    return difference.gap is Gap.CELL and difference.column == "Rythme"
+
+
+def _unconfirmed_remark(differences: list[Difference], before: list[Difference]) -> str:
+    """The differences the pace judged on the hours declared alone explains (each quotes what
+    the data say now), and why."""
+    gone = [d for d in differences if d not in before]
+    return (
+        f"{_differences(gone)} : écrite avant que le rythme soit dit « à confirmer » tant que "
+        "des déclarations attendues jusqu'au mois ne sont pas reçues (6 décembre 2026) ; elle "
+        "le jugeait sur les seules heures déclarées"
+    )
+
+
+def _unasked_uncounted(summary: summaries.MonthlySummary) -> summaries.MonthlySummary | None:
+    """``summary`` as counted before 6 December 2026, when a declaration recorded for a month not
+    asked of its company (before its first month on the lot, after its last, spent entirely
+    suspended, after the planned end of a lot whose real end is not recorded) added its hours
+    to the month, not itself to the expected and the received (``Declarations.unasked``); None
+    without one."""
+    if not summary.overall.declarations.unasked:
+        return None
+
+    def fewer(figures: summaries.Figures) -> summaries.Figures:
+        found = figures.declarations
+        if not found.unasked:
+            return figures
+        return replace(
+            figures,
+            declarations=replace(found, expected=found.expected - found.unasked, unasked=0),
+        )
+
+    buyers = tuple(replace(b, figures=fewer(b.figures)) for b in summary.buyers)
+    return replace(summary, overall=fewer(summary.overall), buyers=buyers)
+
+
+def _unasked_remark(
+    differences: list[Difference], before: list[Difference], summary: summaries.MonthlySummary
+) -> str:
+    """The differences the older count of the month's declarations explains."""
+    gone = [d for d in differences if d not in before]
+    count = summary.overall.declarations.unasked
+    one = count == 1
+    return (
+        f"{_differences(gone)} : écrite avant que les synthèses comptent parmi les attendues et "
+        "les reçues une déclaration enregistrée pour un mois non demandé à son entreprise "
+        "(avant son premier mois sur le lot, après son dernier, suspendu en entier, ou après la "
+        "fin prévue de son lot, sa fin réelle non enregistrée), comme "
+        f"le fait « clauses declaration list » (6 décembre 2026) : {count} "
+        f"{'déclaration y était comptée' if one else 'déclarations y étaient comptées'} "
+        "dans les heures, non parmi les attendues"
     )
 
 
