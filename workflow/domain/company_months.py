@@ -6,9 +6,9 @@ to the lot's end). Its declaration of a month outside them is not asked of it, b
 facilitator may record one (the company worked then; the departure was recorded too early): that
 month is expected all the same, and received. So is a month the lot asks of nobody: after its
 planned end while its real end is not recorded (the works went on; the companies are called
-again once it is recorded or the planned end moved), or spent entirely suspended. ``clauses declaration list`` shows it declared and
-counts it among the expected; the monthly summary counts it among the expected and the received
-of its month, whose hours it adds to (before 6 December 2026 its hours were counted, not the
+again once it is recorded or the planned end moved), or spent entirely suspended. ``clauses
+declaration list`` shows it declared and counts it among the expected; the monthly summary
+counts it among the expected and the received of its month, whose hours it adds to (before 6 December 2026 its hours were counted, not the
 declaration: « 210 h » for « toutes reçues (2 sur 2) » where the list said 3 declared).
 """
 

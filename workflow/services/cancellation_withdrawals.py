@@ -53,8 +53,6 @@ from workflow.settings import Settings
 MAY_HAVE_LEFT = tuple(
     state.value for state in OutboxState if state not in (*NOT_LEFT, OutboxState.CANCELLED)
 )
-#: What separates the hours from the facilitator's own reason in a cancellation's history row.
-_REASON_MARK = " retirées) : "
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ def replaced_cancellation(
         if not states and found["company"] != company:
             continue  # another company's month, or this one under a former name: none of ours
         hours = parse_hours(found["hours"])
-        said = found.string[found.end("hours") + len(_REASON_MARK) :]
+        said = found["reason"]
         if (counts := CANCELLED_COUNTS.search(said)) is not None:
             said = said[: counts.start()]
         return ReplacedCancellation(

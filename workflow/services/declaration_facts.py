@@ -46,7 +46,7 @@ CANCELLED_EVENT = "declaration_cancelled"
 #: ``services.declarations.cancellation_reason``.
 CANCELLED_REASON = re.compile(
     r"déclaration n°\s(?P<id>\d+) (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+?) annulée "
-    r"\((?P<hours>[^()]+?) retirées\) : .*",
+    r"\((?P<hours>[^()]+?) retirées\) : (?P<reason>.*)",
     re.DOTALL,
 )
 #: ``record_declaration``'s history reason; after « – », what it did to the lot's outcomes

@@ -56,18 +56,9 @@ from workflow.adapters.spreadsheets import read_table
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import month_start
 from workflow.domain.characters import normalized
-from workflow.domain.choices import (
-    CONTRACTS,
-    CRITERIA,
-    DELIVERY_MODES,
-)
+from workflow.domain.choices import CONTRACTS, CRITERIA, DELIVERY_MODES
 from workflow.domain.events import DomainEvent, require_aware
-from workflow.domain.participants import (
-    birth_year_problem,
-    parse_birth_year,
-    parse_sex,
-    worked,
-)
+from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex, worked
 from workflow.domain.vocabulary import (
     CRITERION_LABELS,
     ContractType,

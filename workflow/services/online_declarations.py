@@ -36,11 +36,7 @@ from workflow.domain.choices import (
 )
 from workflow.domain.declaration_links import LinkScope
 from workflow.domain.hours import parse_decimal
-from workflow.domain.participants import (
-    birth_year_problem,
-    parse_birth_year,
-    parse_sex,
-)
+from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
 from workflow.emails.month_lists import months_list
 from workflow.emails.phrases import month_phrase

@@ -41,8 +41,9 @@ means every month from the first one to M included):
   and pace kept. Its companies are not asked for M, though (after the planned end the service
   calls them no more, their ladders parked past the lot's end, ``reminders.rearm_lot``, until
   the facilitator records the real end or moves the planned end): it adds no expected
-  declaration, but for one of M the facilitator records on it (below). The others ("achevées avant le mois": their end, recorded, else planned for a
-  lot finished without one, before M began) are added up on one line, their hours and target
+  declaration, but for one of M the facilitator records on it (below). The others ("achevées
+  avant le mois": their end, recorded, else planned for a lot finished without one, before M
+  began) are added up on one line, their hours and target
   kept; a lot whose end is recorded later joins them in the summaries compiled after that.
   Any clause with hours declared up to M is counted too. The target is
   ``COALESCE(override, computed)``.
@@ -815,9 +816,9 @@ def _declarations(
         lot_asks = cid in asked and not (
             cid in suspended and month_fully_within(m, suspended[cid], zone)
         )
-        if not expected_of_company(m, first, last, declared=bool(got), lot_asks=lot_asks):
-            continue
         unasked_month = not expected_of_company(m, first, last, declared=False, lot_asks=lot_asks)
+        if unasked_month and not got:
+            continue
         expected[None] += 1
         expected[bid] += 1
         if got:
