@@ -492,10 +492,11 @@ def test_it_says_what_is_missing_before_starting(run: Run, territory: dict[str, 
     ok(run("clause", "advance", clause, "award"))
     message = refused(run("clause", "advance", clause, "start"))
     assert (
-        "il manque une entreprise attributaire avec l'adresse e-mail de son correspondant"
-        in message
+        "il manque : une entreprise attributaire avec l'adresse e-mail de son correspondant "
+        "et la date de démarrage." in message
     )
-    assert "la date de démarrage" in message
+    assert f"clauses clause advance {clause} démarrer." in message
+    assert "Permis maintenant" not in message
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,13 @@ def test_a_refusal_shows_the_form_again_naming_the_field(app: App, lot: Lot) -> 
     assert refused.status_code == 422
     text = squash(visible(refused.text))
     assert "Départ refusé" in text
-    assert squash(f"Dernier mois{NBSP}: {GONE} ne peut pas avoir quitté le chantier") in text, text
+    assert (
+        squash(
+            f"Dernier mois{NBSP}: {GONE} ne peut pas avoir décembre 2026 pour dernier mois sur "
+            f"le chantier{NBSP}: elle a déjà déclaré"
+        )
+        in text
+    ), text
     assert "Rien n'a été modifié" in text
     bad = site.post(
         path, data={"csrf": csrf, "entreprise": gone, "mois": "mars", "reason": "part finie"}
@@ -206,7 +212,8 @@ def test_the_api_records_it_and_refuses_bad_input_in_french(app: App, lot: Lot) 
     )
     assert declared_after.status_code == 422
     assert declared_after.json()["erreur"].startswith(
-        f"«{NBSP}dernier_mois{NBSP}»{NBSP}: {GONE} ne peut pas avoir quitté le chantier"
+        f"«{NBSP}dernier_mois{NBSP}»{NBSP}: {GONE} ne peut pas avoir décembre 2026 pour "
+        "dernier mois sur le chantier"
     )
     no_reason = client.post(
         path, headers=headers, json={"entreprise": gone, "dernier_mois": "2027-03", "motif": " "}

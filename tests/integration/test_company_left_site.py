@@ -307,8 +307,9 @@ def test_a_departure_is_refused_after_a_month_it_declared(app: App) -> None:
     lot_named = f"lot 1 «\u00a0Gros œuvre\u00a0» (marché {market})"
     out = _cli(app, now, *base, "--company", GONE, "--last-month", "09/2026", code=1)
     assert squash(out) == squash(
-        f"Refusé : --last-month\u00a0: {GONE} ne peut pas avoir quitté le chantier après "
-        "septembre 2026\u00a0: elle a déjà déclaré octobre 2026. Vérifiez le dernier mois, ou "
+        f"Refusé : --last-month\u00a0: {GONE} ne peut pas avoir septembre 2026 pour dernier "
+        "mois sur le chantier\u00a0: elle a déjà déclaré octobre 2026 (dernier mois "
+        "possible\u00a0: octobre 2026 ou après). Vérifiez le dernier mois, ou "
         "annulez d'abord cette déclaration\u00a0: clauses declaration cancel --clause "
         f"{lot.clause_id} --company {lot.company_ids[1]} --month 10/2026 --reason "
         "«\u00a0…\u00a0»."

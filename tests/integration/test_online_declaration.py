@@ -316,7 +316,10 @@ def test_bad_input_is_named_line_by_line_and_changes_nothing(called: App) -> Non
         refused = client.post(path, data=form(bad, action))
         assert refused.status_code == 422
         text = visible(refused.text)
-        assert "ligne 1, heures : « abc » n'est pas un nombre." in text
+        assert (
+            "ligne 1, heures : «\u00a0abc\u00a0» n'est pas un nombre d'heures (exemple : 151,67)."
+            in text
+        )
         assert "ligne 2, heures" in text and "250" in text
         assert "ligne 3, référence : « P-WEB-1 » figure déjà ligne 1." in text
         assert "ligne 4, référence" in text and "formule" in text

@@ -1,13 +1,13 @@
-"""A replayed summary names what it counts differently from its email: a lot's hours target
-imposed since (« clause hours ») and a company that left since (« company-left ») (user trial,
+"""A replayed summary names what it put back as its email had it: a lot's hours target imposed
+since (« clause hours ») and a company that left since (« company-left ») (user trial,
 6 December 2026: the replay silently differed from the email, where it names each declaration
-corrected since).
+corrected since). ``test_summary_replay_restores`` compares the replay's text with the email's.
 
 One lot of two companies (SQLite and PostgreSQL), 450 h imposed on 20 October, its months called
 on 2 November, October's summaries written on the 30th, Charpentes Test's October still owed. On
 28 December the target becomes 400 h and Charpentes Test leaves, its last month September: the
 replay of October at the email's moment names both, with the target of then and of today, and
-the company no longer expected.
+counts the target and the company's months of then.
 """
 
 from __future__ import annotations
@@ -63,11 +63,22 @@ def test_a_replay_names_the_target_imposed_and_the_company_left_since(
     replay = summary_as_known(app, OCTOBER, buyer=lot.buyer_id, now=moment)
     assert replay.targets == (TargetChanged(lot.clause_id, 450, 400, DECEMBER_28),)
     assert replay.departures == (
-        CompanyLeft(lot.clause_id, "Charpentes Test", date(2026, 9, 1), DECEMBER_28),
+        CompanyLeft(
+            lot.clause_id,
+            "Charpentes Test",
+            date(2026, 9, 1),
+            DECEMBER_28,
+            lot.company_ids[1],
+            last_then=None,
+            expected=True,
+        ),
     )
-    # What they explain: the target and the declarations expected are today's, not the email's.
+    # Counted as the email counted them: the target and the declarations expected of then.
     [line] = [c for c in replay.summary.clauses if c.clause_id == lot.clause_id]
-    assert line.progress.hours_target == 400, line
+    assert line.progress.hours_target == 450, line
+    declarations = replay.summary.overall.declarations
+    assert (declarations.expected, declarations.received) == (2, 1), declarations
+    assert [p.company for p in declarations.pending] == ["Charpentes Test"], declarations
     # A summary of today names nothing: nothing changed after its moment.
     today = summary_as_known(app, OCTOBER, buyer=lot.buyer_id)
     assert (today.targets, today.departures) == ((), ())

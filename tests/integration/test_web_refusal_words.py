@@ -289,7 +289,7 @@ def test_the_online_form_names_every_problem_of_every_line_and_records_nothing(
         assert refused.status_code == 422
         text = visible(refused.text)
         for line, field, words in [
-            (1, "heures", "« abc » n'est pas un nombre."),
+            (1, "heures", "«\u00a0abc\u00a0» n'est pas un nombre d'heures (exemple : 151,67)."),
             # A choice refused is said as a file's import says it (``domain.choices``).
             (1, "type de contrat", "«\u00a0inconnu\u00a0» n'est pas reconnu. Valeurs acceptées :"),
             (1, "modalité", "valeur manquante : choisissez une valeur dans la liste :"),

@@ -140,10 +140,12 @@ def test_it_keeps_a_clause_in_drafting_until_it_has_hours(hours: int | None) -> 
     assert "« calibrage et rédaction »" in message
     assert "impossible de passer à « attribution » (attribuer)" in message
     assert "il manque le nombre d'heures d'insertion (calculé ou imposé)" in message
-    assert "Permis maintenant\u00a0: attribuer, abandonner." in message
-    assert "Permis maintenant : attribuer (award), abandonner (abandon)." in _typed(
-        Stage.DRAFTING, ClauseEvent.AWARD, facts
-    )
+    # The event refused is not « permitted now »: it comes after what to do.
+    assert ", puis «\u00a0attribuer\u00a0». Permis aussi maintenant\u00a0: abandonner." in message
+    assert (
+        "clauses clause hours N HEURES --reason « … » (nombre imposé) ; puis clauses "
+        "clause advance N attribuer. Permis aussi maintenant : abandonner (abandon)."
+    ) in _typed(Stage.DRAFTING, ClauseEvent.AWARD, facts)
 
 
 def test_it_lets_a_clause_leave_drafting_with_hours_and_nothing_else() -> None:
@@ -155,11 +157,11 @@ def test_it_needs_the_holder_email_and_the_start_date_to_start() -> None:
     message = _refusal(Stage.AWARD, ClauseEvent.START, EMPTY)
     assert "impossible de passer à « mise en œuvre » (démarrer)" in message
     assert (
-        "il manque une entreprise attributaire avec l'adresse e-mail de son correspondant ; "
-        "la date de démarrage." in message
+        "il manque : une entreprise attributaire avec l'adresse e-mail de son "
+        "correspondant et la date de démarrage." in message
     )
-    assert "Permis maintenant\u00a0: démarrer, abandonner." in message
-    assert "Permis maintenant : démarrer (start), abandonner (abandon)." in _typed(
+    assert "Permis aussi maintenant\u00a0: abandonner." in message
+    assert "Permis aussi maintenant : abandonner (abandon)." in _typed(
         Stage.AWARD, ClauseEvent.START, EMPTY
     )
 
@@ -183,9 +185,10 @@ def test_it_needs_the_end_date_to_leave_execution() -> None:
     assert "« mise en œuvre »" in message
     assert "impossible de passer à « suivi et bilan » (achever)" in message
     assert "il manque la date de fin d'exécution." in message
-    assert "Permis maintenant\u00a0: achever, suspendre, résilier." in message
+    assert "Permis aussi maintenant\u00a0: suspendre, résilier." in message
     assert (
-        "Permis maintenant : achever (finish), suspendre (suspend), résilier (terminate)."
+        "À faire : clauses clause advance N achever --end-date jj/mm/aaaa. "
+        "Permis aussi maintenant : suspendre (suspend), résilier (terminate)."
         in _typed(Stage.EXECUTION, ClauseEvent.FINISH, EMPTY)
     )
 

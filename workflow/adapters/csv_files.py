@@ -30,7 +30,7 @@ from typing import TypeVar
 from workflow.adapters.safe_cells import plain_text
 from workflow.domain.characters import forbidden_character, shown
 from workflow.domain.choices import ChoiceList, choice_problem, match_choice
-from workflow.domain.hours import parse_decimal, parse_ratio
+from workflow.domain.hours import parse_decimal, parse_hours, parse_ratio
 from workflow.domain.vocabulary import normalise
 from workflow.errors import ClausesError, FieldError, FileRefused, InputRefused
 
@@ -44,8 +44,6 @@ MAX_CELL = 1000
 _STRAY_NULS = 16
 #: How many column titles a « colonne manquante » error lists, and how many characters of each.
 _FOUND_TITLES = 20
-#: A unit typed after hours: « 35h », « 35 h », « 35 heures ».
-_HOURS_UNIT = re.compile(r"\s*(?:h|heures?)\.?$", re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"]*"')
 _FRENCH_MONTHS = {
     "janvier": 1,
@@ -647,13 +645,10 @@ class RowReader:
             if required:
                 self.fail(key, "valeur manquante.")
             return None
-        number = _HOURS_UNIT.sub("", raw.strip())
         try:
-            if number:
-                return parse_decimal(number, self.table.column_name(key))
-        except InputRefused:
-            pass
-        self.fail(key, f"« {raw} » n'est pas un nombre d'heures (exemple : 151,67).")
+            return parse_hours(raw)
+        except InputRefused as refused:
+            self.fail(key, str(refused))
         return None
 
     def positive(self, key: str, *, required: bool = True) -> Decimal | None:

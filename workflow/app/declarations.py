@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from workflow.adapters.orm import Clause, Company
 from workflow.adapters.templates import french_date, french_hours
 from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import reading, unit_of_work
@@ -32,7 +33,9 @@ from workflow.services.declarations import (
     Validation,
     declaration_problems,
     find_declaration,
+    first_month_note,
     history_motif,
+    last_month_note,
     record_counting,
     same_lines,
 )
@@ -99,11 +102,33 @@ class ZeroDeclaration:
     #: reason of the correction as the history keeps it (None: none given).
     replaced_hours: Decimal | None = None
     reason: str | None = None
+    #: What the facilitator is told of a month nobody asked of the company (before its first
+    #: month on the lot, after its last): recorded all the same, she may know better.
+    warnings: tuple[str, ...] = ()
 
     @property
     def counts_said(self) -> str | None:
         """« 1 sortie (P-0007, CDI) n'est plus comptée … », or None."""
         return count_sentences(self.counts)
+
+
+def outside_company_months(clause: Clause, company: Company, month: date) -> tuple[str, ...]:
+    """The warnings for ``month`` recorded by the facilitator outside the months asked of
+    ``company`` on ``clause``: before the month it joined the lot (``first_month_note``, as the
+    import says it), after its last month when it left the site. Recorded and counted: the
+    company may have worked then, its departure recorded too early."""
+    party = next((p for p in clause.parties if p.company_id == company.id), None)
+    if party is None:
+        return ()
+    notes = [
+        note
+        for note in (
+            first_month_note(clause, company, party, month),
+            last_month_note(clause, company, party, month),
+        )
+        if note
+    ]
+    return tuple(notes)
 
 
 def declare_zero(
@@ -169,6 +194,10 @@ def declare_zero(
                 unchanged_since=recorded.recorded_at,
             )
         replaced_hours = Decimal(recorded.total_hours) if recorded is not None else None
+        # A new month only, as the import warns: a correction of a month recorded is not news.
+        warnings = (
+            outside_company_months(found_clause, found_company, month) if recorded is None else ()
+        )
         recorded_now = record_counting(
             unit.session,
             clause_id=found_clause.id,
@@ -192,6 +221,7 @@ def declare_zero(
             counts=recorded_now.counts,
             replaced_hours=replaced_hours,
             reason=history_motif(reason) if replaced_hours is not None else None,
+            warnings=warnings,
         )
 
 

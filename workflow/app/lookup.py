@@ -16,6 +16,7 @@ The rule, the same for every kind of record:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -39,6 +40,14 @@ T = TypeVar("T")
 
 #: How many candidates an ambiguous designation lists before « … et N autres ».
 SHOWN_CANDIDATES = 10
+#: How many names a designation that finds none offers as « vouliez-vous dire ».
+SHOWN_GUESSES = 3
+#: How close a typed name must be to a record's name, or each typed word to one of its words, to
+#: be offered: « Gascogne Batiment » is « Gascogne Insertion Bâtiment (EI) » (a word left out,
+#: an accent missed), « Charpente Arats » is « Charpentes de l'Arrats » (letters missed).
+_CLOSE_ENOUGH = 0.8
+#: How much less close than the closest a name may be and still be offered beside it.
+_FAR_SECOND = 0.1
 
 
 #: What the web pages and the API say instead of each ``_choose``'s list command.
@@ -75,8 +84,17 @@ def _choose(
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        guesses = _closest(wanted, candidates, name_of)
+        guessed = (
+            " : vouliez-vous dire "
+            + " ou ".join(f"« {name_of(c)} » (n° {getattr(c, 'id', '?')})" for c in guesses)
+            + " ?"
+            if guesses
+            else "."
+        )
         raise NotFound(
-            f"{what} « {text} » introuvable.", hint=list_hint(list_command, _LISTED[list_command])
+            f"{what} « {text} » introuvable{guessed}",
+            hint=list_hint(list_command, _LISTED[list_command]),
         )
     shown = "\n".join(f"  - {label_of(c)}" for c in matches[:SHOWN_CANDIDATES])
     more = len(matches) - SHOWN_CANDIDATES
@@ -84,6 +102,34 @@ def _choose(
     raise AmbiguousDesignation(
         f"{what} « {text} » : {len(matches)} correspondent, précisez par le numéro :\n{shown}{rest}"
     )
+
+
+def _closeness(wanted: str, name: str) -> float:
+    """How close the normalized ``wanted`` is to the normalized ``name``: as a whole, or word by
+    word when every typed word is close to one of the name's (words left out do not count)."""
+    whole = difflib.SequenceMatcher(None, wanted, name).ratio()
+    words = re.findall(r"\w+", name)
+    typed = re.findall(r"\w+", wanted)
+    if not typed or not words:
+        return whole
+    each = [
+        max(difflib.SequenceMatcher(None, word, theirs).ratio() for theirs in words)
+        for word in typed
+    ]
+    return max(whole, min(each))
+
+
+def _closest(wanted: str, candidates: Sequence[T], name_of: Callable[[T], str]) -> list[T]:
+    """The candidates whose name ``wanted`` probably meant, the closest first (case, accents and
+    punctuation forgiven, as the designations are)."""
+    if not wanted:
+        return []
+    scored = [(_closeness(wanted, normalized(name_of(c))), i, c) for i, c in enumerate(candidates)]
+    close = sorted((s for s in scored if s[0] >= _CLOSE_ENOUGH), key=lambda s: (-s[0], s[1]))
+    # A far second is noise beside a near first: « Gascogne Batiment » is « Gascogne Insertion
+    # Bâtiment (EI) », not also « Bâtiments Gascons SARL ».
+    best = close[0][0] if close else 0.0
+    return [c for score, _, c in close[:SHOWN_GUESSES] if score >= best - _FAR_SECOND]
 
 
 def find_buyer(session: Session, designation: str | int) -> Buyer:

@@ -69,7 +69,8 @@ def summary_as_known(
     them; their lines, no longer known, are in none of the tables by participant. So are the
     lots whose dates changed since (an end recorded or corrected, a planned end moved): their
     time elapsed is counted from their dates of then, or, when the history does not give them,
-    from today's, and they are named."""
+    from today's, and they are named; so are the lots whose hours target was imposed since and
+    the companies that left since, counted with their target and their months of then."""
     clock = app.clock()
     moment = now or clock
     buyer_id = _buyer_id(app, buyer)
@@ -86,9 +87,12 @@ def summary_as_known(
             zone=app.settings.zone,
             outcome_groups=app.settings.outcome_groups,
         )
-        if moment >= clock:
+        if now is None:
             return Replay(summary, ())
-        return as_known_at(session, summary, moment)
+        # A moment asked for is replayed even when it is not before the clock: a change may be
+        # recorded at a later instant than the clock says now (a facilitator's faked clock, a
+        # demo's world ahead of today), and the replay reads only the rows changed after it.
+        return as_known_at(session, summary, moment, app.settings.call_time)
 
 
 def daily_digest(app: App, now: datetime | None = None) -> Digest:

@@ -41,6 +41,39 @@ def parse_decimal(text: str | int | float | Decimal, field: str) -> Decimal:
     return value
 
 
+#: A unit people type after hours: ``35h``, ``35 h``, ``35 heures``, ``35 h.``.
+_HOURS_UNIT = re.compile(r"\s*(?:h|heures?)\.?$", re.IGNORECASE)
+#: Hours and minutes, ``12h30``, ``12 h 30``, ``12:30``: not a number of hours, but one it means.
+_HOURS_MINUTES = re.compile(r"^\s*(\d{1,3})\s*(?:h|:)\s*([0-5]\d)\s*(?:min)?\s*$", re.IGNORECASE)
+
+
+def parse_hours(text: str) -> Decimal:
+    """Hours as people type them, in the declaration form and in a file alike: ``151,67``,
+    ``35h``, ``35 h``, ``35 heures``. Refused with ``not_hours`` (one wording for both)."""
+    number = _HOURS_UNIT.sub("", text.strip())
+    try:
+        if number:
+            return parse_decimal(number, "heures")
+    except InputRefused:
+        pass
+    raise InputRefused(not_hours(text))
+
+
+def not_hours(text: str) -> str:
+    """Why ``text`` is not a number of hours; for hours and minutes whose decimal value has two
+    decimals at most (« 12h30 »: 12,5), the figure it meant (« vouliez-vous dire 12,5 ? »)."""
+    typed = text.strip()
+    found = _HOURS_MINUTES.match(typed)
+    if found:
+        value = Decimal(found[1]) + Decimal(found[2]) / 60
+        if value == value.quantize(Decimal("0.01")):
+            shown = f"{value.normalize():f}".replace(".", ",")
+            return (
+                f"«\u00a0{typed}\u00a0» n'est pas un nombre d'heures : vouliez-vous dire {shown} ?"
+            )
+    return f"«\u00a0{typed}\u00a0» n'est pas un nombre d'heures (exemple : 151,67)."
+
+
 def parse_ratio(text: str | int | float | Decimal, field: str) -> Decimal:
     """Read a share or a rate: ``0.5``, ``0,5``, ``50%`` or ``50 %``; must lie in (0, 1]."""
     raw = str(text).strip()

@@ -149,6 +149,46 @@ def _nothing(facts: ClauseFacts) -> list[str]:
     return []
 
 
+#: What a person does to give what a guard found missing, by the text the guard says: the
+#: command to type (``{n}`` the clause's N°), what the web pages say instead, and whether that
+#: command is the event itself (a date given with « achever »), so no « puis … » follows. Two
+#: missing items given by the same command (the award's company and start date) name it once.
+_AWARD_REMEDY = (
+    "clauses clause award {n} --company ENTREPRISE --correspondent N°_CORRESPONDANT "
+    "--start jj/mm/aaaa --end jj/mm/aaaa (N° du correspondant : « clauses company show "
+    "ENTREPRISE »)",
+    "complétez l'attribution sur la page de la clause (entreprise titulaire, correspondant avec "
+    "son adresse e-mail, dates)",
+    False,
+)
+_NOTHING_KNOWN = ClauseFacts(None, None, None, None, False)
+_REMEDIES: dict[str, tuple[str, str, bool]] = {
+    _needs_hours(_NOTHING_KNOWN)[0]: (
+        "clauses clause figures {n} … (calcul) ou clauses clause hours {n} HEURES "
+        "--reason « … » (nombre imposé)",
+        "calculez ou imposez le nombre d'heures sur la page de la clause",
+        False,
+    ),
+    _needs_award(_NOTHING_KNOWN)[0]: _AWARD_REMEDY,
+    _needs_award(_NOTHING_KNOWN)[1]: _AWARD_REMEDY,
+    _needs_end_date(_NOTHING_KNOWN)[0]: (
+        "clauses clause advance {n} achever --end-date jj/mm/aaaa",
+        "indiquez la date de fin d'exécution avec «\u00a0achever\u00a0»",
+        True,
+    ),
+    _needs_termination_date(_NOTHING_KNOWN)[0]: (
+        "clauses clause advance {n} résilier --end-date jj/mm/aaaa --reason « … »",
+        "indiquez la date de résiliation du marché et le motif avec «\u00a0résilier\u00a0»",
+        True,
+    ),
+}
+
+
+def french_enumeration(items: list[str]) -> str:
+    """« a », « a et b », « a, b et c »."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+
 #: (from stage, event) -> (to stage, guard). Anything absent is refused.
 TRANSITIONS: dict[tuple[Stage, ClauseEvent], tuple[Stage, Guard]] = {
     (Stage.IDENTIFICATION, ClauseEvent.DRAFT): (Stage.DRAFTING, _nothing),
@@ -201,6 +241,47 @@ def allowed_events(stage: Stage) -> list[ClauseEvent]:
     return [event for (origin, event) in TRANSITIONS if origin == stage]
 
 
+def _to_give_first(
+    missing: list[str], event: ClauseEvent, allowed: list[ClauseEvent], clause_id: int | None
+) -> Hint:
+    """What to do for each missing item (the command to type; the page's form on the web),
+    then the event refused, and the other events permitted now: never « Permis maintenant :
+    démarrer », the very event just refused."""
+    number = "N" if clause_id is None else str(clause_id)
+    commands: list[str] = []
+    forms: list[str] = []
+    then = True
+    for item in missing:
+        command, form, is_the_event = _REMEDIES.get(item, ("", "", False))
+        if command and command.format(n=number) not in commands:
+            commands.append(command.format(n=number))
+            forms.append(form)
+            then = then and not is_the_event
+    others = [e for e in allowed if e is not event]
+    to_do = Hint(
+        " À faire : "
+        + " ; ".join(commands)
+        + (f" ; puis clauses clause advance {number} {EVENT_LABELS[event]}." if then else "."),
+        " À faire\u00a0: "
+        + french_enumeration(forms)
+        + (f", puis «\u00a0{EVENT_LABELS[event]}\u00a0»." if then else "."),
+    )
+    if not commands:
+        to_do = Hint("", "")
+    if not others:
+        return to_do
+    return Hint(
+        to_do.command
+        + " Permis aussi maintenant : "
+        + ", ".join(f"{EVENT_LABELS[e]} ({e.value})" for e in others)
+        + ".",
+        to_do.web
+        + " Permis aussi maintenant\u00a0: "
+        + ", ".join(EVENT_LABELS[e] for e in others)
+        + ".",
+    )
+
+
 def _allowed_now(events: list[ClauseEvent]) -> Hint:
     """« Permis maintenant : achever (finish). »: the command line also takes the code it
     names; the web pages and the API say the French labels only."""
@@ -251,10 +332,11 @@ def next_stage(
     if missing:
         raise TransitionRefused(
             f"{clause_label} est à l'étape « {LABELS[stage]} » : impossible de passer à "
-            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque {' ; '.join(missing)}.",
+            f"« {LABELS[target]} » ({EVENT_LABELS[event]}), il manque"
+            f"{' :' if len(missing) > 1 else ''} {french_enumeration(missing)}.",
             hint=_record_report_first(clause_id)
             if guard is _needs_final_report
-            else _allowed_now(allowed),
+            else _to_give_first(missing, event, allowed, clause_id),
         )
     return target
 

@@ -73,6 +73,11 @@ class CompanyLeft:
     released: tuple[date, ...] = ()
     #: The company's role on the lot (« sous-traitant »), for the buyer.
     role: str = ""
+    #: The reminders that reached the company for each of ``released`` (same order): what the
+    #: email says to ignore is what was sent (« l'appel », « l'appel et les 2 rappels »; user
+    #: trial: « l'appel et les rappels » of a month that had had its call only). None: not
+    #: known, the email says « les courriels ».
+    released_reminders: tuple[int, ...] | None = None
     #: The day an email of an earlier last month left (the departure moved earlier since):
     #: this one replaces it. None: no earlier one reached its reader (withdrawn before it left).
     replaces_on: date | None = None
@@ -89,6 +94,22 @@ def _owed(owed: Sequence[OwedMonth], today: date) -> list[dict[str, Any]]:
         }
         for o in sorted(owed, key=lambda o: o.month)
     ]
+
+
+def released_sent(released: Sequence[date], reminders: Sequence[int] | None) -> str:
+    """What the company received for the months no longer asked, to ignore: « l'appel reçu
+    pour lui », « l'appel et les 2 rappels reçus pour lui », « les 3 appels et le rappel reçus
+    pour eux »; « les courriels reçus pour lui » when the reminders are not known."""
+    many = len(released) > 1
+    them = "eux" if many else "lui"
+    if reminders is None or len(reminders) != len(released):
+        return f"les courriels reçus pour {them}"
+    total = sum(reminders)
+    calls = f"les {len(released)} appels" if many else "l'appel"
+    if total == 0:
+        return f"{calls} reçu{'s' if many else ''} pour {them}"
+    sent = "le rappel" if total == 1 else f"les {total} rappels"
+    return f"{calls} et {sent} reçus pour {them}"
 
 
 def company_left_context(
@@ -110,6 +131,7 @@ def company_left_context(
         "released": list(left.released),
         "released_count": len(left.released),
         "released_phrase": months_phrase(left.released) if left.released else "",
+        "released_sent": released_sent(left.released, left.released_reminders),
         "replaces_on": left.replaces_on,
         "facilitator": facilitator_context(settings),
         "declaration_links": links_context(links),
@@ -222,6 +244,7 @@ SAMPLE = CompanyLeft(
     today=date(2026, 12, 7),
     owed=(OwedMonth(date(2026, 9, 1), date(2026, 10, 12)),),
     released=(date(2026, 10, 1),),
+    released_reminders=(2,),
     role=PARTNER.role_label,
 )
 
@@ -232,6 +255,7 @@ BUYER_SAMPLE = replace(
     SAMPLE,
     today=date(2027, 2, 3),
     released=(date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)),
+    released_reminders=(2, 2, 2, 0),
 )
 BUYER_ALERTS = AlertCorrected(
     (

@@ -167,8 +167,9 @@ def ladder_context(
         "months": months,
         "months_count": len(months),
         "month_phrase": months_phrase(months),
-        # « février, mars et avril 2027 »: what a template filled for several months covers.
-        "months_list": months_list(months),
+        # « février, mars et avril 2027 »: what a template filled for several months covers
+        # (the months asked and, with their links, the earlier ones still late).
+        "months_list": months_list([*months, *(link.month for link in links)]),
         "due_on": group.due_on,
         "step": group.step,
         "number": number,

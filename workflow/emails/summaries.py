@@ -61,16 +61,23 @@ def summary_context(
     """What the two summary templates read: the figures and ready-formatted tables; ``files``
     are the complete long tables attached to the email (``summary_email``); ``since``: what
     changed since the recipient's previous summary (``services.summaries.since_last``)."""
+    # The lots whose pace is judged, and the overall progress so judged, worked out once for
+    # the headline, the alert and the tables.
+    paced = judged_lots(summary)
+    progress = judged(summary.overall, paced)
     return {
         "month": summary.month,
         "buyer_name": summary.buyer_name,
-        "figures": [{"label": label, "value": value} for label, value in figure_lines(summary)],
+        "figures": [
+            {"label": label, "value": value}
+            for label, value in figure_lines(summary, progress=progress)
+        ],
         # As the « Rythme » line says it: no alert while declarations it waits for are not in.
-        "behind": judged(summary.overall, judged_lots(summary)).behind,
+        "behind": progress.behind,
         "tolerance_points": int(PACE_TOLERANCE * 100),
         "tables": [
             {**table, "html": table_html(table)}
-            for table in email_tables(summary, files.where if files else None)
+            for table in email_tables(summary, files.where if files else None, paced=paced)
         ],
         "files": files.names if files else [],
         "late": late_notice(summary),
@@ -133,6 +140,11 @@ class LateArrival:
     arrived_at: datetime
     #: How the summary's tables name its lot (``DeclarationChange.lot``); "" when unknown.
     lot: str = ""
+    #: Corrected after it arrived and before this summary: the hours it arrived with and when
+    #: it was last corrected (« arrivée le 22 mars (50,25 h), corrigée le 2 avril : 55,25 h »);
+    #: None when it still has the hours it arrived with (``hours``).
+    arrived_hours: Decimal | None = None
+    corrected_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,11 +220,19 @@ def _arrival_phrase(
 ) -> str:
     """« la déclaration de janvier 2027 de Charpentes de l'Arrats (clause n° 2) est arrivée le
     5 mars 2027 : 114,50 h »; « le 22 mars 2027 à 11 h 15 » when it arrived on the day the
-    previous summary left (``left_at``): the day alone would read as if it had been in it."""
+    previous summary left (``left_at``): the day alone would read as if it had been in it.
+    Corrected since it arrived: « est arrivée le 22 mars 2027 (50,25 h), corrigée le 2 avril
+    2027 : 55,25 h ». One of 0 h says so (« : 0 h »): it adds nothing to the cumul, but the
+    reader counted its month among the missing ones."""
     where = _where(arrival.clause_id, arrival.buyer, with_buyer, arrival.lot)
     when = _day(arrival.arrived_at, zone)
     if _same_day(arrival.arrived_at, left_at, zone):
         when += f" à {_clock(arrival.arrived_at, zone)}"
+    if arrival.arrived_hours is not None and arrival.corrected_at is not None:
+        when += (
+            f" ({french_hours(arrival.arrived_hours)}), corrigée le "
+            f"{_day(arrival.corrected_at, zone)}"
+        )
     return (
         f"la déclaration {month_phrase(arrival.month)} de {arrival.company} ({where}) est "
         f"arrivée le {when}{NBSP}: {french_hours(arrival.hours)}"
@@ -345,17 +365,24 @@ def changes_notice(
         else _previous_phrase(since, summary.zone)
     )
     if len(phrases) == 1 and not rest:
-        counted = ", comptées dans le cumul" if arrivals else f"{NBSP}; le cumul en tient compte"
+        if not arrivals:
+            counted = f"{NBSP}; le cumul en tient compte"
+        else:
+            # 0 h: nothing to count in the cumul, the month is no longer missing.
+            counted = ", comptées dans le cumul" if arrivals[0].hours else ""
         return {"intro": f"{opening}, {phrases[0]}{counted}.", "items": []}
     count = len(changes) + len(arrivals)
+    # Those of 0 h counted apart: the reader finds them among the months missing before.
+    zero = sum(1 for a in arrivals if not a.hours)
+    of_zero = f" (dont {zero} à 0{NBSP}h)" if zero else ""
     if not arrivals:
         what = f"{count} déclarations qu'elle avait comptées ont été corrigées ou annulées"
     elif not changes:
-        what = f"{count} déclarations des mois qu'elle couvrait sont arrivées en retard"
+        what = f"{count} déclarations des mois qu'elle couvrait sont arrivées en retard{of_zero}"
     else:
         what = (
             f"{count} déclarations des mois qu'elle couvrait ont été corrigées, annulées ou "
-            "sont arrivées en retard"
+            f"sont arrivées en retard{of_zero}"
         )
     lines = phrases + [f"et {r}" for r in rest]
     items = [f"{p[:1].upper()}{p[1:]}{NBSP};" for p in lines[:-1]]
@@ -373,19 +400,28 @@ def table_html(table: dict[str, Any]) -> Markup:
 
     Built here rather than by Jinja: for the thousand emails of a 10^5-lot territory (fifty
     lines of four cells each) the template's per-cell loop and branch cost three times what
-    these string joins cost (BENCHMARKS.md, summaries). ``test_summary_email_bytes`` renders
-    a territory's emails both ways and compares them byte for byte."""
-    openings = ['<td class="num">' if n else _LABEL_CELL for n in table["numeric"]]
+    these string joins cost (BENCHMARKS.md, summaries). The cells of the table are escaped
+    together and each line written by one format. ``test_summary_email_bytes`` renders a
+    territory's emails both ways and compares them byte for byte."""
+    width = len(table["columns"])
+    line = (
+        "  <tr>"
+        + "".join(
+            ('<td class="num">' if numeric else _LABEL_CELL) + "{}</td>"
+            for numeric in table["numeric"]
+        )
+        + "</tr>\n"
+    )
+    cells = _escape_all([cell for row in table["rows"] for cell in row])
     parts = [
         f'<h2>{_escape(table["title"])}</h2>\n<table class="figures">\n  <tr>',
         *(f"<th>{_escape(column)}</th>" for column in table["columns"]),
         "</tr>\n",
     ]
     for row in table["rows"]:
-        cells = "".join(
-            f"{opening}{_escape(cell)}</td>" for opening, cell in zip(openings, row, strict=True)
-        )
-        parts.append(f"  <tr>{cells}</tr>\n")
+        if len(row) != width:
+            raise ValueError(f"a line of {len(row)} cells in a table of {width} columns")
+    parts += [line.format(*cells[i : i + width]) for i in range(0, len(cells), width)]
     parts.append("</table>\n")
     if table["note"]:
         parts.append(f'<p class="muted">{_escape(table["note"])}</p>\n')
@@ -403,6 +439,20 @@ def _escape(value: object) -> str:
         .replace("'", "&#39;")
         .replace('"', "&#34;")
     )
+
+
+#: Between the cells escaped together: no text of a summary holds it (a cell that did would be
+#: escaped on its own).
+_APART = "\x00"
+
+
+def _escape_all(values: list[Any]) -> list[str]:
+    """``_escape`` of each value, the values escaped as one text (five replacements for a
+    table, not for each of its cells): each replaced character is one of a single value."""
+    escaped = _escape(_APART.join(map(str, values))).split(_APART)
+    if len(escaped) != len(values):  # a value held the separator
+        return [_escape(v) for v in values]
+    return escaped
 
 
 #: A label cell of an email table: long names wrap anywhere rather than widen the message.

@@ -307,9 +307,10 @@ def _refuse_declared_after(
     which = _and([french_month(m) for m in months])
     what = "cette déclaration" if len(months) == 1 else "ces déclarations, une à une"
     raise InputRefused(
-        f"{field}{NBSP}: {company} ne peut pas avoir quitté le chantier après "
-        f"{french_month(last)}{NBSP}: elle a déjà déclaré {which}. Vérifiez le dernier mois, "
-        f"ou annulez d'abord {what}",
+        f"{field}{NBSP}: {company} ne peut pas avoir {french_month(last)} pour dernier mois "
+        f"sur le chantier{NBSP}: elle a déjà déclaré {which} (dernier mois possible{NBSP}: "
+        f"{french_month(months[-1])} ou après). Vérifiez le dernier mois, ou annulez d'abord "
+        f"{what}",
         hint=Hint(
             f"{NBSP}: clauses declaration cancel --clause {clause.id} --company {company_id} "
             f"--month {months[0]:%m/%Y} --reason «{NBSP}…{NBSP}».",

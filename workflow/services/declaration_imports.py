@@ -80,6 +80,7 @@ from workflow.services.declarations import (
     first_month_note,
     history_motif,
     hours_problem,
+    last_month_note,
     record_counting,
     same_lines,
 )
@@ -1006,7 +1007,8 @@ def blank_months(
 
 def _notes(session: Session, group: _Group) -> list[str]:
     """The facilitator's warnings for a new month nobody asked of the company, recorded as she
-    asks and said: before its first month on the lot (``declarations.first_month_note``), or
+    asks and said: before its first month on the lot (``declarations.first_month_note``), after
+    its last when it left the site (``declarations.last_month_note``), or
     after the lot's planned end while its end is not recorded (its companies are not called
     then: user trial, 20 h of April counted in a summary that expected no April declaration)."""
     clause, month = group.clause, group.month
@@ -1015,6 +1017,8 @@ def _notes(session: Session, group: _Group) -> list[str]:
     notes = []
     party = next((p for p in clause.parties if p.company_id == group.company.id), None)
     if party is not None and (note := first_month_note(clause, group.company, party, month)):
+        notes.append(note)
+    if party is not None and (note := last_month_note(clause, group.company, party, month)):
         notes.append(note)
     planned = clause.planned_end_date
     if clause.end_date is None and planned is not None and month > month_start(planned):

@@ -4,9 +4,11 @@ A month is expected from a company on a lot when its declaration was recorded, w
 went out (its row in ``declaration_ladders``), or when the company owes it today: a month of a
 lot in execution (or suspended, in follow-up, closed) from the start month up to the last month
 already open and not past the end, that the lot did not spend entirely suspended
-(``declarations.missing_months``, what the receipts list as still owed). A lot in follow-up,
-suspended or closed owes no month after the one it left execution in, as the declaration itself
-refuses them (``declarations.column_problems``).
+(``declarations.missing_months``, what the receipts list as still owed). Never, undeclared, a
+month outside the company's own months on the lot (before its first, after its last), though
+its call went out before they were recorded (``company_months``, the monthly summary's rule).
+A lot in follow-up, suspended or closed owes no month after the one it left execution in, as
+the declaration itself refuses them (``declarations.column_problems``).
 
 Each line has its state: declared (with its hours), zero hours, call to come (owed, its call not
 sent yet), missing (called, not yet due) or late (past the due date the company is held to, by
@@ -176,15 +178,21 @@ def expected_declarations(
                 keys.add((cid, party, owed))
     # A month after the last of a company that left the site is not expected, though its call
     # (sent before its departure was recorded) left a ladder, stopped since
-    # (``company_departures``); one the facilitator recorded all the same is shown, declared,
-    # and counted among the expected (``company_months``, the monthly summary's rule too). A
-    # called month before the first (the call left before the award was corrected) is shown.
-    last_months = {(p.clause_id, p.company_id): p.last_month for p in parties if p.last_month}
+    # (``company_departures``); nor one before its first month, called before that first
+    # month was corrected to a later one (review: listed « en retard », counted owed by the
+    # clause's page, while the monthly summary expected it of nobody). One the facilitator
+    # recorded all the same is shown, declared, and counted among the expected
+    # (``company_months``, the monthly summary's rule too).
+    months_on_lot = {
+        (p.clause_id, p.company_id): (p.first_month, p.last_month)
+        for p in parties
+        if p.first_month is not None or p.last_month is not None
+    }
     keys = {
         key
         for key in keys
         if expected_of_company(
-            key[2], None, last_months.get((key[0], key[1])), declared=key in declared
+            key[2], *months_on_lot.get((key[0], key[1]), (None, None)), declared=key in declared
         )
     }
     if not keys:

@@ -98,7 +98,11 @@ def clause_ref(clause: Clause) -> str:
 
 def hours_problem(hours: Decimal) -> str | None:
     """Why these monthly hours are refused, or None; 0 is allowed (a month without work)."""
-    shown = f"{hours:f}".replace(".", ",")
+    # As typed (its decimals kept), with French thousands: « 1 200 h », never « 1200 h ».
+    from workflow.domain.french_numbers import french_number
+
+    exponent = hours.as_tuple().exponent
+    shown = french_number(hours, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
     if hours < 0 or hours > MAX_MONTHLY_HOURS:
         return f"{shown} h hors limites : entre 0 et {MAX_MONTHLY_HOURS} h par mois."
     if hours != hours.quantize(Decimal("0.01")):
@@ -306,6 +310,21 @@ def first_month_note(
         f"{french_month(month)} précède le premier mois de {company.name} sur le "
         f"{_lot_named(clause)} ({french_month(first)}, {JOINED_WORDS}) : la déclaration est "
         "enregistrée et ses heures comptent ; ce mois ne lui avait pas été demandé."
+    )
+
+
+def last_month_note(clause: Clause, company: Company, party: AwardParty, month: date) -> str | None:
+    """What the facilitator is told when she records a month after the company's last month on
+    the lot, recorded when it left the site (``after_last_month``): recorded and counted (the
+    departure may have been recorded too early), never asked of it."""
+    last = party.last_month
+    if last is None or month <= last:
+        return None
+    return (
+        f"{french_month(month)} suit le dernier mois de {company.name} sur le "
+        f"{_lot_named(clause)} : elle a quitté le chantier, son dernier mois est "
+        f"{french_month(last)}. La déclaration est enregistrée et ses heures comptent ; ce mois "
+        "ne lui avait pas été demandé."
     )
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import Clause, Company, OutboxMessage
 from workflow.adapters.templates import french_month
-from workflow.domain.calendar import due_date, local_date, month_start
+from workflow.domain.calendar import due_date, local_date, month_start, reminder_number
 from workflow.emails.company_departures import (
     BUYER_KEY_PREFIX,
     KEY_PREFIX,
@@ -57,6 +57,7 @@ from workflow.services.ladder_keys import key_months
 from workflow.services.late_declaration_notices import MAY_REACH
 from workflow.services.mailing import Mailing
 from workflow.services.outbox import NOT_LEFT, OutboxState, Recipient, queue_email, withdraw
+from workflow.services.reminder_emails import ladder_history
 
 NBSP = "\u00a0"
 
@@ -201,14 +202,34 @@ def _left(
     replaces_on: date | None = None,
 ) -> CompanyLeft:
     party = notices.award_party(session, clause.id, company.id)
+    ordered = tuple(sorted(released))
     return CompanyLeft(
         company=company.name,
         last_month=last,
         today=local_date(at, app.settings.zone),
         owed=owed_up_to(app, session, clause, company.id, last, at),
-        released=tuple(sorted(released)),
+        released=ordered,
+        released_reminders=_reminders_sent(session, clause.id, company.id, ordered),
         role=party_of(party).role_label if party is not None else "",
         replaces_on=replaces_on,
+    )
+
+
+def _reminders_sent(
+    session: Session, clause_id: int, company_id: int, months: Sequence[date]
+) -> tuple[int, ...]:
+    """How many reminders of each of ``months`` reached the company, or may have (the email
+    says to ignore only what was sent: the call alone, or the call and N reminders)."""
+    if not months:
+        return ()
+    history = ladder_history(session, [clause_id])
+    return tuple(
+        sum(
+            1
+            for email in history.get((clause_id, company_id, month), [])
+            if reminder_number(email.step) is not None and email.state in MAY_REACH
+        )
+        for month in months
     )
 
 

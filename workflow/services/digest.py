@@ -1879,15 +1879,17 @@ AWARD_TODO = (
 
 
 def _award_action(clause_id: int, holder_ok: bool) -> str:
+    # --correspondent takes the correspondent's N°, never a name: the placeholder says so, and
+    # where that N° is read (user trial: « CORRESPONDANT » typed as a name was refused).
     command = (
         f"clauses clause award {clause_id} --company ENTREPRISE"
-        + ("" if holder_ok else " --correspondent CORRESPONDANT")
+        + ("" if holder_ok else " --correspondent N°_CORRESPONDANT")
         + " --start jj/mm/aaaa --end jj/mm/aaaa"
     )
     if not holder_ok:
         command += (
-            " ; un correspondant s'ajoute par clauses company correspondent-add ENTREPRISE "
-            "--name … --email …"
+            " ; le N° du correspondant : clauses company show ENTREPRISE ; un correspondant "
+            "s'ajoute par clauses company correspondent-add ENTREPRISE --name … --email …"
         )
     return (
         f"Compléter l'attribution pour que l'entreprise soit accueillie et appelée à déclarer "

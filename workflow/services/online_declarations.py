@@ -35,7 +35,7 @@ from workflow.domain.choices import (
     match_choice,
 )
 from workflow.domain.declaration_links import LinkScope
-from workflow.domain.hours import parse_decimal
+from workflow.domain.hours import parse_hours
 from workflow.domain.participants import birth_year_problem, parse_birth_year, parse_sex
 from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
 from workflow.emails.month_lists import months_list
@@ -215,7 +215,7 @@ def hours_over_zero(
         if not text:
             continue
         try:
-            hours: Decimal | None = parse_decimal(text, "heures")
+            hours: Decimal | None = parse_hours(text)
         except InputRefused:
             hours = None
         reference = " ".join(line.reference.split())
@@ -308,9 +308,10 @@ def _hours(typed: str, reference: str, number: int, problems: list[FormProblem])
         problems.append(FormProblem(number, "heures", f"indiquez les heures de « {reference} »."))
         return None
     try:
-        hours = parse_decimal(typed, "heures")
-    except InputRefused:
-        problems.append(FormProblem(number, "heures", f"« {typed} » n'est pas un nombre."))
+        # The file import's reading and words (« 35 h » read, « 12h30 » refused alike).
+        hours = parse_hours(typed)
+    except InputRefused as refused:
+        problems.append(FormProblem(number, "heures", str(refused)))
         return None
     if problem := hours_problem(hours):
         problems.append(FormProblem(number, "heures", problem))

@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all
@@ -22,6 +22,7 @@ from workflow.adapters.mail.message import Attachment
 from workflow.adapters.orm import OutboxAttachment, OutboxMessage
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import require_aware
+from workflow.domain.summary_rules import SUMMARY_RULES
 from workflow.emails.envelope import OutboxState, Recipient
 from workflow.errors import InputRefused
 
@@ -44,6 +45,14 @@ __all__ = [
 _TABLE = cast(Table, OutboxMessage.__table__)
 _ATTACHMENTS = cast(Table, OutboxAttachment.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
+#: The rules each kind of email is written under, kept on its row (``rules_of``): the audit
+#: reads a summary the older way only for a rule after them (``domain.summary_rules``). The
+#: kinds of ``emails.summaries.KINDS``, copied: importing it would load the spreadsheet and
+#: console libraries into every process that queues an email.
+RULES_OF_KIND: dict[str, date] = {
+    "monthly_summary": SUMMARY_RULES,
+    "monthly_summary_buyer": SUMMARY_RULES,
+}
 
 
 def withdraw(row: OutboxMessage, reason: str) -> None:
@@ -225,7 +234,8 @@ def _attachment_rows(outbox_id: int, attachments: Sequence[Attachment]) -> list[
 def _outbox_values(
     renderer: TemplateRenderer, email: EmailToQueue, now: datetime
 ) -> dict[str, Any]:
-    """The new row of one email, rendered: waiting, due at ``now``; its promise, if any.
+    """The new row of one email, rendered: waiting, due at ``now``; its promise, if any; the
+    rules a summary is written under (``RULES_OF_KIND``).
 
     Every row names the same columns (a promise or None): ``_queue_batch`` writes them in one
     multi-row INSERT."""
@@ -246,6 +256,7 @@ def _outbox_values(
         "message_token": secrets.token_hex(8),
         "promised_until": None if promise is None else promise.until,
         "promise_facts": None if promise is None else promise_facts_text(promise.facts),
+        "rules_of": RULES_OF_KIND.get(email.kind),
     }
 
 

@@ -106,11 +106,23 @@ def ladder_message(
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
     company = party.company if party else session.get_one(Company, group.company_id)
     correspondent = party_correspondent(party) if party else None
+    # The earlier months still late the email names (none in the buyer's alert, none without
+    # anybody to write to): each gets its link and a block in the call's template like the
+    # months asked, so that a company following its email can declare every month it is asked
+    # for (user trial: ten months listed, one link).
+    late = (
+        late_before(app, session, clause, group, now, reading)
+        if group.step != LadderStep.ESCALATION
+        and correspondent is not None
+        and correspondent.email.strip()
+        else []
+    )
+    asked_months = [*group.months, *(m.month for m in late)]
     # The company's own web links; the buyer's alert carries none.
     links = (
         []
         if group.step == LadderStep.ESCALATION
-        else month_links(session, settings, clause.id, company.id, group.months, now)
+        else month_links(session, settings, clause.id, company.id, asked_months, now)
     )
     context = ladder_context(
         lot=lot_of(clause),
@@ -150,22 +162,20 @@ def ladder_message(
     if correspondent is None or not correspondent.email.strip():
         return None
     recipients = [Recipient(correspondent.name, correspondent.email)]
-    context["late_before"] = late_before_context(
-        late_before(app, session, clause, group, now, reading)
-    )
+    context["late_before"] = late_before_context(late)
     if group.step != LadderStep.CALL:
         return LadderMessage(recipients, context)
     # The call says exactly which columns to send, from the importer's own definitions, and
     # attaches the templates. It gives one due date to all its months (a catch-up call its own,
     # later than the scheduled ones): the list of months says that date, as the subject does.
+    due_dates = {m.month: m.due_on for m in late} | dict.fromkeys(group.months, group.due_on)
     material = declaration_material(
-        session,
-        clause,
-        company,
-        group.months,
-        settings,
-        due_dates=dict.fromkeys(group.months, group.due_on),
+        session, clause, company, asked_months, settings, due_dates=due_dates
     )
+    # The late months' rows say they are late, not a date long past as if still ahead.
+    late_months = {m.month for m in late}
+    for row in material.howto["months"]:
+        row["late"] = row["month"] in late_months
     context["declaration_howto"] = material.howto
     return LadderMessage(recipients, context, material.attachments)
 

@@ -93,6 +93,7 @@ from workflow.domain.calendar import (
     step_offsets,
     suspended_days,
 )
+from workflow.domain.company_months import on_its_months
 from workflow.domain.events import require_aware
 from workflow.domain.stages import Stage
 from workflow.emails.ladder import KINDS, LadderGroup, step_kind
@@ -648,6 +649,27 @@ def _climb_batch(
                 "month after the end, not reminded",
                 extra={
                     "action": "ladder.after_end",
+                    "clause_id": ladder.clause_id,
+                    "company_id": ladder.company_id,
+                    "month": f"{ladder.month:%Y-%m}",
+                },
+            )
+            continue
+        party = next(
+            (p for p in lots[ladder.clause_id].parties if p.company_id == ladder.company_id), None
+        )
+        if party is not None and not on_its_months(
+            ladder.month, party.first_month, party.last_month
+        ):
+            # A month outside the company's own months on the lot (called before its first
+            # month was corrected to a later one) is asked of it no more, as ``declaration
+            # list`` and the summaries say (``company_months``): stopped, silently, never
+            # reminded nor alerted to the buyer.
+            ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
+            log.info(
+                "month outside the company's months, not reminded",
+                extra={
+                    "action": "ladder.outside_company_months",
                     "clause_id": ladder.clause_id,
                     "company_id": ladder.company_id,
                     "month": f"{ladder.month:%Y-%m}",

@@ -133,7 +133,9 @@ that left or may still leave (``_previous_summaries``, one row per recipient ran
 refused, given up or taken back never reached its reader and is not it). Listed: the
 declarations of the months it covered that were corrected or cancelled since, each with the
 total it had then and has now (« 370,17 h → 334,17 h »), and those that arrived since (« est
-arrivée le 22 mars 2027 : 76 h »), read from the declarations' history
+arrivée le 22 mars 2027 : 76 h »; at 0 h too, its month no longer missing; corrected since
+it arrived, « est arrivée le 22 mars 2027 (50,25 h), corrigée le 2 avril 2027 : 55,25 h »),
+read from the declarations' history
 (``declaration_changes``), the first ``LISTED`` named and the rest counted with their hours;
 the months between the two with no summary to this recipient, with their hours (those claimed
 as skipped, the service interrupted, always: which, and that they are produced on request);
@@ -963,6 +965,17 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
             # Nor after the last month of a company that left the site (its ladder, called
             # before the departure was recorded, stopped then): owed no more.
             not_after_departure(ladder.clause_id, ladder.company_id, ladder.month),
+            # Nor before the first month of a company that joined the works, called before
+            # that first month was corrected to a later one: never asked of it, as the month's
+            # own count (``expected_of_company``) and ``declaration list`` say (review: « toujours
+            # manquantes » and « rythme à confirmer » for a month the lot's page owed no more).
+            ~select(AwardParty.id)
+            .where(
+                AwardParty.clause_id == ladder.clause_id,
+                AwardParty.company_id == ladder.company_id,
+                AwardParty.first_month > ladder.month,
+            )
+            .exists(),
             _known(period),
         )
         .order_by(ladder.clause_id, ladder.company_id, ladder.month)
@@ -1901,8 +1914,11 @@ def declaration_changes(
     for (clause_id, company, month), group in groups.items():
         before = _total_then(group, previous.at)
         after = _total_then(group, now)
-        if after == before or (before is None and not after):
-            continue  # nothing moved, or arrived at 0 h: the cumul is the same
+        if after == before or (before is None and after is None):
+            # Nothing moved, or arrived and cancelled since. One arrived at 0 h moves no hour
+            # but is told: the reader counted it among the missing months (user trial, 6
+            # December 2026: 10 missing became 6 with one arrival named).
+            continue
         instants = [
             at
             for facts in group
@@ -1918,7 +1934,12 @@ def declaration_changes(
         first = group[0]
         buyer = next((f.buyer for f in group if f.buyer), "")
         if before is None:
-            # Not counted by the previous summary: arrived since, its hours in this cumul.
+            # Not counted by the previous summary: arrived since, its hours in this cumul. Told
+            # with the hours it arrived with and, corrected since, when and to what: « arrivée
+            # le 22 mars (50,25 h), corrigée le 2 avril : 55,25 h ».
+            arrived_at = min(instants)
+            arrived = _total_then(group, arrived_at)
+            corrected = arrived is not None and arrived != after
             arrivals.append(
                 LateArrival(
                     clause_id,
@@ -1927,8 +1948,10 @@ def declaration_changes(
                     company,
                     month,
                     after or _ZERO,
-                    min(instants),
+                    arrived_at,
                     lot=(lots or {}).get(clause_id, ""),
+                    arrived_hours=arrived if corrected else None,
+                    corrected_at=max(instants) if corrected else None,
                 )
             )
             continue
@@ -1996,6 +2019,16 @@ def since_last(
         arrivals=arrivals,
         unsent=tuple(between),
     )
+
+
+def as_before_zero_arrivals(since: SinceLast) -> SinceLast:
+    """``since`` as a summary written before ``summary_rules.SINCE_LAST_ZERO_ARRIVALS`` told
+    it: the declarations arrived at 0 h left out, one corrected since it arrived told with its
+    hours now alone (``audit.summary_emails`` reads such an email against it)."""
+    kept = tuple(
+        replace(a, arrived_hours=None, corrected_at=None) for a in since.arrivals if a.hours
+    )
+    return replace(since, arrivals=kept)
 
 
 def lot_labels(session: Session, clause_ids: Iterable[int]) -> dict[int, str]:

@@ -23,28 +23,75 @@ and planned end of then), and those whose dates of then the history does not giv
 whose termination, recorded since, took effect in the month or before (``Replay.terminated``):
 their line says « marché résilié », which the email could not say.
 
-Nor do the lots keep their hours target of then, nor the companies their place in the
-declarations expected: a target imposed since (« clause hours », ``Replay.targets``, the target
-of then from the history row: « heures imposées : 450 h → 400 h ; … ») and a company that left
-since, its last month before the summary's (« company-left », ``Replay.departures``), are
-counted as they stand today and named (user trial, 6 December 2026: the replay silently
-differed from the email).
+The same holds for each lot's hours target and each company's months (user trial, 6 December
+2026: the replay silently differed from the email). A target imposed since (« clause hours »)
+is put back to the one of then, from the first row after the moment (« heures imposées : 450 h
+→ 400 h ; … »; ``Replay.targets``); a row that does not say it (written before 6 December
+2026) leaves today's, named as such. A company whose departure was recorded since
+(« company-left ») keeps its months of then (``Replay.departures``): no last month, or the one
+the last departure row up to the moment set; its declaration of the month is expected again
+(missing or not due yet, as the email said, by the month's ladder; received when it was
+declared by then) and its earlier months still owed then among the « toujours manquantes »,
+so the declarations expected and received and the pace (« à confirmer (N déclarations non
+reçues) ») are the email's. The row names the company, not its number: it is matched against
+every name the company had (its corrections, the companies merged into it,
+``record_history``), so a rename or a merge since does not hide it. Two things are not kept,
+so they are rebuilt by the summaries' own rules: the call planned then for a month not called
+by the moment (the departure parks the company's next call), taken as the month's usual call
+(« appel prévu le 1er décembre 2026 »); and the company's number in the row (a name none of its
+names matches is not found: the company is counted as today).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import chunked
-from workflow.adapters.orm import AwardParty, Clause, ClauseHistory, Company
-from workflow.domain.monthly_summary import MonthlySummary
+from workflow.adapters.orm import (
+    AwardParty,
+    Clause,
+    ClauseHistory,
+    Company,
+    Declaration,
+    DeclarationLadder,
+    RecordHistory,
+)
+from workflow.adapters.templates import french_month
+from workflow.domain.calendar import (
+    Interval,
+    LadderDays,
+    local_date,
+    month_fully_within,
+    pushed_due,
+    suspended_days,
+)
+from workflow.domain.calls_to_come import call_to_come, usual_call_at
+from workflow.domain.company_months import on_its_months
+from workflow.domain.monthly_summary import (
+    BuyerFigures,
+    ClauseLine,
+    Declarations,
+    EarlierMissing,
+    EarlierPending,
+    Figures,
+    MissingDeclaration,
+    MonthlySummary,
+    is_late,
+    terminated_elapsed,
+    terminated_paces,
+)
+from workflow.domain.stages import FINAL_STAGES
+from workflow.domain.summary import clause_progress, combine_progress, elapsed_fraction, month_end
 from workflow.services.audit.as_of import at_its_moment, corrected_or_cancelled, declaration_key
 from workflow.services.audit.dates_then import (
     DatesThen,
@@ -54,6 +101,7 @@ from workflow.services.audit.dates_then import (
 )
 from workflow.services.audit.receipts import DeclarationFacts, load_declarations
 from workflow.services.company_departures import COMPANY_LEFT
+from workflow.services.lot_calendars import suspensions
 
 
 @dataclass(frozen=True)
@@ -70,9 +118,10 @@ class ChangedSince:
 
 @dataclass(frozen=True)
 class TargetChanged:
-    """A lot whose hours target was imposed after the moment (« clause hours »): the summary
-    counts today's (``after``) against the hours; ``before``, the one of then (None: not set);
-    ``told``: False when the history does not say it (a row of the lot's creation)."""
+    """A lot whose hours target was imposed after the moment (« clause hours »): ``before``,
+    the one of then (None: not set), which the replay counts against the hours, as the email
+    did; ``after``, today's; ``told``: False when the history does not say the one of then (a
+    row written before 6 December 2026): today's is counted, and the reader told."""
 
     clause_id: int
     before: int | None
@@ -84,12 +133,24 @@ class TargetChanged:
 @dataclass(frozen=True)
 class CompanyLeft:
     """A company whose departure was recorded after the moment (« company-left »), its last
-    month before the summary's: its declarations of the month are no longer expected."""
+    month today (``last_month``) before the summary's: the replay counts its months of then
+    (``last_then``: the last month a departure recorded by the moment set, None: none), as the
+    email did."""
 
     clause_id: int
     company: str
     last_month: date
     at: datetime
+    company_id: int = 0
+    last_then: date | None = None
+    #: Its declaration of the summary's month was expected then (one of its months, of a month
+    #: the lot asked): counted among the expected again.
+    expected: bool = False
+    #: ... and recorded by the moment: received, as the email said (no « n'attend plus »).
+    declared: bool = False
+    #: The months before the summary's still owed at the moment, put back among the earlier
+    #: ones (« toujours manquantes », or « attendues, pas encore dues »).
+    earlier: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,9 +164,10 @@ class Replay:
     #: The lots terminated on a day of the month or before, recorded after the moment: read
     #: « marché résilié », which the email could not say.
     terminated: tuple[TerminatedSince, ...] = ()
-    #: The lots whose hours target changed since the moment, counted with today's.
+    #: The lots whose hours target changed since the moment, counted with the one of then
+    #: (today's when the history does not say it: ``TargetChanged.told``).
     targets: tuple[TargetChanged, ...] = ()
-    #: The companies that left since the moment, no longer expected in the month.
+    #: The companies that left since the moment, counted with their months of then.
     departures: tuple[CompanyLeft, ...] = ()
 
 
@@ -118,13 +180,17 @@ def _changed_at(facts: DeclarationFacts, moment: datetime) -> datetime:
     return min(later, default=facts.recorded_at)
 
 
-def as_known_at(session: Session, summary: MonthlySummary, moment: datetime) -> Replay:
-    """``summary`` (compiled for ``moment``) with each declaration's total as recorded then and
-    each lot's time elapsed from its dates of then.
+def as_known_at(
+    session: Session, summary: MonthlySummary, moment: datetime, call_time: time | None = None
+) -> Replay:
+    """``summary`` (compiled for ``moment``) with each declaration's total as recorded then,
+    each lot's time elapsed from its dates of then, its hours target of then, and each
+    company's months of then (``with_companies_then``; ``call_time``: the settings', for the
+    call to come of a month not called then).
 
-    Reads only the declarations recorded, corrected or cancelled after ``moment`` and the lots
-    whose dates changed after it: none for a summary of the present, a handful for the replay
-    of an email."""
+    Reads only the declarations recorded, corrected or cancelled after ``moment``, the lots
+    whose dates changed after it and the history rows of targets and departures after it: none
+    for a summary of the present, a handful for the replay of an email."""
     known = corrected_or_cancelled(load_declarations(session, changed_after=moment).all())
     restored = at_its_moment(summary, known, moment)
     changed = []
@@ -146,14 +212,18 @@ def as_known_at(session: Session, summary: MonthlySummary, moment: datetime) -> 
     lots = {line.clause_id for line in summary.clauses}
     history = load_date_history(session, moment, lots)
     dated = with_dates_then(session, restored.summary, history, moment, summary.zone)
+    targets = targets_changed(session, lots, moment)
+    departures = companies_left(session, lots, moment, summary.month, known)
+    then = with_targets_then(session, dated.summary, targets, moment)
+    then = with_companies_then(session, then, departures, moment, call_time)
     return Replay(
-        dated.summary,
+        then,
         tuple(changed),
         dated.restored,
         dated.untold,
         dated.terminated_since,
-        targets_changed(session, lots, moment),
-        companies_left(session, lots, moment, summary.month),
+        targets,
+        departures,
     )
 
 
@@ -237,19 +307,207 @@ def targets_changed(
     )
 
 
+def _rescoped(summary: MonthlySummary, lines: list[ClauseLine], declarations: Any = None) -> Any:
+    """``summary`` with ``lines`` for its clauses, each scope's progress, clauses followed and
+    terminated paces added up again from them; ``declarations`` (scope -> ``Declarations``),
+    when given, replacing the scopes' own."""
+
+    def figures(found: Figures, scope: list[ClauseLine], key: int | None) -> Figures:
+        declared = found.declarations
+        if declarations is not None and key in declarations:
+            declared = declarations[key]
+        return replace(
+            found,
+            progress=combine_progress(c.progress for c in scope),
+            followed=sum(1 for c in scope if c.followed),
+            terminated=terminated_paces(scope),
+            declarations=declared,
+        )
+
+    buyers = tuple(
+        BuyerFigures(
+            b.buyer_id,
+            b.name,
+            figures(b.figures, [c for c in lines if c.buyer_id == b.buyer_id], b.buyer_id),
+        )
+        for b in summary.buyers
+    )
+    scope = summary.buyer_id  # a buyer's summary: its figures are its own scope's
+    return replace(
+        summary,
+        overall=figures(summary.overall, lines, scope),
+        buyers=buyers,
+        clauses=tuple(lines),
+    )
+
+
+def _known_at(intervals: Iterable[Interval], moment: datetime) -> list[Interval]:
+    """The suspensions as they stood at ``moment`` (``summaries``' rule): none begun after
+    it, one ended after it still running."""
+    return [
+        Interval(i.start, i.end if i.end is not None and i.end <= moment else None)
+        for i in intervals
+        if i.start <= moment
+    ]
+
+
+def with_targets_then(
+    session: Session,
+    summary: MonthlySummary,
+    targets: Collection[TargetChanged],
+    moment: datetime,
+) -> MonthlySummary:
+    """``summary`` with each lot's hours target of ``moment`` where the history says it
+    (``TargetChanged.told``): its hours against the target and its pace as the email had them,
+    the time elapsed unchanged (the dates of then, ``with_dates_then``)."""
+    then = {t.clause_id: t.before for t in targets if t.told}
+    if not then:
+        return summary
+    last = month_end(summary.month)
+    stretches: dict[int, list[Interval]] | None = None
+    lines: list[ClauseLine] = []
+    for line in summary.clauses:
+        if line.clause_id not in then:
+            lines.append(line)
+            continue
+        p = line.progress
+        elapsed: Decimal | None
+        if p.expected is not None and p.hours_target:
+            elapsed = p.expected / Decimal(p.hours_target)
+        else:
+            # No pace today (no target): the time elapsed from the lot's dates, as counted.
+            if stretches is None:
+                stretches = suspensions(session, then)
+            known = _known_at(stretches.get(line.clause_id, ()), moment)
+            until = moment.astimezone(summary.zone).date()
+            days = suspended_days(known, summary.zone, until) if known else frozenset[date]()
+            elapsed = (
+                terminated_elapsed(line.start_date, line.end_date, line.terminated_on, last, days)
+                if line.terminated_on is not None
+                else elapsed_fraction(line.start_date, line.end_date, last, days)
+            )
+        progress = clause_progress(then[line.clause_id], p.hours_month, p.hours_cumulated, elapsed)
+        lines.append(replace(line, progress=progress))
+    rescoped: MonthlySummary = _rescoped(summary, lines)
+    return rescoped
+
+
+#: The departure's row, after its reason (``company_departures.history_reason``): « Gimone
+#: Second Œuvre SAS a quitté le chantier : son dernier mois à déclarer est mars 2027, … ».
+_LEFT = "{} a quitté le chantier : son dernier mois à déclarer est "
+_MONTH_NAMES = {french_month(date(2000, n, 1)).rsplit(" ", 1)[0]: n for n in range(1, 13)}
+_MONTH_TEXT = re.compile(r"(\w+) (\d{4})")
+
+
+def _said_month(text: str) -> date | None:
+    found = _MONTH_TEXT.match(text)
+    if found is None or found.group(1) not in _MONTH_NAMES:
+        return None
+    return date(int(found.group(2)), _MONTH_NAMES[found.group(1)], 1)
+
+
+def _left_month(reason: str | None, names: Collection[str]) -> tuple[int, date | None] | None:
+    """Whether the departure row ``reason`` names one of ``names`` (the length of the name it
+    names: the longest wins, « Test » is not « Charpentes Test »), and the last month it set."""
+    text = (reason or "").replace("\u00a0", " ")
+    best: tuple[int, date | None] | None = None
+    for name in names:
+        marker = _LEFT.format(name.replace("\u00a0", " "))
+        at = text.find(marker)
+        # After the reason, which ends its sentence (``_as_recorded``), or at the start.
+        while at >= 0 and not (at == 0 or text[max(0, at - 2) : at] in (". ", "! ", "? ")):
+            at = text.find(marker, at + 1)
+        if at < 0:
+            continue
+        if best is None or len(name) > best[0]:
+            best = (len(name), _said_month(text[at + len(marker) :]))
+    return best
+
+
+def company_names(session: Session, company_ids: Collection[int]) -> dict[int, set[str]]:
+    """Every name each company had: today's, those its corrections replaced, and those of the
+    companies merged into it (and of their own names before), from ``record_history``: a
+    departure row names the company as it was called then."""
+    names: dict[int, set[str]] = {cid: set() for cid in company_ids}
+    for chunk in chunked(sorted(company_ids)):
+        for cid, name in session.execute(
+            select(Company.id, Company.name).where(Company.id.in_(chunk))
+        ):
+            names[cid].add(name)
+    # Whose names a company carries: itself, then the companies merged into it, level by level.
+    owner: dict[int, int] = {cid: cid for cid in company_ids}
+    todo = set(company_ids)
+    while todo:
+        found: set[int] = set()
+        for chunk in chunked(sorted(todo)):
+            for entity_id, action, before, after in session.execute(
+                select(
+                    RecordHistory.entity_id,
+                    RecordHistory.action,
+                    RecordHistory.before,
+                    RecordHistory.after,
+                ).where(RecordHistory.entity == "company", RecordHistory.entity_id.in_(chunk))
+            ):
+                mine = names[owner[entity_id]]
+                for side in (before, after):
+                    values = _json_object(side)
+                    if isinstance(values.get("name"), str):
+                        mine.add(values["name"])
+                    merged = values.get("from")
+                    if action == "absorb" and isinstance(merged, dict):
+                        if isinstance(merged.get("name"), str):
+                            mine.add(merged["name"])
+                        source = merged.get("id")
+                        if isinstance(source, int) and source not in owner:
+                            owner[source] = owner[entity_id]
+                            found.add(source)
+        todo = found
+    return names
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def companies_left(
-    session: Session, lots: Collection[int], moment: datetime, month: date
+    session: Session,
+    lots: Collection[int],
+    moment: datetime,
+    month: date,
+    known: Collection[DeclarationFacts] = (),
 ) -> tuple[CompanyLeft, ...]:
-    """The companies whose departure was recorded after ``moment`` with a last month before
-    ``month``: the summary no longer expects their declaration of it, the email did. The row
-    names the company (« Gimone Second Œuvre SAS a quitté le chantier »)."""
-    rows = _rows_after(session, COMPANY_LEFT, lots, moment)
-    if not rows:
+    """The companies whose departure was recorded after ``moment`` with a last month today
+    before ``month``, with their months of then: the last month the departure rows up to the
+    moment set (None: none), whether the month was theirs then (and declared by then), and
+    their earlier months still owed then (called, not declared by then, neither released by
+    the lot's end nor its closure). ``known``: the declarations corrected or cancelled since
+    (``as_known_at``), declared then all the same.
+
+    The row names the company (« Gimone Second Œuvre SAS a quitté le chantier : son dernier
+    mois à déclarer est … »), not its number: matched against every name it had
+    (``company_names``), the longest name found winning."""
+    rows = session.execute(
+        select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        .where(ClauseHistory.event == COMPANY_LEFT, ClauseHistory.at > moment)
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ).all()
+    touched = sorted({cid for cid, _, _ in rows if cid in lots})
+    if not touched:
         return ()
-    found: dict[tuple[int, str], CompanyLeft] = {}
-    for chunk in chunked(sorted({cid for cid, _, _ in rows})):
-        for cid, name, last in session.execute(
-            select(AwardParty.clause_id, Company.name, AwardParty.last_month)
+    parties: dict[int, list[tuple[int, str, date | None, date]]] = defaultdict(list)
+    for chunk in chunked(touched):
+        for cid, company_id, name, first, last in session.execute(
+            select(
+                AwardParty.clause_id,
+                AwardParty.company_id,
+                Company.name,
+                AwardParty.first_month,
+                AwardParty.last_month,
+            )
             .join(Company, Company.id == AwardParty.company_id)
             .where(
                 AwardParty.clause_id.in_(chunk),
@@ -257,11 +515,351 @@ def companies_left(
                 AwardParty.last_month < month,
             )
         ):
-            said = f"{name} a quitté le chantier"
-            at = next(
-                (a for c, a, r in rows if c == cid and said in (r or "").replace("\u00a0", " ")),
-                None,
+            if last is not None:
+                parties[cid].append((company_id, name, first, last))
+    if not parties:
+        return ()
+    names = company_names(session, {p[0] for found in parties.values() for p in found})
+    # Every departure row of those lots, in order: those up to the moment set the months of then.
+    history: dict[int, list[tuple[datetime, str | None]]] = defaultdict(list)
+    for chunk in chunked(sorted(parties)):
+        for cid, at, reason in session.execute(
+            select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+            .where(ClauseHistory.clause_id.in_(chunk), ClauseHistory.event == COMPANY_LEFT)
+            .order_by(ClauseHistory.at, ClauseHistory.id)
+        ):
+            history[cid].append((at, reason))
+    left: list[tuple[int, int, str, date | None, date, datetime, date | None]] = []
+    for cid, found in parties.items():
+        first_after: dict[int, datetime] = {}
+        then: dict[int, date | None] = {}
+        for at, reason in history[cid]:
+            said = [
+                (matched, company_id)
+                for company_id, _, _, _ in found
+                if (matched := _left_month(reason, names[company_id])) is not None
+            ]
+            if not said:
+                continue
+            (_, last_said), company_id = max(said, key=lambda s: s[0][0])
+            if at > moment:
+                first_after.setdefault(company_id, at)
+            else:
+                then[company_id] = last_said
+        for company_id, name, first, last in found:
+            if company_id in first_after:
+                left.append(
+                    (
+                        cid,
+                        company_id,
+                        name,
+                        first,
+                        last,
+                        first_after[company_id],
+                        then.get(company_id),
+                    )
+                )
+    if not left:
+        return ()
+    declared = _declared_then(session, left, moment, month, known)
+    owed = _owed_then(session, left, moment, month, declared)
+    return tuple(
+        sorted(
+            (
+                CompanyLeft(
+                    cid,
+                    name,
+                    last,
+                    at,
+                    company_id,
+                    last_then,
+                    expected=on_its_months(month, first, last_then),
+                    declared=(cid, company_id, month) in declared,
+                    earlier=owed.get((cid, company_id), ()),
+                )
+                for cid, company_id, name, first, last, at, last_then in left
+            ),
+            key=lambda c: (c.clause_id, c.company),
+        )
+    )
+
+
+def _declared_then(
+    session: Session,
+    left: Collection[tuple[int, int, str, date | None, date, datetime, date | None]],
+    moment: datetime,
+    month: date,
+    known: Collection[DeclarationFacts],
+) -> set[tuple[int, int, date]]:
+    """(lot, company, month) of the departed companies' months up to ``month`` declared by
+    ``moment``: a row recorded by then (or corrected since a version recorded by then), or a
+    declaration corrected or cancelled since whose history says it was there then."""
+    pairs = {(cid, company_id) for cid, company_id, *_ in left}
+    found: set[tuple[int, int, date]] = {
+        (f.clause_id, f.company_id, f.month)
+        for f in known
+        if (f.clause_id, f.company_id) in pairs and f.hours_then(moment)[0] is not None
+    }
+    for chunk in chunked(sorted({cid for cid, _ in pairs})):
+        for cid, company_id, declared_month in session.execute(
+            select(Declaration.clause_id, Declaration.company_id, Declaration.month).where(
+                Declaration.clause_id.in_(chunk),
+                Declaration.month <= month,
+                or_(
+                    Declaration.recorded_at <= moment,
+                    Declaration.replaced_recorded_at <= moment,
+                ),
             )
-            if at is not None and last is not None:
-                found[cid, name] = CompanyLeft(cid, name, last, at)
-    return tuple(sorted(found.values(), key=lambda c: (c.clause_id, c.company)))
+        ):
+            if (cid, company_id) in pairs:
+                found.add((cid, company_id, declared_month))
+    return found
+
+
+def _owed_then(
+    session: Session,
+    left: Collection[tuple[int, int, str, date | None, date, datetime, date | None]],
+    moment: datetime,
+    month: date,
+    declared: Collection[tuple[int, int, date]],
+) -> dict[tuple[int, int], tuple[date, ...]]:
+    """The months before ``month`` after each departed company's last month today, among its
+    months then, called by ``moment`` and not declared by then (``summaries._earlier_missing``'s
+    rule, its departure aside): of a lot not closed nor abandoned then, not after its end."""
+    lasts = {(cid, company_id): (last, then) for cid, company_id, _, _, last, _, then in left}
+    lots = sorted({cid for cid, _ in lasts})
+    final = [stage.value for stage in FINAL_STAGES]
+    found: dict[tuple[int, int], list[date]] = defaultdict(list)
+    for chunk in chunked(lots):
+        closed = set(
+            session.scalars(
+                select(ClauseHistory.clause_id).where(
+                    ClauseHistory.clause_id.in_(chunk),
+                    ClauseHistory.to_stage.in_(final),
+                    ClauseHistory.at < moment,
+                )
+            )
+        )
+        for cid, company_id, owed_month, end in session.execute(
+            select(
+                DeclarationLadder.clause_id,
+                DeclarationLadder.company_id,
+                DeclarationLadder.month,
+                Clause.end_date,
+            )
+            .join(Clause, Clause.id == DeclarationLadder.clause_id)
+            .where(
+                DeclarationLadder.clause_id.in_(chunk),
+                DeclarationLadder.month < month,
+                DeclarationLadder.called_at <= moment,
+                or_(
+                    DeclarationLadder.declared_at.is_(None), DeclarationLadder.declared_at > moment
+                ),
+            )
+            .order_by(DeclarationLadder.month)
+        ):
+            key = (cid, company_id)
+            if key not in lasts or cid in closed or (cid, company_id, owed_month) in declared:
+                continue
+            last, then = lasts[key]
+            if owed_month <= last or (then is not None and owed_month > then):
+                continue  # owed today all the same, or released before the moment
+            if end is not None and owed_month > end:
+                continue
+            found[key].append(owed_month)
+    return {key: tuple(months) for key, months in found.items()}
+
+
+def with_companies_then(
+    session: Session,
+    summary: MonthlySummary,
+    departures: Collection[CompanyLeft],
+    moment: datetime,
+    call_time: time | None = None,
+) -> MonthlySummary:
+    """``summary`` with the departed companies' declarations of then (``companies_left``): the
+    month's expected again (received when declared by then; else missing or not due yet by the
+    month's ladder, ``is_late``, as the summaries judge it), and the earlier months still owed
+    then among the « toujours manquantes » or « attendues, pas encore dues »: the declarations
+    expected, received and owed, and so the pace's « à confirmer », as the email said them.
+
+    A month not called by then: its call to come, as the summaries say it (« appel prévu le
+    1er décembre 2026 »), from the month's usual call (the departure parked the company's next
+    call, the one planned then is not kept) at ``call_time`` (the settings'; None: the time of
+    the lot's other calls planned, every call being planned at it; none: « appel à venir »)."""
+    zone, month = summary.zone, summary.month
+    lines = {line.clause_id: line for line in summary.clauses}
+    mine = [d for d in departures if d.clause_id in lines and (d.expected or d.earlier)]
+    if not mine:
+        return summary
+    lots = sorted({d.clause_id for d in mine})
+    stretches = suspensions(session, lots)
+    ladders: dict[tuple[int, int, date], tuple[date | None, datetime | None]] = {}
+    counted: set[tuple[int, int]] = set()
+    next_call: dict[tuple[int, int], date | None] = {}
+    for chunk in chunked(lots):
+        for cid, company_id, ladder_month, due_day, call in session.execute(
+            select(
+                DeclarationLadder.clause_id,
+                DeclarationLadder.company_id,
+                DeclarationLadder.month,
+                DeclarationLadder.due_on,
+                DeclarationLadder.called_at,
+            ).where(DeclarationLadder.clause_id.in_(chunk), DeclarationLadder.month <= month)
+        ):
+            ladders[cid, company_id, ladder_month] = (due_day, call)
+        # Counted by the summary already (its row recorded by the moment, « declared all the
+        # same »): expected and received, among the months not asked.
+        counted.update(
+            (cid, company_id)
+            for cid, company_id in session.execute(
+                select(Declaration.clause_id, Declaration.company_id).where(
+                    Declaration.clause_id.in_(chunk),
+                    Declaration.month == month,
+                    Declaration.recorded_at <= moment,
+                )
+            )
+        )
+        for cid, company_id, next_month, next_at in session.execute(
+            select(
+                AwardParty.clause_id,
+                AwardParty.company_id,
+                AwardParty.next_call_month,
+                AwardParty.next_call_at,
+            ).where(AwardParty.clause_id.in_(chunk))
+        ):
+            next_call[cid, company_id] = next_month
+            if call_time is None and next_at is not None:
+                call_time = next_at.astimezone(zone).time()
+    today = moment.astimezone(zone).date()
+
+    def to_come(cid: int, company_id: int) -> datetime | None:
+        """The month's call, not sent by the moment: when it leaves, seen then."""
+        next_month = next_call.get((cid, company_id))
+        if call_time is None or next_month is None or next_month > month:
+            return None
+        usual = usual_call_at(month, call_time, zone)
+        return call_to_come(month, usual, moment, call_time, zone)
+
+    def judged(
+        cid: int, company_id: int, owed_month: date
+    ) -> tuple[bool, date | None, bool, bool, bool]:
+        """Late, its due date (pushed by the suspensions known then), called by the moment,
+        suspended at it, its due date pushed by a suspension."""
+        due_on, called_at = ladders.get((cid, company_id, owed_month), (None, None))
+        known = _known_at(stretches.get(cid, ()), moment)
+        if due_on is not None and called_at is not None and known:
+            days = LadderDays(suspended_days(known, zone, today))
+            due_on = pushed_due(due_on, local_date(called_at, zone), days)
+        late = is_late(
+            owed_month,
+            moment,
+            zone,
+            due_on=due_on,
+            called_at=called_at,
+            next_call_month=next_call.get((cid, company_id)),
+        )
+        called = called_at is not None and called_at <= moment
+        return late, due_on, called, any(i.end is None for i in known), bool(known)
+
+    scopes = [summary.overall.declarations] + [b.figures.declarations for b in summary.buyers]
+    keys: list[int | None] = [summary.buyer_id] + [b.buyer_id for b in summary.buyers]
+    found: dict[int | None, Declarations] = dict(zip(keys, scopes, strict=True))
+    for d in sorted(mine, key=lambda d: (d.clause_id, d.company_id)):
+        line = lines[d.clause_id]
+        own = (line.clause_id, line.buyer_id, line.buyer, d.company_id, d.company)
+        lot = (line.market, line.lot, line.title)
+        lot_asks = (
+            line.followed
+            and not line.past_planned_end
+            and not month_fully_within(month, stretches.get(d.clause_id, []), zone)
+        )
+        expected, unasked = 0, 0
+        missing: list[MissingDeclaration] = []
+        pending: list[MissingDeclaration] = []
+        if d.expected and d.declared:
+            if (d.clause_id, d.company_id) in counted:
+                unasked = -1  # it was asked then
+            else:
+                expected = 1
+        elif d.expected and lot_asks:
+            expected = 1
+            late, due_on, called, on_hold, _ = judged(d.clause_id, d.company_id, month)
+            if late:
+                missing.append(MissingDeclaration(*own, *lot))
+            else:
+                pending.append(
+                    MissingDeclaration(
+                        *own,
+                        *lot,
+                        due_on=due_on if called else None,
+                        call_at=None if called or on_hold else to_come(d.clause_id, d.company_id),
+                        suspended=on_hold,
+                    )
+                )
+        late_months: list[date] = []
+        waiting: list[EarlierPending] = []
+        for owed_month in d.earlier:
+            if month_fully_within(owed_month, stretches.get(d.clause_id, []), zone):
+                continue
+            late, due_on, _, on_hold, pushed = judged(d.clause_id, d.company_id, owed_month)
+            if late:
+                late_months.append(owed_month)
+            else:
+                waiting.append(
+                    EarlierPending(
+                        *own, *lot, owed_month, None if on_hold else due_on, pushed=pushed
+                    )
+                )
+        for key in {summary.buyer_id, line.buyer_id}:
+            if key not in found:
+                continue
+            found[key] = _added(
+                found[key], expected, unasked, missing, pending, late_months, waiting, own, lot
+            )
+    rescoped: MonthlySummary = _rescoped(summary, list(summary.clauses), found)
+    return rescoped
+
+
+def _added(
+    found: Declarations,
+    expected: int,
+    unasked: int,
+    missing: list[MissingDeclaration],
+    pending: list[MissingDeclaration],
+    late: list[date],
+    waiting: list[EarlierPending],
+    own: tuple[int, int, str, int, str],
+    lot: tuple[str, str, str],
+) -> Declarations:
+    """A scope's declarations with a departed company's of then, each list in the summaries'
+    order (buyer, company, lot; and month)."""
+
+    def order(m: MissingDeclaration) -> tuple[str, str, int]:
+        return (m.buyer, m.company, m.clause_id)
+
+    earlier = list(found.earlier)
+    if late:
+        at = next(
+            (i for i, e in enumerate(earlier) if (e.clause_id, e.company_id) == (own[0], own[3])),
+            None,
+        )
+        if at is None:
+            earlier.append(EarlierMissing(*own, *lot, tuple(late)))
+        else:
+            earlier[at] = replace(earlier[at], months=tuple(sorted({*earlier[at].months, *late})))
+        earlier.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id))
+    return replace(
+        found,
+        expected=found.expected + expected,
+        missing=tuple(sorted((*found.missing, *missing), key=order)),
+        pending=tuple(sorted((*found.pending, *pending), key=order)),
+        earlier=tuple(earlier),
+        earlier_pending=tuple(
+            sorted(
+                (*found.earlier_pending, *waiting),
+                key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id, e.month),
+            )
+        ),
+        unasked=max(0, found.unasked + unasked),
+    )

@@ -420,6 +420,7 @@ def declaration_zero(
                 "remplacee": declared.replaced_hours is not None,
                 "heures_remplacees": declared.replaced_hours,
                 "motif": declared.reason,
+                "avertissements": list(declared.warnings),
                 **counts_data(declared.counts),
             }
         )
@@ -441,6 +442,7 @@ def declaration_zero(
         )
         if said := declared.counts_said:
             say(said)
+        print_warnings(declared.warnings)
 
 
 @declaration_group.command("validate")

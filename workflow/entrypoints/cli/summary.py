@@ -198,40 +198,75 @@ def terminated_since_lines(replay: Replay) -> list[str]:
     ]
 
 
+def _target(hours: int | None) -> str:
+    return french_hours(hours) if hours is not None else "non fixé"
+
+
 def targets_lines(replay: Replay) -> list[str]:
-    """The lots whose hours target was imposed since the moment: counted with today's, the
-    hours against target differ from the email's."""
+    """The lots whose hours target was imposed since the moment: counted with the target of
+    then, as in the email, and each change named. Those whose target of then the history does
+    not say are named too: counted with today's, their hours against the target may differ
+    from the email's."""
     zone = replay.summary.zone
-    lines = []
-    for t in replay.targets:
-        then = (
-            "non dit par l'historique"
-            if not t.told
-            else french_hours(t.before)
-            if t.before is not None
-            else "non fixé"
+    lines: list[str] = []
+    told = [t for t in replay.targets if t.told]
+    if told:
+        one = len(told) == 1
+        lines.append(
+            f"{len(told)} clause{'' if one else 's'} de cette synthèse "
+            f"{'a' if one else 'ont'} changé d'objectif d'heures depuis : "
+            f"{'ses' if one else 'leurs'} heures face à l'objectif sont comptées avec "
+            f"{'son' if one else 'leur'} objectif d'alors, comme dans le courriel."
         )
-        now = french_hours(t.after) if t.after is not None else "non fixé"
+        lines += [
+            f"- clause n° {t.clause_id} : objectif alors {_target(t.before)}, aujourd'hui "
+            f"{_target(t.after)} (changé le {t.at.astimezone(zone):%d/%m/%Y})"
+            for t in told
+        ]
+    for t in replay.targets:
+        if t.told:
+            continue
         lines.append(
             f"Clause n° {t.clause_id} : objectif d'heures changé le "
-            f"{t.at.astimezone(zone):%d/%m/%Y}, après cet instant (alors {then}, aujourd'hui "
-            f"{now}) : cette synthèse compte celui d'aujourd'hui, ses heures face à l'objectif "
-            "peuvent différer de celles du courriel."
+            f"{t.at.astimezone(zone):%d/%m/%Y}, après cet instant ; l'historique ne dit pas "
+            f"celui d'alors : cette synthèse compte celui d'aujourd'hui ({_target(t.after)}), "
+            "ses heures face à l'objectif peuvent différer de celles du courriel."
         )
     return lines
 
 
 def departures_lines(replay: Replay) -> list[str]:
-    """The companies that left since the moment, their last month before the summary's: no
-    longer expected in it, where the email expected them."""
+    """The companies that left since the moment, their last month today before the summary's:
+    counted with their months of then, as in the email (their declaration of the month
+    expected, received when it was declared by then; their earlier months still owed then),
+    and each named."""
+    if not replay.departures:
+        return []
     zone = replay.summary.zone
-    return [
-        f"Clause n° {d.clause_id} : {d.company} a quitté le chantier (départ enregistré le "
-        f"{d.at.astimezone(zone):%d/%m/%Y}, après cet instant ; dernier mois à déclarer : "
-        f"{french_month(d.last_month)}) : cette synthèse n'attend plus sa déclaration du mois, "
-        "le courriel l'attendait ; le nombre de déclarations attendues peut en différer."
-        for d in replay.departures
+    month = of_month(replay.summary.month)  # « d'octobre 2026 »
+    one = len(replay.departures) == 1
+    lines = [
+        f"{len(replay.departures)} entreprise{'' if one else 's'} de cette synthèse "
+        f"{'a' if one else 'ont'} quitté le chantier depuis : "
+        f"{'ses' if one else 'leurs'} mois à déclarer sont comptés comme alors, comme dans le "
+        "courriel."
     ]
+    for d in replay.departures:
+        then = french_month(d.last_then) if d.last_then is not None else "aucun"
+        said = [
+            f"- clause n° {d.clause_id} : {d.company}, départ enregistré le "
+            f"{d.at.astimezone(zone):%d/%m/%Y} ; dernier mois à déclarer alors {then}, "
+            f"aujourd'hui {french_month(d.last_month)}"
+        ]
+        if d.expected and d.declared:
+            said.append(f"sa déclaration {month}, reçue alors, est comptée")
+        elif d.expected:
+            said.append(f"sa déclaration {month}, non reçue alors, est attendue")
+        if d.earlier:
+            months = ", ".join(french_month(m) for m in d.earlier)
+            said.append(f"encore dus alors : {months}")
+        lines.append(" ; ".join(said))
+    return lines
 
 
 def _moves(dated: DatesThen) -> str:

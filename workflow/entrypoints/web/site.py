@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
@@ -27,6 +29,9 @@ from workflow.entrypoints.web import (
 from workflow.entrypoints.web.api import create_api
 from workflow.entrypoints.web.pages import SITE_NAME, Pages, web_folder
 from workflow.entrypoints.web.signed_in import SESSION_COOKIE, Guard
+from workflow.errors import DatabaseTrouble
+
+log = logging.getLogger(__name__)
 
 
 def create_site(app: App) -> FastAPI:
@@ -83,6 +88,32 @@ def create_site(app: App) -> FastAPI:
             message="Cette adresse ne mène à aucune page du service."
             if in_path
             else "Un des paramètres de l'adresse ne se lit pas : revenez à la page précédente.",
+        )
+
+    @site.exception_handler(DatabaseTrouble)
+    async def database_trouble(request: Request, exc: DatabaseTrouble) -> HTMLResponse:
+        # A database fault on any page (not migrated, disk full, server down) was a bare
+        # English « Internal Server Error »: a company declaring online must read that nothing
+        # was kept and what to do. The detail (the base's address) is for the logs, not for it;
+        # the session is not read again (the database is what failed).
+        log.error(
+            "database trouble on a page",
+            extra={"action": "web.database_trouble", "path": request.url.path, "error": str(exc)},
+        )
+        contact = pages.app.settings
+        reach = " ou ".join(
+            part for part in (contact.facilitator_email, contact.facilitator_phone) if part
+        )
+        return pages.render(
+            request,
+            "error.html",
+            status_code=503,
+            title="Service momentanément indisponible",
+            message="La base de données du service n'a pas pu traiter votre demande\u00a0: rien n'a "
+            "été enregistré. Réessayez dans quelques minutes\u00a0; si le problème persiste, "
+            f"contactez {contact.facilitator_name}"
+            + (f" ({reach})" if reach else "")
+            + ", en précisant la page et l'heure.",
         )
 
     @site.get("/", response_class=HTMLResponse)

@@ -32,7 +32,12 @@ participants table whose totals agree (a participant's criterion, sex or birth y
 participants have no history).
 
 Some rules changed since older summaries were written; what they said then is a remark naming
-the rule, not a problem. A pace judged where none of the month's declarations was due yet
+the rule, not a problem, in an email that may have been written before the rule only: each
+summary's row keeps the date of the latest rule it was written under (``rules_of``, dated by
+``domain.summary_rules``), and an older rule's reading applies to it only when that date is
+before the rule's; a row written before the rules were kept (``rules_of`` NULL) may predate any.
+In an email written since, what the older rule said is a problem like any other. (Its moment,
+``created_at``, cannot tell: tests, simulations and catch-ups choose it.) A pace judged where none of the month's declarations was due yet
 (``_pace_no_longer_judged``). A lot past its planned end, its end not recorded, counted among
 the « clauses achevées avant » the month where it is now followed (5 December 2026): the email
 is compared again with the same figures as the older rule printed them (``_as_achieved``), and
@@ -101,6 +106,18 @@ from workflow.adapters.reports import (
     email_tables,
     figure_lines,
     of_month,
+)
+from workflow.domain import summary_rules
+from workflow.domain.summary_rules import (
+    EARLIER_PENDING_FIGURE,
+    PACE_ONLY_WHEN_DUE,
+    PACE_TO_CONFIRM,
+    PAST_PLANNED_END_FOLLOWED,
+    SINCE_LAST_NAMED,
+    SINCE_LAST_ZERO_ARRIVALS,
+    TERMINATED_LISTED,
+    TERMINATION_AGAINST_PLANNED_END,
+    UNASKED_COUNTED,
 )
 from workflow.emails import summaries as summary_email
 from workflow.errors import NotFound
@@ -188,6 +205,13 @@ class SummaryEmail:
     body_html: str
     month: date
     buyer_id: int | None
+    #: The date of the latest rule it was written under (``domain.summary_rules``); None for a
+    #: row written before the rules were kept, which may predate any of them.
+    rules_of: date | None = None
+
+    def written_before(self, rule: date) -> bool:
+        """Whether it may say what ``rule`` changed the older way."""
+        return summary_rules.written_before(self.rules_of, rule)
 
 
 class Family(Enum):
@@ -279,8 +303,10 @@ def is_line_cell(difference: Difference) -> bool:
     return difference.table.startswith(LINE_TABLES)
 
 
-def _email(row: tuple[int, str, str, str, str, datetime, str, str]) -> SummaryEmail | None:
-    row_id, key, kind, state, recipients, created_at, text, html = row
+def _email(
+    row: tuple[int, str, str, str, str, datetime, str, str, date | None],
+) -> SummaryEmail | None:
+    row_id, key, kind, state, recipients, created_at, text, html, rules_of = row
     parts = key.split(":")
     try:
         month = datetime.strptime(parts[1], "%Y-%m").date()
@@ -292,7 +318,9 @@ def _email(row: tuple[int, str, str, str, str, datetime, str, str]) -> SummaryEm
     elif parts[2:] != ["facilitator"]:
         return None
     moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
-    return SummaryEmail(row_id, key, kind, state, recipients, moment, text, html, month, buyer_id)
+    return SummaryEmail(
+        row_id, key, kind, state, recipients, moment, text, html, month, buyer_id, rules_of
+    )
 
 
 def summary_emails(session: Session) -> list[SummaryEmail]:
@@ -300,7 +328,7 @@ def summary_emails(session: Session) -> list[SummaryEmail]:
         select(
             OutboxMessage.id, OutboxMessage.key, OutboxMessage.kind, OutboxMessage.state,
             OutboxMessage.recipients, OutboxMessage.created_at, OutboxMessage.body_text,
-            OutboxMessage.body_html,
+            OutboxMessage.body_html, OutboxMessage.rules_of,
         )
         .where(
             OutboxMessage.kind.in_([summary_email.KIND_FACILITATOR, summary_email.KIND_BUYER]),
@@ -488,10 +516,15 @@ def check_summary_email(
     # The figures as its reader reads them, an older email's paragraph of the earlier months
     # not due yet among them (``_with_pending_paragraph``); the HTML part is compared with the
     # text part as printed.
-    read = _with_pending_paragraph(email.body_text, printed)
+    read = printed
+    if email.written_before(EARLIER_PENDING_FIGURE):
+        read = _with_pending_paragraph(email.body_text, printed)
     differences = compare_figures(figure_lines(summary), read) + compare_tables(truth, sent)
     ruled: list[str] = []
-    uncounted = _unasked_uncounted(summary) if differences else None
+    # Each older rule's reading only for an email that may have been written before the rule
+    # (``domain.summary_rules``): in one written since, the older wording is a problem.
+    older_rule = email.written_before
+    uncounted = _unasked_uncounted(summary) if differences and older_rule(UNASKED_COUNTED) else None
     if uncounted is not None:
         # Written before a declaration recorded for a month not asked of its company counted
         # among the expected and the received: compared with what the older count printed.
@@ -501,7 +534,7 @@ def check_summary_email(
             ruled.append(_unasked_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
             summary = uncounted
-    older = _as_achieved(summary)
+    older = _as_achieved(summary) if older_rule(PAST_PLANNED_END_FOLLOWED) else None
     if differences and older is not None:
         # Written before lots past their planned end were followed: compared with what the
         # older rule printed, the other differences are still reported as they are.
@@ -511,7 +544,7 @@ def check_summary_email(
             ruled.append(_past_planned_end_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
             summary = older
-    if differences and summary.terminated_clauses:
+    if differences and summary.terminated_clauses and older_rule(TERMINATED_LISTED):
         # Written before a lot terminated before the month was listed as terminated (6
         # December 2026): it was counted among the « clauses achevées avant » the month.
         counted = replace(summary, terminated_listed=False)
@@ -527,7 +560,11 @@ def check_summary_email(
             )
             differences, by_title = before, {t.title: t for t in old_truth}
             summary = counted
-    ended = summaries.as_ended_at_termination(session, summary) if differences else None
+    ended = (
+        summaries.as_ended_at_termination(session, summary)
+        if differences and older_rule(TERMINATION_AGAINST_PLANNED_END)
+        else None
+    )
     compared = summary
     if ended is not None:
         # Written before a terminated lot's time was counted against its planned end: compared
@@ -538,7 +575,7 @@ def check_summary_email(
             ruled.append(_terminated_remark(differences, before, summary, ended))
             differences, by_title = before, {t.title: t for t in old_truth}
             compared = ended
-    if any(_pace_said(d) for d in differences):
+    if older_rule(PACE_TO_CONFIRM) and any(_pace_said(d) for d in differences):
         # Written before the pace waited for the declarations still owed (6 December 2026): it
         # judged the hours declared alone. Compared with what that rule printed, after the
         # older rules above (an email may predate several), the rest reported as usual.
@@ -549,11 +586,18 @@ def check_summary_email(
         if len(before) < len(differences):
             ruled.append(_unconfirmed_remark(differences, before))
             differences, by_title = before, {t.title: t for t in old_truth}
-    if EARLIER_PENDING_TITLE not in read:
+    if EARLIER_PENDING_TITLE not in read and older_rule(EARLIER_PENDING_FIGURE):
         differences, unsaid = _pending_unsaid(differences)
         ruled += unsaid
     concerning = [c for c in changes if c.concerns(email)]
-    problems, remarks = _sort_out(differences, concerning, by_title, sent_by_title, as_of.restored)
+    problems, remarks = _sort_out(
+        differences,
+        concerning,
+        by_title,
+        sent_by_title,
+        as_of.restored,
+        unpaced_before=older_rule(PACE_ONLY_WHEN_DUE),
+    )
     remarks += ruled
     problems += _html_problems(email, sent, printed, by_title)
     if told is not None:
@@ -609,12 +653,15 @@ def _sort_out(
     truth: dict[str, Reference],
     sent: dict[str, SentTable],
     restored: frozenset[DeclarationKey] = frozenset(),
+    *,
+    unpaced_before: bool = True,
 ) -> tuple[list[str], list[str]]:
     """Problems, and remarks: a row renamed with its figures, differences a change recorded
     since can explain (one remark naming the changes), differences in cells made of the lines
     of a declaration corrected or cancelled since, which the data cannot give for the moment
     (one remark quoting only the email), participants tables with the same totals (one
-    remark)."""
+    remark); with ``unpaced_before`` (an email that may predate ``PACE_ONLY_WHEN_DUE``), a
+    pace judged where the data now judge none (one remark)."""
     problems: list[str] = []
     remarks: list[str] = []
     people: list[Difference] = []
@@ -630,7 +677,7 @@ def _sort_out(
         ]
         if difference.gap is Gap.RENAMED_ROW:
             remarks.append(difference.sentence())
-        elif _pace_no_longer_judged(difference):
+        elif unpaced_before and _pace_no_longer_judged(difference):
             unpaced.append(difference)
         elif any(c.restored(restored) for c in why):
             unknown.append(difference)
@@ -691,12 +738,24 @@ class _MovedLots:
         )
         if not progress:
             return True
-        if change.event in EXPECTING_EVENTS and _pace_said(difference):
+        if change.event in EXPECTING_EVENTS and _only_owed_count(difference):
             # The pace counts the declarations its lots owe (« rythme à confirmer (4
             # déclarations non reçues) »), which no line of that table shows: a company gone,
-            # a calendar or the parties changed since move it without moving any line.
+            # a calendar or the parties changed since move that count without moving any line.
+            # Only that count: another lot's award never explains a pace whose figures moved.
             return True
         return self.anonymous or change.clause_id in self.ids
+
+
+#: The count of declarations owed that a pace « à confirmer » names.
+_OWED_COUNT = re.compile(r"\s*\(\d+\s+déclarations?\s+non\s+reçues?\)")
+
+
+def _only_owed_count(difference: Difference) -> bool:
+    """A pace whose words differ only by the count of declarations owed it names."""
+    if not _pace_said(difference) or difference.sent == difference.truth:
+        return False
+    return _OWED_COUNT.sub("", difference.sent) == _OWED_COUNT.sub("", difference.truth)
 
 
 def _moved_lots(
@@ -1120,7 +1179,8 @@ def _since_last_findings(
     months corrected, cancelled or arrived since, the months without a summary); and, when it
     says so, that its reader can add it up: the previous email's printed cumul + the month's
     hours + the hours it lists = its printed cumul. An email of the older rule (nothing said,
-    or « ma synthèse précédente » unnamed) that leaves out what the rule says now is a remark."""
+    or « ma synthèse précédente » unnamed) that leaves out what the rule says now is a remark,
+    when it may have been written before the rule (``SINCE_LAST_NAMED``)."""
     moment = email.created_at
     previous = told.previous(email)
     since = summaries.since_last(
@@ -1129,11 +1189,21 @@ def _since_last_findings(
     said = printed_since(email.body_text)
     expected = expected_since(summary, since)
     if _figures_of(said) != _figures_of(expected):
-        if not said or said.startswith(_OLDER_OPENING):
+        older = not said or said.startswith(_OLDER_OPENING)
+        if older and email.written_before(SINCE_LAST_NAMED):
             return [], [
                 "écrite avant que les synthèses nomment leur synthèse précédente, les "
                 "déclarations arrivées en retard et les synthèses non envoyées (6 décembre "
                 f"2026) : elle dirait aujourd'hui « {expected or 'rien'} »"
+            ]
+        if email.written_before(SINCE_LAST_ZERO_ARRIVALS) and _figures_of(said) == _figures_of(
+            expected_since(summary, summaries.as_before_zero_arrivals(since))
+        ):
+            # Written before arrivals at 0 h were named: the older reading, a remark.
+            return [], [
+                "écrite avant que les synthèses nomment les déclarations arrivées en retard à "
+                "0 h et disent d'une arrivée en retard puis corrigée les heures avec lesquelles "
+                f"elle est arrivée (7 décembre 2026) : elle dirait aujourd'hui « {expected} »"
             ]
         return [f"elle dit « {said or 'rien'} » de ce qui a changé depuis la synthèse "
                 f"précédente, les données « {expected or 'rien'} »"], []  # fmt: skip

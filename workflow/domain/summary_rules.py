@@ -1,0 +1,78 @@
+"""The rules the monthly summaries are written under, each dated the day it shipped.
+
+An email keeps what it said; when a rule changes what a summary says, the ones written before
+still say it the older way. The audit (``services.audit.summary_emails``) reads such an email
+against what the older rule printed and makes the difference a remark naming the rule, not a
+problem. It may do so only for an email written before the rule: each summary's outbox row
+keeps the date of the latest rule it was written under (``OutboxMessage.rules_of``, set by
+``services.outbox`` from the email's kind to ``SUMMARY_RULES``), and the audit allows an older
+rule's reading of a rule dated R to a row of D only when D < R (``written_before``). A row
+written before the rules were kept (``rules_of`` NULL) may predate any of them.
+
+The emails' own moment (``created_at``) cannot tell: tests, simulations and catch-ups write
+summaries at moments of their own, and these dates are the days the code changed.
+
+A new rule: a constant dated the day it ships, after ``SUMMARY_RULES`` (a second rule shipped
+the same day as the latest takes the next day: a row of that day written before it would
+otherwise count as written under it), and ``SUMMARY_RULES`` moved to it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+#: The pace is judged only where one of the scope's declarations of the month was due; before,
+#: a pace was judged where none was (``audit.summary_emails._pace_no_longer_judged``).
+PACE_ONLY_WHEN_DUE = date(2026, 12, 5)
+#: A lot past its planned end, its end not recorded, has its own line in the month, its planned
+#: end said passed; before, it was counted among the « clauses achevées avant » the month
+#: (``_as_achieved``).
+PAST_PLANNED_END_FOLLOWED = date(2026, 12, 5)
+#: A terminated lot's time elapsed is counted against its planned end, stopped on the
+#: termination day; before, up to the termination as if it were its planned end
+#: (``summaries.as_ended_at_termination``).
+TERMINATION_AGAINST_PLANNED_END = date(2026, 12, 5)
+#: A lot terminated before the month is listed as terminated; before, it was counted among the
+#: « clauses achevées avant » the month (``terminated_listed=False``).
+TERMINATED_LISTED = date(2026, 12, 6)
+#: The pace is « à confirmer (2 déclarations non reçues) » while declarations of the months it
+#: counts are owed; before, it was judged on the hours declared alone (``confirm_pace=False``).
+PACE_TO_CONFIRM = date(2026, 12, 6)
+#: A declaration recorded for a month not asked of its company counts among the month's expected
+#: and received; before, only its hours did (``_unasked_uncounted``).
+UNASKED_COUNTED = date(2026, 12, 6)
+#: What changed since the recipient's previous summary names that summary, the declarations
+#: arrived late and the months without a summary; before, « Depuis ma synthèse précédente »
+#: named the corrections only, or nothing was said (``_since_last_findings``).
+SINCE_LAST_NAMED = date(2026, 12, 6)
+#: The declarations of earlier months still expected and not due yet are one of the figures,
+#: and always said; before, a paragraph below the figures (``_with_pending_paragraph``), which
+#: a month whose due date a resumption pushed past the summary vanished from
+#: (``_pending_unsaid``).
+EARLIER_PENDING_FIGURE = date(2026, 12, 6)
+#: What changed since the previous summary names the declarations arrived late at 0 h (their
+#: months no longer missing) and, one corrected after it arrived, the hours it arrived with;
+#: before, those of 0 h were left out and a corrected one told with its hours now alone
+#: (``summaries.as_before_zero_arrivals``). Shipped the day after ``EARLIER_PENDING_FIGURE``.
+SINCE_LAST_ZERO_ARRIVALS = date(2026, 12, 7)
+
+#: Every rule, the latest last.
+RULES = (
+    PACE_ONLY_WHEN_DUE,
+    PAST_PLANNED_END_FOLLOWED,
+    TERMINATION_AGAINST_PLANNED_END,
+    TERMINATED_LISTED,
+    PACE_TO_CONFIRM,
+    UNASKED_COUNTED,
+    SINCE_LAST_NAMED,
+    EARLIER_PENDING_FIGURE,
+    SINCE_LAST_ZERO_ARRIVALS,
+)
+#: The rules a summary written now follows: the date of the latest one.
+SUMMARY_RULES = max(RULES)
+
+
+def written_before(rules_of: date | None, rule: date) -> bool:
+    """Whether an email written under the rules of ``rules_of`` may say what ``rule`` changed
+    the older way: one whose row predates the rules' keeping (None) may predate any rule."""
+    return rules_of is None or rules_of < rule
