@@ -1,19 +1,17 @@
 """The audit reads a summary the older way only when it may have been written before the rule.
 
-Each rule that changed what a monthly summary says has its date (``domain.summary_rules``), and
-the audit of an email written before it compares it with what the older rule printed: the
+Each rule that changed what a monthly summary says has its number (``domain.summary_rules``),
+and the audit of an email written before it compares it with what the older rule printed: the
 difference is a remark naming the rule. Found in review: nothing said when an email was written,
 so an email written today whose pace says what the older rule said (« dans le rythme » where
 the data say « rythme à confirmer ») was a remark, never a problem. Each summary's outbox row
-now keeps the date of the rules it was written under (``rules_of``): an older rule's reading
-applies only to a row of an earlier date, or to one written before the rules were kept (NULL).
-The emails' own moment cannot tell: the simulations below write them in 2026 at dates of their
+now keeps the number of the rules it was written under (``rules_revision``): an older rule's
+reading applies only to a row of a lower number, or to one written before the rules were kept
+(NULL). The emails' own moment cannot tell: the simulations below write them in 2026 at dates of their
 own.
 """
 
 from __future__ import annotations
-
-from datetime import date
 
 from alembic import command
 from sqlalchemy import inspect, select, update
@@ -32,6 +30,7 @@ from workflow.domain.summary_rules import (
     PAST_PLANNED_END_FOLLOWED,
     RULES,
     SUMMARY_RULES,
+    TERMINATION_AGAINST_PLANNED_END,
     written_before,
 )
 from workflow.emails import summaries as summary_email
@@ -44,15 +43,15 @@ PACE_RULE = "écrite avant que le rythme soit dit « à confirmer »"
 PAST_END_RULE = "le service suit désormais de telles clauses dans le mois"
 
 
-def rules_of(app: App, key: str) -> date | None:
+def rules_revision(app: App, key: str) -> int | None:
     with app.transaction() as session:
-        return session.scalar(select(OutboxMessage.rules_of).where(OutboxMessage.key == key))
+        return session.scalar(select(OutboxMessage.rules_revision).where(OutboxMessage.key == key))
 
 
-def set_rules_of(app: App, key: str, rules: date | None) -> None:
+def set_rules_of(app: App, key: str, rules: int | None) -> None:
     with app.transaction() as session:
         session.execute(
-            update(OutboxMessage).where(OutboxMessage.key == key).values(rules_of=rules)
+            update(OutboxMessage).where(OutboxMessage.key == key).values(rules_revision=rules)
         )
 
 
@@ -82,7 +81,7 @@ def test_a_pace_in_the_older_words_is_a_problem_in_an_email_written_under_the_ru
     # Written now: under the latest rules, whatever moment the simulation gave it.
     assert buyer.created_at.year == 2026
     for email in emails:
-        assert rules_of(app, email.key) == SUMMARY_RULES
+        assert rules_revision(app, email.key) == SUMMARY_RULES
     _rewrite(app, buyer, "à confirmer", "dans le rythme")
     set_rules_of(app, buyer.key, SUMMARY_RULES)  # the rewrite may take it as an older row's
 
@@ -99,8 +98,8 @@ def test_a_pace_in_the_older_words_is_a_problem_in_an_email_written_under_the_ru
 
     # Written under the rules of the day before: the day before the pace waited for the
     # declarations owed, a remark too.
-    set_rules_of(app, buyer.key, date(2026, 12, 5))
-    assert date(2026, 12, 5) < PACE_TO_CONFIRM
+    set_rules_of(app, buyer.key, TERMINATION_AGAINST_PLANNED_END)  # the last of 5 December
+    assert TERMINATION_AGAINST_PLANNED_END < PACE_TO_CONFIRM
     problems, remarks = about(app, buyer)
     assert problems == []
     assert any(PACE_RULE in r for r in remarks), remarks
@@ -110,7 +109,7 @@ def test_a_lot_past_its_planned_end_among_the_achieved_is_a_problem_under_the_ru
     app: App,
 ) -> None:
     t = _territory(app)
-    assert rules_of(app, t.buyer.key) == SUMMARY_RULES
+    assert rules_revision(app, t.buyer.key) == SUMMARY_RULES
     _as_written_before(app, t.buyer, t.past)
     set_rules_of(app, t.buyer.key, SUMMARY_RULES)  # the rewrite may take it as an older row's
 
@@ -143,13 +142,14 @@ def test_a_pace_judged_where_none_is_due_is_a_remark_only_before_its_rule() -> N
     assert len(problems) == 1 and remarks == []
 
 
-def test_the_rules_are_dated_and_kept_on_every_summary() -> None:
+def test_the_rules_are_numbered_and_kept_on_every_summary() -> None:
+    assert list(RULES) == list(range(1, len(RULES) + 1))  # each the next number, none twice
     assert max(RULES) == SUMMARY_RULES
     assert set(RULES_OF_KIND) == set(summary_email.KINDS)
     assert all(RULES_OF_KIND[kind] == SUMMARY_RULES for kind in summary_email.KINDS)
-    # A row of no date may predate any rule; one of a date, only the rules after it.
+    # A row of no number may predate any rule; one of a number, only the rules after it.
     assert written_before(None, PACE_ONLY_WHEN_DUE)
-    assert written_before(date(2026, 12, 4), PACE_ONLY_WHEN_DUE)
+    assert written_before(PACE_ONLY_WHEN_DUE, PAST_PLANNED_END_FOLLOWED)
     assert not written_before(PACE_ONLY_WHEN_DUE, PACE_ONLY_WHEN_DUE)
     assert not any(written_before(SUMMARY_RULES, rule) for rule in RULES)
 
@@ -164,13 +164,13 @@ def test_migration_0028_adds_the_rules_column_and_takes_it_back(database_url: st
 
     try:
         command.upgrade(config, "head")
-        assert "rules_of" in columns()
+        assert "rules_revision" in columns()
         command.downgrade(config, "0027")
         assert current_revision(engine) == "0027"
-        assert "rules_of" not in columns()
+        assert "rules_revision" not in columns()
         assert "promised_until" in columns()  # 0027's column stays
         command.upgrade(config, "0028")
-        assert "DATE" in str(columns()["rules_of"]).upper()
+        assert "INT" in str(columns()["rules_revision"]).upper()
     finally:
         # The PostgreSQL database is shared by the session's tests: leave it at head.
         command.upgrade(config, "head")

@@ -121,9 +121,11 @@ def test_a_refused_start_says_what_to_do_and_never_permits_itself() -> None:
     ), typed
     assert (
         "À faire : clauses clause award 3 --company ENTREPRISE --correspondent N°_CORRESPONDANT "
-        "--start jj/mm/aaaa --end jj/mm/aaaa (N° du correspondant : « clauses company show "
-        "ENTREPRISE ») ; puis clauses clause advance 3 démarrer. Permis aussi maintenant : "
-        "abandonner (abandon)." in typed
+        "--start jj/mm/aaaa --end jj/mm/aaaa, en redonnant chaque --co-contractor et "
+        "--subcontractor déjà attribué (une entreprise omise est retirée) ; N° du "
+        "correspondant : « clauses company show ENTREPRISE », ou « clauses company "
+        "correspondent-add ENTREPRISE --name … --email … » s'il n'y en a pas ; puis clauses "
+        "clause advance 3 démarrer. Permis aussi maintenant : abandonner (abandon)." in typed
     ), typed
     assert "Permis maintenant" not in typed and "démarrer (start)" not in typed
     assert "complétez l'attribution sur la page de la clause" in web, web

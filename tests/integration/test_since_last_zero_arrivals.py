@@ -189,7 +189,7 @@ def test_an_email_written_before_the_rule_that_left_them_out_is_a_remark(
             .where(OutboxMessage.key == january.key)
             .values(
                 body_text="\n\n".join([*kept, older]) + "\n- " + figures,
-                rules_of=EARLIER_PENDING_FIGURE,
+                rules_revision=EARLIER_PENDING_FIGURE,
             )
         )
     report = verify_database(app)
@@ -203,6 +203,6 @@ def test_an_email_written_before_the_rule_that_left_them_out_is_a_remark(
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.key == january.key)
-            .values(rules_of=SINCE_LAST_ZERO_ARRIVALS)
+            .values(rules_revision=SINCE_LAST_ZERO_ARRIVALS)
         )
     assert any("de ce qui a changé" in str(f) for f in verify_database(app).findings)

@@ -89,10 +89,10 @@ def rewrite(
     app: App, key: str, text: str, html: str | None = None, *, before_rules: bool = False
 ) -> None:
     """The email's parts written again; ``before_rules``, by a service that did not keep the
-    rules it wrote under (``rules_of`` NULL): the audit may read it the older way."""
+    rules it wrote under (``rules_revision`` NULL): the audit may read it the older way."""
     values: dict[str, object] = {"body_text": text}
     values |= {"body_html": html} if html else {}
-    values |= {"rules_of": None} if before_rules else {}
+    values |= {"rules_revision": None} if before_rules else {}
     with app.transaction() as session:
         session.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(values))
 

@@ -137,7 +137,7 @@ def test_a_first_month_whose_declarations_are_missing_has_its_pace_to_confirm(ap
 def _rewrite(app: App, email: Email, verdict: str, written: str) -> None:
     """The email as if written with ``written`` in place of ``verdict``, in both parts (the
     headline's « rythme à confirmer (…) » as a whole), by a service that did not keep the rules
-    it wrote under (``rules_of`` NULL): the audit may read it the older way."""
+    it wrote under (``rules_revision`` NULL): the audit may read it the older way."""
     with app.transaction() as session:
         text, html = session.execute(
             select(OutboxMessage.body_text, OutboxMessage.body_html).where(
@@ -151,7 +151,7 @@ def _rewrite(app: App, email: Email, verdict: str, written: str) -> None:
             .values(
                 body_text=text.replace(WAITING, written).replace(verdict, written),
                 body_html=html.replace(WAITING, written).replace(verdict, written),
-                rules_of=None,
+                rules_revision=None,
             )
         )
 

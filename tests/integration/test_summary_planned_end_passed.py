@@ -248,7 +248,7 @@ def test_a_lot_past_its_planned_end_is_followed_until_its_end_is_recorded(app: A
 
 def _as_written_before(app: App, email: Email, past: Lot) -> None:
     """Write ``email`` again as the code before the change did: the lot past its planned end
-    on the line of the achieved, not followed; no rules kept on its row (``rules_of``)."""
+    on the line of the achieved, not followed; no rules kept on its row (``rules_revision``)."""
     summary = compile_for(app, email.month, buyer_id=email.buyer_id, now=email.created_at)
 
     def older(line: ClauseLine) -> ClauseLine:
@@ -263,7 +263,7 @@ def _as_written_before(app: App, email: Email, past: Lot) -> None:
     with app.transaction() as session:
         row = session.scalars(select(OutboxMessage).where(OutboxMessage.key == email.key)).one()
         row.body_text, row.body_html = rendered.text, rendered.html
-        row.rules_of = None
+        row.rules_revision = None
 
 
 def test_a_summary_written_under_the_older_rule_is_a_remark_not_a_problem(app: App) -> None:

@@ -265,3 +265,45 @@ def test_the_months_owed_then_are_still_owed_in_the_replay(
             "déclarer alors aucun, aujourd'hui août 2026 ; sa déclaration d'octobre 2026, non "
             "reçue alors, est attendue ; encore dus alors : septembre 2026" in replay
         ), replay
+
+
+def test_a_departure_named_by_a_name_two_companies_had_is_given_to_neither(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    """Review: Plâtres Test left before the email; Charpentes Test after it; then Charpentes
+    Test was renamed « Charpentes du Sud » and Plâtres Test « Charpentes Test ». The later
+    departure row says « Charpentes Test », a name both had: the replay gave it to Plâtres Test
+    (« dernier mois à déclarer alors septembre 2026, aujourd'hui septembre 2026 »), figures
+    false. Which one left is not known: neither is restored, nor named as the one."""
+    lot = make_lot(
+        app,
+        start=date(2026, 3, 2),
+        end=date(2027, 6, 30),
+        companies=("Bâtiments Test", "Plâtres Test", "Charpentes Test"),
+    )
+    clock.set(datetime(2026, 10, 20, 9, tzinfo=UTC))
+    record_departure(app, lot.clause_id, lot.company_ids[1], SEPTEMBER, reason="Fini")
+    calls = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    clock.set(calls)
+    ladder_pass(app, calls)
+    month = date(2026, 3, 1)
+    while month <= OCTOBER:
+        declare(app, lot, month, datetime(2026, 11, 5, 9, tzinfo=UTC))
+        if month <= SEPTEMBER:
+            declare(app, lot, month, datetime(2026, 11, 5, 9, tzinfo=UTC), company=1)
+            declare(app, lot, month, datetime(2026, 11, 5, 9, tzinfo=UTC), company=2)
+        month = add_months(month, 1)
+    written = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    clock.set(written)
+    assert queue_monthly_summaries(app, written) > 0
+    _, at = sent(app, f"summary:2026-10:buyer:{lot.buyer_id}")
+    clock.set(DECEMBER_28)
+    record_departure(app, lot.clause_id, lot.company_ids[2], SEPTEMBER, reason="Liquidation")
+    clock.set(DECEMBER_29)
+    edit_company(app, lot.company_ids[2], name="Charpentes du Sud", reason="nouveau nom")
+    edit_company(app, lot.company_ids[1], name="Charpentes Test", reason="nouveau nom")
+    replay = summary_cli(
+        settings, clock, "--month", "2026-10", "--buyer", str(lot.buyer_id), "--now", at
+    )
+    assert "départ enregistré le 28/12/2026" not in replay, replay
+    assert "alors septembre 2026, aujourd'hui septembre 2026" not in replay, replay

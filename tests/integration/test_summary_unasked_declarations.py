@@ -175,12 +175,12 @@ def test_a_declaration_outside_the_companys_months_is_expected_and_received(app:
 
 def rewrite(app: App, key: str, body_text: str, body_html: str) -> None:
     """The email's parts as an older service wrote them, which did not keep the rules it wrote
-    under (``rules_of`` NULL): the audit may read it the older way."""
+    under (``rules_revision`` NULL): the audit may read it the older way."""
     with app.transaction() as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.key == key)
-            .values(body_text=body_text, body_html=body_html, rules_of=None)
+            .values(body_text=body_text, body_html=body_html, rules_revision=None)
         )
 
 

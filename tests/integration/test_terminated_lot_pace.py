@@ -174,7 +174,7 @@ def test_summaries_sent_before_a_termination_stay_true_and_november_says_it(
             assert body.count(f"22{space}%") == 2 and body.count("écoulé, dans le rythme") == 1
             body = body.replace(f"22{space}%", f"80{space}%")
             setattr(sent, part, body.replace("écoulé, dans le rythme", "écoulé, en retard"))
-        sent.rules_of = None  # written before the rules were kept on the row
+        sent.rules_revision = None  # written before the rules were kept on the row
     report = verify_database(app)
     assert report.findings == (), [f.problem for f in report.findings]
     (remark,) = [r.problem for r in report.remarks if "octobre 2026 du donneur" in r.subject]

@@ -613,10 +613,10 @@ class OutboxMessage(Base):
     # (``services.stale_promises``); None for an email that promises nothing.
     promised_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     promise_facts: Mapped[str | None] = mapped_column(Text, default=None)
-    # The date of the latest rule of what a monthly summary says that it was written under
+    # The number of the latest rule of what a monthly summary says that it was written under
     # (``domain.summary_rules``): the audit reads it the older way only for a rule after that
-    # date. None for other emails, and for summaries written before the rules were kept.
-    rules_of: Mapped[date | None] = mapped_column(Date, default=None)
+    # one. None for other emails, and for summaries written before the rules were kept.
+    rules_revision: Mapped[int | None] = mapped_column(Integer, default=None)
     # Loaded explicitly in batches by the dispatcher (never lazily one message at a time).
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         back_populates="message",

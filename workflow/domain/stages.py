@@ -155,8 +155,10 @@ def _nothing(facts: ClauseFacts) -> list[str]:
 #: missing items given by the same command (the award's company and start date) name it once.
 _AWARD_REMEDY = (
     "clauses clause award {n} --company ENTREPRISE --correspondent N°_CORRESPONDANT "
-    "--start jj/mm/aaaa --end jj/mm/aaaa (N° du correspondant : « clauses company show "
-    "ENTREPRISE »)",
+    "--start jj/mm/aaaa --end jj/mm/aaaa, en redonnant chaque --co-contractor et "
+    "--subcontractor déjà attribué (une entreprise omise est retirée) ; N° du correspondant : "
+    "« clauses company show ENTREPRISE », ou « clauses company correspondent-add ENTREPRISE --name … "
+    "--email … » s'il n'y en a pas",
     "complétez l'attribution sur la page de la clause (entreprise titulaire, correspondant avec "
     "son adresse e-mail, dates)",
     False,

@@ -1,60 +1,58 @@
-"""The rules the monthly summaries are written under, each dated the day it shipped.
+"""The rules the monthly summaries are written under, each numbered in the order it shipped.
 
 An email keeps what it said; when a rule changes what a summary says, the ones written before
 still say it the older way. The audit (``services.audit.summary_emails``) reads such an email
 against what the older rule printed and makes the difference a remark naming the rule, not a
 problem. It may do so only for an email written before the rule: each summary's outbox row
-keeps the date of the latest rule it was written under (``OutboxMessage.rules_of``, set by
-``services.outbox`` from the email's kind to ``SUMMARY_RULES``), and the audit allows an older
-rule's reading of a rule dated R to a row of D only when D < R (``written_before``). A row
-written before the rules were kept (``rules_of`` NULL) may predate any of them.
+keeps the revision of the latest rule it was written under (``OutboxMessage.rules_revision``,
+set by ``services.outbox`` from the email's kind to ``SUMMARY_RULES``), and the audit allows an
+older rule's reading of rule R to a row of revision D only when D < R (``written_before``). A
+row written before the rules were kept (``rules_revision`` NULL) may predate any of them.
 
 The emails' own moment (``created_at``) cannot tell: tests, simulations and catch-ups write
-summaries at moments of their own, and these dates are the days the code changed.
+summaries at moments of their own. Nor can a date of shipping: two rules shipped the same day
+would share it, and a row written between them would read as written under both (review). Each
+rule's comment says the day it shipped, which the audit's remarks quote.
 
-A new rule: a constant dated the day it ships, after ``SUMMARY_RULES`` (a second rule shipped
-the same day as the latest takes the next day: a row of that day written before it would
-otherwise count as written under it), and ``SUMMARY_RULES`` moved to it.
+A new rule: the next number, added to ``RULES``; ``SUMMARY_RULES`` follows.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 #: The pace is judged only where one of the scope's declarations of the month was due; before,
 #: a pace was judged where none was (``audit.summary_emails._pace_no_longer_judged``).
-PACE_ONLY_WHEN_DUE = date(2026, 12, 5)
+PACE_ONLY_WHEN_DUE = 1  # shipped 2026-12-05
 #: A lot past its planned end, its end not recorded, has its own line in the month, its planned
 #: end said passed; before, it was counted among the « clauses achevées avant » the month
 #: (``_as_achieved``).
-PAST_PLANNED_END_FOLLOWED = date(2026, 12, 5)
+PAST_PLANNED_END_FOLLOWED = 2  # shipped 2026-12-05
 #: A terminated lot's time elapsed is counted against its planned end, stopped on the
 #: termination day; before, up to the termination as if it were its planned end
 #: (``summaries.as_ended_at_termination``).
-TERMINATION_AGAINST_PLANNED_END = date(2026, 12, 5)
+TERMINATION_AGAINST_PLANNED_END = 3  # shipped 2026-12-05
 #: A lot terminated before the month is listed as terminated; before, it was counted among the
 #: « clauses achevées avant » the month (``terminated_listed=False``).
-TERMINATED_LISTED = date(2026, 12, 6)
+TERMINATED_LISTED = 4  # shipped 2026-12-06
 #: The pace is « à confirmer (2 déclarations non reçues) » while declarations of the months it
 #: counts are owed; before, it was judged on the hours declared alone (``confirm_pace=False``).
-PACE_TO_CONFIRM = date(2026, 12, 6)
+PACE_TO_CONFIRM = 5  # shipped 2026-12-06
 #: A declaration recorded for a month not asked of its company counts among the month's expected
 #: and received; before, only its hours did (``_unasked_uncounted``).
-UNASKED_COUNTED = date(2026, 12, 6)
+UNASKED_COUNTED = 6  # shipped 2026-12-06
 #: What changed since the recipient's previous summary names that summary, the declarations
 #: arrived late and the months without a summary; before, « Depuis ma synthèse précédente »
 #: named the corrections only, or nothing was said (``_since_last_findings``).
-SINCE_LAST_NAMED = date(2026, 12, 6)
+SINCE_LAST_NAMED = 7  # shipped 2026-12-06
 #: The declarations of earlier months still expected and not due yet are one of the figures,
 #: and always said; before, a paragraph below the figures (``_with_pending_paragraph``), which
 #: a month whose due date a resumption pushed past the summary vanished from
 #: (``_pending_unsaid``).
-EARLIER_PENDING_FIGURE = date(2026, 12, 6)
+EARLIER_PENDING_FIGURE = 8  # shipped 2026-12-06
 #: What changed since the previous summary names the declarations arrived late at 0 h (their
 #: months no longer missing) and, one corrected after it arrived, the hours it arrived with;
 #: before, those of 0 h were left out and a corrected one told with its hours now alone
-#: (``summaries.as_before_zero_arrivals``). Shipped the day after ``EARLIER_PENDING_FIGURE``.
-SINCE_LAST_ZERO_ARRIVALS = date(2026, 12, 7)
+#: (``summaries.as_before_zero_arrivals``).
+SINCE_LAST_ZERO_ARRIVALS = 9  # shipped 2026-12-06
 
 #: Every rule, the latest last.
 RULES = (
@@ -68,11 +66,11 @@ RULES = (
     EARLIER_PENDING_FIGURE,
     SINCE_LAST_ZERO_ARRIVALS,
 )
-#: The rules a summary written now follows: the date of the latest one.
+#: The rules a summary written now follows: the number of the latest one.
 SUMMARY_RULES = max(RULES)
 
 
-def written_before(rules_of: date | None, rule: date) -> bool:
-    """Whether an email written under the rules of ``rules_of`` may say what ``rule`` changed
+def written_before(rules_revision: int | None, rule: int) -> bool:
+    """Whether an email written under the rules numbered ``rules_revision`` may say what ``rule`` changed
     the older way: one whose row predates the rules' keeping (None) may predate any rule."""
-    return rules_of is None or rules_of < rule
+    return rules_revision is None or rules_revision < rule

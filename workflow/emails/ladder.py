@@ -8,6 +8,7 @@ what was really sent. This module says what the templates read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -188,6 +189,9 @@ def ladder_context(
         # The company's earlier months on the lot still owed and late (``services``): what the
         # call and the reminders say of them, one sentence or a short list.
         "late_before": [],
+        # The company's earlier months on the lot the buyer was already alerted of and still
+        # missing (``services``): what the alert says of them (``alerted_before_context``).
+        "alerted_before": None,
     }
 
 
@@ -255,6 +259,110 @@ def late_list_names(text: str, month: date) -> bool:
         return False
     item = _LATE_ITEM.format(name=french_month(month))
     return any(line.startswith(item) for line in tail.split("\n\n", 1)[0].splitlines())
+
+
+#: How the alert opens its list of the earlier months already alerted (``_ALERTED_INTRO``),
+#: read back by ``alerted_list_names``: keep the two in step.
+_ALERTED_INTRO = "Par ailleurs, je vous ai déjà signalé "
+_ALERTED_LOT = " de cette entreprise sur ce lot"
+#: Up to this many months, each is named with the day of its alert; beyond, runs of months
+#: in a row are said as a range and the alerts by their first and last day.
+ALERTED_NAMED = 3
+#: A run of this many months in a row or more is said « d'avril 2026 à décembre 2026 ».
+_RANGE_FROM = 3
+
+
+def _month_runs(months: Sequence[date]) -> list[list[date]]:
+    runs: list[list[date]] = []
+    for month in sorted(months):
+        if runs:
+            last = runs[-1][-1]
+            following = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+            if month == following:
+                runs[-1].append(month)
+                continue
+        runs.append([month])
+    return runs
+
+
+def _joined(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+def alerted_before_context(alerted: Sequence[LateMonth]) -> dict[str, Any] | None:
+    """``alerted_before``: the earlier months of the company on the lot still missing whose
+    alert reached the buyer, or may (``LateMonth.alerted_on``), as the alert names them
+    (user trial: the tenth monthly alert read as if it were the first). ``intro`` (« Par
+    ailleurs, je vous ai déjà signalé 9 déclarations toujours manquantes de cette entreprise
+    sur ce lot ») and ``listed``, joined by « : » (a non-breaking space before it in HTML).
+
+    Few months are each named with the day of their alert (« avril 2026 (alerte du 3 juin
+    2026) »); many are said compactly, months in a row as a range (« d'avril 2026 à décembre
+    2026 (alertes du 3 juin 2026 au 3 février 2027) »). None when there is none."""
+    months = sorted((m for m in alerted if m.alerted_on is not None), key=lambda m: m.month)
+    if not months:
+        return None
+    count = len(months)
+    what = (
+        "une déclaration toujours manquante"
+        if count == 1
+        else f"{count} déclarations toujours manquantes"
+    )
+    if count <= ALERTED_NAMED:
+        items = _joined(
+            [
+                f"{french_month(m.month)} (alerte du {french_date(m.alerted_on)})"
+                for m in months
+                if m.alerted_on is not None
+            ]
+        )
+    else:
+        parts: list[str] = []
+        for run in _month_runs([m.month for m in months]):
+            if len(run) >= _RANGE_FROM:
+                parts.append(f"{months_phrase([run[0]])} à {french_month(run[-1])}")
+            else:
+                parts.extend(french_month(month) for month in run)
+        days = sorted(m.alerted_on for m in months if m.alerted_on is not None)
+        alerts = (
+            f"alertes du {french_date(days[0])} au {french_date(days[-1])}"
+            if days[0] != days[-1]
+            else f"alertes du {french_date(days[0])}"
+        )
+        items = f"{_joined(parts)} ({alerts})"
+    return {
+        "months": [m.month for m in months],
+        "count": count,
+        "intro": f"{_ALERTED_INTRO}{what}{_ALERTED_LOT}",
+        "listed": items,
+    }
+
+
+#: A range of the compact list: « d'avril 2026 à décembre 2026 ».
+_ALERTED_RANGE = re.compile(r"(?:de |d')(\w+ \d{4}) à (\w+ \d{4})")
+
+
+def alerted_list_names(text: str, month: date) -> bool:
+    """Whether the plain text of an alert names ``month`` among the earlier months already
+    alerted (``alerted_before``): read from the words the buyer will read, as
+    ``late_list_names`` reads a call's, to write again an alert waiting whose list names a
+    month declared since (``services.reminder_emails``)."""
+    _, found, tail = text.partition(_ALERTED_INTRO)
+    if not found:
+        return False
+    _, colon, listed = tail.split("\n\n", 1)[0].partition(" : ")
+    if not colon:
+        return False
+    names = {
+        french_month(date(year, number, 1)): date(year, number, 1)
+        for year in {int(y) for y in re.findall(r"\b(\d{4})\b", listed)}
+        for number in range(1, 13)
+    }
+    for first, last in _ALERTED_RANGE.findall(listed):
+        if first in names and last in names and names[first] <= month <= names[last]:
+            return True
+    single = re.compile(rf"(?:^|, | et ){re.escape(french_month(month))}(?: \(|,| et |\.?$)")
+    return single.search(_ALERTED_RANGE.sub("", listed).strip()) is not None
 
 
 # --- the sample -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all
@@ -45,11 +45,11 @@ __all__ = [
 _TABLE = cast(Table, OutboxMessage.__table__)
 _ATTACHMENTS = cast(Table, OutboxAttachment.__table__)
 _KEY_EXISTS = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
-#: The rules each kind of email is written under, kept on its row (``rules_of``): the audit
+#: The rules each kind of email is written under, kept on its row (``rules_revision``): the audit
 #: reads a summary the older way only for a rule after them (``domain.summary_rules``). The
 #: kinds of ``emails.summaries.KINDS``, copied: importing it would load the spreadsheet and
 #: console libraries into every process that queues an email.
-RULES_OF_KIND: dict[str, date] = {
+RULES_OF_KIND: dict[str, int] = {
     "monthly_summary": SUMMARY_RULES,
     "monthly_summary_buyer": SUMMARY_RULES,
 }
@@ -256,7 +256,7 @@ def _outbox_values(
         "message_token": secrets.token_hex(8),
         "promised_until": None if promise is None else promise.until,
         "promise_facts": None if promise is None else promise_facts_text(promise.facts),
-        "rules_of": RULES_OF_KIND.get(email.kind),
+        "rules_revision": RULES_OF_KIND.get(email.kind),
     }
 
 

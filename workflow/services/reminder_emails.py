@@ -34,8 +34,10 @@ from workflow.adapters.templates import TemplateRenderer, remembered_date, remem
 from workflow.domain.calendar import (
     LadderDays,
     LadderStep,
+    add_months,
     local_date,
     month_schedule,
+    months_between,
     planned_step_day,
     pushed_due,
     reminder_count,
@@ -48,6 +50,8 @@ from workflow.emails.ladder import (
     KINDS,
     LadderGroup,
     LateMonth,
+    alerted_before_context,
+    alerted_list_names,
     ladder_context,
     late_before_context,
     late_days_context,
@@ -147,8 +151,20 @@ def ladder_message(
     context.update(asked_again_context(asked, group, today))
     if group.step == LadderStep.ESCALATION:
         context["buyer"] = {"name": clause.market.operation.buyer.name}
+        # Read once for both: what the earlier months got, and this one's steps.
+        history = reading.history() if reading is not None else ladder_history(session, [clause.id])
+        # The earlier months still missing the buyer was already alerted of, from the same
+        # reading as the company's late list (user trial: the tenth monthly alert read as if
+        # it were the first, when nine months were still missing and alerted).
+        context["alerted_before"] = alerted_before_context(
+            [
+                m
+                for m in late_before(app, session, clause, group, now, reading, history=history)
+                if m.alerted_on is not None
+            ]
+        )
         context["sent"] = steps_done(
-            reading.history() if reading is not None else ladder_history(session, [clause.id]),
+            history,
             group.clause_id,
             group.company_id,
             group.months,
@@ -270,6 +286,8 @@ def late_before(
     group: LadderGroup,
     now: datetime,
     reading: LateReading | None = None,
+    *,
+    history: LadderHistory | None = None,
 ) -> list[LateMonth]:
     """The company's earlier months on the lot that a call or a reminder of ``group`` names as
     late (user trial: the October call said nothing of a September reminded twice, whose alert
@@ -282,27 +300,46 @@ def late_before(
     reminders that left, and the alert only when its row was queued by then (the pass queues a
     company's call before its alerts); else the day the month's ladder plans it for.
 
-    ``reading``: the same facts read once for a whole climb batch (``LateReading``)."""
+    ``reading``: the same facts read once for a whole climb batch (``LateReading``);
+    ``history``: the lot's ladder emails when the caller has read them (``ladder_history``).
+
+    For the buyer's alert (``alerted_before``), the same months: only an alert queued before
+    ``now`` counts (one queued the same instant, another group of the same pass, arrives with
+    it), and the months owed are read for this email (the batch reads them for the calls and
+    the reminders only; alerts are few)."""
     party = next((p for p in clause.parties if p.company_id == group.company_id), None)
-    if party is None or group.step == LadderStep.ESCALATION:
+    if party is None:
         return []
+    alert = group.step == LadderStep.ESCALATION
+    batch = None if alert else reading
     settings = app.settings
     zone = settings.zone
     today = local_date(now, zone)
     newest = max(group.months)
+    if history is None and alert:
+        history = reading.history() if reading is not None else ladder_history(session, [clause.id])
+    if alert and not _alerted_earlier(
+        history or {},
+        clause,
+        group,
+        now,
+    ):
+        # No earlier month was alerted: nothing for the alert to name, nothing more to read
+        # (most alerts, every day of the pass).
+        return []
     owed = [
         month
         for month in (
-            reading.owed(clause.id, group.company_id)
-            if reading is not None
+            batch.owed(clause.id, group.company_id)
+            if batch is not None
             else owed_up_to(session, clause, party, newest, zone, now=now)
         )
         if month < newest and month not in group.months
     ]
     if not owed:
         return []
-    if reading is not None:
-        ladders = reading.called_ladders(clause.id, group.company_id, owed)
+    if batch is not None:
+        ladders = batch.called_ladders(clause.id, group.company_id, owed)
     else:
         ladders = {
             ladder.month: ladder
@@ -320,11 +357,23 @@ def late_before(
     if not ladders:
         return []
     due = (
-        reading.due_dates(clause.id, group.company_id)
-        if reading is not None
+        batch.due_dates(clause.id, group.company_id)
+        if batch is not None
         else notices.owed_due_dates(session, clause, group.company_id, settings, now)
     )
-    history = reading.history() if reading is not None else ladder_history(session, [clause.id])
+    if history is None:
+        history = reading.history() if reading is not None else ladder_history(session, [clause.id])
+    received = (
+        _last_received(
+            reading.cancellations(clause.id)
+            if reading is not None
+            else _cancellation_rows(session, [clause.id], now).get(clause.id, []),
+            party.company.name,
+            owed,
+        )
+        if alert
+        else {}
+    )
     late: list[LateMonth] = []
     for month in owed:
         ladder = ladders.get(month)
@@ -343,8 +392,12 @@ def late_before(
             e
             for e in emails
             if e.step == LadderStep.ESCALATION
-            and e.created_at <= now
+            and (e.created_at < now if alert else e.created_at <= now)
             and e.state not in _ALERT_GONE
+            # For the buyer's alert, a month asked again after its declaration was cancelled
+            # counts only the alerts queued after it was received: the buyer was told then
+            # that it had arrived (``late_declaration_notices``), not that it is missing again.
+            and (not alert or month not in received or e.created_at > received[month])
         ]
         alert_on = None
         if (
@@ -364,6 +417,30 @@ def late_before(
             )
         )
     return late
+
+
+def _alerted_earlier(
+    history: LadderHistory, clause: Clause, group: LadderGroup, now: datetime
+) -> bool:
+    """Whether an alert of a month of the company on the lot before ``group``'s newest, not
+    among its own, was queued before ``now`` and may reach the buyer: else an alert has no
+    earlier month to name (``late_before``). The lot's months are looked up one by one (the
+    history of a climb batch holds every escalating lot's)."""
+    newest = max(group.months)
+    if clause.start_date is not None:
+        months = months_between(clause.start_date, add_months(newest, -1))
+    else:
+        months = sorted(
+            month
+            for clause_id, company_id, month in history
+            if clause_id == group.clause_id and company_id == group.company_id
+        )
+    return any(
+        e.step == LadderStep.ESCALATION and e.created_at < now and e.state not in _ALERT_GONE
+        for month in months
+        if month < newest and month not in group.months
+        for e in history.get((group.clause_id, group.company_id, month), [])
+    )
 
 
 class LateReading:
@@ -533,6 +610,25 @@ def _cancellation_rows(
             .order_by(ClauseHistory.at, ClauseHistory.id)
         ):
             found.setdefault(clause_id, []).append((event, at, reason))
+    return found
+
+
+def _last_received(
+    rows: Sequence[tuple[str, datetime, str | None]], company: str, months: Sequence[date]
+) -> dict[date, datetime]:
+    """When each of ``months`` of ``company`` was last received, for those whose declaration
+    was cancelled since (the lot's history ``rows``, as ``asked_again`` reads them): a month
+    never cancelled that is still owed was never received."""
+    if not any(event == _CANCELLED_EVENT for event, _, _ in rows):
+        return {}
+    heads = {f"déclaration {month_phrase(month)} de {company} : ": month for month in months}
+    found: dict[date, datetime] = {}
+    for event, at, reason in rows:
+        if event != _RECORDED_EVENT:
+            continue
+        for head, month in heads.items():
+            if (reason or "").startswith(head):
+                found[month] = at
     return found
 
 
@@ -965,22 +1061,35 @@ def _write_again_without_late(
     email's moment would read the month as declared already. Only the months the list can hold
     are looked for: declared, earlier than its newest month and not among its own. The email
     written again computes its late list afresh (``late_before``), from which the month
-    declared is gone, the others kept with what happened to them as of that moment."""
-    if covered.step == LadderStep.ESCALATION or event.month >= max(covered.months):
+    declared is gone, the others kept with what happened to them as of that moment.
+
+    The buyer's alert, still waiting, whose list of the months already alerted
+    (``alerted_before``, « Par ailleurs, je vous ai déjà signalé … ») names a month declared
+    since is written again in the same way (``emails.ladder.alerted_list_names``)."""
+    if event.month >= max(covered.months):
         return
+    # The alert names the earlier months already alerted (``alerted_before``), the call and the
+    # reminders those still late (``late_before``): each read back from its own words.
+    names = alerted_list_names if covered.step == LadderStep.ESCALATION else late_list_names
     named = [
         month
         for month in sorted(declared)
         if month < max(covered.months)
         and month not in covered.months
-        and late_list_names(row.body_text, month)
+        and names(row.body_text, month)
     ]
     if not named:
         return
     # A month declared before may still be named: this email was on the wire then, and put
     # back to wait (``withdraw_answered`` leaves alone an email that may have left).
     verb = "a été déclaré" if len(named) == 1 else "ont été déclarés"
-    why = f"{months_listed(named)}, qu'il disait encore en retard, {verb}"
+    # Une alerte: « qu'elle disait encore manquant » (the months it says already alerted).
+    said = (
+        "qu'elle disait encore manquant" + ("s" if len(named) > 1 else "")
+        if covered.step == LadderStep.ESCALATION
+        else "qu'il disait encore en retard"
+    )
+    why = f"{months_listed(named)}, {said}, {verb}"
     if named == [event.month]:
         why += f" le {when}"
     elif event.month in named:

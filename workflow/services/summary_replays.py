@@ -514,6 +514,7 @@ def companies_left(
                 AwardParty.last_month.is_not(None),
                 AwardParty.last_month < month,
             )
+            .order_by(AwardParty.clause_id, AwardParty.company_id)
         ):
             if last is not None:
                 parties[cid].append((company_id, name, first, last))
@@ -541,7 +542,13 @@ def companies_left(
             ]
             if not said:
                 continue
-            (_, last_said), company_id = max(said, key=lambda s: s[0][0])
+            longest = max(length for (length, _), _ in said)
+            best = [(month_said, cid_) for (length, month_said), cid_ in said if length == longest]
+            if len(best) > 1:
+                # Two companies of the lot had that name (a rename to a name another one had):
+                # which one left is not known; counted as today rather than guessed (review).
+                continue
+            ((last_said, company_id),) = best
             if at > moment:
                 first_after.setdefault(company_id, at)
             else:
@@ -626,7 +633,9 @@ def _owed_then(
     """The months before ``month`` after each departed company's last month today, among its
     months then, called by ``moment`` and not declared by then (``summaries._earlier_missing``'s
     rule, its departure aside): of a lot not closed nor abandoned then, not after its end."""
-    lasts = {(cid, company_id): (last, then) for cid, company_id, _, _, last, _, then in left}
+    lasts = {
+        (cid, company_id): (first, last, then) for cid, company_id, _, first, last, _, then in left
+    }
     lots = sorted({cid for cid, _ in lasts})
     final = [stage.value for stage in FINAL_STAGES]
     found: dict[tuple[int, int], list[date]] = defaultdict(list)
@@ -661,9 +670,11 @@ def _owed_then(
             key = (cid, company_id)
             if key not in lasts or cid in closed or (cid, company_id, owed_month) in declared:
                 continue
-            last, then = lasts[key]
+            first, last, then = lasts[key]
             if owed_month <= last or (then is not None and owed_month > then):
                 continue  # owed today all the same, or released before the moment
+            if first is not None and owed_month < first:
+                continue  # before its first month: never asked of it (``_earlier_missing``)
             if end is not None and owed_month > end:
                 continue
             found[key].append(owed_month)

@@ -33,9 +33,10 @@ participants have no history).
 
 Some rules changed since older summaries were written; what they said then is a remark naming
 the rule, not a problem, in an email that may have been written before the rule only: each
-summary's row keeps the date of the latest rule it was written under (``rules_of``, dated by
-``domain.summary_rules``), and an older rule's reading applies to it only when that date is
-before the rule's; a row written before the rules were kept (``rules_of`` NULL) may predate any.
+summary's row keeps the number of the latest rule it was written under (``rules_revision``,
+numbered by ``domain.summary_rules``), and an older rule's reading applies to it only when that
+number is below the rule's; a row written before the rules were kept (``rules_revision`` NULL)
+may predate any.
 In an email written since, what the older rule said is a problem like any other. (Its moment,
 ``created_at``, cannot tell: tests, simulations and catch-ups choose it.) A pace judged where none of the month's declarations was due yet
 (``_pace_no_longer_judged``). A lot past its planned end, its end not recorded, counted among
@@ -108,6 +109,7 @@ from workflow.adapters.reports import (
     of_month,
 )
 from workflow.domain import summary_rules
+from workflow.domain.summary import PACE_LABELS, Pace
 from workflow.domain.summary_rules import (
     EARLIER_PENDING_FIGURE,
     PACE_ONLY_WHEN_DUE,
@@ -179,7 +181,21 @@ _TERMINATED_ON = re.compile(r"^Marché résilié le (\d{2}/\d{2}/\d{4})")
 OUTCOME_EVENT = "outcome"
 #: The changes that move the declarations expected of a lot's companies, and so the count of
 #: those owed that the pace names.
-EXPECTING_EVENTS = frozenset({"company_left", "calendar", "award_recorded", "award_corrected"})
+EXPECTING_EVENTS = frozenset(
+    {
+        "company_left",
+        "calendar",
+        "award_recorded",
+        "award_corrected",
+        # A lot's end or planned end decides which of its months are asked (after the planned
+        # end, its end not recorded, none is): an end recorded since makes a month owed that
+        # the email could not count, and a pace « à confirmer » then none yet due.
+        "finish",
+        "end_date_corrected",
+        "planned_end",
+        "terminate",
+    }
+)
 TERMINATE_EVENT = "terminate"
 PARTICIPANT_TABLES = "Participants par "
 HTML_AGAINST_TEXT = Voices(
@@ -205,13 +221,13 @@ class SummaryEmail:
     body_html: str
     month: date
     buyer_id: int | None
-    #: The date of the latest rule it was written under (``domain.summary_rules``); None for a
+    #: The number of the latest rule it was written under (``domain.summary_rules``); None for a
     #: row written before the rules were kept, which may predate any of them.
-    rules_of: date | None = None
+    rules_revision: int | None = None
 
-    def written_before(self, rule: date) -> bool:
+    def written_before(self, rule: int) -> bool:
         """Whether it may say what ``rule`` changed the older way."""
-        return summary_rules.written_before(self.rules_of, rule)
+        return summary_rules.written_before(self.rules_revision, rule)
 
 
 class Family(Enum):
@@ -304,9 +320,9 @@ def is_line_cell(difference: Difference) -> bool:
 
 
 def _email(
-    row: tuple[int, str, str, str, str, datetime, str, str, date | None],
+    row: tuple[int, str, str, str, str, datetime, str, str, int | None],
 ) -> SummaryEmail | None:
-    row_id, key, kind, state, recipients, created_at, text, html, rules_of = row
+    row_id, key, kind, state, recipients, created_at, text, html, rules_revision = row
     parts = key.split(":")
     try:
         month = datetime.strptime(parts[1], "%Y-%m").date()
@@ -319,7 +335,7 @@ def _email(
         return None
     moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
     return SummaryEmail(
-        row_id, key, kind, state, recipients, moment, text, html, month, buyer_id, rules_of
+        row_id, key, kind, state, recipients, moment, text, html, month, buyer_id, rules_revision
     )
 
 
@@ -328,7 +344,7 @@ def summary_emails(session: Session) -> list[SummaryEmail]:
         select(
             OutboxMessage.id, OutboxMessage.key, OutboxMessage.kind, OutboxMessage.state,
             OutboxMessage.recipients, OutboxMessage.created_at, OutboxMessage.body_text,
-            OutboxMessage.body_html, OutboxMessage.rules_of,
+            OutboxMessage.body_html, OutboxMessage.rules_revision,
         )
         .where(
             OutboxMessage.kind.in_([summary_email.KIND_FACILITATOR, summary_email.KIND_BUYER]),
@@ -747,15 +763,40 @@ class _MovedLots:
         return self.anonymous or change.clause_id in self.ids
 
 
-#: The count of declarations owed that a pace « à confirmer » names.
-_OWED_COUNT = re.compile(r"\s*\(\d+\s+déclarations?\s+non\s+reçues?\)")
+#: The count of declarations owed that a pace « à confirmer » names (from 1,000 on, Babel
+#: groups its digits with a narrow no-break space).
+_OWED_COUNT = re.compile(r"\s*\(\d[\d\u202f\u00a0 ]*\s+déclarations?\s+non\s+reçues?\)")
+
+
+#: A buyer's « Rythme » cell while declarations are owed.
+_UNCONFIRMED = PACE_LABELS[Pace.UNCONFIRMED]
+
+
+def _pace_figures(words: str) -> str:
+    """« 54 % des heures prévues réalisées pour 65 % du temps écoulé » out of a pace's words:
+    its figures, without the verdict that follows the last comma."""
+    return _OWED_COUNT.sub("", words).rsplit(",", 1)[0].strip()
 
 
 def _only_owed_count(difference: Difference) -> bool:
-    """A pace whose words differ only by the count of declarations owed it names."""
+    """A pace whose figures are the same and whose verdict differs only by the declarations
+    owed: their count (« (4 déclarations non reçues) » → 3), or the verdict itself once the
+    last one owed was released (« rythme à confirmer (1 déclaration non reçue) » → « en
+    retard »; review), or a pace « à confirmer » on one side, none judged on the other (no
+    declaration of the month due yet, once an end recorded since made the month owed)."""
+    if difference.gap in (Gap.EXTRA_FIGURE, Gap.MISSING_FIGURE):
+        # A pace judged on one side only: explained when that side waited for the declarations
+        # owed (« rythme à confirmer (1 déclaration non reçue) »), whose months the change moved.
+        present = difference.sent or difference.truth
+        return difference.row.startswith(PACE_FIGURE) and bool(_OWED_COUNT.search(present))
     if not _pace_said(difference) or difference.sent == difference.truth:
         return False
-    return _OWED_COUNT.sub("", difference.sent) == _OWED_COUNT.sub("", difference.truth)
+    if difference.table:
+        # A buyer's « Rythme » cell says the verdict alone; its figures are cells of their own.
+        return _UNCONFIRMED in (difference.sent, difference.truth)
+    if not (_OWED_COUNT.search(difference.sent) or _OWED_COUNT.search(difference.truth)):
+        return False
+    return _pace_figures(difference.sent) == _pace_figures(difference.truth)
 
 
 def _moved_lots(
@@ -1203,7 +1244,7 @@ def _since_last_findings(
             return [], [
                 "écrite avant que les synthèses nomment les déclarations arrivées en retard à "
                 "0 h et disent d'une arrivée en retard puis corrigée les heures avec lesquelles "
-                f"elle est arrivée (7 décembre 2026) : elle dirait aujourd'hui « {expected} »"
+                f"elle est arrivée (6 décembre 2026) : elle dirait aujourd'hui « {expected} »"
             ]
         return [f"elle dit « {said or 'rien'} » de ce qui a changé depuis la synthèse "
                 f"précédente, les données « {expected or 'rien'} »"], []  # fmt: skip
