@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -97,6 +97,7 @@ from workflow.services.audit.dates_then import (
     DatesThen,
     TerminatedSince,
     load_date_history,
+    suspensions_known_at,
     with_dates_then,
 )
 from workflow.services.audit.receipts import DeclarationFacts, load_declarations
@@ -341,16 +342,6 @@ def _rescoped(summary: MonthlySummary, lines: list[ClauseLine], declarations: An
     )
 
 
-def _known_at(intervals: Iterable[Interval], moment: datetime) -> list[Interval]:
-    """The suspensions as they stood at ``moment`` (``summaries``' rule): none begun after
-    it, one ended after it still running."""
-    return [
-        Interval(i.start, i.end if i.end is not None and i.end <= moment else None)
-        for i in intervals
-        if i.start <= moment
-    ]
-
-
 def with_targets_then(
     session: Session,
     summary: MonthlySummary,
@@ -378,7 +369,7 @@ def with_targets_then(
             # No pace today (no target): the time elapsed from the lot's dates, as counted.
             if stretches is None:
                 stretches = suspensions(session, then)
-            known = _known_at(stretches.get(line.clause_id, ()), moment)
+            known = suspensions_known_at(stretches.get(line.clause_id, ()), moment)
             until = moment.astimezone(summary.zone).date()
             days = suspended_days(known, summary.zone, until) if known else frozenset[date]()
             elapsed = (
@@ -758,7 +749,7 @@ def with_companies_then(
         """Late, its due date (pushed by the suspensions known then), called by the moment,
         suspended at it, its due date pushed by a suspension."""
         due_on, called_at = ladders.get((cid, company_id, owed_month), (None, None))
-        known = _known_at(stretches.get(cid, ()), moment)
+        known = suspensions_known_at(stretches.get(cid, ()), moment)
         if due_on is not None and called_at is not None and known:
             days = LadderDays(suspended_days(known, zone, today))
             due_on = pushed_due(due_on, local_date(called_at, zone), days)

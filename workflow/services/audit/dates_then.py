@@ -289,7 +289,7 @@ class Dated:
     terminated_since: tuple[TerminatedSince, ...] = ()
 
 
-def _known_at(intervals: Iterable[Interval], moment: datetime) -> list[Interval]:
+def suspensions_known_at(intervals: Iterable[Interval], moment: datetime) -> list[Interval]:
     """The suspensions as they stood at ``moment`` (``summaries``' rule): none begun after
     it, one ended after it still running."""
     return [
@@ -339,7 +339,7 @@ def with_dates_then(
             lines.append(line)
             continue
         then = dated.then
-        known = _known_at(stretches.get(line.clause_id, ()), moment)
+        known = suspensions_known_at(stretches.get(line.clause_id, ()), moment)
         days = suspended_days(known, zone, until) if known else frozenset[date]()
         termination = ended.get(line.clause_id)
         p = line.progress
