@@ -67,7 +67,8 @@ def call_link(app: App, lot: Lot, month: date) -> str:
                 ),
             )
         ).one()
-    found = re.findall(r"https?://\S+/declarer/\S+", body)
+    # A call links every month it asks, the late ones too: the one of ``month`` is taken.
+    found = re.findall(rf"https?://\S+/declarer/\d+\.\d+\.{month:%Y%m}\.\S+", body)
     assert len(found) == 1, body
     return urlparse(found[0]).path
 
