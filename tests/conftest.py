@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,21 @@ from workflow.settings import Settings
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Name a failing test the moment it fails, not only in the summary at the end.
+
+    Under pytest-xdist the progress line shows an ``F`` and the names wait for the last line: a
+    CI run stopped by its time limit, or read while it runs, said how many failed but not which.
+    Printed by the controller (which receives every worker's reports), on stderr so that the
+    progress dots on stdout stay as they are."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if report.failed:
+        print(f"\nFAILED (now) {report.nodeid} [{report.when}]", file=sys.stderr, flush=True)
+
 
 PG_ENV = "CLAUSES_TEST_DATABASE_URL"
 PG_HOWTO = (

@@ -22,6 +22,7 @@ from workflow.domain.events import (
     CorrespondentAdded,
     DeclarationCancelled,
     DeclarationRecorded,
+    DeclarationsRecorded,
     EndDateCorrected,
     FinalReportRecorded,
     PlannedEndMoved,
@@ -51,7 +52,13 @@ def default_handlers() -> Handlers:
         # A lot that starts, is called again or whose end moved later has its companies armed
         # in the same transaction: those never armed, and those parked past the old end (the
         # pass itself sweeps for parties never armed only once a day).
-        ClauseAdvanced: [notices.notify_advanced, reminders.rearm_lot],
+        # A finish, a termination, a suspension or a resumption: the receipts still waiting
+        # are written again (the next month they announce, the months they count).
+        ClauseAdvanced: [
+            notices.notify_advanced,
+            reminders.rearm_lot,
+            receipt_withdrawals.rewrite_after_advance,
+        ],
         ClauseAwarded: [notices.welcome_award],
         FinalReportRecorded: [notices.notify_final_report],
         # The receipt leaves (an older one of the same declaration still waiting is withdrawn:
@@ -64,6 +71,9 @@ def default_handlers() -> Handlers:
             reminder_emails.withdraw_answered,
             late_declaration_notices.tell_buyer,
         ],
+        # The recording as a whole, once every month's handlers above ran: a buyer whose alert
+        # named months received together (a file, the company's page) is told once, of all.
+        DeclarationsRecorded: [late_declaration_notices.tell_buyer],
         ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
         # The buyer's corrected notice and the newcomers' welcomes first; then each company
         # already welcomed whose welcome no longer holds (dates, its role or hours). Corrected
@@ -83,10 +93,15 @@ def default_handlers() -> Handlers:
             reminders.rearm_lot,
             notices.notify_planned_end,
             planned_end_company_notices.tell_companies,
+            receipt_withdrawals.rewrite_after_planned_end,
         ],
         # An end date corrected later: the companies the finish parked are called again from
         # the first month owed again (their stopped ladders resume in the correction itself).
-        EndDateCorrected: [reminders.rearm_lot, notices.notify_end_corrected],
+        EndDateCorrected: [
+            reminders.rearm_lot,
+            notices.notify_end_corrected,
+            receipt_withdrawals.rewrite_after_end_corrected,
+        ],
         # A receipt already sent stays the company's, one still waiting is withdrawn (it would
         # confirm what was cancelled); the company is told why and by when to declare the month
         # again (after the withdrawal: the email says whether its receipt will come), and its
@@ -95,6 +110,8 @@ def default_handlers() -> Handlers:
         DeclarationCancelled: [
             receipt_withdrawals.withdraw_cancelled,
             late_declaration_notices.withdraw_cancelled,
+            # One that left (or may have): the buyer is told the month is missing again.
+            late_declaration_notices.tell_cancelled,
             receipt_withdrawals.rewrite_after,
             cancellation_notices.tell_company,
         ],

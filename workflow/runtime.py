@@ -6,10 +6,11 @@ take it as it is. Its own module so that services can name its type without impo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,6 +33,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def running_from(
+    moment: datetime, real: Callable[[], float] = time.monotonic
+) -> Callable[[], datetime]:
+    """A clock that reads ``moment`` now and then moves with real time (``clauses web --now``).
+
+    A stopped clock gave a declaration and its correction, made a minute apart on the pages,
+    the same instant: their history rows could not be ordered, and the audit then read the
+    correction's figures as the first recording's (user trial). ``real`` is a monotonic
+    seconds counter (tests pass their own)."""
+    start = real()
+    return lambda: moment + timedelta(seconds=real() - start)
+
+
 @dataclass
 class App:
     settings: Settings
@@ -40,7 +54,7 @@ class App:
     renderer: TemplateRenderer
     transport: MailTransport
     clock: Callable[[], datetime] = utc_now
-    #: Real time, even when ``clock`` is frozen (``clauses web --now``): what measures a delay a
+    #: Real time, even when ``clock`` is set back or ahead (``clauses web --now``): what measures a delay a
     #: person waits out, such as the login lockout. Tests replace it.
     wall_clock: Callable[[], datetime] = utc_now
     handlers: Handlers = field(default_factory=dict)

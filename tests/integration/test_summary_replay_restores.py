@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from sqlalchemy import update
+
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, declare, ladder_pass, make_lot
 from tests.integration.test_summary_replay_after_correction import sent, summary_cli
 from tests.integration.test_summary_replay_dates_then import DECEMBER_28, OCTOBER
+from workflow.adapters.orm import ClauseHistory
 from workflow.app.catalog import add_company
 from workflow.app.clause_corrections import cancel_declaration
 from workflow.app.clauses import impose_hours
@@ -274,7 +277,9 @@ def test_a_departure_named_by_a_name_two_companies_had_is_given_to_neither(
     Test was renamed « Charpentes du Sud » and Plâtres Test « Charpentes Test ». The later
     departure row says « Charpentes Test », a name both had: the replay gave it to Plâtres Test
     (« dernier mois à déclarer alors septembre 2026, aujourd'hui septembre 2026 »), figures
-    false. Which one left is not known: neither is restored, nor named as the one."""
+    false. Which one left is not known from rows written before 0029, which name the company
+    without its number: neither is restored, nor named as the one. (A row of 0029 on says it:
+    ``tests/e2e/test_cli_summary_replay_departures.py``.)"""
     lot = make_lot(
         app,
         start=date(2026, 3, 2),
@@ -299,6 +304,12 @@ def test_a_departure_named_by_a_name_two_companies_had_is_given_to_neither(
     _, at = sent(app, f"summary:2026-10:buyer:{lot.buyer_id}")
     clock.set(DECEMBER_28)
     record_departure(app, lot.clause_id, lot.company_ids[2], SEPTEMBER, reason="Liquidation")
+    with app.transaction() as session:  # rows as written before 0029: no company's number
+        session.execute(
+            update(ClauseHistory)
+            .where(ClauseHistory.event == "company_left")
+            .values(company_id=None)
+        )
     clock.set(DECEMBER_29)
     edit_company(app, lot.company_ids[2], name="Charpentes du Sud", reason="nouveau nom")
     edit_company(app, lot.company_ids[1], name="Charpentes Test", reason="nouveau nom")

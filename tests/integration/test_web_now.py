@@ -1,4 +1,4 @@
-"""``clauses web --now``: the pages as they were at a moment, the clock stopped there, so the
+"""``clauses web --now``: the pages as they were at a moment, the clock starting there, so the
 demo (which runs to March 2027) can be looked at as its companies and facilitator saw it. The
 real ``clauses web`` process on a SQLite file, on a free port."""
 

@@ -468,6 +468,12 @@ class ClauseHistory(Base):
     from_stage: Mapped[str | None] = mapped_column(String(20))
     to_stage: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The company a row tells of (a company's departure, « company_left »; a declaration's
+    #: recording), its number then (0029; NULL on the rows written before, and on the rows of no
+    #: company): its readers (the replay of a summary) find it though its name was given to
+    #: another company since. No foreign key, as in ``record_history``: the row outlives a
+    #: company merged into another.
+    company_id: Mapped[int | None] = mapped_column(default=None)
 
     clause: Mapped[Clause] = relationship(back_populates="history")
 

@@ -8,6 +8,7 @@ Dates, numbers and amounts are formatted the French way through Babel filters.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -219,6 +220,231 @@ class EmailEnvironment(Environment):
         return super().getattr(obj, attribute)
 
 
+#: Where the inliner reads rules: ``<style>`` and ``<link>`` elements, in any case.
+_STYLE_OR_LINK = re.compile(r"<([sS][tT][yY][lL][eE]|[lL][iI][nN][kK])(?![A-Za-z0-9-])[^>]*>")
+_STYLE_END = re.compile(r"</[sS][tT][yY][lL][eE](?=[\t\n\f\r />])")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def _selectors_see_only_ancestors(css: str) -> bool:
+    """Whether every rule of ``css`` styles an element by itself and its ancestors only: no
+    pseudo-class (``:first-child``, ``:empty``, ``:has``…), no sibling combinator, no at-rule,
+    no escape. Then an element's inline style depends on its own tag and its ancestors', never
+    on its siblings, its position or its text: one cell of each kind tells the style of all."""
+    css = _CSS_COMMENT.sub("", css)
+    if "@" in css or "\\" in css:
+        return False
+    for block in css.split("}"):
+        selectors = block.split("{", 1)[0]
+        if any(sign in selectors for sign in ":+~"):
+            return False
+    return True
+
+
+class PlainTable:
+    """A ``<table>`` element written by code (``plain_table``): rows of cells holding text
+    escaped as ``markupsafe.escape`` does (no « < » nor « > », no other entity than its five),
+    every row opened by the same tag, whitespace between the rows.
+
+    Its rows come in parts, each with the kinds of cell it holds (the head's ``<th>``, the
+    body's ``<td>``): each part is written with the replacements of its own kinds only."""
+
+    __slots__ = ("cells", "html", "lead", "opening", "parts", "row", "shape", "skeleton")
+
+    def __init__(
+        self, opening: str, lead: str, row: str, parts: tuple[tuple[str, tuple[str, ...]], ...]
+    ) -> None:
+        self.opening = opening  # ``<table class="figures">``
+        self.lead = lead  # the whitespace before the first row
+        self.row = row  # every row's opening tag
+        self.parts = parts  # rows and the whitespace after each, the kinds of cell they hold
+        #: The cells' opening tags, each kind once.
+        self.cells = tuple(dict.fromkeys(kind for _, kinds in parts for kind in kinds))
+        self.html = f"{opening}{lead}{''.join(rows for rows, _ in parts)}</table>"
+        #: What the inliner reads instead: one row, one cell of each kind, empty.
+        self.skeleton = f"{opening}{lead}{row}{_empty_cells(self.cells)}</tr>\n</table>"
+        #: The tables of a shape are written with the same replacements.
+        self.shape = (opening, lead, row, self.cells)
+
+
+def _in_comment(html: str, at: int) -> bool:
+    """Whether ``at`` is inside a comment of ``html`` (a table placed in one is text there)."""
+    opened = html.rfind("<!--", 0, at)
+    return opened >= 0 and html.find("-->", opened + 4) > at
+
+
+def _empty_cells(cells: tuple[str, ...]) -> str:
+    return "".join(f"{tag}</{tag[1:3]}>" for tag in cells)
+
+
+#: The plain tables written lately, by their HTML: what the renderers look up. Emptied when it
+#: holds ``PLAIN_TABLES_KEPT``: a table no longer there is inlined with its document.
+_plain_tables: dict[str, PlainTable] = {}
+PLAIN_TABLES_KEPT = 256
+
+
+def plain_table(opening: str, lead: str, row: str, *parts: tuple[str, tuple[str, ...]]) -> str:
+    """The HTML of a ``PlainTable``, noted so that a renderer's CSS inlining writes its cells
+    without parsing them (``TableShortcut``). The caller vouches for the shape ``PlainTable``
+    describes; each part names every kind of cell its rows hold."""
+    table = PlainTable(opening, lead, row, parts)
+    html = table.html
+    if len(_plain_tables) >= PLAIN_TABLES_KEPT:
+        _plain_tables.clear()
+    _plain_tables[html] = table
+    return html
+
+
+class TableShortcut:
+    """CSS inlining of an email, its plain tables left out of the inliner's parse: the same
+    bytes.
+
+    ``css_inline`` parses the whole document, matches every rule against every element and
+    writes the document back: for the summary emails, whose tables hold hundreds of cells, most
+    of the work is the tables' (BENCHMARKS.md, summaries). Every cell of a kind (same tag, same
+    attributes, in the same table) receives the same inline style, so each table written by
+    ``plain_table`` is replaced, for the inliner, by its skeleton (one row, one cell of each
+    kind) between two comments that mark it. The inliner's output for the skeleton gives each
+    tag's inlined form; the table is then written by string replacements as the inliner writes
+    it back: the ``<tbody>`` its parser adds, the quotes unescaped, ``&nbsp;`` for the no-break
+    spaces, every other character as it is.
+
+    Taken only where this is exact, otherwise the whole document goes through the inliner:
+    rules that see nothing but an element and its ancestors (``_selectors_see_only_ancestors``),
+    no ``<link>`` (remote stylesheets), no carriage return or NUL (the parser rewrites them), and
+    each skeleton written back exactly as this class would write it (checked on every email: a
+    table in a place where the parser moves things, a comment, an attribute, falls back).
+    """
+
+    def __init__(self, inline: Callable[[str], str]) -> None:
+        self._inline = inline
+        self._css_verdicts: dict[str, bool] = {}
+        self._styles: dict[tuple[tuple[str, str, str, tuple[str, ...]], str], _Styles | None] = {}
+        self._marker = f"css-skeleton-{os.urandom(8).hex()}-"
+
+    def __call__(self, html: str) -> str:
+        plans = self._tables_in(html)
+        if not plans or "\r" in html or "\x00" in html or self._marker in html:
+            return self._inline(html)
+        pieces: list[str] = []
+        start = 0
+        for index, (begin, end, table) in enumerate(plans):
+            marker = f"<!--{self._marker}{index}-->"
+            pieces += [html[start:begin], marker, table.skeleton, marker]
+            start = end
+        pieces.append(html[start:])
+        shortened = "".join(pieces)
+        # The rules as the inliner reads them, from the shortened document (the same sheets).
+        if not self._possible(shortened):
+            return self._inline(html)
+        inlined = self._inline(shortened)
+        out: list[str] = []
+        start = 0
+        for index, (_begin, _end, table) in enumerate(plans):
+            marker = f"<!--{self._marker}{index}-->"
+            before = inlined.find(marker, start)
+            after = inlined.find(marker, before + len(marker)) if before >= 0 else -1
+            written = (
+                self._written(table, inlined[before + len(marker) : after])
+                if after >= 0 and not _in_comment(inlined, before)
+                else None
+            )
+            if written is None:
+                return self._inline(html)
+            out += [inlined[start:before], written]
+            start = after + len(marker)
+        out.append(inlined[start:])
+        return "".join(out)
+
+    @staticmethod
+    def _tables_in(html: str) -> list[tuple[int, int, PlainTable]]:
+        """Where the plain tables of ``html`` begin and end, in order."""
+        found: list[tuple[int, int, PlainTable]] = []
+        begin = html.find("<table") if _plain_tables else -1
+        while begin >= 0:
+            end = html.find("</table>", begin) + len("</table>")
+            if end < len("</table>"):
+                break
+            table = _plain_tables.get(html[begin:end])
+            if table is not None:
+                found.append((begin, end, table))
+            begin = html.find("<table", end if table is not None else begin + 1)
+        return found
+
+    def _possible(self, html: str) -> bool:
+        sheets = []
+        for found in _STYLE_OR_LINK.finditer(html):
+            if found.group(1).lower() == "link":
+                return False
+            end = _STYLE_END.search(html, found.end())
+            sheets.append(html[found.end() : end.start() if end else len(html)])
+        css = "\n".join(sheets)
+        verdict = self._css_verdicts.get(css)
+        if verdict is None:
+            verdict = self._css_verdicts[css] = _selectors_see_only_ancestors(css)
+        return verdict
+
+    def _written(self, table: PlainTable, inlined: str) -> str | None:
+        """The table as the inliner would write it, from its skeleton as the inliner wrote it;
+        None if the skeleton came back in another shape than expected."""
+        key = (table.shape, inlined)
+        styles = self._styles.get(key, _UNKNOWN)
+        if styles is _UNKNOWN:
+            if len(self._styles) >= STYLES_KEPT:
+                self._styles.clear()
+            styles = self._styles[key] = _styles(table, inlined)
+        if styles is None:
+            return None
+        return _write(table.parts, table.row, *styles)
+
+
+#: Each shape of table and its skeleton as the inliner wrote it, the replacements that write
+#: the tables of that shape (or None: not this way); emptied past ``STYLES_KEPT``.
+STYLES_KEPT = 256
+_UNKNOWN: Any = object()
+_Styles = tuple[str, dict[str, str]]
+
+
+def _styles(table: PlainTable, inlined: str) -> _Styles | None:
+    """The start of a table of ``table``'s shape as the inliner writes it, and the inlined form
+    of each tag it changes, read from the skeleton as the inliner wrote it (``inlined``); None
+    if the skeleton came back in another shape than expected."""
+    written = _ANY_TAG.findall(inlined)
+    # Opening, <tbody>, the row, each cell and its end, </tr>, </tbody>, </table>.
+    if len(written) != 2 * len(table.cells) + 6:
+        return None
+    styled = dict(zip(table.cells, written[3::2], strict=False))
+    styled[table.row] = written[2]
+    changed = {old: new for old, new in styled.items() if old != new}
+    if any(old in new for old in changed for new in changed.values()):
+        return None  # a replacement could be replaced again: a tag written as another
+    styles = (f"{written[0]}{table.lead}<tbody>", changed)
+    skeleton = f"{table.row}{_empty_cells(table.cells)}</tr>\n"
+    if _write(((skeleton, table.cells),), table.row, *styles) != inlined:
+        return None
+    return styles
+
+
+def _write(
+    parts: tuple[tuple[str, tuple[str, ...]], ...], row: str, start: str, changed: dict[str, str]
+) -> str:
+    """A plain table's rows as the inliner writes them back: the quotes as they are, ``&nbsp;``
+    for the no-break spaces, each tag inlined."""
+    out = [start]
+    for rows, kinds in parts:
+        if "&#" in rows:
+            rows = rows.replace("&#34;", '"').replace("&#39;", "'")
+        rows = rows.replace("\u00a0", "&nbsp;")
+        for old in (row, *kinds):
+            new = changed.get(old)
+            if new is not None:
+                rows = rows.replace(old, new)
+        out.append(rows)
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
@@ -274,6 +500,8 @@ class TemplateRenderer:
         for env in (self._html, self._text):
             env.filters.update(filters)
         self._inliner = css_inline.CSSInliner()
+        # The long tables of an email skip the inliner's parse, for the same bytes.
+        self._inline_tables = TableShortcut(self._inline_whole)
 
     def kinds(self) -> list[str]:
         return sorted(
@@ -294,4 +522,7 @@ class TemplateRenderer:
         return RenderedEmail(subject=subject, text=text, html=html)
 
     def _inline(self, html: str) -> str:
+        return self._inline_tables(html)
+
+    def _inline_whole(self, html: str) -> str:
         return str(self._inliner.inline(html))

@@ -20,6 +20,9 @@ KIND_LABELS = {
     "declaration_reminder": "Rappels (entreprises)",
     "declaration_escalation": "Alertes avant mise en demeure (donneurs d'ordre)",
     "notice_late_declaration_received": "Déclarations reçues après l'alerte (donneurs d'ordre)",
+    "notice_late_declaration_cancelled": (
+        "Déclarations reçues après l'alerte puis annulées (donneurs d'ordre)"
+    ),
     "declaration_receipt": "Accusés de réception de déclaration",
     "declaration_cancelled": "Déclarations annulées (entreprises)",
     "company_welcome": "Accueils des entreprises attributaires",

@@ -21,7 +21,7 @@ from workflow.app.unit import Unit, reading, unit_of_work
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.company_departures import OwedMonth
 from workflow.runtime import App
-from workflow.services import company_departures, departure_notices
+from workflow.services import company_departures, departure_notices, receipt_withdrawals
 from workflow.services.company_departures import (
     Departure,
     departure_sentence,
@@ -95,6 +95,9 @@ def _record(
     # Every month it releases: the emails of an earlier last month still waiting are withdrawn
     # and their months told in the new ones (``departure_notices.replace_earlier``).
     released = done.released
+    # Its receipts still waiting may announce a month after its last (« Le mois suivant »)
+    # or count months it no longer owes: written again as of the departure.
+    receipt_withdrawals.rewrite_for_departure(unit.app, session, clause_id, company_id, last, at)
     return replace(
         done,
         informed=departure_notices.tell_company(

@@ -52,6 +52,7 @@ from workflow.services.declarations import (
     company_missing_months,
     declaration_problems,
     find_declaration,
+    grouped,
     joined_month,
     record_declaration,
 )
@@ -899,6 +900,7 @@ def declare_online(
                     from_company=True,
                 ).id
             )
-        for event in pending:
+        # Each month's events, then one for the months together (``grouped``).
+        for event in grouped(pending):
             unit.app.publish(session, event)
         return Declared(tuple(ids), **{k: tuple(v) for k, v in said.items()})

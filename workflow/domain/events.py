@@ -66,6 +66,23 @@ class DeclarationRecorded:
 
 
 @dataclass(frozen=True)
+class DeclarationsRecorded:
+    """The months of one company on one lot recorded at one instant (one transaction: a file,
+    the company's page, a call), published once after their ``DeclarationRecorded``: what is
+    said of the recording as a whole (the buyer's notice of months its alert said missing) is
+    said once, after every month's own handlers ran. ``record_counting`` publishes one for its
+    month; a channel recording several months merges them (``declarations.grouped``)."""
+
+    clause_id: int
+    company_id: int
+    #: In order.
+    months: tuple[date, ...]
+    at: datetime
+    #: The months whose recording corrected one recorded before.
+    corrected: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
 class Replaced:
     """A declaration as it stood before a correction replaced it."""
 
@@ -177,6 +194,7 @@ DomainEvent = (
     | ClauseAwarded
     | FinalReportRecorded
     | DeclarationRecorded
+    | DeclarationsRecorded
     | ClauseReopened
     | AwardCorrected
     | DeclarationCancelled
@@ -193,6 +211,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ClauseAwarded,
     FinalReportRecorded,
     DeclarationRecorded,
+    DeclarationsRecorded,
     ClauseReopened,
     AwardCorrected,
     DeclarationCancelled,

@@ -242,6 +242,20 @@ class BuyerFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class EndedSince:
+    """A lot whose history said it running at the end of the month (``stage``: execution or
+    suspended), its end recorded since, by the summary's moment, on ``end_date`` before the
+    month's last day: the summary counts it in the stage after execution (« suivi et bilan »),
+    as « Avancement par clause » reads it (``summary_rules.STAGE_BY_END``); the emails written
+    before counted it in ``stage``."""
+
+    clause_id: int
+    buyer_id: int
+    stage: str
+    end_date: date
+
+
+@dataclass(frozen=True, slots=True)
 class ClauseLine:
     """Progress of one counted clause (no participant in it: buyers may read it). With slots:
     a summary of 10^5 lots holds as many."""
@@ -377,6 +391,9 @@ class MonthlySummary:
     #: the month counted among the « clauses achevées avant » it (``audit verify`` compares
     #: those emails with what they printed then, as for ``as_ended_at_termination``).
     terminated_listed: bool = True
+    #: The lots of the scope counted « suivi et bilan » at the end of the month by their end
+    #: recorded since, though their history then said them running (``EndedSince``).
+    ended_since: tuple[EndedSince, ...] = ()
 
     @property
     def for_buyer(self) -> bool:

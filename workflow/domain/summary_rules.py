@@ -53,6 +53,19 @@ EARLIER_PENDING_FIGURE = 8  # shipped 2026-12-06
 #: before, those of 0 h were left out and a corrected one told with its hours now alone
 #: (``summaries.as_before_zero_arrivals``).
 SINCE_LAST_ZERO_ARRIVALS = 9  # shipped 2026-12-06
+#: What changed since the previous summary says « en retard » only of the declarations that
+#: arrived after the due date their company was held to, « sans retard » of the others, and
+#: how many of each when they differ (« dont 2 en retard »); before, every declaration arrived
+#: since was said arrived « en retard », one whose call left late (a late start's or award's
+#: catch-up call) or that was never asked included (``summaries.as_before_on_time_arrivals``).
+ARRIVALS_LATE_OR_NOT = 10  # shipped 2026-12-06
+#: A lot whose history said it running (execution, suspended) at the end of the month, its end
+#: recorded since (known at the summary's moment) on a day before the month's last, counts in
+#: « Clauses par étape » and on its line as « suivi et bilan », as « Avancement par clause »
+#: reads it (achieved before the month, or ended in it); before, in the stage its history said
+#: then (« mise en œuvre 4 » beside « 1 clause achevée avant mars 2027 »; user trial,
+#: 6 December 2026; ``summaries.as_before_stage_by_end``).
+STAGE_BY_END = 11  # shipped 2026-12-06
 
 #: Every rule, the latest last.
 RULES = (
@@ -65,6 +78,8 @@ RULES = (
     SINCE_LAST_NAMED,
     EARLIER_PENDING_FIGURE,
     SINCE_LAST_ZERO_ARRIVALS,
+    ARRIVALS_LATE_OR_NOT,
+    STAGE_BY_END,
 )
 #: The rules a summary written now follows: the number of the latest one.
 SUMMARY_RULES = max(RULES)

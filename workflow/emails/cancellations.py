@@ -56,6 +56,9 @@ class CancelledMonth:
     recorded_at: datetime
     cancelled_at: datetime
     reason: str
+    #: When it was first received, when a correction recorded it again since (``recorded_at``
+    #: is then the correction's): the email says both, never the correction as the reception.
+    first_recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ def cancellation_context(
     zone = settings.zone
     cancelled_on = local_date(cancelled.cancelled_at, zone)
     written_on = local_date(written_at, zone) if written_at is not None else cancelled_on
+    # Corrected since its first reception: that reception, then the correction's day.
+    first = cancelled.first_recorded_at
+    received = first if first is not None and first < cancelled.recorded_at else None
     return {
         "clause": lot_context(lot),
         "company": {"name": company},
@@ -123,7 +129,8 @@ def cancellation_context(
             "month_phrase": month_phrase(cancelled.month),
             "total_hours": cancelled.total_hours,
             "lines_count": cancelled.lines,
-            "received_on": local_date(cancelled.recorded_at, zone),
+            "received_on": local_date(received or cancelled.recorded_at, zone),
+            "corrected_on": None if received is None else local_date(cancelled.recorded_at, zone),
             "cancelled_on": cancelled_on,
         },
         "reason": cancelled.reason,

@@ -88,6 +88,8 @@ def company_planned_end_context(
         # Joined after the new end's month: nothing at all is left to declare on the lot.
         "nothing_left": first_month is not None and first_month > last,
         "last_due_on": moved["last_due_on"],
+        # The new end moved into the past: the last month's date may be gone already, said so.
+        "last_due_passed": moved["last_due_on"] is not None and moved["last_due_on"] < at,
         # Calls run (execution) or the welcome gave the dates (award): they are said; during a
         # suspension no call leaves, the dates come with the resumption.
         "suspended": moved["suspended"],

@@ -23,7 +23,7 @@ from workflow.adapters.reports import (
     judged,
     judged_lots,
 )
-from workflow.adapters.templates import french_date, french_hours, french_month
+from workflow.adapters.templates import french_date, french_hours, french_month, plain_table
 from workflow.domain.calendar import add_months
 from workflow.domain.monthly_summary import (
     CHART_MONTHS,
@@ -145,6 +145,16 @@ class LateArrival:
     #: None when it still has the hours it arrived with (``hours``).
     arrived_hours: Decimal | None = None
     corrected_at: datetime | None = None
+    #: Arrived after the due date its company was held to (``services.summaries.CalledMonth``):
+    #: only then « en retard ». False for one that came by the date its call gave, or before
+    #: its call left (a late start's catch-up call gives the earlier months a later date): it
+    #: arrived « sans retard », and « en retard » would blame a company that kept its date.
+    #: None when nothing says (no call ever made for its month, and the previous summary did
+    #: not call it « manquante »): no adverb on its line, counted neither late nor on time. A
+    #: month with no call that the previous summary called « manquante » (no call planned:
+    #: lots loaded by hand, months from before the service) is True: « sans retard » would
+    #: contradict what its reader read.
+    late: bool | None = True
 
 
 @dataclass(frozen=True)
@@ -216,16 +226,34 @@ def _change_phrase(change: DeclarationChange, zone: ZoneInfo, with_buyer: bool) 
 
 
 def _arrival_phrase(
-    arrival: LateArrival, zone: ZoneInfo, with_buyer: bool, left_at: datetime | None = None
+    arrival: LateArrival,
+    zone: ZoneInfo,
+    with_buyer: bool,
+    left_at: datetime | None = None,
+    *,
+    late_said: bool = False,
+    on_time_said: bool = True,
 ) -> str:
     """« la déclaration de janvier 2027 de Charpentes de l'Arrats (clause n° 2) est arrivée le
     5 mars 2027 : 114,50 h »; « le 22 mars 2027 à 11 h 15 » when it arrived on the day the
     previous summary left (``left_at``): the day alone would read as if it had been in it.
     Corrected since it arrived: « est arrivée le 22 mars 2027 (50,25 h), corrigée le 2 avril
     2027 : 55,25 h ». One of 0 h says so (« : 0 h »): it adds nothing to the cumul, but the
-    reader counted its month among the missing ones."""
+    reader counted its month among the missing ones.
+
+    One that arrived before the date its company was held to says so, « est arrivée sans retard
+    le 5 mars 2027 » (``LateArrival.late``), but in a list whose opening says it of them all
+    (``on_time_said`` False); a late one says « en retard » in a list where some arrived late
+    and others not (``late_said``), the opening saying how many. One nothing says of
+    (``late`` None) says neither."""
     where = _where(arrival.clause_id, arrival.buyer, with_buyer, arrival.lot)
     when = _day(arrival.arrived_at, zone)
+    if arrival.late is False and on_time_said:
+        when = f"sans retard le {when}"
+    elif arrival.late is True and late_said:
+        when = f"en retard le {when}"
+    else:
+        when = f"le {when}"
     if _same_day(arrival.arrived_at, left_at, zone):
         when += f" à {_clock(arrival.arrived_at, zone)}"
     if arrival.arrived_hours is not None and arrival.corrected_at is not None:
@@ -235,8 +263,22 @@ def _arrival_phrase(
         )
     return (
         f"la déclaration {month_phrase(arrival.month)} de {arrival.company} ({where}) est "
-        f"arrivée le {when}{NBSP}: {french_hours(arrival.hours)}"
+        f"arrivée {when}{NBSP}: {french_hours(arrival.hours)}"
     )
+
+
+def _late(arrivals: list[LateArrival]) -> int:
+    """How many arrived late (``LateArrival.late`` True; None is neither late nor on time)."""
+    return sum(1 for a in arrivals if a.late is True)
+
+
+def _lateness(arrivals: list[LateArrival]) -> str:
+    """How the arrivals came, said of them all: « en retard » when each did, « sans retard »
+    when each came on time (``late`` False, never None: nothing says it of that one); ""
+    otherwise (each one then says what is known of it)."""
+    if _late(arrivals) == len(arrivals):
+        return " en retard"
+    return " sans retard" if all(a.late is False for a in arrivals) else ""
 
 
 def _signed(hours: Decimal) -> str:
@@ -246,14 +288,22 @@ def _signed(hours: Decimal) -> str:
 
 def _others(changes: list[DeclarationChange], arrivals: list[LateArrival]) -> list[str]:
     """The declarations past ``LISTED``, counted with their hours: « 12 autres déclarations
-    arrivées en retard (318 h) », « 3 autres déclarations corrigées ou annulées (−30 h) »."""
+    arrivées en retard (318 h) » (« sans retard » when each came on time), « 12 autres
+    déclarations arrivées depuis (318 h), dont 9 en retard » when some were (the hours those of
+    the twelve, not of the nine), « 3 autres déclarations corrigées ou annulées (−30 h) »."""
     said = []
     if arrivals:
-        hours = sum((a.hours for a in arrivals), Decimal(0))
+        hours = f" ({french_hours(sum((a.hours for a in arrivals), Decimal(0)))})"
         one = len(arrivals) == 1
+        how = _lateness(arrivals)
+        if how:
+            how += hours
+        else:
+            late = _late(arrivals)
+            how = f" depuis{hours}" + (f", dont {late} en retard" if late else "")
         said.append(
-            f"{len(arrivals)} {'autre déclaration arrivée' if one else 'autres déclarations arrivées'} "
-            f"en retard ({french_hours(hours)})"
+            f"{len(arrivals)} {'autre déclaration arrivée' if one else 'autres déclarations arrivées'}"
+            f"{how}"
         )
     if changes:
         moved = sum(((c.after or Decimal(0)) - c.before for c in changes), Decimal(0))
@@ -355,8 +405,17 @@ def changes_notice(
     # Corrections and cancellations first: they explain a cumul gone down.
     named_changes = changes[:LISTED]
     named_arrivals = arrivals[: max(LISTED - len(named_changes), 0)]
+    # How they arrived, said once by the opening when the same for all; some late and others
+    # not, each named one says which (the opening says how many). Alone, one on time says so.
+    how = _lateness(arrivals) if arrivals else " en retard"
+    single = len(changes) + len(arrivals) == 1
     phrases = [_change_phrase(c, zone, with_buyer) for c in named_changes]
-    phrases += [_arrival_phrase(a, zone, with_buyer, since.left_at) for a in named_arrivals]
+    phrases += [
+        _arrival_phrase(
+            a, zone, with_buyer, since.left_at, late_said=not how, on_time_said=single or not how
+        )
+        for a in named_arrivals
+    ]
     rest = _others(changes[len(named_changes) :], arrivals[len(named_arrivals) :])
     # Said once: after the months without a summary, « cette synthèse » is the one they named.
     opening = (
@@ -364,7 +423,7 @@ def changes_notice(
         if since.unsent and since.month
         else _previous_phrase(since, summary.zone)
     )
-    if len(phrases) == 1 and not rest:
+    if single:
         if not arrivals:
             counted = f"{NBSP}; le cumul en tient compte"
         else:
@@ -372,17 +431,25 @@ def changes_notice(
             counted = ", comptées dans le cumul" if arrivals[0].hours else ""
         return {"intro": f"{opening}, {phrases[0]}{counted}.", "items": []}
     count = len(changes) + len(arrivals)
-    # Those of 0 h counted apart: the reader finds them among the months missing before.
+    # Those of 0 h counted apart: the reader finds them among the months missing before. Said
+    # « en retard » only of those that came after the date their company was held to: all of
+    # them, all on time (« sans retard »), or how many (« dont 2 en retard »); those nothing
+    # says of (``late`` None) are neither.
     zero = sum(1 for a in arrivals if not a.hours)
-    of_zero = f" (dont {zero} à 0{NBSP}h)" if zero else ""
+    among = [f"{zero} à 0{NBSP}h"] if zero else []
+    late = _late(arrivals)
+    if arrivals and not how and late:
+        arrived = "" if not changes else (" arrivée" if late == 1 else " arrivées")
+        among.insert(0, f"{late}{arrived} en retard")
+    of_them = f" (dont {' et '.join(among)})" if among else ""
     if not arrivals:
         what = f"{count} déclarations qu'elle avait comptées ont été corrigées ou annulées"
     elif not changes:
-        what = f"{count} déclarations des mois qu'elle couvrait sont arrivées en retard{of_zero}"
+        what = f"{count} déclarations des mois qu'elle couvrait sont arrivées{how}{of_them}"
     else:
         what = (
             f"{count} déclarations des mois qu'elle couvrait ont été corrigées, annulées ou "
-            f"sont arrivées en retard{of_zero}"
+            f"sont arrivées{how}{of_them}"
         )
     lines = phrases + [f"et {r}" for r in rest]
     items = [f"{p[:1].upper()}{p[1:]}{NBSP};" for p in lines[:-1]]
@@ -402,30 +469,38 @@ def table_html(table: dict[str, Any]) -> Markup:
     lines of four cells each) the template's per-cell loop and branch cost three times what
     these string joins cost (BENCHMARKS.md, summaries). The cells of the table are escaped
     together and each line written by one format. ``test_summary_email_bytes`` renders a
-    territory's emails both ways and compares them byte for byte."""
+    territory's emails both ways and compares them byte for byte.
+
+    The ``<table>`` element is noted as a plain table (``templates.plain_table``): the renderer
+    inlines its CSS without handing its cells to the inliner, for the same bytes
+    (``test_inline_tables``)."""
     width = len(table["columns"])
     line = (
-        "  <tr>"
+        "<tr>"
         + "".join(
-            ('<td class="num">' if numeric else _LABEL_CELL) + "{}</td>"
-            for numeric in table["numeric"]
+            (_NUM_CELL if numeric else _LABEL_CELL) + "{}</td>" for numeric in table["numeric"]
         )
-        + "</tr>\n"
+        + "</tr>\n  "
     )
     cells = _escape_all([cell for row in table["rows"] for cell in row])
-    parts = [
-        f'<h2>{_escape(table["title"])}</h2>\n<table class="figures">\n  <tr>',
-        *(f"<th>{_escape(column)}</th>" for column in table["columns"]),
-        "</tr>\n",
-    ]
+    head = "".join(["<tr>", *(f"<th>{_escape(c)}</th>" for c in table["columns"]), "</tr>\n"])
     for row in table["rows"]:
         if len(row) != width:
             raise ValueError(f"a line of {len(row)} cells in a table of {width} columns")
-    parts += [line.format(*cells[i : i + width]) for i in range(0, len(cells), width)]
-    parts.append("</table>\n")
-    if table["note"]:
-        parts.append(f'<p class="muted">{_escape(table["note"])}</p>\n')
-    return Markup("".join(parts))
+    # Each line ends as the next begins (« \n  <tr> »), the last one with « \n ».
+    body = "".join([line.format(*cells[i : i + width]) for i in range(0, len(cells), width)])
+    parts = [(head, ("<th>",) * bool(width))]
+    if body:
+        parts = [
+            (head + "  ", parts[0][1]),
+            (
+                body[:-2],
+                tuple(dict.fromkeys(_NUM_CELL if n else _LABEL_CELL for n in table["numeric"])),
+            ),
+        ]
+    element = plain_table(_FIGURES, "\n  ", "<tr>", *parts)
+    note = f'<p class="muted">{_escape(table["note"])}</p>\n' if table["note"] else ""
+    return Markup(f"<h2>{_escape(table['title'])}</h2>\n{element}\n{note}")
 
 
 def _escape(value: object) -> str:
@@ -457,6 +532,8 @@ def _escape_all(values: list[Any]) -> list[str]:
 
 #: A label cell of an email table: long names wrap anywhere rather than widen the message.
 _LABEL_CELL = '<td style="overflow-wrap:anywhere;vertical-align:top">'
+_NUM_CELL = '<td class="num">'
+_FIGURES = '<table class="figures">'
 
 
 def summary_email(

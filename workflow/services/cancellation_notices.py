@@ -11,11 +11,11 @@ company then reads that its receipt will not come, not that the one it got no lo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
@@ -39,6 +39,7 @@ from workflow.emails.cancellations import (
     cancellation_key,
     promised_until,
 )
+from workflow.services.declaration_facts import load_declarations
 from workflow.services.declaration_links import month_links
 from workflow.services.declaration_views import held_due
 from workflow.services.declarations import DECLARATION_CANCELLED
@@ -122,6 +123,22 @@ def released_after(session: Session, clause_id: int, company_id: int, month: dat
     return last if last is not None and month > last else None
 
 
+def first_received(session: Session, event: DeclarationCancelled) -> datetime | None:
+    """When the declaration cancelled was first received, as its history tells it (its first
+    ``declaration`` row since the month's previous cancellation): a correction (the company's,
+    or the facilitator's ``declaration import --replace``) keeps the declaration's number and
+    moves its ``recorded_at`` to the correction, which is not when the company sent it. None
+    when the history says nothing of it (rows written before they were kept)."""
+    found = load_declarations(
+        session, lots=union(select(Clause.id).where(Clause.id == event.clause_id)), lines=False
+    )
+    cancelled_at = event.at.astimezone(UTC)
+    for facts in found.cancelled:
+        if facts.id == event.declaration_id and facts.cancelled_at == cancelled_at:
+            return min((r.at for r in facts.recordings), default=None)
+    return None
+
+
 def _receipt_may_have_left(session: Session, event: DeclarationCancelled) -> bool:
     """Whether a receipt of this declaration may have reached the company. A number freed by an
     earlier cancellation may have been given again (SQLite reuses the highest): only the
@@ -200,6 +217,7 @@ def _cancellation_email(
             recorded_at=event.recorded_at,
             cancelled_at=event.at,
             reason=event.reason,
+            first_recorded_at=first_received(session, event),
         ),
         expected,
         settings,

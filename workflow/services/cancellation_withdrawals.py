@@ -77,8 +77,8 @@ def replaced_cancellation(
     is known by its email's key (its number), else, with no email written (nobody with an
     address), by the name the row gives."""
     phrase = month_phrase(month)
-    for moment, text in session.execute(
-        select(ClauseHistory.at, ClauseHistory.reason)
+    for moment, text, whose in session.execute(
+        select(ClauseHistory.at, ClauseHistory.reason, ClauseHistory.company_id)
         .where(
             ClauseHistory.clause_id == clause_id,
             ClauseHistory.event == DECLARATION_CANCELLED,
@@ -99,7 +99,8 @@ def replaced_cancellation(
                 )
             )
         )
-        if not states and found["company"] != company:
+        # No email keyed by the company's number: the row's number (0029), else its name.
+        if not states and (found["company"] != company if whose is None else whose != company_id):
             continue  # another company's month, or this one under a former name: none of ours
         hours = parse_hours(found["hours"])
         said = found["reason"]

@@ -248,9 +248,12 @@ def record_departure(
         tuple(rewritten),
         tuple(kept),
     )
-    add_history(
+    row = add_history(
         session, clause, event=COMPANY_LEFT, actor=actor, reason=history_reason(done, text), now=now
     )
+    # Its number, not only its name of today in the text: a replay finds the company that left
+    # though its name was given to another since (``summary_replays.companies_left``; 0029).
+    row.company_id = company_id
     log.info(
         "company left the works",
         extra={

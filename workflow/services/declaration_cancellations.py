@@ -149,6 +149,8 @@ def cancel_declaration(
             to_stage=clause.stage,
             reason=cancellation_reason(declaration_id, month, company.name, total, text)
             + ("" if said is None else f" – {said}"),
+            # Its number: the readers find the company though it is renamed since.
+            company_id=company.id,
         )
     )
     # What the company is told (``cancellation_notices.expected_again``), the command says too.

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, CompoundSelect, select, true, union
 from sqlalchemy.orm import Session
 
 from workflow.adapters.orm import (
+    AwardParty,
     Buyer,
     Clause,
     ClauseHistory,
@@ -39,6 +40,7 @@ from workflow.adapters.orm import (
 )
 from workflow.adapters.templates import french_month
 from workflow.emails.phrases import month_phrase, parse_hours
+from workflow.services.history_companies import HistoryCompanies
 
 DECLARATION_EVENT = "declaration"
 #: ``services.declarations.DECLARATION_CANCELLED`` (the audit reads rows, it imports no writer).
@@ -51,7 +53,7 @@ CANCELLED_REASON = re.compile(
 )
 #: ``record_declaration``'s history reason; after « – », what it did to the lot's outcomes
 #: (``outcome_counts.count_sentences``: « 1 sortie (P-0007, CDI) n'est plus comptée … »).
-_REASON = re.compile(
+RECORDED_REASON = re.compile(
     r"déclaration (?P<month>(?:d'|de )\S+ \d{4}) de (?P<company>.+) : (?P<hours>[^:()]+?)"
     r"(?: \(remplace [^()]+?(?:, motif : (?P<motif>[^()]+))?\))?"
     r"(?: – (?P<counts>\d+ sorties? \(.*))?",
@@ -238,50 +240,96 @@ def load_declarations(
 
 
 def attach_recordings(session: Session, found: Declarations, clauses: ColumnElement[bool]) -> None:
-    """Each ``declaration`` history row to the declaration it names: same clause and month, the
-    company by its name (or the only company that declared that month, after a rename). The rows
-    before a cancellation of that month go to the cancelled declaration
-    (``declaration_cancelled``, read back into ``found.cancelled``)."""
+    """Each ``declaration`` history row to the declaration it tells of: same clause and month,
+    the company by the row's number (``company_id``, followed through the merges since), or for
+    a row written before it kept one, by a name the company had (``history_companies``): never
+    another company of the lot, were it the only one left declaring that month. The rows before
+    a cancellation of that month go to the cancelled declaration (``declaration_cancelled``,
+    read back into ``found.cancelled``)."""
     by_month: dict[tuple[int, str], list[DeclarationFacts]] = defaultdict(list)
     for facts in found.values():
         by_month[(facts.clause_id, month_phrase(facts.month))].append(facts)
     history = session.execute(
         select(
             ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.event,
-            ClauseHistory.reason,
+            ClauseHistory.reason, ClauseHistory.company_id,
         )
         .where(ClauseHistory.event.in_([DECLARATION_EVENT, CANCELLED_EVENT]), clauses)
         .order_by(ClauseHistory.at, ClauseHistory.id)
-    )  # fmt: skip
-    # The recordings of each (clause, month, company) since its last cancellation.
-    pending: dict[tuple[int, str, str], list[Recording]] = defaultdict(list)
-    for history_id, clause_id, at, event, reason in history:
-        if event == CANCELLED_EVENT:
-            cancelled = CANCELLED_REASON.fullmatch(reason or "")
-            if cancelled is not None:
-                key = (clause_id, cancelled["month"], cancelled["company"])
-                found.cancelled.append(
-                    _cancelled_facts(
-                        history_id, clause_id, _utc(at), cancelled, pending.pop(key, [])
-                    )
-                )
-            continue
-        parsed = _REASON.fullmatch(reason or "")
-        hours = parse_hours(parsed["hours"]) if parsed else None
-        if parsed is None or hours is None:
-            continue
-        pending[(clause_id, parsed["month"], parsed["company"])].append(
-            Recording(history_id, _utc(at), hours, parsed["counts"], parsed["motif"])
+    ).all()  # fmt: skip
+    companies = HistoryCompanies(session)
+    companies.read_merges({row[5] for row in history if row[5] is not None})
+    # Each row's company: its number today, or (no number, none found by name) the name the
+    # row wrote. A row without a number is matched among the month's companies: those that
+    # declared it and those the rows with a number name.
+    numbered: dict[tuple[int, str], set[int]] = defaultdict(set)
+    parsed_rows: list[tuple[int, int, datetime, str, re.Match[str], int | None]] = []
+    for history_id, clause_id, at, event, reason, company_id in history:
+        said = (CANCELLED_REASON if event == CANCELLED_EVENT else RECORDED_REASON).fullmatch(
+            reason or ""
         )
+        if said is None:
+            continue
+        now_of = None if company_id is None else companies.now_of(company_id, _utc(at))
+        if now_of is not None:
+            numbered[(clause_id, said["month"])].add(now_of)
+        parsed_rows.append((history_id, clause_id, _utc(at), event, said, now_of))
+    names_today = {facts.company_id: facts.company for facts in found.values()}
+
+    def whose(clause_id: int, said: re.Match[str], now_of: int | None) -> int | str:
+        if now_of is not None:
+            return now_of
+        candidates = {f.company_id: f.company for f in by_month.get((clause_id, said["month"]), [])}
+        for other in numbered.get((clause_id, said["month"]), ()):
+            candidates.setdefault(other, names_today.get(other, ""))
+        chosen = companies.by_name(said["company"], list(candidates.items()))
+        if chosen is None:
+            # A company whose month is gone (cancelled), its rows all written before they kept
+            # its number: among the lot's parties, by a name it had.
+            parties = lot_parties(clause_id)
+            chosen = companies.by_name(said["company"], parties) if parties else None
+        return said["company"] if chosen is None else chosen
+
+    party_cache: dict[int, list[tuple[int, str]]] = {}
+
+    def lot_parties(clause_id: int) -> list[tuple[int, str]]:
+        if clause_id not in party_cache:
+            party_cache[clause_id] = [
+                (company_id, name)
+                for company_id, name in session.execute(
+                    select(AwardParty.company_id, Company.name)
+                    .join(Company, Company.id == AwardParty.company_id)
+                    .where(AwardParty.clause_id == clause_id)
+                    .distinct()
+                )
+            ]
+        return party_cache[clause_id]
+
+    # The recordings of each (clause, month, company) since its last cancellation.
+    pending: dict[tuple[int, str, int | str], list[Recording]] = defaultdict(list)
+    for history_id, clause_id, at, event, said, now_of in parsed_rows:
+        key = (clause_id, said["month"], whose(clause_id, said, now_of))
+        if event == CANCELLED_EVENT:
+            cancelled = _cancelled_facts(history_id, clause_id, at, said, pending.pop(key, []))
+            if isinstance(key[2], int):
+                cancelled.company_id = key[2]
+            found.cancelled.append(cancelled)
+            continue
+        hours = parse_hours(said["hours"])
+        if hours is None:
+            continue
+        pending[key].append(Recording(history_id, at, hours, said["counts"], said["motif"]))
     for (clause_id, month, company), recordings in pending.items():
-        candidates = by_month.get((clause_id, month), [])
-        named = [c for c in candidates if c.company == company]
-        chosen = named or (candidates if len(candidates) == 1 else [])
-        for facts in chosen[:1]:
-            facts.recordings.extend(recordings)
-            facts.recordings.sort(key=lambda r: (r.at, r.history_id))
+        chosen = [
+            c for c in by_month.get((clause_id, month), []) if company in (c.company_id, c.company)
+        ]
+        # A row naming the company by its name (not found by number): only today's name of a
+        # single declaration of the month, never a company chosen for being the only one.
+        if len(chosen) == 1:
+            chosen[0].recordings.extend(recordings)
+            chosen[0].recordings.sort(key=lambda r: (r.at, r.history_id))
     if found.cancelled:
-        _complete_cancelled(session, found)
+        _complete_cancelled(session, found, companies)
 
 
 def _cancelled_facts(
@@ -324,11 +372,20 @@ def _month_of(phrase: str) -> date:
     return date.min
 
 
-def _complete_cancelled(session: Session, found: Declarations) -> None:
-    """The company (by its name) and the buyer of each cancelled declaration: two queries."""
-    companies: dict[str, int] = {}
-    for company_id, name in session.execute(select(Company.id, Company.name).order_by(Company.id)):
-        companies.setdefault(name, company_id)
+def _complete_cancelled(session: Session, found: Declarations, companies: HistoryCompanies) -> None:
+    """The company (by its number, else by a name it had) and the buyer of each cancelled
+    declaration: two queries, and the record history of the companies named by a row without
+    a number."""
+    unnumbered = [facts for facts in found.cancelled if facts.company_id == 0]
+    if unnumbered:
+        everyone = [
+            (company_id, name)
+            for company_id, name in session.execute(
+                select(Company.id, Company.name).order_by(Company.id)
+            )
+        ]
+        for facts in unnumbered:
+            facts.company_id = companies.by_name(facts.company, everyone) or 0
     buyers = {
         clause_id: (buyer_id, name)
         for clause_id, buyer_id, name in session.execute(
@@ -339,5 +396,4 @@ def _complete_cancelled(session: Session, found: Declarations) -> None:
         )
     }
     for facts in found.cancelled:
-        facts.company_id = companies.get(facts.company, 0)
         facts.buyer_id, facts.buyer = buyers.get(facts.clause_id, (0, ""))

@@ -74,10 +74,12 @@ from workflow.services.clauses import Publish, get_clause
 from workflow.services.declarations import (
     DEFAULT_ZONE,
     LineInput,
+    MonthProblem,
     clause_ref,
     column_problems,
     find_declaration,
     first_month_note,
+    grouped,
     history_motif,
     hours_problem,
     last_month_note,
@@ -308,6 +310,45 @@ NOT_YOUR_SIRET = (
 )
 
 
+def lot_for_company(clause: Clause) -> str:
+    """A lot as its company reads it, with no clause number (the service's own), after « le »
+    or « du »: « lot 01 (marché 2026-014 – Gros œuvre – maçonnerie) », « marché 2026-020
+    (Voirie) » for a market of one lot."""
+    market = clause.market.reference
+    if clause.lot_number:
+        return f"lot {clause.lot_number} (marché {market} – {clause.lot_title})"
+    return f"marché {market} ({clause.lot_title})"
+
+
+def link_lot_problem(clause: Clause, declared: str) -> str:
+    """Why a line of another market or lot is refused on a company's link: what the file
+    declares (« le lot 02 »), what the link declares, and what to do."""
+    return (
+        f"ce fichier déclare {declared} ; ce lien sert à déclarer le {lot_for_company(clause)}. "
+        f"Déposez ce fichier depuis le lien reçu pour {declared}, ou corrigez la colonne."
+    )
+
+
+def month_problem_for_company(problem: MonthProblem, clause: Clause, month: date) -> str:
+    """A month's problem (``column_problems``) as the company's page says it: a month before
+    the lot's start or after its end said from the lot's dates, and the lot named by its number
+    in the others, never by the service's clause number (user trial: « la clause n° 2 (marché
+    … lot 02 – …) (01/06/2026) »). In lower case, as it follows « ligne 5, colonne « Mois » : »."""
+    lot = lot_for_company(clause)
+    start, end = clause.start_date, clause.end_date
+    declared = f"ce fichier déclare le mois {month_phrase(month)}"
+    put_right = "retirez les lignes de ce mois, ou corrigez leur mois."
+    said = problem.message
+    if problem.key == "month" and start and month < month_start(start) and "démarrage" in said:
+        return f"{declared}, avant le démarrage du {lot}, le {french_date(start)} : {put_right}"
+    if problem.key == "month" and end and month > month_start(end) and "fin d'exécution" in said:
+        return f"{declared}, après la fin d'exécution du {lot}, le {french_date(end)} : {put_right}"
+    ref = clause_ref(clause)
+    said = said.replace(f"de {ref}", f"du {lot}").replace(ref, f"le {lot}")
+    said = said.replace(clause.label, f"Le {lot}")
+    return said[:1].lower() + said[1:]
+
+
 class Resolver:
     """Companies by SIRET and lots by market reference and lot number, each looked up once.
 
@@ -523,6 +564,14 @@ class Resolver:
         return found
 
     def _check_fixed(self, reader: RowReader, clause: Clause, market: str, lot: str) -> Clause:
+        if self.own is not None:
+            # A company's link: no option, no clause number; what the file declares, and what
+            # the link declares.
+            if market and _key(market) != _key(clause.market.reference):
+                reader.fail("market", link_lot_problem(clause, f"le marché {market}"))
+            elif lot and lot_key(lot) != lot_key(clause.lot_number):
+                reader.fail("lot", link_lot_problem(clause, f"le lot {lot}"))
+            return clause
         if market and _key(market) != _key(clause.market.reference):
             reader.fail(
                 "market",
@@ -633,12 +682,15 @@ def _check_participants(
     groups: Sequence[_Group],
     known: dict[str, Participant],
     errors: list[FieldError],
+    *,
+    from_company: bool = False,
 ) -> list[FieldError]:
     """New participants need a criterion; a different criterion for a known one is a warning.
 
     ``people`` is every line with a reference, refused or not: a line whose hours are wrong
     still says that its participant is unknown and has no criterion."""
-    _check_identities(table, people, groups, known, errors)
+    _check_identities(table, people, groups, known, errors, from_company=from_company)
+    _check_criteria(table, people, groups, known, errors)
     warnings: list[FieldError] = []
     column = table.column_name("criterion")
     missing_column = (
@@ -693,6 +745,46 @@ def file_criteria(groups: Sequence[_Group]) -> dict[str, Criterion]:
     return found
 
 
+def _check_criteria(
+    table: CsvTable,
+    people: Sequence[_Person],
+    groups: Sequence[_Group],
+    known: dict[str, Participant],
+    errors: list[FieldError],
+) -> None:
+    """A person new to the service has one criterion in the file: given on one of its lines
+    (the call asks it « pour une personne déclarée pour la première fois »), it is that
+    person's on every line of the same reference, so each month read from the file carries it
+    (the company's page checks month by month: user trial, a February line left empty after
+    January's was refused). Two different criteria for the same new person refuse the file,
+    on the later line, naming the earlier one. A known person keeps the criterion recorded
+    (``_check_participants`` says so): its lines are left as they are."""
+    column = table.column_name("criterion")
+    first: dict[str, tuple[Criterion, int]] = {}
+    for line in sorted(people, key=lambda ln: ln.line):
+        if line.criterion is None or line.reference in known:
+            continue
+        earlier = first.setdefault(line.reference, (line.criterion, line.line))
+        if earlier[0] is not line.criterion:
+            errors.append(
+                FieldError(
+                    line.line,
+                    column,
+                    f"participant « {line.reference} » : « {CRITERION_LABELS[line.criterion]} » "
+                    f"ici mais « {CRITERION_LABELS[earlier[0]]} » ligne {earlier[1]} ; une "
+                    "personne n'a qu'un critère d'éligibilité : inscrivez le même sur ses deux "
+                    "lignes, ou sur une seule.",
+                )
+            )
+    for group in groups:
+        group.lines = [
+            replace(line, criterion=first[line.reference][0])
+            if line.criterion is None and line.reference in first
+            else line
+            for line in group.lines
+        ]
+
+
 #: The participant's own fields a line may carry: key, French name, option of ``participant set``.
 _IDENTITY_FIELDS = (("sex", "sexe", "--sex"), ("birth_year", "année de naissance", "--birth-year"))
 
@@ -713,10 +805,13 @@ def _check_identities(
     groups: Sequence[_Group],
     known: dict[str, Participant],
     errors: list[FieldError],
+    *,
+    from_company: bool = False,
 ) -> None:
     """One sex and birth year per participant, agreeing with what is recorded, over every line
     of the file; then every line of a participant carries the file's values, so whichever group
-    comes first fills them."""
+    comes first fills them. ``from_company``: the file is sent from a company's page, which
+    cannot correct a participant (the facilitator does)."""
     lines = sorted(people, key=lambda ln: ln.line)
     first: dict[tuple[str, str], tuple[Sex | int, int]] = {}
     for line in lines:
@@ -738,6 +833,15 @@ def _check_identities(
                     f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
                     f"indique {value} : corrigez le fichier, ou d'abord le participant"
                 )
+                if from_company:
+                    said = (
+                        f"participant « {reference} » enregistré avec {label} {recorded}, le "
+                        f"fichier indique {value} : corrigez le fichier ; si c'est "
+                        "l'enregistrement qui est faux, écrivez à la facilitatrice, qui le "
+                        "corrigera."
+                    )
+                    errors.append(FieldError(line.line, table.column_name(key), said))
+                    continue
                 hint = Hint(
                     f" (clauses participant set {reference} {option} {value}).",
                     " (sa fiche, depuis la recherche de la page « Corrections »).",
@@ -897,7 +1001,11 @@ def _check_file(
     warnings.extend(resolver.warnings)
     blank = [] if no_market else _blank_months(table, resolver, used, groups)
     known = _known_participants(session, {person.reference for person in people})
-    warnings.extend(_check_participants(table, people, list(groups.values()), known, errors))
+    warnings.extend(
+        _check_participants(
+            table, people, list(groups.values()), known, errors, from_company=from_company
+        )
+    )
     for group in groups.values():
         if not from_company:
             for note in _notes(session, group):
@@ -915,6 +1023,8 @@ def _check_file(
             # After « ligne 11, colonne « Mois » : » French goes on in lower case.
             column = table.column_name(problem.key) if problem.key else None
             said = problem.message[:1].lower() + problem.message[1:]
+            if from_company:  # the company's page: its lot by its number, not the clause's
+                said = month_problem_for_company(problem, group.clause, group.month)
             errors.append(FieldError(group.first_line, column, said))
     return _Parsed(list(groups.values()), warnings, known, errors, all_placed, blank)
 
@@ -1325,6 +1435,7 @@ def import_declaration_file(
             ) from None
         recorded.append(recorded_group)
     result.declarations.extend(_net_counts(session, recorded, counted_before))
-    for event_session, event in events:
-        publish(event_session, event)
+    # Each month's events, then one per company x lot for its months together (``grouped``).
+    for event in grouped([event for _, event in events]):
+        publish(session, event)
     return result

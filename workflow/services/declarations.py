@@ -39,7 +39,13 @@ from workflow.domain.calendar import (
     months_between,
     opens_on,
 )
-from workflow.domain.events import DeclarationRecorded, Replaced, require_aware
+from workflow.domain.events import (
+    DeclarationRecorded,
+    DeclarationsRecorded,
+    DomainEvent,
+    Replaced,
+    require_aware,
+)
 from workflow.domain.stages import LABELS, LATE_DECLARING_STAGES, Stage
 from workflow.domain.vocabulary import (
     PARTY_ROLE_LABELS,
@@ -550,6 +556,9 @@ def record_counting(
         from_stage=clause.stage,
         to_stage=clause.stage,
         reason=reason,
+        # Its number, not only its name of today in the text: the readers find the company's
+        # recordings though it is renamed since (``history_companies``).
+        company_id=company.id,
     )
     session.add(history)
     publish(
@@ -563,7 +572,45 @@ def record_counting(
             replaces=replaced,
         ),
     )
+    # Then the recording as a whole: this month alone, unless the caller merges the months it
+    # records together (``grouped``).
+    publish(
+        session,
+        DeclarationsRecorded(
+            clause_id=clause.id,
+            company_id=company.id,
+            months=(month,),
+            at=at,
+            corrected=(month,) if replaced is not None else (),
+        ),
+    )
     return RecordedDeclaration(declaration, counts, history)
+
+
+def grouped(events: Sequence[DomainEvent]) -> list[DomainEvent]:
+    """The events of several months recorded together, to publish: each month's own in their
+    order, then one ``DeclarationsRecorded`` per company x lot x instant for all its months (in
+    the order first met), in place of one per month. A buyer alerted of three months the
+    company sends in one file reads one notice (``late_declaration_notices``), written once
+    every month's handlers ran."""
+    batches: dict[tuple[int, int, datetime], list[DeclarationsRecorded]] = {}
+    others: list[DomainEvent] = []
+    for event in events:
+        if isinstance(event, DeclarationsRecorded):
+            batches.setdefault((event.clause_id, event.company_id, event.at), []).append(event)
+        else:
+            others.append(event)
+    for (clause_id, company_id, at), parts in batches.items():
+        others.append(
+            DeclarationsRecorded(
+                clause_id=clause_id,
+                company_id=company_id,
+                months=tuple(m for part in parts for m in part.months),
+                at=at,
+                corrected=tuple(m for part in parts for m in part.corrected),
+            )
+        )
+    return others
 
 
 #: The history event of a declaration validated by the facilitator.
@@ -622,6 +669,7 @@ def validate_declaration(
                 to_stage=clause.stage,
                 reason=f"déclaration {month_phrase(month)} de {company.name} validée : "
                 f"{french_hours(declaration.total_hours)}",
+                company_id=company.id,
             )
         )
     assert declaration.validated_at is not None and declaration.validated_by is not None

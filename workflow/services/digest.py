@@ -38,7 +38,6 @@ stretch (``_Stops``); the full digest (``compile_digest``) still reads them all,
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -89,7 +88,6 @@ from workflow.adapters.orm import (
     OutboxMessage,
     Participant,
     PeriodicRun,
-    RecordHistory,
 )
 from workflow.adapters.templates import french_hours, french_percent, remembered
 from workflow.adapters.templates import remembered_date as french_date
@@ -145,9 +143,11 @@ from workflow.emails.digest import (
 from workflow.emails.ladder import KINDS as LADDER_KINDS
 from workflow.emails.ladder import late_days_context, step_label, step_participle
 from workflow.emails.phrases import month_phrase
+from workflow.services.declaration_facts import CANCELLED_EVENT, CANCELLED_REASON
 from workflow.services.departed_months import not_after_departure
 from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
 from workflow.services.held_notices import waiting_by_buyer
+from workflow.services.history_companies import HistoryCompanies
 from workflow.services.ladder_keys import withdrawn_by_service
 from workflow.services.lot_calendars import lot_calendars, suspensions
 from workflow.services.lot_ends import ends_of
@@ -2437,11 +2437,13 @@ def previous_digest(session: Session, now: datetime, settings: Settings) -> date
 class _Correction(NamedTuple):
     at: datetime
     month: date
-    company: str
+    company: str  # as the row wrote it
     before: str  # as the row wrote them: « 370,17 h »
     after: str
     validation_lifted: bool
     counts: str | None
+    #: The company's number then (``clause_history.company_id``); None on an older row.
+    company_id: int | None = None
 
 
 def _online_corrections(
@@ -2452,7 +2454,12 @@ def _online_corrections(
     compiled). Read from the history rows, one per correction, oldest first."""
     since = previous_digest(session, now, settings)
     rows = session.execute(
-        select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        select(
+            ClauseHistory.clause_id,
+            ClauseHistory.at,
+            ClauseHistory.reason,
+            ClauseHistory.company_id,
+        )
         .where(
             ClauseHistory.event == _DECLARATION_EVENT,
             ClauseHistory.actor.endswith(ONLINE_ACTOR_SUFFIX, autoescape=True),
@@ -2464,7 +2471,7 @@ def _online_corrections(
     ).all()
     corrections: dict[int, list[_Correction]] = {}
     firsts: dict[int, int] = {}
-    for index, (clause_id, at, reason) in enumerate(rows):
+    for index, (clause_id, at, reason, company_id) in enumerate(rows):
         said = _CORRECTED_REASON.fullmatch(reason or "")
         month = _month_of(said["month"]) if said is not None else None
         if said is None or month is None:
@@ -2479,6 +2486,7 @@ def _online_corrections(
                 said["after"].strip(),
                 "validation levée" in said["more"],
                 said["counts"],
+                company_id,
             )
         )
         firsts.setdefault(clause_id, index)
@@ -2492,9 +2500,9 @@ def _online_corrections(
 
     def write(chosen: list[_Found[tuple[_Correction, ...]]]) -> list[DigestItem]:
         labels = _labels(session, {task.clause_id for task in chosen if task.clause_id})
-        whose = _correcting_companies(
-            session, [(task.clause_id or 0, c) for task in chosen for c in task.row]
-        )
+        told = [(task.clause_id or 0, c) for task in chosen for c in task.row]
+        whose = _correcting_companies(session, told)
+        again = _cancelled_since(session, told, whose, now)
         items = []
         for task in chosen:
             assert task.clause_id is not None
@@ -2502,7 +2510,8 @@ def _online_corrections(
             lines: list[str] = []
             commands: dict[tuple[int, date], str] = {}
             for c in task.row:
-                company = whose.get((clause_id, c.month, c.company))
+                company = whose.get((clause_id, c.month, c.company, c.company_id))
+                cancelled = again.get((clause_id, c.at, c.month, c.company, c.company_id))
                 name = c.company
                 if company is not None and company[1] != c.company:
                     # Renamed since: the name she knows now, and the one the row wrote.
@@ -2516,7 +2525,12 @@ def _online_corrections(
                     said.append("Vous l'aviez validée : la validation est levée.")
                 if c.counts:
                     said.append(c.counts if c.counts.endswith(".") else c.counts + ".")
-                if company is None:
+                if cancelled is not None:
+                    # Cancelled since, then maybe declared again: the month's declaration today
+                    # is another one, never to validate as this correction (user trial: the
+                    # command would have validated the 140 h declared after the cancellation).
+                    said.append(_cancelled_words(cancelled, settings))
+                elif company is None:
                     # Cancelled since: nothing left to check for that month.
                     said.append("Cette déclaration a été annulée depuis.")
                 else:
@@ -2569,12 +2583,13 @@ def _lot_heading(clause_id: int, reference: str, lot: str, title: str, buyer: st
 
 def _correcting_companies(
     session: Session, told: Sequence[tuple[int, _Correction]]
-) -> dict[tuple[int, date, str], tuple[int, str]]:
-    """By lot, month and the name a correction's history row wrote: the company that declared
-    that month (its id and its name now), found by id among the month's declarations: by its
-    name now, else by a name it had (renamed since, or the company merged into it: the record
-    history keeps both), never a company of the same name by chance. Absent: the month's
-    declaration was cancelled since."""
+) -> dict[tuple[int, date, str, int | None], tuple[int, str]]:
+    """By lot, month, the name and number a correction's history row wrote: the company that
+    declared that month (its id and its name now), found by id among the month's declarations:
+    by the row's number (0029 on; followed through the merges since), else by its name now,
+    else by a name it had (renamed since, or the company merged into it: the record history
+    keeps both), never a company of the same name by chance. Absent: the month's declaration
+    was cancelled since."""
     clause_ids = {clause_id for clause_id, _ in told}
     months = sorted({c.month for _, c in told})
     declared: dict[tuple[int, date], list[tuple[int, str]]] = {}
@@ -2585,43 +2600,115 @@ def _correcting_companies(
             .where(Declaration.clause_id.in_(chunk), Declaration.month.in_(months))
         ):
             declared.setdefault((on_clause, month), []).append((company_id, name))
-    formerly: dict[int, set[str]] = {}
-    ids = {company_id for found in declared.values() for company_id, _ in found}
-    for chunk in _chunks(ids):
-        for company_id, before, after in session.execute(
-            select(RecordHistory.entity_id, RecordHistory.before, RecordHistory.after).where(
-                RecordHistory.entity == "company", RecordHistory.entity_id.in_(chunk)
-            )
-        ):
-            formerly.setdefault(company_id, set()).update(_names_in(before, after))
-    whose: dict[tuple[int, date, str], tuple[int, str]] = {}
+    companies = HistoryCompanies(session)
+    whose: dict[tuple[int, date, str, int | None], tuple[int, str]] = {}
     for clause_id, c in told:
         candidates = declared.get((clause_id, c.month), [])
-        match = next((found for found in candidates if found[1] == c.company), None)
-        if match is None:
-            match = next(
-                (found for found in candidates if c.company in formerly.get(found[0], ())), None
-            )
+        if c.company_id is not None:
+            now_of = companies.now_of(c.company_id, c.at)
+            match = next((found for found in candidates if found[0] == now_of), None)
+        else:
+            chosen = companies.by_name(c.company, candidates)
+            match = next((found for found in candidates if found[0] == chosen), None)
         if match is not None:
-            whose[(clause_id, c.month, c.company)] = match
+            whose[(clause_id, c.month, c.company, c.company_id)] = match
     return whose
 
 
-def _names_in(*documents: str | None) -> set[str]:
-    """The company names a record history row holds: before and after an edit, the source
-    of a merge (« from »)."""
-    names: set[str] = set()
-    for document in documents:
-        try:
-            data = json.loads(document) if document else None
-        except ValueError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        for holder in (data, data.get("from")):
-            if isinstance(holder, dict) and isinstance(holder.get("name"), str):
-                names.add(holder["name"])
-    return names
+class _CancelledSince(NamedTuple):
+    at: datetime
+    #: The month declared again after it: when, and its hours today; None if not (yet).
+    declared_again: tuple[datetime, Decimal] | None
+
+
+def _cancelled_since(
+    session: Session,
+    told: Sequence[tuple[int, _Correction]],
+    whose: dict[tuple[int, date, str, int | None], tuple[int, str]],
+    now: datetime,
+) -> dict[tuple[int, datetime, date, str, int | None], _CancelledSince]:
+    """The corrections whose declaration was cancelled after them (up to ``now``): the first
+    such cancellation of the month of the company, by the row's number, else by a name the
+    company had; and the month's declaration of the company recorded after it, if any."""
+    if not told:
+        return {}
+    clause_ids = {clause_id for clause_id, _ in told}
+    first = min(c.at for _, c in told)
+    rows: dict[int, list[tuple[datetime, date, str, int | None]]] = {}
+    for chunk in _chunks(clause_ids):
+        for clause_id, at, reason, company_id in session.execute(
+            select(
+                ClauseHistory.clause_id,
+                ClauseHistory.at,
+                ClauseHistory.reason,
+                ClauseHistory.company_id,
+            )
+            .where(
+                ClauseHistory.clause_id.in_(chunk),
+                ClauseHistory.event == CANCELLED_EVENT,
+                ClauseHistory.at > first,
+                ClauseHistory.at <= now,
+            )
+            .order_by(ClauseHistory.at, ClauseHistory.id)
+        ):
+            said = CANCELLED_REASON.fullmatch(reason or "")
+            month = _month_of(said["month"]) if said is not None else None
+            if said is None or month is None:
+                continue
+            rows.setdefault(clause_id, []).append((at, month, said["company"], company_id))
+    if not rows:
+        return {}
+    companies = HistoryCompanies(session)
+    found: dict[tuple[int, datetime, date, str, int | None], _CancelledSince] = {}
+    for clause_id, c in told:
+        mine = companies.now_of(c.company_id, c.at) if c.company_id is not None else None
+        names = {c.company}
+        if mine is None and (today := whose.get((clause_id, c.month, c.company, None))):
+            mine = today[0]
+        if mine is not None:
+            names |= companies.names([mine])[mine]
+        for at, month, name, company_id in rows.get(clause_id, []):
+            if month != c.month or at <= c.at:
+                continue
+            if company_id is not None and mine is not None:
+                same = companies.now_of(company_id, at) == mine
+            else:
+                same = name in names
+            if same:
+                found[(clause_id, c.at, c.month, c.company, c.company_id)] = _CancelledSince(
+                    at, _declared_after(session, clause_id, mine, c.month, at)
+                )
+                break
+    return found
+
+
+def _declared_after(
+    session: Session, clause_id: int, company_id: int | None, month: date, at: datetime
+) -> tuple[datetime, Decimal] | None:
+    """The month's declaration of the company if recorded after ``at``: when, its hours."""
+    if company_id is None:
+        return None
+    row = session.execute(
+        select(Declaration.recorded_at, Declaration.total_hours).where(
+            Declaration.clause_id == clause_id,
+            Declaration.company_id == company_id,
+            Declaration.month == month,
+            Declaration.recorded_at > at,
+        )
+    ).first()
+    return None if row is None else (row[0], Decimal(row[1]))
+
+
+def _cancelled_words(cancelled: _CancelledSince, settings: Settings) -> str:
+    """« Cette déclaration a été annulée depuis, le 3 avril 2027, puis déclarée de nouveau le
+    4 avril 2027 : 140 h. »"""
+    day = french_date(local_date(cancelled.at, settings.zone))
+    words = f"Cette déclaration a été annulée depuis, le {day}"
+    if cancelled.declared_again is None:
+        return words + "."
+    again_at, hours = cancelled.declared_again
+    again = french_date(local_date(again_at, settings.zone))
+    return f"{words}, puis déclarée de nouveau le {again} : {french_hours(hours)}."
 
 
 def _parts(

@@ -31,6 +31,7 @@ from workflow.domain.choices import (
     DELIVERY_MODES,
     Choice,
     ChoiceList,
+    accepted_values,
     choice_problem,
     match_choice,
 )
@@ -261,7 +262,21 @@ def _parse_form(
             # recorded before these rules is still declared under what was recorded.
             if problem := new_reference_problem(reference):
                 found.append(FormProblem(number, "référence", problem))
-            criterion = _choice(CRITERIA, line.criterion, number, "critère d'éligibilité", found)
+            if line.criterion.strip():
+                criterion = _choice(
+                    CRITERIA, line.criterion, number, "critère d'éligibilité", found
+                )
+            else:
+                # Why it is needed, as the importer says it (« … est nécessaire pour le créer »).
+                found.append(
+                    FormProblem(
+                        number,
+                        "critère d'éligibilité",
+                        f"la personne « {reference} » est déclarée pour la première "
+                        "fois : son critère d'éligibilité est nécessaire pour l'enregistrer ; "
+                        f"choisissez-le dans la liste : {accepted_values(CRITERIA)}.",
+                    )
+                )
         elif line.criterion.strip():
             # A known person keeps the criterion recorded, but a value no list holds (sent by
             # a client) is refused rather than dropped without a word.

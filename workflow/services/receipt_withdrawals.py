@@ -22,6 +22,17 @@ the same morning still giving the old one, already past. Its receipts still wait
 written again as of the opening (``rewrite_for_late_calls``), in the transaction that opens the
 call, before the dispatcher can take them: they give the call's date, say « en retard » of a
 month due before the day they leave, and give fresh pages when the first ones have expired.
+
+A receipt also says which month comes next (« Le mois suivant : avril 2027, à déclarer à partir
+du 30 avril 2027 … ») and how many months remain owed. What ends or stops the company's months
+while it waits makes those untrue: the company's departure recorded (``rewrite_for_departure``,
+user trial: the receipt announced April in the same batch as the departure email saying no month
+after March would be asked), the lot's planned end moved, its end recorded (« achever ») or
+corrected, the contract terminated, the lot suspended or resumed (``rewrite_after_advance``,
+``rewrite_after_planned_end``, ``rewrite_after_end_corrected``). Its receipts still waiting on
+the lot are then written again as of that moment, in its transaction, as above: one whose words
+changed is withdrawn, the reason kept, and the rewritten one queued under ``:maj:``; one whose
+words did not change stays as it is.
 """
 
 from __future__ import annotations
@@ -38,10 +49,18 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, Company, Declaration, OutboxMessage
-from workflow.adapters.templates import remembered_date
+from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import local_date
 from workflow.domain.declaration_links import expiry
-from workflow.domain.events import DeclarationCancelled, DeclarationRecorded, Replaced
+from workflow.domain.events import (
+    ClauseAdvanced,
+    DeclarationCancelled,
+    DeclarationRecorded,
+    EndDateCorrected,
+    PlannedEndMoved,
+    Replaced,
+)
+from workflow.domain.stages import ClauseEvent
 from workflow.emails.phrases import month_phrase, months_phrase
 from workflow.emails.receipts import KIND
 from workflow.services.mailing import Mailing
@@ -346,20 +365,155 @@ def rewrite_for_late_calls(
             f"{remembered_date(call.due_on)} ; l'accusé de réception à jour (mois restant à "
             "déclarer, dates limites) part à sa place."
         )
-        try:
-            # In a savepoint: a receipt that cannot be written again (a template broken since)
-            # stays as it was and the pass opens its months all the same; its error is logged.
-            with session.begin_nested():
-                rewritten += _write_again(app, session, row, declaration, at, reason)
-        except (TemplateError, ValueError, KeyError) as error:
-            log.error(
-                "receipt not rewritten",
-                extra={
-                    "action": "receipt.rewrite_failed",
-                    "outbox_id": row.id,
-                    "clause_id": declaration.clause_id,
-                    "company_id": declaration.company_id,
-                    "error": str(error),
-                },
-            )
+        # The pass opens its months all the same when this receipt cannot be written again.
+        rewritten += _write_again_or_log(app, session, row, declaration, at, reason)
     return rewritten
+
+
+#: The stage changes that end, stop or restart the months a company is asked for, and what the
+#: reason of a receipt written again says of each.
+_ADVANCES = {
+    ClauseEvent.FINISH: "la fin d'exécution du lot a été enregistrée",
+    ClauseEvent.TERMINATE: "la résiliation du marché a été enregistrée",
+    ClauseEvent.SUSPEND: "la suspension du lot a été enregistrée",
+    ClauseEvent.RESUME: "la reprise du lot a été enregistrée",
+}
+
+
+def _rewrite_waiting(
+    app: Mailing,
+    session: Session,
+    clause_id: int,
+    company_id: int | None,
+    at: datetime,
+    cause: str,
+) -> int:
+    """Each receipt still waiting on the lot (of ``company_id`` only, when given) written again
+    as of ``at``: withdrawn for ``cause`` and queued again when its words changed, else left as
+    it is; the number written again. One written at ``at`` itself came with the change and
+    already reads it."""
+    keys = session.execute(
+        select(OutboxMessage.id, OutboxMessage.key).where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == KIND,
+            OutboxMessage.state.in_(REWRITTEN_STATES),
+        )
+    ).all()
+    if not keys:
+        return 0
+    numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
+    query = select(Declaration).where(
+        Declaration.id.in_(sorted(set(numbers.values()))), Declaration.clause_id == clause_id
+    )
+    if company_id is not None:
+        query = query.where(Declaration.company_id == company_id)
+    declarations = {declaration.id: declaration for declaration in session.scalars(query)}
+    ours = sorted(row_id for row_id, number in numbers.items() if number in declarations)
+    if not ours:
+        return 0
+    # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ours), OutboxMessage.state.in_(REWRITTEN_STATES))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    reason = (
+        f"Remplacé : {cause} ; l'accusé de réception à jour (mois restant à déclarer, mois "
+        "suivant) part à sa place."
+    )
+    rewritten = 0
+    for row in rows:
+        if row.created_at == at:
+            continue
+        declaration = declarations[numbers[row.id]]
+        # The change is recorded all the same when this receipt cannot be written again.
+        rewritten += _write_again_or_log(app, session, row, declaration, at, reason)
+    return rewritten
+
+
+def _write_again_or_log(
+    app: Mailing,
+    session: Session,
+    row: OutboxMessage,
+    declaration: Declaration,
+    at: datetime,
+    reason: str,
+) -> int:
+    """``_write_again`` in a savepoint: a receipt that cannot be written again (a template broken
+    since) stays as it was, its error logged, and what caused the rewrite goes on; 1 when
+    written again, else 0."""
+    try:
+        with session.begin_nested():
+            return int(_write_again(app, session, row, declaration, at, reason))
+    except (TemplateError, ValueError, KeyError) as error:
+        log.error(
+            "receipt not rewritten",
+            extra={
+                "action": "receipt.rewrite_failed",
+                "outbox_id": row.id,
+                "clause_id": declaration.clause_id,
+                "company_id": declaration.company_id,
+                "error": str(error),
+            },
+        )
+        return 0
+
+
+def rewrite_for_departure(
+    app: Mailing,
+    session: Session,
+    clause_id: int,
+    company_id: int,
+    last_month: date,
+    at: datetime,
+) -> int:
+    """The company left the lot after ``last_month`` (``company_departures.record_departure``):
+    its receipts still waiting, which may announce a month after it (« Le mois suivant ») or
+    count months it no longer owes, written again as of the departure; the number written
+    again. Called in the departure's transaction, after it is recorded."""
+    return _rewrite_waiting(
+        app,
+        session,
+        clause_id,
+        company_id,
+        at,
+        f"le départ du chantier a été enregistré le {_day(app, at)}, dernier mois "
+        f"{french_month(last_month)}",
+    )
+
+
+def rewrite_after_advance(app: Mailing, session: Session, event: ClauseAdvanced) -> None:
+    """The lot finished, terminated, suspended or resumed: its receipts still waiting are
+    written again as of that moment (the next month they announce, the months they count)."""
+    cause = _ADVANCES.get(event.event)
+    if cause is not None:
+        _rewrite_waiting(
+            app, session, event.clause_id, None, event.at, f"{cause} le {_day(app, event.at)}"
+        )
+
+
+def rewrite_after_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -> None:
+    """The lot's planned end moved: its receipts still waiting are written again."""
+    _rewrite_waiting(
+        app,
+        session,
+        event.clause_id,
+        None,
+        event.at,
+        f"la fin prévue du lot a été portée au {remembered_date(event.after)} le "
+        f"{_day(app, event.at)}",
+    )
+
+
+def rewrite_after_end_corrected(app: Mailing, session: Session, event: EndDateCorrected) -> None:
+    """The lot's end of execution corrected: its receipts still waiting are written again."""
+    _rewrite_waiting(
+        app,
+        session,
+        event.clause_id,
+        None,
+        event.at,
+        f"la fin d'exécution du lot a été corrigée au {remembered_date(event.after)} le "
+        f"{_day(app, event.at)}",
+    )

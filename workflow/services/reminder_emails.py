@@ -62,10 +62,12 @@ from workflow.emails.ladder import (
 from workflow.emails.phrases import month_phrase
 from workflow.services import notices
 from workflow.services.cancellation_withdrawals import withdraw_cancellations
+from workflow.services.declaration_facts import CANCELLED_REASON, RECORDED_REASON
 from workflow.services.declaration_howto import declaration_material
 from workflow.services.declaration_links import month_links
 from workflow.services.email_facts import lot_of, party_correspondent, party_of
 from workflow.services.held_due_dates import owed_due_dates_many
+from workflow.services.history_companies import HistoryCompanies
 
 # The keys, re-exported: the ladder's emails are where their readers look for them.
 from workflow.services.ladder_keys import KEY_PREFIX as KEY_PREFIX
@@ -365,9 +367,11 @@ def late_before(
         history = reading.history() if reading is not None else ladder_history(session, [clause.id])
     received = (
         _last_received(
+            session,
             reading.cancellations(clause.id)
             if reading is not None
             else _cancellation_rows(session, [clause.id], now).get(clause.id, []),
+            group.company_id,
             party.company.name,
             owed,
         )
@@ -499,11 +503,11 @@ class LateReading:
         self._rows: LadderHistory = {}
         self._history: LadderHistory | None = None
         self._all_lots = sorted(lots)
-        self._cancellations: dict[int, list[tuple[str, datetime, str | None]]] | None = None
+        self._cancellations: dict[int, list[HistoryRow]] | None = None
         self._settings = settings
         self._due: dict[tuple[int, int], dict[date, date | None]] | None = None
 
-    def cancellations(self, clause_id: int) -> list[tuple[str, datetime, str | None]]:
+    def cancellations(self, clause_id: int) -> list[HistoryRow]:
         """``asked_again``'s reading of the lot's history, for every lot of the batch at once
         (the pass writes no history)."""
         if self._cancellations is None:
@@ -584,6 +588,9 @@ class LateReading:
 #: ``services.declarations.DECLARATION_CANCELLED`` and the recording's history event.
 _CANCELLED_EVENT = "declaration_cancelled"
 _RECORDED_EVENT = "declaration"
+#: A lot's row of a recording or a cancellation: its event, instant, text and company's number
+#: (None on the rows written before they kept it).
+HistoryRow = tuple[str, datetime, str | None, int | None]
 #: What a cancellation's history reason may end with after the facilitator's own words: the
 #: outcomes it took out of the figures (``outcomes.uncounted_sentence``).
 _UNCOUNTED_TAIL = re.compile(r" – \d+ sorties? \(.*$", re.DOTALL)
@@ -591,16 +598,17 @@ _UNCOUNTED_TAIL = re.compile(r" – \d+ sorties? \(.*$", re.DOTALL)
 
 def _cancellation_rows(
     session: Session, clause_ids: Sequence[int], now: datetime
-) -> dict[int, list[tuple[str, datetime, str | None]]]:
+) -> dict[int, list[HistoryRow]]:
     """The lots' declarations cancelled and recorded up to ``now``, in writing order."""
-    found: dict[int, list[tuple[str, datetime, str | None]]] = {}
+    found: dict[int, list[HistoryRow]] = {}
     for chunk in chunked(sorted(set(clause_ids)), IN_BATCH):
-        for clause_id, event, at, reason in session.execute(
+        for clause_id, event, at, reason, company_id in session.execute(
             select(
                 ClauseHistory.clause_id,
                 ClauseHistory.event,
                 ClauseHistory.at,
                 ClauseHistory.reason,
+                ClauseHistory.company_id,
             )
             .where(
                 ClauseHistory.clause_id.in_(chunk),
@@ -609,18 +617,52 @@ def _cancellation_rows(
             )
             .order_by(ClauseHistory.at, ClauseHistory.id)
         ):
-            found.setdefault(clause_id, []).append((event, at, reason))
+            found.setdefault(clause_id, []).append((event, at, reason, company_id))
+    return found
+
+
+def _rows_of(
+    session: Session, rows: Sequence[HistoryRow], company_id: int, company: str
+) -> list[tuple[str, datetime, str | None]]:
+    """The rows of ``rows`` that tell of the company, each naming it by ``company`` (its name
+    today): a row by its number (``company_id``, that of a company merged into it since
+    included), a row written before it kept one by any name the company had (renamed since:
+    the trial's « GIB Insertion » read as a month never received). Never another company's."""
+    companies = HistoryCompanies(session)
+    names: set[str] | None = None
+    found: list[tuple[str, datetime, str | None]] = []
+    for event, at, reason, row_company in rows:
+        pattern = CANCELLED_REASON if event == _CANCELLED_EVENT else RECORDED_REASON
+        said = pattern.fullmatch(reason or "")
+        if said is None:
+            continue
+        if row_company is not None:
+            mine = row_company == company_id or companies.now_of(row_company, at) == company_id
+        else:
+            if names is None:
+                names = companies.names([company_id])[company_id] | {company}
+            mine = said["company"] in names
+        if mine:
+            start, end = said.span("company")
+            text = said.string
+            found.append((event, at, text[:start] + company + text[end:]))
     return found
 
 
 def _last_received(
-    rows: Sequence[tuple[str, datetime, str | None]], company: str, months: Sequence[date]
+    session: Session,
+    lot_rows: Sequence[HistoryRow],
+    company_id: int,
+    company: str,
+    months: Sequence[date],
 ) -> dict[date, datetime]:
-    """When each of ``months`` of ``company`` was last received, for those whose declaration
-    was cancelled since (the lot's history ``rows``, as ``asked_again`` reads them): a month
-    never cancelled that is still owed was never received."""
-    if not any(event == _CANCELLED_EVENT for event, _, _ in rows):
+    """When each of ``months`` of the company (``company``: its name today) was last received,
+    for those whose declaration was cancelled since (the lot's history ``lot_rows``, as
+    ``asked_again`` reads them): a month never cancelled that is still owed was never
+    received."""
+    if not any(row[0] == _CANCELLED_EVENT for row in lot_rows):
         return {}
+    rows = _rows_of(session, lot_rows, company_id, company)
     heads = {f"déclaration {month_phrase(month)} de {company} : ": month for month in months}
     found: dict[date, datetime] = {}
     for event, at, reason in rows:
@@ -663,17 +705,21 @@ def asked_again(
     now: datetime,
     zone: Any,
     *,
-    rows: Sequence[tuple[str, datetime, str | None]] | None = None,
+    rows: Sequence[HistoryRow] | None = None,
 ) -> dict[date, AskedAgain]:
     """The months of ``group`` asked again after a cancellation before ``now``, read from the
     lot's history (``declarations.cancellation_reason``, the recording's reason): a month still
     owed whose latest cancellation is the reason it is owed again. ``rows``: the lot's
     cancellations and recordings up to ``now`` when the caller has read them
     (``LateReading.cancellations``)."""
-    if rows is None:
-        rows = _cancellation_rows(session, [clause_id], now).get(clause_id, [])
-    if not any(event == _CANCELLED_EVENT for event, _, _ in rows):
+    lot_rows = rows
+    if lot_rows is None:
+        lot_rows = _cancellation_rows(session, [clause_id], now).get(clause_id, [])
+    if not any(row[0] == _CANCELLED_EVENT for row in lot_rows):
         return {}
+    # The company's rows, each naming it by ``company`` (renamed or merged since: by its
+    # number, or a name it had).
+    mine = _rows_of(session, lot_rows, group.company_id, company)
     found: dict[date, AskedAgain] = {}
     for month in group.months:
         phrase = f"{month_phrase(month)} de {company}"
@@ -684,7 +730,7 @@ def asked_again(
         recorded = f"déclaration {phrase} : "
         received_at: datetime | None = None
         last: AskedAgain | None = None
-        for event, at, reason in rows:
+        for event, at, reason in mine:
             text = reason or ""
             if event == _RECORDED_EVENT and text.startswith(recorded):
                 received_at, last = at, None

@@ -107,7 +107,13 @@ means every month from the first one to M included):
   end of M by the rule above, read from the append-only ``clause_history`` (its latest row
   before the month's end, in the configured time zone) or implied by the dates of a clause
   started later with an earlier start date. Clauses that were not there at the end of M and are
-  not started now (identified later, say) are left out.
+  not started now (identified later, say) are left out. A lot its history says running at the
+  end of M (execution, suspended) whose end was recorded later, by ``now``, on a day before M's
+  last (« achever --end-date 26/02/2027 » on 5 April) is « suivi et bilan » at the end of M, in
+  the stage table and on its line, as its dates imply and « Avancement par clause » reads it
+  (among the « clauses achevées avant » M, or ended in it): before 6 December 2026 the table
+  said the history's stage beside « 1 clause achevée avant mars 2027 »
+  (``_ended_by_then``, ``MonthlySummary.ended_since``, ``summary_rules.STAGE_BY_END``).
 
 The summary of M is queued once M's declarations are due and the reminders have had their
 effect: ``summary_delay`` working days after the due date of the general calendar (default: the
@@ -136,7 +142,15 @@ total it had then and has now (« 370,17 h → 334,17 h »), and those that arri
 arrivée le 22 mars 2027 : 76 h »; at 0 h too, its month no longer missing; corrected since
 it arrived, « est arrivée le 22 mars 2027 (50,25 h), corrigée le 2 avril 2027 : 55,25 h »),
 read from the declarations' history
-(``declaration_changes``), the first ``LISTED`` named and the rest counted with their hours;
+(``declaration_changes``), the first ``LISTED`` named and the rest counted with their hours,
+said « en retard » only when they came after the date their company was held to (its month's
+call left by then, its date, pushed by the suspensions after it, passed on the day it arrived:
+``CalledMonth``), « sans retard » when they came by it or before their call left (a late
+start's catch-up call gives the earlier months a later date); a month no call was ever made
+for is late when the previous summary called it « manquante » by its own rule (no call
+planned: lots loaded by hand, months from before the service), else nothing is said of it
+either way (``CalledMonth.late``); and how many were late when not all (« 4 déclarations …
+sont arrivées (dont 1 en retard) »), « sans retard » in the opening only when each was;
 the months between the two with no summary to this recipient, with their hours (those claimed
 as skipped, the service interrupted, always: which, and that they are produced on request);
 and, built more than a working day after its planned moment while no pass ran from that moment
@@ -149,8 +163,9 @@ adds it up with the previous email's printed cumul (``audit.summary_emails``).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -219,6 +234,7 @@ from workflow.domain.monthly_summary import (
     Declarations,
     EarlierMissing,
     EarlierPending,
+    EndedSince,
     Figures,
     MissingDeclaration,
     MonthHours,
@@ -469,6 +485,22 @@ def _past_planned_end(stage_then: ColumnElement[Any]) -> ColumnElement[bool]:
     return and_(Clause.end_date.is_(None), stage_then.in_(RUNNING))
 
 
+def _ended_by_then(then: str | None, now_stage: str | None, ended: date | None, last: date) -> bool:
+    """Whether a lot its history said running at the end of the month (execution, suspended)
+    had ended by then by its dates as known at ``as_of``: its end recorded by that moment (its
+    stage then follow-up or closed) on a day before the month's last, the day the dates imply
+    follow-up from (``_stage_rule``). The end of execution recorded on 5 April, back-dated to
+    26 February, left the March summary saying « mise en œuvre » of a lot its « Avancement par
+    clause » counted among the clauses achieved before March (user trial, 6 December 2026):
+    the summary counts it « suivi et bilan » (``summary_rules.STAGE_BY_END``)."""
+    return (
+        then in RUNNING
+        and ended is not None
+        and ended < last
+        and now_stage in (Stage.FOLLOW_UP.value, Stage.CLOSED.value)
+    )
+
+
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
@@ -488,6 +520,10 @@ class _Clauses:
     #: The suspended stretches of the counted lots ever suspended (``_suspended``), all of them
     #: (``_suspensions_known`` says which were known at ``as_of``).
     suspended: dict[int, list[Interval]] = field(default_factory=dict)
+    #: The lots counted « suivi et bilan » by their end recorded since (``_ended_by_then``).
+    ended_since: dict[int, EndedSince] = field(default_factory=dict)
+    #: Every lot ever suspended, counted or not (``_ever_suspended``), read once.
+    ever_suspended: frozenset[int] = frozenset()
 
 
 def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clauses:
@@ -568,6 +604,11 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         # achieved (followed, listed one by one), and its companies not asked (their calls wait
         # past the lot's end until the end is recorded or the planned end moved).
         overdue = started and not runs and ended is None and then in RUNNING
+        if known and _ended_by_then(then, now_stage, ended, last):
+            # Its history said it running at the month's end (its end recorded later), its end
+            # before the month's last day: no longer « mise en œuvre » then, as its line says.
+            found.ended_since[cid] = EndedSince(cid, bid, then, ended)
+            then = Stage.FOLLOW_UP.value
         if started and runs and now_stage in STARTED:
             found.asked.add(cid)
         if known and then is not None:
@@ -621,7 +662,8 @@ def _elapsed_workable(
       and a scope whose paced lots were all terminated says so in place of the verdict
       (``Figures.terminated``)."""
     ids = {line.clause_id for line in found.lines}
-    found.suspended = _suspended(session, ids)
+    found.ever_suspended = frozenset(_ever_suspended(session))
+    found.suspended = _suspended(session, ids, found.ever_suspended)
     ended = terminated_lots(
         session, ids, _buyer_clauses(buyer_id) if buyer_id is not None else None
     )
@@ -647,6 +689,10 @@ def _elapsed_workable(
         p = line.progress
         progress = clause_progress(p.hours_target, p.hours_month, p.hours_cumulated, elapsed)
         stage = line.stage
+        if terminated_on is not None:
+            # Terminated by the month's end: this rule says « suivi et bilan » of it, older
+            # than ``STAGE_BY_END``.
+            found.ended_since.pop(line.clause_id, None)
         if terminated_on is not None and stage in RUNNING:
             # Terminated on a day of the month or before: it was not in execution at the end of
             # the month, whatever its history said then (a termination recorded in June with its
@@ -708,20 +754,28 @@ def as_ended_at_termination(session: Session, summary: MonthlySummary) -> Monthl
     )
 
 
-def _suspended(session: Session, clause_ids: set[int] | None) -> dict[int, list[Interval]]:
-    """The suspended stretches of these lots (None: of every lot), a few hundred at a time:
-    only lots ever suspended are looked up."""
-    from workflow.services.lot_calendars import suspensions
-
-    ever = set(
+def _ever_suspended(session: Session) -> set[int]:
+    """The lots ever suspended: one DISTINCT over the history."""
+    return set(
         session.scalars(
             select(ClauseHistory.clause_id)
             .where(ClauseHistory.to_stage == Stage.SUSPENDED.value)
             .distinct()
         )
     )
+
+
+def _suspended(
+    session: Session, clause_ids: set[int] | None, ever: AbstractSet[int] | None = None
+) -> dict[int, list[Interval]]:
+    """The suspended stretches of these lots (None: of every lot), a few hundred at a time:
+    only lots ever suspended are looked up (``ever``, when the caller read them already)."""
+    from workflow.services.lot_calendars import suspensions
+
+    if ever is None:
+        ever = _ever_suspended(session)
     found: dict[int, list[Any]] = {}
-    for chunk in chunked(sorted(ever if clause_ids is None else clause_ids & ever)):
+    for chunk in chunked(sorted(set(ever) if clause_ids is None else clause_ids & set(ever))):
         found.update(suspensions(session, chunk))
     return found
 
@@ -883,7 +937,12 @@ def _declarations(
     }
 
 
-def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) -> Scoped:
+def _earlier_missing(
+    session: Session,
+    period: _Period,
+    buyer_id: int | None,
+    ever_suspended: AbstractSet[int] | None = None,
+) -> Scoped:
     """Per scope: the declarations of months before M still missing at the summary's moment,
     by company x lot (``EarlierMissing``), in the order of the month's missing ones (buyer,
     company, lot); and, apart, those still expected and not late yet (``EarlierPending``: a
@@ -985,8 +1044,11 @@ def _earlier_missing(session: Session, period: _Period, buyer_id: int | None) ->
     # The rows are streamed, never all held (55,000 at 10^5 lots, 45 MB as rows): the stretches
     # of every lot ever suspended (a few thousand) and the buyers' names are read before them.
     # A buyer's summary (the audit compiles one per email) reads its own lots' only.
+    # ``ever_suspended``: the lots ever suspended, as ``_clauses`` read them (no second scan).
     suspended = _suspended(
-        session, None if buyer_id is None else set(session.scalars(_buyer_clauses(buyer_id)))
+        session,
+        None if buyer_id is None else set(session.scalars(_buyer_clauses(buyer_id))),
+        ever_suspended,
     )
     buyers = _names(session, Buyer, None if buyer_id is None else {buyer_id})
     rows = _rows(session, statement)
@@ -1513,6 +1575,10 @@ class MonthSummaries:
     #: Buyers with clauses in execution or follow-up at the end of the month (by the rule of
     #: ``_stage_rule``), or with hours declared in it: those written to.
     informed: tuple[int, ...]
+    #: The suspended stretches ``_clauses`` read (the counted lots ever suspended) and every lot
+    #: ever suspended: ``_queue_month`` hands them to ``called_months``, which reads no more.
+    suspended: Mapping[int, list[Interval]] = field(default_factory=dict)
+    ever_suspended: frozenset[int] = frozenset()
 
     def of_buyer(self, buyer_id: int) -> MonthlySummary:
         return self.by_buyer[buyer_id]
@@ -1549,7 +1615,8 @@ def compile_month(
     clauses = _clauses(session, period, buyer_id)
     lines = clauses.lines
     declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
-    for scope, (earlier, waiting) in _earlier_missing(session, period, buyer_id).items():
+    earlier_missing = _earlier_missing(session, period, buyer_id, clauses.ever_suspended)
+    for scope, (earlier, waiting) in earlier_missing.items():
         declarations[scope] = replace(
             declarations.get(scope, Declarations(0, ())), earlier=earlier, earlier_pending=waiting
         )
@@ -1604,8 +1671,10 @@ def compile_month(
             clauses=tuple(by_buyer_lines.get(scope, ())),
             hours_by_month=hours.get(scope, ()),
             zone=period.zone,
+            ended_since=tuple(e for e in ended_since if scope is None or e.buyer_id == scope),
         )
 
+    ended_since = tuple(clauses.ended_since[cid] for cid in sorted(clauses.ended_since))
     by_buyer = {b.buyer_id: summary_of(b.buyer_id, b.figures, (b,)) for b in buyers}
     informed = tuple(sorted(b for b in clauses.informed if buyer_id is None or b == buyer_id))
     # Written to for hours of clauses the month does not count (loaded by hand, recorded after
@@ -1621,7 +1690,7 @@ def compile_month(
         summary = replace(
             summary_of(None, figures_of(None), ()), buyer_id=buyer_id, buyer_name=buyer_name
         )
-    return MonthSummaries(summary, by_buyer, informed)
+    return MonthSummaries(summary, by_buyer, informed, clauses.suspended, clauses.ever_suspended)
 
 
 def compile_summary(
@@ -1890,12 +1959,151 @@ def _total_then(group: list[DeclarationFacts], moment: datetime) -> Decimal | No
     return sum(totals, Decimal(0)) if totals else None
 
 
+_UTC = ZoneInfo("UTC")
+#: (clause id, company id, month): a company's month on a lot.
+MonthKey = tuple[int, int, date]
+
+
+@dataclass(frozen=True)
+class CalledMonth:
+    """A company's month as its arrival's lateness is read from: its ladder's call, when it
+    left, with the due date it gave and its lot's suspensions, from which the date the company
+    was held to is counted (``late_at``); else what the summary's own rule (``is_late``) reads
+    of a month without a call (``late``).
+
+    ``due_on`` and ``called_at`` None: no call left for the month. ``opened``: its ladder exists
+    all the same, its call waiting for its slot (the summary said it « pas encore due »).
+    Without a ladder: the company's next call month and the months it is asked
+    (``AwardParty``), which say whether the summary called it « manquante »."""
+
+    due_on: date | None
+    called_at: datetime | None
+    suspended: tuple[Interval, ...] = ()
+    opened: bool = True
+    next_call_month: date | None = None
+    first_month: date | None = None
+    last_month: date | None = None
+
+    def late_at(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """Whether a declaration recorded at ``moment`` came after the due date its company was
+        held to, as the summary says a month missing is late (``_declarations``, ``is_late``):
+        its call left by then and the date it gave, pushed by the suspended working days after
+        it known by then, is past on the local day of ``moment``."""
+        if self.due_on is None or self.called_at is None:
+            return False
+        day = local_date(moment, zone)
+        due_on = self.due_on
+        known = _suspensions_known(self.suspended, moment)
+        if known:
+            days = LadderDays(suspended_days(known, zone, day))
+            due_on = pushed_due(due_on, local_date(self.called_at, zone), days)
+        return is_late(
+            date.min, moment, zone, due_on=due_on, called_at=self.called_at, next_call_month=None
+        )
+
+    def late(
+        self, month: date, arrived_at: datetime, previous_at: datetime, zone: ZoneInfo
+    ) -> bool | None:
+        """Whether a declaration of ``month`` that arrived at ``arrived_at``, not counted by the
+        summary of ``previous_at``, arrived late: True, False, or None when nothing says.
+
+        - Its call left: after the date it was held to or not (``late_at``).
+        - Its ladder opened, its call not left: not late (the summary said it « pas encore
+          due »; its company was not asked yet).
+        - No ladder (lots loaded by hand, no call planned; months from before the service
+          started): late when the previous summary called it « manquante » by its own rule
+          (``is_late`` without a due date, at ``previous_at``: no call planned, or the next one
+          for a later month), a month the company is asked; else None: nobody gave it a date,
+          and « sans retard » would contradict nothing but assert what nobody checked."""
+        if self.called_at is not None and self.due_on is not None:
+            return self.late_at(arrived_at, zone)
+        if self.opened:
+            return False
+        if not expected_of_company(month, self.first_month, self.last_month, declared=False):
+            return None
+        missing = is_late(
+            month,
+            previous_at,
+            zone,
+            due_on=None,
+            called_at=None,
+            next_call_month=self.next_call_month,
+        )
+        return True if missing else None
+
+
+def called_months(
+    session: Session,
+    keys: Iterable[MonthKey],
+    suspended: Mapping[int, list[Interval]] | None = None,
+    ever_suspended: AbstractSet[int] | None = None,
+) -> dict[MonthKey, CalledMonth]:
+    """The months ``keys`` with what tells their arrival late or not (``CalledMonth``): their
+    ladders (called or only opened) and, for those without one, their company's next call month
+    and months (``AwardParty``); with their lots' suspensions. Two reads, ``IN_BATCH`` lots at a
+    time, of the months asked only, and the suspensions of those ever suspended: the few lots a
+    summary names.
+
+    ``suspended``, ``ever_suspended``: the stretches the caller already read (``_clauses``: the
+    counted lots ever suspended) and which lots were ever suspended; only the lots among the
+    latter and not the former are read again. Not given: read here (``_suspended``)."""
+    wanted = set(keys)
+    months = sorted({k[2] for k in wanted})
+    ladders: dict[MonthKey, tuple[date | None, datetime | None]] = {}
+    parties: dict[tuple[int, int], tuple[date | None, date | None, date | None]] = {}
+    for chunk in chunked(sorted({k[0] for k in wanted})):
+        for cid, company_id, month, due_on, called_at in session.execute(
+            select(
+                DeclarationLadder.clause_id,
+                DeclarationLadder.company_id,
+                DeclarationLadder.month,
+                DeclarationLadder.due_on,
+                DeclarationLadder.called_at,
+            ).where(DeclarationLadder.clause_id.in_(chunk), DeclarationLadder.month.in_(months))
+        ):
+            if (cid, company_id, month) in wanted:
+                ladders[(cid, company_id, month)] = (due_on, called_at)
+        lots = set(chunk)
+        if not any(k[0] in lots and k not in ladders for k in wanted):
+            continue
+        for cid, company_id, next_month, first, last in session.execute(
+            select(
+                AwardParty.clause_id,
+                AwardParty.company_id,
+                AwardParty.next_call_month,
+                AwardParty.first_month,
+                AwardParty.last_month,
+            ).where(AwardParty.clause_id.in_(chunk))
+        ):
+            parties[(cid, company_id)] = (next_month, first, last)
+    lots_called = {k[0] for k, (_, called_at) in ladders.items() if called_at is not None}
+    if suspended is None or ever_suspended is None:
+        stretches = _suspended(session, lots_called) if lots_called else {}
+    else:
+        stretches = dict(suspended)
+        unread = (lots_called & set(ever_suspended)) - set(suspended)
+        if unread:
+            stretches.update(_suspended(session, unread, ever_suspended))
+    found: dict[MonthKey, CalledMonth] = {}
+    for key in wanted:
+        cid, company_id, month = key
+        if key in ladders:
+            due, left = ladders[key]
+            found[key] = CalledMonth(due, left, tuple(stretches.get(cid, ())))
+        elif (cid, company_id) in parties:
+            next_month, first, last = parties[(cid, company_id)]
+            found[key] = CalledMonth(None, None, (), False, next_month, first, last)
+    return found
+
+
 def declaration_changes(
     declarations: Iterable[DeclarationFacts],
     previous: _Previous,
     now: datetime,
     before_month: date,
     lots: Mapping[int, str] | None = None,
+    called: Mapping[MonthKey, CalledMonth] | None = None,
+    zone: ZoneInfo | None = None,
 ) -> tuple[tuple[DeclarationChange, ...], tuple[LateArrival, ...]]:
     """The declarations of a month the ``previous`` summary covered (up to its own and before
     ``before_month``) whose total changed between its moment and ``now``: corrected, or
@@ -1903,7 +2111,14 @@ def declaration_changes(
     it, arrived since (``LateArrival``). Read from the declarations' history
     (``audit.receipts.load_declarations``: a row per recording and per cancellation), each side
     as it stood at its moment: what the previous email said, what this one counts. The caller
-    hands only the recipient's own declarations (a buyer's lots, or the whole territory)."""
+    hands only the recipient's own declarations (a buyer's lots, or the whole territory).
+
+    An arrival is late only when its month's call had left by then and the date the company was
+    held to had passed on the day it arrived, in ``zone`` (``called``, ``CalledMonth.late_at``):
+    one whose call left late (a late start's or a late award's catch-up call gives the earlier
+    months a later date, the previous summary said them « pas encore due »), or that was never
+    asked of its company, arrived on time, and saying « en retard » of it to a buyer would blame
+    a company that kept its date (review, 6 December 2026)."""
     groups: dict[tuple[int, str, date], list[DeclarationFacts]] = defaultdict(list)
     for facts in declarations:
         if facts.month > previous.month or facts.month >= before_month:
@@ -1940,6 +2155,18 @@ def declaration_changes(
             arrived_at = min(instants)
             arrived = _total_then(group, arrived_at)
             corrected = arrived is not None and arrived != after
+            company_id = next((f.company_id for f in group if f.company_id), 0)
+            # Without the called months (a caller that did not read them), nothing is said
+            # « sans retard » that nobody checked: the older wording. A month ``called`` does
+            # not hold (no ladder, no company on the lot): nothing said either way (None).
+            ladder = (called or {}).get((clause_id, company_id, month))
+            late: bool | None = True
+            if called is not None:
+                late = (
+                    None
+                    if ladder is None
+                    else ladder.late(month, arrived_at, previous.at, zone or _UTC)
+                )
             arrivals.append(
                 LateArrival(
                     clause_id,
@@ -1952,6 +2179,7 @@ def declaration_changes(
                     lot=(lots or {}).get(clause_id, ""),
                     arrived_hours=arrived if corrected else None,
                     corrected_at=max(instants) if corrected else None,
+                    late=late,
                 )
             )
             continue
@@ -1984,6 +2212,7 @@ def since_last(
     now: datetime,
     skipped: Mapping[date, datetime],
     lots: Mapping[int, str] | None = None,
+    called: Mapping[MonthKey, CalledMonth] | None = None,
 ) -> SinceLast:
     """What a recipient's summary says happened since its previous one beyond this month's
     hours, so that « previous cumul + this month's hours + the hours it lists » is its cumul:
@@ -1993,7 +2222,8 @@ def since_last(
     claimed as not sent (``skipped``: the service was interrupted) always, the others (nothing
     of its lots followed then, or their email never left) when they have hours. Without a
     previous summary, the months skipped at this very moment, the recipient being told which
-    summaries did not go."""
+    summaries did not go. ``called``: the called months of the declarations handed
+    (``called_months``), which tell an arrival late from one on time."""
     month = summary.month
     hours = {m.month: m.hours for m in summary.hours_by_month}
     if previous is None:
@@ -2003,7 +2233,9 @@ def since_last(
             if m < month and skipped[m] == now
         )
         return SinceLast(unsent=unsent)
-    changes, arrivals = declaration_changes(declarations, previous, now, month, lots)
+    changes, arrivals = declaration_changes(
+        declarations, previous, now, month, lots, called, summary.zone
+    )
     between: list[UnsentMonth] = []
     current = add_months(previous.month, 1)
     while current < month:
@@ -2021,6 +2253,50 @@ def since_last(
     )
 
 
+def as_before_stage_by_end(summary: MonthlySummary) -> MonthlySummary | None:
+    """``summary`` as written before ``summary_rules.STAGE_BY_END``: each lot its history said
+    running at the end of the month, its end recorded since on a day before the month's last,
+    counted in « Clauses par étape » and on its line in the stage its history said then
+    (``audit.summary_emails`` reads such an email against it); None without such a lot."""
+    if not summary.ended_since:
+        return None
+    was = {e.clause_id: e for e in summary.ended_since}
+    follow_up = Stage.FOLLOW_UP.value
+    clauses = tuple(
+        replace(c, stage=was[c.clause_id].stage)
+        if c.clause_id in was and c.stage == follow_up
+        else c
+        for c in summary.clauses
+    )
+
+    def staged(figures: Figures, ended: Iterable[EndedSince]) -> Figures:
+        moved: Counter[str] = Counter()
+        for e in ended:
+            moved[e.stage] += 1
+            moved[follow_up] -= 1
+        if not moved:
+            return figures
+        counts = tuple(
+            replace(c, clauses=c.clauses + moved[c.code]) for c in figures.clauses_by_stage
+        )
+        return replace(figures, clauses_by_stage=counts)
+
+    buyers = tuple(
+        replace(
+            b,
+            figures=staged(b.figures, (e for e in summary.ended_since if e.buyer_id == b.buyer_id)),
+        )
+        for b in summary.buyers
+    )
+    return replace(
+        summary,
+        overall=staged(summary.overall, summary.ended_since),
+        buyers=buyers,
+        clauses=clauses,
+        ended_since=(),
+    )
+
+
 def as_before_zero_arrivals(since: SinceLast) -> SinceLast:
     """``since`` as a summary written before ``summary_rules.SINCE_LAST_ZERO_ARRIVALS`` told
     it: the declarations arrived at 0 h left out, one corrected since it arrived told with its
@@ -2029,6 +2305,13 @@ def as_before_zero_arrivals(since: SinceLast) -> SinceLast:
         replace(a, arrived_hours=None, corrected_at=None) for a in since.arrivals if a.hours
     )
     return replace(since, arrivals=kept)
+
+
+def as_before_on_time_arrivals(since: SinceLast) -> SinceLast:
+    """``since`` as a summary written before ``summary_rules.ARRIVALS_LATE_OR_NOT`` told it:
+    every declaration arrived since said « en retard », one that arrived before the date its
+    company was held to included (``audit.summary_emails`` reads such an email against it)."""
+    return replace(since, arrivals=tuple(replace(a, late=True) for a in since.arrivals))
 
 
 def lot_labels(session: Session, clause_ids: Iterable[int]) -> dict[int, str]:
@@ -2056,6 +2339,30 @@ def _changed_declarations(
     Their totals and history, not their lines: a change is told by its totals."""
     lots = touched_lots(since, until=now, before_month=before_month)
     return load_declarations(session, lots=lots, lines=False).all()
+
+
+def _arrival_keys(
+    known: Iterable[DeclarationFacts], previous: list[_Previous], month: date
+) -> set[MonthKey]:
+    """The company's months among ``known`` an email of ``month`` may say arrived since its
+    previous summary (``previous``: every recipient's): of a month no later than the latest
+    previous summary's, before ``month``, recorded (or corrected, or cancelled) after the
+    earliest previous summary's moment, as ``audit.summary_emails`` keeps them. The touched
+    lots' other months are not looked up (``called_months``)."""
+    if not previous:
+        return set()
+    since = min(p.at for p in previous)
+    latest = max(p.month for p in previous)
+    found: set[MonthKey] = set()
+    for facts in known:
+        if facts.month > latest or facts.month >= month:
+            continue
+        instants = [facts.recorded_at, *(r.at for r in facts.recordings)]
+        if facts.cancelled_at is not None:
+            instants.append(facts.cancelled_at)
+        if any(at > since for at in instants):
+            found.add((facts.clause_id, facts.company_id, facts.month))
+    return found
 
 
 def _on_time(session: Session, planned: datetime, now: datetime, zone: ZoneInfo) -> datetime | None:
@@ -2102,10 +2409,18 @@ def _queue_month(
     previous, previous_of = _previous_summaries(session, now, month)
     informed = set(compiled.informed)
     previous_of = {b: p for b, p in previous_of.items() if b in informed}
-    moments = [p.at for p in (previous, *previous_of.values()) if p is not None]
-    known = _changed_declarations(session, min(moments), now, month) if moments else []
+    told_of = [p for p in (previous, *previous_of.values()) if p is not None]
+    known = (
+        _changed_declarations(session, min(p.at for p in told_of), now, month) if told_of else []
+    )
     skipped = skipped_months(session, now)
     labels = lot_labels(session, (f.clause_id for f in known))
+    called = called_months(
+        session,
+        _arrival_keys(known, told_of, month),
+        compiled.suspended,
+        compiled.ever_suspended,
+    )
     # Each buyer's own declarations, sorted out once: a thousand buyers never each walk the
     # whole territory's changes.
     known_of: dict[int, list[DeclarationFacts]] = defaultdict(list)
@@ -2116,7 +2431,7 @@ def _queue_month(
         summary: MonthlySummary, since: _Previous | None, buyer: int | None
     ) -> tuple[MonthlySummary, SinceLast]:
         mine = known if buyer is None else known_of.get(buyer, [])
-        found = since_last(summary, mine, since, now, skipped, labels)
+        found = since_last(summary, mine, since, now, skipped, labels, called)
         if not found.changes and delayed_from is None:
             return summary, found
         return replace(summary, changes=found.changes, delayed_from=delayed_from), found

@@ -30,21 +30,23 @@ is put back to the one of then, from the first row after the moment (« heures i
 2026) leaves today's, named as such. A company whose departure was recorded since
 (« company-left ») keeps its months of then (``Replay.departures``): no last month, or the one
 the last departure row up to the moment set; its declaration of the month is expected again
-(missing or not due yet, as the email said, by the month's ladder; received when it was
-declared by then) and its earlier months still owed then among the « toujours manquantes »,
-so the declarations expected and received and the pace (« à confirmer (N déclarations non
-reçues) ») are the email's. The row names the company, not its number: it is matched against
-every name the company had (its corrections, the companies merged into it,
-``record_history``), so a rename or a merge since does not hide it. Two things are not kept,
-so they are rebuilt by the summaries' own rules: the call planned then for a month not called
-by the moment (the departure parks the company's next call), taken as the month's usual call
-(« appel prévu le 1er décembre 2026 »); and the company's number in the row (a name none of its
-names matches is not found: the company is counted as today).
+when the email asked it (one of its months then, of a month the lot asked then: not past its
+planned end or its end, nor spent entirely suspended, ``_lot_asked``; review 7: the replay said
+« est attendue » of a month the email had not asked), missing or not due yet as the email said,
+by the month's ladder (« pas encore due alors »), received when it was declared by then; and
+its earlier months still owed then among the « toujours manquantes », so the declarations
+expected and received and the pace (« à confirmer (N déclarations non reçues) ») are the
+email's. The row keeps the company's number (``clause_history.company_id``, 0029), so a rename
+since, even to a name another company had, or a merge since does not hide it; a row written
+before names the company only: it is matched against every name the company had (its
+corrections, the companies merged into it, ``record_history``), a name two companies had given
+to neither. One thing is not kept, so it is rebuilt by the summaries' own rules: the call
+planned then for a month not called by the moment (the departure parks the company's next
+call), taken as the month's usual call (« appel prévu le 1er décembre 2026 »).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Collection
@@ -52,6 +54,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -64,7 +67,6 @@ from workflow.adapters.orm import (
     Company,
     Declaration,
     DeclarationLadder,
-    RecordHistory,
 )
 from workflow.adapters.templates import french_month
 from workflow.domain.calendar import (
@@ -90,7 +92,7 @@ from workflow.domain.monthly_summary import (
     terminated_elapsed,
     terminated_paces,
 )
-from workflow.domain.stages import FINAL_STAGES
+from workflow.domain.stages import FINAL_STAGES, Stage
 from workflow.domain.summary import clause_progress, combine_progress, elapsed_fraction, month_end
 from workflow.services.audit.as_of import at_its_moment, corrected_or_cancelled, declaration_key
 from workflow.services.audit.dates_then import (
@@ -102,6 +104,7 @@ from workflow.services.audit.dates_then import (
 )
 from workflow.services.audit.receipts import DeclarationFacts, load_declarations
 from workflow.services.company_departures import COMPANY_LEFT
+from workflow.services.history_companies import company_aliases
 from workflow.services.lot_calendars import suspensions
 
 
@@ -144,11 +147,17 @@ class CompanyLeft:
     at: datetime
     company_id: int = 0
     last_then: date | None = None
-    #: Its declaration of the summary's month was expected then (one of its months, of a month
-    #: the lot asked): counted among the expected again.
+    #: Its declaration of the summary's month was among the email's expected: one of its months
+    #: then, of a month the lot asked then (started by the month's end, not ended nor past its
+    #: planned end before it, not abandoned by the moment, the month not spent entirely
+    #: suspended as known then), or declared by then all the same. False: the email did not
+    #: ask it (review 7: the replay said « est attendue » of a month the lot did not ask).
     expected: bool = False
     #: ... and recorded by the moment: received, as the email said (no « n'attend plus »).
     declared: bool = False
+    #: ... else late at the moment: among the email's « manquantes »; False, among its « pas
+    #: encore dues » (its call not sent, or its due date not passed then).
+    late: bool = False
     #: The months before the summary's still owed at the moment, put back among the earlier
     #: ones (« toujours manquantes », or « attendues, pas encore dues »).
     earlier: tuple[date, ...] = ()
@@ -216,7 +225,7 @@ def as_known_at(
     targets = targets_changed(session, lots, moment)
     departures = companies_left(session, lots, moment, summary.month, known)
     then = with_targets_then(session, dated.summary, targets, moment)
-    then = with_companies_then(session, then, departures, moment, call_time)
+    then, departures = with_companies_then(session, then, departures, moment, call_time)
     return Replay(
         then,
         tuple(changed),
@@ -385,7 +394,8 @@ def with_targets_then(
 
 #: The departure's row, after its reason (``company_departures.history_reason``): « Gimone
 #: Second Œuvre SAS a quitté le chantier : son dernier mois à déclarer est mars 2027, … ».
-_LEFT = "{} a quitté le chantier : son dernier mois à déclarer est "
+_LEFT_TAIL = " a quitté le chantier : son dernier mois à déclarer est "
+_LEFT = "{}" + _LEFT_TAIL
 _MONTH_NAMES = {french_month(date(2000, n, 1)).rsplit(" ", 1)[0]: n for n in range(1, 13)}
 _MONTH_TEXT = re.compile(r"(\w+) (\d{4})")
 
@@ -415,53 +425,12 @@ def _left_month(reason: str | None, names: Collection[str]) -> tuple[int, date |
     return best
 
 
-def company_names(session: Session, company_ids: Collection[int]) -> dict[int, set[str]]:
-    """Every name each company had: today's, those its corrections replaced, and those of the
-    companies merged into it (and of their own names before), from ``record_history``: a
-    departure row names the company as it was called then."""
-    names: dict[int, set[str]] = {cid: set() for cid in company_ids}
-    for chunk in chunked(sorted(company_ids)):
-        for cid, name in session.execute(
-            select(Company.id, Company.name).where(Company.id.in_(chunk))
-        ):
-            names[cid].add(name)
-    # Whose names a company carries: itself, then the companies merged into it, level by level.
-    owner: dict[int, int] = {cid: cid for cid in company_ids}
-    todo = set(company_ids)
-    while todo:
-        found: set[int] = set()
-        for chunk in chunked(sorted(todo)):
-            for entity_id, action, before, after in session.execute(
-                select(
-                    RecordHistory.entity_id,
-                    RecordHistory.action,
-                    RecordHistory.before,
-                    RecordHistory.after,
-                ).where(RecordHistory.entity == "company", RecordHistory.entity_id.in_(chunk))
-            ):
-                mine = names[owner[entity_id]]
-                for side in (before, after):
-                    values = _json_object(side)
-                    if isinstance(values.get("name"), str):
-                        mine.add(values["name"])
-                    merged = values.get("from")
-                    if action == "absorb" and isinstance(merged, dict):
-                        if isinstance(merged.get("name"), str):
-                            mine.add(merged["name"])
-                        source = merged.get("id")
-                        if isinstance(source, int) and source not in owner:
-                            owner[source] = owner[entity_id]
-                            found.add(source)
-        todo = found
-    return names
-
-
-def _json_object(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def _row_month(reason: str | None) -> date | None:
+    """The last month a departure row set, whatever the name before it: after its last « a
+    quitté le chantier : son dernier mois à déclarer est » (the reason given comes first)."""
+    text = (reason or "").replace("\u00a0", " ")
+    at = text.rfind(_LEFT_TAIL)
+    return _said_month(text[at + len(_LEFT_TAIL) :]) if at >= 0 else None
 
 
 def companies_left(
@@ -478,9 +447,14 @@ def companies_left(
     the lot's end nor its closure). ``known``: the declarations corrected or cancelled since
     (``as_known_at``), declared then all the same.
 
-    The row names the company (« Gimone Second Œuvre SAS a quitté le chantier : son dernier
-    mois à déclarer est … »), not its number: matched against every name it had
-    (``company_names``), the longest name found winning."""
+    The row keeps the company's number (0029): that company, or the one it was merged into
+    since. A row written before names the company only (« Gimone Second Œuvre SAS a quitté le
+    chantier : son dernier mois à déclarer est … »): matched against every name it had
+    (``company_names``), the longest name found winning, a name two companies had given to
+    neither.
+
+    ``CompanyLeft.expected`` says here that the month was one of the company's months then;
+    ``with_companies_then`` says whether the email asked it (the lot asking it then)."""
     rows = session.execute(
         select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
         .where(ClauseHistory.event == COMPANY_LEFT, ClauseHistory.at > moment)
@@ -511,21 +485,38 @@ def companies_left(
                 parties[cid].append((company_id, name, first, last))
     if not parties:
         return ()
-    names = company_names(session, {p[0] for found in parties.values() for p in found})
+    names, owner = company_aliases(session, {p[0] for found in parties.values() for p in found})
     # Every departure row of those lots, in order: those up to the moment set the months of then.
-    history: dict[int, list[tuple[datetime, str | None]]] = defaultdict(list)
+    history: dict[int, list[tuple[datetime, str | None, int | None]]] = defaultdict(list)
     for chunk in chunked(sorted(parties)):
-        for cid, at, reason in session.execute(
-            select(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.reason)
+        for cid, at, reason, row_company in session.execute(
+            select(
+                ClauseHistory.clause_id,
+                ClauseHistory.at,
+                ClauseHistory.reason,
+                ClauseHistory.company_id,
+            )
             .where(ClauseHistory.clause_id.in_(chunk), ClauseHistory.event == COMPANY_LEFT)
             .order_by(ClauseHistory.at, ClauseHistory.id)
         ):
-            history[cid].append((at, reason))
+            history[cid].append((at, reason, row_company))
     left: list[tuple[int, int, str, date | None, date, datetime, date | None]] = []
     for cid, found in parties.items():
         first_after: dict[int, datetime] = {}
         then: dict[int, date | None] = {}
-        for at, reason in history[cid]:
+        departed = {company_id for company_id, _, _, _ in found}
+        for at, reason, row_company in history[cid]:
+            if row_company is not None:
+                # The row says which company left (0029): that one, or the one it was merged
+                # into since; its name then may be any company's today.
+                company_id = owner.get(row_company, row_company)
+                if company_id in departed:
+                    if at > moment:
+                        first_after.setdefault(company_id, at)
+                    else:
+                        then[company_id] = _row_month(reason)
+                continue
+            # A row written before 0029: the company it names, by every name it had.
             said = [
                 (matched, company_id)
                 for company_id, _, _, _ in found
@@ -672,18 +663,72 @@ def _owed_then(
     return {key: tuple(months) for key, months in found.items()}
 
 
+def _stages_at(session: Session, lots: Collection[int], moment: datetime) -> dict[int, str]:
+    """Each lot's stage at ``moment``: its last history row by then, else its stage (a lot
+    loaded without history), as the summaries read it (``stage_now``)."""
+    found: dict[int, str] = {}
+    for chunk in chunked(sorted(lots)):
+        for cid, stage in session.execute(
+            select(Clause.id, Clause.stage).where(Clause.id.in_(chunk))
+        ):
+            found[cid] = stage
+        latest: dict[int, str] = {}
+        for cid, to_stage in session.execute(
+            select(ClauseHistory.clause_id, ClauseHistory.to_stage)
+            .where(ClauseHistory.clause_id.in_(chunk), ClauseHistory.at <= moment)
+            .order_by(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.id)
+        ):
+            latest[cid] = to_stage
+        found.update(latest)
+    return found
+
+
+#: The stages of a lot whose companies owe their declarations (``summaries.STARTED``).
+_STARTED = frozenset(
+    stage.value for stage in (Stage.EXECUTION, Stage.SUSPENDED, Stage.FOLLOW_UP, Stage.CLOSED)
+)
+
+
+def _lot_asked(
+    line: ClauseLine,
+    month: date,
+    stage_then: str | None,
+    stretches: Collection[Interval],
+    moment: datetime,
+    zone: ZoneInfo,
+) -> bool:
+    """The lot asked its companies for ``month`` at ``moment`` (``summaries._clauses``'
+    ``asked``, on the line's dates of then, ``with_dates_then``): started by the month's end,
+    not ended nor past its planned end before the month began, not abandoned by the moment
+    (its stage then one of the started ones), and the month not spent entirely suspended, by
+    the suspensions known then."""
+    started = (
+        line.stage in _STARTED
+        and line.start_date is not None
+        and line.start_date <= month_end(month)
+    )
+    runs = line.end_date is None or line.end_date >= month
+    if not (started and runs and stage_then in _STARTED):
+        return False
+    return not month_fully_within(month, suspensions_known_at(stretches, moment), zone)
+
+
 def with_companies_then(
     session: Session,
     summary: MonthlySummary,
     departures: Collection[CompanyLeft],
     moment: datetime,
     call_time: time | None = None,
-) -> MonthlySummary:
+) -> tuple[MonthlySummary, tuple[CompanyLeft, ...]]:
     """``summary`` with the departed companies' declarations of then (``companies_left``): the
-    month's expected again (received when declared by then; else missing or not due yet by the
-    month's ladder, ``is_late``, as the summaries judge it), and the earlier months still owed
-    then among the « toujours manquantes » or « attendues, pas encore dues »: the declarations
-    expected, received and owed, and so the pace's « à confirmer », as the email said them.
+    month's expected again when the email asked it (one of the company's months then, of a month
+    the lot asked then, ``_lot_asked``; or declared by then all the same), received when
+    declared by then, else missing or not due yet by the month's ladder (``is_late``, as the
+    summaries judge it), and the earlier months still owed then among the « toujours
+    manquantes » or « attendues, pas encore dues »: the declarations expected, received and
+    owed, and so the pace's « à confirmer », as the email said them. With the departures, each
+    saying whether the email expected its month (``CompanyLeft.expected``) and, not received,
+    whether it was late (``CompanyLeft.late``).
 
     A month not called by then: its call to come, as the summaries say it (« appel prévu le
     1er décembre 2026 »), from the month's usual call (the departure parked the company's next
@@ -691,11 +736,17 @@ def with_companies_then(
     the lot's other calls planned, every call being planned at it; none: « appel à venir »)."""
     zone, month = summary.zone, summary.month
     lines = {line.clause_id: line for line in summary.clauses}
+    # ``companies_left`` says whether the month was one of the company's months then; whether
+    # the lot asked it then is judged here, from its line.
     mine = [d for d in departures if d.clause_id in lines and (d.expected or d.earlier)]
     if not mine:
-        return summary
+        none_asked = tuple(
+            replace(d, expected=d.declared and d.clause_id in lines) for d in departures
+        )
+        return summary, none_asked
     lots = sorted({d.clause_id for d in mine})
     stretches = suspensions(session, lots)
+    stages = _stages_at(session, lots, moment)
     ladders: dict[tuple[int, int, date], tuple[date | None, datetime | None]] = {}
     counted: set[tuple[int, int]] = set()
     next_call: dict[tuple[int, int], date | None] = {}
@@ -767,24 +818,28 @@ def with_companies_then(
     scopes = [summary.overall.declarations] + [b.figures.declarations for b in summary.buyers]
     keys: list[int | None] = [summary.buyer_id] + [b.buyer_id for b in summary.buyers]
     found: dict[int | None, Declarations] = dict(zip(keys, scopes, strict=True))
+    judged_departures: dict[tuple[int, int], CompanyLeft] = {}
     for d in sorted(mine, key=lambda d: (d.clause_id, d.company_id)):
         line = lines[d.clause_id]
         own = (line.clause_id, line.buyer_id, line.buyer, d.company_id, d.company)
         lot = (line.market, line.lot, line.title)
-        lot_asks = (
-            line.followed
-            and not line.past_planned_end
-            and not month_fully_within(month, stretches.get(d.clause_id, []), zone)
+        lot_asks = _lot_asked(
+            line, month, stages.get(d.clause_id), stretches.get(d.clause_id, ()), moment, zone
         )
+        # Asked of it then: one of its months then (``companies_left``), the lot asking it.
+        asked = d.expected and lot_asks
         expected, unasked = 0, 0
         missing: list[MissingDeclaration] = []
         pending: list[MissingDeclaration] = []
-        if d.expected and d.declared:
+        late = False
+        if d.declared:
+            # Declared by then: expected and received all the same, « declared all the same »
+            # (``unasked``) when the email did not ask it.
             if (d.clause_id, d.company_id) in counted:
-                unasked = -1  # it was asked then
+                unasked = -1 if asked else 0  # counted today as not asked (its month gone)
             else:
-                expected = 1
-        elif d.expected and lot_asks:
+                expected, unasked = 1, 0 if asked else 1
+        elif asked:
             expected = 1
             late, due_on, called, on_hold, _ = judged(d.clause_id, d.company_id, month)
             if late:
@@ -819,8 +874,17 @@ def with_companies_then(
             found[key] = _added(
                 found[key], expected, unasked, missing, pending, late_months, waiting, own, lot
             )
+        judged_departures[d.clause_id, d.company_id] = replace(
+            d, expected=d.declared or asked, late=late
+        )
     rescoped: MonthlySummary = _rescoped(summary, list(summary.clauses), found)
-    return rescoped
+    return rescoped, tuple(
+        judged_departures.get(
+            (d.clause_id, d.company_id),
+            replace(d, expected=d.declared and d.clause_id in lines, late=False),
+        )
+        for d in departures
+    )
 
 
 def _added(

@@ -31,6 +31,7 @@ from workflow.entrypoints.cli.common import (
 )
 from workflow.entrypoints.cli.mail_words import kind_label, send_data
 from workflow.errors import InputRefused
+from workflow.runtime import running_from
 from workflow.services.dispatch import EXIT_DELIVERY_FAILED
 
 if TYPE_CHECKING:
@@ -351,8 +352,9 @@ def explore_commands(settings: Settings) -> list[tuple[str, str]]:
 @click.option(
     "--now",
     "now_text",
-    help="Pages telles qu'à cette date-heure ISO, horloge arrêtée (pour parcourir la "
-    "démonstration, qui va jusqu'au 31 mars 2027) ; par défaut : l'heure réelle.",
+    help="Pages telles qu'à cette date-heure ISO, l'horloge partant de là et avançant avec "
+    "l'heure réelle (pour parcourir la démonstration, qui va jusqu'au 31 mars 2027) ; par "
+    "défaut : l'heure réelle.",
 )
 @handle_errors
 def web(now_text: str | None) -> None:
@@ -368,8 +370,7 @@ def web(now_text: str | None) -> None:
 
     app = get_app()
     if now_text:
-        moment = parse_instant(now_text, app.settings.zone)
-        app = replace(app, clock=lambda: moment)
+        app = replace(app, clock=running_from(parse_instant(now_text, app.settings.zone)))
     configure_logging()
     require_schema(app)
     run_web(app)

@@ -238,8 +238,9 @@ def targets_lines(replay: Replay) -> list[str]:
 def departures_lines(replay: Replay) -> list[str]:
     """The companies that left since the moment, their last month today before the summary's:
     counted with their months of then, as in the email (their declaration of the month
-    expected, received when it was declared by then; their earlier months still owed then),
-    and each named."""
+    expected when the email asked it, received when it was declared by then, else missing or
+    not due yet as the email listed it; not asked; their earlier months still owed then), and
+    each named."""
     if not replay.departures:
         return []
     zone = replay.summary.zone
@@ -260,8 +261,13 @@ def departures_lines(replay: Replay) -> list[str]:
         ]
         if d.expected and d.declared:
             said.append(f"sa déclaration {month}, reçue alors, est comptée")
-        elif d.expected:
+        elif d.expected and d.late:
             said.append(f"sa déclaration {month}, non reçue alors, est attendue")
+        elif d.expected:
+            # Among the email's « pas encore dues »: not late then (review 7).
+            said.append(f"sa déclaration {month}, non reçue alors, est attendue (pas encore due)")
+        else:
+            said.append(f"sa déclaration {month} n'était pas demandée alors")
         if d.earlier:
             months = ", ".join(french_month(m) for m in d.earlier)
             said.append(f"encore dus alors : {months}")

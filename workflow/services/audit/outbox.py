@@ -30,6 +30,7 @@ from workflow.services.audit.departures import PREFIXES as DEPARTURE_PREFIXES
 from workflow.services.audit.departures import check_departure_email
 from workflow.services.audit.findings import CHECK_OUTBOX, Finding
 from workflow.services.audit.receipts import CANCELLED_EVENT, CANCELLED_REASON
+from workflow.services.ladder_keys import parse_months
 from workflow.services.reminder_emails import key_months
 
 #: Kinds of the emails whose key is ``notice:<clause>:<kind>:<cause>``.
@@ -248,8 +249,10 @@ def _cancellation(look: _Lookup, row: OutboxMessage, parts: list[str], problems:
 def _late_declaration(
     look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]
 ) -> None:
-    """``late_declared:<clause>:<company>:<YYYY-MM>:<instant>``: a month of that company on that
-    clause that had a ladder (its alert left), and the history row of its recording then."""
+    """``late_declared:<clause>:<company>:<months>:<instant>``: months of that company on that
+    clause (one, ``2026-09``, or those recorded together, ``2026-04..2026-06``) that each had a
+    ladder (its alert left), and the history row of their recording then (or of the
+    cancellation of another month of a notice written again without it)."""
     _kind(problems, row, late_declaration_email.KIND)
     if len(parts) < 5:
         problems.append("clé d'avis de déclaration reçue après l'alerte illisible")
@@ -260,17 +263,54 @@ def _late_declaration(
         return
     assert clause_id is not None
     look.company(problems, company_id)
-    try:
-        month = datetime.strptime(parts[3], "%Y-%m").date()
-    except ValueError:
+    months = parse_months(parts[3])
+    if not months:
         problems.append(f"mois « {parts[3]} » de la clé illisible")
         return
-    if (clause_id, company_id, month) not in look.ladders:
-        problems.append(
-            f"aucun suivi des déclarations de {month:%m/%Y} pour l'entreprise n° {company_id} "
-            f"sur la clause n° {clause_id}"
-        )
+    for month in months:
+        if (clause_id, company_id, month) not in look.ladders:
+            problems.append(
+                f"aucun suivi des déclarations de {month:%m/%Y} pour l'entreprise "
+                f"n° {company_id} sur la clause n° {clause_id}"
+            )
     look.moment(problems, clause_id, ":".join(parts[4:]))
+
+
+def _late_cancellation(
+    look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]
+) -> None:
+    """``late_cancelled:<clause>:<company>:<YYYY-MM>:<instant>``: a month of that company on
+    that clause that had a ladder (its alert left), and the history row of a declaration's
+    cancellation on that clause at that instant."""
+    _kind(problems, row, late_declaration_email.CANCELLED_KIND)
+    if len(parts) < 5:
+        problems.append("clé d'avis d'annulation d'une déclaration reçue après l'alerte illisible")
+        return
+    clause_id, company_id = _int(parts[1]), _int(parts[2])
+    _same_clause(problems, row, clause_id)
+    if not look.clause(problems, clause_id):
+        return
+    look.company(problems, company_id)
+    months = parse_months(parts[3])
+    if len(months) != 1:
+        problems.append(f"mois « {parts[3]} » de la clé illisible")
+        return
+    if (clause_id, company_id, months[0]) not in look.ladders:
+        problems.append(
+            f"aucun suivi des déclarations de {months[0]:%m/%Y} pour l'entreprise "
+            f"n° {company_id} sur la clause n° {clause_id}"
+        )
+    text = ":".join(parts[4:])
+    moment = _instant(text)
+    if moment is None:
+        problems.append(f"l'instant « {text} » de la clé est illisible")
+    elif not any(
+        clause == clause_id and when == moment.astimezone(UTC)
+        for _, clause, when in look.cancellations
+    ):
+        problems.append(
+            f"aucune annulation de déclaration sur la clause n° {clause_id} à l'instant {text}"
+        )
 
 
 def _digest(look: _Lookup, row: OutboxMessage, parts: list[str], problems: list[str]) -> None:
@@ -336,6 +376,8 @@ def check_outbox(session: Session) -> tuple[int, list[Finding]]:
             _cancellation(look, row, parts, problems)
         elif prefix == late_declaration_email.KEY_PREFIX:
             _late_declaration(look, row, parts, problems)
+        elif prefix == late_declaration_email.CANCELLED_PREFIX:
+            _late_cancellation(look, row, parts, problems)
         elif prefix == "digest":
             _digest(look, row, parts, problems)
         elif prefix == "summary":

@@ -49,6 +49,11 @@ compared again with those figures (``summaries.as_ended_at_termination``), the s
 pace judged on the hours declared alone while declarations of the months it counts were still
 owed, where the service now says « rythme à confirmer (2 déclarations non reçues) » (6 December
 2026): compared again with what that rule printed (``confirm_pace=False``), after the others.
+A lot ended before the month's last day, its end recorded after the month, counted in
+« Clauses par étape » in the stage its history said then (before ``STAGE_BY_END``, 6 December
+2026; now « suivi et bilan », as « Avancement par clause » reads it): compared again with
+those stages (``summaries.as_before_stage_by_end``), first, the same way. An end of execution
+corrected since across the month's last day explains a difference in that table.
 
 A declaration recorded by the facilitator for a month not asked of its company (before its first
 month on the lot, after its last, spent entirely suspended, after the planned end of a lot whose
@@ -67,7 +72,10 @@ What an email says above its figures of what happened since its recipient's prev
 (``summaries.since_last``: the previous summary named, declarations corrected, cancelled or
 arrived since, months without a summary) is recomputed for its moment and compared by its
 figures (hours, days, years, lots' numbers: the words may be rewritten from one version to the
-next, the facts may not); and the reader's sum is done: the previous email's printed cumul + the
+next, the facts may not) and by what it says late (« en retard », « sans retard »: a company
+said late that kept its date is a fact wrong, ``_same_facts``); an email written before
+``ARRIVALS_LATE_OR_NOT`` said every arrival « en retard », a remark naming those that were not
+(``_on_time_remark``); and the reader's sum is done: the previous email's printed cumul + the
 month's hours + the hours listed = the printed cumul. An email written before 6 December 2026,
 which said less, is a remark quoting what it would say now. The previous summaries, the months
 without a summary and the lots' labels this reads are read once per audit, not once per email
@@ -108,20 +116,27 @@ from workflow.adapters.reports import (
     figure_lines,
     of_month,
 )
+from workflow.adapters.templates import french_date
 from workflow.domain import summary_rules
+from workflow.domain.french_numbers import french_hours, french_number
+from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import PACE_LABELS, Pace
 from workflow.domain.summary_rules import (
+    ARRIVALS_LATE_OR_NOT,
     EARLIER_PENDING_FIGURE,
     PACE_ONLY_WHEN_DUE,
     PACE_TO_CONFIRM,
     PAST_PLANNED_END_FOLLOWED,
     SINCE_LAST_NAMED,
     SINCE_LAST_ZERO_ARRIVALS,
+    STAGE_BY_END,
     TERMINATED_LISTED,
     TERMINATION_AGAINST_PLANNED_END,
     UNASKED_COUNTED,
 )
+from workflow.domain.vocabulary import category_label
 from workflow.emails import summaries as summary_email
+from workflow.emails.phrases import month_phrase
 from workflow.errors import NotFound
 from workflow.services import summaries
 from workflow.services.audit.as_of import (
@@ -149,6 +164,7 @@ from workflow.services.audit.reading import (
     text_tables,
 )
 from workflow.services.audit.receipts import DeclarationFacts, Declarations
+from workflow.services.history_companies import Rename, renamed_since
 from workflow.services.outbox import OutboxState
 
 if TYPE_CHECKING:
@@ -197,6 +213,7 @@ EXPECTING_EVENTS = frozenset(
     }
 )
 TERMINATE_EVENT = "terminate"
+END_DATE_CORRECTED_EVENT = "end_date_corrected"
 PARTICIPANT_TABLES = "Participants par "
 HTML_AGAINST_TEXT = Voices(
     said="la partie HTML disait",
@@ -302,7 +319,10 @@ class Change:
         if table.startswith(_OUTCOME_TABLES):
             return self.family is Family.DECLARATION
         if table.startswith(_STAGE_TABLE):
-            return False
+            # An end known then and corrected since across the month's last day moves the lot's
+            # stage at the end of the month (``summaries._ended_by_then``); nothing else recorded
+            # since does: the stage then is its history's, or its dates' as known then.
+            return self.event == END_DATE_CORRECTED_EVENT
         if table.startswith(_PEOPLE_TABLES):
             return self.family is Family.DECLARATION
         if table == _CLAUSE_TABLE:
@@ -537,15 +557,49 @@ def check_summary_email(
         read = _with_pending_paragraph(email.body_text, printed)
     differences = compare_figures(figure_lines(summary), read) + compare_tables(truth, sent)
     ruled: list[str] = []
+    compared_sent = sent
+    renames = renamed_since(session, email.created_at) if differences else []
+    if renames:
+        # A company renamed since (``clauses company edit --name``): the email gave its name of
+        # then, the data give today's. Read with today's names, what differs no more is the
+        # rename, one remark naming it; the HTML part is still compared as sent.
+        renamed_read = {label: _renamed(value, renames) for label, value in read.items()}
+        renamed_sent = [_renamed_table(table, renames) for table in sent]
+        before = compare_figures(figure_lines(summary), renamed_read) + compare_tables(
+            truth, renamed_sent
+        )
+        if len(before) < len(differences):
+            ruled.append(_rename_remark(renames, read, sent, settings.zone))
+            differences, read = before, renamed_read
+            sent_by_title = {t.title: t for t in renamed_sent}
+            compared_sent = renamed_sent
     # Each older rule's reading only for an email that may have been written before the rule
     # (``domain.summary_rules``): in one written since, the older wording is a problem.
     older_rule = email.written_before
+    staged = (
+        summaries.as_before_stage_by_end(summary)
+        if differences and older_rule(STAGE_BY_END)
+        else None
+    )
+    if staged is not None:
+        # Written before a lot ended before the month's last day, its end recorded after the
+        # month, counted « suivi et bilan » (6 December 2026): its stage was its history's then.
+        old_truth = _references(staged)
+        before = compare_figures(figure_lines(staged), read) + compare_tables(
+            old_truth, compared_sent
+        )
+        if len(before) < len(differences):
+            ruled.append(_stage_by_end_remark(differences, before, summary))
+            differences, by_title = before, {t.title: t for t in old_truth}
+            summary = staged
     uncounted = _unasked_uncounted(summary) if differences and older_rule(UNASKED_COUNTED) else None
     if uncounted is not None:
         # Written before a declaration recorded for a month not asked of its company counted
         # among the expected and the received: compared with what the older count printed.
         old_truth = _references(uncounted)
-        before = compare_figures(figure_lines(uncounted), read) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(uncounted), read) + compare_tables(
+            old_truth, compared_sent
+        )
         if len(before) < len(differences):
             ruled.append(_unasked_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
@@ -555,7 +609,9 @@ def check_summary_email(
         # Written before lots past their planned end were followed: compared with what the
         # older rule printed, the other differences are still reported as they are.
         old_truth = _references(older)
-        before = compare_figures(figure_lines(older), read) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(older), read) + compare_tables(
+            old_truth, compared_sent
+        )
         if len(before) < len(differences):
             ruled.append(_past_planned_end_remark(differences, before, summary))
             differences, by_title = before, {t.title: t for t in old_truth}
@@ -565,7 +621,9 @@ def check_summary_email(
         # December 2026): it was counted among the « clauses achevées avant » the month.
         counted = replace(summary, terminated_listed=False)
         old_truth = _references(counted)
-        before = compare_figures(figure_lines(counted), read) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(counted), read) + compare_tables(
+            old_truth, compared_sent
+        )
         if len(before) < len(differences):
             terminated = summary.terminated_clauses
             lots = ", ".join(f"n° {c.clause_id}" for c in terminated)
@@ -586,7 +644,9 @@ def check_summary_email(
         # Written before a terminated lot's time was counted against its planned end: compared
         # with what the older rule printed, the other differences are reported as usual.
         old_truth = _references(ended)
-        before = compare_figures(figure_lines(ended), read) + compare_tables(old_truth, sent)
+        before = compare_figures(figure_lines(ended), read) + compare_tables(
+            old_truth, compared_sent
+        )
         if len(before) < len(differences):
             ruled.append(_terminated_remark(differences, before, summary, ended))
             differences, by_title = before, {t.title: t for t in old_truth}
@@ -597,7 +657,7 @@ def check_summary_email(
         # older rules above (an email may predate several), the rest reported as usual.
         old_truth = _references(compared, confirm_pace=False)
         before = compare_figures(figure_lines(compared, confirm_pace=False), read) + compare_tables(
-            old_truth, sent
+            old_truth, compared_sent
         )
         if len(before) < len(differences):
             ruled.append(_unconfirmed_remark(differences, before))
@@ -624,6 +684,36 @@ def check_summary_email(
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
         [Finding(CHECK_SUMMARY, subject, r) for r in remarks],
     )
+
+
+def _renamed(text: str, renames: list[Rename]) -> str:
+    """``text`` with each company's name of then replaced by today's, as a whole name only."""
+    for rename in renames:
+        whole = re.compile(rf"(?<![\w'’]){re.escape(rename.before)}(?![\w'’])")
+        text = whole.sub(rename.after.replace("\\", "\\\\"), text)
+    return text
+
+
+def _renamed_table(table: SentTable, renames: list[Rename]) -> SentTable:
+    return replace(
+        table, rows=tuple(tuple(_renamed(cell, renames) for cell in row) for row in table.rows)
+    )
+
+
+def _rename_remark(
+    renames: list[Rename], read: dict[str, str], sent: list[SentTable], zone: ZoneInfo
+) -> str:
+    """« nom de l'entreprise changé le 5 avril 2027 : « GIB Insertion » s'appelle désormais
+    « GIB Insertion (EI) » ; le courriel donnait son nom d'alors »: the renames the email's
+    figures or tables named."""
+    said = " ".join([*read.values(), *(c for t in sent for row in t.rows for c in row)])
+    named = [r for r in renames if _renamed(said, [r]) != said] or renames
+    words = " ; ".join(
+        f"nom de l'entreprise changé le {french_date(r.at.astimezone(zone).date())} : "
+        f"«\u00a0{r.before}\u00a0» s'appelle désormais «\u00a0{r.after}\u00a0»"
+        for r in named
+    )
+    return f"{words} ; le courriel donnait {'son nom' if len(named) == 1 else 'leurs noms'} d'alors"
 
 
 #: Before 6 December 2026, the declarations of earlier months not due yet were a paragraph
@@ -851,6 +941,33 @@ def _unconfirmed_remark(differences: list[Difference], before: list[Difference])
     )
 
 
+def _stage_by_end_remark(
+    differences: list[Difference], before: list[Difference], summary: summaries.MonthlySummary
+) -> str:
+    """The differences the older stage of the lots ended before the month's last day explains
+    (``summaries.as_before_stage_by_end``), naming the lots with their end and their stage
+    then."""
+    gone = [d for d in differences if d not in before]
+    ended = summary.ended_since
+    named = ", ".join(
+        f"n° {e.clause_id} (« {category_label(STAGE_LABELS, e.stage)} », fin d'exécution le "
+        f"{e.end_date:%d/%m/%Y})"
+        for e in ended[:_NAMED_CHANGES]
+    )
+    more = len(ended) - _NAMED_CHANGES
+    if more > 0:
+        named += f" et {more} autre{'s' if more > 1 else ''}"
+    one = len(ended) == 1
+    return (
+        f"{_differences(gone)} : écrite avant que les synthèses comptent à l'étape « suivi et "
+        "bilan » une clause dont la fin d'exécution, enregistrée après le mois, tombe avant "
+        "son dernier jour, comme « Avancement par clause » la lit (6 décembre 2026) : "
+        f"{'la clause' if one else 'les clauses'} {named} "
+        f"{'y était comptée' if one else 'y étaient comptées'} à l'étape que son historique "
+        "disait à la fin du mois"
+    )
+
+
 def _unasked_uncounted(summary: summaries.MonthlySummary) -> summaries.MonthlySummary | None:
     """``summary`` as counted before 6 December 2026, when a declaration recorded for a month not
     asked of its company (before its first month on the lot, after its last, spent entirely
@@ -885,7 +1002,7 @@ def _unasked_remark(
         "les reçues une déclaration enregistrée pour un mois non demandé à son entreprise "
         "(avant son premier mois sur le lot, après son dernier, suspendu en entier, ou après la "
         "fin prévue de son lot, sa fin réelle non enregistrée), comme "
-        f"le fait « clauses declaration list » (6 décembre 2026) : {count} "
+        f"le fait « clauses declaration list » (6 décembre 2026) : {french_number(count)} "
         f"{'déclaration y était comptée' if one else 'déclarations y étaient comptées'} "
         "dans les heures, non parmi les attendues"
     )
@@ -1017,7 +1134,7 @@ def _differences(found: list[Difference], *, said_only: bool = False) -> str:
     example = found[0].said_only() if said_only else found[0].sentence()
     if count == 1:
         return f"1 différence ({example})"
-    return f"{count} différences (dont {example})"
+    return f"{french_number(count)} différences (dont {example})"
 
 
 def _named(changes: list[Change]) -> str:
@@ -1112,30 +1229,68 @@ def _written_summaries(session: Session) -> dict[str, list[_Written]]:
 _RECIPIENT_AT = len("summary:2027-02:")
 
 
+def _arrived_after_summary(
+    declarations: list[DeclarationFacts], written: dict[str, list[_Written]]
+) -> set[summaries.MonthKey]:
+    """The company's months among ``declarations`` recorded (or corrected, or cancelled) after
+    the first summary of their month or a later one was written: the only ones an email can say
+    arrived since its previous summary. A few among every declaration of the territory, whose
+    ladders ``summaries.called_months`` then reads."""
+    first: dict[str, datetime] = {}
+    for rows in written.values():
+        for row in rows:
+            if row.month_key not in first or row.at < first[row.month_key]:
+                first[row.month_key] = row.at
+    # The earliest summary of each month or a later one: a suffix minimum over the months.
+    earliest: list[tuple[str, datetime]] = []
+    for month_key in sorted(first, reverse=True):
+        at = first[month_key] if not earliest else min(first[month_key], earliest[-1][1])
+        earliest.append((month_key, at))
+    earliest.reverse()
+    keys = [m for m, _ in earliest]
+    found: set[summaries.MonthKey] = set()
+    for facts in declarations:
+        index = bisect_left(keys, f"{facts.month:%Y-%m}")
+        if index == len(keys):
+            continue
+        since = earliest[index][1]
+        instants = [facts.recorded_at, *(r.at for r in facts.recordings)]
+        if facts.cancelled_at is not None:
+            instants.append(facts.cancelled_at)
+        if any(at > since for at in instants):
+            found.add((facts.clause_id, facts.company_id, facts.month))
+    return found
+
+
 @dataclass(frozen=True)
 class _Told:
     """What ``_since_last_findings`` reads for every email, read once per audit: the summary
     emails by key (the previous one's printed cumul), every declaration with its history, the
     summaries written by recipient (``_written_summaries``), the months claimed as not sent up
-    to the last email and every declared lot's label."""
+    to the last email, every declared lot's label, and the called months of the declarations
+    recorded after a summary of their month was written: those an email may say arrived since
+    its previous one, late or not (``summaries.called_months``)."""
 
     emails: dict[str, SummaryEmail]
     declarations: list[DeclarationFacts]
     written: dict[str, list[_Written]] = field(default_factory=dict)
     skipped: dict[date, datetime] = field(default_factory=dict)
     labels: dict[int, str] = field(default_factory=dict)
+    called: dict[summaries.MonthKey, summaries.CalledMonth] = field(default_factory=dict)
 
     @classmethod
     def read(
         cls, session: Session, emails: list[SummaryEmail], declarations: list[DeclarationFacts]
     ) -> _Told:
         latest = max(e.created_at for e in emails)
+        written = _written_summaries(session)
         return cls(
             {e.key: e for e in emails},
             declarations,
-            _written_summaries(session),
+            written,
             summaries.skipped_months(session, latest),
             summaries.lot_labels(session, (f.clause_id for f in declarations)),
+            summaries.called_months(session, _arrived_after_summary(declarations, written)),
         )
 
     def of(self, buyer_id: int | None) -> list[DeclarationFacts]:
@@ -1191,6 +1346,38 @@ def _figures_of(said: str) -> list[str]:
     return _NUMBER.findall(_LEFT_ON.sub("", said))
 
 
+#: What a notice says of lateness: « en retard », « sans retard » (``changes_notice``).
+_LATENESS = re.compile(r"\b(?:en|sans) retard\b")
+
+
+def _same_facts(said: str, expected: str) -> bool:
+    """Whether a notice says what another does: the same figures in the same order
+    (``_figures_of``), and the same « en retard » and « sans retard » in the same order: a
+    declaration said late that arrived on time is a fact wrong, not a word rewritten."""
+    return _figures_of(said) == _figures_of(expected) and _LATENESS.findall(
+        said
+    ) == _LATENESS.findall(expected)
+
+
+def _on_time_remark(since: summary_email.SinceLast, zone: ZoneInfo, expected: str) -> str:
+    """An email written before ``ARRIVALS_LATE_OR_NOT`` that said « en retard » of every
+    declaration arrived since: which of them arrived before the date their company was held to,
+    and what it would say now."""
+    # Those nothing says of (``late`` None) are not named: the email erred on none of them.
+    on_time = [a for a in since.arrivals if a.late is False]
+    named = " ; ".join(
+        f"celle {month_phrase(a.month)} de {a.company} (clause n° {a.clause_id}), arrivée le "
+        f"{french_date(a.arrived_at.astimezone(zone).date())}"
+        for a in on_time
+    )
+    which = "une déclaration arrivée" if len(on_time) == 1 else "des déclarations arrivées"
+    wrong = f"elle dit en retard {which} sans retard, {named} ; " if on_time else ""
+    return (
+        "écrite avant que les synthèses disent « en retard » des seules déclarations arrivées "
+        f"après la date due (6 décembre 2026) : {wrong}elle dirait aujourd'hui « {expected} »"
+    )
+
+
 _CUMUL = "Heures cumulées depuis le début"
 _MONTH_HOURS = "Heures réalisées dans le mois"
 
@@ -1225,11 +1412,17 @@ def _since_last_findings(
     moment = email.created_at
     previous = told.previous(email)
     since = summaries.since_last(
-        summary, told.of(email.buyer_id), previous, moment, told.skipped_by(moment), told.labels
+        summary,
+        told.of(email.buyer_id),
+        previous,
+        moment,
+        told.skipped_by(moment),
+        told.labels,
+        told.called,
     )
     said = printed_since(email.body_text)
     expected = expected_since(summary, since)
-    if _figures_of(said) != _figures_of(expected):
+    if not _same_facts(said, expected):
         older = not said or said.startswith(_OLDER_OPENING)
         if older and email.written_before(SINCE_LAST_NAMED):
             return [], [
@@ -1237,8 +1430,10 @@ def _since_last_findings(
                 "déclarations arrivées en retard et les synthèses non envoyées (6 décembre "
                 f"2026) : elle dirait aujourd'hui « {expected or 'rien'} »"
             ]
-        if email.written_before(SINCE_LAST_ZERO_ARRIVALS) and _figures_of(said) == _figures_of(
-            expected_since(summary, summaries.as_before_zero_arrivals(since))
+        # Every arrival said « en retard », as the rules before ``ARRIVALS_LATE_OR_NOT`` did.
+        all_late = summaries.as_before_on_time_arrivals(since)
+        if email.written_before(SINCE_LAST_ZERO_ARRIVALS) and _same_facts(
+            said, expected_since(summary, summaries.as_before_zero_arrivals(all_late))
         ):
             # Written before arrivals at 0 h were named: the older reading, a remark.
             return [], [
@@ -1246,6 +1441,12 @@ def _since_last_findings(
                 "0 h et disent d'une arrivée en retard puis corrigée les heures avec lesquelles "
                 f"elle est arrivée (6 décembre 2026) : elle dirait aujourd'hui « {expected} »"
             ]
+        if email.written_before(ARRIVALS_LATE_OR_NOT) and _same_facts(
+            said, expected_since(summary, all_late)
+        ):
+            # Written before an arrival was said late only when it was: a remark naming those
+            # it called late wrongly, which its reader may have held against their company.
+            return [], [_on_time_remark(since, summary.zone, expected)]
         return [f"elle dit « {said or 'rien'} » de ce qui a changé depuis la synthèse "
                 f"précédente, les données « {expected or 'rien'} »"], []  # fmt: skip
     if previous is None:
@@ -1267,9 +1468,9 @@ def _since_last_findings(
     if was + month + listed == cumul:
         return [], []
     return [
-        f"son cumul ({cumul} h) n'est pas celui de la synthèse précédente ({was} h, "
-        f"{before.key}) plus les heures du mois ({month} h) et celles qu'elle nomme "
-        f"({listed} h)"
+        f"son cumul ({french_hours(cumul)}) n'est pas celui de la synthèse précédente "
+        f"({french_hours(was)}, {before.key}) plus les heures du mois ({french_hours(month)}) "
+        f"et celles qu'elle nomme ({french_hours(listed)})"
     ], []
 
 
