@@ -74,7 +74,11 @@ def default_handlers() -> Handlers:
         # The recording as a whole, once every month's handlers above ran: a buyer whose alert
         # named months received together (a file, the company's page) is told once, of all.
         DeclarationsRecorded: [late_declaration_notices.tell_buyer],
-        ClauseReopened: [notices.notify_reopened, reminders.rearm_lot],
+        ClauseReopened: [
+            notices.notify_reopened,
+            reminders.rearm_lot,
+            receipt_withdrawals.rewrite_after_reopened,
+        ],
         # The buyer's corrected notice and the newcomers' welcomes first; then each company
         # already welcomed whose welcome no longer holds (dates, its role or hours). Corrected
         # during the works, the companies joining are armed from their first month (and every
@@ -83,6 +87,7 @@ def default_handlers() -> Handlers:
             notices.correct_award,
             reminders.rearm_lot,
             award_company_notices.tell_companies,
+            receipt_withdrawals.rewrite_after_award_corrected,
         ],
         # A company with nobody to write to gets a correspondent: its waiting parties are armed.
         CorrespondentAdded: [reminders.arm_company],

@@ -208,6 +208,11 @@ def test_a_renamed_company_keeps_its_history_in_summaries_replays_and_audit(
     # March's cumul, April's 135 h, February's 70 h cancelled.
     assert cumul(april.body_text) == cumul(march.body_text) + 135 - 70
 
+    # The cancellation asked February again with a new call (its call of March, reminders and
+    # alert never left the outbox: the declaration withdrew them): the summaries written before
+    # say it as it was then, « manquante » in February's, « arrivée » late in March's.
+    assert problems(app) == []
+
     # The replay of March at its moment gives its email's sentence and figures.
     clock.set(paris(date(2027, 6, 4), 12))
     replay = summary_cli(
@@ -295,7 +300,7 @@ def test_a_correction_cancelled_then_declared_again_is_not_to_validate(
     section = section.split(" == ")[0]
     assert "a corrigé en ligne sa déclaration d'avril 2026 le 4 mai 2026 : 110,75 h → " in section
     assert (
-        "Cette déclaration a été annulée depuis, le 4 mai 2026, puis déclarée de nouveau le "
+        "J'ai annulé cette déclaration le 4 mai 2026 ; le mois a été déclaré de nouveau le "
         "4 mai 2026 : 140 h."
     ) in section, section
     assert f"--company {holder_id} --month 04/2026" not in text, text

@@ -210,7 +210,7 @@ def test_two_criteria_for_one_new_person_or_none_at_all_are_named_by_line_and_co
         nb(
             f"rempli.csv, ligne {second}, colonne « Critère d'éligibilité » : participant "
             f"« P-NEW-1 » : « {RSA} » ici mais « {LONG} » ligne {first} ; une personne n'a qu'un "
-            "critère d'éligibilité : inscrivez le même sur ses deux lignes, ou sur une seule."
+            "critère d'éligibilité : inscrivez le même sur toutes ses lignes, ou sur une seule."
         )
         in text
     ), text

@@ -82,6 +82,7 @@ def test_two_companies_of_one_lot_under_one_heading_the_renamed_one_found_by_id(
     ) in text, text
     # Found by id: the renamed holder's month is still to validate, not « annulée depuis ».
     assert "annulée depuis" not in text
+    assert "J'ai annulé cette déclaration" not in text
     assert (
         f"clauses declaration validate --clause {clause_id} --company {holder_id} --month 04/2026"
     ) in text

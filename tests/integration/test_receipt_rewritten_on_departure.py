@@ -2,8 +2,8 @@
 same batch carried the receipt « Le mois suivant : avril 2027, à déclarer à partir du 30 avril
 2027 … » and the departure's email « Aucun mois après mars 2027 ne vous sera demandé »).
 
-Needs ``workflow/app/company_departures.py`` to call ``receipt_withdrawals.rewrite_for_departure``
-(/tmp/receipts-app_company_departures.patch). SQLite and PostgreSQL; the audit stays clean."""
+``workflow/app/company_departures.py`` calls ``receipt_withdrawals.rewrite_for_departure``.
+SQLite and PostgreSQL; the audit stays clean."""
 
 from __future__ import annotations
 

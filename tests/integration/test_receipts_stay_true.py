@@ -30,6 +30,7 @@ from workflow.app.audit import verify_database
 from workflow.app.clause_corrections import cancel_declaration
 from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
+from workflow.domain.vocabulary import PartyRole
 from workflow.services.outbox import OutboxState
 
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
@@ -223,4 +224,28 @@ def test_a_cancelled_declaration_corrected_before_says_when_it_was_received_and_
     assert said.replace(" h", "\u00a0h") in squash(visible(holder.body_html or ""))
     assert "reçue le 3 avril 2026 : 50\u00a0h" in squash(other.body_text)
     assert "corrigée" not in other.body_text
+    clean(app)
+
+
+def test_an_award_corrected_to_end_before_the_next_month_rewrites_the_receipt_waiting(
+    app: App, clock: Clock
+) -> None:
+    """The award recorded again with a planned end of 31 March (review: only the planned end's
+    own command rewrote the receipt): it no longer announces April."""
+    lot = march_declared(app, clock)
+    clock.set(utc(2026, 4, 3, 9))
+    clause_app.award_clause(
+        app,
+        str(lot.clause_id),
+        parties=(
+            clause_app.PartyChoice(str(lot.company_ids[0]), PartyRole.HOLDER, keep_recorded=True),
+        ),
+        start_date=date(2026, 3, 2),
+        planned_end_date=date(2026, 3, 31),
+        reason="avenant n° 2",
+    )
+    again = rewritten(app, "l'attribution du lot a été corrigée le 3 avril 2026")
+    for words in NEXT:
+        assert words not in again.body_text
+        assert words not in visible(again.body_html or "")
     clean(app)

@@ -128,7 +128,27 @@ def first_received(session: Session, event: DeclarationCancelled) -> datetime | 
     ``declaration`` row since the month's previous cancellation): a correction (the company's,
     or the facilitator's ``declaration import --replace``) keeps the declaration's number and
     moves its ``recorded_at`` to the correction, which is not when the company sent it. None
-    when the history says nothing of it (rows written before they were kept)."""
+    when the history says nothing of it (rows written before they were kept).
+
+    The lot's declarations are read once per cancellation in a transaction (``session.info``):
+    the buyer's notice (``late_declaration_notices.tell_cancelled``) and the company's email
+    (``_cancellation_email``) both ask it."""
+    transaction = session.get_transaction()
+    known = session.info.get(_FIRST_RECEIVED)
+    if transaction is None or known is None or known[0] is not transaction:
+        known = (transaction, {})
+        session.info[_FIRST_RECEIVED] = known
+    cancellations: dict[DeclarationCancelled, datetime | None] = known[1]
+    if event not in cancellations:
+        cancellations[event] = _first_received(session, event)
+    return cancellations[event]
+
+
+#: ``session.info`` key: the transaction, and ``first_received`` of each cancellation asked in it.
+_FIRST_RECEIVED = "cancellation_notices.first_received"
+
+
+def _first_received(session: Session, event: DeclarationCancelled) -> datetime | None:
     found = load_declarations(
         session, lots=union(select(Clause.id).where(Clause.id == event.clause_id)), lines=False
     )

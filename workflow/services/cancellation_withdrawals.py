@@ -44,6 +44,7 @@ from workflow.emails.cancellations import KEY_PREFIX, KIND, cancellation_key
 from workflow.emails.phrases import month_phrase, parse_hours
 from workflow.services.declaration_facts import CANCELLED_COUNTS, CANCELLED_REASON
 from workflow.services.declarations import DECLARATION_CANCELLED
+from workflow.services.history_companies import HistoryCompanies
 from workflow.services.outbox import NOT_LEFT, OutboxState, withdraw
 from workflow.services.stale_promises import AGAIN_MARK
 from workflow.settings import Settings
@@ -77,6 +78,7 @@ def replaced_cancellation(
     is known by its email's key (its number), else, with no email written (nobody with an
     address), by the name the row gives."""
     phrase = month_phrase(month)
+    companies = HistoryCompanies(session)
     for moment, text, whose in session.execute(
         select(ClauseHistory.at, ClauseHistory.reason, ClauseHistory.company_id)
         .where(
@@ -99,8 +101,14 @@ def replaced_cancellation(
                 )
             )
         )
-        # No email keyed by the company's number: the row's number (0029), else its name.
-        if not states and (found["company"] != company if whose is None else whose != company_id):
+        # No email keyed by the company's number: the row's number (0029), followed through
+        # the merges since (a company merged into this one kept its own number on its rows),
+        # else its name.
+        if not states and (
+            found["company"] != company
+            if whose is None
+            else whose != company_id and companies.now_of(whose, moment) != company_id
+        ):
             continue  # another company's month, or this one under a former name: none of ours
         hours = parse_hours(found["hours"])
         said = found["reason"]

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, CompoundSelect, select, true, union
 from sqlalchemy.orm import Session
 
+from workflow.adapters.batching import chunked, stream_rows
 from workflow.adapters.orm import (
     AwardParty,
     Buyer,
@@ -188,7 +191,7 @@ def load_declarations(
     lines: bool = True,
 ) -> Declarations:
     """Every declaration with its lines and its recordings, and every declaration cancelled:
-    five queries in all (four without the lines).
+    six queries in all (five without the lines), the history streamed (``attach_recordings``).
 
     With ``lots`` (``touched_lots``), only those lots, each with all its declarations and
     history. ``changed_after`` is ``lots=touched_lots(changed_after)``: the lots where a summary
@@ -245,119 +248,240 @@ def attach_recordings(session: Session, found: Declarations, clauses: ColumnElem
     a row written before it kept one, by a name the company had (``history_companies``): never
     another company of the lot, were it the only one left declaring that month. The rows before
     a cancellation of that month go to the cancelled declaration (``declaration_cancelled``,
-    read back into ``found.cancelled``)."""
+    read back into ``found.cancelled``).
+
+    The rows are streamed a lot at a time (by lot, then time): only one lot's rows are held, as
+    plain strings, never the whole history (millions of rows at 10^5 lots). The companies'
+    merges are read once before (one query for the numbers the rows keep); a lot with a row
+    that must be found among the lot's parties waits for a few hundred others, whose parties
+    are read in one query."""
     by_month: dict[tuple[int, str], list[DeclarationFacts]] = defaultdict(list)
     for facts in found.values():
         by_month[(facts.clause_id, month_phrase(facts.month))].append(facts)
-    history = session.execute(
+    events = ClauseHistory.event.in_([DECLARATION_EVENT, CANCELLED_EVENT])
+    companies = HistoryCompanies(session)
+    # Through the session, which writes first what it holds unwritten (the stream below reads
+    # on its connection).
+    companies.read_merges(
+        session.scalars(
+            select(ClauseHistory.company_id)
+            .where(events, clauses, ClauseHistory.company_id.is_not(None))
+            .distinct()
+        )
+    )
+    names_today = {facts.company_id: facts.company for facts in found.values()}
+    lots = _LotRecordings(by_month, names_today, companies)
+    waiting: list[list[_Row]] = []
+    parties: dict[int, list[tuple[int, str]]] = {}
+    history = stream_rows(
+        session,
         select(
             ClauseHistory.id, ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.event,
             ClauseHistory.reason, ClauseHistory.company_id,
         )
-        .where(ClauseHistory.event.in_([DECLARATION_EVENT, CANCELLED_EVENT]), clauses)
-        .order_by(ClauseHistory.at, ClauseHistory.id)
-    ).all()  # fmt: skip
-    companies = HistoryCompanies(session)
-    companies.read_merges({row[5] for row in history if row[5] is not None})
-    # Each row's company: its number today, or (no number, none found by name) the name the
-    # row wrote. A row without a number is matched among the month's companies: those that
-    # declared it and those the rows with a number name.
-    numbered: dict[tuple[int, str], set[int]] = defaultdict(set)
-    parsed_rows: list[tuple[int, int, datetime, str, re.Match[str], int | None]] = []
-    for history_id, clause_id, at, event, reason, company_id in history:
-        said = (CANCELLED_REASON if event == CANCELLED_EVENT else RECORDED_REASON).fullmatch(
-            reason or ""
-        )
-        if said is None:
-            continue
-        now_of = None if company_id is None else companies.now_of(company_id, _utc(at))
-        if now_of is not None:
-            numbered[(clause_id, said["month"])].add(now_of)
-        parsed_rows.append((history_id, clause_id, _utc(at), event, said, now_of))
-    names_today = {facts.company_id: facts.company for facts in found.values()}
-
-    def whose(clause_id: int, said: re.Match[str], now_of: int | None) -> int | str:
-        if now_of is not None:
-            return now_of
-        candidates = {f.company_id: f.company for f in by_month.get((clause_id, said["month"]), [])}
-        for other in numbered.get((clause_id, said["month"]), ()):
-            candidates.setdefault(other, names_today.get(other, ""))
-        chosen = companies.by_name(said["company"], list(candidates.items()))
-        if chosen is None:
-            # A company whose month is gone (cancelled), its rows all written before they kept
-            # its number: among the lot's parties, by a name it had.
-            parties = lot_parties(clause_id)
-            chosen = companies.by_name(said["company"], parties) if parties else None
-        return said["company"] if chosen is None else chosen
-
-    party_cache: dict[int, list[tuple[int, str]]] = {}
-
-    def lot_parties(clause_id: int) -> list[tuple[int, str]]:
-        if clause_id not in party_cache:
-            party_cache[clause_id] = [
-                (company_id, name)
-                for company_id, name in session.execute(
-                    select(AwardParty.company_id, Company.name)
-                    .join(Company, Company.id == AwardParty.company_id)
-                    .where(AwardParty.clause_id == clause_id)
-                    .distinct()
-                )
-            ]
-        return party_cache[clause_id]
-
-    # The recordings of each (clause, month, company) since its last cancellation.
-    pending: dict[tuple[int, str, int | str], list[Recording]] = defaultdict(list)
-    for history_id, clause_id, at, event, said, now_of in parsed_rows:
-        key = (clause_id, said["month"], whose(clause_id, said, now_of))
-        if event == CANCELLED_EVENT:
-            cancelled = _cancelled_facts(history_id, clause_id, at, said, pending.pop(key, []))
-            if isinstance(key[2], int):
-                cancelled.company_id = key[2]
-            found.cancelled.append(cancelled)
-            continue
-        hours = parse_hours(said["hours"])
-        if hours is None:
-            continue
-        pending[key].append(Recording(history_id, at, hours, said["counts"], said["motif"]))
-    for (clause_id, month, company), recordings in pending.items():
-        chosen = [
-            c for c in by_month.get((clause_id, month), []) if company in (c.company_id, c.company)
-        ]
-        # A row naming the company by its name (not found by number): only today's name of a
-        # single declaration of the month, never a company chosen for being the only one.
-        if len(chosen) == 1:
-            chosen[0].recordings.extend(recordings)
-            chosen[0].recordings.sort(key=lambda r: (r.at, r.history_id))
+        .where(events, clauses)
+        .order_by(ClauseHistory.clause_id, ClauseHistory.at, ClauseHistory.id),
+    )  # fmt: skip
+    for lot in _by_lot(history, companies):
+        if not lots.attach(lot, parties):
+            waiting.append(lot)
+            if len(waiting) >= _WAITING_LOTS:
+                _attach_waiting(session, lots, waiting, parties)
+    _attach_waiting(session, lots, waiting, parties)
+    # In the order they were cancelled, as one read in time order gave them.
+    found.cancelled.extend(
+        sorted(lots.cancelled, key=lambda c: (c.cancelled_at or _EPOCH, c.cancelled_by or 0))
+    )
     if found.cancelled:
         _complete_cancelled(session, found, companies)
 
 
-def _cancelled_facts(
-    history_id: int,
-    clause_id: int,
-    at: datetime,
-    cancelled: re.Match[str],
-    recordings: list[Recording],
-) -> DeclarationFacts:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: How many lots wait for their parties to be read together.
+_WAITING_LOTS = 500
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A history row of a declaration or of its cancellation, as plain strings."""
+
+    history_id: int
+    clause_id: int
+    at: datetime
+    cancelled: bool
+    month: str
+    company: str
+    hours: str
+    counts: str | None
+    motif: str | None
+    #: The cancelled declaration's number (a cancellation's row), else 0.
+    declaration_id: int
+    #: The company that holds today the row's number, None for a row without one.
+    now_of: int | None
+
+
+def _by_lot(history: Iterable[Any], companies: HistoryCompanies) -> Iterator[list[_Row]]:
+    """The rows read (by lot, then time), one lot's at a time; a row that says nothing readable
+    is left out."""
+    lot: list[_Row] = []
+    for history_id, clause_id, at, event, reason, company_id in history:
+        if lot and lot[0].clause_id != clause_id:
+            yield lot
+            lot = []
+        cancelled = event == CANCELLED_EVENT
+        text = reason or ""
+        said = (CANCELLED_REASON if cancelled else RECORDED_REASON).fullmatch(text)
+        if said is None:
+            continue
+        moment = _utc(at)
+        if cancelled:
+            found = CANCELLED_COUNTS.search(text)
+            counts, motif, declaration_id = (found["counts"] if found else None), None, said["id"]
+        else:
+            counts, motif, declaration_id = said["counts"], said["motif"], "0"
+        lot.append(
+            _Row(
+                history_id, clause_id, moment, cancelled, said["month"], said["company"],
+                said["hours"], counts, motif, int(declaration_id),
+                None if company_id is None else companies.now_of(company_id, moment),
+            )
+        )  # fmt: skip
+    if lot:
+        yield lot
+
+
+def _attach_waiting(
+    session: Session,
+    lots: _LotRecordings,
+    waiting: list[list[_Row]],
+    parties: dict[int, list[tuple[int, str]]],
+) -> None:
+    """The lots that waited for their parties: those parties in one query, then each lot."""
+    if not waiting:
+        return
+    clause_ids = sorted({lot[0].clause_id for lot in waiting})
+    for clause_id in clause_ids:
+        parties[clause_id] = []
+    for chunk in chunked(clause_ids):
+        for clause_id, company_id, name in session.execute(
+            select(AwardParty.clause_id, AwardParty.company_id, Company.name)
+            .join(Company, Company.id == AwardParty.company_id)
+            .where(AwardParty.clause_id.in_(chunk))
+            .distinct()
+            .order_by(AwardParty.clause_id, AwardParty.company_id)
+        ):
+            parties[clause_id].append((company_id, name))
+    for lot in waiting:
+        lots.attach(lot, parties)
+    waiting.clear()
+    parties.clear()
+
+
+class _LotRecordings:
+    """Attaches one lot's rows at a time to the declarations they tell of."""
+
+    def __init__(
+        self,
+        by_month: dict[tuple[int, str], list[DeclarationFacts]],
+        names_today: dict[int, str],
+        companies: HistoryCompanies,
+    ) -> None:
+        self.by_month = by_month
+        self.names_today = names_today
+        self.companies = companies
+        self.cancelled: list[DeclarationFacts] = []
+
+    def attach(self, lot: list[_Row], parties: dict[int, list[tuple[int, str]]]) -> bool:
+        """The lot's rows attached; False (nothing done) when a row must be found among the
+        lot's parties and ``parties`` does not have them yet."""
+        clause_id = lot[0].clause_id
+        # A row without a number is matched among the month's companies: those that declared
+        # it and those the rows with a number name.
+        numbered: dict[str, set[int]] = defaultdict(set)
+        for row in lot:
+            if row.now_of is not None:
+                numbered[row.month].add(row.now_of)
+        keys: list[int | str] = []
+        for row in lot:
+            whose = self._whose(row, numbered, parties)
+            if whose is None:
+                return False
+            keys.append(whose)
+        # The recordings of each (month, company) since its last cancellation.
+        pending: dict[tuple[str, int | str], list[Recording]] = defaultdict(list)
+        for row, company in zip(lot, keys, strict=True):
+            key = (row.month, company)
+            if row.cancelled:
+                cancelled = _cancelled_facts(row, pending.pop(key, []))
+                if isinstance(company, int):
+                    cancelled.company_id = company
+                self.cancelled.append(cancelled)
+                continue
+            hours = parse_hours(row.hours)
+            if hours is None:
+                continue
+            pending[key].append(Recording(row.history_id, row.at, hours, row.counts, row.motif))
+        for (month, company), recordings in pending.items():
+            chosen = [
+                c
+                for c in self.by_month.get((clause_id, month), [])
+                if company in (c.company_id, c.company)
+            ]
+            # A row naming the company by its name (not found by number): only today's name of
+            # a single declaration of the month, never a company chosen for being the only one.
+            if len(chosen) == 1:
+                chosen[0].recordings.extend(recordings)
+                chosen[0].recordings.sort(key=lambda r: (r.at, r.history_id))
+        return True
+
+    def _whose(
+        self,
+        row: _Row,
+        numbered: dict[str, set[int]],
+        parties: dict[int, list[tuple[int, str]]],
+    ) -> int | str | None:
+        """The row's company: its number today, or (no number, none found by name) the name the
+        row wrote; None when the lot's parties are needed and not read yet."""
+        if row.now_of is not None:
+            return row.now_of
+        candidates = {
+            f.company_id: f.company for f in self.by_month.get((row.clause_id, row.month), [])
+        }
+        for other in numbered.get(row.month, ()):
+            candidates.setdefault(other, self.names_today.get(other, ""))
+        chosen = self.companies.by_name(row.company, list(candidates.items()), at=row.at)
+        if chosen is None:
+            # A company whose month is gone (cancelled), its rows all written before they kept
+            # its number: among the lot's parties, by a name it had.
+            if row.clause_id not in parties:
+                return None
+            lot_parties = parties[row.clause_id]
+            chosen = (
+                self.companies.by_name(row.company, lot_parties, at=row.at) if lot_parties else None
+            )
+        return row.company if chosen is None else chosen
+
+
+def _cancelled_facts(row: _Row, recordings: list[Recording]) -> DeclarationFacts:
     """A cancelled declaration as its history gives it; its company and buyer numbers are
     filled by ``_complete_cancelled``."""
-    hours = parse_hours(cancelled["hours"])
+    hours = parse_hours(row.hours)
     last = recordings[-1] if recordings else None
-    counts = CANCELLED_COUNTS.search(cancelled.string)
     return DeclarationFacts(
-        id=int(cancelled["id"]),
-        clause_id=clause_id,
+        id=row.declaration_id,
+        clause_id=row.clause_id,
         company_id=0,
-        company=cancelled["company"],
+        company=row.company,
         buyer_id=0,
         buyer="",
-        month=_month_of(cancelled["month"]),
+        month=_month_of(row.month),
         total_hours=hours if hours is not None else (last.hours if last else Decimal(0)),
-        recorded_at=last.at if last is not None else at,
+        recorded_at=last.at if last is not None else row.at,
         recordings=recordings,
-        cancelled_at=at,
-        cancelled_by=history_id,
-        cancelled_counts=counts["counts"] if counts else None,
+        cancelled_at=row.at,
+        cancelled_by=row.history_id,
+        cancelled_counts=row.counts,
     )
 
 
@@ -385,7 +509,9 @@ def _complete_cancelled(session: Session, found: Declarations, companies: Histor
             )
         ]
         for facts in unnumbered:
-            facts.company_id = companies.by_name(facts.company, everyone) or 0
+            facts.company_id = (
+                companies.by_name(facts.company, everyone, at=facts.cancelled_at) or 0
+            )
     buyers = {
         clause_id: (buyer_id, name)
         for clause_id, buyer_id, name in session.execute(

@@ -772,8 +772,8 @@ def _check_criteria(
                     column,
                     f"participant « {line.reference} » : « {CRITERION_LABELS[line.criterion]} » "
                     f"ici mais « {CRITERION_LABELS[earlier[0]]} » ligne {earlier[1]} ; une "
-                    "personne n'a qu'un critère d'éligibilité : inscrivez le même sur ses deux "
-                    "lignes, ou sur une seule.",
+                    "personne n'a qu'un critère d'éligibilité : inscrivez le même sur toutes "
+                    "ses lignes, ou sur une seule.",
                 )
             )
     for group in groups:

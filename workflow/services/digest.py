@@ -143,7 +143,7 @@ from workflow.emails.digest import (
 from workflow.emails.ladder import KINDS as LADDER_KINDS
 from workflow.emails.ladder import late_days_context, step_label, step_participle
 from workflow.emails.phrases import month_phrase
-from workflow.services.declaration_facts import CANCELLED_EVENT, CANCELLED_REASON
+from workflow.services.declaration_facts import CANCELLED_EVENT, CANCELLED_REASON, RECORDED_REASON
 from workflow.services.departed_months import not_after_departure
 from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
 from workflow.services.held_notices import waiting_by_buyer
@@ -2608,7 +2608,7 @@ def _correcting_companies(
             now_of = companies.now_of(c.company_id, c.at)
             match = next((found for found in candidates if found[0] == now_of), None)
         else:
-            chosen = companies.by_name(c.company, candidates)
+            chosen = companies.by_name(c.company, candidates, at=c.at)
             match = next((found for found in candidates if found[0] == chosen), None)
         if match is not None:
             whose[(clause_id, c.month, c.company, c.company_id)] = match
@@ -2659,33 +2659,63 @@ def _cancelled_since(
     if not rows:
         return {}
     companies = HistoryCompanies(session)
+    parties = _lot_companies(session, rows)
     found: dict[tuple[int, datetime, date, str, int | None], _CancelledSince] = {}
     for clause_id, c in told:
+        lot_rows = rows.get(clause_id)
+        if not lot_rows:
+            continue
         mine = companies.now_of(c.company_id, c.at) if c.company_id is not None else None
-        names = {c.company}
         if mine is None and (today := whose.get((clause_id, c.month, c.company, None))):
             mine = today[0]
-        if mine is not None:
-            names |= companies.names([mine])[mine]
-        for at, month, name, company_id in rows.get(clause_id, []):
+        for at, month, name, company_id in lot_rows:
             if month != c.month or at <= c.at:
                 continue
-            if company_id is not None and mine is not None:
+            if mine is None:
+                same = name == c.company
+            elif company_id is not None:
                 same = companies.now_of(company_id, at) == mine
             else:
-                same = name in names
+                # A row written before it kept a number: by the name the company had then,
+                # no other company of the lot having it then.
+                same = companies.by_name(name, parties.get(clause_id, []), at=at) == mine
             if same:
                 found[(clause_id, c.at, c.month, c.company, c.company_id)] = _CancelledSince(
-                    at, _declared_after(session, clause_id, mine, c.month, at)
+                    at,
+                    _declared_after(
+                        session, companies, parties.get(clause_id, []), clause_id, mine, c.month, at
+                    ),
                 )
                 break
     return found
 
 
+def _lot_companies(session: Session, lots: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """The companies of each lot (number, name today): those an older history row may name."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    for chunk in _chunks(set(lots)):
+        for clause_id, company_id, name in session.execute(
+            select(AwardParty.clause_id, AwardParty.company_id, Company.name)
+            .join(Company, Company.id == AwardParty.company_id)
+            .where(AwardParty.clause_id.in_(chunk))
+            .order_by(AwardParty.clause_id, AwardParty.company_id)
+        ):
+            found.setdefault(clause_id, []).append((company_id, name))
+    return found
+
+
 def _declared_after(
-    session: Session, clause_id: int, company_id: int | None, month: date, at: datetime
+    session: Session,
+    companies: HistoryCompanies,
+    parties: Sequence[tuple[int, str]],
+    clause_id: int,
+    company_id: int | None,
+    month: date,
+    at: datetime,
 ) -> tuple[datetime, Decimal] | None:
-    """The month's declaration of the company if recorded after ``at``: when, its hours."""
+    """The month's declaration of the company if recorded after ``at``: when it was first
+    recorded after ``at`` (the lot's history; its ``recorded_at`` moves with each correction
+    since), its hours today."""
     if company_id is None:
         return None
     row = session.execute(
@@ -2696,19 +2726,41 @@ def _declared_after(
             Declaration.recorded_at > at,
         )
     ).first()
-    return None if row is None else (row[0], Decimal(row[1]))
+    if row is None:
+        return None
+    first = row[0]
+    for recorded, reason, whose in session.execute(
+        select(ClauseHistory.at, ClauseHistory.reason, ClauseHistory.company_id)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.event == _DECLARATION_EVENT,
+            ClauseHistory.at > at,
+        )
+        .order_by(ClauseHistory.at, ClauseHistory.id)
+    ):
+        said = RECORDED_REASON.fullmatch(reason or "")
+        if said is None or _month_of(said["month"]) != month:
+            continue
+        if whose is not None:
+            same = companies.now_of(whose, recorded) == company_id
+        else:
+            same = companies.by_name(said["company"], parties, at=recorded) == company_id
+        if same:
+            first = recorded
+            break
+    return first, Decimal(row[1])
 
 
 def _cancelled_words(cancelled: _CancelledSince, settings: Settings) -> str:
-    """« Cette déclaration a été annulée depuis, le 3 avril 2027, puis déclarée de nouveau le
-    4 avril 2027 : 140 h. »"""
+    """« J'ai annulé cette déclaration le 3 avril 2027 ; le mois a été déclaré de nouveau le
+    4 avril 2027 : 140 h. » (the month is declared again, not the declaration cancelled)."""
     day = french_date(local_date(cancelled.at, settings.zone))
-    words = f"Cette déclaration a été annulée depuis, le {day}"
+    words = f"J'ai annulé cette déclaration le {day}"
     if cancelled.declared_again is None:
         return words + "."
     again_at, hours = cancelled.declared_again
     again = french_date(local_date(again_at, settings.zone))
-    return f"{words}, puis déclarée de nouveau le {again} : {french_hours(hours)}."
+    return f"{words} ; le mois a été déclaré de nouveau le {again} : {french_hours(hours)}."
 
 
 def _parts(

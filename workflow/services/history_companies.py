@@ -97,6 +97,12 @@ class HistoryCompanies:
         # number -> its merges (record history id, instant, target), in writing order.
         self._merges: dict[int, list[tuple[int, datetime, int]]] = {}
         self._names: dict[int, set[str]] = {}
+        # number -> its renames and absorptions (record history id, instant, action, before,
+        # after), in writing order; and the names of today (``name_at``).
+        self._changes: dict[
+            int, list[tuple[int, datetime, str, dict[str, Any], dict[str, Any]]]
+        ] = {}
+        self._today: dict[int, str] = {}
 
     def read_merges(self, company_ids: Iterable[int]) -> None:
         """The merges of these numbers and of the companies they went into: one query per
@@ -158,17 +164,143 @@ class HistoryCompanies:
         return {cid: self._names[cid] for cid in company_ids}
 
     def by_name(
-        self, name: str, candidates: Collection[tuple[int, str]], *, today_first: bool = True
+        self,
+        name: str,
+        candidates: Collection[tuple[int, str]],
+        *,
+        today_first: bool = True,
+        at: datetime | None = None,
     ) -> int | None:
         """Among ``candidates`` (number, name today), the company a row written before 0029
-        names ``name``: the only one called so today, else the only one that had the name (a
-        rename, a merge); None when none did or two did (never one picked by chance)."""
+        names ``name``: with ``at`` (the row's instant), the only one called so at that instant
+        (``name_at``: a company that took the name since, or left it since, is not taken for
+        another); without, the only one called so today, else the only one that had the name
+        (a rename, a merge). None when none did or two did (never one picked by chance)."""
+        if at is not None:
+            then = {cid for cid, current in candidates if name in self.names_at(cid, at, current)}
+            return next(iter(then)) if len(then) == 1 else None
         today = {cid for cid, current in candidates if current == name}
         if today_first and len(today) == 1:
             return next(iter(today))
         ids = {cid for cid, _ in candidates}
         had = {cid for cid, names in self.names(ids).items() if name in names}
         return next(iter(had)) if len(had) == 1 else None
+
+    def read_changes(self, company_ids: Iterable[int]) -> None:
+        """The renames (``edit``), absorptions and merges of these numbers and of the companies
+        absorbed into them, for ``name_at``: one query per level of merges."""
+        todo = {cid for cid in company_ids if cid not in self._changes}
+        while todo:
+            for cid in todo:
+                self._changes[cid] = []
+            found: set[int] = set()
+            for chunk in chunked(sorted(todo)):
+                for row_id, entity_id, at, action, before, after in self._session.execute(
+                    select(
+                        RecordHistory.id,
+                        RecordHistory.entity_id,
+                        RecordHistory.at,
+                        RecordHistory.action,
+                        RecordHistory.before,
+                        RecordHistory.after,
+                    )
+                    .where(
+                        RecordHistory.entity == _COMPANY,
+                        RecordHistory.entity_id.in_(chunk),
+                        RecordHistory.action.in_([_EDIT, _ABSORB, _MERGE]),
+                    )
+                    .order_by(RecordHistory.id)
+                ):
+                    old, new = _json_object(before), _json_object(after)
+                    self._changes[entity_id].append((row_id, _aware(at), action, old, new))
+                    if action == _ABSORB:
+                        for side in (old, new):
+                            merged = side.get("from")
+                            source = merged.get("id") if isinstance(merged, dict) else None
+                            if isinstance(source, int) and source not in self._changes:
+                                found.add(source)
+            todo = found
+
+    def name_at(self, company_id: int, at: datetime) -> str | None:
+        """The company's own name at ``at``: today's, each rename made after ``at`` undone;
+        None when its number was then another company's (merged away since, SQLite giving a
+        deleted highest number again)."""
+        today = self._today_name(company_id)
+        return None if today is None else self._own_name_at(company_id, today, _aware(at))
+
+    def names_at(self, company_id: int, at: datetime, today: str | None = None) -> set[str]:
+        """The names the company answered to at ``at``: its own (``name_at``) and those of the
+        companies merged into it after ``at`` (each called then by its own name then: a row
+        written before the merge names the absorbed company)."""
+        if today is not None:
+            self._today.setdefault(company_id, today)
+        current = self._today_name(company_id) if today is None else today
+        if current is None:
+            return set()
+        return self._names_at(company_id, current, _aware(at), set())
+
+    def _names_at(
+        self, cid: int, current: str, at: datetime, seen: set[int], until: datetime | None = None
+    ) -> set[str]:
+        """``names_at``; ``until``: the instant the company was absorbed (``current``: its
+        name then), None for a company of today."""
+        seen.add(cid)
+        own = self._own_name_at(cid, current, at, until)
+        found = set() if own is None else {own}
+        for _, when, action, _, after in self._changes[cid]:
+            if action != _ABSORB or when < at or (until is not None and when > until):
+                continue
+            merged = after.get("from")
+            if not isinstance(merged, dict) or not isinstance(merged.get("name"), str):
+                continue
+            source = merged.get("id")
+            if isinstance(source, int) and source not in seen:
+                self.read_changes([source])
+                found |= self._names_at(source, merged["name"], at, seen, when)
+            else:
+                found.add(merged["name"])
+        return found
+
+    def _own_name_at(
+        self, cid: int, current: str, at: datetime, until: datetime | None = None
+    ) -> str | None:
+        self.read_changes([cid])
+        changes = self._changes[cid]
+        start = -1
+        if until is None:
+            # A merge of today's number is of the company that held it before (a merge deletes
+            # its source): today's company held the number only after it.
+            merges = [(row_id, when) for row_id, when, action, _, _ in changes if action == _MERGE]
+            if merges:
+                start, last = merges[-1]
+                if last >= at:
+                    return None
+        name = current
+        for row_id, when, action, before, _ in reversed(changes):
+            if row_id <= start or when < at:
+                break
+            if until is not None and when > until:
+                continue
+            if action == _EDIT and isinstance(before.get("name"), str):
+                name = before["name"]
+        return name
+
+    def _today_name(self, company_id: int) -> str | None:
+        if company_id not in self._today:
+            name = self._session.scalar(select(Company.name).where(Company.id == company_id))
+            if name is None:
+                return None
+            self._today[company_id] = name
+        return self._today[company_id]
+
+    def read_names_today(self, company_ids: Iterable[int]) -> None:
+        """Today's names of these companies, for ``name_at``, in one query per chunk."""
+        missing = sorted({cid for cid in company_ids if cid not in self._today})
+        for chunk in chunked(missing):
+            for cid, name in self._session.execute(
+                select(Company.id, Company.name).where(Company.id.in_(chunk))
+            ):
+                self._today[cid] = name
 
 
 def _aware(moment: datetime) -> datetime:

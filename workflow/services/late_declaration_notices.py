@@ -57,6 +57,7 @@ transaction, for the alert's readers (the buyer's contacts and the facilitator, 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -252,6 +253,7 @@ def tell_buyer(
     the company sends in one file reads one notice, not three in the same minute each saying
     the others are still missing."""
     if isinstance(event, DeclarationsRecorded):
+        _forget_waiting_cancellations(session)
         _tell_months(app, session, event)
     else:
         _withdraw_untrue_cancellation(app, session, event)
@@ -668,6 +670,7 @@ def tell_cancelled(app: Mailing, session: Session, event: DeclarationCancelled) 
         *notices.buyer_recipients(clause.market.operation.buyer),
         Recipient(settings.facilitator_name, settings.facilitator_email),
     ]
+    _forget_waiting_cancellations(session)
     queued = queue_email(
         session,
         app.renderer,
@@ -701,10 +704,56 @@ def _withdraw_untrue_cancellation(
     withdrawn, the buyer never reads it. The buyer's last word on the month is then the notice
     that it arrived, true again (a new declaration, whose figures may differ, as a correction
     after that notice left is not told either); none other follows."""
-    for row in _cancellation_notices(session, event.clause_id, event.company_id, event.month):
+    for row in _waiting_cancellations(session, event).get(f"{event.month:%Y-%m}", []):
         if row.state in NOT_LEFT:
             withdraw(
                 row,
                 f"Retiré : le mois a été déclaré de nouveau le {_day(app, event.at)}, "
                 "cet avis n'était plus vrai.",
             )
+
+
+#: ``session.info`` key: the transaction, and the cancellation notices still waiting of each
+#: company on a lot recorded at an instant in it (``_waiting_cancellations``).
+_WAITING_CANCELLATIONS = "late_declaration_notices.waiting_cancellations"
+
+
+def _forget_waiting_cancellations(session: Session) -> None:
+    """``_waiting_cancellations`` read again from here on: a recording handled, or a
+    cancellation notice written."""
+    session.info.pop(_WAITING_CANCELLATIONS, None)
+
+
+def _waiting_cancellations(
+    session: Session, event: DeclarationRecorded
+) -> dict[str, list[OutboxMessage]]:
+    """The notices that a month of this company on this lot was cancelled, still waiting, by
+    month (``YYYY-MM``), in order: one query per recording (a file of 10^4 months is one
+    recording per company and lot), not one per month. Read once, at its first month's
+    handler; the months of one recording are handled in the same transaction, and no
+    cancellation notice is written among them (one is written when a month is cancelled)."""
+    transaction = session.get_transaction()
+    known = session.info.get(_WAITING_CANCELLATIONS)
+    if transaction is None or known is None or known[0] is not transaction:
+        known = (transaction, {})
+        session.info[_WAITING_CANCELLATIONS] = known
+    recordings: dict[tuple[int, int, datetime], dict[str, list[OutboxMessage]]] = known[1]
+    recording = (event.clause_id, event.company_id, event.at)
+    if recording not in recordings:
+        by_month: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for row in session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.clause_id == event.clause_id,
+                OutboxMessage.kind == CANCELLED_KIND,
+                OutboxMessage.key.like(
+                    f"{CANCELLED_PREFIX}:{event.clause_id}:{event.company_id}:%"
+                ),
+                OutboxMessage.state.in_(NOT_LEFT),
+            )
+            .order_by(OutboxMessage.id)
+        ):
+            # ``cancellation_key``: late_cancelled:<clause>:<company>:<YYYY-MM>:<instant>.
+            by_month[row.key.split(":", 4)[3]].append(row)
+        recordings[recording] = by_month
+    return recordings[recording]

@@ -53,7 +53,9 @@ from workflow.adapters.templates import french_month, remembered_date
 from workflow.domain.calendar import local_date
 from workflow.domain.declaration_links import expiry
 from workflow.domain.events import (
+    AwardCorrected,
     ClauseAdvanced,
+    ClauseReopened,
     DeclarationCancelled,
     DeclarationRecorded,
     EndDateCorrected,
@@ -491,6 +493,32 @@ def rewrite_after_advance(app: Mailing, session: Session, event: ClauseAdvanced)
         _rewrite_waiting(
             app, session, event.clause_id, None, event.at, f"{cause} le {_day(app, event.at)}"
         )
+
+
+def rewrite_after_reopened(app: Mailing, session: Session, event: ClauseReopened) -> None:
+    """An abandon undone: the lot's months are asked again; its receipts still waiting are
+    written again (review: they could still say that no month is left to declare)."""
+    _rewrite_waiting(
+        app,
+        session,
+        event.clause_id,
+        None,
+        event.at,
+        f"l'abandon du lot a été annulé le {_day(app, event.at)}",
+    )
+
+
+def rewrite_after_award_corrected(app: Mailing, session: Session, event: AwardCorrected) -> None:
+    """The award corrected (a company's first or last month, its role, the dates): the lot's
+    receipts still waiting are written again; one whose words are unchanged stays as it is."""
+    _rewrite_waiting(
+        app,
+        session,
+        event.clause_id,
+        None,
+        event.at,
+        f"l'attribution du lot a été corrigée le {_day(app, event.at)}",
+    )
 
 
 def rewrite_after_planned_end(app: Mailing, session: Session, event: PlannedEndMoved) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import IN_BATCH, chunked
 from workflow.adapters.orm import (
+    AwardParty,
     Clause,
     ClauseHistory,
     Company,
@@ -149,6 +150,7 @@ def ladder_message(
         now,
         settings.zone,
         rows=reading.cancellations(clause.id) if reading is not None else None,
+        reading=reading,
     )
     context.update(asked_again_context(asked, group, today))
     if group.step == LadderStep.ESCALATION:
@@ -371,9 +373,11 @@ def late_before(
             reading.cancellations(clause.id)
             if reading is not None
             else _cancellation_rows(session, [clause.id], now).get(clause.id, []),
+            clause.id,
             group.company_id,
             party.company.name,
             owed,
+            reading,
         )
         if alert
         else {}
@@ -504,6 +508,10 @@ class LateReading:
         self._history: LadderHistory | None = None
         self._all_lots = sorted(lots)
         self._cancellations: dict[int, list[HistoryRow]] | None = None
+        # The companies the batch's cancellation rows tell of, and the parties of their lots,
+        # read once for the batch when a lot has a cancellation (``lot_history``).
+        self._companies = HistoryCompanies(session)
+        self._parties: dict[int, list[tuple[int, str]]] | None = None
         self._settings = settings
         self._due: dict[tuple[int, int], dict[date, date | None]] | None = None
 
@@ -513,6 +521,36 @@ class LateReading:
         if self._cancellations is None:
             self._cancellations = _cancellation_rows(self._session, self._all_lots, self._now)
         return self._cancellations.get(clause_id, [])
+
+    def lot_history(self, clause_id: int) -> _LotHistory:
+        """``_rows_of``'s companies and parties for a lot of the batch: on the first call, the
+        parties of every lot with a cancellation, the merges of every number their rows keep
+        (so that ``now_of`` reads nothing more) and, when a row kept none, the renames and
+        absorptions of the parties (``HistoryCompanies.by_name``), each one query per chunk."""
+        if self._parties is None:
+            self.cancellations(clause_id)
+            assert self._cancellations is not None
+            cancelled = {
+                lot: rows
+                for lot, rows in self._cancellations.items()
+                if any(row[0] == _CANCELLED_EVENT for row in rows)
+            }
+            self._parties = _lot_parties(self._session, cancelled)
+            self._companies.read_merges(
+                {row[3] for rows in cancelled.values() for row in rows if row[3] is not None}
+            )
+            older = {
+                company_id
+                for lot, rows in cancelled.items()
+                if any(row[3] is None for row in rows)
+                for company_id, _ in self._parties[lot]
+            }
+            if older:
+                self._companies.read_changes(older)
+        parties = self._parties.get(clause_id)
+        if parties is None:
+            parties = self._parties[clause_id] = _lot_parties(self._session, [clause_id])[clause_id]
+        return _LotHistory(self._companies, parties)
 
     def owed(self, clause_id: int, company_id: int) -> list[date]:
         """``owed_up_to`` for the company up to the batch's newest month (each email keeps those
@@ -621,15 +659,44 @@ def _cancellation_rows(
     return found
 
 
+def _lot_parties(session: Session, clause_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """The companies of each lot (number, name today): those an older history row may name."""
+    found: dict[int, list[tuple[int, str]]] = {clause_id: [] for clause_id in clause_ids}
+    for chunk in chunked(sorted(found), IN_BATCH):
+        for clause_id, company_id, name in session.execute(
+            select(AwardParty.clause_id, AwardParty.company_id, Company.name)
+            .join(Company, Company.id == AwardParty.company_id)
+            .where(AwardParty.clause_id.in_(chunk))
+            .order_by(AwardParty.clause_id, AwardParty.company_id)
+        ):
+            found[clause_id].append((company_id, name))
+    return found
+
+
+class _LotHistory:
+    """What ``_rows_of`` reads besides a lot's rows: the companies the rows tell of
+    (``HistoryCompanies``, kept for a whole batch) and the lot's parties."""
+
+    def __init__(self, companies: HistoryCompanies, parties: Sequence[tuple[int, str]]) -> None:
+        self.companies = companies
+        self.parties = parties
+
+    @classmethod
+    def of_lot(cls, session: Session, clause_id: int) -> _LotHistory:
+        return cls(HistoryCompanies(session), _lot_parties(session, [clause_id])[clause_id])
+
+
 def _rows_of(
-    session: Session, rows: Sequence[HistoryRow], company_id: int, company: str
+    lot: _LotHistory, rows: Sequence[HistoryRow], company_id: int, company: str
 ) -> list[tuple[str, datetime, str | None]]:
     """The rows of ``rows`` that tell of the company, each naming it by ``company`` (its name
     today): a row by its number (``company_id``, that of a company merged into it since
-    included), a row written before it kept one by any name the company had (renamed since:
-    the trial's « GIB Insertion » read as a month never received). Never another company's."""
-    companies = HistoryCompanies(session)
-    names: set[str] | None = None
+    included), a row written before it kept one by the name the company had at the row's
+    instant, when no other company of the lot had it then (``HistoryCompanies.by_name``: a
+    company renamed since, the trial's « GIB Insertion », is still found; a company that took
+    its former name since is not taken for it). Never another company's."""
+    companies = lot.companies
+    candidates: list[tuple[int, str]] | None = None
     found: list[tuple[str, datetime, str | None]] = []
     for event, at, reason, row_company in rows:
         pattern = CANCELLED_REASON if event == _CANCELLED_EVENT else RECORDED_REASON
@@ -639,9 +706,11 @@ def _rows_of(
         if row_company is not None:
             mine = row_company == company_id or companies.now_of(row_company, at) == company_id
         else:
-            if names is None:
-                names = companies.names([company_id])[company_id] | {company}
-            mine = said["company"] in names
+            if candidates is None:
+                parties = dict(lot.parties)
+                parties[company_id] = company
+                candidates = sorted(parties.items())
+            mine = companies.by_name(said["company"], candidates, at=at) == company_id
         if mine:
             start, end = said.span("company")
             text = said.string
@@ -652,9 +721,11 @@ def _rows_of(
 def _last_received(
     session: Session,
     lot_rows: Sequence[HistoryRow],
+    clause_id: int,
     company_id: int,
     company: str,
     months: Sequence[date],
+    reading: LateReading | None = None,
 ) -> dict[date, datetime]:
     """When each of ``months`` of the company (``company``: its name today) was last received,
     for those whose declaration was cancelled since (the lot's history ``lot_rows``, as
@@ -662,7 +733,12 @@ def _last_received(
     received."""
     if not any(row[0] == _CANCELLED_EVENT for row in lot_rows):
         return {}
-    rows = _rows_of(session, lot_rows, company_id, company)
+    lot = (
+        reading.lot_history(clause_id)
+        if reading is not None
+        else _LotHistory.of_lot(session, clause_id)
+    )
+    rows = _rows_of(lot, lot_rows, company_id, company)
     heads = {f"déclaration {month_phrase(month)} de {company} : ": month for month in months}
     found: dict[date, datetime] = {}
     for event, at, reason in rows:
@@ -706,20 +782,29 @@ def asked_again(
     zone: Any,
     *,
     rows: Sequence[HistoryRow] | None = None,
+    reading: LateReading | None = None,
 ) -> dict[date, AskedAgain]:
     """The months of ``group`` asked again after a cancellation before ``now``, read from the
     lot's history (``declarations.cancellation_reason``, the recording's reason): a month still
     owed whose latest cancellation is the reason it is owed again. ``rows``: the lot's
     cancellations and recordings up to ``now`` when the caller has read them
-    (``LateReading.cancellations``)."""
+    (``LateReading.cancellations``); ``reading``: the batch's, whose companies and parties
+    (``LateReading.lot_history``) are read once for every lot of the batch."""
     lot_rows = rows
+    if lot_rows is None and reading is not None:
+        lot_rows = reading.cancellations(clause_id)
     if lot_rows is None:
         lot_rows = _cancellation_rows(session, [clause_id], now).get(clause_id, [])
     if not any(row[0] == _CANCELLED_EVENT for row in lot_rows):
         return {}
     # The company's rows, each naming it by ``company`` (renamed or merged since: by its
     # number, or a name it had).
-    mine = _rows_of(session, lot_rows, group.company_id, company)
+    lot = (
+        reading.lot_history(clause_id)
+        if reading is not None
+        else _LotHistory.of_lot(session, clause_id)
+    )
+    mine = _rows_of(lot, lot_rows, group.company_id, company)
     found: dict[date, AskedAgain] = {}
     for month in group.months:
         phrase = f"{month_phrase(month)} de {company}"

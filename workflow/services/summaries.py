@@ -189,7 +189,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from workflow.adapters.batching import chunked
+from workflow.adapters.batching import chunked, stream_rows
 from workflow.adapters.dialects import insert_ignoring, is_postgresql
 from workflow.adapters.orm import (
     OPEN_LADDERS,
@@ -290,6 +290,7 @@ from workflow.services.declaration_facts import (
     touched_lots,
 )
 from workflow.services.departed_months import not_after_departure
+from workflow.services.ladders_then import EarlierCall, earlier_calls, ladder_then
 from workflow.services.outbox import EmailToQueue, Recipient, queue_emails
 from workflow.services.outcome_counts import latest_up_to
 from workflow.services.terminations import terminated_lots
@@ -330,21 +331,6 @@ _ZERO = Decimal(0)
 
 
 Scoped = dict[int | None, Any]
-
-
-def _rows(session: Session, statement: Any) -> Iterator[Any]:
-    """The rows of a large result a thousand at a time, as the driver gives them: the
-    session's ``execute`` would first build every row of the result as a Python object (10^5
-    clauses). Streamed (a server-side cursor on PostgreSQL): psycopg would otherwise receive
-    the whole result before the first row, tens of MB for 10^5 clauses."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # A cursor is planned to give its first rows fast (``cursor_tuple_fraction`` 0.1):
-        # nested loops over 10^5 clauses, twice as slow as the plan of the whole result.
-        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
-    result = connection.execute(statement, execution_options={"yield_per": 1000})
-    for rows in result.partitions():
-        yield from rows
 
 
 def _buyer_clauses(buyer_id: int) -> Any:
@@ -595,7 +581,7 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
     # equal to it are one key.
     days: dict[date, date] = {}
     numbers: dict[int, int] = {}
-    for row in _rows(session, statement):
+    for row in stream_rows(session, statement):
         (cid, bid, bname, ref, lot, title, stage, then, now_stage, known, tgt, start, stop,
          ended, month_h, cumul, worked) = row  # fmt: skip
         started = bool(known) and start is not None and start <= last and then in STARTED
@@ -858,9 +844,26 @@ def _declarations(
     missing: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
     pending: dict[int | None, list[MissingDeclaration]] = defaultdict(list)
     texts: dict[str, str] = {}  # one string for a name on many lines
-    for row in _rows(session, statement):
+    # The month's ladders a cancellation re-dated after the summary's moment (called afresh):
+    # as they stood at it (``ladders_then``); none for the day's summary.
+    redated = (
+        {}
+        if period.as_of is None
+        else {
+            (cid, company_id): calls
+            for (cid, company_id, month), calls in earlier_calls(
+                session, cancelled_after=period.as_of, until_month=m
+            ).items()
+            if month == m
+        }
+    )
+    for row in stream_rows(session, statement):
         cid, bid, bname, company_id, company, ref, lot, title, got = row[:9]
         due_on, called_at, next_month, next_at, ladder_step, ladder_at, first, last = row[9:]
+        if period.as_of is not None and (cid, company_id) in redated:
+            due_on, called_at = ladder_then(
+                due_on, called_at, redated[(cid, company_id)], period.as_of, period.zone
+            )
         if called_at is None and ladder_step == LadderStep.CALL:
             # Opened, its call waiting for its slot: the party has moved on to the next
             # month, the ladder holds when this one's call leaves.
@@ -993,6 +996,11 @@ def _earlier_missing(
             .exists()
         )
         called = ladder.called_at <= as_of
+        # A month a cancellation asked again after ``as_of`` (called afresh since): called then
+        # by its earlier call (``ladders_then``), read below.
+        redated = earlier_calls(session, cancelled_after=as_of, until_month=m)
+        if redated:
+            called = or_(called, ladder.clause_id.in_(sorted({k[0] for k in redated})))
     # The ladders' own columns, their lot's and company's: the buyers' names (a few hundred)
     # are read apart (joined here, a bad estimate of the rows left made the planner loop over
     # the buyers for every row).
@@ -1051,7 +1059,7 @@ def _earlier_missing(
         ever_suspended,
     )
     buyers = _names(session, Buyer, None if buyer_id is None else {buyer_id})
-    rows = _rows(session, statement)
+    rows = stream_rows(session, statement)
     today = as_of.astimezone(zone).date() if as_of is not None else None
     texts: dict[str, str] = {}  # one string for a name on many lines
     lines: list[EarlierMissing] = []
@@ -1060,6 +1068,12 @@ def _earlier_missing(
         months: list[date] = []
         for row in group:
             month, due_on, called_at, bid, ref, lot, title, company = row[2:]
+            if as_of is not None and (cid, company_id, month) in redated:
+                due_on, called_at = ladder_then(
+                    due_on, called_at, redated[(cid, company_id, month)], as_of, zone
+                )
+            if as_of is not None and (called_at is None or called_at > as_of):
+                continue  # not called by then
             stretches = suspended.get(cid, ())
             if stretches and month_fully_within(month, stretches, zone):
                 continue  # nobody is asked to declare a month spent entirely suspended
@@ -1983,22 +1997,26 @@ class CalledMonth:
     next_call_month: date | None = None
     first_month: date | None = None
     last_month: date | None = None
+    #: Its calls before a cancellation asked it again, called afresh (``ladders_then``): a
+    #: moment before the call of today reads the one in force then.
+    earlier: tuple[EarlierCall, ...] = ()
 
     def late_at(self, moment: datetime, zone: ZoneInfo) -> bool:
         """Whether a declaration recorded at ``moment`` came after the due date its company was
         held to, as the summary says a month missing is late (``_declarations``, ``is_late``):
         its call left by then and the date it gave, pushed by the suspended working days after
-        it known by then, is past on the local day of ``moment``."""
-        if self.due_on is None or self.called_at is None:
+        it known by then, is past on the local day of ``moment``: the call in force at
+        ``moment`` (``ladders_then``)."""
+        due_on, called_at = ladder_then(self.due_on, self.called_at, self.earlier, moment, zone)
+        if due_on is None or called_at is None:
             return False
         day = local_date(moment, zone)
-        due_on = self.due_on
         known = _suspensions_known(self.suspended, moment)
         if known:
             days = LadderDays(suspended_days(known, zone, day))
-            due_on = pushed_due(due_on, local_date(self.called_at, zone), days)
+            due_on = pushed_due(due_on, local_date(called_at, zone), days)
         return is_late(
-            date.min, moment, zone, due_on=due_on, called_at=self.called_at, next_call_month=None
+            date.min, moment, zone, due_on=due_on, called_at=called_at, next_call_month=None
         )
 
     def late(
@@ -2015,7 +2033,8 @@ class CalledMonth:
           (``is_late`` without a due date, at ``previous_at``: no call planned, or the next one
           for a later month), a month the company is asked; else None: nobody gave it a date,
           and « sans retard » would contradict nothing but assert what nobody checked."""
-        if self.called_at is not None and self.due_on is not None:
+        due_on, called_at = ladder_then(self.due_on, self.called_at, self.earlier, arrived_at, zone)
+        if called_at is not None and due_on is not None:
             return self.late_at(arrived_at, zone)
         if self.opened:
             return False
@@ -2084,12 +2103,16 @@ def called_months(
         unread = (lots_called & set(ever_suspended)) - set(suspended)
         if unread:
             stretches.update(_suspended(session, unread, ever_suspended))
+    # Those a cancellation asked again, called afresh: their earlier calls (``ladders_then``).
+    earlier = earlier_calls(session, keys=ladders) if ladders else {}
     found: dict[MonthKey, CalledMonth] = {}
     for key in wanted:
         cid, company_id, month = key
         if key in ladders:
             due, left = ladders[key]
-            found[key] = CalledMonth(due, left, tuple(stretches.get(cid, ())))
+            found[key] = CalledMonth(
+                due, left, tuple(stretches.get(cid, ())), earlier=earlier.get(key, ())
+            )
         elif (cid, company_id) in parties:
             next_month, first, last = parties[(cid, company_id)]
             found[key] = CalledMonth(None, None, (), False, next_month, first, last)

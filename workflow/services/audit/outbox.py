@@ -107,6 +107,8 @@ class _Lookup:
                 self.cancelled.append((int(found["id"]), clause_id, at.astimezone(UTC)))
         # The same, to look one up at once (one per cancellation email).
         self.cancellations = set(self.cancelled)
+        # And by (clause, when) alone: a buyer's notice that a month was cancelled.
+        self.cancellation_instants = {(clause, when) for _, clause, when in self.cancelled}
         self.runs: set[tuple[str, str]] = {
             (j, p) for j, p in session.execute(select(PeriodicRun.job, PeriodicRun.period))
         }
@@ -304,10 +306,7 @@ def _late_cancellation(
     moment = _instant(text)
     if moment is None:
         problems.append(f"l'instant « {text} » de la clé est illisible")
-    elif not any(
-        clause == clause_id and when == moment.astimezone(UTC)
-        for _, clause, when in look.cancellations
-    ):
+    elif (clause_id, moment.astimezone(UTC)) not in look.cancellation_instants:
         problems.append(
             f"aucune annulation de déclaration sur la clause n° {clause_id} à l'instant {text}"
         )

@@ -687,11 +687,16 @@ def check_summary_email(
 
 
 def _renamed(text: str, renames: list[Rename]) -> str:
-    """``text`` with each company's name of then replaced by today's, as a whole name only."""
-    for rename in renames:
-        whole = re.compile(rf"(?<![\w'’]){re.escape(rename.before)}(?![\w'’])")
-        text = whole.sub(rename.after.replace("\\", "\\\\"), text)
-    return text
+    """``text`` with each company's name of then replaced by today's, as a whole name only: in
+    one pass (« Alpha » and « Beta » swapping names each become the other's), the longest names
+    first, a name ending the cell or followed by a separator (« , », « ( », « : », « ; »): never
+    the start of a longer name (« GIB Insertion Sud » is not « GIB Insertion »)."""
+    after = {r.before: r.after for r in renames if r.before}
+    if not after:
+        return text
+    names = "|".join(re.escape(name) for name in sorted(after, key=len, reverse=True))
+    whole = re.compile(rf"(?<![\w'’])(?:{names})(?=$|,|[ \u00a0\u202f][(:;])", re.MULTILINE)
+    return whole.sub(lambda found: after[found.group(0)], text)
 
 
 def _renamed_table(table: SentTable, renames: list[Rename]) -> SentTable:
@@ -706,7 +711,8 @@ def _rename_remark(
     """« nom de l'entreprise changé le 5 avril 2027 : « GIB Insertion » s'appelle désormais
     « GIB Insertion (EI) » ; le courriel donnait son nom d'alors »: the renames the email's
     figures or tables named."""
-    said = " ".join([*read.values(), *(c for t in sent for row in t.rows for c in row)])
+    # One cell a line: a name ends its cell (``_renamed``).
+    said = "\n".join([*read.values(), *(c for t in sent for row in t.rows for c in row)])
     named = [r for r in renames if _renamed(said, [r]) != said] or renames
     words = " ; ".join(
         f"nom de l'entreprise changé le {french_date(r.at.astimezone(zone).date())} : "
