@@ -196,7 +196,12 @@ def test_bad_input_gets_a_french_json_error_and_a_4xx(api: API) -> None:
     ]
     assert "« mois » : forme refusée (AAAA-MM attendu, par exemple 2026-10)" in texts[0]
     assert "« lignes.0.heures » : trop grand (250 au plus)" in texts[1]
-    assert "«\u00a0lignes.0.critere\u00a0» : valeur manquante : choisissez une valeur" in texts[2]
+    # A new person without her criterion is told why it is needed, as the importer says it.
+    assert (
+        "«\u00a0lignes.0.critere\u00a0» : la personne «\u00a0P-NEW\u00a0» est déclarée pour la "
+        "première fois : son critère d'éligibilité est nécessaire pour l'enregistrer ; "
+        "choisissez-le dans la liste : "
+    ) in texts[2]
     assert "«\u00a0lignes\u00a0» est vide" in texts[3] and "cochez" not in texts[3]
     assert "ensemble ; envoyez l'un ou l'autre" in texts[5]
     with app.transaction() as session:

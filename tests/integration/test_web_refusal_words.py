@@ -293,7 +293,7 @@ def test_the_online_form_names_every_problem_of_every_line_and_records_nothing(
             # A choice refused is said as a file's import says it (``domain.choices``).
             (1, "type de contrat", "«\u00a0inconnu\u00a0» n'est pas reconnu. Valeurs acceptées :"),
             (1, "modalité", "valeur manquante : choisissez une valeur dans la liste :"),
-            (1, "critère d'éligibilité", "valeur manquante : choisissez une valeur dans la"),
+            (1, "critère d'éligibilité", "son critère d'éligibilité est nécessaire pour"),
             (2, "heures", "250"),
             (3, "référence", "« P-NEUF-1 » figure déjà ligne 1."),
             (3, "heures", "indiquez les heures"),
