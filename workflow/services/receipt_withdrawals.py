@@ -38,7 +38,7 @@ words did not change stays as it is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -158,27 +158,38 @@ def _others_waiting(
 ) -> list[tuple[OutboxMessage, Declaration]]:
     """The company's receipts on the lot that have not left, but those of ``declaration_id``,
     each with the declaration it acknowledges."""
-    # Read without a lock first: the lot's other companies' receipts are none of this act's.
+    return _receipts_to_rewrite(
+        session,
+        [clause_id],
+        lambda d: d.id != declaration_id and d.company_id == company_id,
+    )
+
+
+def _receipts_to_rewrite(
+    session: Session, clause_ids: Sequence[int], keep: Callable[[Declaration], bool]
+) -> list[tuple[OutboxMessage, Declaration]]:
+    """The receipts of ``clause_ids`` that have not left and whose declaration (the number in
+    their key) ``keep`` takes, each with it, in outbox order: three statements whatever their
+    number."""
+    # Read without a lock first: the receipts of declarations not kept are none of this act's.
     keys = session.execute(
         select(OutboxMessage.id, OutboxMessage.key).where(
-            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.clause_id.in_(clause_ids),
             OutboxMessage.kind == KIND,
             OutboxMessage.state.in_(REWRITTEN_STATES),
         )
     ).all()
     numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
-    wanted = set(numbers.values()) - {declaration_id}
-    if not wanted:
+    if not numbers:
         return []
     declarations = {
         declaration.id: declaration
         for declaration in session.scalars(
-            select(Declaration).where(
-                Declaration.id.in_(wanted), Declaration.company_id == company_id
-            )
+            select(Declaration).where(Declaration.id.in_(sorted(set(numbers.values()))))
         )
+        if keep(declaration)
     }
-    ours = [row_id for row_id, number in numbers.items() if number in declarations]
+    ours = sorted(row_id for row_id, number in numbers.items() if number in declarations)
     if not ours:
         return []
     # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
@@ -330,36 +341,13 @@ def rewrite_for_late_calls(
     by_company = {(call.clause_id, call.company_id): call for call in calls}
     if not by_company:
         return 0
-    keys = session.execute(
-        select(OutboxMessage.id, OutboxMessage.key).where(
-            OutboxMessage.clause_id.in_(sorted({clause_id for clause_id, _ in by_company})),
-            OutboxMessage.kind == KIND,
-            OutboxMessage.state.in_(REWRITTEN_STATES),
-        )
-    ).all()
-    if not keys:
-        return 0
-    numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
-    declarations = {
-        declaration.id: declaration
-        for declaration in session.scalars(
-            select(Declaration).where(Declaration.id.in_(sorted(set(numbers.values()))))
-        )
-        if (declaration.clause_id, declaration.company_id) in by_company
-    }
-    ours = sorted(row_id for row_id, number in numbers.items() if number in declarations)
-    if not ours:
-        return 0
-    # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(ours), OutboxMessage.state.in_(REWRITTEN_STATES))
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
+    waiting = _receipts_to_rewrite(
+        session,
+        sorted({clause_id for clause_id, _ in by_company}),
+        lambda d: (d.clause_id, d.company_id) in by_company,
+    )
     rewritten = 0
-    for row in rows:
-        declaration = declarations[numbers[row.id]]
+    for row, declaration in waiting:
         call = by_company[(declaration.clause_id, declaration.company_id)]
         reason = (
             f"Remplacé : l'appel à déclarer {months_phrase(call.months)} part en retard le "
@@ -394,41 +382,19 @@ def _rewrite_waiting(
     as of ``at``: withdrawn for ``cause`` and queued again when its words changed, else left as
     it is; the number written again. One written at ``at`` itself came with the change and
     already reads it."""
-    keys = session.execute(
-        select(OutboxMessage.id, OutboxMessage.key).where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.kind == KIND,
-            OutboxMessage.state.in_(REWRITTEN_STATES),
-        )
-    ).all()
-    if not keys:
-        return 0
-    numbers = {row_id: int(key.split(":")[1]) for row_id, key in keys}
-    query = select(Declaration).where(
-        Declaration.id.in_(sorted(set(numbers.values()))), Declaration.clause_id == clause_id
+    waiting = _receipts_to_rewrite(
+        session,
+        [clause_id],
+        lambda d: d.clause_id == clause_id and company_id in (None, d.company_id),
     )
-    if company_id is not None:
-        query = query.where(Declaration.company_id == company_id)
-    declarations = {declaration.id: declaration for declaration in session.scalars(query)}
-    ours = sorted(row_id for row_id, number in numbers.items() if number in declarations)
-    if not ours:
-        return 0
-    # Locked, and read again: the dispatcher may have claimed one meanwhile (``sending``).
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(ours), OutboxMessage.state.in_(REWRITTEN_STATES))
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
     reason = (
         f"Remplacé : {cause} ; l'accusé de réception à jour (mois restant à déclarer, mois "
         "suivant) part à sa place."
     )
     rewritten = 0
-    for row in rows:
+    for row, declaration in waiting:
         if row.created_at == at:
             continue
-        declaration = declarations[numbers[row.id]]
         # The change is recorded all the same when this receipt cannot be written again.
         rewritten += _write_again_or_log(app, session, row, declaration, at, reason)
     return rewritten
