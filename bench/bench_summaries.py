@@ -166,6 +166,10 @@ base AS (
 staged AS (
   SELECT b.*,
     CASE
+      -- Running at the month's end by its history, its end recorded since on a day before the
+      -- month's last: « suivi et bilan », as its line says (summary rule STAGE_BY_END).
+      WHEN recorded IN ('execution', 'suspended') AND recorded_end IS NOT NULL
+           AND recorded_end < :last AND stage_now IN ('follow_up', 'closed') THEN 'follow_up'
       WHEN recorded IN ({_STARTED}) THEN recorded
       WHEN stage_now IN ({_STARTED}) AND start_date IS NOT NULL AND start_date <= :last
         THEN CASE WHEN recorded_end IS NOT NULL AND recorded_end < :last THEN 'follow_up'

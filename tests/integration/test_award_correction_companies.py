@@ -23,12 +23,17 @@ from workflow.domain.stages import ClauseEvent
 from workflow.domain.vocabulary import PartyRole
 from workflow.services.award_company_notices import tell_companies
 from workflow.services.clauses import PartyInput
+from workflow.services.notices import correct_award
+from workflow.services.reminders import rearm_lot
 
 
 def wired(app: App) -> App:
     """The application as ``bootstrap`` builds it: the handler is wired, after the buyer's
-    notice (whose newcomers' welcomes come first)."""
-    assert app.handlers[AwardCorrected][-1] is tell_companies
+    notice (whose newcomers' welcomes come first) and the re-arming (whose calls its email
+    announces)."""
+    handlers = app.handlers[AwardCorrected]
+    assert handlers.index(tell_companies) > handlers.index(correct_award)
+    assert handlers.index(tell_companies) > handlers.index(rearm_lot)
     return app
 
 
