@@ -47,6 +47,29 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         print(f"\nFAILED (now) {report.nodeid} [{report.when}]", file=sys.stderr, flush=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``scenario`` lives months of the service pass by pass (``ticks.simulate``,
+    the demo): hundreds of passes, each a dozen transactions, to read what people were told.
+    It runs on SQLite only. Run on both databases, these tests made two thirds of the suite's
+    time (PostgreSQL 1.6 times SQLite's on two cores) and the CI outgrew its 90 minutes, while
+    their PostgreSQL half ran no SQL that is not run there by the demo's whole year
+    (``test_audit``, once per database), the tests of several instances sharing one database
+    (``test_ticks``, ``test_three_instances``, ``test_ladder_scenarios``) and every service's
+    own tests, which all stay on both. A scenario test marked ``postgres`` keeps both."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("scenario") is None:
+        return
+    if metafunc.definition.get_closest_marker("postgres") is not None:
+        return
+    # A parametrize marker on the definition overrides the fixture's own parameters
+    # (``database_url`` then sees only "sqlite"), where ``metafunc.parametrize`` would clash.
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    )
+
+
 PG_ENV = "CLAUSES_TEST_DATABASE_URL"
 PG_HOWTO = (
     f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://postgres@127.0.0.1:5432/test "

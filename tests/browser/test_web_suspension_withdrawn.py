@@ -29,7 +29,7 @@ from workflow.app import web_accounts
 from workflow.bootstrap import App, bootstrap
 from workflow.entrypoints.web.site import create_site
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.scenario]
 
 look_at = looker("suspendre")
 

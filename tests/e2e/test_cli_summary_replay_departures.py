@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import Clock
@@ -24,6 +25,8 @@ from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.services.summaries import queue_monthly_summaries
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 OCTOBER = date(2026, 10, 1)
 SEPTEMBER = date(2026, 9, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -23,6 +24,8 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import is_working_day
 from workflow.domain.stages import ClauseEvent
 from workflow.services.ticks import run_pass
+
+pytestmark = pytest.mark.scenario
 
 SEPTEMBER = "2026-09"
 

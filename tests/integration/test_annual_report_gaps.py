@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, declare
 from tests.integration.test_end_date_correction import paris, run_cli
@@ -30,6 +32,8 @@ from workflow.domain.annual_report import AnnualReport
 from workflow.services.annual_report import compile_annual_report
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures, imported to be used here
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import declare, make_lot
@@ -28,6 +29,8 @@ from workflow.domain.calendar import local_date
 from workflow.services.notices import owed_due_dates
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures, imported to be used here
 

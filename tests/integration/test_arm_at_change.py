@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import delete, event, select, update
 
 from tests.integration._ladders import Lot, make_lot
@@ -21,6 +22,8 @@ from workflow.app import catalog as catalog_app
 from workflow.app import corrections as corrections_app
 from workflow.bootstrap import App
 from workflow.services.ticks import queue_work
+
+pytestmark = pytest.mark.scenario
 
 START = date(2026, 10, 1)
 OCTOBER = date(2026, 10, 1)

@@ -13,6 +13,7 @@ own.
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, select, update
 
@@ -38,6 +39,8 @@ from workflow.services.audit.cells import Difference, Gap
 from workflow.services.audit.findings import Finding
 from workflow.services.audit.summary_emails import _sort_out
 from workflow.services.outbox import RULES_OF_KIND
+
+pytestmark = pytest.mark.scenario
 
 PACE_RULE = "écrite avant que le rythme soit dit « à confirmer »"
 PAST_END_RULE = "le service suit désormais de telles clauses dans le mois"

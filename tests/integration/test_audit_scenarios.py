@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import make_lot
@@ -18,6 +19,8 @@ from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 
 def problems(app: App) -> list[str]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from tests.integration._ladders import make_lot
@@ -24,6 +25,8 @@ from workflow.bootstrap import App
 from workflow.services.audit.receipts import load_declarations
 from workflow.services.audit.summary_emails import check_summaries, printed_since, summary_emails
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures
 

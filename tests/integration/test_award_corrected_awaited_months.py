@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot
@@ -36,6 +37,8 @@ from workflow.adapters.templates import french_date
 from workflow.bootstrap import App
 from workflow.services.declaration_cancellations import cancel_declaration
 from workflow.services.declarations import record_declaration
+
+pytestmark = pytest.mark.scenario
 
 
 def declare(app: App, lot: Lot, month: date, day: date) -> None:

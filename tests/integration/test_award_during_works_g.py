@@ -44,6 +44,8 @@ from workflow.services.clauses import (
 )
 from workflow.services.declarations import LineInput, record_declaration
 
+pytestmark = pytest.mark.scenario
+
 SEPTEMBER, OCTOBER, NOVEMBER = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 END = date(2027, 1, 31)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -27,6 +28,8 @@ from workflow.services.audit import verify
 from workflow.services.declarations import company_missing_months
 from workflow.services.online_declarations import LineForm
 from workflow.services.summaries import compile_for
+
+pytestmark = pytest.mark.scenario
 
 SEPTEMBER, OCTOBER, NOVEMBER = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 END = date(2027, 1, 31)

@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, ladder_pass
@@ -38,6 +39,8 @@ from workflow.domain.calendar import is_working_day
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import PartyInput, advance_clause, apply_award
 from workflow.services.declarations import record_declaration
+
+pytestmark = pytest.mark.scenario
 
 LATER_END = date(2027, 3, 31)
 DATE = re.compile(r"\b\d{1,2}(?:er)? [a-zéû]+ 20\d\d\b")

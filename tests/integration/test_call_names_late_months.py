@@ -21,6 +21,8 @@ from workflow.services.reminder_emails import key_months
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP, OCT, NOV = (date(2026, m, 1) for m in (9, 10, 11))
 
 

@@ -31,6 +31,8 @@ from workflow.services.digest import compile_digest
 from workflow.services.ticks import run_pass, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 JAN, DEC = date(2027, 1, 1), date(2026, 12, 1)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+import pytest
 from click.testing import CliRunner
 
 from tests.integration._ladders import Lot, make_lot
@@ -27,6 +28,8 @@ from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.services.declaration_views import DeclarationState, expected_declarations
 from workflow.services.ticks import TimedAction, run_pass, simulate
+
+pytestmark = pytest.mark.scenario
 
 MAR, APR, MAY = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -27,6 +28,8 @@ from workflow.domain.calendar import add_working_days, at_local, is_working_day,
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 SEP = date(2026, 9, 1)
 

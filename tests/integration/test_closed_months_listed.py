@@ -9,6 +9,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
@@ -24,6 +25,8 @@ from workflow.app import api_tokens
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 
 def test_a_closed_lots_months_never_declared_are_listed_as_no_longer_asked(

@@ -31,6 +31,8 @@ from workflow.bootstrap import App, bootstrap
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 MARCH = date(2027, 3, 1)
 

@@ -40,6 +40,8 @@ from workflow.services.lot_ends import OwedAgain, OwedMonth
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 COMPANY = "Bâtiments Test"
 MISSING = "octobre et novembre 2026"

@@ -31,6 +31,8 @@ from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 OCTOBER = date(2026, 10, 1)
 
 

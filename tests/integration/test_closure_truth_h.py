@@ -40,6 +40,8 @@ from workflow.services import ticks
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 COMPANY = "Bâtiments Test"
 

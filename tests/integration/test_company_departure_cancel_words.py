@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.integration.test_company_left_owed_texts import _lot_gone_after_aprils_call
 from tests.integration.test_company_left_site import APR, local
 from workflow.app import clause_corrections
 from workflow.bootstrap import App
+
+pytestmark = pytest.mark.scenario
 
 
 def test_a_month_after_the_departure_cancelled_is_not_expected_again(app: App) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -25,6 +26,8 @@ from workflow.domain.calendar import local_date
 from workflow.emails.ladder import KIND_ESCALATION
 from workflow.services.outbox import OutboxState
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 COMPANY_KIND, BUYER_KIND = "company_left", "notice_company_left"
 OCT = date(2026, 10, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -32,6 +33,8 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import LadderStep
 from workflow.services.outbox import OutboxState
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 COMPANY_KIND, BUYER_KIND = "company_left", "notice_company_left"
 

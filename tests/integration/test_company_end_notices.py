@@ -50,6 +50,8 @@ from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 NOV = date(2026, 11, 1)
 RELEASED = "company_months_released"

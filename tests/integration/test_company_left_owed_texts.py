@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, ladders, make_lot
@@ -31,6 +32,8 @@ from workflow.bootstrap import App
 from workflow.domain.vocabulary import PartyRole
 from workflow.services.clauses import PartyInput, apply_award
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 LATE = "notice_late_declaration_received"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, ladders, make_lot
@@ -27,6 +28,8 @@ from tests.integration.test_company_left_site import (
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 
 def _suspended_before_marchs_call(app: App) -> Lot:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -29,6 +30,8 @@ from tests.text import squash
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 SUSPENDED, RESUMED = "company_lot_suspended", "company_lot_resumed"
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.integration.test_company_left_site import (
     APR,
     GONE,
@@ -26,6 +28,8 @@ from workflow.emails.digest import Category
 from workflow.services.declarations import declaration_problems
 from workflow.services.digest import compile_digest, compile_tasks
 from workflow.services.summaries import compile_for
+
+pytestmark = pytest.mark.scenario
 
 
 def test_the_summaries_and_the_days_tasks_stop_at_its_last_month(app: App) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration.test_company_left_owed_texts import (
@@ -19,6 +20,8 @@ from tests.integration.test_company_left_site import GONE
 from tests.text import squash, visible
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
+
+pytestmark = pytest.mark.scenario
 
 
 def _html(app: App, kind: str, company_name: str) -> str:

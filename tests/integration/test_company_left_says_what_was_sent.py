@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.integration.test_company_departure_notices import COMPANY_KIND, _emails, _lot
 from tests.text import squash
 from workflow.bootstrap import App
 from workflow.emails.company_departures import released_sent
+
+pytestmark = pytest.mark.scenario
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 

@@ -37,6 +37,8 @@ from workflow.services.ladder_keys import key_months
 from workflow.services.outbox import OutboxState
 from workflow.services.ticks import TimedAction, simulate
 
+pytestmark = pytest.mark.scenario
+
 HOLDER, GONE = "Bâtiments Garonne", "Gimone Second Œuvre SAS"
 SEP, FEB, MAR, APR, MAY, JUN = (
     date(2026, 9, 1),

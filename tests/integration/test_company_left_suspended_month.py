@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -28,6 +29,8 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 SUSPENDED_ON, RESUMED_ON = date(2026, 12, 10), date(2027, 2, 8)
 LEFT_ON, TERMINATED_ON = date(2027, 3, 10), date(2027, 4, 12)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.integration.test_company_name_swap_history import FIRST, swapped_names
 from tests.integration.test_company_rename_history import FEB, problems
 from workflow.bootstrap import App
 from workflow.services.declaration_facts import load_declarations
+
+pytestmark = pytest.mark.scenario
 
 
 def test_the_rows_of_a_name_two_companies_had_go_to_the_one_that_had_it_then(app: App) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import Clock
@@ -33,6 +34,8 @@ from workflow.app.corrections import edit_company
 from workflow.bootstrap import App
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 APR = date(2027, 4, 1)
 FIRST, SECOND, FIRST_NOW = "Bâtiments Test", "Constructions Sud", "Bâtiments Test SAS"

@@ -33,6 +33,8 @@ from workflow.services.dispatch import dispatch_due
 from workflow.services.previews import build_preview
 from workflow.services.ticks import run_pass
 
+pytestmark = pytest.mark.scenario
+
 SUSPENDED = "company_lot_suspended"
 RESUMED = "company_lot_resumed"
 

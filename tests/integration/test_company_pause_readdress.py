@@ -33,6 +33,8 @@ from workflow.services.audit import verify
 from workflow.services.clauses import advance_clause
 from workflow.services.dispatch import dispatch_due
 
+pytestmark = pytest.mark.scenario
+
 SUSPENDED = "company_lot_suspended"
 REFUSED = "550 5.1.1 boîte inconnue"
 NEW_ADDRESS = "correspondant@titulaire-sud.fr"

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import Clock
@@ -42,6 +43,8 @@ from workflow.services.declarations import LineInput, record_counting
 from workflow.services.digest import queue_daily_digest
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 FEB, MAR, APR = date(2027, 2, 1), date(2027, 3, 1), date(2027, 4, 1)
 GASCONS, GIB, RENAMED = "Bâtiments Gascons SARL", "GIB Insertion", "GIB Insertion (EI)"

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
@@ -52,6 +53,8 @@ from tests.integration.test_online_declaration_catch_up import filled as filled_
 from tests.text import visible
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 FEB, MAR = date(2027, 2, 1), date(2027, 3, 1)

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -43,6 +44,8 @@ from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["late"]  # the fixture, used by the tests below
 

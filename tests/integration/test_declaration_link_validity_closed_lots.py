@@ -22,6 +22,7 @@ from datetime import date
 from typing import Protocol
 from urllib.parse import urlparse
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -38,6 +39,8 @@ from workflow.domain.stages import Stage
 from workflow.entrypoints.web.site import create_site
 from workflow.services.declaration_links import month_links
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 MAR, APR, SEP = date(2026, 3, 1), date(2026, 4, 1), date(2026, 9, 1)
 VALID = "Ce lien est valable jusqu'au"

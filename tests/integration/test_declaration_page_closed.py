@@ -38,6 +38,8 @@ from workflow.services.declaration_links import month_links
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 APR, SEP, OCT, NOV = (date(2026, m, 1) for m in (4, 9, 10, 11))
 SEPTEMBER = {
     "reference": ["P-SEP-1", "P-SEP-2"],

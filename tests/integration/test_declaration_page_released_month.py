@@ -33,6 +33,8 @@ from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 ONE_PERSON = {
     "reference": ["P-NOV-1"],
     "hours": ["35"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -29,6 +30,8 @@ from workflow.domain.calendar import local_date
 from workflow.domain.stages import ClauseEvent
 from workflow.emails.digest import Category
 from workflow.services.digest import compile_tasks
+
+pytestmark = pytest.mark.scenario
 
 SEPTEMBER = "2026-09"
 SPAN = "hors suspension du 19 octobre au 16 novembre 2026"

@@ -30,6 +30,8 @@ from workflow.services.digest import compile_digest, compile_tasks
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 DAY = date(2026, 12, 15)
 

@@ -39,6 +39,8 @@ from workflow.services.previews import build_preview
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 #: The facilitator's reason: for the history only, never for the buyer.
 REASON = "Faute de frappe de Camille, voir le PV"

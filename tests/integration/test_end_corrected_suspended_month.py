@@ -30,6 +30,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:

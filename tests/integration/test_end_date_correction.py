@@ -38,6 +38,8 @@ from workflow.services.reminder_emails import key_months
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 COMPANY = "Bâtiments Test"

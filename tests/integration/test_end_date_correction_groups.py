@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -42,6 +43,8 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import local_date
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 
 def test_a_reminder_of_two_months_withdrawn_by_the_finish_is_sent_again_for_both_when_owed_again(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -20,6 +21,8 @@ from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
+
+pytestmark = pytest.mark.scenario
 
 
 def test_the_end_notice_counts_every_companys_months(app: App, clock: Clock) -> None:

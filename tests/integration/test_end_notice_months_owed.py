@@ -28,6 +28,8 @@ from datetime import date, datetime, time
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
+
 from tests.integration._ladders import Lot, make_lot
 from tests.integration.test_company_left_site import _cli
 from tests.text import squash, visible
@@ -37,6 +39,8 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import at_local
 from workflow.services.dispatch import dispatch_due
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 APRIL, END = date(2026, 4, 1), date(2026, 12, 31)
 HOLDER, GONE = "Charpentes de l'Arrats", "Couvertures Gimone SAS"

@@ -41,6 +41,8 @@ from workflow.services.summaries import compile_for
 from workflow.services.ticks import PassReport, TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 END = date(2026, 10, 15)

@@ -51,6 +51,8 @@ from workflow.services.reminder_emails import key_months, ladder_history
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 COMPANY = "Bâtiments Test"

@@ -38,6 +38,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SEP, NOV = date(2026, 9, 1), date(2026, 11, 1)
 COMPANY = "Bâtiments Test"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, time
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -35,6 +36,8 @@ from workflow.domain.calendar import LadderStep, at_local
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 HOLDER, SECOND = "Bâtiments Garonne", "Gimone Second Œuvre SAS"
 SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)

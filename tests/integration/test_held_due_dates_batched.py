@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from tests.integration._ladders import make_lot
@@ -25,6 +26,8 @@ from workflow.bootstrap import App
 from workflow.services import notices
 from workflow.services.held_due_dates import owed_due_dates_many
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 OCTOBER, NOVEMBER = date(2026, 10, 1), date(2026, 11, 1)
 

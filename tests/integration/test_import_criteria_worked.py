@@ -22,6 +22,8 @@ from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP = date(2026, 9, 1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -22,6 +23,8 @@ from workflow.app.clause_corrections import cancel_declaration
 from workflow.bootstrap import App
 from workflow.domain.calendar import LadderDays, at_local, local_date
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 SEP = date(2026, 9, 1)
 OCT = date(2026, 10, 1)

@@ -9,6 +9,7 @@ import re
 from datetime import date
 from urllib.parse import urlparse
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -24,6 +25,8 @@ from workflow.adapters.orm import OutboxAttachment
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["mail_app"]
 

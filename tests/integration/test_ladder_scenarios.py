@@ -34,6 +34,8 @@ from workflow.services.reminders import step_key
 from workflow.services.ticks import TimedAction, run_pass, simulate, simulation_instants
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 FRENCH_MONTHS = (
     "janvier",
     "février",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -27,6 +28,8 @@ from workflow.services.dispatch import dispatch_due
 from workflow.services.ladder_keys import key_months
 from workflow.services.reminders import LadderResumption
 from workflow.services.ticks import run_pass
+
+pytestmark = pytest.mark.scenario
 
 MARCH = date(2026, 3, 1)
 

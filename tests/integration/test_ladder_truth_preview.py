@@ -34,6 +34,8 @@ from workflow.services.previews import build_preview
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 
 @pytest.fixture
 def mail_app(settings: Settings, clock: Clock) -> Iterator[App]:

@@ -36,6 +36,8 @@ from workflow.services.ladder_keys import key_months
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 MARCH = date(2026, 3, 1)
 NBSP = "\u00a0"
 

@@ -29,6 +29,8 @@ from workflow.services.reminders import LadderReport, climb_due_ladders, open_du
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 #: ``reminder_emails._history_rows`` (the key quoted or not, by dialect).
 LADDER_HISTORY = "outbox.created_at, outbox.state, outbox.sent_at, outbox.last_error FROM outbox"

@@ -55,6 +55,8 @@ from workflow.services.dispatch import Claim, Outcome, claim_due, new_owner, rec
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 LATE = "notice_late_declaration_received"
 CANCELLED = "notice_late_declaration_cancelled"
 ALERT = "declaration_escalation"

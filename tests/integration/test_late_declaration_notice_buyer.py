@@ -31,6 +31,8 @@ from workflow.services.declarations import record_declaration
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP = date(2026, 9, 1)
 KIND = "notice_late_declaration_received"
 

@@ -37,6 +37,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 KIND = "notice_late_declaration_received"
 ALERT = "declaration_escalation"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import Clock
@@ -34,6 +35,8 @@ from workflow.services.declarations import record_declaration
 from workflow.services.dispatch import Claim, Outcome, claim_due, new_owner, record_outcomes
 from workflow.services.ticks import run_pass, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
 KIND = "notice_late_declaration_received"

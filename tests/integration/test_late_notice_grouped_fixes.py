@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -54,6 +55,8 @@ from workflow.services.dispatch import Claim, Outcome, claim_due, new_owner, rec
 from workflow.services.late_declaration_notices import tell_buyer
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 KIND = "notice_late_declaration_received"
 CANCELLED = "notice_late_declaration_cancelled"

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from datetime import date, time
 
+import pytest
+
 from tests.integration._ladders import declare, make_lot
 from tests.integration.test_ladder_scenarios import paris
 from tests.integration.test_late_declaration_notice_buyer import KIND, SEP, _alerted, _rows, wired
 from tests.text import squash, visible
 from workflow.bootstrap import App
 from workflow.domain.calendar import add_working_days, at_local, local_date
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["wired"]  # the fixture, used by name
 

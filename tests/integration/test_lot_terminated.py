@@ -36,6 +36,8 @@ from workflow.services.participants import create_participant
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SEP, OCT, NOV, DEC = (date(2026, m, 1) for m in (9, 10, 11, 12))
 REASON = "Défaillance du titulaire (liquidation judiciaire)"

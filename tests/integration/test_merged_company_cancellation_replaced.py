@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import delete, select
 
 from tests.conftest import Clock
@@ -24,6 +25,8 @@ from workflow.app import catalog, corrections
 from workflow.bootstrap import App
 from workflow.emails.cancellations import KIND
 from workflow.services.cancellation_withdrawals import replaced_cancellation
+
+pytestmark = pytest.mark.scenario
 
 MERGED, KEPT = "Bâtiments Test", "Bâtiments Test Gascogne"
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time
 from html import unescape
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,8 @@ from workflow.domain.calendar import at_local
 from workflow.domain.stages import ClauseEvent
 from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import run_pass
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 APR, MAY = date(2026, 4, 1), date(2026, 5, 1)

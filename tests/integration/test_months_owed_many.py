@@ -30,6 +30,8 @@ from workflow.services import months_owed
 from workflow.services.clauses import PartyInput, record_award
 from workflow.services.months_owed import Owing, owed_up_to, owed_up_to_many
 
+pytestmark = pytest.mark.scenario
+
 OCT, NOV, DEC = (date(2026, m, 1) for m in (10, 11, 12))
 JAN, FEB, MAR = (date(2027, m, 1) for m in (1, 2, 3))
 LASTS = (DEC, FEB, MAR, date(2027, 6, 30))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import declare, make_lot
@@ -23,6 +24,8 @@ from workflow.adapters.orm import Clause
 from workflow.bootstrap import App
 from workflow.services import notices
 from workflow.services.held_due_dates import next_call_dates_many
+
+pytestmark = pytest.mark.scenario
 
 DECEMBER = date(2026, 12, 1)
 

@@ -46,6 +46,8 @@ from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 FEB, MAR, APR, MAY = (date(2027, m, 1) for m in (2, 3, 4, 5))
 HOLDER_SIRET = "73282932000074"
 OTHER_SIRET = "55210055400013"

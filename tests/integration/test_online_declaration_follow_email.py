@@ -23,6 +23,7 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlparse
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -54,6 +55,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)

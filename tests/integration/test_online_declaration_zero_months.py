@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
@@ -24,6 +25,8 @@ from tests.text import visible
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["late"]
 

@@ -36,6 +36,8 @@ from workflow.services.outcomes import list_outcomes, record_outcome
 from workflow.services.summaries import compile_summary, queue_monthly_summaries, summary_timing
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 OCTOBER, NOVEMBER = date(2026, 10, 1), date(2026, 11, 1)
 NOVEMBER_5 = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 NOVEMBER_10 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)

@@ -41,6 +41,8 @@ from workflow.services.reminder_emails import key_months, ladder_history
 from workflow.services.ticks import run_pass, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 AUG, SEP, OCT = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
 COMPANY = "Bâtiments Test"

@@ -28,6 +28,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 SEP = date(2026, 9, 1)
 HEADER = (
     "SIRET;Entreprise;N° marché;Lot;Mois;Référence participant;Critère d'éligibilité;"

@@ -44,6 +44,8 @@ from workflow.emails.ladder import KIND_CALL
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
 
 

@@ -36,6 +36,8 @@ from workflow.services.reminder_emails import key_months
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 
 

@@ -16,6 +16,7 @@ import email.policy
 from datetime import date, timedelta
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -30,6 +31,8 @@ from workflow.domain.events import PlannedEndMoved
 from workflow.services.audit import verify
 from workflow.services.dispatch import dispatch_due
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 KIND = "notice_planned_end"
 OCTOBER = date(2027, 10, 31)

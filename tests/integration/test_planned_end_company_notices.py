@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -52,6 +53,8 @@ from workflow.services.clauses import (
 from workflow.services.ladder_keys import key_months
 from workflow.services.outbox import OutboxState
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 KIND = "company_planned_end"
 HOLDER, GONE = "Gimone BTP", "Menuiseries Sud"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -34,6 +35,8 @@ from workflow.services.dispatch import dispatch_due
 from workflow.services.lot_calendars import lot_calendars
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 KIND = "notice_planned_end"

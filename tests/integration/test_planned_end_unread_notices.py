@@ -44,6 +44,8 @@ from workflow.services.dispatch import MAX_ATTEMPTS, dispatch_due
 from workflow.services.outbox import OutboxState
 from workflow.services.outbox_corrections import cancel_email
 
+pytestmark = pytest.mark.scenario
+
 KIND = "company_planned_end"
 OCTOBER = date(2027, 10, 31)
 

@@ -21,7 +21,7 @@ from workflow.bootstrap import App, bootstrap
 from workflow.services.demo import run_demo
 from workflow.services.previews import build_preview
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.scenario]
 
 
 @pytest.fixture(scope="module")

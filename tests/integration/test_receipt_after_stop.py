@@ -37,6 +37,8 @@ from workflow.bootstrap import App
 from workflow.services import receipt_withdrawals
 from workflow.services.ticks import simulate
 
+pytestmark = pytest.mark.scenario
+
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
 STOPPED = date(2026, 3, 5)  # the last day the service ran (the declaration arrived at 11:00)

@@ -37,6 +37,8 @@ from workflow.services.outbox_corrections import retry_email
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SUSPENDED_AT = paris(date(2026, 5, 7), 15)
 RESUMED_AT = paris(date(2026, 5, 11), 10)

@@ -40,6 +40,8 @@ from workflow.services.annual_report import compile_annual_report
 from workflow.services.summaries import compile_summary, queue_monthly_summaries, summary_timing
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NOVEMBER_5 = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 LATER = datetime(2028, 1, 20, 9, 0, tzinfo=UTC)  # every figure below compiled once all is known
 MARCH, APRIL, MAY, SEPTEMBER = (date(2027, m, 1) for m in (3, 4, 5, 9))

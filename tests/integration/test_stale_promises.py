@@ -47,6 +47,8 @@ from workflow.services.stale_promises import write_stale_again
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 KIND = "declaration_cancelled"
 NBSP = "\u00a0"
 #: Days named after a promise in the email (« partira le … », « d'ici le … »).

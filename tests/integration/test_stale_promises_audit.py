@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from tests.conftest import Clock
 from tests.integration.test_company_pause_notices import a_lot_suspended_with_april_owed, advance
 from tests.integration.test_ladder_scenarios import paris
@@ -18,6 +20,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.services.audit import verify
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 
 def test_the_audit_reads_a_notice_written_again_as_its_first_sending(

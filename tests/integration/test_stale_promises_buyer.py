@@ -18,6 +18,7 @@ import re
 from datetime import date, timedelta
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -34,6 +35,8 @@ from workflow.domain.calendar import local_date
 from workflow.domain.stages import ClauseEvent
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 KIND = "notice_resumed"
 NBSP = "\u00a0"

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -26,6 +27,8 @@ from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 KIND = "notice_resumed"
 NBSP = "\u00a0"

@@ -33,6 +33,8 @@ from workflow.services.promise_rewriters import REWRITERS
 from workflow.services.stale_promises import write_stale_again
 from workflow.services.ticks import run_pass
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.integration._ladders import make_lot
@@ -20,6 +21,8 @@ from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.domain.calendar import add_working_days, at_local
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 SEP = date(2026, 9, 1)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from tests.integration._ladders import Lot, make_lot
@@ -24,6 +25,8 @@ from workflow.adapters.orm import AwardParty, Correspondent, DeclarationLadder
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 APR, MAY, JUN = (date(2026, m, 1) for m in (4, 5, 6))
 

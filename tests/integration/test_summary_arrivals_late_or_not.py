@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import update
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -40,6 +41,8 @@ from workflow.bootstrap import App
 from workflow.domain.summary_rules import ARRIVALS_LATE_OR_NOT, SINCE_LAST_ZERO_ARRIVALS
 from workflow.services.summaries import lot_labels
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 APR, MAY, JUN, JUL = (date(2026, m, 1) for m in (4, 5, 6, 7))
 ARRIVED = date(2026, 7, 24)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -39,6 +40,8 @@ from workflow.bootstrap import App
 from workflow.services.ladders_then import earlier_calls
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 APR = date(2027, 4, 1)
 ALPHA, BETA, GAMMA = "Alpha Construction", "Bêta Insertion", "Gamma Travaux"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+import pytest
+
 from tests.integration._ladders import Lot, make_lot
 from tests.integration.test_summary_late_start import declare_hours, plain
 from tests.integration.test_summary_truth import figure_lines, summary_emails, text_tables
@@ -25,6 +27,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 MAR, APR = date(2026, 3, 1), date(2026, 4, 1)
 STAGE = "mise en œuvre – fin prévue le 31/03/2026 dépassée"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
@@ -33,6 +34,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.services.audit.reading import html_parts
 from workflow.services.clauses import advance_clause
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, declare, make_lot
 from tests.integration.test_end_date_correction import paris
@@ -25,6 +27,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.services.clauses import advance_clause
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -41,6 +42,8 @@ from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.participants import create_participant
 from workflow.services.summaries import JOB, JOB_SKIPPED, compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 APR, MAY, JUN, JUL = (date(2026, m, 1) for m in (4, 5, 6, 7))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -35,6 +36,8 @@ from workflow.bootstrap import App
 from workflow.domain.calendar import at_local
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 APR, MAY, JUN, JUL, AUG = (date(2026, m, 1) for m in (4, 5, 6, 7, 8))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -37,6 +38,8 @@ from workflow.bootstrap import App
 from workflow.domain.summary import Pace
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 MAR, APR = date(2026, 3, 1), date(2026, 4, 1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, make_lot
@@ -36,6 +37,8 @@ from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 OCT, NOV, DEC = (date(2026, m, 1) for m in (10, 11, 12))
 DECEMBER = "Déclarations de décembre 2026"

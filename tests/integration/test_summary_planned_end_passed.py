@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -44,6 +45,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.services.clauses import advance_clause
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 MAR, APR = date(2026, 3, 1), date(2026, 4, 1)

@@ -45,6 +45,8 @@ from workflow.services.summaries import (
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP, NNBSP = "\u00a0", "\u202f"
 SEP, OCT, NOV, DEC = (date(2026, m, 1) for m in (9, 10, 11, 12))
 JAN, FEB = date(2027, 1, 1), date(2027, 2, 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import pytest
 from sqlalchemy import update
 
 from tests.conftest import Clock
@@ -36,6 +37,8 @@ from workflow.domain.calendar import add_months
 from workflow.services.summaries import queue_monthly_summaries
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 DECEMBER_29 = datetime(2026, 12, 29, 9, tzinfo=UTC)
 SEPTEMBER = date(2026, 9, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import ladder_pass, make_lot
@@ -28,6 +29,8 @@ from workflow.services.summaries import (
     summary_timing,
 )
 from workflow.services.ticks import simulate
+
+pytestmark = pytest.mark.scenario
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 SEP, OCT, NOV, DEC = (date(2026, m, 1) for m in (9, 10, 11, 12))

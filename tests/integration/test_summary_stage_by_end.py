@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from sqlalchemy import update
 
 from tests.integration._ladders import Lot, make_lot
@@ -36,6 +37,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.domain.summary_rules import ARRIVALS_LATE_OR_NOT, STAGE_BY_END
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 JUN, AUG, SEP = date(2026, 6, 1), date(2026, 8, 1), date(2026, 9, 1)
 ENDED = date(2026, 8, 20)

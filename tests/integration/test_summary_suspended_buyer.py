@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -24,6 +25,8 @@ from workflow.domain.summary import summary_due_at
 from workflow.emails.summaries import KIND_BUYER, KIND_FACILITATOR
 from workflow.services.clauses import advance_clause
 from workflow.services.summaries import queue_monthly_summaries, summary_timing
+
+pytestmark = pytest.mark.scenario
 
 APRIL = date(2026, 4, 1)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.conftest import Clock
 from tests.integration._ladders import make_lot
 from tests.integration.test_end_date_correction import paris, run_cli
@@ -31,6 +33,8 @@ from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures
 

@@ -40,6 +40,8 @@ from workflow.services.summaries import summary_timing
 from workflow.services.ticks import TimedAction, simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SEP, OCT, NOV = (date(2026, m, 1) for m in (9, 10, 11))
 COMPANY = "Bâtiments Gascons SARL"

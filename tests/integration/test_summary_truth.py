@@ -71,6 +71,8 @@ from workflow.services.summaries import (
 )
 from workflow.services.ticks import TimedAction, simulate
 
+pytestmark = pytest.mark.scenario
+
 NBSP, NNBSP = "\u00a0", "\u202f"
 PARIS = ZoneInfo("Europe/Paris")
 

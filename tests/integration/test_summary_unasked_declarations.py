@@ -17,6 +17,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.integration._ladders import Lot, make_lot
@@ -33,6 +34,8 @@ from workflow.services.declarations import LineInput, record_declaration
 from workflow.services.participants import create_participant
 from workflow.services.summaries import compile_for
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 OCT, NOV, DEC = (date(2026, m, 1) for m in (10, 11, 12))
 END = date(2027, 3, 31)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlparse
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -31,6 +32,8 @@ from workflow.app import api_tokens, web_accounts
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
 from workflow.services.declaration_links import month_links
+
+pytestmark = pytest.mark.scenario
 
 DECLARE_SEPTEMBER_EARLY = (date(2026, 9, 30), 11, "declare 09", ())
 CANCEL_SEPTEMBER = (

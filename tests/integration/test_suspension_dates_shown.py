@@ -25,6 +25,7 @@ from datetime import date
 from html import unescape
 from urllib.parse import urlparse
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration._ladders import Lot
@@ -41,6 +42,8 @@ from workflow.emails.phrases import french_day
 from workflow.entrypoints.web.site import create_site
 from workflow.services.declaration_links import month_links
 from workflow.services.notices import owed_due_dates
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 #: Suspended the morning after the September call's pass (1 October, 09:00), which opened the

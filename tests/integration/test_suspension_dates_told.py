@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration._ladders import Lot, declare, make_lot
@@ -38,6 +39,8 @@ from tests.text import squash
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 

@@ -19,11 +19,15 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import pytest
+
 from tests.integration._ladders import Lot, declare, make_lot
 from tests.integration.test_company_left_site import GONE, HOLDER, SEP, _cli, local
 from tests.integration.test_suspension_dates_told import _texts
 from workflow.bootstrap import App
 from workflow.services.ticks import TimedAction, simulate
+
+pytestmark = pytest.mark.scenario
 
 STEPS = [
     (

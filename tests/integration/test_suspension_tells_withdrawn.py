@@ -33,6 +33,8 @@ from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 TOLD = (
     f"Bâtiments Test{NBSP}: 1 courriel en attente retiré (rappel n° 1){NBSP}; il sera envoyé "

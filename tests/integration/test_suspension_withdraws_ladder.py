@@ -33,6 +33,8 @@ from workflow.services.outbox_corrections import cancel_email
 from workflow.services.ticks import run_pass
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 MARCH = date(2026, 3, 1)
 NBSP = "\u00a0"
 

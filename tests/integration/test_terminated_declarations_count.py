@@ -33,6 +33,8 @@ from tests.integration.test_planned_end import paris
 from tests.integration.test_suspension_dates_told import _texts
 from workflow.bootstrap import App
 
+pytestmark = pytest.mark.scenario
+
 SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -26,6 +27,8 @@ from workflow.bootstrap import App
 from workflow.services.summaries import JOB, JOB_SKIPPED
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures, imported to be used here
 

@@ -10,6 +10,8 @@ September summary sent before it could no longer be made again (« 39 % » where
 
 Now the months before the termination read the time against the planned end, whenever compiled;
 from the termination on, the time stops on its day and the termination is said in place of the
+
+pytestmark = pytest.mark.scenario
 verdict. A termination recorded after a summary it changes is a remark naming that lot, never
 another lot's change.
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Clock
@@ -33,6 +34,8 @@ from tests.integration.test_lot_terminated import (
 from workflow.adapters.orm import ClauseHistory, OutboxMessage
 from workflow.bootstrap import App
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 __all__ = ["app", "settings"]  # the fixtures, imported to be used here
 

@@ -49,6 +49,8 @@ from workflow.entrypoints.web.site import create_site
 from workflow.services.ticks import simulate
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 CORRECTED = (
     f"Date de fin d'exécution corrigée du 31/10/2026 au 30/11/2026{NBSP}; l'historique garde le "
     "motif à votre nom."

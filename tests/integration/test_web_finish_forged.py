@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
@@ -36,6 +37,8 @@ from tests.integration.test_web_finish_released import (
 )
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
+
+pytestmark = pytest.mark.scenario
 
 # The same fixtures as the pages of a genuine finish (its settings, its app on a memory outbox).
 settings = finished.settings

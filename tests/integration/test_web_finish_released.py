@@ -41,6 +41,8 @@ from workflow.bootstrap import App, bootstrap
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 RELEASED = (
     f"Novembre 2026 n'est plus demandé à {COMPANY}{NBSP}: l'exécution s'est achevée le 31/10/2026"
 )

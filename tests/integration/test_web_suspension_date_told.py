@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -26,6 +27,8 @@ from tests.integration.test_web_finish_released import read
 from workflow.adapters.orm import OutboxMessage
 from workflow.bootstrap import App
 from workflow.entrypoints.web.site import create_site
+
+pytestmark = pytest.mark.scenario
 
 NBSP = "\u00a0"
 

@@ -37,6 +37,8 @@ from workflow.domain.stages import ClauseEvent
 from workflow.entrypoints.web.site import create_site
 from workflow.settings import Settings
 
+pytestmark = pytest.mark.scenario
+
 NBSP = "\u00a0"
 SUSPENDED = f"Clause passée à l'étape «{NBSP}suspendue{NBSP}» ; l'historique le garde à votre nom."
 

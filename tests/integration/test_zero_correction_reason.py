@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Clock
@@ -34,6 +35,8 @@ from workflow.adapters.orm import ClauseHistory, Declaration
 from workflow.app.audit import verify_database
 from workflow.bootstrap import App
 from workflow.settings import Settings
+
+pytestmark = pytest.mark.scenario
 
 #: What the facilitator types: its round brackets are kept square in the history row.
 REASON = "L'entreprise a déclaré ses heures sur le mauvais lot (voir son courriel)"
