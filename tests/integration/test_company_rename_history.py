@@ -234,8 +234,9 @@ def test_a_renamed_company_keeps_its_history_in_summaries_replays_and_audit(
         in (replay)
     ), replay
 
-    # The reminder of February asked again tells when the month cancelled had come: its rows
-    # written before the rename are GIB's all the same.
+    # The reminder of February asked again tells when the month cancelled had come and when it
+    # was corrected, as the cancellation's email did: its rows written before the rename are
+    # GIB's all the same.
     with app.transaction() as session:
         bodies = session.scalars(
             select(OutboxMessage.body_text).where(
@@ -245,7 +246,8 @@ def test_a_renamed_company_keeps_its_history_in_summaries_replays_and_audit(
         said = [squash(body.replace("\u00a0", " ")) for body in bodies]
         reminders = [r for r in said if "j'ai annulé la déclaration" in r]
     assert reminders, "no reminder of February asked again"
-    assert all(", reçue le 5 avril 2027 (motif : « erreur »)" in r for r in reminders), reminders
+    received = ", reçue le 2 avril 2027 et corrigée le 5 avril 2027 (motif : « erreur »)"
+    assert all(received in r for r in reminders), reminders
 
     # Each company's own rows: Bâtiments Gascons' February has its one recording, GIB's
     # cancelled February its two, under GIB's number; and so with the rows as written before

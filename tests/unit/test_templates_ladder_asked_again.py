@@ -20,10 +20,13 @@ ASKED = {
     "due_on": date(2026, 11, 3),
     "late": True,
     "month_due_on": date(2026, 10, 12),
+    "corrected_on": None,
+    "received_words": "reçue le 6 octobre 2026",
+    "corrected_words": None,
 }
 
 
-def _render(kind: str) -> tuple[str, str]:
+def _render(kind: str, asked: dict[str, object] = ASKED) -> tuple[str, str]:
     settings = Settings.model_construct(
         database_url="sqlite://",
         timezone="Europe/Paris",
@@ -41,7 +44,7 @@ def _render(kind: str) -> tuple[str, str]:
         months=[date(2026, 9, 1), date(2026, 10, 1)],
         months_count=2,
         month_phrase="de septembre et d'octobre 2026",
-        asked_again=[ASKED],
+        asked_again=[asked],
     )
     rendered = TemplateRenderer(signature=SIGNATURE).render(kind, context)
     return squash(rendered.text), squash(rendered.html)
@@ -64,3 +67,20 @@ def test_the_reminder_names_the_month_asked_again_among_others() -> None:
         "La déclaration de septembre 2026 m'était parvenue le 6 octobre 2026 ; je l'ai annulée "
         "le 3 novembre 2026 (motif : « Heures du lot 02 ») et vous l'ai redemandée le même jour."
     ) in text
+
+
+def test_a_month_corrected_before_its_cancellation_is_said_received_then_corrected() -> None:
+    """As the cancellation's email said: the first reception, then the correction."""
+    corrected = {
+        **ASKED,
+        "corrected_on": date(2026, 10, 9),
+        "received_words": "reçue le 6 octobre 2026 et corrigée le 9 octobre 2026",
+        "corrected_words": "corrigée le 9 octobre 2026",
+    }
+    for kind in ("declaration_reminder", "declaration_escalation"):
+        text, html = _render(kind, corrected)
+        assert (
+            "m'était parvenue le 6 octobre 2026 (corrigée le 9 octobre 2026) ; je l'ai annulée "
+            "le 3 novembre 2026"
+        ) in text, kind
+        assert "m'était parvenue le 6 octobre 2026 (corrigée le 9 octobre 2026)&nbsp;;" in html

@@ -760,7 +760,8 @@ class AskedAgain:
     #: history no longer says (a company renamed since).
     received_at: datetime | None
     cancelled_at: datetime
-    #: The same two instants as local days.
+    #: The day it was first received (its first recording since the month's previous
+    #: cancellation), and the cancellation's, as local days.
     received_on: date | None
     cancelled_on: date
     #: The facilitator's reason, as the company read it in the cancellation's email.
@@ -771,6 +772,10 @@ class AskedAgain:
     due_on: date
     #: The month's own date had passed when it was asked again.
     late: bool
+    #: The day of its latest recording when it had been corrected since (the cancellation's
+    #: email says « reçue le … et corrigée le … »: a reminder saying « reçue le » with the
+    #: correction's day gave the company two dates for one reception); None otherwise.
+    corrected_on: date | None = None
 
 
 def asked_again(
@@ -814,10 +819,13 @@ def asked_again(
         )
         recorded = f"déclaration {phrase} : "
         received_at: datetime | None = None
+        first_at: datetime | None = None
         last: AskedAgain | None = None
         for event, at, reason in mine:
             text = reason or ""
             if event == _RECORDED_EVENT and text.startswith(recorded):
+                if received_at is None:
+                    first_at = at
                 received_at, last = at, None
                 continue
             matched = cancelled.fullmatch(text) if event == _CANCELLED_EVENT else None
@@ -831,16 +839,31 @@ def asked_again(
                 month=month,
                 received_at=received_at,
                 cancelled_at=at,
-                received_on=local_date(received_at, zone) if received_at is not None else None,
+                received_on=local_date(first_at, zone) if first_at is not None else None,
                 cancelled_on=cancelled_on,
+                corrected_on=(
+                    local_date(received_at, zone)
+                    if received_at is not None and first_at is not None and first_at < received_at
+                    else None
+                ),
                 reason=_UNCOUNTED_TAIL.sub("", matched["reason"]).strip(),
                 due_on=cancelled_on if late else group.due_on,
                 late=late,
             )
-            received_at = None
+            received_at = first_at = None
         if last is not None:
             found[month] = last
     return found
+
+
+def received_words(received_on: date, corrected_on: date | None) -> str:
+    """« reçue le … », « reçue le … et corrigée le … » or « reçue et corrigée le … », as the
+    cancellation's email says it (``templates/emails/declaration_cancelled``)."""
+    if corrected_on is None:
+        return f"reçue le {remembered_date(received_on)}"
+    if corrected_on == received_on:
+        return f"reçue et corrigée le {remembered_date(received_on)}"
+    return f"reçue le {remembered_date(received_on)} et corrigée le {remembered_date(corrected_on)}"
 
 
 def asked_again_context(
@@ -854,6 +877,19 @@ def asked_again_context(
             "month": a.month,
             "month_phrase": month_phrase(a.month),
             "received_on": a.received_on,
+            "corrected_on": a.corrected_on,
+            # « reçue le … [et corrigée le …] », and « corrigée le … » alone: the cancellation's
+            # email gave the first reception and the correction, so do its reminders.
+            "received_words": (
+                received_words(a.received_on, a.corrected_on) if a.received_on else None
+            ),
+            "corrected_words": (
+                None
+                if a.corrected_on is None
+                else "corrigée le même jour"
+                if a.corrected_on == a.received_on
+                else f"corrigée le {remembered_date(a.corrected_on)}"
+            ),
             "cancelled_on": a.cancelled_on,
             "reason": a.reason,
             "due_on": a.due_on,
@@ -1052,7 +1088,7 @@ def steps_done(
             _insert_at(
                 entries,
                 again.received_at,
-                {"label": label, "text": f"reçue le {remembered_date(again.received_on)}"},
+                {"label": label, "text": received_words(again.received_on, again.corrected_on)},
             )
         _insert_at(
             entries,
