@@ -866,6 +866,16 @@ def received_words(received_on: date, corrected_on: date | None) -> str:
     return f"reçue le {remembered_date(received_on)} et corrigée le {remembered_date(corrected_on)}"
 
 
+def corrected_words(received_on: date | None, corrected_on: date | None) -> str | None:
+    """« corrigée le … » (« corrigée le même jour »), said after « m'était parvenue le … »;
+    None when it was not corrected."""
+    if corrected_on is None:
+        return None
+    if corrected_on == received_on:
+        return "corrigée le même jour"
+    return f"corrigée le {remembered_date(corrected_on)}"
+
+
 def asked_again_context(
     asked: Mapping[date, AskedAgain], group: LadderGroup, today: date
 ) -> dict[str, Any]:
@@ -877,19 +887,12 @@ def asked_again_context(
             "month": a.month,
             "month_phrase": month_phrase(a.month),
             "received_on": a.received_on,
-            "corrected_on": a.corrected_on,
             # « reçue le … [et corrigée le …] », and « corrigée le … » alone: the cancellation's
             # email gave the first reception and the correction, so do its reminders.
             "received_words": (
                 received_words(a.received_on, a.corrected_on) if a.received_on else None
             ),
-            "corrected_words": (
-                None
-                if a.corrected_on is None
-                else "corrigée le même jour"
-                if a.corrected_on == a.received_on
-                else f"corrigée le {remembered_date(a.corrected_on)}"
-            ),
+            "corrected_words": corrected_words(a.received_on, a.corrected_on),
             "cancelled_on": a.cancelled_on,
             "reason": a.reason,
             "due_on": a.due_on,
