@@ -634,3 +634,32 @@ def test_the_demo_s_annual_participants_are_the_sum_of_its_monthly_summaries(dem
     months = [compile_for(demo, date(2027, m, 1), now=end).overall for m in range(1, 13)]
     active = [f.participants.active for f in months]
     assert max(active) <= following.participants <= sum(active)
+
+
+def test_the_demo_s_annual_report_says_what_december_s_summary_says(demo: App) -> None:
+    """The annual report of 2026 and December 2026's summary, compiled at the same moment (in
+    January and at the demo's end), for the territory and each buyer: the same stages at the end
+    of the year, and the year's hours are the sum of December's « heures par mois » for 2026 (the
+    demo begins in 2026); the report's hours by buyer add up to its total."""
+    for moment in (datetime(2027, 1, 20, 9, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC)):
+        december = compile_for(demo, date(2026, 12, 1), now=moment)
+        report = annual(demo, 2026, moment)
+        assert report.hours > 0
+        assert sum(line.value for line in report.hours_by_buyer) == report.hours
+        scopes = [(None, december)] + [
+            (b.buyer_id, compile_for(demo, date(2026, 12, 1), buyer_id=b.buyer_id, now=moment))
+            for b in december.buyers
+        ]
+        for buyer_id, summary in scopes:
+            with demo.transaction() as session:
+                mine = compile_annual_report(
+                    session, 2026, buyer_id=buyer_id, now=moment, zone=demo.settings.zone
+                )
+            yearly = {line.code: line.value for line in mine.clauses_by_stage if line.value}
+            monthly = {s.code: s.clauses for s in summary.overall.clauses_by_stage if s.clauses}
+            assert yearly == monthly, (moment, buyer_id)
+            if moment.year == 2027 and moment.month == 4:
+                # The report reads every declaration recorded (it has no ``--now``): its hours
+                # are compared at the demo's end, when all of them are.
+                months = sum(h.hours for h in summary.hours_by_month if h.month.year == 2026)
+                assert mine.hours == months, (moment, buyer_id)

@@ -188,8 +188,9 @@ def footnotes(report: AnnualReport) -> list[str]:
         f"Heures : heures déclarées par les entreprises pour les mois de janvier à décembre {year}.",
         "Entreprises accompagnées : entreprises distinctes attributaires (titulaires, cotraitantes "
         "ou sous-traitantes) d'une clause en mise en œuvre (suspension comprise) ou en suivi à un "
-        f"moment de {year}, ou ayant déclaré des heures pour un mois de {year}. Clauses suivies : "
-        "ces mêmes clauses.",
+        f"moment de {year} (y compris une clause démarrée à une date de {year} enregistrée "
+        f"après), ou ayant déclaré des heures pour un mois de {year}. Clauses suivies : ces mêmes "
+        "clauses.",
         f"Participants : personnes distinctes avec des heures déclarées pour un mois de {year} ; "
         "l'âge est celui atteint dans l'année (seule l'année de naissance est conservée).",
         "Contrats : participants distincts par type de contrat ; une personne embauchée sous deux "
@@ -212,6 +213,13 @@ def footnotes(report: AnnualReport) -> list[str]:
         "où elle est enregistrée : si une déclaration annulée, ou corrigée sans lui, lui retire "
         "toutes ses heures sur cette clause, elle n'est plus comptée jusqu'à ce que des heures "
         "lui soient de nouveau déclarées.",
+        # December's summary counts the stages by the same rule (``summaries.stages_at_month_end``).
+        "Clauses par étape : l'étape de chaque clause à la date du bilan, lue dans son historique."
+        if report.provisional_at is not None
+        else f"Clauses par étape : l'étape de chaque clause au 31 décembre {year}, comme la "
+        "synthèse mensuelle de décembre la compte : celle de son historique, sauf pour une fin "
+        "d'exécution ou une résiliation datée d'avant le 31 décembre et enregistrée après (en "
+        f"suivi et bilan) ou un démarrage daté de {year} et enregistré après (en mise en œuvre).",
         f"Marchés résiliés : lots dont le marché a été résilié pendant les travaux, à une date "
         f"de {year} ; leurs heures sont celles déclarées jusqu'à la résiliation, aucun mois "
         "suivant n'étant demandé aux entreprises.",

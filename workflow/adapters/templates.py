@@ -200,6 +200,18 @@ remembered_date = remembered(french_date)
 remembered_month = remembered(french_month)
 
 
+def received_words(received_on: date, corrected_on: date | None) -> str:
+    """« reçue le … », « reçue le … et corrigée le … » or « reçue et corrigée le … »: what the
+    emails of a cancelled declaration say of its reception (the cancellation's email, the
+    buyer's notice, the reminders and the alert of the month asked again), in one wording; the
+    templates call it as a global (``received_words(declaration.received_on, …)``)."""
+    if corrected_on is None:
+        return f"reçue le {remembered_date(received_on)}"
+    if corrected_on == received_on:
+        return f"reçue et corrigée le {remembered_date(received_on)}"
+    return f"reçue le {remembered_date(received_on)} et corrigée le {remembered_date(corrected_on)}"
+
+
 class EmailEnvironment(Environment):
     """Jinja's environment, with ``a.b`` on a plain dict looked up as a key first.
 
@@ -499,6 +511,7 @@ class TemplateRenderer:
         }
         for env in (self._html, self._text):
             env.filters.update(filters)
+            env.globals["received_words"] = received_words
         self._inliner = css_inline.CSSInliner()
         # The long tables of an email skip the inliner's parse, for the same bytes.
         self._inline_tables = TableShortcut(self._inline_whole)

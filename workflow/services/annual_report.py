@@ -125,6 +125,7 @@ from workflow.services.held_due_dates import pushed_due_dates
 from workflow.services.lot_calendars import first_month_of, suspensions
 from workflow.services.months_owed import Owing, owed_up_to_many
 from workflow.services.outcome_counts import counted, latest_up_to
+from workflow.services.summaries import stages_at_month_end
 from workflow.services.terminations import terminated_lots
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -165,16 +166,34 @@ def _stage_before(instant: datetime) -> ColumnElement[str]:
 
 def _followed(period: _Year) -> ColumnElement[bool]:
     """A clause in execution (suspension included) or follow-up at some moment of the year: in
-    such a stage when the year began, or moved into one during the year."""
+    such a stage when the year began, or moved into one during the year, or started by its
+    dates in the year though recorded after it (its start date by 31 December, started now, its
+    history at the year's end saying it not started yet): December's summary counts such a lot
+    in execution or follow-up (``summaries._stage_rule``), and the service asked its companies
+    for the year's months from that date."""
     moved_in = exists().where(
         ClauseHistory.clause_id == Clause.id,
         ClauseHistory.at >= period.start,
         ClauseHistory.at < period.end,
         ClauseHistory.to_stage.in_(FOLLOWED_STAGES),
     )
-    return and_(
-        Clause.created_at < period.end,
-        or_(_stage_before(period.start).in_(FOLLOWED_STAGES), moved_in),
+    started_then = exists().where(
+        ClauseHistory.clause_id == Clause.id,
+        ClauseHistory.at < period.end,
+        ClauseHistory.to_stage.in_(_ASKED_STAGES),
+    )
+    started_by_dates = and_(
+        Clause.start_date.is_not(None),
+        Clause.start_date < date(period.year + 1, 1, 1),
+        Clause.stage.in_(_ASKED_STAGES),
+        ~started_then,
+    )
+    return or_(
+        and_(
+            Clause.created_at < period.end,
+            or_(_stage_before(period.start).in_(FOLLOWED_STAGES), moved_in),
+        ),
+        started_by_dates,
     )
 
 
@@ -367,18 +386,8 @@ def compile_annual_report(
     for line in outcomes_by_type:
         by_group[line.group] += line.count
 
-    stage_at_end = _stage_before(period.end)
-    stages = {
-        str(stage): int(count)
-        for stage, count in session.execute(
-            _on_clauses(
-                select(stage_at_end, func.count())
-                .select_from(Clause)
-                .where(Clause.created_at < period.end),
-                buyer_id,
-            ).group_by(stage_at_end)
-        )
-    }
+    # December's « Clauses par étape », compiled at the same moment (``now``).
+    stages = stages_at_month_end(session, period.last_month, buyer_id=buyer_id, now=now, zone=zone)
     terminated = _terminated(session, period, buyer_id)
     undeclared, undeclared_months = _undeclared(session, period, buyer_id, now, zone, terminated)
     regrouped = tuple(

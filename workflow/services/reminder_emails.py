@@ -31,7 +31,12 @@ from workflow.adapters.orm import (
     DeclarationLadder,
     OutboxMessage,
 )
-from workflow.adapters.templates import TemplateRenderer, remembered_date, remembered_month
+from workflow.adapters.templates import (
+    TemplateRenderer,
+    received_words,
+    remembered_date,
+    remembered_month,
+)
 from workflow.domain.calendar import (
     LadderDays,
     LadderStep,
@@ -854,16 +859,6 @@ def asked_again(
         if last is not None:
             found[month] = last
     return found
-
-
-def received_words(received_on: date, corrected_on: date | None) -> str:
-    """« reçue le … », « reçue le … et corrigée le … » or « reçue et corrigée le … », as the
-    cancellation's email says it (``templates/emails/declaration_cancelled``)."""
-    if corrected_on is None:
-        return f"reçue le {remembered_date(received_on)}"
-    if corrected_on == received_on:
-        return f"reçue et corrigée le {remembered_date(received_on)}"
-    return f"reçue le {remembered_date(received_on)} et corrigée le {remembered_date(corrected_on)}"
 
 
 def corrected_words(received_on: date | None, corrected_on: date | None) -> str | None:

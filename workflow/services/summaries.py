@@ -176,6 +176,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     func,
@@ -452,6 +453,36 @@ def _stage_rule(period: _Period, recorded: Any, stage_now: Any) -> ColumnElement
     )
 
 
+@dataclass(frozen=True)
+class _Stages:
+    """Each clause's stage at the end of the month by the one rule (``then``) and as known at
+    ``as_of`` (``now``), from the history's latest rows before those instants: the summary's
+    lines (``_clauses``, which joins them where its plan wants them) and
+    ``stages_at_month_end`` (``joined``) read them alike."""
+
+    at_end: Any
+    at_now: Any | None
+    now: ColumnElement[Any]
+    then: ColumnElement[Any]
+
+    @classmethod
+    def of(cls, period: _Period, buyer_id: int | None) -> _Stages:
+        at_end = _latest_history(period.end_instant, buyer_id)
+        at_now = None
+        stage_now: ColumnElement[Any] = Clause.stage.expression
+        if period.as_of is not None:
+            at_now = _latest_history(period.as_of, buyer_id)
+            stage_now = func.coalesce(at_now.c.to_stage, Clause.stage)
+        return cls(at_end, at_now, stage_now, _stage_rule(period, at_end.c.to_stage, stage_now))
+
+    def joined(self, statement: Select[Any]) -> Select[Any]:
+        """``statement`` (its FROM on ``Clause``) with the history's rows it reads."""
+        statement = statement.outerjoin(self.at_end, self.at_end.c.clause_id == Clause.id)
+        if self.at_now is not None:
+            statement = statement.outerjoin(self.at_now, self.at_now.c.clause_id == Clause.id)
+        return statement
+
+
 def _known(period: _Period) -> ColumnElement[bool]:
     """Clauses recorded by ``as_of``: one recorded after an email was written is not in it."""
     if period.as_of is None:
@@ -530,13 +561,8 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
     if buyer_id is not None:
         hours = hours.where(Declaration.clause_id.in_(_buyer_clauses(buyer_id)))
     hours_sub = hours.group_by(Declaration.clause_id).subquery()
-    at_end = _latest_history(period.end_instant, buyer_id)
-    if period.as_of is not None:
-        at_now = _latest_history(period.as_of, buyer_id)
-        stage_now: ColumnElement[Any] = func.coalesce(at_now.c.to_stage, Clause.stage)
-    else:
-        stage_now = Clause.stage.expression
-    stage_then = _stage_rule(period, at_end.c.to_stage, stage_now)
+    stages = _Stages.of(period, buyer_id)
+    stage_now, stage_then = stages.now, stages.then
     statement = (
         select(
             Clause.id,
@@ -561,12 +587,12 @@ def _clauses(session: Session, period: _Period, buyer_id: int | None) -> _Clause
         .join(Market, Market.id == Clause.market_id)
         .join(Operation, Operation.id == Market.operation_id)
         .join(Buyer, Buyer.id == Operation.buyer_id)
-        .outerjoin(at_end, at_end.c.clause_id == Clause.id)
+        .outerjoin(stages.at_end, stages.at_end.c.clause_id == Clause.id)
         .outerjoin(hours_sub, hours_sub.c.clause_id == Clause.id)
         .order_by(Buyer.name, Clause.id)
     )
-    if period.as_of is not None:
-        statement = statement.outerjoin(at_now, at_now.c.clause_id == Clause.id)
+    if stages.at_now is not None:
+        statement = statement.outerjoin(stages.at_now, stages.at_now.c.clause_id == Clause.id)
     if buyer_id is not None:
         statement = statement.where(Operation.buyer_id == buyer_id)
     found = _Clauses([], defaultdict(lambda: defaultdict(int)), set(), set())
@@ -694,6 +720,60 @@ def _elapsed_workable(
         found.lines[index] = replace(
             line, stage=stage, progress=progress, terminated_on=terminated_on
         )
+
+
+def stages_at_month_end(
+    session: Session,
+    month: date,
+    *,
+    buyer_id: int | None = None,
+    now: datetime | None = None,
+    zone: ZoneInfo | None = None,
+) -> dict[str, int]:
+    """How many clauses of the scope were in each stage at the end of ``month``, as its summary
+    compiled at ``now`` counts them in « Clauses par étape » (``_clauses``, then
+    ``_elapsed_workable`` for a termination on the month's last day): for the annual report's
+    stages at the end of the year, which are December's. One GROUP BY; the lots its history
+    says running then whose end, recorded since, came by the month's last day are grouped one
+    by one (a handful) to be judged by the same rules (``_ended_by_then``, a termination).
+    The two readings are held together by ``tests/integration/test_annual_stages_as_december.py``."""
+    period = _period(month, zone, now)
+    stages = _Stages.of(period, buyer_id)
+    stage_now, then = stages.now, stages.then
+    ended_by_last = and_(
+        then.in_(RUNNING),
+        Clause.end_date <= period.last,
+        stage_now.in_((Stage.FOLLOW_UP.value, Stage.CLOSED.value)),
+    )
+    # Each of those lots a group of its own, with its end and its stage now; the others one
+    # group a stage.
+    lot = case((ended_by_last, Clause.id), else_=null())
+    ended_on = case((ended_by_last, Clause.end_date), else_=null())
+    stage_known = case((ended_by_last, stage_now), else_=null())
+    statement = (
+        select(then, lot, ended_on, stage_known, func.count())
+        .select_from(Clause)
+        .where(_known(period))
+        .group_by(then, lot, ended_on, stage_known)
+    )
+    statement = stages.joined(statement)
+    if buyer_id is not None:
+        statement = statement.where(Clause.id.in_(_buyer_clauses(buyer_id)))
+    counts: Counter[str] = Counter()
+    on_last_day: dict[int, str] = {}
+    for stage, clause_id, ended, stage_then_known, count in session.execute(statement):
+        if stage is None:
+            continue  # not in the month's picture (recorded later, not started)
+        if clause_id is not None and _ended_by_then(stage, stage_then_known, ended, period.last):
+            stage = Stage.FOLLOW_UP.value
+        elif clause_id is not None:
+            on_last_day[clause_id] = stage  # ended on the last day: by a termination only
+        counts[stage] += int(count)
+    for clause_id, termination in terminated_lots(session, on_last_day).items():
+        if termination.on <= period.last:
+            counts[on_last_day[clause_id]] -= 1
+            counts[Stage.FOLLOW_UP.value] += 1
+    return {stage: count for stage, count in counts.items() if count}
 
 
 def as_ended_at_termination(session: Session, summary: MonthlySummary) -> MonthlySummary | None:
