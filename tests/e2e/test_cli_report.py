@@ -37,7 +37,8 @@ def test_it_prints_the_flyers_line_and_the_tables(run: Invoke, gers: gers_2017.B
     assert lines[0] == "Bilan annuel des clauses sociales d'insertion – 2017"
     assert lines[1] == FLYER
     assert "│ Entreprises accompagnées     │       51 │" in result.output
-    assert "Établi le 15/02/2018 à 10:00." in result.output  # 09:00 UTC, in Paris
+    # 09:00 UTC, in Paris, as French writes a date and an hour (it read « le 15/02/2018 à 10:00 »).
+    assert "Établi le 15 février 2018 à 10\u00a0h." in result.output
 
 
 def test_the_year_defaults_to_last_year(run: Invoke, gers: gers_2017.Built, clock: Clock) -> None:
@@ -121,6 +122,13 @@ def test_it_writes_a_standalone_html_page(
     assert f'<p class="headline">{html.escape(FLYER)}</p>' in page
     assert "max-width: 600px" in page and "<script" not in page and "http" not in page
     assert "<td class=num>18\u202f165\u00a0h</td>" in page
+    # The notes as a page writes French: no line of a phone starts with « : » or « ; », and
+    # « 1 000 h » never splits (user trial: ordinary spaces there).
+    notes = page[page.index('<ul class="notes">') :]
+    assert "Heures\u00a0: heures déclarées" in notes
+    assert " :" not in notes and " ;" not in notes
+    assert "à partir de 1\u202f000\u00a0h" in notes
+    assert "Établi le 15 février 2018 à 10\u00a0h." in notes
 
 
 def test_a_buyer_report_restricts_every_figure(run: Invoke, gers: gers_2017.Built) -> None:
@@ -195,3 +203,14 @@ def test_a_year_not_over_is_said_provisional_with_its_stages_at_that_date(
     assert "31 décembre 2018" not in flat
     assert "provisoires" not in finished.output
     assert "Clauses par étape au 31 décembre 2017" in " ".join(finished.output.split())
+    # The spreadsheet's file says it too: it carried no date nor « provisoires » (user trial, 7
+    # December 2026), a funder opening it took a year in progress for a year's figures.
+    rows = list(
+        csv.reader(
+            io.StringIO(run("report", "annual", "--year", "2018", "--format", "csv").output),
+            delimiter=";",
+        )
+    )
+    assert rows[-1][1:3] == ["Établissement", "Note"], rows[-1]
+    assert rows[-1][3].startswith("Établi le 15 février 2018 à 10\u00a0h. Année 2018 en cours : ")
+    assert "chiffres provisoires" in rows[-1][3]

@@ -80,7 +80,7 @@ def test_a_month_the_lot_did_not_ask_then_is_not_said_expected(
 ) -> None:
     """Its planned end on 30 September passed, its end not recorded: the lot asked October of
     nobody, and the email said « aucune attendue ». Isol'Sud leaves on 28 December, its last
-    month September: the replay said its October « non reçue alors, est attendue »."""
+    month September: the replay once said its October « non reçue alors, est attendue »."""
     lot, body, at = october_email(
         app, clock, planned_end=date(2026, 9, 30), until={0: SEPTEMBER, 1: SEPTEMBER}
     )
@@ -96,8 +96,8 @@ def test_a_month_the_lot_did_not_ask_then_is_not_said_expected(
     assert "attendue" not in line, line
     assert line == (
         f"- clause n° {lot.clause_id} : Isol'Sud, départ enregistré le 28/12/2026 ; dernier "
-        "mois à déclarer alors aucun, aujourd'hui septembre 2026 ; sa déclaration d'octobre "
-        "2026 n'était pas demandée alors"
+        "mois à déclarer alors celui de la fin du lot, aujourd'hui septembre 2026 ; sa "
+        "déclaration d'octobre 2026 n'était pas demandée alors"
     ), line
 
 
@@ -195,7 +195,9 @@ def test_a_month_not_due_then_is_said_not_due_as_the_email_listed_it(
     replay = replayed(settings, clock, lot, at)
     assert headline(replay) == said, replay
     assert departure_line(replay, "Isol'Sud").endswith(
-        "sa déclaration d'octobre 2026, non reçue alors, est attendue (pas encore due)"
+        "sa déclaration d'octobre 2026, non reçue, n'était pas encore due alors : ces chiffres "
+        "la comptent parmi les pas encore dues, comme le courriel (elle n'est plus demandée "
+        "aujourd'hui)"
     ), replay
 
 
@@ -249,8 +251,10 @@ def test_a_company_whose_name_was_given_to_another_since_is_still_found(
     )
     assert (
         f"- clause n° {lot.clause_id} : Isolations du Gers, départ enregistré le 28/12/2026 ; "
-        "dernier mois à déclarer alors aucun, aujourd'hui septembre 2026 ; sa déclaration "
-        "d'octobre 2026, non reçue alors, est attendue (pas encore due)"
+        "dernier mois à déclarer alors celui de la fin du lot, aujourd'hui septembre 2026 ; sa "
+        "déclaration d'octobre 2026, non reçue, n'était pas encore due alors : ces chiffres la "
+        "comptent parmi les pas encore dues, comme le courriel (elle n'est plus demandée "
+        "aujourd'hui)"
     ) in replay.splitlines(), replay
     # Plâtres Test, « Isol'Sud » today, left before the email: not named as having left since.
     assert "Isol'Sud, départ" not in replay, replay

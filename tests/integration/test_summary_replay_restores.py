@@ -129,8 +129,10 @@ def assert_emails_figures(
         ), replay
         assert (
             f"- clause n° {n} : {company}, départ enregistré le 28/12/2026 ; dernier mois à "
-            "déclarer alors aucun, aujourd'hui septembre 2026 ; sa déclaration d'octobre 2026, "
-            "non reçue alors, est attendue" in replay
+            "déclarer alors celui de la fin du lot, aujourd'hui septembre 2026 ; sa déclaration "
+            "d'octobre 2026, non reçue, n'était pas encore due alors : ces chiffres la comptent "
+            "parmi les pas encore dues, comme le courriel (elle n'est plus demandée "
+            "aujourd'hui)" in replay
         ), replay
 
 
@@ -204,8 +206,8 @@ def test_a_month_declared_then_is_received_not_no_longer_expected(
         assert "n'attend plus" not in replay, replay
         assert (
             f"- clause n° {n} : Charpentes Test, départ enregistré le 28/12/2026 ; dernier mois à "
-            "déclarer alors aucun, aujourd'hui septembre 2026 ; sa déclaration d'octobre 2026, "
-            "reçue alors, est comptée" in replay
+            "déclarer alors celui de la fin du lot, aujourd'hui septembre 2026 ; sa déclaration "
+            "d'octobre 2026, reçue alors, est comptée" in replay
         ), replay
 
 
@@ -268,8 +270,10 @@ def test_the_months_owed_then_are_still_owed_in_the_replay(
         assert headline(replay) == said, replay
         assert (
             f"- clause n° {n} : Charpentes Test, départ enregistré le 28/12/2026 ; dernier mois à "
-            "déclarer alors aucun, aujourd'hui août 2026 ; sa déclaration d'octobre 2026, non "
-            "reçue alors, est attendue ; encore dus alors : septembre 2026" in replay
+            "déclarer alors celui de la fin du lot, aujourd'hui août 2026 ; sa déclaration "
+            "d'octobre 2026, non reçue, était attendue alors : ces chiffres la comptent "
+            "manquante, comme le courriel (elle n'est plus demandée aujourd'hui) ; encore dus "
+            "alors : septembre 2026, plus demandé aujourd'hui" in replay
         ), replay
 
 

@@ -24,7 +24,13 @@ from rich.markup import escape as escape_markup
 from rich.table import Table as RichTable
 
 from workflow.adapters.safe_cells import csv_text, xlsx_row
-from workflow.adapters.templates import french_date, french_hours, french_number
+from workflow.adapters.templates import (
+    french_date,
+    french_hours,
+    french_number,
+    french_time,
+    non_breaking,
+)
 from workflow.domain.annual_report import AnnualReport
 
 Format = Literal["text", "csv", "xlsx", "html"]
@@ -187,7 +193,7 @@ def footnotes(report: AnnualReport) -> list[str]:
     notes = [
         f"Heures : heures déclarées par les entreprises pour les mois de janvier à décembre {year}.",
         "Entreprises accompagnées : entreprises distinctes attributaires (titulaires, cotraitantes "
-        "ou sous-traitantes) d'une clause en mise en œuvre (suspension comprise) ou en suivi à un "
+        "ou sous-traitantes) d'une clause en mise en œuvre (suspension comprise) ou en suivi et bilan à un "
         f"moment de {year} (y compris une clause démarrée à une date de {year} enregistrée "
         f"après), ou ayant déclaré des heures pour un mois de {year}. Clauses suivies : ces mêmes "
         "clauses.",
@@ -227,9 +233,9 @@ def footnotes(report: AnnualReport) -> list[str]:
         "sur un lot (de son premier mois sur le lot jusqu'à la fin du lot, sa résiliation ou son "
         "départ du chantier, hors mois entièrement suspendus) et qu'elle n'avait pas faites à la "
         "date du bilan, une fois passée la date limite qui lui a été donnée ; chacune compte pour "
-        "une entreprise et un mois. Celles d'un lot clôturé depuis ne seront plus demandées. Les "
+        "une entreprise et un mois. Celles d'un lot clôturé sans elles ne seront plus demandées. Les "
         "heures de ces mois manquent au bilan : les heures réalisées sont un minimum.",
-        "En une ligne : heures arrondies au millier inférieur à partir de 1 000 h (« + de » "
+        "En une ligne : heures arrondies au millier inférieur à partir de 1\u202f000\u00a0h (« + de » "
         "quand l'arrondi retranche des heures) ; les situations sans activité (demandeur "
         "d'emploi, inactivité, perdu de vue) figurent dans les tableaux, pas dans la ligne.",
     ]
@@ -254,7 +260,8 @@ def format_cell(value: Any, kind: Kind) -> str:
 def stamp(report: AnnualReport) -> str | None:
     if report.compiled_at is None:
         return None
-    done = f"Établi le {report.compiled_at:%d/%m/%Y à %H:%M}."
+    at = report.compiled_at  # local already (``compile_annual_report``)
+    done = f"Établi le {french_date(at.date())} à {french_time(at)}."
     if report.provisional_at is not None:
         # A year not over: its last months are not all declared yet (nor even due).
         return (
@@ -357,6 +364,11 @@ def _csv(report: AnnualReport) -> bytes:
                 )
     for note in footnotes(report):
         writer.writerow(["Définitions", "", "Note", csv_text(note), ""])
+    if (when := stamp(report)) is not None:
+        # A provisional year's file says so, as the other formats do.
+        writer.writerow(
+            [csv_text(report_title(report)), "Établissement", "Note", csv_text(when), ""]
+        )
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -471,11 +483,12 @@ def _html(report: AnnualReport) -> bytes:
     body.append("<h2>Définitions</h2>")
     body.append(
         '<ul class="notes">'
-        + "".join(f"<li>{escape(note)}</li>" for note in footnotes(report))
+        # A page's spaces before « : ; » are non-breaking: no line starts with a colon.
+        + "".join(f"<li>{escape(non_breaking(note))}</li>" for note in footnotes(report))
         + "</ul>"
     )
     if (when := stamp(report)) is not None:
-        body.append(f'<p class="muted">{escape(when)}</p>')
+        body.append(f'<p class="muted">{escape(non_breaking(when))}</p>')
     page = (
         '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

@@ -200,6 +200,21 @@ remembered_date = remembered(french_date)
 remembered_month = remembered(french_month)
 
 
+def non_breaking(text: str) -> str:
+    """The spaces before « : ; ? ! » and inside « » made non-breaking, as a page writes them:
+    no line of a narrow screen starts with a colon or a closing guillemet."""
+    for plain, fixed in (
+        ("« ", "«\u00a0"),
+        (" »", "\u00a0»"),
+        (" :", "\u00a0:"),
+        (" ;", "\u00a0;"),
+        (" ?", "\u00a0?"),
+        (" !", "\u00a0!"),
+    ):
+        text = text.replace(plain, fixed)
+    return text
+
+
 def received_words(received_on: date, corrected_on: date | None) -> str:
     """« reçue le … », « reçue le … et corrigée le … » or « reçue et corrigée le … »: what the
     emails of a cancelled declaration say of its reception (the cancellation's email, the

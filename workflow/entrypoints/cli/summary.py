@@ -14,6 +14,7 @@ from workflow.adapters.reports import FORMATS, Format, of_month, print_summary, 
 from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.app.reports import daily_digest, summary_as_known
 from workflow.emails.digest import CATEGORY_TITLES
+from workflow.emails.month_lists import months_list
 from workflow.entrypoints.cli.common import (
     console,
     get_app,
@@ -75,7 +76,9 @@ def parse_now(text: str, zone_name: str) -> datetime:
     "--now",
     "now_text",
     help="Chiffres tels que connus à cette date-heure ISO, par exemple celle d'une synthèse "
-    "envoyée (par défaut : maintenant).",
+    "envoyée\u00a0: 2027-01-20T11:00 est l'heure locale du service (réglage timezone, "
+    "Europe/Paris par défaut), 2027-01-20T10:00+00:00 l'heure UTC (par défaut\u00a0: "
+    "maintenant).",
 )
 @handle_errors
 def summary_command(
@@ -253,24 +256,40 @@ def departures_lines(replay: Replay) -> list[str]:
         "courriel."
     ]
     for d in replay.departures:
-        then = french_month(d.last_then) if d.last_then is not None else "aucun"
+        # No departure recorded then: its months ran to the lot's end.
+        then = french_month(d.last_then) if d.last_then is not None else "celui de la fin du lot"
         said = [
             f"- clause n° {d.clause_id} : {d.company}, départ enregistré le "
             f"{d.at.astimezone(zone):%d/%m/%Y} ; dernier mois à déclarer alors {then}, "
             f"aujourd'hui {french_month(d.last_month)}"
         ]
+        # The summary's month is after its last month today (``Replay.departures``): counted
+        # as it was then, no longer asked now; the sentence says both, in their tenses.
         if d.expected and d.declared:
             said.append(f"sa déclaration {month}, reçue alors, est comptée")
         elif d.expected and d.late:
-            said.append(f"sa déclaration {month}, non reçue alors, est attendue")
+            said.append(
+                f"sa déclaration {month}, non reçue, était attendue alors : ces chiffres la "
+                "comptent manquante, comme le courriel (elle n'est plus demandée aujourd'hui)"
+            )
         elif d.expected:
             # Among the email's « pas encore dues »: not late then (review 7).
-            said.append(f"sa déclaration {month}, non reçue alors, est attendue (pas encore due)")
+            said.append(
+                f"sa déclaration {month}, non reçue, n'était pas encore due alors : ces chiffres "
+                "la comptent parmi les pas encore dues, comme le courriel (elle n'est plus "
+                "demandée aujourd'hui)"
+            )
         else:
             said.append(f"sa déclaration {month} n'était pas demandée alors")
         if d.earlier:
-            months = ", ".join(french_month(m) for m in d.earlier)
-            said.append(f"encore dus alors : {months}")
+            dropped = [m for m in d.earlier if m > d.last_month]
+            words = f"encore dus alors : {months_list(d.earlier)}"
+            if dropped and len(dropped) < len(d.earlier):
+                many = len(dropped) > 1
+                words += f" ({months_list(dropped)} plus demandé{'s' if many else ''} aujourd'hui)"
+            elif dropped:
+                words += f", plus demandé{'s' if len(dropped) > 1 else ''} aujourd'hui"
+            said.append(words)
         lines.append(" ; ".join(said))
     return lines
 
@@ -287,7 +306,12 @@ def _moves(dated: DatesThen) -> str:
 
 
 @click.command("digest")
-@click.option("--now", "now_text", help="Date-heure ISO à simuler (par défaut : maintenant).")
+@click.option(
+    "--now",
+    "now_text",
+    help="Date-heure ISO à simuler, heure locale du service sans décalage (par défaut\u00a0: "
+    "maintenant).",
+)
 @json_option
 @handle_errors
 def digest_command(now_text: str | None, as_json: bool) -> None:

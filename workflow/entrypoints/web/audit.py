@@ -13,13 +13,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from workflow.adapters.templates import non_breaking as nbsp
 from workflow.app.audit import verify_database
 
 # The command's own verdict, so that the page says what ``clauses audit verify`` prints.
 from workflow.app.audit_texts import verdict
 from workflow.bootstrap import App
 from workflow.entrypoints.web.pages import Pages
-from workflow.entrypoints.web.privacy import NO_STORE, nbsp
+from workflow.entrypoints.web.privacy import NO_STORE
 from workflow.entrypoints.web.signed_in import Guard
 
 ADDRESS = "/controle-coherence"

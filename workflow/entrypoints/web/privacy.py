@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from workflow.adapters.templates import non_breaking as nbsp
 from workflow.app import web_privacy
 
 # The command's own text and JSON, so that the files handed over are the command's, word for word.
@@ -52,21 +53,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 class Section:
     heading: str
     items: tuple[str, ...]
-
-
-def nbsp(text: str) -> str:
-    """The command's spaces before « : ; ? ! » and inside « » made non-breaking, as a page
-    writes them."""
-    for plain, fixed in (
-        ("« ", "«\u00a0"),
-        (" »", "\u00a0»"),
-        (" :", "\u00a0:"),
-        (" ;", "\u00a0;"),
-        (" ?", "\u00a0?"),
-        (" !", "\u00a0!"),
-    ):
-        text = text.replace(plain, fixed)
-    return text
 
 
 def sections(text: str) -> tuple[str, tuple[Section, ...]]:

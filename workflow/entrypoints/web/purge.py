@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from workflow.adapters.templates import non_breaking as nbsp
 from workflow.app.privacy import PurgeReport, purge_participants
 
 # The command's own lines, so that the page says what ``clauses privacy purge`` prints.
@@ -27,7 +28,7 @@ from workflow.app.privacy_texts import parse_older_than, purge_lines
 from workflow.bootstrap import App
 from workflow.domain.privacy import RETENTION_EXAMPLES, Retention
 from workflow.entrypoints.web.pages import Pages
-from workflow.entrypoints.web.privacy import NO_STORE, nbsp
+from workflow.entrypoints.web.privacy import NO_STORE
 from workflow.entrypoints.web.signed_in import Guard
 from workflow.errors import ConcurrentChange, DatabaseTrouble, InputRefused
 
