@@ -7,6 +7,7 @@ on that server, migrates it once and empties it between tests, so runs never see
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -121,6 +122,44 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     upgrade(engine)
     engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def lived_demo(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """The demo's year lived through the real passes (``run_demo``), as a SQLite file that the
+    modules reading the demo each copy (``demo_copy``). Built once per run, by the first xdist
+    worker to need it (a lock in the run's own temporary folder, which the workers share), not
+    once per module and again each time the random order came back to one (30 s each, the CI's
+    slowest set-ups). Never written after it is built: its readers work on their copy."""
+    from workflow.services.demo import run_demo
+
+    base = tmp_path_factory.getbasetemp()
+    # A worker's folder is ``pytest-N/popen-gwX``: its parent is this run's, shared by the
+    # workers; without xdist, ``pytest-N`` itself (its parent holds every earlier run).
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "lived-demo"
+    done = folder / "demo.db"
+    with open(shared / "lived-demo.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            building = folder / "building.db"
+            shutil.copy(sqlite_template, building)
+            app = bootstrap(make_settings(folder, f"sqlite:///{building}", mail_transport="file"))
+            try:
+                run_demo(app)
+            finally:
+                app.close()
+            building.rename(done)  # whole or absent: a worker stopped midway leaves no demo
+    return done
+
+
+def demo_copy(lived_demo: Path, folder: Path) -> App:
+    """A copy of the lived demo in ``folder``, with its own settings and mail folder."""
+    shutil.copy(lived_demo, folder / "demo.db")
+    return bootstrap(
+        make_settings(folder, f"sqlite:///{folder / 'demo.db'}", mail_transport="file")
+    )
 
 
 @pytest.fixture(scope="session")

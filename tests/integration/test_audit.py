@@ -63,37 +63,38 @@ def _pg_admin() -> tuple[str, Engine]:
     return base, create_engine(base, isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def demo_source(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
-    """The lived demo, as (backend, where): a SQLite file, or a PostgreSQL database name."""
+@pytest.fixture(scope="session")
+def pg_lived_demo(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo lived on PostgreSQL once per worker (its database's name), a template every
+    test copies (``restored``): not again each time the random order came back to this module
+    (34-49 s each)."""
+    from workflow.services.demo import run_demo
+
     folder = tmp_path_factory.mktemp("audit-demo")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'demo.db'}"
-        name = str(folder / "demo.db")
-    else:
-        request.getfixturevalue("postgres_url")  # skips without PostgreSQL, as the others do
-        base, admin = _pg_admin()
-        name = f"clauses_audit_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    base, admin = _pg_admin()
+    name = f"clauses_audit_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     app = bootstrap(make_settings(folder, url, mail_transport="file"))
-    from workflow.services.demo import run_demo
-
     run_demo(app)
     app.close()  # a template database takes no connection while it is copied
-    yield request.param, name
-    if request.param == "postgres":
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def demo_source(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The lived demo, as (backend, where): a SQLite file (``lived_demo``, the run's one), or
+    a PostgreSQL database name (``pg_lived_demo``); never written, ``restored`` copies it."""
+    if request.param == "sqlite":
+        return "sqlite", str(request.getfixturevalue("lived_demo"))
+    return "postgres", str(request.getfixturevalue("pg_lived_demo"))
 
 
 @pytest.fixture

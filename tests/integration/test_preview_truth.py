@@ -8,28 +8,23 @@ its buyer got.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_settings
+from tests.conftest import demo_copy
 from workflow.adapters.orm import Clause, Declaration, OutboxMessage
-from workflow.bootstrap import App, bootstrap
-from workflow.services.demo import run_demo
+from workflow.bootstrap import App
 from workflow.services.previews import build_preview
 
 pytestmark = [pytest.mark.slow, pytest.mark.scenario]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[App]:
-    folder = tmp_path_factory.mktemp("demo")
-    shutil.copy(sqlite_template, folder / "demo.db")
-    app = bootstrap(make_settings(folder, f"sqlite:///{folder / 'demo.db'}"))
-    run_demo(app)
+def demo(tmp_path_factory: pytest.TempPathFactory, lived_demo: Path) -> Iterator[App]:
+    app = demo_copy(lived_demo, tmp_path_factory.mktemp("demo"))
     yield app
     app.close()
 

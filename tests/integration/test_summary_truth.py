@@ -19,7 +19,6 @@ the clauses since (the closed road repair lot included).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +30,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.conftest import make_settings
+from tests.conftest import demo_copy
 from tests.integration import summary_dataset
 from tests.integration._ladders import declare, make_lot
 from tests.integration.test_declarations import import_file, start_sample
@@ -46,7 +45,7 @@ from workflow.adapters.orm import (
 )
 from workflow.adapters.reports import figure_lines as summary_figure_lines
 from workflow.adapters.reports import of_month
-from workflow.bootstrap import App, bootstrap
+from workflow.bootstrap import App
 from workflow.domain.calendar import add_months, at_local
 from workflow.domain.summary import (
     PACE_TOLERANCE,
@@ -60,7 +59,6 @@ from workflow.domain.summary import (
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.services.annual_report import AnnualReport, compile_annual_report
-from workflow.services.demo import run_demo
 from workflow.services.summaries import (
     KIND_BUYER,
     KIND_FACILITATOR,
@@ -393,12 +391,8 @@ def called_undeclared(app: App, email: Email) -> tuple[set[tuple[int, int]], set
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[App]:
-    folder = tmp_path_factory.mktemp("demo")
-    shutil.copy(sqlite_template, folder / "demo.db")
-    settings = make_settings(folder, f"sqlite:///{folder / 'demo.db'}", mail_transport="file")
-    app = bootstrap(settings)
-    run_demo(app)
+def demo(tmp_path_factory: pytest.TempPathFactory, lived_demo: Path) -> Iterator[App]:
+    app = demo_copy(lived_demo, tmp_path_factory.mktemp("demo"))
     yield app
     app.close()
 
