@@ -158,7 +158,8 @@ def test_the_call_of_october_names_september_late_and_what_happened_to_it(
     simulate(mail_app, date(2026, 9, 1), date(2026, 12, 10), actions=actions)
 
     # Gascons: the October call of 2 November, queued the same minute as September's alert
-    # (after it in the pass): the alert is said planned that day, not done.
+    # (after it in the pass): the alert is said planned that day, not done, and that day is
+    # « aujourd'hui » (it read « le 2 novembre 2026 » in an email of 2 November).
     october = emails_of(mail_app, lot.clause_id, gascons, "call")[1]
     alert = emails_of(mail_app, lot.clause_id, gascons, "escalation")[0]
     assert key_months(october.key).months == (OCT,)  # type: ignore[union-attr]
@@ -166,11 +167,11 @@ def test_the_call_of_october_names_september_late_and_what_happened_to_it(
     assert (
         "Par ailleurs, la déclaration de septembre 2026, attendue le 12 octobre 2026, ne m'est "
         "toujours pas parvenue (relancée deux fois ; je dois en informer le donneur d'ordre "
-        "le 2 novembre 2026)." in october.body_text
+        "aujourd'hui)." in october.body_text
     )
     assert (
-        "(relancée deux fois&nbsp;; je dois en informer le donneur d'ordre le 2 novembre "
-        "2026)." in october.body_html
+        "(relancée deux fois&nbsp;; je dois en informer le donneur d'ordre aujourd'hui)."
+        in october.body_html
     )
     # Its October reminder: September's alert is in the outbox by then.
     reminder = emails_of(mail_app, lot.clause_id, gascons, "reminder_1")[1]

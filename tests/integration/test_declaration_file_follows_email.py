@@ -40,9 +40,11 @@ from tests.integration.test_online_declaration_catch_up import (
 from tests.text import visible
 from workflow.adapters.orm import Clause, OutboxAttachment, Participant
 from workflow.bootstrap import App, bootstrap
+from workflow.domain.vocabulary import Criterion, Sex
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
+from workflow.services.participants import create_participant
 from workflow.settings import Settings
 
 pytestmark = pytest.mark.scenario
@@ -352,3 +354,42 @@ def test_a_sex_that_contradicts_the_record_tells_the_company_whom_to_ask(
         in text
     ), text
     assert "Corrections" not in text and "clauses participant" not in text
+
+
+def test_another_company_s_person_is_refused_without_what_is_recorded_of_her(
+    late: tuple[App, Lot],
+) -> None:
+    """A person this company never declared (recorded by the facilitator, or by another
+    company): a file giving her reference with another sex and birth year is refused, and the
+    refusal does not say what is recorded of her (user trial, 7 December 2026: any link read
+    another company's participant's sex and birth year, « enregistré avec sexe M … 1979 », by
+    trying references)."""
+    app, lot = late
+    with app.transaction() as session:
+        create_participant(
+            session, reference="P-AUTRE", criterion=Criterion.MINIMUM_INCOME,
+            now=app.clock(), sex=Sex.FEMALE, birth_year=1979,
+        )  # fmt: skip
+    _, rows, encoding = attached_csv(app, catch_up_call(app, lot))
+    links = month_links(catch_up_call(app, lot).body_text)
+    sent = written(rows, {"03/2027": [("P-AUTRE", "140", "")]})
+    line = next(n for n, row in enumerate(sent[1:], start=2) if "P-AUTRE" in row)
+    sent[line - 1][sent[0].index("Sexe")] = "M"
+    sent[line - 1][sent[0].index("Année de naissance")] = "2001"
+
+    refused = TestClient(create_site(app)).post(
+        f"{links['mars 2027']}/fichier",
+        files={"fichier": ("mars.csv", as_csv(sent, encoding), "text/csv")},
+    )
+
+    assert refused.status_code == 422
+    text = " ".join(visible(refused.text).replace("\u00a0", " ").replace("\u202f", " ").split())
+    assert (
+        f"mars.csv, ligne {line}, colonne « Sexe » : participant « P-AUTRE » : le fichier "
+        "indique le sexe M, qui ne correspond pas à la personne déjà enregistrée sous cette "
+        "référence ; vérifiez la référence et le fichier ; si c'est bien la même personne, "
+        "écrivez à la facilitatrice."
+    ) in text, text
+    assert "indique l'année de naissance 2001, qui ne correspond pas" in text, text
+    assert "1979" not in text and "enregistré avec" not in text, text
+    assert recorded(app, lot) == {}

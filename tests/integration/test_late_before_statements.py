@@ -114,5 +114,5 @@ def test_a_burst_of_calls_reads_the_late_months_once_per_batch(
         assert named_late(call.body_text) == {SEP: date(2026, 10, 12)}
         assert (
             "ne m'est toujours pas parvenue (relancée deux fois ; je dois en informer le donneur "
-            "d'ordre le 2 novembre 2026)." in call.body_text
+            "d'ordre aujourd'hui)." in call.body_text
         )

@@ -30,6 +30,7 @@ from tests.integration.test_online_declaration import (
     outbox_count,
 )
 from tests.text import squash, visible
+from workflow.adapters.declaration_columns import DECLARATION_COLUMNS
 from workflow.adapters.orm import OutboxMessage, Participant
 from workflow.app.mail import retry_message
 from workflow.bootstrap import App
@@ -156,6 +157,25 @@ def test_a_pdf_or_an_empty_template_is_named_for_what_it_is(called: App) -> None
     text = visible(text_file.text)
     assert "ce fichier n'est pas le modèle de déclaration" in text
     assert "colonne manquante" not in text
+
+    # The template with one column misspelt: that column named, not « aucune de ses colonnes »
+    # (user trial, 7 December 2026).
+    header = [c.label for c in DECLARATION_COLUMNS]
+    misspelt = ";".join("Heure" if label == "Heures" else label for label in header)
+    one_off = client.post(
+        f"{path}/fichier",
+        files={
+            "fichier": (
+                "avril.csv",
+                f"{misspelt}\n{';' * (len(header) - 1)}\n".encode(),
+                "text/csv",
+            )
+        },
+    )
+    assert one_off.status_code == 422
+    text = " ".join(visible(one_off.text).replace("\u00a0", " ").split())
+    assert "avril.csv, ligne 1, colonne « Heures » : colonne manquante. Colonnes trouvées :" in text
+    assert "« Heure »" in text and "n'est pas le modèle" not in text, text
 
     stranger = client.post(
         f"{path}/fichier",

@@ -39,7 +39,7 @@ def renderer() -> TemplateRenderer:
 def body(renderer: TemplateRenderer, kind: str, late: list[LateMonth]) -> str:
     """The plain text of the sample October ``kind`` naming ``late``."""
     context = dict(registry.sample(kind, Settings()).context)
-    context["late_before"] = late_before_context(late)
+    context["late_before"] = late_before_context(late, date(2026, 11, 2))
     return renderer.render(kind, context).text
 
 
@@ -72,3 +72,22 @@ def test_nothing_late(renderer: TemplateRenderer) -> None:
     text = body(renderer, KIND_CALL, [])
     assert "Par ailleurs" not in text
     assert not any(late_list_names(text, m) for m in (APR, AUG, SEP, OCT))
+
+
+def test_an_alert_planned_for_the_email_s_own_day_is_said_today() -> None:
+    """A call of 2 November, September's alert planned that day: « aujourd'hui », not « le 2
+    novembre 2026 » as of a day to come; planned later, its date; queued before, done."""
+    today = date(2026, 11, 2)
+
+    def status(alerted_on: date | None, alert_on: date | None) -> list[str]:
+        month = LateMonth(SEP, date(2026, 10, 12), 2, alerted_on=alerted_on, alert_on=alert_on)
+        return list(late_before_context([month], today)[0]["status"])
+
+    assert status(None, today) == [
+        "relancée deux fois",
+        "je dois en informer le donneur d'ordre aujourd'hui",
+    ]
+    assert status(None, date(2026, 11, 9))[1] == (
+        "je dois en informer le donneur d'ordre le 9 novembre 2026"
+    )
+    assert status(date(2026, 10, 26), None)[1] == ("signalée au donneur d'ordre le 26 octobre 2026")

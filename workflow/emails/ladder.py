@@ -215,9 +215,12 @@ class LateMonth:
     alert_on: date | None
 
 
-def late_before_context(late: Sequence[LateMonth]) -> list[dict[str, Any]]:
+def late_before_context(late: Sequence[LateMonth], today: date) -> list[dict[str, Any]]:
     """``late_before``: each month with its due date and what happened, each fact a phrase the
-    templates join with « ; » (never a date or a step not certain when the email is written)."""
+    templates join with « ; » (never a date or a step not certain when the email is written).
+    An alert planned for the email's own day (``today``, local) is said « aujourd'hui »: a call
+    of 2 November reading « je dois en informer le donneur d'ordre le 2 novembre 2026 » spoke
+    of its own day as of a day to come (user trial, 7 December 2026)."""
     items: list[dict[str, Any]] = []
     for month in sorted(late, key=lambda m: m.month):
         status: list[str] = []
@@ -225,6 +228,8 @@ def late_before_context(late: Sequence[LateMonth]) -> list[dict[str, Any]]:
             status.append("relancée " + _TIMES.get(month.reminders, f"{month.reminders} fois"))
         if month.alerted_on is not None:
             status.append(f"signalée au donneur d'ordre le {french_date(month.alerted_on)}")
+        elif month.alert_on is not None and month.alert_on <= today:
+            status.append("je dois en informer le donneur d'ordre aujourd'hui")
         elif month.alert_on is not None:
             status.append(
                 f"je dois en informer le donneur d'ordre le {french_date(month.alert_on)}"

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ from workflow.adapters.orm import (
     ClauseHistory,
     Company,
     Declaration,
+    DeclarationLine,
     Market,
     Participant,
 )
@@ -676,6 +678,33 @@ def _known_participants(session: Session, references: set[str]) -> dict[str, Par
     return {p.reference: p for p in found}
 
 
+def _the(label: str) -> str:
+    """« le sexe », « l'année de naissance »."""
+    return "l'" if label[0] in "aeiouyéâ" else "le "
+
+
+def _declared_by(
+    session: Session, company_id: int | None, known: dict[str, Participant]
+) -> set[str]:
+    """The references among ``known`` that ``company_id`` has declared hours (or a line) for:
+    the people a company's page may tell it what is recorded of. None of them without a
+    company."""
+    if company_id is None or not known:
+        return set()
+    ids = {p.id: reference for reference, p in known.items()}
+    found = select_in(
+        session,
+        lambda chunk: (
+            select(DeclarationLine.participant_id)
+            .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+            .where(Declaration.company_id == company_id, DeclarationLine.participant_id.in_(chunk))
+            .distinct()
+        ),
+        list(ids),
+    )
+    return {ids[participant_id] for participant_id in found}
+
+
 def _check_participants(
     table: CsvTable,
     people: Sequence[_Person],
@@ -684,12 +713,13 @@ def _check_participants(
     errors: list[FieldError],
     *,
     from_company: bool = False,
+    own: AbstractSet[str] | None = None,
 ) -> list[FieldError]:
     """New participants need a criterion; a different criterion for a known one is a warning.
 
     ``people`` is every line with a reference, refused or not: a line whose hours are wrong
     still says that its participant is unknown and has no criterion."""
-    _check_identities(table, people, groups, known, errors, from_company=from_company)
+    _check_identities(table, people, groups, known, errors, from_company=from_company, own=own)
     _check_criteria(table, people, groups, known, errors)
     warnings: list[FieldError] = []
     column = table.column_name("criterion")
@@ -807,11 +837,14 @@ def _check_identities(
     errors: list[FieldError],
     *,
     from_company: bool = False,
+    own: AbstractSet[str] | None = None,
 ) -> None:
     """One sex and birth year per participant, agreeing with what is recorded, over every line
     of the file; then every line of a participant carries the file's values, so whichever group
     comes first fills them. ``from_company``: the file is sent from a company's page, which
-    cannot correct a participant (the facilitator does)."""
+    cannot correct a participant (the facilitator does); ``own``: the references that company
+    has declared before, the only ones whose recorded values its refusals may name (None: the
+    facilitator's import, all of them). Another's are refused without them."""
     lines = sorted(people, key=lambda ln: ln.line)
     first: dict[tuple[str, str], tuple[Sex | int, int]] = {}
     for line in lines:
@@ -833,6 +866,16 @@ def _check_identities(
                     f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
                     f"indique {value} : corrigez le fichier, ou d'abord le participant"
                 )
+                if from_company and (own is None or reference not in own):
+                    said = (
+                        f"participant « {reference} » : le fichier indique "
+                        f"{_the(label)}{label} {value}, qui ne "
+                        "correspond pas à la personne déjà enregistrée sous cette référence ; "
+                        "vérifiez la référence et le fichier ; si c'est bien la même personne, "
+                        "écrivez à la facilitatrice."
+                    )
+                    errors.append(FieldError(line.line, table.column_name(key), said))
+                    continue
                 if from_company:
                     said = (
                         f"participant « {reference} » enregistré avec {label} {recorded}, le "
@@ -1001,9 +1044,13 @@ def _check_file(
     warnings.extend(resolver.warnings)
     blank = [] if no_market else _blank_months(table, resolver, used, groups)
     known = _known_participants(session, {person.reference for person in people})
+    # A company's page shows what is recorded of a person only to the company that declared
+    # them (user trial, 7 December 2026: any link read another company's participant's sex and
+    # birth year by trying their reference).
+    own = _declared_by(session, company_id, known) if from_company else None
     warnings.extend(
         _check_participants(
-            table, people, list(groups.values()), known, errors, from_company=from_company
+            table, people, list(groups.values()), known, errors, from_company=from_company, own=own
         )
     )
     for group in groups.values():

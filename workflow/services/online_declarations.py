@@ -75,6 +75,10 @@ class KnownPerson:
     last_hours: Decimal
 
 
+#: The template's columns a file cannot do without: all of them missing, it is another file.
+_REQUIRED = tuple(column.key for column in DECLARATION_COLUMNS if column.required)
+
+
 def known_people(
     session: Session, clause_id: int, company_id: int, month: date
 ) -> list[KnownPerson]:
@@ -449,9 +453,12 @@ def lines_from_file(
             data, DECLARATION_COLUMNS, filename or "fichier", DECLARATION_LIMITS
         )
     except FileRefused as refused:
-        if refused.errors and all("colonne manquante" in e.message for e in refused.errors):
+        missing = [e for e in refused.errors if "colonne manquante" in e.message]
+        if missing and len(missing) == len(refused.errors) == len(_REQUIRED):
             # Not the template at all (a text file, another table): one sentence, not one line
-            # per column it lacks.
+            # per column it lacks. One column missing or misspelt (« Heure ») is named as the
+            # importer names it, with the columns found (user trial, 7 December 2026: « aucune
+            # de ses colonnes … n'y est » of a file that had nine of the ten).
             raise FileRefused(
                 refused.source,
                 [

@@ -187,7 +187,7 @@ def ladder_message(
     if correspondent is None or not correspondent.email.strip():
         return None
     recipients = [Recipient(correspondent.name, correspondent.email)]
-    context["late_before"] = late_before_context(late)
+    context["late_before"] = late_before_context(late, today)
     if group.step != LadderStep.CALL:
         return LadderMessage(recipients, context)
     # The call says exactly which columns to send, from the importer's own definitions, and
