@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import Clock
-from tests.integration._ladders import make_lot
+from tests.integration._ladders import declare, make_lot
 from tests.integration.test_declaration_page_closed import NOV, OCTOBER, declared_lot, links
 from tests.integration.test_end_date_correction import paris, run_cli
 from tests.integration.test_online_declaration import declarations, form
@@ -142,6 +142,33 @@ def test_a_welcome_link_for_a_month_due_months_later_works_until_its_due_date_an
         "Rien n'a été enregistré. Vous pouvez répondre au courriel reçu avec votre tableau, ou "
         f"écrire à {contact(settings)}."
     ) in text, text
+
+
+def test_an_expired_link_of_a_month_declared_says_it_arrived_and_asks_nothing(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    """September declared on 22 October through another way (the call's link, a file, the
+    facilitator): its welcome link, expired, says it arrived, instead of inviting the company
+    to send its table again (user trial, 7 December 2026)."""
+    lot = make_lot(app, start=SEP, end=date(2026, 12, 31), at=paris(date(2026, 6, 15), 10))
+    _, path = welcome_link(app, lot.clause_id, lot.company_ids[0])
+    declare(app, lot, SEP, paris(date(2026, 10, 22), 11))
+    client = TestClient(create_site(app))
+
+    clock.set(paris(date(2026, 12, 12), 10))
+    expired = client.get(path)
+
+    assert expired.status_code == 410
+    text = page_text(expired)
+    assert "Lien expiré" in text and "Ce lien de déclaration a expiré." in text
+    assert re.search(
+        r"Votre déclaration des heures d'insertion de septembre 2026 pour le lot 1 « Gros œuvre » "
+        r"\(marché M-\d+\) m'est parvenue le 22 octobre 2026 : vous n'avez rien à déclarer pour "
+        r"ce mois\.",
+        text,
+    ), text
+    assert f"Pour corriger cette déclaration, écrivez à {contact(settings)}." in text, text
+    assert "répondre au courriel reçu" not in text and NEXT_EMAIL not in text, text
 
 
 def test_an_expired_link_of_a_closed_lot_says_nothing_is_asked_and_no_link_will_come(

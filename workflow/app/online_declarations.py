@@ -194,6 +194,9 @@ class ExpiredFollow(StrEnum):
     REMINDER = "reminder"
     #: No email of the service will bring one: the facilitator can.
     ASK = "ask"
+    #: The company's declaration of the month is recorded: nothing to do (user trial, 7
+    #: December 2026: the page invited it to send again a month declared in October).
+    DECLARED = "declared"
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,10 @@ class ExpiredLink:
     over: str | None = None
     #: The lot's end of execution, for a released month.
     ended_on: date | None = None
+    #: For a declared month: the day its latest version was recorded (local), and whether it
+    #: was a correction.
+    recorded_on: date | None = None
+    corrected: bool = False
 
 
 class LinkExpired(LinkRefused):
@@ -232,12 +239,28 @@ def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> Exp
         "lot_title": context["lot_title"],
         "market": context["market"],
     }
+    company_id = _company_on_lot(session, clause, scope.company_id)
+    declared = session.execute(
+        select(Declaration.recorded_at, Declaration.replaced_recorded_at).where(
+            Declaration.clause_id == clause.id,
+            Declaration.company_id == company_id,
+            Declaration.month == scope.month,
+        )
+    ).first()
+    if declared is not None:
+        recorded_at, replaced = declared
+        return ExpiredLink(
+            scope.month,
+            ExpiredFollow.DECLARED,
+            recorded_on=local_date(recorded_at, app.settings.zone),
+            corrected=replaced is not None,
+            **facts,
+        )
     if Stage(clause.stage) in FINAL_STAGES:
         return ExpiredLink(scope.month, ExpiredFollow.STOPPED, over=_over(clause), **facts)
     ended_on = _released_by(clause, scope.month)
     if ended_on is not None:
         return ExpiredLink(scope.month, ExpiredFollow.RELEASED, ended_on=ended_on, **facts)
-    company_id = _company_on_lot(session, clause, scope.company_id)
     to_come = session.scalar(
         select(DeclarationLadder.id).where(
             DeclarationLadder.clause_id == clause.id,
