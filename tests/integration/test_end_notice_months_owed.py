@@ -148,8 +148,8 @@ def test_the_months_a_suspension_covered_whole_are_not_counted_owed(
     assert "Mois déclarés 5 sur 5" in html, html
     assert (
         f"Il manque {TARGET} pour atteindre l'objectif. Toutes les déclarations attendues sont "
-        "reçues : je fais le point avec les entreprises sur les raisons de l'écart, avant de "
-        "vous proposer le bilan."
+        "reçues : je fais le point avec l'entreprise sur les raisons de l'écart, avant de "
+        "vous proposer le bilan."  # the lot's one company (« les entreprises » before)
     ) in plain, plain
     assert (
         "Prochaine étape : le bilan de l'opération (heures, parcours et sorties des "
