@@ -761,10 +761,10 @@ def stages_at_month_end(
         statement = statement.where(Clause.id.in_(_buyer_clauses(buyer_id)))
     counts: Counter[str] = Counter()
     on_last_day: dict[int, str] = {}
-    for stage, clause_id, ended, stage_then_known, count in session.execute(statement):
+    for stage, clause_id, ended, now_stage, count in session.execute(statement):
         if stage is None:
             continue  # not in the month's picture (recorded later, not started)
-        if clause_id is not None and _ended_by_then(stage, stage_then_known, ended, period.last):
+        if clause_id is not None and _ended_by_then(stage, now_stage, ended, period.last):
             stage = Stage.FOLLOW_UP.value
         elif clause_id is not None:
             on_last_day[clause_id] = stage  # ended on the last day: by a termination only
