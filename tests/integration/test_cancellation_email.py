@@ -222,8 +222,8 @@ def test_after_its_due_date_the_company_reads_when_its_reminders_take_up_again(
     text = squash(email.body_text)
     assert "reçue le 9 avril 2026 : une déclaration à zéro heure." in text.replace(NBSP, " ")
     assert (
-        "Le mois de mars 2026 est de nouveau attendu. Il l'était le 10 avril 2026 : merci "
-        "de le déclarer à nouveau dès que possible."
+        "Le mois de mars 2026 est de nouveau attendu. Il était à déclarer au plus tard le 10 "
+        "avril 2026 : merci de le déclarer à nouveau dès que possible."
     ) in text
     # Cancelled on Wednesday 22 April: reminder 1 keeps its 3 working days after it.
     assert ladder.next_step == "reminder_1" and ladder.next_step_at == utc(2026, 4, 27, 7)

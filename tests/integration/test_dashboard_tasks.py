@@ -686,6 +686,13 @@ def test_a_month_without_hours_needs_its_confirmation_and_its_token(
               "company_id": str(routes), "month": "2026-02-01"},
     )  # fmt: skip
     assert again.status_code == 422 and "Mois sans heure refusé" in visible(again.text)
+    # In the page's words, not the command's (it said « recommencez avec --replace »).
+    said = " ".join(visible(again.text).replace("\xa0", " ").split())
+    assert "--replace" not in said and "--reason" not in said, said
+    assert (
+        "Pour la corriger, passez par la page « Corrections » : ses lignes y sont remplacées, le "
+        "motif gardé à l'historique. Rien n'a été enregistré." in said
+    ), said
     with app.transaction() as session:
         hours = session.scalars(
             select(Declaration.total_hours).where(Declaration.clause_id == behind)

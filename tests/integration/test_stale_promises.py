@@ -170,8 +170,8 @@ def test_a_cancellation_that_waited_through_a_stop_names_the_next_step_of_the_da
     ) in text
     # Its due date had passed already when it was cancelled: said as past, never « d'ici ».
     assert (
-        "Le mois de mars 2026 est de nouveau attendu. Il l'était le 10 avril 2026 : merci de "
-        "le déclarer à nouveau dès que possible."
+        "Le mois de mars 2026 est de nouveau attendu. Il était à déclarer au plus tard le 10 "
+        "avril 2026 : merci de le déclarer à nouveau dès que possible."
     ) in text
     # Whatever it promises is still to come on the day it is read.
     promised = [french_day(day) for day in PROMISED.findall(text)]

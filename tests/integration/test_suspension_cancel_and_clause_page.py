@@ -7,7 +7,7 @@ which nobody was given:
 
 - the holder declared September on 30 September, before its call; the facilitator cancelled it
   on 5 October, the lot suspended: the email read « merci de déclarer à nouveau ce mois d'ici le
-  12 octobre 2026 » (and, cancelled later, « Il l'était le 12 octobre 2026 »);
+  12 octobre 2026 » (and, cancelled later, « Il était à déclarer au plus tard le 12 octobre 2026 »);
 - the clause page and ``GET /api/clauses/{id}`` gave the « appel à venir » line of September
   « 12/10/2026 », where ``clauses declaration list`` says « à la reprise »;
 - the page of a month already declared, the lot suspended, read « ce mois ne vous a pas encore

@@ -112,7 +112,7 @@ def cancellation_context(
     not left was withdrawn: the email then says it will not come); ``link``: the month's page,
     where the company declares it again. ``written_at``: when the email is written, the
     cancellation's instant unless it is written again later (``stale_promises``): a due date
-    passed by then is « il l'était le … », never « d'ici le … »."""
+    passed by then is « il était à déclarer au plus tard le … », never « d'ici le … »."""
     zone = settings.zone
     cancelled_on = local_date(cancelled.cancelled_at, zone)
     written_on = local_date(written_at, zone) if written_at is not None else cancelled_on
@@ -153,7 +153,7 @@ def promised_until(expected: Expected, written_at: datetime, zone: ZoneInfo) -> 
     end of the day of its next step (« le prochain partira le … », an alert, a call), or of the
     day it asks the month by (« d'ici le … »), whichever comes first. None when it promises no
     date (a month asked no more, a suspended lot, every reminder sent, a due date already
-    passed: « il l'était le … », a step overdue: « sous peu »). Always after ``written_at``:
+    passed: « il était à déclarer au plus tard le … », a step overdue: « sous peu »). Always after ``written_at``:
     an email written again is never stale at once."""
     written_on = local_date(written_at, zone)
     days: list[date] = []

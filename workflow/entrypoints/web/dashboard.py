@@ -40,6 +40,29 @@ LOGIN_COOKIE = "clauses_connexion"
 TASKS_SHOWN = 30
 
 
+#: The command's words in a refusal of « Enregistrer un mois sans heure », as the page says
+#: them: the page has no « --replace » (user trial, 7 December 2026: « recommencez avec
+#: --replace et … --reason » on the dashboard).
+_ZERO_WORDS = (
+    (
+        "Pour la corriger, recommencez avec --replace et, si vous la modifiez, --reason « motif » "
+        ": ses lignes seront remplacées, le motif gardé à l'historique.",
+        "Pour la corriger, passez par la page « Corrections » : ses lignes y sont remplacées, le "
+        "motif gardé à l'historique.",
+    ),
+)
+
+
+def zero_refusal(message: str) -> str:
+    """A refusal of the month without hours in the page's words, saying that nothing was
+    written."""
+    for said, shown in _ZERO_WORDS:
+        message = message.replace(said, shown)
+    if "rien n'a été enregistré" not in message.lower():
+        message = f"{message.rstrip()} Rien n'a été enregistré."
+    return message
+
+
 def _number(value: Any) -> int | None:
     """A record's N° from a form field; None when it is none (empty, not digits, too large)."""
     text = str(value or "").strip()
@@ -276,7 +299,7 @@ def router(app: App, pages: Pages) -> APIRouter:
                 source=declaration_commands.DASHBOARD_ZERO_SOURCE,
             )
         except InputRefused as error:
-            return guard.refused(request, "Mois sans heure refusé", error.message)
+            return guard.refused(request, "Mois sans heure refusé", zero_refusal(error.message))
         return RedirectResponse(
             _done_address(
                 dashboard_view.DoneKind.ZERO,
