@@ -123,6 +123,11 @@ def test_the_form_confirms_then_records_as_the_command_does(app: App, lot: Lot) 
     ), result
     assert squash(f"{GONE} en est informée par courriel (") in result, result
     assert _last_month(app, lot) == date(2027, 3, 1)
+    # The lot's page says it among its companies, not only in the history (user trial, 7
+    # December 2026: listed with its hours as if still on the site).
+    shown = squash(visible(site.get(f"/clauses/{lot.clause_id}").text))
+    assert squash(f"{GONE} partie du chantier, dernier mois{NBSP}: mars 2027") in shown, shown
+    assert squash(f"{HOLDER} partie du chantier") not in shown
     with app.transaction() as session:
         rows = session.scalars(
             select(ClauseHistory).where(
@@ -174,6 +179,14 @@ def test_a_refusal_shows_the_form_again_naming_the_field(app: App, lot: Lot) -> 
     assert squash(f"Dernier mois{NBSP}: «{NBSP}mars{NBSP}» n'est pas un mois") in squash(
         visible(bad.text)
     )
+    # Left empty: asked for, not « «  » n'est pas un mois » (user trial, 7 December 2026).
+    empty = site.post(
+        path, data={"csrf": csrf, "entreprise": gone, "mois": "", "reason": "part finie"}
+    )
+    assert empty.status_code == 422
+    assert squash(
+        f"Dernier mois{NBSP}: indiquez le dernier mois que l'entreprise doit déclarer"
+    ) in squash(visible(empty.text))
     # A company the lot does not have: the message spaced as French wants on a page.
     # (14 digits read as a SIRET: refused as one, or not found.)
     for siret in ("12345678901234", "73282932000074"):

@@ -54,6 +54,10 @@ class PartyView:
     email: str | None
     hours_share: int | None
     hours_done: Decimal
+    #: Its last month on the lot when its departure was recorded (« company-left »): it shows
+    #: on the lot's page and in ``clause show`` (user trial, 7 December 2026: only the history
+    #: said so, the company listed with its hours as if still on the site).
+    last_month: date | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ def detail_of(session: Session, clause_id: int, settings: Settings) -> ClauseDet
                 email=party.correspondent.email if party.correspondent else None,
                 hours_share=party.hours_share,
                 hours_done=declared.get(party.company_id, Decimal(0)),
+                last_month=party.last_month,
             )
             for party in clause.parties
         ),

@@ -255,6 +255,8 @@ def detail_data(detail: ClauseDetail) -> dict[str, Any]:
                 "email": party.email,
                 "heures": party.hours_share,
                 "heures_realisees": party.hours_done,
+                # Its departure recorded: its last month on the lot (AAAA-MM), else null.
+                "dernier_mois": f"{party.last_month:%Y-%m}" if party.last_month else None,
             }
             for party in detail.parties
         ],
@@ -331,8 +333,13 @@ def print_clause(detail: ClauseDetail, zone: ZoneInfo) -> None:
     for party in detail.parties:
         share = f" – {hours_text(party.hours_share)}" if party.hours_share is not None else ""
         done = f" (déclarées : {hours_text(party.hours_done)})" if party.hours_done else ""
+        left = (
+            f" – partie du chantier, dernier mois : {french_month(party.last_month)}"
+            if party.last_month
+            else ""
+        )
         say(
-            f"Entreprise {COMPANY_ROLE_WORDS[party.role]} : {party.company}{share}{done}"
+            f"Entreprise {COMPANY_ROLE_WORDS[party.role]} : {party.company}{share}{done}{left}"
             f" – correspondant : {party.correspondent or 'à désigner'} {party.email or ''}"
         )
     if detail.start_date:

@@ -937,10 +937,14 @@ def router(app: App, pages: Pages) -> APIRouter:
         if not company:
             return cancel_page(request, user, lot, **again, error="Entreprise : choisissez-la.")
         if month is None:
+            what = (
+                f"«\u00a0{month_text}\u00a0» n'est pas un mois"
+                if month_text
+                else "indiquez le mois de la déclaration à annuler"
+            )
             return cancel_page(
                 request, user, lot, **again,
-                error=f"Mois : «\u00a0{month_text}\u00a0» n'est pas un mois (par exemple 2026-04 "
-                "ou 04/2026).",
+                error=f"Mois : {what} (par exemple 2026-04 ou 04/2026).",
             )  # fmt: skip
         try:
             done = await call(

@@ -102,10 +102,15 @@ def router(app: App, pages: Pages) -> APIRouter:
             )  # fmt: skip
         month = parse_month(month_text)
         if month is None:
+            # An empty field is not « «  » n'est pas un mois » (user trial, 7 December 2026).
+            what = (
+                f"«\u00a0{month_text}\u00a0» n'est pas un mois"
+                if month_text
+                else "indiquez le dernier mois que l'entreprise doit déclarer"
+            )
             return await form_page(
                 request, user, lot, **again,
-                error=f"{MONTH_FIELD}\u00a0: «\u00a0{month_text}\u00a0» n'est pas un mois (par "
-                "exemple 2027-03 ou 03/2027).",
+                error=f"{MONTH_FIELD}\u00a0: {what} (par exemple 2027-03 ou 03/2027).",
             )  # fmt: skip
         # The company by its N° only: the form offers the lot's companies.
         designated: str | int = int(company) if company.isdigit() else company
