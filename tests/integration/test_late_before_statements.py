@@ -106,6 +106,10 @@ def test_a_burst_of_calls_reads_the_late_months_once_per_batch(
     cancellations = [s for s in statements if "FROM clause_history" in s and "event IN" in s]
     if batched:
         assert (len(history), len(cancellations)) == (1, 1)
+        # The companies' names (the late lists and the alerts name them, as they were then):
+        # read once for the batch too, whatever the number of companies.
+        names = [s for s in statements if " FROM companies" in s]
+        assert len(names) == 1, names
     else:
         assert (len(history), len(cancellations)) == (2 * companies, 2 * companies)
     # What they say is unchanged: each names September, reminded twice.
