@@ -536,6 +536,13 @@ class DeclarationLadder(Base):
         ),
         # The earliest due date given for a month, which its summary waits for (migration 0015).
         Index("ix_declaration_ladders_month_due", "month", "due_on"),
+        # The few months asked again after a cancelled declaration (migration 0030).
+        Index(
+            "ix_declaration_ladders_asked_again",
+            "clause_id",
+            sqlite_where=text("asked_again_on IS NOT NULL"),
+            postgresql_where=text("asked_again_on IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -549,6 +556,11 @@ class DeclarationLadder(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     stepped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The day (local) its declaration was last cancelled and the month asked again
+    #: (``reminders.resume_ladder``): once past its due date, the company is held to that day,
+    #: as the cancellation's email and the reminders say (« dès que possible »), and the
+    #: facilitator's readers count the days late from it (migration 0030).
+    asked_again_on: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class OutboxMessage(Base):

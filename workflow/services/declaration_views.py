@@ -62,6 +62,7 @@ from workflow.domain.calls_to_come import call_to_come, due_of_call
 from workflow.domain.company_months import expected_of_company, on_its_months
 from workflow.domain.stages import Stage
 from workflow.services.declarations import missing_months
+from workflow.services.held_due_dates import asked_again_due
 from workflow.services.lot_calendars import LotCalendar, lot_calendars, suspensions
 from workflow.services.lot_ends import within_end
 from workflow.settings import Settings
@@ -228,6 +229,10 @@ def expected_declarations(
         clause, company, ladder = clauses[cid], companies[company_key], ladders.get(key)
         scheduled = month_schedule(month_key, calendars[cid].rules, zone).due_on
         due = held_due(ladder, scheduled, days[cid], settings)
+        if ladder is not None:
+            # Asked again after a cancelled declaration: late from that day once its due date
+            # had passed, as its reminders count it.
+            due = asked_again_due(due, ladder.asked_again_on)
         found = declared.get(key)
         late_days = 0
         if found is not None:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Integer,
+    Select,
     and_,
     any_,
     bindparam,
@@ -63,7 +64,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, aliased, load_only
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from workflow.adapters.dialects import is_postgresql
@@ -146,6 +147,7 @@ from workflow.emails.phrases import month_phrase
 from workflow.services.declaration_facts import CANCELLED_EVENT, CANCELLED_REASON, RECORDED_REASON
 from workflow.services.departed_months import not_after_departure
 from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
+from workflow.services.held_due_dates import asked_again_due
 from workflow.services.held_notices import waiting_by_buyer
 from workflow.services.history_companies import HistoryCompanies
 from workflow.services.ladder_keys import withdrawn_by_service
@@ -907,6 +909,9 @@ def _overdue(
     if not candidates:
         return []
     lots = set(map(_LOT, candidates))
+    # Months asked again after a cancelled declaration (a few): late from that day once their
+    # due date had passed (``held_due_dates.asked_again_due``), as their reminders count it.
+    again = _asked_again(session, lots)
     suspended = suspensions(session, lots)
     # A month after the day the work ended is owed no more (``lot_ends``): its ladder, called
     # before the end was recorded, stays for the emails it sent, but is not late.
@@ -961,7 +966,16 @@ def _overdue(
         for ladder_id, _, _, month_read, due_read, called_read in rows:
             if end is not None and read.day(month_read) > end:
                 continue
-            if days is None:
+            asked = again.get((cid, company_id, read.day(month_read))) if again else None
+            if asked is not None:
+                due = asked_again_due(
+                    due_of(due_read, called_read, None if days is None else cid), asked
+                )
+                if due >= today:
+                    continue
+                if not count and days is None:
+                    late = never.between(due, today)
+            elif days is None:
                 pair = (due_read, called_read)
                 told = never_late[pair] if pair in never_late else late_pair(pair)
                 if told is None:
@@ -1093,6 +1107,31 @@ def _late_company(row: tuple[Any, ...], late: int, read: RawDates) -> _LateCompa
     return _LateCompany(cid, company_id, oldest, tuple(map(read.day, overdue)), late, stops)
 
 
+def _asked_again(session: Session, lots: set[int]) -> dict[tuple[int, int, date], date]:
+    """The day each open month of ``lots`` was asked again after a cancelled declaration
+    (``DeclarationLadder.asked_again_on``): the few ladders of the partial index
+    ``ix_declaration_ladders_asked_again``, read whole and kept for ``lots``."""
+    ladder = DeclarationLadder
+    found: dict[tuple[int, int, date], date] = {}
+    for cid, company_id, month, day in session.execute(
+        select(ladder.clause_id, ladder.company_id, ladder.month, ladder.asked_again_on).where(
+            ladder.asked_again_on.is_not(None), ladder.declared_at.is_(None)
+        )
+    ):
+        if cid in lots and day is not None:
+            found[(cid, company_id, month)] = day
+    return found
+
+
+def _asked_again_lots() -> Select[int]:
+    """The lots with a month asked again after a cancelled declaration: read whole by
+    ``_overdue``, as the lots once suspended are (``_first_overdue``)."""
+    again = aliased(DeclarationLadder)
+    return select(again.clause_id).where(
+        again.asked_again_on.is_not(None), again.declared_at.is_(None)
+    )
+
+
 def _first_overdue(
     session: Session, today: date, settings: Settings, limit: int
 ) -> tuple[list[_Found[tuple[Any, ...]]], int]:
@@ -1116,15 +1155,20 @@ def _first_overdue(
     zone = settings.zone
     ladder = DeclarationLadder
     # The lots once suspended: found from them (a few hundred rows of the partial index).
-    suspended_once = ladder.clause_id.in_(
-        select(ClauseHistory.clause_id).where(text(f"({SUSPENSION_ROWS})"))
+    # And the lots with a month asked again after a cancelled declaration (a handful): late
+    # from that day, which the database's count by due date does not know.
+    suspended_once = or_(
+        ladder.clause_id.in_(select(ClauseHistory.clause_id).where(text(f"({SUSPENSION_ROWS})"))),
+        ladder.clause_id.in_(_asked_again_lots()),
     )
     their_months: ColumnElement[bool] = suspended_once
     if is_postgresql(session):
         # Their months looked up lot by lot in the open ladders' index (3,096 months of 1,942
         # lots at 10^5: 7 ms), not found among every late month by a merge with them (18 ms).
         lots = session.scalars(
-            select(ClauseHistory.clause_id).where(text(f"({SUSPENSION_ROWS})")).distinct()
+            select(ClauseHistory.clause_id)
+            .where(text(f"({SUSPENSION_ROWS})"))
+            .union(_asked_again_lots())
         ).all()
         their_months = ladder.clause_id == any_(bindparam("suspended_once", lots, ARRAY(Integer)))
     found = _overdue(session, today, settings, their_months, numbered=False)

@@ -364,3 +364,12 @@ def _next_call(
         calls, company_pauses.for_party(lot, party), intervals, declared, started, at, zone
     )
     return dict.fromkeys(found.months, found.due_on) if found is not None else {}
+
+
+def asked_again_due(due_on: date, asked_again_on: date | None) -> date:
+    """The date a month asked again after a cancelled declaration holds its company to
+    (``DeclarationLadder.asked_again_on``): its own due date (pushed) while that had not passed
+    on the day of the cancellation (« d'ici le … »), else that day (« dès que possible »): the
+    later of the two, as the cancellation's email and the reminders tell it
+    (``reminder_emails.asked_again``)."""
+    return due_on if asked_again_on is None or asked_again_on <= due_on else asked_again_on

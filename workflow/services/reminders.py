@@ -1049,6 +1049,10 @@ def resume_ladder(
     sent = _steps_sent(session, ladder, names)
     following = len(sent.steps)
     ladder.declared_at = None
+    # Asked again today: once its due date has passed, the company is held to this day (« dès
+    # que possible »), as the cancellation's email and the reminders say; the facilitator's
+    # readers count the days late from it too (``declaration_views``, ``digest``).
+    ladder.asked_again_on = today
     if following >= len(names):
         ladder.next_step, ladder.next_step_at = LadderStep.DONE, None
         return LadderResumption(month, sent.steps, None, None, ladder.due_on)
