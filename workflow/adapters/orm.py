@@ -36,6 +36,8 @@ from workflow.adapters.types import Hours, Money, Ratio, UTCDateTime
 #: The predicates of the partial indexes, written as the queries that use them write them
 #: (SQLite uses a partial index only for a WHERE term identical to its own, without parameters).
 OPEN_LADDERS = "declared_at IS NULL"
+#: The open months asked again after a cancelled declaration (``asked_again_on``, 0030).
+ASKED_AGAIN = "asked_again_on IS NOT NULL AND declared_at IS NULL"
 UNARMED_PARTIES = "next_call_at IS NULL AND next_call_month IS NULL"
 PLANNED_CALLS = "next_call_at IS NOT NULL"
 UNVALIDATED = "validated_at IS NULL"
@@ -536,12 +538,16 @@ class DeclarationLadder(Base):
         ),
         # The earliest due date given for a month, which its summary waits for (migration 0015).
         Index("ix_declaration_ladders_month_due", "month", "due_on"),
-        # The few months asked again after a cancelled declaration (migration 0030).
+        # The few open months asked again after a cancelled declaration, with what the day's
+        # tasks read of them: from the index alone (migration 0030).
         Index(
             "ix_declaration_ladders_asked_again",
             "clause_id",
-            sqlite_where=text("asked_again_on IS NOT NULL"),
-            postgresql_where=text("asked_again_on IS NOT NULL"),
+            "company_id",
+            "month",
+            "asked_again_on",
+            sqlite_where=text(ASKED_AGAIN),
+            postgresql_where=text(ASKED_AGAIN),
         ),
     )
 

@@ -70,6 +70,7 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 from workflow.adapters.dialects import is_postgresql
 from workflow.adapters.mail.message import parse_recipients
 from workflow.adapters.orm import (
+    ASKED_AGAIN,
     ENDED_LOTS,
     FINAL_LOTS,
     OPEN_LADDERS,
@@ -1115,7 +1116,7 @@ def _asked_again(session: Session, lots: set[int]) -> dict[tuple[int, int, date]
     found: dict[tuple[int, int, date], date] = {}
     for cid, company_id, month, day in session.execute(
         select(ladder.clause_id, ladder.company_id, ladder.month, ladder.asked_again_on).where(
-            ladder.asked_again_on.is_not(None), ladder.declared_at.is_(None)
+            text(ASKED_AGAIN)
         )
     ):
         if cid in lots and day is not None:
@@ -1126,7 +1127,8 @@ def _asked_again(session: Session, lots: set[int]) -> dict[tuple[int, int, date]
 def _asked_again_lots() -> Select[int]:
     """The lots with a month asked again after a cancelled declaration: read whole by
     ``_overdue``, as the lots once suspended are (``_first_overdue``)."""
-    again = aliased(DeclarationLadder)
+    again = aliased(DeclarationLadder, name="asked_again")
+    # Written as the partial index's own predicate, so that the planner reads it alone.
     return select(again.clause_id).where(
         again.asked_again_on.is_not(None), again.declared_at.is_(None)
     )

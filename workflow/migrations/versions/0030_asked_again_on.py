@@ -7,7 +7,8 @@ the cancellation: its reminders and the buyer's alert count the working days lat
 date (user trial, 7 December 2026: « 3 jours ouvrés de retard » in the reminder, « 10 » in the
 digest the same morning). The ladder now keeps that day (``asked_again_on``, set by
 ``reminders.resume_ladder``), which those readers take when later than the due date; a partial
-index holds the few ladders that have one. Ladders resumed before stay NULL, read as before.
+index holds the few open ladders that have one, with the columns the day's tasks read of them
+(an index-only scan). Ladders resumed before stay NULL, read as before.
 
 Revision ID: 0030
 Revises: 0029
@@ -24,7 +25,7 @@ down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-WHERE = "asked_again_on IS NOT NULL"
+WHERE = "asked_again_on IS NOT NULL AND declared_at IS NULL"
 
 
 def upgrade() -> None:
@@ -33,7 +34,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_declaration_ladders_asked_again",
         "declaration_ladders",
-        ["clause_id"],
+        ["clause_id", "company_id", "month", "asked_again_on"],
         unique=False,
         sqlite_where=sa.text(WHERE),
         postgresql_where=sa.text(WHERE),
