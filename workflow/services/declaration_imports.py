@@ -866,7 +866,7 @@ def _check_identities(
                     f"participant « {reference} » enregistré avec {label} {recorded}, le fichier "
                     f"indique {value} : corrigez le fichier, ou d'abord le participant"
                 )
-                if from_company and (own is None or reference not in own):
+                if own is not None and reference not in own:
                     said = (
                         f"participant « {reference} » : le fichier indique "
                         f"{_the(label)}{label} {value}, qui ne "

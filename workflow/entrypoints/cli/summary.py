@@ -284,11 +284,12 @@ def departures_lines(replay: Replay) -> list[str]:
         if d.earlier:
             dropped = [m for m in d.earlier if m > d.last_month]
             words = f"encore dus alors : {months_list(d.earlier)}"
-            if dropped and len(dropped) < len(d.earlier):
-                many = len(dropped) > 1
-                words += f" ({months_list(dropped)} plus demandé{'s' if many else ''} aujourd'hui)"
-            elif dropped:
-                words += f", plus demandé{'s' if len(dropped) > 1 else ''} aujourd'hui"
+            if dropped:
+                asked_no_more = f"plus demandé{'s' if len(dropped) > 1 else ''} aujourd'hui"
+                some = len(dropped) < len(d.earlier)
+                words += (
+                    f" ({months_list(dropped)} {asked_no_more})" if some else f", {asked_no_more}"
+                )
             said.append(words)
         lines.append(" ; ".join(said))
     return lines

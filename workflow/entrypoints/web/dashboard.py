@@ -40,24 +40,23 @@ LOGIN_COOKIE = "clauses_connexion"
 TASKS_SHOWN = 30
 
 
-#: The command's words in a refusal of « Enregistrer un mois sans heure », as the page says
-#: them: the page has no « --replace » (user trial, 7 December 2026: « recommencez avec
-#: --replace et … --reason » on the dashboard).
-_ZERO_WORDS = (
-    (
-        "Pour la corriger, recommencez avec --replace et, si vous la modifiez, --reason « motif » "
-        ": ses lignes seront remplacées, le motif gardé à l'historique.",
-        "Pour la corriger, passez par la page « Corrections » : ses lignes y sont remplacées, le "
-        "motif gardé à l'historique.",
-    ),
+#: The command's words in a refusal of « Enregistrer un mois sans heure », and the page's: it has
+#: no « --replace » (user trial, 7 December 2026: « recommencez avec --replace et … --reason »
+#: on the dashboard).
+_ZERO_SAID = (
+    "Pour la corriger, recommencez avec --replace et, si vous la modifiez, --reason « motif » : "
+    "ses lignes seront remplacées, le motif gardé à l'historique."
+)
+_ZERO_SHOWN = (
+    "Pour la corriger, passez par la page « Corrections » : ses lignes y sont remplacées, le "
+    "motif gardé à l'historique."
 )
 
 
 def zero_refusal(message: str) -> str:
     """A refusal of the month without hours in the page's words, saying that nothing was
     written."""
-    for said, shown in _ZERO_WORDS:
-        message = message.replace(said, shown)
+    message = message.replace(_ZERO_SAID, _ZERO_SHOWN)
     if "rien n'a été enregistré" not in message.lower():
         message = f"{message.rstrip()} Rien n'a été enregistré."
     return message
