@@ -111,9 +111,13 @@ def a_lot(app: App, hours: dict[int, int], *, suspended: bool) -> Lot:
 def lots(app: App) -> Lots:
     return Lots(
         # 275 h by June (55 %), 425 h by September (85 %): the pace of its workable days.
-        a_lot(app, {11: 55, 12: 55, 1: 55, 5: 55, 6: 55, 7: 50, 8: 50, 9: 50}, suspended=True),
+        a_lot(
+            app, {11: 55, 12: 55, 1: 55, 2: 0, 5: 55, 6: 55, 7: 50, 8: 50, 9: 50}, suspended=True
+        ),
         # 200 h by June (40 %), 300 h by September (60 %): behind, whatever the count.
-        a_lot(app, {11: 40, 12: 40, 1: 40, 5: 40, 6: 40, 7: 40, 8: 30, 9: 30}, suspended=True),
+        a_lot(
+            app, {11: 40, 12: 40, 1: 40, 2: 0, 5: 40, 6: 40, 7: 40, 8: 30, 9: 30}, suspended=True
+        ),
         # 320 h by June (64 %), every month worked.
         a_lot(app, {m: 40 for m in (11, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9)}, suspended=False),
     )

@@ -16,7 +16,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -260,15 +260,20 @@ def declarations_phrase(
 
 def _when_due(missing: MissingDeclaration, zone: ZoneInfo | None) -> str:
     """When a declaration not due yet is due: the date its call gave, else its call to come."""
-    if missing.suspended:
+    if missing.suspended and missing.due_on is not None:
         # The date moves with the suspension: none that would not hold.
-        if missing.due_on is not None:
-            return "lot suspendu, échéance reportée à la reprise"
-        return "lot suspendu, appel à la reprise"
+        return "lot suspendu, échéance reportée à la reprise"
     if missing.due_on is not None:
         return f"à déclarer d'ici le {french_date(missing.due_on)}"
-    if missing.call_at is not None:
-        return f"appel prévu le {french_date(missing.call_at.astimezone(zone or UTC).date())}"
+    return _when_called(missing.call_at, missing.suspended, zone)
+
+
+def _when_called(call_at: datetime | None, suspended: bool, zone: ZoneInfo | None) -> str:
+    """A declaration whose call has not left: when it leaves (« appel prévu le … »)."""
+    if suspended:
+        return "lot suspendu, appel à la reprise"
+    if call_at is not None:
+        return f"appel prévu le {french_date(call_at.astimezone(zone or UTC).date())}"
     return "appel à venir"
 
 
@@ -330,7 +335,9 @@ def earlier_phrase(declarations: Declarations, with_buyer: bool) -> str:
 EARLIER_PENDING_TITLE = "Déclarations des mois précédents attendues, pas encore dues"
 
 
-def earlier_pending_phrase(declarations: Declarations, with_buyer: bool) -> str | None:
+def earlier_pending_phrase(
+    declarations: Declarations, with_buyer: bool, zone: ZoneInfo | None = None
+) -> str | None:
     """The declarations of earlier months still expected and not due yet (« mars 2027 de
     Titulaire (… , échéance reportée au 25 mai 2027) »): a suspension pushed their due date past
     the summary's moment. Neither missing nor the month's: said on their own line, so that the
@@ -343,7 +350,9 @@ def earlier_pending_phrase(declarations: Declarations, with_buyer: bool) -> str 
     parts = []
     for e in waiting[:EMAIL_NAMES]:
         lot = e.lot_label + (f" – {e.buyer}" if with_buyer else "")
-        if e.due_on is None:
+        if not e.called:
+            when = _when_called(e.call_at, e.suspended, zone)
+        elif e.due_on is None:
             when = "lot suspendu, échéance reportée à la reprise"
         elif e.pushed:
             when = f"échéance reportée au {french_date(e.due_on)}"
@@ -384,7 +393,7 @@ def figure_lines(
     ]
     if figures.declarations.earlier:
         lines.append((EARLIER_TITLE, earlier_phrase(figures.declarations, not summary.for_buyer)))
-    waiting = earlier_pending_phrase(figures.declarations, not summary.for_buyer)
+    waiting = earlier_pending_phrase(figures.declarations, not summary.for_buyer, summary.zone)
     if waiting is not None:
         lines.append((EARLIER_PENDING_TITLE, waiting))
     lines.append(("Heures cumulées depuis le début", cumulated))

@@ -118,7 +118,8 @@ class EarlierMissing(CompanyLot):
 class EarlierPending(CompanyLot):
     """A company x lot's declaration of a month before the summary's still expected at its
     moment and not late yet: its due date pushed past the summary's moment by a suspension (a
-    resumption on 20 May moved March's due date to 25 May). Said among the earlier months
+    resumption on 20 May moved March's due date to 25 May), or its call still to come (a lot
+    recorded as started after its start date, its catch-up call leaving at the next pass). Said among the earlier months
     (« attendues, pas encore dues »), never counted among the missing: the month's summary had
     shown it not due (« lot suspendu, échéance reportée à la reprise »), the next one must not
     lose it. ``due_on`` None: the lot still suspended at the summary's moment, its due date
@@ -128,6 +129,17 @@ class EarlierPending(CompanyLot):
     due_on: date | None
     #: Its lot was suspended after the call: its due date was pushed (« échéance reportée »).
     pushed: bool = False
+    #: False: its call had not left at the summary's moment (a late start's earlier months, a
+    #: ladder opened and waiting for its slot, a lot's months called at its resumption): owed
+    #: all the same, as ``declaration list`` says « appel à venir », said with ``call_at``
+    #: (``summary_rules.EARLIER_CALLS_TO_COME``; before, such a month was in no figure).
+    called: bool = True
+    #: Its call to come (``called`` False): when the next pass after the summary's moment sends
+    #: it (``calls_to_come.call_to_come``), or when it left, read again later; None when its
+    #: lot is suspended then (the call waits for the resumption) or the day is not known.
+    call_at: datetime | None = None
+    #: Its lot suspended at the summary's moment: its call waits for the resumption.
+    suspended: bool = False
 
 
 @dataclass(frozen=True)

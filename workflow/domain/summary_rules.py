@@ -66,6 +66,13 @@ ARRIVALS_LATE_OR_NOT = 10  # shipped 2026-12-06
 #: then (« mise en œuvre 4 » beside « 1 clause achevée avant mars 2027 »; user trial,
 #: 6 December 2026; ``summaries.as_before_stage_by_end``).
 STAGE_BY_END = 11  # shipped 2026-12-06
+#: The declarations of earlier months owed and whose call had not left yet (a lot recorded as
+#: started after its start date, its catch-up call at the next pass; a ladder waiting for its
+#: slot; a lot's months called at its resumption) are among the earlier months « attendues, pas
+#: encore dues » (« appel prévu le … ») and in the pace's « à confirmer »; before, they were in
+#: no figure until their call left (user trial, 7 December 2026;
+#: ``summaries.as_before_earlier_calls_to_come``).
+EARLIER_CALLS_TO_COME = 12  # shipped 2026-12-07
 
 #: Every rule, the latest last.
 RULES = (
@@ -80,6 +87,7 @@ RULES = (
     SINCE_LAST_ZERO_ARRIVALS,
     ARRIVALS_LATE_OR_NOT,
     STAGE_BY_END,
+    EARLIER_CALLS_TO_COME,
 )
 #: The rules a summary written now follows: the number of the latest one.
 SUMMARY_RULES = max(RULES)

@@ -1025,6 +1025,7 @@ def _earlier_missing(
     period: _Period,
     buyer_id: int | None,
     ever_suspended: AbstractSet[int] | None = None,
+    asked: AbstractSet[int] = frozenset(),
 ) -> Scoped:
     """Per scope: the declarations of months before M still missing at the summary's moment,
     by company x lot (``EarlierMissing``), in the order of the month's missing ones (buyer,
@@ -1040,6 +1041,14 @@ def _earlier_missing(
     and not after the day its work ended (``lot_ends``: owed no more). Then, as for M
     (``_declarations``), late by ``is_late`` at the due date the call gave, pushed by the
     suspended working days known at ``as_of``; a month spent entirely suspended is not asked.
+
+    A month owed whose call had not left by ``as_of``, of a lot its companies were asked for
+    then (``asked``: started and running, ``_clauses``), is « attendue, pas encore due » with
+    its call to come (``EarlierPending.called`` False, ``summary_rules.EARLIER_CALLS_TO_COME``),
+    as ``declaration list`` says « appel à venir »: its ladder opened and waiting for its slot,
+    or called after ``as_of`` (read again later: when its call left), or, without a ladder, the
+    company's next call planned for it or an earlier month (``_months_to_call``: a lot recorded
+    as started after its start date, until its catch-up call leaves).
     """
     m, as_of, zone = period.month, period.as_of, period.zone
     ladder = DeclarationLadder
@@ -1058,29 +1067,14 @@ def _earlier_missing(
         Declaration.month == ladder.month,
         received_then,
     )
-    final = [stage.value for stage in FINAL_STAGES]
+    final_then = _final_then(period, ladder.clause_id)
     if as_of is None:
         open_then: Any = text(OPEN_LADDERS)
-        final_then: ColumnElement[bool] = Clause.stage.in_(final)
-        called: ColumnElement[bool] = ladder.called_at.is_not(None)
     else:
         open_then = or_(text(OPEN_LADDERS), ladder.declared_at > as_of)
-        # Final stages are final: a lot closed or abandoned by ``as_of`` stays so.
-        final_then = (
-            select(ClauseHistory.id)
-            .where(
-                ClauseHistory.clause_id == ladder.clause_id,
-                ClauseHistory.to_stage.in_(final),
-                ClauseHistory.at < as_of,
-            )
-            .exists()
-        )
-        called = ladder.called_at <= as_of
         # A month a cancellation asked again after ``as_of`` (called afresh since): called then
         # by its earlier call (``ladders_then``), read below.
         redated = earlier_calls(session, cancelled_after=as_of, until_month=m)
-        if redated:
-            called = or_(called, ladder.clause_id.in_(sorted({k[0] for k in redated})))
     # The ladders' own columns, their lot's and company's: the buyers' names (a few hundred)
     # are read apart (joined here, a bad estimate of the rows left made the planner loop over
     # the buyers for every row).
@@ -1096,6 +1090,8 @@ def _earlier_missing(
             Clause.lot_number,
             Clause.lot_title,
             Company.name,
+            ladder.next_step,
+            ladder.next_step_at,
         )
         .select_from(ladder)
         .join(Clause, Clause.id == ladder.clause_id)
@@ -1105,7 +1101,7 @@ def _earlier_missing(
         .where(
             ladder.month < m,
             open_then,
-            called,
+            # Called by then, or not (its call to come): sorted out below.
             ~declared.exists(),
             ~final_then,
             or_(Clause.end_date.is_(None), ladder.month <= Clause.end_date),
@@ -1147,17 +1143,30 @@ def _earlier_missing(
     for (cid, company_id), group in groupby(rows, key=itemgetter(0, 1)):
         months: list[date] = []
         for row in group:
-            month, due_on, called_at, bid, ref, lot, title, company = row[2:]
+            month, due_on, called_at, bid, ref, lot, title, company, step, step_at = row[2:]
             if as_of is not None and (cid, company_id, month) in redated:
                 due_on, called_at = ladder_then(
                     due_on, called_at, redated[(cid, company_id, month)], as_of, zone
                 )
-            if as_of is not None and (called_at is None or called_at > as_of):
-                continue  # not called by then
             stretches = suspended.get(cid, ())
             if stretches and month_fully_within(month, stretches, zone):
                 continue  # nobody is asked to declare a month spent entirely suspended
             known = _suspensions_known(stretches, as_of)
+            if called_at is None or (as_of is not None and called_at > as_of):
+                # Not called by then: owed all the same if its lot asked for it then, its call
+                # to come (when it left, read again later; its slot, opened and waiting).
+                if cid not in asked:
+                    continue
+                if called_at is None:
+                    waits = step == LadderStep.CALL and step_at is not None
+                    called_at = _earlier_call(period, month, step_at) if waits else None
+                b, co, r, lo, ti = (
+                    texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
+                )
+                waiting.append(
+                    _to_call((cid, bid, b, company_id, co, r, lo, ti), month, called_at, known)
+                )
+                continue
             if known:
                 days = LadderDays(suspended_days(known, zone, today or due_on))
                 due_on = pushed_due(due_on, local_date(called_at, zone), days)
@@ -1193,6 +1202,7 @@ def _earlier_missing(
                 texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
             )
             lines.append(EarlierMissing(cid, bid, b, company_id, co, r, lo, ti, tuple(months)))
+    waiting += _months_to_call(session, period, buyer_id, asked, suspended, buyers, texts)
     # In the order of the month's missing ones: buyer, company, lot.
     lines.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id))
     waiting.sort(key=lambda e: (e.buyer, e.company, e.clause_id, e.company_id, e.month))
@@ -1206,6 +1216,154 @@ def _earlier_missing(
         found[None][1].append(pending)
         found[pending.buyer_id][1].append(pending)
     return {scope: (tuple(m), tuple(p)) for scope, (m, p) in found.items()}
+
+
+def _final_then(period: _Period, clause_id: Any) -> ColumnElement[bool]:
+    """The lot ``clause_id`` (``Clause`` in the query's FROM) closed or abandoned by ``as_of``
+    (now, without one): its months still owed were released. Final stages are final: a lot
+    closed or abandoned then stays so."""
+    final = [stage.value for stage in FINAL_STAGES]
+    if period.as_of is None:
+        return Clause.stage.in_(final)
+    return (
+        select(ClauseHistory.id)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.to_stage.in_(final),
+            ClauseHistory.at < period.as_of,
+        )
+        .exists()
+    )
+
+
+def _earlier_call(period: _Period, month: date, planned: datetime | None) -> datetime | None:
+    """When the call of ``month``, an earlier month not called yet, leaves, seen at the
+    summary's moment: as ``_call_to_come`` says it of the month's own (``planned``: its ladder's
+    slot, or the company's next call)."""
+    if planned is None or period.as_of is None:
+        return planned
+    call_time = planned.astimezone(period.zone).time()
+    return call_to_come(month, planned, period.as_of, call_time, period.zone)
+
+
+def _to_call(
+    lot: tuple[int, int, str, int, str, str, str, str],
+    month: date,
+    call_at: datetime | None,
+    known: list[Interval],
+) -> EarlierPending:
+    """An earlier month owed whose call had not left: its call to come, none while its lot is
+    suspended at the summary's moment (the call waits for the resumption, a day nobody knows)."""
+    on_hold = any(i.end is None for i in known)
+    return EarlierPending(
+        *lot, month, None, called=False, call_at=None if on_hold else call_at, suspended=on_hold
+    )
+
+
+def _months_to_call(
+    session: Session,
+    period: _Period,
+    buyer_id: int | None,
+    asked: AbstractSet[int],
+    suspended: Mapping[int, list[Interval]],
+    buyers: Mapping[int, str],
+    texts: dict[str, str],
+) -> list[EarlierPending]:
+    """The earlier months owed without a ladder yet, their call to come: a company whose next
+    call (``AwardParty.next_call_month``) is for a month before M, on a lot its companies were
+    asked for then (``asked``), owes every month from that one to M's previous, among its
+    months on the lot (``company_months``) and the lot's (from its start date's to its end's),
+    none spent entirely suspended nor received by ``as_of``, as ``declaration list`` lists them
+    « appel à venir ». One call will list them all. A late start, until its catch-up call
+    leaves (at the next pass); few rows, read by the index of the calls."""
+    m, as_of, zone = period.month, period.as_of, period.zone
+    statement = (
+        select(
+            AwardParty.clause_id,
+            AwardParty.company_id,
+            AwardParty.next_call_month,
+            AwardParty.next_call_at,
+            AwardParty.first_month,
+            AwardParty.last_month,
+            Clause.start_date,
+            Clause.end_date,
+            Operation.buyer_id,
+            Market.reference,
+            Clause.lot_number,
+            Clause.lot_title,
+            Company.name,
+        )
+        .join(Clause, Clause.id == AwardParty.clause_id)
+        .join(Company, Company.id == AwardParty.company_id)
+        .join(Market, Market.id == Clause.market_id)
+        .join(Operation, Operation.id == Market.operation_id)
+        .where(
+            AwardParty.next_call_at.is_not(None),
+            AwardParty.next_call_month < m,
+            _known(period),
+            ~_final_then(period, AwardParty.clause_id),
+        )
+        .order_by(AwardParty.clause_id, AwardParty.company_id)
+    )
+    if buyer_id is not None:
+        statement = statement.where(Operation.buyer_id == buyer_id)
+    candidates = [row for row in session.execute(statement) if row[0] in asked]
+    if not candidates:
+        return []
+    lots = sorted({row[0] for row in candidates})
+    # Months that have a ladder are the ladders' (``_earlier_missing``); one received by then
+    # is not owed.
+    taken: set[tuple[int, int, date]] = set()
+    for chunk in chunked(lots):
+        taken.update(
+            (cid, company_id, month)
+            for cid, company_id, month in session.execute(
+                select(
+                    DeclarationLadder.clause_id,
+                    DeclarationLadder.company_id,
+                    DeclarationLadder.month,
+                ).where(DeclarationLadder.clause_id.in_(chunk), DeclarationLadder.month < m)
+            )
+        )
+        received = select(Declaration.clause_id, Declaration.company_id, Declaration.month).where(
+            Declaration.clause_id.in_(chunk), Declaration.month < m
+        )
+        if as_of is not None:
+            received = received.where(
+                or_(Declaration.recorded_at <= as_of, Declaration.replaced_recorded_at <= as_of)
+            )
+        taken.update(
+            (cid, company_id, month) for cid, company_id, month in session.execute(received)
+        )
+    found: list[EarlierPending] = []
+    for row in candidates:
+        cid, company_id, next_month, next_at, first, last, start, end = row[:8]
+        bid, ref, lot, title, company = row[8:]
+        if next_month is None:
+            continue
+        stretches = suspended.get(cid, ())
+        known = _suspensions_known(stretches, as_of)
+        month = max(month_start(next_month), month_start(start or next_month), first or date.min)
+        while month < m:
+            if (last is not None and month > last) or (end is not None and month > end):
+                break
+            owed = (cid, company_id, month) not in taken and not (
+                stretches and month_fully_within(month, stretches, zone)
+            )
+            if owed:
+                b, co, r, lo, ti = (
+                    texts.setdefault(t, t) for t in (buyers[bid], company, ref, lot, title)
+                )
+                found.append(
+                    _to_call(
+                        (cid, bid, b, company_id, co, r, lo, ti),
+                        month,
+                        _earlier_call(period, month, next_at),
+                        known,
+                    )
+                )
+            month = add_months(month, 1)
+    return found
 
 
 def _names(session: Session, table: type[Buyer], ids: set[int] | None) -> dict[int, str]:
@@ -1709,7 +1867,9 @@ def compile_month(
     clauses = _clauses(session, period, buyer_id)
     lines = clauses.lines
     declarations = _declarations(session, period, buyer_id, clauses.asked, clauses.suspended)
-    earlier_missing = _earlier_missing(session, period, buyer_id, clauses.ever_suspended)
+    earlier_missing = _earlier_missing(
+        session, period, buyer_id, clauses.ever_suspended, clauses.asked
+    )
     for scope, (earlier, waiting) in earlier_missing.items():
         declarations[scope] = replace(
             declarations.get(scope, Declarations(0, ())), earlier=earlier, earlier_pending=waiting
@@ -2398,6 +2558,23 @@ def as_before_stage_by_end(summary: MonthlySummary) -> MonthlySummary | None:
         clauses=clauses,
         ended_since=(),
     )
+
+
+def as_before_earlier_calls_to_come(summary: MonthlySummary) -> MonthlySummary | None:
+    """``summary`` as written before ``summary_rules.EARLIER_CALLS_TO_COME``: the earlier
+    months owed whose call had not left at its moment in no figure (not among the earlier
+    months « attendues, pas encore dues », nor in the pace's « à confirmer »); None without
+    such a month (``audit.summary_emails`` reads such an email against it)."""
+    if not any(not e.called for e in summary.overall.declarations.earlier_pending):
+        return None
+
+    def called(figures: Figures) -> Figures:
+        declarations = figures.declarations
+        kept = tuple(e for e in declarations.earlier_pending if e.called)
+        return replace(figures, declarations=replace(declarations, earlier_pending=kept))
+
+    buyers = tuple(replace(b, figures=called(b.figures)) for b in summary.buyers)
+    return replace(summary, overall=called(summary.overall), buyers=buyers)
 
 
 def as_before_zero_arrivals(since: SinceLast) -> SinceLast:

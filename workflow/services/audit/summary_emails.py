@@ -93,6 +93,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -116,13 +117,14 @@ from workflow.adapters.reports import (
     figure_lines,
     of_month,
 )
-from workflow.adapters.templates import french_date
+from workflow.adapters.templates import french_date, french_month
 from workflow.domain import summary_rules
 from workflow.domain.french_numbers import french_hours, french_number
 from workflow.domain.stages import LABELS as STAGE_LABELS
 from workflow.domain.summary import PACE_LABELS, Pace
 from workflow.domain.summary_rules import (
     ARRIVALS_LATE_OR_NOT,
+    EARLIER_CALLS_TO_COME,
     EARLIER_PENDING_FIGURE,
     PACE_ONLY_WHEN_DUE,
     PACE_TO_CONFIRM,
@@ -576,55 +578,47 @@ def check_summary_email(
     # Each older rule's reading only for an email that may have been written before the rule
     # (``domain.summary_rules``): in one written since, the older wording is a problem.
     older_rule = email.written_before
+    uncalled = (
+        summaries.as_before_earlier_calls_to_come(summary)
+        if differences and older_rule(EARLIER_CALLS_TO_COME)
+        else None
+    )
+    # Written before the earlier months owed whose call had not left were said (7 December
+    # 2026): they were in no figure.
+    if uncalled is not None and (found := _read_as(uncalled, read, compared_sent, differences)):
+        ruled.append(_calls_to_come_remark(differences, found[0], summary))
+        (differences, by_title), summary = found, uncalled
     staged = (
         summaries.as_before_stage_by_end(summary)
         if differences and older_rule(STAGE_BY_END)
         else None
     )
-    if staged is not None:
-        # Written before a lot ended before the month's last day, its end recorded after the
-        # month, counted « suivi et bilan » (6 December 2026): its stage was its history's then.
-        old_truth = _references(staged)
-        before = compare_figures(figure_lines(staged), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
-            ruled.append(_stage_by_end_remark(differences, before, summary))
-            differences, by_title = before, {t.title: t for t in old_truth}
-            summary = staged
+    # Written before a lot ended before the month's last day, its end recorded after the
+    # month, counted « suivi et bilan » (6 December 2026): its stage was its history's then.
+    if staged is not None and (found := _read_as(staged, read, compared_sent, differences)):
+        ruled.append(_stage_by_end_remark(differences, found[0], summary))
+        (differences, by_title), summary = found, staged
     uncounted = _unasked_uncounted(summary) if differences and older_rule(UNASKED_COUNTED) else None
-    if uncounted is not None:
-        # Written before a declaration recorded for a month not asked of its company counted
-        # among the expected and the received: compared with what the older count printed.
-        old_truth = _references(uncounted)
-        before = compare_figures(figure_lines(uncounted), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
-            ruled.append(_unasked_remark(differences, before, summary))
-            differences, by_title = before, {t.title: t for t in old_truth}
-            summary = uncounted
+    # Written before a declaration recorded for a month not asked of its company counted
+    # among the expected and the received: compared with what the older count printed.
+    if uncounted is not None and (found := _read_as(uncounted, read, compared_sent, differences)):
+        ruled.append(_unasked_remark(differences, found[0], summary))
+        (differences, by_title), summary = found, uncounted
     older = _as_achieved(summary) if older_rule(PAST_PLANNED_END_FOLLOWED) else None
-    if differences and older is not None:
-        # Written before lots past their planned end were followed: compared with what the
-        # older rule printed, the other differences are still reported as they are.
-        old_truth = _references(older)
-        before = compare_figures(figure_lines(older), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
-            ruled.append(_past_planned_end_remark(differences, before, summary))
-            differences, by_title = before, {t.title: t for t in old_truth}
-            summary = older
+    # Written before lots past their planned end were followed: compared with what the
+    # older rule printed, the other differences are still reported as they are.
+    if (
+        differences
+        and older is not None
+        and (found := _read_as(older, read, compared_sent, differences))
+    ):
+        ruled.append(_past_planned_end_remark(differences, found[0], summary))
+        (differences, by_title), summary = found, older
     if differences and summary.terminated_clauses and older_rule(TERMINATED_LISTED):
         # Written before a lot terminated before the month was listed as terminated (6
         # December 2026): it was counted among the « clauses achevées avant » the month.
         counted = replace(summary, terminated_listed=False)
-        old_truth = _references(counted)
-        before = compare_figures(figure_lines(counted), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
+        if found := _read_as(counted, read, compared_sent, differences):
             terminated = summary.terminated_clauses
             lots = ", ".join(f"n° {c.clause_id}" for c in terminated)
             counted_as = "était comptée" if len(terminated) == 1 else "étaient comptées"
@@ -632,36 +626,28 @@ def check_summary_email(
                 "écrit avant que les lots résiliés avant le mois soient listés comme tels (6 "
                 f"décembre 2026) : {lots} y {counted_as} parmi les clauses achevées"
             )
-            differences, by_title = before, {t.title: t for t in old_truth}
-            summary = counted
+            (differences, by_title), summary = found, counted
     ended = (
         summaries.as_ended_at_termination(session, summary)
         if differences and older_rule(TERMINATION_AGAINST_PLANNED_END)
         else None
     )
     compared = summary
-    if ended is not None:
-        # Written before a terminated lot's time was counted against its planned end: compared
-        # with what the older rule printed, the other differences are reported as usual.
-        old_truth = _references(ended)
-        before = compare_figures(figure_lines(ended), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
-            ruled.append(_terminated_remark(differences, before, summary, ended))
-            differences, by_title = before, {t.title: t for t in old_truth}
-            compared = ended
-    if older_rule(PACE_TO_CONFIRM) and any(_pace_said(d) for d in differences):
-        # Written before the pace waited for the declarations still owed (6 December 2026): it
-        # judged the hours declared alone. Compared with what that rule printed, after the
-        # older rules above (an email may predate several), the rest reported as usual.
-        old_truth = _references(compared, confirm_pace=False)
-        before = compare_figures(figure_lines(compared, confirm_pace=False), read) + compare_tables(
-            old_truth, compared_sent
-        )
-        if len(before) < len(differences):
-            ruled.append(_unconfirmed_remark(differences, before))
-            differences, by_title = before, {t.title: t for t in old_truth}
+    # Written before a terminated lot's time was counted against its planned end: compared
+    # with what the older rule printed, the other differences are reported as usual.
+    if ended is not None and (found := _read_as(ended, read, compared_sent, differences)):
+        ruled.append(_terminated_remark(differences, found[0], summary, ended))
+        (differences, by_title), compared = found, ended
+    # Written before the pace waited for the declarations still owed (6 December 2026): it
+    # judged the hours declared alone. Compared with what that rule printed, after the older
+    # rules above (an email may predate several), the rest reported as usual.
+    if (
+        older_rule(PACE_TO_CONFIRM)
+        and any(_pace_said(d) for d in differences)
+        and (found := _read_as(compared, read, compared_sent, differences, confirm_pace=False))
+    ):
+        ruled.append(_unconfirmed_remark(differences, found[0]))
+        differences, by_title = found
     if EARLIER_PENDING_TITLE not in read and older_rule(EARLIER_PENDING_FIGURE):
         differences, unsaid = _pending_unsaid(differences)
         ruled += unsaid
@@ -677,13 +663,33 @@ def check_summary_email(
     remarks += ruled
     problems += _html_problems(email, sent, printed, by_title)
     if told is not None:
-        found, noted = _since_last_findings(session, email, summary, told)
-        problems += found
+        since_problems, noted = _since_last_findings(session, email, summary, told)
+        problems += since_problems
         remarks += noted
     return (
         [Finding(CHECK_SUMMARY, subject, p) for p in problems],
         [Finding(CHECK_SUMMARY, subject, r) for r in remarks],
     )
+
+
+def _read_as(
+    older: summaries.MonthlySummary,
+    read: Mapping[str, str],
+    sent: Sequence[SentTable],
+    differences: Sequence[Difference],
+    *,
+    confirm_pace: bool = True,
+) -> tuple[list[Difference], dict[str, Reference]] | None:
+    """What still differs when the email is read against ``older`` (the summary as an older rule
+    printed it), with ``older``'s tables by title; None when that explains none of
+    ``differences``: the email was not written that way."""
+    truth = _references(older, confirm_pace=confirm_pace)
+    before = compare_figures(figure_lines(older, confirm_pace=confirm_pace), read) + (
+        compare_tables(truth, sent)
+    )
+    if len(before) >= len(differences):
+        return None
+    return before, {t.title: t for t in truth}
 
 
 def _renamed(text: str, renames: list[Rename]) -> str:
@@ -944,6 +950,26 @@ def _unconfirmed_remark(differences: list[Difference], before: list[Difference])
         f"{_differences(gone)} : écrite avant que le rythme soit dit « à confirmer » tant que "
         "des déclarations attendues jusqu'au mois ne sont pas reçues (6 décembre 2026) ; elle "
         "le jugeait sur les seules heures déclarées"
+    )
+
+
+def _calls_to_come_remark(
+    differences: list[Difference], before: list[Difference], summary: summaries.MonthlySummary
+) -> str:
+    """The differences the earlier months owed whose call had not left explain
+    (``summaries.as_before_earlier_calls_to_come``), naming them."""
+    gone = [d for d in differences if d not in before]
+    owed = [e for e in summary.overall.declarations.earlier_pending if not e.called]
+    named = ", ".join(
+        f"{french_month(e.month)} de {e.company} (n° {e.clause_id})" for e in owed[:_NAMED_CHANGES]
+    )
+    more = len(owed) - _NAMED_CHANGES
+    if more > 0:
+        named += f" et {more} autre{'s' if more > 1 else ''}"
+    return (
+        f"{_differences(gone)} : écrite avant que les synthèses comptent parmi les mois "
+        "précédents attendus les déclarations dues dont l'appel n'était pas encore parti (7 "
+        f"décembre 2026) : {named} n'y figurai{'t' if len(owed) == 1 else 'ent'} pas"
     )
 
 
