@@ -38,9 +38,16 @@ from tests.integration.test_online_declaration_catch_up import (
     recorded,
 )
 from tests.text import visible
-from workflow.adapters.orm import Clause, OutboxAttachment, Participant
+from workflow.adapters.orm import (
+    Clause,
+    Company,
+    Declaration,
+    DeclarationLine,
+    OutboxAttachment,
+    Participant,
+)
 from workflow.bootstrap import App, bootstrap
-from workflow.domain.vocabulary import Criterion, Sex
+from workflow.domain.vocabulary import ContractType, Criterion, DeliveryMode, Sex
 from workflow.entrypoints.cli import cli
 from workflow.entrypoints.cli.common import CliState
 from workflow.entrypoints.web.site import create_site
@@ -356,6 +363,27 @@ def test_a_sex_that_contradicts_the_record_tells_the_company_whom_to_ask(
     assert "Corrections" not in text and "clauses participant" not in text
 
 
+def sent_as(app: App, lot: Lot, identity: tuple[str, str]) -> tuple[list[list[str]], str, int]:
+    """The catch-up call's CSV template with March's P-AUTRE on a line, its sex and birth year
+    as given: the rows, their encoding and that line's number."""
+    _, rows, encoding = attached_csv(app, catch_up_call(app, lot))
+    sent = written(rows, {"03/2027": [("P-AUTRE", "140", "")]})
+    line = next(n for n, row in enumerate(sent[1:], start=2) if "P-AUTRE" in row)
+    sent[line - 1][sent[0].index("Sexe")] = identity[0]
+    sent[line - 1][sent[0].index("Année de naissance")] = identity[1]
+    return sent, encoding, line
+
+
+def posted(app: App, lot: Lot, name: str, data: bytes) -> tuple[int, str]:
+    """A file sent from March's page of the catch-up call: the status and the page as read."""
+    links = month_links(catch_up_call(app, lot).body_text)
+    answer = TestClient(create_site(app)).post(
+        f"{links['mars 2027']}/fichier", files={"fichier": (name, data, "text/csv")}
+    )
+    text = " ".join(visible(answer.text).replace("\u00a0", " ").replace("\u202f", " ").split())
+    return answer.status_code, text
+
+
 def test_another_company_s_person_is_refused_without_what_is_recorded_of_her(
     late: tuple[App, Lot],
 ) -> None:
@@ -370,20 +398,11 @@ def test_another_company_s_person_is_refused_without_what_is_recorded_of_her(
             session, reference="P-AUTRE", criterion=Criterion.MINIMUM_INCOME,
             now=app.clock(), sex=Sex.FEMALE, birth_year=1979,
         )  # fmt: skip
-    _, rows, encoding = attached_csv(app, catch_up_call(app, lot))
-    links = month_links(catch_up_call(app, lot).body_text)
-    sent = written(rows, {"03/2027": [("P-AUTRE", "140", "")]})
-    line = next(n for n, row in enumerate(sent[1:], start=2) if "P-AUTRE" in row)
-    sent[line - 1][sent[0].index("Sexe")] = "M"
-    sent[line - 1][sent[0].index("Année de naissance")] = "2001"
+    sent, encoding, line = sent_as(app, lot, ("M", "2001"))
 
-    refused = TestClient(create_site(app)).post(
-        f"{links['mars 2027']}/fichier",
-        files={"fichier": ("mars.csv", as_csv(sent, encoding), "text/csv")},
-    )
+    status, text = posted(app, lot, "mars.csv", as_csv(sent, encoding))
 
-    assert refused.status_code == 422
-    text = " ".join(visible(refused.text).replace("\u00a0", " ").replace("\u202f", " ").split())
+    assert status == 422
     assert (
         f"mars.csv, ligne {line}, colonne « Sexe » : participant « P-AUTRE » : le fichier "
         "indique le sexe M, qui ne correspond pas à la personne déjà enregistrée sous cette "
@@ -393,3 +412,96 @@ def test_another_company_s_person_is_refused_without_what_is_recorded_of_her(
     assert "indique l'année de naissance 2001, qui ne correspond pas" in text, text
     assert "1979" not in text and "enregistré avec" not in text, text
     assert recorded(app, lot) == {}
+
+
+@pytest.mark.parametrize("identity", [("F", "1979"), ("M", "2001"), ("", "")])
+def test_another_company_s_reference_is_refused_whatever_its_identity(
+    late: tuple[App, Lot], identity: tuple[str, str]
+) -> None:
+    """A reference another company declared, never this one: each company chooses its people's
+    references, so two companies' « P-0012 » are two people the service would merge, and a
+    refusal that compared sex or birth year would tell any link holder another company's people,
+    a try at a time (user trial, 7 December 2026). Refused on the reference alone, the same
+    words whether the sex and birth year written match what is recorded (F, 1979), differ, or
+    are left empty; nothing recorded, nothing of the person said."""
+    app, lot = late
+    with app.transaction() as session:
+        person = create_participant(
+            session, reference="P-AUTRE", criterion=Criterion.MINIMUM_INCOME,
+            now=app.clock(), sex=Sex.FEMALE, birth_year=1979,
+        )  # fmt: skip
+        other = Company(name="Autre Entreprise", created_at=app.clock())
+        session.add(other)
+        session.flush()
+        declared = Declaration(
+            clause_id=lot.clause_id, company_id=other.id, month=FEB, total_hours=35,
+            recorded_at=app.clock(), recorded_by="test",
+        )  # fmt: skip
+        declared.lines.append(
+            DeclarationLine(
+                participant_id=person.id,
+                hours=35,
+                delivery_mode=DeliveryMode.DIRECT_HIRING,
+                contract_type=ContractType.CDD,
+            )
+        )
+        session.add(declared)
+    sent, encoding, line = sent_as(app, lot, identity)
+    before = recorded(app, lot)
+
+    status, text = posted(app, lot, "mars.csv", as_csv(sent, encoding))
+
+    assert status == 422
+    assert (
+        f"mars.csv, ligne {line}, colonne « Référence participant » : la référence « P-AUTRE » "
+        "est déjà celle d'une personne déclarée par une autre entreprise : donnez à votre "
+        "salarié une référence propre à votre entreprise (par exemple précédée de son nom) ; "
+        "si c'est bien la même personne, écrivez à la facilitatrice, qui l'enregistrera."
+    ) in text, text
+    for said in (
+        "1979",
+        "2001",
+        "Sexe »",
+        "Année de naissance »",
+        "Autre Entreprise",
+        "déjà connue",
+    ):
+        assert said not in text, (said, text)
+    assert recorded(app, lot) == before
+
+
+def test_a_file_too_big_is_refused_with_its_size_and_what_to_do(late: tuple[App, Lot]) -> None:
+    """The page reads no more than the importer's limit, and says what the import says: the
+    file's size, the limit and how to split it (it said « fichier trop gros (20 Mo au plus) »)."""
+    app, lot = late
+    before = recorded(app, lot)
+    big = b"Mois;Heures\r\n" + b"03/2027;1\r\n" * 2_300_000  # about 25 MB
+    status, text = posted(app, lot, "gros.csv", big)
+    assert status == 422
+    assert (
+        "gros.csv, fichier de 25,3 Mo, au-delà de la limite de 20 Mo par import : découpez-le, "
+        "par exemple un fichier par lot ou par mois."
+    ) in text, text
+    assert recorded(app, lot) == before
+
+
+def test_a_file_of_many_wrong_lines_lists_the_first_ones_and_counts_the_others(
+    late: tuple[App, Lot],
+) -> None:
+    """A file of 3,000 lines each refused made a page of every message (7 MB for 49,000 lines,
+    user trial): the page lists the first hundred and counts the others."""
+    app, lot = late
+    _, rows, encoding = attached_csv(app, catch_up_call(app, lot))
+    sent = written(rows, {"03/2027": [("P-NEW-1", "140", LONG)]})
+    line = next(row for row in sent[1:] if "P-NEW-1" in row)
+    sent += [list(line) for _ in range(3_000)]  # the same person again and again
+    before = recorded(app, lot)
+    status, text = posted(app, lot, "mars.csv", as_csv(sent, encoding))
+    assert status == 422
+    assert text.count("déjà déclaré ligne") == 100, text.count("déjà déclaré ligne")
+    assert (
+        "… et 2 900 autres erreurs dans ce fichier, non listées ici : corrigez d'abord celles-ci "
+        "(elles se répètent souvent), puis envoyez-le de nouveau."
+    ) in text, text[-2000:]
+    assert len(text) < 200_000
+    assert recorded(app, lot) == before

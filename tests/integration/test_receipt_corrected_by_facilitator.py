@@ -59,7 +59,11 @@ def test_the_receipt_of_a_month_corrected_to_zero_says_the_facilitator_corrected
         "(250,17 h) est remplacée par celle-ci : ce message annule le reçu précédent, seuls "
         "comptent les chiffres ci-dessous." in said
     ), said
-    assert "votre déclaration à zéro est bien notée" in said
+    # October, corrected in December: « en octobre 2026 », never « ce mois-ci » (user trial).
+    assert (
+        "Aucune heure d'insertion en octobre 2026 : votre déclaration à zéro est bien notée" in said
+    )
+    assert "ce mois-ci" not in said and "ce mois-ci" not in html
     for false in ("Merci :", "comme vous me l'avez indiqué", "enregistrée pour vous"):
         assert false not in said, said
         assert false not in html

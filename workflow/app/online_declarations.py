@@ -47,6 +47,7 @@ from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of, month_phrase
 from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
+from workflow.services.declaration_imports import DECLARATION_LIMITS
 from workflow.services.declaration_links import month_due_dates, read_link
 from workflow.services.declarations import (
     company_missing_months,
@@ -831,6 +832,14 @@ def _identity(line: ParsedLine) -> str:
     if line.birth_year is not None:
         said.append(f"{'née' if line.sex is Sex.FEMALE else 'né'} en {line.birth_year}")
     return ", ".join(said)
+
+
+def refuse_file_size(filename: str, size: int) -> None:
+    """A file larger than a declaration file may be, refused as the importer refuses it, with
+    its size and the advice (« fichier de 25,1 Mo, au-delà de la limite de 20 Mo par import :
+    découpez-le, par exemple un fichier par lot ou par mois »): the page reads no more of it
+    than the limit."""
+    DECLARATION_LIMITS.check_size(size, filename)
 
 
 def lines_of_file(app: App, token: str, filename: str, data: bytes) -> FileLines:

@@ -705,6 +705,60 @@ def _declared_by(
     return {ids[participant_id] for participant_id in found}
 
 
+def _declared_by_others(
+    session: Session, company_id: int | None, known: dict[str, Participant], own: AbstractSet[str]
+) -> set[str]:
+    """The references among ``known`` that other companies than ``company_id`` declared and it
+    never did: another company's people, whom its page may not declare (``_others_refused``).
+    A person the facilitator registered (``participant add``) and nobody declared yet is not
+    among them: the company declares under the reference it was given."""
+    if company_id is None:
+        return set()
+    ids = {p.id: reference for reference, p in known.items() if reference not in own}
+    if not ids:
+        return set()
+    found = select_in(
+        session,
+        lambda chunk: (
+            select(DeclarationLine.participant_id)
+            .join(Declaration, Declaration.id == DeclarationLine.declaration_id)
+            .where(Declaration.company_id != company_id, DeclarationLine.participant_id.in_(chunk))
+            .distinct()
+        ),
+        list(ids),
+    )
+    return {ids[participant_id] for participant_id in found}
+
+
+def _others_refused(
+    table: CsvTable, people: Sequence[_Person], others: AbstractSet[str], errors: list[FieldError]
+) -> list[_Person]:
+    """A company's page refuses a reference another company declared and it never did, once on
+    its first line, and says nothing of what is recorded under it: each company chooses its
+    people's references, two companies' « P-0012 » are two people, whom the service would
+    merge (their hours, criterion, sex and age counted as one person's), and a refusal that
+    compared the file's sex or birth year with the recorded ones would tell any link holder
+    another company's people, a try at a time (user trial, 7 December 2026). The facilitator,
+    told by the company that it is the same person, declares it. The other lines are left to
+    the usual checks."""
+    said: set[str] = set()
+    for line in sorted(people, key=lambda ln: ln.line):
+        if line.reference not in others or line.reference in said:
+            continue
+        said.add(line.reference)
+        errors.append(
+            FieldError(
+                line.line,
+                table.column_name("reference"),
+                f"la référence « {line.reference} » est déjà celle d'une personne déclarée par "
+                "une autre entreprise : donnez à votre salarié une référence propre à votre "
+                "entreprise (par exemple précédée de son nom) ; si c'est bien la même personne, "
+                "écrivez à la facilitatrice, qui l'enregistrera.",
+            )
+        )
+    return [line for line in people if line.reference not in others]
+
+
 def _check_participants(
     table: CsvTable,
     people: Sequence[_Person],
@@ -714,11 +768,15 @@ def _check_participants(
     *,
     from_company: bool = False,
     own: AbstractSet[str] | None = None,
+    others: AbstractSet[str] = frozenset(),
 ) -> list[FieldError]:
     """New participants need a criterion; a different criterion for a known one is a warning.
 
     ``people`` is every line with a reference, refused or not: a line whose hours are wrong
-    still says that its participant is unknown and has no criterion."""
+    still says that its participant is unknown and has no criterion. ``others``: the references
+    another company declared, which a company's page refuses (``_others_refused``)."""
+    if others:
+        people = _others_refused(table, people, others, errors)
     _check_identities(table, people, groups, known, errors, from_company=from_company, own=own)
     _check_criteria(table, people, groups, known, errors)
     warnings: list[FieldError] = []
@@ -1048,9 +1106,17 @@ def _check_file(
     # them (user trial, 7 December 2026: any link read another company's participant's sex and
     # birth year by trying their reference).
     own = _declared_by(session, company_id, known) if from_company else None
+    others = _declared_by_others(session, company_id, known, own) if own is not None else set()
     warnings.extend(
         _check_participants(
-            table, people, list(groups.values()), known, errors, from_company=from_company, own=own
+            table,
+            people,
+            list(groups.values()),
+            known,
+            errors,
+            from_company=from_company,
+            own=own,
+            others=others,
         )
     )
     for group in groups.values():

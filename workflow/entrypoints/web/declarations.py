@@ -19,12 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from workflow.app import online_declarations as online
+from workflow.app.command_words import number
 from workflow.bootstrap import App
 from workflow.domain.declaration_links import LinkProblem, LinkRefused
 from workflow.emails.month_lists import months_list, months_of
 from workflow.entrypoints.web.additions import french_spaces
 from workflow.entrypoints.web.pages import Pages, hours_field
-from workflow.errors import FieldError, FileRefused, InputRefused
+from workflow.errors import FileRefused, InputRefused
 
 T = TypeVar("T")
 
@@ -34,6 +35,18 @@ BLANK_LINES = 2
 MAX_UPLOAD = 20_000_000
 #: The most lines one form may carry (a month of one company on one lot is far below).
 MAX_LINES = 200
+#: The most problems of a refused file the page lists: a file of 49,000 wrong lines made a
+#: page of 7 MB (user trial); the first ones say what to correct.
+SHOWN_PROBLEMS = 100
+
+
+def _more_problems(count: int) -> str:
+    """The problems of a refused file the page does not list, counted."""
+    others = f"{number(count)} autre{'s' if count > 1 else ''} erreur{'s' if count > 1 else ''}"
+    return (
+        f"… et {others} dans ce fichier, non listée{'s' if count > 1 else ''} ici : corrigez "
+        "d'abord celles-ci (elles se répètent souvent), puis envoyez-le de nouveau."
+    )
 
 
 #: The fields of one line, as the form and the confirmation page post them (one value per line
@@ -353,12 +366,14 @@ def router(app: App, pages: Pages) -> APIRouter:
             )
         try:
             if len(data) > MAX_UPLOAD:
-                raise FileRefused(
-                    filename, [FieldError(None, None, "fichier trop gros (20 Mo au plus).")]
-                )
+                # Its whole size, as the form's parser counted it: the page read no more.
+                size = sent.size if isinstance(sent, UploadFile) and sent.size else len(data)
+                online.refuse_file_size(filename, size)
             read = await call(online.lines_of_file, token, filename, data)
         except FileRefused as error:
-            problems = [f"{error.source}, {problem}" for problem in error.errors]
+            problems = [f"{error.source}, {problem}" for problem in error.errors[:SHOWN_PROBLEMS]]
+            if len(error.errors) > SHOWN_PROBLEMS:
+                problems.append(_more_problems(len(error.errors) - SHOWN_PROBLEMS))
             return await form_again(request, token, None, False, problems)
         except InputRefused as error:
             return refused(request, error)

@@ -126,7 +126,9 @@ def same_text(a: str, b: str) -> bool:
 # --- A declaration receipt ------------------------------------------------------------------------
 
 _TOTAL = re.compile(r"Total du mois\s*:\s*(?P<hours>.+?), \d+ lignes?")
-_ZERO = "Aucune heure d'insertion ce mois-ci"
+#: A receipt of a month at zero hours: « … en octobre 2026 : », « … ce mois-ci : » before 7
+#: December 2026.
+_ZERO = re.compile(r"Aucune heure d'insertion (?:ce mois-ci|en \S+ \d{4})\s*:")
 _LINE = re.compile(r"- (?P<reference>\S+)\s*:\s*(?P<hours>[^–]+?) – .*")
 _CUMUL = re.compile(r"Cumul déclaré par .+ inclus\s*:\s*(?P<hours>.+?)(?: sur .+ attendues)?\.")
 
@@ -147,7 +149,7 @@ def receipt_hours(body: str) -> ReceiptHours | None:
     participants: dict[str, str] = {}
     cumulated: str | None = None
     for index, line in enumerate(lines):
-        if total is None and line.startswith(_ZERO):
+        if total is None and _ZERO.match(line):
             total = "0\u00a0h"
         elif total is None and (found := _TOTAL.fullmatch(line)):
             total = found["hours"]
