@@ -121,14 +121,14 @@ def test_the_buyer_alerted_several_times_reads_each_alert_and_the_plural(app: Ap
     # April (October's alert, in December, names a month the departure keeps owed).
     assert [d.month for d in _alert_days(app, lot)] == [12, 1, 2, 3, 4]
     assert (
-        "Mes alertes du 4 janvier, du 1er février, du 3 mars et du 1er avril 2027 vous "
-        "signalaient non reçues les déclarations des heures d'insertion de novembre 2026, "
-        "décembre 2026, janvier 2027 et février 2027 de Gimone Second Œuvre SAS, cotraitant pour "
-        "le lot 1" in text
+        # Four alerts: their first and last days, as the alert names the alerts before it.
+        "Mes alertes du 4 janvier au 1er avril 2027 vous "
+        "signalaient non reçues les déclarations des heures d'insertion de novembre 2026 à "
+        "février 2027 de Gimone Second Œuvre SAS, cotraitant pour le lot 1" in text
     ), text
     assert (
-        "Je dois les rectifier : les déclarations de novembre 2026, décembre 2026, janvier 2027 "
-        "et février 2027 ne sont plus attendues, l'entreprise a quitté le chantier fin octobre "
+        "Je dois les rectifier : les déclarations de novembre 2026 à février 2027 ne sont plus "
+        "attendues, l'entreprise a quitté le chantier, son dernier mois à déclarer étant octobre "
         "2026" in text
     ), text
     assert "Mon alerte" not in text and "la déclaration de" not in text, text
@@ -152,22 +152,24 @@ def test_moved_earlier_at_once_withdraws_the_first_emails_with_their_reason(app:
     company = squash(_emails(app, lot, COMPANY_KIND)[1].body_text)
     assert "remplace" not in company
     assert (
-        "Les mois d'octobre 2026, de novembre 2026, de décembre 2026, de janvier 2027, de février "
-        "2027 et de mars 2027, déjà demandés, ne vous sont plus demandés" in company
+        "Les mois d'octobre 2026 à mars 2027, déjà demandés, ne vous sont plus demandés" in company
     ), company
     # The buyer: every alert, each with its day, all the months they named, plural.
     buyer = _emails(app, lot, BUYER_KIND)[1]
     text = squash(f"{buyer.subject} {buyer.body_text}")
     days = _alert_days(app, lot)
     assert len(days) >= 3, days
-    alerted = [french_date(d) for d in days]
-    listed = ", du ".join(alerted[:-1]) + " et du " + alerted[-1]
+    # Many alerts and months: the first and last alerts, the months as a range.
+    listed = f"{french_date(days[0])} au {french_date(days[-1])}"
     assert (
         f"Mes alertes du {listed} vous signalaient non reçues les déclarations des heures "
-        "d'insertion d'octobre 2026, novembre 2026, décembre 2026" in text
+        "d'insertion d'octobre 2026 à février 2027" in text
     ), text
-    assert "Je dois les rectifier : les déclarations d'octobre 2026, novembre 2026" in text, text
-    assert "ne sont plus attendues, l'entreprise a quitté le chantier fin septembre 2026" in text
+    assert "Je dois les rectifier : les déclarations d'octobre 2026 à février 2027" in text, text
+    assert (
+        "ne sont plus attendues, l'entreprise a quitté le chantier, son dernier mois à déclarer "
+        "étant septembre 2026" in text
+    )
     assert "Mon alerte" not in text and "la déclaration d'octobre" not in text
     # The second command: only October is news (November on were released by the first).
     answer = json.loads(said[1])

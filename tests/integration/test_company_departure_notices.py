@@ -159,8 +159,8 @@ def test_the_buyer_alerted_for_a_released_month_is_told_it_is_not_expected(app: 
     text = squash(f"{email.subject} {email.body_text}")
     assert "acheteur" in email.recipients
     assert (
-        "la déclaration d'avril 2027 n'est plus attendue, l'entreprise a quitté le chantier "
-        "fin mars 2027" in text
+        "la déclaration d'avril 2027 n'est plus attendue, l'entreprise a quitté le chantier, "
+        "son dernier mois à déclarer étant mars 2027" in text
     ), text
     # May, called on 1 June, was never alerted: the buyer is not told of it.
     assert "mai 2027" not in text, text
@@ -221,7 +221,7 @@ def test_one_alert_of_two_months_corrected_for_the_released_one(app: App) -> Non
     assert len(told) == 1
     text = squash(f"{told[0].subject} {told[0].body_text}")
     assert "la déclaration d'octobre 2026 n'est plus attendue" in text, text
-    assert "fin septembre 2026" in text
+    assert "son dernier mois à déclarer étant septembre 2026" in text
     assert "de novembre 2026" not in text, text  # (September's due date is in November)
     # September declared after its alert: the buyer's notice names neither October (in the
     # same alert, but released: ``still_missing`` stops at the last month) nor November.

@@ -197,6 +197,11 @@ def test_a_company_gone_from_the_site_owes_no_month_after_its_last(
     # not asked the same months, so no « × » either.
     assert "- Déclarations mensuelles reçues : 7 sur 8, 1 encore attendue " in plain, plain
     assert "Déclarations mensuelles reçues 7 sur 8, 1 encore attendue" in html, html
+    # Which one, of whom (user trial: « 1 encore attendue » said neither), as the list says.
+    assert f"Déclarations encore attendues : - {HOLDER} : octobre 2026 " in plain, plain
+    assert f"Déclarations encore attendues : {HOLDER} : octobre 2026" in html.replace(
+        "\u00a0", " "
+    ), html
     assert "- Heures déclarées à ce jour : 0\u00a0h sur 500\u00a0h" in plain, plain
     assert (
         f"Une déclaration mensuelle est encore attendue : à ce jour, il manque {TARGET} pour "

@@ -55,7 +55,10 @@ def page_status(url: str, env: dict[str, str], *now: str) -> tuple[int, str]:
         process.communicate(timeout=60)
 
 
-def test_the_pages_can_be_seen_as_they_were_at_a_moment(tmp_path: Path) -> None:
+def called_sample(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The sample territory on a SQLite file, its calls of 4 May 2026 at 09:00 made: the
+    signed link of lot 01's holder (valid 60 days), and the environment of a ``clauses web``
+    on it on a free port."""
     url = f"sqlite:///{tmp_path / 'clauses.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -64,9 +67,13 @@ def test_the_pages_can_be_seen_as_they_were_at_a_moment(tmp_path: Path) -> None:
     start_sample(app)
     run_pass(app, CALLED)
     clause_id, holder_id, _ = lot_01(app)
-    link = call_link(app, clause_id, holder_id)  # valid 60 days from 4 May 2026
+    link = call_link(app, clause_id, holder_id)
     app.close()
-    env = {**os.environ, "CLAUSES_DATABASE_URL": url, "CLAUSES_WEB_PORT": "0"}
+    return link, {**os.environ, "CLAUSES_DATABASE_URL": url, "CLAUSES_WEB_PORT": "0"}
+
+
+def test_the_pages_can_be_seen_as_they_were_at_a_moment(tmp_path: Path) -> None:
+    link, env = called_sample(tmp_path)
 
     status, page = page_status(link, env, "--now", "2026-05-05T10:00")
     assert status == 200 and "Heures d'insertion d'avril 2026" in page
@@ -74,3 +81,22 @@ def test_the_pages_can_be_seen_as_they_were_at_a_moment(tmp_path: Path) -> None:
     # On the real clock, months later, the same link has expired.
     status, page = page_status(link, env)
     assert status == 410 and "expiré" in page
+
+
+def test_a_moment_before_what_the_database_holds_is_refused(tmp_path: Path) -> None:
+    """A site served before the latest recorded action would show what was recorded after its
+    moment and date its own changes after it (user trial): refused, the site not started."""
+    _, env = called_sample(tmp_path)  # the last pass: 4 May 2026 at 09:00
+    command = [sys.executable, "-c", "from workflow.entrypoints.cli import main; main()"]
+    refused = subprocess.run(
+        [*command, "web", "--now", "2026-05-03T10:00"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "--now : le 3 mai 2026 à 10 h est antérieur à la dernière action enregistrée" in said
+    assert "servez-le à partir du 04/05/2026" in said and "Le site n'a pas été lancé." in said
+    assert "web.started" not in said

@@ -42,6 +42,10 @@ KIND_LABELS = {
     "company_months_released": "Avis : mois plus demandés (entreprises)",
     "company_months_owed_again": "Avis : mois de nouveau demandés (entreprises)",
     "company_planned_end": "Avis : fin prévue changée (entreprises)",
+    "company_left": "Avis : départ du chantier (entreprises)",
+    "company_lot_terminated": "Avis : marché résilié (entreprises)",
+    "company_lot_abandoned": "Avis : abandon (entreprises)",
+    "notice_company_left": "Avis : départ d'une entreprise du chantier",
     "notice_execution_ended": "Avis : fin d'exécution",
     "notice_final_report": "Avis : bilan",
     "notice_abandoned": "Avis : abandon",
@@ -66,6 +70,24 @@ def number(value: int | Decimal | float) -> str:
 def plural(count: int, one: str, many: str) -> str:
     """``0 clause``, ``1 clause``, ``12 345 clauses``: French keeps 0 in the singular."""
     return f"{number(count)} {one if count < 2 else many}"
+
+
+def released_words(count: int) -> str:
+    """What a closure does to the ``count`` monthly declarations it no longer asks, as
+    ``clause advance … clôturer`` prints it and the lot's page says it, in the singular for
+    one."""
+    if count == 1:
+        return (
+            "Ce mois n'est plus demandé : ses rappels et alertes sont arrêtés, les courriels qui "
+            "le demandaient encore sont retirés, et l'entreprise appelée pour lui en est prévenue "
+            "par courriel. Ses heures ne sont comptées ni dans le bilan ni dans aucun total."
+        )
+    return (
+        "Ces mois ne sont plus demandés : leurs rappels et alertes sont arrêtés, les courriels "
+        "qui les demandaient encore sont retirés, et chaque entreprise appelée pour l'un d'eux "
+        "en est prévenue par courriel. Leurs heures ne sont comptées ni dans le bilan ni dans "
+        "aucun total."
+    )
 
 
 def to_jsonable(value: Any) -> Any:

@@ -73,6 +73,7 @@ __all__ = [
     "simulation_start_refusal",
     "simulation_target",
     "single_instance",
+    "site_moment_refusal",
 ]
 
 #: What follows a failed pass of the service, in its log line.
@@ -329,6 +330,29 @@ def simulation_start_refusal(app: App, start: date) -> str | None:
         f"--from : le {start:%d/%m/%Y} est antérieur à la dernière action enregistrée dans la "
         f"base ({last.what}, le {french_date(local)} à {french_time(local)}) ; une simulation ne "
         f"rejoue pas le passé : simulez à partir du {allowed:%d/%m/%Y}. Rien n'a été changé."
+    )
+
+
+def site_moment_refusal(app: App, moment: datetime) -> str | None:
+    """The French refusal of a site served as at ``moment`` (``clauses web --now``) when the
+    database already holds something recorded after it; None when it may be served.
+
+    Such a site would mix two moments: its pages show what was recorded after ``moment`` (a
+    declaration of 22 March on a site of 19 March), and a change made on it is dated after the
+    latest history row (its rows must stay in order), so its emails would say « enregistré le 22
+    mars » on a site that says 19 March (user trial)."""
+    last = last_recorded(app)
+    if last is None or moment >= last.at:
+        return None
+    zone = app.settings.zone
+    asked, local = moment.astimezone(zone), last.at.astimezone(zone)
+    return (
+        f"--now : le {french_date(asked)} à {french_time(asked)} est antérieur à la dernière "
+        f"action enregistrée dans la base ({last.what}, le {french_date(local)} à "
+        f"{french_time(local)}) ; le site mêlerait deux moments (ses pages montreraient ce qui a "
+        "été enregistré après, et une modification y serait datée après cette action) : "
+        f"servez-le à partir du {local:%d/%m/%Y} à {local:%H:%M}, ou sans --now. Le site n'a "
+        "pas été lancé."
     )
 
 

@@ -27,7 +27,7 @@ from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.ladder import facilitator_context
 from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, lot_context
-from workflow.emails.phrases import month_phrase, months_phrase
+from workflow.emails.phrases import MONTHS_NAMED, month_phrase, months_compact, months_phrase
 from workflow.emails.samples import BUYER_CONTACT, LOT, PARTNER
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def company_left_context(
         "owed_count": len(left.owed),
         "released": list(left.released),
         "released_count": len(left.released),
-        "released_phrase": months_phrase(left.released) if left.released else "",
+        "released_phrase": months_compact(left.released) if left.released else "",
         "released_sent": released_sent(left.released, left.released_reminders),
         "replaces_on": left.replaces_on,
         "facilitator": facilitator_context(settings),
@@ -161,8 +161,14 @@ class AlertCorrected:
 
 
 def _days_phrase(days: Sequence[date]) -> str:
-    """« du 4 janvier, du 1er février et du 3 mars 2027 »: the year once when they share it."""
+    """« du 4 janvier, du 1er février et du 3 mars 2027 »: the year once when they share it;
+    beyond ``MONTHS_NAMED`` days, the first and the last (« du 31 août 2026 au 1er avril
+    2027 »), as the alert names the alerts before it."""
     ordered = sorted(set(days))
+    if len(ordered) > MONTHS_NAMED:
+        first, last = ordered[0], ordered[-1]
+        start = french_date(first, "d MMMM") if first.year == last.year else french_date(first)
+        return f"du {start} au {french_date(last)}"
     same_year = len({d.year for d in ordered}) == 1
     phrases = [
         f"du {french_date(d, 'd MMMM') if same_year and i < len(ordered) - 1 else french_date(d)}"
@@ -173,8 +179,11 @@ def _days_phrase(days: Sequence[date]) -> str:
 
 def months_list(months: Sequence[date]) -> str:
     """« d'octobre 2026 »; « de septembre, octobre et novembre 2026 »; « de novembre 2026,
-    décembre 2026 et janvier 2027 »: one « de », each year once when they share it."""
+    décembre 2026 et janvier 2027 »: one « de », each year once when they share it; beyond
+    ``MONTHS_NAMED`` months, those in a row as a range (``months_compact``)."""
     ordered = sorted(set(months))
+    if len(ordered) > MONTHS_NAMED:
+        return months_compact(ordered)
     first = month_phrase(ordered[0])
     if len(ordered) == 1:
         return first

@@ -31,6 +31,10 @@ class DeclarationCounts:
     #: The months each company is asked when every one is asked the same ones (none left the
     #: site nor joined during the works): « (n mois × m entreprises) »; None otherwise.
     months_each: int | None = None
+    #: The months still owed, by company: (its name, the months named), in the order of names;
+    #: the end's notice names them (« Gimone Second Œuvre SAS : mars 2027 »), as the
+    #: termination's does (user trial: « 1 reste à déclarer » said neither who nor which).
+    owed_named: tuple[tuple[str, str], ...] = ()
 
     @property
     def expected(self) -> int:
@@ -48,6 +52,9 @@ def declarations_context(counts: DeclarationCounts) -> dict[str, Any]:
         "companies": max(counts.companies, 1),
         "several": counts.companies > 1,
         "months_each": counts.months_each if counts.companies > 1 else None,
+        "owed_named": [
+            {"company": name, "months_named": months} for name, months in counts.owed_named
+        ],
     }
 
 

@@ -32,7 +32,7 @@ from workflow.emails.howto import build_howto
 from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context
 from workflow.emails.month_lists import months_list
-from workflow.emails.phrases import months_phrase
+from workflow.emails.phrases import joined, month_runs, months_phrase
 from workflow.emails.samples import BUYER_CONTACT, HOLDER, HOLDER_CORRESPONDENT, LOT
 
 if TYPE_CHECKING:
@@ -277,23 +277,6 @@ ALERTED_NAMED = 3
 _RANGE_FROM = 3
 
 
-def _month_runs(months: Sequence[date]) -> list[list[date]]:
-    runs: list[list[date]] = []
-    for month in sorted(months):
-        if runs:
-            last = runs[-1][-1]
-            following = date(last.year + last.month // 12, last.month % 12 + 1, 1)
-            if month == following:
-                runs[-1].append(month)
-                continue
-        runs.append([month])
-    return runs
-
-
-def _joined(parts: Sequence[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
-
-
 def alerted_before_context(alerted: Sequence[LateMonth]) -> dict[str, Any] | None:
     """``alerted_before``: the earlier months of the company on the lot still missing whose
     alert reached the buyer, or may (``LateMonth.alerted_on``), as the alert names them
@@ -314,7 +297,7 @@ def alerted_before_context(alerted: Sequence[LateMonth]) -> dict[str, Any] | Non
         else f"{count} déclarations toujours manquantes"
     )
     if count <= ALERTED_NAMED:
-        items = _joined(
+        items = joined(
             [
                 f"{french_month(m.month)} (alerte du {french_date(m.alerted_on)})"
                 for m in months
@@ -323,7 +306,7 @@ def alerted_before_context(alerted: Sequence[LateMonth]) -> dict[str, Any] | Non
         )
     else:
         parts: list[str] = []
-        for run in _month_runs([m.month for m in months]):
+        for run in month_runs([m.month for m in months]):
             if len(run) >= _RANGE_FROM:
                 parts.append(f"{months_phrase([run[0]])} à {french_month(run[-1])}")
             else:
@@ -334,7 +317,7 @@ def alerted_before_context(alerted: Sequence[LateMonth]) -> dict[str, Any] | Non
             if days[0] != days[-1]
             else f"alertes du {french_date(days[0])}"
         )
-        items = f"{_joined(parts)} ({alerts})"
+        items = f"{joined(parts)} ({alerts})"
     return {
         "months": [m.month for m in months],
         "count": count,

@@ -31,6 +31,49 @@ def months_phrase(months: Sequence[date]) -> str:
     return ", ".join(phrases[:-1]) + " et " + phrases[-1]
 
 
+#: Beyond this many months, a list of months says those in a row as a range.
+MONTHS_NAMED = 3
+
+
+def month_runs(months: Sequence[date]) -> list[list[date]]:
+    """``months`` in order, cut into runs of months in a row."""
+    runs: list[list[date]] = []
+    for month in sorted(set(months)):
+        if runs:
+            last = runs[-1][-1]
+            following = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+            if month == following:
+                runs[-1].append(month)
+                continue
+        runs.append([month])
+    return runs
+
+
+def joined(parts: Sequence[str]) -> str:
+    """« a », « a et b », « a, b et c »."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+def months_compact(months: Sequence[date]) -> str:
+    """Like ``months_phrase`` up to ``MONTHS_NAMED`` months; beyond, the months in a row as a
+    range (« de juillet 2026 à février 2027 », « de mars à juin 2026 »), the others named: a
+    departure releasing eight months named them one by one, subject included (user trial)."""
+    ordered = sorted(set(months))
+    if len(ordered) <= MONTHS_NAMED:
+        return months_phrase(ordered)
+    parts = []
+    for run in month_runs(ordered):
+        if len(run) >= MONTHS_NAMED:
+            first, last = run[0], run[-1]
+            start = month_phrase(first)
+            if first.year == last.year:
+                start = start.rsplit(" ", 1)[0]
+            parts.append(f"{start} à {french_month(last)}")
+        else:
+            parts.extend(month_phrase(m) for m in run)
+    return joined(parts)
+
+
 def french_day(day: date) -> str:
     """``vendredi 30 avril 2027``."""
     return f"{_WEEKDAYS[day.weekday()]} {french_date(day)}"

@@ -643,7 +643,7 @@ def _undeclared(
         UndeclaredLine(
             cid,
             labels[cid][0],
-            _state(labels[cid][1], ended.get(cid)),
+            _state(labels[cid][1], ended.get(cid), sum(companies.values())),
             len(companies),
             sum(companies.values()),
         )
@@ -684,13 +684,13 @@ def _past_due(
     }
 
 
-def _state(stage: str, terminated_on: date | None) -> str:
-    """The lot's state as the funder reads it beside the months it misses."""
+def _state(stage: str, terminated_on: date | None, months: int) -> str:
+    """The lot's state as the funder reads it beside the ``months`` it misses."""
     words = []
     if terminated_on is not None:
         words.append(f"marché résilié le {terminated_on:%d/%m/%Y}")
     if stage == Stage.CLOSED.value:
-        words.append("clôturé sans ces déclarations")
+        words.append(f"clôturé sans {'cette déclaration' if months == 1 else 'ces déclarations'}")
     elif terminated_on is None:
         words.append(STAGE_LABELS.get(Stage(stage), stage))
     return ", ".join(words)

@@ -125,6 +125,17 @@ class ExpectedDeclaration:
     #: Its call to come (``TO_CALL``): when the next pass sends it; None otherwise, or when
     #: nobody can date it (its lot suspended: at the resumption).
     call_at: datetime | None = None
+    #: Called, not received, not late, its lot suspended now: the suspension pushes its due
+    #: date day after day, the new one is given at the resumption (the company's suspension
+    #: email says so, and the summary « lot suspendu, échéance reportée à la reprise »).
+    due_waits: bool = False
+
+    @property
+    def due_at_resumption(self) -> bool:
+        """No due date can be said today: its call, or its due date, waits for its suspended
+        lot to resume. The list says « à la reprise » (user trial, 7 December 2026: it gave a
+        date that moved every day)."""
+        return self.at_resumption or self.due_waits
 
     @property
     def at_resumption(self) -> bool:
@@ -248,6 +259,12 @@ def expected_declarations(
             state, late_days = DeclarationState.LATE, days[cid].between(due, today)
         else:
             state = DeclarationState.MISSING
+        waits = (
+            state is DeclarationState.MISSING
+            and ladder is not None
+            and ladder.called_at is not None
+            and Stage(clause.stage) is Stage.SUSPENDED
+        )
         lines.append(
             ExpectedDeclaration(
                 clause_id=cid,
@@ -267,6 +284,7 @@ def expected_declarations(
                 # call still to come.
                 called=ladder is not None and state is not DeclarationState.TO_CALL,
                 call_at=to_call.get(key),
+                due_waits=waits,
             )
         )
     return sorted(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, object_session
 from workflow.adapters.orm import Clause, Declaration
 from workflow.domain.calendar import month_start
 from workflow.emails.end_counts import DeclarationCounts, declarations_context
+from workflow.emails.notices import months_named
 from workflow.services.months_owed import Owing, owed_up_to_many
 
 
@@ -55,11 +56,17 @@ def end_counts(session: Session, clause: Clause, zone: ZoneInfo) -> DeclarationC
     asked = [declared[p.company_id] | set(owed.get((clause.id, p.company_id), ())) for p in parties]
     # « (n mois × m entreprises) » is true only when every company is asked the same months.
     same = bool(asked) and all(months == asked[0] for months in asked)
+    named = sorted(
+        (p.company.name, months_named(months))
+        for p in parties
+        if (months := owed.get((clause.id, p.company_id)))
+    )
     return DeclarationCounts(
         received=received,
         owed=sum(len(months) for months in owed.values()),
         companies=len(parties),
         months_each=len(asked[0]) if same else None,
+        owed_named=tuple(named),
     )
 
 

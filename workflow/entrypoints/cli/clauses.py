@@ -24,6 +24,7 @@ from workflow.app import clauses as clause_app
 from workflow.app import declarations as declaration_app
 from workflow.app.clause_views import ClauseDetail, ClauseSummary
 from workflow.app.clauses import Figures, PartyChoice, outstanding_data
+from workflow.app.command_words import released_words
 from workflow.app.end_facts import released_data
 from workflow.app.months_asked_texts import asked_data, asked_sentences
 from workflow.app.terminated_lots import terminated_lots
@@ -595,18 +596,21 @@ def _by_company(outstanding: tuple[Outstanding, ...]) -> list[str]:
 def report_warning(outstanding: tuple[Outstanding, ...]) -> None:
     """The final report recorded while declarations are missing: its total leaves them out."""
     count = _count(outstanding)
+    one = count == 1
+    its, them, record = ("ses", "la", "l'") if one else ("leurs", "les", "les ")
     say(
         f"Attention : {_declarations_phrase(count, 'reçue')} ; le bilan et le courriel envoyé "
-        "au donneur d'ordre donnent un total sans leurs heures, et nomment ces mois :",
+        f"au donneur d'ordre donnent un total sans {its} heures, et nomment "
+        f"{'ce mois' if one else 'ces mois'} :",
         style="bold yellow",
     )
     for line in _by_company(outstanding):
         say(line, style="yellow")
     say(
-        "Clôturer la clause arrêtera de les demander (rappels annulés, chaque entreprise "
-        "prévenue) : leurs heures ne seront alors comptées nulle part. Tant qu'elle n'est "
-        "pas clôturée, vous pouvez encore les enregistrer (clauses declaration import ou "
-        "clauses declaration zero), puis enregistrer à nouveau le bilan.",
+        f"Clôturer la clause arrêtera de {them} demander (rappels annulés, chaque entreprise "
+        f"prévenue) : {its} heures ne seront alors comptées nulle part. Tant qu'elle n'est "
+        f"pas clôturée, vous pouvez encore {record}enregistrer (clauses "
+        "declaration import ou clauses declaration zero), puis enregistrer à nouveau le bilan.",
         style="yellow",
     )
 
@@ -621,13 +625,7 @@ def closure_warning(clause_id: int, outstanding: tuple[Outstanding, ...]) -> Non
     )
     for line in _by_company(outstanding):
         say(line, style="yellow")
-    say(
-        "Ces mois ne sont plus demandés : leurs rappels et alertes sont arrêtés, les courriels "
-        "qui les demandaient encore sont retirés, et chaque entreprise appelée pour l'un d'eux "
-        "en est prévenue par courriel. Leurs heures ne sont comptées ni dans le bilan ni dans "
-        "aucun total.",
-        style="yellow",
-    )
+    say(released_words(count), style="yellow")
 
 
 def released_lines(released: ReleasedMonths) -> list[str]:

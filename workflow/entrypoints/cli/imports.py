@@ -502,7 +502,7 @@ def state_cell(line: ExpectedDeclaration) -> str:
     if line.state is DeclarationState.TO_CALL and line.call_at is not None:
         # The day the next pass calls it; the due date that call gives is in « Échéance ».
         return f"{label} (le {line.call_at.astimezone(get_app().settings.zone):%d/%m/%Y})"
-    if line.at_resumption:
+    if line.due_at_resumption:
         return f"{label} (lot suspendu)"
     return label
 
@@ -542,8 +542,8 @@ def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
                 "etat_libelle": STATE_LABELS[line.state],
                 "heures": line.hours,
                 # A month its suspended lot will call at the resumption has no date yet.
-                "echeance": None if line.at_resumption else line.due_on,
-                "a_la_reprise": line.at_resumption,
+                "echeance": None if line.due_at_resumption else line.due_on,
+                "a_la_reprise": line.due_at_resumption,
                 "jours_de_retard": line.late_days,
                 "enregistree_le": line.recorded_at,
                 "appel_envoye": line.called,
@@ -609,8 +609,10 @@ def totals_sentence(totals: Totals) -> str:
 
 def due_cell(line: ExpectedDeclaration) -> str:
     """The due date the company was or will be given; « à la reprise » for a month its
-    suspended lot will ask after the resumption (never the scheduled date, passed uncalled)."""
-    return "à la reprise" if line.at_resumption else f"{line.due_on:%d/%m/%Y}"
+    suspended lot will ask after the resumption (never the scheduled date, passed uncalled), or
+    asked and not late yet, its due date pushed by the suspension until the resumption gives
+    the new one (never a date that moves every day)."""
+    return "à la reprise" if line.due_at_resumption else f"{line.due_on:%d/%m/%Y}"
 
 
 def print_declaration_list(listed: DeclarationList) -> None:

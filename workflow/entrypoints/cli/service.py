@@ -353,8 +353,8 @@ def explore_commands(settings: Settings) -> list[tuple[str, str]]:
     "--now",
     "now_text",
     help="Pages telles qu'à cette date-heure ISO, l'horloge partant de là et avançant avec "
-    "l'heure réelle (pour parcourir la démonstration, qui va jusqu'au 31 mars 2027) ; par "
-    "défaut : l'heure réelle.",
+    "l'heure réelle (pour parcourir la démonstration, qui va jusqu'au 31 mars 2027) ; jamais "
+    "avant la dernière action enregistrée dans la base ; par défaut : l'heure réelle.",
 )
 @handle_errors
 def web(now_text: str | None) -> None:
@@ -369,10 +369,14 @@ def web(now_text: str | None) -> None:
     from workflow.entrypoints.web.server import run_web
 
     app = get_app()
-    if now_text:
-        app = replace(app, clock=running_from(parse_instant(now_text, app.settings.zone)))
-    configure_logging()
     require_schema(app)
+    if now_text:
+        moment = parse_instant(now_text, app.settings.zone)
+        refusal = service.site_moment_refusal(app, moment)
+        if refusal is not None:
+            raise InputRefused(refusal)
+        app = replace(app, clock=running_from(moment))
+    configure_logging()
     run_web(app)
 
 

@@ -435,12 +435,13 @@ class ExpectedOut(BaseModel):
     etat_libelle: str
     heures: Decimal | None
     echeance: date | None = Field(
-        description="La date limite donnée (ou que donnera l'appel à venir) ; null pour un mois "
-        "que son lot suspendu demandera à la reprise (« a_la_reprise »)."
+        description="La date limite donnée (ou que donnera l'appel à venir) ; null quand le lot "
+        "suspendu la donnera à la reprise (« a_la_reprise »)."
     )
     a_la_reprise: bool = Field(
-        description="Le lot est suspendu et ce mois n'a pas encore été demandé : il le sera à la "
-        "reprise du chantier, avec sa date limite."
+        description="Le lot est suspendu : ce mois n'a pas encore été demandé, ou il l'a été et "
+        "n'est pas en retard, la suspension repoussant sa date limite ; la date (de l'appel, ou "
+        "la nouvelle date limite) sera donnée à la reprise du chantier."
     )
 
 
@@ -797,8 +798,8 @@ def create_api(app: App) -> FastAPI:
                 "heures": line.hours,
                 # A month its suspended lot will call at the resumption has no date yet, as in
                 # ``clauses declaration list --json``.
-                "echeance": None if line.at_resumption else line.due_on,
-                "a_la_reprise": line.at_resumption,
+                "echeance": None if line.due_at_resumption else line.due_on,
+                "a_la_reprise": line.due_at_resumption,
             }
             for line in listed.lines
         ]

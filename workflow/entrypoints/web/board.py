@@ -38,11 +38,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.adapters.csv_files import parse_month
 from workflow.adapters.templates import french_month, french_percent
+from workflow.adapters.templates import non_breaking as nbsp
 from workflow.app import clause_board as board_view
 from workflow.app import clause_corrections, released_emails, suspension_emails, terminations
 from workflow.app import clauses as clause_app
 from workflow.app.clause_views import ClauseDetail
 from workflow.app.clauses import Figures
+from workflow.app.command_words import released_words
 from workflow.app.months_asked_texts import asked_sentences
 from workflow.app.web_accounts import SignedIn
 from workflow.bootstrap import App
@@ -698,6 +700,7 @@ def router(app: App, pages: Pages) -> APIRouter:
             asked=asked_sentences(to_call, zone),
             withdrawn=withdrawn,
             no_longer_asked=no_longer_asked,
+            released_said=nbsp(released_words(sum(o.count for o in no_longer_asked))),
             # The months still owed, that the final report leaves out and the closure no longer
             # asks: the page warns of them before either, as the command line does after.
             owed=owed_views(clause_app.owed_by_company(page.declarations)),
