@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from workflow.emails.company_departures import _days_phrase, months_list
-from workflow.emails.phrases import months_compact
+from workflow.emails.phrases import months_compact, months_said
 
 
 def months(*pairs: tuple[int, int]) -> list[date]:
@@ -35,3 +35,9 @@ def test_many_alerts_are_said_by_their_first_and_last_days() -> None:
     same = [date(2027, 1, 4), date(2027, 2, 1), date(2027, 3, 3), date(2027, 4, 1)]
     assert _days_phrase(same) == "du 4 janvier au 1er avril 2027"
     assert _days_phrase(days[:2]) == "du 31 août et du 1er octobre 2026"
+
+
+def test_a_departure_s_answer_says_many_months_as_a_range() -> None:
+    eight = [date(2026 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(7, 15)]
+    assert months_said(eight) == "les mois de juillet 2026 à février 2027"
+    assert months_said(eight[:2]) == "juillet 2026 et août 2026"

@@ -20,6 +20,7 @@ from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import Unit, reading, unit_of_work
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.company_departures import OwedMonth
+from workflow.emails.phrases import months_said
 from workflow.runtime import App
 from workflow.services import company_departures, departure_notices, receipt_withdrawals
 from workflow.services.company_departures import (
@@ -200,7 +201,7 @@ def preview_sentences(preview: DeparturePreview) -> list[str]:
     ]
     released = done.newly_released
     if released:
-        months = _and([french_month(m) for m in released])
+        months = months_said(released)
         said.append(
             f"{months}, déjà demandé, ne le sera plus{NBSP}: ses relances s'arrêteront."
             if len(released) == 1
@@ -246,7 +247,7 @@ def preview_sentences(preview: DeparturePreview) -> list[str]:
             "informée par courriel, prévenez-la vous-même."
         )
     if done.buyer_told:
-        months = _and([french_month(m) for m in done.buyer_told])
+        months = months_said(done.buyer_told)
         said.append(
             f"Le donneur d'ordre, alerté pour {months}, sera informé que "
             + (

@@ -74,6 +74,16 @@ def months_compact(months: Sequence[date]) -> str:
     return joined(parts)
 
 
+def months_said(months: Sequence[date]) -> str:
+    """The months as a sentence's subject or object names them: « juillet et août 2026 »
+    (``joined`` month names) up to ``MONTHS_NAMED``, beyond « les mois de juillet 2026 à
+    février 2027 » (``months_compact``): a departure's answer named eight months one by one."""
+    ordered = sorted(set(months))
+    if len(ordered) > MONTHS_NAMED:
+        return f"les mois {months_compact(ordered)}"
+    return joined([french_month(m) for m in ordered])
+
+
 def french_day(day: date) -> str:
     """``vendredi 30 avril 2027``."""
     return f"{_WEEKDAYS[day.weekday()]} {french_date(day)}"

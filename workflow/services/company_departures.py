@@ -49,6 +49,7 @@ from workflow.domain.calendar import LadderStep, add_months, month_start
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.ladder import step_label
+from workflow.emails.phrases import months_said
 from workflow.errors import Hint, InputRefused
 from workflow.services.clauses import add_history, get_clause
 from workflow.services.ladder_keys import KEY_PREFIX, key_months
@@ -435,7 +436,7 @@ def departure_sentence(done: Departure) -> str:
     # The months this call released: those a first departure released were told then.
     released = done.newly_released
     if released:
-        months = _and([french_month(m) for m in released])
+        months = months_said(released)
         said += (
             f"{NBSP}; {months}, déjà demandé, ne l'est plus{NBSP}: ses relances s'arrêtent"
             if len(released) == 1
@@ -495,7 +496,7 @@ def told_sentence(done: Departure) -> str:
             "pas informée de son départ par courriel, prévenez-la vous-même."
         )
     if done.buyer_told:
-        months = _and([french_month(m) for m in done.buyer_told])
+        months = months_said(done.buyer_told)
         said += f" Le donneur d'ordre, alerté pour {months}, est informé que " + (
             "cette déclaration n'est plus attendue."
             if len(done.buyer_told) == 1
