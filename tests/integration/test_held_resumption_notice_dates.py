@@ -201,7 +201,7 @@ def test_a_held_resumption_notice_names_the_next_steps_of_its_delivery_day(
             "juillet 2026."
         ) in body
         assert (
-            "Une déclaration demandée avant la suspension reste attendue (mois d'avril 2026). "
+            "Une déclaration demandée avant la suspension reste attendue (avril 2026, date limite passée). "
             "Tous les rappels ont été envoyés : sans déclaration, vous en serez alerté le "
             f"{french_date(step_on)}."
         ) in body

@@ -101,8 +101,9 @@ def test_the_preview_of_a_resumption_says_what_leaves_next_as_the_notice_does(
         "Le prochain appel à déclarer partira le 4 mai 2026 : les entreprises y déclareront les "
         "heures d'insertion du mois d'avril 2026, au plus tard le 11 mai 2026."
     ) in shown, shown
-    assert "Une déclaration demandée avant la suspension reste attendue (mois de mars 2026)" in (
-        shown
+    assert (
+        "Une déclaration demandée avant la suspension reste attendue (mars 2026, date limite le 27 avril 2026)"
+        in (shown)
     ), shown
     assert "Les rappels reprennent : le prochain partira le 30 avril 2026." in shown, shown
     preview = build_preview(app, "notice_resumed", lot.clause_id)

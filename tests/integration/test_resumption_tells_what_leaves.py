@@ -128,7 +128,7 @@ def test_months_past_their_last_reminder_announce_the_buyer_alert_on_the_day_it_
     told = squash(notice.body_text)
     assert "chaque mois" not in told, told
     assert (
-        "Une déclaration demandée avant la suspension reste attendue (mois de mars 2026). "
+        "Une déclaration demandée avant la suspension reste attendue (mars 2026, date limite passée). "
         f"Tous les rappels ont été envoyés : sans déclaration, vous en serez alerté le {announced}."
     ) in told, told
 
@@ -159,9 +159,43 @@ def test_a_lot_resumed_after_its_planned_end_promises_no_call(mail_app: App) -> 
     assert "au plus tard le 10 du mois suivant" not in told, told
     assert "Aucun autre appel à déclarer ne partira sur ce lot." in told, told
     assert (
-        "Une déclaration demandée avant la suspension reste attendue (mois de mars 2026). "
+        "Une déclaration demandée avant la suspension reste attendue (mars 2026, date limite passée). "
         f"Les rappels reprennent : le prochain partira le {found.group(1)}."
     ) in told, told
 
     reminded = first_sent(app, lot, MARCH, "reminder_1", date(2026, 5, 4), date(2026, 7, 31))
     assert found.group(1) == french_date(reminded), (found.group(1), reminded)
+
+
+def test_the_buyer_reads_the_due_date_the_company_reads_and_the_month_nobody_is_asked(
+    mail_app: App,
+) -> None:
+    """User trial (7 December 2026): the buyer's notice said « reste attendue (mois de mars
+    2027) » where the company's gave March's new due date and said May, suspended whole, is
+    not asked. March called on 1 April (due 10 April), the lot suspended on 8 April and resumed
+    on 1 June: the buyer reads the due date the company reads, and that May is asked of nobody."""
+    app = mail_app
+    lot = make_lot(
+        app, start=date(2026, 3, 2), end=date(2026, 12, 31), at=paris(date(2026, 3, 2), 8)
+    )
+    passes(app, date(2026, 4, 1), date(2026, 4, 7))
+    advance(app, lot, ClauseEvent.SUSPEND, paris(date(2026, 4, 8), 10))
+    dispatch_due(app, paris(date(2026, 4, 8), 10, 5))
+    advance(app, lot, ClauseEvent.RESUME, paris(date(2026, 6, 1), 10))
+
+    (resumed,) = of_kind(app, "company_lot_resumed")
+    body = squash(resumed.body_text)
+    found = re.search(r"- mars 2026 : à rendre au plus tard le (\d+(?:er)? \w+ \d{4})", body)
+    assert found, body
+    assert "mai 2026" in body, body  # May, suspended whole, is not asked of it
+
+    (notice,) = of_kind(app, "notice_resumed")
+    told = squash(notice.body_text)
+    assert (
+        "Une déclaration demandée avant la suspension reste attendue (mars 2026, date limite le "
+        f"{found.group(1)})."
+    ) in told, told
+    assert (
+        "Mai 2026, que la suspension a couvert en entier, n'est demandé à aucune entreprise."
+        in (told)
+    ), told

@@ -137,7 +137,7 @@ def delivered_after_the_promised_day(app: App, clock: Clock, settings: Settings)
         "2026."
     ) in text
     assert (
-        "Une déclaration demandée avant la suspension reste attendue (mois d'avril 2026). Les "
+        "Une déclaration demandée avant la suspension reste attendue (avril 2026, date limite passée). Les "
         f"rappels reprennent : le prochain partira le {french_date(reminder_on)}."
     ) in text
     assert f"le prochain partira le{NBSP}" not in text  # plain text: a plain space

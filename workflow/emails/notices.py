@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from workflow.adapters.templates import french_month
+from workflow.adapters.templates import french_date, french_month
 from workflow.domain.calendar import add_months, month_start, months_between
 from workflow.domain.events import AwardChange
 from workflow.domain.stages import ClauseEvent, Stage
@@ -381,15 +381,26 @@ def notice_context(
 
 def resumption_context(
     next_call: tuple[date, Sequence[date], date] | None,
-    owed: Sequence[tuple[date, str | None, date | None]],
+    owed: Sequence[tuple[date, str | None, date | None, date | None]],
+    skipped: Sequence[date] = (),
+    today: date | None = None,
 ) -> dict[str, Any]:
     """What ``notice_resumed`` tells of the service's next sendings on the lot resumed:
     ``next_call``: the first call that leaves (its day, its months, its due date), None when no
     call is left; ``owed``: each declaration asked before the suspension and still owed (its
-    month, the step its ladder sends next, ``escalation`` for the buyer's alert, and its day)."""
-    reminders = [on for _, step, on in owed if on is not None and step != "escalation"]
-    alerts = [on for _, step, on in owed if on is not None and step == "escalation"]
-    months = sorted({m for m, _, _ in owed})
+    month, the step its ladder sends next, ``escalation`` for the buyer's alert, its day, and
+    the due date the company is now held to, pushed by the suspension); ``skipped``: the months
+    the suspension covered whole, asked of nobody. The companies' emails give those dates and
+    months (user trial: the buyer read « reste attendue (mois de mars 2027) » and no date). A
+    due date before ``today`` (the day written) is « date limite passée »: a notice written
+    again later names no day gone by but the suspension's and the resumption's."""
+    reminders = [on for _, step, on, _ in owed if on is not None and step != "escalation"]
+    alerts = [on for _, step, on, _ in owed if on is not None and step == "escalation"]
+    months = sorted({m for m, _, _, _ in owed})
+    dues: dict[date, date] = {}
+    for month, _, _, due_on in owed:
+        if due_on is not None:
+            dues[month] = max(due_on, dues.get(month, due_on))
     return {
         "next_call": None
         if next_call is None
@@ -404,7 +415,21 @@ def resumption_context(
         "owed_months_of": months_named(months, of=True),
         "reminder_on": min(reminders, default=None),
         "alert_on": min(alerts, default=None),
+        # Each month owed with its due date (the latest when companies differ), in order:
+        # « mars 2027, date limite le 17 juin 2027 ; avril 2027, … ».
+        "owed_said": " ; ".join(_due_said(m, dues.get(m), today) for m in months),
+        "skipped_count": len(skipped),
+        "skipped_names": months_named(skipped),
     }
+
+
+def _due_said(month: date, due_on: date | None, today: date | None) -> str:
+    """« mars 2027, date limite le 17 juin 2027 », « …, date limite passée »."""
+    if due_on is None:
+        return french_month(month)
+    if today is not None and due_on < today:
+        return f"{french_month(month)}, date limite passée"
+    return f"{french_month(month)}, date limite le {french_date(due_on)}"
 
 
 # --- the sample -------------------------------------------------------------------------------
@@ -510,7 +535,7 @@ def sample(kind: str, settings: Settings) -> Sample:
         # called on 2 September, due on 11 September.
         context["resumption"] = resumption_context(
             (date(2026, 9, 2), [date(2026, 8, 1)], date(2026, 9, 11)),
-            [(date(2026, 7, 1), "reminder_1", date(2026, 9, 11))],
+            [(date(2026, 7, 1), "reminder_1", date(2026, 9, 11), date(2026, 9, 4))],
         )
     if kind in RESULT_KINDS:
         context["declarations"] = declarations_context(SAMPLE_COUNTS)

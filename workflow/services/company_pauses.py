@@ -522,7 +522,8 @@ def lot_resumption(
     ``company_lot_resumed`` tells it (``resumption_context``)."""
     event = _event(clause, ClauseEvent.RESUME, at, None)
     calls: list[NextCall] = []
-    owed: list[tuple[date, str | None, date | None]] = []
+    owed: list[tuple[date, str | None, date | None, date | None]] = []
+    skipped: set[date] = set()
     for party in clause.parties:
         recipient = party_recipient(party)
         if recipient is None:
@@ -530,14 +531,15 @@ def lot_resumption(
         facts = _resumption(session, settings, clause, party, event)
         if facts.next_call is not None:
             calls.append(facts.next_call)
-        owed.extend((o.month, o.next_step, o.next_on) for o in facts.owed)
+        owed.extend((o.month, o.next_step, o.next_on, o.due_on) for o in facts.owed)
+        skipped.update(facts.skipped)
     first = min((c.on for c in calls), default=None)
     next_one = None
     if first is not None:
         today = [c for c in calls if c.on == first]
         months = sorted({m for c in today for m in c.months})
         next_one = (first, months, max(c.due_on for c in today))
-    return notice_resumption(next_one, owed)
+    return notice_resumption(next_one, owed, sorted(skipped), local_date(at, settings.zone))
 
 
 def _skipped(

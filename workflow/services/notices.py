@@ -594,7 +594,8 @@ def lot_resumption_as_of(
         None,
     )
     calls: list[tuple[date, Sequence[date], date]] = []
-    owed: list[tuple[date, str | None, date | None]] = []
+    owed: list[tuple[date, str | None, date | None, date | None]] = []
+    skipped: set[date] = set()
     for party in clause.parties:
         if party_recipient(party) is None:
             continue  # no call nor reminder goes to it (``reminders._has_correspondent``)
@@ -605,14 +606,15 @@ def lot_resumption_as_of(
         )
         if facts.next_call is not None:
             calls.append((facts.next_call.on, facts.next_call.months, facts.next_call.due_on))
-        owed.extend((o.month, o.next_step, o.next_on) for o in facts.owed)
+        owed.extend((o.month, o.next_step, o.next_on, o.due_on) for o in facts.owed)
+        skipped.update(facts.skipped)
     first = min((on for on, _, _ in calls), default=None)
     next_one = None
     if first is not None:
         today = [c for c in calls if c[0] == first]
         months = sorted({m for c in today for m in c[1]})
         next_one = (first, months, max(c[2] for c in today))
-    return notice_resumption(next_one, owed)
+    return notice_resumption(next_one, owed, sorted(skipped), local_date(written_at, settings.zone))
 
 
 def resumed_notice_until(
