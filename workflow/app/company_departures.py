@@ -20,7 +20,7 @@ from workflow.app.lookup import find_clause, find_company
 from workflow.app.unit import Unit, reading, unit_of_work
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.company_departures import OwedMonth
-from workflow.emails.phrases import months_said
+from workflow.emails.phrases import joined, months_said
 from workflow.runtime import App
 from workflow.services import company_departures, departure_notices, receipt_withdrawals
 from workflow.services.company_departures import (
@@ -185,10 +185,6 @@ def preview_departure(
         return dry.preview
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
-
-
 def preview_sentences(preview: DeparturePreview) -> list[str]:
     """The confirmation page's sentences, in the future: what confirming will do."""
     done = preview.done
@@ -222,7 +218,7 @@ def preview_sentences(preview: DeparturePreview) -> list[str]:
         )
         said.append(f"{emails} pour les mois qu'elle doit encore ({', '.join(done.rewritten)}).")
     if preview.owed:
-        listed = _and(
+        listed = joined(
             [
                 f"{french_month(o.month)} (au plus tard le {o.due_on:%d/%m/%Y})"
                 if o.due_on is not None

@@ -49,7 +49,7 @@ from workflow.domain.calendar import LadderStep, add_months, month_start
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 from workflow.emails.ladder import step_label
-from workflow.emails.phrases import months_said
+from workflow.emails.phrases import joined, months_said
 from workflow.errors import Hint, InputRefused
 from workflow.services.clauses import add_history, get_clause
 from workflow.services.ladder_keys import KEY_PREFIX, key_months
@@ -308,7 +308,7 @@ def _refuse_declared_after(
     )
     if not months:
         return
-    which = _and([french_month(m) for m in months])
+    which = joined([french_month(m) for m in months])
     what = "cette déclaration" if len(months) == 1 else "ces déclarations, une à une"
     raise InputRefused(
         f"{field}{NBSP}: {company} ne peut pas avoir {french_month(last)} pour dernier mois "
@@ -415,14 +415,10 @@ def _lot_named(clause: Clause) -> str:
     return f"{lot} (marché {clause.market.reference})"
 
 
-def _and(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
-
-
 def _no_longer_asked(months: Sequence[date]) -> str:
     if len(months) == 1:
         return f"{french_month(months[0])} ne lui est plus demandé"
-    return f"{_and([french_month(m) for m in months])} ne lui sont plus demandés"
+    return f"{joined([french_month(m) for m in months])} ne lui sont plus demandés"
 
 
 def departure_sentence(done: Departure) -> str:

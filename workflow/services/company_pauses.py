@@ -521,25 +521,29 @@ def lot_resumption(
     that day) and each declaration still owed with its next step and day, as each company's
     ``company_lot_resumed`` tells it (``resumption_context``)."""
     event = _event(clause, ClauseEvent.RESUME, at, None)
-    calls: list[NextCall] = []
-    owed: list[tuple[date, str | None, date | None, date | None]] = []
-    skipped: set[date] = set()
-    for party in clause.parties:
-        recipient = party_recipient(party)
-        if recipient is None:
-            continue  # no call nor reminder goes to it (``reminders._has_correspondent``)
-        facts = _resumption(session, settings, clause, party, event)
-        if facts.next_call is not None:
-            calls.append(facts.next_call)
-        owed.extend((o.month, o.next_step, o.next_on, o.due_on) for o in facts.owed)
-        skipped.update(facts.skipped)
+    facts = [
+        _resumption(session, settings, clause, party, event)
+        for party in clause.parties
+        # No call nor reminder goes to a company without one (``reminders._has_correspondent``).
+        if party_recipient(party) is not None
+    ]
+    return resumption_notice(facts, local_date(at, settings.zone))
+
+
+def resumption_notice(facts: Sequence[_Resumption], today: date) -> dict[str, object]:
+    """``notice_resumed``'s account from each company's resumption (``_resumption``), written on
+    ``today``: the first call (the latest due date among the calls of that day), each
+    declaration still owed with its next step, day and due date, the months covered whole."""
+    calls = [f.next_call for f in facts if f.next_call is not None]
+    owed = [(o.month, o.next_step, o.next_on, o.due_on) for f in facts for o in f.owed]
+    skipped = sorted({m for f in facts for m in f.skipped})
     first = min((c.on for c in calls), default=None)
     next_one = None
     if first is not None:
-        today = [c for c in calls if c.on == first]
-        months = sorted({m for c in today for m in c.months})
-        next_one = (first, months, max(c.due_on for c in today))
-    return notice_resumption(next_one, owed, sorted(skipped), local_date(at, settings.zone))
+        same_day = [c for c in calls if c.on == first]
+        months = sorted({m for c in same_day for m in c.months})
+        next_one = (first, months, max(c.due_on for c in same_day))
+    return notice_resumption(next_one, owed, skipped, today)
 
 
 def _skipped(

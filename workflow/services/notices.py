@@ -104,7 +104,6 @@ from workflow.emails.notices import (
     outstanding_context,
     outstanding_of,
 )
-from workflow.emails.notices import resumption_context as notice_resumption
 from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
 from workflow.emails.welcome import welcome_context
@@ -593,28 +592,15 @@ def lot_resumption_as_of(
         "stale_promise",
         None,
     )
-    calls: list[tuple[date, Sequence[date], date]] = []
-    owed: list[tuple[date, str | None, date | None, date | None]] = []
-    skipped: set[date] = set()
-    for party in clause.parties:
-        if party_recipient(party) is None:
-            continue  # no call nor reminder goes to it (``reminders._has_correspondent``)
-        # A month called since the resumption is not « demandée avant la suspension »: the pass
-        # that caught up called it before this notice leaves.
-        facts = company_pauses._resumption(
-            session, settings, clause, party, later, called_by=resumed_at
-        )
-        if facts.next_call is not None:
-            calls.append((facts.next_call.on, facts.next_call.months, facts.next_call.due_on))
-        owed.extend((o.month, o.next_step, o.next_on, o.due_on) for o in facts.owed)
-        skipped.update(facts.skipped)
-    first = min((on for on, _, _ in calls), default=None)
-    next_one = None
-    if first is not None:
-        today = [c for c in calls if c[0] == first]
-        months = sorted({m for c in today for m in c[1]})
-        next_one = (first, months, max(c[2] for c in today))
-    return notice_resumption(next_one, owed, sorted(skipped), local_date(written_at, settings.zone))
+    # A month called since the resumption is not « demandée avant la suspension »: the pass
+    # that caught up called it before this notice leaves. No call nor reminder goes to a
+    # company without a correspondent (``reminders._has_correspondent``).
+    facts = [
+        company_pauses._resumption(session, settings, clause, party, later, called_by=resumed_at)
+        for party in clause.parties
+        if party_recipient(party) is not None
+    ]
+    return company_pauses.resumption_notice(facts, local_date(written_at, settings.zone))
 
 
 def resumed_notice_until(

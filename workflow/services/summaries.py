@@ -1237,9 +1237,10 @@ def _final_then(period: _Period, clause_id: Any) -> ColumnElement[bool]:
 
 
 def _earlier_call(period: _Period, month: date, planned: datetime | None) -> datetime | None:
-    """When the call of ``month``, an earlier month not called yet, leaves, seen at the
-    summary's moment: as ``_call_to_come`` says it of the month's own (``planned``: its ladder's
-    slot, or the company's next call)."""
+    """When the call of ``month`` (the summary's, or an earlier one), not sent yet, leaves, seen
+    at the summary's moment (``planned``: its ladder's slot, or the company's next call): the
+    next pass after that moment sends it (``calls_to_come.call_to_come``); ``planned`` itself
+    for the day's summary."""
     if planned is None or period.as_of is None:
         return planned
     call_time = planned.astimezone(period.zone).time()
@@ -1408,10 +1409,7 @@ def _call_to_come(
         return called_at
     if next_at is None or next_month is None or next_month > period.month:
         return None
-    if period.as_of is None:
-        return next_at
-    call_time = next_at.astimezone(period.zone).time()
-    return call_to_come(period.month, next_at, period.as_of, call_time, period.zone)
+    return _earlier_call(period, period.month, next_at)
 
 
 @dataclass
