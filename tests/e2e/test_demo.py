@@ -37,7 +37,8 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
+# Session-wide, as the privacy scan's year: built once even when its tests come in batches.
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("demo")
     for name, text in REAL_FILES.items():

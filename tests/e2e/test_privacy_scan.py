@@ -136,7 +136,7 @@ def clauses(year: Year, what: str, *args: str, cwd: Path, **env: str) -> Run:
     return _run(year, what, [*CLAUSES, *args], cwd, **env)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def database(postgres_url: str) -> Iterator[tuple[str, str]]:
     """A database of its own, reached through a URL with a password: the server's own if the
     test URL has one, else an invented one (a trusting server ignores it)."""
@@ -155,7 +155,10 @@ def database(postgres_url: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-@pytest.fixture(scope="module")
+# Session-wide, not per module: xdist hands this group to one worker, which may run its tests
+# in several batches with other modules' between them; a module fixture was then torn down
+# and lived again (85 s, twice a run).
+@pytest.fixture(scope="session")
 def year(database: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Year:
     url, db_password = database
     folder = tmp_path_factory.mktemp("scan")

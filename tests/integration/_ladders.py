@@ -53,8 +53,10 @@ def make_lot(
     buyer_due_day: int | None = None,
     lot_offsets: str | None = None,
     buyer_contacts: bool = True,
+    started: bool = True,
 ) -> Lot:
-    """A lot with a holder (and co-contractors), awarded and started at ``at``."""
+    """A lot with a holder (and co-contractors), awarded and started at ``at`` (with
+    ``started=False``, awarded only: its start is to record)."""
     at = at or datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
     n = next(_numbers)
     with app.transaction() as session:
@@ -115,15 +117,16 @@ def make_lot(
             now=at,
             publish=app.publish,
         )
-        advance_clause(
-            session,
-            clause.id,
-            ClauseEvent.START,
-            actor="test",
-            reason=None,
-            now=at,
-            publish=app.publish,
-        )
+        if started:
+            advance_clause(
+                session,
+                clause.id,
+                ClauseEvent.START,
+                actor="test",
+                reason=None,
+                now=at,
+                publish=app.publish,
+            )
         return Lot(clause.id, tuple(f.id for f in firms), buyer.id)
 
 

@@ -116,5 +116,6 @@ def test_the_day_tasks_read_a_few_award_stage_lots(postgres_url: str, tmp_path: 
     awards = next(s for s in tasks.sections if s.category == Category.AWARD)
     assert len(awards.items) == 3 and awards.count > 40
     assert award_lots > 80
-    # The count is one row; the lots read are those of the first days (a few ties at most).
-    assert fetched and sum(fetched) < 20, (fetched, award_lots)
+    # The count is one row; the lots read are those of the first days (a few ties at most), in
+    # the two sections that read award-stage lots (the awards to complete, the starts passed).
+    assert fetched and sum(fetched) < 30, (fetched, award_lots)

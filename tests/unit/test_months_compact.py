@@ -40,4 +40,6 @@ def test_many_alerts_are_said_by_their_first_and_last_days() -> None:
 def test_a_departure_s_answer_says_many_months_as_a_range() -> None:
     eight = [date(2026 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(7, 15)]
     assert months_said(eight) == "les mois de juillet 2026 à février 2027"
-    assert months_said(eight[:2]) == "juillet 2026 et août 2026"
+    assert months_said(eight[:2]) == "juillet et août 2026"
+    assert months_said(eight[5:7]) == "décembre 2026 et janvier 2027"
+    assert months_said(months((2027, 1), (2027, 2), (2027, 3))) == "janvier, février et mars 2027"

@@ -162,6 +162,9 @@ class Clause(CalendarOverrides, Base):
         # The lots in a stage by the instant they entered it: the longest waiting first
         # (migration 0019).
         Index("ix_clauses_stage_changed", "stage", "stage_changed_at"),
+        # The lots in a stage by planned start: the awarded lots whose start has passed, not
+        # recorded (migration 0031).
+        Index("ix_clauses_stage_start", "stage", "start_date"),
         # The lots closed or abandoned, by number: the day's tasks leave out their ladders
         # (migration 0020).
         Index(

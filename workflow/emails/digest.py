@@ -49,6 +49,9 @@ class Category(StrEnum):
     #: facilitator asks the buyer for the new planned end
     #: (``services.digest._suspended_past_planned_end``).
     PLANNED_END_SUSPENDED = "planned_end_suspended"
+    #: A lot awarded whose planned start has passed, its start not recorded: no month is asked
+    #: of its companies until it is (``services.digest._start_passed``).
+    START_PASSED = "start_passed"
     AWARD = "award"
     FINAL_REPORT = "final_report"
     #: A lot in follow-up whose final report the buyer was told, its figures changed since:
@@ -67,6 +70,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.PACE: "Marchés bientôt terminés, heures en retard",
     Category.PLANNED_END: "Fins prévues dépassées, exécution toujours en cours",
     Category.PLANNED_END_SUSPENDED: "Lots suspendus, fin prévue dépassée",
+    Category.START_PASSED: "Démarrages prévus passés, non enregistrés",
     Category.AWARD: "Attributions incomplètes",
     Category.FINAL_REPORT: "Bilans à envoyer",
     Category.FINAL_REPORT_OUTDATED: "Bilans à mettre à jour",

@@ -81,7 +81,11 @@ def months_said(months: Sequence[date]) -> str:
     ordered = sorted(set(months))
     if len(ordered) > MONTHS_NAMED:
         return f"les mois {months_compact(ordered)}"
-    return joined([french_month(m) for m in ordered])
+    named = [french_month(m) for m in ordered]
+    if len({m.year for m in ordered}) == 1:
+        # One year, said once: « janvier, février et mars 2027 ».
+        named = [n.rsplit(" ", 1)[0] for n in named[:-1]] + named[-1:]
+    return joined(named)
 
 
 def french_day(day: date) -> str:

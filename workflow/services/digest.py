@@ -100,6 +100,7 @@ from workflow.domain.calendar import (
     LadderDays,
     add_working_days,
     at_local,
+    expected_due_dates,
     is_working_day,
     local_date,
     month_schedule,
@@ -144,7 +145,7 @@ from workflow.emails.digest import (
 )
 from workflow.emails.ladder import KINDS as LADDER_KINDS
 from workflow.emails.ladder import late_days_context, step_label, step_participle
-from workflow.emails.phrases import month_phrase
+from workflow.emails.phrases import month_phrase, months_said
 from workflow.services.declaration_facts import CANCELLED_EVENT, CANCELLED_REASON, RECORDED_REASON
 from workflow.services.departed_months import not_after_departure
 from workflow.services.digest_awards import every_incomplete_award, first_incomplete_awards
@@ -1742,19 +1743,27 @@ def _past_planned_end(
         Clause.planned_end_date < today,
         Clause.end_date.is_(None),
     )
-    statement = select(Clause.id, raw(Clause.planned_end_date)).where(past)
+    return _past_day(session, today, limit, past, Clause.planned_end_date, write)
+
+
+def _past_day(
+    session: Session,
+    today: date,
+    limit: int | None,
+    past: ColumnElement[bool],
+    day: Any,
+    write: Callable[[list[_Found[tuple[int, date]]]], list[DigestItem]],
+) -> _Part:
+    """The lots ``past`` says, weighed by the days since their ``day`` (a planned end, a
+    planned start): all of them, or with ``limit`` those whose day is that of the ``limit``-th
+    oldest or older, and the count of all (an index on the stage and ``day``)."""
+    statement = select(Clause.id, raw(day)).where(past)
     count: int | None = None
     if limit is not None and limit > 0:
         count = session.scalar(select(func.count()).select_from(Clause).where(past)) or 0
-        edge = session.scalar(
-            select(Clause.planned_end_date)
-            .where(past)
-            .order_by(Clause.planned_end_date)
-            .offset(limit - 1)
-            .limit(1)
-        )
+        edge = session.scalar(select(day).where(past).order_by(day).offset(limit - 1).limit(1))
         if edge is not None:  # else fewer than ``limit``: all of them
-            statement = statement.where(Clause.planned_end_date <= edge)
+            statement = statement.where(day <= edge)
     read = RawDates()
     found = [
         _Found((today - read.day(end)).days, cid, (cid, read.day(end)))
@@ -1834,6 +1843,88 @@ def _suspended_past_end_item(days: int, end: date, since: date, label: Any) -> D
             "« Étape suivante » de la page de la clause) et reporter la fin prévue (formulaire "
             "« Changer la fin prévue », section « Actions »).",
             "#fin-prevue",
+        ),
+    )
+
+
+def _start_passed(session: Session, now: datetime, settings: Settings, limit: int | None) -> _Part:
+    """The lots awarded whose planned start has passed (its day excluded), their start not
+    recorded, the longest past first.
+
+    Until the facilitator records the start, no month is asked of their companies; recorded
+    once the first month's call day has gone, one call asks for every month over by then, with
+    one due date (``calendar.expected_due_dates``). The waiting section said only « attend à
+    l'étape attribution depuis 388 jours » of such a lot (user trial, 7 December 2026): this
+    task says the day the works should have started and what recording it today would ask of
+    the companies, and takes the lot out of the waiting section (``_not_waiting_elsewhere``):
+    one lot, one task. Read from ``ix_clauses_stage_start``."""
+    today = local_date(now, settings.zone)
+    past = and_(Clause.stage == Stage.AWARD.value, Clause.start_date < today)
+
+    def write(chosen: list[_Found[tuple[int, date]]]) -> list[DigestItem]:
+        ids = [task.row[0] for task in chosen]
+        labels = _labels(session, ids, Clause.planned_end_date)
+        calendars = lot_calendars(session, ids, settings)
+        items = []
+        for task in chosen:
+            cid, start = task.row
+            *label, end = labels[cid]
+            rules = calendars[cid].rules
+            dates, catch_up = expected_due_dates(start, end or start, rules, settings.zone, now)
+            first = min(dates)
+            call_on = local_date(month_schedule(first, rules, settings.zone).call_at, settings.zone)
+            if catch_up is None and call_on > today:
+                asked = (
+                    f"{_capital(french_month(first))} leur sera demandé le "
+                    f"{french_date(call_on)}, comme prévu, si le démarrage est enregistré au "
+                    f"plus tard le {french_date(call_on - timedelta(days=1))}."
+                )
+            elif catch_up is None:  # its call's day is today: the next pass, its date kept
+                asked = (
+                    f"Enregistré aujourd'hui, {french_month(first)} leur sera demandé au "
+                    f"prochain passage, à déclarer au plus tard le {french_date(dates[first])}."
+                )
+            else:
+                many = len(catch_up.months) > 1
+                asked = (
+                    f"Enregistré aujourd'hui, {months_said(catch_up.months)} leur "
+                    f"{'seront demandés ensemble' if many else 'sera demandé'} le "
+                    f"{french_date(catch_up.call_on)}, à déclarer au plus tard le "
+                    f"{french_date(catch_up.due_on)}."
+                )
+            items.append(_start_item(task.weight, start, asked, label))
+        return items
+
+    return _past_day(session, today, limit, past, Clause.start_date, write)
+
+
+def _start_item(days: int, start: date, asked: str, label: Any) -> DigestItem:
+    cid, ref, lot, title, buyer = label
+    return DigestItem(
+        Category.START_PASSED,
+        weight=days,
+        title=(
+            f"{_capital(_clause_label(cid, ref, lot, title, buyer))} : démarrage prévu le "
+            f"{french_date(start)}, passé depuis {_days(days)}, non enregistré"
+        ),
+        detail=(
+            "Aucun mois n'est demandé aux entreprises tant que le démarrage n'est pas "
+            f"enregistré. {asked}"
+        ),
+        action=(
+            "Demander au donneur d'ordre si les travaux ont commencé. Si oui, démarrer la "
+            f"clause (clauses clause advance {cid} demarrer) ; s'ils commencent plus tard, "
+            f"corriger la date de démarrage (clauses clause award {cid} --company ENTREPRISE "
+            '--start jj/mm/aaaa --end jj/mm/aaaa --reason "…").'
+        ),
+        clause_id=cid,
+        days=days,
+        web=_open_clause(
+            cid,
+            "Demander au donneur d'ordre si les travaux ont commencé. Si oui, démarrer la "
+            "clause (formulaire « Étape suivante » de la page de la clause) ; s'ils commencent "
+            "plus tard, corriger la date de démarrage (formulaire de l'attribution).",
+            "#etape",
         ),
     )
 
@@ -2253,10 +2344,14 @@ def _waiting_web(w: _Waiting) -> WebAction:
     return _open_clause(cid, "Voir la clause.")
 
 
-def _not_past_planned_end(stage: str, today: date) -> list[ColumnElement[bool]]:
-    """For the suspended lots waiting: not those past their planned end, their end not recorded,
-    which are a task of their own (``_suspended_past_planned_end``) that says since when they
-    are suspended and asks about the resumption too: one lot, one task."""
+def _not_waiting_elsewhere(stage: str, today: date) -> list[ColumnElement[bool]]:
+    """Not the lots that are a task of their own, one lot, one task: at the award stage, those
+    whose planned start has passed (``_start_passed`` says since when and what recording the
+    start asks of the companies); suspended, those past their planned end, their end not
+    recorded (``_suspended_past_planned_end`` says since when they are suspended and asks about
+    the resumption too)."""
+    if stage == Stage.AWARD.value:
+        return [or_(Clause.start_date.is_(None), Clause.start_date >= today)]
     if stage != Stage.SUSPENDED.value:
         return []
     return [
@@ -2286,7 +2381,7 @@ def _waiting(
             Clause.stage == stage,
             Clause.stage_changed_at
             < at_local(today - timedelta(days=days), time(0), settings.zone),
-            *_not_past_planned_end(stage, today),
+            *_not_waiting_elsewhere(stage, today),
         )
         for stage, days in thresholds.items()
     ]
@@ -2828,6 +2923,7 @@ def _parts(
             Category.PLANNED_END_SUSPENDED,
             _suspended_past_planned_end(session, today, settings, limit),
         ),
+        (Category.START_PASSED, _start_passed(session, now, settings, limit)),
         (Category.AWARD, awards),
         (Category.FINAL_REPORT, _final_reports(session, now, settings, limit)),
         (Category.FINAL_REPORT_OUTDATED, _outdated_reports(session, now, settings, limit)),
