@@ -48,7 +48,12 @@ from workflow.emails.phrases import label_of, month_phrase
 from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
 from workflow.services.declaration_imports import DECLARATION_LIMITS
-from workflow.services.declaration_links import month_due_dates, read_link
+from workflow.services.declaration_links import (
+    NewerLink,
+    month_due_dates,
+    newer_link,
+    read_link,
+)
 from workflow.services.declarations import (
     company_missing_months,
     declaration_problems,
@@ -217,6 +222,8 @@ class ExpiredLink:
     #: was a correction.
     recorded_on: date | None = None
     corrected: bool = False
+    #: For a month still owed: a later email that carried a link of it still valid.
+    newer: NewerLink | None = None
 
 
 class LinkExpired(LinkRefused):
@@ -273,7 +280,10 @@ def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> Exp
         )
     )
     follows = ExpiredFollow.REMINDER if to_come is not None else ExpiredFollow.ASK
-    return ExpiredLink(scope.month, follows, **facts)
+    today = local_date(now, app.settings.zone)
+    companies = {scope.company_id, company_id}
+    newer = newer_link(session, app.settings, clause.id, companies, scope.month, today)
+    return ExpiredLink(scope.month, follows, newer=newer, **facts)
 
 
 def _company_on_lot(session: Session, clause: Clause, company_id: int) -> int:

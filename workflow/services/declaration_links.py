@@ -8,18 +8,21 @@ and reads alike, and a restart voids nothing.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.dialects import insert_ignoring
-from workflow.adapters.orm import Clause, DeclarationLadder, ServiceSecret
+from workflow.adapters.orm import Clause, DeclarationLadder, OutboxMessage, ServiceSecret
 from workflow.domain.calendar import due_date, local_date
 from workflow.domain.declaration_links import LinkScope, expiry, read, sign
-from workflow.emails.links import DeclarationLink, declaration_url
+from workflow.emails.envelope import OutboxState
+from workflow.emails.links import DECLARATION_PATH, DeclarationLink, declaration_url
 from workflow.services.lot_calendars import clause_calendar
 from workflow.settings import Settings
 
@@ -102,3 +105,48 @@ def month_due_dates(
 def read_link(session: Session, settings: Settings, token: str, now: datetime) -> LinkScope:
     """The scope of a link followed at ``now``; ``LinkRefused`` (in French) when it is not one."""
     return read(token, link_key(session, settings, now), local_date(now, settings.zone))
+
+
+@dataclass(frozen=True)
+class NewerLink:
+    """An email the company received with a link of the month still valid: what the page of an
+    expired link names (its subject and day), never the link itself."""
+
+    subject: str
+    sent_on: date
+    expires_on: date
+
+
+def newer_link(
+    session: Session,
+    settings: Settings,
+    clause_id: int,
+    company_ids: Iterable[int],
+    month: date,
+    today: date,
+) -> NewerLink | None:
+    """The email sent to one of ``company_ids`` on this lot whose link for ``month`` lasts
+    longest, if it is still valid ``today`` (a reminder sent after the call whose link expired):
+    read from the emails as sent, the links they really carried. The company that follows an
+    old link learns which email to open (user trial, 7 December 2026: the page only said
+    « le prochain courriel … vous donnera un nouveau lien », one had already)."""
+    found: NewerLink | None = None
+    for company_id in sorted(set(company_ids)):
+        payload = f"{clause_id}.{company_id}.{month:%Y%m}."
+        carried = re.compile(re.escape(DECLARATION_PATH + payload) + r"(\d{8})\.")
+        rows = session.execute(
+            select(OutboxMessage.subject, OutboxMessage.sent_at, OutboxMessage.body_text).where(
+                OutboxMessage.clause_id == clause_id,
+                OutboxMessage.state == OutboxState.SENT.value,
+                OutboxMessage.body_text.contains(DECLARATION_PATH + payload, autoescape=True),
+            )
+        )
+        for subject, sent_at, body in rows:
+            for expires in carried.findall(body or ""):
+                expires_on = date(int(expires[:4]), int(expires[4:6]), int(expires[6:]))
+                if expires_on < today or sent_at is None:
+                    continue
+                if found is None or expires_on > found.expires_on:
+                    sent_on = local_date(sent_at, settings.zone)
+                    found = NewerLink(subject, sent_on, expires_on)
+    return found

@@ -895,6 +895,10 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
         # First: the suspension's emails still waiting are withdrawn, and the resumption's
         # emails written below tell their readers the suspension they never read.
         withdraw_overtaken(session, app.settings, event.clause_id, event.at)
+    if event.event is ClauseEvent.START:
+        # Before the start's notice: the award's, still waiting, says « le début de
+        # l'exécution, dont je vous informerai » and would leave beside it.
+        rewrite_award_notice(app, session, event.clause_id, event.at)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
     if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
@@ -991,6 +995,63 @@ def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: dat
         )
         written += 1
     return written
+
+
+def rewrite_award_notice(app: Mailing, session: Session, clause_id: int, at: datetime) -> int:
+    """In the start's transaction: each notice of the lot's award still waiting says
+    « Prochaine étape : la réunion de démarrage …, puis le début de l'exécution, dont je vous
+    informerai », and would reach the buyer with the start's notice (an award and a start
+    recorded the same evening, a late start; user trial, 7 December 2026). It is written again
+    as of its award (its day, its companies), saying the start recorded and announced apart,
+    under its key followed by the start's instant (the audit reads it as caused by the start),
+    the same recipients; the first one withdrawn, its reason kept. One being sent, refused or
+    held for want of a contact is left as it is. Returns the number written again."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == AWARDED_NOTICE,
+            OutboxMessage.state == OutboxState.PENDING.value,
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    clause = _load_clause(session, clause_id)
+    zone = app.settings.zone
+    stamp = at.astimezone(UTC).isoformat()
+    written = 0
+    for row in rows:
+        context = buyer_notice_context(
+            clause, app.settings, at=local_day(row.created_at, zone), reason=None
+        )
+        try:
+            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+        except AddressRefused:
+            continue  # an address refused since: left as it is, among the emails to look at
+        if not recipients or not queue_email(
+            session,
+            app.renderer,
+            key=f"{row.key}@{stamp}",
+            kind=AWARDED_NOTICE,
+            recipients=recipients,
+            context={**context, "started_on": local_day(at, zone)},
+            now=at,
+            clause_id=clause_id,
+        ):
+            continue
+        withdraw(
+            row,
+            f"Remplacé : le démarrage de l'exécution a été enregistré le {_day(app, at)} avant "
+            "le départ de ce courriel ; le même avis, qui le dit, part à sa place.",
+        )
+        written += 1
+    return written
+
+
+#: The buyer's notice of the award.
+AWARDED_NOTICE = "notice_awarded"
 
 
 def _report_row(session: Session, clause_id: int, key: str) -> ClauseHistory | None:
@@ -1413,17 +1474,61 @@ def _welcome(
         context, attachments = welcome_message(
             session, clause, party, recipient, app.settings, at, due_dates, catch_up
         )
+        until = welcome_promised_until(context, app.settings)
         queue_email(
             session,
             app.renderer,
             key=key,
-            kind="company_welcome",
+            kind=WELCOME,
             recipients=[recipient],
             context=context,
             now=at,
             clause_id=clause.id,
             attachments=attachments,
+            promise=None
+            if until is None
+            else Promise(until, {"clause_id": clause.id, "company_id": party.company_id}),
         )
+
+
+#: The company's welcome at its award.
+WELCOME = "company_welcome"
+
+
+def welcome_promised_until(context: Mapping[str, Any], settings: Settings) -> datetime | None:
+    """Until when a welcome's first call holds: the end of the last day a start recorded then
+    still gives its dates (``first_call.record_by``), for a lot not started; None once started
+    (its dates are the ladder's). Held past it (an award recorded in the evening, its welcome
+    leaving the next morning; a stop of the service), it said « Si j'enregistre le démarrage
+    au plus tard le 31 mars » on 1 April (user trial, 7 December 2026): it is written again as
+    it stands when it leaves (``stale_promises``, ``write_welcome_again``)."""
+    first = context.get("first_call")
+    if context.get("started") or not first:
+        return None
+    return at_local(first["record_by"] + timedelta(days=1), time(0), settings.zone)
+
+
+def write_welcome_again(
+    app: Mailing,
+    session: Session,
+    facts: Mapping[str, Any],
+    recipient: Recipient,
+    now: datetime,
+) -> PromiseRewrite:
+    """A company's welcome as ``_welcome`` would write it at ``now``: the first call a start
+    recorded from now would give, or, started since, the ladder's dates. Withdrawn, not written
+    again, once the lot was closed or abandoned, or the company is no longer on it."""
+    clause = session.get_one(Clause, int(facts["clause_id"]))
+    if clause.stage in (Stage.CLOSED.value, Stage.ABANDONED.value):
+        raise Superseded("le lot est clôturé ou abandonné depuis l'attribution")
+    party = next((p for p in clause.parties if p.company_id == int(facts["company_id"])), None)
+    if party is None:
+        raise Superseded("l'entreprise n'est plus retenue sur le lot")
+    # The correspondent of now, if there is one with an address; else the one first written to.
+    reader = party_recipient(party) or recipient
+    context, attachments = welcome_message(session, clause, party, reader, app.settings, now)
+    until = welcome_promised_until(context, app.settings)
+    return PromiseRewrite((reader,), context, until, attachments)
 
 
 def welcome_message(
@@ -1455,9 +1560,15 @@ def welcome_message(
     }
     # The months already called keep the due date their call gave (``welcome_context``).
     due_dates = {**(due_dates or {}), **(called or {})}
-    if clause.stage == Stage.EXECUTION.value and party.first_month is not None and not called:
+    if (
+        clause.stage == Stage.EXECUTION.value
+        and not called
+        and (party.first_month is not None or not _ever_suspended(session, clause.id))
+    ):
         # Joining the works now: armed at ``at`` (``_joined_due_dates``), its dates are the
-        # ladder's; no call leaves before its welcome.
+        # ladder's; no call leaves before its welcome. Likewise a lot started, no month called
+        # yet, never suspended (a welcome written again after a start recorded late): its first
+        # call is the ladder's, from the start (``_expected_due_dates``), said with its day.
         called = None
     zone = settings.zone
     months = company_missing_months(session, clause, party.company_id, now=at, zone=zone)
@@ -1597,6 +1708,18 @@ def _award_rewritten(
         "courriel ; l'avis d'attribution, écrit d'après l'attribution corrigée, part à sa place.",
     )
     return True
+
+
+def _ever_suspended(session: Session, clause_id: int) -> bool:
+    found = session.scalar(
+        select(ClauseHistory.id)
+        .where(
+            ClauseHistory.clause_id == clause_id,
+            ClauseHistory.to_stage == Stage.SUSPENDED.value,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _expected_due_dates(

@@ -18,7 +18,12 @@ from workflow.emails.company_pauses import RESUMED
 from workflow.services.cancellation_notices import write_cancellation_again
 from workflow.services.company_pauses import write_resumption_again
 from workflow.services.mailing import Mailing
-from workflow.services.notices import RESUMED_NOTICE, write_resumed_notice_again
+from workflow.services.notices import (
+    RESUMED_NOTICE,
+    WELCOME,
+    write_resumed_notice_again,
+    write_welcome_again,
+)
 from workflow.services.outbox import Recipient
 from workflow.services.stale_promises import PromiseRewrite, Rewriter
 
@@ -44,6 +49,7 @@ def _to_first(write: CompanyRewriter) -> Rewriter:
 REWRITERS: dict[str, Rewriter] = {
     CANCELLED: _to_first(write_cancellation_again),
     RESUMED: _to_first(write_resumption_again),
+    WELCOME: _to_first(write_welcome_again),
     # A buyer's notice: to each contact it first went to, should the buyer have none now.
     RESUMED_NOTICE: write_resumed_notice_again,
 }

@@ -13,7 +13,8 @@ Before each delivery (``dispatch.dispatch_due_async``: the pass's, ``clauses mai
 the partial index ``ix_outbox_promised``; a pass with nothing due never gets there), and writes
 each again from the facts of that moment (what its ladder says then: the pass has caught it up
 just before) by the builder of its kind (``promise_rewriters``: the cancellation's, the
-resumption's to each company), under a key of its own (``…~2``), to the company's correspondent
+resumption's to each company, a welcome whose first call held for a start recorded by a day
+gone), under a key of its own (``…~2``), to the company's correspondent
 of then, waiting as the first one did (its retry slot, an outage); the first one is withdrawn,
 « Remplacé : … », its reason kept in the email log, the same way ``ladder_rewrites.write_again``
 replaces a ladder email. The claim of the dispatcher takes no row whose promise has passed, so
@@ -53,7 +54,13 @@ from workflow.adapters.templates import french_date
 from workflow.domain.calendar import local_date
 from workflow.domain.stages import Stage
 from workflow.services.mailing import Mailing
-from workflow.services.outbox import OUTAGE_ERROR_PREFIX, OutboxState, Recipient, queue_email
+from workflow.services.outbox import (
+    OUTAGE_ERROR_PREFIX,
+    Attachment,
+    OutboxState,
+    Recipient,
+    queue_email,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,8 @@ class PromiseRewrite:
     recipients: Sequence[Recipient]
     context: Mapping[str, Any]
     promised_until: datetime | None
+    #: Its files, written again with it (a welcome's declaration template).
+    attachments: Sequence[Attachment] = ()
 
 
 #: Writes one kind of email again from its facts at ``now``, given whom the first one went to
@@ -222,6 +231,7 @@ def _queue_again(
                     context=again.context,
                     now=due,
                     clause_id=row.clause_id,
+                    attachments=again.attachments,
                 ):
                     break
             else:
