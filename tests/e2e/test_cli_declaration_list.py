@@ -73,7 +73,7 @@ def test_it_lists_each_company_and_month_of_a_lot_with_its_state(declared: Invok
         for ln in data["lignes"]
     ] == [
         (HOLDER, "declared", "déclarée", 370.17, "2026-11-10"),
-        (SUBCONTRACTOR, "missing", "manquante", None, "2026-11-10"),
+        (SUBCONTRACTOR, "missing", "à déclarer", None, "2026-11-10"),
     ]
     assert data["totaux_par_mois"] == [
         {
@@ -128,7 +128,7 @@ def test_the_table_says_the_states_in_french_then_the_totals_per_month(
     # April to October, two companies each: 14 lines.
     assert cells(row(table, "Total")) == ["Total", "14", "1", "1", "0", "12", "370,17\u00a0h"]
     assert (
-        "14 déclarations attendues : 1 déclarée, 1 à zéro heure, 0 manquante, 12 en retard ; "
+        "14 déclarations attendues : 1 déclarée, 1 à zéro heure, 0 à déclarer, 12 en retard ; "
         "370,17\u00a0h déclarées."
     ) in table.stdout
 
@@ -180,7 +180,7 @@ def test_missing_keeps_only_what_is_owed_and_its_totals_add_up(
     total = owed["total"]
     owing = total["manquantes"] + total["en_retard"]
     last = said.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"{owing} déclarations dues pas encore reçues : "), last
+    assert last.startswith(f"{owing} déclarations pas encore reçues : "), last
     assert last.endswith(f"{total['en_retard']} en retard."), last
     assert "déclarée" not in last
 

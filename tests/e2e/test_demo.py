@@ -18,7 +18,7 @@ from workflow.entrypoints.cli import cli
 from workflow.settings import Settings
 
 # One demo run (half a minute) serves the whole module: under xdist its tests stay on one worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = [pytest.mark.slow]
 
 
 #: What a facilitator's real folders hold before the demo runs next to them.

@@ -52,7 +52,7 @@ from workflow.adapters.orm import (
 from workflow.sample.data import PARTICIPANTS
 from workflow.services.privacy_mentions import attachment_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("privacy_scan")]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 SMTP_PASSWORD = "Smtp-S3cret-" + uuid.uuid4().hex[:8]
 INVENTED_DB_PASSWORD = "Db-S3cret-" + uuid.uuid4().hex[:8]
@@ -155,9 +155,9 @@ def database(postgres_url: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-# Session-wide, not per module: xdist hands this group to one worker, which may run its tests
-# in several batches with other modules' between them; a module fixture was then torn down
-# and lived again (85 s, twice a run).
+# Session-wide, not per module: the suite runs one file on one worker (``--dist loadfile``,
+# the Makefile), which may run its tests with other files' between them; a module fixture was
+# then torn down and lived again.
 @pytest.fixture(scope="session")
 def year(database: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Year:
     url, db_password = database

@@ -122,7 +122,7 @@ def test_months_whose_call_is_to_come_are_neither_late_nor_called_on_a_past_day(
     for month in ("avril 2026", "mai 2026"):
         assert rows[month][3].startswith("appel à venir"), rows[month]
         assert rows[month][5] == "22/06/2026"
-    assert not any(cell == "manquante" for row in rows.values() for cell in row)
+    assert not any(cell == "à déclarer" for row in rows.values() for cell in row)
     with app.transaction() as session:
         lines = expected_declarations(
             session,
@@ -165,7 +165,7 @@ def test_months_whose_call_is_to_come_are_neither_late_nor_called_on_a_past_day(
         _cli(app, after, "declaration", "list", "--clause", str(lot.clause_id), "--missing")
     )
     for month in ("avril 2026", "mai 2026"):
-        assert rows[month][3] == "manquante"
+        assert rows[month][3] == "à déclarer"
         assert rows[month][5] == "22/06/2026"
     said = _pending_of_may(app, after, lot)
     assert "à déclarer d'ici le 22 juin 2026" in said

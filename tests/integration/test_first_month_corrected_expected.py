@@ -159,9 +159,9 @@ def test_a_month_called_before_the_corrected_first_month_is_expected_nowhere(app
     assert totals == {"2026-09-01": 1, "2026-10-01": 2}
     assert (listed["total"]["en_retard"], listed["total"]["manquantes"]) == (0, 0)
     printed = squash(_cli(app, _at(app), *args))
-    assert "en retard (" not in printed and "manquante |" not in printed, printed
+    assert "en retard (" not in printed and "à déclarer |" not in printed, printed
     assert printed.replace("\u00a0", " ").endswith(
-        "3 déclarations attendues : 2 déclarées, 1 à zéro heure, 0 manquante, 0 en retard ; "
+        "3 déclarations attendues : 2 déclarées, 1 à zéro heure, 0 à déclarer, 0 en retard ; "
         "100 h déclarées."
     ), printed
     missing = json.loads(_cli(app, _at(app), *args, "--missing", "--json"))

@@ -242,15 +242,22 @@ def outbox_rows(app: App) -> list[OutboxMessage]:
 
 
 def without_report_replaced(rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    """``rows`` but the final report's notice the closure wrote again: still waiting when the
-    clause was closed (nothing is sent in these walks), it gave way to the same report saying
-    the closure (``notices.rewrite_final_report``)."""
-    replaced = [
-        row
-        for row in rows
-        if (row.last_error or "").startswith("Remplacé : la clause a été clôturée le ")
+    """``rows`` but the notices written again: still waiting when the clause was started or
+    closed (nothing is sent in these walks), the award's gave way to the same award saying the
+    start (``notices.rewrite_award_notice``), the final report's to the same report saying the
+    closure (``notices.rewrite_final_report``)."""
+    why = (
+        "Remplacé : le démarrage de l'exécution a été enregistré le ",
+        "Remplacé : la clause a été clôturée le ",
+    )
+    replaced = [row for row in rows if (row.last_error or "").startswith(why)]
+    awarded = (
+        [("notice_awarded", "cancelled")] if any(r.kind == "notice_awarded" for r in rows) else []
+    )
+    assert [(row.kind, row.state) for row in replaced] == [
+        *awarded,
+        ("notice_final_report", "cancelled"),
     ]
-    assert [(row.kind, row.state) for row in replaced] == [("notice_final_report", "cancelled")]
     return [row for row in rows if row not in replaced]
 
 

@@ -26,6 +26,7 @@ from tests.conftest import Clock, make_settings
 from tests.integration._ladders import ladder_emails, make_lot
 from tests.text import squash
 from workflow.adapters.orm import DeclarationLadder, OutboxMessage
+from workflow.adapters.templates import french_date
 from workflow.app.clauses import advance_clause
 from workflow.bootstrap import App
 from workflow.domain.calendar import at_local, local_date
@@ -157,18 +158,24 @@ def test_a_welcome_leaving_after_its_day_announces_the_call_a_start_recorded_the
     no_outbox_problem(app)
 
 
+@pytest.mark.parametrize(
+    "started",
+    [date(2027, 3, 31), date(2027, 4, 1)],
+    ids=["the-same-evening", "the-next-morning"],
+)
 def test_a_start_recorded_before_the_welcome_and_the_award_notice_leave_is_said_by_both(
-    app: App, clock: Clock, settings: Settings
+    app: App, clock: Clock, settings: Settings, started: date
 ) -> None:
     awarded = paris(date(2027, 3, 31), 20)
     clock.set(awarded)
     lot = make_lot(app, start=date(2027, 1, 5), end=date(2027, 9, 30), at=awarded, started=False)
-    # The start recorded the next morning, before the pass.
-    clock.set(paris(date(2027, 4, 1), 8, 20))
+    # The start recorded ten minutes after the award, or the next morning before the pass.
+    clock.set(paris(started, 20, 10) if started == awarded.date() else paris(started, 8, 20))
     advance_clause(app, lot.clause_id, ClauseEvent.START, reason=None)
+    day = french_date(started)
     [withdrawn, notice] = welcomes(app, AWARDED_NOTICE)
     assert withdrawn.state == "cancelled" and withdrawn.last_error == (
-        "Remplacé : le démarrage de l'exécution a été enregistré le 1er avril 2027 avant le "
+        f"Remplacé : le démarrage de l'exécution a été enregistré le {day} avant le "
         "départ de ce courriel ; le même avis, qui le dit, part à sa place."
     )
     morning = paris(date(2027, 4, 1), 8, 30)
@@ -179,11 +186,16 @@ def test_a_start_recorded_before_the_welcome_and_the_award_notice_leave_is_said_
     [award_text] = received(settings, AWARDED_NOTICE)
     assert "dont je vous informerai" not in award_text
     assert (
-        "Le démarrage de l'exécution a été enregistré le 1er avril 2027 : mon message suivant "
-        "vous l'annonce."
+        f"Le démarrage de l'exécution a été enregistré le {day} : mon message suivant vous "
+        "l'annonce."
     ) in award_text
     assert notice.state == "pending" and welcomes(app, AWARDED_NOTICE)[1].state == "sent"
-    # The company: its first call as the ladder will send it, said as a fact.
+    # The company: its welcome, written again as it left (its promised day gone), gives its
+    # first call as the ladder will send it, as a fact.
+    [first_welcome, welcome] = welcomes(app)
+    assert first_welcome.state == "cancelled" and first_welcome.last_error is not None
+    assert first_welcome.last_error.startswith(f"Remplacé{NBSP}: il annonçait le 31 mars 2027")
+    assert welcome.key == f"{first_welcome.key}~2" and welcome.promised_until is None
     [text] = received(settings, WELCOME)
     assert "Si j'enregistre le démarrage" not in text
     said = re.search(

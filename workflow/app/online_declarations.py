@@ -45,6 +45,7 @@ from workflow.domain.vocabulary import (
 from workflow.emails.late_declarations import participants_phrase
 from workflow.emails.lots import lot_context
 from workflow.emails.phrases import label_of, month_phrase
+from workflow.emails.welcome import NOT_STARTED
 from workflow.errors import InputRefused
 from workflow.services.corrections import RecordKind
 from workflow.services.declaration_imports import DECLARATION_LIMITS
@@ -183,6 +184,8 @@ class DeclarationPage:
     #: never left (``notices.owed_due_dates`` gives it none), declared or not; the page shows
     #: no due date (``at_resumption`` says when it is asked, for a month not declared).
     undated: bool = False
+    #: The lot's start not recorded yet: no date to give, the call will give it.
+    not_started: bool = False
 
     @property
     def can_declare(self) -> bool:
@@ -364,6 +367,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
         at_resumption=at_resumption,
         undated=undated,
+        not_started=clause.stage in NOT_STARTED and existing is None,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
@@ -452,6 +456,11 @@ def _month_state(
         # The refusal's words are the facilitator's (the award to correct): the company reads
         # that the month is not asked of it, and whom to write to if it worked then.
         problems = [_not_joined_reason(month, context, joined_on, app.settings)]
+    if clause.stage in NOT_STARTED and existing is None:
+        # The stage's refusal is the facilitator's (« est à l'étape « attribution » : les heures
+        # se déclarent pendant la mise en œuvre »): the company its welcome sent here reads that
+        # the start is to be recorded, and that the call will bring the date (user trial).
+        problems = [_not_started_reason(month, context, app.settings)]
     stopped = Stage(clause.stage) in FINAL_STAGES
     if stopped and ended_on is None:
         # The stage's refusal names the facilitator's clause number and her stages
@@ -547,6 +556,18 @@ def _not_joined_reason(
         f"{month_phrase(joined)}, premier mois retenu quand elle a rejoint les travaux. Si elle y "
         f"a travaillé en {french_month(month)}, écrivez à {settings.facilitator_name} "
         f"({settings.facilitator_email}{phone}) avant de déclarer ces heures."
+    )
+
+
+def _not_started_reason(month: date, context: dict[str, Any], settings: Settings) -> str:
+    """Why a month of a lot whose start is not recorded cannot be declared yet, and when."""
+    phone = f", {settings.facilitator_phone}" if settings.facilitator_phone else ""
+    return (
+        f"Le démarrage des travaux du {context['lot_phrase']} (marché {context['market']}) n'est "
+        f"pas encore enregistré : vous pourrez déclarer {french_month(month)} sur cette page dès "
+        "qu'il le sera. Mon appel à déclarer vous donnera alors sa date limite. Si les travaux "
+        f"ont commencé, écrivez à {settings.facilitator_name} ({settings.facilitator_email}"
+        f"{phone})."
     )
 
 

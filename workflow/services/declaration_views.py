@@ -92,7 +92,8 @@ class DeclarationState(StrEnum):
 STATE_LABELS: dict[DeclarationState, str] = {
     DeclarationState.DECLARED: "déclarée",
     DeclarationState.ZERO: "zéro heure",
-    DeclarationState.MISSING: "manquante",
+    # Not late: « manquante » is the summaries' and the alerts' word for late (user trial).
+    DeclarationState.MISSING: "à déclarer",
     DeclarationState.LATE: "en retard",
     DeclarationState.TO_CALL: "appel à venir",
     DeclarationState.RELEASED: "plus demandée",

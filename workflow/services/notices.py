@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, distinct, func, select, update
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.sql.elements import ColumnElement
 
 from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
@@ -943,21 +944,11 @@ def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: dat
     it is, among the undelivered emails, as the closure leaves the ladder's (``lot_ends``); one
     already sent, or leaving, told the truth of its day: the closure's history row is the
     facilitator's. Returns the number written again."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.kind == FINAL_REPORT_NOTICE,
-            OutboxMessage.state == OutboxState.PENDING.value,
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
+    rows = _pending_notices(session, clause_id, FINAL_REPORT_NOTICE)
     if not rows:
         return 0
     clause = _load_clause(session, clause_id)
     zone = app.settings.zone
-    stamp = at.astimezone(UTC).isoformat()
     written = 0
     for row in rows:
         report = _report_row(session, clause_id, row.key)
@@ -973,28 +964,64 @@ def rewrite_final_report(app: Mailing, session: Session, clause_id: int, at: dat
             reason=report.reason,
             held_since=None if held is None else local_day(held, zone),
         )
-        try:
-            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
-        except AddressRefused:
-            continue  # an address refused since: left as it is, among the emails to look at
-        if not recipients or not queue_email(
+        written += _written_again(
+            app,
             session,
-            app.renderer,
-            key=f"{row.key}@{stamp}",
-            kind=FINAL_REPORT_NOTICE,
-            recipients=recipients,
-            context=context,
-            now=at,
-            clause_id=clause_id,
-        ):
-            continue
-        withdraw(
             row,
+            context,
+            at,
             f"Remplacé : la clause a été clôturée le {_day(app, at)} avant le départ de ce "
             "courriel ; le même bilan, qui dit la clôture, part à sa place.",
         )
-        written += 1
     return written
+
+
+def _pending_notices(
+    session: Session, clause_id: int, kind: str, *where: ColumnElement[bool]
+) -> Sequence[OutboxMessage]:
+    """The lot's notices of ``kind`` still waiting, locked: to write again at a change."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == kind,
+            OutboxMessage.state == OutboxState.PENDING.value,
+            *where,
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    ).all()
+
+
+def _written_again(
+    app: Mailing,
+    session: Session,
+    row: OutboxMessage,
+    context: dict[str, Any],
+    at: datetime,
+    reason: str,
+) -> bool:
+    """``row`` written again from ``context`` under its key followed by ``at``'s instant (the
+    audit reads it as caused by that change), to the same recipients, and withdrawn with
+    ``reason``; False, left as it is, when an address is refused since (among the emails to look
+    at) or the new key is taken."""
+    try:
+        recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
+    except AddressRefused:
+        return False
+    if not recipients or not queue_email(
+        session,
+        app.renderer,
+        key=f"{row.key}@{at.astimezone(UTC).isoformat()}",
+        kind=row.kind,
+        recipients=recipients,
+        context=context,
+        now=at,
+        clause_id=row.clause_id,
+    ):
+        return False
+    withdraw(row, reason)
+    return True
 
 
 def rewrite_award_notice(app: Mailing, session: Session, clause_id: int, at: datetime) -> int:
@@ -1006,47 +1033,26 @@ def rewrite_award_notice(app: Mailing, session: Session, clause_id: int, at: dat
     under its key followed by the start's instant (the audit reads it as caused by the start),
     the same recipients; the first one withdrawn, its reason kept. One being sent, refused or
     held for want of a contact is left as it is. Returns the number written again."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.kind == AWARDED_NOTICE,
-            OutboxMessage.state == OutboxState.PENDING.value,
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update()
-    ).all()
+    # Not one written again at a start already (the same start handled again).
+    rows = _pending_notices(session, clause_id, AWARDED_NOTICE, OutboxMessage.key.not_like("%@%"))
     if not rows:
         return 0
     clause = _load_clause(session, clause_id)
     zone = app.settings.zone
-    stamp = at.astimezone(UTC).isoformat()
     written = 0
     for row in rows:
         context = buyer_notice_context(
             clause, app.settings, at=local_day(row.created_at, zone), reason=None
         )
-        try:
-            recipients = [Recipient(m.name, m.address) for m in parse_recipients(row.recipients)]
-        except AddressRefused:
-            continue  # an address refused since: left as it is, among the emails to look at
-        if not recipients or not queue_email(
+        written += _written_again(
+            app,
             session,
-            app.renderer,
-            key=f"{row.key}@{stamp}",
-            kind=AWARDED_NOTICE,
-            recipients=recipients,
-            context={**context, "started_on": local_day(at, zone)},
-            now=at,
-            clause_id=clause_id,
-        ):
-            continue
-        withdraw(
             row,
+            {**context, "started_on": local_day(at, zone)},
+            at,
             f"Remplacé : le démarrage de l'exécution a été enregistré le {_day(app, at)} avant "
             "le départ de ce courriel ; le même avis, qui le dit, part à sa place.",
         )
-        written += 1
     return written
 
 
@@ -1688,6 +1694,10 @@ def _award_rewritten(
     context = buyer_notice_context(
         clause, app.settings, at=local_day(awarded_at, app.settings.zone), reason=None
     )
+    started = execution_starts(session, [clause.id]).get(clause.id)
+    if clause.stage != Stage.AWARD.value and started is not None:
+        # Started since it was written (``rewrite_award_notice``): it says so.
+        context["started_on"] = local_day(started, app.settings.zone)
     for sending in range(2, MAX_SENDINGS + 2):
         if queue_email(
             session,

@@ -557,7 +557,7 @@ def declaration_list_data(listed: DeclarationList) -> dict[str, Any]:
 
 
 def list_title(listed: DeclarationList) -> str:
-    what = "Déclarations manquantes ou en retard" if listed.missing_only else "Déclarations"
+    what = "Déclarations pas encore reçues" if listed.missing_only else "Déclarations"
     scope = []
     if listed.clause_label is not None:
         scope.append(listed.clause_label[0].lower() + listed.clause_label[1:])
@@ -596,7 +596,7 @@ def totals_sentence(totals: Totals) -> str:
             if totals.to_call
             else ""
         )
-        + f"{plural(totals.missing, 'manquante', 'manquantes')}, "
+        + f"{number(totals.missing)} à déclarer, "
         f"{number(totals.late)} en retard"
         + (
             f", {plural(totals.released, 'plus demandée', 'plus demandées')} (suivi clôturé)"
@@ -645,7 +645,7 @@ def print_declaration_list(listed: DeclarationList) -> None:
             "Déclarées",
             "Zéro heure",
             *(["Appel à venir"] if to_call else []),
-            "Manquantes",
+            "À déclarer",
             "En retard",
             *(["Plus demandées"] if released else []),
             "Heures",
@@ -669,8 +669,8 @@ def print_declaration_list(listed: DeclarationList) -> None:
             else ""
         )
         say(
-            f"{plural(total.owed, 'déclaration due pas encore reçue', 'déclarations dues pas encore reçues')} : "
-            f"{asked}{plural(total.missing, 'manquante', 'manquantes')} (échéance à venir), "
+            f"{plural(total.owed, 'déclaration pas encore reçue', 'déclarations pas encore reçues')} : "
+            f"{asked}{number(total.missing)} à déclarer (échéance à venir), "
             f"{number(total.late)} en retard."
         )
     else:
@@ -685,7 +685,10 @@ def print_declaration_list(listed: DeclarationList) -> None:
     "--missing",
     "missing_only",
     is_flag=True,
-    help="Seulement ce qui manque : les déclarations manquantes et en retard.",
+    help=(
+        "Seulement les déclarations pas encore reçues : à déclarer (échéance à venir), en "
+        "retard, pas encore demandées (appel à venir)."
+    ),
 )
 @json_option
 @handle_errors
@@ -697,8 +700,8 @@ def declaration_list(
     as_json: bool,
 ) -> None:
     """Liste les déclarations attendues, une ligne par entreprise x lot x mois, avec leur
-    état : déclarée (ses heures), zéro heure, manquante (le mois est ouvert, l'échéance pas
-    encore passée) ou en retard (l'échéance est passée : jours ouvrés de retard, hors jours de
+    état : déclarée (ses heures), zéro heure, à déclarer (le mois est demandé, l'échéance pas
+    encore passée), appel à venir (pas encore demandé) ou en retard (l'échéance est passée : jours ouvrés de retard, hors jours de
     suspension, comptés comme dans le point quotidien). Puis les totaux par mois. Un mois est
     attendu d'une entreprise attributaire dès qu'il est ouvert, jusqu'à la fin d'exécution (un
     mois entièrement suspendu ne l'est pas)."""

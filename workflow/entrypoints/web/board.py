@@ -76,9 +76,9 @@ from workflow.services.ladder_keys import LadderKey
 from workflow.services.lot_ends import ReleasedMonths, released_sentence
 from workflow.services.months_asked import Asked
 
-#: The clause's calendar as its page words it: a month owed but not due yet is « à déclarer »
-#: (the command line's « manquante » read as late beside the due date still to come).
-CALENDAR_LABELS = {**STATE_LABELS, DeclarationState.MISSING: "à déclarer"}
+#: The clause's calendar as its page words it: as the command line (a month owed but not due
+#: yet is « à déclarer »).
+CALENDAR_LABELS = STATE_LABELS
 
 
 def percent(ratio: Decimal) -> str:
