@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, distinct, func, select, update
+from sqlalchemy import CursorResult, Select, distinct, func, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -900,6 +900,7 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
         # Before the start's notice: the award's, still waiting, says « le début de
         # l'exécution, dont je vous informerai » and would leave beside it.
         rewrite_award_notice(app, session, event.clause_id, event.at)
+        keep_welcome_promises(session, event.clause_id, event.at)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
     if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
@@ -1058,6 +1059,26 @@ def rewrite_award_notice(app: Mailing, session: Session, clause_id: int, at: dat
 
 #: The buyer's notice of the award.
 AWARDED_NOTICE = "notice_awarded"
+
+
+def keep_welcome_promises(session: Session, clause_id: int, at: datetime) -> int:
+    """In the start's transaction: the welcomes still waiting whose first call held for a start
+    recorded by a day not gone yet (``welcome_promised_until``) have had their condition met:
+    their dates hold, they leave as written whenever they leave, never written again as if the
+    start were still to record (an award and its start recorded the same day, then a stop of
+    the service, would otherwise write every welcome twice). Returns the number kept."""
+    kept = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.kind == WELCOME,
+            OutboxMessage.state == OutboxState.PENDING.value,
+            OutboxMessage.promised_until > at,
+        )
+        .values(promised_until=None, promise_facts=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], kept).rowcount or 0)
 
 
 def _report_row(session: Session, clause_id: int, key: str) -> ClauseHistory | None:
