@@ -52,6 +52,32 @@ def french_date(value: date | datetime, pattern: str = "d MMMM y") -> str:
     return str(babel_format_date(value, pattern, locale=LOCALE))
 
 
+#: The months' names as ``french_date`` writes them (« janvier » … « décembre »), to their numbers.
+_MONTH_NUMBERS = {
+    str(babel_format_date(date(2000, month, 1), "MMMM", locale=LOCALE)): month
+    for month in range(1, 13)
+}
+#: « 5 janvier 2027 », « 1er mars 2027 »: what ``french_date`` writes with its default pattern.
+_WRITTEN_DATE = re.compile(r"(\d{1,2})(?:er)? (\w+) (\d{4})")
+
+
+def read_french_date(text: str) -> date | None:
+    """``french_date``'s default writing read back (« 1er mars 2027 » -> ``2027-03-01``); None for
+    anything else (« non renseigné »). The award corrections' history keeps the dates as their
+    readers read them: this gives a corrected start's months back (``award_company_notices``)."""
+    found = _WRITTEN_DATE.fullmatch(text.strip())
+    if found is None:
+        return None
+    day, name, year = found.groups()
+    month = _MONTH_NUMBERS.get(name)
+    if month is None:
+        return None
+    try:
+        return date(int(year), month, int(day))
+    except ValueError:
+        return None
+
+
 def french_time(value: datetime | time) -> str:
     """``07:00`` -> ``7 h``, ``07:05`` -> ``7 h 05``, ``14:30`` -> ``14 h 30``: the time of day as
     French writes it in a sentence (« à 7 h 05 »), never « 07:00 ». The spaces are non-breaking:

@@ -186,6 +186,10 @@ class DeclarationPage:
     undated: bool = False
     #: The lot's start not recorded yet: no date to give, the call will give it.
     not_started: bool = False
+    #: The lot's start date when the page's month comes before its month and nothing is
+    #: recorded for it (a link sent before the start was corrected later): the month is not
+    #: asked, the page says so in ``closed_because`` and shows no due date.
+    before_start: date | None = None
 
     @property
     def can_declare(self) -> bool:
@@ -338,7 +342,7 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         )
     state = _month_state(session, app, clause, company, scope.month, now)
     existing, problems, ended_on = state.existing, state.problems, state.ended_on
-    joined_on, stopped = state.joined_on, state.stopped
+    joined_on, stopped, before_start = state.joined_on, state.stopped, state.before_start
     context = lot_context(lot_of(clause))
     due_on = month_due_dates(session, app.settings, clause.id, company.id, [scope.month])[
         scope.month
@@ -367,7 +371,8 @@ def _page(session: Session, app: App, scope: LinkScope, now: datetime) -> Declar
         late_days=working_days_between(due_on, local_date(now, app.settings.zone)) if late else 0,
         at_resumption=at_resumption,
         undated=undated,
-        not_started=clause.stage in NOT_STARTED and existing is None,
+        not_started=clause.stage in NOT_STARTED and existing is None and before_start is None,
+        before_start=None if stopped else before_start,
         expires_on=scope.expires_on,
         closed_because=" ".join(problems) or None,
         ended_on=ended_on,
@@ -414,6 +419,7 @@ class _MonthState:
     ended_on: date | None
     joined_on: date | None
     stopped: bool
+    before_start: date | None = None
 
 
 def _month_state(
@@ -461,12 +467,21 @@ def _month_state(
         # se déclarent pendant la mise en œuvre »): the company its welcome sent here reads that
         # the start is to be recorded, and that the call will bring the date (user trial).
         problems = [_not_started_reason(month, context, app.settings)]
+    start = clause.start_date
+    before_start = start if start is not None and month < month_start(start) else None
+    if existing is not None:
+        before_start = None  # never the case: the start may not move after a month declared
+    if before_start is not None:
+        # The link was sent when the start was earlier (corrected since): the refusal's words
+        # (« Le mois … précède le démarrage de la clause n° 3 (01/03/2027) ») are the
+        # facilitator's; the company reads that the month is no longer asked, and why.
+        problems = [_before_start_reason(month, context, before_start, app.settings)]
     stopped = Stage(clause.stage) in FINAL_STAGES
     if stopped and ended_on is None:
         # The stage's refusal names the facilitator's clause number and her stages
         # (« est à l'étape « clôturée » »): the company reads that nothing is expected.
         problems = [_stopped_reason(month, clause, context, app.settings)]
-    return _MonthState(existing, problems, ended_on, joined_on, stopped)
+    return _MonthState(existing, problems, ended_on, joined_on, stopped, before_start)
 
 
 def covered_months(
@@ -568,6 +583,21 @@ def _not_started_reason(month: date, context: dict[str, Any], settings: Settings
         "qu'il le sera. Mon appel à déclarer vous donnera alors sa date limite. Si les travaux "
         f"ont commencé, écrivez à {settings.facilitator_name} ({settings.facilitator_email}"
         f"{phone})."
+    )
+
+
+def _before_start_reason(
+    month: date, context: dict[str, Any], start: date, settings: Settings
+) -> str:
+    """Why a month before the lot's start (corrected since the link was sent) is not asked."""
+    phone = f", {settings.facilitator_phone}" if settings.facilitator_phone else ""
+    return (
+        f"{french_month(month).capitalize()} ne vous est plus demandé : le démarrage de "
+        f"l'exécution du {context['lot_phrase']} (marché {context['market']}) est fixé au "
+        f"{french_date(start)}, et le premier mois à déclarer est {french_month(start)}. Vous "
+        f"n'avez rien à déclarer pour {french_month(month)}. Si votre entreprise a travaillé "
+        f"sur ce lot en {french_month(month)}, écrivez à {settings.facilitator_name} "
+        f"({settings.facilitator_email}{phone})."
     )
 
 

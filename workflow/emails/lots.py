@@ -48,6 +48,13 @@ class Lot:
     def hours_target(self) -> int | None:
         return self.hours_override if self.hours_override is not None else self.hours_computed
 
+    def start_passed(self, today: date) -> bool:
+        """Its planned start is behind ``today`` and not recorded: its messages say so rather
+        than speak of a start to come (« Prochaine étape : la réunion de démarrage » two months
+        after it; user trial)."""
+        not_started = (Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value)
+        return self.stage in not_started and self.start_date is not None and self.start_date < today
+
 
 @dataclass(frozen=True)
 class Party:

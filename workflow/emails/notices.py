@@ -358,6 +358,7 @@ def notice_context(
         "results": None if results is None else results_context(results, lot.hours_target),
         "held_since": held_since,
         "closed_on": closed_on,
+        "start_passed": lot.start_passed(at),
         # A resumption's notice: the suspension its buyer never read (day, reason), set by
         # ``services.notices.milestone_context`` (``resumption_withdrawals``).
         "untold": None,

@@ -23,7 +23,7 @@ from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
 from workflow.emails.links import DeclarationLink, links_context, sample_links
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
-from workflow.emails.phrases import month_phrase, months_phrase
+from workflow.emails.phrases import month_phrase, months_phrase, months_said
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT, PARTIES
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def welcome_context(
     links: Sequence[DeclarationLink] = (),
     joined: date | None = None,
     called: Mapping[date, date] | None = None,
+    today: date | None = None,
 ) -> dict[str, Any]:
     """``howto`` is the ``declaration_howto`` of this company's first months
     (``services.declaration_howto.declaration_material``). ``due_dates`` and ``catch_up``
@@ -122,6 +123,9 @@ def welcome_context(
         "first_call": None if works else first_call_context(schedule, catch_up),
         "works": works,
         "suspended": lot.stage == Stage.SUSPENDED.value,
+        # Its planned start behind the day it is written: the company is asked whether the
+        # works began, not to fix a start meeting (``today``: None, the sample's award day).
+        "start_passed": today is not None and lot.start_passed(today),
         "company": {"name": party.company},
         "correspondent": {"name": correspondent.name, "email": correspondent.email},
         "role": party.role_label,
@@ -149,15 +153,20 @@ def award_corrected_context(
     changes: Sequence[tuple[str, str, str]],
     *,
     since_welcome: bool = True,
+    no_longer_asked: Sequence[date] = (),
 ) -> dict[str, Any]:
     """The welcome's context as it would be written now (``welcome_context``), with what
     changed for the company (what, before, after): the corrected award's short email.
     ``since_welcome``: the « before » is what its welcome said; else what the email of an
-    earlier correction said (the last one that left)."""
+    earlier correction said (the last one that left). ``no_longer_asked``: the months that email
+    asked that the start, moved later, leaves before it."""
     return {
         **welcome,
         "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
         "since_welcome": since_welcome,
+        "no_longer_asked": None
+        if not no_longer_asked
+        else {"months": len(no_longer_asked), "said": months_said(no_longer_asked)},
     }
 
 
@@ -183,7 +192,9 @@ def sample(kind: str, settings: Settings) -> Sample:
     if kind == CORRECTED_KIND:
         # Corrected after the welcome left: the start put back a fortnight.
         context = award_corrected_context(
-            context, [("Démarrage", "16 février 2026", "2 mars 2026")]
+            context,
+            [("Démarrage", "16 février 2026", "2 mars 2026")],
+            no_longer_asked=[date(2026, 2, 1)],
         )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

@@ -49,7 +49,8 @@ from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import AddressRefused, parse_recipients
 from workflow.adapters.orm import Clause, ClauseHistory, Company, OutboxMessage
-from workflow.adapters.templates import french_month, remembered_date
+from workflow.adapters.templates import french_month, read_french_date, remembered_date
+from workflow.domain.calendar import month_start, months_between
 from workflow.domain.events import AwardChange, AwardCorrected
 from workflow.emails.award_removed import KIND as REMOVED_KIND
 from workflow.emails.award_removed import award_removed_context
@@ -237,6 +238,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     context,
                     [(c.what, c.before, c.after) for c in net],
                     since_welcome=last.kind == WELCOME_KIND,
+                    no_longer_asked=no_longer_asked(net, party.first_month),
                 ),
                 declared_months_of(session, clause.id, company.id),
                 party.last_month,
@@ -255,6 +257,22 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             f"part à sa place, de ce que disait {told_by} à l'attribution à jour "
             f"({_said(net)}).",
         )
+
+
+def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:
+    """The months the company's last email asked of it that a start moved later leaves before
+    the start: never called nor declared (``apply_award`` refuses to move the start past such a
+    month), their links void. The email says they are no longer asked (user trial: it listed
+    the start's change, then « Le reste de mon message d'accueil reste valable » while January
+    and February, given with dates and links in the welcome, were asked no more). Pure."""
+    start = next((c for c in changes if c.what == "Démarrage"), None)
+    if start is None:
+        return []
+    was, now = read_french_date(start.before), read_french_date(start.after)
+    if was is None or now is None or month_start(now) <= month_start(was):
+        return []
+    first = max(month_start(was), joined) if joined is not None else month_start(was)
+    return [m for m in months_between(first, month_start(now)) if m < month_start(now)]
 
 
 def awaited_only(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -52,14 +52,21 @@ def month_links(
     company_id: int,
     months: Iterable[date],
     now: datetime,
+    due_dates: Mapping[date, date] | None = None,
 ) -> list[DeclarationLink]:
     """One link per month, valid ``link_days`` from the email's day or, for a month due later,
     from its due date (``domain.declaration_links.expiry``): a welcome's link for a month due in
-    three months lasts as long after that date as the month's call would have it."""
+    three months lasts as long after that date as the month's call would have it. ``due_dates``:
+    the dates the email gives, when its ladders are not armed yet (a welcome before the start:
+    the months of a catch-up share its due date, and so their links one last day, where the
+    schedule's would expire a month apart)."""
     key = link_key(session, settings, now)
     today = local_date(now, settings.zone)
     wanted = sorted(set(months))
-    due = month_due_dates(session, settings, clause_id, company_id, wanted)
+    due = {
+        **month_due_dates(session, settings, clause_id, company_id, wanted),
+        **{m: d for m, d in (due_dates or {}).items() if m in wanted},
+    }
     links = []
     for month in wanted:
         expires_on = expiry(today, settings.link_days, due[month])

@@ -1620,9 +1620,12 @@ def welcome_message(
         howto=material.howto,
         due_dates=due_dates,
         catch_up=catch_up,
-        links=month_links(session, settings, clause.id, party.company_id, months, at),
+        links=month_links(
+            session, settings, clause.id, party.company_id, months, at, due_dates=due_dates
+        ),
         joined=party.first_month,
         called=called,
+        today=local_day(at, zone),
     )
     return context, material.attachments
 

@@ -1,0 +1,182 @@
+"""A start corrected later after the welcome left: the company reads which months it is asked no
+more, and their links say so in its words (user trial, 7 December 2026: corrected from 5 January
+to 1 March, the short email listed « Démarrage : 5 janvier 2027 → 1er mars 2027 » then « Le reste
+de mon message d'accueil reste valable » while January and February, given with dates and links
+in the welcome, were no longer asked; January's link showed « À déclarer au plus tard le mercredi
+10 février 2027 » above « Le mois de janvier 2027 précède le démarrage de la clause n° 3
+(01/03/2027) »). March's link, once the start is recorded, gives the form.
+
+Through the real services and the real ASGI application, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.conftest import Clock, make_settings
+from tests.integration._ladders import Lot, make_lot
+from tests.integration.test_award_during_works_g import parties_of
+from tests.integration.test_clause_corrections import all_left
+from tests.integration.test_declaration_link_validity_closed_lots import page_text
+from tests.integration.test_welcome_promise import paris
+from tests.text import squash
+from workflow.adapters.orm import Declaration, OutboxMessage
+from workflow.app.clauses import advance_clause
+from workflow.bootstrap import App
+from workflow.domain.stages import ClauseEvent
+from workflow.entrypoints.web.site import create_site
+from workflow.services.clauses import apply_award
+from workflow.settings import Settings
+
+FORM = "Vérifier la déclaration"
+END = date(2027, 9, 30)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+def correct_start(app: App, lot: Lot, start: date, at: datetime) -> None:
+    parties = parties_of(app, lot)
+    with app.transaction() as session:
+        apply_award(
+            session,
+            lot.clause_id,
+            parties=parties,
+            start_date=start,
+            planned_end_date=END,
+            actor="Camille",
+            now=at,
+            publish=app.publish,
+            zone=app.settings.zone,
+        )
+
+
+def bodies(app: App, kind: str) -> list[str]:
+    with app.transaction() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage.body_text)
+                .where(OutboxMessage.kind == kind)
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def link_paths(body: str) -> dict[str, str]:
+    """The links of an email, by the month they are written beside (« - janvier 2027 : URL »)."""
+    found = re.findall(r"- ([a-zéû]+ 20\d\d) : (https?://\S+/declarer/\S+)", body)
+    return {month: urlparse(url).path for month, url in found}
+
+
+def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links_agree(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    awarded = paris(date(2027, 3, 31), 20)
+    clock.set(awarded)
+    lot = make_lot(app, start=date(2027, 1, 5), end=END, at=awarded, started=False)
+    all_left(app)
+    (welcome,) = bodies(app, "company_welcome")
+    links = link_paths(welcome)
+    assert sorted(links) == ["février 2027", "janvier 2027", "mars 2027"], welcome
+    # One call asks the three months, with one due date: their links last alike (January's and
+    # February's expired on 31 May, March's on 11 June, counted from the schedule's dates).
+    assert len({path.split(".")[3] for path in links.values()}) == 1, links
+
+    corrected_at = paris(date(2027, 4, 1), 10)
+    clock.set(corrected_at)
+    correct_start(app, lot, date(2027, 3, 1), corrected_at)
+    (corrected,) = bodies(app, "company_award_corrected")
+    text = squash(corrected)
+    assert "- Démarrage : 5 janvier 2027 → 1er mars 2027" in corrected, corrected
+    assert (
+        "Janvier et février 2027, que mon message d'accueil vous demandait, ne vous sont plus "
+        "demandés : ils précèdent le démarrage de l'exécution, désormais fixé au 1er mars 2027. "
+        "Vous n'avez rien à déclarer pour ces mois, et leurs liens de déclaration ne servent plus."
+    ) in text, text
+    # Its own dates and links are March's and after, never January's or February's.
+    assert sorted(link_paths(corrected)) == ["mars 2027"], corrected
+    assert not re.search(r"^\s+(janvier|février) 2027 ", corrected, re.M), corrected
+
+    client = TestClient(create_site(app))
+    contact = f"écrivez à {settings.facilitator_name} ({settings.facilitator_email}"
+    for month in ("janvier 2027", "février 2027"):
+        page = page_text(client.get(links[month]))
+        assert (
+            f"{month.capitalize()} ne vous est plus demandé : le démarrage de l'exécution du lot "
+            "1 « Gros œuvre » (marché "
+        ) in page and (
+            "est fixé au 1er mars 2027, et le premier mois à déclarer est mars 2027. Vous n'avez "
+            f"rien à déclarer pour {month}. Si votre entreprise a travaillé sur ce lot en "
+            f"{month}, {contact}"
+        ) in page, page
+        assert "au plus tard le" not in page and "précède" not in page, page
+        assert FORM not in page and "pas encore enregistré" not in page, page
+
+    # The start recorded: March's link (the welcome's, as the correction's) gives the form;
+    # January's still says it is asked no more.
+    advance_clause(app, lot.clause_id, ClauseEvent.START, reason=None)
+    march = page_text(client.get(links["mars 2027"]))
+    assert FORM in march and "À déclarer au plus tard le" in march, march
+    january = page_text(client.get(links["janvier 2027"]))
+    assert "Janvier 2027 ne vous est plus demandé" in january and FORM not in january, january
+    with app.transaction() as session:
+        assert session.scalars(select(Declaration.id)).all() == []
+
+
+def test_a_start_moved_earlier_asks_no_month_no_more(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    awarded = paris(date(2027, 1, 20), 10)
+    clock.set(awarded)
+    lot = make_lot(app, start=date(2027, 3, 1), end=END, at=awarded, started=False)
+    all_left(app)
+    corrected_at = paris(date(2027, 1, 25), 10)
+    clock.set(corrected_at)
+    correct_start(app, lot, date(2027, 2, 1), corrected_at)
+    (corrected,) = bodies(app, "company_award_corrected")
+    assert "- Démarrage : 1er mars 2027 → 1er février 2027" in corrected, corrected
+    assert "plus demandé" not in corrected and "ne servent plus" not in corrected, corrected
+
+
+def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    """The welcome and the buyer's award notice of a lot whose planned start is behind the day
+    of the award, its start not recorded, ask whether the works began; they no longer propose
+    a start meeting nor announce « le début de l'exécution » as to come (user trial). A start
+    still ahead keeps the meeting."""
+    awarded = paris(date(2027, 3, 31), 20)
+    clock.set(awarded)
+    make_lot(app, start=date(2027, 1, 5), end=END, at=awarded, started=False)
+    (welcome,) = [squash(b) for b in bodies(app, "company_welcome")]
+    assert (
+        "Les travaux devaient démarrer le 5 janvier 2027 : s'ils ont commencé, répondez à ce "
+        "message pour me le confirmer, avec leur date de démarrage si elle diffère. "
+        "J'enregistrerai le démarrage, et mon appel à déclarer suivra."
+    ) in welcome, welcome
+    assert "réunion de démarrage" not in welcome, welcome
+    (notice,) = [squash(b) for b in bodies(app, "notice_awarded")]
+    assert (
+        "Le démarrage prévu le 5 janvier 2027 est passé sans avoir été enregistré : si "
+        "l'exécution a commencé, indiquez-moi sa date de démarrage. Je l'enregistrerai, les "
+        "entreprises seront alors appelées à déclarer les mois écoulés, et je vous en informerai."
+    ) in notice, notice
+    assert "réunion de démarrage" not in notice and "dont je vous informerai" not in notice
+
+    ahead = paris(date(2027, 3, 31), 21)
+    clock.set(ahead)
+    make_lot(app, start=date(2027, 4, 1), end=END, at=ahead, started=False)
+    welcomes = [squash(b) for b in bodies(app, "company_welcome")]
+    notices = [squash(b) for b in bodies(app, "notice_awarded")]
+    assert "Je vous propose de fixer ensemble la réunion de démarrage" in welcomes[-1]
+    assert "devaient démarrer" not in welcomes[-1]
+    assert "Prochaine étape : la réunion de démarrage" in notices[-1], notices[-1]
