@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from workflow.adapters.dialects import insert_ignoring
@@ -137,23 +137,36 @@ def newer_link(
     read from the emails as sent, the links they really carried. The company that follows an
     old link learns which email to open (user trial, 7 December 2026: the page only said
     « le prochain courriel … vous donnera un nouveau lien », one had already)."""
-    found: NewerLink | None = None
-    for company_id in sorted(set(company_ids)):
-        payload = f"{clause_id}.{company_id}.{month:%Y%m}."
-        carried = re.compile(re.escape(DECLARATION_PATH + payload) + r"(\d{8})\.")
-        rows = session.execute(
-            select(OutboxMessage.subject, OutboxMessage.sent_at, OutboxMessage.body_text).where(
-                OutboxMessage.clause_id == clause_id,
-                OutboxMessage.state == OutboxState.SENT.value,
-                OutboxMessage.body_text.contains(DECLARATION_PATH + payload, autoescape=True),
-            )
+    payloads = [
+        f"{clause_id}.{company_id}.{month:%Y%m}." for company_id in sorted(set(company_ids))
+    ]
+    if not payloads:
+        return None
+    # One read for the company and the ones merged into it, each link's expiry read from it.
+    carried = re.compile(
+        "(?:" + "|".join(re.escape(DECLARATION_PATH + p) for p in payloads) + r")(\d{8})\."
+    )
+    rows = session.execute(
+        select(OutboxMessage.subject, OutboxMessage.sent_at, OutboxMessage.body_text)
+        .where(
+            OutboxMessage.clause_id == clause_id,
+            OutboxMessage.state == OutboxState.SENT.value,
+            or_(
+                *(
+                    OutboxMessage.body_text.contains(DECLARATION_PATH + p, autoescape=True)
+                    for p in payloads
+                )
+            ),
         )
-        for subject, sent_at, body in rows:
-            for expires in carried.findall(body or ""):
-                expires_on = date(int(expires[:4]), int(expires[4:6]), int(expires[6:]))
-                if expires_on < today or sent_at is None:
-                    continue
-                if found is None or expires_on > found.expires_on:
-                    sent_on = local_date(sent_at, settings.zone)
-                    found = NewerLink(subject, sent_on, expires_on)
+        # The earliest of equal links named: the same page whatever the database's order.
+        .order_by(OutboxMessage.id)
+    )
+    found: NewerLink | None = None
+    for subject, sent_at, body in rows:
+        for expires in carried.findall(body or ""):
+            expires_on = date(int(expires[:4]), int(expires[4:6]), int(expires[6:]))
+            if expires_on < today or sent_at is None:
+                continue
+            if found is None or expires_on > found.expires_on:
+                found = NewerLink(subject, local_date(sent_at, settings.zone), expires_on)
     return found
