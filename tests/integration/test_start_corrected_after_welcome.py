@@ -164,6 +164,12 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
         "J'enregistrerai le démarrage, et mon appel à déclarer suivra."
     ) in welcome, welcome
     assert "réunion de démarrage" not in welcome, welcome
+    # Written on 31 March at 20:00: March is not over yet (it said « Les mois de janvier, de
+    # février et de mars 2027 sont déjà terminés »).
+    assert (
+        "Les mois de janvier et de février 2027 sont déjà terminés, et celui de mars 2027 "
+        "s'achève le 31 mars 2027 : je vous les demanderai dans un seul appel à déclarer"
+    ) in welcome, welcome
     (notice,) = [squash(b) for b in bodies(app, "notice_awarded")]
     assert (
         "Le démarrage prévu le 5 janvier 2027 est passé sans avoir été enregistré : si "

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from workflow.adapters.templates import french_date
 from workflow.domain.calendar import CatchUp, add_months, due_date, first_working_day, month_start
 from workflow.domain.declaration_links import expiry
 from workflow.domain.stages import Stage
@@ -76,6 +77,30 @@ def first_call_context(
     }
 
 
+def months_ended_said(months: Sequence[date], today: date | None) -> str:
+    """« Les mois de janvier et de février 2027 sont déjà terminés », or, the last of them the
+    month of ``today`` (a welcome written on 20 or 31 March for a call on 1 April), « …, et celui
+    de mars 2027 s'achève le 31 mars 2027 »: it said « sont déjà terminés » of March on the 20th.
+    ``today`` None: the sample's award day, long before. Pure."""
+    current = month_start(today) if today is not None else None
+    past = [m for m in sorted(months) if current is None or m < current]
+    ending = [m for m in months if current is not None and m >= current]
+    if not ending:
+        many = len(past) > 1
+        return f"{'Les mois' if many else 'Le mois'} {months_phrase(past)} " + (
+            "sont déjà terminés" if many else "est déjà terminé"
+        )
+    last_day = add_months(ending[0], 1) - timedelta(days=1)
+    ends = f"s'achève le {french_date(last_day)}"
+    if not past:
+        return f"Le mois {month_phrase(ending[0])} {ends}"
+    many = len(past) > 1
+    done = f"{'Les mois' if many else 'Le mois'} {months_phrase(past)} " + (
+        "sont déjà terminés" if many else "est déjà terminé"
+    )
+    return f"{done}, et celui {month_phrase(ending[0])} {ends}"
+
+
 def welcome_context(
     lot: Lot,
     parties: Sequence[Party],
@@ -115,12 +140,15 @@ def welcome_context(
             for row in schedule_context(lot, due_day)
             if joined is None or row["month"] >= joined
         ]
+    first_call = None if works else first_call_context(schedule, catch_up)
+    if first_call is not None:
+        first_call["ended_said"] = months_ended_said(first_call["months"], today)
     return {
         "clause": lot_context(lot),
         # Not started: every date of the first call holds only if the start is recorded in time,
         # and the templates say so; started, the ladder's dates are facts.
         "started": lot.stage not in NOT_STARTED,
-        "first_call": None if works else first_call_context(schedule, catch_up),
+        "first_call": first_call,
         "works": works,
         "suspended": lot.stage == Stage.SUSPENDED.value,
         # Its planned start behind the day it is written: the company is asked whether the
@@ -138,6 +166,7 @@ def welcome_context(
         else {
             "months": list(catch_up.months),
             "month_phrase": months_phrase(catch_up.months),
+            "ended_said": months_ended_said(catch_up.months, today),
             "call_on": catch_up.call_on,
             "due_on": catch_up.due_on,
         },
