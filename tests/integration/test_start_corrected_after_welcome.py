@@ -128,6 +128,20 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
     assert FORM in march and "À déclarer au plus tard le" in march, march
     january = page_text(client.get(links["janvier 2027"]))
     assert "Janvier 2027 ne vous est plus demandé" in january and FORM not in january, january
+    # Expired (60 days after its due date), January's link still says it is asked no more,
+    # never « répondez au courriel reçu avec votre tableau » for a month no one asks.
+    clock.set(paris(date(2027, 7, 1), 10))
+    expired = page_text(client.get(links["janvier 2027"]))
+    assert "Lien expiré" in expired, expired
+    assert (
+        "Janvier 2027 ne vous est plus demandé : le démarrage de l'exécution du lot 1 « Gros "
+        "œuvre » (marché "
+    ) in expired and (
+        "est fixé au 1er mars 2027, et le premier mois à déclarer est mars 2027. Vous n'avez "
+        "rien à déclarer pour janvier 2027, et aucun nouveau lien ne vous sera envoyé pour ce "
+        "mois."
+    ) in expired, expired
+    assert "votre tableau" not in expired, expired
     with app.transaction() as session:
         assert session.scalars(select(Declaration.id)).all() == []
 

@@ -203,6 +203,9 @@ class ExpiredFollow(StrEnum):
     STOPPED = "stopped"
     #: The lot's execution ended before the month: the month is not asked, no link will come.
     RELEASED = "released"
+    #: The month comes before the lot's start (corrected later since the link was sent): not
+    #: asked, no link will come.
+    BEFORE_START = "before_start"
     #: A call or a reminder of the month is still to leave for the company: it brings a link.
     REMINDER = "reminder"
     #: No email of the service will bring one: the facilitator can.
@@ -225,6 +228,8 @@ class ExpiredLink:
     over: str | None = None
     #: The lot's end of execution, for a released month.
     ended_on: date | None = None
+    #: The lot's start, for a month before it.
+    starts_on: date | None = None
     #: For a declared month: the day its latest version was recorded (local), and whether it
     #: was a correction.
     recorded_on: date | None = None
@@ -276,6 +281,11 @@ def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> Exp
     ended_on = _released_by(clause, scope.month)
     if ended_on is not None:
         return ExpiredLink(scope.month, ExpiredFollow.RELEASED, ended_on=ended_on, **facts)
+    start = clause.start_date
+    if start is not None and scope.month < month_start(start):
+        # Not asked since the start was corrected: « répondez au courriel reçu avec votre
+        # tableau » would invite it to declare a month no one asks of it.
+        return ExpiredLink(scope.month, ExpiredFollow.BEFORE_START, starts_on=start, **facts)
     to_come = session.scalar(
         select(DeclarationLadder.id).where(
             DeclarationLadder.clause_id == clause.id,
