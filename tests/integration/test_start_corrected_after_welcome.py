@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,6 +26,7 @@ from tests.integration._ladders import Lot, make_lot
 from tests.integration.test_award_during_works_g import parties_of
 from tests.integration.test_clause_corrections import all_left
 from tests.integration.test_declaration_link_validity_closed_lots import page_text
+from tests.integration.test_online_declaration_catch_up import attached_csv, filled, hidden_lines
 from tests.integration.test_welcome_promise import paris
 from tests.text import squash
 from workflow.adapters.orm import Declaration, OutboxMessage
@@ -32,6 +34,7 @@ from workflow.app.clauses import advance_clause
 from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
 from workflow.entrypoints.web.site import create_site
+from workflow.errors import InputRefused
 from workflow.services.clauses import apply_award
 from workflow.settings import Settings
 
@@ -128,6 +131,42 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
     assert FORM in march and "À déclarer au plus tard le" in march, march
     january = page_text(client.get(links["janvier 2027"]))
     assert "Janvier 2027 ne vous est plus demandé" in january and FORM not in january, january
+    # The company follows the correction: it fills the template attached to it (the welcome's
+    # covered January and February too, and a file naming them was refused whole) and sends it
+    # from March's link: March is recorded.
+    with app.transaction() as session:
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "company_award_corrected")
+        ).one()
+        session.expunge(message)
+    name, rows, encoding = attached_csv(app, message)
+    assert name.endswith("-2027-03.csv"), name
+    assert (
+        f"au choix « {name} » (CSV pour Excel) ou « {name.removesuffix('.csv')}.xlsx » (classeur "
+        "Excel), couvre mars 2027 : il remplace celui de mon message d'accueil, à ne plus utiliser."
+    ) in text, text
+    data = filled(rows, encoding, {"03/2027": [("P-0042", "80")]})
+    shown = client.post(
+        f"{links['mars 2027']}/fichier", files={"fichier": (name, data, "text/csv")}
+    )
+    assert shown.status_code == 200, page_text(shown)
+    done = client.post(links["mars 2027"], data={**hidden_lines(shown.text), "action": "confirmer"})
+    assert done.status_code == 200, page_text(done)
+    with app.transaction() as session:
+        assert session.execute(select(Declaration.month, Declaration.total_hours)).all() == [
+            (date(2027, 3, 1), Decimal("80"))
+        ]
+
+    # Hours declared for March: the start may not move after it, and the refusal says why
+    # (it advised recording the months before at zero hours, « si personne n'a travaillé »).
+    with pytest.raises(InputRefused) as moved:
+        correct_start(app, lot, date(2027, 4, 1), paris(date(2027, 4, 6), 10))
+    assert moved.value.message == (
+        "Démarrage : le 01/04/2027 est après mars 2027, mois pour lequel Bâtiments Test a "
+        "déclaré 80\u00a0h d'insertion sur le lot : les travaux avaient donc commencé. Gardez un "
+        "démarrage en mars 2027 au plus tard."
+    ), moved.value.message
+
     # Expired (60 days after its due date), January's link still says it is asked no more,
     # never « répondez au courriel reçu avec votre tableau » for a month no one asks.
     clock.set(paris(date(2027, 7, 1), 10))
@@ -142,8 +181,6 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
         "mois."
     ) in expired, expired
     assert "votre tableau" not in expired, expired
-    with app.transaction() as session:
-        assert session.scalars(select(Declaration.id)).all() == []
 
 
 def test_a_start_moved_earlier_asks_no_month_no_more(

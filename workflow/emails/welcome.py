@@ -183,12 +183,16 @@ def award_corrected_context(
     *,
     since_welcome: bool = True,
     no_longer_asked: Sequence[date] = (),
+    template_attached: bool = False,
 ) -> dict[str, Any]:
     """The welcome's context as it would be written now (``welcome_context``), with what
     changed for the company (what, before, after): the corrected award's short email.
     ``since_welcome``: the « before » is what its welcome said; else what the email of an
     earlier correction said (the last one that left). ``no_longer_asked``: the months that email
-    asked that the start, moved later, leaves before it."""
+    asked that the start, moved later, leaves before it. ``template_attached``: the declaration
+    template of its first months (``declaration_howto``) goes with it, replacing the one the
+    earlier email carried."""
+    howto_months = [row["month"] for row in welcome["declaration_howto"]["months"]]
     return {
         **welcome,
         "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
@@ -196,6 +200,9 @@ def award_corrected_context(
         "no_longer_asked": None
         if not no_longer_asked
         else {"months": len(no_longer_asked), "said": months_said(no_longer_asked)},
+        "template": {"months": months_said(howto_months)}
+        if template_attached and howto_months
+        else None,
     }
 
 
@@ -224,6 +231,7 @@ def sample(kind: str, settings: Settings) -> Sample:
             context,
             [("Démarrage", "16 février 2026", "2 mars 2026")],
             no_longer_asked=[date(2026, 2, 1)],
+            template_attached=True,
         )
     return Sample((HOLDER_CORRESPONDENT,), context)
 

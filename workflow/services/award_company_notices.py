@@ -227,6 +227,9 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                 "écrire.",
             )
             continue
+        # A start moved changes the months the welcome's template covers: filled and sent, it
+        # was refused whole for a month no longer asked (user trial). The new one goes with it.
+        template = attachments if any(c.what == "Démarrage" for c in net) else []
         queue_email(
             session,
             app.renderer,
@@ -239,12 +242,14 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     [(c.what, c.before, c.after) for c in net],
                     since_welcome=last.kind == WELCOME_KIND,
                     no_longer_asked=no_longer_asked(net, party.first_month),
+                    template_attached=bool(template),
                 ),
                 declared_months_of(session, clause.id, company.id),
                 party.last_month,
             ),
             now=event.at,
             clause_id=clause.id,
+            attachments=template,
         )
         told_by = (
             "l'accueil parti"

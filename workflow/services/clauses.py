@@ -828,6 +828,31 @@ def _check_works_correction(
             if found is None:
                 continue
             month, company = found
+            worked = (
+                session.execute(
+                    select(Declaration.month, Company.name, Declaration.total_hours)
+                    .join(Company, Company.id == Declaration.company_id)
+                    .where(
+                        Declaration.clause_id == clause.id,
+                        Declaration.month < start,
+                        Declaration.total_hours > 0,
+                    )
+                    .order_by(Declaration.month.desc(), Company.name)
+                    .limit(1)
+                ).first()
+                if start > before
+                else None
+            )
+            if worked is not None:
+                # Hours declared before the new start: the works began by then, and recording
+                # those months at zero (the advice below) is no way out (user trial).
+                last, name, hours = worked
+                raise InputRefused(
+                    f"Démarrage : le {start_date:%d/%m/%Y} est après {french_month(last)}, mois "
+                    f"pour lequel {name} a déclaré {french_hours(hours)} d'insertion sur le lot : "
+                    f"les travaux avaient donc commencé. Gardez un démarrage en "
+                    f"{french_month(last)} au plus tard."
+                )
             if start > before:
                 # What the facilitator can do (user trial: the refusal left a wrong start with
                 # no way out): the months asked stay asked, a month nobody worked is recorded

@@ -656,7 +656,11 @@ def lot_set(
 @clause_argument
 @click.argument("end_text", metavar="FIN_PREVUE")
 @click.option(
-    "--reason", required=True, help="Raison (avenant n° …), gardée à l'historique de la clause."
+    "--reason",
+    required=True,
+    help="Raison (avenant n° …), gardée à l'historique de la clause et écrite telle quelle au "
+    "donneur d'ordre et aux entreprises du lot dans l'avis de la nouvelle fin prévue "
+    "(« Motif indiqué : … »).",
 )
 @actor_option
 @json_option

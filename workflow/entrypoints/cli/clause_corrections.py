@@ -120,7 +120,12 @@ def declaration_cancel(
 
 @clause_group.command("reopen")
 @click.argument("clause", metavar="CLAUSE")
-@click.option("--reason", required=True, help="Pourquoi la rouvrir, gardé à l'historique.")
+@click.option(
+    "--reason",
+    required=True,
+    help="Pourquoi la rouvrir, gardé à l'historique et écrit tel quel au donneur d'ordre dans "
+    "l'avis de réouverture (« Motif indiqué : … »).",
+)
 @actor_option
 @json_option
 @handle_errors

@@ -474,7 +474,13 @@ def _termination_json(found: Termination | None) -> dict[str, Any] | None:
 @clause_group.command("advance")
 @clause_argument
 @click.argument("event_name", metavar="EVENEMENT")
-@click.option("--reason", default=None, help="Motif inscrit à l'historique.")
+@click.option(
+    "--reason",
+    default=None,
+    help="Motif inscrit à l'historique ; pour une suspension ou un abandon, il est aussi écrit "
+    "tel quel au donneur d'ordre (« Motif indiqué : … »), et, pour une suspension, aux "
+    "entreprises du lot.",
+)
 @click.option(
     "--end-date",
     default=None,
