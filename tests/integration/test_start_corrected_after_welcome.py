@@ -196,6 +196,10 @@ def test_a_start_moved_earlier_asks_no_month_no_more(
     (corrected,) = bodies(app, "company_award_corrected")
     assert "- Démarrage : 1er mars 2027 → 1er février 2027" in corrected, corrected
     assert "plus demandé" not in corrected and "ne servent plus" not in corrected, corrected
+    # The buyer's notice speaks of companies newly bound only when there is one.
+    (notice,) = bodies(app, "notice_award_corrected")
+    assert "- Démarrage : 1er mars 2027 → 1er février 2027" in notice, notice
+    assert "nouvellement attributaire" not in notice, notice
 
 
 def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
