@@ -364,7 +364,7 @@ def test_a_company_awarded_not_started_is_told_its_welcomes_calendar_changed(
     text = squash(cut.body_text)
     assert (
         "Les mois de mai et de juin 2027, après la nouvelle fin prévue, ne vous seront pas "
-        "demandés, contrairement au calendrier de mon courriel d'accueil" in text
+        "demandés, contrairement au calendrier que je vous avais donné" in text
     )
     said = re.search(r"celle d'avril 2027, à envoyer au plus tard le (\S+ \S+ \d{4})", text)
     assert said is not None and _day(said.group(1)) == welcomed[date(2027, 4, 1)]
@@ -375,5 +375,5 @@ def test_a_company_awarded_not_started_is_told_its_welcomes_calendar_changed(
     assert {m: added[m] for m in (date(2027, 5, 1), date(2027, 6, 1))} == {
         m: welcomed[m] for m in (date(2027, 5, 1), date(2027, 6, 1))
     }
-    assert "Ces dates complètent le calendrier de mon courriel d'accueil." in extended.body_text
+    assert "Ces dates complètent le calendrier que je vous ai donné." in extended.body_text
     assert verify_database(app).findings == ()
