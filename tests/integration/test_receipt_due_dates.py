@@ -84,7 +84,9 @@ def test_a_late_start_s_notice_announces_the_catch_up_call_s_due_date(app: App) 
     ladder_pass(app, utc(2026, 4, 21, 7))
     called = {lad.month: lad.due_on for lad in ladders(app) if lad.clause_id == lot.clause_id}
     assert called[JANUARY] > date(2026, 4, 21)
+    # January, February and March are asked by one call, with one due date: said of all three.
+    assert called[JANUARY] == called[FEBRUARY] == called[MARCH]
     assert (
-        f"La première déclaration, pour janvier 2026, est attendue le "
-        f"{french_date(called[JANUARY])}." in squash(notice)
-    )
+        "Les premières déclarations, pour janvier, février et mars 2026, sont demandées ensemble "
+        f"et attendues le {french_date(called[JANUARY])}." in squash(notice)
+    ), squash(notice)

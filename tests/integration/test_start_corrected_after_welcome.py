@@ -29,7 +29,7 @@ from tests.integration.test_declaration_link_validity_closed_lots import page_te
 from tests.integration.test_online_declaration_catch_up import attached_csv, filled, hidden_lines
 from tests.integration.test_welcome_promise import paris
 from tests.text import squash
-from workflow.adapters.orm import Declaration, OutboxMessage
+from workflow.adapters.orm import Declaration, OutboxAttachment, OutboxMessage
 from workflow.app.clauses import advance_clause
 from workflow.bootstrap import App
 from workflow.domain.stages import ClauseEvent
@@ -103,7 +103,8 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
     assert (
         "Janvier et février 2027, que mon message d'accueil vous demandait, ne vous sont plus "
         "demandés : ils précèdent le démarrage de l'exécution, désormais fixé au 1er mars 2027. "
-        "Vous n'avez rien à déclarer pour ces mois, et leurs liens de déclaration ne servent plus."
+        "Vous n'avez rien à déclarer pour ces mois, et les liens de déclaration que vous avez pu "
+        "recevoir pour ces mois ne servent plus."
     ) in text, text
     # Its own dates and links are March's and after, never January's or February's.
     assert sorted(link_paths(corrected)) == ["mars 2027"], corrected
@@ -143,7 +144,7 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
     assert name.endswith("-2027-03.csv"), name
     assert (
         f"au choix « {name} » (CSV pour Excel) ou « {name.removesuffix('.csv')}.xlsx » (classeur "
-        "Excel), couvre mars 2027 : il remplace celui de mon message d'accueil, à ne plus utiliser."
+        "Excel), couvre mars 2027 : il remplace celui que je vous avais envoyé, à ne plus utiliser."
     ) in text, text
     data = filled(rows, encoding, {"03/2027": [("P-0042", "80")]})
     shown = client.post(
@@ -211,7 +212,7 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
     still ahead keeps the meeting."""
     awarded = paris(date(2027, 3, 31), 20)
     clock.set(awarded)
-    make_lot(app, start=date(2027, 1, 5), end=END, at=awarded, started=False)
+    late = make_lot(app, start=date(2027, 1, 5), end=END, at=awarded, started=False)
     (welcome,) = [squash(b) for b in bodies(app, "company_welcome")]
     assert (
         "Les travaux devaient démarrer le 5 janvier 2027 : s'ils ont commencé, répondez à ce "
@@ -229,7 +230,8 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
     assert (
         "Le démarrage prévu le 5 janvier 2027 est passé sans avoir été enregistré : si "
         "l'exécution a commencé, indiquez-moi sa date de démarrage. Je l'enregistrerai, les "
-        "entreprises seront alors appelées à déclarer les mois écoulés, et je vous en informerai."
+        "entreprises seront alors appelées à déclarer leurs heures depuis ce démarrage, et je "
+        "vous en informerai."
     ) in notice, notice
     assert "réunion de démarrage" not in notice and "dont je vous informerai" not in notice
 
@@ -241,3 +243,59 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
     assert "Je vous propose de fixer ensemble la réunion de démarrage" in welcomes[-1]
     assert "devaient démarrer" not in welcomes[-1]
     assert "Prochaine étape : la réunion de démarrage" in notices[-1], notices[-1]
+
+    # Its start recorded the next morning: the buyer reads that the three months are asked
+    # together, due the same day (it named January alone).
+    clock.set(paris(date(2027, 4, 1), 10))
+    advance_clause(app, late.clause_id, ClauseEvent.START, reason=None)
+    (started,) = [squash(b) for b in bodies(app, "notice_execution_started")]
+    assert (
+        "Les premières déclarations, pour janvier, février et mars 2027, sont demandées ensemble "
+        "et attendues le 13 avril 2027."
+    ) in started, started
+
+
+def test_a_start_moved_within_its_month_keeps_the_template_and_asks_every_month(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    """Moved from 1 to 20 February after the welcome left: the months and the template the
+    company holds still serve; no template is sent again, none is said « à ne plus utiliser »
+    (review)."""
+    awarded = paris(date(2027, 1, 20), 10)
+    clock.set(awarded)
+    lot = make_lot(app, start=date(2027, 2, 1), end=END, at=awarded, started=False)
+    all_left(app)
+    corrected_at = paris(date(2027, 1, 25), 10)
+    clock.set(corrected_at)
+    correct_start(app, lot, date(2027, 2, 20), corrected_at)
+    with app.transaction() as session:
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "company_award_corrected")
+        ).one()
+        session.expunge(message)
+    assert "- Démarrage : 1er février 2027 → 20 février 2027" in message.body_text
+    assert "à ne plus utiliser" not in message.body_text and "plus demandé" not in message.body_text
+    with app.transaction() as session:
+        assert (
+            session.scalars(
+                select(OutboxAttachment.id).where(OutboxAttachment.outbox_id == message.id)
+            ).all()
+            == []
+        )
+
+
+def test_a_start_passed_this_month_is_said_in_the_past_by_the_welcome(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    """Awarded on 10 March, the start planned on 5 March: the welcome no longer says « Si
+    l'exécution démarre comme prévu le 5 mars » beside « Les travaux devaient démarrer le 5 mars »,
+    and the buyer is not told of « mois écoulés » when none is over (review)."""
+    awarded = paris(date(2027, 3, 10), 10)
+    clock.set(awarded)
+    make_lot(app, start=date(2027, 3, 5), end=END, at=awarded, started=False)
+    (welcome,) = [squash(b) for b in bodies(app, "company_welcome")]
+    assert "Si l'exécution a démarré comme prévu le 5 mars 2027, je vous demanderai" in welcome
+    assert "démarre comme prévu" not in welcome, welcome
+    (notice,) = [squash(b) for b in bodies(app, "notice_awarded")]
+    assert "appelées à déclarer leurs heures depuis ce démarrage" in notice, notice
+    assert "mois écoulés" not in notice, notice

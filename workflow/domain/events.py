@@ -111,6 +111,10 @@ class AwardChange:
     after: str
 
 
+#: The « before » of a company newly bound by a corrected award (« non attributaire → titulaire »).
+NOT_BOUND = "non attributaire"
+
+
 @dataclass(frozen=True)
 class AwardCorrected:
     """The award was recorded again with other data: the buyer is told what changed once, the

@@ -16,6 +16,10 @@ from workflow.domain.calendar import due_date, months_between
 from workflow.domain.stages import LABELS, Stage
 from workflow.domain.vocabulary import PARTY_ROLE_LABELS, PartyRole
 
+#: The stages of a lot whose execution has not started: its first call's date is the one the
+#: ladder will give only if the start is recorded in time (``welcome.first_call_context``).
+NOT_STARTED = frozenset({Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value})
+
 
 @dataclass(frozen=True)
 class Lot:
@@ -52,8 +56,7 @@ class Lot:
         """Its planned start is behind ``today`` and not recorded: its messages say so rather
         than speak of a start to come (« Prochaine étape : la réunion de démarrage » two months
         after it; user trial)."""
-        not_started = (Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value)
-        return self.stage in not_started and self.start_date is not None and self.start_date < today
+        return self.stage in NOT_STARTED and self.start_date is not None and self.start_date < today
 
 
 @dataclass(frozen=True)

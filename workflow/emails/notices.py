@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.templates import french_date, french_month
 from workflow.domain.calendar import add_months, month_start, months_between
-from workflow.domain.events import AwardChange
+from workflow.domain.events import NOT_BOUND, AwardChange
 from workflow.domain.stages import ClauseEvent, Stage
 from workflow.emails.end_counts import SAMPLE_COUNTS, declarations_context
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
+from workflow.emails.phrases import months_said
 from workflow.emails.samples import BUYER_CONTACT, LOT, PARTIES
 
 if TYPE_CHECKING:
@@ -347,13 +348,20 @@ def notice_context(
     the scheduled date when the companies were given another); ``closed_on``: the day the clause
     was closed, for a final report written (or written again) once it is: it no longer says the
     clause is still to be closed, nor that a month missing may still be declared."""
+    schedule = schedule_context(lot, due_day, due_dates)
+    # The months the first call asks together (a late start's catch-up): one due date for all,
+    # said of all (the start notice named January alone, due with February and March).
+    first = [row["month"] for row in schedule if row["due_on"] == schedule[0]["due_on"]]
     context: dict[str, Any] = {
         "clause": lot_context(lot),
         "buyer": {"name": lot.buyer},
         "at": at,
         "reason": reason,
         "parties": parties_context(parties),
-        "schedule": schedule_context(lot, due_day, due_dates),
+        "schedule": schedule,
+        "first_due": None
+        if not schedule
+        else {"count": len(first), "months": months_said(first), "due_on": schedule[0]["due_on"]},
         "due_day": due_day,
         "results": None if results is None else results_context(results, lot.hours_target),
         "held_since": held_since,
@@ -372,7 +380,10 @@ def notice_context(
         context["reason"] = None
         context["outstanding"] = outstanding_context(outstanding)
     if changes is not None:
+        changes = list(changes)
         context["changes"] = changes_context(changes)
+        # A company bound by the correction gets its welcome: said only when there is one.
+        context["newly_bound"] = any(c.before == NOT_BOUND for c in changes)
     if move is not None:
         context["moved"] = end_move_context(lot, move, context["schedule"])
     if corrected is not None:
@@ -461,7 +472,7 @@ SAMPLE_AWARD_CHANGES = (
     ),
     AwardChange(
         "Menuiseries de l'Exemple",
-        "non attributaire",
+        NOT_BOUND,
         "cotraitant, 1\u202f225\u00a0h d'insertion, correspondant : Inès Moreau",
     ),
     AwardChange("Démarrage", "16 février 2026", "2 mars 2026"),

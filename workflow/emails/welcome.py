@@ -23,6 +23,7 @@ from workflow.emails.envelope import Recipient
 from workflow.emails.family import EmailFamily, Sample
 from workflow.emails.howto import build_howto
 from workflow.emails.links import DeclarationLink, links_context, sample_links
+from workflow.emails.lots import NOT_STARTED as NOT_STARTED
 from workflow.emails.lots import Lot, Party, lot_context, parties_context, schedule_context
 from workflow.emails.phrases import month_phrase, months_phrase, months_said
 from workflow.emails.samples import HOLDER, HOLDER_CORRESPONDENT, LOT, PARTIES
@@ -37,9 +38,6 @@ CORRECTED_KIND = "company_award_corrected"
 KINDS = (KIND, CORRECTED_KIND)
 #: The day the sample lot was awarded (``emails.notices.SAMPLE_MILESTONES``).
 SAMPLE_AWARDED_ON = date(2026, 2, 9)
-#: The stages of a lot whose execution has not started: its first call's date is the one the
-#: ladder will give only if the start is recorded in time (``first_call_context``).
-NOT_STARTED = frozenset({Stage.IDENTIFICATION.value, Stage.DRAFTING.value, Stage.AWARD.value})
 #: The stages of a lot whose works are under way: its months' calls leave, or left, one by one
 #: at the start of each month (or wait for the resumption); a schedule computed from the start
 #: would be untrue (its first month long past, a catch-up call dated in the past).

@@ -229,7 +229,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             continue
         # A start moved changes the months the welcome's template covers: filled and sent, it
         # was refused whole for a month no longer asked (user trial). The new one goes with it.
-        template = attachments if any(c.what == "Démarrage" for c in net) else []
+        template = attachments if start_month_moved(net) else []
         queue_email(
             session,
             app.renderer,
@@ -262,6 +262,16 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             f"part à sa place, de ce que disait {told_by} à l'attribution à jour "
             f"({_said(net)}).",
         )
+
+
+def start_month_moved(changes: Sequence[AwardChange]) -> bool:
+    """The start moved to another month: the company's first months, and so its template's,
+    changed (moved within its month, the template it holds still serves). Pure."""
+    start = next((c for c in changes if c.what == "Démarrage"), None)
+    if start is None:
+        return False
+    was, now = read_french_date(start.before), read_french_date(start.after)
+    return was is None or now is None or month_start(was) != month_start(now)
 
 
 def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:

@@ -30,6 +30,7 @@ from workflow.adapters.templates import french_date, french_hours, french_month
 from workflow.domain.calendar import local_date, month_start
 from workflow.domain.characters import forbidden_character, shown
 from workflow.domain.events import (
+    NOT_BOUND,
     AwardChange,
     AwardCorrected,
     ClauseAdvanced,
@@ -741,7 +742,7 @@ def _award_changes(
             joined = terms(new)
             if joining is not None:
                 joined += f", déclare à partir {month_phrase(joining)}"
-            changes.append(AwardChange(name, "non attributaire", joined))
+            changes.append(AwardChange(name, NOT_BOUND, joined))
             continue
         if old.role != new.role:
             changes.append(AwardChange(f"Rôle de {name}", role(old.role), role(new.role)))
@@ -837,7 +838,7 @@ def _check_works_correction(
                         Declaration.month < start,
                         Declaration.total_hours > 0,
                     )
-                    .order_by(Declaration.month.desc(), Company.name)
+                    .order_by(Declaration.month, Company.name)
                     .limit(1)
                 ).first()
                 if start > before
@@ -845,7 +846,8 @@ def _check_works_correction(
             )
             if worked is not None:
                 # Hours declared before the new start: the works began by then, and recording
-                # those months at zero (the advice below) is no way out (user trial).
+                # those months at zero (the advice below) is no way out (user trial). The
+                # earliest such month: a start after it would be refused too (review).
                 last, name, hours = worked
                 raise InputRefused(
                     f"Démarrage : le {start_date:%d/%m/%Y} est après {french_month(last)}, mois "

@@ -63,10 +63,7 @@ def month_links(
     key = link_key(session, settings, now)
     today = local_date(now, settings.zone)
     wanted = sorted(set(months))
-    due = {
-        **month_due_dates(session, settings, clause_id, company_id, wanted),
-        **{m: d for m, d in (due_dates or {}).items() if m in wanted},
-    }
+    due = month_due_dates(session, settings, clause_id, company_id, wanted, due_dates)
     links = []
     for month in wanted:
         expires_on = expiry(today, settings.link_days, due[month])
@@ -81,10 +78,12 @@ def month_due_dates(
     clause_id: int,
     company_id: int,
     months: Sequence[date],
+    expected: Mapping[date, date] | None = None,
 ) -> dict[date, date]:
     """The due date of each of ``months`` as the company is told it: its ladder's (the date its
     call gave, or will give at its slot, a late start's catch-up included), else the lot's
-    schedule (its due day: the lot's, else its buyer's, else the service's). What the month's
+    schedule (its due day: the lot's, else its buyer's, else the service's), or, given,
+    ``expected``'s (the dates an email gives before its ladders are armed). What the month's
     page shows, and what its links count their validity from."""
     if not months:
         return {}
@@ -105,7 +104,7 @@ def month_due_dates(
         else:
             due_day = settings.declaration_due_day
         for month in months:
-            found.setdefault(month, due_date(month, due_day))
+            found.setdefault(month, (expected or {}).get(month) or due_date(month, due_day))
     return found
 
 
