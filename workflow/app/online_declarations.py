@@ -478,9 +478,10 @@ def _month_state(
         # the start is to be recorded, and that the call will bring the date (user trial).
         problems = [_not_started_reason(month, context, app.settings)]
     start = clause.start_date
-    before_start = start if start is not None and month < month_start(start) else None
-    if existing is not None:
-        before_start = None  # never the case: the start may not move after a month declared
+    # A month recorded is never before the start (the start may not move past it).
+    before_start = (
+        start if start is not None and month < month_start(start) and existing is None else None
+    )
     if before_start is not None:
         # The link was sent when the start was earlier (corrected since): the refusal's words
         # (« Le mois … précède le démarrage de la clause n° 3 (01/03/2027) ») are the

@@ -264,14 +264,24 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         )
 
 
+def _start_months(changes: Sequence[AwardChange]) -> tuple[date | None, date | None] | None:
+    """The start's month before and after ``changes`` (None for a date not written, « non
+    renseigné »), or None when the start did not change. Pure."""
+    start = next((c for c in changes if c.what == "Démarrage"), None)
+    if start is None:
+        return None
+    was, now = read_french_date(start.before), read_french_date(start.after)
+    return (
+        month_start(was) if was is not None else None,
+        month_start(now) if now is not None else None,
+    )
+
+
 def start_month_moved(changes: Sequence[AwardChange]) -> bool:
     """The start moved to another month: the company's first months, and so its template's,
     changed (moved within its month, the template it holds still serves). Pure."""
-    start = next((c for c in changes if c.what == "Démarrage"), None)
-    if start is None:
-        return False
-    was, now = read_french_date(start.before), read_french_date(start.after)
-    return was is None or now is None or month_start(was) != month_start(now)
+    months = _start_months(changes)
+    return months is not None and (None in months or months[0] != months[1])
 
 
 def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:
@@ -280,14 +290,11 @@ def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list
     month), their links void. The email says they are no longer asked (user trial: it listed
     the start's change, then « Le reste de mon message d'accueil reste valable » while January
     and February, given with dates and links in the welcome, were asked no more). Pure."""
-    start = next((c for c in changes if c.what == "Démarrage"), None)
-    if start is None:
+    was, now = _start_months(changes) or (None, None)
+    if was is None or now is None or now <= was:
         return []
-    was, now = read_french_date(start.before), read_french_date(start.after)
-    if was is None or now is None or month_start(now) <= month_start(was):
-        return []
-    first = max(month_start(was), joined) if joined is not None else month_start(was)
-    return [m for m in months_between(first, month_start(now)) if m < month_start(now)]
+    first = max(was, joined) if joined is not None else was
+    return [m for m in months_between(first, now) if m < now]
 
 
 def awaited_only(
