@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from workflow.adapters.db import make_engine, normalise_url, upgrade
@@ -181,17 +181,38 @@ def postgres_url() -> Iterator[str]:
     upgrade(engine)
     engine.dispose()
     yield url
+    emptying = _emptying.pop(url, None)
+    if emptying is not None:
+        emptying[0].dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+_emptying: dict[str, tuple[Engine, str]] = {}
+
+
 def _empty_postgres(url: str) -> None:
-    engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Every table emptied and every id counter put back to 1, in one round trip.
+
+    DELETE, children first, then each sequence restarted: 5 ms on the suite's tables of a few
+    rows, where ``TRUNCATE … RESTART IDENTITY CASCADE`` took 85 ms (it replaces the files of
+    27 tables and 22 sequences), before each of the suite's 1,700 PostgreSQL tests."""
+    if url not in _emptying:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            sequences = conn.scalars(
+                text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) "
+                    "FROM pg_sequences ORDER BY 1"
+                )
+            ).all()
+        statements = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+        statements += [f"ALTER SEQUENCE {name} RESTART" for name in sequences]
+        _emptying[url] = (engine, "; ".join(statements))
+    engine, sql = _emptying[url]
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        conn.exec_driver_sql(sql)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -197,10 +197,51 @@ def test_a_start_moved_earlier_asks_no_month_no_more(
     (corrected,) = bodies(app, "company_award_corrected")
     assert "- Démarrage : 1er mars 2027 → 1er février 2027" in corrected, corrected
     assert "plus demandé" not in corrected and "ne servent plus" not in corrected, corrected
+    # The month the earlier start brings in is named, and listed with its date.
+    assert (
+        "Février 2027 vous est désormais demandé : l'exécution démarre le 1er février 2027. Il "
+        "figure ci-dessous parmi vos déclarations."
+    ) in squash(corrected), corrected
+    assert re.search(r"^\s+février 2027 +à envoyer au plus tard le ", corrected, re.M), corrected
     # The buyer's notice speaks of companies newly bound only when there is one.
     (notice,) = bodies(app, "notice_award_corrected")
     assert "- Démarrage : 1er mars 2027 → 1er février 2027" in notice, notice
     assert "nouvellement attributaire" not in notice, notice
+
+
+def test_a_start_moved_later_then_back_says_the_months_are_asked_again(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    """The start moved from 5 January to 1 March told the company January and February were no
+    longer asked; moved back to 5 January, the next email says they are asked again, and lists
+    them with their dates (it showed them in the schedule without a word, under an
+    email that had said they were asked no more)."""
+    awarded = paris(date(2027, 1, 4), 10)
+    clock.set(awarded)
+    lot = make_lot(app, start=date(2027, 1, 5), end=END, at=awarded, started=False)
+    all_left(app)
+    later = paris(date(2027, 1, 6), 10)
+    clock.set(later)
+    correct_start(app, lot, date(2027, 3, 1), later)
+    all_left(app)
+    back = paris(date(2027, 1, 7), 10)
+    clock.set(back)
+    correct_start(app, lot, date(2027, 1, 5), back)
+    first, second = bodies(app, "company_award_corrected")
+    assert "ne vous sont plus demandés" in squash(first), first
+    text = squash(second)
+    assert "depuis mon dernier message sur l'attribution" in text, text
+    assert "- Démarrage : 1er mars 2027 → 5 janvier 2027" in second, second
+    assert (
+        "Janvier et février 2027 vous sont désormais demandés : l'exécution démarre le 5 janvier "
+        "2027. Ils figurent ci-dessous parmi vos déclarations."
+    ) in text, text
+    assert "plus demandé" not in text, text
+    assert "parmi vos déclarations.\n\nBâtiments Test est titulaire" in second, second
+    # Before the start, the link given is the first month's, as in a welcome.
+    assert sorted(link_paths(second)) == ["janvier 2027"], second
+    for month in ("janvier", "février"):
+        assert re.search(rf"^\s+{month} 2027 +à envoyer au plus tard le ", second, re.M), second
 
 
 def test_a_start_already_past_at_the_award_is_asked_about_not_planned(

@@ -23,6 +23,8 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from workflow.adapters.compiled_templates import EMAIL_HTML, EMAIL_TEXT
+
 # Re-exported: the email filters and the reports format numbers with the domain's functions.
 from workflow.domain.french_numbers import LOCALE
 from workflow.domain.french_numbers import french_count as french_count
@@ -510,7 +512,8 @@ class TemplateRenderer:
 
     Templates are read and compiled once per renderer (``auto_reload=False``): checking every
     file's modification time on each message cost a tenth of the rendering. A template edited
-    while ``clauses serve`` runs is read at its next start.
+    while ``clauses serve`` runs is read at its next start. Their compiled code is shared by
+    the renderers of a process (``compiled_templates``).
     """
 
     def __init__(self, root: Path | None = None, signature: Mapping[str, str] | None = None):
@@ -524,6 +527,7 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
+            bytecode_cache=EMAIL_HTML,
         )
         self._text = EmailEnvironment(
             loader=loader,
@@ -533,6 +537,7 @@ class TemplateRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,
+            bytecode_cache=EMAIL_TEXT,
         )
         filters = {
             name: remembered(format_value)

@@ -181,13 +181,15 @@ def award_corrected_context(
     *,
     since_welcome: bool = True,
     no_longer_asked: Sequence[date] = (),
+    newly_asked: Sequence[date] = (),
     template_attached: bool = False,
 ) -> dict[str, Any]:
     """The welcome's context as it would be written now (``welcome_context``), with what
     changed for the company (what, before, after): the corrected award's short email.
     ``since_welcome``: the « before » is what its welcome said; else what the email of an
     earlier correction said (the last one that left). ``no_longer_asked``: the months that email
-    asked that the start, moved later, leaves before it. ``template_attached``: the declaration
+    asked that the start, moved later, leaves before it; ``newly_asked``: the months the start,
+    moved earlier, brings in, which that email did not ask. ``template_attached``: the declaration
     template of its first months (``declaration_howto``) goes with it, replacing the one the
     earlier email carried."""
     howto_months = [row["month"] for row in welcome["declaration_howto"]["months"]]
@@ -198,6 +200,9 @@ def award_corrected_context(
         "no_longer_asked": None
         if not no_longer_asked
         else {"months": len(no_longer_asked), "said": months_said(no_longer_asked)},
+        "newly_asked": None
+        if not newly_asked
+        else {"months": len(newly_asked), "said": months_said(newly_asked)},
         "template": {"months": months_said(howto_months)}
         if template_attached and howto_months
         else None,

@@ -242,6 +242,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     [(c.what, c.before, c.after) for c in net],
                     since_welcome=last.kind == WELCOME_KIND,
                     no_longer_asked=no_longer_asked(net, party.first_month),
+                    newly_asked=newly_asked(net, party.first_month),
                     template_attached=bool(template),
                 ),
                 declared_months_of(session, clause.id, company.id),
@@ -295,6 +296,20 @@ def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list
         return []
     first = max(was, joined) if joined is not None else was
     return [m for m in months_between(first, now) if m < now]
+
+
+def newly_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:
+    """The months that a start moved earlier brings into the works, which the company's last
+    email did not ask of it (before the start it gave, or said no longer asked when an earlier
+    correction moved the start later). The email names them: the schedule alone showed January
+    and February again under « Démarrage : 1er mars → 5 janvier » after an email that had told
+    the company they were no longer asked (review). A company that joined later is asked
+    nothing before its first month. Pure."""
+    was, now = _start_months(changes) or (None, None)
+    if was is None or now is None or now >= was:
+        return []
+    first = max(now, joined) if joined is not None else now
+    return [m for m in months_between(first, was) if m < was]
 
 
 def awaited_only(

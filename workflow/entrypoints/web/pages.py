@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from workflow.adapters.compiled_templates import WEB_PAGES
 from workflow.adapters.templates import (
     french_date,
     french_hours,
@@ -53,6 +54,7 @@ def environment(zone: ZoneInfo) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=WEB_PAGES,
     )
     env.filters.update(
         date=local_date_text,
