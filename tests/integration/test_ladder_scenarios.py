@@ -223,12 +223,12 @@ def test_a_late_starts_welcome_and_catch_up_call_give_the_ladders_due_date_for_e
         assert "10 novembre 2026" not in message.body_text
     assert "au plus tard le 14 décembre 2026" in call.subject + call.body_text
     # Written at the award, before the start: the catch-up call's dates hold for a start
-    # recorded by 2 December, as it was.
+    # recorded that very day, 2 December, as it was.
     assert (
         "Les mois de septembre, d'octobre et de novembre 2026 sont déjà terminés : je vous les "
         "demanderai dans un seul appel à déclarer, le jour ouvré qui suivra l'enregistrement du "
         "démarrage de l'exécution, avec le délai habituel compté à partir de cet appel. Si "
-        "j'enregistre le démarrage au plus tard le 2 décembre 2026, cet appel partira le "
+        "j'enregistre le démarrage aujourd'hui même, le 2 décembre 2026, cet appel partira le "
         "3 décembre 2026, à m'envoyer au plus tard le 14 décembre 2026." in welcome.body_text
     )
     # A month without hours is explained once per email; the welcome does not assume a man.

@@ -267,6 +267,25 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
         "Les mois de janvier et de février 2027 sont déjà terminés, et celui de mars 2027 "
         "s'achève le 31 mars 2027 : je vous les demanderai dans un seul appel à déclarer"
     ) in welcome, welcome
+    # Written on 31 March, the last day a start recorded still gives the call of 1 April: the
+    # promise says « aujourd'hui même » (« au plus tard le 31 mars 2027 », sent at 20:05, was
+    # one of four hours); the months already opened are declarable once the start is recorded
+    # (« à déclarer à partir du 29 janvier 2027 », a past date, while its page refuses it).
+    assert (
+        "Si j'enregistre le démarrage aujourd'hui même, le 31 mars 2027, cet appel partira le "
+        "1er avril 2027, à m'envoyer au plus tard le 12 avril 2027."
+    ) in welcome, welcome
+    assert (
+        "Les dates limites de ce message valent pour un démarrage enregistré aujourd'hui même, le "
+        "31 mars 2027."
+    ) in welcome, welcome
+    assert "démarrage au plus tard le 31 mars" not in welcome, welcome
+    for month in ("janvier", "février", "mars"):
+        assert (
+            f"- {month} 2027 : à déclarer dès l'enregistrement du démarrage, au plus tard le 12 "
+            "avril 2027"
+        ) in welcome, welcome
+    assert "à déclarer à partir du" not in welcome, welcome
     (notice,) = [squash(b) for b in bodies(app, "notice_awarded")]
     assert (
         "Le démarrage prévu le 5 janvier 2027 est passé sans avoir été enregistré : si "

@@ -124,7 +124,7 @@ def test_a_welcome_leaving_after_its_day_announces_the_call_a_start_recorded_the
     assert again.state == "sent" and again.key == f"{first.key}~2"
     [text] = received(settings, WELCOME)  # one welcome reached the company
     assert "au plus tard le 31 mars 2027" not in text
-    assert "Si j'enregistre le démarrage au plus tard le 1er avril 2027" in text, text
+    assert "Si j'enregistre le démarrage aujourd'hui même, le 1er avril 2027, cet" in text, text
     said = WELCOME_CALL.search(text)
     assert said is not None, text
     # Its template is attached again, for the three months owed.
@@ -202,7 +202,7 @@ def test_a_start_recorded_before_the_welcome_and_the_award_notice_leave_is_said_
             None,
         )
         said = WELCOME_CALL.search(text)
-        assert "Si j'enregistre le démarrage au plus tard le 31 mars 2027" in text, text
+        assert "Si j'enregistre le démarrage aujourd'hui même, le 31 mars 2027, cet" in text, text
     else:
         # That day gone before the start: written again as it left, its first call as the
         # ladder will send it, as a fact.

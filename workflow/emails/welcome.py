@@ -141,6 +141,11 @@ def welcome_context(
     first_call = None if works else first_call_context(schedule, catch_up)
     if first_call is not None:
         first_call["ended_said"] = months_ended_said(first_call["months"], today)
+        # Written on the last day a start recorded still gives these dates (a welcome leaving on
+        # 31 March at 20:05 for a call on 1 April): « aujourd'hui même, le 31 mars 2027 », not
+        # « au plus tard le 31 mars 2027 », a promise of four hours read as one of days (user
+        # trial). Held past that day, the welcome is written again (``promised_until``).
+        first_call["record_today"] = today is not None and first_call["record_by"] <= today
     return {
         "clause": lot_context(lot),
         # Not started: every date of the first call holds only if the start is recorded in time,

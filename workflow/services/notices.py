@@ -107,7 +107,7 @@ from workflow.emails.notices import (
 )
 from workflow.emails.phrases import label_of
 from workflow.emails.receipts import receipt_context
-from workflow.emails.welcome import welcome_context
+from workflow.emails.welcome import NOT_STARTED, welcome_context
 from workflow.services import company_pauses
 from workflow.services.abandon_notices import tell_abandoned, to_welcome_again
 from workflow.services.cancellation_withdrawals import replaced_cancellation
@@ -1611,6 +1611,8 @@ def welcome_message(
     material = declaration_material(
         session, clause, party.company, months, settings, due_dates=due_dates
     )
+    if clause.stage in NOT_STARTED:
+        at_start(material.howto, local_day(at, zone))
     context = welcome_context(
         lot_of(clause),
         parties_of(clause),
@@ -1628,6 +1630,15 @@ def welcome_message(
         today=local_day(at, zone),
     )
     return context, material.attachments
+
+
+def at_start(howto: dict[str, Any], today: date) -> None:
+    """Before the start is recorded, a month whose declarations have opened is declarable once
+    it is: its page refuses it until then (``_not_started_reason``). The howto says so, not « à
+    déclarer à partir du 29 janvier 2027 », a past date, in a welcome written on 31 March for a
+    start of 5 January not recorded yet (user trial). Rows changed in place."""
+    for row in howto["months"]:
+        row["at_start"] = row["opens_on"] <= today
 
 
 def _joined_due_dates(
