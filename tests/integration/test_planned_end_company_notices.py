@@ -376,4 +376,10 @@ def test_a_company_awarded_not_started_is_told_its_welcomes_calendar_changed(
         m: welcomed[m] for m in (date(2027, 5, 1), date(2027, 6, 1))
     }
     assert "Ces dates complètent le calendrier que je vous ai donné." in extended.body_text
+    # Not started: the calls of the added months wait for the start (it read as if they would
+    # leave whatever happened).
+    assert (
+        "Les mois de mai à août 2027 vous seront demandés en plus, chacun par un appel à déclarer "
+        "au début du mois suivant, une fois l'exécution commencée :"
+    ) in squash(extended.body_text), extended.body_text
     assert verify_database(app).findings == ()

@@ -106,6 +106,13 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
         "Vous n'avez rien à déclarer pour ces mois, et les liens de déclaration que vous avez pu "
         "recevoir pour ces mois ne servent plus."
     ) in text, text
+    # The start of 1 March is past too and not recorded: the welcome's question on the start
+    # of 5 January is asked again of the new date, not left « valable ».
+    assert (
+        "Les travaux devaient démarrer le 1er mars 2027 : s'ils ont commencé, répondez à ce "
+        "message pour me le confirmer, avec leur date de démarrage si elle diffère."
+    ) in text, text
+    assert "5 janvier 2027 : s'ils ont commencé" not in text, text
     # Its own dates and links are March's and after, never January's or February's.
     assert sorted(link_paths(corrected)) == ["mars 2027"], corrected
     assert not re.search(r"^\s+(janvier|février) 2027 ", corrected, re.M), corrected

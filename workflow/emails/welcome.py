@@ -201,6 +201,9 @@ def award_corrected_context(
     return {
         **welcome,
         "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
+        # A start moved, already past and not recorded: the welcome's question on the start
+        # named the old date, which « le reste … reste valable » would keep (user trial).
+        "start_changed": any(w == "Démarrage" for w, _, _ in changes),
         "since_welcome": since_welcome,
         "no_longer_asked": None
         if not no_longer_asked
