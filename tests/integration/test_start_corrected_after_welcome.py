@@ -113,6 +113,12 @@ def test_a_start_moved_later_says_which_months_are_asked_no_more_and_their_links
         "message pour me le confirmer, avec leur date de démarrage si elle diffère."
     ) in text, text
     assert "5 janvier 2027 : s'ils ont commencé" not in text, text
+    # The buyer is asked again for the start, at its new date, past too.
+    (notice,) = [squash(b) for b in bodies(app, "notice_award_corrected")]
+    assert (
+        "Le démarrage, désormais prévu le 1er mars 2027, est passé sans avoir été enregistré : si "
+        "l'exécution a commencé, indiquez-moi sa date de démarrage."
+    ) in notice, notice
     # Its own dates and links are March's and after, never January's or February's.
     assert sorted(link_paths(corrected)) == ["mars 2027"], corrected
     assert not re.search(r"^\s+(janvier|février) 2027 ", corrected, re.M), corrected
@@ -206,14 +212,16 @@ def test_a_start_moved_earlier_asks_no_month_no_more(
     assert "plus demandé" not in corrected and "ne servent plus" not in corrected, corrected
     # The month the earlier start brings in is named, and listed with its date.
     assert (
-        "Février 2027 vous est désormais demandé : l'exécution démarre le 1er février 2027. Il "
-        "figure ci-dessous parmi vos déclarations."
+        "Février 2027 vous est désormais demandé : le démarrage de l'exécution est fixé au "
+        "1er février 2027. Il figure ci-dessous parmi vos déclarations."
     ) in squash(corrected), corrected
     assert re.search(r"^\s+février 2027 +à envoyer au plus tard le ", corrected, re.M), corrected
     # The buyer's notice speaks of companies newly bound only when there is one.
     (notice,) = bodies(app, "notice_award_corrected")
     assert "- Démarrage : 1er mars 2027 → 1er février 2027" in notice, notice
     assert "nouvellement attributaire" not in notice, notice
+    # Moved to 1 February, still ahead on 25 January: no question on a past start.
+    assert "est passé sans avoir été enregistré" not in notice, notice
 
 
 def test_a_start_moved_later_then_back_says_the_months_are_asked_again(
@@ -240,8 +248,8 @@ def test_a_start_moved_later_then_back_says_the_months_are_asked_again(
     assert "depuis mon dernier message sur l'attribution" in text, text
     assert "- Démarrage : 1er mars 2027 → 5 janvier 2027" in second, second
     assert (
-        "Janvier et février 2027 vous sont désormais demandés : l'exécution démarre le 5 janvier "
-        "2027. Ils figurent ci-dessous parmi vos déclarations."
+        "Janvier et février 2027 vous sont désormais demandés : le démarrage de l'exécution est "
+        "fixé au 5 janvier 2027. Ils figurent ci-dessous parmi vos déclarations."
     ) in text, text
     assert "plus demandé" not in text, text
     assert "parmi vos déclarations.\n\nBâtiments Test est titulaire" in second, second
@@ -289,7 +297,7 @@ def test_a_start_already_past_at_the_award_is_asked_about_not_planned(
     assert "démarrage au plus tard le 31 mars" not in welcome, welcome
     for month in ("janvier", "février", "mars"):
         assert (
-            f"- {month} 2027 : à déclarer dès l'enregistrement du démarrage, au plus tard le 12 "
+            f"- {month} 2027 : à déclarer une fois le démarrage enregistré, au plus tard le 12 "
             "avril 2027"
         ) in welcome, welcome
     assert "à déclarer à partir du" not in welcome, welcome

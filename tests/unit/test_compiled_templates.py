@@ -49,16 +49,38 @@ def test_a_second_environment_reuses_the_code_and_an_edited_file_is_compiled_aga
 
 
 def test_every_email_reads_the_same_from_code_compiled_by_another_renderer(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The HTML and text environments read their files under other options (autoescape, a
     kept trailing newline): each keeps its own compiled code. Every kind rendered by a renderer
-    whose templates were all compiled by another, earlier one is the same email, to the byte."""
+    whose templates were all compiled by another, earlier one is the same email, to the byte,
+    and nothing is compiled again."""
     for cache in (compiled_templates.EMAIL_HTML, compiled_templates.EMAIL_TEXT):
         cache.clear()
     cold = TemplateRenderer(signature=SIGNATURE)
     first = {kind: cold.render(kind, sample(kind, settings)) for kind in ALL_KINDS}
+    compiled: list[str] = []
+    real = Environment.compile
+
+    def counted(self: Environment, source: str, *args: object, **kwargs: object) -> object:
+        compiled.append(source)
+        return real(self, source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Environment, "compile", counted)
     warm = TemplateRenderer(signature=SIGNATURE)
     assert {kind: warm.render(kind, sample(kind, settings)) for kind in ALL_KINDS} == first
-    # Shared, not compiled again: the second renderer found each template's code.
-    assert compiled_templates.EMAIL_HTML._codes and compiled_templates.EMAIL_TEXT._codes
+    assert compiled == []
+
+
+def test_environments_of_other_options_never_share_code(tmp_path: Path) -> None:
+    """One cache given to two environments that compile a file differently (trim_blocks):
+    each runs its own code."""
+    (tmp_path / "page.txt").write_text("{% if true %}\noui\n{% endif %}\n", encoding="utf-8")
+    cache = CompiledTemplates()
+    trimmed = Environment(
+        loader=FileSystemLoader(str(tmp_path)), bytecode_cache=cache, trim_blocks=True
+    )
+    kept = Environment(loader=FileSystemLoader(str(tmp_path)), bytecode_cache=cache)
+    assert trimmed.get_template("page.txt").render() == "oui\n"
+    assert kept.get_template("page.txt").render() == "\noui\n"
+    assert trimmed.get_template("page.txt").render() == "oui\n"

@@ -9,20 +9,31 @@ template here, checked against the checksum of its source: a file edited is comp
 
 from __future__ import annotations
 
+from hashlib import sha1
 from types import CodeType
 
-from jinja2 import BytecodeCache
+from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
 
 
 class CompiledTemplates(BytecodeCache):
-    """The code objects of the templates one kind of environment compiled, kept in memory.
-
-    One instance per set of environment options (trim_blocks, autoescape…): the same file
-    compiles differently under other options, and the bucket's key names only the file."""
+    """The code objects of the templates one kind of environment compiled, kept in memory,
+    by file and by the options it was compiled under (``_options``)."""
 
     def __init__(self) -> None:
         self._codes: dict[str, tuple[str, CodeType]] = {}
+
+    def get_bucket(
+        self, environment: Environment, name: str, filename: str | None, source: str
+    ) -> Bucket:
+        # The key names the file and the options it was compiled under, so that two
+        # environments sharing this cache by mistake never run each other's code.
+        key = sha1(
+            f"{self.get_cache_key(name, filename)}|{_options(environment)}".encode()
+        ).hexdigest()
+        bucket = Bucket(environment, key, self.get_source_checksum(source))
+        self.load_bytecode(bucket)
+        return bucket
 
     def load_bytecode(self, bucket: Bucket) -> None:
         found = self._codes.get(bucket.key)
@@ -35,6 +46,33 @@ class CompiledTemplates(BytecodeCache):
 
     def clear(self) -> None:
         self._codes.clear()
+
+
+def _options(environment: Environment) -> str:
+    """What changes the code Jinja compiles from one source: the syntax and whitespace options,
+    the extensions, and autoescape (a ``select_autoescape`` function by what it was built
+    from, not by its identity, which differs in every environment)."""
+    autoescape = environment.autoescape
+    if callable(autoescape):
+        cells = tuple(c.cell_contents for c in getattr(autoescape, "__closure__", None) or ())
+        autoescape_said = f"{autoescape.__qualname__}{cells!r}"
+    else:
+        autoescape_said = repr(autoescape)
+    return repr(
+        (
+            type(environment).__qualname__,
+            environment.block_start_string,
+            environment.variable_start_string,
+            environment.comment_start_string,
+            environment.line_statement_prefix,
+            environment.trim_blocks,
+            environment.lstrip_blocks,
+            environment.keep_trailing_newline,
+            environment.newline_sequence,
+            sorted(environment.extensions),
+            autoescape_said,
+        )
+    )
 
 
 #: The emails' HTML bodies, their text bodies and subjects, and the web pages.

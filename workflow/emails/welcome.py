@@ -145,7 +145,7 @@ def welcome_context(
         # 31 March at 20:05 for a call on 1 April): « aujourd'hui même, le 31 mars 2027 », not
         # « au plus tard le 31 mars 2027 », a promise of four hours read as one of days (user
         # trial). Held past that day, the welcome is written again (``promised_until``).
-        first_call["record_today"] = today is not None and first_call["record_by"] <= today
+        first_call["record_today"] = today is not None and first_call["record_by"] == today
     return {
         "clause": lot_context(lot),
         # Not started: every date of the first call holds only if the start is recorded in time,

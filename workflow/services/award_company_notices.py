@@ -63,10 +63,11 @@ from workflow.services.declarations import declared_months_of
 from workflow.services.email_facts import lot_of, party_correspondent
 from workflow.services.lot_calendars import lot_calendars
 from workflow.services.mailing import Mailing
-from workflow.services.notices import welcome_message
+from workflow.services.notices import welcome_message, welcome_promised_until
 from workflow.services.outbox import (
     NOT_LEFT,
     OutboxState,
+    Promise,
     Recipient,
     key_exists,
     queue_email,
@@ -180,6 +181,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
             key = f"welcome:{clause.id}:{company.id}:{stamp}"
             if key_exists(session, key):
                 continue
+            until = welcome_promised_until(context, app.settings)
             queue_email(
                 session,
                 app.renderer,
@@ -190,6 +192,11 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                 now=event.at,
                 clause_id=clause.id,
                 attachments=attachments,
+                # Held past its first call's last day, it is written again like any welcome:
+                # its dates, and « aujourd'hui même » on that day, would be false.
+                promise=None
+                if until is None
+                else Promise(until, {"clause_id": clause.id, "company_id": party.company_id}),
             )
             _withdraw(
                 [*waiting, *superseded],
@@ -230,6 +237,10 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         # A start moved changes the months the welcome's template covers: filled and sent, it
         # was refused whole for a month no longer asked (user trial). The new one goes with it.
         template = attachments if start_month_moved(net) else []
+        if context.get("first_call"):
+            # Nothing writes this email again if it is held past the day it was written:
+            # « aujourd'hui même » would then be false; the date alone stays true.
+            context = {**context, "first_call": {**context["first_call"], "record_today": False}}
         queue_email(
             session,
             app.renderer,
@@ -242,7 +253,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     [(c.what, c.before, c.after) for c in net],
                     since_welcome=last.kind == WELCOME_KIND,
                     no_longer_asked=no_longer_asked(net, party.first_month),
-                    newly_asked=newly_asked(net, party.first_month),
+                    newly_asked=newly_asked(net, party.first_month, party.last_month),
                     template_attached=bool(template),
                 ),
                 declared_months_of(session, clause.id, company.id),
@@ -298,18 +309,20 @@ def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list
     return [m for m in months_between(first, now) if m < now]
 
 
-def newly_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:
+def newly_asked(
+    changes: Sequence[AwardChange], joined: date | None, left: date | None = None
+) -> list[date]:
     """The months that a start moved earlier brings into the works, which the company's last
     email did not ask of it (before the start it gave, or said no longer asked when an earlier
     correction moved the start later). The email names them: the schedule alone showed January
     and February again under « Démarrage : 1er mars → 5 janvier » after an email that had told
     the company they were no longer asked (review). A company that joined later is asked
-    nothing before its first month. Pure."""
+    nothing before its first month, one that left nothing after its last (``left``). Pure."""
     was, now = _start_months(changes) or (None, None)
     if was is None or now is None or now >= was:
         return []
     first = max(now, joined) if joined is not None else now
-    return [m for m in months_between(first, was) if m < was]
+    return [m for m in months_between(first, was) if m < was and (left is None or m <= left)]
 
 
 def awaited_only(
