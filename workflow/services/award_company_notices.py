@@ -252,7 +252,7 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
                     context,
                     [(c.what, c.before, c.after) for c in net],
                     since_welcome=last.kind == WELCOME_KIND,
-                    no_longer_asked=no_longer_asked(net, party.first_month),
+                    no_longer_asked=no_longer_asked(net, party.first_month, party.last_month),
                     newly_asked=newly_asked(net, party.first_month, party.last_month),
                     template_attached=bool(template),
                 ),
@@ -296,17 +296,20 @@ def start_month_moved(changes: Sequence[AwardChange]) -> bool:
     return months is not None and (None in months or months[0] != months[1])
 
 
-def no_longer_asked(changes: Sequence[AwardChange], joined: date | None) -> list[date]:
+def no_longer_asked(
+    changes: Sequence[AwardChange], joined: date | None, left: date | None = None
+) -> list[date]:
     """The months the company's last email asked of it that a start moved later leaves before
     the start: never called nor declared (``apply_award`` refuses to move the start past such a
     month), their links void. The email says they are no longer asked (user trial: it listed
     the start's change, then « Le reste de mon message d'accueil reste valable » while January
-    and February, given with dates and links in the welcome, were asked no more). Pure."""
+    and February, given with dates and links in the welcome, were asked no more). Not a month
+    after the last of a company that left (``left``). Pure."""
     was, now = _start_months(changes) or (None, None)
     if was is None or now is None or now <= was:
         return []
     first = max(was, joined) if joined is not None else was
-    return [m for m in months_between(first, now) if m < now]
+    return [m for m in months_between(first, now) if m < now and (left is None or m <= left)]
 
 
 def newly_asked(
