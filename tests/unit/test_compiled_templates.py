@@ -19,12 +19,8 @@ def environment(folder: Path, cache: CompiledTemplates) -> Environment:
     return Environment(loader=FileSystemLoader(str(folder)), bytecode_cache=cache)
 
 
-def test_a_second_environment_reuses_the_code_and_an_edited_file_is_compiled_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    page = tmp_path / "page.txt"
-    page.write_text("Bonjour {{ name }}", encoding="utf-8")
-    cache = CompiledTemplates()
+def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources every environment compiles from now on, in order."""
     compiled: list[str] = []
     real = Environment.compile
 
@@ -33,6 +29,16 @@ def test_a_second_environment_reuses_the_code_and_an_edited_file_is_compiled_aga
         return real(self, source, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Environment, "compile", counted)
+    return compiled
+
+
+def test_a_second_environment_reuses_the_code_and_an_edited_file_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text("Bonjour {{ name }}", encoding="utf-8")
+    cache = CompiledTemplates()
+    compiled = compilations(monkeypatch)
     assert environment(tmp_path, cache).get_template("page.txt").render(name="Léa") == (
         "Bonjour Léa"
     )
@@ -59,14 +65,7 @@ def test_every_email_reads_the_same_from_code_compiled_by_another_renderer(
         cache.clear()
     cold = TemplateRenderer(signature=SIGNATURE)
     first = {kind: cold.render(kind, sample(kind, settings)) for kind in ALL_KINDS}
-    compiled: list[str] = []
-    real = Environment.compile
-
-    def counted(self: Environment, source: str, *args: object, **kwargs: object) -> object:
-        compiled.append(source)
-        return real(self, source, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Environment, "compile", counted)
+    compiled = compilations(monkeypatch)
     warm = TemplateRenderer(signature=SIGNATURE)
     assert {kind: warm.render(kind, sample(kind, settings)) for kind in ALL_KINDS} == first
     assert compiled == []

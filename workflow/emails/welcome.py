@@ -198,8 +198,14 @@ def award_corrected_context(
     template of its first months (``declaration_howto``) goes with it, replacing the one the
     earlier email carried."""
     howto_months = [row["month"] for row in welcome["declaration_howto"]["months"]]
+    first_call = welcome.get("first_call")
+    if first_call:
+        # Nothing writes this email again if it is held past the day it was written (a welcome
+        # is, ``promised_until``): « aujourd'hui même » would then be false; the date stays true.
+        first_call = {**first_call, "record_today": False}
     return {
         **welcome,
+        "first_call": first_call,
         "changes": [{"what": w, "before": b, "after": a} for w, b, a in changes],
         # A start moved, already past and not recorded: the welcome's question on the start
         # named the old date, which « le reste … reste valable » would keep (user trial).

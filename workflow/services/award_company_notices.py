@@ -237,10 +237,6 @@ def tell_companies(app: Mailing, session: Session, event: AwardCorrected) -> Non
         # A start moved changes the months the welcome's template covers: filled and sent, it
         # was refused whole for a month no longer asked (user trial). The new one goes with it.
         template = attachments if start_month_moved(net) else []
-        if context.get("first_call"):
-            # Nothing writes this email again if it is held past the day it was written:
-            # « aujourd'hui même » would then be false; the date alone stays true.
-            context = {**context, "first_call": {**context["first_call"], "record_today": False}}
         queue_email(
             session,
             app.renderer,
@@ -296,6 +292,22 @@ def start_month_moved(changes: Sequence[AwardChange]) -> bool:
     return months is not None and (None in months or months[0] != months[1])
 
 
+def _passed_over(
+    changes: Sequence[AwardChange], joined: date | None, left: date | None
+) -> tuple[bool, list[date]]:
+    """Whether the start moved to a later month, and the months between its two months (the
+    earlier one included, the later not) that are the company's, from its first month
+    (``joined``) to its last (``left``). No month when the start did not change month. Pure."""
+    was, now = _start_months(changes) or (None, None)
+    if was is None or now is None or now == was:
+        return False, []
+    early, late = min(was, now), max(was, now)
+    first = max(early, joined) if joined is not None else early
+    return now > was, [
+        m for m in months_between(first, late) if m < late and (left is None or m <= left)
+    ]
+
+
 def no_longer_asked(
     changes: Sequence[AwardChange], joined: date | None, left: date | None = None
 ) -> list[date]:
@@ -305,11 +317,8 @@ def no_longer_asked(
     the start's change, then « Le reste de mon message d'accueil reste valable » while January
     and February, given with dates and links in the welcome, were asked no more). Not a month
     after the last of a company that left (``left``). Pure."""
-    was, now = _start_months(changes) or (None, None)
-    if was is None or now is None or now <= was:
-        return []
-    first = max(was, joined) if joined is not None else was
-    return [m for m in months_between(first, now) if m < now and (left is None or m <= left)]
+    later, months = _passed_over(changes, joined, left)
+    return months if later else []
 
 
 def newly_asked(
@@ -321,11 +330,8 @@ def newly_asked(
     and February again under « Démarrage : 1er mars → 5 janvier » after an email that had told
     the company they were no longer asked (review). A company that joined later is asked
     nothing before its first month, one that left nothing after its last (``left``). Pure."""
-    was, now = _start_months(changes) or (None, None)
-    if was is None or now is None or now >= was:
-        return []
-    first = max(now, joined) if joined is not None else now
-    return [m for m in months_between(first, was) if m < was and (left is None or m <= left)]
+    later, months = _passed_over(changes, joined, left)
+    return [] if later else months
 
 
 def awaited_only(
