@@ -669,21 +669,25 @@ def test_a_reopened_award_starts_and_its_companies_are_called(app: App, clock: C
     assert report.calls == 2  # the holder and its co-contractor, for March
     # Their welcomes had not left at the abandon: withdrawn then (« vous n'avez rien à
     # déclarer » would have followed a welcome never read), each company is welcomed once,
-    # as of the reopening.
+    # as of the reopening; still waiting at the start (nothing is sent in this test), that
+    # welcome is written again for the lot started (``rewrite_welcomes_at_start``).
     with app.transaction() as session:
         welcomes = session.execute(
-            select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.last_error).where(
-                OutboxMessage.kind == "company_welcome"
-            )
+            select(OutboxMessage.key, OutboxMessage.state, OutboxMessage.last_error)
+            .where(OutboxMessage.kind == "company_welcome")
+            .order_by(OutboxMessage.id)
         ).all()
     live = [key for key, state, _ in welcomes if state != "cancelled"]
     assert len(live) == 2
-    assert all(key.endswith(utc(2026, 2, 2, 9).isoformat()) for key in live)
-    assert all(
-        (reason or "").startswith("Retiré : lot abandonné le 26/01/2026")
-        for _, state, reason in welcomes
-        if state == "cancelled"
-    )
+    assert all(key.endswith(utc(2026, 2, 2, 9).isoformat() + "~2") for key in live)
+    reasons = [(reason or "") for _, state, reason in welcomes if state == "cancelled"]
+    causes = ("Retiré : lot abandonné le 26/01/2026", "Remplacé : le démarrage de l'exécution")
+    assert [next(c for c in causes if r.startswith(c)) for r in reasons] == [
+        causes[0],
+        causes[0],
+        causes[1],
+        causes[1],
+    ], reasons
     clean(app)
 
 

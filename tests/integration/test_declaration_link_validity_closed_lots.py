@@ -73,12 +73,14 @@ def links_at(app: App, clause_id: int, company_id: int, month: date, clock: Cloc
 
 
 def welcome_link(app: App, clause_id: int, company_id: int) -> tuple[str, str]:
-    """The text of the company's welcome and the path of its one link."""
+    """The text of the company's welcome and the path of its one link: the one to leave (the
+    lot started since the award, the first one was written again for it)."""
     with app.transaction() as session:
         body = session.scalars(
             select(OutboxMessage.body_text).where(
                 OutboxMessage.kind == "company_welcome",
                 OutboxMessage.key.startswith(f"welcome:{clause_id}:{company_id}:"),
+                OutboxMessage.state != "cancelled",
             )
         ).one()
     found = re.findall(r"https?://\S+/declarer/\S+", body)

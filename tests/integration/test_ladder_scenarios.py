@@ -205,10 +205,20 @@ def test_a_late_starts_welcome_and_catch_up_call_give_the_ladders_due_date_for_e
 
     [call] = company_emails(mail_app, lot, "call")
     with mail_app.transaction() as session:
-        [welcome] = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == "company_welcome")
+        [first, welcome] = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "company_welcome")
+            .order_by(OutboxMessage.id)
         ).all()
         session.expunge_all()
+    # Written at the award, before the start: the catch-up call's dates held for a start
+    # recorded that very day, 2 December. The start recorded before it left, it was written
+    # again for the lot started, and the call's dates are facts.
+    assert first.state == "cancelled" and welcome.key == f"{first.key}~2"
+    assert (
+        "Si j'enregistre le démarrage aujourd'hui même, le 2 décembre 2026, cet appel partira "
+        "le 3 décembre 2026, à m'envoyer au plus tard le 14 décembre 2026." in first.body_text
+    )
     due = {ladder.month: ladder.due_on for ladder in ladders(mail_app)}
     assert set(months_of(call)) == {SEP, OCT, NOV}
     assert {due[m] for m in (SEP, OCT, NOV)} == {date(2026, 12, 14)}
@@ -222,15 +232,12 @@ def test_a_late_starts_welcome_and_catch_up_call_give_the_ladders_due_date_for_e
         assert "12 octobre 2026" not in message.body_text
         assert "10 novembre 2026" not in message.body_text
     assert "au plus tard le 14 décembre 2026" in call.subject + call.body_text
-    # Written at the award, before the start: the catch-up call's dates hold for a start
-    # recorded that very day, 2 December, as it was.
     assert (
-        "Les mois de septembre, d'octobre et de novembre 2026 sont déjà terminés : je vous les "
-        "demanderai dans un seul appel à déclarer, le jour ouvré qui suivra l'enregistrement du "
-        "démarrage de l'exécution, avec le délai habituel compté à partir de cet appel. Si "
-        "j'enregistre le démarrage aujourd'hui même, le 2 décembre 2026, cet appel partira le "
-        "3 décembre 2026, à m'envoyer au plus tard le 14 décembre 2026." in welcome.body_text
-    )
+        "Les mois de septembre, d'octobre et de novembre 2026 sont déjà terminés : un seul appel "
+        "à déclarer vous les demandera le 3 décembre 2026, à envoyer au plus tard le 14 décembre "
+        "2026 (le délai habituel, compté à partir de cet appel)."
+        in " ".join(welcome.body_text.split())
+    ), welcome.body_text
     # A month without hours is explained once per email; the welcome does not assume a man.
     assert welcome.body_text.count("zéro heure") == call.body_text.count("zéro heure") == 1
     assert "le correspondant" not in welcome.body_text

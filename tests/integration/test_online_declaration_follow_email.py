@@ -63,12 +63,14 @@ SEP, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 
 
 def welcome_of(app: App, lot: Lot) -> OutboxMessage:
-    """The holder's welcome, as queued at the award."""
+    """The holder's welcome, as it leaves: queued at the award, written again for the lot
+    started since (``notices.rewrite_welcomes_at_start``)."""
     with app.transaction() as session:
         [welcome] = session.scalars(
             select(OutboxMessage).where(
                 OutboxMessage.kind == "company_welcome",
                 OutboxMessage.key.startswith(f"welcome:{lot.clause_id}:{lot.company_ids[0]}:"),
+                OutboxMessage.state != "cancelled",
             )
         ).all()
         session.expunge(welcome)

@@ -7,7 +7,8 @@ said « Si j'enregistre le démarrage au plus tard le 31 mars 2027, cet appel pa
 recorded (user trial, 7 December 2026). It now leaves written as it stands that morning: the
 call it announces is the one the facilitator's digest of the same morning announces, and the
 one the company gets once the start is recorded that day. A welcome that leaves in time is sent
-as written.
+as written. A welcome still waiting when the start is recorded is written again at once for the
+lot started: it asked about a start recorded and proposed a start-up meeting behind it.
 """
 
 from __future__ import annotations
@@ -191,31 +192,35 @@ def test_a_start_recorded_before_the_welcome_and_the_award_notice_leave_is_said_
     ) in award_text
     assert notice.state == "pending" and welcomes(app, AWARDED_NOTICE)[1].state == "sent"
     [text] = received(settings, WELCOME)
-    said: re.Match[str] | None
-    if started == awarded.date():
-        # The start recorded by the day its first call held for: its promise kept, it leaves as
-        # written, its condition met.
-        [welcome] = welcomes(app)
-        assert (welcome.state, welcome.promised_until, welcome.promise_facts) == (
-            "sent",
-            None,
-            None,
-        )
-        said = WELCOME_CALL.search(text)
-        assert "Si j'enregistre le démarrage aujourd'hui même, le 31 mars 2027, cet" in text, text
-    else:
-        # That day gone before the start: written again as it left, its first call as the
-        # ladder will send it, as a fact.
-        [first_welcome, welcome] = welcomes(app)
-        assert first_welcome.state == "cancelled" and first_welcome.last_error is not None
-        assert first_welcome.last_error.startswith(f"Remplacé{NBSP}: il annonçait le 31 mars 2027")
-        assert welcome.key == f"{first_welcome.key}~2" and welcome.promised_until is None
-        assert "Si j'enregistre le démarrage" not in text
-        said = re.search(
-            r"un seul appel à déclarer vous les demandera le (?P<call>\d+(?:er)? \w+ \d{4}), "
-            r"à envoyer au plus tard le (?P<due>\d+(?:er)? \w+ \d{4})",
-            text,
-        )
+    # Either way the welcome, still waiting, is written again at the start, as the lot now
+    # stands: the ladder's dates as facts, nothing asked of a start recorded (it said « Les
+    # travaux devaient démarrer le 5 janvier 2027 : s'ils ont commencé, répondez … » and
+    # « à déclarer une fois le démarrage enregistré »). Written once: it promises nothing more.
+    [first_welcome, welcome] = welcomes(app)
+    assert first_welcome.state == "cancelled" and first_welcome.last_error == (
+        f"Remplacé : le démarrage de l'exécution a été enregistré le {day} avant le départ de "
+        "ce courriel ; le même message d'accueil, écrit à nouveau avec les dates du lot démarré, "
+        "part à sa place."
+    )
+    assert welcome.key == f"{first_welcome.key}~2" and welcome.state == "sent"
+    assert (welcome.promised_until, welcome.promise_facts) == (None, None)
+    for untrue in (
+        "Si j'enregistre le démarrage",
+        "devaient démarrer",
+        "une fois le démarrage",
+        "réunion de démarrage",  # the start-up meeting is behind a start recorded
+    ):
+        assert untrue not in text, text
+    assert (
+        "Les travaux ont commencé : je vous propose un premier point sur la mise en œuvre de la "
+        "clause (recrutements, candidatures à vérifier) ; répondez à ce message avec vos "
+        "disponibilités. Merci pour votre engagement. --"
+    ) in text, text
+    said: re.Match[str] | None = re.search(
+        r"un seul appel à déclarer vous les demandera le (?P<call>\d+(?:er)? \w+ \d{4}), "
+        r"à envoyer au plus tard le (?P<due>\d+(?:er)? \w+ \d{4})",
+        text,
+    )
     assert said is not None, text
     call_day = day_of(said["call"])
     run_pass(app, paris(call_day, 9, 30))
@@ -247,3 +252,27 @@ def test_a_welcome_leaving_in_time_is_sent_as_written(
     )
     [text] = received(settings, WELCOME)
     assert "Si l'exécution démarre comme prévu le 1er avril 2026" in text, text
+
+
+def test_a_start_recorded_ahead_of_its_date_keeps_the_start_up_meeting_to_fix(
+    app: App, clock: Clock, settings: Settings
+) -> None:
+    """Awarded on 20 March 2026 for works starting on 1 April, the start recorded the same
+    morning ahead of its date (as the sample does): the welcome, still waiting, is written
+    again for the lot started, and still proposes the start-up meeting, never « Les travaux
+    ont commencé » of works to begin in twelve days."""
+    awarded = paris(date(2026, 3, 20), 10)
+    clock.set(awarded)
+    lot = make_lot(app, start=date(2026, 4, 1), end=date(2026, 12, 31), at=awarded, started=False)
+    clock.set(paris(date(2026, 3, 20), 10, 30))
+    advance_clause(app, lot.clause_id, ClauseEvent.START, reason=None)
+    [first, welcome] = welcomes(app)
+    assert first.state == "cancelled" and welcome.key == f"{first.key}~2"
+    text = squash(welcome.body_text).replace(NBSP, " ")
+    assert "Les travaux ont commencé" not in text, text
+    assert (
+        "Je vous propose de fixer ensemble la réunion de démarrage : répondez à ce message avec "
+        "vos disponibilités."
+    ) in text, text
+    assert "Si l'exécution démarre" not in text and "Si j'enregistre" not in text, text
+    no_outbox_problem(app)

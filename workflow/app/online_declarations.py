@@ -206,6 +206,12 @@ class ExpiredFollow(StrEnum):
     #: The month comes before the lot's start (corrected later since the link was sent): not
     #: asked, no link will come.
     BEFORE_START = "before_start"
+    #: The month comes before the one the company joined the lot (its first month corrected
+    #: since the link was sent, later than the start): not asked of it, no link will come.
+    NOT_JOINED = "not_joined"
+    #: The month follows the company's last month on the lot (it left the site after the link
+    #: was sent): not asked of it, no link will come.
+    LEFT = "left"
     #: A call or a reminder of the month is still to leave for the company: it brings a link.
     REMINDER = "reminder"
     #: No email of the service will bring one: the facilitator can.
@@ -230,6 +236,9 @@ class ExpiredLink:
     ended_on: date | None = None
     #: The lot's start, for a month before it.
     starts_on: date | None = None
+    #: The company's first month on the lot, for a month before it; its last, for one after.
+    joined_on: date | None = None
+    left_after: date | None = None
     #: For a declared month: the day its latest version was recorded (local), and whether it
     #: was a correction.
     recorded_on: date | None = None
@@ -282,10 +291,18 @@ def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> Exp
     if ended_on is not None:
         return ExpiredLink(scope.month, ExpiredFollow.RELEASED, ended_on=ended_on, **facts)
     start = clause.start_date
+    party = next((p for p in clause.parties if p.company_id == company_id), None)
+    joined = _joined_after_start(party.first_month if party else None, start, scope.month)
+    if joined is not None:
+        return ExpiredLink(scope.month, ExpiredFollow.NOT_JOINED, joined_on=joined, **facts)
     if start is not None and scope.month < month_start(start):
         # Not asked since the start was corrected: « répondez au courriel reçu avec votre
         # tableau » would invite it to declare a month no one asks of it.
         return ExpiredLink(scope.month, ExpiredFollow.BEFORE_START, starts_on=start, **facts)
+    last = party.last_month if party else None
+    if last is not None and scope.month > last:
+        # Left the site after the link was sent: the same invitation would be as untrue.
+        return ExpiredLink(scope.month, ExpiredFollow.LEFT, left_after=last, **facts)
     to_come = session.scalar(
         select(DeclarationLadder.id).where(
             DeclarationLadder.clause_id == clause.id,
@@ -301,6 +318,15 @@ def _expired(session: Session, app: App, scope: LinkScope, now: datetime) -> Exp
     companies = {scope.company_id, company_id}
     newer = newer_link(session, app.settings, clause.id, companies, scope.month, today)
     return ExpiredLink(scope.month, follows, newer=newer, **facts)
+
+
+def _joined_after_start(joined: date | None, start: date | None, month: date) -> date | None:
+    """The company's first month on the lot when ``month`` comes before it and it is later than
+    the start's month, else None: then the company's own first month, not the start's, is the
+    first one asked of it, and what a page of ``month`` must name."""
+    if joined is None or month >= joined:
+        return None
+    return joined if start is None or joined > month_start(start) else None
 
 
 def _company_on_lot(session: Session, clause: Clause, company_id: int) -> int:
@@ -482,6 +508,10 @@ def _month_state(
     before_start = (
         start if start is not None and month < month_start(start) and existing is None else None
     )
+    if joined_on is not None and _joined_after_start(joined_on, start, month) is not None:
+        # Its first month is later than the start's: « le premier mois à déclarer est {start} »
+        # would be untrue of it; the refusal above names its own.
+        before_start = None
     if before_start is not None:
         # The link was sent when the start was earlier (corrected since): the refusal's words
         # (« Le mois … précède le démarrage de la clause n° 3 (01/03/2027) ») are the

@@ -157,6 +157,14 @@ def welcome_context(
         # Its planned start behind the day it is written: the company is asked whether the
         # works began, not to fix a start meeting (``today``: None, the sample's award day).
         "start_passed": today is not None and lot.start_passed(today),
+        # The works under way on the day it is written (started, its start date reached): the
+        # start-up meeting is behind them. A start recorded ahead of its date (on 20 March for
+        # 1 April) keeps the meeting to fix; a lot past its works proposes neither.
+        "works_begun": today is not None
+        and lot.stage in IN_WORKS
+        and lot.start_date is not None
+        and lot.start_date <= today,
+        "works_over": lot.stage not in NOT_STARTED and lot.stage not in IN_WORKS,
         "company": {"name": party.company},
         "correspondent": {"name": correspondent.name, "email": correspondent.email},
         "role": party.role_label,

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, Select, distinct, func, select, update
+from sqlalchemy import Select, distinct, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -163,10 +165,13 @@ from workflow.services.stale_promises import (
     PromiseRewrite,
     Superseded,
     left_execution_since,
+    write_again_now,
 )
 from workflow.services.termination_notices import tell_terminated
 from workflow.services.terminations import termination_of
 from workflow.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: The history event of an award corrected (``services.clauses.AWARD_CORRECTED``: not imported,
 #: the clauses service imports this module's neighbours).
@@ -900,7 +905,7 @@ def notify_advanced(app: Mailing, session: Session, event: ClauseAdvanced) -> No
         # Before the start's notice: the award's, still waiting, says « le début de
         # l'exécution, dont je vous informerai » and would leave beside it.
         rewrite_award_notice(app, session, event.clause_id, event.at)
-        keep_welcome_promises(session, event.clause_id, event.at)
+        rewrite_welcomes_at_start(app, session, event.clause_id, event.at)
     if kind is not None:
         _buyer_notice(app, session, event.clause_id, kind, event.event.value, event.at)
     if event.event is ClauseEvent.CLOSE and event.to_stage is Stage.CLOSED:
@@ -1061,24 +1066,45 @@ def rewrite_award_notice(app: Mailing, session: Session, clause_id: int, at: dat
 AWARDED_NOTICE = "notice_awarded"
 
 
-def keep_welcome_promises(session: Session, clause_id: int, at: datetime) -> int:
-    """In the start's transaction: the welcomes still waiting whose first call held for a start
-    recorded by a day not gone yet (``welcome_promised_until``) have had their condition met:
-    their dates hold, they leave as written whenever they leave, never written again as if the
-    start were still to record (an award and its start recorded the same day, then a stop of
-    the service, would otherwise write every welcome twice). Returns the number kept."""
-    kept = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.clause_id == clause_id,
-            OutboxMessage.kind == WELCOME,
-            OutboxMessage.state == OutboxState.PENDING.value,
-            OutboxMessage.promised_until > at,
-        )
-        .values(promised_until=None, promise_facts=None)
-        .execution_options(synchronize_session=False)
+def rewrite_welcomes_at_start(app: Mailing, session: Session, clause_id: int, at: datetime) -> int:
+    """In the start's transaction: each company's welcome still waiting that was written for a
+    start to record (its first call promised for a start recorded in time,
+    ``welcome_promised_until``) would leave asking « Les travaux devaient démarrer le 5 janvier
+    2027 : s'ils ont commencé, répondez … », its months « à déclarer une fois le démarrage
+    enregistré », of a start recorded (an award and its start recorded the same evening). It is
+    written again as it stands now, started (``write_welcome_again``: the ladder's dates, no
+    question on the start), under its key's next sending, waiting as the first one did; the
+    first one withdrawn, its reason kept. Written again once: the new one promises nothing (its
+    dates are the ladder's). One that cannot be written again leaves as written, its promise
+    kept (``stale_promises`` writes it again if that day goes). Returns the number written
+    again."""
+    rows = _pending_notices(session, clause_id, WELCOME, OutboxMessage.promise_facts.is_not(None))
+    reason = (
+        f"Remplacé : le démarrage de l'exécution a été enregistré le {_day(app, at)} avant le "
+        "départ de ce courriel ; le même message d'accueil, écrit à nouveau avec les dates du "
+        "lot démarré, part à sa place."
     )
-    return int(cast(CursorResult[Any], kept).rowcount or 0)
+    written = 0
+    for row in rows:
+        try:
+            # Each in a savepoint: the database refusing one leaves it as it was (its promise
+            # kept, ``stale_promises`` writes it again if that day goes) and the start goes on.
+            with session.begin_nested():
+                failure = write_again_now(app, session, row, at, _welcome_to_first)
+        except Superseded as gone:
+            withdraw(row, f"Retiré : {gone} ; ce courriel n'avait plus lieu d'être.")
+            continue
+        except DBAPIError:
+            failure = "la base a refusé l'opération"
+        if failure is not None:
+            log.warning(
+                "message d'accueil laissé tel quel au démarrage : il n'a pu être écrit à nouveau",
+                extra={"action": "welcome.rewrite_failed", "outbox_id": row.id, "error": failure},
+            )
+            continue
+        withdraw(row, reason)
+        written += 1
+    return written
 
 
 def _report_row(session: Session, clause_id: int, key: str) -> ClauseHistory | None:
@@ -1533,6 +1559,18 @@ def welcome_promised_until(context: Mapping[str, Any], settings: Settings) -> da
     if context.get("started") or not first:
         return None
     return at_local(first["record_by"] + timedelta(days=1), time(0), settings.zone)
+
+
+def _welcome_to_first(
+    app: Mailing,
+    session: Session,
+    facts: Mapping[str, Any],
+    first: Sequence[Recipient],
+    now: datetime,
+) -> PromiseRewrite:
+    """``write_welcome_again`` as ``stale_promises`` calls a builder (``promise_rewriters``
+    adapts it alike: a welcome goes to one correspondent)."""
+    return write_welcome_again(app, session, facts, first[0], now)
 
 
 def write_welcome_again(

@@ -203,8 +203,26 @@ def _write_again(
     return failure is None
 
 
+def write_again_now(
+    app: Mailing, session: Session, row: OutboxMessage, at: datetime, rewriter: Rewriter
+) -> str | None:
+    """``row``, still waiting and locked by the caller, written again at once as it stands at
+    ``at`` (a change made its words untrue before it left, in that change's transaction: a
+    start recorded under a welcome that asks for it), under its key's next sending, waiting
+    as the first one did; None, or why it could not be (nothing written then: the caller
+    withdraws the first one only when it was). ``Superseded`` is raised, not returned: what
+    it announced no longer holds, and the caller withdraws it as ``write_stale_again`` does."""
+    return _queue_again(app, session, row, at, rewriter, superseded_raises=True)
+
+
 def _queue_again(
-    app: Mailing, session: Session, row: OutboxMessage, due: datetime, rewriter: Rewriter | None
+    app: Mailing,
+    session: Session,
+    row: OutboxMessage,
+    due: datetime,
+    rewriter: Rewriter | None,
+    *,
+    superseded_raises: bool = False,
 ) -> str | None:
     """The new email of ``row``, waiting as ``row`` did; None, or why it could not be."""
     if rewriter is None or row.promise_facts is None:
@@ -254,6 +272,8 @@ def _queue_again(
     except DBAPIError:
         raise  # the database itself: the row stays as it was (``write_stale_again``)
     except Superseded as gone:
+        if superseded_raises:
+            raise
         return str(gone)
     except Exception as error:  # a builder or a template broken since: logged by the caller
         return f"{type(error).__name__}: {error}"
