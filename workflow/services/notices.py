@@ -165,6 +165,7 @@ from workflow.services.stale_promises import (
     PromiseRewrite,
     Superseded,
     left_execution_since,
+    to_first,
     write_again_now,
 )
 from workflow.services.termination_notices import tell_terminated
@@ -1090,7 +1091,7 @@ def rewrite_welcomes_at_start(app: Mailing, session: Session, clause_id: int, at
             # Each in a savepoint: the database refusing one leaves it as it was (its promise
             # kept, ``stale_promises`` writes it again if that day goes) and the start goes on.
             with session.begin_nested():
-                failure = write_again_now(app, session, row, at, _welcome_to_first)
+                failure = write_again_now(app, session, row, at, to_first(write_welcome_again))
         except Superseded as gone:
             withdraw(row, f"Retiré : {gone} ; ce courriel n'avait plus lieu d'être.")
             continue
@@ -1559,18 +1560,6 @@ def welcome_promised_until(context: Mapping[str, Any], settings: Settings) -> da
     if context.get("started") or not first:
         return None
     return at_local(first["record_by"] + timedelta(days=1), time(0), settings.zone)
-
-
-def _welcome_to_first(
-    app: Mailing,
-    session: Session,
-    facts: Mapping[str, Any],
-    first: Sequence[Recipient],
-    now: datetime,
-) -> PromiseRewrite:
-    """``write_welcome_again`` as ``stale_promises`` calls a builder (``promise_rewriters``
-    adapts it alike: a welcome goes to one correspondent)."""
-    return write_welcome_again(app, session, facts, first[0], now)
 
 
 def write_welcome_again(

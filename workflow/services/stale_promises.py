@@ -91,6 +91,27 @@ Rewriter = Callable[
 ]
 
 
+#: A company's email, written to one correspondent: its builder takes the one first written to.
+CompanyRewriter = Callable[
+    [Mailing, Session, Mapping[str, Any], Recipient, datetime], PromiseRewrite
+]
+
+
+def to_first(write: CompanyRewriter) -> Rewriter:
+    """A company's builder as a ``Rewriter``: given the one correspondent first written to."""
+
+    def rewrite(
+        app: Mailing,
+        session: Session,
+        facts: Mapping[str, Any],
+        first: Sequence[Recipient],
+        now: datetime,
+    ) -> PromiseRewrite:
+        return write(app, session, facts, first[0], now)
+
+    return rewrite
+
+
 class Superseded(Exception):
     """What an email announced no longer holds at all (a resumption, the lot suspended or ended
     again since): it is withdrawn, never written again. Its message, in French, says why."""
