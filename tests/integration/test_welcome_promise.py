@@ -96,6 +96,27 @@ def welcomes(app: App, kind: str = WELCOME) -> list[OutboxMessage]:
         return found
 
 
+#: What a welcome written for a start to record says, untrue once the start is recorded.
+UNTRUE_AFTER_START = (
+    "Si j'enregistre le démarrage",
+    "devaient démarrer",
+    "une fois le démarrage",
+    "réunion de démarrage",  # the start-up meeting is behind a start recorded
+)
+
+
+def assert_tells_the_lot_started(text: str) -> None:
+    """A welcome written for the lot started: nothing asked of its start, the first point on
+    the works under way proposed instead of the start-up meeting."""
+    for untrue in UNTRUE_AFTER_START:
+        assert untrue not in text, text
+    assert (
+        "Les travaux ont commencé : je vous propose un premier point sur la mise en œuvre de la "
+        "clause (recrutements, candidatures à vérifier) ; répondez à ce message avec vos "
+        "disponibilités. Merci pour votre engagement. --"
+    ) in text, text
+
+
 def no_outbox_problem(app: App) -> None:
     """``audit verify``'s outbox check: every email written again has a cause it can read."""
     with app.transaction() as session:
@@ -204,18 +225,7 @@ def test_a_start_recorded_before_the_welcome_and_the_award_notice_leave_is_said_
     )
     assert welcome.key == f"{first_welcome.key}~2" and welcome.state == "sent"
     assert (welcome.promised_until, welcome.promise_facts) == (None, None)
-    for untrue in (
-        "Si j'enregistre le démarrage",
-        "devaient démarrer",
-        "une fois le démarrage",
-        "réunion de démarrage",  # the start-up meeting is behind a start recorded
-    ):
-        assert untrue not in text, text
-    assert (
-        "Les travaux ont commencé : je vous propose un premier point sur la mise en œuvre de la "
-        "clause (recrutements, candidatures à vérifier) ; répondez à ce message avec vos "
-        "disponibilités. Merci pour votre engagement. --"
-    ) in text, text
+    assert_tells_the_lot_started(text)
     said: re.Match[str] | None = re.search(
         r"un seul appel à déclarer vous les demandera le (?P<call>\d+(?:er)? \w+ \d{4}), "
         r"à envoyer au plus tard le (?P<due>\d+(?:er)? \w+ \d{4})",

@@ -11,13 +11,14 @@ email as its recipient will read it, with sample data or a real clause's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workflow.adapters.mail.message import parse_recipients
 from workflow.adapters.orm import OutboxAttachment, OutboxMessage
@@ -26,10 +27,11 @@ from workflow.app.lookup import find_clause
 from workflow.app.unit import reading, unit_of_work
 from workflow.bootstrap import App
 from workflow.errors import NotFound
-from workflow.services import outbox, outbox_corrections
+from workflow.services import notices, outbox, outbox_corrections
 from workflow.services.digest import readable_recipients
 from workflow.services.dispatch import BATCH_SIZE, DispatchReport, dispatch_due
 from workflow.services.outbox import OutboxState
+from workflow.services.outbox_corrections import RetriedEmail
 from workflow.services.previews import Preview, build_preview, unknown_kind, write_preview
 
 __all__ = [
@@ -210,24 +212,45 @@ def message_detail(app: App, message_id: int) -> MessageDetail:
         )
 
 
-def retry_message(app: App, message_id: int) -> tuple[outbox_corrections.RetriedEmail, ...]:
+def retry_message(app: App, message_id: int) -> tuple[RetriedEmail, ...]:
     """Message ``message_id`` (refused, abandoned, uncertain or waiting) due again at once, to
     its recipients' current addresses: a contact or correspondent corrected since it was written
-    gets it at the new one (``readdressed()`` says what changed)."""
+    gets it at the new one (``readdressed()`` says what changed). A welcome whose lot started
+    since is written again as it stands (``written_again_as``)."""
     with unit_of_work(app) as unit:
         retried = outbox_corrections.retry_email(
             unit.session, message_id, now=unit.now, settings=unit.app.settings
         )
-        return (retried,)
+        return (_as_it_stands(unit.app, unit.session, retried, unit.now),)
 
 
-def retry_failed(app: App) -> tuple[outbox_corrections.RetriedEmail, ...]:
+def retry_failed(app: App) -> tuple[RetriedEmail, ...]:
     """Every refused or abandoned message due again at once, re-addressed like
     ``retry_message``; in order of their numbers."""
     with unit_of_work(app) as unit:
-        return outbox_corrections.retry_failed_emails(
+        retried = outbox_corrections.retry_failed_emails(
             unit.session, now=unit.now, settings=unit.app.settings
         )
+        return tuple(_as_it_stands(unit.app, unit.session, r, unit.now) for r in retried)
+
+
+def _as_it_stands(app: App, session: Session, retried: RetriedEmail, now: datetime) -> RetriedEmail:
+    """``retried``, or the welcome written in its place when its lot's start was recorded since
+    it was written (it asked whether the works began), or withdrawn when its company is no
+    longer on the lot."""
+    row = session.get_one(OutboxMessage, retried.id)
+    again = notices.rewrite_retried_welcome(app, session, row, now)
+    if again is not None:
+        first = retried.readdressed_from or retried.recipients
+        return replace(
+            retried,
+            recipients=again.recipients,
+            readdressed_from=first if first != again.recipients else None,
+            written_again_as=again.id,
+        )
+    if row.state == OutboxState.CANCELLED:
+        return replace(retried, withdrawn=row.last_error or "")
+    return retried
 
 
 def cancel_message(

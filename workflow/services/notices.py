@@ -1085,27 +1085,73 @@ def rewrite_welcomes_at_start(app: Mailing, session: Session, clause_id: int, at
         "départ de ce courriel ; le même message d'accueil, écrit à nouveau avec les dates du "
         "lot démarré, part à sa place."
     )
-    written = 0
-    for row in rows:
-        try:
-            # Each in a savepoint: the database refusing one leaves it as it was (its promise
-            # kept, ``stale_promises`` writes it again if that day goes) and the start goes on.
-            with session.begin_nested():
-                failure = write_again_now(app, session, row, at, to_first(write_welcome_again))
-        except Superseded as gone:
-            withdraw(row, f"Retiré : {gone} ; ce courriel n'avait plus lieu d'être.")
-            continue
-        except DBAPIError:
-            failure = "la base a refusé l'opération"
-        if failure is not None:
-            log.warning(
-                "message d'accueil laissé tel quel au démarrage : il n'a pu être écrit à nouveau",
-                extra={"action": "welcome.rewrite_failed", "outbox_id": row.id, "error": failure},
-            )
-            continue
-        withdraw(row, reason)
-        written += 1
-    return written
+    return sum(_welcome_written_again(app, session, row, at, reason) for row in rows)
+
+
+def rewrite_retried_welcome(
+    app: Mailing, session: Session, row: OutboxMessage, at: datetime
+) -> OutboxMessage | None:
+    """A welcome put back in the queue by the facilitator (refused, given up: a wrong address
+    corrected) after its lot's start was recorded: written for a start to record, it would
+    leave asking whether the works began, of works the service knows under way. Written again
+    as at the start (``rewrite_welcomes_at_start``), the first one withdrawn; returns the one
+    that leaves in its place, or None when ``row`` leaves as it is (not such a welcome, or it
+    could not be written again)."""
+    if row.kind != WELCOME or row.promise_facts is None or row.clause_id is None:
+        return None
+    # Locked: a start recorded at the same moment waits for the retry, then finds the welcome
+    # waiting and writes it again itself (``rewrite_welcomes_at_start``), or the retry waits for
+    # the start and reads it here (PostgreSQL; SQLite has one writer at a time).
+    stage = session.scalar(select(Clause.stage).where(Clause.id == row.clause_id).with_for_update())
+    if stage in NOT_STARTED:
+        return None  # still to start: its promise holds (``stale_promises`` keeps it)
+    # Started since (a lot closed or abandoned since: withdrawn, ``write_welcome_again``).
+    reason = (
+        f"Remplacé : remis en file le {_day(app, at)}, après l'enregistrement du démarrage de "
+        "l'exécution ; le même message d'accueil, écrit à nouveau avec les dates du lot "
+        "démarré, part à sa place."
+    )
+    if not _welcome_written_again(app, session, row, at, reason):
+        return None
+    base = row.key.split(AGAIN_MARK)[0]
+    return session.scalars(
+        select(OutboxMessage)
+        .where(
+            # The lot's welcomes first (an index), then the sendings of this one's key: the
+            # newest is the one just written.
+            OutboxMessage.clause_id == row.clause_id,
+            OutboxMessage.kind == WELCOME,
+            OutboxMessage.key.startswith(f"{base}{AGAIN_MARK}", autoescape=True),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _welcome_written_again(
+    app: Mailing, session: Session, row: OutboxMessage, at: datetime, reason: str
+) -> bool:
+    """``row``, a welcome still to leave and locked, written again as it stands at ``at`` and
+    withdrawn with ``reason``; False when it leaves as written (or is withdrawn, its lot or
+    company gone)."""
+    try:
+        # In a savepoint: the database refusing it leaves it as it was (its promise kept,
+        # ``stale_promises`` writes it again if that day goes) and the change goes on.
+        with session.begin_nested():
+            failure = write_again_now(app, session, row, at, to_first(write_welcome_again))
+    except Superseded as gone:
+        withdraw(row, f"Retiré : {gone} ; ce courriel n'avait plus lieu d'être.")
+        return False
+    except DBAPIError:
+        failure = "la base a refusé l'opération"
+    if failure is not None:
+        log.warning(
+            "message d'accueil laissé tel quel : il n'a pu être écrit à nouveau",
+            extra={"action": "welcome.rewrite_failed", "outbox_id": row.id, "error": failure},
+        )
+        return False
+    withdraw(row, reason)
+    return True
 
 
 def _report_row(session: Session, clause_id: int, key: str) -> ClauseHistory | None:

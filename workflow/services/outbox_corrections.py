@@ -70,6 +70,19 @@ class RetriedEmail:
     recipients: str
     #: Its recipients before, when they were re-addressed to current addresses; else None.
     readdressed_from: str | None = None
+    #: The number of the email that leaves in its place, when it was written again (a welcome
+    #: whose lot started since, ``notices.rewrite_retried_welcome``); else None.
+    written_again_as: int | None = None
+    #: Why the service withdrew it instead (what it announced no longer holds); else None.
+    withdrawn: str | None = None
+
+    @property
+    def leaving(self) -> int | None:
+        """The number of the email that leaves: its own, the one written in its place, or None
+        when it was withdrawn."""
+        if self.withdrawn is not None:
+            return None
+        return self.written_again_as or self.id
 
     def readdressed(self) -> str | None:
         """« ancien@x → nouveau@x », for a person to read; None when nothing changed."""

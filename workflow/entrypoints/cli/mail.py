@@ -120,28 +120,49 @@ def retry_command(message_id: int | None, all_failed: bool, as_json: bool) -> No
         raise click.UsageError("Indiquez soit un numéro de courriel, soit --all-failed.")
     app = get_app()
     retried = mail.retry_failed(app) if message_id is None else mail.retry_message(app, message_id)
+    leaving = [r for r in retried if r.leaving is not None]
     if as_json:
         print_json(
             {
-                "remis_en_file": [r.id for r in retried],
-                "readresses": {str(r.id): r.readdressed() for r in retried if r.readdressed()},
+                "remis_en_file": [r.leaving for r in leaving],
+                "readresses": {str(r.id): r.readdressed() for r in leaving if r.readdressed()},
+                "ecrits_a_nouveau": {
+                    str(r.id): r.written_again_as for r in retried if r.written_again_as
+                },
+                "retires": {str(r.id): r.withdrawn for r in retried if r.withdrawn is not None},
             }
         )
-    elif not retried:
+        return
+    if not retried:
         console.print("Aucun courriel refusé ou abandonné : rien à remettre en file.")
-    else:
-        numbers = ", ".join(f"n° {r.id}" for r in retried)
+        return
+    if leaving:
+        numbers = ", ".join(f"n° {r.leaving}" for r in leaving)
         console.print(
-            f"{number(len(retried))} courriel(s) remis en file ({numbers}) ; "
+            f"{number(len(leaving))} courriel(s) remis en file ({numbers}) ; "
             "ils partiront au prochain envoi («\u00a0clauses mail send\u00a0» ou le service).",
             soft_wrap=True,
         )
-        for r in retried:
-            changed = r.readdressed()
-            if changed:
-                console.print(
-                    f"n° {r.id} : adressé aux adresses à jour ({changed}).", soft_wrap=True
-                )
+    for r in retried:
+        if r.written_again_as:
+            console.print(
+                f"n° {r.id} : le démarrage de l'exécution a été enregistré depuis qu'il a été "
+                "écrit ; ce message d'accueil a été écrit à nouveau avec les dates du lot "
+                f"démarré et part sous le n° {r.written_again_as}.",
+                soft_wrap=True,
+            )
+        if r.withdrawn is not None:
+            console.print(
+                f"n° {r.id} : retiré par le service, il ne partira pas. {r.withdrawn}",
+                soft_wrap=True,
+            )
+            continue
+        changed = r.readdressed()
+        if changed:
+            console.print(
+                f"n° {r.leaving or r.id} : adressé aux adresses à jour ({changed}).",
+                soft_wrap=True,
+            )
 
 
 @mail_group.command("cancel")

@@ -61,7 +61,8 @@ def router(app: App, pages: Pages) -> APIRouter:
         return pages.render(
             request, "mail.html", user=user, outbox=outbox, messages=shown, state=state,
             before=before, older=older, retryable=RETRYABLE, labels=STATE_LABELS,
-            done=request.query_params.get("fait"),
+            done=_int(request.query_params.get("fait")),
+            replaced=_int(request.query_params.get("remplace")),
         )  # fmt: skip
 
     @routes.get("/courriels/{message_id}", response_class=HTMLResponse)
@@ -85,9 +86,16 @@ def router(app: App, pages: Pages) -> APIRouter:
         if isinstance(checked, Response):
             return checked  # not signed in, or no valid CSRF token: nothing done
         try:
-            await guard.call(mail.retry_message, message_id)
+            (retried,) = await guard.call(mail.retry_message, message_id)
         except InputRefused as error:
             return guard.refused(request, "Renvoi refusé", error.message)
+        if retried.leaving is None:
+            # Withdrawn instead (its company no longer on the lot): its page says why.
+            return RedirectResponse(f"/courriels/{message_id}?fait=retire", status_code=303)
+        if retried.written_again_as:
+            return RedirectResponse(
+                f"/courriels?fait={retried.leaving}&remplace={message_id}", status_code=303
+            )
         return RedirectResponse(f"/courriels?fait={message_id}", status_code=303)
 
     @routes.post("/courriels/{message_id}/annuler")
