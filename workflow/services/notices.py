@@ -1079,13 +1079,28 @@ def rewrite_welcomes_at_start(app: Mailing, session: Session, clause_id: int, at
     dates are the ladder's). One that cannot be written again leaves as written, its promise
     kept (``stale_promises`` writes it again if that day goes). Returns the number written
     again."""
-    rows = _pending_notices(session, clause_id, WELCOME, OutboxMessage.promise_facts.is_not(None))
     reason = (
         f"Remplacé : le démarrage de l'exécution a été enregistré le {_day(app, at)} avant le "
         "départ de ce courriel ; le même message d'accueil, écrit à nouveau avec les dates du "
         "lot démarré, part à sa place."
     )
-    return sum(_welcome_written_again(app, session, row, at, reason) for row in rows)
+    written, seen = 0, set[int]()
+    for _ in range(2):
+        # Read twice: on PostgreSQL, a welcome being written again by the delivery (its
+        # promised day passed, ``stale_promises``) when the start locked its first sending is
+        # seen withdrawn, and its new sending, committed while the start waited and still
+        # written for a start to record, is not in the first read; the second finds it. The
+        # rows written here promise nothing (the lot is started): not read again.
+        rows = [
+            row
+            for row in _pending_notices(
+                session, clause_id, WELCOME, OutboxMessage.promise_facts.is_not(None)
+            )
+            if row.id not in seen
+        ]
+        seen.update(row.id for row in rows)
+        written += sum(_welcome_written_again(app, session, row, at, reason) for row in rows)
+    return written
 
 
 def rewrite_retried_welcome(
