@@ -106,7 +106,7 @@ from workflow.domain.calendar import (
     month_start,
 )
 from workflow.domain.outcomes import OUTCOME_GROUPS
-from workflow.domain.stages import Stage
+from workflow.domain.stages import CALLING_STAGES, Stage
 from workflow.domain.summary import SummaryTiming, latest_due_month, summary_due_at
 from workflow.domain.vocabulary import (
     CONTRACT_LABELS,
@@ -218,6 +218,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "escalated_at",
         "called_at",
         "stepped_at",
+        "held",
     ),
     "outbox": (
         "id",
@@ -1203,6 +1204,8 @@ class _Plan:
                 escalated,
                 steps[0][1],
                 sent[-1][1],
+                # Held while its lot is not called (``clauses._move`` keeps it so).
+                self.stage.value not in CALLING_STAGES,
             )
         )
         # ``step_key`` of one month, written directly (it would format the month every time).

@@ -36,6 +36,8 @@ from workflow.adapters.types import Hours, Money, Ratio, UTCDateTime
 #: The predicates of the partial indexes, written as the queries that use them write them
 #: (SQLite uses a partial index only for a WHERE term identical to its own, without parameters).
 OPEN_LADDERS = "declared_at IS NULL"
+#: The ladders the climb walks: not declared, their lot called (``held``, migration 0032).
+DUE_LADDERS = "declared_at IS NULL AND NOT held"
 #: The open months asked again after a cancelled declaration (``asked_again_on``, 0030).
 ASKED_AGAIN = "asked_again_on IS NOT NULL AND declared_at IS NULL"
 UNARMED_PARTIES = "next_call_at IS NULL AND next_call_month IS NULL"
@@ -541,6 +543,15 @@ class DeclarationLadder(Base):
         ),
         # The earliest due date given for a month, which its summary waits for (migration 0015).
         Index("ix_declaration_ladders_month_due", "month", "due_on"),
+        # The steps the climb looks for on every pass, in its order, without the ladders of the
+        # lots suspended or ended, whose steps past stay there (migration 0032).
+        Index(
+            "ix_declaration_ladders_due",
+            "next_step_at",
+            "id",
+            sqlite_where=text(DUE_LADDERS),
+            postgresql_where=text(DUE_LADDERS),
+        ),
         # The few open months asked again after a cancelled declaration, with what the day's
         # tasks read of them: from the index alone (migration 0030).
         Index(
@@ -570,6 +581,11 @@ class DeclarationLadder(Base):
     #: as the cancellation's email and the reminders say (« dès que possible »), and the
     #: facilitator's readers count the days late from it (migration 0030).
     asked_again_on: Mapped[date | None] = mapped_column(Date, default=None)
+    #: Its lot is not called now (suspended, ended, closed): its steps wait, and the climb does
+    #: not look at them (``ix_declaration_ladders_due``). Kept by every change of stage, in its
+    #: transaction (``clauses._move``); the climb still checks the lot's stage itself (migration
+    #: 0032).
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class OutboxMessage(Base):

@@ -89,6 +89,10 @@ DECLARING_STAGES = frozenset({Stage.EXECUTION})
 LATE_DECLARING_STAGES = frozenset({Stage.SUSPENDED, Stage.FOLLOW_UP})
 #: Stages from which nothing leaves.
 FINAL_STAGES = frozenset({Stage.CLOSED, Stage.ABANDONED})
+#: The stages whose companies are called, reminded and their buyer alerted: the works under
+#: way, then their follow-up (a month before the end still owed). A lot leaving them holds its
+#: ladders (``DeclarationLadder.held``), one coming back releases them.
+CALLING_STAGES = (Stage.EXECUTION.value, Stage.FOLLOW_UP.value)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from workflow.domain.hours import (
 )
 from workflow.domain.report_changes import FINAL_REPORT_EVENT, figure_changes
 from workflow.domain.stages import (
+    CALLING_STAGES,
     ENDING_EVENTS,
     FINAL_STAGES,
     LABELS,
@@ -1037,6 +1038,16 @@ def _move(
         raise ConcurrentChange(
             f"{clause.label} a été modifiée en même temps par quelqu'un d'autre ; "
             "rien n'a été enregistré, recommencez."
+        )
+    calling = target.value in CALLING_STAGES
+    if (origin.value in CALLING_STAGES) != calling:
+        # Its ladders held or released with it, in its transaction: the climb walks only those
+        # of lots called (``DeclarationLadder.held``). Every change of stage passes here.
+        session.execute(
+            update(DeclarationLadder)
+            .where(DeclarationLadder.clause_id == clause.id)
+            .values(held=not calling)
+            .execution_options(synchronize_session=False)
         )
     session.refresh(clause)
     row = add_history(

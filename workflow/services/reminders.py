@@ -60,6 +60,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.orm import (
+    DUE_LADDERS,
+    OPEN_LADDERS,
     UNARMED_PARTIES,
     AwardParty,
     Buyer,
@@ -95,7 +97,7 @@ from workflow.domain.calendar import (
 )
 from workflow.domain.company_months import on_its_months
 from workflow.domain.events import require_aware
-from workflow.domain.stages import Stage
+from workflow.domain.stages import CALLING_STAGES as CALLING_STAGES
 from workflow.emails.ladder import KINDS, LadderGroup, step_kind
 from workflow.services.ladder_keys import sent_again_key, withdrawn_by_service
 from workflow.services.lot_calendars import (
@@ -124,7 +126,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Lots whose companies are called: in execution, and in follow-up for the months up to the end.
-CALLING_STAGES = (Stage.EXECUTION.value, Stage.FOLLOW_UP.value)
 BATCH_SIZE = 200
 
 StopCheck = Callable[[], bool]
@@ -247,10 +248,16 @@ def arm_daily(app: App, now: datetime, stop: StopCheck = _never) -> int:
     if stop():
         return armed
     with app.transaction() as session:
+        put_right = resync_held_ladders(session)
         session.execute(
             insert_ignoring(session, PeriodicRun, "job", "period").values(
                 job=ARM_SWEEP, period=day, done_at=now
             )
+        )
+    if put_right:
+        log.warning(
+            "ladders held or released by the daily sweep",
+            extra={"action": "ladder.held_resynced", "count": put_right, "day": day},
         )
     if armed:
         log.info(
@@ -258,6 +265,25 @@ def arm_daily(app: App, now: datetime, stop: StopCheck = _never) -> int:
             extra={"action": "ladder.armed_by_sweep", "count": armed, "day": day},
         )
     return armed
+
+
+def resync_held_ladders(session: Session) -> int:
+    """Each month not declared whose ``held`` disagrees with its lot's stage, put right; how
+    many. Every change of stage keeps it (``clauses._move``): what this finds is a ladder
+    written outside the services (a script, SQL by hand) or opened by a pass at the very moment
+    its lot was suspended (PostgreSQL). A held month of a lot called would never be reminded:
+    the daily sweep releases it by the next day at the latest, as it arms a forgotten party.
+    Reads the months not declared only (``ix_declaration_ladders_open``)."""
+    called = exists().where(
+        Clause.id == DeclarationLadder.clause_id, Clause.stage.in_(CALLING_STAGES)
+    )
+    result = session.execute(
+        update(DeclarationLadder)
+        .where(text(OPEN_LADDERS), DeclarationLadder.held == called)
+        .values(held=~called)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _callable_lot(session: Session, clause_id: int) -> Clause | None:
@@ -539,7 +565,13 @@ def _open_batch(
 def _due_ladders(now: datetime) -> Any:
     return select(DeclarationLadder).where(
         DeclarationLadder.next_step_at <= now,
-        DeclarationLadder.declared_at.is_(None),
+        # Written as the partial index ``ix_declaration_ladders_due`` is (SQLite's condition to
+        # use it): the ladders of suspended or ended lots, whose passed steps stay where they
+        # were, are not even looked at. At 10^5 lots they were about 1,200, looked up one by
+        # one on every pass (issue 12).
+        text(DUE_LADDERS),
+        # The lot's stage checked all the same: a ladder opened by a pass while its lot was
+        # being suspended (PostgreSQL, two transactions) is not held.
         _in_called_lot(DeclarationLadder.clause_id),
     )
 
