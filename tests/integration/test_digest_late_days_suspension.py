@@ -124,3 +124,54 @@ def test_the_digest_says_the_suspension_its_days_late_leave_out(app: App, clock:
         entry = read[read.index(_line(never)) :]
         assert entry[: entry.index("À faire")].count("hors") == 0
         assert said in entry[: entry.index("À faire")]
+
+
+#: « rappel n° 2 prévu le 2 novembre 2026 », « alerte au donneur d'ordre prévue le … ».
+PLANNED = re.compile(r"prévue? le (\d+(?:er)? \w+ \d{4})")
+MONTHS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]  # fmt: skip
+
+
+def _day(text: str) -> date:
+    day, month, year = text.split()
+    return date(int(year), MONTHS.index(month) + 1, int(day.removesuffix("er")))
+
+
+def test_the_digest_never_announces_a_step_of_a_suspended_lot_on_a_day_gone(
+    app: App, clock: Clock
+) -> None:
+    """User trial: a week into a suspension, the digest still read « alerte au donneur d'ordre
+    prévue le 1er juin 2027 », the date the ladder kept from before it, passed; nothing left
+    then, and the alert went a fortnight later, pushed by the suspension. Every step a digest
+    announces is on its day or later; a suspended lot's is announced after the resumption."""
+    at = paris(date(2026, 8, 25), 10)
+    suspended = make_lot(app, start=date(2026, 9, 1), end=date(2027, 6, 30), at=at)
+    make_lot(app, start=date(2026, 9, 1), end=date(2027, 6, 30), companies=("Toitures",), at=at)
+    passes(app, date(2026, 10, 1), date(2026, 10, 16))
+    advance(app, suspended, ClauseEvent.SUSPEND, paris(date(2026, 10, 19), 8), "Intempéries")
+    passes(app, date(2026, 10, 19), date(2026, 11, 13))
+    advance(app, suspended, ClauseEvent.RESUME, paris(date(2026, 11, 16), 8), "Reprise")
+    passes(app, date(2026, 11, 16), date(2026, 12, 1))
+
+    with app.transaction() as session:
+        digests = [
+            (date.fromisoformat(m.key.removeprefix("digest:")), squash(m.body_text))
+            for m in session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "facilitator_digest")
+                .order_by(OutboxMessage.id)
+            )
+        ]
+    during = [text for day, text in digests if date(2026, 10, 20) <= day <= date(2026, 11, 13)]
+    assert during, "no digest during the suspension"
+    for day, text in digests:
+        for planned in PLANNED.findall(text):
+            assert _day(planned) >= day, (day, planned, text)
+    for text in during:
+        entry = text[text.index(_line(suspended)) :]
+        entry = entry[: entry.index("À faire")]
+        assert "après la reprise du lot (suspendu), à une date repoussée des jours de " in entry, (
+            entry
+        )

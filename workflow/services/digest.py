@@ -754,12 +754,17 @@ def ladder_state(
     history: LadderHistory,
     rules: CalendarRules,
     settings: Settings,
+    *,
+    suspended: bool = False,
 ) -> str:
     """Where a month's reminder ladder stands, in French, told from the outbox.
 
     Each step before the next one is said « envoyé » with its date only when an email covering
     that month exists (« en cours d'envoi », « non distribué » when it did not leave); a step
-    passed without any email is said « sauté, non envoyé ». Then the next step and its date."""
+    passed without any email is said « sauté, non envoyé ». Then the next step and its date; of
+    a lot ``suspended``, no date: nothing leaves before the resumption, which pushes the step
+    by the days of the suspension (the date kept in the ladder, passed, was read « alerte au
+    donneur d'ordre prévue le 1er juin 2027 » a week into a suspension; user trial)."""
     zone = settings.zone
     schedule = _month_schedule(ladder.month, rules, zone)
     emails = history.get((ladder.clause_id, ladder.company_id, ladder.month), [])
@@ -768,11 +773,15 @@ def ladder_state(
         name = scheduled.name
         label = step_label(name)
         if name == ladder.next_step:
-            when = (
-                f" le {french_date(local_date(ladder.next_step_at, zone))}"
-                if ladder.next_step_at
-                else ""
-            )
+            if suspended:
+                when = (
+                    " après la reprise du lot (suspendu), à une date repoussée des jours de "
+                    "suspension"
+                )
+            elif ladder.next_step_at:
+                when = f" le {french_date(local_date(ladder.next_step_at, zone))}"
+            else:
+                when = ""
             parts.append(f"{label} {step_participle(name, 'prévu')}{when}")
             break
         sent = [e for e in emails if e.step == name]
@@ -1459,7 +1468,7 @@ def _late_items(
 ) -> list[DigestItem]:
     ids = {late.clause_id for late in overdue}
     calendars = lot_calendars(session, ids, settings)
-    labels = _labels(session, ids)
+    labels = _labels(session, ids, Clause.stage)
     # Each one's oldest ladder: by its number, or (read from the open ladders' index alone,
     # ``_overdue``) by its lot, company and month, unique.
     ladders: dict[tuple[int, int, date], DeclarationLadder] = {}
@@ -1517,7 +1526,7 @@ def _late_items(
     items = []
     for late in overdue:
         cid, company_id, oldest = late.clause_id, late.company_id, late.oldest
-        _, ref, lot, title, buyer = labels[cid]
+        _, ref, lot, title, buyer, stage = labels[cid]
         company, who, email, phone = contacts.get(
             (cid, company_id), (names.get(company_id, ""), None, None, None)
         )
@@ -1525,7 +1534,13 @@ def _late_items(
         phrase = overdue_phrase(late.overdue)
         contact = ", ".join(x for x in (who, email, phone) if x) or "correspondant à désigner"
         ladder = ladders[cid, company_id, oldest.month]
-        state = ladder_state(ladder, history, calendars[cid].rules, settings)
+        state = ladder_state(
+            ladder,
+            history,
+            calendars[cid].rules,
+            settings,
+            suspended=stage == Stage.SUSPENDED.value,
+        )
         items.append(
             DigestItem(
                 Category.DECLARATION,
