@@ -215,10 +215,27 @@ def _elided(name: str) -> str:
     return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
 
 
+def _runs(ordered: Sequence[date]) -> list[list[date]]:
+    """``ordered`` months cut where one does not follow the one before."""
+    runs: list[list[date]] = []
+    for month in ordered:
+        if runs and add_months(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return runs
+
+
+def _span_start(run: Sequence[date]) -> str:
+    """The first month of a span, its year left to the last one when they share it."""
+    name = french_month(run[0])
+    return name.rsplit(" ", 1)[0] if run[0].year == run[-1].year else name
+
+
 def months_named(months: Sequence[date], *, of: bool = False) -> str:
     """« mars 2027 », « janvier, février et mars 2027 », « décembre 2026 et janvier 2027 »; more
     than three months in a row: « d'avril à septembre 2027 », « de novembre 2026 à février
-    2027 ». ``of``: after a noun, « de » before each month (« les déclarations de janvier, de
+    2027 », among others too (« d'avril 2026 à avril 2027 et de juin 2027 »). ``of``: after a noun, « de » before each month (« les déclarations de janvier, de
     février et de mars 2027 », « d'avril et de mai 2027 »), as French repeats it."""
     ordered = sorted(set(months))
     if not ordered:
@@ -228,6 +245,18 @@ def months_named(months: Sequence[date], *, of: bool = False) -> str:
     if len(ordered) > 3 and ordered == months_between(ordered[0], ordered[-1]):
         first = names[0].rsplit(" ", 1)[0] if same_year else names[0]
         return f"{_elided(first)} à {names[-1]}"
+    runs = _runs(ordered)
+    if any(len(run) > 3 for run in runs):
+        # More than three months in a row among others: the run said as a span, the others
+        # one by one, each with its year (« d'avril 2026 à avril 2027 et de juin 2027 »,
+        # rather than fourteen months one after the other; user trial).
+        parts = [
+            f"{_elided(_span_start(run))} à {french_month(run[-1])}"
+            if len(run) > 3
+            else ", ".join(_elided(french_month(m)) if of else french_month(m) for m in run)
+            for run in runs
+        ]
+        return ", ".join(parts[:-1]) + " et " + parts[-1]
     if same_year:
         names = [n.rsplit(" ", 1)[0] for n in names[:-1]] + [names[-1]]
     if of:
