@@ -34,3 +34,20 @@ def test_each_state_is_told_as_it_is(
     name: str, state: str, sent_at: datetime | None, said: str
 ) -> None:
     assert sent_state(step(name, state, sent_at), PARIS) == said
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "today", "said"),
+    [
+        # The digest is written in the pass that queued the step, just before it leaves.
+        ("reminder_1", "pending", date(2026, 3, 5), "mis en file d'envoi aujourd'hui"),
+        ("escalation", "sending", date(2026, 3, 5), "mise en file d'envoi aujourd'hui"),
+        # Still there the next day: a delivery in trouble, said as such.
+        ("reminder_1", "pending", date(2026, 3, 6), "en cours d'envoi depuis le 5 mars 2026"),
+        ("reminder_1", "uncertain", date(2026, 3, 5), "en cours d'envoi depuis le 5 mars 2026"),
+    ],
+)
+def test_a_step_queued_on_the_digest_s_day_is_said_queued_today(
+    name: str, state: str, today: date, said: str
+) -> None:
+    assert sent_state(step(name, state), PARIS, today) == said

@@ -756,6 +756,7 @@ def ladder_state(
     settings: Settings,
     *,
     suspended: bool = False,
+    today: date | None = None,
 ) -> str:
     """Where a month's reminder ladder stands, in French, told from the outbox.
 
@@ -797,7 +798,7 @@ def ladder_state(
                 f"{label} {step_participle(name, 'annulé')}, {step_participle(name, 'non envoyé')}"
             )
         elif sent:
-            parts.append(f"{label} {sent_state(sent[0], zone)}")
+            parts.append(f"{label} {sent_state(sent[0], zone, today)}")
         else:
             parts.append(
                 f"{label} {step_participle(name, 'sauté')}, {step_participle(name, 'non envoyé')}"
@@ -1540,6 +1541,7 @@ def _late_items(
             calendars[cid].rules,
             settings,
             suspended=stage == Stage.SUSPENDED.value,
+            today=today,
         )
         items.append(
             DigestItem(

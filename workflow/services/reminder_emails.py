@@ -999,9 +999,12 @@ def without_replaced(emails: list[SentStep]) -> list[SentStep]:
     return [e for e in emails if e.state != OutboxState.CANCELLED or e.step not in reached]
 
 
-def sent_state(sent: SentStep, zone: Any) -> str:
+def sent_state(sent: SentStep, zone: Any, today: date | None = None) -> str:
     """« envoyé le 3 décembre 2026 », « en cours d'envoi », « non distribué »: the truth of one
-    email, agreed with its step (une alerte)."""
+    email, agreed with its step (une alerte). Given ``today`` (the digest's day), one queued
+    that day and not left yet is « mis en file d'envoi aujourd'hui »: the digest is written in
+    the pass that queued it, just before it leaves, and « en cours d'envoi depuis le 15 avril
+    2027 » on 15 April read like a delivery in trouble (user trial)."""
     if sent.state == OutboxState.SENT:
         day = local_date(sent.sent_at or sent.created_at, zone)
         return f"{step_participle(sent.step, 'envoyé')} le {remembered_date(day)}"
@@ -1013,7 +1016,10 @@ def sent_state(sent: SentStep, zone: Any) -> str:
     if sent.state == OutboxState.CANCELLED:
         # Taken back by the facilitator (``clauses mail cancel``): it never left.
         return f"{step_participle(sent.step, 'annulé')} avant envoi par la facilitatrice"
-    return f"en cours d'envoi depuis le {remembered_date(local_date(sent.created_at, zone))}"
+    queued = local_date(sent.created_at, zone)
+    if queued == today and sent.state in (OutboxState.PENDING, OutboxState.SENDING):
+        return f"{step_participle(sent.step, 'mis')} en file d'envoi aujourd'hui"
+    return f"en cours d'envoi depuis le {remembered_date(queued)}"
 
 
 def steps_before_escalation(reminders_total: int) -> list[str]:
