@@ -8,11 +8,13 @@ import json
 from datetime import date, datetime, time
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from tests.conftest import Clock
 from tests.integration._ladders import Lot, make_lot
 from tests.integration.test_digest import resolve, suggested
 from tests.text import squash
+from workflow.adapters.orm import OutboxMessage
 from workflow.app.clauses import advance_clause
 from workflow.bootstrap import App, bootstrap
 from workflow.domain.calendar import at_local
@@ -82,3 +84,29 @@ def test_resuming_on_the_planned_end_itself_says_nothing_of_it(
     other = suspended_lot(app, clock)
     said = squash(resume(settings, clock, PLANNED_END, other.clause_id)).replace(NBSP, " ")
     assert "suspendue → mise en œuvre" in said.lower() and "Fin prévue" not in said
+
+
+def _resumed_notice(app: App, clause_id: int) -> str:
+    with app.transaction() as session:
+        [text] = session.scalars(
+            select(OutboxMessage.body_text).where(
+                OutboxMessage.kind == "notice_resumed", OutboxMessage.clause_id == clause_id
+            )
+        )
+        return squash(text).replace(NBSP, " ")
+
+
+def test_the_buyer_reads_the_planned_end_passed_in_the_resumption_notice(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    """User trial: resumed on 7 June, the notice read « Fin d'exécution prévue : 31 mai 2027 »
+    as if still ahead."""
+    lot = suspended_lot(app, clock)
+    resume(settings, clock, LATER, lot.clause_id)
+    late = _resumed_notice(app, lot.clause_id)
+    assert "- Fin d'exécution prévue : 31 mars 2026 (date passée) " in late, late
+    on_time = suspended_lot(app, clock)
+    resume(settings, clock, PLANNED_END, on_time.clause_id)
+    notice = _resumed_notice(app, on_time.clause_id)
+    assert "- Fin d'exécution prévue : 31 mars 2026 " in notice, notice
+    assert "(date passée)" not in notice
