@@ -83,7 +83,12 @@ def test_it_retries_failed_messages_from_the_command_line(
     again = run(app, "mail", "send", "--json")
 
     assert one.exit_code == 0 and "1 courriel(s) remis en file" in one.output
-    assert json.loads(rest.output) == {"remis_en_file": [row(app, "b").id], "readresses": {}}
+    assert json.loads(rest.output) == {
+        "remis_en_file": [row(app, "b").id],
+        "readresses": {},
+        "ecrits_a_nouveau": {},
+        "retires": {},
+    }
     assert json.loads(again.output)["envoyes"] == 2
     assert row(app, "a").state == "sent"
 
