@@ -56,6 +56,9 @@ REPORTED_LOTS = "stage = 'follow_up' AND final_report_at IS NOT NULL"
 REPORT_ROWS = "event = 'final_report'"
 TERMINATION_ROWS = "event = 'terminate'"
 REPORT_NOTICES = "kind = 'notice_final_report'"
+#: The emails held back by an outage of the route (``outbox.OUTAGE_ERROR_PREFIX``, « Envoi
+#: impossible : »): none when the server answers, read after each pass that sent nothing (0033).
+OUTAGE_MAIL = "state = 'pending' AND last_error LIKE 'Envoi impossible%'"
 #: Emails whose text promises a date (a next reminder, a date to declare by): the dispatcher
 #: writes again those still waiting once it has passed (``services.stale_promises``).
 PROMISING_MAIL = "promised_until IS NOT NULL"
@@ -608,6 +611,16 @@ class OutboxMessage(Base):
         ),
         # Each lot's notices of its final report, with their key and state: whether the buyer
         # was told a report, read from this index alone (migration 0024).
+        # The emails an outage holds back, none most of the time: each pass that sent nothing
+        # looks for them (``outbox.outage_waiting``), which read every waiting email to check
+        # its error, 4 ms at 10^5 lots on SQLite (issue 12, migration 0033). Keyed by the state
+        # the query asks, so that SQLite, without statistics, prefers it to ``ix_outbox_due``.
+        Index(
+            "ix_outbox_outage",
+            "state",
+            sqlite_where=text(OUTAGE_MAIL),
+            postgresql_where=text(OUTAGE_MAIL),
+        ),
         Index(
             "ix_outbox_report_notices",
             "clause_id",

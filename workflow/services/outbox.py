@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from workflow.adapters.batching import chunked
 from workflow.adapters.dialects import insert_ignoring
 from workflow.adapters.mail.message import Attachment
-from workflow.adapters.orm import OutboxAttachment, OutboxMessage
+from workflow.adapters.orm import OUTAGE_MAIL, OutboxAttachment, OutboxMessage
 from workflow.adapters.templates import TemplateRenderer
 from workflow.domain.events import require_aware
 from workflow.domain.summary_rules import SUMMARY_RULES
@@ -438,7 +438,9 @@ def outage_waiting(session: Session, *, with_last_sent: bool = False) -> OutageW
 
     ``with_last_sent`` also reads when the last message left (a look at every sent row: for the
     digest and its copy, not for each pass)."""
-    condition = outage_waiting_condition()
+    # With the partial index's own terms (SQLite uses it only for those): the few rows an
+    # outage holds, not every email waiting for its retry slot.
+    condition = and_(text(OUTAGE_MAIL), outage_waiting_condition())
     count, oldest, next_retry = session.execute(
         select(
             func.count(),
