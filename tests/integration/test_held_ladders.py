@@ -164,7 +164,8 @@ def test_the_daily_sweep_releases_a_month_held_by_a_hand_written_change(
     app: App, clock: Clock
 ) -> None:
     """A month held while its lot is called (SQL by hand, a script) would never be reminded:
-    the first pass of the next day puts it right, and its reminder leaves."""
+    the first pass of the next day releases it, and its reminder leaves. A month left unheld on
+    a suspended lot stays so (the sweep only releases): it is not reminded all the same."""
     lot = make_lot(app, start=date(2026, 3, 2), end=date(2026, 12, 31))
     suspended = make_lot(app, start=date(2026, 3, 2), end=date(2026, 12, 31))
     clock.set(paris(date(2026, 4, 1), 9))
@@ -178,7 +179,7 @@ def test_the_daily_sweep_releases_a_month_held_by_a_hand_written_change(
     assert held(app, lot.clause_id) == [True] and held(app, suspended.clause_id) == [False]
 
     run_pass(app, paris(date(2026, 4, 2), 9, 30), dispatch=False)  # the day's first pass
-    assert held(app, lot.clause_id) == [False] and held(app, suspended.clause_id) == [True]
+    assert held(app, lot.clause_id) == [False] and held(app, suspended.clause_id) == [False]
     with app.transaction() as session:
         reminder_at = session.scalar(
             select(DeclarationLadder.next_step_at).where(

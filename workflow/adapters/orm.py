@@ -609,8 +609,6 @@ class OutboxMessage(Base):
             sqlite_where=text(TROUBLED_MAIL),
             postgresql_where=text(TROUBLED_MAIL),
         ),
-        # Each lot's notices of its final report, with their key and state: whether the buyer
-        # was told a report, read from this index alone (migration 0024).
         # The emails an outage holds back, none most of the time: each pass that sent nothing
         # looks for them (``outbox.outage_waiting``), which read every waiting email to check
         # its error, 4 ms at 10^5 lots on SQLite (issue 12, migration 0033). Keyed by the state
@@ -621,6 +619,8 @@ class OutboxMessage(Base):
             sqlite_where=text(OUTAGE_MAIL),
             postgresql_where=text(OUTAGE_MAIL),
         ),
+        # Each lot's notices of its final report, with their key and state: whether the buyer
+        # was told a report, read from this index alone (migration 0024).
         Index(
             "ix_outbox_report_notices",
             "clause_id",

@@ -418,6 +418,13 @@ def outage_waiting_condition() -> Any:
     )
 
 
+def outage_rows() -> Any:
+    """``outage_waiting_condition`` with the partial index's own terms (SQLite uses the index
+    only for those): the few rows an outage holds, not every email waiting for its retry slot
+    (``ix_outbox_outage``)."""
+    return and_(text(OUTAGE_MAIL), outage_waiting_condition())
+
+
 @dataclass(frozen=True)
 class OutageWaiting:
     """What an outage holds back, as the digest, its copy on disk and ``tick`` tell it."""
@@ -438,9 +445,7 @@ def outage_waiting(session: Session, *, with_last_sent: bool = False) -> OutageW
 
     ``with_last_sent`` also reads when the last message left (a look at every sent row: for the
     digest and its copy, not for each pass)."""
-    # With the partial index's own terms (SQLite uses it only for those): the few rows an
-    # outage holds, not every email waiting for its retry slot.
-    condition = and_(text(OUTAGE_MAIL), outage_waiting_condition())
+    condition = outage_rows()
     count, oldest, next_retry = session.execute(
         select(
             func.count(),

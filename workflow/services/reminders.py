@@ -125,7 +125,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Lots whose companies are called: in execution, and in follow-up for the months up to the end.
 BATCH_SIZE = 200
 
 StopCheck = Callable[[], bool]
@@ -256,7 +255,7 @@ def arm_daily(app: App, now: datetime, stop: StopCheck = _never) -> int:
         )
     if put_right:
         log.warning(
-            "ladders held or released by the daily sweep",
+            "ladders released by the daily sweep",
             extra={"action": "ladder.held_resynced", "count": put_right, "day": day},
         )
     if armed:
@@ -268,19 +267,24 @@ def arm_daily(app: App, now: datetime, stop: StopCheck = _never) -> int:
 
 
 def resync_held_ladders(session: Session) -> int:
-    """Each month not declared whose ``held`` disagrees with its lot's stage, put right; how
-    many. Every change of stage keeps it (``clauses._move``): what this finds is a ladder
-    written outside the services (a script, SQL by hand) or opened by a pass at the very moment
-    its lot was suspended (PostgreSQL). A held month of a lot called would never be reminded:
-    the daily sweep releases it by the next day at the latest, as it arms a forgotten party.
-    Reads the months not declared only (``ix_declaration_ladders_open``)."""
+    """Each month not declared held while its lot is called, released; how many. Every change
+    of stage keeps the mark (``clauses._move``): what this finds is a ladder marked outside the
+    services (a script, SQL by hand). A held month of a lot called would never be reminded: the
+    daily sweep releases it by the next day at the latest, as it arms a forgotten party. Reads
+    the months not declared only (``ix_declaration_ladders_open``).
+
+    It only releases. A month left unheld on a lot not called (opened by a pass at the very
+    moment its lot was suspended, PostgreSQL) costs one look per pass and is never reminded
+    (the climb checks the lot's stage); holding it here could race a resumption committed
+    during this statement, whose ladders it would hold again, a day without reminders
+    (review)."""
     called = exists().where(
         Clause.id == DeclarationLadder.clause_id, Clause.stage.in_(CALLING_STAGES)
     )
     result = session.execute(
         update(DeclarationLadder)
-        .where(text(OPEN_LADDERS), DeclarationLadder.held == called)
-        .values(held=~called)
+        .where(text(OPEN_LADDERS), DeclarationLadder.held.is_(True), called)
+        .values(held=False)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
