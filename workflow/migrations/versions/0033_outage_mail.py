@@ -21,7 +21,7 @@ down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-WHERE = "state = 'pending' AND last_error LIKE 'Envoi impossible%'"
+WHERE = "state = 'pending' AND substr(last_error, 1, 16) = 'Envoi impossible'"
 
 
 def upgrade() -> None:
