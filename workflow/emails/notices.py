@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from workflow.adapters.templates import french_date, french_month
-from workflow.domain.calendar import add_months, month_start, months_between
+from workflow.domain.calendar import add_months, month_runs, month_start, months_between
 from workflow.domain.events import NOT_BOUND, AwardChange
 from workflow.domain.stages import ClauseEvent, Stage
 from workflow.emails.end_counts import SAMPLE_COUNTS, declarations_context
@@ -215,17 +215,6 @@ def _elided(name: str) -> str:
     return f"d'{name}" if name[0] in "aeiouyéâ" else f"de {name}"
 
 
-def _runs(ordered: Sequence[date]) -> list[list[date]]:
-    """``ordered`` months cut where one does not follow the one before."""
-    runs: list[list[date]] = []
-    for month in ordered:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    return runs
-
-
 def _span_start(run: Sequence[date]) -> str:
     """The first month of a span, its year left to the last one when they share it."""
     name = french_month(run[0])
@@ -245,7 +234,7 @@ def months_named(months: Sequence[date], *, of: bool = False) -> str:
     if len(ordered) > 3 and ordered == months_between(ordered[0], ordered[-1]):
         first = names[0].rsplit(" ", 1)[0] if same_year else names[0]
         return f"{_elided(first)} à {names[-1]}"
-    runs = _runs(ordered)
+    runs = month_runs(ordered)
     if any(len(run) > 3 for run in runs):
         # More than three months in a row among others: the run said as a span, the others
         # one by one, each with its year (« d'avril 2026 à avril 2027 et de juin 2027 »,

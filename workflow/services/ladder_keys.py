@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from workflow.domain.calendar import add_months
+from workflow.domain.calendar import add_months, month_runs
 from workflow.emails.envelope import OutboxState
 
 KEY_PREFIX = "reminder"
@@ -36,13 +36,7 @@ WITHDRAWN_PREFIXES = ("Retiré", "Remplacé")
 
 def months_text(months: Iterable[date]) -> str:
     """``2026-09..2026-11,2027-01``: the months as runs of consecutive months."""
-    ordered = sorted(set(months))
-    runs: list[list[date]] = []
-    for month in ordered:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
+    runs = month_runs(months)
     return ",".join(
         f"{run[0]:%Y-%m}" if len(run) == 1 else f"{run[0]:%Y-%m}..{run[-1]:%Y-%m}" for run in runs
     )
